@@ -1,0 +1,211 @@
+//! The command line, in cargo's subcommand shape.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo", bin_name = "cargo", styles = clap::builder::styling::Styles::styled())]
+pub enum Cargo {
+    /// Ship Rust-plus-Python applications: Windows zip and installer, Linux
+    /// tarball with systemd service, Docker image, Gitea release.
+    #[command(version)]
+    Pyship(Cli),
+}
+
+#[derive(Debug, Args)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Path to Cargo.toml
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package to ship (in a workspace)
+    #[arg(short = 'p', long, global = true, value_name = "SPEC")]
+    pub package: Option<String>,
+    /// More output (-vv: debug detail)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No output but errors and warnings
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Coloring
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Target {
+    Windows,
+    Linux,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Ci {
+    Gitea,
+    Github,
+    None,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write [package.metadata.pyship] defaults and CI workflows
+    Init(InitArgs),
+    /// Show the release version, stamp it, or check that files agree
+    Version(VersionArgs),
+    /// Build bundles (Windows portable zip, Linux tarball)
+    Bundle(BundleArgs),
+    /// Build the Windows installer (builds the Windows bundle when missing)
+    Installer(InstallerArgs),
+    /// Strip a site-packages directory
+    Strip(StripArgs),
+    /// Build (and push) the Docker image
+    Docker(DockerArgs),
+    /// Publish the artifacts in the output directory to a release
+    Publish(PublishArgs),
+    /// The one CI step: version --stamp, bundle all, installer, publish, docker
+    Release(ReleaseArgs),
+    /// Show what `release` would do, without side effects
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// CI system to write workflows for
+    #[arg(long, value_enum, default_value = "gitea")]
+    pub ci: Ci,
+    /// Fail (exit 1) and show a diff when generated files differ from disk
+    #[arg(long)]
+    pub check: bool,
+    /// Replace an existing [package.metadata.pyship] table
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Use this version instead of detecting it
+    pub version: Option<String>,
+    /// Write the version into pyproject.toml (or Cargo.toml for dynamic versions)
+    #[arg(long, conflicts_with = "check")]
+    pub stamp: bool,
+    /// Exit 1 when the tag, Cargo.toml and pyproject.toml disagree
+    #[arg(long)]
+    pub check: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// Platforms to bundle (repeatable)
+    #[arg(long, value_enum)]
+    pub target: Vec<Target>,
+    /// Use this version instead of detecting it
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Output directory (default: dist/ next to the manifest)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Make no network requests (uses the caches and local indexes)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallerArgs {
+    #[arg(long)]
+    pub version: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StripPlatform {
+    Windows,
+    Linux,
+}
+
+#[derive(Debug, Args)]
+pub struct StripArgs {
+    /// The site-packages directory to strip
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value = "windows")]
+    pub platform: StripPlatform,
+    /// Report what would be removed, remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerArgs {
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Log in and push all tags
+    #[arg(long)]
+    pub push: bool,
+    /// Print the commands instead of running them
+    #[arg(long)]
+    pub print_commands: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[arg(long)]
+    pub version: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Make no write request; print the plan
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Make no change anywhere; print what would happen
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub offline: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(long)]
+    pub version: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}

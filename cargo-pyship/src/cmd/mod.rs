@@ -1,0 +1,44 @@
+//! One file per command; each turns arguments into library calls.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pyship_build::env::Env;
+use pyship_build::project::{self, Project};
+
+use crate::cli::{Cli, Command, Global};
+use crate::output::Output;
+
+mod bundle;
+mod docker;
+mod init;
+mod installer;
+mod plan;
+mod publish;
+mod release;
+mod strip;
+mod version;
+
+pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
+    let env = Env::from_process();
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(g, a, &env, out),
+        Command::Version(a) => version::run(g, a, &env, out),
+        Command::Bundle(a) => bundle::run(g, a, &env, out),
+        Command::Installer(a) => installer::run(g, a, &env, out),
+        Command::Strip(a) => strip::run(g, a, &env, out),
+        Command::Docker(a) => docker::run(g, a, &env, out),
+        Command::Publish(a) => publish::run(g, a, &env, out),
+        Command::Release(a) => release::run(g, a, &env, out),
+        Command::Plan(a) => plan::run(g, a, &env, out),
+    }
+}
+
+/// Load the project selected by `--manifest-path` and `-p`.
+pub fn load_project(g: &Global) -> Result<Project> {
+    Ok(project::load(
+        g.manifest_path.as_deref(),
+        g.package.as_deref(),
+    )?)
+}

@@ -1,0 +1,98 @@
+//! `cargo pyship version`: show, stamp or check the release version.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pyship_build::env::Env;
+use pyship_build::plan::resolve_version;
+use pyship_build::report::Reporter;
+use pyship_build::version::{self, stamp, Source, Version};
+
+use crate::cli::{Format, Global, VersionArgs};
+use crate::output::Output;
+
+pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let resolved = resolve_version(&project, a.version.as_deref(), env)?;
+    if a.check {
+        let mut declared = Vec::new();
+        // The tag (or CI ref) when there is one, else nothing to compare the files against but each other.
+        if let Some(t) = version::git_tag_at_head(&project.root)?.or(version::ci_tag(env)?) {
+            declared.push(stamp::Declared {
+                what: t.source.to_string(),
+                version: t.version,
+            });
+        }
+        if let Some(arg) = a.version.as_deref() {
+            declared.insert(
+                0,
+                stamp::Declared {
+                    what: "the command-line argument".into(),
+                    version: Version::parse_from(arg, Some("the command line"))?,
+                },
+            );
+        }
+        declared.push(stamp::Declared {
+            what: project.manifest_path.display().to_string(),
+            version: Version::parse_from(
+                &project.cargo_version,
+                Some(&project.manifest_path.display().to_string()),
+            )?,
+        });
+        if let Some(py) = &project.pyproject {
+            if let Some(v) = &py.version {
+                declared.push(stamp::Declared {
+                    what: py.path.display().to_string(),
+                    version: Version::parse_from(v, Some(&py.path.display().to_string()))?,
+                });
+            }
+        }
+        stamp::check(&declared)?;
+        out.status(
+            "Checked",
+            &format!("{} agree on {}", declared.len(), declared[0].version),
+        );
+        if a.format == Format::Json {
+            crate::print_json(&resolved)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.stamp {
+        let target = project.stamp_target()?;
+        let stamped = stamp::stamp(&target, &resolved.version)?;
+        for s in &stamped {
+            let verb = if s.changed { "Stamped" } else { "Unchanged" };
+            out.status(verb, &format!("{} ({})", s.path.display(), s.new));
+        }
+        if a.format == Format::Json {
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                #[serde(flatten)]
+                resolved: &'a version::Resolved,
+                stamped: &'a [stamp::Stamped],
+            }
+            crate::print_json(&Out {
+                resolved: &resolved,
+                stamped: &stamped,
+            })?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    match a.format {
+        Format::Json => crate::print_json(&resolved)?,
+        Format::Text => {
+            let s = resolved.version.spellings();
+            println!("{}", s.tag);
+            if !matches!(resolved.source, Source::Argument) || out.verbose() > 0 {
+                out.info(&format!("source: {}", resolved.source));
+            }
+            if out.verbose() > 0 {
+                out.info(&format!(
+                    "semver {}  pep440 {}  windows {}  docker {}  prerelease {}",
+                    s.semver, s.pep440, s.windows, s.docker, s.prerelease
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

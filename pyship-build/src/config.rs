@@ -1,0 +1,371 @@
+//! Configuration: `[package.metadata.pyship]` (or `[workspace.metadata.pyship]`).
+//!
+//! [`RawConfig`] mirrors the TOML exactly: every field optional, kebab-case,
+//! unknown keys rejected. [`RawConfig::resolve`] applies every default in one
+//! place and gives a [`Config`] with concrete values, which the plan carries.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Hint;
+
+/// Default python.org mirror of the embeddable CPython.
+pub const DEFAULT_PYTHON_MIRROR: &str = "https://www.python.org/ftp/python";
+/// Default CPython version.
+pub const DEFAULT_PYTHON: &str = "3.11.9";
+/// Default wheel platform for Linux bundles.
+pub const DEFAULT_LINUX_PLATFORM: &str = "x86_64-manylinux_2_28";
+/// Strip presets applied by default.
+pub const DEFAULT_PRESETS: &[&str] = &["generic", "numpy", "opencv", "pillow", "zeroconf"];
+/// Default environment variable holding the publish token.
+pub const DEFAULT_TOKEN_ENV: &str = crate::env::DEPLOY_TOKEN;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    Invalid {
+        key: String,
+        table: String,
+        file: PathBuf,
+        message: String,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Invalid { message, .. } if message.starts_with("unknown field") => Some(
+                "remove or rename the key; the accepted keys are listed in the README's Config section"
+                    .into(),
+            ),
+            Error::Invalid { .. } => {
+                Some("fix the value; the README's Config section lists each key's type".into())
+            }
+        }
+    }
+}
+
+/// `[package.metadata.pyship]` as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    pub name: Option<String>,
+    pub module: Option<String>,
+    pub pyproject: Option<PathBuf>,
+    pub app_src: Option<PathBuf>,
+    pub include: Option<Vec<String>>,
+    pub python: Option<String>,
+    pub extras: Option<Vec<String>>,
+    pub wheels: Option<Vec<String>>,
+    pub index_url: Option<String>,
+    pub find_links: Option<Vec<String>>,
+    pub constraints: Option<Vec<PathBuf>>,
+    pub prebuild: Option<String>,
+    pub port: Option<u16>,
+    pub windows: Option<RawWindows>,
+    pub linux: Option<RawLinux>,
+    pub strip: Option<RawStrip>,
+    pub publish: Option<RawPublish>,
+    pub docker: Option<RawDocker>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawWindows {
+    pub python_mirror: Option<String>,
+    pub python_sha256: Option<String>,
+    pub installer: Option<bool>,
+    pub launcher: Option<Launcher>,
+    pub tkinter: Option<bool>,
+    pub publisher: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLinux {
+    pub runtime: Option<LinuxRuntime>,
+    pub runtime_url: Option<String>,
+    pub runtime_sha256: Option<String>,
+    pub platform: Option<String>,
+    pub service: Option<bool>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawStrip {
+    pub presets: Option<Vec<String>>,
+    pub remove: Option<Vec<String>>,
+    pub keep: Option<Vec<String>>,
+    pub compile: Option<bool>,
+    pub debug_symbols: Option<bool>,
+    pub haar_cascades: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPublish {
+    pub provider: Option<Provider>,
+    pub url: Option<String>,
+    pub repo: Option<String>,
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDocker {
+    pub image: Option<String>,
+    pub context: Option<PathBuf>,
+}
+
+/// How the Windows shortcuts start the app.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Launcher {
+    /// `wscript.exe scripts\start-hidden.vbs` (the seed's launcher).
+    #[default]
+    Vbs,
+    /// `python\pythonw.exe -m {module}` (no VBScript; future-proof).
+    Pythonw,
+}
+
+/// Where the Linux bundle's Python comes from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinuxRuntime {
+    /// A relocatable CPython (python-build-standalone `install_only` layout).
+    #[default]
+    Standalone,
+    /// A venv of the build host's Python (runs only where that Python sits at the same path).
+    Venv,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    #[default]
+    Gitea,
+    Forgejo,
+    Github,
+}
+
+/// The configuration with every default applied. Paths are still relative to
+/// the manifest directory; [`crate::plan`] makes them absolute.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Config {
+    pub name: String,
+    /// `None`: derived from the pyproject name by the plan.
+    pub module: Option<String>,
+    pub pyproject: PathBuf,
+    /// `None`: the pyproject's directory + `/src`.
+    pub app_src: Option<PathBuf>,
+    pub include: Vec<String>,
+    pub python: String,
+    pub extras: Vec<String>,
+    pub wheels: Vec<String>,
+    pub index_url: Option<String>,
+    pub find_links: Vec<String>,
+    pub constraints: Vec<PathBuf>,
+    pub prebuild: Option<String>,
+    pub port: Option<u16>,
+    pub windows: Windows,
+    pub linux: Linux,
+    pub strip: Strip,
+    pub publish: Publish,
+    pub docker: Docker,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Windows {
+    pub python_mirror: String,
+    pub python_sha256: Option<String>,
+    pub installer: bool,
+    pub launcher: Launcher,
+    pub tkinter: bool,
+    pub publisher: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Linux {
+    pub runtime: LinuxRuntime,
+    /// `None`: the built-in python-build-standalone URL for the configured version.
+    pub runtime_url: Option<String>,
+    pub runtime_sha256: Option<String>,
+    pub platform: String,
+    pub service: bool,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Strip {
+    pub presets: Vec<String>,
+    pub remove: Vec<String>,
+    pub keep: Vec<String>,
+    pub compile: bool,
+    pub debug_symbols: bool,
+    pub haar_cascades: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Publish {
+    pub provider: Provider,
+    /// `None`: `$GITHUB_SERVER_URL` at publish time.
+    pub url: Option<String>,
+    /// `None`: `$GITHUB_REPOSITORY` at publish time.
+    pub repo: Option<String>,
+    pub token_env: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Docker {
+    pub image: Option<String>,
+    pub context: PathBuf,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+impl RawConfig {
+    /// Parse the `pyship` metadata value. `table` and `file` name where it came
+    /// from for error messages.
+    pub fn from_json(
+        value: &serde_json::Value,
+        table: &str,
+        file: &std::path::Path,
+    ) -> Result<Self, Error> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // serde_json appends " at line L column C" of the JSON cargo made: noise here.
+            let message = match inner.find(" at line ") {
+                Some(i) => inner[..i].to_owned(),
+                None => inner,
+            };
+            Error::Invalid {
+                key: if path == "." { "pyship".into() } else { path },
+                table: table.to_owned(),
+                file: file.to_owned(),
+                message,
+            }
+        })
+    }
+
+    /// Apply the defaults. `package_name` is the Cargo package's name.
+    pub fn resolve(self, package_name: &str) -> Config {
+        let w = self.windows.unwrap_or_default();
+        let l = self.linux.unwrap_or_default();
+        let s = self.strip.unwrap_or_default();
+        let p = self.publish.unwrap_or_default();
+        let d = self.docker.unwrap_or_default();
+        let name = non_empty(self.name).unwrap_or_else(|| package_name.to_owned());
+        Config {
+            module: non_empty(self.module),
+            pyproject: self
+                .pyproject
+                .unwrap_or_else(|| PathBuf::from("pyproject.toml")),
+            app_src: self.app_src,
+            include: self.include.unwrap_or_default(),
+            python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
+            extras: self.extras.unwrap_or_default(),
+            wheels: self.wheels.unwrap_or_default(),
+            index_url: non_empty(self.index_url),
+            find_links: self.find_links.unwrap_or_default(),
+            constraints: self.constraints.unwrap_or_default(),
+            prebuild: non_empty(self.prebuild),
+            port: self.port,
+            windows: Windows {
+                python_mirror: non_empty(w.python_mirror)
+                    .unwrap_or_else(|| DEFAULT_PYTHON_MIRROR.into()),
+                python_sha256: non_empty(w.python_sha256).map(|s| s.to_ascii_lowercase()),
+                installer: w.installer.unwrap_or(true),
+                launcher: w.launcher.unwrap_or_default(),
+                tkinter: w.tkinter.unwrap_or(false),
+                publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
+            },
+            linux: Linux {
+                runtime: l.runtime.unwrap_or_default(),
+                runtime_url: non_empty(l.runtime_url),
+                runtime_sha256: non_empty(l.runtime_sha256).map(|s| s.to_ascii_lowercase()),
+                platform: non_empty(l.platform).unwrap_or_else(|| DEFAULT_LINUX_PLATFORM.into()),
+                service: l.service.unwrap_or(true),
+                user: non_empty(l.user),
+            },
+            strip: Strip {
+                presets: s
+                    .presets
+                    .unwrap_or_else(|| DEFAULT_PRESETS.iter().map(|s| s.to_string()).collect()),
+                remove: s.remove.unwrap_or_default(),
+                keep: s.keep.unwrap_or_default(),
+                compile: s.compile.unwrap_or(false),
+                debug_symbols: s.debug_symbols.unwrap_or(true),
+                haar_cascades: s.haar_cascades.unwrap_or(false),
+            },
+            publish: Publish {
+                provider: p.provider.unwrap_or_default(),
+                url: non_empty(p.url),
+                repo: non_empty(p.repo),
+                token_env: non_empty(p.token_env).unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
+            },
+            docker: Docker {
+                image: non_empty(d.image),
+                context: d.context.unwrap_or_else(|| PathBuf::from(".")),
+            },
+            name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = RawConfig::from_json(
+            &json!({"windows": {"instaler": true}}),
+            "package.metadata.pyship",
+            std::path::Path::new("/p/Cargo.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`windows.instaler`"), "{msg}");
+        assert!(msg.contains("/p/Cargo.toml"), "{msg}");
+        assert!(msg.contains("unknown field"), "{msg}");
+        assert!(err.hint().unwrap().contains("remove or rename"));
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let err = RawConfig::from_json(
+            &json!({"port": "eighty"}),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`port`"), "{err}");
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = RawConfig::default().resolve("hello");
+        assert_eq!(c.name, "hello");
+        assert_eq!(c.python, DEFAULT_PYTHON);
+        assert!(c.windows.installer);
+        assert_eq!(c.windows.launcher, Launcher::Vbs);
+        assert_eq!(c.windows.publisher, "hello");
+        assert_eq!(c.strip.presets.len(), 5);
+        assert!(!c.strip.compile);
+        assert_eq!(c.publish.token_env, "DEPLOY_TOKEN");
+        assert_eq!(c.linux.platform, DEFAULT_LINUX_PLATFORM);
+    }
+}

@@ -1,0 +1,114 @@
+//! Every environment variable the tool reads, one documented constant each.
+//!
+//! Reading the environment in one place keeps the list honest (the README's table
+//! comes from here) and lets tests pass a fixed [`Env`] instead of mutating the
+//! process environment, which is shared between test threads.
+
+use std::collections::BTreeMap;
+
+/// Cache root. Default: the platform cache dir + `/pyship`.
+pub const PYSHIP_CACHE_DIR: &str = "PYSHIP_CACHE_DIR";
+/// Mirror for the embeddable CPython (overrides `windows.python-mirror`).
+pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
+/// Path of the `uv` binary (default: `uv` on `PATH`).
+pub const PYSHIP_UV: &str = "PYSHIP_UV";
+/// Path of `makensis` (default: `makensis` on `PATH`).
+pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
+/// Fixed timestamp (seconds since the epoch) for archive entries.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// CI ref name and type (GitHub, Gitea and Forgejo runners all set these).
+pub const GITHUB_REF_NAME: &str = "GITHUB_REF_NAME";
+pub const GITHUB_REF_TYPE: &str = "GITHUB_REF_TYPE";
+pub const GITHUB_REF: &str = "GITHUB_REF";
+/// Forgejo runner mirrors of the `GITHUB_*` names (since July 2025).
+pub const FORGEJO_REF_NAME: &str = "FORGEJO_REF_NAME";
+pub const FORGEJO_REF_TYPE: &str = "FORGEJO_REF_TYPE";
+pub const FORGEJO_REF: &str = "FORGEJO_REF";
+/// Not set by Gitea's runner itself; honoured when a workflow sets it.
+pub const GITEA_REF_NAME: &str = "GITEA_REF_NAME";
+pub const GITEA_REF_TYPE: &str = "GITEA_REF_TYPE";
+pub const GITEA_REF: &str = "GITEA_REF";
+/// Server and repository of the CI run (defaults for `publish.url` / `publish.repo`).
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+/// Commit being built (falls back to `git rev-parse HEAD`).
+pub const GITHUB_SHA: &str = "GITHUB_SHA";
+/// Default name of the variable holding the publish token (`publish.token-env`).
+pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
+/// Set by CI systems; used only to pick defaults, never to change results.
+pub const CI: &str = "CI";
+
+/// All variables above, for documentation and `cargo pyship plan`.
+pub const ALL: &[&str] = &[
+    PYSHIP_CACHE_DIR,
+    PYSHIP_PYTHON_MIRROR,
+    PYSHIP_UV,
+    PYSHIP_MAKENSIS,
+    SOURCE_DATE_EPOCH,
+    GITHUB_REF_NAME,
+    GITHUB_REF_TYPE,
+    GITHUB_REF,
+    FORGEJO_REF_NAME,
+    FORGEJO_REF_TYPE,
+    FORGEJO_REF,
+    GITEA_REF_NAME,
+    GITEA_REF_TYPE,
+    GITEA_REF,
+    GITHUB_SERVER_URL,
+    GITHUB_REPOSITORY,
+    GITHUB_SHA,
+    DEPLOY_TOKEN,
+    CI,
+];
+
+/// A snapshot of the variables the tool reads.
+///
+/// Built once from the process ([`Env::from_process`]) or from a list in tests.
+/// The token variable named by `publish.token-env` is read through [`Env::get`]
+/// too, so tests never need to touch the real environment.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// Every variable of the process (the token variable's name is configurable,
+    /// so the whole environment is kept; [`Env`]'s `Debug` is never printed).
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment made of exactly these pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The value of `name`, or `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Set (or replace) one variable; used by tests and by `--version`-like overrides.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.vars.insert(name.into(), value.into());
+    }
+
+    /// `SOURCE_DATE_EPOCH` parsed, if set and valid.
+    pub fn source_date_epoch(&self) -> Option<u64> {
+        self.get(SOURCE_DATE_EPOCH)?.trim().parse().ok()
+    }
+}

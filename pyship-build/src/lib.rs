@@ -1,0 +1,30 @@
+//! `pyship-build`: the library behind `cargo pyship`.
+//!
+//! It resolves a project's configuration, version and paths into one [`plan::Plan`],
+//! then runs the pipeline stages against it, one module per stage:
+//! [`config`] → [`version`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
+//! [`render`] → [`archive`] → [`installer`] → [`docker`] → [`publish`].
+//!
+//! The library never prints: progress and status go through [`report::Reporter`],
+//! so it is safe to call from a `build.rs` (see [`build_script`]).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod build_script;
+pub mod cache;
+pub mod config;
+pub mod context;
+pub mod env;
+pub mod error;
+pub mod fs;
+pub mod net;
+pub mod plan;
+pub mod platform;
+pub mod project;
+pub mod report;
+pub mod templates;
+pub mod tools;
+pub mod version;
+
+pub use context::Context;
+pub use error::hint_for;
+pub use plan::Plan;

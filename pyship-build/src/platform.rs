@@ -1,0 +1,128 @@
+//! Target platforms as data: the pipeline code is one, the differences (runtime
+//! source, wheel platform, file layout, archive format, launchers) live here.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A bundle target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Windows,
+    Linux,
+}
+
+/// How the bundle is packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArchiveFormat {
+    Zip,
+    TarGz,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 2] = [Platform::Windows, Platform::Linux];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Platform::Windows => "windows",
+            Platform::Linux => "linux",
+        }
+    }
+
+    /// `--python-platform` for uv. Linux's comes from config (`linux.platform`).
+    pub fn uv_platform(self, config: &crate::config::Config) -> String {
+        match self {
+            Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
+            Platform::Linux => config.linux.platform.clone(),
+        }
+    }
+
+    /// The artifact name after `{name}-{tag}-`.
+    pub fn artifact_suffix(self) -> &'static str {
+        match self {
+            Platform::Windows => "win-x64.zip",
+            Platform::Linux => "linux-x64.tar.gz",
+        }
+    }
+
+    pub fn archive_format(self) -> ArchiveFormat {
+        match self {
+            Platform::Windows => ArchiveFormat::Zip,
+            Platform::Linux => ArchiveFormat::TarGz,
+        }
+    }
+
+    /// site-packages relative to the bundle root, for CPython `X.Y`.
+    pub fn site_packages(self, python_xy: &str) -> String {
+        match self {
+            Platform::Windows => "python/Lib/site-packages".to_owned(),
+            Platform::Linux => format!("python/lib/python{python_xy}/site-packages"),
+        }
+    }
+
+    /// The interpreter relative to the bundle root.
+    pub fn python_exe(self) -> &'static str {
+        match self {
+            Platform::Windows => "python/python.exe",
+            Platform::Linux => "python/bin/python3",
+        }
+    }
+
+    /// Suffixes of native extension modules and libraries.
+    pub fn native_suffixes(self) -> &'static [&'static str] {
+        match self {
+            Platform::Windows => &[".pyd", ".dll"],
+            Platform::Linux => &[".so"],
+        }
+    }
+
+    /// Whether a wheel's platform tag can run on this platform (`py3-none-any` fits all).
+    pub fn accepts_wheel_platform_tag(self, tag: &str) -> bool {
+        tag.split('.').any(|t| match self {
+            Platform::Windows => t == "any" || t == "win_amd64",
+            Platform::Linux => {
+                t == "any"
+                    || t == "linux_x86_64"
+                    || ((t.starts_with("manylinux") || t.starts_with("musllinux"))
+                        && t.ends_with("_x86_64"))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "windows" | "win" => Ok(Platform::Windows),
+            "linux" => Ok(Platform::Linux),
+            other => Err(format!(
+                "unknown target `{other}` (expected windows or linux)"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wheel_tags() {
+        assert!(Platform::Windows.accepts_wheel_platform_tag("win_amd64"));
+        assert!(Platform::Windows.accepts_wheel_platform_tag("any"));
+        assert!(!Platform::Windows
+            .accepts_wheel_platform_tag("manylinux_2_17_x86_64.manylinux2014_x86_64"));
+        assert!(Platform::Linux
+            .accepts_wheel_platform_tag("manylinux_2_17_x86_64.manylinux2014_x86_64"));
+        assert!(!Platform::Linux.accepts_wheel_platform_tag("win_amd64"));
+    }
+}

@@ -1,0 +1,346 @@
+//! The project on disk: one `cargo metadata` call plus the pyproject.toml.
+//!
+//! Selects the package (`-p`, else the root package, else the one workspace
+//! member with `[package.metadata.pyship]`), reads its pyship config, and
+//! reads the pyproject's name, version, dynamic fields and dependencies.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml_edit::DocumentMut;
+
+use crate::config::{self, Config, RawConfig};
+use crate::error::Hint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`cargo metadata` failed for {manifest}:\n{message}")]
+    Metadata { manifest: PathBuf, message: String },
+    #[error("no package `{name}` in the workspace of {manifest}")]
+    NoSuchPackage { name: String, manifest: PathBuf },
+    #[error("{manifest} is a virtual workspace with several candidate packages: {candidates}")]
+    Ambiguous {
+        manifest: PathBuf,
+        candidates: String,
+    },
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    #[error("could not parse {path}")]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: toml_edit::TomlError,
+    },
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} has no [project] table with a `name`")]
+    NoProjectName { path: PathBuf },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Metadata { .. } => {
+                Some("fix the manifest error shown above (cargo names the file, line and column)".into())
+            }
+            Error::NoSuchPackage { .. } => Some("check the name given to -p/--package".into()),
+            Error::Ambiguous { .. } => Some("choose one with -p/--package".into()),
+            Error::Config(e) => e.hint(),
+            Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown".into()),
+            Error::Read { .. } => Some(
+                "set `pyproject = \"path/to/pyproject.toml\"` in [package.metadata.pyship] if it is not next to Cargo.toml"
+                    .into(),
+            ),
+            Error::NoProjectName { .. } => {
+                Some("add a [project] table with `name` and `version` (PEP 621)".into())
+            }
+        }
+    }
+}
+
+/// The pyproject.toml facts the pipeline needs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Pyproject {
+    pub path: PathBuf,
+    /// `[project].name` as written.
+    pub name: String,
+    /// `[project].version`, when static.
+    pub version: Option<String>,
+    /// `dynamic` contains `"version"` (maturin projects).
+    pub dynamic_version: bool,
+    pub dependencies: Vec<String>,
+    /// `[project.optional-dependencies]`.
+    pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Pyproject {
+    /// The normalized distribution name (PEP 503/427: lowercase, runs of `-_.` → `_`).
+    pub fn dist_name(&self) -> String {
+        normalize_dist_name(&self.name)
+    }
+
+    /// Read and parse a pyproject.toml.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
+            path: path.to_owned(),
+            source,
+        })?;
+        let project = doc.get("project");
+        let name = project
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| Error::NoProjectName {
+                path: path.to_owned(),
+            })?
+            .to_owned();
+        let strings = |item: Option<&toml_edit::Item>| -> Vec<String> {
+            item.and_then(|i| i.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let dynamic = strings(project.and_then(|p| p.get("dynamic")));
+        let mut optional = std::collections::BTreeMap::new();
+        if let Some(t) = project
+            .and_then(|p| p.get("optional-dependencies"))
+            .and_then(|o| o.as_table_like())
+        {
+            for (k, v) in t.iter() {
+                optional.insert(k.to_owned(), strings(Some(v)));
+            }
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            version: project
+                .and_then(|p| p.get("version"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            dynamic_version: dynamic.iter().any(|d| d == "version"),
+            dependencies: strings(project.and_then(|p| p.get("dependencies"))),
+            optional_dependencies: optional,
+            name,
+        })
+    }
+}
+
+/// PEP 503 normalization with `_` (the form used in wheel and dist-info names).
+pub fn normalize_dist_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('_');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The Cargo side of the project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    /// The selected package's Cargo.toml.
+    pub manifest_path: PathBuf,
+    /// Its directory; relative config paths are resolved against it.
+    pub root: PathBuf,
+    pub workspace_root: PathBuf,
+    /// The workspace's root Cargo.toml.
+    pub workspace_manifest: PathBuf,
+    pub package_name: String,
+    /// The package version, workspace inheritance resolved.
+    pub cargo_version: String,
+    /// `version.workspace = true` in the package.
+    pub version_inherited: bool,
+    /// Workspace members whose version follows `[workspace.package].version`,
+    /// and all members: (name, version) for keeping Cargo.lock in step.
+    pub inheriting_members: Vec<(String, String)>,
+    pub config: Config,
+    /// Where the config came from (`package.metadata.pyship`, `workspace.metadata.pyship` or none).
+    pub config_table: String,
+    /// `None` when the pyproject does not exist (only `version` works then).
+    pub pyproject: Option<Pyproject>,
+}
+
+/// Load the project. `manifest` defaults to `./Cargo.toml` (cargo's lookup).
+pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, Error> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.no_deps();
+    if let Some(m) = manifest {
+        cmd.manifest_path(m);
+    }
+    let shown = manifest
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+    let meta = cmd.exec().map_err(|e| Error::Metadata {
+        manifest: shown.clone(),
+        message: match e {
+            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_owned(),
+            other => other.to_string(),
+        },
+    })?;
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    let pkg = if let Some(name) = package {
+        members
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .copied()
+            .ok_or_else(|| Error::NoSuchPackage {
+                name: name.to_owned(),
+                manifest: shown.clone(),
+            })?
+    } else if let Some(root) = meta.root_package() {
+        root
+    } else {
+        let with_cfg: Vec<_> = members
+            .iter()
+            .filter(|p| p.metadata.get("pyship").is_some())
+            .copied()
+            .collect();
+        match (with_cfg.as_slice(), members.as_slice()) {
+            ([one], _) | ([], [one]) => *one,
+            _ => {
+                return Err(Error::Ambiguous {
+                    manifest: meta.workspace_root.join("Cargo.toml").into(),
+                    candidates: members
+                        .iter()
+                        .map(|p| p.name.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    };
+    let manifest_path: PathBuf = pkg.manifest_path.clone().into();
+    let root = manifest_path
+        .parent()
+        .expect("a manifest has a directory")
+        .to_path_buf();
+    let workspace_root: PathBuf = meta.workspace_root.clone().into();
+    let workspace_manifest = workspace_root.join("Cargo.toml");
+
+    let (raw, table, file) = if let Some(v) = pkg.metadata.get("pyship") {
+        (
+            RawConfig::from_json(v, "package.metadata.pyship", &manifest_path)?,
+            "package.metadata.pyship",
+            &manifest_path,
+        )
+    } else if let Some(v) = meta.workspace_metadata.get("pyship") {
+        (
+            RawConfig::from_json(v, "workspace.metadata.pyship", &workspace_manifest)?,
+            "workspace.metadata.pyship",
+            &workspace_manifest,
+        )
+    } else {
+        (RawConfig::default(), "none", &manifest_path)
+    };
+    let _ = file;
+    let config = raw.resolve(pkg.name.as_str());
+
+    let inherits = |m: &Path| -> Result<bool, Error> {
+        let text = fs_err::read_to_string(m).map_err(|source| Error::Read {
+            path: m.to_owned(),
+            source,
+        })?;
+        let doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
+            path: m.to_owned(),
+            source,
+        })?;
+        Ok(doc
+            .get("package")
+            .and_then(|p| p.get("version"))
+            .and_then(|v| v.get("workspace"))
+            .and_then(|w| w.as_bool())
+            .unwrap_or(false))
+    };
+    let version_inherited = inherits(&manifest_path)?;
+    let mut inheriting_members = Vec::new();
+    for m in &members {
+        let mp: &Path = m.manifest_path.as_std_path();
+        let follows = if version_inherited {
+            inherits(mp)?
+        } else {
+            m.id == pkg.id
+        };
+        if follows {
+            inheriting_members.push((m.name.to_string(), m.version.to_string()));
+        }
+    }
+
+    let pyproject_path = root.join(&config.pyproject);
+    let pyproject = if pyproject_path.exists() {
+        Some(Pyproject::read(&pyproject_path)?)
+    } else {
+        None
+    };
+
+    Ok(Project {
+        manifest_path,
+        root,
+        workspace_root,
+        workspace_manifest,
+        package_name: pkg.name.to_string(),
+        cargo_version: pkg.version.to_string(),
+        version_inherited,
+        inheriting_members,
+        config,
+        config_table: table.to_owned(),
+        pyproject,
+    })
+}
+
+impl Project {
+    /// Where `--stamp` writes.
+    pub fn stamp_target(&self) -> Result<crate::version::stamp::Target, Error> {
+        use crate::version::stamp::Target;
+        match &self.pyproject {
+            Some(py) if !py.dynamic_version => Ok(Target::Pyproject {
+                path: py.path.clone(),
+            }),
+            _ => {
+                let lock = self.workspace_root.join("Cargo.lock");
+                Ok(Target::Cargo {
+                    manifest: if self.version_inherited {
+                        self.workspace_manifest.clone()
+                    } else {
+                        self.manifest_path.clone()
+                    },
+                    workspace: self.version_inherited,
+                    lock: lock.exists().then_some(lock),
+                    packages: self.inheriting_members.clone(),
+                })
+            }
+        }
+    }
+
+    /// Resolve a path from the config against the manifest directory.
+    pub fn path(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.root.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dist_names_normalize() {
+        assert_eq!(normalize_dist_name("Hello-App"), "hello_app");
+        assert_eq!(normalize_dist_name("a.b__c"), "a_b_c");
+    }
+}

@@ -1,0 +1,484 @@
+//! Stage: the release version. Parse it once, spell it every way a consumer
+//! needs (git tag, Cargo semver, PEP 440, Windows four numbers, Docker tag),
+//! find it in the documented order of sources, stamp it into pyproject.toml or
+//! Cargo.toml without touching anything else, and check that they agree.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::env::{self, Env};
+use crate::error::Hint;
+
+/// The accepted spellings, for error messages.
+pub const ACCEPTED_FORMS: &str =
+    "1.2.3 or v1.2.3, optionally with -alpha.N, -beta.N, -rc.N or -dev.N \
+(v1.2.3-rc.1), or a PEP 440 spelling (1.2.3a1, 1.2.3b2, 1.2.3rc1, 1.2.3.dev4, 1.2.3.post1)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{input}` is not a valid version{}", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    Invalid { input: String, from: Option<String> },
+    #[error("no version found: no argument, no version tag at HEAD, no CI tag, no [project].version in {pyproject} and no Cargo package version")]
+    NotFound { pyproject: String },
+    #[error("could not parse {path}")]
+    Toml {
+        path: PathBuf,
+        #[source]
+        source: toml_edit::TomlError,
+    },
+    #[error("{path} has no {key} to stamp")]
+    NoVersionKey { path: PathBuf, key: &'static str },
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] crate::fs::Error),
+    #[error("versions disagree:\n{}", .0.join("\n"))]
+    Disagree(Vec<String>),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Invalid { .. } => format!("use one of the accepted forms: {ACCEPTED_FORMS}"),
+            Error::NotFound { .. } => {
+                "pass a version (`cargo pyship version 1.2.3`), tag HEAD (`git tag v1.2.3`) or set [project].version".into()
+            }
+            Error::Toml { .. } => "fix the TOML syntax at the line and column shown; the file was not changed".into(),
+            Error::NoVersionKey { key, .. } => format!("add `{key}` to the file, or declare `dynamic = [\"version\"]` in pyproject.toml to stamp Cargo.toml instead"),
+            Error::Read { .. } => "check that the file exists and is readable".into(),
+            Error::Write(_) => "check that the file and its directory are writable; the file was not changed".into(),
+            Error::Disagree(_) => "run `cargo pyship version --stamp` (with the tag's version) to bring the files in line".into(),
+        })
+    }
+}
+
+/// A pre-release kind, in increasing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreKind {
+    Dev,
+    Alpha,
+    Beta,
+    Rc,
+}
+
+/// One release version. Every spelling is derived from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: Option<(PreKind, u64)>,
+    pub post: Option<u64>,
+}
+
+impl Version {
+    pub fn new(major: u64, minor: u64, patch: u64) -> Self {
+        Self {
+            major,
+            minor,
+            patch,
+            pre: None,
+            post: None,
+        }
+    }
+
+    /// Whether this is a pre-release (alpha, beta, rc or dev), from the parsed parts.
+    pub fn is_prerelease(&self) -> bool {
+        self.pre.is_some()
+    }
+
+    /// Cargo's spelling: `0.3.0-alpha.1`; a post-release is build metadata (`1.2.3+post.1`).
+    pub fn semver(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        if let Some((kind, n)) = self.pre {
+            let word = match kind {
+                PreKind::Dev => "dev",
+                PreKind::Alpha => "alpha",
+                PreKind::Beta => "beta",
+                PreKind::Rc => "rc",
+            };
+            s.push_str(&format!("-{word}.{n}"));
+        }
+        if let Some(p) = self.post {
+            s.push_str(&format!("+post.{p}"));
+        }
+        s
+    }
+
+    /// The git tag: `v` + semver.
+    pub fn tag(&self) -> String {
+        format!("v{}", self.semver())
+    }
+
+    /// PEP 440: `0.3.0a1`, `0.3.0b2`, `0.3.0rc1`, `0.3.0.dev3`, `1.2.3.post1`.
+    pub fn pep440(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        if let Some(p) = self.post {
+            s.push_str(&format!(".post{p}"));
+        }
+        match self.pre {
+            Some((PreKind::Alpha, n)) => s.push_str(&format!("a{n}")),
+            Some((PreKind::Beta, n)) => s.push_str(&format!("b{n}")),
+            Some((PreKind::Rc, n)) => s.push_str(&format!("rc{n}")),
+            Some((PreKind::Dev, n)) => s.push_str(&format!(".dev{n}")),
+            None => {}
+        }
+        s
+    }
+
+    /// Four numbers for NSIS `VIProductVersion`: `0.3.0.0` (the fourth is the post number).
+    pub fn windows(&self) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            self.major,
+            self.minor,
+            self.patch,
+            self.post.unwrap_or(0)
+        )
+    }
+
+    /// A Docker tag (`[A-Za-z0-9_.-]`): semver with `+` made `-`, as docker/metadata-action does.
+    pub fn docker(&self) -> String {
+        self.semver().replace('+', "-")
+    }
+
+    /// Every spelling at once.
+    pub fn spellings(&self) -> Spellings {
+        Spellings {
+            tag: self.tag(),
+            semver: self.semver(),
+            pep440: self.pep440(),
+            windows: self.windows(),
+            docker: self.docker(),
+            prerelease: self.is_prerelease(),
+        }
+    }
+
+    /// Parse any accepted spelling; `from` says where the input came from (for errors).
+    pub fn parse_from(input: &str, from: Option<&str>) -> Result<Self, Error> {
+        let invalid = || Error::Invalid {
+            input: input.to_owned(),
+            from: from.map(str::to_owned),
+        };
+        let s = input.trim();
+        let s = s.strip_prefix('v').unwrap_or(s);
+        if s.is_empty() || !s.as_bytes()[0].is_ascii_digit() {
+            return Err(invalid());
+        }
+        if let Ok(v) = semver::Version::parse(s) {
+            return Self::from_semver(&v).ok_or_else(invalid);
+        }
+        // A `-` means the semver spelling; PEP 440's dash forms (`1.2.3-rc.01`,
+        // `1.2.3-1`) are not accepted, so one input has one reading.
+        if s.contains('-') {
+            return Err(invalid());
+        }
+        let v = pep440_rs::Version::from_str(s).map_err(|_| invalid())?;
+        Self::from_pep440(&v).ok_or_else(invalid)
+    }
+
+    fn from_semver(v: &semver::Version) -> Option<Self> {
+        let pre = if v.pre.is_empty() {
+            None
+        } else {
+            let (word, n) = v.pre.as_str().split_once('.')?;
+            let kind = match word {
+                "alpha" => PreKind::Alpha,
+                "beta" => PreKind::Beta,
+                "rc" => PreKind::Rc,
+                "dev" => PreKind::Dev,
+                _ => return None,
+            };
+            Some((kind, parse_number(n)?))
+        };
+        let post = if v.build.is_empty() {
+            None
+        } else {
+            Some(parse_number(v.build.as_str().strip_prefix("post.")?)?)
+        };
+        Some(Self {
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch,
+            pre,
+            post,
+        })
+    }
+
+    fn from_pep440(v: &pep440_rs::Version) -> Option<Self> {
+        let rel = v.release();
+        if rel.len() != 3 || v.epoch() != 0 || !v.local().is_empty() {
+            return None;
+        }
+        // One qualifier at most besides post: a pre-release or a dev release.
+        let pre = match (v.pre(), v.dev()) {
+            (Some(p), None) => Some((
+                match p.kind {
+                    pep440_rs::PrereleaseKind::Alpha => PreKind::Alpha,
+                    pep440_rs::PrereleaseKind::Beta => PreKind::Beta,
+                    pep440_rs::PrereleaseKind::Rc => PreKind::Rc,
+                },
+                p.number,
+            )),
+            (None, Some(d)) => Some((PreKind::Dev, d)),
+            (None, None) => None,
+            (Some(_), Some(_)) => return None,
+        };
+        let post = v.post();
+        if post.is_some() && pre.is_some() {
+            return None;
+        }
+        Some(Self {
+            major: rel[0],
+            minor: rel[1],
+            patch: rel[2],
+            pre,
+            post,
+        })
+    }
+}
+
+fn parse_number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl FromStr for Version {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse_from(s, None)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.semver())
+    }
+}
+
+/// Every spelling of one version (the JSON of `cargo pyship version --format json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Spellings {
+    pub tag: String,
+    pub semver: String,
+    pub pep440: String,
+    pub windows: String,
+    pub docker: String,
+    pub prerelease: bool,
+}
+
+/// Where the version came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Source {
+    Argument,
+    GitTag { tag: String },
+    CiRef { var: String },
+    Pyproject { path: PathBuf },
+    Cargo { path: PathBuf },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Argument => f.write_str("command-line argument"),
+            Source::GitTag { tag } => write!(f, "git tag {tag} at HEAD"),
+            Source::CiRef { var } => write!(f, "CI variable {var}"),
+            Source::Pyproject { path } => write!(f, "[project].version in {}", path.display()),
+            Source::Cargo { path } => write!(f, "package version in {}", path.display()),
+        }
+    }
+}
+
+/// A version and the source that won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub version: Version,
+    pub source: Source,
+}
+
+impl Serialize for Resolved {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            spellings: Spellings,
+            source: String,
+            source_detail: &'a Source,
+        }
+        Out {
+            spellings: self.version.spellings(),
+            source: self.source.to_string(),
+            source_detail: &self.source,
+        }
+        .serialize(s)
+    }
+}
+
+/// What the chain of sources needs to look at.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub argument: Option<&'a str>,
+    /// Directory of the git work tree (the manifest's directory).
+    pub repo_dir: &'a Path,
+    pub env: &'a Env,
+    pub pyproject: Option<(&'a Path, Option<&'a str>)>,
+    pub cargo: Option<(&'a Path, &'a str)>,
+}
+
+/// Resolve in the documented order: argument → exact git tag at HEAD → CI tag
+/// variables → pyproject `[project].version` → Cargo package version.
+pub fn resolve(inputs: &Inputs<'_>) -> Result<Resolved, Error> {
+    if let Some(arg) = inputs.argument {
+        return Ok(Resolved {
+            version: Version::parse_from(arg, Some("the command line"))?,
+            source: Source::Argument,
+        });
+    }
+    if let Some(tag) = git_tag_at_head(inputs.repo_dir)? {
+        return Ok(tag);
+    }
+    if let Some(ci) = ci_tag(inputs.env)? {
+        return Ok(ci);
+    }
+    if let Some((path, Some(v))) = inputs.pyproject {
+        return Ok(Resolved {
+            version: Version::parse_from(v, Some(&path.display().to_string()))?,
+            source: Source::Pyproject {
+                path: path.to_owned(),
+            },
+        });
+    }
+    if let Some((path, v)) = inputs.cargo {
+        return Ok(Resolved {
+            version: Version::parse_from(v, Some(&path.display().to_string()))?,
+            source: Source::Cargo {
+                path: path.to_owned(),
+            },
+        });
+    }
+    Err(Error::NotFound {
+        pyproject: inputs
+            .pyproject
+            .map(|(p, _)| p.display().to_string())
+            .unwrap_or_else(|| "pyproject.toml".into()),
+    })
+}
+
+/// Whether a tag looks like it means a version (`v1…`, `1…`); others (`latest`,
+/// `deploy-prod`) are not version tags and are skipped.
+fn looks_like_version(tag: &str) -> bool {
+    let t = tag.strip_prefix('v').unwrap_or(tag);
+    t.as_bytes().first().is_some_and(u8::is_ascii_digit)
+}
+
+/// The version tag at HEAD, if any. Not a git repo, no git, or no tag: `None`.
+/// A version-looking tag that does not parse is an error (a release on it would
+/// otherwise ship the wrong version). Several version tags: the highest wins.
+pub fn git_tag_at_head(dir: &Path) -> Result<Option<Resolved>, Error> {
+    let out = match Command::new("git")
+        .args(["tag", "--points-at", "HEAD"])
+        .current_dir(dir)
+        .output()
+    {
+        Ok(o) if o.status.success() => o,
+        _ => return Ok(None),
+    };
+    let mut best: Option<(Version, String)> = None;
+    for tag in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
+        if !looks_like_version(tag) {
+            continue;
+        }
+        let v = Version::parse_from(tag, Some(&format!("git tag {tag}")))?;
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| ordering_key(&v) > ordering_key(b))
+        {
+            best = Some((v, tag.to_owned()));
+        }
+    }
+    Ok(best.map(|(version, tag)| Resolved {
+        version,
+        source: Source::GitTag { tag },
+    }))
+}
+
+/// Precedence for picking the highest of several tags.
+fn ordering_key(v: &Version) -> (u64, u64, u64, u8, PreKind, u64, u64) {
+    let (stable, kind, n) = match v.pre {
+        None => (1, PreKind::Rc, 0),
+        Some((k, n)) => (0, k, n),
+    };
+    (
+        v.major,
+        v.minor,
+        v.patch,
+        stable,
+        kind,
+        n,
+        v.post.unwrap_or(0),
+    )
+}
+
+/// The tag of a CI run: `GITHUB_REF_NAME` when `GITHUB_REF_TYPE=tag`, then the
+/// Forgejo and Gitea mirrors. A mirror without a type variable counts when its
+/// ref is under `refs/tags/`, or when neither type nor ref is set (a workflow
+/// that exports only the name).
+pub fn ci_tag(env: &Env) -> Result<Option<Resolved>, Error> {
+    let chain = [
+        (
+            env::GITHUB_REF_NAME,
+            env::GITHUB_REF_TYPE,
+            env::GITHUB_REF,
+            false,
+        ),
+        (
+            env::FORGEJO_REF_NAME,
+            env::FORGEJO_REF_TYPE,
+            env::FORGEJO_REF,
+            true,
+        ),
+        (
+            env::GITEA_REF_NAME,
+            env::GITEA_REF_TYPE,
+            env::GITEA_REF,
+            true,
+        ),
+    ];
+    for (name_var, type_var, ref_var, name_alone_ok) in chain {
+        let Some(name) = env.get(name_var) else {
+            continue;
+        };
+        let is_tag = match (env.get(type_var), env.get(ref_var)) {
+            (Some(t), _) => t == "tag",
+            (None, Some(r)) => r.starts_with("refs/tags/"),
+            (None, None) => name_alone_ok,
+        };
+        if is_tag {
+            return Ok(Some(Resolved {
+                version: Version::parse_from(name, Some(name_var))?,
+                source: Source::CiRef {
+                    var: name_var.to_owned(),
+                },
+            }));
+        }
+    }
+    Ok(None)
+}
+
+pub mod stamp;
+
+#[cfg(test)]
+mod tests;

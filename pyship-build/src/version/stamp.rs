@@ -1,0 +1,255 @@
+//! `version --stamp` and `version --check`: write the version where Python and
+//! Cargo read it, changing only the version value (comments, spacing and key
+//! order kept, as cargo-release's `preserve_version_decor`), and keep Cargo.lock
+//! in step so `cargo build --locked` still passes.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml_edit::DocumentMut;
+
+use super::{Error, Version};
+
+/// Where the version is stamped.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `[project].version` of a pyproject.toml.
+    Pyproject { path: PathBuf },
+    /// A Cargo version (pyproject has `dynamic = ["version"]`).
+    Cargo {
+        /// The manifest holding the version key.
+        manifest: PathBuf,
+        /// `true`: `[workspace.package].version`; `false`: `[package].version`.
+        workspace: bool,
+        /// Cargo.lock of the workspace, when it exists.
+        lock: Option<PathBuf>,
+        /// Workspace packages whose version changes with the key: (name, current version).
+        packages: Vec<(String, String)>,
+    },
+}
+
+/// One file the stamp looked at.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Stamped {
+    pub path: PathBuf,
+    pub old: Option<String>,
+    pub new: String,
+    pub changed: bool,
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    fs_err::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn parse(path: &Path, text: &str) -> Result<DocumentMut, Error> {
+    text.parse::<DocumentMut>().map_err(|source| Error::Toml {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Replace the string at `keys` in `doc`, keeping the value's decor.
+/// Returns the old value, or `None` when the key is missing or not a string.
+fn replace_string(doc: &mut DocumentMut, keys: &[&str], new: &str) -> Option<String> {
+    let mut item = doc.as_item_mut();
+    for k in keys {
+        item = item.get_mut(k)?;
+    }
+    let value = item.as_value_mut()?;
+    let old = value.as_str()?.to_owned();
+    let decor = value.decor().clone();
+    *value = toml_edit::Value::from(new);
+    *value.decor_mut() = decor;
+    Some(old)
+}
+
+/// New text of a pyproject.toml with `[project].version` set to `pep440`.
+pub fn set_pyproject_version(
+    path: &Path,
+    text: &str,
+    pep440: &str,
+) -> Result<(String, String), Error> {
+    let mut doc = parse(path, text)?;
+    let old = replace_string(&mut doc, &["project", "version"], pep440).ok_or_else(|| {
+        Error::NoVersionKey {
+            path: path.to_owned(),
+            key: "[project].version",
+        }
+    })?;
+    Ok((doc.to_string(), old))
+}
+
+/// New text of a Cargo.toml with the package (or workspace.package) version set.
+pub fn set_cargo_version(
+    path: &Path,
+    text: &str,
+    workspace: bool,
+    semver: &str,
+) -> Result<(String, String), Error> {
+    let mut doc = parse(path, text)?;
+    let (keys, key): (&[&str], _) = if workspace {
+        (
+            &["workspace", "package", "version"],
+            "[workspace.package].version",
+        )
+    } else {
+        (&["package", "version"], "[package].version")
+    };
+    let old = replace_string(&mut doc, keys, semver).ok_or_else(|| Error::NoVersionKey {
+        path: path.to_owned(),
+        key,
+    })?;
+    Ok((doc.to_string(), old))
+}
+
+/// New text of a Cargo.lock with the given path packages moved to `semver`.
+pub fn set_lock_versions(
+    path: &Path,
+    text: &str,
+    packages: &[(String, String)],
+    semver: &str,
+) -> Result<String, Error> {
+    let mut doc = parse(path, text)?;
+    let Some(array) = doc
+        .get_mut("package")
+        .and_then(|p| p.as_array_of_tables_mut())
+    else {
+        return Ok(text.to_owned());
+    };
+    for table in array.iter_mut() {
+        let name = table
+            .get("name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let version = table
+            .get("version")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let local = table.get("source").is_none();
+        if let (Some(name), Some(version)) = (name, version) {
+            if local && packages.iter().any(|(n, v)| *n == name && *v == version) {
+                let decor = table["version"].as_value().map(|v| v.decor().clone());
+                table["version"] = toml_edit::value(semver);
+                if let (Some(d), Some(v)) = (decor, table["version"].as_value_mut()) {
+                    *v.decor_mut() = d;
+                }
+            }
+        }
+        // Dependency entries are "name" or, when ambiguous, "name version".
+        if let Some(deps) = table.get_mut("dependencies").and_then(|d| d.as_array_mut()) {
+            for dep in deps.iter_mut() {
+                let Some(s) = dep.as_str() else { continue };
+                let mut parts = s.split(' ');
+                let (Some(n), Some(v), None) = (parts.next(), parts.next(), parts.next()) else {
+                    continue;
+                };
+                if packages.iter().any(|(pn, pv)| pn == n && pv == v) {
+                    let decor = dep.decor().clone();
+                    *dep = toml_edit::Value::from(format!("{n} {semver}"));
+                    *dep.decor_mut() = decor;
+                }
+            }
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// Stamp `version` into `target`. All new contents are computed before anything
+/// is written, and each file is replaced atomically; an unchanged file is not
+/// rewritten.
+pub fn stamp(target: &Target, version: &Version) -> Result<Vec<Stamped>, Error> {
+    let mut writes: Vec<(PathBuf, String, Stamped)> = Vec::new();
+    match target {
+        Target::Pyproject { path } => {
+            let text = read(path)?;
+            let new = version.pep440();
+            let (out, old) = set_pyproject_version(path, &text, &new)?;
+            writes.push((
+                path.clone(),
+                out,
+                Stamped {
+                    path: path.clone(),
+                    changed: old != new,
+                    old: Some(old),
+                    new,
+                },
+            ));
+        }
+        Target::Cargo {
+            manifest,
+            workspace,
+            lock,
+            packages,
+        } => {
+            let text = read(manifest)?;
+            let new = version.semver();
+            let (out, old) = set_cargo_version(manifest, &text, *workspace, &new)?;
+            writes.push((
+                manifest.clone(),
+                out,
+                Stamped {
+                    path: manifest.clone(),
+                    changed: old != new,
+                    old: Some(old),
+                    new: new.clone(),
+                },
+            ));
+            if let Some(lock) = lock {
+                let text = read(lock)?;
+                let out = set_lock_versions(lock, &text, packages, &new)?;
+                let changed = out != text;
+                writes.push((
+                    lock.clone(),
+                    out,
+                    Stamped {
+                        path: lock.clone(),
+                        old: None,
+                        new,
+                        changed,
+                    },
+                ));
+            }
+        }
+    }
+    let mut report = Vec::new();
+    for (path, contents, stamped) in writes {
+        if stamped.changed {
+            crate::fs::atomic_write(&path, contents.as_bytes())?;
+        }
+        report.push(stamped);
+    }
+    Ok(report)
+}
+
+/// One place a version is declared, for `--check`.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub what: String,
+    pub version: Version,
+}
+
+/// `--check`: every declared version must equal the first. Returns the lines
+/// naming each disagreeing place.
+pub fn check(declared: &[Declared]) -> Result<(), Error> {
+    let Some(first) = declared.first() else {
+        return Ok(());
+    };
+    let bad: Vec<String> = declared
+        .iter()
+        .filter(|d| d.version != first.version)
+        .map(|d| {
+            format!(
+                "  {} says {} but {} says {}",
+                d.what, d.version, first.what, first.version
+            )
+        })
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Disagree(bad))
+    }
+}

@@ -1,0 +1,397 @@
+//! Unit tests: every accepted form, every rejected one, every source in the chain.
+
+use super::*;
+use std::process::Command;
+
+fn sp(s: &str) -> Spellings {
+    Version::from_str(s).unwrap().spellings()
+}
+
+#[test]
+fn stable_forms() {
+    for input in ["1.2.3", "v1.2.3"] {
+        let s = sp(input);
+        assert_eq!(s.tag, "v1.2.3");
+        assert_eq!(s.semver, "1.2.3");
+        assert_eq!(s.pep440, "1.2.3");
+        assert_eq!(s.windows, "1.2.3.0");
+        assert_eq!(s.docker, "1.2.3");
+        assert!(!s.prerelease);
+    }
+}
+
+#[test]
+fn prerelease_forms_map_to_pep440() {
+    let cases = [
+        ("v0.3.0-alpha.1", "0.3.0a1", "v0.3.0-alpha.1"),
+        ("0.3.0-beta.2", "0.3.0b2", "v0.3.0-beta.2"),
+        ("v0.3.0-rc.1", "0.3.0rc1", "v0.3.0-rc.1"),
+        ("0.3.0-dev.3", "0.3.0.dev3", "v0.3.0-dev.3"),
+        ("0.3.0a1", "0.3.0a1", "v0.3.0-alpha.1"),
+        ("0.3.0b2", "0.3.0b2", "v0.3.0-beta.2"),
+        ("0.3.0rc1", "0.3.0rc1", "v0.3.0-rc.1"),
+        ("0.3.0.dev4", "0.3.0.dev4", "v0.3.0-dev.4"),
+        ("v0.3.0rc1", "0.3.0rc1", "v0.3.0-rc.1"),
+    ];
+    for (input, pep, tag) in cases {
+        let s = sp(input);
+        assert_eq!(s.pep440, pep, "{input}");
+        assert_eq!(s.tag, tag, "{input}");
+        assert_eq!(s.windows, "0.3.0.0", "{input}");
+        assert!(s.prerelease, "{input}");
+    }
+}
+
+#[test]
+fn post_release_is_not_a_prerelease() {
+    let s = sp("1.2.3.post1");
+    assert_eq!(s.pep440, "1.2.3.post1");
+    assert_eq!(s.semver, "1.2.3+post.1");
+    assert_eq!(s.windows, "1.2.3.1");
+    assert_eq!(s.docker, "1.2.3-post.1");
+    assert!(!s.prerelease);
+    // And back from the semver spelling.
+    assert_eq!(
+        Version::from_str("1.2.3+post.1").unwrap().pep440(),
+        "1.2.3.post1"
+    );
+}
+
+#[test]
+fn rejected_forms_name_input_and_accepted_forms() {
+    for bad in [
+        "vfoo",
+        "1.2",
+        "1.2.3-nightly",
+        "",
+        "v",
+        "1.2.3.4",
+        "1.2.3-alpha",
+        "1!1.2.3",
+        "1.2.3+local",
+        "1.2.3-rc.01",
+        "1.2.3a1.dev1",
+        "x1.2.3",
+    ] {
+        let err = Version::from_str(bad).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("`{bad}`")),
+            "{bad}: {err}"
+        );
+        assert!(err.hint().unwrap().contains("-alpha.N"), "{bad}");
+    }
+}
+
+#[test]
+fn prerelease_is_parsed_not_searched() {
+    // A stable version whose text happens to contain "rc" elsewhere must stay stable;
+    // parse ensures the flag comes from the pre-release part.
+    assert!(!Version::from_str("10.0.0").unwrap().is_prerelease());
+    assert!(Version::from_str("1.0.0-rc.1").unwrap().is_prerelease());
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("git runs");
+    assert!(
+        ok.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+fn repo() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    git(d.path(), &["init", "-q"]);
+    git(d.path(), &["commit", "-q", "--allow-empty", "-m", "x"]);
+    d
+}
+
+fn inputs<'a>(dir: &'a Path, env: &'a Env) -> Inputs<'a> {
+    Inputs {
+        argument: None,
+        repo_dir: dir,
+        env,
+        pyproject: Some((Path::new("pyproject.toml"), Some("0.4.0"))),
+        cargo: Some((Path::new("Cargo.toml"), "0.5.0")),
+    }
+}
+
+#[test]
+fn argument_wins() {
+    let d = repo();
+    git(d.path(), &["tag", "v9.9.9"]);
+    let env = Env::default();
+    let mut i = inputs(d.path(), &env);
+    i.argument = Some("v1.0.0-rc.2");
+    let r = resolve(&i).unwrap();
+    assert_eq!(r.source, Source::Argument);
+    assert_eq!(r.version.tag(), "v1.0.0-rc.2");
+}
+
+#[test]
+fn git_tag_at_head_is_next() {
+    let d = repo();
+    git(d.path(), &["tag", "v2.0.0"]);
+    git(d.path(), &["tag", "deploy"]); // not a version tag: skipped
+    let env = Env::from_pairs([("GITHUB_REF_NAME", "v3.0.0"), ("GITHUB_REF_TYPE", "tag")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert_eq!(
+        r.source,
+        Source::GitTag {
+            tag: "v2.0.0".into()
+        }
+    );
+    assert_eq!(r.version.semver(), "2.0.0");
+}
+
+#[test]
+fn highest_of_several_tags_wins() {
+    let d = repo();
+    git(d.path(), &["tag", "v2.0.0-rc.1"]);
+    git(d.path(), &["tag", "v2.0.0"]);
+    let env = Env::default();
+    assert_eq!(
+        resolve(&inputs(d.path(), &env)).unwrap().version.semver(),
+        "2.0.0"
+    );
+}
+
+#[test]
+fn tag_not_at_head_is_ignored() {
+    let d = repo();
+    git(d.path(), &["tag", "v2.0.0"]);
+    git(d.path(), &["commit", "-q", "--allow-empty", "-m", "y"]);
+    let env = Env::default();
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert!(
+        matches!(r.source, Source::Pyproject { .. }),
+        "{:?}",
+        r.source
+    );
+}
+
+#[test]
+fn bad_version_tag_is_an_error() {
+    let d = repo();
+    git(d.path(), &["tag", "v1.2"]);
+    let env = Env::default();
+    let err = resolve(&inputs(d.path(), &env)).unwrap_err();
+    assert!(err.to_string().contains("`v1.2`"), "{err}");
+}
+
+#[test]
+fn not_a_repo_falls_through_to_ci() {
+    let d = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([("GITHUB_REF_NAME", "v3.0.0"), ("GITHUB_REF_TYPE", "tag")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert_eq!(
+        r.source,
+        Source::CiRef {
+            var: "GITHUB_REF_NAME".into()
+        }
+    );
+    assert_eq!(r.version.semver(), "3.0.0");
+}
+
+#[test]
+fn ci_branch_ref_is_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([("GITHUB_REF_NAME", "main"), ("GITHUB_REF_TYPE", "branch")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert!(matches!(r.source, Source::Pyproject { .. }));
+}
+
+#[test]
+fn forgejo_and_gitea_names() {
+    let d = tempfile::tempdir().unwrap();
+    let env = Env::from_pairs([("FORGEJO_REF_NAME", "v4.0.0"), ("FORGEJO_REF_TYPE", "tag")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert_eq!(
+        r.source,
+        Source::CiRef {
+            var: "FORGEJO_REF_NAME".into()
+        }
+    );
+    let env = Env::from_pairs([("GITEA_REF_NAME", "v5.0.0-beta.1")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert_eq!(
+        r.source,
+        Source::CiRef {
+            var: "GITEA_REF_NAME".into()
+        }
+    );
+    assert!(r.version.is_prerelease());
+    let env = Env::from_pairs([("GITEA_REF_NAME", "main"), ("GITEA_REF", "refs/heads/main")]);
+    let r = resolve(&inputs(d.path(), &env)).unwrap();
+    assert!(matches!(r.source, Source::Pyproject { .. }));
+}
+
+#[test]
+fn pyproject_then_cargo() {
+    let d = tempfile::tempdir().unwrap();
+    let env = Env::default();
+    let mut i = inputs(d.path(), &env);
+    assert!(matches!(
+        resolve(&i).unwrap().source,
+        Source::Pyproject { .. }
+    ));
+    i.pyproject = Some((Path::new("pyproject.toml"), None));
+    let r = resolve(&i).unwrap();
+    assert!(matches!(r.source, Source::Cargo { .. }));
+    assert_eq!(r.version.semver(), "0.5.0");
+    i.cargo = None;
+    assert!(matches!(resolve(&i).unwrap_err(), Error::NotFound { .. }));
+}
+
+#[test]
+fn json_shape() {
+    let r = Resolved {
+        version: Version::from_str("v0.3.0-alpha.1").unwrap(),
+        source: Source::Argument,
+    };
+    let v = serde_json::to_value(&r).unwrap();
+    for k in [
+        "tag",
+        "semver",
+        "pep440",
+        "windows",
+        "docker",
+        "prerelease",
+        "source",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(v["pep440"], "0.3.0a1");
+    assert_eq!(v["prerelease"], true);
+}
+
+mod stamping {
+    use super::super::stamp::*;
+    use super::*;
+
+    const PYPROJECT: &str = r#"# top comment
+[project]
+name = "hello-app"   # the dist name
+version   =   "0.1.0"    # stamped by cargo pyship
+dependencies = ["fastapi"]
+
+[tool.x]
+version = "keep-me"
+"#;
+
+    #[test]
+    fn pyproject_only_version_line_changes() {
+        let (out, old) = set_pyproject_version(Path::new("p"), PYPROJECT, "0.3.0a1").unwrap();
+        assert_eq!(old, "0.1.0");
+        let diff: Vec<_> = PYPROJECT
+            .lines()
+            .zip(out.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(
+            diff,
+            vec![(
+                r#"version   =   "0.1.0"    # stamped by cargo pyship"#,
+                r#"version   =   "0.3.0a1"    # stamped by cargo pyship"#
+            )]
+        );
+        assert_eq!(PYPROJECT.lines().count(), out.lines().count());
+    }
+
+    #[test]
+    fn cargo_workspace_and_lock() {
+        let manifest = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\" # shared\nedition = \"2021\"\n";
+        let (out, old) = set_cargo_version(Path::new("C"), manifest, true, "0.2.0-rc.1").unwrap();
+        assert_eq!(old, "0.1.0");
+        assert_eq!(out, manifest.replace("\"0.1.0\"", "\"0.2.0-rc.1\""));
+        let lock = "version = 4\n\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\n \"b 0.1.0\",\n \"serde\",\n]\n\n[[package]]\nname = \"b\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"b\"\nversion = \"0.1.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let out = set_lock_versions(
+            Path::new("L"),
+            lock,
+            &[("a".into(), "0.1.0".into()), ("b".into(), "0.1.0".into())],
+            "0.2.0-rc.1",
+        )
+        .unwrap();
+        assert!(
+            out.contains("name = \"a\"\nversion = \"0.2.0-rc.1\""),
+            "{out}"
+        );
+        assert!(out.contains("\"b 0.2.0-rc.1\""), "{out}");
+        // The registry package of the same name is not ours.
+        assert!(out.contains("version = \"0.1.0\"\nsource"), "{out}");
+    }
+
+    #[test]
+    fn broken_toml_is_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pyproject.toml");
+        let broken = "[project\nversion = \"1.0.0\"\n";
+        fs_err::write(&p, broken).unwrap();
+        let err = stamp(
+            &Target::Pyproject { path: p.clone() },
+            &Version::from_str("2.0.0").unwrap(),
+        )
+        .unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("pyproject.toml"), "{chain}");
+        assert!(chain.contains("line 1"), "{chain}");
+        assert_eq!(fs_err::read_to_string(&p).unwrap(), broken);
+    }
+
+    #[test]
+    fn unchanged_file_is_not_rewritten() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pyproject.toml");
+        fs_err::write(&p, PYPROJECT).unwrap();
+        let r = stamp(
+            &Target::Pyproject { path: p.clone() },
+            &Version::from_str("0.1.0").unwrap(),
+        )
+        .unwrap();
+        assert!(!r[0].changed);
+        assert_eq!(fs_err::read_to_string(&p).unwrap(), PYPROJECT);
+    }
+
+    #[test]
+    fn check_names_disagreeing_files() {
+        let v = |s| Version::from_str(s).unwrap();
+        let err = check(&[
+            Declared {
+                what: "git tag v1.0.0".into(),
+                version: v("1.0.0"),
+            },
+            Declared {
+                what: "Cargo.toml".into(),
+                version: v("1.0.0"),
+            },
+            Declared {
+                what: "pyproject.toml".into(),
+                version: v("0.9.0"),
+            },
+        ])
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("pyproject.toml says 0.9.0"), "{msg}");
+        assert!(!msg.contains("Cargo.toml says"), "{msg}");
+        // PEP 440 and semver spellings of one version agree.
+        check(&[
+            Declared {
+                what: "a".into(),
+                version: v("1.0.0rc1"),
+            },
+            Declared {
+                what: "b".into(),
+                version: v("v1.0.0-rc.1"),
+            },
+        ])
+        .unwrap();
+    }
+}
