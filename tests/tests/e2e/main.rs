@@ -2,5 +2,7 @@
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
 
+mod build_script;
+mod packaging;
 mod support;
 mod version_cli;
