@@ -361,3 +361,9 @@ fn wine_limitation(wine: &Wine, paths: &[String]) -> Option<String> {
             .then_some(unix)
     })
 }
+
+/// The X.Y that `site_packages`' extension modules target, if any (for picking
+/// a compiling interpreter).
+pub fn extension_xy_of(site_packages: &Path) -> Option<String> {
+    extension_xy(site_packages)
+}

@@ -219,7 +219,8 @@ pub(crate) fn validate_pe(b: &[u8]) -> Result<(), String> {
 
 /// A 64-bit little-endian ELF whose program headers lie inside the file and
 /// whose `PT_LOAD` segments keep offset and address congruent modulo their
-/// alignment (the "not page-aligned" corruption of old binutils).
+/// alignment (the "not page-aligned" corruption of old binutils), and whose
+/// section headers lie inside the file.
 pub(crate) fn validate_elf(b: &[u8]) -> Result<(), String> {
     if b.get(..4) != Some(b"\x7fELF") {
         return Err("no ELF magic".into());
@@ -232,6 +233,12 @@ pub(crate) fn validate_elf(b: &[u8]) -> Result<(), String> {
     let phnum = u16_at(b, 0x38).ok_or("truncated ELF header")? as usize;
     if phentsize < 56 || phoff + phentsize * phnum > b.len() {
         return Err("program headers past the end of the file".into());
+    }
+    let shoff = u64_at(b, 0x28).ok_or("truncated ELF header")?;
+    let shentsize = u16_at(b, 0x3a).ok_or("truncated ELF header")? as u64;
+    let shnum = u16_at(b, 0x3c).ok_or("truncated ELF header")? as u64;
+    if shoff + shentsize * shnum > b.len() as u64 {
+        return Err("section headers past the end of the file".into());
     }
     let mut loads = 0;
     for i in 0..phnum {
