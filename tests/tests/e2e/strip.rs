@@ -58,6 +58,7 @@ fn tree_bytes(dir: &Path) -> u64 {
 /// python stage does) and the win_amd64 wheelhouse in `python/Lib/site-packages`.
 fn windows_bundle(root: &Path) -> PathBuf {
     let py = root.join("python");
+    fs_err::create_dir_all(&py).expect("mkdir python");
     let zip = testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip");
     let st = Command::new(require_tool("unzip", "`apt-get install unzip`"))
         .arg("-q")
