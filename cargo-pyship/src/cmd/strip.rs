@@ -33,9 +33,8 @@ pub fn run(g: &Global, a: StripArgs, env: &Env, out: &Output) -> Result<ExitCode
     let root = bundle_root(&dir, platform);
     let ctx = Context::new(out, env);
     let python = if opts.compile {
-        let xy = strip::check::extension_xy_of(&dir).or_else(|| {
-            Interpreter::bundled(&root, platform, env).map(|i| i.version)
-        });
+        let xy = strip::check::extension_xy_of(&dir)
+            .or_else(|| Interpreter::bundled(&root, platform, env).map(|i| i.version));
         xy.and_then(|xy| Interpreter::for_target(&xy, platform, Some(&root), env))
     } else {
         None
@@ -79,8 +78,17 @@ fn bundle_root(dir: &Path, platform: Platform) -> PathBuf {
 }
 
 fn print_table(r: &Report) {
-    let width = r.rules.iter().map(|x| x.rule.len()).max().unwrap_or(4).max(4);
-    println!("{:<width$}  {:>6}  {:>10}  {:>5}", "rule", "files", "bytes", "kept");
+    let width = r
+        .rules
+        .iter()
+        .map(|x| x.rule.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:>6}  {:>10}  {:>5}",
+        "rule", "files", "bytes", "kept"
+    );
     for x in &r.rules {
         println!(
             "{:<width$}  {:>6}  {:>10}  {:>5}",
@@ -115,7 +123,11 @@ fn print_table(r: &Report) {
     };
     println!(
         "{} {} files, {} -> {} files, {} ({pct:.1}% smaller){}",
-        if r.dry_run { "would go from" } else { "went from" },
+        if r.dry_run {
+            "would go from"
+        } else {
+            "went from"
+        },
         r.before.files,
         human_bytes(r.before.bytes),
         r.after.files,

@@ -318,10 +318,8 @@ pub fn import_check(
             failures,
         });
     }
-    ctx.reporter.status(
-        "Imported",
-        &format!("{} packages", result.ok.len()),
-    );
+    ctx.reporter
+        .status("Imported", &format!("{} packages", result.ok.len()));
     Ok(result)
 }
 
@@ -336,7 +334,12 @@ fn build_only_rules(report: &Report, missing: &[String]) -> Vec<String> {
 /// The top-level name under site-packages of a path the interpreter reported.
 fn top_under(site_packages: &Path, reported: &str, wine: bool) -> Option<String> {
     let unix = if wine {
-        PathBuf::from(reported.strip_prefix("Z:").or(reported.strip_prefix("z:"))?.replace('\\', "/"))
+        PathBuf::from(
+            reported
+                .strip_prefix("Z:")
+                .or(reported.strip_prefix("z:"))?
+                .replace('\\', "/"),
+        )
     } else {
         PathBuf::from(reported)
     };
@@ -355,7 +358,10 @@ fn wine_limitation(wine: &Wine, paths: &[String]) -> Option<String> {
         return None;
     }
     paths.iter().find_map(|p| {
-        let unix = p.strip_prefix("Z:").or(p.strip_prefix("z:"))?.replace('\\', "/");
+        let unix = p
+            .strip_prefix("Z:")
+            .or(p.strip_prefix("z:"))?
+            .replace('\\', "/");
         fs_err::read(&unix)
             .is_ok_and(|b| contains(&b))
             .then_some(unix)

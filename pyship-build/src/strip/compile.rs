@@ -36,6 +36,9 @@ pub struct Compiled {
     pub not_compiled: Vec<String>,
 }
 
+/// One compiled source: its bytes when it was removed (`None`: kept), and its `.pyc` bytes.
+type Compiled1 = (Option<u64>, u64);
+
 pub(crate) fn run(
     root: &Path,
     keep: &GlobSet,
@@ -59,14 +62,17 @@ pub(crate) fn run(
         py.version
     );
     if dry_run {
-        ctx.reporter
-            .status("Skipping", &format!("byte-compiling in a dry run ({label})"));
+        ctx.reporter.status(
+            "Skipping",
+            &format!("byte-compiling in a dry run ({label})"),
+        );
         return Ok(Compiled {
             interpreter: Some(label),
             ..Default::default()
         });
     }
-    ctx.reporter.status("Compiling", &format!("sources with {label}"));
+    ctx.reporter
+        .status("Compiling", &format!("sources with {label}"));
     let wine = if py.wine {
         Some(Wine::new(ctx.env).map_err(|source| Error::Run {
             what: "starting wine to byte-compile".into(),
@@ -117,7 +123,7 @@ pub(crate) fn run(
         })
         .filter(|(rel, _)| !removed.contains(rel.as_str()))
         .collect();
-    let results: Vec<Result<Option<(Option<u64>, u64)>, Error>> = sources
+    let results: Vec<Result<Option<Compiled1>, Error>> = sources
         .par_iter()
         .map(|(rel, size)| {
             let py_path = root.join(rel);

@@ -98,7 +98,10 @@ impl Interpreter {
         let out = me
             .run(
                 None,
-                &["-c".into(), "import sys;print('%d.%d'%sys.version_info[:2])".into()],
+                &[
+                    "-c".into(),
+                    "import sys;print('%d.%d'%sys.version_info[:2])".into(),
+                ],
                 Duration::from_secs(30),
             )
             .ok()?;
@@ -141,7 +144,10 @@ impl Interpreter {
                 let out = me
                     .run(
                         None,
-                        &["-c".into(), "import sys;print('%d.%d'%sys.version_info[:2])".into()],
+                        &[
+                            "-c".into(),
+                            "import sys;print('%d.%d'%sys.version_info[:2])".into(),
+                        ],
                         Duration::from_secs(30),
                     )
                     .ok()?;
@@ -343,7 +349,7 @@ pub fn run(
         files: entries.iter().filter(|e| !e.is_dir).count() as u64,
         bytes: entries.iter().map(|e| e.size).sum(),
     };
-    let decisions = rules::decide(site_packages, &entries, &rules, &keep, platform);
+    let decisions = rules::decide(site_packages, &entries, &rules, &keep);
     if !dry_run {
         rules::remove(site_packages, &decisions.remove)?;
     }
@@ -368,7 +374,15 @@ pub fn run(
     };
 
     let compiled = if opts.compile {
-        let c = compile::run(site_packages, &keep, &removed, python, platform, dry_run, ctx)?;
+        let c = compile::run(
+            site_packages,
+            &keep,
+            &removed,
+            python,
+            platform,
+            dry_run,
+            ctx,
+        )?;
         after.files = after.files + c.pyc_files - c.py_files;
         after.bytes = after.bytes + c.pyc_bytes - c.py_bytes;
         Some(c)
@@ -383,10 +397,10 @@ pub fn run(
                 !e.is_dir
                     && !removed.contains(e.rel.as_str())
                     && !keep.is_match(&e.rel)
-                    && platform
-                        .native_suffixes()
-                        .iter()
-                        .any(|s| e.rel.to_ascii_lowercase().ends_with(s) || (platform == Platform::Linux && e.rel.contains(".so.")))
+                    && platform.native_suffixes().iter().any(|s| {
+                        e.rel.to_ascii_lowercase().ends_with(s)
+                            || (platform == Platform::Linux && e.rel.contains(".so."))
+                    })
             })
             .map(|e| site_packages.join(&e.rel))
             .collect();

@@ -15,7 +15,6 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
 use super::{Error, Options};
-use crate::platform::Platform;
 
 /// What a rule's glob is matched against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +73,12 @@ const BUILD_ONLY: &[(&str, &[&str])] = &[
     ("pip", &["pip"]),
     (
         "setuptools",
-        &["setuptools", "pkg_resources", "_distutils_hack", "distutils-precedence.pth"],
+        &[
+            "setuptools",
+            "pkg_resources",
+            "_distutils_hack",
+            "distutils-precedence.pth",
+        ],
     ),
 ];
 
@@ -282,10 +286,7 @@ pub(crate) struct Entry {
 /// The one walk: every entry, sorted, with file sizes.
 pub(crate) fn walk(root: &Path) -> Result<Vec<Entry>, Error> {
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .sort_by_file_name()
-    {
+    for e in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
         let e = e.map_err(|source| Error::Walk {
             path: root.to_path_buf(),
             source,
@@ -375,7 +376,10 @@ fn required_dists(root: &Path, entries: &[Entry]) -> HashSet<String> {
     entries
         .par_iter()
         .filter(|e| {
-            !e.is_dir && e.depth == 2 && e.rel.ends_with("/METADATA") && e.rel.contains(".dist-info/")
+            !e.is_dir
+                && e.depth == 2
+                && e.rel.ends_with("/METADATA")
+                && e.rel.contains(".dist-info/")
         })
         .flat_map_iter(|e| {
             let text = fs_err::read_to_string(root.join(&e.rel)).unwrap_or_default();
@@ -400,21 +404,27 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
     // Test-suite candidates: matching directories that hold test files.
     let mut candidates: Vec<&str> = Vec::new();
     if wants(Check::TestSuite) {
-        let globs: Vec<&Rule> = rules.iter().filter(|r| r.check == Check::TestSuite).collect();
+        let globs: Vec<&Rule> = rules
+            .iter()
+            .filter(|r| r.check == Check::TestSuite)
+            .collect();
         for e in entries.iter().filter(|e| e.is_dir) {
             if globs.iter().any(|r| r.set.is_match(&e.rel)) {
                 let prefix = format!("{}/", e.rel);
-                let has_tests = entries
-                    .iter()
-                    .any(|f| !f.is_dir && f.rel.starts_with(&prefix) && is_test_file(file_name(&f.rel)));
+                let has_tests = entries.iter().any(|f| {
+                    !f.is_dir && f.rel.starts_with(&prefix) && is_test_file(file_name(&f.rel))
+                });
                 if has_tests {
                     candidates.push(&e.rel);
                 }
             }
         }
     }
-    let inside_candidate =
-        |rel: &str| candidates.iter().any(|c| rel.starts_with(c) && rel[c.len()..].starts_with('/'));
+    let inside_candidate = |rel: &str| {
+        candidates
+            .iter()
+            .any(|c| rel.starts_with(c) && rel[c.len()..].starts_with('/'))
+    };
     // One parallel pass over the other modules' sources: which candidates they import.
     let imported: HashSet<String> = if candidates.is_empty() {
         HashSet::new()
@@ -507,13 +517,7 @@ fn passes(rule: &Rule, e: &Entry, checked: &Checked) -> bool {
 
 /// Decide every file: walk order is depth-first and sorted, so a stack of the
 /// ancestors' states is enough.
-pub(crate) fn decide(
-    root: &Path,
-    entries: &[Entry],
-    rules: &[Rule],
-    keep: &GlobSet,
-    _platform: Platform,
-) -> Decisions {
+pub(crate) fn decide(root: &Path, entries: &[Entry], rules: &[Rule], keep: &GlobSet) -> Decisions {
     let checked = check(root, entries, rules);
     let mut d = Decisions {
         remove: Vec::new(),

@@ -38,7 +38,10 @@ fn rule<'a>(r: &'a Report, name: &str) -> &'a RuleReport {
 }
 
 const NUMPY: &[(&str, &str)] = &[
-    ("numpy/__init__.py", "from . import linalg, lib, ma, polynomial\n"),
+    (
+        "numpy/__init__.py",
+        "from . import linalg, lib, ma, polynomial\n",
+    ),
     ("numpy/linalg/__init__.py", "from .linalg import *\n"),
     ("numpy/linalg/linalg.py", "def inv(a): pass\n"),
     ("numpy/linalg/tests/test_linalg.py", "def test(): pass\n"),
@@ -133,9 +136,15 @@ fn strip_removes_pycache_stubs_and_c_sources_but_keeps_py_typed() {
     assert!(!t.path().join("pkg/__pycache__").exists());
     assert!(!t.path().join("pkg/__init__.pyi").exists());
     assert!(!t.path().join("pkg/_ext.c").exists());
-    assert!(!t.path().join("pkg/include").exists(), "emptied dir left behind");
+    assert!(
+        !t.path().join("pkg/include").exists(),
+        "emptied dir left behind"
+    );
     assert_eq!(rule(&r, "generic:c-sources").files, 2);
-    assert_eq!(rule(&r, "generic:pycache").packages, vec!["pkg".to_string()]);
+    assert_eq!(
+        rule(&r, "generic:pycache").packages,
+        vec!["pkg".to_string()]
+    );
 }
 
 #[test]
@@ -148,12 +157,24 @@ fn strip_keeps_test_packages_that_modules_import() {
         ("lib2/tests/test_b.py", ""),
         ("lib2/tests/fixtures.py", ""),
         ("lib3/__init__.py", ""),
-        ("lib3/test/__init__.py", "# not a test suite: no test files\n"),
+        (
+            "lib3/test/__init__.py",
+            "# not a test suite: no test files\n",
+        ),
     ]);
     let r = strip(t.path(), &opts());
-    assert!(!t.path().join("lib1/tests").exists(), "unused test suite kept");
-    assert!(t.path().join("lib2/tests/fixtures.py").is_file(), "imported tests removed");
-    assert!(t.path().join("lib3/test/__init__.py").is_file(), "non-suite removed");
+    assert!(
+        !t.path().join("lib1/tests").exists(),
+        "unused test suite kept"
+    );
+    assert!(
+        t.path().join("lib2/tests/fixtures.py").is_file(),
+        "imported tests removed"
+    );
+    assert!(
+        t.path().join("lib3/test/__init__.py").is_file(),
+        "non-suite removed"
+    );
     assert_eq!(rule(&r, "generic:tests").files, 1);
 }
 
@@ -179,7 +200,10 @@ fn strip_keeps_build_only_packages_that_a_distribution_requires() {
         ("distutils-precedence.pth", "import _distutils_hack"),
         ("setuptools-70.0.dist-info/METADATA", "Name: setuptools\n"),
         ("pip/__init__.py", ""),
-        ("app-1.0.dist-info/METADATA", "Name: app\nRequires-Dist: pytest; extra == \"test\"\n"),
+        (
+            "app-1.0.dist-info/METADATA",
+            "Name: app\nRequires-Dist: pytest; extra == \"test\"\n",
+        ),
     ];
     let t = tree(&files);
     let r = strip(t.path(), &opts());
@@ -190,7 +214,10 @@ fn strip_keeps_build_only_packages_that_a_distribution_requires() {
     assert_eq!(rule(&r, "generic:build-only").files, 6);
 
     let mut needs = files.to_vec();
-    needs.push(("old-1.0.dist-info/METADATA", "Name: old\nRequires-Dist: setuptools>=40\n"));
+    needs.push((
+        "old-1.0.dist-info/METADATA",
+        "Name: old\nRequires-Dist: setuptools>=40\n",
+    ));
     let t = tree(&needs);
     strip(t.path(), &opts());
     assert!(t.path().join("pkg_resources/__init__.py").is_file());
@@ -221,13 +248,22 @@ fn strip_opencv_haar_cascades_only_when_configured() {
     ];
     let t = tree(&files);
     strip(t.path(), &opts());
-    assert!(!t.path().join("cv2/opencv_videoio_ffmpeg480_64.dll").exists());
-    assert!(t.path().join("cv2/data/haarcascade_frontalface_default.xml").is_file());
+    assert!(!t
+        .path()
+        .join("cv2/opencv_videoio_ffmpeg480_64.dll")
+        .exists());
+    assert!(t
+        .path()
+        .join("cv2/data/haarcascade_frontalface_default.xml")
+        .is_file());
     let t = tree(&files);
     let mut o = opts();
     o.haar_cascades = true;
     strip(t.path(), &o);
-    assert!(!t.path().join("cv2/data/haarcascade_frontalface_default.xml").exists());
+    assert!(!t
+        .path()
+        .join("cv2/data/haarcascade_frontalface_default.xml")
+        .exists());
 }
 
 #[test]
@@ -289,9 +325,15 @@ fn strip_never_deletes_uncompiled_py() {
     let c = r.compile.expect("compiled");
     assert!(!t.path().join("good/__init__.py").exists());
     assert!(t.path().join("good/__init__.pyc").is_file());
-    assert!(t.path().join("bad/__init__.py").is_file(), "uncompiled source deleted");
+    assert!(
+        t.path().join("bad/__init__.py").is_file(),
+        "uncompiled source deleted"
+    );
     assert!(!t.path().join("bad/__init__.pyc").exists());
-    assert!(t.path().join("kept/__init__.py").is_file(), "kept source deleted");
+    assert!(
+        t.path().join("kept/__init__.py").is_file(),
+        "kept source deleted"
+    );
     assert_eq!(c.py_files, 1);
     assert_eq!(c.not_compiled, vec!["bad/__init__.py".to_string()]);
 }

@@ -23,7 +23,10 @@ fn install_wheelhouse(target: &Path, uv_platform: &str) {
         .args(["--only-binary", ":all:", "--no-index", "--find-links"])
         .arg(testdata::wheelhouse())
         .args(["fastapi", "uvicorn[standard]", "numpy<2"])
-        .env("UV_CACHE_DIR", target.parent().expect("parent").join("uv-cache"))
+        .env(
+            "UV_CACHE_DIR",
+            target.parent().expect("parent").join("uv-cache"),
+        )
         .output()
         .expect("uv runs");
     assert!(
@@ -225,10 +228,20 @@ fn strip_cli_keep_glob_from_config_protects_a_preset_file_and_dry_run_removes_no
         .arg(&sp)
         .output()
         .expect("runs");
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     let table = String::from_utf8_lossy(&dry.stdout);
-    assert!(table.contains("generic:stubs") && table.contains("[dry run]"), "{table}");
-    assert!(sp.join("pkg/__init__.pyi").is_file(), "dry run removed a file");
+    assert!(
+        table.contains("generic:stubs") && table.contains("[dry run]"),
+        "{table}"
+    );
+    assert!(
+        sp.join("pkg/__init__.pyi").is_file(),
+        "dry run removed a file"
+    );
 
     let out = pyship(&cache)
         .arg("--manifest-path")
@@ -237,9 +250,16 @@ fn strip_cli_keep_glob_from_config_protects_a_preset_file_and_dry_run_removes_no
         .arg(&sp)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(sp.join("pkg/tests/test_a.py").is_file(), "keep glob ignored");
+    assert!(
+        sp.join("pkg/tests/test_a.py").is_file(),
+        "keep glob ignored"
+    );
     assert!(!sp.join("pkg/__init__.pyi").exists());
     let tests = doc["rules"]
         .as_array()
@@ -249,4 +269,34 @@ fn strip_cli_keep_glob_from_config_protects_a_preset_file_and_dry_run_removes_no
         .expect("tests rule");
     assert_eq!(tests["kept"], 1, "{doc}");
     assert_eq!(tests["files"], 0, "{doc}");
+}
+
+#[test]
+fn strip_import_check_reports_missing_process_prng_as_not_checkable() {
+    // A private prefix without the test shim: wine 8 cannot load Rust-built
+    // extensions there. That is a limit of the checking wine, not a broken
+    // bundle: a warning, never a failed build (newer wines just import them).
+    require_tool("wine", "`apt-get install wine wine64`");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("bundle");
+    let sp = windows_bundle(&root);
+    let env = Env::default();
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    let opts = Options {
+        debug_symbols: false,
+        ..Options::default()
+    };
+    let report = strip::run(&opts, &sp, Platform::Windows, None, &ctx).expect("strip runs");
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report)
+        .expect("a wine limitation must not fail the check");
+    assert!(check.ok.iter().any(|p| p == "numpy"), "{check:?}");
+    let unchecked = check
+        .unchecked
+        .iter()
+        .find(|u| u.package == "pydantic_core");
+    match unchecked {
+        Some(u) => assert!(u.reason.contains("not checkable under this wine"), "{u:?}"),
+        None => assert!(check.ok.iter().any(|p| p == "pydantic_core"), "{check:?}"),
+    }
 }
