@@ -300,3 +300,39 @@ fn strip_import_check_reports_missing_process_prng_as_not_checkable() {
         None => assert!(check.ok.iter().any(|p| p == "pydantic_core"), "{check:?}"),
     }
 }
+
+#[test]
+fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work() {
+    // The target's X.Y from the bundle's python.exe under wine (the path taken
+    // when the host Python's X.Y differs from the target's).
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let root = tmp.path().join("bundle");
+    let sp = windows_bundle(&root);
+    fs_err::write(sp.join("py2only.py"), "print 'no'\n").expect("write");
+    let prefix = wine::WinePrefix::new();
+    let mut env = Env::default();
+    env.set("PYSHIP_WINEPREFIX", prefix.path().display().to_string());
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    let py = strip::Interpreter::bundled(&root, Platform::Windows, &env)
+        .expect("the bundle's python.exe under wine");
+    assert!(py.wine && py.version == "3.11", "{py:?}");
+    let opts = Options {
+        compile: true,
+        debug_symbols: false,
+        ..Options::default()
+    };
+    let report =
+        strip::run(&opts, &sp, Platform::Windows, Some(&py), &ctx).expect("strip compiles");
+    let c = report.compile.clone().expect("compile report");
+    assert!(c.py_files > 500, "{c:?}");
+    assert!(!sp.join("fastapi/__init__.py").exists());
+    assert!(sp.join("fastapi/__init__.pyc").is_file());
+    assert!(sp.join("py2only.py").is_file(), "uncompiled source deleted");
+    assert!(c.not_compiled.contains(&"py2only.py".to_string()), "{c:?}");
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report)
+        .expect("imports work from .pyc");
+    for p in ["fastapi", "uvicorn", "numpy"] {
+        assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
+    }
+}
