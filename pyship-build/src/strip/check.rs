@@ -173,15 +173,8 @@ fn interpreter(
             let host = |xy: &str| Interpreter::host(xy, ctx.env);
             match extension_xy(site_packages) {
                 Some(xy) => host(&xy).ok_or(format!("no python{xy} (bundle or host python3)")),
-                None => which::which("python3")
-                    .ok()
-                    .and_then(|_| {
-                        // Pure Python: any host python3 will do.
-                        ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"]
-                            .iter()
-                            .find_map(|xy| host(xy))
-                    })
-                    .ok_or("no python3 on PATH".into()),
+                // Pure Python: any host python3 will do.
+                None => Interpreter::host_any(ctx.env).ok_or("no python3 on PATH".into()),
             }
         }
     }

@@ -88,7 +88,12 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// `python3` on PATH when its X.Y is `xy`.
-    pub fn host(xy: &str, _env: &Env) -> Option<Self> {
+    pub fn host(xy: &str, env: &Env) -> Option<Self> {
+        Self::host_any(env).filter(|i| i.version == xy)
+    }
+
+    /// `python3` on PATH, whatever its version.
+    pub fn host_any(_env: &Env) -> Option<Self> {
         let exe = which::which("python3").ok()?;
         let me = Self {
             exe,
@@ -106,7 +111,7 @@ impl Interpreter {
             )
             .ok()?;
         let v = out.stdout.trim().to_owned();
-        (v == xy).then_some(Self { version: v, ..me })
+        (!v.is_empty()).then_some(Self { version: v, ..me })
     }
 
     /// The bundle's own interpreter: `python/python.exe` (under wine, when wine

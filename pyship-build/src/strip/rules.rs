@@ -425,7 +425,7 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
             .iter()
             .any(|c| rel.starts_with(c) && rel[c.len()..].starts_with('/'))
     };
-    // One parallel pass over the other modules' sources: which candidates they import.
+    // One parallel pass over every other module's source: which candidates it imports.
     let imported: HashSet<String> = if candidates.is_empty() {
         HashSet::new()
     } else {
@@ -433,17 +433,11 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
             .par_iter()
             .filter(|e| !e.is_dir && e.rel.ends_with(".py") && !inside_candidate(&e.rel))
             .flat_map_iter(|e| {
-                let mine: Vec<&&str> = candidates
-                    .iter()
-                    .filter(|c| top_name(c) == top_name(&e.rel))
-                    .collect();
-                if mine.is_empty() {
-                    return Vec::new();
-                }
                 let text = fs_err::read_to_string(root.join(&e.rel)).unwrap_or_default();
                 let import_lines: Vec<&str> =
                     text.lines().filter(|l| l.contains("import")).collect();
-                mine.into_iter()
+                candidates
+                    .iter()
                     .filter(|c| {
                         let dotted = c.replace('/', ".");
                         let name = file_name(c);
@@ -457,7 +451,7 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
                         })
                     })
                     .map(|c| c.to_string())
-                    .collect()
+                    .collect::<Vec<String>>()
             })
             .collect()
     };
