@@ -70,6 +70,32 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Keep the build-only packages (pip, setuptools and what it installs) that
+    /// the app's own requirements (PEP 508 strings of its pyproject) name: the
+    /// strip stage cannot see the app's requirements in site-packages.
+    pub fn keep_app_dependencies<S: AsRef<str>>(
+        &mut self,
+        requirements: impl IntoIterator<Item = S>,
+    ) {
+        for r in requirements {
+            let name: String = r
+                .as_ref()
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect::<String>()
+                .to_ascii_lowercase()
+                .replace(['_', '.'], "-");
+            for g in rules::build_only_keep_globs(&name) {
+                if !self.keep.contains(&g) {
+                    self.keep.push(g);
+                }
+            }
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self::from_config(&config::RawConfig::default().resolve("app").strip)

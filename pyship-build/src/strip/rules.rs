@@ -82,6 +82,20 @@ const BUILD_ONLY: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// `keep` globs that protect build-only distribution `dist` (normalised name).
+pub(crate) fn build_only_keep_globs(dist: &str) -> Vec<String> {
+    BUILD_ONLY
+        .iter()
+        .filter(|(d, _)| *d == dist)
+        .flat_map(|(d, names)| {
+            names
+                .iter()
+                .map(|n| n.to_string())
+                .chain([format!("{d}-*.dist-info")])
+        })
+        .collect()
+}
+
 pub(crate) fn preset(name: &str, opts: &Options) -> Option<Vec<RuleDef>> {
     Some(match name {
         "generic" => vec![
@@ -425,8 +439,14 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
             .iter()
             .any(|c| rel.starts_with(c) && rel[c.len()..].starts_with('/'))
     };
-    // One parallel pass over every other module's source: which candidates it imports.
-    let imported: HashSet<String> = if candidates.is_empty() {
+    let scan_build_only = wants(Check::BuildOnly);
+    let in_build_only = |rel: &str| {
+        let top = rel.split('/').next().unwrap_or(rel);
+        BUILD_ONLY.iter().any(|(_, names)| names.contains(&top))
+    };
+    // One parallel pass over every other module's source: which test candidates
+    // and which build-only packages it imports (`tests:…`, `build:…`).
+    let found: HashSet<String> = if candidates.is_empty() && !scan_build_only {
         HashSet::new()
     } else {
         entries
@@ -436,7 +456,7 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
                 let text = fs_err::read_to_string(root.join(&e.rel)).unwrap_or_default();
                 let import_lines: Vec<&str> =
                     text.lines().filter(|l| l.contains("import")).collect();
-                candidates
+                let mut hits: Vec<String> = candidates
                     .iter()
                     .filter(|c| {
                         let dotted = c.replace('/', ".");
@@ -450,21 +470,32 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
                                         || l.contains(&format!("from . import {name}"))))
                         })
                     })
-                    .map(|c| c.to_string())
-                    .collect::<Vec<String>>()
+                    .map(|c| format!("tests:{c}"))
+                    .collect();
+                if scan_build_only && !in_build_only(&e.rel) {
+                    for (dist, names) in BUILD_ONLY {
+                        let used = names.iter().any(|m| {
+                            !m.ends_with(".pth") && import_lines.iter().any(|l| imports(l, m))
+                        });
+                        if used {
+                            hits.push(format!("build:{dist}"));
+                        }
+                    }
+                }
+                hits
             })
             .collect()
     };
     let test_suites = candidates
         .iter()
-        .filter(|c| !imported.contains(**c))
+        .filter(|c| !found.contains(&format!("tests:{c}")))
         .map(|c| c.to_string())
         .collect();
     let mut build_only_needed = HashSet::new();
-    if wants(Check::BuildOnly) {
+    if scan_build_only {
         let required = required_dists(root, entries);
         for (dist, _) in BUILD_ONLY {
-            if required.contains(*dist) {
+            if required.contains(*dist) || found.contains(&format!("build:{dist}")) {
                 build_only_needed.insert(*dist);
             }
         }
@@ -489,6 +520,23 @@ fn check(root: &Path, entries: &[Entry], rules: &[Rule]) -> Checked {
         build_only_needed,
         native_stems,
     }
+}
+
+/// Whether a source line imports `module` (`import m`, `import a, m.x`, `from m import …`).
+fn imports(line: &str, module: &str) -> bool {
+    let l = line.trim_start();
+    let names = if let Some(rest) = l.strip_prefix("import ") {
+        rest
+    } else if let Some(rest) = l.strip_prefix("from ") {
+        rest.split(" import").next().unwrap_or("")
+    } else {
+        return false;
+    };
+    names.split(',').any(|n| {
+        n.trim()
+            .strip_prefix(module)
+            .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
 }
 
 fn passes(rule: &Rule, e: &Entry, checked: &Checked) -> bool {

@@ -223,6 +223,28 @@ fn strip_keeps_build_only_packages_that_a_distribution_requires() {
     assert!(t.path().join("pkg_resources/__init__.py").is_file());
     assert!(t.path().join("setuptools/__init__.py").is_file());
     assert!(!t.path().join("pip").exists());
+
+    // A module that imports pkg_resources at run time, undeclared.
+    let mut uses = files.to_vec();
+    uses.push((
+        "legacy/__init__.py",
+        "import os, pkg_resources\nimport pipes\n",
+    ));
+    let t = tree(&uses);
+    strip(t.path(), &opts());
+    assert!(t.path().join("pkg_resources/__init__.py").is_file());
+    assert!(
+        !t.path().join("pip").exists(),
+        "`import pipes` is not `import pip`"
+    );
+
+    // The app itself depends on setuptools: the pipeline says so.
+    let t = tree(&files);
+    let mut o = opts();
+    o.keep_app_dependencies(["setuptools>=60", "fastapi"]);
+    strip(t.path(), &o);
+    assert!(t.path().join("setuptools/__init__.py").is_file());
+    assert!(t.path().join("_distutils_hack/__init__.py").is_file());
 }
 
 #[test]
