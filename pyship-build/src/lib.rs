@@ -21,9 +21,11 @@ pub mod plan;
 pub mod platform;
 pub mod project;
 pub mod report;
+pub mod strip;
 pub mod templates;
 pub mod tools;
 pub mod version;
+pub mod wine;
 
 pub use context::Context;
 pub use error::hint_for;

@@ -4,5 +4,6 @@
 
 mod build_script;
 mod packaging;
+mod strip;
 mod support;
 mod version_cli;
