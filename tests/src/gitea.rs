@@ -45,18 +45,26 @@ pub struct Logged {
     pub upload: Option<UploadKind>,
 }
 
-/// An injected failure, consumed by the next matching request.
+/// Which requests a fault applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    Any,
+    /// `POST …/releases/{id}/assets`.
+    Uploads,
+    /// Requests of this method (`"POST"`, `"PATCH"`, …).
+    Method(&'static str),
+}
+
+/// An injected failure, consumed by the next matching request. Faults are
+/// taken in order: one waiting for an upload holds back those behind it.
 #[derive(Debug, Clone)]
 pub enum Fault {
     /// Answer `status` without doing anything (`retry_after` in seconds).
-    Status {
-        status: u16,
-        retry_after: Option<u64>,
-        uploads_only: bool,
-    },
-    /// Store the upload, then answer `status` (the answer "got lost").
+    Status { status: u16, retry_after: Option<u64> },
+    /// Do the request (store the upload, create the release), then answer
+    /// `status`: the answer "got lost".
     StatusAfterStore { status: u16 },
-    /// Read `after` bytes of the next upload's body, then close the connection.
+    /// Read `after` bytes of the body, then close the connection.
     Drop { after: usize },
 }
 
@@ -119,7 +127,7 @@ struct State {
     repos: Vec<Repo>,
     releases: Vec<ReleaseRow>,
     packages: Vec<Package>,
-    faults: VecDeque<Fault>,
+    faults: VecDeque<(When, Fault)>,
     log: Vec<Logged>,
     max_size: Option<u64>,
 }
@@ -303,46 +311,40 @@ impl GiteaServer {
 
     /// Fail the next `n` requests (of any kind) with `status`.
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.push_faults(n, Fault::Status {
-            status,
-            retry_after: None,
-            uploads_only: false,
-        });
+        self.inject(n, When::Any, Fault::Status { status, retry_after: None });
     }
 
     /// Fail the next `n` requests with 429 and `Retry-After: secs`.
     pub fn throttle_next(&self, n: usize, secs: u64) {
-        self.push_faults(n, Fault::Status {
-            status: 429,
-            retry_after: Some(secs),
-            uploads_only: false,
-        });
+        self.inject(n, When::Any, Fault::Status { status: 429, retry_after: Some(secs) });
     }
 
     /// Fail the next `n` uploads with `status` (other requests pass).
     pub fn fail_uploads(&self, n: usize, status: u16) {
-        self.push_faults(n, Fault::Status {
-            status,
-            retry_after: None,
-            uploads_only: true,
-        });
+        self.inject(n, When::Uploads, Fault::Status { status, retry_after: None });
     }
 
     /// Store the next `n` uploads but answer `status` (a lost answer).
     pub fn fail_uploads_after_store(&self, n: usize, status: u16) {
-        self.push_faults(n, Fault::StatusAfterStore { status });
+        self.inject(n, When::Uploads, Fault::StatusAfterStore { status });
     }
 
     /// Close the connection of the next upload after `after` body bytes.
     pub fn drop_next_upload(&self, after: usize) {
-        self.push_faults(1, Fault::Drop { after });
+        self.inject(1, When::Uploads, Fault::Drop { after });
     }
 
-    fn push_faults(&self, n: usize, f: Fault) {
+    /// Queue `n` copies of `fault` for requests matching `when`.
+    pub fn inject(&self, n: usize, when: When, fault: Fault) {
         let mut st = self.state();
         for _ in 0..n {
-            st.faults.push_back(f.clone());
+            st.faults.push_back((when.clone(), fault.clone()));
         }
+    }
+
+    /// Faults not consumed yet.
+    pub fn pending_faults(&self) -> usize {
+        self.state().faults.len()
     }
 
     /// Every request so far.
@@ -353,6 +355,40 @@ impl GiteaServer {
     /// The requests that were not GET/HEAD.
     pub fn writes(&self) -> Vec<Logged> {
         self.requests().into_iter().filter(|l| l.write).collect()
+    }
+
+    /// Send one raw HTTP/1.1 request (for tests of the server itself):
+    /// `headers` as `("Name", "value")`. Returns status, headers, body.
+    pub fn raw_request(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut s = TcpStream::connect(self.addr).expect("connect to the test server");
+        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+        s.write_all(head.as_bytes()).expect("send head");
+        s.write_all(body).expect("send body");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read answer");
+        let split = find(&raw, b"\r\n\r\n", 0).expect("complete head");
+        let text = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = text.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .expect("status line");
+        let hdrs = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        (status, hdrs, raw[split + 4..].to_vec())
     }
 
     /// Forget the request log.
@@ -497,13 +533,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         && req.segments[7] == "assets";
     let fault = {
         let mut st = state.lock().expect("state");
-        match st.faults.front() {
-            Some(Fault::Status {
-                uploads_only: false,
-                ..
-            }) => st.faults.pop_front(),
-            Some(_) if is_upload => st.faults.pop_front(),
-            _ => None,
+        let hit = match st.faults.front() {
+            Some((When::Any, _)) => true,
+            Some((When::Uploads, _)) => is_upload,
+            Some((When::Method(m), _)) => *m == method,
+            None => false,
+        };
+        if hit {
+            st.faults.pop_front().map(|(_, f)| f)
+        } else {
+            None
         }
     };
     let log = |status: u16, upload: Option<UploadKind>| {

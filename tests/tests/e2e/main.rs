@@ -2,5 +2,6 @@
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
 
+mod publish;
 mod support;
 mod version_cli;
