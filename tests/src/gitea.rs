@@ -60,7 +60,10 @@ pub enum When {
 #[derive(Debug, Clone)]
 pub enum Fault {
     /// Answer `status` without doing anything (`retry_after` in seconds).
-    Status { status: u16, retry_after: Option<u64> },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     /// Do the request (store the upload, create the release), then answer
     /// `status`: the answer "got lost".
     StatusAfterStore { status: u16 },
@@ -209,7 +212,10 @@ impl GiteaServer {
 
     /// A personal access token (40 lowercase hex characters, as Gitea's).
     pub fn add_token(&self, token: &str, user: &str, scopes: &[&str]) {
-        assert!(is_pat(token), "Gitea tokens are 40 lowercase hex characters");
+        assert!(
+            is_pat(token),
+            "Gitea tokens are 40 lowercase hex characters"
+        );
         let mut st = self.state();
         if !st.users.iter().any(|u| u == user) {
             st.users.push(user.into());
@@ -311,17 +317,38 @@ impl GiteaServer {
 
     /// Fail the next `n` requests (of any kind) with `status`.
     pub fn fail_next(&self, n: usize, status: u16) {
-        self.inject(n, When::Any, Fault::Status { status, retry_after: None });
+        self.inject(
+            n,
+            When::Any,
+            Fault::Status {
+                status,
+                retry_after: None,
+            },
+        );
     }
 
     /// Fail the next `n` requests with 429 and `Retry-After: secs`.
     pub fn throttle_next(&self, n: usize, secs: u64) {
-        self.inject(n, When::Any, Fault::Status { status: 429, retry_after: Some(secs) });
+        self.inject(
+            n,
+            When::Any,
+            Fault::Status {
+                status: 429,
+                retry_after: Some(secs),
+            },
+        );
     }
 
     /// Fail the next `n` uploads with `status` (other requests pass).
     pub fn fail_uploads(&self, n: usize, status: u16) {
-        self.inject(n, When::Uploads, Fault::Status { status, retry_after: None });
+        self.inject(
+            n,
+            When::Uploads,
+            Fault::Status {
+                status,
+                retry_after: None,
+            },
+        );
     }
 
     /// Store the next `n` uploads but answer `status` (a lost answer).
@@ -367,11 +394,17 @@ impl GiteaServer {
         body: &[u8],
     ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut s = TcpStream::connect(self.addr).expect("connect to the test server");
-        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        let mut head = format!(
+            "{method} {path_and_query} HTTP/1.1\r\nHost: {}\r\n",
+            self.addr
+        );
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
-        head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+        head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        ));
         s.write_all(head.as_bytes()).expect("send head");
         s.write_all(body).expect("send body");
         let mut raw = Vec::new();
@@ -407,7 +440,9 @@ impl Drop for GiteaServer {
 }
 
 fn is_pat(t: &str) -> bool {
-    t.len() == 40 && t.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    t.len() == 40
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn store_asset(st: &mut State, release_id: u64, name: &str, data: Vec<u8>) -> u64 {
@@ -433,7 +468,11 @@ fn store_asset(st: &mut State, release_id: u64, name: &str, data: Vec<u8>) -> u6
 }
 
 fn fake_uuid(n: u64) -> String {
-    format!("{:08x}-0000-4000-8000-{:012x}", n, n.wrapping_mul(0x9e37_79b9))
+    format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        n,
+        n.wrapping_mul(0x9e37_79b9)
+    )
 }
 
 // ---------------------------------------------------------------- HTTP layer
@@ -581,7 +620,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         ..
     }) = &fault
     {
-        let mut r = Response::json(*status, &json!({"message": "", "url": format!("{app_url}api/swagger")}));
+        let mut r = Response::json(
+            *status,
+            &json!({"message": "", "url": format!("{app_url}api/swagger")}),
+        );
         if let Some(s) = retry_after {
             r.headers.push(("Retry-After".into(), s.to_string()));
         }
@@ -593,7 +635,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         route(&mut st, &req)
     };
     if let Some(Fault::StatusAfterStore { status }) = fault {
-        resp = Response::json(status, &json!({"message": "", "url": format!("{app_url}api/swagger")}));
+        resp = Response::json(
+            status,
+            &json!({"message": "", "url": format!("{app_url}api/swagger")}),
+        );
     }
     log(resp.status, upload);
     write_response(&mut out, resp)
@@ -673,7 +718,11 @@ fn decode(s: &str, plus_is_space: bool) -> String {
                 continue;
             }
         }
-        out.push(if plus_is_space && b[i] == b'+' { b' ' } else { b[i] });
+        out.push(if plus_is_space && b[i] == b'+' {
+            b' '
+        } else {
+            b[i]
+        });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -736,7 +785,9 @@ fn authenticate(st: &State, req: &Request) -> (Auth, bool) {
     };
     let fields: Vec<&str> = h.split_whitespace().collect();
     match fields.as_slice() {
-        [scheme, t] if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") => {
+        [scheme, t]
+            if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") =>
+        {
             (lookup(t), false)
         }
         [scheme, b] if scheme.eq_ignore_ascii_case("basic") => {
@@ -775,9 +826,7 @@ fn base64_decode(s: &str) -> Option<String> {
 fn has_scope(info: &TokenInfo, want: &str) -> bool {
     let (level, cat) = want.split_once(':').expect("scope form");
     info.scopes.iter().any(|s| {
-        s == "all"
-            || s == want
-            || (level == "read" && s.strip_prefix("write:") == Some(cat))
+        s == "all" || s == want || (level == "read" && s.strip_prefix("write:") == Some(cat))
     })
 }
 
@@ -847,7 +896,11 @@ fn repo_route(
     }
     // tokenRequiresScopes(repository), before the repository lookup.
     if let Auth::Token(info) = auth {
-        let want = if write { "write:repository" } else { "read:repository" };
+        let want = if write {
+            "write:repository"
+        } else {
+            "read:repository"
+        };
         if !has_scope(info, want) {
             let msg = format!(
                 "token does not have at least one of required scope(s), required=[{want}], token scope={}",
@@ -881,14 +934,20 @@ fn repo_route(
             return (err(st, 401, "token is required"), None);
         }
         if !can_write {
-            return (err(st, 403, "user should have a permission to write to a repo"), None);
+            return (
+                err(st, 403, "user should have a permission to write to a repo"),
+                None,
+            );
         }
     }
     let m = req.method.as_str();
     let parse_id = |s: &str| s.parse::<u64>().unwrap_or(0);
     match (m, rest) {
         ("GET", ["releases"]) => (list_releases(st, req, &full, drafts), None),
-        ("POST", ["releases"]) => (create_release(st, req, &full, user.as_deref().unwrap_or("")), None),
+        ("POST", ["releases"]) => (
+            create_release(st, req, &full, user.as_deref().unwrap_or("")),
+            None,
+        ),
         ("GET", ["releases", "latest"]) => {
             let mut rows: Vec<&ReleaseRow> = st
                 .releases
@@ -902,7 +961,11 @@ fn repo_route(
             }
         }
         ("GET", ["releases", "tags", tag]) => {
-            match st.releases.iter().find(|x| x.repo == full && x.tag.eq_ignore_ascii_case(tag)) {
+            match st
+                .releases
+                .iter()
+                .find(|x| x.repo == full && x.tag.eq_ignore_ascii_case(tag))
+            {
                 Some(x) if !x.is_tag && (!x.draft || can_write) => {
                     (Response::json(200, &release_json(st, x)), None)
                 }
@@ -910,7 +973,11 @@ fn repo_route(
             }
         }
         ("DELETE", ["releases", "tags", tag]) => {
-            match st.releases.iter().position(|x| x.repo == full && x.tag.eq_ignore_ascii_case(tag) && !x.is_tag) {
+            match st
+                .releases
+                .iter()
+                .position(|x| x.repo == full && x.tag.eq_ignore_ascii_case(tag) && !x.is_tag)
+            {
                 Some(i) => {
                     let x = &mut st.releases[i];
                     x.is_tag = true;
@@ -922,7 +989,11 @@ fn repo_route(
         }
         (_, ["releases", id, tail @ ..]) => {
             let id = parse_id(id);
-            let Some(i) = st.releases.iter().position(|x| x.id == id && x.repo == full && !x.is_tag && (!x.draft || drafts)) else {
+            let Some(i) = st
+                .releases
+                .iter()
+                .position(|x| x.id == id && x.repo == full && !x.is_tag && (!x.draft || drafts))
+            else {
                 return (not_found(st), None);
             };
             release_item(st, req, i, tail)
@@ -931,17 +1002,30 @@ fn repo_route(
     }
 }
 
-fn release_item(st: &mut State, req: &Request, i: usize, tail: &[&str]) -> (Response, Option<UploadKind>) {
+fn release_item(
+    st: &mut State,
+    req: &Request,
+    i: usize,
+    tail: &[&str],
+) -> (Response, Option<UploadKind>) {
     let m = req.method.as_str();
     match (m, tail) {
-        ("GET", []) => (Response::json(200, &release_json(st, &st.releases[i])), None),
+        ("GET", []) => (
+            Response::json(200, &release_json(st, &st.releases[i])),
+            None,
+        ),
         ("PATCH", []) => {
             let Some(v) = json_body(req) else {
                 return (err(st, 422, "[Body]: invalid JSON"), None);
             };
             let x = &mut st.releases[i];
             // Strings only when non-empty; bools only when present.
-            for (key, field) in [("tag_name", &mut x.tag), ("target_commitish", &mut x.target), ("name", &mut x.name), ("body", &mut x.body)] {
+            for (key, field) in [
+                ("tag_name", &mut x.tag),
+                ("target_commitish", &mut x.target),
+                ("name", &mut x.name),
+                ("body", &mut x.body),
+            ] {
                 if let Some(s) = v[key].as_str().filter(|s| !s.is_empty()) {
                     *field = s.to_owned();
                 }
@@ -952,7 +1036,10 @@ fn release_item(st: &mut State, req: &Request, i: usize, tail: &[&str]) -> (Resp
             if let Some(b) = v["prerelease"].as_bool() {
                 x.prerelease = b;
             }
-            (Response::json(200, &release_json(st, &st.releases[i])), None)
+            (
+                Response::json(200, &release_json(st, &st.releases[i])),
+                None,
+            )
         }
         ("DELETE", []) => {
             let x = &mut st.releases[i];
@@ -971,12 +1058,27 @@ fn release_item(st: &mut State, req: &Request, i: usize, tail: &[&str]) -> (Resp
                 return (not_found(st), None);
             };
             match m {
-                "GET" => (Response::json(200, &asset_json(st, &st.releases[i], &st.releases[i].assets[j], false)), None),
+                "GET" => (
+                    Response::json(
+                        200,
+                        &asset_json(st, &st.releases[i], &st.releases[i].assets[j], false),
+                    ),
+                    None,
+                ),
                 "PATCH" => {
-                    if let Some(n) = json_body(req).and_then(|v| v["name"].as_str().map(str::to_owned)).filter(|n| !n.is_empty()) {
+                    if let Some(n) = json_body(req)
+                        .and_then(|v| v["name"].as_str().map(str::to_owned))
+                        .filter(|n| !n.is_empty())
+                    {
                         st.releases[i].assets[j].name = n;
                     }
-                    (Response::json(201, &asset_json(st, &st.releases[i], &st.releases[i].assets[j], false)), None)
+                    (
+                        Response::json(
+                            201,
+                            &asset_json(st, &st.releases[i], &st.releases[i].assets[j], false),
+                        ),
+                        None,
+                    )
                 }
                 "DELETE" => {
                     st.releases[i].assets.remove(j);
@@ -994,7 +1096,10 @@ fn json_body(req: &Request) -> Option<Value> {
 }
 
 fn upload(st: &mut State, req: &Request, i: usize) -> (Response, Option<UploadKind>) {
-    let ctype = req.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let ctype = req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let old_server = !gitea_at_least(&st.version, 1, 22);
     let (kind, mut name, data) = if ctype.contains("multipart/form-data") {
         let raw_ct = req.header("content-type").unwrap_or("");
@@ -1002,13 +1107,25 @@ fn upload(st: &mut State, req: &Request, i: usize) -> (Response, Option<UploadKi
             return (err(st, 500, ""), None);
         };
         // ASCII lowercasing keeps byte offsets: the boundary in its sent case.
-        let b = raw_ct[idx + 9..].split(';').next().unwrap_or("").trim().trim_matches('"').to_owned();
+        let b = raw_ct[idx + 9..]
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .to_owned();
         let parts = parse_multipart(&req.body, &b);
-        let Some(file) = parts.iter().find(|p| p.name == "attachment" && p.filename.is_some()) else {
+        let Some(file) = parts
+            .iter()
+            .find(|p| p.name == "attachment" && p.filename.is_some())
+        else {
             // FormFile("attachment") fails: a 500 with a blank message.
             return (err(st, 500, ""), None);
         };
-        let field_name = parts.iter().find(|p| p.name == "name" && p.filename.is_none()).map(|p| String::from_utf8_lossy(&p.data).into_owned());
+        let field_name = parts
+            .iter()
+            .find(|p| p.name == "name" && p.filename.is_none())
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned());
         let name = req
             .q("name")
             .map(str::to_owned)
@@ -1021,22 +1138,35 @@ fn upload(st: &mut State, req: &Request, i: usize) -> (Response, Option<UploadKi
             // Before 1.22 only multipart existed: FormFile fails.
             return (err(st, 500, ""), None);
         }
-        (UploadKind::Raw, req.q("name").unwrap_or("").to_owned(), req.body.clone())
+        (
+            UploadKind::Raw,
+            req.q("name").unwrap_or("").to_owned(),
+            req.body.clone(),
+        )
     };
     name = name.trim().to_owned();
     if name.is_empty() {
-        return (err(st, 400, "Could not determine name of attachment."), Some(kind));
+        return (
+            err(st, 400, "Could not determine name of attachment."),
+            Some(kind),
+        );
     }
     if let Some(max) = st.max_size {
         if data.len() as u64 > max {
-            return (err(st, 413, &format!("attachment exceeds limit {max}")), Some(kind));
+            return (
+                err(st, 413, &format!("attachment exceeds limit {max}")),
+                Some(kind),
+            );
         }
     }
     let rid = st.releases[i].id;
     let aid = store_asset(st, rid, &name, data);
     let row = &st.releases[i];
     let a = row.assets.iter().find(|a| a.id == aid).expect("stored");
-    (Response::json(201, &asset_json(st, row, a, false)), Some(kind))
+    (
+        Response::json(201, &asset_json(st, row, a, false)),
+        Some(kind),
+    )
 }
 
 struct Part {
@@ -1057,16 +1187,23 @@ fn parse_multipart(body: &[u8], boundary: &str) -> Vec<Part> {
             break;
         }
         pos += 2; // CRLF after the delimiter
-        let Some(hend) = find(body, b"\r\n\r\n", pos) else { break };
+        let Some(hend) = find(body, b"\r\n\r\n", pos) else {
+            break;
+        };
         let head = String::from_utf8_lossy(&body[pos..hend]).into_owned();
         let start = hend + 4;
         let mut end_delim = b"\r\n".to_vec();
         end_delim.extend_from_slice(&delim);
-        let Some(end) = find(body, &end_delim, start) else { break };
+        let Some(end) = find(body, &end_delim, start) else {
+            break;
+        };
         let mut name = String::new();
         let mut filename = None;
         for line in head.split("\r\n") {
-            if line.to_ascii_lowercase().starts_with("content-disposition:") {
+            if line
+                .to_ascii_lowercase()
+                .starts_with("content-disposition:")
+            {
                 for p in line.split(';').skip(1) {
                     if let Some((k, v)) = p.trim().split_once('=') {
                         let v = v.trim_matches('"').to_owned();
@@ -1093,12 +1230,17 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 fn gitea_at_least(version: &str, major: u64, minor: u64) -> bool {
     let v = version.split_once("+gitea-").map_or(version, |(_, g)| g);
-    let mut it = v.trim_start_matches('v').split(|c: char| !c.is_ascii_digit());
+    let mut it = v
+        .trim_start_matches('v')
+        .split(|c: char| !c.is_ascii_digit());
     let ma: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
     let mi: u64 = it.next().and_then(|s| s.parse().ok()).unwrap_or(u64::MAX);
     (ma, mi) >= (major, minor)
@@ -1116,7 +1258,11 @@ fn create_release(st: &mut State, req: &Request, full: &str, user: &str) -> Resp
     }
     let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
     let b = |k: &str| v[k].as_bool().unwrap_or(false);
-    if let Some(i) = st.releases.iter().position(|x| x.repo == full && x.tag.eq_ignore_ascii_case(&tag)) {
+    if let Some(i) = st
+        .releases
+        .iter()
+        .position(|x| x.repo == full && x.tag.eq_ignore_ascii_case(&tag))
+    {
         if !st.releases[i].is_tag {
             return err(st, 409, "Release is has no Tag");
         }
@@ -1139,7 +1285,10 @@ fn create_release(st: &mut State, req: &Request, full: &str, user: &str) -> Resp
     if !draft {
         let known = target == "main"
             || (target.len() >= 7 && target.bytes().all(|c| c.is_ascii_hexdigit()))
-            || st.releases.iter().any(|x| x.repo == full && x.tag == target);
+            || st
+                .releases
+                .iter()
+                .any(|x| x.repo == full && x.tag == target);
         if !known {
             return err(
                 st,
@@ -1180,11 +1329,23 @@ fn list_releases(st: &State, req: &Request, full: &str, drafts: bool) -> Respons
         .releases
         .iter()
         .filter(|x| x.repo == full && !x.is_tag && (drafts || !x.draft))
-        .filter(|x| req.q("draft").filter(|v| !v.is_empty()).is_none_or(|v| x.draft == form_bool(v)))
-        .filter(|x| req.q("pre-release").filter(|v| !v.is_empty()).is_none_or(|v| x.prerelease == form_bool(v)))
+        .filter(|x| {
+            req.q("draft")
+                .filter(|v| !v.is_empty())
+                .is_none_or(|v| x.draft == form_bool(v))
+        })
+        .filter(|x| {
+            req.q("pre-release")
+                .filter(|v| !v.is_empty())
+                .is_none_or(|v| x.prerelease == form_bool(v))
+        })
         .collect();
     rows.sort_by_key(|x| std::cmp::Reverse((x.created_unix, x.id)));
-    let page = req.q("page").and_then(|p| p.parse::<i64>().ok()).filter(|p| *p > 0).unwrap_or(1) as usize;
+    let page = req
+        .q("page")
+        .and_then(|p| p.parse::<i64>().ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(1) as usize;
     let limit = match req.q("limit").and_then(|p| p.parse::<i64>().ok()) {
         Some(l) if l > 0 => (l as usize).min(50),
         _ => 30,
@@ -1201,11 +1362,24 @@ fn list_releases(st: &State, req: &Request, full: &str, drafts: bool) -> Respons
     let last = total.div_ceil(limit);
     let cur = page.min(last);
     let link = |p: usize, rel: &str| {
-        let mut q: Vec<(String, String)> = req.query.iter().filter(|(k, _)| k != "page").cloned().collect();
+        let mut q: Vec<(String, String)> = req
+            .query
+            .iter()
+            .filter(|(k, _)| k != "page")
+            .cloned()
+            .collect();
         q.push(("page".into(), p.to_string()));
         q.sort();
-        let qs: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v))).collect();
-        format!("<{}{}?{}>; rel=\"{rel}\"", st.app_url, req.path.trim_start_matches('/'), qs.join("&"))
+        let qs: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+            .collect();
+        format!(
+            "<{}{}?{}>; rel=\"{rel}\"",
+            st.app_url,
+            req.path.trim_start_matches('/'),
+            qs.join("&")
+        )
     };
     let mut links = Vec::new();
     if cur < last {
@@ -1221,7 +1395,8 @@ fn list_releases(st: &State, req: &Request, full: &str, drafts: bool) -> Respons
         r.headers.push(("Link".into(), links.join(",")));
         expose.insert(0, "Link");
     }
-    r.headers.push(("Access-Control-Expose-Headers".into(), expose.join(", ")));
+    r.headers
+        .push(("Access-Control-Expose-Headers".into(), expose.join(", ")));
     let _ = &req.raw_query;
     r
 }
@@ -1248,7 +1423,11 @@ fn rfc3339(unix: i64) -> String {
 }
 
 fn user_json(st: &State, login: &str) -> Value {
-    let id = st.users.iter().position(|u| u == login).map_or(0, |i| i + 1);
+    let id = st
+        .users
+        .iter()
+        .position(|u| u == login)
+        .map_or(0, |i| i + 1);
     json!({
         "id": id, "login": login, "login_name": "", "source_id": 0, "full_name": "",
         "email": format!("{login}@noreply.localhost"), "avatar_url": "", "html_url": format!("{}{login}", st.app_url),
@@ -1259,14 +1438,19 @@ fn user_json(st: &State, login: &str) -> Value {
 }
 
 fn asset_json(st: &State, row: &ReleaseRow, a: &AssetRow, in_release: bool) -> Value {
-    let unique = row.assets.iter().filter(|b| b.name == a.name).count() == 1
-        && {
-            let mut names: Vec<&str> = row.assets.iter().map(|b| b.name.as_str()).collect();
-            names.sort();
-            names.windows(2).all(|w| w[0] != w[1])
-        };
+    let unique = row.assets.iter().filter(|b| b.name == a.name).count() == 1 && {
+        let mut names: Vec<&str> = row.assets.iter().map(|b| b.name.as_str()).collect();
+        names.sort();
+        names.windows(2).all(|w| w[0] != w[1])
+    };
     let url = if in_release && unique {
-        format!("{}{}/releases/download/{}/{}", st.app_url, row.repo, path_escape(&row.tag), path_escape(&a.name))
+        format!(
+            "{}{}/releases/download/{}/{}",
+            st.app_url,
+            row.repo,
+            path_escape(&row.tag),
+            path_escape(&a.name)
+        )
     } else {
         format!("{}attachments/{}", st.app_url, a.uuid)
     };
@@ -1315,7 +1499,11 @@ fn package_route(
         Auth::Anonymous => return err(st, 401, "token is required"),
         Auth::Token(i) => i.clone(),
     };
-    let want = if req.method == "GET" { "read:package" } else { "write:package" };
+    let want = if req.method == "GET" {
+        "read:package"
+    } else {
+        "write:package"
+    };
     if !has_scope(&info, want) {
         let msg = format!(
             "token does not have at least one of required scope(s), required=[{want}], token scope={}",
@@ -1334,11 +1522,19 @@ fn package_route(
         return err(st, 404, "package does not exist");
     };
     if info.user != owner {
-        return err(st, 403, "user should have specific permission or be a site admin");
+        return err(
+            st,
+            403,
+            "user should have specific permission or be a site admin",
+        );
     }
     match (req.method.as_str(), rest) {
         ("POST", ["link", repo_name]) => {
-            if !st.repos.iter().any(|r| r.owner == owner && r.name.eq_ignore_ascii_case(repo_name)) {
+            if !st
+                .repos
+                .iter()
+                .any(|r| r.owner == owner && r.name.eq_ignore_ascii_case(repo_name))
+            {
                 let msg = format!("repository does not exist [id: 0, uid: {uid}, owner_name: , name: {repo_name}]");
                 return err(st, 404, &msg);
             }

@@ -85,8 +85,7 @@ impl<'a> Gitea<'a> {
             }
             let err = match rb.send() {
                 Ok(resp)
-                    if resp.status().is_success()
-                        || accept.contains(&resp.status().as_u16()) =>
+                    if resp.status().is_success() || accept.contains(&resp.status().as_u16()) =>
                 {
                     self.reporter
                         .debug(&format!("{method} {url} -> {}", resp.status().as_u16()));
@@ -110,7 +109,12 @@ impl<'a> Gitea<'a> {
         }
     }
 
-    fn json<T: DeserializeOwned>(&self, method: &Method, url: &Url, resp: Response) -> Result<T, Error> {
+    fn json<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        url: &Url,
+        resp: Response,
+    ) -> Result<T, Error> {
         let text = resp.text().map_err(|source| Error::Request {
             method: method.to_string(),
             url: url.to_string(),
@@ -296,7 +300,8 @@ impl Provider for Gitea<'_> {
         if !resp.status().is_success() {
             return Err(api_error(&method, &url, resp, &self.target.token_env));
         }
-        self.reporter.debug(&format!("POST {url} -> {}", resp.status().as_u16()));
+        self.reporter
+            .debug(&format!("POST {url} -> {}", resp.status().as_u16()));
         self.json(&method, &url, resp)
     }
 }

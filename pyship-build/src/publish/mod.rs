@@ -13,7 +13,7 @@
 
 mod checksums;
 mod gitea;
-mod notes;
+pub mod notes;
 mod target;
 
 use std::fmt;
@@ -283,7 +283,9 @@ pub enum Error {
         size: u64,
         found: Vec<u64>,
     },
-    #[error("the server answered 409 (release exists) for tag {tag} but has no release of that tag")]
+    #[error(
+        "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
+    )]
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
     Checksums(#[source] crate::fs::Error),
@@ -398,7 +400,14 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         tag: tag.clone(),
         target_commitish: commit.clone(),
         name: format!("{} {}", plan.name, tag),
-        body: notes::render(plan, &tag, prerelease, commit.as_deref(), &items, &download_url)?,
+        body: notes::render(
+            plan,
+            &tag,
+            prerelease,
+            commit.as_deref(),
+            &items,
+            &download_url,
+        )?,
         prerelease,
     };
     let reporter = ctx.reporter;
@@ -413,7 +422,14 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     );
     let mut actions = Vec::new();
     let release = match provider.release_by_tag(&tag)? {
-        Some(r) => Some(reconcile(&*provider, r, &fields, dry_run, reporter, &mut actions)?),
+        Some(r) => Some(reconcile(
+            &*provider,
+            r,
+            &fields,
+            dry_run,
+            reporter,
+            &mut actions,
+        )?),
         None => {
             actions.push(Action::CreateRelease {
                 tag: tag.clone(),
@@ -474,7 +490,10 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
                     size: a.size,
                 });
             }
-            reporter.status("Would upload", &format!("{} ({} bytes)", item.name, item.size));
+            reporter.status(
+                "Would upload",
+                &format!("{} ({} bytes)", item.name, item.size),
+            );
             actions.push(Action::Upload {
                 name: item.name.clone(),
                 size: item.size,

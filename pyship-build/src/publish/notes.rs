@@ -8,13 +8,27 @@ use crate::templates::{self, Templates};
 
 pub const TEMPLATE: &str = "release-notes.md.j2";
 
-#[derive(serde::Serialize)]
-struct NoteAsset<'a> {
-    name: &'a str,
-    size: u64,
-    size_human: String,
-    url: String,
-    sha256: &'a str,
+/// One row of the download table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NoteAsset {
+    pub name: String,
+    pub size: u64,
+    pub size_human: String,
+    pub url: String,
+    pub sha256: String,
+}
+
+/// Everything the notes template sees.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Notes {
+    pub name: String,
+    pub tag: String,
+    /// semver spelling
+    pub version: String,
+    pub pep440: String,
+    pub prerelease: bool,
+    pub commit: Option<String>,
+    pub assets: Vec<NoteAsset>,
 }
 
 pub(super) fn render(
@@ -25,36 +39,34 @@ pub(super) fn render(
     items: &[Item],
     download_url: &dyn Fn(&str) -> String,
 ) -> Result<String, Error> {
-    let assets: Vec<NoteAsset<'_>> = items
-        .iter()
-        .map(|i| NoteAsset {
-            name: &i.name,
-            size: i.size,
-            size_human: human(i.size),
-            url: download_url(&i.name),
-            sha256: &i.sha256,
-        })
-        .collect();
-    #[derive(serde::Serialize)]
-    struct Ctx<'a> {
-        name: &'a str,
-        tag: &'a str,
-        version: String,
-        pep440: String,
-        prerelease: bool,
-        commit: Option<&'a str>,
-        assets: Vec<NoteAsset<'a>>,
-    }
-    let ctx = Ctx {
-        name: &plan.name,
-        tag,
+    let notes = Notes {
+        name: plan.name.clone(),
+        tag: tag.to_owned(),
         version: plan.version.version.semver(),
         pep440: plan.version.version.pep440(),
         prerelease,
-        commit,
-        assets,
+        commit: commit.map(str::to_owned),
+        assets: items
+            .iter()
+            .map(|i| NoteAsset {
+                name: i.name.clone(),
+                size: i.size,
+                size_human: human(i.size),
+                url: download_url(&i.name),
+                sha256: i.sha256.clone(),
+            })
+            .collect(),
     };
-    let t = Templates::new(Some(&plan.project.root));
+    release_notes(&notes, Some(&plan.project.root))
+}
+
+/// Render `release-notes.md.j2` (the project's override in
+/// `project_dir/templates/` when there is one).
+pub fn release_notes(
+    notes: &Notes,
+    project_dir: Option<&std::path::Path>,
+) -> Result<String, Error> {
+    let t = Templates::new(project_dir);
     let (src, origin) = t.source(TEMPLATE)?;
     let mut env = templates::environment();
     env.add_filter("md", |s: String| md(&s));
@@ -66,7 +78,7 @@ pub(super) fn render(
         source,
     };
     let tmpl = env.template_from_named_str(TEMPLATE, &src).map_err(err)?;
-    Ok(tmpl.render(minijinja::value::Serde(ctx)).map_err(err)?)
+    Ok(tmpl.render(minijinja::value::Serde(notes)).map_err(err)?)
 }
 
 /// Markdown text, also safe inside a table cell: punctuation that Markdown
@@ -100,7 +112,8 @@ pub fn md_url(s: &str) -> String {
         .replace('|', "%7C")
 }
 
-fn human(n: u64) -> String {
+/// `1.5 KiB`, `512 B`.
+pub fn human(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;
     let mut u = 0;

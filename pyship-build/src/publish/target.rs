@@ -133,21 +133,11 @@ pub fn server_url(s: &str) -> Result<Url, Error> {
     match u.scheme() {
         "https" => {}
         "http" if is_loopback(&u) => {}
-        "http" => {
-            return Err(Error::Insecure {
-                url: u.to_string(),
-            })
-        }
-        _ => {
-            return Err(Error::BadUrl {
-                url: u.to_string(),
-            })
-        }
+        "http" => return Err(Error::Insecure { url: u.to_string() }),
+        _ => return Err(Error::BadUrl { url: u.to_string() }),
     }
     if u.host().is_none() || u.query().is_some() || u.fragment().is_some() {
-        return Err(Error::BadUrl {
-            url: u.to_string(),
-        });
+        return Err(Error::BadUrl { url: u.to_string() });
     }
     Ok(u)
 }
@@ -158,7 +148,8 @@ pub fn is_loopback(u: &Url) -> bool {
         return false;
     };
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A URL as text with any `user:password@` removed (it may hold a token).

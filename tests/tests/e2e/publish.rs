@@ -30,7 +30,11 @@ fn setup(version: &str) -> Setup {
     git_init_commit(&dir);
     let out = tmp.path().join("out");
     fs_err::create_dir_all(&out).unwrap();
-    for (suffix, size) in [("win-x64.zip", 3000usize), ("setup.exe", 2000), ("linux-x64.tar.gz", 1000)] {
+    for (suffix, size) in [
+        ("win-x64.zip", 3000usize),
+        ("setup.exe", 2000),
+        ("linux-x64.tar.gz", 1000),
+    ] {
         let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
         fs_err::write(out.join(format!("Hello App-{version}-{suffix}")), body).unwrap();
     }
@@ -86,7 +90,10 @@ impl Setup {
 }
 
 fn names_of(rel: &pyship_e2e::gitea::ReleaseRow) -> Vec<(String, u64)> {
-    rel.assets.iter().map(|a| (a.name.clone(), a.size)).collect()
+    rel.assets
+        .iter()
+        .map(|a| (a.name.clone(), a.size))
+        .collect()
 }
 
 fn all_names() -> [&'static str; 4] {
@@ -107,24 +114,53 @@ fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
     assert!(!rel.prerelease && !rel.draft);
     assert_eq!(rel.target, git_head(&s.dir), "target_commitish = HEAD");
     for name in [ZIP, EXE, TGZ] {
-        assert!(rel.body.contains(&name.replace(' ', " ")), "notes list {name}:\n{}", rel.body);
+        assert!(
+            rel.body.contains(&name.replace(' ', " ")),
+            "notes list {name}:\n{}",
+            rel.body
+        );
     }
-    assert!(rel.body.contains("releases/download/v1.2.3/Hello%20App-v1.2.3-win-x64.zip"), "{}", rel.body);
+    assert!(
+        rel.body
+            .contains("releases/download/v1.2.3/Hello%20App-v1.2.3-win-x64.zip"),
+        "{}",
+        rel.body
+    );
     // SHA256SUMS covers every artifact, in sha256sum format, and went up last.
     let sums = String::from_utf8(s.file("SHA256SUMS")).unwrap();
     for name in [ZIP, EXE, TGZ] {
         let line = format!("{}  {name}", sha256_file(&s.out.join(name)));
         assert!(sums.lines().any(|l| l == line), "{sums}");
     }
-    let uploads: Vec<_> = s.server.requests().into_iter().filter(|r| r.upload.is_some()).collect();
+    let uploads: Vec<_> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.upload.is_some())
+        .collect();
     assert_eq!(uploads.len(), 4);
-    assert!(uploads.last().unwrap().query.contains("name=SHA256SUMS"), "{uploads:?}");
+    assert!(
+        uploads.last().unwrap().query.contains("name=SHA256SUMS"),
+        "{uploads:?}"
+    );
     // JSON: release URL and assets with download URLs.
     assert_eq!(v["release"]["id"], rel.id);
-    assert!(v["release"]["url"].as_str().unwrap().ends_with("/alice/hello/releases/tag/v1.2.3"), "{v}");
+    assert!(
+        v["release"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/alice/hello/releases/tag/v1.2.3"),
+        "{v}"
+    );
     let assets = v["assets"].as_array().unwrap();
     assert_eq!(assets.len(), 4, "{v}");
-    assert!(assets.iter().all(|a| a["url"].as_str().unwrap().contains("/releases/download/v1.2.3/")), "{v}");
+    assert!(
+        assets.iter().all(|a| a["url"]
+            .as_str()
+            .unwrap()
+            .contains("/releases/download/v1.2.3/")),
+        "{v}"
+    );
     assert_eq!(v["prerelease"], false);
 }
 
@@ -142,9 +178,22 @@ fn second_publish_is_a_no_op_in_effect() {
     assert_eq!(s.server.releases().len(), 1);
     assert_eq!(second.assets.len(), 4, "{:?}", names_of(&second));
     let writes = s.server.writes();
-    assert!(!writes.iter().any(|w| w.path.ends_with("/releases")), "no create: {writes:?}");
-    assert!(!writes.iter().any(|w| w.method == "PATCH"), "nothing to update: {writes:?}");
-    assert!(v["actions"].as_array().unwrap().iter().any(|a| a["action"] == "keep-release"), "{v}");
+    assert!(
+        !writes.iter().any(|w| w.path.ends_with("/releases")),
+        "no create: {writes:?}"
+    );
+    assert!(
+        !writes.iter().any(|w| w.method == "PATCH"),
+        "nothing to update: {writes:?}"
+    );
+    assert!(
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "keep-release"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -161,7 +210,10 @@ fn publish_cleans_existing_duplicate_assets_to_one() {
     let rel = s.server.release(REPO, "v1.2.3").unwrap();
     assert_eq!(rel.id, id);
     assert_eq!(rel.name, "Hello App v1.2.3", "name patched");
-    assert!(rel.assets.iter().any(|a| a.name == "notes.txt"), "other assets are kept");
+    assert!(
+        rel.assets.iter().any(|a| a.name == "notes.txt"),
+        "other assets are kept"
+    );
     assert_eq!(rel.assets.len(), 5, "{:?}", names_of(&rel));
 }
 
@@ -176,7 +228,13 @@ fn faults_during_upload_still_converge_to_one_asset_per_name() {
     s.server.fail_uploads_after_store(2, 500);
     s.server.throttle_next(1, 0);
     s.server.fail_next(1, 502);
-    let out = s.cmd("v1.2.3").args(["--format", "json"]).assert().success().get_output().clone();
+    let out = s
+        .cmd("v1.2.3")
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     assert_eq!(s.server.pending_faults(), 0, "every fault was hit");
     s.assert_converged("v1.2.3", &all_names());
     let rel = s.server.release(REPO, "v1.2.3").unwrap();
@@ -190,7 +248,11 @@ fn faults_during_upload_still_converge_to_one_asset_per_name() {
 #[test]
 fn lost_create_answer_reads_the_release_again_after_409() {
     let s = setup("v1.2.3");
-    s.server.inject(1, When::Method("POST"), Fault::StatusAfterStore { status: 502 });
+    s.server.inject(
+        1,
+        When::Method("POST"),
+        Fault::StatusAfterStore { status: 502 },
+    );
     s.publish_json("v1.2.3");
     assert_eq!(s.server.releases().len(), 1);
     s.assert_converged("v1.2.3", &all_names());
@@ -244,30 +306,60 @@ fn token_never_appears_in_output_even_with_vv() {
         for stream in [&out.stdout, &out.stderr] {
             let text = String::from_utf8_lossy(stream);
             assert!(!text.contains(t), "the token leaked:\n{text}");
-            assert!(!text.contains(&t[..20]), "part of the token leaked:\n{text}");
+            assert!(
+                !text.contains(&t[..20]),
+                "part of the token leaked:\n{text}"
+            );
         }
     };
     // Success, through a retried 5xx, with debug output.
     s.token = secret.into();
     s.server.fail_next(1, 503);
-    let ok = s.cmd("v1.2.3").arg("-vv").assert().success().get_output().clone();
+    let ok = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     check(&ok, secret);
-    assert!(String::from_utf8_lossy(&ok.stderr).contains("debug"), "-vv shows requests");
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("debug"),
+        "-vv shows requests"
+    );
     // 403: a read-only token.
     s.token = read_only.into();
-    let e = s.cmd("v1.2.3").arg("-vv").assert().code(1).get_output().clone();
+    let e = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     check(&e, read_only);
     let err = String::from_utf8_lossy(&e.stderr);
-    assert!(err.contains("403") && err.contains("write:repository"), "{err}");
+    assert!(
+        err.contains("403") && err.contains("write:repository"),
+        "{err}"
+    );
     // 401: an unknown token; the hint names the variable, not the value.
     s.token = unknown.into();
-    let e = s.cmd("v1.2.3").arg("-vv").assert().code(1).get_output().clone();
+    let e = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     check(&e, unknown);
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("401") && err.contains("DEPLOY_TOKEN"), "{err}");
     // Never in a URL either.
     for r in s.server.requests() {
-        assert!(!r.query.contains("5ec7e7") && !r.path.contains("5ec7e7"), "{r:?}");
+        assert!(
+            !r.query.contains("5ec7e7") && !r.path.contains("5ec7e7"),
+            "{r:?}"
+        );
     }
 }
 
@@ -287,7 +379,11 @@ fn dry_run_makes_no_write_request_and_prints_the_plan() {
     assert_eq!(v["dry_run"], true);
     let actions = v["actions"].as_array().unwrap();
     assert_eq!(actions[0]["action"], "create-release", "{v}");
-    assert_eq!(actions.iter().filter(|a| a["action"] == "upload").count(), 4, "{v}");
+    assert_eq!(
+        actions.iter().filter(|a| a["action"] == "upload").count(),
+        4,
+        "{v}"
+    );
     assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
     assert!(s.server.release(REPO, "v1.2.3").is_none());
     assert!(!s.out.join("SHA256SUMS").exists(), "dry run writes no file");
@@ -296,10 +392,22 @@ fn dry_run_makes_no_write_request_and_prints_the_plan() {
     let id = s.server.add_release(REPO, "v1.2.3", false, false);
     let a1 = s.server.add_asset(id, ZIP, b"x");
     let a2 = s.server.add_asset(id, ZIP, b"yy");
-    let out = s.cmd("v1.2.3").arg("--dry-run").assert().success().get_output().clone();
+    let out = s
+        .cmd("v1.2.3")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("delete asset {ZIP} (id {a1}")), "{text}");
-    assert!(text.contains(&format!("delete asset {ZIP} (id {a2}")), "{text}");
+    assert!(
+        text.contains(&format!("delete asset {ZIP} (id {a1}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("delete asset {ZIP} (id {a2}")),
+        "{text}"
+    );
     assert!(text.contains("update release"), "{text}");
     assert!(text.contains(&format!("upload {TGZ}")), "{text}");
     assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
@@ -312,7 +420,12 @@ fn multipart_upload_for_servers_before_1_22() {
     s.server.set_version("1.21.11");
     s.publish_json("v1.2.3");
     s.assert_converged("v1.2.3", &all_names());
-    let kinds: Vec<_> = s.server.requests().iter().filter_map(|r| r.upload).collect();
+    let kinds: Vec<_> = s
+        .server
+        .requests()
+        .iter()
+        .filter_map(|r| r.upload)
+        .collect();
     assert_eq!(kinds, [pyship_e2e::gitea::UploadKind::Multipart; 4]);
 }
 
@@ -322,8 +435,14 @@ fn upload_over_the_size_limit_fails_with_a_hint() {
     s.server.set_max_size(1500);
     let e = s.cmd("v1.2.3").assert().code(1).get_output().clone();
     let err = String::from_utf8_lossy(&e.stderr);
-    assert!(err.contains("413") && err.contains("attachment exceeds limit 1500"), "{err}");
-    assert!(err.contains("hint:") && err.contains("FILE_MAX_SIZE"), "{err}");
+    assert!(
+        err.contains("413") && err.contains("attachment exceeds limit 1500"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("FILE_MAX_SIZE"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -337,7 +456,10 @@ fn plain_http_is_refused_except_to_loopback() {
         .get_output()
         .clone();
     let err = String::from_utf8_lossy(&e.stderr);
-    assert!(err.contains("refusing to send the token over plain http"), "{err}");
+    assert!(
+        err.contains("refusing to send the token over plain http"),
+        "{err}"
+    );
     assert!(s.server.requests().is_empty());
 }
 
@@ -346,13 +468,22 @@ fn missing_artifacts_are_named() {
     let s = setup("v1.2.3");
     let e = s.cmd("v9.9.9").assert().code(1).get_output().clone();
     let err = String::from_utf8_lossy(&e.stderr);
-    assert!(err.contains("no artifacts to publish") && err.contains("Hello App-v9.9.9-win-x64.zip"), "{err}");
+    assert!(
+        err.contains("no artifacts to publish") && err.contains("Hello App-v9.9.9-win-x64.zip"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_repository_is_a_404_with_hint() {
     let s = setup("v1.2.3");
-    let e = s.cmd("v1.2.3").env("GITHUB_REPOSITORY", "alice/nope").assert().code(1).get_output().clone();
+    let e = s
+        .cmd("v1.2.3")
+        .env("GITHUB_REPOSITORY", "alice/nope")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(err.contains("404") && err.contains("publish.repo"), "{err}");
     assert!(s.server.writes().is_empty());
@@ -365,7 +496,9 @@ fn json_of(body: &[u8]) -> Value {
 }
 
 fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 #[test]
@@ -375,18 +508,51 @@ fn gitea_server_auth_and_scopes() {
     let auth = format!("token {WRITE_TOKEN}");
     let bad = format!("Bearer {}", "0".repeat(40));
     let (st, _, b) = srv.raw_request("GET", base, &[("Authorization", &bad)], b"");
-    assert_eq!((st, json_of(&b)["message"].clone()), (401, "invalid username, password or token".into()));
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (401, "invalid username, password or token".into())
+    );
     let (st, _, b) = srv.raw_request("POST", base, &[("Content-Type", "application/json")], b"{}");
-    assert_eq!((st, json_of(&b)["message"].clone()), (401, "token is required".into()));
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (401, "token is required".into())
+    );
     let ro = format!("token {READ_TOKEN}");
-    let (st, _, b) = srv.raw_request("POST", "/api/v1/repos/alice/nope/releases", &[("Authorization", &ro), ("Content-Type", "application/json")], b"{}");
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/repos/alice/nope/releases",
+        &[("Authorization", &ro), ("Content-Type", "application/json")],
+        b"{}",
+    );
     assert_eq!(st, 403, "scope is checked before the repository");
-    assert!(json_of(&b)["message"].as_str().unwrap().contains("required=[write:repository]"));
-    let (st, _, b) = srv.raw_request("GET", "/api/v1/repos/alice/nope/releases", &[("Authorization", &auth)], b"");
+    assert!(json_of(&b)["message"]
+        .as_str()
+        .unwrap()
+        .contains("required=[write:repository]"));
+    let (st, _, b) = srv.raw_request(
+        "GET",
+        "/api/v1/repos/alice/nope/releases",
+        &[("Authorization", &auth)],
+        b"",
+    );
     let v = json_of(&b);
-    assert_eq!((st, v["message"].clone(), v["errors"].clone()), (404, "not found".into(), Value::Null));
-    let (st, _, b) = srv.raw_request("POST", base, &[("Authorization", &auth), ("Content-Type", "application/json")], b"{}");
-    assert_eq!((st, json_of(&b)["message"].clone()), (422, "[TagName]: Required".into()));
+    assert_eq!(
+        (st, v["message"].clone(), v["errors"].clone()),
+        (404, "not found".into(), Value::Null)
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        base,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (422, "[TagName]: Required".into())
+    );
     // Query tokens work, with the deprecation header.
     let (st, h, _) = srv.raw_request("GET", &format!("{base}?token={WRITE_TOKEN}"), &[], b"");
     assert_eq!(st, 200);
@@ -399,18 +565,36 @@ fn gitea_server_create_conflict_drafts_and_pagination() {
     let base = "/api/v1/repos/alice/hello/releases";
     let w = format!("token {WRITE_TOKEN}");
     let r = format!("token {READ_TOKEN}");
-    let json_h = |a: &str| vec![("Authorization", a.to_owned()), ("Content-Type", "application/json".to_owned())];
+    let json_h = |a: &str| {
+        vec![
+            ("Authorization", a.to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ]
+    };
     let create = |tag: &str, draft: bool| {
         let h = json_h(&w);
         let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        srv.raw_request("POST", base, &h, format!(r#"{{"tag_name":"{tag}","draft":{draft},"target_commitish":"main"}}"#).as_bytes())
+        srv.raw_request(
+            "POST",
+            base,
+            &h,
+            format!(r#"{{"tag_name":"{tag}","draft":{draft},"target_commitish":"main"}}"#)
+                .as_bytes(),
+        )
     };
     assert_eq!(create("v1", false).0, 201);
     let (st, _, b) = create("V1", false);
-    assert_eq!((st, json_of(&b)["message"].clone()), (409, "Release is has no Tag".into()));
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (409, "Release is has no Tag".into())
+    );
     let tag_id = srv.add_tag(REPO, "v2");
     let (st, _, b) = create("v2", false);
-    assert_eq!((st, json_of(&b)["id"].clone()), (201, tag_id.into()), "tag row converted in place");
+    assert_eq!(
+        (st, json_of(&b)["id"].clone()),
+        (201, tag_id.into()),
+        "tag row converted in place"
+    );
     assert_eq!(create("d1", true).0, 201);
     for i in 0..4 {
         create(&format!("p{i}"), false);
@@ -421,19 +605,40 @@ fn gitea_server_create_conflict_drafts_and_pagination() {
     assert_eq!(header(&h, "X-Total-Count"), Some("7"));
     let (_, _, b) = srv.raw_request("GET", base, &[("Authorization", &r)], b"");
     assert_eq!(json_of(&b).as_array().unwrap().len(), 6);
-    let (st, _, _) = srv.raw_request("GET", &format!("{base}/tags/d1"), &[("Authorization", &r)], b"");
+    let (st, _, _) = srv.raw_request(
+        "GET",
+        &format!("{base}/tags/d1"),
+        &[("Authorization", &r)],
+        b"",
+    );
     assert_eq!(st, 200, "by tag, a draft needs write access, not the scope");
     let (st, _, _) = srv.raw_request("GET", &format!("{base}/tags/d1"), &[], b"");
     assert_eq!(st, 404);
     // Pagination: newest first, Link next,last,first,prev joined by ",".
-    let (_, h, b) = srv.raw_request("GET", &format!("{base}?page=2&limit=2"), &[("Authorization", &w)], b"");
+    let (_, h, b) = srv.raw_request(
+        "GET",
+        &format!("{base}?page=2&limit=2"),
+        &[("Authorization", &w)],
+        b"",
+    );
     let list = json_of(&b);
     assert_eq!(list.as_array().unwrap().len(), 2);
     let link = header(&h, "Link").unwrap();
-    let rels: Vec<&str> = link.split(',').map(|l| l.split("rel=\"").nth(1).unwrap().trim_end_matches('"')).collect();
+    let rels: Vec<&str> = link
+        .split(',')
+        .map(|l| l.split("rel=\"").nth(1).unwrap().trim_end_matches('"'))
+        .collect();
     assert_eq!(rels, ["next", "last", "first", "prev"], "{link}");
-    assert!(link.contains("releases?limit=2&page=4>; rel=\"last\""), "{link}");
-    let (_, h, b) = srv.raw_request("GET", &format!("{base}?limit=500"), &[("Authorization", &w)], b"");
+    assert!(
+        link.contains("releases?limit=2&page=4>; rel=\"last\""),
+        "{link}"
+    );
+    let (_, h, b) = srv.raw_request(
+        "GET",
+        &format!("{base}?limit=500"),
+        &[("Authorization", &w)],
+        b"",
+    );
     assert_eq!(json_of(&b).as_array().unwrap().len(), 7);
     assert!(header(&h, "Link").is_none(), "one page: no Link header");
 }
@@ -445,28 +650,78 @@ fn gitea_server_assets_sorted_duplicates_raw_multipart_and_413() {
     let w = format!("token {WRITE_TOKEN}");
     let up = format!("/api/v1/repos/alice/hello/releases/{id}/assets");
     let raw = |name: &str, body: &[u8]| {
-        srv.raw_request("POST", &format!("{up}?name={name}"), &[("Authorization", &w), ("Content-Type", "application/octet-stream")], body)
+        srv.raw_request(
+            "POST",
+            &format!("{up}?name={name}"),
+            &[
+                ("Authorization", &w),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            body,
+        )
     };
     let (st, _, b) = raw("b.bin", b"12345");
     assert_eq!(st, 201);
-    assert!(json_of(&b)["browser_download_url"].as_str().unwrap().contains("/attachments/"));
-    let (st, _, b) = srv.raw_request("POST", &up, &[("Authorization", &w), ("Content-Type", "application/octet-stream")], b"x");
-    assert_eq!((st, json_of(&b)["message"].clone()), (400, "Could not determine name of attachment.".into()));
+    assert!(json_of(&b)["browser_download_url"]
+        .as_str()
+        .unwrap()
+        .contains("/attachments/"));
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        &up,
+        &[
+            ("Authorization", &w),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        b"x",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (400, "Could not determine name of attachment.".into())
+    );
     let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n";
-    let (st, _, _) = srv.raw_request("POST", &up, &[("Authorization", &w), ("Content-Type", "multipart/form-data; boundary=XyZ")], body);
+    let (st, _, _) = srv.raw_request(
+        "POST",
+        &up,
+        &[
+            ("Authorization", &w),
+            ("Content-Type", "multipart/form-data; boundary=XyZ"),
+        ],
+        body,
+    );
     assert_eq!(st, 201);
     let (_, _, b) = srv.raw_request("GET", &up, &[("Authorization", &w)], b"");
-    let names: Vec<String> = json_of(&b).as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = json_of(&b)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, ["a.txt", "b.bin"], "sorted by name");
-    assert!(json_of(&b)[0]["browser_download_url"].as_str().unwrap().ends_with("/alice/hello/releases/download/v1/a.txt"));
+    assert!(json_of(&b)[0]["browser_download_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/alice/hello/releases/download/v1/a.txt"));
     assert_eq!(raw("b.bin", b"again").0, 201, "duplicates are allowed");
     let (_, _, b) = srv.raw_request("GET", &up, &[("Authorization", &w)], b"");
     let v = json_of(&b);
     assert_eq!(v.as_array().unwrap().len(), 3);
-    assert!(v.as_array().unwrap().iter().all(|a| a["browser_download_url"].as_str().unwrap().contains("/attachments/")), "duplicates: UUID URLs");
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["browser_download_url"]
+                .as_str()
+                .unwrap()
+                .contains("/attachments/")),
+        "duplicates: UUID URLs"
+    );
     srv.set_max_size(4);
     let (st, _, b) = raw("big.bin", b"12345");
-    assert_eq!((st, json_of(&b)["message"].clone()), (413, "attachment exceeds limit 4".into()));
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (413, "attachment exceeds limit 4".into())
+    );
 }
 
 #[test]
@@ -476,17 +731,92 @@ fn gitea_server_package_link_api() {
     let w = format!("token {WRITE_TOKEN}");
     let r = format!("token {READ_TOKEN}");
     let link = "/api/v1/packages/alice/container/hello/-/link/hello";
-    assert_eq!(srv.raw_request("POST", link, &[("Authorization", &r)], b"").0, 403);
-    let (st, _, b) = srv.raw_request("POST", "/api/v1/packages/alice/container/nope/-/link/hello", &[("Authorization", &w)], b"");
-    assert_eq!((st, json_of(&b)["message"].clone()), (404, "package does not exist".into()));
-    let (st, _, b) = srv.raw_request("POST", "/api/v1/packages/alice/container/hello/-/link/nope", &[("Authorization", &w)], b"");
+    assert_eq!(
+        srv.raw_request("POST", link, &[("Authorization", &r)], b"")
+            .0,
+        403
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/packages/alice/container/nope/-/link/hello",
+        &[("Authorization", &w)],
+        b"",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (404, "package does not exist".into())
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/packages/alice/container/hello/-/link/nope",
+        &[("Authorization", &w)],
+        b"",
+    );
     assert_eq!(st, 404);
-    assert!(json_of(&b)["message"].as_str().unwrap().starts_with("repository does not exist"));
-    assert_eq!(srv.raw_request("POST", link, &[("Authorization", &w)], b"").0, 201);
-    assert_eq!(srv.package_link("alice", "container", "hello").as_deref(), Some("alice/hello"));
+    assert!(json_of(&b)["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("repository does not exist"));
+    assert_eq!(
+        srv.raw_request("POST", link, &[("Authorization", &w)], b"")
+            .0,
+        201
+    );
+    assert_eq!(
+        srv.package_link("alice", "container", "hello").as_deref(),
+        Some("alice/hello")
+    );
     let (st, _, b) = srv.raw_request("POST", link, &[("Authorization", &w)], b"");
-    assert_eq!((st, json_of(&b)["message"].clone()), (400, "invalid argument".into()));
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (400, "invalid argument".into())
+    );
     let unlink = "/api/v1/packages/alice/container/hello/-/unlink";
-    assert_eq!(srv.raw_request("POST", unlink, &[("Authorization", &w)], b"").0, 204);
-    assert_eq!(srv.raw_request("POST", unlink, &[("Authorization", &w)], b"").0, 400);
+    assert_eq!(
+        srv.raw_request("POST", unlink, &[("Authorization", &w)], b"")
+            .0,
+        204
+    );
+    assert_eq!(
+        srv.raw_request("POST", unlink, &[("Authorization", &w)], b"")
+            .0,
+        400
+    );
+}
+
+#[test]
+fn release_notes_template_escapes_markdown() {
+    use pyship_build::publish::notes::{human, release_notes, NoteAsset, Notes};
+    let asset = |name: &str, size: u64| NoteAsset {
+        name: name.into(),
+        size,
+        size_human: human(size),
+        url: format!(
+            "https://git.example/o/r/releases/download/v1.0.0-rc.1/{}",
+            name.replace(' ', "%20")
+        ),
+        sha256: "ab".repeat(32),
+    };
+    let notes = Notes {
+        name: "My *App* | Pro".into(),
+        tag: "v1.0.0-rc.1".into(),
+        version: "1.0.0-rc.1".into(),
+        pep440: "1.0.0rc1".into(),
+        prerelease: true,
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        assets: vec![
+            asset("My App-v1.0.0-rc.1-win-x64.zip", 52_428_800),
+            asset("SHA256SUMS", 210),
+        ],
+    };
+    insta::assert_snapshot!(release_notes(&notes, None).unwrap(), @r"
+    My \*App\* \| Pro v1.0.0-rc.1 (pre-release), built from commit `0123456789abcdef0123456789abcdef01234567`.
+
+    ## Downloads
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | [My App-v1.0.0-rc.1-win-x64.zip](<https://git.example/o/r/releases/download/v1.0.0-rc.1/My%20App-v1.0.0-rc.1-win-x64.zip>) | 50.0 MiB | `abababababababababababababababababababababababababababababababab` |
+    | [SHA256SUMS](<https://git.example/o/r/releases/download/v1.0.0-rc.1/SHA256SUMS>) | 210 B | `abababababababababababababababababababababababababababababababab` |
+    ");
 }
