@@ -102,8 +102,11 @@ impl<'a> Gitea<'a> {
                 return Err(err);
             }
             let wait = super::retry_delay(&self.backoff, n, &err);
-            self.reporter
-                .warn(&format!("{err}; retrying in {} ms", wait.as_millis()));
+            self.reporter.warn(&format!(
+                "{}; retrying in {} ms",
+                super::with_causes(&err),
+                wait.as_millis()
+            ));
             std::thread::sleep(wait);
             n += 1;
         }

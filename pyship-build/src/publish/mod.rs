@@ -351,6 +351,18 @@ pub(crate) fn retry_delay(backoff: &Backoff, n: u32, err: &Error) -> Duration {
     }
 }
 
+/// An error and its causes on one line (for retry warnings).
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 /// One file to publish.
 #[derive(Debug, Clone)]
 struct Item {
@@ -626,7 +638,8 @@ fn publish_asset(
             Err(e) if e.is_transient() && attempt + 1 < backoff.attempts => {
                 let wait = retry_delay(backoff, attempt, &e);
                 reporter.warn(&format!(
-                    "{e}; listing the assets again and retrying in {} ms",
+                    "{}; listing the assets again and retrying in {} ms",
+                    with_causes(&e),
                     wait.as_millis()
                 ));
                 std::thread::sleep(wait);
