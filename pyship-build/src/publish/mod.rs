@@ -11,6 +11,7 @@
 //! leaves a duplicate. `SHA256SUMS` goes last: when it is present, the rest is.
 //! See `DESIGN.md` (Publish rules) and `reference/gitea-api.md`.
 
+mod api;
 mod checksums;
 mod gitea;
 pub mod notes;
