@@ -123,10 +123,28 @@ impl Api<'_> {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let text = resp.text().unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
+        let v = serde_json::from_str::<serde_json::Value>(&text).ok();
+        let mut message = v
+            .as_ref()
             .and_then(|v| v["message"].as_str().map(str::to_owned))
             .unwrap_or_else(|| text.trim().chars().take(300).collect());
+        // GitHub's validation details: `errors: [{resource, field, code}]`.
+        if let Some(errors) = v.as_ref().and_then(|v| v["errors"].as_array()) {
+            let details: Vec<String> = errors
+                .iter()
+                .filter_map(|e| {
+                    let code = e["code"].as_str()?;
+                    Some(format!(
+                        "{}.{}: {code}",
+                        e["resource"].as_str().unwrap_or("?"),
+                        e["field"].as_str().unwrap_or("?")
+                    ))
+                })
+                .collect();
+            if !details.is_empty() {
+                message = format!("{message} ({})", details.join(", "));
+            }
+        }
         Error::Api {
             method: method.to_string(),
             url: url.to_string(),

@@ -14,6 +14,7 @@
 mod api;
 mod checksums;
 mod gitea;
+mod github;
 pub mod notes;
 mod target;
 
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checksums::{render as render_checksums, write_checksums};
 pub use gitea::{supports_raw_upload, Gitea};
+pub use github::Github;
 pub use target::{is_loopback, server_url, Target, Token};
 
 use crate::config::Provider as ProviderKind;
@@ -83,9 +85,10 @@ impl Options {
 pub struct Release {
     pub id: u64,
     pub tag_name: String,
-    #[serde(default)]
+    /// GitHub sends `null` for an unset name or body.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub body: String,
     #[serde(default)]
     pub draft: bool,
@@ -95,6 +98,10 @@ pub struct Release {
     pub html_url: String,
     #[serde(default)]
     pub url: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// An asset (attachment) of a release.
@@ -245,8 +252,6 @@ pub enum Error {
     CredentialsInUrl { url: String },
     #[error("refusing to send the token over plain http to {url}")]
     Insecure { url: String },
-    #[error("publishing to {provider} is not supported yet")]
-    Unsupported { provider: String },
     #[error("{method} {url} answered {status}: {message}")]
     Api {
         method: String,
@@ -324,7 +329,6 @@ impl Hint for Error {
             Error::BadUrl { .. } => "use the server's base URL, e.g. https://gitea.example.com".into(),
             Error::CredentialsInUrl { .. } => "remove the user and password from the URL; the token comes from the variable named by `publish.token-env`".into(),
             Error::Insecure { .. } => "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)".into(),
-            Error::Unsupported { .. } => "use provider = \"gitea\" or \"forgejo\"".into(),
             Error::Api { status: 401, token_env, .. } => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
             Error::Api { status: 403, .. } => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
             Error::Api { status: 404, .. } => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
@@ -385,11 +389,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         ProviderKind::Gitea | ProviderKind::Forgejo => {
             Box::new(Gitea::new(&target, http, opts.backoff, ctx.reporter))
         }
-        ProviderKind::Github => {
-            return Err(Error::Unsupported {
-                provider: "github".into(),
-            })
-        }
+        ProviderKind::Github => Box::new(Github::new(&target, http, opts.backoff, ctx.reporter)),
     };
     let tag = plan.version.version.tag();
     let prerelease = plan.version.version.is_prerelease();

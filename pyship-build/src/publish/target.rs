@@ -110,13 +110,18 @@ impl Target {
 
     /// `{server}/{segments…}`, each segment percent-encoded.
     pub fn join(&self, segments: &[&str]) -> Url {
-        let mut u = self.server.clone();
-        u.path_segments_mut()
-            .expect("server URLs are http(s), which have paths")
-            .pop_if_empty()
-            .extend(segments);
-        u
+        join_url(&self.server, segments)
     }
+}
+
+/// `{base}/{segments…}`, each segment percent-encoded.
+pub fn join_url(base: &Url, segments: &[&str]) -> Url {
+    let mut u = base.clone();
+    u.path_segments_mut()
+        .expect("server URLs are http(s), which have paths")
+        .pop_if_empty()
+        .extend(segments);
+    u
 }
 
 /// Parse and check a server URL: http(s) only, no credentials in it, plain
