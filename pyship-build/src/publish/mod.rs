@@ -12,7 +12,9 @@
 //! See `DESIGN.md` (Publish rules) and `reference/gitea-api.md`.
 
 mod api;
+mod assets;
 mod checksums;
+mod error;
 mod gitea;
 mod github;
 pub mod notes;
@@ -20,20 +22,21 @@ mod target;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use assets::{parallel, publish_asset};
 pub use checksums::{render as render_checksums, write_checksums};
+pub use error::Error;
+pub(crate) use error::{retry_delay, with_causes};
 pub use gitea::{supports_raw_upload, Gitea};
 pub use github::Github;
 pub use target::{is_loopback, server_url, Target, Token};
 
 use crate::config::Provider as ProviderKind;
 use crate::context::Context;
-use crate::error::Hint;
 use crate::net::Backoff;
 use crate::plan::{ArtifactKind, Plan};
 use crate::report::{Progress, Reporter};
@@ -232,140 +235,6 @@ pub struct PublishedAsset {
     pub size: u64,
     /// Download URL (`None` in a dry run).
     pub url: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("no server to publish to: `publish.url` is not set in {manifest} and GITHUB_SERVER_URL is not set")]
-    NoServer { manifest: String },
-    #[error("no repository to publish to: `publish.repo` is not set in {manifest} and GITHUB_REPOSITORY is not set")]
-    NoRepo { manifest: String },
-    #[error("`{repo}` is not a repository name of the form owner/name")]
-    BadRepo { repo: String },
-    #[error("no publish token: the environment variable {var} is not set")]
-    NoToken { var: String },
-    #[error("the publish token in {var} has characters an HTTP header cannot carry")]
-    BadToken { var: String },
-    #[error("`{url}` is not a usable server URL")]
-    BadUrl { url: String },
-    #[error("the server URL `{url}` has credentials in it")]
-    CredentialsInUrl { url: String },
-    #[error("refusing to send the token over plain http to {url}")]
-    Insecure { url: String },
-    #[error("{method} {url} answered {status}: {message}")]
-    Api {
-        method: String,
-        url: String,
-        status: u16,
-        message: String,
-        retry_after: Option<Duration>,
-        token_env: String,
-    },
-    #[error("{method} {url} failed")]
-    Request {
-        method: String,
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("the answer to {method} {url} is not what the API documents")]
-    Decode {
-        method: String,
-        url: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("could not read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no artifacts to publish in {dir}: expected one of {}", expected.join(", "))]
-    NoArtifacts { dir: PathBuf, expected: Vec<String> },
-    #[error("after uploading {name} ({size} bytes) the release lists {} asset(s) of that name (sizes: {found:?})", found.len())]
-    Verify {
-        name: String,
-        size: u64,
-        found: Vec<u64>,
-    },
-    #[error(
-        "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
-    )]
-    Vanished { tag: String },
-    #[error("could not write SHA256SUMS")]
-    Checksums(#[source] crate::fs::Error),
-    #[error(transparent)]
-    Notes(#[from] crate::templates::Error),
-    #[error(transparent)]
-    Client(#[from] crate::net::Error),
-}
-
-impl Error {
-    /// Whether trying again may help: connection errors, 429 and 5xx.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Error::Api { status, .. } => *status == 429 || *status >= 500,
-            Error::Request { source, .. } => !source.is_builder() && !source.is_redirect(),
-            _ => false,
-        }
-    }
-
-    /// The server's `Retry-After`, if it sent one.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Error::Api { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NoServer { .. } => "set `url` in [package.metadata.pyship.publish], or run in CI where GITHUB_SERVER_URL is set".into(),
-            Error::NoRepo { .. } | Error::BadRepo { .. } => "set `repo = \"owner/name\"` in [package.metadata.pyship.publish], or run in CI where GITHUB_REPOSITORY is set".into(),
-            Error::NoToken { var } | Error::BadToken { var } => format!("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"),
-            Error::BadUrl { .. } => "use the server's base URL, e.g. https://gitea.example.com".into(),
-            Error::CredentialsInUrl { .. } => "remove the user and password from the URL; the token comes from the variable named by `publish.token-env`".into(),
-            Error::Insecure { .. } => "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)".into(),
-            Error::Api { status: 401, token_env, .. } => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
-            Error::Api { status: 403, .. } => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
-            Error::Api { status: 404, .. } => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
-            Error::Api { status: 413, .. } => "the file exceeds the server's attachment size limit: raise [repository.release] FILE_MAX_SIZE (Gitea 1.26+) or [attachment] MAX_SIZE (Gitea 1.25) in app.ini".into(),
-            Error::Api { status: 422, .. } => "the server rejected the request's fields; the message above says which".into(),
-            Error::Api { status, .. } if *status == 429 || *status >= 500 => "the server kept failing after several retries; publishing is idempotent, run it again".into(),
-            Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
-            Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
-            Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),
-            Error::Notes(e) => return e.hint(),
-            Error::Client(e) => return e.hint(),
-            Error::Checksums(e) => return e.hint(),
-            Error::Api { .. } | Error::Decode { .. } | Error::Read { .. } => return None,
-        })
-    }
-}
-
-/// How long to wait before retry `n`: the backoff, or the server's
-/// `Retry-After` when longer, never more than the backoff's cap.
-pub(crate) fn retry_delay(backoff: &Backoff, n: u32, err: &Error) -> Duration {
-    let d = backoff.delay(n);
-    match err.retry_after() {
-        Some(ra) => ra.max(d).min(backoff.max),
-        None => d,
-    }
-}
-
-/// An error and its causes on one line (for retry warnings).
-pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// One file to publish.
@@ -582,130 +451,6 @@ fn reconcile(
     }
     reporter.status("Updating", &what);
     provider.update_release(r.id, fields)
-}
-
-/// Delete every asset of the item's name, upload it, check there is exactly one.
-fn publish_asset(
-    p: &dyn Provider,
-    release: &Release,
-    item: &Item,
-    backoff: &Backoff,
-    reporter: &dyn Reporter,
-) -> Result<Vec<Action>, Error> {
-    let mut actions = Vec::new();
-    let mut attempt = 0u32;
-    loop {
-        let assets = p.list_assets(release.id)?;
-        let same: Vec<&Asset> = assets.iter().filter(|a| a.name == item.name).collect();
-        if attempt > 0 {
-            // The failed attempt may have landed (e.g. the answer was lost).
-            if let Some(keep) = same.iter().find(|a| a.size == item.size) {
-                reporter.debug(&format!(
-                    "{} arrived despite the error (asset {})",
-                    item.name, keep.id
-                ));
-                for extra in same.iter().filter(|a| a.id != keep.id) {
-                    p.delete_asset(release.id, extra.id)?;
-                    actions.push(delete_action(extra));
-                }
-                actions.push(Action::Upload {
-                    name: item.name.clone(),
-                    size: item.size,
-                });
-                break;
-            }
-        }
-        for a in &same {
-            reporter.status(
-                "Deleting",
-                &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
-            );
-            p.delete_asset(release.id, a.id)?;
-            actions.push(delete_action(a));
-        }
-        reporter.status("Uploading", &format!("{} ({} bytes)", item.name, item.size));
-        let bar: Arc<dyn Progress> =
-            Arc::from(reporter.progress(&item.name, Some(item.size), true));
-        let res = p.upload_asset(release.id, &item.name, &item.path, item.size, bar.clone());
-        bar.finish();
-        match res {
-            Ok(_) => {
-                actions.push(Action::Upload {
-                    name: item.name.clone(),
-                    size: item.size,
-                });
-                break;
-            }
-            Err(e) if e.is_transient() && attempt + 1 < backoff.attempts => {
-                let wait = retry_delay(backoff, attempt, &e);
-                reporter.warn(&format!(
-                    "{}; listing the assets again and retrying in {} ms",
-                    with_causes(&e),
-                    wait.as_millis()
-                ));
-                std::thread::sleep(wait);
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let listed = p.list_assets(release.id)?;
-    let found: Vec<u64> = listed
-        .iter()
-        .filter(|a| a.name == item.name)
-        .map(|a| a.size)
-        .collect();
-    if found != [item.size] {
-        return Err(Error::Verify {
-            name: item.name.clone(),
-            size: item.size,
-            found,
-        });
-    }
-    Ok(actions)
-}
-
-fn delete_action(a: &Asset) -> Action {
-    Action::DeleteAsset {
-        name: a.name.clone(),
-        id: a.id,
-        size: a.size,
-    }
-}
-
-/// Run `f` over `items` on at most `n` threads; stop taking new items after the
-/// first error, which is returned (the earliest item's, when several fail).
-fn parallel<T: Sync, R: Send>(
-    items: &[T],
-    n: usize,
-    f: impl Fn(&T) -> Result<R, Error> + Sync,
-) -> Result<Vec<R>, Error> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Mutex<Vec<Option<Result<R, Error>>>> =
-        Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..n.min(items.len()) {
-            s.spawn(|| loop {
-                if failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                if r.is_err() {
-                    failed.store(true, Ordering::SeqCst);
-                }
-                slots.lock().expect("results lock")[i] = Some(r);
-            });
-        }
-    });
-    slots
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 /// The files of this run: given, or the plan's artifacts present in its out
