@@ -141,3 +141,57 @@ pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, retry_after: Option<u64>) -> Error {
+        Error::Api {
+            method: "GET".into(),
+            url: "https://x.example/".into(),
+            status,
+            message: "m".into(),
+            retry_after: retry_after.map(Duration::from_secs),
+            token_env: "DEPLOY_TOKEN".into(),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_cap() {
+        let b = Backoff {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        };
+        assert_eq!(
+            retry_delay(&b, 0, &api(503, None)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            retry_delay(&b, 2, &api(503, None)),
+            Duration::from_millis(400)
+        );
+        assert_eq!(
+            retry_delay(&b, 0, &api(429, Some(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            retry_delay(&b, 0, &api(429, Some(600))),
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn only_connection_errors_429_and_5xx_are_retried() {
+        assert!(api(429, None).is_transient());
+        assert!(api(500, None).is_transient());
+        assert!(api(503, None).is_transient());
+        for s in [400, 401, 403, 404, 409, 413, 422] {
+            assert!(!api(s, None).is_transient(), "{s}");
+        }
+        assert!(api(401, None).hint().unwrap().contains("DEPLOY_TOKEN"));
+        assert!(api(403, None).hint().unwrap().contains("write:repository"));
+        assert!(api(413, None).hint().unwrap().contains("size limit"));
+    }
+}

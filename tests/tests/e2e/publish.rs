@@ -355,6 +355,13 @@ fn token_never_appears_in_output_even_with_vv() {
         err.contains("403") && err.contains("write:repository"),
         "{err}"
     );
+    let denied: Vec<_> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .collect();
+    assert_eq!(denied.len(), 1, "a 403 is not retried: {denied:?}");
     // 401: an unknown token; the hint names the variable, not the value.
     s.token = unknown.into();
     let e = s
