@@ -355,13 +355,21 @@ fn token_never_appears_in_output_even_with_vv() {
         err.contains("403") && err.contains("write:repository"),
         "{err}"
     );
-    let denied: Vec<_> = s
+    // Parallel workers may each meet a 403 once; none is retried.
+    let mut denied: Vec<String> = s
         .server
         .requests()
         .into_iter()
         .filter(|r| r.status == 403)
+        .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    assert_eq!(denied.len(), 1, "a 403 is not retried: {denied:?}");
+    let n = denied.len();
+    denied.sort();
+    denied.dedup();
+    assert!(
+        n >= 1 && denied.len() == n,
+        "a 403 is not retried: {denied:?}"
+    );
     // 401: an unknown token; the hint names the variable, not the value.
     s.token = unknown.into();
     let e = s
