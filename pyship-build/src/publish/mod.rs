@@ -1,9 +1,11 @@
-//! Stage: publish the artifacts to a release on Gitea or Forgejo, idempotently.
+//! Stage: publish the artifacts to a release on Gitea or Forgejo (or
+//! GitHub, through the same [`Provider`] interface), idempotently.
 //!
 //! Why this shape: CI re-runs a failed release job, and Gitea allows several
 //! assets of one name on a release, so every step must converge rather than
 //! add. The release is found by tag and created only when missing (a 409 from
-//! a concurrent create means "read it again"); name, notes and the prerelease
+//! a concurrent or retried create — GitHub: 422 `already_exists` — means
+//! "read it again"); name, notes and the prerelease
 //! flag are patched when they differ. For each artifact every asset of the
 //! same name is deleted, the file uploaded (streamed from disk), and the list
 //! read again to check that exactly one asset of that name and size is there.
@@ -296,10 +298,9 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     reporter.status(
         "Publishing",
         &format!(
-            "{} {tag} to {}{}",
+            "{} {tag} to {}",
             plan.name,
-            target.server,
-            target.full_name()
+            target.join(&[&target.owner, &target.repo])
         ),
     );
     let mut actions = Vec::new();
