@@ -43,6 +43,7 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::plan::PlanError>,
     try_hint::<crate::strip::Error>,
     try_hint::<crate::wine::Error>,
+    try_hint::<crate::publish::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

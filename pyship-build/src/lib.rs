@@ -20,6 +20,7 @@ pub mod net;
 pub mod plan;
 pub mod platform;
 pub mod project;
+pub mod publish;
 pub mod report;
 pub mod strip;
 pub mod templates;

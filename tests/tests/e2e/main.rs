@@ -5,5 +5,6 @@
 mod build_script;
 mod packaging;
 mod strip;
+mod publish;
 mod support;
 mod version_cli;
