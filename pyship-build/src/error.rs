@@ -41,6 +41,12 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::python::Error>,
+    try_hint::<crate::deps::Error>,
+    try_hint::<crate::app::Error>,
+    try_hint::<crate::render::Error>,
+    try_hint::<crate::archive::Error>,
+    try_hint::<crate::bundle::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

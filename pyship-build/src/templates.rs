@@ -16,7 +16,16 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior};
 
 /// The embedded defaults: (file name, contents).
-pub const DEFAULTS: &[(&str, &str)] = &[];
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "windows/start-hidden.vbs.j2",
+        include_str!("../templates/windows/start-hidden.vbs.j2"),
+    ),
+    (
+        "windows/start.bat.j2",
+        include_str!("../templates/windows/start.bat.j2"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
