@@ -164,7 +164,7 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
 /// Write `dest` via a temp file in its directory, renamed into place at the end.
 fn write_atomically(
     dest: &Path,
-    f: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> Result<(), Error>,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let werr = |source| Error::Write {
         path: dest.to_owned(),
@@ -182,6 +182,13 @@ fn write_atomically(
         w.flush().map_err(werr)?;
     }
     tmp.as_file().sync_all().map_err(werr)?;
+    {
+        // tempfile creates 0600; an artifact is meant to be shared.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(werr)?;
+    }
     tmp.persist(dest).map_err(|e| werr(e.error))?;
     Ok(())
 }
@@ -527,7 +534,7 @@ mod tests {
         assert_eq!(tree_files(t.path()), tree_files(&dest.join("App")));
         assert!(dest.join("App/empty").is_dir());
         // One top-level folder, sorted names, the exec bit kept, the fixed epoch.
-        let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+        let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
         assert!(names.iter().all(|n| n == "App/" || n.starts_with("App/")));
         let run = zip.by_name("App/run.sh").unwrap();
         assert_eq!(run.unix_mode().unwrap() & 0o777, 0o755);

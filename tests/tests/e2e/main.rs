@@ -4,3 +4,4 @@
 
 mod support;
 mod version_cli;
+mod windows_bundle;
