@@ -148,6 +148,19 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     assert_eq!(v["version"], "0.3.0rc1", "importlib.metadata.version in the bundle: {body}");
     assert_eq!(v["platform"], "win32", "{body}");
     assert_eq!(v["python"], "3.11.9", "{body}");
+
+    // The console launcher starts the same app.
+    let port = free_port();
+    let mut cmd = prefix.command("cmd");
+    cmd.args(["/c", "scripts\\start.bat"])
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&root);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    prefix.kill();
+    let (so, se) = running.stop();
+    let (status, _) = health.unwrap_or_else(|| panic!("start.bat never served /health\nstdout:\n{so}\nstderr:\n{se}"));
+    assert_eq!(status, 200);
 }
 
 #[test]
