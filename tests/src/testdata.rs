@@ -134,16 +134,24 @@ pub fn wheelhouse() -> PathBuf {
     dir
 }
 
+/// Download with `curl` (it trusts the system's CA store, as pip and uv do,
+/// which a proxy's own CA may need), then check the hash before the file is
+/// renamed into place.
 fn download(url: &str, dest: &Path, sha256: &str) {
-    let client = pyship_build::net::client().expect("HTTP client");
-    pyship_build::net::download(
-        &client,
-        url,
-        dest,
-        Some(sha256),
-        &pyship_build::report::NullReporter,
-    )
-    .unwrap_or_else(|e| panic!("fetching test data {url}: {e}"));
+    let curl = crate::require_tool("curl", "`apt-get install curl` (Debian package `curl`)");
+    let dir = dest.parent().expect("dest has a parent");
+    fs_err::create_dir_all(dir).expect("create test data cache");
+    let tmp = tempfile::NamedTempFile::new_in(dir).expect("temp file");
+    let st = std::process::Command::new(curl)
+        .args(["--fail", "--silent", "--show-error", "--location", "--retry", "3", "-o"])
+        .arg(tmp.path())
+        .arg(url)
+        .status()
+        .expect("curl runs");
+    assert!(st.success(), "fetching test data {url} failed ({st})");
+    let got = crate::sha256_file(tmp.path());
+    assert_eq!(got, sha256, "test data {url}: SHA-256 {got}, fixtures/testdata.lock says {sha256}");
+    tmp.persist(dest).expect("place test data");
 }
 
 /// File name → SHA-256 of the files (not directories) of a zip.
