@@ -147,8 +147,10 @@ pub fn run(
     }
     let app = bundle.join("app");
     let src = app.join("src");
-    ctx.reporter
-        .status("Copying", &format!("app sources from {}", plan.app_src.display()));
+    ctx.reporter.status(
+        "Copying",
+        &format!("app sources from {}", plan.app_src.display()),
+    );
     let mut files = copy_filtered(&plan.app_src, &src)?;
     for entry in &plan.config.include {
         let path = plan.project.path(entry);

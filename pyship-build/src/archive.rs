@@ -86,8 +86,12 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::TooLarge { .. } => Some("strip the bundle (see [package.metadata.pyship.strip])".into()),
-            Error::Write { .. } => Some("check that the output directory is writable and the disk is not full".into()),
+            Error::TooLarge { .. } => {
+                Some("strip the bundle (see [package.metadata.pyship.strip])".into())
+            }
+            Error::Write { .. } => {
+                Some("check that the output directory is writable and the disk is not full".into())
+            }
             _ => None,
         }
     }
@@ -126,7 +130,10 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
         .sort_by_file_name();
     for e in walk {
         let e = e.map_err(|e| Error::Read {
-            path: e.path().map(Path::to_owned).unwrap_or_else(|| tree.to_owned()),
+            path: e
+                .path()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| tree.to_owned()),
             source: std::io::Error::other(e.to_string()),
         })?;
         let rel = e.path().strip_prefix(tree).expect("below root");
@@ -148,7 +155,11 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
         } else if ft.is_dir() {
             (Kind::Dir, 0o755)
         } else {
-            let m = e.metadata().map_err(|x| read_err(x.into()))?.permissions().mode();
+            let m = e
+                .metadata()
+                .map_err(|x| read_err(x.into()))?
+                .permissions()
+                .mode();
             (Kind::File, if m & 0o111 != 0 { 0o755 } else { 0o644 })
         };
         out.push(Entry {
@@ -260,7 +271,9 @@ pub fn dos_datetime(secs: u64) -> (u16, u16) {
         return (0xFF9F, 0xBF7D); // 2107-12-31 23:59:58
     }
     let date = (((year - 1980) as u16) << 9) | ((month as u16) << 5) | day as u16;
-    let time = (((rem / 3600) as u16) << 11) | ((((rem % 3600) / 60) as u16) << 5) | ((rem % 60) / 2) as u16;
+    let time = (((rem / 3600) as u16) << 11)
+        | ((((rem % 3600) / 60) as u16) << 5)
+        | ((rem % 60) / 2) as u16;
     (date, time)
 }
 
@@ -312,7 +325,13 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
                     e.name.clone()
                 };
                 let (crc, csize, usize_, method, data) = match &p {
-                    Some(p) => (p.crc, p.data.len() as u64, p.size, p.method, p.data.as_slice()),
+                    Some(p) => (
+                        p.crc,
+                        p.data.len() as u64,
+                        p.size,
+                        p.method,
+                        p.data.as_slice(),
+                    ),
                     None => (0, 0, 0, 0, &[][..]),
                 };
                 if csize > ZIP_MAX || usize_ > ZIP_MAX || offset > ZIP_MAX {
@@ -448,7 +467,8 @@ pub fn run(
                 platform.artifact_suffix()
             ))
         });
-    ctx.reporter.status("Packing", &artifact.display().to_string());
+    ctx.reporter
+        .status("Packing", &artifact.display().to_string());
     let opts = Options::from_context(ctx);
     let format = platform.archive_format();
     let entries = match format {
@@ -485,11 +505,17 @@ mod tests {
         for i in 0..600 {
             // More than one batch, text (deflated) and random-ish (stored).
             let body: Vec<u8> = if i % 3 == 0 {
-                (0..2000u32).map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8).collect()
+                (0..2000u32)
+                    .map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8)
+                    .collect()
             } else {
                 format!("print('file {i}')\n").repeat(50).into_bytes()
             };
-            fs_err::write(r.join(format!("python/Lib/site-packages/pkg/m{i:03}.py")), body).unwrap();
+            fs_err::write(
+                r.join(format!("python/Lib/site-packages/pkg/m{i:03}.py")),
+                body,
+            )
+            .unwrap();
         }
         fs_err::write(r.join("python/stdlib.zip"), b"PK\x05\x06 not really").unwrap();
         fs_err::write(r.join("empty.txt"), b"").unwrap();
@@ -504,7 +530,12 @@ mod tests {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().is_file())
             .map(|e| {
-                let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 (rel, fs_err::read(e.path()).unwrap())
             })
             .collect()
@@ -515,8 +546,26 @@ mod tests {
         let t = sample_tree();
         let out = tempfile::tempdir().unwrap();
         let (a, b) = (out.path().join("a.zip"), out.path().join("b.zip"));
-        write_zip(t.path(), "App", &a, &Options { mtime: Some(1_700_000_000), threads: Some(1) }).unwrap();
-        write_zip(t.path(), "App", &b, &Options { mtime: Some(1_700_000_000), threads: Some(4) }).unwrap();
+        write_zip(
+            t.path(),
+            "App",
+            &a,
+            &Options {
+                mtime: Some(1_700_000_000),
+                threads: Some(1),
+            },
+        )
+        .unwrap();
+        write_zip(
+            t.path(),
+            "App",
+            &b,
+            &Options {
+                mtime: Some(1_700_000_000),
+                threads: Some(4),
+            },
+        )
+        .unwrap();
         assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
     }
 
@@ -541,12 +590,20 @@ mod tests {
         let dt = run.last_modified().unwrap();
         assert_eq!((dt.year(), dt.month(), dt.day()), (1980, 1, 1));
         drop(run);
-        assert_eq!(zip.by_name("App/python/stdlib.zip").unwrap().compression(), zip::CompressionMethod::Stored);
         assert_eq!(
-            zip.by_name("App/python/Lib/site-packages/pkg/m001.py").unwrap().compression(),
+            zip.by_name("App/python/stdlib.zip").unwrap().compression(),
+            zip::CompressionMethod::Stored
+        );
+        assert_eq!(
+            zip.by_name("App/python/Lib/site-packages/pkg/m001.py")
+                .unwrap()
+                .compression(),
             zip::CompressionMethod::Deflated
         );
-        let _ = fs_err::metadata(dest.join("App/run.sh")).unwrap().permissions().mode();
+        let _ = fs_err::metadata(dest.join("App/run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
     }
 
     #[test]
@@ -555,16 +612,24 @@ mod tests {
         std::os::unix::fs::symlink("run.sh", t.path().join("run-link")).unwrap();
         let out = tempfile::tempdir().unwrap();
         let (a, b) = (out.path().join("a.tar.gz"), out.path().join("b.tar.gz"));
-        let o = Options { mtime: Some(1_700_000_000), threads: None };
+        let o = Options {
+            mtime: Some(1_700_000_000),
+            threads: None,
+        };
         write_tar_gz(t.path(), "App", &a, &o).unwrap();
         write_tar_gz(t.path(), "App", &b, &o).unwrap();
         assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
-        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(fs_err::File::open(&a).unwrap()));
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+            fs_err::File::open(&a).unwrap(),
+        ));
         let mut seen = BTreeMap::new();
         for e in ar.entries().unwrap() {
             let e = e.unwrap();
             let h = e.header();
-            seen.insert(e.path().unwrap().to_string_lossy().into_owned(), (h.mode().unwrap(), h.mtime().unwrap(), h.entry_type()));
+            seen.insert(
+                e.path().unwrap().to_string_lossy().into_owned(),
+                (h.mode().unwrap(), h.mtime().unwrap(), h.entry_type()),
+            );
         }
         assert_eq!(seen["App/run.sh"].0, 0o755);
         assert_eq!(seen["App/run.sh"].1, 1_700_000_000);

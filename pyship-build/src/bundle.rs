@@ -84,9 +84,12 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
-                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]".into(),
+                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
+                    .into(),
             ),
-            Error::Clear { .. } => Some("close programs using files in the output directory".into()),
+            Error::Clear { .. } => {
+                Some("close programs using files in the output directory".into())
+            }
             Error::Python(e) => e.hint(),
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
@@ -101,7 +104,8 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
     };
-    ctx.reporter.status("Running", &format!("prebuild `{command}`"));
+    ctx.reporter
+        .status("Running", &format!("prebuild `{command}`"));
     let out = Command::new("sh")
         .arg("-c")
         .arg(command)

@@ -35,9 +35,7 @@ pub struct Installed {
 pub enum Error {
     #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
     UnknownExtra { extra: String, pyproject: PathBuf },
-    #[error(
-        "`{package}` has no wheel for {platform} (Python {python}): {reason}"
-    )]
+    #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
     NoWheel {
         package: String,
         platform: String,
@@ -230,7 +228,8 @@ pub fn uv_command(
         cmd.arg("--offline");
     }
     for constraint in &c.constraints {
-        cmd.arg("--constraint").arg(plan.project.root.join(constraint));
+        cmd.arg("--constraint")
+            .arg(plan.project.root.join(constraint));
     }
     cmd.args(reqs);
     cmd.args(wheels);
@@ -261,7 +260,15 @@ pub fn run(
                 plan.python.xy
             ),
         );
-        let mut cmd = uv_command(&uv, plan, platform, site_packages, &reqs, &wheels, ctx.offline);
+        let mut cmd = uv_command(
+            &uv,
+            plan,
+            platform,
+            site_packages,
+            &reqs,
+            &wheels,
+            ctx.offline,
+        );
         ctx.reporter.debug(&format!("running {cmd:?}"));
         let out = cmd.output().map_err(|source| Error::Spawn {
             uv: uv.clone(),
@@ -281,7 +288,11 @@ pub fn run(
     let packages = dist_infos(site_packages);
     ctx.reporter.status(
         "Installed",
-        &format!("{} packages into {}", packages.len(), site_packages.display()),
+        &format!(
+            "{} packages into {}",
+            packages.len(),
+            site_packages.display()
+        ),
     );
     Ok(Installed {
         site_packages: site_packages.to_owned(),

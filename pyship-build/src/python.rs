@@ -236,7 +236,9 @@ pub(crate) fn fetch_pinned(
             .map(|sha| ctx.cache.entry(crate::cache::RUNTIMES, sha, name))
             .filter(|p| p.is_file());
         if hit.is_none() {
-            return Err(Error::Offline { url: url.to_owned() });
+            return Err(Error::Offline {
+                url: url.to_owned(),
+            });
         }
     }
     let client = ctx.http().map_err(|source| Error::Fetch {

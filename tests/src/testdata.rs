@@ -143,14 +143,25 @@ fn download(url: &str, dest: &Path, sha256: &str) {
     fs_err::create_dir_all(dir).expect("create test data cache");
     let tmp = tempfile::NamedTempFile::new_in(dir).expect("temp file");
     let st = std::process::Command::new(curl)
-        .args(["--fail", "--silent", "--show-error", "--location", "--retry", "3", "-o"])
+        .args([
+            "--fail",
+            "--silent",
+            "--show-error",
+            "--location",
+            "--retry",
+            "3",
+            "-o",
+        ])
         .arg(tmp.path())
         .arg(url)
         .status()
         .expect("curl runs");
     assert!(st.success(), "fetching test data {url} failed ({st})");
     let got = crate::sha256_file(tmp.path());
-    assert_eq!(got, sha256, "test data {url}: SHA-256 {got}, fixtures/testdata.lock says {sha256}");
+    assert_eq!(
+        got, sha256,
+        "test data {url}: SHA-256 {got}, fixtures/testdata.lock says {sha256}"
+    );
     tmp.persist(dest).expect("place test data");
 }
 
@@ -166,7 +177,10 @@ pub fn zip_files(path: &Path) -> BTreeMap<String, String> {
         }
         let mut buf = Vec::new();
         e.read_to_end(&mut buf).expect("read zip entry");
-        out.insert(e.name().expect("utf-8 name").into_owned(), hex::encode(Sha256::digest(&buf)));
+        out.insert(
+            e.name().expect("utf-8 name").into_owned(),
+            hex::encode(Sha256::digest(&buf)),
+        );
     }
     out
 }
@@ -227,7 +241,8 @@ fn fetch_python(py: &PythonLock, dir: &Path) {
         }
         w.finish().expect("finish zip");
     }
-    tmp.persist(dir.join(&py.file)).expect("place the repackaged zip");
+    tmp.persist(dir.join(&py.file))
+        .expect("place the repackaged zip");
 }
 
 #[cfg(test)]
@@ -259,10 +274,17 @@ mod tests {
             .iter()
             .map(|w| (w.file.clone(), w.sha256.clone()))
             .collect();
-        assert_eq!(on_disk, locked, "fixtures/testdata.lock and the wheelhouse differ");
+        assert_eq!(
+            on_disk, locked,
+            "fixtures/testdata.lock and the wheelhouse differ"
+        );
         for w in &lock.wheels {
             assert!(w.url.ends_with(&format!("/{}", w.file)), "{}", w.url);
-            assert!(w.file.starts_with(&format!("{}-{}-", w.name, w.version)), "{}", w.file);
+            assert!(
+                w.file.starts_with(&format!("{}-{}-", w.name, w.version)),
+                "{}",
+                w.file
+            );
         }
         let embed = base
             .map(|b| b.join("python"))

@@ -59,7 +59,11 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     for &platform in &plan.targets {
         out.status(
             "Bundling",
-            &format!("{} {} for {platform}", plan.name, plan.version.version.tag()),
+            &format!(
+                "{} {} for {platform}",
+                plan.name,
+                plan.version.version.tag()
+            ),
         );
         let b = bundle::run(&plan, platform, &ctx)?;
         out.status(

@@ -148,8 +148,7 @@ pub fn patch_pth_file(path: &Path) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     };
-    let text = fs_err::read_to_string(path)
-        .map_err(|e| pth_err(crate::fs::Error::Io(e)))?;
+    let text = fs_err::read_to_string(path).map_err(|e| pth_err(crate::fs::Error::Io(e)))?;
     let patched = patch_pth(&text);
     if patched != text {
         crate::fs::atomic_write(path, patched.as_bytes()).map_err(pth_err)?;

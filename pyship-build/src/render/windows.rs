@@ -92,7 +92,10 @@ mod tests {
         let out = render_all(&t, &ctx).unwrap();
         let mut all = String::new();
         for (dest, text) in &out {
-            assert!(!text.replace("\r\n", "").contains('\n'), "{dest}: LF-only line");
+            assert!(
+                !text.replace("\r\n", "").contains('\n'),
+                "{dest}: LF-only line"
+            );
             all.push_str(&format!("==> {dest}\n{}", text.replace("\r\n", "\n")));
         }
         insta::assert_snapshot!(all);

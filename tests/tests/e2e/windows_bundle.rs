@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::*;
 use pyship_e2e::http::StaticServer;
-use pyship_e2e::wine::{free_port, wait_http, http_get, Running, WinePrefix};
+use pyship_e2e::wine::{free_port, http_get, wait_http, Running, WinePrefix};
 
 const EMBED: &str = "python-3.11.9-embed-amd64.zip";
 const VERSION_ARG: &str = "v0.3.0-rc.1";
@@ -48,7 +48,9 @@ fn bundle_cmd(dir: &Path, cache: &Path, mirror: &str) -> assert_cmd::Command {
 
 fn zip_names(zip: &Path) -> Vec<String> {
     let z = zip::ZipArchive::new(fs_err::File::open(zip).unwrap()).unwrap();
-    z.file_names().map(|n| n.expect("utf-8 name").into_owned()).collect()
+    z.file_names()
+        .map(|n| n.expect("utf-8 name").into_owned())
+        .collect()
 }
 
 fn unzip(zip: &Path, dest: &Path) {
@@ -83,13 +85,21 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let (_tmp, dir) = hello(&wheels.url(), "");
     let cache = tempfile::tempdir().unwrap();
 
-    let out = bundle_cmd(&dir, cache.path(), &mirror.url()).assert().success();
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     let zip = dir.join("dist").join(ZIP_NAME);
     assert!(zip.is_file(), "no {ZIP_NAME}:\n{stderr}");
     // The summary: artifact, size, packages, time per stage.
-    assert!(stderr.contains(ZIP_NAME) && stderr.contains("MiB") && stderr.contains("packages"), "{stderr}");
-    assert!(stderr.contains("deps ") && stderr.contains("archive "), "{stderr}");
+    assert!(
+        stderr.contains(ZIP_NAME) && stderr.contains("MiB") && stderr.contains("packages"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("deps ") && stderr.contains("archive "),
+        "{stderr}"
+    );
 
     // First fetch recorded the hash in pyship.lock.
     let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
@@ -97,9 +107,15 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
 
     // One top-level folder; uvicorn[standard]'s Windows builds, no uvloop.
     let names = zip_names(&zip);
-    assert!(names.iter().all(|n| n.starts_with("Hello App/")), "{names:?}");
+    assert!(
+        names.iter().all(|n| n.starts_with("Hello App/")),
+        "{names:?}"
+    );
     for pkg in ["watchfiles", "websockets", "httptools"] {
-        assert!(has_pyd(&names, pkg), "no Windows build of {pkg} in the bundle");
+        assert!(
+            has_pyd(&names, pkg),
+            "no Windows build of {pkg} in the bundle"
+        );
     }
     // (uvicorn's own `uvicorn/loops/uvloop.py` is fine: the uvloop package is not.)
     let sp = "Hello App/python/Lib/site-packages/";
@@ -107,27 +123,48 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
         !names.iter().any(|n| n.starts_with(&format!("{sp}uvloop"))),
         "uvloop in a Windows bundle"
     );
-    assert!(!names.iter().any(|n| n.contains("site-packages/bin/")), "uv's bin/ left in");
-    assert!(!names.iter().any(|n| n.ends_with("site-packages/.lock")), "uv's .lock left in");
-    for f in ["Hello App/scripts/start-hidden.vbs", "Hello App/scripts/start.bat", "Hello App/python/python.exe",
+    assert!(
+        !names.iter().any(|n| n.contains("site-packages/bin/")),
+        "uv's bin/ left in"
+    );
+    assert!(
+        !names.iter().any(|n| n.ends_with("site-packages/.lock")),
+        "uv's .lock left in"
+    );
+    for f in [
+        "Hello App/scripts/start-hidden.vbs",
+        "Hello App/scripts/start.bat",
+        "Hello App/python/python.exe",
         "Hello App/app/src/hello_app/main.py",
-        "Hello App/python/Lib/site-packages/hello_app-0.3.0rc1.dist-info/METADATA"] {
+        "Hello App/python/Lib/site-packages/hello_app-0.3.0rc1.dist-info/METADATA",
+    ] {
         assert!(names.iter().any(|n| n == f), "{f} missing");
     }
 
     // Same inputs, same bytes; the pinned, cached runtime needs no request.
     let first = sha256_file(&zip);
     let before = mirror.requests();
-    bundle_cmd(&dir, cache.path(), &mirror.url()).assert().success();
+    bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .success();
     assert_eq!(sha256_file(&zip), first, "rebuild is not byte-identical");
-    assert_eq!(mirror.requests(), before, "a pinned, cached runtime was downloaded again");
+    assert_eq!(
+        mirror.requests(),
+        before,
+        "a pinned, cached runtime was downloaded again"
+    );
 
     // Unzip and run under wine.
     let unpacked = tempfile::tempdir().unwrap();
     unzip(&zip, unpacked.path());
     let root = unpacked.path().join("Hello App");
     let pth = fs_err::read_to_string(root.join("python/python311._pth")).unwrap();
-    assert!(pth.contains("\nimport site") && pth.contains("Lib\\site-packages") && pth.contains("..\\app\\src"), "{pth}");
+    assert!(
+        pth.contains("\nimport site")
+            && pth.contains("Lib\\site-packages")
+            && pth.contains("..\\app\\src"),
+        "{pth}"
+    );
 
     let prefix = WinePrefix::new();
     let port = free_port();
@@ -140,12 +177,17 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let version = http_get(port, "/version");
     prefix.kill();
     let (so, se) = running.stop();
-    let (status, body) = health.unwrap_or_else(|| panic!("the bundled app never answered /health\nstdout:\n{so}\nstderr:\n{se}"));
+    let (status, body) = health.unwrap_or_else(|| {
+        panic!("the bundled app never answered /health\nstdout:\n{so}\nstderr:\n{se}")
+    });
     assert_eq!(status, 200, "{body}");
     let (status, body) = version.expect("/version answered");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON from /version");
-    assert_eq!(v["version"], "0.3.0rc1", "importlib.metadata.version in the bundle: {body}");
+    assert_eq!(
+        v["version"], "0.3.0rc1",
+        "importlib.metadata.version in the bundle: {body}"
+    );
     assert_eq!(v["platform"], "win32", "{body}");
     assert_eq!(v["python"], "3.11.9", "{body}");
 
@@ -159,7 +201,8 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let health = wait_http(port, "/health", Duration::from_secs(180));
     prefix.kill();
     let (so, se) = running.stop();
-    let (status, _) = health.unwrap_or_else(|| panic!("start.bat never served /health\nstdout:\n{so}\nstderr:\n{se}"));
+    let (status, _) = health
+        .unwrap_or_else(|| panic!("start.bat never served /health\nstdout:\n{so}\nstderr:\n{se}"));
     assert_eq!(status, 200);
 }
 
@@ -183,14 +226,20 @@ fn tampered_mirror_zip_is_refused_and_nothing_is_built() {
     )
     .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), &mirror.url()).assert().code(1);
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains(&url), "{stderr}");
     assert!(stderr.contains(&good) && stderr.contains(&bad), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
-    assert!(!dir.join("dist").join(ZIP_NAME).exists(), "a bundle was built");
     assert!(
-        !dir.join("dist/.pyship/windows/Hello App/python/python.exe").exists(),
+        !dir.join("dist").join(ZIP_NAME).exists(),
+        "a bundle was built"
+    );
+    assert!(
+        !dir.join("dist/.pyship/windows/Hello App/python/python.exe")
+            .exists(),
         "the tampered runtime was extracted"
     );
 }
@@ -202,14 +251,21 @@ fn missing_embeddable_zip_names_the_last_release_with_one() {
     let mirror = StaticServer::start(mirror_root.path());
     let (_tmp, dir) = hello("http://127.0.0.1:9", "");
     let manifest = dir.join("Cargo.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap().replace("python = \"3.11.9\"", "python = \"3.11.12\"");
+    let text = fs_err::read_to_string(&manifest)
+        .unwrap()
+        .replace("python = \"3.11.9\"", "python = \"3.11.12\"");
     fs_err::write(&manifest, text).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), &mirror.url()).assert().code(1);
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("security-only"), "{stderr}");
     assert!(stderr.contains("python = \"3.11.9\""), "{stderr}");
-    assert!(stderr.contains("3.11.12/python-3.11.12-embed-amd64.zip"), "{stderr}");
+    assert!(
+        stderr.contains("3.11.12/python-3.11.12-embed-amd64.zip"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -220,12 +276,19 @@ fn dependency_without_windows_wheel_is_named() {
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(&wheels.url(), "");
     let py = dir.join("python/pyproject.toml");
-    let text = fs_err::read_to_string(&py).unwrap().replace("\"numpy<2\",", "\"numpy<2\",\n    \"uvloop\",");
+    let text = fs_err::read_to_string(&py)
+        .unwrap()
+        .replace("\"numpy<2\",", "\"numpy<2\",\n    \"uvloop\",");
     fs_err::write(&py, text).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), &mirror.url()).assert().code(1);
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("`uvloop` has no wheel for x86_64-pc-windows-msvc"), "{stderr}");
+    assert!(
+        stderr.contains("`uvloop` has no wheel for x86_64-pc-windows-msvc"),
+        "{stderr}"
+    );
     assert!(stderr.contains("platform tag"), "{stderr}");
     assert!(!dir.join("dist").join(ZIP_NAME).exists());
 }
@@ -239,19 +302,36 @@ fn linux_wheel_in_a_windows_bundle_is_named() {
     let (_tmp, dir) = hello(&wheels.url(), "wheels = [\"wheels/*.whl\"]\n");
     let name = "pyyaml-6.0.3-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl";
     fs_err::create_dir_all(dir.join("wheels")).unwrap();
-    fs_err::copy(pyship_e2e::testdata::wheelhouse().join(name), dir.join("wheels").join(name)).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::wheelhouse().join(name),
+        dir.join("wheels").join(name),
+    )
+    .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), &mirror.url()).assert().code(1);
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains(name) && stderr.contains("cannot run on windows"), "{stderr}");
+    assert!(
+        stderr.contains(name) && stderr.contains("cannot run on windows"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn failing_prebuild_stops_the_build_with_its_output() {
-    let (_tmp, dir) = hello("http://127.0.0.1:9", "prebuild = \"echo frontend-build-broke >&2; exit 3\"\n");
+    let (_tmp, dir) = hello(
+        "http://127.0.0.1:9",
+        "prebuild = \"echo frontend-build-broke >&2; exit 3\"\n",
+    );
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), "http://127.0.0.1:9").assert().code(1);
+    let out = bundle_cmd(&dir, cache.path(), "http://127.0.0.1:9")
+        .assert()
+        .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("prebuild command") && stderr.contains("frontend-build-broke"), "{stderr}");
+    assert!(
+        stderr.contains("prebuild command") && stderr.contains("frontend-build-broke"),
+        "{stderr}"
+    );
     assert!(!dir.join("dist").exists(), "something was built");
 }
