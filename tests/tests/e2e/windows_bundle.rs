@@ -335,3 +335,42 @@ fn failing_prebuild_stops_the_build_with_its_output() {
     );
     assert!(!dir.join("dist").exists(), "something was built");
 }
+
+#[test]
+fn missing_uv_names_the_tool_and_how_to_install_it() {
+    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
+    let mirror_root = mirror_dir(&embed);
+    let mirror = StaticServer::start(mirror_root.path());
+    let (_tmp, dir) = hello("http://127.0.0.1:9", "");
+    let cache = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    // `cargo metadata` still runs through $CARGO (set by cargo for tests).
+    let cargo = std::env::var("CARGO").expect("cargo sets $CARGO for tests");
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .env("PATH", empty_path.path())
+        .env("CARGO", cargo)
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("`uv` was not found on PATH"), "{stderr}");
+    assert!(
+        stderr.contains("hint: install it with `pip install uv`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn offline_without_a_cached_runtime_is_an_error() {
+    let (_tmp, dir) = hello("http://127.0.0.1:9", "");
+    let cache = tempfile::tempdir().unwrap();
+    let out = bundle_cmd(&dir, cache.path(), "http://127.0.0.1:9")
+        .arg("--offline")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("--offline forbids downloading it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("python-3.11.9-embed-amd64.zip"), "{stderr}");
+}
