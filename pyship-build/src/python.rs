@@ -231,10 +231,11 @@ pub(crate) fn fetch_pinned(
     let expected = pin.map(str::to_owned).or(locked);
     if ctx.offline {
         let name = url.rsplit('/').next().unwrap_or(url);
-        let hit = expected
-            .as_deref()
-            .map(|sha| ctx.cache.entry(crate::cache::RUNTIMES, sha, name))
-            .filter(|p| p.is_file());
+        // Only a verified copy counts: a damaged one would send the cache to the network.
+        let hit = expected.as_deref().filter(|sha| {
+            let p = ctx.cache.entry(crate::cache::RUNTIMES, sha, name);
+            crate::net::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
+        });
         if hit.is_none() {
             return Err(Error::Offline {
                 url: url.to_owned(),

@@ -242,6 +242,28 @@ fn tampered_mirror_zip_is_refused_and_nothing_is_built() {
             .exists(),
         "the tampered runtime was extracted"
     );
+
+    // The same with the pin in the config instead of pyship.lock.
+    fs_err::remove_file(dir.join("pyship.lock")).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap().replace(
+        "[package.metadata.pyship.windows]\n",
+        &format!("[package.metadata.pyship.windows]\npython-sha256 = \"{good}\"\n"),
+    );
+    fs_err::write(&manifest, text).unwrap();
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains(&good) && stderr.contains(&bad), "{stderr}");
+    assert!(
+        !dir.join("dist").join(ZIP_NAME).exists(),
+        "a bundle was built"
+    );
+    assert!(
+        !dir.join("pyship.lock").exists(),
+        "a mismatching hash was recorded"
+    );
 }
 
 #[test]
@@ -373,4 +395,31 @@ fn offline_without_a_cached_runtime_is_an_error() {
         "{stderr}"
     );
     assert!(stderr.contains("python-3.11.9-embed-amd64.zip"), "{stderr}");
+}
+
+#[test]
+fn configured_extras_are_installed() {
+    // The fixture's `dev` extra asks for pytest, which the wheelhouse lacks:
+    // uv's failure proves the extra reached it.
+    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
+    let mirror_root = mirror_dir(&embed);
+    let mirror = StaticServer::start(mirror_root.path());
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (_tmp, dir) = hello(&wheels.url(), "extras = [\"dev\"]\n");
+    let cache = tempfile::tempdir().unwrap();
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("`pytest` was not found"), "{stderr}");
+
+    let (_tmp, dir) = hello(&wheels.url(), "extras = [\"gui\"]\n");
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("extra `gui` is not in [project.optional-dependencies]"),
+        "{stderr}"
+    );
 }
