@@ -42,8 +42,8 @@ pub enum Error {
         python: String,
         reason: String,
     },
-    #[error("`{package}` was not found in the package index or find-links locations")]
-    NotFound { package: String },
+    #[error("`{package}` {reason}")]
+    NotFound { package: String, reason: String },
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
     #[error("could not run {uv}")]
@@ -85,6 +85,7 @@ impl Hint for Error {
             Error::NoWheel { package, .. } => format!(
                 "a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"
             ),
+            Error::NotFound { reason, .. } if reason.contains("cache") => "--offline installs only what uv has cached: run once without --offline, or use a local `find-links` directory".into(),
             Error::NotFound { .. } => "check the name, `index-url`, `find-links` and `no-index` in [package.metadata.pyship]".into(),
             Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
             Error::Tool(e) => return e.hint(),
@@ -370,8 +371,14 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str) -> Error {
                 reason,
             };
         }
-        if clause.contains("was not found") {
-            return Error::NotFound { package };
+        if let Some(i) = clause.find("was not found") {
+            let reason = clause[i..]
+                .split(" and ")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            return Error::NotFound { package, reason };
         }
     }
     Error::Uv {
@@ -401,10 +408,12 @@ mod tests {
     #[test]
     fn uv_not_found_message_names_the_package() {
         let stderr = "  cause: Because nosuchpkg was not found in the provided package locations and you require nosuchpkg, we can conclude that your requirements are unsatisfiable.";
-        assert!(matches!(
-            explain_failure(stderr, "p", "3.11"),
-            Error::NotFound { package } if package == "nosuchpkg"
-        ));
+        let err = explain_failure(stderr, "p", "3.11");
+        assert!(matches!(&err, Error::NotFound { package, .. } if package == "nosuchpkg"));
+        assert_eq!(
+            err.to_string(),
+            "`nosuchpkg` was not found in the provided package locations"
+        );
     }
 
     #[test]

@@ -411,7 +411,10 @@ fn configured_extras_are_installed() {
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(stderr.contains("`pytest` was not found"), "{stderr}");
+    assert!(
+        stderr.contains("`pytest` was not found in the provided package locations"),
+        "{stderr}"
+    );
 
     let (_tmp, dir) = hello(&wheels.url(), "extras = [\"gui\"]\n");
     let out = bundle_cmd(&dir, cache.path(), &mirror.url())
@@ -422,4 +425,33 @@ fn configured_extras_are_installed() {
         stderr.contains("extra `gui` is not in [project.optional-dependencies]"),
         "{stderr}"
     );
+}
+
+#[test]
+fn offline_rebuild_uses_the_caches_and_is_identical() {
+    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
+    let mirror_root = mirror_dir(&embed);
+    let mirror = StaticServer::start(mirror_root.path());
+    // A local find-links directory: uv reads it without the network.
+    let (_tmp, dir) = hello("http://127.0.0.1:9", "");
+    let manifest = dir.join("Cargo.toml");
+    let wheelhouse = pyship_e2e::testdata::wheelhouse();
+    let text = fs_err::read_to_string(&manifest).unwrap().replace(
+        "find-links = [\"http://127.0.0.1:9/\"]",
+        &format!("find-links = [\"{}\"]", wheelhouse.display()),
+    );
+    fs_err::write(&manifest, text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    bundle_cmd(&dir, cache.path(), &mirror.url())
+        .assert()
+        .success();
+    let zip = dir.join("dist").join(ZIP_NAME);
+    let first = sha256_file(&zip);
+    let before = mirror.requests();
+    bundle_cmd(&dir, cache.path(), &mirror.url())
+        .arg("--offline")
+        .assert()
+        .success();
+    assert_eq!(mirror.requests(), before, "--offline made a request");
+    assert_eq!(sha256_file(&zip), first);
 }
