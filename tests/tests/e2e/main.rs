@@ -4,7 +4,8 @@
 
 mod build_script;
 mod packaging;
-mod strip;
 mod publish;
+mod strip;
 mod support;
 mod version_cli;
+mod windows_bundle;
