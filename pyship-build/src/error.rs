@@ -41,6 +41,9 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::docker::Error>,
+    try_hint::<crate::init::Error>,
+    try_hint::<crate::manifest::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.
