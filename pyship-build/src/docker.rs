@@ -160,7 +160,11 @@ impl fmt::Display for CommandLine {
 fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b',' | b'+')
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b',' | b'+'
+                )
         });
     if plain {
         s.to_owned()
@@ -279,9 +283,14 @@ pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
         && !image.starts_with('/')
         && !image.ends_with('/')
         && !image.contains("//")
-        && image.rsplit('/').next().is_some_and(|last| !last.contains(':'))
+        && image
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| !last.contains(':'))
         && image.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
         });
     if !valid {
         return Err(Error::BadImage { image });
@@ -364,7 +373,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             includes => includes,
             stamp => !py.dynamic_version && py.version.is_some(),
             stamp_script => STAMP_SCRIPT,
-            dist_name => plan.dist_name.clone(),
+            dist_name => py.name.clone(),
             port => plan.config.port,
             healthcheck_script => plan.config.port.map(healthcheck_script),
             module => plan.module.clone(),
@@ -392,10 +401,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         (plan.work_dir.join("docker").join("Dockerfile"), true)
     };
     let (url, repo) = crate::manifest::release_location(plan, env);
-    let mut labels = vec![(
-        "org.opencontainers.image.version".to_owned(),
-        v.semver(),
-    )];
+    let mut labels = vec![("org.opencontainers.image.version".to_owned(), v.semver())];
     if let (Some(u), Some(r)) = (&url, &repo) {
         labels.push(("org.opencontainers.image.source".into(), format!("{u}/{r}")));
     }
@@ -409,7 +415,10 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         let user = env
             .get(env::GITHUB_ACTOR)
             .map(str::to_owned)
-            .or_else(|| repo.as_ref().and_then(|r| r.split('/').next().map(str::to_owned)))
+            .or_else(|| {
+                repo.as_ref()
+                    .and_then(|r| r.split('/').next().map(str::to_owned))
+            })
             .unwrap_or_else(|| "pyship".into());
         let mut args = vec!["login".to_owned()];
         args.extend(registry.clone());
@@ -515,7 +524,7 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         if let Some(dir) = dp.dockerfile.parent() {
             fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
         }
-        crate::fs::atomic_write(&dp.dockerfile, text.as_bytes()).map_err(err)?;
+        crate::init::write_file(&dp.dockerfile, text.as_bytes()).map_err(err)?;
         ctx.reporter
             .status("Rendered", &dp.dockerfile.display().to_string());
     }
@@ -561,7 +570,16 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
             .ok_or_else(|| Error::NoToken {
                 var: plan_.config.publish.token_env.clone(),
             })?;
-        output.link = Some(link_package(ctx, link, token)?);
+        // The image is pushed; a link the server refuses (e.g. a token without
+        // write:package) must not fail the release: warn with the manual steps.
+        output.link = match link_package(ctx, link, token) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                ctx.reporter
+                    .warn(&format!("{e}; {}", manual_link_steps(link)));
+                None
+            }
+        };
     }
     Ok(output)
 }
@@ -712,7 +730,10 @@ mod tests {
         assert!(is_latest(&v("1.1.0"), &repo));
         assert!(is_latest(&v("1.2.0"), &repo));
         assert!(!is_latest(&v("1.2.0-rc.1"), &repo), "prerelease");
-        assert!(!is_latest(&v("1.0.1"), &repo), "backport must not move latest");
+        assert!(
+            !is_latest(&v("1.0.1"), &repo),
+            "backport must not move latest"
+        );
         assert!(is_latest(&v("0.1.0"), &[]), "first release");
     }
 
@@ -734,7 +755,11 @@ mod tests {
     fn command_line_never_shows_the_token() {
         let mut c = CommandLine::new(
             "docker",
-            vec!["login".into(), "r.example".into(), "--password-stdin".into()],
+            vec![
+                "login".into(),
+                "r.example".into(),
+                "--password-stdin".into(),
+            ],
         );
         c.stdin_from_env = Some("DEPLOY_TOKEN".into());
         assert_eq!(

@@ -211,12 +211,16 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
     if generated.metadata == MetadataAction::Keep {
         ctx.reporter.warn(&format!(
             "kept the existing [{}]; pass --force to replace it with the documented defaults",
-            generated.metadata_table.as_deref().unwrap_or("package.metadata.pyship")
+            generated
+                .metadata_table
+                .as_deref()
+                .unwrap_or("package.metadata.pyship")
         ));
     }
     for f in &generated.files {
         if !f.changed {
-            ctx.reporter.status("Unchanged", &f.path.display().to_string());
+            ctx.reporter
+                .status("Unchanged", &f.path.display().to_string());
             continue;
         }
         if let Some(dir) = f.path.parent() {
@@ -225,11 +229,15 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 source: crate::fs::Error::Io(e),
             })?;
         }
-        crate::fs::atomic_write(&f.path, f.new.as_bytes()).map_err(|source| Error::Write {
+        write_file(&f.path, f.new.as_bytes()).map_err(|source| Error::Write {
             path: f.path.clone(),
             source,
         })?;
-        let verb = if f.old.is_some() { "Updated" } else { "Created" };
+        let verb = if f.old.is_some() {
+            "Updated"
+        } else {
+            "Created"
+        };
         ctx.reporter.status(verb, &f.path.display().to_string());
     }
     Ok(generated)
@@ -256,8 +264,27 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("{shown} (on disk)"), &format!("{shown} (cargo pyship init)"))
+        .header(
+            &format!("{shown} (on disk)"),
+            &format!("{shown} (cargo pyship init)"),
+        )
         .to_string()
+}
+
+/// [`crate::fs::atomic_write`], plus: a file that did not exist gets mode 0644
+/// (the temp file it was made from is 0600, which would hide a workflow or a
+/// manifest from the other users of a shared checkout or web root).
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), crate::fs::Error> {
+    let existed = path.exists();
+    crate::fs::atomic_write(path, contents)?;
+    #[cfg(unix)]
+    if !existed {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = existed;
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -354,7 +381,9 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     };
     let mut t = String::new();
     t.push_str("[package.metadata.pyship]\n");
-    t.push_str("# Written by `cargo pyship init`: the defaults, documented. Every key is optional.\n");
+    t.push_str(
+        "# Written by `cargo pyship init`: the defaults, documented. Every key is optional.\n",
+    );
     t.push_str("# Artifact prefix and display name.\n");
     t.push_str(&format!("name = {}\n", q(&c.name)));
     t.push_str("# Run as `python -m {module}`.\n");
@@ -376,16 +405,28 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     t.push_str("# The project's own prebuilt wheels (paths or globs), e.g. a maturin build.\n");
     t.push_str(&format!("wheels = {}\n", list(&c.wheels)));
     t.push_str("# A command run before bundling (and in the Docker image's first stage).\n");
-    t.push_str(&opt("prebuild", c.prebuild.as_deref().map(q), "\"npm ci && npm run build\""));
-    t.push_str("# The app's web port: opened after install, EXPOSEd and health-checked in Docker.\n");
+    t.push_str(&opt(
+        "prebuild",
+        c.prebuild.as_deref().map(q),
+        "\"npm ci && npm run build\"",
+    ));
+    t.push_str(
+        "# The app's web port: opened after install, EXPOSEd and health-checked in Docker.\n",
+    );
     t.push_str(&opt("port", c.port.map(|p| p.to_string()), "8765"));
     t.push('\n');
 
     let w = &c.windows;
     t.push_str("[package.metadata.pyship.windows]\n");
     t.push_str(&format!("python-mirror = {}\n", q(&w.python_mirror)));
-    t.push_str("# Pin of the embeddable zip's SHA-256 (also recorded in pyship.lock on first fetch).\n");
-    t.push_str(&opt("python-sha256", w.python_sha256.as_deref().map(q), "\"\""));
+    t.push_str(
+        "# Pin of the embeddable zip's SHA-256 (also recorded in pyship.lock on first fetch).\n",
+    );
+    t.push_str(&opt(
+        "python-sha256",
+        w.python_sha256.as_deref().map(q),
+        "\"\"",
+    ));
     t.push_str("# Build the NSIS installer next to the portable zip.\n");
     t.push_str(&format!("installer = {}\n", w.installer));
     t.push_str("# \"vbs\" (wscript start-hidden.vbs) or \"pythonw\" (no VBScript).\n");
@@ -411,7 +452,9 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
             crate::config::LinuxRuntime::Venv => "venv",
         })
     ));
-    t.push_str("# The standalone runtime's tarball URL (default: python-build-standalone for `python`).\n");
+    t.push_str(
+        "# The standalone runtime's tarball URL (default: python-build-standalone for `python`).\n",
+    );
     t.push_str(&opt("runtime-url", l.runtime_url.as_deref().map(q), "\"\""));
     t.push_str("# Wheel platform for the Linux bundle.\n");
     t.push_str(&format!("platform = {}\n", q(&l.platform)));
@@ -422,7 +465,9 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     let s = &c.strip;
     t.push_str("[package.metadata.pyship.strip]\n");
     t.push_str(&format!("presets = {}\n", list(&s.presets)));
-    t.push_str("# Extra globs to remove, relative to site-packages; `keep` wins over every rule.\n");
+    t.push_str(
+        "# Extra globs to remove, relative to site-packages; `keep` wins over every rule.\n",
+    );
     t.push_str(&format!("remove = {}\n", list(&s.remove)));
     t.push_str(&format!("keep = {}\n", list(&s.keep)));
     t.push_str("# true: .py -> .pyc with a matching interpreter, then drop .py (measured ~7% larger zips).\n");
@@ -434,8 +479,14 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     t.push_str("[package.metadata.pyship.publish]\n");
     t.push_str("# gitea | forgejo | github\n");
     t.push_str(&format!("provider = {}\n", q(provider)));
-    t.push_str("# Server and owner/name; default: $GITHUB_SERVER_URL and $GITHUB_REPOSITORY in CI.\n");
-    t.push_str(&opt("url", p.url.as_deref().map(q), "\"https://gitea.example.com\""));
+    t.push_str(
+        "# Server and owner/name; default: $GITHUB_SERVER_URL and $GITHUB_REPOSITORY in CI.\n",
+    );
+    t.push_str(&opt(
+        "url",
+        p.url.as_deref().map(q),
+        "\"https://gitea.example.com\"",
+    ));
     t.push_str(&opt("repo", p.repo.as_deref().map(q), "\"owner/name\""));
     t.push_str("# The environment variable (and CI secret) holding the token.\n");
     t.push_str(&format!("token-env = {}\n", q(&p.token_env)));
@@ -444,7 +495,11 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     let d = &c.docker;
     t.push_str("[package.metadata.pyship.docker]\n");
     t.push_str("# Default: {server host}/{owner}/{name} of the release repository.\n");
-    t.push_str(&opt("image", d.image.as_deref().map(q), "\"gitea.example.com/owner/app\""));
+    t.push_str(&opt(
+        "image",
+        d.image.as_deref().map(q),
+        "\"gitea.example.com/owner/app\"",
+    ));
     t.push_str(&format!(
         "context = {}\n",
         q(&d.context.to_string_lossy().replace('\\', "/"))
@@ -538,7 +593,11 @@ pub fn workflows(
     for name in ["test", "release"] {
         let new = templates.render_yaml(&format!("ci/{name}.yml.j2"), &ctx)?;
         let path = repo.join(dir).join(format!("{name}.yml"));
-        let old = if path.is_file() { Some(read(&path)?) } else { None };
+        let old = if path.is_file() {
+            Some(read(&path)?)
+        } else {
+            None
+        };
         out.push(FileChange {
             changed: old.as_deref() != Some(new.as_str()),
             path,

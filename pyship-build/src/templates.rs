@@ -17,9 +17,18 @@ use minijinja::{Environment, UndefinedBehavior};
 
 /// The embedded defaults: (file name, contents).
 pub const DEFAULTS: &[(&str, &str)] = &[
-    ("ci/test.yml.j2", include_str!("../templates/ci/test.yml.j2")),
-    ("ci/release.yml.j2", include_str!("../templates/ci/release.yml.j2")),
-    ("docker/Dockerfile.j2", include_str!("../templates/docker/Dockerfile.j2")),
+    (
+        "ci/test.yml.j2",
+        include_str!("../templates/ci/test.yml.j2"),
+    ),
+    (
+        "ci/release.yml.j2",
+        include_str!("../templates/ci/release.yml.j2"),
+    ),
+    (
+        "docker/Dockerfile.j2",
+        include_str!("../templates/docker/Dockerfile.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -36,9 +36,9 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
         stdout.flush()?;
         out.error(&anyhow::Error::new(pyship_build::error::Hinted {
             message: format!(
-                "{} generated file{} differ from what `cargo pyship init` writes now: {}",
+                "{} generated file{} from what `cargo pyship init` writes now: {}",
                 drift.len(),
-                if drift.len() == 1 { "" } else { "s" },
+                if drift.len() == 1 { " differs" } else { "s differ" },
                 drift
                     .iter()
                     .map(|d| d.path.display().to_string())

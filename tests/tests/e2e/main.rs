@@ -3,6 +3,9 @@
 //! One test binary, one module per area.
 
 mod build_script;
+mod docker;
+mod init;
 mod packaging;
+mod plan;
 mod support;
 mod version_cli;
