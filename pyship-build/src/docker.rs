@@ -268,15 +268,7 @@ pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
             let (Some(url), Some(repo)) = (url, repo) else {
                 return Err(Error::NoImage);
             };
-            let host = url
-                .split_once("://")
-                .map(|(_, rest)| rest)
-                .unwrap_or(&url)
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            format!("{host}/{repo}").to_ascii_lowercase()
+            format!("{}/{repo}", host_of(&url)).to_ascii_lowercase()
         }
     };
     let valid = !image.is_empty()
@@ -296,6 +288,13 @@ pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
         return Err(Error::BadImage { image });
     }
     Ok(image)
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or_default();
+    host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host)
 }
 
 /// The registry host of `image`: its first component when it looks like a host
@@ -448,8 +447,12 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
             commands.push(CommandLine::new("docker", vec!["push".into(), t.clone()]));
         }
     }
-    let link = match (opts.push, &url, &repo, &registry) {
-        (true, Some(u), Some(r), Some(reg)) if u.contains(reg.as_str()) => {
+    // Only Gitea (and Forgejo, which answers 404 and gets the manual steps) keep
+    // container packages apart from repositories; only when the image is in the
+    // release server's own registry is there a package to link.
+    let forge = plan.config.publish.provider != crate::config::Provider::Github;
+    let link = match (opts.push && forge, &url, &repo, &registry) {
+        (true, Some(u), Some(r), Some(reg)) if host_of(u).eq_ignore_ascii_case(reg) => {
             // `host/owner/name...`: Gitea's package name is the path after the owner.
             let path = image.split_once('/').map(|(_, p)| p).unwrap_or(&image);
             path.split_once('/').and_then(|(owner, package)| {
@@ -749,6 +752,13 @@ mod tests {
         );
         assert_eq!(registry_of("owner/app"), None);
         assert_eq!(registry_of("app"), None);
+    }
+
+    #[test]
+    fn host_of_strips_scheme_path_and_credentials() {
+        assert_eq!(host_of("https://git.example.com/sub/"), "git.example.com");
+        assert_eq!(host_of("http://127.0.0.1:3000"), "127.0.0.1:3000");
+        assert_eq!(host_of("https://u@h.example"), "h.example");
     }
 
     #[test]

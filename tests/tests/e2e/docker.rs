@@ -232,16 +232,18 @@ fn docker_without_engine_is_an_error_naming_the_engine() {
         .stderr(predicate::str::contains("hint: start the Docker engine"));
 }
 
-/// A `docker` that records its argv and stdin, answers `info`, fails `login`
+/// A `docker` that records its argv and stdin, answers `info`, and fails
+/// `login` unless `login_ok`
 /// (shell builtins only: its PATH has no coreutils).
 /// It stands in for the engine this machine lacks, to check what the stage
 /// does around a failed login; the real engine is covered by the build test.
-fn recording_docker(dir: &Path) -> (tempfile::TempDir, PathBuf) {
+fn recording_docker(dir: &Path, login_ok: bool) -> (tempfile::TempDir, PathBuf) {
     let bin = path_without_docker();
     let log = dir.join("docker.log");
     let script = format!(
-        "#!/bin/sh\necho \"argv: $*\" >> '{log}'\ncase \"$1\" in\n  info) echo 27.0.0; exit 0;;\n  login) read -r tok; echo \"stdin: $tok\" >> '{log}'; echo 'unauthorized: bad token' >&2; exit 1;;\n  *) exit 0;;\nesac\n",
-        log = log.display()
+        "#!/bin/sh\necho \"argv: $*\" >> '{log}'\ncase \"$1\" in\n  info) echo 27.0.0; exit 0;;\n  login) read -r tok; echo \"stdin: $tok\" >> '{log}'; [ {ok} = 1 ] && exit 0; echo 'unauthorized: bad token' >&2; exit 1;;\n  *) exit 0;;\nesac\n",
+        log = log.display(),
+        ok = u8::from(login_ok),
     );
     let p = bin.path().join("docker");
     fs_err::write(&p, script).unwrap();
@@ -253,7 +255,7 @@ fn recording_docker(dir: &Path) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn docker_failed_login_warns_and_skips_the_image() {
     let (_t, dir) = tagged_hello();
-    let (bin, log) = recording_docker(&dir);
+    let (bin, log) = recording_docker(&dir, false);
     let cache = tempfile::tempdir().unwrap();
     pyship(cache.path())
         .current_dir(&dir)
@@ -521,4 +523,54 @@ fn dockerfile_stamp_step_stamps_pyproject_and_keeps_its_comments() {
     // The image runs the configured module as a non-root user.
     assert_eq!(json_line(&df, "CMD "), ["python", "-m", "hello_app"]);
     assert!(df.contains("\nUSER app\n"), "{df}");
+}
+
+#[test]
+fn docker_push_pushes_every_tag_then_links_the_package() {
+    let (_t, dir) = tagged_hello();
+    let (bin, log) = recording_docker(&dir, true);
+    let server = responder(201, "");
+    let host = server.url.trim_start_matches("http://").to_owned();
+    let cache = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .env("PATH", bin.path())
+        .env("GITHUB_SERVER_URL", &server.url)
+        .env("GITHUB_REPOSITORY", "owner/hello")
+        .env("DEPLOY_TOKEN", "s3cr3t-token")
+        .args(["pyship", "docker", "--version", "1.2.0", "--push"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Pushed"))
+        .stderr(predicate::str::contains("warning").not());
+    let log = fs_err::read_to_string(&log).unwrap();
+    let argv: Vec<&str> = log.lines().filter(|l| l.starts_with("argv: ")).collect();
+    let image = format!("{host}/owner/hello");
+    assert_eq!(argv[0], "argv: info --format {{.ServerVersion}}");
+    assert_eq!(
+        argv[1],
+        format!("argv: login {host} --username owner --password-stdin")
+    );
+    assert!(argv[2].starts_with("argv: build --file "), "{log}");
+    assert!(
+        argv[2].contains(&format!("--tag {image}:latest")),
+        "1.2.0 is newer than every tag: {log}"
+    );
+    assert_eq!(
+        argv[3..],
+        [
+            format!("argv: push {image}:v1.2.0"),
+            format!("argv: push {image}:1.2.0"),
+            format!("argv: push {image}:latest"),
+        ]
+    );
+    // The rendered Dockerfile is where the build was pointed.
+    assert!(dir.join("dist/.pyship/docker/Dockerfile").is_file());
+    assert_eq!(
+        *server.seen.lock().unwrap(),
+        [(
+            "POST /api/v1/packages/owner/container/hello/-/link/hello HTTP/1.1".to_owned(),
+            "token s3cr3t-token".to_owned()
+        )]
+    );
 }
