@@ -231,7 +231,7 @@ pub struct Release {
 pub struct Step {
     pub name: &'static str,
     pub description: String,
-    /// `false` when the step will be skipped (and why, in `description`).
+    /// `false` when the step will be skipped (`description` says why).
     pub runs: bool,
 }
 
@@ -291,12 +291,27 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         step(
             "version",
             true,
-            format!(
-                "stamp {} ({}) into {}",
-                v.pep440(),
-                v.tag(),
-                plan.pyproject().path.display()
-            ),
+            match plan.project.stamp_target() {
+                Ok(crate::version::stamp::Target::Cargo {
+                    manifest,
+                    workspace,
+                    ..
+                }) => format!(
+                    "stamp {} into {} of {} (the pyproject's version is dynamic)",
+                    v.semver(),
+                    if workspace {
+                        "[workspace.package].version"
+                    } else {
+                        "[package].version"
+                    },
+                    manifest.display()
+                ),
+                _ => format!(
+                    "stamp {} into [project].version of {}",
+                    v.pep440(),
+                    plan.pyproject().path.display()
+                ),
+            },
         ),
         step(
             "bundle",
@@ -307,7 +322,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             "installer",
             !installer.is_empty(),
             if installer.is_empty() {
-                "skipped: no Windows target or windows.installer = false".into()
+                "no Windows target, or windows.installer = false".into()
             } else {
                 format!("build {installer} with makensis")
             },
@@ -344,10 +359,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             None => step(
                 "docker",
                 false,
-                format!(
-                    "skipped: {}",
-                    docker_skipped.as_deref().unwrap_or("no image")
-                ),
+                docker_skipped.clone().unwrap_or_else(|| "no image".into()),
             ),
         },
     ];

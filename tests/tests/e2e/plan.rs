@@ -60,7 +60,7 @@ fn plan_json_snapshot() {
     let v = plan_json(&dir, &["--version", "v1.2.0-rc.1"]);
     let text = serde_json::to_string_pretty(&v)
         .unwrap()
-        .replace(&dir.display().to_string(), "[project]");
+        .replace(&dir.display().to_string(), "[root]");
     insta::assert_snapshot!("plan_hello_json", text);
 }
 
