@@ -641,9 +641,10 @@ pub fn manual_link_steps(link: &LinkPlan) -> String {
 }
 
 /// `POST {url}/api/v1/packages/{owner}/container/{package}/-/link/{repo}`.
-/// 201/204: linked; 400 (already linked): success; 404/405 (no such API,
-/// Gitea < 1.24 or Forgejo): a warning with the manual steps. Other answers
-/// are errors naming the URL and the server's message.
+/// 201/204: linked; 400 (already linked): success; 404/405 without a reason
+/// (no such API: Gitea < 1.24, Forgejo): a warning with the manual steps.
+/// Other answers, including 404 "package does not exist", are errors naming
+/// the URL and the server's message.
 pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<LinkOutcome, Error> {
     let url = format!(
         "{}/api/v1/packages/{}/container/{}/-/link/{}",
@@ -688,6 +689,13 @@ pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<L
                 .debug(&format!("package already linked ({message})"));
             Ok(LinkOutcome::AlreadyLinked)
         }
+        // Gitea ≥ 1.24 answers 404 with a reason when the package or the
+        // repository is missing: a real error. A bare 404/405 means no such route.
+        404 if message.contains("does not exist") => Err(Error::Link {
+            url,
+            status,
+            message,
+        }),
         404 | 405 => {
             ctx.reporter.warn(&format!(
                 "the server has no package link API (POST {url} answered {status}: it needs Gitea 1.24 or newer); {}",

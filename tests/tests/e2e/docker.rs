@@ -400,6 +400,17 @@ fn link_package_on_an_older_server_warns_with_manual_steps() {
 }
 
 #[test]
+fn link_package_missing_package_is_an_error_not_an_old_server() {
+    let (out, lines, _) = link_with(404, r#"{"message":"package does not exist","url":"x"}"#);
+    let msg = out.unwrap_err().to_string();
+    assert!(msg.contains("package does not exist"), "{msg}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("warning:")),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn link_package_permission_denied_is_an_error_with_the_servers_message() {
     let (out, _, _) = link_with(403, r#"{"message":"permission denied"}"#);
     let err = out.unwrap_err();
