@@ -90,6 +90,8 @@ pub enum Error {
         status: u16,
         message: String,
     },
+    #[error("refusing to send the token over plain http to {url}")]
+    InsecureUrl { url: String },
     #[error(transparent)]
     Net(#[from] crate::net::Error),
 }
@@ -108,6 +110,7 @@ impl Hint for Error {
             Error::Failed { .. } => "read docker's output above; run the printed command by hand to reproduce it".into(),
             Error::NoToken { var } => format!("export {var} with a token that may push to the registry"),
             Error::Link { .. } => "check that the token has the write:package scope and belongs to the package owner".into(),
+            Error::InsecureUrl { .. } => "use https:// for the server (plain http is allowed only to 127.0.0.1, ::1 and localhost)".into(),
             Error::Net(e) => return e.hint(),
         })
     }
@@ -653,6 +656,11 @@ pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<L
         encode(&link.package),
         encode(&link.repo)
     );
+    if !secure_for_token(&link.url) {
+        return Err(Error::InsecureUrl {
+            url: link.url.clone(),
+        });
+    }
     ctx.reporter.status(
         "Linking",
         &format!("package {} to {}/{}", link.package, link.owner, link.repo),
@@ -711,6 +719,28 @@ pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<L
     }
 }
 
+/// `https://`, or plain `http://` to a loopback host only (the token must not
+/// cross a network in clear text).
+fn secure_for_token(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    if !lower.starts_with("http://") {
+        return false;
+    }
+    let host = host_of(&lower);
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Percent-encode one URL path segment.
 fn encode(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -767,6 +797,17 @@ mod tests {
         assert_eq!(host_of("https://git.example.com/sub/"), "git.example.com");
         assert_eq!(host_of("http://127.0.0.1:3000"), "127.0.0.1:3000");
         assert_eq!(host_of("https://u@h.example"), "h.example");
+    }
+
+    #[test]
+    fn token_goes_over_plain_http_only_to_loopback() {
+        assert!(secure_for_token("https://git.example.com"));
+        assert!(secure_for_token("http://127.0.0.1:3000"));
+        assert!(secure_for_token("http://localhost:3000/"));
+        assert!(secure_for_token("http://[::1]:3000"));
+        assert!(!secure_for_token("http://git.example.com"));
+        assert!(!secure_for_token("http://10.0.0.1:3000"));
+        assert!(!secure_for_token("ftp://x"));
     }
 
     #[test]
