@@ -1,0 +1,167 @@
+//! The Gitea container package link (Gitea ≥ 1.24). Why: a pushed image is
+//! a package of the owner, not of the repository, until it is linked; the
+//! repository's Packages tab shows it only then. Gitea has no automatic link
+//! from image labels, so the stage calls the API after a push, and tells the
+//! user how to do it by hand where the API is missing (older Gitea, Forgejo).
+
+use serde::Serialize;
+
+use super::{host_of, Error};
+use crate::Context;
+
+/// The package link request made after a push to Gitea.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkPlan {
+    pub url: String,
+    pub owner: String,
+    pub package: String,
+    pub repo: String,
+}
+
+/// The result of the package link request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkOutcome {
+    Linked,
+    AlreadyLinked,
+    /// The server has no link API (Gitea < 1.24, Forgejo); a warning was shown.
+    Unsupported,
+}
+
+/// The manual steps when the server cannot link a package through the API.
+pub fn manual_link_steps(link: &LinkPlan) -> String {
+    format!(
+        "link the package by hand: in Gitea's web UI open {}/{}/-/packages, choose the container package `{}`, then Settings → Link to repository → `{}`",
+        link.url.trim_end_matches('/'),
+        link.owner,
+        link.package,
+        link.repo
+    )
+}
+
+/// `POST {url}/api/v1/packages/{owner}/container/{package}/-/link/{repo}`.
+/// 201/204: linked; 400 (already linked): success; 404/405 without a reason
+/// (no such API: Gitea < 1.24, Forgejo): a warning with the manual steps.
+/// Other answers, including 404 "package does not exist", are errors naming
+/// the URL and the server's message.
+pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<LinkOutcome, Error> {
+    let url = format!(
+        "{}/api/v1/packages/{}/container/{}/-/link/{}",
+        link.url.trim_end_matches('/'),
+        encode(&link.owner),
+        encode(&link.package),
+        encode(&link.repo)
+    );
+    if !secure_for_token(&link.url) {
+        return Err(Error::InsecureUrl {
+            url: link.url.clone(),
+        });
+    }
+    ctx.reporter.status(
+        "Linking",
+        &format!("package {} to {}/{}", link.package, link.owner, link.repo),
+    );
+    let client = ctx.http()?;
+    let backoff = crate::net::Backoff::default();
+    let resp = backoff.retry(|_| {
+        let r = client
+            .post(&url)
+            .header("Authorization", format!("token {token}"))
+            .send()
+            .map_err(|source| crate::net::Error::Request {
+                url: url.clone(),
+                source,
+            })?;
+        let status = r.status().as_u16();
+        if status == 429 || status >= 500 {
+            return Err(crate::net::Error::Status {
+                url: url.clone(),
+                status,
+            });
+        }
+        Ok((status, r.text().unwrap_or_default()))
+    });
+    let (status, body) = resp?;
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.trim().to_owned());
+    match status {
+        200..=299 => Ok(LinkOutcome::Linked),
+        400 => {
+            ctx.reporter
+                .debug(&format!("package already linked ({message})"));
+            Ok(LinkOutcome::AlreadyLinked)
+        }
+        // Gitea ≥ 1.24 answers 404 with a reason when the package or the
+        // repository is missing: a real error. A bare 404/405 means no such route.
+        404 if message.contains("does not exist") => Err(Error::Link {
+            url,
+            status,
+            message,
+        }),
+        404 | 405 => {
+            ctx.reporter.warn(&format!(
+                "the server has no package link API (POST {url} answered {status}: it needs Gitea 1.24 or newer); {}",
+                manual_link_steps(link)
+            ));
+            Ok(LinkOutcome::Unsupported)
+        }
+        _ => Err(Error::Link {
+            url,
+            status,
+            message,
+        }),
+    }
+}
+
+/// `https://`, or plain `http://` to a loopback host only (the token must not
+/// cross a network in clear text).
+fn secure_for_token(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return true;
+    }
+    if !lower.starts_with("http://") {
+        return false;
+    }
+    let host = host_of(&lower);
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Percent-encode one URL path segment.
+fn encode(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_goes_over_plain_http_only_to_loopback() {
+        assert!(secure_for_token("https://git.example.com"));
+        assert!(secure_for_token("http://127.0.0.1:3000"));
+        assert!(secure_for_token("http://localhost:3000/"));
+        assert!(secure_for_token("http://[::1]:3000"));
+        assert!(!secure_for_token("http://git.example.com"));
+        assert!(!secure_for_token("http://10.0.0.1:3000"));
+        assert!(!secure_for_token("ftp://x"));
+    }
+}
