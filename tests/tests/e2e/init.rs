@@ -272,3 +272,32 @@ fn init_rejects_a_token_env_that_cannot_be_a_secret() {
         .stderr(predicate::str::contains("hint:"));
     assert!(!dir.join(".gitea").exists());
 }
+
+#[test]
+fn init_uses_the_projects_template_override_and_checks_against_it() {
+    let (_t, dir, _) = bare_hello();
+    let tdir = dir.join("templates/ci");
+    fs_err::create_dir_all(&tdir).unwrap();
+    fs_err::write(
+        tdir.join("test.yml.j2"),
+        "{{{ header }}}\nname: custom\non: [push]\njobs:\n  t:\n    runs-on: self-hosted\n    steps:\n      - run: echo ${{ github.sha }} {{{ python_dir | yaml }}}\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    init(&dir, cache.path(), &[]).success();
+    let wf = dir.join(".gitea/workflows/test.yml");
+    let v = yaml(&wf);
+    assert_eq!(v["name"], "custom");
+    assert_eq!(
+        v["jobs"]["t"]["steps"][0]["run"],
+        "echo ${{ github.sha }} \"python\""
+    );
+    init(&dir, cache.path(), &["--check"]).success();
+    // Editing the override makes the generated file drift.
+    let t = tdir.join("test.yml.j2");
+    let text = fs_err::read_to_string(&t).unwrap();
+    fs_err::write(&t, text.replace("self-hosted", "ubuntu-latest")).unwrap();
+    init(&dir, cache.path(), &["--check"])
+        .code(1)
+        .stdout(predicate::str::contains("+    runs-on: ubuntu-latest"));
+}
