@@ -575,8 +575,24 @@ fn docker_push_pushes_every_tag_then_links_the_package() {
             format!("argv: push {image}:latest"),
         ]
     );
-    // The rendered Dockerfile is where the build was pointed.
+    // The rendered Dockerfile is where the build was pointed, with a
+    // .dockerignore beside it that keeps target/ and dist/ out of the context.
     assert!(dir.join("dist/.pyship/docker/Dockerfile").is_file());
+    let ignore =
+        fs_err::read_to_string(dir.join("dist/.pyship/docker/Dockerfile.dockerignore")).unwrap();
+    let ignored: Vec<&str> = ignore.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        ignored,
+        [
+            ".git",
+            "**/target",
+            "**/__pycache__",
+            "**/*.pyc",
+            "**/.venv",
+            "dist",
+            "target"
+        ]
+    );
     assert_eq!(
         *server.seen.lock().unwrap(),
         [(
