@@ -294,16 +294,18 @@ fn read(path: &Path) -> Result<String, Error> {
     })
 }
 
-/// `base`, a blank line, then `table` (the file's own bytes are kept).
+/// `base`, a blank line, then `table` (the file's own bytes are kept, and its
+/// line ending, CRLF or LF, is used for the new lines).
 fn append_table(base: &str, table: &str) -> String {
+    let nl = if base.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = base.to_owned();
     if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
+        out.push_str(nl);
     }
-    if !out.is_empty() && !out.ends_with("\n\n") {
-        out.push('\n');
+    if !out.is_empty() && !out.ends_with(&format!("{nl}{nl}")) {
+        out.push_str(nl);
     }
-    out.push_str(table);
+    out.push_str(&table.replace('\n', nl));
     out
 }
 
@@ -616,6 +618,10 @@ mod tests {
     fn append_keeps_bytes_and_separates() {
         assert_eq!(append_table("a = 1", "[t]\n"), "a = 1\n\n[t]\n");
         assert_eq!(append_table("a = 1\n\n", "[t]\n"), "a = 1\n\n[t]\n");
+        assert_eq!(
+            append_table("a = 1\r\n", "[t]\nb = 2\n"),
+            "a = 1\r\n\r\n[t]\r\nb = 2\r\n"
+        );
     }
 
     #[test]
