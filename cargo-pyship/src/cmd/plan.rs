@@ -11,7 +11,7 @@ use pyship_build::plan::{Options, Plan};
 use crate::cli::{Format, Global, PlanArgs};
 use crate::output::Output;
 
-pub fn run(g: &Global, a: PlanArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode> {
     let project = super::load_project(g)?;
     let plan = Plan::build(
         project,
@@ -57,7 +57,6 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, out: &Output) -> Result<ExitCode>
                     println!("  {t}");
                 }
             }
-            let _ = out;
         }
     }
     Ok(ExitCode::SUCCESS)
