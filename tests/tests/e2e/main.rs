@@ -7,5 +7,8 @@ mod docker;
 mod init;
 mod packaging;
 mod plan;
+mod publish;
+mod strip;
 mod support;
 mod version_cli;
+mod windows_bundle;
