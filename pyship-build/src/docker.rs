@@ -93,8 +93,10 @@ pub enum Error {
         status: u16,
         message: String,
     },
-    #[error("refusing to send the token over plain http to {url}")]
-    InsecureUrl { url: String },
+    #[error("the token in the publish token variable is not a valid HTTP header value")]
+    BadToken,
+    #[error(transparent)]
+    Target(#[from] crate::publish::Error),
     #[error(transparent)]
     Net(#[from] crate::net::Error),
 }
@@ -113,7 +115,8 @@ impl Hint for Error {
             Error::Failed { .. } => "read docker's output above; run the printed command by hand to reproduce it".into(),
             Error::NoToken { var } => format!("export {var} with a token that may push to the registry"),
             Error::Link { .. } => "check that the token has the write:package scope and belongs to the package owner".into(),
-            Error::InsecureUrl { .. } => "use https:// for the server (plain http is allowed only to 127.0.0.1, ::1 and localhost)".into(),
+            Error::BadToken => "check the token variable: it must hold the token only, without line breaks".into(),
+            Error::Target(e) => return crate::error::Hint::hint(e),
             Error::Net(e) => return e.hint(),
         })
     }
@@ -602,15 +605,13 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         }
     }
     if let Some(link) = &dp.link {
-        let token = ctx
-            .env
-            .get(&plan_.config.publish.token_env)
-            .ok_or_else(|| Error::NoToken {
-                var: plan_.config.publish.token_env.clone(),
-            })?;
         // The image is pushed; a link the server refuses (e.g. a token without
         // write:package) must not fail the release: warn with the manual steps.
-        output.link = match link_package(ctx, link, token) {
+        let manifest = plan_.project.manifest_path.display().to_string();
+        let linked = crate::publish::Target::resolve(&plan_.config.publish, ctx.env, &manifest)
+            .map_err(Error::from)
+            .and_then(|t| link_package(ctx, link, &t.token));
+        output.link = match linked {
             Ok(o) => Some(o),
             Err(e) => {
                 ctx.reporter

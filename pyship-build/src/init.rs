@@ -406,6 +406,15 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     t.push_str(&format!("extras = {}\n", list(&c.extras)));
     t.push_str("# The project's own prebuilt wheels (paths or globs), e.g. a maturin build.\n");
     t.push_str(&format!("wheels = {}\n", list(&c.wheels)));
+    t.push_str("# Package index for uv (default: uv's default), extra wheel sources, and\n");
+    t.push_str("# no-index = true to use only find-links (offline builds).\n");
+    t.push_str(&opt(
+        "index-url",
+        c.index_url.as_deref().map(q),
+        "\"https://pypi.org/simple\"",
+    ));
+    t.push_str(&format!("find-links = {}\n", list(&c.find_links)));
+    t.push_str(&format!("no-index = {}\n", c.no_index));
     t.push_str("# A command run before bundling (and in the Docker image's first stage).\n");
     t.push_str(&opt(
         "prebuild",

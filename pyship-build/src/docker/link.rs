@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use super::{host_of, Error};
+use super::Error;
+use crate::publish::{server_url, Token};
 use crate::Context;
 
 /// The package link request made after a push to Gitea.
@@ -39,49 +40,59 @@ pub fn manual_link_steps(link: &LinkPlan) -> String {
     )
 }
 
-/// `POST {url}/api/v1/packages/{owner}/container/{package}/-/link/{repo}`.
+/// `POST {url}/api/v1/packages/{owner}/container/{package}/-/link/{repo}`,
+/// with the URL and token checks of [`crate::publish`] (https, or
+/// plain http to loopback only; the token only in a sensitive header).
 /// 201/204: linked; 400 (already linked): success; 404/405 without a reason
 /// (no such API: Gitea < 1.24, Forgejo): a warning with the manual steps.
 /// Other answers, including 404 "package does not exist", are errors naming
 /// the URL and the server's message.
-pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<LinkOutcome, Error> {
-    let url = format!(
-        "{}/api/v1/packages/{}/container/{}/-/link/{}",
-        link.url.trim_end_matches('/'),
-        encode(&link.owner),
-        encode(&link.package),
-        encode(&link.repo)
-    );
-    if !secure_for_token(&link.url) {
-        return Err(Error::InsecureUrl {
-            url: link.url.clone(),
-        });
-    }
+pub fn link_package(
+    ctx: &Context<'_>,
+    link: &LinkPlan,
+    token: &Token,
+) -> Result<LinkOutcome, Error> {
+    let mut url = server_url(&link.url)?;
+    url.path_segments_mut()
+        .expect("server_url accepts only http(s) URLs, which have paths")
+        .pop_if_empty()
+        .extend([
+            "api",
+            "v1",
+            "packages",
+            &link.owner,
+            "container",
+            &link.package,
+            "-",
+            "link",
+            &link.repo,
+        ]);
+    let shown = url.to_string();
+    let auth = token.header("token").ok_or(Error::BadToken)?;
     ctx.reporter.status(
         "Linking",
         &format!("package {} to {}/{}", link.package, link.owner, link.repo),
     );
     let client = ctx.http()?;
     let backoff = crate::net::Backoff::default();
-    let resp = backoff.retry(|_| {
+    let (status, body) = backoff.retry(|_| {
         let r = client
-            .post(&url)
-            .header("Authorization", format!("token {token}"))
+            .post(url.clone())
+            .header(reqwest::header::AUTHORIZATION, auth.clone())
             .send()
             .map_err(|source| crate::net::Error::Request {
-                url: url.clone(),
+                url: shown.clone(),
                 source,
             })?;
         let status = r.status().as_u16();
         if status == 429 || status >= 500 {
             return Err(crate::net::Error::Status {
-                url: url.clone(),
+                url: shown.clone(),
                 status,
             });
         }
         Ok((status, r.text().unwrap_or_default()))
-    });
-    let (status, body) = resp?;
+    })?;
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
@@ -96,72 +107,21 @@ pub fn link_package(ctx: &Context<'_>, link: &LinkPlan, token: &str) -> Result<L
         // Gitea ≥ 1.24 answers 404 with a reason when the package or the
         // repository is missing: a real error. A bare 404/405 means no such route.
         404 if message.contains("does not exist") => Err(Error::Link {
-            url,
+            url: shown,
             status,
             message,
         }),
         404 | 405 => {
             ctx.reporter.warn(&format!(
-                "the server has no package link API (POST {url} answered {status}: it needs Gitea 1.24 or newer); {}",
+                "the server has no package link API (POST {shown} answered {status}: it needs Gitea 1.24 or newer); {}",
                 manual_link_steps(link)
             ));
             Ok(LinkOutcome::Unsupported)
         }
         _ => Err(Error::Link {
-            url,
+            url: shown,
             status,
             message,
         }),
-    }
-}
-
-/// `https://`, or plain `http://` to a loopback host only (the token must not
-/// cross a network in clear text).
-fn secure_for_token(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        return true;
-    }
-    if !lower.starts_with("http://") {
-        return false;
-    }
-    let host = host_of(&lower);
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default()
-    } else {
-        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
-    };
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Percent-encode one URL path segment.
-fn encode(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_goes_over_plain_http_only_to_loopback() {
-        assert!(secure_for_token("https://git.example.com"));
-        assert!(secure_for_token("http://127.0.0.1:3000"));
-        assert!(secure_for_token("http://localhost:3000/"));
-        assert!(secure_for_token("http://[::1]:3000"));
-        assert!(!secure_for_token("http://git.example.com"));
-        assert!(!secure_for_token("http://10.0.0.1:3000"));
-        assert!(!secure_for_token("ftp://x"));
     }
 }

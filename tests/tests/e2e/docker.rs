@@ -291,8 +291,10 @@ fn docker_failed_login_warns_and_skips_the_image() {
     );
 }
 
-/// One-shot HTTP responder on 127.0.0.1: answers each request with `status`
-/// and `body`, and records the request line and the Authorization header.
+/// An HTTP responder on 127.0.0.1 that answers every request with `status`
+/// and `body` and records the request line and the Authorization header: for
+/// the exact request, and for servers the Gitea test server does not play
+/// (one without the link API, Gitea < 1.24).
 struct Responder {
     url: String,
     seen: Arc<Mutex<Vec<(String, String)>>>,
@@ -355,7 +357,7 @@ fn link_with(status: u16, body: &'static str) -> LinkRun {
         package: "hello".into(),
         repo: "hello".into(),
     };
-    let out = docker::link_package(&ctx, &link, "tok-123");
+    let out = docker::link_package(&ctx, &link, &pyship_build::publish::Token::new("tok-123"));
     let seen = r.seen.lock().unwrap().clone();
     (out, rep.lines(), seen)
 }
@@ -374,16 +376,6 @@ fn link_package_posts_to_the_link_api_with_the_token() {
 }
 
 #[test]
-fn link_package_already_linked_counts_as_success() {
-    let (out, lines, _) = link_with(400, r#"{"message":"invalid argument","url":"x"}"#);
-    assert_eq!(out.unwrap(), LinkOutcome::AlreadyLinked);
-    assert!(
-        !lines.iter().any(|l| l.starts_with("warning:")),
-        "{lines:?}"
-    );
-}
-
-#[test]
 fn link_package_on_an_older_server_warns_with_manual_steps() {
     let (out, lines, _) = link_with(404, r#"{"message":"not found"}"#);
     assert_eq!(out.unwrap(), LinkOutcome::Unsupported);
@@ -397,33 +389,6 @@ fn link_package_on_an_older_server_warns_with_manual_steps() {
         "manual steps: {warning}"
     );
     assert!(!warning.contains("tok-123"), "{warning}");
-}
-
-#[test]
-fn link_package_missing_package_is_an_error_not_an_old_server() {
-    let (out, lines, _) = link_with(404, r#"{"message":"package does not exist","url":"x"}"#);
-    let msg = out.unwrap_err().to_string();
-    assert!(msg.contains("package does not exist"), "{msg}");
-    assert!(
-        !lines.iter().any(|l| l.starts_with("warning:")),
-        "{lines:?}"
-    );
-}
-
-#[test]
-fn link_package_permission_denied_is_an_error_with_the_servers_message() {
-    let (out, _, _) = link_with(403, r#"{"message":"permission denied"}"#);
-    let err = out.unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("403") && msg.contains("permission denied"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("/api/v1/packages/owner/container/hello/-/link/hello"),
-        "{msg}"
-    );
-    assert!(!msg.contains("tok-123"));
 }
 
 /// Whether a Docker engine answers (`docker info`).
@@ -538,29 +503,33 @@ fn dockerfile_stamp_step_stamps_pyproject_and_keeps_its_comments() {
 
 #[test]
 fn docker_push_pushes_every_tag_then_links_the_package() {
+    use pyship_e2e::gitea::{GiteaServer, WRITE_TOKEN};
+    let srv = GiteaServer::start();
+    // What the registry push creates on a real Gitea (the recording docker cannot).
+    srv.add_package("alice", "container", "hello");
     let (_t, dir) = tagged_hello();
     let (bin, log) = recording_docker(&dir, true);
-    let server = responder(201, "");
-    let host = server.url.trim_start_matches("http://").to_owned();
+    let host = srv.url().trim_start_matches("http://").to_owned();
     let cache = tempfile::tempdir().unwrap();
     pyship(cache.path())
         .current_dir(&dir)
         .env("PATH", bin.path())
-        .env("GITHUB_SERVER_URL", &server.url)
-        .env("GITHUB_REPOSITORY", "owner/hello")
-        .env("DEPLOY_TOKEN", "s3cr3t-token")
+        .env("GITHUB_SERVER_URL", srv.url())
+        .env("GITHUB_REPOSITORY", "alice/hello")
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
         .args(["pyship", "docker", "--version", "1.2.0", "--push"])
         .assert()
         .success()
         .stderr(predicate::str::contains("Pushed"))
-        .stderr(predicate::str::contains("warning").not());
+        .stderr(predicate::str::contains("warning").not())
+        .stderr(predicate::str::contains(WRITE_TOKEN).not());
     let log = fs_err::read_to_string(&log).unwrap();
     let argv: Vec<&str> = log.lines().filter(|l| l.starts_with("argv: ")).collect();
-    let image = format!("{host}/owner/hello");
+    let image = format!("{host}/alice/hello");
     assert_eq!(argv[0], "argv: info --format {{.ServerVersion}}");
     assert_eq!(
         argv[1],
-        format!("argv: login {host} --username owner --password-stdin")
+        format!("argv: login {host} --username alice --password-stdin")
     );
     assert!(argv[2].starts_with("argv: build --file "), "{log}");
     assert!(
@@ -593,11 +562,61 @@ fn docker_push_pushes_every_tag_then_links_the_package() {
             "target"
         ]
     );
+    // The package is linked to the repository on the Gitea test server.
     assert_eq!(
-        *server.seen.lock().unwrap(),
-        [(
-            "POST /api/v1/packages/owner/container/hello/-/link/hello HTTP/1.1".to_owned(),
-            "token s3cr3t-token".to_owned()
-        )]
+        srv.package_link("alice", "container", "hello").as_deref(),
+        Some("alice/hello")
     );
+}
+
+#[test]
+fn link_package_against_the_gitea_test_server() {
+    use pyship_build::publish::Token;
+    use pyship_e2e::gitea::{GiteaServer, READ_TOKEN, WRITE_TOKEN};
+    let srv = GiteaServer::start();
+    srv.add_package("alice", "container", "hello");
+    let rep = pyship_build::report::RecordingReporter::default();
+    let env = pyship_build::env::Env::default();
+    let ctx = pyship_build::Context::new(&rep, &env);
+    let link = LinkPlan {
+        url: srv.url(),
+        owner: "alice".into(),
+        package: "hello".into(),
+        repo: "hello".into(),
+    };
+    // A token without write:package: the server's 403 message, no link.
+    let err = docker::link_package(&ctx, &link, &Token::new(READ_TOKEN)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("403") && msg.contains("write:package"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("/api/v1/packages/alice/container/hello/-/link/hello"),
+        "{msg}"
+    );
+    assert!(!msg.contains(READ_TOKEN));
+    assert_eq!(srv.package_link("alice", "container", "hello"), None);
+
+    assert_eq!(
+        docker::link_package(&ctx, &link, &Token::new(WRITE_TOKEN)).unwrap(),
+        LinkOutcome::Linked
+    );
+    assert_eq!(
+        srv.package_link("alice", "container", "hello").as_deref(),
+        Some("alice/hello")
+    );
+    // Linking again: Gitea answers 400 "invalid argument"; that is success.
+    assert_eq!(
+        docker::link_package(&ctx, &link, &Token::new(WRITE_TOKEN)).unwrap(),
+        LinkOutcome::AlreadyLinked
+    );
+    // A package that was never pushed: Gitea's 404 with a reason is an error.
+    let missing = LinkPlan {
+        package: "nope".into(),
+        ..link
+    };
+    let err = docker::link_package(&ctx, &missing, &Token::new(WRITE_TOKEN)).unwrap_err();
+    assert!(err.to_string().contains("package does not exist"), "{err}");
+    assert!(!rep.lines().iter().any(|l| l.starts_with("warning:")));
 }
