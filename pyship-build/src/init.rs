@@ -209,13 +209,16 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
 pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Generated, Error> {
     let generated = generate(project, opts)?;
     if generated.metadata == MetadataAction::Keep {
-        ctx.reporter.warn(&format!(
-            "kept the existing [{}]; pass --force to replace it with the documented defaults",
-            generated
-                .metadata_table
-                .as_deref()
-                .unwrap_or("package.metadata.pyship")
-        ));
+        let table = generated
+            .metadata_table
+            .as_deref()
+            .unwrap_or("package.metadata.pyship");
+        ctx.reporter.warn(&if opts.force {
+            // --force replaces only the package's own table, never the workspace's.
+            format!("kept the existing [{table}]; --force replaces only [package.metadata.pyship], edit the workspace table by hand")
+        } else {
+            format!("kept the existing [{table}]; pass --force to replace it with the documented defaults")
+        });
     }
     for f in &generated.files {
         if !f.changed {

@@ -301,3 +301,21 @@ fn init_uses_the_projects_template_override_and_checks_against_it() {
         .code(1)
         .stdout(predicate::str::contains("+    runs-on: ubuntu-latest"));
 }
+
+#[test]
+fn init_force_never_replaces_a_workspace_table() {
+    let (_t, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest)
+        .unwrap()
+        .replace("[package.metadata.pyship", "[workspace.metadata.pyship");
+    fs_err::write(&manifest, &text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    init(&dir, cache.path(), &["--force"])
+        .success()
+        .stderr(predicate::str::contains(
+            "kept the existing [workspace.metadata.pyship in",
+        ))
+        .stderr(predicate::str::contains("edit the workspace table by hand"));
+    assert_eq!(fs_err::read_to_string(&manifest).unwrap(), text);
+}
