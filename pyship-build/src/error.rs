@@ -50,6 +50,9 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::render::Error>,
     try_hint::<crate::archive::Error>,
     try_hint::<crate::bundle::Error>,
+    try_hint::<crate::docker::Error>,
+    try_hint::<crate::init::Error>,
+    try_hint::<crate::manifest::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

@@ -3,7 +3,10 @@
 //! One test binary, one module per area.
 
 mod build_script;
+mod docker;
+mod init;
 mod packaging;
+mod plan;
 mod publish;
 mod strip;
 mod support;
