@@ -174,7 +174,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o755);
         let fresh = dir.path().join("new.toml");
         atomic_write(&fresh, b"x").unwrap();
-        assert_eq!(fs_err::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs_err::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         // Nothing left behind.
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
     }
