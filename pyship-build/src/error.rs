@@ -41,6 +41,7 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::installer::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

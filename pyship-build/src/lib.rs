@@ -16,6 +16,7 @@ pub mod context;
 pub mod env;
 pub mod error;
 pub mod fs;
+pub mod installer;
 pub mod net;
 pub mod plan;
 pub mod platform;

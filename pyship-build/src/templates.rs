@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior};
 
 /// The embedded defaults: (file name, contents).
-pub const DEFAULTS: &[(&str, &str)] = &[];
+pub const DEFAULTS: &[(&str, &str)] = &[(
+    "windows/installer.nsi.j2",
+    include_str!("../templates/windows/installer.nsi.j2"),
+)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -3,6 +3,7 @@
 //! One test binary, one module per area.
 
 mod build_script;
+mod installer;
 mod packaging;
 mod support;
 mod version_cli;

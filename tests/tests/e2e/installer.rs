@@ -1,0 +1,466 @@
+//! `cargo pyship installer`: the NSIS script (snapshots, escaping proved by
+//! compiling it), makensis errors, and the whole life of an install under wine:
+//! install, registry, run, upgrade over it, uninstall, `data\` kept throughout.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pyship_build::env::Env;
+use pyship_build::plan::{Options, Plan};
+use pyship_build::platform::Platform;
+use pyship_build::report::RecordingReporter;
+use pyship_build::{installer, Context};
+
+use super::support::*;
+use pyship_e2e::wine::{free_port, wait_http, Running, WinePrefix};
+
+const NSIS: &str = "`apt-get install nsis` (Debian package `nsis`)";
+const UV: &str = "`pip install uv` (PyPI package `uv`)";
+const UNINSTALL_KEY: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall";
+
+/// Replace the `[package.metadata.pyship]` keys of a fixture copy.
+fn set_metadata(project: &Path, from: &str, to: &str) {
+    let manifest = project.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    assert!(text.contains(from), "{from} not in {}", manifest.display());
+    fs_err::write(&manifest, text.replacen(from, to, 1)).unwrap();
+}
+
+fn plan_for(project: &Path, version: &str) -> Plan {
+    let p = pyship_build::project::load(Some(&project.join("Cargo.toml")), None).unwrap();
+    Plan::build(
+        p,
+        &Env::default(),
+        &Options {
+            version: Some(version),
+            out_dir: None,
+            targets: vec![Platform::Windows],
+        },
+    )
+    .unwrap()
+}
+
+/// A small stand-in for a Windows bundle: the files the script and its
+/// shortcuts point at, enough for makensis (not for running).
+fn fake_bundle(dir: &Path) {
+    for (rel, text) in [
+        ("python/python.exe", "MZ"),
+        ("python/pythonw.exe", "MZ"),
+        ("python/python311._pth", "python311.zip\n.\nimport site\n"),
+        ("app/src/hello_app/__init__.py", "\"\"\"hello\"\"\"\n"),
+        ("scripts/start-hidden.vbs", "' launcher\n"),
+        ("scripts/start.bat", "@echo off\n"),
+        ("data/settings.json", "{}\n"),
+        ("README.txt", "read me\n"),
+    ] {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    }
+}
+
+/// The Windows bundle tree built the way the bundle stage lays it out: the
+/// embeddable CPython in `python/` with its `._pth` patched, the fixture's
+/// wheels for win_amd64 installed by uv, the app in `app/src/`, and launchers.
+fn real_bundle(dir: &Path, project: &Path) {
+    let uv = require_tool("uv", UV);
+    let python = dir.join("python");
+    fs_err::create_dir_all(&python).unwrap();
+    let zip_path = pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip");
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(&zip_path).unwrap()).unwrap();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let dest = pyship_build::fs::safe_join(&python, entry.name()).unwrap();
+        if entry.is_dir() {
+            fs_err::create_dir_all(&dest).unwrap();
+            continue;
+        }
+        fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
+        let mut out = fs_err::File::create(&dest).unwrap();
+        std::io::copy(&mut entry, &mut out).unwrap();
+    }
+    let pth = python.join("python311._pth");
+    let text = fs_err::read_to_string(&pth).unwrap().replace("#import site", "import site");
+    fs_err::write(&pth, format!("{text}\nLib\\site-packages\n..\\app\\src\n")).unwrap();
+    let site = python.join("Lib/site-packages");
+    let st = Command::new(uv)
+        .args(["pip", "install", "--quiet", "--target"])
+        .arg(&site)
+        .args([
+            "--python-platform",
+            "x86_64-pc-windows-msvc",
+            "--python-version",
+            "3.11",
+            "--only-binary",
+            ":all:",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(pyship_e2e::testdata::wheelhouse())
+        .args(["fastapi", "uvicorn[standard]", "numpy<2"])
+        .status()
+        .unwrap();
+    assert!(st.success(), "uv pip install for win_amd64 failed");
+    let _ = fs_err::remove_dir_all(site.join("bin"));
+    let _ = fs_err::remove_file(site.join(".lock"));
+    pyship_build::fs::copy_tree(
+        &project.join("python/src/hello_app"),
+        &dir.join("app/src/hello_app"),
+    )
+    .unwrap();
+    let scripts = dir.join("scripts");
+    fs_err::create_dir_all(&scripts).unwrap();
+    fs_err::write(
+        scripts.join("start-hidden.vbs"),
+        "Set fso = CreateObject(\"Scripting.FileSystemObject\")\r\n\
+         root = fso.GetParentFolderName(fso.GetParentFolderName(WScript.ScriptFullName))\r\n\
+         Set sh = CreateObject(\"WScript.Shell\")\r\n\
+         sh.CurrentDirectory = root\r\n\
+         sh.Run \"\"\"\" & root & \"\\python\\python.exe\"\" -m hello_app\", 0, False\r\n",
+    )
+    .unwrap();
+    fs_err::write(
+        scripts.join("start.bat"),
+        "@echo off\r\ncd /d \"%~dp0..\"\r\n\"python\\python.exe\" -m hello_app\r\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn installer_script_escapes_name_with_quotes_and_dollar() {
+    let makensis = require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "name = \"Hello App\"",
+        "name = 'My \"App\" $HOME'",
+    );
+    let plan = plan_for(&project, "v1.2.0-rc.1");
+    assert_eq!(plan.name, "My \"App\" $HOME");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let (script, origin) =
+        installer::render(&plan, &bundle, Path::new("My App-v1.2.0-rc.1-setup.exe")).unwrap();
+    assert_eq!(origin, None);
+    insta::assert_snapshot!("installer_nsi_vbs_port", script);
+
+    // Escaping holds when makensis reads it: it builds, without warnings.
+    let reporter = RecordingReporter::default();
+    let env = Env::from_pairs([(
+        pyship_build::env::PYSHIP_MAKENSIS,
+        makensis.to_string_lossy().into_owned(),
+    )]);
+    let ctx = Context::new(&reporter, &env);
+    let built = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert_eq!(built.file_name, "My \"App\" $HOME-v1.2.0-rc.1-setup.exe");
+    assert_eq!(built.path, project.join("dist").join(&built.file_name));
+    assert!(built.size > 30_000, "{built:?}");
+    assert_eq!(built.sha256, sha256_file(&built.path));
+    assert_eq!(built.script, bundle.parent().unwrap().join("installer.nsi"));
+    let leftovers: Vec<_> = fs_err::read_dir(project.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "only the installer and .pyship/: {leftovers:?}");
+    let warnings: Vec<_> = reporter
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert!(warnings.is_empty(), "makensis warned: {warnings:?}");
+    // The version resource carries the four-number form and the real spelling.
+    let exe = fs_err::read(&built.path).unwrap();
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    for want in ["1.2.0.0", "1.2.0-rc.1", "My \"App\" $HOME Setup"] {
+        assert!(
+            exe.windows(utf16(want).len()).any(|w| w == utf16(want)),
+            "{want} not in the installer's version resource"
+        );
+    }
+}
+
+#[test]
+fn installer_script_pythonw_launcher_without_port() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(&project, "port = 8765\n", "");
+    set_metadata(
+        &project,
+        "publisher = \"Example Corp\"",
+        "publisher = \"Example Corp\"\nlauncher = \"pythonw\"",
+    );
+    let plan = plan_for(&project, "2.0.1");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let (script, _) =
+        installer::render(&plan, &bundle, Path::new("Hello App-v2.0.1-setup.exe")).unwrap();
+    assert!(!script.contains("wscript"), "pythonw launcher uses no VBScript");
+    assert!(!script.contains("http://localhost"), "no port, no browser");
+    insta::assert_snapshot!("installer_nsi_pythonw", script);
+    let reporter = RecordingReporter::default();
+    let env = Env::default();
+    installer::run(&plan, &bundle, &Context::new(&reporter, &env)).unwrap();
+}
+
+#[test]
+fn installer_override_error_names_the_script_line() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    let bundle = project.join("dist/.pyship/windows/Hello App");
+    fake_bundle(&bundle);
+    let templates = project.join("templates/windows");
+    fs_err::create_dir_all(&templates).unwrap();
+    fs_err::write(
+        templates.join("installer.nsi.j2"),
+        "Unicode true\nOutFile \"{{ out_file | nsis }}\"\nSection\n  BogusInstruction \"{{ name | nsis }}\"\nSectionEnd\n",
+    )
+    .unwrap();
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("makensis failed on") && stderr.contains("installer.nsi line 4"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("BogusInstruction \"Hello App\""), "{stderr}");
+    assert!(stderr.contains("hint:") && stderr.contains("templates/windows/installer.nsi.j2"), "{stderr}");
+    assert!(!project.join("dist/Hello App-v0.1.0-setup.exe").exists());
+}
+
+#[test]
+fn installer_without_makensis_names_debian_nsis() {
+    let (_tmp, project) = copy_fixture("hello");
+    fake_bundle(&project.join("dist/.pyship/windows/Hello App"));
+    let empty = tempfile::tempdir().unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = which_cargo(&cargo);
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .env("PATH", empty.path())
+        .env("CARGO", cargo)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`makensis` was not found"), "{stderr}");
+    assert!(stderr.contains("Debian package `nsis`"), "{stderr}");
+}
+
+/// The absolute path of cargo (the test runs it with an empty PATH).
+fn which_cargo(cargo: &std::ffi::OsStr) -> PathBuf {
+    let p = PathBuf::from(cargo);
+    if p.is_absolute() {
+        return p;
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(&p))
+        .find(|p| p.is_file())
+        .expect("cargo on PATH")
+}
+
+fn reg_query(prefix: &WinePrefix, key: &str) -> (bool, String) {
+    let out = prefix
+        .command("reg")
+        .args(["query", key])
+        .output()
+        .expect("wine reg runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Files under `dir`, relative, `/`-separated, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
+    let users = prefix.drive_c().join("users");
+    fs_err::read_dir(&users)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
+        .expect("a wine user folder")
+}
+
+fn build_installer(project: &Path, cache: &Path, version: &str) -> PathBuf {
+    let start = Instant::now();
+    pyship(cache)
+        .args(["installer", "--version", version, "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .assert()
+        .success();
+    let exe = project.join(format!("dist/Hello App-{version}-setup.exe"));
+    eprintln!(
+        "built {} ({} bytes) in {:?}",
+        exe.display(),
+        fs_err::metadata(&exe).unwrap().len(),
+        start.elapsed()
+    );
+    exe
+}
+
+#[test]
+fn installer_installs_upgrades_and_uninstalls_under_wine() {
+    require_tool("makensis", NSIS);
+    let (tmp, project) = copy_fixture("hello");
+    let cache = tmp.path().join("cache");
+    let bundle = project.join("dist/.pyship/windows/Hello App");
+    real_bundle(&bundle, &project);
+
+    // v0.1.0 carries files that v0.2.0 no longer has.
+    let stale = [
+        "app/src/hello_app/stale_v1.py",
+        "python/Lib/site-packages/stale_v1/__init__.py",
+        "scripts/stale_v1.bat",
+    ];
+    for rel in stale {
+        let p = bundle.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, "old\n").unwrap();
+    }
+    let v1 = build_installer(&project, &cache, "v0.1.0");
+    for rel in stale {
+        fs_err::remove_file(bundle.join(rel)).unwrap();
+    }
+    let v2 = build_installer(&project, &cache, "v0.2.0");
+
+    let prefix = WinePrefix::new();
+    let app_dir = prefix.drive_c().join("Apps/Hello App");
+    let key = format!(r"{UNINSTALL_KEY}\Hello App");
+    let install = |exe: &Path| {
+        let start = Instant::now();
+        let out = prefix
+            .command(exe)
+            .args(["/S", r"/D=C:\Apps\Hello App"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{} failed: {}",
+            exe.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("installed {} in {:?}", exe.display(), start.elapsed());
+    };
+
+    // Install v0.1.0.
+    install(&v1);
+    for rel in [
+        "python/python.exe",
+        "python/python311._pth",
+        "python/Lib/site-packages/numpy/__init__.py",
+        "app/src/hello_app/__main__.py",
+        "scripts/start-hidden.vbs",
+        "uninstall.exe",
+    ]
+    .iter()
+    .chain(&stale)
+    {
+        assert!(app_dir.join(rel).is_file(), "{rel} not installed");
+    }
+    assert!(!app_dir.join("data").exists());
+    let (found, reg) = reg_query(&prefix, &key);
+    assert!(found, "{key} missing");
+    for want in [
+        "DisplayName    REG_SZ    Hello App",
+        "DisplayVersion    REG_SZ    0.1.0",
+        "Publisher    REG_SZ    Example Corp",
+        r#"UninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe""#,
+        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe" /S"#,
+        r"InstallLocation    REG_SZ    C:\Apps\Hello App",
+        "EstimatedSize    REG_DWORD    0x",
+    ] {
+        assert!(reg.contains(want), "`{want}` not in:\n{reg}");
+    }
+    let user = wine_user_dir(&prefix);
+    let start_menu = user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
+    assert!(start_menu.is_file(), "no Start menu shortcut");
+    // "Start with Windows" is opt-in: not in a silent default install.
+    assert!(!user
+        .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello App.lnk")
+        .exists());
+
+    // The installed app serves.
+    let port = free_port();
+    let mut cmd = prefix.command(app_dir.join("python/python.exe"));
+    cmd.args(["-m", "hello_app"])
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&app_dir);
+    let app = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    if health.as_ref().map(|h| h.0) != Some(200) {
+        let (so, se) = app.stop();
+        panic!("/health answered {health:?}\nstdout:\n{so}\nstderr:\n{se}");
+    }
+    let (_, body) = wait_http(port, "/version", Duration::from_secs(10)).unwrap();
+    assert!(body.contains("\"platform\":\"win32\""), "{body}");
+    app.stop();
+    prefix.shutdown();
+
+    // The user's data, then the upgrade.
+    fs_err::create_dir_all(app_dir.join("data")).unwrap();
+    fs_err::write(app_dir.join("data/user.json"), "{\"mine\": true}\n").unwrap();
+    fs_err::create_dir_all(app_dir.join("logs")).unwrap();
+    fs_err::write(app_dir.join("logs/app.log"), "log\n").unwrap();
+    install(&v2);
+    for rel in stale {
+        assert!(!app_dir.join(rel).exists(), "{rel} survived the upgrade");
+    }
+    assert!(app_dir.join("python/Lib/site-packages/numpy/__init__.py").is_file());
+    assert!(app_dir.join("app/src/hello_app/__main__.py").is_file());
+    assert_eq!(
+        fs_err::read_to_string(app_dir.join("data/user.json")).unwrap(),
+        "{\"mine\": true}\n"
+    );
+    let (_, reg) = reg_query(&prefix, &key);
+    assert!(reg.contains("DisplayVersion    REG_SZ    0.2.0"), "{reg}");
+
+    // Uninstall: it copies itself away and returns at once; wait for the files to go.
+    let out = prefix
+        .command(app_dir.join("uninstall.exe"))
+        .arg("/S")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = Instant::now();
+    while (app_dir.join("uninstall.exe").exists() || app_dir.join("python").exists())
+        && start.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(listing(&app_dir), ["data/user.json"]);
+    let (found, reg) = reg_query(&prefix, &key);
+    assert!(!found, "{key} still there:\n{reg}");
+    assert!(!start_menu.exists(), "Start menu shortcut left behind");
+}
