@@ -6,8 +6,10 @@
 //! `templates/windows/installer.nsi.j2`) to `installer.nsi` next to the portable
 //! tree, runs Debian's `makensis -DVERSION=<four numbers>` on it and places
 //! `{name}-{tag}-setup.exe` in the output directory (temp name, then rename).
-//! The bundle is referenced relative to the script (makensis changes into the
-//! script's folder), so the script does not depend on where the build ran.
+//! makensis runs inside the bundle folder (`-NOCD`) and every compile-time path
+//! in the script is relative to it (`File /r "python/*"`, `OutFile
+//! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
+//! path holding the app's name (`My $App`) could not be written safely.
 //! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,9 @@ use crate::version::Spellings;
 pub const TEMPLATE: &str = "windows/installer.nsi.j2";
 /// The rendered script's file name, next to the bundle tree.
 pub const SCRIPT: &str = "installer.nsi";
+/// What makensis writes, relative to the bundle folder (next to the script);
+/// moved to the output directory once complete.
+const PARTIAL: &str = "setup.exe.partial";
 /// Bundle folders an upgrade replaces whether or not the new bundle has them.
 const REPLACED_DIRS: &[&str] = &["python", "app", "scripts"];
 /// The user's folder: never removed, its shipped files never overwrite theirs.
@@ -127,9 +132,7 @@ struct TemplateContext<'a> {
     publisher: &'a str,
     port: Option<u16>,
     launcher: &'static str,
-    /// The bundle folder, relative to the script.
-    bundle: String,
-    /// Where makensis writes the installer.
+    /// Where makensis writes the installer, relative to the bundle folder.
     out_file: String,
     /// Top-level folders of the bundle, installed recursively.
     dirs: Vec<String>,
@@ -222,13 +225,9 @@ fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
         })
 }
 
-/// Render the NSIS script for `bundle_dir`; makensis is to write `out_file`.
-/// Returns the script and the project's override it came from, if any.
-pub fn render(
-    plan: &Plan,
-    bundle_dir: &Path,
-    out_file: &Path,
-) -> Result<(String, Option<PathBuf>), Error> {
+/// Render the NSIS script for `bundle_dir`. Returns the script and the
+/// project's override it came from, if any.
+pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>), Error> {
     let (dirs, files, size) = scan(bundle_dir)?;
     let mut remove_dirs: Vec<String> = REPLACED_DIRS.iter().map(|s| s.to_string()).collect();
     remove_dirs.extend(dirs.iter().cloned());
@@ -250,11 +249,7 @@ pub fn render(
         publisher: &plan.config.windows.publisher,
         port: plan.config.port,
         launcher,
-        bundle: bundle_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        out_file: out_file.to_string_lossy().into_owned(),
+        out_file: format!("../{PARTIAL}"),
         dirs,
         remove_dirs,
         files,
@@ -271,15 +266,11 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
     let makensis = tools::MAKENSIS.find(ctx.env)?;
-    let out_dir = path.parent().unwrap_or(&plan.out_dir).to_owned();
-    fs_err::create_dir_all(&out_dir).map_err(|source| Error::Place {
-        path: out_dir.clone(),
-        source,
-    })?;
-    let partial = out_dir.join(format!(".{file_name}.partial"));
-    let (script_text, template) = render(plan, bundle_dir, &partial)?;
+    let (script_text, template) = render(plan, bundle_dir)?;
     let script_dir = bundle_dir.parent().unwrap_or(Path::new("."));
     let script = script_dir.join(SCRIPT);
+    let partial = script_dir.join(PARTIAL);
+    let _ = fs_err::remove_file(&partial);
     crate::fs::atomic_write(&script, script_text.as_bytes()).map_err(|source| Error::Write {
         path: script.clone(),
         source,
@@ -293,11 +284,12 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
     );
     let out = Command::new(&makensis)
         .arg("-V2")
+        .arg("-NOCD")
         .arg("-INPUTCHARSET")
         .arg("UTF8")
         .arg(format!("-DVERSION={windows_version}"))
         .arg(&script)
-        .current_dir(script_dir)
+        .current_dir(bundle_dir)
         .output()
         .map_err(|source| Error::Spawn {
             exe: makensis.clone(),
@@ -320,10 +312,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
     for line in output.lines().filter(|l| l.contains("warning")) {
         ctx.reporter.debug(&format!("makensis: {}", line.trim()));
     }
-    fs_err::rename(&partial, &path).map_err(|source| Error::Place {
-        path: path.clone(),
-        source,
-    })?;
+    place(&partial, &path)?;
     let size = fs_err::metadata(&path)
         .map_err(|source| Error::Place {
             path: path.clone(),
@@ -345,6 +334,28 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
         sha256,
         script,
     })
+}
+
+/// Move the finished installer to `dest`: a rename, or across file systems a
+/// copy to a temp name beside `dest` and then a rename, so `dest` is never partial.
+fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
+    let err = |source| Error::Place {
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(err)?;
+    if fs_err::rename(partial, dest).is_ok() {
+        return Ok(());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".pyship-setup-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    fs_err::copy(partial, tmp.path()).map_err(err)?;
+    tmp.persist(dest).map_err(|e| err(e.error))?;
+    let _ = fs_err::remove_file(partial);
+    Ok(())
 }
 
 /// The line makensis names in `Error in script "installer.nsi" on line N`,
