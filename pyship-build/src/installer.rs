@@ -191,7 +191,10 @@ fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
     for entry in walkdir::WalkDir::new(bundle_dir).follow_links(true) {
         let entry = entry.map_err(|e| err(std::io::Error::other(e)))?;
         if entry.file_type().is_file() {
-            size += entry.metadata().map_err(|e| err(std::io::Error::other(e)))?.len();
+            size += entry
+                .metadata()
+                .map_err(|e| err(std::io::Error::other(e)))?
+                .len();
         }
     }
     Ok((dirs, files, size))
@@ -275,7 +278,8 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
         path: script.clone(),
         source,
     })?;
-    ctx.reporter.debug(&format!("rendered {}", script.display()));
+    ctx.reporter
+        .debug(&format!("rendered {}", script.display()));
 
     let windows_version = plan.version.version.windows();
     ctx.reporter.status(
@@ -309,8 +313,11 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
             template,
         });
     }
-    for line in output.lines().filter(|l| l.contains("warning")) {
-        ctx.reporter.debug(&format!("makensis: {}", line.trim()));
+    for line in output
+        .lines()
+        .filter(|l| l.trim_start().starts_with("warning"))
+    {
+        ctx.reporter.warn(&format!("makensis: {}", line.trim()));
     }
     place(&partial, &path)?;
     let size = fs_err::metadata(&path)

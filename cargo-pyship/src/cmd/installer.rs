@@ -32,7 +32,9 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
                 "no Windows bundle at {} (and building it here is not wired up yet)",
                 bundle_dir.display()
             ),
-            hint: "run `cargo pyship bundle --target windows` with the same --version and --out first".into(),
+            hint:
+                "run `cargo pyship bundle --target windows` with the same --version and --out first"
+                    .into(),
         });
     }
     let built = installer::run(&plan, &bundle_dir, &ctx)?;

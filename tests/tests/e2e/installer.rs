@@ -81,7 +81,9 @@ fn real_bundle(dir: &Path, project: &Path) {
         std::io::copy(&mut entry, &mut out).unwrap();
     }
     let pth = python.join("python311._pth");
-    let text = fs_err::read_to_string(&pth).unwrap().replace("#import site", "import site");
+    let text = fs_err::read_to_string(&pth)
+        .unwrap()
+        .replace("#import site", "import site");
     fs_err::write(&pth, format!("{text}\nLib\\site-packages\n..\\app\\src\n")).unwrap();
     let site = python.join("Lib/site-packages");
     let st = Command::new(uv)
@@ -140,8 +142,7 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
     assert_eq!(plan.name, "My \"App\" $HOME");
     let bundle = plan.bundle_dir(Platform::Windows);
     fake_bundle(&bundle);
-    let (script, origin) =
-        installer::render(&plan, &bundle).unwrap();
+    let (script, origin) = installer::render(&plan, &bundle).unwrap();
     assert_eq!(origin, None);
     insta::assert_snapshot!("installer_nsi_vbs_port", script);
 
@@ -162,7 +163,11 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(leftovers.len(), 2, "only the installer and .pyship/: {leftovers:?}");
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the installer and .pyship/: {leftovers:?}"
+    );
     assert!(!bundle.parent().unwrap().join("setup.exe.partial").exists());
     let warnings: Vec<_> = reporter
         .lines()
@@ -194,9 +199,11 @@ fn installer_script_pythonw_launcher_without_port() {
     let plan = plan_for(&project, "2.0.1");
     let bundle = plan.bundle_dir(Platform::Windows);
     fake_bundle(&bundle);
-    let (script, _) =
-        installer::render(&plan, &bundle).unwrap();
-    assert!(!script.contains("wscript.exe"), "pythonw launcher uses no VBScript");
+    let (script, _) = installer::render(&plan, &bundle).unwrap();
+    assert!(
+        !script.contains("wscript.exe"),
+        "pythonw launcher uses no VBScript"
+    );
     assert!(!script.contains("http://localhost"), "no port, no browser");
     insta::assert_snapshot!("installer_nsi_pythonw", script);
     let reporter = RecordingReporter::default();
@@ -228,8 +235,14 @@ fn installer_override_error_names_the_script_line() {
         stderr.contains("makensis failed on") && stderr.contains("installer.nsi line 4"),
         "{stderr}"
     );
-    assert!(stderr.contains("BogusInstruction \"Hello App\""), "{stderr}");
-    assert!(stderr.contains("hint:") && stderr.contains("templates/windows/installer.nsi.j2"), "{stderr}");
+    assert!(
+        stderr.contains("BogusInstruction \"Hello App\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("templates/windows/installer.nsi.j2"),
+        "{stderr}"
+    );
     assert!(!project.join("dist/Hello App-v0.1.0-setup.exe").exists());
 }
 
@@ -305,6 +318,27 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// wine's usual overrides plus no winemenubuilder: shortcuts made in the test
+/// prefix must not become `.desktop` files in the real home.
+const NO_MENUS: &str = "mscoree,mshtml=;winemenubuilder.exe=d";
+
+/// wineboot links the prefix user's Desktop, Documents, ... to `$HOME`; make
+/// them plain folders so the installer's shortcuts stay inside the prefix.
+fn keep_out_of_home(prefix: &WinePrefix) {
+    let user = wine_user_dir(prefix);
+    for e in fs_err::read_dir(&user).unwrap() {
+        let p = e.unwrap().path();
+        if fs_err::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+        {
+            fs_err::remove_file(&p).unwrap();
+            fs_err::create_dir(&p).unwrap();
+        }
+    }
+}
+
 fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
     let users = prefix.drive_c().join("users");
     fs_err::read_dir(&users)
@@ -312,6 +346,17 @@ fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
         .map(|e| e.unwrap().path())
         .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
         .expect("a wine user folder")
+}
+
+/// What the app stage writes so `importlib.metadata.version("hello-app")` works.
+fn write_metadata(bundle: &Path, version: &str) {
+    let dir = bundle.join(format!("app/src/hello_app-{version}.dist-info"));
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(
+        dir.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: hello-app\nVersion: {version}\n"),
+    )
+    .unwrap();
 }
 
 fn build_installer(project: &Path, cache: &Path, version: &str) -> PathBuf {
@@ -350,22 +395,30 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
         fs_err::create_dir_all(p.parent().unwrap()).unwrap();
         fs_err::write(p, "old\n").unwrap();
     }
+    write_metadata(&bundle, "0.1.0");
     let v1 = build_installer(&project, &cache, "v0.1.0");
     for rel in stale {
         fs_err::remove_file(bundle.join(rel)).unwrap();
     }
+    fs_err::remove_dir_all(bundle.join("app/src/hello_app-0.1.0.dist-info")).unwrap();
+    write_metadata(&bundle, "0.2.0");
     let v2 = build_installer(&project, &cache, "v0.2.0");
 
     let prefix = WinePrefix::new();
+    keep_out_of_home(&prefix);
     let app_dir = prefix.drive_c().join("Apps/Hello App");
     let key = format!(r"{UNINSTALL_KEY}\Hello App");
+    let setup = |exe: &Path| {
+        let mut cmd = prefix.command(exe);
+        // NSIS takes everything after `/D=` verbatim, unquoted; wine would quote
+        // one argument holding a space, so the path goes in two.
+        cmd.args(["/S", r"/D=C:\Apps\Hello", "App"])
+            .env("WINEDLLOVERRIDES", NO_MENUS);
+        cmd.output().unwrap()
+    };
     let install = |exe: &Path| {
         let start = Instant::now();
-        let out = prefix
-            .command(exe)
-            .args(["/S", r"/D=C:\Apps\Hello App"])
-            .output()
-            .unwrap();
+        let out = setup(exe);
         assert!(
             out.status.success(),
             "{} failed: {}",
@@ -405,8 +458,11 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
         assert!(reg.contains(want), "`{want}` not in:\n{reg}");
     }
     let user = wine_user_dir(&prefix);
-    let start_menu = user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
+    let start_menu =
+        user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
     assert!(start_menu.is_file(), "no Start menu shortcut");
+    let desktop = user.join("Desktop/Hello App.lnk");
+    assert!(desktop.is_file(), "no Desktop shortcut");
     // "Start with Windows" is opt-in: not in a silent default install.
     assert!(!user
         .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello App.lnk")
@@ -426,6 +482,14 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     }
     let (_, body) = wait_http(port, "/version", Duration::from_secs(10)).unwrap();
     assert!(body.contains("\"platform\":\"win32\""), "{body}");
+    assert!(body.contains("\"version\":\"0.1.0\""), "{body}");
+    // The running-instance check sees the locked interpreter. A silent setup
+    // answers "stop it"; wine has no working PowerShell to stop it with, so
+    // setup must give up (exit 2) and leave the running install alone.
+    let out = setup(&v2);
+    assert_eq!(out.status.code(), Some(2), "setup ran over a running app");
+    assert!(app_dir.join(stale[0]).is_file());
+    assert!(reg_query(&prefix, &key).1.contains("0.1.0"));
     app.stop();
     prefix.shutdown();
 
@@ -438,7 +502,13 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     for rel in stale {
         assert!(!app_dir.join(rel).exists(), "{rel} survived the upgrade");
     }
-    assert!(app_dir.join("python/Lib/site-packages/numpy/__init__.py").is_file());
+    assert!(!app_dir.join("app/src/hello_app-0.1.0.dist-info").exists());
+    assert!(app_dir
+        .join("app/src/hello_app-0.2.0.dist-info/METADATA")
+        .is_file());
+    assert!(app_dir
+        .join("python/Lib/site-packages/numpy/__init__.py")
+        .is_file());
     assert!(app_dir.join("app/src/hello_app/__main__.py").is_file());
     assert_eq!(
         fs_err::read_to_string(app_dir.join("data/user.json")).unwrap(),
@@ -451,9 +521,14 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     let out = prefix
         .command(app_dir.join("uninstall.exe"))
         .arg("/S")
+        .env("WINEDLLOVERRIDES", NO_MENUS)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let start = Instant::now();
     while (app_dir.join("uninstall.exe").exists() || app_dir.join("python").exists())
         && start.elapsed() < Duration::from_secs(120)
@@ -464,4 +539,5 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     let (found, reg) = reg_query(&prefix, &key);
     assert!(!found, "{key} still there:\n{reg}");
     assert!(!start_menu.exists(), "Start menu shortcut left behind");
+    assert!(!desktop.exists(), "Desktop shortcut left behind");
 }
