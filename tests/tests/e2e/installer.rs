@@ -177,10 +177,9 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
     assert!(warnings.is_empty(), "makensis warned: {warnings:?}");
     // The version resource carries the four-number form and the real spelling.
     let exe = fs_err::read(&built.path).unwrap();
-    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
     for want in ["1.2.0.0", "1.2.0-rc.1", "My \"App\" $HOME Setup"] {
         assert!(
-            exe.windows(utf16(want).len()).any(|w| w == utf16(want)),
+            has_utf16(&exe, want),
             "{want} not in the installer's version resource"
         );
     }
@@ -316,6 +315,18 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Whether `bytes` hold `text` as UTF-16LE or as single bytes (a `.lnk` keeps
+/// its target and arguments either way).
+fn has_text(bytes: &[u8], text: &str) -> bool {
+    has_utf16(bytes, text) || bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Whether `bytes` hold `text` as UTF-16LE (PE version resources).
+fn has_utf16(bytes: &[u8], text: &str) -> bool {
+    let wide: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    bytes.windows(wide.len()).any(|w| w == wide.as_slice())
 }
 
 /// wine's usual overrides plus no winemenubuilder: shortcuts made in the test
@@ -463,6 +474,17 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     assert!(start_menu.is_file(), "no Start menu shortcut");
     let desktop = user.join("Desktop/Hello App.lnk");
     assert!(desktop.is_file(), "no Desktop shortcut");
+    // Both start the hidden launcher through wscript (the default launcher).
+    for lnk in [&start_menu, &desktop] {
+        let bytes = fs_err::read(lnk).unwrap();
+        for want in ["wscript.exe", r"scripts\start-hidden.vbs"] {
+            assert!(
+                has_text(&bytes, want),
+                "{} does not name {want}",
+                lnk.display()
+            );
+        }
+    }
     // "Start with Windows" is opt-in: not in a silent default install.
     assert!(!user
         .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello App.lnk")
