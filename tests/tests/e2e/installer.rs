@@ -563,3 +563,24 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     assert!(!start_menu.exists(), "Start menu shortcut left behind");
     assert!(!desktop.exists(), "Desktop shortcut left behind");
 }
+
+#[test]
+fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    let bundle = project.join("dist/.pyship/windows/Hello App");
+    fake_bundle(&bundle);
+    fs_err::remove_file(bundle.join("scripts/start-hidden.vbs")).unwrap();
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("scripts/start-hidden.vbs is missing") && stderr.contains("Hello App"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: build the bundle first"), "{stderr}");
+}
