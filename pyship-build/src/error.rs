@@ -42,6 +42,15 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
     try_hint::<crate::installer::Error>,
+    try_hint::<crate::strip::Error>,
+    try_hint::<crate::wine::Error>,
+    try_hint::<crate::publish::Error>,
+    try_hint::<crate::python::Error>,
+    try_hint::<crate::deps::Error>,
+    try_hint::<crate::app::Error>,
+    try_hint::<crate::render::Error>,
+    try_hint::<crate::archive::Error>,
+    try_hint::<crate::bundle::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

@@ -16,10 +16,24 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior};
 
 /// The embedded defaults: (file name, contents).
-pub const DEFAULTS: &[(&str, &str)] = &[(
-    "windows/installer.nsi.j2",
-    include_str!("../templates/windows/installer.nsi.j2"),
-)];
+pub const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "release-notes.md.j2",
+        include_str!("../templates/release-notes.md.j2"),
+    ),
+    (
+        "windows/installer.nsi.j2",
+        include_str!("../templates/windows/installer.nsi.j2"),
+    ),
+    (
+        "windows/start-hidden.vbs.j2",
+        include_str!("../templates/windows/start-hidden.vbs.j2"),
+    ),
+    (
+        "windows/start.bat.j2",
+        include_str!("../templates/windows/start.bat.j2"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

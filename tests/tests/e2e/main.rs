@@ -5,5 +5,8 @@
 mod build_script;
 mod installer;
 mod packaging;
+mod publish;
+mod strip;
 mod support;
 mod version_cli;
+mod windows_bundle;
