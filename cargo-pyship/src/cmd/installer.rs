@@ -1,5 +1,6 @@
 //! `cargo pyship installer`: build `{name}-{tag}-setup.exe` from the Windows
-//! bundle tree (building the bundle first when it is missing).
+//! bundle tree, building the bundle first when it is missing or was built for
+//! another version.
 
 use std::process::ExitCode;
 
@@ -7,7 +8,8 @@ use anyhow::Result;
 use pyship_build::env::Env;
 use pyship_build::plan::{Options, Plan};
 use pyship_build::platform::Platform;
-use pyship_build::{installer, Context};
+use pyship_build::report::Reporter;
+use pyship_build::{bundle, installer, tools, Context};
 
 use crate::cli::{Global, InstallerArgs};
 use crate::output::Output;
@@ -23,21 +25,28 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
             targets: vec![Platform::Windows],
         },
     )?;
+    // Before a bundle build that takes minutes: makensis must be there.
+    tools::MAKENSIS.find(env)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
     let bundle_dir = plan.bundle_dir(Platform::Windows);
-    if !bundle_dir.join(Platform::Windows.python_exe()).is_file() {
-        anyhow::bail!(pyship_build::error::Hinted {
-            message: format!(
-                "no Windows bundle at {} (and building it here is not wired up yet)",
+    if !installer::bundle_is_current(&plan, &bundle_dir) {
+        out.status(
+            "Bundling",
+            &format!(
+                "{} {} for windows (no current bundle at {})",
+                plan.name,
+                plan.version.version.tag(),
                 bundle_dir.display()
             ),
-            hint:
-                "run `cargo pyship bundle --target windows` with the same --version and --out first"
-                    .into(),
-        });
+        );
+        let b = bundle::run(&plan, Platform::Windows, &ctx)?;
+        out.status(
+            "Finished",
+            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
+        );
     }
     let built = installer::run(&plan, &bundle_dir, &ctx)?;
-    out.info(&format!("sha256 {}", built.sha256));
+    out.info(&format!("{:>12} {}", "sha256", built.sha256));
     Ok(ExitCode::SUCCESS)
 }

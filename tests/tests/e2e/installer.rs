@@ -3,7 +3,6 @@
 //! install, registry, run, upgrade over it, uninstall, `data\` kept throughout.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pyship_build::env::Env;
@@ -13,10 +12,12 @@ use pyship_build::report::RecordingReporter;
 use pyship_build::{installer, Context};
 
 use super::support::*;
+use pyship_e2e::http::StaticServer;
 use pyship_e2e::wine::{free_port, wait_http, Running, WinePrefix};
 
 const NSIS: &str = "`apt-get install nsis` (Debian package `nsis`)";
 const UV: &str = "`pip install uv` (PyPI package `uv`)";
+const EMBED: &str = "python-3.11.9-embed-amd64.zip";
 const UNINSTALL_KEY: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall";
 
 /// Replace the `[package.metadata.pyship]` keys of a fixture copy.
@@ -41,8 +42,9 @@ fn plan_for(project: &Path, version: &str) -> Plan {
     .unwrap()
 }
 
-/// A small stand-in for a Windows bundle: the files the script and its
-/// shortcuts point at, enough for makensis (not for running).
+/// A small stand-in for a Windows bundle of v0.1.0: the files the script and
+/// its shortcuts point at, enough for makensis (not for running), and the app's
+/// dist-info, which makes `cargo pyship installer` take it as current.
 fn fake_bundle(dir: &Path) {
     for (rel, text) in [
         ("python/python.exe", "MZ"),
@@ -52,81 +54,16 @@ fn fake_bundle(dir: &Path) {
         ("scripts/start-hidden.vbs", "' launcher\n"),
         ("scripts/start.bat", "@echo off\n"),
         ("data/settings.json", "{}\n"),
+        (
+            "python/Lib/site-packages/hello_app-0.1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: hello-app\nVersion: 0.1.0\n",
+        ),
         ("README.txt", "read me\n"),
     ] {
         let p = dir.join(rel);
         fs_err::create_dir_all(p.parent().unwrap()).unwrap();
         fs_err::write(p, text).unwrap();
     }
-}
-
-/// The Windows bundle tree built the way the bundle stage lays it out: the
-/// embeddable CPython in `python/` with its `._pth` patched, the fixture's
-/// wheels for win_amd64 installed by uv, the app in `app/src/`, and launchers.
-fn real_bundle(dir: &Path, project: &Path) {
-    let uv = require_tool("uv", UV);
-    let python = dir.join("python");
-    fs_err::create_dir_all(&python).unwrap();
-    let zip_path = pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip");
-    let mut zip = zip::ZipArchive::new(fs_err::File::open(&zip_path).unwrap()).unwrap();
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).unwrap();
-        let dest = pyship_build::fs::safe_join(&python, &entry.name().unwrap()).unwrap();
-        if entry.is_dir() {
-            fs_err::create_dir_all(&dest).unwrap();
-            continue;
-        }
-        fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
-        let mut out = fs_err::File::create(&dest).unwrap();
-        std::io::copy(&mut entry, &mut out).unwrap();
-    }
-    let pth = python.join("python311._pth");
-    let text = fs_err::read_to_string(&pth)
-        .unwrap()
-        .replace("#import site", "import site");
-    fs_err::write(&pth, format!("{text}\nLib\\site-packages\n..\\app\\src\n")).unwrap();
-    let site = python.join("Lib/site-packages");
-    let st = Command::new(uv)
-        .args(["pip", "install", "--quiet", "--target"])
-        .arg(&site)
-        .args([
-            "--python-platform",
-            "x86_64-pc-windows-msvc",
-            "--python-version",
-            "3.11",
-            "--only-binary",
-            ":all:",
-            "--no-index",
-            "--find-links",
-        ])
-        .arg(pyship_e2e::testdata::wheelhouse())
-        .args(["fastapi", "uvicorn[standard]", "numpy<2"])
-        .status()
-        .unwrap();
-    assert!(st.success(), "uv pip install for win_amd64 failed");
-    let _ = fs_err::remove_dir_all(site.join("bin"));
-    let _ = fs_err::remove_file(site.join(".lock"));
-    pyship_build::fs::copy_tree(
-        &project.join("python/src/hello_app"),
-        &dir.join("app/src/hello_app"),
-    )
-    .unwrap();
-    let scripts = dir.join("scripts");
-    fs_err::create_dir_all(&scripts).unwrap();
-    fs_err::write(
-        scripts.join("start-hidden.vbs"),
-        "Set fso = CreateObject(\"Scripting.FileSystemObject\")\r\n\
-         root = fso.GetParentFolderName(fso.GetParentFolderName(WScript.ScriptFullName))\r\n\
-         Set sh = CreateObject(\"WScript.Shell\")\r\n\
-         sh.CurrentDirectory = root\r\n\
-         sh.Run \"\"\"\" & root & \"\\python\\python.exe\"\" -m hello_app\", 0, False\r\n",
-    )
-    .unwrap();
-    fs_err::write(
-        scripts.join("start.bat"),
-        "@echo off\r\ncd /d \"%~dp0..\"\r\n\"python\\python.exe\" -m hello_app\r\n",
-    )
-    .unwrap();
 }
 
 #[test]
@@ -359,24 +296,21 @@ fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
         .expect("a wine user folder")
 }
 
-/// What the app stage writes so `importlib.metadata.version("hello-app")` works.
-fn write_metadata(bundle: &Path, version: &str) {
-    let dir = bundle.join(format!("app/src/hello_app-{version}.dist-info"));
-    fs_err::create_dir_all(&dir).unwrap();
-    fs_err::write(
-        dir.join("METADATA"),
-        format!("Metadata-Version: 2.1\nName: hello-app\nVersion: {version}\n"),
-    )
-    .unwrap();
-}
-
-fn build_installer(project: &Path, cache: &Path, version: &str) -> PathBuf {
+/// `cargo pyship installer --version {version}`; there is no current bundle,
+/// so it builds one first (runtime from `mirror`, wheels as the project says).
+fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) -> PathBuf {
     let start = Instant::now();
-    pyship(cache)
+    let out = pyship(cache)
+        .env("PYSHIP_PYTHON_MIRROR", mirror)
         .args(["installer", "--version", version, "--manifest-path"])
         .arg(project.join("Cargo.toml"))
         .assert()
         .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("Bundling") && stderr.contains(&format!("Hello App-{version}-win-x64.zip")),
+        "the bundle was not built first:\n{stderr}"
+    );
     let exe = project.join(format!("dist/Hello App-{version}-setup.exe"));
     eprintln!(
         "built {} ({} bytes) in {:?}",
@@ -390,30 +324,38 @@ fn build_installer(project: &Path, cache: &Path, version: &str) -> PathBuf {
 #[test]
 fn installer_installs_upgrades_and_uninstalls_under_wine() {
     require_tool("makensis", NSIS);
+    require_tool("uv", UV);
+    let mirror_root = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_root.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join(EMBED),
+        mirror_root.path().join("3.11.9").join(EMBED),
+    )
+    .unwrap();
+    let mirror = StaticServer::start(mirror_root.path());
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "port = 8765\n",
+        &format!(
+            "port = 8765\nno-index = true\nfind-links = [\"{}/\"]\n",
+            wheels.url()
+        ),
+    );
     let cache = tmp.path().join("cache");
-    let bundle = project.join("dist/.pyship/windows/Hello App");
-    real_bundle(&bundle, &project);
 
-    // v0.1.0 carries files that v0.2.0 no longer has.
+    // v0.1.0 ships a module that v0.2.0 no longer has; each version has its
+    // own dist-info. An upgrade must leave neither behind.
+    let stale_module = project.join("python/src/hello_app/stale_v1.py");
+    fs_err::write(&stale_module, "OLD = True\n").unwrap();
+    let v1 = build_installer(&project, &cache, &mirror.url(), "v0.1.0");
+    fs_err::remove_file(&stale_module).unwrap();
+    let v2 = build_installer(&project, &cache, &mirror.url(), "v0.2.0");
     let stale = [
         "app/src/hello_app/stale_v1.py",
-        "python/Lib/site-packages/stale_v1/__init__.py",
-        "scripts/stale_v1.bat",
+        "python/Lib/site-packages/hello_app-0.1.0.dist-info/METADATA",
     ];
-    for rel in stale {
-        let p = bundle.join(rel);
-        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
-        fs_err::write(p, "old\n").unwrap();
-    }
-    write_metadata(&bundle, "0.1.0");
-    let v1 = build_installer(&project, &cache, "v0.1.0");
-    for rel in stale {
-        fs_err::remove_file(bundle.join(rel)).unwrap();
-    }
-    fs_err::remove_dir_all(bundle.join("app/src/hello_app-0.1.0.dist-info")).unwrap();
-    write_metadata(&bundle, "0.2.0");
-    let v2 = build_installer(&project, &cache, "v0.2.0");
 
     let prefix = WinePrefix::new();
     keep_out_of_home(&prefix);
@@ -524,9 +466,8 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     for rel in stale {
         assert!(!app_dir.join(rel).exists(), "{rel} survived the upgrade");
     }
-    assert!(!app_dir.join("app/src/hello_app-0.1.0.dist-info").exists());
     assert!(app_dir
-        .join("app/src/hello_app-0.2.0.dist-info/METADATA")
+        .join("python/Lib/site-packages/hello_app-0.2.0.dist-info/METADATA")
         .is_file());
     assert!(app_dir
         .join("python/Lib/site-packages/numpy/__init__.py")
