@@ -226,6 +226,16 @@ fn reg_query(prefix: &WinePrefix, key: &str) -> (bool, String) {
     )
 }
 
+/// Run a Windows program to its exit. Its output goes nowhere: a GUI program
+/// can start wine's `explorer.exe /desktop`, which inherits and keeps open any
+/// pipe, so waiting for the pipes to close would wait for the prefix to end.
+fn exit_status(mut cmd: std::process::Command) -> std::process::ExitStatus {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("wine runs")
+}
+
 /// Files under `dir`, relative, `/`-separated, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = walk(dir)
@@ -367,17 +377,12 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
         // one argument holding a space, so the path goes in two.
         cmd.args(["/S", r"/D=C:\Apps\Hello", "App"])
             .env("WINEDLLOVERRIDES", NO_MENUS);
-        cmd.output().unwrap()
+        exit_status(cmd)
     };
     let install = |exe: &Path| {
         let start = Instant::now();
-        let out = setup(exe);
-        assert!(
-            out.status.success(),
-            "{} failed: {}",
-            exe.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let status = setup(exe);
+        assert!(status.success(), "{} failed: {status}", exe.display());
         eprintln!("installed {} in {:?}", exe.display(), start.elapsed());
     };
 
@@ -450,12 +455,12 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     // The running-instance check sees the locked interpreter. A silent setup
     // answers "stop it"; wine has no working PowerShell to stop it with, so
     // setup must give up (exit 2) and leave the running install alone.
-    let out = setup(&v2);
-    assert_eq!(out.status.code(), Some(2), "setup ran over a running app");
+    assert_eq!(setup(&v2).code(), Some(2), "setup ran over a running app");
     assert!(app_dir.join(stale[0]).is_file());
     assert!(reg_query(&prefix, &key).1.contains("0.1.0"));
-    app.stop();
+    // Stop the prefix first: its processes may hold the app's output pipes.
     prefix.shutdown();
+    app.stop();
 
     // The user's data, then the upgrade.
     fs_err::create_dir_all(app_dir.join("data")).unwrap();
@@ -481,17 +486,10 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     assert!(reg.contains("DisplayVersion    REG_SZ    0.2.0"), "{reg}");
 
     // Uninstall: it copies itself away and returns at once; wait for the files to go.
-    let out = prefix
-        .command(app_dir.join("uninstall.exe"))
-        .arg("/S")
-        .env("WINEDLLOVERRIDES", NO_MENUS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut uninstall = prefix.command(app_dir.join("uninstall.exe"));
+    uninstall.arg("/S").env("WINEDLLOVERRIDES", NO_MENUS);
+    let status = exit_status(uninstall);
+    assert!(status.success(), "uninstall.exe /S failed: {status}");
     let start = Instant::now();
     while (app_dir.join("uninstall.exe").exists() || app_dir.join("python").exists())
         && start.elapsed() < Duration::from_secs(120)
