@@ -41,6 +41,8 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::release::Error>,
+    try_hint::<crate::installer::Error>,
     try_hint::<crate::strip::Error>,
     try_hint::<crate::wine::Error>,
     try_hint::<crate::publish::Error>,

@@ -351,15 +351,17 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             ),
         ),
         match &docker {
-            Some(d) => step(
+            Some(d) if crate::release::docker_configured(plan) => step(
                 "docker",
                 true,
                 format!("build and push {}", d.tags.join(", ")),
             ),
-            None => step(
+            _ => step(
                 "docker",
                 false,
-                docker_skipped.clone().unwrap_or_else(|| "no image".into()),
+                docker_skipped.clone().unwrap_or_else(|| {
+                    "no image configured ([package.metadata.pyship.docker] image) and no Dockerfile".into()
+                }),
             ),
         },
     ];

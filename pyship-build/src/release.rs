@@ -80,7 +80,9 @@ impl Hint for Error {
 /// project has its own Dockerfile (and the image name can be derived).
 pub fn docker_configured(plan: &Plan) -> bool {
     plan.config.docker.image.is_some()
-        || crate::docker::context_dir(plan).join("Dockerfile").is_file()
+        || crate::docker::context_dir(plan)
+            .join("Dockerfile")
+            .is_file()
 }
 
 /// Run the release. `ctx.dry_run` is not handled here: a dry run is
@@ -94,8 +96,7 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         .project
         .stamp_target()
         .map_err(|e| Error::Stamp(e.into()))?;
-    let stamped =
-        crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(e.into()))?;
+    let stamped = crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(e.into()))?;
     for s in stamped.iter().filter(|s| s.changed) {
         ctx.reporter
             .status("Stamped", &format!("{} ({})", s.path.display(), s.new));

@@ -22,6 +22,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/release-notes.md.j2"),
     ),
     (
+        "windows/installer.nsi.j2",
+        include_str!("../templates/windows/installer.nsi.j2"),
+    ),
+    (
         "windows/start-hidden.vbs.j2",
         include_str!("../templates/windows/start-hidden.vbs.j2"),
     ),
@@ -177,6 +181,7 @@ pub fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_syntax(syntax(("{%", "%}"), ("{{", "}}"), ("{#", "#}")));
     env.add_filter("nsis", |s: String| escape::nsis(&s));
+    env.add_filter("nsis_literal", |s: String| escape::nsis_literal(&s));
     env.add_filter("vbs", |s: String| escape::vbs(&s));
     env.add_filter("bat", |s: String| escape::bat(&s));
     env.add_filter("sh", |s: String| escape::sh(&s));
@@ -196,6 +201,25 @@ pub mod escape {
         for c in s.chars() {
             match c {
                 '$' => o.push_str("$$"),
+                '"' => o.push_str("$\\\""),
+                '\n' => o.push_str("$\\n"),
+                '\r' => o.push_str("$\\r"),
+                '\t' => o.push_str("$\\t"),
+                '`' => o.push_str("$\\`"),
+                '\'' => o.push_str("$\\'"),
+                c => o.push(c),
+            }
+        }
+        o
+    }
+
+    /// Inside an NSIS double-quoted string read at compile time only
+    /// (`VIAddVersionKey`, `File`, `OutFile`): there makensis keeps `$` (and
+    /// `$$`) as written and expands only the `$\` escapes.
+    pub fn nsis_literal(s: &str) -> String {
+        let mut o = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
                 '"' => o.push_str("$\\\""),
                 '\n' => o.push_str("$\\n"),
                 '\r' => o.push_str("$\\r"),
@@ -268,6 +292,7 @@ pub mod escape {
         #[test]
         fn escapes() {
             assert_eq!(nsis(r#"A "q" $HOME"#), r#"A $\"q$\" $$HOME"#);
+            assert_eq!(nsis_literal(r#"A "q" $HOME"#), r#"A $\"q$\" $HOME"#);
             assert_eq!(vbs(r#"say "hi""#), r#"say ""hi"""#);
             assert_eq!(bat("100% done"), "100%% done");
             assert_eq!(sh("it's"), r#"'it'\''s'"#);

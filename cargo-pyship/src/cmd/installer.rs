@@ -1,13 +1,52 @@
-//! `cargo pyship installer`.
+//! `cargo pyship installer`: build `{name}-{tag}-setup.exe` from the Windows
+//! bundle tree, building the bundle first when it is missing or was built for
+//! another version.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::plan::{Options, Plan};
+use pyship_build::platform::Platform;
+use pyship_build::report::Reporter;
+use pyship_build::{bundle, installer, tools, Context};
 
 use crate::cli::{Global, InstallerArgs};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: InstallerArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship installer` is not built yet")
+pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let plan = Plan::build(
+        project,
+        env,
+        &Options {
+            version: a.version.as_deref(),
+            out_dir: a.out.as_deref(),
+            targets: vec![Platform::Windows],
+        },
+    )?;
+    // Before a bundle build that takes minutes: makensis must be there.
+    tools::MAKENSIS.find(env)?;
+    let mut ctx = Context::new(out, env);
+    ctx.offline = a.offline;
+    let bundle_dir = plan.bundle_dir(Platform::Windows);
+    if !installer::bundle_is_current(&plan, &bundle_dir) {
+        out.status(
+            "Bundling",
+            &format!(
+                "{} {} for windows (no current bundle at {})",
+                plan.name,
+                plan.version.version.tag(),
+                bundle_dir.display()
+            ),
+        );
+        let b = bundle::run(&plan, Platform::Windows, &ctx)?;
+        out.status(
+            "Finished",
+            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
+        );
+    }
+    let built = installer::run(&plan, &bundle_dir, &ctx)?;
+    out.info(&format!("{:>12} {}", "sha256", built.sha256));
+    Ok(ExitCode::SUCCESS)
 }

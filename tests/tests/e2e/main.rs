@@ -5,6 +5,7 @@
 mod build_script;
 mod docker;
 mod init;
+mod installer;
 mod packaging;
 mod plan;
 mod publish;

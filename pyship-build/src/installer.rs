@@ -1,0 +1,433 @@
+//! Stage: the Windows installer. Why: users expect a `setup.exe` that installs
+//! per user (no admin rights), makes shortcuts, registers in Add/Remove Programs,
+//! upgrades in place and uninstalls cleanly, keeping their `data\`.
+//!
+//! Renders `windows/installer.nsi.j2` (overridable by the project's
+//! `templates/windows/installer.nsi.j2`) to `installer.nsi` next to the portable
+//! tree, runs Debian's `makensis -DVERSION=<four numbers>` on it and places
+//! `{name}-{tag}-setup.exe` in the output directory (temp name, then rename).
+//! makensis runs inside the bundle folder (`-NOCD`) and every compile-time path
+//! in the script is relative to it (`File /r "python/*"`, `OutFile
+//! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
+//! path holding the app's name (`My $App`) could not be written safely.
+//! See packaging-notes.md, "NSIS".
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::config::Launcher;
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::{ArtifactKind, Plan};
+use crate::platform::Platform;
+use crate::templates::{self, Templates};
+use crate::tools;
+use crate::version::Spellings;
+
+/// The template, relative to a templates directory.
+pub const TEMPLATE: &str = "windows/installer.nsi.j2";
+/// The rendered script's file name, next to the bundle tree.
+pub const SCRIPT: &str = "installer.nsi";
+/// What makensis writes, relative to the bundle folder (next to the script);
+/// moved to the output directory once complete.
+const PARTIAL: &str = "setup.exe.partial";
+/// Bundle folders an upgrade replaces whether or not the new bundle has them.
+const REPLACED_DIRS: &[&str] = &["python", "app", "scripts"];
+/// The user's folder: never removed, its shipped files never overwrite theirs.
+const DATA_DIR: &str = "data";
+
+/// What the stage produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installer {
+    /// `{out_dir}/{name}-{tag}-setup.exe`.
+    pub path: PathBuf,
+    pub file_name: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The rendered `installer.nsi`.
+    pub script: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the plan has no installer (`installer = false` in [package.metadata.pyship.windows] of {manifest})")]
+    Disabled { manifest: PathBuf },
+    #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
+    Bundle { dir: PathBuf, missing: String },
+    #[error("could not read the Windows bundle at {dir}")]
+    Scan {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tool(#[from] tools::Error),
+    #[error(transparent)]
+    Template(#[from] templates::Error),
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error("could not run {exe}")]
+    Spawn {
+        exe: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", l.trim())).unwrap_or_default())]
+    Makensis {
+        script: PathBuf,
+        /// The script line makensis named, and its text.
+        at: Option<(usize, String)>,
+        /// makensis's own output (its last lines).
+        output: String,
+        /// The project's template override, when one was used.
+        template: Option<PathBuf>,
+    },
+    #[error("could not place the installer at {path}")]
+    Place {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Disabled { .. } => Some("set `installer = true` (the default) or drop the key".into()),
+            Error::Bundle { .. } => Some(
+                "build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)".into(),
+            ),
+            Error::Makensis { template: Some(t), .. } => Some(format!(
+                "the script comes from the project's override {}; fix it there (the rendered script is kept for reading)",
+                t.display()
+            )),
+            Error::Makensis { template: None, .. } => Some(
+                "the default template failed to build: please report it with the rendered script".into(),
+            ),
+            Error::Tool(e) => e.hint(),
+            Error::Template(e) => e.hint(),
+            Error::Write { source, .. } => source.hint(),
+            Error::Scan { .. } | Error::Spawn { .. } | Error::Place { .. } => None,
+        }
+    }
+}
+
+/// What the template sees. Strings are raw; the template escapes each with `| nsis`.
+#[derive(Debug, Serialize)]
+struct TemplateContext<'a> {
+    name: &'a str,
+    /// `name` made valid as a Windows file name (install folder, shortcuts).
+    dir_name: String,
+    /// Key under `HKCU\...\Uninstall\`.
+    reg_key: String,
+    module: &'a str,
+    dist_name: &'a str,
+    version: Spellings,
+    publisher: &'a str,
+    port: Option<u16>,
+    launcher: &'static str,
+    /// Where makensis writes the installer, relative to the bundle folder.
+    out_file: String,
+    /// Top-level folders of the bundle, installed recursively.
+    dirs: Vec<String>,
+    /// Folders removed before an upgrade copies and by the uninstaller (never `data`).
+    remove_dirs: Vec<String>,
+    /// Top-level files of the bundle.
+    files: Vec<String>,
+    /// Interpreters whose lock says the app is running (Windows paths under `$INSTDIR`).
+    interpreters: Vec<&'static str>,
+    /// KiB of the installed tree (Add/Remove Programs `EstimatedSize`).
+    estimated_size_kb: u64,
+}
+
+/// `name` as a Windows file or registry key name: characters Windows refuses
+/// (`<>:"/\|?*`, control characters) dropped or replaced, no trailing dot or space.
+pub fn windows_file_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .filter_map(|c| match c {
+            '"' | '<' | '>' | '|' | '?' | '*' => None,
+            '/' | '\\' | ':' => Some('-'),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    while s.ends_with(['.', ' ']) {
+        s.pop();
+    }
+    let s = s.trim_start().to_owned();
+    if s.is_empty() {
+        "app".into()
+    } else {
+        s
+    }
+}
+
+/// The bundle's top-level folders and files, and its size in bytes.
+fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
+    let err = |source| Error::Scan {
+        dir: bundle_dir.to_owned(),
+        source,
+    };
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for entry in fs_err::read_dir(bundle_dir).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() {
+            dirs.push(name);
+        } else {
+            files.push(name);
+        }
+    }
+    dirs.sort();
+    files.sort();
+    let mut size = 0;
+    for entry in walkdir::WalkDir::new(bundle_dir).follow_links(true) {
+        let entry = entry.map_err(|e| err(std::io::Error::other(e)))?;
+        if entry.file_type().is_file() {
+            size += entry
+                .metadata()
+                .map_err(|e| err(std::io::Error::other(e)))?
+                .len();
+        }
+    }
+    Ok((dirs, files, size))
+}
+
+/// Check that the bundle has what the script and its shortcuts point at.
+fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
+    let mut needed = vec![Platform::Windows.python_exe()];
+    if plan.config.windows.launcher == Launcher::Vbs {
+        needed.push("scripts/start-hidden.vbs");
+    } else {
+        needed.push("python/pythonw.exe");
+    }
+    for rel in needed {
+        if !bundle_dir.join(rel).is_file() {
+            return Err(Error::Bundle {
+                dir: bundle_dir.to_owned(),
+                missing: rel.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the Windows bundle tree at `bundle_dir` was built for this plan's
+/// version: its interpreter is there and the app's dist-info carries the
+/// version (a tree left by another version must be rebuilt, not shipped under
+/// a new number).
+pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
+    let dist_info = format!(
+        "{}/{}-{}.dist-info/METADATA",
+        Platform::Windows.site_packages(&plan.python.xy),
+        plan.dist_name,
+        plan.version.version.pep440()
+    );
+    bundle_dir.join(Platform::Windows.python_exe()).is_file()
+        && bundle_dir.join(dist_info).is_file()
+}
+
+/// The installer's file name from the plan (`{name}-{tag}-setup.exe`).
+fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
+    plan.artifact(ArtifactKind::Installer, Some(Platform::Windows))
+        .map(|a| (a.file_name.clone(), a.path.clone()))
+        .ok_or_else(|| Error::Disabled {
+            manifest: plan.project.manifest_path.clone(),
+        })
+}
+
+/// Render the NSIS script for `bundle_dir`. Returns the script and the
+/// project's override it came from, if any.
+pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>), Error> {
+    let (dirs, files, size) = scan(bundle_dir)?;
+    let mut remove_dirs: Vec<String> = REPLACED_DIRS.iter().map(|s| s.to_string()).collect();
+    remove_dirs.extend(dirs.iter().cloned());
+    remove_dirs.retain(|d| d != DATA_DIR);
+    remove_dirs.sort();
+    remove_dirs.dedup();
+    let launcher = match plan.config.windows.launcher {
+        Launcher::Vbs => "vbs",
+        Launcher::Pythonw => "pythonw",
+    };
+    let dir_name = windows_file_name(&plan.name);
+    let ctx = TemplateContext {
+        name: &plan.name,
+        reg_key: dir_name.clone(),
+        dir_name,
+        module: &plan.module,
+        dist_name: &plan.dist_name,
+        version: plan.version.version.spellings(),
+        publisher: &plan.config.windows.publisher,
+        port: plan.config.port,
+        launcher,
+        out_file: format!("../{PARTIAL}"),
+        dirs,
+        remove_dirs,
+        files,
+        interpreters: vec!["python\\python.exe", "python\\pythonw.exe"],
+        estimated_size_kb: size.div_ceil(1024),
+    };
+    let templates = Templates::new(Some(&plan.project.root));
+    let (_, origin) = templates.source(TEMPLATE)?;
+    Ok((templates.render(TEMPLATE, &ctx)?, origin))
+}
+
+/// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`.
+pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installer, Error> {
+    let (file_name, path) = artifact(plan)?;
+    check_bundle(plan, bundle_dir)?;
+    let makensis = tools::MAKENSIS.find(ctx.env)?;
+    let (script_text, template) = render(plan, bundle_dir)?;
+    let script_dir = bundle_dir.parent().unwrap_or(Path::new("."));
+    let script = script_dir.join(SCRIPT);
+    let partial = script_dir.join(PARTIAL);
+    let _ = fs_err::remove_file(&partial);
+    crate::fs::atomic_write(&script, script_text.as_bytes()).map_err(|source| Error::Write {
+        path: script.clone(),
+        source,
+    })?;
+    ctx.reporter
+        .debug(&format!("rendered {}", script.display()));
+
+    let windows_version = plan.version.version.windows();
+    ctx.reporter.status(
+        "Building",
+        &format!("{file_name} (makensis, version {windows_version})"),
+    );
+    let out = Command::new(&makensis)
+        .arg("-V2")
+        .arg("-NOCD")
+        .arg("-INPUTCHARSET")
+        .arg("UTF8")
+        .arg(format!("-DVERSION={windows_version}"))
+        .arg(&script)
+        .current_dir(bundle_dir)
+        .output()
+        .map_err(|source| Error::Spawn {
+            exe: makensis.clone(),
+            source,
+        })?;
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() || !partial.is_file() {
+        let _ = fs_err::remove_file(&partial);
+        return Err(Error::Makensis {
+            at: script_line(&output, &script_text),
+            output: tail(&output, 30),
+            script,
+            template,
+        });
+    }
+    for line in output
+        .lines()
+        .filter(|l| l.trim_start().starts_with("warning"))
+    {
+        ctx.reporter.warn(&format!("makensis: {}", line.trim()));
+    }
+    place(&partial, &path)?;
+    let size = fs_err::metadata(&path)
+        .map_err(|source| Error::Place {
+            path: path.clone(),
+            source,
+        })?
+        .len();
+    let sha256 = crate::net::sha256_file(&path).map_err(|source| Error::Place {
+        path: path.clone(),
+        source,
+    })?;
+    ctx.reporter.status(
+        "Built",
+        &format!("{} ({:.1} MiB)", path.display(), size as f64 / 1048576.0),
+    );
+    Ok(Installer {
+        path,
+        file_name,
+        size,
+        sha256,
+        script,
+    })
+}
+
+/// Move the finished installer to `dest`: a rename, or across file systems a
+/// copy to a temp name beside `dest` and then a rename, so `dest` is never partial.
+fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
+    let err = |source| Error::Place {
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(err)?;
+    if fs_err::rename(partial, dest).is_ok() {
+        return Ok(());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".pyship-setup-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    fs_err::copy(partial, tmp.path()).map_err(err)?;
+    tmp.persist(dest).map_err(|e| err(e.error))?;
+    let _ = fs_err::remove_file(partial);
+    Ok(())
+}
+
+/// The line makensis names in `Error in script "installer.nsi" on line N`,
+/// with its text from the rendered script (errors in NSIS's own includes name
+/// those files: then only the number is known, and the text is makensis's).
+fn script_line(output: &str, script: &str) -> Option<(usize, String)> {
+    let line = output
+        .lines()
+        .rev()
+        .find(|l| l.contains("rror in script") && l.contains(" on line "))?;
+    let rest = &line[line.find(" on line ")? + " on line ".len()..];
+    let n: usize = rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    let ours = line.contains(&format!("\"{SCRIPT}\"")) || line.contains(&format!("/{SCRIPT}\""));
+    let text = if ours {
+        script.lines().nth(n.checked_sub(1)?)?.to_owned()
+    } else {
+        line.trim().to_owned()
+    };
+    Some((n, text))
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_file_name_drops_forbidden_characters() {
+        assert_eq!(windows_file_name(r#"My "App" $HOME"#), "My App $HOME");
+        assert_eq!(windows_file_name("a/b\\c:d?.. "), "a-b-c-d");
+        assert_eq!(windows_file_name("\"\""), "app");
+        assert_eq!(windows_file_name("Hello App"), "Hello App");
+    }
+
+    #[test]
+    fn script_line_names_the_failing_line() {
+        let out = "Invalid command: Bogus\nError in script \"/tmp/x/installer.nsi\" on line 3 -- aborting creation process\n";
+        let script = "a\nb\n  Bogus thing\nd\n";
+        assert_eq!(script_line(out, script), Some((3, "  Bogus thing".into())));
+        let inc = "Error in script \"/usr/share/nsis/Include/MUI2.nsh\" on line 7 -- aborting";
+        assert_eq!(script_line(inc, script).map(|x| x.0), Some(7));
+        assert_eq!(script_line("all fine", script), None);
+    }
+}

@@ -1,0 +1,525 @@
+//! `cargo pyship installer`: the NSIS script (snapshots, escaping proved by
+//! compiling it), makensis errors, and the whole life of an install under wine:
+//! install, registry, run, upgrade over it, uninstall, `data\` kept throughout.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pyship_build::env::Env;
+use pyship_build::plan::{Options, Plan};
+use pyship_build::platform::Platform;
+use pyship_build::report::RecordingReporter;
+use pyship_build::{installer, Context};
+
+use super::support::*;
+use pyship_e2e::http::StaticServer;
+use pyship_e2e::wine::{free_port, wait_http, Running, WinePrefix};
+
+const NSIS: &str = "`apt-get install nsis` (Debian package `nsis`)";
+const UV: &str = "`pip install uv` (PyPI package `uv`)";
+const EMBED: &str = "python-3.11.9-embed-amd64.zip";
+const UNINSTALL_KEY: &str = r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall";
+
+/// Replace the `[package.metadata.pyship]` keys of a fixture copy.
+fn set_metadata(project: &Path, from: &str, to: &str) {
+    let manifest = project.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    assert!(text.contains(from), "{from} not in {}", manifest.display());
+    fs_err::write(&manifest, text.replacen(from, to, 1)).unwrap();
+}
+
+fn plan_for(project: &Path, version: &str) -> Plan {
+    let p = pyship_build::project::load(Some(&project.join("Cargo.toml")), None).unwrap();
+    Plan::build(
+        p,
+        &Env::default(),
+        &Options {
+            version: Some(version),
+            out_dir: None,
+            targets: vec![Platform::Windows],
+        },
+    )
+    .unwrap()
+}
+
+/// A small stand-in for a Windows bundle of v0.1.0: the files the script and
+/// its shortcuts point at, enough for makensis (not for running), and the app's
+/// dist-info, which makes `cargo pyship installer` take it as current.
+fn fake_bundle(dir: &Path) {
+    for (rel, text) in [
+        ("python/python.exe", "MZ"),
+        ("python/pythonw.exe", "MZ"),
+        ("python/python311._pth", "python311.zip\n.\nimport site\n"),
+        ("app/src/hello_app/__init__.py", "\"\"\"hello\"\"\"\n"),
+        ("scripts/start-hidden.vbs", "' launcher\n"),
+        ("scripts/start.bat", "@echo off\n"),
+        ("data/settings.json", "{}\n"),
+        (
+            "python/Lib/site-packages/hello_app-0.1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: hello-app\nVersion: 0.1.0\n",
+        ),
+        ("README.txt", "read me\n"),
+    ] {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    }
+}
+
+#[test]
+fn installer_script_escapes_name_with_quotes_and_dollar() {
+    let makensis = require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "name = \"Hello App\"",
+        "name = 'My \"App\" $HOME'",
+    );
+    let plan = plan_for(&project, "v1.2.0-rc.1");
+    assert_eq!(plan.name, "My \"App\" $HOME");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let (script, origin) = installer::render(&plan, &bundle).unwrap();
+    assert_eq!(origin, None);
+    insta::assert_snapshot!("installer_nsi_vbs_port", script);
+
+    // Escaping holds when makensis reads it: it builds, without warnings.
+    let reporter = RecordingReporter::default();
+    let env = Env::from_pairs([(
+        pyship_build::env::PYSHIP_MAKENSIS,
+        makensis.to_string_lossy().into_owned(),
+    )]);
+    let ctx = Context::new(&reporter, &env);
+    let built = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert_eq!(built.file_name, "My \"App\" $HOME-v1.2.0-rc.1-setup.exe");
+    assert_eq!(built.path, project.join("dist").join(&built.file_name));
+    assert!(built.size > 30_000, "{built:?}");
+    assert_eq!(built.sha256, sha256_file(&built.path));
+    assert_eq!(built.script, bundle.parent().unwrap().join("installer.nsi"));
+    let leftovers: Vec<_> = fs_err::read_dir(project.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the installer and .pyship/: {leftovers:?}"
+    );
+    assert!(!bundle.parent().unwrap().join("setup.exe.partial").exists());
+    let warnings: Vec<_> = reporter
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert!(warnings.is_empty(), "makensis warned: {warnings:?}");
+    // The version resource carries the four-number form and the real spelling.
+    let exe = fs_err::read(&built.path).unwrap();
+    for want in ["1.2.0.0", "1.2.0-rc.1", "My \"App\" $HOME Setup"] {
+        assert!(
+            has_utf16(&exe, want),
+            "{want} not in the installer's version resource"
+        );
+    }
+}
+
+#[test]
+fn installer_script_pythonw_launcher_without_port() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(&project, "port = 8765\n", "");
+    set_metadata(
+        &project,
+        "publisher = \"Example Corp\"",
+        "publisher = \"Example Corp\"\nlauncher = \"pythonw\"",
+    );
+    let plan = plan_for(&project, "2.0.1");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let (script, _) = installer::render(&plan, &bundle).unwrap();
+    assert!(
+        !script.contains("wscript.exe"),
+        "pythonw launcher uses no VBScript"
+    );
+    assert!(!script.contains("http://localhost"), "no port, no browser");
+    insta::assert_snapshot!("installer_nsi_pythonw", script);
+    let reporter = RecordingReporter::default();
+    let env = Env::default();
+    installer::run(&plan, &bundle, &Context::new(&reporter, &env)).unwrap();
+}
+
+#[test]
+fn installer_override_error_names_the_script_line() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    let bundle = project.join("dist/.pyship/windows/Hello App");
+    fake_bundle(&bundle);
+    let templates = project.join("templates/windows");
+    fs_err::create_dir_all(&templates).unwrap();
+    fs_err::write(
+        templates.join("installer.nsi.j2"),
+        "Unicode true\nOutFile \"{{ out_file | nsis }}\"\nSection\n  BogusInstruction \"{{ name | nsis }}\"\nSectionEnd\n",
+    )
+    .unwrap();
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("makensis failed on") && stderr.contains("installer.nsi line 4"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("BogusInstruction \"Hello App\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("templates/windows/installer.nsi.j2"),
+        "{stderr}"
+    );
+    assert!(!project.join("dist/Hello App-v0.1.0-setup.exe").exists());
+}
+
+#[test]
+fn installer_without_makensis_names_debian_nsis() {
+    let (_tmp, project) = copy_fixture("hello");
+    fake_bundle(&project.join("dist/.pyship/windows/Hello App"));
+    let empty = tempfile::tempdir().unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let cargo = which_cargo(&cargo);
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .env("PATH", empty.path())
+        .env("CARGO", cargo)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`makensis` was not found"), "{stderr}");
+    assert!(stderr.contains("Debian package `nsis`"), "{stderr}");
+}
+
+/// The absolute path of cargo (the test runs it with an empty PATH).
+fn which_cargo(cargo: &std::ffi::OsStr) -> PathBuf {
+    let p = PathBuf::from(cargo);
+    if p.is_absolute() {
+        return p;
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(&p))
+        .find(|p| p.is_file())
+        .expect("cargo on PATH")
+}
+
+fn reg_query(prefix: &WinePrefix, key: &str) -> (bool, String) {
+    let out = prefix
+        .command("reg")
+        .args(["query", key])
+        .output()
+        .expect("wine reg runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Run a Windows program to its exit. Its output goes nowhere: a GUI program
+/// can start wine's `explorer.exe /desktop`, which inherits and keeps open any
+/// pipe, so waiting for the pipes to close would wait for the prefix to end.
+fn exit_status(mut cmd: std::process::Command) -> std::process::ExitStatus {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("wine runs")
+}
+
+/// Files under `dir`, relative, `/`-separated, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether `bytes` hold `text` as UTF-16LE or as single bytes (a `.lnk` keeps
+/// its target and arguments either way).
+fn has_text(bytes: &[u8], text: &str) -> bool {
+    has_utf16(bytes, text) || bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Whether `bytes` hold `text` as UTF-16LE (PE version resources).
+fn has_utf16(bytes: &[u8], text: &str) -> bool {
+    let wide: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    bytes.windows(wide.len()).any(|w| w == wide.as_slice())
+}
+
+/// wine's usual overrides plus no winemenubuilder: shortcuts made in the test
+/// prefix must not become `.desktop` files in the real home.
+const NO_MENUS: &str = "mscoree,mshtml=;winemenubuilder.exe=d";
+
+/// wineboot links the prefix user's Desktop, Documents, ... to `$HOME`; make
+/// them plain folders so the installer's shortcuts stay inside the prefix.
+fn keep_out_of_home(prefix: &WinePrefix) {
+    let user = wine_user_dir(prefix);
+    for e in fs_err::read_dir(&user).unwrap() {
+        let p = e.unwrap().path();
+        if fs_err::symlink_metadata(&p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+        {
+            fs_err::remove_file(&p).unwrap();
+            fs_err::create_dir(&p).unwrap();
+        }
+    }
+}
+
+fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
+    let users = prefix.drive_c().join("users");
+    fs_err::read_dir(&users)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
+        .expect("a wine user folder")
+}
+
+/// `cargo pyship installer --version {version}`; there is no current bundle,
+/// so it builds one first (runtime from `mirror`, wheels as the project says).
+fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) -> PathBuf {
+    let start = Instant::now();
+    let out = pyship(cache)
+        .env("PYSHIP_PYTHON_MIRROR", mirror)
+        .args(["installer", "--version", version, "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("Bundling") && stderr.contains(&format!("Hello App-{version}-win-x64.zip")),
+        "the bundle was not built first:\n{stderr}"
+    );
+    let exe = project.join(format!("dist/Hello App-{version}-setup.exe"));
+    eprintln!(
+        "built {} ({} bytes) in {:?}",
+        exe.display(),
+        fs_err::metadata(&exe).unwrap().len(),
+        start.elapsed()
+    );
+    exe
+}
+
+#[test]
+fn installer_installs_upgrades_and_uninstalls_under_wine() {
+    require_tool("makensis", NSIS);
+    require_tool("uv", UV);
+    let mirror_root = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_root.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join(EMBED),
+        mirror_root.path().join("3.11.9").join(EMBED),
+    )
+    .unwrap();
+    let mirror = StaticServer::start(mirror_root.path());
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "port = 8765\n",
+        &format!(
+            "port = 8765\nno-index = true\nfind-links = [\"{}/\"]\n",
+            wheels.url()
+        ),
+    );
+    let cache = tmp.path().join("cache");
+
+    // v0.1.0 ships a module that v0.2.0 no longer has; each version has its
+    // own dist-info. An upgrade must leave neither behind.
+    let stale_module = project.join("python/src/hello_app/stale_v1.py");
+    fs_err::write(&stale_module, "OLD = True\n").unwrap();
+    let v1 = build_installer(&project, &cache, &mirror.url(), "v0.1.0");
+    fs_err::remove_file(&stale_module).unwrap();
+    let v2 = build_installer(&project, &cache, &mirror.url(), "v0.2.0");
+    let stale = [
+        "app/src/hello_app/stale_v1.py",
+        "python/Lib/site-packages/hello_app-0.1.0.dist-info/METADATA",
+    ];
+
+    let prefix = WinePrefix::new();
+    keep_out_of_home(&prefix);
+    let app_dir = prefix.drive_c().join("Apps/Hello App");
+    let key = format!(r"{UNINSTALL_KEY}\Hello App");
+    let setup = |exe: &Path| {
+        let mut cmd = prefix.command(exe);
+        // NSIS takes everything after `/D=` verbatim, unquoted; wine would quote
+        // one argument holding a space, so the path goes in two.
+        cmd.args(["/S", r"/D=C:\Apps\Hello", "App"])
+            .env("WINEDLLOVERRIDES", NO_MENUS);
+        exit_status(cmd)
+    };
+    let install = |exe: &Path| {
+        let start = Instant::now();
+        let status = setup(exe);
+        assert!(status.success(), "{} failed: {status}", exe.display());
+        eprintln!("installed {} in {:?}", exe.display(), start.elapsed());
+    };
+
+    // Install v0.1.0.
+    install(&v1);
+    for rel in [
+        "python/python.exe",
+        "python/python311._pth",
+        "python/Lib/site-packages/numpy/__init__.py",
+        "app/src/hello_app/__main__.py",
+        "scripts/start-hidden.vbs",
+        "uninstall.exe",
+    ]
+    .iter()
+    .chain(&stale)
+    {
+        assert!(app_dir.join(rel).is_file(), "{rel} not installed");
+    }
+    assert!(!app_dir.join("data").exists());
+    let (found, reg) = reg_query(&prefix, &key);
+    assert!(found, "{key} missing");
+    for want in [
+        "DisplayName    REG_SZ    Hello App",
+        "DisplayVersion    REG_SZ    0.1.0",
+        "Publisher    REG_SZ    Example Corp",
+        r#"UninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe""#,
+        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe" /S"#,
+        r"InstallLocation    REG_SZ    C:\Apps\Hello App",
+        "EstimatedSize    REG_DWORD    0x",
+    ] {
+        assert!(reg.contains(want), "`{want}` not in:\n{reg}");
+    }
+    let user = wine_user_dir(&prefix);
+    let start_menu =
+        user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
+    assert!(start_menu.is_file(), "no Start menu shortcut");
+    let desktop = user.join("Desktop/Hello App.lnk");
+    assert!(desktop.is_file(), "no Desktop shortcut");
+    // Both start the hidden launcher through wscript (the default launcher).
+    for lnk in [&start_menu, &desktop] {
+        let bytes = fs_err::read(lnk).unwrap();
+        for want in ["wscript.exe", r"scripts\start-hidden.vbs"] {
+            assert!(
+                has_text(&bytes, want),
+                "{} does not name {want}",
+                lnk.display()
+            );
+        }
+    }
+    // "Start with Windows" is opt-in: not in a silent default install.
+    assert!(!user
+        .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello App.lnk")
+        .exists());
+
+    // The installed app serves.
+    let port = free_port();
+    let mut cmd = prefix.command(app_dir.join("python/python.exe"));
+    cmd.args(["-m", "hello_app"])
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&app_dir);
+    let app = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    if health.as_ref().map(|h| h.0) != Some(200) {
+        let (so, se) = app.stop();
+        panic!("/health answered {health:?}\nstdout:\n{so}\nstderr:\n{se}");
+    }
+    let (_, body) = wait_http(port, "/version", Duration::from_secs(10)).unwrap();
+    assert!(body.contains("\"platform\":\"win32\""), "{body}");
+    assert!(body.contains("\"version\":\"0.1.0\""), "{body}");
+    // The running-instance check sees the locked interpreter. A silent setup
+    // answers "stop it"; wine has no working PowerShell to stop it with, so
+    // setup must give up (exit 2) and leave the running install alone.
+    assert_eq!(setup(&v2).code(), Some(2), "setup ran over a running app");
+    assert!(app_dir.join(stale[0]).is_file());
+    assert!(reg_query(&prefix, &key).1.contains("0.1.0"));
+    // Stop the prefix first: its processes may hold the app's output pipes.
+    prefix.shutdown();
+    app.stop();
+
+    // The user's data, then the upgrade.
+    fs_err::create_dir_all(app_dir.join("data")).unwrap();
+    fs_err::write(app_dir.join("data/user.json"), "{\"mine\": true}\n").unwrap();
+    fs_err::create_dir_all(app_dir.join("logs")).unwrap();
+    fs_err::write(app_dir.join("logs/app.log"), "log\n").unwrap();
+    install(&v2);
+    for rel in stale {
+        assert!(!app_dir.join(rel).exists(), "{rel} survived the upgrade");
+    }
+    assert!(app_dir
+        .join("python/Lib/site-packages/hello_app-0.2.0.dist-info/METADATA")
+        .is_file());
+    assert!(app_dir
+        .join("python/Lib/site-packages/numpy/__init__.py")
+        .is_file());
+    assert!(app_dir.join("app/src/hello_app/__main__.py").is_file());
+    assert_eq!(
+        fs_err::read_to_string(app_dir.join("data/user.json")).unwrap(),
+        "{\"mine\": true}\n"
+    );
+    let (_, reg) = reg_query(&prefix, &key);
+    assert!(reg.contains("DisplayVersion    REG_SZ    0.2.0"), "{reg}");
+
+    // Uninstall: it copies itself away and returns at once; wait for the files to go.
+    let mut uninstall = prefix.command(app_dir.join("uninstall.exe"));
+    uninstall.arg("/S").env("WINEDLLOVERRIDES", NO_MENUS);
+    let status = exit_status(uninstall);
+    assert!(status.success(), "uninstall.exe /S failed: {status}");
+    let start = Instant::now();
+    while (app_dir.join("uninstall.exe").exists() || app_dir.join("python").exists())
+        && start.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(listing(&app_dir), ["data/user.json"]);
+    let (found, reg) = reg_query(&prefix, &key);
+    assert!(!found, "{key} still there:\n{reg}");
+    assert!(!start_menu.exists(), "Start menu shortcut left behind");
+    assert!(!desktop.exists(), "Desktop shortcut left behind");
+}
+
+#[test]
+fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    let bundle = project.join("dist/.pyship/windows/Hello App");
+    fake_bundle(&bundle);
+    fs_err::remove_file(bundle.join("scripts/start-hidden.vbs")).unwrap();
+    let out = pyship(&project.join(".cache"))
+        .args(["installer", "--version", "v0.1.0", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("scripts/start-hidden.vbs is missing") && stderr.contains("Hello App"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: build the bundle first"), "{stderr}");
+}
