@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod http;
+pub mod pbs;
 pub mod testdata;
 pub mod wine;
 

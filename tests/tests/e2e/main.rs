@@ -3,4 +3,5 @@
 //! One test binary, one module per area.
 
 mod support;
+mod linux_bundle;
 mod version_cli;
