@@ -20,6 +20,7 @@ pub mod net;
 pub mod plan;
 pub mod platform;
 pub mod project;
+pub mod python;
 pub mod report;
 pub mod templates;
 pub mod tools;

@@ -2,6 +2,6 @@
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
 
-mod support;
 mod linux_bundle;
+mod support;
 mod version_cli;
