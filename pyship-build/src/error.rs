@@ -41,6 +41,8 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::python::linux::Error>,
+    try_hint::<crate::render::linux::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

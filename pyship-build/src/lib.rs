@@ -21,6 +21,7 @@ pub mod plan;
 pub mod platform;
 pub mod project;
 pub mod python;
+pub mod render;
 pub mod report;
 pub mod templates;
 pub mod tools;

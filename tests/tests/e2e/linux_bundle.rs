@@ -63,3 +63,283 @@ fn test_runtime_is_relocatable() {
         fs_err::canonicalize(dir.path().join("python")).unwrap()
     );
 }
+
+/// A name that needs escaping in every language the Linux files use.
+const TRICKY_NAME: &str = r#"Hello "50%" $App's \ x"#;
+
+/// The plan of a copy of the hello fixture, with `edit` applied to its
+/// Cargo.toml.
+fn hello_plan(edit: impl FnOnce(&str) -> String) -> (tempfile::TempDir, pyship_build::Plan) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(&manifest, edit(&text)).unwrap();
+    let project = pyship_build::project::load(Some(&manifest), None).unwrap();
+    let plan = pyship_build::Plan::build(
+        project,
+        &pyship_build::env::Env::default(),
+        &pyship_build::plan::Options {
+            version: Some("v1.2.3"),
+            targets: vec![pyship_build::platform::Platform::Linux],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (tmp, plan)
+}
+
+fn tricky_plan(extra_linux: &str) -> (tempfile::TempDir, pyship_build::Plan) {
+    let toml_name = TRICKY_NAME.replace('\\', "\\\\").replace('"', "\\\"");
+    let extra = extra_linux.to_owned();
+    hello_plan(move |t| {
+        format!(
+            "{}\n[package.metadata.pyship.linux]\n{extra}\n",
+            t.replace("name = \"Hello App\"", &format!("name = \"{toml_name}\""))
+        )
+    })
+}
+
+fn all_files(r: &pyship_build::render::linux::Rendered) -> String {
+    r.files
+        .iter()
+        .map(|f| format!("===== {} ({:o})\n{}", f.path, f.mode, f.contents))
+        .collect()
+}
+
+#[test]
+fn linux_files_escape_a_tricky_name() {
+    let (_t, plan) = tricky_plan("user = \"svc%user\"");
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    assert_eq!(r.service, "hello-50-app-s-x");
+    insta::assert_snapshot!("linux_files_tricky_name", all_files(&r));
+}
+
+#[test]
+fn linux_files_venv_readme_names_the_host_python() {
+    let (_t, plan) = hello_plan(|t| {
+        format!("{t}\n[package.metadata.pyship.linux]\nruntime = \"venv\"\nservice = false\n")
+    });
+    let templates = pyship_build::templates::Templates::new(None);
+    let r =
+        pyship_build::render::linux::files(&plan, &templates, Some("/usr/bin/python3.11")).unwrap();
+    let names: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        names,
+        ["run.sh", "README.txt"],
+        "service = false still wrote the service scripts"
+    );
+    insta::assert_snapshot!("linux_readme_venv", &r.files[1].contents);
+}
+
+/// A folder whose path needs escaping for systemd (`%`), sed (`&`, `|`) and
+/// the shell (space, `$`), and that systemd can still run a program from.
+fn tricky_dir(parent: &Path) -> std::path::PathBuf {
+    let d = parent.join("my app %i $HOME & pipe|x [1]");
+    fs_err::create_dir_all(&d).unwrap();
+    d
+}
+
+fn executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::write(path, text).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `systemd-analyze verify` on a unit file; panics with its output on failure.
+fn systemd_verify(unit_file: &Path) {
+    let sa = require_tool("systemd-analyze", "`apt-get install systemd`");
+    let out = Command::new(sa)
+        .args(["verify", "--man=no"])
+        .arg(unit_file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = unit_file
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        out.status.success() && !text.contains(&name),
+        "systemd-analyze verify {} failed:\n{text}\n--- unit:\n{}",
+        unit_file.display(),
+        fs_err::read_to_string(unit_file).unwrap()
+    );
+}
+
+#[test]
+fn rendered_unit_passes_systemd_analyze_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tricky_dir(tmp.path());
+    let run_sh = dir.join("run.sh");
+    executable(&run_sh, "#!/bin/sh\n");
+    let templates = pyship_build::templates::Templates::new(None);
+    let unit = pyship_build::render::linux::unit(
+        &templates,
+        &pyship_build::render::linux::Unit {
+            name: TRICKY_NAME,
+            service: "hello-app",
+            exec_start: run_sh.to_str().unwrap(),
+            working_directory: dir.to_str().unwrap(),
+            user: Some("root"),
+        },
+    )
+    .unwrap();
+    let unit_file = tmp.path().join("hello-app.service");
+    fs_err::write(&unit_file, &unit).unwrap();
+    systemd_verify(&unit_file);
+    // The check can fail: a unit whose ExecStart misses run.sh is rejected.
+    fs_err::remove_file(&run_sh).unwrap();
+    let sa = require_tool("systemd-analyze", "`apt-get install systemd`");
+    let st = Command::new(sa)
+        .args(["verify", "--man=no"])
+        .arg(&unit_file)
+        .output()
+        .unwrap();
+    assert!(!st.status.success(), "verify accepted a missing ExecStart");
+}
+
+#[test]
+fn install_service_print_unit_escapes_the_install_folder() {
+    let (_t, plan) = tricky_plan("");
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tricky_dir(tmp.path());
+    for f in &r.files {
+        pyship_build::render::linux::write(&dir, f).unwrap();
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg(dir.join("install-service.sh"))
+        .arg("--print-unit")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        unit.contains("Type=simple")
+            && unit.contains("Restart=on-failure")
+            && unit.contains("RestartSec=5"),
+        "{unit}"
+    );
+    let unit_file = tmp.path().join(format!("{}.service", r.service));
+    fs_err::write(&unit_file, &unit).unwrap();
+    systemd_verify(&unit_file);
+}
+
+/// Run `script` as an unprivileged user (setpriv when the tests run as root).
+fn run_unprivileged(script: &Path) -> std::process::Output {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let mut cmd = if uid.trim() == "0" {
+        let mut c = Command::new(require_tool("setpriv", "`apt-get install util-linux`"));
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+        c
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg(script).current_dir("/").output().unwrap()
+}
+
+#[test]
+fn service_scripts_refuse_to_run_without_root() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("pyship-svc-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in &r.files {
+        pyship_build::render::linux::write(tmp.path(), f).unwrap();
+    }
+    for script in ["install-service.sh", "uninstall-service.sh"] {
+        let out = run_unprivileged(&tmp.path().join(script));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{script}: {err}");
+        assert!(
+            err.contains(&format!("{script} must run as root (sudo ")),
+            "{script}: {err}"
+        );
+    }
+}
+
+#[test]
+fn run_sh_works_from_any_cwd_and_through_a_symlink() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tricky_dir(tmp.path());
+    pyship_build::render::linux::write(&bundle, &r.files[0]).unwrap();
+    fs_err::create_dir_all(bundle.join("python/bin")).unwrap();
+    // A fake interpreter that reports how it was started.
+    executable(
+        &bundle.join("python/bin/python3"),
+        "#!/bin/sh\nprintf 'PYTHONPATH=%s\\n' \"$PYTHONPATH\"\nprintf 'arg=%s\\n' \"$@\"\n",
+    );
+    let links = tmp.path().join("bin");
+    fs_err::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(bundle.join("run.sh"), links.join("hello")).unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    for launcher in [bundle.join("run.sh"), links.join("hello")] {
+        let out = Command::new(&launcher)
+            .args(["--port", "a b"])
+            .current_dir(cwd.path())
+            .env("PYTHONPATH", "/should/not/leak")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let canon = fs_err::canonicalize(&bundle).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!(
+                "PYTHONPATH={}/app/src\narg=-m\narg=hello_app\narg=--port\narg=a b\n",
+                canon.display()
+            ),
+            "launched as {}",
+            launcher.display()
+        );
+    }
+}
+
+#[test]
+fn install_service_refuses_a_folder_systemd_cannot_run_from() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    for bad in [r#"with "quote""#, "back\\slash", "it's"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(bad);
+        for f in &r.files {
+            pyship_build::render::linux::write(&dir, f).unwrap();
+        }
+        let out = Command::new("sh")
+            .arg(dir.join("install-service.sh"))
+            .arg("--print-unit")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.contains("systemd cannot run a program from a folder"),
+            "{bad}: {err}"
+        );
+    }
+}

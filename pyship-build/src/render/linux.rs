@@ -1,0 +1,238 @@
+//! The Linux bundle's generated files: `run.sh`, `install-service.sh`,
+//! `uninstall-service.sh` (with the systemd unit inside) and `README.txt`.
+//!
+//! Why the unit is inside `install-service.sh` and not a file of its own: its
+//! `ExecStart=` must be the absolute path of `run.sh`, which is known only where
+//! the bundle is unpacked. The unit is rendered here from `linux/app.service.j2`
+//! with a marker for that folder, and the install script fills it in with the
+//! folder's path escaped for systemd (`%` → `%%`; a path with quotes,
+//! backslashes or control characters is refused, as systemd refuses such an
+//! executable). `install-service.sh --print-unit` shows the result without
+//! installing.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::LinuxRuntime;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::templates::Templates;
+
+/// Replaced by `install-service.sh` with the install folder, escaped for
+/// systemd. Neither filter the unit uses changes it.
+pub const DIR_MARKER: &str = "@PYSHIP_DIR@";
+/// The here-document delimiter that carries the unit inside `install-service.sh`.
+const UNIT_END: &str = "PYSHIP_UNIT_END";
+
+/// Template names (overridable in the project's `templates/`).
+pub const RUN_SH: &str = "linux/run.sh.j2";
+pub const UNIT: &str = "linux/app.service.j2";
+pub const INSTALL_SERVICE: &str = "linux/install-service.sh.j2";
+pub const UNINSTALL_SERVICE: &str = "linux/uninstall-service.sh.j2";
+pub const README: &str = "linux/README.txt.j2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Template(#[from] crate::templates::Error),
+    #[error("the rendered systemd unit has a line `{UNIT_END}`, which would end install-service.sh's here-document early")]
+    UnitDelimiter,
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Template(e) => e.hint(),
+            Error::UnitDelimiter => Some(format!(
+                "remove the line `{UNIT_END}` from the project's templates/{UNIT}"
+            )),
+            Error::Write { .. } => {
+                Some("check that the output directory is writable and the disk is not full".into())
+            }
+        }
+    }
+}
+
+/// One generated file, relative to the bundle root.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub mode: u32,
+    #[serde(skip)]
+    pub contents: String,
+}
+
+/// What [`render`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rendered {
+    /// The systemd unit name, without `.service`.
+    pub service: String,
+    pub files: Vec<File>,
+}
+
+/// The values of the unit template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unit<'a> {
+    pub name: &'a str,
+    pub service: &'a str,
+    /// Absolute path of `run.sh`.
+    pub exec_start: &'a str,
+    pub working_directory: &'a str,
+    pub user: Option<&'a str>,
+}
+
+/// The systemd unit name for an app name: ASCII letters, digits, `_`, `.` and
+/// `-` kept (lowercased), every other run of characters one `-`
+/// (`"Hello App"` → `hello-app`). Falls back to `fallback` when nothing is left.
+pub fn service_name(name: &str, fallback: &str) -> String {
+    let clean = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_matches(|c| c == '-' || c == '.').to_owned()
+    };
+    let s = clean(name);
+    if s.is_empty() {
+        clean(fallback)
+    } else {
+        s
+    }
+}
+
+/// Render the unit for a known install location.
+pub fn unit(templates: &Templates, unit: &Unit<'_>) -> Result<String, Error> {
+    Ok(templates.render(UNIT, unit)?)
+}
+
+/// Every generated file of the Linux bundle of `plan`. `host_python` is the
+/// interpreter a venv runtime is tied to (shown in the README).
+pub fn files(
+    plan: &Plan,
+    templates: &Templates,
+    host_python: Option<&str>,
+) -> Result<Rendered, Error> {
+    let linux = &plan.config.linux;
+    let service = service_name(&plan.name, &plan.dist_name);
+    let mut out = vec![File {
+        path: "run.sh".into(),
+        mode: 0o755,
+        contents: templates.render(
+            RUN_SH,
+            minijinja::context! { name => &plan.name, module => &plan.module },
+        )?,
+    }];
+    if linux.service {
+        let exec_start = format!("{DIR_MARKER}/run.sh");
+        let unit_text = unit(
+            templates,
+            &Unit {
+                name: &plan.name,
+                service: &service,
+                exec_start: &exec_start,
+                working_directory: DIR_MARKER,
+                user: linux.user.as_deref(),
+            },
+        )?;
+        if unit_text.lines().any(|l| l == UNIT_END) {
+            return Err(Error::UnitDelimiter);
+        }
+        let mut unit_text = unit_text;
+        if !unit_text.ends_with('\n') {
+            unit_text.push('\n');
+        }
+        out.push(File {
+            path: "install-service.sh".into(),
+            mode: 0o755,
+            contents: templates.render(
+                INSTALL_SERVICE,
+                minijinja::context! { name => &plan.name, service => &service, unit => unit_text },
+            )?,
+        });
+        out.push(File {
+            path: "uninstall-service.sh".into(),
+            mode: 0o755,
+            contents: templates.render(
+                UNINSTALL_SERVICE,
+                minijinja::context! { name => &plan.name, service => &service },
+            )?,
+        });
+    }
+    let runtime = match linux.runtime {
+        LinuxRuntime::Standalone => "standalone",
+        LinuxRuntime::Venv => "venv",
+    };
+    out.push(File {
+        path: "README.txt".into(),
+        mode: 0o644,
+        contents: templates.render(
+            README,
+            minijinja::context! {
+                name => &plan.name,
+                version => plan.version.version.tag(),
+                service => &service,
+                service_scripts => linux.service,
+                runtime => runtime,
+                python => &plan.python.full,
+                host_python => host_python.unwrap_or(""),
+            },
+        )?,
+    });
+    Ok(Rendered {
+        service,
+        files: out,
+    })
+}
+
+/// Render and write the Linux files into `bundle_dir`, with their modes.
+pub fn render(
+    plan: &Plan,
+    bundle_dir: &Path,
+    host_python: Option<&str>,
+) -> Result<Rendered, Error> {
+    let templates = Templates::new(Some(&plan.project.root));
+    let rendered = files(plan, &templates, host_python)?;
+    for f in &rendered.files {
+        write(bundle_dir, f)?;
+    }
+    Ok(rendered)
+}
+
+/// Write one file atomically with its mode.
+pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bundle_dir.join(&f.path);
+    let err = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    fs_err::create_dir_all(bundle_dir).map_err(|e| err(e.into()))?;
+    crate::fs::atomic_write(&path, f.contents.as_bytes()).map_err(err)?;
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))
+        .map_err(|e| err(e.into()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        assert_eq!(service_name("Hello App", "x"), "hello-app");
+        assert_eq!(service_name("My \"50%\" $App's", "x"), "my-50-app-s");
+        assert_eq!(service_name("%%%", "hello_app"), "hello_app");
+        assert_eq!(service_name("ledgrab.server", "x"), "ledgrab.server");
+    }
+}
