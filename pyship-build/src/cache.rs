@@ -14,6 +14,8 @@ use crate::report::Reporter;
 /// Buckets; bump the suffix when the layout of one changes.
 pub const RUNTIMES: &str = "runtimes-v0";
 pub const DOWNLOADS: &str = "downloads-v0";
+/// Markers of site-packages trees that passed the import check.
+pub const CHECKS: &str = "checks-v0";
 
 #[derive(Debug, Clone)]
 pub struct Cache {

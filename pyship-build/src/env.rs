@@ -14,6 +14,11 @@ pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
 pub const PYSHIP_UV: &str = "PYSHIP_UV";
 /// Path of `makensis` (default: `makensis` on `PATH`).
 pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
+/// A prepared wine prefix for running Windows programs (strip import check and
+/// byte-compiling); default: a fresh private prefix per run.
+pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
+/// Base delay of network retries in milliseconds (default 500; tests shrink it).
+pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
 /// Fixed timestamp (seconds since the epoch) for archive entries.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// CI ref name and type (GitHub, Gitea and Forgejo runners all set these).
@@ -44,6 +49,8 @@ pub const ALL: &[&str] = &[
     PYSHIP_PYTHON_MIRROR,
     PYSHIP_UV,
     PYSHIP_MAKENSIS,
+    PYSHIP_WINEPREFIX,
+    PYSHIP_RETRY_BASE_MS,
     SOURCE_DATE_EPOCH,
     GITHUB_REF_NAME,
     GITHUB_REF_TYPE,

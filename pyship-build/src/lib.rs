@@ -9,10 +9,14 @@
 //! so it is safe to call from a `build.rs` (see [`build_script`]).
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod app;
+pub mod archive;
 pub mod build_script;
+pub mod bundle;
 pub mod cache;
 pub mod config;
 pub mod context;
+pub mod deps;
 pub mod env;
 pub mod error;
 pub mod fs;
@@ -20,12 +24,15 @@ pub mod net;
 pub mod plan;
 pub mod platform;
 pub mod project;
+pub mod publish;
 pub mod python;
 pub mod render;
 pub mod report;
+pub mod strip;
 pub mod templates;
 pub mod tools;
 pub mod version;
+pub mod wine;
 
 pub use context::Context;
 pub use error::hint_for;

@@ -1,2 +1,291 @@
-//! Stage: the Python runtime of a bundle (placeholder until the shared stage lands).
+//! Stage: put a CPython runtime for the target into the bundle's `python/`.
+//!
+//! Why: the bundle must run on a machine with no Python installed. Windows uses
+//! python.org's embeddable zip ([`windows`]); Linux a relocatable runtime
+//! ([`linux`]). Downloads are cached by SHA-256 ([`crate::cache`]) and pinned:
+//! the first fetch of a URL records its hash in `pyship.lock` ([`Lockfile`]),
+//! later fetches must match it (or the configured `python-sha256`), so a mirror
+//! that starts serving a different file stops the build before anything is
+//! extracted.
+
 pub mod linux;
+pub mod windows;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::Platform;
+
+/// The runtime a bundle got.
+#[derive(Debug, Clone, Serialize)]
+pub struct Runtime {
+    /// `{bundle}/python`.
+    pub dir: PathBuf,
+    /// The interpreter inside `dir`.
+    pub exe: PathBuf,
+    /// `{bundle}/python/Lib/site-packages` (Windows) or the Linux equivalent.
+    pub site_packages: PathBuf,
+    /// CPython `X.Y.Z`.
+    pub version: String,
+    /// Where it came from.
+    pub url: String,
+    pub sha256: String,
+    /// Whether the hash was just recorded in `pyship.lock` (first fetch).
+    pub recorded: bool,
+    /// Number of files extracted.
+    pub files: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "CPython {version} has no embeddable Windows zip at {url} (404): security-only releases publish no binaries"
+    )]
+    NoEmbeddable {
+        url: String,
+        version: String,
+        last: Option<&'static str>,
+    },
+    #[error("could not fetch the Python runtime {url}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: crate::net::Error,
+    },
+    #[error("the Python runtime {url} is not in the cache and --offline forbids downloading it")]
+    Offline { url: String },
+    #[error("could not extract {archive} into {dest}")]
+    Extract {
+        archive: PathBuf,
+        dest: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{archive} has no `{file}`: it is not an embeddable CPython {version} zip")]
+    NotEmbeddable {
+        archive: PathBuf,
+        file: String,
+        version: String,
+    },
+    #[error("could not patch {path}")]
+    Pth {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error("could not read {path}")]
+    LockRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not parse {path}: {message}")]
+    LockParse { path: PathBuf, message: String },
+    #[error("could not write {path}")]
+    LockWrite {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error(transparent)]
+    Linux(#[from] linux::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoEmbeddable { version, last, .. } => Some(match last {
+                Some(l) => format!(
+                    "use the last {} release with an embeddable zip: python = \"{l}\" (or point windows.python-mirror / PYSHIP_PYTHON_MIRROR at a mirror that has {version})",
+                    xy_of(version)
+                ),
+                None => "pick a version whose Windows binaries are on python.org (3.12.x and 3.13.x releases have them), or check windows.python-mirror / PYSHIP_PYTHON_MIRROR".into(),
+            }),
+            Error::Fetch { source, .. } => source.hint(),
+            Error::Offline { .. } => Some("run once without --offline to fill the cache".into()),
+            Error::Extract { .. } | Error::NotEmbeddable { .. } => Some(
+                "the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry".into(),
+            ),
+            Error::LockParse { .. } => Some(
+                "fix pyship.lock or delete it (it is re-created on the next fetch)".into(),
+            ),
+            Error::Linux(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// `3.11` of `3.11.9`.
+fn xy_of(version: &str) -> String {
+    version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".")
+}
+
+/// Fetch, verify and unpack the runtime for `platform` into `dest` (`{bundle}/python`).
+pub fn run(
+    plan: &Plan,
+    platform: Platform,
+    dest: &Path,
+    ctx: &Context<'_>,
+) -> Result<Runtime, Error> {
+    match platform {
+        Platform::Windows => windows::fetch(plan, dest, ctx),
+        Platform::Linux => linux::fetch(plan, dest, ctx),
+    }
+}
+
+/// `pyship.lock`: the SHA-256 of every runtime URL fetched, next to the manifest.
+///
+/// Format (TOML, sorted, written atomically):
+///
+/// ```toml
+/// # pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch.
+/// version = 1
+///
+/// [runtimes]
+/// "https://www.python.org/ftp/python/3.11.9/python-3.11.9-embed-amd64.zip" = "009d6bf…"
+/// ```
+///
+/// Commit it: with it, a fresh checkout verifies the same bytes and a cached
+/// copy is used without a request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    pub version: u32,
+    #[serde(default)]
+    pub runtimes: BTreeMap<String, String>,
+}
+
+/// File name of the lock, next to the selected package's Cargo.toml.
+pub const LOCK_FILE: &str = "pyship.lock";
+
+impl Lockfile {
+    pub fn path(plan: &Plan) -> PathBuf {
+        plan.project.root.join(LOCK_FILE)
+    }
+
+    /// Read the lock; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = match fs_err::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    version: 1,
+                    ..Self::default()
+                })
+            }
+            Err(source) => {
+                return Err(Error::LockRead {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        toml::from_str(&text).map_err(|e| Error::LockParse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The pinned hash of `url`.
+    pub fn get(&self, url: &str) -> Option<&str> {
+        self.runtimes.get(url).map(String::as_str)
+    }
+
+    /// Record `url` → `sha256` and write the file atomically.
+    pub fn record(path: &Path, url: &str, sha256: &str) -> Result<(), Error> {
+        let mut lock = Self::read(path)?;
+        lock.version = 1;
+        lock.runtimes.insert(url.to_owned(), sha256.to_owned());
+        let body = toml::to_string(&lock).map_err(|e| Error::LockParse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let text = format!(
+            "# pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch.\n# Commit it; cargo-pyship refuses a download that does not match.\n{body}"
+        );
+        crate::fs::atomic_write(path, text.as_bytes()).map_err(|source| Error::LockWrite {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Fetch `url` into the runtimes cache, verified against `pin` when there is
+/// one; without a pin the hash is recorded in the lock. Returns the cached
+/// file, its hash and whether it was recorded.
+pub(crate) fn fetch_pinned(
+    plan: &Plan,
+    url: &str,
+    pin: Option<&str>,
+    ctx: &Context<'_>,
+) -> Result<(crate::net::Downloaded, bool), Error> {
+    let lock_path = Lockfile::path(plan);
+    let locked = Lockfile::read(&lock_path)?.get(url).map(str::to_owned);
+    let expected = pin.map(str::to_owned).or(locked);
+    if ctx.offline {
+        let name = url.rsplit('/').next().unwrap_or(url);
+        // Only a verified copy counts: a damaged one would send the cache to the network.
+        let hit = expected.as_deref().filter(|sha| {
+            let p = ctx.cache.entry(crate::cache::RUNTIMES, sha, name);
+            crate::net::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
+        });
+        if hit.is_none() {
+            return Err(Error::Offline {
+                url: url.to_owned(),
+            });
+        }
+    }
+    let client = ctx.http().map_err(|source| Error::Fetch {
+        url: url.to_owned(),
+        source,
+    })?;
+    let got = ctx
+        .cache
+        .fetch(
+            client,
+            crate::cache::RUNTIMES,
+            url,
+            expected.as_deref(),
+            ctx.reporter,
+        )
+        .map_err(|source| Error::Fetch {
+            url: url.to_owned(),
+            source,
+        })?;
+    let recorded = expected.is_none();
+    if recorded {
+        Lockfile::record(&lock_path, url, &got.sha256)?;
+        ctx.reporter.status(
+            "Locked",
+            &format!("{url} sha256 {} in {}", got.sha256, lock_path.display()),
+        );
+    }
+    Ok((got, recorded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockfile_round_trips_and_keeps_other_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(LOCK_FILE);
+        assert_eq!(Lockfile::read(&p).unwrap().runtimes.len(), 0);
+        Lockfile::record(&p, "https://a/x.zip", "aa").unwrap();
+        Lockfile::record(&p, "https://b/y.zip", "bb").unwrap();
+        let l = Lockfile::read(&p).unwrap();
+        assert_eq!(l.get("https://a/x.zip"), Some("aa"));
+        assert_eq!(l.get("https://b/y.zip"), Some("bb"));
+        let text = fs_err::read_to_string(&p).unwrap();
+        assert!(text.starts_with("# pyship.lock"), "{text}");
+        assert!(text.contains("version = 1"), "{text}");
+    }
+}

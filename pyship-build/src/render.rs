@@ -1,2 +1,72 @@
-//! Stage: render the bundle's generated files (placeholder until the shared stage lands).
+//! Stage: render the platform's templates (launchers, scripts) into the bundle.
+//!
+//! Why a stage: every generated file comes from a template the project can
+//! override (`<project>/templates/<name>`), rendered with strict undefined and
+//! each value escaped for the file's language ([`crate::templates`]).
+
 pub mod linux;
+pub mod windows;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::Platform;
+
+/// The files a render wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rendered {
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Template(#[from] crate::templates::Error),
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error(transparent)]
+    Linux(#[from] linux::Error),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Template(e) => e.hint(),
+            Error::Write { .. } => None,
+            Error::Linux(e) => e.hint(),
+        }
+    }
+}
+
+/// Render `platform`'s templates into the bundle tree at `bundle`.
+pub fn run(
+    plan: &Plan,
+    platform: Platform,
+    bundle: &Path,
+    ctx: &Context<'_>,
+) -> Result<Rendered, Error> {
+    match platform {
+        Platform::Windows => windows::render(plan, bundle, ctx),
+        Platform::Linux => linux::render(plan, bundle, ctx),
+    }
+}
+
+/// Write a rendered file, creating its directory.
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), Error> {
+    let fail = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(p) = path.parent() {
+        fs_err::create_dir_all(p).map_err(|e| fail(crate::fs::Error::Io(e)))?;
+    }
+    crate::fs::atomic_write(path, text.as_bytes()).map_err(fail)
+}

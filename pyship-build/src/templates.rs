@@ -18,6 +18,18 @@ use minijinja::{Environment, UndefinedBehavior};
 /// The embedded defaults: (file name, contents).
 pub const DEFAULTS: &[(&str, &str)] = &[
     (
+        "release-notes.md.j2",
+        include_str!("../templates/release-notes.md.j2"),
+    ),
+    (
+        "windows/start-hidden.vbs.j2",
+        include_str!("../templates/windows/start-hidden.vbs.j2"),
+    ),
+    (
+        "windows/start.bat.j2",
+        include_str!("../templates/windows/start.bat.j2"),
+    ),
+    (
         "linux/run.sh.j2",
         include_str!("../templates/linux/run.sh.j2"),
     ),

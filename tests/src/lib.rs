@@ -3,6 +3,7 @@
 //! and the test data from `../shared/fixtures` (or PyPI when it is absent).
 #![allow(clippy::print_stderr)]
 
+pub mod gitea;
 pub mod http;
 pub mod pbs;
 pub mod testdata;

@@ -1,13 +1,92 @@
-//! `cargo pyship bundle`.
+//! `cargo pyship bundle`: build the Windows portable zip and/or the Linux tarball.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use pyship_build::bundle;
+use pyship_build::context::Context;
 use pyship_build::env::Env;
+use pyship_build::plan::{Options, Plan};
+use pyship_build::platform::Platform;
+use pyship_build::report::Reporter;
 
-use crate::cli::{BundleArgs, Global};
+use crate::cli::{BundleArgs, Global, Target};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: BundleArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship bundle` is not built yet")
+/// `--target` values to platforms (none or `all`: every platform).
+pub fn platforms(targets: &[Target]) -> Vec<Platform> {
+    if targets.is_empty() || targets.contains(&Target::All) {
+        return Platform::ALL.to_vec();
+    }
+    let mut v: Vec<Platform> = targets
+        .iter()
+        .map(|t| match t {
+            Target::Windows => Platform::Windows,
+            Target::Linux | Target::All => Platform::Linux,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `12.3 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    let mut v = bytes as f64;
+    for unit in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 || unit == "GiB" {
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{v:.1} {unit}")
+            };
+        }
+        v /= 1024.0;
+    }
+    unreachable!()
+}
+
+pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let opts = Options {
+        version: a.version.as_deref(),
+        out_dir: a.out.as_deref(),
+        targets: platforms(&a.target),
+    };
+    let plan = Plan::build(project, env, &opts)?;
+    let mut ctx = Context::new(out, env);
+    ctx.offline = a.offline;
+    for &platform in &plan.targets {
+        out.status(
+            "Bundling",
+            &format!(
+                "{} {} for {platform}",
+                plan.name,
+                plan.version.version.tag()
+            ),
+        );
+        let b = bundle::run(&plan, platform, &ctx)?;
+        out.status(
+            "Finished",
+            &format!(
+                "{} ({}, {} packages) in {:.1}s",
+                b.artifact.display(),
+                human_size(b.size),
+                b.packages,
+                b.total_seconds()
+            ),
+        );
+        let times: Vec<String> = b
+            .stages
+            .iter()
+            .map(|s| format!("{} {:.1}s", s.stage, s.seconds))
+            .collect();
+        if out.verbose() > 0 {
+            out.info(&format!("{:>12} {}", "stages", times.join(", ")));
+            out.info(&format!("{:>12} {}", "sha256", b.sha256));
+        } else {
+            out.info(&format!("{:>12} {}", "", times.join(", ")));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

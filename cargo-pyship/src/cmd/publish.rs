@@ -1,13 +1,48 @@
-//! `cargo pyship publish`.
+//! `cargo pyship publish`: the artifacts already in `--out` to the release of
+//! the version's tag (Gitea or Forgejo), idempotently. `--dry-run` makes no
+//! write request and prints what it would do.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::plan::{self, Plan};
+use pyship_build::publish;
+use pyship_build::report::Reporter;
+use pyship_build::Context;
 
-use crate::cli::{Global, PublishArgs};
+use crate::cli::{Format, Global, PublishArgs};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: PublishArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship publish` is not built yet")
+pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let plan = Plan::build(
+        project,
+        env,
+        &plan::Options {
+            version: a.version.as_deref(),
+            out_dir: a.out.as_deref(),
+            targets: Vec::new(),
+        },
+    )?;
+    let mut ctx = Context::new(out, env);
+    ctx.dry_run = a.dry_run;
+    let mut opts = publish::Options::from_env(env);
+    opts.dry_run = a.dry_run;
+    let published = publish::run(&plan, &opts, &ctx)?;
+    match a.format {
+        Format::Json => crate::print_json(&published)?,
+        Format::Text if published.dry_run => {
+            out.status("Dry run", "no write request was made; the plan:");
+            for action in &published.actions {
+                println!("{action}");
+            }
+        }
+        Format::Text => {
+            if let Some(r) = &published.release {
+                println!("{}", r.url);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -21,8 +21,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
-use serde::Serialize;
-
+use super::Runtime;
 use crate::config::LinuxRuntime;
 use crate::context::Context;
 use crate::error::Hint;
@@ -46,35 +45,10 @@ pub const PBS_RELEASES: &[(&str, &str)] = &[
     ("3.12.7", "20241016"),
 ];
 
-/// The prepared runtime.
-#[derive(Debug, Clone, Serialize)]
-pub struct Runtime {
-    pub platform: Platform,
-    pub kind: LinuxRuntime,
-    /// Where it came from: the tarball URL, or the host interpreter of a venv.
-    pub source: String,
-    /// SHA-256 of the tarball (`standalone` only).
-    pub sha256: Option<String>,
-    /// The `python/` folder.
-    pub dir: PathBuf,
-    /// `python/bin/python3` inside it.
-    pub python: PathBuf,
-    /// Files written below `dir`.
-    pub files: u64,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no python-build-standalone release is known for CPython {version}")]
     UnknownVersion { version: String },
-    #[error("could not fetch the Linux runtime from {url}")]
-    Fetch {
-        url: String,
-        #[source]
-        source: crate::net::Error,
-    },
-    #[error("the Linux runtime {url} is not cached and --offline forbids downloading it")]
-    Offline { url: String },
     #[error("could not read the runtime tarball {path}")]
     Read {
         path: PathBuf,
@@ -129,10 +103,6 @@ impl Hint for Error {
                 "set `runtime-url` in [package.metadata.pyship.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
                 PBS_RELEASES.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
             )),
-            Error::Offline { .. } => Some(
-                "run once without --offline to fill the cache, and pin `runtime-sha256` in [package.metadata.pyship.linux]"
-                    .into(),
-            ),
             Error::BadEntry { .. } | Error::Unsafe { .. } => Some(
                 "the tarball is malformed or was tampered with; nothing from it was kept".into(),
             ),
@@ -146,7 +116,7 @@ impl Hint for Error {
                 "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
             )),
             Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Fetch { .. } | Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
+            Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
         }
     }
 }
@@ -170,42 +140,24 @@ pub fn runtime_url(template: Option<&str>, version: &str) -> Result<String, Erro
 }
 
 /// Prepare the runtime of `plan` in `dest` (the bundle's `python/`), replacing
-/// whatever is there.
-pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
+/// whatever is there. Called by [`super::run`] for [`Platform::Linux`].
+pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     match plan.config.linux.runtime {
         LinuxRuntime::Standalone => standalone(plan, dest, ctx),
         LinuxRuntime::Venv => venv(plan, dest, ctx),
     }
 }
 
-fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
+fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let linux = &plan.config.linux;
     let url = runtime_url(linux.runtime_url.as_deref(), &plan.python.full)?;
-    let pinned = linux.runtime_sha256.as_deref();
     ctx.reporter.status(
         "Fetching",
         &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
     );
-    if ctx.offline {
-        // Offline works only from a pinned cache entry (which makes no request).
-        let cached = pinned.is_some_and(|sha| {
-            ctx.cache
-                .entry(crate::cache::RUNTIMES, sha, file_name(&url))
-                .is_file()
-        });
-        if !cached {
-            return Err(Error::Offline { url });
-        }
-    }
-    let fetch_err = |source| Error::Fetch {
-        url: url.clone(),
-        source,
-    };
-    let http = ctx.http().map_err(fetch_err)?;
-    let fetched = ctx
-        .cache
-        .fetch(http, crate::cache::RUNTIMES, &url, pinned, ctx.reporter)
-        .map_err(fetch_err)?;
+    // Pinned by `linux.runtime-sha256`, else by pyship.lock (recorded on first fetch).
+    let (fetched, recorded) =
+        super::fetch_pinned(plan, &url, linux.runtime_sha256.as_deref(), ctx)?;
     ctx.reporter.debug(&format!(
         "runtime {} sha256 {} ({} bytes)",
         fetched.path.display(),
@@ -216,14 +168,22 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Er
     let files = extract_install_only(&fetched.path, dest)?;
     check_layout(dest, &plan.python.xy, &url)?;
     Ok(Runtime {
-        platform: Platform::Linux,
-        kind: LinuxRuntime::Standalone,
-        source: url,
-        sha256: Some(fetched.sha256),
         dir: dest.to_owned(),
-        python: dest.join("bin").join("python3"),
+        exe: dest.join("bin").join("python3"),
+        site_packages: site_packages(dest, &plan.python.xy),
+        version: plan.python.full.clone(),
+        url,
+        sha256: fetched.sha256,
+        recorded,
         files,
     })
+}
+
+/// `python/lib/python3.X/site-packages`, as [`Platform::site_packages`] says.
+fn site_packages(dest: &Path, xy: &str) -> PathBuf {
+    let rel = Platform::Linux.site_packages(xy);
+    let rel = rel.strip_prefix("python/").unwrap_or(&rel);
+    dest.join(rel)
 }
 
 fn file_name(url: &str) -> &str {
@@ -486,9 +446,9 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 
 /// The seed's recipe: `python3.X -m venv --copies python/` from the build
 /// host's CPython X.Y (found with `uv python find --system`).
-fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
+fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let xy = &plan.python.xy;
-    let uv = crate::tools::UV.find(ctx.env)?;
+    let uv = crate::tools::UV.find(ctx.env).map_err(Error::Tool)?;
     let out = run(Command::new(&uv).args([
         "python",
         "find",
@@ -499,7 +459,7 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
     .map_err(|_| Error::NoHostPython { xy: xy.clone() })?;
     let host = out.trim().to_owned();
     if host.is_empty() {
-        return Err(Error::NoHostPython { xy: xy.clone() });
+        return Err(Error::NoHostPython { xy: xy.clone() }.into());
     }
     ctx.reporter.status(
         "Creating",
@@ -539,20 +499,43 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
         .count() as u64;
+    fs_err::create_dir_all(site_packages(dest, xy)).map_err(|source| Error::Io {
+        path: site_packages(dest, xy),
+        source,
+    })?;
     Ok(Runtime {
-        platform: Platform::Linux,
-        kind: LinuxRuntime::Venv,
-        source: host,
-        sha256: None,
         dir: dest.to_owned(),
-        python: dest.join("bin").join("python3"),
+        exe: dest.join("bin").join("python3"),
+        site_packages: site_packages(dest, xy),
+        version: plan.python.full.clone(),
+        // A venv has no download: its source is the host interpreter, and no hash.
+        url: host,
+        sha256: String::new(),
+        recorded: false,
         files,
     })
 }
 
-/// The seed's last venv step: remove the app's own installed package from
-/// site-packages (when a dependency pulled it in), so `app/src` on PYTHONPATH
-/// is the one copy of the app. Returns the paths removed.
+/// The seed's last venv step, run by the bundle pipeline after the
+/// dependencies are in: for a `venv` runtime, remove the app's own package if
+/// a dependency pulled it into site-packages, so `app/src` on PYTHONPATH is the
+/// one copy of the app. Skipped when the project ships its own wheels
+/// (`wheels = [...]`, e.g. a maturin extension): those are the app's package.
+pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Result<(), Error> {
+    if plan.config.linux.runtime != LinuxRuntime::Venv || !plan.config.wheels.is_empty() {
+        return Ok(());
+    }
+    for p in remove_own_package(site_packages, &plan.dist_name)? {
+        ctx.reporter.status(
+            "Removed",
+            &format!("the app's installed copy {}", p.display()),
+        );
+    }
+    Ok(())
+}
+
+/// Remove `dist_name`'s package, dist-info and editable hooks from
+/// `site_packages`. Returns the paths removed.
 pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<PathBuf>, Error> {
     let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
     let want = norm(dist_name);

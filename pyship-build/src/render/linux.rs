@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::LinuxRuntime;
+use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::Plan;
 use crate::templates::Templates;
@@ -69,9 +70,9 @@ pub struct File {
     pub contents: String,
 }
 
-/// What [`render`] wrote.
+/// The generated files of a Linux bundle, before they are written.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rendered {
+pub struct Generated {
     /// The systemd unit name, without `.service`.
     pub service: String,
     pub files: Vec<File>,
@@ -122,7 +123,7 @@ pub fn files(
     plan: &Plan,
     templates: &Templates,
     host_python: Option<&str>,
-) -> Result<Rendered, Error> {
+) -> Result<Generated, Error> {
     let linux = &plan.config.linux;
     let service = service_name(&plan.name, &plan.dist_name);
     let mut out = vec![File {
@@ -189,24 +190,53 @@ pub fn files(
             },
         )?,
     });
-    Ok(Rendered {
+    Ok(Generated {
         service,
         files: out,
     })
 }
 
 /// Render and write the Linux files into `bundle_dir`, with their modes.
+/// Called by [`super::run`] for [`crate::platform::Platform::Linux`], after
+/// the runtime is in `bundle_dir/python` (a venv's `pyvenv.cfg` names the host
+/// interpreter the README warns about).
 pub fn render(
     plan: &Plan,
     bundle_dir: &Path,
-    host_python: Option<&str>,
-) -> Result<Rendered, Error> {
+    ctx: &Context<'_>,
+) -> Result<super::Rendered, super::Error> {
     let templates = Templates::new(Some(&plan.project.root));
-    let rendered = files(plan, &templates, host_python)?;
-    for f in &rendered.files {
+    let host_python = venv_base(&bundle_dir.join("python"));
+    let generated = files(plan, &templates, host_python.as_deref())?;
+    let mut written = Vec::new();
+    for f in &generated.files {
         write(bundle_dir, f)?;
+        written.push(bundle_dir.join(&f.path));
     }
-    Ok(rendered)
+    ctx.reporter.debug(&format!(
+        "linux files: {} (service {}.service)",
+        generated
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        generated.service
+    ));
+    Ok(super::Rendered { files: written })
+}
+
+/// The base interpreter of a venv runtime (`executable`, else `home`, of its
+/// `pyvenv.cfg`); `None` for a standalone runtime.
+pub fn venv_base(python_dir: &Path) -> Option<String> {
+    let cfg = fs_err::read_to_string(python_dir.join("pyvenv.cfg")).ok()?;
+    let value = |key: &str| {
+        cfg.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_owned())
+        })
+    };
+    value("executable").or_else(|| value("home"))
 }
 
 /// Write one file atomically with its mode.

@@ -110,7 +110,7 @@ fn tricky_plan(extra_linux: &str) -> (tempfile::TempDir, pyship_build::Plan) {
     })
 }
 
-fn all_files(r: &pyship_build::render::linux::Rendered) -> String {
+fn all_files(r: &pyship_build::render::linux::Generated) -> String {
     r.files
         .iter()
         .map(|f| format!("===== {} ({:o})\n{}", f.path, f.mode, f.contents))

@@ -2,6 +2,11 @@
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
 
+mod build_script;
 mod linux_bundle;
+mod packaging;
+mod publish;
+mod strip;
 mod support;
 mod version_cli;
+mod windows_bundle;

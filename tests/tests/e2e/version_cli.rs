@@ -239,3 +239,47 @@ fn check_reports_disagreeing_files() {
         .stderr(predicate::str::contains("pyproject.toml says 0.1.0"))
         .stderr(predicate::str::contains("Cargo.toml says 0.1.0"));
 }
+
+#[test]
+fn broken_cargo_toml_is_reported_by_file_and_line() {
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let broken = text.replace("[package]\nname", "[package\nname");
+    fs_err::write(&manifest, &broken).unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "1.0.0", "--stamp"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Cargo.toml"))
+        .stderr(predicate::str::contains("hint:"));
+    assert_eq!(fs_err::read_to_string(&manifest).unwrap(), broken);
+}
+
+#[test]
+fn package_selection_with_p() {
+    let (_t, dir) = copy_fixture("maturin");
+    let cache = tempfile::tempdir().unwrap();
+    // A virtual workspace with one member: found without -p.
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version"])
+        .assert()
+        .success()
+        .stdout("v0.2.0\n");
+    pyship(cache.path())
+        .args(["pyship", "-p", "fastcore", "version", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .assert()
+        .success()
+        .stdout("v0.2.0\n");
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "-p", "nope", "version"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no package `nope`"))
+        .stderr(predicate::str::contains("hint:"));
+}

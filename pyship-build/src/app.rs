@@ -1,0 +1,220 @@
+//! Stage: the app's own files: Python sources to `app/src/`, `include` entries
+//! under `app/`, and a `{dist}-{version}.dist-info` in site-packages.
+//!
+//! Why the dist-info: the app is not pip-installed into the bundle, so without
+//! one `importlib.metadata.version("hello-app")` raises `PackageNotFoundError`
+//! (or finds nothing to report); with it, the bundle reports the stamped version.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppFiles {
+    /// `{bundle}/app/src`.
+    pub src: PathBuf,
+    pub files: u64,
+    /// `{site-packages}/{dist}-{version}.dist-info`.
+    pub dist_info: PathBuf,
+    /// Top-level modules and packages of the app.
+    pub top_level: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the app sources {path} do not exist")]
+    NoSources { path: PathBuf },
+    #[error("include `{entry}` does not exist ({path})")]
+    NoInclude { entry: String, path: PathBuf },
+    #[error("could not copy {from} to {to}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoSources { .. } => Some(
+                "set `app-src = \"path/to/src\"` in [package.metadata.pyship] (default: the pyproject's directory + /src)".into(),
+            ),
+            Error::NoInclude { .. } => {
+                Some("fix `include` in [package.metadata.pyship]; paths are relative to Cargo.toml".into())
+            }
+            Error::Copy { .. } | Error::Write { .. } => None,
+        }
+    }
+}
+
+/// Whether a path inside the app sources is left out of the bundle.
+fn skipped(name: &str, is_dir: bool) -> bool {
+    if is_dir {
+        name == "__pycache__" || name.ends_with(".egg-info")
+    } else {
+        name.ends_with(".pyc") || name.ends_with(".pyo")
+    }
+}
+
+/// Copy `from` (file or tree) to `to`, skipping caches. Returns the file count.
+fn copy_filtered(from: &Path, to: &Path) -> Result<u64, Error> {
+    let fail = |from: &Path, to: &Path| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |source| Error::Copy { from, to, source }
+    };
+    let mut n = 0;
+    let walk = walkdir::WalkDir::new(from)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !skipped(&e.file_name().to_string_lossy(), e.file_type().is_dir())
+        });
+    for entry in walk {
+        let entry = entry.map_err(|e| Error::Copy {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        let rel = entry.path().strip_prefix(from).expect("below root");
+        let dest = if rel.as_os_str().is_empty() {
+            to.to_owned()
+        } else {
+            to.join(rel)
+        };
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
+        } else {
+            if let Some(p) = dest.parent() {
+                fs_err::create_dir_all(p).map_err(fail(entry.path(), &dest))?;
+            }
+            fs_err::copy(entry.path(), &dest).map_err(fail(entry.path(), &dest))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Top-level modules and packages in `src` (for `top_level.txt`).
+fn top_level(src: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs_err::read_dir(src)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let p = e.path();
+                    if p.is_dir() && !skipped(&name, true) && !name.starts_with('.') {
+                        Some(name)
+                    } else {
+                        name.strip_suffix(".py").map(str::to_owned)
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The METADATA file of the app (core metadata 2.1, the fields importlib reads).
+pub fn metadata(name: &str, version: &str) -> String {
+    format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+}
+
+/// Copy the app into `{bundle}/app` and write its dist-info into `site_packages`.
+pub fn run(
+    plan: &Plan,
+    bundle: &Path,
+    site_packages: &Path,
+    ctx: &Context<'_>,
+) -> Result<AppFiles, Error> {
+    if !plan.app_src.is_dir() {
+        return Err(Error::NoSources {
+            path: plan.app_src.clone(),
+        });
+    }
+    let app = bundle.join("app");
+    let src = app.join("src");
+    ctx.reporter.status(
+        "Copying",
+        &format!("app sources from {}", plan.app_src.display()),
+    );
+    let mut files = copy_filtered(&plan.app_src, &src)?;
+    for entry in &plan.config.include {
+        let path = plan.project.path(entry);
+        if !path.exists() {
+            return Err(Error::NoInclude {
+                entry: entry.clone(),
+                path,
+            });
+        }
+        let name = path.file_name().map(PathBuf::from).unwrap_or_default();
+        files += copy_filtered(&path, &app.join(name))?;
+    }
+    let version = plan.version.version.pep440();
+    let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
+    let top = top_level(&plan.app_src);
+    let write = |name: &str, text: String| {
+        let path = dist_info.join(name);
+        crate::fs::atomic_write(&path, text.as_bytes())
+            .map_err(|source| Error::Write { path, source })
+    };
+    fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
+        path: dist_info.clone(),
+        source: crate::fs::Error::Io(source),
+    })?;
+    write("METADATA", metadata(&plan.pyproject().name, &version))?;
+    write("INSTALLER", "cargo-pyship\n".into())?;
+    write(
+        "top_level.txt",
+        top.iter().map(|t| format!("{t}\n")).collect(),
+    )?;
+    Ok(AppFiles {
+        src,
+        files,
+        dist_info,
+        top_level: top,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_skips_caches() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("src");
+        fs_err::create_dir_all(from.join("pkg/__pycache__")).unwrap();
+        fs_err::write(from.join("pkg/__init__.py"), "").unwrap();
+        fs_err::write(from.join("pkg/mod.pyc"), "").unwrap();
+        fs_err::write(from.join("pkg/__pycache__/x.cpython-311.pyc"), "").unwrap();
+        fs_err::write(from.join("single.py"), "").unwrap();
+        let to = d.path().join("out");
+        assert_eq!(copy_filtered(&from, &to).unwrap(), 2);
+        assert!(to.join("pkg/__init__.py").is_file());
+        assert!(!to.join("pkg/__pycache__").exists());
+        assert!(!to.join("pkg/mod.pyc").exists());
+        assert_eq!(top_level(&from), vec!["pkg", "single"]);
+    }
+
+    #[test]
+    fn metadata_has_name_and_version() {
+        assert_eq!(
+            metadata("hello-app", "0.3.0rc1"),
+            "Metadata-Version: 2.1\nName: hello-app\nVersion: 0.3.0rc1\n"
+        );
+    }
+}

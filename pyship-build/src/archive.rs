@@ -1,0 +1,677 @@
+//! Stage: pack a bundle tree into a deterministic zip (Windows) or tar.gz (Linux).
+//!
+//! Why deterministic: the same inputs must give byte-identical artifacts, so a
+//! checksum in a release proves what was built. Entries are sorted, every
+//! mtime is `SOURCE_DATE_EPOCH` (else 1980-01-01, the zip epoch), owners are
+//! 0, and Unix modes are normalised to 0644/0755 (the exec bit is kept).
+//! Everything sits under one top-level folder `{name}/`.
+//!
+//! The zip writer is our own (the format is small: local headers, a central
+//! directory, an end record) so entries can be deflated in parallel on a rayon
+//! pool and then written in a fixed order: the output is identical at any
+//! thread count. An entry is stored when deflating does not make it smaller
+//! (the stdlib `.zip`, wheels, images), which is also faster to unpack.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::{ArchiveFormat, Platform};
+
+/// 1980-01-01T00:00:00Z, the earliest time a zip can hold.
+pub const ZIP_EPOCH: u64 = 315_532_800;
+
+/// Files larger than 4 GiB or more than 65535 entries would need ZIP64.
+const ZIP_MAX: u64 = u32::MAX as u64;
+
+/// How many files are compressed per parallel batch (bounds memory).
+const BATCH: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Entry mtime (seconds since the epoch); `None`: [`ZIP_EPOCH`].
+    pub mtime: Option<u64>,
+    /// Compression threads; `None`: rayon's default (one per core).
+    pub threads: Option<usize>,
+}
+
+impl Options {
+    /// Options for a run: `SOURCE_DATE_EPOCH` from the environment.
+    pub fn from_context(ctx: &Context<'_>) -> Self {
+        Self {
+            mtime: ctx.env.source_date_epoch(),
+            threads: None,
+        }
+    }
+}
+
+/// A written archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Archived {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub entries: usize,
+    pub format: ArchiveFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not read {path} while packing")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is too large for a zip without ZIP64 (over 4 GiB or 65535 entries)")]
+    TooLarge { path: PathBuf },
+    #[error("could not start {threads} compression threads")]
+    Pool {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::TooLarge { .. } => {
+                Some("strip the bundle (see [package.metadata.pyship.strip])".into())
+            }
+            Error::Write { .. } => {
+                Some("check that the output directory is writable and the disk is not full".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the tree, in archive order.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// `{top}/a/b`, `/`-separated (directories end without a slash here).
+    name: String,
+    path: PathBuf,
+    kind: Kind,
+    mode: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    Symlink(PathBuf),
+}
+
+/// Walk `tree` in sorted order. `keep_links`: symlinks become link entries
+/// (tar); otherwise they are followed (zip, which Windows cannot link).
+fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = vec![Entry {
+        name: top.to_owned(),
+        path: tree.to_owned(),
+        kind: Kind::Dir,
+        mode: 0o755,
+    }];
+    let walk = walkdir::WalkDir::new(tree)
+        .min_depth(1)
+        .follow_links(!keep_links)
+        .sort_by_file_name();
+    for e in walk {
+        let e = e.map_err(|e| Error::Read {
+            path: e
+                .path()
+                .map(Path::to_owned)
+                .unwrap_or_else(|| tree.to_owned()),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let rel = e.path().strip_prefix(tree).expect("below root");
+        let name = format!(
+            "{top}/{}",
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        let read_err = |source| Error::Read {
+            path: e.path().to_owned(),
+            source,
+        };
+        let ft = e.file_type();
+        let (kind, mode) = if ft.is_symlink() {
+            let target = fs_err::read_link(e.path()).map_err(read_err)?;
+            (Kind::Symlink(target), 0o777)
+        } else if ft.is_dir() {
+            (Kind::Dir, 0o755)
+        } else {
+            let m = e
+                .metadata()
+                .map_err(|x| read_err(x.into()))?
+                .permissions()
+                .mode();
+            (Kind::File, if m & 0o111 != 0 { 0o755 } else { 0o644 })
+        };
+        out.push(Entry {
+            name,
+            path: e.path().to_owned(),
+            kind,
+            mode,
+        });
+    }
+    Ok(out)
+}
+
+/// Write `dest` via a temp file in its directory, renamed into place at the end.
+fn write_atomically(
+    dest: &Path,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let werr = |source| Error::Write {
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(werr)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".pyship-archive-")
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        f(&mut w)?;
+        w.flush().map_err(werr)?;
+    }
+    tmp.as_file().sync_all().map_err(werr)?;
+    {
+        // tempfile creates 0600; an artifact is meant to be shared.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(werr)?;
+    }
+    tmp.persist(dest).map_err(|e| werr(e.error))?;
+    Ok(())
+}
+
+/// Extensions whose contents are already compressed: stored without trying.
+const STORED: &[&str] = &[
+    ".zip", ".whl", ".gz", ".bz2", ".xz", ".7z", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico",
+];
+
+/// A file ready to be written: compressed (or stored) data and its header facts.
+struct Packed {
+    crc: u32,
+    size: u64,
+    method: u16,
+    data: Vec<u8>,
+}
+
+fn pack(entry: &Entry) -> Result<Packed, Error> {
+    let mut raw = Vec::new();
+    fs_err::File::open(&entry.path)
+        .and_then(|mut f| f.read_to_end(&mut raw))
+        .map_err(|source| Error::Read {
+            path: entry.path.clone(),
+            source,
+        })?;
+    let crc = crc32fast::hash(&raw);
+    let size = raw.len() as u64;
+    let lower = entry.name.to_ascii_lowercase();
+    if !STORED.iter().any(|s| lower.ends_with(s)) && !raw.is_empty() {
+        let mut enc = flate2::write::DeflateEncoder::new(
+            Vec::with_capacity(raw.len() / 2),
+            flate2::Compression::default(),
+        );
+        enc.write_all(&raw).expect("writing to a Vec cannot fail");
+        let deflated = enc.finish().expect("writing to a Vec cannot fail");
+        if deflated.len() < raw.len() {
+            return Ok(Packed {
+                crc,
+                size,
+                method: 8,
+                data: deflated,
+            });
+        }
+    }
+    Ok(Packed {
+        crc,
+        size,
+        method: 0,
+        data: raw,
+    })
+}
+
+/// MS-DOS date and time of `secs` (UTC), clamped to 1980..=2107.
+pub fn dos_datetime(secs: u64) -> (u16, u16) {
+    let secs = secs.max(ZIP_EPOCH);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if year > 2107 {
+        return (0xFF9F, 0xBF7D); // 2107-12-31 23:59:58
+    }
+    let date = (((year - 1980) as u16) << 9) | ((month as u16) << 5) | day as u16;
+    let time = (((rem / 3600) as u16) << 11)
+        | ((((rem % 3600) / 60) as u16) << 5)
+        | ((rem % 60) / 2) as u16;
+    (date, time)
+}
+
+/// Write `tree` as a deterministic zip at `dest`, every entry under `top/`.
+pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<usize, Error> {
+    let list = entries(tree, top, false)?;
+    if list.len() > 0xFFFF {
+        return Err(Error::TooLarge {
+            path: dest.to_owned(),
+        });
+    }
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = opts.threads {
+            b = b.num_threads(n);
+        }
+        b.build().map_err(|source| Error::Pool {
+            threads: opts.threads.unwrap_or(0),
+            source,
+        })?
+    };
+    let (date, time) = dos_datetime(opts.mtime.unwrap_or(ZIP_EPOCH));
+    let werr = |source| Error::Write {
+        path: dest.to_owned(),
+        source,
+    };
+    let too_large = || Error::TooLarge {
+        path: dest.to_owned(),
+    };
+    write_atomically(dest, |w| {
+        let mut central = Vec::new();
+        let mut offset: u64 = 0;
+        for batch in list.chunks(BATCH) {
+            let packed: Vec<Option<Packed>> = pool.install(|| {
+                use rayon::prelude::*;
+                batch
+                    .par_iter()
+                    .map(|e| match e.kind {
+                        Kind::File | Kind::Symlink(_) => pack(e).map(Some),
+                        Kind::Dir => Ok(None),
+                    })
+                    .collect::<Result<_, _>>()
+            })?;
+            for (e, p) in batch.iter().zip(packed) {
+                let is_dir = e.kind == Kind::Dir;
+                let name = if is_dir {
+                    format!("{}/", e.name)
+                } else {
+                    e.name.clone()
+                };
+                let (crc, csize, usize_, method, data) = match &p {
+                    Some(p) => (
+                        p.crc,
+                        p.data.len() as u64,
+                        p.size,
+                        p.method,
+                        p.data.as_slice(),
+                    ),
+                    None => (0, 0, 0, 0, &[][..]),
+                };
+                if csize > ZIP_MAX || usize_ > ZIP_MAX || offset > ZIP_MAX {
+                    return Err(too_large());
+                }
+                let flags: u16 = if name.is_ascii() { 0 } else { 0x0800 };
+                let mut local = Vec::with_capacity(30 + name.len());
+                local.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+                local.extend_from_slice(&20u16.to_le_bytes());
+                local.extend_from_slice(&flags.to_le_bytes());
+                local.extend_from_slice(&method.to_le_bytes());
+                local.extend_from_slice(&time.to_le_bytes());
+                local.extend_from_slice(&date.to_le_bytes());
+                local.extend_from_slice(&crc.to_le_bytes());
+                local.extend_from_slice(&(csize as u32).to_le_bytes());
+                local.extend_from_slice(&(usize_ as u32).to_le_bytes());
+                local.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                local.extend_from_slice(&0u16.to_le_bytes());
+                local.extend_from_slice(name.as_bytes());
+                w.write_all(&local).map_err(werr)?;
+                w.write_all(data).map_err(werr)?;
+
+                let unix_type = if is_dir { 0o040000 } else { 0o100000 };
+                let external = ((unix_type | e.mode) << 16) | if is_dir { 0x10 } else { 0 };
+                central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+                central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
+                central.extend_from_slice(&20u16.to_le_bytes());
+                central.extend_from_slice(&flags.to_le_bytes());
+                central.extend_from_slice(&method.to_le_bytes());
+                central.extend_from_slice(&time.to_le_bytes());
+                central.extend_from_slice(&date.to_le_bytes());
+                central.extend_from_slice(&crc.to_le_bytes());
+                central.extend_from_slice(&(csize as u32).to_le_bytes());
+                central.extend_from_slice(&(usize_ as u32).to_le_bytes());
+                central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                central.extend_from_slice(&[0; 8]); // extra len, comment len, disk, internal attrs
+                central.extend_from_slice(&external.to_le_bytes());
+                central.extend_from_slice(&(offset as u32).to_le_bytes());
+                central.extend_from_slice(name.as_bytes());
+                offset += local.len() as u64 + csize;
+            }
+        }
+        if offset + central.len() as u64 > ZIP_MAX {
+            return Err(too_large());
+        }
+        w.write_all(&central).map_err(werr)?;
+        let mut end = Vec::with_capacity(22);
+        end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        end.extend_from_slice(&[0; 4]);
+        end.extend_from_slice(&(list.len() as u16).to_le_bytes());
+        end.extend_from_slice(&(list.len() as u16).to_le_bytes());
+        end.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        end.extend_from_slice(&(offset as u32).to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        w.write_all(&end).map_err(werr)
+    })?;
+    Ok(list.len())
+}
+
+/// Write `tree` as a deterministic `.tar.gz` at `dest`, every entry under `top/`.
+/// Symlinks stay symlinks; modes are kept (normalised to 0644/0755).
+pub fn write_tar_gz(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<usize, Error> {
+    write_tar_gz_reporting(tree, top, dest, opts, &crate::report::NullReporter)
+}
+
+/// [`write_tar_gz`] with a progress bar of the bytes gzipped (single-threaded:
+/// the slow part of a Linux bundle, so the user sees it move).
+pub fn write_tar_gz_reporting(
+    tree: &Path,
+    top: &str,
+    dest: &Path,
+    opts: &Options,
+    reporter: &dyn crate::report::Reporter,
+) -> Result<usize, Error> {
+    let list = entries(tree, top, true)?;
+    let total: u64 = list
+        .iter()
+        .filter(|e| e.kind == Kind::File)
+        .filter_map(|e| fs_err::metadata(&e.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bar = reporter.progress(&format!("gzip {name}"), Some(total), true);
+    let mtime = opts.mtime.unwrap_or(ZIP_EPOCH);
+    let werr = |source| Error::Write {
+        path: dest.to_owned(),
+        source,
+    };
+    write_atomically(dest, |w| {
+        let gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(w, flate2::Compression::default());
+        let mut tar = tar::Builder::new(gz);
+        tar.mode(tar::HeaderMode::Deterministic);
+        for e in &list {
+            let mut h = tar::Header::new_gnu();
+            h.set_mtime(mtime);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mode(e.mode);
+            match &e.kind {
+                Kind::Dir => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    tar.append_data(&mut h, format!("{}/", e.name), std::io::empty())
+                        .map_err(werr)?;
+                }
+                Kind::Symlink(target) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    tar.append_link(&mut h, &e.name, target).map_err(werr)?;
+                }
+                Kind::File => {
+                    let f = fs_err::File::open(&e.path).map_err(|source| Error::Read {
+                        path: e.path.clone(),
+                        source,
+                    })?;
+                    let len = f
+                        .metadata()
+                        .map_err(|source| Error::Read {
+                            path: e.path.clone(),
+                            source,
+                        })?
+                        .len();
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(len);
+                    tar.append_data(&mut h, &e.name, f).map_err(werr)?;
+                    bar.inc(len);
+                }
+            }
+        }
+        let gz = tar.into_inner().map_err(werr)?;
+        gz.finish().map_err(werr)?;
+        bar.finish();
+        Ok(())
+    })?;
+    Ok(list.len())
+}
+
+/// Pack the bundle tree of `platform` into its artifact (path from the plan).
+pub fn run(
+    plan: &Plan,
+    platform: Platform,
+    tree: &Path,
+    ctx: &Context<'_>,
+) -> Result<Archived, Error> {
+    let artifact = plan
+        .artifact(crate::plan::ArtifactKind::Bundle, Some(platform))
+        .map(|a| a.path.clone())
+        .unwrap_or_else(|| {
+            plan.out_dir.join(format!(
+                "{}-{}-{}",
+                plan.name,
+                plan.version.version.tag(),
+                platform.artifact_suffix()
+            ))
+        });
+    ctx.reporter
+        .status("Packing", &artifact.display().to_string());
+    let opts = Options::from_context(ctx);
+    let format = platform.archive_format();
+    let entries = match format {
+        ArchiveFormat::Zip => write_zip(tree, &plan.name, &artifact, &opts)?,
+        ArchiveFormat::TarGz => {
+            write_tar_gz_reporting(tree, &plan.name, &artifact, &opts, ctx.reporter)?
+        }
+    };
+    let read = |source| Error::Read {
+        path: artifact.clone(),
+        source,
+    };
+    let size = fs_err::metadata(&artifact).map_err(read)?.len();
+    let sha256 = crate::net::sha256_file(&artifact).map_err(read)?;
+    Ok(Archived {
+        path: artifact,
+        size,
+        sha256,
+        entries,
+        format,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn sample_tree() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs_err::create_dir_all(r.join("python/Lib/site-packages/pkg")).unwrap();
+        fs_err::create_dir_all(r.join("empty")).unwrap();
+        fs_err::write(r.join("python/python311._pth"), "python311.zip\r\n.\r\n").unwrap();
+        for i in 0..600 {
+            // More than one batch, text (deflated) and random-ish (stored).
+            let body: Vec<u8> = if i % 3 == 0 {
+                (0..2000u32)
+                    .map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(i) >> 13) as u8)
+                    .collect()
+            } else {
+                format!("print('file {i}')\n").repeat(50).into_bytes()
+            };
+            fs_err::write(
+                r.join(format!("python/Lib/site-packages/pkg/m{i:03}.py")),
+                body,
+            )
+            .unwrap();
+        }
+        fs_err::write(r.join("python/stdlib.zip"), b"PK\x05\x06 not really").unwrap();
+        fs_err::write(r.join("empty.txt"), b"").unwrap();
+        fs_err::write(r.join("run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+        fs_err::set_permissions(r.join("run.sh"), std::fs::Permissions::from_mode(0o775)).unwrap();
+        d
+    }
+
+    fn tree_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+        walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                (rel, fs_err::read(e.path()).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn zip_is_byte_identical_at_any_thread_count() {
+        let t = sample_tree();
+        let out = tempfile::tempdir().unwrap();
+        let (a, b) = (out.path().join("a.zip"), out.path().join("b.zip"));
+        write_zip(
+            t.path(),
+            "App",
+            &a,
+            &Options {
+                mtime: Some(1_700_000_000),
+                threads: Some(1),
+            },
+        )
+        .unwrap();
+        write_zip(
+            t.path(),
+            "App",
+            &b,
+            &Options {
+                mtime: Some(1_700_000_000),
+                threads: Some(4),
+            },
+        )
+        .unwrap();
+        assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
+    }
+
+    #[test]
+    fn zip_extracts_back_to_the_same_tree() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = sample_tree();
+        let out = tempfile::tempdir().unwrap();
+        let z = out.path().join("a.zip");
+        let n = write_zip(t.path(), "App", &z, &Options::default()).unwrap();
+        let mut zip = zip::ZipArchive::new(fs_err::File::open(&z).unwrap()).unwrap();
+        assert_eq!(zip.len(), n);
+        let dest = out.path().join("x");
+        zip.extract(&dest).unwrap();
+        assert_eq!(tree_files(t.path()), tree_files(&dest.join("App")));
+        assert!(dest.join("App/empty").is_dir());
+        // One top-level folder, sorted names, the exec bit kept, the fixed epoch.
+        let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+        assert!(names.iter().all(|n| n == "App/" || n.starts_with("App/")));
+        let run = zip.by_name("App/run.sh").unwrap();
+        assert_eq!(run.unix_mode().unwrap() & 0o777, 0o755);
+        let dt = run.last_modified().unwrap();
+        assert_eq!((dt.year(), dt.month(), dt.day()), (1980, 1, 1));
+        drop(run);
+        assert_eq!(
+            zip.by_name("App/python/stdlib.zip").unwrap().compression(),
+            zip::CompressionMethod::Stored
+        );
+        assert_eq!(
+            zip.by_name("App/python/Lib/site-packages/pkg/m001.py")
+                .unwrap()
+                .compression(),
+            zip::CompressionMethod::Deflated
+        );
+        let _ = fs_err::metadata(dest.join("App/run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+    }
+
+    #[test]
+    fn tar_gz_is_deterministic_and_keeps_modes_and_links() {
+        let t = sample_tree();
+        std::os::unix::fs::symlink("run.sh", t.path().join("run-link")).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let (a, b) = (out.path().join("a.tar.gz"), out.path().join("b.tar.gz"));
+        let o = Options {
+            mtime: Some(1_700_000_000),
+            threads: None,
+        };
+        write_tar_gz(t.path(), "App", &a, &o).unwrap();
+        write_tar_gz(t.path(), "App", &b, &o).unwrap();
+        assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+            fs_err::File::open(&a).unwrap(),
+        ));
+        let mut seen = BTreeMap::new();
+        for e in ar.entries().unwrap() {
+            let e = e.unwrap();
+            let h = e.header();
+            seen.insert(
+                e.path().unwrap().to_string_lossy().into_owned(),
+                (h.mode().unwrap(), h.mtime().unwrap(), h.entry_type()),
+            );
+        }
+        assert_eq!(seen["App/run.sh"].0, 0o755);
+        assert_eq!(seen["App/run.sh"].1, 1_700_000_000);
+        assert_eq!(seen["App/run-link"].2, tar::EntryType::Symlink);
+        assert_eq!(seen["App/python/python311._pth"].0, 0o644);
+    }
+
+    #[test]
+    fn dos_datetime_known_values() {
+        assert_eq!(dos_datetime(0), (0x21, 0));
+        // 2023-11-14 22:13:20 UTC
+        let (d, t) = dos_datetime(1_700_000_000);
+        assert_eq!((d >> 9) + 1980, 2023);
+        assert_eq!((d >> 5) & 0xF, 11);
+        assert_eq!(d & 0x1F, 14);
+        assert_eq!((t >> 11, (t >> 5) & 0x3F, (t & 0x1F) * 2), (22, 13, 20));
+    }
+}

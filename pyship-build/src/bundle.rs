@@ -1,0 +1,278 @@
+//! The bundle pipeline, shared by every platform (the platform is data):
+//! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
+//! [`app`](crate::app) → strip → [`render`](crate::render) →
+//! [`archive`](crate::archive).
+//!
+//! Why one orchestrator: each stage stays small and testable on its own, and
+//! the order, the tree layout (`{out}/.pyship/{platform}/{name}/` with
+//! `python/`, `app/src/`, `scripts/`) and the timings live in one place. The
+//! tree is rebuilt from scratch on every run (stale files never survive); the
+//! download caches are reused.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::Platform;
+
+/// Time spent in one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub seconds: f64,
+}
+
+/// A finished bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bundled {
+    pub platform: Platform,
+    /// The archive (`{name}-{tag}-win-x64.zip` / `-linux-x64.tar.gz`).
+    pub artifact: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    /// Third-party packages installed (dist-info count, the app's own excluded).
+    pub packages: usize,
+    /// The unpacked tree the archive was made from.
+    pub tree: PathBuf,
+    pub stages: Vec<StageTime>,
+}
+
+impl Bundled {
+    pub fn total_seconds(&self) -> f64 {
+        self.stages.iter().map(|s| s.seconds).sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("prebuild command `{command}` failed ({status}):\n{output}")]
+    Prebuild {
+        command: String,
+        status: String,
+        output: String,
+    },
+    #[error("could not run the prebuild command `{command}`")]
+    PrebuildSpawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not clear the old bundle tree {path}")]
+    Clear {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error(transparent)]
+    Python(#[from] crate::python::Error),
+    #[error(transparent)]
+    Deps(#[from] crate::deps::Error),
+    #[error(transparent)]
+    App(#[from] crate::app::Error),
+    #[error(transparent)]
+    Strip(#[from] crate::strip::Error),
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::Error),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
+                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
+                    .into(),
+            ),
+            Error::Clear { .. } => {
+                Some("close programs using files in the output directory".into())
+            }
+            Error::Python(e) => e.hint(),
+            Error::Deps(e) => e.hint(),
+            Error::App(e) => e.hint(),
+            Error::Strip(e) => e.hint(),
+            Error::Render(e) => e.hint(),
+            Error::Archive(e) => e.hint(),
+        }
+    }
+}
+
+/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
+pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
+    let Some(command) = &plan.config.prebuild else {
+        return Ok(());
+    };
+    ctx.reporter
+        .status("Running", &format!("prebuild `{command}`"));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(&plan.project.root)
+        .output()
+        .map_err(|source| Error::PrebuildSpawn {
+            command: command.clone(),
+            source,
+        })?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(Error::Prebuild {
+            command: command.clone(),
+            status: out.status.to_string(),
+            output: output.trim_end().to_owned(),
+        });
+    }
+    if !output.trim().is_empty() {
+        ctx.reporter.debug(output.trim_end());
+    }
+    Ok(())
+}
+
+/// Build the bundle of `platform`: the tree, then its archive.
+pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    let mut stages = Vec::new();
+    let mut timed = |stage: &'static str, start: Instant| {
+        stages.push(StageTime {
+            stage,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    };
+
+    let t = Instant::now();
+    prebuild(plan, ctx)?;
+    timed("prebuild", t);
+
+    let tree = plan.bundle_dir(platform);
+    crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
+        path: tree.clone(),
+        source,
+    })?;
+
+    let t = Instant::now();
+    let runtime = crate::python::run(plan, platform, &tree.join("python"), ctx)?;
+    timed("python", t);
+
+    let t = Instant::now();
+    let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    if platform == Platform::Linux {
+        crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
+            .map_err(crate::python::Error::from)?;
+    }
+    timed("deps", t);
+
+    let t = Instant::now();
+    crate::app::run(plan, &tree, &runtime.site_packages, ctx)?;
+    timed("app", t);
+
+    let t = Instant::now();
+    let mut opts = crate::strip::Options::from_config(&plan.config.strip);
+    // The app's own requirements (e.g. setuptools) are never "build-only".
+    opts.keep_app_dependencies(&plan.pyproject().dependencies);
+    let python =
+        crate::strip::Interpreter::for_target(&plan.python.xy, platform, Some(&tree), ctx.env);
+    let stripped = crate::strip::run(
+        &opts,
+        &runtime.site_packages,
+        platform,
+        python.as_ref(),
+        ctx,
+    )?;
+    timed("strip", t);
+
+    let t = Instant::now();
+    crate::render::run(plan, platform, &tree, ctx)?;
+    timed("render", t);
+
+    let t = Instant::now();
+    import_check(
+        plan,
+        platform,
+        &tree,
+        &runtime.site_packages,
+        &stripped,
+        ctx,
+    )?;
+    timed("check", t);
+
+    let t = Instant::now();
+    let archived = crate::archive::run(plan, platform, &tree, ctx)?;
+    timed("archive", t);
+
+    Ok(Bundled {
+        platform,
+        artifact: archived.path,
+        size: archived.size,
+        sha256: archived.sha256,
+        packages: installed.packages.len(),
+        tree,
+        stages,
+    })
+}
+
+/// The post-strip import check, skipped when this exact site-packages (same
+/// files, same sizes, same platform and CPython) already passed it: the check
+/// under wine costs seconds, and a warm rebuild of unchanged inputs need not
+/// pay them again. The key is a content listing, so any change re-checks.
+fn import_check(
+    plan: &Plan,
+    platform: Platform,
+    tree: &std::path::Path,
+    site_packages: &std::path::Path,
+    stripped: &crate::strip::Report,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    let key = listing_hash(site_packages, &format!("{platform} {}", plan.python.full));
+    let marker = key
+        .as_ref()
+        .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));
+    if marker.as_ref().is_some_and(|m| m.is_file()) {
+        ctx.reporter
+            .debug("import check: this site-packages already passed (cached)");
+        return Ok(());
+    }
+    ctx.reporter
+        .status("Checking", &format!("imports ({platform})"));
+    let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
+    // Only a full pass is remembered; a skipped or partial check runs again next time.
+    if check.interpreter.is_some() && check.unchecked.is_empty() {
+        if let Some(m) = marker {
+            if let Some(dir) = m.parent() {
+                let _ = fs_err::create_dir_all(dir);
+            }
+            let _ = fs_err::write(&m, check.ok.join("\n"));
+        }
+    }
+    Ok(())
+}
+
+/// SHA-256 over the sorted (relative path, size) list of a tree, plus `salt`.
+fn listing_hash(root: &std::path::Path, salt: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut entries = Vec::new();
+    for e in walkdir::WalkDir::new(root) {
+        let e = e.ok()?;
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .ok()?
+                .to_string_lossy()
+                .into_owned();
+            entries.push((rel, e.metadata().ok()?.len()));
+        }
+    }
+    entries.sort();
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    for (p, n) in entries {
+        h.update(p.as_bytes());
+        h.update([0]);
+        h.update(n.to_le_bytes());
+    }
+    Some(hex::encode(h.finalize()))
+}

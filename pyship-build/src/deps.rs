@@ -1,0 +1,444 @@
+//! Stage: install the app's dependencies for the TARGET platform into the
+//! bundle's site-packages.
+//!
+//! Why uv: environment markers (`sys_platform == "win32"`) must be evaluated
+//! for the target, not the build host. `pip download --platform` filters wheel
+//! tags only and evaluates markers for the host (pip #11664): `uvicorn[standard]`
+//! for Windows then asks for `uvloop`, which has no Windows wheel.
+//! `uv pip install --target DIR --python-platform … --python-version …
+//! --only-binary :all:` gets it right. uv leaves a `bin/` of Unix-shebang
+//! scripts and a `.lock` in the target: both are removed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::Platform;
+
+/// What the stage installed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    pub site_packages: PathBuf,
+    /// Requirements passed to uv (pyproject dependencies + extras).
+    pub requirements: Vec<String>,
+    /// The project's own wheels (`wheels = [...]`), after globbing.
+    pub wheels: Vec<PathBuf>,
+    /// `*.dist-info` directories in site-packages after the install.
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
+    UnknownExtra { extra: String, pyproject: PathBuf },
+    #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
+    NoWheel {
+        package: String,
+        platform: String,
+        python: String,
+        reason: String,
+    },
+    #[error("`{package}` {reason}")]
+    NotFound { package: String, reason: String },
+    #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    Uv { platform: String, stderr: String },
+    #[error("could not run {uv}")]
+    Spawn {
+        uv: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
+    WheelPlatform {
+        file: PathBuf,
+        tag: String,
+        platform: Platform,
+    },
+    #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
+    BadWheelName { file: PathBuf },
+    #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
+    NoWheelMatch { pattern: String, root: PathBuf },
+    #[error("invalid wheels pattern `{pattern}`")]
+    BadPattern {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error(transparent)]
+    Tool(#[from] crate::tools::Error),
+    #[error("could not clean {path}")]
+    Clean {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::UnknownExtra { .. } => "fix `extras` in [package.metadata.pyship] or add the extra to pyproject.toml".into(),
+            Error::NoWheel { package, .. } => format!(
+                "a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"
+            ),
+            Error::NotFound { reason, .. } if reason.contains("cache") => "--offline installs only what uv has cached: run once without --offline, or use a local `find-links` directory".into(),
+            Error::NotFound { .. } => "check the name, `index-url`, `find-links` and `no-index` in [package.metadata.pyship]".into(),
+            Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
+            Error::Tool(e) => return e.hint(),
+            Error::WheelPlatform { platform, .. } => format!(
+                "build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform",
+                match platform {
+                    Platform::Windows => "x86_64-pc-windows-msvc",
+                    Platform::Linux => "x86_64-unknown-linux-gnu",
+                }
+            ),
+            Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
+            Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
+            Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
+            Error::Spawn { .. } | Error::Clean { .. } => return None,
+        })
+    }
+}
+
+/// Requirements from the pyproject: dependencies + the configured extras.
+pub fn requirements(plan: &Plan) -> Result<Vec<String>, Error> {
+    let py = plan.pyproject();
+    let mut reqs = py.dependencies.clone();
+    for extra in &plan.config.extras {
+        let deps = py
+            .optional_dependencies
+            .get(extra)
+            .ok_or_else(|| Error::UnknownExtra {
+                extra: extra.clone(),
+                pyproject: py.path.clone(),
+            })?;
+        reqs.extend(deps.iter().cloned());
+    }
+    Ok(reqs)
+}
+
+/// The platform tag of a wheel file name (`…-win_amd64.whl` → `win_amd64`).
+pub fn wheel_platform_tag(file: &Path) -> Option<String> {
+    let name = file.file_name()?.to_str()?.strip_suffix(".whl")?;
+    let parts: Vec<&str> = name.split('-').collect();
+    (parts.len() == 5 || parts.len() == 6).then(|| parts[parts.len() - 1].to_owned())
+}
+
+/// Expand `wheels = [...]` (globs relative to the manifest dir) and check each
+/// wheel's platform tag against `platform`.
+pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, Error> {
+    let root = &plan.project.root;
+    let mut out = Vec::new();
+    for pattern in &plan.config.wheels {
+        let matched = glob(root, pattern)?;
+        if matched.is_empty() {
+            return Err(Error::NoWheelMatch {
+                pattern: pattern.clone(),
+                root: root.clone(),
+            });
+        }
+        for file in matched {
+            let tag = wheel_platform_tag(&file)
+                .ok_or_else(|| Error::BadWheelName { file: file.clone() })?;
+            if !platform.accepts_wheel_platform_tag(&tag) {
+                return Err(Error::WheelPlatform {
+                    file,
+                    tag,
+                    platform,
+                });
+            }
+            out.push(file);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Files under `root` matching `pattern`; walks only below the pattern's
+/// literal prefix (so `target/wheels/*.whl` does not walk the whole project).
+fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|c| !c.contains(['*', '?', '[', '{']))
+        .collect();
+    let base = root.join(literal.join("/"));
+    if literal.len() == pattern.split('/').count() {
+        return Ok(if base.is_file() { vec![base] } else { vec![] });
+    }
+    let matcher = globset::Glob::new(pattern)
+        .map_err(|source| Error::BadPattern {
+            pattern: pattern.to_owned(),
+            source,
+        })?
+        .compile_matcher();
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(&base).sort_by_file_name() {
+        let Ok(e) = e else { continue };
+        if !e.file_type().is_file() {
+            continue;
+        }
+        if let Ok(rel) = e.path().strip_prefix(root) {
+            if matcher.is_match(rel) {
+                out.push(e.path().to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The uv command line for installing `reqs` and `wheels` into `site_packages`.
+pub fn uv_command(
+    uv: &Path,
+    plan: &Plan,
+    platform: Platform,
+    site_packages: &Path,
+    reqs: &[String],
+    wheels: &[PathBuf],
+    offline: bool,
+) -> Command {
+    let c = &plan.config;
+    let mut cmd = Command::new(uv);
+    cmd.args(["pip", "install", "--target"])
+        .arg(site_packages)
+        .args(["--python-platform", &platform.uv_platform(c)])
+        .args(["--python-version", &plan.python.xy])
+        .args(["--only-binary", ":all:"])
+        // Copies, not hard links into uv's cache: later stages (strip) edit files.
+        .args(["--link-mode", "copy"])
+        .args(["--color", "never", "--no-progress"]);
+    if let Some(url) = &c.index_url {
+        cmd.args(["--index-url", url]);
+    }
+    for link in &c.find_links {
+        let local = plan.project.root.join(link);
+        if !link.contains("://") && local.exists() {
+            cmd.arg("--find-links").arg(local);
+        } else {
+            cmd.args(["--find-links", link]);
+        }
+    }
+    if c.no_index {
+        cmd.arg("--no-index");
+    }
+    if offline {
+        cmd.arg("--offline");
+    }
+    for constraint in &c.constraints {
+        cmd.arg("--constraint")
+            .arg(plan.project.root.join(constraint));
+    }
+    cmd.args(reqs);
+    cmd.args(wheels);
+    cmd
+}
+
+/// Install the dependencies for `platform` into `site_packages`.
+pub fn run(
+    plan: &Plan,
+    platform: Platform,
+    site_packages: &Path,
+    ctx: &Context<'_>,
+) -> Result<Installed, Error> {
+    let reqs = requirements(plan)?;
+    let wheels = project_wheels(plan, platform)?;
+    fs_err::create_dir_all(site_packages).map_err(|source| Error::Clean {
+        path: site_packages.to_owned(),
+        source,
+    })?;
+    if !reqs.is_empty() || !wheels.is_empty() {
+        let uv = crate::tools::UV.find(ctx.env)?;
+        ctx.reporter.status(
+            "Resolving",
+            &format!(
+                "{} requirement(s) for {} (Python {})",
+                reqs.len() + wheels.len(),
+                platform.uv_platform(&plan.config),
+                plan.python.xy
+            ),
+        );
+        let mut cmd = uv_command(
+            &uv,
+            plan,
+            platform,
+            site_packages,
+            &reqs,
+            &wheels,
+            ctx.offline,
+        );
+        ctx.reporter.debug(&format!("running {cmd:?}"));
+        let out = cmd.output().map_err(|source| Error::Spawn {
+            uv: uv.clone(),
+            source,
+        })?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            return Err(explain_failure(
+                &stderr,
+                &platform.uv_platform(&plan.config),
+                &plan.python.xy,
+            ));
+        }
+        ctx.reporter.debug(stderr.trim());
+    }
+    clean(site_packages)?;
+    let packages = dist_infos(site_packages);
+    ctx.reporter.status(
+        "Installed",
+        &format!(
+            "{} packages into {}",
+            packages.len(),
+            site_packages.display()
+        ),
+    );
+    Ok(Installed {
+        site_packages: site_packages.to_owned(),
+        requirements: reqs,
+        wheels,
+        packages,
+    })
+}
+
+/// Remove what uv leaves that a bundle must not carry: `bin/` (Unix-shebang
+/// console scripts) and lock files.
+pub fn clean(site_packages: &Path) -> Result<(), Error> {
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Clean { path, source }
+    };
+    let bin = site_packages.join("bin");
+    crate::fs::remove_dir_if_exists(&bin).map_err(|e| Error::Clean {
+        path: bin.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    for entry in fs_err::read_dir(site_packages).map_err(err(site_packages))? {
+        let entry = entry.map_err(err(site_packages))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == ".lock" || name.ends_with(".lock") && entry.path().is_file() {
+            fs_err::remove_file(entry.path()).map_err(err(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Names of the `*.dist-info` directories, sorted.
+pub fn dist_infos(site_packages: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs_err::read_dir(site_packages)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".dist-info"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Turn uv's resolver message into an error naming the package and why.
+pub fn explain_failure(stderr: &str, platform: &str, python: &str) -> Error {
+    for clause in stderr.split("Because ").skip(1) {
+        let clause = clause.split(" we can conclude").next().unwrap_or(clause);
+        let package = clause
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .split(['=', '<', '>', '!', '~', '['])
+            .next()
+            .unwrap_or("")
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '_' && c != '.')
+            .to_owned();
+        if package.is_empty() {
+            continue;
+        }
+        if let Some(i) = clause.find("has no ") {
+            let reason = clause[i..]
+                .split(" and ")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches(',')
+                .to_owned();
+            return Error::NoWheel {
+                package,
+                platform: platform.to_owned(),
+                python: python.to_owned(),
+                reason,
+            };
+        }
+        if let Some(i) = clause.find("was not found") {
+            let reason = clause[i..]
+                .split(" and ")
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            return Error::NotFound { package, reason };
+        }
+    }
+    Error::Uv {
+        platform: platform.to_owned(),
+        stderr: stderr.trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uv_no_wheel_message_names_the_package() {
+        let stderr = "error: No solution found when resolving dependencies\n  cause: Because uvloop==0.23.0 has no wheels with a matching platform tag (e.g., `win_amd64`) and only uvloop==0.23.0 is available, we can conclude that all versions of uvloop cannot be used.\n         And because you require uvloop, we can conclude that your requirements are unsatisfiable.\n";
+        match explain_failure(stderr, "x86_64-pc-windows-msvc", "3.11") {
+            Error::NoWheel {
+                package, reason, ..
+            } => {
+                assert_eq!(package, "uvloop");
+                assert!(reason.contains("matching platform tag"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn uv_not_found_message_names_the_package() {
+        let stderr = "  cause: Because nosuchpkg was not found in the provided package locations and you require nosuchpkg, we can conclude that your requirements are unsatisfiable.";
+        let err = explain_failure(stderr, "p", "3.11");
+        assert!(matches!(&err, Error::NotFound { package, .. } if package == "nosuchpkg"));
+        assert_eq!(
+            err.to_string(),
+            "`nosuchpkg` was not found in the provided package locations"
+        );
+    }
+
+    #[test]
+    fn wheel_tags_parse() {
+        assert_eq!(
+            wheel_platform_tag(Path::new("a/numpy-1.26.4-cp311-cp311-win_amd64.whl")).as_deref(),
+            Some("win_amd64")
+        );
+        assert_eq!(
+            wheel_platform_tag(Path::new("x-1.0-1-py3-none-any.whl")).as_deref(),
+            Some("any")
+        );
+        assert_eq!(wheel_platform_tag(Path::new("x.whl")), None);
+    }
+
+    #[test]
+    fn clean_removes_bin_and_locks() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("bin")).unwrap();
+        fs_err::write(d.path().join("bin/uvicorn"), "#!/usr/bin/python").unwrap();
+        fs_err::write(d.path().join(".lock"), "").unwrap();
+        fs_err::create_dir_all(d.path().join("pkg")).unwrap();
+        clean(d.path()).unwrap();
+        assert!(!d.path().join("bin").exists());
+        assert!(!d.path().join(".lock").exists());
+        assert!(d.path().join("pkg").exists());
+    }
+}

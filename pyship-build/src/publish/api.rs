@@ -1,0 +1,246 @@
+//! The HTTP side shared by the providers: authenticated requests, retries of
+//! connection errors, 429 and 5xx (honouring `Retry-After`), the server's
+//! error message, and one-attempt streaming uploads (raw or multipart).
+//!
+//! The token goes only into an `Authorization` header marked sensitive; URLs,
+//! debug lines and errors never carry it.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::blocking::{Body, Client, RequestBuilder, Response};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use super::target::Token;
+use super::Error;
+use crate::net::Backoff;
+use crate::report::{Progress, Reporter};
+
+pub(crate) struct Api<'a> {
+    pub http: &'a Client,
+    pub token: &'a Token,
+    /// `token` (Gitea) or `Bearer` (GitHub).
+    pub scheme: &'static str,
+    /// Extra headers of every request (`Accept`, API version).
+    pub headers: &'static [(&'static str, &'static str)],
+    pub token_env: &'a str,
+    pub backoff: Backoff,
+    pub reporter: &'a dyn Reporter,
+}
+
+impl Api<'_> {
+    pub fn request(&self, method: &Method, url: &Url) -> RequestBuilder {
+        self.reporter.debug(&format!("{method} {url}"));
+        let mut rb = self
+            .http
+            .request(method.clone(), url.clone())
+            .header(
+                AUTHORIZATION,
+                self.token
+                    .header(self.scheme)
+                    .expect("checked when the target was resolved"),
+            )
+            .header(ACCEPT, "application/json");
+        for (k, v) in self.headers {
+            rb = rb.header(*k, *v);
+        }
+        rb
+    }
+
+    /// Send with retries. Success statuses and those in `accept` are returned.
+    pub fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        json: Option<&serde_json::Value>,
+        accept: &[u16],
+    ) -> Result<Response, Error> {
+        let mut n = 0;
+        loop {
+            let mut rb = self.request(&method, url);
+            if let Some(j) = json {
+                rb = rb.json(j);
+            }
+            let err = match rb.send() {
+                Ok(resp)
+                    if resp.status().is_success() || accept.contains(&resp.status().as_u16()) =>
+                {
+                    self.reporter
+                        .debug(&format!("{method} {url} -> {}", resp.status().as_u16()));
+                    return Ok(resp);
+                }
+                Ok(resp) => self.error(&method, url, resp),
+                Err(source) => Error::Request {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    source,
+                },
+            };
+            if !err.is_transient() || n + 1 >= self.backoff.attempts {
+                return Err(err);
+            }
+            let wait = super::retry_delay(&self.backoff, n, &err);
+            self.reporter.warn(&format!(
+                "{}; retrying in {} ms",
+                super::with_causes(&err),
+                wait.as_millis()
+            ));
+            std::thread::sleep(wait);
+            n += 1;
+        }
+    }
+
+    /// Read a JSON answer.
+    pub fn json<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        url: &Url,
+        resp: Response,
+    ) -> Result<T, Error> {
+        let text = resp.text().map_err(|source| Error::Request {
+            method: method.to_string(),
+            url: url.to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| Error::Decode {
+            method: method.to_string(),
+            url: url.to_string(),
+            source,
+        })
+    }
+
+    /// Turn a non-success answer into [`Error::Api`], with the server's message.
+    pub fn error(&self, method: &Method, url: &Url, resp: Response) -> Error {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().unwrap_or_default();
+        let v = serde_json::from_str::<serde_json::Value>(&text).ok();
+        let mut message = v
+            .as_ref()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.trim().chars().take(300).collect());
+        // GitHub's validation details: `errors: [{resource, field, code}]`.
+        if let Some(errors) = v.as_ref().and_then(|v| v["errors"].as_array()) {
+            let details: Vec<String> = errors
+                .iter()
+                .filter_map(|e| {
+                    let code = e["code"].as_str()?;
+                    Some(format!(
+                        "{}.{}: {code}",
+                        e["resource"].as_str().unwrap_or("?"),
+                        e["field"].as_str().unwrap_or("?")
+                    ))
+                })
+                .collect();
+            if !details.is_empty() {
+                message = format!("{message} ({})", details.join(", "));
+            }
+        }
+        Error::Api {
+            method: method.to_string(),
+            url: url.to_string(),
+            status,
+            message: if message.is_empty() {
+                "(no message)".into()
+            } else {
+                message
+            },
+            retry_after,
+            token_env: self.token_env.to_owned(),
+        }
+    }
+
+    /// One upload attempt, streamed from `path`: the raw body, or multipart
+    /// field `attachment`. Non-success answers become errors.
+    pub fn upload(
+        &self,
+        url: &Url,
+        name: &str,
+        path: &Path,
+        size: u64,
+        progress: Arc<dyn Progress>,
+        multipart: bool,
+    ) -> Result<Response, Error> {
+        let file = fs_err::File::open(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let reader = Counting {
+            inner: file,
+            progress,
+        };
+        let method = Method::POST;
+        let rb = self.request(&method, url);
+        let rb = if multipart {
+            let boundary = format!("pyship-{:016x}", rand_u64());
+            let safe_name: String = name
+                .chars()
+                .filter(|c| !matches!(c, '\r' | '\n'))
+                .map(|c| if c == '"' { '\'' } else { c })
+                .collect();
+            let head = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{safe_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            );
+            let tail = format!("\r\n--{boundary}--\r\n");
+            let len = head.len() as u64 + size + tail.len() as u64;
+            let body = Cursor::new(head.into_bytes())
+                .chain(reader)
+                .chain(Cursor::new(tail.into_bytes()));
+            rb.header(
+                CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::sized(body, len))
+        } else {
+            rb.header(CONTENT_TYPE, "application/octet-stream")
+                .body(Body::sized(reader, size))
+        };
+        let resp = rb.send().map_err(|source| Error::Request {
+            method: method.to_string(),
+            url: url.to_string(),
+            source,
+        })?;
+        if !resp.status().is_success() {
+            return Err(self.error(&method, url, resp));
+        }
+        self.reporter
+            .debug(&format!("POST {url} -> {}", resp.status().as_u16()));
+        Ok(resp)
+    }
+}
+
+/// A reader that reports bytes read to a progress bar.
+struct Counting<R> {
+    inner: R,
+    progress: Arc<dyn Progress>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}
+
+/// Enough randomness for a multipart boundary.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
+}

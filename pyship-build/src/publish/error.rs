@@ -1,0 +1,197 @@
+//! The publish stage's errors: what failed, on which URL or file, the
+//! server's own message, and a hint per HTTP status (401 token, 403 scope,
+//! 404 repository or URL, 413 size limit). No variant ever holds the token.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Hint;
+use crate::net::Backoff;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no server to publish to: `publish.url` is not set in {manifest} and GITHUB_SERVER_URL is not set")]
+    NoServer { manifest: String },
+    #[error("no repository to publish to: `publish.repo` is not set in {manifest} and GITHUB_REPOSITORY is not set")]
+    NoRepo { manifest: String },
+    #[error("`{repo}` is not a repository name of the form owner/name")]
+    BadRepo { repo: String },
+    #[error("no publish token: the environment variable {var} is not set")]
+    NoToken { var: String },
+    #[error("the publish token in {var} has characters an HTTP header cannot carry")]
+    BadToken { var: String },
+    #[error("`{url}` is not a usable server URL")]
+    BadUrl { url: String },
+    #[error("the server URL `{url}` has credentials in it")]
+    CredentialsInUrl { url: String },
+    #[error("refusing to send the token over plain http to {url}")]
+    Insecure { url: String },
+    #[error("{method} {url} answered {status}: {message}")]
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+        token_env: String,
+    },
+    #[error("{method} {url} failed")]
+    Request {
+        method: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the answer to {method} {url} is not what the API documents")]
+    Decode {
+        method: String,
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no artifacts to publish in {dir}: expected one of {}", expected.join(", "))]
+    NoArtifacts { dir: PathBuf, expected: Vec<String> },
+    #[error("after uploading {name} ({size} bytes) the release lists {} asset(s) of that name (sizes: {found:?})", found.len())]
+    Verify {
+        name: String,
+        size: u64,
+        found: Vec<u64>,
+    },
+    #[error(
+        "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
+    )]
+    Vanished { tag: String },
+    #[error("could not write SHA256SUMS")]
+    Checksums(#[source] crate::fs::Error),
+    #[error(transparent)]
+    Notes(#[from] crate::templates::Error),
+    #[error(transparent)]
+    Client(#[from] crate::net::Error),
+}
+
+impl Error {
+    /// Whether trying again may help: connection errors, 429 and 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => *status == 429 || *status >= 500,
+            Error::Request { source, .. } => !source.is_builder() && !source.is_redirect(),
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NoServer { .. } => "set `url` in [package.metadata.pyship.publish], or run in CI where GITHUB_SERVER_URL is set".into(),
+            Error::NoRepo { .. } | Error::BadRepo { .. } => "set `repo = \"owner/name\"` in [package.metadata.pyship.publish], or run in CI where GITHUB_REPOSITORY is set".into(),
+            Error::NoToken { var } | Error::BadToken { var } => format!("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"),
+            Error::BadUrl { .. } => "use the server's base URL, e.g. https://gitea.example.com".into(),
+            Error::CredentialsInUrl { .. } => "remove the user and password from the URL; the token comes from the variable named by `publish.token-env`".into(),
+            Error::Insecure { .. } => "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)".into(),
+            Error::Api { status: 401, token_env, .. } => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
+            Error::Api { status: 403, .. } => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
+            Error::Api { status: 404, .. } => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
+            Error::Api { status: 413, .. } => "the file exceeds the server's attachment size limit: raise [repository.release] FILE_MAX_SIZE (Gitea 1.26+) or [attachment] MAX_SIZE (Gitea 1.25) in app.ini".into(),
+            Error::Api { status: 422, .. } => "the server rejected the request's fields; the message above says which".into(),
+            Error::Api { status, .. } if *status == 429 || *status >= 500 => "the server kept failing after several retries; publishing is idempotent, run it again".into(),
+            Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
+            Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
+            Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),
+            Error::Notes(e) => return e.hint(),
+            Error::Client(e) => return e.hint(),
+            Error::Checksums(e) => return e.hint(),
+            Error::Api { .. } | Error::Decode { .. } | Error::Read { .. } => return None,
+        })
+    }
+}
+
+/// How long to wait before retry `n`: the backoff, or the server's
+/// `Retry-After` when longer, never more than the backoff's cap.
+pub(crate) fn retry_delay(backoff: &Backoff, n: u32, err: &Error) -> Duration {
+    let d = backoff.delay(n);
+    match err.retry_after() {
+        Some(ra) => ra.max(d).min(backoff.max),
+        None => d,
+    }
+}
+
+/// An error and its causes on one line (for retry warnings).
+pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, retry_after: Option<u64>) -> Error {
+        Error::Api {
+            method: "GET".into(),
+            url: "https://x.example/".into(),
+            status,
+            message: "m".into(),
+            retry_after: retry_after.map(Duration::from_secs),
+            token_env: "DEPLOY_TOKEN".into(),
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_the_cap() {
+        let b = Backoff {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+        };
+        assert_eq!(
+            retry_delay(&b, 0, &api(503, None)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            retry_delay(&b, 2, &api(503, None)),
+            Duration::from_millis(400)
+        );
+        assert_eq!(
+            retry_delay(&b, 0, &api(429, Some(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            retry_delay(&b, 0, &api(429, Some(600))),
+            Duration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn only_connection_errors_429_and_5xx_are_retried() {
+        assert!(api(429, None).is_transient());
+        assert!(api(500, None).is_transient());
+        assert!(api(503, None).is_transient());
+        for s in [400, 401, 403, 404, 409, 413, 422] {
+            assert!(!api(s, None).is_transient(), "{s}");
+        }
+        assert!(api(401, None).hint().unwrap().contains("DEPLOY_TOKEN"));
+        assert!(api(403, None).hint().unwrap().contains("write:repository"));
+        assert!(api(413, None).hint().unwrap().contains("size limit"));
+    }
+}

@@ -1,0 +1,196 @@
+//! The GitHub provider: the same steps through GitHub's REST releases API.
+//!
+//! Differences from Gitea that matter here: the API lives at
+//! `api.github.com` (GitHub Enterprise: `{server}/api/v3`), uploads at
+//! `uploads.github.com` (`{server}/api/uploads`); an existing release answers
+//! a create with 422 `already_exists` rather than 409; the asset list is
+//! paginated (`per_page` ≤ 100); assets are deleted by asset id alone; a
+//! duplicate asset name is refused (422), which the delete-then-upload order
+//! already avoids. Tokens go as `Authorization: Bearer`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reqwest::blocking::Client;
+use reqwest::{Method, Url};
+
+use super::api::Api;
+use super::target::{join_url, Target};
+use super::{Asset, Created, Error, Provider, Release, ReleaseFields};
+use crate::net::Backoff;
+use crate::report::{Progress, Reporter};
+
+/// Assets per page when listing (GitHub's maximum).
+const PER_PAGE: usize = 100;
+
+pub struct Github<'a> {
+    target: &'a Target,
+    api: Api<'a>,
+    api_base: Url,
+    uploads_base: Url,
+}
+
+impl<'a> Github<'a> {
+    pub fn new(
+        target: &'a Target,
+        http: &'a Client,
+        backoff: Backoff,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
+        let (api_base, uploads_base) = bases(&target.server);
+        Self {
+            target,
+            api: Api {
+                http,
+                token: &target.token,
+                scheme: "Bearer",
+                headers: &[("X-GitHub-Api-Version", "2022-11-28")],
+                token_env: &target.token_env,
+                backoff,
+                reporter,
+            },
+            api_base,
+            uploads_base,
+        }
+    }
+
+    fn url(&self, tail: &[&str]) -> Url {
+        let mut segs = vec!["repos", &self.target.owner, &self.target.repo];
+        segs.extend_from_slice(tail);
+        join_url(&self.api_base, &segs)
+    }
+}
+
+/// API and upload bases: github.com's own hosts, or GitHub Enterprise paths.
+pub fn bases(server: &Url) -> (Url, Url) {
+    if server.host_str() == Some("github.com") {
+        (
+            Url::parse("https://api.github.com/").expect("valid"),
+            Url::parse("https://uploads.github.com/").expect("valid"),
+        )
+    } else {
+        (
+            join_url(server, &["api", "v3"]),
+            join_url(server, &["api", "uploads"]),
+        )
+    }
+}
+
+impl Provider for Github<'_> {
+    fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, Error> {
+        let url = self.url(&["releases", "tags", tag]);
+        let resp = self.api.send(Method::GET, &url, None, &[404])?;
+        if resp.status().as_u16() == 404 {
+            // Tell "no release" from "no repository".
+            let repo = self.url(&[]);
+            self.api.send(Method::GET, &repo, None, &[])?;
+            return Ok(None);
+        }
+        self.api.json(&Method::GET, &url, resp).map(Some)
+    }
+
+    fn create_release(&self, fields: &ReleaseFields) -> Result<Created, Error> {
+        let url = self.url(&["releases"]);
+        let mut body = serde_json::json!({
+            "tag_name": fields.tag,
+            "name": fields.name,
+            "body": fields.body,
+            "draft": false,
+            "prerelease": fields.prerelease,
+        });
+        if let Some(c) = &fields.target_commitish {
+            body["target_commitish"] = c.clone().into();
+        }
+        let resp = self.api.send(Method::POST, &url, Some(&body), &[422])?;
+        if resp.status().as_u16() == 422 {
+            let err = self.api.error(&Method::POST, &url, resp);
+            return match &err {
+                Error::Api { message, .. } if message.contains("already_exists") => {
+                    Ok(Created::Conflict)
+                }
+                _ => Err(err),
+            };
+        }
+        self.api.json(&Method::POST, &url, resp).map(Created::New)
+    }
+
+    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error> {
+        let url = self.url(&["releases", &id.to_string()]);
+        let body = serde_json::json!({
+            "name": fields.name,
+            "body": fields.body,
+            "prerelease": fields.prerelease,
+        });
+        let resp = self.api.send(Method::PATCH, &url, Some(&body), &[])?;
+        self.api.json(&Method::PATCH, &url, resp)
+    }
+
+    fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let mut url = self.url(&["releases", &release_id.to_string(), "assets"]);
+            url.query_pairs_mut()
+                .append_pair("per_page", &PER_PAGE.to_string())
+                .append_pair("page", &page.to_string());
+            let resp = self.api.send(Method::GET, &url, None, &[])?;
+            let batch: Vec<Asset> = self.api.json(&Method::GET, &url, resp)?;
+            let n = batch.len();
+            all.extend(batch);
+            if n < PER_PAGE {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    fn delete_asset(&self, _release_id: u64, asset_id: u64) -> Result<(), Error> {
+        let url = self.url(&["releases", "assets", &asset_id.to_string()]);
+        self.api.send(Method::DELETE, &url, None, &[404]).map(drop)
+    }
+
+    fn upload_asset(
+        &self,
+        release_id: u64,
+        name: &str,
+        path: &Path,
+        size: u64,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Asset, Error> {
+        let mut url = join_url(
+            &self.uploads_base,
+            &[
+                "repos",
+                &self.target.owner,
+                &self.target.repo,
+                "releases",
+                &release_id.to_string(),
+                "assets",
+            ],
+        );
+        url.query_pairs_mut().append_pair("name", name);
+        let resp = self.api.upload(&url, name, path, size, progress, false)?;
+        self.api.json(&Method::POST, &url, resp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_com_and_enterprise_bases() {
+        let (a, u) = bases(&Url::parse("https://github.com").unwrap());
+        assert_eq!(
+            (a.as_str(), u.as_str()),
+            ("https://api.github.com/", "https://uploads.github.com/")
+        );
+        let (a, u) = bases(&Url::parse("https://ghe.example/").unwrap());
+        assert_eq!(
+            (a.as_str(), u.as_str()),
+            (
+                "https://ghe.example/api/v3",
+                "https://ghe.example/api/uploads"
+            )
+        );
+    }
+}

@@ -1,0 +1,522 @@
+//! Stage: publish the artifacts to a release on Gitea or Forgejo (or
+//! GitHub, through the same [`Provider`] interface), idempotently.
+//!
+//! Why this shape: CI re-runs a failed release job, and Gitea allows several
+//! assets of one name on a release, so every step must converge rather than
+//! add. The release is found by tag and created only when missing (a 409 from
+//! a concurrent or retried create — GitHub: 422 `already_exists` — means
+//! "read it again"); name, notes and the prerelease
+//! flag are patched when they differ. For each artifact every asset of the
+//! same name is deleted, the file uploaded (streamed from disk), and the list
+//! read again to check that exactly one asset of that name and size is there.
+//! A failed upload is retried only after listing again, so a retry never
+//! leaves a duplicate. `SHA256SUMS` goes last: when it is present, the rest is.
+//! See `DESIGN.md` (Publish rules) and `reference/gitea-api.md`.
+
+mod api;
+mod assets;
+mod checksums;
+mod error;
+mod gitea;
+mod github;
+pub mod notes;
+mod target;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use assets::{parallel, publish_asset};
+pub use checksums::{render as render_checksums, write_checksums};
+pub use error::Error;
+pub(crate) use error::{retry_delay, with_causes};
+pub use gitea::{supports_raw_upload, Gitea};
+pub use github::Github;
+pub use target::{is_loopback, server_url, Target, Token};
+
+use crate::config::Provider as ProviderKind;
+use crate::context::Context;
+use crate::net::Backoff;
+use crate::plan::{ArtifactKind, Plan};
+use crate::report::{Progress, Reporter};
+
+/// The checksum file's name; uploaded last.
+pub const CHECKSUMS: &str = "SHA256SUMS";
+
+/// What the caller chose.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Make no write request; return (and report) the planned actions.
+    pub dry_run: bool,
+    /// Files to publish. Empty: the plan's artifacts found in `plan.out_dir`,
+    /// plus a `SHA256SUMS` written for them.
+    pub artifacts: Vec<PathBuf>,
+    /// Retries of connection errors, 429 and 5xx.
+    pub backoff: Backoff,
+    /// Uploads running at once (`SHA256SUMS` always alone, last).
+    pub parallel: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            artifacts: Vec::new(),
+            backoff: Backoff::default(),
+            parallel: 3,
+        }
+    }
+}
+
+impl Options {
+    /// Defaults, with the retry base delay from `PYSHIP_RETRY_BASE_MS` when set.
+    pub fn from_env(env: &crate::env::Env) -> Self {
+        let mut o = Self::default();
+        if let Some(ms) = env
+            .get(crate::env::PYSHIP_RETRY_BASE_MS)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            o.backoff.base = Duration::from_millis(ms);
+        }
+        o
+    }
+}
+
+/// A release as the server describes it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Release {
+    pub id: u64,
+    pub tag_name: String,
+    /// GitHub sends `null` for an unset name or body.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub body: String,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub url: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// An asset (attachment) of a release.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Asset {
+    pub id: u64,
+    pub name: String,
+    pub size: u64,
+    #[serde(default)]
+    pub browser_download_url: String,
+}
+
+/// What a release should say.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseFields {
+    pub tag: String,
+    pub target_commitish: Option<String>,
+    pub name: String,
+    pub body: String,
+    pub prerelease: bool,
+}
+
+/// The answer to a create.
+#[derive(Debug)]
+pub enum Created {
+    New(Release),
+    /// 409: a release of this tag exists (created meanwhile): read it again.
+    Conflict,
+}
+
+/// A release host. Gitea and Forgejo share [`Gitea`]. Implementations retry
+/// their own requests except uploads (see the module doc).
+pub trait Provider: Sync {
+    /// `Ok(None)` when the repository has no release of this tag.
+    fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, Error>;
+    fn create_release(&self, fields: &ReleaseFields) -> Result<Created, Error>;
+    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error>;
+    fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error>;
+    fn delete_asset(&self, release_id: u64, asset_id: u64) -> Result<(), Error>;
+    /// One attempt, streamed from `path`; `progress` counts bytes sent.
+    fn upload_asset(
+        &self,
+        release_id: u64,
+        name: &str,
+        path: &Path,
+        size: u64,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Asset, Error>;
+}
+
+/// One step, done or (with `dry_run`) planned.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    CreateRelease {
+        tag: String,
+        name: String,
+        prerelease: bool,
+        target_commitish: Option<String>,
+    },
+    UpdateRelease {
+        id: u64,
+        changed: Vec<String>,
+    },
+    KeepRelease {
+        id: u64,
+    },
+    DeleteAsset {
+        name: String,
+        id: u64,
+        size: u64,
+    },
+    Upload {
+        name: String,
+        size: u64,
+    },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::CreateRelease {
+                tag, prerelease, ..
+            } => write!(
+                f,
+                "create release {tag}{}",
+                if *prerelease { " (pre-release)" } else { "" }
+            ),
+            Action::UpdateRelease { id, changed } => {
+                write!(f, "update release {id} ({})", changed.join(", "))
+            }
+            Action::KeepRelease { id } => write!(f, "keep release {id} as it is"),
+            Action::DeleteAsset { name, id, size } => {
+                write!(f, "delete asset {name} (id {id}, {size} bytes)")
+            }
+            Action::Upload { name, size } => write!(f, "upload {name} ({size} bytes)"),
+        }
+    }
+}
+
+/// The release and its assets after the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    pub dry_run: bool,
+    pub provider: ProviderKind,
+    pub server: String,
+    pub repo: String,
+    pub tag: String,
+    pub prerelease: bool,
+    /// `None` only in a dry run when the release does not exist yet.
+    pub release: Option<ReleaseRef>,
+    /// This run's files: after a real run as the server lists them.
+    pub assets: Vec<PublishedAsset>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseRef {
+    pub id: u64,
+    /// The release page.
+    pub url: String,
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedAsset {
+    pub name: String,
+    pub size: u64,
+    /// Download URL (`None` in a dry run).
+    pub url: Option<String>,
+}
+
+/// One file to publish.
+#[derive(Debug, Clone)]
+struct Item {
+    name: String,
+    path: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+/// Publish `plan`'s artifacts (or `opts.artifacts`) to the configured release.
+pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, Error> {
+    let dry_run = opts.dry_run || ctx.dry_run;
+    let manifest = plan.project.manifest_path.display().to_string();
+    let cfg = &plan.config.publish;
+    let target = Target::resolve(cfg, ctx.env, &manifest)?;
+    let items = collect_items(plan, opts, dry_run)?;
+    let http = ctx.http()?;
+    let provider: Box<dyn Provider> = match cfg.provider {
+        ProviderKind::Gitea | ProviderKind::Forgejo => {
+            Box::new(Gitea::new(&target, http, opts.backoff, ctx.reporter))
+        }
+        ProviderKind::Github => Box::new(Github::new(&target, http, opts.backoff, ctx.reporter)),
+    };
+    let tag = plan.version.version.tag();
+    let prerelease = plan.version.version.is_prerelease();
+    let commit = plan
+        .commit
+        .clone()
+        .or_else(|| ctx.env.get(crate::env::GITHUB_SHA).map(str::to_owned));
+    let download_url = |name: &str| {
+        target
+            .join(&[
+                &target.owner,
+                &target.repo,
+                "releases",
+                "download",
+                &tag,
+                name,
+            ])
+            .to_string()
+    };
+    let fields = ReleaseFields {
+        tag: tag.clone(),
+        target_commitish: commit.clone(),
+        name: format!("{} {}", plan.name, tag),
+        body: notes::render(
+            plan,
+            &tag,
+            prerelease,
+            commit.as_deref(),
+            &items,
+            &download_url,
+        )?,
+        prerelease,
+    };
+    let reporter = ctx.reporter;
+    reporter.status(
+        "Publishing",
+        &format!(
+            "{} {tag} to {}",
+            plan.name,
+            target.join(&[&target.owner, &target.repo])
+        ),
+    );
+    let mut actions = Vec::new();
+    let release = match provider.release_by_tag(&tag)? {
+        Some(r) => Some(reconcile(
+            &*provider,
+            r,
+            &fields,
+            dry_run,
+            reporter,
+            &mut actions,
+        )?),
+        None => {
+            actions.push(Action::CreateRelease {
+                tag: tag.clone(),
+                name: fields.name.clone(),
+                prerelease,
+                target_commitish: commit.clone(),
+            });
+            if dry_run {
+                reporter.status("Would create", &format!("release {tag}"));
+                None
+            } else {
+                reporter.status("Creating", &format!("release {tag}"));
+                Some(match provider.create_release(&fields)? {
+                    Created::New(r) => r,
+                    Created::Conflict => {
+                        reporter.debug("409: the release exists now; reading it again");
+                        actions.pop();
+                        let r = provider
+                            .release_by_tag(&tag)?
+                            .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
+                        reconcile(&*provider, r, &fields, dry_run, reporter, &mut actions)?
+                    }
+                })
+            }
+        }
+    };
+
+    let published = |release: Option<&Release>, assets: Vec<PublishedAsset>, actions| Published {
+        dry_run,
+        provider: cfg.provider,
+        server: target.server.to_string(),
+        repo: target.full_name(),
+        tag: tag.clone(),
+        prerelease,
+        release: release.map(|r| ReleaseRef {
+            id: r.id,
+            url: r.html_url.clone(),
+            api_url: r.url.clone(),
+        }),
+        assets,
+        actions,
+    };
+
+    if dry_run {
+        let existing = match &release {
+            Some(r) => provider.list_assets(r.id)?,
+            None => Vec::new(),
+        };
+        for item in &items {
+            for a in existing.iter().filter(|a| a.name == item.name) {
+                reporter.status(
+                    "Would delete",
+                    &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
+                );
+                actions.push(Action::DeleteAsset {
+                    name: a.name.clone(),
+                    id: a.id,
+                    size: a.size,
+                });
+            }
+            reporter.status(
+                "Would upload",
+                &format!("{} ({} bytes)", item.name, item.size),
+            );
+            actions.push(Action::Upload {
+                name: item.name.clone(),
+                size: item.size,
+            });
+        }
+        let assets = items
+            .iter()
+            .map(|i| PublishedAsset {
+                name: i.name.clone(),
+                size: i.size,
+                url: None,
+            })
+            .collect();
+        return Ok(published(release.as_ref(), assets, actions));
+    }
+
+    let release = release.expect("a real run has a release");
+    let (last, first): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| i.name == CHECKSUMS);
+    let p = &*provider;
+    let backoff = opts.backoff;
+    for group in [first, last] {
+        let done = parallel(&group, opts.parallel.max(1), |item| {
+            publish_asset(p, &release, item, &backoff, reporter)
+        })?;
+        actions.extend(done.into_iter().flatten());
+    }
+    let listed = provider.list_assets(release.id)?;
+    let assets = items
+        .iter()
+        .filter_map(|i| listed.iter().find(|a| a.name == i.name))
+        .map(|a| PublishedAsset {
+            name: a.name.clone(),
+            size: a.size,
+            url: Some(a.browser_download_url.clone()),
+        })
+        .collect();
+    reporter.status(
+        "Published",
+        &format!("{} ({} assets)", release.html_url, items.len()),
+    );
+    Ok(published(Some(&release), assets, actions))
+}
+
+/// Bring an existing release's name, notes and prerelease flag in line.
+fn reconcile(
+    provider: &dyn Provider,
+    r: Release,
+    fields: &ReleaseFields,
+    dry_run: bool,
+    reporter: &dyn Reporter,
+    actions: &mut Vec<Action>,
+) -> Result<Release, Error> {
+    let mut changed = Vec::new();
+    if r.name != fields.name {
+        changed.push("name".to_owned());
+    }
+    if r.body.trim_end() != fields.body.trim_end() {
+        changed.push("body".to_owned());
+    }
+    if r.prerelease != fields.prerelease {
+        changed.push("prerelease".to_owned());
+    }
+    if changed.is_empty() {
+        reporter.debug(&format!("release {} is up to date", r.id));
+        actions.push(Action::KeepRelease { id: r.id });
+        return Ok(r);
+    }
+    let what = format!("release {} ({})", r.tag_name, changed.join(", "));
+    actions.push(Action::UpdateRelease { id: r.id, changed });
+    if dry_run {
+        reporter.status("Would update", &what);
+        return Ok(r);
+    }
+    reporter.status("Updating", &what);
+    provider.update_release(r.id, fields)
+}
+
+/// The files of this run: given, or the plan's artifacts present in its out
+/// dir plus a fresh `SHA256SUMS` (not written in a dry run).
+fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>, Error> {
+    let item = |path: &Path| -> Result<Item, Error> {
+        let read_err = |source| Error::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let size = fs_err::metadata(path).map_err(read_err)?.len();
+        let sha256 = crate::net::sha256_file(path).map_err(read_err)?;
+        Ok(Item {
+            name: checksums::file_name(path),
+            path: path.to_owned(),
+            size,
+            sha256,
+        })
+    };
+    if !opts.artifacts.is_empty() {
+        let mut items = opts
+            .artifacts
+            .iter()
+            .map(|p| item(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Stable: SHA256SUMS last, the rest in the given order.
+        items.sort_by_key(|i| i.name == CHECKSUMS);
+        return Ok(items);
+    }
+    let wanted: Vec<&crate::plan::Artifact> = plan
+        .artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::Checksums)
+        .collect();
+    let present: Vec<PathBuf> = wanted
+        .iter()
+        .filter(|a| a.path.is_file())
+        .map(|a| a.path.clone())
+        .collect();
+    if present.is_empty() {
+        return Err(Error::NoArtifacts {
+            dir: plan.out_dir.clone(),
+            expected: wanted.iter().map(|a| a.file_name.clone()).collect(),
+        });
+    }
+    let mut items = present
+        .iter()
+        .map(|p| item(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sums: String = items
+        .iter()
+        .map(|i| format!("{}  {}\n", i.sha256, i.name))
+        .collect();
+    let sums_path = plan.out_dir.join(CHECKSUMS);
+    if dry_run {
+        use sha2::Digest;
+        items.push(Item {
+            name: CHECKSUMS.into(),
+            path: sums_path,
+            size: sums.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(sums.as_bytes())),
+        });
+    } else {
+        crate::fs::atomic_write(&sums_path, sums.as_bytes()).map_err(Error::Checksums)?;
+        items.push(item(&sums_path)?);
+    }
+    Ok(items)
+}

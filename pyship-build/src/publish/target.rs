@@ -1,0 +1,222 @@
+//! Where to publish and with what: the server URL, `owner/repo` and the token.
+//!
+//! Config first, then the CI variables every runner sets (`GITHUB_SERVER_URL`,
+//! `GITHUB_REPOSITORY`). The token is read from the variable named by
+//! `publish.token-env` and kept in [`Token`], which never shows its value:
+//! not in `Debug`, not in `Display`, not in a URL, not in an error. Plain
+//! `http://` is refused except to loopback, so the token never crosses a
+//! network in clear text.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use reqwest::header::HeaderValue;
+use reqwest::Url;
+
+use super::Error;
+use crate::config::Publish;
+use crate::env::{self, Env};
+
+/// The access token. Prints as `***`.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The `Authorization` header value (`token …`), marked sensitive so that
+    /// reqwest/hyper never log it.
+    pub fn header(&self, scheme: &str) -> Option<HeaderValue> {
+        let mut v = HeaderValue::from_str(&format!("{scheme} {}", self.0)).ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A resolved publish target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server's base URL (`https://gitea.example.com/` or with a sub-path).
+    pub server: Url,
+    pub owner: String,
+    pub repo: String,
+    pub token: Token,
+    /// The variable the token came from (for hints).
+    pub token_env: String,
+}
+
+impl Target {
+    /// Resolve from config and environment. `manifest` names the config file in errors.
+    pub fn resolve(cfg: &Publish, env: &Env, manifest: &str) -> Result<Self, Error> {
+        let url = cfg
+            .url
+            .clone()
+            .or_else(|| env.get(env::GITHUB_SERVER_URL).map(str::to_owned))
+            .ok_or_else(|| Error::NoServer {
+                manifest: manifest.to_owned(),
+            })?;
+        let server = server_url(&url)?;
+        let repo = cfg
+            .repo
+            .clone()
+            .or_else(|| env.get(env::GITHUB_REPOSITORY).map(str::to_owned))
+            .ok_or_else(|| Error::NoRepo {
+                manifest: manifest.to_owned(),
+            })?;
+        let (owner, name) = match repo.trim_matches('/').split_once('/') {
+            Some((o, n)) if !o.is_empty() && !n.is_empty() && !n.contains('/') => {
+                (o.to_owned(), n.to_owned())
+            }
+            _ => return Err(Error::BadRepo { repo }),
+        };
+        let token = env
+            .get(&cfg.token_env)
+            .map(|t| Token::new(t.trim()))
+            .ok_or_else(|| Error::NoToken {
+                var: cfg.token_env.clone(),
+            })?;
+        if token.header("token").is_none() {
+            return Err(Error::BadToken {
+                var: cfg.token_env.clone(),
+            });
+        }
+        Ok(Self {
+            server,
+            owner,
+            repo: name,
+            token,
+            token_env: cfg.token_env.clone(),
+        })
+    }
+
+    /// `owner/repo`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
+    /// `{server}/{segments…}`, each segment percent-encoded.
+    pub fn join(&self, segments: &[&str]) -> Url {
+        join_url(&self.server, segments)
+    }
+}
+
+/// `{base}/{segments…}`, each segment percent-encoded.
+pub fn join_url(base: &Url, segments: &[&str]) -> Url {
+    let mut u = base.clone();
+    u.path_segments_mut()
+        .expect("server URLs are http(s), which have paths")
+        .pop_if_empty()
+        .extend(segments);
+    u
+}
+
+/// Parse and check a server URL: http(s) only, no credentials in it, plain
+/// http only to loopback.
+pub fn server_url(s: &str) -> Result<Url, Error> {
+    let u = Url::parse(s.trim()).map_err(|_| Error::BadUrl {
+        url: redact(s.trim()),
+    })?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(Error::CredentialsInUrl {
+            url: redact(s.trim()),
+        });
+    }
+    match u.scheme() {
+        "https" => {}
+        "http" if is_loopback(&u) => {}
+        "http" => return Err(Error::Insecure { url: u.to_string() }),
+        _ => return Err(Error::BadUrl { url: u.to_string() }),
+    }
+    if u.host().is_none() || u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::BadUrl { url: u.to_string() });
+    }
+    Ok(u)
+}
+
+/// 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback(u: &Url) -> bool {
+    let Some(host) = u.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A URL as text with any `user:password@` removed (it may hold a token).
+fn redact(s: &str) -> String {
+    match (s.find("://"), s.find('@')) {
+        (Some(i), Some(j)) if j > i => format!("{}://***@{}", &s[..i], &s[j + 1..]),
+        _ => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(server_url("http://127.0.0.1:3000").is_ok());
+        assert!(server_url("http://127.8.9.10/").is_ok());
+        assert!(server_url("http://[::1]:3000/").is_ok());
+        assert!(server_url("http://localhost:3000/").is_ok());
+        assert!(server_url("https://gitea.example.com/sub/").is_ok());
+        let e = server_url("http://gitea.example.com").unwrap_err();
+        assert!(matches!(e, Error::Insecure { .. }), "{e}");
+        let e = server_url("http://localhost.example.com").unwrap_err();
+        assert!(matches!(e, Error::Insecure { .. }), "{e}");
+        assert!(server_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn credentials_in_url_are_refused_and_not_echoed() {
+        let e = server_url("https://me:s3cr3t-value@gitea.example.com").unwrap_err();
+        assert!(!e.to_string().contains("s3cr3t-value"), "{e}");
+        assert!(matches!(e, Error::CredentialsInUrl { .. }));
+    }
+
+    #[test]
+    fn token_never_formats() {
+        let t = Token::new("s3cr3t-value");
+        assert_eq!(format!("{t} {t:?}"), "*** ***");
+        let target = Target {
+            server: server_url("https://x.example").unwrap(),
+            owner: "o".into(),
+            repo: "r".into(),
+            token: t,
+            token_env: "DEPLOY_TOKEN".into(),
+        };
+        assert!(!format!("{target:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn join_encodes_segments_and_keeps_sub_path() {
+        let t = Target {
+            server: server_url("https://x.example/git/").unwrap(),
+            owner: "o".into(),
+            repo: "r".into(),
+            token: Token::new("t"),
+            token_env: "T".into(),
+        };
+        assert_eq!(
+            t.join(&["api", "v1", "repos", "o", "r", "releases", "tags", "v1/x y"])
+                .as_str(),
+            "https://x.example/git/api/v1/repos/o/r/releases/tags/v1%2Fx%20y"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Windows launchers: `scripts/start-hidden.vbs` (the seed's launcher: no
+//! console window) and `scripts/start.bat` (a console with the app's log).
+//!
+//! Both are always in the bundle; `windows.launcher = "pythonw"` only changes
+//! what the installer's shortcuts run (`python\pythonw.exe -m {module}`), since
+//! Microsoft plans to switch VBScript off by default (packaging-notes.md).
+//! Files get CRLF line endings: `cmd.exe` misparses labels and blocks in
+//! LF-only batch files.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{write, Error, Rendered};
+use crate::config::Launcher;
+use crate::context::Context;
+use crate::plan::Plan;
+use crate::templates::Templates;
+
+/// (template, path in the bundle).
+pub const FILES: &[(&str, &str)] = &[
+    ("windows/start-hidden.vbs.j2", "scripts/start-hidden.vbs"),
+    ("windows/start.bat.j2", "scripts/start.bat"),
+];
+
+/// What the Windows templates see.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateContext<'a> {
+    pub name: &'a str,
+    pub module: &'a str,
+    pub version: String,
+    pub launcher: Launcher,
+}
+
+impl<'a> TemplateContext<'a> {
+    pub fn new(plan: &'a Plan) -> Self {
+        Self {
+            name: &plan.name,
+            module: &plan.module,
+            version: plan.version.version.tag(),
+            launcher: plan.config.windows.launcher,
+        }
+    }
+}
+
+/// Render every Windows template of [`FILES`] to (bundle path, text).
+pub fn render_all(
+    templates: &Templates,
+    ctx: &TemplateContext<'_>,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    FILES
+        .iter()
+        .map(|(tmpl, dest)| {
+            let text = templates.render(tmpl, ctx)?;
+            Ok((*dest, crlf(&text)))
+        })
+        .collect()
+}
+
+/// LF → CRLF (idempotent).
+fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// Render the launchers into `{bundle}/scripts/`.
+pub fn render(plan: &Plan, bundle: &Path, ctx: &Context<'_>) -> Result<Rendered, Error> {
+    let templates = Templates::new(Some(&plan.project.root));
+    let mut files = Vec::new();
+    for (dest, text) in render_all(&templates, &TemplateContext::new(plan))? {
+        let path = bundle.join(dest);
+        write(&path, &text)?;
+        files.push(path);
+    }
+    ctx.reporter
+        .debug(&format!("rendered {} Windows launcher(s)", files.len()));
+    Ok(Rendered { files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_launchers_snapshot() {
+        let t = Templates::new(None);
+        let ctx = TemplateContext {
+            name: "My \"Quoted\" App 100%",
+            module: "my_app.main",
+            version: "v1.2.3".into(),
+            launcher: Launcher::Vbs,
+        };
+        let out = render_all(&t, &ctx).unwrap();
+        let mut all = String::new();
+        for (dest, text) in &out {
+            assert!(
+                !text.replace("\r\n", "").contains('\n'),
+                "{dest}: LF-only line"
+            );
+            all.push_str(&format!("==> {dest}\n{}", text.replace("\r\n", "\n")));
+        }
+        insta::assert_snapshot!(all);
+    }
+}

@@ -1,0 +1,368 @@
+//! The post-strip import check: import every top-level package of
+//! site-packages with the target's interpreter, and on failure name the
+//! package and the rule(s) that removed files it needed.
+//!
+//! Interpreter: Windows, the bundle's `python/python.exe` under wine; Linux, the
+//! bundle's `python/bin/python3`, else the host `python3` when its X.Y matches
+//! the extension modules' tag (`cpython-311`). No interpreter: a warning, no check.
+//!
+//! Classification of a failed import:
+//! - "DLL load failed" for an extension that imports `ProcessPrng` while the
+//!   prefix's `bcryptprimitives.dll` lacks it: a wine 8 limitation, reported
+//!   as "not checkable under this wine" (a warning);
+//! - some rule removed files from the package, from the module it failed to
+//!   import, or from a package in the traceback: a failure, the build stops;
+//! - otherwise stripping took nothing it uses: it fails without stripping too,
+//!   a warning naming the error.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Interpreter, Report};
+use crate::context::Context;
+use crate::platform::Platform;
+use crate::wine::Wine;
+
+/// A package whose import failed because of stripping.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportFailure {
+    pub package: String,
+    pub error: String,
+    /// Rules that removed files under the package or what it imports.
+    pub rules: Vec<String>,
+}
+
+/// A package that could not be judged (a limitation of the checking
+/// environment, or a failure that stripping did not cause).
+#[derive(Debug, Clone, Serialize)]
+pub struct Unchecked {
+    pub package: String,
+    pub reason: String,
+}
+
+/// Result of [`import_check`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportCheck {
+    /// The interpreter used; `None` when none was available (nothing checked).
+    pub interpreter: Option<String>,
+    /// Packages that imported.
+    pub ok: Vec<String>,
+    /// Packages that could not be judged, with why.
+    pub unchecked: Vec<Unchecked>,
+}
+
+const SCRIPT: &str = r#"
+import importlib, json, os, site, sys, traceback
+sp = sys.argv[1]
+site.addsitedir(sp)
+out = []
+for name in sys.argv[2:]:
+    try:
+        importlib.import_module(name)
+        out.append({"name": name, "ok": True})
+    except BaseException as e:
+        paths, missing, files, seen, x = [], [], [], set(), e
+        while x is not None and id(x) not in seen:
+            seen.add(id(x))
+            if isinstance(x, ImportError):
+                if getattr(x, "path", None):
+                    paths.append(str(x.path))
+                if getattr(x, "name", None):
+                    missing.append(str(x.name))
+            files += [f.filename for f in traceback.extract_tb(x.__traceback__)]
+            x = x.__cause__ or x.__context__
+        msg = "".join(traceback.format_exception_only(type(e), e)).strip()
+        out.append({"name": name, "ok": False, "error": msg, "paths": paths,
+                    "missing": missing, "files": files})
+sys.stdout.write("PYSHIP-IMPORT-CHECK " + json.dumps(out) + "\n")
+"#;
+
+#[derive(Debug, Deserialize)]
+struct Outcome {
+    name: String,
+    ok: bool,
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    paths: Vec<String>,
+    #[serde(default)]
+    missing: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
+}
+
+/// Top-level importable names of site-packages: packages with `__init__`,
+/// modules (`.py`, `.pyc`) and extension modules. Namespace packages and
+/// names that are not identifiers are left out.
+pub fn top_level_names(site_packages: &Path) -> Result<Vec<String>, Error> {
+    let mut names = BTreeSet::new();
+    for e in fs_err::read_dir(site_packages)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        let candidate = if path.is_dir() {
+            let has_init = fs_err::read_dir(&path)?.filter_map(Result::ok).any(|f| {
+                let n = f.file_name().to_string_lossy().into_owned();
+                n == "__init__.py" || n == "__init__.pyc" || n.starts_with("__init__.")
+            });
+            has_init.then_some(name)
+        } else {
+            let lower = name.to_ascii_lowercase();
+            [".py", ".pyc", ".pyd", ".so"]
+                .iter()
+                .any(|s| lower.ends_with(s))
+                .then(|| name.split('.').next().unwrap_or("").to_owned())
+        };
+        if let Some(n) = candidate {
+            let ident = !n.is_empty()
+                && !n.starts_with(|c: char| c.is_ascii_digit())
+                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            // `__editable__` finders and `_virtualenv` are installer artefacts.
+            if ident && !n.starts_with("__editable__") && n != "_virtualenv" {
+                names.insert(n);
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// The X.Y that the extension modules are built for (`cp311-win_amd64`,
+/// `cpython-311-x86_64-linux-gnu`), if any.
+fn extension_xy(site_packages: &Path) -> Option<String> {
+    walkdir::WalkDir::new(site_packages)
+        .max_depth(4)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let tag = n
+                .split_once(".cpython-3")
+                .or_else(|| n.split_once(".cp3"))?
+                .1;
+            let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then(|| format!("3.{digits}"))
+        })
+}
+
+fn interpreter(
+    bundle_root: &Path,
+    site_packages: &Path,
+    platform: Platform,
+    ctx: &Context<'_>,
+) -> Result<Interpreter, String> {
+    if let Some(i) = Interpreter::bundled(bundle_root, platform, ctx.env) {
+        return Ok(i);
+    }
+    match platform {
+        Platform::Windows => Err(if bundle_root.join(platform.python_exe()).is_file() {
+            format!(
+                "`wine` not found (install it with {})",
+                crate::tools::WINE.install
+            )
+        } else {
+            format!(
+                "no {} under {}",
+                platform.python_exe(),
+                bundle_root.display()
+            )
+        }),
+        Platform::Linux => {
+            let host = |xy: &str| Interpreter::host(xy, ctx.env);
+            match extension_xy(site_packages) {
+                Some(xy) => host(&xy).ok_or(format!("no python{xy} (bundle or host python3)")),
+                // Pure Python: any host python3 will do.
+                None => Interpreter::host_any(ctx.env).ok_or("no python3 on PATH".into()),
+            }
+        }
+    }
+}
+
+/// Import every top-level package of `site_packages` with the target's
+/// interpreter; fail naming the package and the rules that broke it.
+pub fn import_check(
+    bundle_root: &Path,
+    site_packages: &Path,
+    platform: Platform,
+    ctx: &Context<'_>,
+    report: &Report,
+) -> Result<ImportCheck, Error> {
+    let py = match interpreter(bundle_root, site_packages, platform, ctx) {
+        Ok(p) => p,
+        Err(why) => {
+            ctx.reporter
+                .warn(&format!("import check skipped for {platform}: {why}"));
+            return Ok(ImportCheck::default());
+        }
+    };
+    let names = top_level_names(site_packages)?;
+    let label = format!(
+        "{}{} (Python {})",
+        if py.wine { "wine " } else { "" },
+        py.exe.display(),
+        py.version
+    );
+    ctx.reporter.status(
+        "Checking",
+        &format!("imports of {} packages with {label}", names.len()),
+    );
+    let wine = if py.wine {
+        Some(Wine::new(ctx.env).map_err(|source| Error::Run {
+            what: "starting wine for the import check".into(),
+            source,
+        })?)
+    } else {
+        None
+    };
+    let tmp = tempfile::Builder::new().prefix("pyship-check-").tempdir()?;
+    let script = tmp.path().join("import_check.py");
+    fs_err::write(&script, SCRIPT)?;
+    let mut args: Vec<String> = Vec::new();
+    if !py.wine {
+        // Isolated, no host site-packages: only the bundle's packages count.
+        args.extend(["-I".to_string(), "-S".to_string()]);
+    }
+    args.push(py.path_arg(&script));
+    args.push(py.path_arg(site_packages));
+    args.extend(names.iter().cloned());
+    let out = py
+        .run(wine.as_ref(), &args, Duration::from_secs(900))
+        .map_err(|source| Error::Run {
+            what: format!("the import check with {label}"),
+            source,
+        })?;
+    let json = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
+        .ok_or_else(|| Error::CheckCrashed {
+            exe: py.exe.clone(),
+            message: format!(
+                "exit code {:?}, stderr: {}",
+                out.code,
+                out.stderr.trim().chars().take(2000).collect::<String>()
+            ),
+        })?;
+    let outcomes: Vec<Outcome> = serde_json::from_str(json).map_err(|e| Error::CheckCrashed {
+        exe: py.exe.clone(),
+        message: format!("unreadable output: {e}"),
+    })?;
+    let mut result = ImportCheck {
+        interpreter: Some(label),
+        ..Default::default()
+    };
+    let mut failures = Vec::new();
+    for o in outcomes {
+        if o.ok {
+            result.ok.push(o.name);
+            continue;
+        }
+        if let Some(w) = &wine {
+            if let Some(dll) = wine_limitation(w, &o.paths) {
+                let reason = format!(
+                    "not checkable under this wine: {dll} needs ProcessPrng, which this prefix's bcryptprimitives.dll lacks (wine 8); set PYSHIP_WINEPREFIX to a prefix that provides it"
+                );
+                ctx.reporter.warn(&format!("import {}: {reason}", o.name));
+                result.unchecked.push(Unchecked {
+                    package: o.name,
+                    reason,
+                });
+                continue;
+            }
+        }
+        let mut tops: BTreeSet<String> = BTreeSet::new();
+        tops.insert(o.name.clone());
+        for m in &o.missing {
+            tops.insert(m.split('.').next().unwrap_or(m).to_owned());
+        }
+        for f in o.paths.iter().chain(&o.files) {
+            if let Some(t) = top_under(site_packages, f, py.wine) {
+                tops.insert(t);
+            }
+        }
+        let rules: BTreeSet<String> = tops
+            .iter()
+            .flat_map(|t| report.rules_touching(t))
+            .chain(build_only_rules(report, &o.missing))
+            .collect();
+        if rules.is_empty() {
+            let reason = format!(
+                "fails to import, but stripping removed nothing from it or from what it imports: {}",
+                o.error
+            );
+            ctx.reporter.warn(&format!("import {}: {reason}", o.name));
+            result.unchecked.push(Unchecked {
+                package: o.name,
+                reason,
+            });
+        } else {
+            failures.push(ImportFailure {
+                package: o.name,
+                error: o.error,
+                rules: rules.into_iter().collect(),
+            });
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::ImportFailed {
+            site_packages: site_packages.to_path_buf(),
+            failures,
+        });
+    }
+    ctx.reporter
+        .status("Imported", &format!("{} packages", result.ok.len()));
+    Ok(result)
+}
+
+/// Rules that removed a whole build-only package that a failed import asked for.
+fn build_only_rules(report: &Report, missing: &[String]) -> Vec<String> {
+    missing
+        .iter()
+        .flat_map(|m| report.rules_touching(m.split('.').next().unwrap_or(m)))
+        .collect()
+}
+
+/// The top-level name under site-packages of a path the interpreter reported.
+fn top_under(site_packages: &Path, reported: &str, wine: bool) -> Option<String> {
+    let unix = if wine {
+        PathBuf::from(
+            reported
+                .strip_prefix("Z:")
+                .or(reported.strip_prefix("z:"))?
+                .replace('\\', "/"),
+        )
+    } else {
+        PathBuf::from(reported)
+    };
+    let rel = unix.strip_prefix(site_packages).ok()?;
+    Some(super::rules::top_name(&rel.to_string_lossy()))
+}
+
+/// The extension behind a "DLL load failed", when it needs `ProcessPrng` and
+/// the prefix's `bcryptprimitives.dll` does not provide it.
+fn wine_limitation(wine: &Wine, paths: &[String]) -> Option<String> {
+    let contains = |hay: &[u8]| hay.windows(11).any(|w| w == b"ProcessPrng");
+    let system = wine
+        .prefix()
+        .join("drive_c/windows/system32/bcryptprimitives.dll");
+    if fs_err::read(&system).is_ok_and(|b| contains(&b)) {
+        return None;
+    }
+    paths.iter().find_map(|p| {
+        let unix = p
+            .strip_prefix("Z:")
+            .or(p.strip_prefix("z:"))?
+            .replace('\\', "/");
+        fs_err::read(&unix)
+            .is_ok_and(|b| contains(&b))
+            .then_some(unix)
+    })
+}
+
+/// The X.Y that `site_packages`' extension modules target, if any (for picking
+/// a compiling interpreter).
+pub fn extension_xy_of(site_packages: &Path) -> Option<String> {
+    extension_xy(site_packages)
+}

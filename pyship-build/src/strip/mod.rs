@@ -1,0 +1,485 @@
+//! Stage: strip site-packages. Why: a bundle carries tests, headers, stubs,
+//! build tools and debug symbols that the app never loads; removing them
+//! shrinks the download, but the seed recipe's stripper broke the app (it
+//! deleted `*.py` after `__pycache__`, removed `numpy.linalg`, deleted whole
+//! `*.dist-info`). Here every rule is safe by construction ([`rules`]), `keep`
+//! wins over every rule, sources are removed only after they compiled
+//! ([`compile`]), stripped binaries are validated ([`symbols`]), and an import
+//! check with the target's interpreter ([`check`]) names the rule that broke a
+//! package.
+//!
+//! Under wine, the import check and byte-compiling run in a private prefix, or
+//! in the prepared prefix named by `PYSHIP_WINEPREFIX` (see [`crate::wine`]).
+//! Wine 8 lacks `ProcessPrng`, so Rust-built extensions (pydantic-core,
+//! watchfiles) fail with "DLL load failed" in a plain prefix: such a failure is
+//! reported as a warning ("not checkable under this wine"), never as a broken
+//! package and never worked around by shipping a shim.
+
+pub mod check;
+pub mod compile;
+pub mod rules;
+pub mod symbols;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config;
+use crate::context::Context;
+use crate::env::Env;
+use crate::error::Hint;
+use crate::platform::Platform;
+use crate::tools;
+use crate::wine::{self, Wine};
+
+pub use check::{import_check, ImportCheck, ImportFailure};
+pub use rules::PRESETS;
+
+/// What to strip; built from `[package.metadata.pyship.strip]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    /// Preset names, applied in order (see [`PRESETS`]).
+    pub presets: Vec<String>,
+    /// Extra globs to remove, relative to site-packages (`*` stays in one folder, `**` crosses).
+    pub remove: Vec<String>,
+    /// Globs no rule may remove; a kept folder keeps everything under it.
+    pub keep: Vec<String>,
+    /// Compile `.py` to legacy `.pyc` and drop the sources that compiled.
+    pub compile: bool,
+    /// Strip debug symbols from `.pyd`/`.dll`/`.so`.
+    pub debug_symbols: bool,
+    /// Remove OpenCV's Haar cascade models (`cv2/data/haarcascade_*.xml`).
+    /// Off by default: `cv2.data.haarcascades` users need them.
+    pub haar_cascades: bool,
+    /// Report what would go, remove nothing.
+    pub dry_run: bool,
+}
+
+impl Options {
+    pub fn from_config(c: &config::Strip) -> Self {
+        Self {
+            presets: c.presets.clone(),
+            remove: c.remove.clone(),
+            keep: c.keep.clone(),
+            compile: c.compile,
+            debug_symbols: c.debug_symbols,
+            haar_cascades: c.haar_cascades,
+            dry_run: false,
+        }
+    }
+}
+
+impl Options {
+    /// Keep the build-only packages (pip, setuptools and what it installs) that
+    /// the app's own requirements (PEP 508 strings of its pyproject) name: the
+    /// strip stage cannot see the app's requirements in site-packages.
+    pub fn keep_app_dependencies<S: AsRef<str>>(
+        &mut self,
+        requirements: impl IntoIterator<Item = S>,
+    ) {
+        for r in requirements {
+            let name: String = r
+                .as_ref()
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                .collect::<String>()
+                .to_ascii_lowercase()
+                .replace(['_', '.'], "-");
+            for g in rules::build_only_keep_globs(&name) {
+                if !self.keep.contains(&g) {
+                    self.keep.push(g);
+                }
+            }
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::from_config(&config::RawConfig::default().resolve("app").strip)
+    }
+}
+
+/// A Python interpreter of the target's X.Y, run natively or under wine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interpreter {
+    pub exe: PathBuf,
+    /// `X.Y`.
+    pub version: String,
+    /// A Windows `python.exe`, run under wine.
+    pub wine: bool,
+}
+
+impl Interpreter {
+    /// `python3` on PATH when its X.Y is `xy`.
+    pub fn host(xy: &str, env: &Env) -> Option<Self> {
+        Self::host_any(env).filter(|i| i.version == xy)
+    }
+
+    /// `python3` on PATH, whatever its version.
+    pub fn host_any(_env: &Env) -> Option<Self> {
+        let exe = which::which("python3").ok()?;
+        let me = Self {
+            exe,
+            version: String::new(),
+            wine: false,
+        };
+        let out = me
+            .run(
+                None,
+                &[
+                    "-c".into(),
+                    "import sys;print('%d.%d'%sys.version_info[:2])".into(),
+                ],
+                Duration::from_secs(30),
+            )
+            .ok()?;
+        let v = out.stdout.trim().to_owned();
+        (!v.is_empty()).then_some(Self { version: v, ..me })
+    }
+
+    /// The bundle's own interpreter: `python/python.exe` (under wine, when wine
+    /// is installed) or `python/bin/python3`.
+    pub fn bundled(bundle_root: &Path, platform: Platform, env: &Env) -> Option<Self> {
+        let exe = bundle_root.join(platform.python_exe());
+        if !exe.is_file() {
+            return None;
+        }
+        match platform {
+            Platform::Windows => {
+                if !tools::WINE.available(env) {
+                    return None;
+                }
+                // python3XY.dll next to python.exe gives the version without starting wine.
+                let dir = exe.parent()?;
+                let version = fs_err::read_dir(dir).ok()?.find_map(|e| {
+                    let name = e.ok()?.file_name().to_string_lossy().to_ascii_lowercase();
+                    let digits = name.strip_prefix("python3")?.strip_suffix(".dll")?;
+                    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| format!("3.{digits}"))
+                })?;
+                Some(Self {
+                    exe,
+                    version,
+                    wine: true,
+                })
+            }
+            Platform::Linux => {
+                let me = Self {
+                    exe,
+                    version: String::new(),
+                    wine: false,
+                };
+                let out = me
+                    .run(
+                        None,
+                        &[
+                            "-c".into(),
+                            "import sys;print('%d.%d'%sys.version_info[:2])".into(),
+                        ],
+                        Duration::from_secs(30),
+                    )
+                    .ok()?;
+                let version = out.stdout.trim().to_owned();
+                (!version.is_empty()).then_some(Self { version, ..me })
+            }
+        }
+    }
+
+    /// For compiling: the host Python when its X.Y is `xy`, else the bundle's
+    /// interpreter of that X.Y (wine for Windows).
+    pub fn for_target(
+        xy: &str,
+        platform: Platform,
+        bundle_root: Option<&Path>,
+        env: &Env,
+    ) -> Option<Self> {
+        Self::host(xy, env).or_else(|| {
+            bundle_root
+                .and_then(|r| Self::bundled(r, platform, env))
+                .filter(|i| i.version == xy)
+        })
+    }
+
+    /// A path as this interpreter sees it.
+    pub fn path_arg(&self, p: &Path) -> String {
+        if self.wine {
+            Wine::windows_path(p)
+        } else {
+            p.display().to_string()
+        }
+    }
+
+    /// Run with `args`; under wine in `wine`'s prefix (required when `self.wine`).
+    pub fn run(
+        &self,
+        wine: Option<&Wine>,
+        args: &[String],
+        timeout: Duration,
+    ) -> Result<wine::Output, wine::Error> {
+        match (self.wine, wine) {
+            (true, Some(w)) => w.run(&self.exe, args, timeout),
+            _ => {
+                let mut c = std::process::Command::new(&self.exe);
+                c.args(args);
+                wine::run_piped(c, &self.exe.display().to_string(), timeout)
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} is not a directory (expected a site-packages folder)")]
+    NotADir(PathBuf),
+    #[error("unknown strip preset `{0}` in [package.metadata.pyship.strip] presets")]
+    UnknownPreset(String),
+    #[error("invalid glob `{glob}` in [package.metadata.pyship.strip] {field}")]
+    Glob {
+        glob: String,
+        field: &'static str,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("cannot read {path}")]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: walkdir::Error,
+    },
+    #[error("cannot remove {path}")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} failed")]
+    Run {
+        what: String,
+        #[source]
+        source: wine::Error,
+    },
+    #[error("the import check could not run {exe}: {message}")]
+    CheckCrashed { exe: PathBuf, message: String },
+    #[error("import check failed after stripping {site_packages}: {}", summary(.failures))]
+    ImportFailed {
+        site_packages: PathBuf,
+        failures: Vec<ImportFailure>,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+fn summary(failures: &[ImportFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            format!(
+                "`import {}` fails ({}); stripped by {}",
+                f.package,
+                f.error,
+                f.rules.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NotADir(_) => "pass the site-packages folder of a bundle (e.g. python/Lib/site-packages)".into(),
+            Error::UnknownPreset(_) => format!("use some of: {}", PRESETS.join(", ")),
+            Error::Glob { .. } => "fix the glob: `*` matches within one folder, `**` across folders, `{a,b}` alternatives".into(),
+            Error::Walk { .. } | Error::Remove { .. } | Error::Io(_) => {
+                "check the folder's permissions".into()
+            }
+            Error::Run { source, .. } => return source.hint(),
+            Error::CheckCrashed { .. } => "run the interpreter by hand to see why it does not start".into(),
+            Error::ImportFailed { failures, .. } => {
+                let globs: Vec<String> = failures
+                    .iter()
+                    .map(|f| format!("\"{}/**\"", f.package))
+                    .collect();
+                format!(
+                    "add the package to [package.metadata.pyship.strip] keep = [{}], or drop the named rule's preset",
+                    globs.join(", ")
+                )
+            }
+        })
+    }
+}
+
+/// Files and bytes.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// What one rule removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    /// `preset:id`, or `remove:<glob>`.
+    pub rule: String,
+    pub reason: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Files the rule matched that a `keep` glob protected.
+    pub kept: u64,
+    /// Top-level names (packages, modules, dist-info folders) it removed files from.
+    pub packages: Vec<String>,
+}
+
+/// Result of the stage; also what `cargo pyship strip` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub site_packages: PathBuf,
+    pub platform: Platform,
+    pub dry_run: bool,
+    pub before: Totals,
+    /// After stripping (in a dry run: what it would be).
+    pub after: Totals,
+    /// Sorted by rule name; every active rule, also those that removed nothing.
+    pub rules: Vec<RuleReport>,
+    pub debug_symbols: Option<symbols::Symbols>,
+    pub compile: Option<compile::Compiled>,
+}
+
+impl Report {
+    /// The rules that removed files under top-level name `package`.
+    pub fn rules_touching(&self, package: &str) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.packages.iter().any(|p| p == package))
+            .map(|r| r.rule.clone())
+            .collect()
+    }
+}
+
+/// Strip `site_packages` for `platform`. `python` (an interpreter of the
+/// target's X.Y) is needed only with `opts.compile`.
+pub fn run(
+    opts: &Options,
+    site_packages: &Path,
+    platform: Platform,
+    python: Option<&Interpreter>,
+    ctx: &Context<'_>,
+) -> Result<Report, Error> {
+    if !site_packages.is_dir() {
+        return Err(Error::NotADir(site_packages.to_path_buf()));
+    }
+    let dry_run = opts.dry_run || ctx.dry_run;
+    let (rules, keep) = rules::compile(opts)?;
+    ctx.reporter
+        .status("Stripping", &site_packages.display().to_string());
+    let entries = rules::walk(site_packages)?;
+    let before = Totals {
+        files: entries.iter().filter(|e| !e.is_dir).count() as u64,
+        bytes: entries.iter().map(|e| e.size).sum(),
+    };
+    let decisions = rules::decide(site_packages, &entries, &rules, &keep);
+    if !dry_run {
+        rules::remove(site_packages, &decisions.remove)?;
+    }
+    let removed: std::collections::HashSet<&str> =
+        decisions.remove.iter().map(|(r, _)| r.as_str()).collect();
+    let mut report_rules: Vec<RuleReport> = rules
+        .iter()
+        .zip(&decisions.tally)
+        .map(|(r, t)| RuleReport {
+            rule: r.name.clone(),
+            reason: r.reason.clone(),
+            files: t.files,
+            bytes: t.bytes,
+            kept: t.kept,
+            packages: t.tops.iter().cloned().collect(),
+        })
+        .collect();
+    report_rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    let mut after = Totals {
+        files: before.files - decisions.remove.len() as u64,
+        bytes: before.bytes - decisions.tally.iter().map(|t| t.bytes).sum::<u64>(),
+    };
+
+    let compiled = if opts.compile {
+        let c = compile::run(
+            site_packages,
+            &keep,
+            &removed,
+            python,
+            platform,
+            dry_run,
+            ctx,
+        )?;
+        after.files = after.files + c.pyc_files - c.py_files;
+        after.bytes = after.bytes + c.pyc_bytes - c.py_bytes;
+        Some(c)
+    } else {
+        None
+    };
+
+    let syms = if opts.debug_symbols {
+        let natives: Vec<PathBuf> = entries
+            .iter()
+            .filter(|e| {
+                !e.is_dir
+                    && !removed.contains(e.rel.as_str())
+                    && !keep.is_match(&e.rel)
+                    && platform.native_suffixes().iter().any(|s| {
+                        e.rel.to_ascii_lowercase().ends_with(s)
+                            || (platform == Platform::Linux && e.rel.contains(".so."))
+                    })
+            })
+            .map(|e| site_packages.join(&e.rel))
+            .collect();
+        let s = symbols::run(site_packages, &natives, platform, dry_run, ctx)?;
+        after.bytes -= s.bytes;
+        Some(s)
+    } else {
+        None
+    };
+
+    let report = Report {
+        site_packages: site_packages.to_path_buf(),
+        platform,
+        dry_run,
+        before,
+        after,
+        rules: report_rules,
+        debug_symbols: syms,
+        compile: compiled,
+    };
+    ctx.reporter.status(
+        if dry_run { "Would strip" } else { "Stripped" },
+        &format!(
+            "{} files, {} (from {} to {})",
+            report.before.files - report.after.files.min(report.before.files),
+            human_bytes(report.before.bytes - report.after.bytes.min(report.before.bytes)),
+            human_bytes(report.before.bytes),
+            human_bytes(report.after.bytes)
+        ),
+    );
+    Ok(report)
+}
+
+/// `12.3 MiB`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,265 @@
+//! Debug-symbol stripping of native files, with a tool that understands the format.
+//!
+//! PE (`.pyd`, `.dll`): `x86_64-w64-mingw32-strip --strip-unneeded` (MSVC-built
+//! files carry no symbols and come out the same; MinGW-built ones such as
+//! numpy's OpenBLAS shrink). ELF (`.so`): `strip --strip-debug`. Each file is
+//! stripped into a copy; the copy replaces the original only when it parses as
+//! a valid PE/ELF and is smaller (old binutils can corrupt manylinux `.so`
+//! files: auditwheel #716, manylinux #119). Replacing is a rename, so files
+//! hard-linked from uv's cache are never modified in place.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::Error;
+use crate::context::Context;
+use crate::platform::Platform;
+use crate::tools::{self, Tool};
+
+/// What symbol stripping did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Symbols {
+    /// The tool used, when found.
+    pub tool: Option<String>,
+    /// Native files looked at.
+    pub examined: u64,
+    /// Files replaced by a smaller stripped copy (in a dry run: that would be).
+    pub stripped: u64,
+    /// Bytes saved.
+    pub bytes: u64,
+    /// Files whose stripped copy was invalid, kept as they were.
+    pub rejected: Vec<String>,
+}
+
+pub(crate) fn tool_for(platform: Platform) -> Tool {
+    match platform {
+        Platform::Windows => tools::MINGW_STRIP,
+        Platform::Linux => tools::STRIP,
+    }
+}
+
+/// Strip every native file under `root`. A missing tool is a warning.
+pub(crate) fn run(
+    root: &Path,
+    files: &[PathBuf],
+    platform: Platform,
+    dry_run: bool,
+    ctx: &Context<'_>,
+) -> Result<Symbols, Error> {
+    let tool = tool_for(platform);
+    let exe = match tool.find(ctx.env) {
+        Ok(p) => p,
+        Err(_) => {
+            ctx.reporter.warn(&format!(
+                "debug symbols not stripped: `{}` not found (install it with {})",
+                tool.exe, tool.install
+            ));
+            return Ok(Symbols::default());
+        }
+    };
+    let args: &[&str] = match platform {
+        Platform::Windows => &["--strip-unneeded"],
+        Platform::Linux => &["--strip-debug"],
+    };
+    let results: Vec<(String, Outcome)> = files
+        .par_iter()
+        .map(|f| {
+            let rel = f
+                .strip_prefix(root)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, strip_one(&exe, args, f, platform, dry_run))
+        })
+        .collect::<Vec<_>>();
+    let mut s = Symbols {
+        tool: Some(tool.exe.to_owned()),
+        examined: files.len() as u64,
+        ..Default::default()
+    };
+    for (rel, o) in results {
+        match o {
+            Outcome::Smaller(saved) => {
+                s.stripped += 1;
+                s.bytes += saved;
+            }
+            Outcome::Unchanged => {}
+            Outcome::Invalid(why) => {
+                ctx.reporter.warn(&format!(
+                    "kept {rel} unstripped: the stripped copy is not a valid {} file ({why})",
+                    match platform {
+                        Platform::Windows => "PE",
+                        Platform::Linux => "ELF",
+                    }
+                ));
+                s.rejected.push(rel);
+            }
+            Outcome::Failed(why) => {
+                ctx.reporter
+                    .debug(&format!("{} could not strip {rel}: {why}", tool.exe));
+            }
+        }
+    }
+    s.rejected.sort();
+    Ok(s)
+}
+
+enum Outcome {
+    Smaller(u64),
+    Unchanged,
+    Invalid(String),
+    Failed(String),
+}
+
+fn strip_one(exe: &Path, args: &[&str], file: &Path, platform: Platform, dry_run: bool) -> Outcome {
+    let Some(name) = file.file_name() else {
+        return Outcome::Failed("no file name".into());
+    };
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".pyship-strip");
+    let tmp = file.with_file_name(tmp_name);
+    let out = Command::new(exe)
+        .args(args)
+        .arg("-o")
+        .arg(&tmp)
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output();
+    let cleanup = |o: Outcome| {
+        let _ = fs_err::remove_file(&tmp);
+        o
+    };
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return cleanup(Outcome::Failed(
+                String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+            ))
+        }
+        Err(e) => return cleanup(Outcome::Failed(e.to_string())),
+    }
+    let (Ok(before), Ok(bytes)) = (fs_err::metadata(file), fs_err::read(&tmp)) else {
+        return cleanup(Outcome::Failed("cannot read the stripped copy".into()));
+    };
+    let valid = match platform {
+        Platform::Windows => validate_pe(&bytes),
+        Platform::Linux => validate_elf(&bytes),
+    };
+    if let Err(why) = valid {
+        return cleanup(Outcome::Invalid(why));
+    }
+    let after = bytes.len() as u64;
+    if after >= before.len() {
+        return cleanup(Outcome::Unchanged);
+    }
+    if dry_run {
+        return cleanup(Outcome::Smaller(before.len() - after));
+    }
+    // Keep the original's permissions; rename replaces the directory entry only.
+    if let Err(e) = fs_err::set_permissions(&tmp, before.permissions())
+        .and_then(|()| fs_err::rename(&tmp, file))
+    {
+        return cleanup(Outcome::Failed(e.to_string()));
+    }
+    Outcome::Smaller(before.len() - after)
+}
+
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+/// A PE image: `MZ`, `PE\0\0` at `e_lfanew`, a PE32/PE32+ optional header, and a
+/// section table whose raw data lies inside the file.
+pub(crate) fn validate_pe(b: &[u8]) -> Result<(), String> {
+    if b.get(..2) != Some(b"MZ") {
+        return Err("no MZ header".into());
+    }
+    let pe = u32_at(b, 0x3c).ok_or("truncated DOS header")? as usize;
+    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
+        return Err("no PE signature at e_lfanew".into());
+    }
+    let coff = pe + 4;
+    let sections = u16_at(b, coff + 2).ok_or("truncated COFF header")? as usize;
+    let opt_size = u16_at(b, coff + 16).ok_or("truncated COFF header")? as usize;
+    if sections == 0 || sections > 96 {
+        return Err(format!("{sections} sections"));
+    }
+    let opt = coff + 20;
+    match u16_at(b, opt).ok_or("truncated optional header")? {
+        0x10b | 0x20b => {}
+        m => return Err(format!("optional header magic {m:#x}")),
+    }
+    if opt + opt_size > b.len() {
+        return Err("optional header past the end of the file".into());
+    }
+    let table = opt + opt_size;
+    for i in 0..sections {
+        let s = table + i * 40;
+        let raw_size = u32_at(b, s + 16).ok_or("section table past the end of the file")? as usize;
+        let raw_ptr = u32_at(b, s + 20).ok_or("section table past the end of the file")? as usize;
+        if raw_size > 0 && raw_ptr + raw_size > b.len() {
+            return Err(format!("section {i} data past the end of the file"));
+        }
+    }
+    Ok(())
+}
+
+/// A 64-bit little-endian ELF whose program headers lie inside the file and
+/// whose `PT_LOAD` segments keep offset and address congruent modulo their
+/// alignment (the "not page-aligned" corruption of old binutils), and whose
+/// section headers lie inside the file.
+pub(crate) fn validate_elf(b: &[u8]) -> Result<(), String> {
+    if b.get(..4) != Some(b"\x7fELF") {
+        return Err("no ELF magic".into());
+    }
+    if b.get(4) != Some(&2) || b.get(5) != Some(&1) {
+        return Err("not a 64-bit little-endian ELF".into());
+    }
+    let phoff = u64_at(b, 0x20).ok_or("truncated ELF header")? as usize;
+    let phentsize = u16_at(b, 0x36).ok_or("truncated ELF header")? as usize;
+    let phnum = u16_at(b, 0x38).ok_or("truncated ELF header")? as usize;
+    if phentsize < 56 || phoff + phentsize * phnum > b.len() {
+        return Err("program headers past the end of the file".into());
+    }
+    let shoff = u64_at(b, 0x28).ok_or("truncated ELF header")?;
+    let shentsize = u16_at(b, 0x3a).ok_or("truncated ELF header")? as u64;
+    let shnum = u16_at(b, 0x3c).ok_or("truncated ELF header")? as u64;
+    if shoff + shentsize * shnum > b.len() as u64 {
+        return Err("section headers past the end of the file".into());
+    }
+    let mut loads = 0;
+    for i in 0..phnum {
+        let h = phoff + i * phentsize;
+        if u32_at(b, h) != Some(1) {
+            continue;
+        }
+        loads += 1;
+        let offset = u64_at(b, h + 8).ok_or("truncated program header")?;
+        let vaddr = u64_at(b, h + 16).ok_or("truncated program header")?;
+        let filesz = u64_at(b, h + 32).ok_or("truncated program header")?;
+        let align = u64_at(b, h + 48).ok_or("truncated program header")?;
+        if align > 1 && offset % align != vaddr % align {
+            return Err(format!("LOAD segment {i} offset/address not aligned"));
+        }
+        if offset + filesz > b.len() as u64 {
+            return Err(format!("LOAD segment {i} past the end of the file"));
+        }
+    }
+    if loads == 0 {
+        return Err("no LOAD segment".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! Unit tests of the rules on synthetic trees.
+
+use std::path::Path;
+
+use super::*;
+use crate::env::Env;
+use crate::report::RecordingReporter;
+
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().expect("temp dir");
+    for (rel, body) in files {
+        let p = t.path().join(rel);
+        fs_err::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs_err::write(&p, body).expect("write");
+    }
+    t
+}
+
+fn opts() -> Options {
+    Options {
+        debug_symbols: false,
+        ..Options::default()
+    }
+}
+
+fn strip(root: &Path, opts: &Options) -> Report {
+    let env = Env::default();
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    run(opts, root, Platform::Windows, None, &ctx).expect("strip runs")
+}
+
+fn rule<'a>(r: &'a Report, name: &str) -> &'a RuleReport {
+    r.rules
+        .iter()
+        .find(|x| x.rule == name)
+        .unwrap_or_else(|| panic!("no rule {name} in {:?}", r.rules))
+}
+
+const NUMPY: &[(&str, &str)] = &[
+    (
+        "numpy/__init__.py",
+        "from . import linalg, lib, ma, polynomial\n",
+    ),
+    ("numpy/linalg/__init__.py", "from .linalg import *\n"),
+    ("numpy/linalg/linalg.py", "def inv(a): pass\n"),
+    ("numpy/linalg/tests/test_linalg.py", "def test(): pass\n"),
+    ("numpy/lib/__init__.py", ""),
+    ("numpy/ma/__init__.py", ""),
+    ("numpy/polynomial/__init__.py", ""),
+    ("numpy/core/__init__.py", ""),
+    ("numpy/core/include/numpy/ndarrayobject.h", "/* h */"),
+    ("numpy/core/tests/test_core.py", "x = 1\n"),
+    ("numpy/random/__init__.py", ""),
+    ("numpy/random/_examples/cython/ex.pyx", "x"),
+    ("numpy/random/_common.pxd", "x"),
+    ("numpy/random/lib/npyrandom.lib", "x"),
+    ("numpy/f2py/__init__.py", ""),
+    ("numpy/distutils/__init__.py", ""),
+    ("numpy/_pyinstaller/hook-numpy.py", ""),
+    ("numpy/doc/ufuncs.py", ""),
+    ("numpy/fft/__init__.py", ""),
+];
+
+#[test]
+fn strip_keeps_numpy_linalg() {
+    let t = tree(NUMPY);
+    let r = strip(t.path(), &opts());
+    for kept in [
+        "numpy/__init__.py",
+        "numpy/linalg/__init__.py",
+        "numpy/linalg/linalg.py",
+        "numpy/lib/__init__.py",
+        "numpy/ma/__init__.py",
+        "numpy/polynomial/__init__.py",
+        "numpy/core/__init__.py",
+        "numpy/random/__init__.py",
+        "numpy/fft/__init__.py",
+    ] {
+        assert!(t.path().join(kept).is_file(), "{kept} was removed");
+    }
+    for gone in [
+        "numpy/linalg/tests",
+        "numpy/core/tests",
+        "numpy/core/include",
+        "numpy/random/_examples",
+        "numpy/random/lib",
+        "numpy/random/_common.pxd",
+        "numpy/f2py",
+        "numpy/distutils",
+        "numpy/_pyinstaller",
+        "numpy/doc",
+    ] {
+        assert!(!t.path().join(gone).exists(), "{gone} survived");
+    }
+    assert_eq!(rule(&r, "numpy:build-tools").files, 3);
+    assert!(r.after.bytes < r.before.bytes);
+}
+
+#[test]
+fn strip_keeps_dist_info_metadata() {
+    let t = tree(&[
+        ("foo/__init__.py", ""),
+        ("foo-1.0.dist-info/METADATA", "Name: foo\nVersion: 1.0\n"),
+        ("foo-1.0.dist-info/entry_points.txt", "[console_scripts]\n"),
+        ("foo-1.0.dist-info/top_level.txt", "foo\n"),
+        ("foo-1.0.dist-info/LICENSE", "MIT"),
+        ("foo-1.0.dist-info/RECORD", "foo/__init__.py,,\n"),
+        ("foo-1.0.dist-info/INSTALLER", "uv"),
+        ("foo-1.0.dist-info/WHEEL", "Wheel-Version: 1.0"),
+    ]);
+    let r = strip(t.path(), &opts());
+    let d = t.path().join("foo-1.0.dist-info");
+    for kept in ["METADATA", "entry_points.txt", "top_level.txt", "LICENSE"] {
+        assert!(d.join(kept).is_file(), "{kept} was removed");
+    }
+    for gone in ["RECORD", "INSTALLER", "WHEEL"] {
+        assert!(!d.join(gone).exists(), "{gone} survived");
+    }
+    assert_eq!(rule(&r, "generic:dist-info").files, 3);
+}
+
+#[test]
+fn strip_removes_pycache_stubs_and_c_sources_but_keeps_py_typed() {
+    let t = tree(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/__init__.pyi", "x: int"),
+        ("pkg/py.typed", ""),
+        ("pkg/__pycache__/__init__.cpython-311.pyc", "pyc"),
+        ("pkg/_ext.c", "int x;"),
+        ("pkg/include/ext.h", "int x;"),
+    ]);
+    let r = strip(t.path(), &opts());
+    assert!(t.path().join("pkg/__init__.py").is_file());
+    assert!(t.path().join("pkg/py.typed").is_file());
+    assert!(!t.path().join("pkg/__pycache__").exists());
+    assert!(!t.path().join("pkg/__init__.pyi").exists());
+    assert!(!t.path().join("pkg/_ext.c").exists());
+    assert!(
+        !t.path().join("pkg/include").exists(),
+        "emptied dir left behind"
+    );
+    assert_eq!(rule(&r, "generic:c-sources").files, 2);
+    assert_eq!(
+        rule(&r, "generic:pycache").packages,
+        vec!["pkg".to_string()]
+    );
+}
+
+#[test]
+fn strip_keeps_test_packages_that_modules_import() {
+    let t = tree(&[
+        ("lib1/__init__.py", "from lib1.testing import helpers\n"),
+        ("lib1/tests/test_a.py", "def test(): pass\n"),
+        ("lib2/__init__.py", "from .tests import fixtures\n"),
+        ("lib2/tests/__init__.py", ""),
+        ("lib2/tests/test_b.py", ""),
+        ("lib2/tests/fixtures.py", ""),
+        ("lib3/__init__.py", ""),
+        (
+            "lib3/test/__init__.py",
+            "# not a test suite: no test files\n",
+        ),
+    ]);
+    let r = strip(t.path(), &opts());
+    assert!(
+        !t.path().join("lib1/tests").exists(),
+        "unused test suite kept"
+    );
+    assert!(
+        t.path().join("lib2/tests/fixtures.py").is_file(),
+        "imported tests removed"
+    );
+    assert!(
+        t.path().join("lib3/test/__init__.py").is_file(),
+        "non-suite removed"
+    );
+    assert_eq!(rule(&r, "generic:tests").files, 1);
+}
+
+#[test]
+fn strip_keep_glob_protects_preset_files() {
+    let t = tree(NUMPY);
+    let mut o = opts();
+    o.keep = vec!["numpy/f2py/**".into(), "numpy/doc".into()];
+    let r = strip(t.path(), &o);
+    assert!(t.path().join("numpy/f2py/__init__.py").is_file());
+    assert!(t.path().join("numpy/doc/ufuncs.py").is_file());
+    assert!(!t.path().join("numpy/distutils").exists());
+    assert_eq!(rule(&r, "numpy:build-tools").kept, 1);
+    assert_eq!(rule(&r, "numpy:doc").kept, 1);
+}
+
+#[test]
+fn strip_keeps_build_only_packages_that_a_distribution_requires() {
+    let files = [
+        ("setuptools/__init__.py", ""),
+        ("pkg_resources/__init__.py", ""),
+        ("_distutils_hack/__init__.py", ""),
+        ("distutils-precedence.pth", "import _distutils_hack"),
+        ("setuptools-70.0.dist-info/METADATA", "Name: setuptools\n"),
+        ("pip/__init__.py", ""),
+        (
+            "app-1.0.dist-info/METADATA",
+            "Name: app\nRequires-Dist: pytest; extra == \"test\"\n",
+        ),
+    ];
+    let t = tree(&files);
+    let r = strip(t.path(), &opts());
+    assert!(!t.path().join("setuptools").exists());
+    assert!(!t.path().join("pkg_resources").exists());
+    assert!(!t.path().join("distutils-precedence.pth").exists());
+    assert!(!t.path().join("pip").exists());
+    assert_eq!(rule(&r, "generic:build-only").files, 6);
+
+    let mut needs = files.to_vec();
+    needs.push((
+        "old-1.0.dist-info/METADATA",
+        "Name: old\nRequires-Dist: setuptools>=40\n",
+    ));
+    let t = tree(&needs);
+    strip(t.path(), &opts());
+    assert!(t.path().join("pkg_resources/__init__.py").is_file());
+    assert!(t.path().join("setuptools/__init__.py").is_file());
+    assert!(!t.path().join("pip").exists());
+
+    // A module that imports pkg_resources at run time, undeclared.
+    let mut uses = files.to_vec();
+    uses.push((
+        "legacy/__init__.py",
+        "import os, pkg_resources\nimport pipes\n",
+    ));
+    let t = tree(&uses);
+    strip(t.path(), &opts());
+    assert!(t.path().join("pkg_resources/__init__.py").is_file());
+    assert!(
+        !t.path().join("pip").exists(),
+        "`import pipes` is not `import pip`"
+    );
+
+    // The app itself depends on setuptools: the pipeline says so.
+    let t = tree(&files);
+    let mut o = opts();
+    o.keep_app_dependencies(["setuptools>=60", "fastapi"]);
+    strip(t.path(), &o);
+    assert!(t.path().join("setuptools/__init__.py").is_file());
+    assert!(t.path().join("_distutils_hack/__init__.py").is_file());
+}
+
+#[test]
+fn strip_zeroconf_removes_only_shadowed_sources() {
+    let t = tree(&[
+        ("zeroconf/__init__.py", ""),
+        ("zeroconf/_cache.py", "x"),
+        ("zeroconf/_cache.cp311-win_amd64.pyd", "MZ"),
+        ("zeroconf/_core.py", "x"),
+    ]);
+    strip(t.path(), &opts());
+    assert!(!t.path().join("zeroconf/_cache.py").exists());
+    assert!(t.path().join("zeroconf/_core.py").is_file());
+    assert!(t.path().join("zeroconf/__init__.py").is_file());
+}
+
+#[test]
+fn strip_opencv_haar_cascades_only_when_configured() {
+    let files = [
+        ("cv2/__init__.py", ""),
+        ("cv2/opencv_videoio_ffmpeg480_64.dll", "MZ"),
+        ("cv2/data/haarcascade_frontalface_default.xml", "<x/>"),
+    ];
+    let t = tree(&files);
+    strip(t.path(), &opts());
+    assert!(!t
+        .path()
+        .join("cv2/opencv_videoio_ffmpeg480_64.dll")
+        .exists());
+    assert!(t
+        .path()
+        .join("cv2/data/haarcascade_frontalface_default.xml")
+        .is_file());
+    let t = tree(&files);
+    let mut o = opts();
+    o.haar_cascades = true;
+    strip(t.path(), &o);
+    assert!(!t
+        .path()
+        .join("cv2/data/haarcascade_frontalface_default.xml")
+        .exists());
+}
+
+#[test]
+fn strip_dry_run_removes_nothing_and_reports_the_same() {
+    let t = tree(NUMPY);
+    let mut o = opts();
+    o.dry_run = true;
+    let dry = strip(t.path(), &o);
+    for (rel, _) in NUMPY {
+        assert!(t.path().join(rel).is_file(), "dry run removed {rel}");
+    }
+    let real = strip(t.path(), &opts());
+    assert_eq!(dry.after, real.after);
+    assert_eq!(
+        serde_json::to_value(&dry.rules).expect("json"),
+        serde_json::to_value(&real.rules).expect("json")
+    );
+}
+
+#[test]
+fn strip_user_remove_globs_and_unknown_preset() {
+    let t = tree(&[("pkg/__init__.py", ""), ("pkg/data/big.bin", "xxxx")]);
+    let mut o = opts();
+    o.remove = vec!["pkg/data".into()];
+    let r = strip(t.path(), &o);
+    assert!(!t.path().join("pkg/data").exists());
+    assert_eq!(rule(&r, "remove:pkg/data").bytes, 4);
+
+    o.presets = vec!["nope".into()];
+    let env = Env::default();
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    let e = run(&o, t.path(), Platform::Windows, None, &ctx).expect_err("unknown preset");
+    assert!(e.to_string().contains("`nope`"), "{e}");
+}
+
+#[test]
+fn strip_never_deletes_uncompiled_py() {
+    let t = tree(&[
+        ("good/__init__.py", "x = 1\n"),
+        ("bad/__init__.py", "print 'python 2'\n"),
+        ("kept/__init__.py", "y = 2\n"),
+    ]);
+    let mut o = opts();
+    o.compile = true;
+    o.keep = vec!["kept/**".into()];
+    // No interpreter: every source stays.
+    let r = strip(t.path(), &o);
+    assert!(t.path().join("good/__init__.py").is_file());
+    assert_eq!(r.compile.as_ref().map(|c| c.py_files), Some(0));
+
+    let env = Env::default();
+    let host = Interpreter::host("3.11", &env).expect(
+        "this test needs python3 3.11 on PATH (the CI image has it; pyenv or `apt-get install python3`)",
+    );
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    let r = run(&o, t.path(), Platform::Windows, Some(&host), &ctx).expect("strip");
+    let c = r.compile.expect("compiled");
+    assert!(!t.path().join("good/__init__.py").exists());
+    assert!(t.path().join("good/__init__.pyc").is_file());
+    assert!(
+        t.path().join("bad/__init__.py").is_file(),
+        "uncompiled source deleted"
+    );
+    assert!(!t.path().join("bad/__init__.pyc").exists());
+    assert!(
+        t.path().join("kept/__init__.py").is_file(),
+        "kept source deleted"
+    );
+    assert_eq!(c.py_files, 1);
+    assert_eq!(c.not_compiled, vec!["bad/__init__.py".to_string()]);
+}
+
+#[test]
+fn validators_reject_broken_binaries() {
+    use super::symbols::{validate_elf, validate_pe};
+    assert!(validate_pe(b"MZ\0\0").is_err());
+    assert!(validate_elf(b"\x7fELF").is_err());
+    let exe = std::env::current_exe().expect("test exe");
+    let bytes = fs_err::read(&exe).expect("read test exe");
+    validate_elf(&bytes).expect("this test binary is a valid ELF");
+    assert!(validate_elf(&bytes[..bytes.len() / 2]).is_err());
+    assert!(validate_pe(&bytes).is_err());
+}

@@ -1,0 +1,241 @@
+//! Running a Windows program (the bundle's `python.exe`) under wine, for the
+//! strip stage's byte-compiling and import check.
+//!
+//! Why a module of its own: wine has traps that every caller would otherwise
+//! meet again (packaging-notes, "Running Windows artifacts on Linux"): it
+//! cannot set up std handles on regular files, so stdin is `/dev/null` and
+//! output goes through pipes read on threads; a run gets a private
+//! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when
+//! dropped) and `WINEDEBUG=-all`; a hung program is killed after a timeout.
+//!
+//! `PYSHIP_WINEPREFIX` names a prepared prefix to use instead of a fresh one;
+//! it is never created, modified or stopped here. Tests use it to provide the
+//! `bcryptprimitives.dll` shim that wine 8 needs for Rust-built extensions
+//! (`ProcessPrng`); the shim never ships.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::env::{Env, PYSHIP_WINEPREFIX};
+use crate::error::Hint;
+use crate::tools;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tool(#[from] tools::Error),
+    #[error("could not create a wine prefix in {path}: {message}")]
+    Prefix { path: PathBuf, message: String },
+    #[error("{var} points at {path}, which is not a wine prefix (no drive_c/)")]
+    BadPrefix { var: &'static str, path: PathBuf },
+    #[error("could not run `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` did not finish within {secs} s and was stopped")]
+    Timeout { program: String, secs: u64 },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Tool(e) => e.hint(),
+            Error::Prefix { .. } => Some(
+                "check that `wine wineboot -i` works for your user (WINEARCH=win64, wine64 installed)"
+                    .into(),
+            ),
+            Error::BadPrefix { var, .. } => Some(format!(
+                "point {var} at a prefix made with `WINEPREFIX=DIR wine wineboot -i`, or unset it"
+            )),
+            Error::Spawn { .. } => Some("check that `wine --version` runs".into()),
+            Error::Timeout { .. } => Some(
+                "run it by hand with the same WINEPREFIX to see where it hangs; `wineserver -k` stops a stuck prefix"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// A wine prefix: a private temporary one, or the prepared `PYSHIP_WINEPREFIX`.
+pub struct Wine {
+    wine: PathBuf,
+    prefix: PathBuf,
+    /// Set for a private prefix: removed (after `wineserver -k`) on drop.
+    owned: Option<tempfile::TempDir>,
+}
+
+/// What a program printed, and how it ended.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Wine {
+    /// The prefix of `PYSHIP_WINEPREFIX`, else a fresh private one (~15 s to create).
+    pub fn new(env: &Env) -> Result<Self, Error> {
+        let wine = tools::WINE.find(env)?;
+        if let Some(p) = env.get(PYSHIP_WINEPREFIX) {
+            let prefix = PathBuf::from(p);
+            if !prefix.join("drive_c").is_dir() {
+                return Err(Error::BadPrefix {
+                    var: PYSHIP_WINEPREFIX,
+                    path: prefix,
+                });
+            }
+            return Ok(Self {
+                wine,
+                prefix,
+                owned: None,
+            });
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pyship-wine-")
+            .tempdir()
+            .map_err(|e| Error::Prefix {
+                path: std::env::temp_dir(),
+                message: e.to_string(),
+            })?;
+        let me = Self {
+            wine,
+            prefix: dir.path().to_path_buf(),
+            owned: Some(dir),
+        };
+        let out = me.run_raw("wineboot", &["-i".into()], Duration::from_secs(180))?;
+        if !me.prefix.join("drive_c/windows/system32").is_dir() {
+            return Err(Error::Prefix {
+                path: me.prefix.clone(),
+                message: out.stderr.trim().chars().take(2000).collect(),
+            });
+        }
+        Ok(me)
+    }
+
+    /// The prefix directory (`WINEPREFIX`).
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
+    /// Whether this is the prepared prefix of `PYSHIP_WINEPREFIX`.
+    pub fn is_prepared(&self) -> bool {
+        self.owned.is_none()
+    }
+
+    /// The Windows path of a Unix path, through wine's `Z:` drive.
+    pub fn windows_path(path: &Path) -> String {
+        format!("Z:{}", path.display()).replace('/', "\\")
+    }
+
+    /// Run `wine <exe> <args>`: stdin null, output piped, killed after `timeout`.
+    pub fn run(&self, exe: &Path, args: &[String], timeout: Duration) -> Result<Output, Error> {
+        self.run_raw(&exe.to_string_lossy(), args, timeout)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(&self.wine);
+        c.arg(program)
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            // No Mono/Gecko install dialogs in a fresh prefix.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run_raw(&self, program: &str, args: &[String], timeout: Duration) -> Result<Output, Error> {
+        let mut cmd = self.command(program);
+        cmd.args(args);
+        let r = run_piped(cmd, &format!("wine {program}"), timeout);
+        if matches!(r, Err(Error::Timeout { .. })) && self.owned.is_some() {
+            self.kill_all();
+        }
+        r
+    }
+
+    /// `wineserver -k` for this prefix.
+    fn kill_all(&self) {
+        let mut server = self.wine.clone();
+        server.set_file_name("wineserver");
+        let exe = if server.is_file() {
+            server
+        } else {
+            PathBuf::from("wineserver")
+        };
+        for arg in ["-k", "-w"] {
+            let _ = Command::new(&exe)
+                .arg(arg)
+                .env("WINEPREFIX", &self.prefix)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        // A prepared prefix belongs to the user: never stop its server.
+        if self.owned.is_some() {
+            self.kill_all();
+        }
+    }
+}
+
+/// Run `cmd` with stdin null and output piped (read on threads, so a chatty
+/// program never blocks on a full pipe); kill it after `timeout`.
+pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Output, Error> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            program: what.to_owned(),
+            source,
+        })?;
+    let mut so = child.stdout.take().expect("stdout is piped");
+    let mut se = child.stderr.take().expect("stderr is piped");
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(50)),
+            _ => break None,
+        }
+    };
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::Timeout {
+            program: what.to_owned(),
+            secs: timeout.as_secs(),
+        });
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    Ok(Output {
+        success: status.success(),
+        code: status.code(),
+        stdout,
+        stderr,
+    })
+}

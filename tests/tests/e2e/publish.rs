@@ -1,0 +1,968 @@
+//! `cargo pyship publish` against the Gitea-compatible test server: first
+//! publish, idempotent re-runs, duplicate clean-up, faults that must converge,
+//! tag-only rows, the prerelease flag, token hygiene, dry runs, and the test
+//! server's own fidelity to `reference/gitea-api.md`.
+
+use std::path::{Path, PathBuf};
+
+use pyship_e2e::gitea::{Fault, GiteaServer, When, READ_TOKEN, REPO, WRITE_TOKEN};
+use serde_json::Value;
+
+use super::support::*;
+
+const ZIP: &str = "Hello App-v1.2.3-win-x64.zip";
+const EXE: &str = "Hello App-v1.2.3-setup.exe";
+const TGZ: &str = "Hello App-v1.2.3-linux-x64.tar.gz";
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    out: PathBuf,
+    cache: tempfile::TempDir,
+    server: GiteaServer,
+    token: String,
+}
+
+/// The hello fixture in a git repo, dummy artifacts for `version` in an out
+/// dir, and a fresh server.
+fn setup(version: &str) -> Setup {
+    setup_with(version, GiteaServer::start())
+}
+
+/// [`setup`] with the GitHub dialect and `provider = "github"`.
+fn setup_github(version: &str) -> Setup {
+    let s = setup_with(version, GiteaServer::start_github());
+    let manifest = s.dir.join("Cargo.toml");
+    let mut text = fs_err::read_to_string(&manifest).unwrap();
+    text.push_str("\n[package.metadata.pyship.publish]\nprovider = \"github\"\n");
+    fs_err::write(&manifest, text).unwrap();
+    s
+}
+
+fn setup_with(version: &str, server: GiteaServer) -> Setup {
+    let (tmp, dir) = copy_fixture("hello");
+    git_init_commit(&dir);
+    let out = tmp.path().join("out");
+    fs_err::create_dir_all(&out).unwrap();
+    for (suffix, size) in [
+        ("win-x64.zip", 3000usize),
+        ("setup.exe", 2000),
+        ("linux-x64.tar.gz", 1000),
+    ] {
+        let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        fs_err::write(out.join(format!("Hello App-{version}-{suffix}")), body).unwrap();
+    }
+    Setup {
+        _tmp: tmp,
+        dir,
+        out,
+        cache: tempfile::tempdir().unwrap(),
+        server,
+        token: WRITE_TOKEN.into(),
+    }
+}
+
+impl Setup {
+    fn cmd(&self, version: &str) -> assert_cmd::Command {
+        let mut c = pyship(self.cache.path());
+        c.current_dir(&self.dir)
+            .env("GITHUB_SERVER_URL", self.server.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("DEPLOY_TOKEN", &self.token)
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .args(["pyship", "publish", "--version", version, "--out"])
+            .arg(&self.out);
+        c
+    }
+
+    fn publish_json(&self, version: &str) -> Value {
+        let out = self
+            .cmd(version)
+            .args(["--format", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).expect("stdout is one JSON document")
+    }
+
+    fn file(&self, name: &str) -> Vec<u8> {
+        fs_err::read(self.out.join(name)).unwrap()
+    }
+
+    /// One asset per expected name, with the file's bytes.
+    fn assert_converged(&self, tag: &str, names: &[&str]) {
+        let rel = self.server.release(REPO, tag).expect("release exists");
+        assert!(!rel.is_tag, "a real release");
+        for name in names {
+            let same: Vec<_> = rel.assets.iter().filter(|a| a.name == *name).collect();
+            assert_eq!(same.len(), 1, "exactly one {name}: {:?}", names_of(&rel));
+            assert_eq!(same[0].data, self.file(name), "{name} has the file's bytes");
+        }
+    }
+}
+
+fn names_of(rel: &pyship_e2e::gitea::ReleaseRow) -> Vec<(String, u64)> {
+    rel.assets
+        .iter()
+        .map(|a| (a.name.clone(), a.size))
+        .collect()
+}
+
+fn all_names() -> [&'static str; 4] {
+    [ZIP, EXE, TGZ, "SHA256SUMS"]
+}
+
+fn git_head(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+#[test]
+fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
+    let s = setup("v1.2.3");
+    let v = s.publish_json("v1.2.3");
+    s.assert_converged("v1.2.3", &all_names());
+    let rel = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(rel.name, "Hello App v1.2.3");
+    assert!(!rel.prerelease && !rel.draft);
+    assert_eq!(rel.target, git_head(&s.dir), "target_commitish = HEAD");
+    for name in [ZIP, EXE, TGZ] {
+        assert!(rel.body.contains(name), "notes list {name}:\n{}", rel.body);
+    }
+    assert!(
+        rel.body
+            .contains("releases/download/v1.2.3/Hello%20App-v1.2.3-win-x64.zip"),
+        "{}",
+        rel.body
+    );
+    // SHA256SUMS covers every artifact, in sha256sum format, and went up last.
+    let sums = String::from_utf8(s.file("SHA256SUMS")).unwrap();
+    for name in [ZIP, EXE, TGZ] {
+        let line = format!("{}  {name}", sha256_file(&s.out.join(name)));
+        assert!(sums.lines().any(|l| l == line), "{sums}");
+    }
+    let uploads: Vec<_> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.upload.is_some())
+        .collect();
+    assert_eq!(uploads.len(), 4);
+    assert!(
+        uploads.last().unwrap().query.contains("name=SHA256SUMS"),
+        "{uploads:?}"
+    );
+    // JSON: release URL and assets with download URLs.
+    assert_eq!(v["release"]["id"], rel.id);
+    assert!(
+        v["release"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/alice/hello/releases/tag/v1.2.3"),
+        "{v}"
+    );
+    let assets = v["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 4, "{v}");
+    assert!(
+        assets.iter().all(|a| a["url"]
+            .as_str()
+            .unwrap()
+            .contains("/releases/download/v1.2.3/")),
+        "{v}"
+    );
+    assert_eq!(v["prerelease"], false);
+}
+
+#[test]
+fn second_publish_is_a_no_op_in_effect() {
+    let s = setup("v1.2.3");
+    s.publish_json("v1.2.3");
+    let first = s.server.release(REPO, "v1.2.3").unwrap();
+    s.server.clear_log();
+    let v = s.publish_json("v1.2.3");
+    s.assert_converged("v1.2.3", &all_names());
+    let second = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(first.id, second.id, "same release");
+    assert_eq!(first.body, second.body);
+    assert_eq!(s.server.releases().len(), 1);
+    assert_eq!(second.assets.len(), 4, "{:?}", names_of(&second));
+    let writes = s.server.writes();
+    assert!(
+        !writes.iter().any(|w| w.path.ends_with("/releases")),
+        "no create: {writes:?}"
+    );
+    assert!(
+        !writes.iter().any(|w| w.method == "PATCH"),
+        "nothing to update: {writes:?}"
+    );
+    assert!(
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "keep-release"),
+        "{v}"
+    );
+}
+
+#[test]
+fn publish_cleans_existing_duplicate_assets_to_one() {
+    let s = setup("v1.2.3");
+    let id = s.server.add_release(REPO, "v1.2.3", false, false);
+    s.server.add_asset(id, ZIP, b"old one");
+    s.server.add_asset(id, ZIP, b"old two, longer");
+    s.server.add_asset(id, "SHA256SUMS", b"stale");
+    s.server.add_asset(id, "SHA256SUMS", b"stale");
+    s.server.add_asset(id, "notes.txt", b"not ours");
+    s.publish_json("v1.2.3");
+    s.assert_converged("v1.2.3", &all_names());
+    let rel = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(rel.id, id);
+    assert_eq!(rel.name, "Hello App v1.2.3", "name patched");
+    assert!(
+        rel.assets.iter().any(|a| a.name == "notes.txt"),
+        "other assets are kept"
+    );
+    assert_eq!(rel.assets.len(), 5, "{:?}", names_of(&rel));
+}
+
+#[test]
+fn faults_during_upload_still_converge_to_one_asset_per_name() {
+    let s = setup("v1.2.3");
+    // Big enough that the cut connection interrupts the client mid-body.
+    let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    fs_err::write(s.out.join(ZIP), big).unwrap();
+    // Reads fail first, then uploads fail in every way: 502, a connection cut
+    // mid-body, a stored upload whose answer is lost, then throttling.
+    s.server.fail_next(2, 503);
+    s.server.fail_uploads(1, 502);
+    s.server.drop_next_upload(100);
+    s.server.fail_uploads_after_store(2, 500);
+    s.server.throttle_next(1, 0);
+    s.server.fail_next(1, 502);
+    let out = s
+        .cmd("v1.2.3")
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(s.server.pending_faults(), 0, "every fault was hit");
+    s.assert_converged("v1.2.3", &all_names());
+    let rel = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(rel.assets.len(), 4, "{:?}", names_of(&rel));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("retrying"), "{stderr}");
+    let dropped = s.server.requests().iter().filter(|r| r.status == 0).count();
+    assert_eq!(dropped, 1, "one connection was cut");
+}
+
+#[test]
+fn lost_create_answer_reads_the_release_again_after_409() {
+    let s = setup("v1.2.3");
+    s.server.inject(
+        1,
+        When::Method("POST"),
+        Fault::StatusAfterStore { status: 502 },
+    );
+    s.publish_json("v1.2.3");
+    assert_eq!(s.server.releases().len(), 1);
+    s.assert_converged("v1.2.3", &all_names());
+    let statuses: Vec<u16> = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/releases"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [502, 409]);
+}
+
+#[test]
+fn tag_without_release_is_converted_in_place() {
+    let s = setup("v1.2.3");
+    let tag_id = s.server.add_tag(REPO, "v1.2.3");
+    s.publish_json("v1.2.3");
+    let rel = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(rel.id, tag_id, "the tag's row became the release");
+    assert!(!rel.is_tag);
+    s.assert_converged("v1.2.3", &all_names());
+}
+
+#[test]
+fn prerelease_flag_follows_the_parsed_version() {
+    let s = setup("v1.2.3-rc.1");
+    // An existing release with the wrong flag is patched.
+    s.server.add_release(REPO, "v1.2.3-rc.1", false, false);
+    let v = s.publish_json("v1.2.3-rc.1");
+    assert_eq!(v["prerelease"], true);
+    let rel = s.server.release(REPO, "v1.2.3-rc.1").unwrap();
+    assert!(rel.prerelease, "rc.1 is a pre-release");
+    let patched = s.server.writes().iter().any(|w| w.method == "PATCH");
+    assert!(patched);
+
+    let s = setup("v1.2.3");
+    s.publish_json("v1.2.3");
+    assert!(!s.server.release(REPO, "v1.2.3").unwrap().prerelease);
+}
+
+#[test]
+fn token_never_appears_in_output_even_with_vv() {
+    let mut s = setup("v1.2.3");
+    let secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7c0de";
+    let read_only = "5ec7e7aaaa5ec7e7aaaa5ec7e7aaaa5ec7e7aaaa";
+    let unknown = "5ec7e7bbbb5ec7e7bbbb5ec7e7bbbb5ec7e7bbbb";
+    s.server.add_token(secret, "alice", &["write:repository"]);
+    s.server.add_token(read_only, "alice", &["read:repository"]);
+    let check = |out: &std::process::Output, t: &str| {
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(!text.contains(t), "the token leaked:\n{text}");
+            assert!(
+                !text.contains(&t[..20]),
+                "part of the token leaked:\n{text}"
+            );
+        }
+    };
+    // Success, through a retried 5xx, with debug output.
+    s.token = secret.into();
+    s.server.fail_next(1, 503);
+    let ok = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    check(&ok, secret);
+    assert!(
+        String::from_utf8_lossy(&ok.stderr).contains("debug"),
+        "-vv shows requests"
+    );
+    // 403: a read-only token.
+    s.token = read_only.into();
+    let e = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    check(&e, read_only);
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("403") && err.contains("write:repository"),
+        "{err}"
+    );
+    // Parallel workers may each meet a 403 once; none is retried.
+    let mut denied: Vec<String> = s
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 403)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let n = denied.len();
+    denied.sort();
+    denied.dedup();
+    assert!(
+        n >= 1 && denied.len() == n,
+        "a 403 is not retried: {denied:?}"
+    );
+    // 401: an unknown token; the hint names the variable, not the value.
+    s.token = unknown.into();
+    let e = s
+        .cmd("v1.2.3")
+        .arg("-vv")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    check(&e, unknown);
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("401") && err.contains("DEPLOY_TOKEN"), "{err}");
+    // Never in a URL either.
+    for r in s.server.requests() {
+        assert!(
+            !r.query.contains("5ec7e7") && !r.path.contains("5ec7e7"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn dry_run_makes_no_write_request_and_prints_the_plan() {
+    // No release yet: plans a create and four uploads.
+    let s = setup("v1.2.3");
+    let v = s
+        .cmd("v1.2.3")
+        .args(["--dry-run", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&v).unwrap();
+    assert_eq!(v["dry_run"], true);
+    let actions = v["actions"].as_array().unwrap();
+    assert_eq!(actions[0]["action"], "create-release", "{v}");
+    assert_eq!(
+        actions.iter().filter(|a| a["action"] == "upload").count(),
+        4,
+        "{v}"
+    );
+    assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
+    assert!(s.server.release(REPO, "v1.2.3").is_none());
+    assert!(!s.out.join("SHA256SUMS").exists(), "dry run writes no file");
+
+    // An existing release with a duplicate: plans the deletes, in text.
+    let id = s.server.add_release(REPO, "v1.2.3", false, false);
+    let a1 = s.server.add_asset(id, ZIP, b"x");
+    let a2 = s.server.add_asset(id, ZIP, b"yy");
+    let out = s
+        .cmd("v1.2.3")
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("delete asset {ZIP} (id {a1}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("delete asset {ZIP} (id {a2}")),
+        "{text}"
+    );
+    assert!(text.contains("update release"), "{text}");
+    assert!(text.contains(&format!("upload {TGZ}")), "{text}");
+    assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
+    assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 2);
+}
+
+#[test]
+fn multipart_upload_for_servers_before_1_22() {
+    let s = setup("v1.2.3");
+    s.server.set_version("1.21.11");
+    s.publish_json("v1.2.3");
+    s.assert_converged("v1.2.3", &all_names());
+    let kinds: Vec<_> = s
+        .server
+        .requests()
+        .iter()
+        .filter_map(|r| r.upload)
+        .collect();
+    assert_eq!(kinds, [pyship_e2e::gitea::UploadKind::Multipart; 4]);
+}
+
+#[test]
+fn upload_over_the_size_limit_fails_with_a_hint() {
+    let s = setup("v1.2.3");
+    s.server.set_max_size(1500);
+    let e = s.cmd("v1.2.3").assert().code(1).get_output().clone();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("413") && err.contains("attachment exceeds limit 1500"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("FILE_MAX_SIZE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_http_is_refused_except_to_loopback() {
+    let s = setup("v1.2.3");
+    let e = s
+        .cmd("v1.2.3")
+        .env("GITHUB_SERVER_URL", "http://gitea.example.invalid")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("refusing to send the token over plain http"),
+        "{err}"
+    );
+    assert!(s.server.requests().is_empty());
+}
+
+#[test]
+fn missing_artifacts_are_named() {
+    let s = setup("v1.2.3");
+    let e = s.cmd("v9.9.9").assert().code(1).get_output().clone();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        err.contains("no artifacts to publish") && err.contains("Hello App-v9.9.9-win-x64.zip"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_repository_is_a_404_with_hint() {
+    let s = setup("v1.2.3");
+    let e = s
+        .cmd("v1.2.3")
+        .env("GITHUB_REPOSITORY", "alice/nope")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("404") && err.contains("publish.repo"), "{err}");
+    assert!(s.server.writes().is_empty());
+}
+
+// ------------------------------------------------ the test server itself
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap()
+}
+
+fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn gitea_server_auth_and_scopes() {
+    let srv = GiteaServer::start();
+    let base = "/api/v1/repos/alice/hello/releases";
+    let auth = format!("token {WRITE_TOKEN}");
+    let bad = format!("Bearer {}", "0".repeat(40));
+    let (st, _, b) = srv.raw_request("GET", base, &[("Authorization", &bad)], b"");
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (401, "invalid username, password or token".into())
+    );
+    let (st, _, b) = srv.raw_request("POST", base, &[("Content-Type", "application/json")], b"{}");
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (401, "token is required".into())
+    );
+    let ro = format!("token {READ_TOKEN}");
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/repos/alice/nope/releases",
+        &[("Authorization", &ro), ("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(st, 403, "scope is checked before the repository");
+    assert!(json_of(&b)["message"]
+        .as_str()
+        .unwrap()
+        .contains("required=[write:repository]"));
+    let (st, _, b) = srv.raw_request(
+        "GET",
+        "/api/v1/repos/alice/nope/releases",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    let v = json_of(&b);
+    assert_eq!(
+        (st, v["message"].clone(), v["errors"].clone()),
+        (404, "not found".into(), Value::Null)
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        base,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (422, "[TagName]: Required".into())
+    );
+    // Query tokens work, with the deprecation header.
+    let (st, h, _) = srv.raw_request("GET", &format!("{base}?token={WRITE_TOKEN}"), &[], b"");
+    assert_eq!(st, 200);
+    assert!(header(&h, "X-Gitea-Warning").is_some());
+}
+
+#[test]
+fn gitea_server_create_conflict_drafts_and_pagination() {
+    let srv = GiteaServer::start();
+    let base = "/api/v1/repos/alice/hello/releases";
+    let w = format!("token {WRITE_TOKEN}");
+    let r = format!("token {READ_TOKEN}");
+    let json_h = |a: &str| {
+        vec![
+            ("Authorization", a.to_owned()),
+            ("Content-Type", "application/json".to_owned()),
+        ]
+    };
+    let create = |tag: &str, draft: bool| {
+        let h = json_h(&w);
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        srv.raw_request(
+            "POST",
+            base,
+            &h,
+            format!(r#"{{"tag_name":"{tag}","draft":{draft},"target_commitish":"main"}}"#)
+                .as_bytes(),
+        )
+    };
+    assert_eq!(create("v1", false).0, 201);
+    let (st, _, b) = create("V1", false);
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (409, "Release is has no Tag".into())
+    );
+    let tag_id = srv.add_tag(REPO, "v2");
+    let (st, _, b) = create("v2", false);
+    assert_eq!(
+        (st, json_of(&b)["id"].clone()),
+        (201, tag_id.into()),
+        "tag row converted in place"
+    );
+    assert_eq!(create("d1", true).0, 201);
+    for i in 0..4 {
+        create(&format!("p{i}"), false);
+    }
+    // Drafts: listed for a write token, not for a read token (G behaviour).
+    let (_, h, b) = srv.raw_request("GET", base, &[("Authorization", &w)], b"");
+    assert_eq!(json_of(&b).as_array().unwrap().len(), 7);
+    assert_eq!(header(&h, "X-Total-Count"), Some("7"));
+    let (_, _, b) = srv.raw_request("GET", base, &[("Authorization", &r)], b"");
+    assert_eq!(json_of(&b).as_array().unwrap().len(), 6);
+    let (st, _, _) = srv.raw_request(
+        "GET",
+        &format!("{base}/tags/d1"),
+        &[("Authorization", &r)],
+        b"",
+    );
+    assert_eq!(st, 200, "by tag, a draft needs write access, not the scope");
+    let (st, _, _) = srv.raw_request("GET", &format!("{base}/tags/d1"), &[], b"");
+    assert_eq!(st, 404);
+    // Pagination: newest first, Link next,last,first,prev joined by ",".
+    let (_, h, b) = srv.raw_request(
+        "GET",
+        &format!("{base}?page=2&limit=2"),
+        &[("Authorization", &w)],
+        b"",
+    );
+    let list = json_of(&b);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let link = header(&h, "Link").unwrap();
+    let rels: Vec<&str> = link
+        .split(',')
+        .map(|l| l.split("rel=\"").nth(1).unwrap().trim_end_matches('"'))
+        .collect();
+    assert_eq!(rels, ["next", "last", "first", "prev"], "{link}");
+    assert!(
+        link.contains("releases?limit=2&page=4>; rel=\"last\""),
+        "{link}"
+    );
+    let (_, h, b) = srv.raw_request(
+        "GET",
+        &format!("{base}?limit=500"),
+        &[("Authorization", &w)],
+        b"",
+    );
+    assert_eq!(json_of(&b).as_array().unwrap().len(), 7);
+    assert!(header(&h, "Link").is_none(), "one page: no Link header");
+}
+
+#[test]
+fn gitea_server_assets_sorted_duplicates_raw_multipart_and_413() {
+    let srv = GiteaServer::start();
+    let id = srv.add_release(REPO, "v1", false, false);
+    let w = format!("token {WRITE_TOKEN}");
+    let up = format!("/api/v1/repos/alice/hello/releases/{id}/assets");
+    let raw = |name: &str, body: &[u8]| {
+        srv.raw_request(
+            "POST",
+            &format!("{up}?name={name}"),
+            &[
+                ("Authorization", &w),
+                ("Content-Type", "application/octet-stream"),
+            ],
+            body,
+        )
+    };
+    let (st, _, b) = raw("b.bin", b"12345");
+    assert_eq!(st, 201);
+    assert!(json_of(&b)["browser_download_url"]
+        .as_str()
+        .unwrap()
+        .contains("/attachments/"));
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        &up,
+        &[
+            ("Authorization", &w),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        b"x",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (400, "Could not determine name of attachment.".into())
+    );
+    let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n";
+    let (st, _, _) = srv.raw_request(
+        "POST",
+        &up,
+        &[
+            ("Authorization", &w),
+            ("Content-Type", "multipart/form-data; boundary=XyZ"),
+        ],
+        body,
+    );
+    assert_eq!(st, 201);
+    let (_, _, b) = srv.raw_request("GET", &up, &[("Authorization", &w)], b"");
+    let names: Vec<String> = json_of(&b)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["a.txt", "b.bin"], "sorted by name");
+    assert!(json_of(&b)[0]["browser_download_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/alice/hello/releases/download/v1/a.txt"));
+    assert_eq!(raw("b.bin", b"again").0, 201, "duplicates are allowed");
+    let (_, _, b) = srv.raw_request("GET", &up, &[("Authorization", &w)], b"");
+    let v = json_of(&b);
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["browser_download_url"]
+                .as_str()
+                .unwrap()
+                .contains("/attachments/")),
+        "duplicates: UUID URLs"
+    );
+    srv.set_max_size(4);
+    let (st, _, b) = raw("big.bin", b"12345");
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (413, "attachment exceeds limit 4".into())
+    );
+}
+
+#[test]
+fn gitea_server_package_link_api() {
+    let srv = GiteaServer::start();
+    srv.add_package("alice", "container", "hello");
+    let w = format!("token {WRITE_TOKEN}");
+    let r = format!("token {READ_TOKEN}");
+    let link = "/api/v1/packages/alice/container/hello/-/link/hello";
+    assert_eq!(
+        srv.raw_request("POST", link, &[("Authorization", &r)], b"")
+            .0,
+        403
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/packages/alice/container/nope/-/link/hello",
+        &[("Authorization", &w)],
+        b"",
+    );
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (404, "package does not exist".into())
+    );
+    let (st, _, b) = srv.raw_request(
+        "POST",
+        "/api/v1/packages/alice/container/hello/-/link/nope",
+        &[("Authorization", &w)],
+        b"",
+    );
+    assert_eq!(st, 404);
+    assert!(json_of(&b)["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("repository does not exist"));
+    assert_eq!(
+        srv.raw_request("POST", link, &[("Authorization", &w)], b"")
+            .0,
+        201
+    );
+    assert_eq!(
+        srv.package_link("alice", "container", "hello").as_deref(),
+        Some("alice/hello")
+    );
+    let (st, _, b) = srv.raw_request("POST", link, &[("Authorization", &w)], b"");
+    assert_eq!(
+        (st, json_of(&b)["message"].clone()),
+        (400, "invalid argument".into())
+    );
+    let unlink = "/api/v1/packages/alice/container/hello/-/unlink";
+    assert_eq!(
+        srv.raw_request("POST", unlink, &[("Authorization", &w)], b"")
+            .0,
+        204
+    );
+    assert_eq!(
+        srv.raw_request("POST", unlink, &[("Authorization", &w)], b"")
+            .0,
+        400
+    );
+}
+
+#[test]
+fn release_notes_template_escapes_markdown() {
+    use pyship_build::publish::notes::{human, release_notes, NoteAsset, Notes};
+    let asset = |name: &str, size: u64| NoteAsset {
+        name: name.into(),
+        size,
+        size_human: human(size),
+        url: format!(
+            "https://git.example/o/r/releases/download/v1.0.0-rc.1/{}",
+            name.replace(' ', "%20")
+        ),
+        sha256: "ab".repeat(32),
+    };
+    let notes = Notes {
+        name: "My *App* | Pro".into(),
+        tag: "v1.0.0-rc.1".into(),
+        version: "1.0.0-rc.1".into(),
+        pep440: "1.0.0rc1".into(),
+        prerelease: true,
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        assets: vec![
+            asset("My App-v1.0.0-rc.1-win-x64.zip", 52_428_800),
+            asset("SHA256SUMS", 210),
+        ],
+    };
+    insta::assert_snapshot!(release_notes(&notes, None).unwrap(), @r"
+    My \*App\* \| Pro v1.0.0-rc.1 (pre-release), built from commit `0123456789abcdef0123456789abcdef01234567`.
+
+    ## Downloads
+
+    | File | Size | SHA-256 |
+    |---|---:|---|
+    | [My App-v1.0.0-rc.1-win-x64.zip](<https://git.example/o/r/releases/download/v1.0.0-rc.1/My%20App-v1.0.0-rc.1-win-x64.zip>) | 50.0 MiB | `abababababababababababababababababababababababababababababababab` |
+    | [SHA256SUMS](<https://git.example/o/r/releases/download/v1.0.0-rc.1/SHA256SUMS>) | 210 B | `abababababababababababababababababababababababababababababababab` |
+    ");
+}
+
+#[test]
+fn library_publishes_an_explicit_artifact_list_sums_last() {
+    use pyship_build::{env::Env, plan, project, publish, report::RecordingReporter, Context};
+    let s = setup("v1.2.3");
+    let sums = s.out.join("SHA256SUMS");
+    let zip = s.out.join(ZIP);
+    publish::write_checksums(std::slice::from_ref(&zip), &sums).unwrap();
+    let env = Env::from_pairs([
+        ("GITHUB_SERVER_URL", s.server.url()),
+        ("GITHUB_REPOSITORY", REPO.to_owned()),
+        ("DEPLOY_TOKEN", WRITE_TOKEN.to_owned()),
+    ]);
+    let project = project::load(Some(&s.dir.join("Cargo.toml")), None).unwrap();
+    let p = plan::Plan::build(
+        project,
+        &env,
+        &plan::Options {
+            version: Some("v1.2.3"),
+            out_dir: Some(&s.out),
+            targets: Vec::new(),
+        },
+    )
+    .unwrap();
+    let reporter = RecordingReporter::default();
+    let ctx = Context::new(&reporter, &env);
+    let opts = publish::Options {
+        artifacts: vec![sums.clone(), zip.clone()],
+        ..publish::Options::default()
+    };
+    let published = publish::run(&p, &opts, &ctx).unwrap();
+    let names: Vec<&str> = published.assets.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, [ZIP, "SHA256SUMS"]);
+    s.assert_converged("v1.2.3", &[ZIP, "SHA256SUMS"]);
+    assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 2);
+    let lines = reporter.lines();
+    let last_upload = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("Uploading"))
+        .unwrap();
+    assert!(last_upload.contains("SHA256SUMS"), "{lines:?}");
+    assert!(lines.iter().all(|l| !l.contains(WRITE_TOKEN)));
+}
+
+#[test]
+fn github_provider_publishes_idempotently_through_faults() {
+    let s = setup_github("v1.2.3");
+    let v = s.publish_json("v1.2.3");
+    assert_eq!(v["provider"], "github");
+    s.assert_converged("v1.2.3", &all_names());
+    let rel = s.server.release(REPO, "v1.2.3").unwrap();
+    assert_eq!(rel.target, git_head(&s.dir));
+    assert!(v["release"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/alice/hello/releases/tag/v1.2.3"));
+    // Again, through a lost upload answer and a cut connection: GitHub
+    // refuses duplicate names, so only delete-then-upload converges.
+    s.server.fail_uploads_after_store(1, 502);
+    s.server.drop_next_upload(10);
+    s.server.fail_next(1, 503);
+    s.publish_json("v1.2.3");
+    assert_eq!(s.server.pending_faults(), 0);
+    s.assert_converged("v1.2.3", &all_names());
+    assert_eq!(s.server.releases().len(), 1);
+    assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 4);
+    let refused = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.status == 422)
+        .count();
+    assert_eq!(refused, 0, "never uploaded over an existing name");
+}
+
+#[test]
+fn github_lost_create_answer_reads_again_after_422_already_exists() {
+    let s = setup_github("v1.2.3-rc.1");
+    s.server.inject(
+        1,
+        When::Method("POST"),
+        Fault::StatusAfterStore { status: 502 },
+    );
+    let v = s.publish_json("v1.2.3-rc.1");
+    assert_eq!(v["prerelease"], true);
+    assert_eq!(s.server.releases().len(), 1);
+    s.assert_converged(
+        "v1.2.3-rc.1",
+        &[
+            "Hello App-v1.2.3-rc.1-win-x64.zip",
+            "Hello App-v1.2.3-rc.1-setup.exe",
+            "Hello App-v1.2.3-rc.1-linux-x64.tar.gz",
+            "SHA256SUMS",
+        ],
+    );
+    let creates: Vec<u16> = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/releases"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(creates, [502, 422]);
+    let auth_err = s
+        .cmd("v1.2.3-rc.1")
+        .env("DEPLOY_TOKEN", "0".repeat(40))
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&auth_err);
+    assert!(
+        err.contains("401") && err.contains("Bad credentials") && err.contains("DEPLOY_TOKEN"),
+        "{err}"
+    );
+}
