@@ -445,6 +445,22 @@ fn linux_bundle_standalone_runs_from_another_dir() {
     let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
     assert!(lock.contains(&rt.sha256), "{lock}");
 
+    // Same inputs, same bytes (the import check is cached on the rebuild);
+    // the pinned, cached runtime needs no request.
+    let first = sha256_file(&tarball);
+    let before = runtime_server.requests();
+    bundle_linux(&dir, cache.path());
+    assert_eq!(
+        sha256_file(&tarball),
+        first,
+        "rebuild is not byte-identical"
+    );
+    assert_eq!(
+        runtime_server.requests(),
+        before,
+        "a pinned, cached runtime was downloaded again"
+    );
+
     let entries = tar_entries(&tarball);
     assert!(
         entries.iter().all(|(p, ..)| p.starts_with("Hello App/")),
@@ -476,6 +492,17 @@ fn linux_bundle_standalone_runs_from_another_dir() {
     assert!(
         !entries.iter().any(|(n, ..)| n.ends_with(".pyd")),
         "Windows files in a Linux bundle"
+    );
+    // The post-strip import check must not leave bytecode behind: with it, a
+    // rebuild whose check is cached packs a different tree (not deterministic).
+    let pycache: Vec<_> = entries
+        .iter()
+        .filter(|(n, ..)| n.starts_with(sp) && n.contains("__pycache__"))
+        .take(3)
+        .collect();
+    assert!(
+        pycache.is_empty(),
+        "import check left bytecode: {pycache:?}"
     );
 
     // Unpack somewhere else: the bundled python loads its own libpython.
