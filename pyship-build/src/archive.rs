@@ -394,7 +394,30 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
 /// Write `tree` as a deterministic `.tar.gz` at `dest`, every entry under `top/`.
 /// Symlinks stay symlinks; modes are kept (normalised to 0644/0755).
 pub fn write_tar_gz(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<usize, Error> {
+    write_tar_gz_reporting(tree, top, dest, opts, &crate::report::NullReporter)
+}
+
+/// [`write_tar_gz`] with a progress bar of the bytes gzipped (single-threaded:
+/// the slow part of a Linux bundle, so the user sees it move).
+pub fn write_tar_gz_reporting(
+    tree: &Path,
+    top: &str,
+    dest: &Path,
+    opts: &Options,
+    reporter: &dyn crate::report::Reporter,
+) -> Result<usize, Error> {
     let list = entries(tree, top, true)?;
+    let total: u64 = list
+        .iter()
+        .filter(|e| e.kind == Kind::File)
+        .filter_map(|e| fs_err::metadata(&e.path).ok())
+        .map(|m| m.len())
+        .sum();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bar = reporter.progress(&format!("gzip {name}"), Some(total), true);
     let mtime = opts.mtime.unwrap_or(ZIP_EPOCH);
     let werr = |source| Error::Write {
         path: dest.to_owned(),
@@ -439,11 +462,13 @@ pub fn write_tar_gz(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Resu
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_size(len);
                     tar.append_data(&mut h, &e.name, f).map_err(werr)?;
+                    bar.inc(len);
                 }
             }
         }
         let gz = tar.into_inner().map_err(werr)?;
         gz.finish().map_err(werr)?;
+        bar.finish();
         Ok(())
     })?;
     Ok(list.len())
@@ -473,7 +498,9 @@ pub fn run(
     let format = platform.archive_format();
     let entries = match format {
         ArchiveFormat::Zip => write_zip(tree, &plan.name, &artifact, &opts)?,
-        ArchiveFormat::TarGz => write_tar_gz(tree, &plan.name, &artifact, &opts)?,
+        ArchiveFormat::TarGz => {
+            write_tar_gz_reporting(tree, &plan.name, &artifact, &opts, ctx.reporter)?
+        }
     };
     let read = |source| Error::Read {
         path: artifact.clone(),

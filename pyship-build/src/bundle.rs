@@ -159,6 +159,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
 
     let t = Instant::now();
     let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    if platform == Platform::Linux {
+        crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
+            .map_err(crate::python::Error::from)?;
+    }
     timed("deps", t);
 
     let t = Instant::now();

@@ -55,6 +55,8 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::docker::Error>,
     try_hint::<crate::init::Error>,
     try_hint::<crate::manifest::Error>,
+    try_hint::<crate::python::linux::Error>,
+    try_hint::<crate::render::linux::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

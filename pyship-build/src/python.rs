@@ -92,8 +92,8 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("no Linux runtime: {0}")]
-    Linux(String),
+    #[error(transparent)]
+    Linux(#[from] linux::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -116,7 +116,7 @@ impl Hint for Error {
             Error::LockParse { .. } => Some(
                 "fix pyship.lock or delete it (it is re-created on the next fetch)".into(),
             ),
-            Error::Linux(_) => Some("build the Windows target only: --target windows".into()),
+            Error::Linux(e) => e.hint(),
             _ => None,
         }
     }

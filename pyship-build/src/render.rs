@@ -32,8 +32,8 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("no Linux templates: {0}")]
-    Linux(String),
+    #[error(transparent)]
+    Linux(#[from] linux::Error),
 }
 
 impl Hint for Error {
@@ -41,7 +41,7 @@ impl Hint for Error {
         match self {
             Error::Template(e) => e.hint(),
             Error::Write { .. } => None,
-            Error::Linux(_) => Some("build the Windows target only: --target windows".into()),
+            Error::Linux(e) => e.hint(),
         }
     }
 }

@@ -45,6 +45,26 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "docker/Dockerfile.j2",
         include_str!("../templates/docker/Dockerfile.j2"),
     ),
+    (
+        "linux/run.sh.j2",
+        include_str!("../templates/linux/run.sh.j2"),
+    ),
+    (
+        "linux/app.service.j2",
+        include_str!("../templates/linux/app.service.j2"),
+    ),
+    (
+        "linux/install-service.sh.j2",
+        include_str!("../templates/linux/install-service.sh.j2"),
+    ),
+    (
+        "linux/uninstall-service.sh.j2",
+        include_str!("../templates/linux/uninstall-service.sh.j2"),
+    ),
+    (
+        "linux/README.txt.j2",
+        include_str!("../templates/linux/README.txt.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +207,7 @@ pub fn environment() -> Environment<'static> {
     env.add_filter("sh", |s: String| escape::sh(&s));
     env.add_filter("systemd", |s: String| escape::systemd(&s));
     env.add_filter("systemd_quote", |s: String| escape::systemd_quote(&s));
+    env.add_filter("systemd_exec", |s: String| escape::systemd_exec(&s));
     env.add_filter("yaml", |s: String| escape::yaml(&s));
     env
 }
@@ -280,6 +301,15 @@ pub mod escape {
         o
     }
 
+    /// The executable (first word) of a systemd command line: like
+    /// [`systemd_quote`] but `$` stays single, because systemd expands no
+    /// variables in the executable path and would look for a literal `$$`
+    /// (measured with systemd 252: `systemd-analyze verify` reports the file
+    /// as missing).
+    pub fn systemd_exec(s: &str) -> String {
+        systemd_quote(s).replace("$$", "$")
+    }
+
     /// A YAML double-quoted scalar (JSON strings are valid YAML).
     pub fn yaml(s: &str) -> String {
         serde_json::to_string(s).expect("strings serialize")
@@ -302,6 +332,7 @@ pub mod escape {
                 r#""/opt/my app/run.sh""#
             );
             assert_eq!(systemd_quote("$x%"), "\"$$x%%\"");
+            assert_eq!(systemd_exec("/a $x%/r"), "\"/a $x%%/r\"");
             assert_eq!(yaml("a: \"b\""), r#""a: \"b\"""#);
         }
     }

@@ -1,15 +1,734 @@
-//! Linux runtime (python-build-standalone or a venv). Written in parallel by
-//! another engineer; this placeholder only reports that it is missing.
+//! The Linux runtime: the `python/` folder of a Linux bundle.
+//!
+//! Two kinds (`linux.runtime`):
+//! - `standalone` (default): a relocatable CPython in python-build-standalone's
+//!   `install_only` layout (`python/bin/python3`, `python/lib/python3.X/`),
+//!   fetched from `linux.runtime-url` (a template with `{version}` and
+//!   `{release}`), cached by SHA-256 and verified against `linux.runtime-sha256`
+//!   when pinned, then extracted entry by entry with every path checked, so a
+//!   tampered tarball cannot write outside `python/` or leave a symlink that
+//!   points out of it.
+//! - `venv`: the seed's recipe, a venv of the build host's CPython X.Y. It only
+//!   runs where the same Python sits at the same path (the bundle's README says
+//!   so): a venv records its base interpreter by absolute path.
+//!
+//! Either way the bundle's interpreter is `python/bin/python3` and its
+//! site-packages `python/lib/python3.X/site-packages`, so the dependency stage
+//! installs into the same place for both.
 
-use std::path::Path;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
 
-use super::{Error, Runtime};
+use super::Runtime;
+use crate::config::LinuxRuntime;
 use crate::context::Context;
+use crate::error::Hint;
 use crate::plan::Plan;
+use crate::platform::Platform;
 
-/// Not available in this build.
-pub fn fetch(_plan: &Plan, _dest: &Path, _ctx: &Context<'_>) -> Result<Runtime, Error> {
-    Err(Error::Linux(
-        "the Linux runtime stage is not part of this build".into(),
-    ))
+/// python-build-standalone's release downloads.
+pub const PBS_DOWNLOADS: &str =
+    "https://github.com/astral-sh/python-build-standalone/releases/download";
+
+/// The default `linux.runtime-url`: python-build-standalone's `install_only`
+/// build for x86_64 glibc Linux.
+pub const DEFAULT_RUNTIME_URL: &str = "https://github.com/astral-sh/python-build-standalone/releases/download/{release}/cpython-{version}+{release}-x86_64-unknown-linux-gnu-install_only.tar.gz";
+
+/// CPython versions with a known python-build-standalone release (the newest
+/// release that ships that version). Another version needs `linux.runtime-url`.
+pub const PBS_RELEASES: &[(&str, &str)] = &[
+    ("3.10.19", "20251010"),
+    ("3.11.9", "20240814"),
+    ("3.11.10", "20241016"),
+    ("3.12.7", "20241016"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no python-build-standalone release is known for CPython {version}")]
+    UnknownVersion { version: String },
+    #[error("could not read the runtime tarball {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("runtime tarball {path}: {reason}")]
+    BadEntry {
+        path: PathBuf,
+        entry: String,
+        reason: String,
+    },
+    #[error("runtime tarball {path}: unsafe entry")]
+    Unsafe {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error("runtime from {source_desc} has no {missing}; expected python-build-standalone's install_only layout")]
+    Layout {
+        source_desc: String,
+        missing: String,
+    },
+    #[error("runtime from {source_desc} is CPython {found}, but the project is configured for {expected}")]
+    VersionMismatch {
+        source_desc: String,
+        found: String,
+        expected: String,
+    },
+    #[error("could not write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tool(#[from] crate::tools::Error),
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Command {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("no CPython {xy} found on this machine for the venv runtime")]
+    NoHostPython { xy: String },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::UnknownVersion { .. } => Some(format!(
+                "set `runtime-url` in [package.metadata.pyship.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
+                PBS_RELEASES.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
+            )),
+            Error::BadEntry { .. } | Error::Unsafe { .. } => Some(
+                "the tarball is malformed or was tampered with; nothing from it was kept".into(),
+            ),
+            Error::Layout { .. } => Some(
+                "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)".into(),
+            ),
+            Error::VersionMismatch { .. } => Some(
+                "make `python` in [package.metadata.pyship] and the runtime tarball agree on X.Y".into(),
+            ),
+            Error::NoHostPython { xy } => Some(format!(
+                "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
+            )),
+            Error::Command { .. } => Some("see the command's output above".into()),
+            Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
+        }
+    }
+}
+
+/// The runtime URL for `version`: `template` (or the default) with `{version}`
+/// and `{release}` filled in.
+pub fn runtime_url(template: Option<&str>, version: &str) -> Result<String, Error> {
+    let template = template.unwrap_or(DEFAULT_RUNTIME_URL);
+    let mut url = template.replace("{version}", version);
+    if url.contains("{release}") {
+        let release = PBS_RELEASES
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, r)| *r)
+            .ok_or_else(|| Error::UnknownVersion {
+                version: version.to_owned(),
+            })?;
+        url = url.replace("{release}", release);
+    }
+    Ok(url)
+}
+
+/// Prepare the runtime of `plan` in `dest` (the bundle's `python/`), replacing
+/// whatever is there. Called by [`super::run`] for [`Platform::Linux`].
+pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+    match plan.config.linux.runtime {
+        LinuxRuntime::Standalone => standalone(plan, dest, ctx),
+        LinuxRuntime::Venv => venv(plan, dest, ctx),
+    }
+}
+
+fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+    let linux = &plan.config.linux;
+    let url = runtime_url(linux.runtime_url.as_deref(), &plan.python.full)?;
+    ctx.reporter.status(
+        "Fetching",
+        &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
+    );
+    // Pinned by `linux.runtime-sha256`, else by pyship.lock (recorded on first fetch).
+    let (fetched, recorded) =
+        super::fetch_pinned(plan, &url, linux.runtime_sha256.as_deref(), ctx)?;
+    ctx.reporter.debug(&format!(
+        "runtime {} sha256 {} ({} bytes)",
+        fetched.path.display(),
+        fetched.sha256,
+        fetched.size
+    ));
+    ctx.reporter.status("Extracting", file_name(&url));
+    let files = extract_install_only(&fetched.path, dest)?;
+    check_layout(dest, &plan.python.xy, &url)?;
+    Ok(Runtime {
+        dir: dest.to_owned(),
+        exe: dest.join("bin").join("python3"),
+        site_packages: site_packages(dest, &plan.python.xy),
+        version: plan.python.full.clone(),
+        url,
+        sha256: fetched.sha256,
+        recorded,
+        files,
+    })
+}
+
+/// `python/lib/python3.X/site-packages`, as [`Platform::site_packages`] says.
+fn site_packages(dest: &Path, xy: &str) -> PathBuf {
+    let rel = Platform::Linux.site_packages(xy);
+    let rel = rel.strip_prefix("python/").unwrap_or(&rel);
+    dest.join(rel)
+}
+
+fn file_name(url: &str) -> &str {
+    url.rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("runtime.tar.gz")
+}
+
+/// `bin/python3` and `lib/python{xy}/` must exist: the layout every later
+/// stage (and `run.sh`) relies on.
+fn check_layout(dest: &Path, xy: &str, source: &str) -> Result<(), Error> {
+    if !dest.join("bin").join("python3").exists() {
+        return Err(Error::Layout {
+            source_desc: source.to_owned(),
+            missing: "python/bin/python3".into(),
+        });
+    }
+    if !dest.join("lib").join(format!("python{xy}")).is_dir() {
+        let found = fs_err::read_dir(dest.join("lib"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        let v = n.strip_prefix("python")?;
+                        (v.contains('.') && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+                            .then(|| v.to_owned())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        return Err(if found.is_empty() {
+            Error::Layout {
+                source_desc: source.to_owned(),
+                missing: format!("python/lib/python{xy}/"),
+            }
+        } else {
+            Error::VersionMismatch {
+                source_desc: source.to_owned(),
+                found,
+                expected: xy.to_owned(),
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Extract an `install_only` tarball's `python/` folder into `dest`.
+///
+/// Extraction goes to a temp dir next to `dest`, renamed into place at the
+/// end, so a failure leaves no half runtime. Every entry must lie under
+/// `python/`; paths go through [`crate::fs::safe_join`]; no entry may be
+/// written through a symlink; symlinks must be relative and resolve inside
+/// the runtime (leading `..` only); hard links are copied. Unix modes are kept
+/// without setuid/setgid/sticky bits.
+pub fn extract_install_only(tarball: &Path, dest: &Path) -> Result<u64, Error> {
+    let read_err = |source| Error::Read {
+        path: tarball.to_owned(),
+        source,
+    };
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(parent).map_err(|source| Error::Io {
+        path: parent.to_owned(),
+        source,
+    })?;
+    let staging = tempfile::Builder::new()
+        .prefix(".python-extract-")
+        .tempdir_in(parent)
+        .map_err(|source| Error::Io {
+            path: parent.to_owned(),
+            source,
+        })?;
+    let root = staging.path().join("python");
+    fs_err::create_dir_all(&root).map_err(|source| Error::Io {
+        path: root.clone(),
+        source,
+    })?;
+    let file = fs_err::File::open(tarball).map_err(read_err)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    let mut files = 0u64;
+    let bad = |entry: &str, reason: &str| Error::BadEntry {
+        path: tarball.to_owned(),
+        entry: entry.to_owned(),
+        reason: reason.to_owned(),
+    };
+    for entry in archive.entries().map_err(read_err)? {
+        let mut entry = entry.map_err(read_err)?;
+        let raw = entry
+            .path()
+            .map_err(read_err)?
+            .to_string_lossy()
+            .into_owned();
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let trimmed = raw.trim_start_matches("./");
+        let rel = if trimmed == "python" || trimmed == "python/" {
+            ""
+        } else if let Some(r) = trimmed.strip_prefix("python/") {
+            r
+        } else {
+            return Err(bad(
+                &raw,
+                &format!("entry `{raw}` is outside the top-level `python/` folder"),
+            ));
+        };
+        let target = crate::fs::safe_join(&root, rel).map_err(|source| Error::Unsafe {
+            path: tarball.to_owned(),
+            source,
+        })?;
+        let rel_path = target
+            .strip_prefix(&root)
+            .expect("safe_join stays below root")
+            .to_owned();
+        if through_link(&rel_path, &links) {
+            return Err(bad(
+                &raw,
+                &format!("entry `{raw}` would be written through a symlink"),
+            ));
+        }
+        let io = |source| Error::Io {
+            path: target.clone(),
+            source,
+        };
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+        if kind.is_dir() {
+            fs_err::create_dir_all(&target).map_err(io)?;
+            set_mode(&target, mode | 0o700).map_err(io)?;
+            continue;
+        }
+        if let Some(p) = target.parent() {
+            fs_err::create_dir_all(p).map_err(io)?;
+        }
+        remove_existing(&target).map_err(io)?;
+        if kind.is_symlink() {
+            let link = entry
+                .link_name()
+                .map_err(read_err)?
+                .ok_or_else(|| bad(&raw, &format!("symlink `{raw}` has no target")))?
+                .into_owned();
+            if !link_stays_inside(&rel_path, &link) {
+                return Err(bad(
+                    &raw,
+                    &format!(
+                        "symlink `{raw}` -> `{}` points outside the runtime",
+                        link.display()
+                    ),
+                ));
+            }
+            std::os::unix::fs::symlink(&link, &target).map_err(io)?;
+            links.insert(rel_path);
+        } else if kind.is_hard_link() {
+            let link = entry
+                .link_name()
+                .map_err(read_err)?
+                .ok_or_else(|| bad(&raw, &format!("hard link `{raw}` has no target")))?
+                .to_string_lossy()
+                .into_owned();
+            let link_rel = link
+                .trim_start_matches("./")
+                .strip_prefix("python/")
+                .ok_or_else(|| {
+                    bad(
+                        &raw,
+                        &format!("hard link `{raw}` -> `{link}` points outside the runtime"),
+                    )
+                })?;
+            let src = crate::fs::safe_join(&root, link_rel).map_err(|source| Error::Unsafe {
+                path: tarball.to_owned(),
+                source,
+            })?;
+            let src_rel = src.strip_prefix(&root).expect("below root");
+            if through_link(src_rel, &links) || links.contains(src_rel) {
+                return Err(bad(
+                    &raw,
+                    &format!("hard link `{raw}` -> `{link}` goes through a symlink"),
+                ));
+            }
+            fs_err::copy(&src, &target).map_err(io)?;
+            files += 1;
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            let mut out = fs_err::File::create(&target).map_err(io)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = entry.read(&mut buf).map_err(read_err)?;
+                if n == 0 {
+                    break;
+                }
+                std::io::Write::write_all(&mut out, &buf[..n]).map_err(io)?;
+            }
+            drop(out);
+            set_mode(&target, mode).map_err(io)?;
+            files += 1;
+        } else {
+            return Err(bad(
+                &raw,
+                &format!("entry `{raw}` is not a file, directory or link"),
+            ));
+        }
+    }
+    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    fs_err::rename(&root, dest).map_err(|source| Error::Io {
+        path: dest.to_owned(),
+        source,
+    })?;
+    Ok(files)
+}
+
+/// Whether a proper ancestor of `rel` is a symlink made by this extraction.
+fn through_link(rel: &Path, links: &HashSet<PathBuf>) -> bool {
+    rel.ancestors()
+        .skip(1)
+        .any(|a| !a.as_os_str().is_empty() && links.contains(a))
+}
+
+/// A symlink at `rel` (relative to the runtime root) pointing at `target`:
+/// relative, `..` only at the start, and resolving inside the root. Since the
+/// link's own parent holds no symlink, this lexical check is exact.
+fn link_stays_inside(rel: &Path, target: &Path) -> bool {
+    let mut depth = rel.components().count().saturating_sub(1) as i64;
+    let mut descended = false;
+    for c in target.components() {
+        match c {
+            Component::ParentDir if !descended => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            Component::CurDir => {}
+            Component::Normal(_) => {
+                descended = true;
+                depth += 1;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn remove_existing(path: &Path) -> std::io::Result<()> {
+    match fs_err::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs_err::remove_dir_all(path),
+        Ok(_) => fs_err::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// The seed's recipe: `python3.X -m venv --copies python/` from the build
+/// host's CPython X.Y (found with `uv python find --system`).
+fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+    let xy = &plan.python.xy;
+    let uv = crate::tools::UV.find(ctx.env).map_err(Error::Tool)?;
+    let out = run(Command::new(&uv).args([
+        "python",
+        "find",
+        "--system",
+        "--no-python-downloads",
+        xy.as_str(),
+    ]))
+    .map_err(|_| Error::NoHostPython { xy: xy.clone() })?;
+    let host = out.trim().to_owned();
+    if host.is_empty() {
+        return Err(Error::NoHostPython { xy: xy.clone() }.into());
+    }
+    ctx.reporter.status(
+        "Creating",
+        &format!(
+            "venv runtime from {host} (runs only where that Python is installed at the same path)"
+        ),
+    );
+    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    // --copies: the bundle holds files, not symlinks into the build host; the
+    // interpreter still finds its stdlib through pyvenv.cfg's `home`.
+    run(Command::new(&host)
+        .args(["-m", "venv", "--copies", "--without-pip"])
+        .arg(dest))?;
+    // `bin/activate*` and friends hard-code the build path; run.sh is the way in.
+    for entry in fs_err::read_dir(dest.join("bin")).map_err(|source| Error::Io {
+        path: dest.join("bin"),
+        source,
+    })? {
+        let entry = entry.map_err(|source| Error::Io {
+            path: dest.join("bin"),
+            source,
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("activate") || name == "Activate.ps1" {
+            fs_err::remove_file(entry.path()).map_err(|source| Error::Io {
+                path: entry.path(),
+                source,
+            })?;
+        }
+    }
+    check_layout(dest, xy, &host)?;
+    let files = walkdir::WalkDir::new(dest)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .count() as u64;
+    fs_err::create_dir_all(site_packages(dest, xy)).map_err(|source| Error::Io {
+        path: site_packages(dest, xy),
+        source,
+    })?;
+    Ok(Runtime {
+        dir: dest.to_owned(),
+        exe: dest.join("bin").join("python3"),
+        site_packages: site_packages(dest, xy),
+        version: plan.python.full.clone(),
+        // A venv has no download: its source is the host interpreter, and no hash.
+        url: host,
+        sha256: String::new(),
+        recorded: false,
+        files,
+    })
+}
+
+/// The seed's last venv step, run by the bundle pipeline after the
+/// dependencies are in: for a `venv` runtime, remove the app's own package if
+/// a dependency pulled it into site-packages, so `app/src` on PYTHONPATH is the
+/// one copy of the app. Skipped when the project ships its own wheels
+/// (`wheels = [...]`, e.g. a maturin extension): those are the app's package.
+pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Result<(), Error> {
+    if plan.config.linux.runtime != LinuxRuntime::Venv || !plan.config.wheels.is_empty() {
+        return Ok(());
+    }
+    for p in remove_own_package(site_packages, &plan.dist_name)? {
+        ctx.reporter.status(
+            "Removed",
+            &format!("the app's installed copy {}", p.display()),
+        );
+    }
+    Ok(())
+}
+
+/// Remove `dist_name`'s package, dist-info and editable hooks from
+/// `site_packages`. Returns the paths removed.
+pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<PathBuf>, Error> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
+    let want = norm(dist_name);
+    let mut removed = Vec::new();
+    let Ok(rd) = fs_err::read_dir(site_packages) else {
+        return Ok(removed);
+    };
+    for entry in rd {
+        let entry = entry.map_err(|source| Error::Io {
+            path: site_packages.to_owned(),
+            source,
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name
+            .strip_suffix(".dist-info")
+            .and_then(|s| s.rsplit_once('-').map(|(d, _)| d))
+            .or_else(|| {
+                name.strip_prefix("__editable__.")
+                    .map(|s| s.split('-').next().unwrap_or(s))
+            })
+            .or_else(|| name.strip_suffix(".pth"))
+            .unwrap_or(&name);
+        if norm(stem) != want {
+            continue;
+        }
+        remove_existing(&entry.path()).map_err(|source| Error::Io {
+            path: entry.path(),
+            source,
+        })?;
+        removed.push(entry.path());
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+fn run(cmd: &mut Command) -> Result<String, Error> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().map_err(|e| Error::Command {
+        command: shown.clone(),
+        status: "not started".into(),
+        stderr: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(Error::Command {
+            command: shown,
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn default_url_for_known_version() {
+        assert_eq!(
+            runtime_url(None, "3.11.9").unwrap(),
+            "https://github.com/astral-sh/python-build-standalone/releases/download/20240814/cpython-3.11.9+20240814-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        );
+    }
+
+    #[test]
+    fn unknown_version_asks_for_runtime_url() {
+        let err = runtime_url(None, "3.9.1").unwrap_err();
+        assert!(err.to_string().contains("3.9.1"), "{err}");
+        assert!(err.hint().unwrap().contains("runtime-url"));
+        // A template without {release} needs no table entry.
+        assert_eq!(
+            runtime_url(Some("http://m/{version}/py-{version}.tar.gz"), "3.9.1").unwrap(),
+            "http://m/3.9.1/py-3.9.1.tar.gz"
+        );
+    }
+
+    /// A tarball with the given (path, kind, link target or contents).
+    fn tarball(dir: &Path, entries: &[(&str, char, &str)]) -> PathBuf {
+        let path = dir.join("rt.tar.gz");
+        let f = fs_err::File::create(&path).unwrap();
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+            f,
+            flate2::Compression::fast(),
+        ));
+        for (name, kind, data) in entries {
+            // Raw names: the tar crate's setters refuse `..`, which these
+            // tests need to write.
+            let mut h = tar::Header::new_old();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            let (ty, mode, body): (_, u32, &[u8]) = match kind {
+                'd' => (tar::EntryType::Directory, 0o755, b""),
+                'f' => (tar::EntryType::Regular, 0o644, data.as_bytes()),
+                'x' => (tar::EntryType::Regular, 0o4755, data.as_bytes()),
+                'l' | 'h' => {
+                    h.as_old_mut().linkname[..data.len()].copy_from_slice(data.as_bytes());
+                    let ty = if *kind == 'l' {
+                        tar::EntryType::Symlink
+                    } else {
+                        tar::EntryType::Link
+                    };
+                    (ty, 0o777, b"")
+                }
+                _ => unreachable!(),
+            };
+            h.set_entry_type(ty);
+            h.set_mode(mode);
+            h.set_size(body.len() as u64);
+            h.set_cksum();
+            b.append(&h, body).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap().flush().unwrap();
+        path
+    }
+
+    #[test]
+    fn extracts_install_only_layout_with_modes_and_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let t = tarball(
+            d.path(),
+            &[
+                ("python/", 'd', ""),
+                ("python/bin/python3.11", 'x', "ELF"),
+                ("python/bin/python3", 'l', "python3.11"),
+                ("python/bin/python", 'h', "python/bin/python3.11"),
+                ("python/lib/python3.11/os.py", 'f', "#"),
+                ("python/lib/python3.11/site-packages/", 'd', ""),
+            ],
+        );
+        let dest = d.path().join("bundle/python");
+        fs_err::create_dir_all(dest.join("stale")).unwrap();
+        let n = extract_install_only(&t, &dest).unwrap();
+        assert_eq!(n, 3);
+        assert!(!dest.join("stale").exists(), "old runtime files survive");
+        let exe = dest.join("bin/python3.11");
+        // setuid dropped, executable kept.
+        assert_eq!(
+            fs_err::metadata(&exe).unwrap().permissions().mode() & 0o7777,
+            0o755
+        );
+        assert_eq!(
+            fs_err::read_link(dest.join("bin/python3")).unwrap(),
+            Path::new("python3.11")
+        );
+        assert_eq!(
+            fs_err::read_to_string(dest.join("bin/python")).unwrap(),
+            "ELF"
+        );
+        check_layout(&dest, "3.11", "t").unwrap();
+        let err = check_layout(&dest, "3.12", "t").unwrap_err();
+        assert!(matches!(err, Error::VersionMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn extraction_refuses_escapes() {
+        let cases: &[&[(&str, char, &str)]] = &[
+            &[("python/../evil", 'f', "x")],
+            &[("other/file", 'f', "x")],
+            &[("python/bin/up", 'l', "../../outside")],
+            &[("python/bin/abs", 'l', "/etc/passwd")],
+            &[("python/bin/mid", 'l', "a/../../../x")],
+            // Writing through a symlink that itself looks harmless.
+            &[("python/s", 'l', "."), ("python/s/../evil", 'f', "x")],
+            &[("python/d", 'l', "lib"), ("python/d/x", 'f', "x")],
+            &[("python/h", 'h', "etc/passwd")],
+        ];
+        for (i, entries) in cases.iter().enumerate() {
+            let d = tempfile::tempdir().unwrap();
+            let t = tarball(d.path(), entries);
+            let dest = d.path().join("out/python");
+            let r = extract_install_only(&t, &dest);
+            assert!(r.is_err(), "case {i} {entries:?} accepted");
+            assert!(!dest.exists(), "case {i}: a partial runtime was left");
+            assert!(!d.path().join("evil").exists() && !d.path().join("out/evil").exists());
+        }
+    }
+
+    #[test]
+    fn removes_own_package_only() {
+        let d = tempfile::tempdir().unwrap();
+        let sp = d.path();
+        for p in [
+            "hello_app",
+            "hello_app-0.1.0.dist-info",
+            "fastapi",
+            "fastapi-0.1.dist-info",
+        ] {
+            fs_err::create_dir_all(sp.join(p)).unwrap();
+        }
+        fs_err::write(sp.join("__editable__.hello_app-0.1.0.pth"), "").unwrap();
+        let removed = remove_own_package(sp, "hello-app").unwrap();
+        assert_eq!(removed.len(), 3, "{removed:?}");
+        assert!(sp.join("fastapi").is_dir() && sp.join("fastapi-0.1.dist-info").is_dir());
+    }
 }

@@ -1,15 +1,268 @@
-//! Linux templates (run.sh, systemd units). Written in parallel by another
-//! engineer; this placeholder only reports that it is missing.
+//! The Linux bundle's generated files: `run.sh`, `install-service.sh`,
+//! `uninstall-service.sh` (with the systemd unit inside) and `README.txt`.
+//!
+//! Why the unit is inside `install-service.sh` and not a file of its own: its
+//! `ExecStart=` must be the absolute path of `run.sh`, which is known only where
+//! the bundle is unpacked. The unit is rendered here from `linux/app.service.j2`
+//! with a marker for that folder, and the install script fills it in with the
+//! folder's path escaped for systemd (`%` → `%%`; a path with quotes,
+//! backslashes or control characters is refused, as systemd refuses such an
+//! executable). `install-service.sh --print-unit` shows the result without
+//! installing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Error, Rendered};
+use serde::Serialize;
+
+use crate::config::LinuxRuntime;
 use crate::context::Context;
+use crate::error::Hint;
 use crate::plan::Plan;
+use crate::templates::Templates;
 
-/// Not available in this build.
-pub fn render(_plan: &Plan, _bundle: &Path, _ctx: &Context<'_>) -> Result<Rendered, Error> {
-    Err(Error::Linux(
-        "the Linux render stage is not part of this build".into(),
-    ))
+/// Replaced by `install-service.sh` with the install folder, escaped for
+/// systemd. Neither filter the unit uses changes it.
+pub const DIR_MARKER: &str = "@PYSHIP_DIR@";
+/// The here-document delimiter that carries the unit inside `install-service.sh`.
+const UNIT_END: &str = "PYSHIP_UNIT_END";
+
+/// Template names (overridable in the project's `templates/`).
+pub const RUN_SH: &str = "linux/run.sh.j2";
+pub const UNIT: &str = "linux/app.service.j2";
+pub const INSTALL_SERVICE: &str = "linux/install-service.sh.j2";
+pub const UNINSTALL_SERVICE: &str = "linux/uninstall-service.sh.j2";
+pub const README: &str = "linux/README.txt.j2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Template(#[from] crate::templates::Error),
+    #[error("the rendered systemd unit has a line `{UNIT_END}`, which would end install-service.sh's here-document early")]
+    UnitDelimiter,
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Template(e) => e.hint(),
+            Error::UnitDelimiter => Some(format!(
+                "remove the line `{UNIT_END}` from the project's templates/{UNIT}"
+            )),
+            Error::Write { .. } => {
+                Some("check that the output directory is writable and the disk is not full".into())
+            }
+        }
+    }
+}
+
+/// One generated file, relative to the bundle root.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct File {
+    pub path: String,
+    pub mode: u32,
+    #[serde(skip)]
+    pub contents: String,
+}
+
+/// The generated files of a Linux bundle, before they are written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Generated {
+    /// The systemd unit name, without `.service`.
+    pub service: String,
+    pub files: Vec<File>,
+}
+
+/// The values of the unit template.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unit<'a> {
+    pub name: &'a str,
+    pub service: &'a str,
+    /// Absolute path of `run.sh`.
+    pub exec_start: &'a str,
+    pub working_directory: &'a str,
+    pub user: Option<&'a str>,
+}
+
+/// The systemd unit name for an app name: ASCII letters, digits, `_`, `.` and
+/// `-` kept (lowercased), every other run of characters one `-`
+/// (`"Hello App"` → `hello-app`). Falls back to `fallback` when nothing is left.
+pub fn service_name(name: &str, fallback: &str) -> String {
+    let clean = |s: &str| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.trim_matches(|c| c == '-' || c == '.').to_owned()
+    };
+    let s = clean(name);
+    if s.is_empty() {
+        clean(fallback)
+    } else {
+        s
+    }
+}
+
+/// Render the unit for a known install location.
+pub fn unit(templates: &Templates, unit: &Unit<'_>) -> Result<String, Error> {
+    Ok(templates.render(UNIT, unit)?)
+}
+
+/// Every generated file of the Linux bundle of `plan`. `host_python` is the
+/// interpreter a venv runtime is tied to (shown in the README).
+pub fn files(
+    plan: &Plan,
+    templates: &Templates,
+    host_python: Option<&str>,
+) -> Result<Generated, Error> {
+    let linux = &plan.config.linux;
+    let service = service_name(&plan.name, &plan.dist_name);
+    let mut out = vec![File {
+        path: "run.sh".into(),
+        mode: 0o755,
+        contents: templates.render(
+            RUN_SH,
+            minijinja::context! { name => &plan.name, module => &plan.module },
+        )?,
+    }];
+    if linux.service {
+        let exec_start = format!("{DIR_MARKER}/run.sh");
+        let unit_text = unit(
+            templates,
+            &Unit {
+                name: &plan.name,
+                service: &service,
+                exec_start: &exec_start,
+                working_directory: DIR_MARKER,
+                user: linux.user.as_deref(),
+            },
+        )?;
+        if unit_text.lines().any(|l| l == UNIT_END) {
+            return Err(Error::UnitDelimiter);
+        }
+        let mut unit_text = unit_text;
+        if !unit_text.ends_with('\n') {
+            unit_text.push('\n');
+        }
+        out.push(File {
+            path: "install-service.sh".into(),
+            mode: 0o755,
+            contents: templates.render(
+                INSTALL_SERVICE,
+                minijinja::context! { name => &plan.name, service => &service, unit => unit_text },
+            )?,
+        });
+        out.push(File {
+            path: "uninstall-service.sh".into(),
+            mode: 0o755,
+            contents: templates.render(
+                UNINSTALL_SERVICE,
+                minijinja::context! { name => &plan.name, service => &service },
+            )?,
+        });
+    }
+    let runtime = match linux.runtime {
+        LinuxRuntime::Standalone => "standalone",
+        LinuxRuntime::Venv => "venv",
+    };
+    out.push(File {
+        path: "README.txt".into(),
+        mode: 0o644,
+        contents: templates.render(
+            README,
+            minijinja::context! {
+                name => &plan.name,
+                version => plan.version.version.tag(),
+                service => &service,
+                service_scripts => linux.service,
+                runtime => runtime,
+                python => &plan.python.full,
+                host_python => host_python.unwrap_or(""),
+            },
+        )?,
+    });
+    Ok(Generated {
+        service,
+        files: out,
+    })
+}
+
+/// Render and write the Linux files into `bundle_dir`, with their modes.
+/// Called by [`super::run`] for [`crate::platform::Platform::Linux`], after
+/// the runtime is in `bundle_dir/python` (a venv's `pyvenv.cfg` names the host
+/// interpreter the README warns about).
+pub fn render(
+    plan: &Plan,
+    bundle_dir: &Path,
+    ctx: &Context<'_>,
+) -> Result<super::Rendered, super::Error> {
+    let templates = Templates::new(Some(&plan.project.root));
+    let host_python = venv_base(&bundle_dir.join("python"));
+    let generated = files(plan, &templates, host_python.as_deref())?;
+    let mut written = Vec::new();
+    for f in &generated.files {
+        write(bundle_dir, f)?;
+        written.push(bundle_dir.join(&f.path));
+    }
+    ctx.reporter.debug(&format!(
+        "linux files: {} (service {}.service)",
+        generated
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        generated.service
+    ));
+    Ok(super::Rendered { files: written })
+}
+
+/// The base interpreter of a venv runtime (`executable`, else `home`, of its
+/// `pyvenv.cfg`); `None` for a standalone runtime.
+pub fn venv_base(python_dir: &Path) -> Option<String> {
+    let cfg = fs_err::read_to_string(python_dir.join("pyvenv.cfg")).ok()?;
+    let value = |key: &str| {
+        cfg.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_owned())
+        })
+    };
+    value("executable").or_else(|| value("home"))
+}
+
+/// Write one file atomically with its mode.
+pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = bundle_dir.join(&f.path);
+    let err = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    fs_err::create_dir_all(bundle_dir).map_err(|e| err(e.into()))?;
+    crate::fs::atomic_write(&path, f.contents.as_bytes()).map_err(err)?;
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))
+        .map_err(|e| err(e.into()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        assert_eq!(service_name("Hello App", "x"), "hello-app");
+        assert_eq!(service_name("My \"50%\" $App's", "x"), "my-50-app-s");
+        assert_eq!(service_name("%%%", "hello_app"), "hello_app");
+        assert_eq!(service_name("ledgrab.server", "x"), "ledgrab.server");
+    }
 }

@@ -219,7 +219,10 @@ pub fn import_check(
     let tmp = tempfile::Builder::new().prefix("pyship-check-").tempdir()?;
     let script = tmp.path().join("import_check.py");
     fs_err::write(&script, SCRIPT)?;
-    let mut args: Vec<String> = Vec::new();
+    // -B: importing must not write __pycache__ into the bundle tree, or a
+    // rebuild whose check is cached packs different files (found by the Linux
+    // bundle e2e test).
+    let mut args: Vec<String> = vec!["-B".to_string()];
     if !py.wine {
         // Isolated, no host site-packages: only the bundle's packages count.
         args.extend(["-I".to_string(), "-S".to_string()]);

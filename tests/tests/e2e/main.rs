@@ -6,6 +6,7 @@ mod build_script;
 mod docker;
 mod init;
 mod installer;
+mod linux_bundle;
 mod packaging;
 mod plan;
 mod publish;

@@ -1,0 +1,561 @@
+//! Linux bundle (issue 6): the test runtime, the rendered launcher and systemd
+//! files, and the whole tarball built by `cargo pyship bundle --target linux`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::support::*;
+use pyship_e2e::http::StaticServer;
+use pyship_e2e::wine::{free_port, http_get, wait_http, Running};
+
+/// Extract a `.tar.gz` with the system tar (not the code under test).
+fn untar(tarball: &Path, into: &Path) {
+    fs_err::create_dir_all(into).unwrap();
+    let st = Command::new(require_tool("tar", "`apt-get install tar`"))
+        .arg("-xzf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(st.success(), "tar -xzf {} failed", tarball.display());
+}
+
+/// `ldd` of `exe`: the line naming libpython (required when `shared`) must
+/// resolve below `root`.
+fn assert_libpython_inside(exe: &Path, root: &Path, shared: bool) {
+    let out = Command::new(require_tool("ldd", "`apt-get install libc-bin`"))
+        .arg(exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "ldd {} failed: {text}", exe.display());
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("libpython")).collect();
+    assert!(
+        !shared || !lines.is_empty(),
+        "ldd shows no libpython for a shared build:\n{text}"
+    );
+    let root = fs_err::canonicalize(root).unwrap();
+    for line in lines {
+        let resolved = line.split("=>").nth(1).unwrap_or("").trim();
+        let resolved = resolved.split(" (").next().unwrap_or("");
+        let resolved = fs_err::canonicalize(resolved)
+            .unwrap_or_else(|e| panic!("libpython does not resolve ({e}): {line}\n{text}"));
+        assert!(
+            resolved.starts_with(&root),
+            "libpython of {} resolves outside {}: {line}\n{text}",
+            exe.display(),
+            root.display()
+        );
+    }
+}
+
+#[test]
+fn test_runtime_is_relocatable() {
+    let rt = pyship_e2e::pbs::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    untar(&rt.tarball, dir.path());
+    let exe = dir.path().join("python/bin/python3");
+    assert_libpython_inside(&exe, dir.path(), rt.host.shared_lib.is_some());
+    let out = Command::new(&exe)
+        .args(["-c", "import sys, json, ssl, sqlite3; print(sys.prefix)"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prefix = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        Path::new(&prefix),
+        fs_err::canonicalize(dir.path().join("python")).unwrap()
+    );
+}
+
+/// A name that needs escaping in every language the Linux files use.
+const TRICKY_NAME: &str = r#"Hello "50%" $App's \ x"#;
+
+/// The plan of a copy of the hello fixture, with `edit` applied to its
+/// Cargo.toml.
+fn hello_plan(edit: impl FnOnce(&str) -> String) -> (tempfile::TempDir, pyship_build::Plan) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(&manifest, edit(&text)).unwrap();
+    let project = pyship_build::project::load(Some(&manifest), None).unwrap();
+    let plan = pyship_build::Plan::build(
+        project,
+        &pyship_build::env::Env::default(),
+        &pyship_build::plan::Options {
+            version: Some("v1.2.3"),
+            targets: vec![pyship_build::platform::Platform::Linux],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (tmp, plan)
+}
+
+fn tricky_plan(extra_linux: &str) -> (tempfile::TempDir, pyship_build::Plan) {
+    let toml_name = TRICKY_NAME.replace('\\', "\\\\").replace('"', "\\\"");
+    let extra = extra_linux.to_owned();
+    hello_plan(move |t| {
+        format!(
+            "{}\n[package.metadata.pyship.linux]\n{extra}\n",
+            t.replace("name = \"Hello App\"", &format!("name = \"{toml_name}\""))
+        )
+    })
+}
+
+fn all_files(r: &pyship_build::render::linux::Generated) -> String {
+    r.files
+        .iter()
+        .map(|f| format!("===== {} ({:o})\n{}", f.path, f.mode, f.contents))
+        .collect()
+}
+
+#[test]
+fn linux_files_escape_a_tricky_name() {
+    let (_t, plan) = tricky_plan("user = \"svc%user\"");
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    assert_eq!(r.service, "hello-50-app-s-x");
+    insta::assert_snapshot!("linux_files_tricky_name", all_files(&r));
+}
+
+#[test]
+fn linux_files_venv_readme_names_the_host_python() {
+    let (_t, plan) = hello_plan(|t| {
+        format!("{t}\n[package.metadata.pyship.linux]\nruntime = \"venv\"\nservice = false\n")
+    });
+    let templates = pyship_build::templates::Templates::new(None);
+    let r =
+        pyship_build::render::linux::files(&plan, &templates, Some("/usr/bin/python3.11")).unwrap();
+    let names: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        names,
+        ["run.sh", "README.txt"],
+        "service = false still wrote the service scripts"
+    );
+    insta::assert_snapshot!("linux_readme_venv", &r.files[1].contents);
+}
+
+/// A folder whose path needs escaping for systemd (`%`), sed (`&`, `|`) and
+/// the shell (space, `$`), and that systemd can still run a program from.
+fn tricky_dir(parent: &Path) -> std::path::PathBuf {
+    let d = parent.join("my app %i $HOME & pipe|x [1]");
+    fs_err::create_dir_all(&d).unwrap();
+    d
+}
+
+fn executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::write(path, text).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `systemd-analyze verify` on a unit file; panics with its output on failure.
+fn systemd_verify(unit_file: &Path) {
+    let sa = require_tool("systemd-analyze", "`apt-get install systemd`");
+    let out = Command::new(sa)
+        .args(["verify", "--man=no"])
+        .arg(unit_file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = unit_file
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        out.status.success() && !text.contains(&name),
+        "systemd-analyze verify {} failed:\n{text}\n--- unit:\n{}",
+        unit_file.display(),
+        fs_err::read_to_string(unit_file).unwrap()
+    );
+}
+
+#[test]
+fn rendered_unit_passes_systemd_analyze_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tricky_dir(tmp.path());
+    let run_sh = dir.join("run.sh");
+    executable(&run_sh, "#!/bin/sh\n");
+    let templates = pyship_build::templates::Templates::new(None);
+    let unit = pyship_build::render::linux::unit(
+        &templates,
+        &pyship_build::render::linux::Unit {
+            name: TRICKY_NAME,
+            service: "hello-app",
+            exec_start: run_sh.to_str().unwrap(),
+            working_directory: dir.to_str().unwrap(),
+            user: Some("root"),
+        },
+    )
+    .unwrap();
+    let unit_file = tmp.path().join("hello-app.service");
+    fs_err::write(&unit_file, &unit).unwrap();
+    systemd_verify(&unit_file);
+    // The check can fail: a unit whose ExecStart misses run.sh is rejected.
+    fs_err::remove_file(&run_sh).unwrap();
+    let sa = require_tool("systemd-analyze", "`apt-get install systemd`");
+    let st = Command::new(sa)
+        .args(["verify", "--man=no"])
+        .arg(&unit_file)
+        .output()
+        .unwrap();
+    assert!(!st.status.success(), "verify accepted a missing ExecStart");
+}
+
+#[test]
+fn install_service_print_unit_escapes_the_install_folder() {
+    let (_t, plan) = tricky_plan("");
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tricky_dir(tmp.path());
+    for f in &r.files {
+        pyship_build::render::linux::write(&dir, f).unwrap();
+    }
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg(dir.join("install-service.sh"))
+        .arg("--print-unit")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        unit.contains("Type=simple")
+            && unit.contains("Restart=on-failure")
+            && unit.contains("RestartSec=5"),
+        "{unit}"
+    );
+    let unit_file = tmp.path().join(format!("{}.service", r.service));
+    fs_err::write(&unit_file, &unit).unwrap();
+    systemd_verify(&unit_file);
+}
+
+/// Run `script` as an unprivileged user (setpriv when the tests run as root).
+fn run_unprivileged(script: &Path) -> std::process::Output {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    let mut cmd = if uid.trim() == "0" {
+        let mut c = Command::new(require_tool("setpriv", "`apt-get install util-linux`"));
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+        c
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg(script).current_dir("/").output().unwrap()
+}
+
+#[test]
+fn service_scripts_refuse_to_run_without_root() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("pyship-svc-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for f in &r.files {
+        pyship_build::render::linux::write(tmp.path(), f).unwrap();
+    }
+    for script in ["install-service.sh", "uninstall-service.sh"] {
+        let out = run_unprivileged(&tmp.path().join(script));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{script}: {err}");
+        assert!(
+            err.contains(&format!("{script} must run as root (sudo ")),
+            "{script}: {err}"
+        );
+    }
+}
+
+#[test]
+fn run_sh_works_from_any_cwd_and_through_a_symlink() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tricky_dir(tmp.path());
+    pyship_build::render::linux::write(&bundle, &r.files[0]).unwrap();
+    fs_err::create_dir_all(bundle.join("python/bin")).unwrap();
+    // A fake interpreter that reports how it was started.
+    executable(
+        &bundle.join("python/bin/python3"),
+        "#!/bin/sh\nprintf 'PYTHONPATH=%s\\n' \"$PYTHONPATH\"\nprintf 'arg=%s\\n' \"$@\"\n",
+    );
+    let links = tmp.path().join("bin");
+    fs_err::create_dir_all(&links).unwrap();
+    std::os::unix::fs::symlink(bundle.join("run.sh"), links.join("hello")).unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    for launcher in [bundle.join("run.sh"), links.join("hello")] {
+        let out = Command::new(&launcher)
+            .args(["--port", "a b"])
+            .current_dir(cwd.path())
+            .env("PYTHONPATH", "/should/not/leak")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let canon = fs_err::canonicalize(&bundle).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!(
+                "PYTHONPATH={}/app/src\narg=-m\narg=hello_app\narg=--port\narg=a b\n",
+                canon.display()
+            ),
+            "launched as {}",
+            launcher.display()
+        );
+    }
+}
+
+#[test]
+fn install_service_refuses_a_folder_systemd_cannot_run_from() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    for bad in [r#"with "quote""#, "back\\slash", "it's"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(bad);
+        for f in &r.files {
+            pyship_build::render::linux::write(&dir, f).unwrap();
+        }
+        let out = Command::new("sh")
+            .arg(dir.join("install-service.sh"))
+            .arg("--print-unit")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.contains("systemd cannot run a program from a folder"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+const VERSION_ARG: &str = "v0.3.0-rc.1";
+const TARBALL: &str = "Hello App-v0.3.0-rc.1-linux-x64.tar.gz";
+/// The served name of the test runtime: `{version}` is the configured 3.11.9.
+const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
+
+/// The hello fixture with wheels only from `wheels_url` and `linux` settings.
+fn hello_linux(wheels_url: &str, linux: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let text = text.replacen(
+        "port = 8765\n",
+        &format!("port = 8765\nno-index = true\nfind-links = [\"{wheels_url}/\"]\n"),
+        1,
+    );
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.linux]\n{linux}\n"),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+fn bundle_linux(dir: &Path, cache: &Path) -> String {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    let out = pyship(cache)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["bundle", "--target", "linux", "--version", VERSION_ARG])
+        .assert()
+        .success();
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
+/// (path, mode, is symlink) of every entry of a `.tar.gz`.
+fn tar_entries(tarball: &Path) -> Vec<(String, u32, bool)> {
+    let f = fs_err::File::open(tarball).unwrap();
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                e.header().mode().unwrap() & 0o7777,
+                e.header().entry_type().is_symlink(),
+            )
+        })
+        .collect()
+}
+
+/// Start `run.sh` of an unpacked bundle (from an unrelated cwd, with an
+/// environment that has no Python of its own), wait for `/health`.
+fn run_and_check_health(root: &Path) {
+    let port = free_port();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(root.join("run.sh"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(cwd.path());
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(90));
+    let version = http_get(port, "/version");
+    let (stdout, stderr) = running.stop();
+    let (status, body) = health
+        .unwrap_or_else(|| panic!("no answer on /health\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    assert_eq!(status, 200, "{body}\n{stderr}");
+    let (_, version) = version.expect("/version answers");
+    assert!(version.contains("0.3.0rc1"), "{version}");
+}
+
+#[test]
+fn linux_bundle_standalone_runs_from_another_dir() {
+    let rt = pyship_e2e::pbs::runtime();
+    let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime_server.url()
+    );
+    let (_tmp, dir) = hello_linux(&wheels.url(), &format!("runtime-url = \"{url}\""));
+    let cache = tempfile::tempdir().unwrap();
+    let stderr = bundle_linux(&dir, cache.path());
+    let tarball = dir.join("dist").join(TARBALL);
+    assert!(tarball.is_file(), "no {TARBALL}:\n{stderr}");
+    // The first fetch pinned the runtime in pyship.lock.
+    let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
+    assert!(lock.contains(&rt.sha256), "{lock}");
+
+    // Same inputs, same bytes (the import check is cached on the rebuild);
+    // the pinned, cached runtime needs no request.
+    let first = sha256_file(&tarball);
+    let before = runtime_server.requests();
+    bundle_linux(&dir, cache.path());
+    assert_eq!(
+        sha256_file(&tarball),
+        first,
+        "rebuild is not byte-identical"
+    );
+    assert_eq!(
+        runtime_server.requests(),
+        before,
+        "a pinned, cached runtime was downloaded again"
+    );
+
+    let entries = tar_entries(&tarball);
+    assert!(
+        entries.iter().all(|(p, ..)| p.starts_with("Hello App/")),
+        "{entries:?}"
+    );
+    let mode = |p: &str| {
+        entries
+            .iter()
+            .find(|(n, ..)| n == p)
+            .map(|(_, m, _)| *m)
+            .unwrap_or_else(|| panic!("{p} missing from the tarball"))
+    };
+    for script in ["run.sh", "install-service.sh", "uninstall-service.sh"] {
+        assert_eq!(mode(&format!("Hello App/{script}")), 0o755, "{script}");
+    }
+    assert_eq!(mode("Hello App/README.txt"), 0o644);
+    mode("Hello App/python/bin/python3");
+    mode("Hello App/app/src/hello_app/main.py");
+    // uvicorn[standard]'s Linux extras, native builds for Linux.
+    let sp = "Hello App/python/lib/python3.11/site-packages/";
+    for pkg in ["uvloop", "numpy", "pydantic_core"] {
+        assert!(
+            entries
+                .iter()
+                .any(|(n, ..)| n.starts_with(&format!("{sp}{pkg}/")) && n.ends_with(".so")),
+            "no Linux build of {pkg}"
+        );
+    }
+    assert!(
+        !entries.iter().any(|(n, ..)| n.ends_with(".pyd")),
+        "Windows files in a Linux bundle"
+    );
+    // The post-strip import check must not leave bytecode behind: with it, a
+    // rebuild whose check is cached packs a different tree (not deterministic).
+    let pycache: Vec<_> = entries
+        .iter()
+        .filter(|(n, ..)| n.starts_with(sp) && n.contains("__pycache__"))
+        .take(3)
+        .collect();
+    assert!(
+        pycache.is_empty(),
+        "import check left bytecode: {pycache:?}"
+    );
+
+    // Unpack somewhere else: the bundled python loads its own libpython.
+    let unpacked = tempfile::tempdir().unwrap();
+    untar(&tarball, unpacked.path());
+    let root = unpacked.path().join("Hello App");
+    let exe = fs_err::canonicalize(root.join("python/bin/python3")).unwrap();
+    assert_libpython_inside(&exe, unpacked.path(), rt.host.shared_lib.is_some());
+    run_and_check_health(&root);
+
+    // The unit install-service.sh would write for this folder is valid.
+    let out = Command::new(root.join("install-service.sh"))
+        .arg("--print-unit")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit_file = unpacked.path().join("hello-app.service");
+    fs_err::write(&unit_file, &out.stdout).unwrap();
+    systemd_verify(&unit_file);
+}
+
+#[test]
+fn linux_bundle_venv_runs_on_the_build_machine() {
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (_tmp, dir) = hello_linux(&wheels.url(), "runtime = \"venv\"");
+    let cache = tempfile::tempdir().unwrap();
+    let stderr = bundle_linux(&dir, cache.path());
+    let tarball = dir.join("dist").join(TARBALL);
+    assert!(tarball.is_file(), "no {TARBALL}:\n{stderr}");
+    let unpacked = tempfile::tempdir().unwrap();
+    untar(&tarball, unpacked.path());
+    let root = unpacked.path().join("Hello App");
+    let readme = fs_err::read_to_string(root.join("README.txt")).unwrap();
+    assert!(
+        readme.contains("only runs on a machine where\nthe same Python sits at the same path"),
+        "{readme}"
+    );
+    let cfg = fs_err::read_to_string(root.join("python/pyvenv.cfg")).unwrap();
+    let home = cfg
+        .lines()
+        .find_map(|l| l.strip_prefix("home = "))
+        .expect("pyvenv.cfg has home");
+    assert!(
+        readme.contains(home.trim()),
+        "README does not name {home}:\n{readme}"
+    );
+    assert!(
+        !root.join("python/bin/activate").exists(),
+        "activate scripts hard-code the build path"
+    );
+    run_and_check_health(&root);
+}
