@@ -10,6 +10,7 @@ mod linux_bundle;
 mod packaging;
 mod plan;
 mod publish;
+mod release;
 mod strip;
 mod support;
 mod version_cli;

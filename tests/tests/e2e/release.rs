@@ -1,0 +1,178 @@
+//! `cargo pyship release`, the one CI step, end to end: on a tagged commit with
+//! CI variables pointing at the test Gitea server, it stamps the version, builds
+//! the Windows zip, the installer and the Linux tarball from local test data,
+//! writes manifest.json, and publishes everything with SHA256SUMS last. A second
+//! run converges on the same release with one asset per name; `--dry-run`
+//! changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use super::support::*;
+use predicates::prelude::*;
+use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+use pyship_e2e::http::StaticServer;
+
+const TAG: &str = "v0.4.0-rc.1";
+const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
+
+struct Servers {
+    gitea: GiteaServer,
+    _mirror_dir: tempfile::TempDir,
+    mirror: StaticServer,
+    wheels: StaticServer,
+    _runtime_file: tempfile::TempDir,
+    runtime: StaticServer,
+}
+
+fn servers() -> Servers {
+    let mirror_dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
+        mirror_dir
+            .path()
+            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
+    )
+    .unwrap();
+    let (runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    Servers {
+        gitea: GiteaServer::start(),
+        mirror: StaticServer::start(mirror_dir.path()),
+        _mirror_dir: mirror_dir,
+        wheels: StaticServer::start(pyship_e2e::testdata::wheelhouse()),
+        _runtime_file: runtime_file,
+        runtime,
+    }
+}
+
+/// The hello fixture as a tagged git repository, configured for the local data.
+fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap().replacen(
+        "port = 8765\n",
+        &format!(
+            "port = 8765\nno-index = true\nfind-links = [\"{}/\"]\n",
+            s.wheels.url()
+        ),
+        1,
+    );
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        s.runtime.url()
+    );
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{runtime_url}\"\n"),
+    )
+    .unwrap();
+    fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
+    git_init_commit(&dir);
+    git(&dir, &["tag", TAG]);
+    (tmp, dir)
+}
+
+fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    let mut c = pyship(cache);
+    c.current_dir(dir)
+        .env("PYSHIP_PYTHON_MIRROR", s.mirror.url())
+        .env("GITHUB_SERVER_URL", s.gitea.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_REF_NAME", TAG)
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
+        .env("PYSHIP_RETRY_BASE_MS", "5")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["pyship", "release"]);
+    c
+}
+
+const ASSETS: &[&str] = &[
+    "Hello App-v0.4.0-rc.1-linux-x64.tar.gz",
+    "Hello App-v0.4.0-rc.1-setup.exe",
+    "Hello App-v0.4.0-rc.1-win-x64.zip",
+    "SHA256SUMS",
+    "manifest.json",
+];
+
+fn assert_release(s: &Servers, dir: &Path) {
+    let rel = s.gitea.release(REPO, TAG).expect("the release exists");
+    assert!(!rel.is_tag && rel.prerelease, "a real pre-release: {rel:?}");
+    let mut names: Vec<&str> = rel.assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ASSETS, "one asset per name");
+    let dist = dir.join("dist");
+    for a in &rel.assets {
+        assert_eq!(
+            a.data,
+            fs_err::read(dist.join(&a.name)).unwrap(),
+            "{}",
+            a.name
+        );
+    }
+    // SHA256SUMS covers every other artifact.
+    let sums = fs_err::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    for name in ASSETS.iter().filter(|n| **n != "SHA256SUMS") {
+        let line = format!("{}  {name}", sha256_file(&dist.join(name)));
+        assert!(sums.lines().any(|l| l == line), "{line} missing:\n{sums}");
+    }
+    // The last upload is SHA256SUMS.
+    let uploads: Vec<_> = s
+        .gitea
+        .writes()
+        .into_iter()
+        .filter(|l| l.method == "POST" && l.path.ends_with("/assets"))
+        .collect();
+    assert!(
+        uploads.last().unwrap().query.contains("SHA256SUMS"),
+        "{uploads:?}"
+    );
+    // manifest.json names the artifacts by platform and install type.
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(dist.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["version"]["pep440"], "0.4.0rc1", "{m}");
+}
+
+#[test]
+fn release_builds_everything_and_publishes_idempotently() {
+    let s = servers();
+    let (_t, dir) = project(&s);
+    let cache = tempfile::tempdir().unwrap();
+
+    // Dry run first: no write request, nothing stamped, nothing built.
+    let py = dir.join("python/pyproject.toml");
+    let before = fs_err::read(&py).unwrap();
+    release(&s, &dir, cache.path())
+        .arg("--dry-run")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("publish"));
+    assert!(s.gitea.writes().is_empty(), "{:?}", s.gitea.writes());
+    assert_eq!(fs_err::read(&py).unwrap(), before);
+    assert!(!dir.join("dist").exists());
+
+    let out = release(&s, &dir, cache.path())
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    assert_eq!(v["tag"], TAG);
+    assert_eq!(v["prerelease"], true);
+    assert!(v["url"].as_str().unwrap().contains("/releases/tag/"), "{v}");
+    assert_eq!(v["assets"].as_array().unwrap().len(), ASSETS.len(), "{v}");
+    assert!(fs_err::read_to_string(&py)
+        .unwrap()
+        .contains("version = \"0.4.0rc1\""));
+    assert_release(&s, &dir);
+    let id = s.gitea.release(REPO, TAG).unwrap().id;
+
+    // Again: the same release, still one asset per name.
+    release(&s, &dir, cache.path()).assert().success();
+    assert_eq!(s.gitea.release(REPO, TAG).unwrap().id, id);
+    assert_release(&s, &dir);
+}
