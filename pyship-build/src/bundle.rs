@@ -234,8 +234,9 @@ fn import_check(
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
     let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
-    // Only a full pass is remembered; a skipped or partial check runs again next time.
-    if check.interpreter.is_some() && check.unchecked.is_empty() {
+    // A pass is remembered (packages this wine cannot judge would be judged the
+    // same way again); a check skipped for want of an interpreter is not.
+    if check.interpreter.is_some() {
         if let Some(m) = marker {
             if let Some(dir) = m.parent() {
                 let _ = fs_err::create_dir_all(dir);

@@ -38,6 +38,8 @@ pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
 /// Commit being built (falls back to `git rev-parse HEAD`).
 pub const GITHUB_SHA: &str = "GITHUB_SHA";
+/// The user who started the CI run (username for `docker login`).
+pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 /// Default name of the variable holding the publish token (`publish.token-env`).
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
 /// Set by CI systems; used only to pick defaults, never to change results.
@@ -64,6 +66,7 @@ pub const ALL: &[&str] = &[
     GITHUB_SERVER_URL,
     GITHUB_REPOSITORY,
     GITHUB_SHA,
+    GITHUB_ACTOR,
     DEPLOY_TOKEN,
     CI,
 ];

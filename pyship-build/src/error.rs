@@ -41,6 +41,7 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::release::Error>,
     try_hint::<crate::installer::Error>,
     try_hint::<crate::strip::Error>,
     try_hint::<crate::wine::Error>,
@@ -51,6 +52,9 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::render::Error>,
     try_hint::<crate::archive::Error>,
     try_hint::<crate::bundle::Error>,
+    try_hint::<crate::docker::Error>,
+    try_hint::<crate::init::Error>,
+    try_hint::<crate::manifest::Error>,
 ];
 
 /// The first hint found along `err`'s cause chain.

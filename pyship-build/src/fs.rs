@@ -63,6 +63,15 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if let Ok(meta) = fs_err::metadata(path) {
         // Keep the mode of the file being replaced (e.g. an executable script).
         let _ = tmp.as_file().set_permissions(meta.permissions());
+    } else {
+        // A temp file is 0600; a new project file is an ordinary 0644 one.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
     }
     tmp.persist(path).map_err(|e| Error::Persist {
         path: path.to_owned(),
@@ -163,7 +172,13 @@ mod tests {
         assert_eq!(fs_err::read_to_string(&p).unwrap(), "new");
         let mode = fs_err::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
+        let fresh = dir.path().join("new.toml");
+        atomic_write(&fresh, b"x").unwrap();
+        assert_eq!(
+            fs_err::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         // Nothing left behind.
-        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

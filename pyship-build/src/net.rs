@@ -154,15 +154,30 @@ pub fn download(
     expected: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Downloaded, Error> {
-    let save_err = |source| Error::Save {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir).map_err(|source| Error::Save {
         url: url.to_owned(),
         path: dest.to_owned(),
         source,
-    };
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(save_err)?;
+    })?;
+    // A local mirror (`file:///srv/python`): same hashing, same verification.
+    if let Some(path) = url.strip_prefix("file://") {
+        let file = fs_err::File::open(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => Error::Status {
+                url: url.to_owned(),
+                status: 404,
+            },
+            _ => Error::Save {
+                url: url.to_owned(),
+                path: PathBuf::from(path),
+                source,
+            },
+        })?;
+        let len = file.metadata().ok().map(|m| m.len());
+        return save_verified(file, len, url, dest, expected, reporter);
+    }
     Backoff::default().retry(|_| {
-        let mut resp = client.get(url).send().map_err(|source| Error::Request {
+        let resp = client.get(url).send().map_err(|source| Error::Request {
             url: url.to_owned(),
             source,
         })?;
@@ -173,47 +188,67 @@ pub fn download(
                 status,
             });
         }
-        let name = url.rsplit('/').next().unwrap_or(url);
-        let bar = reporter.progress(name, resp.content_length(), true);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".download-")
-            .tempfile_in(dir)
-            .map_err(save_err)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            // A body cut short is a connection problem: retried like one.
-            let n = resp.read(&mut buf).map_err(|source| Error::Body {
+        let len = resp.content_length();
+        save_verified(resp, len, url, dest, expected, reporter)
+    })
+}
+
+/// Stream `body` to a temp file beside `dest` while hashing it; rename it to
+/// `dest` only when the hash matches `expected` (if given).
+fn save_verified(
+    mut body: impl Read,
+    len: Option<u64>,
+    url: &str,
+    dest: &Path,
+    expected: Option<&str>,
+    reporter: &dyn Reporter,
+) -> Result<Downloaded, Error> {
+    let save_err = |source| Error::Save {
+        url: url.to_owned(),
+        path: dest.to_owned(),
+        source,
+    };
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = url.rsplit('/').next().unwrap_or(url);
+    let bar = reporter.progress(name, len, true);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(dir)
+        .map_err(save_err)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        // A body cut short is a connection problem: retried like one.
+        let n = body.read(&mut buf).map_err(|source| Error::Body {
+            url: url.to_owned(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(save_err)?;
+        size += n as u64;
+        bar.inc(n as u64);
+    }
+    bar.finish();
+    let actual = hex::encode(hasher.finalize());
+    if let Some(exp) = expected {
+        if !exp.eq_ignore_ascii_case(&actual) {
+            return Err(Error::HashMismatch {
                 url: url.to_owned(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(save_err)?;
-            size += n as u64;
-            bar.inc(n as u64);
+                expected: exp.to_ascii_lowercase(),
+                actual,
+            });
         }
-        bar.finish();
-        let actual = hex::encode(hasher.finalize());
-        if let Some(exp) = expected {
-            if !exp.eq_ignore_ascii_case(&actual) {
-                return Err(Error::HashMismatch {
-                    url: url.to_owned(),
-                    expected: exp.to_ascii_lowercase(),
-                    actual,
-                });
-            }
-        }
-        tmp.as_file().sync_all().map_err(save_err)?;
-        tmp.persist(dest).map_err(|e| save_err(e.error))?;
-        Ok(Downloaded {
-            path: dest.to_owned(),
-            sha256: actual,
-            size,
-        })
+    }
+    tmp.as_file().sync_all().map_err(save_err)?;
+    tmp.persist(dest).map_err(|e| save_err(e.error))?;
+    Ok(Downloaded {
+        path: dest.to_owned(),
+        sha256: actual,
+        size,
     })
 }
 
@@ -235,6 +270,24 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_urls_are_hashed_and_verified() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("a.zip");
+        fs_err::write(&src, b"hello").unwrap();
+        let url = format!("file://{}", src.display());
+        let c = client().unwrap();
+        let r = crate::report::NullReporter;
+        let got = download(&c, &url, &d.path().join("out/a.zip"), None, &r).unwrap();
+        assert_eq!(got.sha256, sha256_file(&src).unwrap());
+        let bad = download(&c, &url, &d.path().join("out/b.zip"), Some("00"), &r).unwrap_err();
+        assert!(matches!(bad, Error::HashMismatch { .. }));
+        assert!(!d.path().join("out/b.zip").exists());
+        let missing = format!("file://{}/nope.zip", d.path().display());
+        let e = download(&c, &missing, &d.path().join("out/c.zip"), None, &r).unwrap_err();
+        assert!(matches!(e, Error::Status { status: 404, .. }));
+    }
 
     #[test]
     fn backoff_is_bounded() {

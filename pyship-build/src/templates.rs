@@ -33,6 +33,18 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "windows/start.bat.j2",
         include_str!("../templates/windows/start.bat.j2"),
     ),
+    (
+        "ci/test.yml.j2",
+        include_str!("../templates/ci/test.yml.j2"),
+    ),
+    (
+        "ci/release.yml.j2",
+        include_str!("../templates/ci/release.yml.j2"),
+    ),
+    (
+        "docker/Dockerfile.j2",
+        include_str!("../templates/docker/Dockerfile.j2"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,13 +1,55 @@
-//! `cargo pyship init`.
+//! `cargo pyship init`: write `[package.metadata.pyship]` and CI workflows, or
+//! (`--check`) show how the files on disk differ from what init would write.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::init::{self, Ci};
+use pyship_build::report::Reporter;
+use pyship_build::Context;
 
-use crate::cli::{Global, InitArgs};
+use crate::cli::{self, Global, InitArgs};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: InitArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship init` is not built yet")
+pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let opts = init::Options {
+        ci: match a.ci {
+            cli::Ci::Gitea => Ci::Gitea,
+            cli::Ci::Github => Ci::Github,
+            cli::Ci::None => Ci::None,
+        },
+        force: a.force,
+    };
+    if a.check {
+        let drift = init::check(&project, &opts)?;
+        if drift.is_empty() {
+            out.status("Checked", "the generated files are up to date");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut stdout = std::io::stdout().lock();
+        for d in &drift {
+            write!(stdout, "{}", d.diff)?;
+        }
+        stdout.flush()?;
+        out.error(&anyhow::Error::new(pyship_build::error::Hinted {
+            message: format!(
+                "{} generated file{} from what `cargo pyship init` writes now: {}",
+                drift.len(),
+                if drift.len() == 1 { " differs" } else { "s differ" },
+                drift
+                    .iter()
+                    .map(|d| d.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hint: "run `cargo pyship init` to regenerate them (the diff above shows the change), or edit the templates instead of the files".into(),
+        }));
+        return Ok(ExitCode::from(1));
+    }
+    let ctx = Context::new(out, env);
+    init::run(&project, &opts, &ctx)?;
+    Ok(ExitCode::SUCCESS)
 }

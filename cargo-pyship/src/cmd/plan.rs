@@ -1,13 +1,63 @@
-//! `cargo pyship plan`.
+//! `cargo pyship plan`: everything `release` would do and produce, with no side
+//! effects (it reads git tags; it writes and builds nothing).
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::manifest;
+use pyship_build::plan::{Options, Plan};
 
-use crate::cli::{Global, PlanArgs};
+use crate::cli::{Format, Global, PlanArgs};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: PlanArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship plan` is not built yet")
+pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let plan = Plan::build(
+        project,
+        env,
+        &Options {
+            version: a.version.as_deref(),
+            out_dir: a.out.as_deref(),
+            ..Options::default()
+        },
+    )?;
+    let rp = manifest::release_plan(&plan, env);
+    match a.format {
+        Format::Json => crate::print_json(&rp)?,
+        Format::Text => {
+            let v = &plan.version.version;
+            println!(
+                "{} {} ({}; from {})",
+                plan.name,
+                v.tag(),
+                if v.is_prerelease() {
+                    "pre-release"
+                } else {
+                    "stable"
+                },
+                plan.version.source
+            );
+            println!("artifacts:");
+            for a in &plan.artifacts {
+                println!("  {}", a.path.display());
+            }
+            println!("steps:");
+            for s in &rp.steps {
+                println!(
+                    "  {:<10} {}{}",
+                    s.name,
+                    if s.runs { "" } else { "(skipped) " },
+                    s.description
+                );
+            }
+            if let Some(d) = &rp.docker {
+                println!("docker tags:");
+                for t in &d.tags {
+                    println!("  {t}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

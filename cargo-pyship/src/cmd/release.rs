@@ -1,13 +1,75 @@
-//! `cargo pyship release`.
+//! `cargo pyship release`: the one CI step. Stamp the version, build every
+//! bundle and the installer, write manifest.json, publish (SHA256SUMS last),
+//! then the Docker image when configured. `--dry-run` changes nothing and
+//! prints what would happen (the same as `cargo pyship plan`).
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::plan::{Options, Plan};
+use pyship_build::report::Reporter;
+use pyship_build::{manifest, release, Context};
 
-use crate::cli::{Global, ReleaseArgs};
+use crate::cli::{Format, Global, ReleaseArgs};
 use crate::output::Output;
 
-pub fn run(_g: &Global, _a: ReleaseArgs, _env: &Env, _out: &Output) -> Result<ExitCode> {
-    bail!("`cargo pyship release` is not built yet")
+pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let project = super::load_project(g)?;
+    let plan = Plan::build(
+        project,
+        env,
+        &Options {
+            version: None,
+            out_dir: a.out.as_deref(),
+            targets: Vec::new(),
+        },
+    )?;
+    if a.dry_run {
+        let rp = manifest::release_plan(&plan, env);
+        match a.format {
+            Format::Json => crate::print_json(&rp)?,
+            Format::Text => {
+                out.status("Dry run", "nothing is changed; the release would:");
+                for s in &rp.steps {
+                    println!(
+                        "  {:<10} {}{}",
+                        s.name,
+                        if s.runs { "" } else { "(skipped) " },
+                        s.description
+                    );
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ctx = Context::new(out, env);
+    ctx.offline = a.offline;
+    let released = release::run(&plan, &ctx)?;
+    match a.format {
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct Summary<'a> {
+                tag: &'a str,
+                prerelease: bool,
+                url: Option<&'a str>,
+                assets: &'a [pyship_build::publish::PublishedAsset],
+                docker: Option<&'a pyship_build::docker::Output>,
+            }
+            crate::print_json(&Summary {
+                tag: &released.tag,
+                prerelease: released.prerelease,
+                url: released.published.release.as_ref().map(|r| r.url.as_str()),
+                assets: &released.published.assets,
+                docker: released.docker.as_ref(),
+            })?;
+        }
+        Format::Text => {
+            if let Some(r) = &released.published.release {
+                out.status("Released", &r.url);
+                println!("{}", r.url);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,10 @@
 //! Windows launchers: `scripts/start-hidden.vbs` (the seed's launcher: no
-//! console window) and `scripts/start.bat` (a console with the app's log).
+//! visible window) and `scripts/start.bat` (a console with the app's log).
+//!
+//! The VBS runs `python.exe` with its console hidden, not `pythonw.exe` as the
+//! seed did: under `pythonw.exe` `sys.stdout` is `None`, and uvicorn's log
+//! setup (`sys.stdout.isatty()`) then fails before the server starts
+//! (measured under wine with the hello fixture; the e2e test runs the VBS).
 //!
 //! Both are always in the bundle; `windows.launcher = "pythonw"` only changes
 //! what the installer's shortcuts run (`python\pythonw.exe -m {module}`), since

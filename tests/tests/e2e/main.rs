@@ -3,8 +3,11 @@
 //! One test binary, one module per area.
 
 mod build_script;
+mod docker;
+mod init;
 mod installer;
 mod packaging;
+mod plan;
 mod publish;
 mod strip;
 mod support;

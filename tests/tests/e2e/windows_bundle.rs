@@ -191,6 +191,22 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     assert_eq!(v["platform"], "win32", "{body}");
     assert_eq!(v["python"], "3.11.9", "{body}");
 
+    // The hidden launcher (what the shortcuts run with launcher = "vbs").
+    let port = free_port();
+    let mut cmd = prefix.command("wscript");
+    cmd.arg("scripts\\start-hidden.vbs")
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&root);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    // Stops the app too: its pipes close only when it exits.
+    prefix.kill();
+    let (so, se) = running.stop();
+    let (status, _) = health.unwrap_or_else(|| {
+        panic!("start-hidden.vbs never served /health\nstdout:\n{so}\nstderr:\n{se}")
+    });
+    assert_eq!(status, 200);
+
     // The console launcher starts the same app.
     let port = free_port();
     let mut cmd = prefix.command("cmd");

@@ -1,0 +1,729 @@
+//! Stage: the Docker image. Why: a release ships the app as an image too, tagged
+//! so that `:latest` never moves backwards and labelled with the OCI version,
+//! source and revision, and a CI run without registry access still publishes
+//! the rest of the release (a failed `docker login` is a warning, as in the
+//! seed recipe).
+//!
+//! [`plan`] is pure: it says which Dockerfile is used (the project's own, or
+//! one rendered from `docker/Dockerfile.j2`), the tags, and the exact command
+//! lines ([`CommandLine`]) that [`run`] executes. The token never appears in a
+//! command line: `docker login` reads it from stdin (`--password-stdin`).
+//!
+//! After a push to a Gitea registry, the container package is linked to the
+//! repository ([`link_package`], Gitea ≥ 1.24); older servers and Forgejo get
+//! a warning with the manual steps.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use crate::env::{self, Env};
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::templates::Templates;
+use crate::tools;
+use crate::version::Version;
+use crate::Context;
+
+mod link;
+pub use link::{link_package, manual_link_steps, LinkOutcome, LinkPlan};
+
+/// The rendered default's name among the templates.
+pub const TEMPLATE: &str = "docker/Dockerfile.j2";
+
+/// Run by the image's `RUN` to stamp `APP_VERSION` into `[project].version`
+/// (build args are in the environment of `RUN`). Empty `APP_VERSION`: unchanged.
+const STAMP_SCRIPT: &str = r#"import os, pathlib, re, sys
+v = os.environ.get("APP_VERSION", "")
+p = pathlib.Path("pyproject.toml")
+t = p.read_text(encoding="utf-8")
+n = 0
+if v:
+    t, n = re.subn(r'(?ms)(^\[project\][ \t]*$.*?^version[ \t]*=[ \t]*)(["\'])[^"\'\n]*\2', lambda m: m.group(1) + '"' + v + '"', t, count=1)
+    if n != 1:
+        sys.exit("APP_VERSION: no [project].version in pyproject.toml")
+    p.write_text(t, encoding="utf-8")
+"#;
+
+/// The container's health check: the app accepts TCP connections on its port.
+fn healthcheck_script(port: u16) -> String {
+    format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close()")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no Docker image is configured")]
+    NoImage,
+    #[error("`docker.image = \"{image}\"` is not a valid image name")]
+    BadImage { image: String },
+    #[error("the Docker build context {context} does not contain {what} ({path})")]
+    OutsideContext {
+        context: PathBuf,
+        what: &'static str,
+        path: PathBuf,
+    },
+    #[error(transparent)]
+    Tool(#[from] tools::Error),
+    #[error("`docker info` failed: no Docker engine is reachable\n{stderr}")]
+    NoEngine { stderr: String },
+    #[error(transparent)]
+    Template(#[from] crate::templates::Error),
+    #[error("could not write the Dockerfile {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error("could not run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed ({status})")]
+    Failed { command: String, status: String },
+    #[error("--push needs the token in ${var}, which is not set")]
+    NoToken { var: String },
+    #[error("linking the container package failed: POST {url} answered {status}: {message}")]
+    Link {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the token in the publish token variable is not a valid HTTP header value")]
+    BadToken,
+    #[error(transparent)]
+    Target(#[from] crate::publish::Error),
+    #[error(transparent)]
+    Net(#[from] crate::net::Error),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::NoImage => "set `image = \"registry.example.com/owner/app\"` in [package.metadata.pyship.docker], or publish.url and publish.repo (or run in CI, which sets GITHUB_SERVER_URL and GITHUB_REPOSITORY)".into(),
+            Error::BadImage { .. } => "use `host/owner/name` in lowercase letters, digits, `.`, `_`, `-` and `/`, without a tag".into(),
+            Error::OutsideContext { .. } => "set [package.metadata.pyship.docker] context to a directory that contains the pyproject and the app sources".into(),
+            Error::Tool(e) => return e.hint(),
+            Error::NoEngine { .. } => "start the Docker engine (e.g. `systemctl start docker`) or point DOCKER_HOST at one; the docker CLI alone cannot build images".into(),
+            Error::Template(e) => return e.hint(),
+            Error::Write { .. } => "check that the output directory is writable".into(),
+            Error::Spawn { .. } => "check that docker is installed and executable".into(),
+            Error::Failed { .. } => "read docker's output above; run the printed command by hand to reproduce it".into(),
+            Error::NoToken { var } => format!("export {var} with a token that may push to the registry"),
+            Error::Link { .. } => "check that the token has the write:package scope and belongs to the package owner".into(),
+            Error::BadToken => "check the token variable: it must hold the token only, without line breaks".into(),
+            Error::Target(e) => return crate::error::Hint::hint(e),
+            Error::Net(e) => return e.hint(),
+        })
+    }
+}
+
+/// What the caller chose.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Log in and push every tag (then link the package on Gitea).
+    pub push: bool,
+    /// The repository's version tags (`git tag --list 'v*'`), for the `latest` rule.
+    pub repo_tags: Vec<String>,
+}
+
+/// One command the stage runs: program, arguments, and what is piped to its
+/// stdin (a description, never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+    /// `Some(var)`: the value of environment variable `var` is written to stdin.
+    pub stdin_from_env: Option<String>,
+}
+
+impl CommandLine {
+    fn new(program: &str, args: Vec<String>) -> Self {
+        Self {
+            program: program.to_owned(),
+            args,
+            stdin_from_env: None,
+        }
+    }
+}
+
+impl fmt::Display for CommandLine {
+    /// A POSIX shell line that does the same (`printf '%s' "$VAR" | docker login ...`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(var) = &self.stdin_from_env {
+            write!(f, "printf '%s' \"${var}\" | ")?;
+        }
+        f.write_str(&shell_word(&self.program))?;
+        for a in &self.args {
+            write!(f, " {}", shell_word(a))?;
+        }
+        Ok(())
+    }
+}
+
+/// A word quoted only when the shell needs it.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b',' | b'+'
+                )
+        });
+    if plain {
+        s.to_owned()
+    } else {
+        crate::templates::escape::sh(s)
+    }
+}
+
+/// Everything the Docker step will do.
+#[derive(Debug, Clone, Serialize)]
+pub struct DockerPlan {
+    pub image: String,
+    /// Full references (`image:tag`), `latest` last when present.
+    pub tags: Vec<String>,
+    pub latest: bool,
+    /// The registry host `docker login` talks to (`None`: Docker Hub).
+    pub registry: Option<String>,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    /// `true`: rendered from the template into the work dir (the project has none).
+    pub dockerfile_generated: bool,
+    /// `{dockerfile}.dockerignore`, written next to a generated Dockerfile when
+    /// the context has no `.dockerignore` (BuildKit reads it in that place):
+    /// keeps Rust's `target/` and the output directory out of the context.
+    pub dockerignore: Option<PathBuf>,
+    pub build_args: Vec<(String, String)>,
+    pub labels: Vec<(String, String)>,
+    pub commands: Vec<CommandLine>,
+    pub link: Option<LinkPlan>,
+}
+
+/// What [`run`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    pub image: String,
+    pub tags: Vec<String>,
+    pub built: bool,
+    pub pushed: bool,
+    /// Why the step was skipped (a failed login).
+    pub skipped: Option<String>,
+    pub link: Option<LinkOutcome>,
+}
+
+/// The repository's version tags (`git tag --list 'v*'`); empty outside git.
+pub fn repo_version_tags(dir: &Path) -> Vec<String> {
+    Command::new("git")
+        .args(["tag", "--list", "v*"])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `latest` only for a stable version that is at least as high as every stable
+/// version among the repository's tags: a backport (`v1.0.1` after `v1.1.0`)
+/// must not move `latest`. Tags that do not parse as versions are ignored.
+pub fn is_latest(version: &Version, repo_tags: &[String]) -> bool {
+    if version.is_prerelease() {
+        return false;
+    }
+    let key = |v: &Version| (v.major, v.minor, v.patch, v.post.unwrap_or(0));
+    let mine = key(version);
+    repo_tags
+        .iter()
+        .filter_map(|t| t.parse::<Version>().ok())
+        .filter(|v| !v.is_prerelease())
+        .all(|v| key(&v) <= mine)
+}
+
+/// The image name: `docker.image`, else `{host}/{owner}/{name}` of the release
+/// repository (Gitea's registry lives on the same host), lowercased.
+pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
+    let image = match &plan.config.docker.image {
+        Some(i) => i.clone(),
+        None => {
+            let (url, repo) = crate::manifest::release_location(plan, env);
+            let (Some(url), Some(repo)) = (url, repo) else {
+                return Err(Error::NoImage);
+            };
+            format!("{}/{repo}", host_of(&url)).to_ascii_lowercase()
+        }
+    };
+    let valid = !image.is_empty()
+        && !image.starts_with('/')
+        && !image.ends_with('/')
+        && !image.contains("//")
+        && image
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| !last.contains(':'))
+        && image.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
+        });
+    if !valid {
+        return Err(Error::BadImage { image });
+    }
+    Ok(image)
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest.split('/').next().unwrap_or_default();
+    host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host)
+}
+
+/// The registry host of `image`: its first component when it looks like a host
+/// (has a `.` or `:`, or is `localhost`), as docker decides.
+pub fn registry_of(image: &str) -> Option<String> {
+    let (first, rest) = image.split_once('/')?;
+    let _ = rest;
+    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_owned())
+}
+
+fn relative_to(context: &Path, path: &Path, what: &'static str) -> Result<String, Error> {
+    let rel = path
+        .strip_prefix(context)
+        .map_err(|_| Error::OutsideContext {
+            context: context.to_owned(),
+            what,
+            path: path.to_owned(),
+        })?;
+    let s = rel.to_string_lossy().replace('\\', "/");
+    Ok(if s.is_empty() { ".".into() } else { s })
+}
+
+/// Lexically normalized absolute path (no `..`, no `.`), without touching the disk.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The build context (absolute).
+pub fn context_dir(plan: &Plan) -> PathBuf {
+    normalize(&plan.project.path(&plan.config.docker.context))
+}
+
+/// Render the default Dockerfile for `plan` (the project's `templates/` may
+/// override it). Paths in it are relative to the build context.
+pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
+    let context = context_dir(plan);
+    let py = plan.pyproject();
+    let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.root));
+    let python_src = relative_to(&context, &py_dir, "the pyproject's directory")?;
+    let app_src = normalize(&plan.app_src);
+    // The app sources must reach the image with the pyproject (pip installs them from there).
+    relative_to(&context, &app_src, "the app sources")?;
+    let mut includes = Vec::new();
+    for inc in &plan.config.include {
+        let abs = normalize(&plan.project.path(inc));
+        let from = relative_to(&context, &abs, "an `include` path")?;
+        let name = abs
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| from.clone());
+        includes.push(minijinja::context! { from => from, to => format!("/app/{name}") });
+    }
+    let templates = Templates::new(Some(&plan.project.root));
+    Ok(templates.render(
+        TEMPLATE,
+        minijinja::context! {
+            header => format!(
+                "Generated by cargo-pyship {} (cargo pyship docker) for {}; a Dockerfile in the build context replaces it.",
+                env!("CARGO_PKG_VERSION"),
+                plan.name.replace(['\n', '\r'], " "),
+            ),
+            python_xy => plan.python.xy.clone(),
+            prebuild => plan.config.prebuild.clone(),
+            python_src => python_src,
+            includes => includes,
+            stamp => !py.dynamic_version && py.version.is_some(),
+            stamp_script => STAMP_SCRIPT,
+            dist_name => py.name.clone(),
+            port => plan.config.port,
+            healthcheck_script => plan.config.port.map(healthcheck_script),
+            module => plan.module.clone(),
+        },
+    )?)
+}
+
+/// The generated `.dockerignore`: build output, release artifacts, VCS and
+/// Python caches never go into the image's build context (a Rust `target/`
+/// alone can be gigabytes).
+pub fn dockerignore(plan: &Plan, context: &Path) -> String {
+    let mut lines = vec![
+        format!(
+            "# Generated by cargo-pyship {} (cargo pyship docker); a .dockerignore in the build context replaces it.",
+            env!("CARGO_PKG_VERSION")
+        ),
+        ".git".to_owned(),
+        "**/target".to_owned(),
+        "**/__pycache__".to_owned(),
+        "**/*.pyc".to_owned(),
+        "**/.venv".to_owned(),
+    ];
+    for dir in [
+        normalize(&plan.out_dir),
+        normalize(&plan.project.workspace_root.join("target")),
+    ] {
+        if let Ok(rel) = dir.strip_prefix(context) {
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            if !rel.is_empty() && !lines.contains(&rel) {
+                lines.push(rel);
+            }
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// What the Docker step will do, without doing it.
+pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error> {
+    let image = image_name(plan, env)?;
+    let v = &plan.version.version;
+    let latest = is_latest(v, &opts.repo_tags);
+    let mut tags = vec![
+        format!("{image}:v{}", v.docker()),
+        format!("{image}:{}", v.docker()),
+    ];
+    if latest {
+        tags.push(format!("{image}:latest"));
+    }
+    let context = context_dir(plan);
+    let own = context.join("Dockerfile");
+    let (dockerfile, dockerfile_generated) = if own.is_file() {
+        (own, false)
+    } else {
+        (plan.work_dir.join("docker").join("Dockerfile"), true)
+    };
+    let dockerignore =
+        (dockerfile_generated && !context.join(".dockerignore").exists()).then(|| {
+            let mut p = dockerfile.clone().into_os_string();
+            p.push(".dockerignore");
+            PathBuf::from(p)
+        });
+    let (url, repo) = crate::manifest::release_location(plan, env);
+    let mut labels = vec![("org.opencontainers.image.version".to_owned(), v.semver())];
+    if let (Some(u), Some(r)) = (&url, &repo) {
+        labels.push(("org.opencontainers.image.source".into(), format!("{u}/{r}")));
+    }
+    if let Some(c) = &plan.commit {
+        labels.push(("org.opencontainers.image.revision".into(), c.clone()));
+    }
+    let build_args = vec![("APP_VERSION".to_owned(), v.pep440())];
+    let registry = registry_of(&image);
+    let mut commands = Vec::new();
+    if opts.push {
+        let user = env
+            .get(env::GITHUB_ACTOR)
+            .map(str::to_owned)
+            .or_else(|| {
+                repo.as_ref()
+                    .and_then(|r| r.split('/').next().map(str::to_owned))
+            })
+            .unwrap_or_else(|| "pyship".into());
+        let mut args = vec!["login".to_owned()];
+        args.extend(registry.clone());
+        args.extend(["--username".to_owned(), user, "--password-stdin".to_owned()]);
+        let mut login = CommandLine::new("docker", args);
+        login.stdin_from_env = Some(plan.config.publish.token_env.clone());
+        commands.push(login);
+    }
+    let mut args = vec![
+        "build".to_owned(),
+        "--file".to_owned(),
+        dockerfile.display().to_string(),
+    ];
+    for (k, val) in &build_args {
+        args.extend(["--build-arg".to_owned(), format!("{k}={val}")]);
+    }
+    for (k, val) in &labels {
+        args.extend(["--label".to_owned(), format!("{k}={val}")]);
+    }
+    for t in &tags {
+        args.extend(["--tag".to_owned(), t.clone()]);
+    }
+    args.push(context.display().to_string());
+    commands.push(CommandLine::new("docker", args));
+    if opts.push {
+        for t in &tags {
+            commands.push(CommandLine::new("docker", vec!["push".into(), t.clone()]));
+        }
+    }
+    // Only Gitea (and Forgejo, which answers 404 and gets the manual steps) keep
+    // container packages apart from repositories; only when the image is in the
+    // release server's own registry is there a package to link.
+    let forge = plan.config.publish.provider != crate::config::Provider::Github;
+    let link = match (opts.push && forge, &url, &repo, &registry) {
+        (true, Some(u), Some(r), Some(reg)) if host_of(u).eq_ignore_ascii_case(reg) => {
+            // `host/owner/name...`: Gitea's package name is the path after the owner.
+            let path = image.split_once('/').map(|(_, p)| p).unwrap_or(&image);
+            path.split_once('/').and_then(|(owner, package)| {
+                let repo_name = r.split_once('/').map(|(_, n)| n)?;
+                Some(LinkPlan {
+                    url: u.clone(),
+                    owner: owner.to_owned(),
+                    package: package.to_owned(),
+                    repo: repo_name.to_owned(),
+                })
+            })
+        }
+        _ => None,
+    };
+    Ok(DockerPlan {
+        image,
+        tags,
+        latest,
+        registry,
+        context,
+        dockerfile,
+        dockerfile_generated,
+        dockerignore,
+        build_args,
+        labels,
+        commands,
+        link,
+    })
+}
+
+/// The command lines [`run`] would execute, in order.
+pub fn plan_commands(plan_: &Plan, opts: &Options, env: &Env) -> Result<Vec<CommandLine>, Error> {
+    Ok(plan(plan_, opts, env)?.commands)
+}
+
+/// Check that docker is installed and its engine answers.
+pub fn check_engine(env: &Env) -> Result<PathBuf, Error> {
+    let docker = tools::DOCKER.find(env)?;
+    let out = Command::new(&docker)
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| Error::Spawn {
+            command: "docker info".into(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(Error::NoEngine {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(docker)
+}
+
+/// Build (and with `opts.push`, log in, push and link) the image.
+pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Error> {
+    let dp = plan(plan_, opts, ctx.env)?;
+    let mut output = Output {
+        image: dp.image.clone(),
+        tags: dp.tags.clone(),
+        built: false,
+        pushed: false,
+        skipped: None,
+        link: None,
+    };
+    let docker = check_engine(ctx.env)?;
+    if dp.dockerfile_generated {
+        let text = render_dockerfile(plan_)?;
+        let err = |source| Error::Write {
+            path: dp.dockerfile.clone(),
+            source,
+        };
+        if let Some(dir) = dp.dockerfile.parent() {
+            fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
+        }
+        crate::init::write_file(&dp.dockerfile, text.as_bytes()).map_err(err)?;
+        ctx.reporter
+            .status("Rendered", &dp.dockerfile.display().to_string());
+    }
+    if let Some(ignore) = &dp.dockerignore {
+        crate::init::write_file(ignore, dockerignore(plan_, &dp.context).as_bytes()).map_err(
+            |source| Error::Write {
+                path: ignore.clone(),
+                source,
+            },
+        )?;
+    }
+    for cmd in &dp.commands {
+        let is_login = cmd.args.first().is_some_and(|a| a == "login");
+        let verb = match cmd.args.first().map(String::as_str) {
+            Some("login") => "Logging in",
+            Some("build") => "Building",
+            Some("push") => "Pushing",
+            _ => "Running",
+        };
+        ctx.reporter.status(
+            verb,
+            &match cmd.args.first().map(String::as_str) {
+                Some("login") => dp.registry.clone().unwrap_or_else(|| "Docker Hub".into()),
+                Some("build") => dp.tags.join(", "),
+                _ => cmd.args.last().cloned().unwrap_or_default(),
+            },
+        );
+        ctx.reporter.debug(&cmd.to_string());
+        let result = execute(&docker, cmd, ctx.env);
+        match result {
+            Err(e) if is_login => {
+                // The seed's graceful degradation: the rest of the release still ships.
+                let why = format!("docker login failed, the image step is skipped: {e}");
+                ctx.reporter.warn(&why);
+                output.skipped = Some(why);
+                return Ok(output);
+            }
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
+        match cmd.args.first().map(String::as_str) {
+            Some("build") => output.built = true,
+            Some("push") => output.pushed = true,
+            _ => {}
+        }
+    }
+    if let Some(link) = &dp.link {
+        // The image is pushed; a link the server refuses (e.g. a token without
+        // write:package) must not fail the release: warn with the manual steps.
+        let manifest = plan_.project.manifest_path.display().to_string();
+        let linked = crate::publish::Target::resolve(&plan_.config.publish, ctx.env, &manifest)
+            .map_err(Error::from)
+            .and_then(|t| link_package(ctx, link, &t.token));
+        output.link = match linked {
+            Ok(o) => Some(o),
+            Err(e) => {
+                ctx.reporter
+                    .warn(&format!("{e}; {}", manual_link_steps(link)));
+                None
+            }
+        };
+    }
+    Ok(output)
+}
+
+fn execute(docker: &Path, cmd: &CommandLine, env: &Env) -> Result<(), Error> {
+    let shown = cmd.to_string();
+    let mut c = Command::new(docker);
+    c.args(&cmd.args);
+    let stdin_value = match &cmd.stdin_from_env {
+        Some(var) => Some(
+            env.get(var)
+                .ok_or_else(|| Error::NoToken { var: var.clone() })?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    c.stdin(if stdin_value.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = c.spawn().map_err(|source| Error::Spawn {
+        command: shown.clone(),
+        source,
+    })?;
+    if let (Some(v), Some(mut stdin)) = (stdin_value, child.stdin.take()) {
+        stdin
+            .write_all(v.as_bytes())
+            .map_err(|source| Error::Spawn {
+                command: shown.clone(),
+                source,
+            })?;
+    }
+    let status = child.wait().map_err(|source| Error::Spawn {
+        command: shown.clone(),
+        source,
+    })?;
+    if !status.success() {
+        return Err(Error::Failed {
+            command: shown,
+            status: status.to_string(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        s.parse().unwrap()
+    }
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn latest_only_for_newest_stable() {
+        let repo = tags(&["v1.0.0", "v1.1.0", "v1.2.0-rc.1", "v1.0.1", "nightly"]);
+        assert!(is_latest(&v("1.1.0"), &repo));
+        assert!(is_latest(&v("1.2.0"), &repo));
+        assert!(!is_latest(&v("1.2.0-rc.1"), &repo), "prerelease");
+        assert!(
+            !is_latest(&v("1.0.1"), &repo),
+            "backport must not move latest"
+        );
+        assert!(is_latest(&v("0.1.0"), &[]), "first release");
+    }
+
+    #[test]
+    fn registry_is_first_component_when_host_like() {
+        assert_eq!(
+            registry_of("gitea.example.com/o/app").as_deref(),
+            Some("gitea.example.com")
+        );
+        assert_eq!(
+            registry_of("localhost:5000/app").as_deref(),
+            Some("localhost:5000")
+        );
+        assert_eq!(registry_of("owner/app"), None);
+        assert_eq!(registry_of("app"), None);
+    }
+
+    #[test]
+    fn host_of_strips_scheme_path_and_credentials() {
+        assert_eq!(host_of("https://git.example.com/sub/"), "git.example.com");
+        assert_eq!(host_of("http://127.0.0.1:3000"), "127.0.0.1:3000");
+        assert_eq!(host_of("https://u@h.example"), "h.example");
+    }
+
+    #[test]
+    fn command_line_never_shows_the_token() {
+        let mut c = CommandLine::new(
+            "docker",
+            vec![
+                "login".into(),
+                "r.example".into(),
+                "--password-stdin".into(),
+            ],
+        );
+        c.stdin_from_env = Some("DEPLOY_TOKEN".into());
+        assert_eq!(
+            c.to_string(),
+            "printf '%s' \"$DEPLOY_TOKEN\" | docker login r.example --password-stdin"
+        );
+    }
+}
