@@ -446,6 +446,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     let app = Running::spawn(cmd);
     let health = wait_http(port, "/health", Duration::from_secs(180));
     if health.as_ref().map(|h| h.0) != Some(200) {
+        prefix.kill();
         let (so, se) = app.stop();
         panic!("/health answered {health:?}\nstdout:\n{so}\nstderr:\n{se}");
     }
