@@ -30,6 +30,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/windows/start-hidden.vbs.j2"),
     ),
     (
+        "windows/sitecustomize.py.j2",
+        include_str!("../templates/windows/sitecustomize.py.j2"),
+    ),
+    (
         "windows/start.bat.j2",
         include_str!("../templates/windows/start.bat.j2"),
     ),

@@ -38,6 +38,7 @@ impl WinePrefix {
             "wineboot did not create the prefix: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        p.keep_out_of_home();
         let shim = shim_dll();
         fs_err::copy(
             &shim,
@@ -59,11 +60,39 @@ impl WinePrefix {
         c.arg(program)
             .env("WINEPREFIX", self.path())
             .env("WINEDEBUG", "-all")
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            // No Mono/Gecko prompts; no menu entries or .desktop files on the host.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=;winemenubuilder.exe=d")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c
+    }
+
+    /// The prefix user's profile folder (`drive_c/users/<user>`).
+    pub fn user_dir(&self) -> PathBuf {
+        let users = self.drive_c().join("users");
+        fs_err::read_dir(&users)
+            .expect("drive_c/users")
+            .map(|e| e.expect("dir entry").path())
+            .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
+            .expect("a wine user folder")
+    }
+
+    /// wineboot links Desktop, Documents, … of the prefix user to the real
+    /// `$HOME`; replace the links with empty folders so shortcuts an installer
+    /// makes stay inside the prefix.
+    fn keep_out_of_home(&self) {
+        let user = self.user_dir();
+        for e in fs_err::read_dir(&user).expect("wine user folder") {
+            let p = e.expect("dir entry").path();
+            let is_link = fs_err::symlink_metadata(&p)
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false);
+            if is_link {
+                fs_err::remove_file(&p).expect("unlink");
+                fs_err::create_dir(&p).expect("mkdir");
+            }
+        }
     }
 
     /// The Windows path of a Unix path (through wine's `Z:` drive).

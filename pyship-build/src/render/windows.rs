@@ -8,7 +8,9 @@
 //!
 //! Both are always in the bundle; `windows.launcher = "pythonw"` only changes
 //! what the installer's shortcuts run (`python\pythonw.exe -m {module}`), since
-//! Microsoft plans to switch VBScript off by default (packaging-notes.md).
+//! Microsoft plans to switch VBScript off by default (packaging-notes.md). For
+//! that, `python/sitecustomize.py` points a missing stdout/stderr at
+//! `logs\app.log`, so such servers start under `pythonw.exe` too.
 //! Files get CRLF line endings: `cmd.exe` misparses labels and blocks in
 //! LF-only batch files.
 
@@ -26,6 +28,8 @@ use crate::templates::Templates;
 pub const FILES: &[(&str, &str)] = &[
     ("windows/start-hidden.vbs.j2", "scripts/start-hidden.vbs"),
     ("windows/start.bat.j2", "scripts/start.bat"),
+    // Gives pythonw.exe a stdout (logs\\app.log): see the template's docstring.
+    ("windows/sitecustomize.py.j2", "python/sitecustomize.py"),
 ];
 
 /// What the Windows templates see.

@@ -276,36 +276,6 @@ fn has_utf16(bytes: &[u8], text: &str) -> bool {
     bytes.windows(wide.len()).any(|w| w == wide.as_slice())
 }
 
-/// wine's usual overrides plus no winemenubuilder: shortcuts made in the test
-/// prefix must not become `.desktop` files in the real home.
-const NO_MENUS: &str = "mscoree,mshtml=;winemenubuilder.exe=d";
-
-/// wineboot links the prefix user's Desktop, Documents, ... to `$HOME`; make
-/// them plain folders so the installer's shortcuts stay inside the prefix.
-fn keep_out_of_home(prefix: &WinePrefix) {
-    let user = wine_user_dir(prefix);
-    for e in fs_err::read_dir(&user).unwrap() {
-        let p = e.unwrap().path();
-        if fs_err::symlink_metadata(&p)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-        {
-            fs_err::remove_file(&p).unwrap();
-            fs_err::create_dir(&p).unwrap();
-        }
-    }
-}
-
-fn wine_user_dir(prefix: &WinePrefix) -> PathBuf {
-    let users = prefix.drive_c().join("users");
-    fs_err::read_dir(&users)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().is_some_and(|n| n != "Public") && p.is_dir())
-        .expect("a wine user folder")
-}
-
 /// `cargo pyship installer --version {version}`; there is no current bundle,
 /// so it builds one first (runtime from `mirror`, wheels as the project says).
 fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) -> PathBuf {
@@ -368,15 +338,13 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     ];
 
     let prefix = WinePrefix::new();
-    keep_out_of_home(&prefix);
     let app_dir = prefix.drive_c().join("Apps/Hello App");
     let key = format!(r"{UNINSTALL_KEY}\Hello App");
     let setup = |exe: &Path| {
         let mut cmd = prefix.command(exe);
         // NSIS takes everything after `/D=` verbatim, unquoted; wine would quote
         // one argument holding a space, so the path goes in two.
-        cmd.args(["/S", r"/D=C:\Apps\Hello", "App"])
-            .env("WINEDLLOVERRIDES", NO_MENUS);
+        cmd.args(["/S", r"/D=C:\Apps\Hello", "App"]);
         exit_status(cmd)
     };
     let install = |exe: &Path| {
@@ -415,7 +383,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     ] {
         assert!(reg.contains(want), "`{want}` not in:\n{reg}");
     }
-    let user = wine_user_dir(&prefix);
+    let user = prefix.user_dir();
     let start_menu =
         user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
     assert!(start_menu.is_file(), "no Start menu shortcut");
@@ -488,7 +456,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
 
     // Uninstall: it copies itself away and returns at once; wait for the files to go.
     let mut uninstall = prefix.command(app_dir.join("uninstall.exe"));
-    uninstall.arg("/S").env("WINEDLLOVERRIDES", NO_MENUS);
+    uninstall.arg("/S");
     let status = exit_status(uninstall);
     assert!(status.success(), "uninstall.exe /S failed: {status}");
     let start = Instant::now();

@@ -220,6 +220,44 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let (status, _) = health
         .unwrap_or_else(|| panic!("start.bat never served /health\nstdout:\n{so}\nstderr:\n{se}"));
     assert_eq!(status, 200);
+
+    // pythonw.exe (launcher = "pythonw") serves the app too.
+    let port = free_port();
+    let mut cmd = prefix.command(root.join("python/pythonw.exe"));
+    cmd.args(["-m", "hello_app"])
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&root);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    prefix.kill();
+    let (so, se) = running.stop();
+    let (status, _) = health.unwrap_or_else(|| {
+        panic!("pythonw.exe never served /health\nstdout:\n{so}\nstderr:\n{se}")
+    });
+    assert_eq!(status, 200);
+    // On Windows pythonw has no stdout at all (under wine it inherits the
+    // test's pipes), so check the bundle's sitecustomize with stdout gone:
+    // output must land in logs\app.log, not crash.
+    let mut cmd = prefix.command(root.join("python/python.exe"));
+    cmd.args([
+        "-c",
+        "import sys, importlib, sitecustomize\n\
+         sys.stdout = None; sys.stderr = None\n\
+         importlib.reload(sitecustomize)\n\
+         print('no console, still logged', flush=True)",
+    ])
+    .current_dir(&root);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = fs_err::read_to_string(root.join("logs/app.log")).unwrap_or_default();
+    assert!(
+        log.contains("no console, still logged"),
+        "logs\\app.log: {log:?}"
+    );
 }
 
 #[test]
