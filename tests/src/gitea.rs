@@ -7,6 +7,7 @@
 //! the middle of an upload) and a request log let tests prove convergence and
 //! the absence of writes. The server stops when dropped.
 
+use crate::http::{decode, percent_decode};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -712,32 +713,6 @@ fn write_response(out: &mut TcpStream, r: Response) -> std::io::Result<()> {
     out.write_all(head.as_bytes())?;
     out.write_all(&body)?;
     out.flush()
-}
-
-fn percent_decode(s: &str) -> String {
-    decode(s, false)
-}
-
-fn decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus_is_space && b[i] == b'+' {
-            b' '
-        } else {
-            b[i]
-        });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_query(q: &str) -> Vec<(String, String)> {

@@ -152,7 +152,13 @@ fn respond(
     out.flush()
 }
 
-fn percent_decode(s: &str) -> String {
+/// `%XX` decoding of a URL path.
+pub fn percent_decode(s: &str) -> String {
+    decode(s, false)
+}
+
+/// `%XX` decoding; `plus_is_space` for form-encoded query strings.
+pub fn decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -164,7 +170,11 @@ fn percent_decode(s: &str) -> String {
                 continue;
             }
         }
-        out.push(b[i]);
+        out.push(if plus_is_space && b[i] == b'+' {
+            b' '
+        } else {
+            b[i]
+        });
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()

@@ -120,7 +120,11 @@ impl Interpreter {
 
     /// `python3` on PATH, whatever its version.
     pub fn host_any(_env: &Env) -> Option<Self> {
-        let exe = which::which("python3").ok()?;
+        Self::native(which::which("python3").ok()?)
+    }
+
+    /// A native interpreter at `exe`, with the X.Y it reports.
+    fn native(exe: PathBuf) -> Option<Self> {
         let me = Self {
             exe,
             version: String::new(),
@@ -166,25 +170,7 @@ impl Interpreter {
                     wine: true,
                 })
             }
-            Platform::Linux => {
-                let me = Self {
-                    exe,
-                    version: String::new(),
-                    wine: false,
-                };
-                let out = me
-                    .run(
-                        None,
-                        &[
-                            "-c".into(),
-                            "import sys;print('%d.%d'%sys.version_info[:2])".into(),
-                        ],
-                        Duration::from_secs(30),
-                    )
-                    .ok()?;
-                let version = out.stdout.trim().to_owned();
-                (!version.is_empty()).then_some(Self { version, ..me })
-            }
+            Platform::Linux => Self::native(exe),
         }
     }
 
