@@ -148,6 +148,7 @@ for i in $(seq "$runs"); do
   cold; recipe cold
   cold; pyship_bundle cold cargo-pyship windows
 done
+cp "$ours_zip" "$work/cold.zip"
 # Warm: caches filled by one untimed run of each.
 recipe warmup; pyship_bundle warmup cargo-pyship windows
 for i in $(seq "$runs"); do
@@ -231,6 +232,12 @@ for n in ("a.zip", "b.zip", "a.tar.gz", "b.tar.gz"):
     if os.path.exists(p):
         print(f"archive size {n}: {os.path.getsize(p)/1e6:.1f} MB")
 EOF
+if cmp -s "$work/cold.zip" "$work/ours.zip"; then
+  echo "cold and warm cargo-pyship zips: byte-identical"
+else
+  echo "bench/run.sh: the cold and warm cargo-pyship zips differ (the build is not deterministic)" >&2
+  exit 1
+fi
 echo
 echo "per-stage timings (cargo pyship -v):"
 cat "$work/stages.txt"
