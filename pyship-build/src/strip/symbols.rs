@@ -139,9 +139,10 @@ fn strip_one(
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    let cached = crate::net::sha256_file(file)
-        .ok()
-        .map(|sha| ctx.cache.entry(BUCKET, &sha, args.concat().trim_start_matches('-')));
+    let cached = crate::net::sha256_file(file).ok().map(|sha| {
+        ctx.cache
+            .entry(BUCKET, &sha, args.concat().trim_start_matches('-'))
+    });
     // A damaged cache entry counts as a miss (and is replaced).
     let valid = |b: &[u8]| match platform {
         Platform::Windows => validate_pe(b),
@@ -313,9 +314,8 @@ mod tests {
 
     /// A small PE DLL with debug info (so stripping shrinks it), built with MinGW.
     fn dll_with_symbols(dir: &Path) -> PathBuf {
-        let gcc = which::which("x86_64-w64-mingw32-gcc").expect(
-            "x86_64-w64-mingw32-gcc is required (Debian package gcc-mingw-w64-x86-64)",
-        );
+        let gcc = which::which("x86_64-w64-mingw32-gcc")
+            .expect("x86_64-w64-mingw32-gcc is required (Debian package gcc-mingw-w64-x86-64)");
         let src = dir.join("m.c");
         fs_err::write(&src, "int answer(void) { return 42; }\n").unwrap();
         let dll = dir.join("m.dll");

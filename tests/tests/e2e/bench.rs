@@ -68,6 +68,9 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         "zip size: recipe",
         "per-stage timings",
     ] {
-        assert!(stdout.contains(line), "no `{line}` in the table:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(line),
+            "no `{line}` in the table:\n{stdout}\n{stderr}"
+        );
     }
 }
