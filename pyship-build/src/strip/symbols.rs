@@ -345,7 +345,14 @@ mod tests {
         fs_err::create_dir_all(&tree1).unwrap();
         let f1 = tree1.join("m.pyd");
         fs_err::write(&f1, &original).unwrap();
-        let s = run(&tree1, &[f1.clone()], Platform::Windows, false, &ctx).unwrap();
+        let s = run(
+            &tree1,
+            std::slice::from_ref(&f1),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(s.stripped, 1, "{s:?}");
         let stripped = fs_err::read(&f1).unwrap();
         assert!(stripped.len() < original.len());
@@ -361,7 +368,14 @@ mod tests {
         fs_err::create_dir_all(&tree2).unwrap();
         let f2 = tree2.join("m.pyd");
         fs_err::write(&f2, &original).unwrap();
-        run(&tree2, &[f2.clone()], Platform::Windows, false, &ctx).unwrap();
+        run(
+            &tree2,
+            std::slice::from_ref(&f2),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(fs_err::read(&f2).unwrap(), marked);
 
         // A damaged cache entry is never installed: the tool runs again and
@@ -369,7 +383,14 @@ mod tests {
         fs_err::write(&entry, b"MZ not a PE").unwrap();
         let f3 = tree2.join("m3.pyd");
         fs_err::write(&f3, &original).unwrap();
-        let s = run(&tree2, &[f3.clone()], Platform::Windows, false, &ctx).unwrap();
+        let s = run(
+            &tree2,
+            std::slice::from_ref(&f3),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
         assert_eq!((s.stripped, s.rejected.len()), (1, 0), "{s:?}");
         assert_eq!(fs_err::read(&f3).unwrap(), stripped);
         assert_eq!(fs_err::read(&entry).unwrap(), stripped);
