@@ -208,8 +208,12 @@ pub fn uv_command(
         .args(["--python-platform", &platform.uv_platform(c)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
-        // Copies, not hard links into uv's cache: later stages (strip) edit files.
-        .args(["--link-mode", "copy"])
+        // Hard links into uv's cache (uv copies when the cache is on another
+        // file system): measured 1.2 s instead of 3.5 s warm for the hello
+        // fixture. Safe because no later stage writes a file in place: strip
+        // removes files and replaces stripped binaries by rename, compile
+        // writes new `.pyc` files, the tree is deleted, never edited.
+        .args(["--link-mode", "hardlink"])
         .args(["--color", "never", "--no-progress"]);
     if let Some(url) = &c.index_url {
         cmd.args(["--index-url", url]);

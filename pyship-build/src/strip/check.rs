@@ -227,6 +227,8 @@ pub fn import_check(
         // Isolated, no host site-packages: only the bundle's packages count.
         args.extend(["-I".to_string(), "-S".to_string()]);
     }
+    // No __pycache__ written into the tree (the archive may be reading it).
+    args.push("-B".to_string());
     args.push(py.path_arg(&script));
     args.push(py.path_arg(site_packages));
     args.extend(names.iter().cloned());

@@ -7,6 +7,10 @@
 //! a valid PE/ELF and is smaller (old binutils can corrupt manylinux `.so`
 //! files: auditwheel #716, manylinux #119). Replacing is a rename, so files
 //! hard-linked from uv's cache are never modified in place.
+//!
+//! The tool's output is cached by the SHA-256 of its input ([`BUCKET`]): a
+//! warm rebuild copies the stripped files instead of running the tool on each
+//! (numpy's binaries take seconds). A cached copy is validated like a fresh one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +37,9 @@ pub struct Symbols {
     /// Files whose stripped copy was invalid, kept as they were.
     pub rejected: Vec<String>,
 }
+
+/// Cache bucket of stripped copies: `{sha256 of the input}/{tool args}`.
+pub const BUCKET: &str = "stripped-v0";
 
 pub(crate) fn tool_for(platform: Platform) -> Tool {
     match platform {
@@ -72,7 +79,7 @@ pub(crate) fn run(
                 .unwrap_or(f)
                 .to_string_lossy()
                 .replace('\\', "/");
-            (rel, strip_one(&exe, args, f, platform, dry_run))
+            (rel, strip_one(&exe, args, f, platform, dry_run, ctx))
         })
         .collect::<Vec<_>>();
     let mut s = Symbols {
@@ -114,43 +121,63 @@ enum Outcome {
     Failed(String),
 }
 
-fn strip_one(exe: &Path, args: &[&str], file: &Path, platform: Platform, dry_run: bool) -> Outcome {
+fn strip_one(
+    exe: &Path,
+    args: &[&str],
+    file: &Path,
+    platform: Platform,
+    dry_run: bool,
+    ctx: &Context<'_>,
+) -> Outcome {
     let Some(name) = file.file_name() else {
         return Outcome::Failed("no file name".into());
     };
     let mut tmp_name = name.to_os_string();
     tmp_name.push(".pyship-strip");
     let tmp = file.with_file_name(tmp_name);
-    let out = Command::new(exe)
-        .args(args)
-        .arg("-o")
-        .arg(&tmp)
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output();
     let cleanup = |o: Outcome| {
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return cleanup(Outcome::Failed(
-                String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-            ))
+    let cached = crate::net::sha256_file(file).ok().map(|sha| {
+        ctx.cache
+            .entry(BUCKET, &sha, args.concat().trim_start_matches('-'))
+    });
+    // A damaged cache entry counts as a miss (and is replaced).
+    let valid = |b: &[u8]| match platform {
+        Platform::Windows => validate_pe(b),
+        Platform::Linux => validate_elf(b),
+    };
+    let hit = cached.as_ref().is_some_and(|c| {
+        fs_err::read(c).is_ok_and(|b| valid(&b).is_ok()) && fs_err::copy(c, &tmp).is_ok()
+    });
+    if !hit {
+        let out = Command::new(exe)
+            .args(args)
+            .arg("-o")
+            .arg(&tmp)
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return cleanup(Outcome::Failed(
+                    String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+                ))
+            }
+            Err(e) => return cleanup(Outcome::Failed(e.to_string())),
         }
-        Err(e) => return cleanup(Outcome::Failed(e.to_string())),
+        if let Some(c) = &cached {
+            store(&tmp, c);
+        }
     }
     let (Ok(before), Ok(bytes)) = (fs_err::metadata(file), fs_err::read(&tmp)) else {
         return cleanup(Outcome::Failed("cannot read the stripped copy".into()));
     };
-    let valid = match platform {
-        Platform::Windows => validate_pe(&bytes),
-        Platform::Linux => validate_elf(&bytes),
-    };
-    if let Err(why) = valid {
+    if let Err(why) = valid(&bytes) {
         return cleanup(Outcome::Invalid(why));
     }
     let after = bytes.len() as u64;
@@ -167,6 +194,21 @@ fn strip_one(exe: &Path, args: &[&str], file: &Path, platform: Platform, dry_run
         return cleanup(Outcome::Failed(e.to_string()));
     }
     Outcome::Smaller(before.len() - after)
+}
+
+/// Copy `file` to `dest` in the cache (temp file + rename: readers never see
+/// half a file). Best effort: a cache that cannot be written only costs time.
+fn store(file: &Path, dest: &Path) {
+    let Some(dir) = dest.parent() else { return };
+    if fs_err::create_dir_all(dir).is_err() {
+        return;
+    }
+    let Ok(tmp) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if fs_err::copy(file, tmp.path()).is_ok() {
+        let _ = tmp.persist(dest);
+    }
 }
 
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
@@ -262,4 +304,95 @@ pub(crate) fn validate_elf(b: &[u8]) -> Result<(), String> {
         return Err("no LOAD segment".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{Env, PYSHIP_CACHE_DIR};
+    use crate::report::RecordingReporter;
+
+    /// A small PE DLL with debug info (so stripping shrinks it), built with MinGW.
+    fn dll_with_symbols(dir: &Path) -> PathBuf {
+        let gcc = which::which("x86_64-w64-mingw32-gcc")
+            .expect("x86_64-w64-mingw32-gcc is required (Debian package gcc-mingw-w64-x86-64)");
+        let src = dir.join("m.c");
+        fs_err::write(&src, "int answer(void) { return 42; }\n").unwrap();
+        let dll = dir.join("m.dll");
+        let st = Command::new(gcc)
+            .args(["-g", "-shared", "-o"])
+            .arg(&dll)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success(), "x86_64-w64-mingw32-gcc failed");
+        dll
+    }
+
+    #[test]
+    fn stripped_copies_are_cached_by_input_hash() {
+        let work = tempfile::tempdir().unwrap();
+        let dll = dll_with_symbols(work.path());
+        let original = fs_err::read(&dll).unwrap();
+        let cache = work.path().join("cache");
+        let mut env = Env::from_process();
+        env.set(PYSHIP_CACHE_DIR, cache.to_string_lossy());
+        let rep = RecordingReporter::default();
+        let ctx = Context::new(&rep, &env);
+
+        // Cold: the tool runs, the file shrinks, its output is cached.
+        let tree1 = work.path().join("t1");
+        fs_err::create_dir_all(&tree1).unwrap();
+        let f1 = tree1.join("m.pyd");
+        fs_err::write(&f1, &original).unwrap();
+        let s = run(
+            &tree1,
+            std::slice::from_ref(&f1),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(s.stripped, 1, "{s:?}");
+        let stripped = fs_err::read(&f1).unwrap();
+        assert!(stripped.len() < original.len());
+        let sha = crate::net::sha256_file(&dll).unwrap();
+        let entry = ctx.cache.entry(BUCKET, &sha, "strip-unneeded");
+        assert_eq!(fs_err::read(&entry).unwrap(), stripped);
+
+        // Warm: the cached copy is used (marked with trailing bytes a PE may carry).
+        let mut marked = stripped.clone();
+        marked.extend_from_slice(&[0xAB; 16]);
+        fs_err::write(&entry, &marked).unwrap();
+        let tree2 = work.path().join("t2");
+        fs_err::create_dir_all(&tree2).unwrap();
+        let f2 = tree2.join("m.pyd");
+        fs_err::write(&f2, &original).unwrap();
+        run(
+            &tree2,
+            std::slice::from_ref(&f2),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(fs_err::read(&f2).unwrap(), marked);
+
+        // A damaged cache entry is never installed: the tool runs again and
+        // the entry is replaced.
+        fs_err::write(&entry, b"MZ not a PE").unwrap();
+        let f3 = tree2.join("m3.pyd");
+        fs_err::write(&f3, &original).unwrap();
+        let s = run(
+            &tree2,
+            std::slice::from_ref(&f3),
+            Platform::Windows,
+            false,
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!((s.stripped, s.rejected.len()), (1, 0), "{s:?}");
+        assert_eq!(fs_err::read(&f3).unwrap(), stripped);
+        assert_eq!(fs_err::read(&entry).unwrap(), stripped);
+    }
 }

@@ -2,6 +2,7 @@
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
 
+mod bench;
 mod build_script;
 mod docker;
 mod init;
