@@ -13,7 +13,10 @@
 # usage: bench/run.sh [--quick] [--runs N]
 #   --quick   one run of each (CI: proves the benchmark still works)
 #   --runs N  runs per measurement (default 5)
-# env: PYSHIP_BIN   the cargo-pyship binary (default target/release/cargo-pyship,
+# env: BENCH_EMBED, BENCH_WHEELHOUSE, BENCH_SHIM  test data (default: ../shared)
+#      BENCH_LINUX_RUNTIME  an install_only tarball for the Linux bundle
+#                   (default: linux.runtime = "venv", a venv of the host Python)
+#      PYSHIP_BIN   the cargo-pyship binary (default target/release/cargo-pyship,
 #                   built with `cargo build --release -p cargo-pyship` if missing)
 #      BENCH_KEEP=1 keep the work directory (printed) for inspection
 #
@@ -37,10 +40,12 @@ done
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-shared=$(realpath "$root/../shared")
-embed="$shared/fixtures/python/python-3.11.9-embed-amd64.zip"
-wheelhouse="$shared/fixtures/wheelhouse"
-shim="$shared/wine/bcryptprimitives.dll"
+# Test data: ../shared beside the checkout, or the same files elsewhere (the
+# test suite passes its copies, fetched from PyPI when ../shared is absent).
+shared=$(realpath -m "$root/../shared")
+embed=${BENCH_EMBED:-"$shared/fixtures/python/python-3.11.9-embed-amd64.zip"}
+wheelhouse=${BENCH_WHEELHOUSE:-"$shared/fixtures/wheelhouse"}
+shim=${BENCH_SHIM:-"$shared/wine/bcryptprimitives.dll"}
 for f in "$embed" "$wheelhouse" "$shim"; do
   [ -e "$f" ] || { echo "bench/run.sh: missing test data $f" >&2; exit 1; }
 done
@@ -98,6 +103,16 @@ t = open(p).read()
 t = t.replace("port = 8765\n", f'port = 8765\nno-index = true\nfind-links = ["{url}"]\n', 1)
 open(p, "w").write(t)
 EOF
+# Linux runtime: a python-build-standalone-layout tarball when one is given
+# (BENCH_LINUX_RUNTIME; the test suite builds one from the host CPython),
+# else a venv of the host's Python (no download either way).
+if [ -n "${BENCH_LINUX_RUNTIME:-}" ]; then
+  mkdir -p "$work/www/runtime"
+  ln -s "$(realpath "$BENCH_LINUX_RUNTIME")" "$work/www/runtime/cpython-3.11.9-install_only.tar.gz"
+  printf '\n[package.metadata.pyship.linux]\nruntime-url = "%s/runtime/cpython-{version}-install_only.tar.gz"\n' "$base" >>"$proj/Cargo.toml"
+else
+  printf '\n[package.metadata.pyship.linux]\nruntime = "venv"\n' >>"$proj/Cargo.toml"
+fi
 
 # --- The wine prefix for the import check (setup, not timed). ---------------
 export WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="

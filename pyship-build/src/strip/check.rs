@@ -219,16 +219,14 @@ pub fn import_check(
     let tmp = tempfile::Builder::new().prefix("pyship-check-").tempdir()?;
     let script = tmp.path().join("import_check.py");
     fs_err::write(&script, SCRIPT)?;
-    // -B: importing must not write __pycache__ into the bundle tree, or a
-    // rebuild whose check is cached packs different files (found by the Linux
-    // bundle e2e test).
+    // -B: importing must not write __pycache__ into the bundle tree: the
+    // archive may be reading it, and a rebuild whose check is cached would pack
+    // different files (found by the Linux bundle e2e test).
     let mut args: Vec<String> = vec!["-B".to_string()];
     if !py.wine {
         // Isolated, no host site-packages: only the bundle's packages count.
         args.extend(["-I".to_string(), "-S".to_string()]);
     }
-    // No __pycache__ written into the tree (the archive may be reading it).
-    args.push("-B".to_string());
     args.push(py.path_arg(&script));
     args.push(py.path_arg(site_packages));
     args.extend(names.iter().cloned());

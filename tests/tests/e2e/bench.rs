@@ -3,17 +3,9 @@
 //! cannot rot. No timing is asserted: only that every build succeeded and the
 //! table was printed.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::*;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
 
 #[test]
 fn bench_quick_mode_runs_and_prints_the_table() {
@@ -36,12 +28,19 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         std::path::Path::new("/usr/bin/time").is_file(),
         "this test needs /usr/bin/time (the Debian package `time`) for peak RSS"
     );
-    let root = repo_root();
+    let root = workspace_root();
     let mut cmd = Command::new("bash");
     cmd.arg(root.join("bench/run.sh"))
         .arg("--quick")
         .current_dir(&root)
-        .env("PYSHIP_BIN", bin());
+        .env("PYSHIP_BIN", bin())
+        .env(
+            "BENCH_EMBED",
+            pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
+        )
+        .env("BENCH_WHEELHOUSE", pyship_e2e::testdata::wheelhouse())
+        .env("BENCH_SHIM", pyship_e2e::wine::shim_dll())
+        .env("BENCH_LINUX_RUNTIME", &pyship_e2e::pbs::runtime().tarball);
     for v in pyship_build::env::ALL {
         cmd.env_remove(v);
     }
