@@ -16,7 +16,7 @@ pub fn bin() -> PathBuf {
     let bin = profile_dir.join("cargo-pyship");
     assert!(
         bin.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace` (it builds the binary first)",
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it for cargo-pyship/tests/cli.rs (or `cargo build -p cargo-pyship` first)",
         bin.display()
     );
     bin

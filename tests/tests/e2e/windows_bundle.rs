@@ -76,6 +76,33 @@ fn has_pyd(names: &[String], package: &str) -> bool {
         .any(|n| n.starts_with(&prefix) && n.ends_with(".pyd"))
 }
 
+/// Start `program args` under wine in `root` with `HELLO_PORT` set, require a
+/// 200 from /health, run `then(port)` while it serves, then stop the prefix's
+/// processes (the app's pipes close only when it exits).
+fn serve<T>(
+    prefix: &WinePrefix,
+    root: &Path,
+    program: &Path,
+    args: &[&str],
+    what: &str,
+    then: impl FnOnce(u16) -> T,
+) -> T {
+    let port = free_port();
+    let mut cmd = prefix.command(program);
+    cmd.args(args)
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(root);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    let result = then(port);
+    prefix.kill();
+    let (so, se) = running.stop();
+    let (status, body) = health
+        .unwrap_or_else(|| panic!("{what} never served /health\nstdout:\n{so}\nstderr:\n{se}"));
+    assert_eq!(status, 200, "{what}: {body}");
+    result
+}
+
 #[test]
 fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
@@ -167,20 +194,15 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     );
 
     let prefix = WinePrefix::new();
-    let port = free_port();
-    let mut cmd = prefix.command(root.join("python/python.exe"));
-    cmd.args(["-m", "hello_app"])
-        .env("HELLO_PORT", port.to_string())
-        .current_dir(&root);
-    let running = Running::spawn(cmd);
-    let health = wait_http(port, "/health", Duration::from_secs(180));
-    let version = http_get(port, "/version");
-    prefix.kill();
-    let (so, se) = running.stop();
-    let (status, body) = health.unwrap_or_else(|| {
-        panic!("the bundled app never answered /health\nstdout:\n{so}\nstderr:\n{se}")
-    });
-    assert_eq!(status, 200, "{body}");
+    let python = root.join("python/python.exe");
+    let version = serve(
+        &prefix,
+        &root,
+        &python,
+        &["-m", "hello_app"],
+        "python.exe -m hello_app",
+        |port| http_get(port, "/version"),
+    );
     let (status, body) = version.expect("/version answered");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("JSON from /version");
@@ -191,50 +213,34 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     assert_eq!(v["platform"], "win32", "{body}");
     assert_eq!(v["python"], "3.11.9", "{body}");
 
-    // The hidden launcher (what the shortcuts run with launcher = "vbs").
-    let port = free_port();
-    let mut cmd = prefix.command("wscript");
-    cmd.arg("scripts\\start-hidden.vbs")
-        .env("HELLO_PORT", port.to_string())
-        .current_dir(&root);
-    let running = Running::spawn(cmd);
-    let health = wait_http(port, "/health", Duration::from_secs(180));
-    // Stops the app too: its pipes close only when it exits.
-    prefix.kill();
-    let (so, se) = running.stop();
-    let (status, _) = health.unwrap_or_else(|| {
-        panic!("start-hidden.vbs never served /health\nstdout:\n{so}\nstderr:\n{se}")
-    });
-    assert_eq!(status, 200);
-
-    // The console launcher starts the same app.
-    let port = free_port();
-    let mut cmd = prefix.command("cmd");
-    cmd.args(["/c", "scripts\\start.bat"])
-        .env("HELLO_PORT", port.to_string())
-        .current_dir(&root);
-    let running = Running::spawn(cmd);
-    let health = wait_http(port, "/health", Duration::from_secs(180));
-    prefix.kill();
-    let (so, se) = running.stop();
-    let (status, _) = health
-        .unwrap_or_else(|| panic!("start.bat never served /health\nstdout:\n{so}\nstderr:\n{se}"));
-    assert_eq!(status, 200);
-
-    // pythonw.exe (launcher = "pythonw") serves the app too.
-    let port = free_port();
-    let mut cmd = prefix.command(root.join("python/pythonw.exe"));
-    cmd.args(["-m", "hello_app"])
-        .env("HELLO_PORT", port.to_string())
-        .current_dir(&root);
-    let running = Running::spawn(cmd);
-    let health = wait_http(port, "/health", Duration::from_secs(180));
-    prefix.kill();
-    let (so, se) = running.stop();
-    let (status, _) = health.unwrap_or_else(|| {
-        panic!("pythonw.exe never served /health\nstdout:\n{so}\nstderr:\n{se}")
-    });
-    assert_eq!(status, 200);
+    // The hidden launcher (what the shortcuts run with launcher = "vbs"), the
+    // console launcher, and pythonw.exe (launcher = "pythonw") serve it too.
+    let wscript = Path::new("wscript");
+    serve(
+        &prefix,
+        &root,
+        wscript,
+        &["scripts\\start-hidden.vbs"],
+        "start-hidden.vbs",
+        |_| (),
+    );
+    serve(
+        &prefix,
+        &root,
+        Path::new("cmd"),
+        &["/c", "scripts\\start.bat"],
+        "start.bat",
+        |_| (),
+    );
+    let pythonw = root.join("python/pythonw.exe");
+    serve(
+        &prefix,
+        &root,
+        &pythonw,
+        &["-m", "hello_app"],
+        "pythonw.exe",
+        |_| (),
+    );
     // On Windows pythonw has no stdout at all (under wine it inherits the
     // test's pipes), so check the bundle's sitecustomize with stdout gone:
     // output must land in logs\app.log, not crash.
