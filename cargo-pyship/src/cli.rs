@@ -92,9 +92,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// CI system to write workflows for
-    #[arg(long, value_enum, default_value = "gitea")]
-    pub ci: Ci,
+    /// CI system to write workflows for [default: gitea; with --check: the
+    /// one whose workflows are in the repository]
+    #[arg(long, value_enum)]
+    pub ci: Option<Ci>,
     /// Fail (exit 1) and show a diff when generated files differ from disk
     #[arg(long)]
     pub check: bool,

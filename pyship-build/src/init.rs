@@ -533,6 +533,22 @@ fn valid_secret_name(name: &str) -> bool {
         && upper != "CI"
 }
 
+/// The CI system whose generated workflows are already in the repository:
+/// GitHub's when only `.github/workflows/release.yml` exists, else Gitea's
+/// (what `init` writes by default). Lets `init --check` work without `--ci`.
+pub fn detect_ci(project: &Project) -> Ci {
+    let root = repo_root(project);
+    let has = |ci: Ci| {
+        ci.workflow_dir()
+            .is_some_and(|d| root.join(d).join("release.yml").is_file())
+    };
+    if has(Ci::Github) && !has(Ci::Gitea) {
+        Ci::Github
+    } else {
+        Ci::Gitea
+    }
+}
+
 /// The repository root (git's top level, else the workspace root).
 fn repo_root(project: &Project) -> PathBuf {
     Command::new("git")

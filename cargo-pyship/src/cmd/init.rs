@@ -17,9 +17,11 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
     let project = super::load_project(g)?;
     let opts = init::Options {
         ci: match a.ci {
-            cli::Ci::Gitea => Ci::Gitea,
-            cli::Ci::Github => Ci::Github,
-            cli::Ci::None => Ci::None,
+            Some(cli::Ci::Gitea) => Ci::Gitea,
+            Some(cli::Ci::Github) => Ci::Github,
+            Some(cli::Ci::None) => Ci::None,
+            None if a.check => init::detect_ci(&project),
+            None => Ci::Gitea,
         },
         force: a.force,
     };

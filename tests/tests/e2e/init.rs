@@ -319,3 +319,22 @@ fn init_force_never_replaces_a_workspace_table() {
         .stderr(predicate::str::contains("edit the workspace table by hand"));
     assert_eq!(fs_err::read_to_string(&manifest).unwrap(), text);
 }
+
+#[test]
+fn init_check_without_ci_finds_the_github_workflows() {
+    let (_t, dir, _) = bare_hello();
+    let cache = tempfile::tempdir().unwrap();
+    init(&dir, cache.path(), &["--ci", "github"]).success();
+    assert!(dir.join(".github/workflows/release.yml").is_file());
+    // No --ci: the repository's GitHub workflows are the ones checked.
+    init(&dir, cache.path(), &["--check"])
+        .success()
+        .stdout(predicate::str::is_empty());
+    // And drift in them is found.
+    let release = dir.join(".github/workflows/release.yml");
+    let text = fs_err::read_to_string(&release).unwrap();
+    fs_err::write(&release, format!("{text}# edited\n")).unwrap();
+    init(&dir, cache.path(), &["--check"])
+        .code(1)
+        .stdout(predicate::str::contains(".github/workflows/release.yml"));
+}
