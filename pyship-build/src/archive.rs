@@ -252,12 +252,9 @@ fn pack(entry: &Entry) -> Result<Packed, Error> {
     })
 }
 
-/// MS-DOS date and time of `secs` (UTC), clamped to 1980..=2107.
-pub fn dos_datetime(secs: u64) -> (u16, u16) {
-    let secs = secs.max(ZIP_EPOCH);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+/// (year, month, day) of `days` since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, proleptic Gregorian, exact for any `i64` day count in range).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -266,7 +263,15 @@ pub fn dos_datetime(secs: u64) -> (u16, u16) {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// MS-DOS date and time of `secs` (UTC), clamped to 1980..=2107.
+pub fn dos_datetime(secs: u64) -> (u16, u16) {
+    let secs = secs.max(ZIP_EPOCH);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
     if year > 2107 {
         return (0xFF9F, 0xBF7D); // 2107-12-31 23:59:58
     }

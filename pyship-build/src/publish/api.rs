@@ -95,6 +95,22 @@ impl Api<'_> {
     }
 
     /// Read a JSON answer.
+    /// PATCH the name, notes and prerelease flag of the release at `url`
+    /// (Gitea and GitHub take the same body).
+    pub fn update_release(
+        &self,
+        url: &Url,
+        fields: &super::ReleaseFields,
+    ) -> Result<super::Release, Error> {
+        let body = serde_json::json!({
+            "name": fields.name,
+            "body": fields.body,
+            "prerelease": fields.prerelease,
+        });
+        let resp = self.send(Method::PATCH, url, Some(&body), &[])?;
+        self.json(&Method::PATCH, url, resp)
+    }
+
     pub fn json<T: DeserializeOwned>(
         &self,
         method: &Method,

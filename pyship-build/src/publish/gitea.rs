@@ -116,14 +116,8 @@ impl Provider for Gitea<'_> {
     }
 
     fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error> {
-        let url = self.url(&["releases", &id.to_string()]);
-        let body = serde_json::json!({
-            "name": fields.name,
-            "body": fields.body,
-            "prerelease": fields.prerelease,
-        });
-        let resp = self.api.send(Method::PATCH, &url, Some(&body), &[])?;
-        self.api.json(&Method::PATCH, &url, resp)
+        self.api
+            .update_release(&self.url(&["releases", &id.to_string()]), fields)
     }
 
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
