@@ -22,6 +22,14 @@ fn mirror_dir(zip: &Path) -> tempfile::TempDir {
     d
 }
 
+/// The test data's embeddable CPython served on loopback as a python.org-style
+/// mirror (the temp dir must outlive the server).
+fn python_mirror() -> (tempfile::TempDir, StaticServer) {
+    let root = mirror_dir(&pyship_e2e::testdata::embed_python_dir().join(EMBED));
+    let server = StaticServer::start(root.path());
+    (root, server)
+}
+
 /// The hello fixture, configured to take wheels only from `wheels_url`.
 fn hello(wheels_url: &str, extra: &str) -> (tempfile::TempDir, PathBuf) {
     let (tmp, dir) = copy_fixture("hello");
@@ -105,9 +113,7 @@ fn serve<T>(
 
 #[test]
 fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(&wheels.url(), "");
     let cache = tempfile::tempdir().unwrap();
@@ -130,7 +136,12 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
 
     // First fetch recorded the hash in pyship.lock.
     let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
-    assert!(lock.contains(&sha256_file(&embed)), "{lock}");
+    assert!(
+        lock.contains(&sha256_file(
+            &pyship_e2e::testdata::embed_python_dir().join(EMBED)
+        )),
+        "{lock}"
+    );
 
     // One top-level folder; uvicorn[standard]'s Windows builds, no uvloop.
     let names = zip_names(&zip);
@@ -328,9 +339,7 @@ fn tampered_mirror_zip_is_refused_and_nothing_is_built() {
 
 #[test]
 fn missing_embeddable_zip_names_the_last_release_with_one() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let (_tmp, dir) = hello("http://127.0.0.1:9", "");
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest)
@@ -352,9 +361,7 @@ fn missing_embeddable_zip_names_the_last_release_with_one() {
 
 #[test]
 fn dependency_without_windows_wheel_is_named() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(&wheels.url(), "");
     let py = dir.join("python/pyproject.toml");
@@ -377,9 +384,7 @@ fn dependency_without_windows_wheel_is_named() {
 
 #[test]
 fn linux_wheel_in_a_windows_bundle_is_named() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(&wheels.url(), "wheels = [\"wheels/*.whl\"]\n");
     let name = "pyyaml-6.0.3-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl";
@@ -420,9 +425,7 @@ fn failing_prebuild_stops_the_build_with_its_output() {
 
 #[test]
 fn missing_uv_names_the_tool_and_how_to_install_it() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let (_tmp, dir) = hello("http://127.0.0.1:9", "");
     let cache = tempfile::tempdir().unwrap();
     let empty_path = tempfile::tempdir().unwrap();
@@ -461,9 +464,7 @@ fn offline_without_a_cached_runtime_is_an_error() {
 fn configured_extras_are_installed() {
     // The fixture's `dev` extra asks for pytest, which the wheelhouse lacks:
     // uv's failure proves the extra reached it.
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(&wheels.url(), "extras = [\"dev\"]\n");
     let cache = tempfile::tempdir().unwrap();
@@ -489,9 +490,7 @@ fn configured_extras_are_installed() {
 
 #[test]
 fn offline_rebuild_uses_the_caches_and_is_identical() {
-    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
-    let mirror_root = mirror_dir(&embed);
-    let mirror = StaticServer::start(mirror_root.path());
+    let (_mirror_root, mirror) = python_mirror();
     // A local find-links directory: uv reads it without the network.
     let (_tmp, dir) = hello("http://127.0.0.1:9", "");
     let manifest = dir.join("Cargo.toml");
