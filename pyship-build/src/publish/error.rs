@@ -14,8 +14,8 @@ pub enum Error {
     NoServer { manifest: String },
     #[error("no repository to publish to: `publish.repo` is not set in {manifest} and GITHUB_REPOSITORY is not set")]
     NoRepo { manifest: String },
-    #[error("`{repo}` is not a repository name of the form owner/name")]
-    BadRepo { repo: String },
+    #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
+    BadRepo { repo: String, reason: String },
     #[error("no publish token: the environment variable {var} is not set")]
     NoToken { var: String },
     #[error("the publish token in {var} has characters an HTTP header cannot carry")]

@@ -68,7 +68,7 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Err
         got.sha256,
         got.size
     ));
-    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache)).map_err(|e| Error::Io(std::io::Error::other(e)))?;
     let files = extract_zip(&got.path, dest)?;
     let pth_name = format!("python{}._pth", v.nodot);
     let pth = dest.join(&pth_name);
