@@ -334,7 +334,10 @@ mod tests {
         assert_eq!(copy_filtered(&from, &to, &rules(&project)).unwrap(), 1);
         assert!(to.join("pkg/shared.py").is_file());
         // A file link and a directory link out of the project: refused.
-        for (name, target) in [("leak.txt", d.path().join("secret.txt")), ("etc", PathBuf::from("/etc"))] {
+        for (name, target) in [
+            ("leak.txt", d.path().join("secret.txt")),
+            ("etc", PathBuf::from("/etc")),
+        ] {
             let link = from.join("pkg").join(name);
             std::os::unix::fs::symlink(&target, &link).unwrap();
             let e = copy_filtered(&from, &d.path().join("out2"), &rules(&project)).unwrap_err();

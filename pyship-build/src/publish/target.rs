@@ -136,7 +136,10 @@ pub fn split_repo(repo: &str) -> Result<(String, String), Error> {
     }
     if !owner.as_bytes()[0].is_ascii_alphanumeric()
         || special(*owner.as_bytes().last().expect("not empty"))
-        || owner.as_bytes().windows(2).any(|w| special(w[0]) && special(w[1]))
+        || owner
+            .as_bytes()
+            .windows(2)
+            .any(|w| special(w[0]) && special(w[1]))
     {
         return Err(bad(
             "the owner must start and end with a letter or digit and have no two of `-`, `_`, `.` in a row",
@@ -219,7 +222,13 @@ mod tests {
 
     #[test]
     fn repo_names_are_checked_like_gitea() {
-        for ok in ["acme/hello", "a/b", "Acme-1/hello.world_2", "a.b/c-d", "x/.hidden"] {
+        for ok in [
+            "acme/hello",
+            "a/b",
+            "Acme-1/hello.world_2",
+            "a.b/c-d",
+            "x/.hidden",
+        ] {
             assert!(split_repo(ok).is_ok(), "{ok} refused");
         }
         for bad in [

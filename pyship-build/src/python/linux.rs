@@ -150,14 +150,32 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, sup
 
 fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let linux = &plan.config.linux;
-    let url = runtime_url(linux.runtime_url.as_deref(), &plan.python.full)?;
+    let mirrored = match (
+        &linux.runtime_url,
+        ctx.env.get(crate::env::PYSHIP_LINUX_PYTHON_MIRROR),
+    ) {
+        (None, Some(m)) => {
+            Some(DEFAULT_RUNTIME_URL.replace(PBS_DOWNLOADS, m.trim_end_matches('/')))
+        }
+        _ => None,
+    };
+    let template = linux.runtime_url.as_deref().or(mirrored.as_deref());
+    let url = runtime_url(template, &plan.python.full)?;
     ctx.reporter.status(
         "Fetching",
         &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
     );
     // Pinned by `linux.runtime-sha256`, else by pyship.lock (recorded on first fetch).
-    let (fetched, recorded) =
-        super::fetch_pinned(plan, &url, linux.runtime_sha256.as_deref(), ctx)?;
+    let (fetched, recorded) = super::fetch_pinned(
+        plan,
+        &super::Source {
+            url: &url,
+            settings: super::LINUX_SETTINGS,
+            validate: &super::validate_tar_gz,
+        },
+        linux.runtime_sha256.as_deref(),
+        ctx,
+    )?;
     ctx.reporter.debug(&format!(
         "runtime {} sha256 {} ({} bytes)",
         fetched.path.display(),
@@ -467,9 +485,11 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
             "venv runtime from {host} (runs only where that Python is installed at the same path)"
         ),
     );
-    crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache)).map_err(|e| Error::Io {
-        path: dest.to_owned(),
-        source: std::io::Error::other(e),
+    crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache)).map_err(|e| {
+        Error::Io {
+            path: dest.to_owned(),
+            source: std::io::Error::other(e),
+        }
     })?;
     // --copies: the bundle holds files, not symlinks into the build host; the
     // interpreter still finds its stdlib through pyvenv.cfg's `home`.

@@ -232,7 +232,7 @@ fn manifest_lists_assets_by_platform_and_install_type() {
     }
     assert_eq!(
         on_disk["assets"][0]["download_url"],
-        "https://git.example.com/owner/hello/releases/download/v0.3.0-alpha.1/Hello%20App-v0.3.0-alpha.1-win-x64.zip"
+        "https://git.example.com/owner/hello/releases/download/v0.3.0-alpha.1/Hello-App-v0.3.0-alpha.1-win-x64.zip"
     );
     assert_eq!(on_disk["assets"][0]["install_type"], "portable");
     assert_eq!(on_disk["assets"][0]["platform"], "windows");

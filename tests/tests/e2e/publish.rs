@@ -132,7 +132,7 @@ fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
     }
     assert!(
         rel.body
-            .contains("releases/download/v1.2.3/Hello%20App-v1.2.3-win-x64.zip"),
+            .contains("releases/download/v1.2.3/Hello-App-v1.2.3-win-x64.zip"),
         "{}",
         rel.body
     );
