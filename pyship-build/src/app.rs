@@ -112,7 +112,7 @@ impl Rules {
 
     fn excluded(&self, path: &Path) -> bool {
         let canon = path.canonicalize().unwrap_or_else(|_| path.to_owned());
-        self.exclude.iter().any(|x| *x == canon)
+        self.exclude.contains(&canon)
     }
 
     /// A symlink met in a copy must resolve inside the project.
