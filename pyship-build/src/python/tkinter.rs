@@ -146,7 +146,10 @@ impl Hint for Error {
 pub enum Location {
     Url(String),
     /// A file in a local `find-links` folder; `key` is how `pyship.lock` names it.
-    Path { path: PathBuf, key: String },
+    Path {
+        path: PathBuf,
+        key: String,
+    },
 }
 
 impl Location {
@@ -226,21 +229,22 @@ pub fn install(
             origins.push(sdist.location.key().to_owned());
             let root = staging.path().join("pypi");
             unpack_sdist(&archive, &sdist.file_name, v, &root)?;
-            let mut placed = place(&root, python_dir, v, &sdist.file_name)?;
+            let placed = place(&root, python_dir, v, &sdist.file_name)?;
             if !placed.package {
                 return Err(Error::Missing {
                     origin: sdist.file_name.clone(),
                     what: "tkinter/__init__.py".into(),
                 });
             }
-            placed.package = true;
             placed
         }
         _ => {
             let mirror = super::windows::mirror(plan, ctx);
             let url = msi_url(&mirror, v, "tcltk");
-            ctx.reporter
-                .status("Fetching", &format!("tkinter of CPython {} (tcltk.msi)", v.full));
+            ctx.reporter.status(
+                "Fetching",
+                &format!("tkinter of CPython {} (tcltk.msi)", v.full),
+            );
             let root = staging.path().join("tcltk");
             fetch_msi(plan, &url, &root, ctx)?;
             origins.push(url.clone());
@@ -283,8 +287,7 @@ pub fn msi_url(mirror: &str, v: &PythonVersion, name: &str) -> String {
 
 /// Fetch (pinned), check the version of, and unpack one python.org MSI.
 fn fetch_msi(plan: &Plan, url: &str, dest: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    let (got, _) =
-        fetch_pinned(plan, url, None, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
+    let (got, _) = fetch_pinned(plan, url, None, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
     let product_version = msi_product_version(&got.path, ctx)?;
     let found = cpython_of_product_version(&product_version);
     if found.as_deref() != Some(plan.python.full.as_str()) {
@@ -445,7 +448,9 @@ fn place(root: &Path, python_dir: &Path, v: &PythonVersion, origin: &str) -> Res
                 l.starts_with("python3") && l.ends_with(".dll") && l != "python3.dll"
             })
             .map(|i| format!("CPython of {i}"))
-            .unwrap_or_else(|| format!("no CPython it names (imports: {})", pyd_imports.join(", ")));
+            .unwrap_or_else(|| {
+                format!("no CPython it names (imports: {})", pyd_imports.join(", "))
+            });
         return Err(Error::PythonMismatch {
             file: "_tkinter.pyd".into(),
             origin: origin.to_owned(),
@@ -495,9 +500,10 @@ fn place(root: &Path, python_dir: &Path, v: &PythonVersion, origin: &str) -> Res
         .and_then(|v| v.iter().find_map(|p| p.parent()))
         .ok_or_else(|| missing("tcl8.x/init.tcl"))?;
     let tcl_root = tcl_lib.parent().ok_or_else(|| missing("tcl/"))?;
-    let has_tk = by_name
-        .get("tk.tcl")
-        .is_some_and(|v| v.iter().any(|p| p.parent().and_then(Path::parent) == Some(tcl_root)));
+    let has_tk = by_name.get("tk.tcl").is_some_and(|v| {
+        v.iter()
+            .any(|p| p.parent().and_then(Path::parent) == Some(tcl_root))
+    });
     if !has_tk {
         return Err(missing("tk8.x/tk.tcl beside the Tcl library"));
     }
@@ -548,7 +554,8 @@ pub fn sdist_version(file_name: &str) -> Option<String> {
     let rest = lower.strip_prefix("tkinter_embed_")?;
     let v = rest.strip_suffix(".tar.gz")?;
     let ok = v.split('.').count() >= 2
-        && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     ok.then(|| v.to_owned())
 }
 
@@ -758,12 +765,16 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
     let lock_path = Lockfile::path(plan);
     let (path, sha) = match &sdist.location {
         Location::Url(url) => {
-            let pin = if sdist.locked { None } else { sdist.sha256.as_deref() };
+            let pin = if sdist.locked {
+                None
+            } else {
+                sdist.sha256.as_deref()
+            };
             let (got, _) =
                 fetch_pinned(plan, url, pin, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
             (got.path, got.sha256)
         }
-        Location::Path { path, key } => {
+        Location::Path { path, .. } => {
             let actual = crate::net::sha256_file(path)?;
             if let Some(locked) = &sdist.sha256 {
                 if !locked.eq_ignore_ascii_case(&actual) {
@@ -784,7 +795,6 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
                 fs_err::copy(path, tmp.path())?;
                 tmp.persist(&dest).map_err(|e| Error::Io(e.error))?;
             }
-            let _ = key;
             (dest, actual)
         }
     };
@@ -801,7 +811,12 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
 }
 
 /// Take the `cp3XY/` folder of `tkinter_embed/data.zip` inside the sdist into `dest`.
-fn unpack_sdist(archive: &Path, file_name: &str, v: &PythonVersion, dest: &Path) -> Result<(), Error> {
+fn unpack_sdist(
+    archive: &Path,
+    file_name: &str,
+    v: &PythonVersion,
+    dest: &Path,
+) -> Result<(), Error> {
     let bad = |source: Box<dyn std::error::Error + Send + Sync>| Error::Archive {
         path: archive.to_owned(),
         source,
@@ -812,7 +827,11 @@ fn unpack_sdist(archive: &Path, file_name: &str, v: &PythonVersion, dest: &Path)
     let preferred = format!("src{}/tkinter_embed/data.zip", v.xy);
     for e in tar.entries().map_err(|e| bad(e.into()))? {
         let mut e = e.map_err(|e| bad(e.into()))?;
-        let path = e.path().map_err(|e| bad(e.into()))?.to_string_lossy().replace('\\', "/");
+        let path = e
+            .path()
+            .map_err(|e| bad(e.into()))?
+            .to_string_lossy()
+            .replace('\\', "/");
         if path.ends_with("/tkinter_embed/data.zip") {
             let mut buf = Vec::new();
             e.read_to_end(&mut buf).map_err(|e| bad(e.into()))?;
@@ -833,7 +852,7 @@ fn unpack_sdist(archive: &Path, file_name: &str, v: &PythonVersion, dest: &Path)
     let mut n = 0;
     for i in 0..zip.len() {
         let mut e = zip.by_index(i).map_err(|e| bad(e.into()))?;
-        let name = e.name().map_err(|e| bad(e.into()))?.to_owned();
+        let name = e.name().map_err(|e| bad(e.into()))?.into_owned();
         if let Some(top) = name.split('/').next().filter(|t| t.starts_with("cp")) {
             folders.insert(top.to_owned());
         }

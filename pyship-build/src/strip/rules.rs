@@ -66,7 +66,9 @@ const fn rule(
 }
 
 /// The names accepted in `strip.presets`.
-pub const PRESETS: &[&str] = &["generic", "numpy", "opencv", "pillow", "zeroconf", "tkinter"];
+pub const PRESETS: &[&str] = &[
+    "generic", "numpy", "opencv", "pillow", "zeroconf", "tkinter",
+];
 
 /// Presets whose rules apply to the runtime folder (`python/`), not to
 /// site-packages; their globs are relative to that folder.
