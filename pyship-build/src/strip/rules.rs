@@ -106,6 +106,12 @@ pub(crate) fn runtime_preset(name: &str) -> Option<Vec<RuleDef>> {
                 "Tcl's `clock -locale` month and day names; Tk's own messages (tk8.x/msgs) stay",
             ),
             rule(
+                "tcl-packages",
+                &["tcl/{sqlite3*,itcl*,tdbc*,thread*}"],
+                Target::Dir,
+                "Tcl extension packages of the Tcl build (SQLite, [incr Tcl], TDBC, Thread): tkinter never loads them, only a `package require` in the app's own Tcl code would",
+            ),
+            rule(
                 "demos",
                 &["tcl/tk8*/demos"],
                 Target::Dir,

@@ -222,6 +222,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
         "Tk App/python/tcl/tcl8.6/tzdata/Europe/Berlin",
         "Tk App/python/tcl/tcl8.6/msgs/de.msg",
         "Tk App/python/tcl/tk8.6/demos/widget",
+        "Tk App/python/tcl/sqlite3.44.2/pkgIndex.tcl",
         "Tk App/python/Lib/tkinter/test/__init__.py",
     ] {
         assert!(
