@@ -26,6 +26,7 @@ pub mod installer;
 pub mod manifest;
 pub mod names;
 pub mod net;
+pub mod pe;
 pub mod plan;
 pub mod platform;
 pub mod project;

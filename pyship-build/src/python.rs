@@ -9,6 +9,7 @@
 //! extracted.
 
 pub mod linux;
+pub mod tkinter;
 pub mod windows;
 
 use std::collections::BTreeMap;
@@ -97,6 +98,8 @@ pub enum Error {
     #[error(transparent)]
     Linux(#[from] linux::Error),
     #[error(transparent)]
+    Tkinter(#[from] tkinter::Error),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
@@ -124,6 +127,7 @@ impl Hint for Error {
                 "fix pyship.lock or delete it (it is re-created on the next fetch)".into(),
             ),
             Error::Linux(e) => e.hint(),
+            Error::Tkinter(e) => e.hint(),
             _ => None,
         }
     }
@@ -174,7 +178,7 @@ pub const LOCK_FILE: &str = "pyship.lock";
 
 impl Lockfile {
     pub fn path(plan: &Plan) -> PathBuf {
-        plan.project.root.join(LOCK_FILE)
+        plan.project.config_dir.join(LOCK_FILE)
     }
 
     /// Read the lock; a missing file is an empty lock.
@@ -238,6 +242,36 @@ pub(crate) const WINDOWS_SETTINGS: &str =
     "`windows.python-mirror` (or PYSHIP_PYTHON_MIRROR) and `python`";
 /// Settings naming where the Linux runtime comes from.
 pub(crate) const LINUX_SETTINGS: &str = "`linux.runtime-url` (or PYSHIP_LINUX_PYTHON_MIRROR) and `python`; `linux.runtime = \"venv\"` needs no download";
+
+/// Settings naming where tkinter's files come from.
+pub(crate) const TKINTER_SETTINGS: &str =
+    "`windows.tkinter-source` and `windows.python-mirror` (or PYSHIP_PYTHON_MIRROR)";
+
+/// `Ok` when `path` starts like an MSI (an OLE compound file).
+pub fn validate_msi(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    const OLE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    let mut head = [0u8; 8];
+    fs_err::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|_| "too short to be an MSI".to_owned())?;
+    if head == OLE {
+        Ok(())
+    } else {
+        Err("not an MSI (no OLE compound file header)".into())
+    }
+}
+
+/// [`validate_zip`] or [`validate_tar_gz`], by the name (or URL) `name`.
+pub fn validate_by_name(name: &str, path: &Path) -> Result<(), String> {
+    if name.ends_with(".zip") || name.ends_with(".whl") {
+        validate_zip(path)
+    } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        validate_tar_gz(path)
+    } else {
+        Ok(())
+    }
+}
 
 /// `Ok` when `path` is a zip whose every entry reads back (CRC-checked).
 pub fn validate_zip(path: &Path) -> Result<(), String> {
