@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     #[error("release step `version --stamp` failed")]
     Stamp(#[source] StampError),
     #[error("release step `bundle` ({platform}) failed")]
@@ -65,6 +67,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Lock(e) => e.hint(),
             Error::Stamp(StampError::Project(e)) => e.hint(),
             Error::Stamp(StampError::Version(e)) => e.hint(),
             Error::Bundle { source, .. } => source.hint(),
@@ -91,6 +94,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let v = &plan.version.version;
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+    // Held for the whole release; bundle and installer re-enter it.
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     let target = plan
         .project
