@@ -97,8 +97,8 @@ impl Api<'_> {
     }
 
     /// Read a JSON answer.
-    /// PATCH the name, notes and prerelease flag of the release at `url`
-    /// (Gitea and GitHub take the same body).
+    /// PATCH the name, notes and prerelease flag of the release at `url`, and
+    /// `draft: false` (publishes a draft; Gitea and GitHub take the same body).
     pub fn update_release(
         &self,
         url: &Url,
@@ -108,6 +108,7 @@ impl Api<'_> {
             "name": fields.name,
             "body": fields.body,
             "prerelease": fields.prerelease,
+            "draft": false,
         });
         let resp = self.send(Method::PATCH, url, Some(&body), &[])?;
         self.json(&Method::PATCH, url, resp)

@@ -414,6 +414,18 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         })?;
         actions.extend(done.into_iter().flatten());
     }
+    // The final state, read back: a release that is still a draft, or lost its
+    // flag, was not published whatever the answers said.
+    let check = provider
+        .release_by_tag(&tag)?
+        .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
+    if check.draft || check.prerelease != prerelease || check.id != release.id {
+        return Err(Error::NotPublished {
+            tag: tag.clone(),
+            draft: check.draft,
+            prerelease: check.prerelease,
+        });
+    }
     let listed = provider.list_assets(release.id)?;
     let assets = items
         .iter()
@@ -431,7 +443,8 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     Ok(published(Some(&release), assets, actions))
 }
 
-/// Bring an existing release's name, notes and prerelease flag in line.
+/// Bring an existing release's name, notes and prerelease flag in line, and
+/// publish it when it is a draft.
 fn reconcile(
     provider: &dyn Provider,
     r: Release,
@@ -449,6 +462,11 @@ fn reconcile(
     }
     if r.prerelease != fields.prerelease {
         changed.push("prerelease".to_owned());
+    }
+    // A draft (made by hand, or left by a tool that stopped halfway) is
+    // published: the run is a release, and a draft is invisible to users.
+    if r.draft {
+        changed.push("draft".to_owned());
     }
     if changed.is_empty() {
         reporter.debug(&format!("release {} is up to date", r.id));
