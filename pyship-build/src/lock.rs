@@ -71,10 +71,7 @@ impl OutDirLock {
             source,
         };
         fs_err::create_dir_all(out_dir).map_err(err)?;
-        let path = out_dir
-            .canonicalize()
-            .map_err(err)?
-            .join(LOCK_FILE);
+        let path = out_dir.canonicalize().map_err(err)?.join(LOCK_FILE);
         let mut map = held().lock().expect("lock registry");
         if let Some((n, _)) = map.get_mut(&path) {
             *n += 1;
@@ -171,9 +168,7 @@ pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age.as_secs() > 24 * 3600),
             };
-            if stale
-                && crate::fs::remove_dir_if_exists(&e.path(), &[cache_root]).is_ok()
-            {
+            if stale && crate::fs::remove_dir_if_exists(&e.path(), &[cache_root]).is_ok() {
                 removed.push(e.path());
             }
         }
@@ -236,7 +231,10 @@ mod tests {
         let l = OutDirLock::acquire(d.path(), &r).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(800), "did not wait");
         let lines = r.lines().join("\n");
-        assert!(lines.contains("another cargo pyship") && lines.contains("(pid 4242)"), "{lines}");
+        assert!(
+            lines.contains("another cargo pyship") && lines.contains("(pid 4242)"),
+            "{lines}"
+        );
         drop(l);
         holder.wait().unwrap();
     }

@@ -130,6 +130,24 @@ impl Plan {
             .out_dir
             .map(crate::fs::normalize)
             .unwrap_or_else(|| project.config_dir.join("dist"));
+        // `include` entries must stay in the project unless allowed on purpose.
+        let root = project
+            .workspace_root
+            .canonicalize()
+            .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
+        for entry in &config.include {
+            let path = crate::fs::normalize(&project.path(entry));
+            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if !config.allow_outside_project && !real.starts_with(&root) {
+                return Err(PlanError::IncludeOutside(
+                    crate::app::Error::IncludeOutside {
+                        entry: entry.clone(),
+                        path: real,
+                        root: root.clone(),
+                    },
+                ));
+            }
+        }
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
         } else {
@@ -255,6 +273,8 @@ pub enum PlanError {
     Project(#[from] crate::project::Error),
     #[error(transparent)]
     Name(#[from] crate::names::Error),
+    #[error(transparent)]
+    IncludeOutside(crate::app::Error),
 }
 
 impl crate::error::Hint for PlanError {
@@ -264,6 +284,7 @@ impl crate::error::Hint for PlanError {
             PlanError::Python(e) => e.hint(),
             PlanError::Project(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
+            PlanError::IncludeOutside(e) => e.hint(),
         }
     }
 }
@@ -277,7 +298,8 @@ mod tests {
     fn hello() -> Project {
         static P: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
         P.get_or_init(|| {
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+            let manifest =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
             crate::project::load(Some(&manifest), None).expect("fixture loads")
         })
         .clone()
@@ -306,7 +328,9 @@ mod tests {
     fn windows_valid(s: &str) -> bool {
         !s.is_empty()
             && !s.ends_with(['.', ' '])
-            && !s.chars().any(|c| c.is_control() || "<>:\"/\\|?*".contains(c))
+            && !s
+                .chars()
+                .any(|c| c.is_control() || "<>:\"/\\|?*".contains(c))
     }
 
     proptest! {

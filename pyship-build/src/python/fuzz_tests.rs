@@ -22,7 +22,13 @@ impl Rng {
 }
 
 /// Names an attacker would put in an archive.
-const ESCAPES: &[&str] = &["../../evil", "/tmp/evil", "..\\..\\evil", "C:\\evil", "a/../../evil"];
+const ESCAPES: &[&str] = &[
+    "../../evil",
+    "/tmp/evil",
+    "..\\..\\evil",
+    "C:\\evil",
+    "a/../../evil",
+];
 
 fn mutate(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
     let mut d = data.to_vec();
@@ -87,11 +93,7 @@ fn links_escape(dest: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|e| e.path_is_symlink())
-        .filter(|e| {
-            e.path()
-                .canonicalize()
-                .is_ok_and(|t| !t.starts_with(&root))
-        })
+        .filter(|e| e.path().canonicalize().is_ok_and(|t| !t.starts_with(&root)))
         .map(|e| e.path().display().to_string())
         .collect()
 }
@@ -127,11 +129,36 @@ fn sample_tar() -> Vec<u8> {
         b.append(&h, body).unwrap();
     };
     add("python/", tar::EntryType::Directory, b"", None);
-    add("python/bin/python3.11", tar::EntryType::Regular, b"ELF binary", None);
-    add("python/bin/python3", tar::EntryType::Symlink, b"", Some("python3.11"));
-    add("python/bin/python", tar::EntryType::Link, b"", Some("python/bin/python3.11"));
-    add("python/lib/python3.11/os.py", tar::EntryType::Regular, b"import sys\n", None);
-    add("python/lib/libpython3.11.so", tar::EntryType::Regular, &[7u8; 700], None);
+    add(
+        "python/bin/python3.11",
+        tar::EntryType::Regular,
+        b"ELF binary",
+        None,
+    );
+    add(
+        "python/bin/python3",
+        tar::EntryType::Symlink,
+        b"",
+        Some("python3.11"),
+    );
+    add(
+        "python/bin/python",
+        tar::EntryType::Link,
+        b"",
+        Some("python/bin/python3.11"),
+    );
+    add(
+        "python/lib/python3.11/os.py",
+        tar::EntryType::Regular,
+        b"import sys\n",
+        None,
+    );
+    add(
+        "python/lib/libpython3.11.so",
+        tar::EntryType::Regular,
+        &[7u8; 700],
+        None,
+    );
     b.into_inner().unwrap()
 }
 
@@ -151,7 +178,10 @@ fn run_case(name: &str, bytes: &[u8], extract: &dyn Fn(&Path, &Path, &Path)) {
     }));
     assert!(r.is_ok(), "the reader panicked on a mutated {name}");
     let strays = strays(sandbox.path(), &dest, &archive);
-    assert!(strays.is_empty(), "written outside the destination: {strays:?}");
+    assert!(
+        strays.is_empty(),
+        "written outside the destination: {strays:?}"
+    );
     let links = links_escape(&dest);
     assert!(links.is_empty(), "links out of the destination: {links:?}");
 }

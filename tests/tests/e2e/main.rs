@@ -5,6 +5,7 @@
 mod bench;
 mod build_script;
 mod docker;
+mod hostile;
 mod init;
 mod installer;
 mod layouts;
