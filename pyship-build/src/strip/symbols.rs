@@ -435,7 +435,10 @@ mod tests {
             }
             let mut env = Env::from_process();
             // A private cache each time: every run is cold and runs the tool.
-            env.set(PYSHIP_CACHE_DIR, work.path().join(format!("cache{i}")).to_string_lossy());
+            env.set(
+                PYSHIP_CACHE_DIR,
+                work.path().join(format!("cache{i}")).to_string_lossy(),
+            );
             let rep = RecordingReporter::default();
             let tree = work.path().join(format!("t{i}"));
             fs_err::create_dir_all(&tree).unwrap();
@@ -445,7 +448,14 @@ mod tests {
                 env.set(crate::env::SOURCE_DATE_EPOCH, e);
             }
             let ctx = Context::new(&rep, &env);
-            let s = run(&tree, std::slice::from_ref(&f), Platform::Windows, false, &ctx).unwrap();
+            let s = run(
+                &tree,
+                std::slice::from_ref(&f),
+                Platform::Windows,
+                false,
+                &ctx,
+            )
+            .unwrap();
             assert_eq!(s.stripped, 1, "{s:?}");
             let out = fs_err::read(&f).unwrap();
             assert!(out.len() < original.len());
@@ -455,7 +465,10 @@ mod tests {
             validate_pe(&out).unwrap();
             outputs.push(out);
         }
-        assert!(outputs.windows(2).all(|w| w[0] == w[1]), "cold builds differ");
+        assert!(
+            outputs.windows(2).all(|w| w[0] == w[1]),
+            "cold builds differ"
+        );
     }
 
     #[test]
