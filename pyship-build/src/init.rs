@@ -453,6 +453,8 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     ));
     t.push_str("# Add tkinter (from python.org's MSIs) to the embedded CPython.\n");
     t.push_str(&format!("tkinter = {}\n", w.tkinter));
+    t.push_str("# \"msi\" (python.org's tcltk.msi, needs msitools) or \"pypi\" (the tkinter-embed package).\n");
+    t.push_str(&format!("tkinter-source = {}\n", q(w.tkinter_source.key())));
     t.push_str(&format!("publisher = {}\n", q(&w.publisher)));
     t.push('\n');
 

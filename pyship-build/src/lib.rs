@@ -26,6 +26,7 @@ pub mod installer;
 pub mod layout;
 pub mod manifest;
 pub mod net;
+pub mod pe;
 pub mod plan;
 pub mod platform;
 pub mod project;

@@ -15,5 +15,6 @@ mod publish;
 mod release;
 mod strip;
 mod support;
+mod tkinter;
 mod version_cli;
 mod windows_bundle;
