@@ -25,6 +25,7 @@ pub mod init;
 pub mod installer;
 pub mod layout;
 pub mod manifest;
+pub mod names;
 pub mod net;
 pub mod pe;
 pub mod plan;
