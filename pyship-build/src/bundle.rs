@@ -53,6 +53,11 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
+    },
     #[error("prebuild command `{command}` failed ({status}):\n{output}")]
     Prebuild {
         command: String,
@@ -88,6 +93,10 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
+                    .into(),
+            ),
             Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
                 "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
                     .into(),
@@ -105,16 +114,44 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
+    }
+    Ok(())
+}
+
+/// The host's shell running `command`: `sh -c`.
+#[cfg(not(windows))]
+fn shell(command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command);
+    c
+}
+
+/// The host's shell running `command`: `cmd /C` on a Windows host, which has
+/// no `sh` (`npm ci && npm run build` means the same to both). The command
+/// goes unquoted: cmd parses its own command line.
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut c = Command::new("cmd");
+    c.arg("/C").raw_arg(command);
+    c
+}
+
+/// Run the configured `prebuild` command (`sh -c`; `cmd /C` on a Windows
+/// host) in the manifest directory.
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
     };
     ctx.reporter
         .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let out = shell(command)
         .current_dir(&plan.project.root)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
@@ -138,6 +175,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
 
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {

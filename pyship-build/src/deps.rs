@@ -191,7 +191,19 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// The bundle's own interpreter when it runs on this host: on a Windows host
+/// building for Windows, `python/python.exe` (already extracted by the
+/// `python` stage). A Windows host seldom has a system Python, and without
+/// one uv downloads a managed CPython just to learn an interpreter's facts;
+/// the embedded one is the target interpreter itself.
+pub fn host_interpreter(plan: &Plan, platform: Platform) -> Option<PathBuf> {
+    let exe = plan.bundle_dir(platform).join(platform.python_exe());
+    (cfg!(windows) && platform == Platform::Windows && exe.is_file()).then_some(exe)
+}
+
 /// The uv command line for installing `reqs` and `wheels` into `site_packages`.
+/// `python`: the interpreter uv must use (and never download another).
+#[allow(clippy::too_many_arguments)]
 pub fn uv_command(
     uv: &Path,
     plan: &Plan,
@@ -200,12 +212,15 @@ pub fn uv_command(
     reqs: &[String],
     wheels: &[PathBuf],
     offline: bool,
+    python: Option<&Path>,
 ) -> Command {
     let c = &plan.config;
     let mut cmd = Command::new(uv);
-    cmd.args(["pip", "install", "--target"])
-        .arg(site_packages)
-        .args(["--python-platform", &platform.uv_platform(c)])
+    cmd.args(["pip", "install", "--target"]).arg(site_packages);
+    if let Some(py) = python {
+        cmd.arg("--python").arg(py).arg("--no-python-downloads");
+    }
+    cmd.args(["--python-platform", &platform.uv_platform(c)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
         // Hard links into uv's cache (uv copies when the cache is on another
@@ -273,6 +288,7 @@ pub fn run(
             &reqs,
             &wheels,
             ctx.offline,
+            host_interpreter(plan, platform).as_deref(),
         );
         ctx.reporter.debug(&format!("running {cmd:?}"));
         let out = cmd.output().map_err(|source| Error::Spawn {

@@ -161,6 +161,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_replaces_and_keeps_mode() {
         use std::os::unix::fs::PermissionsExt;

@@ -5,6 +5,8 @@
 
 pub mod gitea;
 pub mod http;
+// The Linux runtime for the Linux-bundle tests (symlinks: a Unix host only).
+#[cfg(unix)]
 pub mod pbs;
 pub mod testdata;
 pub mod wine;
