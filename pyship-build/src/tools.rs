@@ -132,7 +132,7 @@ impl Hint for Error {
 }
 
 /// `ProgramFiles(x86)` and `ProgramFiles`, as a Windows host sets them.
-pub const PROGRAM_FILES_VARS: &[&str] = &["ProgramFiles(x86)", "ProgramFiles"];
+pub const PROGRAM_FILES_VARS: &[&str] = &[crate::env::PROGRAM_FILES_X86, crate::env::PROGRAM_FILES];
 
 impl Tool {
     /// Find the tool: the override variable first, then `PATH`, then (on a
