@@ -69,12 +69,16 @@ pub const MSIEXTRACT: Tool = Tool {
     env_override: None,
     install: "`apt-get install msitools` (Debian package `msitools`)",
     purpose: "unpack python.org's tcltk.msi for windows.tkinter (tkinter-source = \"msi\")",
+    install_windows: "msitools is not needed on Windows: use `tkinter-source = \"pypi\"`, or build the bundle on Linux",
+    windows_places: WindowsPlaces::None,
 };
 pub const MSIINFO: Tool = Tool {
     exe: "msiinfo",
     env_override: None,
     install: "`apt-get install msitools` (Debian package `msitools`)",
     purpose: "read the CPython version of python.org's tcltk.msi for windows.tkinter",
+    install_windows: "msitools is not needed on Windows: use `tkinter-source = \"pypi\"`, or build the bundle on Linux",
+    windows_places: WindowsPlaces::None,
 };
 pub const MINGW_STRIP: Tool = Tool {
     exe: "x86_64-w64-mingw32-strip",
@@ -251,7 +255,7 @@ mod tests {
         let x86 = d.path().join("Program Files (x86)");
         let nsis = x86.join("NSIS");
         fs_err::create_dir_all(&nsis).unwrap();
-        fs_err::write(nsis.join("makensis.exe"), b"MZ").unwrap();
+        fs_err::write(nsis.join("pyship-test-makensis-not-on-path.exe"), b"MZ").unwrap();
         let env = Env::from_pairs([
             ("ProgramFiles(x86)", x86.to_str().unwrap()),
             (
