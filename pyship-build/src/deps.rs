@@ -305,7 +305,7 @@ pub fn run(
         }
         ctx.reporter.debug(stderr.trim());
     }
-    clean(site_packages)?;
+    clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);
     ctx.reporter.status(
         "Installed",
@@ -331,15 +331,16 @@ const SCRIPT_DIRS: &[&str] = &["bin", "Scripts"];
 /// Remove what uv leaves that a bundle must not carry: the console scripts
 /// ([`SCRIPT_DIRS`]), their lines in each `RECORD` (which would otherwise name
 /// missing files, and differ between a Linux and a Windows host), and lock
-/// files.
-pub fn clean(site_packages: &Path) -> Result<(), Error> {
+/// files. `roots`: where removing is allowed
+/// ([`crate::fs::remove_dir_if_exists`]).
+pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Clean { path, source }
     };
     for dir in SCRIPT_DIRS {
         let bin = site_packages.join(dir);
-        crate::fs::remove_dir_if_exists(&bin).map_err(|e| Error::Clean {
+        crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
             path: bin.clone(),
             source: std::io::Error::other(e),
         })?;
@@ -486,7 +487,7 @@ mod tests {
         fs_err::create_dir_all(d.path().join("pkg-1.0.dist-info")).unwrap();
         let record = "pkg/__init__.py,sha256=x,1\r\nbin/uvicorn,sha256=y,2\r\nScripts/uvicorn.exe,sha256=z,3\r\nbinary/x.py,,\r\npkg-1.0.dist-info/RECORD,,\r\n";
         fs_err::write(d.path().join("pkg-1.0.dist-info/RECORD"), record).unwrap();
-        clean(d.path()).unwrap();
+        clean(d.path(), &[d.path()]).unwrap();
         assert!(!d.path().join("bin").exists());
         assert!(!d.path().join("Scripts").exists());
         assert!(!d.path().join(".lock").exists());
