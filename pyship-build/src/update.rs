@@ -194,12 +194,7 @@ fn root_from(site_packages: &Path, bundle: &Path) -> Result<String, Error> {
 }
 
 /// The generated config of `platform`'s bundle.
-pub fn bundle_config(
-    plan: &Plan,
-    settings: &Settings,
-    platform: Platform,
-    root: String,
-) -> String {
+pub fn bundle_config(plan: &Plan, settings: &Settings, platform: Platform, root: String) -> String {
     let launcher = match (platform, plan.config.windows.launcher) {
         (Platform::Linux, _) => "run.sh",
         (Platform::Windows, Launcher::Vbs) => "vbs",
@@ -323,7 +318,10 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "the Python unit tests failed:\n{text}");
+        assert!(
+            out.status.success(),
+            "the Python unit tests failed:\n{text}"
+        );
         assert!(text.contains("\nOK"), "{text}");
     }
 }
