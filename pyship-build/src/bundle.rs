@@ -37,6 +37,8 @@ pub struct Bundled {
     pub sha256: String,
     /// Third-party packages installed (dist-info count, the app's own excluded).
     pub packages: usize,
+    /// tkinter, when `windows.tkinter = true` added it.
+    pub tkinter: Option<crate::python::tkinter::Added>,
     /// The unpacked tree the archive was made from.
     pub tree: PathBuf,
     /// Time per stage; `check` and `archive` run at the same time.
@@ -108,7 +110,7 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
+/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
@@ -118,7 +120,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(command)
-        .current_dir(&plan.project.root)
+        .current_dir(&plan.project.config_dir)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
             command: command.clone(),
@@ -149,6 +151,13 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         })
     };
 
+    // What tkinter needs (msitools, or the tkinter-embed build for this X.Y)
+    // is checked before any work.
+    let tk = (platform == Platform::Windows && plan.config.windows.tkinter)
+        .then(|| crate::python::tkinter::prepare(plan, ctx))
+        .transpose()
+        .map_err(crate::python::Error::from)?;
+
     let t = Instant::now();
     prebuild(plan, ctx)?;
     timed("prebuild", t);
@@ -162,6 +171,15 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     let t = Instant::now();
     let runtime = crate::python::run(plan, platform, &tree.join("python"), ctx)?;
     timed("python", t);
+
+    let mut tkinter = None;
+    if let Some(tk) = &tk {
+        let t = Instant::now();
+        let added = crate::python::tkinter::install(plan, tk, &runtime.dir, ctx)
+            .map_err(crate::python::Error::from)?;
+        timed("tkinter", t);
+        tkinter = Some(added);
+    }
 
     let t = Instant::now();
     let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
@@ -188,6 +206,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         python.as_ref(),
         ctx,
     )?;
+    crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
 
     let t = Instant::now();
@@ -251,6 +270,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         size: archived.size,
         sha256: archived.sha256,
         packages: installed.packages.len(),
+        tkinter,
         tree,
         seconds: stages.iter().map(|s| s.seconds).sum::<f64>() - overlap.max(0.0),
         stages,
@@ -269,7 +289,24 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
 ) -> Result<(), Error> {
-    let key = listing_hash(site_packages, &format!("{platform} {}", plan.python.full));
+    // The runtime's own additions (tkinter) are checked too: they are part of the key.
+    let runtime_key = crate::strip::check::runtime_modules(tree, platform)
+        .iter()
+        .map(|m| {
+            let lib = tree.join("python/Lib").join(m);
+            let tcl = tree.join("python/tcl");
+            format!(
+                "{m}:{}:{}",
+                listing_hash(&lib, "").unwrap_or_default(),
+                listing_hash(&tcl, "").unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let key = listing_hash(
+        site_packages,
+        &format!("{platform} {} {runtime_key}", plan.python.full),
+    );
     let marker = key
         .as_ref()
         .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));

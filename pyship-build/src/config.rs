@@ -80,6 +80,7 @@ pub struct RawWindows {
     pub installer: Option<bool>,
     pub launcher: Option<Launcher>,
     pub tkinter: Option<bool>,
+    pub tkinter_source: Option<TkinterSource>,
     pub publisher: Option<String>,
 }
 
@@ -152,6 +153,29 @@ pub enum Launcher {
     Pythonw,
 }
 
+/// Where `windows.tkinter = true` takes tkinter (`_tkinter.pyd`, Tcl/Tk, the
+/// `tkinter` package) from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TkinterSource {
+    /// python.org's `tcltk.msi` (and `lib.msi`) of the bundled CPython X.Y.Z,
+    /// from `windows.python-mirror`; unpacked with `msiextract` (msitools).
+    #[default]
+    Msi,
+    /// The `tkinter-embed` sdist for the bundled X.Y from the package index
+    /// (or `find-links`); its data only, no code of it runs.
+    Pypi,
+}
+
+impl TkinterSource {
+    pub fn key(self) -> &'static str {
+        match self {
+            TkinterSource::Msi => "msi",
+            TkinterSource::Pypi => "pypi",
+        }
+    }
+}
+
 /// Where the Linux bundle's Python comes from.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -210,6 +234,7 @@ pub struct Windows {
     pub installer: bool,
     pub launcher: Launcher,
     pub tkinter: bool,
+    pub tkinter_source: TkinterSource,
     pub publisher: String,
 }
 
@@ -332,6 +357,7 @@ impl RawConfig {
                 installer: w.installer.unwrap_or(true),
                 launcher: w.launcher.unwrap_or_default(),
                 tkinter: w.tkinter.unwrap_or(false),
+                tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
             },
             linux: Linux {

@@ -25,6 +25,7 @@ pub mod init;
 pub mod installer;
 pub mod manifest;
 pub mod net;
+pub mod pe;
 pub mod plan;
 pub mod platform;
 pub mod project;

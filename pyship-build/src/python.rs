@@ -9,6 +9,7 @@
 //! extracted.
 
 pub mod linux;
+pub mod tkinter;
 pub mod windows;
 
 use std::collections::BTreeMap;
@@ -95,6 +96,8 @@ pub enum Error {
     #[error(transparent)]
     Linux(#[from] linux::Error),
     #[error(transparent)]
+    Tkinter(#[from] tkinter::Error),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
@@ -117,6 +120,7 @@ impl Hint for Error {
                 "fix pyship.lock or delete it (it is re-created on the next fetch)".into(),
             ),
             Error::Linux(e) => e.hint(),
+            Error::Tkinter(e) => e.hint(),
             _ => None,
         }
     }
@@ -167,7 +171,7 @@ pub const LOCK_FILE: &str = "pyship.lock";
 
 impl Lockfile {
     pub fn path(plan: &Plan) -> PathBuf {
-        plan.project.root.join(LOCK_FILE)
+        plan.project.config_dir.join(LOCK_FILE)
     }
 
     /// Read the lock; a missing file is an empty lock.

@@ -226,7 +226,7 @@ pub fn run(
         ctx.reporter.debug("updater: off (update.enabled = false)");
         return Ok(None);
     };
-    let templates = Templates::new(Some(&plan.project.root));
+    let templates = Templates::new(Some(&plan.project.config_dir));
     let package = site_packages.join(PACKAGE);
     let write = |path: PathBuf, text: &str| {
         if let Some(dir) = path.parent() {
