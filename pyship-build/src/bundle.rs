@@ -1,6 +1,6 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
 //! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → [`render`](crate::render) →
+//! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
@@ -87,6 +87,8 @@ pub enum Error {
     #[error(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
@@ -110,6 +112,7 @@ impl Hint for Error {
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
             Error::Strip(e) => e.hint(),
+            Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
         }
@@ -245,6 +248,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     )?;
     crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
+
+    let t = Instant::now();
+    crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
+    timed("update", t);
 
     let t = Instant::now();
     crate::render::run(plan, platform, &tree, ctx)?;
