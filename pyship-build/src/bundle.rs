@@ -105,7 +105,7 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
+/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
@@ -115,7 +115,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(command)
-        .current_dir(&plan.project.root)
+        .current_dir(&plan.project.config_dir)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
             command: command.clone(),

@@ -131,7 +131,7 @@ pub fn wheel_platform_tag(file: &Path) -> Option<String> {
 /// Expand `wheels = [...]` (globs relative to the manifest dir) and check each
 /// wheel's platform tag against `platform`.
 pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, Error> {
-    let root = &plan.project.root;
+    let root = &plan.project.config_dir;
     let mut out = Vec::new();
     for pattern in &plan.config.wheels {
         let matched = glob(root, pattern)?;
@@ -219,7 +219,7 @@ pub fn uv_command(
         cmd.args(["--index-url", url]);
     }
     for link in &c.find_links {
-        let local = plan.project.root.join(link);
+        let local = plan.project.config_dir.join(link);
         if !link.contains("://") && local.exists() {
             cmd.arg("--find-links").arg(local);
         } else {
@@ -234,7 +234,7 @@ pub fn uv_command(
     }
     for constraint in &c.constraints {
         cmd.arg("--constraint")
-            .arg(plan.project.root.join(constraint));
+            .arg(plan.project.config_dir.join(constraint));
     }
     cmd.args(reqs);
     cmd.args(wheels);

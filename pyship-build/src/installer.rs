@@ -274,7 +274,7 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
         interpreters: vec!["python\\python.exe", "python\\pythonw.exe"],
         estimated_size_kb: size.div_ceil(1024),
     };
-    let templates = Templates::new(Some(&plan.project.root));
+    let templates = Templates::new(Some(&plan.project.config_dir));
     let (_, origin) = templates.source(TEMPLATE)?;
     Ok((templates.render(TEMPLATE, &ctx)?, origin))
 }

@@ -263,7 +263,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             .filter(|a| a.kind == ArtifactKind::Checksums)
             .map(|a| a.file_name.clone()),
     );
-    let tags = crate::docker::repo_version_tags(&plan.project.root);
+    let tags = crate::docker::repo_version_tags(&plan.project.config_dir);
     let docker_opts = crate::docker::Options {
         push: true,
         repo_tags: tags,

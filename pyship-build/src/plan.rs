@@ -83,7 +83,7 @@ pub struct Plan {
     pub targets: Vec<Platform>,
     /// Absolute path of the app's Python sources.
     pub app_src: PathBuf,
-    /// Output directory (`dist/` next to the manifest by default).
+    /// Output directory (default: `dist/` in [`Project::config_dir`]).
     pub out_dir: PathBuf,
     /// Work directory for unpacked bundle trees (`{out_dir}/.pyship/`).
     pub work_dir: PathBuf,
@@ -107,18 +107,17 @@ impl Plan {
     pub fn build(project: Project, env: &Env, opts: &Options<'_>) -> Result<Self, PlanError> {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
-        let pyproject = project
-            .pyproject
-            .as_ref()
-            .ok_or_else(|| PlanError::NoPyproject {
-                path: project.path(&config.pyproject),
-            })?;
+        let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
         let module = config.module.clone().unwrap_or_else(|| dist_name.clone());
         let python = PythonVersion::parse(&config.python)?;
         let app_src = match &config.app_src {
             Some(p) => project.path(p),
-            None => pyproject.path.parent().unwrap_or(&project.root).join("src"),
+            None => pyproject
+                .path
+                .parent()
+                .unwrap_or(&project.config_dir)
+                .join("src"),
         };
         let out_dir = opts
             .out_dir
@@ -129,7 +128,7 @@ impl Plan {
                     std::env::current_dir().unwrap_or_default().join(p)
                 }
             })
-            .unwrap_or_else(|| project.root.join("dist"));
+            .unwrap_or_else(|| project.config_dir.join("dist"));
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
         } else {
@@ -164,7 +163,7 @@ impl Plan {
         }
         push(ArtifactKind::Manifest, None, "manifest.json".into());
         push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
-        let commit = git_head(&project.root);
+        let commit = git_head(&project.config_dir);
         Ok(Self {
             name: config.name.clone(),
             dist_name,
@@ -215,7 +214,7 @@ pub fn resolve_version(
         .map(|p| (p.path.as_path(), p.version.as_deref()));
     version::resolve(&version::Inputs {
         argument,
-        repo_dir: &project.root,
+        repo_dir: &project.config_dir,
         env,
         pyproject: py,
         cargo: Some((
@@ -244,8 +243,8 @@ pub enum PlanError {
     Version(#[from] version::Error),
     #[error(transparent)]
     Python(#[from] crate::error::Hinted),
-    #[error("no pyproject.toml at {path}")]
-    NoPyproject { path: PathBuf },
+    #[error(transparent)]
+    Project(#[from] crate::project::Error),
 }
 
 impl crate::error::Hint for PlanError {
@@ -253,10 +252,7 @@ impl crate::error::Hint for PlanError {
         match self {
             PlanError::Version(e) => e.hint(),
             PlanError::Python(e) => e.hint(),
-            PlanError::NoPyproject { .. } => Some(
-                "create one (PEP 621 [project] with name, version, dependencies) or set `pyproject = \"...\"` in [package.metadata.pyship]"
-                    .into(),
-            ),
+            PlanError::Project(e) => e.hint(),
         }
     }
 }

@@ -167,7 +167,7 @@ pub const LOCK_FILE: &str = "pyship.lock";
 
 impl Lockfile {
     pub fn path(plan: &Plan) -> PathBuf {
-        plan.project.root.join(LOCK_FILE)
+        plan.project.config_dir.join(LOCK_FILE)
     }
 
     /// Read the lock; a missing file is an empty lock.

@@ -205,7 +205,7 @@ pub fn render(
     bundle_dir: &Path,
     ctx: &Context<'_>,
 ) -> Result<super::Rendered, super::Error> {
-    let templates = Templates::new(Some(&plan.project.root));
+    let templates = Templates::new(Some(&plan.project.config_dir));
     let host_python = venv_base(&bundle_dir.join("python"));
     let generated = files(plan, &templates, host_python.as_deref())?;
     let mut written = Vec::new();

@@ -7,6 +7,7 @@ mod build_script;
 mod docker;
 mod init;
 mod installer;
+mod layouts;
 mod linux_bundle;
 mod packaging;
 mod plan;
