@@ -27,7 +27,33 @@ fn build_bin() -> PathBuf {
         Some(other) => other.to_owned(),
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = std::process::Command::new(cargo)
+    let mut build = std::process::Command::new(cargo);
+    // The variables cargo sets for this test run describe pyship-e2e. Build
+    // scripts (ring's) declare `rerun-if-env-changed` on some of them, so an
+    // inherited CARGO_PKG_NAME would make this build and every ordinary
+    // `cargo build` rebuild ring and all above it, each time, in turn.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let set_for_tests = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || [
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&k.as_ref());
+        if set_for_tests {
+            build.env_remove(k.as_ref());
+        }
+    }
+    let out = build
         .args(["build", "-p", "cargo-pyship", "--bin", "cargo-pyship"])
         .args([
             "--profile",
