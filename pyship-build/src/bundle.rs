@@ -1,6 +1,6 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
 //! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → [`render`](crate::render) →
+//! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
@@ -37,6 +37,8 @@ pub struct Bundled {
     pub sha256: String,
     /// Third-party packages installed (dist-info count, the app's own excluded).
     pub packages: usize,
+    /// tkinter, when `windows.tkinter = true` added it.
+    pub tkinter: Option<crate::python::tkinter::Added>,
     /// The unpacked tree the archive was made from.
     pub tree: PathBuf,
     /// Time per stage; `check` and `archive` run at the same time.
@@ -53,6 +55,11 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
+    },
     #[error("prebuild command `{command}` failed ({status}):\n{output}")]
     Prebuild {
         command: String,
@@ -80,6 +87,8 @@ pub enum Error {
     #[error(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
@@ -88,6 +97,10 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
+                    .into(),
+            ),
             Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
                 "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
                     .into(),
@@ -99,22 +112,51 @@ impl Hint for Error {
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
             Error::Strip(e) => e.hint(),
+            Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
         }
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
+    }
+    Ok(())
+}
+
+/// The host's shell running `command`: `sh -c`.
+#[cfg(not(windows))]
+fn shell(command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command);
+    c
+}
+
+/// The host's shell running `command`: `cmd /C` on a Windows host, which has
+/// no `sh` (`npm ci && npm run build` means the same to both). The command
+/// goes unquoted: cmd parses its own command line.
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut c = Command::new("cmd");
+    c.arg("/C").raw_arg(command);
+    c
+}
+
+/// Run the configured `prebuild` command (`sh -c`; `cmd /C` on a Windows
+/// host) in [`crate::project::Project::config_dir`].
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
     };
     ctx.reporter
         .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let out = shell(command)
         .current_dir(&plan.project.config_dir)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
@@ -138,6 +180,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
 
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {
@@ -146,19 +189,37 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         })
     };
 
+    // What tkinter needs (msitools, or the tkinter-embed build for this X.Y)
+    // is checked before any work.
+    let tk = (platform == Platform::Windows && plan.config.windows.tkinter)
+        .then(|| crate::python::tkinter::prepare(plan, ctx))
+        .transpose()
+        .map_err(crate::python::Error::from)?;
+
     let t = Instant::now();
     prebuild(plan, ctx)?;
     timed("prebuild", t);
 
     let tree = plan.bundle_dir(platform);
-    crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
-        path: tree.clone(),
-        source,
+    crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
+        Error::Clear {
+            path: tree.clone(),
+            source,
+        }
     })?;
 
     let t = Instant::now();
     let runtime = crate::python::run(plan, platform, &tree.join("python"), ctx)?;
     timed("python", t);
+
+    let mut tkinter = None;
+    if let Some(tk) = &tk {
+        let t = Instant::now();
+        let added = crate::python::tkinter::install(plan, tk, &runtime.dir, ctx)
+            .map_err(crate::python::Error::from)?;
+        timed("tkinter", t);
+        tkinter = Some(added);
+    }
 
     let t = Instant::now();
     let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
@@ -185,7 +246,12 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         python.as_ref(),
         ctx,
     )?;
+    crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
+
+    let t = Instant::now();
+    crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
+    timed("update", t);
 
     let t = Instant::now();
     crate::render::run(plan, platform, &tree, ctx)?;
@@ -244,6 +310,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         size: archived.size,
         sha256: archived.sha256,
         packages: installed.packages.len(),
+        tkinter,
         tree,
         seconds: stages.iter().map(|s| s.seconds).sum::<f64>() - overlap.max(0.0),
         stages,
@@ -262,7 +329,24 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
 ) -> Result<(), Error> {
-    let key = listing_hash(site_packages, &format!("{platform} {}", plan.python.full));
+    // The runtime's own additions (tkinter) are checked too: they are part of the key.
+    let runtime_key = crate::strip::check::runtime_modules(tree, platform)
+        .iter()
+        .map(|m| {
+            let lib = tree.join("python/Lib").join(m);
+            let tcl = tree.join("python/tcl");
+            format!(
+                "{m}:{}:{}",
+                listing_hash(&lib, "").unwrap_or_default(),
+                listing_hash(&tcl, "").unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let key = listing_hash(
+        site_packages,
+        &format!("{platform} {} {runtime_key}", plan.python.full),
+    );
     let marker = key
         .as_ref()
         .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));
