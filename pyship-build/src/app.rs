@@ -37,6 +37,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
+    Twice {
+        package: String,
+        installed: PathBuf,
+        source_path: PathBuf,
+    },
+    #[error("{count} dist-info folders of `{dist}` in {site_packages}: {names}")]
+    DistInfos {
+        dist: String,
+        count: usize,
+        site_packages: PathBuf,
+        names: String,
+    },
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
@@ -54,6 +67,12 @@ impl Hint for Error {
             Error::NoInclude { .. } => {
                 Some("fix `include` in [package.metadata.pyship]; paths are relative to Cargo.toml".into())
             }
+            Error::Twice { .. } => Some(
+                "a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)".into(),
+            ),
+            Error::DistInfos { .. } => Some(
+                "a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide".into(),
+            ),
             Error::Copy { .. } | Error::Write { .. } => None,
         }
     }
@@ -133,25 +152,78 @@ pub fn metadata(name: &str, version: &str) -> String {
     format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
 }
 
-/// Copy the app into `{bundle}/app` and write its dist-info into `site_packages`.
+/// The dist-info folders of `dist` (normalized) in `site_packages`.
+fn dist_infos_of(site_packages: &Path, dist: &str) -> Vec<String> {
+    crate::deps::dist_infos(site_packages)
+        .into_iter()
+        .filter(|n| {
+            n.strip_suffix(".dist-info")
+                .and_then(|s| s.rsplit_once('-'))
+                .is_some_and(|(d, _)| crate::project::normalize_dist_name(d) == dist)
+        })
+        .collect()
+}
+
+/// Where the top-level package or module `name` is installed in
+/// `site_packages`, if it is.
+fn installed(site_packages: &Path, name: &str) -> Option<PathBuf> {
+    let dir = site_packages.join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    fs_err::read_dir(site_packages).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        let stem = file.split('.').next()?;
+        let module = [".py", ".pyd", ".so"].iter().any(|s| file.ends_with(s));
+        (stem == name && module && e.path().is_file()).then(|| e.path())
+    })
+}
+
+/// Copy the app into `{bundle}/app` and write its dist-info into
+/// `site_packages`, unless a wheel of the app is installed there (a maturin
+/// project): then that wheel's dist-info is the one, and the app's package
+/// comes from the wheel only.
 pub fn run(
     plan: &Plan,
     bundle: &Path,
     site_packages: &Path,
     ctx: &Context<'_>,
 ) -> Result<AppFiles, Error> {
-    if !plan.app_src.is_dir() {
+    let app = bundle.join("app");
+    let src = app.join("src");
+    let own_wheel = !dist_infos_of(site_packages, &plan.dist_name).is_empty();
+    let mut files = 0;
+    let top;
+    if plan.app_src.is_dir() {
+        ctx.reporter.status(
+            "Copying",
+            &format!("app sources from {}", plan.app_src.display()),
+        );
+        top = top_level(&plan.app_src);
+        for t in &top {
+            if let Some(installed) = installed(site_packages, t) {
+                return Err(Error::Twice {
+                    package: t.clone(),
+                    installed,
+                    source_path: plan.app_src.join(t),
+                });
+            }
+        }
+        files += copy_filtered(&plan.app_src, &src)?;
+    } else if own_wheel && plan.config.app_src.is_none() {
+        // The wheel carries the app; `app/src` stays, empty, on every launcher's path.
+        top = Vec::new();
+        fs_err::create_dir_all(&src).map_err(|source| Error::Copy {
+            from: plan.app_src.clone(),
+            to: src.clone(),
+            source,
+        })?;
+    } else {
         return Err(Error::NoSources {
             path: plan.app_src.clone(),
         });
     }
-    let app = bundle.join("app");
-    let src = app.join("src");
-    ctx.reporter.status(
-        "Copying",
-        &format!("app sources from {}", plan.app_src.display()),
-    );
-    let mut files = copy_filtered(&plan.app_src, &src)?;
     for entry in &plan.config.include {
         let path = plan.project.path(entry);
         if !path.exists() {
@@ -164,29 +236,60 @@ pub fn run(
         files += copy_filtered(&path, &app.join(name))?;
     }
     let version = plan.version.version.pep440();
-    let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
-    let top = top_level(&plan.app_src);
-    let write = |name: &str, text: String| {
-        let path = dist_info.join(name);
-        crate::fs::atomic_write(&path, text.as_bytes())
-            .map_err(|source| Error::Write { path, source })
+    let dist_info = if own_wheel {
+        let names = dist_infos_of(site_packages, &plan.dist_name);
+        site_packages.join(&names[0])
+    } else {
+        let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
+        let write = |name: &str, text: String| {
+            let path = dist_info.join(name);
+            crate::fs::atomic_write(&path, text.as_bytes())
+                .map_err(|source| Error::Write { path, source })
+        };
+        fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
+            path: dist_info.clone(),
+            source: crate::fs::Error::Io(source),
+        })?;
+        write("METADATA", metadata(&plan.pyproject().name, &version))?;
+        write("INSTALLER", "cargo-pyship\n".into())?;
+        write(
+            "top_level.txt",
+            top.iter().map(|t| format!("{t}\n")).collect(),
+        )?;
+        dist_info
     };
-    fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
-        path: dist_info.clone(),
-        source: crate::fs::Error::Io(source),
-    })?;
-    write("METADATA", metadata(&plan.pyproject().name, &version))?;
-    write("INSTALLER", "cargo-pyship\n".into())?;
-    write(
-        "top_level.txt",
-        top.iter().map(|t| format!("{t}\n")).collect(),
-    )?;
+    check_one_dist_info_each(site_packages)?;
     Ok(AppFiles {
         src,
         files,
         dist_info,
         top_level: top,
     })
+}
+
+/// Exactly one dist-info per distribution in `site_packages`.
+pub fn check_one_dist_info_each(site_packages: &Path) -> Result<(), Error> {
+    let mut by_dist: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for n in crate::deps::dist_infos(site_packages) {
+        if let Some((d, _)) = n
+            .strip_suffix(".dist-info")
+            .and_then(|s| s.rsplit_once('-'))
+        {
+            by_dist
+                .entry(crate::project::normalize_dist_name(d))
+                .or_default()
+                .push(n.clone());
+        }
+    }
+    match by_dist.into_iter().find(|(_, v)| v.len() > 1) {
+        Some((dist, names)) => Err(Error::DistInfos {
+            dist,
+            count: names.len(),
+            site_packages: site_packages.to_owned(),
+            names: names.join(", "),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +311,21 @@ mod tests {
         assert!(!to.join("pkg/__pycache__").exists());
         assert!(!to.join("pkg/mod.pyc").exists());
         assert_eq!(top_level(&from), vec!["pkg", "single"]);
+    }
+
+    #[test]
+    fn two_dist_infos_of_one_distribution_fail() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("pyhash-0.2.0rc1.dist-info")).unwrap();
+        fs_err::create_dir_all(d.path().join("numpy-1.26.4.dist-info")).unwrap();
+        check_one_dist_info_each(d.path()).unwrap();
+        fs_err::create_dir_all(d.path().join("PyHash-0.3.0.dist-info")).unwrap();
+        let err = check_one_dist_info_each(d.path()).unwrap_err().to_string();
+        assert!(err.contains("2 dist-info folders of `pyhash`"), "{err}");
+        assert!(
+            err.contains("PyHash-0.3.0.dist-info, pyhash-0.2.0rc1.dist-info"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
-//! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
+//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) → [`deps`](crate::deps) →
 //! [`app`](crate::app) → strip → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
@@ -10,7 +10,6 @@
 //! download caches are reused.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -53,18 +52,8 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("prebuild command `{command}` failed ({status}):\n{output}")]
-    Prebuild {
-        command: String,
-        status: String,
-        output: String,
-    },
-    #[error("could not run the prebuild command `{command}`")]
-    PrebuildSpawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
     #[error("could not clear the old bundle tree {path}")]
     Clear {
         path: PathBuf,
@@ -88,10 +77,7 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
-                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
-                    .into(),
-            ),
+            Error::Wheel(e) => e.hint(),
             Error::Clear { .. } => {
                 Some("close programs using files in the output directory".into())
             }
@@ -105,37 +91,6 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
-pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
-    let Some(command) = &plan.config.prebuild else {
-        return Ok(());
-    };
-    ctx.reporter
-        .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(&plan.project.root)
-        .output()
-        .map_err(|source| Error::PrebuildSpawn {
-            command: command.clone(),
-            source,
-        })?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(Error::Prebuild {
-            command: command.clone(),
-            status: out.status.to_string(),
-            output: output.trim_end().to_owned(),
-        });
-    }
-    if !output.trim().is_empty() {
-        ctx.reporter.debug(output.trim_end());
-    }
-    Ok(())
-}
-
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
     let mut stages = Vec::new();
@@ -147,8 +102,8 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     };
 
     let t = Instant::now();
-    prebuild(plan, ctx)?;
-    timed("prebuild", t);
+    let built = crate::wheel::run(plan, platform, ctx)?;
+    timed("wheel", t);
 
     let tree = plan.bundle_dir(platform);
     crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
@@ -161,7 +116,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     timed("python", t);
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;

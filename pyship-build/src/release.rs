@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("release cannot build the project's wheels")]
+    Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
     Stamp(#[source] StampError),
     #[error("release step `bundle` ({platform}) failed")]
@@ -65,6 +67,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Tools(e) => e.hint(),
             Error::Stamp(StampError::Project(e)) => e.hint(),
             Error::Stamp(StampError::Version(e)) => e.hint(),
             Error::Bundle { source, .. } => source.hint(),
@@ -91,6 +94,9 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let v = &plan.version.version;
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+
+    // Missing build tools fail before anything is stamped or built.
+    crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
 
     let target = plan
         .project
