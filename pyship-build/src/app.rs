@@ -258,6 +258,13 @@ pub fn run(
         )?;
         dist_info
     };
+    // Windows: python3XY._pth already lists `..\app\src` after site-packages.
+    let pth = bundle
+        .join("python")
+        .join(format!("python{}._pth", plan.python.nodot));
+    if !pth.exists() {
+        write_path_file(bundle, site_packages, &src)?;
+    }
     check_one_dist_info_each(site_packages)?;
     Ok(AppFiles {
         src,
@@ -265,6 +272,26 @@ pub fn run(
         dist_info,
         top_level: top,
     })
+}
+
+/// The `.pth` that puts `app/src` on `sys.path` right after site-packages.
+pub const PATH_FILE: &str = "_pyship_app.pth";
+
+/// Write [`PATH_FILE`] into `site_packages`: `app/src` relative to it, so the
+/// bundle can move. Windows gets the same order from `python3XY._pth`; with
+/// this file Linux (run.sh, the service, the import check) has it too, where
+/// PYTHONPATH would put `app/src` before the stdlib and site-packages.
+pub fn write_path_file(bundle: &Path, site_packages: &Path, src: &Path) -> Result<(), Error> {
+    let depth = site_packages
+        .strip_prefix(bundle)
+        .map(|r| r.components().count())
+        .unwrap_or(0);
+    let rel_src = src.strip_prefix(bundle).unwrap_or(src);
+    let mut line = "../".repeat(depth);
+    line.push_str(&rel_src.to_string_lossy());
+    let path = site_packages.join(PATH_FILE);
+    crate::fs::atomic_write(&path, format!("{line}\n").as_bytes())
+        .map_err(|source| Error::Write { path, source })
 }
 
 /// Exactly one dist-info per distribution in `site_packages`.

@@ -217,7 +217,11 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
 ) -> Result<(), Error> {
-    let key = listing_hash(site_packages, &format!("{platform} {}", plan.python.full));
+    // The whole tree: the app's sources and the launchers count, not only site-packages.
+    let key = listing_hash(
+        tree,
+        &format!("{platform} {} {}", plan.python.full, plan.module),
+    );
     let marker = key
         .as_ref()
         .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));
@@ -228,7 +232,14 @@ fn import_check(
     }
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
+    let check = crate::strip::import_check(
+        tree,
+        site_packages,
+        platform,
+        ctx,
+        stripped,
+        Some(&plan.module),
+    )?;
     // A pass is remembered (packages this wine cannot judge would be judged the
     // same way again); a check skipped for want of an interpreter is not.
     if check.interpreter.is_some() {

@@ -679,9 +679,10 @@ fn maturin(
 /// outputs, VCS data, virtualenvs and caches are left out.
 fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let mut roots = vec![
-        plan.pyproject().dir().to_owned(),
-        plan.project.workspace_root.clone(),
+        canon(plan.pyproject().dir()),
+        canon(&plan.project.workspace_root),
     ];
     roots.sort();
     roots.dedup();
@@ -712,7 +713,8 @@ fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
                 path: root.clone(),
                 source: std::io::Error::other(e),
             })?;
-            if !e.file_type().is_file() {
+            // pyship.lock records downloads; it is written during a bundle.
+            if !e.file_type().is_file() || e.file_name() == "pyship.lock" {
                 continue;
             }
             let rel = e.path().strip_prefix(root).unwrap_or(e.path());
