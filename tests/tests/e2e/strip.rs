@@ -302,7 +302,11 @@ fn strip_import_check_gives_its_wine_prefix_process_prng() {
     }
     assert!(check.unchecked.is_empty(), "{check:?}");
     let shim = files_named(&cache.join("wine-shim-v0"), "bcryptprimitives.dll");
-    assert_eq!(shim.len(), 1, "the replacement DLL is cached once: {shim:?}");
+    assert_eq!(
+        shim.len(),
+        1,
+        "the replacement DLL is cached once: {shim:?}"
+    );
     // It never ends up in the bundle.
     assert!(files_named(&root, "bcryptprimitives.dll").is_empty());
 }
