@@ -36,6 +36,8 @@ pub struct Bundled {
     pub sha256: String,
     /// Third-party packages installed (dist-info count, the app's own excluded).
     pub packages: usize,
+    /// tkinter, when `windows.tkinter = true` added it.
+    pub tkinter: Option<crate::python::tkinter::Added>,
     /// The unpacked tree the archive was made from.
     pub tree: PathBuf,
     /// Time per stage; `check` and `archive` run at the same time.
@@ -101,19 +103,37 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         })
     };
 
+    // What tkinter needs (msitools, or the tkinter-embed build for this X.Y)
+    // is checked before any work.
+    let tk = (platform == Platform::Windows && plan.config.windows.tkinter)
+        .then(|| crate::python::tkinter::prepare(plan, ctx))
+        .transpose()
+        .map_err(crate::python::Error::from)?;
+
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
 
     let tree = plan.bundle_dir(platform);
-    crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
-        path: tree.clone(),
-        source,
+    crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
+        Error::Clear {
+            path: tree.clone(),
+            source,
+        }
     })?;
 
     let t = Instant::now();
     let runtime = crate::python::run(plan, platform, &tree.join("python"), ctx)?;
     timed("python", t);
+
+    let mut tkinter = None;
+    if let Some(tk) = &tk {
+        let t = Instant::now();
+        let added = crate::python::tkinter::install(plan, tk, &runtime.dir, ctx)
+            .map_err(crate::python::Error::from)?;
+        timed("tkinter", t);
+        tkinter = Some(added);
+    }
 
     let t = Instant::now();
     let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
@@ -140,6 +160,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         python.as_ref(),
         ctx,
     )?;
+    crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
 
     let t = Instant::now();
@@ -199,6 +220,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         size: archived.size,
         sha256: archived.sha256,
         packages: installed.packages.len(),
+        tkinter,
         tree,
         seconds: stages.iter().map(|s| s.seconds).sum::<f64>() - overlap.max(0.0),
         stages,
@@ -217,10 +239,27 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
 ) -> Result<(), Error> {
+    // The runtime's own additions (tkinter) are checked too: they are part of the key.
+    let runtime_key = crate::strip::check::runtime_modules(tree, platform)
+        .iter()
+        .map(|m| {
+            let lib = tree.join("python/Lib").join(m);
+            let tcl = tree.join("python/tcl");
+            format!(
+                "{m}:{}:{}",
+                listing_hash(&lib, "").unwrap_or_default(),
+                listing_hash(&tcl, "").unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     // The whole tree: the app's sources and the launchers count, not only site-packages.
     let key = listing_hash(
         tree,
-        &format!("{platform} {} {}", plan.python.full, plan.module),
+        &format!(
+            "{platform} {} {} {runtime_key}",
+            plan.python.full, plan.module
+        ),
     );
     let marker = key
         .as_ref()

@@ -51,10 +51,12 @@ impl Hint for Error {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
     pub name: Option<String>,
+    pub file_name: Option<String>,
     pub module: Option<String>,
     pub pyproject: Option<PathBuf>,
     pub app_src: Option<PathBuf>,
     pub include: Option<Vec<String>>,
+    pub allow_outside_project: Option<bool>,
     pub python: Option<String>,
     pub extras: Option<Vec<String>>,
     pub wheels: Option<Vec<String>>,
@@ -79,6 +81,7 @@ pub struct RawWindows {
     pub installer: Option<bool>,
     pub launcher: Option<Launcher>,
     pub tkinter: Option<bool>,
+    pub tkinter_source: Option<TkinterSource>,
     pub publisher: Option<String>,
     pub rust_target: Option<String>,
     /// Per-target additions to the global keys of the same name.
@@ -142,6 +145,29 @@ pub enum Launcher {
     Pythonw,
 }
 
+/// Where `windows.tkinter = true` takes tkinter (`_tkinter.pyd`, Tcl/Tk, the
+/// `tkinter` package) from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TkinterSource {
+    /// python.org's `tcltk.msi` (and `lib.msi`) of the bundled CPython X.Y.Z,
+    /// from `windows.python-mirror`; unpacked with `msiextract` (msitools).
+    #[default]
+    Msi,
+    /// The `tkinter-embed` sdist for the bundled X.Y from the package index
+    /// (or `find-links`); its data only, no code of it runs.
+    Pypi,
+}
+
+impl TkinterSource {
+    pub fn key(self) -> &'static str {
+        match self {
+            TkinterSource::Msi => "msi",
+            TkinterSource::Pypi => "pypi",
+        }
+    }
+}
+
 /// Where the Linux bundle's Python comes from.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -168,12 +194,18 @@ pub enum Provider {
 #[serde(rename_all = "kebab-case")]
 pub struct Config {
     pub name: String,
+    /// Explicit file name (folders, artifacts, unit); `None`: derived from
+    /// `name` by [`crate::names::file_name`].
+    pub file_name: Option<String>,
     /// `None`: derived from the pyproject name by the plan.
     pub module: Option<String>,
     pub pyproject: PathBuf,
     /// `None`: the pyproject's directory + `/src`.
     pub app_src: Option<PathBuf>,
     pub include: Vec<String>,
+    /// `include` entries and symlinks in the app sources may lead outside the
+    /// project (off: such paths are errors).
+    pub allow_outside_project: bool,
     pub python: String,
     pub extras: Vec<String>,
     pub wheels: Vec<String>,
@@ -199,6 +231,7 @@ pub struct Windows {
     pub installer: bool,
     pub launcher: Launcher,
     pub tkinter: bool,
+    pub tkinter_source: TkinterSource,
     pub publisher: String,
     /// Rust target triple of the project's extension wheel (maturin projects).
     pub rust_target: String,
@@ -333,6 +366,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from("pyproject.toml")),
             app_src: self.app_src,
             include: self.include.unwrap_or_default(),
+            allow_outside_project: self.allow_outside_project.unwrap_or(false),
             python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
             extras: self.extras.unwrap_or_default(),
             wheels: self.wheels.unwrap_or_default(),
@@ -349,6 +383,7 @@ impl RawConfig {
                 installer: w.installer.unwrap_or(true),
                 launcher: w.launcher.unwrap_or_default(),
                 tkinter: w.tkinter.unwrap_or(false),
+                tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
                 rust_target: non_empty(w.rust_target)
                     .unwrap_or_else(|| crate::wheel::DEFAULT_WINDOWS_RUST_TARGET.into()),
@@ -394,6 +429,7 @@ impl RawConfig {
                 context: d.context.unwrap_or_else(|| PathBuf::from(".")),
             },
             name,
+            file_name: non_empty(self.file_name),
         }
     }
 }

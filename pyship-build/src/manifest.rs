@@ -249,6 +249,29 @@ pub struct ReleasePlan<'a> {
     pub steps: Vec<Step>,
 }
 
+/// ` (Windows with tkinter from …)` when `windows.tkinter = true`.
+fn tkinter_note(plan: &Plan, env: &Env) -> String {
+    let w = &plan.config.windows;
+    if !(w.tkinter && plan.targets.contains(&Platform::Windows)) {
+        return String::new();
+    }
+    let mirror = env
+        .get(env::PYSHIP_PYTHON_MIRROR)
+        .unwrap_or(&w.python_mirror);
+    let from = match w.tkinter_source {
+        crate::config::TkinterSource::Msi => format!(
+            "python.org's {}",
+            crate::python::tkinter::msi_url(mirror, &plan.python, "tcltk")
+        ),
+        crate::config::TkinterSource::Pypi => format!(
+            "the {} package for CPython {}",
+            crate::python::tkinter::PYPI_PROJECT,
+            plan.python.xy
+        ),
+    };
+    format!(" (Windows with tkinter from {from})")
+}
+
 /// Describe the release without side effects (reads git tags for the Docker
 /// `latest` rule; writes nothing, runs no build tool).
 pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
@@ -265,7 +288,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             .filter(|a| a.kind == ArtifactKind::Checksums)
             .map(|a| a.file_name.clone()),
     );
-    let tags = crate::docker::repo_version_tags(&plan.project.root);
+    let tags = crate::docker::repo_version_tags(&plan.project.config_dir);
     let docker_opts = crate::docker::Options {
         push: true,
         repo_tags: tags,
@@ -352,7 +375,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         step(
             "bundle",
             true,
-            format!("build {}", names(ArtifactKind::Bundle)),
+            format!("build {}{}", names(ArtifactKind::Bundle), tkinter_note(plan, env)),
         ),
         step(
             "installer",

@@ -290,7 +290,7 @@ pub fn planned(plan: &Plan, platform: Platform) -> Result<TargetBuild, Error> {
         triple,
         out_dir,
         prebuild: settings.prebuild,
-        working_dir: plan.project.root.clone(),
+        working_dir: plan.project.config_dir.clone(),
         maturin,
     })
 }
@@ -495,9 +495,11 @@ pub fn prebuild_env(plan: &Plan, build: &TargetBuild) -> BTreeMap<&'static str, 
 /// Run the target's prebuild and maturin build into its clean folder.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, Error> {
     let b = planned(plan, platform)?;
-    crate::fs::remove_dir_if_exists(&b.out_dir).map_err(|e| Error::Io {
-        path: b.out_dir.clone(),
-        source: std::io::Error::other(e),
+    crate::fs::remove_dir_if_exists(&b.out_dir, &plan.write_roots(&ctx.cache)).map_err(|e| {
+        Error::Io {
+            path: b.out_dir.clone(),
+            source: std::io::Error::other(e),
+        }
     })?;
     fs_err::create_dir_all(&b.out_dir).map_err(|source| Error::Io {
         path: b.out_dir.clone(),
@@ -665,7 +667,7 @@ fn maturin(
     // Into the cache by rename: a crash never leaves a half-filled entry.
     let staged = staging.keep();
     if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry);
+        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
     }
     fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
         path: entry.clone(),
