@@ -1,6 +1,6 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
 //! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → [`render`](crate::render) →
+//! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
@@ -56,6 +56,11 @@ impl Bundled {
 pub enum Error {
     #[error(transparent)]
     Wheel(#[from] crate::wheel::Error),
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
+    },
     #[error("could not clear the old bundle tree {path}")]
     Clear {
         path: PathBuf,
@@ -71,6 +76,8 @@ pub enum Error {
     #[error(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
@@ -80,6 +87,10 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Wheel(e) => e.hint(),
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
+                    .into(),
+            ),
             Error::Clear { .. } => {
                 Some("close programs using files in the output directory".into())
             }
@@ -87,14 +98,26 @@ impl Hint for Error {
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
             Error::Strip(e) => e.hint(),
+            Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
         }
     }
 }
 
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
+    }
+    Ok(())
+}
+
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {
@@ -162,6 +185,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     )?;
     crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
+
+    let t = Instant::now();
+    crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
+    timed("update", t);
 
     let t = Instant::now();
     crate::render::run(plan, platform, &tree, ctx)?;

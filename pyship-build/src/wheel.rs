@@ -45,12 +45,16 @@ pub const MATURIN: tools::Tool = tools::Tool {
     env_override: Some(crate::env::PYSHIP_MATURIN),
     install: "`pip install maturin` (PyPI package `maturin`), or install uv (`pip install uv`) and cargo-pyship runs maturin through `uv tool run`",
     purpose: "build the project's Rust extension wheel (its pyproject's build backend is maturin)",
+    install_windows: "`pip install maturin` (PyPI package `maturin`; maturin.exe lands next to that Python), or install uv and cargo-pyship runs maturin through `uv tool run`",
+    windows_places: tools::WindowsPlaces::NextToPython,
 };
 pub const MINGW_GCC: tools::Tool = tools::Tool {
     exe: "x86_64-w64-mingw32-gcc",
     env_override: None,
     install: "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
     purpose: "link the Rust extension for Windows (x86_64-pc-windows-gnu)",
+    install_windows: "MSYS2's `mingw-w64-x86_64-gcc`, on PATH",
+    windows_places: tools::WindowsPlaces::None,
 };
 pub const MINGW_DLLTOOL: tools::Tool = tools::Tool {
     exe: "x86_64-w64-mingw32-dlltool",
@@ -58,12 +62,16 @@ pub const MINGW_DLLTOOL: tools::Tool = tools::Tool {
     install:
         "`apt-get install binutils-mingw-w64-x86-64` (Debian package `binutils-mingw-w64-x86-64`)",
     purpose: "make the python3.dll import library PyO3 links Windows extensions against",
+    install_windows: "MSYS2's `mingw-w64-x86_64-binutils`, on PATH",
+    windows_places: tools::WindowsPlaces::None,
 };
 pub const CARGO: tools::Tool = tools::Tool {
     exe: "cargo",
     env_override: None,
     install: "rustup (https://rustup.rs)",
     purpose: "compile the project's Rust extension",
+    install_windows: "rustup (https://rustup.rs)",
+    windows_places: tools::WindowsPlaces::None,
 };
 
 /// One step of a target's build, as `plan` shows it.
@@ -74,7 +82,7 @@ pub struct TargetBuild {
     pub triple: String,
     /// The clean folder whose wheels are installed (`PYSHIP_OUT_DIR`).
     pub out_dir: PathBuf,
-    /// The `prebuild` command, run with `sh -c` in `working_dir`.
+    /// The `prebuild` command, run with `sh -c` (`cmd /C` on a Windows host) in `working_dir`.
     pub prebuild: Option<String>,
     /// Where the prebuild runs: the folder of the Cargo.toml with the pyship table.
     pub working_dir: PathBuf,
@@ -531,9 +539,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, 
 fn prebuild(plan: &Plan, b: &TargetBuild, command: &str, ctx: &Context<'_>) -> Result<(), Error> {
     ctx.reporter
         .status("Running", &format!("prebuild `{command}` ({})", b.platform));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let out = shell(command)
         .current_dir(&b.working_dir)
         .envs(prebuild_env(plan, b))
         .output()
@@ -555,6 +561,25 @@ fn prebuild(plan: &Plan, b: &TargetBuild, command: &str, ctx: &Context<'_>) -> R
         ctx.reporter.debug(output.trim_end());
     }
     Ok(())
+}
+
+/// The host's shell running `command`: `sh -c`.
+#[cfg(not(windows))]
+fn shell(command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command);
+    c
+}
+
+/// The host's shell running `command`: `cmd /C` on a Windows host, which has
+/// no `sh` (`npm ci && npm run build` means the same to both). The command
+/// goes unquoted: cmd parses its own command line.
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut c = Command::new("cmd");
+    c.arg("/C").raw_arg(command);
+    c
 }
 
 /// The `*.whl` files directly in `dir`, sorted.
