@@ -37,6 +37,8 @@ pub struct Released {
 pub enum Error {
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
+    #[error("release cannot build the project's wheels")]
+    Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
     /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
     /// `result_large_err` limit.
@@ -70,6 +72,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Lock(e) => e.hint(),
+            Error::Tools(e) => e.hint(),
             Error::Stamp(e) => match e.as_ref() {
                 StampError::Project(e) => e.hint(),
                 StampError::Version(e) => e.hint(),
@@ -105,6 +108,9 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+
+    // Missing build tools fail before anything is stamped or built.
+    crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
 
     let target = plan
         .project
