@@ -23,7 +23,7 @@
 //!      |
 //! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
-//!                 cache  net  templates  context  wine
+//!                 cache  net  templates  context  wine  lock
 //! ```
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

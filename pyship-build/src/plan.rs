@@ -135,13 +135,11 @@ impl Plan {
             let path = crate::fs::normalize(&project.path(entry));
             let real = path.canonicalize().unwrap_or_else(|_| path.clone());
             if !config.allow_outside_project && !real.starts_with(&root) {
-                return Err(PlanError::IncludeOutside(
-                    crate::app::Error::IncludeOutside {
-                        entry: entry.clone(),
-                        path: real,
-                        root: root.clone(),
-                    },
-                ));
+                return Err(PlanError::IncludeOutside {
+                    entry: entry.clone(),
+                    path: real,
+                    root: root.clone(),
+                });
             }
         }
         let targets = if opts.targets.is_empty() {
@@ -273,8 +271,12 @@ pub enum PlanError {
     Layout(#[from] crate::layout::Error),
     #[error(transparent)]
     Name(#[from] crate::names::Error),
-    #[error(transparent)]
-    IncludeOutside(crate::app::Error),
+    #[error("include `{entry}` ({path}) is outside the project {root}")]
+    IncludeOutside {
+        entry: String,
+        path: PathBuf,
+        root: PathBuf,
+    },
 }
 
 impl crate::error::Hint for PlanError {
@@ -285,7 +287,10 @@ impl crate::error::Hint for PlanError {
             PlanError::Project(e) => e.hint(),
             PlanError::Layout(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
-            PlanError::IncludeOutside(e) => e.hint(),
+            PlanError::IncludeOutside { .. } => Some(
+                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
+                    .into(),
+            ),
         }
     }
 }
