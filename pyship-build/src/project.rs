@@ -110,6 +110,8 @@ pub struct Pyproject {
     pub dependencies: Vec<String>,
     /// `[project.optional-dependencies]`.
     pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[project.scripts]` and `[project.gui-scripts]`: name → `module:function`.
+    pub scripts: std::collections::BTreeMap<String, String>,
 }
 
 impl Pyproject {
@@ -155,7 +157,21 @@ impl Pyproject {
                 optional.insert(k.to_owned(), strings(Some(v)));
             }
         }
+        let mut scripts = std::collections::BTreeMap::new();
+        for key in ["scripts", "gui-scripts"] {
+            if let Some(t) = project
+                .and_then(|p| p.get(key))
+                .and_then(|o| o.as_table_like())
+            {
+                for (k, v) in t.iter() {
+                    if let Some(v) = v.as_str() {
+                        scripts.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+                    }
+                }
+            }
+        }
         Ok(Self {
+            scripts,
             path: path.to_owned(),
             version: project
                 .and_then(|p| p.get("version"))
