@@ -52,7 +52,9 @@ pub struct Launch {
 pub enum Error {
     #[error("`{value}` ({origin}) is not a module or an entry point `package.module:function`")]
     BadTarget { value: String, origin: String },
-    #[error("{pyproject} has several [project.scripts] ({names}) and none is named after the project")]
+    #[error(
+        "{pyproject} has several [project.scripts] ({names}) and none is named after the project"
+    )]
     SeveralScripts { pyproject: String, names: String },
 }
 
@@ -73,9 +75,7 @@ fn is_dotted_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|part| {
             let mut chars = part.chars();
-            chars
-                .next()
-                .is_some_and(|c| c == '_' || c.is_alphabetic())
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
                 && chars.all(|c| c == '_' || c.is_alphanumeric())
         })
 }
@@ -119,7 +119,11 @@ impl Launch {
                 .scripts
                 .iter()
                 .find(|(name, _)| normalize_dist_name(name) == dist)
-                .or_else(|| (py.scripts.len() == 1).then(|| py.scripts.iter().next()).flatten());
+                .or_else(|| {
+                    (py.scripts.len() == 1)
+                        .then(|| py.scripts.iter().next())
+                        .flatten()
+                });
             let Some((name, value)) = chosen else {
                 return Err(Error::SeveralScripts {
                     pyproject: py.path.display().to_string(),
@@ -138,8 +142,16 @@ impl Launch {
         Ok(Self {
             target,
             origin,
-            windows_args: config.windows.args.clone().unwrap_or_else(|| config.args.clone()),
-            linux_args: config.linux.args.clone().unwrap_or_else(|| config.args.clone()),
+            windows_args: config
+                .windows
+                .args
+                .clone()
+                .unwrap_or_else(|| config.args.clone()),
+            linux_args: config
+                .linux
+                .args
+                .clone()
+                .unwrap_or_else(|| config.args.clone()),
         })
     }
 
@@ -278,7 +290,12 @@ mod tests {
             src.contains(r#"sys.argv = ["app"] + ["it's \"x\" 100% %PATH% \\ "] + sys.argv[1:]"#),
             "{src}"
         );
-        assert!(src.contains(r#"functools.reduce(getattr, ["Main","run"], importlib.import_module("pkg.cli"))"#), "{src}");
+        assert!(
+            src.contains(
+                r#"functools.reduce(getattr, ["Main","run"], importlib.import_module("pkg.cli"))"#
+            ),
+            "{src}"
+        );
         assert_eq!(l.module_for(Platform::Linux), LAUNCHER_MODULE);
         let plain = Launch {
             target: Target::Module {
@@ -291,6 +308,9 @@ mod tests {
         assert_eq!(plain.module_for(Platform::Windows), "pkg");
         assert!(plain.launcher_source(Platform::Windows).is_none());
         assert_eq!(plain.module_for(Platform::Linux), LAUNCHER_MODULE);
-        assert_eq!(plain.docker_cmd(), ["python", "-m", "pkg", "--db", "a b.db"]);
+        assert_eq!(
+            plain.docker_cmd(),
+            ["python", "-m", "pkg", "--db", "a b.db"]
+        );
     }
 }

@@ -360,11 +360,22 @@ mod matrix {
         let out = pyship(cache.path())
             .current_dir(&cwd)
             .env("PYSHIP_PYTHON_MIRROR", mirror.url())
-            .args(["pyship", "bundle", "--target", "all", "--version", case.version])
+            .args([
+                "pyship",
+                "bundle",
+                "--target",
+                "all",
+                "--version",
+                case.version,
+            ])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{}: bundle failed:\n{stderr}", case.layout);
+        assert!(
+            out.status.success(),
+            "{}: bundle failed:\n{stderr}",
+            case.layout
+        );
         let dist = dir.join("dist");
         let find = |suffix: &str| {
             fs_err::read_dir(&dist)
@@ -384,7 +395,12 @@ mod matrix {
             .env("PATH", "/usr/bin:/bin")
             .current_dir(elsewhere.path());
         let v = health(cmd, "run.sh", || ());
-        check(&v, &case, case.linux_args, &format!("{} linux", case.layout));
+        check(
+            &v,
+            &case,
+            case.linux_args,
+            &format!("{} linux", case.layout),
+        );
 
         // Windows: under wine, through the hidden launcher the shortcuts run.
         let win = tempfile::tempdir().unwrap();
@@ -394,7 +410,12 @@ mod matrix {
         let mut cmd = prefix.command("wscript");
         cmd.arg("scripts\\start-hidden.vbs").current_dir(&root);
         let v = health(cmd, "start-hidden.vbs", || prefix.kill());
-        check(&v, &case, case.windows_args, &format!("{} windows", case.layout));
+        check(
+            &v,
+            &case,
+            case.windows_args,
+            &format!("{} windows", case.layout),
+        );
     }
 
     #[test]
