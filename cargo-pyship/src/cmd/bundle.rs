@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::bundle;
 use pyship_build::context::Context;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::plan::{Options, Plan};
 use pyship_build::platform::Platform;
 use pyship_build::report::Reporter;
@@ -58,6 +58,9 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // Missing tools and a Cargo version behind the release fail before any work.
+    pyship_build::wheel::preflight(&plan, &ctx)?;
+    pyship_build::wheel::check_version(&plan)?;
     for &platform in &plan.targets {
         out.status(
             "Bundling",
