@@ -551,7 +551,7 @@ pub fn run(
         source,
     };
     let size = fs_err::metadata(&artifact).map_err(read)?.len();
-    let sha256 = crate::net::sha256_file(&artifact).map_err(read)?;
+    let sha256 = crate::fs::sha256_file(&artifact).map_err(read)?;
     Ok(Archived {
         path: artifact,
         size,

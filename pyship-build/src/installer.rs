@@ -318,7 +318,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
             source,
         })?
         .len();
-    let sha256 = crate::net::sha256_file(&path).map_err(|source| Error::Place {
+    let sha256 = crate::fs::sha256_file(&path).map_err(|source| Error::Place {
         path: path.clone(),
         source,
     })?;

@@ -150,7 +150,7 @@ fn strip_one(
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    let cached = crate::net::sha256_file(file).ok().map(|sha| {
+    let cached = crate::fs::sha256_file(file).ok().map(|sha| {
         ctx.cache
             .entry(BUCKET, &sha, args.concat().trim_start_matches('-'))
     });
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(s.stripped, 1, "{s:?}");
         let stripped = fs_err::read(&f1).unwrap();
         assert!(stripped.len() < original.len());
-        let sha = crate::net::sha256_file(&dll).unwrap();
+        let sha = crate::fs::sha256_file(&dll).unwrap();
         let entry = ctx.cache.entry(BUCKET, &sha, "strip-unneeded");
         assert_eq!(fs_err::read(&entry).unwrap(), stripped);
 
