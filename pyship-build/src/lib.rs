@@ -43,6 +43,7 @@ pub mod init;
 pub mod installer;
 pub mod launch;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod net;
