@@ -42,6 +42,7 @@ pub mod fs;
 pub mod init;
 pub mod installer;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod net;
