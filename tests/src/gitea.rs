@@ -54,6 +54,8 @@ pub enum When {
     Uploads,
     /// Requests of this method (`"POST"`, `"PATCH"`, …).
     Method(&'static str),
+    /// Asset downloads (`GET /{owner}/{repo}/releases/download/…`, `/attachments/…`).
+    Downloads,
 }
 
 /// An injected failure, consumed by the next matching request. Faults are
@@ -70,6 +72,9 @@ pub enum Fault {
     StatusAfterStore { status: u16 },
     /// Read `after` bytes of the body, then close the connection.
     Drop { after: usize },
+    /// Answer with the full `Content-Length` but only `after` bytes of the
+    /// body, then close the connection (a download cut off midway).
+    Truncate { after: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -375,6 +380,16 @@ impl GiteaServer {
         self.inject(1, When::Uploads, Fault::Drop { after });
     }
 
+    /// Cut the next asset download off after `after` bytes of its body.
+    pub fn truncate_next_download(&self, after: usize) {
+        self.inject(1, When::Downloads, Fault::Truncate { after });
+    }
+
+    /// Delete every release (and tag row) of `repo`, assets included.
+    pub fn clear_releases(&self, repo: &str) {
+        self.state().releases.retain(|r| r.repo != repo);
+    }
+
     /// Queue `n` copies of `fault` for requests matching `when`.
     pub fn inject(&self, n: usize, when: When, fault: Fault) {
         let mut st = self.state();
@@ -583,11 +598,17 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             || req.segments[..3] == ["api", "uploads", "repos"])
         && req.segments[5] == "releases"
         && req.segments[7] == "assets";
+    let is_download = method == "GET"
+        && ((req.segments.len() == 6
+            && req.segments[2] == "releases"
+            && req.segments[3] == "download")
+            || (req.segments.len() == 2 && req.segments[0] == "attachments"));
     let fault = {
         let mut st = state.lock().expect("state");
         let hit = match st.faults.front() {
             Some((When::Any, _)) => true,
             Some((When::Uploads, _)) => is_upload,
+            Some((When::Downloads, _)) => is_download,
             Some((When::Method(m), _)) => *m == method,
             None => false,
         };
@@ -647,6 +668,24 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         let mut st = state.lock().expect("state");
         route(&mut st, &req)
     };
+    if let Some(Fault::Truncate { after }) = fault {
+        log(0, upload);
+        let mut r = resp;
+        let body = r.body.take().unwrap_or_default();
+        r.headers
+            .push(("Content-Length".into(), body.len().to_string()));
+        r.headers.push(("X-Truncated".into(), "1".into()));
+        let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
+        for (k, v) in &r.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&body[..after.min(body.len())]);
+        let _ = out.flush();
+        let _ = out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     if let Some(Fault::StatusAfterStore { status }) = fault {
         resp = Response::json(
             status,
@@ -705,8 +744,14 @@ fn write_response(out: &mut TcpStream, r: Response) -> std::io::Result<()> {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     let body = r.body.unwrap_or_default();
+    let typed = r
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     if r.status != 204 {
-        head.push_str("Content-Type: application/json;charset=utf-8\r\n");
+        if !typed {
+            head.push_str("Content-Type: application/json;charset=utf-8\r\n");
+        }
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("Connection: close\r\n\r\n");
@@ -846,12 +891,41 @@ fn route(st: &mut State, req: &Request) -> (Response, Option<UploadKind>) {
         ["api", "v1", "packages", owner, kind, name, "-", rest @ ..] => {
             package_route(st, req, &auth, owner, kind, name, rest)
         }
+        [owner, repo, "releases", "download", tag, name] if req.method == "GET" => download(
+            st,
+            |r| r.repo.eq_ignore_ascii_case(&format!("{owner}/{repo}")) && r.tag == *tag,
+            |a| a.name == *name,
+        ),
+        ["attachments", uuid] if req.method == "GET" => download(st, |_| true, |a| a.uuid == *uuid),
         _ => not_found(st),
     };
     if query_auth {
         add_warning(&mut resp);
     }
     (resp, None)
+}
+
+/// The web download of an asset (`/{owner}/{repo}/releases/download/{tag}/{name}`
+/// or `/attachments/{uuid}`): its bytes, as `application/octet-stream`. Drafts
+/// and tag rows have no downloads; with duplicate names the first row wins.
+fn download(
+    st: &State,
+    release: impl Fn(&ReleaseRow) -> bool,
+    asset: impl Fn(&AssetRow) -> bool,
+) -> Response {
+    let found = st
+        .releases
+        .iter()
+        .filter(|r| !r.draft && !r.is_tag && release(r))
+        .find_map(|r| r.assets.iter().find(|a| asset(a)));
+    match found {
+        Some(a) => Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+            body: Some(a.data.clone()),
+        },
+        None => not_found(st),
+    }
 }
 
 fn with_warning(

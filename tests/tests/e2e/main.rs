@@ -16,5 +16,6 @@ mod release;
 mod strip;
 mod support;
 mod tkinter;
+mod update;
 mod version_cli;
 mod windows_bundle;
