@@ -54,8 +54,8 @@ pub enum When {
     Uploads,
     /// Requests of this method (`"POST"`, `"PATCH"`, …).
     Method(&'static str),
-    /// Asset downloads (`GET /{owner}/{repo}/releases/download/…`, `/attachments/…`).
-    Downloads,
+    /// Downloads of the asset of this name (`GET /{owner}/{repo}/releases/download/{tag}/{name}`).
+    Download(String),
 }
 
 /// An injected failure, consumed by the next matching request. Faults are
@@ -380,9 +380,13 @@ impl GiteaServer {
         self.inject(1, When::Uploads, Fault::Drop { after });
     }
 
-    /// Cut the next asset download off after `after` bytes of its body.
-    pub fn truncate_next_download(&self, after: usize) {
-        self.inject(1, When::Downloads, Fault::Truncate { after });
+    /// Cut the next download of asset `name` off after `after` bytes of its body.
+    pub fn truncate_next_download(&self, name: &str, after: usize) {
+        self.inject(
+            1,
+            When::Download(name.to_owned()),
+            Fault::Truncate { after },
+        );
     }
 
     /// Delete every release (and tag row) of `repo`, assets included.
@@ -598,17 +602,17 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             || req.segments[..3] == ["api", "uploads", "repos"])
         && req.segments[5] == "releases"
         && req.segments[7] == "assets";
-    let is_download = method == "GET"
-        && ((req.segments.len() == 6
-            && req.segments[2] == "releases"
-            && req.segments[3] == "download")
-            || (req.segments.len() == 2 && req.segments[0] == "attachments"));
+    let download_of = (method == "GET"
+        && req.segments.len() == 6
+        && req.segments[2] == "releases"
+        && req.segments[3] == "download")
+        .then(|| req.segments[5].clone());
     let fault = {
         let mut st = state.lock().expect("state");
         let hit = match st.faults.front() {
             Some((When::Any, _)) => true,
             Some((When::Uploads, _)) => is_upload,
-            Some((When::Downloads, _)) => is_download,
+            Some((When::Download(name), _)) => download_of.as_ref() == Some(name),
             Some((When::Method(m), _)) => *m == method,
             None => false,
         };
