@@ -1,5 +1,5 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
-//! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
+//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) → [`deps`](crate::deps) →
 //! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
@@ -10,7 +10,6 @@
 //! download caches are reused.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -55,17 +54,12 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("prebuild command `{command}` failed ({status}):\n{output}")]
-    Prebuild {
-        command: String,
-        status: String,
-        output: String,
-    },
-    #[error("could not run the prebuild command `{command}`")]
-    PrebuildSpawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
     },
     #[error("could not clear the old bundle tree {path}")]
     Clear {
@@ -92,8 +86,9 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
-                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
+            Error::Wheel(e) => e.hint(),
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
                     .into(),
             ),
             Error::Clear { .. } => {
@@ -110,39 +105,19 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
-pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
-    let Some(command) = &plan.config.prebuild else {
-        return Ok(());
-    };
-    ctx.reporter
-        .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(&plan.project.config_dir)
-        .output()
-        .map_err(|source| Error::PrebuildSpawn {
-            command: command.clone(),
-            source,
-        })?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(Error::Prebuild {
-            command: command.clone(),
-            status: out.status.to_string(),
-            output: output.trim_end().to_owned(),
-        });
-    }
-    if !output.trim().is_empty() {
-        ctx.reporter.debug(output.trim_end());
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
     }
     Ok(())
 }
 
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {
@@ -159,8 +134,8 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         .map_err(crate::python::Error::from)?;
 
     let t = Instant::now();
-    prebuild(plan, ctx)?;
-    timed("prebuild", t);
+    let built = crate::wheel::run(plan, platform, ctx)?;
+    timed("wheel", t);
 
     let tree = plan.bundle_dir(platform);
     crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
@@ -184,7 +159,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     }
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;
@@ -305,9 +280,13 @@ fn import_check(
         })
         .collect::<Vec<_>>()
         .join(" ");
+    // The whole tree: the app's sources and the launchers count, not only site-packages.
     let key = listing_hash(
-        site_packages,
-        &format!("{platform} {} {runtime_key}", plan.python.full),
+        tree,
+        &format!(
+            "{platform} {} {} {runtime_key}",
+            plan.python.full, plan.module
+        ),
     );
     let marker = key
         .as_ref()
@@ -319,7 +298,14 @@ fn import_check(
     }
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
+    let check = crate::strip::import_check(
+        tree,
+        site_packages,
+        platform,
+        ctx,
+        stripped,
+        Some(&plan.module),
+    )?;
     // A pass is remembered (packages this wine cannot judge would be judged the
     // same way again); a check skipped for want of an interpreter is not.
     if check.interpreter.is_some() {

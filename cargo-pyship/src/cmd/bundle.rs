@@ -54,8 +54,13 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         targets: platforms(&a.target),
     };
     let plan = Plan::build(project, env, &opts)?;
+    // Every target this host cannot build is refused before the first starts.
+    bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // Missing tools and a Cargo version behind the release fail before any work.
+    pyship_build::wheel::preflight(&plan, &ctx)?;
+    pyship_build::wheel::check_version(&plan)?;
     for &platform in &plan.targets {
         out.status(
             "Bundling",
