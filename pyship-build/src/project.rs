@@ -110,6 +110,8 @@ pub struct Pyproject {
     pub dependencies: Vec<String>,
     /// `[project.optional-dependencies]`.
     pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[project.scripts]` and `[project.gui-scripts]`: name → `module:function`.
+    pub scripts: std::collections::BTreeMap<String, String>,
     /// `[build-system].build-backend`.
     pub build_backend: Option<String>,
     /// `[tool.maturin]`, when the table exists (even empty).
@@ -191,6 +193,19 @@ impl Pyproject {
                 optional.insert(k.to_owned(), strings(Some(v)));
             }
         }
+        let mut scripts = std::collections::BTreeMap::new();
+        for key in ["scripts", "gui-scripts"] {
+            if let Some(t) = project
+                .and_then(|p| p.get(key))
+                .and_then(|o| o.as_table_like())
+            {
+                for (k, v) in t.iter() {
+                    if let Some(v) = v.as_str() {
+                        scripts.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+                    }
+                }
+            }
+        }
         let build_backend = doc
             .get("build-system")
             .and_then(|b| b.get("build-backend"))
@@ -206,6 +221,7 @@ impl Pyproject {
         });
         Ok(Self {
             build_backend,
+            scripts,
             maturin,
             path: path.to_owned(),
             version: project
@@ -222,6 +238,16 @@ impl Pyproject {
 
 /// PEP 503 normalization with `_` (the form used in wheel and dist-info names).
 pub fn normalize_dist_name(name: &str) -> String {
+    normalize_name(name, '_')
+}
+
+/// PEP 503 normalization: lowercase, every run of `-`, `_` and `.` one `-`
+/// (the form of requirement names and index URLs).
+pub fn pep503_name(name: &str) -> String {
+    normalize_name(name, '-')
+}
+
+fn normalize_name(name: &str, sep_char: char) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.chars() {
@@ -229,7 +255,7 @@ pub fn normalize_dist_name(name: &str) -> String {
             sep = true;
         } else {
             if sep && !out.is_empty() {
-                out.push('_');
+                out.push(sep_char);
             }
             sep = false;
             out.push(c.to_ascii_lowercase());
@@ -519,5 +545,6 @@ mod tests {
     fn dist_names_normalize() {
         assert_eq!(normalize_dist_name("Hello-App"), "hello_app");
         assert_eq!(normalize_dist_name("a.b__c"), "a_b_c");
+        assert_eq!(pep503_name("Zope.Interface__x"), "zope-interface-x");
     }
 }
