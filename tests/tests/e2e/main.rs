@@ -23,3 +23,4 @@ mod support;
 mod tkinter;
 mod version_cli;
 mod windows_bundle;
+mod windows_host;
