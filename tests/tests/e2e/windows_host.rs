@@ -17,7 +17,7 @@ use pyship_e2e::wine::{free_port, http_get, wait_http, Running, WinePrefix};
 
 const TARGET: &str = "x86_64-pc-windows-gnu";
 const EMBED: &str = "python-3.11.9-embed-amd64.zip";
-const ZIP_NAME: &str = "Hello App-v1.2.3-win-x64.zip";
+const ZIP_NAME: &str = "Hello-App-v1.2.3-win-x64.zip";
 
 /// `cargo-pyship.exe`, cross-built once per test run into this workspace's
 /// `target/x86_64-pc-windows-gnu/debug/`.
@@ -127,21 +127,30 @@ fn json_of(out: &Output, what: &str) -> serde_json::Value {
 }
 
 /// Paths aside: a Windows path on wine's `Z:` drive (`Z:\tmp\x`, also
-/// `\\?\Z:\tmp\x`) becomes the Unix path it names (`/tmp/x`).
+/// `\\?\Z:\tmp\x`), alone or inside a message, becomes the Unix path it
+/// names (`/tmp/x`; a path inside a message ends at a space).
 fn unix_paths(v: serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match v {
-        Value::String(s) => {
-            let t = s.strip_prefix(r"\\?\").unwrap_or(&s);
-            match t.strip_prefix("Z:\\").or_else(|| t.strip_prefix("z:\\")) {
-                Some(rest) => Value::String(format!("/{}", rest.replace('\\', "/"))),
-                None => Value::String(s),
-            }
-        }
+        Value::String(s) => Value::String(unix_paths_in(&s.replace(r"\\?\", ""))),
         Value::Array(a) => Value::Array(a.into_iter().map(unix_paths).collect()),
         Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, unix_paths(v))).collect()),
         other => other,
     }
+}
+
+fn unix_paths_in(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("Z:\\") {
+        out.push_str(&rest[..i]);
+        let path = &rest[i + 2..];
+        let end = path.find(char::is_whitespace).unwrap_or(path.len());
+        out.push_str(&path[..end].replace('\\', "/"));
+        rest = &path[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -337,7 +346,12 @@ fn windows_exe_bundles_the_same_zip_as_linux_and_the_app_answers() {
     // The app in it answers under wine.
     let unpacked = tempfile::tempdir().unwrap();
     unzip(&win_zip, unpacked.path());
-    let root = unpacked.path().join("Hello App");
+    // The zip's one top-level folder.
+    let root = fs_err::read_dir(unpacked.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a top-level folder in the zip");
     let port = free_port();
     let mut cmd = prefix.command(root.join("python/python.exe"));
     cmd.args(["-m", "hello_app"])
