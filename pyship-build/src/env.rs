@@ -12,11 +12,16 @@ pub const PYSHIP_CACHE_DIR: &str = "PYSHIP_CACHE_DIR";
 pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
 /// Path of the `uv` binary (default: `uv` on `PATH`).
 pub const PYSHIP_UV: &str = "PYSHIP_UV";
+/// Path of `maturin` (default: `maturin` on `PATH`, else `uv tool run maturin`).
+pub const PYSHIP_MATURIN: &str = "PYSHIP_MATURIN";
 /// Path of `makensis` (default: `makensis` on `PATH`).
 pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
 /// A prepared wine prefix for running Windows programs (strip import check and
 /// byte-compiling); default: a fresh private prefix per run.
 pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
+/// wine's own prefix variable: used (never created or stopped) when
+/// `PYSHIP_WINEPREFIX` is not set.
+pub const WINEPREFIX: &str = "WINEPREFIX";
 /// Base delay of network retries in milliseconds (default 500; tests shrink it).
 pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
 /// Connect timeout of every HTTP request in seconds (default 15).
@@ -63,7 +68,9 @@ pub const ALL: &[&str] = &[
     PYSHIP_PYTHON_MIRROR,
     PYSHIP_UV,
     PYSHIP_MAKENSIS,
+    PYSHIP_MATURIN,
     PYSHIP_WINEPREFIX,
+    WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,
     PYSHIP_HTTP_TIMEOUT,

@@ -8,10 +8,16 @@
 //! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when
 //! dropped) and `WINEDEBUG=-all`; a hung program is killed after a timeout.
 //!
-//! `PYSHIP_WINEPREFIX` names a prepared prefix to use instead of a fresh one;
-//! it is never created, modified or stopped here. Tests use it to provide the
-//! `bcryptprimitives.dll` shim that wine 8 needs for Rust-built extensions
-//! (`ProcessPrng`); the shim never ships.
+//! `PYSHIP_WINEPREFIX` (else the usual `WINEPREFIX`) names a prepared prefix
+//! to use instead of a fresh one; it is never created, modified or stopped
+//! here.
+//!
+//! Wine 8's `bcryptprimitives.dll` lacks `ProcessPrng`, which Rust-built
+//! extension modules (PyO3 crates, pydantic-core, watchfiles) import, so they
+//! fail with "DLL load failed" in a plain prefix. [`Wine::add_process_prng`]
+//! puts a replacement built from this crate's own C source
+//! (`wine/bcryptprimitives.c`, compiled with `x86_64-w64-mingw32-gcc` and kept
+//! in the cache) into a private prefix. It never ships in a bundle.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -61,6 +67,7 @@ impl Hint for Error {
 }
 
 /// A wine prefix: a private temporary one, or the prepared `PYSHIP_WINEPREFIX`.
+#[derive(Debug)]
 pub struct Wine {
     wine: PathBuf,
     prefix: PathBuf,
@@ -77,17 +84,23 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// The C source of the replacement `bcryptprimitives.dll`.
+pub const PROCESS_PRNG_SOURCE: &str = include_str!("wine/bcryptprimitives.c");
+/// Cache bucket of the compiled replacement.
+pub const SHIM_BUCKET: &str = "wine-shim-v0";
+
 impl Wine {
-    /// The prefix of `PYSHIP_WINEPREFIX`, else a fresh private one (~15 s to create).
+    /// The prefix of `PYSHIP_WINEPREFIX`, else of `WINEPREFIX`, else a fresh
+    /// private one (~15 s to create).
     pub fn new(env: &Env) -> Result<Self, Error> {
         let wine = tools::WINE.find(env)?;
-        if let Some(p) = env.get(PYSHIP_WINEPREFIX) {
+        let chosen = [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
+            .into_iter()
+            .find_map(|var| env.get(var).map(|p| (var, p)));
+        if let Some((var, p)) = chosen {
             let prefix = PathBuf::from(p);
             if !prefix.join("drive_c").is_dir() {
-                return Err(Error::BadPrefix {
-                    var: PYSHIP_WINEPREFIX,
-                    path: prefix,
-                });
+                return Err(Error::BadPrefix { var, path: prefix });
             }
             return Ok(Self {
                 wine,
@@ -160,6 +173,35 @@ impl Wine {
         r
     }
 
+    /// Whether the prefix's `bcryptprimitives.dll` exports `ProcessPrng`.
+    pub fn has_process_prng(&self) -> bool {
+        let system = self
+            .prefix
+            .join("drive_c/windows/system32/bcryptprimitives.dll");
+        fs_err::read(system).is_ok_and(|b| b.windows(11).any(|w| w == b"ProcessPrng"))
+    }
+
+    /// Give a private prefix that lacks `ProcessPrng` the replacement DLL,
+    /// compiled once into `cache`. A prepared prefix (`PYSHIP_WINEPREFIX`) is
+    /// never modified. Returns whether the prefix provides `ProcessPrng` now.
+    pub fn add_process_prng(&self, cache: &crate::cache::Cache, env: &Env) -> Result<bool, Error> {
+        if self.has_process_prng() {
+            return Ok(true);
+        }
+        if self.is_prepared() {
+            return Ok(false);
+        }
+        let dll = process_prng_dll(cache, env)?;
+        let dest = self
+            .prefix
+            .join("drive_c/windows/system32/bcryptprimitives.dll");
+        fs_err::copy(&dll, &dest).map_err(|e| Error::Prefix {
+            path: dest.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(self.has_process_prng())
+    }
+
     /// `wineserver -k` for this prefix.
     fn kill_all(&self) {
         let mut server = self.wine.clone();
@@ -188,6 +230,40 @@ impl Drop for Wine {
             self.kill_all();
         }
     }
+}
+
+/// The replacement `bcryptprimitives.dll`, compiled from
+/// [`PROCESS_PRNG_SOURCE`] with the mingw-w64 compiler into the cache (keyed
+/// by the source's SHA-256) on first use.
+pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBuf, Error> {
+    use sha2::{Digest, Sha256};
+    let key = hex::encode(Sha256::digest(PROCESS_PRNG_SOURCE.as_bytes()));
+    let dir = cache.bucket(SHIM_BUCKET).join(&key);
+    let dll = dir.join("bcryptprimitives.dll");
+    if dll.is_file() {
+        return Ok(dll);
+    }
+    let gcc = crate::wheel::MINGW_GCC.find(env)?;
+    let fail = |message: String| Error::Prefix {
+        path: dir.clone(),
+        message,
+    };
+    fs_err::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::tempdir_in(&dir).map_err(|e| fail(e.to_string()))?;
+    let src = work.path().join("bcryptprimitives.c");
+    fs_err::write(&src, PROCESS_PRNG_SOURCE).map_err(|e| fail(e.to_string()))?;
+    let out = work.path().join("bcryptprimitives.dll");
+    let mut cmd = Command::new(&gcc);
+    cmd.args(["-shared", "-O2", "-o"]).arg(&out).arg(&src);
+    let r = run_piped(cmd, "x86_64-w64-mingw32-gcc", Duration::from_secs(120))?;
+    if !r.success || !out.is_file() {
+        return Err(fail(format!(
+            "compiling bcryptprimitives.dll failed: {}",
+            r.stderr.trim()
+        )));
+    }
+    fs_err::rename(&out, &dll).map_err(|e| fail(e.to_string()))?;
+    Ok(dll)
 }
 
 /// Run `cmd` with stdin null and output piped (read on threads, so a chatty
@@ -238,4 +314,56 @@ pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Outp
         stdout,
         stderr,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wineprefix_is_honoured_and_pyship_wineprefix_wins() {
+        let d = tempfile::tempdir().unwrap();
+        let not_a_prefix = d.path().join("nope");
+        let with = |pairs: &[(&str, &Path)]| {
+            let mut env = Env::from_process();
+            for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
+                env.set(v, "");
+            }
+            for (k, v) in pairs {
+                env.set(*k, v.to_string_lossy());
+            }
+            Wine::new(&env)
+        };
+        let e = with(&[(crate::env::WINEPREFIX, &not_a_prefix)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadPrefix {
+                    var: "WINEPREFIX",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let prepared = d.path().join("prefix");
+        fs_err::create_dir_all(prepared.join("drive_c")).unwrap();
+        let w = with(&[(crate::env::WINEPREFIX, &prepared)]).unwrap();
+        assert_eq!(w.prefix, prepared);
+        assert!(w.owned.is_none(), "a user's prefix is never removed");
+        let e = with(&[
+            (PYSHIP_WINEPREFIX, &not_a_prefix),
+            (crate::env::WINEPREFIX, &prepared),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadPrefix {
+                    var: "PYSHIP_WINEPREFIX",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }

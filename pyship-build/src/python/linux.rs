@@ -116,7 +116,8 @@ impl Hint for Error {
                 "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
             )),
             Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
+            Error::Tool(e) => e.hint(),
+            Error::Read { .. } | Error::Io { .. } => None,
         }
     }
 }
@@ -570,7 +571,14 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
 /// one copy of the app. Skipped when the project ships its own wheels
 /// (`wheels = [...]`, e.g. a maturin extension): those are the app's package.
 pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    if plan.config.linux.runtime != LinuxRuntime::Venv || !plan.config.wheels.is_empty() {
+    if plan.config.linux.runtime != LinuxRuntime::Venv
+        || !plan
+            .config
+            .for_target(crate::platform::Platform::Linux)
+            .wheels
+            .is_empty()
+        || plan.pyproject().is_maturin()
+    {
         return Ok(());
     }
     for p in remove_own_package(site_packages, &plan.dist_name)? {
@@ -585,7 +593,7 @@ pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Resul
 /// Remove `dist_name`'s package, dist-info and editable hooks from
 /// `site_packages`. Returns the paths removed.
 pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<PathBuf>, Error> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
+    let norm = crate::project::normalize_dist_name;
     let want = norm(dist_name);
     let mut removed = Vec::new();
     let Ok(rd) = fs_err::read_dir(site_packages) else {
