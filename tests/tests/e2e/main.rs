@@ -25,3 +25,4 @@ mod tkinter;
 mod update;
 mod version_cli;
 mod windows_bundle;
+mod windows_host;
