@@ -327,6 +327,15 @@ pub struct Docker {
 }
 
 impl Config {
+    /// `--python-platform` for uv: Windows is always `x86_64-pc-windows-msvc`
+    /// (the embeddable CPython's ABI); Linux's comes from `linux.platform`.
+    pub fn uv_platform(&self, platform: crate::platform::Platform) -> String {
+        match platform {
+            crate::platform::Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
+            crate::platform::Platform::Linux => self.linux.platform.clone(),
+        }
+    }
+
     /// The target-specific settings of `platform`: the global lists followed
     /// by the target's own (duplicates dropped), and the target's `prebuild`
     /// if it has one, else the global one.

@@ -10,7 +10,6 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
-//! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
