@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("release step `sign` failed (nothing was built or published)")]
+    Sign(#[source] crate::sign::Error),
     #[error("release step `version --stamp` failed")]
     Stamp(#[source] StampError),
     #[error("release step `bundle` ({platform}) failed")]
@@ -65,6 +67,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Sign(e) => e.hint(),
             Error::Stamp(StampError::Project(e)) => e.hint(),
             Error::Stamp(StampError::Version(e)) => e.hint(),
             Error::Bundle { source, .. } => source.hint(),
@@ -92,6 +95,10 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
 
+    // The certificate and its password are checked first: a wrong password
+    // fails the release before anything is built, stamped or published.
+    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
+
     let target = plan
         .project
         .stamp_target()
@@ -104,7 +111,7 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     let mut bundles = Vec::new();
     for &platform in &plan.targets {
-        let b = crate::bundle::run(plan, platform, ctx)
+        let b = crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)
             .map_err(|source| Error::Bundle { platform, source })?;
         ctx.reporter.status(
             "Finished",
@@ -115,7 +122,12 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     let installer = match plan.artifact(ArtifactKind::Installer, Some(Platform::Windows)) {
         Some(_) => Some(
-            crate::installer::run(plan, &plan.bundle_dir(Platform::Windows), ctx)
+            crate::installer::run_with(
+                plan,
+                &plan.bundle_dir(Platform::Windows),
+                signer.as_ref(),
+                ctx,
+            )
                 .map_err(Error::Installer)?,
         ),
         None => None,

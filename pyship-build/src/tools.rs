@@ -62,6 +62,18 @@ pub const DOCKER: Tool = Tool {
     install: "`apt-get install docker.io` (Debian package `docker.io`) and start the engine",
     purpose: "build and push the Docker image",
 };
+pub const OSSLSIGNCODE: Tool = Tool {
+    exe: "osslsigncode",
+    env_override: None,
+    install: "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
+    purpose: "Authenticode-sign and verify Windows executables ([package.metadata.pyship.windows.sign])",
+};
+pub const OPENSSL: Tool = Tool {
+    exe: "openssl",
+    env_override: None,
+    install: "`apt-get install openssl` (Debian package `openssl`)",
+    purpose: "read the signing certificate (PKCS#12) and check its password",
+};
 pub const SYSTEMD_ANALYZE: Tool = Tool {
     exe: "systemd-analyze",
     env_override: None,

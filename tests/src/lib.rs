@@ -7,6 +7,7 @@ pub mod gitea;
 pub mod http;
 pub mod pbs;
 pub mod testdata;
+pub mod trust;
 pub mod wine;
 
 use std::path::{Path, PathBuf};

@@ -56,6 +56,16 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     let plan = Plan::build(project, env, &opts)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // With `sign-binaries`, the certificate and password are checked first.
+    let signer = if plan
+        .targets
+        .iter()
+        .any(|&p| bundle::signs_binaries(&plan, p))
+    {
+        pyship_build::sign::Signer::prepare(&plan, &ctx)?
+    } else {
+        None
+    };
     for &platform in &plan.targets {
         out.status(
             "Bundling",
@@ -65,7 +75,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
                 plan.version.version.tag()
             ),
         );
-        let b = bundle::run(&plan, platform, &ctx)?;
+        let b = bundle::run_with(&plan, platform, signer.as_ref(), &ctx)?;
         out.status(
             "Finished",
             &format!(

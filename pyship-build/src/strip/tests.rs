@@ -371,3 +371,27 @@ fn validators_reject_broken_binaries() {
     assert!(validate_elf(&bytes[..bytes.len() / 2]).is_err());
     assert!(validate_pe(&bytes).is_err());
 }
+
+#[test]
+fn strip_keeps_licence_files_of_distributions_that_stay() {
+    let t = tree(&[
+        ("pkg/__init__.py", ""),
+        ("pkg-1.0.dist-info/METADATA", "Name: pkg\nVersion: 1.0\n"),
+        ("pkg-1.0.dist-info/RECORD", ""),
+        ("pkg-1.0.dist-info/licenses/LICENSE", "MIT"),
+        ("pkg-1.0.dist-info/COPYING.txt", "GPL"),
+        ("setuptools/__init__.py", ""),
+        ("setuptools-70.0.dist-info/METADATA", "Name: setuptools\nVersion: 70.0\n"),
+        ("setuptools-70.0.dist-info/LICENSE", "MIT"),
+    ]);
+    let mut o = opts();
+    // A user glob that would catch every licence file.
+    o.remove = vec!["**/LICENSE".into(), "**/COPYING*".into()];
+    strip(t.path(), &o);
+    let p = t.path();
+    assert!(p.join("pkg-1.0.dist-info/licenses/LICENSE").is_file());
+    assert!(p.join("pkg-1.0.dist-info/COPYING.txt").is_file());
+    assert!(!p.join("pkg-1.0.dist-info/RECORD").exists());
+    // A distribution removed whole takes its licence along (no orphan dist-info).
+    assert!(!p.join("setuptools-70.0.dist-info").exists());
+}

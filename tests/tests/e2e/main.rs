@@ -14,5 +14,6 @@ mod publish;
 mod release;
 mod strip;
 mod support;
+mod trust;
 mod version_cli;
 mod windows_bundle;
