@@ -393,8 +393,8 @@ pub fn own_binaries(
         };
         let f = fs_err::File::open(&wheel).map_err(err)?;
         let zip = zip::ZipArchive::new(f).map_err(|e| err(std::io::Error::other(e)))?;
-        for name in zip.file_names() {
-            let p = site_packages.join(name);
+        for name in zip.file_names().filter_map(Result::ok) {
+            let p = site_packages.join(name.as_ref());
             if p.is_file() {
                 files.push(p);
             }

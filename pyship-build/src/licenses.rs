@@ -195,6 +195,7 @@ pub fn write(
         missing: dists
             .iter()
             .filter(|d| !d.has_license_info())
+            .filter(|d| d.normalized_name() != crate::dist_info::normalize(&plan.dist_name))
             .map(|d| format!("{} {}", d.name, d.version))
             .collect(),
     })

@@ -124,9 +124,6 @@ fn signed_installer_sbom_and_licences_for_hello() {
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (tmp, project) = signed_hello(&wheels, "sign-binaries = true\n");
     let cert = make_cert(&tmp.path().join("cert"), PASSWORD);
-    // The tool's temp files go here: the test checks none is left behind.
-    let tmpdir = tmp.path().join("tmp");
-    fs_err::create_dir_all(&tmpdir).unwrap();
     let cache = tmp.path().join("cache");
 
     let start = Instant::now();
@@ -134,7 +131,6 @@ fn signed_installer_sbom_and_licences_for_hello() {
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .env(P12_ENV, cert.p12_base64())
         .env(PW_ENV, &cert.password)
-        .env("TMPDIR", &tmpdir)
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .args(["-vv", "installer", "--version", "v1.0.0", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
@@ -150,8 +146,14 @@ fn signed_installer_sbom_and_licences_for_hello() {
     assert!(text.contains("Signing"), "{text}");
     assert!(text.contains("Verified"), "{text}");
     assert_no_secret("the -vv output", &text, &cert);
-    let left: Vec<_> = walk(&tmpdir);
-    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    // The signing folder named by -vv is gone.
+    let sign_dir = text
+        .lines()
+        .find_map(|l| l.split(" ready in ").nth(1))
+        .map(|d| PathBuf::from(d.trim()))
+        .expect("-vv names the signing folder");
+    assert!(sign_dir.to_string_lossy().contains("pyship-sign-"), "{}", sign_dir.display());
+    assert!(!sign_dir.exists(), "{} was left behind", sign_dir.display());
 
     // The installer carries a signature osslsigncode verifies.
     let dist = project.join("dist");
