@@ -1,7 +1,7 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
 //! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
 //! [`app`](crate::app) → strip → signing of the project's own binaries
-//! ([`sign`](crate::sign), with `sign-binaries`) →
+//! ([`sign`](crate::sign), with `sign-binaries`) → [`update`](crate::update) →
 //! [`licenses`](crate::licenses) → [`render`](crate::render) →
 //! [`archive`](crate::archive) → [`sbom`](crate::sbom).
 //!
@@ -39,6 +39,8 @@ pub struct Bundled {
     pub sha256: String,
     /// Third-party packages installed (dist-info count, the app's own excluded).
     pub packages: usize,
+    /// tkinter, when `windows.tkinter = true` added it.
+    pub tkinter: Option<crate::python::tkinter::Added>,
     /// The unpacked tree the archive was made from.
     pub tree: PathBuf,
     /// The CycloneDX SBOM in the output directory.
@@ -88,6 +90,8 @@ pub enum Error {
     #[error(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
@@ -121,6 +125,7 @@ impl Hint for Error {
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
             Error::Strip(e) => e.hint(),
+            Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
             Error::DistInfo(e) => e.hint(),
@@ -132,7 +137,7 @@ impl Hint for Error {
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in the manifest directory.
+/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
@@ -142,7 +147,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let out = Command::new("sh")
         .arg("-c")
         .arg(command)
-        .current_dir(&plan.project.root)
+        .current_dir(&plan.project.config_dir)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
             command: command.clone(),
@@ -200,19 +205,37 @@ pub fn run_with(
         })
     };
 
+    // What tkinter needs (msitools, or the tkinter-embed build for this X.Y)
+    // is checked before any work.
+    let tk = (platform == Platform::Windows && plan.config.windows.tkinter)
+        .then(|| crate::python::tkinter::prepare(plan, ctx))
+        .transpose()
+        .map_err(crate::python::Error::from)?;
+
     let t = Instant::now();
     prebuild(plan, ctx)?;
     timed("prebuild", t);
 
     let tree = plan.bundle_dir(platform);
-    crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
-        path: tree.clone(),
-        source,
+    crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
+        Error::Clear {
+            path: tree.clone(),
+            source,
+        }
     })?;
 
     let t = Instant::now();
     let runtime = crate::python::run(plan, platform, &tree.join("python"), ctx)?;
     timed("python", t);
+
+    let mut tkinter = None;
+    if let Some(tk) = &tk {
+        let t = Instant::now();
+        let added = crate::python::tkinter::install(plan, tk, &runtime.dir, ctx)
+            .map_err(crate::python::Error::from)?;
+        timed("tkinter", t);
+        tkinter = Some(added);
+    }
 
     let t = Instant::now();
     let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
@@ -243,6 +266,7 @@ pub fn run_with(
         python.as_ref(),
         ctx,
     )?;
+    crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
 
     // After strip (which rewrites binaries), before the archive.
@@ -274,6 +298,10 @@ pub fn run_with(
         ));
     }
     timed("licenses", t);
+
+    let t = Instant::now();
+    crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
+    timed("update", t);
 
     let t = Instant::now();
     crate::render::run(plan, platform, &tree, ctx)?;
@@ -355,6 +383,7 @@ pub fn run_with(
         size: archived.size,
         sha256: archived.sha256,
         packages: installed.packages.len(),
+        tkinter,
         tree,
         sbom,
         licenses,
@@ -415,7 +444,24 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
 ) -> Result<(), Error> {
-    let key = listing_hash(site_packages, &format!("{platform} {}", plan.python.full));
+    // The runtime's own additions (tkinter) are checked too: they are part of the key.
+    let runtime_key = crate::strip::check::runtime_modules(tree, platform)
+        .iter()
+        .map(|m| {
+            let lib = tree.join("python/Lib").join(m);
+            let tcl = tree.join("python/tcl");
+            format!(
+                "{m}:{}:{}",
+                listing_hash(&lib, "").unwrap_or_default(),
+                listing_hash(&tcl, "").unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let key = listing_hash(
+        site_packages,
+        &format!("{platform} {} {runtime_key}", plan.python.full),
+    );
     let marker = key
         .as_ref()
         .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));

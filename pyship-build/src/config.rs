@@ -51,10 +51,12 @@ impl Hint for Error {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
     pub name: Option<String>,
+    pub file_name: Option<String>,
     pub module: Option<String>,
     pub pyproject: Option<PathBuf>,
     pub app_src: Option<PathBuf>,
     pub include: Option<Vec<String>>,
+    pub allow_outside_project: Option<bool>,
     pub python: Option<String>,
     pub extras: Option<Vec<String>>,
     pub wheels: Option<Vec<String>>,
@@ -69,6 +71,7 @@ pub struct RawConfig {
     pub strip: Option<RawStrip>,
     pub publish: Option<RawPublish>,
     pub docker: Option<RawDocker>,
+    pub update: Option<RawUpdate>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -79,6 +82,7 @@ pub struct RawWindows {
     pub installer: Option<bool>,
     pub launcher: Option<Launcher>,
     pub tkinter: Option<bool>,
+    pub tkinter_source: Option<TkinterSource>,
     pub publisher: Option<String>,
     pub sign: Option<RawSign>,
 }
@@ -132,6 +136,26 @@ pub struct RawDocker {
     pub context: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawUpdate {
+    pub enabled: Option<bool>,
+    pub channel: Option<Channel>,
+    pub token_env: Option<String>,
+    pub start_timeout: Option<u32>,
+}
+
+/// Which releases the bundled updater offers by default.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// Stable releases only (`check(include_prerelease=True)` adds pre-releases).
+    #[default]
+    Stable,
+    /// Pre-releases too.
+    Prerelease,
+}
+
 /// How the Windows shortcuts start the app.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -141,6 +165,29 @@ pub enum Launcher {
     Vbs,
     /// `python\pythonw.exe -m {module}` (no VBScript; future-proof).
     Pythonw,
+}
+
+/// Where `windows.tkinter = true` takes tkinter (`_tkinter.pyd`, Tcl/Tk, the
+/// `tkinter` package) from.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TkinterSource {
+    /// python.org's `tcltk.msi` (and `lib.msi`) of the bundled CPython X.Y.Z,
+    /// from `windows.python-mirror`; unpacked with `msiextract` (msitools).
+    #[default]
+    Msi,
+    /// The `tkinter-embed` sdist for the bundled X.Y from the package index
+    /// (or `find-links`); its data only, no code of it runs.
+    Pypi,
+}
+
+impl TkinterSource {
+    pub fn key(self) -> &'static str {
+        match self {
+            TkinterSource::Msi => "msi",
+            TkinterSource::Pypi => "pypi",
+        }
+    }
 }
 
 /// Where the Linux bundle's Python comes from.
@@ -169,12 +216,18 @@ pub enum Provider {
 #[serde(rename_all = "kebab-case")]
 pub struct Config {
     pub name: String,
+    /// Explicit file name (folders, artifacts, unit); `None`: derived from
+    /// `name` by [`crate::names::file_name`].
+    pub file_name: Option<String>,
     /// `None`: derived from the pyproject name by the plan.
     pub module: Option<String>,
     pub pyproject: PathBuf,
     /// `None`: the pyproject's directory + `/src`.
     pub app_src: Option<PathBuf>,
     pub include: Vec<String>,
+    /// `include` entries and symlinks in the app sources may lead outside the
+    /// project (off: such paths are errors).
+    pub allow_outside_project: bool,
     pub python: String,
     pub extras: Vec<String>,
     pub wheels: Vec<String>,
@@ -190,6 +243,7 @@ pub struct Config {
     pub strip: Strip,
     pub publish: Publish,
     pub docker: Docker,
+    pub update: Update,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -200,6 +254,7 @@ pub struct Windows {
     pub installer: bool,
     pub launcher: Launcher,
     pub tkinter: bool,
+    pub tkinter_source: TkinterSource,
     pub publisher: String,
     /// `None`: nothing is signed.
     pub sign: Option<Sign>,
@@ -271,6 +326,23 @@ pub struct Docker {
     pub context: PathBuf,
 }
 
+/// `[package.metadata.pyship.update]`: the `pyship_update` package in every bundle.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Update {
+    /// `false`: no `pyship_update` in the bundles.
+    pub enabled: bool,
+    pub channel: Channel,
+    /// Name of the variable the installed app reads a read token from (private
+    /// repositories); never the token itself, never the publish token's variable.
+    pub token_env: Option<String>,
+    /// Seconds the update helper waits for the new version to come up.
+    pub start_timeout: u32,
+}
+
+/// Default of `update.start-timeout`.
+pub const DEFAULT_START_TIMEOUT: u32 = 60;
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
@@ -316,6 +388,7 @@ impl RawConfig {
         let s = self.strip.unwrap_or_default();
         let p = self.publish.unwrap_or_default();
         let d = self.docker.unwrap_or_default();
+        let u = self.update.unwrap_or_default();
         let name = non_empty(self.name).unwrap_or_else(|| package_name.to_owned());
         Config {
             module: non_empty(self.module),
@@ -324,6 +397,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from("pyproject.toml")),
             app_src: self.app_src,
             include: self.include.unwrap_or_default(),
+            allow_outside_project: self.allow_outside_project.unwrap_or(false),
             python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
             extras: self.extras.unwrap_or_default(),
             wheels: self.wheels.unwrap_or_default(),
@@ -340,6 +414,7 @@ impl RawConfig {
                 installer: w.installer.unwrap_or(true),
                 launcher: w.launcher.unwrap_or_default(),
                 tkinter: w.tkinter.unwrap_or(false),
+                tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
                 sign: w.sign.and_then(resolve_sign),
             },
@@ -371,7 +446,14 @@ impl RawConfig {
                 image: non_empty(d.image),
                 context: d.context.unwrap_or_else(|| PathBuf::from(".")),
             },
+            update: Update {
+                enabled: u.enabled.unwrap_or(true),
+                channel: u.channel.unwrap_or_default(),
+                token_env: non_empty(u.token_env),
+                start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+            },
             name,
+            file_name: non_empty(self.file_name),
         }
     }
 }
@@ -407,7 +489,10 @@ fn check_sign(s: &RawSign) -> Result<(), (&'static str, &'static str)> {
 /// The checked sign table with its defaults (`None` never happens after
 /// [`check_sign`]; kept total for [`RawConfig::resolve`] on unchecked input).
 fn resolve_sign(s: RawSign) -> Option<Sign> {
-    let certificate = match (s.pkcs12.filter(|p| !p.as_os_str().is_empty()), non_empty(s.pkcs12_env)) {
+    let certificate = match (
+        s.pkcs12.filter(|p| !p.as_os_str().is_empty()),
+        non_empty(s.pkcs12_env),
+    ) {
         (Some(p), _) => CertSource::Pkcs12(p),
         (None, Some(v)) => CertSource::Pkcs12Env(v),
         (None, None) => return None,
@@ -500,5 +585,29 @@ mod tests {
         assert_eq!(c.publish.token_env, "DEPLOY_TOKEN");
         assert_eq!(c.linux.platform, DEFAULT_LINUX_PLATFORM);
         assert_eq!(c.windows.sign, None);
+        assert!(c.update.enabled);
+        assert_eq!(c.update.channel, Channel::Stable);
+        assert_eq!(c.update.token_env, None);
+    }
+
+    #[test]
+    fn update_table() {
+        let c = RawConfig::from_json(
+            &json!({"update": {"enabled": false, "channel": "prerelease", "token-env": "APP_TOKEN"}}),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap()
+        .resolve("hello");
+        assert!(!c.update.enabled);
+        assert_eq!(c.update.channel, Channel::Prerelease);
+        assert_eq!(c.update.token_env.as_deref(), Some("APP_TOKEN"));
+        let err = RawConfig::from_json(
+            &json!({"update": {"channel": "nightly"}}),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`update.channel`"), "{err}");
     }
 }

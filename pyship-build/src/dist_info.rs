@@ -48,7 +48,11 @@ impl Distribution {
             return Some(e.clone());
         }
         if let Some(l) = self.license.as_deref().map(str::trim) {
-            if !l.is_empty() && !l.contains('\n') && l.len() <= 100 && !l.eq_ignore_ascii_case("UNKNOWN") {
+            if !l.is_empty()
+                && !l.contains('\n')
+                && l.len() <= 100
+                && !l.eq_ignore_ascii_case("UNKNOWN")
+            {
                 return Some(l.to_owned());
             }
         }
@@ -107,8 +111,13 @@ pub enum Error {
 impl crate::error::Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::Read { .. } => "check that the bundle tree is complete (rebuild it with `cargo pyship bundle`)".into(),
-            Error::Metadata { .. } => "the distribution's METADATA is damaged: reinstall it (rebuild the bundle)".into(),
+            Error::Read { .. } => {
+                "check that the bundle tree is complete (rebuild it with `cargo pyship bundle`)"
+                    .into()
+            }
+            Error::Metadata { .. } => {
+                "the distribution's METADATA is damaged: reinstall it (rebuild the bundle)".into()
+            }
         })
     }
 }
@@ -116,9 +125,16 @@ impl crate::error::Hint for Error {
 /// Is `name` (a file name) a licence file by its name?
 pub fn is_license_file_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["LICENSE", "LICENCE", "COPYING", "NOTICE", "COPYRIGHT", "AUTHORS"]
-        .iter()
-        .any(|p| upper.starts_with(p))
+    [
+        "LICENSE",
+        "LICENCE",
+        "COPYING",
+        "NOTICE",
+        "COPYRIGHT",
+        "AUTHORS",
+    ]
+    .iter()
+    .any(|p| upper.starts_with(p))
 }
 
 /// Is `rel` (relative to site-packages, `/`-separated) a licence file of a
@@ -213,7 +229,11 @@ pub fn read(site_packages: &Path, dist_info: &str) -> Result<Distribution, Error
     }
     let license_files = files
         .into_iter()
-        .map(|p| p.strip_prefix(site_packages).map(Path::to_owned).unwrap_or(p))
+        .map(|p| {
+            p.strip_prefix(site_packages)
+                .map(Path::to_owned)
+                .unwrap_or(p)
+        })
         .collect();
 
     let wheel_tags = fs_err::read_to_string(dir.join("WHEEL"))
@@ -324,14 +344,19 @@ mod tests {
         assert_eq!(foo.wheel_tags, ["cp311-cp311-win_amd64"]);
         let numpy = &all[2];
         assert_eq!(numpy.license_summary().as_deref(), Some("BSD License"));
-        assert_eq!(numpy.license.as_deref(), Some("Copyright (c) 2005-2023\n NumPy Developers."));
+        assert_eq!(
+            numpy.license.as_deref(),
+            Some("Copyright (c) 2005-2023\n NumPy Developers.")
+        );
         assert!(!all[0].has_license_info());
     }
 
     #[test]
     fn licence_paths_are_recognised() {
         assert!(is_dist_info_license("a-1.dist-info/LICENSE"));
-        assert!(is_dist_info_license("a-1.dist-info/licenses/sub/anything.txt"));
+        assert!(is_dist_info_license(
+            "a-1.dist-info/licenses/sub/anything.txt"
+        ));
         assert!(is_dist_info_license("a-1.dist-info/COPYING.md"));
         assert!(!is_dist_info_license("a-1.dist-info/RECORD"));
         assert!(!is_dist_info_license("pkg/LICENSE"));

@@ -336,7 +336,7 @@ pub fn context_dir(plan: &Plan) -> PathBuf {
 pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let context = context_dir(plan);
     let py = plan.pyproject();
-    let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.root));
+    let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
     let python_src = relative_to(&context, &py_dir, "the pyproject's directory")?;
     let app_src = normalize(&plan.app_src);
     // The app sources must reach the image with the pyproject (pip installs them from there).
@@ -351,7 +351,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             .unwrap_or_else(|| from.clone());
         includes.push(minijinja::context! { from => from, to => format!("/app/{name}") });
     }
-    let templates = Templates::new(Some(&plan.project.root));
+    let templates = Templates::new(Some(&plan.project.config_dir));
     Ok(templates.render(
         TEMPLATE,
         minijinja::context! {

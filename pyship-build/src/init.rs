@@ -18,7 +18,7 @@ use toml_edit::DocumentMut;
 
 use crate::config::{Config, Provider};
 use crate::error::Hint;
-use crate::project::{normalize_dist_name, Project, Pyproject};
+use crate::project::{normalize_dist_name, ConfigTable, Project, Pyproject};
 use crate::templates::Templates;
 use crate::Context;
 
@@ -151,7 +151,7 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
         .is_some();
     let existing = if in_package {
         Some("package.metadata.pyship".to_owned())
-    } else if project.config_table == "workspace.metadata.pyship" {
+    } else if project.config_source.table == ConfigTable::Workspace {
         Some(format!(
             "workspace.metadata.pyship in {}",
             project.workspace_manifest.display()
@@ -318,11 +318,11 @@ fn find_pyproject(project: &Project) -> Option<Pyproject> {
     if let Some(p) = &project.pyproject {
         return Some(p.clone());
     }
-    let direct = project.root.join("pyproject.toml");
+    let direct = project.config_dir.join("pyproject.toml");
     if direct.is_file() {
         return Pyproject::read(&direct).ok();
     }
-    let mut dirs: Vec<PathBuf> = fs_err::read_dir(&project.root)
+    let mut dirs: Vec<PathBuf> = fs_err::read_dir(&project.config_dir)
         .ok()?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -372,7 +372,7 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
         .clone()
         .or_else(|| pyproject.map(|p| normalize_dist_name(&p.name)));
     let pyproject_rel = pyproject
-        .map(|p| rel_slash(&project.root, &p.path))
+        .map(|p| rel_slash(&project.config_dir, &p.path))
         .unwrap_or_else(|| c.pyproject.to_string_lossy().replace('\\', "/"));
     let provider = match (ci, c.publish.provider) {
         (Ci::Github, Provider::Gitea) => "github",
@@ -453,6 +453,8 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     ));
     t.push_str("# Add tkinter (from python.org's MSIs) to the embedded CPython.\n");
     t.push_str(&format!("tkinter = {}\n", w.tkinter));
+    t.push_str("# \"msi\" (python.org's tcltk.msi, needs msitools) or \"pypi\" (the tkinter-embed package).\n");
+    t.push_str(&format!("tkinter-source = {}\n", q(w.tkinter_source.key())));
     t.push_str(&format!("publisher = {}\n", q(&w.publisher)));
     t.push('\n');
 
@@ -518,6 +520,30 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
         "context = {}\n",
         q(&d.context.to_string_lossy().replace('\\', "/"))
     ));
+    t.push('\n');
+
+    let u = &c.update;
+    t.push_str("[package.metadata.pyship.update]\n");
+    t.push_str("# Ship the pyship_update package (self-update from this project's releases).\n");
+    t.push_str(&format!("enabled = {}\n", u.enabled));
+    t.push_str("# \"stable\" or \"prerelease\": which releases check() offers by default.\n");
+    t.push_str(&format!(
+        "channel = {}\n",
+        q(match u.channel {
+            crate::config::Channel::Stable => "stable",
+            crate::config::Channel::Prerelease => "prerelease",
+        })
+    ));
+    t.push_str(
+        "# The variable the installed app reads a read-only token from (private repositories).\n",
+    );
+    t.push_str(&opt(
+        "token-env",
+        u.token_env.as_deref().map(q),
+        "\"APP_UPDATE_TOKEN\"",
+    ));
+    t.push_str("# Seconds the update helper waits for the new version to come up.\n");
+    t.push_str(&format!("start-timeout = {}\n", u.start_timeout));
     t
 }
 
@@ -553,7 +579,7 @@ pub fn detect_ci(project: &Project) -> Ci {
 fn repo_root(project: &Project) -> PathBuf {
     Command::new("git")
         .args(["rev-parse", "--show-toplevel"])
-        .current_dir(&project.root)
+        .current_dir(&project.config_dir)
         .stderr(Stdio::null())
         .output()
         .ok()
@@ -596,7 +622,7 @@ pub fn workflows(
     // Canonical forms so a symlinked temp dir still strips to a relative path.
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let repo_c = canon(&repo);
-    let project_dir = rel_slash(&repo_c, &canon(&project.root));
+    let project_dir = rel_slash(&repo_c, &canon(&project.config_dir));
     let python_dir = pyproject
         .and_then(|p| p.path.parent())
         .map(|d| rel_slash(&repo_c, &canon(d)))
@@ -604,7 +630,7 @@ pub fn workflows(
     let python_xy = crate::plan::PythonVersion::parse(&project.config.python)
         .map(|p| p.xy)
         .unwrap_or_else(|_| project.config.python.clone());
-    let templates = Templates::new(Some(&project.root));
+    let templates = Templates::new(Some(&project.config_dir));
     let ctx = minijinja::context! {
         header => header(),
         ci => match ci { Ci::Gitea => "gitea", Ci::Github => "github", Ci::None => "none" },

@@ -106,45 +106,63 @@ pub fn render(
     let _ = writeln!(
         s,
         "This bundle ships the Python distributions and the runtime listed below.\nEach section gives a distribution's name, version and licence, then the\nfull text of the licence files it ships. The same list, with versions and\nhashes, is in the release's CycloneDX SBOM ({}-{tag}-{}.cdx.json).\n",
-        plan.name,
+        plan.file_name,
         crate::sbom::suffix(platform)
     );
     let _ = writeln!(s, "Contents:");
-    let _ = writeln!(s, "  CPython {} (Python Software Foundation License)", plan.python.full);
+    let _ = writeln!(
+        s,
+        "  CPython {} (Python Software Foundation License)",
+        plan.python.full
+    );
     for d in dists {
         let _ = writeln!(
             s,
             "  {} {}: {}{}",
             d.name,
             d.version,
-            d.license_summary().as_deref().unwrap_or("no licence information"),
-            if d.normalized_name() == own { " (this application)" } else { "" }
+            d.license_summary()
+                .as_deref()
+                .unwrap_or("no licence information"),
+            if d.normalized_name() == own {
+                " (this application)"
+            } else {
+                ""
+            }
         );
     }
     let mut files = 0;
-    let mut section = |title: &str, license: &str, paths: Vec<(PathBuf, PathBuf)>| -> Result<(), Error> {
-        let _ = writeln!(s, "\n{RULE}\n{title}\nLicense: {license}");
-        if paths.is_empty() {
-            let _ = writeln!(s, "(no licence file shipped)");
-        }
-        for (shown, full) in paths {
-            let text = fs_err::read(&full).map_err(|source| Error::Read {
-                path: full.clone(),
-                source,
-            })?;
-            let _ = writeln!(s, "{THIN}\n{}\n{THIN}", shown.display().to_string().replace('\\', "/"));
-            let text = String::from_utf8_lossy(&text);
-            s.push_str(text.trim_end());
-            s.push('\n');
-            files += 1;
-        }
-        Ok(())
-    };
+    let mut section =
+        |title: &str, license: &str, paths: Vec<(PathBuf, PathBuf)>| -> Result<(), Error> {
+            let _ = writeln!(s, "\n{RULE}\n{title}\nLicense: {license}");
+            if paths.is_empty() {
+                let _ = writeln!(s, "(no licence file shipped)");
+            }
+            for (shown, full) in paths {
+                let text = fs_err::read(&full).map_err(|source| Error::Read {
+                    path: full.clone(),
+                    source,
+                })?;
+                let _ = writeln!(
+                    s,
+                    "{THIN}\n{}\n{THIN}",
+                    shown.display().to_string().replace('\\', "/")
+                );
+                let text = String::from_utf8_lossy(&text);
+                s.push_str(text.trim_end());
+                s.push('\n');
+                files += 1;
+            }
+            Ok(())
+        };
     let runtime = runtime_license(plan, platform, tree);
     section(
         &format!("CPython {}", plan.python.full),
         "Python Software Foundation License (PSF-2.0)",
-        runtime.map(|rel| (rel.clone(), tree.join(rel))).into_iter().collect(),
+        runtime
+            .map(|rel| (rel.clone(), tree.join(rel)))
+            .into_iter()
+            .collect(),
     )?;
     for d in dists {
         let files_of: Vec<(PathBuf, PathBuf)> = d

@@ -23,16 +23,27 @@ use crate::version::Spellings;
 /// Version of the manifest's schema; bumped when a field changes meaning.
 pub const SCHEMA: u32 = 1;
 
-/// How a user installs an asset; the updater picks the asset of its own kind.
+/// How a user installs an asset; the updater (`pyship_update`) picks the asset
+/// of its own install type. The names are the updater's `install_type()`.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstallType {
     /// Windows portable zip: unpack anywhere and run.
-    Portable,
+    PortableWindows,
     /// Windows NSIS installer.
     Installer,
     /// Linux tarball (optionally installed as a systemd service).
-    Tarball,
+    PortableLinux,
+}
+
+impl InstallType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallType::PortableWindows => "portable-windows",
+            InstallType::Installer => "installer",
+            InstallType::PortableLinux => "portable-linux",
+        }
+    }
 }
 
 /// One downloadable asset of the release.
@@ -108,23 +119,26 @@ impl Hint for Error {
 pub fn install_type(a: &Artifact) -> Option<InstallType> {
     match (a.kind, a.platform) {
         (ArtifactKind::Installer, _) => Some(InstallType::Installer),
-        (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::Portable),
-        (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::Tarball),
+        (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::PortableWindows),
+        (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::PortableLinux),
         _ => None,
     }
 }
 
 /// Server URL and `owner/name` of the release: config first, then the CI variables.
 pub fn release_location(plan: &Plan, env: &Env) -> (Option<String>, Option<String>) {
-    let url = plan
-        .config
+    location(&plan.config, env)
+}
+
+/// [`release_location`] from the config alone (the plan being built needs it).
+pub fn location(config: &crate::config::Config, env: &Env) -> (Option<String>, Option<String>) {
+    let url = config
         .publish
         .url
         .clone()
         .or_else(|| env.get(env::GITHUB_SERVER_URL).map(str::to_owned))
         .map(|u| u.trim_end_matches('/').to_owned());
-    let repo = plan
-        .config
+    let repo = config
         .publish
         .repo
         .clone()
@@ -294,6 +308,29 @@ pub struct ReleasePlan<'a> {
     pub steps: Vec<Step>,
 }
 
+/// ` (Windows with tkinter from …)` when `windows.tkinter = true`.
+fn tkinter_note(plan: &Plan, env: &Env) -> String {
+    let w = &plan.config.windows;
+    if !(w.tkinter && plan.targets.contains(&Platform::Windows)) {
+        return String::new();
+    }
+    let mirror = env
+        .get(env::PYSHIP_PYTHON_MIRROR)
+        .unwrap_or(&w.python_mirror);
+    let from = match w.tkinter_source {
+        crate::config::TkinterSource::Msi => format!(
+            "python.org's {}",
+            crate::python::tkinter::msi_url(mirror, &plan.python, "tcltk")
+        ),
+        crate::config::TkinterSource::Pypi => format!(
+            "the {} package for CPython {}",
+            crate::python::tkinter::PYPI_PROJECT,
+            plan.python.xy
+        ),
+    };
+    format!(" (Windows with tkinter from {from})")
+}
+
 /// Describe the release without side effects (reads git tags for the Docker
 /// `latest` rule; writes nothing, runs no build tool).
 pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
@@ -310,7 +347,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             .filter(|a| a.kind == ArtifactKind::Checksums)
             .map(|a| a.file_name.clone()),
     );
-    let tags = crate::docker::repo_version_tags(&plan.project.root);
+    let tags = crate::docker::repo_version_tags(&plan.project.config_dir);
     let docker_opts = crate::docker::Options {
         push: true,
         repo_tags: tags,
@@ -364,8 +401,9 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             "bundle",
             true,
             format!(
-                "build {} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
+                "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
                 names(ArtifactKind::Bundle),
+                tkinter_note(plan, env),
                 if plan.config.windows.sign.as_ref().is_some_and(|s| s.sign_binaries) {
                     "; the project's own Windows binaries signed"
                 } else {

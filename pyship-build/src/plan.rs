@@ -74,8 +74,11 @@ pub struct Artifact {
 /// Everything a run needs to know, resolved once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    /// Display name and artifact prefix.
+    /// Display name (installer title, release name).
     pub name: String,
+    /// The file name derived from `name` (or `file-name`): artifact prefix,
+    /// bundle folder, install folder, shortcuts, systemd unit. See [`crate::names`].
+    pub file_name: String,
     /// Normalized Python distribution name (`hello_app`).
     pub dist_name: String,
     /// `python -m {module}`.
@@ -85,13 +88,15 @@ pub struct Plan {
     pub targets: Vec<Platform>,
     /// Absolute path of the app's Python sources.
     pub app_src: PathBuf,
-    /// Output directory (`dist/` next to the manifest by default).
+    /// Output directory (default: `dist/` in [`Project::config_dir`]).
     pub out_dir: PathBuf,
     /// Work directory for unpacked bundle trees (`{out_dir}/.pyship/`).
     pub work_dir: PathBuf,
     pub artifacts: Vec<Artifact>,
     /// HEAD's commit, when the project is in a git repository.
     pub commit: Option<String>,
+    /// The bundled updater's settings; `None` with `update.enabled = false`.
+    pub update: Option<crate::update::Settings>,
     pub config: Config,
     pub project: Project,
 }
@@ -109,29 +114,26 @@ impl Plan {
     pub fn build(project: Project, env: &Env, opts: &Options<'_>) -> Result<Self, PlanError> {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
-        let pyproject = project
-            .pyproject
-            .as_ref()
-            .ok_or_else(|| PlanError::NoPyproject {
-                path: project.path(&config.pyproject),
-            })?;
+        let file_name = match &config.file_name {
+            Some(f) => crate::names::explicit_file_name(f)?,
+            None => crate::names::file_name(&config.name)?,
+        };
+        let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
         let module = config.module.clone().unwrap_or_else(|| dist_name.clone());
         let python = PythonVersion::parse(&config.python)?;
         let app_src = match &config.app_src {
             Some(p) => project.path(p),
-            None => pyproject.path.parent().unwrap_or(&project.root).join("src"),
+            None => pyproject
+                .path
+                .parent()
+                .unwrap_or(&project.config_dir)
+                .join("src"),
         };
         let out_dir = opts
             .out_dir
-            .map(|p| {
-                if p.is_absolute() {
-                    p.to_owned()
-                } else {
-                    std::env::current_dir().unwrap_or_default().join(p)
-                }
-            })
-            .unwrap_or_else(|| project.root.join("dist"));
+            .map(crate::fs::normalize)
+            .unwrap_or_else(|| project.config_dir.join("dist"));
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
         } else {
@@ -154,26 +156,28 @@ impl Plan {
             push(
                 ArtifactKind::Bundle,
                 Some(t),
-                format!("{}-{}-{}", config.name, tag, t.artifact_suffix()),
+                format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
             );
             push(
                 ArtifactKind::Sbom,
                 Some(t),
-                format!("{}-{}-{}.cdx.json", config.name, tag, crate::sbom::suffix(t)),
+                format!("{}-{}-{}.cdx.json", file_name, tag, crate::sbom::suffix(t)),
             );
             if t == Platform::Windows && config.windows.installer {
                 push(
                     ArtifactKind::Installer,
                     Some(t),
-                    format!("{}-{}-setup.exe", config.name, tag),
+                    format!("{}-{}-setup.exe", file_name, tag),
                 );
             }
         }
         push(ArtifactKind::Manifest, None, "manifest.json".into());
         push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
-        let commit = git_head(&project.root);
+        let commit = git_head(&project.config_dir);
+        let update = crate::update::settings(&config, env, &version.version, &module, &artifacts);
         Ok(Self {
             name: config.name.clone(),
+            file_name,
             dist_name,
             module,
             version,
@@ -184,6 +188,7 @@ impl Plan {
             out_dir,
             artifacts,
             commit,
+            update,
             config,
             project,
         })
@@ -204,9 +209,15 @@ impl Plan {
             .find(|a| a.kind == kind && a.platform == platform)
     }
 
-    /// The unpacked bundle tree of `platform` (its top-level folder `{name}/`).
+    /// The unpacked bundle tree of `platform` (its top-level folder `{file_name}/`).
     pub fn bundle_dir(&self, platform: Platform) -> PathBuf {
-        self.work_dir.join(platform.key()).join(&self.name)
+        self.work_dir.join(platform.key()).join(&self.file_name)
+    }
+
+    /// The only directories a run may delete or replace things in: the output
+    /// folder and the cache (see [`crate::fs::remove_dir_if_exists`]).
+    pub fn write_roots<'a>(&'a self, cache: &'a crate::cache::Cache) -> [&'a Path; 2] {
+        [self.out_dir.as_path(), cache.root()]
     }
 }
 
@@ -222,7 +233,7 @@ pub fn resolve_version(
         .map(|p| (p.path.as_path(), p.version.as_deref()));
     version::resolve(&version::Inputs {
         argument,
-        repo_dir: &project.root,
+        repo_dir: &project.config_dir,
         env,
         pyproject: py,
         cargo: Some((
@@ -251,8 +262,10 @@ pub enum PlanError {
     Version(#[from] version::Error),
     #[error(transparent)]
     Python(#[from] crate::error::Hinted),
-    #[error("no pyproject.toml at {path}")]
-    NoPyproject { path: PathBuf },
+    #[error(transparent)]
+    Project(#[from] crate::project::Error),
+    #[error(transparent)]
+    Name(#[from] crate::names::Error),
 }
 
 impl crate::error::Hint for PlanError {
@@ -260,10 +273,8 @@ impl crate::error::Hint for PlanError {
         match self {
             PlanError::Version(e) => e.hint(),
             PlanError::Python(e) => e.hint(),
-            PlanError::NoPyproject { .. } => Some(
-                "create one (PEP 621 [project] with name, version, dependencies) or set `pyproject = \"...\"` in [package.metadata.pyship]"
-                    .into(),
-            ),
+            PlanError::Project(e) => e.hint(),
+            PlanError::Name(e) => e.hint(),
         }
     }
 }

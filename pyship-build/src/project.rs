@@ -3,6 +3,11 @@
 //! Selects the package (`-p`, else the root package, else the one workspace
 //! member with `[package.metadata.pyship]`), reads its pyship config, and
 //! reads the pyproject's name, version, dynamic fields and dependencies.
+//!
+//! The path rule: every path in a pyship table is relative to the directory of
+//! the Cargo.toml that declares the table ([`Project::config_dir`]; the
+//! workspace root for `[workspace.metadata.pyship]`). `dist/`, `pyship.lock`
+//! and `templates/` overrides live there too. [`Project::path`] applies it.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +44,33 @@ pub enum Error {
     },
     #[error("{path} has no [project] table with a `name`")]
     NoProjectName { path: PathBuf },
+    #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
+    NoPyproject {
+        /// The table in use.
+        config: ConfigSource,
+        /// `pyproject = "..."` as written; `None` when the default applied.
+        written: Option<PathBuf>,
+        resolved: PathBuf,
+    },
+}
+
+fn no_pyproject_message(source: &ConfigSource, written: Option<&Path>, resolved: &Path) -> String {
+    match (written, source.table) {
+        (Some(w), _) => format!(
+            "`pyproject = \"{}\"` in {source} resolves to {}, which does not exist",
+            w.display(),
+            resolved.display()
+        ),
+        (None, ConfigTable::None) => format!(
+            "no pyproject.toml at {} (no pyship table; the default is pyproject.toml next to {})",
+            resolved.display(),
+            display_path(&source.manifest)
+        ),
+        (None, _) => format!(
+            "no pyproject.toml at {} (the default of `pyproject` in {source})",
+            resolved.display()
+        ),
+    }
 }
 
 impl Hint for Error {
@@ -51,10 +83,13 @@ impl Hint for Error {
             Error::Ambiguous { .. } => Some("choose one with -p/--package".into()),
             Error::Config(e) => e.hint(),
             Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown".into()),
-            Error::Read { .. } => Some(
-                "set `pyproject = \"path/to/pyproject.toml\"` in [package.metadata.pyship] if it is not next to Cargo.toml"
-                    .into(),
-            ),
+            Error::Read { .. } => None,
+            Error::NoPyproject { config, .. } => Some(format!(
+                "paths in [{}] are relative to {}, the directory of {}; create the file or set `pyproject = \"path/to/pyproject.toml\"` there",
+                config.table.key(),
+                config.config_dir().display(),
+                display_path(&config.manifest),
+            )),
             Error::NoProjectName { .. } => {
                 Some("add a [project] table with `name` and `version` (PEP 621)".into())
             }
@@ -152,13 +187,80 @@ pub fn normalize_dist_name(name: &str) -> String {
     out
 }
 
+/// Which pyship table configures the project.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigTable {
+    /// `[package.metadata.pyship]` in the package's Cargo.toml.
+    Package,
+    /// `[workspace.metadata.pyship]` in the workspace's root Cargo.toml.
+    Workspace,
+    /// No table: every default (paths relative to the package's Cargo.toml).
+    None,
+}
+
+impl ConfigTable {
+    /// The table's key (`package.metadata.pyship`), also for [`ConfigTable::None`]:
+    /// where a table would go.
+    pub fn key(self) -> &'static str {
+        match self {
+            ConfigTable::Package | ConfigTable::None => "package.metadata.pyship",
+            ConfigTable::Workspace => "workspace.metadata.pyship",
+        }
+    }
+}
+
+/// The table in use and the Cargo.toml that declares it. Displays as
+/// `[workspace.metadata.pyship] in ./Cargo.toml`, the form errors and hints use.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConfigSource {
+    pub table: ConfigTable,
+    /// The Cargo.toml declaring the table (the package's when there is none).
+    pub manifest: PathBuf,
+}
+
+impl ConfigSource {
+    /// The directory every path in the table is relative to.
+    pub fn config_dir(&self) -> PathBuf {
+        self.manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let file = display_path(&self.manifest);
+        match self.table {
+            ConfigTable::None => write!(f, "no pyship table in {file} (defaults)"),
+            t => write!(f, "[{}] in {file}", t.key()),
+        }
+    }
+}
+
+/// `path` for a message: `./rel/path` below the current directory, else as is.
+pub fn display_path(path: &Path) -> String {
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    match rel {
+        Some(r) if r.as_os_str().is_empty() => ".".into(),
+        Some(r) => format!("./{}", r.display()),
+        None => path.display().to_string(),
+    }
+}
+
 /// The Cargo side of the project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Project {
     /// The selected package's Cargo.toml.
     pub manifest_path: PathBuf,
-    /// Its directory; relative config paths are resolved against it.
-    pub root: PathBuf,
+    /// The directory of the Cargo.toml declaring the pyship table (the
+    /// workspace root for `[workspace.metadata.pyship]`, else the package's
+    /// directory). Every configured path is relative to it; `dist/`,
+    /// `pyship.lock` and `templates/` live in it. Use [`Project::path`].
+    pub config_dir: PathBuf,
     pub workspace_root: PathBuf,
     /// The workspace's root Cargo.toml.
     pub workspace_manifest: PathBuf,
@@ -171,9 +273,12 @@ pub struct Project {
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
     pub config: Config,
-    /// Where the config came from (`package.metadata.pyship`, `workspace.metadata.pyship` or none).
-    pub config_table: String,
-    /// `None` when the pyproject does not exist (only `version` works then).
+    /// Where the config came from.
+    pub config_source: ConfigSource,
+    /// `pyproject = "..."` as written in the table (`None`: the default).
+    pub pyproject_written: Option<PathBuf>,
+    /// `None` when the pyproject does not exist: only plain `version` and
+    /// `init` work then; everything else asks [`Project::pyproject`].
     pub pyproject: Option<Pyproject>,
 }
 
@@ -227,29 +332,30 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         }
     };
     let manifest_path: PathBuf = pkg.manifest_path.clone().into();
-    let root = manifest_path
-        .parent()
-        .expect("a manifest has a directory")
-        .to_path_buf();
     let workspace_root: PathBuf = meta.workspace_root.clone().into();
     let workspace_manifest = workspace_root.join("Cargo.toml");
 
     let (raw, table, file) = if let Some(v) = pkg.metadata.get("pyship") {
         (
-            RawConfig::from_json(v, "package.metadata.pyship", &manifest_path)?,
-            "package.metadata.pyship",
+            RawConfig::from_json(v, ConfigTable::Package.key(), &manifest_path)?,
+            ConfigTable::Package,
             &manifest_path,
         )
     } else if let Some(v) = meta.workspace_metadata.get("pyship") {
         (
-            RawConfig::from_json(v, "workspace.metadata.pyship", &workspace_manifest)?,
-            "workspace.metadata.pyship",
+            RawConfig::from_json(v, ConfigTable::Workspace.key(), &workspace_manifest)?,
+            ConfigTable::Workspace,
             &workspace_manifest,
         )
     } else {
-        (RawConfig::default(), "none", &manifest_path)
+        (RawConfig::default(), ConfigTable::None, &manifest_path)
     };
-    let _ = file;
+    let config_source = ConfigSource {
+        table,
+        manifest: file.clone(),
+    };
+    let config_dir = config_source.config_dir();
+    let pyproject_written = raw.pyproject.clone();
     let config = raw.resolve(pkg.name.as_str());
 
     let inherits = |m: &Path| -> Result<bool, Error> {
@@ -282,7 +388,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         }
     }
 
-    let pyproject_path = root.join(&config.pyproject);
+    let pyproject_path = config_dir.join(&config.pyproject);
     let pyproject = if pyproject_path.exists() {
         Some(Pyproject::read(&pyproject_path)?)
     } else {
@@ -291,7 +397,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
 
     Ok(Project {
         manifest_path,
-        root,
+        config_dir,
         workspace_root,
         workspace_manifest,
         package_name: pkg.name.to_string(),
@@ -299,7 +405,8 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         version_inherited,
         inheriting_members,
         config,
-        config_table: table.to_owned(),
+        config_source,
+        pyproject_written,
         pyproject,
     })
 }
@@ -328,9 +435,28 @@ impl Project {
         }
     }
 
-    /// Resolve a path from the config against the manifest directory.
+    /// Resolve a path written in the pyship table: relative to
+    /// [`Project::config_dir`] (an absolute path stays as it is).
     pub fn path(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.root.join(p)
+        self.config_dir.join(p)
+    }
+
+    /// The pyproject, or an error naming the table, the path as written and
+    /// as resolved. Everything but plain `version` and `init` needs one.
+    pub fn pyproject(&self) -> Result<&Pyproject, Error> {
+        self.pyproject.as_ref().ok_or_else(|| Error::NoPyproject {
+            config: self.config_source.clone(),
+            written: self.pyproject_written.clone(),
+            resolved: self.path(&self.config.pyproject),
+        })
+    }
+
+    /// The selected package's directory (where its Cargo.toml is). Config
+    /// paths are NOT relative to it: see [`Project::config_dir`].
+    pub fn package_dir(&self) -> &Path {
+        self.manifest_path
+            .parent()
+            .expect("a manifest has a directory")
     }
 }
 

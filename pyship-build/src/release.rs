@@ -128,7 +128,7 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
                 signer.as_ref(),
                 ctx,
             )
-                .map_err(Error::Installer)?,
+            .map_err(Error::Installer)?,
         ),
         None => None,
     };
@@ -144,7 +144,7 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let docker = if docker_configured(plan) {
         let opts = crate::docker::Options {
             push: true,
-            repo_tags: crate::docker::repo_version_tags(&plan.project.root),
+            repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
         };
         Some(crate::docker::run(plan, &opts, ctx).map_err(Error::Docker)?)
     } else {

@@ -192,7 +192,7 @@ pub fn suffix(platform: Platform) -> &'static str {
 pub fn file_name(plan: &Plan, platform: Platform) -> String {
     format!(
         "{}-{}-{}.cdx.json",
-        plan.name,
+        plan.file_name,
         plan.version.version.tag(),
         suffix(platform)
     )
@@ -272,7 +272,7 @@ impl WheelHashes {
         }
         let mut pages = Vec::new();
         for link in &plan.config.find_links {
-            let local = plan.project.root.join(link);
+            let local = plan.project.config_dir.join(link);
             if !link.contains("://") && local.is_dir() {
                 for e in fs_err::read_dir(&local).into_iter().flatten().flatten() {
                     me.add_local(e.path());
@@ -344,10 +344,8 @@ impl WheelHashes {
     /// The wheel of `d` and its SHA-256, when known.
     pub fn find(&self, d: &Distribution) -> Option<(String, String)> {
         let pick = |names: Vec<&String>| -> Option<String> {
-            let matching: Vec<&String> = names
-                .into_iter()
-                .filter(|f| wheel_matches(f, d))
-                .collect();
+            let matching: Vec<&String> =
+                names.into_iter().filter(|f| wheel_matches(f, d)).collect();
             match matching.as_slice() {
                 [one] => Some((*one).clone()),
                 many => many
@@ -503,11 +501,9 @@ fn licenses_of(d: &Distribution) -> Vec<LicenseChoice> {
             None => LicenseChoice::Expression { expression: e },
         }];
     }
-    let short = d
-        .license
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.contains('\n') && l.len() <= 100 && !l.eq_ignore_ascii_case("UNKNOWN"));
+    let short = d.license.as_deref().map(str::trim).filter(|l| {
+        !l.is_empty() && !l.contains('\n') && l.len() <= 100 && !l.eq_ignore_ascii_case("UNKNOWN")
+    });
     if let Some(l) = short {
         return vec![license_name(l)];
     }
@@ -595,7 +591,8 @@ pub fn build(
         c.purl = Some(purl);
         c.description = d.summary.as_deref().map(one_line);
         c.licenses = licenses_of(d);
-        c.properties.push(property("pyship:dist-info", &d.dist_info));
+        c.properties
+            .push(property("pyship:dist-info", &d.dist_info));
         if let Some((file, sha)) = hashes.find(d) {
             c.hashes = sha256_hash(&sha);
             c.properties.push(property("pyship:wheel", &file));
@@ -654,6 +651,22 @@ pub fn build(
     }
     py.purl = Some(purl);
     components.push(py);
+
+    // cargo-pyship's self-updater, shipped in site-packages without a dist-info.
+    if plan.update.is_some() {
+        let mut u = Component::new(
+            "library",
+            "pyship-update".into(),
+            crate::update::PACKAGE,
+            env!("CARGO_PKG_VERSION"),
+        );
+        u.description =
+            Some("the self-updater cargo-pyship ships in every bundle (stdlib only)".into());
+        u.licenses = vec![LicenseChoice::Expression {
+            expression: env!("CARGO_PKG_LICENSE").into(),
+        }];
+        components.push(u);
+    }
 
     // The crates of a Rust extension of the project's own.
     let mut crates = 0;
@@ -780,7 +793,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;

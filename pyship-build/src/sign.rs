@@ -287,13 +287,14 @@ impl Signer {
         };
         let all = certs(&[])?;
         let leaf = certs(&["-clcerts"])?;
-        let leaf_der = pem_blocks(&leaf)
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::BadCertificate {
-                certificate: certificate.clone(),
-                output: "it holds no certificate".into(),
-            })?;
+        let leaf_der =
+            pem_blocks(&leaf)
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::BadCertificate {
+                    certificate: certificate.clone(),
+                    output: "it holds no certificate".into(),
+                })?;
         let leaf_sha256 = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&leaf_der))
@@ -463,7 +464,12 @@ impl Signer {
             let command = format!("cmd /c \"\"{}\" \"%1\"\"", script.display());
             (script, text, command)
         } else {
-            let words = |v: Vec<String>| v.iter().map(|a| escape::sh(a)).collect::<Vec<_>>().join(" ");
+            let words = |v: Vec<String>| {
+                v.iter()
+                    .map(|a| escape::sh(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             let script = self.dir.path().join("sign-uninstaller.sh");
             let text = format!(
                 "set -e\n{exe} {sign} -in \"$1\" -out \"$1.signed\"\n{exe} {verify} -in \"$1.signed\"\nmv -f \"$1.signed\" \"$1\"\n",

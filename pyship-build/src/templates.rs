@@ -69,6 +69,26 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "linux/README.txt.j2",
         include_str!("../templates/linux/README.txt.j2"),
     ),
+    (
+        "update/pyship_update/__init__.py",
+        include_str!("../templates/update/pyship_update/__init__.py"),
+    ),
+    (
+        "update/pyship_update/__main__.py",
+        include_str!("../templates/update/pyship_update/__main__.py"),
+    ),
+    (
+        "update/pyship_update/_helper.py",
+        include_str!("../templates/update/pyship_update/_helper.py"),
+    ),
+    (
+        "update/pyship_update/update.sh",
+        include_str!("../templates/update/pyship_update/update.sh"),
+    ),
+    (
+        "update/pyship_update/update.bat",
+        include_str!("../templates/update/pyship_update/update.bat"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

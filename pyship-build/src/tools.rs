@@ -37,6 +37,18 @@ pub const WINE: Tool = Tool {
     install: "`apt-get install wine wine64` (Debian packages `wine` and `wine64`)",
     purpose: "run Windows programs (import checks, byte-compiling for Windows)",
 };
+pub const MSIEXTRACT: Tool = Tool {
+    exe: "msiextract",
+    env_override: None,
+    install: "`apt-get install msitools` (Debian package `msitools`)",
+    purpose: "unpack python.org's tcltk.msi for windows.tkinter (tkinter-source = \"msi\")",
+};
+pub const MSIINFO: Tool = Tool {
+    exe: "msiinfo",
+    env_override: None,
+    install: "`apt-get install msitools` (Debian package `msitools`)",
+    purpose: "read the CPython version of python.org's tcltk.msi for windows.tkinter",
+};
 pub const MINGW_STRIP: Tool = Tool {
     exe: "x86_64-w64-mingw32-strip",
     env_override: None,
@@ -66,7 +78,8 @@ pub const OSSLSIGNCODE: Tool = Tool {
     exe: "osslsigncode",
     env_override: None,
     install: "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
-    purpose: "Authenticode-sign and verify Windows executables ([package.metadata.pyship.windows.sign])",
+    purpose:
+        "Authenticode-sign and verify Windows executables ([package.metadata.pyship.windows.sign])",
 };
 pub const OPENSSL: Tool = Tool {
     exe: "openssl",

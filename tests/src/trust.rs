@@ -38,13 +38,18 @@ fn run(cmd: &mut Command) {
 
 /// Make a certificate in `dir` with `openssl` (Debian package `openssl`).
 pub fn make_cert(dir: &Path, password: &str) -> TestCert {
-    let openssl = crate::require_tool("openssl", "`apt-get install openssl` (Debian package `openssl`)");
+    let openssl = crate::require_tool(
+        "openssl",
+        "`apt-get install openssl` (Debian package `openssl`)",
+    );
     fs_err::create_dir_all(dir).unwrap();
     let key = dir.join("key.pem");
     let cert_pem = dir.join("cert.pem");
     let p12 = dir.join("cert.p12");
     run(Command::new(&openssl)
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
         .args(["-subj", "/CN=Pyship Test Signer/O=cargo-pyship tests"])
         .args(["-addext", "extendedKeyUsage=codeSigning"])
         .arg("-keyout")
@@ -91,7 +96,10 @@ pub fn verify(file: &Path, cert: &Path) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success() && text.contains("Signature verification: ok"), text)
+    (
+        out.status.success() && text.contains("Signature verification: ok"),
+        text,
+    )
 }
 
 /// Validate `sbom` against the CycloneDX 1.5 JSON schema with the CycloneDX
@@ -100,7 +108,16 @@ pub fn validate_cyclonedx(sbom: &Path) {
     let uv = crate::require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1], encoding='utf-8').read())\nif err is not None:\n    print(err)\n    sys.exit(1)\nprint('valid')\n";
     let out = Command::new(uv)
-        .args(["run", "--no-project", "--quiet", "--with", CYCLONEDX_LIB, "python", "-c", script])
+        .args([
+            "run",
+            "--no-project",
+            "--quiet",
+            "--with",
+            CYCLONEDX_LIB,
+            "python",
+            "-c",
+            script,
+        ])
         .arg(sbom)
         .output()
         .expect("uv runs");

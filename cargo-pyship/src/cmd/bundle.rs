@@ -76,10 +76,15 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
             ),
         );
         let b = bundle::run_with(&plan, platform, signer.as_ref(), &ctx)?;
+        let tkinter = b
+            .tkinter
+            .as_ref()
+            .map(|t| format!(" + tkinter ({}, {})", t.source.key(), human_size(t.bytes)))
+            .unwrap_or_default();
         out.status(
             "Finished",
             &format!(
-                "{} ({}, {} packages) in {:.1}s",
+                "{} ({}, {} packages{tkinter}) in {:.1}s",
                 b.artifact.display(),
                 human_size(b.size),
                 b.packages,

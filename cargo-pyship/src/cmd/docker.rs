@@ -26,7 +26,7 @@ pub fn run(g: &Global, a: DockerArgs, env: &Env, out: &Output) -> Result<ExitCod
     )?;
     let opts = docker::Options {
         push: a.push,
-        repo_tags: docker::repo_version_tags(&plan.project.root),
+        repo_tags: docker::repo_version_tags(&plan.project.config_dir),
     };
     if a.print_commands {
         let dp = docker::plan(&plan, &opts, env)?;

@@ -13,11 +13,17 @@ use crate::output::Output;
 
 pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCode> {
     let project = super::load_project(g)?;
+    if a.check || a.stamp || project.pyproject_written.is_some() {
+        // --check compares with the pyproject and --stamp writes it; a
+        // configured one that is missing is an error naming the table and
+        // the path, never a silent fall back to Cargo's version.
+        project.pyproject()?;
+    }
     let resolved = resolve_version(&project, a.version.as_deref(), env)?;
     if a.check {
         let mut declared = Vec::new();
         // The tag (or CI ref) when there is one, else nothing to compare the files against but each other.
-        if let Some(t) = version::git_tag_at_head(&project.root)?.or(version::ci_tag(env)?) {
+        if let Some(t) = version::git_tag_at_head(&project.config_dir)?.or(version::ci_tag(env)?) {
             declared.push(stamp::Declared {
                 what: t.source.to_string(),
                 version: t.version,

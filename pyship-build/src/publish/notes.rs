@@ -57,7 +57,7 @@ pub(super) fn render(
             })
             .collect(),
     };
-    release_notes(&notes, Some(&plan.project.root))
+    release_notes(&notes, Some(&plan.project.config_dir))
 }
 
 /// Render `release-notes.md.j2` (the project's override in

@@ -73,7 +73,7 @@ fn crlf(text: &str) -> String {
 
 /// Render the launchers into `{bundle}/scripts/`.
 pub fn render(plan: &Plan, bundle: &Path, ctx: &Context<'_>) -> Result<Rendered, Error> {
-    let templates = Templates::new(Some(&plan.project.root));
+    let templates = Templates::new(Some(&plan.project.config_dir));
     let mut files = Vec::new();
     for (dest, text) in render_all(&templates, &TemplateContext::new(plan))? {
         let path = bundle.join(dest);

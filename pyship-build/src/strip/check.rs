@@ -61,7 +61,10 @@ site.addsitedir(sp)
 out = []
 for name in sys.argv[2:]:
     try:
-        importlib.import_module(name)
+        m = importlib.import_module(name)
+        if name == "tkinter":
+            # Starting Tcl finds and runs init.tcl: the library is in place.
+            m.Tcl().eval("info patchlevel")
         out.append({"name": name, "ok": True})
     except BaseException as e:
         paths, missing, files, seen, x = [], [], [], set(), e
@@ -197,7 +200,9 @@ pub fn import_check(
             return Ok(ImportCheck::default());
         }
     };
-    let names = top_level_names(site_packages)?;
+    let mut names = top_level_names(site_packages)?;
+    let runtime = runtime_modules(bundle_root, platform);
+    names.extend(runtime.iter().cloned());
     let label = format!(
         "{}{} (Python {})",
         if py.wine { "wine " } else { "" },
@@ -262,6 +267,12 @@ pub fn import_check(
             result.ok.push(o.name);
             continue;
         }
+        if runtime.contains(&o.name) {
+            return Err(Error::RuntimeImportFailed {
+                module: o.name,
+                error: o.error,
+            });
+        }
         if let Some(w) = &wine {
             if let Some(dll) = wine_limitation(w, &o.paths) {
                 let reason = format!(
@@ -317,6 +328,17 @@ pub fn import_check(
     ctx.reporter
         .status("Imported", &format!("{} packages", result.ok.len()));
     Ok(result)
+}
+
+/// Standard-library packages the bundle added to its runtime, which must
+/// import too: `tkinter` (with `windows.tkinter = true`, in `python/Lib/`).
+pub fn runtime_modules(bundle_root: &Path, platform: Platform) -> Vec<String> {
+    let tkinter = bundle_root.join("python/Lib/tkinter/__init__.py");
+    if platform == Platform::Windows && tkinter.is_file() {
+        vec!["tkinter".to_owned()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Rules that removed a whole build-only package that a failed import asked for.

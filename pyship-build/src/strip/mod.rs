@@ -254,6 +254,8 @@ pub enum Error {
         site_packages: PathBuf,
         failures: Vec<ImportFailure>,
     },
+    #[error("`import {module}` fails in the bundle: {error}")]
+    RuntimeImportFailed { module: String, error: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -283,6 +285,7 @@ impl Hint for Error {
                 "check the folder's permissions".into()
             }
             Error::Run { source, .. } => return source.hint(),
+            Error::RuntimeImportFailed { .. } => "the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source".into(),
             Error::CheckCrashed { .. } => "run the interpreter by hand to see why it does not start".into(),
             Error::ImportFailed { failures, .. } => {
                 let globs: Vec<String> = failures
@@ -449,6 +452,73 @@ pub fn run(
         ),
     );
     Ok(report)
+}
+
+/// Apply the runtime presets among `opts.presets` (today `tkinter`) to the
+/// runtime folder `python_dir` (`{bundle}/python`). Their globs are relative
+/// to that folder; `keep` and `remove` (relative to site-packages) do not
+/// apply. Returns `None` when no runtime preset is configured.
+pub fn run_runtime(
+    opts: &Options,
+    python_dir: &Path,
+    platform: Platform,
+    ctx: &Context<'_>,
+) -> Result<Option<Report>, Error> {
+    let rules = rules::compile_runtime(opts)?;
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    if !python_dir.is_dir() {
+        return Err(Error::NotADir(python_dir.to_path_buf()));
+    }
+    let dry_run = opts.dry_run || ctx.dry_run;
+    let entries = rules::walk(python_dir)?;
+    let before = Totals {
+        files: entries.iter().filter(|e| !e.is_dir).count() as u64,
+        bytes: entries.iter().map(|e| e.size).sum(),
+    };
+    let none = globset::GlobSet::empty();
+    let decisions = rules::decide(python_dir, &entries, &rules, &none);
+    if !dry_run {
+        rules::remove(python_dir, &decisions.remove)?;
+    }
+    let mut report_rules: Vec<RuleReport> = rules
+        .iter()
+        .zip(&decisions.tally)
+        .map(|(r, t)| RuleReport {
+            rule: r.name.clone(),
+            reason: r.reason.clone(),
+            files: t.files,
+            bytes: t.bytes,
+            kept: t.kept,
+            packages: t.tops.iter().cloned().collect(),
+        })
+        .collect();
+    report_rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    let removed_bytes: u64 = decisions.tally.iter().map(|t| t.bytes).sum();
+    let report = Report {
+        site_packages: python_dir.to_path_buf(),
+        platform,
+        dry_run,
+        before,
+        after: Totals {
+            files: before.files - decisions.remove.len() as u64,
+            bytes: before.bytes - removed_bytes,
+        },
+        rules: report_rules,
+        debug_symbols: None,
+        compile: None,
+    };
+    ctx.reporter.status(
+        if dry_run { "Would strip" } else { "Stripped" },
+        &format!(
+            "{} files, {} from {} (runtime presets)",
+            decisions.remove.len(),
+            human_bytes(removed_bytes),
+            python_dir.display()
+        ),
+    );
+    Ok(Some(report))
 }
 
 /// `12.3 MiB`.

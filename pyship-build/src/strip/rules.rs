@@ -66,7 +66,67 @@ const fn rule(
 }
 
 /// The names accepted in `strip.presets`.
-pub const PRESETS: &[&str] = &["generic", "numpy", "opencv", "pillow", "zeroconf"];
+pub const PRESETS: &[&str] = &[
+    "generic", "numpy", "opencv", "pillow", "zeroconf", "tkinter",
+];
+
+/// Presets whose rules apply to the runtime folder (`python/`), not to
+/// site-packages; their globs are relative to that folder.
+pub const RUNTIME_PRESETS: &[&str] = &["tkinter"];
+
+/// The rules of a runtime preset ([`RUNTIME_PRESETS`]). `tkinter`: optional
+/// trims of what `windows.tkinter = true` added. Never the Tcl/Tk library
+/// files Tk loads at start-up (`init.tcl`, `tk.tcl`, `ttk/`, the `tcl8/`
+/// modules such as msgcat): the e2e tests start Tk under wine after it.
+pub(crate) fn runtime_preset(name: &str) -> Option<Vec<RuleDef>> {
+    Some(match name {
+        "tkinter" => vec![
+            rule(
+                "link-libs",
+                &["tcl/**/*.{lib,def,exp}"],
+                Target::File,
+                "import and static libraries and linker files of the Tcl/Tk build, never loaded",
+            ),
+            rule(
+                "build-config",
+                &["tcl/*Config.sh", "tcl/{cmake,nmake,pkgconfig}"],
+                Target::Any,
+                "build configuration of Tcl/Tk (tclConfig.sh, nmake and CMake files), for compiling against Tcl",
+            ),
+            rule(
+                "tzdata",
+                &["tcl/tcl8*/tzdata"],
+                Target::Dir,
+                "Tcl's time zone database: only `clock` with a named -timezone reads it (the local zone falls back to the system's rules)",
+            ),
+            rule(
+                "clock-msgs",
+                &["tcl/tcl8*/msgs"],
+                Target::Dir,
+                "Tcl's `clock -locale` month and day names; Tk's own messages (tk8.x/msgs) stay",
+            ),
+            rule(
+                "tcl-packages",
+                &["tcl/{sqlite3*,itcl*,tdbc*,thread*}"],
+                Target::Dir,
+                "Tcl extension packages of the Tcl build (SQLite, [incr Tcl], TDBC, Thread): tkinter never loads them, only a `package require` in the app's own Tcl code would",
+            ),
+            rule(
+                "demos",
+                &["tcl/tk8*/demos"],
+                Target::Dir,
+                "Tk's widget demos",
+            ),
+            rule(
+                "tests",
+                &["Lib/tkinter/test"],
+                Target::Dir,
+                "tkinter's own test suite",
+            ),
+        ],
+        _ => return None,
+    })
+}
 
 /// Build-only distributions and the top-level names each installs.
 const BUILD_ONLY: &[(&str, &[&str])] = &[
@@ -224,6 +284,8 @@ pub(crate) fn preset(name: &str, opts: &Options) -> Option<Vec<RuleDef>> {
             check: Check::ShadowedByExtension,
             reason: "pure-Python twins of zeroconf's compiled modules: the extension module is imported first",
         }],
+        // Runtime presets have no site-packages rules.
+        n if RUNTIME_PRESETS.contains(&n) => vec![],
         _ => return None,
     })
 }
@@ -262,9 +324,33 @@ fn set(patterns: &[&str], field: &'static str) -> Result<GlobSet, Error> {
 
 /// All rules of `opts`, in order (the first match names the rule), and the keep set.
 pub(crate) fn compile(opts: &Options) -> Result<(Vec<Rule>, GlobSet), Error> {
+    compile_with(opts, |p| preset(p, opts))
+}
+
+/// The rules of the runtime presets among `opts.presets` (no `remove`, no `keep`:
+/// those are relative to site-packages).
+pub(crate) fn compile_runtime(opts: &Options) -> Result<Vec<Rule>, Error> {
+    let runtime = Options {
+        presets: opts
+            .presets
+            .iter()
+            .filter(|p| RUNTIME_PRESETS.contains(&p.as_str()))
+            .cloned()
+            .collect(),
+        remove: Vec::new(),
+        keep: Vec::new(),
+        ..opts.clone()
+    };
+    Ok(compile_with(&runtime, runtime_preset)?.0)
+}
+
+fn compile_with(
+    opts: &Options,
+    preset: impl Fn(&str) -> Option<Vec<RuleDef>>,
+) -> Result<(Vec<Rule>, GlobSet), Error> {
     let mut rules = Vec::new();
     for p in &opts.presets {
-        let defs = preset(p, opts).ok_or_else(|| Error::UnknownPreset(p.clone()))?;
+        let defs = preset(p).ok_or_else(|| Error::UnknownPreset(p.clone()))?;
         for d in defs {
             rules.push(Rule {
                 name: format!("{p}:{}", d.id),

@@ -381,7 +381,10 @@ fn strip_keeps_licence_files_of_distributions_that_stay() {
         ("pkg-1.0.dist-info/licenses/LICENSE", "MIT"),
         ("pkg-1.0.dist-info/COPYING.txt", "GPL"),
         ("setuptools/__init__.py", ""),
-        ("setuptools-70.0.dist-info/METADATA", "Name: setuptools\nVersion: 70.0\n"),
+        (
+            "setuptools-70.0.dist-info/METADATA",
+            "Name: setuptools\nVersion: 70.0\n",
+        ),
         ("setuptools-70.0.dist-info/LICENSE", "MIT"),
     ]);
     let mut o = opts();

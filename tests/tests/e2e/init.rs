@@ -47,7 +47,10 @@ fn init_adds_documented_table_and_keeps_cargo_toml_decor() {
     // The written table is valid config: the project loads with it, and the
     // pyproject it found in python/ is the one the plan uses.
     let project = pyship_build::project::load(Some(&dir.join("Cargo.toml")), None).unwrap();
-    assert_eq!(project.config_table, "package.metadata.pyship");
+    assert_eq!(
+        project.config_source.table,
+        pyship_build::project::ConfigTable::Package
+    );
     assert_eq!(project.config.module.as_deref(), Some("hello_app"));
     assert_eq!(
         project.pyproject.as_ref().unwrap().path,

@@ -105,11 +105,11 @@ fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
 }
 
 const ASSETS: &[&str] = &[
-    "Hello App-v0.4.0-rc.1-linux-x64.cdx.json",
-    "Hello App-v0.4.0-rc.1-linux-x64.tar.gz",
-    "Hello App-v0.4.0-rc.1-setup.exe",
-    "Hello App-v0.4.0-rc.1-win-x64.cdx.json",
-    "Hello App-v0.4.0-rc.1-win-x64.zip",
+    "Hello-App-v0.4.0-rc.1-linux-x64.cdx.json",
+    "Hello-App-v0.4.0-rc.1-linux-x64.tar.gz",
+    "Hello-App-v0.4.0-rc.1-setup.exe",
+    "Hello-App-v0.4.0-rc.1-win-x64.cdx.json",
+    "Hello-App-v0.4.0-rc.1-win-x64.zip",
     "SHA256SUMS",
     "manifest.json",
 ];
@@ -159,8 +159,8 @@ fn assert_release(s: &Servers, dir: &Path) {
     assert_eq!(
         sboms,
         [
-            "Hello App-v0.4.0-rc.1-win-x64.cdx.json",
-            "Hello App-v0.4.0-rc.1-linux-x64.cdx.json"
+            "Hello-App-v0.4.0-rc.1-win-x64.cdx.json",
+            "Hello-App-v0.4.0-rc.1-linux-x64.cdx.json"
         ],
         "{m}"
     );
@@ -176,21 +176,24 @@ fn assert_release(s: &Servers, dir: &Path) {
     let (ok, out) = pyship_e2e::trust::verify(&exe, &s.cert.cert_pem);
     assert!(ok, "the published installer does not verify:\n{out}");
     // Both bundles carry the licence file at the top of their folder.
-    let zip = rel.assets.iter().find(|a| a.name.ends_with(".zip")).unwrap();
+    let zip = rel
+        .assets
+        .iter()
+        .find(|a| a.name.ends_with(".zip"))
+        .unwrap();
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip.data.clone())).unwrap();
-    assert!(z.by_name("Hello App/THIRD-PARTY-LICENSES.txt").is_ok());
+    assert!(z.by_name("Hello-App/THIRD-PARTY-LICENSES.txt").is_ok());
     let tgz = rel
         .assets
         .iter()
         .find(|a| a.name.ends_with(".tar.gz"))
         .unwrap();
     let mut t = tar::Archive::new(flate2::read::GzDecoder::new(&tgz.data[..]));
-    assert!(t.entries().unwrap().any(|e| e
+    assert!(t
+        .entries()
         .unwrap()
-        .path()
-        .unwrap()
-        .to_string_lossy()
-        == "Hello App/THIRD-PARTY-LICENSES.txt"));
+        .any(|e| e.unwrap().path().unwrap().to_string_lossy()
+            == "Hello-App/THIRD-PARTY-LICENSES.txt"));
 }
 
 #[test]

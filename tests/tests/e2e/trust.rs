@@ -67,8 +67,7 @@ fn installed(site_packages: &Path) -> BTreeSet<String> {
         if !name.ends_with(".dist-info") {
             continue;
         }
-        let meta =
-            fs_err::read_to_string(site_packages.join(&name).join("METADATA")).unwrap();
+        let meta = fs_err::read_to_string(site_packages.join(&name).join("METADATA")).unwrap();
         let field = |k: &str| {
             meta.lines()
                 .find_map(|l| l.strip_prefix(k))
@@ -87,10 +86,7 @@ fn installed(site_packages: &Path) -> BTreeSet<String> {
 
 fn normalize(name: &str) -> String {
     let mut o = String::new();
-    for part in name
-        .split(['-', '_', '.'])
-        .filter(|p| !p.is_empty())
-    {
+    for part in name.split(['-', '_', '.']).filter(|p| !p.is_empty()) {
         if !o.is_empty() {
             o.push('-');
         }
@@ -105,7 +101,11 @@ fn assert_no_secret(what: &str, text: &str, cert: &TestCert) {
         "{what} contains the signing password"
     );
     let b64 = cert.p12_base64();
-    for chunk in b64.as_bytes().chunks(24).map(|c| String::from_utf8_lossy(c).into_owned()) {
+    for chunk in b64
+        .as_bytes()
+        .chunks(24)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+    {
         if chunk.len() == 24 {
             assert!(
                 !text.contains(&chunk),
@@ -119,7 +119,10 @@ fn assert_no_secret(what: &str, text: &str, cert: &TestCert) {
 fn signed_installer_sbom_and_licences_for_hello() {
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
-    require_tool("osslsigncode", "`apt-get install osslsigncode` (Debian package `osslsigncode`)");
+    require_tool(
+        "osslsigncode",
+        "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
+    );
     let (_m, mirror) = mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (tmp, project) = signed_hello(&wheels, "sign-binaries = true\n");
@@ -152,30 +155,42 @@ fn signed_installer_sbom_and_licences_for_hello() {
         .find_map(|l| l.split(" ready in ").nth(1))
         .map(|d| PathBuf::from(d.trim()))
         .expect("-vv names the signing folder");
-    assert!(sign_dir.to_string_lossy().contains("pyship-sign-"), "{}", sign_dir.display());
+    assert!(
+        sign_dir.to_string_lossy().contains("pyship-sign-"),
+        "{}",
+        sign_dir.display()
+    );
     assert!(!sign_dir.exists(), "{} was left behind", sign_dir.display());
 
     // The installer carries a signature osslsigncode verifies.
     let dist = project.join("dist");
-    let setup = dist.join("Hello App-v1.0.0-setup.exe");
+    let setup = dist.join("Hello-App-v1.0.0-setup.exe");
     let (ok, v) = verify(&setup, &cert.cert_pem);
     assert!(ok, "the installer does not verify:\n{v}");
     assert!(v.contains("Pyship Test Signer"), "{v}");
     for f in walk(&dist) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(!name.contains(".partial") && !name.ends_with(".signed"), "{name} left in dist/");
+        assert!(
+            !name.contains(".partial") && !name.ends_with(".signed"),
+            "{name} left in dist/"
+        );
         if f.is_file() && f.metadata().unwrap().len() < 50_000_000 {
-            assert_no_secret(&f.display().to_string(), &String::from_utf8_lossy(&fs_err::read(&f).unwrap()), &cert);
+            assert_no_secret(
+                &f.display().to_string(),
+                &String::from_utf8_lossy(&fs_err::read(&f).unwrap()),
+                &cert,
+            );
         }
     }
 
     // The SBOM: valid CycloneDX, exactly the distributions of the bundle.
-    let sbom_path = dist.join("Hello App-v1.0.0-win-x64.cdx.json");
+    let sbom_path = dist.join("Hello-App-v1.0.0-win-x64.cdx.json");
     validate_cyclonedx(&sbom_path);
-    let sbom: serde_json::Value = serde_json::from_slice(&fs_err::read(&sbom_path).unwrap()).unwrap();
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&sbom_path).unwrap()).unwrap();
     assert_eq!(sbom["specVersion"], "1.5");
     assert_eq!(sbom["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
-    let tree = dist.join(".pyship/windows/Hello App");
+    let tree = dist.join(".pyship/windows/Hello-App");
     let site = tree.join("python/Lib/site-packages");
     let mut listed = BTreeSet::new();
     let subject = &sbom["metadata"]["component"];
@@ -191,13 +206,29 @@ fn signed_installer_sbom_and_licences_for_hello() {
     assert_eq!(subject["name"], "hello-app");
     let hashed = comps
         .iter()
-        .filter(|c| c["purl"].as_str().is_some_and(|p| p.starts_with("pkg:pypi/")))
+        .filter(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:pypi/"))
+        })
         .filter(|c| c["hashes"][0]["alg"] == "SHA-256")
         .count();
-    eprintln!("{hashed} of {} distributions carry their wheel's SHA-256", listed.len() - 1);
-    let numpy = comps.iter().find(|c| c["name"] == "numpy").expect("numpy listed");
-    assert!(numpy["licenses"].as_array().is_some_and(|l| !l.is_empty()), "{numpy}");
-    let python = comps.iter().find(|c| c["name"] == "cpython").expect("cpython listed");
+    eprintln!(
+        "{hashed} of {} distributions carry their wheel's SHA-256",
+        listed.len() - 1
+    );
+    let numpy = comps
+        .iter()
+        .find(|c| c["name"] == "numpy")
+        .expect("numpy listed");
+    assert!(
+        numpy["licenses"].as_array().is_some_and(|l| !l.is_empty()),
+        "{numpy}"
+    );
+    let python = comps
+        .iter()
+        .find(|c| c["name"] == "cpython")
+        .expect("cpython listed");
     assert_eq!(python["version"], "3.11.9");
     assert_eq!(
         python["hashes"][0]["content"].as_str().unwrap(),
@@ -215,12 +246,24 @@ fn signed_installer_sbom_and_licences_for_hello() {
     let licences = fs_err::read_to_string(tree.join("THIRD-PARTY-LICENSES.txt")).unwrap();
     for d in listing(&site).iter().filter(|n| n.ends_with(".dist-info")) {
         let meta = fs_err::read_to_string(site.join(d).join("METADATA")).unwrap();
-        let get = |k: &str| meta.lines().find_map(|l| l.strip_prefix(k)).unwrap().trim().to_owned();
+        let get = |k: &str| {
+            meta.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
         let entry = format!("{} {}", get("Name:"), get("Version:"));
-        assert!(licences.contains(&entry), "{entry} not in THIRD-PARTY-LICENSES.txt");
+        assert!(
+            licences.contains(&entry),
+            "{entry} not in THIRD-PARTY-LICENSES.txt"
+        );
     }
     assert!(licences.contains("CPython 3.11.9"));
-    assert!(licences.contains("Permission is hereby granted"), "no MIT text copied");
+    assert!(
+        licences.contains("Permission is hereby granted"),
+        "no MIT text copied"
+    );
 
     // The signed installer installs under wine; the uninstaller it wrote is signed too.
     let prefix = WinePrefix::new();
@@ -231,9 +274,16 @@ fn signed_installer_sbom_and_licences_for_hello() {
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success(), "the signed installer failed under wine: {status}");
+    assert!(
+        status.success(),
+        "the signed installer failed under wine: {status}"
+    );
     let app = prefix.drive_c().join("Apps/Hello App");
-    for rel in ["python/python.exe", "app/src/hello_app/__main__.py", "THIRD-PARTY-LICENSES.txt"] {
+    for rel in [
+        "python/python.exe",
+        "app/src/hello_app/__main__.py",
+        "THIRD-PARTY-LICENSES.txt",
+    ] {
         assert!(app.join(rel).is_file(), "{rel} not installed");
     }
     let (ok, v) = verify(&app.join("uninstall.exe"), &cert.cert_pem);
@@ -282,14 +332,19 @@ fn wrong_password_fails_clearly_and_publishes_nothing() {
             && stderr.contains("hint:"),
         "{stderr}"
     );
-    assert!(!stderr.contains(wrong), "the password was printed:\n{stderr}");
+    assert!(
+        !stderr.contains(wrong),
+        "the password was printed:\n{stderr}"
+    );
     assert_no_secret("stderr", &stderr, &cert);
     assert!(gitea.writes().is_empty(), "{:?}", gitea.writes());
     assert!(!project.join("dist").exists(), "something was built");
     // Nothing stamped either.
-    assert!(fs_err::read_to_string(project.join("python/pyproject.toml"))
-        .unwrap()
-        .contains("version = \"0.1.0\""));
+    assert!(
+        fs_err::read_to_string(project.join("python/pyproject.toml"))
+            .unwrap()
+            .contains("version = \"0.1.0\"")
+    );
 }
 
 #[test]
@@ -301,11 +356,22 @@ fn plan_shows_what_will_be_signed_and_no_secret() {
         let out = pyship(&tmp.path().join("cache"))
             .env(P12_ENV, cert.p12_base64())
             .env(PW_ENV, &cert.password)
-            .args(["plan", "--version", "v1.0.0", "--format", format, "--manifest-path"])
+            .args([
+                "plan",
+                "--version",
+                "v1.0.0",
+                "--format",
+                format,
+                "--manifest-path",
+            ])
             .arg(project.join("Cargo.toml"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let json = run("json");
@@ -319,8 +385,11 @@ fn plan_shows_what_will_be_signed_and_no_secret() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    assert!(signs.contains(&"Hello App-v1.0.0-setup.exe"), "{signs:?}");
-    assert!(signs.iter().any(|s| s.contains("uninstall.exe")), "{signs:?}");
+    assert!(signs.contains(&"Hello-App-v1.0.0-setup.exe"), "{signs:?}");
+    assert!(
+        signs.iter().any(|s| s.contains("uninstall.exe")),
+        "{signs:?}"
+    );
     assert!(signs.iter().any(|s| s.contains(".pyd")), "{signs:?}");
     let assets: Vec<&str> = v["release"]["assets"]
         .as_array()
@@ -328,7 +397,10 @@ fn plan_shows_what_will_be_signed_and_no_secret() {
         .iter()
         .map(|s| s.as_str().unwrap())
         .collect();
-    for sbom in ["Hello App-v1.0.0-win-x64.cdx.json", "Hello App-v1.0.0-linux-x64.cdx.json"] {
+    for sbom in [
+        "Hello-App-v1.0.0-win-x64.cdx.json",
+        "Hello-App-v1.0.0-linux-x64.cdx.json",
+    ] {
         assert!(assets.contains(&sbom), "{assets:?}");
     }
     let text = run("text");
