@@ -166,6 +166,9 @@ pub struct Signer {
     // Field order matters for drop: the files go before their folder.
     p12: tempfile::NamedTempFile,
     pass: tempfile::NamedTempFile,
+    /// `false`: no `password-env`, the PKCS#12 has an empty password (the
+    /// tools read no empty password file, so it is given as `""`).
+    has_password: bool,
     /// Certificates of the PKCS#12 plus the host's CA bundle (not secret).
     ca: PathBuf,
     /// SHA-256 of the leaf certificate (DER), for `-require-leaf-hash`.
@@ -247,6 +250,7 @@ impl Signer {
         };
         let p12 = secret(&der)?;
         let pass = secret(password.as_bytes())?;
+        let has_password = !password.is_empty();
         drop(password);
 
         // The password check and the certificates, in one openssl call each
@@ -260,7 +264,11 @@ impl Signer {
                     .arg("-in")
                     .arg(p12.path())
                     .arg("-passin")
-                    .arg(format!("file:{}", pass.path().display()));
+                    .arg(if has_password {
+                        format!("file:{}", pass.path().display())
+                    } else {
+                        "pass:".to_owned()
+                    });
                 if legacy {
                     cmd.arg("-legacy");
                 }
@@ -315,6 +323,7 @@ impl Signer {
         Ok(Some(Self {
             p12,
             pass,
+            has_password,
             ca,
             leaf_sha256,
             dir,
@@ -337,13 +346,20 @@ impl Signer {
             "sign".to_owned(),
             "-pkcs12".into(),
             self.p12.path().display().to_string(),
-            "-readpass".into(),
-            self.pass.path().display().to_string(),
+        ];
+        if self.has_password {
+            a.push("-readpass".into());
+            a.push(self.pass.path().display().to_string());
+        } else {
+            a.push("-pass".into());
+            a.push(String::new());
+        }
+        a.extend([
             "-h".into(),
             "sha256".into(),
             "-n".into(),
             self.description.clone(),
-        ];
+        ]);
         if let Some(url) = &self.timestamp_url {
             a.push("-ts".into());
             a.push(url.clone());

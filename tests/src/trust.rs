@@ -67,7 +67,11 @@ pub fn make_cert(dir: &Path, password: &str) -> TestCert {
         .arg("-out")
         .arg(&p12)
         .arg("-passout")
-        .arg(format!("file:{}", pass.display())));
+        .arg(if password.is_empty() {
+            "pass:".to_owned()
+        } else {
+            format!("file:{}", pass.display())
+        }));
     fs_err::remove_file(&pass).unwrap();
     fs_err::remove_file(&key).unwrap();
     TestCert {

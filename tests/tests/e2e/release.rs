@@ -222,6 +222,18 @@ fn release_builds_everything_and_publishes_idempotently() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    // What signing, the licence file and the SBOMs cost in this release
+    // (README, Performance): the bundle stages and the installer's signing.
+    for b in v["bundles"].as_array().unwrap() {
+        eprintln!(
+            "bundle {} {}s: {}",
+            b["platform"], b["seconds"], b["stages"]
+        );
+    }
+    eprintln!(
+        "installer: makensis {}s (uninstaller signing included), signing {}s",
+        v["installer"]["makensis_seconds"], v["installer"]["sign_seconds"]
+    );
     assert_eq!(v["tag"], TAG);
     assert_eq!(v["prerelease"], true);
     assert!(v["url"].as_str().unwrap().contains("/releases/tag/"), "{v}");

@@ -168,16 +168,41 @@ fn signed_installer_sbom_and_licences_for_hello() {
     let (ok, v) = verify(&setup, &cert.cert_pem);
     assert!(ok, "the installer does not verify:\n{v}");
     assert!(v.contains("Pyship Test Signer"), "{v}");
-    for f in walk(&dist) {
+    // What cargo-pyship wrote itself (not the wheels' files): the artifacts,
+    // the rendered installer script and the bundle's top-level files.
+    let tree = dist.join(".pyship/windows/Hello-App");
+    let mut written: Vec<PathBuf> = Vec::new();
+    for d in [
+        dist.clone(),
+        dist.join(".pyship/windows"),
+        tree.clone(),
+        tree.join("scripts"),
+    ] {
+        for e in fs_err::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                written.push(p);
+            }
+        }
+    }
+    for f in &written {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             !name.contains(".partial") && !name.ends_with(".signed"),
             "{name} left in dist/"
         );
-        if f.is_file() && f.metadata().unwrap().len() < 50_000_000 {
+        let bytes = fs_err::read(f).unwrap();
+        assert!(
+            !bytes
+                .windows(cert.password.len())
+                .any(|w| w == cert.password.as_bytes()),
+            "{} holds the password",
+            f.display()
+        );
+        if bytes.len() < 1_000_000 {
             assert_no_secret(
                 &f.display().to_string(),
-                &String::from_utf8_lossy(&fs_err::read(&f).unwrap()),
+                &String::from_utf8_lossy(&bytes),
                 &cert,
             );
         }
@@ -190,7 +215,6 @@ fn signed_installer_sbom_and_licences_for_hello() {
         serde_json::from_slice(&fs_err::read(&sbom_path).unwrap()).unwrap();
     assert_eq!(sbom["specVersion"], "1.5");
     assert_eq!(sbom["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
-    let tree = dist.join(".pyship/windows/Hello-App");
     let site = tree.join("python/Lib/site-packages");
     let mut listed = BTreeSet::new();
     let subject = &sbom["metadata"]["component"];
@@ -289,20 +313,6 @@ fn signed_installer_sbom_and_licences_for_hello() {
     let (ok, v) = verify(&app.join("uninstall.exe"), &cert.cert_pem);
     assert!(ok, "the installed uninstaller is not signed:\n{v}");
     prefix.shutdown();
-}
-
-/// Files under `dir` (recursive).
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs_err::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -407,4 +417,92 @@ fn plan_shows_what_will_be_signed_and_no_secret() {
     assert_no_secret("plan", &text, &cert);
     assert!(text.contains("signing (osslsigncode"), "{text}");
     assert!(text.contains(&format!("${P12_ENV}")), "{text}");
+}
+
+/// A tiny PE made by makensis, to sign without building a bundle.
+fn tiny_exe(dir: &Path) -> PathBuf {
+    let makensis = require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    let script = dir.join("tiny.nsi");
+    fs_err::write(
+        &script,
+        "Unicode true\nTarget amd64-unicode\nOutFile \"tiny.exe\"\nSection\nSectionEnd\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(makensis)
+        .arg("-V1")
+        .arg(&script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("tiny.exe")
+}
+
+#[test]
+fn pkcs12_file_without_password_signs_in_place_and_cleans_up() {
+    use pyship_build::env::Env;
+    use pyship_build::plan::{Options, Plan};
+    use pyship_build::report::RecordingReporter;
+    require_tool(
+        "osslsigncode",
+        "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
+    );
+    let (tmp, dir) = copy_fixture("hello");
+    let cert = make_cert(&tmp.path().join("cert"), "");
+    fs_err::copy(&cert.p12, dir.join("codesign.p12")).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.windows.sign]\npkcs12 = \"codesign.p12\"\n"),
+    )
+    .unwrap();
+    let project = pyship_build::project::load(Some(&manifest), None).unwrap();
+    let env = Env::default();
+    let plan = Plan::build(project, &env, &Options::default()).unwrap();
+    let rep = RecordingReporter::default();
+    let ctx = pyship_build::Context::new(&rep, &env);
+    let signer = pyship_build::sign::Signer::prepare(&plan, &ctx)
+        .unwrap()
+        .expect("signing is configured");
+    let folder = signer.dir().to_owned();
+    let exe = tiny_exe(tmp.path());
+    // A hard link stands for uv's cache: signing must replace, never write through.
+    let linked = tmp.path().join("linked.exe");
+    fs_err::hard_link(&exe, &linked).unwrap();
+    let before = fs_err::read(&linked).unwrap();
+    let v = signer.sign_in_place(&exe, &ctx).unwrap();
+    assert_eq!(
+        v.subject.as_deref(),
+        Some("/CN=Pyship Test Signer/O=cargo-pyship tests")
+    );
+    assert!(!v.timestamped);
+    let (ok, out) = verify(&exe, &cert.cert_pem);
+    assert!(ok, "{out}");
+    assert_eq!(
+        fs_err::read(&linked).unwrap(),
+        before,
+        "the hard link was written through"
+    );
+    // A file the configured certificate did not sign fails verification.
+    let other = make_cert(&tmp.path().join("other"), "x");
+    let foreign = tmp.path().join("foreign.exe");
+    let out = std::process::Command::new("osslsigncode")
+        .args(["sign", "-pkcs12"])
+        .arg(&other.p12)
+        .args(["-pass", "x", "-in"])
+        .arg(&linked)
+        .arg("-out")
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = signer.verify(&foreign).unwrap_err().to_string();
+    assert!(err.contains("did not verify"), "{err}");
+    drop(signer);
+    assert!(!folder.exists(), "{} left behind", folder.display());
 }
