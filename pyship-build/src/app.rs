@@ -26,16 +26,37 @@ pub struct AppFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the app sources {path} do not exist")]
-    NoSources { path: PathBuf },
-    #[error("include `{entry}` does not exist ({path})")]
-    NoInclude { entry: String, path: PathBuf },
+    #[error("include `{entry}` in {table} resolves to {path}, which does not exist")]
+    NoInclude {
+        entry: String,
+        table: crate::project::ConfigSource,
+        path: PathBuf,
+    },
+    #[error("module `{module}` is neither in the app sources{} nor in site-packages {}", .app_src.as_ref().map(|d| format!(" {}", d.display())).unwrap_or_default(), .site_packages.display())]
+    ModuleNotInstalled {
+        module: String,
+        app_src: Option<PathBuf>,
+        site_packages: PathBuf,
+    },
     #[error("could not copy {from} to {to}")]
     Copy {
         from: PathBuf,
         to: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
+    Twice {
+        package: String,
+        installed: PathBuf,
+        source_path: PathBuf,
+    },
+    #[error("{count} dist-info folders of `{dist}` in {site_packages}: {names}")]
+    DistInfos {
+        dist: String,
+        count: usize,
+        site_packages: PathBuf,
+        names: String,
     },
     #[error("could not write {path}")]
     Write {
@@ -60,12 +81,21 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::NoSources { .. } => Some(
-                "set `app-src = \"path/to/src\"` in [package.metadata.pyship] (default: the pyproject's directory + /src)".into(),
+            Error::NoInclude { table, .. } => Some(format!(
+                "fix `include` in [{}]; paths are relative to {}",
+                table.table.key(),
+                table.config_dir().display()
+            )),
+            Error::ModuleNotInstalled { .. } => Some(
+                "the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"
+                    .into(),
             ),
-            Error::NoInclude { .. } => {
-                Some("fix `include` in [package.metadata.pyship]; paths are relative to Cargo.toml".into())
-            }
+            Error::Twice { .. } => Some(
+                "a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)".into(),
+            ),
+            Error::DistInfos { .. } => Some(
+                "a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide".into(),
+            ),
             Error::IncludeOutside { .. } => Some(
                 "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
                     .into(),
@@ -74,15 +104,20 @@ impl Hint for Error {
                 "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [package.metadata.pyship] to follow it on purpose",
                 link.display()
             )),
-            Error::Copy { .. } | Error::Write { .. } => None,
+            Error::Write { source, .. } => source.hint(),
+            Error::Copy { .. } => None,
         }
     }
 }
 
 /// Whether a path inside the app sources is left out of the bundle.
-fn skipped(name: &str, is_dir: bool) -> bool {
+fn skipped(path: &Path, is_dir: bool) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     if is_dir {
-        name == "__pycache__" || name.ends_with(".egg-info")
+        crate::layout::excluded_dir(path)
     } else {
         name.ends_with(".pyc") || name.ends_with(".pyo")
     }
@@ -135,7 +170,8 @@ impl Rules {
     }
 }
 
-/// Copy `from` (file or tree) to `to`, skipping caches. Returns the file count.
+/// Copy `from` (file or tree) to `to`, skipping caches, build output, VCS
+/// folders, virtualenvs and the output folder. Returns the file count.
 fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
     let fail = |from: &Path, to: &Path| {
         let (from, to) = (from.to_owned(), to.to_owned());
@@ -148,7 +184,7 @@ fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
         .into_iter()
         .filter_entry(|e| {
             e.depth() == 0
-                || !(skipped(&e.file_name().to_string_lossy(), e.file_type().is_dir())
+                || !(skipped(e.path(), e.file_type().is_dir())
                     || e.file_type().is_dir() && rules.excluded(e.path()))
         });
     if fs_err::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -190,7 +226,7 @@ fn top_level(src: &Path) -> Vec<String> {
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
                     let p = e.path();
-                    if p.is_dir() && !skipped(&name, true) && !name.starts_with('.') {
+                    if p.is_dir() && !skipped(&p, true) && !name.starts_with('.') {
                         Some(name)
                     } else {
                         name.strip_suffix(".py").map(str::to_owned)
@@ -208,31 +244,97 @@ pub fn metadata(name: &str, version: &str) -> String {
     format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
 }
 
-/// Copy the app into `{bundle}/app` and write its dist-info into `site_packages`.
+/// The dist-info folders of `dist` (normalized) in `site_packages`.
+fn dist_infos_of(site_packages: &Path, dist: &str) -> Vec<String> {
+    crate::deps::dist_infos(site_packages)
+        .into_iter()
+        .filter(|n| {
+            n.strip_suffix(".dist-info")
+                .and_then(|s| s.rsplit_once('-'))
+                .is_some_and(|(d, _)| crate::project::normalize_dist_name(d) == dist)
+        })
+        .collect()
+}
+
+/// Where the top-level package or module `name` is installed in
+/// `site_packages`, if it is.
+fn installed(site_packages: &Path, name: &str) -> Option<PathBuf> {
+    let dir = site_packages.join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    fs_err::read_dir(site_packages).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        let stem = file.split('.').next()?;
+        let module = [".py", ".pyd", ".so"].iter().any(|s| file.ends_with(s));
+        (stem == name && module && e.path().is_file()).then(|| e.path())
+    })
+}
+
+/// Copy the app into `{bundle}/app` and write its dist-info into
+/// `site_packages`, unless a wheel of the app is installed there (a maturin
+/// project): then that wheel's dist-info is the one, and the app's package
+/// comes from the wheel only.
 pub fn run(
     plan: &Plan,
     bundle: &Path,
     site_packages: &Path,
     ctx: &Context<'_>,
 ) -> Result<AppFiles, Error> {
-    if !plan.app_src.is_dir() {
-        return Err(Error::NoSources {
-            path: plan.app_src.clone(),
-        });
-    }
     let app = bundle.join("app");
     let src = app.join("src");
-    ctx.reporter.status(
-        "Copying",
-        &format!("app sources from {}", plan.app_src.display()),
-    );
+    let own_wheel = !dist_infos_of(site_packages, &plan.dist_name).is_empty();
+    fs_err::create_dir_all(&src).map_err(|source| Error::Write {
+        path: src.clone(),
+        source: crate::fs::Error::Io(source),
+    })?;
+    let mut files = 0;
+    let mut top = Vec::new();
     let rules = Rules::for_plan(plan);
-    let mut files = copy_filtered(&plan.app_src, &src, &rules)?;
+    let module_top = crate::layout::top_package(&plan.module);
+    if let Some(dir) = &plan.app.dir {
+        ctx.reporter.status(
+            "Copying",
+            &format!("app sources from {} ({})", dir.display(), plan.app.origin),
+        );
+        if plan.app.flat {
+            // A project root: its Python packages and modules, nothing else.
+            for entry in crate::layout::flat_entries(dir, module_top) {
+                let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
+                files += copy_filtered(&entry, &src.join(name), &rules)?;
+            }
+        } else {
+            files += copy_filtered(dir, &src, &rules)?;
+        }
+        top = top_level(&src);
+        // One place per package: a wheel (the project's own, or a dependency)
+        // installed it, or the app sources carry it; never both.
+        for t in &top {
+            if let Some(installed) = installed(site_packages, t) {
+                return Err(Error::Twice {
+                    package: t.clone(),
+                    installed,
+                    source_path: dir.join(t),
+                });
+            }
+        }
+    }
+    if !crate::layout::contains_module(&src, module_top)
+        && !crate::layout::contains_module(site_packages, module_top)
+    {
+        return Err(Error::ModuleNotInstalled {
+            module: plan.module.clone(),
+            app_src: plan.app.dir.clone(),
+            site_packages: site_packages.to_owned(),
+        });
+    }
     for entry in &plan.config.include {
         let path = crate::fs::normalize(&plan.project.path(entry));
         if !path.exists() {
             return Err(Error::NoInclude {
                 entry: entry.clone(),
+                table: plan.project.config_source.clone(),
                 path,
             });
         }
@@ -248,29 +350,87 @@ pub fn run(
         files += copy_filtered(&path, &app.join(name), &rules)?;
     }
     let version = plan.version.version.pep440();
-    let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
-    let top = top_level(&plan.app_src);
-    let write = |name: &str, text: String| {
-        let path = dist_info.join(name);
-        crate::fs::atomic_write(&path, text.as_bytes())
-            .map_err(|source| Error::Write { path, source })
+    let dist_info = if own_wheel {
+        let names = dist_infos_of(site_packages, &plan.dist_name);
+        site_packages.join(&names[0])
+    } else {
+        let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
+        let write = |name: &str, text: String| {
+            let path = dist_info.join(name);
+            crate::fs::atomic_write(&path, text.as_bytes())
+                .map_err(|source| Error::Write { path, source })
+        };
+        fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
+            path: dist_info.clone(),
+            source: crate::fs::Error::Io(source),
+        })?;
+        write("METADATA", metadata(&plan.pyproject().name, &version))?;
+        write("INSTALLER", "cargo-pyship\n".into())?;
+        write(
+            "top_level.txt",
+            top.iter().map(|t| format!("{t}\n")).collect(),
+        )?;
+        dist_info
     };
-    fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
-        path: dist_info.clone(),
-        source: crate::fs::Error::Io(source),
-    })?;
-    write("METADATA", metadata(&plan.pyproject().name, &version))?;
-    write("INSTALLER", "cargo-pyship\n".into())?;
-    write(
-        "top_level.txt",
-        top.iter().map(|t| format!("{t}\n")).collect(),
-    )?;
+    // Windows: python3XY._pth already lists `..\app\src` after site-packages.
+    let pth = bundle
+        .join("python")
+        .join(format!("python{}._pth", plan.python.nodot));
+    if !pth.exists() {
+        write_path_file(bundle, site_packages, &src)?;
+    }
+    check_one_dist_info_each(site_packages)?;
     Ok(AppFiles {
         src,
         files,
         dist_info,
         top_level: top,
     })
+}
+
+/// The `.pth` that puts `app/src` on `sys.path` right after site-packages.
+pub const PATH_FILE: &str = "_pyship_app.pth";
+
+/// Write [`PATH_FILE`] into `site_packages`: `app/src` relative to it, so the
+/// bundle can move. Windows gets the same order from `python3XY._pth`; with
+/// this file Linux (run.sh, the service, the import check) has it too, where
+/// PYTHONPATH would put `app/src` before the stdlib and site-packages.
+pub fn write_path_file(bundle: &Path, site_packages: &Path, src: &Path) -> Result<(), Error> {
+    let depth = site_packages
+        .strip_prefix(bundle)
+        .map(|r| r.components().count())
+        .unwrap_or(0);
+    let rel_src = src.strip_prefix(bundle).unwrap_or(src);
+    let mut line = "../".repeat(depth);
+    line.push_str(&rel_src.to_string_lossy());
+    let path = site_packages.join(PATH_FILE);
+    crate::fs::atomic_write(&path, format!("{line}\n").as_bytes())
+        .map_err(|source| Error::Write { path, source })
+}
+
+/// Exactly one dist-info per distribution in `site_packages`.
+pub fn check_one_dist_info_each(site_packages: &Path) -> Result<(), Error> {
+    let mut by_dist: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for n in crate::deps::dist_infos(site_packages) {
+        if let Some((d, _)) = n
+            .strip_suffix(".dist-info")
+            .and_then(|s| s.rsplit_once('-'))
+        {
+            by_dist
+                .entry(crate::project::normalize_dist_name(d))
+                .or_default()
+                .push(n.clone());
+        }
+    }
+    match by_dist.into_iter().find(|(_, v)| v.len() > 1) {
+        Some((dist, names)) => Err(Error::DistInfos {
+            dist,
+            count: names.len(),
+            site_packages: site_packages.to_owned(),
+            names: names.join(", "),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -286,12 +446,22 @@ mod tests {
         fs_err::write(from.join("pkg/mod.pyc"), "").unwrap();
         fs_err::write(from.join("pkg/__pycache__/x.cpython-311.pyc"), "").unwrap();
         fs_err::write(from.join("single.py"), "").unwrap();
+        fs_err::create_dir_all(from.join("dist/inner")).unwrap();
+        fs_err::write(from.join("dist/inner/x.py"), "").unwrap();
+        fs_err::create_dir_all(from.join("out-here")).unwrap();
+        fs_err::write(from.join("out-here/y.py"), "").unwrap();
+        fs_err::create_dir_all(from.join(".git")).unwrap();
+        fs_err::write(from.join(".git/HEAD"), "").unwrap();
         let to = d.path().join("out");
-        assert_eq!(copy_filtered(&from, &to, &rules(d.path())).unwrap(), 2);
+        let mut r = rules(d.path());
+        r.exclude
+            .push(from.join("out-here").canonicalize().unwrap());
+        assert_eq!(copy_filtered(&from, &to, &r).unwrap(), 2);
+        assert!(!to.join("dist").exists() && !to.join(".git").exists());
         assert!(to.join("pkg/__init__.py").is_file());
         assert!(!to.join("pkg/__pycache__").exists());
         assert!(!to.join("pkg/mod.pyc").exists());
-        assert_eq!(top_level(&from), vec!["pkg", "single"]);
+        assert_eq!(top_level(&to), vec!["pkg", "single"]);
     }
 
     fn rules(root: &Path) -> Rules {
@@ -320,6 +490,7 @@ mod tests {
         assert!(!to.join("pkg/dist").exists());
     }
 
+    #[cfg(unix)]
     #[test]
     fn links_out_of_the_project_are_refused_by_name() {
         let d = tempfile::tempdir().unwrap();
@@ -352,6 +523,21 @@ mod tests {
             }
             fs_err::remove_file(&link).unwrap();
         }
+    }
+
+    #[test]
+    fn two_dist_infos_of_one_distribution_fail() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("pyhash-0.2.0rc1.dist-info")).unwrap();
+        fs_err::create_dir_all(d.path().join("numpy-1.26.4.dist-info")).unwrap();
+        check_one_dist_info_each(d.path()).unwrap();
+        fs_err::create_dir_all(d.path().join("PyHash-0.3.0.dist-info")).unwrap();
+        let err = check_one_dist_info_each(d.path()).unwrap_err().to_string();
+        assert!(err.contains("2 dist-info folders of `pyhash`"), "{err}");
+        assert!(
+            err.contains("PyHash-0.3.0.dist-info, pyhash-0.2.0rc1.dist-info"),
+            "{err}"
+        );
     }
 
     #[test]

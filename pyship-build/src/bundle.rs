@@ -1,9 +1,9 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
-//! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → signing of the project's own binaries
-//! ([`sign`](crate::sign), with `sign-binaries`) → [`update`](crate::update) →
-//! [`licenses`](crate::licenses) → [`render`](crate::render) →
-//! [`archive`](crate::archive) → [`sbom`](crate::sbom).
+//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) →
+//! [`deps`](crate::deps) → [`app`](crate::app) → strip → signing of the
+//! project's own binaries ([`sign`](crate::sign), with `sign-binaries`) →
+//! [`licenses`](crate::licenses) → [`update`](crate::update) →
+//! [`render`](crate::render) → [`archive`](crate::archive) → [`sbom`](crate::sbom).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
 //! the order, the tree layout (`{out}/.pyship/{platform}/{name}/` with
@@ -12,7 +12,6 @@
 //! download caches are reused.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -63,17 +62,12 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("prebuild command `{command}` failed ({status}):\n{output}")]
-    Prebuild {
-        command: String,
-        status: String,
-        output: String,
-    },
-    #[error("could not run the prebuild command `{command}`")]
-    PrebuildSpawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
     },
     #[error("could not clear the old bundle tree {path}")]
     Clear {
@@ -104,7 +98,7 @@ pub enum Error {
     #[error(transparent)]
     Sign(#[from] crate::sign::Error),
     #[error("could not read the project's wheel {path}")]
-    Wheel {
+    OwnWheel {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -114,8 +108,9 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
-                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
+            Error::Wheel(e) => e.hint(),
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
                     .into(),
             ),
             Error::Clear { .. } => {
@@ -132,38 +127,17 @@ impl Hint for Error {
             Error::Licenses(e) => e.hint(),
             Error::Sbom(e) => e.hint(),
             Error::Sign(e) => e.hint(),
-            Error::Wheel { .. } => Some("rebuild the wheel (it is listed in `wheels`)".into()),
+            Error::OwnWheel { .. } => Some("rebuild the wheel (it is listed in `wheels`)".into()),
         }
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
-pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
-    let Some(command) = &plan.config.prebuild else {
-        return Ok(());
-    };
-    ctx.reporter
-        .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .current_dir(&plan.project.config_dir)
-        .output()
-        .map_err(|source| Error::PrebuildSpawn {
-            command: command.clone(),
-            source,
-        })?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(Error::Prebuild {
-            command: command.clone(),
-            status: out.status.to_string(),
-            output: output.trim_end().to_owned(),
-        });
-    }
-    if !output.trim().is_empty() {
-        ctx.reporter.debug(output.trim_end());
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
     }
     Ok(())
 }
@@ -197,6 +171,7 @@ pub fn run_with(
     signer: Option<&crate::sign::Signer>,
     ctx: &Context<'_>,
 ) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {
@@ -213,8 +188,8 @@ pub fn run_with(
         .map_err(crate::python::Error::from)?;
 
     let t = Instant::now();
-    prebuild(plan, ctx)?;
-    timed("prebuild", t);
+    let built = crate::wheel::run(plan, platform, ctx)?;
+    timed("wheel", t);
 
     let tree = plan.bundle_dir(platform);
     crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
@@ -238,7 +213,7 @@ pub fn run_with(
     }
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;
@@ -415,8 +390,8 @@ pub fn own_binaries(
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
-    for wheel in crate::deps::project_wheels(plan, platform).unwrap_or_default() {
-        let err = |source| Error::Wheel {
+    for wheel in crate::sbom::own_wheels(plan, platform) {
+        let err = |source| Error::OwnWheel {
             path: wheel.clone(),
             source,
         };
@@ -458,9 +433,13 @@ fn import_check(
         })
         .collect::<Vec<_>>()
         .join(" ");
+    // The whole tree: the app's sources and the launchers count, not only site-packages.
     let key = listing_hash(
-        site_packages,
-        &format!("{platform} {} {runtime_key}", plan.python.full),
+        tree,
+        &format!(
+            "{platform} {} {} {runtime_key}",
+            plan.python.full, plan.module
+        ),
     );
     let marker = key
         .as_ref()
@@ -472,7 +451,14 @@ fn import_check(
     }
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
+    let check = crate::strip::import_check(
+        tree,
+        site_packages,
+        platform,
+        ctx,
+        stripped,
+        Some(&plan.module),
+    )?;
     // A pass is remembered (packages this wine cannot judge would be judged the
     // same way again); a check skipped for want of an interpreter is not.
     if check.interpreter.is_some() {

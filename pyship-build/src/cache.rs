@@ -77,7 +77,7 @@ impl Cache {
             let hit = self.entry(bucket, sha, file_name);
             if let Ok(meta) = fs_err::metadata(&hit) {
                 // Re-hash: the cache lives on disk the user may touch.
-                if net::sha256_file(&hit).ok().as_deref() == Some(&sha.to_ascii_lowercase()) {
+                if crate::fs::sha256_file(&hit).ok().as_deref() == Some(&sha.to_ascii_lowercase()) {
                     reporter.debug(&format!("cache hit: {}", hit.display()));
                     return Ok(net::Downloaded {
                         path: hit,

@@ -58,6 +58,24 @@ pub enum Error {
         tag: String,
         platform: Platform,
     },
+    #[error("wheel {file} is built for `{tag}`, which needs a newer glibc than `linux.platform = \"{target}\"`")]
+    WheelGlibc {
+        file: PathBuf,
+        tag: String,
+        target: String,
+    },
+    #[error("two wheels of `{dist}` would be installed: {first} and {second}")]
+    DuplicateWheel {
+        dist: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("wheel {file} is version {version} of the app, but the release version is {release}")]
+    WheelVersion {
+        file: PathBuf,
+        version: String,
+        release: String,
+    },
     #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
     BadWheelName { file: PathBuf },
     #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
@@ -96,6 +114,12 @@ impl Hint for Error {
                     Platform::Linux => "x86_64-unknown-linux-gnu",
                 }
             ),
+            Error::WheelGlibc { target, .. } => format!(
+                "build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`",
+                target.trim_start_matches("x86_64-")
+            ),
+            Error::DuplicateWheel { .. } => "remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob".into(),
+            Error::WheelVersion { .. } => "run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version".into(),
             Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
             Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
             Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
@@ -104,11 +128,12 @@ impl Hint for Error {
     }
 }
 
-/// Requirements from the pyproject: dependencies + the configured extras.
-pub fn requirements(plan: &Plan) -> Result<Vec<String>, Error> {
+/// Requirements from the pyproject: dependencies + the extras configured
+/// for `platform` (global and per target).
+pub fn requirements(plan: &Plan, platform: Platform) -> Result<Vec<String>, Error> {
     let py = plan.pyproject();
     let mut reqs = py.dependencies.clone();
-    for extra in &plan.config.extras {
+    for extra in &plan.config.for_target(platform).extras {
         let deps = py
             .optional_dependencies
             .get(extra)
@@ -128,12 +153,12 @@ pub fn wheel_platform_tag(file: &Path) -> Option<String> {
     (parts.len() == 5 || parts.len() == 6).then(|| parts[parts.len() - 1].to_owned())
 }
 
-/// Expand `wheels = [...]` (globs relative to the manifest dir) and check each
-/// wheel's platform tag against `platform`.
+/// Expand `wheels = [...]` of `platform` (globs relative to the manifest dir)
+/// and check each wheel's platform tag against `platform`.
 pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, Error> {
     let root = &plan.project.config_dir;
     let mut out = Vec::new();
-    for pattern in &plan.config.wheels {
+    for pattern in &plan.config.for_target(platform).wheels {
         let matched = glob(root, pattern)?;
         if matched.is_empty() {
             return Err(Error::NoWheelMatch {
@@ -142,21 +167,96 @@ pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, E
             });
         }
         for file in matched {
-            let tag = wheel_platform_tag(&file)
-                .ok_or_else(|| Error::BadWheelName { file: file.clone() })?;
-            if !platform.accepts_wheel_platform_tag(&tag) {
-                return Err(Error::WheelPlatform {
-                    file,
-                    tag,
-                    platform,
-                });
-            }
+            check_wheel_tag(plan, platform, &file)?;
             out.push(file);
         }
     }
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Check that the wheel `file` can run on `platform`: its platform tag, and on
+/// Linux a manylinux glibc no newer than `linux.platform`'s.
+pub fn check_wheel_tag(plan: &Plan, platform: Platform, file: &Path) -> Result<(), Error> {
+    let tag = wheel_platform_tag(file).ok_or_else(|| Error::BadWheelName {
+        file: file.to_owned(),
+    })?;
+    if !platform.accepts_wheel_platform_tag(&tag) {
+        return Err(Error::WheelPlatform {
+            file: file.to_owned(),
+            tag,
+            platform,
+        });
+    }
+    if platform == Platform::Linux && tag != "any" {
+        let target = &plan.config.linux.platform;
+        let want = crate::wheel::manylinux_glibc(target);
+        // The wheel fits when one of its tags needs no newer glibc than the target.
+        let fits = tag.split('.').any(|t| {
+            t == "any"
+                || t.starts_with("musllinux")
+                || matches!((crate::wheel::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
+        });
+        if !fits {
+            return Err(Error::WheelGlibc {
+                file: file.to_owned(),
+                tag,
+                target: target.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A wheel file name's distribution (normalized) and version.
+pub fn wheel_dist_version(file: &Path) -> Option<(String, String)> {
+    let name = file.file_name()?.to_str()?.strip_suffix(".whl")?;
+    let mut parts = name.split('-');
+    let dist = parts.next()?;
+    let version = parts.next()?;
+    Some((
+        crate::project::normalize_dist_name(dist),
+        version.to_owned(),
+    ))
+}
+
+/// Check the wheels a target installs besides its requirements: one wheel per
+/// distribution (two are a stale build left next to a fresh one), and the
+/// app's own wheel at the release version.
+pub fn check_own_wheels(plan: &Plan, wheels: &[PathBuf]) -> Result<(), Error> {
+    let mut seen: std::collections::BTreeMap<String, &PathBuf> = Default::default();
+    for w in wheels {
+        let (dist, version) =
+            wheel_dist_version(w).ok_or_else(|| Error::BadWheelName { file: w.clone() })?;
+        if let Some(first) = seen.get(&dist) {
+            return Err(Error::DuplicateWheel {
+                dist,
+                first: (*first).clone(),
+                second: w.clone(),
+            });
+        }
+        let release = plan.version.version.pep440();
+        if dist == plan.dist_name && !same_version(&version, &release) {
+            return Err(Error::WheelVersion {
+                file: w.clone(),
+                version,
+                release,
+            });
+        }
+        seen.insert(dist, w);
+    }
+    Ok(())
+}
+
+/// Whether two PEP 440 spellings are the same version (`0.3.0rc1` and `0.3.0-rc.1`).
+fn same_version(a: &str, b: &str) -> bool {
+    let norm = |v: &str| {
+        crate::version::Version::parse_from(v, None)
+            .map(|v| v.pep440())
+            .unwrap_or_else(|_| v.to_ascii_lowercase())
+    };
+    norm(a) == norm(b)
 }
 
 /// Files under `root` matching `pattern`; walks only below the pattern's
@@ -191,7 +291,19 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// The bundle's own interpreter when it runs on this host: on a Windows host
+/// building for Windows, `python/python.exe` (already extracted by the
+/// `python` stage). A Windows host seldom has a system Python, and without
+/// one uv downloads a managed CPython just to learn an interpreter's facts;
+/// the embedded one is the target interpreter itself.
+pub fn host_interpreter(plan: &Plan, platform: Platform) -> Option<PathBuf> {
+    let exe = plan.bundle_dir(platform).join(platform.python_exe());
+    (cfg!(windows) && platform == Platform::Windows && exe.is_file()).then_some(exe)
+}
+
 /// The uv command line for installing `reqs` and `wheels` into `site_packages`.
+/// `python`: the interpreter uv must use (and never download another).
+#[allow(clippy::too_many_arguments)]
 pub fn uv_command(
     uv: &Path,
     plan: &Plan,
@@ -200,12 +312,15 @@ pub fn uv_command(
     reqs: &[String],
     wheels: &[PathBuf],
     offline: bool,
+    python: Option<&Path>,
 ) -> Command {
     let c = &plan.config;
     let mut cmd = Command::new(uv);
-    cmd.args(["pip", "install", "--target"])
-        .arg(site_packages)
-        .args(["--python-platform", &platform.uv_platform(c)])
+    cmd.args(["pip", "install", "--target"]).arg(site_packages);
+    if let Some(py) = python {
+        cmd.arg("--python").arg(py).arg("--no-python-downloads");
+    }
+    cmd.args(["--python-platform", &platform.uv_platform(c)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
         // Hard links into uv's cache (uv copies when the cache is on another
@@ -218,7 +333,7 @@ pub fn uv_command(
     if let Some(url) = &c.index_url {
         cmd.args(["--index-url", url]);
     }
-    for link in &c.find_links {
+    for link in &c.for_target(platform).find_links {
         let local = plan.project.config_dir.join(link);
         if !link.contains("://") && local.exists() {
             cmd.arg("--find-links").arg(local);
@@ -241,15 +356,23 @@ pub fn uv_command(
     cmd
 }
 
-/// Install the dependencies for `platform` into `site_packages`.
+/// Install the dependencies for `platform` into `site_packages`, with the
+/// wheels the [`wheel`](crate::wheel) stage built (`built`) and the configured ones.
 pub fn run(
     plan: &Plan,
     platform: Platform,
     site_packages: &Path,
+    built: &[PathBuf],
     ctx: &Context<'_>,
 ) -> Result<Installed, Error> {
-    let reqs = requirements(plan)?;
-    let wheels = project_wheels(plan, platform)?;
+    let reqs = requirements(plan, platform)?;
+    let mut wheels = built.to_vec();
+    for w in &wheels {
+        check_wheel_tag(plan, platform, w)?;
+    }
+    wheels.extend(project_wheels(plan, platform)?);
+    wheels.dedup();
+    check_own_wheels(plan, &wheels)?;
     fs_err::create_dir_all(site_packages).map_err(|source| Error::Clean {
         path: site_packages.to_owned(),
         source,
@@ -273,6 +396,7 @@ pub fn run(
             &reqs,
             &wheels,
             ctx.offline,
+            host_interpreter(plan, platform).as_deref(),
         );
         ctx.reporter.debug(&format!("running {cmd:?}"));
         let out = cmd.output().map_err(|source| Error::Spawn {
@@ -307,25 +431,50 @@ pub fn run(
     })
 }
 
-/// Remove what uv leaves that a bundle must not carry: `bin/` (Unix-shebang
-/// console scripts) and lock files. `roots`: where removing is allowed
+/// Where uv puts console scripts under `--target`: `bin/` (Unix-shebang
+/// scripts, on a Linux host) or `Scripts/` (`.exe` launchers, on a Windows
+/// host). Neither runs from a bundle, which starts the app with `-m`.
+const SCRIPT_DIRS: &[&str] = &["bin", "Scripts"];
+
+/// Remove what uv leaves that a bundle must not carry: the console scripts
+/// ([`SCRIPT_DIRS`]), their lines in each `RECORD` (which would otherwise name
+/// missing files, and differ between a Linux and a Windows host), and lock
+/// files. `roots`: where removing is allowed
 /// ([`crate::fs::remove_dir_if_exists`]).
 pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Clean { path, source }
     };
-    let bin = site_packages.join("bin");
-    crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
-        path: bin.clone(),
-        source: std::io::Error::other(e),
-    })?;
+    for dir in SCRIPT_DIRS {
+        let bin = site_packages.join(dir);
+        crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
+            path: bin.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    }
     for entry in fs_err::read_dir(site_packages).map_err(err(site_packages))? {
         let entry = entry.map_err(err(site_packages))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name == ".lock" || name.ends_with(".lock") && entry.path().is_file() {
             fs_err::remove_file(entry.path()).map_err(err(&entry.path()))?;
+        } else if name.ends_with(".dist-info") {
+            let record = entry.path().join("RECORD");
+            if let Ok(text) = fs_err::read_to_string(&record) {
+                let kept: String = text
+                    .split_inclusive('\n')
+                    .filter(|line| {
+                        let path = line.trim_start_matches('"');
+                        !SCRIPT_DIRS
+                            .iter()
+                            .any(|d| path.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+                    })
+                    .collect();
+                if kept.len() != text.len() {
+                    fs_err::write(&record, kept).map_err(err(&record))?;
+                }
+            }
         }
     }
     Ok(())
@@ -441,9 +590,20 @@ mod tests {
         fs_err::write(d.path().join("bin/uvicorn"), "#!/usr/bin/python").unwrap();
         fs_err::write(d.path().join(".lock"), "").unwrap();
         fs_err::create_dir_all(d.path().join("pkg")).unwrap();
+        fs_err::create_dir_all(d.path().join("Scripts")).unwrap();
+        fs_err::write(d.path().join("Scripts/uvicorn.exe"), "MZ").unwrap();
+        fs_err::create_dir_all(d.path().join("pkg-1.0.dist-info")).unwrap();
+        let record = "pkg/__init__.py,sha256=x,1\r\nbin/uvicorn,sha256=y,2\r\nScripts/uvicorn.exe,sha256=z,3\r\nbinary/x.py,,\r\npkg-1.0.dist-info/RECORD,,\r\n";
+        fs_err::write(d.path().join("pkg-1.0.dist-info/RECORD"), record).unwrap();
         clean(d.path(), &[d.path()]).unwrap();
         assert!(!d.path().join("bin").exists());
+        assert!(!d.path().join("Scripts").exists());
         assert!(!d.path().join(".lock").exists());
         assert!(d.path().join("pkg").exists());
+        // RECORD names no removed script; everything else is kept byte for byte.
+        assert_eq!(
+            fs_err::read_to_string(d.path().join("pkg-1.0.dist-info/RECORD")).unwrap(),
+            "pkg/__init__.py,sha256=x,1\r\nbinary/x.py,,\r\npkg-1.0.dist-info/RECORD,,\r\n"
+        );
     }
 }

@@ -12,6 +12,8 @@ pub const PYSHIP_CACHE_DIR: &str = "PYSHIP_CACHE_DIR";
 pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
 /// Path of the `uv` binary (default: `uv` on `PATH`).
 pub const PYSHIP_UV: &str = "PYSHIP_UV";
+/// Path of `maturin` (default: `maturin` on `PATH`, else `uv tool run maturin`).
+pub const PYSHIP_MATURIN: &str = "PYSHIP_MATURIN";
 /// Path of `makensis` (default: `makensis` on `PATH`).
 pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
 /// A prepared wine prefix for running Windows programs (strip import check and
@@ -53,6 +55,9 @@ pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
 /// Set by CI systems; used only to pick defaults, never to change results.
 pub const CI: &str = "CI";
+/// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
+pub const PROGRAM_FILES_X86: &str = "ProgramFiles(x86)";
+pub const PROGRAM_FILES: &str = "ProgramFiles";
 
 /// All variables above, for documentation and `cargo pyship plan`.
 pub const ALL: &[&str] = &[
@@ -60,6 +65,7 @@ pub const ALL: &[&str] = &[
     PYSHIP_PYTHON_MIRROR,
     PYSHIP_UV,
     PYSHIP_MAKENSIS,
+    PYSHIP_MATURIN,
     PYSHIP_WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,
@@ -81,6 +87,8 @@ pub const ALL: &[&str] = &[
     GITHUB_ACTOR,
     DEPLOY_TOKEN,
     CI,
+    PROGRAM_FILES_X86,
+    PROGRAM_FILES,
 ];
 
 /// A snapshot of the variables the tool reads.

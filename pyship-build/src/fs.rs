@@ -1,4 +1,5 @@
-//! File-system helpers: atomic writes, safe archive paths, tree copies.
+//! File-system helpers: atomic writes, safe archive paths, tree copies, and
+//! the SHA-256 of a file (every stage that hashes an artifact uses this one).
 //!
 //! Every write of a user's file goes through [`atomic_write`] (temp file in the
 //! same directory, then rename), so a failed run leaves the file as it was.
@@ -218,6 +219,30 @@ pub fn is_inside(path: &Path, roots: &[&Path]) -> bool {
     })
 }
 
+/// SHA-256 of a file, as lowercase hex, read in 256 KiB blocks (bundles hash
+/// files of hundreds of MB: never the whole file in memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Remove a directory tree if it exists. The one place a run removes
 /// directories: `path` must lie strictly inside one of `roots` (the output
 /// folder and the cache, [`crate::plan::Plan::write_roots`]), whatever the
@@ -261,6 +286,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn remove_dir_refuses_outside_the_roots() {
         let tmp = tempfile::tempdir().unwrap();
@@ -297,6 +323,7 @@ mod tests {
         assert!(victim.join("sub").is_dir());
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link() {
         let dir = tempfile::tempdir().unwrap();
@@ -320,6 +347,7 @@ mod tests {
         assert_eq!(fs_err::read_dir(&real_dir).unwrap().count(), 1);
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_replaces_and_keeps_mode() {
         use std::os::unix::fs::PermissionsExt;

@@ -403,7 +403,7 @@ pub fn run_with(
             source,
         })?
         .len();
-    let sha256 = crate::net::sha256_file(&path).map_err(|source| Error::Place {
+    let sha256 = crate::fs::sha256_file(&path).map_err(|source| Error::Place {
         path: path.clone(),
         source,
     })?;

@@ -2,11 +2,29 @@
 //!
 //! It resolves a project's configuration, version and paths into one [`plan::Plan`],
 //! then runs the pipeline stages against it, one module per stage:
-//! [`config`] → [`version`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
+//! [`config`] → [`version`] → [`wheel`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
 //! [`update`] → [`render`] → [`archive`] → [`installer`] → [`docker`] → [`publish`].
 //!
 //! The library never prints: progress and status go through [`report::Reporter`],
 //! so it is safe to call from a `build.rs` (see [`build_script`]).
+//!
+//! # Architecture
+//!
+//! Four layers; a module imports its own layer and the ones below, never one
+//! above (`.ci/module-graph` prints the graph; `--check`, run by CI, fails on
+//! a new upward import or cycle):
+//!
+//! ```text
+//! orchestrators   bundle  release  build_script
+//!      |
+//! stages          wheel python deps app strip render archive installer
+//!      |          update manifest docker publish init
+//! resolve         config  project  layout  version  plan
+//!      |
+//! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
+//!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
+//!                 cache  net  templates  context  wine
+//! ```
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
@@ -24,6 +42,7 @@ pub mod error;
 pub mod fs;
 pub mod init;
 pub mod installer;
+pub mod layout;
 pub mod licenses;
 pub mod manifest;
 pub mod names;
@@ -44,6 +63,7 @@ pub mod templates;
 pub mod tools;
 pub mod update;
 pub mod version;
+pub mod wheel;
 pub mod wine;
 
 pub use context::Context;

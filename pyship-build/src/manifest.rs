@@ -171,7 +171,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
                     name: a.file_name.clone(),
                     platform,
                     size: fs_err::metadata(path).map_err(read)?.len(),
-                    sha256: crate::net::sha256_file(path).map_err(read)?,
+                    sha256: crate::fs::sha256_file(path).map_err(read)?,
                 });
             }
             continue;
@@ -186,7 +186,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
             source,
         };
         let size = fs_err::metadata(path).map_err(read)?.len();
-        let sha256 = crate::net::sha256_file(path).map_err(read)?;
+        let sha256 = crate::fs::sha256_file(path).map_err(read)?;
         assets.push(Asset {
             download_url: download_url(&url, &repo, &tag, &a.file_name),
             name: a.file_name.clone(),
@@ -305,6 +305,8 @@ pub struct ReleasePlan<'a> {
     pub signing: Option<crate::sign::SignPlan>,
     /// Why there is no Docker step, when there is none.
     pub docker_skipped: Option<String>,
+    /// Per target: the prebuild and the project's own wheel build.
+    pub builds: Vec<crate::wheel::TargetBuild>,
     pub steps: Vec<Step>,
 }
 
@@ -371,32 +373,66 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         runs,
     };
     let installer = names(ArtifactKind::Installer);
-    let steps = vec![
-        step(
-            "version",
-            true,
-            match plan.project.stamp_target() {
-                Ok(crate::version::stamp::Target::Cargo {
-                    manifest,
-                    workspace,
-                    ..
-                }) => format!(
-                    "stamp {} into {} of {} (the pyproject's version is dynamic)",
-                    v.semver(),
-                    if workspace {
-                        "[workspace.package].version"
-                    } else {
-                        "[package].version"
-                    },
-                    manifest.display()
-                ),
-                _ => format!(
-                    "stamp {} into [project].version of {}",
-                    v.pep440(),
-                    plan.pyproject().path.display()
-                ),
-            },
-        ),
+    let mut builds = Vec::new();
+    let mut build_steps = Vec::new();
+    for &t in &plan.targets {
+        match crate::wheel::planned(plan, t) {
+            Ok(b) => {
+                if let Some(cmd) = &b.prebuild {
+                    build_steps.push(step(
+                        "prebuild",
+                        true,
+                        format!(
+                            "{t}: `{cmd}` in {} (PYSHIP_TARGET_TRIPLE={}, PYSHIP_OUT_DIR={})",
+                            b.working_dir.display(),
+                            b.triple,
+                            b.out_dir.display()
+                        ),
+                    ));
+                }
+                if let Some(m) = &b.maturin {
+                    build_steps.push(step(
+                        "wheel",
+                        true,
+                        format!(
+                            "{t}: maturin {} in {} (cached by its inputs)",
+                            m.args.join(" "),
+                            m.project_dir.display()
+                        ),
+                    ));
+                }
+                builds.push(b);
+            }
+            Err(e) => build_steps.push(step("wheel", false, format!("{t}: {e}"))),
+        }
+    }
+    let mut steps = vec![step(
+        "version",
+        true,
+        match plan.project.stamp_target() {
+            Ok(crate::version::stamp::Target::Cargo {
+                manifest,
+                workspace,
+                ..
+            }) => format!(
+                "stamp {} into {} of {} (the pyproject's version is dynamic)",
+                v.semver(),
+                if workspace {
+                    "[workspace.package].version"
+                } else {
+                    "[package].version"
+                },
+                manifest.display()
+            ),
+            _ => format!(
+                "stamp {} into [project].version of {}",
+                v.pep440(),
+                plan.pyproject().path.display()
+            ),
+        },
+    )];
+    steps.extend(build_steps);
+    steps.extend([
         step(
             "bundle",
             true,
@@ -463,7 +499,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 }),
             ),
         },
-    ];
+    ]);
     ReleasePlan {
         plan,
         release: Release {
@@ -477,6 +513,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         docker,
         signing: crate::sign::plan(plan),
         docker_skipped,
+        builds,
         steps,
     }
 }

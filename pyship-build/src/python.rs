@@ -128,6 +128,7 @@ impl Hint for Error {
             ),
             Error::Linux(e) => e.hint(),
             Error::Tkinter(e) => e.hint(),
+            Error::Pth { source, .. } | Error::LockWrite { source, .. } => source.hint(),
             _ => None,
         }
     }
@@ -335,7 +336,7 @@ pub(crate) fn fetch_pinned(
         // Only a verified copy counts: a damaged one would send the cache to the network.
         let hit = expected.as_deref().filter(|sha| {
             let p = ctx.cache.entry(crate::cache::RUNTIMES, sha, name);
-            crate::net::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
+            crate::fs::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
         });
         if hit.is_none() {
             return Err(Error::Offline {

@@ -37,8 +37,12 @@ pub struct Released {
 pub enum Error {
     #[error("release step `sign` failed (nothing was built or published)")]
     Sign(#[source] crate::sign::Error),
+    #[error("release cannot build the project's wheels")]
+    Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
-    Stamp(#[source] StampError),
+    /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
+    /// `result_large_err` limit.
+    Stamp(#[source] Box<StampError>),
     #[error("release step `bundle` ({platform}) failed")]
     Bundle {
         platform: Platform,
@@ -68,8 +72,11 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Sign(e) => e.hint(),
-            Error::Stamp(StampError::Project(e)) => e.hint(),
-            Error::Stamp(StampError::Version(e)) => e.hint(),
+            Error::Tools(e) => e.hint(),
+            Error::Stamp(e) => match e.as_ref() {
+                StampError::Project(e) => e.hint(),
+                StampError::Version(e) => e.hint(),
+            },
             Error::Bundle { source, .. } => source.hint(),
             Error::Installer(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
@@ -92,9 +99,16 @@ pub fn docker_configured(plan: &Plan) -> bool {
 /// [`crate::manifest::release_plan`], which changes nothing.
 pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let v = &plan.version.version;
+    // A target this host cannot build fails before anything is stamped.
+    for &platform in &plan.targets {
+        crate::bundle::check_host(&[platform])
+            .map_err(|source| Error::Bundle { platform, source })?;
+    }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
 
+    // Missing build tools fail before anything is stamped or built.
+    crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
     // The certificate and its password are checked first: a wrong password
     // fails the release before anything is built, stamped or published.
     let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
@@ -102,8 +116,9 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let target = plan
         .project
         .stamp_target()
-        .map_err(|e| Error::Stamp(e.into()))?;
-    let stamped = crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(e.into()))?;
+        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+    let stamped =
+        crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(Box::new(e.into())))?;
     for s in stamped.iter().filter(|s| s.changed) {
         ctx.reporter
             .status("Stamped", &format!("{} ({})", s.path.display(), s.new));

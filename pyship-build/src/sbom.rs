@@ -265,10 +265,8 @@ impl WheelHashes {
         ctx: &Context<'_>,
     ) -> Self {
         let mut me = Self::default();
-        if let Ok(wheels) = crate::deps::project_wheels(plan, platform) {
-            for w in wheels {
-                me.add_local(w);
-            }
+        for w in own_wheels(plan, platform) {
+            me.add_local(w);
         }
         let mut pages = Vec::new();
         for link in &plan.config.find_links {
@@ -355,7 +353,7 @@ impl WheelHashes {
             }
         };
         if let Some(name) = pick(self.local.keys().collect()) {
-            let sha = crate::net::sha256_file(&self.local[&name]).ok()?;
+            let sha = crate::fs::sha256_file(&self.local[&name]).ok()?;
             return Some((name, sha));
         }
         let name = pick(self.known.keys().collect())?;
@@ -422,14 +420,27 @@ fn tags_match(file: &str, tags: &[String]) -> bool {
     wheel_parts(file).is_some_and(|(_, _, t)| t.iter().any(|t| tags.contains(t)))
 }
 
-/// Whether a Rust extension of the project's own ships on `platform`: one of
-/// its `wheels` is a binary (not `-any`) wheel.
+/// Whether a Rust extension of the project's own ships on `platform`: the
+/// project is built with maturin, or one of its `wheels` is a binary (not
+/// `-any`) wheel.
 pub fn ships_rust_extension(plan: &Plan, platform: Platform) -> bool {
-    crate::deps::project_wheels(plan, platform)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|w| crate::deps::wheel_platform_tag(w))
-        .any(|t| t != "any")
+    crate::wheel::planned(plan, platform).is_ok_and(|b| b.maturin.is_some())
+        || own_wheels(plan, platform)
+            .iter()
+            .filter_map(|w| crate::deps::wheel_platform_tag(w))
+            .any(|t| t != "any")
+}
+
+/// The project's own wheels for `platform`: `wheels = [...]` and those its
+/// prebuild or maturin build left in the target's wheel folder.
+pub fn own_wheels(plan: &Plan, platform: Platform) -> Vec<PathBuf> {
+    let mut v = crate::deps::project_wheels(plan, platform).unwrap_or_default();
+    if let Ok(b) = crate::wheel::planned(plan, platform) {
+        v.extend(crate::wheel::wheels_in(&b.out_dir).unwrap_or_default());
+    }
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// A crate of Cargo.lock.

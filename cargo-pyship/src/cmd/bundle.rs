@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::bundle;
 use pyship_build::context::Context;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::plan::{Options, Plan};
 use pyship_build::platform::Platform;
 use pyship_build::report::Reporter;
@@ -30,22 +30,6 @@ pub fn platforms(targets: &[Target]) -> Vec<Platform> {
     v
 }
 
-/// `12.3 MiB`.
-pub fn human_size(bytes: u64) -> String {
-    let mut v = bytes as f64;
-    for unit in ["B", "KiB", "MiB", "GiB"] {
-        if v < 1024.0 || unit == "GiB" {
-            return if unit == "B" {
-                format!("{bytes} B")
-            } else {
-                format!("{v:.1} {unit}")
-            };
-        }
-        v /= 1024.0;
-    }
-    unreachable!()
-}
-
 pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCode> {
     let project = super::load_project(g)?;
     let opts = Options {
@@ -54,8 +38,13 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         targets: platforms(&a.target),
     };
     let plan = Plan::build(project, env, &opts)?;
+    // Every target this host cannot build is refused before the first starts.
+    bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // Missing tools and a Cargo version behind the release fail before any work.
+    pyship_build::wheel::preflight(&plan, &ctx)?;
+    pyship_build::wheel::check_version(&plan)?;
     // With `sign-binaries`, the certificate and password are checked first.
     let signer = if plan
         .targets
@@ -79,14 +68,20 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         let tkinter = b
             .tkinter
             .as_ref()
-            .map(|t| format!(" + tkinter ({}, {})", t.source.key(), human_size(t.bytes)))
+            .map(|t| {
+                format!(
+                    " + tkinter ({}, {})",
+                    t.source.key(),
+                    pyship_build::report::human_bytes(t.bytes)
+                )
+            })
             .unwrap_or_default();
         out.status(
             "Finished",
             &format!(
                 "{} ({}, {} packages{tkinter}) in {:.1}s",
                 b.artifact.display(),
-                human_size(b.size),
+                pyship_build::report::human_bytes(b.size),
                 b.packages,
                 b.total_seconds()
             ),

@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
 use pyship_build::env::Env;
+use pyship_build::error::{Hinted, Result};
 use pyship_build::licenses;
 use pyship_build::plan::{Options, Plan};
 use pyship_build::report::Reporter;
@@ -39,10 +39,11 @@ pub fn run(g: &Global, a: LicensesArgs, env: &Env, out: &Output) -> Result<ExitC
         })
         .collect();
     if platforms.is_empty() {
-        bail!(
-            "no bundle tree under {}: build one first with `cargo pyship bundle`",
-            plan.work_dir.display()
-        );
+        return Err(Hinted {
+            message: format!("no bundle tree under {}", plan.work_dir.display()),
+            hint: "build one first with `cargo pyship bundle`".into(),
+        }
+        .into());
     }
     let mut written = Vec::new();
     for p in platforms {

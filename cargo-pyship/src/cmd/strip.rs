@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::context::Context;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::platform::Platform;
-use pyship_build::strip::{self, human_bytes, ImportCheck, Interpreter, Options, Report};
+use pyship_build::report::human_bytes;
+use pyship_build::strip::{self, ImportCheck, Interpreter, Options, Report};
 
 use crate::cli::{Format, Global, StripArgs, StripPlatform};
 use crate::output::Output;
@@ -43,7 +44,9 @@ pub fn run(g: &Global, a: StripArgs, env: &Env, out: &Output) -> Result<ExitCode
     let check = if opts.dry_run {
         None
     } else {
-        Some(strip::import_check(&root, &dir, platform, &ctx, &report)?)
+        Some(strip::import_check(
+            &root, &dir, platform, &ctx, &report, None,
+        )?)
     };
     match a.format {
         Format::Json => {

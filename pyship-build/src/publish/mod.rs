@@ -474,7 +474,7 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
             source,
         };
         let size = fs_err::metadata(path).map_err(read_err)?.len();
-        let sha256 = crate::net::sha256_file(path).map_err(read_err)?;
+        let sha256 = crate::fs::sha256_file(path).map_err(read_err)?;
         Ok(Item {
             name: checksums::file_name(path),
             path: path.to_owned(),
@@ -518,12 +518,11 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
         .collect();
     let sums_path = plan.out_dir.join(CHECKSUMS);
     if dry_run {
-        use sha2::Digest;
         items.push(Item {
             name: CHECKSUMS.into(),
             path: sums_path,
             size: sums.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(sums.as_bytes())),
+            sha256: crate::fs::sha256_hex(sums.as_bytes()),
         });
     } else {
         crate::fs::atomic_write(&sums_path, sums.as_bytes()).map_err(Error::Checksums)?;

@@ -116,7 +116,8 @@ impl Hint for Error {
                 "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
             )),
             Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
+            Error::Tool(e) => e.hint(),
+            Error::Read { .. } | Error::Io { .. } => None,
         }
     }
 }
@@ -354,7 +355,7 @@ pub fn extract_install_only(tarball: &Path, dest: &Path, roots: &[&Path]) -> Res
                     ),
                 ));
             }
-            std::os::unix::fs::symlink(&link, &target).map_err(io)?;
+            symlink(&link, &target).map_err(io)?;
             links.insert(rel_path);
         } else if kind.is_hard_link() {
             let link = entry
@@ -457,9 +458,37 @@ fn remove_existing(path: &Path) -> std::io::Result<()> {
     }
 }
 
+#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// A Windows host has no Unix modes; the archive gives each entry its mode
+/// from what it is, so nothing is lost.
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(link, at)
+}
+
+/// Never reached on a Windows host (a Linux bundle is refused before it
+/// starts, see [`crate::platform::Platform::host_support`]); kept an error, not
+/// a copy, so a runtime is never silently changed.
+#[cfg(not(unix))]
+fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "cannot create the symlink {} -> {} on this host",
+            at.display(),
+            link.display()
+        ),
+    ))
 }
 
 /// The seed's recipe: `python3.X -m venv --copies python/` from the build
@@ -542,7 +571,14 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
 /// one copy of the app. Skipped when the project ships its own wheels
 /// (`wheels = [...]`, e.g. a maturin extension): those are the app's package.
 pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    if plan.config.linux.runtime != LinuxRuntime::Venv || !plan.config.wheels.is_empty() {
+    if plan.config.linux.runtime != LinuxRuntime::Venv
+        || !plan
+            .config
+            .for_target(crate::platform::Platform::Linux)
+            .wheels
+            .is_empty()
+        || plan.pyproject().is_maturin()
+    {
         return Ok(());
     }
     for p in remove_own_package(site_packages, &plan.dist_name)? {
@@ -557,7 +593,7 @@ pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Resul
 /// Remove `dist_name`'s package, dist-info and editable hooks from
 /// `site_packages`. Returns the paths removed.
 pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<PathBuf>, Error> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
+    let norm = crate::project::normalize_dist_name;
     let want = norm(dist_name);
     let mut removed = Vec::new();
     let Ok(rd) = fs_err::read_dir(site_packages) else {
@@ -671,6 +707,7 @@ mod tests {
         path
     }
 
+    #[cfg(unix)]
     #[test]
     fn extracts_install_only_layout_with_modes_and_links() {
         use std::os::unix::fs::PermissionsExt;

@@ -11,15 +11,18 @@
 //! Under wine, the import check and byte-compiling run in a private prefix, or
 //! in the prepared prefix named by `PYSHIP_WINEPREFIX` (see [`crate::wine`]).
 //! Wine 8 lacks `ProcessPrng`, so Rust-built extensions (pydantic-core,
-//! watchfiles) fail with "DLL load failed" in a plain prefix: such a failure is
-//! reported as a warning ("not checkable under this wine"), never as a broken
-//! package and never worked around by shipping a shim.
+//! watchfiles, the project's own PyO3 crate) fail with "DLL load failed" in a
+//! plain prefix: the check gives its private prefix a replacement DLL built
+//! from this crate's C source ([`crate::wine::Wine::add_process_prng`]); the
+//! replacement never ships. Only when it cannot be built is such a failure a
+//! warning ("not checkable under this wine").
 
 pub mod check;
 pub mod compile;
 pub mod rules;
 pub mod symbols;
 
+use crate::report::human_bytes;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -84,9 +87,8 @@ impl Options {
                 .trim()
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect::<String>()
-                .to_ascii_lowercase()
-                .replace(['_', '.'], "-");
+                .collect::<String>();
+            let name = crate::project::pep503_name(&name);
             for g in rules::build_only_keep_globs(&name) {
                 if !self.keep.contains(&g) {
                     self.keep.push(g);
@@ -144,8 +146,9 @@ impl Interpreter {
         (!v.is_empty()).then_some(Self { version: v, ..me })
     }
 
-    /// The bundle's own interpreter: `python/python.exe` (under wine, when wine
-    /// is installed) or `python/bin/python3`.
+    /// The bundle's own interpreter: `python/python.exe` (run directly on a
+    /// Windows host, under wine elsewhere when wine is installed) or
+    /// `python/bin/python3`.
     pub fn bundled(bundle_root: &Path, platform: Platform, env: &Env) -> Option<Self> {
         let exe = bundle_root.join(platform.python_exe());
         if !exe.is_file() {
@@ -153,7 +156,8 @@ impl Interpreter {
         }
         match platform {
             Platform::Windows => {
-                if !tools::WINE.available(env) {
+                let wine = !cfg!(windows);
+                if wine && !tools::WINE.available(env) {
                     return None;
                 }
                 // python3XY.dll next to python.exe gives the version without starting wine.
@@ -164,11 +168,7 @@ impl Interpreter {
                     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                         .then(|| format!("3.{digits}"))
                 })?;
-                Some(Self {
-                    exe,
-                    version,
-                    wine: true,
-                })
+                Some(Self { exe, version, wine })
             }
             Platform::Linux => Self::native(exe),
         }
@@ -254,6 +254,12 @@ pub enum Error {
         site_packages: PathBuf,
         failures: Vec<ImportFailure>,
     },
+    #[error("the app does not start in the bundle: `{app}` fails with {interpreter}: {error}")]
+    AppImport {
+        app: String,
+        error: String,
+        interpreter: String,
+    },
     #[error("`import {module}` fails in the bundle: {error}")]
     RuntimeImportFailed { module: String, error: String },
     #[error(transparent)]
@@ -285,6 +291,7 @@ impl Hint for Error {
                 "check the folder's permissions".into()
             }
             Error::Run { source, .. } => return source.hint(),
+            Error::AppImport { .. } => "the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml".into(),
             Error::RuntimeImportFailed { .. } => "the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source".into(),
             Error::CheckCrashed { .. } => "run the interpreter by hand to see why it does not start".into(),
             Error::ImportFailed { failures, .. } => {
@@ -519,22 +526,6 @@ pub fn run_runtime(
         ),
     );
     Ok(Some(report))
-}
-
-/// `12.3 MiB`.
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 #[cfg(test)]
