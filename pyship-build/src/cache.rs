@@ -95,7 +95,12 @@ impl Cache {
         };
         fs_err::create_dir_all(&incoming).map_err(save_in)?;
         // A private staging dir, so parallel fetches of one URL never collide.
-        let staging = tempfile::tempdir_in(&incoming).map_err(save_in)?;
+        // Named by pid, so a later run can tell a dead run's leftovers
+        // (crate::lock::clean_leftovers) from a live one's.
+        let staging = tempfile::Builder::new()
+            .prefix(&crate::lock::staging_prefix())
+            .tempdir_in(&incoming)
+            .map_err(save_in)?;
         let got = net::download_with(
             client,
             timeouts,

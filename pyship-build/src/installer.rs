@@ -59,6 +59,8 @@ pub struct Installer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     #[error("the plan has no installer (`installer = false` in [package.metadata.pyship.windows] of {manifest})")]
     Disabled { manifest: PathBuf },
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
@@ -110,6 +112,7 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Lock(e) => e.hint(),
             Error::Disabled { .. } => Some("set `installer = true` (the default) or drop the key".into()),
             Error::Bundle { .. } => Some(
                 "build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)".into(),
@@ -264,7 +267,7 @@ pub fn render_with(
         name: &plan.name,
         reg_key: dir_name.clone(),
         dir_name,
-        module: &plan.module,
+        module: plan.launch.module_for(crate::platform::Platform::Windows),
         dist_name: &plan.dist_name,
         version: plan.version.version.spellings(),
         publisher: &plan.config.windows.publisher,
@@ -297,6 +300,7 @@ pub fn run_with(
     signer: Option<&crate::sign::Signer>,
     ctx: &Context<'_>,
 ) -> Result<Installer, Error> {
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
     let makensis = tools::MAKENSIS.find(ctx.env)?;

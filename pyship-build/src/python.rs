@@ -8,6 +8,8 @@
 //! that starts serving a different file stops the build before anything is
 //! extracted.
 
+#[cfg(test)]
+mod fuzz_tests;
 pub mod linux;
 pub mod tkinter;
 pub mod windows;

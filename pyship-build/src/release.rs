@@ -37,6 +37,8 @@ pub struct Released {
 pub enum Error {
     #[error("release step `sign` failed (nothing was built or published)")]
     Sign(#[source] crate::sign::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     #[error("release cannot build the project's wheels")]
     Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
@@ -72,6 +74,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Sign(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
             Error::Tools(e) => e.hint(),
             Error::Stamp(e) => match e.as_ref() {
                 StampError::Project(e) => e.hint(),
@@ -106,6 +109,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+    // Held for the whole release; bundle and installer re-enter it.
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
