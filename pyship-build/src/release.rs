@@ -109,14 +109,14 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+    // The certificate and its password are checked first: a wrong password
+    // fails the release before anything is written, built or published.
+    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
-    // The certificate and its password are checked first: a wrong password
-    // fails the release before anything is built, stamped or published.
-    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
 
     let target = plan
         .project
