@@ -587,7 +587,7 @@ fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
                 Location::Url(key.clone())
             } else {
                 Location::Path {
-                    path: plan.project.root.join(key),
+                    path: plan.project.config_dir.join(key),
                     key: key.clone(),
                 }
             };
@@ -610,7 +610,7 @@ fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
         candidates.extend(from_page(&page, ctx, true)?);
     }
     for link in &c.find_links {
-        let local = plan.project.root.join(link);
+        let local = plan.project.config_dir.join(link);
         if !link.contains("://") && local.is_dir() {
             searched.push(local.display().to_string());
             candidates.extend(from_dir(&local, link)?);
