@@ -43,6 +43,18 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
+    #[error("include `{entry}` ({path}) is outside the project {root}")]
+    IncludeOutside {
+        entry: String,
+        path: PathBuf,
+        root: PathBuf,
+    },
+    #[error("the symlink {link} points outside the project {root} (to {target})")]
+    LinkOutside {
+        link: PathBuf,
+        target: PathBuf,
+        root: PathBuf,
+    },
 }
 
 impl Hint for Error {
@@ -54,6 +66,14 @@ impl Hint for Error {
             Error::NoInclude { .. } => {
                 Some("fix `include` in [package.metadata.pyship]; paths are relative to Cargo.toml".into())
             }
+            Error::IncludeOutside { .. } => Some(
+                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
+                    .into(),
+            ),
+            Error::LinkOutside { link, .. } => Some(format!(
+                "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [package.metadata.pyship] to follow it on purpose",
+                link.display()
+            )),
             Error::Copy { .. } | Error::Write { .. } => None,
         }
     }
@@ -68,8 +88,55 @@ fn skipped(name: &str, is_dir: bool) -> bool {
     }
 }
 
+/// What a copy may read, and what it leaves out.
+#[derive(Debug, Clone)]
+struct Rules {
+    /// The project root (canonical): symlinks must resolve inside it.
+    root: PathBuf,
+    /// `allow-outside-project = true`: links may point anywhere.
+    allow_outside: bool,
+    /// Folders never copied (the output folder, when it lies inside an input;
+    /// copying it would copy the copy, until the path is too long).
+    exclude: Vec<PathBuf>,
+}
+
+impl Rules {
+    fn for_plan(plan: &Plan) -> Self {
+        let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| crate::fs::normalize(p));
+        Self {
+            root: canon(&plan.project.workspace_root),
+            allow_outside: plan.config.allow_outside_project,
+            exclude: vec![canon(&plan.out_dir)],
+        }
+    }
+
+    fn excluded(&self, path: &Path) -> bool {
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        self.exclude.contains(&canon)
+    }
+
+    /// A symlink met in a copy must resolve inside the project.
+    fn check_link(&self, link: &Path) -> Result<(), Error> {
+        if self.allow_outside {
+            return Ok(());
+        }
+        let target = link
+            .canonicalize()
+            .unwrap_or_else(|_| crate::fs::link_target(link));
+        if target.starts_with(&self.root) {
+            Ok(())
+        } else {
+            Err(Error::LinkOutside {
+                link: link.to_owned(),
+                target,
+                root: self.root.clone(),
+            })
+        }
+    }
+}
+
 /// Copy `from` (file or tree) to `to`, skipping caches. Returns the file count.
-fn copy_filtered(from: &Path, to: &Path) -> Result<u64, Error> {
+fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
     let fail = |from: &Path, to: &Path| {
         let (from, to) = (from.to_owned(), to.to_owned());
         move |source| Error::Copy { from, to, source }
@@ -80,14 +147,22 @@ fn copy_filtered(from: &Path, to: &Path) -> Result<u64, Error> {
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            e.depth() == 0 || !skipped(&e.file_name().to_string_lossy(), e.file_type().is_dir())
+            e.depth() == 0
+                || !(skipped(&e.file_name().to_string_lossy(), e.file_type().is_dir())
+                    || e.file_type().is_dir() && rules.excluded(e.path()))
         });
+    if fs_err::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink()) {
+        rules.check_link(from)?;
+    }
     for entry in walk {
         let entry = entry.map_err(|e| Error::Copy {
             from: from.to_owned(),
             to: to.to_owned(),
             source: std::io::Error::other(e),
         })?;
+        if entry.path_is_symlink() {
+            rules.check_link(entry.path())?;
+        }
         let rel = entry.path().strip_prefix(from).expect("below root");
         let dest = if rel.as_os_str().is_empty() {
             to.to_owned()
@@ -151,17 +226,26 @@ pub fn run(
         "Copying",
         &format!("app sources from {}", plan.app_src.display()),
     );
-    let mut files = copy_filtered(&plan.app_src, &src)?;
+    let rules = Rules::for_plan(plan);
+    let mut files = copy_filtered(&plan.app_src, &src, &rules)?;
     for entry in &plan.config.include {
-        let path = plan.project.path(entry);
+        let path = crate::fs::normalize(&plan.project.path(entry));
         if !path.exists() {
             return Err(Error::NoInclude {
                 entry: entry.clone(),
                 path,
             });
         }
+        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if !rules.allow_outside && !real.starts_with(&rules.root) {
+            return Err(Error::IncludeOutside {
+                entry: entry.clone(),
+                path: real,
+                root: rules.root.clone(),
+            });
+        }
         let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-        files += copy_filtered(&path, &app.join(name))?;
+        files += copy_filtered(&path, &app.join(name), &rules)?;
     }
     let version = plan.version.version.pep440();
     let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
@@ -203,11 +287,71 @@ mod tests {
         fs_err::write(from.join("pkg/__pycache__/x.cpython-311.pyc"), "").unwrap();
         fs_err::write(from.join("single.py"), "").unwrap();
         let to = d.path().join("out");
-        assert_eq!(copy_filtered(&from, &to).unwrap(), 2);
+        assert_eq!(copy_filtered(&from, &to, &rules(d.path())).unwrap(), 2);
         assert!(to.join("pkg/__init__.py").is_file());
         assert!(!to.join("pkg/__pycache__").exists());
         assert!(!to.join("pkg/mod.pyc").exists());
         assert_eq!(top_level(&from), vec!["pkg", "single"]);
+    }
+
+    fn rules(root: &Path) -> Rules {
+        Rules {
+            root: root.canonicalize().unwrap(),
+            allow_outside: false,
+            exclude: vec![],
+        }
+    }
+
+    #[test]
+    fn copy_leaves_out_an_output_folder_inside_the_sources() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("src");
+        fs_err::create_dir_all(from.join("pkg")).unwrap();
+        fs_err::write(from.join("pkg/a.py"), "").unwrap();
+        let out = from.join("pkg/dist");
+        fs_err::create_dir_all(out.join(".pyship/windows/x/app/src")).unwrap();
+        fs_err::write(out.join("old.zip"), "").unwrap();
+        let mut r = rules(d.path());
+        r.exclude.push(out.canonicalize().unwrap());
+        // The copy goes into the output folder itself, as a bundle does.
+        let to = out.join(".pyship/windows/x/app/src");
+        assert_eq!(copy_filtered(&from, &to, &r).unwrap(), 1);
+        assert!(to.join("pkg/a.py").is_file());
+        assert!(!to.join("pkg/dist").exists());
+    }
+
+    #[test]
+    fn links_out_of_the_project_are_refused_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let project = d.path().join("project");
+        let from = project.join("src");
+        fs_err::create_dir_all(from.join("pkg")).unwrap();
+        fs_err::write(d.path().join("secret.txt"), "s3cret").unwrap();
+        fs_err::write(project.join("shared.py"), "").unwrap();
+        // Inside the project: followed.
+        std::os::unix::fs::symlink("../../shared.py", from.join("pkg/shared.py")).unwrap();
+        let to = d.path().join("out1");
+        assert_eq!(copy_filtered(&from, &to, &rules(&project)).unwrap(), 1);
+        assert!(to.join("pkg/shared.py").is_file());
+        // A file link and a directory link out of the project: refused.
+        for (name, target) in [
+            ("leak.txt", d.path().join("secret.txt")),
+            ("etc", PathBuf::from("/etc")),
+        ] {
+            let link = from.join("pkg").join(name);
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let e = copy_filtered(&from, &d.path().join("out2"), &rules(&project)).unwrap_err();
+            assert!(matches!(e, Error::LinkOutside { .. }), "{e}");
+            assert!(e.to_string().contains(&link.display().to_string()), "{e}");
+            assert!(e.hint().unwrap().contains("allow-outside-project"));
+            let mut allowed = rules(&project);
+            allowed.allow_outside = true;
+            if name == "leak.txt" {
+                copy_filtered(&from, &d.path().join("out3"), &allowed).unwrap();
+                assert!(d.path().join("out3/pkg/leak.txt").is_file());
+            }
+            fs_err::remove_file(&link).unwrap();
+        }
     }
 
     #[test]

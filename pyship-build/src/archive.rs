@@ -492,7 +492,7 @@ pub fn run(
         .unwrap_or_else(|| {
             plan.out_dir.join(format!(
                 "{}-{}-{}",
-                plan.name,
+                plan.file_name,
                 plan.version.version.tag(),
                 platform.artifact_suffix()
             ))
@@ -502,9 +502,9 @@ pub fn run(
     let opts = Options::from_context(ctx);
     let format = platform.archive_format();
     let entries = match format {
-        ArchiveFormat::Zip => write_zip(tree, &plan.name, &artifact, &opts)?,
+        ArchiveFormat::Zip => write_zip(tree, &plan.file_name, &artifact, &opts)?,
         ArchiveFormat::TarGz => {
-            write_tar_gz_reporting(tree, &plan.name, &artifact, &opts, ctx.reporter)?
+            write_tar_gz_reporting(tree, &plan.file_name, &artifact, &opts, ctx.reporter)?
         }
     };
     let read = |source| Error::Read {

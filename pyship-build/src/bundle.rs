@@ -160,9 +160,11 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     timed("prebuild", t);
 
     let tree = plan.bundle_dir(platform);
-    crate::fs::remove_dir_if_exists(&tree).map_err(|source| Error::Clear {
-        path: tree.clone(),
-        source,
+    crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
+        Error::Clear {
+            path: tree.clone(),
+            source,
+        }
     })?;
 
     let t = Instant::now();

@@ -55,14 +55,17 @@ impl Cache {
 
     /// Fetch `url` into `bucket`. With `expected`, a cached copy is used without
     /// any request; without it, the file is downloaded and stored under the hash
-    /// it turned out to have. A mismatch with `expected` is an error and nothing
-    /// is stored.
+    /// it turned out to have. A mismatch with `expected`, or a file `validate`
+    /// refuses, is an error and nothing is stored.
+    #[allow(clippy::too_many_arguments)]
     pub fn fetch(
         &self,
         client: &reqwest::blocking::Client,
+        timeouts: &net::Timeouts,
         bucket: &str,
         url: &str,
         expected: Option<&str>,
+        validate: Option<&net::Validate<'_>>,
         reporter: &dyn Reporter,
     ) -> Result<net::Downloaded, net::Error> {
         let file_name = url
@@ -93,11 +96,13 @@ impl Cache {
         fs_err::create_dir_all(&incoming).map_err(save_in)?;
         // A private staging dir, so parallel fetches of one URL never collide.
         let staging = tempfile::tempdir_in(&incoming).map_err(save_in)?;
-        let got = net::download(
+        let got = net::download_with(
             client,
+            timeouts,
             url,
             &staging.path().join(file_name),
             expected,
+            validate,
             reporter,
         )?;
         let dest = self.entry(bucket, &got.sha256, file_name);

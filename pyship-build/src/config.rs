@@ -51,10 +51,12 @@ impl Hint for Error {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
     pub name: Option<String>,
+    pub file_name: Option<String>,
     pub module: Option<String>,
     pub pyproject: Option<PathBuf>,
     pub app_src: Option<PathBuf>,
     pub include: Option<Vec<String>>,
+    pub allow_outside_project: Option<bool>,
     pub python: Option<String>,
     pub extras: Option<Vec<String>>,
     pub wheels: Option<Vec<String>>,
@@ -181,12 +183,18 @@ pub enum Provider {
 #[serde(rename_all = "kebab-case")]
 pub struct Config {
     pub name: String,
+    /// Explicit file name (folders, artifacts, unit); `None`: derived from
+    /// `name` by [`crate::names::file_name`].
+    pub file_name: Option<String>,
     /// `None`: derived from the pyproject name by the plan.
     pub module: Option<String>,
     pub pyproject: PathBuf,
     /// `None`: the pyproject's directory + `/src`.
     pub app_src: Option<PathBuf>,
     pub include: Vec<String>,
+    /// `include` entries and symlinks in the app sources may lead outside the
+    /// project (off: such paths are errors).
+    pub allow_outside_project: bool,
     pub python: String,
     pub extras: Vec<String>,
     pub wheels: Vec<String>,
@@ -301,6 +309,7 @@ impl RawConfig {
                 .unwrap_or_else(|| PathBuf::from("pyproject.toml")),
             app_src: self.app_src,
             include: self.include.unwrap_or_default(),
+            allow_outside_project: self.allow_outside_project.unwrap_or(false),
             python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
             extras: self.extras.unwrap_or_default(),
             wheels: self.wheels.unwrap_or_default(),
@@ -349,6 +358,7 @@ impl RawConfig {
                 context: d.context.unwrap_or_else(|| PathBuf::from(".")),
             },
             name,
+            file_name: non_empty(self.file_name),
         }
     }
 }

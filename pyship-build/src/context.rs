@@ -31,12 +31,17 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The HTTP timeouts of the run (`PYSHIP_CONNECT_TIMEOUT`, `PYSHIP_HTTP_TIMEOUT`).
+    pub fn timeouts(&self) -> Result<net::Timeouts, net::Error> {
+        net::Timeouts::from_env(self.env)
+    }
+
     /// The one HTTP client of the run, built on first use.
     pub fn http(&self) -> Result<&reqwest::blocking::Client, net::Error> {
         if let Some(c) = self.http.get() {
             return Ok(c);
         }
-        let c = net::client()?;
+        let c = net::client(&self.timeouts()?)?;
         Ok(self.http.get_or_init(|| c))
     }
 }

@@ -289,7 +289,7 @@ pub fn run(
         }
         ctx.reporter.debug(stderr.trim());
     }
-    clean(site_packages)?;
+    clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);
     ctx.reporter.status(
         "Installed",
@@ -308,14 +308,15 @@ pub fn run(
 }
 
 /// Remove what uv leaves that a bundle must not carry: `bin/` (Unix-shebang
-/// console scripts) and lock files.
-pub fn clean(site_packages: &Path) -> Result<(), Error> {
+/// console scripts) and lock files. `roots`: where removing is allowed
+/// ([`crate::fs::remove_dir_if_exists`]).
+pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Clean { path, source }
     };
     let bin = site_packages.join("bin");
-    crate::fs::remove_dir_if_exists(&bin).map_err(|e| Error::Clean {
+    crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
         path: bin.clone(),
         source: std::io::Error::other(e),
     })?;
@@ -440,7 +441,7 @@ mod tests {
         fs_err::write(d.path().join("bin/uvicorn"), "#!/usr/bin/python").unwrap();
         fs_err::write(d.path().join(".lock"), "").unwrap();
         fs_err::create_dir_all(d.path().join("pkg")).unwrap();
-        clean(d.path()).unwrap();
+        clean(d.path(), &[d.path()]).unwrap();
         assert!(!d.path().join("bin").exists());
         assert!(!d.path().join(".lock").exists());
         assert!(d.path().join("pkg").exists());

@@ -19,6 +19,15 @@ pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
 pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
 /// Base delay of network retries in milliseconds (default 500; tests shrink it).
 pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
+/// Connect timeout of every HTTP request in seconds (default 15).
+pub const PYSHIP_CONNECT_TIMEOUT: &str = "PYSHIP_CONNECT_TIMEOUT";
+/// Read-idle timeout of every HTTP request in seconds (default 60): the
+/// longest wait for an answer or for the next bytes of a download.
+pub const PYSHIP_HTTP_TIMEOUT: &str = "PYSHIP_HTTP_TIMEOUT";
+/// Mirror for the Linux standalone CPython: replaces the default
+/// python-build-standalone release URL's `https://github.com/astral-sh/python-build-standalone/releases/download` prefix
+/// (overridden itself by `linux.runtime-url`).
+pub const PYSHIP_LINUX_PYTHON_MIRROR: &str = "PYSHIP_LINUX_PYTHON_MIRROR";
 /// Fixed timestamp (seconds since the epoch) for archive entries.
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// CI ref name and type (GitHub, Gitea and Forgejo runners all set these).
@@ -53,6 +62,9 @@ pub const ALL: &[&str] = &[
     PYSHIP_MAKENSIS,
     PYSHIP_WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
+    PYSHIP_CONNECT_TIMEOUT,
+    PYSHIP_HTTP_TIMEOUT,
+    PYSHIP_LINUX_PYTHON_MIRROR,
     SOURCE_DATE_EPOCH,
     GITHUB_REF_NAME,
     GITHUB_REF_TYPE,

@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("archive entry `{entry}` would be written outside {root}")]
     UnsafePath { entry: String, root: PathBuf },
+    #[error("refusing to remove {path}: it is not inside {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(" or "))]
+    OutsideRoots { path: PathBuf, roots: Vec<PathBuf> },
 }
 
 impl Hint for Error {
@@ -34,6 +36,11 @@ impl Hint for Error {
             Error::Persist { .. } => {
                 Some("check that the directory is writable and the disk is not full".into())
             }
+            Error::OutsideRoots { .. } => Some(
+                "cargo pyship only deletes inside the output folder (--out, default dist/) and its cache; \
+                 this is a bug, please report it with the command and config that led here"
+                    .into(),
+            ),
             Error::Io(_) => None,
         }
     }
@@ -41,8 +48,11 @@ impl Hint for Error {
 
 /// Write `contents` to `path` atomically: a temp file in the same directory,
 /// flushed and synced, then renamed over `path`. An existing file's permissions
-/// are kept. On any error `path` is untouched.
+/// are kept. On any error `path` is untouched. When `path` is a symlink, the
+/// file it points to is replaced (in its own directory) and the link stays.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let resolved = link_target(path);
+    let path = resolved.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -78,6 +88,26 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
         source: e.error,
     })?;
     Ok(())
+}
+
+/// The file a symlink at `path` finally points to (following chains), or
+/// `path` itself when it is not a link. A dangling link resolves to where it
+/// points, so writing creates the target rather than replacing the link.
+pub fn link_target(path: &Path) -> PathBuf {
+    let mut cur = path.to_owned();
+    // A bound on the chain, as the OS has one (ELOOP).
+    for _ in 0..40 {
+        match fs_err::read_link(&cur) {
+            Ok(next) => {
+                cur = match cur.parent() {
+                    Some(parent) if next.is_relative() => parent.join(next),
+                    _ => next,
+                };
+            }
+            Err(_) => return cur,
+        }
+    }
+    cur
 }
 
 /// Join an archive entry name onto `root`, refusing anything that could land
@@ -130,8 +160,78 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<u64, Error> {
     Ok(n)
 }
 
-/// Remove a directory tree if it exists.
-pub fn remove_dir_if_exists(path: &Path) -> Result<(), Error> {
+/// `path` made absolute (against the current directory) with `.` and `..`
+/// resolved lexically, without touching the file system.
+pub fn normalize(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for comp in abs.components() {
+        match comp {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `path` with symlinks resolved as far as it exists: the longest existing
+/// ancestor is canonicalized and the rest appended.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let path = normalize(path);
+    let mut rest = Vec::new();
+    let mut cur = path.as_path();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            let mut out = c;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                cur = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
+/// Whether `path` lies strictly inside one of `roots`, after resolving `..`
+/// and the symlinks of its parents (the last component itself may be a link:
+/// removing a link removes the link, not its target).
+pub fn is_inside(path: &Path, roots: &[&Path]) -> bool {
+    let norm = normalize(path);
+    let (Some(parent), Some(name)) = (norm.parent(), norm.file_name()) else {
+        return false;
+    };
+    let resolved = resolve_existing(parent).join(name);
+    roots.iter().any(|root| {
+        let root = resolve_existing(root);
+        resolved != root && resolved.starts_with(&root)
+    })
+}
+
+/// Remove a directory tree if it exists. The one place a run removes
+/// directories: `path` must lie strictly inside one of `roots` (the output
+/// folder and the cache, [`crate::plan::Plan::write_roots`]), whatever the
+/// config says; anything else is refused before a file is touched.
+pub fn remove_dir_if_exists(path: &Path, roots: &[&Path]) -> Result<(), Error> {
+    if !is_inside(path, roots) {
+        return Err(Error::OutsideRoots {
+            path: path.to_owned(),
+            roots: roots.iter().map(|r| r.to_path_buf()).collect(),
+        });
+    }
+    if fs_err::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(fs_err::remove_file(path)?);
+    }
     match fs_err::remove_dir_all(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => Ok(other?),
@@ -159,6 +259,65 @@ mod tests {
             safe_join(root, "a/./b\\c").unwrap(),
             Path::new("/tmp/x/a/b/c")
         );
+    }
+
+    #[test]
+    fn remove_dir_refuses_outside_the_roots() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dist = tmp.path().join("dist");
+        let cache = tmp.path().join("cache");
+        let victim = tmp.path().join("victim");
+        for d in [&dist, &cache, &victim] {
+            fs_err::create_dir_all(d.join("sub")).unwrap();
+        }
+        let roots = [dist.as_path(), cache.as_path()];
+        for bad in [
+            victim.clone(),
+            dist.clone(),
+            cache.clone(),
+            dist.join("../victim"),
+            dist.join(".pyship/windows/../../../victim"),
+            tmp.path().to_owned(),
+            PathBuf::from("/"),
+        ] {
+            let e = remove_dir_if_exists(&bad, &roots).unwrap_err();
+            assert!(matches!(e, Error::OutsideRoots { .. }), "{}", bad.display());
+        }
+        // A link inside dist/ pointing at the victim: the path through it is outside.
+        std::os::unix::fs::symlink(&victim, dist.join("link")).unwrap();
+        assert!(remove_dir_if_exists(&dist.join("link/sub"), &roots).is_err());
+        // Removing the link itself removes the link, never the target.
+        remove_dir_if_exists(&dist.join("link"), &roots).unwrap();
+        assert!(victim.join("sub").is_dir());
+        assert!(!dist.join("link").exists());
+        remove_dir_if_exists(&dist.join("sub"), &roots).unwrap();
+        remove_dir_if_exists(&cache.join("sub"), &roots).unwrap();
+        remove_dir_if_exists(&cache.join("never-existed"), &roots).unwrap();
+        assert!(!dist.join("sub").exists() && !cache.join("sub").exists());
+        assert!(victim.join("sub").is_dir());
+    }
+
+    #[test]
+    fn atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        fs_err::create_dir_all(&real_dir).unwrap();
+        let target = real_dir.join("pyproject.toml");
+        fs_err::write(&target, "old").unwrap();
+        let proj = dir.path().join("proj");
+        fs_err::create_dir_all(&proj).unwrap();
+        // A relative link, and a link to that link.
+        std::os::unix::fs::symlink("../real/pyproject.toml", proj.join("pyproject.toml")).unwrap();
+        std::os::unix::fs::symlink("pyproject.toml", proj.join("again.toml")).unwrap();
+        atomic_write(&proj.join("again.toml"), b"new").unwrap();
+        assert_eq!(fs_err::read_to_string(&target).unwrap(), "new");
+        for link in ["pyproject.toml", "again.toml"] {
+            let m = fs_err::symlink_metadata(proj.join(link)).unwrap();
+            assert!(m.file_type().is_symlink(), "{link} replaced by a file");
+        }
+        // No temp file left in either directory.
+        assert_eq!(fs_err::read_dir(&proj).unwrap().count(), 2);
+        assert_eq!(fs_err::read_dir(&real_dir).unwrap().count(), 1);
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl Hint for Error {
 #[derive(Debug, Serialize)]
 struct TemplateContext<'a> {
     name: &'a str,
-    /// `name` made valid as a Windows file name (install folder, shortcuts).
+    /// The app's file name (install folder, shortcuts; see [`crate::names`]).
     dir_name: String,
     /// Key under `HKCU\...\Uninstall\`.
     reg_key: String,
@@ -144,29 +144,6 @@ struct TemplateContext<'a> {
     interpreters: Vec<&'static str>,
     /// KiB of the installed tree (Add/Remove Programs `EstimatedSize`).
     estimated_size_kb: u64,
-}
-
-/// `name` as a Windows file or registry key name: characters Windows refuses
-/// (`<>:"/\|?*`, control characters) dropped or replaced, no trailing dot or space.
-pub fn windows_file_name(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .filter_map(|c| match c {
-            '"' | '<' | '>' | '|' | '?' | '*' => None,
-            '/' | '\\' | ':' => Some('-'),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect();
-    while s.ends_with(['.', ' ']) {
-        s.pop();
-    }
-    let s = s.trim_start().to_owned();
-    if s.is_empty() {
-        "app".into()
-    } else {
-        s
-    }
 }
 
 /// The bundle's top-level folders and files, and its size in bytes.
@@ -256,7 +233,7 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
         Launcher::Vbs => "vbs",
         Launcher::Pythonw => "pythonw",
     };
-    let dir_name = windows_file_name(&plan.name);
+    let dir_name = plan.file_name.clone();
     let ctx = TemplateContext {
         name: &plan.name,
         reg_key: dir_name.clone(),
@@ -412,14 +389,6 @@ fn tail(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_file_name_drops_forbidden_characters() {
-        assert_eq!(windows_file_name(r#"My "App" $HOME"#), "My App $HOME");
-        assert_eq!(windows_file_name("a/b\\c:d?.. "), "a-b-c-d");
-        assert_eq!(windows_file_name("\"\""), "app");
-        assert_eq!(windows_file_name("Hello App"), "Hello App");
-    }
 
     #[test]
     fn script_line_names_the_failing_line() {

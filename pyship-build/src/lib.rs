@@ -24,6 +24,7 @@ pub mod fs;
 pub mod init;
 pub mod installer;
 pub mod manifest;
+pub mod names;
 pub mod net;
 pub mod pe;
 pub mod plan;

@@ -4,6 +4,11 @@
 //! computed, and are renamed into place only when the hash matches (uv's
 //! approach). Connection errors, 429 and 5xx are retried with bounded
 //! exponential backoff.
+//!
+//! Every request has a connect timeout and a read-idle timeout ([`Timeouts`],
+//! `PYSHIP_CONNECT_TIMEOUT` / `PYSHIP_HTTP_TIMEOUT`): a server that accepts the
+//! connection and then says nothing, or stops in the middle of a body, ends
+//! the run with an error naming the URL and the setting instead of hanging.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,11 +21,69 @@ use crate::report::Reporter;
 
 /// User agent sent with every request.
 pub const USER_AGENT: &str = concat!("cargo-pyship/", env!("CARGO_PKG_VERSION"));
+/// Default connect timeout in seconds (`PYSHIP_CONNECT_TIMEOUT`).
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 15;
+/// Default read-idle timeout in seconds (`PYSHIP_HTTP_TIMEOUT`): the longest
+/// wait for a server's answer or for the next bytes of a body.
+pub const DEFAULT_READ_TIMEOUT: u64 = 60;
+/// Slowest upload rate still accepted (bytes per second): an upload may take
+/// the read timeout plus its size at this rate.
+pub const MIN_UPLOAD_RATE: u64 = 64 * 1024;
+
+/// How long a request may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Read-idle: the wait for the answer and between two reads of a body.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
+            read: Duration::from_secs(DEFAULT_READ_TIMEOUT),
+        }
+    }
+}
+
+impl Timeouts {
+    /// From `PYSHIP_CONNECT_TIMEOUT` and `PYSHIP_HTTP_TIMEOUT` (seconds,
+    /// fractions allowed); a value that is not a positive number is an error.
+    pub fn from_env(env: &crate::env::Env) -> Result<Self, Error> {
+        let secs = |var: &'static str, default: u64| match env.get(var) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| Error::BadTimeout {
+                    var,
+                    value: v.to_owned(),
+                }),
+        };
+        Ok(Self {
+            connect: secs(crate::env::PYSHIP_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)?,
+            read: secs(crate::env::PYSHIP_HTTP_TIMEOUT, DEFAULT_READ_TIMEOUT)?,
+        })
+    }
+
+    /// The time allowed for an upload of `size` bytes.
+    pub fn upload(&self, size: u64) -> Duration {
+        self.read + Duration::from_secs(size / MIN_UPLOAD_RATE)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
+    #[error("{var} = {value:?} is not a number of seconds")]
+    BadTimeout { var: &'static str, value: String },
+    #[error("{url} did not answer within {} s (connect) / sent nothing for {} s (read)", .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
+    Timeout { url: String, timeouts: Timeouts },
     #[error("request to {url} failed")]
     Request {
         url: String,
@@ -40,6 +103,12 @@ pub enum Error {
         url: String,
         expected: String,
         actual: String,
+    },
+    #[error("the download of {url} ({size} bytes) is not usable: {reason}")]
+    Invalid {
+        url: String,
+        size: u64,
+        reason: String,
     },
     #[error("could not save the download of {url} to {path}")]
     Save {
@@ -75,25 +144,78 @@ impl Hint for Error {
                 "the download does not match the pinned hash: the mirror serves a different or tampered file; nothing was extracted. If the new file is trusted, update the pin (python-sha256 or pyship.lock)"
                     .into(),
             ),
+            Error::Invalid { .. } => Some(
+                "the server sent something else than the expected archive (an error page, or a download cut short); nothing was cached or locked: check the URL and the mirror"
+                    .into(),
+            ),
             Error::Status { status: 404, .. } => {
                 Some("check the URL, the version and the mirror setting".into())
             }
             Error::Request { .. } => {
                 Some("check the network connection, the proxy settings and the URL".into())
             }
-            _ => None,
+            Error::Timeout { .. } => Some(format!(
+                "the server stalled; try again, use another mirror, or allow longer waits with {} (read, default {DEFAULT_READ_TIMEOUT} s) and {} (connect, default {DEFAULT_CONNECT_TIMEOUT} s)",
+                crate::env::PYSHIP_HTTP_TIMEOUT,
+                crate::env::PYSHIP_CONNECT_TIMEOUT
+            )),
+            Error::BadTimeout { .. } => {
+                Some("give a positive number of seconds, e.g. 120, or unset the variable".into())
+            }
+            Error::Body { .. } => Some(
+                "the connection dropped during the download; run again (a partial download is never cached), or use another mirror"
+                    .into(),
+            ),
+            Error::Status { status, .. } if *status >= 500 => Some(
+                "the server failed; try again later or use another mirror".into(),
+            ),
+            Error::Status { status: 401 | 403, .. } => Some(
+                "the server refused access; check the URL and any credentials the mirror needs".into(),
+            ),
+            Error::Save { .. } => Some(
+                "check that the cache directory (PYSHIP_CACHE_DIR) is writable and the disk is not full"
+                    .into(),
+            ),
+            Error::Client(_) => None,
+            Error::Status { .. } => Some("check the URL".into()),
         }
     }
 }
 
-/// Build the one HTTP client configuration the tool uses.
-pub fn client() -> Result<reqwest::blocking::Client, Error> {
+/// Build the one HTTP client configuration the tool uses. With the blocking
+/// client, `timeout` bounds the wait for the answer and each read of a body:
+/// a read-idle timeout. Uploads set their own, longer one per request.
+pub fn client(timeouts: &Timeouts) -> Result<reqwest::blocking::Client, Error> {
     reqwest::blocking::Client::builder()
         .user_agent(USER_AGENT)
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(None)
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.read)
         .build()
         .map_err(Error::Client)
+}
+
+/// Whether an error (or an I/O error wrapping one) is reqwest's timeout.
+pub fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<reqwest::Error>() {
+            if r.is_timeout() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                if is_timeout(inner) {
+                    return true;
+                }
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Bounded exponential backoff: attempt `n` (0-based) waits `base * 2^n`, capped.
@@ -154,6 +276,29 @@ pub fn download(
     expected: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Downloaded, Error> {
+    download_with(
+        client,
+        &Timeouts::default(),
+        url,
+        dest,
+        expected,
+        None,
+        reporter,
+    )
+}
+
+/// [`download`], with the client's `timeouts` (to name them in a timeout
+/// error) and a `validate` check run on the finished temp file before it is
+/// renamed to `dest` (a file it refuses is never stored).
+pub fn download_with(
+    client: &reqwest::blocking::Client,
+    timeouts: &Timeouts,
+    url: &str,
+    dest: &Path,
+    expected: Option<&str>,
+    validate: Option<&Validate<'_>>,
+    reporter: &dyn Reporter,
+) -> Result<Downloaded, Error> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(dir).map_err(|source| Error::Save {
         url: url.to_owned(),
@@ -174,12 +319,25 @@ pub fn download(
             },
         })?;
         let len = file.metadata().ok().map(|m| m.len());
-        return save_verified(file, len, url, dest, expected, reporter);
+        return save_verified(file, len, url, dest, expected, validate, reporter);
     }
-    Backoff::default().retry(|_| {
-        let resp = client.get(url).send().map_err(|source| Error::Request {
+    let timed_out = |e: Error| match e {
+        Error::Request { ref source, .. } if source.is_timeout() => Error::Timeout {
             url: url.to_owned(),
-            source,
+            timeouts: *timeouts,
+        },
+        Error::Body { ref source, .. } if is_timeout(source) => Error::Timeout {
+            url: url.to_owned(),
+            timeouts: *timeouts,
+        },
+        other => other,
+    };
+    Backoff::default().retry(|_| {
+        let resp = client.get(url).send().map_err(|source| {
+            timed_out(Error::Request {
+                url: url.to_owned(),
+                source,
+            })
         })?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
@@ -189,9 +347,12 @@ pub fn download(
             });
         }
         let len = resp.content_length();
-        save_verified(resp, len, url, dest, expected, reporter)
+        save_verified(resp, len, url, dest, expected, validate, reporter).map_err(timed_out)
     })
 }
+
+/// A check of a finished download (e.g. "is a readable zip"); `Err` says why not.
+pub type Validate<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
 /// Stream `body` to a temp file beside `dest` while hashing it; rename it to
 /// `dest` only when the hash matches `expected` (if given).
@@ -201,6 +362,7 @@ fn save_verified(
     url: &str,
     dest: &Path,
     expected: Option<&str>,
+    validate: Option<&Validate<'_>>,
     reporter: &dyn Reporter,
 ) -> Result<Downloaded, Error> {
     let save_err = |source| Error::Save {
@@ -233,6 +395,17 @@ fn save_verified(
         bar.inc(n as u64);
     }
     bar.finish();
+    // A server that announced a length and sent less cut the body short
+    // (reqwest reports that only for some transfer encodings).
+    if let Some(want) = len.filter(|want| *want != size) {
+        return Err(Error::Body {
+            url: url.to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("got {size} of {want} bytes"),
+            ),
+        });
+    }
     let actual = hex::encode(hasher.finalize());
     if let Some(exp) = expected {
         if !exp.eq_ignore_ascii_case(&actual) {
@@ -244,6 +417,13 @@ fn save_verified(
         }
     }
     tmp.as_file().sync_all().map_err(save_err)?;
+    if let Some(check) = validate {
+        check(tmp.path()).map_err(|reason| Error::Invalid {
+            url: url.to_owned(),
+            size,
+            reason,
+        })?;
+    }
     tmp.persist(dest).map_err(|e| save_err(e.error))?;
     Ok(Downloaded {
         path: dest.to_owned(),
@@ -277,7 +457,7 @@ mod tests {
         let src = d.path().join("a.zip");
         fs_err::write(&src, b"hello").unwrap();
         let url = format!("file://{}", src.display());
-        let c = client().unwrap();
+        let c = client(&Timeouts::default()).unwrap();
         let r = crate::report::NullReporter;
         let got = download(&c, &url, &d.path().join("out/a.zip"), None, &r).unwrap();
         assert_eq!(got.sha256, sha256_file(&src).unwrap());

@@ -72,8 +72,11 @@ pub struct Artifact {
 /// Everything a run needs to know, resolved once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    /// Display name and artifact prefix.
+    /// Display name (installer title, release name).
     pub name: String,
+    /// The file name derived from `name` (or `file-name`): artifact prefix,
+    /// bundle folder, install folder, shortcuts, systemd unit. See [`crate::names`].
+    pub file_name: String,
     /// Normalized Python distribution name (`hello_app`).
     pub dist_name: String,
     /// `python -m {module}`.
@@ -107,6 +110,10 @@ impl Plan {
     pub fn build(project: Project, env: &Env, opts: &Options<'_>) -> Result<Self, PlanError> {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
+        let file_name = match &config.file_name {
+            Some(f) => crate::names::explicit_file_name(f)?,
+            None => crate::names::file_name(&config.name)?,
+        };
         let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
         let module = config.module.clone().unwrap_or_else(|| dist_name.clone());
@@ -121,13 +128,7 @@ impl Plan {
         };
         let out_dir = opts
             .out_dir
-            .map(|p| {
-                if p.is_absolute() {
-                    p.to_owned()
-                } else {
-                    std::env::current_dir().unwrap_or_default().join(p)
-                }
-            })
+            .map(crate::fs::normalize)
             .unwrap_or_else(|| project.config_dir.join("dist"));
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
@@ -151,13 +152,13 @@ impl Plan {
             push(
                 ArtifactKind::Bundle,
                 Some(t),
-                format!("{}-{}-{}", config.name, tag, t.artifact_suffix()),
+                format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
             );
             if t == Platform::Windows && config.windows.installer {
                 push(
                     ArtifactKind::Installer,
                     Some(t),
-                    format!("{}-{}-setup.exe", config.name, tag),
+                    format!("{}-{}-setup.exe", file_name, tag),
                 );
             }
         }
@@ -166,6 +167,7 @@ impl Plan {
         let commit = git_head(&project.config_dir);
         Ok(Self {
             name: config.name.clone(),
+            file_name,
             dist_name,
             module,
             version,
@@ -196,9 +198,15 @@ impl Plan {
             .find(|a| a.kind == kind && a.platform == platform)
     }
 
-    /// The unpacked bundle tree of `platform` (its top-level folder `{name}/`).
+    /// The unpacked bundle tree of `platform` (its top-level folder `{file_name}/`).
     pub fn bundle_dir(&self, platform: Platform) -> PathBuf {
-        self.work_dir.join(platform.key()).join(&self.name)
+        self.work_dir.join(platform.key()).join(&self.file_name)
+    }
+
+    /// The only directories a run may delete or replace things in: the output
+    /// folder and the cache (see [`crate::fs::remove_dir_if_exists`]).
+    pub fn write_roots<'a>(&'a self, cache: &'a crate::cache::Cache) -> [&'a Path; 2] {
+        [self.out_dir.as_path(), cache.root()]
     }
 }
 
@@ -245,6 +253,8 @@ pub enum PlanError {
     Python(#[from] crate::error::Hinted),
     #[error(transparent)]
     Project(#[from] crate::project::Error),
+    #[error(transparent)]
+    Name(#[from] crate::names::Error),
 }
 
 impl crate::error::Hint for PlanError {
@@ -253,6 +263,7 @@ impl crate::error::Hint for PlanError {
             PlanError::Version(e) => e.hint(),
             PlanError::Python(e) => e.hint(),
             PlanError::Project(e) => e.hint(),
+            PlanError::Name(e) => e.hint(),
         }
     }
 }

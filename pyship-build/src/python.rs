@@ -55,6 +55,8 @@ pub enum Error {
     #[error("could not fetch the Python runtime {url}")]
     Fetch {
         url: String,
+        /// The settings that choose where the runtime comes from (for the hint).
+        settings: &'static str,
         #[source]
         source: crate::net::Error,
     },
@@ -111,7 +113,12 @@ impl Hint for Error {
                 ),
                 None => "pick a version whose Windows binaries are on python.org (3.12.x and 3.13.x releases have them), or check windows.python-mirror / PYSHIP_PYTHON_MIRROR".into(),
             }),
-            Error::Fetch { source, .. } => source.hint(),
+            Error::Fetch {
+                source, settings, ..
+            } => Some(match source.hint() {
+                Some(h) => format!("{h}; the runtime's URL comes from {settings}"),
+                None => format!("the runtime's URL comes from {settings}"),
+            }),
             Error::Offline { .. } => Some("run once without --offline to fill the cache".into()),
             Error::Extract { .. } | Error::NotEmbeddable { .. } => Some(
                 "the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry".into(),
@@ -221,15 +228,105 @@ impl Lockfile {
     }
 }
 
-/// Fetch `url` into the runtimes cache, verified against `pin` when there is
-/// one; without a pin the hash is recorded in the lock. Returns the cached
+/// Where a runtime download comes from, for errors and hints.
+pub(crate) struct Source<'a> {
+    pub url: &'a str,
+    /// The settings that choose the URL, named in hints.
+    pub settings: &'static str,
+    /// Whether a finished download is the expected kind of archive.
+    pub validate: &'a crate::net::Validate<'a>,
+}
+
+/// Settings naming where the Windows runtime comes from.
+pub(crate) const WINDOWS_SETTINGS: &str =
+    "`windows.python-mirror` (or PYSHIP_PYTHON_MIRROR) and `python`";
+/// Settings naming where the Linux runtime comes from.
+pub(crate) const LINUX_SETTINGS: &str = "`linux.runtime-url` (or PYSHIP_LINUX_PYTHON_MIRROR) and `python`; `linux.runtime = \"venv\"` needs no download";
+
+/// Settings naming where tkinter's files come from.
+pub(crate) const TKINTER_SETTINGS: &str =
+    "`windows.tkinter-source` and `windows.python-mirror` (or PYSHIP_PYTHON_MIRROR)";
+
+/// `Ok` when `path` starts like an MSI (an OLE compound file).
+pub fn validate_msi(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    const OLE: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    let mut head = [0u8; 8];
+    fs_err::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|_| "too short to be an MSI".to_owned())?;
+    if head == OLE {
+        Ok(())
+    } else {
+        Err("not an MSI (no OLE compound file header)".into())
+    }
+}
+
+/// [`validate_zip`] or [`validate_tar_gz`], by the name (or URL) `name`.
+pub fn validate_by_name(name: &str, path: &Path) -> Result<(), String> {
+    if name.ends_with(".zip") || name.ends_with(".whl") {
+        validate_zip(path)
+    } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        validate_tar_gz(path)
+    } else {
+        Ok(())
+    }
+}
+
+/// `Ok` when `path` is a zip whose every entry reads back (CRC-checked).
+pub fn validate_zip(path: &Path) -> Result<(), String> {
+    let f = fs_err::File::open(path).map_err(|e| e.to_string())?;
+    let mut z = zip::ZipArchive::new(std::io::BufReader::new(f))
+        .map_err(|e| format!("not a readable zip archive ({e})"))?;
+    for i in 0..z.len() {
+        let mut entry = z
+            .by_index(i)
+            .map_err(|e| format!("zip entry {i} is unreadable ({e})"))?;
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|e| format!("zip entry {i} is damaged ({e})"))?;
+    }
+    if z.is_empty() {
+        return Err("the zip archive is empty".into());
+    }
+    Ok(())
+}
+
+/// `Ok` when `path` is a gzip-compressed tar that reads to its end.
+pub fn validate_tar_gz(path: &Path) -> Result<(), String> {
+    let f = fs_err::File::open(path).map_err(|e| e.to_string())?;
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f)));
+    let mut n = 0u64;
+    for entry in tar
+        .entries()
+        .map_err(|e| format!("not a readable .tar.gz ({e})"))?
+    {
+        let mut entry = entry.map_err(|e| format!("not a readable .tar.gz ({e})"))?;
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|e| format!("the .tar.gz is damaged or cut short ({e})"))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err("not a readable .tar.gz (no entries)".into());
+    }
+    Ok(())
+}
+
+/// Fetch `src.url` into the runtimes cache, verified against `pin` when there
+/// is one, and validated as an archive before it is cached; only then, and
+/// only without a pin, is the hash recorded in the lock. Returns the cached
 /// file, its hash and whether it was recorded.
 pub(crate) fn fetch_pinned(
     plan: &Plan,
-    url: &str,
+    src: &Source<'_>,
     pin: Option<&str>,
     ctx: &Context<'_>,
 ) -> Result<(crate::net::Downloaded, bool), Error> {
+    let url = src.url;
+    let fetch_err = |source| Error::Fetch {
+        url: url.to_owned(),
+        settings: src.settings,
+        source,
+    };
     let lock_path = Lockfile::path(plan);
     let locked = Lockfile::read(&lock_path)?.get(url).map(str::to_owned);
     let expected = pin.map(str::to_owned).or(locked);
@@ -246,23 +343,20 @@ pub(crate) fn fetch_pinned(
             });
         }
     }
-    let client = ctx.http().map_err(|source| Error::Fetch {
-        url: url.to_owned(),
-        source,
-    })?;
+    let client = ctx.http().map_err(fetch_err)?;
+    let timeouts = ctx.timeouts().map_err(fetch_err)?;
     let got = ctx
         .cache
         .fetch(
             client,
+            &timeouts,
             crate::cache::RUNTIMES,
             url,
             expected.as_deref(),
+            Some(src.validate),
             ctx.reporter,
         )
-        .map_err(|source| Error::Fetch {
-            url: url.to_owned(),
-            source,
-        })?;
+        .map_err(fetch_err)?;
     let recorded = expected.is_none();
     if recorded {
         Lockfile::record(&lock_path, url, &got.sha256)?;

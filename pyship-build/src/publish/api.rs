@@ -29,6 +29,8 @@ pub(crate) struct Api<'a> {
     pub headers: &'static [(&'static str, &'static str)],
     pub token_env: &'a str,
     pub backoff: Backoff,
+    /// The client's timeouts; uploads get a longer one for their size.
+    pub timeouts: crate::net::Timeouts,
     pub reporter: &'a dyn Reporter,
 }
 
@@ -195,7 +197,9 @@ impl Api<'_> {
             progress,
         };
         let method = Method::POST;
-        let rb = self.request(&method, url);
+        let rb = self
+            .request(&method, url)
+            .timeout(self.timeouts.upload(size));
         let rb = if multipart {
             let boundary = format!("pyship-{:016x}", rand_u64());
             let safe_name: String = name

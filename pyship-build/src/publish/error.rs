@@ -14,8 +14,8 @@ pub enum Error {
     NoServer { manifest: String },
     #[error("no repository to publish to: `publish.repo` is not set in {manifest} and GITHUB_REPOSITORY is not set")]
     NoRepo { manifest: String },
-    #[error("`{repo}` is not a repository name of the form owner/name")]
-    BadRepo { repo: String },
+    #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
+    BadRepo { repo: String, reason: String },
     #[error("no publish token: the environment variable {var} is not set")]
     NoToken { var: String },
     #[error("the publish token in {var} has characters an HTTP header cannot carry")]
@@ -105,10 +105,17 @@ impl Hint for Error {
             Error::Insecure { .. } => "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)".into(),
             Error::Api { status: 401, token_env, .. } => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
             Error::Api { status: 403, .. } => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
+            Error::Api { status: 404, message, .. } if message.starts_with("target ") && message.contains("not found") => "the release's tag is created at this commit, which the server does not have: push it first (`git push`, or push the tag), then publish again".into(),
             Error::Api { status: 404, .. } => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
             Error::Api { status: 413, .. } => "the file exceeds the server's attachment size limit: raise [repository.release] FILE_MAX_SIZE (Gitea 1.26+) or [attachment] MAX_SIZE (Gitea 1.25) in app.ini".into(),
             Error::Api { status: 422, .. } => "the server rejected the request's fields; the message above says which".into(),
             Error::Api { status, .. } if *status == 429 || *status >= 500 => "the server kept failing after several retries; publishing is idempotent, run it again".into(),
+            Error::Request { source, .. } if source.is_timeout() => format!(
+                "the server stalled; publishing is idempotent, run it again, or allow longer waits with {} (read, default {} s; an upload also gets its size at 64 KiB/s) and {} (connect)",
+                crate::env::PYSHIP_HTTP_TIMEOUT,
+                crate::net::DEFAULT_READ_TIMEOUT,
+                crate::env::PYSHIP_CONNECT_TIMEOUT
+            ),
             Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
             Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
             Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),

@@ -29,6 +29,7 @@ impl<'a> Gitea<'a> {
         target: &'a Target,
         http: &'a Client,
         backoff: Backoff,
+        timeouts: crate::net::Timeouts,
         reporter: &'a dyn Reporter,
     ) -> Self {
         Self {
@@ -40,6 +41,7 @@ impl<'a> Gitea<'a> {
                 headers: &[],
                 token_env: &target.token_env,
                 backoff,
+                timeouts,
                 reporter,
             },
             raw_upload: OnceLock::new(),

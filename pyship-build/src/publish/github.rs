@@ -35,6 +35,7 @@ impl<'a> Github<'a> {
         target: &'a Target,
         http: &'a Client,
         backoff: Backoff,
+        timeouts: crate::net::Timeouts,
         reporter: &'a dyn Reporter,
     ) -> Self {
         let (api_base, uploads_base) = bases(&target.server);
@@ -47,6 +48,7 @@ impl<'a> Github<'a> {
                 headers: &[("X-GitHub-Api-Version", "2022-11-28")],
                 token_env: &target.token_env,
                 backoff,
+                timeouts,
                 reporter,
             },
             api_base,

@@ -256,11 +256,22 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     let target = Target::resolve(cfg, ctx.env, &manifest)?;
     let items = collect_items(plan, opts, dry_run)?;
     let http = ctx.http()?;
+    let timeouts = ctx.timeouts()?;
     let provider: Box<dyn Provider> = match cfg.provider {
-        ProviderKind::Gitea | ProviderKind::Forgejo => {
-            Box::new(Gitea::new(&target, http, opts.backoff, ctx.reporter))
-        }
-        ProviderKind::Github => Box::new(Github::new(&target, http, opts.backoff, ctx.reporter)),
+        ProviderKind::Gitea | ProviderKind::Forgejo => Box::new(Gitea::new(
+            &target,
+            http,
+            opts.backoff,
+            timeouts,
+            ctx.reporter,
+        )),
+        ProviderKind::Github => Box::new(Github::new(
+            &target,
+            http,
+            opts.backoff,
+            timeouts,
+            ctx.reporter,
+        )),
     };
     let tag = plan.version.version.tag();
     let prerelease = plan.version.version.is_prerelease();

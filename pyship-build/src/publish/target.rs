@@ -77,12 +77,7 @@ impl Target {
             .ok_or_else(|| Error::NoRepo {
                 manifest: manifest.to_owned(),
             })?;
-        let (owner, name) = match repo.trim_matches('/').split_once('/') {
-            Some((o, n)) if !o.is_empty() && !n.is_empty() && !n.contains('/') => {
-                (o.to_owned(), n.to_owned())
-            }
-            _ => return Err(Error::BadRepo { repo }),
-        };
+        let (owner, name) = split_repo(repo.trim())?;
         let token = env
             .get(&cfg.token_env)
             .map(|t| Token::new(t.trim()))
@@ -112,6 +107,62 @@ impl Target {
     pub fn join(&self, segments: &[&str]) -> Url {
         join_url(&self.server, segments)
     }
+}
+
+/// Split `owner/name` and check both parts the way Gitea validates them
+/// (Gitea `modules/validation` and `models/repo`): an owner is 1-40 ASCII
+/// letters, digits, `-`, `_`, `.`, starting with a letter or digit, with no
+/// two of `-_.` in a row and none at the end; a repository name is 1-100 of
+/// the same characters, not `.`, `..` or `-`, and not ending in `.git`,
+/// `.wiki`, `.rss` or `.atom`. Anything else would send the requests to
+/// another path than the repository meant (`../hello`, `acme/..`).
+pub fn split_repo(repo: &str) -> Result<(String, String), Error> {
+    let bad = |reason: &str| Error::BadRepo {
+        repo: repo.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let Some((owner, name)) = repo.split_once('/') else {
+        return Err(bad("it is not `owner/name`"));
+    };
+    let allowed = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let special = |b: u8| matches!(b, b'-' | b'_' | b'.');
+    if owner.is_empty() || owner.len() > 40 || !allowed(owner) {
+        return Err(bad(
+            "the owner must be 1-40 ASCII letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    if !owner.as_bytes()[0].is_ascii_alphanumeric()
+        || special(*owner.as_bytes().last().expect("not empty"))
+        || owner
+            .as_bytes()
+            .windows(2)
+            .any(|w| special(w[0]) && special(w[1]))
+    {
+        return Err(bad(
+            "the owner must start and end with a letter or digit and have no two of `-`, `_`, `.` in a row",
+        ));
+    }
+    if name.is_empty() || name.len() > 100 || !allowed(name) {
+        return Err(bad(
+            "the repository name must be 1-100 ASCII letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    if matches!(name, "." | ".." | "-") {
+        return Err(bad("`.`, `..` and `-` are reserved repository names"));
+    }
+    let lower = name.to_ascii_lowercase();
+    if [".git", ".wiki", ".rss", ".atom"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+    {
+        return Err(bad(
+            "a repository name cannot end in `.git`, `.wiki`, `.rss` or `.atom`",
+        ));
+    }
+    Ok((owner.to_owned(), name.to_owned()))
 }
 
 /// `{base}/{segments…}`, each segment percent-encoded.
@@ -168,6 +219,48 @@ fn redact(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repo_names_are_checked_like_gitea() {
+        for ok in [
+            "acme/hello",
+            "a/b",
+            "Acme-1/hello.world_2",
+            "a.b/c-d",
+            "x/.hidden",
+        ] {
+            assert!(split_repo(ok).is_ok(), "{ok} refused");
+        }
+        for bad in [
+            "../hello",
+            "acme/..",
+            "acme/.",
+            "acme/-",
+            "./hello",
+            "acme/hello/extra",
+            "acme",
+            "/hello",
+            "acme/",
+            "ac me/hello",
+            "acme/hel lo",
+            "acme/hello?x=1",
+            "acme/hello#f",
+            "acme/%2e%2e",
+            "-acme/hello",
+            "acme-/hello",
+            "ac--me/hello",
+            "acme/hello.git",
+            "acme/Hello.WIKI",
+            "acmé/hello",
+            "acme/hello\\x",
+        ] {
+            let e = split_repo(bad).unwrap_err();
+            assert!(matches!(e, Error::BadRepo { .. }), "{bad} accepted");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        assert!(split_repo(&format!("{}/r", "a".repeat(41))).is_err());
+        assert!(split_repo(&format!("o/{}", "r".repeat(101))).is_err());
+    }
 
     #[test]
     fn plain_http_only_to_loopback() {

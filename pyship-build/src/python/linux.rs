@@ -150,14 +150,32 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, sup
 
 fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let linux = &plan.config.linux;
-    let url = runtime_url(linux.runtime_url.as_deref(), &plan.python.full)?;
+    let mirrored = match (
+        &linux.runtime_url,
+        ctx.env.get(crate::env::PYSHIP_LINUX_PYTHON_MIRROR),
+    ) {
+        (None, Some(m)) => {
+            Some(DEFAULT_RUNTIME_URL.replace(PBS_DOWNLOADS, m.trim_end_matches('/')))
+        }
+        _ => None,
+    };
+    let template = linux.runtime_url.as_deref().or(mirrored.as_deref());
+    let url = runtime_url(template, &plan.python.full)?;
     ctx.reporter.status(
         "Fetching",
         &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
     );
     // Pinned by `linux.runtime-sha256`, else by pyship.lock (recorded on first fetch).
-    let (fetched, recorded) =
-        super::fetch_pinned(plan, &url, linux.runtime_sha256.as_deref(), ctx)?;
+    let (fetched, recorded) = super::fetch_pinned(
+        plan,
+        &super::Source {
+            url: &url,
+            settings: super::LINUX_SETTINGS,
+            validate: &super::validate_tar_gz,
+        },
+        linux.runtime_sha256.as_deref(),
+        ctx,
+    )?;
     ctx.reporter.debug(&format!(
         "runtime {} sha256 {} ({} bytes)",
         fetched.path.display(),
@@ -165,7 +183,7 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         fetched.size
     ));
     ctx.reporter.status("Extracting", file_name(&url));
-    let files = extract_install_only(&fetched.path, dest)?;
+    let files = extract_install_only(&fetched.path, dest, &plan.write_roots(&ctx.cache))?;
     check_layout(dest, &plan.python.xy, &url)?;
     Ok(Runtime {
         dir: dest.to_owned(),
@@ -240,7 +258,7 @@ fn check_layout(dest: &Path, xy: &str, source: &str) -> Result<(), Error> {
 /// written through a symlink; symlinks must be relative and resolve inside
 /// the runtime (leading `..` only); hard links are copied. Unix modes are kept
 /// without setuid/setgid/sticky bits.
-pub fn extract_install_only(tarball: &Path, dest: &Path) -> Result<u64, Error> {
+pub fn extract_install_only(tarball: &Path, dest: &Path, roots: &[&Path]) -> Result<u64, Error> {
     let read_err = |source| Error::Read {
         path: tarball.to_owned(),
         source,
@@ -387,7 +405,7 @@ pub fn extract_install_only(tarball: &Path, dest: &Path) -> Result<u64, Error> {
             ));
         }
     }
-    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io {
+    crate::fs::remove_dir_if_exists(dest, roots).map_err(|e| Error::Io {
         path: dest.to_owned(),
         source: std::io::Error::other(e),
     })?;
@@ -467,9 +485,11 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
             "venv runtime from {host} (runs only where that Python is installed at the same path)"
         ),
     );
-    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io {
-        path: dest.to_owned(),
-        source: std::io::Error::other(e),
+    crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache)).map_err(|e| {
+        Error::Io {
+            path: dest.to_owned(),
+            source: std::io::Error::other(e),
+        }
     })?;
     // --copies: the bundle holds files, not symlinks into the build host; the
     // interpreter still finds its stdlib through pyvenv.cfg's `home`.
@@ -668,7 +688,7 @@ mod tests {
         );
         let dest = d.path().join("bundle/python");
         fs_err::create_dir_all(dest.join("stale")).unwrap();
-        let n = extract_install_only(&t, &dest).unwrap();
+        let n = extract_install_only(&t, &dest, &[d.path()]).unwrap();
         assert_eq!(n, 3);
         assert!(!dest.join("stale").exists(), "old runtime files survive");
         let exe = dest.join("bin/python3.11");
@@ -707,7 +727,7 @@ mod tests {
             let d = tempfile::tempdir().unwrap();
             let t = tarball(d.path(), entries);
             let dest = d.path().join("out/python");
-            let r = extract_install_only(&t, &dest);
+            let r = extract_install_only(&t, &dest, &[d.path()]);
             assert!(r.is_err(), "case {i} {entries:?} accepted");
             assert!(!dest.exists(), "case {i}: a partial runtime was left");
             assert!(!d.path().join("evil").exists() && !d.path().join("out/evil").exists());

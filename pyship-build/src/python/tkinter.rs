@@ -287,7 +287,12 @@ pub fn msi_url(mirror: &str, v: &PythonVersion, name: &str) -> String {
 
 /// Fetch (pinned), check the version of, and unpack one python.org MSI.
 fn fetch_msi(plan: &Plan, url: &str, dest: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    let (got, _) = fetch_pinned(plan, url, None, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
+    let src = super::Source {
+        url,
+        settings: super::TKINTER_SETTINGS,
+        validate: &super::validate_msi,
+    };
+    let (got, _) = fetch_pinned(plan, &src, None, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
     let product_version = msi_product_version(&got.path, ctx)?;
     let found = cpython_of_product_version(&product_version);
     if found.as_deref() != Some(plan.python.full.as_str()) {
@@ -770,8 +775,13 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
             } else {
                 sdist.sha256.as_deref()
             };
+            let src = super::Source {
+                url,
+                settings: super::TKINTER_SETTINGS,
+                validate: &|p: &Path| super::validate_by_name(url, p),
+            };
             let (got, _) =
-                fetch_pinned(plan, url, pin, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
+                fetch_pinned(plan, &src, pin, ctx).map_err(|e| Error::Fetch(Box::new(e)))?;
             (got.path, got.sha256)
         }
         Location::Path { path, .. } => {

@@ -51,7 +51,12 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Err
     ctx.reporter
         .status("Fetching", &format!("CPython {} (embed-amd64)", v.full));
     let pin = plan.config.windows.python_sha256.as_deref();
-    let (got, recorded) = fetch_pinned(plan, &url, pin, ctx).map_err(|e| match e {
+    let src = super::Source {
+        url: &url,
+        settings: super::WINDOWS_SETTINGS,
+        validate: &super::validate_zip,
+    };
+    let (got, recorded) = fetch_pinned(plan, &src, pin, ctx).map_err(|e| match e {
         Error::Fetch {
             source: crate::net::Error::Status { status: 404, .. },
             ..
@@ -68,7 +73,8 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Err
         got.sha256,
         got.size
     ));
-    crate::fs::remove_dir_if_exists(dest).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache))
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     let files = extract_zip(&got.path, dest)?;
     let pth_name = format!("python{}._pth", v.nodot);
     let pth = dest.join(&pth_name);

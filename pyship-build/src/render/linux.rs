@@ -89,29 +89,6 @@ pub struct Unit<'a> {
     pub user: Option<&'a str>,
 }
 
-/// The systemd unit name for an app name: ASCII letters, digits, `_`, `.` and
-/// `-` kept (lowercased), every other run of characters one `-`
-/// (`"Hello App"` → `hello-app`). Falls back to `fallback` when nothing is left.
-pub fn service_name(name: &str, fallback: &str) -> String {
-    let clean = |s: &str| {
-        let mut out = String::new();
-        for c in s.chars() {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                out.push(c.to_ascii_lowercase());
-            } else if !out.ends_with('-') {
-                out.push('-');
-            }
-        }
-        out.trim_matches(|c| c == '-' || c == '.').to_owned()
-    };
-    let s = clean(name);
-    if s.is_empty() {
-        clean(fallback)
-    } else {
-        s
-    }
-}
-
 /// Render the unit for a known install location.
 pub fn unit(templates: &Templates, unit: &Unit<'_>) -> Result<String, Error> {
     Ok(templates.render(UNIT, unit)?)
@@ -125,7 +102,8 @@ pub fn files(
     host_python: Option<&str>,
 ) -> Result<Generated, Error> {
     let linux = &plan.config.linux;
-    let service = service_name(&plan.name, &plan.dist_name);
+    // The unit is named like every other file of the app (crate::names).
+    let service = plan.file_name.clone();
     let mut out = vec![File {
         path: "run.sh".into(),
         mode: 0o755,
@@ -252,17 +230,4 @@ pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
     fs_err::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))
         .map_err(|e| err(e.into()))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_names() {
-        assert_eq!(service_name("Hello App", "x"), "hello-app");
-        assert_eq!(service_name("My \"50%\" $App's", "x"), "my-50-app-s");
-        assert_eq!(service_name("%%%", "hello_app"), "hello_app");
-        assert_eq!(service_name("ledgrab.server", "x"), "ledgrab.server");
-    }
 }

@@ -73,7 +73,7 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
     set_metadata(
         &project,
         "name = \"Hello App\"",
-        "name = 'My \"App\" $HOME'",
+        "name = 'My \"App\" $HOME'\nfile-name = \"my-app\"",
     );
     let plan = plan_for(&project, "v1.2.0-rc.1");
     assert_eq!(plan.name, "My \"App\" $HOME");
@@ -91,7 +91,7 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
     )]);
     let ctx = Context::new(&reporter, &env);
     let built = installer::run(&plan, &bundle, &ctx).unwrap();
-    assert_eq!(built.file_name, "My \"App\" $HOME-v1.2.0-rc.1-setup.exe");
+    assert_eq!(built.file_name, "my-app-v1.2.0-rc.1-setup.exe");
     assert_eq!(built.path, project.join("dist").join(&built.file_name));
     assert!(built.size > 30_000, "{built:?}");
     assert_eq!(built.sha256, sha256_file(&built.path));
@@ -151,7 +151,7 @@ fn installer_script_pythonw_launcher_without_port() {
 fn installer_override_error_names_the_script_line() {
     require_tool("makensis", NSIS);
     let (_tmp, project) = copy_fixture("hello");
-    let bundle = project.join("dist/.pyship/windows/Hello App");
+    let bundle = project.join("dist/.pyship/windows/Hello-App");
     fake_bundle(&bundle);
     let templates = project.join("templates/windows");
     fs_err::create_dir_all(&templates).unwrap();
@@ -179,13 +179,13 @@ fn installer_override_error_names_the_script_line() {
         stderr.contains("hint:") && stderr.contains("templates/windows/installer.nsi.j2"),
         "{stderr}"
     );
-    assert!(!project.join("dist/Hello App-v0.1.0-setup.exe").exists());
+    assert!(!project.join("dist/Hello-App-v0.1.0-setup.exe").exists());
 }
 
 #[test]
 fn installer_without_makensis_names_debian_nsis() {
     let (_tmp, project) = copy_fixture("hello");
-    fake_bundle(&project.join("dist/.pyship/windows/Hello App"));
+    fake_bundle(&project.join("dist/.pyship/windows/Hello-App"));
     let empty = tempfile::tempdir().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let cargo = which_cargo(&cargo);
@@ -288,10 +288,10 @@ fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) ->
         .success();
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
-        stderr.contains("Bundling") && stderr.contains(&format!("Hello App-{version}-win-x64.zip")),
+        stderr.contains("Bundling") && stderr.contains(&format!("Hello-App-{version}-win-x64.zip")),
         "the bundle was not built first:\n{stderr}"
     );
-    let exe = project.join(format!("dist/Hello App-{version}-setup.exe"));
+    let exe = project.join(format!("dist/Hello-App-{version}-setup.exe"));
     eprintln!(
         "built {} ({} bytes) in {:?}",
         exe.display(),
@@ -338,8 +338,8 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     ];
 
     let prefix = WinePrefix::new();
-    let app_dir = prefix.drive_c().join("Apps/Hello App");
-    let key = format!(r"{UNINSTALL_KEY}\Hello App");
+    let app_dir = prefix.drive_c().join("Apps/Hello-App");
+    let key = format!(r"{UNINSTALL_KEY}\Hello-App");
     let setup = |exe: &Path| {
         let mut cmd = prefix.command(exe);
         // NSIS takes everything after `/D=` verbatim, unquoted; wine would quote
@@ -376,18 +376,18 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
         "DisplayName    REG_SZ    Hello App",
         "DisplayVersion    REG_SZ    0.1.0",
         "Publisher    REG_SZ    Example Corp",
-        r#"UninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe""#,
-        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe" /S"#,
-        r"InstallLocation    REG_SZ    C:\Apps\Hello App",
+        r#"UninstallString    REG_SZ    "C:\Apps\Hello-App\uninstall.exe""#,
+        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello-App\uninstall.exe" /S"#,
+        r"InstallLocation    REG_SZ    C:\Apps\Hello-App",
         "EstimatedSize    REG_DWORD    0x",
     ] {
         assert!(reg.contains(want), "`{want}` not in:\n{reg}");
     }
     let user = prefix.user_dir();
     let start_menu =
-        user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello App.lnk");
+        user.join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Hello-App.lnk");
     assert!(start_menu.is_file(), "no Start menu shortcut");
-    let desktop = user.join("Desktop/Hello App.lnk");
+    let desktop = user.join("Desktop/Hello-App.lnk");
     assert!(desktop.is_file(), "no Desktop shortcut");
     // Both start the hidden launcher through wscript (the default launcher).
     for lnk in [&start_menu, &desktop] {
@@ -402,7 +402,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     }
     // "Start with Windows" is opt-in: not in a silent default install.
     assert!(!user
-        .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello App.lnk")
+        .join("AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup/Hello-App.lnk")
         .exists());
 
     // The installed app serves.
@@ -476,7 +476,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
 fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
     require_tool("makensis", NSIS);
     let (_tmp, project) = copy_fixture("hello");
-    let bundle = project.join("dist/.pyship/windows/Hello App");
+    let bundle = project.join("dist/.pyship/windows/Hello-App");
     fake_bundle(&bundle);
     fs_err::remove_file(bundle.join("scripts/start-hidden.vbs")).unwrap();
     let out = pyship(&project.join(".cache"))

@@ -105,7 +105,10 @@ fn tricky_plan(extra_linux: &str) -> (tempfile::TempDir, pyship_build::Plan) {
     hello_plan(move |t| {
         format!(
             "{}\n[package.metadata.pyship.linux]\n{extra}\n",
-            t.replace("name = \"Hello App\"", &format!("name = \"{toml_name}\""))
+            t.replace(
+                "name = \"Hello App\"",
+                &format!("name = \"{toml_name}\"\nfile-name = \"hello-50-app\""),
+            )
         )
     })
 }
@@ -122,7 +125,7 @@ fn linux_files_escape_a_tricky_name() {
     let (_t, plan) = tricky_plan("user = \"svc%user\"");
     let templates = pyship_build::templates::Templates::new(None);
     let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
-    assert_eq!(r.service, "hello-50-app-s-x");
+    assert_eq!(r.service, "hello-50-app");
     insta::assert_snapshot!("linux_files_tricky_name", all_files(&r));
 }
 
@@ -194,14 +197,14 @@ fn rendered_unit_passes_systemd_analyze_verify() {
         &templates,
         &pyship_build::render::linux::Unit {
             name: TRICKY_NAME,
-            service: "hello-app",
+            service: "Hello-App",
             exec_start: run_sh.to_str().unwrap(),
             working_directory: dir.to_str().unwrap(),
             user: Some("root"),
         },
     )
     .unwrap();
-    let unit_file = tmp.path().join("hello-app.service");
+    let unit_file = tmp.path().join("Hello-App.service");
     fs_err::write(&unit_file, &unit).unwrap();
     systemd_verify(&unit_file);
     // The check can fail: a unit whose ExecStart misses run.sh is rejected.
@@ -356,7 +359,7 @@ fn install_service_refuses_a_folder_systemd_cannot_run_from() {
 }
 
 const VERSION_ARG: &str = "v0.3.0-rc.1";
-const TARBALL: &str = "Hello App-v0.3.0-rc.1-linux-x64.tar.gz";
+const TARBALL: &str = "Hello-App-v0.3.0-rc.1-linux-x64.tar.gz";
 /// The served name of the test runtime: `{version}` is the configured 3.11.9.
 const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
 
@@ -463,7 +466,7 @@ fn linux_bundle_standalone_runs_from_another_dir() {
 
     let entries = tar_entries(&tarball);
     assert!(
-        entries.iter().all(|(p, ..)| p.starts_with("Hello App/")),
+        entries.iter().all(|(p, ..)| p.starts_with("Hello-App/")),
         "{entries:?}"
     );
     let mode = |p: &str| {
@@ -474,13 +477,13 @@ fn linux_bundle_standalone_runs_from_another_dir() {
             .unwrap_or_else(|| panic!("{p} missing from the tarball"))
     };
     for script in ["run.sh", "install-service.sh", "uninstall-service.sh"] {
-        assert_eq!(mode(&format!("Hello App/{script}")), 0o755, "{script}");
+        assert_eq!(mode(&format!("Hello-App/{script}")), 0o755, "{script}");
     }
-    assert_eq!(mode("Hello App/README.txt"), 0o644);
-    mode("Hello App/python/bin/python3");
-    mode("Hello App/app/src/hello_app/main.py");
+    assert_eq!(mode("Hello-App/README.txt"), 0o644);
+    mode("Hello-App/python/bin/python3");
+    mode("Hello-App/app/src/hello_app/main.py");
     // uvicorn[standard]'s Linux extras, native builds for Linux.
-    let sp = "Hello App/python/lib/python3.11/site-packages/";
+    let sp = "Hello-App/python/lib/python3.11/site-packages/";
     for pkg in ["uvloop", "numpy", "pydantic_core"] {
         assert!(
             entries
@@ -508,7 +511,7 @@ fn linux_bundle_standalone_runs_from_another_dir() {
     // Unpack somewhere else: the bundled python loads its own libpython.
     let unpacked = tempfile::tempdir().unwrap();
     untar(&tarball, unpacked.path());
-    let root = unpacked.path().join("Hello App");
+    let root = unpacked.path().join("Hello-App");
     let exe = fs_err::canonicalize(root.join("python/bin/python3")).unwrap();
     assert_libpython_inside(&exe, unpacked.path(), rt.host.shared_lib.is_some());
     run_and_check_health(&root);
@@ -523,7 +526,7 @@ fn linux_bundle_standalone_runs_from_another_dir() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let unit_file = unpacked.path().join("hello-app.service");
+    let unit_file = unpacked.path().join("Hello-App.service");
     fs_err::write(&unit_file, &out.stdout).unwrap();
     systemd_verify(&unit_file);
 }
@@ -538,7 +541,7 @@ fn linux_bundle_venv_runs_on_the_build_machine() {
     assert!(tarball.is_file(), "no {TARBALL}:\n{stderr}");
     let unpacked = tempfile::tempdir().unwrap();
     untar(&tarball, unpacked.path());
-    let root = unpacked.path().join("Hello App");
+    let root = unpacked.path().join("Hello-App");
     let readme = fs_err::read_to_string(root.join("README.txt")).unwrap();
     assert!(
         readme.contains("only runs on a machine where\nthe same Python sits at the same path"),

@@ -85,9 +85,9 @@ fn plan_describes_release_steps_and_docker_tags() {
     assert_eq!(
         assets,
         [
-            "Hello App-v1.1.0-win-x64.zip",
-            "Hello App-v1.1.0-setup.exe",
-            "Hello App-v1.1.0-linux-x64.tar.gz",
+            "Hello-App-v1.1.0-win-x64.zip",
+            "Hello-App-v1.1.0-setup.exe",
+            "Hello-App-v1.1.0-linux-x64.tar.gz",
             "manifest.json",
             "SHA256SUMS"
         ],
@@ -210,17 +210,17 @@ fn manifest_lists_assets_by_platform_and_install_type() {
             (
                 Platform::Windows,
                 InstallType::Portable,
-                "Hello App-v0.3.0-alpha.1-win-x64.zip"
+                "Hello-App-v0.3.0-alpha.1-win-x64.zip"
             ),
             (
                 Platform::Windows,
                 InstallType::Installer,
-                "Hello App-v0.3.0-alpha.1-setup.exe"
+                "Hello-App-v0.3.0-alpha.1-setup.exe"
             ),
             (
                 Platform::Linux,
                 InstallType::Tarball,
-                "Hello App-v0.3.0-alpha.1-linux-x64.tar.gz"
+                "Hello-App-v0.3.0-alpha.1-linux-x64.tar.gz"
             ),
         ],
         "manifest.json and SHA256SUMS are not assets of the manifest"
@@ -232,7 +232,7 @@ fn manifest_lists_assets_by_platform_and_install_type() {
     }
     assert_eq!(
         on_disk["assets"][0]["download_url"],
-        "https://git.example.com/owner/hello/releases/download/v0.3.0-alpha.1/Hello%20App-v0.3.0-alpha.1-win-x64.zip"
+        "https://git.example.com/owner/hello/releases/download/v0.3.0-alpha.1/Hello-App-v0.3.0-alpha.1-win-x64.zip"
     );
     assert_eq!(on_disk["assets"][0]["install_type"], "portable");
     assert_eq!(on_disk["assets"][0]["platform"], "windows");

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::support::*;
 
-const ZIP: &str = "Hello App-v1.2.3-win-x64.zip";
-const EXE: &str = "Hello App-v1.2.3-setup.exe";
-const TGZ: &str = "Hello App-v1.2.3-linux-x64.tar.gz";
+const ZIP: &str = "Hello-App-v1.2.3-win-x64.zip";
+const EXE: &str = "Hello-App-v1.2.3-setup.exe";
+const TGZ: &str = "Hello-App-v1.2.3-linux-x64.tar.gz";
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -50,7 +50,7 @@ fn setup_with(version: &str, server: GiteaServer) -> Setup {
         ("linux-x64.tar.gz", 1000),
     ] {
         let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-        fs_err::write(out.join(format!("Hello App-{version}-{suffix}")), body).unwrap();
+        fs_err::write(out.join(format!("Hello-App-{version}-{suffix}")), body).unwrap();
     }
     Setup {
         _tmp: tmp,
@@ -132,7 +132,7 @@ fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
     }
     assert!(
         rel.body
-            .contains("releases/download/v1.2.3/Hello%20App-v1.2.3-win-x64.zip"),
+            .contains("releases/download/v1.2.3/Hello-App-v1.2.3-win-x64.zip"),
         "{}",
         rel.body
     );
@@ -497,7 +497,7 @@ fn missing_artifacts_are_named() {
     let e = s.cmd("v9.9.9").assert().code(1).get_output().clone();
     let err = String::from_utf8_lossy(&e.stderr);
     assert!(
-        err.contains("no artifacts to publish") && err.contains("Hello App-v9.9.9-win-x64.zip"),
+        err.contains("no artifacts to publish") && err.contains("Hello-App-v9.9.9-win-x64.zip"),
         "{err}"
     );
 }
@@ -938,9 +938,9 @@ fn github_lost_create_answer_reads_again_after_422_already_exists() {
     s.assert_converged(
         "v1.2.3-rc.1",
         &[
-            "Hello App-v1.2.3-rc.1-win-x64.zip",
-            "Hello App-v1.2.3-rc.1-setup.exe",
-            "Hello App-v1.2.3-rc.1-linux-x64.tar.gz",
+            "Hello-App-v1.2.3-rc.1-win-x64.zip",
+            "Hello-App-v1.2.3-rc.1-setup.exe",
+            "Hello-App-v1.2.3-rc.1-linux-x64.tar.gz",
             "SHA256SUMS",
         ],
     );

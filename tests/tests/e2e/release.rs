@@ -90,9 +90,9 @@ fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
 }
 
 const ASSETS: &[&str] = &[
-    "Hello App-v0.4.0-rc.1-linux-x64.tar.gz",
-    "Hello App-v0.4.0-rc.1-setup.exe",
-    "Hello App-v0.4.0-rc.1-win-x64.zip",
+    "Hello-App-v0.4.0-rc.1-linux-x64.tar.gz",
+    "Hello-App-v0.4.0-rc.1-setup.exe",
+    "Hello-App-v0.4.0-rc.1-win-x64.zip",
     "SHA256SUMS",
     "manifest.json",
 ];

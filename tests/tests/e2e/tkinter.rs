@@ -13,7 +13,7 @@ use pyship_e2e::http::StaticServer;
 use pyship_e2e::wine::WinePrefix;
 
 const EMBED: &str = "python-3.11.9-embed-amd64.zip";
-const ZIP: &str = "Tk App-v0.1.0-win-x64.zip";
+const ZIP: &str = "Tk-App-v0.1.0-win-x64.zip";
 const SDIST: &str = "tkinter_embed-3.11.0.tar.gz";
 
 /// A python.org-style mirror holding the embeddable CPython 3.11.9 (and, once
@@ -80,7 +80,7 @@ fn zip_files(zip: &Path) -> BTreeMap<String, String> {
 fn unzip(zip: &Path, dest: &Path) -> PathBuf {
     let mut z = zip::ZipArchive::new(fs_err::File::open(zip).unwrap()).unwrap();
     z.extract(dest).unwrap();
-    dest.join("Tk App")
+    dest.join("Tk-App")
 }
 
 /// `wine python.exe args…` in the unpacked bundle; (success, stdout, stderr).
@@ -166,16 +166,16 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let zip = dir.join("dist").join(ZIP);
     let files = zip_files(&zip);
     for f in [
-        "Tk App/python/_tkinter.pyd",
-        "Tk App/python/tcl86t.dll",
-        "Tk App/python/tk86t.dll",
+        "Tk-App/python/_tkinter.pyd",
+        "Tk-App/python/tcl86t.dll",
+        "Tk-App/python/tk86t.dll",
         // tcl86t.dll of this build imports zlib.dll.
-        "Tk App/python/zlib.dll",
-        "Tk App/python/tcl/tcl8.6/init.tcl",
-        "Tk App/python/tcl/tk8.6/tk.tcl",
-        "Tk App/python/tcl/tk8.6/ttk/ttk.tcl",
-        "Tk App/python/Lib/tkinter/__init__.py",
-        "Tk App/python/Lib/tkinter/ttk.py",
+        "Tk-App/python/zlib.dll",
+        "Tk-App/python/tcl/tcl8.6/init.tcl",
+        "Tk-App/python/tcl/tk8.6/tk.tcl",
+        "Tk-App/python/tcl/tk8.6/ttk/ttk.tcl",
+        "Tk-App/python/Lib/tkinter/__init__.py",
+        "Tk-App/python/Lib/tkinter/ttk.py",
     ] {
         assert!(files.contains_key(f), "{f} missing from {ZIP}");
     }
@@ -217,13 +217,13 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     assert!(stderr.contains("(runtime presets)"), "{stderr}");
     let trimmed = zip_files(&zip);
     for gone in [
-        "Tk App/python/tcl/tcl86t.lib",
-        "Tk App/python/tcl/tclConfig.sh",
-        "Tk App/python/tcl/tcl8.6/tzdata/Europe/Berlin",
-        "Tk App/python/tcl/tcl8.6/msgs/de.msg",
-        "Tk App/python/tcl/tk8.6/demos/widget",
-        "Tk App/python/tcl/sqlite3.44.2/pkgIndex.tcl",
-        "Tk App/python/Lib/tkinter/test/__init__.py",
+        "Tk-App/python/tcl/tcl86t.lib",
+        "Tk-App/python/tcl/tclConfig.sh",
+        "Tk-App/python/tcl/tcl8.6/tzdata/Europe/Berlin",
+        "Tk-App/python/tcl/tcl8.6/msgs/de.msg",
+        "Tk-App/python/tcl/tk8.6/demos/widget",
+        "Tk-App/python/tcl/sqlite3.44.2/pkgIndex.tcl",
+        "Tk-App/python/Lib/tkinter/test/__init__.py",
     ] {
         assert!(
             files.contains_key(gone),
@@ -235,9 +235,9 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
         );
     }
     for kept in [
-        "Tk App/python/tcl/tcl8.6/init.tcl",
-        "Tk App/python/tcl/tk8.6/msgs/de.msg",
-        "Tk App/python/tcl/tk8.6/tk.tcl",
+        "Tk-App/python/tcl/tcl8.6/init.tcl",
+        "Tk-App/python/tcl/tk8.6/msgs/de.msg",
+        "Tk-App/python/tcl/tk8.6/tk.tcl",
     ] {
         assert!(trimmed.contains_key(kept), "the preset removed {kept}");
     }
@@ -266,7 +266,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
         "tkinter = false shipped {:?}",
         tcl_tk_entries(&plain)
     );
-    assert!(plain.contains_key("Tk App/python/python.exe"));
+    assert!(plain.contains_key("Tk-App/python/python.exe"));
     let unpacked = tempfile::tempdir().unwrap();
     let root = unzip(&zip, unpacked.path());
     let pth = fs_err::read_to_string(root.join("python/python311._pth")).unwrap();
@@ -416,7 +416,7 @@ fn tampered_or_mismatched_tcltk_msi_is_refused() {
     assert!(stderr.contains("hint:"), "{stderr}");
     assert!(!dir.join("dist").join(ZIP).exists(), "a bundle was built");
     assert!(
-        !dir.join("dist/.pyship/windows/Tk App/python/_tkinter.pyd")
+        !dir.join("dist/.pyship/windows/Tk-App/python/_tkinter.pyd")
             .exists(),
         "files of the tampered MSI were placed"
     );

@@ -12,7 +12,7 @@ use pyship_e2e::wine::{free_port, http_get, wait_http, Running, WinePrefix};
 
 const EMBED: &str = "python-3.11.9-embed-amd64.zip";
 const VERSION_ARG: &str = "v0.3.0-rc.1";
-const ZIP_NAME: &str = "Hello App-v0.3.0-rc.1-win-x64.zip";
+const ZIP_NAME: &str = "Hello-App-v0.3.0-rc.1-win-x64.zip";
 
 /// A directory laid out like the python.org mirror, holding `zip` as 3.11.9's embeddable zip.
 fn mirror_dir(zip: &Path) -> tempfile::TempDir {
@@ -78,7 +78,7 @@ fn unzip(zip: &Path, dest: &Path) {
 }
 
 fn has_pyd(names: &[String], package: &str) -> bool {
-    let prefix = format!("Hello App/python/Lib/site-packages/{package}/");
+    let prefix = format!("Hello-App/python/Lib/site-packages/{package}/");
     names
         .iter()
         .any(|n| n.starts_with(&prefix) && n.ends_with(".pyd"))
@@ -146,7 +146,7 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     // One top-level folder; uvicorn[standard]'s Windows builds, no uvloop.
     let names = zip_names(&zip);
     assert!(
-        names.iter().all(|n| n.starts_with("Hello App/")),
+        names.iter().all(|n| n.starts_with("Hello-App/")),
         "{names:?}"
     );
     for pkg in ["watchfiles", "websockets", "httptools"] {
@@ -156,7 +156,7 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
         );
     }
     // (uvicorn's own `uvicorn/loops/uvloop.py` is fine: the uvloop package is not.)
-    let sp = "Hello App/python/Lib/site-packages/";
+    let sp = "Hello-App/python/Lib/site-packages/";
     assert!(
         !names.iter().any(|n| n.starts_with(&format!("{sp}uvloop"))),
         "uvloop in a Windows bundle"
@@ -170,11 +170,11 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
         "uv's .lock left in"
     );
     for f in [
-        "Hello App/scripts/start-hidden.vbs",
-        "Hello App/scripts/start.bat",
-        "Hello App/python/python.exe",
-        "Hello App/app/src/hello_app/main.py",
-        "Hello App/python/Lib/site-packages/hello_app-0.3.0rc1.dist-info/METADATA",
+        "Hello-App/scripts/start-hidden.vbs",
+        "Hello-App/scripts/start.bat",
+        "Hello-App/python/python.exe",
+        "Hello-App/app/src/hello_app/main.py",
+        "Hello-App/python/Lib/site-packages/hello_app-0.3.0rc1.dist-info/METADATA",
     ] {
         assert!(names.iter().any(|n| n == f), "{f} missing");
     }
@@ -195,7 +195,7 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     // Unzip and run under wine.
     let unpacked = tempfile::tempdir().unwrap();
     unzip(&zip, unpacked.path());
-    let root = unpacked.path().join("Hello App");
+    let root = unpacked.path().join("Hello-App");
     let pth = fs_err::read_to_string(root.join("python/python311._pth")).unwrap();
     assert!(
         pth.contains("\nimport site")
@@ -309,7 +309,7 @@ fn tampered_mirror_zip_is_refused_and_nothing_is_built() {
         "a bundle was built"
     );
     assert!(
-        !dir.join("dist/.pyship/windows/Hello App/python/python.exe")
+        !dir.join("dist/.pyship/windows/Hello-App/python/python.exe")
             .exists(),
         "the tampered runtime was extracted"
     );
