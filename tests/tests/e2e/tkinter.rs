@@ -179,10 +179,17 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     ] {
         assert!(files.contains_key(f), "{f} missing from {ZIP}");
     }
-    // The sdist is pinned like a runtime.
+    // The sdist is pinned like a runtime: an --offline rebuild takes the
+    // locked file and gives the same zip.
     let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
     let sdist_sha = pyship_e2e::testdata::lock().tkinter.sha256;
     assert!(lock.contains(SDIST) && lock.contains(&sdist_sha), "{lock}");
+    let first = sha256_file(&zip);
+    bundle(&dir, cache.path(), &mirror.url(), &prefix)
+        .arg("--offline")
+        .assert()
+        .success();
+    assert_eq!(sha256_file(&zip), first, "the locked rebuild differs");
 
     let unpacked = tempfile::tempdir().unwrap();
     let root = unzip(&zip, unpacked.path());
