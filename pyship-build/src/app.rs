@@ -320,6 +320,7 @@ mod tests {
         assert!(!to.join("pkg/dist").exists());
     }
 
+    #[cfg(unix)]
     #[test]
     fn links_out_of_the_project_are_refused_by_name() {
         let d = tempfile::tempdir().unwrap();

@@ -3,7 +3,9 @@
 //! Why deterministic: the same inputs must give byte-identical artifacts, so a
 //! checksum in a release proves what was built. Entries are sorted, every
 //! mtime is `SOURCE_DATE_EPOCH` (else 1980-01-01, the zip epoch), owners are
-//! 0, and Unix modes are normalised to 0644/0755 (the exec bit is kept).
+//! 0, and Unix modes come from what an entry is (see [`file_mode`]), never from
+//! the host file system: a Windows host has no exec bit to read, and the same
+//! inputs must give the same bytes on a Linux and a Windows host.
 //! Everything sits under one top-level folder `{name}/`.
 //!
 //! The zip writer is our own (the format is small: local headers, a central
@@ -117,7 +119,6 @@ enum Kind {
 /// Walk `tree` in sorted order. `keep_links`: symlinks become link entries
 /// (tar); otherwise they are followed (zip, which Windows cannot link).
 fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error> {
-    use std::os::unix::fs::PermissionsExt;
     let mut out = vec![Entry {
         name: top.to_owned(),
         path: tree.to_owned(),
@@ -155,12 +156,11 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
         } else if ft.is_dir() {
             (Kind::Dir, 0o755)
         } else {
-            let m = e
-                .metadata()
-                .map_err(|x| read_err(x.into()))?
-                .permissions()
-                .mode();
-            (Kind::File, if m & 0o111 != 0 { 0o755 } else { 0o644 })
+            let mut head = [0u8; 4];
+            let n = fs_err::File::open(e.path())
+                .and_then(|mut f| read_head(&mut f, &mut head))
+                .map_err(read_err)?;
+            (Kind::File, file_mode(&name, &head[..n]))
         };
         out.push(Entry {
             name,
@@ -170,6 +170,44 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
         });
     }
     Ok(out)
+}
+
+/// Read up to `buf.len()` bytes (fewer only at the end of the file).
+fn read_head(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Launch scripts, by extension: the Linux `run.sh` and service scripts, the
+/// Windows `start.bat` / `start-hidden.vbs`.
+const LAUNCH_SCRIPTS: &[&str] = &[".sh", ".bat", ".cmd", ".vbs", ".ps1"];
+
+/// The Unix mode of a file entry from what it is: its name and first bytes.
+///
+/// 0755 for launch scripts ([`LAUNCH_SCRIPTS`], or a `#!` script that is not a
+/// Python module) and ELF files (the Linux runtime's `python3`, shared
+/// libraries, which manylinux wheels and python-build-standalone ship 0755);
+/// 0644 for everything else, Windows `.exe`/`.dll`/`.pyd` included (a PE file
+/// has no Unix exec bit to keep). The host file system is never asked: a
+/// Windows host has no exec bit, and the archive must not depend on the host.
+pub fn file_mode(name: &str, head: &[u8]) -> u32 {
+    let lower = name.to_ascii_lowercase();
+    let script = LAUNCH_SCRIPTS.iter().any(|s| lower.ends_with(s))
+        || (head.starts_with(b"#!") && !lower.ends_with(".py") && !lower.ends_with(".pyw"));
+    let elf = head.starts_with(b"\x7fELF");
+    if script || elf {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 /// Write `dest` via a temp file in its directory, renamed into place at the end.
@@ -193,6 +231,7 @@ fn write_atomically(
         w.flush().map_err(werr)?;
     }
     tmp.as_file().sync_all().map_err(werr)?;
+    #[cfg(unix)]
     {
         // tempfile creates 0600; an artifact is meant to be shared.
         use std::os::unix::fs::PermissionsExt;
@@ -528,7 +567,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn sample_tree() -> tempfile::TempDir {
-        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
         fs_err::create_dir_all(r.join("python/Lib/site-packages/pkg")).unwrap();
@@ -552,7 +590,6 @@ mod tests {
         fs_err::write(r.join("python/stdlib.zip"), b"PK\x05\x06 not really").unwrap();
         fs_err::write(r.join("empty.txt"), b"").unwrap();
         fs_err::write(r.join("run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
-        fs_err::set_permissions(r.join("run.sh"), std::fs::Permissions::from_mode(0o775)).unwrap();
         d
     }
 
@@ -603,7 +640,6 @@ mod tests {
 
     #[test]
     fn zip_extracts_back_to_the_same_tree() {
-        use std::os::unix::fs::PermissionsExt;
         let t = sample_tree();
         let out = tempfile::tempdir().unwrap();
         let z = out.path().join("a.zip");
@@ -632,12 +668,68 @@ mod tests {
                 .compression(),
             zip::CompressionMethod::Deflated
         );
-        let _ = fs_err::metadata(dest.join("App/run.sh"))
-            .unwrap()
-            .permissions()
-            .mode();
     }
 
+    #[test]
+    fn file_mode_comes_from_what_the_file_is() {
+        assert_eq!(file_mode("App/run.sh", b"#!/b"), 0o755);
+        assert_eq!(file_mode("App/install-service.sh", b""), 0o755);
+        assert_eq!(file_mode("App/scripts/start.bat", b"@ech"), 0o755);
+        assert_eq!(file_mode("App/scripts/Start-Hidden.VBS", b"Set "), 0o755);
+        assert_eq!(file_mode("App/python/bin/python3.11", b"\x7fELF"), 0o755);
+        assert_eq!(
+            file_mode("App/python/lib/libpython3.11.so.1.0", b"\x7fELF"),
+            0o755
+        );
+        assert_eq!(file_mode("App/python/bin/pip3", b"#!/u"), 0o755);
+        // A module with a shebang is imported, not run.
+        assert_eq!(file_mode("App/app/src/tool.py", b"#!/u"), 0o644);
+        assert_eq!(file_mode("App/python/python.exe", b"MZ\x90\0"), 0o644);
+        assert_eq!(file_mode("App/python/_ssl.pyd", b"MZ\x90\0"), 0o644);
+        assert_eq!(file_mode("App/python/python311._pth", b"pyth"), 0o644);
+        assert_eq!(file_mode("App/empty.txt", b""), 0o644);
+    }
+
+    /// The host's exec bits are ignored: a `.pyd` that a wheel left 0755 and
+    /// a launch script left 0600 give the same archive as a Windows host,
+    /// which has no exec bit at all.
+    #[cfg(unix)]
+    #[test]
+    fn archive_modes_ignore_the_host_file_system() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = sample_tree();
+        let out = tempfile::tempdir().unwrap();
+        let o = Options {
+            mtime: Some(1_700_000_000),
+            threads: Some(1),
+        };
+        let (a, b) = (out.path().join("a.zip"), out.path().join("b.zip"));
+        let (ta, tb) = (out.path().join("a.tar.gz"), out.path().join("b.tar.gz"));
+        fs_err::write(t.path().join("python/_x.pyd"), b"MZ\x90\0pe").unwrap();
+        write_zip(t.path(), "App", &a, &o).unwrap();
+        write_tar_gz(t.path(), "App", &ta, &o).unwrap();
+        let set = |p: &str, m: u32| {
+            fs_err::set_permissions(t.path().join(p), std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        set("python/_x.pyd", 0o755);
+        set("run.sh", 0o600);
+        set("python/python311._pth", 0o777);
+        write_zip(t.path(), "App", &b, &o).unwrap();
+        write_tar_gz(t.path(), "App", &tb, &o).unwrap();
+        assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
+        assert_eq!(fs_err::read(&ta).unwrap(), fs_err::read(&tb).unwrap());
+        let mut zip = zip::ZipArchive::new(fs_err::File::open(&b).unwrap()).unwrap();
+        assert_eq!(
+            zip.by_name("App/python/_x.pyd").unwrap().unix_mode(),
+            Some(0o100644)
+        );
+        assert_eq!(
+            zip.by_name("App/run.sh").unwrap().unix_mode(),
+            Some(0o100755)
+        );
+    }
+
+    #[cfg(unix)]
     #[test]
     fn tar_gz_is_deterministic_and_keeps_modes_and_links() {
         let t = sample_tree();

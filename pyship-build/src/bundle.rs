@@ -1,6 +1,6 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
 //! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → [`render`](crate::render) →
+//! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
@@ -55,6 +55,11 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot bundle for {platform} on this host: {why}")]
+    Host {
+        platform: Platform,
+        why: &'static str,
+    },
     #[error("prebuild command `{command}` failed ({status}):\n{output}")]
     Prebuild {
         command: String,
@@ -82,6 +87,8 @@ pub enum Error {
     #[error(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
@@ -90,6 +97,10 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Host { .. } => Some(
+                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
+                    .into(),
+            ),
             Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
                 "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
                     .into(),
@@ -101,22 +112,51 @@ impl Hint for Error {
             Error::Deps(e) => e.hint(),
             Error::App(e) => e.hint(),
             Error::Strip(e) => e.hint(),
+            Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
         }
     }
 }
 
-/// Run the configured `prebuild` command (`sh -c`) in [`crate::project::Project::config_dir`].
+/// Refuse, before any work, a target this host cannot build.
+pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
+    for &platform in platforms {
+        if let Some(why) = platform.host_cannot_build() {
+            return Err(Error::Host { platform, why });
+        }
+    }
+    Ok(())
+}
+
+/// The host's shell running `command`: `sh -c`.
+#[cfg(not(windows))]
+fn shell(command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command);
+    c
+}
+
+/// The host's shell running `command`: `cmd /C` on a Windows host, which has
+/// no `sh` (`npm ci && npm run build` means the same to both). The command
+/// goes unquoted: cmd parses its own command line.
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut c = Command::new("cmd");
+    c.arg("/C").raw_arg(command);
+    c
+}
+
+/// Run the configured `prebuild` command (`sh -c`; `cmd /C` on a Windows
+/// host) in [`crate::project::Project::config_dir`].
 pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     let Some(command) = &plan.config.prebuild else {
         return Ok(());
     };
     ctx.reporter
         .status("Running", &format!("prebuild `{command}`"));
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let out = shell(command)
         .current_dir(&plan.project.config_dir)
         .output()
         .map_err(|source| Error::PrebuildSpawn {
@@ -140,6 +180,7 @@ pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
 
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
         stages.push(StageTime {
@@ -207,6 +248,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     )?;
     crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
+
+    let t = Instant::now();
+    crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
+    timed("update", t);
 
     let t = Instant::now();
     crate::render::run(plan, platform, &tree, ctx)?;

@@ -71,6 +71,7 @@ pub struct RawConfig {
     pub strip: Option<RawStrip>,
     pub publish: Option<RawPublish>,
     pub docker: Option<RawDocker>,
+    pub update: Option<RawUpdate>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -121,6 +122,26 @@ pub struct RawPublish {
 pub struct RawDocker {
     pub image: Option<String>,
     pub context: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawUpdate {
+    pub enabled: Option<bool>,
+    pub channel: Option<Channel>,
+    pub token_env: Option<String>,
+    pub start_timeout: Option<u32>,
+}
+
+/// Which releases the bundled updater offers by default.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// Stable releases only (`check(include_prerelease=True)` adds pre-releases).
+    #[default]
+    Stable,
+    /// Pre-releases too.
+    Prerelease,
 }
 
 /// How the Windows shortcuts start the app.
@@ -210,6 +231,7 @@ pub struct Config {
     pub strip: Strip,
     pub publish: Publish,
     pub docker: Docker,
+    pub update: Update,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -265,6 +287,23 @@ pub struct Docker {
     pub context: PathBuf,
 }
 
+/// `[package.metadata.pyship.update]`: the `pyship_update` package in every bundle.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Update {
+    /// `false`: no `pyship_update` in the bundles.
+    pub enabled: bool,
+    pub channel: Channel,
+    /// Name of the variable the installed app reads a read token from (private
+    /// repositories); never the token itself, never the publish token's variable.
+    pub token_env: Option<String>,
+    /// Seconds the update helper waits for the new version to come up.
+    pub start_timeout: u32,
+}
+
+/// Default of `update.start-timeout`.
+pub const DEFAULT_START_TIMEOUT: u32 = 60;
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
@@ -301,6 +340,7 @@ impl RawConfig {
         let s = self.strip.unwrap_or_default();
         let p = self.publish.unwrap_or_default();
         let d = self.docker.unwrap_or_default();
+        let u = self.update.unwrap_or_default();
         let name = non_empty(self.name).unwrap_or_else(|| package_name.to_owned());
         Config {
             module: non_empty(self.module),
@@ -357,6 +397,12 @@ impl RawConfig {
                 image: non_empty(d.image),
                 context: d.context.unwrap_or_else(|| PathBuf::from(".")),
             },
+            update: Update {
+                enabled: u.enabled.unwrap_or(true),
+                channel: u.channel.unwrap_or_default(),
+                token_env: non_empty(u.token_env),
+                start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+            },
             name,
             file_name: non_empty(self.file_name),
         }
@@ -407,5 +453,29 @@ mod tests {
         assert!(!c.strip.compile);
         assert_eq!(c.publish.token_env, "DEPLOY_TOKEN");
         assert_eq!(c.linux.platform, DEFAULT_LINUX_PLATFORM);
+        assert!(c.update.enabled);
+        assert_eq!(c.update.channel, Channel::Stable);
+        assert_eq!(c.update.token_env, None);
+    }
+
+    #[test]
+    fn update_table() {
+        let c = RawConfig::from_json(
+            &json!({"update": {"enabled": false, "channel": "prerelease", "token-env": "APP_TOKEN"}}),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap()
+        .resolve("hello");
+        assert!(!c.update.enabled);
+        assert_eq!(c.update.channel, Channel::Prerelease);
+        assert_eq!(c.update.token_env.as_deref(), Some("APP_TOKEN"));
+        let err = RawConfig::from_json(
+            &json!({"update": {"channel": "nightly"}}),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`update.channel`"), "{err}");
     }
 }

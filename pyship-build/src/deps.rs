@@ -191,7 +191,19 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
+/// The bundle's own interpreter when it runs on this host: on a Windows host
+/// building for Windows, `python/python.exe` (already extracted by the
+/// `python` stage). A Windows host seldom has a system Python, and without
+/// one uv downloads a managed CPython just to learn an interpreter's facts;
+/// the embedded one is the target interpreter itself.
+pub fn host_interpreter(plan: &Plan, platform: Platform) -> Option<PathBuf> {
+    let exe = plan.bundle_dir(platform).join(platform.python_exe());
+    (cfg!(windows) && platform == Platform::Windows && exe.is_file()).then_some(exe)
+}
+
 /// The uv command line for installing `reqs` and `wheels` into `site_packages`.
+/// `python`: the interpreter uv must use (and never download another).
+#[allow(clippy::too_many_arguments)]
 pub fn uv_command(
     uv: &Path,
     plan: &Plan,
@@ -200,12 +212,15 @@ pub fn uv_command(
     reqs: &[String],
     wheels: &[PathBuf],
     offline: bool,
+    python: Option<&Path>,
 ) -> Command {
     let c = &plan.config;
     let mut cmd = Command::new(uv);
-    cmd.args(["pip", "install", "--target"])
-        .arg(site_packages)
-        .args(["--python-platform", &platform.uv_platform(c)])
+    cmd.args(["pip", "install", "--target"]).arg(site_packages);
+    if let Some(py) = python {
+        cmd.arg("--python").arg(py).arg("--no-python-downloads");
+    }
+    cmd.args(["--python-platform", &platform.uv_platform(c)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
         // Hard links into uv's cache (uv copies when the cache is on another
@@ -273,6 +288,7 @@ pub fn run(
             &reqs,
             &wheels,
             ctx.offline,
+            host_interpreter(plan, platform).as_deref(),
         );
         ctx.reporter.debug(&format!("running {cmd:?}"));
         let out = cmd.output().map_err(|source| Error::Spawn {
@@ -307,25 +323,50 @@ pub fn run(
     })
 }
 
-/// Remove what uv leaves that a bundle must not carry: `bin/` (Unix-shebang
-/// console scripts) and lock files. `roots`: where removing is allowed
+/// Where uv puts console scripts under `--target`: `bin/` (Unix-shebang
+/// scripts, on a Linux host) or `Scripts/` (`.exe` launchers, on a Windows
+/// host). Neither runs from a bundle, which starts the app with `-m`.
+const SCRIPT_DIRS: &[&str] = &["bin", "Scripts"];
+
+/// Remove what uv leaves that a bundle must not carry: the console scripts
+/// ([`SCRIPT_DIRS`]), their lines in each `RECORD` (which would otherwise name
+/// missing files, and differ between a Linux and a Windows host), and lock
+/// files. `roots`: where removing is allowed
 /// ([`crate::fs::remove_dir_if_exists`]).
 pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Clean { path, source }
     };
-    let bin = site_packages.join("bin");
-    crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
-        path: bin.clone(),
-        source: std::io::Error::other(e),
-    })?;
+    for dir in SCRIPT_DIRS {
+        let bin = site_packages.join(dir);
+        crate::fs::remove_dir_if_exists(&bin, roots).map_err(|e| Error::Clean {
+            path: bin.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    }
     for entry in fs_err::read_dir(site_packages).map_err(err(site_packages))? {
         let entry = entry.map_err(err(site_packages))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name == ".lock" || name.ends_with(".lock") && entry.path().is_file() {
             fs_err::remove_file(entry.path()).map_err(err(&entry.path()))?;
+        } else if name.ends_with(".dist-info") {
+            let record = entry.path().join("RECORD");
+            if let Ok(text) = fs_err::read_to_string(&record) {
+                let kept: String = text
+                    .split_inclusive('\n')
+                    .filter(|line| {
+                        let path = line.trim_start_matches('"');
+                        !SCRIPT_DIRS
+                            .iter()
+                            .any(|d| path.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+                    })
+                    .collect();
+                if kept.len() != text.len() {
+                    fs_err::write(&record, kept).map_err(err(&record))?;
+                }
+            }
         }
     }
     Ok(())
@@ -441,9 +482,20 @@ mod tests {
         fs_err::write(d.path().join("bin/uvicorn"), "#!/usr/bin/python").unwrap();
         fs_err::write(d.path().join(".lock"), "").unwrap();
         fs_err::create_dir_all(d.path().join("pkg")).unwrap();
+        fs_err::create_dir_all(d.path().join("Scripts")).unwrap();
+        fs_err::write(d.path().join("Scripts/uvicorn.exe"), "MZ").unwrap();
+        fs_err::create_dir_all(d.path().join("pkg-1.0.dist-info")).unwrap();
+        let record = "pkg/__init__.py,sha256=x,1\r\nbin/uvicorn,sha256=y,2\r\nScripts/uvicorn.exe,sha256=z,3\r\nbinary/x.py,,\r\npkg-1.0.dist-info/RECORD,,\r\n";
+        fs_err::write(d.path().join("pkg-1.0.dist-info/RECORD"), record).unwrap();
         clean(d.path(), &[d.path()]).unwrap();
         assert!(!d.path().join("bin").exists());
+        assert!(!d.path().join("Scripts").exists());
         assert!(!d.path().join(".lock").exists());
         assert!(d.path().join("pkg").exists());
+        // RECORD names no removed script; everything else is kept byte for byte.
+        assert_eq!(
+            fs_err::read_to_string(d.path().join("pkg-1.0.dist-info/RECORD")).unwrap(),
+            "pkg/__init__.py,sha256=x,1\r\nbinary/x.py,,\r\npkg-1.0.dist-info/RECORD,,\r\n"
+        );
     }
 }

@@ -53,6 +53,9 @@ pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
 /// Set by CI systems; used only to pick defaults, never to change results.
 pub const CI: &str = "CI";
+/// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
+pub const PROGRAM_FILES_X86: &str = "ProgramFiles(x86)";
+pub const PROGRAM_FILES: &str = "ProgramFiles";
 
 /// All variables above, for documentation and `cargo pyship plan`.
 pub const ALL: &[&str] = &[
@@ -81,6 +84,8 @@ pub const ALL: &[&str] = &[
     GITHUB_ACTOR,
     DEPLOY_TOKEN,
     CI,
+    PROGRAM_FILES_X86,
+    PROGRAM_FILES,
 ];
 
 /// A snapshot of the variables the tool reads.

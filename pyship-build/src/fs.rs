@@ -261,6 +261,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn remove_dir_refuses_outside_the_roots() {
         let tmp = tempfile::tempdir().unwrap();
@@ -297,6 +298,7 @@ mod tests {
         assert!(victim.join("sub").is_dir());
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link() {
         let dir = tempfile::tempdir().unwrap();
@@ -320,6 +322,7 @@ mod tests {
         assert_eq!(fs_err::read_dir(&real_dir).unwrap().count(), 1);
     }
 
+    #[cfg(unix)]
     #[test]
     fn atomic_write_replaces_and_keeps_mode() {
         use std::os::unix::fs::PermissionsExt;

@@ -520,6 +520,30 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
         "context = {}\n",
         q(&d.context.to_string_lossy().replace('\\', "/"))
     ));
+    t.push('\n');
+
+    let u = &c.update;
+    t.push_str("[package.metadata.pyship.update]\n");
+    t.push_str("# Ship the pyship_update package (self-update from this project's releases).\n");
+    t.push_str(&format!("enabled = {}\n", u.enabled));
+    t.push_str("# \"stable\" or \"prerelease\": which releases check() offers by default.\n");
+    t.push_str(&format!(
+        "channel = {}\n",
+        q(match u.channel {
+            crate::config::Channel::Stable => "stable",
+            crate::config::Channel::Prerelease => "prerelease",
+        })
+    ));
+    t.push_str(
+        "# The variable the installed app reads a read-only token from (private repositories).\n",
+    );
+    t.push_str(&opt(
+        "token-env",
+        u.token_env.as_deref().map(q),
+        "\"APP_UPDATE_TOKEN\"",
+    ));
+    t.push_str("# Seconds the update helper waits for the new version to come up.\n");
+    t.push_str(&format!("start-timeout = {}\n", u.start_timeout));
     t
 }
 

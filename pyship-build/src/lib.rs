@@ -3,7 +3,7 @@
 //! It resolves a project's configuration, version and paths into one [`plan::Plan`],
 //! then runs the pipeline stages against it, one module per stage:
 //! [`config`] → [`version`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
-//! [`render`] → [`archive`] → [`installer`] → [`docker`] → [`publish`].
+//! [`update`] → [`render`] → [`archive`] → [`installer`] → [`docker`] → [`publish`].
 //!
 //! The library never prints: progress and status go through [`report::Reporter`],
 //! so it is safe to call from a `build.rs` (see [`build_script`]).
@@ -38,6 +38,7 @@ pub mod report;
 pub mod strip;
 pub mod templates;
 pub mod tools;
+pub mod update;
 pub mod version;
 pub mod wine;
 

@@ -23,16 +23,27 @@ use crate::version::Spellings;
 /// Version of the manifest's schema; bumped when a field changes meaning.
 pub const SCHEMA: u32 = 1;
 
-/// How a user installs an asset; the updater picks the asset of its own kind.
+/// How a user installs an asset; the updater (`pyship_update`) picks the asset
+/// of its own install type. The names are the updater's `install_type()`.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstallType {
     /// Windows portable zip: unpack anywhere and run.
-    Portable,
+    PortableWindows,
     /// Windows NSIS installer.
     Installer,
     /// Linux tarball (optionally installed as a systemd service).
-    Tarball,
+    PortableLinux,
+}
+
+impl InstallType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallType::PortableWindows => "portable-windows",
+            InstallType::Installer => "installer",
+            InstallType::PortableLinux => "portable-linux",
+        }
+    }
 }
 
 /// One downloadable asset of the release.
@@ -96,23 +107,26 @@ impl Hint for Error {
 pub fn install_type(a: &Artifact) -> Option<InstallType> {
     match (a.kind, a.platform) {
         (ArtifactKind::Installer, _) => Some(InstallType::Installer),
-        (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::Portable),
-        (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::Tarball),
+        (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::PortableWindows),
+        (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::PortableLinux),
         _ => None,
     }
 }
 
 /// Server URL and `owner/name` of the release: config first, then the CI variables.
 pub fn release_location(plan: &Plan, env: &Env) -> (Option<String>, Option<String>) {
-    let url = plan
-        .config
+    location(&plan.config, env)
+}
+
+/// [`release_location`] from the config alone (the plan being built needs it).
+pub fn location(config: &crate::config::Config, env: &Env) -> (Option<String>, Option<String>) {
+    let url = config
         .publish
         .url
         .clone()
         .or_else(|| env.get(env::GITHUB_SERVER_URL).map(str::to_owned))
         .map(|u| u.trim_end_matches('/').to_owned());
-    let repo = plan
-        .config
+    let repo = config
         .publish
         .repo
         .clone()

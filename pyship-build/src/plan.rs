@@ -93,6 +93,8 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     /// HEAD's commit, when the project is in a git repository.
     pub commit: Option<String>,
+    /// The bundled updater's settings; `None` with `update.enabled = false`.
+    pub update: Option<crate::update::Settings>,
     pub config: Config,
     pub project: Project,
 }
@@ -165,6 +167,7 @@ impl Plan {
         push(ArtifactKind::Manifest, None, "manifest.json".into());
         push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
         let commit = git_head(&project.config_dir);
+        let update = crate::update::settings(&config, env, &version.version, &module, &artifacts);
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -178,6 +181,7 @@ impl Plan {
             out_dir,
             artifacts,
             commit,
+            update,
             config,
             project,
         })

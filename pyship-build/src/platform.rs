@@ -63,6 +63,20 @@ impl Platform {
     }
 
     /// The interpreter relative to the bundle root.
+    /// Why this host cannot build `self`'s bundle, if it cannot. A Linux
+    /// bundle needs a Unix host: the runtime is full of symlinks and
+    /// executables that a Windows file system cannot hold, and its import
+    /// check runs the Linux interpreter. Refused before any work, so no
+    /// half-built tarball is left behind.
+    pub fn host_cannot_build(self) -> Option<&'static str> {
+        match self {
+            Platform::Linux if !cfg!(unix) => Some(
+                "a Linux bundle is built on a Linux host: its Python runtime holds symlinks and executables that a Windows file system cannot keep, and its import check runs the Linux interpreter",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn python_exe(self) -> &'static str {
         match self {
             Platform::Windows => "python/python.exe",

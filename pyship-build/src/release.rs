@@ -36,7 +36,9 @@ pub struct Released {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("release step `version --stamp` failed")]
-    Stamp(#[source] StampError),
+    /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
+    /// `result_large_err` limit.
+    Stamp(#[source] Box<StampError>),
     #[error("release step `bundle` ({platform}) failed")]
     Bundle {
         platform: Platform,
@@ -65,8 +67,10 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::Stamp(StampError::Project(e)) => e.hint(),
-            Error::Stamp(StampError::Version(e)) => e.hint(),
+            Error::Stamp(e) => match e.as_ref() {
+                StampError::Project(e) => e.hint(),
+                StampError::Version(e) => e.hint(),
+            },
             Error::Bundle { source, .. } => source.hint(),
             Error::Installer(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
@@ -89,14 +93,20 @@ pub fn docker_configured(plan: &Plan) -> bool {
 /// [`crate::manifest::release_plan`], which changes nothing.
 pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let v = &plan.version.version;
+    // A target this host cannot build fails before anything is stamped.
+    for &platform in &plan.targets {
+        crate::bundle::check_host(&[platform])
+            .map_err(|source| Error::Bundle { platform, source })?;
+    }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
 
     let target = plan
         .project
         .stamp_target()
-        .map_err(|e| Error::Stamp(e.into()))?;
-    let stamped = crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(e.into()))?;
+        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+    let stamped =
+        crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(Box::new(e.into())))?;
     for s in stamped.iter().filter(|s| s.changed) {
         ctx.reporter
             .status("Stamped", &format!("{} ({})", s.path.display(), s.new));

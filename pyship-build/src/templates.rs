@@ -69,6 +69,26 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "linux/README.txt.j2",
         include_str!("../templates/linux/README.txt.j2"),
     ),
+    (
+        "update/pyship_update/__init__.py",
+        include_str!("../templates/update/pyship_update/__init__.py"),
+    ),
+    (
+        "update/pyship_update/__main__.py",
+        include_str!("../templates/update/pyship_update/__main__.py"),
+    ),
+    (
+        "update/pyship_update/_helper.py",
+        include_str!("../templates/update/pyship_update/_helper.py"),
+    ),
+    (
+        "update/pyship_update/update.sh",
+        include_str!("../templates/update/pyship_update/update.sh"),
+    ),
+    (
+        "update/pyship_update/update.bat",
+        include_str!("../templates/update/pyship_update/update.bat"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +137,12 @@ impl Templates {
         }
     }
 
-    /// The source of `name` and where it came from (`None`: embedded default).
+    /// The source of `name` and where it came from (`None`: embedded default),
+    /// with LF line endings whatever the file had: an override saved on
+    /// Windows, or defaults embedded from a checkout with `core.autocrlf`,
+    /// would otherwise give a `run.sh` whose `#!/bin/sh\r` no Linux can run.
+    /// The Windows launchers get their CRLF when rendered, so every rendered
+    /// file has the target's line endings, whatever the host.
     pub fn source(&self, name: &str) -> Result<(String, Option<PathBuf>), Error> {
         if let Some(dir) = &self.overrides {
             let p = dir.join(name);
@@ -126,13 +151,13 @@ impl Templates {
                     path: p.clone(),
                     source,
                 })?;
-                return Ok((text, Some(p)));
+                return Ok((lf(text), Some(p)));
             }
         }
         DEFAULTS
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, t)| ((*t).to_owned(), None))
+            .map(|(_, t)| (lf((*t).to_owned()), None))
             .ok_or_else(|| Error::Missing(name.to_owned()))
     }
 
@@ -149,6 +174,15 @@ impl Templates {
         let mut env = environment();
         env.set_syntax(yaml_syntax());
         render_in(&env, name, &src, ctx, origin)
+    }
+}
+
+/// CRLF → LF (a lone CR is left alone).
+fn lf(text: String) -> String {
+    if text.contains("\r\n") {
+        text.replace("\r\n", "\n")
+    } else {
+        text
     }
 }
 
@@ -345,6 +379,24 @@ pub mod escape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `templates/` override saved with CRLF (an editor on Windows) renders
+    /// with LF: the Linux scripts must run, whatever host wrote them.
+    #[test]
+    fn crlf_override_renders_with_lf() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("templates/linux")).unwrap();
+        fs_err::write(
+            d.path().join("templates/linux/run.sh.j2"),
+            "#!/bin/sh\r\necho {{ name }}\r\n",
+        )
+        .unwrap();
+        let t = Templates::new(Some(d.path()));
+        let out = t
+            .render("linux/run.sh.j2", minijinja::context! { name => "x" })
+            .unwrap();
+        assert_eq!(out, "#!/bin/sh\necho x\n");
+    }
 
     #[test]
     fn strict_undefined() {

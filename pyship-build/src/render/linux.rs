@@ -219,7 +219,6 @@ pub fn venv_base(python_dir: &Path) -> Option<String> {
 
 /// Write one file atomically with its mode.
 pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
     let path = bundle_dir.join(&f.path);
     let err = |source| Error::Write {
         path: path.clone(),
@@ -227,7 +226,13 @@ pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
     };
     fs_err::create_dir_all(bundle_dir).map_err(|e| err(e.into()))?;
     crate::fs::atomic_write(&path, f.contents.as_bytes()).map_err(err)?;
-    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))
-        .map_err(|e| err(e.into()))?;
+    // On a Windows host there is no mode to set: the archive gives each entry
+    // its mode from what it is.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(f.mode))
+            .map_err(|e| err(e.into()))?;
+    }
     Ok(())
 }

@@ -144,8 +144,9 @@ impl Interpreter {
         (!v.is_empty()).then_some(Self { version: v, ..me })
     }
 
-    /// The bundle's own interpreter: `python/python.exe` (under wine, when wine
-    /// is installed) or `python/bin/python3`.
+    /// The bundle's own interpreter: `python/python.exe` (run directly on a
+    /// Windows host, under wine elsewhere when wine is installed) or
+    /// `python/bin/python3`.
     pub fn bundled(bundle_root: &Path, platform: Platform, env: &Env) -> Option<Self> {
         let exe = bundle_root.join(platform.python_exe());
         if !exe.is_file() {
@@ -153,7 +154,8 @@ impl Interpreter {
         }
         match platform {
             Platform::Windows => {
-                if !tools::WINE.available(env) {
+                let wine = !cfg!(windows);
+                if wine && !tools::WINE.available(env) {
                     return None;
                 }
                 // python3XY.dll next to python.exe gives the version without starting wine.
@@ -164,11 +166,7 @@ impl Interpreter {
                     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
                         .then(|| format!("3.{digits}"))
                 })?;
-                Some(Self {
-                    exe,
-                    version,
-                    wine: true,
-                })
+                Some(Self { exe, version, wine })
             }
             Platform::Linux => Self::native(exe),
         }

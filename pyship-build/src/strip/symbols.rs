@@ -41,14 +41,23 @@ pub struct Symbols {
 /// Cache bucket of stripped copies: `{sha256 of the input}/{tool args}`.
 pub const BUCKET: &str = "stripped-v0";
 
-pub(crate) fn tool_for(platform: Platform) -> Tool {
+/// A strip for `platform`'s format that runs on this host, in order of
+/// preference. `llvm-strip` understands PE and ELF; on a Windows host a plain
+/// `strip` (MSYS2, MinGW) is a PE strip.
+pub(crate) fn tools_for(platform: Platform) -> Vec<Tool> {
+    let llvm = Tool {
+        exe: "llvm-strip",
+        ..tools::MINGW_STRIP
+    };
     match platform {
-        Platform::Windows => tools::MINGW_STRIP,
-        Platform::Linux => tools::STRIP,
+        Platform::Windows if cfg!(windows) => vec![tools::MINGW_STRIP, tools::STRIP, llvm],
+        Platform::Windows => vec![tools::MINGW_STRIP, llvm],
+        Platform::Linux => vec![tools::STRIP, llvm],
     }
 }
 
-/// Strip every native file under `root`. A missing tool is a warning.
+/// Strip every native file under `root`. No strip tool: one line saying the
+/// step was skipped, never an error.
 pub(crate) fn run(
     root: &Path,
     files: &[PathBuf],
@@ -56,16 +65,18 @@ pub(crate) fn run(
     dry_run: bool,
     ctx: &Context<'_>,
 ) -> Result<Symbols, Error> {
-    let tool = tool_for(platform);
-    let exe = match tool.find(ctx.env) {
-        Ok(p) => p,
-        Err(_) => {
-            ctx.reporter.warn(&format!(
-                "debug symbols not stripped: `{}` not found (install it with {})",
-                tool.exe, tool.install
-            ));
-            return Ok(Symbols::default());
-        }
+    let candidates = tools_for(platform);
+    let Some((tool, exe)) = candidates
+        .iter()
+        .find_map(|t| t.find(ctx.env).ok().map(|p| (*t, p)))
+    else {
+        let names: Vec<&str> = candidates.iter().map(|t| t.exe).collect();
+        ctx.reporter.warn(&format!(
+            "debug symbols not stripped (skipped): no {} found (install it with {})",
+            names.join(", "),
+            candidates[0].install_hint()
+        ));
+        return Ok(Symbols::default());
     };
     let args: &[&str] = match platform {
         Platform::Windows => &["--strip-unneeded"],

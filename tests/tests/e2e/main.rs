@@ -1,6 +1,11 @@
 //! End-to-end tests: the real `cargo-pyship` binary against fixture projects,
 //! with real tools (uv, wine, makensis, systemd-analyze) and local servers.
 //! One test binary, one module per area.
+//!
+//! They run on a Linux host (the tools are Linux's; Windows programs run
+//! under wine, including the cross-built `cargo-pyship.exe`, see
+//! `windows_host`), so on any other host the binary is empty.
+#![cfg(unix)]
 
 mod bench;
 mod build_script;

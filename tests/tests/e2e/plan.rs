@@ -209,7 +209,7 @@ fn manifest_lists_assets_by_platform_and_install_type() {
         [
             (
                 Platform::Windows,
-                InstallType::Portable,
+                InstallType::PortableWindows,
                 "Hello-App-v0.3.0-alpha.1-win-x64.zip"
             ),
             (
@@ -219,7 +219,7 @@ fn manifest_lists_assets_by_platform_and_install_type() {
             ),
             (
                 Platform::Linux,
-                InstallType::Tarball,
+                InstallType::PortableLinux,
                 "Hello-App-v0.3.0-alpha.1-linux-x64.tar.gz"
             ),
         ],
@@ -234,7 +234,8 @@ fn manifest_lists_assets_by_platform_and_install_type() {
         on_disk["assets"][0]["download_url"],
         "https://git.example.com/owner/hello/releases/download/v0.3.0-alpha.1/Hello-App-v0.3.0-alpha.1-win-x64.zip"
     );
-    assert_eq!(on_disk["assets"][0]["install_type"], "portable");
+    assert_eq!(on_disk["assets"][0]["install_type"], "portable-windows");
+    assert_eq!(on_disk["assets"][2]["install_type"], "portable-linux");
     assert_eq!(on_disk["assets"][0]["platform"], "windows");
 }
 

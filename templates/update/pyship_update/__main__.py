@@ -1,0 +1,77 @@
+"""`python -m pyship_update check|apply [--prerelease]`.
+
+Exit status: 0 done (or nothing newer), 1 refused or failed (an `error:`
+line and a `hint:` line on stderr; nothing was changed), 2 usage error.
+`apply --pid PID` waits for that process (the running app) instead of this
+one before the folders are swapped.
+"""
+
+import argparse
+import sys
+
+from . import UpdateError, Updater
+
+
+def _describe(update):
+    lines = ["%s %s%s" % ("pre-release" if update.prerelease else "release", update.tag,
+                          " (%s)" % update.url if update.url else "")]
+    if update.asset:
+        lines.append("  asset: %s (%d bytes, sha256 %s)" % (update.asset, update.size, update.sha256))
+    else:
+        lines.append("  no asset for this install type (%s)" % update.install_type)
+    return "\n".join(lines)
+
+
+def _nothing(updater, include_prerelease):
+    cfg = updater.config
+    channel = "pre-release" if include_prerelease else "stable"
+    msg = "no newer %s release than %s" % (channel, cfg.get("tag") or cfg.get("version"))
+    if updater.skipped_prereleases:
+        msg += "; skipped pre-release %s (use --prerelease to include it)" % ", ".join(
+            updater.skipped_prereleases
+        )
+    return msg
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m pyship_update",
+        description="Check for and apply updates of this app from its releases.",
+    )
+    parser.add_argument("command", choices=["check", "apply"])
+    parser.add_argument(
+        "--prerelease", action="store_true", default=None, help="include pre-releases"
+    )
+    parser.add_argument("--pid", type=int, help="apply: the app's process to wait for")
+    parser.add_argument("--port", type=int, help="apply: the port the new version answers on")
+    args = parser.parse_args(argv)
+    updater = Updater()
+    try:
+        include = args.prerelease
+        if include is None:
+            include = updater.config.get("channel") == "prerelease"
+        print("install type: %s" % updater.install_type())
+        update = updater.check(include)
+        if update is None:
+            print(_nothing(updater, include))
+            return 0
+        print(_describe(update))
+        if args.command == "check":
+            return 0
+
+        def progress(done, total):
+            if done == total or done % (1 << 22) < (1 << 16):
+                print("  downloaded %d of %d bytes" % (done, total), flush=True)
+
+        log = updater.apply(update, progress=progress, port=args.port, pid=args.pid)
+        print("update to %s started; the helper logs to %s" % (update.tag, log))
+        return 0
+    except UpdateError as e:
+        print("error: %s" % e.message, file=sys.stderr)
+        if e.hint:
+            print("hint: %s" % e.hint, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+@echo off
+rem The update helper of a Windows bundle, started (without a window) by
+rem pyship_update.apply() with its settings in the environment:
+rem   PYSHIP_ROOT  the app folder           PYSHIP_STAGE  its .pyship-update\
+rem   PYSHIP_MODE  portable or installer    PYSHIP_TAG    the new release's tag
+rem   PYSHIP_NEW   the unpacked new bundle (portable)
+rem   PYSHIP_SETUP the new setup.exe (installer)
+rem   PYSHIP_PID   the app's process        PYSHIP_PORT   the app's port, or empty
+rem   PYSHIP_LAUNCHER vbs or pythonw        PYSHIP_MODULE the app's module
+rem It waits for the app to exit. Portable: renames each entry of entries.txt
+rem (app\, python\, scripts\, ...) to .old, moves the new one in, starts the
+rem app through its launcher and checks that it comes up (helper.py); if it
+rem does not, it restores the .old entries and starts the old version again,
+rem otherwise it deletes them. Installer: runs setup.exe /S /D=<app folder>,
+rem then starts the app. data\ and logs\ are never in entries.txt.
+setlocal
+call :main >>"%PYSHIP_STAGE%\update.log" 2>&1
+set "RC=%ERRORLEVEL%"
+del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+exit /b %RC%
+
+:main
+echo [%DATE% %TIME%] update of "%PYSHIP_ROOT%" to %PYSHIP_TAG% (%PYSHIP_MODE%)
+if /i "%PYSHIP_MODE%"=="installer" goto installer
+
+"%PYSHIP_NEW%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-exit
+if errorlevel 1 (
+    echo the app did not exit; nothing was changed
+    exit /b 1
+)
+type nul >"%PYSHIP_STAGE%\swapped.txt"
+set "FAILED="
+for /f "usebackq delims=" %%e in ("%PYSHIP_STAGE%\entries.txt") do call :swap_one "%%e"
+if defined FAILED (
+    echo could not swap %FAILED%; restoring the old version
+    call :restore
+    call :launch
+    exit /b 1
+)
+echo swapped; starting the new version
+call :launch
+"%PYSHIP_ROOT%\python.old\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-up
+if errorlevel 1 goto rollback
+for /f "usebackq delims=" %%e in ("%PYSHIP_STAGE%\swapped.txt") do call :remove "%PYSHIP_ROOT%\%%~e.old"
+call :remove "%PYSHIP_STAGE%\new"
+del /q "%PYSHIP_STAGE%\*.zip" >nul 2>&1
+echo updated to %PYSHIP_TAG%
+exit /b 0
+
+:rollback
+echo the new version did not come up; rolling back
+call :restore
+call :launch
+echo rolled back; the old version was started again
+call :remove "%PYSHIP_STAGE%\new"
+exit /b 1
+
+:installer
+"%PYSHIP_ROOT%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-exit
+if errorlevel 1 (
+    echo the app did not exit; nothing was changed
+    exit /b 1
+)
+rem /D= must come last and unquoted.
+start "" /wait "%PYSHIP_SETUP%" /S /D=%PYSHIP_ROOT%
+if errorlevel 1 (
+    echo setup failed with exit code %ERRORLEVEL%; starting the installed version again
+    call :launch
+    exit /b 1
+)
+echo installed; starting the new version
+call :launch
+"%PYSHIP_ROOT%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-up
+if errorlevel 1 (
+    echo the new version did not come up
+    exit /b 1
+)
+del /q "%PYSHIP_SETUP%" >nul 2>&1
+echo updated to %PYSHIP_TAG%
+exit /b 0
+
+:swap_one
+if defined FAILED exit /b 1
+call :remove "%PYSHIP_ROOT%\%~1.old"
+if exist "%PYSHIP_ROOT%\%~1" (
+    move /y "%PYSHIP_ROOT%\%~1" "%PYSHIP_ROOT%\%~1.old" >nul
+    if errorlevel 1 (
+        set "FAILED=%~1"
+        exit /b 1
+    )
+)
+>>"%PYSHIP_STAGE%\swapped.txt" echo %~1
+move /y "%PYSHIP_NEW%\%~1" "%PYSHIP_ROOT%\%~1" >nul
+if errorlevel 1 set "FAILED=%~1"
+exit /b 0
+
+:restore
+for /f "usebackq delims=" %%e in ("%PYSHIP_STAGE%\swapped.txt") do call :restore_one "%%e"
+exit /b 0
+
+:restore_one
+call :remove "%PYSHIP_ROOT%\%~1"
+if exist "%PYSHIP_ROOT%\%~1.old" move /y "%PYSHIP_ROOT%\%~1.old" "%PYSHIP_ROOT%\%~1" >nul
+exit /b 0
+
+:remove
+if exist "%~1\" (
+    rd /s /q "%~1"
+) else if exist "%~1" (
+    del /f /q "%~1"
+)
+exit /b 0
+
+:launch
+if /i "%PYSHIP_LAUNCHER%"=="pythonw" (
+    start "" /d "%PYSHIP_ROOT%" "%PYSHIP_ROOT%\python\pythonw.exe" -m %PYSHIP_MODULE%
+) else (
+    start "" /d "%PYSHIP_ROOT%" "%SystemRoot%\System32\wscript.exe" "%PYSHIP_ROOT%\scripts\start-hidden.vbs"
+)
+exit /b 0

@@ -1,0 +1,672 @@
+//! Self-update (`pyship_update`), end to end: v0.1.0 and v0.2.0 of the
+//! `updater` fixture (a FastAPI app with `port`) are released once per test
+//! run with `cargo pyship release` to the test Gitea server; each test puts
+//! the releases it needs on the server, unpacks or installs v0.1.0, and has
+//! it update itself: portable Linux, portable Windows and the installer under
+//! wine, rollback of a v0.2.0 that exits at start-up, and the refusals.
+//! The tests share the server and the builds, so they run one at a time.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::support::*;
+use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+use pyship_e2e::http::StaticServer;
+use pyship_e2e::wine::{free_port, http_get, wait_http, Running, WinePrefix};
+
+const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
+const EMBED: &str = "python-3.11.9-embed-amd64.zip";
+const NAME: &str = "Upd Demo";
+
+/// One released version: its assets as uploaded.
+#[derive(Clone)]
+struct Version {
+    tag: String,
+    assets: BTreeMap<String, Vec<u8>>,
+}
+
+struct Shared {
+    gitea: GiteaServer,
+    _keep: Vec<tempfile::TempDir>,
+    _servers: Vec<StaticServer>,
+    v1: Version,
+    v2: Version,
+}
+
+/// The server, and v0.1.0 and v0.2.0 released to it (built once per run).
+fn shared() -> MutexGuard<'static, &'static Shared> {
+    static LOCK: OnceLock<Mutex<&'static Shared>> = OnceLock::new();
+    LOCK.get_or_init(|| Mutex::new(Box::leak(Box::new(build()))))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn build() -> Shared {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    let gitea = GiteaServer::start();
+    let mirror_dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join(EMBED),
+        mirror_dir.path().join("3.11.9").join(EMBED),
+    )
+    .unwrap();
+    let mirror = StaticServer::start(mirror_dir.path());
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (runtime_dir, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let (tmp, dir) = copy_fixture("updater");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap().replacen(
+        "port = 8766\n",
+        &format!(
+            "port = 8766\nno-index = true\nfind-links = [\"{}/\"]\n",
+            wheels.url()
+        ),
+        1,
+    );
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{runtime_url}\"\n"),
+    )
+    .unwrap();
+    fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
+    git_init_commit(&dir);
+    let cache = tmp.path().join("cache");
+    let release = |tag: &str| -> Version {
+        git(&dir, &["tag", tag]);
+        let start = Instant::now();
+        let out = pyship(&cache)
+            .current_dir(&dir)
+            .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+            .env("GITHUB_SERVER_URL", gitea.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_REF_NAME", tag)
+            .env("GITHUB_REF_TYPE", "tag")
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["pyship", "release"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "release {tag} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("released {tag} in {:?}", start.elapsed());
+        let rel = gitea.release(REPO, tag).expect("the release exists");
+        let assets = rel
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), a.data.clone()))
+            .collect();
+        // The next release builds from a clean output folder.
+        fs_err::remove_dir_all(dir.join("dist")).unwrap();
+        Version {
+            tag: tag.to_owned(),
+            assets,
+        }
+    };
+    let v1 = release("v0.1.0");
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "v0.2.0"]);
+    let v2 = release("v0.2.0");
+    Shared {
+        gitea,
+        _keep: vec![tmp, mirror_dir, runtime_dir],
+        _servers: vec![mirror, wheels, runtime],
+        v1,
+        v2,
+    }
+}
+
+impl Shared {
+    /// Make `releases` the repository's only releases (in this order, oldest first).
+    fn publish(&self, releases: &[(&Version, bool)]) {
+        self.gitea.clear_releases(REPO);
+        for (v, prerelease) in releases {
+            let id = self.gitea.add_release(REPO, &v.tag, false, *prerelease);
+            for (name, data) in &v.assets {
+                self.gitea.add_asset(id, name, data);
+            }
+        }
+    }
+
+    fn asset(&self, v: &Version, suffix: &str) -> (String, Vec<u8>) {
+        v.assets
+            .iter()
+            .find(|(n, _)| n.ends_with(suffix))
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .unwrap_or_else(|| panic!("{} has no *{suffix}", v.tag))
+    }
+}
+
+/// `v` with the asset ending in `suffix` replaced by `data`, and manifest.json
+/// and SHA256SUMS made to match it (a properly published release).
+fn republished(v: &Version, suffix: &str, data: Vec<u8>) -> Version {
+    let mut out = v.clone();
+    let name = v.assets.keys().find(|n| n.ends_with(suffix)).unwrap().clone();
+    let sha = hex_sha256(&data);
+    let mut m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
+    for a in m["assets"].as_array_mut().unwrap() {
+        if a["name"] == name.as_str() {
+            a["sha256"] = sha.clone().into();
+            a["size"] = data.len().into();
+        }
+    }
+    let manifest = serde_json::to_vec_pretty(&m).unwrap();
+    out.assets.insert(name.clone(), data);
+    out.assets.insert("manifest.json".into(), manifest);
+    let sums: String = out
+        .assets
+        .iter()
+        .filter(|(n, _)| *n != "SHA256SUMS")
+        .map(|(n, d)| format!("{}  {n}\n", hex_sha256(d)))
+        .collect();
+    out.assets.insert("SHA256SUMS".into(), sums.into_bytes());
+    out
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(data))
+}
+
+/// The app module's `__main__.py` as a v0.2.0 that exits at start-up.
+const BROKEN_MAIN: &[u8] = b"raise SystemExit('v0.2.0 exits at start-up (test)')\n";
+const MAIN_PY: &str = "app/src/upd_demo/__main__.py";
+
+fn broken_tarball(tarball: &[u8]) -> Vec<u8> {
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(tarball));
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let target = format!("{NAME}/{MAIN_PY}");
+    let mut found = false;
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut header = e.header().clone();
+        if path == target {
+            found = true;
+            header.set_size(BROKEN_MAIN.len() as u64);
+            header.set_cksum();
+            b.append(&header, BROKEN_MAIN).unwrap();
+        } else {
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            b.append(&header, &data[..]).unwrap();
+        }
+    }
+    assert!(found, "{target} not in the tarball");
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn broken_zip(zip_bytes: &[u8]) -> Vec<u8> {
+    let mut a = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let target = format!("{NAME}/{MAIN_PY}");
+    let mut found = false;
+    for i in 0..a.len() {
+        let mut e = a.by_index(i).unwrap();
+        let name = e.name().to_owned();
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        if e.is_dir() {
+            w.add_directory(name, opts).unwrap();
+            continue;
+        }
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        if name == target {
+            found = true;
+            data = BROKEN_MAIN.to_vec();
+        }
+        w.start_file(name, opts).unwrap();
+        w.write_all(&data).unwrap();
+    }
+    assert!(found, "{target} not in the zip");
+    w.finish().unwrap().into_inner()
+}
+
+fn untar(data: &[u8], into: &Path) -> PathBuf {
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(data));
+    a.set_preserve_permissions(true);
+    a.unpack(into).unwrap();
+    into.join(NAME)
+}
+
+fn unzip(data: &[u8], into: &Path) -> PathBuf {
+    zip::ZipArchive::new(std::io::Cursor::new(data))
+        .unwrap()
+        .extract(into)
+        .unwrap();
+    into.join(NAME)
+}
+
+/// (relative path → SHA-256) of every file under `root`, caches left out.
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs_err::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().unwrap();
+            if name == "__pycache__" || name == ".pyship-update" || name == "logs" {
+                continue;
+            }
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_symlink() {
+                out.insert(rel, format!("-> {}", fs_err::read_link(&p).unwrap().display()));
+            } else {
+                out.insert(rel, sha256_file(&p));
+            }
+        }
+    }
+    out
+}
+
+/// POST `path` on loopback; (status, body).
+fn http_post(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+/// Wait until `/version` answers with `version`; the time it took.
+fn wait_version(port: u16, version: &str, timeout: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let want = format!("\"version\":\"{version}\"");
+    while start.elapsed() < timeout {
+        if let Some((200, body)) = http_get(port, "/version") {
+            if body.contains(&want) {
+                return Some(start.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+fn helper_log(root: &Path) -> String {
+    fs_err::read_to_string(root.join(".pyship-update/update.log")).unwrap_or_default()
+}
+
+fn assert_no_old(root: &Path) {
+    let old: Vec<String> = fs_err::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".old"))
+        .collect();
+    assert!(old.is_empty(), "left behind: {old:?}\n{}", helper_log(root));
+    let stage = root.join(".pyship-update");
+    for gone in ["new", "lock"] {
+        assert!(!stage.join(gone).exists(), ".pyship-update/{gone} left behind");
+    }
+}
+
+fn user_data(root: &Path) {
+    fs_err::create_dir_all(root.join("data")).unwrap();
+    fs_err::write(root.join("data/user.json"), "{\"mine\": true}\n").unwrap();
+}
+
+fn assert_user_data(root: &Path) {
+    assert_eq!(
+        fs_err::read_to_string(root.join("data/user.json")).unwrap(),
+        "{\"mine\": true}\n",
+        "data/ changed"
+    );
+    assert_eq!(
+        fs_err::read_dir(root.join("data")).unwrap().count(),
+        1,
+        "data/ changed"
+    );
+}
+
+// ------------------------------------------------------------------ Linux
+
+/// Start the unpacked Linux bundle at `root` with `run.sh` on `port`.
+fn start_linux(root: &Path, port: u16) -> Running {
+    let mut cmd = Command::new(root.join("run.sh"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("UPD_PORT", port.to_string())
+        .current_dir(root);
+    Running::spawn(cmd)
+}
+
+/// Stop what the helper started (its pid file).
+fn stop_linux_helper_app(root: &Path) {
+    if let Ok(pid) = fs_err::read_to_string(root.join(".pyship-update/app.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+}
+
+#[test]
+fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
+    let s = shared();
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let port = free_port();
+    let app = start_linux(&root, port);
+    let first = wait_version(port, "0.1.0", Duration::from_secs(60));
+    let (status, body) = http_post(port, "/update");
+    let start = Instant::now();
+    let took = wait_version(port, "0.2.0", Duration::from_secs(120));
+    let (so, se) = app.stop();
+    stop_linux_helper_app(&root);
+    assert!(first.is_some(), "v0.1.0 never answered\n{so}\n{se}");
+    assert_eq!(status, 200, "{body}\n{se}");
+    assert!(body.contains("\"update\":\"v0.2.0\""), "{body}");
+    let took = took.unwrap_or_else(|| {
+        panic!(
+            "v0.2.0 never answered\nhelper log:\n{}\napp:\n{se}",
+            helper_log(&root)
+        )
+    });
+    eprintln!(
+        "portable Linux: apply to v0.2.0 answering: {:.1?} (after the POST: {:.1?})",
+        took,
+        start.elapsed()
+    );
+    let (_, version) = http_get(port, "/version").unwrap_or_default();
+    let _ = version;
+    assert_user_data(&root);
+    assert_no_old(&root);
+    assert!(helper_log(&root).contains("updated to v0.2.0"), "{}", helper_log(&root));
+    assert!(root
+        .join("python/lib/python3.11/site-packages/upd_demo-0.2.0.dist-info")
+        .is_dir());
+    assert!(!root
+        .join("python/lib/python3.11/site-packages/upd_demo-0.1.0.dist-info")
+        .exists());
+}
+
+#[test]
+fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
+    let s = shared();
+    let (_, good) = s.asset(&s.v2, "-linux-x64.tar.gz");
+    let broken = republished(&s.v2, "-linux-x64.tar.gz", broken_tarball(&good));
+    s.publish(&[(&s.v1, false), (&broken, false)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let port = free_port();
+    let app = start_linux(&root, port);
+    let first = wait_version(port, "0.1.0", Duration::from_secs(60));
+    let before = tree(&root);
+    let (status, body) = http_post(port, "/update");
+    // The helper starts v0.2.0, sees it exit, restores v0.1.0 and starts it.
+    let back = wait_for_log(&root, "rolled back", Duration::from_secs(120))
+        .and_then(|_| wait_version(port, "0.1.0", Duration::from_secs(60)));
+    let (so, se) = app.stop();
+    stop_linux_helper_app(&root);
+    assert!(first.is_some(), "v0.1.0 never answered\n{so}\n{se}");
+    assert_eq!(status, 200, "{body}");
+    assert!(back.is_some(), "v0.1.0 did not come back\n{}", helper_log(&root));
+    let log = helper_log(&root);
+    assert!(
+        log.contains("the new version exited during start-up"),
+        "{log}"
+    );
+    assert_eq!(tree(&root), before, "the old version is not byte-identical");
+    assert_user_data(&root);
+    assert_no_old(&root);
+}
+
+fn wait_for_log(root: &Path, text: &str, timeout: Duration) -> Option<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if helper_log(root).contains(text) {
+            return Some(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// `python -m pyship_update apply` of the unpacked Linux v0.1.0: (code, stdout, stderr).
+fn cli_apply(root: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(root.join("python/bin/python3"))
+        .args(["-m", "pyship_update", "apply"])
+        .args(extra)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn refusals_change_nothing_and_say_why() {
+    let s = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let before = tree(&root);
+    let unchanged = |what: &str| {
+        assert_eq!(tree(&root), before, "{what} changed the bundle");
+        assert!(
+            !root.join(".pyship-update").exists(),
+            "{what} left .pyship-update behind"
+        );
+        assert_user_data(&root);
+    };
+
+    // No newer release.
+    s.publish(&[(&s.v1, false)]);
+    let (code, out, err) = cli_apply(&root, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("install type: portable-linux"), "{out}");
+    assert!(
+        out.contains("no newer stable release than v0.1.0\n"),
+        "{out}"
+    );
+    unchanged("no newer release");
+
+    // Only a pre-release is newer, and this bundle is on the stable channel.
+    let mut rc = s.v2.clone();
+    rc.tag = "v0.2.0-rc.1".into();
+    s.publish(&[(&s.v1, false), (&rc, true)]);
+    let (code, out, err) = cli_apply(&root, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(
+            "no newer stable release than v0.1.0; skipped pre-release v0.2.0-rc.1 (use --prerelease to include it)"
+        ),
+        "{out}"
+    );
+    unchanged("a pre-release on the stable channel");
+
+    // A tampered asset: same name and size, other bytes.
+    let (name, mut data) = s.asset(&s.v2, "-linux-x64.tar.gz");
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    let mut tampered = s.v2.clone();
+    tampered.assets.insert(name.clone(), data);
+    s.publish(&[(&s.v1, false), (&tampered, false)]);
+    let (code, out, err) = cli_apply(&root, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("error: {name} does not match its SHA-256 (manifest.json: ")),
+        "{err}"
+    );
+    assert!(err.contains("refusing it\nhint: the asset on the server was changed after publishing; nothing was changed here"), "{err}");
+    unchanged("a tampered asset");
+
+    // The connection drops in the middle of the download.
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let size = s.asset(&s.v2, "-linux-x64.tar.gz").1.len();
+    s.gitea.truncate_next_download(size / 3);
+    let (code, out, err) = cli_apply(&root, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(s.gitea.pending_faults(), 0, "the download was not cut: {err}");
+    assert!(
+        err.contains(&format!("error: the download of {name} ")),
+        "{err}"
+    );
+    assert!(err.contains("hint: try again later"), "{err}");
+    unchanged("a dropped connection");
+}
+
+// ------------------------------------------------------------------ Windows
+
+/// Start `python.exe -m upd_demo` of the bundle at `root` under wine.
+fn start_windows(prefix: &WinePrefix, root: &Path, port: u16) -> Running {
+    let mut cmd = prefix.command(root.join("python/python.exe"));
+    cmd.args(["-m", "upd_demo"])
+        .env("UPD_PORT", port.to_string())
+        .current_dir(root);
+    Running::spawn(cmd)
+}
+
+/// v0.1.0's zip unpacked, started under wine, updated through `/update`.
+/// Returns the unpacked folder, the time to the new version, and the logs.
+fn windows_portable_update(s: &Shared, prefix: &WinePrefix, expect: &str) -> (PathBuf, Option<Duration>, String) {
+    let tmp = prefix.drive_c().join("portable");
+    let (_, zip) = s.asset(&s.v1, "-win-x64.zip");
+    let root = unzip(&zip, &tmp);
+    user_data(&root);
+    let port = free_port();
+    let app = start_windows(prefix, &root, port);
+    let first = wait_version(port, "0.1.0", Duration::from_secs(180));
+    if first.is_none() {
+        prefix.kill();
+        let (so, se) = app.stop();
+        panic!("v0.1.0 never answered under wine\n{so}\n{se}");
+    }
+    let (status, body) = http_post(port, "/update");
+    assert_eq!(status, 200, "{body}");
+    let took = wait_version(port, expect, Duration::from_secs(240));
+    (root, took, body)
+}
+
+#[test]
+fn update_portable_windows_under_wine() {
+    let s = shared();
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let prefix = WinePrefix::new();
+    let (root, took, body) = windows_portable_update(&s, &prefix, "0.2.0");
+    assert!(body.contains("\"update\":\"v0.2.0\""), "{body}");
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    prefix.kill();
+    let took = took.unwrap_or_else(|| panic!("v0.2.0 never answered\n{}", helper_log(&root)));
+    assert!(done.is_some(), "{}", helper_log(&root));
+    eprintln!("portable Windows (wine): apply to v0.2.0 answering: {took:.1?}");
+    assert_user_data(&root);
+    assert_no_old(&root);
+    assert!(root
+        .join("python/Lib/site-packages/upd_demo-0.2.0.dist-info")
+        .is_dir());
+}
+
+#[test]
+fn rollback_portable_windows_under_wine() {
+    let s = shared();
+    let (_, good) = s.asset(&s.v2, "-win-x64.zip");
+    let broken = republished(&s.v2, "-win-x64.zip", broken_zip(&good));
+    s.publish(&[(&s.v1, false), (&broken, false)]);
+    let prefix = WinePrefix::new();
+    let tmp = prefix.drive_c().join("portable");
+    let (_, zip) = s.asset(&s.v1, "-win-x64.zip");
+    let root = unzip(&zip, &tmp);
+    user_data(&root);
+    let port = free_port();
+    let app = start_windows(&prefix, &root, port);
+    if wait_version(port, "0.1.0", Duration::from_secs(180)).is_none() {
+        prefix.kill();
+        let (so, se) = app.stop();
+        panic!("v0.1.0 never answered under wine\n{so}\n{se}");
+    }
+    let before = tree(&root);
+    let (status, body) = http_post(port, "/update");
+    assert_eq!(status, 200, "{body}");
+    let back = wait_for_log(&root, "rolled back", Duration::from_secs(240))
+        .and_then(|_| wait_version(port, "0.1.0", Duration::from_secs(180)));
+    prefix.kill();
+    let log = helper_log(&root);
+    assert!(back.is_some(), "v0.1.0 did not come back\n{log}");
+    assert!(log.contains("the new version exited during start-up"), "{log}");
+    assert_eq!(tree(&root), before, "the old version is not byte-identical");
+    assert_user_data(&root);
+    assert_no_old(&root);
+}
+
+#[test]
+fn update_installer_under_wine() {
+    let s = shared();
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let prefix = WinePrefix::new();
+    let dl = tempfile::tempdir().unwrap();
+    let (setup_name, setup) = s.asset(&s.v1, "-setup.exe");
+    let setup_path = dl.path().join(&setup_name);
+    fs_err::write(&setup_path, setup).unwrap();
+    let mut cmd = prefix.command(&setup_path);
+    cmd.args(["/S", r"/D=C:\Apps\Upd", "Demo"]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "setup v0.1.0 failed: {:?}", out.status);
+    let root = prefix.drive_c().join("Apps/Upd Demo");
+    assert!(root.join("uninstall.exe").is_file(), "not installed");
+    user_data(&root);
+    let port = free_port();
+    let app = start_windows(&prefix, &root, port);
+    if wait_version(port, "0.1.0", Duration::from_secs(180)).is_none() {
+        prefix.kill();
+        let (so, se) = app.stop();
+        panic!("v0.1.0 never answered under wine\n{so}\n{se}");
+    }
+    let (_, body) = http_get(port, "/version").unwrap();
+    assert!(body.contains("\"install_type\":\"installer\""), "{body}");
+    let (status, body) = http_post(port, "/update");
+    assert_eq!(status, 200, "{body}");
+    let took = wait_version(port, "0.2.0", Duration::from_secs(300));
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    prefix.kill();
+    let log = helper_log(&root);
+    let took = took.unwrap_or_else(|| panic!("v0.2.0 never answered\n{log}"));
+    assert!(done.is_some(), "{log}");
+    eprintln!("installer (wine): apply to v0.2.0 answering: {took:.1?}");
+    assert_user_data(&root);
+    assert!(root
+        .join("python/Lib/site-packages/upd_demo-0.2.0.dist-info")
+        .is_dir());
+    assert!(!root
+        .join("python/Lib/site-packages/upd_demo-0.1.0.dist-info")
+        .exists());
+}
