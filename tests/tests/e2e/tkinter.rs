@@ -141,6 +141,19 @@ fn tcl_tk_entries(names: &BTreeMap<String, String>) -> Vec<&String> {
         .collect()
 }
 
+/// The number of packages the import check imported (`Imported N packages`).
+fn imported(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Imported ")?
+                .strip_suffix(" packages")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no import check in:\n{stderr}"))
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -162,7 +175,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     // The summary line counts tkinter; the import check included it.
     assert!(stderr.contains("+ tkinter (pypi, "), "{stderr}");
-    assert!(stderr.contains("Imported 1 packages"), "{stderr}");
+    let checked_with_tk = imported(&stderr);
     let zip = dir.join("dist").join(ZIP);
     let files = zip_files(&zip);
     for f in [
@@ -264,9 +277,16 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
 
     // tkinter = false ships no Tcl/Tk at all.
     set_in_manifest(&dir, "tkinter = true\n", "tkinter = false\n");
-    bundle(&dir, cache.path(), &mirror.url(), &prefix)
+    let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!stderr.contains("+ tkinter"), "{stderr}");
+    assert_eq!(
+        checked_with_tk,
+        imported(&stderr) + 1,
+        "the import check with tkinter did not include it"
+    );
     let plain = zip_files(&zip);
     assert!(
         tcl_tk_entries(&plain).is_empty(),
