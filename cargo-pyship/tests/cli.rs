@@ -1,7 +1,6 @@
-//! Smoke tests of the binary itself. Besides checking the cargo-subcommand
-//! shape, this file makes `cargo test --workspace` build
-//! `target/<profile>/cargo-pyship`, which the end-to-end tests in `tests/` run
-//! (cargo builds a package's binaries only for its own integration tests).
+//! Smoke tests of the binary itself: the cargo-subcommand shape, usage errors
+//! and `--version`. (The end-to-end tests in `tests/` build the binary they run
+//! themselves.)
 
 use std::process::Command;
 

@@ -26,10 +26,18 @@ pub struct AppFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the app sources {path} do not exist")]
-    NoSources { path: PathBuf },
-    #[error("include `{entry}` does not exist ({path})")]
-    NoInclude { entry: String, path: PathBuf },
+    #[error("include `{entry}` in {table} resolves to {path}, which does not exist")]
+    NoInclude {
+        entry: String,
+        table: crate::project::ConfigSource,
+        path: PathBuf,
+    },
+    #[error("module `{module}` is neither in the app sources{} nor in site-packages {}", .app_src.as_ref().map(|d| format!(" {}", d.display())).unwrap_or_default(), .site_packages.display())]
+    ModuleNotInstalled {
+        module: String,
+        app_src: Option<PathBuf>,
+        site_packages: PathBuf,
+    },
     #[error("could not copy {from} to {to}")]
     Copy {
         from: PathBuf,
@@ -60,12 +68,15 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::NoSources { .. } => Some(
-                "set `app-src = \"path/to/src\"` in [package.metadata.pyship] (default: the pyproject's directory + /src)".into(),
+            Error::NoInclude { table, .. } => Some(format!(
+                "fix `include` in [{}]; paths are relative to {}",
+                table.table.key(),
+                table.config_dir().display()
+            )),
+            Error::ModuleNotInstalled { .. } => Some(
+                "the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"
+                    .into(),
             ),
-            Error::NoInclude { .. } => {
-                Some("fix `include` in [package.metadata.pyship]; paths are relative to Cargo.toml".into())
-            }
             Error::IncludeOutside { .. } => Some(
                 "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
                     .into(),
@@ -80,9 +91,13 @@ impl Hint for Error {
 }
 
 /// Whether a path inside the app sources is left out of the bundle.
-fn skipped(name: &str, is_dir: bool) -> bool {
+fn skipped(path: &Path, is_dir: bool) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     if is_dir {
-        name == "__pycache__" || name.ends_with(".egg-info")
+        crate::layout::excluded_dir(path)
     } else {
         name.ends_with(".pyc") || name.ends_with(".pyo")
     }
@@ -135,7 +150,8 @@ impl Rules {
     }
 }
 
-/// Copy `from` (file or tree) to `to`, skipping caches. Returns the file count.
+/// Copy `from` (file or tree) to `to`, skipping caches, build output, VCS
+/// folders, virtualenvs and the output folder. Returns the file count.
 fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
     let fail = |from: &Path, to: &Path| {
         let (from, to) = (from.to_owned(), to.to_owned());
@@ -148,7 +164,7 @@ fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
         .into_iter()
         .filter_entry(|e| {
             e.depth() == 0
-                || !(skipped(&e.file_name().to_string_lossy(), e.file_type().is_dir())
+                || !(skipped(e.path(), e.file_type().is_dir())
                     || e.file_type().is_dir() && rules.excluded(e.path()))
         });
     if fs_err::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink()) {
@@ -190,7 +206,7 @@ fn top_level(src: &Path) -> Vec<String> {
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
                     let p = e.path();
-                    if p.is_dir() && !skipped(&name, true) && !name.starts_with('.') {
+                    if p.is_dir() && !skipped(&p, true) && !name.starts_with('.') {
                         Some(name)
                     } else {
                         name.strip_suffix(".py").map(str::to_owned)
@@ -215,24 +231,47 @@ pub fn run(
     site_packages: &Path,
     ctx: &Context<'_>,
 ) -> Result<AppFiles, Error> {
-    if !plan.app_src.is_dir() {
-        return Err(Error::NoSources {
-            path: plan.app_src.clone(),
-        });
-    }
     let app = bundle.join("app");
     let src = app.join("src");
-    ctx.reporter.status(
-        "Copying",
-        &format!("app sources from {}", plan.app_src.display()),
-    );
+    fs_err::create_dir_all(&src).map_err(|source| Error::Write {
+        path: src.clone(),
+        source: crate::fs::Error::Io(source),
+    })?;
+    let mut files = 0;
+    let mut top = Vec::new();
     let rules = Rules::for_plan(plan);
-    let mut files = copy_filtered(&plan.app_src, &src, &rules)?;
+    let module_top = crate::layout::top_package(&plan.module);
+    if let Some(dir) = &plan.app.dir {
+        ctx.reporter.status(
+            "Copying",
+            &format!("app sources from {} ({})", dir.display(), plan.app.origin),
+        );
+        if plan.app.flat {
+            // A project root: its Python packages and modules, nothing else.
+            for entry in crate::layout::flat_entries(dir, module_top) {
+                let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
+                files += copy_filtered(&entry, &src.join(name), &rules)?;
+            }
+        } else {
+            files += copy_filtered(dir, &src, &rules)?;
+        }
+        top = top_level(&src);
+    }
+    if !crate::layout::contains_module(&src, module_top)
+        && !crate::layout::contains_module(site_packages, module_top)
+    {
+        return Err(Error::ModuleNotInstalled {
+            module: plan.module.clone(),
+            app_src: plan.app.dir.clone(),
+            site_packages: site_packages.to_owned(),
+        });
+    }
     for entry in &plan.config.include {
         let path = crate::fs::normalize(&plan.project.path(entry));
         if !path.exists() {
             return Err(Error::NoInclude {
                 entry: entry.clone(),
+                table: plan.project.config_source.clone(),
                 path,
             });
         }
@@ -249,7 +288,6 @@ pub fn run(
     }
     let version = plan.version.version.pep440();
     let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
-    let top = top_level(&plan.app_src);
     let write = |name: &str, text: String| {
         let path = dist_info.join(name);
         crate::fs::atomic_write(&path, text.as_bytes())
@@ -286,12 +324,22 @@ mod tests {
         fs_err::write(from.join("pkg/mod.pyc"), "").unwrap();
         fs_err::write(from.join("pkg/__pycache__/x.cpython-311.pyc"), "").unwrap();
         fs_err::write(from.join("single.py"), "").unwrap();
+        fs_err::create_dir_all(from.join("dist/inner")).unwrap();
+        fs_err::write(from.join("dist/inner/x.py"), "").unwrap();
+        fs_err::create_dir_all(from.join("out-here")).unwrap();
+        fs_err::write(from.join("out-here/y.py"), "").unwrap();
+        fs_err::create_dir_all(from.join(".git")).unwrap();
+        fs_err::write(from.join(".git/HEAD"), "").unwrap();
         let to = d.path().join("out");
-        assert_eq!(copy_filtered(&from, &to, &rules(d.path())).unwrap(), 2);
+        let mut r = rules(d.path());
+        r.exclude
+            .push(from.join("out-here").canonicalize().unwrap());
+        assert_eq!(copy_filtered(&from, &to, &r).unwrap(), 2);
+        assert!(!to.join("dist").exists() && !to.join(".git").exists());
         assert!(to.join("pkg/__init__.py").is_file());
         assert!(!to.join("pkg/__pycache__").exists());
         assert!(!to.join("pkg/mod.pyc").exists());
-        assert_eq!(top_level(&from), vec!["pkg", "single"]);
+        assert_eq!(top_level(&to), vec!["pkg", "single"]);
     }
 
     fn rules(root: &Path) -> Rules {

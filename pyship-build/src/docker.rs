@@ -338,9 +338,10 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let py = plan.pyproject();
     let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
     let python_src = relative_to(&context, &py_dir, "the pyproject's directory")?;
-    let app_src = normalize(&plan.app_src);
-    // The app sources must reach the image with the pyproject (pip installs them from there).
-    relative_to(&context, &app_src, "the app sources")?;
+    if let Some(dir) = &plan.app.dir {
+        // The app sources must reach the image with the pyproject (pip installs them from there).
+        relative_to(&context, &normalize(dir), "the app sources")?;
+    }
     let mut includes = Vec::new();
     for inc in &plan.config.include {
         let abs = normalize(&plan.project.path(inc));

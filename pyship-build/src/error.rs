@@ -41,6 +41,7 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::tools::Error>,
     try_hint::<crate::fs::Error>,
     try_hint::<crate::plan::PlanError>,
+    try_hint::<crate::layout::Error>,
     try_hint::<crate::names::Error>,
     try_hint::<crate::release::Error>,
     try_hint::<crate::installer::Error>,

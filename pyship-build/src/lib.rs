@@ -23,6 +23,7 @@ pub mod error;
 pub mod fs;
 pub mod init;
 pub mod installer;
+pub mod layout;
 pub mod manifest;
 pub mod names;
 pub mod net;

@@ -84,8 +84,9 @@ pub struct Plan {
     pub version: Resolved,
     pub python: PythonVersion,
     pub targets: Vec<Platform>,
-    /// Absolute path of the app's Python sources.
-    pub app_src: PathBuf,
+    /// The app's Python sources: the folder containing its top-level
+    /// package(s), how it was chosen, and whether it is a flat project root.
+    pub app: crate::layout::AppSrc,
     /// Output directory (default: `dist/` in [`Project::config_dir`]).
     pub out_dir: PathBuf,
     /// Work directory for unpacked bundle trees (`{out_dir}/.pyship/`).
@@ -120,14 +121,7 @@ impl Plan {
         let dist_name = pyproject.dist_name();
         let module = config.module.clone().unwrap_or_else(|| dist_name.clone());
         let python = PythonVersion::parse(&config.python)?;
-        let app_src = match &config.app_src {
-            Some(p) => project.path(p),
-            None => pyproject
-                .path
-                .parent()
-                .unwrap_or(&project.config_dir)
-                .join("src"),
-        };
+        let app = crate::layout::resolve(&project, pyproject, &module)?;
         let out_dir = opts
             .out_dir
             .map(crate::fs::normalize)
@@ -176,7 +170,7 @@ impl Plan {
             version,
             python,
             targets,
-            app_src,
+            app,
             work_dir: out_dir.join(".pyship"),
             out_dir,
             artifacts,
@@ -258,6 +252,8 @@ pub enum PlanError {
     #[error(transparent)]
     Project(#[from] crate::project::Error),
     #[error(transparent)]
+    Layout(#[from] crate::layout::Error),
+    #[error(transparent)]
     Name(#[from] crate::names::Error),
 }
 
@@ -267,6 +263,7 @@ impl crate::error::Hint for PlanError {
             PlanError::Version(e) => e.hint(),
             PlanError::Python(e) => e.hint(),
             PlanError::Project(e) => e.hint(),
+            PlanError::Layout(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
         }
     }

@@ -1,6 +1,10 @@
 //! GitHub's REST dialect of the test server's state: GitHub Enterprise paths
 //! (`/api/v3`, `/api/uploads`), 422 `already_exists`, paginated asset lists.
-use super::*;
+
+use super::routes::{json_body, rfc3339, Auth};
+use super::state::{has_scope, store_asset, AssetRow, ReleaseRow, State, UploadKind};
+use super::transport::{path_escape, Request, Response};
+use serde_json::{json, Value};
 
 fn gh_err(status: u16, message: &str) -> Response {
     Response::json(

@@ -391,24 +391,27 @@ fn link_package_on_an_older_server_warns_with_manual_steps() {
     assert!(!warning.contains("tok-123"), "{warning}");
 }
 
-/// Whether a Docker engine answers (`docker info`).
-fn engine_available() -> bool {
-    std::process::Command::new("docker")
+/// Fails the test unless a Docker engine answers (`docker info`).
+fn require_engine() {
+    require_tool("docker", "Docker (https://docs.docker.com/engine/install/)");
+    let out = std::process::Command::new("docker")
         .arg("info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "this test needs a running Docker engine; `docker info` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
+/// Needs a running engine, which CI machines and this project's dev machines
+/// lack: run it explicitly where one runs (`cargo test -p pyship-e2e --test
+/// e2e -- --ignored docker_build_end_to_end`); it fails, never skips, without one.
 #[test]
-fn docker_build_end_to_end_when_an_engine_is_present() {
-    if !engine_available() {
-        eprintln!(
-            "SKIPPED docker_build_end_to_end_when_an_engine_is_present: no Docker engine is present (`docker info` failed)"
-        );
-        return;
-    }
+#[ignore = "needs a running Docker engine; run with `-- --ignored docker_build_end_to_end`"]
+fn docker_build_end_to_end_with_an_engine() {
+    require_engine();
     let (_t, dir) = tagged_hello();
     let cache = tempfile::tempdir().unwrap();
     let manifest = dir.join("Cargo.toml");

@@ -44,7 +44,11 @@ fn virtual_workspace_paths_are_relative_to_the_workspace_root() {
         assert_eq!(plan.project.config_dir, dir);
         assert_eq!(plan.project.manifest_path, dir.join("core/Cargo.toml"));
         assert_eq!(plan.pyproject().path, dir.join("server/pyproject.toml"));
-        assert_eq!(plan.app_src, dir.join("server/src"));
+        assert_eq!(
+            plan.app.dir.as_deref(),
+            Some(dir.join("server/src").as_path())
+        );
+        assert!(!plan.app.flat);
         assert_eq!(plan.out_dir, dir.join("dist"));
         assert_eq!(plan.project.path("server"), dir.join("server"));
         assert_eq!(plan.version.version.tag(), "v0.4.0");
@@ -87,4 +91,136 @@ fn missing_pyproject_is_an_error_naming_table_and_paths() {
         "missing_pyproject_default",
         failure(&dir, &["version", "--check"])
     );
+}
+
+/// `plan` of a fixture copy (after `edit` of its pyship manifest), or its error.
+fn plan_or_error(dir: &Path) -> Result<Plan, String> {
+    let project = project::load(Some(&dir.join("Cargo.toml")), None).map_err(|e| e.to_string())?;
+    Plan::build(project, &Env::default(), &Options::default()).map_err(|e| {
+        let hint = pyship_build::hint_for(&e).unwrap_or_default();
+        format!("{e}\nhint: {hint}")
+    })
+}
+
+#[test]
+fn app_src_follows_the_layout() {
+    // (fixture, app-src relative to the copy, flat project root)
+    for (layout, app_src, flat) in [
+        ("subfolder", "python/src", false),
+        ("virtual-workspace", "server/src", false),
+        ("root-flat", ".", true),
+        ("src-data", "src", false),
+    ] {
+        let (_t, dir) = copy_fixture(&format!("layouts/{layout}"));
+        let plan = plan_or_error(&dir).unwrap_or_else(|e| panic!("{layout}: {e}"));
+        let want = if app_src == "." {
+            dir.clone()
+        } else {
+            dir.join(app_src)
+        };
+        assert_eq!(plan.app.dir.as_deref(), Some(want.as_path()), "{layout}");
+        assert_eq!(plan.app.flat, flat, "{layout}");
+        assert!(plan.app.has_module, "{layout}");
+    }
+}
+
+/// A flat-layout app from PyPI as a user tries it: `cargo init --lib` next to
+/// its pyproject (the package at the top level, as datasette, pypiserver and
+/// glances have it), a `tests/` package, a virtualenv and an old `dist/`.
+fn datasette_like(parent: &Path) -> std::path::PathBuf {
+    let dir = parent.join("datasette");
+    let files: &[(&str, &str)] = &[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"datasette\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\n",
+        ),
+        ("src/lib.rs", "pub fn f() {}\n"),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"datasette\"\ndynamic = [\"version\"]\ndependencies = []\n\n[tool.setuptools.dynamic]\nversion = {attr = \"datasette.version.__version__\"}\n",
+        ),
+        ("setup.py", "from setuptools import setup\nsetup()\n"),
+        ("datasette/__init__.py", "from datasette.version import __version__\n"),
+        ("datasette/__main__.py", "print('datasette')\n"),
+        ("datasette/version.py", "__version__ = \"1.0a41\"\n"),
+        ("datasette/templates/index.html", "<html></html>\n"),
+        ("tests/__init__.py", ""),
+        ("tests/test_x.py", "def test(): pass\n"),
+        ("venv/pyvenv.cfg", "home = /usr/bin\n"),
+        ("venv/lib/site.py", "\n"),
+        ("dist/old/datasette/__init__.py", "\n"),
+    ];
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(&p, text).unwrap();
+    }
+    dir
+}
+
+fn set_pyship(dir: &Path, table: &str) {
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship]\n{table}\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn flat_layout_next_to_cargo_src_is_found_and_cargo_src_is_not_taken() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = datasette_like(t.path());
+    // No config at all: the module defaults to the dist name, app-src to the flat root.
+    let plan = plan_or_error(&dir).unwrap();
+    assert_eq!(plan.module, "datasette");
+    assert_eq!(plan.app.dir.as_deref(), Some(dir.as_path()));
+    assert!(plan.app.flat);
+    // Only the package is copied from the project root.
+    let entries: Vec<String> = pyship_build::layout::flat_entries(&dir, "datasette")
+        .iter()
+        .map(|p| p.strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(entries, ["datasette"]);
+}
+
+#[test]
+fn app_src_mistakes_are_errors_before_anything_is_built() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = datasette_like(t.path());
+    // Cargo's src/ named explicitly: the module is not there.
+    set_pyship(&dir, "app-src = \"src\"");
+    let e = plan_or_error(&dir).unwrap_err();
+    insta::assert_snapshot!(
+        "app_src_without_module",
+        e.replace(&dir.display().to_string(), "[root]")
+    );
+    // The package folder itself.
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replace("app-src = \"src\"", "app-src = \"datasette\""),
+    )
+    .unwrap();
+    let e = plan_or_error(&dir).unwrap_err();
+    insta::assert_snapshot!(
+        "app_src_is_the_package",
+        e.replace(&dir.display().to_string(), "[root]")
+    );
+    // A module that is nowhere.
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replace("app-src = \"datasette\"", "module = \"nope.main\""),
+    )
+    .unwrap();
+    let e = plan_or_error(&dir).unwrap_err();
+    insta::assert_snapshot!(
+        "module_not_found",
+        e.replace(&dir.display().to_string(), "[root]")
+    );
+    // Nothing was built.
+    assert!(!dir.join("dist/.pyship").exists());
 }

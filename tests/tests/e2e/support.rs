@@ -3,23 +3,83 @@
 pub use pyship_e2e::*;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-/// The `cargo-pyship` binary of this build: `target/<profile>/cargo-pyship`,
-/// next to the `deps/` folder that holds this test executable. `cargo test
-/// --workspace` builds it before any test runs.
+/// The `cargo-pyship` binary, built once per test run by `cargo build -p
+/// cargo-pyship` into this test's own target directory and profile, so that
+/// `cargo test -p pyship-e2e` alone works (cargo builds a package's binaries
+/// only for that package's own integration tests).
 pub fn bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_bin).clone()
+}
+
+fn build_bin() -> PathBuf {
+    // target/<profile>/deps/<test exe>
     let exe = std::env::current_exe().expect("test exe path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir.join("cargo-pyship");
+    let target_dir = profile_dir.parent().expect("target/<profile>");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    // The variables cargo sets for this test run describe pyship-e2e. Build
+    // scripts (ring's) declare `rerun-if-env-changed` on some of them, so an
+    // inherited CARGO_PKG_NAME would make this build and every ordinary
+    // `cargo build` rebuild ring and all above it, each time, in turn.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        let set_for_tests = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || [
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&k.as_ref());
+        if set_for_tests {
+            build.env_remove(k.as_ref());
+        }
+    }
+    let out = build
+        .args(["build", "-p", "cargo-pyship", "--bin", "cargo-pyship"])
+        .args([
+            "--profile",
+            &profile,
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "`cargo build -p cargo-pyship` failed");
+    let exe = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cargo-pyship")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo reported the cargo-pyship executable");
     assert!(
-        bin.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it for cargo-pyship/tests/cli.rs (or `cargo build -p cargo-pyship` first)",
-        bin.display()
+        exe.is_file(),
+        "{} is missing after the build",
+        exe.display()
     );
-    bin
+    exe
 }
 
 /// `cargo-pyship` as a command, with the environment cleared of variables that
