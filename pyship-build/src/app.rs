@@ -45,6 +45,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
+    Twice {
+        package: String,
+        installed: PathBuf,
+        source_path: PathBuf,
+    },
+    #[error("{count} dist-info folders of `{dist}` in {site_packages}: {names}")]
+    DistInfos {
+        dist: String,
+        count: usize,
+        site_packages: PathBuf,
+        names: String,
+    },
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
@@ -76,6 +89,12 @@ impl Hint for Error {
             Error::ModuleNotInstalled { .. } => Some(
                 "the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"
                     .into(),
+            ),
+            Error::Twice { .. } => Some(
+                "a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)".into(),
+            ),
+            Error::DistInfos { .. } => Some(
+                "a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide".into(),
             ),
             Error::IncludeOutside { .. } => Some(
                 "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
@@ -224,7 +243,38 @@ pub fn metadata(name: &str, version: &str) -> String {
     format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
 }
 
-/// Copy the app into `{bundle}/app` and write its dist-info into `site_packages`.
+/// The dist-info folders of `dist` (normalized) in `site_packages`.
+fn dist_infos_of(site_packages: &Path, dist: &str) -> Vec<String> {
+    crate::deps::dist_infos(site_packages)
+        .into_iter()
+        .filter(|n| {
+            n.strip_suffix(".dist-info")
+                .and_then(|s| s.rsplit_once('-'))
+                .is_some_and(|(d, _)| crate::project::normalize_dist_name(d) == dist)
+        })
+        .collect()
+}
+
+/// Where the top-level package or module `name` is installed in
+/// `site_packages`, if it is.
+fn installed(site_packages: &Path, name: &str) -> Option<PathBuf> {
+    let dir = site_packages.join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    fs_err::read_dir(site_packages).ok()?.find_map(|e| {
+        let e = e.ok()?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        let stem = file.split('.').next()?;
+        let module = [".py", ".pyd", ".so"].iter().any(|s| file.ends_with(s));
+        (stem == name && module && e.path().is_file()).then(|| e.path())
+    })
+}
+
+/// Copy the app into `{bundle}/app` and write its dist-info into
+/// `site_packages`, unless a wheel of the app is installed there (a maturin
+/// project): then that wheel's dist-info is the one, and the app's package
+/// comes from the wheel only.
 pub fn run(
     plan: &Plan,
     bundle: &Path,
@@ -233,6 +283,7 @@ pub fn run(
 ) -> Result<AppFiles, Error> {
     let app = bundle.join("app");
     let src = app.join("src");
+    let own_wheel = !dist_infos_of(site_packages, &plan.dist_name).is_empty();
     fs_err::create_dir_all(&src).map_err(|source| Error::Write {
         path: src.clone(),
         source: crate::fs::Error::Io(source),
@@ -256,6 +307,17 @@ pub fn run(
             files += copy_filtered(dir, &src, &rules)?;
         }
         top = top_level(&src);
+        // One place per package: a wheel (the project's own, or a dependency)
+        // installed it, or the app sources carry it; never both.
+        for t in &top {
+            if let Some(installed) = installed(site_packages, t) {
+                return Err(Error::Twice {
+                    package: t.clone(),
+                    installed,
+                    source_path: dir.join(t),
+                });
+            }
+        }
     }
     if !crate::layout::contains_module(&src, module_top)
         && !crate::layout::contains_module(site_packages, module_top)
@@ -287,28 +349,87 @@ pub fn run(
         files += copy_filtered(&path, &app.join(name), &rules)?;
     }
     let version = plan.version.version.pep440();
-    let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
-    let write = |name: &str, text: String| {
-        let path = dist_info.join(name);
-        crate::fs::atomic_write(&path, text.as_bytes())
-            .map_err(|source| Error::Write { path, source })
+    let dist_info = if own_wheel {
+        let names = dist_infos_of(site_packages, &plan.dist_name);
+        site_packages.join(&names[0])
+    } else {
+        let dist_info = site_packages.join(format!("{}-{}.dist-info", plan.dist_name, version));
+        let write = |name: &str, text: String| {
+            let path = dist_info.join(name);
+            crate::fs::atomic_write(&path, text.as_bytes())
+                .map_err(|source| Error::Write { path, source })
+        };
+        fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
+            path: dist_info.clone(),
+            source: crate::fs::Error::Io(source),
+        })?;
+        write("METADATA", metadata(&plan.pyproject().name, &version))?;
+        write("INSTALLER", "cargo-pyship\n".into())?;
+        write(
+            "top_level.txt",
+            top.iter().map(|t| format!("{t}\n")).collect(),
+        )?;
+        dist_info
     };
-    fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
-        path: dist_info.clone(),
-        source: crate::fs::Error::Io(source),
-    })?;
-    write("METADATA", metadata(&plan.pyproject().name, &version))?;
-    write("INSTALLER", "cargo-pyship\n".into())?;
-    write(
-        "top_level.txt",
-        top.iter().map(|t| format!("{t}\n")).collect(),
-    )?;
+    // Windows: python3XY._pth already lists `..\app\src` after site-packages.
+    let pth = bundle
+        .join("python")
+        .join(format!("python{}._pth", plan.python.nodot));
+    if !pth.exists() {
+        write_path_file(bundle, site_packages, &src)?;
+    }
+    check_one_dist_info_each(site_packages)?;
     Ok(AppFiles {
         src,
         files,
         dist_info,
         top_level: top,
     })
+}
+
+/// The `.pth` that puts `app/src` on `sys.path` right after site-packages.
+pub const PATH_FILE: &str = "_pyship_app.pth";
+
+/// Write [`PATH_FILE`] into `site_packages`: `app/src` relative to it, so the
+/// bundle can move. Windows gets the same order from `python3XY._pth`; with
+/// this file Linux (run.sh, the service, the import check) has it too, where
+/// PYTHONPATH would put `app/src` before the stdlib and site-packages.
+pub fn write_path_file(bundle: &Path, site_packages: &Path, src: &Path) -> Result<(), Error> {
+    let depth = site_packages
+        .strip_prefix(bundle)
+        .map(|r| r.components().count())
+        .unwrap_or(0);
+    let rel_src = src.strip_prefix(bundle).unwrap_or(src);
+    let mut line = "../".repeat(depth);
+    line.push_str(&rel_src.to_string_lossy());
+    let path = site_packages.join(PATH_FILE);
+    crate::fs::atomic_write(&path, format!("{line}\n").as_bytes())
+        .map_err(|source| Error::Write { path, source })
+}
+
+/// Exactly one dist-info per distribution in `site_packages`.
+pub fn check_one_dist_info_each(site_packages: &Path) -> Result<(), Error> {
+    let mut by_dist: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for n in crate::deps::dist_infos(site_packages) {
+        if let Some((d, _)) = n
+            .strip_suffix(".dist-info")
+            .and_then(|s| s.rsplit_once('-'))
+        {
+            by_dist
+                .entry(crate::project::normalize_dist_name(d))
+                .or_default()
+                .push(n.clone());
+        }
+    }
+    match by_dist.into_iter().find(|(_, v)| v.len() > 1) {
+        Some((dist, names)) => Err(Error::DistInfos {
+            dist,
+            count: names.len(),
+            site_packages: site_packages.to_owned(),
+            names: names.join(", "),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -401,6 +522,21 @@ mod tests {
             }
             fs_err::remove_file(&link).unwrap();
         }
+    }
+
+    #[test]
+    fn two_dist_infos_of_one_distribution_fail() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("pyhash-0.2.0rc1.dist-info")).unwrap();
+        fs_err::create_dir_all(d.path().join("numpy-1.26.4.dist-info")).unwrap();
+        check_one_dist_info_each(d.path()).unwrap();
+        fs_err::create_dir_all(d.path().join("PyHash-0.3.0.dist-info")).unwrap();
+        let err = check_one_dist_info_each(d.path()).unwrap_err().to_string();
+        assert!(err.contains("2 dist-info folders of `pyhash`"), "{err}");
+        assert!(
+            err.contains("PyHash-0.3.0.dist-info, pyhash-0.2.0rc1.dist-info"),
+            "{err}"
+        );
     }
 
     #[test]

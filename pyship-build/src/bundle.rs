@@ -1,5 +1,5 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
-//! prebuild → [`python`](crate::python) → [`deps`](crate::deps) →
+//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) → [`deps`](crate::deps) →
 //! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
 //! [`archive`](crate::archive).
 //!
@@ -10,7 +10,6 @@
 //! download caches are reused.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -55,22 +54,12 @@ impl Bundled {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
     #[error("cannot bundle for {platform} on this host: {why}")]
     Host {
         platform: Platform,
         why: &'static str,
-    },
-    #[error("prebuild command `{command}` failed ({status}):\n{output}")]
-    Prebuild {
-        command: String,
-        status: String,
-        output: String,
-    },
-    #[error("could not run the prebuild command `{command}`")]
-    PrebuildSpawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
     },
     #[error("could not clear the old bundle tree {path}")]
     Clear {
@@ -97,12 +86,9 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Wheel(e) => e.hint(),
             Error::Host { .. } => Some(
                 "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
-                    .into(),
-            ),
-            Error::Prebuild { .. } | Error::PrebuildSpawn { .. } => Some(
-                "fix the command (its output is above) or `prebuild` in [package.metadata.pyship]"
                     .into(),
             ),
             Error::Clear { .. } => {
@@ -129,55 +115,6 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The host's shell running `command`: `sh -c`.
-#[cfg(not(windows))]
-fn shell(command: &str) -> Command {
-    let mut c = Command::new("sh");
-    c.arg("-c").arg(command);
-    c
-}
-
-/// The host's shell running `command`: `cmd /C` on a Windows host, which has
-/// no `sh` (`npm ci && npm run build` means the same to both). The command
-/// goes unquoted: cmd parses its own command line.
-#[cfg(windows)]
-fn shell(command: &str) -> Command {
-    use std::os::windows::process::CommandExt;
-    let mut c = Command::new("cmd");
-    c.arg("/C").raw_arg(command);
-    c
-}
-
-/// Run the configured `prebuild` command (`sh -c`; `cmd /C` on a Windows
-/// host) in [`crate::project::Project::config_dir`].
-pub fn prebuild(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
-    let Some(command) = &plan.config.prebuild else {
-        return Ok(());
-    };
-    ctx.reporter
-        .status("Running", &format!("prebuild `{command}`"));
-    let out = shell(command)
-        .current_dir(&plan.project.config_dir)
-        .output()
-        .map_err(|source| Error::PrebuildSpawn {
-            command: command.clone(),
-            source,
-        })?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(Error::Prebuild {
-            command: command.clone(),
-            status: out.status.to_string(),
-            output: output.trim_end().to_owned(),
-        });
-    }
-    if !output.trim().is_empty() {
-        ctx.reporter.debug(output.trim_end());
-    }
-    Ok(())
-}
-
 /// Build the bundle of `platform`: the tree, then its archive.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
     check_host(&[platform])?;
@@ -197,8 +134,8 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         .map_err(crate::python::Error::from)?;
 
     let t = Instant::now();
-    prebuild(plan, ctx)?;
-    timed("prebuild", t);
+    let built = crate::wheel::run(plan, platform, ctx)?;
+    timed("wheel", t);
 
     let tree = plan.bundle_dir(platform);
     crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
@@ -222,7 +159,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     }
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, ctx)?;
+    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;
@@ -343,9 +280,13 @@ fn import_check(
         })
         .collect::<Vec<_>>()
         .join(" ");
+    // The whole tree: the app's sources and the launchers count, not only site-packages.
     let key = listing_hash(
-        site_packages,
-        &format!("{platform} {} {runtime_key}", plan.python.full),
+        tree,
+        &format!(
+            "{platform} {} {} {runtime_key}",
+            plan.python.full, plan.module
+        ),
     );
     let marker = key
         .as_ref()
@@ -357,7 +298,14 @@ fn import_check(
     }
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check(tree, site_packages, platform, ctx, stripped)?;
+    let check = crate::strip::import_check(
+        tree,
+        site_packages,
+        platform,
+        ctx,
+        stripped,
+        Some(&plan.module),
+    )?;
     // A pass is remembered (packages this wine cannot judge would be judged the
     // same way again); a check skipped for want of an interpreter is not.
     if check.interpreter.is_some() {

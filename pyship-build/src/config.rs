@@ -84,6 +84,12 @@ pub struct RawWindows {
     pub tkinter: Option<bool>,
     pub tkinter_source: Option<TkinterSource>,
     pub publisher: Option<String>,
+    pub rust_target: Option<String>,
+    /// Per-target additions to the global keys of the same name.
+    pub wheels: Option<Vec<String>>,
+    pub prebuild: Option<String>,
+    pub find_links: Option<Vec<String>>,
+    pub extras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -95,6 +101,11 @@ pub struct RawLinux {
     pub platform: Option<String>,
     pub service: Option<bool>,
     pub user: Option<String>,
+    /// Per-target additions to the global keys of the same name.
+    pub wheels: Option<Vec<String>>,
+    pub prebuild: Option<String>,
+    pub find_links: Option<Vec<String>>,
+    pub extras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -244,6 +255,11 @@ pub struct Windows {
     pub tkinter: bool,
     pub tkinter_source: TkinterSource,
     pub publisher: String,
+    /// Rust target triple of the project's extension wheel (maturin projects).
+    pub rust_target: String,
+    /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
+    #[serde(flatten)]
+    pub target: TargetSettings,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -256,6 +272,20 @@ pub struct Linux {
     pub platform: String,
     pub service: bool,
     pub user: Option<String>,
+    /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
+    #[serde(flatten)]
+    pub target: TargetSettings,
+}
+
+/// The keys that can be set globally and per target. Per target, lists are
+/// added after the global ones and `prebuild` replaces the global command.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct TargetSettings {
+    pub wheels: Vec<String>,
+    pub prebuild: Option<String>,
+    pub find_links: Vec<String>,
+    pub extras: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -285,6 +315,33 @@ pub struct Publish {
 pub struct Docker {
     pub image: Option<String>,
     pub context: PathBuf,
+}
+
+impl Config {
+    /// The target-specific settings of `platform`: the global lists followed
+    /// by the target's own (duplicates dropped), and the target's `prebuild`
+    /// if it has one, else the global one.
+    pub fn for_target(&self, platform: crate::platform::Platform) -> TargetSettings {
+        let own = match platform {
+            crate::platform::Platform::Windows => &self.windows.target,
+            crate::platform::Platform::Linux => &self.linux.target,
+        };
+        let join = |global: &[String], own: &[String]| {
+            let mut v: Vec<String> = Vec::new();
+            for s in global.iter().chain(own) {
+                if !v.contains(s) {
+                    v.push(s.clone());
+                }
+            }
+            v
+        };
+        TargetSettings {
+            wheels: join(&self.wheels, &own.wheels),
+            prebuild: own.prebuild.clone().or_else(|| self.prebuild.clone()),
+            find_links: join(&self.find_links, &own.find_links),
+            extras: join(&self.extras, &own.extras),
+        }
+    }
 }
 
 /// `[package.metadata.pyship.update]`: the `pyship_update` package in every bundle.
@@ -368,6 +425,14 @@ impl RawConfig {
                 tkinter: w.tkinter.unwrap_or(false),
                 tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
+                rust_target: non_empty(w.rust_target)
+                    .unwrap_or_else(|| crate::wheel::DEFAULT_WINDOWS_RUST_TARGET.into()),
+                target: TargetSettings {
+                    wheels: w.wheels.unwrap_or_default(),
+                    prebuild: non_empty(w.prebuild),
+                    find_links: w.find_links.unwrap_or_default(),
+                    extras: w.extras.unwrap_or_default(),
+                },
             },
             linux: Linux {
                 runtime: l.runtime.unwrap_or_default(),
@@ -376,6 +441,12 @@ impl RawConfig {
                 platform: non_empty(l.platform).unwrap_or_else(|| DEFAULT_LINUX_PLATFORM.into()),
                 service: l.service.unwrap_or(true),
                 user: non_empty(l.user),
+                target: TargetSettings {
+                    wheels: l.wheels.unwrap_or_default(),
+                    prebuild: non_empty(l.prebuild),
+                    find_links: l.find_links.unwrap_or_default(),
+                    extras: l.extras.unwrap_or_default(),
+                },
             },
             strip: Strip {
                 presets: s
@@ -477,5 +548,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("`update.channel`"), "{err}");
+    }
+
+    #[test]
+    fn per_target_settings_add_to_global_ones() {
+        let raw = RawConfig::from_json(
+            &json!({
+                "wheels": ["common/*.whl"],
+                "extras": ["web"],
+                "prebuild": "make all",
+                "windows": {"wheels": ["win/*.whl"], "prebuild": "make win", "find-links": ["wl"]},
+                "linux": {"wheels": ["lin/*.whl"], "extras": ["web", "systemd"]},
+            }),
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .unwrap();
+        let c = raw.resolve("app");
+        use crate::platform::Platform;
+        let w = c.for_target(Platform::Windows);
+        assert_eq!(w.wheels, ["common/*.whl", "win/*.whl"]);
+        assert_eq!(w.prebuild.as_deref(), Some("make win"));
+        assert_eq!(w.find_links, ["wl"]);
+        assert_eq!(w.extras, ["web"]);
+        let l = c.for_target(Platform::Linux);
+        assert_eq!(l.wheels, ["common/*.whl", "lin/*.whl"]);
+        assert_eq!(l.prebuild.as_deref(), Some("make all"));
+        assert!(l.find_links.is_empty());
+        assert_eq!(l.extras, ["web", "systemd"]);
     }
 }

@@ -58,6 +58,24 @@ pub enum Error {
         tag: String,
         platform: Platform,
     },
+    #[error("wheel {file} is built for `{tag}`, which needs a newer glibc than `linux.platform = \"{target}\"`")]
+    WheelGlibc {
+        file: PathBuf,
+        tag: String,
+        target: String,
+    },
+    #[error("two wheels of `{dist}` would be installed: {first} and {second}")]
+    DuplicateWheel {
+        dist: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("wheel {file} is version {version} of the app, but the release version is {release}")]
+    WheelVersion {
+        file: PathBuf,
+        version: String,
+        release: String,
+    },
     #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
     BadWheelName { file: PathBuf },
     #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
@@ -96,6 +114,12 @@ impl Hint for Error {
                     Platform::Linux => "x86_64-unknown-linux-gnu",
                 }
             ),
+            Error::WheelGlibc { target, .. } => format!(
+                "build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`",
+                target.trim_start_matches("x86_64-")
+            ),
+            Error::DuplicateWheel { .. } => "remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob".into(),
+            Error::WheelVersion { .. } => "run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version".into(),
             Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
             Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
             Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
@@ -104,11 +128,12 @@ impl Hint for Error {
     }
 }
 
-/// Requirements from the pyproject: dependencies + the configured extras.
-pub fn requirements(plan: &Plan) -> Result<Vec<String>, Error> {
+/// Requirements from the pyproject: dependencies + the extras configured
+/// for `platform` (global and per target).
+pub fn requirements(plan: &Plan, platform: Platform) -> Result<Vec<String>, Error> {
     let py = plan.pyproject();
     let mut reqs = py.dependencies.clone();
-    for extra in &plan.config.extras {
+    for extra in &plan.config.for_target(platform).extras {
         let deps = py
             .optional_dependencies
             .get(extra)
@@ -128,12 +153,12 @@ pub fn wheel_platform_tag(file: &Path) -> Option<String> {
     (parts.len() == 5 || parts.len() == 6).then(|| parts[parts.len() - 1].to_owned())
 }
 
-/// Expand `wheels = [...]` (globs relative to the manifest dir) and check each
-/// wheel's platform tag against `platform`.
+/// Expand `wheels = [...]` of `platform` (globs relative to the manifest dir)
+/// and check each wheel's platform tag against `platform`.
 pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, Error> {
     let root = &plan.project.config_dir;
     let mut out = Vec::new();
-    for pattern in &plan.config.wheels {
+    for pattern in &plan.config.for_target(platform).wheels {
         let matched = glob(root, pattern)?;
         if matched.is_empty() {
             return Err(Error::NoWheelMatch {
@@ -142,21 +167,96 @@ pub fn project_wheels(plan: &Plan, platform: Platform) -> Result<Vec<PathBuf>, E
             });
         }
         for file in matched {
-            let tag = wheel_platform_tag(&file)
-                .ok_or_else(|| Error::BadWheelName { file: file.clone() })?;
-            if !platform.accepts_wheel_platform_tag(&tag) {
-                return Err(Error::WheelPlatform {
-                    file,
-                    tag,
-                    platform,
-                });
-            }
+            check_wheel_tag(plan, platform, &file)?;
             out.push(file);
         }
     }
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Check that the wheel `file` can run on `platform`: its platform tag, and on
+/// Linux a manylinux glibc no newer than `linux.platform`'s.
+pub fn check_wheel_tag(plan: &Plan, platform: Platform, file: &Path) -> Result<(), Error> {
+    let tag = wheel_platform_tag(file).ok_or_else(|| Error::BadWheelName {
+        file: file.to_owned(),
+    })?;
+    if !platform.accepts_wheel_platform_tag(&tag) {
+        return Err(Error::WheelPlatform {
+            file: file.to_owned(),
+            tag,
+            platform,
+        });
+    }
+    if platform == Platform::Linux && tag != "any" {
+        let target = &plan.config.linux.platform;
+        let want = crate::wheel::manylinux_glibc(target);
+        // The wheel fits when one of its tags needs no newer glibc than the target.
+        let fits = tag.split('.').any(|t| {
+            t == "any"
+                || t.starts_with("musllinux")
+                || matches!((crate::wheel::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
+        });
+        if !fits {
+            return Err(Error::WheelGlibc {
+                file: file.to_owned(),
+                tag,
+                target: target.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A wheel file name's distribution (normalized) and version.
+pub fn wheel_dist_version(file: &Path) -> Option<(String, String)> {
+    let name = file.file_name()?.to_str()?.strip_suffix(".whl")?;
+    let mut parts = name.split('-');
+    let dist = parts.next()?;
+    let version = parts.next()?;
+    Some((
+        crate::project::normalize_dist_name(dist),
+        version.to_owned(),
+    ))
+}
+
+/// Check the wheels a target installs besides its requirements: one wheel per
+/// distribution (two are a stale build left next to a fresh one), and the
+/// app's own wheel at the release version.
+pub fn check_own_wheels(plan: &Plan, wheels: &[PathBuf]) -> Result<(), Error> {
+    let mut seen: std::collections::BTreeMap<String, &PathBuf> = Default::default();
+    for w in wheels {
+        let (dist, version) =
+            wheel_dist_version(w).ok_or_else(|| Error::BadWheelName { file: w.clone() })?;
+        if let Some(first) = seen.get(&dist) {
+            return Err(Error::DuplicateWheel {
+                dist,
+                first: (*first).clone(),
+                second: w.clone(),
+            });
+        }
+        let release = plan.version.version.pep440();
+        if dist == plan.dist_name && !same_version(&version, &release) {
+            return Err(Error::WheelVersion {
+                file: w.clone(),
+                version,
+                release,
+            });
+        }
+        seen.insert(dist, w);
+    }
+    Ok(())
+}
+
+/// Whether two PEP 440 spellings are the same version (`0.3.0rc1` and `0.3.0-rc.1`).
+fn same_version(a: &str, b: &str) -> bool {
+    let norm = |v: &str| {
+        crate::version::Version::parse_from(v, None)
+            .map(|v| v.pep440())
+            .unwrap_or_else(|_| v.to_ascii_lowercase())
+    };
+    norm(a) == norm(b)
 }
 
 /// Files under `root` matching `pattern`; walks only below the pattern's
@@ -233,7 +333,7 @@ pub fn uv_command(
     if let Some(url) = &c.index_url {
         cmd.args(["--index-url", url]);
     }
-    for link in &c.find_links {
+    for link in &c.for_target(platform).find_links {
         let local = plan.project.config_dir.join(link);
         if !link.contains("://") && local.exists() {
             cmd.arg("--find-links").arg(local);
@@ -256,15 +356,23 @@ pub fn uv_command(
     cmd
 }
 
-/// Install the dependencies for `platform` into `site_packages`.
+/// Install the dependencies for `platform` into `site_packages`, with the
+/// wheels the [`wheel`](crate::wheel) stage built (`built`) and the configured ones.
 pub fn run(
     plan: &Plan,
     platform: Platform,
     site_packages: &Path,
+    built: &[PathBuf],
     ctx: &Context<'_>,
 ) -> Result<Installed, Error> {
-    let reqs = requirements(plan)?;
-    let wheels = project_wheels(plan, platform)?;
+    let reqs = requirements(plan, platform)?;
+    let mut wheels = built.to_vec();
+    for w in &wheels {
+        check_wheel_tag(plan, platform, w)?;
+    }
+    wheels.extend(project_wheels(plan, platform)?);
+    wheels.dedup();
+    check_own_wheels(plan, &wheels)?;
     fs_err::create_dir_all(site_packages).map_err(|source| Error::Clean {
         path: site_packages.to_owned(),
         source,

@@ -12,6 +12,8 @@ pub const PYSHIP_CACHE_DIR: &str = "PYSHIP_CACHE_DIR";
 pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
 /// Path of the `uv` binary (default: `uv` on `PATH`).
 pub const PYSHIP_UV: &str = "PYSHIP_UV";
+/// Path of `maturin` (default: `maturin` on `PATH`, else `uv tool run maturin`).
+pub const PYSHIP_MATURIN: &str = "PYSHIP_MATURIN";
 /// Path of `makensis` (default: `makensis` on `PATH`).
 pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
 /// A prepared wine prefix for running Windows programs (strip import check and
@@ -63,6 +65,7 @@ pub const ALL: &[&str] = &[
     PYSHIP_PYTHON_MIRROR,
     PYSHIP_UV,
     PYSHIP_MAKENSIS,
+    PYSHIP_MATURIN,
     PYSHIP_WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,

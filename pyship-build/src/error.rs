@@ -50,6 +50,7 @@ const HINTERS: &[HintFn] = &[
     try_hint::<crate::publish::Error>,
     try_hint::<crate::python::Error>,
     try_hint::<crate::deps::Error>,
+    try_hint::<crate::wheel::Error>,
     try_hint::<crate::app::Error>,
     try_hint::<crate::render::Error>,
     try_hint::<crate::archive::Error>,

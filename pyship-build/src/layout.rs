@@ -272,8 +272,28 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
         });
     }
     let mut candidates: Vec<(PathBuf, &str)> = Vec::new();
-    if let Some(p) = maturin_python_source(py) {
-        candidates.push((p, "[tool.maturin] python-source"));
+    if built_by_maturin(py) {
+        // maturin's wheel carries `python-source` (default: the pyproject's
+        // folder) and the extension: the module comes from that wheel, which
+        // the bundle builds per target. Copying it to app/src as well would
+        // ship the package twice.
+        let wheel_src = maturin_python_source(py).unwrap_or_else(|| py_dir.clone());
+        let native_top = py
+            .maturin
+            .as_ref()
+            .and_then(|m| m.module_name.as_deref())
+            .map(top_package);
+        if contains_module(&wheel_src, top)
+            || native_top == Some(top)
+            || normalize_dist_name(&py.name) == normalize_dist_name(top)
+        {
+            return Ok(AppSrc {
+                dir: None,
+                flat: false,
+                origin: "none: the module is in the project's maturin wheel".into(),
+                has_module: false,
+            });
+        }
     }
     candidates.push((py_dir.join("src"), "src layout"));
     candidates.push((py_dir.clone(), "flat layout, next to the pyproject"));

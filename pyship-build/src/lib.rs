@@ -2,7 +2,7 @@
 //!
 //! It resolves a project's configuration, version and paths into one [`plan::Plan`],
 //! then runs the pipeline stages against it, one module per stage:
-//! [`config`] → [`version`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
+//! [`config`] → [`version`] → [`wheel`] → [`python`] → [`deps`] → [`app`] → [`strip`] →
 //! [`update`] → [`render`] → [`archive`] → [`installer`] → [`docker`] → [`publish`].
 //!
 //! The library never prints: progress and status go through [`report::Reporter`],
@@ -41,6 +41,7 @@ pub mod templates;
 pub mod tools;
 pub mod update;
 pub mod version;
+pub mod wheel;
 pub mod wine;
 
 pub use context::Context;

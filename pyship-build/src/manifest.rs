@@ -258,6 +258,8 @@ pub struct ReleasePlan<'a> {
     pub docker: Option<crate::docker::DockerPlan>,
     /// Why there is no Docker step, when there is none.
     pub docker_skipped: Option<String>,
+    /// Per target: the prebuild and the project's own wheel build.
+    pub builds: Vec<crate::wheel::TargetBuild>,
     pub steps: Vec<Step>,
 }
 
@@ -324,32 +326,66 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         runs,
     };
     let installer = names(ArtifactKind::Installer);
-    let steps = vec![
-        step(
-            "version",
-            true,
-            match plan.project.stamp_target() {
-                Ok(crate::version::stamp::Target::Cargo {
-                    manifest,
-                    workspace,
-                    ..
-                }) => format!(
-                    "stamp {} into {} of {} (the pyproject's version is dynamic)",
-                    v.semver(),
-                    if workspace {
-                        "[workspace.package].version"
-                    } else {
-                        "[package].version"
-                    },
-                    manifest.display()
-                ),
-                _ => format!(
-                    "stamp {} into [project].version of {}",
-                    v.pep440(),
-                    plan.pyproject().path.display()
-                ),
-            },
-        ),
+    let mut builds = Vec::new();
+    let mut build_steps = Vec::new();
+    for &t in &plan.targets {
+        match crate::wheel::planned(plan, t) {
+            Ok(b) => {
+                if let Some(cmd) = &b.prebuild {
+                    build_steps.push(step(
+                        "prebuild",
+                        true,
+                        format!(
+                            "{t}: `{cmd}` in {} (PYSHIP_TARGET_TRIPLE={}, PYSHIP_OUT_DIR={})",
+                            b.working_dir.display(),
+                            b.triple,
+                            b.out_dir.display()
+                        ),
+                    ));
+                }
+                if let Some(m) = &b.maturin {
+                    build_steps.push(step(
+                        "wheel",
+                        true,
+                        format!(
+                            "{t}: maturin {} in {} (cached by its inputs)",
+                            m.args.join(" "),
+                            m.project_dir.display()
+                        ),
+                    ));
+                }
+                builds.push(b);
+            }
+            Err(e) => build_steps.push(step("wheel", false, format!("{t}: {e}"))),
+        }
+    }
+    let mut steps = vec![step(
+        "version",
+        true,
+        match plan.project.stamp_target() {
+            Ok(crate::version::stamp::Target::Cargo {
+                manifest,
+                workspace,
+                ..
+            }) => format!(
+                "stamp {} into {} of {} (the pyproject's version is dynamic)",
+                v.semver(),
+                if workspace {
+                    "[workspace.package].version"
+                } else {
+                    "[package].version"
+                },
+                manifest.display()
+            ),
+            _ => format!(
+                "stamp {} into [project].version of {}",
+                v.pep440(),
+                plan.pyproject().path.display()
+            ),
+        },
+    )];
+    steps.extend(build_steps);
+    steps.extend([
         step(
             "bundle",
             true,
@@ -401,7 +437,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 }),
             ),
         },
-    ];
+    ]);
     ReleasePlan {
         plan,
         release: Release {
@@ -414,6 +450,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         },
         docker,
         docker_skipped,
+        builds,
         steps,
     }
 }

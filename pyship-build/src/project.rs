@@ -110,12 +110,48 @@ pub struct Pyproject {
     pub dependencies: Vec<String>,
     /// `[project.optional-dependencies]`.
     pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[build-system].build-backend`.
+    pub build_backend: Option<String>,
+    /// `[tool.maturin]`, when the table exists (even empty).
+    pub maturin: Option<MaturinTool>,
+}
+
+/// The `[tool.maturin]` keys that decide what its wheel contains.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct MaturinTool {
+    /// `python-source`: the folder holding the Python package (relative to the pyproject).
+    pub python_source: Option<PathBuf>,
+    /// `module-name` (`pkg._native`).
+    pub module_name: Option<String>,
+    /// `manifest-path`: the Cargo.toml maturin builds (relative to the pyproject).
+    pub manifest_path: Option<PathBuf>,
 }
 
 impl Pyproject {
     /// The normalized distribution name (PEP 503/427: lowercase, runs of `-_.` → `_`).
     pub fn dist_name(&self) -> String {
         normalize_dist_name(&self.name)
+    }
+
+    /// Whether maturin builds this project's wheel: its build backend is
+    /// maturin, or it has a `[tool.maturin]` table.
+    pub fn is_maturin(&self) -> bool {
+        self.build_backend.as_deref() == Some("maturin") || self.maturin.is_some()
+    }
+
+    /// The directory holding the pyproject.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Folders whose top-level packages the project's own wheel contains
+    /// (maturin's `python-source`, default the pyproject's folder).
+    pub fn wheel_python_source(&self) -> Option<PathBuf> {
+        let m = self.maturin.clone().unwrap_or_default();
+        self.is_maturin().then(|| match m.python_source {
+            Some(p) => self.dir().join(p),
+            None => self.dir().to_owned(),
+        })
     }
 
     /// Read and parse a pyproject.toml.
@@ -155,7 +191,22 @@ impl Pyproject {
                 optional.insert(k.to_owned(), strings(Some(v)));
             }
         }
+        let build_backend = doc
+            .get("build-system")
+            .and_then(|b| b.get("build-backend"))
+            .and_then(|b| b.as_str())
+            .map(str::to_owned);
+        let maturin = doc.get("tool").and_then(|t| t.get("maturin")).map(|m| {
+            let s = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            MaturinTool {
+                python_source: s("python-source").map(PathBuf::from),
+                module_name: s("module-name"),
+                manifest_path: s("manifest-path").map(PathBuf::from),
+            }
+        });
         Ok(Self {
+            build_backend,
+            maturin,
             path: path.to_owned(),
             version: project
                 .and_then(|p| p.get("version"))

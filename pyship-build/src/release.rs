@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("release cannot build the project's wheels")]
+    Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
     /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
     /// `result_large_err` limit.
@@ -67,6 +69,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Tools(e) => e.hint(),
             Error::Stamp(e) => match e.as_ref() {
                 StampError::Project(e) => e.hint(),
                 StampError::Version(e) => e.hint(),
@@ -100,6 +103,9 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+
+    // Missing build tools fail before anything is stamped or built.
+    crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
 
     let target = plan
         .project

@@ -9,9 +9,14 @@
 //! dropped) and `WINEDEBUG=-all`; a hung program is killed after a timeout.
 //!
 //! `PYSHIP_WINEPREFIX` names a prepared prefix to use instead of a fresh one;
-//! it is never created, modified or stopped here. Tests use it to provide the
-//! `bcryptprimitives.dll` shim that wine 8 needs for Rust-built extensions
-//! (`ProcessPrng`); the shim never ships.
+//! it is never created, modified or stopped here.
+//!
+//! Wine 8's `bcryptprimitives.dll` lacks `ProcessPrng`, which Rust-built
+//! extension modules (PyO3 crates, pydantic-core, watchfiles) import, so they
+//! fail with "DLL load failed" in a plain prefix. [`Wine::add_process_prng`]
+//! puts a replacement built from this crate's own C source
+//! (`wine/bcryptprimitives.c`, compiled with `x86_64-w64-mingw32-gcc` and kept
+//! in the cache) into a private prefix. It never ships in a bundle.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -76,6 +81,11 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
 }
+
+/// The C source of the replacement `bcryptprimitives.dll`.
+pub const PROCESS_PRNG_SOURCE: &str = include_str!("wine/bcryptprimitives.c");
+/// Cache bucket of the compiled replacement.
+pub const SHIM_BUCKET: &str = "wine-shim-v0";
 
 impl Wine {
     /// The prefix of `PYSHIP_WINEPREFIX`, else a fresh private one (~15 s to create).
@@ -160,6 +170,35 @@ impl Wine {
         r
     }
 
+    /// Whether the prefix's `bcryptprimitives.dll` exports `ProcessPrng`.
+    pub fn has_process_prng(&self) -> bool {
+        let system = self
+            .prefix
+            .join("drive_c/windows/system32/bcryptprimitives.dll");
+        fs_err::read(system).is_ok_and(|b| b.windows(11).any(|w| w == b"ProcessPrng"))
+    }
+
+    /// Give a private prefix that lacks `ProcessPrng` the replacement DLL,
+    /// compiled once into `cache`. A prepared prefix (`PYSHIP_WINEPREFIX`) is
+    /// never modified. Returns whether the prefix provides `ProcessPrng` now.
+    pub fn add_process_prng(&self, cache: &crate::cache::Cache, env: &Env) -> Result<bool, Error> {
+        if self.has_process_prng() {
+            return Ok(true);
+        }
+        if self.is_prepared() {
+            return Ok(false);
+        }
+        let dll = process_prng_dll(cache, env)?;
+        let dest = self
+            .prefix
+            .join("drive_c/windows/system32/bcryptprimitives.dll");
+        fs_err::copy(&dll, &dest).map_err(|e| Error::Prefix {
+            path: dest.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(self.has_process_prng())
+    }
+
     /// `wineserver -k` for this prefix.
     fn kill_all(&self) {
         let mut server = self.wine.clone();
@@ -188,6 +227,40 @@ impl Drop for Wine {
             self.kill_all();
         }
     }
+}
+
+/// The replacement `bcryptprimitives.dll`, compiled from
+/// [`PROCESS_PRNG_SOURCE`] with the mingw-w64 compiler into the cache (keyed
+/// by the source's SHA-256) on first use.
+pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBuf, Error> {
+    use sha2::{Digest, Sha256};
+    let key = hex::encode(Sha256::digest(PROCESS_PRNG_SOURCE.as_bytes()));
+    let dir = cache.bucket(SHIM_BUCKET).join(&key);
+    let dll = dir.join("bcryptprimitives.dll");
+    if dll.is_file() {
+        return Ok(dll);
+    }
+    let gcc = crate::wheel::MINGW_GCC.find(env)?;
+    let fail = |message: String| Error::Prefix {
+        path: dir.clone(),
+        message,
+    };
+    fs_err::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::tempdir_in(&dir).map_err(|e| fail(e.to_string()))?;
+    let src = work.path().join("bcryptprimitives.c");
+    fs_err::write(&src, PROCESS_PRNG_SOURCE).map_err(|e| fail(e.to_string()))?;
+    let out = work.path().join("bcryptprimitives.dll");
+    let mut cmd = Command::new(&gcc);
+    cmd.args(["-shared", "-O2", "-o"]).arg(&out).arg(&src);
+    let r = run_piped(cmd, "x86_64-w64-mingw32-gcc", Duration::from_secs(120))?;
+    if !r.success || !out.is_file() {
+        return Err(fail(format!(
+            "compiling bcryptprimitives.dll failed: {}",
+            r.stderr.trim()
+        )));
+    }
+    fs_err::rename(&out, &dll).map_err(|e| fail(e.to_string()))?;
+    Ok(dll)
 }
 
 /// Run `cmd` with stdin null and output piped (read on threads, so a chatty

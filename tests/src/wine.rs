@@ -4,7 +4,7 @@
 //! cannot set up std handles on regular files), and the test-only
 //! `bcryptprimitives.dll` shim that Rust-built extension modules need on wine 8.
 //! The shim comes from `../shared/wine/`, else it is compiled from the C source
-//! kept in `fixtures/wine/` with `x86_64-w64-mingw32-gcc`. It is never shipped.
+//! kept in `pyship-build/src/wine/` (the library builds the same file for its import check) with `x86_64-w64-mingw32-gcc`. It is never shipped.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -148,7 +148,7 @@ pub fn shim_dll() -> PathBuf {
     if let Some(p) = shared.filter(|p| p.is_file()) {
         return p;
     }
-    let src = root.join("fixtures/wine/bcryptprimitives.c");
+    let src = root.join("pyship-build/src/wine/bcryptprimitives.c");
     let out_dir = std::env::temp_dir().join("pyship-wine-shim");
     fs_err::create_dir_all(&out_dir).expect("shim dir");
     let out = out_dir.join("bcryptprimitives.dll");

@@ -43,7 +43,9 @@ pub fn run(g: &Global, a: StripArgs, env: &Env, out: &Output) -> Result<ExitCode
     let check = if opts.dry_run {
         None
     } else {
-        Some(strip::import_check(&root, &dir, platform, &ctx, &report)?)
+        Some(strip::import_check(
+            &root, &dir, platform, &ctx, &report, None,
+        )?)
     };
     match a.format {
         Format::Json => {

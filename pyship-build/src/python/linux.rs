@@ -570,7 +570,14 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
 /// one copy of the app. Skipped when the project ships its own wheels
 /// (`wheels = [...]`, e.g. a maturin extension): those are the app's package.
 pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    if plan.config.linux.runtime != LinuxRuntime::Venv || !plan.config.wheels.is_empty() {
+    if plan.config.linux.runtime != LinuxRuntime::Venv
+        || !plan
+            .config
+            .for_target(crate::platform::Platform::Linux)
+            .wheels
+            .is_empty()
+        || plan.pyproject().is_maturin()
+    {
         return Ok(());
     }
     for p in remove_own_package(site_packages, &plan.dist_name)? {

@@ -55,17 +55,48 @@ pub struct ImportCheck {
 }
 
 const SCRIPT: &str = r#"
-import importlib, json, os, site, sys, traceback
+import importlib, importlib.util, json, os, runpy, site, sys, traceback
 sp = sys.argv[1]
-site.addsitedir(sp)
+if os.path.normcase(os.path.abspath(sp)) not in [os.path.normcase(os.path.abspath(p)) for p in sys.path]:
+    site.addsitedir(sp)
+app = sys.argv[2]
+
+def start_app(spec):
+    # As the launcher starts it: `python -m pkg` runs pkg/__main__.py, whose
+    # top level imports the app; `mod:func` imports mod and looks up func.
+    # A __main__ without a `__name__` guard would start the app: only found.
+    mod, _, attr = spec.partition(":")
+    if attr:
+        obj = importlib.import_module(mod)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return
+    main = None
+    m = importlib.import_module(mod)
+    if hasattr(m, "__path__"):
+        main = importlib.util.find_spec(mod + ".__main__")
+        if main is None:
+            raise ImportError("No module named %s.__main__; '%s' is a package and cannot be directly executed" % (mod, mod), name=mod + ".__main__")
+    elif importlib.util.find_spec(mod) is None:
+        raise ImportError("No module named " + mod, name=mod)
+    if main is not None and main.origin and os.path.isfile(main.origin):
+        with open(main.origin, encoding="utf-8", errors="replace") as f:
+            guarded = "__name__" in f.read()
+        if guarded:
+            runpy.run_module(mod + ".__main__", run_name="__pyship_check__", alter_sys=False)
+
 out = []
-for name in sys.argv[2:]:
+jobs = ([(app, True)] if app else []) + [(n, False) for n in sys.argv[3:]]
+for name, is_app in jobs:
     try:
-        m = importlib.import_module(name)
-        if name == "tkinter":
-            # Starting Tcl finds and runs init.tcl: the library is in place.
-            m.Tcl().eval("info patchlevel")
-        out.append({"name": name, "ok": True})
+        if is_app:
+            start_app(name)
+        else:
+            m = importlib.import_module(name)
+            if name == "tkinter":
+                # Starting Tcl finds and runs init.tcl: the library is in place.
+                m.Tcl().eval("info patchlevel")
+        out.append({"name": name, "ok": True, "app": is_app})
     except BaseException as e:
         paths, missing, files, seen, x = [], [], [], set(), e
         while x is not None and id(x) not in seen:
@@ -79,7 +110,7 @@ for name in sys.argv[2:]:
             x = x.__cause__ or x.__context__
         msg = "".join(traceback.format_exception_only(type(e), e)).strip()
         out.append({"name": name, "ok": False, "error": msg, "paths": paths,
-                    "missing": missing, "files": files})
+                    "missing": missing, "files": files, "app": is_app})
 sys.stdout.write("PYSHIP-IMPORT-CHECK " + json.dumps(out) + "\n")
 "#;
 
@@ -95,6 +126,8 @@ struct Outcome {
     missing: Vec<String>,
     #[serde(default)]
     files: Vec<String>,
+    #[serde(default)]
+    app: bool,
 }
 
 /// Top-level importable names of site-packages: packages with `__init__`,
@@ -184,13 +217,18 @@ fn interpreter(
 }
 
 /// Import every top-level package of `site_packages` with the target's
-/// interpreter; fail naming the package and the rules that broke it.
+/// interpreter; fail naming the package and the rules that broke it. With
+/// `app` (`module` or `module:function`), first start the app's module the way
+/// its launcher does, with the launcher's `sys.path` (the bundled interpreter's
+/// own, which puts `app/src` after site-packages on every target); a failure
+/// there is always an error.
 pub fn import_check(
     bundle_root: &Path,
     site_packages: &Path,
     platform: Platform,
     ctx: &Context<'_>,
     report: &Report,
+    app: Option<&str>,
 ) -> Result<ImportCheck, Error> {
     let py = match interpreter(bundle_root, site_packages, platform, ctx) {
         Ok(p) => p,
@@ -214,10 +252,17 @@ pub fn import_check(
         &format!("imports of {} packages with {label}", names.len()),
     );
     let wine = if py.wine {
-        Some(Wine::new(ctx.env).map_err(|source| Error::Run {
+        let w = Wine::new(ctx.env).map_err(|source| Error::Run {
             what: "starting wine for the import check".into(),
             source,
-        })?)
+        })?;
+        // Rust-built extensions need ProcessPrng, which wine 8 lacks.
+        if let Err(e) = w.add_process_prng(&ctx.cache, ctx.env) {
+            ctx.reporter.warn(&format!(
+                "the import check cannot give wine ProcessPrng ({e}); Rust-built extensions will not be checkable"
+            ));
+        }
+        Some(w)
     } else {
         None
     };
@@ -228,12 +273,19 @@ pub fn import_check(
     // archive may be reading it, and a rebuild whose check is cached would pack
     // different files (found by the Linux bundle e2e test).
     let mut args: Vec<String> = vec!["-B".to_string()];
+    let bundled = py.exe.starts_with(bundle_root);
     if !py.wine {
-        // Isolated, no host site-packages: only the bundle's packages count.
-        args.extend(["-I".to_string(), "-S".to_string()]);
+        // Isolated: no PYTHONPATH, no user site. The bundle's own interpreter
+        // keeps `site` (as its launcher does: it reads site-packages' .pth
+        // files); a host interpreter must not see its own site-packages.
+        args.push("-I".to_string());
+        if !bundled {
+            args.push("-S".to_string());
+        }
     }
     args.push(py.path_arg(&script));
     args.push(py.path_arg(site_packages));
+    args.push(app.filter(|_| bundled).unwrap_or("").to_owned());
     args.extend(names.iter().cloned());
     let out = py
         .run(wine.as_ref(), &args, Duration::from_secs(900))
@@ -262,6 +314,7 @@ pub fn import_check(
         ..Default::default()
     };
     let mut failures = Vec::new();
+    let mut app_failure = None;
     for o in outcomes {
         if o.ok {
             result.ok.push(o.name);
@@ -276,7 +329,7 @@ pub fn import_check(
         if let Some(w) = &wine {
             if let Some(dll) = wine_limitation(w, &o.paths) {
                 let reason = format!(
-                    "not checkable under this wine: {dll} needs ProcessPrng, which this prefix's bcryptprimitives.dll lacks (wine 8); set PYSHIP_WINEPREFIX to a prefix that provides it"
+                    "not checkable under this wine: {dll} needs ProcessPrng, which this prefix's bcryptprimitives.dll lacks (wine 8); install x86_64-w64-mingw32-gcc (Debian package `gcc-mingw-w64-x86-64`) so the check can build its replacement, or set PYSHIP_WINEPREFIX to a prefix that provides it"
                 );
                 ctx.reporter.warn(&format!("import {}: {reason}", o.name));
                 result.unchecked.push(Unchecked {
@@ -285,6 +338,10 @@ pub fn import_check(
                 });
                 continue;
             }
+        }
+        if o.app {
+            app_failure = Some((o.name, o.error));
+            continue;
         }
         let mut tops: BTreeSet<String> = BTreeSet::new();
         tops.insert(o.name.clone());
@@ -318,6 +375,13 @@ pub fn import_check(
                 rules: rules.into_iter().collect(),
             });
         }
+    }
+    if let Some((app, error)) = app_failure {
+        return Err(Error::AppImport {
+            app,
+            error,
+            interpreter: result.interpreter.clone().unwrap_or_default(),
+        });
     }
     if !failures.is_empty() {
         return Err(Error::ImportFailed {
@@ -369,10 +433,7 @@ fn top_under(site_packages: &Path, reported: &str, wine: bool) -> Option<String>
 /// the prefix's `bcryptprimitives.dll` does not provide it.
 fn wine_limitation(wine: &Wine, paths: &[String]) -> Option<String> {
     let contains = |hay: &[u8]| hay.windows(11).any(|w| w == b"ProcessPrng");
-    let system = wine
-        .prefix()
-        .join("drive_c/windows/system32/bcryptprimitives.dll");
-    if fs_err::read(&system).is_ok_and(|b| contains(&b)) {
+    if wine.has_process_prng() {
         return None;
     }
     paths.iter().find_map(|p| {

@@ -11,9 +11,11 @@
 //! Under wine, the import check and byte-compiling run in a private prefix, or
 //! in the prepared prefix named by `PYSHIP_WINEPREFIX` (see [`crate::wine`]).
 //! Wine 8 lacks `ProcessPrng`, so Rust-built extensions (pydantic-core,
-//! watchfiles) fail with "DLL load failed" in a plain prefix: such a failure is
-//! reported as a warning ("not checkable under this wine"), never as a broken
-//! package and never worked around by shipping a shim.
+//! watchfiles, the project's own PyO3 crate) fail with "DLL load failed" in a
+//! plain prefix: the check gives its private prefix a replacement DLL built
+//! from this crate's C source ([`crate::wine::Wine::add_process_prng`]); the
+//! replacement never ships. Only when it cannot be built is such a failure a
+//! warning ("not checkable under this wine").
 
 pub mod check;
 pub mod compile;
@@ -252,6 +254,12 @@ pub enum Error {
         site_packages: PathBuf,
         failures: Vec<ImportFailure>,
     },
+    #[error("the app does not start in the bundle: `{app}` fails with {interpreter}: {error}")]
+    AppImport {
+        app: String,
+        error: String,
+        interpreter: String,
+    },
     #[error("`import {module}` fails in the bundle: {error}")]
     RuntimeImportFailed { module: String, error: String },
     #[error(transparent)]
@@ -283,6 +291,7 @@ impl Hint for Error {
                 "check the folder's permissions".into()
             }
             Error::Run { source, .. } => return source.hint(),
+            Error::AppImport { .. } => "the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml".into(),
             Error::RuntimeImportFailed { .. } => "the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source".into(),
             Error::CheckCrashed { .. } => "run the interpreter by hand to see why it does not start".into(),
             Error::ImportFailed { failures, .. } => {

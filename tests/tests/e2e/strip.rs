@@ -174,7 +174,7 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
     let after = tree_bytes(&sp);
     assert_eq!(report.after.bytes, after);
     assert!(after * 100 <= before * 85, "{before} -> {after}");
-    let check = strip::import_check(tmp.path(), &sp, Platform::Linux, &ctx, &report)
+    let check = strip::import_check(tmp.path(), &sp, Platform::Linux, &ctx, &report, None)
         .expect("imports work after stripping");
     for p in ["fastapi", "uvicorn", "numpy", "uvloop"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
@@ -187,7 +187,7 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
         ..Options::default()
     };
     let report = strip::run(&opts, &broken, Platform::Linux, None, &ctx).expect("strip runs");
-    let err = strip::import_check(tmp.path(), &broken, Platform::Linux, &ctx, &report)
+    let err = strip::import_check(tmp.path(), &broken, Platform::Linux, &ctx, &report, None)
         .expect_err("numpy without linalg must fail the check");
     let msg = err.to_string();
     assert!(
@@ -272,15 +272,22 @@ fn strip_cli_keep_glob_from_config_protects_a_preset_file_and_dry_run_removes_no
 }
 
 #[test]
-fn strip_import_check_reports_missing_process_prng_as_not_checkable() {
-    // A private prefix without the test shim: wine 8 cannot load Rust-built
-    // extensions there. That is a limit of the checking wine, not a broken
-    // bundle: a warning, never a failed build (newer wines just import them).
+fn strip_import_check_gives_its_wine_prefix_process_prng() {
+    // A private prefix of Debian's wine 8 lacks ProcessPrng, so Rust-built
+    // extensions (pydantic-core) fail to load there. The check builds the
+    // replacement DLL from the library's own C source with mingw gcc, keeps it
+    // in the cache, and imports them for real: nothing is "not checkable".
     require_tool("wine", "`apt-get install wine wine64`");
+    require_tool(
+        "x86_64-w64-mingw32-gcc",
+        "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    );
     let tmp = tempfile::tempdir().expect("temp dir");
     let root = tmp.path().join("bundle");
     let sp = windows_bundle(&root);
-    let env = Env::default();
+    let cache = tmp.path().join("cache");
+    let mut env = Env::default();
+    env.set("PYSHIP_CACHE_DIR", cache.display().to_string());
     let rep = RecordingReporter::default();
     let ctx = Context::new(&rep, &env);
     let opts = Options {
@@ -288,17 +295,34 @@ fn strip_import_check_reports_missing_process_prng_as_not_checkable() {
         ..Options::default()
     };
     let report = strip::run(&opts, &sp, Platform::Windows, None, &ctx).expect("strip runs");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report)
-        .expect("a wine limitation must not fail the check");
-    assert!(check.ok.iter().any(|p| p == "numpy"), "{check:?}");
-    let unchecked = check
-        .unchecked
-        .iter()
-        .find(|u| u.package == "pydantic_core");
-    match unchecked {
-        Some(u) => assert!(u.reason.contains("not checkable under this wine"), "{u:?}"),
-        None => assert!(check.ok.iter().any(|p| p == "pydantic_core"), "{check:?}"),
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None)
+        .expect("the check passes");
+    for p in ["numpy", "pydantic_core", "pydantic", "fastapi"] {
+        assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
     }
+    assert!(check.unchecked.is_empty(), "{check:?}");
+    let shim = files_named(&cache.join("wine-shim-v0"), "bcryptprimitives.dll");
+    assert_eq!(
+        shim.len(),
+        1,
+        "the replacement DLL is cached once: {shim:?}"
+    );
+    // It never ends up in the bundle.
+    assert!(files_named(&root, "bcryptprimitives.dll").is_empty());
+}
+
+/// Every file called `name` under `dir`.
+fn files_named(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).expect("read dir") {
+        let p = e.expect("dir entry").path();
+        if p.is_dir() {
+            out.extend(files_named(&p, name));
+        } else if p.file_name().is_some_and(|n| n == name) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]
@@ -330,7 +354,7 @@ fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work
     assert!(sp.join("fastapi/__init__.pyc").is_file());
     assert!(sp.join("py2only.py").is_file(), "uncompiled source deleted");
     assert!(c.not_compiled.contains(&"py2only.py".to_string()), "{c:?}");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report)
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None)
         .expect("imports work from .pyc");
     for p in ["fastapi", "uvicorn", "numpy"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");

@@ -1,0 +1,775 @@
+//! Stage: the project's own wheels for one target, before its dependencies
+//! are installed: the target's `prebuild` command, then (for a maturin
+//! project) the Rust extension's wheel.
+//!
+//! Why a stage of its own: a Rust-plus-Python app is only shippable when its
+//! Rust half is built for the target, at the release version, and nothing
+//! stale comes along. Each target gets its own clean folder
+//! (`{out}/.pyship/wheels/{target}/`), which is also the prebuild's
+//! `PYSHIP_OUT_DIR`; every wheel in it is installed with the dependencies.
+//!
+//! maturin builds Windows wheels for `x86_64-pc-windows-gnu` with the
+//! mingw-w64 linker (PyO3's `generate-import-lib` or abi3 spares a Windows
+//! Python), and Linux wheels for the manylinux glibc of `linux.platform`:
+//! with `--zig` when the build host's glibc is newer than the target's
+//! (a wheel linked against the host's glibc would not load there). A built
+//! wheel is cached under its inputs (sources, Cargo.lock, target, version,
+//! maturin and rustc versions), so a warm bundle runs no compiler at all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::platform::Platform;
+use crate::tools;
+
+/// The default Rust target of Windows wheels: builds on Linux with Debian's
+/// `gcc-mingw-w64-x86-64`.
+pub const DEFAULT_WINDOWS_RUST_TARGET: &str = "x86_64-pc-windows-gnu";
+/// The Rust target of Linux wheels.
+pub const LINUX_RUST_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// maturin versions used through `uv tool run` when no `maturin` is installed.
+pub const MATURIN_REQUIREMENT: &str = "maturin>=1.5,<2";
+
+/// Cache bucket of built wheels.
+pub const BUCKET: &str = "rust-wheels-v0";
+
+pub const MATURIN: tools::Tool = tools::Tool {
+    exe: "maturin",
+    env_override: Some(crate::env::PYSHIP_MATURIN),
+    install: "`pip install maturin` (PyPI package `maturin`), or install uv (`pip install uv`) and cargo-pyship runs maturin through `uv tool run`",
+    purpose: "build the project's Rust extension wheel (its pyproject's build backend is maturin)",
+    install_windows: "`pip install maturin` (PyPI package `maturin`; maturin.exe lands next to that Python), or install uv and cargo-pyship runs maturin through `uv tool run`",
+    windows_places: tools::WindowsPlaces::NextToPython,
+};
+pub const MINGW_GCC: tools::Tool = tools::Tool {
+    exe: "x86_64-w64-mingw32-gcc",
+    env_override: None,
+    install: "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    purpose: "link the Rust extension for Windows (x86_64-pc-windows-gnu)",
+    install_windows: "MSYS2's `mingw-w64-x86_64-gcc`, on PATH",
+    windows_places: tools::WindowsPlaces::None,
+};
+pub const MINGW_DLLTOOL: tools::Tool = tools::Tool {
+    exe: "x86_64-w64-mingw32-dlltool",
+    env_override: None,
+    install:
+        "`apt-get install binutils-mingw-w64-x86-64` (Debian package `binutils-mingw-w64-x86-64`)",
+    purpose: "make the python3.dll import library PyO3 links Windows extensions against",
+    install_windows: "MSYS2's `mingw-w64-x86_64-binutils`, on PATH",
+    windows_places: tools::WindowsPlaces::None,
+};
+pub const CARGO: tools::Tool = tools::Tool {
+    exe: "cargo",
+    env_override: None,
+    install: "rustup (https://rustup.rs)",
+    purpose: "compile the project's Rust extension",
+    install_windows: "rustup (https://rustup.rs)",
+    windows_places: tools::WindowsPlaces::None,
+};
+
+/// One step of a target's build, as `plan` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TargetBuild {
+    pub platform: Platform,
+    /// The Rust target triple (`PYSHIP_TARGET_TRIPLE`).
+    pub triple: String,
+    /// The clean folder whose wheels are installed (`PYSHIP_OUT_DIR`).
+    pub out_dir: PathBuf,
+    /// The `prebuild` command, run with `sh -c` (`cmd /C` on a Windows host) in `working_dir`.
+    pub prebuild: Option<String>,
+    /// Where the prebuild runs: the folder of the Cargo.toml with the pyship table.
+    pub working_dir: PathBuf,
+    /// The maturin build of the project's own wheel, when it is a maturin project.
+    pub maturin: Option<MaturinBuild>,
+}
+
+/// `maturin build` for one target.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MaturinBuild {
+    /// Where maturin runs (the pyproject's folder).
+    pub project_dir: PathBuf,
+    /// maturin's arguments (after the program).
+    pub args: Vec<String>,
+    /// `--compatibility` (Linux: the manylinux tag of `linux.platform`).
+    pub compatibility: Option<String>,
+    /// Whether the build links with zig (for a glibc older than the host's).
+    pub zig: bool,
+}
+
+/// What the stage produced for one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub platform: Platform,
+    pub out_dir: PathBuf,
+    /// Every wheel in `out_dir`, sorted.
+    pub wheels: Vec<PathBuf>,
+    /// The maturin wheel came from the cache (no compiler ran).
+    pub cached: bool,
+    /// Seconds spent in the maturin build (0 when cached or none).
+    pub build_seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tool(#[from] tools::Error),
+    #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
+    RustTarget { triple: String, sysroot: PathBuf },
+    #[error("could not ask rustc for its sysroot: {message}")]
+    Rustc { message: String },
+    #[error("the Linux wheel must run on {platform} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`")]
+    NoZig {
+        platform: String,
+        want: String,
+        host: String,
+    },
+    #[error("`linux.platform = \"{platform}\"` is not a manylinux platform maturin can build for")]
+    LinuxPlatform { platform: String },
+    #[error("the release version is {release}, but maturin builds {package} at its Cargo version {cargo} ({manifest})")]
+    VersionMismatch {
+        release: String,
+        cargo: String,
+        package: String,
+        manifest: PathBuf,
+    },
+    #[error("prebuild command `{command}` for {platform} failed ({status}):\n{output}")]
+    Prebuild {
+        platform: Platform,
+        command: String,
+        status: String,
+        output: String,
+    },
+    #[error("maturin failed to build the {triple} wheel ({status}):\n{output}")]
+    Build {
+        triple: String,
+        status: String,
+        output: String,
+    },
+    #[error("maturin finished but left no wheel in {dir}")]
+    NoWheel { dir: PathBuf },
+    #[error("could not run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not prepare {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Tool(e) => return e.hint(),
+            Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
+            Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
+            Error::NoZig { want, .. } => format!(
+                "install zig for maturin with `pip install ziglang` (PyPI package `ziglang`), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc",
+                want.replace('.', "_")
+            ),
+            Error::LinuxPlatform { .. } => "use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)".into(),
+            Error::VersionMismatch { .. } => "run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version".into(),
+            Error::Prebuild { .. } => "fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table".into(),
+            Error::Build { .. } => "read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error".into(),
+            Error::NoWheel { .. } => "check `[tool.maturin]` in pyproject.toml".into(),
+            Error::Spawn { .. } | Error::Io { .. } => return None,
+        })
+    }
+}
+
+/// The Rust target triple of `platform`'s wheels.
+pub fn triple(plan: &Plan, platform: Platform) -> String {
+    match platform {
+        Platform::Windows => plan.config.windows.rust_target.clone(),
+        Platform::Linux => LINUX_RUST_TARGET.to_owned(),
+    }
+}
+
+/// `(X, Y)` of a manylinux platform or tag (`x86_64-manylinux_2_28`,
+/// `manylinux_2_17_x86_64`, `manylinux2014`), or of `x86_64-unknown-linux-gnu`
+/// (uv reads it as manylinux_2_17).
+pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
+    if platform == "x86_64-unknown-linux-gnu" || platform == "linux" {
+        return Some((2, 17));
+    }
+    let rest = &platform[platform.find("manylinux")? + "manylinux".len()..];
+    for (legacy, v) in [("2014", (2, 17)), ("2010", (2, 12)), ("1", (2, 5))] {
+        if rest == legacy
+            || rest.strip_prefix(legacy).is_some_and(|r| {
+                r.starts_with('_') && !r[1..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        {
+            return Some(v);
+        }
+    }
+    let mut it = rest.strip_prefix('_')?.split('_');
+    let x = it.next()?.parse().ok()?;
+    let y = it.next()?.parse().ok()?;
+    Some((x, y))
+}
+
+/// The build host's glibc (`getconf GNU_LIBC_VERSION` → `glibc 2.36`).
+pub fn host_glibc() -> Option<(u32, u32)> {
+    let out = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text.split_whitespace().nth(1)?;
+    let mut it = v.split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Whether zig is there for `maturin --zig` (`zig` on PATH, `ZIG_COMMAND`,
+/// or the `ziglang` PyPI package importable by `python3`).
+fn zig_available() -> bool {
+    if std::env::var_os("ZIG_COMMAND").is_some() || which::which("zig").is_ok() {
+        return true;
+    }
+    Command::new("python3")
+        .args(["-c", "import ziglang"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The builds of `platform` (no side effects).
+pub fn planned(plan: &Plan, platform: Platform) -> Result<TargetBuild, Error> {
+    let triple = triple(plan, platform);
+    let settings = plan.config.for_target(platform);
+    let out_dir = plan.work_dir.join("wheels").join(platform.key());
+    let py = plan.pyproject();
+    let maturin = if py.is_maturin() {
+        let mut args: Vec<String> = vec![
+            "build".into(),
+            "--release".into(),
+            "--target".into(),
+            triple.clone(),
+        ];
+        let mut compatibility = None;
+        let mut zig = false;
+        match platform {
+            Platform::Windows => {
+                // Cross builds use maturin's bundled sysconfig for this X.Y
+                // (abi3 crates ignore it).
+                args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
+            }
+            Platform::Linux => {
+                let p = &plan.config.linux.platform;
+                let (x, y) = manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
+                    platform: p.clone(),
+                })?;
+                let tag = format!("manylinux_{x}_{y}");
+                args.extend(["--compatibility".into(), tag.clone()]);
+                compatibility = Some(tag);
+                zig = host_glibc().is_none_or(|h| h > (x, y));
+                if zig {
+                    args.push("--zig".into());
+                }
+                if which::which(format!("python{}", plan.python.xy)).is_ok() {
+                    args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
+                }
+            }
+        }
+        args.extend(["--out".into(), out_dir.display().to_string()]);
+        Some(MaturinBuild {
+            project_dir: py.dir().to_owned(),
+            args,
+            compatibility,
+            zig,
+        })
+    } else {
+        None
+    };
+    Ok(TargetBuild {
+        platform,
+        triple,
+        out_dir,
+        prebuild: settings.prebuild,
+        working_dir: plan.project.config_dir.clone(),
+        maturin,
+    })
+}
+
+/// How maturin is started: the installed program, or through uv.
+#[derive(Debug, Clone)]
+struct MaturinCommand {
+    program: PathBuf,
+    /// Arguments before maturin's own (`tool run --from … maturin`).
+    prefix: Vec<String>,
+}
+
+impl MaturinCommand {
+    fn find(ctx: &Context<'_>, zig: bool) -> Result<Self, Error> {
+        match MATURIN.find(ctx.env) {
+            Ok(program) => Ok(Self {
+                program,
+                prefix: vec![],
+            }),
+            Err(e @ tools::Error::BadOverride { .. }) => Err(e.into()),
+            Err(missing) => {
+                let Ok(uv) = tools::UV.find(ctx.env) else {
+                    return Err(missing.into());
+                };
+                let mut prefix: Vec<String> = vec![
+                    "tool".into(),
+                    "run".into(),
+                    "--from".into(),
+                    MATURIN_REQUIREMENT.into(),
+                ];
+                if zig {
+                    prefix.extend(["--with".into(), "ziglang".into()]);
+                }
+                if ctx.offline {
+                    prefix.push("--offline".into());
+                }
+                prefix.push("maturin".into());
+                Ok(Self {
+                    program: uv,
+                    prefix,
+                })
+            }
+        }
+    }
+
+    fn through_uv(&self) -> bool {
+        !self.prefix.is_empty()
+    }
+
+    fn command(&self, args: &[String]) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.prefix).args(args);
+        c
+    }
+
+    /// `maturin --version`, for the cache key.
+    fn version(&self) -> String {
+        self.command(&["--version".into()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Check, before any target is built, that every tool the builds need is
+/// there: maturin (or uv to run it), cargo, the Rust target, the Windows
+/// linker, zig for an older glibc.
+pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
+    for &platform in &plan.targets {
+        let b = planned(plan, platform)?;
+        let Some(m) = &b.maturin else { continue };
+        let maturin = MaturinCommand::find(ctx, m.zig)?;
+        CARGO.find(ctx.env)?;
+        rust_target_installed(&b.triple, &m.project_dir)?;
+        if platform == Platform::Windows && b.triple.ends_with("windows-gnu") {
+            MINGW_GCC.find(ctx.env)?;
+            MINGW_DLLTOOL.find(ctx.env)?;
+        }
+        if m.zig && !maturin.through_uv() && !zig_available() {
+            let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
+            let host = host_glibc()
+                .map(|(a, b)| format!("{a}.{b}"))
+                .unwrap_or_else(|| "unknown".into());
+            return Err(Error::NoZig {
+                platform: plan.config.linux.platform.clone(),
+                want: format!("{x}.{y}"),
+                host,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The toolchain's sysroot as seen from `dir` (where a `rust-toolchain.toml`
+/// may pick the toolchain).
+fn sysroot(dir: &Path) -> Result<PathBuf, Error> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| Error::Rustc {
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(Error::Rustc {
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn rust_target_installed(triple: &str, dir: &Path) -> Result<(), Error> {
+    let sysroot = sysroot(dir)?;
+    if sysroot
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+    {
+        Ok(())
+    } else {
+        Err(Error::RustTarget {
+            triple: triple.to_owned(),
+            sysroot,
+        })
+    }
+}
+
+/// The Cargo.toml maturin builds: `[tool.maturin] manifest-path`, else the
+/// pyproject's neighbour, else the selected package's.
+pub fn maturin_manifest(plan: &Plan) -> PathBuf {
+    let py = plan.pyproject();
+    let configured = py
+        .maturin
+        .as_ref()
+        .and_then(|m| m.manifest_path.as_ref())
+        .map(|m| py.dir().join(m));
+    configured
+        .or_else(|| Some(py.dir().join("Cargo.toml")).filter(|p| p.is_file()))
+        .unwrap_or_else(|| plan.project.manifest_path.clone())
+}
+
+/// The version in `manifest` as it is on disk now (after a stamp), following
+/// `version.workspace = true` to the workspace's `[workspace.package]`.
+fn cargo_version_on_disk(plan: &Plan, manifest: &Path) -> Option<String> {
+    let read = |p: &Path| -> Option<toml_edit::DocumentMut> {
+        fs_err::read_to_string(p).ok()?.parse().ok()
+    };
+    let doc = read(manifest)?;
+    let v = doc.get("package")?.get("version")?;
+    if let Some(s) = v.as_str() {
+        return Some(s.to_owned());
+    }
+    if v.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
+        let ws = read(&plan.project.workspace_manifest)?;
+        return ws
+            .get("workspace")?
+            .get("package")?
+            .get("version")?
+            .as_str()
+            .map(str::to_owned);
+    }
+    None
+}
+
+/// Check that maturin will build the release version: the version of the
+/// Cargo package it builds (as on disk now), as PEP 440, must be the release's.
+pub fn check_version(plan: &Plan) -> Result<(), Error> {
+    let py = plan.pyproject();
+    if !py.is_maturin() || !py.dynamic_version {
+        return Ok(());
+    }
+    let manifest = maturin_manifest(plan);
+    let on_disk = cargo_version_on_disk(plan, &manifest)
+        .unwrap_or_else(|| plan.project.cargo_version.clone());
+    let release = plan.version.version.pep440();
+    let cargo = crate::version::Version::parse_from(&on_disk, None)
+        .map(|v| v.pep440())
+        .unwrap_or(on_disk);
+    if cargo != release {
+        return Err(Error::VersionMismatch {
+            release,
+            cargo,
+            package: py.name.clone(),
+            manifest,
+        });
+    }
+    Ok(())
+}
+
+/// The environment of a target's prebuild.
+pub fn prebuild_env(plan: &Plan, build: &TargetBuild) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("PYSHIP_TARGET", build.platform.key().to_owned()),
+        ("PYSHIP_TARGET_TRIPLE", build.triple.clone()),
+        ("PYSHIP_PYTHON_VERSION", plan.python.full.clone()),
+        ("PYSHIP_VERSION", plan.version.version.pep440()),
+        ("PYSHIP_OUT_DIR", build.out_dir.display().to_string()),
+    ])
+}
+
+/// Run the target's prebuild and maturin build into its clean folder.
+pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, Error> {
+    let b = planned(plan, platform)?;
+    crate::fs::remove_dir_if_exists(&b.out_dir, &plan.write_roots(&ctx.cache)).map_err(|e| {
+        Error::Io {
+            path: b.out_dir.clone(),
+            source: std::io::Error::other(e),
+        }
+    })?;
+    fs_err::create_dir_all(&b.out_dir).map_err(|source| Error::Io {
+        path: b.out_dir.clone(),
+        source,
+    })?;
+    if let Some(command) = &b.prebuild {
+        prebuild(plan, &b, command, ctx)?;
+    }
+    let mut cached = false;
+    let mut build_seconds = 0.0;
+    if let Some(m) = &b.maturin {
+        check_version(plan)?;
+        let t = Instant::now();
+        cached = maturin(plan, &b, m, ctx)?;
+        if !cached {
+            build_seconds = t.elapsed().as_secs_f64();
+        }
+    }
+    let wheels = wheels_in(&b.out_dir)?;
+    Ok(Built {
+        platform,
+        out_dir: b.out_dir,
+        wheels,
+        cached,
+        build_seconds,
+    })
+}
+
+fn prebuild(plan: &Plan, b: &TargetBuild, command: &str, ctx: &Context<'_>) -> Result<(), Error> {
+    ctx.reporter
+        .status("Running", &format!("prebuild `{command}` ({})", b.platform));
+    let out = shell(command)
+        .current_dir(&b.working_dir)
+        .envs(prebuild_env(plan, b))
+        .output()
+        .map_err(|source| Error::Spawn {
+            command: command.to_owned(),
+            source,
+        })?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(Error::Prebuild {
+            platform: b.platform,
+            command: command.to_owned(),
+            status: out.status.to_string(),
+            output: output.trim_end().to_owned(),
+        });
+    }
+    if !output.trim().is_empty() {
+        ctx.reporter.debug(output.trim_end());
+    }
+    Ok(())
+}
+
+/// The host's shell running `command`: `sh -c`.
+#[cfg(not(windows))]
+fn shell(command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command);
+    c
+}
+
+/// The host's shell running `command`: `cmd /C` on a Windows host, which has
+/// no `sh` (`npm ci && npm run build` means the same to both). The command
+/// goes unquoted: cmd parses its own command line.
+#[cfg(windows)]
+fn shell(command: &str) -> Command {
+    use std::os::windows::process::CommandExt;
+    let mut c = Command::new("cmd");
+    c.arg("/C").raw_arg(command);
+    c
+}
+
+/// The `*.whl` files directly in `dir`, sorted.
+pub fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut v = Vec::new();
+    for e in fs_err::read_dir(dir).map_err(|source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    })? {
+        let e = e.map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        if e.file_name().to_string_lossy().ends_with(".whl") && e.path().is_file() {
+            v.push(e.path());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Build (or take from the cache) the maturin wheel into `b.out_dir`.
+/// Returns whether it came from the cache.
+fn maturin(
+    plan: &Plan,
+    b: &TargetBuild,
+    m: &MaturinBuild,
+    ctx: &Context<'_>,
+) -> Result<bool, Error> {
+    let maturin = MaturinCommand::find(ctx, m.zig)?;
+    let rustc = Command::new("rustc")
+        .arg("-V")
+        .current_dir(&m.project_dir)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    // The output folder is not an input: leave `--out` out of the key.
+    let args_key: Vec<&String> = m
+        .args
+        .iter()
+        .take_while(|a| a.as_str() != "--out")
+        .collect();
+    let key = input_key(
+        plan,
+        &[
+            format!("{args_key:?}"),
+            maturin.version(),
+            rustc,
+            plan.version.version.pep440(),
+            std::env::var("RUSTFLAGS").unwrap_or_default(),
+        ],
+    )?;
+    let entry = ctx.cache.bucket(BUCKET).join(&key);
+    let what = format!("{} wheel for {}", plan.pyproject().name, b.triple);
+    if entry.is_dir() {
+        let cached = wheels_in(&entry)?;
+        if !cached.is_empty() {
+            ctx.reporter.status("Fresh", &what);
+            for w in cached {
+                let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+                fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+            }
+            return Ok(true);
+        }
+    }
+    ctx.reporter.status(
+        "Building",
+        &format!("{what} (maturin{})", if m.zig { " --zig" } else { "" }),
+    );
+    let incoming = ctx.cache.bucket(BUCKET).join(".incoming");
+    fs_err::create_dir_all(&incoming).map_err(|source| Error::Io {
+        path: incoming.clone(),
+        source,
+    })?;
+    let staging = tempfile::tempdir_in(&incoming).map_err(|source| Error::Io {
+        path: incoming.clone(),
+        source,
+    })?;
+    let mut args = m.args.clone();
+    if let Some(i) = args.iter().position(|a| a == "--out") {
+        args[i + 1] = staging.path().display().to_string();
+    }
+    let mut cmd = maturin.command(&args);
+    cmd.current_dir(&m.project_dir);
+    ctx.reporter.debug(&format!("running {cmd:?}"));
+    let out = cmd.output().map_err(|source| Error::Spawn {
+        command: format!("{} {}", maturin.program.display(), args.join(" ")),
+        source,
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
+        return Err(Error::Build {
+            triple: b.triple.clone(),
+            status: out.status.to_string(),
+            output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    ctx.reporter.debug(stderr.trim_end());
+    let built = wheels_in(staging.path())?;
+    if built.is_empty() {
+        return Err(Error::NoWheel {
+            dir: staging.path().to_owned(),
+        });
+    }
+    for w in &built {
+        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+    }
+    // Into the cache by rename: a crash never leaves a half-filled entry.
+    let staged = staging.keep();
+    if entry.is_dir() {
+        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
+    }
+    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
+        path: entry.clone(),
+        source,
+    })?;
+    Ok(false)
+}
+
+/// SHA-256 over `salt` and every source file of the project (the pyproject's
+/// folder and the Cargo workspace), by relative path and content. Build
+/// outputs, VCS data, virtualenvs and caches are left out.
+fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let mut roots = vec![
+        canon(plan.pyproject().dir()),
+        canon(&plan.project.workspace_root),
+    ];
+    roots.sort();
+    roots.dedup();
+    let skip_dir = |name: &str| {
+        name.starts_with('.')
+            || matches!(
+                name,
+                "target" | "dist" | "__pycache__" | "node_modules" | "venv" | "build"
+            )
+    };
+    let mut h = Sha256::new();
+    for s in salt {
+        h.update(s.as_bytes());
+        h.update([0]);
+    }
+    for root in &roots {
+        h.update(root.display().to_string().as_bytes());
+        let walk = walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                e.depth() == 0
+                    || !(e.file_type().is_dir() && skip_dir(&e.file_name().to_string_lossy()))
+                        && e.path() != plan.out_dir
+            });
+        for e in walk {
+            let e = e.map_err(|e| Error::Io {
+                path: root.clone(),
+                source: std::io::Error::other(e),
+            })?;
+            // pyship.lock records downloads; it is written during a bundle.
+            if !e.file_type().is_file() || e.file_name() == "pyship.lock" {
+                continue;
+            }
+            let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+            h.update(rel.to_string_lossy().as_bytes());
+            h.update([0]);
+            let bytes = fs_err::read(e.path()).map_err(|source| Error::Io {
+                path: e.path().to_owned(),
+                source,
+            })?;
+            h.update(Sha256::digest(&bytes));
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manylinux_platforms_parse() {
+        assert_eq!(manylinux_glibc("x86_64-manylinux_2_28"), Some((2, 28)));
+        assert_eq!(manylinux_glibc("manylinux_2_34_x86_64"), Some((2, 34)));
+        assert_eq!(manylinux_glibc("x86_64-manylinux2014"), Some((2, 17)));
+        assert_eq!(manylinux_glibc("manylinux2014_x86_64"), Some((2, 17)));
+        assert_eq!(manylinux_glibc("manylinux1_x86_64"), Some((2, 5)));
+        assert_eq!(manylinux_glibc("x86_64-unknown-linux-gnu"), Some((2, 17)));
+        assert_eq!(manylinux_glibc("x86_64-unknown-linux-musl"), None);
+        assert_eq!(manylinux_glibc("linux_x86_64"), None);
+    }
+}
