@@ -10,6 +10,7 @@
 mod bench;
 mod build_script;
 mod docker;
+mod hostile;
 mod init;
 mod installer;
 mod layouts;
