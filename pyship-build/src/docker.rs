@@ -371,6 +371,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             port => plan.config.port,
             healthcheck_script => plan.config.port.map(healthcheck_script),
             module => plan.module.clone(),
+            cmd => plan.launch.docker_cmd(),
         },
     )?)
 }

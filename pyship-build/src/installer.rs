@@ -241,7 +241,7 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
         name: &plan.name,
         reg_key: dir_name.clone(),
         dir_name,
-        module: &plan.module,
+        module: plan.launch.module_for(crate::platform::Platform::Windows),
         dist_name: &plan.dist_name,
         version: plan.version.version.spellings(),
         publisher: &plan.config.windows.publisher,

@@ -19,7 +19,7 @@
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init
-//! resolve         config  project  layout  version  plan
+//! resolve         config  project  layout  launch  version  plan
 //!      |
 //! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
@@ -41,6 +41,7 @@ pub mod error;
 pub mod fs;
 pub mod init;
 pub mod installer;
+pub mod launch;
 pub mod layout;
 pub mod lock;
 pub mod manifest;

@@ -45,7 +45,7 @@ impl<'a> TemplateContext<'a> {
     pub fn new(plan: &'a Plan) -> Self {
         Self {
             name: &plan.name,
-            module: &plan.module,
+            module: plan.launch.module_for(crate::platform::Platform::Windows),
             version: plan.version.version.tag(),
             launcher: plan.config.windows.launcher,
         }
