@@ -120,6 +120,8 @@ pub struct Built {
 pub enum Error {
     #[error(transparent)]
     Tool(#[from] tools::Error),
+    #[error(transparent)]
+    Wheels(#[from] crate::deps::Error),
     #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
@@ -172,6 +174,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Tool(e) => return e.hint(),
+            Error::Wheels(e) => return e.hint(),
             Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
             Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
             Error::NoZig { want, .. } => format!(
@@ -368,6 +371,10 @@ impl MaturinCommand {
 /// linker, zig for an older glibc.
 pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     for &platform in &plan.targets {
+        // The configured wheels are checked too: a wrong-platform, stale or
+        // mis-versioned wheel fails before anything is compiled.
+        let provided = crate::deps::project_wheels(plan, platform)?;
+        crate::deps::check_own_wheels(plan, &provided)?;
         let b = planned(plan, platform)?;
         let Some(m) = &b.maturin else { continue };
         let maturin = MaturinCommand::find(ctx, m.zig)?;
