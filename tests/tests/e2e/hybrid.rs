@@ -367,3 +367,37 @@ fn hybrid_plan_lists_the_wheel_builds_and_prebuilds_per_target() {
         assert!(text.contains(want), "`{want}` not in:\n{text}");
     }
 }
+
+#[test]
+fn hybrid_init_writes_workflows_that_build_the_extension() {
+    let (_t, dir) = copy_fixture("pyhash");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let cache = tempfile::tempdir().unwrap();
+    pyship_in(&dir, cache.path())
+        .args(["pyship", "init", "--ci", "gitea"])
+        .assert()
+        .success();
+    let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+    for want in [
+        "rustup target add x86_64-pc-windows-gnu",
+        "gcc-mingw-w64-x86-64",
+        "wine wine64",
+        "python -m pip install maturin ziglang",
+    ] {
+        assert!(release.contains(want), "`{want}` not in:\n{release}");
+    }
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&release).expect("valid YAML");
+    assert!(doc["jobs"]["release"]["steps"].as_sequence().unwrap().len() >= 6);
+    let test = fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&test).expect("valid YAML");
+    let steps = doc["jobs"]["python"]["steps"].as_sequence().unwrap();
+    let rust = steps
+        .iter()
+        .position(|s| s["name"] == "Install Rust")
+        .expect("the Python job installs Rust");
+    let app = steps
+        .iter()
+        .position(|s| s["name"] == "Install the app, ruff and pytest")
+        .unwrap();
+    assert!(rust < app, "Rust before building the extension");
+}
