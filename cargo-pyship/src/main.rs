@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 }
 
 /// A closed stdout (`cargo pyship plan | head`) is not an error (ripgrep).
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
+fn is_broken_pipe(err: &pyship_build::error::Report) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -52,9 +52,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// Write a JSON document to stdout (the only thing `--format json` prints there).
-pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub fn print_json(value: &impl serde::Serialize) -> pyship_build::error::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value)?;
+    serde_json::to_writer_pretty(&mut stdout, value).map_err(std::io::Error::from)?;
     writeln!(stdout)?;
     Ok(())
 }

@@ -59,7 +59,7 @@ impl Output {
     }
 
     /// Print an error: message, causes, then one `hint:` line.
-    pub fn error(&self, err: &anyhow::Error) {
+    pub fn error(&self, err: &pyship_build::error::Report) {
         let red = Style::new().red().bold();
         let cyan = Style::new().cyan().bold();
         let mut msg = format!("{} {err}", red.apply_to("error:"));
@@ -69,7 +69,7 @@ impl Output {
                 Style::new().bold().apply_to("caused by:")
             ));
         }
-        if let Some(h) = err.chain().find_map(pyship_build::hint_for) {
+        if let Some(h) = err.hint() {
             msg.push_str(&format!("\n{} {h}", cyan.apply_to("hint:")));
         }
         self.line(msg);

@@ -104,7 +104,8 @@ impl Hint for Error {
                 "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [package.metadata.pyship] to follow it on purpose",
                 link.display()
             )),
-            Error::Copy { .. } | Error::Write { .. } => None,
+            Error::Write { source, .. } => source.hint(),
+            Error::Copy { .. } => None,
         }
     }
 }

@@ -128,6 +128,7 @@ impl Hint for Error {
             ),
             Error::Linux(e) => e.hint(),
             Error::Tkinter(e) => e.hint(),
+            Error::Pth { source, .. } | Error::LockWrite { source, .. } => source.hint(),
             _ => None,
         }
     }

@@ -40,7 +40,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Template(e) => e.hint(),
-            Error::Write { .. } => None,
+            Error::Write { source, .. } => source.hint(),
             Error::Linux(e) => e.hint(),
         }
     }

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::init::{self, Ci};
 use pyship_build::report::Reporter;
 use pyship_build::Context;
@@ -36,7 +36,7 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
             write!(stdout, "{}", d.diff)?;
         }
         stdout.flush()?;
-        out.error(&anyhow::Error::new(pyship_build::error::Hinted {
+        out.error(&pyship_build::error::Report::from(pyship_build::error::Hinted {
             message: format!(
                 "{} generated file{} from what `cargo pyship init` writes now: {}",
                 drift.len(),

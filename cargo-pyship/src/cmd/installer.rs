@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::plan::{Options, Plan};
 use pyship_build::platform::Platform;
 use pyship_build::report::Reporter;

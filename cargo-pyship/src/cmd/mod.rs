@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::project::{self, Project};
 
 use crate::cli::{Cli, Command, Global};

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::manifest;
 use pyship_build::plan::{Options, Plan};
 

@@ -4,8 +4,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::plan::{self, Plan};
 use pyship_build::publish;
 use pyship_build::report::Reporter;

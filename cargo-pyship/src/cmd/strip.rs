@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::context::Context;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::platform::Platform;
 use pyship_build::strip::{self, human_bytes, ImportCheck, Interpreter, Options, Report};
 

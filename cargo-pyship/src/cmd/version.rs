@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
 use pyship_build::env::Env;
+use pyship_build::error::Result;
 use pyship_build::plan::resolve_version;
 use pyship_build::report::Reporter;
 use pyship_build::version::{self, stamp, Source, Version};

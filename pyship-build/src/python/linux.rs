@@ -116,7 +116,8 @@ impl Hint for Error {
                 "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
             )),
             Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Read { .. } | Error::Io { .. } | Error::Tool(_) => None,
+            Error::Tool(e) => e.hint(),
+            Error::Read { .. } | Error::Io { .. } => None,
         }
     }
 }
