@@ -525,8 +525,15 @@ pub fn run(
     tree: &Path,
     ctx: &Context<'_>,
 ) -> Result<Archived, Error> {
-    let artifact = plan
-        .artifact(crate::plan::ArtifactKind::Bundle, Some(platform))
+    let artifact = final_path(plan, platform);
+    ctx.reporter
+        .status("Packing", &artifact.display().to_string());
+    run_to(plan, platform, tree, &artifact, ctx)
+}
+
+/// Where the archive of `platform` ends up.
+pub fn final_path(plan: &Plan, platform: Platform) -> PathBuf {
+    plan.artifact(crate::plan::ArtifactKind::Bundle, Some(platform))
         .map(|a| a.path.clone())
         .unwrap_or_else(|| {
             plan.out_dir.join(format!(
@@ -535,9 +542,19 @@ pub fn run(
                 plan.version.version.tag(),
                 platform.artifact_suffix()
             ))
-        });
-    ctx.reporter
-        .status("Packing", &artifact.display().to_string());
+        })
+}
+
+/// Pack the bundle tree of `platform` into `artifact` (the bundle stage packs
+/// into a temporary name and renames once every check passed).
+pub fn run_to(
+    plan: &Plan,
+    platform: Platform,
+    tree: &Path,
+    artifact: &Path,
+    ctx: &Context<'_>,
+) -> Result<Archived, Error> {
+    let artifact = artifact.to_owned();
     let opts = Options::from_context(ctx);
     let format = platform.archive_format();
     let entries = match format {
@@ -551,7 +568,7 @@ pub fn run(
         source,
     };
     let size = fs_err::metadata(&artifact).map_err(read)?.len();
-    let sha256 = crate::net::sha256_file(&artifact).map_err(read)?;
+    let sha256 = crate::fs::sha256_file(&artifact).map_err(read)?;
     Ok(Archived {
         path: artifact,
         size,

@@ -81,6 +81,8 @@ pub enum Error {
     Render(#[from] crate::render::Error),
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
 }
 
 impl Hint for Error {
@@ -101,6 +103,7 @@ impl Hint for Error {
             Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
+            Error::Lock(e) => e.hint(),
         }
     }
 }
@@ -132,6 +135,13 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         .then(|| crate::python::tkinter::prepare(plan, ctx))
         .transpose()
         .map_err(crate::python::Error::from)?;
+
+    // One build at a time in this output folder; then what killed runs left.
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    for p in crate::lock::clean_leftovers(&plan.out_dir, ctx.cache.root()) {
+        ctx.reporter
+            .debug(&format!("removed a killed run's leftover {}", p.display()));
+    }
 
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
@@ -197,6 +207,15 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     // The import check (seconds under wine, one core) and the archive (every
     // core for deflate) only read the finished tree: run them side by side.
     // The check runs with `-B`, so it writes nothing into the tree.
+    // The archive gets its final name only after the check passed: an
+    // interrupted or failed check leaves no artifact that looks verified.
+    let artifact = crate::archive::final_path(plan, platform);
+    let partial = plan.out_dir.join(format!(
+        "{}{}-{}",
+        crate::lock::PARTIAL_PREFIX,
+        std::process::id(),
+        plan.file_name
+    ));
     let t = Instant::now();
     let (checked, archived) = std::thread::scope(|s| {
         let check = s.spawn(|| {
@@ -212,7 +231,9 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
             (r, t.elapsed().as_secs_f64())
         });
         let a = Instant::now();
-        let archived = crate::archive::run(plan, platform, &tree, ctx);
+        ctx.reporter
+            .status("Packing", &artifact.display().to_string());
+        let archived = crate::archive::run_to(plan, platform, &tree, &partial, ctx);
         let archive_secs = a.elapsed().as_secs_f64();
         let checked = check
             .join()
@@ -232,12 +253,17 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     });
     if let Err(e) = checked {
         // A bundle that failed its check is not an artifact.
-        if let Ok(a) = &archived {
-            let _ = fs_err::remove_file(&a.path);
-        }
+        let _ = fs_err::remove_file(&partial);
         return Err(e);
     }
-    let archived = archived?;
+    let mut archived = archived?;
+    fs_err::rename(&partial, &artifact).map_err(|source| {
+        Error::Archive(crate::archive::Error::Write {
+            path: artifact.clone(),
+            source,
+        })
+    })?;
+    archived.path = artifact;
     // check and archive overlap: the run took the longer of the two.
     let overlap = check_secs + archive_secs - wall;
 

@@ -77,7 +77,7 @@ impl Cache {
             let hit = self.entry(bucket, sha, file_name);
             if let Ok(meta) = fs_err::metadata(&hit) {
                 // Re-hash: the cache lives on disk the user may touch.
-                if net::sha256_file(&hit).ok().as_deref() == Some(&sha.to_ascii_lowercase()) {
+                if crate::fs::sha256_file(&hit).ok().as_deref() == Some(&sha.to_ascii_lowercase()) {
                     reporter.debug(&format!("cache hit: {}", hit.display()));
                     return Ok(net::Downloaded {
                         path: hit,
@@ -95,7 +95,12 @@ impl Cache {
         };
         fs_err::create_dir_all(&incoming).map_err(save_in)?;
         // A private staging dir, so parallel fetches of one URL never collide.
-        let staging = tempfile::tempdir_in(&incoming).map_err(save_in)?;
+        // Named by pid, so a later run can tell a dead run's leftovers
+        // (crate::lock::clean_leftovers) from a live one's.
+        let staging = tempfile::Builder::new()
+            .prefix(&crate::lock::staging_prefix())
+            .tempdir_in(&incoming)
+            .map_err(save_in)?;
         let got = net::download_with(
             client,
             timeouts,

@@ -19,6 +19,9 @@ pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
 /// A prepared wine prefix for running Windows programs (strip import check and
 /// byte-compiling); default: a fresh private prefix per run.
 pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
+/// wine's own prefix variable: used (never created or stopped) when
+/// `PYSHIP_WINEPREFIX` is not set.
+pub const WINEPREFIX: &str = "WINEPREFIX";
 /// Base delay of network retries in milliseconds (default 500; tests shrink it).
 pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
 /// Connect timeout of every HTTP request in seconds (default 15).
@@ -67,6 +70,7 @@ pub const ALL: &[&str] = &[
     PYSHIP_MAKENSIS,
     PYSHIP_MATURIN,
     PYSHIP_WINEPREFIX,
+    WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,
     PYSHIP_HTTP_TIMEOUT,

@@ -1,4 +1,5 @@
-//! File-system helpers: atomic writes, safe archive paths, tree copies.
+//! File-system helpers: atomic writes, safe archive paths, tree copies, and
+//! the SHA-256 of a file (every stage that hashes an artifact uses this one).
 //!
 //! Every write of a user's file goes through [`atomic_write`] (temp file in the
 //! same directory, then rename), so a failed run leaves the file as it was.
@@ -216,6 +217,30 @@ pub fn is_inside(path: &Path, roots: &[&Path]) -> bool {
         let root = resolve_existing(root);
         resolved != root && resolved.starts_with(&root)
     })
+}
+
+/// SHA-256 of a file, as lowercase hex, read in 256 KiB blocks (bundles hash
+/// files of hundreds of MB: never the whole file in memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Remove a directory tree if it exists. The one place a run removes

@@ -52,6 +52,8 @@ pub struct Installer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     #[error("the plan has no installer (`installer = false` in [package.metadata.pyship.windows] of {manifest})")]
     Disabled { manifest: PathBuf },
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
@@ -99,6 +101,7 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Lock(e) => e.hint(),
             Error::Disabled { .. } => Some("set `installer = true` (the default) or drop the key".into()),
             Error::Bundle { .. } => Some(
                 "build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)".into(),
@@ -267,6 +270,7 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
 
 /// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`.
 pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installer, Error> {
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
     let makensis = tools::MAKENSIS.find(ctx.env)?;
@@ -327,7 +331,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
             source,
         })?
         .len();
-    let sha256 = crate::net::sha256_file(&path).map_err(|source| Error::Place {
+    let sha256 = crate::fs::sha256_file(&path).map_err(|source| Error::Place {
         path: path.clone(),
         source,
     })?;

@@ -7,6 +7,24 @@
 //!
 //! The library never prints: progress and status go through [`report::Reporter`],
 //! so it is safe to call from a `build.rs` (see [`build_script`]).
+//!
+//! # Architecture
+//!
+//! Four layers; a module imports its own layer and the ones below, never one
+//! above (`.ci/module-graph` prints the graph; `--check`, run by CI, fails on
+//! a new upward import or cycle):
+//!
+//! ```text
+//! orchestrators   bundle  release  build_script
+//!      |
+//! stages          wheel python deps app strip render archive installer
+//!      |          update manifest docker publish init
+//! resolve         config  project  layout  version  plan
+//!      |
+//! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
+//!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
+//!                 cache  net  templates  context  wine
+//! ```
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod app;
@@ -24,6 +42,7 @@ pub mod fs;
 pub mod init;
 pub mod installer;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod net;

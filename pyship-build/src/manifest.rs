@@ -154,7 +154,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
             source,
         };
         let size = fs_err::metadata(path).map_err(read)?.len();
-        let sha256 = crate::net::sha256_file(path).map_err(read)?;
+        let sha256 = crate::fs::sha256_file(path).map_err(read)?;
         assets.push(Asset {
             download_url: match (&url, &repo) {
                 (Some(u), Some(r)) => Some(format!(

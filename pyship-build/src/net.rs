@@ -432,21 +432,6 @@ fn save_verified(
     })
 }
 
-/// SHA-256 of a file, as lowercase hex.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,7 +445,7 @@ mod tests {
         let c = client(&Timeouts::default()).unwrap();
         let r = crate::report::NullReporter;
         let got = download(&c, &url, &d.path().join("out/a.zip"), None, &r).unwrap();
-        assert_eq!(got.sha256, sha256_file(&src).unwrap());
+        assert_eq!(got.sha256, crate::fs::sha256_file(&src).unwrap());
         let bad = download(&c, &url, &d.path().join("out/b.zip"), Some("00"), &r).unwrap_err();
         assert!(matches!(bad, Error::HashMismatch { .. }));
         assert!(!d.path().join("out/b.zip").exists());

@@ -126,6 +126,24 @@ impl Plan {
             .out_dir
             .map(crate::fs::normalize)
             .unwrap_or_else(|| project.config_dir.join("dist"));
+        // `include` entries must stay in the project unless allowed on purpose.
+        let root = project
+            .workspace_root
+            .canonicalize()
+            .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
+        for entry in &config.include {
+            let path = crate::fs::normalize(&project.path(entry));
+            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if !config.allow_outside_project && !real.starts_with(&root) {
+                return Err(PlanError::IncludeOutside(
+                    crate::app::Error::IncludeOutside {
+                        entry: entry.clone(),
+                        path: real,
+                        root: root.clone(),
+                    },
+                ));
+            }
+        }
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
         } else {
@@ -255,6 +273,8 @@ pub enum PlanError {
     Layout(#[from] crate::layout::Error),
     #[error(transparent)]
     Name(#[from] crate::names::Error),
+    #[error(transparent)]
+    IncludeOutside(crate::app::Error),
 }
 
 impl crate::error::Hint for PlanError {
@@ -265,6 +285,93 @@ impl crate::error::Hint for PlanError {
             PlanError::Project(e) => e.hint(),
             PlanError::Layout(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
+            PlanError::IncludeOutside(e) => e.hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The hello fixture, loaded once (one `cargo metadata` call).
+    fn hello() -> Project {
+        static P: std::sync::OnceLock<Project> = std::sync::OnceLock::new();
+        P.get_or_init(|| {
+            let manifest =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+            crate::project::load(Some(&manifest), None).expect("fixture loads")
+        })
+        .clone()
+    }
+
+    /// Characters a careless or hostile config may hold.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9 ._-]{0,70}",
+            "[a-zA-Z0-9 ./\\\\:*?\"<>|%$'`\\x00-\\x1f\u{e9}\u{202e}-]{0,40}",
+            Just("../../../../victim".to_owned()),
+            Just("CON".to_owned()),
+            Just("nul.txt".to_owned()),
+            Just("..".to_owned()),
+        ]
+    }
+
+    fn out_path() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![Just(".."), Just("."), Just("dist"), Just("a b"), Just("x")],
+            0..5,
+        )
+        .prop_map(|v| v.join("/"))
+    }
+
+    fn windows_valid(s: &str) -> bool {
+        !s.is_empty()
+            && !s.ends_with(['.', ' '])
+            && !s
+                .chars()
+                .any(|c| c.is_control() || "<>:\"/\\|?*".contains(c))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the name, file name, version and --out: the plan is
+        /// refused, or every path it will write lies inside the output folder
+        /// and every name it derives is valid on Windows and Linux.
+        #[test]
+        fn plans_write_only_under_the_output_folder(
+            name in hostile_text(),
+            file_name in prop::option::of(hostile_text()),
+            version in prop_oneof!["v?[0-9]{1,6}\\.[0-9]{1,6}\\.[0-9]{1,6}(-(alpha|rc)\\.[0-9])?", "[ -~]{0,20}"],
+            out in out_path(),
+        ) {
+            let mut project = hello();
+            project.config.name = name;
+            project.config.file_name = file_name;
+            let base = tempfile::tempdir().unwrap();
+            let out_dir = base.path().join("proj").join(&out);
+            let opts = Options {
+                version: Some(&version),
+                out_dir: Some(&out_dir),
+                targets: vec![],
+            };
+            let Ok(plan) = Plan::build(project, &Env::from_pairs(Vec::<(String, String)>::new()), &opts) else {
+                return Ok(());
+            };
+            prop_assert!(crate::names::validate(&plan.file_name).is_ok());
+            prop_assert!(windows_valid(&plan.file_name), "{}", plan.file_name);
+            prop_assert!(plan.out_dir.components().all(|c| !matches!(c, std::path::Component::ParentDir)));
+            let roots = [plan.out_dir.as_path()];
+            for a in &plan.artifacts {
+                prop_assert!(windows_valid(&a.file_name), "{}", a.file_name);
+                prop_assert_eq!(a.path.parent(), Some(plan.out_dir.as_path()));
+                prop_assert!(crate::fs::is_inside(&a.path, &roots));
+            }
+            for p in Platform::ALL {
+                prop_assert!(crate::fs::is_inside(&plan.bundle_dir(p), &roots));
+            }
         }
     }
 }

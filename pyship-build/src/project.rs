@@ -222,6 +222,16 @@ impl Pyproject {
 
 /// PEP 503 normalization with `_` (the form used in wheel and dist-info names).
 pub fn normalize_dist_name(name: &str) -> String {
+    normalize_name(name, '_')
+}
+
+/// PEP 503 normalization: lowercase, every run of `-`, `_` and `.` one `-`
+/// (the form of requirement names and index URLs).
+pub fn pep503_name(name: &str) -> String {
+    normalize_name(name, '-')
+}
+
+fn normalize_name(name: &str, sep_char: char) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.chars() {
@@ -229,7 +239,7 @@ pub fn normalize_dist_name(name: &str) -> String {
             sep = true;
         } else {
             if sep && !out.is_empty() {
-                out.push('_');
+                out.push(sep_char);
             }
             sep = false;
             out.push(c.to_ascii_lowercase());
@@ -519,5 +529,6 @@ mod tests {
     fn dist_names_normalize() {
         assert_eq!(normalize_dist_name("Hello-App"), "hello_app");
         assert_eq!(normalize_dist_name("a.b__c"), "a_b_c");
+        assert_eq!(pep503_name("Zope.Interface__x"), "zope-interface-x");
     }
 }

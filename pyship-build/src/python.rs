@@ -8,6 +8,8 @@
 //! that starts serving a different file stops the build before anything is
 //! extracted.
 
+#[cfg(test)]
+mod fuzz_tests;
 pub mod linux;
 pub mod tkinter;
 pub mod windows;
@@ -336,7 +338,7 @@ pub(crate) fn fetch_pinned(
         // Only a verified copy counts: a damaged one would send the cache to the network.
         let hit = expected.as_deref().filter(|sha| {
             let p = ctx.cache.entry(crate::cache::RUNTIMES, sha, name);
-            crate::net::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
+            crate::fs::sha256_file(&p).is_ok_and(|got| got.eq_ignore_ascii_case(sha))
         });
         if hit.is_none() {
             return Err(Error::Offline {

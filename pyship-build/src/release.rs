@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
     #[error("release cannot build the project's wheels")]
     Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
@@ -69,6 +71,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Lock(e) => e.hint(),
             Error::Tools(e) => e.hint(),
             Error::Stamp(e) => match e.as_ref() {
                 StampError::Project(e) => e.hint(),
@@ -103,6 +106,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+    // Held for the whole release; bundle and installer re-enter it.
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;

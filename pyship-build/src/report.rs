@@ -7,6 +7,23 @@
 
 use std::sync::Mutex;
 
+/// A byte count as people read it: `512 B`, `1.5 KiB`, `12.3 MiB` (binary
+/// units, one decimal). Every size the tool shows goes through this.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// A running progress bar (bytes or items).
 pub trait Progress: Send + Sync {
     fn inc(&self, n: u64);

@@ -8,8 +8,9 @@
 //! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when
 //! dropped) and `WINEDEBUG=-all`; a hung program is killed after a timeout.
 //!
-//! `PYSHIP_WINEPREFIX` names a prepared prefix to use instead of a fresh one;
-//! it is never created, modified or stopped here.
+//! `PYSHIP_WINEPREFIX` (else the usual `WINEPREFIX`) names a prepared prefix
+//! to use instead of a fresh one; it is never created, modified or stopped
+//! here.
 //!
 //! Wine 8's `bcryptprimitives.dll` lacks `ProcessPrng`, which Rust-built
 //! extension modules (PyO3 crates, pydantic-core, watchfiles) import, so they
@@ -66,6 +67,7 @@ impl Hint for Error {
 }
 
 /// A wine prefix: a private temporary one, or the prepared `PYSHIP_WINEPREFIX`.
+#[derive(Debug)]
 pub struct Wine {
     wine: PathBuf,
     prefix: PathBuf,
@@ -88,16 +90,17 @@ pub const PROCESS_PRNG_SOURCE: &str = include_str!("wine/bcryptprimitives.c");
 pub const SHIM_BUCKET: &str = "wine-shim-v0";
 
 impl Wine {
-    /// The prefix of `PYSHIP_WINEPREFIX`, else a fresh private one (~15 s to create).
+    /// The prefix of `PYSHIP_WINEPREFIX`, else of `WINEPREFIX`, else a fresh
+    /// private one (~15 s to create).
     pub fn new(env: &Env) -> Result<Self, Error> {
         let wine = tools::WINE.find(env)?;
-        if let Some(p) = env.get(PYSHIP_WINEPREFIX) {
+        let chosen = [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
+            .into_iter()
+            .find_map(|var| env.get(var).map(|p| (var, p)));
+        if let Some((var, p)) = chosen {
             let prefix = PathBuf::from(p);
             if !prefix.join("drive_c").is_dir() {
-                return Err(Error::BadPrefix {
-                    var: PYSHIP_WINEPREFIX,
-                    path: prefix,
-                });
+                return Err(Error::BadPrefix { var, path: prefix });
             }
             return Ok(Self {
                 wine,
@@ -240,7 +243,7 @@ pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBu
     if dll.is_file() {
         return Ok(dll);
     }
-    let gcc = crate::wheel::MINGW_GCC.find(env)?;
+    let gcc = tools::MINGW_GCC.find(env)?;
     let fail = |message: String| Error::Prefix {
         path: dir.clone(),
         message,
@@ -311,4 +314,56 @@ pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Outp
         stdout,
         stderr,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wineprefix_is_honoured_and_pyship_wineprefix_wins() {
+        let d = tempfile::tempdir().unwrap();
+        let not_a_prefix = d.path().join("nope");
+        let with = |pairs: &[(&str, &Path)]| {
+            let mut env = Env::from_process();
+            for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
+                env.set(v, "");
+            }
+            for (k, v) in pairs {
+                env.set(*k, v.to_string_lossy());
+            }
+            Wine::new(&env)
+        };
+        let e = with(&[(crate::env::WINEPREFIX, &not_a_prefix)]).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadPrefix {
+                    var: "WINEPREFIX",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let prepared = d.path().join("prefix");
+        fs_err::create_dir_all(prepared.join("drive_c")).unwrap();
+        let w = with(&[(crate::env::WINEPREFIX, &prepared)]).unwrap();
+        assert_eq!(w.prefix, prepared);
+        assert!(w.owned.is_none(), "a user's prefix is never removed");
+        let e = with(&[
+            (PYSHIP_WINEPREFIX, &not_a_prefix),
+            (crate::env::WINEPREFIX, &prepared),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::BadPrefix {
+                    var: "PYSHIP_WINEPREFIX",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 pub mod gitea;
+pub mod hostile;
 pub mod http;
 pub mod msi;
 // The Linux runtime for the Linux-bundle tests (symlinks: a Unix host only).

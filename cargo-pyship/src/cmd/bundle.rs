@@ -30,22 +30,6 @@ pub fn platforms(targets: &[Target]) -> Vec<Platform> {
     v
 }
 
-/// `12.3 MiB`.
-pub fn human_size(bytes: u64) -> String {
-    let mut v = bytes as f64;
-    for unit in ["B", "KiB", "MiB", "GiB"] {
-        if v < 1024.0 || unit == "GiB" {
-            return if unit == "B" {
-                format!("{bytes} B")
-            } else {
-                format!("{v:.1} {unit}")
-            };
-        }
-        v /= 1024.0;
-    }
-    unreachable!()
-}
-
 pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCode> {
     let project = super::load_project(g)?;
     let opts = Options {
@@ -74,14 +58,20 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         let tkinter = b
             .tkinter
             .as_ref()
-            .map(|t| format!(" + tkinter ({}, {})", t.source.key(), human_size(t.bytes)))
+            .map(|t| {
+                format!(
+                    " + tkinter ({}, {})",
+                    t.source.key(),
+                    pyship_build::report::human_bytes(t.bytes)
+                )
+            })
             .unwrap_or_default();
         out.status(
             "Finished",
             &format!(
                 "{} ({}, {} packages{tkinter}) in {:.1}s",
                 b.artifact.display(),
-                human_size(b.size),
+                pyship_build::report::human_bytes(b.size),
                 b.packages,
                 b.total_seconds()
             ),

@@ -9,7 +9,8 @@ use pyship_build::context::Context;
 use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::platform::Platform;
-use pyship_build::strip::{self, human_bytes, ImportCheck, Interpreter, Options, Report};
+use pyship_build::report::human_bytes;
+use pyship_build::strip::{self, ImportCheck, Interpreter, Options, Report};
 
 use crate::cli::{Format, Global, StripArgs, StripPlatform};
 use crate::output::Output;

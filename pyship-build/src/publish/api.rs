@@ -79,7 +79,8 @@ impl Api<'_> {
                 Err(source) => Error::Request {
                     method: method.to_string(),
                     url: url.to_string(),
-                    source,
+                    // The failing URL may be a redirect's, which can hold anything.
+                    source: source.without_url(),
                 },
             };
             if !err.is_transient() || n + 1 >= self.backoff.attempts {
@@ -97,8 +98,8 @@ impl Api<'_> {
     }
 
     /// Read a JSON answer.
-    /// PATCH the name, notes and prerelease flag of the release at `url`
-    /// (Gitea and GitHub take the same body).
+    /// PATCH the name, notes and prerelease flag of the release at `url`, and
+    /// `draft: false` (publishes a draft; Gitea and GitHub take the same body).
     pub fn update_release(
         &self,
         url: &Url,
@@ -108,6 +109,7 @@ impl Api<'_> {
             "name": fields.name,
             "body": fields.body,
             "prerelease": fields.prerelease,
+            "draft": false,
         });
         let resp = self.send(Method::PATCH, url, Some(&body), &[])?;
         self.json(&Method::PATCH, url, resp)
@@ -122,7 +124,7 @@ impl Api<'_> {
         let text = resp.text().map_err(|source| Error::Request {
             method: method.to_string(),
             url: url.to_string(),
-            source,
+            source: source.without_url(),
         })?;
         serde_json::from_str(&text).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -167,10 +169,11 @@ impl Api<'_> {
             method: method.to_string(),
             url: url.to_string(),
             status,
+            // A server may echo the request (and its token) in its answer.
             message: if message.is_empty() {
                 "(no message)".into()
             } else {
-                message
+                self.token.redact(&message)
             },
             retry_after,
             token_env: self.token_env.to_owned(),
@@ -227,7 +230,7 @@ impl Api<'_> {
         let resp = rb.send().map_err(|source| Error::Request {
             method: method.to_string(),
             url: url.to_string(),
-            source,
+            source: source.without_url(),
         })?;
         if !resp.status().is_success() {
             return Err(self.error(&method, url, resp));

@@ -9,7 +9,7 @@ use super::Error;
 pub fn render(paths: &[PathBuf]) -> Result<String, Error> {
     let mut out = String::new();
     for p in paths {
-        let hex = crate::net::sha256_file(p).map_err(|source| Error::Read {
+        let hex = crate::fs::sha256_file(p).map_err(|source| Error::Read {
             path: p.clone(),
             source,
         })?;

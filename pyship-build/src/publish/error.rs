@@ -63,6 +63,12 @@ pub enum Error {
         size: u64,
         found: Vec<u64>,
     },
+    #[error("release {tag} is not published after the run: read back, it has draft = {draft}, prerelease = {prerelease}")]
+    NotPublished {
+        tag: String,
+        draft: bool,
+        prerelease: bool,
+    },
     #[error(
         "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
     )]
@@ -117,6 +123,7 @@ impl Hint for Error {
                 crate::env::PYSHIP_CONNECT_TIMEOUT
             ),
             Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
+            Error::NotPublished { .. } => "something changed the release while publishing (or the server ignored `draft: false`); publish it in the web UI, or run publish again".into(),
             Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
             Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),
             Error::Notes(e) => return e.hint(),

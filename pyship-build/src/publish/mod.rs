@@ -255,6 +255,11 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     let cfg = &plan.config.publish;
     let target = Target::resolve(cfg, ctx.env, &manifest)?;
     let items = collect_items(plan, opts, dry_run)?;
+    // Every line this stage reports goes through the token's redaction.
+    let redacting = Redacting {
+        inner: ctx.reporter,
+        token: &target.token,
+    };
     let http = ctx.http()?;
     let timeouts = ctx.timeouts()?;
     let provider: Box<dyn Provider> = match cfg.provider {
@@ -263,14 +268,14 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
             http,
             opts.backoff,
             timeouts,
-            ctx.reporter,
+            &redacting,
         )),
         ProviderKind::Github => Box::new(Github::new(
             &target,
             http,
             opts.backoff,
             timeouts,
-            ctx.reporter,
+            &redacting,
         )),
     };
     let tag = plan.version.version.tag();
@@ -305,7 +310,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         )?,
         prerelease,
     };
-    let reporter = ctx.reporter;
+    let reporter: &dyn Reporter = &redacting;
     reporter.status(
         "Publishing",
         &format!(
@@ -360,8 +365,8 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         prerelease,
         release: release.map(|r| ReleaseRef {
             id: r.id,
-            url: r.html_url.clone(),
-            api_url: r.url.clone(),
+            url: target.token.redact(&r.html_url),
+            api_url: target.token.redact(&r.url),
         }),
         assets,
         actions,
@@ -414,6 +419,18 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         })?;
         actions.extend(done.into_iter().flatten());
     }
+    // The final state, read back: a release that is still a draft, or lost its
+    // flag, was not published whatever the answers said.
+    let check = provider
+        .release_by_tag(&tag)?
+        .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
+    if check.draft || check.prerelease != prerelease || check.id != release.id {
+        return Err(Error::NotPublished {
+            tag: tag.clone(),
+            draft: check.draft,
+            prerelease: check.prerelease,
+        });
+    }
     let listed = provider.list_assets(release.id)?;
     let assets = items
         .iter()
@@ -421,17 +438,43 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         .map(|a| PublishedAsset {
             name: a.name.clone(),
             size: a.size,
-            url: Some(a.browser_download_url.clone()),
+            url: Some(target.token.redact(&a.browser_download_url)),
         })
         .collect();
     reporter.status(
         "Published",
-        &format!("{} ({} assets)", release.html_url, items.len()),
+        &format!(
+            "{} ({} assets)",
+            target.token.redact(&release.html_url),
+            items.len()
+        ),
     );
     Ok(published(Some(&release), assets, actions))
 }
 
-/// Bring an existing release's name, notes and prerelease flag in line.
+/// A reporter that replaces the token in every line before passing it on.
+struct Redacting<'a> {
+    inner: &'a dyn Reporter,
+    token: &'a Token,
+}
+
+impl Reporter for Redacting<'_> {
+    fn status(&self, verb: &str, message: &str) {
+        self.inner.status(verb, &self.token.redact(message));
+    }
+    fn warn(&self, message: &str) {
+        self.inner.warn(&self.token.redact(message));
+    }
+    fn debug(&self, message: &str) {
+        self.inner.debug(&self.token.redact(message));
+    }
+    fn progress(&self, label: &str, total: Option<u64>, bytes: bool) -> Box<dyn Progress> {
+        self.inner.progress(&self.token.redact(label), total, bytes)
+    }
+}
+
+/// Bring an existing release's name, notes and prerelease flag in line, and
+/// publish it when it is a draft.
 fn reconcile(
     provider: &dyn Provider,
     r: Release,
@@ -449,6 +492,11 @@ fn reconcile(
     }
     if r.prerelease != fields.prerelease {
         changed.push("prerelease".to_owned());
+    }
+    // A draft (made by hand, or left by a tool that stopped halfway) is
+    // published: the run is a release, and a draft is invisible to users.
+    if r.draft {
+        changed.push("draft".to_owned());
     }
     if changed.is_empty() {
         reporter.debug(&format!("release {} is up to date", r.id));
@@ -474,7 +522,7 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
             source,
         };
         let size = fs_err::metadata(path).map_err(read_err)?.len();
-        let sha256 = crate::net::sha256_file(path).map_err(read_err)?;
+        let sha256 = crate::fs::sha256_file(path).map_err(read_err)?;
         Ok(Item {
             name: checksums::file_name(path),
             path: path.to_owned(),
@@ -518,12 +566,11 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
         .collect();
     let sums_path = plan.out_dir.join(CHECKSUMS);
     if dry_run {
-        use sha2::Digest;
         items.push(Item {
             name: CHECKSUMS.into(),
             path: sums_path,
             size: sums.len() as u64,
-            sha256: hex::encode(sha2::Sha256::digest(sums.as_bytes())),
+            sha256: crate::fs::sha256_hex(sums.as_bytes()),
         });
     } else {
         crate::fs::atomic_write(&sums_path, sums.as_bytes()).map_err(Error::Checksums)?;

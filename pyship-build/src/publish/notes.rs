@@ -51,7 +51,7 @@ pub(super) fn render(
             .map(|i| NoteAsset {
                 name: i.name.clone(),
                 size: i.size,
-                size_human: human(i.size),
+                size_human: crate::report::human_bytes(i.size),
                 url: download_url(&i.name),
                 sha256: i.sha256.clone(),
             })
@@ -112,22 +112,6 @@ pub fn md_url(s: &str) -> String {
         .replace('|', "%7C")
 }
 
-/// `1.5 KiB`, `512 B`.
-pub fn human(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +122,7 @@ mod tests {
         assert_eq!(md("x\ny"), "x y");
         assert_eq!(md_code("ab`|c"), "ab\\|c");
         assert_eq!(md_url("http://h/a b>"), "http://h/a%20b%3E");
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(crate::report::human_bytes(512), "512 B");
+        assert_eq!(crate::report::human_bytes(1536), "1.5 KiB");
     }
 }

@@ -26,6 +26,33 @@ impl Token {
         Self(value.into())
     }
 
+    /// `text` with every occurrence of the token (as is, percent-encoded, or
+    /// with `+` for spaces) replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let raw = self.0.trim();
+        if raw.len() < 4 {
+            // Too short to tell from ordinary text; such a token is refused
+            // by every server anyway.
+            return text.to_owned();
+        }
+        let mut out = text.to_owned();
+        let encode = |space: &str| -> String {
+            raw.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => space.to_owned(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        };
+        for form in [raw.to_owned(), encode("%20"), encode("+")] {
+            out = out.replace(&form, "***");
+        }
+        out
+    }
+
     /// The `Authorization` header value (`token …`), marked sensitive so that
     /// reqwest/hyper never log it.
     pub fn header(&self, scheme: &str) -> Option<HeaderValue> {

@@ -593,7 +593,7 @@ pub fn after_deps(plan: &Plan, site_packages: &Path, ctx: &Context<'_>) -> Resul
 /// Remove `dist_name`'s package, dist-info and editable hooks from
 /// `site_packages`. Returns the paths removed.
 pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<PathBuf>, Error> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
+    let norm = crate::project::normalize_dist_name;
     let want = norm(dist_name);
     let mut removed = Vec::new();
     let Ok(rd) = fs_err::read_dir(site_packages) else {

@@ -785,7 +785,7 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
             (got.path, got.sha256)
         }
         Location::Path { path, .. } => {
-            let actual = crate::net::sha256_file(path)?;
+            let actual = crate::fs::sha256_file(path)?;
             if let Some(locked) = &sdist.sha256 {
                 if !locked.eq_ignore_ascii_case(&actual) {
                     return Err(Error::LocalHash {

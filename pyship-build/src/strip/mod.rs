@@ -22,6 +22,7 @@ pub mod compile;
 pub mod rules;
 pub mod symbols;
 
+use crate::report::human_bytes;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,9 +87,8 @@ impl Options {
                 .trim()
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-                .collect::<String>()
-                .to_ascii_lowercase()
-                .replace(['_', '.'], "-");
+                .collect::<String>();
+            let name = crate::project::pep503_name(&name);
             for g in rules::build_only_keep_globs(&name) {
                 if !self.keep.contains(&g) {
                     self.keep.push(g);
@@ -526,22 +526,6 @@ pub fn run_runtime(
         ),
     );
     Ok(Some(report))
-}
-
-/// `12.3 MiB`.
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 #[cfg(test)]

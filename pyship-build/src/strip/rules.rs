@@ -487,12 +487,12 @@ fn required_dists(root: &Path, entries: &[Entry]) -> HashSet<String> {
                 .filter_map(|l| l.strip_prefix("Requires-Dist:"))
                 .filter(|l| !l.contains("extra"))
                 .map(|l| {
-                    l.trim()
-                        .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase()
-                        .replace(['_', '.'], "-")
+                    crate::project::pep503_name(
+                        l.trim()
+                            .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                            .next()
+                            .unwrap_or(""),
+                    )
                 })
                 .collect::<Vec<_>>()
         })

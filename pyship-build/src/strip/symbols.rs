@@ -150,7 +150,7 @@ fn strip_one(
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    let cached = crate::net::sha256_file(file).ok().map(|sha| {
+    let cached = crate::fs::sha256_file(file).ok().map(|sha| {
         ctx.cache
             .entry(BUCKET, &sha, args.concat().trim_start_matches('-'))
     });
@@ -163,7 +163,13 @@ fn strip_one(
         fs_err::read(c).is_ok_and(|b| valid(&b).is_ok()) && fs_err::copy(c, &tmp).is_ok()
     });
     if !hit {
-        let out = Command::new(exe)
+        let mut cmd = Command::new(exe);
+        // The tool sees SOURCE_DATE_EPOCH as the run does (from its Env).
+        match ctx.env.get(crate::env::SOURCE_DATE_EPOCH) {
+            Some(v) => cmd.env(crate::env::SOURCE_DATE_EPOCH, v),
+            None => cmd.env_remove(crate::env::SOURCE_DATE_EPOCH),
+        };
+        let out = cmd
             .args(args)
             .arg("-o")
             .arg(&tmp)
@@ -180,6 +186,9 @@ fn strip_one(
                 ))
             }
             Err(e) => return cleanup(Outcome::Failed(e.to_string())),
+        }
+        if platform == Platform::Windows {
+            keep_pe_stamp_file(file, &tmp);
         }
         if let Some(c) = &cached {
             store(&tmp, c);
@@ -205,6 +214,78 @@ fn strip_one(
         return cleanup(Outcome::Failed(e.to_string()));
     }
     Outcome::Smaller(before.len() - after)
+}
+
+/// Give the stripped PE at `stripped` the original's `TimeDateStamp`, and a
+/// checksum computed over its new bytes (0 when the original had none).
+/// `x86_64-w64-mingw32-strip` writes the current time (or SOURCE_DATE_EPOCH)
+/// and a fresh checksum, so two cold builds of the same inputs differed.
+/// Best effort: a file that is not a PE is left alone (the validation after
+/// the strip decides about it).
+fn keep_pe_stamp_file(original: &Path, stripped: &Path) {
+    let (Ok(orig), Ok(mut bytes)) = (fs_err::read(original), fs_err::read(stripped)) else {
+        return;
+    };
+    if keep_pe_stamp(&orig, &mut bytes) {
+        let _ = fs_err::write(stripped, &bytes);
+    }
+}
+
+/// The offsets of the COFF `TimeDateStamp` and the optional header's
+/// `CheckSum` in a PE image.
+fn pe_stamp_offsets(b: &[u8]) -> Option<(usize, usize)> {
+    if b.get(..2) != Some(b"MZ") {
+        return None;
+    }
+    let pe = u32_at(b, 0x3c)? as usize;
+    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
+        return None;
+    }
+    let coff = pe + 4;
+    let opt = coff + 20;
+    // CheckSum sits at offset 64 of both PE32 and PE32+ optional headers.
+    (b.len() >= opt + 68).then_some((coff + 4, opt + 64))
+}
+
+/// See [`keep_pe_stamp_file`]; returns whether `stripped` changed.
+pub(crate) fn keep_pe_stamp(original: &[u8], stripped: &mut [u8]) -> bool {
+    let (Some((ot, oc)), Some((st, sc))) = (pe_stamp_offsets(original), pe_stamp_offsets(stripped))
+    else {
+        return false;
+    };
+    let before = (u32_at(stripped, st), u32_at(stripped, sc));
+    let stamp = u32_at(original, ot).unwrap_or(0);
+    stripped[st..st + 4].copy_from_slice(&stamp.to_le_bytes());
+    let sum = if u32_at(original, oc).unwrap_or(0) == 0 {
+        0
+    } else {
+        pe_checksum(stripped, sc)
+    };
+    stripped[sc..sc + 4].copy_from_slice(&sum.to_le_bytes());
+    before != (Some(stamp), Some(sum))
+}
+
+/// The PE image checksum (as `imagehlp!CheckSumMappedFile`): 16-bit
+/// one's-complement-style sum of the file, the checksum field skipped, plus
+/// the file's length.
+pub(crate) fn pe_checksum(b: &[u8], checksum_at: usize) -> u32 {
+    let mut sum: u64 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if i == checksum_at || i == checksum_at + 2 {
+            i += 2;
+            continue;
+        }
+        let w = match b.get(i + 1) {
+            Some(hi) => u16::from_le_bytes([b[i], *hi]),
+            None => u16::from(b[i]),
+        };
+        sum += u64::from(w);
+        sum = (sum & 0xffff) + (sum >> 16);
+        i += 2;
+    }
+    sum = (sum & 0xffff) + (sum >> 16);
+    (sum as u32).wrapping_add(b.len() as u32)
 }
 
 /// Copy `file` to `dest` in the cache (temp file + rename: readers never see
@@ -340,6 +421,67 @@ mod tests {
         dll
     }
 
+    /// The stamp a PE carries: (TimeDateStamp, CheckSum).
+    fn stamp_of(b: &[u8]) -> (u32, u32) {
+        let (t, c) = pe_stamp_offsets(b).expect("a PE");
+        (u32_at(b, t).unwrap(), u32_at(b, c).unwrap())
+    }
+
+    #[test]
+    fn stripped_pe_files_keep_their_stamp_with_or_without_source_date_epoch() {
+        let work = tempfile::tempdir().unwrap();
+        let dll = dll_with_symbols(work.path());
+        let mut original = fs_err::read(&dll).unwrap();
+        // Give the input a known stamp and a valid, non-zero checksum, as a
+        // release build (e.g. libopenblas) has.
+        let (t, c) = pe_stamp_offsets(&original).unwrap();
+        original[t..t + 4].copy_from_slice(&0x5f00_0000u32.to_le_bytes());
+        let sum = pe_checksum(&original, c);
+        original[c..c + 4].copy_from_slice(&sum.to_le_bytes());
+        let mut outputs = Vec::new();
+        for (i, epoch) in [None, Some("1000000000"), None].into_iter().enumerate() {
+            if i > 0 {
+                // The tool's clock moves on between "cold builds".
+                std::thread::sleep(std::time::Duration::from_millis(1100));
+            }
+            let mut env = Env::from_process();
+            // A private cache each time: every run is cold and runs the tool.
+            env.set(
+                PYSHIP_CACHE_DIR,
+                work.path().join(format!("cache{i}")).to_string_lossy(),
+            );
+            let rep = RecordingReporter::default();
+            let tree = work.path().join(format!("t{i}"));
+            fs_err::create_dir_all(&tree).unwrap();
+            let f = tree.join("libopenblas.dll");
+            fs_err::write(&f, &original).unwrap();
+            if let Some(e) = epoch {
+                env.set(crate::env::SOURCE_DATE_EPOCH, e);
+            }
+            let ctx = Context::new(&rep, &env);
+            let s = run(
+                &tree,
+                std::slice::from_ref(&f),
+                Platform::Windows,
+                false,
+                &ctx,
+            )
+            .unwrap();
+            assert_eq!(s.stripped, 1, "{s:?}");
+            let out = fs_err::read(&f).unwrap();
+            assert!(out.len() < original.len());
+            let (stamp, check) = stamp_of(&out);
+            assert_eq!(stamp, 0x5f00_0000, "timestamp not kept (epoch {epoch:?})");
+            assert_eq!(check, pe_checksum(&out, pe_stamp_offsets(&out).unwrap().1));
+            validate_pe(&out).unwrap();
+            outputs.push(out);
+        }
+        assert!(
+            outputs.windows(2).all(|w| w[0] == w[1]),
+            "cold builds differ"
+        );
+    }
+
     #[test]
     fn stripped_copies_are_cached_by_input_hash() {
         let work = tempfile::tempdir().unwrap();
@@ -367,7 +509,7 @@ mod tests {
         assert_eq!(s.stripped, 1, "{s:?}");
         let stripped = fs_err::read(&f1).unwrap();
         assert!(stripped.len() < original.len());
-        let sha = crate::net::sha256_file(&dll).unwrap();
+        let sha = crate::fs::sha256_file(&dll).unwrap();
         let entry = ctx.cache.entry(BUCKET, &sha, "strip-unneeded");
         assert_eq!(fs_err::read(&entry).unwrap(), stripped);
 

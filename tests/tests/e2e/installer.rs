@@ -96,14 +96,15 @@ fn installer_script_escapes_name_with_quotes_and_dollar() {
     assert!(built.size > 30_000, "{built:?}");
     assert_eq!(built.sha256, sha256_file(&built.path));
     assert_eq!(built.script, bundle.parent().unwrap().join("installer.nsi"));
-    let leftovers: Vec<_> = fs_err::read_dir(project.join("dist"))
+    let mut leftovers: Vec<_> = fs_err::read_dir(project.join("dist"))
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    leftovers.sort();
     assert_eq!(
-        leftovers.len(),
-        2,
-        "only the installer and .pyship/: {leftovers:?}"
+        leftovers,
+        [".pyship", ".pyship.lock", "my-app-v1.2.0-rc.1-setup.exe"],
+        "only the installer, .pyship/ and the folder's lock"
     );
     assert!(!bundle.parent().unwrap().join("setup.exe.partial").exists());
     let warnings: Vec<_> = reporter

@@ -10,6 +10,7 @@
 mod bench;
 mod build_script;
 mod docker;
+mod hostile;
 mod hybrid;
 mod init;
 mod installer;

@@ -814,7 +814,8 @@ fn gitea_server_package_link_api() {
 
 #[test]
 fn release_notes_template_escapes_markdown() {
-    use pyship_build::publish::notes::{human, release_notes, NoteAsset, Notes};
+    use pyship_build::publish::notes::{release_notes, NoteAsset, Notes};
+    use pyship_build::report::human_bytes as human;
     let asset = |name: &str, size: u64| NoteAsset {
         name: name.into(),
         size,

@@ -420,7 +420,19 @@ fn failing_prebuild_stops_the_build_with_its_output() {
         stderr.contains("prebuild command") && stderr.contains("frontend-build-broke"),
         "{stderr}"
     );
-    assert!(!dir.join("dist").exists(), "something was built");
+    // No artifact and no bundle tree (the folder's lock and the prebuild's
+    // own work folder are made before the prebuild runs).
+    let built: Vec<_> = fs_err::read_dir(dir.join("dist"))
+        .map(|rd| rd.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        built.iter().all(|n| n.to_string_lossy().starts_with('.')),
+        "something was built: {built:?}"
+    );
+    assert!(
+        !dir.join("dist/.pyship/windows/Hello-App").exists(),
+        "a bundle tree was made"
+    );
 }
 
 #[test]

@@ -1,0 +1,394 @@
+//! Hostile and careless input: unsafe names, stalled and lying servers, tokens
+//! echoed back, drafts, repository names that leave the repository, links
+//! that leave the project. Each test states the general rule it guards.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+use pyship_e2e::hostile::{HostileServer, Mode};
+
+use super::support::*;
+
+/// Set `name = ...` (and any extra keys) in the hello fixture's pyship table.
+fn hello_named(name_toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replacen("name = \"Hello App\"", name_toml, 1),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+/// Every path below `root`, sorted.
+fn listing(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(root)
+        .into_iter()
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn unsafe_names_are_refused_and_nothing_outside_is_touched() {
+    for name in [
+        "../../../../victim",
+        "../evil",
+        "a/b",
+        "a\\\\b",
+        "C:evil",
+        "CON",
+        "nul.txt",
+        "say \\\"hi\\\"",
+        "tab\\there",
+        "..",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([("x".repeat(300))])
+    {
+        let (tmp, dir) = hello_named(&format!("name = \"{name}\""));
+        let victim = tmp.path().join("victim");
+        fs_err::create_dir_all(victim.join("keep")).unwrap();
+        let before = listing(tmp.path());
+        let cache = tempfile::tempdir().unwrap();
+        for args in [
+            &["pyship", "plan"][..],
+            &[
+                "pyship",
+                "bundle",
+                "--target",
+                "windows",
+                "--version",
+                "v1.0.0",
+            ][..],
+        ] {
+            let out = pyship(cache.path())
+                .current_dir(&dir)
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {args:?}: {stderr}");
+            assert!(
+                stderr.contains("cannot be used for file names") && stderr.contains("hint:"),
+                "{name}: {stderr}"
+            );
+            assert!(stderr.contains("file-name"), "{stderr}");
+        }
+        assert_eq!(listing(tmp.path()), before, "{name}: files changed");
+    }
+}
+
+#[test]
+fn an_explicit_file_name_keeps_a_display_name_with_any_characters() {
+    let (_tmp, dir) = hello_named("name = 'Café \"Ü\" $HOME'\nfile-name = \"cafe\"");
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "plan", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("cafe-v0.1.0-win-x64.zip"), "{text}");
+    assert!(text.contains("Café \\\"Ü\\\" $HOME"), "{text}");
+}
+
+/// `bundle --target windows` of hello against `mirror`, with short timeouts.
+fn bundle_from(mirror: &str, cache: &Path, dir: &Path) -> (std::process::Output, Duration) {
+    let t = Instant::now();
+    let out = pyship(cache)
+        .current_dir(dir)
+        .env("PYSHIP_PYTHON_MIRROR", mirror)
+        .env("PYSHIP_HTTP_TIMEOUT", "1.5")
+        .env("PYSHIP_CONNECT_TIMEOUT", "2")
+        .env("PYSHIP_RETRY_BASE_MS", "5")
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            "windows",
+            "--version",
+            "v1.0.0",
+        ])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (out, t.elapsed())
+}
+
+#[test]
+fn a_stalled_mirror_times_out_naming_the_url_and_the_setting() {
+    for mode in [
+        Mode::Stall,
+        Mode::StallAfter {
+            sent: 100 * 1024,
+            total: 1 << 20,
+        },
+    ] {
+        let server = HostileServer::start(mode.clone());
+        let (_tmp, dir) = copy_fixture("hello");
+        let cache = tempfile::tempdir().unwrap();
+        let (out, took) = bundle_from(&server.url(), cache.path(), &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{mode:?}: {stderr}");
+        assert!(took < Duration::from_secs(60), "{mode:?} took {took:?}");
+        assert!(
+            stderr.contains(&format!(
+                "{}/3.11.9/python-3.11.9-embed-amd64.zip",
+                server.url()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("PYSHIP_HTTP_TIMEOUT"), "{stderr}");
+        assert!(
+            !dir.join("pyship.lock").exists(),
+            "a stalled download was locked"
+        );
+        assert!(!dir.join("dist").read_dir().is_ok_and(
+            |mut d| d.any(|e| { e.unwrap().file_name().to_string_lossy().ends_with(".zip") })
+        ));
+    }
+}
+
+#[test]
+fn a_cut_off_or_html_download_is_neither_cached_nor_locked() {
+    let real = fs_err::read(
+        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
+    )
+    .unwrap();
+    for body in [
+        b"<!DOCTYPE html><html><body>Mirror maintenance</body></html>".to_vec(),
+        real[..real.len() / 2].to_vec(),
+    ] {
+        let server = HostileServer::start(Mode::Body(body));
+        let (_tmp, dir) = copy_fixture("hello");
+        let cache = tempfile::tempdir().unwrap();
+        let (out, _) = bundle_from(&server.url(), cache.path(), &dir);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("is not usable"), "{stderr}");
+        assert!(
+            stderr.contains("hint:") && stderr.contains("PYSHIP_PYTHON_MIRROR"),
+            "{stderr}"
+        );
+        assert!(
+            !dir.join("pyship.lock").exists(),
+            "an unusable download was locked"
+        );
+        let cached: Vec<_> = walk(cache.path())
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect();
+        assert!(
+            cached.is_empty(),
+            "an unusable download was cached: {cached:?}"
+        );
+    }
+}
+
+#[test]
+fn the_token_never_reaches_the_output_on_any_error_path() {
+    let token = "s3cr3t-T0ken-for-echo";
+    let modes: Vec<Mode> = [400u16, 401, 403, 404, 409, 422, 429, 500, 502]
+        .into_iter()
+        .map(|status| Mode::EchoHeaders { status })
+        .chain([Mode::RedirectWithToken])
+        .collect();
+    for mode in modes {
+        let server = HostileServer::start(mode.clone());
+        let (tmp, dir) = copy_fixture("hello");
+        let out_dir = tmp.path().join("out");
+        fs_err::create_dir_all(&out_dir).unwrap();
+        fs_err::write(out_dir.join("Hello-App-v1.0.0-win-x64.zip"), b"zip").unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .env("GITHUB_SERVER_URL", server.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("DEPLOY_TOKEN", token)
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .args(["pyship", "-v", "publish", "--version", "v1.0.0", "--out"])
+            .arg(&out_dir)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{mode:?}: {all}");
+        assert!(server.requests() > 0, "{mode:?}: no request made");
+        assert!(!all.contains(token), "{mode:?} leaked the token:\n{all}");
+        assert!(
+            !all.contains("T0ken"),
+            "{mode:?} leaked part of the token:\n{all}"
+        );
+        if let Mode::EchoHeaders { status } = mode {
+            assert!(all.contains(&format!("answered {status}")), "{all}");
+            assert!(
+                all.contains("***"),
+                "the echo was not redacted but dropped: {all}"
+            );
+        }
+    }
+}
+
+#[test]
+fn publish_publishes_a_draft_and_reads_it_back() {
+    let server = GiteaServer::start();
+    let id = server.add_release(REPO, "v1.0.0", true, false);
+    let (tmp, dir) = copy_fixture("hello");
+    git_init_commit(&dir);
+    let out_dir = tmp.path().join("out");
+    fs_err::create_dir_all(&out_dir).unwrap();
+    fs_err::write(out_dir.join("Hello-App-v1.0.0-win-x64.zip"), b"zip bytes").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .env("GITHUB_SERVER_URL", server.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
+        .args(["pyship", "publish", "--version", "v1.0.0", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("draft"),
+        "the update names the draft flag: {stderr}"
+    );
+    let rel = server.release(REPO, "v1.0.0").expect("release");
+    assert_eq!(rel.id, id, "the draft was reused, not duplicated");
+    assert!(!rel.draft, "still a draft after publish");
+    assert_eq!(server.releases().len(), 1);
+}
+
+#[test]
+fn repository_names_gitea_would_refuse_make_no_request() {
+    let server = GiteaServer::start();
+    for repo in [
+        "../hello",
+        "acme/..",
+        "acme/.",
+        "acme/hello/extra",
+        "acme/hello.git",
+        "ac--me/x",
+        "acme/he llo",
+    ] {
+        let (tmp, dir) = copy_fixture("hello");
+        let out_dir = tmp.path().join("out");
+        fs_err::create_dir_all(&out_dir).unwrap();
+        fs_err::write(out_dir.join("Hello-App-v1.0.0-win-x64.zip"), b"zip").unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .env("GITHUB_SERVER_URL", server.url())
+            .env("GITHUB_REPOSITORY", repo)
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .args(["pyship", "publish", "--version", "v1.0.0", "--out"])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{repo}: {stderr}");
+        assert!(
+            stderr.contains("is not a valid Gitea repository"),
+            "{stderr}"
+        );
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
+
+#[test]
+fn stamping_a_symlinked_pyproject_writes_the_target_and_keeps_the_link() {
+    let (tmp, dir) = copy_fixture("hello");
+    let real_dir = tmp.path().join("shared");
+    fs_err::create_dir_all(&real_dir).unwrap();
+    let link = dir.join("python/pyproject.toml");
+    let target = real_dir.join("pyproject.toml");
+    fs_err::rename(&link, &target).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "v4.5.6", "--stamp"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        fs_err::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "link replaced"
+    );
+    let text = fs_err::read_to_string(&target).unwrap();
+    assert!(text.contains("version = \"4.5.6\""), "{text}");
+}
+
+#[test]
+fn include_entries_outside_the_project_are_refused_unless_allowed() {
+    for entry in ["../secret.txt", "/etc/hostname"] {
+        let (tmp, dir) = hello_named(&format!("name = \"Hello App\"\ninclude = [\"{entry}\"]"));
+        fs_err::write(tmp.path().join("secret.txt"), "s3cret").unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{entry}: {stderr}");
+        assert!(
+            stderr.contains("is outside the project") && stderr.contains(entry),
+            "{stderr}"
+        );
+        assert!(stderr.contains("allow-outside-project"), "{stderr}");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            text.replacen("include = ", "allow-outside-project = true\ninclude = ", 1),
+        )
+        .unwrap();
+        let ok = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    }
+}
