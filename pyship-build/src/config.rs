@@ -69,6 +69,7 @@ pub struct RawConfig {
     pub constraints: Option<Vec<PathBuf>>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    pub args: Option<Vec<String>>,
     pub windows: Option<RawWindows>,
     pub linux: Option<RawLinux>,
     pub strip: Option<RawStrip>,
@@ -87,6 +88,7 @@ pub struct RawWindows {
     pub tkinter: Option<bool>,
     pub tkinter_source: Option<TkinterSource>,
     pub publisher: Option<String>,
+    pub args: Option<Vec<String>>,
     pub rust_target: Option<String>,
     /// Per-target additions to the global keys of the same name.
     pub wheels: Option<Vec<String>>,
@@ -104,6 +106,7 @@ pub struct RawLinux {
     pub platform: Option<String>,
     pub service: Option<bool>,
     pub user: Option<String>,
+    pub args: Option<Vec<String>>,
     /// Per-target additions to the global keys of the same name.
     pub wheels: Option<Vec<String>>,
     pub prebuild: Option<String>,
@@ -240,6 +243,8 @@ pub struct Config {
     pub constraints: Vec<PathBuf>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    /// Arguments every launcher passes (per-target overrides in `windows`/`linux`).
+    pub args: Vec<String>,
     pub windows: Windows,
     pub linux: Linux,
     pub strip: Strip,
@@ -258,6 +263,8 @@ pub struct Windows {
     pub tkinter: bool,
     pub tkinter_source: TkinterSource,
     pub publisher: String,
+    /// Replaces the top-level `args` for Windows launchers.
+    pub args: Option<Vec<String>>,
     /// Rust target triple of the project's extension wheel (maturin projects).
     pub rust_target: String,
     /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
@@ -275,6 +282,8 @@ pub struct Linux {
     pub platform: String,
     pub service: bool,
     pub user: Option<String>,
+    /// Replaces the top-level `args` for the Linux launcher, unit and Docker.
+    pub args: Option<Vec<String>>,
     /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
     #[serde(flatten)]
     pub target: TargetSettings,
@@ -321,6 +330,15 @@ pub struct Docker {
 }
 
 impl Config {
+    /// `--python-platform` for uv: Windows is always `x86_64-pc-windows-msvc`
+    /// (the embeddable CPython's ABI); Linux's comes from `linux.platform`.
+    pub fn uv_platform(&self, platform: crate::platform::Platform) -> String {
+        match platform {
+            crate::platform::Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
+            crate::platform::Platform::Linux => self.linux.platform.clone(),
+        }
+    }
+
     /// The target-specific settings of `platform`: the global lists followed
     /// by the target's own (duplicates dropped), and the target's `prebuild`
     /// if it has one, else the global one.
@@ -419,6 +437,7 @@ impl RawConfig {
             constraints: self.constraints.unwrap_or_default(),
             prebuild: non_empty(self.prebuild),
             port: self.port,
+            args: self.args.unwrap_or_default(),
             windows: Windows {
                 python_mirror: non_empty(w.python_mirror)
                     .unwrap_or_else(|| DEFAULT_PYTHON_MIRROR.into()),
@@ -428,6 +447,7 @@ impl RawConfig {
                 tkinter: w.tkinter.unwrap_or(false),
                 tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
+                args: w.args,
                 rust_target: non_empty(w.rust_target)
                     .unwrap_or_else(|| DEFAULT_WINDOWS_RUST_TARGET.into()),
                 target: TargetSettings {
@@ -444,6 +464,7 @@ impl RawConfig {
                 platform: non_empty(l.platform).unwrap_or_else(|| DEFAULT_LINUX_PLATFORM.into()),
                 service: l.service.unwrap_or(true),
                 user: non_empty(l.user),
+                args: l.args,
                 target: TargetSettings {
                     wheels: l.wheels.unwrap_or_default(),
                     prebuild: non_empty(l.prebuild),

@@ -320,7 +320,7 @@ pub fn uv_command(
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
     }
-    cmd.args(["--python-platform", &platform.uv_platform(c)])
+    cmd.args(["--python-platform", &c.uv_platform(platform)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
         // Hard links into uv's cache (uv copies when the cache is on another
@@ -384,7 +384,7 @@ pub fn run(
             &format!(
                 "{} requirement(s) for {} (Python {})",
                 reqs.len() + wheels.len(),
-                platform.uv_platform(&plan.config),
+                plan.config.uv_platform(platform),
                 plan.python.xy
             ),
         );
@@ -407,7 +407,7 @@ pub fn run(
         if !out.status.success() {
             return Err(explain_failure(
                 &stderr,
-                &platform.uv_platform(&plan.config),
+                &plan.config.uv_platform(platform),
                 &plan.python.xy,
             ));
         }

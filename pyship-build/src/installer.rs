@@ -10,7 +10,6 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
-//! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -250,7 +249,7 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
         name: &plan.name,
         reg_key: dir_name.clone(),
         dir_name,
-        module: &plan.module,
+        module: plan.launch.module_for(crate::platform::Platform::Windows),
         dist_name: &plan.dist_name,
         version: plan.version.version.spellings(),
         publisher: &plan.config.windows.publisher,

@@ -19,9 +19,9 @@
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init
-//! resolve         config  project  layout  version  plan
+//! resolve         config  project  layout  launch  version  plan
 //!      |
-//! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
+//! primitives      error (Hint, Report)  env  platform  names  pe  lock  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
 //!                 cache  net  templates  context  wine
 //! ```
@@ -41,6 +41,7 @@ pub mod error;
 pub mod fs;
 pub mod init;
 pub mod installer;
+pub mod launch;
 pub mod layout;
 pub mod lock;
 pub mod manifest;

@@ -79,8 +79,11 @@ pub struct Plan {
     pub file_name: String,
     /// Normalized Python distribution name (`hello_app`).
     pub dist_name: String,
-    /// `python -m {module}`.
+    /// The app's module: `python -m {module}`, or the module of its entry
+    /// point. What the launchers run is [`Plan::launch`].
     pub module: String,
+    /// How every launcher starts the app, with which args.
+    pub launch: crate::launch::Launch,
     pub version: Resolved,
     pub python: PythonVersion,
     pub targets: Vec<Platform>,
@@ -119,7 +122,8 @@ impl Plan {
         };
         let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
-        let module = config.module.clone().unwrap_or_else(|| dist_name.clone());
+        let launch = crate::launch::Launch::resolve(&config, pyproject)?;
+        let module = launch.app_module().to_owned();
         let python = PythonVersion::parse(&config.python)?;
         let app = crate::layout::resolve(&project, pyproject, &module)?;
         let out_dir = opts
@@ -185,6 +189,7 @@ impl Plan {
             file_name,
             dist_name,
             module,
+            launch,
             version,
             python,
             targets,
@@ -272,6 +277,8 @@ pub enum PlanError {
     #[error(transparent)]
     Layout(#[from] crate::layout::Error),
     #[error(transparent)]
+    Launch(#[from] crate::launch::Error),
+    #[error(transparent)]
     Name(#[from] crate::names::Error),
     #[error(transparent)]
     IncludeOutside(crate::app::Error),
@@ -284,6 +291,7 @@ impl crate::error::Hint for PlanError {
             PlanError::Python(e) => e.hint(),
             PlanError::Project(e) => e.hint(),
             PlanError::Layout(e) => e.hint(),
+            PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
             PlanError::IncludeOutside(e) => e.hint(),
         }

@@ -31,14 +31,6 @@ impl Platform {
         }
     }
 
-    /// `--python-platform` for uv. Linux's comes from config (`linux.platform`).
-    pub fn uv_platform(self, config: &crate::config::Config) -> String {
-        match self {
-            Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
-            Platform::Linux => config.linux.platform.clone(),
-        }
-    }
-
     /// The artifact name after `{name}-{tag}-`.
     pub fn artifact_suffix(self) -> &'static str {
         match self {

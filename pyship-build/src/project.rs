@@ -110,6 +110,8 @@ pub struct Pyproject {
     pub dependencies: Vec<String>,
     /// `[project.optional-dependencies]`.
     pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
+    /// `[project.scripts]` and `[project.gui-scripts]`: name → `module:function`.
+    pub scripts: std::collections::BTreeMap<String, String>,
     /// `[build-system].build-backend`.
     pub build_backend: Option<String>,
     /// `[tool.maturin]`, when the table exists (even empty).
@@ -191,6 +193,19 @@ impl Pyproject {
                 optional.insert(k.to_owned(), strings(Some(v)));
             }
         }
+        let mut scripts = std::collections::BTreeMap::new();
+        for key in ["scripts", "gui-scripts"] {
+            if let Some(t) = project
+                .and_then(|p| p.get(key))
+                .and_then(|o| o.as_table_like())
+            {
+                for (k, v) in t.iter() {
+                    if let Some(v) = v.as_str() {
+                        scripts.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+                    }
+                }
+            }
+        }
         let build_backend = doc
             .get("build-system")
             .and_then(|b| b.get("build-backend"))
@@ -206,6 +221,7 @@ impl Pyproject {
         });
         Ok(Self {
             build_backend,
+            scripts,
             maturin,
             path: path.to_owned(),
             version: project

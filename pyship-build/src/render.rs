@@ -53,10 +53,24 @@ pub fn run(
     bundle: &Path,
     ctx: &Context<'_>,
 ) -> Result<Rendered, Error> {
-    match platform {
-        Platform::Windows => windows::render(plan, bundle, ctx),
-        Platform::Linux => linux::render(plan, bundle, ctx),
+    let mut rendered = match platform {
+        Platform::Windows => windows::render(plan, bundle, ctx)?,
+        Platform::Linux => linux::render(plan, bundle, ctx)?,
+    };
+    // The launcher module the scripts above run, when the app starts through
+    // an entry point or with args (see crate::launch).
+    if let Some(source) = plan.launch.launcher_source(platform) {
+        let path = bundle
+            .join("app")
+            .join("src")
+            .join(format!("{}.py", crate::launch::LAUNCHER_MODULE));
+        crate::fs::atomic_write(&path, source.as_bytes()).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        rendered.files.push(path);
     }
+    Ok(rendered)
 }
 
 /// Write a rendered file, creating its directory.

@@ -16,12 +16,19 @@ use crate::error::Hint;
 /// The accepted spellings, for error messages.
 pub const ACCEPTED_FORMS: &str =
     "1.2.3 or v1.2.3, optionally with -alpha.N, -beta.N, -rc.N or -dev.N \
-(v1.2.3-rc.1), or a PEP 440 spelling (1.2.3a1, 1.2.3b2, 1.2.3rc1, 1.2.3.dev4, 1.2.3.post1)";
+(v1.2.3-rc.1), or a canonical PEP 440 release of 2 to 4 numbers (2.1, 1.2.3.4, 1.0a41, \
+1.2.3b2, 1.2.3rc1, 1.2.3.dev4, 1.2.3.post1); numbers without leading zeros, at most 65535, \
+no spaces";
+
+/// The largest number of a Windows version field (`VIProductVersion` is four 16-bit numbers).
+pub const MAX_WINDOWS_FIELD: u64 = 65535;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("`{input}` is not a valid version{}", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
     Invalid { input: String, from: Option<String> },
+    #[error("`{input}` has a number above 65535{}: Windows version fields are 16-bit", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    TooLarge { input: String, from: Option<String> },
     #[error("no version found: no argument, no version tag at HEAD, no CI tag, no [project].version in {pyproject} and no Cargo package version")]
     NotFound { pyproject: String },
     #[error("could not parse {path}")]
@@ -48,6 +55,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Invalid { .. } => format!("use one of the accepted forms: {ACCEPTED_FORMS}"),
+            Error::TooLarge { .. } => "use release numbers up to 65535 (the installer's VIProductVersion and the Windows file version hold 16 bits each)".into(),
             Error::NotFound { .. } => {
                 "pass a version (`cargo pyship version 1.2.3`), tag HEAD (`git tag v1.2.3`) or set [project].version".into()
             }
@@ -71,14 +79,38 @@ pub enum PreKind {
 }
 
 /// One release version. Every spelling is derived from this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Version {
     pub major: u64,
     pub minor: u64,
     pub patch: u64,
+    /// A fourth release number (`1.2.3.4`): Windows' fourth field.
+    pub build: Option<u64>,
     pub pre: Option<(PreKind, u64)>,
     pub post: Option<u64>,
+    /// How it was written: release numbers (2, 3 or 4), `v` prefix, PEP 440 form.
+    pub written: Written,
+    /// The version came from a pushed tag: [`Version::tag`] is that tag as written.
+    pub pushed_tag: bool,
 }
+
+/// How a version was spelled where it was read (for keeping a tag as pushed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    pub segments: u8,
+    pub v_prefix: bool,
+    pub pep440: bool,
+}
+
+/// Equal when they mean the same release, whatever the spelling.
+impl PartialEq for Version {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.major, self.minor, self.patch, self.build, self.pre, self.post,
+        ) == (o.major, o.minor, o.patch, o.build, o.pre, o.post)
+    }
+}
+impl Eq for Version {}
 
 impl Version {
     pub fn new(major: u64, minor: u64, patch: u64) -> Self {
@@ -86,9 +118,22 @@ impl Version {
             major,
             minor,
             patch,
+            build: None,
             pre: None,
             post: None,
+            written: Written {
+                segments: 3,
+                v_prefix: false,
+                pep440: false,
+            },
+            pushed_tag: false,
         }
+    }
+
+    /// The same version, its [`Version::tag`] being the tag exactly as written.
+    pub fn as_pushed_tag(mut self) -> Self {
+        self.pushed_tag = true;
+        self
     }
 
     /// Whether this is a pre-release (alpha, beta, rc or dev), from the parsed parts.
@@ -111,17 +156,37 @@ impl Version {
         if let Some(p) = self.post {
             s.push_str(&format!("+post.{p}"));
         }
+        if let Some(b) = self.build {
+            s.push_str(&format!("+{b}"));
+        }
         s
     }
 
-    /// The git tag: `v` + semver.
+    /// The git tag: `v` + semver, or the pushed tag exactly as written
+    /// (`1.0a41`, `v2.1`) when the version came from one.
     pub fn tag(&self) -> String {
-        format!("v{}", self.semver())
+        if !self.pushed_tag {
+            return format!("v{}", self.semver());
+        }
+        let body = if self.written.pep440 {
+            self.pep440()
+        } else {
+            self.semver()
+        };
+        format!("{}{body}", if self.written.v_prefix { "v" } else { "" })
     }
 
-    /// PEP 440: `0.3.0a1`, `0.3.0b2`, `0.3.0rc1`, `0.3.0.dev3`, `1.2.3.post1`.
+    /// PEP 440: `0.3.0a1`, `0.3.0b2`, `0.3.0rc1`, `0.3.0.dev3`, `1.2.3.post1`,
+    /// `1.0a41` (two numbers when written so), `1.2.3.4`.
     pub fn pep440(&self) -> String {
-        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        let mut s = if self.written.segments == 2 && self.patch == 0 && self.build.is_none() {
+            format!("{}.{}", self.major, self.minor)
+        } else {
+            format!("{}.{}.{}", self.major, self.minor, self.patch)
+        };
+        if let Some(b) = self.build {
+            s.push_str(&format!(".{b}"));
+        }
         if let Some(p) = self.post {
             s.push_str(&format!(".post{p}"));
         }
@@ -135,14 +200,15 @@ impl Version {
         s
     }
 
-    /// Four numbers for NSIS `VIProductVersion`: `0.3.0.0` (the fourth is the post number).
+    /// Four numbers for NSIS `VIProductVersion`: `0.3.0.0` (the fourth is
+    /// the fourth release number or the post number).
     pub fn windows(&self) -> String {
         format!(
             "{}.{}.{}.{}",
             self.major,
             self.minor,
             self.patch,
-            self.post.unwrap_or(0)
+            self.build.or(self.post).unwrap_or(0)
         )
     }
 
@@ -169,21 +235,52 @@ impl Version {
             input: input.to_owned(),
             from: from.map(str::to_owned),
         };
-        let s = input.trim();
-        let s = s.strip_prefix('v').unwrap_or(s);
-        if s.is_empty() || !s.as_bytes()[0].is_ascii_digit() {
+        // Spaces (inside or around) are refused, not trimmed: a tag is used
+        // exactly as written, so what is read must be what was pushed.
+        let v_prefix = input.starts_with('v');
+        let s = input.strip_prefix('v').unwrap_or(input);
+        if s.is_empty() || !s.as_bytes()[0].is_ascii_digit() || s.chars().any(char::is_whitespace) {
             return Err(invalid());
         }
-        if let Ok(v) = semver::Version::parse(s) {
-            return Self::from_semver(&v).ok_or_else(invalid);
+        let mut v = if let Ok(v) = semver::Version::parse(s) {
+            let mut v = Self::from_semver(&v).ok_or_else(invalid)?;
+            v.written = Written {
+                segments: 3,
+                v_prefix,
+                pep440: false,
+            };
+            v
+        } else {
+            // A `-` means the semver spelling; PEP 440's dash forms (`1.2.3-rc.01`,
+            // `1.2.3-1`) are not accepted, so one input has one reading.
+            if s.contains('-') {
+                return Err(invalid());
+            }
+            let p = pep440_rs::Version::from_str(s).map_err(|_| invalid())?;
+            let mut v = Self::from_pep440(&p).ok_or_else(invalid)?;
+            v.written = Written {
+                segments: p.release().len() as u8,
+                v_prefix,
+                pep440: true,
+            };
+            // Only the canonical spelling (`1.0a41`, not `01.0A41` or `1.0-alpha41`):
+            // one reading, and a tag that can be written back as it was.
+            if v.pep440() != s {
+                return Err(invalid());
+            }
+            v
+        };
+        if [v.major, v.minor, v.patch, v.build.or(v.post).unwrap_or(0)]
+            .iter()
+            .any(|n| *n > MAX_WINDOWS_FIELD)
+        {
+            return Err(Error::TooLarge {
+                input: input.to_owned(),
+                from: from.map(str::to_owned),
+            });
         }
-        // A `-` means the semver spelling; PEP 440's dash forms (`1.2.3-rc.01`,
-        // `1.2.3-1`) are not accepted, so one input has one reading.
-        if s.contains('-') {
-            return Err(invalid());
-        }
-        let v = pep440_rs::Version::from_str(s).map_err(|_| invalid())?;
-        Self::from_pep440(&v).ok_or_else(invalid)
+        v.pushed_tag = false;
+        Ok(v)
     }
 
     fn from_semver(v: &semver::Version) -> Option<Self> {
@@ -200,25 +297,30 @@ impl Version {
             };
             Some((kind, parse_number(n)?))
         };
-        let post = if v.build.is_empty() {
-            None
-        } else {
-            Some(parse_number(v.build.as_str().strip_prefix("post.")?)?)
+        let (post, build) = match v.build.as_str() {
+            "" => (None, None),
+            b => match b.strip_prefix("post.") {
+                Some(n) => (Some(parse_number(n)?), None),
+                None => (None, Some(parse_number(b)?)),
+            },
         };
         Some(Self {
             major: v.major,
             minor: v.minor,
             patch: v.patch,
+            build,
             pre,
             post,
+            ..Self::new(v.major, v.minor, v.patch)
         })
     }
 
     fn from_pep440(v: &pep440_rs::Version) -> Option<Self> {
         let rel = v.release();
-        if rel.len() != 3 || v.epoch() != 0 || !v.local().is_empty() {
+        if !(2..=4).contains(&rel.len()) || v.epoch() != 0 || !v.local().is_empty() {
             return None;
         }
+        let build = rel.get(3).copied();
         // One qualifier at most besides post: a pre-release or a dev release.
         let pre = match (v.pre(), v.dev()) {
             (Some(p), None) => Some((
@@ -234,15 +336,16 @@ impl Version {
             (Some(_), Some(_)) => return None,
         };
         let post = v.post();
-        if post.is_some() && pre.is_some() {
+        // Windows has one fourth field: a fourth number or a post release, not both.
+        if post.is_some() && (pre.is_some() || build.is_some()) {
             return None;
         }
+        let patch = rel.get(2).copied().unwrap_or(0);
         Some(Self {
-            major: rel[0],
-            minor: rel[1],
-            patch: rel[2],
+            build,
             pre,
             post,
+            ..Self::new(rel[0], rel[1], patch)
         })
     }
 }
@@ -401,7 +504,7 @@ pub fn git_tag_at_head(dir: &Path) -> Result<Option<Resolved>, Error> {
         if !looks_like_version(tag) {
             continue;
         }
-        let v = Version::parse_from(tag, Some(&format!("git tag {tag}")))?;
+        let v = Version::parse_from(tag, Some(&format!("git tag {tag}")))?.as_pushed_tag();
         if best
             .as_ref()
             .is_none_or(|(b, _)| ordering_key(&v) > ordering_key(b))
@@ -416,7 +519,7 @@ pub fn git_tag_at_head(dir: &Path) -> Result<Option<Resolved>, Error> {
 }
 
 /// Precedence for picking the highest of several tags.
-fn ordering_key(v: &Version) -> (u64, u64, u64, u8, PreKind, u64, u64) {
+fn ordering_key(v: &Version) -> (u64, u64, u64, u64, u8, PreKind, u64, u64) {
     let (stable, kind, n) = match v.pre {
         None => (1, PreKind::Rc, 0),
         Some((k, n)) => (0, k, n),
@@ -425,6 +528,7 @@ fn ordering_key(v: &Version) -> (u64, u64, u64, u8, PreKind, u64, u64) {
         v.major,
         v.minor,
         v.patch,
+        v.build.unwrap_or(0),
         stable,
         kind,
         n,
@@ -468,7 +572,7 @@ pub fn ci_tag(env: &Env) -> Result<Option<Resolved>, Error> {
         };
         if is_tag {
             return Ok(Some(Resolved {
-                version: Version::parse_from(name, Some(name_var))?,
+                version: Version::parse_from(name, Some(name_var))?.as_pushed_tag(),
                 source: Source::CiRef {
                     var: name_var.to_owned(),
                 },

@@ -2,7 +2,7 @@
 //! strip stage's byte-compiling and import check.
 //!
 //! Why a module of its own: wine has traps that every caller would otherwise
-//! meet again (packaging-notes, "Running Windows artifacts on Linux"): it
+//! meet again: it
 //! cannot set up std handles on regular files, so stdin is `/dev/null` and
 //! output goes through pipes read on threads; a run gets a private
 //! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when

@@ -109,7 +109,10 @@ pub fn files(
         mode: 0o755,
         contents: templates.render(
             RUN_SH,
-            minijinja::context! { name => &plan.name, module => &plan.module },
+            minijinja::context! {
+                name => &plan.name,
+                module => plan.launch.module_for(crate::platform::Platform::Linux),
+            },
         )?,
     }];
     if linux.service {

@@ -61,11 +61,21 @@ fn post_release_is_not_a_prerelease() {
 fn rejected_forms_name_input_and_accepted_forms() {
     for bad in [
         "vfoo",
-        "1.2",
+        "1",
+        "1.2.3.4.5",
         "1.2.3-nightly",
         "",
         "v",
-        "1.2.3.4",
+        "v01.2.3",
+        "01.2",
+        "1.02.3a1",
+        " 1.2.3",
+        "1.2.3 ",
+        "v1.2 .3",
+        "1.2.3.4.post1",
+        "1.0A41",
+        "1.0-alpha41",
+        "1.2.3c1",
         "1.2.3-alpha",
         "1!1.2.3",
         "1.2.3+local",
@@ -181,10 +191,69 @@ fn tag_not_at_head_is_ignored() {
 #[test]
 fn bad_version_tag_is_an_error() {
     let d = repo();
-    git(d.path(), &["tag", "v1.2"]);
+    git(d.path(), &["tag", "v01.2"]);
     let env = Env::default();
     let err = resolve(&inputs(d.path(), &env)).unwrap_err();
-    assert!(err.to_string().contains("`v1.2`"), "{err}");
+    assert!(err.to_string().contains("`v01.2`"), "{err}");
+}
+
+#[test]
+fn pep440_releases_of_two_to_four_numbers_map_to_every_spelling() {
+    // (input, semver, pep440, windows, prerelease)
+    for (input, semver, pep440, windows, pre) in [
+        ("1.0a41", "1.0.0-alpha.41", "1.0a41", "1.0.0.0", true),
+        ("v2.1", "2.1.0", "2.1", "2.1.0.0", false),
+        ("1.2.3.4", "1.2.3+4", "1.2.3.4", "1.2.3.4", false),
+        ("1.2.3.4rc1", "1.2.3-rc.1+4", "1.2.3.4rc1", "1.2.3.4", true),
+        ("2.1.post3", "2.1.0+post.3", "2.1.post3", "2.1.0.3", false),
+        ("65535.0.0", "65535.0.0", "65535.0.0", "65535.0.0.0", false),
+    ] {
+        let v = Version::from_str(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(v.semver(), semver, "{input}");
+        assert_eq!(v.pep440(), pep440, "{input}");
+        assert_eq!(v.windows(), windows, "{input}");
+        assert_eq!(v.is_prerelease(), pre, "{input}");
+        // Cargo's spelling reads back as the same version.
+        assert_eq!(Version::from_str(&v.semver()).unwrap(), v, "{input}");
+        assert_eq!(Version::from_str(&v.pep440()).unwrap(), v, "{input}");
+    }
+}
+
+#[test]
+fn numbers_above_65535_are_rejected_for_windows() {
+    for big in [
+        "65536.0.0",
+        "1.70000",
+        "1.2.3.65536",
+        "1.2.3.post65536",
+        "v1.2.99999-rc.1",
+    ] {
+        let err = Version::from_str(big).unwrap_err();
+        assert!(err.to_string().contains("16-bit"), "{big}: {err}");
+        assert!(
+            err.to_string().contains(&format!("`{big}`")),
+            "{big}: {err}"
+        );
+        assert!(err.hint().unwrap().contains("65535"), "{big}");
+    }
+}
+
+#[test]
+fn a_pushed_tag_is_kept_exactly_as_written() {
+    for tag in ["1.0a41", "v2.1", "1.2.3", "v1.2.3-rc.1", "v1.2.3.4"] {
+        let d = repo();
+        git(d.path(), &["tag", tag]);
+        let env = Env::default();
+        let r = resolve(&inputs(d.path(), &env)).unwrap();
+        assert_eq!(r.version.tag(), tag);
+        let env = Env::from_pairs([("GITHUB_REF_NAME", tag), ("GITHUB_REF_TYPE", "tag")]);
+        assert_eq!(ci_tag(&env).unwrap().unwrap().version.tag(), tag);
+    }
+    // Not from a tag: the canonical `v` + semver.
+    assert_eq!(
+        Version::from_str("1.0a41").unwrap().tag(),
+        "v1.0.0-alpha.41"
+    );
 }
 
 #[test]

@@ -23,5 +23,7 @@ mod release;
 mod strip;
 mod support;
 mod tkinter;
+mod update;
 mod version_cli;
 mod windows_bundle;
+mod windows_host;

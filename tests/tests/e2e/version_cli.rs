@@ -98,7 +98,7 @@ fn invalid_version_is_exit_1_and_touches_nothing() {
     let cache = tempfile::tempdir().unwrap();
     let py = dir.join("python/pyproject.toml");
     let before = fs_err::read(&py).unwrap();
-    for bad in ["vfoo", "1.2", "1.2.3-nightly"] {
+    for bad in ["vfoo", "v01.2", "1.2.3-nightly"] {
         pyship(cache.path())
             .current_dir(&dir)
             .args(["pyship", "version", bad, "--stamp"])

@@ -1,0 +1,316 @@
+//! How the app starts, on every target: `python -m {module}`, or an entry
+//! point (`pkg.mod:func`, from `module` or `[project.scripts]`), with the
+//! configured `args` (per-target overrides in `[…pyship.windows]` /
+//! `[…pyship.linux]`).
+//!
+//! Why a generated launcher module: an entry point is a function, which
+//! `python -m` cannot start, and arguments would otherwise have to survive
+//! the quoting rules of sh, cmd.exe, VBScript (whose `WScript.Shell.Run`
+//! expands `%VARIABLES%`), NSIS shortcuts and systemd at once. With an entry
+//! point or arguments, every launcher of a bundle runs `python -m
+//! _pyship_launch`, a module written into `app/src/` that holds the target
+//! and the arguments as Python literals; without either, launchers run
+//! `python -m {module}` as before. Docker's CMD lists the arguments itself
+//! (a JSON array needs no shell quoting).
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::error::Hint;
+use crate::platform::Platform;
+use crate::project::{normalize_dist_name, Pyproject};
+
+/// The generated launcher module (`app/src/_pyship_launch.py`).
+pub const LAUNCHER_MODULE: &str = "_pyship_launch";
+
+/// What the launchers start.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Target {
+    /// `python -m {module}`.
+    Module { module: String },
+    /// `{module}:{function}` (an attribute path, `obj.method` allowed).
+    EntryPoint {
+        /// The `[project.scripts]` name, when it came from there.
+        script: Option<String>,
+        module: String,
+        function: String,
+    },
+}
+
+/// The launch of the app, resolved once for the plan.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Launch {
+    pub target: Target,
+    /// Where the target came from (`module` in the table, `[project.scripts] name`, the dist name).
+    pub origin: String,
+    pub windows_args: Vec<String>,
+    pub linux_args: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{value}` ({origin}) is not a module or an entry point `package.module:function`")]
+    BadTarget { value: String, origin: String },
+    #[error(
+        "{pyproject} has several [project.scripts] ({names}) and none is named after the project"
+    )]
+    SeveralScripts { pyproject: String, names: String },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::BadTarget { .. } => {
+                "use dotted Python identifiers, e.g. module = \"app.main\" or module = \"app.cli:main\"".into()
+            }
+            Error::SeveralScripts { .. } => {
+                "choose one with `module = \"package.module:function\"` in the pyship table".into()
+            }
+        })
+    }
+}
+
+fn is_dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
+/// Parse `pkg.mod` or `pkg.mod:func` (entry-point syntax; extras `[x]` ignored).
+fn parse_target(value: &str, script: Option<&str>, origin: &str) -> Result<Target, Error> {
+    let bad = || Error::BadTarget {
+        value: value.to_owned(),
+        origin: origin.to_owned(),
+    };
+    let v = value.split('[').next().unwrap_or(value).trim();
+    match v.split_once(':') {
+        Some((m, f)) => {
+            let (m, f) = (m.trim(), f.trim());
+            if !is_dotted_identifier(m) || !is_dotted_identifier(f) {
+                return Err(bad());
+            }
+            Ok(Target::EntryPoint {
+                script: script.map(str::to_owned),
+                module: m.to_owned(),
+                function: f.to_owned(),
+            })
+        }
+        None if is_dotted_identifier(v) => Ok(Target::Module {
+            module: v.to_owned(),
+        }),
+        None => Err(bad()),
+    }
+}
+
+impl Launch {
+    /// `module` from the config, else the entry point of `[project.scripts]`
+    /// (the one named after the project, or the only one), else the dist name.
+    pub fn resolve(config: &Config, py: &Pyproject) -> Result<Self, Error> {
+        let (target, origin) = if let Some(m) = &config.module {
+            let origin = "`module` in the pyship table".to_owned();
+            (parse_target(m, None, &origin)?, origin)
+        } else if !py.scripts.is_empty() {
+            let dist = py.dist_name();
+            let chosen = py
+                .scripts
+                .iter()
+                .find(|(name, _)| normalize_dist_name(name) == dist)
+                .or_else(|| {
+                    (py.scripts.len() == 1)
+                        .then(|| py.scripts.iter().next())
+                        .flatten()
+                });
+            let Some((name, value)) = chosen else {
+                return Err(Error::SeveralScripts {
+                    pyproject: py.path.display().to_string(),
+                    names: py.scripts.keys().cloned().collect::<Vec<_>>().join(", "),
+                });
+            };
+            let origin = format!("[project.scripts] {name} in {}", py.path.display());
+            (parse_target(value, Some(name), &origin)?, origin)
+        } else {
+            let dist = py.dist_name();
+            (
+                Target::Module { module: dist },
+                format!("the project name in {}", py.path.display()),
+            )
+        };
+        Ok(Self {
+            target,
+            origin,
+            windows_args: config
+                .windows
+                .args
+                .clone()
+                .unwrap_or_else(|| config.args.clone()),
+            linux_args: config
+                .linux
+                .args
+                .clone()
+                .unwrap_or_else(|| config.args.clone()),
+        })
+    }
+
+    /// The app's own module (the entry point's module, or the module run).
+    pub fn app_module(&self) -> &str {
+        match &self.target {
+            Target::Module { module } | Target::EntryPoint { module, .. } => module,
+        }
+    }
+
+    /// The arguments the launchers of `platform` pass.
+    pub fn args(&self, platform: Platform) -> &[String] {
+        match platform {
+            Platform::Windows => &self.windows_args,
+            Platform::Linux => &self.linux_args,
+        }
+    }
+
+    /// Whether `platform`'s bundle starts through [`LAUNCHER_MODULE`].
+    pub fn uses_launcher(&self, platform: Platform) -> bool {
+        matches!(self.target, Target::EntryPoint { .. }) || !self.args(platform).is_empty()
+    }
+
+    /// What `python -m` runs in `platform`'s bundle.
+    pub fn module_for(&self, platform: Platform) -> &str {
+        if self.uses_launcher(platform) {
+            LAUNCHER_MODULE
+        } else {
+            self.app_module()
+        }
+    }
+
+    /// The Python statement that starts the target (one line, no quotes other
+    /// than the JSON-encoded names, which are identifiers).
+    fn start_statement(&self) -> String {
+        match &self.target {
+            Target::Module { module } => format!(
+                "import runpy; runpy.run_module({}, run_name='__main__', alter_sys=True)",
+                json(module)
+            ),
+            Target::EntryPoint {
+                module, function, ..
+            } => format!(
+                "import functools, importlib, sys; sys.exit(functools.reduce(getattr, {}, importlib.import_module({}))())",
+                json(&function.split('.').collect::<Vec<_>>()),
+                json(module)
+            ),
+        }
+    }
+
+    /// The source of `app/src/_pyship_launch.py` for `platform`, when it uses one.
+    pub fn launcher_source(&self, platform: Platform) -> Option<String> {
+        if !self.uses_launcher(platform) {
+            return None;
+        }
+        let prog = match &self.target {
+            Target::EntryPoint {
+                script: Some(s), ..
+            } => s.clone(),
+            _ => self.app_module().to_owned(),
+        };
+        Some(format!(
+            "\"\"\"Generated by cargo-pyship: starts {what} with the configured args.\"\"\"\n\
+             import sys\n\n\
+             # The configured args come first, then whatever the launcher was given.\n\
+             sys.argv = [{prog}] + {args} + sys.argv[1:]\n\
+             {start}\n",
+            what = match &self.target {
+                Target::Module { module } => format!("`python -m {module}`"),
+                Target::EntryPoint {
+                    module, function, ..
+                } => format!("the entry point `{module}:{function}`"),
+            },
+            prog = json(&prog),
+            args = json(self.args(platform)),
+            start = self.start_statement(),
+        ))
+    }
+
+    /// Docker's CMD (exec form): the Linux args, listed.
+    pub fn docker_cmd(&self) -> Vec<String> {
+        let mut cmd = vec!["python".to_owned()];
+        match &self.target {
+            Target::Module { module } => cmd.extend(["-m".to_owned(), module.clone()]),
+            Target::EntryPoint { .. } => cmd.extend(["-c".to_owned(), self.start_statement()]),
+        }
+        cmd.extend(self.linux_args.iter().cloned());
+        cmd
+    }
+}
+
+/// A JSON value, which is also a Python literal for strings and lists of strings.
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("strings serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            parse_target("pkg.cli:main", None, "x").unwrap(),
+            Target::EntryPoint {
+                script: None,
+                module: "pkg.cli".into(),
+                function: "main".into()
+            }
+        );
+        assert_eq!(
+            parse_target("pkg.main", None, "x").unwrap(),
+            Target::Module {
+                module: "pkg.main".into()
+            }
+        );
+        for bad in ["", "pkg-x", "pkg:", ":f", "a b", "pkg.:f", "1pkg"] {
+            assert!(parse_target(bad, None, "x").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn launcher_quotes_args_as_python_literals() {
+        let l = Launch {
+            target: Target::EntryPoint {
+                script: Some("app".into()),
+                module: "pkg.cli".into(),
+                function: "Main.run".into(),
+            },
+            origin: String::new(),
+            windows_args: vec![r#"it's "x" 100% %PATH% \ "#.into()],
+            linux_args: vec![],
+        };
+        let src = l.launcher_source(Platform::Windows).unwrap();
+        assert!(
+            src.contains(r#"sys.argv = ["app"] + ["it's \"x\" 100% %PATH% \\ "] + sys.argv[1:]"#),
+            "{src}"
+        );
+        assert!(
+            src.contains(
+                r#"functools.reduce(getattr, ["Main","run"], importlib.import_module("pkg.cli"))"#
+            ),
+            "{src}"
+        );
+        assert_eq!(l.module_for(Platform::Linux), LAUNCHER_MODULE);
+        let plain = Launch {
+            target: Target::Module {
+                module: "pkg".into(),
+            },
+            origin: String::new(),
+            windows_args: vec![],
+            linux_args: vec!["--db".into(), "a b.db".into()],
+        };
+        assert_eq!(plain.module_for(Platform::Windows), "pkg");
+        assert!(plain.launcher_source(Platform::Windows).is_none());
+        assert_eq!(plain.module_for(Platform::Linux), LAUNCHER_MODULE);
+        assert_eq!(
+            plain.docker_cmd(),
+            ["python", "-m", "pkg", "--db", "a b.db"]
+        );
+    }
+}
