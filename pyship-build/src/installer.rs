@@ -10,7 +10,6 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
-//! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -137,7 +136,7 @@ struct TemplateContext<'a> {
     launcher: &'static str,
     /// Where makensis writes the installer, relative to the bundle folder.
     out_file: String,
-    /// Top-level folders of the bundle, installed recursively.
+    /// Top-level folders of the bundle that hold files, installed recursively.
     dirs: Vec<String>,
     /// Folders removed before an upgrade copies and by the uninstaller (never `data`).
     remove_dirs: Vec<String>,
@@ -226,9 +225,18 @@ fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
 /// Render the NSIS script for `bundle_dir`. Returns the script and the
 /// project's override it came from, if any.
 pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>), Error> {
-    let (dirs, files, size) = scan(bundle_dir)?;
+    let (mut dirs, files, size) = scan(bundle_dir)?;
     let mut remove_dirs: Vec<String> = REPLACED_DIRS.iter().map(|s| s.to_string()).collect();
     remove_dirs.extend(dirs.iter().cloned());
+    // `File /r` fails on a folder without files (a maturin app's empty
+    // `app/src`: the package is in site-packages); there is nothing to install.
+    dirs.retain(|d| {
+        walkdir::WalkDir::new(bundle_dir.join(d))
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file())
+    });
     remove_dirs.retain(|d| d != DATA_DIR);
     remove_dirs.sort();
     remove_dirs.dedup();

@@ -11,6 +11,7 @@ mod bench;
 mod build_script;
 mod docker;
 mod hostile;
+mod hybrid;
 mod init;
 mod installer;
 mod layouts;
