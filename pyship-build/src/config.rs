@@ -14,6 +14,9 @@ use crate::error::Hint;
 pub const DEFAULT_PYTHON_MIRROR: &str = "https://www.python.org/ftp/python";
 /// Default CPython version.
 pub const DEFAULT_PYTHON: &str = "3.11.9";
+/// The default Rust target of a maturin project's Windows wheel: builds on
+/// Linux with Debian's `gcc-mingw-w64-x86-64`.
+pub const DEFAULT_WINDOWS_RUST_TARGET: &str = "x86_64-pc-windows-gnu";
 /// Default wheel platform for Linux bundles.
 pub const DEFAULT_LINUX_PLATFORM: &str = "x86_64-manylinux_2_28";
 /// Strip presets applied by default.
@@ -366,6 +369,15 @@ pub struct Docker {
 }
 
 impl Config {
+    /// `--python-platform` for uv: Windows is always `x86_64-pc-windows-msvc`
+    /// (the embeddable CPython's ABI); Linux's comes from `linux.platform`.
+    pub fn uv_platform(&self, platform: crate::platform::Platform) -> String {
+        match platform {
+            crate::platform::Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
+            crate::platform::Platform::Linux => self.linux.platform.clone(),
+        }
+    }
+
     /// The target-specific settings of `platform`: the global lists followed
     /// by the target's own (duplicates dropped), and the target's `prebuild`
     /// if it has one, else the global one.
@@ -486,7 +498,7 @@ impl RawConfig {
                 sign: w.sign.and_then(resolve_sign),
                 args: w.args,
                 rust_target: non_empty(w.rust_target)
-                    .unwrap_or_else(|| crate::wheel::DEFAULT_WINDOWS_RUST_TARGET.into()),
+                    .unwrap_or_else(|| DEFAULT_WINDOWS_RUST_TARGET.into()),
                 target: TargetSettings {
                     wheels: w.wheels.unwrap_or_default(),
                     prebuild: non_empty(w.prebuild),

@@ -10,7 +10,6 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
-//! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -152,7 +151,7 @@ struct TemplateContext<'a> {
     launcher: &'static str,
     /// Where makensis writes the installer, relative to the bundle folder.
     out_file: String,
-    /// Top-level folders of the bundle, installed recursively.
+    /// Top-level folders of the bundle that hold files, installed recursively.
     dirs: Vec<String>,
     /// Folders removed before an upgrade copies and by the uninstaller (never `data`).
     remove_dirs: Vec<String>,
@@ -252,9 +251,18 @@ pub fn render_with(
     bundle_dir: &Path,
     uninstfinalize: Option<String>,
 ) -> Result<(String, Option<PathBuf>), Error> {
-    let (dirs, files, size) = scan(bundle_dir)?;
+    let (mut dirs, files, size) = scan(bundle_dir)?;
     let mut remove_dirs: Vec<String> = REPLACED_DIRS.iter().map(|s| s.to_string()).collect();
     remove_dirs.extend(dirs.iter().cloned());
+    // `File /r` fails on a folder without files (a maturin app's empty
+    // `app/src`: the package is in site-packages); there is nothing to install.
+    dirs.retain(|d| {
+        walkdir::WalkDir::new(bundle_dir.join(d))
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file())
+    });
     remove_dirs.retain(|d| d != DATA_DIR);
     remove_dirs.sort();
     remove_dirs.dedup();

@@ -21,7 +21,7 @@
 //!      |          update manifest docker publish init
 //! resolve         config  project  layout  launch  version  plan
 //!      |
-//! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
+//! primitives      error (Hint, Report)  env  platform  names  pe  lock  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
 //!                 cache  net  templates  context  wine
 //! ```

@@ -80,6 +80,14 @@ pub const MSIINFO: Tool = Tool {
     install_windows: "msitools is not needed on Windows: use `tkinter-source = \"pypi\"`, or build the bundle on Linux",
     windows_places: WindowsPlaces::None,
 };
+pub const MINGW_GCC: Tool = Tool {
+    exe: "x86_64-w64-mingw32-gcc",
+    env_override: None,
+    install: "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    purpose: "link the Rust extension for Windows (x86_64-pc-windows-gnu)",
+    install_windows: "MSYS2's `mingw-w64-x86_64-gcc`, on PATH",
+    windows_places: WindowsPlaces::None,
+};
 pub const MINGW_STRIP: Tool = Tool {
     exe: "x86_64-w64-mingw32-strip",
     env_override: None,

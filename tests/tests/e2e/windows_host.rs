@@ -1,0 +1,391 @@
+//! cargo-pyship on a Windows host, checked on Linux: `cargo-pyship.exe` is
+//! cross-built for `x86_64-pc-windows-gnu` and run under wine, with a Windows
+//! `cargo.exe` (the `{channel}-x86_64-pc-windows-gnu` toolchain, minimal
+//! profile) for `cargo metadata` and the Windows `uv.exe` from uv's PyPI
+//! wheel. What it prints and builds is compared with the Linux binary's for
+//! the same inputs: the same JSON (paths aside) and a byte-identical zip.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::support::*;
+use pyship_e2e::http::StaticServer;
+use pyship_e2e::wine::{free_port, http_get, wait_http, Running, WinePrefix};
+
+const TARGET: &str = "x86_64-pc-windows-gnu";
+const EMBED: &str = "python-3.11.9-embed-amd64.zip";
+const ZIP_NAME: &str = "Hello-App-v1.2.3-win-x64.zip";
+
+/// `cargo-pyship.exe`, cross-built once per test run into this workspace's
+/// `target/x86_64-pc-windows-gnu/debug/`.
+fn windows_exe() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        require_tool(
+            "x86_64-w64-mingw32-gcc",
+            "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`), and `rustup target add x86_64-pc-windows-gnu`",
+        );
+        let root = workspace_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--locked", "-p", "cargo-pyship", "--target", TARGET])
+            .current_dir(&root)
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "cross-building cargo-pyship.exe failed (needs `rustup target add {TARGET}` and gcc-mingw-w64-x86-64):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let exe = target_dir.join(TARGET).join("debug/cargo-pyship.exe");
+        assert!(exe.is_file(), "{} was not built", exe.display());
+        exe
+    })
+}
+
+/// The Windows `cargo.exe` of the pinned toolchain (`rust-toolchain.toml`).
+fn windows_cargo() -> PathBuf {
+    let toml = fs_err::read_to_string(workspace_root().join("rust-toolchain.toml")).unwrap();
+    let channel = toml
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "channel").then(|| v.trim().trim_matches('"').to_owned())
+        })
+        .expect("rust-toolchain.toml has a channel");
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".rustup"));
+    let toolchain = format!("{channel}-{TARGET}");
+    let exe = rustup_home
+        .join("toolchains")
+        .join(&toolchain)
+        .join("bin/cargo.exe");
+    assert!(
+        exe.is_file(),
+        "no Windows cargo.exe at {}: install it with `rustup toolchain install {toolchain} --force-non-host --profile minimal` (.ci/install-tools does)",
+        exe.display()
+    );
+    exe
+}
+
+/// `wine cargo-pyship.exe pyship ...` in `prefix`, in `dir`, with the Windows
+/// cargo, a private cache and no variable of the Linux side that would change
+/// what it does.
+fn wine_pyship(prefix: &WinePrefix, dir: &Path, cache: &Path) -> Command {
+    let mut c = prefix.command(windows_exe());
+    for v in pyship_build::env::ALL {
+        c.env_remove(v);
+    }
+    for v in [
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "CARGO_TARGET_DIR",
+    ] {
+        c.env_remove(v);
+    }
+    c.arg("pyship")
+        .current_dir(dir)
+        .env("CARGO", WinePrefix::windows_path(&windows_cargo()))
+        .env("PYSHIP_CACHE_DIR", WinePrefix::windows_path(cache))
+        .env("NO_COLOR", "1")
+        .env("CARGO_TERM_COLOR", "never");
+    c
+}
+
+fn run(mut cmd: Command, what: &str) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{what} panicked:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn json_of(out: &Output, what: &str) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what}: stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Paths aside: a Windows path on wine's `Z:` drive (`Z:\tmp\x`, also
+/// `\\?\Z:\tmp\x`), alone or inside a message, becomes the Unix path it
+/// names (`/tmp/x`; a path inside a message ends at a space).
+fn unix_paths(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(unix_paths_in(&s.replace(r"\\?\", ""))),
+        Value::Array(a) => Value::Array(a.into_iter().map(unix_paths).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, unix_paths(v))).collect()),
+        other => other,
+    }
+}
+
+fn unix_paths_in(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("Z:\\") {
+        out.push_str(&rest[..i]);
+        let path = &rest[i + 2..];
+        let end = path.find(char::is_whitespace).unwrap_or(path.len());
+        out.push_str(&path[..end].replace('\\', "/"));
+        rest = &path[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn windows_exe_prints_the_same_version_and_plan_as_linux() {
+    let prefix = WinePrefix::new();
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 2] = [
+        &["version", "v1.2.3-rc.1", "--format", "json"],
+        &["plan", "--format", "json", "--version", "v1.2.3-rc.1"],
+    ];
+    for args in cases {
+        let what = format!("cargo-pyship.exe pyship {}", args.join(" "));
+        let mut linux = std::process::Command::new(bin());
+        for v in pyship_build::env::ALL {
+            linux.env_remove(v);
+        }
+        linux
+            .current_dir(&dir)
+            .env("PYSHIP_CACHE_DIR", cache.path())
+            .env("NO_COLOR", "1")
+            .env("GITHUB_SERVER_URL", "https://git.example.com")
+            .env("GITHUB_REPOSITORY", "owner/hello")
+            .arg("pyship")
+            .args(args);
+        let linux = json_of(&run(linux, "linux"), "linux cargo-pyship");
+        let mut win = wine_pyship(&prefix, &dir, cache.path());
+        win.env("GITHUB_SERVER_URL", "https://git.example.com")
+            .env("GITHUB_REPOSITORY", "owner/hello")
+            .args(args);
+        let win = unix_paths(json_of(&run(win, &what), &what));
+        assert_eq!(
+            serde_json::to_string_pretty(&win).unwrap(),
+            serde_json::to_string_pretty(&linux).unwrap(),
+            "{what}: differs from the Linux binary's output"
+        );
+    }
+    // A Linux bundle is refused at once, saying why; nothing is built.
+    let out = run(
+        {
+            let mut c = wine_pyship(&prefix, &dir, cache.path());
+            c.args(["bundle", "--target", "linux", "--version", "v1.2.3"]);
+            c
+        },
+        "bundle --target linux",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot bundle for linux on this host")
+            && stderr.contains("Linux host")
+            && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(!dir.join("dist").exists(), "something was built");
+}
+
+#[test]
+fn windows_exe_without_makensis_names_nsis_and_its_download() {
+    let prefix = WinePrefix::new();
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = wine_pyship(&prefix, &dir, cache.path());
+    c.args(["installer", "--version", "v1.2.3"]);
+    let out = run(c, "cargo-pyship.exe pyship installer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`makensis` was not found on PATH, in %ProgramFiles(x86)%\\NSIS"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("NSIS 3 from https://nsis.sourceforge.io/Download"),
+        "{stderr}"
+    );
+    assert!(!dir.join("dist").exists(), "a bundle was started");
+}
+
+/// The hello fixture with wheels from `wheels_url` only and debug symbols
+/// kept (a Windows host may have no strip tool; the zips must still match).
+fn hello(wheels_url: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap().replacen(
+        "port = 8765\n",
+        &format!(
+            "port = 8765\nno-index = true\nfind-links = [\"{wheels_url}/\"]\n\n[package.metadata.pyship.strip]\ndebug-symbols = false\n"
+        ),
+        1,
+    );
+    fs_err::write(&manifest, text).unwrap();
+    (tmp, dir)
+}
+
+fn unzip(zip: &Path, dest: &Path) {
+    let mut z = zip::ZipArchive::new(fs_err::File::open(zip).unwrap()).unwrap();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).unwrap();
+        let path = dest.join(e.enclosed_name().expect("safe entry name"));
+        if e.is_dir() {
+            fs_err::create_dir_all(&path).unwrap();
+        } else {
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            let mut buf = Vec::new();
+            e.read_to_end(&mut buf).unwrap();
+            fs_err::write(&path, buf).unwrap();
+        }
+    }
+}
+
+/// (name, unix mode, CRC) of every entry, for naming what differs.
+fn listing(zip: &Path) -> Vec<(String, Option<u32>, u32)> {
+    let mut z = zip::ZipArchive::new(fs_err::File::open(zip).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let e = z.by_index(i).unwrap();
+            (e.name().unwrap().into_owned(), e.unix_mode(), e.crc32())
+        })
+        .collect()
+}
+
+#[test]
+fn windows_exe_bundles_the_same_zip_as_linux_and_the_app_answers() {
+    let mirror_root = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_root.path().join("3.11.9")).unwrap();
+    let embed = pyship_e2e::testdata::embed_python_dir().join(EMBED);
+    fs_err::copy(&embed, mirror_root.path().join("3.11.9").join(EMBED)).unwrap();
+    let mirror = StaticServer::start(mirror_root.path());
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let args = ["bundle", "--target", "windows", "--version", "v1.2.3"];
+
+    // Linux host.
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    let (_lt, linux_dir) = hello(&wheels.url());
+    let linux_cache = tempfile::tempdir().unwrap();
+    pyship(linux_cache.path())
+        .current_dir(&linux_dir)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .arg("pyship")
+        .args(args)
+        .assert()
+        .success();
+    let linux_zip = linux_dir.join("dist").join(ZIP_NAME);
+
+    // Windows host: uv.exe found the Windows way, in the `Scripts\` of a
+    // Python on PATH (a real embeddable CPython, as `pip install uv` leaves it).
+    let prefix = WinePrefix::new();
+    let tools = tempfile::tempdir().unwrap();
+    let py = tools.path().join("Python 3.11 ü");
+    unzip(&embed, &py);
+    fs_err::create_dir_all(py.join("Scripts")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::uv_windows_exe(),
+        py.join("Scripts/uv.exe"),
+    )
+    .unwrap();
+    // A path with a space and a non-ASCII name, as Windows users have.
+    let (_wt, win_dir) = hello(&wheels.url());
+    let project = win_dir.parent().unwrap().join("Mein Projekt ü");
+    fs_err::rename(&win_dir, &project).unwrap();
+    let win_cache = tempfile::tempdir().unwrap();
+    let mut c = wine_pyship(&prefix, &project, win_cache.path());
+    c.env("WINEPATH", WinePrefix::windows_path(&py))
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(args);
+    let out = run(c, "cargo-pyship.exe pyship bundle --target windows");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let win_zip = project.join("dist").join(ZIP_NAME);
+    assert!(win_zip.is_file(), "no {ZIP_NAME}:\n{stderr}");
+    // uv ran with the bundle's own python.exe and downloaded no CPython.
+    assert!(
+        !stderr.to_lowercase().contains("downloading cpython"),
+        "{stderr}"
+    );
+    // The import check ran python.exe itself (no wine inside the Windows host).
+    assert!(stderr.contains("Imported"), "{stderr}");
+    assert!(!stderr.contains("with wine "), "{stderr}");
+
+    if sha256_file(&win_zip) != sha256_file(&linux_zip) {
+        let (l, w) = (listing(&linux_zip), listing(&win_zip));
+        let only_l: Vec<_> = l.iter().filter(|e| !w.contains(e)).collect();
+        let only_w: Vec<_> = w.iter().filter(|e| !l.contains(e)).collect();
+        panic!(
+            "the Windows-host zip differs from the Linux-host zip ({} and {} entries)\nLinux only: {only_l:#?}\nWindows only: {only_w:#?}",
+            l.len(),
+            w.len()
+        );
+    }
+
+    // The app in it answers under wine.
+    let unpacked = tempfile::tempdir().unwrap();
+    unzip(&win_zip, unpacked.path());
+    // The zip's one top-level folder.
+    let root = fs_err::read_dir(unpacked.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a top-level folder in the zip");
+    let port = free_port();
+    let mut cmd = prefix.command(root.join("python/python.exe"));
+    cmd.args(["-m", "hello_app"])
+        .env("HELLO_PORT", port.to_string())
+        .current_dir(&root);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(180));
+    let version = http_get(port, "/version");
+    prefix.kill();
+    let (so, se) = running.stop();
+    let (status, body) =
+        health.unwrap_or_else(|| panic!("the app never served /health\n{so}\n{se}"));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = version.expect("/version answered");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON from /version");
+    assert_eq!(v["version"], "1.2.3", "{body}");
+
+    // No strip tool on this Windows host: one line says the step was skipped.
+    // (Outside a project: default strip settings, debug symbols included.)
+    let mut c = wine_pyship(&prefix, unpacked.path(), win_cache.path());
+    c.args(["strip", "--platform", "windows", "--dry-run"])
+        .arg(WinePrefix::windows_path(
+            &root.join("python/Lib/site-packages"),
+        ));
+    let out = run(c, "cargo-pyship.exe pyship strip --dry-run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("debug symbols not stripped (skipped)"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
