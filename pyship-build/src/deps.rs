@@ -191,12 +191,12 @@ pub fn check_wheel_tag(plan: &Plan, platform: Platform, file: &Path) -> Result<(
     }
     if platform == Platform::Linux && tag != "any" {
         let target = &plan.config.linux.platform;
-        let want = crate::wheel::manylinux_glibc(target);
+        let want = crate::platform::manylinux_glibc(target);
         // The wheel fits when one of its tags needs no newer glibc than the target.
         let fits = tag.split('.').any(|t| {
             t == "any"
                 || t.starts_with("musllinux")
-                || matches!((crate::wheel::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
+                || matches!((crate::platform::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
         });
         if !fits {
             return Err(Error::WheelGlibc {

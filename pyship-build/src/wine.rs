@@ -243,7 +243,7 @@ pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBu
     if dll.is_file() {
         return Ok(dll);
     }
-    let gcc = crate::wheel::MINGW_GCC.find(env)?;
+    let gcc = tools::MINGW_GCC.find(env)?;
     let fail = |message: String| Error::Prefix {
         path: dir.clone(),
         message,
