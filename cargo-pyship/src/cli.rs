@@ -80,6 +80,8 @@ pub enum Command {
     Installer(InstallerArgs),
     /// Strip a site-packages directory
     Strip(StripArgs),
+    /// Write THIRD-PARTY-LICENSES.txt into the bundle trees (also a bundle step)
+    Licenses(LicensesArgs),
     /// Build (and push) the Docker image
     Docker(DockerArgs),
     /// Publish the artifacts in the output directory to a release
@@ -159,6 +161,20 @@ pub struct StripArgs {
     /// Report what would be removed, remove nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct LicensesArgs {
+    /// Bundles whose licence file to write (repeatable) [default: those built]
+    #[arg(long, value_enum)]
+    pub target: Vec<Target>,
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Output directory the bundles were built in (default: dist/ next to the manifest)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

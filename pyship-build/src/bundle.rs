@@ -1,7 +1,9 @@
 //! The bundle pipeline, shared by every platform (the platform is data):
-//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) → [`deps`](crate::deps) →
-//! [`app`](crate::app) → strip → [`update`](crate::update) → [`render`](crate::render) →
-//! [`archive`](crate::archive).
+//! [`wheel`](crate::wheel) (prebuild, maturin) → [`python`](crate::python) →
+//! [`deps`](crate::deps) → [`app`](crate::app) → strip → signing of the
+//! project's own binaries ([`sign`](crate::sign), with `sign-binaries`) →
+//! [`licenses`](crate::licenses) → [`update`](crate::update) →
+//! [`render`](crate::render) → [`archive`](crate::archive) → [`sbom`](crate::sbom).
 //!
 //! Why one orchestrator: each stage stays small and testable on its own, and
 //! the order, the tree layout (`{out}/.pyship/{platform}/{name}/` with
@@ -40,6 +42,12 @@ pub struct Bundled {
     pub tkinter: Option<crate::python::tkinter::Added>,
     /// The unpacked tree the archive was made from.
     pub tree: PathBuf,
+    /// The CycloneDX SBOM in the output directory.
+    pub sbom: crate::sbom::Written,
+    /// `THIRD-PARTY-LICENSES.txt` at the top of the tree.
+    pub licenses: crate::licenses::Written,
+    /// The project's own binaries signed in the tree (`sign-binaries`).
+    pub signed: Vec<PathBuf>,
     /// Time per stage; `check` and `archive` run at the same time.
     pub stages: Vec<StageTime>,
     /// Wall-clock time of the whole run (less than the sum of `stages`).
@@ -82,6 +90,20 @@ pub enum Error {
     #[error(transparent)]
     Archive(#[from] crate::archive::Error),
     #[error(transparent)]
+    DistInfo(#[from] crate::dist_info::Error),
+    #[error(transparent)]
+    Licenses(#[from] crate::licenses::Error),
+    #[error(transparent)]
+    Sbom(#[from] crate::sbom::Error),
+    #[error(transparent)]
+    Sign(#[from] crate::sign::Error),
+    #[error("could not read the project's wheel {path}")]
+    OwnWheel {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
     Lock(#[from] crate::lock::Error),
 }
 
@@ -103,6 +125,11 @@ impl Hint for Error {
             Error::Update(e) => e.hint(),
             Error::Render(e) => e.hint(),
             Error::Archive(e) => e.hint(),
+            Error::DistInfo(e) => e.hint(),
+            Error::Licenses(e) => e.hint(),
+            Error::Sbom(e) => e.hint(),
+            Error::Sign(e) => e.hint(),
+            Error::OwnWheel { .. } => Some("rebuild the wheel (it is listed in `wheels`)".into()),
             Error::Lock(e) => e.hint(),
         }
     }
@@ -118,8 +145,35 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Build the bundle of `platform`: the tree, then its archive.
+/// Build the bundle of `platform`: the tree, then its archive. Signs the
+/// project's own Windows binaries when `sign-binaries` is configured.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
+    let signer = if signs_binaries(plan, platform) {
+        crate::sign::Signer::prepare(plan, ctx)?
+    } else {
+        None
+    };
+    run_with(plan, platform, signer.as_ref(), ctx)
+}
+
+/// Whether the bundle of `platform` has binaries to sign (`sign-binaries`).
+pub fn signs_binaries(plan: &Plan, platform: Platform) -> bool {
+    platform == Platform::Windows
+        && plan
+            .config
+            .windows
+            .sign
+            .as_ref()
+            .is_some_and(|s| s.sign_binaries)
+}
+
+/// [`run`] with a prepared signer (used only when [`signs_binaries`]).
+pub fn run_with(
+    plan: &Plan,
+    platform: Platform,
+    signer: Option<&crate::sign::Signer>,
+    ctx: &Context<'_>,
+) -> Result<Bundled, Error> {
     check_host(&[platform])?;
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, start: Instant| {
@@ -180,6 +234,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     crate::app::run(plan, &tree, &runtime.site_packages, ctx)?;
     timed("app", t);
 
+    // Read before strip, which removes the `WHEEL` files the SBOM matches
+    // wheels by.
+    let dists = crate::dist_info::read_all(&runtime.site_packages)?;
+
     let t = Instant::now();
     let mut opts = crate::strip::Options::from_config(&plan.config.strip);
     // The app's own requirements (e.g. setuptools) are never "build-only".
@@ -195,6 +253,36 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     )?;
     crate::strip::run_runtime(&opts, &runtime.dir, platform, ctx)?;
     timed("strip", t);
+
+    // After strip (which rewrites binaries), before the archive.
+    let mut signed = Vec::new();
+    if let (Some(signer), true) = (signer, signs_binaries(plan, platform)) {
+        let t = Instant::now();
+        for file in own_binaries(plan, platform, &tree, &runtime.site_packages)? {
+            ctx.reporter.status(
+                "Signing",
+                &file
+                    .strip_prefix(&tree)
+                    .unwrap_or(&file)
+                    .display()
+                    .to_string(),
+            );
+            signer.sign_in_place(&file, ctx)?;
+            signed.push(file);
+        }
+        timed("sign", t);
+    }
+
+    let t = Instant::now();
+    let licenses =
+        crate::licenses::write(plan, platform, &tree, &runtime.site_packages, Some(&dists))?;
+    for m in &licenses.missing {
+        ctx.reporter.warn(&format!(
+            "{m} has no licence information (no License/License-Expression metadata, classifier or licence file); {} says so",
+            crate::licenses::FILE_NAME
+        ));
+    }
+    timed("licenses", t);
 
     let t = Instant::now();
     crate::update::run(plan, platform, &tree, &runtime.site_packages, ctx)?;
@@ -264,6 +352,29 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         })
     })?;
     archived.path = artifact;
+
+    let t = Instant::now();
+    let source = crate::sbom::RuntimeSource {
+        version: runtime.version.clone(),
+        url: runtime.url.clone(),
+        sha256: runtime.sha256.clone(),
+    };
+    let sbom = crate::sbom::write(plan, platform, &source, &dists, ctx)?;
+    ctx.reporter.status(
+        "Wrote",
+        &format!(
+            "{} ({} distributions, {} wheel hashes{})",
+            sbom.path.display(),
+            sbom.distributions,
+            sbom.wheel_hashes,
+            if sbom.crates > 0 {
+                format!(", {} crates", sbom.crates)
+            } else {
+                String::new()
+            }
+        ),
+    );
+    timed_push(&mut stages, "sbom", t);
     // check and archive overlap: the run took the longer of the two.
     let overlap = check_secs + archive_secs - wall;
 
@@ -275,9 +386,51 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
         packages: installed.packages.len(),
         tkinter,
         tree,
+        sbom,
+        licenses,
+        signed,
         seconds: stages.iter().map(|s| s.seconds).sum::<f64>() - overlap.max(0.0),
         stages,
     })
+}
+
+fn timed_push(stages: &mut Vec<StageTime>, stage: &'static str, start: Instant) {
+    stages.push(StageTime {
+        stage,
+        seconds: start.elapsed().as_secs_f64(),
+    });
+}
+
+/// The project's own Windows binaries in the tree: `.exe`/`.dll`/`.pyd`
+/// under `app/` and the files of the project's own `wheels`. Third-party
+/// wheels stay as their authors shipped them.
+pub fn own_binaries(
+    plan: &Plan,
+    platform: Platform,
+    tree: &std::path::Path,
+    site_packages: &std::path::Path,
+) -> Result<Vec<PathBuf>, Error> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(tree.join("app"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    for wheel in crate::sbom::own_wheels(plan, platform) {
+        let err = |source| Error::OwnWheel {
+            path: wheel.clone(),
+            source,
+        };
+        let f = fs_err::File::open(&wheel).map_err(err)?;
+        let zip = zip::ZipArchive::new(f).map_err(|e| err(std::io::Error::other(e)))?;
+        for name in zip.file_names().filter_map(Result::ok) {
+            let p = site_packages.join(name.as_ref());
+            if p.is_file() {
+                files.push(p);
+            }
+        }
+    }
+    Ok(crate::sign::signable(files))
 }
 
 /// The post-strip import check, skipped when this exact site-packages (same

@@ -14,6 +14,9 @@ use crate::error::Hint;
 pub const DEFAULT_PYTHON_MIRROR: &str = "https://www.python.org/ftp/python";
 /// Default CPython version.
 pub const DEFAULT_PYTHON: &str = "3.11.9";
+/// The default Rust target of a maturin project's Windows wheel: builds on
+/// Linux with Debian's `gcc-mingw-w64-x86-64`.
+pub const DEFAULT_WINDOWS_RUST_TARGET: &str = "x86_64-pc-windows-gnu";
 /// Default wheel platform for Linux bundles.
 pub const DEFAULT_LINUX_PLATFORM: &str = "x86_64-manylinux_2_28";
 /// Strip presets applied by default.
@@ -92,6 +95,18 @@ pub struct RawWindows {
     pub prebuild: Option<String>,
     pub find_links: Option<Vec<String>>,
     pub extras: Option<Vec<String>>,
+    pub sign: Option<RawSign>,
+}
+
+/// `[…pyship.windows.sign]`: Authenticode signing with osslsigncode.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSign {
+    pub pkcs12: Option<PathBuf>,
+    pub pkcs12_env: Option<String>,
+    pub password_env: Option<String>,
+    pub timestamp_url: Option<String>,
+    pub sign_binaries: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -267,6 +282,33 @@ pub struct Windows {
     /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
     #[serde(flatten)]
     pub target: TargetSettings,
+    /// `None`: nothing is signed.
+    pub sign: Option<Sign>,
+}
+
+/// Where the code-signing certificate comes from. Only names are held here
+/// (a path, variable names): the secrets are read when signing, never kept
+/// in the plan.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertSource {
+    /// A PKCS#12 file, relative to the manifest directory.
+    Pkcs12(PathBuf),
+    /// The name of an environment variable holding the PKCS#12 file, base64-encoded.
+    Pkcs12Env(String),
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Sign {
+    pub certificate: CertSource,
+    /// The name of the environment variable holding the PKCS#12 password
+    /// (`None`: the PKCS#12 has an empty password).
+    pub password_env: Option<String>,
+    /// RFC 3161 time-stamping server (`None`: no timestamp).
+    pub timestamp_url: Option<String>,
+    /// Also sign the project's own `.exe`/`.dll`/`.pyd` files in the bundle.
+    pub sign_binaries: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -327,6 +369,15 @@ pub struct Docker {
 }
 
 impl Config {
+    /// `--python-platform` for uv: Windows is always `x86_64-pc-windows-msvc`
+    /// (the embeddable CPython's ABI); Linux's comes from `linux.platform`.
+    pub fn uv_platform(&self, platform: crate::platform::Platform) -> String {
+        match platform {
+            crate::platform::Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
+            crate::platform::Platform::Linux => self.linux.platform.clone(),
+        }
+    }
+
     /// The target-specific settings of `platform`: the global lists followed
     /// by the target's own (duplicates dropped), and the target's `prebuild`
     /// if it has one, else the global one.
@@ -382,7 +433,7 @@ impl RawConfig {
         table: &str,
         file: &std::path::Path,
     ) -> Result<Self, Error> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
+        let raw: Self = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner().to_string();
             // serde_json appends " at line L column C" of the JSON cargo made: noise here.
@@ -396,7 +447,16 @@ impl RawConfig {
                 file: file.to_owned(),
                 message,
             }
-        })
+        })?;
+        if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
+            check_sign(sign).map_err(|(key, message)| Error::Invalid {
+                key: format!("windows.sign.{key}"),
+                table: table.to_owned(),
+                file: file.to_owned(),
+                message: message.into(),
+            })?;
+        }
+        Ok(raw)
     }
 
     /// Apply the defaults. `package_name` is the Cargo package's name.
@@ -435,9 +495,10 @@ impl RawConfig {
                 tkinter: w.tkinter.unwrap_or(false),
                 tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
+                sign: w.sign.and_then(resolve_sign),
                 args: w.args,
                 rust_target: non_empty(w.rust_target)
-                    .unwrap_or_else(|| crate::wheel::DEFAULT_WINDOWS_RUST_TARGET.into()),
+                    .unwrap_or_else(|| DEFAULT_WINDOWS_RUST_TARGET.into()),
                 target: TargetSettings {
                     wheels: w.wheels.unwrap_or_default(),
                     prebuild: non_empty(w.prebuild),
@@ -492,6 +553,53 @@ impl RawConfig {
     }
 }
 
+/// `[…pyship.windows.sign]` makes sense: exactly one certificate source, a
+/// time-stamping URL that is a URL. Returns the key at fault and why.
+fn check_sign(s: &RawSign) -> Result<(), (&'static str, &'static str)> {
+    let pkcs12 = s.pkcs12.as_ref().is_some_and(|p| !p.as_os_str().is_empty());
+    let env = s.pkcs12_env.as_ref().is_some_and(|v| !v.trim().is_empty());
+    if pkcs12 && env {
+        return Err((
+            "pkcs12",
+            "set either `pkcs12` (a file) or `pkcs12-env` (a variable with its base64 content), not both",
+        ));
+    }
+    if !pkcs12 && !env {
+        return Err((
+            "pkcs12",
+            "signing needs a certificate: set `pkcs12` (a PKCS#12 file) or `pkcs12-env` (a variable holding its base64 content)",
+        ));
+    }
+    if let Some(u) = s.timestamp_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err((
+                "timestamp-url",
+                "must be the http:// or https:// URL of an RFC 3161 time-stamping server, or empty for no timestamp",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The checked sign table with its defaults (`None` never happens after
+/// [`check_sign`]; kept total for [`RawConfig::resolve`] on unchecked input).
+fn resolve_sign(s: RawSign) -> Option<Sign> {
+    let certificate = match (
+        s.pkcs12.filter(|p| !p.as_os_str().is_empty()),
+        non_empty(s.pkcs12_env),
+    ) {
+        (Some(p), _) => CertSource::Pkcs12(p),
+        (None, Some(v)) => CertSource::Pkcs12Env(v),
+        (None, None) => return None,
+    };
+    Some(Sign {
+        certificate,
+        password_env: non_empty(s.password_env),
+        timestamp_url: non_empty(s.timestamp_url),
+        sign_binaries: s.sign_binaries.unwrap_or(false),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,6 +633,41 @@ mod tests {
     }
 
     #[test]
+    fn sign_needs_exactly_one_certificate_source() {
+        let f = std::path::Path::new("Cargo.toml");
+        let t = "package.metadata.pyship";
+        let err = RawConfig::from_json(&json!({"windows": {"sign": {"password-env": "P"}}}), t, f)
+            .unwrap_err();
+        assert!(err.to_string().contains("`windows.sign.pkcs12`"), "{err}");
+        let err = RawConfig::from_json(
+            &json!({"windows": {"sign": {"pkcs12": "a.p12", "pkcs12-env": "CERT"}}}),
+            t,
+            f,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let err = RawConfig::from_json(
+            &json!({"windows": {"sign": {"pkcs12": "a.p12", "timestamp-url": "timestamp.example"}}}),
+            t,
+            f,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timestamp-url"), "{err}");
+        let c = RawConfig::from_json(
+            &json!({"windows": {"sign": {"pkcs12-env": "CERT", "password-env": "PW", "timestamp-url": ""}}}),
+            t,
+            f,
+        )
+        .unwrap()
+        .resolve("x");
+        let s = c.windows.sign.unwrap();
+        assert_eq!(s.certificate, CertSource::Pkcs12Env("CERT".into()));
+        assert_eq!(s.password_env.as_deref(), Some("PW"));
+        assert_eq!(s.timestamp_url, None);
+        assert!(!s.sign_binaries);
+    }
+
+    #[test]
     fn defaults_apply() {
         let c = RawConfig::default().resolve("hello");
         assert_eq!(c.name, "hello");
@@ -536,6 +679,7 @@ mod tests {
         assert!(!c.strip.compile);
         assert_eq!(c.publish.token_env, "DEPLOY_TOKEN");
         assert_eq!(c.linux.platform, DEFAULT_LINUX_PLATFORM);
+        assert_eq!(c.windows.sign, None);
         assert!(c.update.enabled);
         assert_eq!(c.update.channel, Channel::Stable);
         assert_eq!(c.update.token_env, None);

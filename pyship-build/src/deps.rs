@@ -191,12 +191,12 @@ pub fn check_wheel_tag(plan: &Plan, platform: Platform, file: &Path) -> Result<(
     }
     if platform == Platform::Linux && tag != "any" {
         let target = &plan.config.linux.platform;
-        let want = crate::wheel::manylinux_glibc(target);
+        let want = crate::platform::manylinux_glibc(target);
         // The wheel fits when one of its tags needs no newer glibc than the target.
         let fits = tag.split('.').any(|t| {
             t == "any"
                 || t.starts_with("musllinux")
-                || matches!((crate::wheel::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
+                || matches!((crate::platform::manylinux_glibc(t), want), (Some(have), Some(want)) if have <= want)
         });
         if !fits {
             return Err(Error::WheelGlibc {
@@ -320,7 +320,7 @@ pub fn uv_command(
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
     }
-    cmd.args(["--python-platform", &platform.uv_platform(c)])
+    cmd.args(["--python-platform", &c.uv_platform(platform)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
         // Hard links into uv's cache (uv copies when the cache is on another
@@ -384,7 +384,7 @@ pub fn run(
             &format!(
                 "{} requirement(s) for {} (Python {})",
                 reqs.len() + wheels.len(),
-                platform.uv_platform(&plan.config),
+                plan.config.uv_platform(platform),
                 plan.python.xy
             ),
         );
@@ -407,7 +407,7 @@ pub fn run(
         if !out.status.success() {
             return Err(explain_failure(
                 &stderr,
-                &platform.uv_platform(&plan.config),
+                &plan.config.uv_platform(platform),
                 &plan.python.xy,
             ));
         }

@@ -1,8 +1,8 @@
 //! Stage: the Docker image. Why: a release ships the app as an image too, tagged
 //! so that `:latest` never moves backwards and labelled with the OCI version,
 //! source and revision, and a CI run without registry access still publishes
-//! the rest of the release (a failed `docker login` is a warning, as in the
-//! seed recipe).
+//! the rest of the release (a failed `docker login` is a warning: the zip,
+//! installer and tarball are still worth publishing).
 //!
 //! [`plan`] is pure: it says which Dockerfile is used (the project's own, or
 //! one rendered from `docker/Dockerfile.j2`), the tags, and the exact command

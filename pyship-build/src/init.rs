@@ -640,6 +640,7 @@ pub fn workflows(
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
+        hybrid => pyproject.is_some_and(|p| p.is_maturin()),
         install_command => format!(
             "cargo install cargo-pyship --locked --version {}",
             env!("CARGO_PKG_VERSION")

@@ -10,7 +10,6 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
-//! See packaging-notes.md, "NSIS".
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +47,13 @@ pub struct Installer {
     pub sha256: String,
     /// The rendered `installer.nsi`.
     pub script: PathBuf,
+    /// Whether the installer and its uninstaller carry a verified signature.
+    pub signed: bool,
+    /// Seconds spent signing and verifying the installer (the uninstaller's
+    /// signing runs inside makensis and is in `makensis_seconds`).
+    pub sign_seconds: f64,
+    /// Seconds makensis ran.
+    pub makensis_seconds: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +96,10 @@ pub enum Error {
         /// The project's template override, when one was used.
         template: Option<PathBuf>,
     },
+    #[error(transparent)]
+    Sign(#[from] crate::sign::Error),
+    #[error("signing is configured but the installer template {template} has no `!uninstfinalize` line: its uninstaller would ship unsigned")]
+    UnsignedUninstaller { template: PathBuf },
     #[error("could not place the installer at {path}")]
     Place {
         path: PathBuf,
@@ -114,6 +124,10 @@ impl Hint for Error {
                 "the default template failed to build: please report it with the rendered script".into(),
             ),
             Error::Tool(e) => e.hint(),
+            Error::Sign(e) => e.hint(),
+            Error::UnsignedUninstaller { .. } => Some(
+                "add `{% if uninstfinalize %}!uninstfinalize '{{ uninstfinalize | nsis_literal }}' = 0{% endif %}` after OutFile, as the default template does".into(),
+            ),
             Error::Template(e) => e.hint(),
             Error::Write { source, .. } => source.hint(),
             Error::Scan { .. } | Error::Spawn { .. } | Error::Place { .. } => None,
@@ -137,7 +151,7 @@ struct TemplateContext<'a> {
     launcher: &'static str,
     /// Where makensis writes the installer, relative to the bundle folder.
     out_file: String,
-    /// Top-level folders of the bundle, installed recursively.
+    /// Top-level folders of the bundle that hold files, installed recursively.
     dirs: Vec<String>,
     /// Folders removed before an upgrade copies and by the uninstaller (never `data`).
     remove_dirs: Vec<String>,
@@ -147,6 +161,8 @@ struct TemplateContext<'a> {
     interpreters: Vec<&'static str>,
     /// KiB of the installed tree (Add/Remove Programs `EstimatedSize`).
     estimated_size_kb: u64,
+    /// The `!uninstfinalize` command that signs the uninstaller (`None`: unsigned).
+    uninstfinalize: Option<String>,
 }
 
 /// The bundle's top-level folders and files, and its size in bytes.
@@ -226,9 +242,27 @@ fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
 /// Render the NSIS script for `bundle_dir`. Returns the script and the
 /// project's override it came from, if any.
 pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>), Error> {
-    let (dirs, files, size) = scan(bundle_dir)?;
+    render_with(plan, bundle_dir, None)
+}
+
+/// [`render`], with the `!uninstfinalize` command that signs the uninstaller.
+pub fn render_with(
+    plan: &Plan,
+    bundle_dir: &Path,
+    uninstfinalize: Option<String>,
+) -> Result<(String, Option<PathBuf>), Error> {
+    let (mut dirs, files, size) = scan(bundle_dir)?;
     let mut remove_dirs: Vec<String> = REPLACED_DIRS.iter().map(|s| s.to_string()).collect();
     remove_dirs.extend(dirs.iter().cloned());
+    // `File /r` fails on a folder without files (a maturin app's empty
+    // `app/src`: the package is in site-packages); there is nothing to install.
+    dirs.retain(|d| {
+        walkdir::WalkDir::new(bundle_dir.join(d))
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file())
+    });
     remove_dirs.retain(|d| d != DATA_DIR);
     remove_dirs.sort();
     remove_dirs.dedup();
@@ -253,19 +287,38 @@ pub fn render(plan: &Plan, bundle_dir: &Path) -> Result<(String, Option<PathBuf>
         files,
         interpreters: vec!["python\\python.exe", "python\\pythonw.exe"],
         estimated_size_kb: size.div_ceil(1024),
+        uninstfinalize,
     };
     let templates = Templates::new(Some(&plan.project.config_dir));
     let (_, origin) = templates.source(TEMPLATE)?;
     Ok((templates.render(TEMPLATE, &ctx)?, origin))
 }
 
-/// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`.
+/// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`,
+/// signed when `[…pyship.windows.sign]` is configured.
 pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installer, Error> {
+    let signer = crate::sign::Signer::prepare(plan, ctx)?;
+    run_with(plan, bundle_dir, signer.as_ref(), ctx)
+}
+
+/// [`run`] with a prepared signer (`None`: unsigned).
+pub fn run_with(
+    plan: &Plan,
+    bundle_dir: &Path,
+    signer: Option<&crate::sign::Signer>,
+    ctx: &Context<'_>,
+) -> Result<Installer, Error> {
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
     let makensis = tools::MAKENSIS.find(ctx.env)?;
-    let (script_text, template) = render(plan, bundle_dir)?;
+    let uninstfinalize = signer.map(|s| s.uninstaller_command()).transpose()?;
+    let (script_text, template) = render_with(plan, bundle_dir, uninstfinalize)?;
+    if signer.is_some() && !script_text.contains("!uninstfinalize") {
+        return Err(Error::UnsignedUninstaller {
+            template: template.clone().unwrap_or_else(|| PathBuf::from(TEMPLATE)),
+        });
+    }
     let script_dir = bundle_dir.parent().unwrap_or(Path::new("."));
     let script = script_dir.join(SCRIPT);
     let partial = script_dir.join(PARTIAL);
@@ -282,6 +335,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
         "Building",
         &format!("{file_name} (makensis, version {windows_version})"),
     );
+    let makensis_start = std::time::Instant::now();
     let out = Command::new(&makensis)
         .arg("-V2")
         .arg("-NOCD")
@@ -295,6 +349,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
             exe: makensis.clone(),
             source,
         })?;
+    let makensis_seconds = makensis_start.elapsed().as_secs_f64();
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -315,7 +370,45 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
     {
         ctx.reporter.warn(&format!("makensis: {}", line.trim()));
     }
-    place(&partial, &path)?;
+    let sign_start = std::time::Instant::now();
+    let signed = match signer {
+        Some(signer) => {
+            // Signed and verified under a temp name: the final name never
+            // holds an unsigned installer, and a failed signature leaves none.
+            let _ = fs_err::remove_file(&path);
+            ctx.reporter.status("Signing", &file_name);
+            let signed = partial.with_file_name(format!("{PARTIAL}.signed"));
+            let verified = signer
+                .sign(&partial, &signed, ctx)
+                .and_then(|()| signer.verify(&signed));
+            let _ = fs_err::remove_file(&partial);
+            let verified = match verified {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = fs_err::remove_file(&signed);
+                    return Err(e.into());
+                }
+            };
+            place(&signed, &path)?;
+            ctx.reporter.status(
+                "Verified",
+                &format!(
+                    "{file_name} signature ({}{})",
+                    verified.subject.as_deref().unwrap_or("signer unknown"),
+                    if verified.timestamped {
+                        ", timestamped"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            true
+        }
+        None => {
+            place(&partial, &path)?;
+            false
+        }
+    };
     let size = fs_err::metadata(&path)
         .map_err(|source| Error::Place {
             path: path.clone(),
@@ -336,6 +429,13 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installe
         size,
         sha256,
         script,
+        signed,
+        sign_seconds: if signed {
+            sign_start.elapsed().as_secs_f64()
+        } else {
+            0.0
+        },
+        makensis_seconds,
     })
 }
 

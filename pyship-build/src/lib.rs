@@ -21,7 +21,7 @@
 //!      |          update manifest docker publish init
 //! resolve         config  project  layout  launch  version  plan
 //!      |
-//! primitives      error (Hint, Report)  env  platform  names  pe  fs (atomic
+//! primitives      error (Hint, Report)  env  platform  names  pe  lock  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
 //!                 cache  net  templates  context  wine
 //! ```
@@ -35,6 +35,7 @@ pub mod cache;
 pub mod config;
 pub mod context;
 pub mod deps;
+pub mod dist_info;
 pub mod docker;
 pub mod env;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod init;
 pub mod installer;
 pub mod launch;
 pub mod layout;
+pub mod licenses;
 pub mod lock;
 pub mod manifest;
 pub mod names;
@@ -56,6 +58,8 @@ pub mod python;
 pub mod release;
 pub mod render;
 pub mod report;
+pub mod sbom;
+pub mod sign;
 pub mod strip;
 pub mod templates;
 pub mod tools;

@@ -71,6 +71,18 @@ pub struct Manifest {
     pub prerelease: bool,
     pub commit: Option<String>,
     pub assets: Vec<Asset>,
+    /// The CycloneDX SBOM of each bundle (what is inside it).
+    pub sboms: Vec<Sbom>,
+}
+
+/// One SBOM asset of the release.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Sbom {
+    pub name: String,
+    pub platform: Platform,
+    pub size: u64,
+    pub sha256: String,
+    pub download_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,8 +152,28 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
     let (url, repo) = release_location(plan, env);
     let tag = plan.version.version.tag();
     let mut assets = Vec::new();
+    let mut sboms = Vec::new();
     for (a, path) in files {
+        let sbom = a.kind == ArtifactKind::Sbom;
         let (Some(install_type), Some(platform)) = (install_type(a), a.platform) else {
+            if let (true, Some(platform)) = (sbom, a.platform) {
+                if !path.is_file() {
+                    return Err(Error::Missing {
+                        path: path.to_path_buf(),
+                    });
+                }
+                let read = |source| Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                };
+                sboms.push(Sbom {
+                    download_url: download_url(&url, &repo, &tag, &a.file_name),
+                    name: a.file_name.clone(),
+                    platform,
+                    size: fs_err::metadata(path).map_err(read)?.len(),
+                    sha256: crate::fs::sha256_file(path).map_err(read)?,
+                });
+            }
             continue;
         };
         if !path.is_file() {
@@ -156,14 +188,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         let size = fs_err::metadata(path).map_err(read)?.len();
         let sha256 = crate::fs::sha256_file(path).map_err(read)?;
         assets.push(Asset {
-            download_url: match (&url, &repo) {
-                (Some(u), Some(r)) => Some(format!(
-                    "{u}/{r}/releases/download/{}/{}",
-                    encode_segment(&tag),
-                    encode_segment(&a.file_name)
-                )),
-                _ => None,
-            },
+            download_url: download_url(&url, &repo, &tag, &a.file_name),
             name: a.file_name.clone(),
             platform,
             install_type,
@@ -179,7 +204,26 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         tag,
         commit: plan.commit.clone(),
         assets,
+        sboms,
     })
+}
+
+/// `{server}/{owner}/{repo}/releases/download/{tag}/{name}` when the server
+/// and repository are known (Gitea, Forgejo and GitHub share it).
+fn download_url(
+    url: &Option<String>,
+    repo: &Option<String>,
+    tag: &str,
+    name: &str,
+) -> Option<String> {
+    match (url, repo) {
+        (Some(u), Some(r)) => Some(format!(
+            "{u}/{r}/releases/download/{}/{}",
+            encode_segment(tag),
+            encode_segment(name)
+        )),
+        _ => None,
+    }
 }
 
 /// Build the manifest from the plan's artifacts in the output directory and
@@ -188,7 +232,7 @@ pub fn write_for(plan: &Plan, env: &Env) -> Result<(Manifest, PathBuf), Error> {
     let files: Vec<(&Artifact, &Path)> = plan
         .artifacts
         .iter()
-        .filter(|a| install_type(a).is_some())
+        .filter(|a| install_type(a).is_some() || a.kind == ArtifactKind::Sbom)
         .map(|a| (a, a.path.as_path()))
         .collect();
     let manifest = build(plan, env, &files)?;
@@ -256,6 +300,9 @@ pub struct ReleasePlan<'a> {
     pub plan: &'a Plan,
     pub release: Release,
     pub docker: Option<crate::docker::DockerPlan>,
+    /// What will be signed and with which certificate (names only, never
+    /// secrets); `None`: signing is not configured.
+    pub signing: Option<crate::sign::SignPlan>,
     /// Why there is no Docker step, when there is none.
     pub docker_skipped: Option<String>,
     /// Per target: the prebuild and the project's own wheel build.
@@ -389,13 +436,25 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         step(
             "bundle",
             true,
-            format!("build {}{}", names(ArtifactKind::Bundle), tkinter_note(plan, env)),
+            format!(
+                "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
+                names(ArtifactKind::Bundle),
+                tkinter_note(plan, env),
+                if plan.config.windows.sign.as_ref().is_some_and(|s| s.sign_binaries) {
+                    "; the project's own Windows binaries signed"
+                } else {
+                    ""
+                },
+                names(ArtifactKind::Sbom)
+            ),
         ),
         step(
             "installer",
             !installer.is_empty(),
             if installer.is_empty() {
                 "no Windows target, or windows.installer = false".into()
+            } else if plan.config.windows.sign.is_some() {
+                format!("build {installer} with makensis, sign it and its uninstaller with osslsigncode, verify both")
             } else {
                 format!("build {installer} with makensis")
             },
@@ -403,7 +462,10 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         step(
             "manifest",
             true,
-            "write manifest.json and SHA256SUMS".to_string(),
+            format!(
+                "write manifest.json and SHA256SUMS (covering {})",
+                names(ArtifactKind::Sbom)
+            ),
         ),
         step(
             "publish",
@@ -449,6 +511,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             assets,
         },
         docker,
+        signing: crate::sign::plan(plan),
         docker_skipped,
         builds,
         steps,

@@ -59,6 +59,8 @@ pub enum ArtifactKind {
     Checksums,
     /// `manifest.json` (what an in-app updater reads).
     Manifest,
+    /// CycloneDX SBOM of a bundle (`{name}-{tag}-win-x64.cdx.json`).
+    Sbom,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -171,6 +173,11 @@ impl Plan {
                 ArtifactKind::Bundle,
                 Some(t),
                 format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
+            );
+            push(
+                ArtifactKind::Sbom,
+                Some(t),
+                format!("{}-{}-{}.cdx.json", file_name, tag, crate::sbom::suffix(t)),
             );
             if t == Platform::Windows && config.windows.installer {
                 push(

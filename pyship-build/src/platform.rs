@@ -31,14 +31,6 @@ impl Platform {
         }
     }
 
-    /// `--python-platform` for uv. Linux's comes from config (`linux.platform`).
-    pub fn uv_platform(self, config: &crate::config::Config) -> String {
-        match self {
-            Platform::Windows => "x86_64-pc-windows-msvc".to_owned(),
-            Platform::Linux => config.linux.platform.clone(),
-        }
-    }
-
     /// The artifact name after `{name}-{tag}-`.
     pub fn artifact_suffix(self) -> &'static str {
         match self {
@@ -104,6 +96,29 @@ impl Platform {
             }
         })
     }
+}
+
+/// `(X, Y)` of a manylinux platform or tag (`x86_64-manylinux_2_28`,
+/// `manylinux_2_17_x86_64`, `manylinux2014`), or of `x86_64-unknown-linux-gnu`
+/// (uv reads it as manylinux_2_17).
+pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
+    if platform == "x86_64-unknown-linux-gnu" || platform == "linux" {
+        return Some((2, 17));
+    }
+    let rest = &platform[platform.find("manylinux")? + "manylinux".len()..];
+    for (legacy, v) in [("2014", (2, 17)), ("2010", (2, 12)), ("1", (2, 5))] {
+        if rest == legacy
+            || rest.strip_prefix(legacy).is_some_and(|r| {
+                r.starts_with('_') && !r[1..].starts_with(|c: char| c.is_ascii_digit())
+            })
+        {
+            return Some(v);
+        }
+    }
+    let mut it = rest.strip_prefix('_')?.split('_');
+    let x = it.next()?.parse().ok()?;
+    let y = it.next()?.parse().ok()?;
+    Some((x, y))
 }
 
 impl fmt::Display for Platform {

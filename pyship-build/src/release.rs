@@ -35,6 +35,8 @@ pub struct Released {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("release step `sign` failed (nothing was built or published)")]
+    Sign(#[source] crate::sign::Error),
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("release cannot build the project's wheels")]
@@ -71,6 +73,7 @@ pub enum StampError {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
+            Error::Sign(e) => e.hint(),
             Error::Lock(e) => e.hint(),
             Error::Tools(e) => e.hint(),
             Error::Stamp(e) => match e.as_ref() {
@@ -106,6 +109,9 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
+    // The certificate and its password are checked first: a wrong password
+    // fails the release before anything is written, built or published.
+    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
@@ -125,7 +131,7 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     let mut bundles = Vec::new();
     for &platform in &plan.targets {
-        let b = crate::bundle::run(plan, platform, ctx)
+        let b = crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)
             .map_err(|source| Error::Bundle { platform, source })?;
         ctx.reporter.status(
             "Finished",
@@ -136,8 +142,13 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     let installer = match plan.artifact(ArtifactKind::Installer, Some(Platform::Windows)) {
         Some(_) => Some(
-            crate::installer::run(plan, &plan.bundle_dir(Platform::Windows), ctx)
-                .map_err(Error::Installer)?,
+            crate::installer::run_with(
+                plan,
+                &plan.bundle_dir(Platform::Windows),
+                signer.as_ref(),
+                ctx,
+            )
+            .map_err(Error::Installer)?,
         ),
         None => None,
     };

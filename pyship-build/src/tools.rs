@@ -80,6 +80,14 @@ pub const MSIINFO: Tool = Tool {
     install_windows: "msitools is not needed on Windows: use `tkinter-source = \"pypi\"`, or build the bundle on Linux",
     windows_places: WindowsPlaces::None,
 };
+pub const MINGW_GCC: Tool = Tool {
+    exe: "x86_64-w64-mingw32-gcc",
+    env_override: None,
+    install: "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    purpose: "link the Rust extension for Windows (x86_64-pc-windows-gnu)",
+    install_windows: "MSYS2's `mingw-w64-x86_64-gcc`, on PATH",
+    windows_places: WindowsPlaces::None,
+};
 pub const MINGW_STRIP: Tool = Tool {
     exe: "x86_64-w64-mingw32-strip",
     env_override: None,
@@ -114,6 +122,23 @@ pub const DOCKER: Tool = Tool {
     install_windows:
         "Docker Desktop from https://docs.docker.com/desktop/setup/install/windows-install/",
     windows_places: WindowsPlaces::None,
+};
+pub const OSSLSIGNCODE: Tool = Tool {
+    exe: "osslsigncode",
+    env_override: None,
+    install: "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
+    purpose:
+        "Authenticode-sign and verify Windows executables ([package.metadata.pyship.windows.sign])",
+    install_windows: "osslsigncode from its releases (https://github.com/mtrojnar/osslsigncode/releases), on PATH",
+    windows_places: WindowsPlaces::None,
+};
+pub const OPENSSL: Tool = Tool {
+    exe: "openssl",
+    env_override: None,
+    install: "`apt-get install openssl` (Debian package `openssl`)",
+    purpose: "read the signing certificate (PKCS#12) and check its password",
+    install_windows: "the `openssl.exe` that ships with Git for Windows, on PATH",
+    windows_places: WindowsPlaces::ProgramFiles("Git\\usr"),
 };
 pub const SYSTEMD_ANALYZE: Tool = Tool {
     exe: "systemd-analyze",

@@ -29,9 +29,9 @@ use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
 
-/// The default Rust target of Windows wheels: builds on Linux with Debian's
-/// `gcc-mingw-w64-x86-64`.
-pub const DEFAULT_WINDOWS_RUST_TARGET: &str = "x86_64-pc-windows-gnu";
+pub use crate::config::DEFAULT_WINDOWS_RUST_TARGET;
+pub use crate::platform::manylinux_glibc;
+pub use crate::tools::MINGW_GCC;
 /// The Rust target of Linux wheels.
 pub const LINUX_RUST_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// maturin versions used through `uv tool run` when no `maturin` is installed.
@@ -47,14 +47,6 @@ pub const MATURIN: tools::Tool = tools::Tool {
     purpose: "build the project's Rust extension wheel (its pyproject's build backend is maturin)",
     install_windows: "`pip install maturin` (PyPI package `maturin`; maturin.exe lands next to that Python), or install uv and cargo-pyship runs maturin through `uv tool run`",
     windows_places: tools::WindowsPlaces::NextToPython,
-};
-pub const MINGW_GCC: tools::Tool = tools::Tool {
-    exe: "x86_64-w64-mingw32-gcc",
-    env_override: None,
-    install: "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
-    purpose: "link the Rust extension for Windows (x86_64-pc-windows-gnu)",
-    install_windows: "MSYS2's `mingw-w64-x86_64-gcc`, on PATH",
-    windows_places: tools::WindowsPlaces::None,
 };
 pub const MINGW_DLLTOOL: tools::Tool = tools::Tool {
     exe: "x86_64-w64-mingw32-dlltool",
@@ -120,6 +112,8 @@ pub struct Built {
 pub enum Error {
     #[error(transparent)]
     Tool(#[from] tools::Error),
+    #[error(transparent)]
+    Wheels(#[from] crate::deps::Error),
     #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
@@ -172,6 +166,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Tool(e) => return e.hint(),
+            Error::Wheels(e) => return e.hint(),
             Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
             Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
             Error::NoZig { want, .. } => format!(
@@ -194,29 +189,6 @@ pub fn triple(plan: &Plan, platform: Platform) -> String {
         Platform::Windows => plan.config.windows.rust_target.clone(),
         Platform::Linux => LINUX_RUST_TARGET.to_owned(),
     }
-}
-
-/// `(X, Y)` of a manylinux platform or tag (`x86_64-manylinux_2_28`,
-/// `manylinux_2_17_x86_64`, `manylinux2014`), or of `x86_64-unknown-linux-gnu`
-/// (uv reads it as manylinux_2_17).
-pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
-    if platform == "x86_64-unknown-linux-gnu" || platform == "linux" {
-        return Some((2, 17));
-    }
-    let rest = &platform[platform.find("manylinux")? + "manylinux".len()..];
-    for (legacy, v) in [("2014", (2, 17)), ("2010", (2, 12)), ("1", (2, 5))] {
-        if rest == legacy
-            || rest.strip_prefix(legacy).is_some_and(|r| {
-                r.starts_with('_') && !r[1..].starts_with(|c: char| c.is_ascii_digit())
-            })
-        {
-            return Some(v);
-        }
-    }
-    let mut it = rest.strip_prefix('_')?.split('_');
-    let x = it.next()?.parse().ok()?;
-    let y = it.next()?.parse().ok()?;
-    Some((x, y))
 }
 
 /// The build host's glibc (`getconf GNU_LIBC_VERSION` → `glibc 2.36`).
@@ -368,6 +340,10 @@ impl MaturinCommand {
 /// linker, zig for an older glibc.
 pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
     for &platform in &plan.targets {
+        // The configured wheels are checked too: a wrong-platform, stale or
+        // mis-versioned wheel fails before anything is compiled.
+        let provided = crate::deps::project_wheels(plan, platform)?;
+        crate::deps::check_own_wheels(plan, &provided)?;
         let b = planned(plan, platform)?;
         let Some(m) = &b.maturin else { continue };
         let maturin = MaturinCommand::find(ctx, m.zig)?;

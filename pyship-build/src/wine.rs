@@ -2,7 +2,7 @@
 //! strip stage's byte-compiling and import check.
 //!
 //! Why a module of its own: wine has traps that every caller would otherwise
-//! meet again (packaging-notes, "Running Windows artifacts on Linux"): it
+//! meet again: it
 //! cannot set up std handles on regular files, so stdin is `/dev/null` and
 //! output goes through pipes read on threads; a run gets a private
 //! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when
@@ -243,7 +243,7 @@ pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBu
     if dll.is_file() {
         return Ok(dll);
     }
-    let gcc = crate::wheel::MINGW_GCC.find(env)?;
+    let gcc = tools::MINGW_GCC.find(env)?;
     let fail = |message: String| Error::Prefix {
         path: dir.clone(),
         message,

@@ -11,6 +11,7 @@ pub mod msi;
 #[cfg(unix)]
 pub mod pbs;
 pub mod testdata;
+pub mod trust;
 pub mod wine;
 
 use std::path::{Path, PathBuf};

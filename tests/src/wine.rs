@@ -1,5 +1,4 @@
-//! Running Windows programs under wine for tests (packaging-notes: "Running
-//! Windows artifacts on Linux"): a fresh `WINEPREFIX` per [`WinePrefix`],
+//! Running Windows programs under wine for tests: a fresh `WINEPREFIX` per [`WinePrefix`],
 //! `WINEDEBUG=-all`, stdin from `/dev/null` and output through pipes (wine
 //! cannot set up std handles on regular files), and the test-only
 //! `bcryptprimitives.dll` shim that Rust-built extension modules need on wine 8.

@@ -45,6 +45,16 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     // Missing tools and a Cargo version behind the release fail before any work.
     pyship_build::wheel::preflight(&plan, &ctx)?;
     pyship_build::wheel::check_version(&plan)?;
+    // With `sign-binaries`, the certificate and password are checked first.
+    let signer = if plan
+        .targets
+        .iter()
+        .any(|&p| bundle::signs_binaries(&plan, p))
+    {
+        pyship_build::sign::Signer::prepare(&plan, &ctx)?
+    } else {
+        None
+    };
     for &platform in &plan.targets {
         out.status(
             "Bundling",
@@ -54,7 +64,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
                 plan.version.version.tag()
             ),
         );
-        let b = bundle::run(&plan, platform, &ctx)?;
+        let b = bundle::run_with(&plan, platform, signer.as_ref(), &ctx)?;
         let tkinter = b
             .tkinter
             .as_ref()

@@ -29,6 +29,8 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     tools::MAKENSIS.find(env)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // The certificate and password are checked before anything is built.
+    let signer = pyship_build::sign::Signer::prepare(&plan, &ctx)?;
     let bundle_dir = plan.bundle_dir(Platform::Windows);
     if !installer::bundle_is_current(&plan, &bundle_dir) {
         out.status(
@@ -40,13 +42,13 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
                 bundle_dir.display()
             ),
         );
-        let b = bundle::run(&plan, Platform::Windows, &ctx)?;
+        let b = bundle::run_with(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
         out.status(
             "Finished",
             &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
         );
     }
-    let built = installer::run(&plan, &bundle_dir, &ctx)?;
+    let built = installer::run_with(&plan, &bundle_dir, signer.as_ref(), &ctx)?;
     out.info(&format!("{:>12} {}", "sha256", built.sha256));
     Ok(ExitCode::SUCCESS)
 }

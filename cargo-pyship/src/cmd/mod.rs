@@ -13,6 +13,7 @@ mod bundle;
 mod docker;
 mod init;
 mod installer;
+mod licenses;
 mod plan;
 mod publish;
 mod release;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Bundle(a) => bundle::run(g, a, &env, out),
         Command::Installer(a) => installer::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
+        Command::Licenses(a) => licenses::run(g, a, &env, out),
         Command::Docker(a) => docker::run(g, a, &env, out),
         Command::Publish(a) => publish::run(g, a, &env, out),
         Command::Release(a) => release::run(g, a, &env, out),

@@ -51,6 +51,23 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
                     s.description
                 );
             }
+            if let Some(sg) = &rp.signing {
+                println!(
+                    "signing (osslsigncode, certificate {}{}{}):",
+                    sg.certificate,
+                    sg.password_env
+                        .as_deref()
+                        .map(|v| format!(", password from ${v}"))
+                        .unwrap_or_default(),
+                    sg.timestamp_url
+                        .as_deref()
+                        .map(|u| format!(", timestamp {u}"))
+                        .unwrap_or_else(|| ", no timestamp".into())
+                );
+                for f in &sg.signs {
+                    println!("  {f}");
+                }
+            }
             if let Some(d) = &rp.docker {
                 println!("docker tags:");
                 for t in &d.tags {

@@ -55,6 +55,15 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
                 url: Option<&'a str>,
                 assets: &'a [pyship_build::publish::PublishedAsset],
                 docker: Option<&'a pyship_build::docker::Output>,
+                /// Seconds per bundle stage (sign, licenses and sbom included).
+                bundles: Vec<Timed<'a>>,
+                installer: Option<&'a pyship_build::installer::Installer>,
+            }
+            #[derive(serde::Serialize)]
+            struct Timed<'a> {
+                platform: pyship_build::platform::Platform,
+                seconds: f64,
+                stages: &'a [pyship_build::bundle::StageTime],
             }
             crate::print_json(&Summary {
                 tag: &released.tag,
@@ -62,6 +71,16 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
                 url: released.published.release.as_ref().map(|r| r.url.as_str()),
                 assets: &released.published.assets,
                 docker: released.docker.as_ref(),
+                bundles: released
+                    .bundles
+                    .iter()
+                    .map(|b| Timed {
+                        platform: b.platform,
+                        seconds: b.seconds,
+                        stages: &b.stages,
+                    })
+                    .collect(),
+                installer: released.installer.as_ref(),
             })?;
         }
         Format::Text => {

@@ -1,6 +1,6 @@
 //! The Gitea (and Forgejo, same API) provider: `/api/v1/repos/{owner}/{repo}/releases…`.
 //!
-//! Behaviour follows Gitea's source as summarised in `reference/gitea-api.md`:
+//! Behaviour follows Gitea's source (routers/api/v1/repo/release*.go):
 //! create answers 201, or 409 when a release of that tag exists (a tag without
 //! a release is converted in place); the asset list is a plain array sorted by
 //! name and may hold duplicates; raw uploads (`application/octet-stream` with
@@ -123,7 +123,7 @@ impl Provider for Gitea<'_> {
     }
 
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
-        // A plain array, no pagination (gitea-api.md §3.2).
+        // Gitea answers the asset list as one plain array, without pagination.
         let url = self.url(&["releases", &release_id.to_string(), "assets"]);
         let resp = self.api.send(Method::GET, &url, None, &[])?;
         self.api.json(&Method::GET, &url, resp)

@@ -68,6 +68,8 @@ pub enum Error {
         available: Vec<String>,
         searched: String,
     },
+    #[error("{PYPI_PROJECT} for CPython {xy} is not locked in pyship.lock and --offline forbids asking {searched}")]
+    Offline { xy: String, searched: String },
     #[error("`{tool}` failed on {msi}: {message}")]
     Msi {
         tool: &'static str,
@@ -121,6 +123,9 @@ impl Hint for Error {
             Error::Index { source, .. } => source.hint().or_else(|| {
                 Some("check `index-url` / `find-links`, or use windows.tkinter-source = \"msi\"".into())
             }),
+            Error::Offline { .. } => Some(
+                "run once without --offline (the choice is then locked), or put the sdist in a local find-links folder".into(),
+            ),
             Error::NoBuild { .. } => Some(
                 "use a CPython X.Y that tkinter-embed has a build for, or windows.tkinter-source = \"msi\"".into(),
             ),
@@ -608,20 +613,28 @@ fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
     let c = &plan.config;
     let mut candidates = Vec::new();
     let mut searched = Vec::new();
+    // Pages not asked because of --offline.
+    let mut skipped = Vec::new();
     if !c.no_index {
         let index = c.index_url.as_deref().unwrap_or(DEFAULT_INDEX);
         let page = format!("{}/{PYPI_PROJECT}/", index.trim_end_matches('/'));
-        searched.push(page.clone());
-        candidates.extend(from_page(&page, ctx, true)?);
+        if ctx.offline {
+            skipped.push(page);
+        } else {
+            candidates.extend(from_page(&page, ctx, true)?);
+            searched.push(page);
+        }
     }
     for link in &c.find_links {
         let local = plan.project.config_dir.join(link);
         if !link.contains("://") && local.is_dir() {
             searched.push(local.display().to_string());
             candidates.extend(from_dir(&local, link)?);
+        } else if link.contains("://") && ctx.offline {
+            skipped.push(link.clone());
         } else if link.contains("://") {
-            searched.push(link.clone());
             candidates.extend(from_page(link, ctx, false)?);
+            searched.push(link.clone());
         }
     }
     let mut best: Option<Candidate> = None;
@@ -636,6 +649,12 @@ fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
         {
             best = Some(cand);
         }
+    }
+    if best.is_none() && !skipped.is_empty() {
+        return Err(Error::Offline {
+            xy: xy.clone(),
+            searched: skipped.join(", "),
+        });
     }
     let best = best.ok_or_else(|| Error::NoBuild {
         xy: xy.clone(),
@@ -663,9 +682,6 @@ fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>
         url: url.to_owned(),
         source,
     };
-    if ctx.offline {
-        return Ok(Vec::new());
-    }
     let client = ctx.http().map_err(fail)?;
     let got = crate::net::Backoff::default().retry(|_| {
         let resp = client

@@ -4,7 +4,7 @@
 //! runs without registry entries, so it can be assembled on Linux. Its
 //! `python3XY._pth` switches `site` off and fixes `sys.path`; we append to it
 //! (`import site`, `Lib\site-packages`, `..\app\src`) and never delete it
-//! (deleting it breaks subprocesses on 3.14+; packaging-notes.md).
+//! (deleting it breaks subprocesses on CPython 3.14+).
 
 use std::io::Read;
 use std::path::Path;

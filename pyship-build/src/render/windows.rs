@@ -8,7 +8,7 @@
 //!
 //! Both are always in the bundle; `windows.launcher = "pythonw"` only changes
 //! what the installer's shortcuts run (`python\pythonw.exe -m {module}`), since
-//! Microsoft plans to switch VBScript off by default (packaging-notes.md). For
+//! Microsoft plans to switch VBScript off by default in Windows. For
 //! that, `python/sitecustomize.py` points a missing stdout/stderr at
 //! `logs\app.log`, so such servers start under `pythonw.exe` too.
 //! Files get CRLF line endings: `cmd.exe` misparses labels and blocks in

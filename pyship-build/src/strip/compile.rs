@@ -2,8 +2,8 @@
 //! to the source (`compileall -b`), with an interpreter of the target's X.Y.
 //!
 //! A `.py` is removed only when its `.pyc` was written by this run: a file that
-//! failed to compile keeps its source (the seed recipe deleted sources that
-//! never compiled and broke `import fastapi`). With no suitable interpreter,
+//! failed to compile keeps its source (deleting sources that never compiled
+//! breaks imports, e.g. `import fastapi`). With no suitable interpreter,
 //! nothing is removed and the user is told. Measured: a `.pyc`-only tree zips
 //! about 7% larger than the `.py` tree, so this is for start-up time and
 //! source hiding, not size.

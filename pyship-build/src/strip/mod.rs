@@ -1,8 +1,8 @@
 //! Stage: strip site-packages. Why: a bundle carries tests, headers, stubs,
 //! build tools and debug symbols that the app never loads; removing them
-//! shrinks the download, but the seed recipe's stripper broke the app (it
-//! deleted `*.py` after `__pycache__`, removed `numpy.linalg`, deleted whole
-//! `*.dist-info`). Here every rule is safe by construction ([`rules`]), `keep`
+//! shrinks the download, but a careless stripper breaks the app (deleting
+//! `*.py` after `__pycache__`, removing `numpy.linalg` or whole `*.dist-info`
+//! folders all do). Here every rule is safe by construction ([`rules`]), `keep`
 //! wins over every rule, sources are removed only after they compiled
 //! ([`compile`]), stripped binaries are validated ([`symbols`]), and an import
 //! check with the target's interpreter ([`check`]) names the rule that broke a

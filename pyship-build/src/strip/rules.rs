@@ -654,6 +654,8 @@ pub(crate) fn decide(root: &Path, entries: &[Entry], rules: &[Rule], keep: &Glob
     #[derive(Clone, Copy, Default)]
     struct State {
         removed_by: Option<usize>,
+        /// Depth of the folder whose rule removes this entry.
+        removed_depth: Option<usize>,
         kept: bool,
     }
     let mut stack: Vec<(usize, State)> = Vec::new();
@@ -676,6 +678,7 @@ pub(crate) fn decide(root: &Path, entries: &[Entry], rules: &[Rule], keep: &Glob
         if e.is_dir {
             if st.removed_by.is_none() {
                 st.removed_by = matching(e, true);
+                st.removed_depth = st.removed_by.map(|_| e.depth);
             }
             stack.push((e.depth, st));
             continue;
@@ -683,8 +686,14 @@ pub(crate) fn decide(root: &Path, entries: &[Entry], rules: &[Rule], keep: &Glob
         let Some(idx) = st.removed_by.or_else(|| matching(e, false)) else {
             continue;
         };
+        // Licence files of a distribution that stays are never removed
+        // (THIRD-PARTY-LICENSES.txt is written from them); only a rule that
+        // removes the whole `*.dist-info` folder takes them along.
+        let top_depth = e.depth.saturating_sub(e.rel.matches('/').count());
+        let licence = crate::dist_info::is_dist_info_license(&e.rel)
+            && st.removed_depth.is_none_or(|depth| depth > top_depth);
         let t = &mut d.tally[idx];
-        if st.kept {
+        if st.kept || licence {
             t.kept += 1;
         } else {
             t.files += 1;

@@ -371,3 +371,124 @@ fn validators_reject_broken_binaries() {
     assert!(validate_elf(&bytes[..bytes.len() / 2]).is_err());
     assert!(validate_pe(&bytes).is_err());
 }
+
+#[test]
+fn strip_keeps_licence_files_of_distributions_that_stay() {
+    let t = tree(&[
+        ("pkg/__init__.py", ""),
+        ("pkg-1.0.dist-info/METADATA", "Name: pkg\nVersion: 1.0\n"),
+        ("pkg-1.0.dist-info/RECORD", ""),
+        ("pkg-1.0.dist-info/licenses/LICENSE", "MIT"),
+        ("pkg-1.0.dist-info/COPYING.txt", "GPL"),
+        ("setuptools/__init__.py", ""),
+        (
+            "setuptools-70.0.dist-info/METADATA",
+            "Name: setuptools\nVersion: 70.0\n",
+        ),
+        ("setuptools-70.0.dist-info/LICENSE", "MIT"),
+    ]);
+    let mut o = opts();
+    // A user glob that would catch every licence file.
+    o.remove = vec!["**/LICENSE".into(), "**/COPYING*".into()];
+    strip(t.path(), &o);
+    let p = t.path();
+    assert!(p.join("pkg-1.0.dist-info/licenses/LICENSE").is_file());
+    assert!(p.join("pkg-1.0.dist-info/COPYING.txt").is_file());
+    assert!(!p.join("pkg-1.0.dist-info/RECORD").exists());
+    // A distribution removed whole takes its licence along (no orphan dist-info).
+    assert!(!p.join("setuptools-70.0.dist-info").exists());
+}
+
+/// Files Tcl and Tk read when `tkinter.Tk()` starts and a ttk widget is drawn
+/// (recorded under wine by wrapping Tcl's `source`, plus what Tcl reads before
+/// that: `init.tcl`, its index, the system encoding), and the `tkinter` package.
+const TK_START_UP: &[&str] = &[
+    "tcl/tcl8.6/init.tcl",
+    "tcl/tcl8.6/tclIndex",
+    "tcl/tcl8.6/auto.tcl",
+    "tcl/tcl8.6/tm.tcl",
+    "tcl/tcl8.6/package.tcl",
+    "tcl/tcl8.6/encoding/cp1252.enc",
+    "tcl/tcl8/8.5/msgcat-1.6.1.tm",
+    "tcl/tk8.6/pkgIndex.tcl",
+    "tcl/tk8.6/tk.tcl",
+    "tcl/tk8.6/button.tcl",
+    "tcl/tk8.6/entry.tcl",
+    "tcl/tk8.6/icons.tcl",
+    "tcl/tk8.6/menu.tcl",
+    "tcl/tk8.6/msgs/de.msg",
+    "tcl/tk8.6/ttk/ttk.tcl",
+    "tcl/tk8.6/ttk/vistaTheme.tcl",
+    "tcl/tk8.6/ttk/winTheme.tcl",
+    "tcl/tk8.6/ttk/xpTheme.tcl",
+    "tcl/tk8.6/ttk/cursors.tcl",
+    "Lib/tkinter/__init__.py",
+    "Lib/tkinter/ttk.py",
+];
+
+const TK_TRIMS: &[&str] = &[
+    "tcl/tcl86t.lib",
+    "tcl/libbz2.def",
+    "tcl/tclConfig.sh",
+    "tcl/nmake/rules.vc",
+    "tcl/tcl8.6/tzdata/Europe/Berlin",
+    "tcl/tcl8.6/msgs/de.msg",
+    "tcl/sqlite3.44.2/pkgIndex.tcl",
+    "tcl/itcl4.2.4/itcl.tcl",
+    "tcl/tk8.6/demos/widget",
+    "Lib/tkinter/test/test_tkinter/test_misc.py",
+];
+
+#[test]
+fn tkinter_preset_keeps_what_tk_loads_at_start_up() {
+    let files: Vec<(&str, &str)> = TK_START_UP
+        .iter()
+        .chain(TK_TRIMS)
+        .chain(&["_tkinter.pyd", "tcl86t.dll", "tk86t.dll", "zlib.dll"])
+        .map(|f| (*f, "x"))
+        .collect();
+    let python = tree(&files);
+    let env = Env::default();
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    // The default presets never touch the runtime folder.
+    assert!(run_runtime(&opts(), python.path(), Platform::Windows, &ctx)
+        .expect("runs")
+        .is_none());
+    let with_tk = Options {
+        presets: vec!["generic".into(), "tkinter".into()],
+        ..opts()
+    };
+    let report = run_runtime(&with_tk, python.path(), Platform::Windows, &ctx)
+        .expect("runs")
+        .expect("the tkinter preset applies to the runtime");
+    for f in TK_START_UP
+        .iter()
+        .chain(&["_tkinter.pyd", "tcl86t.dll", "tk86t.dll", "zlib.dll"])
+    {
+        assert!(
+            python.path().join(f).is_file(),
+            "the tkinter preset removed {f}"
+        );
+    }
+    for f in TK_TRIMS {
+        assert!(
+            !python.path().join(f).exists(),
+            "{f} survived the tkinter preset"
+        );
+    }
+    assert_eq!(
+        report.before.files - report.after.files,
+        TK_TRIMS.len() as u64
+    );
+    // In site-packages the runtime preset does nothing, even to look-alikes.
+    let sp = tree(&[("tcl/tcl86t.lib", "x"), ("Lib/tkinter/test/t.py", "x")]);
+    let r = strip(
+        sp.path(),
+        &Options {
+            presets: vec!["tkinter".into()],
+            ..opts()
+        },
+    );
+    assert_eq!(r.before, r.after);
+}

@@ -227,6 +227,11 @@ def wait_up(root, pid, port, timeout):
         if port and http_answers(port):
             _log("the new version answers on port %d" % port)
             return 0
+        if pid and not pid_alive(pid) and not running_from(runtime):
+            # The process started by the helper is gone (Linux: run.sh
+            # execs the interpreter, so its pid is the app's).
+            _log("the new version exited during start-up")
+            return 1
         if alive():
             gone_since = None
             up_since = up_since or now

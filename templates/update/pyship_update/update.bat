@@ -44,6 +44,8 @@ if errorlevel 1 goto rollback
 for /f "usebackq delims=" %%e in ("%PYSHIP_STAGE%\swapped.txt") do call :remove "%PYSHIP_ROOT%\%%~e.old"
 call :remove "%PYSHIP_STAGE%\new"
 del /q "%PYSHIP_STAGE%\*.zip" >nul 2>&1
+rem The lock goes before the last line: whoever waits for that line finds the update finished.
+del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
 echo updated to %PYSHIP_TAG%
 exit /b 0
 
@@ -51,8 +53,9 @@ exit /b 0
 echo the new version did not come up; rolling back
 call :restore
 call :launch
-echo rolled back; the old version was started again
 call :remove "%PYSHIP_STAGE%\new"
+del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+echo rolled back; the old version was started again
 exit /b 1
 
 :installer
@@ -76,6 +79,7 @@ if errorlevel 1 (
     exit /b 1
 )
 del /q "%PYSHIP_SETUP%" >nul 2>&1
+del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
 echo updated to %PYSHIP_TAG%
 exit /b 0
 

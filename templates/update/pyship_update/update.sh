@@ -16,16 +16,18 @@ NEW=$PYSHIP_NEW
 ENTRIES="$STAGE/entries.txt"
 SWAPPED="$STAGE/swapped.txt"
 say() { echo "[$(date '+%Y-%m-%d %H:%M:%S')] $*"; }
+# Clean up and release the lock, then log the last line (whoever waits for
+# it finds the update finished).
 finish() {
     rm -rf "$STAGE/new" "$STAGE/swapped.txt"
     rm -f "$STAGE/lock"
+    say "$2"
     exit "$1"
 }
 
 say "update of $ROOT to $PYSHIP_TAG"
 if ! "$NEW/python/bin/python3" -I "$STAGE/helper.py" wait-exit; then
-    say "the app did not exit; nothing was changed"
-    finish 1
+    finish 1 "the app did not exit; nothing was changed"
 fi
 
 restore() {
@@ -63,7 +65,7 @@ if [ -n "$failed" ]; then
     say "could not swap $failed; restoring the old version"
     restore
     start_app
-    finish 1
+    finish 1 "restored the old version and started it again"
 fi
 
 say "swapped; starting the new version"
@@ -73,11 +75,9 @@ if "$ROOT/python.old/bin/python3" -I "$STAGE/helper.py" wait-up; then
         [ -n "$e" ] && rm -rf "$ROOT/$e.old"
     done <"$SWAPPED"
     rm -f "$STAGE"/*.tar.gz
-    say "updated to $PYSHIP_TAG"
-    finish 0
+    finish 0 "updated to $PYSHIP_TAG"
 fi
 say "the new version did not come up; rolling back"
 restore
 start_app
-say "rolled back; the old version was started again"
-finish 1
+finish 1 "rolled back; the old version was started again"

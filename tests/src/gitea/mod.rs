@@ -272,6 +272,20 @@ impl GiteaServer {
         self.inject(1, When::Uploads, Fault::Drop { after });
     }
 
+    /// Cut the next download of asset `name` off after `after` bytes of its body.
+    pub fn truncate_next_download(&self, name: &str, after: usize) {
+        self.inject(
+            1,
+            When::Download(name.to_owned()),
+            Fault::Truncate { after },
+        );
+    }
+
+    /// Delete every release (and tag row) of `repo`, assets included.
+    pub fn clear_releases(&self, repo: &str) {
+        self.state().releases.retain(|r| r.repo != repo);
+    }
+
     /// Queue `n` copies of `fault` for requests matching `when`.
     pub fn inject(&self, n: usize, when: When, fault: Fault) {
         let mut st = self.state();

@@ -2,7 +2,8 @@
 //! with Gitea's status codes and messages, releases (tag-only rows converted
 //! in place, drafts, pagination headers), asset lists sorted by name with
 //! duplicates allowed, raw and multipart uploads, 413 over a size limit, and
-//! the package link API. [`super::github`] speaks GitHub's dialect of the
+//! the package link API, and asset downloads (web route and attachments).
+//! [`super::github`] speaks GitHub's dialect of the
 //! same state.
 
 use super::state::{
@@ -82,12 +83,41 @@ pub(super) fn route(st: &mut State, req: &Request) -> (Response, Option<UploadKi
         ["api", "v1", "packages", owner, kind, name, "-", rest @ ..] => {
             package_route(st, req, &auth, owner, kind, name, rest)
         }
+        [owner, repo, "releases", "download", tag, name] if req.method == "GET" => download(
+            st,
+            |r| r.repo.eq_ignore_ascii_case(&format!("{owner}/{repo}")) && r.tag == *tag,
+            |a| a.name == *name,
+        ),
+        ["attachments", uuid] if req.method == "GET" => download(st, |_| true, |a| a.uuid == *uuid),
         _ => not_found(st),
     };
     if query_auth {
         add_warning(&mut resp);
     }
     (resp, None)
+}
+
+/// The web download of an asset (`/{owner}/{repo}/releases/download/{tag}/{name}`
+/// or `/attachments/{uuid}`): its bytes, as `application/octet-stream`. Drafts
+/// and tag rows have no downloads; with duplicate names the first row wins.
+fn download(
+    st: &State,
+    release: impl Fn(&ReleaseRow) -> bool,
+    asset: impl Fn(&AssetRow) -> bool,
+) -> Response {
+    let found = st
+        .releases
+        .iter()
+        .filter(|r| !r.draft && !r.is_tag && release(r))
+        .find_map(|r| r.assets.iter().find(|a| asset(a)));
+    match found {
+        Some(a) => Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+            body: Some(a.data.clone()),
+        },
+        None => not_found(st),
+    }
 }
 
 pub(super) fn with_warning(

@@ -33,6 +33,8 @@ pub enum When {
     Uploads,
     /// Requests of this method (`"POST"`, `"PATCH"`, …).
     Method(&'static str),
+    /// Downloads of the asset of this name (`GET /{owner}/{repo}/releases/download/{tag}/{name}`).
+    Download(String),
 }
 
 /// An injected failure, consumed by the next matching request. Faults are
@@ -49,6 +51,9 @@ pub enum Fault {
     StatusAfterStore { status: u16 },
     /// Read `after` bytes of the body, then close the connection.
     Drop { after: usize },
+    /// Answer with the full `Content-Length` but only `after` bytes of the
+    /// body, then close the connection (a download cut off midway).
+    Truncate { after: usize },
 }
 
 #[derive(Debug, Clone)]

@@ -106,11 +106,17 @@ pub(super) fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
             || req.segments[..3] == ["api", "uploads", "repos"])
         && req.segments[5] == "releases"
         && req.segments[7] == "assets";
+    let download_of = (method == "GET"
+        && req.segments.len() == 6
+        && req.segments[2] == "releases"
+        && req.segments[3] == "download")
+        .then(|| req.segments[5].clone());
     let fault = {
         let mut st = state.lock().expect("state");
         let hit = match st.faults.front() {
             Some((When::Any, _)) => true,
             Some((When::Uploads, _)) => is_upload,
+            Some((When::Download(name), _)) => download_of.as_ref() == Some(name),
             Some((When::Method(m), _)) => *m == method,
             None => false,
         };
@@ -170,6 +176,23 @@ pub(super) fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
         let mut st = state.lock().expect("state");
         route(&mut st, &req)
     };
+    if let Some(Fault::Truncate { after }) = fault {
+        log(0, upload);
+        let mut r = resp;
+        let body = r.body.take().unwrap_or_default();
+        r.headers
+            .push(("Content-Length".into(), body.len().to_string()));
+        let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
+        for (k, v) in &r.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let _ = out.write_all(head.as_bytes());
+        let _ = out.write_all(&body[..after.min(body.len())]);
+        let _ = out.flush();
+        let _ = out.shutdown(Shutdown::Both);
+        return Ok(());
+    }
     if let Some(Fault::StatusAfterStore { status }) = fault {
         resp = Response::json(
             status,
@@ -228,8 +251,14 @@ pub(super) fn write_response(out: &mut TcpStream, r: Response) -> std::io::Resul
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     let body = r.body.unwrap_or_default();
+    let typed = r
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     if r.status != 204 {
-        head.push_str("Content-Type: application/json;charset=utf-8\r\n");
+        if !typed {
+            head.push_str("Content-Type: application/json;charset=utf-8\r\n");
+        }
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("Connection: close\r\n\r\n");

@@ -86,8 +86,10 @@ fn plan_describes_release_steps_and_docker_tags() {
         assets,
         [
             "Hello-App-v1.1.0-win-x64.zip",
+            "Hello-App-v1.1.0-win-x64.cdx.json",
             "Hello-App-v1.1.0-setup.exe",
             "Hello-App-v1.1.0-linux-x64.tar.gz",
+            "Hello-App-v1.1.0-linux-x64.cdx.json",
             "manifest.json",
             "SHA256SUMS"
         ],

@@ -1,7 +1,7 @@
 //! `cargo pyship publish` against the Gitea-compatible test server: first
 //! publish, idempotent re-runs, duplicate clean-up, faults that must converge,
 //! tag-only rows, the prerelease flag, token hygiene, dry runs, and the test
-//! server's own fidelity to `reference/gitea-api.md`.
+//! server's own fidelity to Gitea's API (status codes, messages, ordering).
 
 use std::path::{Path, PathBuf};
 

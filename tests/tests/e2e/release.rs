@@ -3,7 +3,9 @@
 //! the Windows zip, the installer and the Linux tarball from local test data,
 //! writes manifest.json, and publishes everything with SHA256SUMS last. A second
 //! run converges on the same release with one asset per name; `--dry-run`
-//! changes nothing.
+//! changes nothing. Signing is configured (a PKCS#12 file made by openssl):
+//! the published installer carries a signature, the SBOMs are assets listed
+//! in SHA256SUMS and manifest.json, and the bundles carry the licence file.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +24,11 @@ struct Servers {
     wheels: StaticServer,
     _runtime_file: tempfile::TempDir,
     runtime: StaticServer,
+    cert_dir: tempfile::TempDir,
+    cert: pyship_e2e::trust::TestCert,
 }
+
+const SIGN_PASSWORD_ENV: &str = "PYSHIP_TEST_SIGN_PASSWORD";
 
 fn servers() -> Servers {
     let mirror_dir = tempfile::tempdir().unwrap();
@@ -35,7 +41,11 @@ fn servers() -> Servers {
     )
     .unwrap();
     let (runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let cert_dir = tempfile::tempdir().unwrap();
+    let cert = pyship_e2e::trust::make_cert(cert_dir.path(), "release-test-password");
     Servers {
+        cert_dir,
+        cert,
         gitea: GiteaServer::start(),
         mirror: StaticServer::start(mirror_dir.path()),
         _mirror_dir: mirror_dir,
@@ -61,9 +71,13 @@ fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
         "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
         s.runtime.url()
     );
+    // The certificate as a file of the project (`pkcs12 = "path"`).
+    fs_err::create_dir_all(dir.join("certs")).unwrap();
+    fs_err::copy(&s.cert.p12, dir.join("certs/codesign.p12")).unwrap();
+    assert!(s.cert_dir.path().is_dir());
     fs_err::write(
         &manifest,
-        format!("{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{runtime_url}\"\n"),
+        format!("{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{runtime_url}\"\n\n[package.metadata.pyship.windows.sign]\npkcs12 = \"certs/codesign.p12\"\npassword-env = \"{SIGN_PASSWORD_ENV}\"\n"),
     )
     .unwrap();
     fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
@@ -85,13 +99,16 @@ fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
         .env("DEPLOY_TOKEN", WRITE_TOKEN)
         .env("PYSHIP_RETRY_BASE_MS", "5")
         .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env(SIGN_PASSWORD_ENV, &s.cert.password)
         .args(["pyship", "release"]);
     c
 }
 
 const ASSETS: &[&str] = &[
+    "Hello-App-v0.4.0-rc.1-linux-x64.cdx.json",
     "Hello-App-v0.4.0-rc.1-linux-x64.tar.gz",
     "Hello-App-v0.4.0-rc.1-setup.exe",
+    "Hello-App-v0.4.0-rc.1-win-x64.cdx.json",
     "Hello-App-v0.4.0-rc.1-win-x64.zip",
     "SHA256SUMS",
     "manifest.json",
@@ -133,6 +150,50 @@ fn assert_release(s: &Servers, dir: &Path) {
     let m: serde_json::Value =
         serde_json::from_slice(&fs_err::read(dist.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["version"]["pep440"], "0.4.0rc1", "{m}");
+    let sboms: Vec<&str> = m["sboms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sboms,
+        [
+            "Hello-App-v0.4.0-rc.1-win-x64.cdx.json",
+            "Hello-App-v0.4.0-rc.1-linux-x64.cdx.json"
+        ],
+        "{m}"
+    );
+    // The published installer is signed with the configured certificate.
+    let setup = rel
+        .assets
+        .iter()
+        .find(|a| a.name.ends_with("-setup.exe"))
+        .unwrap();
+    let downloaded = tempfile::tempdir().unwrap();
+    let exe = downloaded.path().join("setup.exe");
+    fs_err::write(&exe, &setup.data).unwrap();
+    let (ok, out) = pyship_e2e::trust::verify(&exe, &s.cert.cert_pem);
+    assert!(ok, "the published installer does not verify:\n{out}");
+    // Both bundles carry the licence file at the top of their folder.
+    let zip = rel
+        .assets
+        .iter()
+        .find(|a| a.name.ends_with(".zip"))
+        .unwrap();
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip.data.clone())).unwrap();
+    assert!(z.by_name("Hello-App/THIRD-PARTY-LICENSES.txt").is_ok());
+    let tgz = rel
+        .assets
+        .iter()
+        .find(|a| a.name.ends_with(".tar.gz"))
+        .unwrap();
+    let mut t = tar::Archive::new(flate2::read::GzDecoder::new(&tgz.data[..]));
+    assert!(t
+        .entries()
+        .unwrap()
+        .any(|e| e.unwrap().path().unwrap().to_string_lossy()
+            == "Hello-App/THIRD-PARTY-LICENSES.txt"));
 }
 
 #[test]
@@ -161,6 +222,18 @@ fn release_builds_everything_and_publishes_idempotently() {
         .stdout
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    // What signing, the licence file and the SBOMs cost in this release
+    // (README, Performance): the bundle stages and the installer's signing.
+    for b in v["bundles"].as_array().unwrap() {
+        eprintln!(
+            "bundle {} {}s: {}",
+            b["platform"], b["seconds"], b["stages"]
+        );
+    }
+    eprintln!(
+        "installer: makensis {}s (uninstaller signing included), signing {}s",
+        v["installer"]["makensis_seconds"], v["installer"]["sign_seconds"]
+    );
     assert_eq!(v["tag"], TAG);
     assert_eq!(v["prerelease"], true);
     assert!(v["url"].as_str().unwrap().contains("/releases/tag/"), "{v}");

@@ -141,6 +141,19 @@ fn tcl_tk_entries(names: &BTreeMap<String, String>) -> Vec<&String> {
         .collect()
 }
 
+/// The number of packages the import check imported (`Imported N packages`).
+fn imported(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Imported ")?
+                .strip_suffix(" packages")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no import check in:\n{stderr}"))
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -162,7 +175,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     // The summary line counts tkinter; the import check included it.
     assert!(stderr.contains("+ tkinter (pypi, "), "{stderr}");
-    assert!(stderr.contains("Imported 1 packages"), "{stderr}");
+    let checked_with_tk = imported(&stderr);
     let zip = dir.join("dist").join(ZIP);
     let files = zip_files(&zip);
     for f in [
@@ -179,10 +192,17 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     ] {
         assert!(files.contains_key(f), "{f} missing from {ZIP}");
     }
-    // The sdist is pinned like a runtime.
+    // The sdist is pinned like a runtime: an --offline rebuild takes the
+    // locked file and gives the same zip.
     let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
     let sdist_sha = pyship_e2e::testdata::lock().tkinter.sha256;
     assert!(lock.contains(SDIST) && lock.contains(&sdist_sha), "{lock}");
+    let first = sha256_file(&zip);
+    bundle(&dir, cache.path(), &mirror.url(), &prefix)
+        .arg("--offline")
+        .assert()
+        .success();
+    assert_eq!(sha256_file(&zip), first, "the locked rebuild differs");
 
     let unpacked = tempfile::tempdir().unwrap();
     let root = unzip(&zip, unpacked.path());
@@ -257,9 +277,16 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
 
     // tkinter = false ships no Tcl/Tk at all.
     set_in_manifest(&dir, "tkinter = true\n", "tkinter = false\n");
-    bundle(&dir, cache.path(), &mirror.url(), &prefix)
+    let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!stderr.contains("+ tkinter"), "{stderr}");
+    assert_eq!(
+        checked_with_tk,
+        imported(&stderr) + 1,
+        "the import check with tkinter did not include it"
+    );
     let plain = zip_files(&zip);
     assert!(
         tcl_tk_entries(&plain).is_empty(),

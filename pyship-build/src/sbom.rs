@@ -1,0 +1,907 @@
+//! Stage: a CycloneDX 1.5 SBOM of each bundle
+//! (`{name}-{tag}-win-x64.cdx.json`, `{name}-{tag}-linux-x64.cdx.json`) in
+//! the output directory, published with the release.
+//!
+//! Why: people who install software on company machines are asked what is
+//! inside it. The document lists every distribution in the bundle's
+//! site-packages (name, version, licence from its metadata, `pkg:pypi` purl,
+//! SHA-256 of its wheel where known), the CPython runtime (version, source
+//! URL and the archive's SHA-256) and, when the project ships a Rust
+//! extension of its own, the crates of its Cargo.lock. The document is made
+//! of the serde types below, the subset of the CycloneDX 1.5 JSON schema that
+//! cargo-pyship writes; the end-to-end tests validate every SBOM against the
+//! official schema (the CycloneDX project's Python library, pinned). The
+//! `cyclonedx-bom` crate was measured too: it models every spec version in
+//! JSON and XML and took over ten minutes to compile on the CI machine,
+//! for a dozen fields used here.
+//!
+//! Wheel hashes are "where known": a local wheel file (the project's
+//! `wheels`, a local `find-links` folder) is hashed; a `find-links` page or
+//! an index's simple page gives the `#sha256=` of its links (PyPI's does).
+//! Nothing is downloaded again to learn a hash, and `--offline` asks no server.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::dist_info::{normalize, Distribution};
+use crate::plan::Plan;
+use crate::platform::Platform;
+
+/// The default package index (uv's default).
+const PYPI_SIMPLE: &str = "https://pypi.org/simple";
+
+/// The CycloneDX document (the fields cargo-pyship writes).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Bom {
+    pub bom_format: &'static str,
+    pub spec_version: &'static str,
+    pub serial_number: String,
+    pub version: u32,
+    pub metadata: Metadata,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Metadata {
+    pub timestamp: String,
+    pub tools: Tools,
+    pub component: Component,
+    pub properties: Vec<Property>,
+}
+
+/// CycloneDX 1.5 `tools` (the object form).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Tools {
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Component {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(rename = "bom-ref")]
+    pub bom_ref: String,
+    pub name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<HashEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<LicenseChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_references: Vec<ExternalReference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Property>,
+}
+
+impl Component {
+    fn new(kind: &'static str, bom_ref: String, name: &str, version: &str) -> Self {
+        Self {
+            kind,
+            bom_ref,
+            name: one_line(name),
+            version: one_line(version),
+            description: None,
+            hashes: Vec::new(),
+            licenses: Vec::new(),
+            purl: None,
+            external_references: Vec::new(),
+            properties: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HashEntry {
+    pub alg: &'static str,
+    pub content: String,
+}
+
+/// Either one licence (an SPDX id or a name) or an SPDX expression.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum LicenseChoice {
+    License { license: License },
+    Expression { expression: String },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct License {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ExternalReference {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<HashEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Property {
+    pub name: String,
+    pub value: String,
+}
+
+/// Whitespace runs (line breaks included) as one space: names and versions
+/// are single-line strings in CycloneDX.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// SPDX identifiers that Python metadata commonly spells out in `License:`
+/// (exactly, or as a classifier's last part), to emit `id` instead of `name`.
+const SPDX_IDS: &[(&str, &str)] = &[
+    ("MIT", "MIT"),
+    ("MIT License", "MIT"),
+    ("BSD", "BSD-3-Clause"),
+    ("BSD-2-Clause", "BSD-2-Clause"),
+    ("BSD-3-Clause", "BSD-3-Clause"),
+    ("BSD 3-Clause", "BSD-3-Clause"),
+    ("Apache-2.0", "Apache-2.0"),
+    ("Apache 2.0", "Apache-2.0"),
+    ("Apache License 2.0", "Apache-2.0"),
+    ("Apache Software License 2.0", "Apache-2.0"),
+    ("Apache License, Version 2.0", "Apache-2.0"),
+    ("ISC", "ISC"),
+    ("ISC License (ISCL)", "ISC"),
+    ("MPL-2.0", "MPL-2.0"),
+    ("Mozilla Public License 2.0 (MPL 2.0)", "MPL-2.0"),
+    ("PSF-2.0", "PSF-2.0"),
+    ("Python Software Foundation License", "PSF-2.0"),
+    ("LGPL-2.1-or-later", "LGPL-2.1-or-later"),
+    ("LGPL-3.0-or-later", "LGPL-3.0-or-later"),
+    ("GPL-2.0-or-later", "GPL-2.0-or-later"),
+    ("GPL-3.0-or-later", "GPL-3.0-or-later"),
+    ("Unlicense", "Unlicense"),
+    ("The Unlicense (Unlicense)", "Unlicense"),
+    ("0BSD", "0BSD"),
+    ("Zlib", "Zlib"),
+    ("CC0-1.0", "CC0-1.0"),
+];
+
+fn spdx_id(s: &str) -> Option<&'static str> {
+    SPDX_IDS
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(s.trim()))
+        .map(|(_, id)| *id)
+}
+
+/// `win-x64` / `linux-x64`: the part of the SBOM's name after `{name}-{tag}-`.
+pub fn suffix(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Windows => "win-x64",
+        Platform::Linux => "linux-x64",
+    }
+}
+
+/// `{name}-{tag}-{suffix}.cdx.json`.
+pub fn file_name(plan: &Plan, platform: Platform) -> String {
+    format!(
+        "{}-{}-{}.cdx.json",
+        plan.file_name,
+        plan.version.version.tag(),
+        suffix(platform)
+    )
+}
+
+/// What was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Written {
+    pub platform: Platform,
+    pub path: PathBuf,
+    /// Python distributions listed (the app's own is the SBOM's subject).
+    pub distributions: usize,
+    /// Of those, how many carry their wheel's SHA-256.
+    pub wheel_hashes: usize,
+    /// Crates listed from Cargo.lock (0 unless a Rust extension ships).
+    pub crates: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not write the SBOM {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
+    #[error("could not read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::error::Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Write { source, .. } => source.hint(),
+            Error::Read { .. } => None,
+        }
+    }
+}
+
+/// The runtime as the SBOM describes it.
+#[derive(Debug, Clone)]
+pub struct RuntimeSource {
+    pub version: String,
+    pub url: String,
+    /// SHA-256 of the downloaded archive (empty: unknown, e.g. a host venv).
+    pub sha256: String,
+}
+
+/// Wheel file name → SHA-256, from the places the dependencies came from.
+#[derive(Debug, Default, Clone)]
+pub struct WheelHashes {
+    /// Local wheel files by file name (hashed when matched).
+    local: BTreeMap<String, PathBuf>,
+    /// Hashes from `#sha256=` link fragments, by file name.
+    known: BTreeMap<String, String>,
+}
+
+impl WheelHashes {
+    /// Collect what is known for `dists` of `platform`: the project's wheels,
+    /// local `find-links` folders, and (unless offline) `find-links` pages
+    /// and the index's simple pages.
+    pub fn collect(
+        plan: &Plan,
+        platform: Platform,
+        dists: &[Distribution],
+        ctx: &Context<'_>,
+    ) -> Self {
+        let mut me = Self::default();
+        for w in own_wheels(plan, platform) {
+            me.add_local(w);
+        }
+        let mut pages = Vec::new();
+        for link in &plan.config.find_links {
+            let local = plan.project.config_dir.join(link);
+            if !link.contains("://") && local.is_dir() {
+                for e in fs_err::read_dir(&local).into_iter().flatten().flatten() {
+                    me.add_local(e.path());
+                }
+            } else if !link.contains("://") && local.is_file() {
+                me.add_local(local);
+            } else if let Some(path) = link.strip_prefix("file://") {
+                for e in fs_err::read_dir(path).into_iter().flatten().flatten() {
+                    me.add_local(e.path());
+                }
+            } else {
+                pages.push(link.clone());
+            }
+        }
+        if !plan.config.no_index {
+            let index = plan
+                .config
+                .index_url
+                .clone()
+                .unwrap_or_else(|| PYPI_SIMPLE.into());
+            let index = index.trim_end_matches('/').to_owned();
+            for d in dists {
+                if normalize(&d.name) != normalize(&plan.dist_name) {
+                    pages.push(format!("{index}/{}/", d.normalized_name()));
+                }
+            }
+        }
+        if ctx.offline || pages.is_empty() {
+            return me;
+        }
+        let Ok(http) = ctx.http() else {
+            return me;
+        };
+        use rayon::prelude::*;
+        let found: Vec<(String, String)> = pages
+            .par_iter()
+            .flat_map_iter(|url| {
+                let text = http
+                    .get(url)
+                    .header("Accept", "text/html")
+                    .send()
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .and_then(|r| r.text().ok())
+                    .unwrap_or_default();
+                link_hashes(&text)
+            })
+            .collect();
+        for (file, sha) in found {
+            me.known.entry(file).or_insert(sha);
+        }
+        ctx.reporter.debug(&format!(
+            "SBOM: {} wheel hashes from {} pages, {} local wheels",
+            me.known.len(),
+            pages.len(),
+            me.local.len()
+        ));
+        me
+    }
+
+    fn add_local(&mut self, path: PathBuf) {
+        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+            if name.ends_with(".whl") {
+                self.local.insert(name.to_owned(), path.clone());
+            }
+        }
+    }
+
+    /// The wheel of `d` and its SHA-256, when known.
+    pub fn find(&self, d: &Distribution) -> Option<(String, String)> {
+        let pick = |names: Vec<&String>| -> Option<String> {
+            let matching: Vec<&String> =
+                names.into_iter().filter(|f| wheel_matches(f, d)).collect();
+            match matching.as_slice() {
+                [one] => Some((*one).clone()),
+                many => many
+                    .iter()
+                    .find(|f| tags_match(f, &d.wheel_tags))
+                    .map(|f| (*f).clone()),
+            }
+        };
+        if let Some(name) = pick(self.local.keys().collect()) {
+            let sha = crate::fs::sha256_file(&self.local[&name]).ok()?;
+            return Some((name, sha));
+        }
+        let name = pick(self.known.keys().collect())?;
+        Some((name.clone(), self.known[&name].clone()))
+    }
+}
+
+/// `(file name, sha256)` of each `<a href="…whl#sha256=…">` of a PEP 503 page.
+pub fn link_hashes(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("href=").skip(1) {
+        let Some(q) = part.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let Some(end) = part[1..].find(q) else {
+            continue;
+        };
+        let href = part[1..1 + end].replace("&amp;", "&");
+        let Some((url, frag)) = href.split_once('#') else {
+            continue;
+        };
+        let Some(sha) = frag
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("sha256="))
+            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        else {
+            continue;
+        };
+        let file = url.rsplit('/').next().unwrap_or(url);
+        let file = percent_decode(file);
+        if file.ends_with(".whl") {
+            out.push((file, sha.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
+/// The (name, version, tags) of a wheel file name.
+fn wheel_parts(file: &str) -> Option<(String, String, Vec<String>)> {
+    let stem = file.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    let (name, version, py, abi, plat) = match parts.as_slice() {
+        [n, v, py, abi, plat] | [n, v, _, py, abi, plat] => (*n, *v, *py, *abi, *plat),
+        _ => return None,
+    };
+    let mut tags = Vec::new();
+    for p in py.split('.') {
+        for a in abi.split('.') {
+            for t in plat.split('.') {
+                tags.push(format!("{p}-{a}-{t}"));
+            }
+        }
+    }
+    Some((normalize(name), version.to_owned(), tags))
+}
+
+fn wheel_matches(file: &str, d: &Distribution) -> bool {
+    wheel_parts(file).is_some_and(|(n, v, _)| {
+        n == d.normalized_name() && (v == d.version || v.replace('_', "-") == d.version)
+    })
+}
+
+fn tags_match(file: &str, tags: &[String]) -> bool {
+    wheel_parts(file).is_some_and(|(_, _, t)| t.iter().any(|t| tags.contains(t)))
+}
+
+/// Whether a Rust extension of the project's own ships on `platform`: the
+/// project is built with maturin, or one of its `wheels` is a binary (not
+/// `-any`) wheel.
+pub fn ships_rust_extension(plan: &Plan, platform: Platform) -> bool {
+    crate::wheel::planned(plan, platform).is_ok_and(|b| b.maturin.is_some())
+        || own_wheels(plan, platform)
+            .iter()
+            .filter_map(|w| crate::deps::wheel_platform_tag(w))
+            .any(|t| t != "any")
+}
+
+/// The project's own wheels for `platform`: `wheels = [...]` and those its
+/// prebuild or maturin build left in the target's wheel folder.
+pub fn own_wheels(plan: &Plan, platform: Platform) -> Vec<PathBuf> {
+    let mut v = crate::deps::project_wheels(plan, platform).unwrap_or_default();
+    if let Ok(b) = crate::wheel::planned(plan, platform) {
+        v.extend(crate::wheel::wheels_in(&b.out_dir).unwrap_or_default());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A crate of Cargo.lock.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct LockedCrate {
+    name: String,
+    version: String,
+    source: Option<String>,
+    checksum: Option<String>,
+}
+
+fn cargo_lock_crates(plan: &Plan) -> Result<Vec<LockedCrate>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<LockedCrate>,
+    }
+    let path = plan.project.workspace_root.join("Cargo.lock");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = fs_err::read_to_string(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let lock: Lock = toml::from_str(&text).map_err(|e| Error::Read {
+        path,
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(lock.package)
+}
+
+fn sha256_hash(hex: &str) -> Vec<HashEntry> {
+    vec![HashEntry {
+        alg: "SHA-256",
+        content: hex.to_ascii_lowercase(),
+    }]
+}
+
+fn license_id(id: &str) -> LicenseChoice {
+    LicenseChoice::License {
+        license: License {
+            id: Some(id.to_owned()),
+            name: None,
+        },
+    }
+}
+
+fn license_name(name: &str) -> LicenseChoice {
+    match spdx_id(name) {
+        Some(id) => license_id(id),
+        None => LicenseChoice::License {
+            license: License {
+                id: None,
+                name: Some(one_line(name)),
+            },
+        },
+    }
+}
+
+/// The licences of `d` for CycloneDX: its `License-Expression` (an SPDX
+/// expression by the metadata spec), else a short `License:` value, else its
+/// licence classifiers; names that are well-known SPDX ids become ids.
+fn licenses_of(d: &Distribution) -> Vec<LicenseChoice> {
+    if let Some(e) = &d.license_expression {
+        let e = one_line(e);
+        return vec![match spdx_id(&e) {
+            Some(id) => license_id(id),
+            None => LicenseChoice::Expression { expression: e },
+        }];
+    }
+    let short = d.license.as_deref().map(str::trim).filter(|l| {
+        !l.is_empty() && !l.contains('\n') && l.len() <= 100 && !l.eq_ignore_ascii_case("UNKNOWN")
+    });
+    if let Some(l) = short {
+        return vec![license_name(l)];
+    }
+    let mut names: Vec<String> = d
+        .license_classifiers
+        .iter()
+        .map(|c| c.rsplit(" :: ").next().unwrap_or(c).to_owned())
+        .collect();
+    names.dedup();
+    if !names.is_empty() {
+        return names.iter().map(|n| license_name(n)).collect();
+    }
+    d.license_summary()
+        .map(|s| vec![license_name(&s)])
+        .unwrap_or_default()
+}
+
+fn property(name: &str, value: &str) -> Property {
+    Property {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// `pkg:pypi/{normalized name}@{version}`.
+pub fn pypi_purl(name: &str, version: &str) -> String {
+    format!("pkg:pypi/{}@{}", normalize(name), percent_encode(version))
+}
+
+/// RFC 3339 (UTC, seconds) of `secs` since the epoch.
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let (y, m, d) = crate::archive::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A deterministic `urn:uuid:` from the document's content (RFC 4122 layout,
+/// version 5-style bits), so the same inputs give the same SBOM.
+fn serial(seed: &str) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// Build the SBOM of `platform`'s bundle.
+pub fn build(
+    plan: &Plan,
+    platform: Platform,
+    runtime: &RuntimeSource,
+    dists: &[Distribution],
+    hashes: &WheelHashes,
+    timestamp: u64,
+) -> Result<(Bom, Written), Error> {
+    let own = normalize(&plan.dist_name);
+    let mut components = Vec::new();
+    let mut subject = None;
+    let mut wheel_hashes = 0;
+    for d in dists {
+        let purl = pypi_purl(&d.name, &d.version);
+        let is_own = d.normalized_name() == own;
+        let mut c = Component::new(
+            if is_own { "application" } else { "library" },
+            purl.clone(),
+            &d.name,
+            &d.version,
+        );
+        c.purl = Some(purl);
+        c.description = d.summary.as_deref().map(one_line);
+        c.licenses = licenses_of(d);
+        c.properties
+            .push(property("pyship:dist-info", &d.dist_info));
+        if let Some((file, sha)) = hashes.find(d) {
+            c.hashes = sha256_hash(&sha);
+            c.properties.push(property("pyship:wheel", &file));
+            wheel_hashes += 1;
+        }
+        if let Some(home) = d
+            .home_page
+            .as_deref()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .filter(|u| !u.contains(char::is_whitespace))
+        {
+            c.external_references.push(ExternalReference {
+                kind: "website",
+                url: home.to_owned(),
+                hashes: Vec::new(),
+            });
+        }
+        if is_own {
+            subject = Some(c);
+        } else {
+            components.push(c);
+        }
+    }
+    let distributions = components.len();
+
+    // The runtime.
+    let mut py = Component::new(
+        "platform",
+        format!("cpython@{}-{}", runtime.version, suffix(platform)),
+        "cpython",
+        &runtime.version,
+    );
+    py.description = Some(
+        match platform {
+            Platform::Windows => "CPython, python.org's embeddable distribution for Windows amd64",
+            Platform::Linux => "CPython runtime for Linux x86_64",
+        }
+        .into(),
+    );
+    py.licenses = vec![license_id("PSF-2.0")];
+    if !runtime.sha256.is_empty() {
+        py.hashes = sha256_hash(&runtime.sha256);
+    }
+    let mut purl = format!("pkg:generic/cpython@{}", runtime.version);
+    if runtime.url.contains("://") {
+        purl.push_str(&format!("?download_url={}", percent_encode(&runtime.url)));
+        py.external_references.push(ExternalReference {
+            kind: "distribution",
+            url: runtime.url.clone(),
+            hashes: if runtime.sha256.is_empty() {
+                Vec::new()
+            } else {
+                sha256_hash(&runtime.sha256)
+            },
+        });
+    }
+    py.purl = Some(purl);
+    components.push(py);
+
+    // cargo-pyship's self-updater, shipped in site-packages without a dist-info.
+    if plan.update.is_some() {
+        let mut u = Component::new(
+            "library",
+            "pyship-update".into(),
+            crate::update::PACKAGE,
+            env!("CARGO_PKG_VERSION"),
+        );
+        u.description =
+            Some("the self-updater cargo-pyship ships in every bundle (stdlib only)".into());
+        u.licenses = vec![LicenseChoice::Expression {
+            expression: env!("CARGO_PKG_LICENSE").into(),
+        }];
+        components.push(u);
+    }
+
+    // The crates of a Rust extension of the project's own.
+    let mut crates = 0;
+    if ships_rust_extension(plan, platform) {
+        for k in cargo_lock_crates(plan)? {
+            let purl = format!("pkg:cargo/{}@{}", k.name, percent_encode(&k.version));
+            let mut c = Component::new("library", purl.clone(), &k.name, &k.version);
+            c.purl = Some(purl);
+            if let Some(sum) = &k.checksum {
+                c.hashes = sha256_hash(sum);
+            }
+            c.properties.push(property(
+                "pyship:cargo-source",
+                k.source.as_deref().unwrap_or("local (this workspace)"),
+            ));
+            components.push(c);
+            crates += 1;
+        }
+    }
+
+    let mut subject = subject.unwrap_or_else(|| {
+        let v = plan.version.version.pep440();
+        let purl = pypi_purl(&plan.dist_name, &v);
+        let mut c = Component::new("application", purl.clone(), &plan.dist_name, &v);
+        c.purl = Some(purl);
+        c
+    });
+    subject.properties.push(property("pyship:name", &plan.name));
+    subject
+        .properties
+        .push(property("pyship:tag", &plan.version.version.tag()));
+    let tool = Component::new(
+        "application",
+        "tool:cargo-pyship".into(),
+        "cargo-pyship",
+        env!("CARGO_PKG_VERSION"),
+    );
+    let seed = format!(
+        "{} {} {} {:?}",
+        plan.name,
+        plan.version.version.tag(),
+        suffix(platform),
+        components
+            .iter()
+            .map(|c| (&c.bom_ref, &c.hashes))
+            .collect::<Vec<_>>()
+    );
+    let bom = Bom {
+        bom_format: "CycloneDX",
+        spec_version: "1.5",
+        serial_number: serial(&seed),
+        version: 1,
+        metadata: Metadata {
+            timestamp: rfc3339(timestamp),
+            tools: Tools {
+                components: vec![tool],
+            },
+            component: subject,
+            properties: vec![property("pyship:platform", suffix(platform))],
+        },
+        components,
+    };
+    Ok((
+        bom,
+        Written {
+            platform,
+            path: plan.out_dir.join(file_name(plan, platform)),
+            distributions,
+            wheel_hashes,
+            crates,
+        },
+    ))
+}
+
+/// Build and write the SBOM of `platform`'s bundle into the output directory.
+pub fn write(
+    plan: &Plan,
+    platform: Platform,
+    runtime: &RuntimeSource,
+    dists: &[Distribution],
+    ctx: &Context<'_>,
+) -> Result<Written, Error> {
+    let hashes = WheelHashes::collect(plan, platform, dists, ctx);
+    let timestamp = ctx.env.source_date_epoch().unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let (bom, written) = build(plan, platform, runtime, dists, &hashes, timestamp)?;
+    let mut text = serde_json::to_string_pretty(&bom).expect("the SBOM serializes");
+    text.push('\n');
+    if let Some(dir) = written.path.parent() {
+        fs_err::create_dir_all(dir).map_err(|e| Error::Write {
+            path: written.path.clone(),
+            source: crate::fs::Error::Io(e),
+        })?;
+    }
+    crate::fs::atomic_write(&written.path, text.as_bytes()).map_err(|source| Error::Write {
+        path: written.path.clone(),
+        source,
+    })?;
+    Ok(written)
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters (a purl
+/// qualifier value).
+fn percent_encode(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+/// Decode `%XX` escapes (invalid ones are kept as written).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_hashes_reads_pep503_fragments() {
+        let html = r#"<a href="../../packages/ab/numpy-1.26.4-cp311-cp311-win_amd64.whl#sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" data-requires-python="&gt;=3.9">x</a>
+<a href='fastapi-0.110.0-py3-none-any.whl#md5=00'>y</a>
+<a href="https://h/p/My%20Pkg-1.0-py3-none-any.whl#sha256=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb">z</a>"#;
+        let v = link_hashes(html);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0].0, "numpy-1.26.4-cp311-cp311-win_amd64.whl");
+        assert_eq!(v[0].1, "a".repeat(64));
+        assert_eq!(v[1].0, "My Pkg-1.0-py3-none-any.whl");
+    }
+
+    #[test]
+    fn wheel_names_match_distributions_and_tags() {
+        let d = Distribution {
+            name: "Foo_Bar".into(),
+            version: "1.0".into(),
+            dist_info: "Foo_Bar-1.0.dist-info".into(),
+            summary: None,
+            license_expression: None,
+            license: None,
+            license_classifiers: vec![],
+            license_files: vec![],
+            wheel_tags: vec!["cp311-cp311-win_amd64".into()],
+            home_page: None,
+        };
+        assert!(wheel_matches("foo_bar-1.0-cp311-cp311-win_amd64.whl", &d));
+        assert!(!wheel_matches("foo_bar-1.1-cp311-cp311-win_amd64.whl", &d));
+        let mut h = WheelHashes::default();
+        for (f, s) in [
+            ("foo_bar-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", "1"),
+            ("foo_bar-1.0-cp311-cp311-win_amd64.whl", "2"),
+        ] {
+            h.known.insert(f.into(), s.repeat(64));
+        }
+        assert_eq!(h.find(&d).unwrap().1, "2".repeat(64));
+        assert_eq!(
+            wheel_parts("a-1-py2.py3-none-any.whl").unwrap().2,
+            ["py2-none-any", "py3-none-any"]
+        );
+    }
+
+    #[test]
+    fn timestamps_and_serials_are_well_formed() {
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        let a = serial("x");
+        assert_eq!(a, serial("x"));
+        assert_ne!(a, serial("y"));
+        assert_eq!(a.len(), "urn:uuid:".len() + 36);
+    }
+
+    #[test]
+    fn licences_become_ids_expressions_or_names() {
+        let mut d = Distribution {
+            name: "x".into(),
+            version: "1".into(),
+            dist_info: "x-1.dist-info".into(),
+            summary: None,
+            license_expression: Some("MIT OR Apache-2.0".into()),
+            license: None,
+            license_classifiers: vec!["OSI Approved :: BSD License".into()],
+            license_files: vec![],
+            wheel_tags: vec![],
+            home_page: None,
+        };
+        assert_eq!(
+            serde_json::to_value(licenses_of(&d)).unwrap(),
+            serde_json::json!([{"expression": "MIT OR Apache-2.0"}])
+        );
+        d.license_expression = None;
+        d.license = Some("Apache 2.0".into());
+        assert_eq!(
+            serde_json::to_value(licenses_of(&d)).unwrap(),
+            serde_json::json!([{"license": {"id": "Apache-2.0"}}])
+        );
+        d.license = Some("long\ntext".into());
+        assert_eq!(
+            serde_json::to_value(licenses_of(&d)).unwrap(),
+            serde_json::json!([{"license": {"name": "BSD License"}}])
+        );
+    }
+}

@@ -1,0 +1,410 @@
+//! Hybrid projects: the `pyhash` fixture (a virtual workspace whose PyO3 abi3
+//! crate builds `pyhash._native`, a root pyproject with maturin as the build
+//! backend and a dynamic version, a FastAPI app importing the extension, and no
+//! build hints in its config) ships from one `cargo pyship release` against
+//! the test Gitea server: both bundles and the installer; both bundles answer
+//! HTTP with a value computed in Rust and the release version, the installer
+//! installs the extension silently. A second run builds
+//! nothing and produces the same bytes. Wrong, stale and mis-versioned wheels,
+//! and a missing Rust target, fail before anything is compiled, each with its
+//! own message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::support::*;
+use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+use pyship_e2e::http::StaticServer;
+use pyship_e2e::wine::{free_port, wait_http, Running, WinePrefix};
+
+const TAG: &str = "v0.3.0";
+/// FNV-1a 64 of "pyship", as `pyhash._native.fnv1a` computes it.
+const HASH: &str = "3692124983033054312";
+const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
+const ASSETS: &[&str] = &[
+    "PyHash-v0.3.0-linux-x64.tar.gz",
+    "PyHash-v0.3.0-setup.exe",
+    "PyHash-v0.3.0-win-x64.zip",
+    "SHA256SUMS",
+    "manifest.json",
+];
+
+/// One Cargo target dir for every copy of the fixture: PyO3 compiles once per
+/// test run, not once per test (each test still runs maturin itself).
+fn cargo_target_dir() -> PathBuf {
+    workspace_root().join("target/pyship-e2e/pyhash-target")
+}
+
+fn require_build_tools() {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("maturin", "`pip install maturin` (PyPI package `maturin`)");
+    require_tool(
+        "x86_64-w64-mingw32-gcc",
+        "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    );
+}
+
+/// A copy of the fixture, configured for the local wheelhouse (and, with
+/// `runtime_url`, the local Linux runtime), plus `extra` TOML at the end.
+fn project(runtime_url: Option<&str>, extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("pyhash");
+    let manifest = dir.join("Cargo.toml");
+    let mut text = fs_err::read_to_string(&manifest).unwrap();
+    assert!(
+        text.trim_end().ends_with("port = 8766"),
+        "the pyship table ends the fixture's Cargo.toml"
+    );
+    text.push_str(&format!(
+        "no-index = true\nfind-links = [\"{}\"]\n",
+        pyship_e2e::testdata::wheelhouse().display()
+    ));
+    if let Some(url) = runtime_url {
+        text.push_str(&format!(
+            "\n[workspace.metadata.pyship.linux]\nruntime-url = \"{url}\"\n"
+        ));
+    }
+    text.push_str(extra);
+    fs_err::write(&manifest, text).unwrap();
+    (tmp, dir)
+}
+
+fn pyship_in(dir: &Path, cache: &Path) -> assert_cmd::Command {
+    let mut c = pyship(cache);
+    c.current_dir(dir)
+        .env("CARGO_TARGET_DIR", cargo_target_dir())
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    c
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The /health answer of a running bundle: the release version and the hash
+/// computed by the Rust extension.
+fn assert_health(body: &str, platform: &str) {
+    assert!(body.contains("\"version\":\"0.3.0\""), "{body}");
+    assert!(body.contains(HASH), "{body}");
+    assert!(body.contains(platform), "{body}");
+}
+
+fn run_windows_app(prefix: &WinePrefix, root: &Path, what: &str) {
+    let port = free_port();
+    let mut cmd = prefix.command(root.join("python/python.exe"));
+    cmd.args(["-m", "pyhash"])
+        .env("PYHASH_PORT", port.to_string())
+        .current_dir(root);
+    let app = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(240));
+    prefix.kill();
+    let (so, se) = app.stop();
+    match health {
+        Some((200, body)) => assert_health(&body, "win32"),
+        other => panic!("{what}: /health answered {other:?}\nstdout:\n{so}\nstderr:\n{se}"),
+    }
+}
+
+#[test]
+fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
+    require_build_tools();
+    require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    require_tool("unzip", "`apt-get install unzip` (Debian package `unzip`)");
+    let mirror_dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
+        mirror_dir
+            .path()
+            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
+    )
+    .unwrap();
+    let mirror = StaticServer::start(mirror_dir.path());
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let gitea = GiteaServer::start();
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, dir) = project(Some(&runtime_url), "");
+    fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
+    git_init_commit(&dir);
+    git(&dir, &["tag", TAG]);
+    let cache = tempfile::tempdir().unwrap();
+    let release = || {
+        let mut c = pyship_in(&dir, cache.path());
+        c.env("PYSHIP_PYTHON_MIRROR", mirror.url())
+            .env("GITHUB_SERVER_URL", gitea.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_REF_NAME", TAG)
+            .env("GITHUB_REF_TYPE", "tag")
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .args(["pyship", "release"]);
+        c
+    };
+
+    let t = std::time::Instant::now();
+    let first = release().output().unwrap();
+    let err = stderr_of(&first);
+    assert!(first.status.success(), "{err}");
+    eprintln!("first release: {:?}", t.elapsed());
+    // No prebuild, no wheels in the config: the wheel stage built both.
+    for triple in ["x86_64-pc-windows-gnu", "x86_64-unknown-linux-gnu"] {
+        assert!(
+            err.contains(&format!("Building pyhash wheel for {triple}")),
+            "{err}"
+        );
+    }
+    let rel = gitea.release(REPO, TAG).expect("the release exists");
+    let mut names: Vec<&str> = rel.assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ASSETS);
+    let dist = dir.join("dist");
+    let sums: Vec<String> = ASSETS[..3]
+        .iter()
+        .map(|n| sha256_file(&dist.join(n)))
+        .collect();
+
+    // The Linux tarball, extracted elsewhere, answers with the Rust hash.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let st = Command::new("tar")
+        .arg("xzf")
+        .arg(dist.join(ASSETS[0]))
+        .current_dir(elsewhere.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let root = elsewhere.path().join("PyHash");
+    // One copy of the package: from the wheel, none in app/src.
+    assert!(fs_err::read_dir(root.join("app/src"))
+        .unwrap()
+        .next()
+        .is_none());
+    let port = free_port();
+    let mut cmd = Command::new(root.join("run.sh"));
+    cmd.env("PYHASH_PORT", port.to_string());
+    let app = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(120));
+    let (so, se) = app.stop();
+    match health {
+        Some((200, body)) => assert_health(&body, "linux"),
+        other => panic!("linux /health answered {other:?}\nstdout:\n{so}\nstderr:\n{se}"),
+    }
+
+    // The Windows zip under wine.
+    let prefix = WinePrefix::new();
+    let unzipped = tempfile::tempdir().unwrap();
+    let st = Command::new("unzip")
+        .args(["-q"])
+        .arg(dist.join(ASSETS[2]))
+        .arg("-d")
+        .arg(unzipped.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    run_windows_app(&prefix, &unzipped.path().join("PyHash"), "portable zip");
+
+    // The installer installs silently, and the installed app answers.
+    let st = prefix
+        .command(dist.join(ASSETS[1]))
+        .args(["/S", r"/D=C:\PyHash"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "setup.exe /S failed: {st}");
+    let installed = prefix.drive_c().join("PyHash");
+    for rel in [
+        "python/python.exe",
+        "python/Lib/site-packages/pyhash/_native.pyd",
+        "python/Lib/site-packages/pyhash/server.py",
+        "uninstall.exe",
+    ] {
+        assert!(installed.join(rel).is_file(), "{rel} not installed");
+    }
+
+    // Again: nothing compiled, the same bytes, the same release.
+    let t = std::time::Instant::now();
+    let second = release().output().unwrap();
+    let err = stderr_of(&second);
+    assert!(second.status.success(), "{err}");
+    eprintln!("second release: {:?}", t.elapsed());
+    assert!(!err.contains("Building pyhash wheel"), "{err}");
+    for triple in ["x86_64-pc-windows-gnu", "x86_64-unknown-linux-gnu"] {
+        assert!(
+            err.contains(&format!("Fresh pyhash wheel for {triple}")),
+            "{err}"
+        );
+    }
+    let again: Vec<String> = ASSETS[..3]
+        .iter()
+        .map(|n| sha256_file(&dist.join(n)))
+        .collect();
+    assert_eq!(sums, again, "a warm release produces the same artifacts");
+    let rel2 = gitea.release(REPO, TAG).unwrap();
+    assert_eq!(rel2.id, rel.id);
+    let mut names: Vec<&str> = rel2.assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ASSETS, "one asset per name");
+    for a in &rel2.assets {
+        assert_eq!(
+            a.data,
+            fs_err::read(dist.join(&a.name)).unwrap(),
+            "{}",
+            a.name
+        );
+    }
+}
+
+/// `bundle` on a fixture copy with `extra` config: it must fail, before
+/// anything is compiled, with `message` and `hint` in its output.
+fn fails_before_building(args: &[&str], extra: &str, files: &[&str], message: &str, hint: &str) {
+    require_build_tools();
+    let (_t, dir) = project(None, extra);
+    for f in files {
+        let p = dir.join(f);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(&p, "").unwrap();
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .args(["pyship", "bundle"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(message), "`{message}` not in:\n{err}");
+    assert!(err.contains(hint), "`{hint}` not in:\n{err}");
+    assert!(!err.contains("Building"), "something was built:\n{err}");
+    assert!(!dir.join("dist/.pyship").exists(), "work was done");
+}
+
+#[test]
+fn hybrid_version_mismatch_names_the_stamp_command() {
+    // A tag newer than Cargo's version: the wheel would carry 0.2.0 next to a
+    // 0.3.0 release.
+    fails_before_building(
+        &["--version", "0.3.0"],
+        "",
+        &[],
+        "the release version is 0.3.0, but maturin builds pyhash at its Cargo version 0.2.0",
+        "cargo pyship version --stamp",
+    );
+}
+
+#[test]
+fn hybrid_missing_rust_target_names_rustup() {
+    fails_before_building(
+        &["--target", "windows"],
+        "\n[workspace.metadata.pyship.windows]\nrust-target = \"x86_64-pc-windows-gnullvm\"\n",
+        &[],
+        "the Rust target `x86_64-pc-windows-gnullvm` is not installed",
+        "rustup target add x86_64-pc-windows-gnullvm",
+    );
+}
+
+#[test]
+fn hybrid_wrong_platform_wheel_for_a_target() {
+    fails_before_building(
+        &["--target", "linux"],
+        "\n[workspace.metadata.pyship.linux]\nwheels = [\"extra/helper-1.0-py3-none-win_amd64.whl\"]\n",
+        &["extra/helper-1.0-py3-none-win_amd64.whl"],
+        "is built for `win_amd64`, which cannot run on linux",
+        "build the wheel for linux",
+    );
+}
+
+#[test]
+fn hybrid_linux_wheel_for_a_newer_glibc_is_refused() {
+    fails_before_building(
+        &["--target", "linux"],
+        "\n[workspace.metadata.pyship.linux]\nwheels = [\"extra/*.whl\"]\n",
+        &["extra/helper-1.0-cp311-cp311-manylinux_2_34_x86_64.whl"],
+        "needs a newer glibc than `linux.platform = \"x86_64-manylinux_2_28\"`",
+        "--compatibility manylinux_2_28",
+    );
+}
+
+#[test]
+fn hybrid_stale_wheel_next_to_a_fresh_one() {
+    fails_before_building(
+        &["--target", "windows"],
+        "wheels = [\"extra/*.whl\"]\n",
+        &[
+            "extra/helper-1.0-py3-none-any.whl",
+            "extra/helper-1.1-py3-none-any.whl",
+        ],
+        "two wheels of `helper` would be installed",
+        "remove the stale wheel",
+    );
+}
+
+#[test]
+fn hybrid_provided_app_wheel_at_another_version() {
+    fails_before_building(
+        &["--target", "windows"],
+        "\n[workspace.metadata.pyship.windows]\nwheels = [\"extra/pyhash-0.1.0-cp39-abi3-win_amd64.whl\"]\n",
+        &["extra/pyhash-0.1.0-cp39-abi3-win_amd64.whl"],
+        "is version 0.1.0 of the app, but the release version is 0.2.0",
+        "cargo pyship version --stamp",
+    );
+}
+
+#[test]
+fn hybrid_plan_lists_the_wheel_builds_and_prebuilds_per_target() {
+    let (_t, dir) = project(
+        None,
+        "prebuild = \"true\"\n\n[workspace.metadata.pyship.linux]\nprebuild = \"make linux\"\n",
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .args(["pyship", "plan"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for want in [
+        "prebuild   windows: `true` in",
+        "prebuild   linux: `make linux` in",
+        "wheel      windows: maturin build --release --target x86_64-pc-windows-gnu",
+        "wheel      linux: maturin build --release --target x86_64-unknown-linux-gnu --compatibility manylinux_2_28",
+    ] {
+        assert!(text.contains(want), "`{want}` not in:\n{text}");
+    }
+}
+
+#[test]
+fn hybrid_init_writes_workflows_that_build_the_extension() {
+    let (_t, dir) = copy_fixture("pyhash");
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let cache = tempfile::tempdir().unwrap();
+    pyship_in(&dir, cache.path())
+        .args(["pyship", "init", "--ci", "gitea"])
+        .assert()
+        .success();
+    let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+    for want in [
+        "rustup target add x86_64-pc-windows-gnu",
+        "gcc-mingw-w64-x86-64",
+        "wine wine64",
+        "python -m pip install maturin ziglang",
+    ] {
+        assert!(release.contains(want), "`{want}` not in:\n{release}");
+    }
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&release).expect("valid YAML");
+    assert!(doc["jobs"]["release"]["steps"].as_sequence().unwrap().len() >= 6);
+    let test = fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&test).expect("valid YAML");
+    let steps = doc["jobs"]["python"]["steps"].as_sequence().unwrap();
+    let rust = steps
+        .iter()
+        .position(|s| s["name"] == "Install Rust")
+        .expect("the Python job installs Rust");
+    let app = steps
+        .iter()
+        .position(|s| s["name"] == "Install the app, ruff and pytest")
+        .unwrap();
+    assert!(rust < app, "Rust before building the extension");
+}
