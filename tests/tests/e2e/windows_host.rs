@@ -94,6 +94,8 @@ fn wine_pyship(prefix: &WinePrefix, dir: &Path, cache: &Path) -> Command {
     }
     c.arg("pyship")
         .current_dir(dir)
+        // `env::ALL` names WINEPREFIX too: the prefix is this test's own.
+        .env("WINEPREFIX", prefix.path())
         .env("CARGO", WinePrefix::windows_path(&windows_cargo()))
         .env("PYSHIP_CACHE_DIR", WinePrefix::windows_path(cache))
         .env("NO_COLOR", "1")
