@@ -18,12 +18,12 @@
 //! orchestrators   bundle  release  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
-//!      |          update manifest docker publish init
+//!      |          update manifest docker publish init dist_info licenses sbom sign
 //! resolve         config  project  layout  launch  version  plan
 //!      |
 //! primitives      error (Hint, Report)  env  platform  names  pe  lock  fs (atomic
 //!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
-//!                 cache  net  templates  context  wine  lock
+//!                 cache  net  templates  context  wine
 //! ```
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

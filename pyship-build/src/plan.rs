@@ -175,7 +175,7 @@ impl Plan {
             push(
                 ArtifactKind::Sbom,
                 Some(t),
-                format!("{}-{}-{}.cdx.json", file_name, tag, crate::sbom::suffix(t)),
+                format!("{}-{}-{}.cdx.json", file_name, tag, t.os_arch()),
             );
             if t == Platform::Windows && config.windows.installer {
                 push(

@@ -32,6 +32,14 @@ impl Platform {
     }
 
     /// The artifact name after `{name}-{tag}-`.
+    /// The OS and architecture in artifact names (`win-x64`, `linux-x64`).
+    pub fn os_arch(self) -> &'static str {
+        match self {
+            Platform::Windows => "win-x64",
+            Platform::Linux => "linux-x64",
+        }
+    }
+
     pub fn artifact_suffix(self) -> &'static str {
         match self {
             Platform::Windows => "win-x64.zip",

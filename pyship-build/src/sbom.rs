@@ -182,10 +182,7 @@ fn spdx_id(s: &str) -> Option<&'static str> {
 
 /// `win-x64` / `linux-x64`: the part of the SBOM's name after `{name}-{tag}-`.
 pub fn suffix(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Windows => "win-x64",
-        Platform::Linux => "linux-x64",
-    }
+    platform.os_arch()
 }
 
 /// `{name}-{tag}-{suffix}.cdx.json`.
