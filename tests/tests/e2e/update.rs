@@ -455,8 +455,11 @@ fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
         helper_log(&root)
     );
     let log = helper_log(&root);
+    // Under wine the broken version may be seen to exit, or (on a loaded
+    // machine) not to come up within the start timeout: either way it rolls back.
     assert!(
-        log.contains("the new version exited during start-up"),
+        log.contains("the new version exited during start-up")
+            || log.contains("the new version did not start within"),
         "{log}"
     );
     assert_eq!(tree(&root), before, "the old version is not byte-identical");
