@@ -655,8 +655,11 @@ fn rollback_portable_windows_under_wine() {
     prefix.kill();
     let log = helper_log(&root);
     assert!(back.is_some(), "v0.1.0 did not come back\n{log}");
+    // The broken version may be seen to exit, or (on a loaded machine) not to
+    // come up within the start timeout: either way it rolls back.
     assert!(
-        log.contains("the new version exited during start-up"),
+        log.contains("the new version exited during start-up")
+            || log.contains("the new version did not start within"),
         "{log}"
     );
     assert_eq!(tree(&root), before, "the old version is not byte-identical");
