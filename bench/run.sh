@@ -143,7 +143,7 @@ timed() {
 }
 
 recipe_zip="$work/recipe.zip"
-ours_zip="$proj/dist/Hello App-v0.1.0-win-x64.zip"
+ours_zip="$proj/dist/Hello-App-v0.1.0-win-x64.zip"
 cold() { rm -rf "$work/cache" && mkdir -p "$work/cache/pyship" "$work/cache/uv" "$work/cache/pip"; }
 export PYSHIP_CACHE_DIR="$work/cache/pyship" UV_CACHE_DIR="$work/cache/uv" PIP_CACHE_DIR="$work/cache/pip"
 

@@ -339,7 +339,7 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
     ];
 
     let prefix = WinePrefix::new();
-    let app_dir = prefix.drive_c().join("Apps/Hello-App");
+    let app_dir = prefix.drive_c().join("Apps/Hello App");
     let key = format!(r"{UNINSTALL_KEY}\Hello-App");
     let setup = |exe: &Path| {
         let mut cmd = prefix.command(exe);
@@ -377,9 +377,9 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
         "DisplayName    REG_SZ    Hello App",
         "DisplayVersion    REG_SZ    0.1.0",
         "Publisher    REG_SZ    Example Corp",
-        r#"UninstallString    REG_SZ    "C:\Apps\Hello-App\uninstall.exe""#,
-        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello-App\uninstall.exe" /S"#,
-        r"InstallLocation    REG_SZ    C:\Apps\Hello-App",
+        r#"UninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe""#,
+        r#"QuietUninstallString    REG_SZ    "C:\Apps\Hello App\uninstall.exe" /S"#,
+        r"InstallLocation    REG_SZ    C:\Apps\Hello App",
         "EstimatedSize    REG_DWORD    0x",
     ] {
         assert!(reg.contains(want), "`{want}` not in:\n{reg}");
@@ -488,7 +488,7 @@ fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("scripts/start-hidden.vbs is missing") && stderr.contains("Hello App"),
+        stderr.contains("scripts/start-hidden.vbs is missing") && stderr.contains("Hello-App"),
         "{stderr}"
     );
     assert!(stderr.contains("hint: build the bundle first"), "{stderr}");
