@@ -109,7 +109,8 @@ pub fn target_table(project: &Project) -> ConfigSource {
     if project.config_source.table != ConfigTable::None {
         return project.config_source.clone();
     }
-    if project.workspace_manifest != project.manifest_path && is_virtual(&project.workspace_manifest)
+    if project.workspace_manifest != project.manifest_path
+        && is_virtual(&project.workspace_manifest)
     {
         return ConfigSource {
             table: ConfigTable::Workspace,
@@ -232,7 +233,11 @@ fn search(root: &Path, members: &[PathBuf]) -> (Vec<Pyproject>, Vec<PathBuf>) {
         level = next;
     }
     for m in members {
-        if m.is_dir() && !found.iter().any(|f| f.dir().starts_with(m) || m.starts_with(f.dir())) {
+        if m.is_dir()
+            && !found
+                .iter()
+                .any(|f| f.dir().starts_with(m) || m.starts_with(f.dir()))
+        {
             visit(m, &mut found);
         }
     }
@@ -296,7 +301,9 @@ fn folders_holding(py: &Pyproject, top: &str) -> Vec<PathBuf> {
 fn derived_module(config: &crate::config::Config, py: &Pyproject) -> Option<String> {
     let mut c = config.clone();
     c.module = None;
-    Launch::resolve(&c, py).ok().map(|l| target_value(&l.target))
+    Launch::resolve(&c, py)
+        .ok()
+        .map(|l| target_value(&l.target))
 }
 
 /// A launch target as `module` would spell it.
@@ -311,7 +318,11 @@ pub fn target_value(t: &Target) -> String {
 
 /// `project` as the plan will see it once the table is written at `target`
 /// with `pyproject`, `module` and `app-src` unset (every other key as it is).
-pub fn derived_project(project: &Project, target: &ConfigSource, py: Option<&Pyproject>) -> Project {
+pub fn derived_project(
+    project: &Project,
+    target: &ConfigSource,
+    py: Option<&Pyproject>,
+) -> Project {
     let mut p = project.clone();
     p.config_source = target.clone();
     p.config_dir = target.config_dir();
@@ -333,7 +344,11 @@ pub fn derived_project(project: &Project, target: &ConfigSource, py: Option<&Pyp
 /// `--pyproject` as typed (relative to the current directory). With
 /// `keep_config`, the keys the table already sets (a `--force` rewrite) win
 /// over discovery when they still resolve.
-pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> Result<Discovery, Error> {
+pub fn discover(
+    project: &Project,
+    given: Option<&Path>,
+    keep_config: bool,
+) -> Result<Discovery, Error> {
     let target = target_table(project);
     let root = target.config_dir();
     let mut choices = Vec::new();
@@ -350,7 +365,12 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
 
     // The pyproject.
     let configured = keep_config
-        .then(|| project.pyproject_written.as_ref().and(project.pyproject.clone()))
+        .then(|| {
+            project
+                .pyproject_written
+                .as_ref()
+                .and(project.pyproject.clone())
+        })
         .flatten();
     let py: Option<Pyproject> = if let Some(g) = given {
         let resolved = std::path::absolute(g).unwrap_or_else(|_| g.to_owned());
@@ -377,7 +397,10 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
     } else if let Some(py) = configured {
         choices.push(Choice {
             verb: "Found".into(),
-            message: format!("{} (`pyproject` in the table replaced)", rel_slash(&root, &py.path)),
+            message: format!(
+                "{} (`pyproject` in the table replaced)",
+                rel_slash(&root, &py.path)
+            ),
         });
         Some(py)
     } else {
@@ -406,8 +429,7 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
                     "next to the Cargo.toml".to_owned()
                 } else {
                     format!(
-                        "the only Python project in {} and {SEARCH_DEPTH} levels below",
-                        display_path(&root)
+                        "the only Python project within {SEARCH_DEPTH} levels of the Cargo.toml"
                     )
                 };
                 choices.push(Choice {
@@ -419,10 +441,7 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
             several => {
                 return Err(Error::SeveralPyprojects {
                     root: root.clone(),
-                    found: several
-                        .iter()
-                        .map(|p| display_path(&p.path))
-                        .collect(),
+                    found: several.iter().map(|p| display_path(&p.path)).collect(),
                 })
             }
         }
@@ -435,7 +454,11 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
             .iter()
             .rev()
             .find(|c| c.verb == "Found")
-            .and_then(|c| c.message.split_once(" (").map(|(_, w)| w.trim_end_matches(')').to_owned()))
+            .and_then(|c| {
+                c.message
+                    .split_once(" (")
+                    .map(|(_, w)| w.trim_end_matches(')').to_owned())
+            })
             .unwrap_or_default();
         (rel != "pyproject.toml").then_some(Found { why, value: rel })
     });
@@ -462,7 +485,7 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
                         Some((
                             name.clone(),
                             format!(
-                                "the package with a __main__.py in {} (no package `{top}` named after the project)",
+                                "the package with a __main__.py in {}; no package `{top}` is named after the project",
                                 rel_slash(&root, dir)
                             ),
                         ))
@@ -478,7 +501,10 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
                             message: format!(
                                 "module {} ({}; derived, not written)",
                                 target_value(&l.target),
-                                l.origin.replace(&py.path.display().to_string(), &rel_slash(&root, &py.path))
+                                l.origin.replace(
+                                    &py.path.display().to_string(),
+                                    &rel_slash(&root, &py.path)
+                                )
                             ),
                         });
                         None
@@ -526,7 +552,9 @@ pub fn discover(project: &Project, given: Option<&Path>, keep_config: bool) -> R
         let mut with_module = base.clone();
         with_module.config.module = module_key.as_ref().map(|k| k.value.clone());
         let launch = Launch::resolve(&with_module.config, py).ok();
-        let kept_app_src = keep_config.then(|| project.config.app_src.clone()).flatten();
+        let kept_app_src = keep_config
+            .then(|| project.config.app_src.clone())
+            .flatten();
         if let Some(launch) = launch {
             let m = launch.app_module().to_owned();
             let kept = kept_app_src.and_then(|a| {
@@ -615,7 +643,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
         let proj = "[project]\nname = \"x\"\n";
-        write(&r.join("pyproject.toml"), "[tool.ruff]\nline-length = 100\n");
+        write(
+            &r.join("pyproject.toml"),
+            "[tool.ruff]\nline-length = 100\n",
+        );
         write(&r.join("apps/server/pyproject.toml"), proj);
         write(&r.join("apps/server/vendor/lib/pyproject.toml"), proj);
         write(&r.join(".venv/pyproject.toml"), proj);

@@ -156,7 +156,7 @@ pub struct Drift {
 }
 
 /// The `pyship` table under `package.metadata` or `workspace.metadata`.
-fn table_in<'a>(doc: &'a DocumentMut, table: ConfigTable) -> Option<&'a toml_edit::Item> {
+fn table_in(doc: &DocumentMut, table: ConfigTable) -> Option<&toml_edit::Item> {
     let top = match table {
         ConfigTable::Workspace => "workspace",
         _ => "package",
@@ -190,8 +190,15 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
     let (effective, discovery) = if action == MetadataAction::Keep {
         (project.clone(), None)
     } else {
-        let disc = discover::discover(project, opts.pyproject.as_deref(), action == MetadataAction::Replace)?;
-        let py = disc.pyproject.as_deref().and_then(|p| Pyproject::read(p).ok());
+        let disc = discover::discover(
+            project,
+            opts.pyproject.as_deref(),
+            action == MetadataAction::Replace,
+        )?;
+        let py = disc
+            .pyproject
+            .as_deref()
+            .and_then(|p| Pyproject::read(p).ok());
         let mut eff = discover::derived_project(project, &disc.target, py.as_ref());
         let mut derived = table::Derived::default();
         if let Some(py) = &py {
@@ -200,8 +207,8 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
                 .map(|l| discover::target_value(&l.target));
         }
         eff.config.module = disc.module_key.as_ref().map(|k| k.value.clone());
-        if let (Some(py), Ok(launch)) = (&py, py.as_ref().map(|py| Launch::resolve(&eff.config, py)).transpose()) {
-            if let Some(l) = launch {
+        if let Some(py) = &py {
+            if let Ok(l) = Launch::resolve(&eff.config, py) {
                 derived.app_src = crate::layout::resolve(&eff, py, l.app_module())
                     .ok()
                     .and_then(|a| a.dir)
@@ -250,7 +257,11 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
         });
         (eff, Some(disc))
     };
-    files.extend(workflows(&effective, effective.pyproject.as_ref(), opts.ci)?);
+    files.extend(workflows(
+        &effective,
+        effective.pyproject.as_ref(),
+        opts.ci,
+    )?);
     Ok(Generated {
         metadata: action,
         table: target,
@@ -304,7 +315,11 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
             "Created"
         };
         let what = if generated.discovery.is_some() && f.path == generated.table.manifest {
-            format!("{} ({})", display_path(&f.path), format_args!("[{}]", generated.table.table.key()))
+            format!(
+                "{} ({})",
+                display_path(&f.path),
+                format_args!("[{}]", generated.table.table.key())
+            )
         } else {
             display_path(&f.path)
         };
@@ -323,10 +338,16 @@ pub fn check(project: &Project, opts: &Options) -> Result<Vec<Drift>, Error> {
     if generated.metadata == MetadataAction::Keep {
         out.extend(table_drift(project)?);
     }
-    out.extend(generated.files.into_iter().filter(|f| f.changed).map(|f| Drift {
-        diff: unified_diff(&f.path, f.old.as_deref().unwrap_or(""), &f.new),
-        path: f.path,
-    }));
+    out.extend(
+        generated
+            .files
+            .into_iter()
+            .filter(|f| f.changed)
+            .map(|f| Drift {
+                diff: unified_diff(&f.path, f.old.as_deref().unwrap_or(""), &f.new),
+                path: f.path,
+            }),
+    );
     Ok(out)
 }
 
@@ -360,12 +381,19 @@ fn table_drift(project: &Project) -> Result<Option<Drift>, Error> {
     let slash = |p: &Path| p.to_string_lossy().replace('\\', "/");
     match disc {
         Err(e) => {
-            d.push_str(&old("pyproject", project.pyproject_written.as_deref().map(slash)));
+            d.push_str(&old(
+                "pyproject",
+                project.pyproject_written.as_deref().map(slash),
+            ));
             d.push_str(&format!("# init would stop: {e}\n"));
         }
         Ok(disc) => {
             let pairs = [
-                ("pyproject", project.pyproject_written.as_deref().map(slash), disc.pyproject_key),
+                (
+                    "pyproject",
+                    project.pyproject_written.as_deref().map(slash),
+                    disc.pyproject_key,
+                ),
                 ("module", c.module.clone(), disc.module_key),
                 ("app-src", c.app_src.as_deref().map(slash), disc.app_src_key),
             ];
