@@ -239,7 +239,7 @@ const LAYOUTS: [&str; 6] = [
 
 /// Remove the pyship tables (the last tables of every layout's root
 /// Cargo.toml) from a fixture copy; returns the text that is left.
-pub(crate) fn strip_pyship(dir: &Path) -> String {
+fn strip_pyship(dir: &Path) -> String {
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap();
     let cut = ["[package.metadata.pyship", "[workspace.metadata.pyship"]
@@ -735,6 +735,223 @@ mod matrix {
             case.windows_args,
             &format!("{} windows", case.layout),
         );
+    }
+
+    /// Uncomment-and-set edits of the table init wrote, as a user makes them.
+    fn set_commented(dir: &Path, edits: &[(&str, String)]) {
+        let manifest = dir.join("Cargo.toml");
+        let mut text = fs_err::read_to_string(&manifest).unwrap();
+        for (commented, line) in edits {
+            assert!(
+                text.contains(&format!("\n{commented}\n")),
+                "no `{commented}` line in:\n{text}"
+            );
+            text = text.replacen(&format!("\n{commented}\n"), &format!("\n{line}\n"), 1);
+        }
+        fs_err::write(&manifest, text).unwrap();
+    }
+
+    /// The init round trip: on a copy of `layout` without its pyship table,
+    /// `cargo pyship init` → `bundle --target linux` (only the offline
+    /// sources set, plus `extra` for what no discovery can know) → the app
+    /// runs from the extracted tarball and answers with the version →
+    /// `cargo pyship init --check` passes.
+    fn roundtrip(layout: &str, version: &str, pep440: &str, extra: &[(&str, &str)], args: &[&str]) {
+        require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+        pyship_e2e::pbs::runtime();
+        let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+        let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+        let (_t, dir) = copy_fixture(&format!("layouts/{layout}"));
+        super::strip_pyship(&dir);
+        let cache = tempfile::tempdir().unwrap();
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init"])
+            .assert()
+            .success();
+        let mut edits: Vec<(&str, String)> = vec![
+            ("# no-index = false", "no-index = true".into()),
+            ("# find-links = []", format!("find-links = [\"{}/\"]", wheels.url())),
+            (
+                "# runtime-url = \"\"",
+                format!(
+                    "runtime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+                    runtime_server.url()
+                ),
+            ),
+        ];
+        edits.extend(extra.iter().map(|(c, l)| (*c, (*l).to_owned())));
+        set_commented(&dir, &edits);
+
+        let cwd: PathBuf = ["core", "crates/engine"]
+            .iter()
+            .map(|m| dir.join(m))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| dir.clone());
+        let out = pyship(cache.path())
+            .current_dir(&cwd)
+            .args([
+                "pyship",
+                "bundle",
+                "--target",
+                "linux",
+                "--version",
+                version,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{layout}: bundle failed:\n{stderr}");
+        let tarball = fs_err::read_dir(dir.join("dist"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-linux-x64.tar.gz"))
+            .unwrap_or_else(|| panic!("{layout}: no tarball in dist/:\n{stderr}"));
+        let linux = tempfile::tempdir().unwrap();
+        untar(&tarball, linux.path());
+        let top: Vec<PathBuf> = fs_err::read_dir(linux.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(top.len(), 1, "{layout}: one top-level folder: {top:?}");
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(top[0].join("run.sh"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(elsewhere.path());
+        let v = health(cmd, &format!("{layout} run.sh"), || ());
+        assert_eq!(v["version"], pep440, "{layout}: {v}");
+        assert_eq!(v["args"], serde_json::json!(args), "{layout}: {v}");
+
+        let check = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--check"])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success() && check.stdout.is_empty(),
+            "{layout}: init --check after the bundle:\n{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+
+    #[test]
+    fn init_roundtrip_subfolder() {
+        roundtrip("subfolder", "v1.1.1", "1.1.1", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_virtual_workspace() {
+        roundtrip("virtual-workspace", "v0.4.2", "0.4.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_root_flat() {
+        roundtrip("root-flat", "2.0.2", "2.0.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_scripts_entry_point() {
+        roundtrip("scripts", "v0.9.2", "0.9.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_src_data() {
+        // The data folder and the extra are the user's choices: no layout
+        // tells them. Everything else is what init wrote.
+        roundtrip(
+            "src-data",
+            "v3.1.1",
+            "3.1.1",
+            &[
+                ("# include = []", "include = [\"config\"]"),
+                ("# extras = []", "extras = [\"idn\"]"),
+            ],
+            &["from settings.json"],
+        );
+    }
+
+    #[test]
+    fn init_roundtrip_cargo_init_flat() {
+        roundtrip("cargo-init-flat", "v0.5.1", "0.5.1", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_nested_flat_app() {
+        // The shape no fixture has (see `nested_flat`): init, bundle, run, check.
+        pyship_e2e::pbs::runtime();
+        require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+        let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+        let t = tempfile::tempdir().unwrap();
+        let dir = super::nested_flat(t.path());
+        let cache = tempfile::tempdir().unwrap();
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--ci", "none"])
+            .assert()
+            .success();
+        set_commented(
+            &dir,
+            &[
+                ("# no-index = false", "no-index = true".into()),
+                (
+                    "# runtime-url = \"\"",
+                    format!(
+                        "runtime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+                        runtime_server.url()
+                    ),
+                ),
+            ],
+        );
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args([
+                "pyship",
+                "bundle",
+                "--target",
+                "linux",
+                "--version",
+                "0.7.1",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "bundle failed:\n{stderr}");
+        let linux = tempfile::tempdir().unwrap();
+        untar(
+            &dir.join("dist/monorepo-v0.7.1-linux-x64.tar.gz"),
+            linux.path(),
+        );
+        let root = linux.path().join("monorepo");
+        let mut names: Vec<String> = fs_err::read_dir(root.join("app/src"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".dist-info") && n != "pyship_update")
+            .collect();
+        names.sort();
+        assert_eq!(names, ["webapp"], "only the app's package is shipped");
+        let run = Command::new(root.join("run.sh"))
+            .arg("--flag")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(v["version"], "0.7.1");
+        assert_eq!(v["args"], serde_json::json!(["--flag"]));
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--check", "--ci", "none"])
+            .assert()
+            .success()
+            .stdout("");
     }
 
     #[test]
