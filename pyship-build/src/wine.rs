@@ -351,46 +351,115 @@ pub fn prepare_cached(
     shim: Option<&Path>,
 ) -> Result<CachedPrefix, Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
+    let incoming = bucket.join(".incoming");
+    let mut booted = false;
+    // A build for another wine version may remove the prefix between the
+    // two locks: then prepare it again.
+    for _ in 0..3 {
+        let (prepared, b) = ensure_prepared(wine, cache, wine_version, shim)?;
+        booted |= b;
+        let key = prepared
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (lock, lock_path) = open_lock(&bucket, &key)?;
+        lock.file().lock_shared().map_err(cache_err(&lock_path))?;
+        if !prepared.join("drive_c").is_dir() {
+            let _ = lock.file().unlock();
+            continue;
+        }
+        let copy = tempfile::Builder::new()
+            .prefix(&crate::lock::staging_prefix())
+            .tempdir_in(&incoming)
+            .map_err(cache_err(&incoming))?;
+        link_copy(&prepared, copy.path()).map_err(cache_err(copy.path()))?;
+        let _ = lock.file().unlock();
+        return Ok(CachedPrefix {
+            copy,
+            prepared,
+            booted,
+        });
+    }
+    Err(Error::Cache {
+        path: bucket,
+        source: std::io::Error::other("the prepared prefix kept being removed by another build"),
+    })
+}
+
+/// Make sure the prefix for `wine_version` is prepared in `cache`; returns
+/// its folder and whether this call prepared it. Holds `{key}.lock`
+/// exclusively while preparing, so a second build waits instead of booting
+/// its own.
+pub fn ensure_prepared(
+    wine: &Path,
+    cache: &Cache,
+    wine_version: &str,
+    shim: Option<&Path>,
+) -> Result<(PathBuf, bool), Error> {
+    let bucket = cache.bucket(PREFIX_BUCKET);
     let key = prefix_key(wine_version, shim.is_some());
     let prepared = bucket.join(&key);
-    let cerr = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Cache { path, source }
-    };
     let incoming = bucket.join(".incoming");
-    fs_err::create_dir_all(&incoming).map_err(cerr(&incoming))?;
+    fs_err::create_dir_all(&incoming).map_err(cache_err(&incoming))?;
+    let (lock, lock_path) = open_lock(&bucket, &key)?;
+    lock.file().lock_shared().map_err(cache_err(&lock_path))?;
+    if prepared.join("drive_c").is_dir() {
+        let _ = lock.file().unlock();
+        return Ok((prepared, false));
+    }
+    // No upgrade of a shared lock in place: release, lock exclusively, look again.
+    lock.file().unlock().map_err(cache_err(&lock_path))?;
+    lock.file().lock().map_err(cache_err(&lock_path))?;
+    let mut booted = false;
+    if !prepared.join("drive_c").is_dir() {
+        boot_into(wine, &incoming, &prepared, shim)?;
+        booted = true;
+    }
+    remove_other_prefixes(&bucket, &key);
+    let _ = lock.file().unlock();
+    Ok((prepared, booted))
+}
+
+/// Prepare the cached prefix on a thread of its own, so that a build's first
+/// run on a machine boots wine while its other stages work. Nothing happens
+/// when a prefix is named by the environment, wine is missing, or the host is
+/// Windows (the bundle's python.exe runs directly there). Errors are left to
+/// the build's own [`Wine::with_cache`], which meets them again.
+pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<std::thread::JoinHandle<()>> {
+    if cfg!(windows)
+        || [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
+            .iter()
+            .any(|v| env.get(v).is_some())
+    {
+        return None;
+    }
+    let wine = tools::WINE.find(env).ok()?;
+    let (env, cache) = (env.clone(), cache.clone());
+    Some(std::thread::spawn(move || {
+        let Ok(version) = wine_version(&wine) else {
+            return;
+        };
+        let shim = process_prng_dll(&cache, &env).ok();
+        let _ = ensure_prepared(&wine, &cache, &version, shim.as_deref());
+    }))
+}
+
+fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Cache { path, source }
+}
+
+fn open_lock(bucket: &Path, key: &str) -> Result<(fs_err::File, PathBuf), Error> {
     let lock_path = bucket.join(format!("{key}.lock"));
+    fs_err::create_dir_all(bucket).map_err(cache_err(bucket))?;
     let lock = fs_err::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&lock_path)
-        .map_err(cerr(&lock_path))?;
-    let mut booted = false;
-    // Shared while the prefix is there (many builds copy at once); exclusive
-    // to prepare it. No upgrade in place: release, lock exclusively, look again.
-    lock.file().lock_shared().map_err(cerr(&lock_path))?;
-    if !prepared.join("drive_c").is_dir() {
-        lock.file().unlock().map_err(cerr(&lock_path))?;
-        lock.file().lock().map_err(cerr(&lock_path))?;
-        if !prepared.join("drive_c").is_dir() {
-            boot_into(wine, &incoming, &prepared, shim)?;
-            booted = true;
-        }
-        remove_other_prefixes(&bucket, &key);
-    }
-    let copy = tempfile::Builder::new()
-        .prefix(&crate::lock::staging_prefix())
-        .tempdir_in(&incoming)
-        .map_err(cerr(&incoming))?;
-    link_copy(&prepared, copy.path()).map_err(cerr(copy.path()))?;
-    let _ = lock.file().unlock();
-    Ok(CachedPrefix {
-        copy,
-        prepared,
-        booted,
-    })
+        .map_err(cache_err(&lock_path))?;
+    Ok((lock, lock_path))
 }
 
 /// `wineboot -i` into a staging folder, add `shim`, stop the prefix's
