@@ -25,7 +25,8 @@
 # not a timed test).
 #
 # usage: bench/run.sh [--quick] [--runs N]
-#   --quick   one run of each (CI: proves the benchmark still works)
+#   --quick   one run of each, installers with zlib instead of the default
+#             lzma (CI: proves the benchmark still works, not its figures)
 #   --runs N  runs per measurement (default 5; first runs and cold installers:
 #             at most 3, they take 15-20 s each)
 # env: BENCH_EMBED, BENCH_WHEELHOUSE  test data (default: ../shared)
@@ -41,9 +42,10 @@
 set -euo pipefail
 
 runs=5
+quick=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) runs=1 ;;
+    --quick) runs=1 quick=1 ;;
     --runs) runs=$2; shift ;;
     -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
@@ -113,6 +115,10 @@ t = open(p).read()
 t = t.replace("port = 8765\n", f'port = 8765\nno-index = true\nfind-links = ["{url}"]\n', 1)
 open(p, "w").write(t)
 EOF
+if [ "$quick" = 1 ]; then
+  sed -i 's/^publisher = "Example Corp"$/&\ninstaller-compression = "zlib"/' "$proj/Cargo.toml"
+  grep -q '^installer-compression = "zlib"' "$proj/Cargo.toml"
+fi
 # Linux runtime: a python-build-standalone-layout tarball when one is given
 # (BENCH_LINUX_RUNTIME; the test suite builds one from the host CPython),
 # else a venv of the host's Python (no download either way).
