@@ -424,6 +424,11 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 },
                 manifest.display()
             ),
+            Ok(crate::version::stamp::Target::VersionFile { file }) => format!(
+                "stamp {} into {} (the pyproject's version is dynamic)",
+                v.pep440(),
+                file.describe()
+            ),
             _ => format!(
                 "stamp {} into [project].version of {}",
                 v.pep440(),

@@ -251,6 +251,7 @@ pub fn resolve_version(
         repo_dir: &project.config_dir,
         env,
         pyproject: py,
+        dynamic: project.pyproject.as_ref().and_then(|p| p.dynamic_source()),
         cargo: Some((
             project.manifest_path.as_path(),
             project.cargo_version.as_str(),
