@@ -18,7 +18,6 @@ pub mod discover;
 pub mod table;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 use toml_edit::DocumentMut;
@@ -305,7 +304,7 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 source: crate::fs::Error::Io(e),
             })?;
         }
-        write_file(&f.path, f.new.as_bytes()).map_err(|source| Error::Write {
+        crate::fs::atomic_write(&f.path, f.new.as_bytes()).map_err(|source| Error::Write {
             path: f.path.clone(),
             source,
         })?;
@@ -431,22 +430,6 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// [`crate::fs::atomic_write`], plus: a file that did not exist gets mode 0644
-/// (the temp file it was made from is 0600, which would hide a workflow or a
-/// manifest from the other users of a shared checkout or web root).
-pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), crate::fs::Error> {
-    let existed = path.exists();
-    crate::fs::atomic_write(path, contents)?;
-    #[cfg(unix)]
-    if !existed {
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
-    }
-    #[cfg(not(unix))]
-    let _ = existed;
-    Ok(())
-}
-
 fn read(path: &Path) -> Result<String, Error> {
     fs_err::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_owned(),
@@ -503,14 +486,8 @@ pub fn detect_ci(project: &Project) -> Ci {
 
 /// The repository root (git's top level, else the workspace root).
 fn repo_root(project: &Project) -> PathBuf {
-    Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .current_dir(&project.config_dir)
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+    crate::tools::git(&project.config_dir, &["rev-parse", "--show-toplevel"])
+        .map(|out| PathBuf::from(out.trim()))
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or_else(|| project.workspace_root.clone())
 }
@@ -518,17 +495,14 @@ fn repo_root(project: &Project) -> PathBuf {
 /// The branch the test workflow guards: `origin`'s HEAD, else `main`. Not the
 /// current branch, so `--check` gives the same answer on every branch.
 fn default_branch(repo: &Path) -> String {
-    Command::new("git")
-        .args(["symbolic-ref", "--short", "refs/remotes/origin/HEAD"])
-        .current_dir(repo)
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .and_then(|s| s.strip_prefix("origin/").map(str::to_owned))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "main".into())
+    crate::tools::git(
+        repo,
+        &["symbolic-ref", "--short", "refs/remotes/origin/HEAD"],
+    )
+    .map(|out| out.trim().to_owned())
+    .and_then(|s| s.strip_prefix("origin/").map(str::to_owned))
+    .filter(|s| !s.is_empty())
+    .unwrap_or_else(|| "main".into())
 }
 
 /// The workflows for `ci` (none for [`Ci::None`]), each with what is on disk.
