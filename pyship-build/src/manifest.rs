@@ -500,7 +500,10 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 "docker",
                 false,
                 docker_skipped.clone().unwrap_or_else(|| {
-                    "no image configured ([package.metadata.pyship.docker] image) and no Dockerfile".into()
+                    format!(
+                        "no image configured (`image` in [{}.docker]) and no Dockerfile",
+                        plan.project.config_source.table.key()
+                    )
                 }),
             ),
         },

@@ -118,8 +118,8 @@ impl Plan {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
         let file_name = match &config.file_name {
-            Some(f) => crate::names::explicit_file_name(f)?,
-            None => crate::names::file_name(&config.name)?,
+            Some(f) => crate::names::explicit_file_name(f, project.config_source.table.key())?,
+            None => crate::names::file_name(&config.name, project.config_source.table.key())?,
         };
         let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
@@ -144,6 +144,7 @@ impl Plan {
                     entry: entry.clone(),
                     path: real,
                     root: root.clone(),
+                    table: project.config_source.table.key(),
                 });
             }
         }
@@ -284,6 +285,8 @@ pub enum PlanError {
         entry: String,
         path: PathBuf,
         root: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
 }
 
@@ -296,10 +299,9 @@ impl crate::error::Hint for PlanError {
             PlanError::Layout(e) => e.hint(),
             PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
-            PlanError::IncludeOutside { .. } => Some(
-                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
-                    .into(),
-            ),
+            PlanError::IncludeOutside { table, .. } => Some(format!(
+                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
+            )),
         }
     }
 }
