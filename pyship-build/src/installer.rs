@@ -60,8 +60,11 @@ pub struct Installer {
 pub enum Error {
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("the plan has no installer (`installer = false` in [package.metadata.pyship.windows] of {manifest})")]
-    Disabled { manifest: PathBuf },
+    #[error("the plan has no installer (`installer = false` in [{}.windows] of {})", .table.table.key(), crate::project::display_path(&.table.manifest))]
+    Disabled {
+        /// The table in use and the Cargo.toml declaring it.
+        table: crate::project::ConfigSource,
+    },
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
     Bundle { dir: PathBuf, missing: String },
     #[error("could not read the Windows bundle at {dir}")]
@@ -235,7 +238,7 @@ fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
     plan.artifact(ArtifactKind::Installer, Some(Platform::Windows))
         .map(|a| (a.file_name.clone(), a.path.clone()))
         .ok_or_else(|| Error::Disabled {
-            manifest: plan.project.manifest_path.clone(),
+            table: plan.project.config_source.clone(),
         })
 }
 

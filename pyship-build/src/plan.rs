@@ -153,8 +153,8 @@ impl Plan {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
         let file_name = match &config.file_name {
-            Some(f) => crate::names::explicit_file_name(f)?,
-            None => crate::names::file_name(&config.name)?,
+            Some(f) => crate::names::explicit_file_name(f, project.config_source.table.key())?,
+            None => crate::names::file_name(&config.name, project.config_source.table.key())?,
         };
         let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
@@ -179,6 +179,7 @@ impl Plan {
                     entry: entry.clone(),
                     path: real,
                     root: root.clone(),
+                    table: project.config_source.table.key(),
                 });
             }
         }
@@ -285,6 +286,7 @@ pub fn resolve_version(
         repo_dir: &project.config_dir,
         env,
         pyproject: py,
+        dynamic: project.pyproject.as_ref().and_then(|p| p.dynamic_source()),
         cargo: Some((
             project.manifest_path.as_path(),
             project.cargo_version.as_str(),
@@ -318,6 +320,8 @@ pub enum PlanError {
         entry: String,
         path: PathBuf,
         root: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
 }
 
@@ -330,10 +334,9 @@ impl crate::error::Hint for PlanError {
             PlanError::Layout(e) => e.hint(),
             PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
-            PlanError::IncludeOutside { .. } => Some(
-                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
-                    .into(),
-            ),
+            PlanError::IncludeOutside { table, .. } => Some(format!(
+                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
+            )),
         }
     }
 }

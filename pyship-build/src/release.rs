@@ -341,6 +341,11 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 },
                 manifest.display()
             ),
+            Ok(crate::version::stamp::Target::VersionFile { file }) => format!(
+                "stamp {} into {} (the pyproject's version is dynamic)",
+                v.pep440(),
+                file.describe()
+            ),
             _ => format!(
                 "stamp {} into [project].version of {}",
                 v.pep440(),
@@ -412,7 +417,10 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 "docker",
                 false,
                 docker_skipped.clone().unwrap_or_else(|| {
-                    "no image configured ([package.metadata.pyship.docker] image) and no Dockerfile".into()
+                    format!(
+                        "no image configured (`image` in [{}.docker]) and no Dockerfile",
+                        plan.project.config_source.table.key()
+                    )
                 }),
             ),
         },

@@ -225,6 +225,54 @@ fn app_src_mistakes_are_errors_before_anything_is_built() {
     assert!(!dir.join("dist/.pyship").exists());
 }
 
+#[test]
+fn hints_name_the_workspace_table_in_use() {
+    // Each error's hint names [workspace.metadata.pyship] (the table in use),
+    // never the package table the member crate does not have.
+    let (_t, dir) = copy_fixture("layouts/virtual-workspace");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let cases: [(&str, String, &[&str]); 4] = [
+        (
+            "file name",
+            text.replace("name = \"WsApp\"", "name = \"Ws/App\""),
+            &["plan"],
+        ),
+        (
+            "linux runtime",
+            text.replace("python = \"3.11.9\"", "python = \"3.9.1\""),
+            &["bundle", "--target", "linux"],
+        ),
+        (
+            "include outside",
+            text.replace(
+                "python = \"3.11.9\"",
+                "python = \"3.11.9\"\ninclude = [\"../\"]",
+            ),
+            &["plan"],
+        ),
+        ("docker image", text.clone(), &["docker"]),
+    ];
+    let mut all = String::new();
+    for (what, toml, args) in cases {
+        fs_err::write(&manifest, toml).unwrap();
+        // From the member crate: the table is still the workspace's.
+        let err = failure(&dir.join("core"), args);
+        let hint = err
+            .lines()
+            .find(|l| l.starts_with("hint:"))
+            .unwrap_or_else(|| panic!("{what}: no hint in {err}"));
+        assert!(hint.contains("[workspace.metadata.pyship"), "{what}: {err}");
+        assert!(!err.contains("package.metadata.pyship"), "{what}: {err}");
+        all.push_str(&format!(
+            "== {what}: cargo pyship {}\n{err}",
+            args.join(" ")
+        ));
+    }
+    let parent = dir.parent().unwrap().display().to_string();
+    insta::assert_snapshot!("hints_workspace_table", all.replace(&parent, "[parent]"));
+}
+
 // ------------------------------------------------------------- init discovery
 
 /// The six layouts of the matrix.
