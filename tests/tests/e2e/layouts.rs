@@ -592,6 +592,39 @@ fn init_finds_a_package_outside_src_and_flat_layouts() {
     insta::assert_snapshot!("init_check_table_drift", stdout);
 }
 
+#[test]
+fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
+    // pyhash: a virtual workspace whose root pyproject is built by maturin.
+    let (_t, dir) = copy_fixture("pyhash");
+    let bare = strip_pyship(&dir);
+    let output = run_init(&dir, &["--ci", "none"]);
+    assert!(
+        output.contains("Chose no app-src (none: the module is in the project's maturin wheel)"),
+        "{output}"
+    );
+    let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let table = &after[bare.len()..];
+    assert!(
+        table.starts_with("\n[workspace.metadata.pyship]\n"),
+        "{table}"
+    );
+    assert!(
+        table
+            .contains("# In use: no app sources (the module is in the project's maturin wheel).\n"),
+        "{table}"
+    );
+    assert!(
+        !table.lines().any(|l| l.starts_with("module =")
+            || l.starts_with("app-src =")
+            || l.starts_with("pyproject =")),
+        "{table}"
+    );
+    let plan = plan_of(&dir.join("Cargo.toml"));
+    assert_eq!(plan.module, "pyhash");
+    assert_eq!(plan.app.dir, None);
+    init_check_passes(&dir, &["--ci", "none"]);
+}
+
 // ---------------------------------------------------------------- the matrix
 
 mod matrix {
