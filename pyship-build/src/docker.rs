@@ -256,7 +256,7 @@ pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
     let image = match &plan.config.docker.image {
         Some(i) => i.clone(),
         None => {
-            let (url, repo) = crate::manifest::release_location(plan, env);
+            let (url, repo) = plan.config.publish.location(env);
             let (Some(url), Some(repo)) = (url, repo) else {
                 return Err(Error::NoImage {
                     table: plan.project.config_source.table.key(),
@@ -437,7 +437,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
             p.push(".dockerignore");
             PathBuf::from(p)
         });
-    let (url, repo) = crate::manifest::release_location(plan, env);
+    let (url, repo) = plan.config.publish.location(env);
     let mut labels = vec![("org.opencontainers.image.version".to_owned(), v.semver())];
     if let (Some(u), Some(r)) = (&url, &repo) {
         labels.push(("org.opencontainers.image.source".into(), format!("{u}/{r}")));
