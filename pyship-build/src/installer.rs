@@ -233,6 +233,12 @@ pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
         && bundle_dir.join(dist_info).is_file()
 }
 
+/// `Err(Disabled)` when the plan builds no installer (`windows.installer =
+/// false`): checked before a bundle is built for it.
+pub fn check_enabled(plan: &Plan) -> Result<(), Error> {
+    artifact(plan).map(|_| ())
+}
+
 /// The installer's file name from the plan (`{name}-{tag}-setup.exe`).
 fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
     plan.artifact(ArtifactKind::Installer, Some(Platform::Windows))

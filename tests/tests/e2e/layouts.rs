@@ -227,12 +227,13 @@ fn app_src_mistakes_are_errors_before_anything_is_built() {
 
 #[test]
 fn hints_name_the_workspace_table_in_use() {
-    // Each error's hint names [workspace.metadata.pyship] (the table in use),
-    // never the package table the member crate does not have.
+    // Each error (or its hint) names [workspace.metadata.pyship] (the table
+    // in use), never the package table the member crate does not have; the
+    // installer refuses before building a bundle it would not use.
     let (_t, dir) = copy_fixture("layouts/virtual-workspace");
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    let cases: [(&str, String, &[&str]); 4] = [
+    let cases: [(&str, String, &[&str]); 5] = [
         (
             "file name",
             text.replace("name = \"WsApp\"", "name = \"Ws/App\""),
@@ -252,17 +253,22 @@ fn hints_name_the_workspace_table_in_use() {
             &["plan"],
         ),
         ("docker image", text.clone(), &["docker"]),
+        (
+            "installer off",
+            format!("{text}\n[workspace.metadata.pyship.windows]\ninstaller = false\n"),
+            &["installer"],
+        ),
     ];
     let mut all = String::new();
     for (what, toml, args) in cases {
         fs_err::write(&manifest, toml).unwrap();
         // From the member crate: the table is still the workspace's.
         let err = failure(&dir.join("core"), args);
-        let hint = err
-            .lines()
-            .find(|l| l.starts_with("hint:"))
-            .unwrap_or_else(|| panic!("{what}: no hint in {err}"));
-        assert!(hint.contains("[workspace.metadata.pyship"), "{what}: {err}");
+        assert!(
+            err.lines().any(|l| l.contains("[workspace.metadata.pyship")
+                && (l.starts_with("hint:") || l.starts_with("error:"))),
+            "{what}: {err}"
+        );
         assert!(!err.contains("package.metadata.pyship"), "{what}: {err}");
         all.push_str(&format!(
             "== {what}: cargo pyship {}\n{err}",
