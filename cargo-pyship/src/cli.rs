@@ -104,6 +104,12 @@ pub struct InitArgs {
     /// Replace an existing [package.metadata.pyship] table
     #[arg(long)]
     pub force: bool,
+    /// Where the release workflow installs cargo-pyship from: `crates.io`, a
+    /// git URL (`#<commit>`, `#tag=<tag>`, `#branch=<branch>`) or a path
+    /// inside the repository [default: ci.install-command, else where cargo
+    /// installed this cargo-pyship from]
+    #[arg(long, value_name = "SOURCE")]
+    pub install_from: Option<String>,
 }
 
 #[derive(Debug, Args)]

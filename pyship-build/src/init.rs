@@ -9,6 +9,9 @@
 //! table and checks the result parses. An existing table is kept unless
 //! `force`. Workflows are rendered from `ci/*.yml.j2` with the `{{{ }}}`
 //! delimiters, so `${{ github.ref_name }}` reaches the file untouched.
+//! How the release workflow installs cargo-pyship is chosen by [`install`].
+
+pub mod install;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,6 +20,7 @@ use serde::Serialize;
 use toml_edit::DocumentMut;
 
 use crate::config::{Config, Provider};
+use crate::env::Env;
 use crate::error::Hint;
 use crate::project::{normalize_dist_name, ConfigTable, Project, Pyproject};
 use crate::templates::Templates;
@@ -50,11 +54,14 @@ impl Ci {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub ci: Ci,
     /// Replace an existing `[package.metadata.pyship]`.
     pub force: bool,
+    /// `--install-from`: where the release workflow installs cargo-pyship
+    /// from (see [`install::choose`]).
+    pub install_from: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +88,8 @@ pub enum Error {
     BadSecretName(String),
     #[error(transparent)]
     Template(#[from] crate::templates::Error),
+    #[error(transparent)]
+    Install(#[from] install::Error),
 }
 
 impl Hint for Error {
@@ -91,6 +100,7 @@ impl Hint for Error {
             Error::Write { .. } => Some("check that the directory is writable; the file was not changed".into()),
             Error::BadSecretName(_) => Some("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)".into()),
             Error::Template(e) => e.hint(),
+            Error::Install(e) => e.hint(),
         }
     }
 }
@@ -127,6 +137,8 @@ pub struct Generated {
     pub metadata_table: Option<String>,
     /// Cargo.toml (unless kept) and the workflows.
     pub files: Vec<FileChange>,
+    /// How the release workflow installs cargo-pyship (`None` without workflows).
+    pub install: Option<install::InstallCommand>,
 }
 
 /// A file whose content on disk differs from what init would write.
@@ -137,7 +149,7 @@ pub struct Drift {
 }
 
 /// Compute what init would write, touching nothing.
-pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
+pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generated, Error> {
     let manifest = &project.manifest_path;
     let text = read(manifest)?;
     let mut doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
@@ -160,6 +172,15 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
         None
     };
     let pyproject = find_pyproject(project);
+    let install = match opts.ci {
+        Ci::None => None,
+        _ => Some(install::choose(
+            opts.install_from.as_deref(),
+            project.config.ci.install_command.as_deref(),
+            env,
+            &repo_root(project),
+        )?),
+    };
     let mut files = Vec::new();
     let action = match (&existing, opts.force) {
         (None, _) => MetadataAction::Add,
@@ -179,7 +200,10 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
         } else {
             text.clone()
         };
-        let new = append_table(&base, &metadata_table(project, pyproject.as_ref(), opts.ci));
+        let new = append_table(
+            &base,
+            &metadata_table(project, pyproject.as_ref(), opts.ci, install.as_ref()),
+        );
         // The result must parse and carry the table, or nothing is written.
         let check = new.parse::<DocumentMut>().map_err(|source| Error::Toml {
             path: manifest.clone(),
@@ -197,17 +221,41 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
             new,
         });
     }
-    files.extend(workflows(project, pyproject.as_ref(), opts.ci)?);
+    if let Some(install) = &install {
+        files.extend(workflows(project, pyproject.as_ref(), opts.ci, install)?);
+    }
     Ok(Generated {
         metadata: action,
         metadata_table: existing,
         files,
+        install,
     })
 }
 
 /// Write what [`generate`] computed (atomically, only changed files).
 pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Generated, Error> {
-    let generated = generate(project, opts)?;
+    let generated = generate(project, opts, ctx.env)?;
+    if let Some(i) = &generated.install {
+        ctx.reporter.status(
+            "Chose",
+            &format!(
+                "`{}` to install cargo-pyship in the release workflow (from {})",
+                i.command, i.source
+            ),
+        );
+        if generated.metadata == MetadataAction::Keep
+            && project.config.ci.install_command.as_deref() != Some(i.command.as_str())
+        {
+            ctx.reporter.warn(&format!(
+                "the kept table does not record this choice: add `ci.install-command = {}` to [{}] (else `init --check` may choose differently elsewhere)",
+                q(&i.command),
+                generated
+                    .metadata_table
+                    .as_deref()
+                    .unwrap_or("package.metadata.pyship")
+            ));
+        }
+    }
     if generated.metadata == MetadataAction::Keep {
         let table = generated
             .metadata_table
@@ -248,8 +296,8 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
 
 /// The files whose content differs from what init would write now, each with
 /// a unified diff (disk → init). Writes nothing.
-pub fn check(project: &Project, opts: &Options) -> Result<Vec<Drift>, Error> {
-    let generated = generate(project, opts)?;
+pub fn check(project: &Project, opts: &Options, env: &Env) -> Result<Vec<Drift>, Error> {
+    let generated = generate(project, opts, env)?;
     Ok(generated
         .files
         .into_iter()
@@ -365,7 +413,12 @@ fn rel_slash(base: &Path, p: &Path) -> String {
 
 /// The documented `[package.metadata.pyship]` table: the project's current
 /// (or default) values from [`crate::config`], each key with a comment.
-pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) -> String {
+pub fn metadata_table(
+    project: &Project,
+    pyproject: Option<&Pyproject>,
+    ci: Ci,
+    install: Option<&install::InstallCommand>,
+) -> String {
     let c: &Config = &project.config;
     let module = c
         .module
@@ -544,6 +597,13 @@ pub fn metadata_table(project: &Project, pyproject: Option<&Pyproject>, ci: Ci) 
     ));
     t.push_str("# Seconds the update helper waits for the new version to come up.\n");
     t.push_str(&format!("start-timeout = {}\n", u.start_timeout));
+    if let Some(i) = install {
+        t.push('\n');
+        t.push_str("[package.metadata.pyship.ci]\n");
+        t.push_str("# How the release workflow installs cargo-pyship (chosen by `cargo pyship init`:\n");
+        t.push_str("# a git URL or a path until cargo-pyship is on crates.io).\n");
+        t.push_str(&format!("install-command = {}\n", q(&i.command)));
+    }
     t
 }
 
@@ -610,6 +670,7 @@ pub fn workflows(
     project: &Project,
     pyproject: Option<&Pyproject>,
     ci: Ci,
+    install: &install::InstallCommand,
 ) -> Result<Vec<FileChange>, Error> {
     let Some(dir) = ci.workflow_dir() else {
         return Ok(Vec::new());
@@ -641,10 +702,7 @@ pub fn workflows(
         python_xy => python_xy,
         token_env => token_env,
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
-        install_command => format!(
-            "cargo install cargo-pyship --locked --version {}",
-            env!("CARGO_PKG_VERSION")
-        ),
+        install_command => install.command.clone(),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {

@@ -395,10 +395,26 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
     git(&dir, &["init", "-q", "-b", "main"]);
     let cache = tempfile::tempdir().unwrap();
     pyship_in(&dir, cache.path())
-        .args(["pyship", "init", "--ci", "gitea"])
+        .args([
+            "pyship",
+            "init",
+            "--ci",
+            "gitea",
+            "--install-from",
+            "https://git.example.com/tools/cargo-pyship.git#tag=v0.1.0",
+        ])
         .assert()
-        .success();
+        .success()
+        // The fixture's workspace table is kept: init says how to pin the choice.
+        .stderr(predicates::str::contains(
+            "add `ci.install-command = \"cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --tag v0.1.0 cargo-pyship\"` to [workspace.metadata.pyship in",
+        ));
     let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+    insta::assert_snapshot!("hybrid_workflow_gitea_release", release);
+    insta::assert_snapshot!(
+        "hybrid_workflow_gitea_test",
+        fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap()
+    );
     for want in [
         "rustup target add x86_64-pc-windows-gnu",
         "gcc-mingw-w64-x86-64",
