@@ -600,7 +600,9 @@ pub fn metadata_table(
     if let Some(i) = install {
         t.push('\n');
         t.push_str("[package.metadata.pyship.ci]\n");
-        t.push_str("# How the release workflow installs cargo-pyship (chosen by `cargo pyship init`:\n");
+        t.push_str(
+            "# How the release workflow installs cargo-pyship (chosen by `cargo pyship init`:\n",
+        );
         t.push_str("# a git URL or a path until cargo-pyship is on crates.io).\n");
         t.push_str(&format!("install-command = {}\n", q(&i.command)));
     }

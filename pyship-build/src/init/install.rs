@@ -156,7 +156,10 @@ fn given(from: &str, repo: &Path) -> Result<InstallCommand, Error> {
         path: abs.clone(),
         repo: repo.to_owned(),
     })?;
-    Ok(path(&rel, format!("the path {rel} in the repository (--install-from)")))
+    Ok(path(
+        &rel,
+        format!("the path {rel} in the repository (--install-from)"),
+    ))
 }
 
 /// The cargo-pyship crate at `dir` or in its `cargo-pyship/` folder.
@@ -290,9 +293,14 @@ mod tests {
             c.command,
             "cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --rev 0123abcd cargo-pyship"
         );
-        let c = from_source_id("registry+https://github.com/rust-lang/crates.io-index", repo)
-            .unwrap();
-        assert!(c.command.starts_with("cargo install cargo-pyship --locked --version "));
+        let c = from_source_id(
+            "registry+https://github.com/rust-lang/crates.io-index",
+            repo,
+        )
+        .unwrap();
+        assert!(c
+            .command
+            .starts_with("cargo install cargo-pyship --locked --version "));
         assert!(from_source_id("registry+https://my.registry/index", repo).is_none());
     }
 
@@ -312,10 +320,7 @@ mod tests {
             cmd("https://h/o/c#branch=main"),
             "cargo install --locked --git https://h/o/c --branch main cargo-pyship"
         );
-        assert!(matches!(
-            given("no/such/dir", repo),
-            Err(Error::Unknown(_))
-        ));
+        assert!(matches!(given("no/such/dir", repo), Err(Error::Unknown(_))));
     }
 
     #[test]

@@ -69,7 +69,11 @@ pub(super) fn known_hashes(
 }
 
 /// Whether the release already has exactly this file.
-pub(super) fn is_unchanged(item: &Item, assets: &[Asset], known: &BTreeMap<String, String>) -> bool {
+pub(super) fn is_unchanged(
+    item: &Item,
+    assets: &[Asset],
+    known: &BTreeMap<String, String>,
+) -> bool {
     let same: Vec<&Asset> = assets.iter().filter(|a| a.name == item.name).collect();
     matches!(same[..], [a] if a.size == item.size)
         && known.get(&item.name).is_some_and(|h| *h == item.sha256)
@@ -138,6 +142,10 @@ mod tests {
             &[asset(1, "a.zip", 10), asset(2, "a.zip", 10)],
             &known
         ));
-        assert!(!is_unchanged(&it, &[asset(1, "a.zip", 10)], &BTreeMap::new()));
+        assert!(!is_unchanged(
+            &it,
+            &[asset(1, "a.zip", 10)],
+            &BTreeMap::new()
+        ));
     }
 }

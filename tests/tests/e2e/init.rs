@@ -103,7 +103,12 @@ fn workflow_snapshots_gitea_and_github() {
     for ci in ["gitea", "github"] {
         let (_t, dir, _) = bare_hello();
         let cache = tempfile::tempdir().unwrap();
-        init(&dir, cache.path(), &["--ci", ci, "--install-from", GIT_SOURCE]).success();
+        init(
+            &dir,
+            cache.path(),
+            &["--ci", ci, "--install-from", GIT_SOURCE],
+        )
+        .success();
         let wf = dir.join(format!(".{ci}/workflows"));
         for name in ["test", "release"] {
             let text = fs_err::read_to_string(wf.join(format!("{name}.yml"))).unwrap();
@@ -384,15 +389,22 @@ fn init_installs_cargo_pyship_the_way_cargo_installed_it() {
         .assert()
         .success()
         .stderr(predicate::str::contains(format!("Chose `{want}`")))
-        .stderr(predicate::str::contains("where cargo installed this cargo-pyship from"));
+        .stderr(predicate::str::contains(
+            "where cargo installed this cargo-pyship from",
+        ));
     assert_eq!(install_step(&dir), want);
     let toml = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(
-        toml.contains(&format!("[package.metadata.pyship.ci]\n# How the release workflow installs cargo-pyship")),
+        toml.contains(&format!(
+            "[package.metadata.pyship.ci]\n# How the release workflow installs cargo-pyship"
+        )),
         "{toml}"
     );
     let project = pyship_build::project::load(Some(&dir.join("Cargo.toml")), None).unwrap();
-    assert_eq!(project.config.ci.install_command.as_deref(), Some(want.as_str()));
+    assert_eq!(
+        project.config.ci.install_command.as_deref(),
+        Some(want.as_str())
+    );
     // Another machine (no install record) checks against the recorded choice.
     let empty = tempfile::tempdir().unwrap();
     pyship(cache.path())
@@ -417,7 +429,9 @@ fn init_install_command_from_the_config_or_a_path_in_the_repository() {
     let cache = tempfile::tempdir().unwrap();
     init(&dir, cache.path(), &[])
         .success()
-        .stderr(predicate::str::contains("`ci.install-command` in the config"));
+        .stderr(predicate::str::contains(
+            "`ci.install-command` in the config",
+        ));
     assert_eq!(
         install_step(&dir),
         "pip install cargo-pyship-bin && echo 'ok'"
@@ -432,9 +446,15 @@ fn init_install_command_from_the_config_or_a_path_in_the_repository() {
         "[package]\nname = \"cargo-pyship\"\nversion = \"0.1.0\"\n",
     )
     .unwrap();
-    init(&dir, cache.path(), &["--install-from", "tools/cargo pyship"])
-        .success()
-        .stderr(predicate::str::contains("the path tools/cargo pyship/cargo-pyship in the repository"));
+    init(
+        &dir,
+        cache.path(),
+        &["--install-from", "tools/cargo pyship"],
+    )
+    .success()
+    .stderr(predicate::str::contains(
+        "the path tools/cargo pyship/cargo-pyship in the repository",
+    ));
     assert_eq!(
         install_step(&dir),
         "cargo install --locked --path 'tools/cargo pyship/cargo-pyship'"
@@ -456,7 +476,12 @@ fn init_install_command_from_the_config_or_a_path_in_the_repository() {
     )
     .code(1)
     .stderr(predicate::str::contains("is outside the repository"))
-    .stderr(predicate::str::contains("hint: vendor cargo-pyship inside the repository"));
-    assert_eq!(fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(), bare);
+    .stderr(predicate::str::contains(
+        "hint: vendor cargo-pyship inside the repository",
+    ));
+    assert_eq!(
+        fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(),
+        bare
+    );
     assert!(!dir.join(".gitea").exists());
 }
