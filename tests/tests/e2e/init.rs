@@ -395,9 +395,9 @@ fn init_installs_cargo_pyship_the_way_cargo_installed_it() {
     assert_eq!(install_step(&dir), want);
     let toml = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(
-        toml.contains(&format!(
+        toml.contains(
             "[package.metadata.pyship.ci]\n# How the release workflow installs cargo-pyship"
-        )),
+        ),
         "{toml}"
     );
     let project = pyship_build::project::load(Some(&dir.join("Cargo.toml")), None).unwrap();
