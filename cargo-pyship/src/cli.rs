@@ -70,7 +70,7 @@ pub enum Ci {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write [package.metadata.pyship] defaults and CI workflows
+    /// Write the pyship table (found from the project) and CI workflows
     Init(InitArgs),
     /// Show the release version, stamp it, or check that files agree
     Version(VersionArgs),
@@ -101,7 +101,7 @@ pub struct InitArgs {
     /// Fail (exit 1) and show a diff when generated files differ from disk
     #[arg(long)]
     pub check: bool,
-    /// Replace an existing [package.metadata.pyship] table
+    /// Rewrite an existing pyship table (its values are kept)
     #[arg(long)]
     pub force: bool,
     /// Where the release workflow installs cargo-pyship from: `crates.io`, a
@@ -110,6 +110,9 @@ pub struct InitArgs {
     /// installed this cargo-pyship from]
     #[arg(long, value_name = "SOURCE")]
     pub install_from: Option<String>,
+    /// The app's pyproject.toml, when the search finds several
+    #[arg(long, value_name = "PATH")]
+    pub pyproject: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -38,13 +38,8 @@ pub enum Error {
         app_src: Option<PathBuf>,
         site_packages: PathBuf,
     },
-    #[error("could not copy {from} to {to}")]
-    Copy {
-        from: PathBuf,
-        to: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Copy(#[from] crate::fs::Error),
     #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
     Twice {
         package: String,
@@ -105,7 +100,7 @@ impl Hint for Error {
                 link.display()
             )),
             Error::Write { source, .. } => source.hint(),
-            Error::Copy { .. } => None,
+            Error::Copy(e) => e.hint(),
         }
     }
 }
@@ -173,49 +168,19 @@ impl Rules {
 /// Copy `from` (file or tree) to `to`, skipping caches, build output, VCS
 /// folders, virtualenvs and the output folder. Returns the file count.
 fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
-    let fail = |from: &Path, to: &Path| {
-        let (from, to) = (from.to_owned(), to.to_owned());
-        move |source| Error::Copy { from, to, source }
-    };
-    let mut n = 0;
-    let walk = walkdir::WalkDir::new(from)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || !(skipped(e.path(), e.file_type().is_dir())
-                    || e.file_type().is_dir() && rules.excluded(e.path()))
-        });
     if fs_err::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink()) {
         rules.check_link(from)?;
     }
-    for entry in walk {
-        let entry = entry.map_err(|e| Error::Copy {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            source: std::io::Error::other(e),
-        })?;
-        if entry.path_is_symlink() {
-            rules.check_link(entry.path())?;
+    crate::fs::copy_tree_with(from, to, |e| {
+        let is_dir = e.file_type().is_dir();
+        if skipped(e.path(), is_dir) || is_dir && rules.excluded(e.path()) {
+            return Ok(false);
         }
-        let rel = entry.path().strip_prefix(from).expect("below root");
-        let dest = if rel.as_os_str().is_empty() {
-            to.to_owned()
-        } else {
-            to.join(rel)
-        };
-        if entry.file_type().is_dir() {
-            fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
-        } else {
-            if let Some(p) = dest.parent() {
-                fs_err::create_dir_all(p).map_err(fail(entry.path(), &dest))?;
-            }
-            fs_err::copy(entry.path(), &dest).map_err(fail(entry.path(), &dest))?;
-            n += 1;
+        if e.path_is_symlink() {
+            rules.check_link(e.path())?;
         }
-    }
-    Ok(n)
+        Ok(true)
+    })
 }
 
 /// Top-level modules and packages in `src` (for `top_level.txt`).

@@ -14,7 +14,7 @@
 //! thread count. An entry is stored when deflating does not make it smaller
 //! (the stdlib `.zip`, wheels, images), which is also faster to unpack.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -83,6 +83,8 @@ pub enum Error {
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
+    #[error(transparent)]
+    Fs(#[from] crate::fs::Error),
 }
 
 impl Hint for Error {
@@ -94,6 +96,7 @@ impl Hint for Error {
             Error::Write { .. } => {
                 Some("check that the output directory is writable and the disk is not full".into())
             }
+            Error::Fs(e) => e.hint(),
             _ => None,
         }
     }
@@ -210,37 +213,18 @@ pub fn file_mode(name: &str, head: &[u8]) -> u32 {
     }
 }
 
-/// Write `dest` via a temp file in its directory, renamed into place at the end.
+/// Write `dest` through [`crate::fs::atomic_write_with`], creating its folder.
 fn write_atomically(
     dest: &Path,
     f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let werr = |source| Error::Write {
-        path: dest.to_owned(),
-        source,
-    };
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(werr)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pyship-archive-")
-        .tempfile_in(dir)
-        .map_err(werr)?;
-    {
-        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        f(&mut w)?;
-        w.flush().map_err(werr)?;
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs_err::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dest.to_owned(),
+            source,
+        })?;
     }
-    tmp.as_file().sync_all().map_err(werr)?;
-    #[cfg(unix)]
-    {
-        // tempfile creates 0600; an artifact is meant to be shared.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(werr)?;
-    }
-    tmp.persist(dest).map_err(|e| werr(e.error))?;
-    Ok(())
+    crate::fs::atomic_write_with(dest, f)
 }
 
 /// Extensions whose contents are already compressed: stored without trying.

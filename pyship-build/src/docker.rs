@@ -233,16 +233,9 @@ pub struct Output {
 
 /// The repository's version tags (`git tag --list 'v*'`); empty outside git.
 pub fn repo_version_tags(dir: &Path) -> Vec<String> {
-    Command::new("git")
-        .args(["tag", "--list", "v*"])
-        .current_dir(dir)
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
+    crate::tools::git(dir, &["tag", "--list", "v*"])
+        .map(|out| {
+            out.lines()
                 .map(|l| l.trim().to_owned())
                 .filter(|l| !l.is_empty())
                 .collect()
@@ -604,12 +597,12 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         if let Some(dir) = dp.dockerfile.parent() {
             fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
         }
-        crate::init::write_file(&dp.dockerfile, text.as_bytes()).map_err(err)?;
+        crate::fs::atomic_write(&dp.dockerfile, text.as_bytes()).map_err(err)?;
         ctx.reporter
             .status("Rendered", &dp.dockerfile.display().to_string());
     }
     if let Some(ignore) = &dp.dockerignore {
-        crate::init::write_file(ignore, dockerignore(plan_, &dp.context).as_bytes()).map_err(
+        crate::fs::atomic_write(ignore, dockerignore(plan_, &dp.context).as_bytes()).map_err(
             |source| Error::Write {
                 path: ignore.clone(),
                 source,

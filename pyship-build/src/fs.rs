@@ -21,6 +21,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not copy {from} to {to}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("archive entry `{entry}` would be written outside {root}")]
     UnsafePath { entry: String, root: PathBuf },
     #[error("refusing to remove {path}: it is not inside {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(" or "))]
@@ -42,18 +49,38 @@ impl Hint for Error {
                  this is a bug, please report it with the command and config that led here"
                     .into(),
             ),
-            Error::Io(_) => None,
+            Error::Io(_) | Error::Copy { .. } => None,
         }
     }
 }
 
 /// Write `contents` to `path` atomically: a temp file in the same directory,
 /// flushed and synced, then renamed over `path`. An existing file's permissions
-/// are kept. On any error `path` is untouched. When `path` is a symlink, the
-/// file it points to is replaced (in its own directory) and the link stays.
+/// are kept; a new file is 0644. On any error `path` is untouched. When `path`
+/// is a symlink, the file it points to is replaced (in its own directory) and
+/// the link stays.
 pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    atomic_write_with(path, |w| {
+        w.write_all(contents).map_err(|source| Error::Persist {
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
+/// [`atomic_write`] for contents too large to hold in memory (an archive):
+/// `write` streams them into a buffered writer over the temp file. Its error
+/// is returned as it is and leaves `path` untouched; the temp file is removed.
+pub fn atomic_write_with<E: From<Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<(), E> {
     let resolved = link_target(path);
     let path = resolved.as_path();
+    let persist = |source| Error::Persist {
+        path: path.to_owned(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -61,21 +88,19 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
     let mut tmp = tempfile::Builder::new()
         .prefix(".pyship-tmp-")
         .tempfile_in(dir)
-        .map_err(|source| Error::Persist {
-            path: path.to_owned(),
-            source,
-        })?;
-    tmp.write_all(contents)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|source| Error::Persist {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(persist)?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        write(&mut w)?;
+        w.flush().map_err(persist)?;
+    }
+    tmp.as_file().sync_all().map_err(persist)?;
     if let Ok(meta) = fs_err::metadata(path) {
         // Keep the mode of the file being replaced (e.g. an executable script).
         let _ = tmp.as_file().set_permissions(meta.permissions());
     } else {
-        // A temp file is 0600; a new project file is an ordinary 0644 one.
+        // A temp file is 0600, which would hide a new project file, workflow,
+        // manifest or artifact from the other users of a shared checkout.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -84,10 +109,7 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
                 .set_permissions(std::fs::Permissions::from_mode(0o644));
         }
     }
-    tmp.persist(path).map_err(|e| Error::Persist {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
+    tmp.persist(path).map_err(|e| persist(e.error))?;
     Ok(())
 }
 
@@ -139,22 +161,58 @@ pub fn safe_join(root: &Path, entry: &str) -> Result<PathBuf, Error> {
     Ok(out)
 }
 
-/// Copy a directory tree (files and directories; symlinks are followed).
-/// Returns the number of files copied.
+/// Copy a file, or a directory tree (symlinks are followed). Returns the
+/// number of files copied.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<u64, Error> {
+    copy_tree_with(from, to, |_| Ok::<_, Error>(true))
+}
+
+/// [`copy_tree`], asking `visit` about every entry below `from` (in sorted
+/// order, before it is copied): `Ok(false)` leaves it out (a folder with all
+/// it holds), an error stops the copy. The one tree copy of the crate: the app
+/// sources, bundle parts and test fixtures all go through it.
+pub fn copy_tree_with<E: From<Error>>(
+    from: &Path,
+    to: &Path,
+    mut visit: impl FnMut(&walkdir::DirEntry) -> Result<bool, E>,
+) -> Result<u64, E> {
+    let fail = |from: &Path, to: &Path| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |source| Error::Copy { from, to, source }
+    };
     let mut n = 0;
-    fs_err::create_dir_all(to)?;
-    for entry in walkdir::WalkDir::new(from).follow_links(true) {
-        let entry = entry.map_err(std::io::Error::other)?;
+    let mut walk = walkdir::WalkDir::new(from)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = walk.next() {
+        let entry = entry.map_err(|e| Error::Copy {
+            from: e.path().unwrap_or(from).to_owned(),
+            to: to.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        if entry.depth() > 0 && !visit(&entry)? {
+            if entry.file_type().is_dir() {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
         let rel = entry
             .path()
             .strip_prefix(from)
             .expect("walkdir yields paths below its root");
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            fs_err::create_dir_all(&dest)?;
+        let dest = if rel.as_os_str().is_empty() {
+            to.to_owned()
         } else {
-            fs_err::copy(entry.path(), &dest)?;
+            to.join(rel)
+        };
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
+        } else {
+            if let Some(p) = dest.parent() {
+                fs_err::create_dir_all(p).map_err(fail(entry.path(), &dest))?;
+            }
+            fs_err::copy(entry.path(), &dest).map_err(fail(entry.path(), &dest))?;
             n += 1;
         }
     }

@@ -255,7 +255,7 @@ pub fn write(manifest: &Manifest, path: &Path) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
     }
-    crate::init::write_file(path, json.as_bytes()).map_err(err)
+    crate::fs::atomic_write(path, json.as_bytes()).map_err(err)
 }
 
 /// Percent-encode one URL path segment (RFC 3986 unreserved characters kept).

@@ -244,18 +244,57 @@ impl Backoff {
             .min(self.max)
     }
 
+    /// How long to wait before retry `n`: [`Backoff::delay`], or the
+    /// server's `Retry-After` when longer, never more than the cap.
+    pub fn delay_after(&self, n: u32, retry_after: Option<Duration>) -> Duration {
+        let d = self.delay(n);
+        match retry_after {
+            Some(ra) => ra.max(d).min(self.max),
+            None => d,
+        }
+    }
+
     /// Run `f` until it succeeds, fails permanently, or attempts run out.
-    pub fn retry<T>(&self, mut f: impl FnMut(u32) -> Result<T, Error>) -> Result<T, Error> {
+    pub fn retry<T, E: Transient>(&self, f: impl FnMut(u32) -> Result<T, E>) -> Result<T, E> {
+        self.retry_with(f, |_, _| {})
+    }
+
+    /// [`Backoff::retry`], telling `before_retry` about each error that is
+    /// retried and how long the wait before the next attempt is. The one retry
+    /// loop of the crate: downloads and every publish request go through it.
+    pub fn retry_with<T, E: Transient>(
+        &self,
+        mut f: impl FnMut(u32) -> Result<T, E>,
+        mut before_retry: impl FnMut(&E, Duration),
+    ) -> Result<T, E> {
         let mut n = 0;
         loop {
             match f(n) {
                 Err(e) if e.is_transient() && n + 1 < self.attempts => {
-                    std::thread::sleep(self.delay(n));
+                    let wait = self.delay_after(n, e.retry_after());
+                    before_retry(&e, wait);
+                    std::thread::sleep(wait);
                     n += 1;
                 }
                 other => return other,
             }
         }
+    }
+}
+
+/// What [`Backoff::retry`] asks of an error.
+pub trait Transient {
+    /// Whether trying again may help (a connection error, 429, 5xx).
+    fn is_transient(&self) -> bool;
+    /// How long the server asked to wait (`Retry-After`), if it did.
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Transient for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
     }
 }
 

@@ -5,7 +5,6 @@
 //! do can be seen (and snapshot-tested) without doing it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -260,14 +259,8 @@ pub fn resolve_version(
 
 /// HEAD's full sha, or `None` outside a git repository.
 pub fn git_head(dir: &Path) -> Option<String> {
-    let out = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    crate::tools::git(dir, &["rev-parse", "HEAD"])
+        .map(|out| out.trim().to_owned())
         .filter(|s| !s.is_empty())
 }
 

@@ -61,6 +61,10 @@ fn no_pyproject_message(source: &ConfigSource, written: Option<&Path>, resolved:
             w.display(),
             resolved.display()
         ),
+        (None, _) if resolved.is_file() => format!(
+            "{} has no [project] table with a `name` (tool settings only): it is not the app's pyproject",
+            resolved.display()
+        ),
         (None, ConfigTable::None) => format!(
             "no pyproject.toml at {} (no pyship table; the default is pyproject.toml next to {})",
             resolved.display(),
@@ -466,10 +470,17 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     }
 
     let pyproject_path = config_dir.join(&config.pyproject);
-    let pyproject = if pyproject_path.exists() {
-        Some(Pyproject::read(&pyproject_path)?)
-    } else {
+    let pyproject = if !pyproject_path.exists() {
         None
+    } else {
+        match Pyproject::read(&pyproject_path) {
+            Ok(p) => Some(p),
+            // The default path holding only tool settings (`[tool.ruff]` at a
+            // repository root) is not the app's pyproject: as if missing, so
+            // `init` can look further. A configured one is the user's choice.
+            Err(Error::NoProjectName { .. }) if pyproject_written.is_none() => None,
+            Err(e) => return Err(e),
+        }
     };
 
     Ok(Project {

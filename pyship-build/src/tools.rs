@@ -175,6 +175,22 @@ impl Hint for Error {
 /// `ProgramFiles(x86)` and `ProgramFiles`, as a Windows host sets them.
 pub const PROGRAM_FILES_VARS: &[&str] = &[crate::env::PROGRAM_FILES_X86, crate::env::PROGRAM_FILES];
 
+/// Run `git ARGS` in `dir` and return what it printed on stdout, or `None`
+/// when git is missing, `dir` is outside a repository, or git fails. Every
+/// read of the repository (tags, HEAD, top level) goes through here: no
+/// answer from git means "not known", never a failed run.
+pub fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(GIT.exe)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 impl Tool {
     /// Find the tool: the override variable first, then `PATH`, then (on a
     /// Windows host) the places Windows installers use.

@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -491,16 +490,11 @@ fn looks_like_version(tag: &str) -> bool {
 /// A version-looking tag that does not parse is an error (a release on it would
 /// otherwise ship the wrong version). Several version tags: the highest wins.
 pub fn git_tag_at_head(dir: &Path) -> Result<Option<Resolved>, Error> {
-    let out = match Command::new("git")
-        .args(["tag", "--points-at", "HEAD"])
-        .current_dir(dir)
-        .output()
-    {
-        Ok(o) if o.status.success() => o,
-        _ => return Ok(None),
+    let Some(out) = crate::tools::git(dir, &["tag", "--points-at", "HEAD"]) else {
+        return Ok(None);
     };
     let mut best: Option<(Version, String)> = None;
-    for tag in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
+    for tag in out.lines().map(str::trim) {
         if !looks_like_version(tag) {
             continue;
         }

@@ -38,22 +38,14 @@ pub fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dest)
 }
 
-/// Copy a directory tree, skipping `target/` and `dist/`.
+/// Copy a directory tree, skipping `target/` and `dist/` (the library's
+/// one tree copy, so the tests copy fixtures the way the app sources are copied).
 pub fn copy_dir(src: &Path, dest: &Path) {
-    fs_err::create_dir_all(dest).expect("create dir");
-    for entry in fs_err::read_dir(src).expect("read fixture dir") {
-        let entry = entry.expect("dir entry");
-        let name = entry.file_name();
-        if name == "target" || name == "dist" {
-            continue;
-        }
-        let (from, to) = (entry.path(), dest.join(&name));
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&from, &to);
-        } else {
-            fs_err::copy(&from, &to).expect("copy file");
-        }
-    }
+    pyship_build::fs::copy_tree_with(src, dest, |e| {
+        let name = e.file_name();
+        Ok::<_, pyship_build::fs::Error>(name != "target" && name != "dist")
+    })
+    .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dest.display()));
 }
 
 /// The path of a tool the test needs. A missing tool fails the test with the

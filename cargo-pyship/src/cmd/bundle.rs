@@ -6,7 +6,7 @@ use pyship_build::bundle;
 use pyship_build::context::Context;
 use pyship_build::env::Env;
 use pyship_build::error::Result;
-use pyship_build::plan::{Options, Plan};
+use pyship_build::plan::Options;
 use pyship_build::platform::Platform;
 use pyship_build::report::Reporter;
 
@@ -31,13 +31,12 @@ pub fn platforms(targets: &[Target]) -> Vec<Platform> {
 }
 
 pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let project = super::load_project(g)?;
     let opts = Options {
         version: a.version.as_deref(),
         out_dir: a.out.as_deref(),
         targets: platforms(&a.target),
     };
-    let plan = Plan::build(project, env, &opts)?;
+    let plan = super::load_plan(g, env, &opts)?;
     // Every target this host cannot build is refused before the first starts.
     bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);

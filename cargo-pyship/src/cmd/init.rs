@@ -1,4 +1,4 @@
-//! `cargo pyship init`: write `[package.metadata.pyship]` and CI workflows, or
+//! `cargo pyship init`: write the pyship table and CI workflows, or
 //! (`--check`) show how the files on disk differ from what init would write.
 
 use std::io::Write;
@@ -25,6 +25,7 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
         },
         force: a.force,
         install_from: a.install_from,
+        pyproject: a.pyproject,
     };
     if a.check {
         let drift = init::check(&project, &opts, env)?;
@@ -48,7 +49,7 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            hint: "run `cargo pyship init` to regenerate them (the diff above shows the change), or edit the templates instead of the files".into(),
+            hint: "run `cargo pyship init` to regenerate them (`--force` rewrites an existing table; the diff above shows the change), or edit the templates instead of the files".into(),
         }));
         return Ok(ExitCode::from(1));
     }

@@ -7,17 +7,16 @@ use std::process::ExitCode;
 use pyship_build::env::Env;
 use pyship_build::error::{Hinted, Result};
 use pyship_build::licenses;
-use pyship_build::plan::{Options, Plan};
+use pyship_build::plan::Options;
 use pyship_build::report::Reporter;
 
 use crate::cli::{Format, Global, LicensesArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: LicensesArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let project = super::load_project(g)?;
     let explicit = !a.target.is_empty();
-    let plan = Plan::build(
-        project,
+    let plan = super::load_plan(
+        g,
         env,
         &Options {
             version: a.version.as_deref(),

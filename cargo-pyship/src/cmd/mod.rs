@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use pyship_build::env::Env;
 use pyship_build::error::Result;
+use pyship_build::plan::{Options, Plan};
 use pyship_build::project::{self, Project};
 
 use crate::cli::{Cli, Command, Global};
@@ -43,4 +44,10 @@ pub fn load_project(g: &Global) -> Result<Project> {
         g.manifest_path.as_deref(),
         g.package.as_deref(),
     )?)
+}
+
+/// The opening of every command that works on a release: load the project
+/// selected by `--manifest-path` and `-p`, then resolve its plan.
+pub fn load_plan(g: &Global, env: &Env, opts: &Options<'_>) -> Result<Plan> {
+    Ok(Plan::build(load_project(g)?, env, opts)?)
 }

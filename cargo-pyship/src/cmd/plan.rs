@@ -6,15 +6,14 @@ use std::process::ExitCode;
 use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::manifest;
-use pyship_build::plan::{Options, Plan};
+use pyship_build::plan::Options;
 
 use crate::cli::{Format, Global, PlanArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode> {
-    let project = super::load_project(g)?;
-    let plan = Plan::build(
-        project,
+    let plan = super::load_plan(
+        g,
         env,
         &Options {
             version: a.version.as_deref(),

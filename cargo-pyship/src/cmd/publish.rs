@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use pyship_build::env::Env;
 use pyship_build::error::Result;
-use pyship_build::plan::{self, Plan};
+use pyship_build::plan;
 use pyship_build::publish;
 use pyship_build::report::Reporter;
 use pyship_build::Context;
@@ -15,9 +15,8 @@ use crate::cli::{Format, Global, PublishArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let project = super::load_project(g)?;
-    let plan = Plan::build(
-        project,
+    let plan = super::load_plan(
+        g,
         env,
         &plan::Options {
             version: a.version.as_deref(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use pyship_build::env::Env;
 use pyship_build::error::Result;
-use pyship_build::plan::{Options, Plan};
+use pyship_build::plan::Options;
 use pyship_build::report::Reporter;
 use pyship_build::{manifest, release, Context};
 
@@ -15,9 +15,8 @@ use crate::cli::{Format, Global, ReleaseArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let project = super::load_project(g)?;
-    let plan = Plan::build(
-        project,
+    let plan = super::load_plan(
+        g,
         env,
         &Options {
             version: None,

@@ -61,40 +61,38 @@ impl Api<'_> {
         json: Option<&serde_json::Value>,
         accept: &[u16],
     ) -> Result<Response, Error> {
-        let mut n = 0;
-        loop {
-            let mut rb = self.request(&method, url);
-            if let Some(j) = json {
-                rb = rb.json(j);
-            }
-            let err = match rb.send() {
-                Ok(resp)
-                    if resp.status().is_success() || accept.contains(&resp.status().as_u16()) =>
-                {
-                    self.reporter
-                        .debug(&format!("{method} {url} -> {}", resp.status().as_u16()));
-                    return Ok(resp);
+        self.backoff.retry_with(
+            |_| {
+                let mut rb = self.request(&method, url);
+                if let Some(j) = json {
+                    rb = rb.json(j);
                 }
-                Ok(resp) => self.error(&method, url, resp),
-                Err(source) => Error::Request {
-                    method: method.to_string(),
-                    url: url.to_string(),
-                    // The failing URL may be a redirect's, which can hold anything.
-                    source: source.without_url(),
-                },
-            };
-            if !err.is_transient() || n + 1 >= self.backoff.attempts {
-                return Err(err);
-            }
-            let wait = super::retry_delay(&self.backoff, n, &err);
-            self.reporter.warn(&format!(
-                "{}; retrying in {} ms",
-                super::with_causes(&err),
-                wait.as_millis()
-            ));
-            std::thread::sleep(wait);
-            n += 1;
-        }
+                match rb.send() {
+                    Ok(resp)
+                        if resp.status().is_success()
+                            || accept.contains(&resp.status().as_u16()) =>
+                    {
+                        self.reporter
+                            .debug(&format!("{method} {url} -> {}", resp.status().as_u16()));
+                        Ok(resp)
+                    }
+                    Ok(resp) => Err(self.error(&method, url, resp)),
+                    Err(source) => Err(Error::Request {
+                        method: method.to_string(),
+                        url: url.to_string(),
+                        // The failing URL may be a redirect's, which can hold anything.
+                        source: source.without_url(),
+                    }),
+                }
+            },
+            |err, wait| {
+                self.reporter.warn(&format!(
+                    "{}; retrying in {} ms",
+                    super::with_causes(err),
+                    wait.as_millis()
+                ))
+            },
+        )
     }
 
     /// Read a JSON answer.

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{retry_delay, with_causes, Action, Asset, Error, Item, Provider, Release};
+use super::{with_causes, Action, Asset, Error, Item, Provider, Release};
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
@@ -20,62 +20,54 @@ pub(super) fn publish_asset(
     reporter: &dyn Reporter,
 ) -> Result<Vec<Action>, Error> {
     let mut actions = Vec::new();
-    let mut attempt = 0u32;
-    loop {
-        let assets = p.list_assets(release.id)?;
-        let same: Vec<&Asset> = assets.iter().filter(|a| a.name == item.name).collect();
-        if attempt > 0 {
-            // The failed attempt may have landed (e.g. the answer was lost).
-            if let Some(keep) = same.iter().find(|a| a.size == item.size) {
-                reporter.debug(&format!(
-                    "{} arrived despite the error (asset {})",
-                    item.name, keep.id
-                ));
-                for extra in same.iter().filter(|a| a.id != keep.id) {
-                    p.delete_asset(release.id, extra.id)?;
-                    actions.push(delete_action(extra));
+    backoff
+        .retry_with(
+            |attempt| {
+                let assets = p.list_assets(release.id).map_err(Step::Other)?;
+                let same: Vec<&Asset> = assets.iter().filter(|a| a.name == item.name).collect();
+                if attempt > 0 {
+                    // The failed attempt may have landed (e.g. the answer was lost).
+                    if let Some(keep) = same.iter().find(|a| a.size == item.size) {
+                        reporter.debug(&format!(
+                            "{} arrived despite the error (asset {})",
+                            item.name, keep.id
+                        ));
+                        for extra in same.iter().filter(|a| a.id != keep.id) {
+                            p.delete_asset(release.id, extra.id).map_err(Step::Other)?;
+                            actions.push(delete_action(extra));
+                        }
+                        return Ok(());
+                    }
                 }
-                actions.push(Action::Upload {
-                    name: item.name.clone(),
-                    size: item.size,
-                });
-                break;
-            }
-        }
-        for a in &same {
-            reporter.status(
-                "Deleting",
-                &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
-            );
-            p.delete_asset(release.id, a.id)?;
-            actions.push(delete_action(a));
-        }
-        reporter.status("Uploading", &format!("{} ({} bytes)", item.name, item.size));
-        let bar: Arc<dyn Progress> =
-            Arc::from(reporter.progress(&item.name, Some(item.size), true));
-        let res = p.upload_asset(release.id, &item.name, &item.path, item.size, bar.clone());
-        bar.finish();
-        match res {
-            Ok(_) => {
-                actions.push(Action::Upload {
-                    name: item.name.clone(),
-                    size: item.size,
-                });
-                break;
-            }
-            Err(e) if e.is_transient() && attempt + 1 < backoff.attempts => {
-                let wait = retry_delay(backoff, attempt, &e);
+                for a in &same {
+                    reporter.status(
+                        "Deleting",
+                        &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
+                    );
+                    p.delete_asset(release.id, a.id).map_err(Step::Other)?;
+                    actions.push(delete_action(a));
+                }
+                reporter.status("Uploading", &format!("{} ({} bytes)", item.name, item.size));
+                let bar: Arc<dyn Progress> =
+                    Arc::from(reporter.progress(&item.name, Some(item.size), true));
+                let res =
+                    p.upload_asset(release.id, &item.name, &item.path, item.size, bar.clone());
+                bar.finish();
+                res.map(drop).map_err(Step::Upload)
+            },
+            |e, wait| {
                 reporter.warn(&format!(
                     "{}; listing the assets again and retrying in {} ms",
-                    with_causes(&e),
+                    with_causes(e.error()),
                     wait.as_millis()
-                ));
-                std::thread::sleep(wait);
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+                ))
+            },
+        )
+        .map_err(Step::into_error)?;
+    actions.push(Action::Upload {
+        name: item.name.clone(),
+        size: item.size,
+    });
     let listed = p.list_assets(release.id)?;
     let found: Vec<u64> = listed
         .iter()
@@ -90,6 +82,36 @@ pub(super) fn publish_asset(
         });
     }
     Ok(actions)
+}
+
+/// An error of one attempt. Only a failed upload is retried here (after
+/// listing again); listing and deleting retry inside each request already.
+enum Step {
+    Upload(Error),
+    Other(Error),
+}
+
+impl Step {
+    fn error(&self) -> &Error {
+        match self {
+            Step::Upload(e) | Step::Other(e) => e,
+        }
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Step::Upload(e) | Step::Other(e) => e,
+        }
+    }
+}
+
+impl crate::net::Transient for Step {
+    fn is_transient(&self) -> bool {
+        matches!(self, Step::Upload(e) if e.is_transient())
+    }
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        self.error().retry_after()
+    }
 }
 
 fn delete_action(a: &Asset) -> Action {

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Hint;
-use crate::net::Backoff;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -100,6 +99,15 @@ impl Error {
     }
 }
 
+impl crate::net::Transient for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        Error::retry_after(self)
+    }
+}
+
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
@@ -134,16 +142,6 @@ impl Hint for Error {
     }
 }
 
-/// How long to wait before retry `n`: the backoff, or the server's
-/// `Retry-After` when longer, never more than the backoff's cap.
-pub(crate) fn retry_delay(backoff: &Backoff, n: u32, err: &Error) -> Duration {
-    let d = backoff.delay(n);
-    match err.retry_after() {
-        Some(ra) => ra.max(d).min(backoff.max),
-        None => d,
-    }
-}
-
 /// An error and its causes on one line (for retry warnings).
 pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
@@ -173,25 +171,25 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_within_the_cap() {
-        let b = Backoff {
+        let b = crate::net::Backoff {
             attempts: 5,
             base: Duration::from_millis(100),
             max: Duration::from_secs(10),
         };
         assert_eq!(
-            retry_delay(&b, 0, &api(503, None)),
+            b.delay_after(0, api(503, None).retry_after()),
             Duration::from_millis(100)
         );
         assert_eq!(
-            retry_delay(&b, 2, &api(503, None)),
+            b.delay_after(2, api(503, None).retry_after()),
             Duration::from_millis(400)
         );
         assert_eq!(
-            retry_delay(&b, 0, &api(429, Some(3))),
+            b.delay_after(0, api(429, Some(3)).retry_after()),
             Duration::from_secs(3)
         );
         assert_eq!(
-            retry_delay(&b, 0, &api(429, Some(600))),
+            b.delay_after(0, api(429, Some(600)).retry_after()),
             Duration::from_secs(10)
         );
     }

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use assets::{parallel, publish_asset};
 pub use checksums::{render as render_checksums, write_checksums};
+pub(crate) use error::with_causes;
 pub use error::Error;
-pub(crate) use error::{retry_delay, with_causes};
 pub use gitea::{supports_raw_upload, Gitea};
 pub use github::Github;
 pub use target::{is_loopback, server_url, Target, Token};

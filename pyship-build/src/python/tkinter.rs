@@ -384,13 +384,6 @@ fn copy(from: &Path, to: &Path) -> Result<(u64, u64), Error> {
         path: to.to_owned(),
         source,
     };
-    if from.is_file() {
-        if let Some(p) = to.parent() {
-            fs_err::create_dir_all(p)?;
-        }
-        let n = fs_err::copy(from, to)?;
-        return Ok((1, n));
-    }
     let files = crate::fs::copy_tree(from, to).map_err(place)?;
     let bytes = walkdir::WalkDir::new(to)
         .into_iter()

@@ -497,7 +497,7 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
         .success()
         // The fixture's workspace table is kept: init says how to pin the choice.
         .stderr(predicates::str::contains(
-            "add `ci.install-command = \"cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --tag v0.1.0 cargo-pyship\"` to [workspace.metadata.pyship in",
+            "add `ci.install-command = \"cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --tag v0.1.0 cargo-pyship\"` to [workspace.metadata.pyship] in ./Cargo.toml",
         ));
     let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
     insta::assert_snapshot!("hybrid_workflow_gitea_release", release);

@@ -55,10 +55,23 @@ fn init_adds_documented_table_and_keeps_cargo_toml_decor() {
         project.config_source.table,
         pyship_build::project::ConfigTable::Package
     );
-    assert_eq!(project.config.module.as_deref(), Some("hello_app"));
+    // `module` is derived (the package named after the project), so it is
+    // not written; the pyproject is not next to Cargo.toml, so it is.
+    assert_eq!(project.config.module, None);
     assert_eq!(
         project.pyproject.as_ref().unwrap().path,
         dir.join("python/pyproject.toml")
+    );
+    let plan = pyship_build::plan::Plan::build(
+        project,
+        &pyship_build::env::Env::default(),
+        &pyship_build::plan::Options::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.module, "hello_app");
+    assert_eq!(
+        plan.app.dir.as_deref(),
+        Some(dir.join("python/src").as_path())
     );
 }
 
@@ -326,9 +339,9 @@ fn init_force_never_replaces_a_workspace_table() {
     init(&dir, cache.path(), &["--force"])
         .success()
         .stderr(predicate::str::contains(
-            "kept the existing [workspace.metadata.pyship in",
+            "kept the existing [workspace.metadata.pyship] in ./Cargo.toml",
         ))
-        .stderr(predicate::str::contains("edit the workspace table by hand"));
+        .stderr(predicate::str::contains("edit this one by hand"));
     assert_eq!(fs_err::read_to_string(&manifest).unwrap(), text);
 }
 

@@ -225,6 +225,325 @@ fn app_src_mistakes_are_errors_before_anything_is_built() {
     assert!(!dir.join("dist/.pyship").exists());
 }
 
+// ------------------------------------------------------------- init discovery
+
+/// The six layouts of the matrix.
+const LAYOUTS: [&str; 6] = [
+    "subfolder",
+    "virtual-workspace",
+    "root-flat",
+    "scripts",
+    "src-data",
+    "cargo-init-flat",
+];
+
+/// Remove the pyship tables (the last tables of every layout's root
+/// Cargo.toml) from a fixture copy; returns the text that is left.
+fn strip_pyship(dir: &Path) -> String {
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let cut = ["[package.metadata.pyship", "[workspace.metadata.pyship"]
+        .iter()
+        .filter_map(|h| text.find(h))
+        .min()
+        .expect("the fixture has a pyship table");
+    let rest = &text[cut..];
+    assert!(
+        rest.lines()
+            .filter(|l| l.starts_with('['))
+            .all(|l| l.contains("metadata.pyship")),
+        "the pyship tables are the last ones:\n{rest}"
+    );
+    let bare = text[..cut].trim_end().to_owned() + "\n";
+    fs_err::write(&manifest, &bare).unwrap();
+    bare
+}
+
+/// `cargo pyship init ARGS` in `dir`: its stderr, `dir` shown as `[root]`.
+fn run_init(dir: &Path, args: &[&str]) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(dir)
+        .args(["pyship", "init"])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "[root]")
+}
+
+/// `init --check` in `dir` passes and prints nothing on stdout.
+fn init_check_passes(dir: &Path, args: &[&str]) {
+    let cache = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .current_dir(dir)
+        .args(["pyship", "init", "--check"])
+        .args(args)
+        .assert()
+        .success()
+        .stdout("");
+}
+
+fn rel(dir: &Path, p: Option<&Path>) -> Option<String> {
+    p.map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+}
+
+#[test]
+fn init_finds_each_layout_as_its_own_config_has_it() {
+    for layout in LAYOUTS {
+        // What the fixture's hand-written table gives.
+        let (_o, orig) = copy_fixture(&format!("layouts/{layout}"));
+        let want = plan_of(&orig.join("Cargo.toml"));
+
+        let (_t, dir) = copy_fixture(&format!("layouts/{layout}"));
+        let bare = strip_pyship(&dir);
+        let output = run_init(&dir, &["--ci", "none"]);
+        let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(
+            after.starts_with(&bare),
+            "{layout}: every byte before the table is kept:\n{after}"
+        );
+        insta::assert_snapshot!(format!("init_output_{layout}"), output);
+        insta::assert_snapshot!(format!("init_table_{layout}"), &after[bare.len()..]);
+
+        // The written table finds what the hand-written one names.
+        let got = plan_of(&dir.join("Cargo.toml"));
+        assert_eq!(
+            got.project.config_source.table, want.project.config_source.table,
+            "{layout}"
+        );
+        assert_eq!(got.project.config_dir, dir, "{layout}");
+        assert_eq!(
+            rel(&dir, Some(&got.pyproject().path)),
+            rel(&orig, Some(&want.pyproject().path)),
+            "{layout}"
+        );
+        assert_eq!(got.module, want.module, "{layout}");
+        assert_eq!(
+            rel(&dir, got.app.dir.as_deref()),
+            rel(&orig, want.app.dir.as_deref()),
+            "{layout}"
+        );
+        assert_eq!(got.app.flat, want.app.flat, "{layout}");
+        init_check_passes(&dir, &["--ci", "none"]);
+    }
+}
+
+#[test]
+fn init_in_a_virtual_workspace_member_writes_the_root_table() {
+    let (_t, dir) = copy_fixture("layouts/virtual-workspace");
+    let bare = strip_pyship(&dir);
+    let core = fs_err::read_to_string(dir.join("core/Cargo.toml")).unwrap();
+    let output = run_init(&dir.join("core"), &["--ci", "none"]);
+    assert!(
+        output.contains(&format!(
+            "Chose [workspace.metadata.pyship] in {}",
+            dir.join("Cargo.toml").display()
+        )),
+        "{output}"
+    );
+    assert_eq!(
+        fs_err::read_to_string(dir.join("core/Cargo.toml")).unwrap(),
+        core,
+        "the member's Cargo.toml is untouched"
+    );
+    let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(after.starts_with(&bare), "{after}");
+    assert!(
+        after[bare.len()..].starts_with("\n[workspace.metadata.pyship]\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("\npyproject = \"server/pyproject.toml\"\n"),
+        "{after}"
+    );
+    init_check_passes(&dir.join("core"), &["--ci", "none"]);
+    init_check_passes(&dir, &["--ci", "none"]);
+}
+
+/// Write `files` (path, text) under `dir`.
+fn tree(dir: &Path, files: &[(&str, &str)]) {
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(&p, text).unwrap();
+    }
+}
+
+/// A shape none of the fixtures has: a tool-only pyproject.toml at the root
+/// (ruff settings), the app's pyproject two levels down in a flat layout
+/// with `tests/` and `docs/` beside its package, whose name is not the
+/// project's (so `module` comes from the package with `__main__.py`), and
+/// pyprojects in a virtualenv, node_modules and a vendored project that the
+/// search must not take.
+pub(crate) fn nested_flat(parent: &Path) -> std::path::PathBuf {
+    let dir = parent.join("monorepo");
+    tree(
+        &dir,
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"monorepo\"\nversion = \"0.7.0\"\nedition = \"2021\"\npublish = false\n",
+            ),
+            ("src/main.rs", "fn main() {}\n"),
+            ("pyproject.toml", "[tool.ruff]\nline-length = 100\n"),
+            (
+                "apps/web/pyproject.toml",
+                "[project]\nname = \"web-service\"\nversion = \"0.7.0\"\nrequires-python = \">=3.11\"\ndependencies = []\n",
+            ),
+            ("apps/web/webapp/__init__.py", ""),
+            (
+                "apps/web/webapp/__main__.py",
+                "import importlib.metadata, json, sys\nprint(json.dumps({\"version\": importlib.metadata.version(\"web-service\"), \"args\": sys.argv[1:]}))\n",
+            ),
+            ("apps/web/tests/__init__.py", ""),
+            ("apps/web/tests/test_web.py", "def test(): pass\n"),
+            ("apps/web/docs/conf.py", "project = 'web'\n"),
+            (
+                "apps/web/vendor/lib/pyproject.toml",
+                "[project]\nname = \"vendored\"\n",
+            ),
+            (".venv/pyproject.toml", "[project]\nname = \"venv-thing\"\n"),
+            ("node_modules/x/pyproject.toml", "[project]\nname = \"node-thing\"\n"),
+        ],
+    );
+    dir
+}
+
+#[test]
+fn init_on_a_nested_flat_app_with_tests_and_docs() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = nested_flat(t.path());
+    let before = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let output = run_init(&dir, &["--ci", "none"]);
+    insta::assert_snapshot!("init_output_nested_flat", output);
+    let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let table = &after[before.len()..];
+    assert!(
+        table.contains("\npyproject = \"apps/web/pyproject.toml\"\n"),
+        "{table}"
+    );
+    assert!(table.contains("\nmodule = \"webapp\"\n"), "{table}");
+    assert!(table.contains("\n# app-src = \"apps/web\"\n"), "{table}");
+    let plan = plan_of(&dir.join("Cargo.toml"));
+    assert_eq!(plan.module, "webapp");
+    assert_eq!(
+        plan.app.dir.as_deref(),
+        Some(dir.join("apps/web").as_path())
+    );
+    assert!(plan.app.flat);
+    let copied: Vec<String> = pyship_build::layout::flat_entries(&dir.join("apps/web"), "webapp")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        copied,
+        ["webapp"],
+        "tests/, docs/ and vendor/ are not shipped"
+    );
+    init_check_passes(&dir, &["--ci", "none"]);
+}
+
+#[test]
+fn init_refuses_several_pyprojects_and_takes_the_one_given() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = nested_flat(t.path());
+    tree(
+        &dir,
+        &[
+            (
+                "tools/lint/pyproject.toml",
+                "[project]\nname = \"lint-tools\"\nversion = \"1.0\"\n",
+            ),
+            ("tools/lint/lint_tools/__main__.py", ""),
+        ],
+    );
+    let before = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "init", "--ci", "none"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&dir.display().to_string(), "[root]");
+    insta::assert_snapshot!("init_several_pyprojects", stderr);
+    assert_eq!(
+        fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(),
+        before
+    );
+
+    // --pyproject PATH (from the current directory, here a subfolder).
+    run_init(
+        &dir.join("apps"),
+        &["--ci", "none", "--pyproject", "web/pyproject.toml"],
+    );
+    let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        after.contains("\npyproject = \"apps/web/pyproject.toml\"\n"),
+        "{after}"
+    );
+    // --check keeps the table as it is: the choice stays valid.
+    init_check_passes(&dir, &["--ci", "none"]);
+}
+
+#[test]
+fn init_finds_a_package_outside_src_and_flat_layouts() {
+    // server/lib/ holds the package: neither a src layout nor flat.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("odd");
+    tree(
+        &dir,
+        &[
+            (
+                "Cargo.toml",
+                "[package]\nname = \"odd\"\nversion = \"1.0.0\"\nedition = \"2021\"\n",
+            ),
+            ("src/lib.rs", ""),
+            (
+                "server/pyproject.toml",
+                "[project]\nname = \"odd-app\"\nversion = \"1.0.0\"\n\n[project.scripts]\nodd-serve = \"odd_app.cli:serve\"\nodd-admin = \"odd_app.cli:admin\"\n",
+            ),
+            ("server/lib/odd_app/__init__.py", ""),
+            ("server/lib/odd_app/cli.py", "def serve(): pass\ndef admin(): pass\n"),
+        ],
+    );
+    let output = run_init(&dir, &["--ci", "none"]);
+    let text = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    // Several scripts, none named after the project: the first, said so.
+    assert!(
+        text.contains("\nmodule = \"odd_app.cli:admin\"\n"),
+        "{text}"
+    );
+    assert!(
+        output.contains("the first of several (also: odd-serve)"),
+        "{output}"
+    );
+    assert!(text.contains("\napp-src = \"server/lib\"\n"), "{text}");
+    let plan = plan_of(&dir.join("Cargo.toml"));
+    assert_eq!(plan.module, "odd_app.cli");
+    assert_eq!(
+        plan.app.dir.as_deref(),
+        Some(dir.join("server/lib").as_path())
+    );
+    init_check_passes(&dir, &["--ci", "none"]);
+
+    // The package moves: --check reports the table's app-src, and what init writes now.
+    fs_err::rename(dir.join("server/lib"), dir.join("server/python")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "init", "--check", "--ci", "none"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "[root]");
+    insta::assert_snapshot!("init_check_table_drift", stdout);
+}
+
 // ---------------------------------------------------------------- the matrix
 
 mod matrix {
@@ -416,6 +735,223 @@ mod matrix {
             case.windows_args,
             &format!("{} windows", case.layout),
         );
+    }
+
+    /// Uncomment-and-set edits of the table init wrote, as a user makes them.
+    fn set_commented(dir: &Path, edits: &[(&str, String)]) {
+        let manifest = dir.join("Cargo.toml");
+        let mut text = fs_err::read_to_string(&manifest).unwrap();
+        for (commented, line) in edits {
+            assert!(
+                text.contains(&format!("\n{commented}\n")),
+                "no `{commented}` line in:\n{text}"
+            );
+            text = text.replacen(&format!("\n{commented}\n"), &format!("\n{line}\n"), 1);
+        }
+        fs_err::write(&manifest, text).unwrap();
+    }
+
+    /// The init round trip: on a copy of `layout` without its pyship table,
+    /// `cargo pyship init` → `bundle --target linux` (only the offline
+    /// sources set, plus `extra` for what no discovery can know) → the app
+    /// runs from the extracted tarball and answers with the version →
+    /// `cargo pyship init --check` passes.
+    fn roundtrip(layout: &str, version: &str, pep440: &str, extra: &[(&str, &str)], args: &[&str]) {
+        require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+        pyship_e2e::pbs::runtime();
+        let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+        let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+        let (_t, dir) = copy_fixture(&format!("layouts/{layout}"));
+        super::strip_pyship(&dir);
+        let cache = tempfile::tempdir().unwrap();
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init"])
+            .assert()
+            .success();
+        let mut edits: Vec<(&str, String)> = vec![
+            ("# no-index = false", "no-index = true".into()),
+            ("# find-links = []", format!("find-links = [\"{}/\"]", wheels.url())),
+            (
+                "# runtime-url = \"\"",
+                format!(
+                    "runtime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+                    runtime_server.url()
+                ),
+            ),
+        ];
+        edits.extend(extra.iter().map(|(c, l)| (*c, (*l).to_owned())));
+        set_commented(&dir, &edits);
+
+        let cwd: PathBuf = ["core", "crates/engine"]
+            .iter()
+            .map(|m| dir.join(m))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| dir.clone());
+        let out = pyship(cache.path())
+            .current_dir(&cwd)
+            .args([
+                "pyship",
+                "bundle",
+                "--target",
+                "linux",
+                "--version",
+                version,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{layout}: bundle failed:\n{stderr}");
+        let tarball = fs_err::read_dir(dir.join("dist"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-linux-x64.tar.gz"))
+            .unwrap_or_else(|| panic!("{layout}: no tarball in dist/:\n{stderr}"));
+        let linux = tempfile::tempdir().unwrap();
+        untar(&tarball, linux.path());
+        let top: Vec<PathBuf> = fs_err::read_dir(linux.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(top.len(), 1, "{layout}: one top-level folder: {top:?}");
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(top[0].join("run.sh"));
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(elsewhere.path());
+        let v = health(cmd, &format!("{layout} run.sh"), || ());
+        assert_eq!(v["version"], pep440, "{layout}: {v}");
+        assert_eq!(v["args"], serde_json::json!(args), "{layout}: {v}");
+
+        let check = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--check"])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success() && check.stdout.is_empty(),
+            "{layout}: init --check after the bundle:\n{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+
+    #[test]
+    fn init_roundtrip_subfolder() {
+        roundtrip("subfolder", "v1.1.1", "1.1.1", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_virtual_workspace() {
+        roundtrip("virtual-workspace", "v0.4.2", "0.4.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_root_flat() {
+        roundtrip("root-flat", "2.0.2", "2.0.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_scripts_entry_point() {
+        roundtrip("scripts", "v0.9.2", "0.9.2", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_src_data() {
+        // The data folder and the extra are the user's choices: no layout
+        // tells them. Everything else is what init wrote.
+        roundtrip(
+            "src-data",
+            "v3.1.1",
+            "3.1.1",
+            &[
+                ("# include = []", "include = [\"config\"]"),
+                ("# extras = []", "extras = [\"idn\"]"),
+            ],
+            &["from settings.json"],
+        );
+    }
+
+    #[test]
+    fn init_roundtrip_cargo_init_flat() {
+        roundtrip("cargo-init-flat", "v0.5.1", "0.5.1", &[], &[]);
+    }
+
+    #[test]
+    fn init_roundtrip_nested_flat_app() {
+        // The shape no fixture has (see `nested_flat`): init, bundle, run, check.
+        pyship_e2e::pbs::runtime();
+        require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+        let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+        let t = tempfile::tempdir().unwrap();
+        let dir = super::nested_flat(t.path());
+        let cache = tempfile::tempdir().unwrap();
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--ci", "none"])
+            .assert()
+            .success();
+        set_commented(
+            &dir,
+            &[
+                ("# no-index = false", "no-index = true".into()),
+                (
+                    "# runtime-url = \"\"",
+                    format!(
+                        "runtime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+                        runtime_server.url()
+                    ),
+                ),
+            ],
+        );
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args([
+                "pyship",
+                "bundle",
+                "--target",
+                "linux",
+                "--version",
+                "0.7.1",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "bundle failed:\n{stderr}");
+        let linux = tempfile::tempdir().unwrap();
+        untar(
+            &dir.join("dist/monorepo-v0.7.1-linux-x64.tar.gz"),
+            linux.path(),
+        );
+        let root = linux.path().join("monorepo");
+        let mut names: Vec<String> = fs_err::read_dir(root.join("app/src"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".dist-info") && n != "pyship_update")
+            .collect();
+        names.sort();
+        assert_eq!(names, ["webapp"], "only the app's package is shipped");
+        let run = Command::new(root.join("run.sh"))
+            .arg("--flag")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(v["version"], "0.7.1");
+        assert_eq!(v["args"], serde_json::json!(["--flag"]));
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "init", "--check", "--ci", "none"])
+            .assert()
+            .success()
+            .stdout("");
     }
 
     #[test]

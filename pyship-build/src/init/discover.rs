@@ -1,0 +1,676 @@
+//! What `cargo pyship init` finds before it writes a table: where the table
+//! goes (the root Cargo.toml of a virtual workspace, else the package's),
+//! which pyproject.toml is the app's (a bounded search), and the app's
+//! `module` and `app-src`, derived exactly as the plan derives them
+//! ([`crate::launch`], [`crate::layout`]) so that init writes a key only when
+//! the derivation would not find the same thing by itself.
+//!
+//! Why a bounded search: a repository also holds virtualenvs, `node_modules`,
+//! build output and vendored projects, each of which may carry a
+//! pyproject.toml that is not the app's. The search looks at the table's
+//! folder, then two levels below it and the workspace members, never inside
+//! the folders [`crate::layout::excluded_dir`] names or hidden ones, and
+//! never below a folder that already is a Python project. Several candidates
+//! are an error listing them: init does not guess.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml_edit::DocumentMut;
+
+use crate::launch::{Launch, Target};
+use crate::layout;
+use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
+
+/// How many folder levels below the table's folder the search looks.
+pub const SEARCH_DEPTH: usize = 2;
+
+/// One thing init chose, and why (shown as a status line).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Choice {
+    /// The status verb (`Found`, `Chose`, `Skipped`).
+    pub verb: String,
+    pub message: String,
+}
+
+/// A key init writes because the plan would not derive its value.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Found {
+    /// The value, as written in the table.
+    pub value: String,
+    /// Where it came from (the comment above the key).
+    pub why: String,
+}
+
+/// What init found for the table it writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Discovery {
+    /// The table init writes, and the Cargo.toml that declares it.
+    pub target: ConfigSource,
+    /// The app's pyproject.toml (absolute), when one was found.
+    pub pyproject: Option<PathBuf>,
+    /// `pyproject`, when not the default `pyproject.toml` next to the table.
+    pub pyproject_key: Option<Found>,
+    /// `module`, when the plan would not derive it.
+    pub module_key: Option<Found>,
+    /// `app-src`, when the layout would not find it.
+    pub app_src_key: Option<Found>,
+    /// What init chose and why, in order.
+    pub choices: Vec<Choice>,
+    /// What init could not decide (the table is still written).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("several pyproject.toml files could be the app's: {}", list(.found))]
+    SeveralPyprojects {
+        /// The table's folder (the candidates are shown relative to it).
+        root: PathBuf,
+        found: Vec<String>,
+    },
+    #[error("--pyproject {given}: {resolved} does not exist")]
+    GivenMissing { given: String, resolved: PathBuf },
+    #[error("--pyproject {given}: {resolved} has no [project] table with a `name`")]
+    GivenNotAProject { given: String, resolved: PathBuf },
+    #[error(transparent)]
+    Project(#[from] crate::project::Error),
+}
+
+fn list(items: &[String]) -> String {
+    items.join(", ")
+}
+
+impl crate::error::Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::SeveralPyprojects { found, .. } => Some(format!(
+                "choose the app's with `cargo pyship init --pyproject {}` (a path from the current directory)",
+                found.first().map(String::as_str).unwrap_or("path/to/pyproject.toml")
+            )),
+            Error::GivenMissing { .. } => Some(
+                "give the path of the app's pyproject.toml, relative to the current directory"
+                    .into(),
+            ),
+            Error::GivenNotAProject { .. } => Some(
+                "add a [project] table with `name` (PEP 621), or point --pyproject at the app's pyproject.toml"
+                    .into(),
+            ),
+            Error::Project(e) => e.hint(),
+        }
+    }
+}
+
+/// Where init writes a new table: a virtual workspace's root Cargo.toml
+/// (`[workspace.metadata.pyship]`, the only Cargo.toml that is the whole
+/// project's), else the selected package's (`[package.metadata.pyship]`).
+/// An existing table stays where it is.
+pub fn target_table(project: &Project) -> ConfigSource {
+    if project.config_source.table != ConfigTable::None {
+        return project.config_source.clone();
+    }
+    if project.workspace_manifest != project.manifest_path
+        && is_virtual(&project.workspace_manifest)
+    {
+        return ConfigSource {
+            table: ConfigTable::Workspace,
+            manifest: project.workspace_manifest.clone(),
+        };
+    }
+    ConfigSource {
+        table: ConfigTable::Package,
+        manifest: project.manifest_path.clone(),
+    }
+}
+
+/// A Cargo.toml with `[workspace]` and no `[package]`.
+pub fn is_virtual(manifest: &Path) -> bool {
+    fs_err::read_to_string(manifest)
+        .ok()
+        .and_then(|t| t.parse::<DocumentMut>().ok())
+        .is_some_and(|d| d.get("workspace").is_some() && d.get("package").is_none())
+}
+
+/// `path` relative to `base` with `/` separators (`.` for `base` itself).
+pub fn rel_slash(base: &Path, p: &Path) -> String {
+    match p.strip_prefix(base) {
+        Ok(r) if r.as_os_str().is_empty() => ".".into(),
+        Ok(r) => r.to_string_lossy().replace('\\', "/"),
+        Err(_) => p.to_string_lossy().replace('\\', "/"),
+    }
+}
+
+/// A pyproject.toml that describes a Python project (`[project]` with a
+/// `name`); a tool-only one (`[tool.ruff]` at a repository root) is not.
+fn read_project(path: &Path) -> Option<Pyproject> {
+    Pyproject::read(path).ok()
+}
+
+fn skipped_dir(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        || layout::excluded_dir(p)
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs_err::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir() && !skipped_dir(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The workspace members named in `[workspace] members` of the root
+/// Cargo.toml (literal paths and `dir/*` globs), as folders.
+fn member_dirs(workspace_manifest: &Path) -> Vec<PathBuf> {
+    let root = workspace_manifest.parent().unwrap_or(Path::new("."));
+    let Some(doc) = fs_err::read_to_string(workspace_manifest)
+        .ok()
+        .and_then(|t| t.parse::<DocumentMut>().ok())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let members = doc
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array());
+    for m in members.into_iter().flatten().filter_map(|v| v.as_str()) {
+        if let Some(parent) = m.strip_suffix("/*") {
+            out.extend(subdirs(&root.join(parent)));
+        } else if !m.contains('*') {
+            out.push(root.join(m));
+        }
+    }
+    out
+}
+
+/// The candidate pyprojects below `root`: `root`'s own when it is a
+/// project, else every project found [`SEARCH_DEPTH`] levels down and in the
+/// workspace members (not below a folder that is already a project).
+/// Also returns the pyproject.toml files skipped as tool-only.
+fn search(root: &Path, members: &[PathBuf]) -> (Vec<Pyproject>, Vec<PathBuf>) {
+    let mut found = Vec::new();
+    let mut tool_only = Vec::new();
+    let mut visit = |dir: &Path, found: &mut Vec<Pyproject>| -> bool {
+        let p = dir.join("pyproject.toml");
+        if !p.is_file() {
+            return false;
+        }
+        match read_project(&p) {
+            Some(py) => {
+                if !found.iter().any(|f: &Pyproject| f.path == py.path) {
+                    found.push(py);
+                }
+                true
+            }
+            None => {
+                if !tool_only.contains(&p) {
+                    tool_only.push(p);
+                }
+                false
+            }
+        }
+    };
+    if visit(root, &mut found) {
+        return (found, tool_only);
+    }
+    let mut level = vec![root.to_owned()];
+    for _ in 0..SEARCH_DEPTH {
+        let mut next = Vec::new();
+        for dir in &level {
+            for sub in subdirs(dir) {
+                if !visit(&sub, &mut found) {
+                    next.push(sub);
+                }
+            }
+        }
+        level = next;
+    }
+    for m in members {
+        if m.is_dir()
+            && !found
+                .iter()
+                .any(|f| f.dir().starts_with(m) || m.starts_with(f.dir()))
+        {
+            visit(m, &mut found);
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    (found, tool_only)
+}
+
+/// The packages with a `__main__.py` in the folders the layout looks in.
+fn main_packages(py: &Pyproject) -> Vec<(String, PathBuf)> {
+    let mut dirs = Vec::new();
+    if let Some(src) = py.wheel_python_source() {
+        dirs.push(src);
+    }
+    dirs.push(py.dir().join("src"));
+    dirs.push(py.dir().to_owned());
+    let mut out = Vec::new();
+    for d in dirs {
+        for sub in subdirs(&d) {
+            let name = sub
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if ["tests", "test", "docs"].contains(&name.as_str()) {
+                continue;
+            }
+            if sub.join("__main__.py").is_file() && !out.iter().any(|(n, _)| n == &name) {
+                out.push((name, d.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The folders at most [`SEARCH_DEPTH`] levels below the pyproject's that
+/// contain the package `top` (not being a package themselves).
+fn folders_holding(py: &Pyproject, top: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut level = vec![py.dir().to_owned()];
+    for _ in 0..SEARCH_DEPTH {
+        let mut next = Vec::new();
+        for dir in &level {
+            for sub in subdirs(dir) {
+                if sub.join("__init__.py").is_file() {
+                    continue;
+                }
+                if sub.join(top).join("__init__.py").is_file()
+                    || sub.join(top).join("__main__.py").is_file()
+                    || sub.join(format!("{top}.py")).is_file()
+                {
+                    out.push(sub.clone());
+                }
+                next.push(sub);
+            }
+        }
+        level = next;
+    }
+    out
+}
+
+/// What the plan would launch with no `module` key, as the key's value.
+fn derived_module(config: &crate::config::Config, py: &Pyproject) -> Option<String> {
+    let mut c = config.clone();
+    c.module = None;
+    Launch::resolve(&c, py)
+        .ok()
+        .map(|l| target_value(&l.target))
+}
+
+/// A launch target as `module` would spell it.
+pub fn target_value(t: &Target) -> String {
+    match t {
+        Target::Module { module } => module.clone(),
+        Target::EntryPoint {
+            module, function, ..
+        } => format!("{module}:{function}"),
+    }
+}
+
+/// `project` as the plan will see it once the table is written at `target`
+/// with `pyproject`, `module` and `app-src` unset (every other key as it is).
+pub fn derived_project(
+    project: &Project,
+    target: &ConfigSource,
+    py: Option<&Pyproject>,
+) -> Project {
+    let mut p = project.clone();
+    p.config_source = target.clone();
+    p.config_dir = target.config_dir();
+    p.config.module = None;
+    p.config.app_src = None;
+    p.pyproject_written = None;
+    if let Some(py) = py {
+        p.config.pyproject = PathBuf::from(rel_slash(&p.config_dir, &py.path));
+        p.pyproject = Some(py.clone());
+    } else {
+        p.config.pyproject = PathBuf::from("pyproject.toml");
+        let default = p.config_dir.join("pyproject.toml");
+        p.pyproject = read_project(&default);
+    }
+    p
+}
+
+/// Discover the project for a new table at [`target_table`]. `given` is
+/// `--pyproject` as typed (relative to the current directory). With
+/// `keep_config`, the keys the table already sets (a `--force` rewrite) win
+/// over discovery when they still resolve.
+pub fn discover(
+    project: &Project,
+    given: Option<&Path>,
+    keep_config: bool,
+) -> Result<Discovery, Error> {
+    let target = target_table(project);
+    let root = target.config_dir();
+    let mut choices = Vec::new();
+    let mut warnings = Vec::new();
+    if target.table == ConfigTable::Workspace && project.config_source.table == ConfigTable::None {
+        choices.push(Choice {
+            verb: "Chose".into(),
+            message: format!(
+                "[workspace.metadata.pyship] in {}: a virtual workspace's root Cargo.toml is the whole project's",
+                display_path(&target.manifest)
+            ),
+        });
+    }
+
+    // The pyproject.
+    let configured = keep_config
+        .then(|| {
+            project
+                .pyproject_written
+                .as_ref()
+                .and(project.pyproject.clone())
+        })
+        .flatten();
+    let py: Option<Pyproject> = if let Some(g) = given {
+        let resolved = std::path::absolute(g).unwrap_or_else(|_| g.to_owned());
+        let resolved = if resolved.is_dir() {
+            resolved.join("pyproject.toml")
+        } else {
+            resolved
+        };
+        if !resolved.is_file() {
+            return Err(Error::GivenMissing {
+                given: g.display().to_string(),
+                resolved,
+            });
+        }
+        let py = read_project(&resolved).ok_or_else(|| Error::GivenNotAProject {
+            given: g.display().to_string(),
+            resolved: resolved.clone(),
+        })?;
+        choices.push(Choice {
+            verb: "Found".into(),
+            message: format!("{} (given with --pyproject)", rel_slash(&root, &py.path)),
+        });
+        Some(py)
+    } else if let Some(py) = configured {
+        choices.push(Choice {
+            verb: "Found".into(),
+            message: format!(
+                "{} (`pyproject` in the table replaced)",
+                rel_slash(&root, &py.path)
+            ),
+        });
+        Some(py)
+    } else {
+        let members = member_dirs(&project.workspace_manifest);
+        let (found, tool_only) = search(&root, &members);
+        for t in &tool_only {
+            choices.push(Choice {
+                verb: "Skipped".into(),
+                message: format!(
+                    "{}: no [project] table with a `name` (tool settings only)",
+                    rel_slash(&root, t)
+                ),
+            });
+        }
+        match found.as_slice() {
+            [] => {
+                warnings.push(format!(
+                    "no pyproject.toml with a [project] table in {} or {SEARCH_DEPTH} levels below it (nor in the workspace members); `bundle` needs one: create it, or run init again with --pyproject PATH",
+                    display_path(&root)
+                ));
+                None
+            }
+            [one] => {
+                let rel = rel_slash(&root, &one.path);
+                let why = if one.dir() == root {
+                    "next to the Cargo.toml".to_owned()
+                } else {
+                    format!(
+                        "the only Python project within {SEARCH_DEPTH} levels of the Cargo.toml"
+                    )
+                };
+                choices.push(Choice {
+                    verb: "Found".into(),
+                    message: format!("{rel} ({why})"),
+                });
+                Some(one.clone())
+            }
+            several => {
+                return Err(Error::SeveralPyprojects {
+                    root: root.clone(),
+                    found: several.iter().map(|p| display_path(&p.path)).collect(),
+                })
+            }
+        }
+    };
+
+    let pyproject_key = py.as_ref().and_then(|py| {
+        let rel = rel_slash(&root, &py.path);
+        // The reason is the one the Found line gave.
+        let why = choices
+            .iter()
+            .rev()
+            .find(|c| c.verb == "Found")
+            .and_then(|c| {
+                c.message
+                    .split_once(" (")
+                    .map(|(_, w)| w.trim_end_matches(')').to_owned())
+            })
+            .unwrap_or_default();
+        (rel != "pyproject.toml").then_some(Found { why, value: rel })
+    });
+
+    let mut module_key = None;
+    let mut app_src_key = None;
+    if let Some(py) = &py {
+        let base = derived_project(project, &target, Some(py));
+        // The module: the table's (a --force rewrite), else what the plan
+        // derives ([project.scripts], the project name), else a package
+        // with __main__.py, else one of several scripts.
+        let kept_module = keep_config.then(|| project.config.module.clone()).flatten();
+        let derived = Launch::resolve(&base.config, py);
+        let module: Option<(String, String)> = if let Some(m) = kept_module {
+            Some((m, "`module` in the table replaced".into()))
+        } else {
+            match &derived {
+                Ok(l) => {
+                    let top = layout::top_package(l.app_module()).to_owned();
+                    let found = layout::resolve(&base, py, l.app_module()).is_ok();
+                    let mains = main_packages(py);
+                    if !found && matches!(l.target, Target::Module { .. }) && mains.len() == 1 {
+                        let (name, dir) = &mains[0];
+                        Some((
+                            name.clone(),
+                            format!(
+                                "the package with a __main__.py in {}; no package `{top}` is named after the project",
+                                rel_slash(&root, dir)
+                            ),
+                        ))
+                    } else {
+                        if !found && matches!(l.target, Target::Module { .. }) && mains.len() > 1 {
+                            warnings.push(format!(
+                                "no package `{top}` named after the project, and several with a __main__.py ({}); set `module`",
+                                mains.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                        choices.push(Choice {
+                            verb: "Chose".into(),
+                            message: format!(
+                                "module {} ({}; derived, not written)",
+                                target_value(&l.target),
+                                l.origin.replace(
+                                    &py.path.display().to_string(),
+                                    &rel_slash(&root, &py.path)
+                                )
+                            ),
+                        });
+                        None
+                    }
+                }
+                Err(crate::launch::Error::SeveralScripts { .. }) => {
+                    let mut it = py.scripts.iter();
+                    let (name, value) = it.next().expect("several scripts");
+                    let others: Vec<&str> = it.map(|(n, _)| n.as_str()).collect();
+                    Some((
+                        value.clone(),
+                        format!(
+                            "[project.scripts] {name}, the first of several (also: {}); none is named after the project",
+                            others.join(", ")
+                        ),
+                    ))
+                }
+                Err(e) => {
+                    warnings.push(format!("{e}; set `module`"));
+                    None
+                }
+            }
+        };
+        if let Some((value, why)) = &module {
+            let derived_value = derived_module(&base.config, py);
+            if derived_value.as_deref() != Some(value.as_str()) {
+                choices.push(Choice {
+                    verb: "Chose".into(),
+                    message: format!("module {value} ({why})"),
+                });
+                module_key = Some(Found {
+                    value: value.clone(),
+                    why: why.clone(),
+                });
+            } else {
+                choices.push(Choice {
+                    verb: "Chose".into(),
+                    message: format!("module {value} (derived, not written)"),
+                });
+            }
+        }
+
+        // app-src: where the layout finds the module, else a folder at most
+        // two levels below the pyproject's that holds its package.
+        let mut with_module = base.clone();
+        with_module.config.module = module_key.as_ref().map(|k| k.value.clone());
+        let launch = Launch::resolve(&with_module.config, py).ok();
+        let kept_app_src = keep_config
+            .then(|| project.config.app_src.clone())
+            .flatten();
+        if let Some(launch) = launch {
+            let m = launch.app_module().to_owned();
+            let kept = kept_app_src.and_then(|a| {
+                let mut p = with_module.clone();
+                p.config.app_src = Some(a.clone());
+                layout::resolve(&p, py, &m).ok().map(|r| (a, r))
+            });
+            let derived = layout::resolve(&with_module, py, &m);
+            match (kept, derived) {
+                (Some((a, r)), d) if d.as_ref().ok().map(|d| &d.dir) != Some(&r.dir) => {
+                    let value = a.to_string_lossy().replace('\\', "/");
+                    choices.push(Choice {
+                        verb: "Chose".into(),
+                        message: format!("app-src {value} (`app-src` in the table replaced)"),
+                    });
+                    app_src_key = Some(Found {
+                        value,
+                        why: "`app-src` in the table replaced".into(),
+                    });
+                }
+                (_, Ok(found)) => choices.push(Choice {
+                    verb: "Chose".into(),
+                    message: match &found.dir {
+                        Some(d) => format!(
+                            "app-src {} ({}; derived, not written)",
+                            rel_slash(&root, d),
+                            found.origin
+                        ),
+                        None => format!("no app-src ({})", found.origin),
+                    },
+                }),
+                (_, Err(_)) => {
+                    let top = layout::top_package(&m);
+                    match folders_holding(py, top).as_slice() {
+                        [one] => {
+                            let value = rel_slash(&root, one);
+                            let why = format!(
+                                "the folder holding the package `{top}` (not a src or flat layout)"
+                            );
+                            choices.push(Choice {
+                                verb: "Chose".into(),
+                                message: format!("app-src {value} ({why})"),
+                            });
+                            app_src_key = Some(Found { value, why });
+                        }
+                        [] => warnings.push(format!(
+                            "the package `{top}` is not in {} (src or flat layout) nor {SEARCH_DEPTH} levels below it; set `app-src` (the folder containing it) or `module`",
+                            display_path(py.dir())
+                        )),
+                        several => warnings.push(format!(
+                            "several folders hold a package `{top}`: {}; set `app-src`",
+                            several
+                                .iter()
+                                .map(|d| rel_slash(&root, d))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    }
+                }
+            }
+        }
+    }
+
+    Ok(Discovery {
+        pyproject: py.map(|p| p.path),
+        target,
+        pyproject_key,
+        module_key,
+        app_src_key,
+        choices,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(p: &Path, text: &str) {
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn search_skips_tool_only_excluded_and_nested_projects() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        let proj = "[project]\nname = \"x\"\n";
+        write(
+            &r.join("pyproject.toml"),
+            "[tool.ruff]\nline-length = 100\n",
+        );
+        write(&r.join("apps/server/pyproject.toml"), proj);
+        write(&r.join("apps/server/vendor/lib/pyproject.toml"), proj);
+        write(&r.join(".venv/pyproject.toml"), proj);
+        write(&r.join("node_modules/x/pyproject.toml"), proj);
+        write(&r.join("target/pyproject.toml"), proj);
+        write(&r.join("dist/x/pyproject.toml"), proj);
+        write(&r.join("a/b/c/pyproject.toml"), proj);
+        let (found, tool_only) = search(r, &[]);
+        let paths: Vec<String> = found.iter().map(|p| rel_slash(r, &p.path)).collect();
+        assert_eq!(paths, ["apps/server/pyproject.toml"]);
+        assert_eq!(tool_only, [r.join("pyproject.toml")]);
+        // A member deeper than the bounded search is still looked at.
+        let (found, _) = search(r, &[r.join("a/b/c")]);
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn a_root_project_wins_over_subfolders() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        write(&r.join("pyproject.toml"), "[project]\nname = \"root\"\n");
+        write(&r.join("sub/pyproject.toml"), "[project]\nname = \"sub\"\n");
+        let (found, _) = search(r, &[]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].name, "root");
+    }
+}
