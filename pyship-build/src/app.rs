@@ -64,12 +64,16 @@ pub enum Error {
         entry: String,
         path: PathBuf,
         root: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
     #[error("the symlink {link} points outside the project {root} (to {target})")]
     LinkOutside {
         link: PathBuf,
         target: PathBuf,
         root: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
 }
 
@@ -91,12 +95,11 @@ impl Hint for Error {
             Error::DistInfos { .. } => Some(
                 "a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide".into(),
             ),
-            Error::IncludeOutside { .. } => Some(
-                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
-                    .into(),
-            ),
-            Error::LinkOutside { link, .. } => Some(format!(
-                "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [package.metadata.pyship] to follow it on purpose",
+            Error::IncludeOutside { table, .. } => Some(format!(
+                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
+            )),
+            Error::LinkOutside { link, table, .. } => Some(format!(
+                "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose",
                 link.display()
             )),
             Error::Write { source, .. } => source.hint(),
@@ -125,6 +128,8 @@ struct Rules {
     root: PathBuf,
     /// `allow-outside-project = true`: links may point anywhere.
     allow_outside: bool,
+    /// The pyship table in use (errors name it).
+    table: &'static str,
     /// Folders never copied (the output folder, when it lies inside an input;
     /// copying it would copy the copy, until the path is too long).
     exclude: Vec<PathBuf>,
@@ -136,6 +141,7 @@ impl Rules {
         Self {
             root: canon(&plan.project.workspace_root),
             allow_outside: plan.config.allow_outside_project,
+            table: plan.project.config_source.table.key(),
             exclude: vec![canon(&plan.out_dir)],
         }
     }
@@ -160,6 +166,7 @@ impl Rules {
                 link: link.to_owned(),
                 target,
                 root: self.root.clone(),
+                table: self.table,
             })
         }
     }
@@ -309,6 +316,7 @@ pub fn run(
                 entry: entry.clone(),
                 path: real,
                 root: rules.root.clone(),
+                table: rules.table,
             });
         }
         let name = path.file_name().map(PathBuf::from).unwrap_or_default();
@@ -433,6 +441,7 @@ mod tests {
         Rules {
             root: root.canonicalize().unwrap(),
             allow_outside: false,
+            table: "package.metadata.pyship",
             exclude: vec![],
         }
     }

@@ -91,7 +91,7 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::TooLarge { .. } => {
-                Some("strip the bundle (see [package.metadata.pyship.strip])".into())
+                Some("strip the bundle: `presets` and `remove` in the `strip` table of the pyship config".into())
             }
             Error::Write { .. } => {
                 Some("check that the output directory is writable and the disk is not full".into())

@@ -370,6 +370,23 @@ pub struct Publish {
     pub token_env: String,
 }
 
+impl Publish {
+    /// Server URL (without a trailing `/`) and `owner/name` of the release:
+    /// the config first, then the CI variables.
+    pub fn location(&self, env: &crate::env::Env) -> (Option<String>, Option<String>) {
+        let url = self
+            .url
+            .clone()
+            .or_else(|| env.get(crate::env::GITHUB_SERVER_URL).map(str::to_owned))
+            .map(|u| u.trim_end_matches('/').to_owned());
+        let repo = self
+            .repo
+            .clone()
+            .or_else(|| env.get(crate::env::GITHUB_REPOSITORY).map(str::to_owned));
+        (url, repo)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 pub struct Docker {

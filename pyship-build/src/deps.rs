@@ -34,7 +34,12 @@ pub struct Installed {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
-    UnknownExtra { extra: String, pyproject: PathBuf },
+    UnknownExtra {
+        extra: String,
+        pyproject: PathBuf,
+        /// The pyship table in use (`package.metadata.pyship`), for the hint.
+        table: &'static str,
+    },
     #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
     NoWheel {
         package: String,
@@ -43,7 +48,12 @@ pub enum Error {
         reason: String,
     },
     #[error("`{package}` {reason}")]
-    NotFound { package: String, reason: String },
+    NotFound {
+        package: String,
+        reason: String,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
+    },
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
     #[error("could not run {uv}")]
@@ -99,12 +109,12 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::UnknownExtra { .. } => "fix `extras` in [package.metadata.pyship] or add the extra to pyproject.toml".into(),
+            Error::UnknownExtra { table, .. } => format!("fix `extras` in [{table}] or add the extra to pyproject.toml"),
             Error::NoWheel { package, .. } => format!(
                 "a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"
             ),
             Error::NotFound { reason, .. } if reason.contains("cache") => "--offline installs only what uv has cached: run once without --offline, or use a local `find-links` directory".into(),
-            Error::NotFound { .. } => "check the name, `index-url`, `find-links` and `no-index` in [package.metadata.pyship]".into(),
+            Error::NotFound { table, .. } => format!("check the name, `index-url`, `find-links` and `no-index` in [{table}]"),
             Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
             Error::Tool(e) => return e.hint(),
             Error::WheelPlatform { platform, .. } => format!(
@@ -140,6 +150,7 @@ pub fn requirements(plan: &Plan, platform: Platform) -> Result<Vec<String>, Erro
             .ok_or_else(|| Error::UnknownExtra {
                 extra: extra.clone(),
                 pyproject: py.path.clone(),
+                table: plan.project.config_source.table.key(),
             })?;
         reqs.extend(deps.iter().cloned());
     }
@@ -409,6 +420,7 @@ pub fn run(
                 &stderr,
                 &plan.config.uv_platform(platform),
                 &plan.python.xy,
+                plan.project.config_source.table.key(),
             ));
         }
         ctx.reporter.debug(stderr.trim());
@@ -495,7 +507,7 @@ pub fn dist_infos(site_packages: &Path) -> Vec<String> {
 }
 
 /// Turn uv's resolver message into an error naming the package and why.
-pub fn explain_failure(stderr: &str, platform: &str, python: &str) -> Error {
+pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'static str) -> Error {
     for clause in stderr.split("Because ").skip(1) {
         let clause = clause.split(" we can conclude").next().unwrap_or(clause);
         let package = clause
@@ -532,7 +544,11 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str) -> Error {
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            return Error::NotFound { package, reason };
+            return Error::NotFound {
+                package,
+                reason,
+                table,
+            };
         }
     }
     Error::Uv {
@@ -548,7 +564,12 @@ mod tests {
     #[test]
     fn uv_no_wheel_message_names_the_package() {
         let stderr = "error: No solution found when resolving dependencies\n  cause: Because uvloop==0.23.0 has no wheels with a matching platform tag (e.g., `win_amd64`) and only uvloop==0.23.0 is available, we can conclude that all versions of uvloop cannot be used.\n         And because you require uvloop, we can conclude that your requirements are unsatisfiable.\n";
-        match explain_failure(stderr, "x86_64-pc-windows-msvc", "3.11") {
+        match explain_failure(
+            stderr,
+            "x86_64-pc-windows-msvc",
+            "3.11",
+            "package.metadata.pyship",
+        ) {
             Error::NoWheel {
                 package, reason, ..
             } => {
@@ -562,11 +583,19 @@ mod tests {
     #[test]
     fn uv_not_found_message_names_the_package() {
         let stderr = "  cause: Because nosuchpkg was not found in the provided package locations and you require nosuchpkg, we can conclude that your requirements are unsatisfiable.";
-        let err = explain_failure(stderr, "p", "3.11");
+        let err = explain_failure(stderr, "p", "3.11", "workspace.metadata.pyship");
         assert!(matches!(&err, Error::NotFound { package, .. } if package == "nosuchpkg"));
         assert_eq!(
             err.to_string(),
             "`nosuchpkg` was not found in the provided package locations"
+        );
+        // The hint names the table in use.
+        assert!(
+            err.hint()
+                .unwrap()
+                .ends_with("`no-index` in [workspace.metadata.pyship]"),
+            "{:?}",
+            err.hint()
         );
     }
 

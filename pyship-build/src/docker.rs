@@ -64,7 +64,10 @@ fn healthcheck_script(port: u16) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no Docker image is configured")]
-    NoImage,
+    NoImage {
+        /// The pyship table in use, for the hint.
+        table: &'static str,
+    },
     #[error("`docker.image = \"{image}\"` is not a valid image name")]
     BadImage { image: String },
     #[error("the Docker build context {context} does not contain {what} ({path})")]
@@ -72,6 +75,8 @@ pub enum Error {
         context: PathBuf,
         what: &'static str,
         path: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
     #[error(transparent)]
     Tool(#[from] tools::Error),
@@ -114,9 +119,9 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::NoImage => "set `image = \"registry.example.com/owner/app\"` in [package.metadata.pyship.docker], or publish.url and publish.repo (or run in CI, which sets GITHUB_SERVER_URL and GITHUB_REPOSITORY)".into(),
+            Error::NoImage { table } => format!("set `image = \"registry.example.com/owner/app\"` in [{table}.docker], or publish.url and publish.repo (or run in CI, which sets GITHUB_SERVER_URL and GITHUB_REPOSITORY)"),
             Error::BadImage { .. } => "use `host/owner/name` in lowercase letters, digits, `.`, `_`, `-` and `/`, without a tag".into(),
-            Error::OutsideContext { .. } => "set [package.metadata.pyship.docker] context to a directory that contains the pyproject and the app sources".into(),
+            Error::OutsideContext { table, .. } => format!("set `context` in [{table}.docker] to a directory that contains the pyproject and the app sources"),
             Error::Tool(e) => return e.hint(),
             Error::NoEngine { .. } => "start the Docker engine (e.g. `systemctl start docker`) or point DOCKER_HOST at one; the docker CLI alone cannot build images".into(),
             Error::Template(e) => return e.hint(),
@@ -265,9 +270,11 @@ pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
     let image = match &plan.config.docker.image {
         Some(i) => i.clone(),
         None => {
-            let (url, repo) = crate::manifest::release_location(plan, env);
+            let (url, repo) = plan.config.publish.location(env);
             let (Some(url), Some(repo)) = (url, repo) else {
-                return Err(Error::NoImage);
+                return Err(Error::NoImage {
+                    table: plan.project.config_source.table.key(),
+                });
             };
             format!("{}/{repo}", host_of(&url)).to_ascii_lowercase()
         }
@@ -306,13 +313,19 @@ pub fn registry_of(image: &str) -> Option<String> {
     (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_owned())
 }
 
-fn relative_to(context: &Path, path: &Path, what: &'static str) -> Result<String, Error> {
+fn relative_to(
+    context: &Path,
+    path: &Path,
+    what: &'static str,
+    table: &'static str,
+) -> Result<String, Error> {
     let rel = path
         .strip_prefix(context)
         .map_err(|_| Error::OutsideContext {
             context: context.to_owned(),
             what,
             path: path.to_owned(),
+            table,
         })?;
     let s = rel.to_string_lossy().replace('\\', "/");
     Ok(if s.is_empty() { ".".into() } else { s })
@@ -344,15 +357,16 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let context = context_dir(plan);
     let py = plan.pyproject();
     let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
-    let python_src = relative_to(&context, &py_dir, "the pyproject's directory")?;
+    let table = plan.project.config_source.table.key();
+    let python_src = relative_to(&context, &py_dir, "the pyproject's directory", table)?;
     if let Some(dir) = &plan.app.dir {
         // The app sources must reach the image with the pyproject (pip installs them from there).
-        relative_to(&context, &normalize(dir), "the app sources")?;
+        relative_to(&context, &normalize(dir), "the app sources", table)?;
     }
     let mut includes = Vec::new();
     for inc in &plan.config.include {
         let abs = normalize(&plan.project.path(inc));
-        let from = relative_to(&context, &abs, "an `include` path")?;
+        let from = relative_to(&context, &abs, "an `include` path", table)?;
         let name = abs
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -449,7 +463,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
             p.push(".dockerignore");
             PathBuf::from(p)
         });
-    let (url, repo) = crate::manifest::release_location(plan, env);
+    let (url, repo) = plan.config.publish.location(env);
     let mut labels = vec![("org.opencontainers.image.version".to_owned(), v.semver())];
     if let (Some(u), Some(r)) = (&url, &repo) {
         labels.push(("org.opencontainers.image.source".into(), format!("{u}/{r}")));

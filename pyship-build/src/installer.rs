@@ -66,8 +66,11 @@ pub struct Installer {
 pub enum Error {
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("the plan has no installer (`installer = false` in [package.metadata.pyship.windows] of {manifest})")]
-    Disabled { manifest: PathBuf },
+    #[error("the plan has no installer (`installer = false` in [{}.windows] of {})", .table.table.key(), crate::project::display_path(&.table.manifest))]
+    Disabled {
+        /// The table in use and the Cargo.toml declaring it.
+        table: crate::project::ConfigSource,
+    },
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
     Bundle { dir: PathBuf, missing: String },
     #[error("could not read the Windows bundle at {dir}")]
@@ -236,12 +239,18 @@ pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
         && bundle_dir.join(dist_info).is_file()
 }
 
+/// `Err(Disabled)` when the plan builds no installer (`windows.installer =
+/// false`): checked before a bundle is built for it.
+pub fn check_enabled(plan: &Plan) -> Result<(), Error> {
+    artifact(plan).map(|_| ())
+}
+
 /// The installer's file name from the plan (`{name}-{tag}-setup.exe`).
 fn artifact(plan: &Plan) -> Result<(String, PathBuf), Error> {
     plan.artifact(ArtifactKind::Installer, Some(Platform::Windows))
         .map(|a| (a.file_name.clone(), a.path.clone()))
         .ok_or_else(|| Error::Disabled {
-            manifest: plan.project.manifest_path.clone(),
+            table: plan.project.config_source.clone(),
         })
 }
 

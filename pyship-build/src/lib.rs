@@ -11,8 +11,9 @@
 //! # Architecture
 //!
 //! Four layers; a module imports its own layer and the ones below, never one
-//! above (`.ci/module-graph` prints the graph; `--check`, run by CI, fails on
-//! a new upward import or cycle):
+//! above, and no two modules import each other (`.ci/module-graph` prints the
+//! graph; `--check`, run by CI and by the `architecture` e2e tests, fails on
+//! any upward import or cycle):
 //!
 //! ```text
 //! orchestrators   bundle  release  build_script

@@ -42,15 +42,17 @@ pub enum Error {
         key: &'static str,
         input: String,
         reason: String,
+        /// The pyship table in use (`package.metadata.pyship`), for the hint.
+        table: &'static str,
     },
 }
 
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
-        let Error::Unsafe { key, .. } = self;
+        let Error::Unsafe { key, table, .. } = self;
         Some(if *key == "name" {
             format!(
-                "keep `name` as the display name and set `file-name = \"...\"` in [package.metadata.pyship] \
+                "keep `name` as the display name and set `file-name = \"...\"` in [{table}] \
                  (1-{MAX_LEN} ASCII letters, digits, `-`, `_`, `.`), or use only those characters and spaces in `name`"
             )
         } else {
@@ -64,22 +66,25 @@ impl Hint for Error {
 
 /// The file name for the display name `name`: spaces become `-`, everything
 /// else must already be allowed (see the module docs).
-pub fn file_name(name: &str) -> Result<String, Error> {
+/// `table` is the pyship table in use, named by the error's hint.
+pub fn file_name(name: &str, table: &'static str) -> Result<String, Error> {
     let derived: String = name.trim_matches(' ').replace(' ', "-");
     validate(&derived).map_err(|reason| Error::Unsafe {
         key: "name",
         input: name.to_owned(),
         reason,
+        table,
     })?;
     Ok(derived)
 }
 
 /// Check an explicit `file-name` (no derivation: it must be valid as given).
-pub fn explicit_file_name(value: &str) -> Result<String, Error> {
+pub fn explicit_file_name(value: &str, table: &'static str) -> Result<String, Error> {
     validate(value).map_err(|reason| Error::Unsafe {
         key: "file-name",
         input: value.to_owned(),
         reason,
+        table,
     })?;
     Ok(value.to_owned())
 }
@@ -129,12 +134,14 @@ fn describe(c: char) -> String {
 mod tests {
     use super::*;
 
+    const T: &str = "package.metadata.pyship";
+
     #[test]
     fn spaces_become_dashes_and_safe_names_pass() {
-        assert_eq!(file_name("Hello App").unwrap(), "Hello-App");
-        assert_eq!(file_name("ledgrab.server").unwrap(), "ledgrab.server");
-        assert_eq!(file_name("my_app-2").unwrap(), "my_app-2");
-        assert_eq!(file_name("  padded  ").unwrap(), "padded");
+        assert_eq!(file_name("Hello App", T).unwrap(), "Hello-App");
+        assert_eq!(file_name("ledgrab.server", T).unwrap(), "ledgrab.server");
+        assert_eq!(file_name("my_app-2", T).unwrap(), "my_app-2");
+        assert_eq!(file_name("  padded  ", T).unwrap(), "padded");
     }
 
     #[test]
@@ -167,21 +174,21 @@ mod tests {
             "$HOME",
             "a%b",
         ] {
-            assert!(file_name(bad).is_err(), "{bad:?} accepted");
+            assert!(file_name(bad, T).is_err(), "{bad:?} accepted");
         }
-        assert!(file_name(&"x".repeat(MAX_LEN + 1)).is_err());
-        assert!(file_name(&"x".repeat(MAX_LEN)).is_ok());
+        assert!(file_name(&"x".repeat(MAX_LEN + 1), T).is_err());
+        assert!(file_name(&"x".repeat(MAX_LEN), T).is_ok());
     }
 
     #[test]
     fn explicit_names_are_not_derived() {
-        assert!(explicit_file_name("Hello App").is_err());
-        assert_eq!(explicit_file_name("hello-app").unwrap(), "hello-app");
+        assert!(explicit_file_name("Hello App", T).is_err());
+        assert_eq!(explicit_file_name("hello-app", T).unwrap(), "hello-app");
     }
 
     #[test]
     fn the_error_names_the_key_and_points_at_file_name() {
-        let e = file_name("My \"App\"").unwrap_err();
+        let e = file_name("My \"App\"", T).unwrap_err();
         assert!(e.to_string().contains("`name = \"My \\\"App\\\"\"`"), "{e}");
         assert!(e.to_string().contains("`\"`"), "{e}");
         assert!(e.hint().unwrap().contains("file-name"));

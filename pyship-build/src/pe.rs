@@ -11,73 +11,35 @@
 #[error("not a PE file: {0}")]
 pub struct NotPe(pub &'static str);
 
-fn u16_at(b: &[u8], at: usize) -> Result<u16, NotPe> {
-    b.get(at..at + 2)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-        .ok_or(NotPe("truncated"))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Result<u32, NotPe> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or(NotPe("truncated"))
-}
-
 /// The names of the DLLs `bytes` (a whole PE image file) imports, in table order.
+/// Parsed with the `object` crate, which checks every offset against the file:
+/// a truncated or damaged file is an error, never a panic.
 pub fn imports(bytes: &[u8]) -> Result<Vec<String>, NotPe> {
+    use object::pe::{ImageNtHeaders32, ImageNtHeaders64};
     if bytes.get(0..2) != Some(b"MZ") {
         return Err(NotPe("no MZ header"));
     }
-    let pe = u32_at(bytes, 0x3c)? as usize;
-    if bytes.get(pe..pe + 4) != Some(b"PE\0\0") {
-        return Err(NotPe("no PE signature"));
+    match object::FileKind::parse(bytes) {
+        Ok(object::FileKind::Pe64) => imports_of::<ImageNtHeaders64>(bytes),
+        Ok(object::FileKind::Pe32) => imports_of::<ImageNtHeaders32>(bytes),
+        _ => Err(NotPe("no PE signature")),
     }
-    let coff = pe + 4;
-    let sections = u16_at(bytes, coff + 2)? as usize;
-    let opt_size = u16_at(bytes, coff + 16)? as usize;
-    let opt = coff + 20;
-    // Data directories start at 96 (PE32) or 112 (PE32+); entry 1 is the import table.
-    let dirs = match u16_at(bytes, opt)? {
-        0x10b => opt + 96,
-        0x20b => opt + 112,
-        _ => return Err(NotPe("unknown optional header")),
-    };
-    let import_rva = u32_at(bytes, dirs + 8)?;
-    if import_rva == 0 {
+}
+
+fn imports_of<Pe: object::read::pe::ImageNtHeaders>(bytes: &[u8]) -> Result<Vec<String>, NotPe> {
+    let file =
+        object::read::pe::PeFile::<Pe>::parse(bytes).map_err(|_| NotPe("malformed PE headers"))?;
+    let bad_table = |_| NotPe("malformed import table");
+    let Some(table) = file.import_table().map_err(bad_table)? else {
         return Ok(Vec::new());
-    }
-    let table = opt + opt_size;
-    let mut map = Vec::with_capacity(sections);
-    for i in 0..sections {
-        let s = table + i * 40;
-        let vsize = u32_at(bytes, s + 8)?;
-        let va = u32_at(bytes, s + 12)?;
-        let raw_size = u32_at(bytes, s + 16)?;
-        let raw = u32_at(bytes, s + 20)?;
-        map.push((va, vsize.max(raw_size), raw));
-    }
-    let offset = |rva: u32| -> Result<usize, NotPe> {
-        map.iter()
-            .find(|(va, size, _)| rva >= *va && rva < va.saturating_add(*size))
-            .map(|(va, _, raw)| (rva - va + raw) as usize)
-            .ok_or(NotPe("import table outside every section"))
     };
+    let mut descriptors = table.descriptors().map_err(bad_table)?;
     let mut names = Vec::new();
-    let mut desc = offset(import_rva)?;
-    loop {
-        // IMAGE_IMPORT_DESCRIPTOR: 20 bytes; Name RVA at 12; all zero ends the table.
-        let name_rva = u32_at(bytes, desc + 12)?;
-        let thunk = u32_at(bytes, desc + 16)?;
-        if name_rva == 0 && thunk == 0 {
-            break;
-        }
-        let at = offset(name_rva)?;
-        let end = bytes[at..]
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(NotPe("unterminated DLL name"))?;
-        names.push(String::from_utf8_lossy(&bytes[at..at + end]).into_owned());
-        desc += 20;
+    while let Some(d) = descriptors.next().map_err(bad_table)? {
+        let name = table
+            .name(d.name.get(object::LittleEndian))
+            .map_err(bad_table)?;
+        names.push(String::from_utf8_lossy(name).into_owned());
         if names.len() > 4096 {
             return Err(NotPe("runaway import table"));
         }
@@ -111,6 +73,8 @@ mod tests {
         b[coff + 16..coff + 18].copy_from_slice(&240u16.to_le_bytes());
         let opt = coff + 20;
         b[opt..opt + 2].copy_from_slice(&0x20bu16.to_le_bytes());
+        // NumberOfRvaAndSizes: the 16 data directories every real image has.
+        b[opt + 108..opt + 112].copy_from_slice(&16u32.to_le_bytes());
         // Import directory at RVA 0x1000.
         b[opt + 120..opt + 124].copy_from_slice(&0x1000u32.to_le_bytes());
         let sec = opt + 240;

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Config;
+use std::collections::BTreeMap;
+
+use crate::config::{Channel, Config, Provider};
 use crate::env::Env;
 use crate::platform::Platform;
 use crate::project::{Project, Pyproject};
@@ -70,6 +72,39 @@ pub struct Artifact {
     pub path: PathBuf,
 }
 
+/// How a user installs an asset; the updater (`pyship_update`) picks the asset
+/// of its own install type. The names are the updater's `install_type()`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallType {
+    /// Windows portable zip: unpack anywhere and run.
+    PortableWindows,
+    /// Windows NSIS installer.
+    Installer,
+    /// Linux tarball (optionally installed as a systemd service).
+    PortableLinux,
+}
+
+impl InstallType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallType::PortableWindows => "portable-windows",
+            InstallType::Installer => "installer",
+            InstallType::PortableLinux => "portable-linux",
+        }
+    }
+}
+
+/// The install type of an artifact (`None` for checksums and the manifest itself).
+pub fn install_type(a: &Artifact) -> Option<InstallType> {
+    match (a.kind, a.platform) {
+        (ArtifactKind::Installer, _) => Some(InstallType::Installer),
+        (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::PortableWindows),
+        (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::PortableLinux),
+        _ => None,
+    }
+}
+
 /// Everything a run needs to know, resolved once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -99,7 +134,7 @@ pub struct Plan {
     /// HEAD's commit, when the project is in a git repository.
     pub commit: Option<String>,
     /// The bundled updater's settings; `None` with `update.enabled = false`.
-    pub update: Option<crate::update::Settings>,
+    pub update: Option<UpdateSettings>,
     pub config: Config,
     pub project: Project,
 }
@@ -118,8 +153,8 @@ impl Plan {
         let version = resolve_version(&project, opts.version, env)?;
         let config = project.config.clone();
         let file_name = match &config.file_name {
-            Some(f) => crate::names::explicit_file_name(f)?,
-            None => crate::names::file_name(&config.name)?,
+            Some(f) => crate::names::explicit_file_name(f, project.config_source.table.key())?,
+            None => crate::names::file_name(&config.name, project.config_source.table.key())?,
         };
         let pyproject = project.pyproject()?;
         let dist_name = pyproject.dist_name();
@@ -144,6 +179,7 @@ impl Plan {
                     entry: entry.clone(),
                     path: real,
                     root: root.clone(),
+                    table: project.config_source.table.key(),
                 });
             }
         }
@@ -187,7 +223,7 @@ impl Plan {
         push(ArtifactKind::Manifest, None, "manifest.json".into());
         push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
         let commit = git_head(&project.config_dir);
-        let update = crate::update::settings(&config, env, &version.version, &module, &artifacts);
+        let update = update_settings(&config, env, &version.version, &module, &artifacts);
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -250,6 +286,7 @@ pub fn resolve_version(
         repo_dir: &project.config_dir,
         env,
         pyproject: py,
+        dynamic: project.pyproject.as_ref().and_then(|p| p.dynamic_source()),
         cargo: Some((
             project.manifest_path.as_path(),
             project.cargo_version.as_str(),
@@ -283,6 +320,8 @@ pub enum PlanError {
         entry: String,
         path: PathBuf,
         root: PathBuf,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
 }
 
@@ -295,10 +334,9 @@ impl crate::error::Hint for PlanError {
             PlanError::Layout(e) => e.hint(),
             PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
-            PlanError::IncludeOutside { .. } => Some(
-                "bundle only files of the project, or set `allow-outside-project = true` in [package.metadata.pyship] to ship files from elsewhere on purpose"
-                    .into(),
-            ),
+            PlanError::IncludeOutside { table, .. } => Some(format!(
+                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
+            )),
         }
     }
 }
@@ -387,4 +425,90 @@ mod tests {
             }
         }
     }
+}
+
+/// The updater's settings, the same for every platform (`cargo pyship plan`
+/// shows them). `None` in the plan when `update.enabled = false`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UpdateSettings {
+    pub provider: Provider,
+    /// The server (`publish.url`, else `$GITHUB_SERVER_URL` at build time).
+    /// `None`: unknown at build time; `check()` then says so.
+    pub server_url: Option<String>,
+    /// The REST API root the updater lists releases from.
+    pub api_url: Option<String>,
+    /// `owner/name` (`publish.repo`, else `$GITHUB_REPOSITORY`).
+    pub repo: Option<String>,
+    /// The releases page (the refusal messages point there).
+    pub releases_url: Option<String>,
+    /// This bundle's version, PEP 440 (`0.1.0`) and as a tag (`v0.1.0`).
+    pub version: String,
+    pub tag: String,
+    pub channel: Channel,
+    /// The variable a token is read from at run time; the token is never stored.
+    pub token_env: Option<String>,
+    /// Asset name per install type, `{tag}` standing for the release's tag.
+    pub assets: BTreeMap<String, String>,
+    /// The port the helper waits on after starting the new version.
+    pub port: Option<u16>,
+    pub module: String,
+    /// Seconds the helper waits for the new version to come up.
+    pub start_timeout: u32,
+}
+
+/// The REST API root of a provider's server.
+pub fn update_api_url(provider: Provider, server: &str) -> String {
+    let server = server.trim_end_matches('/');
+    match provider {
+        Provider::Gitea | Provider::Forgejo => format!("{server}/api/v1"),
+        Provider::Github if server == "https://github.com" || server == "http://github.com" => {
+            "https://api.github.com".into()
+        }
+        Provider::Github => format!("{server}/api/v3"),
+    }
+}
+
+/// The updater settings of a plan being built, or `None` when it is off.
+pub fn update_settings(
+    config: &Config,
+    env: &Env,
+    version: &crate::version::Version,
+    module: &str,
+    artifacts: &[Artifact],
+) -> Option<UpdateSettings> {
+    if !config.update.enabled {
+        return None;
+    }
+    let (server_url, repo) = config.publish.location(env);
+    let tag = version.tag();
+    let assets = artifacts
+        .iter()
+        .filter_map(|a| {
+            let kind = install_type(a)?;
+            Some((
+                kind.as_str().to_owned(),
+                a.file_name.replacen(&tag, "{tag}", 1),
+            ))
+        })
+        .collect();
+    Some(UpdateSettings {
+        provider: config.publish.provider,
+        api_url: server_url
+            .as_deref()
+            .map(|u| update_api_url(config.publish.provider, u)),
+        releases_url: match (&server_url, &repo) {
+            (Some(u), Some(r)) => Some(format!("{u}/{r}/releases")),
+            _ => None,
+        },
+        server_url,
+        repo,
+        version: version.pep440(),
+        tag,
+        channel: config.update.channel,
+        token_env: config.update.token_env.clone(),
+        assets,
+        port: config.port,
+        module: module.to_owned(),
+        start_timeout: config.update.start_timeout,
+    })
 }

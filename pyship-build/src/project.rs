@@ -42,6 +42,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{pyproject} declares a dynamic version that cannot be read: {message}")]
+    DynamicVersion { pyproject: PathBuf, message: String },
     #[error("{path} has no [project] table with a `name`")]
     NoProjectName { path: PathBuf },
     #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
@@ -94,6 +96,7 @@ impl Hint for Error {
                 config.config_dir().display(),
                 display_path(&config.manifest),
             )),
+            Error::DynamicVersion { .. } => Some("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`)".into()),
             Error::NoProjectName { .. } => {
                 Some("add a [project] table with `name` and `version` (PEP 621)".into())
             }
@@ -120,6 +123,12 @@ pub struct Pyproject {
     pub build_backend: Option<String>,
     /// `[tool.maturin]`, when the table exists (even empty).
     pub maturin: Option<MaturinTool>,
+    /// A dynamic version (not maturin's) kept in a file the backend reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_file: Option<crate::version::dynamic::VersionFile>,
+    /// Why the file the pyproject points at holds no version.
+    #[serde(skip)]
+    pub version_file_problem: Option<String>,
 }
 
 /// The `[tool.maturin]` keys that decide what its wheel contains.
@@ -143,6 +152,17 @@ impl Pyproject {
     /// maturin, or it has a `[tool.maturin]` table.
     pub fn is_maturin(&self) -> bool {
         self.build_backend.as_deref() == Some("maturin") || self.maturin.is_some()
+    }
+
+    /// Where a dynamic version of a non-maturin project is kept (`Ok`), or
+    /// why the place the pyproject names holds none (`Err`); `None`: the
+    /// version is static, maturin's (Cargo's), or computed by the backend.
+    pub fn dynamic_source(&self) -> Option<Result<&crate::version::dynamic::VersionFile, &str>> {
+        match (&self.version_file, &self.version_file_problem) {
+            (Some(f), _) => Some(Ok(f)),
+            (None, Some(p)) => Some(Err(p.as_str())),
+            (None, None) => None,
+        }
     }
 
     /// The directory holding the pyproject.
@@ -223,16 +243,28 @@ impl Pyproject {
                 manifest_path: s("manifest-path").map(PathBuf::from),
             }
         });
+        let dynamic_version = dynamic.iter().any(|d| d == "version");
+        let is_maturin = build_backend.as_deref() == Some("maturin") || maturin.is_some();
+        let (version_file, version_file_problem) = if dynamic_version && !is_maturin {
+            match crate::version::dynamic::find(path, &doc, &normalize_dist_name(&name)) {
+                Ok(f) => (f, None),
+                Err(p) => (None, Some(p)),
+            }
+        } else {
+            (None, None)
+        };
         Ok(Self {
             build_backend,
             scripts,
             maturin,
+            version_file,
+            version_file_problem,
             path: path.to_owned(),
             version: project
                 .and_then(|p| p.get("version"))
                 .and_then(|v| v.as_str())
                 .map(str::to_owned),
-            dynamic_version: dynamic.iter().any(|d| d == "version"),
+            dynamic_version,
             dependencies: strings(project.and_then(|p| p.get("dependencies"))),
             optional_dependencies: optional,
             name,
@@ -507,6 +539,14 @@ impl Project {
             Some(py) if !py.dynamic_version => Ok(Target::Pyproject {
                 path: py.path.clone(),
             }),
+            Some(py) if py.dynamic_source().is_some() => match py.dynamic_source() {
+                Some(Ok(file)) => Ok(Target::VersionFile { file: file.clone() }),
+                Some(Err(message)) => Err(Error::DynamicVersion {
+                    pyproject: py.path.clone(),
+                    message: message.to_owned(),
+                }),
+                None => unreachable!("checked by the guard"),
+            },
             _ => {
                 let lock = self.workspace_root.join("Cargo.lock");
                 Ok(Target::Cargo {

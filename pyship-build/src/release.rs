@@ -8,12 +8,17 @@
 //! idempotent (stamping writes the same value, bundles are rebuilt from
 //! scratch, publish reconciles assets by name), so running `release` again
 //! after fixing the cause converges.
+//!
+//! [`ReleasePlan`] is the side-effect-free description of everything `release`
+//! would do and produce (`cargo pyship plan`, `release --dry-run`): the
+//! [`Plan`], the release, the steps and the Docker tags.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::env::Env;
 use crate::error::Hint;
 use crate::plan::{ArtifactKind, Plan};
 use crate::platform::Platform;
@@ -99,7 +104,7 @@ pub fn docker_configured(plan: &Plan) -> bool {
 }
 
 /// Run the release. `ctx.dry_run` is not handled here: a dry run is
-/// [`crate::manifest::release_plan`], which changes nothing.
+/// [`release_plan`], which changes nothing.
 pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     let v = &plan.version.version;
     // A target this host cannot build fails before anything is stamped.
@@ -181,4 +186,259 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         published,
         docker,
     })
+}
+
+/// The release as `publish` will create it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Release {
+    pub tag: String,
+    pub prerelease: bool,
+    /// `target_commitish`: HEAD's sha.
+    pub target_commitish: Option<String>,
+    pub server_url: Option<String>,
+    pub repo: Option<String>,
+    /// Asset names in upload order (`SHA256SUMS` last).
+    pub assets: Vec<String>,
+}
+
+/// One step of `release`, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: &'static str,
+    pub description: String,
+    /// `false` when the step will be skipped (`description` says why).
+    pub runs: bool,
+}
+
+/// Everything `cargo pyship release` would do and produce (`cargo pyship plan`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleasePlan<'a> {
+    #[serde(flatten)]
+    pub plan: &'a Plan,
+    pub release: Release,
+    pub docker: Option<crate::docker::DockerPlan>,
+    /// What will be signed and with which certificate (names only, never
+    /// secrets); `None`: signing is not configured.
+    pub signing: Option<crate::sign::SignPlan>,
+    /// Why there is no Docker step, when there is none.
+    pub docker_skipped: Option<String>,
+    /// Per target: the prebuild and the project's own wheel build.
+    pub builds: Vec<crate::wheel::TargetBuild>,
+    pub steps: Vec<Step>,
+}
+
+/// ` (Windows with tkinter from …)` when `windows.tkinter = true`.
+fn tkinter_note(plan: &Plan, env: &Env) -> String {
+    let w = &plan.config.windows;
+    if !(w.tkinter && plan.targets.contains(&Platform::Windows)) {
+        return String::new();
+    }
+    let mirror = env
+        .get(crate::env::PYSHIP_PYTHON_MIRROR)
+        .unwrap_or(&w.python_mirror);
+    let from = match w.tkinter_source {
+        crate::config::TkinterSource::Msi => format!(
+            "python.org's {}",
+            crate::python::tkinter::msi_url(mirror, &plan.python, "tcltk")
+        ),
+        crate::config::TkinterSource::Pypi => format!(
+            "the {} package for CPython {}",
+            crate::python::tkinter::PYPI_PROJECT,
+            plan.python.xy
+        ),
+    };
+    format!(" (Windows with tkinter from {from})")
+}
+
+/// Describe the release without side effects (reads git tags for the Docker
+/// `latest` rule; writes nothing, runs no build tool).
+pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
+    let (server_url, repo) = plan.config.publish.location(env);
+    let mut assets: Vec<String> = plan
+        .artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::Checksums)
+        .map(|a| a.file_name.clone())
+        .collect();
+    assets.extend(
+        plan.artifacts
+            .iter()
+            .filter(|a| a.kind == ArtifactKind::Checksums)
+            .map(|a| a.file_name.clone()),
+    );
+    let tags = crate::docker::repo_version_tags(&plan.project.config_dir);
+    let docker_opts = crate::docker::Options {
+        push: true,
+        repo_tags: tags,
+    };
+    let (docker, docker_skipped) = match crate::docker::plan(plan, &docker_opts, env) {
+        Ok(d) => (Some(d), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let v = &plan.version.version;
+    let names = |kind| {
+        plan.artifacts
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.file_name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let step = |name, runs, description: String| Step {
+        name,
+        description,
+        runs,
+    };
+    let installer = names(ArtifactKind::Installer);
+    let mut builds = Vec::new();
+    let mut build_steps = Vec::new();
+    for &t in &plan.targets {
+        match crate::wheel::planned(plan, t) {
+            Ok(b) => {
+                if let Some(cmd) = &b.prebuild {
+                    build_steps.push(step(
+                        "prebuild",
+                        true,
+                        format!(
+                            "{t}: `{cmd}` in {} (PYSHIP_TARGET_TRIPLE={}, PYSHIP_OUT_DIR={})",
+                            b.working_dir.display(),
+                            b.triple,
+                            b.out_dir.display()
+                        ),
+                    ));
+                }
+                if let Some(m) = &b.maturin {
+                    build_steps.push(step(
+                        "wheel",
+                        true,
+                        format!(
+                            "{t}: maturin {} in {} (cached by its inputs)",
+                            m.args.join(" "),
+                            m.project_dir.display()
+                        ),
+                    ));
+                }
+                builds.push(b);
+            }
+            Err(e) => build_steps.push(step("wheel", false, format!("{t}: {e}"))),
+        }
+    }
+    let mut steps = vec![step(
+        "version",
+        true,
+        match plan.project.stamp_target() {
+            Ok(crate::version::stamp::Target::Cargo {
+                manifest,
+                workspace,
+                ..
+            }) => format!(
+                "stamp {} into {} of {} (the pyproject's version is dynamic)",
+                v.semver(),
+                if workspace {
+                    "[workspace.package].version"
+                } else {
+                    "[package].version"
+                },
+                manifest.display()
+            ),
+            Ok(crate::version::stamp::Target::VersionFile { file }) => format!(
+                "stamp {} into {} (the pyproject's version is dynamic)",
+                v.pep440(),
+                file.describe()
+            ),
+            _ => format!(
+                "stamp {} into [project].version of {}",
+                v.pep440(),
+                plan.pyproject().path.display()
+            ),
+        },
+    )];
+    steps.extend(build_steps);
+    steps.extend([
+        step(
+            "bundle",
+            true,
+            format!(
+                "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
+                names(ArtifactKind::Bundle),
+                tkinter_note(plan, env),
+                if plan.config.windows.sign.as_ref().is_some_and(|s| s.sign_binaries) {
+                    "; the project's own Windows binaries signed"
+                } else {
+                    ""
+                },
+                names(ArtifactKind::Sbom)
+            ),
+        ),
+        step(
+            "installer",
+            !installer.is_empty(),
+            if installer.is_empty() {
+                "no Windows target, or windows.installer = false".into()
+            } else if plan.config.windows.sign.is_some() {
+                format!("build {installer} with makensis, sign it and its uninstaller with osslsigncode, verify both")
+            } else {
+                format!("build {installer} with makensis")
+            },
+        ),
+        step(
+            "manifest",
+            true,
+            format!(
+                "write manifest.json and SHA256SUMS (covering {})",
+                names(ArtifactKind::Sbom)
+            ),
+        ),
+        step(
+            "publish",
+            true,
+            format!(
+                "{} release {} ({}) with {} assets",
+                if v.is_prerelease() {
+                    "pre-release"
+                } else {
+                    "stable"
+                },
+                v.tag(),
+                match (&server_url, &repo) {
+                    (Some(u), Some(r)) => format!("{u}/{r}"),
+                    _ => "server and repository from the CI variables".into(),
+                },
+                assets.len()
+            ),
+        ),
+        match &docker {
+            Some(d) if docker_configured(plan) => step(
+                "docker",
+                true,
+                format!("build and push {}", d.tags.join(", ")),
+            ),
+            _ => step(
+                "docker",
+                false,
+                docker_skipped.clone().unwrap_or_else(|| {
+                    format!(
+                        "no image configured (`image` in [{}.docker]) and no Dockerfile",
+                        plan.project.config_source.table.key()
+                    )
+                }),
+            ),
+        },
+    ]);
+    ReleasePlan {
+        plan,
+        release: Release {
+            tag: v.tag(),
+            prerelease: v.is_prerelease(),
+            target_commitish: plan.commit.clone(),
+            server_url,
+            repo,
+            assets,
+        },
+        docker,
+        signing: crate::sign::plan(plan),
+        docker_skipped,
+        builds,
+        steps,
+    }
 }

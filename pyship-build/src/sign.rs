@@ -49,6 +49,8 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
     #[error("the password variable `{var}` (password-env) is not set or empty")]
     PasswordEnvMissing { var: String },
@@ -57,6 +59,8 @@ pub enum Error {
         /// What the certificate is (a path, or `$VAR`), never its content.
         certificate: String,
         password_env: Option<String>,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
     #[error("the signing certificate {certificate} is not a usable PKCS#12 file:\n{output}")]
     BadCertificate { certificate: String, output: String },
@@ -91,15 +95,15 @@ impl Hint for Error {
             Error::CertEnvBase64 { var } => format!(
                 "{var} must hold the .p12/.pfx file encoded with `base64 -w0 cert.p12`"
             ),
-            Error::CertFile { .. } => {
-                "fix `pkcs12` in [package.metadata.pyship.windows.sign] (relative to the Cargo.toml that declares it)".into()
-            }
+            Error::CertFile { table, .. } => format!(
+                "fix `pkcs12` in [{table}.windows.sign] (relative to the Cargo.toml that declares it)"
+            ),
             Error::PasswordEnvMissing { var } => {
                 format!("export {var} with the certificate's password, e.g. from a CI secret")
             }
-            Error::WrongPassword { password_env, .. } => match password_env {
+            Error::WrongPassword { password_env, table, .. } => match password_env {
                 Some(v) => format!("set {v} to the password the .p12/.pfx file was exported with"),
-                None => "set `password-env` in [package.metadata.pyship.windows.sign] to the variable holding the password".into(),
+                None => format!("set `password-env` in [{table}.windows.sign] to the variable holding the password"),
             },
             Error::BadCertificate { .. } => {
                 "export the certificate with its private key as PKCS#12 (`openssl pkcs12 -export -inkey key.pem -in cert.pem -out cert.p12`)".into()
@@ -211,7 +215,11 @@ impl Signer {
         let der = match &sign.certificate {
             CertSource::Pkcs12(p) => {
                 let path = plan.project.path(p);
-                fs_err::read(&path).map_err(|source| Error::CertFile { path, source })?
+                fs_err::read(&path).map_err(|source| Error::CertFile {
+                    path,
+                    source,
+                    table: plan.project.config_source.table.key(),
+                })?
             }
             CertSource::Pkcs12Env(var) => {
                 use base64::Engine;
@@ -285,6 +293,7 @@ impl Signer {
                     return Err(Error::WrongPassword {
                         certificate: certificate.clone(),
                         password_env: sign.password_env.clone(),
+                        table: plan.project.config_source.table.key(),
                     });
                 }
             }

@@ -128,7 +128,7 @@ pub const OSSLSIGNCODE: Tool = Tool {
     env_override: None,
     install: "`apt-get install osslsigncode` (Debian package `osslsigncode`)",
     purpose:
-        "Authenticode-sign and verify Windows executables ([package.metadata.pyship.windows.sign])",
+        "Authenticode-sign and verify Windows executables (the `windows.sign` table of the pyship config)",
     install_windows: "osslsigncode from its releases (https://github.com/mtrojnar/osslsigncode/releases), on PATH",
     windows_places: WindowsPlaces::None,
 };

@@ -10,16 +10,14 @@
 //! tests run with the host's `python3` (see the tests below).
 //! `[…pyship.update] enabled = false` leaves it out.
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Channel, Config, Launcher, Provider};
+use crate::config::Launcher;
 use crate::context::Context;
-use crate::env::Env;
 use crate::error::Hint;
-use crate::plan::{Artifact, Plan};
+use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::templates::Templates;
 
@@ -39,35 +37,6 @@ pub const FILES: &[(&str, &str)] = &[
     ("update/pyship_update/update.bat", "update.bat"),
 ];
 
-/// The updater's settings, the same for every platform (`cargo pyship plan`
-/// shows them). `None` in the plan when `update.enabled = false`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Settings {
-    pub provider: Provider,
-    /// The server (`publish.url`, else `$GITHUB_SERVER_URL` at build time).
-    /// `None`: unknown at build time; `check()` then says so.
-    pub server_url: Option<String>,
-    /// The REST API root the updater lists releases from.
-    pub api_url: Option<String>,
-    /// `owner/name` (`publish.repo`, else `$GITHUB_REPOSITORY`).
-    pub repo: Option<String>,
-    /// The releases page (the refusal messages point there).
-    pub releases_url: Option<String>,
-    /// This bundle's version, PEP 440 (`0.1.0`) and as a tag (`v0.1.0`).
-    pub version: String,
-    pub tag: String,
-    pub channel: Channel,
-    /// The variable a token is read from at run time; the token is never stored.
-    pub token_env: Option<String>,
-    /// Asset name per install type, `{tag}` standing for the release's tag.
-    pub assets: BTreeMap<String, String>,
-    /// The port the helper waits on after starting the new version.
-    pub port: Option<u16>,
-    pub module: String,
-    /// Seconds the helper waits for the new version to come up.
-    pub start_timeout: u32,
-}
-
 /// `pyship_update.json` of one bundle: [`Settings`] plus where the bundle is
 /// and how it starts on its platform.
 #[derive(Debug, Clone, Serialize)]
@@ -83,62 +52,7 @@ pub struct BundleConfig<'a> {
     pub launcher: &'static str,
 }
 
-/// The REST API root of a provider's server.
-pub fn api_url(provider: Provider, server: &str) -> String {
-    let server = server.trim_end_matches('/');
-    match provider {
-        Provider::Gitea | Provider::Forgejo => format!("{server}/api/v1"),
-        Provider::Github if server == "https://github.com" || server == "http://github.com" => {
-            "https://api.github.com".into()
-        }
-        Provider::Github => format!("{server}/api/v3"),
-    }
-}
-
-/// The updater settings of a plan being built, or `None` when it is off.
-pub fn settings(
-    config: &Config,
-    env: &Env,
-    version: &crate::version::Version,
-    module: &str,
-    artifacts: &[Artifact],
-) -> Option<Settings> {
-    if !config.update.enabled {
-        return None;
-    }
-    let (server_url, repo) = crate::manifest::location(config, env);
-    let tag = version.tag();
-    let assets = artifacts
-        .iter()
-        .filter_map(|a| {
-            let kind = crate::manifest::install_type(a)?;
-            Some((
-                kind.as_str().to_owned(),
-                a.file_name.replacen(&tag, "{tag}", 1),
-            ))
-        })
-        .collect();
-    Some(Settings {
-        provider: config.publish.provider,
-        api_url: server_url
-            .as_deref()
-            .map(|u| api_url(config.publish.provider, u)),
-        releases_url: match (&server_url, &repo) {
-            (Some(u), Some(r)) => Some(format!("{u}/{r}/releases")),
-            _ => None,
-        },
-        server_url,
-        repo,
-        version: version.pep440(),
-        tag,
-        channel: config.update.channel,
-        token_env: config.update.token_env.clone(),
-        assets,
-        port: config.port,
-        module: module.to_owned(),
-        start_timeout: config.update.start_timeout,
-    })
-}
+pub use crate::plan::{update_api_url as api_url, UpdateSettings as Settings};
 
 /// What the stage wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -265,6 +179,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Provider;
 
     #[test]
     fn root_counts_folders() {

@@ -48,6 +48,10 @@ pub enum Error {
     Write(#[from] crate::fs::Error),
     #[error("versions disagree:\n{}", .0.join("\n"))]
     Disagree(Vec<String>),
+    #[error("{} declares a dynamic version that cannot be read: {message}", .pyproject.display())]
+    DynamicUnreadable { pyproject: PathBuf, message: String },
+    #[error("{} changed while stamping: {what} is no longer there", .path.display())]
+    VersionGone { path: PathBuf, what: String },
 }
 
 impl Hint for Error {
@@ -63,6 +67,8 @@ impl Hint for Error {
             Error::Read { .. } => "check that the file exists and is readable".into(),
             Error::Write(_) => "check that the file and its directory are writable; the file was not changed".into(),
             Error::Disagree(_) => "run `cargo pyship version --stamp` (with the tag's version) to bring the files in line".into(),
+            Error::DynamicUnreadable { .. } => "fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`), or pass a version".into(),
+            Error::VersionGone { .. } => "run the command again; nothing was written".into(),
         })
     }
 }
@@ -386,10 +392,22 @@ pub struct Spellings {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {
     Argument,
-    GitTag { tag: String },
-    CiRef { var: String },
-    Pyproject { path: PathBuf },
-    Cargo { path: PathBuf },
+    GitTag {
+        tag: String,
+    },
+    CiRef {
+        var: String,
+    },
+    Pyproject {
+        path: PathBuf,
+    },
+    /// A dynamic version kept in a file the build backend reads.
+    VersionFile {
+        file: dynamic::VersionFile,
+    },
+    Cargo {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for Source {
@@ -399,6 +417,7 @@ impl fmt::Display for Source {
             Source::GitTag { tag } => write!(f, "git tag {tag} at HEAD"),
             Source::CiRef { var } => write!(f, "CI variable {var}"),
             Source::Pyproject { path } => write!(f, "[project].version in {}", path.display()),
+            Source::VersionFile { file } => f.write_str(&file.describe()),
             Source::Cargo { path } => write!(f, "package version in {}", path.display()),
         }
     }
@@ -437,6 +456,9 @@ pub struct Inputs<'a> {
     pub repo_dir: &'a Path,
     pub env: &'a Env,
     pub pyproject: Option<(&'a Path, Option<&'a str>)>,
+    /// A dynamic pyproject version: where it is kept, or why it cannot be
+    /// read there (an error: the pyproject points at it).
+    pub dynamic: Option<Result<&'a dynamic::VersionFile, &'a str>>,
     pub cargo: Option<(&'a Path, &'a str)>,
 }
 
@@ -462,6 +484,24 @@ pub fn resolve(inputs: &Inputs<'_>) -> Result<Resolved, Error> {
                 path: path.to_owned(),
             },
         });
+    }
+    match inputs.dynamic {
+        Some(Ok(file)) => {
+            return Ok(Resolved {
+                version: Version::parse_from(&file.value, Some(&file.describe()))?,
+                source: Source::VersionFile { file: file.clone() },
+            })
+        }
+        Some(Err(message)) => {
+            return Err(Error::DynamicUnreadable {
+                pyproject: inputs
+                    .pyproject
+                    .map(|(p, _)| p.to_owned())
+                    .unwrap_or_default(),
+                message: message.to_owned(),
+            })
+        }
+        None => {}
     }
     if let Some((path, v)) = inputs.cargo {
         return Ok(Resolved {
@@ -576,6 +616,7 @@ pub fn ci_tag(env: &Env) -> Result<Option<Resolved>, Error> {
     Ok(None)
 }
 
+pub mod dynamic;
 pub mod stamp;
 
 #[cfg(test)]

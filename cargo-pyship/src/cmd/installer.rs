@@ -24,7 +24,9 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
             targets: vec![Platform::Windows],
         },
     )?;
-    // Before a bundle build that takes minutes: makensis must be there.
+    // Before a bundle build that takes minutes: an installer must be
+    // configured, and makensis must be there.
+    installer::check_enabled(&plan)?;
     tools::MAKENSIS.find(env)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;

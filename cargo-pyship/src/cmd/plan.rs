@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use pyship_build::env::Env;
 use pyship_build::error::Result;
-use pyship_build::manifest;
 use pyship_build::plan::Options;
+use pyship_build::release;
 
 use crate::cli::{Format, Global, PlanArgs};
 use crate::output::Output;
@@ -21,7 +21,7 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
             ..Options::default()
         },
     )?;
-    let rp = manifest::release_plan(&plan, env);
+    let rp = release::release_plan(&plan, env);
     match a.format {
         Format::Json => crate::print_json(&rp)?,
         Format::Text => {

@@ -9,7 +9,7 @@ use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::plan::Options;
 use pyship_build::report::Reporter;
-use pyship_build::{manifest, release, Context};
+use pyship_build::{release, Context};
 
 use crate::cli::{Format, Global, ReleaseArgs};
 use crate::output::Output;
@@ -25,7 +25,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
         },
     )?;
     if a.dry_run {
-        let rp = manifest::release_plan(&plan, env);
+        let rp = release::release_plan(&plan, env);
         match a.format {
             Format::Json => crate::print_json(&rp)?,
             Format::Text => {

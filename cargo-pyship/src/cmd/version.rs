@@ -20,6 +20,25 @@ pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCo
         project.pyproject()?;
     }
     let resolved = resolve_version(&project, a.version.as_deref(), env)?;
+    // Falling back to Cargo's version is said, never silent.
+    if a.version.is_none() && matches!(resolved.source, Source::Cargo { .. }) {
+        match &project.pyproject {
+            None => out.warn(&format!(
+                "no pyproject.toml at {} (the default of `pyproject` for {}): the version is Cargo's",
+                project.path(&project.config.pyproject).display(),
+                project.config_source
+            )),
+            Some(py) if py.dynamic_version && !py.is_maturin() => out.warn(&format!(
+                "{} declares a dynamic version that its build backend computes (no setuptools attr/file, hatch path or `__version__` literal to read): the version is Cargo's",
+                py.path.display()
+            )),
+            Some(py) if py.version.is_none() && !py.dynamic_version => out.warn(&format!(
+                "{} has no [project].version (and no dynamic one): the version is Cargo's",
+                py.path.display()
+            )),
+            Some(_) => {}
+        }
+    }
     if a.check {
         let mut declared = Vec::new();
         // The tag (or CI ref) when there is one, else nothing to compare the files against but each other.
@@ -51,6 +70,20 @@ pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCo
                     what: py.path.display().to_string(),
                     version: Version::parse_from(v, Some(&py.path.display().to_string()))?,
                 });
+            }
+            match py.dynamic_source() {
+                Some(Ok(file)) => declared.push(stamp::Declared {
+                    what: file.describe(),
+                    version: Version::parse_from(&file.value, Some(&file.describe()))?,
+                }),
+                Some(Err(message)) => {
+                    return Err(version::Error::DynamicUnreadable {
+                        pyproject: py.path.clone(),
+                        message: message.to_owned(),
+                    }
+                    .into())
+                }
+                None => {}
             }
         }
         stamp::check(&declared)?;

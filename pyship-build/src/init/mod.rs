@@ -228,10 +228,15 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
         eff.config.module = disc.module_key.as_ref().map(|k| k.value.clone());
         if let Some(py) = &py {
             if let Ok(l) = Launch::resolve(&eff.config, py) {
-                derived.app_src = crate::layout::resolve(&eff, py, l.app_module())
-                    .ok()
-                    .and_then(|a| a.dir)
-                    .map(|d| discover::rel_slash(&eff.config_dir, &d));
+                if let Ok(a) = crate::layout::resolve(&eff, py, l.app_module()) {
+                    derived.app_src = a
+                        .dir
+                        .as_deref()
+                        .map(|d| discover::rel_slash(&eff.config_dir, d));
+                    if a.dir.is_none() {
+                        derived.no_app_src = Some(a.origin.trim_start_matches("none: ").to_owned());
+                    }
+                }
             }
         }
         eff.config.app_src = disc.app_src_key.as_ref().map(|k| PathBuf::from(&k.value));

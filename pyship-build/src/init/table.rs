@@ -83,6 +83,8 @@ pub struct Derived {
     pub module: Option<String>,
     /// The app-src the layout finds, relative to the table's folder.
     pub app_src: Option<String>,
+    /// Why there is none, when the module comes only from a wheel.
+    pub no_app_src: Option<String>,
 }
 
 /// The table text for `key` (`package.metadata.pyship` or
@@ -134,6 +136,9 @@ pub fn render(
             .map(q)
             .unwrap_or_else(|| "\"app.main\"".into()),
     );
+    if let (None, None, Some(why)) = (&disc.app_src_key, &derived.app_src, &derived.no_app_src) {
+        w.doc(&format!("In use: no app sources ({why})."));
+    }
     w.found(
         "app-src",
         "The folder containing the app's top-level package(s), copied to app/src (default: from\n\

@@ -5,11 +5,12 @@
 //! The token goes only into an `Authorization` header marked sensitive; URLs,
 //! debug lines and errors never carry it.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, Url};
@@ -243,25 +244,13 @@ impl Api<'_> {
             .request(&method, url)
             .timeout(self.timeouts.upload(size));
         let rb = if multipart {
-            let boundary = format!("pyship-{:016x}", rand_u64());
-            let safe_name: String = name
-                .chars()
-                .filter(|c| !matches!(c, '\r' | '\n'))
-                .map(|c| if c == '"' { '\'' } else { c })
-                .collect();
-            let head = format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{safe_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            );
-            let tail = format!("\r\n--{boundary}--\r\n");
-            let len = head.len() as u64 + size + tail.len() as u64;
-            let body = Cursor::new(head.into_bytes())
-                .chain(reader)
-                .chain(Cursor::new(tail.into_bytes()));
-            rb.header(
-                CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::sized(body, len))
+            // reqwest writes the boundary, the part's headers (the file name
+            // escaped) and the Content-Length of the whole form.
+            let part = Part::reader_with_length(reader, size)
+                .file_name(name.to_owned())
+                .mime_str("application/octet-stream")
+                .expect("a valid MIME type");
+            rb.multipart(Form::new().part("attachment", part))
         } else {
             rb.header(CONTENT_TYPE, "application/octet-stream")
                 .body(Body::sized(reader, size))
@@ -292,17 +281,4 @@ impl<R: Read> Read for Counting<R> {
         self.progress.inc(n as u64);
         Ok(n)
     }
-}
-
-/// Enough randomness for a multipart boundary.
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
-    );
-    h.finish()
 }

@@ -48,7 +48,11 @@ pub const PBS_RELEASES: &[(&str, &str)] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("no python-build-standalone release is known for CPython {version}")]
-    UnknownVersion { version: String },
+    UnknownVersion {
+        version: String,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
+    },
     #[error("could not read the runtime tarball {path}")]
     Read {
         path: PathBuf,
@@ -77,6 +81,8 @@ pub enum Error {
         source_desc: String,
         found: String,
         expected: String,
+        /// The pyship table in use, for the hint.
+        table: &'static str,
     },
     #[error("could not write {path}")]
     Io {
@@ -99,8 +105,8 @@ pub enum Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
-            Error::UnknownVersion { .. } => Some(format!(
-                "set `runtime-url` in [package.metadata.pyship.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
+            Error::UnknownVersion { table, .. } => Some(format!(
+                "set `runtime-url` in [{table}.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
                 PBS_RELEASES.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
             )),
             Error::BadEntry { .. } | Error::Unsafe { .. } => Some(
@@ -109,9 +115,9 @@ impl Hint for Error {
             Error::Layout { .. } => Some(
                 "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)".into(),
             ),
-            Error::VersionMismatch { .. } => Some(
-                "make `python` in [package.metadata.pyship] and the runtime tarball agree on X.Y".into(),
-            ),
+            Error::VersionMismatch { table, .. } => Some(format!(
+                "make `python` in [{table}] and the runtime tarball agree on X.Y"
+            )),
             Error::NoHostPython { xy } => Some(format!(
                 "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
             )),
@@ -124,7 +130,11 @@ impl Hint for Error {
 
 /// The runtime URL for `version`: `template` (or the default) with `{version}`
 /// and `{release}` filled in.
-pub fn runtime_url(template: Option<&str>, version: &str) -> Result<String, Error> {
+pub fn runtime_url(
+    template: Option<&str>,
+    version: &str,
+    table: &'static str,
+) -> Result<String, Error> {
     let template = template.unwrap_or(DEFAULT_RUNTIME_URL);
     let mut url = template.replace("{version}", version);
     if url.contains("{release}") {
@@ -134,6 +144,7 @@ pub fn runtime_url(template: Option<&str>, version: &str) -> Result<String, Erro
             .map(|(_, r)| *r)
             .ok_or_else(|| Error::UnknownVersion {
                 version: version.to_owned(),
+                table,
             })?;
         url = url.replace("{release}", release);
     }
@@ -161,7 +172,8 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         _ => None,
     };
     let template = linux.runtime_url.as_deref().or(mirrored.as_deref());
-    let url = runtime_url(template, &plan.python.full)?;
+    let table = plan.project.config_source.table.key();
+    let url = runtime_url(template, &plan.python.full, table)?;
     ctx.reporter.status(
         "Fetching",
         &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
@@ -185,7 +197,7 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
     ));
     ctx.reporter.status("Extracting", file_name(&url));
     let files = extract_install_only(&fetched.path, dest, &plan.write_roots(&ctx.cache))?;
-    check_layout(dest, &plan.python.xy, &url)?;
+    check_layout(dest, &plan.python.xy, &url, table)?;
     Ok(Runtime {
         dir: dest.to_owned(),
         exe: dest.join("bin").join("python3"),
@@ -214,7 +226,7 @@ fn file_name(url: &str) -> &str {
 
 /// `bin/python3` and `lib/python{xy}/` must exist: the layout every later
 /// stage (and `run.sh`) relies on.
-fn check_layout(dest: &Path, xy: &str, source: &str) -> Result<(), Error> {
+fn check_layout(dest: &Path, xy: &str, source: &str, table: &'static str) -> Result<(), Error> {
     if !dest.join("bin").join("python3").exists() {
         return Err(Error::Layout {
             source_desc: source.to_owned(),
@@ -245,6 +257,7 @@ fn check_layout(dest: &Path, xy: &str, source: &str) -> Result<(), Error> {
                 source_desc: source.to_owned(),
                 found,
                 expected: xy.to_owned(),
+                table,
             }
         });
     }
@@ -542,7 +555,7 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
             })?;
         }
     }
-    check_layout(dest, xy, &host)?;
+    check_layout(dest, xy, &host, plan.project.config_source.table.key())?;
     let files = walkdir::WalkDir::new(dest)
         .into_iter()
         .filter_map(|e| e.ok())
@@ -652,19 +665,27 @@ mod tests {
     #[test]
     fn default_url_for_known_version() {
         assert_eq!(
-            runtime_url(None, "3.11.9").unwrap(),
+            runtime_url(None, "3.11.9", "package.metadata.pyship").unwrap(),
             "https://github.com/astral-sh/python-build-standalone/releases/download/20240814/cpython-3.11.9+20240814-x86_64-unknown-linux-gnu-install_only.tar.gz"
         );
     }
 
     #[test]
     fn unknown_version_asks_for_runtime_url() {
-        let err = runtime_url(None, "3.9.1").unwrap_err();
+        let err = runtime_url(None, "3.9.1", "workspace.metadata.pyship").unwrap_err();
         assert!(err.to_string().contains("3.9.1"), "{err}");
-        assert!(err.hint().unwrap().contains("runtime-url"));
+        assert!(err
+            .hint()
+            .unwrap()
+            .contains("`runtime-url` in [workspace.metadata.pyship.linux]"));
         // A template without {release} needs no table entry.
         assert_eq!(
-            runtime_url(Some("http://m/{version}/py-{version}.tar.gz"), "3.9.1").unwrap(),
+            runtime_url(
+                Some("http://m/{version}/py-{version}.tar.gz"),
+                "3.9.1",
+                "package.metadata.pyship"
+            )
+            .unwrap(),
             "http://m/3.9.1/py-3.9.1.tar.gz"
         );
     }
@@ -742,8 +763,8 @@ mod tests {
             fs_err::read_to_string(dest.join("bin/python")).unwrap(),
             "ELF"
         );
-        check_layout(&dest, "3.11", "t").unwrap();
-        let err = check_layout(&dest, "3.12", "t").unwrap_err();
+        check_layout(&dest, "3.11", "t", "package.metadata.pyship").unwrap();
+        let err = check_layout(&dest, "3.12", "t", "package.metadata.pyship").unwrap_err();
         assert!(matches!(err, Error::VersionMismatch { .. }), "{err}");
     }
 

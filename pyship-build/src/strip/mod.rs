@@ -220,9 +220,11 @@ impl Interpreter {
 pub enum Error {
     #[error("{0} is not a directory (expected a site-packages folder)")]
     NotADir(PathBuf),
-    #[error("unknown strip preset `{0}` in [package.metadata.pyship.strip] presets")]
+    // The strip command also runs on a bare folder, without a project: the
+    // keys are named by their place in whichever pyship table is in use.
+    #[error("unknown strip preset `{0}` (`strip.presets` in the pyship table)")]
     UnknownPreset(String),
-    #[error("invalid glob `{glob}` in [package.metadata.pyship.strip] {field}")]
+    #[error("invalid glob `{glob}` (`strip.{field}` in the pyship table)")]
     Glob {
         glob: String,
         field: &'static str,
@@ -300,7 +302,7 @@ impl Hint for Error {
                     .map(|f| format!("\"{}/**\"", f.package))
                     .collect();
                 format!(
-                    "add the package to [package.metadata.pyship.strip] keep = [{}], or drop the named rule's preset",
+                    "add the package to `keep = [{}]` in the `strip` table of the pyship config, or drop the named rule's preset",
                     globs.join(", ")
                 )
             }

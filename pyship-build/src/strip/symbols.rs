@@ -268,19 +268,17 @@ fn keep_pe_stamp_file(original: &Path, stripped: &Path) {
 }
 
 /// The offsets of the COFF `TimeDateStamp` and the optional header's
-/// `CheckSum` in a PE image.
+/// `CheckSum` in a PE image (`None` when it is not one, or is cut short).
 fn pe_stamp_offsets(b: &[u8]) -> Option<(usize, usize)> {
-    if b.get(..2) != Some(b"MZ") {
-        return None;
-    }
-    let pe = u32_at(b, 0x3c)? as usize;
-    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
-        return None;
-    }
-    let coff = pe + 4;
-    let opt = coff + 20;
+    // Checks the DOS header, `e_lfanew` and the `PE\0\0` signature in bounds.
+    object::read::pe::optional_header_magic(b).ok()?;
+    let pe = object::pe::ImageDosHeader::parse(b)
+        .ok()?
+        .nt_headers_offset() as usize;
+    let coff = pe.checked_add(4)?;
+    let opt = coff.checked_add(20)?;
     // CheckSum sits at offset 64 of both PE32 and PE32+ optional headers.
-    (b.len() >= opt + 68).then_some((coff + 4, opt + 64))
+    (b.len() >= opt.checked_add(68)?).then_some((coff + 4, opt + 64))
 }
 
 /// See [`keep_pe_stamp_file`]; returns whether `stripped` changed.
@@ -339,92 +337,71 @@ fn store(file: &Path, dest: &Path) {
     }
 }
 
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
-}
-
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
-fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
-}
-
-/// A PE image: `MZ`, `PE\0\0` at `e_lfanew`, a PE32/PE32+ optional header, and a
-/// section table whose raw data lies inside the file.
+/// A PE image that the `object` crate parses (headers, data directories and
+/// section table inside the file), with 1 to 96 sections whose raw data lies
+/// inside the file.
 pub(crate) fn validate_pe(b: &[u8]) -> Result<(), String> {
+    use object::pe::{ImageNtHeaders32, ImageNtHeaders64};
     if b.get(..2) != Some(b"MZ") {
         return Err("no MZ header".into());
     }
-    let pe = u32_at(b, 0x3c).ok_or("truncated DOS header")? as usize;
-    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
-        return Err("no PE signature at e_lfanew".into());
+    match object::FileKind::parse(b) {
+        Ok(object::FileKind::Pe64) => validate_pe_as::<ImageNtHeaders64>(b),
+        Ok(object::FileKind::Pe32) => validate_pe_as::<ImageNtHeaders32>(b),
+        Ok(kind) => Err(format!("not a PE image ({kind:?})")),
+        Err(e) => Err(format!("no PE signature at e_lfanew ({e})")),
     }
-    let coff = pe + 4;
-    let sections = u16_at(b, coff + 2).ok_or("truncated COFF header")? as usize;
-    let opt_size = u16_at(b, coff + 16).ok_or("truncated COFF header")? as usize;
-    if sections == 0 || sections > 96 {
-        return Err(format!("{sections} sections"));
+}
+
+fn validate_pe_as<Pe: object::read::pe::ImageNtHeaders>(b: &[u8]) -> Result<(), String> {
+    let file = object::read::pe::PeFile::<Pe>::parse(b).map_err(|e| e.to_string())?;
+    let sections = file.section_table();
+    if sections.is_empty() || sections.len() > 96 {
+        return Err(format!("{} sections", sections.len()));
     }
-    let opt = coff + 20;
-    match u16_at(b, opt).ok_or("truncated optional header")? {
-        0x10b | 0x20b => {}
-        m => return Err(format!("optional header magic {m:#x}")),
-    }
-    if opt + opt_size > b.len() {
-        return Err("optional header past the end of the file".into());
-    }
-    let table = opt + opt_size;
-    for i in 0..sections {
-        let s = table + i * 40;
-        let raw_size = u32_at(b, s + 16).ok_or("section table past the end of the file")? as usize;
-        let raw_ptr = u32_at(b, s + 20).ok_or("section table past the end of the file")? as usize;
-        if raw_size > 0 && raw_ptr + raw_size > b.len() {
+    for (i, s) in sections.iter().enumerate() {
+        // The whole raw data, file-alignment padding included (what a strip
+        // that cut the file short would lose), in u64: no overflow.
+        let raw = u64::from(s.pointer_to_raw_data.get(object::LittleEndian));
+        let size = u64::from(s.size_of_raw_data.get(object::LittleEndian));
+        if size > 0 && raw + size > b.len() as u64 {
             return Err(format!("section {i} data past the end of the file"));
         }
     }
     Ok(())
 }
 
-/// A 64-bit little-endian ELF whose program headers lie inside the file and
-/// whose `PT_LOAD` segments keep offset and address congruent modulo their
-/// alignment (the "not page-aligned" corruption of old binutils), and whose
-/// section headers lie inside the file.
+/// A 64-bit little-endian ELF that the `object` crate parses (header, program
+/// and section headers inside the file), whose `PT_LOAD` segments lie inside
+/// the file and keep offset and address congruent modulo their alignment (the
+/// "not page-aligned" corruption of old binutils).
 pub(crate) fn validate_elf(b: &[u8]) -> Result<(), String> {
+    use object::read::elf::{ElfFile64, ProgramHeader};
+    use object::LittleEndian as LE;
     if b.get(..4) != Some(b"\x7fELF") {
         return Err("no ELF magic".into());
     }
     if b.get(4) != Some(&2) || b.get(5) != Some(&1) {
         return Err("not a 64-bit little-endian ELF".into());
     }
-    let phoff = u64_at(b, 0x20).ok_or("truncated ELF header")? as usize;
-    let phentsize = u16_at(b, 0x36).ok_or("truncated ELF header")? as usize;
-    let phnum = u16_at(b, 0x38).ok_or("truncated ELF header")? as usize;
-    if phentsize < 56 || phoff + phentsize * phnum > b.len() {
-        return Err("program headers past the end of the file".into());
-    }
-    let shoff = u64_at(b, 0x28).ok_or("truncated ELF header")?;
-    let shentsize = u16_at(b, 0x3a).ok_or("truncated ELF header")? as u64;
-    let shnum = u16_at(b, 0x3c).ok_or("truncated ELF header")? as u64;
-    if shoff + shentsize * shnum > b.len() as u64 {
-        return Err("section headers past the end of the file".into());
-    }
+    let file = ElfFile64::<LE>::parse(b).map_err(|e| e.to_string())?;
     let mut loads = 0;
-    for i in 0..phnum {
-        let h = phoff + i * phentsize;
-        if u32_at(b, h) != Some(1) {
+    for (i, h) in file.elf_program_headers().iter().enumerate() {
+        if h.p_type(LE) != object::elf::PT_LOAD {
             continue;
         }
         loads += 1;
-        let offset = u64_at(b, h + 8).ok_or("truncated program header")?;
-        let vaddr = u64_at(b, h + 16).ok_or("truncated program header")?;
-        let filesz = u64_at(b, h + 32).ok_or("truncated program header")?;
-        let align = u64_at(b, h + 48).ok_or("truncated program header")?;
+        let (offset, vaddr, align) = (h.p_offset(LE), h.p_vaddr(LE), h.p_align(LE));
         if align > 1 && offset % align != vaddr % align {
             return Err(format!("LOAD segment {i} offset/address not aligned"));
         }
-        if offset + filesz > b.len() as u64 {
+        if h.data(LE, b).is_err() {
             return Err(format!("LOAD segment {i} past the end of the file"));
         }
     }
@@ -458,6 +435,89 @@ mod tests {
     }
 
     /// The stamp a PE carries: (TimeDateStamp, CheckSum).
+    /// A truncated or damaged PE or ELF file is an error (or, for the import
+    /// reader and the stamp fix, no answer), never a panic or an overflow:
+    /// every offset taken from the file is checked against it.
+    #[test]
+    fn damaged_pe_and_elf_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let dll = fs_err::read(dll_with_symbols(dir.path())).unwrap();
+        validate_pe(&dll).expect("MinGW's DLL is a valid PE");
+        let imports = crate::pe::imports(&dll).unwrap();
+        assert!(
+            imports
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case("kernel32.dll")),
+            "{imports:?}"
+        );
+        // The end of the last section's raw data: a file cut before it is broken.
+        let pe = u32_at(&dll, 0x3c).unwrap() as usize;
+        let sections = u16::from_le_bytes([dll[pe + 6], dll[pe + 7]]) as usize;
+        let table = pe + 24 + u16::from_le_bytes([dll[pe + 20], dll[pe + 21]]) as usize;
+        let data_end = (0..sections)
+            .map(|i| {
+                let s = table + i * 40;
+                (u32_at(&dll, s + 20).unwrap() + u32_at(&dll, s + 16).unwrap()) as usize
+            })
+            .max()
+            .unwrap();
+        let cuts = (0..512).chain((512..dll.len()).step_by(97));
+        for cut in cuts {
+            let short = &dll[..cut];
+            if cut < data_end {
+                assert!(validate_pe(short).is_err(), "cut at {cut} accepted");
+            }
+            let _ = crate::pe::imports(short);
+            let _ = keep_pe_stamp(&dll, &mut short.to_vec());
+            let _ = keep_pe_stamp(short, &mut dll.clone());
+        }
+        let damaged = |at: usize, value: &[u8]| {
+            let mut b = dll.clone();
+            b[at..at + value.len()].copy_from_slice(value);
+            b
+        };
+        for (what, b) in [
+            (
+                "e_lfanew far past the end",
+                damaged(0x3c, &0xffff_fff0u32.to_le_bytes()),
+            ),
+            ("65535 sections", damaged(pe + 6, &0xffffu16.to_le_bytes())),
+            (
+                "section data far past the end",
+                damaged(table + 20, &0xffff_fff0u32.to_le_bytes()),
+            ),
+            (
+                "section size far past the end",
+                damaged(table + 16, &0xffff_fff0u32.to_le_bytes()),
+            ),
+        ] {
+            assert!(validate_pe(&b).is_err(), "{what}: accepted");
+            let _ = crate::pe::imports(&b);
+            let _ = keep_pe_stamp(&dll, &mut b.clone());
+        }
+
+        let elf = fs_err::read(std::env::current_exe().unwrap()).unwrap();
+        validate_elf(&elf).expect("this test binary is a valid ELF");
+        for cut in (0..256).chain((256..elf.len()).step_by(elf.len() / 300 + 1)) {
+            assert!(
+                validate_elf(&elf[..cut]).is_err(),
+                "ELF cut at {cut} accepted"
+            );
+        }
+        let damaged = |at: usize, value: u64| {
+            let mut b = elf.clone();
+            b[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            b
+        };
+        // e_phoff and e_shoff near u64::MAX: an unchecked `offset + size` overflows.
+        for (what, b) in [
+            ("e_phoff", damaged(0x20, u64::MAX - 8)),
+            ("e_shoff", damaged(0x28, u64::MAX - 8)),
+        ] {
+            assert!(validate_elf(&b).is_err(), "{what} near u64::MAX accepted");
+        }
+    }
+
     fn stamp_of(b: &[u8]) -> (u32, u32) {
         let (t, c) = pe_stamp_offsets(b).expect("a PE");
         (u32_at(b, t).unwrap(), u32_at(b, c).unwrap())

@@ -15,7 +15,11 @@ use super::{Error, Version};
 pub enum Target {
     /// `[project].version` of a pyproject.toml.
     Pyproject { path: PathBuf },
-    /// A Cargo version (pyproject has `dynamic = ["version"]`).
+    /// A dynamic pyproject version kept in a file (setuptools `attr:`/`file:`,
+    /// hatch `path`, the package's `__version__`).
+    VersionFile { file: super::dynamic::VersionFile },
+    /// A Cargo version (a maturin pyproject with `dynamic = ["version"]`, or
+    /// a dynamic version kept nowhere cargo-pyship can read).
     Cargo {
         /// The manifest holding the version key.
         manifest: PathBuf,
@@ -174,6 +178,29 @@ pub fn stamp(target: &Target, version: &Version) -> Result<Vec<Stamped>, Error> 
                     path: path.clone(),
                     changed: old != new,
                     old: Some(old),
+                    new,
+                },
+            ));
+        }
+        Target::VersionFile { file } => {
+            let text = read(&file.path)?;
+            let new = version.pep440();
+            let out = super::dynamic::set_version(file, &text, &new).ok_or_else(|| {
+                Error::VersionGone {
+                    path: file.path.clone(),
+                    what: file
+                        .variable
+                        .clone()
+                        .unwrap_or_else(|| "the version".into()),
+                }
+            })?;
+            writes.push((
+                file.path.clone(),
+                out.clone(),
+                Stamped {
+                    path: file.path.clone(),
+                    changed: out != text,
+                    old: Some(file.value.clone()),
                     new,
                 },
             ));

@@ -130,6 +130,7 @@ fn inputs<'a>(dir: &'a Path, env: &'a Env) -> Inputs<'a> {
         repo_dir: dir,
         env,
         pyproject: Some((Path::new("pyproject.toml"), Some("0.4.0"))),
+        dynamic: None,
         cargo: Some((Path::new("Cargo.toml"), "0.5.0")),
     }
 }

@@ -225,6 +225,60 @@ fn app_src_mistakes_are_errors_before_anything_is_built() {
     assert!(!dir.join("dist/.pyship").exists());
 }
 
+#[test]
+fn hints_name_the_workspace_table_in_use() {
+    // Each error (or its hint) names [workspace.metadata.pyship] (the table
+    // in use), never the package table the member crate does not have; the
+    // installer refuses before building a bundle it would not use.
+    let (_t, dir) = copy_fixture("layouts/virtual-workspace");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let cases: [(&str, String, &[&str]); 5] = [
+        (
+            "file name",
+            text.replace("name = \"WsApp\"", "name = \"Ws/App\""),
+            &["plan"],
+        ),
+        (
+            "linux runtime",
+            text.replace("python = \"3.11.9\"", "python = \"3.9.1\""),
+            &["bundle", "--target", "linux"],
+        ),
+        (
+            "include outside",
+            text.replace(
+                "python = \"3.11.9\"",
+                "python = \"3.11.9\"\ninclude = [\"../\"]",
+            ),
+            &["plan"],
+        ),
+        ("docker image", text.clone(), &["docker"]),
+        (
+            "installer off",
+            format!("{text}\n[workspace.metadata.pyship.windows]\ninstaller = false\n"),
+            &["installer"],
+        ),
+    ];
+    let mut all = String::new();
+    for (what, toml, args) in cases {
+        fs_err::write(&manifest, toml).unwrap();
+        // From the member crate: the table is still the workspace's.
+        let err = failure(&dir.join("core"), args);
+        assert!(
+            err.lines().any(|l| l.contains("[workspace.metadata.pyship")
+                && (l.starts_with("hint:") || l.starts_with("error:"))),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("package.metadata.pyship"), "{what}: {err}");
+        all.push_str(&format!(
+            "== {what}: cargo pyship {}\n{err}",
+            args.join(" ")
+        ));
+    }
+    let parent = dir.parent().unwrap().display().to_string();
+    insta::assert_snapshot!("hints_workspace_table", all.replace(&parent, "[parent]"));
+}
+
 // ------------------------------------------------------------- init discovery
 
 /// The six layouts of the matrix.
@@ -542,6 +596,39 @@ fn init_finds_a_package_outside_src_and_flat_layouts() {
         .clone();
     let stdout = String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "[root]");
     insta::assert_snapshot!("init_check_table_drift", stdout);
+}
+
+#[test]
+fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
+    // pyhash: a virtual workspace whose root pyproject is built by maturin.
+    let (_t, dir) = copy_fixture("pyhash");
+    let bare = strip_pyship(&dir);
+    let output = run_init(&dir, &["--ci", "none"]);
+    assert!(
+        output.contains("Chose no app-src (none: the module is in the project's maturin wheel)"),
+        "{output}"
+    );
+    let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let table = &after[bare.len()..];
+    assert!(
+        table.starts_with("\n[workspace.metadata.pyship]\n"),
+        "{table}"
+    );
+    assert!(
+        table
+            .contains("# In use: no app sources (the module is in the project's maturin wheel).\n"),
+        "{table}"
+    );
+    assert!(
+        !table.lines().any(|l| l.starts_with("module =")
+            || l.starts_with("app-src =")
+            || l.starts_with("pyproject =")),
+        "{table}"
+    );
+    let plan = plan_of(&dir.join("Cargo.toml"));
+    assert_eq!(plan.module, "pyhash");
+    assert_eq!(plan.app.dir, None);
+    init_check_passes(&dir, &["--ci", "none"]);
 }
 
 // ---------------------------------------------------------------- the matrix

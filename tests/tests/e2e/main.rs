@@ -7,6 +7,7 @@
 //! `windows_host`), so on any other host the binary is empty.
 #![cfg(unix)]
 
+mod architecture;
 mod bench;
 mod build_script;
 mod docker;

@@ -283,3 +283,190 @@ fn package_selection_with_p() {
         .stderr(predicate::str::contains("no package `nope`"))
         .stderr(predicate::str::contains("hint:"));
 }
+
+/// A Cargo package (version `cargo_version`) next to a pyproject with
+/// `dynamic = ["version"]` and `tool` (the backend's settings), plus `files`.
+fn dynamic_project(
+    cargo_version: &str,
+    tool: &str,
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("app");
+    let mut all = vec![
+        (
+            "Cargo.toml".to_owned(),
+            format!(
+                "[package]\nname = \"app\"\nversion = \"{cargo_version}\"\nedition = \"2021\"\n"
+            ),
+        ),
+        ("src/main.rs".to_owned(), "fn main() {}\n".to_owned()),
+        (
+            "pyproject.toml".to_owned(),
+            format!("[project]\nname = \"datasette\"\ndynamic = [\"version\"]\n\n{tool}"),
+        ),
+    ];
+    all.extend(files.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+    for (rel, text) in all {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(&p, text).unwrap();
+    }
+    (t, dir)
+}
+
+fn version_json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(dir)
+        .args(["pyship", "version", "--format", "json"])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn dynamic_versions_are_read_checked_and_stamped_where_the_backend_keeps_them() {
+    // (backend settings, files, the file holding the version, its text after `--stamp 1.0b2`, source)
+    let version_py = "\"\"\"Version.\"\"\"\n__version__ = \"1.0a41\"  # bumped by release\n__version_info__ = tuple(__version__.split(\".\"))\n";
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            "[tool.setuptools.dynamic]\nversion = {attr = \"datasette.__version__\"}\n",
+            &[
+                ("datasette/__init__.py", "from datasette.version import __version_info__, __version__  # noqa\n"),
+                ("datasette/version.py", version_py),
+            ],
+            "datasette/version.py",
+            "\"\"\"Version.\"\"\"\n__version__ = \"1.0b2\"  # bumped by release\n__version_info__ = tuple(__version__.split(\".\"))\n",
+            "`__version__` in [root]/datasette/version.py ([tool.setuptools.dynamic] version attr = \"datasette.__version__\", imported from datasette.version)",
+        ),
+        (
+            "[tool.setuptools.dynamic]\nversion = {file = \"VERSION\"}\n",
+            &[("VERSION", "1.0a41\n"), ("datasette/__init__.py", "")],
+            "VERSION",
+            "1.0b2\n",
+            "[root]/VERSION ([tool.setuptools.dynamic] version file = \"VERSION\")",
+        ),
+        (
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[tool.hatch.version]\npath = \"src/datasette/__about__.py\"\n",
+            &[("src/datasette/__about__.py", "# SPDX\n__version__ = 'v1.0a41'\n")],
+            "src/datasette/__about__.py",
+            "# SPDX\n__version__ = 'v1.0b2'\n",
+            "`__version__` in [root]/src/datasette/__about__.py ([tool.hatch.version] path = \"src/datasette/__about__.py\")",
+        ),
+        (
+            "[build-system]\nrequires = [\"flit_core\"]\nbuild-backend = \"flit_core.buildapi\"\n",
+            &[("datasette/__init__.py", "\"\"\"An app.\"\"\"\n\n__version__ = \"1.0a41\"\n")],
+            "datasette/__init__.py",
+            "\"\"\"An app.\"\"\"\n\n__version__ = \"1.0b2\"\n",
+            "`__version__` in [root]/datasette/__init__.py (`__version__` of the package datasette)",
+        ),
+    ];
+    for (tool, files, holder, stamped, source) in cases {
+        let (_t, dir) = dynamic_project("1.0.0-alpha.41", tool, files);
+        let v = version_json(&dir, &[]);
+        assert_eq!(v["pep440"], "1.0a41", "{tool}: {v}");
+        assert_eq!(v["source_detail"]["kind"], "version-file", "{tool}: {v}");
+        assert_eq!(
+            v["source"]
+                .as_str()
+                .unwrap()
+                .replace(&dir.display().to_string(), "[root]"),
+            *source
+        );
+        // --check reads it: it agrees with Cargo's 1.0.0-alpha.41.
+        let v = version_json(&dir, &["--check"]);
+        assert_eq!(v["pep440"], "1.0a41");
+
+        // --stamp writes that file, only the version, and nothing else.
+        let cargo = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let py = fs_err::read_to_string(dir.join("pyproject.toml")).unwrap();
+        let v = version_json(&dir, &["--stamp", "1.0b2"]);
+        assert_eq!(
+            v["stamped"][0]["path"],
+            dir.join(holder).display().to_string(),
+            "{tool}"
+        );
+        assert_eq!(
+            fs_err::read_to_string(dir.join(holder)).unwrap(),
+            *stamped,
+            "{tool}"
+        );
+        assert_eq!(
+            fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(),
+            cargo
+        );
+        assert_eq!(
+            fs_err::read_to_string(dir.join("pyproject.toml")).unwrap(),
+            py
+        );
+        assert_eq!(version_json(&dir, &[])["pep440"], "1.0b2", "{tool}");
+
+        // Now Cargo.toml disagrees: --check names the file that holds the version.
+        let cache = tempfile::tempdir().unwrap();
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "version", "--check"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("versions disagree"))
+            .stderr(predicate::str::contains(
+                dir.join(holder).display().to_string(),
+            ));
+    }
+}
+
+#[test]
+fn dynamic_version_pointing_nowhere_is_an_error_and_a_computed_one_says_cargo() {
+    // The attr names a module that does not exist: no silent fall back.
+    let (_t, dir) = dynamic_project(
+        "0.2.0",
+        "[tool.setuptools.dynamic]\nversion = {attr = \"datasette.version.__version__\"}\n",
+        &[("datasette/__init__.py", "")],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    for args in [
+        &["version"][..],
+        &["version", "--check"],
+        &["version", "--stamp", "1.0"],
+    ] {
+        pyship(cache.path())
+            .current_dir(&dir)
+            .arg("pyship")
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "declares a dynamic version that cannot be read",
+            ))
+            .stderr(predicate::str::contains("no module `datasette.version`"))
+            .stderr(predicate::str::contains("hint:"));
+    }
+    // hatch-vcs computes it: Cargo's version, and the output says why.
+    let (_t, dir) = dynamic_project("0.2.0", "[tool.hatch.version]\nsource = \"vcs\"\n", &[]);
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version"])
+        .assert()
+        .success()
+        .stdout("v0.2.0\n")
+        .stderr(predicate::str::contains(
+            "declares a dynamic version that its build backend computes",
+        ))
+        .stderr(predicate::str::contains("source: package version in"));
+    // No pyproject at all: said, not silent.
+    fs_err::remove_file(dir.join("pyproject.toml")).unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version"])
+        .assert()
+        .success()
+        .stdout("v0.2.0\n")
+        .stderr(predicate::str::contains("no pyproject.toml at"))
+        .stderr(predicate::str::contains("the version is Cargo's"));
+}
