@@ -8,6 +8,15 @@
 //! The library never prints: progress and status go through [`report::Reporter`],
 //! so it is safe to call from a `build.rs` (see [`build_script`]).
 //!
+//! # Features
+//!
+//! `net` (default): the pipeline, everything that fetches, bundles, publishes
+//! or links (reqwest and the archive, template and PE crates come with it).
+//! With `default-features = false` only [`config`], [`project`], [`version`]
+//! and [`build_script`] (with the [`error`], [`env`], [`platform`], [`fs`]
+//! and [`tools`] primitives they use) are compiled: what a `build.rs` calling
+//! [`build_script::sync_version`] needs, without an HTTP stack.
+//!
 //! # Architecture
 //!
 //! Four layers; a module imports its own layer and the ones below, never one
@@ -28,47 +37,80 @@
 //! ```
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(feature = "net")]
 pub mod app;
+#[cfg(feature = "net")]
 pub mod archive;
 pub mod build_script;
+#[cfg(feature = "net")]
 pub mod bundle;
+#[cfg(feature = "net")]
 pub mod cache;
 pub mod config;
+#[cfg(feature = "net")]
 pub mod context;
+#[cfg(feature = "net")]
 pub mod deps;
+#[cfg(feature = "net")]
 pub mod dist_info;
+#[cfg(feature = "net")]
 pub mod docker;
 pub mod env;
 pub mod error;
 pub mod fs;
+#[cfg(feature = "net")]
 pub mod init;
+#[cfg(feature = "net")]
 pub mod installer;
+#[cfg(feature = "net")]
 pub mod launch;
+#[cfg(feature = "net")]
 pub mod layout;
+#[cfg(feature = "net")]
 pub mod licenses;
+#[cfg(feature = "net")]
 pub mod lock;
+#[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
 pub mod names;
+#[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "net")]
 pub mod pe;
+#[cfg(feature = "net")]
 pub mod plan;
 pub mod platform;
 pub mod project;
+#[cfg(feature = "net")]
 pub mod publish;
+#[cfg(feature = "net")]
 pub mod python;
+#[cfg(feature = "net")]
 pub mod release;
+#[cfg(feature = "net")]
 pub mod render;
+#[cfg(feature = "net")]
 pub mod report;
+#[cfg(feature = "net")]
 pub mod sbom;
+#[cfg(feature = "net")]
 pub mod sign;
+#[cfg(feature = "net")]
 pub mod strip;
+#[cfg(feature = "net")]
 pub mod templates;
 pub mod tools;
+#[cfg(feature = "net")]
 pub mod update;
 pub mod version;
+#[cfg(feature = "net")]
 pub mod wheel;
+#[cfg(feature = "net")]
 pub mod wine;
 
+#[cfg(feature = "net")]
 pub use context::Context;
 pub use error::hint_for;
+#[cfg(feature = "net")]
 pub use plan::Plan;

@@ -59,3 +59,71 @@ fn sync_version_is_a_noop_for_dynamic_versions() {
     assert_eq!(r, pyship_build::build_script::Synced::Dynamic);
     assert_eq!(fs_err::read(&py).unwrap(), before);
 }
+
+/// The packages `cargo tree` lists for `pyship-build` with `args`, each once.
+fn tree(args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new("cargo")
+        .args([
+            "tree",
+            "-p",
+            "pyship-build",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A build script depends on pyship-build with `default-features = false`
+/// (as `fixtures/buildrs` does): no HTTP stack, and a small dependency tree.
+#[test]
+fn without_net_pyship_build_has_no_http_stack() {
+    let lean = tree(&["--no-default-features"]);
+    let full = tree(&[]);
+    for http in ["reqwest", "tokio", "hyper", "rustls", "ring", "h2"] {
+        assert!(
+            !lean.iter().any(|n| n == http),
+            "{http} in the no-default-features tree: {lean:?}"
+        );
+        if ["reqwest", "hyper", "tokio"].contains(&http) {
+            assert!(
+                full.iter().any(|n| n == http),
+                "{http} not in the default tree"
+            );
+        }
+    }
+    // Measured: 52 packages without `net`, 162 with it (pyship-build counted).
+    assert!(
+        lean.len() <= 60,
+        "{} packages without `net` (the bound is 60): {lean:?}",
+        lean.len()
+    );
+    assert!(
+        lean.len() * 2 < full.len(),
+        "{} vs {}",
+        lean.len(),
+        full.len()
+    );
+    let fixture =
+        fs_err::read_to_string(workspace_root().join("fixtures/buildrs/Cargo.toml")).unwrap();
+    assert!(
+        fixture.contains("default-features = false"),
+        "fixtures/buildrs must depend on pyship-build without its default features"
+    );
+}
