@@ -331,24 +331,9 @@ fn relative_to(
     Ok(if s.is_empty() { ".".into() } else { s })
 }
 
-/// Lexically normalized absolute path (no `..`, no `.`), without touching the disk.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
-}
-
 /// The build context (absolute).
 pub fn context_dir(plan: &Plan) -> PathBuf {
-    normalize(&plan.project.path(&plan.config.docker.context))
+    crate::fs::normalize(&plan.project.path(&plan.config.docker.context))
 }
 
 /// Render the default Dockerfile for `plan` (the project's `templates/` may
@@ -356,16 +341,21 @@ pub fn context_dir(plan: &Plan) -> PathBuf {
 pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let context = context_dir(plan);
     let py = plan.pyproject();
-    let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
+    let py_dir = crate::fs::normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
     let table = plan.project.config_source.table.key();
     let python_src = relative_to(&context, &py_dir, "the pyproject's directory", table)?;
     if let Some(dir) = &plan.app.dir {
         // The app sources must reach the image with the pyproject (pip installs them from there).
-        relative_to(&context, &normalize(dir), "the app sources", table)?;
+        relative_to(
+            &context,
+            &crate::fs::normalize(dir),
+            "the app sources",
+            table,
+        )?;
     }
     let mut includes = Vec::new();
     for inc in &plan.config.include {
-        let abs = normalize(&plan.project.path(inc));
+        let abs = crate::fs::normalize(&plan.project.path(inc));
         let from = relative_to(&context, &abs, "an `include` path", table)?;
         let name = abs
             .file_name()
@@ -425,8 +415,8 @@ pub fn dockerignore(plan: &Plan, context: &Path) -> String {
         "**/.venv".to_owned(),
     ];
     for dir in [
-        normalize(&plan.out_dir),
-        normalize(&plan.project.workspace_root.join("target")),
+        crate::fs::normalize(&plan.out_dir),
+        crate::fs::normalize(&plan.project.workspace_root.join("target")),
     ] {
         if let Ok(rel) = dir.strip_prefix(context) {
             let rel = rel.to_string_lossy().replace('\\', "/");
