@@ -87,7 +87,11 @@ fn build_bin() -> PathBuf {
 pub fn pyship(cache: &std::path::Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin());
     for v in pyship_build::env::ALL {
-        cmd.env_remove(v);
+        // cargo's home stays: maturin runs cargo (tests of `init`'s install
+        // record set their own).
+        if *v != pyship_build::env::CARGO_HOME {
+            cmd.env_remove(v);
+        }
     }
     cmd.env("PYSHIP_CACHE_DIR", cache)
         .env("NO_COLOR", "1")
