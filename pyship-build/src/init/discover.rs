@@ -55,6 +55,9 @@ pub struct Discovery {
     pub module_key: Option<Found>,
     /// `app-src`, when the layout would not find it.
     pub app_src_key: Option<Found>,
+    /// `package`: the member a workspace's table ships, when the workspace
+    /// has several.
+    pub package_key: Option<Found>,
     /// What init chose and why, in order.
     pub choices: Vec<Choice>,
     /// What init could not decide (the table is still written).
@@ -618,8 +621,18 @@ pub fn discover(
         }
     }
 
+    let package_key =
+        (target.table == ConfigTable::Workspace && project.members.len() > 1).then(|| Found {
+            value: project.package_name.clone(),
+            why: format!(
+                "the workspace has {} members ({}); this one is shipped",
+                project.members.len(),
+                project.members.join(", ")
+            ),
+        });
     Ok(Discovery {
         pyproject: py.map(|p| p.path),
+        package_key,
         target,
         pyproject_key,
         module_key,
