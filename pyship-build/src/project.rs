@@ -204,6 +204,16 @@ impl Pyproject {
         })
     }
 
+    /// The Cargo.toml maturin builds (`manifest-path`, by default the one
+    /// next to the pyproject); `None` when maturin does not build this project.
+    pub fn maturin_manifest(&self) -> Option<PathBuf> {
+        self.is_maturin().then(|| {
+            let m = self.maturin.as_ref().and_then(|m| m.manifest_path.as_ref());
+            self.dir()
+                .join(m.map_or(Path::new("Cargo.toml"), |p| p.as_path()))
+        })
+    }
+
     /// Read and parse a pyproject.toml.
     pub fn read(path: &Path) -> Result<Self, Error> {
         let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
@@ -456,28 +466,11 @@ fn workspace_member<'a>(
             .and_then(|v| v.as_str())
             .unwrap_or("pyproject.toml"),
     );
-    let Some(doc) = fs_err::read_to_string(&pyproject)
+    let Some(manifest) = Pyproject::read(&pyproject)
         .ok()
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|py| py.maturin_manifest())
+        .and_then(|m| m.canonicalize().ok())
     else {
-        return Ok(None);
-    };
-    let backend = doc
-        .get("build-system")
-        .and_then(|b| b.get("build-backend"))
-        .and_then(|b| b.as_str());
-    let maturin = doc.get("tool").and_then(|t| t.get("maturin"));
-    if backend != Some("maturin") && maturin.is_none() {
-        return Ok(None);
-    }
-    let dir = pyproject.parent().unwrap_or(root);
-    let manifest = dir.join(
-        maturin
-            .and_then(|m| m.get("manifest-path"))
-            .and_then(|m| m.as_str())
-            .unwrap_or("Cargo.toml"),
-    );
-    let Ok(manifest) = manifest.canonicalize() else {
         return Ok(None);
     };
     Ok(members.iter().copied().find(|p| {

@@ -466,3 +466,56 @@ fn a_maturin_workspace_of_several_members_ships_the_crate_maturin_builds() {
         .success()
         .stderr(predicate::str::contains("crates/fastcore/Cargo.toml"));
 }
+
+#[test]
+fn init_finds_the_maturin_project_above_a_crate_in_its_own_folder() {
+    // maturin's documented split: pyproject.toml and python/ at the top, the
+    // crate in rust/ (`[tool.maturin] manifest-path = "rust/Cargo.toml"`).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("split");
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    };
+    write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"maturin>=1,<2\"]\nbuild-backend = \"maturin\"\n\n\
+         [project]\nname = \"splitapp\"\ndynamic = [\"version\"]\n\n\
+         [tool.maturin]\nmanifest-path = \"rust/Cargo.toml\"\npython-source = \"python\"\n\
+         module-name = \"splitapp._native\"\n",
+    );
+    write("python/splitapp/__init__.py", "");
+    write("python/splitapp/__main__.py", "print('split')\n");
+    write(
+        "rust/Cargo.toml",
+        "[package]\nname = \"splitapp\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n\
+         [lib]\nname = \"_native\"\ncrate-type = [\"cdylib\"]\n",
+    );
+    write("rust/src/lib.rs", "");
+    let manifest = dir.join("rust/Cargo.toml");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship"])
+            .args(args)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .assert()
+    };
+    run(&["init", "--ci", "none"])
+        .success()
+        .stderr(predicate::str::contains(
+            "Found ../pyproject.toml (above the Cargo.toml: its [tool.maturin] builds this crate)",
+        ));
+    let written = fs_err::read_to_string(&manifest).unwrap();
+    assert!(
+        written.contains("\npyproject = \"../pyproject.toml\"\n"),
+        "{written}"
+    );
+    run(&["plan"])
+        .success()
+        .stdout(predicate::str::contains("splitapp v0.3.0"));
+    run(&["init", "--check", "--ci", "none"]).success();
+}
