@@ -420,6 +420,7 @@ pub struct Project {
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
     /// Every workspace member's package name.
+    #[serde(skip)]
     pub members: Vec<String>,
     pub config: Config,
     /// Where the config came from.
