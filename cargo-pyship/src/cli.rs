@@ -104,6 +104,12 @@ pub struct InitArgs {
     /// Rewrite an existing pyship table (its values are kept)
     #[arg(long)]
     pub force: bool,
+    /// Where the release workflow installs cargo-pyship from: `crates.io`, a
+    /// git URL (`#<commit>`, `#tag=<tag>`, `#branch=<branch>`) or a path
+    /// inside the repository [default: ci.install-command, else where cargo
+    /// installed this cargo-pyship from]
+    #[arg(long, value_name = "SOURCE")]
+    pub install_from: Option<String>,
     /// The app's pyproject.toml, when the search finds several
     #[arg(long, value_name = "PATH")]
     pub pyproject: Option<std::path::PathBuf>,

@@ -79,6 +79,7 @@ pub struct RawConfig {
     pub publish: Option<RawPublish>,
     pub docker: Option<RawDocker>,
     pub update: Option<RawUpdate>,
+    pub ci: Option<RawCi>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -163,6 +164,13 @@ pub struct RawUpdate {
     pub channel: Option<Channel>,
     pub token_env: Option<String>,
     pub start_timeout: Option<u32>,
+}
+
+/// `[…pyship.ci]`: what the workflows `init` writes run.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCi {
+    pub install_command: Option<String>,
 }
 
 /// Which releases the bundled updater offers by default.
@@ -266,6 +274,7 @@ pub struct Config {
     pub publish: Publish,
     pub docker: Docker,
     pub update: Update,
+    pub ci: Ci,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -438,6 +447,15 @@ pub struct Update {
     pub start_timeout: u32,
 }
 
+/// `[package.metadata.pyship.ci]`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
+pub struct Ci {
+    /// The shell command the release workflow installs cargo-pyship with;
+    /// `None`: `init` chooses one (see [`crate::init::install_source`]).
+    pub install_command: Option<String>,
+}
+
 /// Default of `update.start-timeout`.
 pub const DEFAULT_START_TIMEOUT: u32 = 60;
 
@@ -566,6 +584,9 @@ impl RawConfig {
                 channel: u.channel.unwrap_or_default(),
                 token_env: non_empty(u.token_env),
                 start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+            },
+            ci: Ci {
+                install_command: non_empty(self.ci.and_then(|c| c.install_command)),
             },
             name,
             file_name: non_empty(self.file_name),

@@ -78,23 +78,9 @@ impl Distribution {
     }
 }
 
-/// PEP 503 name normalization: lowercase, runs of `-_.` → `-`.
-pub fn normalize(name: &str) -> String {
-    let mut o = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !o.is_empty() {
-                o.push('-');
-            }
-            sep = false;
-            o.push(c.to_ascii_lowercase());
-        }
-    }
-    o
-}
+/// PEP 503 name normalization: lowercase, runs of `-_.` → `-` (the one in
+/// [`crate::project`], under the name this module's callers use).
+pub use crate::project::pep503_name as normalize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

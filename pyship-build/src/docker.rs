@@ -9,6 +9,11 @@
 //! lines ([`CommandLine`]) that [`run`] executes. The token never appears in a
 //! command line: `docker login` reads it from stdin (`--password-stdin`).
 //!
+//! A maturin project's image installs the Linux wheel the bundle built (the
+//! wheel stage's `linux` folder, handed to the build as the named context
+//! `pyship-wheels`), so the image needs no Rust toolchain and carries the
+//! same compiled extension as the tarball.
+//!
 //! After a push to a Gitea registry, the container package is linked to the
 //! repository ([`link_package`], Gitea ≥ 1.24); older servers and Forgejo get
 //! a warning with the manual steps.
@@ -30,6 +35,9 @@ use crate::Context;
 
 mod link;
 pub use link::{link_package, manual_link_steps, LinkOutcome, LinkPlan};
+
+/// The named build context holding a maturin project's Linux wheels.
+pub const WHEELS_CONTEXT: &str = "pyship-wheels";
 
 /// The rendered default's name among the templates.
 pub const TEMPLATE: &str = "docker/Dockerfile.j2";
@@ -104,6 +112,8 @@ pub enum Error {
     Target(#[from] crate::publish::Error),
     #[error(transparent)]
     Net(#[from] crate::net::Error),
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
 }
 
 impl Hint for Error {
@@ -123,6 +133,7 @@ impl Hint for Error {
             Error::BadToken => "check the token variable: it must hold the token only, without line breaks".into(),
             Error::Target(e) => return crate::error::Hint::hint(e),
             Error::Net(e) => return e.hint(),
+            Error::Wheel(e) => return e.hint(),
         })
     }
 }
@@ -204,6 +215,9 @@ pub struct DockerPlan {
     /// the context has no `.dockerignore` (BuildKit reads it in that place):
     /// keeps Rust's `target/` and the output directory out of the context.
     pub dockerignore: Option<PathBuf>,
+    /// A maturin project: the folder of its built Linux wheels, passed to the
+    /// build as the named context [`WHEELS_CONTEXT`].
+    pub wheels: Option<PathBuf>,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub commands: Vec<CommandLine>,
@@ -317,24 +331,9 @@ fn relative_to(
     Ok(if s.is_empty() { ".".into() } else { s })
 }
 
-/// Lexically normalized absolute path (no `..`, no `.`), without touching the disk.
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            c => out.push(c.as_os_str()),
-        }
-    }
-    out
-}
-
 /// The build context (absolute).
 pub fn context_dir(plan: &Plan) -> PathBuf {
-    normalize(&plan.project.path(&plan.config.docker.context))
+    crate::fs::normalize(&plan.project.path(&plan.config.docker.context))
 }
 
 /// Render the default Dockerfile for `plan` (the project's `templates/` may
@@ -342,16 +341,21 @@ pub fn context_dir(plan: &Plan) -> PathBuf {
 pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let context = context_dir(plan);
     let py = plan.pyproject();
-    let py_dir = normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
+    let py_dir = crate::fs::normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
     let table = plan.project.config_source.table.key();
     let python_src = relative_to(&context, &py_dir, "the pyproject's directory", table)?;
     if let Some(dir) = &plan.app.dir {
         // The app sources must reach the image with the pyproject (pip installs them from there).
-        relative_to(&context, &normalize(dir), "the app sources", table)?;
+        relative_to(
+            &context,
+            &crate::fs::normalize(dir),
+            "the app sources",
+            table,
+        )?;
     }
     let mut includes = Vec::new();
     for inc in &plan.config.include {
-        let abs = normalize(&plan.project.path(inc));
+        let abs = crate::fs::normalize(&plan.project.path(inc));
         let from = relative_to(&context, &abs, "an `include` path", table)?;
         let name = abs
             .file_name()
@@ -359,6 +363,16 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             .unwrap_or_else(|| from.clone());
         includes.push(minijinja::context! { from => from, to => format!("/app/{name}") });
     }
+    // A maturin project installs its built wheel (at the release version,
+    // with its extras) instead of building the pyproject's folder.
+    let wheel_requirement = py.is_maturin().then(|| {
+        let extras = if plan.config.extras.is_empty() {
+            String::new()
+        } else {
+            format!("[{}]", plan.config.extras.join(","))
+        };
+        format!("{}{extras}=={}", py.name, plan.version.version.pep440())
+    });
     let templates = Templates::new(Some(&plan.project.config_dir));
     Ok(templates.render(
         TEMPLATE,
@@ -372,7 +386,9 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             prebuild => plan.config.prebuild.clone(),
             python_src => python_src,
             includes => includes,
-            stamp => !py.dynamic_version && py.version.is_some(),
+            wheels_context => WHEELS_CONTEXT,
+            wheel_requirement => wheel_requirement,
+            stamp => !py.is_maturin() && !py.dynamic_version && py.version.is_some(),
             stamp_script => STAMP_SCRIPT,
             dist_name => py.name.clone(),
             port => plan.config.port,
@@ -399,8 +415,8 @@ pub fn dockerignore(plan: &Plan, context: &Path) -> String {
         "**/.venv".to_owned(),
     ];
     for dir in [
-        normalize(&plan.out_dir),
-        normalize(&plan.project.workspace_root.join("target")),
+        crate::fs::normalize(&plan.out_dir),
+        crate::fs::normalize(&plan.project.workspace_root.join("target")),
     ] {
         if let Ok(rel) = dir.strip_prefix(context) {
             let rel = rel.to_string_lossy().replace('\\', "/");
@@ -447,6 +463,11 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
     }
     let build_args = vec![("APP_VERSION".to_owned(), v.pep440())];
     let registry = registry_of(&image);
+    let wheels = if plan.pyproject().is_maturin() {
+        Some(crate::wheel::planned(plan, crate::platform::Platform::Linux)?.out_dir)
+    } else {
+        None
+    };
     let mut commands = Vec::new();
     if opts.push {
         let user = env
@@ -477,6 +498,12 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
     }
     for t in &tags {
         args.extend(["--tag".to_owned(), t.clone()]);
+    }
+    if let Some(w) = &wheels {
+        args.extend([
+            "--build-context".to_owned(),
+            format!("{WHEELS_CONTEXT}={}", w.display()),
+        ]);
     }
     args.push(context.display().to_string());
     commands.push(CommandLine::new("docker", args));
@@ -514,6 +541,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         dockerfile,
         dockerfile_generated,
         dockerignore,
+        wheels,
         build_args,
         labels,
         commands,
@@ -557,6 +585,13 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         link: None,
     };
     let docker = check_engine(ctx.env)?;
+    if let Some(dir) = &dp.wheels {
+        // `release` built it with the Linux bundle; `docker` alone builds it
+        // (from the wheel cache when the inputs did not change).
+        if !has_app_wheel(plan_, dir) {
+            crate::wheel::run(plan_, crate::platform::Platform::Linux, ctx)?;
+        }
+    }
     if dp.dockerfile_generated {
         let text = render_dockerfile(plan_)?;
         let err = |source| Error::Write {
@@ -630,6 +665,25 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         };
     }
     Ok(output)
+}
+
+/// Whether `dir` holds the app's wheel at the release version.
+pub fn has_app_wheel(plan: &Plan, dir: &Path) -> bool {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
+    let prefix = format!(
+        "{}-{}-",
+        norm(&plan.pyproject().name),
+        plan.version.version.pep440()
+    );
+    crate::wheel::wheels_in(dir).is_ok_and(|ws| {
+        ws.iter().any(|w| {
+            w.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .to_ascii_lowercase()
+                    .starts_with(&prefix)
+            })
+        })
+    })
 }
 
 fn execute(docker: &Path, cmd: &CommandLine, env: &Env) -> Result<(), Error> {

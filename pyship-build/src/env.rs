@@ -58,6 +58,9 @@ pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
 /// Set by CI systems; used only to pick defaults, never to change results.
 pub const CI: &str = "CI";
+/// cargo's home (default `~/.cargo`): `init` reads cargo's install record
+/// (`.crates2.json`) there to learn where cargo-pyship was installed from.
+pub const CARGO_HOME: &str = "CARGO_HOME";
 /// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
 pub const PROGRAM_FILES_X86: &str = "ProgramFiles(x86)";
 pub const PROGRAM_FILES: &str = "ProgramFiles";
@@ -70,6 +73,7 @@ pub const ALL: &[&str] = &[
     PYSHIP_MAKENSIS,
     PYSHIP_MATURIN,
     PYSHIP_WINEPREFIX,
+    CARGO_HOME,
     WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,

@@ -10,6 +10,12 @@
 //! in the script is relative to it (`File /r "python/*"`, `OutFile
 //! "../setup.exe.partial"`): makensis reads `$` in file paths literally, so a
 //! path holding the app's name (`My $App`) could not be written safely.
+//!
+//! makensis stores each file's modification time and nothing else that varies
+//! between runs, so the tree's file times are first set to the portable
+//! archive's entry time (`SOURCE_DATE_EPOCH`, else 1980-01-01): the same
+//! inputs give a byte-identical `setup.exe`, which a re-run release then
+//! finds unchanged on the server instead of uploading again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -339,6 +345,13 @@ pub fn run_with(
     ctx.reporter
         .debug(&format!("rendered {}", script.display()));
 
+    pin_file_times(
+        bundle_dir,
+        ctx.env
+            .source_date_epoch()
+            .unwrap_or(crate::archive::ZIP_EPOCH),
+    )?;
+
     let windows_version = plan.version.version.windows();
     ctx.reporter.status(
         "Building",
@@ -467,6 +480,38 @@ fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
     fs_err::copy(partial, tmp.path()).map_err(err)?;
     tmp.persist(dest).map_err(|e| err(e.error))?;
     let _ = fs_err::remove_file(partial);
+    Ok(())
+}
+
+/// Set the modification time of every file under `dir` to `secs` (those
+/// that have it already are left alone).
+fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(|e| Error::Write {
+            path: dir.to_owned(),
+            source: crate::fs::Error::Io(e.into()),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let io = |source: std::io::Error| Error::Write {
+            path: path.to_owned(),
+            source: crate::fs::Error::Io(source),
+        };
+        if entry.metadata().ok().and_then(|m| m.modified().ok()) == Some(when) {
+            continue;
+        }
+        // Windows needs a handle with write access to change a file's times;
+        // a read-only file is opened for reading (enough on Unix for its owner).
+        let file = fs_err::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .or_else(|_| fs_err::File::open(path))
+            .map_err(io)?;
+        file.set_modified(when).map_err(io)?;
+    }
     Ok(())
 }
 

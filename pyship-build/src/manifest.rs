@@ -162,8 +162,8 @@ fn download_url(
     match (url, repo) {
         (Some(u), Some(r)) => Some(format!(
             "{u}/{r}/releases/download/{}/{}",
-            encode_segment(tag),
-            encode_segment(name)
+            crate::net::percent_encode(tag),
+            crate::net::percent_encode(name)
         )),
         _ => None,
     }
@@ -199,17 +199,4 @@ pub fn write(manifest: &Manifest, path: &Path) -> Result<(), Error> {
         fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
     }
     crate::fs::atomic_write(path, json.as_bytes()).map_err(err)
-}
-
-/// Percent-encode one URL path segment (RFC 3986 unreserved characters kept).
-fn encode_segment(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
 }

@@ -298,6 +298,20 @@ impl Transient for Error {
     }
 }
 
+/// Percent-encode everything but the RFC 3986 unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`): a URL path segment, a query or purl value.
+pub fn percent_encode(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
 /// A finished, verified download.
 #[derive(Debug, Clone)]
 pub struct Downloaded {

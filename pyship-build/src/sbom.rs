@@ -538,7 +538,11 @@ fn property(name: &str, value: &str) -> Property {
 
 /// `pkg:pypi/{normalized name}@{version}`.
 pub fn pypi_purl(name: &str, version: &str) -> String {
-    format!("pkg:pypi/{}@{}", normalize(name), percent_encode(version))
+    format!(
+        "pkg:pypi/{}@{}",
+        normalize(name),
+        crate::net::percent_encode(version)
+    )
 }
 
 /// RFC 3339 (UTC, seconds) of `secs` since the epoch.
@@ -646,7 +650,10 @@ pub fn build(
     }
     let mut purl = format!("pkg:generic/cpython@{}", runtime.version);
     if runtime.url.contains("://") {
-        purl.push_str(&format!("?download_url={}", percent_encode(&runtime.url)));
+        purl.push_str(&format!(
+            "?download_url={}",
+            crate::net::percent_encode(&runtime.url)
+        ));
         py.external_references.push(ExternalReference {
             kind: "distribution",
             url: runtime.url.clone(),
@@ -680,7 +687,11 @@ pub fn build(
     let mut crates = 0;
     if ships_rust_extension(plan, platform) {
         for k in cargo_lock_crates(plan)? {
-            let purl = format!("pkg:cargo/{}@{}", k.name, percent_encode(&k.version));
+            let purl = format!(
+                "pkg:cargo/{}@{}",
+                k.name,
+                crate::net::percent_encode(&k.version)
+            );
             let mut c = Component::new("library", purl.clone(), &k.name, &k.version);
             c.purl = Some(purl);
             if let Some(sum) = &k.checksum {
@@ -778,20 +789,6 @@ pub fn write(
         source,
     })?;
     Ok(written)
-}
-
-/// Percent-encode everything but RFC 3986 unreserved characters (a purl
-/// qualifier value).
-fn percent_encode(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
 }
 
 /// Decode `%XX` escapes (invalid ones are kept as written).

@@ -256,20 +256,9 @@ pub mod escape {
     /// Inside an NSIS double-quoted string: `$` → `$$`, `"` → `$\"`, and
     /// control characters as NSIS escapes.
     pub fn nsis(s: &str) -> String {
-        let mut o = String::with_capacity(s.len());
-        for c in s.chars() {
-            match c {
-                '$' => o.push_str("$$"),
-                '"' => o.push_str("$\\\""),
-                '\n' => o.push_str("$\\n"),
-                '\r' => o.push_str("$\\r"),
-                '\t' => o.push_str("$\\t"),
-                '`' => o.push_str("$\\`"),
-                '\'' => o.push_str("$\\'"),
-                c => o.push(c),
-            }
-        }
-        o
+        // `$` doubled first: the escapes nsis_literal adds start with a `$`
+        // that must stay single.
+        nsis_literal(&s.replace('$', "$$"))
     }
 
     /// Inside an NSIS double-quoted string read at compile time only

@@ -623,7 +623,15 @@ fn maturin(
     }
     ctx.reporter.status(
         "Building",
-        &format!("{what} (maturin{})", if m.zig { " --zig" } else { "" }),
+        &format!(
+            "{what} (maturin{}{})",
+            if m.zig { " --zig" } else { "" },
+            if maturin.through_uv() {
+                ", through `uv tool run`"
+            } else {
+                ""
+            }
+        ),
     );
     let incoming = ctx.cache.bucket(BUCKET).join(".incoming");
     fs_err::create_dir_all(&incoming).map_err(|source| Error::Io {

@@ -24,10 +24,11 @@ pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode>
             None => Ci::Gitea,
         },
         force: a.force,
+        install_from: a.install_from,
         pyproject: a.pyproject,
     };
     if a.check {
-        let drift = init::check(&project, &opts)?;
+        let drift = init::check(&project, &opts, env)?;
         if drift.is_empty() {
             out.status("Checked", "the generated files are up to date");
             return Ok(ExitCode::SUCCESS);

@@ -42,14 +42,7 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
                 println!("  {}", a.path.display());
             }
             println!("steps:");
-            for s in &rp.steps {
-                println!(
-                    "  {:<10} {}{}",
-                    s.name,
-                    if s.runs { "" } else { "(skipped) " },
-                    s.description
-                );
-            }
+            print_steps(&rp.steps);
             if let Some(sg) = &rp.signing {
                 println!(
                     "signing (osslsigncode, certificate {}{}{}):",
@@ -76,4 +69,16 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The release's steps, one a line (`plan`, and `release --dry-run`).
+pub fn print_steps(steps: &[release::Step]) {
+    for s in steps {
+        println!(
+            "  {:<10} {}{}",
+            s.name,
+            if s.runs { "" } else { "(skipped) " },
+            s.description
+        );
+    }
 }

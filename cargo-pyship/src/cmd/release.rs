@@ -30,14 +30,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
             Format::Json => crate::print_json(&rp)?,
             Format::Text => {
                 out.status("Dry run", "nothing is changed; the release would:");
-                for s in &rp.steps {
-                    println!(
-                        "  {:<10} {}{}",
-                        s.name,
-                        if s.runs { "" } else { "(skipped) " },
-                        s.description
-                    );
-                }
+                super::plan::print_steps(&rp.steps);
             }
         }
         return Ok(ExitCode::SUCCESS);

@@ -12,9 +12,11 @@
 //! every other byte of the file stays as it was; toml_edit finds (and with
 //! `--force` removes) an existing table and checks the result parses.
 //! Workflows are rendered from `ci/*.yml.j2` with the `{{{ }}}` delimiters,
-//! so `${{ github.ref_name }}` reaches the file untouched.
+//! so `${{ github.ref_name }}` reaches the file untouched. How the release
+//! workflow installs cargo-pyship is chosen by [`install`].
 
 pub mod discover;
+pub mod install;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use serde::Serialize;
 use toml_edit::DocumentMut;
 
 use crate::config::RawConfig;
+use crate::env::Env;
 use crate::error::Hint;
 use crate::launch::Launch;
 use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
@@ -67,6 +70,9 @@ pub struct Options {
     /// `--pyproject`: the app's pyproject.toml as typed (relative to the
     /// current directory), instead of the search.
     pub pyproject: Option<PathBuf>,
+    /// `--install-from`: where the release workflow installs cargo-pyship
+    /// from (see [`install::choose`]).
+    pub install_from: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +101,8 @@ pub enum Error {
     Template(#[from] crate::templates::Error),
     #[error(transparent)]
     Discover(#[from] discover::Error),
+    #[error(transparent)]
+    Install(#[from] install::Error),
 }
 
 impl Hint for Error {
@@ -106,6 +114,7 @@ impl Hint for Error {
             Error::BadSecretName(_) => Some("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)".into()),
             Error::Template(e) => e.hint(),
             Error::Discover(e) => e.hint(),
+            Error::Install(e) => e.hint(),
         }
     }
 }
@@ -145,6 +154,8 @@ pub struct Generated {
     pub discovery: Option<Discovery>,
     /// Cargo.toml (unless kept) and the workflows.
     pub files: Vec<FileChange>,
+    /// How the release workflow installs cargo-pyship (`None` without workflows).
+    pub install: Option<install::InstallCommand>,
 }
 
 /// A file whose content on disk differs from what init would write.
@@ -164,8 +175,17 @@ fn table_in(doc: &DocumentMut, table: ConfigTable) -> Option<&toml_edit::Item> {
 }
 
 /// Compute what init would write, touching nothing.
-pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
+pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generated, Error> {
     let target = discover::target_table(project);
+    let install = match opts.ci {
+        Ci::None => None,
+        _ => Some(install::choose(
+            opts.install_from.as_deref(),
+            project.config.ci.install_command.as_deref(),
+            env,
+            &repo_root(project),
+        )?),
+    };
     let manifest = &target.manifest;
     let text = read(manifest)?;
     let mut doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
@@ -229,6 +249,7 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
             &disc,
             &derived,
             opts.ci,
+            install.as_ref(),
         );
         let base = if action == MetadataAction::Replace {
             let top = match target.table {
@@ -261,23 +282,45 @@ pub fn generate(project: &Project, opts: &Options) -> Result<Generated, Error> {
         });
         (eff, Some(disc))
     };
-    files.extend(workflows(
-        &effective,
-        effective.pyproject.as_ref(),
-        opts.ci,
-    )?);
+    if let Some(install) = &install {
+        files.extend(workflows(
+            &effective,
+            effective.pyproject.as_ref(),
+            opts.ci,
+            install,
+        )?);
+    }
     Ok(Generated {
         metadata: action,
         table: target,
         discovery,
         files,
+        install,
     })
 }
 
 /// Write what [`generate`] computed (atomically, only changed files), saying
 /// what init found and chose.
 pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Generated, Error> {
-    let generated = generate(project, opts)?;
+    let generated = generate(project, opts, ctx.env)?;
+    if let Some(i) = &generated.install {
+        ctx.reporter.status(
+            "Chose",
+            &format!(
+                "`{}` to install cargo-pyship in the release workflow (from {})",
+                i.command, i.source
+            ),
+        );
+        if generated.metadata == MetadataAction::Keep
+            && project.config.ci.install_command.as_deref() != Some(i.command.as_str())
+        {
+            ctx.reporter.warn(&format!(
+                "the kept table does not record this choice: add `ci.install-command = {}` to {} (else `init --check` may choose differently elsewhere)",
+                table::q(&i.command),
+                generated.table
+            ));
+        }
+    }
     if let Some(d) = &generated.discovery {
         for c in &d.choices {
             ctx.reporter.status(&c.verb, &c.message);
@@ -336,8 +379,8 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
 /// a unified diff (disk → init), and an existing table that no longer
 /// resolves to the project (its pyproject, module or app-src), with what init
 /// would write instead. Writes nothing.
-pub fn check(project: &Project, opts: &Options) -> Result<Vec<Drift>, Error> {
-    let generated = generate(project, opts)?;
+pub fn check(project: &Project, opts: &Options, env: &Env) -> Result<Vec<Drift>, Error> {
+    let generated = generate(project, opts, env)?;
     let mut out = Vec::new();
     if generated.metadata == MetadataAction::Keep {
         out.extend(table_drift(project)?);
@@ -515,6 +558,7 @@ pub fn workflows(
     project: &Project,
     pyproject: Option<&Pyproject>,
     ci: Ci,
+    install: &install::InstallCommand,
 ) -> Result<Vec<FileChange>, Error> {
     let Some(dir) = ci.workflow_dir() else {
         return Ok(Vec::new());
@@ -546,10 +590,7 @@ pub fn workflows(
         python_xy => python_xy,
         token_env => token_env,
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
-        install_command => format!(
-            "cargo install cargo-pyship --locked --version {}",
-            env!("CARGO_PKG_VERSION")
-        ),
+        install_command => install.command.clone(),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {

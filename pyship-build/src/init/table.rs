@@ -97,6 +97,7 @@ pub fn render(
     disc: &Discovery,
     derived: &Derived,
     ci: Ci,
+    install: Option<&super::install::InstallCommand>,
 ) -> String {
     let mut w = Writer { out: String::new() };
     w.out.push_str(&format!("[{key}]\n"));
@@ -483,6 +484,15 @@ pub fn render(
         cu.start_timeout.to_string(),
         du.start_timeout.to_string(),
     );
+    if let Some(i) = install {
+        w.header(&format!("{key}.ci"));
+        w.doc(
+            "How the release workflow installs cargo-pyship (chosen by `cargo pyship init`:\n\
+             a git URL or a path until cargo-pyship is on crates.io).",
+        );
+        w.out
+            .push_str(&format!("install-command = {}\n", q(&i.command)));
+    }
     w.out
 }
 

@@ -179,6 +179,47 @@ impl Api<'_> {
         }
     }
 
+    /// GET a small file's bytes (`Accept: application/octet-stream`, which
+    /// GitHub's asset endpoint needs to answer with the file rather than its
+    /// JSON description). One attempt: callers treat a failure as "unknown".
+    pub fn download(&self, url: &Url) -> Result<Vec<u8>, Error> {
+        /// Larger answers are not a checksum file.
+        const LIMIT: u64 = 1 << 20;
+        let method = Method::GET;
+        self.reporter.debug(&format!("{method} {url}"));
+        let mut rb = self.http.get(url.clone()).header(
+            AUTHORIZATION,
+            self.token
+                .header(self.scheme)
+                .expect("checked when the target was resolved"),
+        );
+        for (k, v) in self.headers {
+            if !k.eq_ignore_ascii_case("accept") {
+                rb = rb.header(*k, *v);
+            }
+        }
+        let req_err = |source: reqwest::Error| Error::Request {
+            method: method.to_string(),
+            url: url.to_string(),
+            source: source.without_url(),
+        };
+        let resp = rb
+            .header(ACCEPT, "application/octet-stream")
+            .send()
+            .map_err(req_err)?;
+        if !resp.status().is_success() {
+            return Err(self.error(&method, url, resp));
+        }
+        let mut body = Vec::new();
+        resp.take(LIMIT + 1)
+            .read_to_end(&mut body)
+            .map_err(|source| Error::Read {
+                path: url.to_string().into(),
+                source,
+            })?;
+        Ok(body)
+    }
+
     /// One upload attempt, streamed from `path`: the raw body, or multipart
     /// field `attachment`. Non-success answers become errors.
     pub fn upload(

@@ -140,6 +140,20 @@ impl Provider for Gitea<'_> {
         self.api.send(Method::DELETE, &url, None, &[404]).map(drop)
     }
 
+    fn download_asset(&self, release: &Release, asset: &Asset) -> Result<Vec<u8>, Error> {
+        // The web download route of this server (never the URL the answer
+        // names, which could point elsewhere and would get the token).
+        let url = self.target.join(&[
+            &self.target.owner,
+            &self.target.repo,
+            "releases",
+            "download",
+            &release.tag_name,
+            &asset.name,
+        ]);
+        self.api.download(&url)
+    }
+
     fn upload_asset(
         &self,
         release_id: u64,

@@ -144,6 +144,13 @@ impl Provider for Github<'_> {
         self.api.send(Method::DELETE, &url, None, &[404]).map(drop)
     }
 
+    fn download_asset(&self, _release: &Release, asset: &Asset) -> Result<Vec<u8>, Error> {
+        // The API's asset URL answers the bytes (through a redirect to the
+        // storage host, to which reqwest sends no Authorization header).
+        let url = self.url(&["releases", "assets", &asset.id.to_string()]);
+        self.api.download(&url)
+    }
+
     fn upload_asset(
         &self,
         release_id: u64,

@@ -21,6 +21,7 @@ mod gitea;
 mod github;
 pub mod notes;
 mod target;
+mod unchanged;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,9 @@ pub struct Asset {
     pub size: u64,
     #[serde(default)]
     pub browser_download_url: String,
+    /// `sha256:<hex>` where the server computes it (GitHub); Gitea sends none.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// What a release should say.
@@ -146,6 +150,8 @@ pub trait Provider: Sync {
     fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error>;
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error>;
     fn delete_asset(&self, release_id: u64, asset_id: u64) -> Result<(), Error>;
+    /// The bytes of a (small) asset of `release`.
+    fn download_asset(&self, release: &Release, asset: &Asset) -> Result<Vec<u8>, Error>;
     /// One attempt, streamed from `path`; `progress` counts bytes sent.
     fn upload_asset(
         &self,
@@ -183,6 +189,11 @@ pub enum Action {
         name: String,
         size: u64,
     },
+    /// The release already has exactly this file (name, size, SHA-256).
+    KeepAsset {
+        name: String,
+        size: u64,
+    },
 }
 
 impl fmt::Display for Action {
@@ -203,6 +214,9 @@ impl fmt::Display for Action {
                 write!(f, "delete asset {name} (id {id}, {size} bytes)")
             }
             Action::Upload { name, size } => write!(f, "upload {name} ({size} bytes)"),
+            Action::KeepAsset { name, size } => {
+                write!(f, "keep asset {name} ({size} bytes, unchanged)")
+            }
         }
     }
 }
@@ -372,12 +386,40 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         actions,
     };
 
+    let existing = match &release {
+        Some(r) => provider.list_assets(r.id)?,
+        None => Vec::new(),
+    };
+    let known = match &release {
+        Some(r) => unchanged::known_hashes(&*provider, r, &existing, reporter),
+        None => Default::default(),
+    };
+    let (mut kept, mut items_to_send): (Vec<&Item>, Vec<&Item>) = items
+        .iter()
+        .partition(|i| unchanged::is_unchanged(i, &existing, &known));
+    // When anything is uploaded, SHA256SUMS goes again too, so that it stays
+    // the newest upload (which is what makes its hashes trusted next time).
+    if !items_to_send.is_empty() {
+        if let Some(pos) = kept.iter().position(|i| i.name == CHECKSUMS) {
+            items_to_send.push(kept.remove(pos));
+        }
+    }
+    for item in &kept {
+        reporter.status(
+            "Unchanged",
+            &format!(
+                "{} ({} bytes, the same SHA-256 as on the release)",
+                item.name, item.size
+            ),
+        );
+        actions.push(Action::KeepAsset {
+            name: item.name.clone(),
+            size: item.size,
+        });
+    }
+
     if dry_run {
-        let existing = match &release {
-            Some(r) => provider.list_assets(r.id)?,
-            None => Vec::new(),
-        };
-        for item in &items {
+        for item in &items_to_send {
             for a in existing.iter().filter(|a| a.name == item.name) {
                 reporter.status(
                     "Would delete",
@@ -410,7 +452,8 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     }
 
     let release = release.expect("a real run has a release");
-    let (last, first): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| i.name == CHECKSUMS);
+    let (last, first): (Vec<&Item>, Vec<&Item>) =
+        items_to_send.into_iter().partition(|i| i.name == CHECKSUMS);
     let p = &*provider;
     let backoff = opts.backoff;
     for group in [first, last] {

@@ -331,6 +331,24 @@ pub struct RuleReport {
     pub packages: Vec<String>,
 }
 
+/// What each rule removed, sorted by rule name (site-packages and runtime alike).
+fn rule_reports(rules: &[rules::Rule], decisions: &rules::Decisions) -> Vec<RuleReport> {
+    let mut v: Vec<RuleReport> = rules
+        .iter()
+        .zip(&decisions.tally)
+        .map(|(r, t)| RuleReport {
+            rule: r.name.clone(),
+            reason: r.reason.clone(),
+            files: t.files,
+            bytes: t.bytes,
+            kept: t.kept,
+            packages: t.tops.iter().cloned().collect(),
+        })
+        .collect();
+    v.sort_by(|a, b| a.rule.cmp(&b.rule));
+    v
+}
+
 /// Result of the stage; also what `cargo pyship strip` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -384,19 +402,7 @@ pub fn run(
     }
     let removed: std::collections::HashSet<&str> =
         decisions.remove.iter().map(|(r, _)| r.as_str()).collect();
-    let mut report_rules: Vec<RuleReport> = rules
-        .iter()
-        .zip(&decisions.tally)
-        .map(|(r, t)| RuleReport {
-            rule: r.name.clone(),
-            reason: r.reason.clone(),
-            files: t.files,
-            bytes: t.bytes,
-            kept: t.kept,
-            packages: t.tops.iter().cloned().collect(),
-        })
-        .collect();
-    report_rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    let report_rules = rule_reports(&rules, &decisions);
     let mut after = Totals {
         files: before.files - decisions.remove.len() as u64,
         bytes: before.bytes - decisions.tally.iter().map(|t| t.bytes).sum::<u64>(),
@@ -491,19 +497,7 @@ pub fn run_runtime(
     if !dry_run {
         rules::remove(python_dir, &decisions.remove)?;
     }
-    let mut report_rules: Vec<RuleReport> = rules
-        .iter()
-        .zip(&decisions.tally)
-        .map(|(r, t)| RuleReport {
-            rule: r.name.clone(),
-            reason: r.reason.clone(),
-            files: t.files,
-            bytes: t.bytes,
-            kept: t.kept,
-            packages: t.tops.iter().cloned().collect(),
-        })
-        .collect();
-    report_rules.sort_by(|a, b| a.rule.cmp(&b.rule));
+    let report_rules = rule_reports(&rules, &decisions);
     let removed_bytes: u64 = decisions.tally.iter().map(|t| t.bytes).sum();
     let report = Report {
         site_packages: python_dir.to_path_buf(),

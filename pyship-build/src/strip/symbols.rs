@@ -8,9 +8,12 @@
 //! files: auditwheel #716, manylinux #119). Replacing is a rename, so files
 //! hard-linked from uv's cache are never modified in place.
 //!
-//! The tool's output is cached by the SHA-256 of its input ([`BUCKET`]): a
-//! warm rebuild copies the stripped files instead of running the tool on each
-//! (numpy's binaries take seconds). A cached copy is validated like a fresh one.
+//! The tool's output is cached by the SHA-256 of its input and by which tool
+//! made it (its name and `--version`, and its arguments: [`BUCKET`]): a warm
+//! rebuild copies the stripped files instead of running the tool on each
+//! (numpy's binaries take seconds), and another strip (or another version of
+//! it, which may strip differently) never reuses an old one's output. A
+//! cached copy is validated like a fresh one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -38,8 +41,37 @@ pub struct Symbols {
     pub rejected: Vec<String>,
 }
 
-/// Cache bucket of stripped copies: `{sha256 of the input}/{tool args}`.
+/// Cache bucket of stripped copies: `{sha256 of the input}/{`cache_name`}`.
 pub const BUCKET: &str = "stripped-v0";
+
+/// The cache file name of a stripped copy: the tool's name, a digest of its
+/// `--version` text, and its arguments (`x86_64-w64-mingw32-strip-1a2b…-strip-unneeded`).
+pub(crate) fn cache_name(tool: &str, version: &str, args: &[&str]) -> String {
+    let digest = crate::fs::sha256_hex(version.trim().as_bytes());
+    format!(
+        "{tool}-{}-{}",
+        &digest[..16],
+        args.concat().trim_start_matches('-')
+    )
+}
+
+/// The first line of `exe --version` (empty when it does not answer).
+fn tool_version(exe: &Path) -> String {
+    Command::new(exe)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
 
 /// A strip for `platform`'s format that runs on this host, in order of
 /// preference. `llvm-strip` understands PE and ELF; on a Windows host a plain
@@ -82,6 +114,10 @@ pub(crate) fn run(
         Platform::Windows => &["--strip-unneeded"],
         Platform::Linux => &["--strip-debug"],
     };
+    let version = tool_version(&exe);
+    let key = cache_name(tool.exe, &version, args);
+    ctx.reporter
+        .debug(&format!("stripping with {} ({version})", exe.display()));
     let results: Vec<(String, Outcome)> = files
         .par_iter()
         .map(|f| {
@@ -90,7 +126,7 @@ pub(crate) fn run(
                 .unwrap_or(f)
                 .to_string_lossy()
                 .replace('\\', "/");
-            (rel, strip_one(&exe, args, f, platform, dry_run, ctx))
+            (rel, strip_one(&exe, args, &key, f, platform, dry_run, ctx))
         })
         .collect::<Vec<_>>();
     let mut s = Symbols {
@@ -135,6 +171,7 @@ enum Outcome {
 fn strip_one(
     exe: &Path,
     args: &[&str],
+    key: &str,
     file: &Path,
     platform: Platform,
     dry_run: bool,
@@ -150,10 +187,9 @@ fn strip_one(
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    let cached = crate::fs::sha256_file(file).ok().map(|sha| {
-        ctx.cache
-            .entry(BUCKET, &sha, args.concat().trim_start_matches('-'))
-    });
+    let cached = crate::fs::sha256_file(file)
+        .ok()
+        .map(|sha| ctx.cache.entry(BUCKET, &sha, key));
     // A damaged cache entry counts as a miss (and is replaced).
     let valid = |b: &[u8]| match platform {
         Platform::Windows => validate_pe(b),
@@ -543,6 +579,43 @@ mod tests {
     }
 
     #[test]
+    fn cache_names_differ_by_tool_version_and_arguments() {
+        let a = cache_name("strip", "GNU strip (GNU Binutils) 2.40", &["--strip-debug"]);
+        assert!(
+            a.starts_with("strip-") && a.ends_with("-strip-debug"),
+            "{a}"
+        );
+        assert_ne!(
+            a,
+            cache_name("strip", "GNU strip (GNU Binutils) 2.41", &["--strip-debug"])
+        );
+        assert_ne!(
+            a,
+            cache_name(
+                "llvm-strip",
+                "GNU strip (GNU Binutils) 2.40",
+                &["--strip-debug"]
+            )
+        );
+        assert_ne!(
+            a,
+            cache_name(
+                "strip",
+                "GNU strip (GNU Binutils) 2.40",
+                &["--strip-unneeded"]
+            )
+        );
+        assert_eq!(
+            a,
+            cache_name(
+                "strip",
+                "GNU strip (GNU Binutils) 2.40\n",
+                &["--strip-debug"]
+            )
+        );
+    }
+
+    #[test]
     fn stripped_copies_are_cached_by_input_hash() {
         let work = tempfile::tempdir().unwrap();
         let dll = dll_with_symbols(work.path());
@@ -570,7 +643,13 @@ mod tests {
         let stripped = fs_err::read(&f1).unwrap();
         assert!(stripped.len() < original.len());
         let sha = crate::fs::sha256_file(&dll).unwrap();
-        let entry = ctx.cache.entry(BUCKET, &sha, "strip-unneeded");
+        let exe = tools::MINGW_STRIP.find(&env).unwrap();
+        let name = cache_name(
+            tools::MINGW_STRIP.exe,
+            &tool_version(&exe),
+            &["--strip-unneeded"],
+        );
+        let entry = ctx.cache.entry(BUCKET, &sha, &name);
         assert_eq!(fs_err::read(&entry).unwrap(), stripped);
 
         // Warm: the cached copy is used (marked with trailing bytes a PE may carry).

@@ -5,7 +5,7 @@
 //! the test Gitea server: both bundles and the installer; both bundles answer
 //! HTTP with a value computed in Rust and the release version, the installer
 //! installs the extension silently. A second run builds
-//! nothing and produces the same bytes. Wrong, stale and mis-versioned wheels,
+//! nothing, produces the same bytes and publishes nothing new. Wrong, stale and mis-versioned wheels,
 //! and a missing Rust target, fail before anything is compiled, each with its
 //! own message.
 
@@ -172,9 +172,9 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
     names.sort();
     assert_eq!(names, PUBLISHED);
     let dist = dir.join("dist");
-    // The portable archives are deterministic; the NSIS installer stores the
-    // rebuilt tree's file times, so it is compared by name and size only.
-    let archives = [ASSETS[0], ASSETS[2]];
+    // Every artifact is deterministic, the installer too (its files' times
+    // are the archives' entry time).
+    let archives = [ASSETS[0], ASSETS[1], ASSETS[2]];
     let sums: Vec<String> = archives
         .iter()
         .map(|n| sha256_file(&dist.join(n)))
@@ -238,7 +238,9 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
         assert!(installed.join(rel).is_file(), "{rel} not installed");
     }
 
-    // Again: nothing compiled, the same bytes, the same release.
+    // Again: nothing compiled, the same bytes, the same release, nothing
+    // published (the server records every write request).
+    gitea.clear_log();
     let t = std::time::Instant::now();
     let second = release().output().unwrap();
     let err = stderr_of(&second);
@@ -256,6 +258,17 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
         .map(|n| sha256_file(&dist.join(n)))
         .collect();
     assert_eq!(sums, again, "a warm release produces the same artifacts");
+    let writes = gitea.writes();
+    assert!(
+        writes.is_empty(),
+        "the second run publishes nothing: {writes:?}"
+    );
+    for name in PUBLISHED {
+        assert!(
+            err.contains(&format!("Unchanged {name} (")),
+            "{name}: {err}"
+        );
+    }
     let rel2 = gitea.release(REPO, TAG).unwrap();
     assert_eq!(rel2.id, rel.id);
     let mut names: Vec<&str> = rel2.assets.iter().map(|a| a.name.as_str()).collect();
@@ -269,6 +282,83 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
             a.name
         );
     }
+}
+
+/// `PATH` without any folder that has `maturin`, plus a folder with only a
+/// link to `uv` (which, on a pyenv machine, sits next to maturin).
+fn path_without_maturin(bin: &Path) -> std::ffi::OsString {
+    let dirs =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
+    // The uv binary itself: a pyenv shim (in a folder with maturin's shim)
+    // would need pyenv; `pip install uv` leaves `uv.find_uv_bin()`.
+    let from_python = Command::new("python3")
+        .args(["-c", "import uv; print(uv.find_uv_bin())"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let uv = from_python
+        .or_else(|| dirs.iter().map(|d| d.join("uv")).find(|p| p.is_file()))
+        .map(|p| fs_err::canonicalize(p).unwrap())
+        .expect("uv on PATH");
+    std::os::unix::fs::symlink(&uv, bin.join("uv")).unwrap();
+    let kept = dirs.into_iter().filter(|d| !d.join("maturin").exists());
+    std::env::join_paths(std::iter::once(bin.to_owned()).chain(kept)).unwrap()
+}
+
+/// Whether `exe` is a file in one of `path`'s folders.
+fn on_path(exe: &str, path: &std::ffi::OsStr) -> bool {
+    std::env::split_paths(path).any(|d| d.join(exe).is_file())
+}
+
+#[test]
+fn hybrid_maturin_runs_through_uv_when_not_on_path() {
+    require_build_tools();
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, dir) = project(Some(&runtime_url), "");
+    let bin = tempfile::tempdir().unwrap();
+    let path = path_without_maturin(bin.path());
+    assert!(
+        !on_path("maturin", &path),
+        "maturin is still on the test's PATH"
+    );
+    assert!(on_path("uv", &path), "uv is on the test's PATH");
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .env("PATH", &path)
+        // The Cargo version: no stamping needed.
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            "linux",
+            "--version",
+            "v0.2.0",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Building pyhash wheel for x86_64-unknown-linux-gnu (maturin --zig, through `uv tool run`)"),
+        "{err}"
+    );
+    let tarball = dir.join("dist/PyHash-v0.2.0-linux-x64.tar.gz");
+    let list = Command::new("tar")
+        .arg("tzf")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("site-packages/pyhash/_native") && l.ends_with(".so")),
+        "the extension built through uv is in the tarball:\n{list}"
+    );
 }
 
 /// `bundle` on a fixture copy with `extra` config: it must fail, before
@@ -395,10 +485,26 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
     git(&dir, &["init", "-q", "-b", "main"]);
     let cache = tempfile::tempdir().unwrap();
     pyship_in(&dir, cache.path())
-        .args(["pyship", "init", "--ci", "gitea"])
+        .args([
+            "pyship",
+            "init",
+            "--ci",
+            "gitea",
+            "--install-from",
+            "https://git.example.com/tools/cargo-pyship.git#tag=v0.1.0",
+        ])
         .assert()
-        .success();
+        .success()
+        // The fixture's workspace table is kept: init says how to pin the choice.
+        .stderr(predicates::str::contains(
+            "add `ci.install-command = \"cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --tag v0.1.0 cargo-pyship\"` to [workspace.metadata.pyship] in ./Cargo.toml",
+        ));
     let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+    insta::assert_snapshot!("hybrid_workflow_gitea_release", release);
+    insta::assert_snapshot!(
+        "hybrid_workflow_gitea_test",
+        fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap()
+    );
     for want in [
         "rustup target add x86_64-pc-windows-gnu",
         "gcc-mingw-w64-x86-64",
@@ -421,4 +527,102 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
         .position(|s| s["name"] == "Install the app, ruff and pytest")
         .unwrap();
     assert!(rust < app, "Rust before building the extension");
+}
+
+#[test]
+fn hybrid_docker_image_installs_the_built_linux_wheel() {
+    // No engine needed to check what goes into the build: a `docker` that
+    // records its arguments and the named wheel context it is given.
+    require_build_tools();
+    let (_t, dir) = project(
+        None,
+        "\n[workspace.metadata.pyship.docker]\nimage = \"localhost/pyship-e2e/pyhash\"\n",
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("docker.log");
+    let seen = bin.path().join("wheels-seen");
+    let script = format!(
+        "#!/bin/sh\necho \"argv: $*\" >> '{log}'\n[ \"$1\" = info ] && {{ echo 27.0.0; exit 0; }}\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --build-context) mkdir -p '{seen}' && cp -R \"${{2#pyship-wheels=}}\"/. '{seen}/'; shift;;\n  esac\n  shift\ndone\nexit 0\n",
+        log = log.display(),
+        seen = seen.display(),
+    );
+    let docker = bin.path().join("docker");
+    fs_err::write(&docker, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.path().to_owned())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .env("PATH", &path)
+        .args(["pyship", "docker", "--version", "0.2.0"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    // `docker` alone built the Linux wheel (the bundle had not run).
+    assert!(
+        err.contains("pyhash wheel for x86_64-unknown-linux-gnu"),
+        "{err}"
+    );
+    let argv = fs_err::read_to_string(&log).unwrap();
+    let build = argv
+        .lines()
+        .find(|l| l.starts_with("argv: build "))
+        .expect("docker build ran");
+    let wheels_dir = dir.join("dist/.pyship/wheels/linux");
+    assert!(
+        build.contains(&format!(
+            "--build-context pyship-wheels={}",
+            wheels_dir.display()
+        )),
+        "{build}"
+    );
+    // The named context holds exactly the app's Linux wheel at the version,
+    // with the compiled extension in it.
+    let mut names: Vec<String> = fs_err::read_dir(&seen)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let wheel = &names[0];
+    assert!(
+        wheel.starts_with("pyhash-0.2.0-") && wheel.ends_with("manylinux_2_28_x86_64.whl"),
+        "{wheel}"
+    );
+    let zip = zip::ZipArchive::new(fs_err::File::open(seen.join(wheel)).unwrap()).unwrap();
+    let files: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.into_owned())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|n| n.starts_with("pyhash/_native") && n.ends_with(".so")),
+        "{files:?}"
+    );
+    // The Dockerfile installs that wheel and builds nothing: no Rust, no
+    // copy of the Rust sources.
+    let dockerfile = fs_err::read_to_string(dir.join("dist/.pyship/docker/Dockerfile")).unwrap();
+    insta::assert_snapshot!("hybrid_dockerfile", dockerfile);
+    assert!(
+        dockerfile.contains(
+            "RUN pip install --find-links /tmp/pyship-wheels /tmp/pyship-wheels/*.whl 'pyhash==0.2.0'"
+        ),
+        "{dockerfile}"
+    );
+    for absent in [
+        "cargo build",
+        "rustup",
+        "maturin",
+        "pip install /app",
+        "COPY [\".",
+    ] {
+        assert!(!dockerfile.contains(absent), "{absent}:\n{dockerfile}");
+    }
 }

@@ -20,6 +20,10 @@ fn bare_hello() -> (tempfile::TempDir, PathBuf, String) {
     (t, dir, bare)
 }
 
+/// A git source for `--install-from`, as a project whose cargo-pyship is not
+/// on crates.io gives it.
+const GIT_SOURCE: &str = "https://git.example.com/tools/cargo-pyship.git#tag=v0.1.0";
+
 fn init(dir: &Path, cache: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
     let mut all = vec!["pyship", "init"];
     all.extend_from_slice(args);
@@ -36,7 +40,7 @@ fn yaml(path: &Path) -> serde_yaml_ng::Value {
 fn init_adds_documented_table_and_keeps_cargo_toml_decor() {
     let (_t, dir, bare) = bare_hello();
     let cache = tempfile::tempdir().unwrap();
-    init(&dir, cache.path(), &[]).success();
+    init(&dir, cache.path(), &["--install-from", GIT_SOURCE]).success();
     let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
     assert!(
         after.starts_with(&bare),
@@ -112,7 +116,12 @@ fn workflow_snapshots_gitea_and_github() {
     for ci in ["gitea", "github"] {
         let (_t, dir, _) = bare_hello();
         let cache = tempfile::tempdir().unwrap();
-        init(&dir, cache.path(), &["--ci", ci]).success();
+        init(
+            &dir,
+            cache.path(),
+            &["--ci", ci, "--install-from", GIT_SOURCE],
+        )
+        .success();
         let wf = dir.join(format!(".{ci}/workflows"));
         for name in ["test", "release"] {
             let text = fs_err::read_to_string(wf.join(format!("{name}.yml"))).unwrap();
@@ -127,7 +136,7 @@ fn workflow_snapshots_gitea_and_github() {
 fn generated_workflows_are_valid_yaml_with_expressions_intact() {
     let (_t, dir, _) = bare_hello();
     let cache = tempfile::tempdir().unwrap();
-    init(&dir, cache.path(), &[]).success();
+    init(&dir, cache.path(), &["--install-from", "crates.io"]).success();
     let wf = dir.join(".gitea/workflows");
     for name in ["test.yml", "release.yml"] {
         let text = fs_err::read_to_string(wf.join(name)).unwrap();
@@ -219,14 +228,14 @@ fn init_check_detects_drift_and_writes_nothing() {
         .unwrap()
         .replace("python -m pytest", "python -m pytest -x");
     fs_err::write(&test, &edited).unwrap();
-    init(&dir, cache.path(), &["--check"])
+    let a = init(&dir, cache.path(), &["--check"])
         .code(1)
         .stdout(predicate::str::contains(
             "-        run: python -m pytest -x",
         ))
-        .stdout(predicate::str::contains("+        run: python -m pytest\n"))
-        .stderr(predicate::str::contains("1 generated file differs"))
-        .stderr(predicate::str::contains("hint:"));
+        .stdout(predicate::str::contains("+        run: python -m pytest\n"));
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("init_check_drift_error", stderr_text(&a)));
     assert_eq!(fs_err::read_to_string(&test).unwrap(), edited);
 
     // A deleted workflow is drift too.
@@ -282,10 +291,9 @@ fn init_rejects_a_token_env_that_cannot_be_a_secret() {
     )
     .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    init(&dir, cache.path(), &[])
-        .code(1)
-        .stderr(predicate::str::contains("GITHUB_TOKEN"))
-        .stderr(predicate::str::contains("hint:"));
+    let a = init(&dir, cache.path(), &[]).code(1);
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("init_token_env_not_a_secret", stderr_text(&a)));
     assert!(!dir.join(".gitea").exists());
 }
 
@@ -518,4 +526,139 @@ fn init_finds_the_maturin_project_above_a_crate_in_its_own_folder() {
         .success()
         .stdout(predicate::str::contains("splitapp v0.3.0"));
     run(&["init", "--check", "--ci", "none"]).success();
+}
+
+/// The `run` of the release workflow's "Install cargo-pyship" step.
+fn install_step(dir: &Path) -> String {
+    let v = yaml(&dir.join(".gitea/workflows/release.yml"));
+    v["jobs"]["release"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Install cargo-pyship")
+        .and_then(|s| s["run"].as_str())
+        .expect("an Install cargo-pyship step")
+        .to_owned()
+}
+
+#[test]
+fn init_installs_cargo_pyship_the_way_cargo_installed_it() {
+    // cargo's install record says this cargo-pyship came from a git commit:
+    // the workflow installs that commit, init says so and records the choice.
+    let (_t, dir, _) = bare_hello();
+    let cache = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let sha = "4f2a1c0de5b1a7e6f0c9d8b7a6e5f4c3b2a19081";
+    fs_err::write(
+        home.path().join(".crates2.json"),
+        format!(
+            r#"{{"installs":{{"cargo-pyship 0.1.0 (git+https://git.example.com/tools/cargo-pyship.git?branch=main#{sha})":{{"version_req":null,"bins":["cargo-pyship"],"features":[],"all_features":false,"no_default_features":false,"profile":"release","target":"x86_64-unknown-linux-gnu","rustc":"rustc 1.95.0"}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let want = format!(
+        "cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --rev {sha} cargo-pyship"
+    );
+    pyship(cache.path())
+        .current_dir(&dir)
+        .env("CARGO_HOME", home.path())
+        .args(["pyship", "init"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!("Chose `{want}`")))
+        .stderr(predicate::str::contains(
+            "where cargo installed this cargo-pyship from",
+        ));
+    assert_eq!(install_step(&dir), want);
+    let toml = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        toml.contains(
+            "[package.metadata.pyship.ci]\n# How the release workflow installs cargo-pyship"
+        ),
+        "{toml}"
+    );
+    let project = pyship_build::project::load(Some(&dir.join("Cargo.toml")), None).unwrap();
+    assert_eq!(
+        project.config.ci.install_command.as_deref(),
+        Some(want.as_str())
+    );
+    // Another machine (no install record) checks against the recorded choice.
+    let empty = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .env("CARGO_HOME", empty.path())
+        .args(["pyship", "init", "--check"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn init_install_command_from_the_config_or_a_path_in_the_repository() {
+    // A configured command is used as written.
+    let (_t, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.ci]\ninstall-command = \"pip install cargo-pyship-bin && echo 'ok'\"\n"),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    init(&dir, cache.path(), &[])
+        .success()
+        .stderr(predicate::str::contains(
+            "`ci.install-command` in the config",
+        ));
+    assert_eq!(
+        install_step(&dir),
+        "pip install cargo-pyship-bin && echo 'ok'"
+    );
+
+    // A vendored cargo-pyship inside the repository: `cargo install --path`.
+    let (_t, dir, _) = bare_hello();
+    let vendored = dir.join("tools/cargo pyship/cargo-pyship");
+    fs_err::create_dir_all(&vendored).unwrap();
+    fs_err::write(
+        vendored.join("Cargo.toml"),
+        "[package]\nname = \"cargo-pyship\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    init(
+        &dir,
+        cache.path(),
+        &["--install-from", "tools/cargo pyship"],
+    )
+    .success()
+    .stderr(predicate::str::contains(
+        "the path tools/cargo pyship/cargo-pyship in the repository",
+    ));
+    assert_eq!(
+        install_step(&dir),
+        "cargo install --locked --path 'tools/cargo pyship/cargo-pyship'"
+    );
+
+    // A path outside the repository cannot work in CI: refused, nothing written.
+    let (_t, dir, bare) = bare_hello();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    let outside = tempfile::tempdir().unwrap();
+    fs_err::write(
+        outside.path().join("Cargo.toml"),
+        "[package]\nname = \"cargo-pyship\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    init(
+        &dir,
+        cache.path(),
+        &["--install-from", outside.path().to_str().unwrap()],
+    )
+    .code(1)
+    .stderr(predicate::str::contains("is outside the repository"))
+    .stderr(predicate::str::contains(
+        "hint: vendor cargo-pyship inside the repository",
+    ));
+    assert_eq!(
+        fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(),
+        bare
+    );
+    assert!(!dir.join(".gitea").exists());
 }

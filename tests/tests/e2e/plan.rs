@@ -64,6 +64,24 @@ fn plan_json_snapshot() {
     insta::assert_snapshot!("plan_hello_json", text);
 }
 
+/// `cargo pyship plan` as a user reads it: the version, the artifacts and
+/// every step of the release.
+#[test]
+fn plan_text_snapshot() {
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "plan", "--version", "v1.2.0-rc.1"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("plan_hello_text", String::from_utf8_lossy(&out)));
+}
+
 #[test]
 fn plan_describes_release_steps_and_docker_tags() {
     let (_t, dir) = copy_fixture("hello");

@@ -87,10 +87,47 @@ fn build_bin() -> PathBuf {
 pub fn pyship(cache: &std::path::Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(bin());
     for v in pyship_build::env::ALL {
-        cmd.env_remove(v);
+        // cargo's home stays: maturin runs cargo (tests of `init`'s install
+        // record set their own).
+        if *v != pyship_build::env::CARGO_HOME {
+            cmd.env_remove(v);
+        }
     }
     cmd.env("PYSHIP_CACHE_DIR", cache)
         .env("NO_COLOR", "1")
         .env("CARGO_TERM_COLOR", "never");
     cmd
+}
+
+/// Snapshot settings for a user-facing message: each of `paths` (a fixture
+/// copy, a private cache) is shown as its label (`[root]`, `[cache]`), so the
+/// snapshot holds the whole message, the same on every machine.
+pub fn path_filters(paths: &[(&std::path::Path, &str)]) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    for (path, label) in paths {
+        let text = path.display().to_string();
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| {
+                let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+                special.then_some('\\').into_iter().chain([c])
+            })
+            .collect();
+        s.add_filter(&escaped, *label);
+    }
+    s
+}
+
+/// What a finished run printed on stderr.
+pub fn stderr_text(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+/// The error a run ended with: stderr from its `error:` line on (the status
+/// lines before it carry sizes and timings).
+pub fn error_part(stderr: &str) -> String {
+    match stderr.find("error:") {
+        Some(i) => stderr[i..].to_owned(),
+        None => stderr.to_owned(),
+    }
 }

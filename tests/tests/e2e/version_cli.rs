@@ -98,17 +98,17 @@ fn invalid_version_is_exit_1_and_touches_nothing() {
     let cache = tempfile::tempdir().unwrap();
     let py = dir.join("python/pyproject.toml");
     let before = fs_err::read(&py).unwrap();
-    for bad in ["vfoo", "v01.2", "1.2.3-nightly"] {
-        pyship(cache.path())
+    for (bad, name) in [
+        ("vfoo", "invalid_version_vfoo"),
+        ("v01.2", "invalid_version_leading_zero"),
+        ("1.2.3-nightly", "invalid_version_nightly"),
+    ] {
+        let a = pyship(cache.path())
             .current_dir(&dir)
             .args(["pyship", "version", bad, "--stamp"])
             .assert()
-            .code(1)
-            .stderr(predicate::str::contains(format!(
-                "`{bad}` is not a valid version"
-            )))
-            .stderr(predicate::str::contains("hint:"))
-            .stderr(predicate::str::contains("-rc.N"));
+            .code(1);
+        path_filters(&[(&dir, "[root]")]).bind(|| insta::assert_snapshot!(name, stderr_text(&a)));
         assert_eq!(fs_err::read(&py).unwrap(), before, "{bad} changed the file");
     }
 }
@@ -209,14 +209,13 @@ fn unknown_config_key_is_rejected() {
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap();
     fs_err::write(&manifest, text.replace("publisher = ", "publsher = ")).unwrap();
-    pyship(cache.path())
+    let a = pyship(cache.path())
         .current_dir(&dir)
         .args(["pyship", "version"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("`windows.publsher`"))
-        .stderr(predicate::str::contains("Cargo.toml"))
-        .stderr(predicate::str::contains("hint:"));
+        .code(1);
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("unknown_config_key", stderr_text(&a)));
 }
 
 #[test]
@@ -231,13 +230,13 @@ fn check_reports_disagreeing_files() {
         .assert()
         .success();
     git(&dir, &["tag", "v0.2.0"]);
-    pyship(cache.path())
+    let a = pyship(cache.path())
         .current_dir(&dir)
         .args(["pyship", "version", "--check"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("pyproject.toml says 0.1.0"))
-        .stderr(predicate::str::contains("Cargo.toml says 0.1.0"));
+        .code(1);
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("check_disagreeing_files", stderr_text(&a)));
 }
 
 #[test]
@@ -248,13 +247,13 @@ fn broken_cargo_toml_is_reported_by_file_and_line() {
     let text = fs_err::read_to_string(&manifest).unwrap();
     let broken = text.replace("[package]\nname", "[package\nname");
     fs_err::write(&manifest, &broken).unwrap();
-    pyship(cache.path())
+    let a = pyship(cache.path())
         .current_dir(&dir)
         .args(["pyship", "version", "1.0.0", "--stamp"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("Cargo.toml"))
-        .stderr(predicate::str::contains("hint:"));
+        .code(1);
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("broken_cargo_toml", stderr_text(&a)));
     assert_eq!(fs_err::read_to_string(&manifest).unwrap(), broken);
 }
 
@@ -275,13 +274,13 @@ fn package_selection_with_p() {
         .assert()
         .success()
         .stdout("v0.2.0\n");
-    pyship(cache.path())
+    let a = pyship(cache.path())
         .current_dir(&dir)
         .args(["pyship", "-p", "nope", "version"])
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("no package `nope`"))
-        .stderr(predicate::str::contains("hint:"));
+        .code(1);
+    path_filters(&[(&dir, "[root]")])
+        .bind(|| insta::assert_snapshot!("no_such_package", stderr_text(&a)));
 }
 
 /// A Cargo package (version `cargo_version`) next to a pyproject with

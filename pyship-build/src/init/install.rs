@@ -1,0 +1,332 @@
+//! Which command the generated release workflow installs cargo-pyship with.
+//!
+//! Why `init` chooses it: `cargo install cargo-pyship` works only once the
+//! crate is on crates.io, and a CI job cannot use the developer's build. The
+//! command comes, in this order, from `init --install-from` (a git URL, a
+//! path inside the repository, or `crates.io`), from `ci.install-command` in
+//! the config, from where cargo installed the running cargo-pyship (cargo's
+//! own record, `$CARGO_HOME/.crates2.json`: a git commit, a path, a
+//! registry), from the git checkout the running binary was built in (its
+//! `origin` URL at its HEAD commit), and last from crates.io at this version.
+//! `init` writes the choice into `[…pyship.ci] install-command` so that
+//! `init --check` gives the same answer on every machine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::error::Hint;
+
+/// This crate's package name, as cargo installs it.
+const PACKAGE: &str = "cargo-pyship";
+
+/// The chosen command and where it came from (for `init`'s report).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InstallCommand {
+    pub command: String,
+    pub source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`--install-from {0}` is neither `crates.io`, a git URL nor an existing directory")]
+    Unknown(String),
+    #[error("`--install-from {path}` is outside the repository ({repo}), so a CI checkout does not have it")]
+    OutsideRepo { path: PathBuf, repo: PathBuf },
+    #[error("`--install-from {0}` has no Cargo.toml of cargo-pyship")]
+    NotCargoPyship(PathBuf),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::Unknown(_) => "give `crates.io`, a git URL (`https://host/owner/cargo-pyship.git`, optionally `#<commit>`, `#tag=<tag>` or `#branch=<branch>`) or a path inside the repository".into(),
+            Error::OutsideRepo { .. } => "vendor cargo-pyship inside the repository (e.g. a git submodule), or give its git URL".into(),
+            Error::NotCargoPyship(_) => "give the folder of cargo-pyship's workspace (or of its `cargo-pyship` crate)".into(),
+        })
+    }
+}
+
+/// The command from `from` (an `--install-from` value), the configured one,
+/// or the detected one, in that order.
+pub fn choose(
+    from: Option<&str>,
+    configured: Option<&str>,
+    env: &Env,
+    repo: &Path,
+) -> Result<InstallCommand, Error> {
+    if let Some(from) = from {
+        return given(from, repo);
+    }
+    if let Some(c) = configured {
+        return Ok(InstallCommand {
+            command: c.to_owned(),
+            source: "`ci.install-command` in the config".into(),
+        });
+    }
+    if let Some(c) = from_install_record(env, repo) {
+        return Ok(c);
+    }
+    if let Some(c) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| from_build_checkout(&exe, repo))
+    {
+        return Ok(c);
+    }
+    Ok(crates_io(
+        "crates.io (no install record or git checkout of the running cargo-pyship was found)",
+    ))
+}
+
+fn crates_io(source: &str) -> InstallCommand {
+    InstallCommand {
+        command: format!(
+            "cargo install {PACKAGE} --locked --version {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        source: source.into(),
+    }
+}
+
+fn git(url: &str, reference: GitRef<'_>, source: String) -> InstallCommand {
+    let pin = match reference {
+        GitRef::Rev(r) => format!(" --rev {}", sh_word(r)),
+        GitRef::Tag(t) => format!(" --tag {}", sh_word(t)),
+        GitRef::Branch(b) => format!(" --branch {}", sh_word(b)),
+        GitRef::Default => String::new(),
+    };
+    InstallCommand {
+        command: format!(
+            "cargo install --locked --git {}{pin} {PACKAGE}",
+            sh_word(url)
+        ),
+        source,
+    }
+}
+
+fn path(rel: &str, source: String) -> InstallCommand {
+    InstallCommand {
+        command: format!("cargo install --locked --path {}", sh_word(rel)),
+        source,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GitRef<'a> {
+    Rev(&'a str),
+    Tag(&'a str),
+    Branch(&'a str),
+    Default,
+}
+
+/// `--install-from`: `crates.io`, a git URL (`#<commit>`, `#tag=…`,
+/// `#branch=…`, `#rev=…`), or a folder inside the repository.
+fn given(from: &str, repo: &Path) -> Result<InstallCommand, Error> {
+    let f = from.trim();
+    if f.eq_ignore_ascii_case("crates.io") || f.eq_ignore_ascii_case("crates-io") {
+        return Ok(crates_io("crates.io (--install-from)"));
+    }
+    let is_url = ["https://", "http://", "ssh://", "git://", "git@"]
+        .iter()
+        .any(|p| f.starts_with(p));
+    if is_url {
+        let (url, frag) = f.split_once('#').unwrap_or((f, ""));
+        let reference = match frag.split_once('=') {
+            _ if frag.is_empty() => GitRef::Default,
+            Some(("tag", t)) => GitRef::Tag(t),
+            Some(("branch", b)) => GitRef::Branch(b),
+            Some(("rev", r)) => GitRef::Rev(r),
+            _ => GitRef::Rev(frag),
+        };
+        return Ok(git(url, reference, format!("git {f} (--install-from)")));
+    }
+    let p = Path::new(f);
+    let abs = if p.is_absolute() {
+        p.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    if !abs.is_dir() {
+        return Err(Error::Unknown(from.to_owned()));
+    }
+    let crate_dir = cargo_pyship_crate(&abs).ok_or_else(|| Error::NotCargoPyship(abs.clone()))?;
+    let rel = inside(repo, &crate_dir).ok_or_else(|| Error::OutsideRepo {
+        path: abs.clone(),
+        repo: repo.to_owned(),
+    })?;
+    Ok(path(
+        &rel,
+        format!("the path {rel} in the repository (--install-from)"),
+    ))
+}
+
+/// The cargo-pyship crate at `dir` or in its `cargo-pyship/` folder.
+fn cargo_pyship_crate(dir: &Path) -> Option<PathBuf> {
+    [dir.to_owned(), dir.join(PACKAGE)].into_iter().find(|d| {
+        fs_err::read_to_string(d.join("Cargo.toml"))
+            .ok()
+            .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+            .is_some_and(|doc| {
+                doc.get("package")
+                    .and_then(|p| p.get("name"))
+                    .and_then(|n| n.as_str())
+                    == Some(PACKAGE)
+            })
+    })
+}
+
+/// `p` relative to `repo` with `/`, when it is inside (`.` for the root).
+fn inside(repo: &Path, p: &Path) -> Option<String> {
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let rel = canon(p).strip_prefix(canon(repo)).ok()?.to_owned();
+    let s = rel.to_string_lossy().replace('\\', "/");
+    Some(if s.is_empty() { ".".into() } else { s })
+}
+
+/// cargo's install record: `{"installs": {"cargo-pyship 0.1.0 (SOURCE)": …}}`.
+fn from_install_record(env: &Env, repo: &Path) -> Option<InstallCommand> {
+    let home = env
+        .get(crate::env::CARGO_HOME)
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))?;
+    let text = fs_err::read_to_string(home.join(".crates2.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let key = v["installs"]
+        .as_object()?
+        .keys()
+        .find(|k| k.starts_with(&format!("{PACKAGE} ")))?;
+    let source = key.split_once(" (")?.1.strip_suffix(')')?;
+    from_source_id(source, repo)
+}
+
+/// A cargo source id (`git+URL?tag=v1#sha`, `path+file:///…`,
+/// `registry+https://github.com/rust-lang/crates.io-index`, `sparse+…`).
+fn from_source_id(source: &str, repo: &Path) -> Option<InstallCommand> {
+    if let Some(rest) = source.strip_prefix("git+") {
+        let (url, sha) = rest.split_once('#')?;
+        let url = url.split_once('?').map_or(url, |(u, _)| u);
+        return Some(git(
+            url,
+            GitRef::Rev(sha),
+            format!("where cargo installed this cargo-pyship from: {url} at {sha}"),
+        ));
+    }
+    if let Some(rest) = source.strip_prefix("path+") {
+        let dir = reqwest::Url::parse(rest).ok()?.to_file_path().ok()?;
+        return from_local_dir(&dir, repo, "installed from");
+    }
+    let crates_io_index = source == "registry+https://github.com/rust-lang/crates.io-index"
+        || source == "sparse+https://index.crates.io/";
+    crates_io_index.then(|| crates_io("crates.io, where cargo installed this cargo-pyship from"))
+}
+
+/// The checkout the running binary was built in (`…/target/{profile}/cargo-pyship`).
+fn from_build_checkout(exe: &Path, repo: &Path) -> Option<InstallCommand> {
+    let dir = exe
+        .ancestors()
+        .skip(1)
+        .find(|d| cargo_pyship_crate(d).is_some())?;
+    from_local_dir(dir, repo, "built in")
+}
+
+/// A local cargo-pyship source: a path when it is in the repository, else
+/// its git `origin` at its HEAD commit.
+fn from_local_dir(dir: &Path, repo: &Path, how: &str) -> Option<InstallCommand> {
+    let crate_dir = cargo_pyship_crate(dir)?;
+    if let Some(rel) = inside(repo, &crate_dir) {
+        return Some(path(
+            &rel,
+            format!("the path {rel} in the repository, which this cargo-pyship was {how}"),
+        ));
+    }
+    let git_out = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let url = git_out(&["remote", "get-url", "origin"])?;
+    let sha = git_out(&["rev-parse", "HEAD"])?;
+    Some(git(
+        &url,
+        GitRef::Rev(&sha),
+        format!(
+            "the git checkout this cargo-pyship was {how} ({}): its origin {url} at {sha}",
+            dir.display()
+        ),
+    ))
+}
+
+/// A word for `sh`: as is when it has only safe characters, else single-quoted.
+fn sh_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@+=~%,".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ids_from_cargos_record() {
+        let repo = Path::new("/nonexistent-repo");
+        let c = from_source_id(
+            "git+https://git.example.com/tools/cargo-pyship.git?tag=v0.1.0#0123abcd",
+            repo,
+        )
+        .unwrap();
+        assert_eq!(
+            c.command,
+            "cargo install --locked --git https://git.example.com/tools/cargo-pyship.git --rev 0123abcd cargo-pyship"
+        );
+        let c = from_source_id(
+            "registry+https://github.com/rust-lang/crates.io-index",
+            repo,
+        )
+        .unwrap();
+        assert!(c
+            .command
+            .starts_with("cargo install cargo-pyship --locked --version "));
+        assert!(from_source_id("registry+https://my.registry/index", repo).is_none());
+    }
+
+    #[test]
+    fn git_urls_with_references() {
+        let repo = Path::new("/nonexistent-repo");
+        let cmd = |f: &str| given(f, repo).unwrap().command;
+        assert_eq!(
+            cmd("https://h/o/cargo-pyship.git#tag=v0.1.0"),
+            "cargo install --locked --git https://h/o/cargo-pyship.git --tag v0.1.0 cargo-pyship"
+        );
+        assert_eq!(
+            cmd("git@h:o/cargo-pyship.git"),
+            "cargo install --locked --git git@h:o/cargo-pyship.git cargo-pyship"
+        );
+        assert_eq!(
+            cmd("https://h/o/c#branch=main"),
+            "cargo install --locked --git https://h/o/c --branch main cargo-pyship"
+        );
+        assert!(matches!(given("no/such/dir", repo), Err(Error::Unknown(_))));
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(sh_word("https://h/a.git"), "https://h/a.git");
+        assert_eq!(sh_word("a b"), "'a b'");
+        assert_eq!(sh_word("it's"), "'it'\\''s'");
+    }
+}
