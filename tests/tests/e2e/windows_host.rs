@@ -576,3 +576,43 @@ fn windows_exe_publishes_to_the_test_gitea_and_a_second_run_uploads_nothing() {
     assert!(gitea.writes().is_empty(), "{:?}\n{stderr}", gitea.writes());
     assert_eq!(stderr.matches("Unchanged").count(), 4, "{stderr}");
 }
+
+#[test]
+fn windows_exe_release_dry_run_prints_the_linux_hosts_plan_and_changes_nothing() {
+    let prefix = WinePrefix::new();
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let py = dir.join("python/pyproject.toml");
+    let before = fs_err::read(&py).unwrap();
+    let env = [
+        ("GITHUB_SERVER_URL", "https://git.example.com"),
+        ("GITHUB_REPOSITORY", "owner/hello"),
+        ("DEPLOY_TOKEN", "not-used-by-a-dry-run"),
+    ];
+    let mut linux = std::process::Command::new(bin());
+    for v in pyship_build::env::ALL {
+        linux.env_remove(v);
+    }
+    linux
+        .current_dir(&dir)
+        .env("PYSHIP_CACHE_DIR", cache.path())
+        .env("NO_COLOR", "1")
+        .envs(env)
+        .args(["pyship", "release", "--dry-run"]);
+    let linux = run(linux, "linux release --dry-run");
+    assert!(
+        linux.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linux.stderr)
+    );
+    let mut win = wine_pyship(&prefix, &dir, cache.path());
+    win.envs(env).args(["release", "--dry-run"]);
+    let win = run(win, "cargo-pyship.exe pyship release --dry-run");
+    let stderr = String::from_utf8_lossy(&win.stderr);
+    assert!(win.status.success(), "{stderr}");
+    let text = |o: &Output| unix_paths_in(&String::from_utf8_lossy(&o.stdout));
+    assert!(text(&win).contains("publish"), "{}", text(&win));
+    assert_eq!(text(&win), text(&linux), "the dry run's plan, paths aside");
+    assert_eq!(fs_err::read(&py).unwrap(), before, "nothing stamped");
+    assert!(!dir.join("dist").exists(), "nothing built");
+}
