@@ -53,6 +53,9 @@ impl Hint for Error {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawConfig {
+    /// The workspace member the table ships (for `[workspace.metadata.pyship]`
+    /// in a workspace of several members; see [`crate::project::load`]).
+    pub package: Option<String>,
     pub name: Option<String>,
     pub file_name: Option<String>,
     pub module: Option<String>,

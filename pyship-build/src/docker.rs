@@ -651,10 +651,13 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
     if let Some(link) = &dp.link {
         // The image is pushed; a link the server refuses (e.g. a token without
         // write:package) must not fail the release: warn with the manual steps.
-        let manifest = plan_.project.manifest_path.display().to_string();
-        let linked = crate::publish::Target::resolve(&plan_.config.publish, ctx.env, &manifest)
-            .map_err(Error::from)
-            .and_then(|t| link_package(ctx, link, &t.token));
+        let linked = crate::publish::Target::resolve(
+            &plan_.config.publish,
+            ctx.env,
+            &plan_.project.config_source,
+        )
+        .map_err(Error::from)
+        .and_then(|t| link_package(ctx, link, &t.token));
         output.link = match linked {
             Ok(o) => Some(o),
             Err(e) => {

@@ -113,6 +113,23 @@ pub fn atomic_write_with<E: From<Error>>(
     Ok(())
 }
 
+/// Copy the file `from` to `to` through a temp file beside `to`, renamed into
+/// place: a reader (another build sharing the cache) never sees half a file,
+/// and a failed copy leaves `to` as it was. Creates `to`'s folder.
+pub fn atomic_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    let dir = match to.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs_err::create_dir_all(dir)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".pyship-tmp-")
+        .tempfile_in(dir)?;
+    fs_err::copy(from, tmp.path())?;
+    tmp.persist(to).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// The file a symlink at `path` finally points to (following chains), or
 /// `path` itself when it is not a link. A dangling link resolves to where it
 /// points, so writing creates the target rather than replacing the link.

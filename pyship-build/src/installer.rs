@@ -473,12 +473,7 @@ fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
     if fs_err::rename(partial, dest).is_ok() {
         return Ok(());
     }
-    let tmp = tempfile::Builder::new()
-        .prefix(".pyship-setup-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    fs_err::copy(partial, tmp.path()).map_err(err)?;
-    tmp.persist(dest).map_err(|e| err(e.error))?;
+    crate::fs::atomic_copy(partial, dest).map_err(err)?;
     let _ = fs_err::remove_file(partial);
     Ok(())
 }

@@ -25,16 +25,22 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release  build_script
+//! orchestrators   bundle  release (and the release plan)  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
-//! resolve         config  project  layout  launch  version  plan
-//!      |
-//! primitives      error (Hint, Report)  env  platform  names  pe  lock  fs (atomic
-//!                 writes, SHA-256)  report (Reporter, human_bytes)  tools
-//!                 cache  net  templates  context  wine
+//! resolve         config (and the release location)  project (PEP 503 names)
+//!      |          layout  launch  version  plan (artifacts, install types, updater settings)
+//! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
+//!                 fs (atomic writes and copies, the tree copy, SHA-256)
+//!                 report (Reporter, human_bytes)  tools (and the git wrapper)
+//!                 cache  net (the HTTP client, the retry loop, percent-encoding)
+//!                 templates  context  wine
 //! ```
+//!
+//! Each helper has one home: write a file through [`fs::atomic_write`], copy a
+//! tree through [`fs::copy_tree_with`], retry through `net::Backoff`, read the
+//! repository through [`tools::git`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 #[cfg(feature = "net")]

@@ -100,36 +100,18 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         let sbom = a.kind == ArtifactKind::Sbom;
         let (Some(install_type), Some(platform)) = (install_type(a), a.platform) else {
             if let (true, Some(platform)) = (sbom, a.platform) {
-                if !path.is_file() {
-                    return Err(Error::Missing {
-                        path: path.to_path_buf(),
-                    });
-                }
-                let read = |source| Error::Read {
-                    path: path.to_path_buf(),
-                    source,
-                };
+                let (size, sha256) = measure(path)?;
                 sboms.push(Sbom {
                     download_url: download_url(&url, &repo, &tag, &a.file_name),
                     name: a.file_name.clone(),
                     platform,
-                    size: fs_err::metadata(path).map_err(read)?.len(),
-                    sha256: crate::fs::sha256_file(path).map_err(read)?,
+                    size,
+                    sha256,
                 });
             }
             continue;
         };
-        if !path.is_file() {
-            return Err(Error::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        let read = |source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        };
-        let size = fs_err::metadata(path).map_err(read)?.len();
-        let sha256 = crate::fs::sha256_file(path).map_err(read)?;
+        let (size, sha256) = measure(path)?;
         assets.push(Asset {
             download_url: download_url(&url, &repo, &tag, &a.file_name),
             name: a.file_name.clone(),
@@ -149,6 +131,21 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         assets,
         sboms,
     })
+}
+
+/// Size and SHA-256 of a built artifact; a missing one is [`Error::Missing`].
+fn measure(path: &Path) -> Result<(u64, String), Error> {
+    if !path.is_file() {
+        return Err(Error::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let read = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = fs_err::metadata(path).map_err(read)?.len();
+    Ok((size, crate::fs::sha256_file(path).map_err(read)?))
 }
 
 /// `{server}/{owner}/{repo}/releases/download/{tag}/{name}` when the server

@@ -28,6 +28,20 @@ pub enum Error {
         manifest: PathBuf,
         candidates: String,
     },
+    #[error("`package = \"{name}\"` in [{table}] in {manifest}: no such workspace member (members: {members})")]
+    NoSuchMember {
+        name: String,
+        table: &'static str,
+        manifest: PathBuf,
+        members: String,
+    },
+    #[error("`package = \"{name}\"` in [{table}] in {manifest}, but the package selected is `{selected}`")]
+    PackageMismatch {
+        name: String,
+        table: &'static str,
+        manifest: PathBuf,
+        selected: String,
+    },
     #[error(transparent)]
     Config(#[from] config::Error),
     #[error("could not parse {path}")]
@@ -86,7 +100,17 @@ impl Hint for Error {
                 Some("fix the manifest error shown above (cargo names the file, line and column)".into())
             }
             Error::NoSuchPackage { .. } => Some("check the name given to -p/--package".into()),
-            Error::Ambiguous { .. } => Some("choose one with -p/--package".into()),
+            Error::Ambiguous { .. } => Some(
+                "choose one with -p/--package, or name it in the workspace's table: \
+                 `package = \"NAME\"` in [workspace.metadata.pyship]"
+                    .into(),
+            ),
+            Error::NoSuchMember { .. } => {
+                Some("set `package` to one of the members listed, or remove it".into())
+            }
+            Error::PackageMismatch { .. } => Some(
+                "drop -p/--package (the table names the member it ships), or change `package`".into(),
+            ),
             Error::Config(e) => e.hint(),
             Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown".into()),
             Error::Read { .. } => None,
@@ -177,6 +201,16 @@ impl Pyproject {
         self.is_maturin().then(|| match m.python_source {
             Some(p) => self.dir().join(p),
             None => self.dir().to_owned(),
+        })
+    }
+
+    /// The Cargo.toml maturin builds (`manifest-path`, by default the one
+    /// next to the pyproject); `None` when maturin does not build this project.
+    pub fn maturin_manifest(&self) -> Option<PathBuf> {
+        self.is_maturin().then(|| {
+            let m = self.maturin.as_ref().and_then(|m| m.manifest_path.as_ref());
+            self.dir()
+                .join(m.map_or(Path::new("Cargo.toml"), |p| p.as_path()))
         })
     }
 
@@ -385,6 +419,9 @@ pub struct Project {
     /// Workspace members whose version follows `[workspace.package].version`,
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
+    /// Every workspace member's package name.
+    #[serde(skip)]
+    pub members: Vec<String>,
     pub config: Config,
     /// Where the config came from.
     pub config_source: ConfigSource,
@@ -393,6 +430,56 @@ pub struct Project {
     /// `None` when the pyproject does not exist: only plain `version` and
     /// `init` work then; everything else asks [`Project::pyproject`].
     pub pyproject: Option<Pyproject>,
+}
+
+/// The member a `[workspace.metadata.pyship]` table ships when the workspace
+/// has several: the one its `package` key names, else the crate the app's
+/// pyproject builds with maturin (`[tool.maturin] manifest-path`, by default
+/// the Cargo.toml next to the pyproject). `None`: the table does not say.
+fn workspace_member<'a>(
+    meta: &'a cargo_metadata::Metadata,
+    members: &[&'a cargo_metadata::Package],
+) -> Result<Option<&'a cargo_metadata::Package>, Error> {
+    let Some(table) = meta.workspace_metadata.get("pyship") else {
+        return Ok(None);
+    };
+    let root: &Path = meta.workspace_root.as_std_path();
+    if let Some(name) = table.get("package").and_then(|v| v.as_str()) {
+        return members
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| Error::NoSuchMember {
+                name: name.to_owned(),
+                table: ConfigTable::Workspace.key(),
+                manifest: root.join("Cargo.toml"),
+                members: members
+                    .iter()
+                    .map(|p| p.name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+    }
+    let pyproject = root.join(
+        table
+            .get("pyproject")
+            .and_then(|v| v.as_str())
+            .unwrap_or("pyproject.toml"),
+    );
+    let Some(manifest) = Pyproject::read(&pyproject)
+        .ok()
+        .and_then(|py| py.maturin_manifest())
+        .and_then(|m| m.canonicalize().ok())
+    else {
+        return Ok(None);
+    };
+    Ok(members.iter().copied().find(|p| {
+        p.manifest_path
+            .as_std_path()
+            .canonicalize()
+            .is_ok_and(|m| m == manifest)
+    }))
 }
 
 /// Load the project. `manifest` defaults to `./Cargo.toml` (cargo's lookup).
@@ -423,15 +510,26 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
                 manifest: shown.clone(),
             })?
     } else if let Some(root) = meta.root_package() {
-        root
+        // Run from a member's folder: the workspace's table still names the
+        // member it ships, unless the member has a table of its own.
+        match root.metadata.get("pyship") {
+            Some(_) => root,
+            None => workspace_member(&meta, &members)?.unwrap_or(root),
+        }
     } else {
         let with_cfg: Vec<_> = members
             .iter()
             .filter(|p| p.metadata.get("pyship").is_some())
             .copied()
             .collect();
-        match (with_cfg.as_slice(), members.as_slice()) {
-            ([one], _) | ([], [one]) => *one,
+        let named = if with_cfg.is_empty() {
+            workspace_member(&meta, &members)?
+        } else {
+            None
+        };
+        match (with_cfg.as_slice(), members.as_slice(), named) {
+            ([one], _, _) | ([], [one], _) => *one,
+            (_, _, Some(p)) => p,
             _ => {
                 return Err(Error::Ambiguous {
                     manifest: meta.workspace_root.join("Cargo.toml").into(),
@@ -463,6 +561,16 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     } else {
         (RawConfig::default(), ConfigTable::None, &manifest_path)
     };
+    if let Some(name) = raw.package.as_deref() {
+        if name != pkg.name.as_str() {
+            return Err(Error::PackageMismatch {
+                name: name.to_owned(),
+                table: table.key(),
+                manifest: file.clone(),
+                selected: pkg.name.to_string(),
+            });
+        }
+    }
     let config_source = ConfigSource {
         table,
         manifest: file.clone(),
@@ -524,6 +632,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         cargo_version: pkg.version.to_string(),
         version_inherited,
         inheriting_members,
+        members: members.iter().map(|p| p.name.to_string()).collect(),
         config,
         config_source,
         pyproject_written,

@@ -55,6 +55,9 @@ pub struct Discovery {
     pub module_key: Option<Found>,
     /// `app-src`, when the layout would not find it.
     pub app_src_key: Option<Found>,
+    /// `package`: the member a workspace's table ships, when the workspace
+    /// has several.
+    pub package_key: Option<Found>,
     /// What init chose and why, in order.
     pub choices: Vec<Choice>,
     /// What init could not decide (the table is still written).
@@ -138,6 +141,56 @@ pub fn rel_slash(base: &Path, p: &Path) -> String {
         Ok(r) => r.to_string_lossy().replace('\\', "/"),
         Err(_) => p.to_string_lossy().replace('\\', "/"),
     }
+}
+
+/// How many folders above a crate init looks for the maturin project that
+/// builds it (a `rust/` or `crates/x/` folder beside the Python sources).
+const ABOVE_DEPTH: usize = 3;
+
+/// The pyproject above `root` (at most [`ABOVE_DEPTH`] folders up, not past a
+/// repository root) whose `[tool.maturin] manifest-path` (by default the
+/// Cargo.toml next to it) is `manifest`, with its path relative to `root`.
+fn maturin_project_above(root: &Path, manifest: &Path) -> Option<(Pyproject, String)> {
+    let manifest = manifest.canonicalize().ok()?;
+    let mut dir = root.to_owned();
+    for _ in 0..ABOVE_DEPTH {
+        if dir.join(".git").exists() {
+            return None;
+        }
+        dir = dir.parent()?.to_owned();
+        let p = dir.join("pyproject.toml");
+        let Some(py) = p.is_file().then(|| read_project(&p)).flatten() else {
+            continue;
+        };
+        let builds = py
+            .maturin_manifest()
+            .and_then(|m| m.canonicalize().ok())
+            .is_some_and(|m| m == manifest);
+        if builds {
+            let rel = rel_up(root, &py.path);
+            return Some((py, rel));
+        }
+        return None;
+    }
+    None
+}
+
+/// `path` relative to `base` with `/` separators, going up with `..` when
+/// `path` is not below `base` (they share an ancestor).
+pub fn rel_up(base: &Path, path: &Path) -> String {
+    if path.starts_with(base) {
+        return rel_slash(base, path);
+    }
+    let mut up = String::new();
+    let mut b = base;
+    while let Some(parent) = b.parent() {
+        up.push_str("../");
+        if let Ok(rest) = path.strip_prefix(parent) {
+            return format!("{up}{}", rest.to_string_lossy().replace('\\', "/"));
+        }
+        b = parent;
+    }
+    rel_slash(base, path)
 }
 
 /// A pyproject.toml that describes a Python project (`[project]` with a
@@ -415,7 +468,22 @@ pub fn discover(
                 ),
             });
         }
+        let above = if found.is_empty() {
+            maturin_project_above(&root, &project.manifest_path)
+        } else {
+            None
+        };
         match found.as_slice() {
+            [] if above.is_some() => {
+                let (py, rel) = above.expect("checked by the guard");
+                choices.push(Choice {
+                    verb: "Found".into(),
+                    message: format!(
+                        "{rel} (above the Cargo.toml: its [tool.maturin] builds this crate)"
+                    ),
+                });
+                Some(py)
+            }
             [] => {
                 warnings.push(format!(
                     "no pyproject.toml with a [project] table in {} or {SEARCH_DEPTH} levels below it (nor in the workspace members); `bundle` needs one: create it, or run init again with --pyproject PATH",
@@ -448,7 +516,7 @@ pub fn discover(
     };
 
     let pyproject_key = py.as_ref().and_then(|py| {
-        let rel = rel_slash(&root, &py.path);
+        let rel = rel_up(&root, &py.path);
         // The reason is the one the Found line gave.
         let why = choices
             .iter()
@@ -618,8 +686,18 @@ pub fn discover(
         }
     }
 
+    let package_key =
+        (target.table == ConfigTable::Workspace && project.members.len() > 1).then(|| Found {
+            value: project.package_name.clone(),
+            why: format!(
+                "the workspace has {} members ({}); this one is shipped",
+                project.members.len(),
+                project.members.join(", ")
+            ),
+        });
     Ok(Discovery {
         pyproject: py.map(|p| p.path),
+        package_key,
         target,
         pyproject_key,
         module_key,

@@ -12,7 +12,6 @@
 //! `init --check` gives the same answer on every machine.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
@@ -242,15 +241,8 @@ fn from_local_dir(dir: &Path, repo: &Path, how: &str) -> Option<InstallCommand> 
         ));
     }
     let git_out = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        crate::tools::git(dir, args)
+            .map(|out| out.trim().to_owned())
             .filter(|s| !s.is_empty())
     };
     let url = git_out(&["remote", "get-url", "origin"])?;

@@ -107,6 +107,14 @@ pub fn render(
          uncomment it to change it. `cargo pyship init --check` tells when the table no longer\n\
          matches the project.",
     );
+    if let Some(found) = &disc.package_key {
+        w.found(
+            "package",
+            "The workspace member shipped (its name and version); -p/--package need not be given.",
+            Some(found),
+            "",
+        );
+    }
     w.key(
         "name",
         "Artifact prefix and display name (default: the Cargo package name).",

@@ -9,10 +9,10 @@ use crate::error::Hint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no server to publish to: `publish.url` is not set in {manifest} and GITHUB_SERVER_URL is not set")]
-    NoServer { manifest: String },
-    #[error("no repository to publish to: `publish.repo` is not set in {manifest} and GITHUB_REPOSITORY is not set")]
-    NoRepo { manifest: String },
+    #[error("no server to publish to: `publish.url` is not set ({config}) and GITHUB_SERVER_URL is not set")]
+    NoServer { config: String, table: &'static str },
+    #[error("no repository to publish to: `publish.repo` is not set ({config}) and GITHUB_REPOSITORY is not set")]
+    NoRepo { config: String, table: &'static str },
     #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
     BadRepo { repo: String, reason: String },
     #[error("no publish token: the environment variable {var} is not set")]
@@ -111,8 +111,9 @@ impl crate::net::Transient for Error {
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::NoServer { .. } => "set `url` in [package.metadata.pyship.publish], or run in CI where GITHUB_SERVER_URL is set".into(),
-            Error::NoRepo { .. } | Error::BadRepo { .. } => "set `repo = \"owner/name\"` in [package.metadata.pyship.publish], or run in CI where GITHUB_REPOSITORY is set".into(),
+            Error::NoServer { table, .. } => format!("set `url` in [{table}.publish], or run in CI where GITHUB_SERVER_URL is set"),
+            Error::NoRepo { table, .. } => format!("set `repo = \"owner/name\"` in [{table}.publish], or run in CI where GITHUB_REPOSITORY is set"),
+            Error::BadRepo { .. } => "set `publish.repo = \"owner/name\"` in the pyship table, or run in CI where GITHUB_REPOSITORY is set".into(),
             Error::NoToken { var } | Error::BadToken { var } => format!("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"),
             Error::BadUrl { .. } => "use the server's base URL, e.g. https://gitea.example.com".into(),
             Error::CredentialsInUrl { .. } => "remove the user and password from the URL; the token comes from the variable named by `publish.token-env`".into(),

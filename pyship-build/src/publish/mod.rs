@@ -265,9 +265,8 @@ struct Item {
 /// Publish `plan`'s artifacts (or `opts.artifacts`) to the configured release.
 pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, Error> {
     let dry_run = opts.dry_run || ctx.dry_run;
-    let manifest = plan.project.manifest_path.display().to_string();
     let cfg = &plan.config.publish;
-    let target = Target::resolve(cfg, ctx.env, &manifest)?;
+    let target = Target::resolve(cfg, ctx.env, &plan.project.config_source)?;
     let items = collect_items(plan, opts, dry_run)?;
     // Every line this stage reports goes through the token's redaction.
     let redacting = Redacting {

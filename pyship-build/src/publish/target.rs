@@ -16,6 +16,7 @@ use reqwest::Url;
 use super::Error;
 use crate::config::Publish;
 use crate::env::{self, Env};
+use crate::project::ConfigSource;
 
 /// The access token. Prints as `***`.
 #[derive(Clone)]
@@ -87,14 +88,16 @@ pub struct Target {
 }
 
 impl Target {
-    /// Resolve from config and environment. `manifest` names the config file in errors.
-    pub fn resolve(cfg: &Publish, env: &Env, manifest: &str) -> Result<Self, Error> {
+    /// Resolve from config and environment. `source` (the table in use) is
+    /// named in errors.
+    pub fn resolve(cfg: &Publish, env: &Env, source: &ConfigSource) -> Result<Self, Error> {
         let url = cfg
             .url
             .clone()
             .or_else(|| env.get(env::GITHUB_SERVER_URL).map(str::to_owned))
             .ok_or_else(|| Error::NoServer {
-                manifest: manifest.to_owned(),
+                config: source.to_string(),
+                table: source.table.key(),
             })?;
         let server = server_url(&url)?;
         let repo = cfg
@@ -102,7 +105,8 @@ impl Target {
             .clone()
             .or_else(|| env.get(env::GITHUB_REPOSITORY).map(str::to_owned))
             .ok_or_else(|| Error::NoRepo {
-                manifest: manifest.to_owned(),
+                config: source.to_string(),
+                table: source.table.key(),
             })?;
         let (owner, name) = split_repo(repo.trim())?;
         let token = env

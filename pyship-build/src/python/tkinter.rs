@@ -808,11 +808,7 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
                 .cache
                 .entry(crate::cache::RUNTIMES, &actual, &sdist.file_name);
             if !dest.is_file() {
-                let parent = dest.parent().expect("cache entry has a parent");
-                fs_err::create_dir_all(parent)?;
-                let tmp = tempfile::NamedTempFile::new_in(parent)?;
-                fs_err::copy(path, tmp.path())?;
-                tmp.persist(&dest).map_err(|e| Error::Io(e.error))?;
+                crate::fs::atomic_copy(path, &dest)?;
             }
             (dest, actual)
         }

@@ -325,16 +325,7 @@ pub(crate) fn pe_checksum(b: &[u8], checksum_at: usize) -> u32 {
 /// Copy `file` to `dest` in the cache (temp file + rename: readers never see
 /// half a file). Best effort: a cache that cannot be written only costs time.
 fn store(file: &Path, dest: &Path) {
-    let Some(dir) = dest.parent() else { return };
-    if fs_err::create_dir_all(dir).is_err() {
-        return;
-    }
-    let Ok(tmp) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
-    };
-    if fs_err::copy(file, tmp.path()).is_ok() {
-        let _ = tmp.persist(dest);
-    }
+    let _ = crate::fs::atomic_copy(file, dest);
 }
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {

@@ -70,3 +70,40 @@ fn module_graph_check_fails_on_an_upward_import_and_on_a_cycle() {
         "{stderr}"
     );
 }
+
+/// Every read of the repository goes through `tools::git` (git missing or
+/// failing means "not known" in one place): no other module spawns git.
+#[test]
+fn only_tools_spawns_git() {
+    let src = workspace_root().join("pyship-build/src");
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in fs_err::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut offenders = Vec::new();
+    for p in &all {
+        let p = p.as_path();
+        let name = p.file_name().unwrap().to_string_lossy();
+        if p.extension().is_none_or(|x| x != "rs") || name == "tools.rs" || name == "tests.rs" {
+            continue;
+        }
+        let text = fs_err::read_to_string(p).unwrap();
+        // Unit tests set up repositories with git directly.
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        if code.contains("Command::new(\"git\")") {
+            offenders.push(p.strip_prefix(&src).unwrap().display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these spawn git themselves instead of calling tools::git: {offenders:?}"
+    );
+}

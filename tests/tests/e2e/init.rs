@@ -363,6 +363,171 @@ fn init_check_without_ci_finds_the_github_workflows() {
         .stdout(predicate::str::contains(".github/workflows/release.yml"));
 }
 
+/// Adds a second member `ws-cli` to a copy of the virtual-workspace layout.
+fn two_member_workspace(dir: &Path) {
+    let cli = dir.join("cli");
+    copy_dir(&dir.join("core"), &cli);
+    let toml = cli.join("Cargo.toml");
+    let text = fs_err::read_to_string(&toml).unwrap();
+    let text = text.replacen("name = \"ws-core\"", "name = \"ws-cli\"", 1);
+    assert!(
+        text.contains("ws-cli"),
+        "fixture's member is ws-core:\n{text}"
+    );
+    fs_err::write(&toml, text).unwrap();
+    let root = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&root)
+        .unwrap()
+        .replace("members = [\"core\"]", "members = [\"core\", \"cli\"]");
+    fs_err::write(&root, text).unwrap();
+}
+
+#[test]
+fn a_workspace_of_several_members_ships_the_one_its_table_names() {
+    let (_t, dir) = copy_fixture("layouts/virtual-workspace");
+    two_member_workspace(&dir);
+    let cache = tempfile::tempdir().unwrap();
+    let plan = |cwd: &Path, args: &[&str]| {
+        let mut all = vec!["pyship", "plan"];
+        all.extend_from_slice(args);
+        pyship(cache.path()).current_dir(cwd).args(&all).assert()
+    };
+    // The fixture's table names no member: two candidates, and the hint says
+    // how to name one.
+    plan(&dir, &[])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "virtual workspace with several candidate packages: ws-core, ws-cli",
+        ))
+        .stderr(predicate::str::contains(
+            "`package = \"NAME\"` in [workspace.metadata.pyship]",
+        ));
+
+    // init, told the member once, writes it into the workspace's table.
+    let root = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&root).unwrap();
+    let bare = text[..text.find("[workspace.metadata.pyship]").unwrap()].to_owned();
+    fs_err::write(&root, &bare).unwrap();
+    init(&dir, cache.path(), &["-p", "ws-cli", "--ci", "none"]).success();
+    let written = fs_err::read_to_string(&root).unwrap();
+    assert!(written.contains("\npackage = \"ws-cli\"\n"), "{written}");
+    assert!(
+        written.contains("# Set by init: the workspace has 2 members (ws-core, ws-cli)"),
+        "{written}"
+    );
+    // Then every command finds it, from the root and from another member's folder.
+    for cwd in [dir.clone(), dir.join("core"), dir.join("cli")] {
+        plan(&cwd, &[])
+            .success()
+            .stdout(predicate::str::contains("ws-cli v0.4.0"));
+    }
+    init(&dir, cache.path(), &["--check", "--ci", "none"]).success();
+
+    // -p against the table's choice, and a member that does not exist.
+    plan(&dir, &["-p", "ws-core"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "`package = \"ws-cli\"` in [workspace.metadata.pyship]",
+        ))
+        .stderr(predicate::str::contains(
+            "but the package selected is `ws-core`",
+        ));
+    fs_err::write(
+        &root,
+        written.replace("package = \"ws-cli\"", "package = \"nope\""),
+    )
+    .unwrap();
+    plan(&dir, &[]).code(1).stderr(predicate::str::contains(
+        "no such workspace member (members: ws-core, ws-cli)",
+    ));
+}
+
+#[test]
+fn a_maturin_workspace_of_several_members_ships_the_crate_maturin_builds() {
+    let (_t, dir) = copy_fixture("pyhash");
+    let other = dir.join("crates/other");
+    copy_dir(&dir.join("crates/fastcore"), &other);
+    let toml = other.join("Cargo.toml");
+    let text = fs_err::read_to_string(&toml).unwrap();
+    let name_line = text
+        .lines()
+        .find(|l| l.starts_with("name = "))
+        .expect("member has a name")
+        .to_owned();
+    fs_err::write(&toml, text.replacen(&name_line, "name = \"other\"", 1)).unwrap();
+    let root = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&root).unwrap();
+    assert!(text.contains("members = [\"crates/fastcore\"]"), "{text}");
+    fs_err::write(
+        &root,
+        text.replace(
+            "members = [\"crates/fastcore\"]",
+            "members = [\"crates/other\", \"crates/fastcore\"]",
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("crates/fastcore/Cargo.toml"));
+}
+
+#[test]
+fn init_finds_the_maturin_project_above_a_crate_in_its_own_folder() {
+    // maturin's documented split: pyproject.toml and python/ at the top, the
+    // crate in rust/ (`[tool.maturin] manifest-path = "rust/Cargo.toml"`).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("split");
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    };
+    write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"maturin>=1,<2\"]\nbuild-backend = \"maturin\"\n\n\
+         [project]\nname = \"splitapp\"\ndynamic = [\"version\"]\n\n\
+         [tool.maturin]\nmanifest-path = \"rust/Cargo.toml\"\npython-source = \"python\"\n\
+         module-name = \"splitapp._native\"\n",
+    );
+    write("python/splitapp/__init__.py", "");
+    write("python/splitapp/__main__.py", "print('split')\n");
+    write(
+        "rust/Cargo.toml",
+        "[package]\nname = \"splitapp\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n\
+         [lib]\nname = \"_native\"\ncrate-type = [\"cdylib\"]\n",
+    );
+    write("rust/src/lib.rs", "");
+    let manifest = dir.join("rust/Cargo.toml");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship"])
+            .args(args)
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .assert()
+    };
+    run(&["init", "--ci", "none"])
+        .success()
+        .stderr(predicate::str::contains(
+            "Found ../pyproject.toml (above the Cargo.toml: its [tool.maturin] builds this crate)",
+        ));
+    let written = fs_err::read_to_string(&manifest).unwrap();
+    assert!(
+        written.contains("\npyproject = \"../pyproject.toml\"\n"),
+        "{written}"
+    );
+    run(&["plan"])
+        .success()
+        .stdout(predicate::str::contains("splitapp v0.3.0"));
+    run(&["init", "--check", "--ci", "none"]).success();
+}
+
 /// The `run` of the release workflow's "Install cargo-pyship" step.
 fn install_step(dir: &Path) -> String {
     let v = yaml(&dir.join(".gitea/workflows/release.yml"));

@@ -233,7 +233,7 @@ fn hints_name_the_workspace_table_in_use() {
     let (_t, dir) = copy_fixture("layouts/virtual-workspace");
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    let cases: [(&str, String, &[&str]); 5] = [
+    let cases: [(&str, String, &[&str]); 6] = [
         (
             "file name",
             text.replace("name = \"WsApp\"", "name = \"Ws/App\""),
@@ -253,6 +253,11 @@ fn hints_name_the_workspace_table_in_use() {
             &["plan"],
         ),
         ("docker image", text.clone(), &["docker"]),
+        (
+            "publish server",
+            text.clone(),
+            &["publish", "--version", "v0.4.0"],
+        ),
         (
             "installer off",
             format!("{text}\n[workspace.metadata.pyship.windows]\ninstaller = false\n"),
