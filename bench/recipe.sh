@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The plain recipe this project replaces (the seed's "page of bash"), kept as
-# the benchmark baseline. Builds a Windows portable zip of the hello fixture:
+# The plain recipe this project replaces (the seed's "page of bash"), kept
+# faithfully as the benchmark baseline: one `pip download` per TOP-LEVEL
+# dependency and nothing more (the seed has no second loop over transitive
+# packages). Builds a Windows portable zip of the hello fixture:
 #   unzip the embeddable CPython, patch ._pth, a `pip download --platform
 #   win_amd64` loop, unzip every wheel, the seed's find/rm cleanup, `zip -r`.
 # Its zip does NOT run (the cleanup deletes every .py after __pycache__, and
@@ -30,8 +32,8 @@ mkdir -p "$site"
 
 # 2. The pip download loop: one requirement at a time, for the Windows platform.
 #    (pip evaluates markers for the build host, pip #11664: uvicorn[standard]
-#    cannot resolve for win_amd64, so the loop falls back to --no-deps on the
-#    pinned closure, as the seed's requirements list did.)
+#    cannot resolve for win_amd64, so that requirement falls back to
+#    --no-deps, and its own dependencies are missing from the bundle.)
 for r in "${reqs[@]}"; do
   python3 -m pip download --quiet --disable-pip-version-check --no-index --find-links "$wheels" \
     --only-binary=:all: --platform win_amd64 --python-version 3.11 --implementation cp \
@@ -39,11 +41,6 @@ for r in "${reqs[@]}"; do
   || python3 -m pip download --quiet --disable-pip-version-check --no-index --find-links "$wheels" \
     --only-binary=:all: --platform win_amd64 --python-version 3.11 --implementation cp \
     --no-deps -d "$work/wheels" "$r"
-done
-for r in watchfiles websockets httptools python-dotenv pyyaml h11 click anyio idna starlette pydantic pydantic_core typing_extensions annotated_types typing_inspection annotated_doc; do
-  python3 -m pip download --quiet --disable-pip-version-check --no-index --find-links "$wheels" \
-    --only-binary=:all: --platform win_amd64 --python-version 3.11 --implementation cp \
-    --no-deps -d "$work/wheels" "$r" 2>/dev/null || true
 done
 
 # 3. Unzip every wheel into site-packages.

@@ -1,42 +1,58 @@
 #!/usr/bin/env bash
-# Benchmark `cargo pyship bundle` against the plain recipe (bench/recipe.sh).
+# Benchmark `cargo pyship` against the two plain ways of doing the same job.
 #
-# Builds the same Windows bundle of fixtures/hello (fastapi, uvicorn[standard],
-# numpy<2) two ways, cold (empty caches) and warm (caches filled), several runs
-# each; then a Linux bundle (cargo-pyship only: the recipe is Windows-only) and
-# an archive-only micro-benchmark (our zip / tar.gz writer vs `zip -r` /
-# `tar czf` on the same tree). Wheels and the embeddable CPython come from
-# ../shared/fixtures, served by `python3 -m http.server` on 127.0.0.1.
-# Peak RSS is measured with /usr/bin/time -v. Prints tables of min/median per
-# tool and the ratios; exits non-zero when any build fails.
+# The same Windows portable zip of fixtures/hello (fastapi, uvicorn[standard],
+# numpy<2) is built three ways, cold (empty caches) and warm (caches filled),
+# several runs each:
+#   seed-recipe   bench/recipe.sh: the seed's page of bash, faithfully (one
+#                 `pip download` per top-level dependency, unzip, find/rm, zip -r)
+#   uv-recipe     bench/uv-recipe.sh: curl/unzip the embeddable CPython,
+#                 `uv pip install --target … --python-platform x86_64-pc-windows-msvc`,
+#                 zip -r (no strip, no import check)
+#   cargo-pyship  `cargo pyship bundle --target windows`
+# then cargo pyship alone: the first run on a machine (no wine prefix cached),
+# the Linux bundle cold and warm, the installer cold (vs makensis alone on the
+# same tree and script) and warm (nothing changed), and an archive
+# micro-benchmark (our zip / tar.gz writer vs `zip -r` / `tar czf`).
+# Wheels and the embeddable CPython come from ../shared/fixtures, served by
+# `python3 -m http.server` on 127.0.0.1: no internet.
+#
+# It prints min/median wall time and peak RSS (/usr/bin/time -v) per tool and
+# kind, the ratios against the issue's targets (met or not), output sizes and
+# the per-stage breakdown (`cargo pyship -v`), with the load average. It fails
+# when a build fails or when a cold and a warm output differ (zip, tar.gz,
+# installer); a missed target is reported, not a failure (it is a benchmark,
+# not a timed test).
 #
 # usage: bench/run.sh [--quick] [--runs N]
-#   --quick   one run of each (CI: proves the benchmark still works)
-#   --runs N  runs per measurement (default 5)
-# env: BENCH_EMBED, BENCH_WHEELHOUSE, BENCH_SHIM  test data (default: ../shared)
+#   --quick   one run of each, installers with zlib instead of the default
+#             lzma (CI: proves the benchmark still works, not its figures)
+#   --runs N  runs per measurement (default 5; first runs and cold installers:
+#             at most 3, they take 15-20 s each)
+# env: BENCH_EMBED, BENCH_WHEELHOUSE  test data (default: ../shared)
 #      BENCH_LINUX_RUNTIME  an install_only tarball for the Linux bundle
 #                   (default: linux.runtime = "venv", a venv of the host Python)
 #      PYSHIP_BIN   the cargo-pyship binary (default target/release/cargo-pyship,
 #                   built with `cargo build --release -p cargo-pyship` if missing)
 #      BENCH_KEEP=1 keep the work directory (printed) for inspection
 #
-# "Cold" empties PYSHIP_CACHE_DIR, UV_CACHE_DIR and PIP_CACHE_DIR before each
-# run. The wine prefix used by the import check is machine setup, not a cache:
-# one is prepared (with the test-only bcryptprimitives shim) before timing and
-# shared by all runs (PYSHIP_WINEPREFIX).
+# "Cold" empties UV_CACHE_DIR, PIP_CACHE_DIR and PYSHIP_CACHE_DIR except its
+# prepared wine prefix (wine-prefix-v0: once per machine and wine version);
+# "first" empties all of PYSHIP_CACHE_DIR, so the prefix is prepared too.
 set -euo pipefail
 
 runs=5
 quick=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) quick=1 runs=1 ;;
+    --quick) runs=1 quick=1 ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+few=$(( runs < 3 ? runs : 3 ))
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -45,11 +61,10 @@ root=$(dirname "$here")
 shared=$(realpath -m "$root/../shared")
 embed=${BENCH_EMBED:-"$shared/fixtures/python/python-3.11.9-embed-amd64.zip"}
 wheelhouse=${BENCH_WHEELHOUSE:-"$shared/fixtures/wheelhouse"}
-shim=${BENCH_SHIM:-"$shared/wine/bcryptprimitives.dll"}
-for f in "$embed" "$wheelhouse" "$shim"; do
+for f in "$embed" "$wheelhouse"; do
   [ -e "$f" ] || { echo "bench/run.sh: missing test data $f" >&2; exit 1; }
 done
-for t in python3 uv zip unzip tar wine /usr/bin/time; do
+for t in python3 uv curl zip unzip tar gzip wine makensis bc /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "bench/run.sh: missing tool $t" >&2; exit 1; }
 done
 
@@ -71,9 +86,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pyship-bench.XXXXXX")
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  if [ -n "${WINEPREFIX:-}" ] && [ -d "$WINEPREFIX" ]; then
-    wineserver -k >/dev/null 2>&1 || true
-  fi
   if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -103,6 +115,10 @@ t = open(p).read()
 t = t.replace("port = 8765\n", f'port = 8765\nno-index = true\nfind-links = ["{url}"]\n', 1)
 open(p, "w").write(t)
 EOF
+if [ "$quick" = 1 ]; then
+  sed -i 's/^publisher = "Example Corp"$/&\ninstaller-compression = "zlib"/' "$proj/Cargo.toml"
+  grep -q '^installer-compression = "zlib"' "$proj/Cargo.toml"
+fi
 # Linux runtime: a python-build-standalone-layout tarball when one is given
 # (BENCH_LINUX_RUNTIME; the test suite builds one from the host CPython),
 # else a venv of the host's Python (no download either way).
@@ -114,15 +130,14 @@ else
   printf '\n[package.metadata.pyship.linux]\nruntime = "venv"\n' >>"$proj/Cargo.toml"
 fi
 
-# --- The wine prefix for the import check (setup, not timed). ---------------
-export WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-wine wineboot -i >/dev/null 2>&1 || true
-[ -d "$WINEPREFIX/drive_c/windows/system32" ] || { echo "bench/run.sh: wineboot failed" >&2; exit 1; }
-cp "$shim" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
-
-export SOURCE_DATE_EPOCH=1700000000 NO_COLOR=1
+# cargo pyship prepares and caches its own wine prefix: a prefix named by the
+# environment would be used instead and hide that cost.
+unset WINEPREFIX PYSHIP_WINEPREFIX
+export WINEDEBUG=-all SOURCE_DATE_EPOCH=1700000000 NO_COLOR=1
+export PYSHIP_CACHE_DIR="$work/cache/pyship" UV_CACHE_DIR="$work/cache/uv" PIP_CACHE_DIR="$work/cache/pip"
 results="$work/results.tsv"   # kind<TAB>name<TAB>seconds<TAB>peak_rss_kb
-: >"$results"
+stages="$work/stages.tsv"     # kind<TAB>name<TAB>stage<TAB>seconds
+: >"$results"; : >"$stages"
 
 # timed KIND NAME -- COMMAND...: run once under /usr/bin/time -v, record
 # wall seconds and peak RSS; on failure print the log and exit.
@@ -142,65 +157,92 @@ timed() {
   printf '%s\t%s\t%.3f\t%s\n' "$kind" "$name" "$(echo "$t1 - $t0" | bc)" "$rss" >>"$results"
 }
 
-recipe_zip="$work/recipe.zip"
-ours_zip="$proj/dist/Hello-App-v0.1.0-win-x64.zip"
-cold() { rm -rf "$work/cache" && mkdir -p "$work/cache/pyship" "$work/cache/uv" "$work/cache/pip"; }
-export PYSHIP_CACHE_DIR="$work/cache/pyship" UV_CACHE_DIR="$work/cache/uv" PIP_CACHE_DIR="$work/cache/pip"
+seed_zip="$work/seed.zip"
+uv_zip="$work/uv.zip"
+dist="$proj/dist"
+ours_zip="$dist/Hello-App-v0.1.0-win-x64.zip"
+ours_tgz="$dist/Hello-App-v0.1.0-linux-x64.tar.gz"
+ours_exe="$dist/Hello-App-v0.1.0-setup.exe"
+tree_parent="$dist/.pyship/windows"
+# cold: empty caches, the prepared wine prefix kept; first: nothing kept.
+cold() {
+  rm -rf "$work/cache/uv" "$work/cache/pip"
+  mkdir -p "$PYSHIP_CACHE_DIR" "$work/cache/uv" "$work/cache/pip"
+  find "$PYSHIP_CACHE_DIR" -mindepth 1 -maxdepth 1 ! -name wine-prefix-v0 -exec rm -rf {} +
+}
+first() { rm -rf "$work/cache" && mkdir -p "$PYSHIP_CACHE_DIR" "$work/cache/uv" "$work/cache/pip"; }
 
-recipe() {
-  timed "$1" recipe -- bash "$here/recipe.sh" "$embed" "$wheels_url" "$proj/python/src" "$recipe_zip"
+seed() { timed "$1" seed-recipe -- bash "$here/recipe.sh" "$embed" "$wheels_url" "$proj/python/src" "$seed_zip"; }
+uvr() { timed "$1" uv-recipe -- bash "$here/uv-recipe.sh" "$mirror_url" "$wheels_url" "$proj/python/src" "$uv_zip"; }
+pyship() { # KIND NAME COMMAND ARGS...
+  local kind=$1 name=$2; shift 2
+  timed "$kind" "$name" -- env PYSHIP_PYTHON_MIRROR="$mirror_url" \
+    "$bin" pyship -v "$@" --version v0.1.0 --manifest-path "$proj/Cargo.toml"
+  # "      stages wheel 0.0s, python 0.1s, ..." -> one row per stage
+  grep -E '^ *stages ' "$work/last.log" | sed 's/^ *stages //' | tr ',' '\n' \
+    | awk -v k="$kind" -v n="$name" 'NF==2 {sub(/s$/,"",$2); printf "%s\t%s\t%s\t%s\n", k, n, $1, $2}' >>"$stages" || true
 }
-pyship_bundle() { # KIND NAME TARGET
-  timed "$1" "$2" -- env PYSHIP_PYTHON_MIRROR="$mirror_url" PYSHIP_WINEPREFIX="$WINEPREFIX" \
-    "$bin" pyship -v bundle --target "$3" --version v0.1.0 --manifest-path "$proj/Cargo.toml"
-  grep -E '^ *stages ' "$work/last.log" | sed "s/^ */    $2 $1: /" >>"$work/stages.txt" || true
-}
+bundle_win() { pyship "$1" cargo-pyship bundle --target windows; }
+bundle_linux() { pyship "$1" cargo-pyship-linux bundle --target linux; }
 
 echo "cargo-pyship benchmark: $runs run(s) each, $(nproc) cores, $bin" >&2
-: >"$work/stages.txt"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# First runs: nothing cached, not even the wine prefix.
+for i in $(seq "$few"); do
+  echo "  run $i/$few: cargo-pyship windows, first run on the machine" >&2
+  first; bundle_win first
+done
+# Cold: each tool with empty caches (the prefix stays prepared).
 for i in $(seq "$runs"); do
   echo "  run $i/$runs: windows cold" >&2
-  cold; recipe cold
-  cold; pyship_bundle cold cargo-pyship windows
+  cold; seed cold
+  cold; uvr cold
+  cold; bundle_win cold
 done
 cp "$ours_zip" "$work/cold.zip"
 # Warm: caches filled by one untimed run of each.
-recipe warmup; pyship_bundle warmup cargo-pyship windows
+seed warmup; uvr warmup; bundle_win warmup
 for i in $(seq "$runs"); do
   echo "  run $i/$runs: windows warm" >&2
-  recipe warm
-  pyship_bundle warm cargo-pyship windows
+  seed warm; uvr warm; bundle_win warm
 done
-cp "$ours_zip" "$work/ours.zip"
+cp "$ours_zip" "$work/warm.zip"
 
-# Linux bundle (cargo-pyship only). A build without the Linux runtime stage
-# reports that in the table; any other failure fails the benchmark.
-linux_missing=
-if ! env PYSHIP_PYTHON_MIRROR="$mirror_url" "$bin" pyship bundle --target linux --version v0.1.0 \
-    --manifest-path "$proj/Cargo.toml" >"$work/linux.log" 2>&1; then
-  if grep -q "Linux runtime stage is not part of this build" "$work/linux.log"; then
-    linux_missing=$(grep -m1 -i "error" "$work/linux.log" | sed 's/^ *//')
-  else
-    echo "bench/run.sh: cargo pyship bundle --target linux failed:" >&2
-    tail -n 40 "$work/linux.log" >&2
-    exit 1
-  fi
-fi
-if [ -z "$linux_missing" ]; then
-  for i in $(seq "$runs"); do
-    echo "  run $i/$runs: linux cold" >&2
-    cold; pyship_bundle cold cargo-pyship-linux linux
-  done
-  pyship_bundle warmup cargo-pyship-linux linux
-  for i in $(seq "$runs"); do
-    echo "  run $i/$runs: linux warm" >&2
-    pyship_bundle warm cargo-pyship-linux linux
-  done
-fi
+# Installer: cold (no stamp, so makensis runs) against makensis alone on the
+# same tree and script, then warm (nothing changed: kept).
+for i in $(seq "$few"); do
+  echo "  run $i/$few: installer cold, makensis alone" >&2
+  rm -f "$tree_parent/installer.stamp" "$ours_exe"
+  pyship cold installer installer
+  top=$(ls -d "$tree_parent"/*/ | head -n1)
+  timed cold makensis-alone -- sh -c 'cd "$1" && makensis -V2 -NOCD -INPUTCHARSET UTF8 -DVERSION=0.1.0.0 ../installer.nsi' _ "$top"
+  rm -f "$tree_parent/setup.exe.partial"
+done
+cp "$ours_exe" "$work/cold.exe"
+for i in $(seq "$runs"); do
+  echo "  run $i/$runs: installer warm" >&2
+  pyship warm installer installer
+done
+cp "$ours_exe" "$work/warm.exe"
 
-# Archive micro-benchmark: the Windows bundle tree, packed four ways.
-tree_parent="$proj/dist/.pyship/windows"
-top=$(ls "$tree_parent" | head -n1)
+# Linux bundle (cargo-pyship only: the recipes are Windows-only).
+for i in $(seq "$runs"); do
+  echo "  run $i/$runs: linux cold" >&2
+  cold; bundle_linux cold
+done
+cp "$ours_tgz" "$work/cold.tar.gz"
+bundle_linux warmup
+for i in $(seq "$runs"); do
+  echo "  run $i/$runs: linux warm" >&2
+  bundle_linux warm
+done
+cp "$ours_tgz" "$work/warm.tar.gz"
+gzip -t "$work/warm.tar.gz"
+
+# Archive micro-benchmark: the Windows bundle tree, packed four ways
+# (ours without the compressed-entry cache: this times the compressor).
+top=$(basename "$(ls -d "$tree_parent"/*/ | head -n1)")
 for i in $(seq "$runs"); do
   echo "  run $i/$runs: archive" >&2
   rm -f "$work/a.zip" "$work/a.tar.gz" "$work/b.zip" "$work/b.tar.gz"
@@ -209,50 +251,88 @@ for i in $(seq "$runs"); do
   timed archive "ours tar.gz" -- "$pack" "$tree_parent/$top" "$work/a.tar.gz"
   timed archive "tar czf" -- tar czf "$work/b.tar.gz" -C "$tree_parent" "$top"
 done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- Report. ------------------------------------------------------------------
-python3 - "$results" "$recipe_zip" "$work/ours.zip" "$work" "$linux_missing" <<'EOF'
+python3 - "$results" "$stages" "$work" "$load_start" "$load_end" <<'EOF'
 import os, statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-recipe_zip, ours_zip, work, linux_missing = sys.argv[2:6]
+results, stages_tsv, work, load_start, load_end = sys.argv[1:6]
+rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
 data = {}
 for kind, name, secs, rss in rows:
     if kind == "warmup":
         continue
-    d = data.setdefault((kind, name), {"t": [], "rss": []})
+    d = data.setdefault((name, kind), {"t": [], "rss": []})
     d["t"].append(float(secs)); d["rss"].append(int(rss or 0))
-def stat(kind, name):
-    d = data.get((kind, name))
+def stat(name, kind):
+    d = data.get((name, kind))
     return (min(d["t"]), statistics.median(d["t"]), max(d["rss"]) / 1024) if d else None
 print()
-print(f"{'benchmark':<28}{'kind':<9}{'runs':>5}{'min s':>9}{'median s':>10}{'peak RSS MB':>13}")
-for (kind, name), d in data.items():
-    mn, med, rss = stat(kind, name)
-    print(f"{name:<28}{kind:<9}{len(d['t']):>5}{mn:>9.2f}{med:>10.2f}{rss:>13.0f}")
-if linux_missing:
-    print(f"{'cargo-pyship-linux':<28}not measured: {linux_missing}")
+print(f"load average (1/5/15 min): {load_start} at the start, {load_end} at the end; {os.cpu_count()} cores")
 print()
+print(f"{'benchmark':<22}{'kind':<9}{'runs':>5}{'min s':>9}{'median s':>10}{'peak RSS MB':>13}")
+for (name, kind), d in data.items():
+    mn, med, rss = stat(name, kind)
+    print(f"{name:<22}{kind:<9}{len(d['t']):>5}{mn:>9.2f}{med:>10.2f}{rss:>13.0f}")
+print()
+med = lambda n, k: (stat(n, k) or (None, None, None))[1]
+def ratio(a, b):
+    return a / b if a and b else float("nan")
 for kind in ("cold", "warm"):
-    r, o = stat(kind, "recipe"), stat(kind, "cargo-pyship")
-    if r and o:
-        print(f"ratio {kind} windows: recipe/cargo-pyship = {r[1]/o[1]:.2f}x (median), {r[0]/o[0]:.2f}x (min)")
-for a, b in (("zip -r", "ours zip"), ("tar czf", "ours tar.gz")):
-    x, y = stat("archive", a), stat("archive", b)
-    if x and y:
-        print(f"ratio archive: {a} / {b} = {x[1]/y[1]:.2f}x (median)")
-rz, oz = os.path.getsize(recipe_zip), os.path.getsize(ours_zip)
-print(f"zip size: recipe {rz/1e6:.1f} MB, cargo-pyship {oz/1e6:.1f} MB, ratio {oz/rz:.2f}x")
+    o = med("cargo-pyship", kind)
+    for base in ("seed-recipe", "uv-recipe"):
+        print(f"ratio {kind} windows: {base}/cargo-pyship = {ratio(med(base, kind), o):.2f}x (median)")
+sizes = {n: os.path.getsize(os.path.join(work, f)) for n, f in
+         (("seed-recipe", "seed.zip"), ("uv-recipe", "uv.zip"), ("cargo-pyship", "warm.zip"),
+          ("installer", "warm.exe"), ("cargo-pyship-linux", "warm.tar.gz"))}
+print("output sizes: " + ", ".join(f"{n} {s/1e6:.1f} MB" for n, s in sizes.items()))
 for n in ("a.zip", "b.zip", "a.tar.gz", "b.tar.gz"):
     p = os.path.join(work, n)
     if os.path.exists(p):
         print(f"archive size {n}: {os.path.getsize(p)/1e6:.1f} MB")
+rss_max = max(max(d["rss"]) for (n, k), d in data.items()
+              if n in ("cargo-pyship", "cargo-pyship-linux", "installer")) / 1024
+targets = [
+    ("warm windows >= 8x faster than the seed recipe", ratio(med("seed-recipe", "warm"), med("cargo-pyship", "warm")), ">=", 8, "x"),
+    ("warm windows >= 4x faster than the uv recipe", ratio(med("uv-recipe", "warm"), med("cargo-pyship", "warm")), ">=", 4, "x"),
+    ("cold windows >= 3x faster than the seed recipe", ratio(med("seed-recipe", "cold"), med("cargo-pyship", "cold")), ">=", 3, "x"),
+    ("first run <= 1.5x a cold run", ratio(med("cargo-pyship", "first"), med("cargo-pyship", "cold")), "<=", 1.5, "x"),
+    ("warm linux <= warm windows", ratio(med("cargo-pyship-linux", "warm"), med("cargo-pyship", "warm")), "<=", 1.0, "x"),
+    ("warm installer < 0.5 s", med("installer", "warm"), "<", 0.5, " s"),
+    ("cold installer <= 1.1x makensis alone", ratio(med("installer", "cold"), med("makensis-alone", "cold")), "<=", 1.1, "x"),
+    ("peak RSS < 300 MB", rss_max, "<", 300, " MB"),
+    ("zip <= 1.1x the seed recipe's zip", sizes["cargo-pyship"] / sizes["seed-recipe"], "<=", 1.1, "x"),
+]
+print()
+print("targets (medians):")
+ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+for what, value, op, bound, unit in targets:
+    ok = value == value and ops[op](value, bound)
+    print(f"  {'met    ' if ok else 'NOT met'}  {what}: {value:.2f}{unit}")
+print()
+print("per-stage timings (cargo pyship -v, median seconds per kind):")
+st = {}
+order = []
+for l in open(stages_tsv):
+    kind, name, stage, secs = l.rstrip("\n").split("\t")
+    if kind == "warmup":
+        continue
+    key = (name, kind)
+    if key not in order:
+        order.append(key)
+    st.setdefault(key, {}).setdefault(stage, []).append(float(secs))
+for key in order:
+    parts = ", ".join(f"{s} {statistics.median(v):.2f}" for s, v in st[key].items())
+    print(f"  {key[0]} {key[1]}: {parts}")
 EOF
-if cmp -s "$work/cold.zip" "$work/ours.zip"; then
-  echo "cold and warm cargo-pyship zips: byte-identical"
-else
-  echo "bench/run.sh: the cold and warm cargo-pyship zips differ (the build is not deterministic)" >&2
-  exit 1
-fi
-echo
-echo "per-stage timings (cargo pyship -v):"
-cat "$work/stages.txt"
+status=0
+for pair in "cold.zip warm.zip" "cold.tar.gz warm.tar.gz" "cold.exe warm.exe"; do
+  set -- $pair
+  if cmp -s "$work/$1" "$work/$2"; then
+    echo "cold and warm $1 / $2: byte-identical"
+  else
+    echo "bench/run.sh: the cold and warm outputs $1 and $2 differ (not deterministic)" >&2
+    status=1
+  fi
+done
+exit $status

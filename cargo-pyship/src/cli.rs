@@ -90,6 +90,28 @@ pub enum Command {
     Release(ReleaseArgs),
     /// Show what `release` would do, without side effects
     Plan(PlanArgs),
+    /// Show or empty the pyship cache (downloads, compressed archive entries, wine prefix)
+    Cache(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Print the cache folder and each bucket's file count and size
+    Info {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Remove cached files: every bucket, or only the named ones
+    Clean {
+        /// Buckets to remove (names as `cache info` prints them) [default: all]
+        bucket: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

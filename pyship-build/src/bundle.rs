@@ -197,6 +197,12 @@ pub fn run_with(
             .debug(&format!("removed a killed run's leftover {}", p.display()));
     }
 
+    // The import check runs Windows programs under wine: on a machine whose
+    // cache has no prepared prefix yet, boot one while the stages below work.
+    let wine_prep = (platform == Platform::Windows)
+        .then(|| crate::wine::prepare_in_background(ctx.env, &ctx.cache))
+        .flatten();
+
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
@@ -331,6 +337,11 @@ pub fn run_with(
     let wall = t.elapsed().as_secs_f64();
     let (checked, check_secs) = checked;
     let (archived, archive_secs) = archived;
+    if let Some(h) = wine_prep {
+        // Done by now (the check waited for it), unless the check was cached:
+        // then the next build finds the prefix ready.
+        let _ = h.join();
+    }
     stages.push(StageTime {
         stage: "check",
         seconds: check_secs,

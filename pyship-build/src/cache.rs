@@ -4,10 +4,16 @@
 //! known in advance (a pin or `pyship.lock`), a hit needs no network at all.
 //! Files land in the cache by atomic rename, so a crash never leaves a partial
 //! file under a valid hash.
+//!
+//! `cargo pyship cache info` lists the buckets and their sizes;
+//! `cargo pyship cache clean [BUCKET]...` removes them ([`Cache::clean`]).
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::env::{Env, PYSHIP_CACHE_DIR};
+use crate::error::Hint;
 use crate::net;
 use crate::report::Reporter;
 
@@ -20,6 +26,54 @@ pub const CHECKS: &str = "checks-v0";
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the cache {root} has no bucket `{name}`")]
+    NoBucket {
+        root: PathBuf,
+        name: String,
+        known: Vec<String>,
+    },
+    #[error("could not read the cache {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not remove {path} from the cache")]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoBucket { known, .. } if known.is_empty() => {
+                Some("the cache is empty: there is nothing to clean".into())
+            }
+            Error::NoBucket { known, .. } => Some(format!(
+                "name one of {} (`cargo pyship cache info` lists them), or none to clean all",
+                known.join(", ")
+            )),
+            Error::Read { .. } => None,
+            Error::Remove { .. } => Some(
+                "stop builds that use the cache (they hold its files open), then try again".into(),
+            ),
+        }
+    }
+}
+
+/// One bucket of the cache and what it holds.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BucketUsage {
+    pub name: String,
+    pub files: u64,
+    pub bytes: u64,
 }
 
 impl Cache {
@@ -39,6 +93,94 @@ impl Cache {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The buckets in the cache, by name, with their file count and size
+    /// (hard links counted once per link).
+    pub fn usage(&self) -> Result<Vec<BucketUsage>, Error> {
+        let mut out = Vec::new();
+        for name in self.bucket_names()? {
+            let dir = self.bucket(&name);
+            let (mut files, mut bytes) = (0, 0);
+            for e in walkdir::WalkDir::new(&dir) {
+                let e = e.map_err(|e| Error::Read {
+                    path: dir.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                if e.file_type().is_file() {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+            }
+            out.push(BucketUsage { name, files, bytes });
+        }
+        Ok(out)
+    }
+
+    fn bucket_names(&self) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        match fs_err::read_dir(&self.root) {
+            Ok(rd) => {
+                for e in rd {
+                    let e = e.map_err(|source| Error::Read {
+                        path: self.root.clone(),
+                        source,
+                    })?;
+                    if e.path().is_dir() {
+                        names.push(e.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Read {
+                    path: self.root.clone(),
+                    source,
+                })
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Remove the named buckets (every bucket when `names` is empty). Returns
+    /// what was removed. The cache fills again on the next build.
+    pub fn clean(&self, names: &[String]) -> Result<Vec<BucketUsage>, Error> {
+        let usage = self.usage()?;
+        for n in names {
+            if !usage.iter().any(|u| &u.name == n) {
+                return Err(Error::NoBucket {
+                    root: self.root.clone(),
+                    name: n.clone(),
+                    known: usage.iter().map(|u| u.name.clone()).collect(),
+                });
+            }
+        }
+        let chosen: Vec<BucketUsage> = usage
+            .into_iter()
+            .filter(|u| names.is_empty() || names.contains(&u.name))
+            .collect();
+        for u in &chosen {
+            let dir = self.bucket(&u.name);
+            // A prepared wine prefix has read-only files; on Unix the folder's
+            // permission is what counts, elsewhere clear the flag first.
+            #[cfg(not(unix))]
+            for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+                if let Ok(m) = e.metadata() {
+                    let mut p = m.permissions();
+                    if p.readonly() {
+                        #[allow(clippy::permissions_set_readonly_false)]
+                        p.set_readonly(false);
+                        let _ = fs_err::set_permissions(e.path(), p);
+                    }
+                }
+            }
+            fs_err::remove_dir_all(&dir).map_err(|source| Error::Remove {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(chosen)
     }
 
     /// A bucket directory (created on demand by writers).
@@ -119,5 +261,38 @@ impl Cache {
         fs_err::create_dir_all(dest.parent().expect("entry has a parent")).map_err(save)?;
         fs_err::rename(&got.path, &dest).map_err(save)?;
         Ok(net::Downloaded { path: dest, ..got })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_removes_the_named_buckets_or_all() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::at(d.path().join("cache"));
+        assert!(c.usage().unwrap().is_empty(), "no cache yet: nothing");
+        for (b, f) in [
+            ("compressed-v0", "a/x"),
+            ("runtimes-v0", "y"),
+            ("checks-v0", "z"),
+        ] {
+            let p = c.bucket(b).join(f);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(&p, b"12345").unwrap();
+        }
+        let u = c.usage().unwrap();
+        assert_eq!(u.len(), 3);
+        assert_eq!(u[1].name, "compressed-v0");
+        assert_eq!((u[1].files, u[1].bytes), (1, 5));
+        let e = c.clean(&["nope".into()]).unwrap_err();
+        assert!(e.hint().unwrap().contains("runtimes-v0"), "{:?}", e.hint());
+        let removed = c.clean(&["compressed-v0".into()]).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert!(!c.bucket("compressed-v0").exists());
+        assert!(c.bucket("runtimes-v0").exists());
+        assert_eq!(c.clean(&[]).unwrap().len(), 2);
+        assert!(c.usage().unwrap().is_empty());
     }
 }

@@ -42,6 +42,10 @@ impl Hint for Error {
                 "remove or rename the key; the accepted keys are listed in the README's Config section"
                     .into(),
             ),
+            Error::Invalid { key, .. } if key.ends_with("installer-compression") => Some(
+                "use \"lzma\" (the default: smallest), \"zlib\" (fastest to build) or \"bzip2\""
+                    .into(),
+            ),
             Error::Invalid { .. } => {
                 Some("fix the value; the README's Config section lists each key's type".into())
             }
@@ -88,6 +92,7 @@ pub struct RawWindows {
     pub python_mirror: Option<String>,
     pub python_sha256: Option<String>,
     pub installer: Option<bool>,
+    pub installer_compression: Option<InstallerCompression>,
     pub launcher: Option<Launcher>,
     pub tkinter: Option<bool>,
     pub tkinter_source: Option<TkinterSource>,
@@ -182,6 +187,30 @@ pub enum Channel {
     Stable,
     /// Pre-releases too.
     Prerelease,
+}
+
+/// The compressor of the Windows installer (NSIS `SetCompressor /SOLID`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstallerCompression {
+    /// Smallest installer, slowest to build (one core).
+    #[default]
+    Lzma,
+    /// Fastest to build, largest installer: for local iteration.
+    Zlib,
+    /// In between.
+    Bzip2,
+}
+
+impl InstallerCompression {
+    /// The NSIS name of the compressor.
+    pub fn nsis(self) -> &'static str {
+        match self {
+            InstallerCompression::Lzma => "lzma",
+            InstallerCompression::Zlib => "zlib",
+            InstallerCompression::Bzip2 => "bzip2",
+        }
+    }
 }
 
 /// How the Windows shortcuts start the app.
@@ -283,6 +312,7 @@ pub struct Windows {
     pub python_mirror: String,
     pub python_sha256: Option<String>,
     pub installer: bool,
+    pub installer_compression: InstallerCompression,
     pub launcher: Launcher,
     pub tkinter: bool,
     pub tkinter_source: TkinterSource,
@@ -529,6 +559,7 @@ impl RawConfig {
                     .unwrap_or_else(|| DEFAULT_PYTHON_MIRROR.into()),
                 python_sha256: non_empty(w.python_sha256).map(|s| s.to_ascii_lowercase()),
                 installer: w.installer.unwrap_or(true),
+                installer_compression: w.installer_compression.unwrap_or_default(),
                 launcher: w.launcher.unwrap_or_default(),
                 tkinter: w.tkinter.unwrap_or(false),
                 tkinter_source: w.tkinter_source.unwrap_or_default(),
@@ -659,6 +690,29 @@ mod tests {
         assert!(msg.contains("/p/Cargo.toml"), "{msg}");
         assert!(msg.contains("unknown field"), "{msg}");
         assert!(err.hint().unwrap().contains("remove or rename"));
+    }
+
+    #[test]
+    fn installer_compression_is_validated_with_a_hint() {
+        let f = std::path::Path::new("/p/Cargo.toml");
+        let t = "package.metadata.pyship";
+        let err = RawConfig::from_json(&json!({"windows": {"installer-compression": "xz"}}), t, f)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`windows.installer-compression`"), "{msg}");
+        assert!(msg.contains("unknown variant `xz`"), "{msg}");
+        assert!(err.hint().unwrap().contains("\"zlib\""), "{:?}", err.hint());
+        let ok = RawConfig::from_json(&json!({"windows": {"installer-compression": "zlib"}}), t, f)
+            .unwrap()
+            .resolve("app");
+        assert_eq!(ok.windows.installer_compression, InstallerCompression::Zlib);
+        let default = RawConfig::from_json(&json!({}), t, f)
+            .unwrap()
+            .resolve("app");
+        assert_eq!(
+            default.windows.installer_compression,
+            InstallerCompression::Lzma
+        );
     }
 
     #[test]

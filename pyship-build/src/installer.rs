@@ -35,6 +35,8 @@ use crate::version::Spellings;
 pub const TEMPLATE: &str = "windows/installer.nsi.j2";
 /// The rendered script's file name, next to the bundle tree.
 pub const SCRIPT: &str = "installer.nsi";
+/// The digest of the last build's inputs and its installer's SHA-256.
+pub const STAMP: &str = "installer.stamp";
 /// What makensis writes, relative to the bundle folder (next to the script);
 /// moved to the output directory once complete.
 const PARTIAL: &str = "setup.exe.partial";
@@ -58,8 +60,10 @@ pub struct Installer {
     /// Seconds spent signing and verifying the installer (the uninstaller's
     /// signing runs inside makensis and is in `makensis_seconds`).
     pub sign_seconds: f64,
-    /// Seconds makensis ran.
+    /// Seconds makensis ran (0 when the installer was kept).
     pub makensis_seconds: f64,
+    /// Whether the previous installer was kept: its inputs did not change.
+    pub fresh: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +176,8 @@ struct TemplateContext<'a> {
     estimated_size_kb: u64,
     /// The `!uninstfinalize` command that signs the uninstaller (`None`: unsigned).
     uninstfinalize: Option<String>,
+    /// `SetCompressor /SOLID {compression}`: `lzma`, `zlib` or `bzip2`.
+    compression: &'static str,
 }
 
 /// The bundle's top-level folders and files, and its size in bytes.
@@ -303,6 +309,7 @@ pub fn render_with(
         interpreters: vec!["python\\python.exe", "python\\pythonw.exe"],
         estimated_size_kb: size.div_ceil(1024),
         uninstfinalize,
+        compression: plan.config.windows.installer_compression.nsis(),
     };
     let templates = Templates::new(Some(&plan.project.config_dir));
     let (_, origin) = templates.source(TEMPLATE)?;
@@ -345,14 +352,52 @@ pub fn run_with(
     ctx.reporter
         .debug(&format!("rendered {}", script.display()));
 
-    pin_file_times(
-        bundle_dir,
-        ctx.env
-            .source_date_epoch()
-            .unwrap_or(crate::archive::ZIP_EPOCH),
-    )?;
+    let file_time = ctx
+        .env
+        .source_date_epoch()
+        .unwrap_or(crate::archive::ZIP_EPOCH);
+    pin_file_times(bundle_dir, file_time)?;
 
     let windows_version = plan.version.version.windows();
+    let stamp_path = script_dir.join(STAMP);
+    // The uninstaller's signing command names a temp folder of this run:
+    // the signer's identity stands for it in the digest.
+    let keyed_script = match &uninstfinalize_text(signer)? {
+        Some(cmd) => script_text.replace(cmd, "{uninstfinalize}"),
+        None => script_text.clone(),
+    };
+    let digest = inputs_digest(
+        &makensis,
+        // The file times makensis stores are an input too.
+        &format!("{windows_version} {file_time}"),
+        &keyed_script,
+        bundle_dir,
+        signer,
+    )?;
+    if let Some(sha256) = fresh_installer(&stamp_path, &digest, &path) {
+        let size = fs_err::metadata(&path)
+            .map_err(|source| Error::Place {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        ctx.reporter
+            .status("Fresh", &format!("{} (inputs unchanged)", path.display()));
+        return Ok(Installer {
+            path,
+            file_name,
+            size,
+            sha256,
+            script,
+            signed: signer.is_some(),
+            sign_seconds: 0.0,
+            makensis_seconds: 0.0,
+            fresh: true,
+        });
+    }
+    // The stamp goes before the installer changes: a run stopped halfway
+    // never leaves a stamp that vouches for another installer.
+    let _ = fs_err::remove_file(&stamp_path);
     ctx.reporter.status(
         "Building",
         &format!("{file_name} (makensis, version {windows_version})"),
@@ -441,6 +486,12 @@ pub fn run_with(
         path: path.clone(),
         source,
     })?;
+    crate::fs::atomic_write(&stamp_path, format!("{digest}\n{sha256}\n").as_bytes()).map_err(
+        |source| Error::Write {
+            path: stamp_path.clone(),
+            source,
+        },
+    )?;
     ctx.reporter.status(
         "Built",
         &format!("{} ({:.1} MiB)", path.display(), size as f64 / 1048576.0),
@@ -458,7 +509,97 @@ pub fn run_with(
             0.0
         },
         makensis_seconds,
+        fresh: false,
     })
+}
+
+/// The uninstaller-signing command the script holds, if signing.
+fn uninstfinalize_text(signer: Option<&crate::sign::Signer>) -> Result<Option<String>, Error> {
+    Ok(signer.map(|s| s.uninstaller_command()).transpose()?)
+}
+
+/// SHA-256 over everything the installer is made from.
+fn inputs_digest(
+    makensis: &Path,
+    windows_version: &str,
+    script: &str,
+    bundle_dir: &Path,
+    signer: Option<&crate::sign::Signer>,
+) -> Result<String, Error> {
+    use sha2::{Digest, Sha256};
+    let out = Command::new(makensis)
+        .arg("-VERSION")
+        .output()
+        .map_err(|source| Error::Spawn {
+            exe: makensis.to_owned(),
+            source,
+        })?;
+    let mut h = Sha256::new();
+    for part in [
+        "installer-v1",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        windows_version,
+        script,
+        &signer.map(|s| s.identity()).unwrap_or_default(),
+        &tree_digest(bundle_dir)?,
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// SHA-256 over the sorted (relative path, SHA-256 of the content) list of
+/// every file under `dir`, hashed in parallel.
+pub fn tree_digest(dir: &Path) -> Result<String, Error> {
+    use rayon::prelude::*;
+    use sha2::{Digest, Sha256};
+    let err = |source| Error::Scan {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let e = e.map_err(|e| err(std::io::Error::other(e)))?;
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("below the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.push((rel, e.into_path()));
+        }
+    }
+    let hashes: Vec<String> = files
+        .par_iter()
+        .map(|(_, p)| crate::fs::sha256_file(p))
+        .collect::<Result<_, _>>()
+        .map_err(err)?;
+    let mut h = Sha256::new();
+    for ((rel, _), sha) in files.iter().zip(hashes) {
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update(sha.as_bytes());
+        h.update([b'\n']);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The SHA-256 of the installer at `path` when `stamp` records `digest` and
+/// that installer: then it can be kept.
+fn fresh_installer(stamp: &Path, digest: &str, path: &Path) -> Option<String> {
+    let text = fs_err::read_to_string(stamp).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != digest {
+        return None;
+    }
+    let recorded = lines.next()?.trim().to_owned();
+    let actual = crate::fs::sha256_file(path).ok()?;
+    (actual == recorded).then_some(actual)
 }
 
 /// Move the finished installer to `dest`: a rename, or across file systems a

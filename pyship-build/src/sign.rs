@@ -343,6 +343,16 @@ impl Signer {
         }))
     }
 
+    /// What identifies the signature (certificate and timestamp server), for
+    /// the installer's input digest: never a secret.
+    pub fn identity(&self) -> String {
+        format!(
+            "{} {}",
+            self.leaf_sha256,
+            self.timestamp_url.as_deref().unwrap_or("")
+        )
+    }
+
     /// The temp folder (its files are removed with the signer).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -12,6 +12,19 @@
 //! to use instead of a fresh one; it is never created, modified or stopped
 //! here.
 //!
+//! Otherwise creating a prefix (`wineboot -i`, about 14 s and 700 MB, most
+//! of it wine's PE DLLs) would be paid by every build with a new temp dir.
+//! [`Wine::with_cache`] keeps one prepared prefix in the pyship cache
+//! (`wine-prefix-v0/{key}`), keyed by `wine --version` and the replacement
+//! DLL's source, and gives each build a private copy of it: wine's binaries
+//! are hard links to the cached ones (made read-only, so a write through a
+//! link fails instead of changing the cache), everything else (the registry,
+//! ini files) is copied. A new wine version means a new key: the old prefix
+//! is removed and a new one prepared. Preparing takes an exclusive lock on
+//! `{key}.lock` and renames the finished prefix into place; copying holds the
+//! lock shared, so two builds at once never see half a prefix nor remove one
+//! that is being copied.
+//!
 //! Wine 8's `bcryptprimitives.dll` lacks `ProcessPrng`, which Rust-built
 //! extension modules (PyO3 crates, pydantic-core, watchfiles) import, so they
 //! fail with "DLL load failed" in a plain prefix. [`Wine::add_process_prng`]
@@ -24,9 +37,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cache::Cache;
 use crate::env::{Env, PYSHIP_WINEPREFIX};
 use crate::error::Hint;
 use crate::tools;
+
+/// Cache bucket of prepared prefixes; bump the suffix when what a prepared
+/// prefix holds changes.
+pub const PREFIX_BUCKET: &str = "wine-prefix-v0";
+/// Files of a prepared prefix under `drive_c/windows` with these extensions
+/// are wine's own binaries: linked, never copied.
+const LINKED_EXTENSIONS: &[&str] = &[
+    "dll", "exe", "drv", "sys", "acm", "cpl", "ocx", "nls", "tlb", "ax", "ds", "mui", "com",
+    "dll16", "exe16", "drv16", "vxd", "msstyles",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -44,6 +68,12 @@ pub enum Error {
     },
     #[error("`{program}` did not finish within {secs} s and was stopped")]
     Timeout { program: String, secs: u64 },
+    #[error("could not use the cached wine prefix in {path}")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Hint for Error {
@@ -60,6 +90,10 @@ impl Hint for Error {
             Error::Spawn { .. } => Some("check that `wine --version` runs".into()),
             Error::Timeout { .. } => Some(
                 "run it by hand with the same WINEPREFIX to see where it hangs; `wineserver -k` stops a stuck prefix"
+                    .into(),
+            ),
+            Error::Cache { .. } => Some(
+                "`cargo pyship cache clean` removes the cached prefix (the next build prepares a new one)"
                     .into(),
             ),
         }
@@ -94,19 +128,8 @@ impl Wine {
     /// private one (~15 s to create).
     pub fn new(env: &Env) -> Result<Self, Error> {
         let wine = tools::WINE.find(env)?;
-        let chosen = [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
-            .into_iter()
-            .find_map(|var| env.get(var).map(|p| (var, p)));
-        if let Some((var, p)) = chosen {
-            let prefix = PathBuf::from(p);
-            if !prefix.join("drive_c").is_dir() {
-                return Err(Error::BadPrefix { var, path: prefix });
-            }
-            return Ok(Self {
-                wine,
-                prefix,
-                owned: None,
-            });
+        if let Some(me) = Self::from_env(&wine, env)? {
+            return Ok(me);
         }
         let dir = tempfile::Builder::new()
             .prefix("pyship-wine-")
@@ -120,14 +143,58 @@ impl Wine {
             prefix: dir.path().to_path_buf(),
             owned: Some(dir),
         };
-        let out = me.run_raw("wineboot", &["-i".into()], Duration::from_secs(180))?;
-        if !me.prefix.join("drive_c/windows/system32").is_dir() {
+        me.boot()?;
+        Ok(me)
+    }
+
+    /// The prefix of `PYSHIP_WINEPREFIX`, else of `WINEPREFIX`, else a
+    /// private copy of the prefix prepared in `cache` (prepared first when
+    /// the cache has none for this wine). The copy already has the
+    /// `ProcessPrng` replacement when the mingw-w64 compiler is there.
+    pub fn with_cache(env: &Env, cache: &Cache) -> Result<Self, Error> {
+        let wine = tools::WINE.find(env)?;
+        if let Some(me) = Self::from_env(&wine, env)? {
+            return Ok(me);
+        }
+        let version = wine_version(&wine)?;
+        let shim = process_prng_dll(cache, env).ok();
+        let prepared = prepare_cached(&wine, cache, &version, shim.as_deref())?;
+        Ok(Self {
+            wine,
+            prefix: prepared.copy.path().to_path_buf(),
+            owned: Some(prepared.copy),
+        })
+    }
+
+    /// The prefix an environment variable names, if one does.
+    fn from_env(wine: &Path, env: &Env) -> Result<Option<Self>, Error> {
+        let chosen = [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
+            .into_iter()
+            .find_map(|var| env.get(var).map(|p| (var, p)));
+        let Some((var, p)) = chosen else {
+            return Ok(None);
+        };
+        let prefix = PathBuf::from(p);
+        if !prefix.join("drive_c").is_dir() {
+            return Err(Error::BadPrefix { var, path: prefix });
+        }
+        Ok(Some(Self {
+            wine: wine.to_owned(),
+            prefix,
+            owned: None,
+        }))
+    }
+
+    /// `wineboot -i` in this (empty) prefix.
+    fn boot(&self) -> Result<(), Error> {
+        let out = self.run_raw("wineboot", &["-i".into()], Duration::from_secs(180))?;
+        if !self.prefix.join("drive_c/windows/system32").is_dir() {
             return Err(Error::Prefix {
-                path: me.prefix.clone(),
+                path: self.prefix.clone(),
                 message: out.stderr.trim().chars().take(2000).collect(),
             });
         }
-        Ok(me)
+        Ok(())
     }
 
     /// The prefix directory (`WINEPREFIX`).
@@ -232,6 +299,307 @@ impl Drop for Wine {
     }
 }
 
+/// `wine --version` (e.g. `wine-8.0 (Debian 8.0~repack-4)`): what a prepared
+/// prefix is keyed by.
+pub fn wine_version(wine: &Path) -> Result<String, Error> {
+    let mut c = Command::new(wine);
+    c.arg("--version");
+    let out = run_piped(c, "wine --version", Duration::from_secs(60))?;
+    let v = out.stdout.trim();
+    if !out.success || v.is_empty() {
+        return Err(Error::Prefix {
+            path: wine.to_owned(),
+            message: format!("`wine --version` failed: {}", out.stderr.trim()),
+        });
+    }
+    Ok(v.to_owned())
+}
+
+/// The cache key of a prepared prefix: the wine version and the replacement
+/// DLL's source (or its absence) decide what the prefix holds.
+pub fn prefix_key(wine_version: &str, with_shim: bool) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(PREFIX_BUCKET.as_bytes());
+    h.update([0]);
+    h.update(wine_version.as_bytes());
+    h.update([0]);
+    if with_shim {
+        h.update(PROCESS_PRNG_SOURCE.as_bytes());
+    }
+    hex::encode(h.finalize())[..32].to_owned()
+}
+
+/// A private copy of the cached prefix, and whether this call prepared it.
+#[derive(Debug)]
+pub struct CachedPrefix {
+    /// The copy (removed when dropped; the caller stops its wineserver first).
+    pub copy: tempfile::TempDir,
+    /// The prepared prefix it was copied from.
+    pub prepared: PathBuf,
+    /// Whether the prepared prefix was made by this call (`wineboot` ran).
+    pub booted: bool,
+}
+
+/// The prefix for `wine_version` prepared in `cache` (made when missing, with
+/// `shim` as its `bcryptprimitives.dll` when given), and a private copy of it.
+/// Prepared prefixes of other keys (another wine version) are removed.
+pub fn prepare_cached(
+    wine: &Path,
+    cache: &Cache,
+    wine_version: &str,
+    shim: Option<&Path>,
+) -> Result<CachedPrefix, Error> {
+    let bucket = cache.bucket(PREFIX_BUCKET);
+    let incoming = bucket.join(".incoming");
+    let mut booted = false;
+    // A build for another wine version may remove the prefix between the
+    // two locks: then prepare it again.
+    for _ in 0..3 {
+        let (prepared, b) = ensure_prepared(wine, cache, wine_version, shim)?;
+        booted |= b;
+        let key = prepared
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (lock, lock_path) = open_lock(&bucket, &key)?;
+        lock.file().lock_shared().map_err(cache_err(&lock_path))?;
+        if !prepared.join("drive_c").is_dir() {
+            let _ = lock.file().unlock();
+            continue;
+        }
+        let copy = tempfile::Builder::new()
+            .prefix(&crate::lock::staging_prefix())
+            .tempdir_in(&incoming)
+            .map_err(cache_err(&incoming))?;
+        link_copy(&prepared, copy.path()).map_err(cache_err(copy.path()))?;
+        let _ = lock.file().unlock();
+        return Ok(CachedPrefix {
+            copy,
+            prepared,
+            booted,
+        });
+    }
+    Err(Error::Cache {
+        path: bucket,
+        source: std::io::Error::other("the prepared prefix kept being removed by another build"),
+    })
+}
+
+/// Make sure the prefix for `wine_version` is prepared in `cache`; returns
+/// its folder and whether this call prepared it. Holds `{key}.lock`
+/// exclusively while preparing, so a second build waits instead of booting
+/// its own.
+pub fn ensure_prepared(
+    wine: &Path,
+    cache: &Cache,
+    wine_version: &str,
+    shim: Option<&Path>,
+) -> Result<(PathBuf, bool), Error> {
+    let bucket = cache.bucket(PREFIX_BUCKET);
+    let key = prefix_key(wine_version, shim.is_some());
+    let prepared = bucket.join(&key);
+    let incoming = bucket.join(".incoming");
+    fs_err::create_dir_all(&incoming).map_err(cache_err(&incoming))?;
+    let (lock, lock_path) = open_lock(&bucket, &key)?;
+    lock.file().lock_shared().map_err(cache_err(&lock_path))?;
+    if prepared.join("drive_c").is_dir() {
+        let _ = lock.file().unlock();
+        return Ok((prepared, false));
+    }
+    // No upgrade of a shared lock in place: release, lock exclusively, look again.
+    lock.file().unlock().map_err(cache_err(&lock_path))?;
+    lock.file().lock().map_err(cache_err(&lock_path))?;
+    let mut booted = false;
+    if !prepared.join("drive_c").is_dir() {
+        boot_into(wine, &incoming, &prepared, shim)?;
+        booted = true;
+    }
+    remove_other_prefixes(&bucket, &key);
+    let _ = lock.file().unlock();
+    Ok((prepared, booted))
+}
+
+/// Prepare the cached prefix on a thread of its own, so that a build's first
+/// run on a machine boots wine while its other stages work. Nothing happens
+/// when a prefix is named by the environment, wine is missing, or the host is
+/// Windows (the bundle's python.exe runs directly there). Errors are left to
+/// the build's own [`Wine::with_cache`], which meets them again.
+pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<std::thread::JoinHandle<()>> {
+    if cfg!(windows)
+        || [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
+            .iter()
+            .any(|v| env.get(v).is_some())
+    {
+        return None;
+    }
+    let wine = tools::WINE.find(env).ok()?;
+    let (env, cache) = (env.clone(), cache.clone());
+    Some(std::thread::spawn(move || {
+        let Ok(version) = wine_version(&wine) else {
+            return;
+        };
+        let shim = process_prng_dll(&cache, &env).ok();
+        let _ = ensure_prepared(&wine, &cache, &version, shim.as_deref());
+    }))
+}
+
+fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Cache { path, source }
+}
+
+fn open_lock(bucket: &Path, key: &str) -> Result<(fs_err::File, PathBuf), Error> {
+    let lock_path = bucket.join(format!("{key}.lock"));
+    fs_err::create_dir_all(bucket).map_err(cache_err(bucket))?;
+    let lock = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(cache_err(&lock_path))?;
+    Ok((lock, lock_path))
+}
+
+/// `wineboot -i` into a staging folder, add `shim`, stop the prefix's
+/// server (so the registry is on disk), make wine's binaries read-only, and
+/// rename the result to `prepared`.
+fn boot_into(
+    wine: &Path,
+    incoming: &Path,
+    prepared: &Path,
+    shim: Option<&Path>,
+) -> Result<(), Error> {
+    let staging = tempfile::Builder::new()
+        .prefix(&crate::lock::staging_prefix())
+        .tempdir_in(incoming)
+        .map_err(|source| Error::Cache {
+            path: incoming.to_owned(),
+            source,
+        })?;
+    let prefix = staging.path().join("prefix");
+    let booting = Wine {
+        wine: wine.to_owned(),
+        prefix: prefix.clone(),
+        owned: None,
+    };
+    let booted = booting.boot();
+    booting.kill_all();
+    booted?;
+    let cerr = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Cache { path, source }
+    };
+    if let Some(dll) = shim {
+        let dest = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
+        fs_err::copy(dll, &dest).map_err(cerr(&dest))?;
+    }
+    for e in walkdir::WalkDir::new(prefix.join("drive_c/windows")) {
+        let e = e.map_err(|e| Error::Cache {
+            path: prefix.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        if e.file_type().is_file() && is_linked(e.path()) {
+            let mut perm = e
+                .metadata()
+                .map_err(|e| Error::Cache {
+                    path: prefix.clone(),
+                    source: std::io::Error::other(e),
+                })?
+                .permissions();
+            perm.set_readonly(true);
+            fs_err::set_permissions(e.path(), perm).map_err(cerr(e.path()))?;
+        }
+    }
+    fs_err::rename(&prefix, prepared).map_err(cerr(prepared))?;
+    Ok(())
+}
+
+/// Whether a prefix file is one of wine's binaries (hard-linked into copies).
+fn is_linked(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| LINKED_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        && path
+            .components()
+            .any(|c| c.as_os_str().eq_ignore_ascii_case("windows"))
+}
+
+/// Copy the prefix `from` to `to`: symlinks as symlinks (`dosdevices/c:`),
+/// wine's binaries as hard links (a copy when linking fails, e.g. across
+/// file systems), everything else copied.
+fn link_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.map_err(std::io::Error::other)?;
+        let rel = e.path().strip_prefix(from).expect("below the root");
+        let dest = to.join(rel);
+        let ft = e.file_type();
+        if ft.is_dir() {
+            fs_err::create_dir_all(&dest)?;
+        } else if ft.is_symlink() {
+            let target = fs_err::read_link(e.path())?;
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &dest)?;
+            #[cfg(not(unix))]
+            let _ = target;
+        } else if is_linked(rel) {
+            if fs_err::hard_link(e.path(), &dest).is_err() {
+                fs_err::copy(e.path(), &dest)?;
+            }
+        } else {
+            fs_err::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove the prepared prefixes of other keys that nobody is using (their
+/// lock is free): an upgraded wine leaves no 700 MB behind.
+fn remove_other_prefixes(bucket: &Path, key: &str) {
+    let Ok(rd) = fs_err::read_dir(bucket) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == key || name.ends_with(".lock") {
+            continue;
+        }
+        let lock_path = bucket.join(format!("{name}.lock"));
+        let Ok(lock) = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+        else {
+            continue;
+        };
+        if lock.file().try_lock().is_ok() {
+            let _ = remove_prefix_dir(&e.path());
+            let _ = fs_err::remove_file(&lock_path);
+        }
+    }
+}
+
+/// Remove a prefix folder, whose binaries are read-only.
+fn remove_prefix_dir(dir: &Path) -> std::io::Result<()> {
+    // On Unix a read-only file in a writable folder can be removed; elsewhere
+    // make everything writable first.
+    #[cfg(not(unix))]
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if e.file_type().is_file() {
+            if let Ok(m) = e.metadata() {
+                let mut p = m.permissions();
+                #[allow(clippy::permissions_set_readonly_false)]
+                p.set_readonly(false);
+                let _ = fs_err::set_permissions(e.path(), p);
+            }
+        }
+    }
+    fs_err::remove_dir_all(dir)
+}
+
 /// The replacement `bcryptprimitives.dll`, compiled from
 /// [`PROCESS_PRNG_SOURCE`] with the mingw-w64 compiler into the cache (keyed
 /// by the source's SHA-256) on first use.
@@ -319,6 +687,70 @@ pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Outp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached prefix: two builds at once prepare it once; a later build
+    /// copies it (no wineboot) and the copy runs programs with its binaries
+    /// linked read-only; another wine version (a changed key) prepares a new
+    /// one and removes the old.
+    #[cfg(unix)]
+    #[test]
+    fn cached_prefix_is_prepared_once_and_a_new_wine_replaces_it() {
+        use std::os::unix::fs::MetadataExt;
+        let env = Env::from_process();
+        let wine = tools::WINE
+            .find(&env)
+            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let (a1, a2) = std::thread::scope(|s| {
+            let t1 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap());
+            let t2 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap());
+            (t1.join().unwrap(), t2.join().unwrap())
+        });
+        assert_eq!(
+            u8::from(a1.booted) + u8::from(a2.booted),
+            1,
+            "two builds at once boot one prefix"
+        );
+        assert_eq!(a1.prepared, a2.prepared);
+        let a3 = prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap();
+        assert!(!a3.booted, "a prepared prefix is copied, not booted");
+        let dll = "drive_c/windows/system32/kernel32.dll";
+        let (cached, copied) = (
+            fs_err::metadata(a3.prepared.join(dll)).unwrap(),
+            fs_err::metadata(a3.copy.path().join(dll)).unwrap(),
+        );
+        assert_eq!(cached.ino(), copied.ino(), "binaries are linked");
+        assert!(copied.permissions().readonly(), "and read-only");
+        let reg = "system.reg";
+        assert_ne!(
+            fs_err::metadata(a3.prepared.join(reg)).unwrap().ino(),
+            fs_err::metadata(a3.copy.path().join(reg)).unwrap().ino(),
+            "the registry is copied"
+        );
+        // The copy works: wine runs a program in it.
+        let w = Wine {
+            wine: wine.clone(),
+            prefix: a3.copy.path().to_owned(),
+            owned: None,
+        };
+        let out = w
+            .run_raw(
+                "cmd.exe",
+                &["/c".into(), "echo".into(), "pyship-ok".into()],
+                Duration::from_secs(120),
+            )
+            .unwrap();
+        w.kill_all();
+        assert!(out.stdout.contains("pyship-ok"), "{out:?}");
+        let old = a3.prepared.clone();
+        drop((a1, a2, a3));
+        let b = prepare_cached(&wine, &cache, "wine-test (B)", None).unwrap();
+        assert!(b.booted, "another wine version prepares a new prefix");
+        assert_ne!(b.prepared, old);
+        assert!(!old.exists(), "the old version's prefix is removed");
+        assert!(b.prepared.join("drive_c/windows/system32").is_dir());
+    }
 
     #[test]
     fn wineprefix_is_honoured_and_pyship_wineprefix_wins() {

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, Global};
 use crate::output::Output;
 
 mod bundle;
+mod cache;
 mod docker;
 mod init;
 mod installer;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Publish(a) => publish::run(g, a, &env, out),
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
+        Command::Cache(a) => cache::run(a, &env, out),
     }
 }
 

@@ -252,7 +252,7 @@ pub fn import_check(
         &format!("imports of {} packages with {label}", names.len()),
     );
     let wine = if py.wine {
-        let w = Wine::new(ctx.env).map_err(|source| Error::Run {
+        let w = Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
             what: "starting wine for the import check".into(),
             source,
         })?;

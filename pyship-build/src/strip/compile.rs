@@ -74,10 +74,12 @@ pub(crate) fn run(
     ctx.reporter
         .status("Compiling", &format!("sources with {label}"));
     let wine = if py.wine {
-        Some(Wine::new(ctx.env).map_err(|source| Error::Run {
-            what: "starting wine to byte-compile".into(),
-            source,
-        })?)
+        Some(
+            Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
+                what: "starting wine to byte-compile".into(),
+                source,
+            })?,
+        )
     } else {
         None
     };

@@ -1,7 +1,9 @@
-//! `bench/run.sh --quick` in CI: one run of each benchmark (recipe and
-//! cargo-pyship, cold and warm, the archive micro-benchmark), so the benchmark
-//! cannot rot. No timing is asserted: only that every build succeeded and the
-//! table was printed.
+//! `bench/run.sh --quick` in CI: one run of each benchmark (the seed recipe,
+//! the uv recipe and cargo-pyship, cold and warm; cargo-pyship's first run,
+//! Linux bundle and installer; the archive micro-benchmark), so the benchmark
+//! cannot rot. No timing is asserted: only that every build succeeded, that
+//! cold and warm outputs are byte-identical (the script fails otherwise) and
+//! that the tables were printed.
 
 use std::process::Command;
 
@@ -15,6 +17,9 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         ("zip", "the Debian package `zip`"),
         ("unzip", "the Debian package `unzip`"),
         ("tar", "the Debian package `tar`"),
+        ("gzip", "the Debian package `gzip`"),
+        ("curl", "the Debian package `curl`"),
+        ("makensis", "`apt-get install nsis` (Debian package `nsis`)"),
         ("bc", "the Debian package `bc`"),
         ("wine", "`apt-get install wine wine64`"),
         (
@@ -39,7 +44,6 @@ fn bench_quick_mode_runs_and_prints_the_table() {
             pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
         )
         .env("BENCH_WHEELHOUSE", pyship_e2e::testdata::wheelhouse())
-        .env("BENCH_SHIM", pyship_e2e::wine::shim_dll())
         .env("BENCH_LINUX_RUNTIME", &pyship_e2e::pbs::runtime().tarball);
     for v in pyship_build::env::ALL {
         cmd.env_remove(v);
@@ -52,24 +56,48 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         "bench/run.sh --quick failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    for (name, kind) in [
+        ("seed-recipe", "cold"),
+        ("uv-recipe", "cold"),
+        ("cargo-pyship", "cold"),
+        ("cargo-pyship", "first"),
+        ("seed-recipe", "warm"),
+        ("uv-recipe", "warm"),
+        ("cargo-pyship", "warm"),
+        ("installer", "cold"),
+        ("makensis-alone", "cold"),
+        ("installer", "warm"),
+        ("cargo-pyship-linux", "cold"),
+        ("cargo-pyship-linux", "warm"),
+        ("ours zip", "archive"),
+        ("zip -r", "archive"),
+        ("ours tar.gz", "archive"),
+        ("tar czf", "archive"),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with(kind))),
+            "no `{name} {kind}` row in the table:\n{stdout}\n{stderr}"
+        );
+    }
     for line in [
-        "benchmark",
-        "recipe                      cold",
-        "cargo-pyship                cold",
-        "recipe                      warm",
-        "cargo-pyship                warm",
-        "ours zip",
-        "zip -r",
-        "ours tar.gz",
-        "tar czf",
-        "ratio cold windows: recipe/cargo-pyship",
-        "ratio warm windows: recipe/cargo-pyship",
-        "zip size: recipe",
+        "load average",
+        "ratio warm windows: seed-recipe/cargo-pyship",
+        "ratio warm windows: uv-recipe/cargo-pyship",
+        "ratio cold windows: seed-recipe/cargo-pyship",
+        "output sizes: seed-recipe",
+        "targets (medians):",
+        "first run <= 1.5x a cold run",
+        "warm installer < 0.5 s",
         "per-stage timings",
+        "cold and warm cold.zip / warm.zip: byte-identical",
+        "cold and warm cold.tar.gz / warm.tar.gz: byte-identical",
+        "cold and warm cold.exe / warm.exe: byte-identical",
     ] {
         assert!(
             stdout.contains(line),
-            "no `{line}` in the table:\n{stdout}\n{stderr}"
+            "no `{line}` in the report:\n{stdout}\n{stderr}"
         );
     }
 }

@@ -148,6 +148,89 @@ fn installer_script_pythonw_launcher_without_port() {
     installer::run(&plan, &bundle, &Context::new(&reporter, &env)).unwrap();
 }
 
+/// The installer is rebuilt only when what it is made from changes; a warm
+/// run keeps the same bytes (and skips makensis); the compressor is the
+/// project's `windows.installer-compression`.
+#[test]
+fn installer_is_rebuilt_only_when_its_inputs_change() {
+    require_tool("makensis", NSIS);
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "publisher = \"Example Corp\"",
+        "publisher = \"Example Corp\"\ninstaller-compression = \"zlib\"",
+    );
+    let plan = plan_for(&project, "0.1.0");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let reporter = RecordingReporter::default();
+    let env = Env::default();
+    let ctx = Context::new(&reporter, &env);
+    let cold = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert!(!cold.fresh);
+    let script = fs_err::read_to_string(&cold.script).unwrap();
+    assert!(script.contains("SetCompressor /SOLID zlib"), "{script}");
+    let bytes = fs_err::read(&cold.path).unwrap();
+
+    // Nothing changed: kept, byte for byte, without makensis.
+    let t = Instant::now();
+    let warm = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert!(warm.fresh, "{:?}", reporter.lines());
+    assert_eq!(warm.makensis_seconds, 0.0);
+    assert_eq!(warm.sha256, cold.sha256);
+    assert_eq!(fs_err::read(&warm.path).unwrap(), bytes);
+    eprintln!("warm installer stage: {:?}", t.elapsed());
+    assert!(reporter.lines().iter().any(|l| l.contains("Fresh")));
+
+    // A rebuilt tree with the same content (new file times) is no change.
+    let readme = bundle.join("README.txt");
+    fs_err::remove_file(&readme).unwrap();
+    fs_err::write(&readme, "read me\n").unwrap();
+    assert!(installer::run(&plan, &bundle, &ctx).unwrap().fresh);
+
+    // Content changed, same size: rebuilt.
+    fs_err::write(&readme, "READ ME\n").unwrap();
+    let changed = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert!(!changed.fresh);
+    assert_ne!(changed.sha256, cold.sha256);
+
+    // The installer on disk is not the one recorded: rebuilt.
+    fs_err::write(&changed.path, b"tampered").unwrap();
+    let again = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert!(!again.fresh);
+    assert_eq!(again.sha256, sha256_file(&again.path));
+
+    // Another compressor is another input: rebuilt, with lzma this time.
+    let (_tmp2, lzma_project) = copy_fixture("hello");
+    let plan = plan_for(&lzma_project, "0.1.0");
+    let bundle = plan.bundle_dir(Platform::Windows);
+    fake_bundle(&bundle);
+    let lzma = installer::run(&plan, &bundle, &ctx).unwrap();
+    assert!(fs_err::read_to_string(&lzma.script)
+        .unwrap()
+        .contains("SetCompressor /SOLID lzma"));
+}
+
+#[test]
+fn installer_compression_rejects_an_unknown_compressor_with_a_hint() {
+    let (_tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "publisher = \"Example Corp\"",
+        "publisher = \"Example Corp\"\ninstaller-compression = \"xz\"",
+    );
+    let out = std::process::Command::new(bin())
+        .args(["pyship", "plan", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("windows.installer-compression"), "{err}");
+    assert!(err.contains("unknown variant `xz`"), "{err}");
+    assert!(err.contains("hint:") && err.contains("\"zlib\""), "{err}");
+}
+
 #[test]
 fn installer_override_error_names_the_script_line() {
     require_tool("makensis", NSIS);

@@ -19,6 +19,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub mod entry_cache;
+pub mod gzip;
+
+use std::sync::Arc;
+
+pub use entry_cache::EntryCache;
+
 use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::Plan;
@@ -33,21 +40,45 @@ const ZIP_MAX: u64 = u32::MAX as u64;
 /// How many files are compressed per parallel batch (bounds memory).
 const BATCH: usize = 256;
 
+/// The deflate level of zip entries and gzip chunks (zlib's default). Part of
+/// the compressed-entry cache's setting names: change both together.
+const LEVEL: u32 = 6;
+/// The compressed-entry cache setting of zip entries (format, level, backend).
+pub const ZIP_SETTING: &str = "zip-deflate-6-zlib-rs";
+/// Entries smaller than this are deflated every time: reading a cached record
+/// costs about as much as deflating them, and each would take an inode.
+const MIN_CACHED: usize = 4096;
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Entry mtime (seconds since the epoch); `None`: [`ZIP_EPOCH`].
     pub mtime: Option<u64>,
     /// Compression threads; `None`: rayon's default (one per core).
     pub threads: Option<usize>,
+    /// The compressed-entry cache folder (`None`: compress every entry).
+    /// The output is the same bytes with or without it.
+    pub cache: Option<PathBuf>,
 }
 
 impl Options {
-    /// Options for a run: `SOURCE_DATE_EPOCH` from the environment.
+    /// Options for a run: `SOURCE_DATE_EPOCH` from the environment, the
+    /// compressed-entry cache in the pyship cache.
     pub fn from_context(ctx: &Context<'_>) -> Self {
         Self {
             mtime: ctx.env.source_date_epoch(),
             threads: None,
+            cache: Some(ctx.cache.bucket(entry_cache::BUCKET)),
         }
+    }
+
+    fn entry_cache(&self, setting: &str) -> Option<Arc<EntryCache>> {
+        self.cache.as_ref().map(|dir| {
+            Arc::new(EntryCache::new(
+                dir,
+                setting,
+                entry_cache::DEFAULT_MAX_BYTES,
+            ))
+        })
     }
 }
 
@@ -240,7 +271,7 @@ struct Packed {
     data: Vec<u8>,
 }
 
-fn pack(entry: &Entry) -> Result<Packed, Error> {
+fn pack(entry: &Entry, cache: Option<&EntryCache>) -> Result<Packed, Error> {
     let mut raw = Vec::new();
     fs_err::File::open(&entry.path)
         .and_then(|mut f| f.read_to_end(&mut raw))
@@ -251,28 +282,75 @@ fn pack(entry: &Entry) -> Result<Packed, Error> {
     let crc = crc32fast::hash(&raw);
     let size = raw.len() as u64;
     let lower = entry.name.to_ascii_lowercase();
-    if !STORED.iter().any(|s| lower.ends_with(s)) && !raw.is_empty() {
-        let mut enc = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(raw.len() / 2),
-            flate2::Compression::default(),
-        );
-        enc.write_all(&raw).expect("writing to a Vec cannot fail");
-        let deflated = enc.finish().expect("writing to a Vec cannot fail");
-        if deflated.len() < raw.len() {
+    if STORED.iter().any(|s| lower.ends_with(s)) || raw.is_empty() {
+        return Ok(Packed {
+            crc,
+            size,
+            method: 0,
+            data: raw,
+        });
+    }
+    let cache = cache.filter(|_| raw.len() >= MIN_CACHED);
+    let key = cache.map(|_| entry_cache::key(&raw));
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        // A record whose facts disagree with the content is not used.
+        if let Some(r) = cache.get(key).filter(|r| r.crc == crc && r.size == size) {
+            let data = match r.method {
+                8 => r.data,
+                _ => raw,
+            };
             return Ok(Packed {
                 crc,
                 size,
-                method: 8,
-                data: deflated,
+                method: r.method,
+                data,
             });
         }
     }
-    Ok(Packed {
-        crc,
-        size,
-        method: 0,
-        data: raw,
-    })
+    let deflated = deflate(&raw);
+    let packed = if deflated.len() < raw.len() {
+        Packed {
+            crc,
+            size,
+            method: 8,
+            data: deflated,
+        }
+    } else {
+        Packed {
+            crc,
+            size,
+            method: 0,
+            data: raw,
+        }
+    };
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        // A stored entry is recorded without its bytes: they are the content.
+        let data = if packed.method == 8 {
+            packed.data.clone()
+        } else {
+            Vec::new()
+        };
+        cache.put(
+            key,
+            &entry_cache::Record {
+                method: packed.method,
+                crc,
+                size,
+                data,
+            },
+        );
+    }
+    Ok(packed)
+}
+
+/// Raw deflate of `raw` at [`LEVEL`].
+fn deflate(raw: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(raw.len() / 2),
+        flate2::Compression::new(LEVEL),
+    );
+    enc.write_all(raw).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
 }
 
 /// (year, month, day) of `days` since 1970-01-01 (Howard Hinnant's
@@ -305,6 +383,18 @@ pub fn dos_datetime(secs: u64) -> (u16, u16) {
     (date, time)
 }
 
+/// The compression thread pool of `opts`.
+fn pool(opts: &Options) -> Result<rayon::ThreadPool, Error> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = opts.threads {
+        b = b.num_threads(n);
+    }
+    b.build().map_err(|source| Error::Pool {
+        threads: opts.threads.unwrap_or(0),
+        source,
+    })
+}
+
 /// Write `tree` as a deterministic zip at `dest`, every entry under `top/`.
 pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<usize, Error> {
     let list = entries(tree, top, false)?;
@@ -313,17 +403,9 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
             path: dest.to_owned(),
         });
     }
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = opts.threads {
-            b = b.num_threads(n);
-        }
-        b.build().map_err(|source| Error::Pool {
-            threads: opts.threads.unwrap_or(0),
-            source,
-        })?
-    };
+    let pool = pool(opts)?;
     let (date, time) = dos_datetime(opts.mtime.unwrap_or(ZIP_EPOCH));
+    let cache = opts.entry_cache(ZIP_SETTING);
     let werr = |source| Error::Write {
         path: dest.to_owned(),
         source,
@@ -340,7 +422,7 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
                 batch
                     .par_iter()
                     .map(|e| match e.kind {
-                        Kind::File | Kind::Symlink(_) => pack(e).map(Some),
+                        Kind::File | Kind::Symlink(_) => pack(e, cache.as_deref()).map(Some),
                         Kind::Dir => Ok(None),
                     })
                     .collect::<Result<_, _>>()
@@ -416,6 +498,10 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
         end.extend_from_slice(&0u16.to_le_bytes());
         w.write_all(&end).map_err(werr)
     })?;
+    if let Some(cache) = cache.filter(|c| c.wrote()) {
+        // Bounded: a failed trim only leaves the cache larger until the next one.
+        let _ = cache.trim();
+    }
     Ok(list.len())
 }
 
@@ -425,8 +511,8 @@ pub fn write_tar_gz(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Resu
     write_tar_gz_reporting(tree, top, dest, opts, &crate::report::NullReporter)
 }
 
-/// [`write_tar_gz`] with a progress bar of the bytes gzipped (single-threaded:
-/// the slow part of a Linux bundle, so the user sees it move).
+/// [`write_tar_gz`] with a progress bar of the bytes packed. The gzip stream is
+/// compressed in parallel chunks ([`gzip`]), the same bytes at any thread count.
 pub fn write_tar_gz_reporting(
     tree: &Path,
     top: &str,
@@ -447,14 +533,17 @@ pub fn write_tar_gz_reporting(
         .unwrap_or_default();
     let bar = reporter.progress(&format!("gzip {name}"), Some(total), true);
     let mtime = opts.mtime.unwrap_or(ZIP_EPOCH);
+    let pool = pool(opts)?;
+    let cache = opts
+        .cache
+        .as_ref()
+        .map(|dir| Arc::new(gzip::chunk_cache(dir)));
     let werr = |source| Error::Write {
         path: dest.to_owned(),
         source,
     };
     write_atomically(dest, |w| {
-        let gz = flate2::GzBuilder::new()
-            .mtime(0)
-            .write(w, flate2::Compression::default());
+        let gz = gzip::ParGzEncoder::new(w, pool, LEVEL, cache.clone()).map_err(werr)?;
         let mut tar = tar::Builder::new(gz);
         tar.mode(tar::HeaderMode::Deterministic);
         for e in &list {
@@ -499,6 +588,9 @@ pub fn write_tar_gz_reporting(
         bar.finish();
         Ok(())
     })?;
+    if let Some(cache) = cache.filter(|c| c.wrote()) {
+        let _ = cache.trim();
+    }
     Ok(list.len())
 }
 
@@ -623,6 +715,7 @@ mod tests {
             &Options {
                 mtime: Some(1_700_000_000),
                 threads: Some(1),
+                cache: None,
             },
         )
         .unwrap();
@@ -633,10 +726,79 @@ mod tests {
             &Options {
                 mtime: Some(1_700_000_000),
                 threads: Some(4),
+                cache: None,
             },
         )
         .unwrap();
         assert_eq!(fs_err::read(&a).unwrap(), fs_err::read(&b).unwrap());
+    }
+
+    /// The compressed-entry cache never changes the output: cold (no cache),
+    /// first run (filling it) and warm (reading it) give the same bytes, at
+    /// one thread and at four, for the zip and the tar.gz.
+    #[test]
+    fn cached_entries_give_byte_identical_archives_at_any_thread_count() {
+        let t = sample_tree();
+        // Large enough entries to be cached (MIN_CACHED), compressible and not.
+        for i in 0..8u32 {
+            let body: Vec<u8> = if i % 2 == 0 {
+                format!("big module {i}\n").repeat(2000).into_bytes()
+            } else {
+                (0..20_000u32)
+                    .map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(i) >> 11) as u8)
+                    .collect()
+            };
+            fs_err::write(t.path().join(format!("python/big{i}.bin")), body).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let cache = out.path().join("cache");
+        let opts = |threads, cache: Option<&Path>| Options {
+            mtime: Some(1_700_000_000),
+            threads: Some(threads),
+            cache: cache.map(Path::to_owned),
+        };
+        for (ext, write) in [
+            (
+                "zip",
+                write_zip as fn(&Path, &str, &Path, &Options) -> Result<usize, Error>,
+            ),
+            ("tar.gz", write_tar_gz),
+        ] {
+            let cold = out.path().join(format!("cold.{ext}"));
+            write(t.path(), "App", &cold, &opts(1, None)).unwrap();
+            let cold = fs_err::read(&cold).unwrap();
+            for (run, threads) in [("fill", 4), ("warm1", 1), ("warm4", 4)] {
+                let p = out.path().join(format!("{run}.{ext}"));
+                write(t.path(), "App", &p, &opts(threads, Some(&cache))).unwrap();
+                assert!(
+                    fs_err::read(&p).unwrap() == cold,
+                    "{ext} {run} differs from the cold archive"
+                );
+            }
+        }
+        // The zip's records are there, one per cached entry.
+        let zip_records = walkdir::WalkDir::new(cache.join(ZIP_SETTING))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count();
+        assert_eq!(zip_records, 8);
+        // A damaged record is not used: the output is still the cold one.
+        for e in walkdir::WalkDir::new(cache.join(ZIP_SETTING)) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                let mut b = fs_err::read(e.path()).unwrap();
+                let n = b.len();
+                b[n - 1] ^= 0x55;
+                fs_err::write(e.path(), b).unwrap();
+            }
+        }
+        let p = out.path().join("damaged.zip");
+        write_zip(t.path(), "App", &p, &opts(2, Some(&cache))).unwrap();
+        assert_eq!(
+            fs_err::read(&p).unwrap(),
+            fs_err::read(out.path().join("cold.zip")).unwrap()
+        );
     }
 
     #[test]
@@ -703,6 +865,7 @@ mod tests {
         let o = Options {
             mtime: Some(1_700_000_000),
             threads: Some(1),
+            cache: None,
         };
         let (a, b) = (out.path().join("a.zip"), out.path().join("b.zip"));
         let (ta, tb) = (out.path().join("a.tar.gz"), out.path().join("b.tar.gz"));
@@ -740,6 +903,7 @@ mod tests {
         let o = Options {
             mtime: Some(1_700_000_000),
             threads: None,
+            cache: None,
         };
         write_tar_gz(t.path(), "App", &a, &o).unwrap();
         write_tar_gz(t.path(), "App", &b, &o).unwrap();
@@ -760,6 +924,46 @@ mod tests {
         assert_eq!(seen["App/run.sh"].1, 1_700_000_000);
         assert_eq!(seen["App/run-link"].2, tar::EntryType::Symlink);
         assert_eq!(seen["App/python/python311._pth"].0, 0o644);
+    }
+
+    /// The parallel gzip is one stream that `gzip -t` accepts and `tar xzf`
+    /// unpacks to the same files, over several chunks.
+    #[cfg(unix)]
+    #[test]
+    fn tar_gz_reads_with_gzip_and_tar() {
+        use std::process::Command;
+        let t = sample_tree();
+        for i in 0..3u32 {
+            let body: Vec<u8> = (0..(gzip::CHUNK as u32 + 12_345))
+                .map(|x| (x.wrapping_mul(2_654_435_761).wrapping_add(i) >> 20) as u8)
+                .collect();
+            fs_err::write(t.path().join(format!("python/lib{i}.so")), body).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        let a = out.path().join("a.tar.gz");
+        let o = Options {
+            mtime: Some(1_700_000_000),
+            threads: Some(2),
+            cache: None,
+        };
+        write_tar_gz(t.path(), "App", &a, &o).unwrap();
+        let gz = Command::new("gzip")
+            .arg("-t")
+            .arg(&a)
+            .output()
+            .expect("this test needs `gzip` (the Debian package `gzip`)");
+        assert!(gz.status.success(), "gzip -t: {gz:?}");
+        let x = out.path().join("x");
+        fs_err::create_dir_all(&x).unwrap();
+        let tar = Command::new("tar")
+            .arg("xzf")
+            .arg(&a)
+            .arg("-C")
+            .arg(&x)
+            .output()
+            .expect("this test needs `tar` (the Debian package `tar`)");
+        assert!(tar.status.success(), "tar xzf: {tar:?}");
+        assert!(tree_files(t.path()) == tree_files(&x.join("App")));
     }
 
     #[test]
