@@ -391,3 +391,228 @@ fn windows_exe_bundles_the_same_zip_as_linux_and_the_app_answers() {
         "{stderr}"
     );
 }
+
+/// A folder under `base` whose path is longer than Windows' classic 260
+/// characters (`MAX_PATH`), with spaces and non-ASCII names on the way.
+fn long_dir(base: &Path) -> PathBuf {
+    let mut d = base.join("Ordner mit Leerzeichen ü");
+    while WinePrefix::windows_path(&d).chars().count() < 280 {
+        d = d.join("ein recht langer Ordnername – ß");
+    }
+    d
+}
+
+/// A small site-packages: a package with tests, bytecode, stubs and C
+/// headers (which the generic preset removes), and its dist-info (kept).
+fn site_packages(root: &Path) {
+    for (rel, body) in [
+        ("späť/__init__.py", "VALUE = 1\n"),
+        ("späť/core.py", "def f():\n    return 2\n"),
+        ("späť/core.pyi", "def f() -> int: ...\n"),
+        ("späť/tests/__init__.py", ""),
+        ("späť/tests/test_core.py", "def test_f():\n    pass\n"),
+        (
+            "späť/__pycache__/core.cpython-311.pyc",
+            "not really bytecode",
+        ),
+        ("späť/include/späť.h", "int f(void);\n"),
+        (
+            "späť-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: späť\nVersion: 1.0\n",
+        ),
+        ("späť-1.0.dist-info/top_level.txt", "späť\n"),
+    ] {
+        let p = root.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, body).unwrap();
+    }
+}
+
+/// Every file under `root`, relative, `/`-separated, sorted.
+fn files_under(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(root)
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs_err::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn windows_exe_strips_a_tree_behind_a_long_path_with_spaces_and_non_ascii_names() {
+    let prefix = WinePrefix::new();
+    let base = tempfile::tempdir().unwrap();
+    let long = long_dir(base.path()).join("site-packages");
+    assert!(WinePrefix::windows_path(&long).chars().count() > 260);
+    site_packages(&long);
+    // The same tree stripped by the Linux binary, at a short path.
+    let short = base.path().join("linux/site-packages");
+    site_packages(&short);
+    let cache = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .args(["pyship", "strip", "--platform", "windows"])
+        .arg(&short)
+        .assert()
+        .success();
+
+    let mut c = wine_pyship(&prefix, base.path(), cache.path());
+    c.args(["strip", "--platform", "windows", "--format", "json"])
+        .arg(WinePrefix::windows_path(&long));
+    let out = run(c, "cargo-pyship.exe pyship strip (long path)");
+    let v = json_of(&out, "cargo-pyship.exe pyship strip (long path)");
+    let left = files_under(&long);
+    assert_eq!(
+        left,
+        files_under(&short),
+        "the Windows host strips what the Linux host strips\n{v}"
+    );
+    for gone in [
+        "späť/tests/test_core.py",
+        "späť/__pycache__/core.cpython-311.pyc",
+        "späť/core.pyi",
+    ] {
+        assert!(!left.iter().any(|f| f == gone), "{gone} kept: {left:?}");
+    }
+    for kept in [
+        "späť/__init__.py",
+        "späť/core.py",
+        "späť-1.0.dist-info/METADATA",
+    ] {
+        assert!(left.iter().any(|f| f == kept), "{kept} removed: {left:?}");
+    }
+}
+
+#[test]
+fn windows_exe_publishes_to_the_test_gitea_and_a_second_run_uploads_nothing() {
+    use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+    let prefix = WinePrefix::new();
+    let gitea = GiteaServer::start();
+    let (_t, dir) = copy_fixture("hello");
+    // Artifacts in an out dir behind a long path with spaces and non-ASCII names.
+    let out_dir = long_dir(dir.parent().unwrap()).join("dist ü");
+    fs_err::create_dir_all(&out_dir).unwrap();
+    for (suffix, size) in [
+        ("win-x64.zip", 3000usize),
+        ("setup.exe", 2000),
+        ("linux-x64.tar.gz", 1000),
+    ] {
+        let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        fs_err::write(out_dir.join(format!("Hello-App-v1.2.3-{suffix}")), body).unwrap();
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let publish = |args: &[&str]| {
+        let mut c = wine_pyship(&prefix, &dir, cache.path());
+        c.env("GITHUB_SERVER_URL", gitea.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .args(["publish", "--version", "v1.2.3", "--out"])
+            .arg(WinePrefix::windows_path(&out_dir))
+            .args(args);
+        run(c, "cargo-pyship.exe pyship publish")
+    };
+    // A dry run first: no write request.
+    let out = publish(&["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(gitea.writes().is_empty(), "{:?}", gitea.writes());
+
+    let out = publish(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rel = gitea.release(REPO, "v1.2.3").expect("the release exists");
+    let mut names: Vec<&str> = rel.assets.iter().map(|a| a.name.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "Hello-App-v1.2.3-linux-x64.tar.gz",
+            "Hello-App-v1.2.3-setup.exe",
+            "Hello-App-v1.2.3-win-x64.zip",
+            "SHA256SUMS"
+        ]
+    );
+    for a in &rel.assets {
+        assert_eq!(
+            a.data,
+            fs_err::read(out_dir.join(&a.name)).unwrap(),
+            "{}",
+            a.name
+        );
+    }
+    // SHA256SUMS written on the Windows host names the files as Linux's does.
+    let sums = fs_err::read_to_string(out_dir.join("SHA256SUMS")).unwrap();
+    assert!(!sums.contains('\r') && !sums.contains('\\'), "{sums}");
+
+    gitea.clear_log();
+    let out = publish(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(gitea.writes().is_empty(), "{:?}\n{stderr}", gitea.writes());
+    assert_eq!(stderr.matches("Unchanged").count(), 4, "{stderr}");
+}
+
+#[test]
+fn windows_exe_release_dry_run_prints_the_linux_hosts_plan_and_changes_nothing() {
+    let prefix = WinePrefix::new();
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let py = dir.join("python/pyproject.toml");
+    let before = fs_err::read(&py).unwrap();
+    let env = [
+        ("GITHUB_SERVER_URL", "https://git.example.com"),
+        ("GITHUB_REPOSITORY", "owner/hello"),
+        ("DEPLOY_TOKEN", "not-used-by-a-dry-run"),
+    ];
+    let mut linux = std::process::Command::new(bin());
+    for v in pyship_build::env::ALL {
+        linux.env_remove(v);
+    }
+    linux
+        .current_dir(&dir)
+        .env("PYSHIP_CACHE_DIR", cache.path())
+        .env("NO_COLOR", "1")
+        .envs(env)
+        .args(["pyship", "release", "--dry-run"]);
+    let linux = run(linux, "linux release --dry-run");
+    assert!(
+        linux.status.success(),
+        "{}",
+        String::from_utf8_lossy(&linux.stderr)
+    );
+    let mut win = wine_pyship(&prefix, &dir, cache.path());
+    win.envs(env).args(["release", "--dry-run"]);
+    let win = run(win, "cargo-pyship.exe pyship release --dry-run");
+    let stderr = String::from_utf8_lossy(&win.stderr);
+    assert!(win.status.success(), "{stderr}");
+    let text = |o: &Output| unix_paths_in(&String::from_utf8_lossy(&o.stdout));
+    assert!(text(&win).contains("publish"), "{}", text(&win));
+    assert_eq!(text(&win), text(&linux), "the dry run's plan, paths aside");
+    assert_eq!(fs_err::read(&py).unwrap(), before, "nothing stamped");
+    assert!(!dir.join("dist").exists(), "nothing built");
+}
