@@ -38,6 +38,10 @@ pub use link::{link_package, manual_link_steps, LinkOutcome, LinkPlan};
 
 /// The named build context holding a maturin project's Linux wheels.
 pub const WHEELS_CONTEXT: &str = "pyship-wheels";
+/// The named build context holding the updater (`pyship_update` and its
+/// config), copied into the image's site-packages so the app imports it
+/// there as in a bundle (where it reports `docker` and refuses to apply).
+pub const UPDATE_CONTEXT: &str = "pyship-update";
 
 /// The rendered default's name among the templates.
 pub const TEMPLATE: &str = "docker/Dockerfile.j2";
@@ -114,6 +118,14 @@ pub enum Error {
     Net(#[from] crate::net::Error),
     #[error(transparent)]
     Wheel(#[from] crate::wheel::Error),
+    #[error(transparent)]
+    Update(#[from] crate::update::Error),
+    #[error("could not clear {path}")]
+    Clean {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
 }
 
 impl Hint for Error {
@@ -134,6 +146,8 @@ impl Hint for Error {
             Error::Target(e) => return crate::error::Hint::hint(e),
             Error::Net(e) => return e.hint(),
             Error::Wheel(e) => return e.hint(),
+            Error::Update(e) => return e.hint(),
+            Error::Clean { .. } => "check that the output directory is writable".into(),
         })
     }
 }
@@ -218,6 +232,9 @@ pub struct DockerPlan {
     /// A maturin project: the folder of its built Linux wheels, passed to the
     /// build as the named context [`WHEELS_CONTEXT`].
     pub wheels: Option<PathBuf>,
+    /// The updater's folder, passed as the named context [`UPDATE_CONTEXT`]
+    /// (`None`: `update.enabled = false`).
+    pub update: Option<PathBuf>,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub commands: Vec<CommandLine>,
@@ -387,6 +404,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             python_src => python_src,
             includes => includes,
             wheels_context => WHEELS_CONTEXT,
+            update_context => plan.update.is_some().then_some(UPDATE_CONTEXT),
             wheel_requirement => wheel_requirement,
             stamp => !py.is_maturin() && !py.dynamic_version && py.version.is_some(),
             stamp_script => STAMP_SCRIPT,
@@ -468,6 +486,10 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
     } else {
         None
     };
+    let update = plan
+        .update
+        .is_some()
+        .then(|| plan.work_dir.join("docker").join("update"));
     let mut commands = Vec::new();
     if opts.push {
         let user = env
@@ -503,6 +525,12 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         args.extend([
             "--build-context".to_owned(),
             format!("{WHEELS_CONTEXT}={}", w.display()),
+        ]);
+    }
+    if let Some(u) = &update {
+        args.extend([
+            "--build-context".to_owned(),
+            format!("{UPDATE_CONTEXT}={}", u.display()),
         ]);
     }
     args.push(context.display().to_string());
@@ -542,6 +570,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         dockerfile_generated,
         dockerignore,
         wheels,
+        update,
         build_args,
         labels,
         commands,
@@ -591,6 +620,18 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         if !has_app_wheel(plan_, dir) {
             crate::wheel::run(plan_, crate::platform::Platform::Linux, ctx)?;
         }
+    }
+    if let Some(dir) = &dp.update {
+        // The folder stands for site-packages; the config's bundle root is
+        // that folder itself, which holds no `app/` or `python/`, so the
+        // updater in the image says `docker`.
+        crate::fs::remove_dir_if_exists(dir, &plan_.write_roots(&ctx.cache)).map_err(|source| {
+            Error::Clean {
+                path: dir.clone(),
+                source,
+            }
+        })?;
+        crate::update::run(plan_, crate::platform::Platform::Linux, dir, dir, ctx)?;
     }
     if dp.dockerfile_generated {
         let text = render_dockerfile(plan_)?;

@@ -59,6 +59,8 @@ fn build_line(version: &str, pep440: &str, tags: &[&str]) -> String {
     for t in tags {
         s.push_str(&format!(" --tag git.example.com/owner/hello:{t}"));
     }
+    // The updater goes in as a named context (rendered into the work dir first).
+    s.push_str(" --build-context pyship-update=[project]/dist/.pyship/docker/update");
     s.push_str(" [project]");
     s
 }
@@ -103,7 +105,7 @@ fn docker_commands_backport_does_not_move_latest() {
     );
     git(&dir, &["tag", "v1.0.1"]);
     let out = print_commands(&dir, &["--push"]);
-    assert!(out.contains("--tag git.example.com/owner/hello:v1.0.1 --tag git.example.com/owner/hello:1.0.1 [project]"), "{out}");
+    assert!(out.contains("--tag git.example.com/owner/hello:v1.0.1 --tag git.example.com/owner/hello:1.0.1 --build-context"), "{out}");
     assert!(
         !out.contains(":latest"),
         "a backport must not move latest:\n{out}"
@@ -289,6 +291,65 @@ fn docker_failed_login_warns_and_skips_the_image() {
         1,
         "token only on stdin: {log}"
     );
+}
+
+#[test]
+fn docker_image_gets_the_updater_which_says_docker() {
+    let (_t, dir) = tagged_hello();
+    let (bin, log) = recording_docker(&dir, true);
+    let cache = tempfile::tempdir().unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .env("PATH", bin.path())
+        .env("GITHUB_SERVER_URL", SERVER)
+        .env("GITHUB_REPOSITORY", "owner/hello")
+        .args(["pyship", "docker", "--version", "1.0.0"])
+        .assert()
+        .success();
+    let log = fs_err::read_to_string(&log).unwrap();
+    let update = dir.join("dist/.pyship/docker/update");
+    assert!(
+        log.contains(&format!(
+            "--build-context pyship-update={}",
+            update.display()
+        )),
+        "{log}"
+    );
+    let dockerfile = fs_err::read_to_string(dir.join("dist/.pyship/docker/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(
+            "COPY --from=pyship-update [\"/\", \"/usr/local/lib/python3.11/site-packages/\"]"
+        ),
+        "{dockerfile}"
+    );
+    // The context is what site-packages gets: the package and its config.
+    let config: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(update.join("pyship_update.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["platform"], "linux", "{config}");
+    assert_eq!(config["version"], "1.0.0", "{config}");
+    assert_eq!(config["repo"], "owner/hello", "{config}");
+    // Imported from there as the image imports it, with /.dockerenv present,
+    // it reports `docker` (no bundle layout around it) and apply refuses.
+    let fake_root = tempfile::tempdir().unwrap();
+    let dockerenv = fake_root.path().join(".dockerenv");
+    fs_err::write(&dockerenv, "").unwrap();
+    let script = format!(
+        "import sys; sys.path.insert(0, {sp:?}); import pyship_update as u; \
+         u._default().dockerenv = {de:?}; print(u.install_type())",
+        sp = update.display().to_string(),
+        de = dockerenv.display().to_string(),
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "docker");
 }
 
 /// An HTTP responder on 127.0.0.1 that answers every request with `status`

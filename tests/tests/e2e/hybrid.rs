@@ -542,7 +542,7 @@ fn hybrid_docker_image_installs_the_built_linux_wheel() {
     let log = bin.path().join("docker.log");
     let seen = bin.path().join("wheels-seen");
     let script = format!(
-        "#!/bin/sh\necho \"argv: $*\" >> '{log}'\n[ \"$1\" = info ] && {{ echo 27.0.0; exit 0; }}\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --build-context) mkdir -p '{seen}' && cp -R \"${{2#pyship-wheels=}}\"/. '{seen}/'; shift;;\n  esac\n  shift\ndone\nexit 0\n",
+        "#!/bin/sh\necho \"argv: $*\" >> '{log}'\n[ \"$1\" = info ] && {{ echo 27.0.0; exit 0; }}\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --build-context) case \"$2\" in pyship-wheels=*) mkdir -p '{seen}' && cp -R \"${{2#pyship-wheels=}}\"/. '{seen}/';; esac; shift;;\n  esac\n  shift\ndone\nexit 0\n",
         log = log.display(),
         seen = seen.display(),
     );
