@@ -236,6 +236,30 @@ pub fn copy_tree_with<E: From<Error>>(
     Ok(n)
 }
 
+/// `path` relative to `base` with `/` separators (`.` for `base` itself).
+pub fn rel_slash(base: &Path, p: &Path) -> String {
+    match p.strip_prefix(base) {
+        Ok(r) if r.as_os_str().is_empty() => ".".into(),
+        Ok(r) => r.to_string_lossy().replace('\\', "/"),
+        Err(_) => p.to_string_lossy().replace('\\', "/"),
+    }
+}
+
+/// `path` relative to `base` with `/` separators, going up with `..` when
+/// `path` is not below `base` (they share an ancestor).
+pub fn rel_up(base: &Path, path: &Path) -> String {
+    for (up, dir) in base.ancestors().enumerate() {
+        if let Ok(rest) = path.strip_prefix(dir) {
+            if up == 0 {
+                return rel_slash(base, path);
+            }
+            let rest = rest.to_string_lossy().replace('\\', "/");
+            return format!("{}{rest}", "../".repeat(up));
+        }
+    }
+    rel_slash(base, path)
+}
+
 /// `path` made absolute (against the current directory) with `.` and `..`
 /// resolved lexically, without touching the file system.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -442,5 +466,20 @@ mod tests {
         );
         // Nothing left behind.
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn rel_up_goes_up_to_the_shared_ancestor() {
+        let base = Path::new("/w/p/rust");
+        assert_eq!(
+            rel_up(base, Path::new("/w/p/rust/src/lib.rs")),
+            "src/lib.rs"
+        );
+        assert_eq!(
+            rel_up(base, Path::new("/w/p/pyproject.toml")),
+            "../pyproject.toml"
+        );
+        assert_eq!(rel_up(base, Path::new("/w/q/x.toml")), "../../q/x.toml");
+        assert_eq!(rel_slash(base, base), ".");
     }
 }

@@ -219,14 +219,6 @@ fn from_wheels(project: &Project, py: &Pyproject, top: &str) -> bool {
         })
 }
 
-fn rel_slash(base: &Path, p: &Path) -> String {
-    match p.strip_prefix(base) {
-        Ok(r) if r.as_os_str().is_empty() => ".".into(),
-        Ok(r) => r.to_string_lossy().replace('\\', "/"),
-        Err(_) => p.display().to_string(),
-    }
-}
-
 /// Decide `app-src` for `module` (see the module docs).
 pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc, Error> {
     let top = top_package(module);
@@ -252,7 +244,7 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
             return Err(Error::IsPackage {
                 written: shown,
                 table: table.clone(),
-                parent: rel_slash(&project.config_dir, parent),
+                parent: crate::fs::rel_slash(&project.config_dir, parent),
                 resolved: dir,
             });
         }

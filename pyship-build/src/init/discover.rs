@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::DocumentMut;
 
+use crate::fs::{rel_slash, rel_up};
 use crate::launch::{Launch, Target};
 use crate::layout;
 use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
@@ -134,15 +135,6 @@ pub fn is_virtual(manifest: &Path) -> bool {
         .is_some_and(|d| d.get("workspace").is_some() && d.get("package").is_none())
 }
 
-/// `path` relative to `base` with `/` separators (`.` for `base` itself).
-pub fn rel_slash(base: &Path, p: &Path) -> String {
-    match p.strip_prefix(base) {
-        Ok(r) if r.as_os_str().is_empty() => ".".into(),
-        Ok(r) => r.to_string_lossy().replace('\\', "/"),
-        Err(_) => p.to_string_lossy().replace('\\', "/"),
-    }
-}
-
 /// How many folders above a crate init looks for the maturin project that
 /// builds it (a `rust/` or `crates/x/` folder beside the Python sources).
 const ABOVE_DEPTH: usize = 3;
@@ -173,24 +165,6 @@ fn maturin_project_above(root: &Path, manifest: &Path) -> Option<(Pyproject, Str
         return None;
     }
     None
-}
-
-/// `path` relative to `base` with `/` separators, going up with `..` when
-/// `path` is not below `base` (they share an ancestor).
-pub fn rel_up(base: &Path, path: &Path) -> String {
-    if path.starts_with(base) {
-        return rel_slash(base, path);
-    }
-    let mut up = String::new();
-    let mut b = base;
-    while let Some(parent) = b.parent() {
-        up.push_str("../");
-        if let Ok(rest) = path.strip_prefix(parent) {
-            return format!("{up}{}", rest.to_string_lossy().replace('\\', "/"));
-        }
-        b = parent;
-    }
-    rel_slash(base, path)
 }
 
 /// A pyproject.toml that describes a Python project (`[project]` with a

@@ -232,7 +232,7 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
                     derived.app_src = a
                         .dir
                         .as_deref()
-                        .map(|d| discover::rel_slash(&eff.config_dir, d));
+                        .map(|d| crate::fs::rel_slash(&eff.config_dir, d));
                     if a.dir.is_none() {
                         derived.no_app_src = Some(a.origin.trim_start_matches("none: ").to_owned());
                     }
@@ -500,10 +500,6 @@ fn append_table(base: &str, table: &str) -> String {
     out
 }
 
-fn rel_slash(base: &Path, p: &Path) -> String {
-    discover::rel_slash(base, p)
-}
-
 /// Whether `name` can be a CI secret (Gitea's rule: `[A-Z_][A-Z0-9_]*`, not
 /// `GITHUB_`/`GITEA_`-prefixed, not `CI`).
 fn valid_secret_name(name: &str) -> bool {
@@ -571,10 +567,10 @@ pub fn workflows(
     // Canonical forms so a symlinked temp dir still strips to a relative path.
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let repo_c = canon(&repo);
-    let project_dir = rel_slash(&repo_c, &canon(&project.config_dir));
+    let project_dir = crate::fs::rel_slash(&repo_c, &canon(&project.config_dir));
     let python_dir = pyproject
         .and_then(|p| p.path.parent())
-        .map(|d| rel_slash(&repo_c, &canon(d)))
+        .map(|d| crate::fs::rel_slash(&repo_c, &canon(d)))
         .unwrap_or_else(|| project_dir.clone());
     let python_xy = crate::plan::PythonVersion::parse(&project.config.python)
         .map(|p| p.xy)
