@@ -444,7 +444,10 @@ fn workspace_member<'a>(
         return Ok(None);
     };
     let root: &Path = meta.workspace_root.as_std_path();
-    if let Some(name) = table.get("package").and_then(|v| v.as_str()) {
+    let manifest = root.join("Cargo.toml");
+    // Parsed as every table is, so a mistyped key is its own error here too.
+    let raw = RawConfig::from_json(table, ConfigTable::Workspace.key(), &manifest)?;
+    if let Some(name) = raw.package.as_deref() {
         return members
             .iter()
             .find(|p| p.name.as_str() == name)
@@ -453,7 +456,7 @@ fn workspace_member<'a>(
             .ok_or_else(|| Error::NoSuchMember {
                 name: name.to_owned(),
                 table: ConfigTable::Workspace.key(),
-                manifest: root.join("Cargo.toml"),
+                manifest,
                 members: members
                     .iter()
                     .map(|p| p.name.to_string())
@@ -462,10 +465,9 @@ fn workspace_member<'a>(
             });
     }
     let pyproject = root.join(
-        table
-            .get("pyproject")
-            .and_then(|v| v.as_str())
-            .unwrap_or("pyproject.toml"),
+        raw.pyproject
+            .as_deref()
+            .unwrap_or(Path::new("pyproject.toml")),
     );
     let Some(manifest) = Pyproject::read(&pyproject)
         .ok()

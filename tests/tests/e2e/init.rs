@@ -440,6 +440,18 @@ fn a_workspace_of_several_members_ships_the_one_its_table_names() {
     plan(&dir, &[]).code(1).stderr(predicate::str::contains(
         "no such workspace member (members: ws-core, ws-cli)",
     ));
+    // A mistyped value is the config's own error, not "several candidates".
+    fs_err::write(
+        &root,
+        written.replace("package = \"ws-cli\"", "package = 5"),
+    )
+    .unwrap();
+    plan(&dir, &[])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "invalid `package` in [workspace.metadata.pyship]",
+        ))
+        .stderr(predicate::str::contains("expected a string"));
 }
 
 #[test]
