@@ -238,6 +238,26 @@ pub enum TkinterSource {
     Pypi,
 }
 
+impl Launcher {
+    /// The value as written in the config (`windows.launcher`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Launcher::Vbs => "vbs",
+            Launcher::Pythonw => "pythonw",
+        }
+    }
+}
+
+impl LinuxRuntime {
+    /// The value as written in the config (`linux.runtime`).
+    pub fn key(self) -> &'static str {
+        match self {
+            LinuxRuntime::Standalone => "standalone",
+            LinuxRuntime::Venv => "venv",
+        }
+    }
+}
+
 impl TkinterSource {
     pub fn key(self) -> &'static str {
         match self {

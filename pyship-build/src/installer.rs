@@ -287,10 +287,7 @@ pub fn render_with(
     remove_dirs.retain(|d| d != DATA_DIR);
     remove_dirs.sort();
     remove_dirs.dedup();
-    let launcher = match plan.config.windows.launcher {
-        Launcher::Vbs => "vbs",
-        Launcher::Pythonw => "pythonw",
-    };
+    let launcher = plan.config.windows.launcher.key();
     let dir_name = plan.file_name.clone();
     let ctx = TemplateContext {
         name: &plan.name,

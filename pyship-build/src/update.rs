@@ -14,7 +14,6 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Launcher;
 use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::Plan;
@@ -109,10 +108,9 @@ fn root_from(site_packages: &Path, bundle: &Path) -> Result<String, Error> {
 
 /// The generated config of `platform`'s bundle.
 pub fn bundle_config(plan: &Plan, settings: &Settings, platform: Platform, root: String) -> String {
-    let launcher = match (platform, plan.config.windows.launcher) {
-        (Platform::Linux, _) => "run.sh",
-        (Platform::Windows, Launcher::Vbs) => "vbs",
-        (Platform::Windows, Launcher::Pythonw) => "pythonw",
+    let launcher = match platform {
+        Platform::Linux => "run.sh",
+        Platform::Windows => plan.config.windows.launcher.key(),
     };
     let config = BundleConfig {
         schema: CONFIG_SCHEMA,

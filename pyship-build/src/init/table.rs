@@ -6,7 +6,7 @@
 //! showing the value in use (the derived one where there is one), so the
 //! table reads as the whole configuration without pinning any default.
 
-use crate::config::{CertSource, Config, Launcher, LinuxRuntime, Provider};
+use crate::config::{CertSource, Config, Provider};
 
 use super::discover::{Discovery, Found};
 use super::Ci;
@@ -258,17 +258,11 @@ pub fn render(
         cw.installer.to_string(),
         dw.installer.to_string(),
     );
-    let launcher = |l: Launcher| {
-        q(match l {
-            Launcher::Vbs => "vbs",
-            Launcher::Pythonw => "pythonw",
-        })
-    };
     w.key(
         "launcher",
         "\"vbs\" (wscript start-hidden.vbs) or \"pythonw\" (no VBScript).",
-        launcher(cw.launcher),
-        launcher(dw.launcher),
+        q(cw.launcher.key()),
+        q(dw.launcher.key()),
     );
     w.key(
         "tkinter",
@@ -319,17 +313,11 @@ pub fn render(
 
     let (cl, dl) = (&c.linux, &d.linux);
     w.header(&format!("{key}.linux"));
-    let runtime = |r: LinuxRuntime| {
-        q(match r {
-            LinuxRuntime::Standalone => "standalone",
-            LinuxRuntime::Venv => "venv",
-        })
-    };
     w.key(
         "runtime",
         "\"standalone\" (relocatable CPython) or \"venv\" (tied to the build host's Python path).",
-        runtime(cl.runtime),
-        runtime(dl.runtime),
+        q(cl.runtime.key()),
+        q(dl.runtime.key()),
     );
     w.opt(
         "runtime-url",

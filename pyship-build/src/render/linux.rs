@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::LinuxRuntime;
 use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::Plan;
@@ -151,10 +150,7 @@ pub fn files(
             )?,
         });
     }
-    let runtime = match linux.runtime {
-        LinuxRuntime::Standalone => "standalone",
-        LinuxRuntime::Venv => "venv",
-    };
+    let runtime = linux.runtime.key();
     out.push(File {
         path: "README.txt".into(),
         mode: 0o644,
