@@ -340,7 +340,7 @@ pub fn run_with(
     if let Some(h) = wine_prep {
         // Done by now (the check waited for it), unless the check was cached:
         // then the next build finds the prefix ready.
-        let _ = h.join();
+        h.finish();
     }
     stages.push(StageTime {
         stage: "check",

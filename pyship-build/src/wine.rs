@@ -35,6 +35,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::Cache;
@@ -68,6 +70,8 @@ pub enum Error {
     },
     #[error("`{program}` did not finish within {secs} s and was stopped")]
     Timeout { program: String, secs: u64 },
+    #[error("`{program}` was stopped because the build it was for ended")]
+    Cancelled { program: String },
     #[error("could not use the cached wine prefix in {path}")]
     Cache {
         path: PathBuf,
@@ -92,6 +96,7 @@ impl Hint for Error {
                 "run it by hand with the same WINEPREFIX to see where it hangs; `wineserver -k` stops a stuck prefix"
                     .into(),
             ),
+            Error::Cancelled { .. } => None,
             Error::Cache { .. } => Some(
                 "`cargo pyship cache clean` removes the cached prefix (the next build prepares a new one)"
                     .into(),
@@ -107,6 +112,23 @@ pub struct Wine {
     prefix: PathBuf,
     /// Set for a private prefix: removed (after `wineserver -k`) on drop.
     owned: Option<tempfile::TempDir>,
+    /// Stops the program running in this prefix.
+    cancel: Cancel,
+}
+
+/// Stops the programs [`run_piped_until`] runs with it: the running one is
+/// killed (its caller gets [`Error::Cancelled`]), and later ones do not start.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// What a program printed, and how it ended.
@@ -142,6 +164,7 @@ impl Wine {
             wine,
             prefix: dir.path().to_path_buf(),
             owned: Some(dir),
+            cancel: Cancel::default(),
         };
         me.boot()?;
         Ok(me)
@@ -163,6 +186,7 @@ impl Wine {
             wine,
             prefix: prepared.copy.path().to_path_buf(),
             owned: Some(prepared.copy),
+            cancel: Cancel::default(),
         })
     }
 
@@ -182,6 +206,7 @@ impl Wine {
             wine: wine.to_owned(),
             prefix,
             owned: None,
+            cancel: Cancel::default(),
         }))
     }
 
@@ -233,7 +258,7 @@ impl Wine {
     fn run_raw(&self, program: &str, args: &[String], timeout: Duration) -> Result<Output, Error> {
         let mut cmd = self.command(program);
         cmd.args(args);
-        let r = run_piped(cmd, &format!("wine {program}"), timeout);
+        let r = run_piped_until(cmd, &format!("wine {program}"), timeout, &self.cancel);
         if matches!(r, Err(Error::Timeout { .. })) && self.owned.is_some() {
             self.kill_all();
         }
@@ -356,7 +381,7 @@ pub fn prepare_cached(
     // A build for another wine version may remove the prefix between the
     // two locks: then prepare it again.
     for _ in 0..3 {
-        let (prepared, b) = ensure_prepared(wine, cache, wine_version, shim)?;
+        let (prepared, b) = ensure_prepared(wine, cache, wine_version, shim, &Cancel::default())?;
         booted |= b;
         let key = prepared
             .file_name()
@@ -395,6 +420,7 @@ pub fn ensure_prepared(
     cache: &Cache,
     wine_version: &str,
     shim: Option<&Path>,
+    cancel: &Cancel,
 ) -> Result<(PathBuf, bool), Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
     let key = prefix_key(wine_version, shim.is_some());
@@ -412,7 +438,7 @@ pub fn ensure_prepared(
     lock.file().lock().map_err(cache_err(&lock_path))?;
     let mut booted = false;
     if !prepared.join("drive_c").is_dir() {
-        boot_into(wine, &incoming, &prepared, shim)?;
+        boot_into(wine, &incoming, &prepared, shim, cancel)?;
         booted = true;
     }
     remove_other_prefixes(&bucket, &key);
@@ -425,7 +451,7 @@ pub fn ensure_prepared(
 /// when a prefix is named by the environment, wine is missing, or the host is
 /// Windows (the bundle's python.exe runs directly there). Errors are left to
 /// the build's own [`Wine::with_cache`], which meets them again.
-pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<std::thread::JoinHandle<()>> {
+pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<Background> {
     if cfg!(windows)
         || [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
             .iter()
@@ -435,13 +461,49 @@ pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<std::thread::Jo
     }
     let wine = tools::WINE.find(env).ok()?;
     let (env, cache) = (env.clone(), cache.clone());
-    Some(std::thread::spawn(move || {
+    let cancel = Cancel::default();
+    let stop = cancel.clone();
+    let handle = std::thread::spawn(move || {
         let Ok(version) = wine_version(&wine) else {
             return;
         };
-        let shim = process_prng_dll(&cache, &env).ok();
-        let _ = ensure_prepared(&wine, &cache, &version, shim.as_deref());
-    }))
+        let shim = compile_shim(&cache, &env, &stop).ok();
+        if !stop.is_cancelled() {
+            let _ = ensure_prepared(&wine, &cache, &version, shim.as_deref(), &stop);
+        }
+    });
+    Some(Background {
+        cancel,
+        handle: Some(handle),
+    })
+}
+
+/// The thread of [`prepare_in_background`]. [`Background::finish`] waits for
+/// it; dropped unfinished (the build failed), it stops the thread's program
+/// and waits for the thread to remove its staging folders, so a failed build
+/// leaves no half-made prefix in the cache.
+#[derive(Debug)]
+pub struct Background {
+    cancel: Cancel,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Wait for the prefix to be prepared.
+    pub fn finish(mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            self.cancel.cancel();
+            let _ = h.join();
+        }
+    }
 }
 
 fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
@@ -470,6 +532,7 @@ fn boot_into(
     incoming: &Path,
     prepared: &Path,
     shim: Option<&Path>,
+    cancel: &Cancel,
 ) -> Result<(), Error> {
     let staging = tempfile::Builder::new()
         .prefix(&crate::lock::staging_prefix())
@@ -483,6 +546,7 @@ fn boot_into(
         wine: wine.to_owned(),
         prefix: prefix.clone(),
         owned: None,
+        cancel: cancel.clone(),
     };
     let booted = booting.boot();
     booting.kill_all();
@@ -604,6 +668,13 @@ fn remove_prefix_dir(dir: &Path) -> std::io::Result<()> {
 /// [`PROCESS_PRNG_SOURCE`] with the mingw-w64 compiler into the cache (keyed
 /// by the source's SHA-256) on first use.
 pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBuf, Error> {
+    compile_shim(cache, env, &Cancel::default())
+}
+
+/// [`process_prng_dll`], stopped by `cancel`. The compiler works in
+/// `{bucket}/.incoming/{pid}-…` (what a killed run leaves there is removed
+/// by the next build) and the DLL is renamed into place.
+fn compile_shim(cache: &Cache, env: &Env, cancel: &Cancel) -> Result<PathBuf, Error> {
     use sha2::{Digest, Sha256};
     let key = hex::encode(Sha256::digest(PROCESS_PRNG_SOURCE.as_bytes()));
     let dir = cache.bucket(SHIM_BUCKET).join(&key);
@@ -616,14 +687,24 @@ pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBu
         path: dir.clone(),
         message,
     };
+    let incoming = cache.bucket(SHIM_BUCKET).join(".incoming");
     fs_err::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-    let work = tempfile::tempdir_in(&dir).map_err(|e| fail(e.to_string()))?;
+    fs_err::create_dir_all(&incoming).map_err(|e| fail(e.to_string()))?;
+    let work = tempfile::Builder::new()
+        .prefix(&crate::lock::staging_prefix())
+        .tempdir_in(&incoming)
+        .map_err(|e| fail(e.to_string()))?;
     let src = work.path().join("bcryptprimitives.c");
     fs_err::write(&src, PROCESS_PRNG_SOURCE).map_err(|e| fail(e.to_string()))?;
     let out = work.path().join("bcryptprimitives.dll");
     let mut cmd = Command::new(&gcc);
     cmd.args(["-shared", "-O2", "-o"]).arg(&out).arg(&src);
-    let r = run_piped(cmd, "x86_64-w64-mingw32-gcc", Duration::from_secs(120))?;
+    let r = run_piped_until(
+        cmd,
+        "x86_64-w64-mingw32-gcc",
+        Duration::from_secs(120),
+        cancel,
+    )?;
     if !r.success || !out.is_file() {
         return Err(fail(format!(
             "compiling bcryptprimitives.dll failed: {}",
@@ -636,7 +717,23 @@ pub fn process_prng_dll(cache: &crate::cache::Cache, env: &Env) -> Result<PathBu
 
 /// Run `cmd` with stdin null and output piped (read on threads, so a chatty
 /// program never blocks on a full pipe); kill it after `timeout`.
-pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Output, Error> {
+pub fn run_piped(cmd: Command, what: &str, timeout: Duration) -> Result<Output, Error> {
+    run_piped_until(cmd, what, timeout, &Cancel::default())
+}
+
+/// [`run_piped`], also stopped (killed, [`Error::Cancelled`]) by `cancel`.
+pub fn run_piped_until(
+    mut cmd: Command,
+    what: &str,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Result<Output, Error> {
+    let cancelled = || Error::Cancelled {
+        program: what.to_owned(),
+    };
+    if cancel.is_cancelled() {
+        return Err(cancelled());
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -662,13 +759,18 @@ pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Outp
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break Some(st),
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) if start.elapsed() < timeout && !cancel.is_cancelled() => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             _ => break None,
         }
     };
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
+        if cancel.is_cancelled() {
+            return Err(cancelled());
+        }
         return Err(Error::Timeout {
             program: what.to_owned(),
             secs: timeout.as_secs(),
@@ -687,6 +789,33 @@ pub fn run_piped(mut cmd: Command, what: &str, timeout: Duration) -> Result<Outp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cancelled run stops its program at once, and a run after the
+    /// cancel does not start one.
+    #[cfg(unix)]
+    #[test]
+    fn cancel_stops_the_running_program() {
+        let cancel = Cancel::default();
+        let stop = cancel.clone();
+        let t = Instant::now();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.cancel();
+        });
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let r = run_piped_until(cmd, "sleep", Duration::from_secs(60), &cancel);
+        killer.join().unwrap();
+        assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let r = run_piped_until(
+            Command::new("true"),
+            "true",
+            Duration::from_secs(60),
+            &cancel,
+        );
+        assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+    }
 
     /// The cached prefix: two builds at once prepare it once; a later build
     /// copies it (no wineboot) and the copy runs programs with its binaries
@@ -733,6 +862,7 @@ mod tests {
             wine: wine.clone(),
             prefix: a3.copy.path().to_owned(),
             owned: None,
+            cancel: Cancel::default(),
         };
         let out = w
             .run_raw(
