@@ -65,9 +65,9 @@ pub fn sync_version_at(path: &Path, cargo_version: &str) -> Result<Synced, Error
     }
     let v = Version::parse_from(cargo_version, Some("CARGO_PKG_VERSION"))?;
     let r = stamp::stamp(
-        &stamp::Target::Pyproject {
+        &[stamp::Target::Pyproject {
             path: path.to_owned(),
-        },
+        }],
         &v,
     )?;
     Ok(Synced::Stamped {

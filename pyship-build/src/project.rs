@@ -416,6 +416,9 @@ pub struct Project {
     pub cargo_version: String,
     /// `version.workspace = true` in the package.
     pub version_inherited: bool,
+    /// The package declares a version (its own or the workspace's); Cargo's
+    /// 0.0.0 for a manifest without one is no version to check or stamp.
+    pub cargo_version_declared: bool,
     /// Workspace members whose version follows `[workspace.package].version`,
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
@@ -581,7 +584,9 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     let pyproject_written = raw.pyproject.clone();
     let config = raw.resolve(pkg.name.as_str());
 
-    let inherits = |m: &Path| -> Result<bool, Error> {
+    // `[package].version` of a manifest: Some(true) inherited, Some(false)
+    // its own, None absent.
+    let version_key = |m: &Path| -> Result<Option<bool>, Error> {
         let text = fs_err::read_to_string(m).map_err(|source| Error::Read {
             path: m.to_owned(),
             source,
@@ -590,14 +595,15 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             path: m.to_owned(),
             source,
         })?;
-        Ok(doc
-            .get("package")
-            .and_then(|p| p.get("version"))
-            .and_then(|v| v.get("workspace"))
-            .and_then(|w| w.as_bool())
-            .unwrap_or(false))
+        Ok(doc.get("package").and_then(|p| p.get("version")).map(|v| {
+            v.get("workspace")
+                .and_then(|w| w.as_bool())
+                .unwrap_or(false)
+        }))
     };
-    let version_inherited = inherits(&manifest_path)?;
+    let inherits = |m: &Path| Ok::<_, Error>(version_key(m)? == Some(true));
+    let own_key = version_key(&manifest_path)?;
+    let version_inherited = own_key == Some(true);
     let mut inheriting_members = Vec::new();
     for m in &members {
         let mp: &Path = m.manifest_path.as_std_path();
@@ -633,6 +639,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         package_name: pkg.name.to_string(),
         cargo_version: pkg.version.to_string(),
         version_inherited,
+        cargo_version_declared: own_key.is_some(),
         inheriting_members,
         members: members.iter().map(|p| p.name.to_string()).collect(),
         config,
@@ -643,35 +650,46 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
 }
 
 impl Project {
-    /// Where `--stamp` writes.
-    pub fn stamp_target(&self) -> Result<crate::version::stamp::Target, Error> {
+    /// Where `--stamp` writes: every place `--check` compares, so that a
+    /// stamp is followed by a passing check. The Python version first (the
+    /// pyproject's `[project].version`, or the file a dynamic one is kept
+    /// in), then Cargo's (with Cargo.lock) when the package declares one; a
+    /// version maturin takes from Cargo is stamped there only.
+    pub fn stamp_targets(&self) -> Result<Vec<crate::version::stamp::Target>, Error> {
         use crate::version::stamp::Target;
-        match &self.pyproject {
-            Some(py) if !py.dynamic_version => Ok(Target::Pyproject {
+        let python = match &self.pyproject {
+            Some(py) if !py.dynamic_version => Some(Target::Pyproject {
                 path: py.path.clone(),
             }),
-            Some(py) if py.dynamic_source().is_some() => match py.dynamic_source() {
-                Some(Ok(file)) => Ok(Target::VersionFile { file: file.clone() }),
-                Some(Err(message)) => Err(Error::DynamicVersion {
-                    pyproject: py.path.clone(),
-                    message: message.to_owned(),
-                }),
-                None => unreachable!("checked by the guard"),
+            Some(py) => match py.dynamic_source() {
+                Some(Ok(file)) => Some(Target::VersionFile { file: file.clone() }),
+                Some(Err(message)) => {
+                    return Err(Error::DynamicVersion {
+                        pyproject: py.path.clone(),
+                        message: message.to_owned(),
+                    })
+                }
+                None => None,
             },
-            _ => {
-                let lock = self.workspace_root.join("Cargo.lock");
-                Ok(Target::Cargo {
-                    manifest: if self.version_inherited {
-                        self.workspace_manifest.clone()
-                    } else {
-                        self.manifest_path.clone()
-                    },
-                    workspace: self.version_inherited,
-                    lock: lock.exists().then_some(lock),
-                    packages: self.inheriting_members.clone(),
-                })
-            }
-        }
+            None => None,
+        };
+        let lock = self.workspace_root.join("Cargo.lock");
+        let cargo = Target::Cargo {
+            manifest: if self.version_inherited {
+                self.workspace_manifest.clone()
+            } else {
+                self.manifest_path.clone()
+            },
+            workspace: self.version_inherited,
+            lock: lock.exists().then_some(lock),
+            packages: self.inheriting_members.clone(),
+        };
+        Ok(match python {
+            Some(p) if self.cargo_version_declared => vec![p, cargo],
+            Some(p) => vec![p],
+            // No version key: stamping fails naming the key to add.
+            None => vec![cargo],
+        })
     }
 
     /// Resolve a path written in the pyship table: relative to

@@ -123,12 +123,12 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
 
-    let target = plan
+    let targets = plan
         .project
-        .stamp_target()
+        .stamp_targets()
         .map_err(|e| Error::Stamp(Box::new(e.into())))?;
     let stamped =
-        crate::version::stamp::stamp(&target, v).map_err(|e| Error::Stamp(Box::new(e.into())))?;
+        crate::version::stamp::stamp(&targets, v).map_err(|e| Error::Stamp(Box::new(e.into())))?;
     for s in stamped.iter().filter(|s| s.changed) {
         ctx.reporter
             .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
@@ -323,36 +323,21 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             Err(e) => build_steps.push(step("wheel", false, format!("{t}: {e}"))),
         }
     }
-    let mut steps = vec![step(
-        "version",
-        true,
-        match plan.project.stamp_target() {
-            Ok(crate::version::stamp::Target::Cargo {
-                manifest,
-                workspace,
-                ..
-            }) => format!(
-                "stamp {} into {} of {} (the pyproject's version is dynamic)",
-                v.semver(),
-                if workspace {
-                    "[workspace.package].version"
-                } else {
-                    "[package].version"
-                },
-                manifest.display()
+    let mut steps = vec![match plan.project.stamp_targets() {
+        Ok(targets) => step(
+            "version",
+            true,
+            format!(
+                "stamp {}",
+                targets
+                    .iter()
+                    .map(|t| t.describe(v))
+                    .collect::<Vec<_>>()
+                    .join(", and ")
             ),
-            Ok(crate::version::stamp::Target::VersionFile { file }) => format!(
-                "stamp {} into {} (the pyproject's version is dynamic)",
-                v.pep440(),
-                file.describe()
-            ),
-            _ => format!(
-                "stamp {} into [project].version of {}",
-                v.pep440(),
-                plan.pyproject().path.display()
-            ),
-        },
-    )];
+        ),
+        Err(e) => step("version", false, e.to_string()),
+    }];
     steps.extend(build_steps);
     steps.extend([
         step(

@@ -57,13 +57,15 @@ pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCo
                 },
             );
         }
-        declared.push(stamp::Declared {
-            what: project.manifest_path.display().to_string(),
-            version: Version::parse_from(
-                &project.cargo_version,
-                Some(&project.manifest_path.display().to_string()),
-            )?,
-        });
+        if project.cargo_version_declared {
+            declared.push(stamp::Declared {
+                what: project.manifest_path.display().to_string(),
+                version: Version::parse_from(
+                    &project.cargo_version,
+                    Some(&project.manifest_path.display().to_string()),
+                )?,
+            });
+        }
         if let Some(py) = &project.pyproject {
             if let Some(v) = &py.version {
                 declared.push(stamp::Declared {
@@ -97,8 +99,8 @@ pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     if a.stamp {
-        let target = project.stamp_target()?;
-        let stamped = stamp::stamp(&target, &resolved.version)?;
+        let targets = project.stamp_targets()?;
+        let stamped = stamp::stamp(&targets, &resolved.version)?;
         for s in &stamped {
             let verb = if s.changed { "Stamped" } else { "Unchanged" };
             out.status(verb, &format!("{} ({})", s.path.display(), s.new));

@@ -161,11 +161,66 @@ pub fn set_lock_versions(
     Ok(doc.to_string())
 }
 
-/// Stamp `version` into `target`. All new contents are computed before anything
-/// is written, and each file is replaced atomically; an unchanged file is not
-/// rewritten.
-pub fn stamp(target: &Target, version: &Version) -> Result<Vec<Stamped>, Error> {
+impl Target {
+    /// What stamping `version` here writes, for `release --dry-run`.
+    pub fn describe(&self, version: &Version) -> String {
+        match self {
+            Target::Pyproject { path } => format!(
+                "{} into [project].version of {}",
+                version.pep440(),
+                path.display()
+            ),
+            Target::VersionFile { file } => {
+                format!("{} into {}", version.pep440(), file.describe())
+            }
+            Target::Cargo {
+                manifest,
+                workspace,
+                lock,
+                ..
+            } => format!(
+                "{} into {} of {}{}",
+                version.semver(),
+                if *workspace {
+                    "[workspace.package].version"
+                } else {
+                    "[package].version"
+                },
+                manifest.display(),
+                if lock.is_some() {
+                    " (and Cargo.lock)"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+}
+
+/// Stamp `version` into every target. All new contents are computed before
+/// anything is written (a bad file leaves every file as it was), and each
+/// file is replaced atomically; an unchanged file is not rewritten.
+pub fn stamp(targets: &[Target], version: &Version) -> Result<Vec<Stamped>, Error> {
     let mut writes: Vec<(PathBuf, String, Stamped)> = Vec::new();
+    for target in targets {
+        contents(target, version, &mut writes)?;
+    }
+    let mut report = Vec::new();
+    for (path, contents, stamped) in writes {
+        if stamped.changed {
+            crate::fs::atomic_write(&path, contents.as_bytes())?;
+        }
+        report.push(stamped);
+    }
+    Ok(report)
+}
+
+/// The new contents of the files `target` stamps, pushed onto `writes`.
+fn contents(
+    target: &Target,
+    version: &Version,
+    writes: &mut Vec<(PathBuf, String, Stamped)>,
+) -> Result<(), Error> {
     match target {
         Target::Pyproject { path } => {
             let text = read(path)?;
@@ -241,14 +296,7 @@ pub fn stamp(target: &Target, version: &Version) -> Result<Vec<Stamped>, Error> 
             }
         }
     }
-    let mut report = Vec::new();
-    for (path, contents, stamped) in writes {
-        if stamped.changed {
-            crate::fs::atomic_write(&path, contents.as_bytes())?;
-        }
-        report.push(stamped);
-    }
-    Ok(report)
+    Ok(())
 }
 
 /// One place a version is declared, for `--check`.

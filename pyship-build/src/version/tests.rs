@@ -406,7 +406,7 @@ version = "keep-me"
         let broken = "[project\nversion = \"1.0.0\"\n";
         fs_err::write(&p, broken).unwrap();
         let err = stamp(
-            &Target::Pyproject { path: p.clone() },
+            &[Target::Pyproject { path: p.clone() }],
             &Version::from_str("2.0.0").unwrap(),
         )
         .unwrap_err();
@@ -422,7 +422,7 @@ version = "keep-me"
         let p = d.path().join("pyproject.toml");
         fs_err::write(&p, PYPROJECT).unwrap();
         let r = stamp(
-            &Target::Pyproject { path: p.clone() },
+            &[Target::Pyproject { path: p.clone() }],
             &Version::from_str("0.1.0").unwrap(),
         )
         .unwrap();

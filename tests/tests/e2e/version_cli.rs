@@ -140,6 +140,39 @@ fn stamp_pyproject_changes_only_the_version_line() {
     ]
     "#);
     assert_eq!(before.lines().count(), after.lines().count());
+    // Cargo's version is stamped too, so the files agree afterwards.
+    let manifest = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("version = \"0.3.0-rc.2\""), "{manifest}");
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "v0.3.0-rc.2", "--check"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_manifest_without_a_version_is_neither_stamped_nor_checked() {
+    // Cargo allows leaving `version` out (it is 0.0.0 then): the pyproject is
+    // the only place the version is declared.
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let without = text.replacen("version = \"0.1.0\"\n", "", 1);
+    assert_ne!(text, without);
+    fs_err::write(&manifest, &without).unwrap();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "1.2.0", "--stamp"])
+        .assert()
+        .success();
+    assert_eq!(fs_err::read_to_string(&manifest).unwrap(), without);
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "--check"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("agree on 1.2.0"));
 }
 
 #[test]
@@ -382,7 +415,8 @@ fn dynamic_versions_are_read_checked_and_stamped_where_the_backend_keeps_them() 
         let v = version_json(&dir, &["--check"]);
         assert_eq!(v["pep440"], "1.0a41");
 
-        // --stamp writes that file, only the version, and nothing else.
+        // --stamp writes that file (only the version) and Cargo's version
+        // (with Cargo.lock), the places --check compares; nothing else.
         let cargo = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
         let py = fs_err::read_to_string(dir.join("pyproject.toml")).unwrap();
         let v = version_json(&dir, &["--stamp", "1.0b2"]);
@@ -392,21 +426,31 @@ fn dynamic_versions_are_read_checked_and_stamped_where_the_backend_keeps_them() 
             "{tool}"
         );
         assert_eq!(
+            v["stamped"][1]["path"],
+            dir.join("Cargo.toml").display().to_string(),
+            "{tool}"
+        );
+        assert_eq!(
             fs_err::read_to_string(dir.join(holder)).unwrap(),
             *stamped,
             "{tool}"
         );
         assert_eq!(
             fs_err::read_to_string(dir.join("Cargo.toml")).unwrap(),
-            cargo
+            cargo.replace("\"1.0.0-alpha.41\"", "\"1.0.0-beta.2\""),
+            "{tool}"
         );
         assert_eq!(
             fs_err::read_to_string(dir.join("pyproject.toml")).unwrap(),
             py
         );
         assert_eq!(version_json(&dir, &[])["pep440"], "1.0b2", "{tool}");
+        let v = version_json(&dir, &["--check"]);
+        assert_eq!(v["pep440"], "1.0b2", "{tool}");
 
-        // Now Cargo.toml disagrees: --check names the file that holds the version.
+        // Cargo.toml changed by hand: --check names the file that holds the
+        // Python version and Cargo.toml.
+        fs_err::write(dir.join("Cargo.toml"), &cargo).unwrap();
         let cache = tempfile::tempdir().unwrap();
         pyship(cache.path())
             .current_dir(&dir)
