@@ -67,7 +67,7 @@ pub struct Trimmed {
 }
 
 impl EntryCache {
-    /// The cache of `setting` (e.g. `zip-deflate-6-zlib-rs`) in `bucket`,
+    /// The cache of `setting` (e.g. `zip-deflate-9-zlib-rs`) in `bucket`,
     /// bounded to `max_bytes` over every setting of the bucket.
     pub fn new(bucket: impl Into<PathBuf>, setting: &str, max_bytes: u64) -> Self {
         let bucket = bucket.into();
