@@ -617,7 +617,9 @@ fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
 }
 
 /// Set the modification time of every file under `dir` to `secs` (those
-/// that have it already are left alone).
+/// that have it already are left alone). A file with other hard links (the
+/// dependency stage links site-packages from uv's cache) is first replaced by
+/// a copy of its own, so pinning changes nothing outside `dir`.
 fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     for entry in walkdir::WalkDir::new(dir) {
@@ -633,8 +635,12 @@ fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
             path: path.to_owned(),
             source: crate::fs::Error::Io(source),
         };
-        if entry.metadata().ok().and_then(|m| m.modified().ok()) == Some(when) {
+        let meta = entry.metadata().map_err(|e| io(e.into()))?;
+        if meta.modified().ok() == Some(when) {
             continue;
+        }
+        if linked_elsewhere(&meta) {
+            crate::fs::atomic_copy(path, path).map_err(io)?;
         }
         // Windows needs a handle with write access to change a file's times;
         // a read-only file is opened for reading (enough on Unix for its owner).
@@ -646,6 +652,19 @@ fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
         file.set_modified(when).map_err(io)?;
     }
     Ok(())
+}
+
+/// Whether the file has other hard links (Unix). Elsewhere it cannot be
+/// told cheaply: every file counts as linked (and is copied once).
+#[cfg(unix)]
+fn linked_elsewhere(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink() > 1
+}
+
+#[cfg(not(unix))]
+fn linked_elsewhere(_meta: &std::fs::Metadata) -> bool {
+    true
 }
 
 /// The line makensis names in `Error in script "installer.nsi" on line N`,
@@ -679,6 +698,40 @@ fn tail(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Pinning the times of a tree whose file is a hard link elsewhere (as
+    /// site-packages is to uv's cache) leaves the other link as it was.
+    #[cfg(unix)]
+    #[test]
+    fn pinning_times_does_not_touch_hard_linked_files_elsewhere() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache.bin");
+        fs_err::write(&cache, b"shared bytes").unwrap();
+        let before = fs_err::metadata(&cache).unwrap().modified().unwrap();
+        let tree = d.path().join("tree");
+        fs_err::create_dir_all(&tree).unwrap();
+        fs_err::hard_link(&cache, tree.join("linked.bin")).unwrap();
+        fs_err::write(tree.join("own.txt"), b"own").unwrap();
+        super::pin_file_times(&tree, 1_700_000_000).unwrap();
+        let pinned = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        for f in ["linked.bin", "own.txt"] {
+            let m = fs_err::metadata(tree.join(f)).unwrap();
+            assert_eq!(m.modified().unwrap(), pinned, "{f}");
+            assert_eq!(m.nlink(), 1, "{f}");
+        }
+        assert_eq!(
+            fs_err::read(tree.join("linked.bin")).unwrap(),
+            b"shared bytes"
+        );
+        let m = fs_err::metadata(&cache).unwrap();
+        assert_eq!(
+            m.modified().unwrap(),
+            before,
+            "the other link's time changed"
+        );
+        assert_eq!(m.nlink(), 1);
+    }
+
     use super::*;
 
     #[test]

@@ -381,7 +381,14 @@ pub fn prepare_cached(
     // A build for another wine version may remove the prefix between the
     // two locks: then prepare it again.
     for _ in 0..3 {
-        let (prepared, b) = ensure_prepared(wine, cache, wine_version, shim, &Cancel::default())?;
+        let (prepared, b) = ensure_prepared(
+            wine,
+            cache,
+            wine_version,
+            shim.is_some(),
+            || shim.map(Path::to_owned),
+            &Cancel::default(),
+        )?;
         booted |= b;
         let key = prepared
             .file_name()
@@ -414,16 +421,20 @@ pub fn prepare_cached(
 /// Make sure the prefix for `wine_version` is prepared in `cache`; returns
 /// its folder and whether this call prepared it. Holds `{key}.lock`
 /// exclusively while preparing, so a second build waits instead of booting
-/// its own.
+/// its own. `with_shim` picks the key; `shim` gives the replacement DLL and
+/// is called only after `wineboot`, so the DLL can be compiled meanwhile
+/// (a prefix whose DLL did not come is still usable: a build copies the DLL
+/// into its private copy when missing, see [`Wine::add_process_prng`]).
 pub fn ensure_prepared(
     wine: &Path,
     cache: &Cache,
     wine_version: &str,
-    shim: Option<&Path>,
+    with_shim: bool,
+    shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
 ) -> Result<(PathBuf, bool), Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
-    let key = prefix_key(wine_version, shim.is_some());
+    let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
     let incoming = bucket.join(".incoming");
     fs_err::create_dir_all(&incoming).map_err(cache_err(&incoming))?;
@@ -467,10 +478,13 @@ pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<Background> {
         let Ok(version) = wine_version(&wine) else {
             return;
         };
-        let shim = compile_shim(&cache, &env, &stop).ok();
-        if !stop.is_cancelled() {
-            let _ = ensure_prepared(&wine, &cache, &version, shim.as_deref(), &stop);
-        }
+        // The DLL compiles (about a second) while wineboot runs.
+        let with_shim = tools::MINGW_GCC.find(&env).is_ok();
+        std::thread::scope(|s| {
+            let gcc = s.spawn(|| compile_shim(&cache, &env, &stop).ok());
+            let shim = || gcc.join().ok().flatten();
+            let _ = ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop);
+        });
     });
     Some(Background {
         cancel,
@@ -531,7 +545,7 @@ fn boot_into(
     wine: &Path,
     incoming: &Path,
     prepared: &Path,
-    shim: Option<&Path>,
+    shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
 ) -> Result<(), Error> {
     let staging = tempfile::Builder::new()
@@ -555,7 +569,7 @@ fn boot_into(
         let path = path.to_owned();
         move |source| Error::Cache { path, source }
     };
-    if let Some(dll) = shim {
+    if let Some(dll) = shim() {
         let dest = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
         fs_err::copy(dll, &dest).map_err(cerr(&dest))?;
     }
