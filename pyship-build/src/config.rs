@@ -502,7 +502,7 @@ pub struct Update {
 #[serde(rename_all = "kebab-case")]
 pub struct Ci {
     /// The shell command the release workflow installs cargo-pyship with;
-    /// `None`: `init` chooses one (see [`crate::init::install_source`]).
+    /// `None`: `init` chooses one (see [`crate::init::install::choose`]).
     pub install_command: Option<String>,
 }
 

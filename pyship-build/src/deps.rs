@@ -449,7 +449,7 @@ pub fn run(
 const SCRIPT_DIRS: &[&str] = &["bin", "Scripts"];
 
 /// Remove what uv leaves that a bundle must not carry: the console scripts
-/// ([`SCRIPT_DIRS`]), their lines in each `RECORD` (which would otherwise name
+/// (`SCRIPT_DIRS`), their lines in each `RECORD` (which would otherwise name
 /// missing files, and differ between a Linux and a Windows host), and lock
 /// files. `roots`: where removing is allowed
 /// ([`crate::fs::remove_dir_if_exists`]).

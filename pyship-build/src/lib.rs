@@ -13,7 +13,7 @@
 //! `net` (default): the pipeline, everything that fetches, bundles, publishes
 //! or links (reqwest and the archive, template and PE crates come with it).
 //! With `default-features = false` only [`config`], [`project`], [`version`]
-//! and [`build_script`] (with the [`error`], [`env`], [`platform`], [`fs`]
+//! and [`build_script`] (with the [`error`], [`env`](mod@env), [`platform`], [`fs`]
 //! and [`tools`] primitives they use) are compiled: what a `build.rs` calling
 //! [`build_script::sync_version`] needs, without an HTTP stack.
 //!

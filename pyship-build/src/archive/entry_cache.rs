@@ -133,7 +133,7 @@ impl EntryCache {
     }
 
     /// When the bucket holds more than its limit, remove the least recently
-    /// used records (every setting) until it holds [`TRIM_TO_PERCENT`]% of it.
+    /// used records (every setting) until it holds `TRIM_TO_PERCENT`% of it.
     pub fn trim(&self) -> std::io::Result<Trimmed> {
         trim_dir(&self.bucket, self.max_bytes)
     }

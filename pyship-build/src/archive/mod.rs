@@ -234,7 +234,7 @@ const LAUNCH_SCRIPTS: &[&str] = &[".sh", ".bat", ".cmd", ".vbs", ".ps1"];
 
 /// The Unix mode of a file entry from what it is: its name and first bytes.
 ///
-/// 0755 for launch scripts ([`LAUNCH_SCRIPTS`], or a `#!` script that is not a
+/// 0755 for launch scripts (`LAUNCH_SCRIPTS`, or a `#!` script that is not a
 /// Python module) and ELF files (the Linux runtime's `python3`, shared
 /// libraries, which manylinux wheels and python-build-standalone ship 0755);
 /// 0644 for everything else, Windows `.exe`/`.dll`/`.pyd` included (a PE file

@@ -11,7 +11,7 @@
 //! read again to check that exactly one asset of that name and size is there.
 //! A failed upload is retried only after listing again, so a retry never
 //! leaves a duplicate. `SHA256SUMS` goes last: when it is present, the rest is.
-//! The Gitea behaviour this relies on is stated in [`gitea`]'s module docs.
+//! The Gitea behaviour this relies on is stated in the `gitea` module's docs.
 
 mod api;
 mod assets;
