@@ -592,6 +592,20 @@ fn maturin(
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
+    // The Windows import libraries: the user's PYO3_CROSS_LIB_DIR, else made here.
+    let user_libs = ctx.env.get(PYO3_CROSS_LIB_DIR);
+    let made_libs = (b.platform == Platform::Windows && user_libs.is_none())
+        .then(|| import_libs(&b.triple, &plan.python.xy, ctx))
+        .flatten();
+    let libs_key = format!(
+        "{PYO3_CROSS_LIB_DIR}={}",
+        user_libs.map_or_else(
+            || made_libs
+                .as_ref()
+                .map_or("".into(), |_| IMPLIB_BUCKET.to_owned()),
+            str::to_owned
+        )
+    );
     // The output folder is not an input: leave `--out` out of the key.
     let args_key: Vec<&String> = m
         .args
@@ -606,6 +620,7 @@ fn maturin(
             rustc,
             plan.version.version.pep440(),
             std::env::var("RUSTFLAGS").unwrap_or_default(),
+            libs_key,
         ],
     )?;
     let entry = ctx.cache.bucket(BUCKET).join(&key);
@@ -648,6 +663,9 @@ fn maturin(
     }
     let mut cmd = maturin.command(&args);
     cmd.current_dir(&m.project_dir);
+    if let Some(dir) = &made_libs {
+        cmd.env(PYO3_CROSS_LIB_DIR, dir);
+    }
     ctx.reporter.debug(&format!("running {cmd:?}"));
     let out = cmd.output().map_err(|source| Error::Spawn {
         command: format!("{} {}", maturin.program.display(), args.join(" ")),
@@ -683,6 +701,52 @@ fn maturin(
         source,
     })?;
     Ok(false)
+}
+
+/// Where PyO3 looks for the target's Python libraries when cross-building.
+const PYO3_CROSS_LIB_DIR: &str = "PYO3_CROSS_LIB_DIR";
+/// Cache bucket of generated Windows import libraries.
+const IMPLIB_BUCKET: &str = "pyo3-implib-v0";
+
+/// A folder with the import libraries of `python3.dll` (the stable ABI) and
+/// `python3XY.dll` for `triple`, made once into the cache, for
+/// `PYO3_CROSS_LIB_DIR`. Without them a PyO3 crate that lacks pyo3's
+/// `generate-import-lib` feature (as `uv init --build-backend maturin` and
+/// `maturin new` make them) cannot link its Windows extension on a Linux
+/// host. `None` when they cannot be made (no `dlltool` for the target):
+/// maturin then runs as it would without cargo-pyship.
+fn import_libs(triple: &str, xy: &str, ctx: &Context<'_>) -> Option<PathBuf> {
+    let arch = triple.split('-').next()?;
+    let env = triple.rsplit('-').next()?;
+    let (major, minor) = xy.split_once('.')?;
+    let version = (major.parse::<u8>().ok()?, minor.parse::<u8>().ok()?);
+    let bucket = ctx.cache.bucket(IMPLIB_BUCKET);
+    let dir = bucket.join(format!("{arch}-{env}-{xy}"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let incoming = bucket.join(".incoming");
+    fs_err::create_dir_all(&incoming).ok()?;
+    let staging = tempfile::Builder::new()
+        .prefix(&crate::lock::staging_prefix())
+        .tempdir_in(&incoming)
+        .ok()?;
+    for v in [None, Some(version)] {
+        if let Err(e) = python3_dll_a::ImportLibraryGenerator::new(arch, env)
+            .version(v)
+            .generate(staging.path())
+        {
+            ctx.reporter.debug(&format!(
+                "no Python import libraries for {triple} ({e}); maturin looks for them itself"
+            ));
+            return None;
+        }
+    }
+    // Another build may have made them meanwhile: theirs is as good.
+    if fs_err::rename(staging.path(), &dir).is_err() && !dir.is_dir() {
+        return None;
+    }
+    Some(dir)
 }
 
 /// SHA-256 over `salt` and every source file of the project (the pyproject's

@@ -100,6 +100,21 @@ fn assert_health(body: &str, platform: &str) {
     assert!(body.contains(platform), "{body}");
 }
 
+/// A python.org-style mirror serving the embeddable CPython 3.11.9.
+fn python_mirror() -> (tempfile::TempDir, StaticServer) {
+    let mirror_dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
+    fs_err::copy(
+        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
+        mirror_dir
+            .path()
+            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
+    )
+    .unwrap();
+    let mirror = StaticServer::start(mirror_dir.path());
+    (mirror_dir, mirror)
+}
+
 fn run_windows_app(prefix: &WinePrefix, root: &Path, what: &str) {
     let port = free_port();
     let mut cmd = prefix.command(root.join("python/python.exe"));
@@ -121,16 +136,7 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
     require_build_tools();
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     require_tool("unzip", "`apt-get install unzip` (Debian package `unzip`)");
-    let mirror_dir = tempfile::tempdir().unwrap();
-    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
-    fs_err::copy(
-        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
-        mirror_dir
-            .path()
-            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
-    )
-    .unwrap();
-    let mirror = StaticServer::start(mirror_dir.path());
+    let (_mirror_dir, mirror) = python_mirror();
     let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
     let gitea = GiteaServer::start();
     let runtime_url = format!(
@@ -358,6 +364,51 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
         list.lines()
             .any(|l| l.contains("site-packages/pyhash/_native") && l.ends_with(".so")),
         "the extension built through uv is in the tarball:\n{list}"
+    );
+}
+
+/// A PyO3 crate without pyo3's `generate-import-lib` (as `uv init
+/// --build-backend maturin` and `maturin new` write them) links its Windows
+/// extension against import libraries cargo-pyship makes (linking against
+/// the DLL itself builds, but the extension then fails to load: "32 bit
+/// pseudo relocation out of range"). The import check starts the app under
+/// wine, so a bundle that passes it loads the extension.
+#[test]
+fn hybrid_windows_extension_links_without_generate_import_lib() {
+    require_build_tools();
+    let (_t, dir) = project(None, "");
+    let krate = dir.join("crates/fastcore/Cargo.toml");
+    let text = fs_err::read_to_string(&krate).unwrap();
+    let without = text.replace(", \"generate-import-lib\"]", "]");
+    assert_ne!(text, without, "the fixture's pyo3 has generate-import-lib");
+    fs_err::write(&krate, without).unwrap();
+    let (_mirror_dir, mirror) = python_mirror();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env_remove("PYO3_CROSS_LIB_DIR")
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            "windows",
+            "--version",
+            "v0.2.0",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Imported"), "the import check ran:\n{err}");
+    let libs = cache.path().join("pyo3-implib-v0/x86_64-gnu-3.11");
+    for lib in ["python3.dll.a", "python311.dll.a"] {
+        assert!(libs.join(lib).is_file(), "{lib} in {}", libs.display());
+    }
+    let list = pyship_e2e::testdata::zip_files(&dir.join("dist/PyHash-v0.2.0-win-x64.zip"));
+    assert!(
+        list.keys()
+            .any(|l| l.contains("site-packages/pyhash/_native") && l.ends_with(".pyd")),
+        "{list:?}"
     );
 }
 
