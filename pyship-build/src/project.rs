@@ -60,6 +60,8 @@ pub enum Error {
     DynamicVersion { pyproject: PathBuf, message: String },
     #[error("{path} has no [project] table with a `name`")]
     NoProjectName { path: PathBuf },
+    #[error("{path} declares its project in [tool.poetry] (Poetry 1 style); cargo-pyship reads the standard [project] table (PEP 621)")]
+    PoetryProject { path: PathBuf },
     #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
     NoPyproject {
         /// The table in use.
@@ -124,6 +126,10 @@ impl Hint for Error {
             Error::NoProjectName { .. } => {
                 Some("add a [project] table with `name` and `version` (PEP 621)".into())
             }
+            Error::PoetryProject { .. } => Some(
+                "move `name`, `version`, `description` and the dependencies into a [project] table (PEP 621; Poetry 2 reads them there and keeps [tool.poetry] for its own settings, and `poetry check` validates the result)"
+                    .into(),
+            ),
         }
     }
 }
@@ -228,8 +234,18 @@ impl Pyproject {
         let name = project
             .and_then(|p| p.get("name"))
             .and_then(|n| n.as_str())
-            .ok_or_else(|| Error::NoProjectName {
-                path: path.to_owned(),
+            .ok_or_else(|| {
+                let poetry = doc
+                    .get("tool")
+                    .and_then(|t| t.get("poetry"))
+                    .and_then(|p| p.get("name"))
+                    .is_some();
+                let path = path.to_owned();
+                if poetry {
+                    Error::PoetryProject { path }
+                } else {
+                    Error::NoProjectName { path }
+                }
             })?
             .to_owned();
         let strings = |item: Option<&toml_edit::Item>| -> Vec<String> {
@@ -720,6 +736,28 @@ impl Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Poetry 1 pyproject (no [project], the name in [tool.poetry]) is
+    /// named as such, with the way to PEP 621 in the hint; a file with tool
+    /// settings only stays "no [project] table".
+    #[test]
+    fn a_poetry_1_pyproject_says_so_and_how_to_move() {
+        use crate::error::Hint;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pyproject.toml");
+        fs_err::write(
+            &p,
+            "[tool.poetry]\nname = \"poetapp\"\nversion = \"1.4.2\"\n\n[tool.poetry.dependencies]\npython = \"^3.11\"\n",
+        )
+        .unwrap();
+        let e = Pyproject::read(&p).unwrap_err();
+        assert!(matches!(e, Error::PoetryProject { .. }), "{e}");
+        assert!(e.to_string().contains("[tool.poetry]"), "{e}");
+        assert!(e.hint().unwrap().contains("[project]"));
+        fs_err::write(&p, "[tool.ruff]\nline-length = 100\n").unwrap();
+        let e = Pyproject::read(&p).unwrap_err();
+        assert!(matches!(e, Error::NoProjectName { .. }), "{e}");
+    }
 
     #[test]
     fn dist_names_normalize() {

@@ -173,6 +173,16 @@ fn read_project(path: &Path) -> Option<Pyproject> {
     Pyproject::read(path).ok()
 }
 
+/// Why a pyproject.toml without a `[project]` name is skipped.
+fn skip_reason(path: &Path) -> &'static str {
+    match Pyproject::read(path) {
+        Err(crate::project::Error::PoetryProject { .. }) => {
+            "the project is declared in [tool.poetry] (Poetry 1 style), not in [project]"
+        }
+        _ => "no [project] table with a `name` (tool settings only)",
+    }
+}
+
 fn skipped_dir(p: &Path) -> bool {
     p.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
@@ -436,10 +446,7 @@ pub fn discover(
         for t in &tool_only {
             choices.push(Choice {
                 verb: "Skipped".into(),
-                message: format!(
-                    "{}: no [project] table with a `name` (tool settings only)",
-                    rel_slash(&root, t)
-                ),
+                message: format!("{}: {}", rel_slash(&root, t), skip_reason(t)),
             });
         }
         let above = if found.is_empty() {
