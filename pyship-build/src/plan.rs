@@ -46,6 +46,44 @@ impl PythonVersion {
             nodot: format!("{}{}", parts[0], parts[1]),
         })
     }
+
+    /// This CPython must satisfy the pyproject's `requires-python`: the app
+    /// is copied, not installed, so no installer would refuse it.
+    pub fn check_requires(
+        &self,
+        spec: &str,
+        pyproject: &Path,
+        table: &str,
+    ) -> Result<(), crate::error::Hinted> {
+        use std::str::FromStr;
+        let specifiers =
+            pep440_rs::VersionSpecifiers::from_str(spec).map_err(|e| crate::error::Hinted {
+                message: format!(
+                    "`requires-python = \"{spec}\"` in {} is not a valid version specifier: {e}",
+                    pyproject.display()
+                ),
+                hint: "write it as PEP 440 specifiers, e.g. requires-python = \">=3.11\"".into(),
+            })?;
+        let version =
+            pep440_rs::Version::from_str(&self.full).map_err(|e| crate::error::Hinted {
+                message: format!("`python = \"{}\"` is not a version: {e}", self.full),
+                hint: "use three numbers, e.g. python = \"3.11.9\"".into(),
+            })?;
+        if specifiers.contains(&version) {
+            return Ok(());
+        }
+        Err(crate::error::Hinted {
+            message: format!(
+                "the bundle's CPython {} does not satisfy `requires-python = \"{spec}\"` of {}",
+                self.full,
+                pyproject.display()
+            ),
+            hint: format!(
+                "set `python = \"X.Y.Z\"` in [{table}] to a CPython release that requirement allows (the default is {})",
+                crate::config::DEFAULT_PYTHON
+            ),
+        })
+    }
 }
 
 /// What kind of file an artifact is.
@@ -161,6 +199,9 @@ impl Plan {
         let launch = crate::launch::Launch::resolve(&config, pyproject)?;
         let module = launch.app_module().to_owned();
         let python = PythonVersion::parse(&config.python)?;
+        if let Some(spec) = &pyproject.requires_python {
+            python.check_requires(spec, &pyproject.path, project.config_source.table.key())?;
+        }
         let app = crate::layout::resolve(&project, pyproject, &module)?;
         let out_dir = opts
             .out_dir
@@ -344,6 +385,30 @@ impl crate::error::Hint for PlanError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bundle's CPython must satisfy `requires-python`; an unparsable
+    /// requirement is an error naming it.
+    #[test]
+    fn requires_python_is_checked_against_the_bundle_python() {
+        let py = PythonVersion::parse("3.11.9").unwrap();
+        let at = Path::new("/p/pyproject.toml");
+        for ok in [">=3.11", ">=3.9,<4", "~=3.11", "==3.11.*", ""] {
+            py.check_requires(ok, at, "package.metadata.pyship")
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let e = py
+            .check_requires(">=3.12", at, "workspace.metadata.pyship")
+            .unwrap_err();
+        assert!(
+            e.message.contains("3.11.9") && e.message.contains(">=3.12"),
+            "{e}"
+        );
+        assert!(e.hint.contains("[workspace.metadata.pyship]"), "{}", e.hint);
+        let e = py
+            .check_requires(">=three", at, "package.metadata.pyship")
+            .unwrap_err();
+        assert!(e.message.contains("not a valid version specifier"), "{e}");
+    }
     use proptest::prelude::*;
 
     /// The hello fixture, loaded once (one `cargo metadata` call).

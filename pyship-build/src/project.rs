@@ -151,6 +151,9 @@ pub struct Pyproject {
     pub scripts: std::collections::BTreeMap<String, String>,
     /// `[build-system].build-backend`.
     pub build_backend: Option<String>,
+    /// `[project].requires-python`, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
     /// `[tool.maturin]`, when the table exists (even empty).
     pub maturin: Option<MaturinTool>,
     /// A dynamic version (not maturin's) kept in a file the backend reads.
@@ -317,6 +320,10 @@ impl Pyproject {
             dynamic_version,
             dependencies: strings(project.and_then(|p| p.get("dependencies"))),
             optional_dependencies: optional,
+            requires_python: project
+                .and_then(|p| p.get("requires-python"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
             name,
         })
     }
