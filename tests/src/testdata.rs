@@ -133,6 +133,19 @@ pub fn cache_dir() -> PathBuf {
 /// processes are safe too).
 static FETCH: Mutex<()> = Mutex::new(());
 
+/// A python.org-style mirror (`{url}/3.11.9/python-3.11.9-embed-amd64.zip`)
+/// serving the embeddable CPython, for `PYSHIP_PYTHON_MIRROR`; the folder
+/// lives as long as the returned guard.
+pub fn python_mirror() -> (tempfile::TempDir, crate::http::StaticServer) {
+    let dir = tempfile::tempdir().expect("mirror folder");
+    let version = dir.path().join("3.11.9");
+    fs_err::create_dir_all(&version).expect("mirror folder");
+    let zip = "python-3.11.9-embed-amd64.zip";
+    fs_err::copy(embed_python_dir().join(zip), version.join(zip)).expect("copy to the mirror");
+    let server = crate::http::StaticServer::start(dir.path());
+    (dir, server)
+}
+
 /// The directory holding `python-3.11.9-embed-amd64.zip`.
 pub fn embed_python_dir() -> PathBuf {
     if let Some(s) = shared_unless_forced() {

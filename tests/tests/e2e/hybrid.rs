@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use super::support::*;
 use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
-use pyship_e2e::http::StaticServer;
 use pyship_e2e::wine::{free_port, wait_http, Running, WinePrefix};
 
 const TAG: &str = "v0.3.0";
@@ -100,21 +99,6 @@ fn assert_health(body: &str, platform: &str) {
     assert!(body.contains(platform), "{body}");
 }
 
-/// A python.org-style mirror serving the embeddable CPython 3.11.9.
-fn python_mirror() -> (tempfile::TempDir, StaticServer) {
-    let mirror_dir = tempfile::tempdir().unwrap();
-    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
-    fs_err::copy(
-        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
-        mirror_dir
-            .path()
-            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
-    )
-    .unwrap();
-    let mirror = StaticServer::start(mirror_dir.path());
-    (mirror_dir, mirror)
-}
-
 fn run_windows_app(prefix: &WinePrefix, root: &Path, what: &str) {
     let port = free_port();
     let mut cmd = prefix.command(root.join("python/python.exe"));
@@ -136,7 +120,7 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
     require_build_tools();
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     require_tool("unzip", "`apt-get install unzip` (Debian package `unzip`)");
-    let (_mirror_dir, mirror) = python_mirror();
+    let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
     let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
     let gitea = GiteaServer::start();
     let runtime_url = format!(
@@ -382,7 +366,7 @@ fn hybrid_windows_extension_links_without_generate_import_lib() {
     let without = text.replace(", \"generate-import-lib\"]", "]");
     assert_ne!(text, without, "the fixture's pyo3 has generate-import-lib");
     fs_err::write(&krate, without).unwrap();
-    let (_mirror_dir, mirror) = python_mirror();
+    let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
     let cache = tempfile::tempdir().unwrap();
     let out = pyship_in(&dir, cache.path())
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())

@@ -31,15 +31,7 @@ struct Servers {
 const SIGN_PASSWORD_ENV: &str = "PYSHIP_TEST_SIGN_PASSWORD";
 
 fn servers() -> Servers {
-    let mirror_dir = tempfile::tempdir().unwrap();
-    fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
-    fs_err::copy(
-        pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
-        mirror_dir
-            .path()
-            .join("3.11.9/python-3.11.9-embed-amd64.zip"),
-    )
-    .unwrap();
+    let (mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
     let (runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
     let cert_dir = tempfile::tempdir().unwrap();
     let cert = pyship_e2e::trust::make_cert(cert_dir.path(), "release-test-password");
@@ -47,7 +39,7 @@ fn servers() -> Servers {
         cert_dir,
         cert,
         gitea: GiteaServer::start(),
-        mirror: StaticServer::start(mirror_dir.path()),
+        mirror,
         _mirror_dir: mirror_dir,
         wheels: StaticServer::start(pyship_e2e::testdata::wheelhouse()),
         _runtime_file: runtime_file,
