@@ -6,6 +6,7 @@ SHA256SUMS and assets; each test lays out a fake bundle in a temp folder
 with the package's config next to it.
 """
 
+import gzip
 import hashlib
 import http.server
 import io
@@ -31,8 +32,12 @@ def sha(data):
 
 
 def tarball(version):
+    # The same bytes on every call: a gzip header with mtime 0 (tarfile's
+    # "w:gz" stamps the current second, so two calls could differ).
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz, tarfile.open(
+        fileobj=gz, mode="w"
+    ) as t:
         for name, text in [
             ("App/app/src/demo/__init__.py", "VERSION = %r\n" % version),
             ("App/python/bin/python3", "#!/bin/sh\n"),
