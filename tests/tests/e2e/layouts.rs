@@ -233,7 +233,7 @@ fn hints_name_the_workspace_table_in_use() {
     let (_t, dir) = copy_fixture("layouts/virtual-workspace");
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap();
-    let cases: [(&str, String, &[&str]); 6] = [
+    let cases: [(&str, String, &[&str]); 7] = [
         (
             "file name",
             text.replace("name = \"WsApp\"", "name = \"Ws/App\""),
@@ -241,8 +241,13 @@ fn hints_name_the_workspace_table_in_use() {
         ),
         (
             "linux runtime",
-            text.replace("python = \"3.11.9\"", "python = \"3.9.1\""),
+            text.replace("python = \"3.11.9\"", "python = \"3.13.1\""),
             &["bundle", "--target", "linux"],
+        ),
+        (
+            "requires-python",
+            text.replace("python = \"3.11.9\"", "python = \"3.10.19\""),
+            &["plan"],
         ),
         (
             "include outside",
