@@ -188,6 +188,24 @@ impl Cache {
         self.root.join(name)
     }
 
+    /// `{bucket}/.incoming`: where writers stage an entry before renaming it
+    /// into place.
+    pub fn incoming(&self, bucket: &str) -> PathBuf {
+        self.bucket(bucket).join(".incoming")
+    }
+
+    /// A private staging folder in [`Cache::incoming`] of `bucket`, removed
+    /// when dropped. Named `{pid}-…`, so a later run can tell a dead run's
+    /// leftovers ([`crate::lock::clean_leftovers`]) from a live one's, and
+    /// parallel writers of one entry never collide.
+    pub fn staging(&self, bucket: &str) -> std::io::Result<tempfile::TempDir> {
+        let incoming = self.incoming(bucket);
+        fs_err::create_dir_all(&incoming)?;
+        tempfile::Builder::new()
+            .prefix(&crate::lock::staging_prefix())
+            .tempdir_in(&incoming)
+    }
+
     /// Where a file with this hash and name lives in `bucket`.
     pub fn entry(&self, bucket: &str, sha256: &str, file_name: &str) -> PathBuf {
         self.bucket(bucket)
@@ -229,20 +247,11 @@ impl Cache {
                 }
             }
         }
-        let incoming = self.bucket(bucket).join(".incoming");
-        let save_in = |source| net::Error::Save {
+        let staging = self.staging(bucket).map_err(|source| net::Error::Save {
             url: url.to_owned(),
-            path: incoming.clone(),
+            path: self.incoming(bucket),
             source,
-        };
-        fs_err::create_dir_all(&incoming).map_err(save_in)?;
-        // A private staging dir, so parallel fetches of one URL never collide.
-        // Named by pid, so a later run can tell a dead run's leftovers
-        // (crate::lock::clean_leftovers) from a live one's.
-        let staging = tempfile::Builder::new()
-            .prefix(&crate::lock::staging_prefix())
-            .tempdir_in(&incoming)
-            .map_err(save_in)?;
+        })?;
         let got = net::download_with(
             client,
             timeouts,

@@ -648,13 +648,8 @@ fn maturin(
             }
         ),
     );
-    let incoming = ctx.cache.bucket(BUCKET).join(".incoming");
-    fs_err::create_dir_all(&incoming).map_err(|source| Error::Io {
-        path: incoming.clone(),
-        source,
-    })?;
-    let staging = tempfile::tempdir_in(&incoming).map_err(|source| Error::Io {
-        path: incoming.clone(),
+    let staging = ctx.cache.staging(BUCKET).map_err(|source| Error::Io {
+        path: ctx.cache.incoming(BUCKET),
         source,
     })?;
     let mut args = m.args.clone();
@@ -720,17 +715,14 @@ fn import_libs(triple: &str, xy: &str, ctx: &Context<'_>) -> Option<PathBuf> {
     let env = triple.rsplit('-').next()?;
     let (major, minor) = xy.split_once('.')?;
     let version = (major.parse::<u8>().ok()?, minor.parse::<u8>().ok()?);
-    let bucket = ctx.cache.bucket(IMPLIB_BUCKET);
-    let dir = bucket.join(format!("{arch}-{env}-{xy}"));
+    let dir = ctx
+        .cache
+        .bucket(IMPLIB_BUCKET)
+        .join(format!("{arch}-{env}-{xy}"));
     if dir.is_dir() {
         return Some(dir);
     }
-    let incoming = bucket.join(".incoming");
-    fs_err::create_dir_all(&incoming).ok()?;
-    let staging = tempfile::Builder::new()
-        .prefix(&crate::lock::staging_prefix())
-        .tempdir_in(&incoming)
-        .ok()?;
+    let staging = ctx.cache.staging(IMPLIB_BUCKET).ok()?;
     for v in [None, Some(version)] {
         if let Err(e) = python3_dll_a::ImportLibraryGenerator::new(arch, env)
             .version(v)

@@ -376,7 +376,6 @@ pub fn prepare_cached(
     shim: Option<&Path>,
 ) -> Result<CachedPrefix, Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
-    let incoming = bucket.join(".incoming");
     let mut booted = false;
     // A build for another wine version may remove the prefix between the
     // two locks: then prepare it again.
@@ -400,10 +399,9 @@ pub fn prepare_cached(
             let _ = lock.file().unlock();
             continue;
         }
-        let copy = tempfile::Builder::new()
-            .prefix(&crate::lock::staging_prefix())
-            .tempdir_in(&incoming)
-            .map_err(cache_err(&incoming))?;
+        let copy = cache
+            .staging(PREFIX_BUCKET)
+            .map_err(cache_err(&cache.incoming(PREFIX_BUCKET)))?;
         link_copy(&prepared, copy.path()).map_err(cache_err(copy.path()))?;
         let _ = lock.file().unlock();
         return Ok(CachedPrefix {
@@ -436,8 +434,6 @@ pub fn ensure_prepared(
     let bucket = cache.bucket(PREFIX_BUCKET);
     let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
-    let incoming = bucket.join(".incoming");
-    fs_err::create_dir_all(&incoming).map_err(cache_err(&incoming))?;
     let (lock, lock_path) = open_lock(&bucket, &key)?;
     lock.file().lock_shared().map_err(cache_err(&lock_path))?;
     if prepared.join("drive_c").is_dir() {
@@ -449,7 +445,7 @@ pub fn ensure_prepared(
     lock.file().lock().map_err(cache_err(&lock_path))?;
     let mut booted = false;
     if !prepared.join("drive_c").is_dir() {
-        boot_into(wine, &incoming, &prepared, shim, cancel)?;
+        boot_into(wine, cache, &prepared, shim, cancel)?;
         booted = true;
     }
     remove_other_prefixes(&bucket, &key);
@@ -543,18 +539,14 @@ fn open_lock(bucket: &Path, key: &str) -> Result<(fs_err::File, PathBuf), Error>
 /// rename the result to `prepared`.
 fn boot_into(
     wine: &Path,
-    incoming: &Path,
+    cache: &Cache,
     prepared: &Path,
     shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
 ) -> Result<(), Error> {
-    let staging = tempfile::Builder::new()
-        .prefix(&crate::lock::staging_prefix())
-        .tempdir_in(incoming)
-        .map_err(|source| Error::Cache {
-            path: incoming.to_owned(),
-            source,
-        })?;
+    let staging = cache
+        .staging(PREFIX_BUCKET)
+        .map_err(cache_err(&cache.incoming(PREFIX_BUCKET)))?;
     let prefix = staging.path().join("prefix");
     let booting = Wine {
         wine: wine.to_owned(),
@@ -701,12 +693,9 @@ fn compile_shim(cache: &Cache, env: &Env, cancel: &Cancel) -> Result<PathBuf, Er
         path: dir.clone(),
         message,
     };
-    let incoming = cache.bucket(SHIM_BUCKET).join(".incoming");
     fs_err::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
-    fs_err::create_dir_all(&incoming).map_err(|e| fail(e.to_string()))?;
-    let work = tempfile::Builder::new()
-        .prefix(&crate::lock::staging_prefix())
-        .tempdir_in(&incoming)
+    let work = cache
+        .staging(SHIM_BUCKET)
         .map_err(|e| fail(e.to_string()))?;
     let src = work.path().join("bcryptprimitives.c");
     fs_err::write(&src, PROCESS_PRNG_SOURCE).map_err(|e| fail(e.to_string()))?;
