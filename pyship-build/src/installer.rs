@@ -698,6 +698,8 @@ fn tail(s: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// Pinning the times of a tree whose file is a hard link elsewhere (as
     /// site-packages is to uv's cache) leaves the other link as it was.
     #[cfg(unix)]
@@ -731,8 +733,6 @@ mod tests {
         );
         assert_eq!(m.nlink(), 1);
     }
-
-    use super::*;
 
     #[test]
     fn script_line_names_the_failing_line() {

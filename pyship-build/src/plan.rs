@@ -64,11 +64,8 @@ impl PythonVersion {
                 ),
                 hint: "write it as PEP 440 specifiers, e.g. requires-python = \">=3.11\"".into(),
             })?;
-        let version =
-            pep440_rs::Version::from_str(&self.full).map_err(|e| crate::error::Hinted {
-                message: format!("`python = \"{}\"` is not a version: {e}", self.full),
-                hint: "use three numbers, e.g. python = \"3.11.9\"".into(),
-            })?;
+        let version = pep440_rs::Version::from_str(&self.full)
+            .expect("PythonVersion::parse accepts three numbers only");
         if specifiers.contains(&version) {
             return Ok(());
         }

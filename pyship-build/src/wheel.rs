@@ -597,15 +597,11 @@ fn maturin(
     let made_libs = (b.platform == Platform::Windows && user_libs.is_none())
         .then(|| import_libs(&b.triple, &plan.python.xy, ctx))
         .flatten();
-    let libs_key = format!(
-        "{PYO3_CROSS_LIB_DIR}={}",
-        user_libs.map_or_else(
-            || made_libs
-                .as_ref()
-                .map_or("".into(), |_| IMPLIB_BUCKET.to_owned()),
-            str::to_owned
-        )
-    );
+    let libs_key = match (user_libs, &made_libs) {
+        (Some(dir), _) => format!("{PYO3_CROSS_LIB_DIR}={dir}"),
+        (None, Some(_)) => format!("{PYO3_CROSS_LIB_DIR}={IMPLIB_BUCKET}"),
+        (None, None) => format!("{PYO3_CROSS_LIB_DIR}="),
+    };
     // The output folder is not an input: leave `--out` out of the key.
     let args_key: Vec<&String> = m
         .args
