@@ -91,6 +91,25 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `bundle --target {target}` at the fixture's Cargo version (v0.2.0: no
+/// stamping needed), which must succeed; its stderr.
+fn bundle_at_cargo_version(mut cmd: assert_cmd::Command, target: &str) -> String {
+    let out = cmd
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            target,
+            "--version",
+            "v0.2.0",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    err
+}
+
 /// The /health answer of a running bundle: the release version and the hash
 /// computed by the Rust extension.
 fn assert_health(body: &str, platform: &str) {
@@ -318,21 +337,9 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
     );
     assert!(on_path("uv", &path), "uv is on the test's PATH");
     let cache = tempfile::tempdir().unwrap();
-    let out = pyship_in(&dir, cache.path())
-        .env("PATH", &path)
-        // The Cargo version: no stamping needed.
-        .args([
-            "pyship",
-            "bundle",
-            "--target",
-            "linux",
-            "--version",
-            "v0.2.0",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let mut cmd = pyship_in(&dir, cache.path());
+    cmd.env("PATH", &path);
+    let err = bundle_at_cargo_version(cmd, "linux");
     assert!(
         err.contains("Building pyhash wheel for x86_64-unknown-linux-gnu (maturin --zig, through `uv tool run`)"),
         "{err}"
@@ -368,21 +375,10 @@ fn hybrid_windows_extension_links_without_generate_import_lib() {
     fs_err::write(&krate, without).unwrap();
     let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
     let cache = tempfile::tempdir().unwrap();
-    let out = pyship_in(&dir, cache.path())
-        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
-        .env_remove("PYO3_CROSS_LIB_DIR")
-        .args([
-            "pyship",
-            "bundle",
-            "--target",
-            "windows",
-            "--version",
-            "v0.2.0",
-        ])
-        .output()
-        .unwrap();
-    let err = stderr_of(&out);
-    assert!(out.status.success(), "{err}");
+    let mut cmd = pyship_in(&dir, cache.path());
+    cmd.env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env_remove("PYO3_CROSS_LIB_DIR");
+    let err = bundle_at_cargo_version(cmd, "windows");
     assert!(err.contains("Imported"), "the import check ran:\n{err}");
     let libs = cache.path().join("pyo3-implib-v0/x86_64-gnu-3.11");
     for lib in ["python3.dll.a", "python311.dll.a"] {
