@@ -592,16 +592,10 @@ fn maturin(
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    // The Windows import libraries: the user's PYO3_CROSS_LIB_DIR, else made here.
+    // The user's Windows import libraries are an input; the ones made here
+    // (below) follow from the sources, which the key covers.
     let user_libs = ctx.env.get(PYO3_CROSS_LIB_DIR);
-    let made_libs = (b.platform == Platform::Windows && user_libs.is_none())
-        .then(|| import_libs(&b.triple, &plan.python.xy, ctx))
-        .flatten();
-    let libs_key = match (user_libs, &made_libs) {
-        (Some(dir), _) => format!("{PYO3_CROSS_LIB_DIR}={dir}"),
-        (None, Some(_)) => format!("{PYO3_CROSS_LIB_DIR}={IMPLIB_BUCKET}"),
-        (None, None) => format!("{PYO3_CROSS_LIB_DIR}="),
-    };
+    let libs_key = format!("{PYO3_CROSS_LIB_DIR}={}", user_libs.unwrap_or(""));
     // The output folder is not an input: leave `--out` out of the key.
     let args_key: Vec<&String> = m
         .args
@@ -654,8 +648,10 @@ fn maturin(
     }
     let mut cmd = maturin.command(&args);
     cmd.current_dir(&m.project_dir);
-    if let Some(dir) = &made_libs {
-        cmd.env(PYO3_CROSS_LIB_DIR, dir);
+    if b.platform == Platform::Windows && user_libs.is_none() && abi3(plan, &b.triple) {
+        if let Some(dir) = import_libs(&b.triple, &plan.python.xy, ctx) {
+            cmd.env(PYO3_CROSS_LIB_DIR, dir);
+        }
     }
     ctx.reporter.debug(&format!("running {cmd:?}"));
     let out = cmd.output().map_err(|source| Error::Spawn {
@@ -699,13 +695,38 @@ const PYO3_CROSS_LIB_DIR: &str = "PYO3_CROSS_LIB_DIR";
 /// Cache bucket of generated Windows import libraries.
 const IMPLIB_BUCKET: &str = "pyo3-implib-v0";
 
+/// Whether the crate maturin builds uses PyO3's stable ABI for `triple`
+/// (pyo3 or pyo3-ffi with an `abi3*` feature in Cargo's resolve, as maturin
+/// itself decides). Only such a build needs [`import_libs`]: for a
+/// version-specific build maturin makes `python3XY.dll`'s import library
+/// itself, and with `PYO3_CROSS_LIB_DIR` set it would look there for a Unix
+/// `_sysconfigdata*.py` instead and fail.
+fn abi3(plan: &Plan, triple: &str) -> bool {
+    let Ok(meta) = cargo_metadata::MetadataCommand::new()
+        .manifest_path(maturin_manifest(plan))
+        .other_options(vec!["--filter-platform".to_owned(), triple.to_owned()])
+        .exec()
+    else {
+        return false;
+    };
+    let Some(resolve) = meta.resolve else {
+        return false;
+    };
+    resolve.nodes.iter().any(|n| {
+        meta.packages
+            .iter()
+            .any(|p| p.id == n.id && matches!(p.name.as_str(), "pyo3" | "pyo3-ffi"))
+            && n.features.iter().any(|f| f.starts_with("abi3"))
+    })
+}
+
 /// A folder with the import libraries of `python3.dll` (the stable ABI) and
 /// `python3XY.dll` for `triple`, made once into the cache, for
-/// `PYO3_CROSS_LIB_DIR`. Without them a PyO3 crate that lacks pyo3's
-/// `generate-import-lib` feature (as `uv init --build-backend maturin` and
-/// `maturin new` make them) cannot link its Windows extension on a Linux
-/// host. `None` when they cannot be made (no `dlltool` for the target):
-/// maturin then runs as it would without cargo-pyship.
+/// `PYO3_CROSS_LIB_DIR`. Without them an abi3 PyO3 crate that lacks pyo3's
+/// `generate-import-lib` feature (as `uv init --build-backend maturin` makes
+/// it) cannot link its Windows extension on a Linux host. `None` when they
+/// cannot be made (no `dlltool` for the target): maturin then runs as it
+/// would without cargo-pyship.
 fn import_libs(triple: &str, xy: &str, ctx: &Context<'_>) -> Option<PathBuf> {
     let arch = triple.split('-').next()?;
     let env = triple.rsplit('-').next()?;
