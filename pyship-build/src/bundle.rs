@@ -199,15 +199,22 @@ pub fn run_with(
 
     // The import check runs Windows programs under wine: on a machine whose
     // cache has no prepared prefix yet, boot one while the stages below work.
+    // Unless the last build's tree passed a check that is still cached (a
+    // rebuild, which most likely finds its check cached too), also start the
+    // check's private prefix there, so the check does not wait for wine's
+    // session to start.
+    let tree = plan.bundle_dir(platform);
     let wine_prep = (platform == Platform::Windows)
-        .then(|| crate::wine::prepare_in_background(ctx.env, &ctx.cache))
+        .then(|| {
+            let rebuild = check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file());
+            crate::wine::prepare_in_background(ctx.env, &ctx.cache, !rebuild)
+        })
         .flatten();
 
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
 
-    let tree = plan.bundle_dir(platform);
     crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
         Error::Clear {
             path: tree.clone(),
@@ -321,6 +328,7 @@ pub fn run_with(
                 &runtime.site_packages,
                 &stripped,
                 ctx,
+                wine_prep.as_ref(),
             );
             (r, t.elapsed().as_secs_f64())
         });
@@ -448,6 +456,7 @@ pub fn own_binaries(
 /// files, same sizes, same platform and CPython) already passed it: the check
 /// under wine costs seconds, and a warm rebuild of unchanged inputs need not
 /// pay them again. The key is a content listing, so any change re-checks.
+/// `wine_prep` may hold a private prefix whose session is already started.
 fn import_check(
     plan: &Plan,
     platform: Platform,
@@ -455,7 +464,46 @@ fn import_check(
     site_packages: &std::path::Path,
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
+    wine_prep: Option<&crate::wine::Background>,
 ) -> Result<(), Error> {
+    let marker = check_marker(plan, platform, tree, ctx);
+    if marker.as_ref().is_some_and(|m| m.is_file()) {
+        ctx.reporter
+            .debug("import check: this site-packages already passed (cached)");
+        return Ok(());
+    }
+    ctx.reporter
+        .status("Checking", &format!("imports ({platform})"));
+    let check = crate::strip::import_check(
+        tree,
+        site_packages,
+        platform,
+        ctx,
+        stripped,
+        Some(&plan.module),
+        wine_prep.and_then(crate::wine::Background::take_wine),
+    )?;
+    // A pass is remembered (packages this wine cannot judge would be judged the
+    // same way again); a check skipped for want of an interpreter is not.
+    if check.interpreter.is_some() {
+        if let Some(m) = marker {
+            if let Some(dir) = m.parent() {
+                let _ = fs_err::create_dir_all(dir);
+            }
+            let _ = fs_err::write(&m, check.ok.join("\n"));
+        }
+    }
+    Ok(())
+}
+
+/// Where a passed import check of `tree` (as it is now) is remembered in the
+/// cache; `None` when the tree cannot be listed (e.g. it does not exist).
+fn check_marker(
+    plan: &Plan,
+    platform: Platform,
+    tree: &std::path::Path,
+    ctx: &Context<'_>,
+) -> Option<std::path::PathBuf> {
     // The runtime's own additions (tkinter) are checked too: they are part of the key.
     let runtime_key = crate::strip::check::runtime_modules(tree, platform)
         .iter()
@@ -478,35 +526,7 @@ fn import_check(
             plan.python.full, plan.module
         ),
     );
-    let marker = key
-        .as_ref()
-        .map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k));
-    if marker.as_ref().is_some_and(|m| m.is_file()) {
-        ctx.reporter
-            .debug("import check: this site-packages already passed (cached)");
-        return Ok(());
-    }
-    ctx.reporter
-        .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check(
-        tree,
-        site_packages,
-        platform,
-        ctx,
-        stripped,
-        Some(&plan.module),
-    )?;
-    // A pass is remembered (packages this wine cannot judge would be judged the
-    // same way again); a check skipped for want of an interpreter is not.
-    if check.interpreter.is_some() {
-        if let Some(m) = marker {
-            if let Some(dir) = m.parent() {
-                let _ = fs_err::create_dir_all(dir);
-            }
-            let _ = fs_err::write(&m, check.ok.join("\n"));
-        }
-    }
-    Ok(())
+    key.map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k))
 }
 
 /// SHA-256 over the sorted (relative path, size) list of a tree, plus `salt`.

@@ -5,8 +5,13 @@
 //! meet again: it
 //! cannot set up std handles on regular files, so stdin is `/dev/null` and
 //! output goes through pipes read on threads; a run gets a private
-//! `WINEPREFIX` (created with `wineboot -i`, stopped with `wineserver -k` when
-//! dropped) and `WINEDEBUG=-all`; a hung program is killed after a timeout.
+//! `WINEPREFIX` and `WINEDEBUG=-all`; a hung program is killed after a
+//! timeout. A private prefix gets a `wineserver --foreground` of its own,
+//! started before its first program and stopped with a signal when the
+//! prefix is dropped (`wineserver -k` polls, and costs a quarter second
+//! more). The services wine starts in a prefix inherit the std handles of
+//! the program that started them and hold them until the server stops, so a
+//! pipe is read to its end only when no services start or after the stop.
 //!
 //! `PYSHIP_WINEPREFIX` (else the usual `WINEPREFIX`) names a prepared prefix
 //! to use instead of a fresh one; it is never created, modified or stopped
@@ -110,10 +115,75 @@ impl Hint for Error {
 pub struct Wine {
     wine: PathBuf,
     prefix: PathBuf,
-    /// Set for a private prefix: removed (after `wineserver -k`) on drop.
+    /// Set for a private prefix: removed (after its server stopped) on drop.
     owned: Option<tempfile::TempDir>,
+    /// The wineserver this process started for a private prefix, if it could.
+    server: std::sync::Mutex<Option<Server>>,
     /// Stops the program running in this prefix.
     cancel: Cancel,
+}
+
+/// A `wineserver --foreground` started for a private prefix before any of its
+/// programs, so that stopping it is two signals and a `wait` (about 0.1 s)
+/// instead of `wineserver -k`, which polls for the server's exit (0.75 s
+/// measured) after the server lingers half a second.
+#[derive(Debug)]
+struct Server(std::process::Child);
+
+impl Server {
+    /// Start the server of `prefix` (which must exist); `None` when it cannot
+    /// start (the prefix is then stopped with `wineserver -k`). A `persistent`
+    /// server keeps the prefix's session (wine's services) after its last
+    /// program exits; otherwise every program run alone pays for starting it.
+    fn start(wine: &Path, prefix: &Path, persistent: bool) -> Option<Self> {
+        if !cfg!(unix) {
+            return None;
+        }
+        Command::new(wineserver_exe(wine))
+            .arg("--foreground")
+            .args(persistent.then_some("--persistent"))
+            .env("WINEPREFIX", prefix)
+            .env("WINEDEBUG", "-all")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()
+            .map(Self)
+    }
+
+    /// SIGINT makes the server kill every program of the prefix; SIGTERM,
+    /// handled after it, makes it write the registry and exit at once. Returns
+    /// whether it exited (else it was killed, and the caller falls back).
+    fn stop(mut self) -> bool {
+        #[cfg(unix)]
+        {
+            use rustix::process::{kill_process, Pid, Signal};
+            let _ = kill_process(Pid::from_child(&self.0), Signal::INT);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            match self.0.try_wait() {
+                Ok(Some(_)) => return true,
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break,
+            }
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        false
+    }
+}
+
+/// The `wineserver` beside `wine`, else the one on `PATH`.
+fn wineserver_exe(wine: &Path) -> PathBuf {
+    let mut server = wine.to_owned();
+    server.set_file_name("wineserver");
+    if server.is_file() {
+        server
+    } else {
+        PathBuf::from("wineserver")
+    }
 }
 
 /// Stops the programs [`run_piped_until`] runs with it: the running one is
@@ -160,12 +230,7 @@ impl Wine {
                 path: std::env::temp_dir(),
                 message: e.to_string(),
             })?;
-        let me = Self {
-            wine,
-            prefix: dir.path().to_path_buf(),
-            owned: Some(dir),
-            cancel: Cancel::default(),
-        };
+        let me = Self::private(wine, dir.path().to_path_buf(), Some(dir), false);
         me.boot()?;
         Ok(me)
     }
@@ -175,6 +240,42 @@ impl Wine {
     /// the cache has none for this wine). The copy already has the
     /// `ProcessPrng` replacement when the mingw-w64 compiler is there.
     pub fn with_cache(env: &Env, cache: &Cache) -> Result<Self, Error> {
+        Self::cached(env, cache, false)
+    }
+
+    /// [`Wine::with_cache`], with its session started: wine's services, which
+    /// the first program in a prefix waits for (about 0.6 s idle, seconds on
+    /// a busy machine), are started ahead of the program that needs them and
+    /// kept until the prefix is dropped. `cancel` stops the start.
+    pub fn with_session(env: &Env, cache: &Cache, cancel: &Cancel) -> Result<Self, Error> {
+        let mut me = Self::cached(env, cache, true)?;
+        if me.is_prepared() {
+            return Ok(me);
+        }
+        me.cancel = cancel.clone();
+        // The services inherit the std handles of the program that starts
+        // them and keep them open: that program's output must not be a pipe
+        // read to its end.
+        let mut cmd = me.command("cmd.exe");
+        cmd.args(["/c", "exit"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+            program: "wine cmd.exe".into(),
+            source,
+        })?;
+        let status = wait_until(&mut child, "wine cmd.exe", Duration::from_secs(180), cancel)?;
+        if !status.success() {
+            return Err(Error::Prefix {
+                path: me.prefix.clone(),
+                message: format!("`wine cmd.exe /c exit` failed ({status})"),
+            });
+        }
+        Ok(me)
+    }
+
+    /// [`Wine::with_cache`]; a `persistent` private prefix keeps its session.
+    fn cached(env: &Env, cache: &Cache, persistent: bool) -> Result<Self, Error> {
         let wine = tools::WINE.find(env)?;
         if let Some(me) = Self::from_env(&wine, env)? {
             return Ok(me);
@@ -182,12 +283,26 @@ impl Wine {
         let version = wine_version(&wine)?;
         let shim = process_prng_dll(cache, env).ok();
         let prepared = prepare_cached(&wine, cache, &version, shim.as_deref())?;
-        Ok(Self {
+        let prefix = prepared.copy.path().to_path_buf();
+        Ok(Self::private(wine, prefix, Some(prepared.copy), persistent))
+    }
+
+    /// A private prefix in the existing folder `prefix`, with its own server
+    /// started. `owned` is removed on drop.
+    fn private(
+        wine: PathBuf,
+        prefix: PathBuf,
+        owned: Option<tempfile::TempDir>,
+        persistent: bool,
+    ) -> Self {
+        let server = Server::start(&wine, &prefix, persistent);
+        Self {
             wine,
-            prefix: prepared.copy.path().to_path_buf(),
-            owned: Some(prepared.copy),
+            prefix,
+            owned,
+            server: std::sync::Mutex::new(server),
             cancel: Cancel::default(),
-        })
+        }
     }
 
     /// The prefix an environment variable names, if one does.
@@ -206,13 +321,29 @@ impl Wine {
             wine: wine.to_owned(),
             prefix,
             owned: None,
+            server: std::sync::Mutex::new(None),
             cancel: Cancel::default(),
         }))
     }
 
     /// `wineboot -i` in this (empty) prefix.
+    /// The prefix is stopped (its registry written) when wineboot exits: the
+    /// services wineboot starts inherit its output pipes and hold them open
+    /// until they stop, so the pipes are read to their end only after that.
     fn boot(&self) -> Result<(), Error> {
-        let out = self.run_raw("wineboot", &["-i".into()], Duration::from_secs(180))?;
+        let mut cmd = self.command("wineboot");
+        cmd.arg("-i");
+        let out = run_piped_then(
+            cmd,
+            "wine wineboot",
+            Duration::from_secs(180),
+            &self.cancel,
+            || self.stop(),
+        );
+        if out.is_err() {
+            self.stop();
+        }
+        let out = out?;
         if !self.prefix.join("drive_c/windows/system32").is_dir() {
             return Err(Error::Prefix {
                 path: self.prefix.clone(),
@@ -260,7 +391,7 @@ impl Wine {
         cmd.args(args);
         let r = run_piped_until(cmd, &format!("wine {program}"), timeout, &self.cancel);
         if matches!(r, Err(Error::Timeout { .. })) && self.owned.is_some() {
-            self.kill_all();
+            self.stop();
         }
         r
     }
@@ -294,15 +425,18 @@ impl Wine {
         Ok(self.has_process_prng())
     }
 
-    /// `wineserver -k` for this prefix.
-    fn kill_all(&self) {
-        let mut server = self.wine.clone();
-        server.set_file_name("wineserver");
-        let exe = if server.is_file() {
-            server
-        } else {
-            PathBuf::from("wineserver")
-        };
+    /// Stop every program of this prefix and its server (which writes the
+    /// registry): the server this process started, else `wineserver -k`.
+    fn stop(&self) {
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if server.is_some_and(Server::stop) {
+            return;
+        }
+        let exe = wineserver_exe(&self.wine);
         for arg in ["-k", "-w"] {
             let _ = Command::new(&exe)
                 .arg(arg)
@@ -319,7 +453,7 @@ impl Drop for Wine {
     fn drop(&mut self) {
         // A prepared prefix belongs to the user: never stop its server.
         if self.owned.is_some() {
-            self.kill_all();
+            self.stop();
         }
     }
 }
@@ -454,11 +588,13 @@ pub fn ensure_prepared(
 }
 
 /// Prepare the cached prefix on a thread of its own, so that a build's first
-/// run on a machine boots wine while its other stages work. Nothing happens
-/// when a prefix is named by the environment, wine is missing, or the host is
-/// Windows (the bundle's python.exe runs directly there). Errors are left to
-/// the build's own [`Wine::with_cache`], which meets them again.
-pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<Background> {
+/// run on a machine boots wine while its other stages work; with `session`,
+/// then make the build's private copy and start its session there too
+/// ([`Background::take_wine`] hands it over). Nothing happens when a prefix
+/// is named by the environment, wine is missing, or the host is Windows (the
+/// bundle's python.exe runs directly there). Errors are left to the build's
+/// own [`Wine::with_cache`], which meets them again.
+pub fn prepare_in_background(env: &Env, cache: &Cache, session: bool) -> Option<Background> {
     if cfg!(windows)
         || [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX]
             .iter()
@@ -471,9 +607,7 @@ pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<Background> {
     let cancel = Cancel::default();
     let stop = cancel.clone();
     let handle = std::thread::spawn(move || {
-        let Ok(version) = wine_version(&wine) else {
-            return;
-        };
+        let version = wine_version(&wine).ok()?;
         // The DLL compiles (about a second) while wineboot runs.
         let with_shim = tools::MINGW_GCC.find(&env).is_ok();
         std::thread::scope(|s| {
@@ -481,35 +615,52 @@ pub fn prepare_in_background(env: &Env, cache: &Cache) -> Option<Background> {
             let shim = || gcc.join().ok().flatten();
             let _ = ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop);
         });
+        if !session || stop.is_cancelled() {
+            return None;
+        }
+        Wine::with_session(&env, &cache, &stop).ok()
     });
     Some(Background {
         cancel,
-        handle: Some(handle),
+        handle: std::sync::Mutex::new(Some(handle)),
     })
 }
 
-/// The thread of [`prepare_in_background`]. [`Background::finish`] waits for
-/// it; dropped unfinished (the build failed), it stops the thread's program
-/// and waits for the thread to remove its staging folders, so a failed build
-/// leaves no half-made prefix in the cache.
+/// The thread of [`prepare_in_background`]. [`Background::take_wine`] and
+/// [`Background::finish`] wait for it; dropped unfinished (the build failed),
+/// it stops the thread's program and waits for the thread to remove its
+/// staging folders and stop its session, so a failed build leaves no
+/// half-made prefix in the cache.
 #[derive(Debug)]
 pub struct Background {
     cancel: Cancel,
-    handle: Option<std::thread::JoinHandle<()>>,
+    handle: std::sync::Mutex<Option<std::thread::JoinHandle<Option<Wine>>>>,
 }
 
 impl Background {
-    /// Wait for the prefix to be prepared.
-    pub fn finish(mut self) {
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+    fn take_handle(&self) -> Option<std::thread::JoinHandle<Option<Wine>>> {
+        self.handle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Wait for the thread; the private prefix whose session it started, if
+    /// it was asked to and could (only the first call gets it).
+    pub fn take_wine(&self) -> Option<Wine> {
+        self.take_handle()?.join().ok().flatten()
+    }
+
+    /// Wait for the prefix to be prepared (a private prefix nobody took is
+    /// stopped and removed).
+    pub fn finish(self) {
+        drop(self.take_wine());
     }
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
+        if let Some(h) = self.take_handle() {
             self.cancel.cancel();
             let _ = h.join();
         }
@@ -548,15 +699,13 @@ fn boot_into(
         .staging(PREFIX_BUCKET)
         .map_err(cache_err(&cache.incoming(PREFIX_BUCKET)))?;
     let prefix = staging.path().join("prefix");
-    let booting = Wine {
-        wine: wine.to_owned(),
-        prefix: prefix.clone(),
-        owned: None,
-        cancel: cancel.clone(),
-    };
-    let booted = booting.boot();
-    booting.kill_all();
-    booted?;
+    fs_err::create_dir_all(&prefix).map_err(|source| Error::Cache {
+        path: prefix.clone(),
+        source,
+    })?;
+    let mut booting = Wine::private(wine.to_owned(), prefix.clone(), None, false);
+    booting.cancel = cancel.clone();
+    booting.boot()?;
     let cerr = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Cache { path, source }
@@ -718,6 +867,37 @@ fn compile_shim(cache: &Cache, env: &Env, cancel: &Cancel) -> Result<PathBuf, Er
     Ok(dll)
 }
 
+/// Wait for `child`; kill it after `timeout` or when `cancel` is set.
+fn wait_until(
+    child: &mut std::process::Child,
+    what: &str,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Result<std::process::ExitStatus, Error> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Ok(st),
+            Ok(None) if start.elapsed() < timeout && !cancel.is_cancelled() => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(if cancel.is_cancelled() {
+        Error::Cancelled {
+            program: what.to_owned(),
+        }
+    } else {
+        Error::Timeout {
+            program: what.to_owned(),
+            secs: timeout.as_secs(),
+        }
+    })
+}
+
 /// Run `cmd` with stdin null and output piped (read on threads, so a chatty
 /// program never blocks on a full pipe); kill it after `timeout`.
 pub fn run_piped(cmd: Command, what: &str, timeout: Duration) -> Result<Output, Error> {
@@ -726,10 +906,23 @@ pub fn run_piped(cmd: Command, what: &str, timeout: Duration) -> Result<Output, 
 
 /// [`run_piped`], also stopped (killed, [`Error::Cancelled`]) by `cancel`.
 pub fn run_piped_until(
+    cmd: Command,
+    what: &str,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Result<Output, Error> {
+    run_piped_then(cmd, what, timeout, cancel, || ())
+}
+
+/// [`run_piped_until`], calling `exited` once the program exited and before
+/// its output is read to the end (which waits for every process that
+/// inherited the pipes).
+fn run_piped_then(
     mut cmd: Command,
     what: &str,
     timeout: Duration,
     cancel: &Cancel,
+    exited: impl FnOnce(),
 ) -> Result<Output, Error> {
     let cancelled = || Error::Cancelled {
         program: what.to_owned(),
@@ -758,27 +951,8 @@ pub fn run_piped_until(
         let _ = se.read_to_end(&mut b);
         b
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if start.elapsed() < timeout && !cancel.is_cancelled() => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            _ => break None,
-        }
-    };
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        if cancel.is_cancelled() {
-            return Err(cancelled());
-        }
-        return Err(Error::Timeout {
-            program: what.to_owned(),
-            secs: timeout.as_secs(),
-        });
-    };
+    let status = wait_until(&mut child, what, timeout, cancel)?;
+    exited();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
     Ok(Output {
@@ -861,12 +1035,7 @@ mod tests {
             "the registry is copied"
         );
         // The copy works: wine runs a program in it.
-        let w = Wine {
-            wine: wine.clone(),
-            prefix: a3.copy.path().to_owned(),
-            owned: None,
-            cancel: Cancel::default(),
-        };
+        let w = Wine::private(wine.clone(), a3.copy.path().to_owned(), None, false);
         let out = w
             .run_raw(
                 "cmd.exe",
@@ -874,7 +1043,9 @@ mod tests {
                 Duration::from_secs(120),
             )
             .unwrap();
-        w.kill_all();
+        let t = Instant::now();
+        w.stop();
+        assert!(t.elapsed() < Duration::from_secs(5), "the server stops");
         assert!(out.stdout.contains("pyship-ok"), "{out:?}");
         let old = a3.prepared.clone();
         drop((a1, a2, a3));
@@ -883,6 +1054,55 @@ mod tests {
         assert_ne!(b.prepared, old);
         assert!(!old.exists(), "the old version's prefix is removed");
         assert!(b.prepared.join("drive_c/windows/system32").is_dir());
+    }
+
+    /// A private prefix with its session started: a program's output pipes
+    /// are read to their end although wine's services keep running, and
+    /// dropping the prefix stops every program of it and removes it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_started_session_serves_the_next_program_and_stops_on_drop() {
+        let mut env = Env::from_process();
+        tools::WINE
+            .find(&env)
+            .expect("this test needs wine (`apt-get install wine wine64`)");
+        for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
+            env.set(v, "");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let w = Wine::with_session(&env, &cache, &Cancel::default()).unwrap();
+        let copy = w.prefix().to_owned();
+        let services = || {
+            fs_err::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    let env = fs_err::read(e.path().join("environ")).unwrap_or_default();
+                    let mine = format!("WINEPREFIX={}\0", copy.display());
+                    env.windows(mine.len()).any(|x| x == mine.as_bytes())
+                })
+                .count()
+        };
+        assert!(services() > 0, "the session's services run");
+        let t = Instant::now();
+        let out = w
+            .run_raw(
+                "cmd.exe",
+                &["/c".into(), "echo".into(), "pyship-ok".into()],
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        assert!(out.stdout.contains("pyship-ok"), "{out:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the output was read to its end while the services run: {:?}",
+            t.elapsed()
+        );
+        drop(w);
+        assert!(!copy.exists(), "the private copy is removed");
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(services(), 0, "no program of the prefix is left running");
     }
 
     #[test]

@@ -221,7 +221,9 @@ fn interpreter(
 /// `app` (`module` or `module:function`), first start the app's module the way
 /// its launcher does, with the launcher's `sys.path` (the bundled interpreter's
 /// own, which puts `app/src` after site-packages on every target); a failure
-/// there is always an error.
+/// there is always an error. Under wine the check runs in `wine` when given
+/// (a private prefix whose session may already be started), else in a fresh
+/// copy of the cached prefix.
 pub fn import_check(
     bundle_root: &Path,
     site_packages: &Path,
@@ -229,6 +231,7 @@ pub fn import_check(
     ctx: &Context<'_>,
     report: &Report,
     app: Option<&str>,
+    wine: Option<Wine>,
 ) -> Result<ImportCheck, Error> {
     let py = match interpreter(bundle_root, site_packages, platform, ctx) {
         Ok(p) => p,
@@ -252,10 +255,13 @@ pub fn import_check(
         &format!("imports of {} packages with {label}", names.len()),
     );
     let wine = if py.wine {
-        let w = Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
-            what: "starting wine for the import check".into(),
-            source,
-        })?;
+        let w = match wine {
+            Some(w) => w,
+            None => Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
+                what: "starting wine for the import check".into(),
+                source,
+            })?,
+        };
         // Rust-built extensions need ProcessPrng, which wine 8 lacks.
         if let Err(e) = w.add_process_prng(&ctx.cache, ctx.env) {
             ctx.reporter.warn(&format!(

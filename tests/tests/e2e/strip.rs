@@ -174,7 +174,7 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
     let after = tree_bytes(&sp);
     assert_eq!(report.after.bytes, after);
     assert!(after * 100 <= before * 85, "{before} -> {after}");
-    let check = strip::import_check(tmp.path(), &sp, Platform::Linux, &ctx, &report, None)
+    let check = strip::import_check(tmp.path(), &sp, Platform::Linux, &ctx, &report, None, None)
         .expect("imports work after stripping");
     for p in ["fastapi", "uvicorn", "numpy", "uvloop"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
@@ -187,8 +187,16 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
         ..Options::default()
     };
     let report = strip::run(&opts, &broken, Platform::Linux, None, &ctx).expect("strip runs");
-    let err = strip::import_check(tmp.path(), &broken, Platform::Linux, &ctx, &report, None)
-        .expect_err("numpy without linalg must fail the check");
+    let err = strip::import_check(
+        tmp.path(),
+        &broken,
+        Platform::Linux,
+        &ctx,
+        &report,
+        None,
+        None,
+    )
+    .expect_err("numpy without linalg must fail the check");
     let msg = err.to_string();
     assert!(
         msg.contains("`import numpy` fails") && msg.contains("remove:numpy/linalg"),
@@ -295,7 +303,7 @@ fn strip_import_check_gives_its_wine_prefix_process_prng() {
         ..Options::default()
     };
     let report = strip::run(&opts, &sp, Platform::Windows, None, &ctx).expect("strip runs");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None)
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None, None)
         .expect("the check passes");
     for p in ["numpy", "pydantic_core", "pydantic", "fastapi"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
@@ -354,7 +362,7 @@ fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work
     assert!(sp.join("fastapi/__init__.pyc").is_file());
     assert!(sp.join("py2only.py").is_file(), "uncompiled source deleted");
     assert!(c.not_compiled.contains(&"py2only.py".to_string()), "{c:?}");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None)
+    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None, None)
         .expect("imports work from .pyc");
     for p in ["fastapi", "uvicorn", "numpy"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
