@@ -124,9 +124,9 @@ pub struct Wine {
 }
 
 /// A `wineserver --foreground` started for a private prefix before any of its
-/// programs, so that stopping it is two signals and a `wait` (about 0.1 s)
-/// instead of `wineserver -k`, which polls for the server's exit (0.75 s
-/// measured) after the server lingers half a second.
+/// programs, so that stopping it is a signal and a `wait` (0.5 s: the server
+/// lingers that long after its programs are gone) instead of `wineserver -k`,
+/// which polls for the server's exit with growing sleeps (0.75 s measured).
 #[derive(Debug)]
 struct Server(std::process::Child);
 
@@ -152,10 +152,18 @@ impl Server {
             .map(Self)
     }
 
-    /// SIGINT makes the server kill every program of the prefix; SIGTERM,
-    /// handled after it, makes it write the registry and exit at once. Returns
-    /// whether it exited (else it was killed, and the caller falls back).
+    /// SIGINT, as `wineserver -k` sends it: the server kills every program of
+    /// the prefix, writes the registry and exits. (SIGTERM right after it would
+    /// end the server at once, but measured, it left a `winedevice.exe` thread
+    /// alive that held the build's output pipe.) Returns whether it exited;
+    /// `false` when it was killed, or had exited before (then the caller falls
+    /// back to `wineserver -k`).
     fn stop(mut self) -> bool {
+        // Exited already: another server took the prefix (a program started
+        // its own before this one listened), and that one is still running.
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return false;
+        }
         #[cfg(unix)]
         {
             use rustix::process::{kill_process, Pid, Signal};
