@@ -155,12 +155,14 @@ impl Server {
     /// SIGINT, as `wineserver -k` sends it: the server kills every program of
     /// the prefix, writes the registry and exits. (SIGTERM right after it would
     /// end the server at once, but measured, it left a `winedevice.exe` thread
-    /// alive that held the build's output pipe.) Returns whether it exited;
-    /// `false` when it was killed, or had exited before (then the caller falls
-    /// back to `wineserver -k`).
+    /// alive that held the build's output pipe.) Returns whether it exited on
+    /// the signal; `false` when it was killed after 10 s, or had exited before
+    /// (then the caller falls back to `wineserver -k`).
     fn stop(mut self) -> bool {
-        // Exited already: another server took the prefix (a program started
-        // its own before this one listened), and that one is still running.
+        // Exited already: a non-persistent server ends with the prefix's last
+        // program, and this one also exits when another server took the prefix
+        // (a program started its own before this one listened), which may
+        // still be running.
         if !matches!(self.0.try_wait(), Ok(None)) {
             return false;
         }
@@ -169,17 +171,13 @@ impl Server {
             use rustix::process::{kill_process, Pid, Signal};
             let _ = kill_process(Pid::from_child(&self.0), Signal::INT);
         }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            match self.0.try_wait() {
-                Ok(Some(_)) => return true,
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break,
-            }
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        false
+        wait_until(
+            &mut self.0,
+            "wineserver",
+            Duration::from_secs(10),
+            &Cancel::default(),
+        )
+        .is_ok()
     }
 }
 
