@@ -117,10 +117,22 @@ pub struct Wine {
     prefix: PathBuf,
     /// Set for a private prefix: removed (after its server stopped) on drop.
     owned: Option<tempfile::TempDir>,
-    /// The wineserver this process started for a private prefix, if it could.
-    server: std::sync::Mutex<Option<Server>>,
+    /// What this process started for a private prefix, stopped with it.
+    started: std::sync::Mutex<Started>,
     /// Stops the program running in this prefix.
     cancel: Cancel,
+}
+
+/// The programs this process started for a private prefix.
+#[derive(Debug, Default)]
+struct Started {
+    /// Its wineserver, if it could start.
+    server: Option<Server>,
+    /// The program that keeps its session (wine's services) running: a
+    /// `cmd.exe` reading a pipe this process holds. If this process dies,
+    /// however, the pipe closes, `cmd.exe` exits and the server stops the
+    /// session: nothing is left running.
+    keeper: Option<std::process::Child>,
 }
 
 /// A `wineserver --foreground` started for a private prefix before any of its
@@ -132,16 +144,13 @@ struct Server(std::process::Child);
 
 impl Server {
     /// Start the server of `prefix` (which must exist); `None` when it cannot
-    /// start (the prefix is then stopped with `wineserver -k`). A `persistent`
-    /// server keeps the prefix's session (wine's services) after its last
-    /// program exits; otherwise every program run alone pays for starting it.
-    fn start(wine: &Path, prefix: &Path, persistent: bool) -> Option<Self> {
+    /// start (the prefix is then stopped with `wineserver -k`).
+    fn start(wine: &Path, prefix: &Path) -> Option<Self> {
         if !cfg!(unix) {
             return None;
         }
         Command::new(wineserver_exe(wine))
             .arg("--foreground")
-            .args(persistent.then_some("--persistent"))
             .env("WINEPREFIX", prefix)
             .env("WINEDEBUG", "-all")
             .stdin(Stdio::null())
@@ -159,8 +168,8 @@ impl Server {
     /// the signal; `false` when it was killed after 10 s, or had exited before
     /// (then the caller falls back to `wineserver -k`).
     fn stop(mut self) -> bool {
-        // Exited already: a non-persistent server ends with the prefix's last
-        // program, and this one also exits when another server took the prefix
+        // Exited already: a server ends with the prefix's last program (unless
+        // a keeper holds its session), and it also exits when another server took the prefix
         // (a program started its own before this one listened), which may
         // still be running.
         if !matches!(self.0.try_wait(), Ok(None)) {
@@ -236,7 +245,7 @@ impl Wine {
                 path: std::env::temp_dir(),
                 message: e.to_string(),
             })?;
-        let me = Self::private(wine, dir.path().to_path_buf(), Some(dir), false);
+        let me = Self::private(wine, dir.path().to_path_buf(), Some(dir));
         me.boot()?;
         Ok(me)
     }
@@ -246,7 +255,15 @@ impl Wine {
     /// the cache has none for this wine). The copy already has the
     /// `ProcessPrng` replacement when the mingw-w64 compiler is there.
     pub fn with_cache(env: &Env, cache: &Cache) -> Result<Self, Error> {
-        Self::cached(env, cache, false)
+        let wine = tools::WINE.find(env)?;
+        if let Some(me) = Self::from_env(&wine, env)? {
+            return Ok(me);
+        }
+        let version = wine_version(&wine)?;
+        let shim = process_prng_dll(cache, env).ok();
+        let prepared = prepare_cached(&wine, cache, &version, shim.as_deref())?;
+        let prefix = prepared.copy.path().to_path_buf();
+        Ok(Self::private(wine, prefix, Some(prepared.copy)))
     }
 
     /// [`Wine::with_cache`], with its session started: wine's services, which
@@ -254,23 +271,33 @@ impl Wine {
     /// a busy machine), are started ahead of the program that needs them and
     /// kept until the prefix is dropped. `cancel` stops the start.
     pub fn with_session(env: &Env, cache: &Cache, cancel: &Cancel) -> Result<Self, Error> {
-        let mut me = Self::cached(env, cache, true)?;
+        let mut me = Self::with_cache(env, cache)?;
         if me.is_prepared() {
             return Ok(me);
         }
         me.cancel = cancel.clone();
         // The services inherit the std handles of the program that starts
-        // them and keep them open: that program's output must not be a pipe
+        // them and keep them open: no program here writes to a pipe that is
         // read to its end.
-        let mut cmd = me.command("cmd.exe");
-        cmd.args(["/c", "exit"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-            program: "wine cmd.exe".into(),
-            source,
-        })?;
-        let status = wait_until(&mut child, "wine cmd.exe", Duration::from_secs(180), cancel)?;
+        let spawn = |args: &[&str], stdin: Stdio| {
+            let mut cmd = me.command("cmd.exe");
+            cmd.args(args)
+                .stdin(stdin)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            cmd.spawn().map_err(|source| Error::Spawn {
+                program: "wine cmd.exe".into(),
+                source,
+            })
+        };
+        let keeper = spawn(&[], Stdio::piped())?;
+        me.started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keeper = Some(keeper);
+        // A second program starts once the session is up.
+        let mut probe = spawn(&["/c", "exit"], Stdio::null())?;
+        let status = wait_until(&mut probe, "wine cmd.exe", Duration::from_secs(180), cancel)?;
         if !status.success() {
             return Err(Error::Prefix {
                 path: me.prefix.clone(),
@@ -280,33 +307,18 @@ impl Wine {
         Ok(me)
     }
 
-    /// [`Wine::with_cache`]; a `persistent` private prefix keeps its session.
-    fn cached(env: &Env, cache: &Cache, persistent: bool) -> Result<Self, Error> {
-        let wine = tools::WINE.find(env)?;
-        if let Some(me) = Self::from_env(&wine, env)? {
-            return Ok(me);
-        }
-        let version = wine_version(&wine)?;
-        let shim = process_prng_dll(cache, env).ok();
-        let prepared = prepare_cached(&wine, cache, &version, shim.as_deref())?;
-        let prefix = prepared.copy.path().to_path_buf();
-        Ok(Self::private(wine, prefix, Some(prepared.copy), persistent))
-    }
-
     /// A private prefix in the existing folder `prefix`, with its own server
     /// started. `owned` is removed on drop.
-    fn private(
-        wine: PathBuf,
-        prefix: PathBuf,
-        owned: Option<tempfile::TempDir>,
-        persistent: bool,
-    ) -> Self {
-        let server = Server::start(&wine, &prefix, persistent);
+    fn private(wine: PathBuf, prefix: PathBuf, owned: Option<tempfile::TempDir>) -> Self {
+        let server = Server::start(&wine, &prefix);
         Self {
             wine,
             prefix,
             owned,
-            server: std::sync::Mutex::new(server),
+            started: std::sync::Mutex::new(Started {
+                server,
+                keeper: None,
+            }),
             cancel: Cancel::default(),
         }
     }
@@ -327,7 +339,7 @@ impl Wine {
             wine: wine.to_owned(),
             prefix,
             owned: None,
-            server: std::sync::Mutex::new(None),
+            started: std::sync::Mutex::default(),
             cancel: Cancel::default(),
         }))
     }
@@ -434,12 +446,21 @@ impl Wine {
     /// Stop every program of this prefix and its server (which writes the
     /// registry): the server this process started, else `wineserver -k`.
     fn stop(&self) {
-        let server = self
-            .server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if server.is_some_and(Server::stop) {
+        let started = std::mem::take(
+            &mut *self
+                .started
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let stopped = started.server.is_some_and(Server::stop);
+        if let Some(mut keeper) = started.keeper {
+            // Stopped with the prefix's other programs; reap it.
+            if !stopped {
+                let _ = keeper.kill();
+            }
+            let _ = keeper.wait();
+        }
+        if stopped {
             return;
         }
         let exe = wineserver_exe(&self.wine);
@@ -709,7 +730,7 @@ fn boot_into(
         path: prefix.clone(),
         source,
     })?;
-    let mut booting = Wine::private(wine.to_owned(), prefix.clone(), None, false);
+    let mut booting = Wine::private(wine.to_owned(), prefix.clone(), None);
     booting.cancel = cancel.clone();
     booting.boot()?;
     let cerr = |path: &Path| {
@@ -1041,7 +1062,7 @@ mod tests {
             "the registry is copied"
         );
         // The copy works: wine runs a program in it.
-        let w = Wine::private(wine.clone(), a3.copy.path().to_owned(), None, false);
+        let w = Wine::private(wine.clone(), a3.copy.path().to_owned(), None);
         let out = w
             .run_raw(
                 "cmd.exe",
@@ -1079,17 +1100,7 @@ mod tests {
         let cache = Cache::at(d.path());
         let w = Wine::with_session(&env, &cache, &Cancel::default()).unwrap();
         let copy = w.prefix().to_owned();
-        let services = || {
-            fs_err::read_dir("/proc")
-                .unwrap()
-                .flatten()
-                .filter(|e| {
-                    let env = fs_err::read(e.path().join("environ")).unwrap_or_default();
-                    let mine = format!("WINEPREFIX={}\0", copy.display());
-                    env.windows(mine.len()).any(|x| x == mine.as_bytes())
-                })
-                .count()
-        };
+        let services = || processes_of(&copy);
         assert!(services() > 0, "the session's services run");
         let t = Instant::now();
         let out = w
@@ -1109,6 +1120,55 @@ mod tests {
         assert!(!copy.exists(), "the private copy is removed");
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(services(), 0, "no program of the prefix is left running");
+    }
+
+    /// The live processes whose environment names `prefix` as `WINEPREFIX`.
+    #[cfg(target_os = "linux")]
+    fn processes_of(prefix: &Path) -> usize {
+        let mine = format!("WINEPREFIX={}\0", prefix.display());
+        fs_err::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let env = fs_err::read(e.path().join("environ")).unwrap_or_default();
+                env.windows(mine.len()).any(|x| x == mine.as_bytes())
+            })
+            .count()
+    }
+
+    /// When the build dies, the pipe its session's keeper reads closes: the
+    /// keeper exits and the session with it, so a killed build leaves no
+    /// wine program running (closing the pipe here stands for the death).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_session_ends_when_its_keeper_pipe_closes() {
+        let mut env = Env::from_process();
+        tools::WINE
+            .find(&env)
+            .expect("this test needs wine (`apt-get install wine wine64`)");
+        for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
+            env.set(v, "");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let w = Wine::with_session(&env, &cache, &Cancel::default()).unwrap();
+        let prefix = w.prefix().to_owned();
+        assert!(processes_of(&prefix) > 0, "the session runs");
+        let pipe = w
+            .started
+            .lock()
+            .unwrap()
+            .keeper
+            .as_mut()
+            .expect("a keeper was started")
+            .stdin
+            .take();
+        drop(pipe);
+        let t = Instant::now();
+        while processes_of(&prefix) > 0 && t.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(processes_of(&prefix), 0, "the session stopped by itself");
     }
 
     #[test]
