@@ -143,13 +143,21 @@ struct Started {
 struct Server(std::process::Child);
 
 impl Server {
-    /// Start the server of `prefix` (which must exist); `None` when it cannot
-    /// start (the prefix is then stopped with `wineserver -k`).
+    /// Start the server of `prefix` (which must exist) and wait until it
+    /// listens; `None` when it cannot start (the prefix is then stopped with
+    /// `wineserver -k`).
+    ///
+    /// The wait matters on a fresh prefix: Debian's wine picks the server's
+    /// temp folder on first use and records it in the prefix's `wineserver`
+    /// file, and when the server and a program do that at once one of them
+    /// exits with "fixed a temporary directory error, please try running the
+    /// same command again" (measured: 4 of 150 fresh prefixes with three at
+    /// once). Once the server listens the file is there and read, not made.
     fn start(wine: &Path, prefix: &Path) -> Option<Self> {
         if !cfg!(unix) {
             return None;
         }
-        Command::new(wineserver_exe(wine))
+        let mut child = Command::new(wineserver_exe(wine))
             .arg("--foreground")
             .env("WINEPREFIX", prefix)
             .env("WINEDEBUG", "-all")
@@ -157,8 +165,16 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .ok()
-            .map(Self)
+            .ok()?;
+        let start = Instant::now();
+        // Bounded: a wine that keeps its socket elsewhere only loses the wait.
+        while start.elapsed() < Duration::from_secs(10)
+            && matches!(child.try_wait(), Ok(None))
+            && !server_sockets(prefix).iter().any(|s| s.exists())
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Some(Self(child))
     }
 
     /// SIGINT, as `wineserver -k` sends it: the server kills every program of
@@ -187,6 +203,38 @@ impl Server {
             &Cancel::default(),
         )
         .is_ok()
+    }
+}
+
+/// Where the server of `prefix` listens once it is up:
+/// `server-{dev:x}-{inode:x}/socket` (of the prefix folder) inside the folder
+/// Debian's wine names in the prefix's `wineserver` file (under `TMPDIR`,
+/// else `/tmp`), or inside upstream wine's `/tmp/.wine-{uid}`.
+fn server_sockets(prefix: &Path) -> Vec<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = fs_err::metadata(prefix) else {
+            return Vec::new();
+        };
+        let dir = format!("server-{:x}-{:x}", meta.dev(), meta.ino());
+        let uid = rustix::process::getuid().as_raw();
+        let mut roots = vec![PathBuf::from(format!("/tmp/.wine-{uid}"))];
+        if let Ok(name) = fs_err::read_to_string(prefix.join("wineserver")) {
+            let name = name.trim_end_matches('\0').trim();
+            if !name.is_empty() && !name.contains('/') {
+                roots.push(std::env::temp_dir().join(name));
+            }
+        }
+        roots
+            .into_iter()
+            .map(|r| r.join(&dir).join("socket"))
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = prefix;
+        Vec::new()
     }
 }
 
@@ -1120,6 +1168,69 @@ mod tests {
         assert!(!copy.exists(), "the private copy is removed");
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(services(), 0, "no program of the prefix is left running");
+    }
+
+    /// A fresh prefix's server listens when `Server::start` returns, so the
+    /// programs started right after it read the temp folder it recorded
+    /// instead of racing it to make one (before the wait, about one fresh
+    /// prefix in forty failed with wine's "fixed a temporary directory
+    /// error"). Each prefix here gets its server and then two more
+    /// `wineserver`s at once, which set the folder up as a program does.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fresh_prefix_server_listens_before_its_first_program() {
+        let env = Env::from_process();
+        let wine = tools::WINE
+            .find(&env)
+            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let d = tempfile::tempdir().unwrap();
+        let failures: Vec<String> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..40)
+                .map(|i| {
+                    let (wine, prefix) = (&wine, d.path().join(format!("p{i}")));
+                    s.spawn(move || {
+                        fs_err::create_dir(&prefix).unwrap();
+                        let server = Server::start(wine, &prefix).expect("wineserver starts");
+                        assert!(
+                            server_sockets(&prefix).iter().any(|s| s.exists()),
+                            "the server listens once started"
+                        );
+                        // Output to files: a client that won the race
+                        // stays as the prefix's server and would hold a pipe.
+                        let clients: Vec<_> = (0..2)
+                            .map(|c| {
+                                let log = prefix.with_extension(format!("{c}.log"));
+                                let child = Command::new(wineserver_exe(wine))
+                                    .env("WINEPREFIX", &prefix)
+                                    .stdin(Stdio::null())
+                                    .stdout(Stdio::null())
+                                    .stderr(fs_err::File::create(&log).unwrap().into_parts().0)
+                                    .spawn()
+                                    .unwrap();
+                                (child, log)
+                            })
+                            .collect();
+                        let errs: Vec<String> = clients
+                            .into_iter()
+                            .map(|(mut c, log)| {
+                                let _ = c.wait();
+                                fs_err::read_to_string(log).unwrap()
+                            })
+                            .filter(|e| e.contains("temporary directory"))
+                            .collect();
+                        let stopped = server.stop();
+                        let _ = Command::new(wineserver_exe(wine))
+                            .arg("-k")
+                            .env("WINEPREFIX", &prefix)
+                            .status();
+                        assert!(stopped, "the server kept the prefix and exits on SIGINT");
+                        errs
+                    })
+                })
+                .collect();
+            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        });
+        assert!(failures.is_empty(), "{failures:?}");
     }
 
     /// The live processes whose environment names `prefix` as `WINEPREFIX`.
