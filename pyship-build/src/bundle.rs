@@ -480,7 +480,7 @@ fn import_check(
         platform,
         ctx,
         stripped,
-        Some(&plan.module),
+        Some(&plan.launch.target.spec()),
         wine_prep.and_then(crate::wine::Background::take_wine),
     )?;
     // A pass is remembered (packages this wine cannot judge would be judged the
@@ -523,7 +523,8 @@ fn check_marker(
         tree,
         &format!(
             "{platform} {} {} {runtime_key}",
-            plan.python.full, plan.module
+            plan.python.full,
+            plan.launch.target.spec()
         ),
     );
     key.map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k))

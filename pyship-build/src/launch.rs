@@ -106,6 +106,18 @@ fn parse_target(value: &str, script: Option<&str>, origin: &str) -> Result<Targe
     }
 }
 
+impl Target {
+    /// The target as `module` spells it: `pkg.mod` or `pkg.mod:func`.
+    pub fn spec(&self) -> String {
+        match self {
+            Target::Module { module } => module.clone(),
+            Target::EntryPoint {
+                module, function, ..
+            } => format!("{module}:{function}"),
+        }
+    }
+}
+
 impl Launch {
     /// `module` from the config, else the entry point of `[project.scripts]`
     /// (the one named after the project, or the only one), else the dist name.

@@ -261,7 +261,14 @@ impl Plan {
         push(ArtifactKind::Manifest, None, "manifest.json".into());
         push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
         let commit = git_head(&project.config_dir);
-        let update = update_settings(&config, env, &version.version, &module, &artifacts);
+        // The update helper restarts the app as the Windows launchers start it.
+        let update = update_settings(
+            &config,
+            env,
+            &version.version,
+            launch.module_for(Platform::Windows),
+            &artifacts,
+        );
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -406,6 +413,42 @@ mod tests {
             .unwrap_err();
         assert!(e.message.contains("not a valid version specifier"), "{e}");
     }
+
+    /// The update helper restarts the app as the Windows launchers start it:
+    /// `python -m {module}` for a plain module, the generated launcher module
+    /// for an entry point or configured args (`-m` of an entry point's
+    /// package would fail without a `__main__.py`).
+    #[test]
+    fn the_update_helper_restarts_the_app_as_its_launchers_do() {
+        let update_module = |f: &dyn Fn(&mut Project)| {
+            let mut project = hello();
+            f(&mut project);
+            let base = tempfile::tempdir().unwrap();
+            let out_dir = base.path().join("dist");
+            let opts = Options {
+                version: Some("1.0.0"),
+                out_dir: Some(&out_dir),
+                targets: vec![],
+            };
+            let plan = Plan::build(
+                project,
+                &Env::from_pairs(Vec::<(String, String)>::new()),
+                &opts,
+            )
+            .expect("plan");
+            (
+                plan.module.clone(),
+                plan.update.expect("update is on").module,
+            )
+        };
+        let (module, plain) = update_module(&|_| ());
+        assert_eq!(plain, module);
+        let entry = update_module(&|p| p.config.module = Some(format!("{module}:main"))).1;
+        assert_eq!(entry, crate::launch::LAUNCHER_MODULE);
+        let args = update_module(&|p| p.config.args = vec!["--serve".into()]).1;
+        assert_eq!(args, crate::launch::LAUNCHER_MODULE);
+    }
+
     use proptest::prelude::*;
 
     /// The hello fixture, loaded once (one `cargo metadata` call).
@@ -513,6 +556,8 @@ pub struct UpdateSettings {
     pub assets: BTreeMap<String, String>,
     /// The port the helper waits on after starting the new version.
     pub port: Option<u16>,
+    /// What `pythonw -m` runs to restart the app (`_pyship_launch` for an
+    /// entry point or args, as the Windows launchers run it).
     pub module: String,
     /// Seconds the helper waits for the new version to come up.
     pub start_timeout: u32,

@@ -338,19 +338,7 @@ fn folders_holding(py: &Pyproject, top: &str) -> Vec<PathBuf> {
 fn derived_module(config: &crate::config::Config, py: &Pyproject) -> Option<String> {
     let mut c = config.clone();
     c.module = None;
-    Launch::resolve(&c, py)
-        .ok()
-        .map(|l| target_value(&l.target))
-}
-
-/// A launch target as `module` would spell it.
-pub fn target_value(t: &Target) -> String {
-    match t {
-        Target::Module { module } => module.clone(),
-        Target::EntryPoint {
-            module, function, ..
-        } => format!("{module}:{function}"),
-    }
+    Launch::resolve(&c, py).ok().map(|l| l.target.spec())
 }
 
 /// `project` as the plan will see it once the table is written at `target`
@@ -549,7 +537,7 @@ pub fn discover(
                             verb: "Chose".into(),
                             message: format!(
                                 "module {} ({}; derived, not written)",
-                                target_value(&l.target),
+                                l.target.spec(),
                                 l.origin.replace(
                                     &py.path.display().to_string(),
                                     &rel_slash(&root, &py.path)

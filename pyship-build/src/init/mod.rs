@@ -223,7 +223,7 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
         if let Some(py) = &py {
             derived.module = Launch::resolve(&eff.config, py)
                 .ok()
-                .map(|l| discover::target_value(&l.target));
+                .map(|l| l.target.spec());
         }
         eff.config.module = disc.module_key.as_ref().map(|k| k.value.clone());
         if let Some(py) = &py {

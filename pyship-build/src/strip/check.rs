@@ -458,3 +458,48 @@ fn wine_limitation(wine: &Wine, paths: &[String]) -> Option<String> {
 pub fn extension_xy_of(site_packages: &Path) -> Option<String> {
     extension_xy(site_packages)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The app is started as its launcher starts it: an entry point in a
+    /// package without `__main__.py` (what `uv init --package` writes,
+    /// `app = "app:main"`) starts; `python -m` of that package does not.
+    #[test]
+    fn a_package_entry_point_starts_without_a_main_module() {
+        let sp = tempfile::tempdir().unwrap();
+        let pkg = sp.path().join("tally");
+        fs_err::create_dir(&pkg).unwrap();
+        fs_err::write(pkg.join("__init__.py"), "def main():\n    return 0\n").unwrap();
+        let script = sp.path().join("import_check.py");
+        fs_err::write(&script, SCRIPT).unwrap();
+        let check = |app: &str| -> Outcome {
+            let out = std::process::Command::new("python3")
+                .args(["-I", "-S", "-B"])
+                .arg(&script)
+                .arg(sp.path())
+                .arg(app)
+                .output()
+                .expect("this test needs python3 on PATH");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let json = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
+                .unwrap_or_else(|| panic!("no result: {out:?}"));
+            let mut v: Vec<Outcome> = serde_json::from_str(json).unwrap();
+            assert_eq!(v.len(), 1);
+            v.remove(0)
+        };
+        let entry = check("tally:main");
+        assert!(entry.ok && entry.app, "{}", entry.error);
+        let missing = check("tally:nope");
+        assert!(!missing.ok, "a missing function fails");
+        let module = check("tally");
+        assert!(
+            !module.ok && module.error.contains("tally.__main__"),
+            "{}",
+            module.error
+        );
+    }
+}
