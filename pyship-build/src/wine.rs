@@ -9,9 +9,10 @@
 //! timeout. A private prefix gets a `wineserver --foreground` of its own,
 //! started before its first program and stopped with a signal when the
 //! prefix is dropped (`wineserver -k` polls, and costs a quarter second
-//! more). The services wine starts in a prefix inherit the std handles of
-//! the program that started them and hold them until the server stops, so a
-//! pipe is read to its end only when no services start or after the stop.
+//! more); a program of it that outlived the server is then killed. The
+//! services wine starts in a prefix inherit the std handles of the program
+//! that started them and hold them until the server stops, so a pipe is read
+//! to its end only when no services start or after the stop.
 //!
 //! `PYSHIP_WINEPREFIX` (else the usual `WINEPREFIX`) names a prepared prefix
 //! to use instead of a fresh one; it is never created, modified or stopped
@@ -232,6 +233,65 @@ fn server_sockets(prefix: &Path) -> Vec<PathBuf> {
             .collect()
     }
     #[cfg(not(unix))]
+    {
+        let _ = prefix;
+        Vec::new()
+    }
+}
+
+/// Kill what is left of a private prefix once its server is gone. A program
+/// that was starting when the server stopped (a `winedevice.exe` that
+/// `services.exe` launched as `wineboot` exited, seen twice in one CI run)
+/// waits forever for the server's answer on a pipe it holds both ends of,
+/// and keeps every pipe it inherited open: a build reading its output would
+/// wait forever too. Only processes whose `WINEPREFIX` is exactly this
+/// private prefix are killed.
+fn kill_leftovers(prefix: &Path) {
+    #[cfg(unix)]
+    for _ in 0..3 {
+        let left = prefix_processes(prefix);
+        if left.is_empty() {
+            return;
+        }
+        for pid in left {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    #[cfg(not(unix))]
+    let _ = prefix;
+}
+
+/// The live processes (not zombies) whose environment has `WINEPREFIX` set
+/// to exactly `prefix`; none where `/proc` cannot tell (not Linux).
+#[cfg(unix)]
+fn prefix_processes(prefix: &Path) -> Vec<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut entry = b"WINEPREFIX=".to_vec();
+        entry.extend_from_slice(prefix.as_os_str().as_bytes());
+        let me = std::process::id();
+        let Ok(rd) = fs_err::read_dir("/proc") else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|&pid| u32::try_from(pid).ok() != Some(me))
+            .filter(|pid| {
+                let dir = PathBuf::from(format!("/proc/{pid}"));
+                let environ = fs_err::read(dir.join("environ")).unwrap_or_default();
+                let zombie = fs_err::read_to_string(dir.join("stat"))
+                    .ok()
+                    .and_then(|st| st.rsplit_once(") ").map(|(_, r)| r.starts_with('Z')))
+                    .unwrap_or(true);
+                !zombie && environ.split(|b| *b == 0).any(|v| v == entry.as_slice())
+            })
+            .collect()
+    }
+    #[cfg(not(target_os = "linux"))]
     {
         let _ = prefix;
         Vec::new()
@@ -508,19 +568,19 @@ impl Wine {
             }
             let _ = keeper.wait();
         }
-        if stopped {
-            return;
+        if !stopped {
+            let exe = wineserver_exe(&self.wine);
+            for arg in ["-k", "-w"] {
+                let _ = Command::new(&exe)
+                    .arg(arg)
+                    .env("WINEPREFIX", &self.prefix)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
-        let exe = wineserver_exe(&self.wine);
-        for arg in ["-k", "-w"] {
-            let _ = Command::new(&exe)
-                .arg(arg)
-                .env("WINEPREFIX", &self.prefix)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        kill_leftovers(&self.prefix);
     }
 }
 
@@ -1233,18 +1293,53 @@ mod tests {
         assert!(failures.is_empty(), "{failures:?}");
     }
 
-    /// The live processes whose environment names `prefix` as `WINEPREFIX`.
+    /// Stopping a private prefix also kills a program of it that outlived
+    /// its server (as a `winedevice.exe` caught starting does), so a pipe it
+    /// inherited reaches its end; a process of another prefix is left alone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn stopping_a_prefix_kills_what_outlived_its_server() {
+        use std::io::Read;
+        let env = Env::from_process();
+        let wine = tools::WINE
+            .find(&env)
+            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let d = tempfile::tempdir().unwrap();
+        let prefix = d.path().join("prefix");
+        fs_err::create_dir(&prefix).unwrap();
+        let spawn = |p: &Path| {
+            Command::new("sleep")
+                .arg("300")
+                .env("WINEPREFIX", p)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let w = Wine::private(wine, prefix.clone(), None);
+        let mut stuck = spawn(&prefix);
+        let mut other = spawn(&d.path().join("prefix-other"));
+        let mut pipe = stuck.stderr.take().unwrap();
+        let t = Instant::now();
+        w.stop();
+        let mut rest = Vec::new();
+        pipe.read_to_end(&mut rest).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+        assert!(stuck.wait().unwrap().code().is_none(), "killed");
+        assert_eq!(
+            other.try_wait().unwrap(),
+            None,
+            "another prefix's process runs on"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+
+    /// How many live processes name `prefix` as their `WINEPREFIX`.
     #[cfg(target_os = "linux")]
     fn processes_of(prefix: &Path) -> usize {
-        let mine = format!("WINEPREFIX={}\0", prefix.display());
-        fs_err::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                let env = fs_err::read(e.path().join("environ")).unwrap_or_default();
-                env.windows(mine.len()).any(|x| x == mine.as_bytes())
-            })
-            .count()
+        prefix_processes(prefix).len()
     }
 
     /// When the build dies, the pipe its session's keeper reads closes: the
