@@ -186,9 +186,9 @@ impl Server {
     /// (then the caller falls back to `wineserver -k`).
     fn stop(mut self) -> bool {
         // Exited already: a server ends with the prefix's last program (unless
-        // a keeper holds its session), and it also exits when another server took the prefix
-        // (a program started its own before this one listened), which may
-        // still be running.
+        // a keeper holds its session), and it also exits when another server
+        // took the prefix (one that started before this one listened, which
+        // the wait in `start` only rules out within its bound).
         if !matches!(self.0.try_wait(), Ok(None)) {
             return false;
         }
@@ -264,8 +264,9 @@ fn kill_leftovers(prefix: &Path) {
     let _ = prefix;
 }
 
-/// The live processes (not zombies) whose environment has `WINEPREFIX` set
-/// to exactly `prefix`; none where `/proc` cannot tell (not Linux).
+/// The live processes whose environment has `WINEPREFIX` set to exactly
+/// `prefix` (a zombie's `environ` cannot be read: it never matches); none
+/// where `/proc` cannot tell (not Linux).
 #[cfg(unix)]
 fn prefix_processes(prefix: &Path) -> Vec<i32> {
     #[cfg(target_os = "linux")]
@@ -281,13 +282,8 @@ fn prefix_processes(prefix: &Path) -> Vec<i32> {
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
             .filter(|&pid| u32::try_from(pid).ok() != Some(me))
             .filter(|pid| {
-                let dir = PathBuf::from(format!("/proc/{pid}"));
-                let environ = fs_err::read(dir.join("environ")).unwrap_or_default();
-                let zombie = fs_err::read_to_string(dir.join("stat"))
-                    .ok()
-                    .and_then(|st| st.rsplit_once(") ").map(|(_, r)| r.starts_with('Z')))
-                    .unwrap_or(true);
-                !zombie && environ.split(|b| *b == 0).any(|v| v == entry.as_slice())
+                let environ = fs_err::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                environ.split(|b| *b == 0).any(|v| v == entry.as_slice())
             })
             .collect()
     }
@@ -552,7 +548,8 @@ impl Wine {
     }
 
     /// Stop every program of this prefix and its server (which writes the
-    /// registry): the server this process started, else `wineserver -k`.
+    /// registry): the server this process started, else `wineserver -k`;
+    /// then kill what outlived it ([`kill_leftovers`]).
     fn stop(&self) {
         let started = std::mem::take(
             &mut *self
@@ -1138,9 +1135,7 @@ mod tests {
     fn cached_prefix_is_prepared_once_and_a_new_wine_replaces_it() {
         use std::os::unix::fs::MetadataExt;
         let env = Env::from_process();
-        let wine = tools::WINE
-            .find(&env)
-            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let wine = wine_here(&env);
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::at(d.path());
         let (a1, a2) = std::thread::scope(|s| {
@@ -1197,16 +1192,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_started_session_serves_the_next_program_and_stops_on_drop() {
-        let mut env = Env::from_process();
-        tools::WINE
-            .find(&env)
-            .expect("this test needs wine (`apt-get install wine wine64`)");
-        for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
-            env.set(v, "");
-        }
-        let d = tempfile::tempdir().unwrap();
-        let cache = Cache::at(d.path());
-        let w = Wine::with_session(&env, &cache, &Cancel::default()).unwrap();
+        let (w, _cache) = started_session();
         let copy = w.prefix().to_owned();
         let services = || processes_of(&copy);
         assert!(services() > 0, "the session's services run");
@@ -1240,9 +1226,7 @@ mod tests {
     #[test]
     fn a_fresh_prefix_server_listens_before_its_first_program() {
         let env = Env::from_process();
-        let wine = tools::WINE
-            .find(&env)
-            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let wine = wine_here(&env);
         let d = tempfile::tempdir().unwrap();
         let failures: Vec<String> = std::thread::scope(|s| {
             let runs: Vec<_> = (0..40)
@@ -1301,9 +1285,7 @@ mod tests {
     fn stopping_a_prefix_kills_what_outlived_its_server() {
         use std::io::Read;
         let env = Env::from_process();
-        let wine = tools::WINE
-            .find(&env)
-            .expect("this test needs wine (`apt-get install wine wine64`)");
+        let wine = wine_here(&env);
         let d = tempfile::tempdir().unwrap();
         let prefix = d.path().join("prefix");
         fs_err::create_dir(&prefix).unwrap();
@@ -1342,22 +1324,36 @@ mod tests {
         prefix_processes(prefix).len()
     }
 
+    /// The wine these tests run.
+    #[cfg(unix)]
+    fn wine_here(env: &Env) -> PathBuf {
+        tools::WINE
+            .find(env)
+            .expect("this test needs wine (`apt-get install wine wine64`)")
+    }
+
+    /// A private copy of a prefix prepared in a fresh cache, with its session
+    /// started (a prefix named by the environment is ignored); the cache's
+    /// folder comes second, so it is removed after the prefix.
+    #[cfg(target_os = "linux")]
+    fn started_session() -> (Wine, tempfile::TempDir) {
+        let mut env = Env::from_process();
+        wine_here(&env);
+        for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
+            env.set(v, "");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let w = Wine::with_session(&env, &Cache::at(d.path()), &Cancel::default()).unwrap();
+        (w, d)
+    }
+
     /// When the build dies, the pipe its session's keeper reads closes: the
     /// keeper exits and the session with it, so a killed build leaves no
     /// wine program running (closing the pipe here stands for the death).
     #[cfg(target_os = "linux")]
     #[test]
     fn a_session_ends_when_its_keeper_pipe_closes() {
-        let mut env = Env::from_process();
-        tools::WINE
-            .find(&env)
-            .expect("this test needs wine (`apt-get install wine wine64`)");
-        for v in [PYSHIP_WINEPREFIX, crate::env::WINEPREFIX] {
-            env.set(v, "");
-        }
-        let d = tempfile::tempdir().unwrap();
-        let cache = Cache::at(d.path());
-        let w = Wine::with_session(&env, &cache, &Cancel::default()).unwrap();
+        let (w, _cache) = started_session();
         let prefix = w.prefix().to_owned();
         assert!(processes_of(&prefix) > 0, "the session runs");
         let pipe = w
