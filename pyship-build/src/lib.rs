@@ -21,8 +21,8 @@
 //!
 //! Four layers; a module imports its own layer and the ones below, never one
 //! above, and no two modules import each other (`.ci/module-graph` prints the
-//! graph; `--check`, run by CI and by the `architecture` e2e tests, fails on
-//! any upward import or cycle):
+//! graph; `--check`, run by the `architecture` e2e tests, fails on any
+//! upward import or cycle):
 //!
 //! ```text
 //! orchestrators   bundle  release (and the release plan)  build_script
@@ -31,6 +31,7 @@
 //!      |          update manifest docker publish init dist_info licenses sbom sign
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
+//!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
 //!                 report (Reporter, human_bytes)  tools (and the git wrapper)
@@ -88,6 +89,8 @@ pub mod pe;
 pub mod plan;
 pub mod platform;
 pub mod project;
+#[cfg(feature = "net")]
+pub mod project_version;
 #[cfg(feature = "net")]
 pub mod publish;
 #[cfg(feature = "net")]

@@ -224,7 +224,8 @@ impl Lockfile {
         let text = format!(
             "# pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch.\n# Commit it; cargo-pyship refuses a download that does not match.\n{body}"
         );
-        crate::fs::atomic_write(path, text.as_bytes()).map_err(|source| Error::LockWrite {
+        // A project file: written where a link points, like the others.
+        crate::fs::atomic_write_all(&[(path, text.as_bytes())]).map_err(|source| Error::LockWrite {
             path: path.to_owned(),
             source,
         })

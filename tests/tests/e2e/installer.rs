@@ -386,6 +386,10 @@ fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) ->
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles, and installs under wine"
+)]
 fn installer_installs_upgrades_and_uninstalls_under_wine() {
     require_tool("makensis", NSIS);
     require_tool("uv", UV);

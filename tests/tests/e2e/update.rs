@@ -385,6 +385,10 @@ fn stop_linux_helper_app(root: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -428,6 +432,10 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-linux-x64.tar.gz");
@@ -496,6 +504,10 @@ fn cli_apply(root: &Path, extra: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn refusals_change_nothing_and_say_why() {
     let s = shared();
     let tmp = tempfile::tempdir().unwrap();
@@ -611,6 +623,10 @@ fn windows_portable_update(
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_windows_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -630,6 +646,10 @@ fn update_portable_windows_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_portable_windows_under_wine() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-win-x64.zip");
@@ -668,6 +688,10 @@ fn rollback_portable_windows_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_installer_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
