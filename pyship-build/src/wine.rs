@@ -956,6 +956,7 @@ fn compile_shim(cache: &Cache, env: &Env, cancel: &Cancel) -> Result<PathBuf, Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::process::{Command, Stdio};
 
     /// The cached prefix: two builds at once prepare it once; a later build

@@ -34,6 +34,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Poll `cond` until it holds or `within` passed.
+#[cfg(target_os = "linux")]
 fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
     while t.elapsed() < within {
