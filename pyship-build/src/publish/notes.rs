@@ -68,14 +68,3 @@ pub fn release_notes(
 ) -> Result<String, Error> {
     Ok(Templates::new(project_dir).render(TEMPLATE, notes)?)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(crate::report::human_bytes(512), "512 B");
-        assert_eq!(crate::report::human_bytes(1536), "1.5 KiB");
-    }
-}
