@@ -203,7 +203,8 @@ fn shell_word(s: &str) -> String {
     if plain {
         s.to_owned()
     } else {
-        crate::templates::escape::sh(s)
+        // Only a NUL (which no argument holds) has no shell spelling.
+        crate::templates::escape::sh(s).unwrap_or_else(|_| format!("{s:?}"))
     }
 }
 

@@ -62,6 +62,8 @@ pub enum Error {
     NoProjectName { path: PathBuf },
     #[error("{path} declares its project in [tool.poetry] (Poetry 1 style); cargo-pyship reads the standard [project] table (PEP 621)")]
     PoetryProject { path: PathBuf },
+    #[error("[project] name = {name:?} in {path} is not a valid project name")]
+    BadProjectName { path: PathBuf, name: String },
     #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
     NoPyproject {
         /// The table in use.
@@ -126,6 +128,9 @@ impl Hint for Error {
             Error::NoProjectName { .. } => {
                 Some("add a [project] table with `name` and `version` (PEP 621)".into())
             }
+            Error::BadProjectName { .. } => Some(
+                "a project name is ASCII letters and digits, with `-`, `_` or `.` inside (PEP 508), e.g. name = \"my-app\"".into(),
+            ),
             Error::PoetryProject { .. } => Some(
                 "move `name`, `version`, `description` and the dependencies into a [project] table (PEP 621; Poetry 2 reads them there and keeps [tool.poetry] for its own settings, and `poetry check` validates the result)"
                     .into(),
@@ -251,6 +256,14 @@ impl Pyproject {
                 }
             })?
             .to_owned();
+        // It becomes file names (dist-info), a requirement in the Dockerfile
+        // and METADATA's Name: only what PEP 508 allows.
+        if !crate::config::strings::valid_name(&name) {
+            return Err(Error::BadProjectName {
+                path: path.to_owned(),
+                name,
+            });
+        }
         let strings = |item: Option<&toml_edit::Item>| -> Vec<String> {
             item.and_then(|i| i.as_array())
                 .map(|a| {

@@ -492,33 +492,46 @@ impl Signer {
     pub fn uninstaller_command(&self) -> Result<String, Error> {
         use crate::templates::escape;
         let exe = self.osslsigncode.display().to_string();
+        // A path no script language can carry (a quote in a Windows path,
+        // NUL) fails here rather than run as something else.
+        let unsafe_path = |e: escape::Unrepresentable| Error::Temp(std::io::Error::other(e));
         let (file, text, command) = if cfg!(windows) {
-            let q = |s: &str| format!("\"{}\"", escape::bat(s));
-            let words = |v: Vec<String>| v.iter().map(|a| q(a)).collect::<Vec<_>>().join(" ");
+            let q = |s: &str| escape::bat(s).map(|e| format!("\"{e}\""));
+            let words = |v: Vec<String>| -> Result<String, escape::Unrepresentable> {
+                Ok(v.iter()
+                    .map(|a| q(a))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" "))
+            };
             let script = self.dir.path().join("sign-uninstaller.cmd");
             let text = format!(
                 "@echo off\r\n{exe} {sign} -in \"%~1\" -out \"%~1.signed\" || exit /b 1\r\n{exe} {verify} -in \"%~1.signed\" || exit /b 1\r\nmove /Y \"%~1.signed\" \"%~1\" || exit /b 1\r\n",
-                exe = q(&exe),
-                sign = words(self.sign_args()),
-                verify = words(self.verify_args()),
+                exe = q(&exe).map_err(unsafe_path)?,
+                sign = words(self.sign_args()).map_err(unsafe_path)?,
+                verify = words(self.verify_args()).map_err(unsafe_path)?,
             );
             let command = format!("cmd /c \"\"{}\" \"%1\"\"", script.display());
             (script, text, command)
         } else {
-            let words = |v: Vec<String>| {
-                v.iter()
+            let words = |v: Vec<String>| -> Result<String, escape::Unrepresentable> {
+                Ok(v.iter()
                     .map(|a| escape::sh(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" "))
             };
             let script = self.dir.path().join("sign-uninstaller.sh");
             let text = format!(
                 "set -e\n{exe} {sign} -in \"$1\" -out \"$1.signed\"\n{exe} {verify} -in \"$1.signed\"\nmv -f \"$1.signed\" \"$1\"\n",
-                exe = escape::sh(&exe),
-                sign = words(self.sign_args()),
-                verify = words(self.verify_args()),
+                exe = escape::sh(&exe).map_err(unsafe_path)?,
+                sign = words(self.sign_args()).map_err(unsafe_path)?,
+                verify = words(self.verify_args()).map_err(unsafe_path)?,
             );
-            let command = format!("sh \"{}\" \"%1\"", script.display());
+            // makensis runs this line with the shell: the temp folder's path
+            // (from TMPDIR) is one quoted word whatever it holds.
+            let command = format!(
+                "sh {} \"%1\"",
+                escape::sh(&script.display().to_string()).map_err(unsafe_path)?
+            );
             (script, text, command)
         };
         fs_err::write(&file, text).map_err(Error::Temp)?;
