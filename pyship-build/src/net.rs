@@ -104,7 +104,10 @@ pub enum Error {
     #[error("{var} = {value:?} is not a number of seconds")]
     BadTimeout { var: &'static str, value: String },
     #[error("{url} did not answer within {} s (connect) / sent nothing for {} s (read)", .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
-    Timeout { url: String, timeouts: Timeouts },
+    Timeout {
+        url: String,
+        timeouts: Box<Timeouts>,
+    },
     #[error("request to {url} failed")]
     Request {
         url: String,
@@ -113,12 +116,8 @@ pub enum Error {
     },
     #[error("{url} answered {status}")]
     Status { url: String, status: u16 },
-    #[error("the download of {url} did not finish within {} s ({got} bytes came)", .timeouts.total.as_secs_f64())]
-    Deadline {
-        url: String,
-        timeouts: Timeouts,
-        got: u64,
-    },
+    #[error("the download of {url} did not finish within {secs} s ({got} bytes came)")]
+    Deadline { url: String, secs: f64, got: u64 },
     #[error("{url} sent more than {limit} bytes{}", if *.declared { " (the length it declared)" } else { "" })]
     TooLarge {
         url: String,
@@ -419,11 +418,11 @@ pub fn download_with(
     let timed_out = |e: Error| match e {
         Error::Request { ref source, .. } if source.is_timeout() => Error::Timeout {
             url: url.to_owned(),
-            timeouts: *timeouts,
+            timeouts: Box::new(*timeouts),
         },
         Error::Body { ref source, .. } if is_timeout(source) => Error::Timeout {
             url: url.to_owned(),
-            timeouts: *timeouts,
+            timeouts: Box::new(*timeouts),
         },
         other => other,
     };
@@ -432,7 +431,7 @@ pub fn download_with(
         if start.elapsed() >= timeouts.total {
             return Err(Error::Deadline {
                 url: url.to_owned(),
-                timeouts: *timeouts,
+                secs: timeouts.total.as_secs_f64(),
                 got: 0,
             });
         }
@@ -525,7 +524,7 @@ impl<R: Read> Limited<R> {
         match source.get_ref().and_then(|e| e.downcast_ref::<Exceeded>()) {
             Some(Exceeded::Deadline) => Error::Deadline {
                 url: self.url.clone(),
-                timeouts: self.timeouts,
+                secs: self.timeouts.total.as_secs_f64(),
                 got: self.got,
             },
             Some(Exceeded::Size) => Error::TooLarge {
