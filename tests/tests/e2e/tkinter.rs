@@ -412,6 +412,10 @@ fn tkinter_from_msi_matches_pypi_file_for_file() {
 /// A tampered `tcltk.msi` is refused like a tampered embeddable zip; an MSI of
 /// another CPython release is refused by its ProductVersion.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds Tcl/Tk installers with wixl, and bundles"
+)]
 fn tampered_or_mismatched_tcltk_msi_is_refused() {
     let mirror_root = mirror_dir();
     let mirror = StaticServer::start(mirror_root.path());
