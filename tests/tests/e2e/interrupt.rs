@@ -146,14 +146,14 @@ impl Setup {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut seen = String::new();
         let mut sent = false;
-        for line in stderr.lines() {
+        for line in lines.by_ref() {
             let line = line.unwrap_or_default();
             seen.push_str(&line);
             seen.push('\n');
-            if !sent && line.contains(when) {
+            if line.contains(when) {
                 let st = Command::new("kill")
                     .args([&format!("-{signal}"), &child.id().to_string()])
                     .status()
@@ -163,6 +163,9 @@ impl Setup {
                 break;
             }
         }
+        // The rest is read on a thread: the pipe stays open (the build writes
+        // to it while it stops), and a leftover holding it cannot block here.
+        std::thread::spawn(move || lines.for_each(drop));
         let status = child.wait().unwrap();
         if sent {
             let code = status.code();
