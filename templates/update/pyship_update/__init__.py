@@ -1049,10 +1049,11 @@ def _remove(path):
 # ------------------------------------------------------------------ extraction
 
 
-def _member_parts(name, archive):
+def _member_parts(name, archive, windows=False):
     """The path components of archive member `name`: relative, `/`-separated,
     no empty, `.` or `..` component, no backslash, colon or control
-    character, no component ending in `.` or a space (Windows drops those)."""
+    character, no component ending in `.` or a space (Windows drops those);
+    with `windows`, no device name (`CON`, `nul.txt`) either."""
     if not isinstance(name, str) or not name or len(name) > 4096:
         raise _refuse(archive, name, "has an unusable name")
     parts = name.rstrip("/").split("/")
@@ -1069,6 +1070,8 @@ def _member_parts(name, archive):
             or p.endswith((".", " "))
         ):
             raise _refuse(archive, name, "would be written outside its folder or under another name")
+        if windows and p.split(".")[0].lower() in _DEVICES:
+            raise _refuse(archive, name, "is a Windows device name")
     return parts
 
 
@@ -1150,7 +1153,7 @@ def _extract(archive, dest, shown=None):
                 if len(infos) > _MAX_MEMBERS:
                     raise _refuse(shown, "", "is one of too many entries")
                 for info in infos:
-                    parts = _member_parts(info.filename, shown)
+                    parts = _member_parts(info.filename, shown, windows=True)
                     key = tuple(parts)
                     if info.is_dir():
                         if made.get(key, "dir") != "dir":
