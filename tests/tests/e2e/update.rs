@@ -222,6 +222,9 @@ fn edited_tarball(
     for e in a.entries().unwrap() {
         let mut e = e.unwrap();
         let path = e.path().unwrap().to_string_lossy().into_owned();
+        // The header alone holds a long name cut at 100 bytes (the full one
+        // came in a GNU extension entry): append_data/append_link write it
+        // again with the full path.
         let mut header = e.header().clone();
         match edit(&path) {
             Some(None) => edited += 1,
@@ -230,13 +233,16 @@ fn edited_tarball(
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_size(data.len() as u64);
                 header.set_mode(mode);
-                header.set_cksum();
-                b.append(&header, &data[..]).unwrap();
+                b.append_data(&mut header, &path, &data[..]).unwrap();
+            }
+            None if header.entry_type().is_symlink() || header.entry_type().is_hard_link() => {
+                let target = e.link_name().unwrap().unwrap().into_owned();
+                b.append_link(&mut header, &path, &target).unwrap();
             }
             None => {
                 let mut data = Vec::new();
                 e.read_to_end(&mut data).unwrap();
-                b.append(&header, &data[..]).unwrap();
+                b.append_data(&mut header, &path, &data[..]).unwrap();
             }
         }
     }
