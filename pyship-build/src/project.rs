@@ -533,13 +533,18 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     let shown = manifest
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
-    let meta = cmd.exec().map_err(|e| Error::Metadata {
+    let fail = |message: String| Error::Metadata {
         manifest: shown.clone(),
-        message: match e {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_owned(),
-            other => other.to_string(),
-        },
-    })?;
+        message,
+    };
+    let mut run = crate::process::Command::from_std(cmd.cargo_command());
+    run.timeout(crate::process::STEP);
+    let out = run.output().map_err(|e| fail(e.to_string()))?;
+    if !out.success() {
+        return Err(fail(out.stderr.trim().to_owned()));
+    }
+    let meta =
+        cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| fail(e.to_string()))?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
     let pkg = if let Some(name) = package {
         members
