@@ -34,13 +34,11 @@ pub enum Error {
         message: String,
     },
     /// A string the generated files could not carry as plain data.
-    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[error("invalid `{}` in [{table}] of {file}: {}", refused.key, refused.message)]
     Unsafe {
-        key: String,
         table: String,
         file: PathBuf,
-        message: String,
-        hint: String,
+        refused: Box<strings::Refused>,
     },
 }
 
@@ -58,7 +56,7 @@ impl Hint for Error {
             Error::Invalid { .. } => {
                 Some("fix the value; the README's Config section lists each key's type".into())
             }
-            Error::Unsafe { hint, .. } => Some(hint.clone()),
+            Error::Unsafe { refused, .. } => Some(refused.hint.clone()),
         }
     }
 }
@@ -549,12 +547,10 @@ impl RawConfig {
                 message,
             }
         })?;
-        strings::check(value, &raw).map_err(|u| Error::Unsafe {
-            key: u.key,
+        strings::check(value, &raw).map_err(|refused| Error::Unsafe {
             table: table.to_owned(),
             file: file.to_owned(),
-            message: u.message,
-            hint: u.hint,
+            refused: Box::new(refused),
         })?;
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
