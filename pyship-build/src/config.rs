@@ -33,13 +33,21 @@ pub enum Error {
         file: PathBuf,
         message: String,
     },
-    /// A string the generated files could not carry as plain data.
-    #[error("invalid `{}` in [{table}] of {file}: {}", refused.key, refused.message)]
-    Unsafe {
-        table: String,
-        file: PathBuf,
-        refused: Box<strings::Refused>,
-    },
+    /// A string the generated files could not carry as plain data (boxed:
+    /// the error stays small where a path is larger, on Windows).
+    #[error(transparent)]
+    Unsafe(Box<UnsafeValue>),
+}
+
+/// What [`Error::Unsafe`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid `{key}` in [{table}] of {file}: {message}")]
+pub struct UnsafeValue {
+    pub key: String,
+    pub table: String,
+    pub file: PathBuf,
+    pub message: String,
+    pub hint: String,
 }
 
 impl Hint for Error {
@@ -56,7 +64,7 @@ impl Hint for Error {
             Error::Invalid { .. } => {
                 Some("fix the value; the README's Config section lists each key's type".into())
             }
-            Error::Unsafe { refused, .. } => Some(refused.hint.clone()),
+            Error::Unsafe(u) => Some(u.hint.clone()),
         }
     }
 }
@@ -547,10 +555,14 @@ impl RawConfig {
                 message,
             }
         })?;
-        strings::check(value, &raw).map_err(|refused| Error::Unsafe {
-            table: table.to_owned(),
-            file: file.to_owned(),
-            refused: Box::new(refused),
+        strings::check(value, &raw).map_err(|u| {
+            Error::Unsafe(Box::new(UnsafeValue {
+                key: u.key,
+                table: table.to_owned(),
+                file: file.to_owned(),
+                message: u.message,
+                hint: u.hint,
+            }))
         })?;
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
