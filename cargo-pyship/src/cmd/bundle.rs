@@ -44,6 +44,11 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     // Missing tools and a Cargo version behind the release fail before any work.
     pyship_build::wheel::preflight(&plan, &ctx)?;
     pyship_build::wheel::check_version(&plan)?;
+    // Every target's runtime is fetched (or its host Python found) before the
+    // first Rust build: a download failure does not wait for the compiler.
+    for &platform in &plan.targets {
+        pyship_build::python::prefetch(&plan, platform, &ctx)?;
+    }
     // With `sign-binaries`, the certificate and password are checked first.
     let signer = if plan
         .targets

@@ -615,7 +615,7 @@ fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
     let bare = strip_pyship(&dir);
     let output = run_init(&dir, &["--ci", "none"]);
     assert!(
-        output.contains("Chose no app-src (none: the module is in the project's maturin wheel)"),
+        output.contains("Chose no app-src (none: the module is in the project's maturin wheel, which packs pyhash from python/pyhash and the extension pyhash._native (`module-name` in [tool.maturin]))"),
         "{output}"
     );
     let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
@@ -626,7 +626,7 @@ fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
     );
     assert!(
         table
-            .contains("# In use: no app sources (the module is in the project's maturin wheel).\n"),
+            .contains("# In use: no app sources (the module is in the project's maturin wheel, which packs pyhash from python/pyhash"),
         "{table}"
     );
     assert!(
