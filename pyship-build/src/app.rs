@@ -372,6 +372,28 @@ fn installed(site_packages: &Path, name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Copy the app's sources (`app-src`, as [`crate::layout::AppSrc`] says:
+/// a project root's Python packages only, never the packages the project's
+/// maturin wheel carries) into `src`. Returns the file count. The Docker
+/// image of a maturin project gets its app sources the same way.
+pub fn copy_app_sources(plan: &Plan, src: &Path) -> Result<u64, Error> {
+    let Some(dir) = &plan.app.dir else {
+        return Ok(0);
+    };
+    let rules = Rules::for_plan(plan);
+    let module_top = crate::layout::top_package(&plan.module);
+    let mut files = 0;
+    if plan.app.flat || !plan.app.exclude.is_empty() {
+        for entry in crate::layout::app_entries(dir, plan.app.flat, module_top, &plan.app.exclude) {
+            let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
+            files += copy_filtered(&entry, &src.join(name), &rules)?;
+        }
+    } else {
+        files += copy_filtered(dir, src, &rules)?;
+    }
+    Ok(files)
+}
+
 /// Copy the app into `{bundle}/app` and write its dist-info into
 /// `site_packages`, unless a wheel of the app is installed there (a maturin
 /// project): then that wheel's dist-info is the one, and the app's package
@@ -398,18 +420,7 @@ pub fn run(
             "Copying",
             &format!("app sources from {} ({})", dir.display(), plan.app.origin),
         );
-        if plan.app.flat || !plan.app.exclude.is_empty() {
-            // A project root: its Python packages and modules, nothing else;
-            // never the packages the project's maturin wheel carries.
-            for entry in
-                crate::layout::app_entries(dir, plan.app.flat, module_top, &plan.app.exclude)
-            {
-                let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
-                files += copy_filtered(&entry, &src.join(name), &rules)?;
-            }
-        } else {
-            files += copy_filtered(dir, &src, &rules)?;
-        }
+        files += copy_app_sources(plan, &src)?;
         top = top_level(&src);
         // One place per package: a wheel (the project's own, or a dependency)
         // installed it, or the app sources carry it; never both.

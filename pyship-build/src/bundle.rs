@@ -152,6 +152,21 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Everything that must hold before a bundle of `platforms` is built, checked
+/// before any long work: each platform can be built on this host, the build
+/// tools are there, the Cargo version maturin builds is the release's, and
+/// each platform's runtime is fetched (or its host Python found), so that a
+/// download failure does not wait for the Rust build.
+pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<(), Error> {
+    check_host(platforms)?;
+    crate::wheel::preflight(plan, ctx)?;
+    crate::wheel::check_version(plan)?;
+    for &platform in platforms {
+        crate::python::prefetch(plan, platform, ctx)?;
+    }
+    Ok(())
+}
+
 /// Build the bundle of `platform`: the tree, then its archive. Signs the
 /// project's own Windows binaries when `sign-binaries` is configured.
 pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled, Error> {
@@ -298,8 +313,17 @@ pub fn run_with(
     }
 
     let t = Instant::now();
-    let licenses =
-        crate::licenses::write(plan, platform, &tree, &runtime.site_packages, Some(&dists))?;
+    // The crates linked into the project's own Rust extension for this target.
+    let linked =
+        crate::crates::linked(plan, platform, ctx).map_err(crate::licenses::Error::from)?;
+    let licenses = crate::licenses::write(
+        plan,
+        platform,
+        &tree,
+        &runtime.site_packages,
+        Some(&dists),
+        &linked,
+    )?;
     for m in &licenses.missing {
         ctx.reporter.warn(&format!(
             "{m} has no licence information (no License/License-Expression metadata, classifier or licence file); {} says so",
@@ -389,7 +413,7 @@ pub fn run_with(
         url: runtime.url.clone(),
         sha256: runtime.sha256.clone(),
     };
-    let sbom = crate::sbom::write(plan, platform, &source, &dists, ctx)?;
+    let sbom = crate::sbom::write(plan, platform, &source, &dists, &linked, ctx)?;
     ctx.reporter.status(
         "Wrote",
         &format!(
@@ -473,6 +497,15 @@ pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
     h.update(facts.to_string().as_bytes());
     let canon = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
     let out_dir = canon(&plan.out_dir);
+    // Template overrides no bundle tree is made from: the installer's script
+    // (its own stamp covers it), the workflows, the Dockerfile, the notes.
+    let templates = canon(&plan.project.config_dir.join("templates"));
+    let not_tree_inputs = [
+        templates.join("windows").join("installer.nsi.j2"),
+        templates.join("ci"),
+        templates.join("docker"),
+        templates.join("release-notes.md.j2"),
+    ];
     let mut roots = vec![
         canon(plan.pyproject().dir()),
         canon(&plan.project.workspace_root),
@@ -500,7 +533,8 @@ pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
                     || !(e.file_type().is_dir()
                         && (name.starts_with('.')
                             || matches!(name.as_ref(), "target" | "__pycache__" | "node_modules"))
-                        || e.path() == out_dir)
+                        || e.path() == out_dir
+                        || not_tree_inputs.iter().any(|n| n == e.path()))
             });
         for e in walk.filter_map(Result::ok) {
             if !e.file_type().is_file() || e.file_name() == "pyship.lock" {
@@ -553,7 +587,7 @@ pub fn own_binaries(
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
-    for wheel in crate::sbom::own_wheels(plan, platform) {
+    for wheel in crate::crates::own_wheels(plan, platform) {
         let err = |source| Error::OwnWheel {
             path: wheel.clone(),
             source,

@@ -52,9 +52,7 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
                 plan.version.version.tag(),
             ),
         );
-        pyship_build::wheel::preflight(&plan, &ctx)?;
-        pyship_build::wheel::check_version(&plan)?;
-        pyship_build::python::prefetch(&plan, Platform::Windows, &ctx)?;
+        bundle::prepare(&plan, &[Platform::Windows], &ctx)?;
         let b = bundle::run_with(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
         out.status(
             "Finished",
