@@ -511,7 +511,19 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
             wheel.describe(&project.config_dir)
         );
         exclude = wheel.packages.clone();
-        if wheel.python_root != py_dir && wheel.python_root != py_dir.join("src") {
+        // `python-source` may point anywhere; the app is looked for there only
+        // inside the project (unless that is allowed on purpose).
+        let root = project
+            .workspace_root
+            .canonicalize()
+            .unwrap_or_else(|_| project.workspace_root.clone());
+        let inside = wheel.python_root.canonicalize().is_ok_and(|p| {
+            p.starts_with(&root) || p.starts_with(py_dir.canonicalize().unwrap_or_default())
+        });
+        if (inside || project.config.allow_outside_project)
+            && wheel.python_root != py_dir
+            && wheel.python_root != py_dir.join("src")
+        {
             candidates.push((
                 wheel.python_root.clone(),
                 "maturin's python-source folder".to_owned(),
@@ -643,7 +655,7 @@ mod tests {
         assert_eq!(w.packages, ["rtoml"]);
         assert!(w.carries("rtoml") && !w.carries("tomlsvc"));
         assert!(
-            w.describe(&rt).contains("rtoml (python/rtoml)"),
+            w.describe(&rt).contains("rtoml from python/rtoml and the extension rtoml._rtoml"),
             "{}",
             w.describe(&rt)
         );
@@ -731,7 +743,7 @@ mod tests {
             app.origin
         );
         assert!(
-            app.origin.contains("packs rtoml (python/rtoml)"),
+            app.origin.contains("packs rtoml from python/rtoml"),
             "{}",
             app.origin
         );

@@ -705,6 +705,29 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A venv runtime of another CPython than `python`: a warning naming
+    /// both and the two ways out; none when they agree.
+    #[test]
+    fn a_venv_of_another_cpython_is_named_with_both_versions() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+        let project = crate::project::load(Some(&manifest), None).unwrap();
+        let plan = crate::plan::Plan::build(
+            project,
+            &crate::env::Env::default(),
+            &crate::plan::Options::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.python.full, "3.11.9");
+        let w = venv_mismatch(&plan, "/usr/bin/python3.11", "3.11.7").unwrap();
+        assert!(w.contains("CPython 3.11.7 (/usr/bin/python3.11)"), "{w}");
+        assert!(
+            w.contains("`python = \"3.11.9\"` of [package.metadata.pyship]"),
+            "{w}"
+        );
+        assert!(w.contains("linux.runtime = \"standalone\""), "{w}");
+        assert_eq!(venv_mismatch(&plan, "/usr/bin/python3.11", "3.11.9"), None);
+    }
+
     #[test]
     fn default_url_for_known_version() {
         assert_eq!(

@@ -487,6 +487,22 @@ fn fails_before_building(args: &[&str], extra: &str, files: &[&str], message: &s
 }
 
 #[test]
+fn hybrid_runtime_download_failure_comes_before_the_rust_build() {
+    // Nothing listens on the port: the Linux runtime cannot be fetched, and
+    // that is said before maturin starts, not after the extension's build.
+    let dead = free_port();
+    fails_before_building(
+        &["--target", "linux", "--version", "v0.2.0"],
+        &format!(
+            "\n[workspace.metadata.pyship.linux]\nruntime-url = \"http://127.0.0.1:{dead}/cpython-{{version}}-install_only.tar.gz\"\n"
+        ),
+        &[],
+        &format!("could not fetch the Python runtime http://127.0.0.1:{dead}/cpython-3.11.9-install_only.tar.gz"),
+        "linux.runtime-url",
+    );
+}
+
+#[test]
 fn hybrid_version_mismatch_names_the_stamp_command() {
     // A tag newer than Cargo's version: the wheel would carry 0.2.0 next to a
     // 0.3.0 release.

@@ -384,6 +384,8 @@ fn init_finds_each_layout_as_its_own_config_has_it() {
             "{layout}"
         );
         assert_eq!(got.module, want.module, "{layout}");
+        // Named after the Python project, not the crate.
+        assert_eq!(got.name, got.pyproject().name, "{layout}");
         assert_eq!(
             rel(&dir, got.app.dir.as_deref()),
             rel(&orig, want.app.dir.as_deref()),
