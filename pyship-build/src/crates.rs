@@ -186,18 +186,21 @@ pub fn linked(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Link
     if ctx.offline {
         options.push("--offline".into());
     }
-    let meta = cargo_metadata::MetadataCommand::new()
-        .manifest_path(&manifest)
-        .other_options(options)
-        .exec()
-        .map_err(|e| Error::Metadata {
-            triple: triple.clone(),
-            manifest: manifest.clone(),
-            message: match e {
-                cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_owned(),
-                other => other.to_string(),
-            },
-        })?;
+    let fail = |message: String| Error::Metadata {
+        triple: triple.clone(),
+        manifest: manifest.clone(),
+        message,
+    };
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.manifest_path(&manifest).other_options(options);
+    let mut run = crate::process::Command::from_std(cmd.cargo_command());
+    run.timeout(crate::process::STEP);
+    let out = run.output().map_err(|e| fail(e.to_string()))?;
+    if !out.success() {
+        return Err(fail(out.stderr.trim().to_owned()));
+    }
+    let meta =
+        cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| fail(e.to_string()))?;
     let mut linked = resolve_linked(&meta, &manifest, &triple)?;
     add_checksums(
         &mut linked,

@@ -655,7 +655,8 @@ mod tests {
         assert_eq!(w.packages, ["rtoml"]);
         assert!(w.carries("rtoml") && !w.carries("tomlsvc"));
         assert!(
-            w.describe(&rt).contains("rtoml from python/rtoml and the extension rtoml._rtoml"),
+            w.describe(&rt)
+                .contains("rtoml from python/rtoml and the extension rtoml._rtoml"),
             "{}",
             w.describe(&rt)
         );

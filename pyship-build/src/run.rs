@@ -10,12 +10,12 @@
 //! `python\python.exe -m {module}`, under wine in a private copy of the prefix
 //! cargo-pyship prepares for its import check (with the `ProcessPrng`
 //! replacement). The arguments follow the configured ones, the caller's
-//! working folder is kept, stdin, stdout and stderr are the caller's (under
-//! wine relayed through pipes: wine cannot take a regular file as a std
+//! working folder is kept, stdin, stdout and stderr are the caller's,
+//! relayed through pipes ([`crate::process::Command::relayed`]: the app
+//! ends with the build, and wine cannot take a regular file as a std
 //! handle), and the app's exit code is returned.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use crate::process::Command;
 
 use crate::context::Context;
 use crate::error::Hint;
@@ -30,12 +30,8 @@ pub enum Error {
     Sign(#[from] crate::sign::Error),
     #[error(transparent)]
     Wine(#[from] crate::wine::Error),
-    #[error("could not start {program}")]
-    Spawn {
-        program: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("{program} ended without an exit code ({status})")]
     NoExitCode { program: String, status: String },
 }
@@ -46,9 +42,7 @@ impl Hint for Error {
             Error::Bundle(e) => e.hint(),
             Error::Sign(e) => e.hint(),
             Error::Wine(e) => e.hint(),
-            Error::Spawn { .. } => {
-                Some("the bundle tree may be damaged: `cargo pyship bundle` builds it again".into())
-            }
+            Error::Process(e) => e.hint(),
             Error::NoExitCode { .. } => None,
         }
     }
@@ -107,7 +101,7 @@ pub fn run(
             );
             let mut cmd = Command::new(&script);
             cmd.args(args);
-            wait(cmd, &script.display().to_string(), false)?
+            exit_code(&script.display().to_string(), cmd.relayed()?)?
         }
         Platform::Windows if cfg!(windows) => {
             let python = tree.join(platform.python_exe());
@@ -122,7 +116,7 @@ pub fn run(
             );
             let mut cmd = Command::new(&python);
             cmd.args(["-m", module]).args(args);
-            wait(cmd, &python.display().to_string(), false)?
+            exit_code(&python.display().to_string(), cmd.relayed()?)?
         }
         Platform::Windows => {
             let wine = crate::wine::Wine::with_cache(ctx.env, &ctx.cache)?;
@@ -144,7 +138,7 @@ pub fn run(
             );
             let mut cmd = wine.user_command(&python.to_string_lossy());
             cmd.args(["-m", module]).args(args);
-            let code = wait(cmd, "wine python.exe", true)?;
+            let code = exit_code("wine python.exe", cmd.relayed()?)?;
             // Stopped (and its copy removed) before the code is returned.
             drop(wine);
             code
@@ -153,77 +147,21 @@ pub fn run(
     Ok(Ran { built, code })
 }
 
-/// ` ARGS` for a status line (nothing without arguments).
+/// ` ARGS` for a status line (nothing without arguments), each argument
+/// quoted when a shell would need it.
 fn shown(args: &[String]) -> String {
-    args.iter().map(|a| format!(" {a}")).collect()
-}
-
-/// Run `cmd` in the caller's folder with the caller's std handles (relayed
-/// through pipes with `relay`); its exit code.
-fn wait(mut cmd: Command, program: &str, relay: bool) -> Result<i32, Error> {
-    let spawn_err = |source| Error::Spawn {
-        program: program.to_owned(),
-        source,
-    };
-    if !relay {
-        cmd.stdin(Stdio::inherit())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
-        let status = cmd.status().map_err(spawn_err)?;
-        return exit_code(program, status);
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(spawn_err)?;
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    // The input relay may block on a terminal read after the app is gone:
-    // it is not waited for (it ends with the process).
-    if let Some(mut to_app) = stdin {
-        std::thread::spawn(move || {
-            let mut from = std::io::stdin().lock();
-            let mut buf = [0u8; 8192];
-            loop {
-                match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if to_app.write_all(&buf[..n]).is_err() || to_app.flush().is_err() {
-                            break;
-                        }
-                    }
-                }
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                format!(" {a}")
+            } else {
+                format!(" '{}'", a.replace('\'', "'\\''"))
             }
-            // Dropping the pipe gives the app its end of input.
-        });
-    }
-    let out = stdout
-        .map(|mut from| std::thread::spawn(move || relay_to(&mut from, &mut std::io::stdout())));
-    let err = stderr
-        .map(|mut from| std::thread::spawn(move || relay_to(&mut from, &mut std::io::stderr())));
-    let status = child.wait().map_err(spawn_err)?;
-    for t in [out, err].into_iter().flatten() {
-        let _ = t.join();
-    }
-    exit_code(program, status)
-}
-
-/// Copy `from` to `to` as it comes (unbuffered: the app's output shows as it
-/// writes it).
-fn relay_to(from: &mut impl Read, to: &mut impl Write) {
-    let mut buf = [0u8; 8192];
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if to.write_all(&buf[..n]).is_err() {
-                    return;
-                }
-                let _ = to.flush();
-            }
-        }
-    }
+        })
+        .collect()
 }
 
 #[cfg(unix)]
