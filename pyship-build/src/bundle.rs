@@ -679,7 +679,7 @@ fn check_marker(
             plan.launch.target.spec()
         ),
     );
-    key.map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k))
+    key.map(|k| ctx.cache.marked(crate::cache::CHECKS).join(k))
 }
 
 /// SHA-256 over the sorted (relative path, size) list of a tree, plus `salt`.

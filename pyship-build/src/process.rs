@@ -20,9 +20,11 @@
 //!   or when the build process ends, however it ends.
 //!
 //! A program that detaches on purpose (a new session: wine's services, a
-//! daemonised `wineserver`) leaves the group; the module that starts such a
-//! program stops it itself and registers that with [`on_interrupt`]
-//! ([`crate::wine`] does so for its prefixes).
+//! daemonised `wineserver`) leaves the group, but not its environment: every
+//! child gets [`BUILD_ID_VAR`] set to this build's id, and on Linux the
+//! guardian and [`interrupt`] also kill every process whose environment
+//! holds it. The module that starts such a program still stops it itself on
+//! the normal path ([`crate::wine`] for its prefixes).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -34,6 +36,21 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::Hint;
+
+/// Set in every child's environment to this build's id (see the module doc).
+pub const BUILD_ID_VAR: &str = "PYSHIP_BUILD_ID";
+
+/// This build process's id: its pid and start time, unique on the machine.
+fn build_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{}-{nanos}", std::process::id())
+    })
+}
 
 /// Timeout of a quick query (`--version`, `git describe`, `rustc -V`).
 pub const QUICK: Duration = Duration::from_secs(120);
@@ -635,6 +652,7 @@ fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Res
         command: command.to_owned(),
         source,
     };
+    cmd.env(BUILD_ID_VAR, build_id());
     #[cfg(unix)]
     let inner = {
         use std::os::unix::process::CommandExt;
@@ -686,8 +704,13 @@ mod guardian {
     use std::sync::{Mutex, PoisonError};
 
     /// Its script: wait for the end of stdin (the build process ended),
-    /// then kill the process group (`0`: its own, which it leads).
-    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; kill -KILL 0";
+    /// kill (Linux) every process whose environment holds the build's id
+    /// (`$1`), twice for those started meanwhile, then the process group
+    /// (`0`: its own, which it leads, itself included).
+    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; \
+        for pass in 1 2; do for f in /proc/[0-9]*/environ; do \
+        if grep -qzxF \"$1\" \"$f\" 2>/dev/null; then p=${f#/proc/}; kill -KILL \"${p%/environ}\" 2>/dev/null; fi; \
+        done; done; kill -KILL 0";
 
     struct Guardian {
         pgid: i32,
@@ -731,7 +754,8 @@ mod guardian {
         use std::os::unix::process::CommandExt;
         let (reader, writer) = std::io::pipe().ok()?;
         let child = std::process::Command::new("/bin/sh")
-            .args(["-c", SCRIPT])
+            .args(["-c", SCRIPT, "pyship-guardian"])
+            .arg(format!("{}={}", super::BUILD_ID_VAR, super::build_id()))
             .stdin(reader)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -798,6 +822,14 @@ pub fn interrupt() {
     if let Some(pgid) = guardian::current().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
+    #[cfg(target_os = "linux")]
+    for _ in 0..2 {
+        for pid in tagged_processes() {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+    }
     let cleanups: Vec<Action> = actions()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -807,6 +839,27 @@ pub fn interrupt() {
     for c in cleanups {
         c();
     }
+}
+
+/// The processes whose environment holds this build's id: the children and
+/// whatever they started, detached or not.
+#[cfg(target_os = "linux")]
+fn tagged_processes() -> Vec<u32> {
+    let entry = format!("{BUILD_ID_VAR}={}", build_id());
+    let me = std::process::id();
+    let Ok(rd) = fs_err::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != me)
+        .filter(|p| {
+            fs_err::read(format!("/proc/{p}/environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|v| v == entry.as_bytes())
+        })
+        .collect()
 }
 
 /// The live descendants of `pid` (Linux: from `/proc/*/stat`).

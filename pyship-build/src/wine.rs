@@ -663,7 +663,7 @@ pub fn ensure_prepared(
     shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
 ) -> Result<(PathBuf, bool), Error> {
-    let bucket = cache.bucket(PREFIX_BUCKET);
+    let bucket = cache.marked(PREFIX_BUCKET);
     let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
     let (lock, lock_path) = open_lock(&bucket, &key)?;

@@ -17,6 +17,7 @@ mod hostile;
 mod hybrid;
 mod init;
 mod installer;
+mod interrupt;
 mod layouts;
 mod linux_bundle;
 mod packaging;
