@@ -419,6 +419,72 @@ impl Command {
         }
     }
 
+    /// Run a program a person uses while the build waits (`cargo pyship
+    /// run`): no timeout, and the build's own stdin, stdout and stderr
+    /// relayed through pipes on threads as the program reads and writes them.
+    /// Like every program here it joins the build's process group, so it ends
+    /// with the build (Ctrl-C stops both) and never reads a terminal itself;
+    /// it sees pipes, not a terminal (wine needs that too: it cannot take a
+    /// regular file as a std handle). Returns its exit status once it exited
+    /// and its output was relayed (within a grace period: a descendant that
+    /// detached with the pipes open does not hold the build).
+    pub fn relayed(mut self) -> Result<ExitStatus, Error> {
+        let command = self.shown();
+        self.inner
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut self.inner, &command, &self.cancel)?;
+        if let Some(mut to_program) = child.inner.stdin.take() {
+            // Not waited for: it may block on a terminal read after the
+            // program is gone, and ends with the process.
+            std::thread::spawn(move || {
+                let mut from = std::io::stdin().lock();
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = from.read(&mut buf) {
+                    if n == 0 || to_program.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    let _ = to_program.flush();
+                }
+                // Dropping the pipe gives the program its end of input.
+            });
+        }
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let mut relays = 0;
+        if let Some(from) = child.inner.stdout.take() {
+            relays += 1;
+            let tx = done_tx.clone();
+            std::thread::spawn(move || {
+                relay(from, std::io::stdout());
+                let _ = tx.send(());
+            });
+        }
+        if let Some(from) = child.inner.stderr.take() {
+            relays += 1;
+            let tx = done_tx.clone();
+            std::thread::spawn(move || {
+                relay(from, std::io::stderr());
+                let _ = tx.send(());
+            });
+        }
+        drop(done_tx);
+        let status =
+            child
+                .wait_until(Duration::MAX, &self.cancel)
+                .map_err(|_| Error::Cancelled {
+                    command: command.clone(),
+                })?;
+        let deadline = Instant::now() + READ_GRACE;
+        for _ in 0..relays {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        Ok(status)
+    }
+
     /// Start a program that runs beside the build (a server, a session
     /// keeper): stdin null unless [`Command::piped_stdin`], output to
     /// nothing. It is killed when the [`Child`] is dropped.
@@ -433,6 +499,18 @@ impl Command {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         spawn(&mut self.inner, &command, &self.cancel)
+    }
+}
+
+/// Copy `from` to `to` as it comes (each read flushed: what a program a
+/// person uses prints shows at once).
+fn relay(mut from: impl Read, mut to: impl Write) {
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+        let _ = to.flush();
     }
 }
 

@@ -12,6 +12,7 @@ mod bench;
 mod build_script;
 mod docker;
 mod escaping;
+mod first_hour;
 mod hostile;
 mod hybrid;
 mod init;
