@@ -238,6 +238,7 @@ fn strip_one(
             }
         }
         if let Some(c) = &cached {
+            ctx.cache.marked(BUCKET);
             store(&tmp, c);
         }
     }
