@@ -852,6 +852,7 @@ fn listed_crates(licenses: &str) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_app_beside_python_source_is_found_shipped_run_and_imaged() {
     require_build_tools();
     let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();

@@ -710,6 +710,10 @@ fn in_private_systemd(script: &str, cwd: &Path) -> std::process::Output {
 /// the installed unit is then started the way systemd starts it (its
 /// ExecStart, from its WorkingDirectory, as its User) and must serve.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds a Linux bundle"
+)]
 fn every_command_of_the_tarball_readme_works() {
     let _ = pyship_e2e::pbs::runtime();
     let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);

@@ -698,6 +698,10 @@ fn renamed(v: &Version, suffix: &str, name: &str) -> Version {
 /// run gets as far as the helper, which says so in update.log, changes
 /// nothing and removes the download.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn hostile_releases_are_refused_with_the_tree_unchanged() {
     let s = shared();
     let tmp = tempfile::tempdir().unwrap();
