@@ -169,6 +169,9 @@ pub struct RawUpdate {
     pub channel: Option<Channel>,
     pub token_env: Option<String>,
     pub start_timeout: Option<u32>,
+    pub public_keys: Option<Vec<String>>,
+    pub signing_key_env: Option<String>,
+    pub signing_password_env: Option<String>,
 }
 
 /// `[…pyship.ci]`: what the workflows `init` writes run.
@@ -495,6 +498,34 @@ pub struct Update {
     pub token_env: Option<String>,
     /// Seconds the update helper waits for the new version to come up.
     pub start_timeout: u32,
+    /// Minisign public keys (the `RW…` line of a `.pub` file; `cargo pyship
+    /// keygen` makes a pair) that sign releases. Set: `publish` signs
+    /// `manifest.json` (`manifest.json.minisig`) and every bundle's updater
+    /// accepts only releases signed by one of them (or by a key a signed
+    /// release rotated to). Empty (the default): releases are unsigned and
+    /// checked by SHA-256 from the release server only.
+    pub public_keys: Vec<String>,
+    /// Variable holding the minisign secret key (the key file's text) that
+    /// `publish` and `release` sign with; never printed or written elsewhere.
+    pub signing_key_env: String,
+    /// Variable holding the secret key's password; unset or empty: the key is
+    /// not encrypted.
+    pub signing_password_env: String,
+}
+
+/// Default of `update.signing-key-env`.
+pub const DEFAULT_SIGNING_KEY_ENV: &str = crate::env::PYSHIP_SIGNING_KEY;
+/// Default of `update.signing-password-env`.
+pub const DEFAULT_SIGNING_PASSWORD_ENV: &str = crate::env::PYSHIP_SIGNING_PASSWORD;
+
+/// Whether `key` looks like a minisign public key line (`RW` + base64 of 42
+/// bytes). The full parse (and the key id) is `keys::parse_public_key`'s.
+pub fn is_public_key_line(key: &str) -> bool {
+    key.len() == 56
+        && key.starts_with("RW")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// `[package.metadata.pyship.ci]`.
@@ -508,6 +539,15 @@ pub struct Ci {
 
 /// Default of `update.start-timeout`.
 pub const DEFAULT_START_TIMEOUT: u32 = 60;
+
+/// A plausible environment variable name: what a `*-env` key must hold (a
+/// value pasted there instead, a secret, is refused before it is echoed).
+fn is_env_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && !v.starts_with(|c: char| c.is_ascii_digit())
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
 
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
@@ -536,6 +576,33 @@ impl RawConfig {
                 message,
             }
         })?;
+        if let Some(update) = &raw.update {
+            for (i, key) in update.public_keys.iter().flatten().enumerate() {
+                if !is_public_key_line(key.trim()) {
+                    return Err(Error::Invalid {
+                        key: format!("update.public-keys[{i}]"),
+                        table: table.to_owned(),
+                        file: file.to_owned(),
+                        message: format!(
+                            "{key:?} is not a minisign public key (the `RW…` line of a .pub file; `cargo pyship keygen` makes one)"
+                        ),
+                    });
+                }
+            }
+            for (name, value) in [
+                ("signing-key-env", &update.signing_key_env),
+                ("signing-password-env", &update.signing_password_env),
+            ] {
+                if value.as_deref().is_some_and(|v| !is_env_name(v)) {
+                    return Err(Error::Invalid {
+                        key: format!("update.{name}"),
+                        table: table.to_owned(),
+                        file: file.to_owned(),
+                        message: "the name of an environment variable (letters, digits, `_`), not its value".into(),
+                    });
+                }
+            }
+        }
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
                 key: format!("windows.sign.{key}"),
@@ -635,6 +702,16 @@ impl RawConfig {
                 channel: u.channel.unwrap_or_default(),
                 token_env: non_empty(u.token_env),
                 start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+                public_keys: u
+                    .public_keys
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.trim().to_owned())
+                    .collect(),
+                signing_key_env: non_empty(u.signing_key_env)
+                    .unwrap_or_else(|| DEFAULT_SIGNING_KEY_ENV.into()),
+                signing_password_env: non_empty(u.signing_password_env)
+                    .unwrap_or_else(|| DEFAULT_SIGNING_PASSWORD_ENV.into()),
             },
             ci: Ci {
                 install_command: non_empty(self.ci.and_then(|c| c.install_command)),
@@ -798,6 +875,43 @@ mod tests {
         assert!(c.update.enabled);
         assert_eq!(c.update.channel, Channel::Stable);
         assert_eq!(c.update.token_env, None);
+    }
+
+    #[test]
+    fn update_signing_keys() {
+        let resolve = |v: &serde_json::Value| {
+            RawConfig::from_json(
+                v,
+                "package.metadata.pyship",
+                std::path::Path::new("Cargo.toml"),
+            )
+            .map(|r| r.resolve("hello"))
+        };
+        let key = "RWQBP5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d";
+        let c = resolve(&json!({"update": {"public-keys": [key]}})).unwrap();
+        assert_eq!(c.update.public_keys, vec![key.to_owned()]);
+        assert_eq!(c.update.signing_key_env, "PYSHIP_SIGNING_KEY");
+        assert_eq!(c.update.signing_password_env, "PYSHIP_SIGNING_PASSWORD");
+        let c = resolve(&json!({})).unwrap();
+        assert!(c.update.public_keys.is_empty());
+        for bad in [
+            "RW",
+            "untrusted comment: minisign public key",
+            "RWQ!P5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d",
+        ] {
+            let err = resolve(&json!({"update": {"public-keys": [bad]}})).unwrap_err();
+            assert!(err.to_string().contains("`update.public-keys[0]`"), "{err}");
+        }
+        let err =
+            resolve(&json!({"update": {"signing-key-env": "untrusted comment: x"}})).unwrap_err();
+        assert!(
+            err.to_string().contains("`update.signing-key-env`"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("untrusted comment"),
+            "the value is not echoed: {err}"
+        );
     }
 
     #[test]

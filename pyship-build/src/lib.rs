@@ -28,7 +28,7 @@
 //! orchestrators   bundle  release (and the release plan)  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
-//!      |          update manifest docker publish init dist_info licenses sbom sign
+//!      |          update manifest keys docker publish init dist_info licenses sbom sign
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -68,6 +68,8 @@ pub mod fs;
 pub mod init;
 #[cfg(feature = "net")]
 pub mod installer;
+#[cfg(feature = "net")]
+pub mod keys;
 #[cfg(feature = "net")]
 pub mod launch;
 #[cfg(feature = "net")]

@@ -15,6 +15,7 @@ mod cache;
 mod docker;
 mod init;
 mod installer;
+mod keygen;
 mod licenses;
 mod plan;
 mod publish;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
         Command::Cache(a) => cache::run(a, &env, out),
+        Command::Keygen(a) => keygen::run(g, a, &env, out),
     }
 }
 

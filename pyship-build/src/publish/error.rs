@@ -74,6 +74,10 @@ pub enum Error {
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
     Checksums(#[source] crate::fs::Error),
+    #[error("could not write manifest.json")]
+    Manifest(#[source] crate::manifest::Error),
+    #[error(transparent)]
+    Key(#[from] crate::keys::Error),
     #[error(transparent)]
     Notes(#[from] crate::templates::Error),
     #[error(transparent)]
@@ -138,6 +142,8 @@ impl Hint for Error {
             Error::Notes(e) => return e.hint(),
             Error::Client(e) => return e.hint(),
             Error::Checksums(e) => return e.hint(),
+            Error::Manifest(e) => return e.hint(),
+            Error::Key(e) => return e.hint(),
             Error::Api { .. } | Error::Decode { .. } | Error::Read { .. } => return None,
         })
     }
