@@ -693,12 +693,13 @@ class Updater:
         return os.path.join(self.root(), TRUST_FILE)
 
     def _load_trust(self):
-        """(keys learned from signed releases as {text: from-version}, revoked key texts)."""
+        """Keys learned from signed releases ({text: version trusted from})
+        and keys a signed release stopped trusting ({text: its version})."""
         try:
             with open(self.trust_path(), encoding="utf-8") as f:
                 data = json.load(f)
         except FileNotFoundError:
-            return {}, set()
+            return {}, {}
         except (OSError, ValueError) as e:
             raise UpdateError(
                 "cannot read %s: %s" % (self.trust_path(), e),
@@ -709,7 +710,10 @@ class Updater:
         for i, entry in enumerate(_field(data, "keys", list, where)):
             ew = "key %d of %s" % (i + 1, where)
             keys[_field(entry, "key", str, ew)] = _field(entry, "from", str, ew)
-        revoked = set(_typed(r, str, "a revoked key of %s" % where) for r in _field(data, "revoked", list, where))
+        revoked = {}
+        for i, entry in enumerate(_field(data, "revoked", list, where)):
+            ew = "revoked key %d of %s" % (i + 1, where)
+            revoked[_field(entry, "key", str, ew)] = _field(entry, "at", str, ew)
         return keys, revoked
 
     def _save_trust(self, keys, revoked):
@@ -718,7 +722,7 @@ class Updater:
         body = {
             "schema": 1,
             "keys": [{"key": k, "from": v} for k, v in sorted(keys.items())],
-            "revoked": sorted(revoked),
+            "revoked": [{"key": k, "at": v} for k, v in sorted(revoked.items())],
         }
         tmp = path + ".tmp"
         try:
@@ -743,9 +747,13 @@ class Updater:
         Returns the target's verified manifest as (bytes, object)."""
         target_v, target_rel = target
         learned, revoked = self._load_trust()
+        current = Version(self.config["version"])
         trusted = {}  # keynum -> (PublicKey, from Version or None)
         for key in self.public_keys():
-            if key.text not in revoked:
+            # A key this bundle was built with stays trusted unless a signed
+            # release newer than this bundle left it out.
+            at = revoked.get(key.text)
+            if at is None or not _newer(at, current):
                 trusted[key.keynum] = (key, None)
         for text, frm in learned.items():
             try:
@@ -753,7 +761,7 @@ class Updater:
                 trusted.setdefault(key.keynum, (key, Version(frm)))
             except (_minisign.MinisignError, ValueError):
                 continue
-        start = (dict(trusted), set(revoked))
+        start = (dict(trusted), dict(revoked))
         result = None
         for v, rel in sorted(newer, key=lambda c: c[0]._key):
             if v > target_v:
@@ -777,9 +785,9 @@ class Updater:
                 now = set(k.keynum for k in keys)
                 for keynum in list(trusted):
                     if keynum not in now:
-                        revoked.add(trusted.pop(keynum)[0].text)
+                        revoked[trusted.pop(keynum)[0].text] = v.text
                 for k in keys:
-                    revoked.discard(k.text)
+                    revoked.pop(k.text, None)
                     trusted.setdefault(k.keynum, (k, v))
             if is_target:
                 result = (data, manifest)
@@ -1227,6 +1235,14 @@ class Updater:
         if not owners and isinstance(started, (int, float)):
             return time.time() - started > _STALE_LOCK_SECONDS
         return True
+
+
+def _newer(text, version):
+    """Whether the version `text` is newer than `version` (not a version: no)."""
+    try:
+        return Version(text) > version
+    except ValueError:
+        return False
 
 
 def _manual_hint(update):

@@ -280,7 +280,7 @@ class SignedUpdateTests(unittest.TestCase):
         with open(os.path.join(self.root, TRUST_FILE)) as f:
             trust = json.load(f)
         self.assertEqual(trust["keys"], [{"key": self.k2.public, "from": "v0.2.0"}])
-        self.assertEqual(trust["revoked"], [self.k1.public])
+        self.assertEqual(trust["revoked"], [{"key": self.k1.public, "at": "v0.2.0"}])
         self.assertFalse(os.path.exists(os.path.join(self.root, "data", TRUST_FILE)))
         self.assertEqual([n for n in os.listdir(self.root) if n.startswith(TRUST_FILE)], [TRUST_FILE])
         # Once learned, the rotation holds without v0.2.0 on the server.
@@ -289,6 +289,16 @@ class SignedUpdateTests(unittest.TestCase):
         # k1 is no longer trusted: a v0.4.0 signed with it is refused.
         self.publish("v0.4.0", self.k1)
         self.refused("is signed by key %s, which this app does not trust" % _minisign.parse_public_key(self.k1.public).key_id)
+
+    def test_a_revocation_applies_to_releases_after_it_only(self):
+        # v0.2.0 (k1) rotates to k2; an app that has since been updated to a
+        # bundle built to trust k1 again (v0.3.0 here) trusts k1.
+        self.publish("v0.2.0", self.k1, keys=[self.k2])
+        self.assertEqual(self.up.check().tag, "v0.2.0")
+        root, cfg = bundle(os.path.join(self.tmp.name, "later"), self.server.url, version="0.3.0", public_keys=[self.k1.public])
+        shutil.copy(os.path.join(self.root, TRUST_FILE), os.path.join(root, TRUST_FILE))
+        self.publish("v0.4.0", self.k1)
+        self.assertEqual(Updater(cfg, environ={}).check().tag, "v0.4.0")
 
     def test_a_key_never_endorsed_is_refused_and_learns_nothing(self):
         self.publish("v0.2.0", self.k3, keys=[self.k3])

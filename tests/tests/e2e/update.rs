@@ -1094,7 +1094,8 @@ fn key_rotation_reaches_an_app_two_releases_behind() {
         serde_json::from_slice(&fs_err::read(root.join(".pyship-trust.json")).unwrap()).unwrap();
     assert_eq!(trust["keys"][0]["key"], new_pub.as_str(), "{trust}");
     assert_eq!(trust["keys"][0]["from"], "v0.1.5", "{trust}");
-    assert_eq!(trust["revoked"][0], s.public_key.as_str(), "{trust}");
+    assert_eq!(trust["revoked"][0]["key"], s.public_key.as_str(), "{trust}");
+    assert_eq!(trust["revoked"][0]["at"], "v0.1.5", "{trust}");
     assert!(!root.join("data/.pyship-trust.json").exists());
 }
 
