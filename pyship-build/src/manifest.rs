@@ -54,8 +54,10 @@ pub struct Manifest {
     /// The version (PEP 440) of the release before this one among the
     /// repository's version tags, if any.
     pub previous: Option<String>,
-    /// When the manifest was written, in seconds since the epoch
-    /// (`SOURCE_DATE_EPOCH` when set).
+    /// When the release's files were made, in seconds since the epoch:
+    /// `SOURCE_DATE_EPOCH` when set, else the newest file's modification
+    /// time, so that publishing the same files again writes the same
+    /// manifest (the signing time is in the signature's trusted comment).
     pub created: u64,
     /// The minisign public keys releases are signed with from this one on
     /// (`update.public-keys`). An app that verified this manifest trusts
@@ -148,7 +150,11 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         prerelease: plan.version.version.is_prerelease(),
         previous: previous_version(plan),
         created: env.source_date_epoch().unwrap_or_else(|| {
-            std::time::SystemTime::now()
+            files
+                .iter()
+                .filter_map(|(_, p)| fs_err::metadata(p).ok()?.modified().ok())
+                .max()
+                .unwrap_or_else(std::time::SystemTime::now)
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
@@ -306,14 +312,17 @@ pub fn write(
 }
 
 /// The signature's trusted comment (`minisign -V` prints it): app, tag and
-/// time, on one line of printable ASCII.
+/// the time of signing, on one line of printable ASCII.
 fn trusted_comment(m: &Manifest) -> String {
+    let signed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let text = format!(
-        "pyship manifest of {} {} ({}) created {}",
+        "pyship manifest of {} {} ({}) timestamp:{signed}",
         m.name,
         m.tag,
         m.repo.as_deref().unwrap_or("no repository"),
-        m.created
     );
     text.chars()
         .map(|c| {
