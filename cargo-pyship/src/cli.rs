@@ -78,6 +78,10 @@ pub enum Command {
     Bundle(BundleArgs),
     /// Build the Windows installer (builds the Windows bundle when missing)
     Installer(InstallerArgs),
+    /// Build the Windows Installer package, `.msi` (builds the Windows bundle when missing)
+    Msi(InstallerArgs),
+    /// Build the Debian package, `.deb` (builds the Linux bundle when missing)
+    Deb(InstallerArgs),
     /// Strip a site-packages directory
     Strip(StripArgs),
     /// Write THIRD-PARTY-LICENSES.txt into the bundle trees (also a bundle step)

@@ -29,6 +29,7 @@
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
+//!      |          deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -56,6 +57,8 @@ pub mod config;
 #[cfg(feature = "net")]
 pub mod context;
 #[cfg(feature = "net")]
+pub mod deb;
+#[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
 pub mod dist_info;
@@ -78,6 +81,8 @@ pub mod licenses;
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
+pub mod msi;
 #[cfg(feature = "net")]
 pub mod names;
 #[cfg(feature = "net")]
