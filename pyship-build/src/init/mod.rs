@@ -586,6 +586,8 @@ pub fn workflows(
         python_xy => python_xy,
         token_env => token_env,
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
+        // `windows.msi = true`: the release builds the MSI with msitools.
+        msi => project.config.windows.msi,
         install_command => install.command.clone(),
     };
     let mut out = Vec::new();
