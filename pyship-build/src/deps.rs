@@ -10,7 +10,6 @@
 //! scripts and a `.lock` in the target: both are removed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -56,12 +55,8 @@ pub enum Error {
     },
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
-    #[error("could not run {uv}")]
-    Spawn {
-        uv: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
     WheelPlatform {
         file: PathBuf,
@@ -133,7 +128,8 @@ impl Hint for Error {
             Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
             Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
             Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
-            Error::Spawn { .. } | Error::Clean { .. } => return None,
+            Error::Process(e) => return e.hint(),
+            Error::Clean { .. } => return None,
         })
     }
 }
@@ -324,9 +320,9 @@ pub fn uv_command(
     wheels: &[PathBuf],
     offline: bool,
     python: Option<&Path>,
-) -> Command {
+) -> crate::process::Command {
     let c = &plan.config;
-    let mut cmd = Command::new(uv);
+    let mut cmd = crate::process::Command::new(uv);
     cmd.args(["pip", "install", "--target"]).arg(site_packages);
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
@@ -399,7 +395,7 @@ pub fn run(
                 plan.python.xy
             ),
         );
-        let mut cmd = uv_command(
+        let cmd = uv_command(
             &uv,
             plan,
             platform,
@@ -409,21 +405,25 @@ pub fn run(
             ctx.offline,
             host_interpreter(plan, platform).as_deref(),
         );
-        ctx.reporter.debug(&format!("running {cmd:?}"));
-        let out = cmd.output().map_err(|source| Error::Spawn {
-            uv: uv.clone(),
-            source,
-        })?;
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
-            return Err(explain_failure(
-                &stderr,
-                &plan.config.uv_platform(platform),
-                &plan.python.xy,
-                plan.project.config_source.table.key(),
-            ));
+        ctx.reporter.debug(&format!("running {}", cmd.shown()));
+        let out = cmd.output()?;
+        if !out.success() {
+            return Err(
+                match explain_failure(
+                    &out.stderr,
+                    &plan.config.uv_platform(platform),
+                    &plan.python.xy,
+                    plan.project.config_source.table.key(),
+                ) {
+                    Error::Uv { platform, .. } => Error::Uv {
+                        platform,
+                        stderr: format!("`{}`:\n{}", out.command, out.tail()),
+                    },
+                    other => other,
+                },
+            );
         }
-        ctx.reporter.debug(stderr.trim());
+        ctx.reporter.debug(out.stderr.trim());
     }
     clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);
