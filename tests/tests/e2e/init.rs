@@ -695,7 +695,12 @@ fn release_workflow_installs_msitools_when_the_msi_is_on() {
             .unwrap();
         }
         let cache = tempfile::tempdir().unwrap();
-        init(&dir, cache.path(), &["--ci", "gitea", "--install-from", GIT_SOURCE]).success();
+        init(
+            &dir,
+            cache.path(),
+            &["--ci", "gitea", "--install-from", GIT_SOURCE],
+        )
+        .success();
         let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
         assert_eq!(
             release.contains("--no-install-recommends nsis wixl msitools\n"),
