@@ -166,6 +166,19 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
         sha256_file(&rc2),
         "two cold builds of the deb differ"
     );
+    // From the current bundle: the deb alone again, for the figures in the notes.
+    let start = Instant::now();
+    build_deb(&dir, cache.path(), "v0.3.0-rc.1");
+    eprintln!(
+        "figures: deb {} bytes in {:?} (from the current bundle)",
+        fs_err::metadata(&rc).unwrap().len(),
+        start.elapsed()
+    );
+    assert_eq!(
+        sha256_file(&rc),
+        sha256_file(&rc2),
+        "a rebuild of the deb differs"
+    );
 
     // What dpkg reads.
     let info = dpkg(&["--info", rc.to_str().unwrap()]);
@@ -449,12 +462,36 @@ fn msi_installs_upgrades_and_uninstalls_under_wine() {
     )
     .unwrap();
     let again = build_msi(&dir2, &tmp2.path().join("cache"), &mirror.url(), "v0.1.0");
+    let v1_sha = sha256_file(&v1);
     assert_eq!(
-        sha256_file(&v1),
+        v1_sha,
         sha256_file(&again),
         "two cold builds of the MSI differ"
     );
     drop(tmp2);
+
+    // From the current bundle: the MSI alone again (the same bytes), and the
+    // NSIS installer beside it, for the figures in the notes.
+    let figure = |cmd: &str| {
+        let start = Instant::now();
+        pyship(&cache)
+            .current_dir(&dir)
+            .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args([cmd, "--version", "v0.1.0"])
+            .assert()
+            .success();
+        start.elapsed()
+    };
+    let msi_time = figure("msi");
+    assert_eq!(sha256_file(&v1), v1_sha, "a rebuild of the MSI differs");
+    let nsis_time = figure("installer");
+    let setup = dir.join("dist/Hello-App-v0.1.0-setup.exe");
+    eprintln!(
+        "figures: msi {} bytes in {msi_time:?}; setup.exe {} bytes in {nsis_time:?}",
+        fs_err::metadata(&v1).unwrap().len(),
+        fs_err::metadata(&setup).unwrap().len()
+    );
 
     fs_err::remove_file(&stale_module).unwrap();
     let v2 = build_msi(&dir, &cache, &mirror.url(), "v0.2.0");
@@ -475,6 +512,10 @@ fn msi_installs_upgrades_and_uninstalls_under_wine() {
     ] {
         assert!(tables.lines().any(|l| l == t), "no {t} table:\n{tables}");
     }
+    assert!(
+        msi_table(&msiinfo, &v1, "_ForceCodepage").contains("65001\t_ForceCodepage"),
+        "the database's code page is not UTF-8"
+    );
     let upgrade = msi_property(&msiinfo, &v1, "UpgradeCode");
     assert_eq!(
         upgrade,
@@ -637,4 +678,127 @@ fn msi_installs_upgrades_and_uninstalls_under_wine() {
             .any(|p| p.file_name().is_some_and(|n| n == "Hello-App.lnk")),
         "the Start menu shortcut is left"
     );
+}
+
+/// With `windows.msi` and `linux.deb` on, both packages are artifacts of the
+/// plan: release steps, assets (SHA256SUMS covers every asset), manifest
+/// install types, the SBOM that describes them, the updater's asset map.
+#[test]
+fn packages_are_in_the_plan_manifest_and_checksums() {
+    use pyship_build::plan::{ArtifactKind, InstallType};
+    let (_t, dir) = copy_fixture("hello");
+    let manifest_path = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest_path).unwrap();
+    fs_err::write(
+        &manifest_path,
+        format!(
+            "{}\n[package.metadata.pyship.linux]\ndeb = true\nmaintainer = \"Ann <ann@example.com>\"\n",
+            text.replacen(
+                "publisher = \"Example Corp\"",
+                "publisher = \"Example Corp\"\nmsi = true",
+                1
+            )
+        ),
+    )
+    .unwrap();
+    let project = pyship_build::project::load(Some(&manifest_path), None).unwrap();
+    let env = pyship_build::env::Env::from_pairs([
+        ("GITHUB_SERVER_URL", "https://git.example.com/"),
+        ("GITHUB_REPOSITORY", "owner/hello"),
+    ]);
+    let plan = pyship_build::Plan::build(
+        project,
+        &env,
+        &pyship_build::plan::Options {
+            version: Some("1.0.0rc1"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let msi = plan.artifact(
+        ArtifactKind::Msi,
+        Some(pyship_build::platform::Platform::Windows),
+    );
+    let deb = plan.artifact(
+        ArtifactKind::Deb,
+        Some(pyship_build::platform::Platform::Linux),
+    );
+    assert_eq!(msi.unwrap().file_name, "Hello-App-v1.0.0-rc.1-x64.msi");
+    assert_eq!(deb.unwrap().file_name, "Hello-App_1.0.0~rc1_amd64.deb");
+    let rp = pyship_build::release::release_plan(&plan, &env);
+    let steps: Vec<&str> = rp.steps.iter().map(|s| s.name).collect();
+    let at = |n: &str| {
+        steps
+            .iter()
+            .position(|s| *s == n)
+            .unwrap_or_else(|| panic!("{n}: {steps:?}"))
+    };
+    assert!(at("installer") < at("msi") && at("msi") < at("deb") && at("deb") < at("manifest"));
+    for name in [
+        "Hello-App-v1.0.0-rc.1-x64.msi",
+        "Hello-App_1.0.0~rc1_amd64.deb",
+    ] {
+        assert!(
+            rp.release.assets.iter().any(|a| a == name),
+            "{:?}",
+            rp.release.assets
+        );
+    }
+    let u = plan.update.as_ref().unwrap();
+    assert_eq!(u.assets["msi"], "Hello-App-{tag}-x64.msi");
+    assert!(u.assets.contains_key("deb"), "{:?}", u.assets);
+
+    // Every artifact on disk: the manifest and SHA256SUMS list both packages.
+    fs_err::create_dir_all(&plan.out_dir).unwrap();
+    for (i, a) in plan.artifacts.iter().enumerate() {
+        fs_err::write(&a.path, vec![b'x'; 100 + i]).unwrap();
+    }
+    let (m, _) = pyship_build::manifest::write_for(&plan, &env).unwrap();
+    let kinds: Vec<(InstallType, &str)> = m
+        .assets
+        .iter()
+        .map(|a| (a.install_type, a.name.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&(InstallType::Msi, "Hello-App-v1.0.0-rc.1-x64.msi")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(InstallType::Deb, "Hello-App_1.0.0~rc1_amd64.deb")),
+        "{kinds:?}"
+    );
+    let win = m.sboms.iter().find(|s| s.name.contains("win-x64")).unwrap();
+    assert_eq!(
+        win.describes,
+        [
+            "Hello-App-v1.0.0-rc.1-win-x64.zip",
+            "Hello-App-v1.0.0-rc.1-setup.exe",
+            "Hello-App-v1.0.0-rc.1-x64.msi"
+        ]
+    );
+    let linux = m
+        .sboms
+        .iter()
+        .find(|s| s.name.contains("linux-x64"))
+        .unwrap();
+    assert_eq!(
+        linux.describes,
+        [
+            "Hello-App-v1.0.0-rc.1-linux-x64.tar.gz",
+            "Hello-App_1.0.0~rc1_amd64.deb"
+        ]
+    );
+    let paths: Vec<PathBuf> = plan
+        .artifacts
+        .iter()
+        .filter(|a| a.kind != ArtifactKind::Checksums)
+        .map(|a| a.path.clone())
+        .collect();
+    let sums = pyship_build::publish::checksums::render(&paths).unwrap();
+    for name in [
+        "Hello-App-v1.0.0-rc.1-x64.msi",
+        "Hello-App_1.0.0~rc1_amd64.deb",
+    ] {
+        assert!(sums.lines().any(|l| l.ends_with(name)), "{sums}");
+    }
 }
