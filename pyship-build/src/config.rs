@@ -33,15 +33,21 @@ pub enum Error {
         file: PathBuf,
         message: String,
     },
-    /// A string the generated files could not carry as plain data.
-    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
-    Unsafe {
-        key: String,
-        table: String,
-        file: PathBuf,
-        message: String,
-        hint: String,
-    },
+    /// A string the generated files could not carry as plain data (boxed:
+    /// the error stays small where a path is larger, on Windows).
+    #[error(transparent)]
+    Unsafe(Box<UnsafeValue>),
+}
+
+/// What [`Error::Unsafe`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid `{key}` in [{table}] of {file}: {message}")]
+pub struct UnsafeValue {
+    pub key: String,
+    pub table: String,
+    pub file: PathBuf,
+    pub message: String,
+    pub hint: String,
 }
 
 impl Hint for Error {
@@ -58,7 +64,7 @@ impl Hint for Error {
             Error::Invalid { .. } => {
                 Some("fix the value; the README's Config section lists each key's type".into())
             }
-            Error::Unsafe { hint, .. } => Some(hint.clone()),
+            Error::Unsafe(u) => Some(u.hint.clone()),
         }
     }
 }
@@ -605,12 +611,14 @@ impl RawConfig {
                 message,
             }
         })?;
-        strings::check(value, &raw).map_err(|u| Error::Unsafe {
-            key: u.key,
-            table: table.to_owned(),
-            file: file.to_owned(),
-            message: u.message,
-            hint: u.hint,
+        strings::check(value, &raw).map_err(|u| {
+            Error::Unsafe(Box::new(UnsafeValue {
+                key: u.key,
+                table: table.to_owned(),
+                file: file.to_owned(),
+                message: u.message,
+                hint: u.hint,
+            }))
         })?;
         let invalid = |key: &str, message: String| Error::Invalid {
             key: key.to_owned(),

@@ -676,6 +676,7 @@ fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>
         source,
     };
     let client = ctx.http().map_err(fail)?;
+    let timeouts = ctx.timeouts().map_err(fail)?;
     let got = crate::net::Backoff::default().retry(|_| {
         let resp = client
             .get(url)
@@ -696,10 +697,8 @@ fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>
             });
         }
         let final_url = resp.url().clone();
-        let text = resp.text().map_err(|source| crate::net::Error::Request {
-            url: url.to_owned(),
-            source,
-        })?;
+        let len = resp.content_length();
+        let text = crate::net::Limited::text(resp, url, &timeouts, len).read_text()?;
         Ok(Some((final_url, text)))
     });
     let Some((base, html)) = got.map_err(fail)? else {
