@@ -25,11 +25,11 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release (and the release plan)  build_script
+//! orchestrators   bundle  release (and the release plan)  run  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
-//!      |          deb msi
+//!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -57,6 +57,8 @@ pub mod cache;
 pub mod config;
 #[cfg(feature = "net")]
 pub mod context;
+#[cfg(feature = "net")]
+pub mod crates;
 #[cfg(feature = "net")]
 pub mod deb;
 #[cfg(feature = "net")]
@@ -105,6 +107,8 @@ pub mod release;
 pub mod render;
 #[cfg(feature = "net")]
 pub mod report;
+#[cfg(feature = "net")]
+pub mod run;
 #[cfg(feature = "net")]
 pub mod sbom;
 #[cfg(feature = "net")]

@@ -242,54 +242,32 @@ impl Plan {
             t
         };
         let tag = version.version.tag();
-        let mut artifacts = Vec::new();
-        let mut push = |kind, platform, file_name: String| {
-            artifacts.push(Artifact {
-                kind,
-                platform,
-                path: out_dir.join(&file_name),
-                file_name,
-            })
-        };
-        for &t in &targets {
-            push(
-                ArtifactKind::Bundle,
-                Some(t),
-                format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
-            );
-            push(
-                ArtifactKind::Sbom,
-                Some(t),
-                format!("{}-{}-{}.cdx.json", file_name, tag, t.os_arch()),
-            );
-            if t == Platform::Windows && config.windows.installer {
-                push(
-                    ArtifactKind::Installer,
-                    Some(t),
-                    format!("{}-{}-setup.exe", file_name, tag),
-                );
-            }
-            if t == Platform::Windows && config.windows.msi {
-                push(ArtifactKind::Msi, Some(t), msi_file_name(&file_name, &tag));
-            }
-            if t == Platform::Linux && config.linux.deb {
-                push(
-                    ArtifactKind::Deb,
-                    Some(t),
-                    deb_file_name(&file_name, &version.version),
-                );
-            }
-        }
-        push(ArtifactKind::Manifest, None, "manifest.json".into());
-        push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
+        let artifacts = artifacts_for(
+            &targets,
+            &file_name,
+            &tag,
+            &version.version,
+            &config,
+            &out_dir,
+        );
         let commit = git_head(&project.config_dir);
-        // The update helper restarts the app as the Windows launchers start it.
+        // The update helper restarts the app as the Windows launchers start
+        // it. The updater is told every platform's assets, whichever targets
+        // this run builds: a bundle's files must not depend on the others
+        // built beside it (its installer would be rebuilt for nothing).
         let update = update_settings(
             &config,
             env,
             &version.version,
             launch.module_for(Platform::Windows),
-            &artifacts,
+            &artifacts_for(
+                &Platform::ALL,
+                &file_name,
+                &tag,
+                &version.version,
+                &config,
+                &out_dir,
+            ),
         );
         Ok(Self {
             name: config.name.clone(),
@@ -346,6 +324,58 @@ pub fn msi_file_name(file_name: &str, tag: &str) -> String {
 /// `{file_name}_{debian version}_amd64.deb`.
 pub fn deb_file_name(file_name: &str, version: &crate::version::Version) -> String {
     format!("{file_name}_{}_amd64.deb", version.debian())
+}
+
+/// The artifacts of `targets`, then the manifest and the checksums.
+fn artifacts_for(
+    targets: &[Platform],
+    file_name: &str,
+    tag: &str,
+    version: &crate::version::Version,
+    config: &Config,
+    out_dir: &Path,
+) -> Vec<Artifact> {
+    let mut artifacts = Vec::new();
+    let mut push = |kind, platform, file_name: String| {
+        artifacts.push(Artifact {
+            kind,
+            platform,
+            path: out_dir.join(&file_name),
+            file_name,
+        })
+    };
+    for &t in targets {
+        push(
+            ArtifactKind::Bundle,
+            Some(t),
+            format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
+        );
+        push(
+            ArtifactKind::Sbom,
+            Some(t),
+            format!("{}-{}-{}.cdx.json", file_name, tag, t.os_arch()),
+        );
+        if t == Platform::Windows && config.windows.installer {
+            push(
+                ArtifactKind::Installer,
+                Some(t),
+                format!("{}-{}-setup.exe", file_name, tag),
+            );
+        }
+        if t == Platform::Windows && config.windows.msi {
+            push(ArtifactKind::Msi, Some(t), msi_file_name(file_name, tag));
+        }
+        if t == Platform::Linux && config.linux.deb {
+            push(
+                ArtifactKind::Deb,
+                Some(t),
+                deb_file_name(file_name, version),
+            );
+        }
+    }
+    push(ArtifactKind::Manifest, None, "manifest.json".into());
+    push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
+    artifacts
 }
 
 /// The version as the plan sees it: argument, tag, CI, pyproject, Cargo.
@@ -479,6 +509,30 @@ mod tests {
         assert_eq!(entry, crate::launch::LAUNCHER_MODULE);
         let args = update_module(&|p| p.config.args = vec!["--serve".into()]).1;
         assert_eq!(args, crate::launch::LAUNCHER_MODULE);
+    }
+
+    /// A bundle's files do not depend on the other targets built beside it:
+    /// the updater's settings (in every bundle) are the same for `--target
+    /// windows` and `--target all`, so alternating them does not rebuild the
+    /// installer.
+    #[test]
+    fn the_updater_settings_do_not_depend_on_the_targets_built() {
+        let update = |targets: Vec<Platform>| {
+            let base = tempfile::tempdir().unwrap();
+            let out_dir = base.path().join("dist");
+            let opts = Options {
+                version: Some("1.0.0"),
+                out_dir: Some(&out_dir),
+                targets,
+            };
+            let env = Env::from_pairs(Vec::<(String, String)>::new());
+            let plan = Plan::build(hello(), &env, &opts).expect("plan");
+            plan.update.expect("update is on")
+        };
+        let windows = update(vec![Platform::Windows]);
+        assert_eq!(windows, update(vec![]));
+        assert_eq!(windows, update(vec![Platform::Linux]));
+        assert!(windows.assets.contains_key("portable-linux"), "{windows:?}");
     }
 
     use proptest::prelude::*;

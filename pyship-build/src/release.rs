@@ -146,6 +146,13 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
             .and_then(|_| crate::deb::maintainer(plan))
             .map_err(Error::Deb)?;
     }
+    // So does a runtime that cannot be had (a download, a pin, a host Python).
+    for &platform in &plan.targets {
+        crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
+            platform,
+            source: e.into(),
+        })?;
+    }
 
     let targets = plan
         .project

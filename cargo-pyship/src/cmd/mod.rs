@@ -21,6 +21,7 @@ mod msi;
 mod plan;
 mod publish;
 mod release;
+mod run;
 mod strip;
 mod version;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Installer(a) => installer::run(g, a, &env, out),
         Command::Msi(a) => msi::run(g, a, &env, out),
         Command::Deb(a) => deb::run(g, a, &env, out),
+        Command::Run(a) => run::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
         Command::Licenses(a) => licenses::run(g, a, &env, out),
         Command::Docker(a) => docker::run(g, a, &env, out),

@@ -28,7 +28,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -96,12 +95,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Tool(#[from] tools::Error),
-    #[error("could not run {exe}")]
-    Spawn {
-        exe: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("{tool} failed on {input}:\n{output}")]
     Failed {
         tool: &'static str,
@@ -148,7 +143,8 @@ impl Hint for Error {
             Error::Sign(e) => e.hint(),
             Error::Installer(e) => e.hint(),
             Error::Write { source, .. } => source.hint(),
-            Error::Scan { .. } | Error::Spawn { .. } | Error::Summary { .. } | Error::Place { .. } => None,
+            Error::Process(e) => e.hint(),
+            Error::Scan { .. } | Error::Summary { .. } | Error::Place { .. } => None,
         }
     }
 }
@@ -559,26 +555,16 @@ fn run_tool(
     cwd: &Path,
     input: &Path,
 ) -> Result<(), Error> {
-    let out = Command::new(exe)
-        .args(args)
+    let mut cmd = crate::process::Command::new(exe);
+    cmd.args(args)
         .current_dir(cwd)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|source| Error::Spawn {
-            exe: exe.to_owned(),
-            source,
-        })?;
-    if !out.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        .timeout(crate::process::STEP);
+    let out = cmd.output()?;
+    if !out.success() {
         return Err(Error::Failed {
             tool,
             input: input.to_owned(),
-            output: lines[lines.len().saturating_sub(30)..].join("\n"),
+            output: out.tail(),
         });
     }
     Ok(())
