@@ -692,6 +692,8 @@ pub fn workflows(
         signing_password_env => project.config.update.signing_password_env.clone(),
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
         rust => !project.members.is_empty(),
+        // `windows.msi = true`: the release builds the MSI with msitools.
+        msi => project.config.windows.msi,
         install_command => install.command.clone(),
     };
     let mut out = Vec::new();
