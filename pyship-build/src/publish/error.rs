@@ -78,6 +78,10 @@ pub enum Error {
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
     Checksums(#[source] crate::fs::Error),
+    #[error("could not write manifest.json")]
+    Manifest(#[source] crate::manifest::Error),
+    #[error(transparent)]
+    Key(#[from] crate::keys::Error),
     #[error("{url} kept listing assets past page {pages}")]
     TooManyPages { url: String, pages: usize },
     #[error(transparent)]
@@ -145,6 +149,8 @@ impl Hint for Error {
             Error::Notes(e) => return e.hint(),
             Error::Client(e) => return e.hint(),
             Error::Checksums(e) => return e.hint(),
+            Error::Manifest(e) => return e.hint(),
+            Error::Key(e) => return e.hint(),
             Error::Decode { html: true, .. } => "the server answered with a web page, not the API: check that `publish.url` is the server's base URL (https://gitea.example.com, not a page of it), and that no proxy or login page stands in front of its API".into(),
             Error::Decode { .. } => "the server does not speak the API `publish.provider` names (Gitea's or GitHub's): check `publish.url` and `publish.provider`; publishing is idempotent, run it again once that is fixed".into(),
             Error::Api { .. } | Error::Read { .. } => return None,
