@@ -211,6 +211,9 @@ pub fn run_with(
         })
         .flatten();
 
+    // The lock first: a stale or tampered one fails before a Rust build.
+    let pinned = crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
+
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
@@ -236,7 +239,14 @@ pub fn run_with(
     }
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
+    let installed = crate::deps::run(
+        plan,
+        platform,
+        &runtime.site_packages,
+        &built.wheels,
+        pinned,
+        ctx,
+    )?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;
@@ -378,7 +388,14 @@ pub fn run_with(
         url: runtime.url.clone(),
         sha256: runtime.sha256.clone(),
     };
-    let sbom = crate::sbom::write(plan, platform, &source, &dists, ctx)?;
+    let sbom = crate::sbom::write(
+        plan,
+        platform,
+        &source,
+        &dists,
+        Some(&installed.pinned),
+        ctx,
+    )?;
     ctx.reporter.status(
         "Wrote",
         &format!(

@@ -56,7 +56,8 @@ pub const GITHUB_SHA: &str = "GITHUB_SHA";
 pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 /// Default name of the variable holding the publish token (`publish.token-env`).
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
-/// Set by CI systems; used only to pick defaults, never to change results.
+/// Set by CI systems; used only to pick defaults, never to change results
+/// (`release` is `--locked` there).
 pub const CI: &str = "CI";
 /// cargo's home (default `~/.cargo`): `init` reads cargo's install record
 /// (`.crates2.json`) there to learn where cargo-pyship was installed from.
@@ -98,6 +99,12 @@ pub const ALL: &[&str] = &[
     PROGRAM_FILES_X86,
     PROGRAM_FILES,
 ];
+
+/// Whether this runs in CI: `CI` set to anything but `false` or `0`.
+pub fn is_ci(env: &Env) -> bool {
+    env.get(CI)
+        .is_some_and(|v| !v.eq_ignore_ascii_case("false") && v != "0")
+}
 
 /// A snapshot of the variables the tool reads.
 ///

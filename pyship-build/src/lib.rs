@@ -25,12 +25,13 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release (and the release plan)  build_script
+//! orchestrators   bundle  release (and the release plan)  build_script  fetch
 //!      |
-//! stages          wheel python deps app strip render archive installer
+//! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
 //! resolve         config (and the release location)  project (PEP 503 names)
-//!      |          layout  launch  version  plan (artifacts, install types, updater settings)
+//!      |          layout  launch  version  local_deps (the app's local packages)
+//!      |          plan (artifacts, install types, updater settings, lock file, epoch)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
 //!                 report (Reporter, human_bytes)  tools (and the git wrapper)
@@ -67,6 +68,8 @@ pub mod fs;
 #[cfg(feature = "net")]
 pub mod init;
 #[cfg(feature = "net")]
+pub mod fetch;
+#[cfg(feature = "net")]
 pub mod installer;
 #[cfg(feature = "net")]
 pub mod launch;
@@ -74,6 +77,8 @@ pub mod launch;
 pub mod layout;
 #[cfg(feature = "net")]
 pub mod licenses;
+#[cfg(feature = "net")]
+pub mod local_deps;
 #[cfg(feature = "net")]
 pub mod lock;
 #[cfg(feature = "net")]
@@ -84,6 +89,8 @@ pub mod names;
 pub mod net;
 #[cfg(feature = "net")]
 pub mod pe;
+#[cfg(feature = "net")]
+pub mod pins;
 #[cfg(feature = "net")]
 pub mod plan;
 pub mod platform;

@@ -448,6 +448,10 @@ pub struct Project {
     /// Every workspace member's package name.
     #[serde(skip)]
     pub members: Vec<String>,
+    /// Every workspace member's Cargo.toml (a local Python package of the app
+    /// may be one of them: see [`crate::local_deps`]).
+    #[serde(skip)]
+    pub member_manifests: Vec<PathBuf>,
     pub config: Config,
     /// Where the config came from.
     pub config_source: ConfigSource,
@@ -665,6 +669,10 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         cargo_version_declared: own_key.is_some(),
         inheriting_members,
         members: members.iter().map(|p| p.name.to_string()).collect(),
+        member_manifests: members
+            .iter()
+            .map(|p| p.manifest_path.clone().into())
+            .collect(),
         config,
         config_source,
         pyproject_written,

@@ -41,6 +41,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    ctx.locked = a.locked;
     // Missing tools and a Cargo version behind the release fail before any work.
     pyship_build::wheel::preflight(&plan, &ctx)?;
     pyship_build::wheel::check_version(&plan)?;

@@ -13,6 +13,7 @@ use crate::output::Output;
 mod bundle;
 mod cache;
 mod docker;
+mod fetch;
 mod init;
 mod installer;
 mod licenses;
@@ -20,6 +21,7 @@ mod plan;
 mod publish;
 mod release;
 mod strip;
+mod update;
 mod version;
 
 pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
@@ -37,6 +39,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
         Command::Cache(a) => cache::run(a, &env, out),
+        Command::Fetch(a) => fetch::run(g, a, &env, out),
+        Command::Update(a) => update::run(g, a, &env, out),
     }
 }
 
