@@ -45,15 +45,8 @@ pub struct Installed {
 pub enum Error {
     #[error(transparent)]
     Pins(#[from] crate::pins::Error),
-    #[error("`{package}` {version}, locked in {lock}, has no wheel for {platform} (Python {python}); the lock has {}", if wheels.is_empty() { "no wheel of it at all (only an sdist)".to_owned() } else { format!("these wheels of it:\n  {}", wheels.join("\n  ")) })]
-    LockedNoWheel {
-        package: String,
-        version: String,
-        lock: PathBuf,
-        platform: String,
-        python: String,
-        wheels: Vec<String>,
-    },
+    #[error("{0}")]
+    LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
     #[error("could not run {uv}")]
@@ -106,12 +99,43 @@ pub enum Error {
     },
 }
 
+/// A locked package without a wheel for the target, with the wheels the lock has.
+#[derive(Debug)]
+pub struct MissingWheel {
+    pub package: String,
+    pub version: String,
+    pub lock: PathBuf,
+    pub platform: String,
+    pub python: String,
+    pub wheels: Vec<String>,
+}
+
+impl std::fmt::Display for MissingWheel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` {}, locked in {}, has no wheel for {} (Python {}); the lock has ",
+            self.package,
+            self.version,
+            self.lock.display(),
+            self.platform,
+            self.python
+        )?;
+        if self.wheels.is_empty() {
+            write!(f, "no wheel of it at all (only an sdist)")
+        } else {
+            write!(f, "these wheels of it:\n  {}", self.wheels.join("\n  "))
+        }
+    }
+}
+
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
             Error::Pins(e) => return e.hint(),
-            Error::LockedNoWheel { package, .. } => format!(
-                "a bundle installs binary wheels only: lock a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock"
+            Error::LockedNoWheel(m) => format!(
+                "a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock",
+                m.package
             ),
             Error::Uv { stderr, .. } if stderr.contains("Hash mismatch") => "a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index".into(),
             Error::Uv { stderr, .. } if stderr.contains("network was disabled") || stderr.contains("not found in the cache") => "--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)".into(),
@@ -287,6 +311,7 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
 /// the project's own wheels, every line with its hash) into `site_packages`:
 /// no dependency of anything is resolved, every file is checked against its
 /// hash. `python`: the interpreter uv must use (and never download another).
+#[allow(clippy::too_many_arguments)]
 pub fn uv_command(
     mut cmd: Command,
     plan: &Plan,
@@ -423,16 +448,18 @@ pub fn run(
             let uv_platform = plan.config.uv_platform(platform);
             return Err(
                 match crate::pins::explain_failure(&stderr, &uv_platform, &plan.python.xy, table) {
-                    crate::pins::Error::NoWheel { package, .. } if pinned.get(&package).is_some() => {
+                    crate::pins::Error::NoWheel { package, .. }
+                        if pinned.get(&package).is_some() =>
+                    {
                         let pin = pinned.get(&package).expect("checked");
-                        Error::LockedNoWheel {
+                        Error::LockedNoWheel(Box::new(MissingWheel {
                             package: pin.name.clone(),
                             version: pin.version.clone(),
                             lock: pinned.lock.path().to_owned(),
                             platform: uv_platform,
                             python: plan.python.xy.clone(),
                             wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
-                        }
+                        }))
                     }
                     crate::pins::Error::Uv { platform, stderr } => Error::Uv { platform, stderr },
                     other => other.into(),

@@ -97,7 +97,9 @@ pub fn cache_in(dir: &std::path::Path) -> Result<crate::cache::Cache, Error> {
         source,
     };
     fs_err::create_dir_all(dir.join(crate::pins::UV_CACHE)).map_err(err)?;
-    Ok(crate::cache::Cache::at(fs_err::canonicalize(dir).map_err(err)?))
+    Ok(crate::cache::Cache::at(
+        fs_err::canonicalize(dir).map_err(err)?,
+    ))
 }
 
 /// Fetch what the plan's targets need into `ctx`'s cache (and uv's and
@@ -127,14 +129,15 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Fetched, Error> {
         };
         let tkinter = platform == Platform::Windows && plan.config.windows.tkinter;
         if tkinter {
-            let tk = crate::python::tkinter::prepare(plan, ctx)
-                .map_err(crate::python::Error::from)?;
+            let tk =
+                crate::python::tkinter::prepare(plan, ctx).map_err(crate::python::Error::from)?;
             crate::python::tkinter::install(plan, &tk, &dir.join("python"), ctx)
                 .map_err(crate::python::Error::from)?;
         }
         // The install a build does, into a scratch folder: every pinned
         // wheel of the target lands in uv's cache, checked against its hash.
-        let pinned = crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
+        let pinned =
+            crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
         let installed =
             crate::deps::run(plan, platform, &dir.join("site-packages"), &[], pinned, ctx)?;
         targets.push(Target {

@@ -64,11 +64,11 @@ pub mod dist_info;
 pub mod docker;
 pub mod env;
 pub mod error;
+#[cfg(feature = "net")]
+pub mod fetch;
 pub mod fs;
 #[cfg(feature = "net")]
 pub mod init;
-#[cfg(feature = "net")]
-pub mod fetch;
 #[cfg(feature = "net")]
 pub mod installer;
 #[cfg(feature = "net")]

@@ -112,7 +112,9 @@ pub fn requirement_name(req: &str) -> Option<&str> {
 fn direct_reference(req: &str, base: &Path) -> Option<(String, PathBuf)> {
     let (_, url) = req.split_once('@')?;
     let url = url.split(';').next()?.trim();
-    let path = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:"))?;
+    let path = url
+        .strip_prefix("file://")
+        .or_else(|| url.strip_prefix("file:"))?;
     let path = crate::net::percent_decode(path);
     let p = Path::new(&path);
     let abs = if p.is_absolute() {
@@ -194,7 +196,8 @@ fn uv_workspace(dir: &Path) -> Option<(PathBuf, BTreeMap<String, PathBuf>)> {
         .into_iter()
         .filter_entry(|e| {
             let n = e.file_name().to_string_lossy();
-            e.depth() == 0 || !(n.starts_with('.') || matches!(&*n, "target" | "node_modules" | "dist"))
+            e.depth() == 0
+                || !(n.starts_with('.') || matches!(&*n, "target" | "node_modules" | "dist"))
         });
     for e in walk.flatten() {
         if !e.file_type().is_dir() {
@@ -429,7 +432,10 @@ mod tests {
     #[test]
     fn requirement_names() {
         assert_eq!(requirement_name("rtoml==0.14.0"), Some("rtoml"));
-        assert_eq!(requirement_name(" my.core[x] >=1; python_version>'3'"), Some("my.core"));
+        assert_eq!(
+            requirement_name(" my.core[x] >=1; python_version>'3'"),
+            Some("my.core")
+        );
         assert_eq!(requirement_name("pkg @ file:///a/b"), Some("pkg"));
         assert_eq!(requirement_name(""), None);
     }
@@ -439,7 +445,10 @@ mod tests {
         let base = Path::new("/p/app");
         assert_eq!(
             direct_reference("core @ file:///srv/my%20core ; sys_platform=='win32'", base),
-            Some(("file:///srv/my%20core".into(), PathBuf::from("/srv/my core")))
+            Some((
+                "file:///srv/my%20core".into(),
+                PathBuf::from("/srv/my core")
+            ))
         );
         assert_eq!(
             direct_reference("core @ file:../core", base),

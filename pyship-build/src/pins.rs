@@ -236,9 +236,19 @@ fn inline_wheels(body: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "change")]
 pub enum Change {
-    Added { name: String, version: String },
-    Removed { name: String, version: String },
-    Updated { name: String, from: String, to: String },
+    Added {
+        name: String,
+        version: String,
+    },
+    Removed {
+        name: String,
+        version: String,
+    },
+    Updated {
+        name: String,
+        from: String,
+        to: String,
+    },
 }
 
 impl std::fmt::Display for Change {
@@ -465,7 +475,11 @@ pub fn requirements(plan: &Plan, platform: Platform) -> Result<Vec<String>, Erro
 /// requirements without its local packages, plus the local packages' own
 /// requirements (except on each other), each once, in order.
 pub fn resolution_inputs(plan: &Plan, platform: Platform) -> Result<Vec<String>, Error> {
-    let local: Vec<&str> = plan.local_packages.iter().map(|l| l.dist.as_str()).collect();
+    let local: Vec<&str> = plan
+        .local_packages
+        .iter()
+        .map(|l| l.dist.as_str())
+        .collect();
     let is_local = |r: &str| {
         crate::local_deps::requirement_name(r)
             .is_some_and(|n| local.contains(&normalize_dist_name(n).as_str()))
@@ -525,7 +539,11 @@ pub fn index_args(plan: &Plan, platform: Platform, lock_indexes: &[String]) -> V
         args.extend(["--index-url".into(), url.clone()]);
     } else if !c.no_index {
         for (i, url) in lock_indexes.iter().enumerate() {
-            let flag = if i == 0 { "--index-url" } else { "--extra-index-url" };
+            let flag = if i == 0 {
+                "--index-url"
+            } else {
+                "--extra-index-url"
+            };
             args.extend([flag.into(), url.clone()]);
         }
     }
@@ -587,7 +605,7 @@ pub fn update(
     ctx: &Context<'_>,
 ) -> Result<Pinned, Error> {
     let DependencyLock::Pyship { path } = &plan.lock else {
-        return Ok(for_target(plan, platform, ctx)?);
+        return for_target(plan, platform, ctx);
     };
     if dry_run {
         let (pins, changes) = resolve_pins(plan, platform, path, upgrade, ctx)?;
@@ -972,7 +990,10 @@ fn from_pylock_text(plan: &Plan, path: &Path, text: &str) -> Result<Vec<Pin>, Er
                 return Err(unsupported(&p.name, "has a wheel without a SHA-256 hash"));
             };
             let Some(file) = w.file_name() else {
-                return Err(unsupported(&p.name, "has a wheel without a name, url or path"));
+                return Err(unsupported(
+                    &p.name,
+                    "has a wheel without a name, url or path",
+                ));
             };
             wheels.push(PinnedWheel {
                 file,
@@ -1187,8 +1208,16 @@ mod tests {
             index: None,
             wheels: vec![],
         };
-        let old = [pin("idna", "3.6"), pin("six", "1.16.0"), pin("Old_Pkg", "1")];
-        let new = [pin("idna", "3.7"), pin("six", "1.16.0"), pin("anyio", "4.0")];
+        let old = [
+            pin("idna", "3.6"),
+            pin("six", "1.16.0"),
+            pin("Old_Pkg", "1"),
+        ];
+        let new = [
+            pin("idna", "3.7"),
+            pin("six", "1.16.0"),
+            pin("anyio", "4.0"),
+        ];
         let lines: Vec<String> = diff(&old, &new).iter().map(|c| c.to_string()).collect();
         assert_eq!(
             lines,

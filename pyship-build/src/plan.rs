@@ -611,10 +611,17 @@ mod tests {
         let (n_all, all) = settings(vec![]);
         let (n_win, win) = settings(vec![Platform::Windows]);
         let (_, linux) = settings(vec![Platform::Linux]);
-        assert!(n_win < n_all, "the run's own artifacts still follow --target");
+        assert!(
+            n_win < n_all,
+            "the run's own artifacts still follow --target"
+        );
         assert_eq!(win, all);
         assert_eq!(linux, all);
-        assert!(all.assets.contains_key("portable-linux"), "{:?}", all.assets);
+        assert!(
+            all.assets.contains_key("portable-linux"),
+            "{:?}",
+            all.assets
+        );
         assert!(all.assets.contains_key("installer"), "{:?}", all.assets);
     }
 

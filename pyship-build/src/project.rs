@@ -442,6 +442,12 @@ pub struct Project {
     /// The package declares a version (its own or the workspace's); Cargo's
     /// 0.0.0 for a manifest without one is no version to check or stamp.
     pub cargo_version_declared: bool,
+    /// The pyproject.toml beside the selected package when it is another
+    /// Python project than the app, built by maturin from this crate: the
+    /// crate is a local package of the app (a virtual workspace whose only
+    /// member is the app's Rust core), and its version is that package's own,
+    /// never stamped or checked against the app's.
+    pub cargo_package_of: Option<PathBuf>,
     /// Workspace members whose version follows `[workspace.package].version`,
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
@@ -658,6 +664,8 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         }
     };
 
+    let cargo_package_of = local_package_crate(&manifest_path, pyproject.as_ref());
+
     Ok(Project {
         manifest_path,
         config_dir,
@@ -667,6 +675,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         cargo_version: pkg.version.to_string(),
         version_inherited,
         cargo_version_declared: own_key.is_some(),
+        cargo_package_of,
         inheriting_members,
         members: members.iter().map(|p| p.name.to_string()).collect(),
         member_manifests: members
@@ -680,7 +689,25 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     })
 }
 
+/// The pyproject of another Python project than `app` that maturin builds
+/// from the crate at `manifest` (see [`Project::cargo_package_of`]).
+fn local_package_crate(manifest: &Path, app: Option<&Pyproject>) -> Option<PathBuf> {
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let beside = manifest.parent()?.join("pyproject.toml");
+    if !beside.is_file() || app.is_some_and(|a| canon(&a.path) == canon(&beside)) {
+        return None;
+    }
+    let py = Pyproject::read(&beside).ok()?;
+    (py.maturin_manifest().map(|m| canon(&m)) == Some(canon(manifest))).then_some(beside)
+}
+
 impl Project {
+    /// Whether the selected Cargo package's version is the app's: declared,
+    /// and not the crate of a local package ([`Project::cargo_package_of`]).
+    pub fn cargo_version_is_the_apps(&self) -> bool {
+        self.cargo_version_declared && self.cargo_package_of.is_none()
+    }
+
     /// Where `--stamp` writes: every place `--check` compares, so that a
     /// stamp is followed by a passing check. The Python version first (the
     /// pyproject's `[project].version`, or the file a dynamic one is kept
@@ -716,7 +743,7 @@ impl Project {
             packages: self.inheriting_members.clone(),
         };
         Ok(match python {
-            Some(p) if self.cargo_version_declared => vec![p, cargo],
+            Some(p) if self.cargo_version_is_the_apps() => vec![p, cargo],
             Some(p) => vec![p],
             // No version key: stamping fails naming the key to add.
             None => vec![cargo],

@@ -819,7 +819,10 @@ pub fn normalize_wheel(wheel: &Path, roots: &[PathBuf]) -> Result<bool, Error> {
     let zip_err = |e: zip::result::ZipError| io(std::io::Error::other(e));
     let mut prefixes: Vec<String> = Vec::new();
     for r in roots {
-        for p in [r.clone(), fs_err::canonicalize(r).unwrap_or_else(|_| r.clone())] {
+        for p in [
+            r.clone(),
+            fs_err::canonicalize(r).unwrap_or_else(|_| r.clone()),
+        ] {
             let p = p.to_string_lossy().trim_end_matches('/').to_owned();
             if !p.is_empty() && !prefixes.contains(&p) {
                 prefixes.push(p);
@@ -896,16 +899,16 @@ pub fn normalize_wheel(wheel: &Path, roots: &[PathBuf]) -> Result<bool, Error> {
         })
         .collect();
     changed.insert(record_name, record.into_bytes());
-    let tmp = tempfile::NamedTempFile::new_in(wheel.parent().unwrap_or(Path::new(".")))
-        .map_err(io)?;
+    let tmp =
+        tempfile::NamedTempFile::new_in(wheel.parent().unwrap_or(Path::new("."))).map_err(io)?;
     let mut out = zip::ZipWriter::new(tmp.reopen().map_err(io)?);
     for i in 0..archive.len() {
         let f = archive.by_index_raw(i).map_err(zip_err)?;
         let name = f.name().map_err(zip_err)?.into_owned();
         match changed.get(&name) {
             Some(bytes) => {
-                let mut opts = zip::write::SimpleFileOptions::default()
-                    .compression_method(f.compression());
+                let mut opts =
+                    zip::write::SimpleFileOptions::default().compression_method(f.compression());
                 if let Some(t) = f.last_modified() {
                     opts = opts.last_modified_time(t);
                 }
@@ -954,7 +957,8 @@ fn python_wheel(
         }
         return Ok(true);
     }
-    ctx.reporter.status("Building", &format!("{what} (uv build)"));
+    ctx.reporter
+        .status("Building", &format!("{what} (uv build)"));
     let staging = ctx.cache.staging(BUCKET).map_err(|source| Error::Io {
         path: ctx.cache.incoming(BUCKET),
         source,

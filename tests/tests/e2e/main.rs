@@ -17,6 +17,7 @@ mod init;
 mod installer;
 mod layouts;
 mod linux_bundle;
+mod locked;
 mod packaging;
 mod plan;
 mod publish;

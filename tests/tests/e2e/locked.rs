@@ -1,0 +1,638 @@
+//! Shipping what was tested (issue 26): a `uv.lock` is the truth for every
+//! target, read back from each artifact's dist-infos; a tampered hash, a
+//! pyproject edited after locking and a locked package without a wheel for
+//! the target each fail with their own message. Without a lock, the first
+//! build pins what it resolved in `pyship.lock`, later builds ship the pins
+//! while the index has newer versions, `--locked` (and `release` in CI)
+//! refuse a change, `cargo pyship update` makes it and says what changed.
+//! `fetch` then builds with no network give the bytes of an online build.
+//! A hybrid project built twice cold, in two paths, without
+//! `SOURCE_DATE_EPOCH`, gives the same bytes for every artifact, and a
+//! per-target build equals the release's.
+//!
+//! And the app's local PyO3 package (issue 27, item 3): built from its
+//! sources for both targets, never fetched, its version untouched by
+//! `version --stamp`, also when a `uv.lock` names it as a path source.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::support::*;
+use pyship_e2e::http::StaticServer;
+
+const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
+const ZIP: &str = "Locked-App-v0.1.0-win-x64.zip";
+const TARBALL: &str = "Locked-App-v0.1.0-linux-x64.tar.gz";
+
+/// The embeddable CPython and the Linux test runtime, served locally.
+struct Mirrors {
+    _python_dir: tempfile::TempDir,
+    python: StaticServer,
+    _runtime_dir: tempfile::TempDir,
+    runtime: StaticServer,
+}
+
+fn mirrors() -> Mirrors {
+    let (python_dir, python) = pyship_e2e::testdata::python_mirror();
+    let (runtime_dir, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    Mirrors {
+        _python_dir: python_dir,
+        python,
+        _runtime_dir: runtime_dir,
+        runtime,
+    }
+}
+
+impl Mirrors {
+    fn runtime_url(&self) -> String {
+        format!(
+            "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+            self.runtime.url()
+        )
+    }
+}
+
+fn require_uv() {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+}
+
+/// Append `text` to the fixture's Cargo.toml (the pyship table ends it).
+fn append_manifest(dir: &Path, text: &str) {
+    let manifest = dir.join("Cargo.toml");
+    let mut t = fs_err::read_to_string(&manifest).unwrap();
+    t.push_str(text);
+    fs_err::write(&manifest, t).unwrap();
+}
+
+/// The `locked` fixture with the local Linux runtime.
+fn locked_project(m: &Mirrors) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("locked");
+    append_manifest(
+        &dir,
+        &format!(
+            "\n[package.metadata.pyship.linux]\nruntime-url = \"{}\"\n",
+            m.runtime_url()
+        ),
+    );
+    (tmp, dir)
+}
+
+fn cmd(m: &Mirrors, dir: &Path, cache: &Path) -> assert_cmd::Command {
+    let mut c = pyship(cache);
+    c.current_dir(dir)
+        .env("PYSHIP_PYTHON_MIRROR", m.python.url())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .arg("pyship");
+    c
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Each `*.dist-info` of an artifact's site-packages, as `name-version`.
+fn shipped(artifact: &Path) -> BTreeSet<String> {
+    let names: Vec<String> = if artifact.extension().is_some_and(|e| e == "zip") {
+        pyship_e2e::testdata::zip_files(artifact)
+            .into_keys()
+            .collect()
+    } else {
+        let f = fs_err::File::open(artifact).unwrap();
+        let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        a.entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    names
+        .iter()
+        .filter(|n| n.contains("site-packages/"))
+        .filter_map(|n| {
+            let after = n.split("site-packages/").nth(1)?;
+            let first = after.split('/').next()?;
+            first.strip_suffix(".dist-info").map(str::to_owned)
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A pure-Python wheel `name-version` (module `name` with `VERSION`), for a
+/// local test index.
+fn make_wheel(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let mut w = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let info = format!("{name}-{version}.dist-info");
+    let files = [
+        (
+            format!("{name}/__init__.py"),
+            format!("VERSION = {version:?}\n"),
+        ),
+        (
+            format!("{info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .into(),
+        ),
+    ];
+    let mut record = String::new();
+    for (n, body) in &files {
+        w.start_file(n, opts).unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+        record.push_str(&format!("{n},,\n"));
+    }
+    record.push_str(&format!("{info}/RECORD,,\n"));
+    w.start_file(format!("{info}/RECORD"), opts).unwrap();
+    w.write_all(record.as_bytes()).unwrap();
+    w.finish().unwrap();
+    path
+}
+
+/// Run the Linux bundle's app (`run.sh` of the extracted tarball).
+fn run_linux(tarball: &Path, top: &str) -> String {
+    let into = tempfile::tempdir().unwrap();
+    let f = fs_err::File::open(tarball).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(f))
+        .unpack(into.path())
+        .unwrap();
+    let out = Command::new(into.path().join(top).join("run.sh"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn uv_lock_is_what_every_target_ships() {
+    require_uv();
+    let m = mirrors();
+    let (_t, dir) = locked_project(&m);
+    let cache = tempfile::tempdir().unwrap();
+    let out = cmd(&m, &dir, cache.path()).arg("bundle").output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("uv.lock"), "the lock in use is named:\n{err}");
+    // PyPI has idna 3.21, six 1.17.0 and colorama 0.4.6: the lock's older
+    // versions ship; the `tools` group ships, `dev` (pytest) never.
+    let dist = dir.join("dist");
+    assert_eq!(
+        shipped(&dist.join(ZIP)),
+        set(&[
+            "colorama-0.4.5",
+            "idna-3.6",
+            "locked_app-0.1.0",
+            "six-1.16.0"
+        ])
+    );
+    assert_eq!(
+        shipped(&dist.join(TARBALL)),
+        set(&["idna-3.6", "locked_app-0.1.0", "six-1.16.0"])
+    );
+    let printed = run_linux(&dist.join(TARBALL), "Locked-App");
+    assert_eq!(printed, "idna 3.6\nsix 1.16.0\ncolorama -\n");
+    // uv.lock is the truth: pyship.lock pins no dependency.
+    let lock = fs_err::read_to_string(dir.join("pyship.lock")).unwrap();
+    assert!(!lock.contains("[deps"), "{lock}");
+    // The SBOM takes each wheel's name, hash and download URL from the lock.
+    let sbom: serde_json::Value = serde_json::from_slice(
+        &fs_err::read(dist.join("Locked-App-v0.1.0-win-x64.cdx.json")).unwrap(),
+    )
+    .unwrap();
+    let idna = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "idna")
+        .expect("idna listed");
+    let uv_lock = fs_err::read_to_string(dir.join("uv.lock")).unwrap();
+    let sha = idna["hashes"][0]["content"].as_str().unwrap();
+    assert!(
+        uv_lock.contains(&format!("sha256:{sha}")),
+        "the SBOM's idna hash {sha} is not the lock's"
+    );
+    let url = idna["externalReferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "distribution")
+        .expect("a distribution reference")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with("https://files.pythonhosted.org/")
+            && url.ends_with("idna-3.6-py3-none-any.whl"),
+        "{url}"
+    );
+}
+
+#[test]
+fn a_changed_or_tampered_lock_fails_before_anything_ships() {
+    require_uv();
+    let m = mirrors();
+    let cache = tempfile::tempdir().unwrap();
+
+    // The pyproject edited after locking: the lock no longer matches.
+    let (_t, dir) = locked_project(&m);
+    let py = dir.join("pyproject.toml");
+    let text = fs_err::read_to_string(&py).unwrap();
+    fs_err::write(&py, text.replace("\"idna>=3.5\"", "\"idna>=3.5\", \"six\"")).unwrap();
+    let out = cmd(&m, &dir, cache.path())
+        .args(["bundle", "--target", "linux"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("uv.lock does not match") && err.contains("hint: run `uv lock`"),
+        "{err}"
+    );
+    assert!(!err.contains("Installing"), "nothing installed:\n{err}");
+    assert!(!dir.join("dist").join(TARBALL).exists());
+
+    // A hash in the lock changed: the download does not match it.
+    let (_t2, dir) = locked_project(&m);
+    let lock = dir.join("uv.lock");
+    let text = fs_err::read_to_string(&lock).unwrap();
+    let good = "c05567e9c24a6b9faaa835c4821bad0590fbb9d5779e7caa6e1cc4978e7eb24f";
+    assert!(text.contains(good), "the fixture locks idna 3.6's wheel");
+    fs_err::write(&lock, text.replace(good, &format!("{}0", &good[..63]))).unwrap();
+    let out = cmd(&m, &dir, cache.path())
+        .args(["bundle", "--target", "linux"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Hash mismatch for `idna==3.6`"), "{err}");
+    assert!(
+        err.contains("hint: a downloaded file does not have the hash the lock records"),
+        "{err}"
+    );
+    assert!(!dir.join("dist").join(TARBALL).exists());
+}
+
+#[test]
+fn a_locked_package_without_a_wheel_for_the_target_is_named_with_the_wheels_it_has() {
+    require_uv();
+    let m = mirrors();
+    let (_t, dir) = locked_project(&m);
+    // uvloop publishes Linux and macOS wheels only.
+    let py = dir.join("pyproject.toml");
+    let text = fs_err::read_to_string(&py).unwrap();
+    fs_err::write(
+        &py,
+        text.replace("\"idna>=3.5\"", "\"idna>=3.5\", \"uvloop==0.23.0\""),
+    )
+    .unwrap();
+    let lock = Command::new("uv")
+        .args(["lock", "-q"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let cache = tempfile::tempdir().unwrap();
+    let out = cmd(&m, &dir, cache.path())
+        .args(["bundle", "--target", "windows"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`uvloop` 0.23.0, locked in")
+            && err.contains("has no wheel for x86_64-pc-windows-msvc (Python 3.11)")
+            && err.contains(
+                "uvloop-0.23.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl"
+            ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: a bundle installs binary wheels only"),
+        "{err}"
+    );
+    assert!(!dir.join("dist").join(ZIP).exists());
+}
+
+/// The `locked` fixture without its uv.lock, depending on `tinydep` from a
+/// local index (no PyPI), Linux only.
+fn unlocked_project(m: &Mirrors, index: &Path) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = locked_project(m);
+    fs_err::remove_file(dir.join("uv.lock")).unwrap();
+    let py = dir.join("pyproject.toml");
+    let text = fs_err::read_to_string(&py).unwrap();
+    let start = text.find("dependencies = [").unwrap();
+    let end = start + text[start..].find(']').unwrap() + 1;
+    let text = format!(
+        "{}dependencies = [\"tinydep\"]{}",
+        &text[..start],
+        &text[end..]
+    );
+    fs_err::write(&py, text).unwrap();
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap().replacen(
+        "groups = [\"tools\"]\n",
+        &format!("no-index = true\nfind-links = [\"{}\"]\n", index.display()),
+        1,
+    );
+    fs_err::write(&manifest, text).unwrap();
+    (tmp, dir)
+}
+
+#[test]
+fn pyship_lock_pins_the_first_resolution_until_updated() {
+    require_uv();
+    let m = mirrors();
+    let index = tempfile::tempdir().unwrap();
+    make_wheel(index.path(), "tinydep", "1.0");
+    let (_t, dir) = unlocked_project(&m, index.path());
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = |extra: &[&str]| {
+        cmd(&m, &dir, cache.path())
+            .args(["bundle", "--target", "linux"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let tarball = dir.join("dist").join(TARBALL);
+    let pyship_lock = dir.join("pyship.lock");
+
+    // `--locked` before anything is pinned: the build would write the file.
+    let out = bundle(&["--locked"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--locked"), "{}", stderr(&out));
+    assert!(!pyship_lock.exists());
+
+    // The first build pins what it resolved.
+    let out = bundle(&[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Adding tinydep v1.0"), "{err}");
+    let pinned = fs_err::read_to_string(&pyship_lock).unwrap();
+    assert!(
+        pinned.contains("[deps.linux]") && pinned.contains("name = \"tinydep\"\nversion = \"1.0\""),
+        "{pinned}"
+    );
+    assert!(shipped(&tarball).contains("tinydep-1.0"));
+
+    // A newer version on the index changes nothing: the pins ship, and
+    // the file is as it was (`--locked` passes).
+    make_wheel(index.path(), "tinydep", "1.1");
+    let out = bundle(&["--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Resolving"), "{}", stderr(&out));
+    assert!(shipped(&tarball).contains("tinydep-1.0"));
+    assert_eq!(fs_err::read_to_string(&pyship_lock).unwrap(), pinned);
+
+    // `update --dry-run` says what would change and writes nothing.
+    let out = cmd(&m, &dir, cache.path())
+        .args(["update", "--target", "linux", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Updating tinydep v1.0 -> v1.1 (linux)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs_err::read_to_string(&pyship_lock).unwrap(), pinned);
+
+    // The pyproject changes: --locked refuses, and so does `release` in CI.
+    make_wheel(index.path(), "otherdep", "2.0");
+    let py = dir.join("pyproject.toml");
+    let text = fs_err::read_to_string(&py).unwrap();
+    fs_err::write(
+        &py,
+        text.replace("[\"tinydep\"]", "[\"tinydep\", \"otherdep\"]"),
+    )
+    .unwrap();
+    let out = bundle(&["--locked"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--locked:") && err.contains("pyship.lock would change"),
+        "{err}"
+    );
+    let out = cmd(&m, &dir, cache.path())
+        .env("CI", "true")
+        .arg("release")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("pyship.lock would change"), "{err}");
+    assert_eq!(fs_err::read_to_string(&pyship_lock).unwrap(), pinned);
+
+    // A plain build adds the new requirement and keeps tinydep's pin.
+    let out = bundle(&[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Adding otherdep v2.0"), "{err}");
+    assert!(!err.contains("Updating tinydep"), "{err}");
+    assert!(shipped(&tarball).is_superset(&set(&["tinydep-1.0", "otherdep-2.0"])));
+
+    // `update tinydep` moves it on purpose, and says so.
+    let out = cmd(&m, &dir, cache.path())
+        .args(["update", "tinydep"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Updating tinydep v1.0 -> v1.1 (linux)"),
+        "{err}"
+    );
+    let out = bundle(&["--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(shipped(&tarball).contains("tinydep-1.1"));
+
+    // A tampered hash in pyship.lock fails the install.
+    let text = fs_err::read_to_string(&pyship_lock).unwrap();
+    let sha = text
+        .split("sha256 = \"")
+        .nth(1)
+        .and_then(|s| s.get(..64))
+        .unwrap()
+        .to_owned();
+    let flipped = format!(
+        "{}{}",
+        &sha[..63],
+        if sha.ends_with('0') { '1' } else { '0' }
+    );
+    fs_err::write(&pyship_lock, text.replace(&sha, &flipped)).unwrap();
+    let out = bundle(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("Hash mismatch"), "{err}");
+}
+
+#[allow(dead_code)]
+fn read_zip_member(zip: &Path, name: &str) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(fs_err::File::open(zip).unwrap()).unwrap();
+    let mut v = Vec::new();
+    z.by_name(name).unwrap().read_to_end(&mut v).unwrap();
+    v
+}
+
+/// One Cargo target dir for the PyO3 builds of every test (pyo3 compiles
+/// once per test run); the hybrid tests share it.
+fn shared_cargo_target() -> PathBuf {
+    workspace_root().join("target/pyship-e2e/pyhash-target")
+}
+
+fn require_build_tools() {
+    require_uv();
+    require_tool("maturin", "`pip install maturin` (PyPI package `maturin`)");
+    require_tool(
+        "x86_64-w64-mingw32-gcc",
+        "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+    );
+}
+
+/// The `localpkg` fixture: no package index at all, so nothing can come
+/// from one; the local Linux runtime.
+fn localpkg_project(m: &Mirrors) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("localpkg");
+    let empty = dir.join("no-wheels");
+    fs_err::create_dir_all(&empty).unwrap();
+    append_manifest(
+        &dir,
+        &format!(
+            "no-index = true\nfind-links = [\"no-wheels\"]\n\n[workspace.metadata.pyship.linux]\nruntime-url = \"{}\"\n",
+            m.runtime_url()
+        ),
+    );
+    (tmp, dir)
+}
+
+/// `uv lock` of the localpkg app: the local package as a directory source.
+const LOCALPKG_UV_LOCK: &str = r#"version = 1
+revision = 5
+requires-python = ">=3.11"
+
+[[package]]
+name = "corelib"
+source = { directory = "../core" }
+
+[[package]]
+name = "svc"
+version = "1.0.0"
+source = { virtual = "." }
+dependencies = [
+    { name = "corelib" },
+]
+
+[package.metadata]
+requires-dist = [{ name = "corelib", directory = "../core" }]
+"#;
+
+#[test]
+fn a_local_pyo3_package_is_built_from_source_for_both_targets() {
+    require_build_tools();
+    let m = mirrors();
+    let (_t, dir) = localpkg_project(&m);
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        cmd(&m, &dir, cache.path())
+            .env("CARGO_TARGET_DIR", shared_cargo_target())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let plan = run(&["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        text.contains("built from source: corelib"),
+        "{text}{}",
+        stderr(&plan)
+    );
+    let out = run(&["bundle", "--version", "v1.0.0"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for triple in ["x86_64-pc-windows-gnu", "x86_64-unknown-linux-gnu"] {
+        assert!(
+            err.contains(&format!("corelib wheel for {triple}")),
+            "built for {triple}:\n{err}"
+        );
+    }
+    let dist = dir.join("dist");
+    let zip = dist.join("Local-Core-v1.0.0-win-x64.zip");
+    let tarball = dist.join("Local-Core-v1.0.0-linux-x64.tar.gz");
+    assert_eq!(shipped(&zip), set(&["corelib-0.7.0", "svc-1.0.0"]));
+    assert_eq!(shipped(&tarball), set(&["corelib-0.7.0", "svc-1.0.0"]));
+    let files = pyship_e2e::testdata::zip_files(&zip);
+    assert!(
+        files
+            .keys()
+            .any(|f| f.ends_with("site-packages/corelib/_corelib.pyd")),
+        "{:?}",
+        files
+            .keys()
+            .filter(|f| f.contains("corelib"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        run_linux(&tarball, "Local-Core"),
+        "svc 1.0.0\ncorelib 0.7.0\nbyte_sum 669 linux\n"
+    );
+    // The Windows bundle runs its Rust core under wine.
+    let unpacked = tempfile::tempdir().unwrap();
+    let mut z = zip::ZipArchive::new(fs_err::File::open(&zip).unwrap()).unwrap();
+    z.extract(unpacked.path()).unwrap();
+    let prefix = pyship_e2e::wine::WinePrefix::new();
+    let root = unpacked.path().join("Local-Core");
+    let out = prefix
+        .command(root.join("python/python.exe"))
+        .args(["-m", "svc"])
+        .current_dir(&root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    prefix.kill();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        "svc 1.0.0\ncorelib 0.7.0\nbyte_sum 669 win32\n"
+    );
+
+    // The stamp writes the app's version only: the local package's crate
+    // (the workspace's only member) keeps its own, and --check agrees.
+    let core_toml = fs_err::read_to_string(dir.join("core/Cargo.toml")).unwrap();
+    let cargo_lock = fs_err::read_to_string(dir.join("Cargo.lock")).unwrap();
+    let out = run(&["version", "v2.0.0", "--stamp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let py = fs_err::read_to_string(dir.join("app/pyproject.toml")).unwrap();
+    assert!(py.contains("version = \"2.0.0\""), "{py}");
+    assert_eq!(
+        fs_err::read_to_string(dir.join("core/Cargo.toml")).unwrap(),
+        core_toml
+    );
+    assert_eq!(
+        fs_err::read_to_string(dir.join("Cargo.lock")).unwrap(),
+        cargo_lock
+    );
+    let out = run(&["version", "--check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // With a uv.lock naming the package as a directory source: the lock is
+    // honoured and the package still built from source.
+    fs_err::write(dir.join("app/uv.lock"), LOCALPKG_UV_LOCK).unwrap();
+    let out = run(&["bundle", "--target", "linux", "--version", "v2.0.0"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("app/uv.lock"), "{err}");
+    let tarball = dist.join("Local-Core-v2.0.0-linux-x64.tar.gz");
+    assert_eq!(shipped(&tarball), set(&["corelib-0.7.0", "svc-2.0.0"]));
+    assert_eq!(
+        run_linux(&tarball, "Local-Core"),
+        "svc 2.0.0\ncorelib 0.7.0\nbyte_sum 669 linux\n"
+    );
+}
