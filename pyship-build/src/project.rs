@@ -742,12 +742,27 @@ impl Project {
             lock: lock.exists().then_some(lock),
             packages: self.inheriting_members.clone(),
         };
-        Ok(match python {
+        // uv.lock holds a static project version too: kept in step.
+        let uv_lock = match (&self.pyproject, &python) {
+            (Some(py), Some(Target::Pyproject { .. })) => {
+                crate::version::stamp::uv_lock_of(py.dir(), &pep503_name(&py.name)).map(
+                    |(lock, source)| Target::UvLock {
+                        lock,
+                        name: pep503_name(&py.name),
+                        source,
+                    },
+                )
+            }
+            _ => None,
+        };
+        let mut targets = match python {
             Some(p) if self.cargo_version_is_the_apps() => vec![p, cargo],
             Some(p) => vec![p],
             // No version key: stamping fails naming the key to add.
             None => vec![cargo],
-        })
+        };
+        targets.extend(uv_lock);
+        Ok(targets)
     }
 
     /// Resolve a path written in the pyship table: relative to
