@@ -211,8 +211,12 @@ pub fn run_with(
         })
         .flatten();
 
-    // The lock first: a stale or tampered one fails before a Rust build.
-    let pinned = crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
+    // The lock first: a stale or tampered one fails before a Rust build. On
+    // a Windows host building for Windows, a first resolution waits for the
+    // bundle's own interpreter (uv would download one to learn its facts).
+    let pins = || crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from);
+    let early = !(cfg!(windows) && platform == Platform::Windows);
+    let mut pinned = if early { Some(pins()?) } else { None };
 
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
@@ -239,6 +243,10 @@ pub fn run_with(
     }
 
     let t = Instant::now();
+    let pinned = match pinned.take() {
+        Some(p) => p,
+        None => pins()?,
+    };
     let installed = crate::deps::run(
         plan,
         platform,

@@ -696,6 +696,13 @@ fn fetch_then_every_build_without_network_gives_the_same_bytes() {
         "Locked-App-v0.1.0-linux-x64.cdx.json",
     ];
     let mirror_url = format!("file://{}", mirror.path().display());
+    // Where the release goes: every build bundles it in the updater's
+    // settings, so every build is told.
+    let gitea = pyship_e2e::gitea::GiteaServer::start();
+    let release_env = [
+        ("GITHUB_SERVER_URL", gitea.url()),
+        ("GITHUB_REPOSITORY", pyship_e2e::gitea::REPO.to_owned()),
+    ];
 
     // The reference: an ordinary online build.
     let a = tempfile::tempdir().unwrap();
@@ -707,6 +714,7 @@ fn fetch_then_every_build_without_network_gives_the_same_bytes() {
             .current_dir(&dir_a)
             .env("PYSHIP_PYTHON_MIRROR", &mirror_url)
             .env("UV_CACHE_DIR", cache_a.path().join("uv-own"))
+            .envs(release_env.clone())
             .arg("pyship")
             .args(args)
             .output()
@@ -739,6 +747,7 @@ fn fetch_then_every_build_without_network_gives_the_same_bytes() {
         let out = no_network(&fetched)
             .current_dir(&dir_b)
             .env("PYSHIP_PYTHON_MIRROR", &mirror_url)
+            .envs(release_env.clone())
             .args(args)
             .output()
             .unwrap();
@@ -762,12 +771,10 @@ fn fetch_then_every_build_without_network_gives_the_same_bytes() {
 
     // `release --offline`: only the release server (on this machine) is
     // reachable; any other connection goes to a proxy that refuses it.
-    let gitea = pyship_e2e::gitea::GiteaServer::start();
     let out = pyship(&fetched)
         .current_dir(&dir_b)
         .env("PYSHIP_PYTHON_MIRROR", &mirror_url)
-        .env("GITHUB_SERVER_URL", gitea.url())
-        .env("GITHUB_REPOSITORY", pyship_e2e::gitea::REPO)
+        .envs(release_env.clone())
         .env("DEPLOY_TOKEN", pyship_e2e::gitea::WRITE_TOKEN)
         .env("PYSHIP_RETRY_BASE_MS", "5")
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
