@@ -984,11 +984,38 @@ fn from_pylock_text(plan: &Plan, path: &Path, text: &str) -> Result<Vec<Pin>, Er
         let Some(version) = p.version.clone() else {
             return Err(unsupported(&p.name, "has no version"));
         };
+        // Each pin becomes a line of a requirements file: nothing in it may
+        // end the line or start an option of its own.
+        let plain = |s: &str, extra: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+        };
+        if !plain(&p.name, "._-") {
+            return Err(unsupported(&p.name, "is not a valid distribution name"));
+        }
+        if !plain(&version, ".!+_-") {
+            return Err(unsupported(
+                &p.name,
+                &format!("has an invalid version `{version}`"),
+            ));
+        }
+        if let Some(m) = &p.marker {
+            if m.chars().any(|c| c.is_control() || c == '\\') || m.contains("--") {
+                return Err(unsupported(&p.name, "has an invalid environment marker"));
+            }
+        }
         let mut wheels = Vec::new();
         for w in &p.wheels {
             let Some(sha256) = w.hashes.get("sha256") else {
                 return Err(unsupported(&p.name, "has a wheel without a SHA-256 hash"));
             };
+            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(unsupported(
+                    &p.name,
+                    &format!("has an invalid SHA-256 `{sha256}`"),
+                ));
+            }
             let Some(file) = w.file_name() else {
                 return Err(unsupported(
                     &p.name,
@@ -1197,6 +1224,40 @@ mod tests {
             pinned.requirements_txt(),
             "colorama==0.4.6 ; sys_platform == 'win32' \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n"
         );
+    }
+
+    /// A lock's strings end up in a requirements file: a name, version or
+    /// marker that would end the line or add an option, and a malformed
+    /// hash, are refused; a wheel without a hash too.
+    #[test]
+    fn hostile_lock_entries_are_refused() {
+        let plan = crate::plan::tests_support::hello_plan();
+        let path = Path::new("pylock.toml");
+        let good = r#"
+[[packages]]
+name = "idna"
+version = "3.6"
+marker = "sys_platform == 'win32'"
+wheels = [{ url = "https://x/idna-3.6-py3-none-any.whl", hashes = { sha256 = "c05567e9c24a6b9faaa835c4821bad0590fbb9d5779e7caa6e1cc4978e7eb24f" } }]
+"#;
+        let pins = from_pylock_text(&plan, path, good).unwrap();
+        assert_eq!(pins[0].wheels[0].file, "idna-3.6-py3-none-any.whl");
+        for (from, to) in [
+            ("name = \"idna\"", "name = \"idna\\n--index-url http://evil\""),
+            ("version = \"3.6\"", "version = \"3.6 --hash=sha256:00\""),
+            (
+                "marker = \"sys_platform == 'win32'\"",
+                "marker = \"sys_platform == 'win32' --hash=sha256:00\"",
+            ),
+            ("marker = \"sys_platform == 'win32'\"", "marker = \"x\\ny\""),
+            ("sha256 = \"c0", "sha256 = \"zz"),
+            (", hashes = { sha256 = \"c05567e9c24a6b9faaa835c4821bad0590fbb9d5779e7caa6e1cc4978e7eb24f\" }", ""),
+        ] {
+            let bad = good.replace(from, to);
+            assert_ne!(bad, good, "{from}");
+            let e = from_pylock_text(&plan, path, &bad).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { .. }), "{to}: {e}");
+        }
     }
 
     #[test]

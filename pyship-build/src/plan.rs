@@ -528,6 +528,32 @@ impl crate::error::Hint for PlanError {
     }
 }
 
+/// Plans of the fixtures, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The plan of the hello fixture (version 1.0.0, output in a temp folder
+    /// that lives as long as the test process).
+    pub fn hello_plan() -> Plan {
+        static OUT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+        let out = OUT.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+        let project = crate::project::load(Some(&manifest), None).expect("fixture loads");
+        let opts = Options {
+            version: Some("1.0.0"),
+            out_dir: Some(out.path()),
+            targets: vec![],
+        };
+        Plan::build(
+            project,
+            &Env::from_pairs(Vec::<(String, String)>::new()),
+            &opts,
+        )
+        .expect("plan")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
