@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod output;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         }
     };
     let out = output::Output::new(&cli.global);
+    signals::install();
     match cmd::run(cli, &out) {
         Ok(code) => code,
         Err(err) => {

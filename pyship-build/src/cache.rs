@@ -195,15 +195,16 @@ impl Cache {
     }
 
     /// A private staging folder in [`Cache::incoming`] of `bucket`, removed
-    /// when dropped. Named `{pid}-…`, so a later run can tell a dead run's
-    /// leftovers ([`crate::lock::clean_leftovers`]) from a live one's, and
-    /// parallel writers of one entry never collide.
-    pub fn staging(&self, bucket: &str) -> std::io::Result<tempfile::TempDir> {
-        let incoming = self.incoming(bucket);
-        fs_err::create_dir_all(&incoming)?;
-        tempfile::Builder::new()
-            .prefix(&crate::lock::staging_prefix())
-            .tempdir_in(&incoming)
+    /// when dropped. It holds its lock while this process runs, so a later
+    /// run, in this PID namespace or another, tells a dead run's leftovers
+    /// ([`crate::lock::clean_leftovers`]) from a live one's; parallel
+    /// writers of one entry never collide.
+    pub fn staging(&self, bucket: &str) -> std::io::Result<crate::lock::OwnedDir> {
+        crate::lock::OwnedDir::new_in(
+            &self.incoming(bucket),
+            &crate::lock::staging_prefix(),
+            false,
+        )
     }
 
     /// Where a file with this hash and name lives in `bucket`.

@@ -33,6 +33,21 @@ pub enum Error {
         file: PathBuf,
         message: String,
     },
+    /// A string the generated files could not carry as plain data (boxed:
+    /// the error stays small where a path is larger, on Windows).
+    #[error(transparent)]
+    Unsafe(Box<UnsafeValue>),
+}
+
+/// What [`Error::Unsafe`] says.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid `{key}` in [{table}] of {file}: {message}")]
+pub struct UnsafeValue {
+    pub key: String,
+    pub table: String,
+    pub file: PathBuf,
+    pub message: String,
+    pub hint: String,
 }
 
 impl Hint for Error {
@@ -49,6 +64,7 @@ impl Hint for Error {
             Error::Invalid { .. } => {
                 Some("fix the value; the README's Config section lists each key's type".into())
             }
+            Error::Unsafe(u) => Some(u.hint.clone()),
         }
     }
 }
@@ -127,6 +143,8 @@ pub struct RawLinux {
     pub runtime_sha256: Option<String>,
     pub platform: Option<String>,
     pub service: Option<bool>,
+    /// `User=` of the systemd unit (checked by [`strings::valid_user`]);
+    /// `install-service.sh --user NAME` overrides it where it is installed.
     pub user: Option<String>,
     pub args: Option<Vec<String>>,
     /// Per-target additions to the global keys of the same name.
@@ -387,6 +405,7 @@ pub struct Linux {
     pub runtime_sha256: Option<String>,
     pub platform: String,
     pub service: bool,
+    /// `User=` of the unit; `None`: root, unless `--user` is given at install.
     pub user: Option<String>,
     /// Replaces the top-level `args` for the Linux launcher, unit and Docker.
     pub args: Option<Vec<String>>,
@@ -540,6 +559,15 @@ impl RawConfig {
                 file: file.to_owned(),
                 message,
             }
+        })?;
+        strings::check(value, &raw).map_err(|u| {
+            Error::Unsafe(Box::new(UnsafeValue {
+                key: u.key,
+                table: table.to_owned(),
+                file: file.to_owned(),
+                message: u.message,
+                hint: u.hint,
+            }))
         })?;
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
@@ -698,6 +726,185 @@ fn resolve_sign(s: RawSign) -> Option<Sign> {
     })
 }
 
+/// Rules for the strings of a pyship table that end up in generated files
+/// (launchers, unit, installer script, workflows): what no target language
+/// can carry is refused here, with the key and a hint, before anything is
+/// built. Everything else is escaped by the template filters.
+pub mod strings {
+    use super::RawConfig;
+
+    /// A refused value: the key (dotted path), why, and what to do.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Refused {
+        pub key: String,
+        pub message: String,
+        pub hint: String,
+    }
+
+    /// Whether `s` has a character that starts a new line or is a control
+    /// character (C0, DEL, C1, U+2028, U+2029).
+    pub fn has_control(s: &str) -> bool {
+        s.chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    }
+
+    /// A user name systemd accepts in `User=` without warning (and every
+    /// shell, unquoted): `[A-Za-z_][A-Za-z0-9_-]*`, at most 31 characters,
+    /// or a numeric UID below 4294967295.
+    pub fn valid_user(s: &str) -> bool {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s.len() <= 10 && s.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX));
+        }
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b.len() <= 31
+            && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+    }
+
+    /// An environment variable name as shells and CI systems accept it:
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    pub fn valid_env_name(s: &str) -> bool {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    }
+
+    /// A PEP 508 project or extra name: ASCII letters and digits, with `-`,
+    /// `_`, `.` inside.
+    pub fn valid_name(s: &str) -> bool {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    }
+
+    fn refused(key: &str, message: impl Into<String>, hint: impl Into<String>) -> Refused {
+        Refused {
+            key: key.to_owned(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// The first string of `value` (the table as cargo gave it) holding a
+    /// NUL, by its dotted key.
+    fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_owned()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| find_nul(v, &format!("{path}[{i}]"))),
+            serde_json::Value::Object(o) => o.iter().find_map(|(k, v)| find_nul(v, &join(k))),
+            _ => None,
+        }
+    }
+
+    /// Check every rule; the first refused value wins.
+    pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> {
+        if let Some(key) = find_nul(value, "") {
+            return Err(refused(
+                &key,
+                "holds a NUL character, which no generated file (script, unit, installer) can carry",
+                "remove the \\u0000 from the value",
+            ));
+        }
+        let display = [
+            ("name", raw.name.as_deref()),
+            (
+                "windows.publisher",
+                raw.windows.as_ref().and_then(|w| w.publisher.as_deref()),
+            ),
+        ];
+        for (key, v) in display {
+            if v.is_some_and(has_control) {
+                return Err(refused(
+                    key,
+                    "holds a line break or another control character; it is shown on one line (installer title, Add/Remove Programs, the systemd unit's Description=)",
+                    "write the value on one line, without control characters",
+                ));
+            }
+        }
+        if let Some(user) = raw.linux.as_ref().and_then(|l| l.user.as_deref()) {
+            if !user.trim().is_empty() && !valid_user(user) {
+                return Err(refused(
+                    "linux.user",
+                    format!("{user:?} is not a user name systemd's User= accepts"),
+                    "use a user name of ASCII letters, digits, `_` and `-` (not starting with a digit or `-`, at most 31 characters), or a numeric UID",
+                ));
+            }
+        }
+        let envs = [
+            (
+                "publish.token-env",
+                raw.publish.as_ref().and_then(|p| p.token_env.as_deref()),
+            ),
+            (
+                "update.token-env",
+                raw.update.as_ref().and_then(|u| u.token_env.as_deref()),
+            ),
+            (
+                "windows.sign.pkcs12-env",
+                raw.windows
+                    .as_ref()
+                    .and_then(|w| w.sign.as_ref())
+                    .and_then(|s| s.pkcs12_env.as_deref()),
+            ),
+            (
+                "windows.sign.password-env",
+                raw.windows
+                    .as_ref()
+                    .and_then(|w| w.sign.as_ref())
+                    .and_then(|s| s.password_env.as_deref()),
+            ),
+        ];
+        for (key, v) in envs {
+            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                if !valid_env_name(v) {
+                    return Err(refused(
+                        key,
+                        format!("{v:?} is not an environment variable name"),
+                        "name the variable with ASCII letters, digits and `_`, not starting with a digit (e.g. DEPLOY_TOKEN)",
+                    ));
+                }
+            }
+        }
+        let extras = [
+            ("extras", raw.extras.as_ref()),
+            (
+                "windows.extras",
+                raw.windows.as_ref().and_then(|w| w.extras.as_ref()),
+            ),
+            (
+                "linux.extras",
+                raw.linux.as_ref().and_then(|l| l.extras.as_ref()),
+            ),
+        ];
+        for (key, list) in extras {
+            if let Some(bad) = list.into_iter().flatten().find(|e| !valid_name(e)) {
+                return Err(refused(
+                    key,
+                    format!("{bad:?} is not an extra name"),
+                    "use the extra's name as [project.optional-dependencies] spells it: ASCII letters, digits, and `-`, `_`, `.` inside",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -786,6 +993,60 @@ mod tests {
         assert_eq!(s.password_env.as_deref(), Some("PW"));
         assert_eq!(s.timestamp_url, None);
         assert!(!s.sign_binaries);
+    }
+
+    /// What a generated file cannot carry is refused at load time, naming
+    /// the key, with a hint; what it can carry is left to the filters.
+    #[test]
+    fn strings_no_generated_file_can_carry_are_refused() {
+        let f = std::path::Path::new("/p/Cargo.toml");
+        let t = "package.metadata.pyship";
+        let refused = |v: serde_json::Value, key: &str| {
+            let err = RawConfig::from_json(&v, t, f).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("`{key}`")), "{msg}");
+            assert!(msg.contains("/p/Cargo.toml"), "{msg}");
+            assert!(err.hint().is_some_and(|h| !h.is_empty()), "{msg}");
+        };
+        refused(json!({"name": "Hello\nApp"}), "name");
+        refused(json!({"name": "A\u{2028}B"}), "name");
+        refused(
+            json!({"windows": {"publisher": "Corp\r"}}),
+            "windows.publisher",
+        );
+        refused(json!({"args": ["ok", "a\u{0}b"]}), "args[1]");
+        refused(json!({"linux": {"args": ["\u{0}"]}}), "linux.args[0]");
+        refused(json!({"prebuild": "make\u{0}"}), "prebuild");
+        refused(json!({"linux": {"user": "nobody\\"}}), "linux.user");
+        refused(json!({"linux": {"user": "a b"}}), "linux.user");
+        refused(json!({"linux": {"user": "-x"}}), "linux.user");
+        refused(json!({"linux": {"user": "4294967295"}}), "linux.user");
+        refused(
+            json!({"publish": {"token-env": "A-B"}}),
+            "publish.token-env",
+        );
+        refused(json!({"update": {"token-env": "$X"}}), "update.token-env");
+        refused(
+            json!({"windows": {"sign": {"pkcs12": "a.p12", "password-env": "P W"}}}),
+            "windows.sign.password-env",
+        );
+        refused(json!({"extras": ["web", "x y"]}), "extras");
+        refused(json!({"linux": {"extras": ["a\n"]}}), "linux.extras");
+        for user in ["nobody", "svc-app", "_x", "1000", "root"] {
+            let c = RawConfig::from_json(&json!({"linux": {"user": user}}), t, f).unwrap();
+            assert_eq!(c.linux.unwrap().user.as_deref(), Some(user));
+        }
+        // Quotes, `$`, `%`, braces, backslashes and any script are data.
+        let ok = r#"Corp "q" 'x' $%SECRET% ${NSISDIR} %n \ """ {{ x }}"#;
+        let c = RawConfig::from_json(
+            &json!({"name": ok, "windows": {"publisher": ok}, "args": [ok, "a\nb"]}),
+            t,
+            f,
+        )
+        .unwrap()
+        .resolve("x");
+        assert_eq!(c.name, ok);
+        assert_eq!(c.args[1], "a\nb");
     }
 
     #[test]

@@ -15,7 +15,6 @@
 //! file against its locked SHA-256.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -49,12 +48,8 @@ pub enum Error {
     LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
-    #[error("could not run {uv}")]
-    Spawn {
-        uv: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
     WheelPlatform {
         file: PathBuf,
@@ -157,7 +152,8 @@ impl Hint for Error {
             Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
             Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
             Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
-            Error::Spawn { .. } | Error::Clean { .. } => return None,
+            Error::Process(e) => return e.hint(),
+            Error::Clean { .. } => return None,
         })
     }
 }
@@ -313,7 +309,7 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
 /// hash. `python`: the interpreter uv must use (and never download another).
 #[allow(clippy::too_many_arguments)]
 pub fn uv_command(
-    mut cmd: Command,
+    mut cmd: crate::process::Command,
     plan: &Plan,
     platform: Platform,
     site_packages: &Path,
@@ -321,7 +317,7 @@ pub fn uv_command(
     indexes: &[String],
     offline: bool,
     python: Option<&Path>,
-) -> Command {
+) -> crate::process::Command {
     cmd.args(["pip", "install", "--target"]).arg(site_packages);
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
@@ -429,7 +425,7 @@ pub fn run(
                 pinned.lock.path().display()
             ),
         );
-        let mut cmd = uv_command(
+        let cmd = uv_command(
             crate::pins::uv(ctx)?,
             plan,
             platform,
@@ -439,15 +435,18 @@ pub fn run(
             ctx.offline,
             crate::pins::host_interpreter(plan, platform).as_deref(),
         );
-        ctx.reporter.debug(&format!("running {cmd:?}"));
-        let uv = PathBuf::from(cmd.get_program());
-        let out = cmd.output().map_err(|source| Error::Spawn { uv, source })?;
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !out.status.success() {
+        ctx.reporter.debug(&format!("running {}", cmd.shown()));
+        let out = cmd.output()?;
+        if !out.success() {
             let table = plan.project.config_source.table.key();
             let uv_platform = plan.config.uv_platform(platform);
             return Err(
-                match crate::pins::explain_failure(&stderr, &uv_platform, &plan.python.xy, table) {
+                match crate::pins::explain_failure(
+                    &out.stderr,
+                    &uv_platform,
+                    &plan.python.xy,
+                    table,
+                ) {
                     crate::pins::Error::NoWheel { package, .. }
                         if pinned.get(&package).is_some() =>
                     {
@@ -461,12 +460,15 @@ pub fn run(
                             wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
                         }))
                     }
-                    crate::pins::Error::Uv { platform, stderr } => Error::Uv { platform, stderr },
+                    crate::pins::Error::Uv { platform, .. } => Error::Uv {
+                        platform,
+                        stderr: format!("`{}`:\n{}", out.command, out.tail()),
+                    },
                     other => other.into(),
                 },
             );
         }
-        ctx.reporter.debug(stderr.trim());
+        ctx.reporter.debug(out.stderr.trim());
     }
     clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);

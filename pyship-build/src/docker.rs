@@ -19,9 +19,7 @@
 //! a warning with the manual steps.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
@@ -94,12 +92,8 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("could not run `{command}`")]
-    Spawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("`{command}` failed ({status})")]
     Failed { command: String, status: String },
     #[error("--push needs the token in ${var}, which is not set")]
@@ -138,7 +132,8 @@ impl Hint for Error {
             Error::NoEngine { .. } => "start the Docker engine (e.g. `systemctl start docker`) or point DOCKER_HOST at one; the docker CLI alone cannot build images".into(),
             Error::Template(e) => return e.hint(),
             Error::Write { .. } => "check that the output directory is writable".into(),
-            Error::Spawn { .. } => "check that docker is installed and executable".into(),
+            Error::Process(crate::process::Error::Spawn { .. }) => "check that docker is installed and executable".into(),
+            Error::Process(e) => return e.hint(),
             Error::Failed { .. } => "read docker's output above; run the printed command by hand to reproduce it".into(),
             Error::NoToken { var } => format!("export {var} with a token that may push to the registry"),
             Error::Link { .. } => "check that the token has the write:package scope and belongs to the package owner".into(),
@@ -208,7 +203,8 @@ fn shell_word(s: &str) -> String {
     if plain {
         s.to_owned()
     } else {
-        crate::templates::escape::sh(s)
+        // Only a NUL (which no argument holds) has no shell spelling.
+        crate::templates::escape::sh(s).unwrap_or_else(|_| format!("{s:?}"))
     }
 }
 
@@ -586,17 +582,13 @@ pub fn plan_commands(plan_: &Plan, opts: &Options, env: &Env) -> Result<Vec<Comm
 /// Check that docker is installed and its engine answers.
 pub fn check_engine(env: &Env) -> Result<PathBuf, Error> {
     let docker = tools::DOCKER.find(env)?;
-    let out = Command::new(&docker)
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| Error::Spawn {
-            command: "docker info".into(),
-            source,
-        })?;
-    if !out.status.success() {
+    let mut cmd = crate::process::Command::new(&docker);
+    cmd.args(["info", "--format", "{{.ServerVersion}}"])
+        .timeout(crate::process::QUICK);
+    let out = cmd.output()?;
+    if !out.success() {
         return Err(Error::NoEngine {
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            stderr: out.stderr.trim().to_owned(),
         });
     }
     Ok(docker)
@@ -732,41 +724,21 @@ pub fn has_app_wheel(plan: &Plan, dir: &Path) -> bool {
 
 fn execute(docker: &Path, cmd: &CommandLine, env: &Env) -> Result<(), Error> {
     let shown = cmd.to_string();
-    let mut c = Command::new(docker);
-    c.args(&cmd.args);
-    let stdin_value = match &cmd.stdin_from_env {
-        Some(var) => Some(
-            env.get(var)
-                .ok_or_else(|| Error::NoToken { var: var.clone() })?
-                .to_owned(),
-        ),
-        None => None,
-    };
-    c.stdin(if stdin_value.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = c.spawn().map_err(|source| Error::Spawn {
-        command: shown.clone(),
-        source,
-    })?;
-    if let (Some(v), Some(mut stdin)) = (stdin_value, child.stdin.take()) {
-        stdin
-            .write_all(v.as_bytes())
-            .map_err(|source| Error::Spawn {
-                command: shown.clone(),
-                source,
-            })?;
+    let mut c = crate::process::Command::new(docker);
+    c.args(&cmd.args)
+        .inherit_output()
+        .timeout(crate::process::BUILD);
+    if let Some(var) = &cmd.stdin_from_env {
+        let token = env
+            .get(var)
+            .ok_or_else(|| Error::NoToken { var: var.clone() })?;
+        c.secret(token).stdin(token);
     }
-    let status = child.wait().map_err(|source| Error::Spawn {
-        command: shown.clone(),
-        source,
-    })?;
-    if !status.success() {
+    let out = c.output()?;
+    if !out.success() {
         return Err(Error::Failed {
             command: shown,
-            status: status.to_string(),
+            status: out.status.to_string(),
         });
     }
     Ok(())

@@ -29,6 +29,9 @@ pub const PYSHIP_CONNECT_TIMEOUT: &str = "PYSHIP_CONNECT_TIMEOUT";
 /// Read-idle timeout of every HTTP request in seconds (default 60): the
 /// longest wait for an answer or for the next bytes of a download.
 pub const PYSHIP_HTTP_TIMEOUT: &str = "PYSHIP_HTTP_TIMEOUT";
+/// Total time of one download in seconds, its retries included (default
+/// 1800): a server that trickles a body a few bytes at a time fails then.
+pub const PYSHIP_DOWNLOAD_TIMEOUT: &str = "PYSHIP_DOWNLOAD_TIMEOUT";
 /// Mirror for the Linux standalone CPython: replaces the default
 /// python-build-standalone release URL's `https://github.com/astral-sh/python-build-standalone/releases/download` prefix
 /// (overridden itself by `linux.runtime-url`).
@@ -79,6 +82,7 @@ pub const ALL: &[&str] = &[
     PYSHIP_RETRY_BASE_MS,
     PYSHIP_CONNECT_TIMEOUT,
     PYSHIP_HTTP_TIMEOUT,
+    PYSHIP_DOWNLOAD_TIMEOUT,
     PYSHIP_LINUX_PYTHON_MIRROR,
     SOURCE_DATE_EPOCH,
     GITHUB_REF_NAME,

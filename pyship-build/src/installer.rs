@@ -18,7 +18,6 @@
 //! finds unchanged on the server instead of uploading again.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -27,6 +26,7 @@ use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::{ArtifactKind, Plan};
 use crate::platform::Platform;
+use crate::process::Command;
 use crate::templates::{self, Templates};
 use crate::tools;
 use crate::version::Spellings;
@@ -93,18 +93,14 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("could not run {exe}")]
-    Spawn {
-        exe: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", l.trim())).unwrap_or_default())]
     Makensis {
         script: PathBuf,
         /// The script line makensis named, and its text.
         at: Option<(usize, String)>,
-        /// makensis's own output (its last lines).
+        /// The command line, then makensis's own output (its last lines).
         output: String,
         /// The project's template override, when one was used.
         template: Option<PathBuf>,
@@ -143,7 +139,8 @@ impl Hint for Error {
             ),
             Error::Template(e) => e.hint(),
             Error::Write { source, .. } => source.hint(),
-            Error::Scan { .. } | Error::Spawn { .. } | Error::Place { .. } => None,
+            Error::Process(e) => e.hint(),
+            Error::Scan { .. } | Error::Place { .. } => None,
         }
     }
 }
@@ -397,30 +394,23 @@ pub fn run_with(
         &format!("{file_name} (makensis, version {windows_version})"),
     );
     let makensis_start = std::time::Instant::now();
-    let out = Command::new(&makensis)
-        .arg("-V2")
+    let mut cmd = Command::new(&makensis);
+    cmd.arg("-V2")
         .arg("-NOCD")
         .arg("-INPUTCHARSET")
         .arg("UTF8")
         .arg(format!("-DVERSION={windows_version}"))
         .arg(&script)
         .current_dir(bundle_dir)
-        .output()
-        .map_err(|source| Error::Spawn {
-            exe: makensis.clone(),
-            source,
-        })?;
+        .timeout(crate::process::STEP);
+    let out = cmd.output()?;
     let makensis_seconds = makensis_start.elapsed().as_secs_f64();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() || !partial.is_file() {
+    let output = out.combined();
+    if !out.success() || !partial.is_file() {
         let _ = fs_err::remove_file(&partial);
         return Err(Error::Makensis {
             at: script_line(&output, &script_text),
-            output: tail(&output, 30),
+            output: format!("`{}`:\n{}", out.command, tail(&output, 30)),
             script,
             template,
         });
@@ -521,17 +511,13 @@ fn inputs_digest(
     signer: Option<&crate::sign::Signer>,
 ) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
-    let out = Command::new(makensis)
-        .arg("-VERSION")
-        .output()
-        .map_err(|source| Error::Spawn {
-            exe: makensis.to_owned(),
-            source,
-        })?;
+    let mut cmd = Command::new(makensis);
+    cmd.arg("-VERSION").timeout(crate::process::QUICK);
+    let out = cmd.output()?;
     let mut h = Sha256::new();
     for part in [
         "installer-v1",
-        String::from_utf8_lossy(&out.stdout).trim(),
+        out.stdout.trim(),
         windows_version,
         script,
         &signer.map(|s| s.identity()).unwrap_or_default(),

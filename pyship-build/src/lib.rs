@@ -13,8 +13,8 @@
 //! `net` (default): the pipeline, everything that fetches, bundles, publishes
 //! or links (reqwest and the archive, template and PE crates come with it).
 //! With `default-features = false` only [`config`], [`project`], [`version`]
-//! and [`build_script`] (with the [`error`], [`env`](mod@env), [`platform`], [`fs`]
-//! and [`tools`] primitives they use) are compiled: what a `build.rs` calling
+//! and [`build_script`] (with the [`error`], [`env`](mod@env), [`platform`], [`fs`],
+//! [`process`] and [`tools`] primitives they use) are compiled: what a `build.rs` calling
 //! [`build_script::sync_version`] needs, without an HTTP stack.
 //!
 //! # Architecture
@@ -33,6 +33,7 @@
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
+//!                 process (every child process: timeout, kill, output)
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
 //!                 report (Reporter, human_bytes)  tools (and the git wrapper)
 //!                 cache  net (the HTTP client, the retry loop, percent-encoding)
@@ -41,7 +42,7 @@
 //!
 //! Each helper has one home: write a file through [`fs::atomic_write`], copy a
 //! tree through [`fs::copy_tree_with`], retry through `net::Backoff`, read the
-//! repository through [`tools::git`].
+//! repository through [`tools::git`], run a program through [`process::Command`].
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 #[cfg(feature = "net")]
@@ -94,6 +95,7 @@ pub mod pins;
 #[cfg(feature = "net")]
 pub mod plan;
 pub mod platform;
+pub mod process;
 pub mod project;
 #[cfg(feature = "net")]
 pub mod publish;

@@ -13,8 +13,16 @@
 //! `bundle` and `installer`, which take it too).
 //!
 //! Once the lock is held, nothing else builds in the folder, so leftovers of
-//! killed runs can go: `{out}/.pyship-archive-*` (unfinished archives) and
-//! the cache's `.incoming` staging folders whose process is gone.
+//! killed runs can go: `{out}/.pyship-archive-*` (unfinished archives), the
+//! cache's `.incoming` staging folders and the temp folder's signing and
+//! wine folders whose owner is gone.
+//!
+//! Whether the owner of such a folder is gone is never guessed from a pid (a
+//! build in another PID namespace, a container sharing the cache, has pids
+//! this one cannot see): an [`OwnedDir`] `X` comes with `X.lock` beside it,
+//! which its owner holds locked while it lives. The OS drops the lock when
+//! the owner dies, however it dies; a folder whose lock can be taken is a
+//! leftover.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, Write};
@@ -138,9 +146,142 @@ fn write_pid(file: &fs_err::File) -> std::io::Result<()> {
     f.flush()
 }
 
+/// Prefix of the private temp folder holding signing secrets.
+pub const SIGN_DIR_PREFIX: &str = "pyship-sign-";
+/// Prefix of a private wine prefix made in the temp folder.
+pub const WINE_DIR_PREFIX: &str = "pyship-wine-";
+
+/// A folder that exists while its owner runs: removed when dropped (unless
+/// kept), and a leftover ([`remove_dead`]) once its owner died. `X.lock`
+/// beside it is held locked by the owner.
+#[derive(Debug)]
+pub struct OwnedDir {
+    dir: Option<tempfile::TempDir>,
+    lock: Option<(fs_err::File, PathBuf)>,
+}
+
+impl OwnedDir {
+    /// A new folder `{prefix}…` in `parent`; `private`: mode 0700 on Unix
+    /// (for secrets), else the umask's.
+    pub fn new_in(parent: &Path, prefix: &str, private: bool) -> std::io::Result<Self> {
+        fs_err::create_dir_all(parent)?;
+        let mut b = tempfile::Builder::new();
+        b.prefix(prefix);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::PermissionsExt;
+            b.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        // The folder first, then its lock: a folder seen without a lock is
+        // young ([`remove_dead`] leaves it), one with a free lock is dead.
+        let dir = b.tempdir_in(parent)?;
+        let lock_path = lock_path_of(dir.path());
+        let file = fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)?;
+        file.file().lock()?;
+        Ok(Self {
+            dir: Some(dir),
+            lock: Some((file, lock_path)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("until dropped or kept").path()
+    }
+
+    /// Keep the folder (the caller renames it into place); its lock goes.
+    pub fn keep(mut self) -> PathBuf {
+        self.dir.take().expect("until dropped or kept").keep()
+    }
+}
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        drop(self.dir.take());
+        if let Some((file, path)) = self.lock.take() {
+            let _ = fs_err::remove_file(&path);
+            drop(file);
+        }
+    }
+}
+
+fn lock_path_of(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    dir.with_file_name(name)
+}
+
+/// Remove the [`OwnedDir`]s named `{prefix}…` in `parent` whose owner is
+/// gone (their lock is free), with their lock files; folders without a
+/// lock file (an older version's, or one being made) only when a day old.
+/// Returns the folders removed.
+pub fn remove_dead(parent: &Path, prefix: &str, roots: &[&Path]) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for e in fs_err::read_dir(parent).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(prefix) || name.ends_with(".lock") {
+            continue;
+        }
+        let Ok(meta) = fs_err::symlink_metadata(e.path()) else {
+            continue;
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        let lock_path = lock_path_of(&e.path());
+        let held = match fs_err::OpenOptions::new().write(true).open(&lock_path) {
+            Ok(f) => match f.file().try_lock() {
+                // Free: the owner is gone. Removed while holding it.
+                Ok(()) => Some(f),
+                Err(_) => continue,
+            },
+            Err(_) => {
+                let old = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() > 24 * 3600);
+                if !old {
+                    continue;
+                }
+                None
+            }
+        };
+        if remove_tree(&e.path(), roots).is_ok() {
+            removed.push(e.path());
+        }
+        if held.is_some() {
+            let _ = fs_err::remove_file(&lock_path);
+        }
+    }
+    removed
+}
+
+/// Remove a folder whose files may be read-only (a wine prefix's binaries).
+fn remove_tree(dir: &Path, roots: &[&Path]) -> Result<(), crate::fs::Error> {
+    #[cfg(not(unix))]
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if let Ok(m) = e.metadata() {
+            let mut p = m.permissions();
+            if p.readonly() {
+                #[allow(clippy::permissions_set_readonly_false)]
+                p.set_readonly(false);
+                let _ = fs_err::set_permissions(e.path(), p);
+            }
+        }
+    }
+    crate::fs::remove_dir_if_exists(dir, roots)
+}
+
 /// Remove what killed runs left: unfinished archives in `out_dir` (call with
-/// the folder's lock held) and cache staging folders of dead processes.
-/// Returns what was removed.
+/// the folder's lock held), cache staging folders and the temp folder's
+/// signing and wine folders whose owner is gone. Returns what was removed.
 pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     if let Ok(rd) = fs_err::read_dir(out_dir) {
@@ -152,44 +293,20 @@ pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    // `{cache}/{bucket}/.incoming/{pid}-…/`: staging of one download.
+    // `{cache}/{bucket}/.incoming/…/`: staging of one download or build.
     for bucket in fs_err::read_dir(cache_root).into_iter().flatten().flatten() {
         let incoming = bucket.path().join(".incoming");
-        for e in fs_err::read_dir(&incoming).into_iter().flatten().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            let stale = match pid {
-                Some(pid) => !process_alive(pid),
-                // Unknown layout (an older version's): only when old.
-                None => e
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age.as_secs() > 24 * 3600),
-            };
-            if stale && crate::fs::remove_dir_if_exists(&e.path(), &[cache_root]).is_ok() {
-                removed.push(e.path());
-            }
-        }
+        removed.extend(remove_dead(&incoming, "", &[cache_root]));
+    }
+    let tmp = std::env::temp_dir();
+    for prefix in [SIGN_DIR_PREFIX, WINE_DIR_PREFIX] {
+        removed.extend(remove_dead(&tmp, prefix, &[&tmp]));
     }
     removed
 }
 
-/// Whether a process with this pid runs (Linux: `/proc/{pid}`; elsewhere
-/// assumed alive, so nothing of a running build is ever removed).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    if Path::new("/proc/self").exists() {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        true
-    }
-}
-
-/// The prefix of a cache staging folder of this process.
+/// The prefix of a cache staging folder of this process (the pid only
+/// helps a reader; liveness comes from the folder's lock).
 pub fn staging_prefix() -> String {
     format!("{}-", std::process::id())
 }
@@ -216,26 +333,45 @@ mod tests {
 
     #[test]
     fn a_second_process_waits_and_names_the_holder() {
-        // flock(1) as the other process: it holds the lock for a second.
+        // flock(1) as the other process: it holds the lock until its stdin
+        // closes. No head start by sleeping: each step polls for the last.
         let d = tempfile::tempdir().unwrap();
         let lock = d.path().join(LOCK_FILE);
+        let ready = d.path().join("ready");
         fs_err::write(&lock, "4242\n").unwrap();
         let mut holder = std::process::Command::new("flock")
             .arg(&lock)
-            .args(["sleep", "1.5"])
+            .args(["sh", "-c"])
+            .arg(format!("touch {}; read _", ready.display()))
+            .stdin(std::process::Stdio::piped())
             .spawn()
             .expect("flock(1) from util-linux");
-        std::thread::sleep(Duration::from_millis(300));
-        let r = RecordingReporter::default();
-        let t = Instant::now();
-        let l = OutDirLock::acquire(d.path(), &r).unwrap();
-        assert!(t.elapsed() >= Duration::from_millis(800), "did not wait");
+        let poll = |what: &str, cond: &dyn Fn() -> bool| {
+            let t = Instant::now();
+            while !cond() {
+                assert!(t.elapsed() < Duration::from_secs(30), "{what}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        poll("the holder took the lock", &|| ready.exists());
+        let r = Arc::new(RecordingReporter::default());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (dir, rep) = (d.path().to_owned(), Arc::clone(&r));
+        let waiter = std::thread::spawn(move || {
+            let l = OutDirLock::acquire(&dir, &*rep).unwrap();
+            tx.send(()).unwrap();
+            drop(l);
+        });
+        poll("the second one says it waits", &|| {
+            r.lines().iter().any(|l| l.contains("another cargo pyship"))
+        });
         let lines = r.lines().join("\n");
-        assert!(
-            lines.contains("another cargo pyship") && lines.contains("(pid 4242)"),
-            "{lines}"
-        );
-        drop(l);
+        assert!(lines.contains("(pid 4242)"), "{lines}");
+        assert!(rx.try_recv().is_err(), "it got the lock while it was held");
+        drop(holder.stdin.take());
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("it gets the lock once released");
+        waiter.join().unwrap();
         holder.wait().unwrap();
     }
 
@@ -248,18 +384,86 @@ mod tests {
         fs_err::write(out.join(".pyship-archive-abc"), "partial").unwrap();
         fs_err::write(out.join("App-v1.0.0-win-x64.zip"), "done").unwrap();
         let incoming = cache.join("runtimes-v0/.incoming");
-        // pid 1 is alive (init); a pid above the kernel's maximum is not.
+        // A dead run's: its lock file is there and free.
         let dead = incoming.join("4194305-xyz");
-        let live = incoming.join(format!("{}-abc", std::process::id()));
-        for p in [&dead, &live] {
-            fs_err::create_dir_all(p).unwrap();
-            fs_err::write(p.join("python.zip"), "x").unwrap();
-        }
+        fs_err::create_dir_all(&dead).unwrap();
+        fs_err::write(dead.join("python.zip"), "x").unwrap();
+        fs_err::write(incoming.join("4194305-xyz.lock"), "").unwrap();
+        // A live one's, and one without a lock file (young: being made).
+        let live = OwnedDir::new_in(&incoming, &staging_prefix(), false).unwrap();
+        fs_err::write(live.path().join("python.zip"), "x").unwrap();
+        let young = incoming.join("1-young");
+        fs_err::create_dir_all(&young).unwrap();
         let removed = clean_leftovers(&out, &cache);
-        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(removed.contains(&dead), "{removed:?}");
         assert!(!out.join(".pyship-archive-abc").exists());
         assert!(out.join("App-v1.0.0-win-x64.zip").exists());
-        assert!(!dead.exists());
-        assert!(live.join("python.zip").exists());
+        assert!(!dead.exists() && !incoming.join("4194305-xyz.lock").exists());
+        assert!(live.path().join("python.zip").exists());
+        assert!(young.exists());
+        let path = live.path().to_owned();
+        drop(live);
+        assert!(
+            !path.exists() && !lock_path_of(&path).exists(),
+            "gone on drop"
+        );
+    }
+
+    /// Liveness comes from the lock, not from a pid: a staging folder whose
+    /// owner runs in another PID namespace (its pid means nothing here) is
+    /// kept while it runs, and removed once it ended.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_staging_folder_of_another_pid_namespace_is_kept_while_its_owner_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache");
+        let incoming = cache.join("wine-prefix-v0/.incoming");
+        // Named like a pid that does not exist here.
+        let theirs = incoming.join("4194305-abc");
+        fs_err::create_dir_all(theirs.join("drive_c")).unwrap();
+        let lock = incoming.join("4194305-abc.lock");
+        fs_err::write(&lock, "").unwrap();
+        let ready = d.path().join("ready");
+        let mut owner = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "--mount-proc", "flock"])
+            .arg(&lock)
+            .args(["sh", "-c"])
+            .arg(format!("touch {}; sleep 30", ready.display()))
+            .spawn()
+            .expect("unshare and flock (util-linux)");
+        let t = Instant::now();
+        while !ready.exists() && t.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(ready.exists(), "the owner in its own PID namespace runs");
+        let out = d.path().join("dist");
+        let removed = clean_leftovers(&out, &cache);
+        assert!(removed.is_empty(), "{removed:?}");
+        assert!(
+            theirs.join("drive_c").is_dir(),
+            "a live build keeps its staging"
+        );
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        // unshare passes the kill on to its namespace (--kill-child).
+        let t = Instant::now();
+        let mut removed = Vec::new();
+        while removed.is_empty() && t.elapsed() < Duration::from_secs(10) {
+            removed = clean_leftovers(&out, &cache);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(removed, vec![theirs.clone()]);
+        assert!(!theirs.exists() && !lock.exists());
+    }
+
+    /// A folder of secrets is private: mode 0700.
+    #[cfg(unix)]
+    #[test]
+    fn a_private_owned_dir_is_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let o = OwnedDir::new_in(d.path(), SIGN_DIR_PREFIX, true).unwrap();
+        let mode = fs_err::metadata(o.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
     }
 }

@@ -9,10 +9,15 @@
 //! `PYSHIP_CONNECT_TIMEOUT` / `PYSHIP_HTTP_TIMEOUT`): a server that accepts the
 //! connection and then says nothing, or stops in the middle of a body, ends
 //! the run with an error naming the URL and the setting instead of hanging.
+//! A server that keeps sending a few bytes at a time never trips a read-idle
+//! timeout: each download (its retries included) also has a total deadline
+//! (`PYSHIP_DOWNLOAD_TIMEOUT`), and no body may grow past the length the
+//! server declared nor past [`MAX_DOWNLOAD`] ([`MAX_TEXT`] for an answer read
+//! into memory).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -29,6 +34,14 @@ pub const DEFAULT_READ_TIMEOUT: u64 = 60;
 /// Slowest upload rate still accepted (bytes per second): an upload may take
 /// the read timeout plus its size at this rate.
 pub const MIN_UPLOAD_RATE: u64 = 64 * 1024;
+/// Default total time of one download, its retries included, in seconds
+/// (`PYSHIP_DOWNLOAD_TIMEOUT`).
+pub const DEFAULT_DOWNLOAD_TIMEOUT: u64 = 1800;
+/// The largest file a download may bring (the largest real one, a CPython
+/// runtime or a wheel with its native libraries, is a few hundred MB).
+pub const MAX_DOWNLOAD: u64 = 4 << 30;
+/// The largest answer read into memory (an index page, an API answer).
+pub const MAX_TEXT: u64 = 64 << 20;
 
 /// How long a request may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +49,8 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Read-idle: the wait for the answer and between two reads of a body.
     pub read: Duration,
+    /// Total: the longest one download may take, its retries included.
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -43,13 +58,15 @@ impl Default for Timeouts {
         Self {
             connect: Duration::from_secs(DEFAULT_CONNECT_TIMEOUT),
             read: Duration::from_secs(DEFAULT_READ_TIMEOUT),
+            total: Duration::from_secs(DEFAULT_DOWNLOAD_TIMEOUT),
         }
     }
 }
 
 impl Timeouts {
-    /// From `PYSHIP_CONNECT_TIMEOUT` and `PYSHIP_HTTP_TIMEOUT` (seconds,
-    /// fractions allowed); a value that is not a positive number is an error.
+    /// From `PYSHIP_CONNECT_TIMEOUT`, `PYSHIP_HTTP_TIMEOUT` and
+    /// `PYSHIP_DOWNLOAD_TIMEOUT` (seconds, fractions allowed); a value that
+    /// is not a positive number is an error.
     pub fn from_env(env: &crate::env::Env) -> Result<Self, Error> {
         let secs = |var: &'static str, default: u64| match env.get(var) {
             None => Ok(Duration::from_secs(default)),
@@ -67,6 +84,10 @@ impl Timeouts {
         Ok(Self {
             connect: secs(crate::env::PYSHIP_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT)?,
             read: secs(crate::env::PYSHIP_HTTP_TIMEOUT, DEFAULT_READ_TIMEOUT)?,
+            total: secs(
+                crate::env::PYSHIP_DOWNLOAD_TIMEOUT,
+                DEFAULT_DOWNLOAD_TIMEOUT,
+            )?,
         })
     }
 
@@ -83,7 +104,10 @@ pub enum Error {
     #[error("{var} = {value:?} is not a number of seconds")]
     BadTimeout { var: &'static str, value: String },
     #[error("{url} did not answer within {} s (connect) / sent nothing for {} s (read)", .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
-    Timeout { url: String, timeouts: Timeouts },
+    Timeout {
+        url: String,
+        timeouts: Box<Timeouts>,
+    },
     #[error("request to {url} failed")]
     Request {
         url: String,
@@ -92,6 +116,14 @@ pub enum Error {
     },
     #[error("{url} answered {status}")]
     Status { url: String, status: u16 },
+    #[error("the download of {url} did not finish within {secs} s ({got} bytes came)")]
+    Deadline { url: String, secs: f64, got: u64 },
+    #[error("{url} sent more than {limit} bytes{}", if *.declared { " (the length it declared)" } else { "" })]
+    TooLarge {
+        url: String,
+        limit: u64,
+        declared: bool,
+    },
     #[error("the download of {url} was cut short")]
     Body {
         url: String,
@@ -162,6 +194,14 @@ impl Hint for Error {
             Error::BadTimeout { .. } => {
                 Some("give a positive number of seconds, e.g. 120, or unset the variable".into())
             }
+            Error::Deadline { .. } => Some(format!(
+                "the server sends too slowly; try again, use another mirror, or allow a longer download with {} (seconds, default {DEFAULT_DOWNLOAD_TIMEOUT})",
+                crate::env::PYSHIP_DOWNLOAD_TIMEOUT
+            )),
+            Error::TooLarge { .. } => Some(
+                "the server sent something else than the expected file; nothing was stored: check the URL and the mirror"
+                    .into(),
+            ),
             Error::Body { .. } => Some(
                 "the connection dropped during the download; run again (a partial download is never cached), or use another mirror"
                     .into(),
@@ -394,20 +434,29 @@ pub fn download_with(
             },
         })?;
         let len = file.metadata().ok().map(|m| m.len());
-        return save_verified(file, len, url, dest, expected, validate, reporter);
+        let body = Limited::new(file, url, timeouts, Instant::now(), len);
+        return save_verified(body, len, url, dest, expected, validate, reporter);
     }
     let timed_out = |e: Error| match e {
         Error::Request { ref source, .. } if source.is_timeout() => Error::Timeout {
             url: url.to_owned(),
-            timeouts: *timeouts,
+            timeouts: Box::new(*timeouts),
         },
         Error::Body { ref source, .. } if is_timeout(source) => Error::Timeout {
             url: url.to_owned(),
-            timeouts: *timeouts,
+            timeouts: Box::new(*timeouts),
         },
         other => other,
     };
+    let start = Instant::now();
     Backoff::default().retry(|_| {
+        if start.elapsed() >= timeouts.total {
+            return Err(Error::Deadline {
+                url: url.to_owned(),
+                secs: timeouts.total.as_secs_f64(),
+                got: 0,
+            });
+        }
         let resp = client.get(url).send().map_err(|source| {
             timed_out(Error::Request {
                 url: url.to_owned(),
@@ -422,8 +471,109 @@ pub fn download_with(
             });
         }
         let len = resp.content_length();
-        save_verified(resp, len, url, dest, expected, validate, reporter).map_err(timed_out)
+        if let Some(declared) = len.filter(|l| *l > MAX_DOWNLOAD) {
+            return Err(Error::TooLarge {
+                url: url.to_owned(),
+                limit: MAX_DOWNLOAD.min(declared),
+                declared: false,
+            });
+        }
+        let body = Limited::new(resp, url, timeouts, start, len);
+        save_verified(body, len, url, dest, expected, validate, reporter).map_err(timed_out)
     })
+}
+
+/// A body read within the download's deadline and size limit: reading past
+/// either fails with [`Error::Deadline`] or [`Error::TooLarge`] (carried in
+/// the `io::Error`, see [`Limited::error`]).
+pub struct Limited<R> {
+    inner: R,
+    url: String,
+    timeouts: Timeouts,
+    start: Instant,
+    limit: u64,
+    declared: bool,
+    got: u64,
+}
+
+/// Why a [`Limited`] read stopped.
+#[derive(Debug, thiserror::Error)]
+enum Exceeded {
+    #[error("the download's deadline passed")]
+    Deadline,
+    #[error("the body is larger than allowed")]
+    Size,
+}
+
+impl<R: Read> Limited<R> {
+    /// `inner`, which may take until `start + timeouts.total` and at most
+    /// the `declared` length (else [`MAX_DOWNLOAD`]).
+    pub fn new(
+        inner: R,
+        url: &str,
+        timeouts: &Timeouts,
+        start: Instant,
+        declared: Option<u64>,
+    ) -> Self {
+        Self {
+            inner,
+            url: url.to_owned(),
+            timeouts: *timeouts,
+            start,
+            limit: declared.unwrap_or(MAX_DOWNLOAD).min(MAX_DOWNLOAD),
+            declared: declared.is_some(),
+            got: 0,
+        }
+    }
+
+    /// [`Limited::new`] for an answer read into memory: at most [`MAX_TEXT`].
+    pub fn text(inner: R, url: &str, timeouts: &Timeouts, declared: Option<u64>) -> Self {
+        let mut me = Self::new(inner, url, timeouts, Instant::now(), declared);
+        me.limit = me.limit.min(MAX_TEXT);
+        me
+    }
+
+    /// The whole body as text (lossy UTF-8).
+    pub fn read_text(mut self) -> Result<String, Error> {
+        let mut buf = Vec::new();
+        self.read_to_end(&mut buf).map_err(|e| self.error(e))?;
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    /// The crate error for an error of this reader: the deadline and the
+    /// size limit as themselves, anything else as a body cut short.
+    pub fn error(&self, source: std::io::Error) -> Error {
+        match source.get_ref().and_then(|e| e.downcast_ref::<Exceeded>()) {
+            Some(Exceeded::Deadline) => Error::Deadline {
+                url: self.url.clone(),
+                secs: self.timeouts.total.as_secs_f64(),
+                got: self.got,
+            },
+            Some(Exceeded::Size) => Error::TooLarge {
+                url: self.url.clone(),
+                limit: self.limit,
+                declared: self.declared,
+            },
+            None => Error::Body {
+                url: self.url.clone(),
+                source,
+            },
+        }
+    }
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.start.elapsed() >= self.timeouts.total {
+            return Err(std::io::Error::other(Exceeded::Deadline));
+        }
+        let n = self.inner.read(buf)?;
+        self.got += n as u64;
+        if self.got > self.limit {
+            return Err(std::io::Error::other(Exceeded::Size));
+        }
+        Ok(n)
+    }
 }
 
 /// A check of a finished download (e.g. "is a readable zip"); `Err` says why not.
@@ -431,8 +581,8 @@ pub type Validate<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
 /// Stream `body` to a temp file beside `dest` while hashing it; rename it to
 /// `dest` only when the hash matches `expected` (if given).
-fn save_verified(
-    mut body: impl Read,
+fn save_verified<R: Read>(
+    mut body: Limited<R>,
     len: Option<u64>,
     url: &str,
     dest: &Path,
@@ -456,11 +606,12 @@ fn save_verified(
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        // A body cut short is a connection problem: retried like one.
-        let n = body.read(&mut buf).map_err(|source| Error::Body {
-            url: url.to_owned(),
-            source,
-        })?;
+        // A body cut short is a connection problem: retried like one (a
+        // passed deadline or a body too large is not).
+        let n = match body.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) => return Err(body.error(e)),
+        };
         if n == 0 {
             break;
         }
@@ -527,6 +678,99 @@ mod tests {
         let missing = format!("file://{}/nope.zip", d.path().display());
         let e = download(&c, &missing, &d.path().join("out/c.zip"), None, &r).unwrap_err();
         assert!(matches!(e, Error::Status { status: 404, .. }));
+    }
+
+    /// A server that sends one byte at a time, never idle long enough for
+    /// the read timeout, fails at the download's total deadline, and is not
+    /// retried.
+    #[test]
+    fn a_trickling_server_fails_at_the_deadline() {
+        use std::io::Write as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&served);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(3) {
+                let Ok(mut c) = conn else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let _ = c.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n",
+                    );
+                    // At most 30 s: the test's own bound.
+                    for _ in 0..300 {
+                        if c.write_all(b"x").is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                });
+            }
+        });
+        let d = tempfile::tempdir().unwrap();
+        let env = crate::env::Env::from_pairs([
+            (crate::env::PYSHIP_HTTP_TIMEOUT, "5"),
+            (crate::env::PYSHIP_DOWNLOAD_TIMEOUT, "1.5"),
+        ]);
+        let timeouts = Timeouts::from_env(&env).unwrap();
+        let c = client(&timeouts).unwrap();
+        let t = Instant::now();
+        let e = download_with(
+            &c,
+            &timeouts,
+            &format!("http://127.0.0.1:{port}/python.tar.gz"),
+            &d.path().join("python.tar.gz"),
+            None,
+            None,
+            &crate::report::NullReporter,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Deadline { .. }), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(e.to_string().contains("within 1.5 s"), "{e}");
+        assert!(e.hint().unwrap().contains("PYSHIP_DOWNLOAD_TIMEOUT"));
+        assert_eq!(
+            served.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "not retried"
+        );
+        assert!(!d.path().join("python.tar.gz").exists());
+    }
+
+    /// A body larger than the length the server declared, or than an answer
+    /// read into memory may be, is refused.
+    #[test]
+    fn a_body_past_its_declared_length_is_refused() {
+        let t = Timeouts::default();
+        let mut long = Limited::new(&[7u8; 100][..], "http://h/x", &t, Instant::now(), Some(10));
+        let mut sink = Vec::new();
+        let e = long.read_to_end(&mut sink).unwrap_err();
+        assert!(
+            matches!(
+                long.error(e),
+                Error::TooLarge {
+                    limit: 10,
+                    declared: true,
+                    ..
+                }
+            ),
+            "{sink:?}"
+        );
+        let endless = std::io::repeat(b'x');
+        let e = Limited::text(endless, "http://h/api", &t, None)
+            .read_text()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    limit: MAX_TEXT,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

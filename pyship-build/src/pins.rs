@@ -28,7 +28,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
@@ -400,12 +399,8 @@ pub enum Error {
     },
     #[error("uv could not resolve the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
-    #[error("could not run {program}")]
-    Spawn {
-        program: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("could not prepare a folder for uv")]
     Scratch(#[source] std::io::Error),
     #[error(transparent)]
@@ -431,7 +426,8 @@ impl Hint for Error {
             Error::NotFound { table, .. } => format!("check the name, `index-url`, `find-links` and `no-index` in [{table}]"),
             Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
             Error::Tool(e) => return e.hint(),
-            Error::LockRead { .. } | Error::Spawn { .. } | Error::Scratch(_) => return None,
+            Error::Process(e) => return e.hint(),
+            Error::LockRead { .. } | Error::Scratch(_) => return None,
         })
     }
 }
@@ -520,13 +516,12 @@ pub fn uv_cache_dir(ctx: &Context<'_>) -> Option<PathBuf> {
 pub const UV_CACHE: &str = "uv";
 
 /// A uv command with the run's uv cache.
-pub fn uv(ctx: &Context<'_>) -> Result<Command, Error> {
+pub fn uv(ctx: &Context<'_>) -> Result<crate::process::Command, Error> {
     let exe = crate::tools::UV.find(ctx.env)?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = crate::process::Command::new(exe);
     if let Some(dir) = uv_cache_dir(ctx) {
         cmd.env("UV_CACHE_DIR", dir);
     }
-    cmd.stdin(std::process::Stdio::null());
     Ok(cmd)
 }
 
@@ -770,14 +765,11 @@ fn compile(
             plan.python.xy
         ),
     );
-    ctx.reporter.debug(&format!("running {cmd:?}"));
-    let program = PathBuf::from(cmd.get_program());
-    let out = cmd
-        .output()
-        .map_err(|source| Error::Spawn { program, source })?;
-    if !out.status.success() {
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    if !out.success() {
         return Err(explain_failure(
-            &String::from_utf8_lossy(&out.stderr),
+            &out.stderr,
             &plan.config.uv_platform(platform),
             &plan.python.xy,
             plan.project.config_source.table.key(),
@@ -833,7 +825,7 @@ fn from_uv_lock(
     let py = plan.pyproject();
     // Extras and groups the pyproject lacks are named here, not by uv.
     requirements(plan, platform)?;
-    let export = |check: &str| -> Result<std::process::Output, Error> {
+    let export = |check: &str| -> Result<crate::process::Output, Error> {
         let mut cmd = uv(ctx)?;
         cmd.current_dir(py.dir())
             .args(["export", "--format", "pylock.toml", check, "--offline"])
@@ -845,15 +837,13 @@ fn from_uv_lock(
         for e in &plan.config.for_target(platform).extras {
             cmd.args(["--extra", e]);
         }
-        ctx.reporter.debug(&format!("running {cmd:?}"));
-        let program = PathBuf::from(cmd.get_program());
-        cmd.output()
-            .map_err(|source| Error::Spawn { program, source })
+        ctx.reporter.debug(&format!("running {}", cmd.shown()));
+        Ok(cmd.output()?)
     };
     let out = export("--locked")?;
-    if !out.status.success() {
+    if !out.success() {
         // uv's own `error:`/`hint:` decoration goes; the hint is ours.
-        let message = String::from_utf8_lossy(&out.stderr)
+        let message = crate::process::tail(&out.stderr)
             .lines()
             .filter(|l| !l.starts_with("hint:") && !l.trim().is_empty())
             .map(|l| l.strip_prefix("error: ").unwrap_or(l))
@@ -861,7 +851,7 @@ fn from_uv_lock(
             .join("\n");
         // Does the lock itself export? Then it is only out of date.
         let frozen = export("--frozen")?;
-        return Err(if frozen.status.success() {
+        return Err(if frozen.success() {
             Error::UvLockStale {
                 lock: lock.to_owned(),
                 pyproject: py.path.clone(),
@@ -874,8 +864,7 @@ fn from_uv_lock(
             }
         });
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let packages = from_pylock_text(plan, lock, &text)?;
+    let packages = from_pylock_text(plan, lock, &out.stdout)?;
     ctx.reporter.debug(&format!(
         "{} pins {} packages for {platform}",
         lock.display(),

@@ -62,6 +62,8 @@ pub enum Error {
     NoProjectName { path: PathBuf },
     #[error("{path} declares its project in [tool.poetry] (Poetry 1 style); cargo-pyship reads the standard [project] table (PEP 621)")]
     PoetryProject { path: PathBuf },
+    #[error("[project] name = {name:?} in {path} is not a valid project name")]
+    BadProjectName { path: PathBuf, name: String },
     #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
     NoPyproject {
         /// The table in use.
@@ -126,6 +128,9 @@ impl Hint for Error {
             Error::NoProjectName { .. } => {
                 Some("add a [project] table with `name` and `version` (PEP 621)".into())
             }
+            Error::BadProjectName { .. } => Some(
+                "a project name is ASCII letters and digits, with `-`, `_` or `.` inside (PEP 508), e.g. name = \"my-app\"".into(),
+            ),
             Error::PoetryProject { .. } => Some(
                 "move `name`, `version`, `description` and the dependencies into a [project] table (PEP 621; Poetry 2 reads them there and keeps [tool.poetry] for its own settings, and `poetry check` validates the result)"
                     .into(),
@@ -251,6 +256,14 @@ impl Pyproject {
                 }
             })?
             .to_owned();
+        // It becomes file names (dist-info), a requirement in the Dockerfile
+        // and METADATA's Name: only what PEP 508 allows.
+        if !crate::config::strings::valid_name(&name) {
+            return Err(Error::BadProjectName {
+                path: path.to_owned(),
+                name,
+            });
+        }
         let strings = |item: Option<&toml_edit::Item>| -> Vec<String> {
             item.and_then(|i| i.as_array())
                 .map(|a| {
@@ -530,13 +543,18 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     let shown = manifest
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
-    let meta = cmd.exec().map_err(|e| Error::Metadata {
+    let fail = |message: String| Error::Metadata {
         manifest: shown.clone(),
-        message: match e {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().to_owned(),
-            other => other.to_string(),
-        },
-    })?;
+        message,
+    };
+    let mut run = crate::process::Command::from_std(cmd.cargo_command());
+    run.timeout(crate::process::STEP);
+    let out = run.output().map_err(|e| fail(e.to_string()))?;
+    if !out.success() {
+        return Err(fail(out.stderr.trim().to_owned()));
+    }
+    let meta =
+        cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| fail(e.to_string()))?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
     let pkg = if let Some(name) = package {
         members

@@ -97,3 +97,12 @@ impl Reporter for RecordingReporter {
         Box::new(NullProgress)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_sizes() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+    }
+}

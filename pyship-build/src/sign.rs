@@ -9,8 +9,12 @@
 //! password is in another variable. Neither ever reaches a command line, the
 //! output, the plan or a file that outlives the run: [`Signer::prepare`]
 //! writes them into a private temp folder (0700, files 0600) that is removed
-//! when the [`Signer`] is dropped, and osslsigncode and openssl read them from
-//! there (`-readpass FILE`, `-passin file:FILE`).
+//! when the [`Signer`] is dropped or the build is interrupted (a signal),
+//! and osslsigncode and openssl read them from there (`-readpass FILE`,
+//! `-passin file:FILE`; osslsigncode's only other way, `-pass`, would put
+//! the password on a command line any user can read). The folder's owner
+//! holds its lock ([`crate::lock::OwnedDir`]): what a killed build left is
+//! removed by the next build.
 //!
 //! Verification trusts the certificates inside the PKCS#12 plus the host's CA
 //! bundle, and requires the leaf certificate to be the configured one
@@ -20,7 +24,6 @@
 //! web server.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -28,6 +31,7 @@ use crate::config::{CertSource, Sign};
 use crate::context::Context;
 use crate::error::Hint;
 use crate::plan::Plan;
+use crate::process::{self, Command};
 use crate::tools;
 
 /// Where the host's CA bundle usually is (Debian, Fedora, Alpine, openSUSE).
@@ -68,12 +72,8 @@ pub enum Error {
     Temp(#[source] std::io::Error),
     #[error(transparent)]
     Tool(#[from] tools::Error),
-    #[error("could not run {exe}")]
-    Spawn {
-        exe: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] process::Error),
     #[error("osslsigncode could not sign {path}:\n{output}")]
     Sign { path: PathBuf, output: String },
     #[error("the signature of {path} did not verify (osslsigncode verify):\n{output}")]
@@ -115,7 +115,8 @@ impl Hint for Error {
             Error::Verify { .. } => {
                 "the file was not published; read osslsigncode's message above (an expired certificate, or a chain whose root is neither in the PKCS#12 nor in the host's CA bundle)".into()
             }
-            Error::Temp(_) | Error::Spawn { .. } | Error::Replace { .. } => return None,
+            Error::Process(e) => return e.hint(),
+            Error::Temp(_) | Error::Replace { .. } => return None,
         })
     }
 }
@@ -177,7 +178,9 @@ pub struct Signer {
     ca: PathBuf,
     /// SHA-256 of the leaf certificate (DER), for `-require-leaf-hash`.
     leaf_sha256: String,
-    dir: tempfile::TempDir,
+    dir: crate::lock::OwnedDir,
+    /// Removes `dir` if the build is interrupted before the drop.
+    _on_interrupt: process::OnInterrupt,
     osslsigncode: PathBuf,
     description: String,
     timestamp_url: Option<String>,
@@ -241,11 +244,20 @@ impl Signer {
                 .to_owned(),
             None => String::new(),
         };
-        // tempfile makes the folder 0700 and each file 0600 on Unix.
-        let dir = tempfile::Builder::new()
-            .prefix("pyship-sign-")
-            .tempdir()
+        // The folder 0700, each file in it 0600 (tempfile's default) on Unix.
+        let tmp = std::env::temp_dir();
+        crate::lock::remove_dead(&tmp, crate::lock::SIGN_DIR_PREFIX, &[&tmp]);
+        let dir = crate::lock::OwnedDir::new_in(&tmp, crate::lock::SIGN_DIR_PREFIX, true)
             .map_err(Error::Temp)?;
+        let on_interrupt = {
+            let path = dir.path().to_owned();
+            process::on_interrupt(move || {
+                let _ = fs_err::remove_dir_all(&path);
+                let mut lock = path.clone().into_os_string();
+                lock.push(".lock");
+                let _ = fs_err::remove_file(lock);
+            })
+        };
         let secret = |bytes: &[u8]| -> Result<tempfile::NamedTempFile, Error> {
             use std::io::Write;
             let mut f = tempfile::Builder::new()
@@ -267,7 +279,8 @@ impl Signer {
             let mut last = String::new();
             for legacy in [false, true] {
                 let mut cmd = Command::new(&openssl);
-                cmd.args(["pkcs12", "-nokeys"])
+                cmd.timeout(process::QUICK)
+                    .args(["pkcs12", "-nokeys"])
                     .args(args)
                     .arg("-in")
                     .arg(p12.path())
@@ -280,14 +293,11 @@ impl Signer {
                 if legacy {
                     cmd.arg("-legacy");
                 }
-                let out = cmd.output().map_err(|source| Error::Spawn {
-                    exe: openssl.clone(),
-                    source,
-                })?;
-                if out.status.success() {
-                    return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+                let out = cmd.output()?;
+                if out.success() {
+                    return Ok(out.stdout);
                 }
-                last = String::from_utf8_lossy(&out.stderr).into_owned();
+                last = format!("`{}`:\n{}", out.command, tail(&out.stderr, 10));
                 let lower = last.to_ascii_lowercase();
                 if lower.contains("mac verify") || lower.contains("invalid password") {
                     return Err(Error::WrongPassword {
@@ -299,7 +309,7 @@ impl Signer {
             }
             Err(Error::BadCertificate {
                 certificate: certificate.clone(),
-                output: tail(&last, 10),
+                output: last,
             })
         };
         let all = certs(&[])?;
@@ -336,6 +346,7 @@ impl Signer {
             ca,
             leaf_sha256,
             dir,
+            _on_interrupt: on_interrupt,
             osslsigncode,
             description: plan.name.clone(),
             timestamp_url: sign.timestamp_url.clone(),
@@ -407,21 +418,19 @@ impl Signer {
             .arg("-in")
             .arg(input)
             .arg("-out")
-            .arg(output);
+            .arg(output)
+            .timeout(process::STEP);
         ctx.reporter.debug(&format!(
             "osslsigncode sign {} -> {}",
             input.display(),
             output.display()
         ));
-        let out = cmd.output().map_err(|source| Error::Spawn {
-            exe: self.osslsigncode.clone(),
-            source,
-        })?;
-        if !out.status.success() || !output.is_file() {
+        let out = cmd.output()?;
+        if !out.success() || !output.is_file() {
             let _ = fs_err::remove_file(output);
             return Err(Error::Sign {
                 path: input.to_owned(),
-                output: tail(&combined(&out), 15),
+                output: format!("`{}`:\n{}", out.command, tail(&out.combined(), 15)),
             });
         }
         Ok(())
@@ -430,20 +439,17 @@ impl Signer {
     /// Check `path`'s signature: intact, made with this certificate, chain
     /// and (when present) timestamp valid.
     pub fn verify(&self, path: &Path) -> Result<Verified, Error> {
-        let out = Command::new(&self.osslsigncode)
-            .args(self.verify_args())
+        let mut cmd = Command::new(&self.osslsigncode);
+        cmd.args(self.verify_args())
             .arg("-in")
             .arg(path)
-            .output()
-            .map_err(|source| Error::Spawn {
-                exe: self.osslsigncode.clone(),
-                source,
-            })?;
-        let text = combined(&out);
-        if !out.status.success() || !text.contains("Signature verification: ok") {
+            .timeout(process::STEP);
+        let out = cmd.output()?;
+        let text = out.combined();
+        if !out.success() || !text.contains("Signature verification: ok") {
             return Err(Error::Verify {
                 path: path.to_owned(),
-                output: tail(&text, 15),
+                output: format!("`{}`:\n{}", out.command, tail(&text, 15)),
             });
         }
         Ok(Verified {
@@ -486,33 +492,46 @@ impl Signer {
     pub fn uninstaller_command(&self) -> Result<String, Error> {
         use crate::templates::escape;
         let exe = self.osslsigncode.display().to_string();
+        // A path no script language can carry (a quote in a Windows path,
+        // NUL) fails here rather than run as something else.
+        let unsafe_path = |e: escape::Unrepresentable| Error::Temp(std::io::Error::other(e));
         let (file, text, command) = if cfg!(windows) {
-            let q = |s: &str| format!("\"{}\"", escape::bat(s));
-            let words = |v: Vec<String>| v.iter().map(|a| q(a)).collect::<Vec<_>>().join(" ");
+            let q = |s: &str| escape::bat(s).map(|e| format!("\"{e}\""));
+            let words = |v: Vec<String>| -> Result<String, escape::Unrepresentable> {
+                Ok(v.iter()
+                    .map(|a| q(a))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" "))
+            };
             let script = self.dir.path().join("sign-uninstaller.cmd");
             let text = format!(
                 "@echo off\r\n{exe} {sign} -in \"%~1\" -out \"%~1.signed\" || exit /b 1\r\n{exe} {verify} -in \"%~1.signed\" || exit /b 1\r\nmove /Y \"%~1.signed\" \"%~1\" || exit /b 1\r\n",
-                exe = q(&exe),
-                sign = words(self.sign_args()),
-                verify = words(self.verify_args()),
+                exe = q(&exe).map_err(unsafe_path)?,
+                sign = words(self.sign_args()).map_err(unsafe_path)?,
+                verify = words(self.verify_args()).map_err(unsafe_path)?,
             );
             let command = format!("cmd /c \"\"{}\" \"%1\"\"", script.display());
             (script, text, command)
         } else {
-            let words = |v: Vec<String>| {
-                v.iter()
+            let words = |v: Vec<String>| -> Result<String, escape::Unrepresentable> {
+                Ok(v.iter()
                     .map(|a| escape::sh(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" "))
             };
             let script = self.dir.path().join("sign-uninstaller.sh");
             let text = format!(
                 "set -e\n{exe} {sign} -in \"$1\" -out \"$1.signed\"\n{exe} {verify} -in \"$1.signed\"\nmv -f \"$1.signed\" \"$1\"\n",
-                exe = escape::sh(&exe),
-                sign = words(self.sign_args()),
-                verify = words(self.verify_args()),
+                exe = escape::sh(&exe).map_err(unsafe_path)?,
+                sign = words(self.sign_args()).map_err(unsafe_path)?,
+                verify = words(self.verify_args()).map_err(unsafe_path)?,
             );
-            let command = format!("sh \"{}\" \"%1\"", script.display());
+            // makensis runs this line with the shell: the temp folder's path
+            // (from TMPDIR) is one quoted word whatever it holds.
+            let command = format!(
+                "sh {} \"%1\"",
+                escape::sh(&script.display().to_string()).map_err(unsafe_path)?
+            );
             (script, text, command)
         };
         fs_err::write(&file, text).map_err(Error::Temp)?;
@@ -525,14 +544,6 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     path.with_file_name(name)
-}
-
-fn combined(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn tail(s: &str, n: usize) -> String {

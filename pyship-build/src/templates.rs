@@ -3,9 +3,10 @@
 //! Files ending in `.j2` are rendered with minijinja (strict undefined: a missing
 //! value is an error, never an empty string); anything else is copied as is.
 //! Every value inserted into a generated file goes through the escaping filter
-//! of that file's language: `nsis`, `vbs`, `bat`, `sh`, `systemd`,
-//! `systemd_quote`, `yaml`. A project overrides a default by putting a file of
-//! the same name in its own `templates/` directory.
+//! of that file's language ([`escape`]: `py`, `nsis`, `nsis_literal`, `vbs`,
+//! `bat`, `sh`, `systemd`, `systemd_quote`, `systemd_exec`, `yaml`, `json`,
+//! `md`, `md_code`, `md_url`). A project overrides a default by putting a file
+//! of the same name in its own `templates/` directory.
 //!
 //! The defaults live in the workspace's `templates/`; `pyship-build/templates`
 //! is a symlink to it, which `cargo package` follows, so the published crate
@@ -232,86 +233,79 @@ fn yaml_syntax() -> minijinja::syntax::SyntaxConfig {
 }
 
 /// The minijinja environment: strict undefined, no auto-escaping (each value is
-/// escaped explicitly for its language), and the escaping filters.
+/// escaped explicitly for its language), and the escaping filters of
+/// [`escape`], one per language. A filter fails the render (naming the
+/// language and the value) when its language cannot carry the value at all.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_syntax(syntax(("{%", "%}"), ("{{", "}}"), ("{#", "#}")));
-    env.add_filter("nsis", |s: String| escape::nsis(&s));
-    env.add_filter("nsis_literal", |s: String| escape::nsis_literal(&s));
+    fn fallible(
+        f: fn(&str) -> Result<String, escape::Unrepresentable>,
+    ) -> impl Fn(String) -> Result<String, minijinja::Error> + Send + Sync + 'static {
+        move |s: String| {
+            f(&s).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+            })
+        }
+    }
+    env.add_filter("py", |s: String| escape::py(&s));
+    env.add_filter("nsis", fallible(escape::nsis));
+    env.add_filter("nsis_literal", fallible(escape::nsis_literal));
     env.add_filter("vbs", |s: String| escape::vbs(&s));
-    env.add_filter("bat", |s: String| escape::bat(&s));
-    env.add_filter("sh", |s: String| escape::sh(&s));
-    env.add_filter("systemd", |s: String| escape::systemd(&s));
-    env.add_filter("systemd_quote", |s: String| escape::systemd_quote(&s));
-    env.add_filter("systemd_exec", |s: String| escape::systemd_exec(&s));
+    env.add_filter("bat", fallible(escape::bat));
+    env.add_filter("sh", fallible(escape::sh));
+    env.add_filter("systemd", fallible(escape::systemd));
+    env.add_filter("systemd_quote", fallible(escape::systemd_quote));
+    env.add_filter("systemd_exec", fallible(escape::systemd_exec));
     env.add_filter("yaml", |s: String| escape::yaml(&s));
+    env.add_filter("json", |s: String| escape::json(&s));
+    env.add_filter("md", |s: String| escape::md(&s));
+    env.add_filter("md_code", |s: String| escape::md_code(&s));
+    env.add_filter("md_url", |s: String| escape::md_url(&s));
     env
 }
 
-/// Escaping for each target language. Each returns text safe to put at the
-/// documented spot of a template.
+/// Escaping for each target language: the one place a value is made safe for
+/// a generated file. Each function returns text that, put at the documented
+/// spot of a template, reads back as exactly the value and as nothing else
+/// (no variable, specifier, expression or line of its own). Where a language
+/// has no way to carry some character, the function refuses the value
+/// ([`Unrepresentable`]) rather than change it; config validation refuses
+/// such values earlier with a hint (see `config`).
 pub mod escape {
-    /// Inside an NSIS double-quoted string: `$` → `$$`, `"` → `$\"`, and
-    /// control characters as NSIS escapes.
-    pub fn nsis(s: &str) -> String {
-        // `$` doubled first: the escapes nsis_literal adds start with a `$`
-        // that must stay single.
-        nsis_literal(&s.replace('$', "$$"))
+    use std::fmt::Write as _;
+
+    /// A value a target language cannot carry.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    #[error("{language} cannot carry {what} (in {value:?})")]
+    pub struct Unrepresentable {
+        pub language: &'static str,
+        pub what: &'static str,
+        pub value: String,
     }
 
-    /// Inside an NSIS double-quoted string read at compile time only
-    /// (`VIAddVersionKey`, `File`, `OutFile`): there makensis keeps `$` (and
-    /// `$$`) as written and expands only the `$\` escapes.
-    pub fn nsis_literal(s: &str) -> String {
-        let mut o = String::with_capacity(s.len());
-        for c in s.chars() {
-            match c {
-                '"' => o.push_str("$\\\""),
-                '\n' => o.push_str("$\\n"),
-                '\r' => o.push_str("$\\r"),
-                '\t' => o.push_str("$\\t"),
-                '`' => o.push_str("$\\`"),
-                '\'' => o.push_str("$\\'"),
-                c => o.push(c),
-            }
+    fn refuse(language: &'static str, what: &'static str, value: &str) -> Unrepresentable {
+        Unrepresentable {
+            language,
+            what,
+            value: value.to_owned(),
         }
-        o
     }
 
-    /// Inside a VBScript double-quoted string: `"` → `""`; a line break leaves
-    /// the string (`" & vbLf & "`).
-    pub fn vbs(s: &str) -> String {
-        s.replace('"', "\"\"")
-            .replace("\r\n", "\n")
-            .replace(['\n', '\r'], "\" & vbLf & \"")
+    /// Characters that end or split a line somewhere (Python's `str.splitlines`,
+    /// YAML, editors), beyond the ASCII controls.
+    fn is_line_like(c: char) -> bool {
+        matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
     }
 
-    /// Inside a double-quoted `cmd.exe` argument: `%` → `%%`; `"` and line
-    /// breaks cannot be represented and are dropped.
-    pub fn bat(s: &str) -> String {
-        s.chars()
-            .filter(|c| !matches!(c, '"' | '\n' | '\r'))
-            .collect::<String>()
-            .replace('%', "%%")
-    }
-
-    /// One POSIX shell word: single-quoted, `'` as `'\''`.
-    pub fn sh(s: &str) -> String {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-
-    /// A systemd unit value taken verbatim (Description=, WorkingDirectory=,
-    /// User=): `%` specifiers escaped as `%%`, line breaks removed.
-    pub fn systemd(s: &str) -> String {
-        s.replace(['\n', '\r'], " ").replace('%', "%%")
-    }
-
-    /// One word of a systemd command line (ExecStart=): double-quoted with C
-    /// escapes, `%` as `%%`, `$` as `$$`.
-    pub fn systemd_quote(s: &str) -> String {
-        let mut o = String::from("\"");
+    /// A Python string literal (double-quoted), as `repr` would write it:
+    /// backslash, quote, every control, line-like and format character
+    /// escaped, so the literal is one token on one line whatever the value.
+    pub fn py(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        o.push('"');
         for c in s.chars() {
             match c {
                 '\\' => o.push_str("\\\\"),
@@ -319,8 +313,16 @@ pub mod escape {
                 '\n' => o.push_str("\\n"),
                 '\r' => o.push_str("\\r"),
                 '\t' => o.push_str("\\t"),
-                '%' => o.push_str("%%"),
-                '$' => o.push_str("$$"),
+                c if (c as u32) < 0x100 && (c.is_control()) => {
+                    let _ = write!(o, "\\x{:02x}", c as u32);
+                }
+                c if c.is_control() || is_line_like(c) || is_format(c) => {
+                    let _ = if (c as u32) <= 0xffff {
+                        write!(o, "\\u{:04x}", c as u32)
+                    } else {
+                        write!(o, "\\U{:08x}", c as u32)
+                    };
+                }
                 c => o.push(c),
             }
         }
@@ -328,18 +330,263 @@ pub mod escape {
         o
     }
 
+    /// A Python list of string literals.
+    pub fn py_list<S: AsRef<str>>(items: &[S]) -> String {
+        let words: Vec<String> = items.iter().map(|s| py(s.as_ref())).collect();
+        format!("[{}]", words.join(", "))
+    }
+
+    /// Invisible format characters (bidi overrides, zero-width joiners, BOM):
+    /// escaped in source so the text reads as what it does.
+    fn is_format(c: char) -> bool {
+        matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    }
+
+    /// NSIS, measured with makensis 3.08: its preprocessor replaces `$%VAR%`
+    /// (the build's environment) and `${define}` in every line before
+    /// anything else, and `$$` does not stop it (`$$%X%` expands too). Its
+    /// built-in `${U+XXXX}` gives one character and is not expanded again,
+    /// so a `$` of a value is written as `${U+24}` and no `$%`, `${` or `$(`
+    /// is ever formed. `"`, `'` and `` ` `` are the tokenizer's `$\"`, `$\'`,
+    /// `` $\` `` (a `${U+22}` would end the string); control characters are
+    /// `${U+XX}`. NUL cannot be carried. Not for the body of a `!define`:
+    /// makensis expands a define's text again where it is used.
+    fn nsis_with(s: &str, dollar: &str) -> Result<String, Unrepresentable> {
+        let mut o = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '\0' => return Err(refuse("NSIS", "a NUL character", s)),
+                '$' => o.push_str(dollar),
+                '"' => o.push_str("$\\\""),
+                '\'' => o.push_str("$\\'"),
+                '`' => o.push_str("$\\`"),
+                c if c.is_control() || is_line_like(c) => {
+                    let _ = write!(o, "${{U+{:X}}}", c as u32);
+                }
+                c => o.push(c),
+            }
+        }
+        Ok(o)
+    }
+
+    /// Inside an NSIS double-quoted string used when the installer runs
+    /// (`Name`, `WriteRegStr`, `MessageBox`, paths): there the installer
+    /// turns `$x` into a variable, so a `$` is `${U+24}${U+24}` (`$$` after
+    /// preprocessing, one `$` at run time). See `nsis_with`.
+    pub fn nsis(s: &str) -> Result<String, Unrepresentable> {
+        nsis_with(s, "${U+24}${U+24}")
+    }
+
+    /// Inside an NSIS double-quoted string read only at compile time
+    /// (`VIAddVersionKey`, `File`, `OutFile`, `!uninstfinalize`): there
+    /// makensis keeps a `$` as written, so it is `${U+24}`. See `nsis_with`.
+    pub fn nsis_literal(s: &str) -> Result<String, Unrepresentable> {
+        nsis_with(s, "${U+24}")
+    }
+
+    /// Inside a VBScript double-quoted string: `"` → `""`; a control or
+    /// non-ASCII character leaves the string as `" & ChrW(n) & "` (wscript
+    /// reads a script in the ANSI code page, so only ASCII is kept as is).
+    pub fn vbs(s: &str) -> String {
+        let mut o = String::with_capacity(s.len());
+        let mut units = [0u16; 2];
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\"\""),
+                ' '..='~' => o.push(c),
+                c => {
+                    for u in c.encode_utf16(&mut units) {
+                        // ChrW takes -32768..65535; a negative code is the same unit.
+                        let _ = write!(o, "\" & ChrW({}) & \"", *u as i16);
+                    }
+                }
+            }
+        }
+        o
+    }
+
+    /// Inside a double-quoted `cmd.exe` argument in a batch file: `%` →
+    /// `%%`; `^ & | < >` are literal inside the quotes (delayed expansion is
+    /// off). A quote or a control character cannot be carried.
+    pub fn bat(s: &str) -> Result<String, Unrepresentable> {
+        if let Some(c) = s
+            .chars()
+            .find(|c| *c == '"' || c.is_control() || is_line_like(*c))
+        {
+            return Err(refuse(
+                "a cmd.exe batch file",
+                if c == '"' {
+                    "a double quote inside a quoted argument"
+                } else {
+                    "a control character"
+                },
+                s,
+            ));
+        }
+        Ok(s.replace('%', "%%"))
+    }
+
+    /// One POSIX shell word: single-quoted, `'` as `'\''`. NUL cannot be carried.
+    pub fn sh(s: &str) -> Result<String, Unrepresentable> {
+        if s.contains('\0') {
+            return Err(refuse("a POSIX shell script", "a NUL character", s));
+        }
+        Ok(format!("'{}'", s.replace('\'', "'\\''")))
+    }
+
+    /// A systemd unit value taken verbatim (`Description=`,
+    /// `WorkingDirectory=`, `User=`): `%` specifiers as `%%`. A line ending
+    /// in an odd run of backslashes continues on the next line (it would
+    /// swallow the next directive), so such a value gets a trailing space,
+    /// which systemd strips from the value. systemd has no escape for a line
+    /// break or another control character in such a value: refused.
+    pub fn systemd(s: &str) -> Result<String, Unrepresentable> {
+        if s.chars().any(|c| c.is_control() || is_line_like(c)) {
+            return Err(refuse(
+                "a systemd unit value",
+                "a line break or control character",
+                s,
+            ));
+        }
+        let mut o = s.replace('%', "%%");
+        let trailing = o.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            o.push(' ');
+        }
+        Ok(o)
+    }
+
+    /// One word of a systemd command line (`ExecStart=`): double-quoted with
+    /// C escapes, `%` as `%%`, `$` as `$$`. NUL cannot be carried.
+    pub fn systemd_quote(s: &str) -> Result<String, Unrepresentable> {
+        let mut o = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '\0' => return Err(refuse("a systemd command line", "a NUL character", s)),
+                '\\' => o.push_str("\\\\"),
+                '"' => o.push_str("\\\""),
+                '\n' => o.push_str("\\n"),
+                '\r' => o.push_str("\\r"),
+                '\t' => o.push_str("\\t"),
+                '%' => o.push_str("%%"),
+                '$' => o.push_str("$$"),
+                c if c.is_control() || is_line_like(c) => {
+                    let _ = write!(o, "\\u{:04x}", c as u32);
+                }
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        Ok(o)
+    }
+
     /// The executable (first word) of a systemd command line: like
     /// [`systemd_quote`] but `$` stays single, because systemd expands no
     /// variables in the executable path and would look for a literal `$$`
     /// (measured with systemd 252: `systemd-analyze verify` reports the file
     /// as missing).
-    pub fn systemd_exec(s: &str) -> String {
-        systemd_quote(s).replace("$$", "$")
+    pub fn systemd_exec(s: &str) -> Result<String, Unrepresentable> {
+        Ok(systemd_quote(s)?.replace("$$", "$"))
     }
 
-    /// A YAML double-quoted scalar (JSON strings are valid YAML).
+    /// A double-quoted scalar in a GitHub/Gitea Actions workflow: YAML
+    /// escapes for `\`, `"` and every character YAML does not allow raw or
+    /// reads as a line break, and `${{` (which the runner would evaluate as an
+    /// expression, in any string) written as the expression `${{ '${{' }}`,
+    /// whose value is those three characters.
     pub fn yaml(s: &str) -> String {
+        let mut o = String::with_capacity(s.len() + 2);
+        o.push('"');
+        let mut rest = s;
+        while let Some(c) = rest.chars().next() {
+            if rest.starts_with("${{") {
+                o.push_str("${{ '${{' }}");
+                rest = &rest[3..];
+                continue;
+            }
+            rest = &rest[c.len_utf8()..];
+            match c {
+                '\\' => o.push_str("\\\\"),
+                '"' => o.push_str("\\\""),
+                '\n' => o.push_str("\\n"),
+                '\r' => o.push_str("\\r"),
+                '\t' => o.push_str("\\t"),
+                // YAML's printable set: tab, LF, CR, 0x20-0x7E, 0x85, 0xA0-0xD7FF,
+                // 0xE000-0xFFFD, 0x10000 and up; 0x85, 0x2028, 0x2029 break lines.
+                c if (c as u32) < 0x20
+                    || ('\u{7f}'..='\u{9f}').contains(&c)
+                    || is_line_like(c)
+                    || matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{feff}') =>
+                {
+                    let _ = if (c as u32) < 0x100 {
+                        write!(o, "\\x{:02x}", c as u32)
+                    } else {
+                        write!(o, "\\u{:04x}", c as u32)
+                    };
+                }
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    }
+
+    /// A JSON string (a Dockerfile's exec-form arrays are JSON).
+    pub fn json(s: &str) -> String {
         serde_json::to_string(s).expect("strings serialize")
+    }
+
+    /// Markdown text, also safe inside a table cell: every ASCII punctuation
+    /// character backslash-escaped (CommonMark allows it for all of them), so
+    /// no emphasis, link, HTML, entity, heading, list or cell border starts;
+    /// line breaks and other controls become spaces.
+    pub fn md(s: &str) -> String {
+        let mut o = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                c if c.is_ascii_punctuation() => {
+                    o.push('\\');
+                    o.push(c);
+                }
+                c if c.is_control() || is_line_like(c) => o.push(' '),
+                c => o.push(c),
+            }
+        }
+        o
+    }
+
+    /// Inside a single-backtick code span in a table cell: no backtick (it
+    /// would end the span), `|` as `\|`, controls as spaces.
+    pub fn md_code(s: &str) -> String {
+        s.chars()
+            .filter(|c| *c != '`')
+            .map(|c| {
+                if c.is_control() || is_line_like(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .replace('|', "\\|")
+    }
+
+    /// A URL inside `<…>` (a link destination in a table cell): everything
+    /// but ASCII letters, digits and URL punctuation percent-encoded (as
+    /// UTF-8), including `<`, `>`, `\`, `|`, spaces and controls.
+    pub fn md_url(s: &str) -> String {
+        let mut o = String::with_capacity(s.len());
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c) {
+                o.push(c);
+            } else {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(o, "%{b:02X}");
+                }
+            }
+        }
+        o
     }
 
     #[cfg(test)]
@@ -348,19 +595,46 @@ pub mod escape {
 
         #[test]
         fn escapes() {
-            assert_eq!(nsis(r#"A "q" $HOME"#), r#"A $\"q$\" $$HOME"#);
-            assert_eq!(nsis_literal(r#"A "q" $HOME"#), r#"A $\"q$\" $HOME"#);
-            assert_eq!(vbs(r#"say "hi""#), r#"say ""hi"""#);
-            assert_eq!(bat("100% done"), "100%% done");
-            assert_eq!(sh("it's"), r#"'it'\''s'"#);
-            assert_eq!(systemd("50% off"), "50%% off");
             assert_eq!(
-                systemd_quote(r#"/opt/my app/run.sh"#),
+                nsis(r#"A "q" $HOME"#).unwrap(),
+                r#"A $\"q$\" ${U+24}${U+24}HOME"#
+            );
+            assert_eq!(nsis_literal("$%X% ${D}").unwrap(), "${U+24}%X% ${U+24}{D}");
+            assert_eq!(nsis("a\nb").unwrap(), "a${U+A}b");
+            assert!(nsis("a\0").is_err());
+            assert_eq!(vbs(r#"say "hi""#), r#"say ""hi"""#);
+            assert_eq!(vbs("é\n"), "\" & ChrW(233) & \"\" & ChrW(10) & \"");
+            assert_eq!(bat("100% done").unwrap(), "100%% done");
+            assert!(bat("a\"b").is_err());
+            assert_eq!(sh("it's").unwrap(), r#"'it'\''s'"#);
+            assert_eq!(systemd("50% off").unwrap(), "50%% off");
+            assert_eq!(systemd("nobody\\").unwrap(), "nobody\\ ");
+            assert_eq!(systemd("a\\\\").unwrap(), "a\\\\");
+            assert!(systemd("a\nb").is_err());
+            assert_eq!(
+                systemd_quote(r#"/opt/my app/run.sh"#).unwrap(),
                 r#""/opt/my app/run.sh""#
             );
-            assert_eq!(systemd_quote("$x%"), "\"$$x%%\"");
-            assert_eq!(systemd_exec("/a $x%/r"), "\"/a $x%%/r\"");
+            assert_eq!(systemd_quote("$x%").unwrap(), "\"$$x%%\"");
+            assert_eq!(systemd_exec("/a $x%/r").unwrap(), "\"/a $x%%/r\"");
             assert_eq!(yaml("a: \"b\""), r#""a: \"b\"""#);
+            assert_eq!(
+                yaml("x ${{ secrets.T }}\u{7f}\u{2028}"),
+                r#""x ${{ '${{' }} secrets.T }}\x7f\u2028""#
+            );
+            assert_eq!(py("a\"\\\n\u{0}\u{2028}"), r#""a\"\\\n\x00\u2028""#);
+            assert_eq!(py_list(&["a", "b'"]), r#"["a", "b'"]"#);
+            assert_eq!(json("a\"b"), r#""a\"b""#);
+        }
+
+        #[test]
+        fn markdown_escapes() {
+            assert_eq!(md("a|b *c* [d](e)"), "a\\|b \\*c\\* \\[d\\]\\(e\\)");
+            assert_eq!(md("x\ny"), "x y");
+            assert_eq!(md("1. -"), "1\\. \\-");
+            assert_eq!(md_code("ab`|c"), "ab\\|c");
+            assert_eq!(md_url("http://h/a b>"), "http://h/a%20b%3E");
+            assert_eq!(md_url("http://h/\\é|"), "http://h/%5C%C3%A9%7C");
         }
     }
 }

@@ -180,15 +180,15 @@ pub const PROGRAM_FILES_VARS: &[&str] = &[crate::env::PROGRAM_FILES_X86, crate::
 /// read of the repository (tags, HEAD, top level) goes through here: no
 /// answer from git means "not known", never a failed run.
 pub fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new(GIT.exe)
-        .args(args)
+    let mut cmd = crate::process::Command::new(GIT.exe);
+    cmd.args(args)
         .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        // A repository on a hung network mount must not stall the build.
+        .timeout(crate::process::QUICK)
+        // Never a credentials prompt on the terminal.
+        .env("GIT_TERMINAL_PROMPT", "0");
+    let out = cmd.output().ok()?;
+    out.success().then_some(out.stdout)
 }
 
 impl Tool {

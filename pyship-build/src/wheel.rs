@@ -16,9 +16,9 @@
 //! wheel is cached under its inputs (sources, Cargo.lock, target, version,
 //! maturin and rustc versions), so a warm bundle runs no compiler at all.
 
+use crate::process::{self, Command};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -162,20 +162,18 @@ pub enum Error {
         status: String,
         output: String,
     },
-    #[error("maturin failed to build the {triple} wheel ({status}):\n{output}")]
+    #[error("maturin failed to build the {triple} wheel ({status}): `{command}`\n{output}")]
     Build {
         triple: String,
         status: String,
+        /// The maturin command line.
+        command: String,
         output: String,
     },
     #[error("maturin finished but left no wheel in {dir}")]
     NoWheel { dir: PathBuf },
-    #[error("could not run `{command}`")]
-    Spawn {
-        command: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Process(#[from] crate::process::Error),
     #[error("could not prepare {path}")]
     Io {
         path: PathBuf,
@@ -200,7 +198,8 @@ impl Hint for Error {
             Error::Prebuild { .. } => "fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table".into(),
             Error::Build { .. } => "read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error".into(),
             Error::NoWheel { .. } => "check `[tool.maturin]` in pyproject.toml".into(),
-            Error::Spawn { .. } | Error::Io { .. } => return None,
+            Error::Process(e) => return e.hint(),
+            Error::Io { .. } => return None,
         })
     }
 }
@@ -215,12 +214,10 @@ pub fn triple(plan: &Plan, platform: Platform) -> String {
 
 /// The build host's glibc (`getconf GNU_LIBC_VERSION` → `glibc 2.36`).
 pub fn host_glibc() -> Option<(u32, u32)> {
-    let out = Command::new("getconf")
-        .arg("GNU_LIBC_VERSION")
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = text.split_whitespace().nth(1)?;
+    let mut cmd = Command::new("getconf");
+    cmd.arg("GNU_LIBC_VERSION").timeout(process::QUICK);
+    let out = cmd.output().ok()?;
+    let v = out.stdout.split_whitespace().nth(1)?;
     let mut it = v.split('.');
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
@@ -231,12 +228,9 @@ fn zig_available() -> bool {
     if std::env::var_os("ZIG_COMMAND").is_some() || which::which("zig").is_ok() {
         return true;
     }
-    Command::new("python3")
-        .args(["-c", "import ziglang"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", "import ziglang"]).timeout(process::QUICK);
+    cmd.output().is_ok_and(|o| o.success())
 }
 
 /// The builds of `platform` (no side effects).
@@ -312,6 +306,13 @@ fn maturin_build(
             }
         }
     }
+    if plan.config.strip.debug_symbols {
+        // Linked without a symbol table: the bundle strips symbols anyway, and
+        // a MinGW extension's table names the Cargo target folder (the import
+        // library's path), which would make its bytes depend on where it was
+        // built (`strip --strip-unneeded` keeps those names).
+        args.push("--strip".into());
+    }
     args.extend(["--out".into(), out_dir.display().to_string()]);
     let manifest = if std::ptr::eq(py, plan.pyproject()) {
         maturin_manifest(plan)
@@ -380,11 +381,13 @@ impl MaturinCommand {
         c
     }
 
-    /// `maturin --version`, for the cache key.
+    /// `maturin --version`, for the cache key (through `uv tool run` it may
+    /// download maturin first).
     fn version(&self) -> String {
-        self.command(&["--version".into()])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        let mut c = self.command(&["--version".into()]);
+        c.timeout(process::STEP);
+        c.output()
+            .map(|o| o.stdout.trim().to_owned())
             .unwrap_or_default()
     }
 }
@@ -433,19 +436,20 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
 /// The toolchain's sysroot as seen from `dir` (where a `rust-toolchain.toml`
 /// may pick the toolchain).
 fn sysroot(dir: &Path) -> Result<PathBuf, Error> {
-    let out = Command::new("rustc")
-        .args(["--print", "sysroot"])
+    let mut cmd = Command::new("rustc");
+    cmd.args(["--print", "sysroot"])
         .current_dir(dir)
-        .output()
-        .map_err(|e| Error::Rustc {
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
+        // rustup may install the toolchain a rust-toolchain.toml names.
+        .timeout(process::STEP);
+    let out = cmd.output().map_err(|e| Error::Rustc {
+        message: e.to_string(),
+    })?;
+    if !out.success() {
         return Err(Error::Rustc {
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            message: out.stderr.trim().to_owned(),
         });
     }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    Ok(PathBuf::from(out.stdout.trim()))
 }
 
 fn rust_target_installed(triple: &str, dir: &Path) -> Result<(), Error> {
@@ -589,17 +593,13 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, 
 fn prebuild(plan: &Plan, b: &TargetBuild, command: &str, ctx: &Context<'_>) -> Result<(), Error> {
     ctx.reporter
         .status("Running", &format!("prebuild `{command}` ({})", b.platform));
-    let out = shell(command)
-        .current_dir(&b.working_dir)
+    let mut cmd = shell(command);
+    cmd.current_dir(&b.working_dir)
         .envs(prebuild_env(plan, b))
-        .output()
-        .map_err(|source| Error::Spawn {
-            command: command.to_owned(),
-            source,
-        })?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
-    output.push_str(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
+        .timeout(process::BUILD);
+    let out = cmd.output()?;
+    let output = out.combined();
+    if !out.success() {
         return Err(Error::Prebuild {
             platform: b.platform,
             command: command.to_owned(),
@@ -626,7 +626,6 @@ fn shell(command: &str) -> Command {
 /// goes unquoted: cmd parses its own command line.
 #[cfg(windows)]
 fn shell(command: &str) -> Command {
-    use std::os::windows::process::CommandExt;
     let mut c = Command::new("cmd");
     c.arg("/C").raw_arg(command);
     c
@@ -672,11 +671,14 @@ fn maturin(
     ctx: &Context<'_>,
 ) -> Result<bool, Error> {
     let maturin = MaturinCommand::find(ctx, m.zig)?;
-    let rustc = Command::new("rustc")
+    let mut rustc = Command::new("rustc");
+    rustc
         .arg("-V")
         .current_dir(&m.project_dir)
+        .timeout(process::STEP);
+    let rustc = rustc
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .map(|o| o.stdout.trim().to_owned())
         .unwrap_or_default();
     // The user's Windows import libraries are an input; the ones made here
     // (below) follow from the sources, which the key covers.
@@ -747,6 +749,7 @@ fn maturin(
     }
     let mut cmd = maturin.command(&args);
     cmd.current_dir(&m.project_dir)
+        .timeout(process::BUILD)
         // maturin stamps the wheel's entries and its SBOM with it, and the
         // linker the PE header of a Windows extension.
         .env(crate::env::SOURCE_DATE_EPOCH, plan.epoch.value());
@@ -758,17 +761,15 @@ fn maturin(
             cmd.env(PYO3_CROSS_LIB_DIR, dir);
         }
     }
-    ctx.reporter.debug(&format!("running {cmd:?}"));
-    let out = cmd.output().map_err(|source| Error::Spawn {
-        command: format!("{} {}", maturin.program.display(), args.join(" ")),
-        source,
-    })?;
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    let stderr = &out.stderr;
+    if !out.success() {
         let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
         return Err(Error::Build {
             triple: b.triple.clone(),
             status: out.status.to_string(),
+            command: out.command.clone(),
             output: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
@@ -939,8 +940,12 @@ fn python_wheel(
     let uv_version = tools::UV
         .find(ctx.env)
         .ok()
-        .and_then(|uv| Command::new(uv).arg("--version").output().ok())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .and_then(|uv| {
+            let mut c = Command::new(uv);
+            c.arg("--version").timeout(process::QUICK);
+            c.run().ok()
+        })
+        .map(|o| o.stdout.trim().to_owned())
         .unwrap_or_default();
     let key = input_key(
         plan,
@@ -963,29 +968,27 @@ fn python_wheel(
         path: ctx.cache.incoming(BUCKET),
         source,
     })?;
-    let mut cmd = crate::pins::uv(ctx).map_err(|e| Error::Build {
-        triple: "any".into(),
-        status: "not started".into(),
-        output: e.to_string(),
-    })?;
+    let mut cmd = Command::new(tools::UV.find(ctx.env)?);
+    if let Some(dir) = crate::pins::uv_cache_dir(ctx) {
+        cmd.env("UV_CACHE_DIR", dir);
+    }
     cmd.args(["build", "--wheel", "--color", "never", "--no-progress"])
         .arg("--out-dir")
         .arg(staging.path())
         .arg(&l.project_dir)
-        .env(crate::env::SOURCE_DATE_EPOCH, plan.epoch.value());
+        .env(crate::env::SOURCE_DATE_EPOCH, plan.epoch.value())
+        .timeout(process::BUILD);
     if ctx.offline {
         cmd.arg("--offline");
     }
-    ctx.reporter.debug(&format!("running {cmd:?}"));
-    let out = cmd.output().map_err(|source| Error::Spawn {
-        command: format!("uv build --wheel {}", l.project_dir.display()),
-        source,
-    })?;
-    if !out.status.success() {
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    if !out.success() {
         return Err(Error::Build {
             triple: format!("{} (uv build)", l.name),
             status: out.status.to_string(),
-            output: String::from_utf8_lossy(&out.stderr).trim_end().to_owned(),
+            command: out.command.clone(),
+            output: out.tail(),
         });
     }
     let built = wheels_in(staging.path())?;
@@ -1037,19 +1040,20 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
         ctx.reporter
             .status("Fetching", &format!("crates of {}", m.display()));
         let mut cmd = Command::new(&cargo);
-        cmd.arg("fetch").arg("--manifest-path").arg(m);
+        cmd.arg("fetch")
+            .arg("--manifest-path")
+            .arg(m)
+            .timeout(process::BUILD);
         if ctx.locked {
             cmd.arg("--locked");
         }
-        let out = cmd.output().map_err(|source| Error::Spawn {
-            command: format!("cargo fetch --manifest-path {}", m.display()),
-            source,
-        })?;
-        if !out.status.success() {
+        let out = cmd.output()?;
+        if !out.success() {
             return Err(Error::Build {
                 triple: format!("every target (cargo fetch of {})", m.display()),
                 status: out.status.to_string(),
-                output: String::from_utf8_lossy(&out.stderr).trim_end().to_owned(),
+                command: out.command.clone(),
+                output: out.tail(),
             });
         }
     }
@@ -1074,10 +1078,16 @@ const IMPLIB_BUCKET: &str = "pyo3-implib-v0";
 /// itself, and with `PYO3_CROSS_LIB_DIR` set it would look there for a Unix
 /// `_sysconfigdata*.py` instead and fail.
 fn abi3(manifest: &Path, triple: &str) -> bool {
-    let Ok(meta) = cargo_metadata::MetadataCommand::new()
+    let mut metadata = cargo_metadata::MetadataCommand::new();
+    metadata
         .manifest_path(manifest)
-        .other_options(vec!["--filter-platform".to_owned(), triple.to_owned()])
-        .exec()
+        .other_options(vec!["--filter-platform".to_owned(), triple.to_owned()]);
+    let mut cmd = Command::from_std(metadata.cargo_command());
+    cmd.timeout(process::STEP);
+    let Some(meta) = cmd
+        .run()
+        .ok()
+        .and_then(|o| cargo_metadata::MetadataCommand::parse(&o.stdout).ok())
     else {
         return false;
     };

@@ -120,11 +120,12 @@ impl Api<'_> {
         url: &Url,
         resp: Response,
     ) -> Result<T, Error> {
-        let text = resp.text().map_err(|source| Error::Request {
-            method: method.to_string(),
-            url: url.to_string(),
-            source: source.without_url(),
-        })?;
+        // Bounded in time and size: a server that trickles or never ends
+        // its answer fails instead of holding the publish.
+        let len = resp.content_length();
+        let text = crate::net::Limited::text(resp, url.as_str(), &self.timeouts, len)
+            .read_text()
+            .map_err(Error::Client)?;
         serde_json::from_str(&text).map_err(|source| Error::Decode {
             method: method.to_string(),
             url: url.to_string(),
@@ -141,7 +142,10 @@ impl Api<'_> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = resp.text().unwrap_or_default();
+        let len = resp.content_length();
+        let text = crate::net::Limited::text(resp, url.as_str(), &self.timeouts, len)
+            .read_text()
+            .unwrap_or_default();
         let v = serde_json::from_str::<serde_json::Value>(&text).ok();
         let mut message = v
             .as_ref()

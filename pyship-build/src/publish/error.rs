@@ -74,6 +74,8 @@ pub enum Error {
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
     Checksums(#[source] crate::fs::Error),
+    #[error("{url} kept listing assets past page {pages}")]
+    TooManyPages { url: String, pages: usize },
     #[error(transparent)]
     Notes(#[from] crate::templates::Error),
     #[error(transparent)]
@@ -134,6 +136,7 @@ impl Hint for Error {
             Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
             Error::NotPublished { .. } => "something changed the release while publishing (or the server ignored `draft: false`); publish it in the web UI, or run publish again".into(),
             Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
+            Error::TooManyPages { .. } => "a release holds at most 1000 assets: the server's listing never ends; check `publish.url` and the server".into(),
             Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),
             Error::Notes(e) => return e.hint(),
             Error::Client(e) => return e.hint(),

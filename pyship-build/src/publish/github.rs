@@ -22,6 +22,8 @@ use crate::report::{Progress, Reporter};
 
 /// Assets per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;
+/// Pages listed at most: GitHub allows 1000 assets per release (10 pages).
+const MAX_PAGES: usize = 20;
 
 pub struct Github<'a> {
     target: &'a Target,
@@ -122,21 +124,15 @@ impl Provider for Github<'_> {
     }
 
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
-        let mut all = Vec::new();
-        for page in 1.. {
-            let mut url = self.url(&["releases", &release_id.to_string(), "assets"]);
+        let base = self.url(&["releases", &release_id.to_string(), "assets"]);
+        all_pages(base.as_str(), |page| {
+            let mut url = base.clone();
             url.query_pairs_mut()
                 .append_pair("per_page", &PER_PAGE.to_string())
                 .append_pair("page", &page.to_string());
             let resp = self.api.send(Method::GET, &url, None, &[])?;
-            let batch: Vec<Asset> = self.api.json(&Method::GET, &url, resp)?;
-            let n = batch.len();
-            all.extend(batch);
-            if n < PER_PAGE {
-                break;
-            }
-        }
-        Ok(all)
+            self.api.json(&Method::GET, &url, resp)
+        })
     }
 
     fn delete_asset(&self, _release_id: u64, asset_id: u64) -> Result<(), Error> {
@@ -176,9 +172,88 @@ impl Provider for Github<'_> {
     }
 }
 
+/// Every asset of a paged listing (`page` gets 1, 2, …): it ends at a short
+/// page, or at a page that repeats the one before (a server that ignores
+/// `page`); past [`MAX_PAGES`] it is an error, never an endless loop.
+fn all_pages(
+    url: &str,
+    mut page: impl FnMut(usize) -> Result<Vec<Asset>, Error>,
+) -> Result<Vec<Asset>, Error> {
+    let mut all: Vec<Asset> = Vec::new();
+    let mut last: Vec<u64> = Vec::new();
+    for n in 1..=MAX_PAGES {
+        let batch = page(n)?;
+        let ids: Vec<u64> = batch.iter().map(|a| a.id).collect();
+        if !ids.is_empty() && ids == last {
+            return Ok(all);
+        }
+        let short = batch.len() < PER_PAGE;
+        all.extend(batch.into_iter().filter(|a| !last.contains(&a.id)));
+        if short {
+            return Ok(all);
+        }
+        last = ids;
+    }
+    Err(Error::TooManyPages {
+        url: url.to_owned(),
+        pages: MAX_PAGES,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page_of(ids: std::ops::Range<u64>) -> Vec<Asset> {
+        ids.map(|id| Asset {
+            id,
+            name: format!("a{id}"),
+            size: 1,
+            browser_download_url: String::new(),
+            digest: None,
+        })
+        .collect()
+    }
+
+    /// A listing ends at a short page; a server that repeats its page, or
+    /// that never stops, costs a bounded number of requests.
+    #[test]
+    fn asset_listing_is_bounded() {
+        let mut asked = 0;
+        let got = all_pages("u", |p| {
+            asked += 1;
+            let start = (p as u64 - 1) * 100;
+            Ok(page_of(start..start + if p < 3 { 100 } else { 7 }))
+        })
+        .unwrap();
+        assert_eq!((got.len(), asked), (207, 3));
+        let mut asked = 0;
+        let got = all_pages("u", |_| {
+            asked += 1;
+            Ok(page_of(0..100))
+        })
+        .unwrap();
+        assert_eq!((got.len(), asked), (100, 2), "a repeated page ends it");
+        let mut asked = 0;
+        let e = all_pages("https://h/assets", |p| {
+            asked += 1;
+            let start = p as u64 * 1000;
+            Ok(page_of(start..start + 100))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooManyPages {
+                    pages: MAX_PAGES,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(asked, MAX_PAGES);
+        assert!(crate::error::Hint::hint(&e).is_some());
+    }
 
     #[test]
     fn github_com_and_enterprise_bases() {

@@ -1,10 +1,10 @@
 //! Release notes: `release-notes.md.j2` (overridable per project) rendered
 //! with a download table. Values are escaped for Markdown by the `md`,
-//! `md_code` and `md_url` filters added here.
+//! `md_code` and `md_url` filters of [`crate::templates::escape`].
 
 use super::{Error, Item};
 use crate::plan::Plan;
-use crate::templates::{self, Templates};
+use crate::templates::Templates;
 
 pub const TEMPLATE: &str = "release-notes.md.j2";
 
@@ -66,63 +66,5 @@ pub fn release_notes(
     notes: &Notes,
     project_dir: Option<&std::path::Path>,
 ) -> Result<String, Error> {
-    let t = Templates::new(project_dir);
-    let (src, origin) = t.source(TEMPLATE)?;
-    let mut env = templates::environment();
-    env.add_filter("md", |s: String| md(&s));
-    env.add_filter("md_code", |s: String| md_code(&s));
-    env.add_filter("md_url", |s: String| md_url(&s));
-    let err = |source| templates::Error::Render {
-        name: TEMPLATE.to_owned(),
-        origin: origin.clone(),
-        source,
-    };
-    let tmpl = env.template_from_named_str(TEMPLATE, &src).map_err(err)?;
-    Ok(tmpl.render(minijinja::value::Serde(notes)).map_err(err)?)
-}
-
-/// Markdown text, also safe inside a table cell: punctuation that Markdown
-/// or HTML would interpret is backslash-escaped, line breaks become spaces.
-pub fn md(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '!' | '|'
-            | '<' | '>' | '~' | '&' => {
-                o.push('\\');
-                o.push(c);
-            }
-            '\n' | '\r' => o.push(' '),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// Inside a single-backtick code span in a table cell.
-pub fn md_code(s: &str) -> String {
-    s.replace(['`', '\n', '\r'], "").replace('|', "\\|")
-}
-
-/// A URL inside `<…>`: spaces, `<`, `>` and `|` percent-encoded.
-pub fn md_url(s: &str) -> String {
-    s.replace(' ', "%20")
-        .replace('<', "%3C")
-        .replace('>', "%3E")
-        .replace('|', "%7C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markdown_escapes() {
-        assert_eq!(md("a|b *c* [d](e)"), "a\\|b \\*c\\* \\[d\\]\\(e\\)");
-        assert_eq!(md("x\ny"), "x y");
-        assert_eq!(md_code("ab`|c"), "ab\\|c");
-        assert_eq!(md_url("http://h/a b>"), "http://h/a%20b%3E");
-        assert_eq!(crate::report::human_bytes(512), "512 B");
-        assert_eq!(crate::report::human_bytes(1536), "1.5 KiB");
-    }
+    Ok(Templates::new(project_dir).render(TEMPLATE, notes)?)
 }

@@ -16,10 +16,10 @@
 //! site-packages `python/lib/python3.X/site-packages`, so the dependency stage
 //! installs into the same place for both.
 
+use crate::process::Command;
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use super::Runtime;
 use crate::config::LinuxRuntime;
@@ -509,14 +509,15 @@ fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
 fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let xy = &plan.python.xy;
     let uv = crate::tools::UV.find(ctx.env).map_err(Error::Tool)?;
-    let out = run(Command::new(&uv).args([
+    let mut find = Command::new(&uv);
+    find.args([
         "python",
         "find",
         "--system",
         "--no-python-downloads",
         xy.as_str(),
-    ]))
-    .map_err(|_| Error::NoHostPython { xy: xy.clone() })?;
+    ]);
+    let out = run(find).map_err(|_| Error::NoHostPython { xy: xy.clone() })?;
     let host = out.trim().to_owned();
     if host.is_empty() {
         return Err(Error::NoHostPython { xy: xy.clone() }.into());
@@ -535,9 +536,10 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
     })?;
     // --copies: the bundle holds files, not symlinks into the build host; the
     // interpreter still finds its stdlib through pyvenv.cfg's `home`.
-    run(Command::new(&host)
-        .args(["-m", "venv", "--copies", "--without-pip"])
-        .arg(dest))?;
+    let mut venv = Command::new(&host);
+    venv.args(["-m", "venv", "--copies", "--without-pip"])
+        .arg(dest);
+    run(venv)?;
     // `bin/activate*` and friends hard-code the build path; run.sh is the way in.
     for entry in fs_err::read_dir(dest.join("bin")).map_err(|source| Error::Io {
         path: dest.join("bin"),
@@ -640,21 +642,22 @@ pub fn remove_own_package(site_packages: &Path, dist_name: &str) -> Result<Vec<P
     Ok(removed)
 }
 
-fn run(cmd: &mut Command) -> Result<String, Error> {
-    let shown = format!("{cmd:?}");
+fn run(mut cmd: Command) -> Result<String, Error> {
+    let shown = cmd.shown();
+    cmd.timeout(crate::process::STEP);
     let out = cmd.output().map_err(|e| Error::Command {
-        command: shown.clone(),
-        status: "not started".into(),
+        command: shown,
+        status: "not finished".into(),
         stderr: e.to_string(),
     })?;
-    if !out.status.success() {
+    if !out.success() {
         return Err(Error::Command {
-            command: shown,
+            stderr: out.tail(),
+            command: out.command,
             status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout)
 }
 
 #[cfg(test)]

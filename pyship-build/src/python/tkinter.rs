@@ -25,10 +25,10 @@
 //! `python/Lib/` (added to the `._pth`). `_tkinter.pyd` must import the
 //! bundled `python3XY.dll`: files of another CPython are refused.
 
+use crate::process::Command;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -310,21 +310,21 @@ fn fetch_msi(plan: &Plan, url: &str, dest: &Path, ctx: &Context<'_>) -> Result<(
     }
     fs_err::create_dir_all(dest)?;
     let exe = tools::MSIEXTRACT.find(ctx.env)?;
-    let out = Command::new(&exe)
-        .arg("-C")
+    let mut cmd = Command::new(&exe);
+    cmd.arg("-C")
         .arg(dest)
         .arg(&got.path)
-        .output()
-        .map_err(|e| Error::Msi {
-            tool: "msiextract",
-            msi: got.path.clone(),
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
+        .timeout(crate::process::STEP);
+    let out = cmd.output().map_err(|e| Error::Msi {
+        tool: "msiextract",
+        msi: got.path.clone(),
+        message: e.to_string(),
+    })?;
+    if !out.success() {
         return Err(Error::Msi {
             tool: "msiextract",
             msi: got.path.clone(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            message: format!("`{}`:\n{}", out.command, out.tail()),
         });
     }
     Ok(())
@@ -338,16 +338,16 @@ fn msi_product_version(msi: &Path, ctx: &Context<'_>) -> Result<String, Error> {
         msi: msi.to_owned(),
         message,
     };
-    let out = Command::new(&exe)
-        .args(["export"])
+    let mut cmd = Command::new(&exe);
+    cmd.args(["export"])
         .arg(msi)
         .arg("Property")
-        .output()
-        .map_err(|e| fail(e.to_string()))?;
-    if !out.status.success() {
-        return Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_owned()));
+        .timeout(crate::process::QUICK);
+    let out = cmd.output().map_err(|e| fail(e.to_string()))?;
+    if !out.success() {
+        return Err(fail(format!("`{}`:\n{}", out.command, out.tail())));
     }
-    String::from_utf8_lossy(&out.stdout)
+    out.stdout
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once('\t')?;
@@ -677,6 +677,7 @@ fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>
         source,
     };
     let client = ctx.http().map_err(fail)?;
+    let timeouts = ctx.timeouts().map_err(fail)?;
     let got = crate::net::Backoff::default().retry(|_| {
         let resp = client
             .get(url)
@@ -697,10 +698,8 @@ fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>
             });
         }
         let final_url = resp.url().clone();
-        let text = resp.text().map_err(|source| crate::net::Error::Request {
-            url: url.to_owned(),
-            source,
-        })?;
+        let len = resp.content_length();
+        let text = crate::net::Limited::text(resp, url, &timeouts, len).read_text()?;
         Ok(Some((final_url, text)))
     });
     let Some((base, html)) = got.map_err(fail)? else {

@@ -38,6 +38,8 @@ pub enum Error {
     Template(#[from] crate::templates::Error),
     #[error("the rendered systemd unit has a line `{UNIT_END}`, which would end install-service.sh's here-document early")]
     UnitDelimiter,
+    #[error("a value of the systemd unit holds `{DIR_MARKER}`, which install-service.sh replaces with the install folder")]
+    MarkerInValue,
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
@@ -52,6 +54,9 @@ impl Hint for Error {
             Error::Template(e) => e.hint(),
             Error::UnitDelimiter => Some(format!(
                 "remove the line `{UNIT_END}` from the project's templates/{UNIT}"
+            )),
+            Error::MarkerInValue => Some(format!(
+                "remove `{DIR_MARKER}` from the app's name (and `linux.user`)"
             )),
             Error::Write { .. } => {
                 Some("check that the output directory is writable and the disk is not full".into())
@@ -115,17 +120,26 @@ pub fn files(
         )?,
     }];
     if linux.service {
-        let exec_start = format!("{DIR_MARKER}/run.sh");
-        let unit_text = unit(
-            templates,
-            &Unit {
-                name: &plan.name,
-                service: &service,
-                exec_start: &exec_start,
-                working_directory: DIR_MARKER,
-                user: linux.user.as_deref(),
-            },
-        )?;
+        let render_unit = |dir: &str| {
+            let exec_start = format!("{dir}/run.sh");
+            unit(
+                templates,
+                &Unit {
+                    name: &plan.name,
+                    service: &service,
+                    exec_start: &exec_start,
+                    working_directory: dir,
+                    user: linux.user.as_deref(),
+                },
+            )
+        };
+        let unit_text = render_unit(DIR_MARKER)?;
+        // The marker must come only from the folder values: rendered with
+        // another one, every marker (and nothing else) must change.
+        let other = "@PYSHIP_OTHER_DIR@";
+        if unit_text.replace(DIR_MARKER, other) != render_unit(other)? {
+            return Err(Error::MarkerInValue);
+        }
         if unit_text.lines().any(|l| l == UNIT_END) {
             return Err(Error::UnitDelimiter);
         }

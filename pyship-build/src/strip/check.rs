@@ -307,7 +307,7 @@ pub fn import_check(
             exe: py.exe.clone(),
             message: format!(
                 "exit code {:?}, stderr: {}",
-                out.code,
+                out.code(),
                 out.stderr.trim().chars().take(2000).collect::<String>()
             ),
         })?;

@@ -103,7 +103,7 @@ pub(crate) fn run(
             what: format!("byte-compiling {} with {label}", root.display()),
             source,
         })?;
-    if !out.success {
+    if !out.success() {
         ctx.reporter.debug(&format!(
             "compileall reported errors (their sources stay): {}",
             out.stdout.trim()

@@ -208,9 +208,9 @@ impl Interpreter {
         match (self.wine, wine) {
             (true, Some(w)) => w.run(&self.exe, args, timeout),
             _ => {
-                let mut c = std::process::Command::new(&self.exe);
-                c.args(args);
-                wine::run_piped(c, &self.exe.display().to_string(), timeout)
+                let mut c = crate::process::Command::new(&self.exe);
+                c.args(args).timeout(timeout);
+                Ok(c.output()?)
             }
         }
     }

@@ -16,7 +16,6 @@
 //! cached copy is validated like a fresh one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -57,19 +56,12 @@ pub(crate) fn cache_name(tool: &str, version: &str, args: &[&str]) -> String {
 
 /// The first line of `exe --version` (empty when it does not answer).
 fn tool_version(exe: &Path) -> String {
-    Command::new(exe)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
+    let mut cmd = crate::process::Command::new(exe);
+    cmd.arg("--version").timeout(crate::process::QUICK);
+    cmd.output()
         .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
+        .filter(|o| o.success())
+        .map(|o| o.stdout.lines().next().unwrap_or_default().to_owned())
         .unwrap_or_default()
 }
 
@@ -199,27 +191,25 @@ fn strip_one(
         fs_err::read(c).is_ok_and(|b| valid(&b).is_ok()) && fs_err::copy(c, &tmp).is_ok()
     });
     if !hit {
-        let mut cmd = Command::new(exe);
+        let mut cmd = crate::process::Command::new(exe);
         // The tool sees SOURCE_DATE_EPOCH as the run does (from its Env).
         match ctx.env.get(crate::env::SOURCE_DATE_EPOCH) {
             Some(v) => cmd.env(crate::env::SOURCE_DATE_EPOCH, v),
             None => cmd.env_remove(crate::env::SOURCE_DATE_EPOCH),
         };
-        let out = cmd
-            .args(args)
+        cmd.args(args)
             .arg("-o")
             .arg(&tmp)
             .arg(file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {}
+            .timeout(crate::process::STEP);
+        match cmd.output() {
+            Ok(o) if o.success() => {}
             Ok(o) => {
-                return cleanup(Outcome::Failed(
-                    String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-                ))
+                return cleanup(Outcome::Failed(format!(
+                    "`{}`: {}",
+                    o.command,
+                    o.stderr.trim()
+                )))
             }
             Err(e) => return cleanup(Outcome::Failed(e.to_string())),
         }
@@ -407,6 +397,7 @@ mod tests {
     use super::*;
     use crate::env::{Env, PYSHIP_CACHE_DIR};
     use crate::report::RecordingReporter;
+    use std::process::Command;
 
     /// A small PE DLL with debug info (so stripping shrinks it), built with MinGW.
     fn dll_with_symbols(dir: &Path) -> PathBuf {

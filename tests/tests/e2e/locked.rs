@@ -908,6 +908,18 @@ fn hybrid_artifacts_are_the_same_bytes_from_two_cold_builds_in_two_paths() {
     run(&dir_b, cache_b.path(), &["installer"]);
     let separate = artifact_hashes(&dir_b.join("dist"), &names);
 
+    // On a difference, name the zip entries that differ.
+    let zip = "dist/PyHash-v0.2.0-win-x64.zip";
+    let (fa, fb) = (
+        pyship_e2e::testdata::zip_files(&dir_a.join(zip)),
+        pyship_e2e::testdata::zip_files(&dir_b.join(zip)),
+    );
+    let differ: Vec<&String> = fa
+        .keys()
+        .chain(fb.keys())
+        .filter(|k| fa.get(*k) != fb.get(*k))
+        .collect();
+    assert!(differ.is_empty(), "zip entries that differ: {differ:?}");
     eprintln!("SHA-256 of the hybrid fixture's artifacts (release in one path, per-target jobs in another):");
     for ((name, sha_a), (_, sha_b)) in released.iter().zip(&separate) {
         eprintln!("  {name}  {sha_a}  {sha_b}");

@@ -11,6 +11,7 @@ mod architecture;
 mod bench;
 mod build_script;
 mod docker;
+mod escaping;
 mod hostile;
 mod hybrid;
 mod init;

@@ -910,13 +910,13 @@ fn release_notes_template_escapes_markdown() {
         ],
     };
     insta::assert_snapshot!(release_notes(&notes, None).unwrap(), @r"
-    My \*App\* \| Pro v1.0.0-rc.1 (pre-release), built from commit `0123456789abcdef0123456789abcdef01234567`.
+    My \*App\* \| Pro v1\.0\.0\-rc\.1 (pre-release), built from commit `0123456789abcdef0123456789abcdef01234567`.
 
     ## Downloads
 
     | File | Size | SHA-256 |
     |---|---:|---|
-    | [My App-v1.0.0-rc.1-win-x64.zip](<https://git.example/o/r/releases/download/v1.0.0-rc.1/My%20App-v1.0.0-rc.1-win-x64.zip>) | 50.0 MiB | `abababababababababababababababababababababababababababababababab` |
+    | [My App\-v1\.0\.0\-rc\.1\-win\-x64\.zip](<https://git.example/o/r/releases/download/v1.0.0-rc.1/My%20App-v1.0.0-rc.1-win-x64.zip>) | 50\.0 MiB | `abababababababababababababababababababababababababababababababab` |
     | [SHA256SUMS](<https://git.example/o/r/releases/download/v1.0.0-rc.1/SHA256SUMS>) | 210 B | `abababababababababababababababababababababababababababababababab` |
     ");
 }

@@ -1,0 +1,890 @@
+//! Running external programs: every child process of the tool starts here.
+//!
+//! Why one place: a program the build runs (uv, maturin, makensis, wine,
+//! osslsigncode, gcc, strip, git, docker…) can hang, print without end, or
+//! outlive the build. Each run here has a timeout; its output is read on
+//! threads (a chatty program never blocks on a full pipe) into a bounded
+//! buffer; and every error names the command line, with secrets replaced by
+//! `***`, and the last lines of what the program printed.
+//!
+//! No child outlives the build:
+//! - Unix: every child joins one process group per build process, led by a
+//!   guardian (`sh`) that blocks reading a pipe only this process holds.
+//!   When this process ends, however (an error, a signal, SIGKILL), the pipe
+//!   closes and the guardian kills the whole group, itself included.
+//!   [`interrupt`] (the binary's SIGINT/SIGTERM/SIGHUP handler) kills the
+//!   group at once and runs the cleanups registered with [`on_interrupt`].
+//!   A timed-out or dropped program is killed with its descendants.
+//! - Windows: each child gets a job object that kills the child and its
+//!   descendants when its last handle closes: when the [`Child`] is dropped,
+//!   or when the build process ends, however it ends.
+//!
+//! A program that detaches on purpose (a new session: wine's services, a
+//! daemonised `wineserver`) leaves the group; the module that starts such a
+//! program stops it itself and registers that with [`on_interrupt`]
+//! ([`crate::wine`] does so for its prefixes).
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::error::Hint;
+
+/// Timeout of a quick query (`--version`, `git describe`, `rustc -V`).
+pub const QUICK: Duration = Duration::from_secs(120);
+/// Timeout of one step of a stage (uv installing, makensis, osslsigncode,
+/// openssl, gcc, strip): long enough for a large app on a slow machine.
+pub const STEP: Duration = Duration::from_secs(30 * 60);
+/// Timeout of a build (maturin, a prebuild command, `docker build`).
+pub const BUILD: Duration = Duration::from_secs(3 * 3600);
+/// How long the output of a program that exited is still read: a
+/// descendant that detached with the pipes open would hold them forever.
+/// What the program wrote is read by then; only the end of file is missing.
+const READ_GRACE: Duration = Duration::from_secs(10);
+/// Most bytes of one output stream kept: past it the oldest part is dropped.
+const KEEP_BYTES: usize = 16 << 20;
+/// The end of the output an error shows.
+const TAIL_LINES: usize = 40;
+const TAIL_BYTES: usize = 4000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not run `{command}`")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` did not finish within {secs} s and was stopped{}", with_tail(.tail))]
+    Timeout {
+        command: String,
+        secs: u64,
+        tail: String,
+    },
+    #[error("`{command}` was stopped because the build it was for ended")]
+    Cancelled { command: String },
+    #[error("`{command}` failed ({status}){}", with_tail(.tail))]
+    Failed {
+        command: String,
+        status: String,
+        tail: String,
+    },
+}
+
+fn with_tail(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{tail}")
+    }
+}
+
+impl Error {
+    /// The command line the error is about (secrets redacted).
+    pub fn command(&self) -> &str {
+        match self {
+            Error::Spawn { command, .. }
+            | Error::Timeout { command, .. }
+            | Error::Cancelled { command }
+            | Error::Failed { command, .. } => command,
+        }
+    }
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some("install the program, or put it on PATH".into())
+            }
+            Error::Spawn { .. } => Some("check that the program exists and is executable".into()),
+            Error::Timeout { .. } => Some(
+                "run the command by hand to see where it stops (a prompt, a lock, a network wait)"
+                    .into(),
+            ),
+            Error::Cancelled { .. } => None,
+            Error::Failed { .. } => {
+                Some("read the program's output above; the command runs the same by hand".into())
+            }
+        }
+    }
+}
+
+/// Stops the programs run with it: the running one is killed (its caller
+/// gets [`Error::Cancelled`]), and later ones do not start.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether this, or the whole build ([`interrupt`]), was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst) || interrupted()
+    }
+}
+
+/// What a program printed, and how it ended.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The command line (secrets redacted), for messages.
+    pub command: String,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    secrets: Vec<String>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The last lines of what the program printed (stderr, else stdout),
+    /// bounded and with secrets redacted: what an error shows.
+    pub fn tail(&self) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        tail(&redact(text, &self.secrets))
+    }
+
+    /// Stdout then stderr, as one text.
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// `Ok(self)` when the program succeeded, else [`Error::Failed`].
+    pub fn ok(self) -> Result<Self, Error> {
+        if self.success() {
+            Ok(self)
+        } else {
+            Err(Error::Failed {
+                tail: self.tail(),
+                status: self.status.to_string(),
+                command: self.command,
+            })
+        }
+    }
+}
+
+/// A program to run: `std::process::Command`'s builder, plus a timeout, a
+/// [`Cancel`], the secrets to hide, and stdin as bytes. Stdin is empty
+/// unless given; stdout and stderr are captured. Its `Debug` is the shown
+/// command line (no secret, no environment).
+pub struct Command {
+    inner: std::process::Command,
+    shown: Vec<OsString>,
+    secrets: Vec<String>,
+    timeout: Duration,
+    cancel: Cancel,
+    stdin: Option<Vec<u8>>,
+    inherit_output: bool,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Command").field(&self.shown()).finish()
+    }
+}
+
+impl Command {
+    /// `program`, with the [`STEP`] timeout.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Self {
+            inner: std::process::Command::new(program.as_ref()),
+            shown: vec![program.as_ref().to_owned()],
+            secrets: Vec::new(),
+            timeout: STEP,
+            cancel: Cancel::default(),
+            stdin: None,
+            inherit_output: false,
+        }
+    }
+
+    /// A command another crate built (`cargo_metadata`'s): shown with its
+    /// program and arguments.
+    pub fn from_std(inner: std::process::Command) -> Self {
+        let shown = std::iter::once(inner.get_program().to_owned())
+            .chain(inner.get_args().map(OsStr::to_owned))
+            .collect();
+        Self {
+            inner,
+            shown,
+            secrets: Vec::new(),
+            timeout: STEP,
+            cancel: Cancel::default(),
+            stdin: None,
+            inherit_output: false,
+        }
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.arg(arg.as_ref());
+        self.shown.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self.arg(a);
+        }
+        self
+    }
+
+    /// An argument passed to the program unquoted (Windows: `cmd /C` parses
+    /// its own command line).
+    #[cfg(windows)]
+    pub fn raw_arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        use std::os::windows::process::CommandExt;
+        self.inner.raw_arg(arg.as_ref());
+        self.shown.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.env(key, value);
+        self
+    }
+
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.inner.envs(vars);
+        self
+    }
+
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.inner.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.inner.current_dir(dir);
+        self
+    }
+
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn cancel(&mut self, cancel: &Cancel) -> &mut Self {
+        self.cancel = cancel.clone();
+        self
+    }
+
+    /// A value never shown: replaced by `***` in the command line and in
+    /// the output an error quotes.
+    pub fn secret(&mut self, value: impl Into<String>) -> &mut Self {
+        let v = value.into();
+        if !v.is_empty() {
+            self.secrets.push(v);
+        }
+        self
+    }
+
+    /// Bytes written to the program's stdin (then closed).
+    pub fn stdin(&mut self, bytes: impl Into<Vec<u8>>) -> &mut Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Let the program print to the build's own stdout and stderr (a long
+    /// `docker build` shows its progress) instead of capturing them: the
+    /// [`Output`] then holds no text.
+    pub fn inherit_output(&mut self) -> &mut Self {
+        self.inherit_output = true;
+        self
+    }
+
+    /// The command line as errors show it: quoted like a shell would need,
+    /// secrets and URL credentials redacted.
+    pub fn shown(&self) -> String {
+        let line = self
+            .shown
+            .iter()
+            .map(|a| quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        redact(&line, &self.secrets)
+    }
+
+    /// Run to the end and capture the output; a program that ran and
+    /// failed is an `Ok` whose status says so (see [`Output::ok`]).
+    pub fn output(self) -> Result<Output, Error> {
+        self.output_then(|| ())
+    }
+
+    /// Run, and fail with [`Error::Failed`] unless the program succeeded.
+    pub fn run(self) -> Result<Output, Error> {
+        self.output()?.ok()
+    }
+
+    /// [`Command::output`], calling `exited` once the program exited and
+    /// before its output is read to the end (which waits for whatever
+    /// inherited the pipes, within a grace period).
+    pub fn output_then(mut self, exited: impl FnOnce()) -> Result<Output, Error> {
+        let command = self.shown();
+        let input = self.stdin.take();
+        let (stdout, stderr) = (self.output_stdio(), self.output_stdio());
+        self.inner
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(stdout)
+            .stderr(stderr);
+        let mut child = spawn(&mut self.inner, &command, &self.cancel)?;
+        let out = child.inner.stdout.take().map(read_on_thread);
+        let err = child.inner.stderr.take().map(read_on_thread);
+        if let (Some(bytes), Some(mut pipe)) = (input, child.inner.stdin.take()) {
+            // On a thread: a program may print before it reads all of stdin.
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let status = child.wait_until(self.timeout, &self.cancel);
+        let status = match status {
+            Ok(s) => s,
+            Err(e) => {
+                let deadline = Instant::now() + Duration::from_millis(500);
+                let text = err.map(|r| r.finish(deadline)).unwrap_or_default();
+                return Err(match e {
+                    Stop::Cancelled => Error::Cancelled { command },
+                    Stop::Timeout => Error::Timeout {
+                        command,
+                        secs: self.timeout.as_secs(),
+                        tail: tail(&redact(&text, &self.secrets)),
+                    },
+                });
+            }
+        };
+        exited();
+        let deadline = Instant::now() + READ_GRACE;
+        let stdout = out.map(|r| r.finish(deadline)).unwrap_or_default();
+        let stderr = err.map(|r| r.finish(deadline)).unwrap_or_default();
+        Ok(Output {
+            command,
+            status,
+            stdout,
+            stderr,
+            secrets: self.secrets,
+        })
+    }
+
+    fn output_stdio(&self) -> Stdio {
+        if self.inherit_output {
+            Stdio::inherit()
+        } else {
+            Stdio::piped()
+        }
+    }
+
+    /// Start a program that runs beside the build (a server, a session
+    /// keeper): stdin null unless [`Command::piped_stdin`], output to
+    /// nothing. It is killed when the [`Child`] is dropped.
+    pub fn spawn(mut self, piped_stdin: bool) -> Result<Child, Error> {
+        let command = self.shown();
+        self.inner
+            .stdin(if piped_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawn(&mut self.inner, &command, &self.cancel)
+    }
+}
+
+/// A running program started here: killed (with its descendants) when
+/// dropped, unless it was waited for.
+#[derive(Debug)]
+pub struct Child {
+    inner: std::process::Child,
+    command: String,
+    done: bool,
+    #[cfg(windows)]
+    _job: Option<win32job::Job>,
+}
+
+/// Why a wait ended without the program's exit.
+enum Stop {
+    Timeout,
+    Cancelled,
+}
+
+impl Child {
+    pub fn id(&self) -> u32 {
+        self.inner.id()
+    }
+
+    /// The command line (secrets redacted).
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// The program's stdin, when it was spawned with a pipe there.
+    pub fn stdin(&mut self) -> Option<&mut std::process::ChildStdin> {
+        self.inner.stdin.as_mut()
+    }
+
+    /// Close the program's stdin (it reads the end of file).
+    pub fn close_stdin(&mut self) {
+        self.inner.stdin = None;
+    }
+
+    /// Whether it has exited (it is then reaped).
+    pub fn has_exited(&mut self) -> bool {
+        let exited = !matches!(self.inner.try_wait(), Ok(None));
+        self.done |= exited;
+        exited
+    }
+
+    /// Wait for the program's exit; kill it (and its descendants) after
+    /// `timeout` or when `cancel` is set.
+    pub fn wait(&mut self, timeout: Duration, cancel: &Cancel) -> Result<ExitStatus, Error> {
+        self.wait_until(timeout, cancel).map_err(|stop| match stop {
+            Stop::Cancelled => Error::Cancelled {
+                command: self.command.clone(),
+            },
+            Stop::Timeout => Error::Timeout {
+                command: self.command.clone(),
+                secs: timeout.as_secs(),
+                tail: String::new(),
+            },
+        })
+    }
+
+    fn wait_until(&mut self, timeout: Duration, cancel: &Cancel) -> Result<ExitStatus, Stop> {
+        let start = Instant::now();
+        let mut nap = Duration::from_millis(1);
+        loop {
+            match self.inner.try_wait() {
+                Ok(Some(st)) => {
+                    self.done = true;
+                    return Ok(st);
+                }
+                Ok(None) if cancel.is_cancelled() => break,
+                Ok(None) if start.elapsed() < timeout => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(20));
+                }
+                _ => break,
+            }
+        }
+        self.kill();
+        Err(if cancel.is_cancelled() {
+            Stop::Cancelled
+        } else {
+            Stop::Timeout
+        })
+    }
+
+    /// Send `signal`-like stop: SIGINT on Unix (for programs that clean up
+    /// on it), nothing elsewhere. Returns whether it was sent.
+    pub fn interrupt(&self) -> bool {
+        #[cfg(unix)]
+        {
+            use rustix::process::{kill_process, Pid, Signal};
+            Pid::from_raw(self.inner.id() as i32)
+                .is_some_and(|p| kill_process(p, Signal::INT).is_ok())
+        }
+        #[cfg(not(unix))]
+        false
+    }
+
+    /// Kill the program and its descendants, and reap it.
+    pub fn kill(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            // Descendants first, so none is reparented out of reach meanwhile;
+            // twice, for those that forked during the first pass.
+            for _ in 0..2 {
+                for pid in descendants(self.inner.id()) {
+                    if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                        let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                    }
+                }
+            }
+        }
+        let _ = self.inner.kill();
+        let _ = self.inner.wait();
+        self.done = true;
+        #[cfg(windows)]
+        drop(self._job.take());
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.done && matches!(self.inner.try_wait(), Ok(None)) {
+            self.kill();
+        }
+    }
+}
+
+/// Start `cmd` as a child of the build (see the module doc).
+fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Result<Child, Error> {
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled {
+            command: command.to_owned(),
+        });
+    }
+    let spawn_err = |source| Error::Spawn {
+        command: command.to_owned(),
+        source,
+    };
+    #[cfg(unix)]
+    let inner = {
+        use std::os::unix::process::CommandExt;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            if let Some(g) = guardian::group() {
+                cmd.process_group(g);
+            }
+            match cmd.spawn() {
+                Ok(c) => break c,
+                // The group is gone (its guardian was killed): start another.
+                Err(e) if e.raw_os_error() == Some(1) && tries < 3 => guardian::reset(),
+                Err(e) => return Err(spawn_err(e)),
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let inner = cmd.spawn().map_err(spawn_err)?;
+    #[cfg(windows)]
+    let job = {
+        use std::os::windows::io::AsRawHandle;
+        let mut info = win32job::ExtendedLimitInfo::new();
+        info.limit_kill_on_job_close();
+        win32job::Job::create_with_limit_info(&info)
+            .ok()
+            .filter(|job| job.assign_process(inner.as_raw_handle() as isize).is_ok())
+    };
+    let mut child = Child {
+        inner,
+        command: command.to_owned(),
+        done: false,
+        #[cfg(windows)]
+        _job: job,
+    };
+    // Interrupted while it started: it joined the group after the kill.
+    if interrupted() {
+        child.kill();
+        return Err(Error::Cancelled {
+            command: command.to_owned(),
+        });
+    }
+    Ok(child)
+}
+
+/// The guardian of this process's children (Unix): see the module doc.
+#[cfg(unix)]
+mod guardian {
+    use std::sync::{Mutex, PoisonError};
+
+    /// Its script: wait for the end of stdin (the build process ended),
+    /// then kill the process group (`0`: its own, which it leads).
+    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; kill -KILL 0";
+
+    struct Guardian {
+        pgid: i32,
+        /// The write end of its stdin: closed only when this process ends.
+        _pipe: std::io::PipeWriter,
+        child: std::process::Child,
+    }
+
+    static GUARDIAN: Mutex<Option<Guardian>> = Mutex::new(None);
+
+    /// The process group children join, starting its guardian on first use;
+    /// `None` when no guardian can start (children then stay in the build's
+    /// own group, which a terminal's Ctrl-C still reaches).
+    pub fn group() -> Option<i32> {
+        let mut g = GUARDIAN.lock().unwrap_or_else(PoisonError::into_inner);
+        if g.is_none() {
+            *g = start();
+        }
+        g.as_ref().map(|g| g.pgid)
+    }
+
+    /// Forget a guardian that is gone (the next child starts a new one).
+    pub fn reset() {
+        let mut g = GUARDIAN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(mut old) = g.take() {
+            let _ = old.child.kill();
+            let _ = old.child.wait();
+        }
+    }
+
+    /// The group's id, if a guardian runs.
+    pub fn current() -> Option<i32> {
+        GUARDIAN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|g| g.pgid)
+    }
+
+    fn start() -> Option<Guardian> {
+        use std::os::unix::process::CommandExt;
+        let (reader, writer) = std::io::pipe().ok()?;
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", SCRIPT])
+            .stdin(reader)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        Some(Guardian {
+            pgid: child.id() as i32,
+            _pipe: writer,
+            child,
+        })
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`interrupt`] was called: no program starts any more.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+type Action = Arc<dyn Fn() + Send + Sync>;
+
+fn actions() -> &'static Mutex<BTreeMap<u64, Action>> {
+    static ACTIONS: OnceLock<Mutex<BTreeMap<u64, Action>>> = OnceLock::new();
+    ACTIONS.get_or_init(|| Mutex::new(BTreeMap::new()))
+}
+
+/// A cleanup [`interrupt`] runs while this guard lives (dropping it, on the
+/// normal path, removes the cleanup).
+#[must_use = "the cleanup is removed when this guard is dropped"]
+#[derive(Debug)]
+pub struct OnInterrupt(u64);
+
+impl Drop for OnInterrupt {
+    fn drop(&mut self) {
+        actions()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
+/// Register `cleanup` for [`interrupt`]: what must not outlive an
+/// interrupted build besides its children (a folder of secrets, a wine
+/// prefix's detached programs). It runs on the signal handler's thread
+/// while the build's threads may still run: it must not take their locks.
+pub fn on_interrupt(cleanup: impl Fn() + Send + Sync + 'static) -> OnInterrupt {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::SeqCst);
+    actions()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id, Arc::new(cleanup));
+    OnInterrupt(id)
+}
+
+/// The build was interrupted (a signal): start no program any more, kill
+/// every running one with its descendants, and run the registered cleanups.
+/// The caller exits afterwards.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    #[cfg(unix)]
+    if let Some(pgid) = guardian::current().and_then(rustix::process::Pid::from_raw) {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    let cleanups: Vec<Action> = actions()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .cloned()
+        .collect();
+    for c in cleanups {
+        c();
+    }
+}
+
+/// The live descendants of `pid` (Linux: from `/proc/*/stat`).
+#[cfg(target_os = "linux")]
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let Ok(rd) = fs_err::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = fs_err::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // `pid (comm) state ppid …`; comm may hold spaces and parens.
+            let rest = &stat[stat.rfind(')')? + 1..];
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(p, pp)| *pp == parent && !found.contains(p))
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// One output stream, read to its end on a thread.
+struct Reader {
+    buf: Arc<Mutex<Kept>>,
+    done: mpsc::Receiver<()>,
+}
+
+/// The bytes of a stream, at most about [`KEEP_BYTES`] of its end.
+#[derive(Default)]
+struct Kept {
+    bytes: Vec<u8>,
+    dropped: u64,
+}
+
+fn read_on_thread(mut r: impl Read + Send + 'static) -> Reader {
+    let buf = Arc::new(Mutex::new(Kept::default()));
+    let (tx, done) = mpsc::channel();
+    let b = Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let mut k = b.lock().unwrap_or_else(PoisonError::into_inner);
+                    k.bytes.extend_from_slice(&chunk[..n]);
+                    if k.bytes.len() > 2 * KEEP_BYTES {
+                        let cut = k.bytes.len() - KEEP_BYTES;
+                        k.bytes.drain(..cut);
+                        k.dropped += cut as u64;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = tx.send(());
+    });
+    Reader { buf, done }
+}
+
+impl Reader {
+    /// What was read when the stream ended, or at `deadline`.
+    fn finish(self, deadline: Instant) -> String {
+        let _ = self
+            .done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        let k = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = String::from_utf8_lossy(&k.bytes).into_owned();
+        if k.dropped > 0 {
+            format!("[{} bytes of output left out]\n{text}", k.dropped)
+        } else {
+            text
+        }
+    }
+}
+
+/// The last [`TAIL_LINES`] non-blank lines of `text`, at most about
+/// [`TAIL_BYTES`].
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut kept = Vec::new();
+    let mut size = 0;
+    for l in lines.iter().rev().take(TAIL_LINES) {
+        size += l.len() + 1;
+        if size > TAIL_BYTES && !kept.is_empty() {
+            break;
+        }
+        kept.push(if l.len() > TAIL_BYTES {
+            let mut cut = l.len() - TAIL_BYTES;
+            while !l.is_char_boundary(cut) {
+                cut += 1;
+            }
+            &l[cut..]
+        } else {
+            l
+        });
+    }
+    kept.reverse();
+    kept.join("\n")
+}
+
+/// `text` with each secret, and the credentials of each URL in it
+/// (`scheme://user:password@host`), replaced by `***`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        out = out.replace(s.as_str(), "***");
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        result.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '\'')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                result.push_str("***");
+                result.push_str(&authority[at..]);
+            }
+            None => result.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    result.push_str(rest);
+    result
+}
+
+/// `arg` as a POSIX shell reads it back: bare when it is made of safe
+/// characters, else single-quoted.
+fn quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%^\\".contains(c);
+    if !arg.is_empty() && arg.chars().all(safe) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

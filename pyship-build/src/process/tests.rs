@@ -1,0 +1,286 @@
+use super::*;
+
+/// A cancelled run stops its program at once, and a run after the cancel
+/// does not start one.
+#[cfg(unix)]
+#[test]
+fn cancel_stops_the_running_program() {
+    let cancel = Cancel::default();
+    let stop = cancel.clone();
+    let t = Instant::now();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stop.cancel();
+    });
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30").cancel(&cancel);
+    let r = cmd.output();
+    killer.join().unwrap();
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let mut again = Command::new("true");
+    again.cancel(&cancel);
+    let r = again.output();
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+}
+
+/// Whether a process runs (a zombie does not count).
+#[cfg(target_os = "linux")]
+fn alive(pid: u32) -> bool {
+    fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
+        state != Some("Z")
+    })
+}
+
+/// Poll `cond` until it holds or `within` passed.
+#[cfg(target_os = "linux")]
+fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A program past its timeout is killed with the programs it started, and
+/// the error names the command line and the end of its output.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_timeout_kills_the_program_and_its_descendants() {
+    let d = tempfile::tempdir().unwrap();
+    let pids = d.path().join("pids");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "sleep 300 & echo $! > {0}; sh -c 'sleep 301 & echo $! >> {0}; wait' & echo started >&2; wait",
+            pids.display()
+        ))
+        .timeout(Duration::from_millis(1500));
+    let t = Instant::now();
+    let e = cmd.output().unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Timeout { .. }), "{msg}");
+    assert!(
+        msg.starts_with("`sh -c 'sleep 300 & echo $! > ") && msg.contains("within 1 s"),
+        "{msg}"
+    );
+    assert!(msg.ends_with(":\nstarted"), "{msg}");
+    assert!(e.hint().is_some());
+    let text = fs_err::read_to_string(&pids).unwrap();
+    let pids: Vec<u32> = text.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(pids.len(), 2, "{text}");
+    for p in pids {
+        assert!(eventually(Duration::from_secs(5), || !alive(p)), "{p} runs");
+    }
+}
+
+/// A failure names the command line with its secrets and URL credentials
+/// redacted, and quotes a bounded tail of the output, redacted too.
+#[cfg(unix)]
+#[test]
+fn a_failure_shows_the_redacted_command_and_a_bounded_tail() {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("for i in $(seq 1 5000); do echo \"line $i hunter2\" >&2; done; exit 3")
+        .arg("https://user:hunter2-token@example.invalid/simple")
+        .secret("hunter2");
+    let e = cmd.run().unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Failed { .. }), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(msg.contains("https://***@example.invalid/simple"), "{msg}");
+    assert!(msg.contains("exit status: 3"), "{msg}");
+    assert!(msg.ends_with("line 5000 ***"), "{msg}");
+    assert!(msg.lines().count() <= TAIL_LINES + 1, "{msg}");
+    assert!(msg.len() < TAIL_BYTES + 500, "{}", msg.len());
+}
+
+/// Stdin gets the given bytes; the output is read whole.
+#[cfg(unix)]
+#[test]
+fn stdin_bytes_reach_the_program_and_output_is_whole() {
+    let big: String = (0..20_000).map(|i| format!("{i}\n")).collect();
+    let mut cmd = Command::new("cat");
+    cmd.stdin(big.clone());
+    let out = cmd.run().unwrap();
+    assert_eq!(out.stdout, big);
+    assert_eq!(out.command, "cat");
+}
+
+/// A program that exited while something it started holds its output open
+/// is done after the grace period, with everything it printed.
+#[cfg(unix)]
+#[test]
+fn a_detached_pipe_holder_does_not_keep_the_run_waiting() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo printed; sleep 30 & exit 0"]);
+    let t = Instant::now();
+    let out = cmd.run().unwrap();
+    assert_eq!(out.stdout.trim(), "printed");
+    let waited = t.elapsed();
+    assert!(
+        waited >= READ_GRACE && waited < READ_GRACE + Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn quoting_and_redaction() {
+    assert_eq!(quote("plain-arg_1.txt"), "plain-arg_1.txt");
+    assert_eq!(quote("two words"), "'two words'");
+    assert_eq!(quote("it's"), r"'it'\''s'");
+    assert_eq!(quote(""), "''");
+    let secrets = vec!["s3cr3t".to_owned()];
+    assert_eq!(
+        redact("a s3cr3t b https://u:p@h/x git://h/y ssh://tok@h", &secrets),
+        "a *** b https://***@h/x git://h/y ssh://***@h"
+    );
+    let long: String = (0..100).map(|i| format!("{i}\n\n")).collect();
+    let t = tail(&long);
+    assert_eq!(t.lines().count(), TAIL_LINES);
+    assert!(t.ends_with("99"));
+    let wide = "é".repeat(TAIL_BYTES);
+    assert!(tail(&wide).len() <= TAIL_BYTES);
+}
+
+/// The helper the tests below run in a process of their own: it starts the
+/// programs named by `PYSHIP_TEST_SPAWN` (shell commands, `;`-separated
+/// lists are one each), prints their pids, then does what
+/// `PYSHIP_TEST_THEN` says: `wait` (until killed) or `interrupt`.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "run by the tests below in a process of their own"]
+fn child_process_helper() {
+    let Ok(spawn) = std::env::var("PYSHIP_TEST_SPAWN") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let secret = d.path().join("secret");
+    fs_err::write(&secret, "x").unwrap();
+    let s = secret.clone();
+    let _cleanup = on_interrupt(move || {
+        let _ = fs_err::remove_file(&s);
+    });
+    let mut held = Vec::new();
+    for script in spawn.split("||") {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        let child = c.spawn(false).unwrap();
+        writeln!(std::io::stdout(), "\npid {}", child.id()).unwrap();
+        held.push(child);
+    }
+    writeln!(std::io::stdout(), "\nsecret {}", secret.display()).unwrap();
+    std::io::stdout().flush().unwrap();
+    match std::env::var("PYSHIP_TEST_THEN").as_deref() {
+        Ok("interrupt") => {
+            std::thread::sleep(Duration::from_millis(200));
+            interrupt();
+            let r = Command::new("true").output();
+            writeln!(
+                std::io::stdout(),
+                "\nafter {}",
+                matches!(r, Err(Error::Cancelled { .. }))
+            )
+            .unwrap();
+            std::io::stdout().flush().unwrap();
+            std::process::exit(0);
+        }
+        _ => std::thread::sleep(Duration::from_secs(600)),
+    }
+}
+
+/// Runs [`child_process_helper`] in a process of its own; returns it (the
+/// caller waits for it), the pids it printed once it printed them all, its
+/// secret file, and its later lines.
+#[cfg(target_os = "linux")]
+#[allow(clippy::zombie_processes)]
+fn helper(
+    spawn: &str,
+    then: &str,
+) -> (
+    std::process::Child,
+    Vec<u32>,
+    std::path::PathBuf,
+    mpsc::Receiver<String>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "process::tests::child_process_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("PYSHIP_TEST_SPAWN", spawn)
+        .env("PYSHIP_TEST_THEN", then)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut pids = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(p) = line.strip_prefix("pid ") {
+            pids.push(p.parse().unwrap());
+        }
+        if let Some(s) = line.strip_prefix("secret ") {
+            let secret = std::path::PathBuf::from(s);
+            // Keep reading on a thread: the helper's later lines.
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for l in lines.map_while(Result::ok) {
+                    let _ = tx.send(l);
+                }
+            });
+            return (child, pids, secret, rx);
+        }
+    }
+    panic!("the helper printed no secret line");
+}
+
+/// A build killed with SIGKILL runs no handler at all: its children still
+/// end, with what they started, because the guardian of their process
+/// group sees the build's pipe close.
+#[cfg(target_os = "linux")]
+#[test]
+fn children_end_when_the_build_is_killed() {
+    let (mut h, pids, _, _) = helper("sleep 300||sh -c 'sleep 302; :'", "wait");
+    assert_eq!(pids.len(), 2);
+    let grandchildren: Vec<u32> = pids.iter().flat_map(|p| descendants(*p)).collect();
+    assert!(!grandchildren.is_empty(), "the second child started sleep");
+    assert!(pids.iter().all(|p| alive(*p)));
+    h.kill().unwrap();
+    h.wait().unwrap();
+    for p in pids.iter().chain(&grandchildren) {
+        assert!(
+            eventually(Duration::from_secs(5), || !alive(*p)),
+            "{p} outlived the killed build"
+        );
+    }
+}
+
+/// [`interrupt`] kills every running child and runs the registered
+/// cleanups, and no program starts after it.
+#[cfg(target_os = "linux")]
+#[test]
+fn interrupt_kills_children_and_runs_cleanups() {
+    let (mut h, pids, secret, rest) = helper("sleep 300||sleep 301", "interrupt");
+    let status = h.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = rest.iter().collect();
+    assert!(rest.iter().any(|l| l == "after true"), "{rest:?}");
+    for p in &pids {
+        assert!(
+            eventually(Duration::from_secs(5), || !alive(*p)),
+            "{p} outlived the interrupt"
+        );
+    }
+    assert!(!secret.exists(), "the cleanup ran");
+}
