@@ -228,9 +228,12 @@ pub fn uv_workspace_root(dir: &Path, name: &str) -> Option<PathBuf> {
 
 /// The Cargo workspace members that carry a maturin pyproject.toml beside
 /// their Cargo.toml, by normalized name (the app's own pyproject excluded).
-fn cargo_member_projects(project: &Project, app: &Path) -> BTreeMap<String, (PathBuf, PathBuf)> {
+fn cargo_member_projects(
+    member_manifests: &[PathBuf],
+    app: &Path,
+) -> BTreeMap<String, (PathBuf, PathBuf)> {
     let mut out = BTreeMap::new();
-    for manifest in &project.member_manifests {
+    for manifest in member_manifests {
         let Some(dir) = manifest.parent() else {
             continue;
         };
@@ -273,7 +276,17 @@ pub fn find(
     extras: &[String],
     groups: &[String],
 ) -> Result<Vec<LocalPackage>, Error> {
-    let members = cargo_member_projects(project, &app.path);
+    find_among(&project.member_manifests, app, extras, groups)
+}
+
+/// [`find`], with the Cargo workspace members' manifests given.
+fn find_among(
+    member_manifests: &[PathBuf],
+    app: &Pyproject,
+    extras: &[String],
+    groups: &[String],
+) -> Result<Vec<LocalPackage>, Error> {
+    let members = cargo_member_projects(member_manifests, &app.path);
     let mut found: Vec<LocalPackage> = Vec::new();
     // (project whose requirements to scan, its requirements)
     let mut queue: Vec<(Pyproject, Vec<String>)> = {
@@ -438,6 +451,85 @@ mod tests {
         );
         assert_eq!(requirement_name("pkg @ file:///a/b"), Some("pkg"));
         assert_eq!(requirement_name(""), None);
+    }
+
+    /// Every way a dependency is local: a `path` source, a uv workspace
+    /// member, a direct reference, a Cargo member's maturin project; local
+    /// packages of local packages; an extra only when configured; and
+    /// dependencies that are none of these stay with the index.
+    #[test]
+    fn local_packages_are_found_every_way() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(&p, text).unwrap();
+        };
+        write(
+            "pyproject.toml",
+            "[project]\nname = \"root\"\n[tool.uv.workspace]\nmembers = [\"libs/*\", \"app\"]\n",
+        );
+        let core_url = format!("file://{}", root.join("far/core%20x").display());
+        write(
+            "app/pyproject.toml",
+            &format!(
+                "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"Lib_A>=1\", \"core-x @ {core_url}\", \"rustcore\"]\n[project.optional-dependencies]\nextra = [\"by-path\"]\n[tool.uv.sources]\nlib-a = {{ workspace = true }}\nby-path = {{ path = \"../side\" }}\n"
+            ),
+        );
+        write(
+            "libs/lib_a/pyproject.toml",
+            "[project]\nname = \"lib-a\"\ndependencies = [\"nested\", \"six\"]\n[tool.uv.sources]\nnested = { path = \"../../nested\" }\n",
+        );
+        write("nested/pyproject.toml", "[project]\nname = \"nested\"\n");
+        write("side/pyproject.toml", "[project]\nname = \"by-path\"\n");
+        write(
+            "far/core x/pyproject.toml",
+            "[project]\nname = \"core-x\"\n",
+        );
+        write(
+            "crates/rustcore/pyproject.toml",
+            "[project]\nname = \"rustcore\"\n[build-system]\nbuild-backend = \"maturin\"\n",
+        );
+        write(
+            "crates/rustcore/Cargo.toml",
+            "[package]\nname = \"rustcore\"\n",
+        );
+        let app = Pyproject::read(&root.join("app/pyproject.toml")).unwrap();
+        let members = [root.join("crates/rustcore/Cargo.toml")];
+        let names = |extras: &[String]| -> Vec<(String, String)> {
+            find_among(&members, &app, extras, &[])
+                .unwrap()
+                .into_iter()
+                .map(|l| {
+                    let via = match l.via {
+                        Via::UvSourcePath { .. } => "path",
+                        Via::UvWorkspace => "workspace",
+                        Via::DirectReference { .. } => "direct",
+                        Via::CargoMember { .. } => "cargo",
+                    };
+                    (l.dist, via.to_owned())
+                })
+                .collect()
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        let mut found = names(&[]);
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                pair("core_x", "direct"),
+                pair("lib_a", "workspace"),
+                pair("nested", "path"),
+                pair("rustcore", "cargo"),
+            ]
+        );
+        assert!(names(&["extra".into()]).contains(&pair("by_path", "path")));
+
+        // A source that leads nowhere is an error naming it.
+        write("side/pyproject.toml", "[project]\nname = \"renamed\"\n");
+        let e = find_among(&members, &app, &["extra".into()], &[]).unwrap_err();
+        assert!(matches!(e, Error::WrongName { .. }), "{e}");
     }
 
     #[test]
