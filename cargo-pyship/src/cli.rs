@@ -78,6 +78,9 @@ pub enum Command {
     Bundle(BundleArgs),
     /// Build the Windows installer (builds the Windows bundle when missing)
     Installer(InstallerArgs),
+    /// Build (or reuse) a bundle and run its app as a user starts it
+    /// (Windows: under wine), passing ARGS; exits with the app's exit code
+    Run(RunArgs),
     /// Strip a site-packages directory
     Strip(StripArgs),
     /// Write THIRD-PARTY-LICENSES.txt into the bundle trees (also a bundle step)
@@ -220,6 +223,25 @@ pub struct InstallerArgs {
     /// Fail when pyship.lock would change (as `cargo build --locked`)
     #[arg(long)]
     pub locked: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The bundle to run [default: this host's platform]
+    #[arg(long, value_enum)]
+    pub target: Option<StripPlatform>,
+    /// Use this version instead of detecting it
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Output directory (default: dist/ next to the manifest)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Make no network requests when the bundle has to be built
+    #[arg(long)]
+    pub offline: bool,
+    /// Arguments for the app (after `--`), after the configured `args`
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

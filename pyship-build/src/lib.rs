@@ -25,10 +25,11 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release (and the release plan)  build_script  fetch
+//! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
 //!      |
 //! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
+//!      |          crates
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
@@ -57,6 +58,8 @@ pub mod cache;
 pub mod config;
 #[cfg(feature = "net")]
 pub mod context;
+#[cfg(feature = "net")]
+pub mod crates;
 #[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
@@ -107,6 +110,8 @@ pub mod release;
 pub mod render;
 #[cfg(feature = "net")]
 pub mod report;
+#[cfg(feature = "net")]
+pub mod run;
 #[cfg(feature = "net")]
 pub mod sbom;
 #[cfg(feature = "net")]

@@ -238,28 +238,22 @@ impl Plan {
             t
         };
         let tag = version.version.tag();
-        // What a release of every target produces; this run's are among them.
-        let every = all_artifacts(&config, &file_name, &tag, &out_dir);
-        let artifacts: Vec<Artifact> = every
-            .iter()
-            .filter(|a| a.platform.is_none_or(|p| targets.contains(&p)))
-            .cloned()
-            .collect();
+        let artifacts = artifacts_for(&targets, &file_name, &tag, &config, &out_dir);
         let lock = DependencyLock::detect(&project, pyproject);
         let local_packages =
             crate::local_deps::find(&project, pyproject, &all_extras(&config), &config.groups)?;
         let commit = git_head(&project.config_dir);
         let epoch = Epoch::resolve(env, &project.config_dir);
-        // The update helper restarts the app as the Windows launchers start it.
-        // Its asset list is the whole release's, whichever targets this run
-        // builds: `bundle --target windows` alone makes the same zip as a
-        // full release.
+        // The update helper restarts the app as the Windows launchers start
+        // it. The updater is told every platform's assets, whichever targets
+        // this run builds: a bundle's files must not depend on the others
+        // built beside it (its installer would be rebuilt for nothing).
         let update = update_settings(
             &config,
             env,
             &version.version,
             launch.module_for(Platform::Windows),
-            &every,
+            &artifacts_for(&Platform::ALL, &file_name, &tag, &config, &out_dir),
         );
         Ok(Self {
             name: config.name.clone(),
@@ -365,8 +359,14 @@ impl DependencyLock {
     }
 }
 
-/// Every artifact a release of all targets writes into `out_dir`.
-fn all_artifacts(config: &Config, file_name: &str, tag: &str, out_dir: &Path) -> Vec<Artifact> {
+/// The artifacts of `targets`, then the manifest and the checksums.
+fn artifacts_for(
+    targets: &[Platform],
+    file_name: &str,
+    tag: &str,
+    config: &Config,
+    out_dir: &Path,
+) -> Vec<Artifact> {
     let mut artifacts = Vec::new();
     let mut push = |kind, platform, file_name: String| {
         artifacts.push(Artifact {
@@ -376,7 +376,7 @@ fn all_artifacts(config: &Config, file_name: &str, tag: &str, out_dir: &Path) ->
             file_name,
         })
     };
-    for t in Platform::ALL {
+    for &t in targets {
         push(
             ArtifactKind::Bundle,
             Some(t),
@@ -617,12 +617,13 @@ mod tests {
         assert_eq!(args, crate::launch::LAUNCHER_MODULE);
     }
 
-    /// The updater's asset list (written into every bundle) is the whole
-    /// release's: a Windows-only build bundles the same settings as a full
-    /// one, so its zip has the same bytes.
+    /// A bundle's files do not depend on the other targets built beside it:
+    /// the updater's settings (in every bundle) are the same for `--target
+    /// windows` and `--target all`, so alternating them does not rebuild the
+    /// installer.
     #[test]
-    fn update_assets_do_not_depend_on_the_targets_built() {
-        let settings = |targets: Vec<Platform>| {
+    fn the_updater_settings_do_not_depend_on_the_targets_built() {
+        let update = |targets: Vec<Platform>| {
             let base = tempfile::tempdir().unwrap();
             let out_dir = base.path().join("dist");
             let opts = Options {
@@ -632,23 +633,12 @@ mod tests {
             };
             let env = Env::from_pairs(Vec::<(String, String)>::new());
             let plan = Plan::build(hello(), &env, &opts).expect("plan");
-            (plan.artifacts.len(), plan.update.expect("update is on"))
+            plan.update.expect("update is on")
         };
-        let (n_all, all) = settings(vec![]);
-        let (n_win, win) = settings(vec![Platform::Windows]);
-        let (_, linux) = settings(vec![Platform::Linux]);
-        assert!(
-            n_win < n_all,
-            "the run's own artifacts still follow --target"
-        );
-        assert_eq!(win, all);
-        assert_eq!(linux, all);
-        assert!(
-            all.assets.contains_key("portable-linux"),
-            "{:?}",
-            all.assets
-        );
-        assert!(all.assets.contains_key("installer"), "{:?}", all.assets);
+        let windows = update(vec![Platform::Windows]);
+        assert_eq!(windows, update(vec![]));
+        assert_eq!(windows, update(vec![Platform::Linux]));
+        assert!(windows.assets.contains_key("portable-linux"), "{windows:?}");
     }
 
     /// The epoch: SOURCE_DATE_EPOCH, else HEAD's commit time, else 1980.

@@ -122,6 +122,20 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
+    // So does a runtime that cannot be had (a download, a pin, a host Python),
+    // and a lock that is stale, broken, or (`--locked`) would change.
+    for &platform in &plan.targets {
+        crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
+            platform,
+            source: e.into(),
+        })?;
+        if crate::bundle::pins_early(platform) {
+            crate::pins::for_target(plan, platform, ctx).map_err(|e| Error::Bundle {
+                platform,
+                source: crate::deps::Error::from(e).into(),
+            })?;
+        }
+    }
 
     let targets = plan
         .project

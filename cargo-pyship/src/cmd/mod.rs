@@ -20,6 +20,7 @@ mod licenses;
 mod plan;
 mod publish;
 mod release;
+mod run;
 mod strip;
 mod update;
 mod version;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Version(a) => version::run(g, a, &env, out),
         Command::Bundle(a) => bundle::run(g, a, &env, out),
         Command::Installer(a) => installer::run(g, a, &env, out),
+        Command::Run(a) => run::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
         Command::Licenses(a) => licenses::run(g, a, &env, out),
         Command::Docker(a) => docker::run(g, a, &env, out),

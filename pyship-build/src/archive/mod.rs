@@ -75,7 +75,7 @@ impl Options {
         Self {
             mtime: Some(plan.epoch.seconds),
             threads: None,
-            cache: Some(ctx.cache.bucket(entry_cache::BUCKET)),
+            cache: Some(ctx.cache.marked(entry_cache::BUCKET)),
         }
     }
 

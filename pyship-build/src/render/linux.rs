@@ -8,7 +8,8 @@
 //! folder's path escaped for systemd (`%` → `%%`; a path with quotes,
 //! backslashes or control characters is refused, as systemd refuses such an
 //! executable). `install-service.sh --print-unit` shows the result without
-//! installing.
+//! installing; `--user NAME` makes the service run as NAME (checked like
+//! `linux.user`, and that it exists and can run `run.sh`).
 
 use std::path::{Path, PathBuf};
 
@@ -152,7 +153,12 @@ pub fn files(
             mode: 0o755,
             contents: templates.render(
                 INSTALL_SERVICE,
-                minijinja::context! { name => &plan.name, service => &service, unit => unit_text },
+                minijinja::context! {
+                    name => &plan.name,
+                    service => &service,
+                    unit => unit_text,
+                    user => linux.user.as_deref().unwrap_or(""),
+                },
             )?,
         });
         out.push(File {

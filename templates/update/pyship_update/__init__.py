@@ -16,18 +16,28 @@ it. `apply()` unpacks it there and starts a detached helper (`update.sh`,
 bundle's folders, starts the new version, checks that it comes up and rolls
 back when it does not. `data/` is never touched.
 
+Everything the server says is hostile until checked: every field read from
+it is type-checked (`_field`), every name used on disk is a plain file name
+(`_asset_name`, `_entry_name`), archive members and links must stay inside
+the new bundle folder (`_extract`), and any of that failing is an
+`UpdateError` raised before anything is written (or after removing what this
+call wrote).
+
 The bundle's settings (server, repository, current version, channel, asset
 names) are in `pyship_update.json` next to this package, written by
 `cargo pyship bundle`. A token, when the repository needs one, is read from the
-environment variable that file names; it is never stored.
+environment variable that file names; it is never stored, and it is sent only
+to the API's own origin (scheme, host and port).
 """
 
 import hashlib
+import http.client
 import ipaddress
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -55,10 +65,30 @@ CONFIG_NAME = "pyship_update.json"
 #: The staging folder, inside the app's folder.
 STAGING = ".pyship-update"
 INSTALL_TYPES = ("installer", "portable-windows", "portable-linux", "docker", "dev")
+#: What the asset of each install type that updates in place must be named like.
+ASSET_SUFFIX = {"portable-linux": ".tar.gz", "portable-windows": ".zip", "installer": ".exe"}
+#: Top-level entries of the bundle folder that an update never replaces
+#: (compared without case: Windows file names are case-insensitive).
+KEEP = ("data", "logs", STAGING)
 _TIMEOUT = 30
 _CHUNK = 1 << 16
 # A lock older than this whose owner cannot be seen is left over from a crash.
 _STALE_LOCK_SECONDS = 3600
+# Bounds on what a server may make this process read or write.
+_MAX_JSON = 8 << 20
+_MAX_SMALL = 1 << 20
+_MAX_ASSET = 1 << 36
+_MAX_MEMBERS = 500000
+# Seconds a listing or a small file may take in total (the socket timeout
+# bounds each read; this bounds a server that trickles).
+_SMALL_DEADLINE = 120
+# A download may take this long plus one second per _MIN_RATE bytes.
+_DOWNLOAD_DEADLINE = 300
+_MIN_RATE = 16 << 10
+_MALFORMED_HINT = (
+    "the server's answer is not what cargo-pyship publishes; nothing was changed. "
+    "Check the server URL, or publish the release again with `cargo pyship publish`"
+)
 
 
 class UpdateError(Exception):
@@ -73,15 +103,15 @@ class UpdateError(Exception):
 # ------------------------------------------------------------------ versions
 
 _VERSION = re.compile(
-    r"""^\s*v?
+    r"""^v?
     (?:(?P<epoch>\d+)!)?
     (?P<release>\d+(?:\.\d+)*)
     (?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>\d+)?)?
     (?:-(?P<post_n1>\d+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>\d+)?)?
     (?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>\d+)?)?
     (?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?
-    \s*$""",
-    re.VERBOSE | re.IGNORECASE,
+    \Z""",
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
 _PRE = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "c": 2, "rc": 2, "pre": 2, "preview": 2}
 
@@ -90,9 +120,9 @@ class Version:
     """A PEP 440 version (also read from tags: `v1.2.3`, `v1.2.3-rc.1`)."""
 
     def __init__(self, text):
-        m = _VERSION.match(text)
+        m = _VERSION.match(text) if isinstance(text, str) and len(text) <= 128 else None
         if not m:
-            raise ValueError("not a version: %r" % text)
+            raise ValueError("not a version: %r" % (text,))
         self.text = text
         release = tuple(int(x) for x in m.group("release").split("."))
         while len(release) > 1 and release[-1] == 0:
@@ -150,6 +180,151 @@ def parse_version(text):
     return Version(text)
 
 
+# ------------------------------------------------------------------ what a server says
+
+_MISSING = object()
+_KIND_NAMES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
+
+
+def _show(value, limit=80):
+    """`value` for a message: printable ASCII, quoted, cut at `limit`."""
+    if isinstance(value, (list, dict)):
+        return _kind_of(value)
+    if not isinstance(value, str):
+        text = ascii(value)
+        return text[:limit] + ("..." if len(text) > limit else "")
+    return ascii(value[:limit]) + ("..." if len(value) > limit else "")
+
+
+def _clean(text, limit=200):
+    """Free text from a server (a reason, a message) for a message: control
+    characters and non-ASCII escaped, cut at `limit`."""
+    text = str(text)
+    out = ascii(text[:limit])[1:-1]
+    return out + ("..." if len(text) > limit else "")
+
+
+def _kind_of(value):
+    if value is _MISSING:
+        return "missing"
+    if value is None:
+        return "null"
+    for kind in (bool, int, str, list, dict):
+        if isinstance(value, kind):
+            return _KIND_NAMES[kind]
+    return "a number" if isinstance(value, float) else type(value).__name__
+
+
+def _typed(value, kind, what, optional=False):
+    """`value` when it is a `kind` (str, int, bool, list or dict; `True` is
+    not an int here), or `None` when `optional` and it is null or missing.
+    Anything else is an `UpdateError` naming `what`."""
+    if optional and (value is None or value is _MISSING):
+        return None
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise UpdateError(
+        "%s is %s, expected %s%s" % (what, _kind_of(value), _KIND_NAMES[kind], " or null" if optional else ""),
+        hint=_MALFORMED_HINT,
+    )
+
+
+def _field(obj, key, kind, where, optional=False):
+    """`obj[key]` checked by :func:`_typed`; `obj` must be an object."""
+    _typed(obj, dict, where)
+    return _typed(obj.get(key, _MISSING), kind, "%s of %s" % (key, where), optional)
+
+
+def _size(value, what):
+    """A size in bytes: a whole number from 1 to 64 GiB."""
+    _typed(value, int, what)
+    if not 0 < value <= _MAX_ASSET:
+        raise UpdateError("%s is %d bytes, which no release asset is" % (what, value), hint=_MALFORMED_HINT)
+    return value
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+
+def _sha256_field(value, what):
+    _typed(value, str, what)
+    if not _HEX64.match(value):
+        raise UpdateError("%s is not a SHA-256 (64 hex digits): %s" % (what, _show(value)), hint=_MALFORMED_HINT)
+    return value.lower()
+
+
+# A plain file name: what cargo-pyship names release assets (letters,
+# digits, `.`, `_`, `+`, `-`); no separator, no `..`, no drive, no leading
+# `.` or `-`, no trailing `.` (Windows drops it), no device name.
+_PLAIN = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}\Z", re.ASCII)
+_DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$"} | {
+    "%s%d" % (p, n) for p in ("com", "lpt") for n in range(10)
+}
+
+
+def _plain(name):
+    return (
+        isinstance(name, str)
+        and _PLAIN.match(name) is not None
+        and not name.endswith(".")
+        and name.split(".")[0].lower() not in _DEVICES
+    )
+
+
+def _asset_name(name, kind, where):
+    """The asset name `name` of install type `kind` when it is a plain file
+    name with the suffix of that type; an `UpdateError` otherwise."""
+    _typed(name, str, where)
+    suffix = ASSET_SUFFIX.get(kind)
+    if not _plain(name) or suffix is None or not name.lower().endswith(suffix):
+        raise UpdateError(
+            "%s names the asset %s, which is not a plain %s file name; refusing the update"
+            % (where, _show(name), suffix or kind),
+            hint="asset names are plain file names (letters, digits, `._+-`); nothing was changed. "
+            "Publish the release again with `cargo pyship publish`",
+        )
+    return name
+
+
+def _entry_name(name, archive):
+    """A top-level entry of a new bundle folder: the helper scripts move it
+    by name, so it is a plain name and never one of :data:`KEEP`."""
+    if not _plain(name) or name.lower() in KEEP:
+        raise UpdateError(
+            "%s has the top-level entry %s, which an update may not replace; refusing it"
+            % (archive, _show(name)),
+            hint="a bundle's top folder holds app/, python/ and launchers with plain names, "
+            "never data/ or logs/; nothing was changed",
+        )
+    return name
+
+
+def _parse_json(data, what):
+    """The JSON document in `data` (bytes), or an `UpdateError`."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else "not valid JSON"
+        raise UpdateError("%s is %s" % (what, reason), hint=_MALFORMED_HINT) from None
+
+
+def _parse_sums(text, what):
+    """`SHA256SUMS` as {name: sha256}; a name listed twice with two hashes is refused."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split(None, 1)
+        if len(parts) != 2 or not _HEX64.match(parts[0]):
+            continue
+        name, sha = parts[1].lstrip("*"), parts[0].lower()
+        if out.get(name, sha) != sha:
+            raise UpdateError(
+                "%s lists %s twice with different hashes; refusing the update" % (what, _show(name)),
+                hint=_MALFORMED_HINT,
+            )
+        out[name] = sha
+    return out
+
+
 # ------------------------------------------------------------------ network
 
 
@@ -164,24 +339,45 @@ def _loopback(host):
         return False
 
 
+def _split(url):
+    """`urlsplit(url)` and its port; an `UpdateError` for what is not a URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts, parts.port
+    except (ValueError, TypeError, AttributeError):
+        raise UpdateError("%s is not a URL" % _show(url), hint=_MALFORMED_HINT) from None
+
+
 def check_url(url):
     """Refuse anything but https, and plain http to anything but loopback."""
-    parts = urllib.parse.urlsplit(url)
+    _typed(url, str, "a URL")
+    parts, _ = _split(url)
     if parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname)):
         return url
     raise UpdateError(
         "refusing %s: updates are fetched over https only (plain http only from loopback)"
-        % _redact(url),
+        % _clean(_redact(url), 200),
         hint="use an https:// server URL in [package.metadata.pyship.publish]",
     )
 
 
+def _origin(url):
+    """(scheme, host, port) of `url`: the token goes only where this matches the API's."""
+    parts, port = _split(url)
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port or {"https": 443, "http": 80}.get(scheme))
+
+
 def _redact(url):
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(a malformed URL)"
     if parts.username or parts.password or parts.query:
         netloc = parts.hostname or ""
-        if parts.port:
-            netloc += ":%d" % parts.port
+        if port:
+            netloc += ":%d" % port
         return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     return url
 
@@ -190,12 +386,30 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     """Follows redirects only to https (or loopback http). The token is an
     unredirected header, so it never follows a redirect to another host."""
 
+    max_redirections = 5
+
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         check_url(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 _OPENER = urllib.request.build_opener(_Redirects())
+
+
+def _read_capped(resp, limit, deadline, what):
+    """At most `limit` bytes of `resp`, read before `deadline` (monotonic)."""
+    chunks = []
+    got = 0
+    while True:
+        if time.monotonic() > deadline:
+            raise UpdateError("%s took too long to arrive" % what, hint="try again later; nothing was changed")
+        chunk = resp.read(min(_CHUNK, limit + 1 - got))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        got += len(chunk)
+        if got > limit:
+            raise UpdateError("%s is larger than %d bytes; refusing it" % (what, limit), hint=_MALFORMED_HINT)
 
 
 # ------------------------------------------------------------------ the update
@@ -250,7 +464,7 @@ class Updater:
         if self._config is None:
             try:
                 with open(self.config_path, encoding="utf-8") as f:
-                    self._config = json.load(f)
+                    config = json.load(f)
             except FileNotFoundError:
                 raise UpdateError(
                     "%s is missing: this copy of pyship_update was not installed by `cargo pyship bundle`"
@@ -258,7 +472,11 @@ class Updater:
                     hint="build the app with cargo pyship (and [package.metadata.pyship.update] enabled)",
                 ) from None
             except (OSError, ValueError) as e:
-                raise UpdateError("cannot read %s: %s" % (self.config_path, e)) from None
+                raise UpdateError(
+                    "cannot read %s: %s" % (self.config_path, e),
+                    hint="rebuild the app with `cargo pyship bundle`",
+                ) from None
+            self._config = _typed(config, dict, self.config_path)
         return self._config
 
     def root(self):
@@ -296,6 +514,10 @@ class Updater:
         name = self.config.get("token_env")
         return self.environ.get(name) if name else None
 
+    def _api_origin(self):
+        api = self.config.get("api_url")
+        return _origin(api) if isinstance(api, str) and api else None
+
     def _request(self, url, accept=None):
         check_url(url)
         req = urllib.request.Request(url)
@@ -303,55 +525,73 @@ class Updater:
         if accept:
             req.add_header("Accept", accept)
         token = self._token()
-        if token:
+        if token and _origin(url) == self._api_origin():
             scheme = "Bearer" if self.config.get("provider") == "github" else "token"
-            # Unredirected: a redirect (to a CDN) never carries it.
+            # Only to the API's own origin; unredirected: a redirect (to a
+            # CDN) never carries it.
             req.add_unredirected_header("Authorization", "%s %s" % (scheme, token))
+        shown = _clean(_redact(url), 200)
         try:
             return _OPENER.open(req, timeout=_TIMEOUT)
         except urllib.error.HTTPError as e:
             body = ""
             try:
-                body = e.read(2000).decode("utf-8", "replace")
-                body = json.loads(body).get("message", body)
-            except (ValueError, AttributeError, OSError):
+                raw = e.read(2000).decode("utf-8", "replace")
+                message = json.loads(raw).get("message") if raw.startswith("{") else None
+                body = message if isinstance(message, str) else raw
+            except (ValueError, AttributeError, OSError, RecursionError):
                 pass
-            hint = None
+            hint = "check the server URL and try again later; nothing was changed"
             if e.code in (401, 403, 404) and self.config.get("token_env") and not token:
                 hint = "a private repository needs a token: set %s" % self.config["token_env"]
             elif e.code in (401, 403):
                 hint = "check the token in %s" % (self.config.get("token_env") or "the token variable")
             raise UpdateError(
-                "%s answered %d %s%s" % (_redact(url), e.code, e.reason, (": " + body) if body else ""),
+                "%s answered %d %s%s"
+                % (shown, e.code, _clean(e.reason, 60), (": " + _clean(body, 200)) if body else ""),
                 hint=hint,
             ) from None
         except urllib.error.URLError as e:
             raise UpdateError(
-                "cannot reach %s: %s" % (_redact(url), e.reason),
+                "cannot reach %s: %s" % (shown, _clean(e.reason, 200)),
                 hint="check the network connection and the server",
             ) from None
-        except OSError as e:
-            raise UpdateError("cannot reach %s: %s" % (_redact(url), e)) from None
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise UpdateError(
+                "cannot reach %s: %s" % (shown, _clean(e, 200)),
+                hint="check the network connection and the server",
+            ) from None
 
-    def _get_json(self, url):
-        with self._request(url, accept="application/json") as resp:
-            data = resp.read()
-            total = resp.headers.get("X-Total-Count")
+    def _get_json(self, url, limit=_MAX_JSON):
+        what = _clean(_redact(url), 200)
         try:
-            return json.loads(data.decode("utf-8")), total
+            with self._request(url, accept="application/json") as resp:
+                data = _read_capped(resp, limit, time.monotonic() + _SMALL_DEADLINE, what)
+                total = resp.headers.get("X-Total-Count")
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise UpdateError(
+                "the answer of %s was cut off: %s" % (what, _clean(e, 200)),
+                hint="check the network connection and try again later",
+            ) from None
+        try:
+            total = int(total) if total is not None else None
         except ValueError:
-            raise UpdateError("%s did not answer JSON" % _redact(url)) from None
+            total = None
+        return _parse_json(data, "the answer of %s" % what), total
 
-    def _get_small(self, url, limit=4 << 20):
-        with self._request(url, accept="application/octet-stream") as resp:
-            data = resp.read(limit + 1)
-        if len(data) > limit:
-            raise UpdateError("%s is larger than %d bytes" % (_redact(url), limit))
-        return data
+    def _get_small(self, url, what, limit=_MAX_SMALL):
+        try:
+            with self._request(url, accept="application/octet-stream") as resp:
+                return _read_capped(resp, limit, time.monotonic() + _SMALL_DEADLINE, what)
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            raise UpdateError(
+                "the download of %s was cut off: %s" % (what, _clean(e, 200)),
+                hint="check the network connection and try again later",
+            ) from None
 
     def _where(self):
         cfg = self.config
-        if not cfg.get("server_url") or not cfg.get("repo"):
+        if not cfg.get("server_url") or not cfg.get("repo") or not cfg.get("api_url"):
             raise UpdateError(
                 "this bundle does not know where its releases are (no server URL or repository at build time)",
                 hint="set url and repo in [package.metadata.pyship.publish], or build in CI where GITHUB_SERVER_URL and GITHUB_REPOSITORY are set",
@@ -359,20 +599,28 @@ class Updater:
         return cfg["api_url"].rstrip("/"), cfg["repo"]
 
     def releases(self):
-        """Every release of the repository, newest first, as the API gives them."""
+        """Every release of the repository, newest first, as the API gives
+        them (each checked to be a JSON object)."""
         api, repo = self._where()
         github = self.config.get("provider") == "github"
         out = []
+        previous = None
         for page in range(1, 21):
             if github:
                 url = "%s/repos/%s/releases?per_page=100&page=%d" % (api, repo, page)
             else:
                 url = "%s/repos/%s/releases?limit=50&page=%d" % (api, repo, page)
             data, total = self._get_json(url)
-            if not isinstance(data, list):
-                raise UpdateError("%s did not answer a list of releases" % url)
+            where = "the release list of %s (page %d)" % (repo, page)
+            _typed(data, list, where)
+            for i, rel in enumerate(data):
+                _typed(rel, dict, "release %d of %s" % (i + 1, where))
+            # A server that ignores `page` answers the same page for ever.
+            if not data or data == previous:
+                break
+            previous = data
             out.extend(data)
-            if not data or (total is not None and len(out) >= int(total)):
+            if total is not None and len(out) >= total:
                 break
         return out
 
@@ -389,92 +637,157 @@ class Updater:
         current = Version(cfg["version"])
         self.skipped_prereleases = []
         best = None
-        for rel in self.releases():
-            if rel.get("draft"):
+        for i, rel in enumerate(self.releases()):
+            where = "release %d of the release list" % (i + 1)
+            if _field(rel, "draft", bool, where, optional=True):
                 continue
-            tag = rel.get("tag_name") or ""
+            tag = _field(rel, "tag_name", str, where)
             try:
                 v = Version(tag)
             except ValueError:
+                # Not a version tag (`nightly`, `latest`): not an update.
                 continue
             if v <= current:
                 continue
-            if (rel.get("prerelease") or v.is_prerelease) and not include_prerelease:
+            if (_field(rel, "prerelease", bool, "release %s" % tag, optional=True) or v.is_prerelease) and not include_prerelease:
                 self.skipped_prereleases.append(tag)
                 continue
             if best is None or v > best[0]:
                 best = (v, rel)
         if best is None:
             return None
-        return self._update_for(best[1])
+        return self._update_for(best[1], best[0])
 
-    def _update_for(self, rel):
+    def _update_for(self, rel, version):
+        # The tag parsed as a version, so it is plain ASCII and safe to show.
         tag = rel["tag_name"]
-        assets = {a.get("name"): a for a in rel.get("assets") or []}
-        for needed in ("manifest.json", "SHA256SUMS"):
-            if needed not in assets:
+        where = "release %s" % tag
+        name = _field(rel, "name", str, where, optional=True)
+        notes = _field(rel, "body", str, where, optional=True)
+        page = _field(rel, "html_url", str, where, optional=True)
+        listed = {}
+        for i, a in enumerate(_field(rel, "assets", list, where, optional=True) or []):
+            aw = "asset %d of %s" % (i + 1, where)
+            listed.setdefault(_field(a, "name", str, aw), []).append(a)
+
+        def one(asset_name, required):
+            found = listed.get(asset_name) or []
+            if len(found) > 1:
                 raise UpdateError(
-                    "release %s has no %s, so its assets cannot be verified" % (tag, needed),
+                    "%s has %d assets named %s; refusing the update" % (where, len(found), asset_name),
+                    hint="delete the extra assets, or publish the release again with `cargo pyship publish`",
+                )
+            if not found and required:
+                raise UpdateError(
+                    "%s has no %s, so its assets cannot be verified" % (where, asset_name),
                     hint="publish the release with `cargo pyship publish`, which uploads both",
                 )
-        try:
-            manifest = json.loads(self._get_small(self._asset_url(assets["manifest.json"])).decode("utf-8"))
-        except ValueError:
-            raise UpdateError("manifest.json of %s is not JSON" % tag) from None
-        if manifest.get("schema") != MANIFEST_SCHEMA:
+            return found[0] if found else None
+
+        mwhere = "manifest.json of %s" % tag
+        manifest = _parse_json(
+            self._get_small(self._asset_url(one("manifest.json", True), where), mwhere), mwhere
+        )
+        _typed(manifest, dict, mwhere)
+        schema = manifest.get("schema")
+        if schema != MANIFEST_SCHEMA or isinstance(schema, bool):
             raise UpdateError(
-                "manifest.json of %s has schema %r; this updater reads schema %d"
-                % (tag, manifest.get("schema"), MANIFEST_SCHEMA),
-                hint="update by hand from the release page: %s" % (rel.get("html_url") or tag),
+                "%s has schema %s; this updater reads schema %d" % (mwhere, _show(schema), MANIFEST_SCHEMA),
+                hint="update by hand from the release page: %s" % (page or tag),
             )
-        if manifest.get("tag") != tag:
+        mtag = _field(manifest, "tag", str, mwhere)
+        if mtag != tag:
             raise UpdateError(
-                "manifest.json of release %s describes %r, not this release" % (tag, manifest.get("tag"))
+                "%s describes %s, not this release" % (mwhere, _show(mtag)),
+                hint="the release was changed after publishing; publish it again",
             )
-        sums = _parse_sums(self._get_small(self._asset_url(assets["SHA256SUMS"])).decode("utf-8", "replace"))
+        spellings = _field(manifest, "version", dict, mwhere, optional=True) or {}
+        pep440 = _field(spellings, "pep440", str, "version of %s" % mwhere, optional=True)
+        if pep440 is None:
+            pep440 = tag[1:] if tag[:1] in "vV" else tag
+        else:
+            try:
+                same = Version(pep440) == version
+            except ValueError:
+                same = False
+            if not same:
+                raise UpdateError(
+                    "%s says version %s, which is not the tag's version" % (mwhere, _show(pep440)),
+                    hint="the release was changed after publishing; publish it again",
+                )
+        swhere = "SHA256SUMS of %s" % tag
+        sums = _parse_sums(
+            self._get_small(self._asset_url(one("SHA256SUMS", True), where), swhere).decode("utf-8", "replace"),
+            swhere,
+        )
         kind = self.install_type()
-        pep440 = (manifest.get("version") or {}).get("pep440") or Version(tag).text.lstrip("vV")
         update = dict(
             version=pep440,
             tag=tag,
-            prerelease=bool(rel.get("prerelease")) or Version(tag).is_prerelease,
-            name=rel.get("name"),
-            notes=rel.get("body"),
-            url=rel.get("html_url"),
+            prerelease=bool(rel.get("prerelease")) or version.is_prerelease,
+            name=name,
+            notes=notes,
+            url=page,
             install_type=kind,
         )
-        entry = next((a for a in manifest.get("assets") or [] if a.get("install_type") == kind), None)
-        if entry is None:
+        entries = []
+        for i, e in enumerate(_field(manifest, "assets", list, mwhere)):
+            ewhere = "asset %d of %s" % (i + 1, mwhere)
+            if _field(e, "install_type", str, ewhere) == kind:
+                entries.append((e, ewhere))
+        if not entries:
             return Update(**update)
-        name = entry["name"]
-        if name not in assets:
-            raise UpdateError("manifest.json of %s lists %s, which the release does not have" % (tag, name))
-        sha = str(entry.get("sha256", "")).lower()
-        if sums.get(name) != sha:
+        if len(entries) > 1:
+            raise UpdateError(
+                "%s lists %d assets for install type %s; refusing the update" % (mwhere, len(entries), kind),
+                hint="publish the release again with `cargo pyship publish`",
+            )
+        entry, ewhere = entries[0]
+        asset = _asset_name(_field(entry, "name", str, ewhere), kind, ewhere)
+        sha = _sha256_field(entry.get("sha256", _MISSING), "sha256 of %s" % ewhere)
+        size = _size(entry.get("size", _MISSING), "size of %s" % ewhere)
+        on_server = one(asset, False)
+        if on_server is None:
+            raise UpdateError(
+                "%s lists %s, which the release does not have" % (mwhere, asset),
+                hint="publish the release again with `cargo pyship publish`",
+            )
+        if sums.get(asset) != sha:
             raise UpdateError(
                 "manifest.json and SHA256SUMS of %s disagree on the SHA-256 of %s; refusing the update"
-                % (tag, name),
+                % (tag, asset),
                 hint="the release was changed after publishing; publish it again",
             )
-        size = int(entry.get("size", -1))
-        listed = assets[name].get("size")
-        if listed is not None and int(listed) != size:
+        server_size = _field(on_server, "size", int, "size of %s on %s" % (asset, where), optional=True)
+        if server_size is not None and server_size != size:
             raise UpdateError(
-                "%s of %s is %s bytes on the server but %d in manifest.json; refusing the update"
-                % (name, tag, listed, size),
+                "%s of %s is %d bytes on the server but %d in manifest.json; refusing the update"
+                % (asset, tag, server_size, size),
                 hint="the release was changed after publishing; publish it again",
             )
-        update.update(asset=name, size=size, sha256=sha, download_url=self._asset_url(assets[name]))
+        update.update(asset=asset, size=size, sha256=sha, download_url=self._asset_url(on_server, where))
         return Update(**update)
 
-    def _asset_url(self, asset):
-        if self.config.get("provider") == "github" and self._token() and asset.get("url"):
+    def _asset_url(self, asset, where):
+        aw = "asset %s of %s" % (_show(asset.get("name")), where)
+        if self.config.get("provider") == "github" and self._token():
             # Private GitHub repositories serve assets through the API.
-            return asset["url"]
-        url = asset.get("browser_download_url")
-        if not url:
-            raise UpdateError("asset %s has no download URL" % asset.get("name"))
-        return url
+            url = _field(asset, "url", str, aw, optional=True)
+            if url:
+                return url
+        return _field(asset, "browser_download_url", str, aw)
+
+    def _check_update(self, update):
+        """Refuse an :class:`Update` whose asset fields are not what check() makes."""
+        if update.asset is None:
+            raise UpdateError(
+                "release %s has no asset for this install type (%s)" % (update.tag, update.install_type),
+                hint=_manual_hint(update),
+            )
+        _asset_name(update.asset, self.install_type(), "the update")
+        _size(update.size, "the size of the update")
+        _sha256_field(update.sha256, "the SHA-256 of the update")
+        _typed(update.download_url, str, "the download URL of the update")
 
     # -------------------------------------------------------------- download
 
@@ -482,23 +795,24 @@ class Updater:
         """Stream the asset into the staging folder and verify its size and
         SHA-256. Returns its path. On any failure what it wrote is removed.
         `progress(done, total)` is called as bytes arrive."""
-        if update.asset is None:
-            raise UpdateError(
-                "release %s has no asset for this install type (%s)" % (update.tag, update.install_type),
-                hint=_manual_hint(update),
-            )
+        return self._download(update, progress)[0]
+
+    def _download(self, update, progress):
+        """(path, whether this call wrote it)."""
+        self._check_update(update)
         staging = self.staging()
         created = not os.path.isdir(staging)
         os.makedirs(staging, exist_ok=True)
         final = os.path.join(staging, update.asset)
-        if os.path.isfile(final) and _sha256(final) == update.sha256:
-            return final
+        if os.path.isfile(final) and not os.path.islink(final) and _sha256(final) == update.sha256:
+            return final, False
         part = final + ".part"
-        headers = "application/octet-stream"
+        deadline = time.monotonic() + _DOWNLOAD_DEADLINE + update.size / _MIN_RATE
         try:
             done = 0
             digest = hashlib.sha256()
-            with self._request(update.download_url, accept=headers) as resp, open(part, "wb") as out:
+            _remove(part)
+            with self._request(update.download_url, accept="application/octet-stream") as resp, open(part, "xb") as out:
                 while True:
                     chunk = resp.read(_CHUNK)
                     if not chunk:
@@ -506,7 +820,13 @@ class Updater:
                     done += len(chunk)
                     if done > update.size:
                         raise UpdateError(
-                            "%s is larger than the %d bytes manifest.json says; refusing it" % (update.asset, update.size)
+                            "%s is larger than the %d bytes manifest.json says; refusing it" % (update.asset, update.size),
+                            hint="the asset on the server was changed after publishing; nothing was changed here",
+                        )
+                    if time.monotonic() > deadline:
+                        raise UpdateError(
+                            "the download of %s is too slow (%d of %d bytes)" % (update.asset, done, update.size),
+                            hint="try again later; nothing was changed",
                         )
                     digest.update(chunk)
                     out.write(chunk)
@@ -515,7 +835,7 @@ class Updater:
             if done != update.size:
                 raise UpdateError(
                     "the download of %s stopped after %d of %d bytes" % (update.asset, done, update.size),
-                    hint="try again later",
+                    hint="try again later; nothing was changed",
                 )
             got = digest.hexdigest()
             if got != update.sha256:
@@ -525,7 +845,7 @@ class Updater:
                     hint="the asset on the server was changed after publishing; nothing was changed here",
                 )
             os.replace(part, final)
-            return final
+            return final, True
         except BaseException as e:
             _remove(part)
             _remove(final)
@@ -534,7 +854,7 @@ class Updater:
             if isinstance(e, UpdateError) or not isinstance(e, Exception):
                 raise
             raise UpdateError(
-                "the download of %s failed: %s" % (update.asset, e),
+                "the download of %s failed: %s" % (update.asset, _clean(e, 200)),
                 hint="try again later; nothing was changed",
             ) from None
 
@@ -557,11 +877,7 @@ class Updater:
                 "this copy is not an installed bundle (install type dev), so it is not updated in place",
                 hint="update the source checkout, or download %s from %s" % (update.tag, release_page),
             )
-        if update.asset is None:
-            raise UpdateError(
-                "release %s has no asset for this install type (%s)" % (update.tag, kind),
-                hint=_manual_hint(update),
-            )
+        self._check_update(update)
         staging = self.staging()
         created = not os.path.isdir(staging)
         os.makedirs(staging, exist_ok=True)
@@ -569,13 +885,17 @@ class Updater:
         self._lock(lock)
         handed_over = False
         new_dir = os.path.join(staging, "new")
+        path = None
+        fresh = False
+        wrote = []
         try:
-            path = self.download(update, progress=progress)
+            path, fresh = self._download(update, progress)
             env = dict(self.environ)
             env.update(
                 PYSHIP_ROOT=self.root(),
                 PYSHIP_STAGE=staging,
                 PYSHIP_TAG=update.tag,
+                PYSHIP_ARCHIVE=path,
                 PYSHIP_PID=str(pid if pid is not None else os.getpid()),
                 PYSHIP_PORT=str(port if port is not None else (self.config.get("port") or "")),
                 PYSHIP_TIMEOUT=str(self.config.get("start_timeout") or 60),
@@ -590,55 +910,85 @@ class Updater:
             if kind == "installer":
                 env.update(PYSHIP_MODE="installer", PYSHIP_SETUP=path)
             else:
-                top = _extract(path, new_dir)
-                entries = sorted(n for n in os.listdir(top) if n not in ("data", "logs", STAGING))
-                for needed in ("app", "python"):
-                    if needed not in entries:
-                        raise UpdateError("%s has no %s/ folder; refusing it" % (update.asset, needed))
-                with open(os.path.join(staging, "entries.txt"), "w", encoding="utf-8", newline="\n") as f:
+                top = _extract(path, new_dir, update.asset)
+                entries = sorted(n for n in os.listdir(top) if n.lower() not in KEEP)
+                for e in entries:
+                    _entry_name(e, update.asset)
+                self._check_new_bundle(top, update.asset)
+                entries_txt = os.path.join(staging, "entries.txt")
+                wrote.append(entries_txt)
+                with open(entries_txt, "w", encoding="utf-8", newline="\n") as f:
                     f.write("".join(e + "\n" for e in entries))
                 env.update(PYSHIP_MODE="portable", PYSHIP_NEW=top)
             here = os.path.dirname(os.path.abspath(__file__))
-            shutil.copyfile(os.path.join(here, "_helper.py"), os.path.join(staging, "helper.py"))
+            wrote.append(os.path.join(staging, "helper.py"))
+            shutil.copyfile(os.path.join(here, "_helper.py"), wrote[-1])
             log = os.path.join(staging, "update.log")
-            if os.name == "nt":
-                script = os.path.join(staging, "update.bat")
-                shutil.copyfile(os.path.join(here, "update.bat"), script)
-                flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
-                cmd = [os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "cmd.exe"), "/d", "/c", script]
-                proc = subprocess.Popen(
-                    cmd,
-                    env=env,
-                    cwd=staging,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    creationflags=flags,
-                    close_fds=True,
-                )
-            else:
-                script = os.path.join(staging, "update.sh")
-                shutil.copyfile(os.path.join(here, "update.sh"), script)
-                with open(log, "ab") as out:
-                    proc = subprocess.Popen(
-                        ["/bin/sh", script],
-                        env=env,
-                        cwd=staging,
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                        close_fds=True,
-                    )
-            self._write_lock(lock, helper=proc.pid)
+            script = os.path.join(staging, "update.bat" if os.name == "nt" else "update.sh")
+            wrote.append(script)
+            shutil.copyfile(os.path.join(here, os.path.basename(script)), script)
+            helper = self._start_helper(script, env, staging, log)
+            self._write_lock(lock, helper=helper)
             handed_over = True
             return log
         finally:
             if not handed_over:
                 shutil.rmtree(new_dir, ignore_errors=True)
+                for p in wrote:
+                    _remove(p)
+                if fresh and path:
+                    _remove(path)
                 _remove(lock)
                 if created:
                     shutil.rmtree(staging, ignore_errors=True)
+
+    def _check_new_bundle(self, top, archive):
+        """The unpacked bundle has what the helper runs: its interpreter and launcher."""
+        if self.config.get("platform") == "windows":
+            needed = ["app", "python/python.exe"]
+            launcher = self.config.get("launcher")
+            needed.append("python/pythonw.exe" if launcher == "pythonw" else "scripts/start-hidden.vbs")
+        else:
+            needed = ["app", "python/bin/python3", "run.sh"]
+        for rel in needed:
+            p = os.path.join(top, *rel.split("/"))
+            ok = os.path.isdir(p) if rel == "app" else os.path.isfile(p)
+            if ok and os.name != "nt" and not rel.endswith((".exe", ".vbs")) and rel != "app":
+                ok = os.access(p, os.X_OK)
+            if not ok:
+                raise UpdateError(
+                    "%s has no %s%s; refusing it" % (archive, rel, "/ folder" if rel == "app" else " (or it is not runnable)"),
+                    hint="the new release's bundle is incomplete; nothing was changed. Publish a complete bundle",
+                )
+
+    def _start_helper(self, script, env, staging, log):
+        """Start the helper script detached; returns its process id."""
+        if os.name == "nt":
+            flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
+            cmd = [os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "cmd.exe"), "/d", "/c", script]
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=staging,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                creationflags=flags,
+                close_fds=True,
+            )
+            return proc.pid
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                ["/bin/sh", script],
+                env=env,
+                cwd=staging,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        return proc.pid
 
     def _lock(self, lock):
         try:
@@ -666,7 +1016,9 @@ class Updater:
                 info = json.load(f)
         except (OSError, ValueError):
             info = {}
-        owners = [p for p in (info.get("helper"), info.get("pid")) if isinstance(p, int)]
+        if not isinstance(info, dict):
+            info = {}
+        owners = [p for p in (info.get("helper"), info.get("pid")) if isinstance(p, int) and not isinstance(p, bool)]
         if any(p != os.getpid() and _helper.pid_alive(p) for p in owners):
             return False
         started = info.get("started")
@@ -677,15 +1029,6 @@ class Updater:
 
 def _manual_hint(update):
     return "download it from %s" % (update.url or "the release page")
-
-
-def _parse_sums(text):
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split(None, 1)
-        if len(parts) == 2:
-            out[parts[1].lstrip("*")] = parts[0].lower()
-    return out
 
 
 def _sha256(path):
@@ -703,39 +1046,180 @@ def _remove(path):
         pass
 
 
-def _safe_member(name, dest):
-    target = os.path.normpath(os.path.join(dest, name))
-    if os.path.isabs(name) or not (target + os.sep).startswith(os.path.normpath(dest) + os.sep):
-        raise UpdateError("the archive has an entry outside its folder (%s); refusing it" % name)
-    return target
+# ------------------------------------------------------------------ extraction
 
 
-def _extract(archive, dest):
-    """Unpack `archive` into `dest`; returns its single top-level folder."""
+def _member_parts(name, archive, windows=False):
+    """The path components of archive member `name`: relative, `/`-separated,
+    no empty, `.` or `..` component, no backslash, colon or control
+    character, no component ending in `.` or a space (Windows drops those);
+    with `windows`, no device name (`CON`, `nul.txt`) either."""
+    if not isinstance(name, str) or not name or len(name) > 4096:
+        raise _refuse(archive, name, "has an unusable name")
+    parts = name.rstrip("/").split("/")
+    while parts and parts[0] == ".":
+        parts = parts[1:]
+    if not parts:
+        raise _refuse(archive, name, "has no name")
+    for p in parts:
+        if (
+            p in ("", ".", "..")
+            or "\\" in p
+            or ":" in p
+            or any(ord(c) < 32 or ord(c) == 127 for c in p)
+            or p.endswith((".", " "))
+        ):
+            raise _refuse(archive, name, "would be written outside its folder or under another name")
+        if windows and p.split(".")[0].lower() in _DEVICES:
+            raise _refuse(archive, name, "is a Windows device name")
+    return parts
+
+
+def _refuse(archive, member, reason):
+    return UpdateError(
+        "%s: the entry %s %s; refusing it" % (archive, _show(member, 120), reason),
+        hint="the release's archive is not one cargo-pyship builds; nothing was changed",
+    )
+
+
+def _link_inside(parts, target, archive, member):
+    """A symlink at `parts` pointing to `target` stays inside the bundle's
+    top folder (`parts[0]`): relative, `..` only at the start. With no
+    symlink among its parents this lexical check is exact."""
+    if not target or target.startswith("/") or "\\" in target or ":" in target or "\0" in target:
+        raise _refuse(archive, member, "is a link to %s" % _show(target))
+    depth = len(parts) - 1
+    descended = False
+    for c in target.split("/"):
+        if c in ("", "."):
+            continue
+        if c == "..":
+            if descended:
+                raise _refuse(archive, member, "is a link to %s" % _show(target))
+            depth -= 1
+            if depth < 1:
+                raise _refuse(archive, member, "is a link to %s, outside its folder" % _show(target))
+        else:
+            descended = True
+            depth += 1
+
+
+def _make_parents(dest, parts, made, archive, member):
+    """Create the folders of `parts[:-1]` below `dest`; none may be a link."""
+    path = dest
+    for i, p in enumerate(parts[:-1]):
+        path = os.path.join(path, p)
+        key = tuple(parts[: i + 1])
+        kind = made.get(key)
+        if kind is None:
+            os.mkdir(path, 0o755)
+            made[key] = "dir"
+        elif kind != "dir":
+            raise _refuse(archive, member, "would be written through a link or file")
+    return os.path.join(path, parts[-1])
+
+
+def _write_stream(src, path, mode, budget, archive, member):
+    """Copy `src` to the new file `path`; returns the bytes left in `budget`."""
+    with open(path, "xb") as out:
+        while True:
+            chunk = src.read(_CHUNK)
+            if not chunk:
+                break
+            budget -= len(chunk)
+            if budget < 0:
+                raise _refuse(archive, member, "unpacks to more than the update may write")
+            out.write(chunk)
+    if os.name != "nt":
+        os.chmod(path, mode)
+    return budget
+
+
+def _extract(archive, dest, shown=None):
+    """Unpack `archive` into the new folder `dest`; returns its single
+    top-level folder. Refuses (with `UpdateError`) any member or link that
+    would land or point outside that folder, special files, duplicates,
+    and more than 32 bytes unpacked per archive byte (plus 256 MiB)."""
+    shown = shown or os.path.basename(archive)
     os.makedirs(dest)
+    budget = 32 * os.path.getsize(archive) + (256 << 20)
+    # Member path (tuple of parts) -> "dir", "file" or "link".
+    made = {}
+    files = {}
     try:
-        if archive.endswith(".zip"):
+        if archive.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as z:
-                for info in z.infolist():
-                    _safe_member(info.filename, dest)
-                z.extractall(dest)
+                infos = z.infolist()
+                if len(infos) > _MAX_MEMBERS:
+                    raise _refuse(shown, "", "is one of too many entries")
+                for info in infos:
+                    parts = _member_parts(info.filename, shown, windows=True)
+                    key = tuple(parts)
+                    if info.is_dir():
+                        if made.get(key, "dir") != "dir":
+                            raise _refuse(shown, info.filename, "appears twice")
+                        if key not in made:
+                            _make_parents(dest, parts + ["x"], made, shown, info.filename)
+                        continue
+                    if key in made:
+                        raise _refuse(shown, info.filename, "appears twice")
+                    path = _make_parents(dest, parts, made, shown, info.filename)
+                    made[key] = "file"
+                    with z.open(info) as src:
+                        budget = _write_stream(src, path, 0o644, budget, shown, info.filename)
         else:
             with tarfile.open(archive, "r:*") as t:
-                for m in t.getmembers():
-                    _safe_member(m.name, dest)
-                    if m.issym() or m.islnk():
-                        _safe_member(os.path.join(os.path.dirname(m.name), m.linkname), dest)
-                    if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-                        raise UpdateError("the archive has a special file (%s); refusing it" % m.name)
-                if hasattr(tarfile, "data_filter"):
-                    t.extractall(dest, filter="tar")
-                else:
-                    t.extractall(dest)
-    except (OSError, zipfile.BadZipFile, tarfile.TarError) as e:
-        raise UpdateError("cannot unpack %s: %s" % (os.path.basename(archive), e)) from None
+                count = 0
+                for m in t:
+                    count += 1
+                    if count > _MAX_MEMBERS:
+                        raise _refuse(shown, m.name, "is one of too many entries")
+                    parts = _member_parts(m.name, shown)
+                    key = tuple(parts)
+                    if m.isdir():
+                        if made.get(key, "dir") != "dir":
+                            raise _refuse(shown, m.name, "appears twice")
+                        if key not in made:
+                            _make_parents(dest, parts + ["x"], made, shown, m.name)
+                        continue
+                    if key in made:
+                        raise _refuse(shown, m.name, "appears twice")
+                    path = _make_parents(dest, parts, made, shown, m.name)
+                    mode = 0o755 if m.mode & 0o111 else 0o644
+                    if m.issym():
+                        _link_inside(parts, m.linkname, shown, m.name)
+                        os.symlink(m.linkname, path)
+                        made[key] = "link"
+                    elif m.islnk():
+                        # tarfile names a hard link's target from the archive root.
+                        target = tuple(_member_parts(m.linkname, shown))
+                        if made.get(target) != "file" or target[0] != parts[0]:
+                            raise _refuse(shown, m.name, "is a hard link to %s, not to a file before it in its folder" % _show(m.linkname))
+                        with open(files[target], "rb") as src:
+                            budget = _write_stream(src, path, mode, budget, shown, m.name)
+                        made[key] = "file"
+                        files[key] = path
+                    elif m.isfile():
+                        src = t.extractfile(m)
+                        budget = _write_stream(src, path, mode, budget, shown, m.name)
+                        made[key] = "file"
+                        files[key] = path
+                    else:
+                        raise _refuse(shown, m.name, "is not a file, folder or link")
+    except UpdateError:
+        raise
+    except Exception as e:
+        # Whatever a malformed archive makes zipfile, tarfile, gzip or zlib raise.
+        raise UpdateError(
+            "cannot unpack %s: %s" % (shown, _clean(str(e) or type(e).__name__, 200)),
+            hint="the download is damaged or not an archive cargo-pyship builds; nothing was changed",
+        ) from None
     tops = os.listdir(dest)
-    if len(tops) != 1 or not os.path.isdir(os.path.join(dest, tops[0])):
-        raise UpdateError("%s does not hold exactly one folder; refusing it" % os.path.basename(archive))
+    if len(tops) != 1 or made.get((tops[0],)) != "dir":
+        raise UpdateError(
+            "%s does not hold exactly one folder; refusing it" % shown,
+            hint="the release's archive is not one cargo-pyship builds; nothing was changed",
+        )
     return os.path.join(dest, tops[0])
 
 

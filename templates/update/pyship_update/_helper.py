@@ -12,7 +12,9 @@ never holds the runtime it checks. Parameters come from the environment that
                           answer on PYSHIP_PORT (or, without a port, to stay up
                           for a few seconds); stop it when it does not come up
 
-Exit status 0 means yes, 1 means no (the reason goes to stdout, the log).
+Exit status 0 means yes, 1 means no (the reason goes to stdout, the log);
+2 is a usage error and 3 an unexpected failure of the helper itself, so the
+scripts never mistake a broken interpreter or helper for a "no".
 """
 
 import os
@@ -270,4 +272,9 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        code = main(sys.argv)
+    except Exception as e:  # noqa: BLE001 - any failure here is "could not check"
+        _log("failed: %s: %s" % (type(e).__name__, e))
+        code = 3
+    sys.exit(code)

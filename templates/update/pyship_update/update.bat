@@ -6,6 +6,7 @@ rem   PYSHIP_MODE  portable or installer    PYSHIP_TAG    the new release's tag
 rem   PYSHIP_NEW   the unpacked new bundle (portable)
 rem   PYSHIP_SETUP the new setup.exe (installer)
 rem   PYSHIP_PID   the app's process        PYSHIP_PORT   the app's port, or empty
+rem   PYSHIP_ARCHIVE the downloaded zip or setup.exe (removed however the update ends)
 rem   PYSHIP_LAUNCHER vbs or pythonw        PYSHIP_MODULE the app's module
 rem It waits for the app to exit. Portable: renames each entry of entries.txt
 rem (app\, python\, scripts\, ...) to .old, moves the new one in, starts the
@@ -16,15 +17,31 @@ rem then starts the app. data\ and logs\ are never in entries.txt.
 setlocal
 call :main >>"%PYSHIP_STAGE%\update.log" 2>&1
 set "RC=%ERRORLEVEL%"
-del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+call :cleanup
 exit /b %RC%
+
+rem The unpacked and the downloaded new version go however the update ends
+rem (a retry downloads again), then the lock: called before the last log
+rem line, so whoever waits for that line finds the update finished.
+:cleanup
+call :remove "%PYSHIP_STAGE%\new"
+if exist "%PYSHIP_ARCHIVE%" del /f /q "%PYSHIP_ARCHIVE%" >nul 2>&1
+del /q "%PYSHIP_STAGE%\swapped.txt" >nul 2>&1
+del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+exit /b 0
 
 :main
 echo [%DATE% %TIME%] update of "%PYSHIP_ROOT%" to %PYSHIP_TAG% (%PYSHIP_MODE%)
 if /i "%PYSHIP_MODE%"=="installer" goto installer
 
 "%PYSHIP_NEW%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-exit
+if errorlevel 2 (
+    call :cleanup
+    echo the new version's interpreter could not run the helper ^(exit status %ERRORLEVEL%^); nothing was changed
+    exit /b 1
+)
 if errorlevel 1 (
+    call :cleanup
     echo the app did not exit; nothing was changed
     exit /b 1
 )
@@ -35,6 +52,8 @@ if defined FAILED (
     echo could not swap %FAILED%; restoring the old version
     call :restore
     call :launch
+    call :cleanup
+    echo restored the old version and started it again
     exit /b 1
 )
 echo swapped; starting the new version
@@ -42,10 +61,7 @@ call :launch
 "%PYSHIP_ROOT%\python.old\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-up
 if errorlevel 1 goto rollback
 for /f "usebackq delims=" %%e in ("%PYSHIP_STAGE%\swapped.txt") do call :remove "%PYSHIP_ROOT%\%%~e.old"
-call :remove "%PYSHIP_STAGE%\new"
-del /q "%PYSHIP_STAGE%\*.zip" >nul 2>&1
-rem The lock goes before the last line: whoever waits for that line finds the update finished.
-del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+call :cleanup
 echo updated to %PYSHIP_TAG%
 exit /b 0
 
@@ -53,33 +69,39 @@ exit /b 0
 echo the new version did not come up; rolling back
 call :restore
 call :launch
-call :remove "%PYSHIP_STAGE%\new"
-del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+call :cleanup
 echo rolled back; the old version was started again
 exit /b 1
 
 :installer
 "%PYSHIP_ROOT%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-exit
+if errorlevel 2 (
+    call :cleanup
+    echo the installed interpreter could not run the helper ^(exit status %ERRORLEVEL%^); nothing was changed
+    exit /b 1
+)
 if errorlevel 1 (
+    call :cleanup
     echo the app did not exit; nothing was changed
     exit /b 1
 )
 rem /D= must come last and unquoted.
 start "" /wait "%PYSHIP_SETUP%" /S /D=%PYSHIP_ROOT%
 if errorlevel 1 (
-    echo setup failed with exit code %ERRORLEVEL%; starting the installed version again
     call :launch
+    call :cleanup
+    echo setup failed with exit code %ERRORLEVEL%; started the installed version again
     exit /b 1
 )
 echo installed; starting the new version
 call :launch
 "%PYSHIP_ROOT%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-up
 if errorlevel 1 (
+    call :cleanup
     echo the new version did not come up
     exit /b 1
 )
-del /q "%PYSHIP_SETUP%" >nul 2>&1
-del /q "%PYSHIP_STAGE%\lock" >nul 2>&1
+call :cleanup
 echo updated to %PYSHIP_TAG%
 exit /b 0
 

@@ -4,6 +4,7 @@
 #   PYSHIP_ROOT   the bundle folder          PYSHIP_STAGE  its .pyship-update/
 #   PYSHIP_NEW    the unpacked new bundle    PYSHIP_TAG    the new release's tag
 #   PYSHIP_PID    the app's process          PYSHIP_PORT   the app's port, or empty
+#   PYSHIP_ARCHIVE the downloaded archive (removed however the update ends)
 # It waits for the app to exit, renames each entry of entries.txt (app/,
 # python/, run.sh, ...) to .old, moves the new one in, starts the app with
 # run.sh and checks that it comes up (helper.py). If it does not, it restores
@@ -16,19 +17,25 @@ NEW=$PYSHIP_NEW
 ENTRIES="$STAGE/entries.txt"
 SWAPPED="$STAGE/swapped.txt"
 say() { echo "[$(date '+%Y-%m-%d %H:%M:%S')] $*"; }
-# Clean up and release the lock, then log the last line (whoever waits for
-# it finds the update finished).
+# Clean up (the unpacked and the downloaded new version too: a retry
+# downloads again) and release the lock, then log the last line (whoever
+# waits for it finds the update finished).
 finish() {
     rm -rf "$STAGE/new" "$STAGE/swapped.txt"
+    rm -f "$PYSHIP_ARCHIVE"
     rm -f "$STAGE/lock"
     say "$2"
     exit "$1"
 }
 
 say "update of $ROOT to $PYSHIP_TAG"
-if ! "$NEW/python/bin/python3" -I "$STAGE/helper.py" wait-exit; then
-    finish 1 "the app did not exit; nothing was changed"
-fi
+"$NEW/python/bin/python3" -I "$STAGE/helper.py" wait-exit
+rc=$?
+case $rc in
+    0) ;;
+    1) finish 1 "the app did not exit; nothing was changed" ;;
+    *) finish 1 "the new version's interpreter ($NEW/python/bin/python3) could not run the helper (exit status $rc); nothing was changed" ;;
+esac
 
 restore() {
     # Put every swapped entry back (newest first), then start the old version.
@@ -74,7 +81,6 @@ if "$ROOT/python.old/bin/python3" -I "$STAGE/helper.py" wait-up; then
     while read -r e; do
         [ -n "$e" ] && rm -rf "$ROOT/$e.old"
     done <"$SWAPPED"
-    rm -f "$STAGE"/*.tar.gz
     finish 0 "updated to $PYSHIP_TAG"
 fi
 say "the new version did not come up; rolling back"

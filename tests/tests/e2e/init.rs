@@ -417,9 +417,11 @@ fn a_workspace_of_several_members_ships_the_one_its_table_names() {
     );
     // Then every command finds it, from the root and from another member's folder.
     for cwd in [dir.clone(), dir.join("core"), dir.join("cli")] {
-        plan(&cwd, &[])
-            .success()
-            .stdout(predicate::str::contains("ws-cli v0.4.0"));
+        let out = plan(&cwd, &["--format", "json"]).success();
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v["project"]["package_name"], "ws-cli", "{}", cwd.display());
+        // The name is the Python project's, whichever member ships.
+        assert_eq!(v["name"], "ws-app");
     }
     init(&dir, cache.path(), &["--check", "--ci", "none"]).success();
 

@@ -560,3 +560,277 @@ fn linux_bundle_venv_runs_on_the_build_machine() {
     );
     run_and_check_health(&root);
 }
+
+/// The commands README.txt shows: its indented command lines (comments
+/// dropped) and the commands it quotes in backticks.
+fn readme_commands(readme: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let looks_like_command =
+        |s: &str| s.starts_with("./") || s.starts_with("sudo ") || s.starts_with("ln ");
+    for line in readme.lines() {
+        if let Some(indented) = line.strip_prefix("    ") {
+            let cmd = indented.split(" #").next().unwrap().trim();
+            if looks_like_command(cmd) {
+                out.push(cmd.to_owned());
+            }
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && looks_like_command(span) {
+                out.push(span.to_owned());
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Start `cmd` (the app's server) in a process group of its own, wait for
+/// `/health`, stop the group (the server is a grandchild under `sh -c` or
+/// `runuser`).
+fn serves_health(mut cmd: Command, what: &str) {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    cmd.env("HELLO_PORT", port.to_string()).process_group(0);
+    let running = Running::spawn(cmd);
+    let health = wait_http(port, "/health", Duration::from_secs(90));
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", running.child.id())])
+        .status();
+    let (stdout, stderr) = running.stop();
+    let (status, body) =
+        health.unwrap_or_else(|| panic!("{what}: no answer on /health\n{stdout}\n{stderr}"));
+    assert_eq!(status, 200, "{what}: {body}");
+}
+
+/// The output of a shell script run as root in a private mount namespace
+/// whose /etc/systemd/system is an empty tmpfs (the host's units are not
+/// touched), with the real systemctl (which enables and disables units
+/// without a running systemd).
+fn in_private_systemd(script: &str, cwd: &Path) -> std::process::Output {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    assert_eq!(
+        uid.trim(),
+        "0",
+        "this test installs the service as root in a private mount namespace (unshare -m) and runs it as another user (runuser): run it as root"
+    );
+    require_tool("systemctl", "`apt-get install systemd`");
+    Command::new(require_tool("unshare", "`apt-get install util-linux`"))
+        .args(["-m", "sh", "-euc"])
+        .arg(format!(
+            "mount -t tmpfs pyship-test /etc/systemd/system\n{script}"
+        ))
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// Every command the tarball's README.txt shows, run on the unpacked
+/// tarball as written (`sudo` dropped: the test runs as root; `NAME` is an
+/// existing system user): `./run.sh`, the symlink it suggests, both forms of
+/// `install-service.sh`, `--print-unit` and `uninstall-service.sh`. The
+/// service scripts run with the real systemctl in a private mount namespace;
+/// the installed unit is then started the way systemd starts it (its
+/// ExecStart, from its WorkingDirectory, as its User) and must serve.
+#[test]
+fn every_command_of_the_tarball_readme_works() {
+    let _ = pyship_e2e::pbs::runtime();
+    let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime_server.url()
+    );
+    let (_tmp, dir) = hello_linux(&wheels.url(), &format!("runtime-url = \"{url}\""));
+    let cache = tempfile::tempdir().unwrap();
+    bundle_linux(&dir, cache.path());
+    // Unpacked where another user can reach it, as in /opt.
+    let base = tempfile::Builder::new()
+        .prefix("pyship-opt-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    untar(&dir.join("dist").join(TARBALL), base.path());
+    let root = base.path().join("Hello-App");
+    let readme = fs_err::read_to_string(root.join("README.txt")).unwrap();
+    let commands = readme_commands(&readme);
+    assert_eq!(
+        commands,
+        [
+            "./run.sh",
+            "ln -s \"$PWD/run.sh\" ~/bin/Hello-App",
+            "sudo ./install-service.sh",
+            "sudo ./install-service.sh --user NAME",
+            "sudo ./uninstall-service.sh",
+            "./install-service.sh --print-unit",
+        ],
+        "README.txt's commands changed: run the new ones here\n{readme}"
+    );
+    const SERVICE_USER: &str = "daemon";
+    let as_written = |cmd: &str| {
+        cmd.strip_prefix("sudo ")
+            .unwrap_or(cmd)
+            .replace("NAME", SERVICE_USER)
+    };
+    let home = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(home.path().join("bin")).unwrap();
+    let mut ran = Vec::new();
+    for cmd in &commands {
+        match cmd.as_str() {
+            "./run.sh" => {
+                let mut c = Command::new("sh");
+                c.args(["-c", cmd]).current_dir(&root);
+                serves_health(c, cmd);
+            }
+            c if c.starts_with("ln -s ") => {
+                let out = Command::new("sh")
+                    .args(["-c", c])
+                    .env("HOME", home.path())
+                    .env("PWD", &root)
+                    .current_dir(&root)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{c}: {out:?}");
+                // The link runs the app from anywhere.
+                let mut run = Command::new(home.path().join("bin/Hello-App"));
+                run.current_dir(home.path());
+                serves_health(run, "~/bin/Hello-App");
+            }
+            "./install-service.sh --print-unit" => {
+                let out = Command::new("sh")
+                    .args(["-c", cmd])
+                    .current_dir(&root)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{cmd}: {out:?}");
+                let unit_file = base.path().join("printed.service");
+                fs_err::write(&unit_file, &out.stdout).unwrap();
+                systemd_verify(&unit_file);
+            }
+            "sudo ./uninstall-service.sh" => {} // after each install below
+            install => {
+                let out_dir = tempfile::tempdir().unwrap();
+                let out = in_private_systemd(
+                    &format!(
+                        "{install}\n\
+                         cp /etc/systemd/system/Hello-App.service {o}/unit\n\
+                         find /etc/systemd/system | sort > {o}/installed\n\
+                         {uninstall}\n\
+                         find /etc/systemd/system | sort > {o}/removed\n",
+                        install = as_written(install),
+                        uninstall = as_written("sudo ./uninstall-service.sh"),
+                        o = out_dir.path().display(),
+                    ),
+                    &root,
+                );
+                let log = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(out.status.success(), "{install}:\n{log}");
+                assert!(log.contains("starts at the next boot"), "{log}");
+                assert!(log.contains("Removed Hello-App.service"), "{log}");
+                let listing = |f: &str| fs_err::read_to_string(out_dir.path().join(f)).unwrap();
+                assert!(
+                    listing("installed")
+                        .contains("/etc/systemd/system/multi-user.target.wants/Hello-App.service"),
+                    "not enabled: {}",
+                    listing("installed")
+                );
+                assert!(
+                    !listing("removed").contains("Hello-App"),
+                    "{}",
+                    listing("removed")
+                );
+                let unit = fs_err::read_to_string(out_dir.path().join("unit")).unwrap();
+                let value = |key: &str| {
+                    unit.lines()
+                        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                        .map(str::to_owned)
+                };
+                let unit_file = out_dir.path().join("Hello-App.service");
+                fs_err::write(&unit_file, &unit).unwrap();
+                systemd_verify(&unit_file);
+                let user = value("User");
+                if install.contains("--user") {
+                    assert_eq!(user.as_deref(), Some(SERVICE_USER), "{unit}");
+                    // What systemd starts: ExecStart from WorkingDirectory as User.
+                    let exec = value("ExecStart").unwrap();
+                    let exec = exec.trim_matches('"').replace("%%", "%");
+                    let mut c =
+                        Command::new(require_tool("runuser", "`apt-get install util-linux`"));
+                    c.args(["-u", SERVICE_USER, "--", &exec])
+                        .current_dir(value("WorkingDirectory").unwrap());
+                    serves_health(c, "the service as its user");
+                } else {
+                    assert_eq!(user, None, "{unit}");
+                }
+            }
+        }
+        ran.push(cmd.clone());
+    }
+    assert_eq!(ran, commands);
+}
+
+/// `--user` is checked before anything is written: a name systemd would not
+/// take, a user that does not exist, a user that cannot reach the folder.
+#[test]
+fn install_service_user_is_checked_before_anything_is_written() {
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    // A folder only root can enter.
+    let private = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let root = private.path().join("Hello-App");
+    for f in &r.files {
+        pyship_build::render::linux::write(&root, f).unwrap();
+    }
+    fs_err::create_dir_all(root.join("python/bin")).unwrap();
+    executable(&root.join("python/bin/python3"), "#!/bin/sh\n");
+    for (args, code, says) in [
+        ("--user 'a b'", 2, "not a user name systemd's User= accepts"),
+        ("--user 'x\\'", 2, "not a user name"),
+        ("--user", 2, "usage: "),
+        ("--user=", 2, "--user needs a user name"),
+        ("--bogus", 2, "usage: "),
+        (
+            "--user pyship-no-such-user",
+            1,
+            "there is no user pyship-no-such-user",
+        ),
+        ("--user daemon", 1, "the user daemon cannot run"),
+    ] {
+        let out = in_private_systemd(
+            &format!(
+                "st=0; ./install-service.sh {args} || st=$?\n\
+                 ls /etc/systemd/system\n\
+                 exit $st"
+            ),
+            &root,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args}: {stderr}");
+        assert!(stderr.contains(says), "{args}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{args}: wrote {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        if code == 1 {
+            assert!(stderr.contains("hint: "), "{args}: {stderr}");
+        }
+    }
+    // --print-unit shows the user without needing it to exist.
+    let out = Command::new("sh")
+        .arg(root.join("install-service.sh"))
+        .args(["--print-unit", "--user", "svc-app"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let unit = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(unit.matches("\nUser=").count(), 1, "{unit}");
+    assert!(unit.contains("[Service]\nUser=svc-app\n"), "{unit}");
+}

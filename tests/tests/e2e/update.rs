@@ -191,29 +191,78 @@ const BROKEN_MAIN: &[u8] = b"raise SystemExit('v0.2.0 exits at start-up (test)')
 const MAIN_PY: &str = "app/src/upd_demo/__main__.py";
 
 fn broken_tarball(tarball: &[u8]) -> Vec<u8> {
+    let target = format!("{NAME}/{MAIN_PY}");
+    edited_tarball(
+        tarball,
+        |path| (path == target).then(|| Some((BROKEN_MAIN.to_vec(), 0o644))),
+        &[],
+    )
+}
+
+/// One entry a test adds to a release tarball.
+enum Extra<'a> {
+    /// A hard link (its target named from the archive root, as tar does).
+    HardLink(&'a str, &'a str),
+    Symlink(&'a str, &'a str),
+}
+
+/// `tarball` with each entry `edit` answers for replaced (`Some(Some((data,
+/// mode)))`: a regular file) or dropped (`Some(None)`), and `extra` appended.
+fn edited_tarball(
+    tarball: &[u8],
+    edit: impl Fn(&str) -> Option<Option<(Vec<u8>, u32)>>,
+    extra: &[Extra<'_>],
+) -> Vec<u8> {
     let mut a = tar::Archive::new(flate2::read::GzDecoder::new(tarball));
     let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::fast(),
     ));
-    let target = format!("{NAME}/{MAIN_PY}");
-    let mut found = false;
+    let mut edited = 0;
     for e in a.entries().unwrap() {
         let mut e = e.unwrap();
         let path = e.path().unwrap().to_string_lossy().into_owned();
+        // The header alone holds a long name cut at 100 bytes (the full one
+        // came in a GNU extension entry): append_data/append_link write it
+        // again with the full path.
         let mut header = e.header().clone();
-        if path == target {
-            found = true;
-            header.set_size(BROKEN_MAIN.len() as u64);
-            header.set_cksum();
-            b.append(&header, BROKEN_MAIN).unwrap();
-        } else {
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            b.append(&header, &data[..]).unwrap();
+        match edit(&path) {
+            Some(None) => edited += 1,
+            Some(Some((data, mode))) => {
+                edited += 1;
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(data.len() as u64);
+                header.set_mode(mode);
+                b.append_data(&mut header, &path, &data[..]).unwrap();
+            }
+            None if header.entry_type().is_symlink() || header.entry_type().is_hard_link() => {
+                let target = e.link_name().unwrap().unwrap().into_owned();
+                b.append_link(&mut header, &path, &target).unwrap();
+            }
+            None => {
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                b.append_data(&mut header, &path, &data[..]).unwrap();
+            }
         }
     }
-    assert!(found, "{target} not in the tarball");
+    assert!(edited > 0 || !extra.is_empty(), "the edit matched no entry");
+    for x in extra {
+        let (kind, name, target) = match x {
+            Extra::HardLink(n, t) => (tar::EntryType::Link, n, t),
+            Extra::Symlink(n, t) => (tar::EntryType::Symlink, n, t),
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        // `append_link` would refuse these targets; a hostile server would not.
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_gnu_mut().unwrap().linkname[..target.len()].copy_from_slice(target.as_bytes());
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+    }
     b.into_inner().unwrap().finish().unwrap()
 }
 
@@ -419,6 +468,7 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
     assert!(done.is_some(), "{}", helper_log(&root));
     assert_user_data(&root);
     assert_no_old(&root);
+    assert_no_archive(&root);
     assert!(root
         .join("python/lib/python3.11/site-packages/upd_demo-0.2.0.dist-info")
         .is_dir());
@@ -465,6 +515,28 @@ fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
     assert_eq!(tree(&root), before, "the old version is not byte-identical");
     assert_user_data(&root);
     assert_no_old(&root);
+    assert_no_archive(&root);
+}
+
+/// The downloaded archive is gone from `.pyship-update/` however the update ended.
+fn assert_no_archive(root: &Path) {
+    let left: Vec<String> = fs_err::read_dir(root.join(".pyship-update"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.ends_with(".zip")
+                        || n.ends_with(".tar.gz")
+                        || n.ends_with(".exe")
+                        || n.ends_with(".part")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "left in .pyship-update: {left:?}\n{}",
+        helper_log(root)
+    );
 }
 
 fn wait_for_log(root: &Path, text: &str, timeout: Duration) -> Option<()> {
@@ -574,6 +646,173 @@ fn refusals_change_nothing_and_say_why() {
     unchanged("a dropped connection");
 }
 
+/// `v` with the asset ending in `suffix` renamed to `name` (manifest.json
+/// and SHA256SUMS say so too: a server that lies consistently).
+fn renamed(v: &Version, suffix: &str, name: &str) -> Version {
+    let (old, data) = v
+        .assets
+        .iter()
+        .find(|(n, _)| n.ends_with(suffix))
+        .map(|(n, d)| (n.clone(), d.clone()))
+        .unwrap();
+    let mut out = v.clone();
+    out.assets.remove(&old);
+    out.assets.insert(name.to_owned(), data);
+    let mut m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
+    for a in m["assets"].as_array_mut().unwrap() {
+        if a["name"] == old.as_str() {
+            a["name"] = name.into();
+        }
+    }
+    out.assets.insert(
+        "manifest.json".into(),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    );
+    let sums: String = out
+        .assets
+        .iter()
+        .filter(|(n, _)| *n != "SHA256SUMS")
+        .map(|(n, d)| format!("{}  {n}\n", hex_sha256(d)))
+        .collect();
+    out.assets.insert("SHA256SUMS".into(), sums.into_bytes());
+    out
+}
+
+/// Issue 24, items 1, 2 and 5, with real bundles: a release whose asset name
+/// leaves the staging folder, whose tarball has a hard link or a symlink
+/// out of the bundle (hashes made to match), or whose bundle lacks its
+/// interpreter is refused by `apply` with `error:`/`hint:` lines, the
+/// install tree and a file beside it unchanged; one whose interpreter cannot
+/// run gets as far as the helper, which says so in update.log, changes
+/// nothing and removes the download.
+#[test]
+fn hostile_releases_are_refused_with_the_tree_unchanged() {
+    let s = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let victim = tmp.path().join("victim");
+    fs_err::write(&victim, "victim\n").unwrap();
+    let before = tree(&root);
+    let unchanged = |what: &str| {
+        assert_eq!(tree(&root), before, "{what} changed the bundle");
+        assert!(
+            !root.join(".pyship-update").exists(),
+            "{what} left .pyship-update behind"
+        );
+        assert_eq!(
+            fs_err::read_to_string(&victim).unwrap(),
+            "victim\n",
+            "{what}"
+        );
+        assert_eq!(
+            fs_err::read_dir(tmp.path()).unwrap().count(),
+            2,
+            "{what} wrote beside the bundle"
+        );
+    };
+    let refused = |v: &Version, what: &str, says: &str| {
+        s.publish(&[(&s.v1, false), (v, false)]);
+        let (code, out, err) = cli_apply(&root, &[]);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{what}: {err}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(says),
+            "{what}: {err}"
+        );
+        assert!(lines[1].starts_with("hint: "), "{what}: {err}");
+        unchanged(what);
+    };
+    let (_, good) = s.asset(&s.v2, "-linux-x64.tar.gz");
+
+    // Item 1: names from the server are plain file names.
+    for name in [
+        "../../victim",
+        "../../../../victim.tar.gz",
+        victim.to_str().unwrap(),
+    ] {
+        refused(
+            &renamed(&s.v2, "-linux-x64.tar.gz", name),
+            name,
+            "which is not a plain .tar.gz file name",
+        );
+    }
+    // Item 2: tar resolves a hard link's target from the archive root.
+    for (what, extra) in [
+        (
+            "hard link out",
+            Extra::HardLink("Upd-Demo/app/h", "../../victim"),
+        ),
+        (
+            "hard link to a root member",
+            Extra::HardLink("Upd-Demo/app/h", "victim"),
+        ),
+        (
+            "hard link to nothing",
+            Extra::HardLink("Upd-Demo/app/h", "Upd-Demo/app/missing"),
+        ),
+        (
+            "symlink out",
+            Extra::Symlink("Upd-Demo/app/l", "../../victim"),
+        ),
+    ] {
+        let bad = edited_tarball(&good, |_| None, &[extra]);
+        refused(
+            &republished(&s.v2, "-linux-x64.tar.gz", bad),
+            what,
+            "refusing it",
+        );
+    }
+    // A bundle without its interpreter never reaches the helper.
+    let bad = edited_tarball(
+        &good,
+        |p| {
+            p.starts_with(&format!("{NAME}/python/bin/python3"))
+                .then_some(None)
+        },
+        &[],
+    );
+    refused(
+        &republished(&s.v2, "-linux-x64.tar.gz", bad),
+        "no interpreter",
+        "has no python/bin/python3",
+    );
+
+    // Item 5: an interpreter that cannot run: the log says so, not "the app
+    // did not exit"; nothing changed and the download is gone.
+    let bad = edited_tarball(
+        &good,
+        |p| {
+            (p == format!("{NAME}/python/bin/python3"))
+                .then(|| Some((b"#!/bin/sh\nexit 126\n".to_vec(), 0o755)))
+        },
+        &[],
+    );
+    s.publish(&[
+        (&s.v1, false),
+        (&republished(&s.v2, "-linux-x64.tar.gz", bad), false),
+    ]);
+    let (code, out, err) = cli_apply(&root, &["--pid", "999999"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let done = wait_for_log(&root, "nothing was changed", Duration::from_secs(60));
+    let log = helper_log(&root);
+    assert!(done.is_some(), "{log}");
+    assert!(
+        log.contains("could not run the helper (exit status 126)"),
+        "{log}"
+    );
+    assert!(!log.contains("did not exit"), "{log}");
+    assert_eq!(
+        tree(&root),
+        before,
+        "a helper that could not run changed the bundle"
+    );
+    assert_no_old(&root);
+    assert_no_archive(&root);
+}
+
 // ------------------------------------------------------------------ Windows
 
 /// Start `python.exe -m upd_demo` of the bundle at `root` under wine.
@@ -665,6 +904,7 @@ fn rollback_portable_windows_under_wine() {
     assert_eq!(tree(&root), before, "the old version is not byte-identical");
     assert_user_data(&root);
     assert_no_old(&root);
+    assert_no_archive(&root);
 }
 
 #[test]
