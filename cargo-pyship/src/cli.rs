@@ -78,6 +78,10 @@ pub enum Command {
     Bundle(BundleArgs),
     /// Build the Windows installer (builds the Windows bundle when missing)
     Installer(InstallerArgs),
+    /// Build the Windows Installer package, `.msi` (builds the Windows bundle when missing)
+    Msi(InstallerArgs),
+    /// Build the Debian package, `.deb` (builds the Linux bundle when missing)
+    Deb(InstallerArgs),
     /// Build (or reuse) a bundle and run its app as a user starts it
     /// (Windows: under wine), passing ARGS; exits with the app's exit code
     Run(RunArgs),
@@ -99,6 +103,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Re-resolve the dependencies pinned in pyship.lock and print what changed
     Update(UpdateArgs),
+    /// Make a minisign key pair that signs releases (update.public-keys)
+    Keygen(KeygenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +137,19 @@ pub struct UpdateArgs {
     /// Print what would change; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The secret key file to write (the public key goes to FILE.pub)
+    /// [default: ~/.minisign/{file name of the app}.key, or pyship.key]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Leave the secret key unencrypted (for a CI secret that has no password)
+    #[arg(long)]
+    pub unencrypted: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -28,8 +28,8 @@
 //! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
 //!      |
 //! stages          wheel python pins deps app strip render archive installer
-//!      |          update manifest docker publish init dist_info licenses sbom sign
-//!      |          crates
+//!      |          update manifest keys docker publish init dist_info licenses sbom sign
+//!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
@@ -61,6 +61,8 @@ pub mod context;
 #[cfg(feature = "net")]
 pub mod crates;
 #[cfg(feature = "net")]
+pub mod deb;
+#[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
 pub mod dist_info;
@@ -76,6 +78,8 @@ pub mod init;
 #[cfg(feature = "net")]
 pub mod installer;
 #[cfg(feature = "net")]
+pub mod keys;
+#[cfg(feature = "net")]
 pub mod launch;
 #[cfg(feature = "net")]
 pub mod layout;
@@ -87,6 +91,8 @@ pub mod local_deps;
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
+pub mod msi;
 #[cfg(feature = "net")]
 pub mod names;
 #[cfg(feature = "net")]

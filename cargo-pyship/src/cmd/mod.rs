@@ -12,11 +12,14 @@ use crate::output::Output;
 
 mod bundle;
 mod cache;
+mod deb;
 mod docker;
 mod fetch;
 mod init;
 mod installer;
+mod keygen;
 mod licenses;
+mod msi;
 mod plan;
 mod publish;
 mod release;
@@ -33,6 +36,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Version(a) => version::run(g, a, &env, out),
         Command::Bundle(a) => bundle::run(g, a, &env, out),
         Command::Installer(a) => installer::run(g, a, &env, out),
+        Command::Msi(a) => msi::run(g, a, &env, out),
+        Command::Deb(a) => deb::run(g, a, &env, out),
         Command::Run(a) => run::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
         Command::Licenses(a) => licenses::run(g, a, &env, out),
@@ -43,6 +48,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Cache(a) => cache::run(a, &env, out),
         Command::Fetch(a) => fetch::run(g, a, &env, out),
         Command::Update(a) => update::run(g, a, &env, out),
+        Command::Keygen(a) => keygen::run(g, a, &env, out),
     }
 }
 
