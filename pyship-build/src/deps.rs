@@ -380,21 +380,6 @@ pub fn run(
         path: site_packages.to_owned(),
         source,
     })?;
-    if !pinned.changes.is_empty() {
-        ctx.reporter.status(
-            "Locking",
-            &format!(
-                "{} packages for {platform} in {}",
-                pinned.packages.len(),
-                pinned.lock.path().display()
-            ),
-        );
-        for c in &pinned.changes {
-            let line = c.to_string();
-            let (verb, rest) = line.split_once(' ').unwrap_or(("", &line));
-            ctx.reporter.status(verb, rest);
-        }
-    }
     let mut reqs = pinned.requirements_txt();
     for w in &wheels {
         reqs.push_str(&own_wheel_line(w)?);

@@ -575,7 +575,27 @@ pub fn for_target(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<
                 changes: Vec::new(),
             })
         }
-        DependencyLock::Pyship { path } => pyship_pins(plan, platform, path, &Upgrade::None, ctx),
+        DependencyLock::Pyship { path } => {
+            let pinned = pyship_pins(plan, platform, path, &Upgrade::None, ctx)?;
+            // Said where the file is written: a later read of the same
+            // target finds it current and has nothing to say.
+            if !pinned.changes.is_empty() {
+                ctx.reporter.status(
+                    "Locking",
+                    &format!(
+                        "{} packages for {platform} in {}",
+                        pinned.packages.len(),
+                        path.display()
+                    ),
+                );
+                for c in &pinned.changes {
+                    let line = c.to_string();
+                    let (verb, rest) = line.split_once(' ').unwrap_or(("", &line));
+                    ctx.reporter.status(verb, rest);
+                }
+            }
+            Ok(pinned)
+        }
     }
 }
 
