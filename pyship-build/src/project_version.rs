@@ -101,7 +101,7 @@ pub fn declared(
             version: t.version,
         });
     }
-    if project.cargo_version_declared {
+    if project.cargo_version_is_the_apps() {
         add(
             &mut declared,
             project.manifest_path.display().to_string(),
