@@ -28,8 +28,8 @@
 //! orchestrators   bundle  release (and the release plan)  run  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
-//!      |          update manifest docker publish init dist_info licenses sbom sign
-//!      |          crates
+//!      |          update manifest keys docker publish init dist_info licenses sbom sign
+//!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -60,6 +60,8 @@ pub mod context;
 #[cfg(feature = "net")]
 pub mod crates;
 #[cfg(feature = "net")]
+pub mod deb;
+#[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
 pub mod dist_info;
@@ -73,6 +75,8 @@ pub mod init;
 #[cfg(feature = "net")]
 pub mod installer;
 #[cfg(feature = "net")]
+pub mod keys;
+#[cfg(feature = "net")]
 pub mod launch;
 #[cfg(feature = "net")]
 pub mod layout;
@@ -82,6 +86,8 @@ pub mod licenses;
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
+pub mod msi;
 #[cfg(feature = "net")]
 pub mod names;
 #[cfg(feature = "net")]
