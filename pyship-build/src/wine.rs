@@ -126,6 +126,9 @@ pub struct Wine {
     /// For a private prefix: what an interrupted build does with it (kills
     /// its detached programs, removes an owned prefix).
     _on_interrupt: Option<process::OnInterrupt>,
+    /// Why the cached prefix this one copies was replaced while getting it,
+    /// if it was ([`Wine::notice`]).
+    notice: Option<String>,
 }
 
 /// The programs this process started for a private prefix.
@@ -334,7 +337,16 @@ impl Wine {
         let shim = process_prng_dll(cache, env).ok();
         let prepared = prepare_cached(&wine, cache, &version, wants_shim(env), shim.as_deref())?;
         let prefix = prepared.copy.path().to_path_buf();
-        Ok(Self::private(wine, prefix, Some(prepared.copy)))
+        let mut me = Self::private(wine, prefix, Some(prepared.copy));
+        me.notice = prepared.notice;
+        Ok(me)
+    }
+
+    /// What the build should tell its user about the cached prefix: that it
+    /// was found unfinished or changed since it was made, and replaced by a
+    /// new one (which is why this build took longer).
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// [`Wine::with_cache`], with its session started: wine's services, which
@@ -395,6 +407,7 @@ impl Wine {
             }),
             cancel: Cancel::default(),
             _on_interrupt: Some(on_interrupt),
+            notice: None,
         }
     }
 
@@ -417,6 +430,7 @@ impl Wine {
             started: std::sync::Mutex::default(),
             cancel: Cancel::default(),
             _on_interrupt: None,
+            notice: None,
         }))
     }
 
@@ -648,6 +662,29 @@ pub struct CachedPrefix {
     pub prepared: PathBuf,
     /// Whether the prepared prefix was made by this call (`wineboot` ran).
     pub booted: bool,
+    /// Set when this call found the cached prefix unfinished or changed
+    /// and replaced it: what to tell the user.
+    pub notice: Option<String>,
+}
+
+/// What [`ensure_prepared`] found and did.
+#[derive(Debug)]
+pub struct Ensured {
+    /// The prepared prefix's folder.
+    pub path: PathBuf,
+    /// Whether this call prepared it (`wineboot` ran).
+    pub booted: bool,
+    /// Set when a folder of the key's name that was no prepared prefix was
+    /// replaced: what to tell the user.
+    pub notice: Option<String>,
+}
+
+/// The line telling that the cached prefix at `path` was replaced, and why.
+fn replaced_notice(path: &Path, why: &str) -> String {
+    format!(
+        "the cached wine prefix {} {why}; a new one was prepared in its place",
+        path.display()
+    )
 }
 
 /// The prefix for `wine_version` prepared in `cache` (made when missing, with
@@ -665,10 +702,11 @@ pub fn prepare_cached(
 ) -> Result<CachedPrefix, Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
     let mut booted = false;
+    let mut notice = None;
     // A build for another wine version may remove the prefix between the
     // two locks, or the copy finds it damaged: then prepare it again.
     for _ in 0..3 {
-        let (prepared, b) = ensure_prepared(
+        let ensured = ensure_prepared(
             wine,
             cache,
             wine_version,
@@ -676,7 +714,9 @@ pub fn prepare_cached(
             || shim.map(Path::to_owned),
             &Cancel::default(),
         )?;
-        booted |= b;
+        let prepared = ensured.path;
+        booted |= ensured.booted;
+        notice = notice.or(ensured.notice);
         let key = prepared
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -697,6 +737,7 @@ pub fn prepare_cached(
                 copy,
                 prepared,
                 booted,
+                notice,
             });
         }
         // Changed since it was made (a file truncated, removed, written
@@ -707,6 +748,10 @@ pub fn prepare_cached(
         lock.file().lock().map_err(cache_err(&lock_path))?;
         if prepared_listing(&prepared).as_deref() == Some(listed.as_str()) {
             retire(cache, &prepared).map_err(cache_err(&prepared))?;
+            notice = Some(replaced_notice(
+                &prepared,
+                "had changed since it was made (a file of it was written, truncated or removed)",
+            ));
         }
         let _ = lock.file().unlock();
     }
@@ -719,7 +764,7 @@ pub fn prepare_cached(
 }
 
 /// Make sure the prefix for `wine_version` is prepared in `cache`; returns
-/// its folder and whether this call prepared it. Holds `{key}.lock`
+/// its folder and whether this call prepared it (or replaced it). Holds `{key}.lock`
 /// exclusively while preparing, so a second build waits instead of booting
 /// its own. `with_shim` picks the key; `shim` gives the replacement DLL and
 /// is called only after `wineboot`, so the DLL can be compiled meanwhile
@@ -734,7 +779,7 @@ pub fn ensure_prepared(
     with_shim: bool,
     shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
-) -> Result<(PathBuf, bool), Error> {
+) -> Result<Ensured, Error> {
     let bucket = cache.marked(PREFIX_BUCKET);
     let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
@@ -742,20 +787,35 @@ pub fn ensure_prepared(
     lock.file().lock_shared().map_err(cache_err(&lock_path))?;
     if prepared_listing(&prepared).is_some() {
         let _ = lock.file().unlock();
-        return Ok((prepared, false));
+        return Ok(Ensured {
+            path: prepared,
+            booted: false,
+            notice: None,
+        });
     }
     // No upgrade of a shared lock in place: release, lock exclusively, look again.
     lock.file().unlock().map_err(cache_err(&lock_path))?;
     lock.file().lock().map_err(cache_err(&lock_path))?;
     let mut booted = false;
+    let mut notice = None;
     if prepared_listing(&prepared).is_none() {
+        if fs_err::symlink_metadata(&prepared).is_ok() {
+            notice = Some(replaced_notice(
+                &prepared,
+                "was unfinished (no list of its files: made by an older cargo-pyship, or cut short)",
+            ));
+        }
         retire(cache, &prepared).map_err(cache_err(&prepared))?;
         boot_into(wine, cache, &prepared, shim, cancel)?;
         booted = true;
     }
     remove_other_prefixes(cache, &bucket, &key);
     let _ = lock.file().unlock();
-    Ok((prepared, booted))
+    Ok(Ensured {
+        path: prepared,
+        booted,
+        notice,
+    })
 }
 
 /// Prepare the cached prefix on a thread of its own, so that a build's first
@@ -778,24 +838,33 @@ pub fn prepare_in_background(env: &Env, cache: &Cache, session: bool) -> Option<
     let cancel = Cancel::default();
     let stop = cancel.clone();
     let handle = std::thread::spawn(move || {
-        let version = wine_version(&wine).ok()?;
+        let Ok(version) = wine_version(&wine) else {
+            return (None, None);
+        };
         // The DLL compiles (about a second) while wineboot runs.
         let with_shim = wants_shim(&env);
-        std::thread::scope(|s| {
+        let notice = std::thread::scope(|s| {
             let gcc = s.spawn(|| compile_shim(&cache, &env, &stop).ok());
             let shim = || gcc.join().ok().flatten();
-            let _ = ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop);
+            ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop)
+                .ok()
+                .and_then(|e| e.notice)
         });
         if !session || stop.is_cancelled() {
-            return None;
+            return (None, notice);
         }
-        Wine::with_session(&env, &cache, &stop).ok()
+        (Wine::with_session(&env, &cache, &stop).ok(), notice)
     });
     Some(Background {
         cancel,
         handle: std::sync::Mutex::new(Some(handle)),
+        notice: std::sync::Mutex::new(None),
     })
 }
+
+/// What the thread of [`prepare_in_background`] ends with: the private
+/// prefix whose session it started, and its notice about the cached prefix.
+type Prepared = (Option<Wine>, Option<String>);
 
 /// The thread of [`prepare_in_background`]. [`Background::take_wine`] and
 /// [`Background::finish`] wait for it; dropped unfinished (the build failed),
@@ -805,11 +874,13 @@ pub fn prepare_in_background(env: &Env, cache: &Cache, session: bool) -> Option<
 #[derive(Debug)]
 pub struct Background {
     cancel: Cancel,
-    handle: std::sync::Mutex<Option<std::thread::JoinHandle<Option<Wine>>>>,
+    handle: std::sync::Mutex<Option<std::thread::JoinHandle<Prepared>>>,
+    /// The thread's notice when it handed over no prefix to carry it.
+    notice: std::sync::Mutex<Option<String>>,
 }
 
 impl Background {
-    fn take_handle(&self) -> Option<std::thread::JoinHandle<Option<Wine>>> {
+    fn take_handle(&self) -> Option<std::thread::JoinHandle<Prepared>> {
         self.handle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -817,15 +888,39 @@ impl Background {
     }
 
     /// Wait for the thread; the private prefix whose session it started, if
-    /// it was asked to and could (only the first call gets it).
+    /// it was asked to and could (only the first call gets it). The
+    /// prefix's [`Wine::notice`] tells when the thread replaced the cached
+    /// prefix.
     pub fn take_wine(&self) -> Option<Wine> {
-        self.take_handle()?.join().ok().flatten()
+        let (wine, notice) = self.take_handle()?.join().ok()?;
+        match wine {
+            Some(mut w) => {
+                if w.notice.is_none() {
+                    w.notice = notice;
+                }
+                Some(w)
+            }
+            None => {
+                *self
+                    .notice
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = notice;
+                None
+            }
+        }
     }
 
     /// Wait for the prefix to be prepared (a private prefix nobody took is
-    /// stopped and removed).
-    pub fn finish(self) {
-        drop(self.take_wine());
+    /// stopped and removed). Returns the notice about the cached prefix
+    /// (see [`Wine::notice`]) that no prefix handed over carried.
+    pub fn finish(self) -> Option<String> {
+        let from_wine = self.take_wine().and_then(|mut w| w.notice.take());
+        from_wine.or_else(|| {
+            self.notice
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        })
     }
 }
 
@@ -1138,8 +1233,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::at(d.path());
         let (a1, a2) = std::thread::scope(|s| {
-            let t1 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
-            let t2 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
+            let t1 =
+                s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
+            let t2 =
+                s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
             (t1.join().unwrap(), t2.join().unwrap())
         });
         assert_eq!(
@@ -1191,7 +1288,8 @@ mod tests {
     /// build's interrupt kills it) leaves no prepared prefix, and the next
     /// build prepares one in which programs run; a file of it truncated
     /// later (a write through a hard link, killed halfway) is found by the
-    /// next copy, and the prefix is prepared anew.
+    /// next copy, and the prefix is prepared anew. A replaced prefix comes
+    /// with a notice for the user naming it and why.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_cached_prefix_is_used_only_whole() {
@@ -1220,7 +1318,10 @@ mod tests {
                 if found.is_some() || boot.is_finished() {
                     break found;
                 }
-                assert!(t.elapsed() < Duration::from_secs(300), "no system32 after 5 min");
+                assert!(
+                    t.elapsed() < Duration::from_secs(300),
+                    "no system32 after 5 min"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             };
             if let Some(staged) = staged {
@@ -1240,8 +1341,15 @@ mod tests {
                 .check_runs()
                 .unwrap();
         };
+        // Again what a removal cut short leaves: replaced, and the user told.
+        fs_err::create_dir_all(entry.join("drive_c/windows/system32")).unwrap();
         let a = prepare_cached(&wine, &cache, version, false, None).unwrap();
         assert!(a.booted, "the next build prepares the prefix");
+        let notice = a.notice.as_deref().unwrap_or_default();
+        assert!(
+            notice.contains(&entry.display().to_string()) && notice.contains("unfinished"),
+            "{notice:?}"
+        );
         runs(a.copy.path());
         drop(a);
 
@@ -1260,7 +1368,15 @@ mod tests {
             .set_len(4096)
             .unwrap();
         let b = prepare_cached(&wine, &cache, version, false, None).unwrap();
-        assert!(b.booted, "a prefix changed since it was made is prepared anew");
+        assert!(
+            b.booted,
+            "a prefix changed since it was made is prepared anew"
+        );
+        let notice = b.notice.as_deref().unwrap_or_default();
+        assert!(
+            notice.contains(&entry.display().to_string()) && notice.contains("changed"),
+            "{notice:?}"
+        );
         assert_eq!(fs_err::metadata(&kernel32).unwrap().len(), whole);
         runs(b.copy.path());
     }
@@ -1426,6 +1542,7 @@ mod tests {
             }),
             cancel: Cancel::default(),
             _on_interrupt: None,
+            notice: None,
         };
         let t = Instant::now();
         w.stop();
