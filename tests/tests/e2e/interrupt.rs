@@ -233,6 +233,10 @@ impl Setup {
 /// program is left, and the next run's zip is the one an uninterrupted first
 /// run makes.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: first-run bundles under wine, killed at several points"
+)]
 fn a_first_run_killed_leaves_nothing_running_and_the_next_run_matches() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("wine", "`apt-get install wine wine64`");
