@@ -78,6 +78,13 @@ pub enum Command {
     Bundle(BundleArgs),
     /// Build the Windows installer (builds the Windows bundle when missing)
     Installer(InstallerArgs),
+    /// Build the Windows Installer package, `.msi` (builds the Windows bundle when missing)
+    Msi(InstallerArgs),
+    /// Build the Debian package, `.deb` (builds the Linux bundle when missing)
+    Deb(InstallerArgs),
+    /// Build (or reuse) a bundle and run its app as a user starts it
+    /// (Windows: under wine), passing ARGS; exits with the app's exit code
+    Run(RunArgs),
     /// Strip a site-packages directory
     Strip(StripArgs),
     /// Write THIRD-PARTY-LICENSES.txt into the bundle trees (also a bundle step)
@@ -92,6 +99,21 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show or empty the pyship cache (downloads, compressed archive entries, wine prefix)
     Cache(CacheArgs),
+    /// Make a minisign key pair that signs releases (update.public-keys)
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The secret key file to write (the public key goes to FILE.pub)
+    /// [default: ~/.minisign/{file name of the app}.key, or pyship.key]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Leave the secret key unencrypted (for a CI secret that has no password)
+    #[arg(long)]
+    pub unencrypted: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +197,25 @@ pub struct InstallerArgs {
     pub out: Option<PathBuf>,
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The bundle to run [default: this host's platform]
+    #[arg(long, value_enum)]
+    pub target: Option<StripPlatform>,
+    /// Use this version instead of detecting it
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Output directory (default: dist/ next to the manifest)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Make no network requests when the bundle has to be built
+    #[arg(long)]
+    pub offline: bool,
+    /// Arguments for the app (after `--`), after the configured `args`
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -50,6 +50,11 @@ fn stop(sig: i32) -> ! {
         std::process::exit(128 + sig);
     });
     pyship_build::process::interrupt();
-    eprintln!("error: interrupted by signal {sig}: the programs it ran were stopped");
+    // Not eprintln!: a closed stderr must not turn the exit into a panic.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: interrupted by signal {sig}: the programs it ran were stopped"
+    );
     std::process::exit(128 + sig);
 }

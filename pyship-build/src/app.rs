@@ -53,6 +53,12 @@ pub enum Error {
         site_packages: PathBuf,
         names: String,
     },
+    #[error("`{glob}` (the licence files of {pyproject}): {why}")]
+    LicenseFiles {
+        glob: String,
+        pyproject: PathBuf,
+        why: String,
+    },
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
@@ -102,6 +108,9 @@ impl Hint for Error {
                 "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose",
                 link.display()
             )),
+            Error::LicenseFiles { .. } => Some(
+                "make `license-files` (or `license = {file = ...}`) name files inside the pyproject's folder, e.g. license-files = [\"LICENSE*\"]".into(),
+            ),
             Error::Write { source, .. } => source.hint(),
             Error::Copy(e) => e.hint(),
         }
@@ -211,9 +220,128 @@ fn top_level(src: &Path) -> Vec<String> {
     v
 }
 
-/// The METADATA file of the app (core metadata 2.1, the fields importlib reads).
-pub fn metadata(name: &str, version: &str) -> String {
-    format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+/// The METADATA file of the app: the fields importlib reads, and its
+/// licence (core metadata 2.4 when there is a `License-Expression` or a
+/// `License-File`, whose files ship in the dist-info's `licenses/`).
+pub fn metadata(
+    name: &str,
+    version: &str,
+    license: &crate::project::LicenseDecl,
+    files: &[String],
+) -> String {
+    let v24 = license.expression.is_some() || !files.is_empty();
+    let mut m = format!(
+        "Metadata-Version: {}\nName: {name}\nVersion: {version}\n",
+        if v24 { "2.4" } else { "2.1" }
+    );
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(e) = &license.expression {
+        m.push_str(&format!("License-Expression: {}\n", one_line(e)));
+    } else if let Some(t) = license
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // A multi-line text goes on continuation lines (`        |`).
+        let mut lines = t.lines();
+        m.push_str(&format!(
+            "License: {}\n",
+            lines.next().unwrap_or_default().trim_end()
+        ));
+        for l in lines {
+            m.push_str(&format!("        |{}\n", l.trim_end()));
+        }
+    }
+    for c in &license.classifiers {
+        m.push_str(&format!("Classifier: {}\n", one_line(c)));
+    }
+    for f in files {
+        m.push_str(&format!("License-File: {f}\n"));
+    }
+    m
+}
+
+/// The globs of the app's licence files when the pyproject names none
+/// (PEP 639's suggestion, which setuptools, hatchling and maturin follow).
+pub const DEFAULT_LICENSE_GLOBS: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];
+
+/// The app's licence files, relative to the pyproject's folder (`/`
+/// separators) with their paths: `license = {file = ...}` and the
+/// `license-files` globs, else the files at the top of that folder matching
+/// [`DEFAULT_LICENSE_GLOBS`]. A declared glob that matches nothing, or one
+/// that leads out of the folder, is an error (PEP 639 asks build tools to
+/// refuse both).
+pub fn license_files(py: &crate::project::Pyproject) -> Result<Vec<(String, PathBuf)>, Error> {
+    let dir = py.dir();
+    let declared = !py.license.files.is_empty() || py.license.files_declared;
+    let globs: Vec<String> = if declared {
+        py.license.files.clone()
+    } else {
+        DEFAULT_LICENSE_GLOBS
+            .iter()
+            .map(|g| g.to_string())
+            .collect()
+    };
+    let bad = |glob: &str, why: &str| Error::LicenseFiles {
+        glob: glob.to_owned(),
+        pyproject: py.path.clone(),
+        why: why.to_owned(),
+    };
+    let mut sets = Vec::new();
+    for g in &globs {
+        let rel = g.replace('\\', "/");
+        if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
+            return Err(bad(g, "it leads out of the pyproject's folder"));
+        }
+        let glob = globset::GlobBuilder::new(&rel)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| bad(g, &e.to_string()))?
+            .compile_matcher();
+        sets.push((g, glob));
+    }
+    let depth = if declared { 8 } else { 1 };
+    let walk = walkdir::WalkDir::new(dir)
+        .max_depth(depth)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_type().is_dir()
+                    && (crate::layout::excluded_dir(e.path())
+                        || e.file_name().to_string_lossy().starts_with('.')))
+        });
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    let mut matched = vec![false; sets.len()];
+    for e in walk.filter_map(Result::ok) {
+        if !e.path().is_file() {
+            continue;
+        }
+        let Ok(rel) = e.path().strip_prefix(dir) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        for (i, (_, m)) in sets.iter().enumerate() {
+            if m.is_match(&rel) {
+                matched[i] = true;
+                if !found.iter().any(|(r, _)| r == &rel) {
+                    found.push((rel.clone(), e.path().to_owned()));
+                }
+            }
+        }
+    }
+    if declared {
+        if let Some((g, _)) = sets
+            .iter()
+            .zip(&matched)
+            .find(|(_, m)| !**m)
+            .map(|(s, _)| s)
+        {
+            return Err(bad(g, "it matches no file"));
+        }
+    }
+    Ok(found)
 }
 
 /// The dist-info folders of `dist` (normalized) in `site_packages`.
@@ -244,6 +372,28 @@ fn installed(site_packages: &Path, name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Copy the app's sources (`app-src`, as [`crate::layout::AppSrc`] says:
+/// a project root's Python packages only, never the packages the project's
+/// maturin wheel carries) into `src`. Returns the file count. The Docker
+/// image of a maturin project gets its app sources the same way.
+pub fn copy_app_sources(plan: &Plan, src: &Path) -> Result<u64, Error> {
+    let Some(dir) = &plan.app.dir else {
+        return Ok(0);
+    };
+    let rules = Rules::for_plan(plan);
+    let module_top = crate::layout::top_package(&plan.module);
+    let mut files = 0;
+    if plan.app.flat || !plan.app.exclude.is_empty() {
+        for entry in crate::layout::app_entries(dir, plan.app.flat, module_top, &plan.app.exclude) {
+            let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
+            files += copy_filtered(&entry, &src.join(name), &rules)?;
+        }
+    } else {
+        files += copy_filtered(dir, src, &rules)?;
+    }
+    Ok(files)
+}
+
 /// Copy the app into `{bundle}/app` and write its dist-info into
 /// `site_packages`, unless a wheel of the app is installed there (a maturin
 /// project): then that wheel's dist-info is the one, and the app's package
@@ -270,15 +420,7 @@ pub fn run(
             "Copying",
             &format!("app sources from {} ({})", dir.display(), plan.app.origin),
         );
-        if plan.app.flat {
-            // A project root: its Python packages and modules, nothing else.
-            for entry in crate::layout::flat_entries(dir, module_top) {
-                let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
-                files += copy_filtered(&entry, &src.join(name), &rules)?;
-            }
-        } else {
-            files += copy_filtered(dir, &src, &rules)?;
-        }
+        files += copy_app_sources(plan, &src)?;
         top = top_level(&src);
         // One place per package: a wheel (the project's own, or a dependency)
         // installed it, or the app sources carry it; never both.
@@ -337,7 +479,23 @@ pub fn run(
             path: dist_info.clone(),
             source: crate::fs::Error::Io(source),
         })?;
-        write("METADATA", metadata(&plan.pyproject().name, &version))?;
+        let py = plan.pyproject();
+        let licenses = license_files(py)?;
+        for (rel, from) in &licenses {
+            let to = dist_info.join("licenses").join(rel);
+            if let Some(parent) = to.parent() {
+                fs_err::create_dir_all(parent).map_err(|source| Error::Write {
+                    path: parent.to_owned(),
+                    source: crate::fs::Error::Io(source),
+                })?;
+            }
+            files += copy_filtered(from, &to, &rules)?;
+        }
+        let names: Vec<String> = licenses.into_iter().map(|(r, _)| r).collect();
+        write(
+            "METADATA",
+            metadata(&py.name, &version, &py.license, &names),
+        )?;
         write("INSTALLER", "cargo-pyship\n".into())?;
         write(
             "top_level.txt",
@@ -516,9 +674,71 @@ mod tests {
 
     #[test]
     fn metadata_has_name_and_version() {
+        let none = crate::project::LicenseDecl::default();
         assert_eq!(
-            metadata("hello-app", "0.3.0rc1"),
+            metadata("hello-app", "0.3.0rc1", &none, &[]),
             "Metadata-Version: 2.1\nName: hello-app\nVersion: 0.3.0rc1\n"
         );
+    }
+
+    /// The app's own licence: PEP 639's expression and files, PEP 621's
+    /// text, the default files next to the pyproject; globs that match
+    /// nothing or leave the folder are refused.
+    #[test]
+    fn the_apps_licence_goes_into_its_metadata() {
+        let d = tempfile::tempdir().unwrap();
+        let read = |text: &str| {
+            let p = d.path().join("pyproject.toml");
+            fs_err::write(&p, text).unwrap();
+            crate::project::Pyproject::read(&p).unwrap()
+        };
+        fs_err::write(d.path().join("LICENSE.txt"), "MIT text").unwrap();
+        fs_err::write(d.path().join("NOTICE"), "notice").unwrap();
+        fs_err::create_dir_all(d.path().join("licenses")).unwrap();
+        fs_err::write(d.path().join("licenses/third.txt"), "3").unwrap();
+        // PEP 639.
+        let py = read("[project]\nname = \"a\"\nlicense = \"MIT OR Apache-2.0\"\nlicense-files = [\"LICEN[CS]E*\", \"licenses/*.txt\"]\n");
+        let files: Vec<String> = license_files(&py)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(files, ["LICENSE.txt", "licenses/third.txt"]);
+        let m = metadata("a", "1.0", &py.license, &files);
+        assert!(m.starts_with("Metadata-Version: 2.4\n"), "{m}");
+        assert!(m.contains("License-Expression: MIT OR Apache-2.0\n"), "{m}");
+        assert!(m.contains("License-File: licenses/third.txt\n"), "{m}");
+        // PEP 621 text and classifiers; the default files.
+        let py = read("[project]\nname = \"a\"\nlicense = {text = \"LGPL\\nsee COPYING\"}\nclassifiers = [\"License :: OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)\", \"Programming Language :: Python\"]\n");
+        let files: Vec<String> = license_files(&py)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(files, ["LICENSE.txt", "NOTICE"]);
+        let m = metadata("a", "1.0", &py.license, &files);
+        assert!(m.contains("License: LGPL\n        |see COPYING\n"), "{m}");
+        assert!(
+            m.contains("Classifier: License :: OSI Approved :: GNU Lesser"),
+            "{m}"
+        );
+        assert!(!m.contains("Programming Language"), "{m}");
+        // {file = ...}
+        let py = read("[project]\nname = \"a\"\nlicense = {file = \"LICENSE.txt\"}\n");
+        let files: Vec<String> = license_files(&py)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(files, ["LICENSE.txt"]);
+        // Refused: nothing matched, a way out.
+        for bad in ["[\"COPYING*\"]", "[\"../secret\"]", "[\"/etc/passwd\"]"] {
+            let py = read(&format!("[project]\nname = \"a\"\nlicense-files = {bad}\n"));
+            let e = license_files(&py).unwrap_err();
+            assert!(matches!(e, Error::LicenseFiles { .. }), "{bad}: {e}");
+        }
+        // Declared empty: no file.
+        let py = read("[project]\nname = \"a\"\nlicense-files = []\n");
+        assert!(license_files(&py).unwrap().is_empty());
     }
 }

@@ -105,6 +105,12 @@ pub enum Error {
     },
     #[error(transparent)]
     Lock(#[from] crate::lock::Error),
+    #[error("could not write {path}")]
+    Stamp {
+        path: PathBuf,
+        #[source]
+        source: crate::fs::Error,
+    },
 }
 
 impl Hint for Error {
@@ -131,6 +137,7 @@ impl Hint for Error {
             Error::Sign(e) => e.hint(),
             Error::OwnWheel { .. } => Some("rebuild the wheel (it is listed in `wheels`)".into()),
             Error::Lock(e) => e.hint(),
+            Error::Stamp { source, .. } => source.hint(),
         }
     }
 }
@@ -141,6 +148,21 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
         if let Some(why) = platform.host_cannot_build() {
             return Err(Error::Host { platform, why });
         }
+    }
+    Ok(())
+}
+
+/// Everything that must hold before a bundle of `platforms` is built, checked
+/// before any long work: each platform can be built on this host, the build
+/// tools are there, the Cargo version maturin builds is the release's, and
+/// each platform's runtime is fetched (or its host Python found), so that a
+/// download failure does not wait for the Rust build.
+pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<(), Error> {
+    check_host(platforms)?;
+    crate::wheel::preflight(plan, ctx)?;
+    crate::wheel::check_version(plan)?;
+    for &platform in platforms {
+        crate::python::prefetch(plan, platform, ctx)?;
     }
     Ok(())
 }
@@ -215,6 +237,10 @@ pub fn run_with(
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
 
+    // The tree is about to change: until it is finished, it is current for nothing.
+    let stamp = stamp_path(plan, platform);
+    let digest = inputs_digest(plan, platform);
+    let _ = fs_err::remove_file(&stamp);
     crate::fs::remove_dir_if_exists(&tree, &plan.write_roots(&ctx.cache)).map_err(|source| {
         Error::Clear {
             path: tree.clone(),
@@ -287,8 +313,17 @@ pub fn run_with(
     }
 
     let t = Instant::now();
-    let licenses =
-        crate::licenses::write(plan, platform, &tree, &runtime.site_packages, Some(&dists))?;
+    // The crates linked into the project's own Rust extension for this target.
+    let linked =
+        crate::crates::linked(plan, platform, ctx).map_err(crate::licenses::Error::from)?;
+    let licenses = crate::licenses::write(
+        plan,
+        platform,
+        &tree,
+        &runtime.site_packages,
+        Some(&dists),
+        &linked,
+    )?;
     for m in &licenses.missing {
         ctx.reporter.warn(&format!(
             "{m} has no licence information (no License/License-Expression metadata, classifier or licence file); {} says so",
@@ -378,7 +413,7 @@ pub fn run_with(
         url: runtime.url.clone(),
         sha256: runtime.sha256.clone(),
     };
-    let sbom = crate::sbom::write(plan, platform, &source, &dists, ctx)?;
+    let sbom = crate::sbom::write(plan, platform, &source, &dists, &linked, ctx)?;
     ctx.reporter.status(
         "Wrote",
         &format!(
@@ -396,6 +431,14 @@ pub fn run_with(
     timed_push(&mut stages, "sbom", t);
     // check and archive overlap: the run took the longer of the two.
     let overlap = check_secs + archive_secs - wall;
+    // The digest of the inputs as they were when the build started: a file
+    // edited during the build leaves the tree stale, and the stamp says so.
+    crate::fs::atomic_write(&stamp, format!("{digest}\n").as_bytes()).map_err(|source| {
+        Error::Stamp {
+            path: stamp.clone(),
+            source,
+        }
+    })?;
 
     Ok(Bundled {
         platform,
@@ -411,6 +454,115 @@ pub fn run_with(
         seconds: stages.iter().map(|s| s.seconds).sum::<f64>() - overlap.max(0.0),
         stages,
     })
+}
+
+/// The file next to a platform's bundle tree that records the digest of
+/// the inputs it was built from ([`inputs_digest`]).
+pub fn stamp_path(plan: &Plan, platform: Platform) -> PathBuf {
+    plan.work_dir.join(platform.key()).join("bundle.stamp")
+}
+
+/// A digest of everything a bundle tree is made from, cheap enough to
+/// compute before every `installer` run: cargo-pyship's version, the
+/// platform, what the plan resolved (name, version, launch, Python, app
+/// sources, the updater's settings and the whole config but its `docker`
+/// and `ci` tables, which no tree reads), and the path, size and
+/// modification time of every file of the project (the pyproject's folder
+/// and the Cargo workspace: sources, Cargo.toml with its pyship table,
+/// pyproject, locks, template overrides) and of the `include` entries and
+/// project wheels outside it. Left out: the output folder, `target/`, dot
+/// folders, `pyship.lock` (a bundle writes it) and what a package index
+/// serves (a new dependency release needs `bundle`).
+pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut config = serde_json::to_value(&plan.config).unwrap_or_default();
+    if let Some(c) = config.as_object_mut() {
+        c.remove("docker");
+        c.remove("ci");
+    }
+    let facts = serde_json::json!({
+        "pyship": env!("CARGO_PKG_VERSION"),
+        "platform": platform.key(),
+        "name": plan.name,
+        "file_name": plan.file_name,
+        "dist_name": plan.dist_name,
+        "version": plan.version.version.tag(),
+        "launch": plan.launch,
+        "python": plan.python,
+        "app": plan.app,
+        "update": plan.update,
+        "config": config,
+    });
+    h.update(facts.to_string().as_bytes());
+    let canon = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+    let out_dir = canon(&plan.out_dir);
+    // Template overrides no bundle tree is made from: the installer's script
+    // (its own stamp covers it), the workflows, the Dockerfile, the notes.
+    let templates = canon(&plan.project.config_dir.join("templates"));
+    let not_tree_inputs = [
+        templates.join("windows").join("installer.nsi.j2"),
+        templates.join("ci"),
+        templates.join("docker"),
+        templates.join("release-notes.md.j2"),
+    ];
+    let mut roots = vec![
+        canon(plan.pyproject().dir()),
+        canon(&plan.project.workspace_root),
+    ];
+    for inc in &plan.config.include {
+        roots.push(canon(&plan.project.path(inc)));
+    }
+    roots.extend(
+        crate::deps::project_wheels(plan, platform)
+            .unwrap_or_default()
+            .iter()
+            .map(|w| canon(w)),
+    );
+    roots.sort();
+    roots.dedup();
+    for root in &roots {
+        h.update(root.to_string_lossy().as_bytes());
+        h.update([0]);
+        let walk = walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                let name = e.file_name().to_string_lossy();
+                e.depth() == 0
+                    || !(e.file_type().is_dir()
+                        && (name.starts_with('.')
+                            || matches!(name.as_ref(), "target" | "__pycache__" | "node_modules"))
+                        || e.path() == out_dir
+                        || not_tree_inputs.iter().any(|n| n == e.path()))
+            });
+        for e in walk.filter_map(Result::ok) {
+            if !e.file_type().is_file() || e.file_name() == "pyship.lock" {
+                continue;
+            }
+            let Ok(meta) = e.metadata() else { continue };
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            h.update(e.path().to_string_lossy().as_bytes());
+            h.update([0]);
+            h.update(meta.len().to_le_bytes());
+            h.update(mtime.to_le_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Whether `platform`'s bundle tree exists and was built from the inputs
+/// the plan has now (see [`inputs_digest`]): what `installer` packs without
+/// building it again.
+pub fn is_current(plan: &Plan, platform: Platform) -> bool {
+    let tree = plan.bundle_dir(platform);
+    tree.join(platform.python_exe()).is_file()
+        && fs_err::read_to_string(stamp_path(plan, platform))
+            .is_ok_and(|s| s.trim() == inputs_digest(plan, platform))
 }
 
 fn timed_push(stages: &mut Vec<StageTime>, stage: &'static str, start: Instant) {
@@ -435,7 +587,7 @@ pub fn own_binaries(
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect();
-    for wheel in crate::sbom::own_wheels(plan, platform) {
+    for wheel in crate::crates::own_wheels(plan, platform) {
         let err = |source| Error::OwnWheel {
             path: wheel.clone(),
             source,
@@ -527,7 +679,7 @@ fn check_marker(
             plan.launch.target.spec()
         ),
     );
-    key.map(|k| ctx.cache.bucket(crate::cache::CHECKS).join(k))
+    key.map(|k| ctx.cache.marked(crate::cache::CHECKS).join(k))
 }
 
 /// SHA-256 over the sorted (relative path, size) list of a tree, plus `salt`.

@@ -7,6 +7,10 @@
 //!
 //! `cargo pyship cache info` lists the buckets and their sizes;
 //! `cargo pyship cache clean [BUCKET]...` removes them ([`Cache::clean`]).
+//! Only folders the tool made count as buckets: each holds a [`MARKER`] file
+//! written when the tool first writes there. `PYSHIP_CACHE_DIR` may name a
+//! folder shared with other programs (`~/.cache`); their folders are never
+//! listed nor removed.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +26,8 @@ pub const RUNTIMES: &str = "runtimes-v0";
 pub const DOWNLOADS: &str = "downloads-v0";
 /// Markers of site-packages trees that passed the import check.
 pub const CHECKS: &str = "checks-v0";
+/// The file in each bucket that says the tool made it.
+pub const MARKER: &str = ".pyship-bucket";
 
 #[derive(Debug, Clone)]
 pub struct Cache {
@@ -107,7 +113,7 @@ impl Cache {
                     path: dir.clone(),
                     source: std::io::Error::other(e),
                 })?;
-                if e.file_type().is_file() {
+                if e.file_type().is_file() && !(e.depth() == 1 && e.file_name() == MARKER) {
                     files += 1;
                     bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
                 }
@@ -126,7 +132,11 @@ impl Cache {
                         path: self.root.clone(),
                         source,
                     })?;
-                    if e.path().is_dir() {
+                    // A symlink to a folder is never a bucket (it could
+                    // lead anywhere); a folder without the marker is not ours.
+                    let ours =
+                        e.file_type().is_ok_and(|t| t.is_dir()) && e.path().join(MARKER).is_file();
+                    if ours {
                         names.push(e.file_name().to_string_lossy().into_owned());
                     }
                 }
@@ -183,9 +193,25 @@ impl Cache {
         Ok(chosen)
     }
 
-    /// A bucket directory (created on demand by writers).
+    /// A bucket directory (created on demand by writers, through
+    /// [`Cache::marked`] or [`Cache::staging`]).
     pub fn bucket(&self, name: &str) -> PathBuf {
         self.root.join(name)
+    }
+
+    /// [`Cache::bucket`], created with its [`MARKER`] if missing: what a
+    /// writer asks for. Best effort: a cache that cannot be written fails
+    /// later, at the write, with that write's error.
+    pub fn marked(&self, name: &str) -> PathBuf {
+        let dir = self.bucket(name);
+        let marker = dir.join(MARKER);
+        if !marker.is_file() && fs_err::create_dir_all(&dir).is_ok() {
+            let _ = fs_err::write(
+                &marker,
+                "made by cargo-pyship: `cargo pyship cache clean` may remove this folder\n",
+            );
+        }
+        dir
     }
 
     /// `{bucket}/.incoming`: where writers stage an entry before renaming it
@@ -200,6 +226,7 @@ impl Cache {
     /// ([`crate::lock::clean_leftovers`]) from a live one's; parallel
     /// writers of one entry never collide.
     pub fn staging(&self, bucket: &str) -> std::io::Result<crate::lock::OwnedDir> {
+        self.marked(bucket);
         crate::lock::OwnedDir::new_in(
             &self.incoming(bucket),
             &crate::lock::staging_prefix(),
@@ -288,7 +315,7 @@ mod tests {
             ("runtimes-v0", "y"),
             ("checks-v0", "z"),
         ] {
-            let p = c.bucket(b).join(f);
+            let p = c.marked(b).join(f);
             fs_err::create_dir_all(p.parent().unwrap()).unwrap();
             fs_err::write(&p, b"12345").unwrap();
         }
@@ -304,5 +331,45 @@ mod tests {
         assert!(c.bucket("runtimes-v0").exists());
         assert_eq!(c.clean(&[]).unwrap().len(), 2);
         assert!(c.usage().unwrap().is_empty());
+    }
+
+    /// `PYSHIP_CACHE_DIR` pointing at a folder other programs use (`~/.cache`,
+    /// `$HOME`): only the folders the tool made are listed and removed.
+    #[test]
+    fn clean_touches_only_the_tools_own_folders() {
+        let home = tempfile::tempdir().unwrap();
+        let c = Cache::at(home.path());
+        for (dir, file) in [
+            ("pip", "http/x"),
+            ("uv", "wheels/y"),
+            ("Documents", "thesis.odt"),
+            // Named like a bucket, but not made by the tool.
+            ("runtimes-v0", "mine.txt"),
+        ] {
+            let p = home.path().join(dir).join(file);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(&p, "keep me").unwrap();
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(home.path().join("Documents"), home.path().join("link-v0"))
+            .unwrap();
+        let ours = c.staging(DOWNLOADS).unwrap();
+        fs_err::write(c.bucket(DOWNLOADS).join("f"), "x").unwrap();
+        drop(ours);
+        let names: Vec<String> = c.usage().unwrap().into_iter().map(|u| u.name).collect();
+        assert_eq!(names, [DOWNLOADS]);
+        let e = c.clean(&["pip".into()]).unwrap_err();
+        assert!(matches!(e, Error::NoBucket { .. }), "{e}");
+        let removed = c.clean(&[]).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert!(!c.bucket(DOWNLOADS).exists());
+        for kept in [
+            "pip/http/x",
+            "uv/wheels/y",
+            "Documents/thesis.odt",
+            "runtimes-v0/mine.txt",
+        ] {
+            assert!(home.path().join(kept).is_file(), "{kept} was removed");
+        }
     }
 }

@@ -41,6 +41,11 @@ pub const WHEELS_CONTEXT: &str = "pyship-wheels";
 /// there as in a bundle (where it reports `docker` and refuses to apply).
 pub const UPDATE_CONTEXT: &str = "pyship-update";
 
+/// The named build context holding a maturin project's own app sources that
+/// its wheel does not carry (a package beside `python-source`), laid out as
+/// the image gets them: `app/src/...` and `site-packages/_pyship_app.pth`.
+pub const APP_CONTEXT: &str = "pyship-app";
+
 /// The rendered default's name among the templates.
 pub const TEMPLATE: &str = "docker/Dockerfile.j2";
 
@@ -114,6 +119,8 @@ pub enum Error {
     Wheel(#[from] crate::wheel::Error),
     #[error(transparent)]
     Update(#[from] crate::update::Error),
+    #[error(transparent)]
+    App(#[from] crate::app::Error),
     #[error("could not clear {path}")]
     Clean {
         path: PathBuf,
@@ -142,6 +149,7 @@ impl Hint for Error {
             Error::Net(e) => return e.hint(),
             Error::Wheel(e) => return e.hint(),
             Error::Update(e) => return e.hint(),
+            Error::App(e) => return e.hint(),
             Error::Clean { .. } => "check that the output directory is writable".into(),
         })
     }
@@ -231,6 +239,9 @@ pub struct DockerPlan {
     /// The updater's folder, passed as the named context [`UPDATE_CONTEXT`]
     /// (`None`: `update.enabled = false`).
     pub update: Option<PathBuf>,
+    /// A maturin project's app sources beside what its wheel carries, passed
+    /// as the named context [`APP_CONTEXT`] (see [`app_context`]).
+    pub app: Option<PathBuf>,
     pub build_args: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
     pub commands: Vec<CommandLine>,
@@ -357,8 +368,10 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
     let py_dir = crate::fs::normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
     let table = plan.project.config_source.table.key();
     let python_src = relative_to(&context, &py_dir, "the pyproject's directory", table)?;
-    if let Some(dir) = &plan.app.dir {
-        // The app sources must reach the image with the pyproject (pip installs them from there).
+    if let (Some(dir), false) = (&plan.app.dir, py.is_maturin()) {
+        // The app sources must reach the image with the pyproject (pip
+        // installs them from there); a maturin project's come through
+        // [`APP_CONTEXT`].
         relative_to(
             &context,
             &crate::fs::normalize(dir),
@@ -366,6 +379,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             table,
         )?;
     }
+    let app_context = app_context(plan).map(|_| APP_CONTEXT);
     let mut includes = Vec::new();
     for inc in &plan.config.include {
         let abs = crate::fs::normalize(&plan.project.path(inc));
@@ -401,6 +415,7 @@ pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
             includes => includes,
             wheels_context => WHEELS_CONTEXT,
             update_context => plan.update.is_some().then_some(UPDATE_CONTEXT),
+            app_context => app_context,
             wheel_requirement => wheel_requirement,
             stamp => !py.is_maturin() && !py.dynamic_version && py.version.is_some(),
             stamp_script => STAMP_SCRIPT,
@@ -486,6 +501,7 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         .update
         .is_some()
         .then(|| plan.work_dir.join("docker").join("update"));
+    let app = app_context(plan);
     let mut commands = Vec::new();
     if opts.push {
         let user = env
@@ -529,6 +545,12 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
             format!("{UPDATE_CONTEXT}={}", u.display()),
         ]);
     }
+    if let Some(a) = &app {
+        args.extend([
+            "--build-context".to_owned(),
+            format!("{APP_CONTEXT}={}", a.display()),
+        ]);
+    }
     args.push(context.display().to_string());
     commands.push(CommandLine::new("docker", args));
     if opts.push {
@@ -567,11 +589,45 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
         dockerignore,
         wheels,
         update,
+        app,
         build_args,
         labels,
         commands,
         link,
     })
+}
+
+/// The folder of the named context [`APP_CONTEXT`]: for a maturin project
+/// whose app sources are not (all) in its wheel (`app-src`, or a package
+/// beside `python-source`), so that the image holds what the bundles hold.
+/// `None` for other projects: pip installs the pyproject's folder, or the
+/// wheel carries the whole app.
+pub fn app_context(plan: &Plan) -> Option<PathBuf> {
+    (plan.pyproject().is_maturin() && plan.app.dir.is_some())
+        .then(|| plan.work_dir.join("docker").join("app"))
+}
+
+/// Fill the [`APP_CONTEXT`] folder `dir`: the app sources as a bundle copies
+/// them into `app/src/`, and the `.pth` that puts `/app/src` on `sys.path`
+/// after site-packages, as in the bundles.
+pub fn write_app_context(plan: &Plan, dir: &Path, ctx: &Context<'_>) -> Result<(), Error> {
+    let clean = |source| Error::Clean {
+        path: dir.to_owned(),
+        source,
+    };
+    crate::fs::remove_dir_if_exists(dir, &plan.write_roots(&ctx.cache)).map_err(clean)?;
+    let src = dir.join("app").join("src");
+    let io = |e: std::io::Error| clean(crate::fs::Error::Io(e));
+    fs_err::create_dir_all(&src).map_err(io)?;
+    crate::app::copy_app_sources(plan, &src)?;
+    let sp = dir.join("site-packages");
+    fs_err::create_dir_all(&sp).map_err(io)?;
+    let pth = sp.join(crate::app::PATH_FILE);
+    crate::fs::atomic_write(&pth, b"/app/src\n").map_err(|source| Error::Write {
+        path: pth.clone(),
+        source,
+    })?;
+    Ok(())
 }
 
 /// The command lines [`run`] would execute, in order.
@@ -612,6 +668,9 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         if !has_app_wheel(plan_, dir) {
             crate::wheel::run(plan_, crate::platform::Platform::Linux, ctx)?;
         }
+    }
+    if let Some(dir) = &dp.app {
+        write_app_context(plan_, dir, ctx)?;
     }
     if let Some(dir) = &dp.update {
         // The folder stands for site-packages; the config's bundle root is

@@ -61,6 +61,10 @@ pub struct AppSrc {
     pub origin: String,
     /// The module is under `dir` (else it comes from a wheel).
     pub has_module: bool,
+    /// Top-level packages under `dir` that are not copied: the project's
+    /// maturin wheel carries them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,40 +180,257 @@ pub fn flat_entries(dir: &Path, top: &str) -> Vec<PathBuf> {
     out
 }
 
-/// `[tool.maturin] python-source` of the pyproject, when set.
-fn maturin_python_source(py: &Pyproject) -> Option<PathBuf> {
+/// The top-level entries of the app sources `dir` that a bundle copies: a
+/// flat project root's Python packages and modules ([`flat_entries`]), else
+/// everything but excluded folders and compiled files, less the top-level
+/// modules in `exclude` (the project's maturin wheel carries them).
+pub fn app_entries(dir: &Path, flat: bool, module_top: &str, exclude: &[String]) -> Vec<PathBuf> {
+    let all = if flat {
+        flat_entries(dir, module_top)
+    } else {
+        let mut v: Vec<PathBuf> = fs_err::read_dir(dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if p.is_dir() {
+                !excluded_dir(p)
+            } else {
+                !(name.ends_with(".pyc") || name.ends_with(".pyo"))
+            }
+        });
+        v.sort();
+        v
+    };
+    all.into_iter()
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name.split('.').next().unwrap_or(&name);
+            !exclude.iter().any(|e| e == stem)
+        })
+        .collect()
+}
+
+/// What a maturin build of the pyproject packs into its wheel, read from the
+/// files before anything is built, as maturin decides it: the extension's
+/// module name (`[tool.maturin] module-name`, else the crate's `[lib] name`,
+/// else its package name), the folder it takes Python code from
+/// (`python-source`, else `src/` holding the package named after the
+/// project, else the pyproject's folder), and from there the package named
+/// like the module's first component (a mixed project) or the package
+/// maturin generates around the extension (a pure Rust one), plus
+/// `python-packages` and the files `include` globs add.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MaturinWheel {
+    /// The extension's module name (`pkg._native`).
+    pub module_name: String,
+    /// Where `module_name` came from.
+    pub module_origin: String,
+    /// The folder maturin takes Python packages from.
+    pub python_root: PathBuf,
+    /// The top-level packages and modules the wheel carries, sorted.
+    pub packages: Vec<String>,
+}
+
+impl MaturinWheel {
+    /// Whether the wheel carries the top-level module `top`.
+    pub fn carries(&self, top: &str) -> bool {
+        self.packages.iter().any(|p| p == top)
+    }
+
+    /// The wheel's contents for messages: `pkg from python/pkg and the
+    /// extension pkg._native (`module-name` in [tool.maturin])`.
+    pub fn describe(&self, base: &Path) -> String {
+        let shown: Vec<String> = self
+            .packages
+            .iter()
+            .map(|p| {
+                let at = self.python_root.join(p);
+                if at.exists() {
+                    format!("{p} from {}", crate::fs::rel_slash(base, &at))
+                } else {
+                    p.clone()
+                }
+            })
+            .collect();
+        format!(
+            "{} and the extension {} ({})",
+            shown.join(", "),
+            self.module_name,
+            self.module_origin
+        )
+    }
+}
+
+/// The `[tool.maturin]` table of `py` and its parsed document.
+fn maturin_table(py: &Pyproject) -> Option<toml_edit::Table> {
     let text = fs_err::read_to_string(&py.path).ok()?;
     let doc = text.parse::<toml_edit::DocumentMut>().ok()?;
-    let src = doc
-        .get("tool")?
-        .get("maturin")?
-        .get("python-source")?
-        .as_str()?;
-    Some(py.path.parent()?.join(src))
+    let t = doc.get("tool")?.get("maturin")?;
+    match t {
+        toml_edit::Item::Table(t) => Some(t.clone()),
+        toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => Some(t.clone().into_table()),
+        _ => None,
+    }
 }
 
-/// The pyproject is built by maturin (its wheel carries the module).
-fn built_by_maturin(py: &Pyproject) -> bool {
-    let Ok(text) = fs_err::read_to_string(&py.path) else {
-        return false;
+/// `[lib] name` and `[package] name` of a Cargo.toml.
+fn crate_names(manifest: &Path) -> (Option<String>, Option<String>) {
+    let Some(doc) = fs_err::read_to_string(manifest)
+        .ok()
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+    else {
+        return (None, None);
     };
-    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
-        return false;
+    let s = |table: &str| {
+        doc.get(table)
+            .and_then(|t| t.get("name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned)
     };
-    doc.get("tool").and_then(|t| t.get("maturin")).is_some()
-        || doc
-            .get("build-system")
-            .and_then(|b| b.get("build-backend"))
-            .and_then(|b| b.as_str())
-            .is_some_and(|b| b.starts_with("maturin"))
+    (s("lib"), s("package"))
 }
 
-/// A wheel can provide `top`: configured project wheels, a maturin build, or
-/// a dependency whose distribution name is the module's.
+/// What maturin packs into the wheel of `py`; `None` when maturin does not build it.
+pub fn maturin_wheel(py: &Pyproject) -> Option<MaturinWheel> {
+    if !py.is_maturin() {
+        return None;
+    }
+    let table = maturin_table(py).unwrap_or_default();
+    let s = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let py_dir = py.dir().to_owned();
+    let manifest = py
+        .maturin_manifest()
+        .unwrap_or_else(|| py_dir.join("Cargo.toml"));
+    let (lib, package) = crate_names(&manifest);
+    let shown_manifest = crate::fs::rel_slash(&py_dir, &manifest);
+    let (module_name, module_origin) = match (s("module-name"), lib, package) {
+        (Some(m), _, _) => (m, "`module-name` in [tool.maturin]".to_owned()),
+        (None, Some(l), _) => (l, format!("[lib] name in {shown_manifest}")),
+        (None, None, Some(p)) => (p, format!("the crate name in {shown_manifest}")),
+        (None, None, None) => (
+            py.name.clone(),
+            "the project name (no crate found)".to_owned(),
+        ),
+    };
+    let module_name = module_name.replace('-', "_");
+    let python_root = match s("python-source") {
+        Some(src) => py_dir.join(src),
+        None => {
+            let src = py_dir.join("src");
+            if src.join(py.name.replace('-', "_")).is_dir() {
+                src
+            } else {
+                py_dir.clone()
+            }
+        }
+    };
+    let top = top_package(&module_name).to_owned();
+    let mut packages = vec![top];
+    // `python-packages`: more packages (or modules) from the python root.
+    if let Some(extra) = table.get("python-packages").and_then(|v| v.as_array()) {
+        for p in extra.iter().filter_map(|v| v.as_str()) {
+            let name = p.trim_end_matches(".py");
+            if python_root.join(name).is_dir() || python_root.join(format!("{name}.py")).is_file() {
+                packages.push(name.to_owned());
+            }
+        }
+    }
+    packages.extend(included_tops(&table, &py_dir));
+    packages.sort();
+    packages.dedup();
+    Some(MaturinWheel {
+        module_name,
+        module_origin,
+        python_root,
+        packages,
+    })
+}
+
+/// The top-level modules that `[tool.maturin] include` globs for the wheel add
+/// (a glob is relative to the pyproject's folder and its matches keep their
+/// path in the wheel).
+fn included_tops(table: &toml_edit::Table, py_dir: &Path) -> Vec<String> {
+    let Some(items) = table.get("include").and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    let mut builder = globset::GlobSetBuilder::new();
+    let mut any = false;
+    for item in items.iter() {
+        let pattern = match item {
+            toml_edit::Value::String(s) => Some(s.value().clone()),
+            toml_edit::Value::InlineTable(t) => {
+                let wheel = match t.get("format") {
+                    None => true,
+                    Some(toml_edit::Value::String(f)) => f.value() == "wheel",
+                    Some(toml_edit::Value::Array(a)) => {
+                        a.iter().any(|f| f.as_str() == Some("wheel"))
+                    }
+                    Some(_) => false,
+                };
+                t.get("path")
+                    .and_then(|p| p.as_str())
+                    .filter(|_| wheel)
+                    .map(str::to_owned)
+            }
+            _ => None,
+        };
+        if let Some(g) = pattern.and_then(|p| globset::Glob::new(&p).ok()) {
+            builder.add(g);
+            any = true;
+        }
+    }
+    let Some(set) = any.then(|| builder.build().ok()).flatten() else {
+        return Vec::new();
+    };
+    let mut tops = Vec::new();
+    let walk = walkdir::WalkDir::new(py_dir)
+        .max_depth(6)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !(e.file_type().is_dir() && excluded_dir(e.path())));
+    for e in walk
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let Ok(rel) = e.path().strip_prefix(py_dir) else {
+            continue;
+        };
+        if !set.is_match(rel) {
+            continue;
+        }
+        let mut parts = rel.components();
+        let first = parts
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = if parts.next().is_some() {
+            first
+        } else {
+            match first.strip_suffix(".py") {
+                Some(m) => m.to_owned(),
+                None => continue,
+            }
+        };
+        if !tops.contains(&name) {
+            tops.push(name);
+        }
+    }
+    tops
+}
+
+/// A wheel can provide `top`: configured project wheels, the maturin build
+/// (only the packages it packs), or a dependency whose distribution name is
+/// the module's.
 fn from_wheels(project: &Project, py: &Pyproject, top: &str) -> bool {
     let norm = normalize_dist_name(top);
     !project.config.wheels.is_empty()
-        || built_by_maturin(py)
+        || maturin_wheel(py).is_some_and(|w| w.carries(top))
         || py.dependencies.iter().any(|d| {
             let name: String = d
                 .chars()
@@ -261,41 +482,67 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
             dir: Some(dir),
             origin: format!("`app-src = \"{shown}\"` in {table}"),
             has_module,
+            exclude: Vec::new(),
         });
     }
-    let mut candidates: Vec<(PathBuf, &str)> = Vec::new();
-    if built_by_maturin(py) {
-        // maturin's wheel carries `python-source` (default: the pyproject's
-        // folder) and the extension: the module comes from that wheel, which
-        // the bundle builds per target. Copying it to app/src as well would
-        // ship the package twice.
-        let wheel_src = maturin_python_source(py).unwrap_or_else(|| py_dir.clone());
-        let native_top = py
-            .maturin
-            .as_ref()
-            .and_then(|m| m.module_name.as_deref())
-            .map(top_package);
-        if contains_module(&wheel_src, top)
-            || native_top == Some(top)
-            || normalize_dist_name(&py.name) == normalize_dist_name(top)
-        {
+    let mut candidates: Vec<(PathBuf, String)> = Vec::new();
+    let mut exclude = Vec::new();
+    let mut beside = String::new();
+    if let Some(wheel) = maturin_wheel(py) {
+        // maturin's wheel carries these packages and the extension; the
+        // bundle builds it per target. Copying them to app/src as well would
+        // ship them twice.
+        if wheel.carries(top) {
             return Ok(AppSrc {
                 dir: None,
                 flat: false,
-                origin: "none: the module is in the project's maturin wheel".into(),
+                origin: format!(
+                    "none: the module is in the project's maturin wheel, which packs {}",
+                    wheel.describe(&project.config_dir)
+                ),
                 has_module: false,
+                exclude: Vec::new(),
             });
         }
+        // The app's package sits beside what the wheel packs: it is copied
+        // from there, without the wheel's own packages.
+        beside = format!(
+            "; not in the project's maturin wheel, which packs {}",
+            wheel.describe(&project.config_dir)
+        );
+        exclude = wheel.packages.clone();
+        // `python-source` may point anywhere; the app is looked for there only
+        // inside the project (unless that is allowed on purpose).
+        let root = project
+            .workspace_root
+            .canonicalize()
+            .unwrap_or_else(|_| project.workspace_root.clone());
+        let inside = wheel.python_root.canonicalize().is_ok_and(|p| {
+            p.starts_with(&root) || p.starts_with(py_dir.canonicalize().unwrap_or_default())
+        });
+        if (inside || project.config.allow_outside_project)
+            && wheel.python_root != py_dir
+            && wheel.python_root != py_dir.join("src")
+        {
+            candidates.push((
+                wheel.python_root.clone(),
+                "maturin's python-source folder".to_owned(),
+            ));
+        }
     }
-    candidates.push((py_dir.join("src"), "src layout"));
-    candidates.push((py_dir.clone(), "flat layout, next to the pyproject"));
+    candidates.push((py_dir.join("src"), "src layout".to_owned()));
+    candidates.push((
+        py_dir.clone(),
+        "flat layout, next to the pyproject".to_owned(),
+    ));
     for (dir, why) in &candidates {
         if dir.is_dir() && contains_module(dir, top) {
             return Ok(AppSrc {
                 flat: is_project_root(dir),
                 dir: Some(dir.clone()),
-                origin: (*why).to_owned(),
+                origin: format!("{why}{beside}"),
                 has_module: true,
+                exclude,
             });
         }
     }
@@ -305,15 +552,19 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
             flat: false,
             origin: "none: the module comes from a wheel".into(),
             has_module: false,
+            exclude: Vec::new(),
         });
+    }
+    let mut looked: Vec<String> = candidates
+        .iter()
+        .map(|(d, why)| format!("{} ({why})", d.join(top).display()))
+        .collect();
+    if let Some(rest) = beside.strip_prefix("; not in ") {
+        looked.push(rest.to_owned());
     }
     Err(Error::ModuleNotFound {
         module: module.to_owned(),
-        looked: candidates
-            .iter()
-            .map(|(d, why)| format!("{} ({why})", d.join(top).display()))
-            .collect::<Vec<_>>()
-            .join(", "),
+        looked: looked.join(", "),
         table: table.clone(),
     })
 }
@@ -368,6 +619,154 @@ mod tests {
         assert!(!contains_module(&r.join("src"), "datasette"));
         assert!(excluded_dir(&r.join("env2")));
         assert!(is_project_root(r));
+    }
+
+    fn pyproject(dir: &Path, text: &str) -> Pyproject {
+        let p = dir.join("pyproject.toml");
+        fs_err::create_dir_all(dir).unwrap();
+        fs_err::write(&p, text).unwrap();
+        Pyproject::read(&p).unwrap()
+    }
+
+    /// What maturin packs, decided from the files: rtoml's layout
+    /// (`python-source`, a dotted `module-name`), watchfiles' (a mixed
+    /// package next to the pyproject), `maturin new`'s (pure Rust: the crate's
+    /// lib name), a src layout, `python-packages` and `include` globs.
+    #[test]
+    fn what_the_maturin_wheel_packs_is_read_from_the_files() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        // rtoml: python/rtoml is the wheel's package; tomlsvc beside it is not.
+        let rt = r.join("rtoml");
+        touch(&rt.join("python/rtoml/__init__.py"));
+        touch(&rt.join("tomlsvc/__init__.py"));
+        fs_err::write(
+            rt.join("Cargo.toml"),
+            "[package]\nname = \"rtoml\"\n[lib]\nname = \"_rtoml\"\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &rt,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"tomlsvc\"\n[tool.maturin]\npython-source = \"python\"\nmodule-name = \"rtoml._rtoml\"\n",
+        );
+        let w = maturin_wheel(&py).unwrap();
+        assert_eq!(w.module_name, "rtoml._rtoml");
+        assert_eq!(w.python_root, rt.join("python"));
+        assert_eq!(w.packages, ["rtoml"]);
+        assert!(w.carries("rtoml") && !w.carries("tomlsvc"));
+        assert!(
+            w.describe(&rt)
+                .contains("rtoml from python/rtoml and the extension rtoml._rtoml"),
+            "{}",
+            w.describe(&rt)
+        );
+
+        // watchfiles: module-name watchfiles._rust_notify, package at the top.
+        let wf = r.join("watchfiles");
+        touch(&wf.join("watchfiles/__init__.py"));
+        let py = pyproject(
+            &wf,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"watchfiles\"\n[tool.maturin]\nmodule-name = \"watchfiles._rust_notify\"\n",
+        );
+        let w = maturin_wheel(&py).unwrap();
+        assert_eq!(w.python_root, wf);
+        assert_eq!(w.packages, ["watchfiles"]);
+
+        // maturin new: no [tool.maturin] keys, the crate's lib name.
+        let mn = r.join("mn");
+        fs_err::create_dir_all(&mn).unwrap();
+        fs_err::write(
+            mn.join("Cargo.toml"),
+            "[package]\nname = \"my-ext\"\n[lib]\nname = \"my_ext\"\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &mn,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"my-ext\"\n[tool.maturin]\nfeatures = [\"pyo3/extension-module\"]\n",
+        );
+        let w = maturin_wheel(&py).unwrap();
+        assert_eq!(w.packages, ["my_ext"]);
+        assert!(
+            w.module_origin.contains("[lib] name"),
+            "{}",
+            w.module_origin
+        );
+
+        // A src layout, python-packages and include globs add packages.
+        let sl = r.join("sl");
+        touch(&sl.join("src/sl_app/__init__.py"));
+        touch(&sl.join("src/helpers/__init__.py"));
+        touch(&sl.join("extra/data.txt"));
+        touch(&sl.join("webui/__init__.py"));
+        touch(&sl.join("tool.py"));
+        fs_err::write(sl.join("Cargo.toml"), "[package]\nname = \"sl-app\"\n").unwrap();
+        let py = pyproject(
+            &sl,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"sl-app\"\n[tool.maturin]\npython-packages = [\"helpers\", \"missing\"]\ninclude = [\"webui/**/*\", {path = \"tool.py\", format = \"wheel\"}, {path = \"extra/*\", format = \"sdist\"}]\n",
+        );
+        let w = maturin_wheel(&py).unwrap();
+        assert_eq!(w.python_root, sl.join("src"));
+        assert_eq!(w.packages, ["helpers", "sl_app", "tool", "webui"]);
+    }
+
+    /// The app package beside maturin's python-source is found before any
+    /// build and copied without the wheel's packages; one in the wheel is not
+    /// copied at all.
+    #[test]
+    fn the_app_beside_python_source_is_found_and_the_wheels_package_left_out() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("svc");
+        touch(&r.join("python/rtoml/__init__.py"));
+        touch(&r.join("python/tomlsvc/__init__.py"));
+        touch(&r.join("python/tomlsvc/__main__.py"));
+        touch(&r.join("src/lib.rs"));
+        fs_err::write(
+            r.join("Cargo.toml"),
+            "[package]\nname = \"rtoml\"\nversion = \"0.14.0\"\nedition = \"2021\"\n\n[lib]\nname = \"_rtoml\"\npath = \"src/lib.rs\"\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &r,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"tomlsvc\"\ndynamic = [\"version\"]\n[tool.maturin]\npython-source = \"python\"\nmodule-name = \"rtoml._rtoml\"\n",
+        );
+        let project = crate::project::load(Some(&r.join("Cargo.toml")), None).unwrap();
+        assert_eq!(
+            project.config.name, "tomlsvc",
+            "the default name is the pyproject's"
+        );
+        let app = resolve(&project, &py, "tomlsvc").unwrap();
+        assert_eq!(app.dir.as_deref(), Some(r.join("python").as_path()));
+        assert!(app.has_module);
+        assert_eq!(app.exclude, ["rtoml"]);
+        assert!(
+            app.origin.contains("maturin's python-source folder"),
+            "{}",
+            app.origin
+        );
+        assert!(
+            app.origin.contains("packs rtoml from python/rtoml"),
+            "{}",
+            app.origin
+        );
+        let names: Vec<String> = app_entries(&r.join("python"), app.flat, "tomlsvc", &app.exclude)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["tomlsvc"]);
+        // The wheel's own package: no app sources.
+        let app = resolve(&project, &py, "rtoml").unwrap();
+        assert_eq!(app.dir, None);
+        assert!(
+            app.origin.contains("in the project's maturin wheel"),
+            "{}",
+            app.origin
+        );
+        // Neither: an error naming every place, the wheel included.
+        let e = resolve(&project, &py, "nowhere").unwrap_err().to_string();
+        assert!(
+            e.contains("the project's maturin wheel, which packs rtoml"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,10 +25,11 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release (and the release plan)  build_script
+//! orchestrators   bundle  release (and the release plan)  run  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
-//!      |          update manifest docker publish init dist_info licenses sbom sign
+//!      |          update manifest keys docker publish init dist_info licenses sbom sign
+//!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -57,6 +58,10 @@ pub mod config;
 #[cfg(feature = "net")]
 pub mod context;
 #[cfg(feature = "net")]
+pub mod crates;
+#[cfg(feature = "net")]
+pub mod deb;
+#[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
 pub mod dist_info;
@@ -70,6 +75,8 @@ pub mod init;
 #[cfg(feature = "net")]
 pub mod installer;
 #[cfg(feature = "net")]
+pub mod keys;
+#[cfg(feature = "net")]
 pub mod launch;
 #[cfg(feature = "net")]
 pub mod layout;
@@ -79,6 +86,8 @@ pub mod licenses;
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
+pub mod msi;
 #[cfg(feature = "net")]
 pub mod names;
 #[cfg(feature = "net")]
@@ -100,6 +109,8 @@ pub mod release;
 pub mod render;
 #[cfg(feature = "net")]
 pub mod report;
+#[cfg(feature = "net")]
+pub mod run;
 #[cfg(feature = "net")]
 pub mod sbom;
 #[cfg(feature = "net")]

@@ -1,5 +1,7 @@
 //! Stage: `THIRD-PARTY-LICENSES.txt` at the top of the bundle folder (next to
-//! `python/` and `app/`), from the licence files in the dist-info folders.
+//! `python/` and `app/`), from the licence files in the dist-info folders and
+//! those of the Rust crates linked into the project's own extension
+//! ([`crate::crates`]).
 //!
 //! Why: most licences of the shipped distributions (MIT, BSD, Apache) require
 //! their text to travel with every copy; people installing on company
@@ -43,6 +45,8 @@ pub enum Error {
     NoBundle { platform: Platform, dir: PathBuf },
     #[error(transparent)]
     DistInfo(#[from] crate::dist_info::Error),
+    #[error(transparent)]
+    Crates(#[from] crate::crates::Error),
     #[error("could not read the licence file {path}")]
     Read {
         path: PathBuf,
@@ -65,6 +69,7 @@ impl crate::error::Hint for Error {
                 platform.key()
             )),
             Error::DistInfo(e) => e.hint(),
+            Error::Crates(e) => e.hint(),
             Error::Read { .. } => None,
             Error::Write { source, .. } => source.hint(),
         }
@@ -93,6 +98,7 @@ pub fn render(
     tree: &Path,
     site_packages: &Path,
     dists: &[Distribution],
+    linked: &crate::crates::Linked,
 ) -> Result<(String, usize), Error> {
     let tag = plan.version.version.tag();
     let own = crate::dist_info::normalize(&plan.dist_name);
@@ -130,6 +136,23 @@ pub fn render(
                 ""
             }
         );
+    }
+    if !linked.crates.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRust crates linked into the extension (package {}, built for {}; Cargo's\nresolve for that target, without build-only crates and procedural macros):",
+            linked.root, linked.triple
+        );
+        for k in &linked.crates {
+            let _ = writeln!(
+                s,
+                "  {} {}: {}{}",
+                k.name,
+                k.version,
+                k.license.as_deref().unwrap_or("no licence in its manifest"),
+                if k.own { " (this project)" } else { "" }
+            );
+        }
     }
     let mut files = 0;
     let mut section =
@@ -179,6 +202,24 @@ pub fn render(
         };
         section(&format!("{} {}", d.name, d.version), &license, files_of)?;
     }
+    for k in &linked.crates {
+        let paths: Vec<(PathBuf, PathBuf)> = k
+            .license_files
+            .iter()
+            .map(|full| {
+                let name = full.file_name().map(PathBuf::from).unwrap_or_default();
+                (
+                    PathBuf::from(format!("{}-{}", k.name, k.version)).join(name),
+                    full.clone(),
+                )
+            })
+            .collect();
+        section(
+            &format!("{} {} (Rust crate)", k.name, k.version),
+            k.license.as_deref().unwrap_or("no licence in its manifest"),
+            paths,
+        )?;
+    }
     Ok((s, files))
 }
 
@@ -190,6 +231,7 @@ pub fn write(
     tree: &Path,
     site_packages: &Path,
     dists: Option<&[Distribution]>,
+    linked: &crate::crates::Linked,
 ) -> Result<Written, Error> {
     let read;
     let dists = match dists {
@@ -199,7 +241,7 @@ pub fn write(
             &read
         }
     };
-    let (text, license_files) = render(plan, platform, tree, site_packages, dists)?;
+    let (text, license_files) = render(plan, platform, tree, site_packages, dists, linked)?;
     let path = tree.join(FILE_NAME);
     crate::fs::atomic_write(&path, text.as_bytes()).map_err(|source| Error::Write {
         path: path.clone(),
@@ -215,12 +257,19 @@ pub fn write(
             .filter(|d| !d.has_license_info())
             .filter(|d| d.normalized_name() != crate::dist_info::normalize(&plan.dist_name))
             .map(|d| format!("{} {}", d.name, d.version))
+            .chain(
+                linked
+                    .crates
+                    .iter()
+                    .filter(|k| !k.own && k.license.is_none() && k.license_files.is_empty())
+                    .map(|k| format!("the Rust crate {} {}", k.name, k.version)),
+            )
             .collect(),
     })
 }
 
 /// `cargo pyship licenses`: rewrite the file in the finished bundle tree of `platform`.
-pub fn run(plan: &Plan, platform: Platform) -> Result<Written, Error> {
+pub fn run(plan: &Plan, platform: Platform, ctx: &crate::Context<'_>) -> Result<Written, Error> {
     let tree = plan.bundle_dir(platform);
     let site_packages = tree.join(platform.site_packages(&plan.python.xy));
     if !site_packages.is_dir() {
@@ -229,5 +278,6 @@ pub fn run(plan: &Plan, platform: Platform) -> Result<Written, Error> {
             dir: tree,
         });
     }
-    write(plan, platform, &tree, &site_packages, None)
+    let linked = crate::crates::linked(plan, platform, ctx)?;
+    write(plan, platform, &tree, &site_packages, None, &linked)
 }

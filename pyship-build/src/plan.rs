@@ -95,8 +95,15 @@ pub enum ArtifactKind {
     Checksums,
     /// `manifest.json` (what an in-app updater reads).
     Manifest,
+    /// `manifest.json.minisig`: the manifest's minisign signature, when
+    /// `update.public-keys` is set.
+    Signature,
     /// CycloneDX SBOM of a bundle (`{name}-{tag}-win-x64.cdx.json`).
     Sbom,
+    /// Windows Installer package (`{name}-{tag}-x64.msi`).
+    Msi,
+    /// Debian package (`{name}_{debian version}_amd64.deb`).
+    Deb,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -118,6 +125,10 @@ pub enum InstallType {
     Installer,
     /// Linux tarball (optionally installed as a systemd service).
     PortableLinux,
+    /// Windows Installer package (`msiexec /i … /qn`).
+    Msi,
+    /// Debian package: updated by the package manager, never by the app.
+    Deb,
 }
 
 impl InstallType {
@@ -126,6 +137,8 @@ impl InstallType {
             InstallType::PortableWindows => "portable-windows",
             InstallType::Installer => "installer",
             InstallType::PortableLinux => "portable-linux",
+            InstallType::Msi => "msi",
+            InstallType::Deb => "deb",
         }
     }
 }
@@ -134,6 +147,8 @@ impl InstallType {
 pub fn install_type(a: &Artifact) -> Option<InstallType> {
     match (a.kind, a.platform) {
         (ArtifactKind::Installer, _) => Some(InstallType::Installer),
+        (ArtifactKind::Msi, _) => Some(InstallType::Msi),
+        (ArtifactKind::Deb, _) => Some(InstallType::Deb),
         (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::PortableWindows),
         (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::PortableLinux),
         _ => None,
@@ -230,44 +245,32 @@ impl Plan {
             t
         };
         let tag = version.version.tag();
-        let mut artifacts = Vec::new();
-        let mut push = |kind, platform, file_name: String| {
-            artifacts.push(Artifact {
-                kind,
-                platform,
-                path: out_dir.join(&file_name),
-                file_name,
-            })
-        };
-        for &t in &targets {
-            push(
-                ArtifactKind::Bundle,
-                Some(t),
-                format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
-            );
-            push(
-                ArtifactKind::Sbom,
-                Some(t),
-                format!("{}-{}-{}.cdx.json", file_name, tag, t.os_arch()),
-            );
-            if t == Platform::Windows && config.windows.installer {
-                push(
-                    ArtifactKind::Installer,
-                    Some(t),
-                    format!("{}-{}-setup.exe", file_name, tag),
-                );
-            }
-        }
-        push(ArtifactKind::Manifest, None, "manifest.json".into());
-        push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
+        let artifacts = artifacts_for(
+            &targets,
+            &file_name,
+            &tag,
+            &version.version,
+            &config,
+            &out_dir,
+        );
         let commit = git_head(&project.config_dir);
-        // The update helper restarts the app as the Windows launchers start it.
+        // The update helper restarts the app as the Windows launchers start
+        // it. The updater is told every platform's assets, whichever targets
+        // this run builds: a bundle's files must not depend on the others
+        // built beside it (its installer would be rebuilt for nothing).
         let update = update_settings(
             &config,
             env,
             &version.version,
             launch.module_for(Platform::Windows),
-            &artifacts,
+            &artifacts_for(
+                &Platform::ALL,
+                &file_name,
+                &tag,
+                &version.version,
+                &config,
+                &out_dir,
+            ),
         );
         Ok(Self {
             name: config.name.clone(),
@@ -314,6 +317,71 @@ impl Plan {
     pub fn write_roots<'a>(&'a self, cache: &'a crate::cache::Cache) -> [&'a Path; 2] {
         [self.out_dir.as_path(), cache.root()]
     }
+}
+
+/// `{file_name}-{tag}-x64.msi`.
+pub fn msi_file_name(file_name: &str, tag: &str) -> String {
+    format!("{file_name}-{tag}-x64.msi")
+}
+
+/// `{file_name}_{debian version}_amd64.deb`.
+pub fn deb_file_name(file_name: &str, version: &crate::version::Version) -> String {
+    format!("{file_name}_{}_amd64.deb", version.debian())
+}
+
+/// The artifacts of `targets`, then the manifest and the checksums.
+fn artifacts_for(
+    targets: &[Platform],
+    file_name: &str,
+    tag: &str,
+    version: &crate::version::Version,
+    config: &Config,
+    out_dir: &Path,
+) -> Vec<Artifact> {
+    let mut artifacts = Vec::new();
+    let mut push = |kind, platform, file_name: String| {
+        artifacts.push(Artifact {
+            kind,
+            platform,
+            path: out_dir.join(&file_name),
+            file_name,
+        })
+    };
+    for &t in targets {
+        push(
+            ArtifactKind::Bundle,
+            Some(t),
+            format!("{}-{}-{}", file_name, tag, t.artifact_suffix()),
+        );
+        push(
+            ArtifactKind::Sbom,
+            Some(t),
+            format!("{}-{}-{}.cdx.json", file_name, tag, t.os_arch()),
+        );
+        if t == Platform::Windows && config.windows.installer {
+            push(
+                ArtifactKind::Installer,
+                Some(t),
+                format!("{}-{}-setup.exe", file_name, tag),
+            );
+        }
+        if t == Platform::Windows && config.windows.msi {
+            push(ArtifactKind::Msi, Some(t), msi_file_name(file_name, tag));
+        }
+        if t == Platform::Linux && config.linux.deb {
+            push(
+                ArtifactKind::Deb,
+                Some(t),
+                deb_file_name(file_name, version),
+            );
+        }
+    }
+    push(ArtifactKind::Manifest, None, "manifest.json".into());
+    if !config.update.public_keys.is_empty() {
+        push(ArtifactKind::Signature, None, SIGNATURE_FILE.into());
+    }
+    push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
+    artifacts
 }
 
 /// The version as the plan sees it: argument, tag, CI, pyproject, Cargo.
@@ -449,6 +517,30 @@ mod tests {
         assert_eq!(args, crate::launch::LAUNCHER_MODULE);
     }
 
+    /// A bundle's files do not depend on the other targets built beside it:
+    /// the updater's settings (in every bundle) are the same for `--target
+    /// windows` and `--target all`, so alternating them does not rebuild the
+    /// installer.
+    #[test]
+    fn the_updater_settings_do_not_depend_on_the_targets_built() {
+        let update = |targets: Vec<Platform>| {
+            let base = tempfile::tempdir().unwrap();
+            let out_dir = base.path().join("dist");
+            let opts = Options {
+                version: Some("1.0.0"),
+                out_dir: Some(&out_dir),
+                targets,
+            };
+            let env = Env::from_pairs(Vec::<(String, String)>::new());
+            let plan = Plan::build(hello(), &env, &opts).expect("plan");
+            plan.update.expect("update is on")
+        };
+        let windows = update(vec![Platform::Windows]);
+        assert_eq!(windows, update(vec![]));
+        assert_eq!(windows, update(vec![Platform::Linux]));
+        assert!(windows.assets.contains_key("portable-linux"), "{windows:?}");
+    }
+
     use proptest::prelude::*;
 
     /// The hello fixture, loaded once (one `cargo metadata` call).
@@ -561,6 +653,27 @@ pub struct UpdateSettings {
     pub module: String,
     /// Seconds the helper waits for the new version to come up.
     pub start_timeout: u32,
+    /// `update.public-keys`: the minisign keys whose signature on
+    /// `manifest.json` the updater requires; empty: unsigned releases.
+    pub public_keys: Vec<String>,
+    /// In plain words, what the updater trusts (signed or unsigned).
+    pub signatures: String,
+}
+
+/// The signature of `manifest.json`, uploaded next to it.
+pub const SIGNATURE_FILE: &str = "manifest.json.minisig";
+
+/// What the updater of a bundle with `public_keys` trusts, in plain words
+/// (the bundle's config, `plan` and `publish` say it).
+pub fn signatures_statement(public_keys: &[String]) -> String {
+    if public_keys.is_empty() {
+        "unsigned: releases are checked by SHA-256 against manifest.json and SHA256SUMS from the release server, so whoever can write a release can ship code to installed apps (set update.public-keys to sign them)".into()
+    } else {
+        format!(
+            "signed: manifest.json must carry a minisign signature by one of {} key(s) of update.public-keys (or a key a signed release rotated to)",
+            public_keys.len()
+        )
+    }
 }
 
 /// The REST API root of a provider's server.
@@ -617,5 +730,7 @@ pub fn update_settings(
         port: config.port,
         module: module.to_owned(),
         start_timeout: config.update.start_timeout,
+        public_keys: config.update.public_keys.clone(),
+        signatures: signatures_statement(&config.update.public_keys),
     })
 }

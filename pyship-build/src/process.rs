@@ -20,9 +20,11 @@
 //!   or when the build process ends, however it ends.
 //!
 //! A program that detaches on purpose (a new session: wine's services, a
-//! daemonised `wineserver`) leaves the group; the module that starts such a
-//! program stops it itself and registers that with [`on_interrupt`]
-//! ([`crate::wine`] does so for its prefixes).
+//! daemonised `wineserver`) leaves the group, but not its environment: every
+//! child gets [`BUILD_ID_VAR`] set to this build's id, and on Linux the
+//! guardian and [`interrupt`] also kill every process whose environment
+//! holds it. The module that starts such a program still stops it itself on
+//! the normal path ([`crate::wine`] for its prefixes).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -34,6 +36,21 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::Hint;
+
+/// Set in every child's environment to this build's id (see the module doc).
+pub const BUILD_ID_VAR: &str = "PYSHIP_BUILD_ID";
+
+/// This build process's id: its pid and start time, unique on the machine.
+fn build_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{}-{nanos}", std::process::id())
+    })
+}
 
 /// Timeout of a quick query (`--version`, `git describe`, `rustc -V`).
 pub const QUICK: Duration = Duration::from_secs(120);
@@ -402,6 +419,72 @@ impl Command {
         }
     }
 
+    /// Run a program a person uses while the build waits (`cargo pyship
+    /// run`): no timeout, and the build's own stdin, stdout and stderr
+    /// relayed through pipes on threads as the program reads and writes them.
+    /// Like every program here it joins the build's process group, so it ends
+    /// with the build (Ctrl-C stops both) and never reads a terminal itself;
+    /// it sees pipes, not a terminal (wine needs that too: it cannot take a
+    /// regular file as a std handle). Returns its exit status once it exited
+    /// and its output was relayed (within a grace period: a descendant that
+    /// detached with the pipes open does not hold the build).
+    pub fn relayed(mut self) -> Result<ExitStatus, Error> {
+        let command = self.shown();
+        self.inner
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = spawn(&mut self.inner, &command, &self.cancel)?;
+        if let Some(mut to_program) = child.inner.stdin.take() {
+            // Not waited for: it may block on a terminal read after the
+            // program is gone, and ends with the process.
+            std::thread::spawn(move || {
+                let mut from = std::io::stdin().lock();
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = from.read(&mut buf) {
+                    if n == 0 || to_program.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    let _ = to_program.flush();
+                }
+                // Dropping the pipe gives the program its end of input.
+            });
+        }
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let mut relays = 0;
+        if let Some(from) = child.inner.stdout.take() {
+            relays += 1;
+            let tx = done_tx.clone();
+            std::thread::spawn(move || {
+                relay(from, std::io::stdout());
+                let _ = tx.send(());
+            });
+        }
+        if let Some(from) = child.inner.stderr.take() {
+            relays += 1;
+            let tx = done_tx.clone();
+            std::thread::spawn(move || {
+                relay(from, std::io::stderr());
+                let _ = tx.send(());
+            });
+        }
+        drop(done_tx);
+        let status =
+            child
+                .wait_until(Duration::MAX, &self.cancel)
+                .map_err(|_| Error::Cancelled {
+                    command: command.clone(),
+                })?;
+        let deadline = Instant::now() + READ_GRACE;
+        for _ in 0..relays {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        Ok(status)
+    }
+
     /// Start a program that runs beside the build (a server, a session
     /// keeper): stdin null unless [`Command::piped_stdin`], output to
     /// nothing. It is killed when the [`Child`] is dropped.
@@ -416,6 +499,18 @@ impl Command {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         spawn(&mut self.inner, &command, &self.cancel)
+    }
+}
+
+/// Copy `from` to `to` as it comes (each read flushed: what a program a
+/// person uses prints shows at once).
+fn relay(mut from: impl Read, mut to: impl Write) {
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+        let _ = to.flush();
     }
 }
 
@@ -557,6 +652,7 @@ fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Res
         command: command.to_owned(),
         source,
     };
+    cmd.env(BUILD_ID_VAR, build_id());
     #[cfg(unix)]
     let inner = {
         use std::os::unix::process::CommandExt;
@@ -608,8 +704,13 @@ mod guardian {
     use std::sync::{Mutex, PoisonError};
 
     /// Its script: wait for the end of stdin (the build process ended),
-    /// then kill the process group (`0`: its own, which it leads).
-    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; kill -KILL 0";
+    /// kill (Linux) every process whose environment holds the build's id
+    /// (`$1`), twice for those started meanwhile, then the process group
+    /// (`0`: its own, which it leads, itself included).
+    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; \
+        for pass in 1 2; do for f in /proc/[0-9]*/environ; do \
+        if grep -qzxF \"$1\" \"$f\" 2>/dev/null; then p=${f#/proc/}; kill -KILL \"${p%/environ}\" 2>/dev/null; fi; \
+        done; done; kill -KILL 0";
 
     struct Guardian {
         pgid: i32,
@@ -653,7 +754,8 @@ mod guardian {
         use std::os::unix::process::CommandExt;
         let (reader, writer) = std::io::pipe().ok()?;
         let child = std::process::Command::new("/bin/sh")
-            .args(["-c", SCRIPT])
+            .args(["-c", SCRIPT, "pyship-guardian"])
+            .arg(format!("{}={}", super::BUILD_ID_VAR, super::build_id()))
             .stdin(reader)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -720,6 +822,14 @@ pub fn interrupt() {
     if let Some(pgid) = guardian::current().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
     }
+    #[cfg(target_os = "linux")]
+    for _ in 0..2 {
+        for pid in tagged_processes() {
+            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+        }
+    }
     let cleanups: Vec<Action> = actions()
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -729,6 +839,27 @@ pub fn interrupt() {
     for c in cleanups {
         c();
     }
+}
+
+/// The processes whose environment holds this build's id: the children and
+/// whatever they started, detached or not.
+#[cfg(target_os = "linux")]
+fn tagged_processes() -> Vec<u32> {
+    let entry = format!("{BUILD_ID_VAR}={}", build_id());
+    let me = std::process::id();
+    let Ok(rd) = fs_err::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != me)
+        .filter(|p| {
+            fs_err::read(format!("/proc/{p}/environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|v| v == entry.as_bytes())
+        })
+        .collect()
 }
 
 /// The live descendants of `pid` (Linux: from `/proc/*/stat`).

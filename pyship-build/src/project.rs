@@ -21,6 +21,8 @@ use crate::error::Hint;
 pub enum Error {
     #[error("`cargo metadata` failed for {manifest}:\n{message}")]
     Metadata { manifest: PathBuf, message: String },
+    #[error("no Cargo.toml in {dir} or any folder above it")]
+    NoManifest { dir: PathBuf },
     #[error("no package `{name}` in the workspace of {manifest}")]
     NoSuchPackage { name: String, manifest: PathBuf },
     #[error("{manifest} is a virtual workspace with several candidate packages: {candidates}")]
@@ -104,6 +106,10 @@ impl Hint for Error {
                 Some("fix the manifest error shown above (cargo names the file, line and column)".into())
             }
             Error::NoSuchPackage { .. } => Some("check the name given to -p/--package".into()),
+            Error::NoManifest { .. } => Some(
+                "run cargo pyship in the project's folder or pass --manifest-path; a Python-only project gets its Cargo.toml from `cargo pyship init` (run in the folder of its pyproject.toml)"
+                    .into(),
+            ),
             Error::Ambiguous { .. } => Some(
                 "choose one with -p/--package, or name it in the workspace's table: \
                  `package = \"NAME\"` in [workspace.metadata.pyship]"
@@ -164,12 +170,47 @@ pub struct Pyproject {
     pub requires_python: Option<String>,
     /// `[tool.maturin]`, when the table exists (even empty).
     pub maturin: Option<MaturinTool>,
+    /// The project's own licence as the pyproject declares it.
+    #[serde(skip_serializing_if = "LicenseDecl::is_empty")]
+    pub license: LicenseDecl,
     /// A dynamic version (not maturin's) kept in a file the backend reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_file: Option<crate::version::dynamic::VersionFile>,
     /// Why the file the pyproject points at holds no version.
     #[serde(skip)]
     pub version_file_problem: Option<String>,
+}
+
+/// The project's licence as its pyproject declares it: `license` (a PEP 639
+/// SPDX expression, or PEP 621's `{text = ...}` / `{file = ...}`),
+/// `license-files` (PEP 639 globs) and the `License ::` classifiers.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct LicenseDecl {
+    /// `license = "MIT OR Apache-2.0"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// `license = {text = "..."}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `license = {file = "..."}` and the `license-files` globs, as written
+    /// (relative to the pyproject's folder).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// `license-files` is set (even empty: then no file ships).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub files_declared: bool,
+    /// `Classifier`s under `License ::`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub classifiers: Vec<String>,
+    /// `license` is in `dynamic` (the build backend fills it in).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dynamic: bool,
+}
+
+impl LicenseDecl {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// The `[tool.maturin]` keys that decide what its wheel contains.
@@ -317,6 +358,29 @@ impl Pyproject {
             }
         });
         let dynamic_version = dynamic.iter().any(|d| d == "version");
+        let mut license = LicenseDecl {
+            classifiers: strings(project.and_then(|p| p.get("classifiers")))
+                .into_iter()
+                .filter(|c| c.starts_with("License ::"))
+                .collect(),
+            dynamic: dynamic.iter().any(|d| d == "license"),
+            ..LicenseDecl::default()
+        };
+        match project.and_then(|p| p.get("license")) {
+            Some(l) if l.as_str().is_some() => {
+                license.expression = l.as_str().map(|s| s.trim().to_owned());
+            }
+            Some(l) => {
+                let s = |k: &str| l.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+                license.text = s("text");
+                license.files.extend(s("file"));
+            }
+            None => {}
+        }
+        if let Some(files) = project.and_then(|p| p.get("license-files")) {
+            license.files_declared = true;
+            license.files.extend(strings(Some(files)));
+        }
         let is_maturin = build_backend.as_deref() == Some("maturin") || maturin.is_some();
         let (version_file, version_file_problem) = if dynamic_version && !is_maturin {
             match crate::version::dynamic::find(path, &doc, &normalize_dist_name(&name)) {
@@ -331,6 +395,7 @@ impl Pyproject {
             scripts,
             gui_scripts,
             maturin,
+            license,
             version_file,
             version_file_problem,
             path: path.to_owned(),
@@ -470,6 +535,10 @@ pub struct Project {
     #[serde(skip)]
     pub members: Vec<String>,
     pub config: Config,
+    /// The table as written, before [`RawConfig::resolve`] applied the
+    /// defaults (init derives the defaults of another pyproject from it).
+    #[serde(skip)]
+    pub raw_config: RawConfig,
     /// Where the config came from.
     pub config_source: ConfigSource,
     /// `pyproject = "..."` as written in the table (`None`: the default).
@@ -541,9 +610,17 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     let shown = manifest
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
-    let fail = |message: String| Error::Metadata {
-        manifest: shown.clone(),
-        message,
+    let fail = |message: String| {
+        if message.contains("could not find `Cargo.toml`") {
+            Error::NoManifest {
+                dir: std::env::current_dir().unwrap_or_default(),
+            }
+        } else {
+            Error::Metadata {
+                manifest: shown.clone(),
+                message,
+            }
+        }
     };
     let mut run = crate::process::Command::from_std(cmd.cargo_command());
     run.timeout(crate::process::STEP);
@@ -562,14 +639,15 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             .ok_or_else(|| Error::NoSuchPackage {
                 name: name.to_owned(),
                 manifest: shown.clone(),
-            })?
+            })
+            .map(Some)?
     } else if let Some(root) = meta.root_package() {
         // Run from a member's folder: the workspace's table still names the
         // member it ships, unless the member has a table of its own.
-        match root.metadata.get("pyship") {
+        Some(match root.metadata.get("pyship") {
             Some(_) => root,
             None => workspace_member(&meta, &members)?.unwrap_or(root),
-        }
+        })
     } else {
         let with_cfg: Vec<_> = members
             .iter()
@@ -582,8 +660,12 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             None
         };
         match (with_cfg.as_slice(), members.as_slice(), named) {
-            ([one], _, _) | ([], [one], _) => *one,
-            (_, _, Some(p)) => p,
+            ([one], _, _) | ([], [one], _) => Some(*one),
+            (_, _, Some(p)) => Some(p),
+            // A virtual workspace without members: a Python-only project
+            // whose Cargo.toml only holds the pyship table (`init` writes
+            // one). Nothing to compile, no Cargo version.
+            ([], [], None) => None,
             _ => {
                 return Err(Error::Ambiguous {
                     manifest: meta.workspace_root.join("Cargo.toml").into(),
@@ -596,11 +678,16 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             }
         }
     };
-    let manifest_path: PathBuf = pkg.manifest_path.clone().into();
     let workspace_root: PathBuf = meta.workspace_root.clone().into();
     let workspace_manifest = workspace_root.join("Cargo.toml");
+    let manifest_path: PathBuf = pkg.map_or_else(
+        || workspace_manifest.clone(),
+        |p| p.manifest_path.clone().into(),
+    );
+    let no_metadata = serde_json::Value::Null;
+    let pkg_metadata = pkg.map_or(&no_metadata, |p| &p.metadata);
 
-    let (raw, table, file) = if let Some(v) = pkg.metadata.get("pyship") {
+    let (raw, table, file) = if let Some(v) = pkg_metadata.get("pyship") {
         (
             RawConfig::from_json(v, ConfigTable::Package.key(), &manifest_path)?,
             ConfigTable::Package,
@@ -616,13 +703,24 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         (RawConfig::default(), ConfigTable::None, &manifest_path)
     };
     if let Some(name) = raw.package.as_deref() {
-        if name != pkg.name.as_str() {
-            return Err(Error::PackageMismatch {
-                name: name.to_owned(),
-                table: table.key(),
-                manifest: file.clone(),
-                selected: pkg.name.to_string(),
-            });
+        match pkg {
+            Some(pkg) if name != pkg.name.as_str() => {
+                return Err(Error::PackageMismatch {
+                    name: name.to_owned(),
+                    table: table.key(),
+                    manifest: file.clone(),
+                    selected: pkg.name.to_string(),
+                })
+            }
+            Some(_) => {}
+            None => {
+                return Err(Error::NoSuchMember {
+                    name: name.to_owned(),
+                    table: table.key(),
+                    manifest: file.clone(),
+                    members: "none".into(),
+                })
+            }
         }
     }
     let config_source = ConfigSource {
@@ -631,7 +729,38 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     };
     let config_dir = config_source.config_dir();
     let pyproject_written = raw.pyproject.clone();
-    let config = raw.resolve(pkg.name.as_str());
+    let pyproject_path = config_dir.join(
+        raw.pyproject
+            .as_deref()
+            .unwrap_or(Path::new("pyproject.toml")),
+    );
+    let pyproject = if !pyproject_path.exists() {
+        None
+    } else {
+        match Pyproject::read(&pyproject_path) {
+            Ok(p) => Some(p),
+            // The default path holding only tool settings (`[tool.ruff]` at a
+            // repository root) is not the app's pyproject: as if missing, so
+            // `init` can look further. A configured one is the user's choice.
+            Err(Error::NoProjectName { .. }) if pyproject_written.is_none() => None,
+            Err(e) => return Err(e),
+        }
+    };
+    // Without a package (a memberless workspace) the project goes by the
+    // pyproject's name, else by its folder's.
+    let package_name = match (pkg, &pyproject) {
+        (Some(p), _) => p.name.to_string(),
+        (None, Some(py)) => py.name.clone(),
+        (None, None) => workspace_root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into()),
+    };
+    // What users call the app: the Python project's name, else the crate's.
+    let default_name = pyproject
+        .as_ref()
+        .map_or(package_name.as_str(), |p| p.name.as_str());
+    let config = raw.clone().resolve(default_name);
 
     // `[package].version` of a manifest: Some(true) inherited, Some(false)
     // its own, None absent.
@@ -659,39 +788,26 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         let follows = if version_inherited {
             inherits(mp)?
         } else {
-            m.id == pkg.id
+            pkg.is_some_and(|p| m.id == p.id)
         };
         if follows {
             inheriting_members.push((m.name.to_string(), m.version.to_string()));
         }
     }
 
-    let pyproject_path = config_dir.join(&config.pyproject);
-    let pyproject = if !pyproject_path.exists() {
-        None
-    } else {
-        match Pyproject::read(&pyproject_path) {
-            Ok(p) => Some(p),
-            // The default path holding only tool settings (`[tool.ruff]` at a
-            // repository root) is not the app's pyproject: as if missing, so
-            // `init` can look further. A configured one is the user's choice.
-            Err(Error::NoProjectName { .. }) if pyproject_written.is_none() => None,
-            Err(e) => return Err(e),
-        }
-    };
-
     Ok(Project {
         manifest_path,
         config_dir,
         workspace_root,
         workspace_manifest,
-        package_name: pkg.name.to_string(),
-        cargo_version: pkg.version.to_string(),
+        package_name,
+        cargo_version: pkg.map_or_else(|| "0.0.0".to_owned(), |p| p.version.to_string()),
         version_inherited,
         cargo_version_declared: own_key.is_some(),
         inheriting_members,
         members: members.iter().map(|p| p.name.to_string()).collect(),
         config,
+        raw_config: raw,
         config_source,
         pyproject_written,
         pyproject,
@@ -755,6 +871,14 @@ impl Project {
             written: self.pyproject_written.clone(),
             resolved: self.path(&self.config.pyproject),
         })
+    }
+
+    /// The name `name` defaults to: the pyproject's `[project] name` (what
+    /// users call the app), else the Cargo package's.
+    pub fn default_name(&self) -> &str {
+        self.pyproject
+            .as_ref()
+            .map_or(self.package_name.as_str(), |p| p.name.as_str())
     }
 
     /// The selected package's directory (where its Cargo.toml is). Config

@@ -154,6 +154,23 @@ pub fn run(
     }
 }
 
+/// Before any long build: fetch and verify `platform`'s runtime into the
+/// cache (the embeddable zip, the standalone tarball), or find the host
+/// CPython a `venv` runtime is made from, so that a download failure, a hash
+/// mismatch or a missing interpreter stops the run before the Rust build
+/// starts. The bundle's own fetch then finds the file cached.
+pub fn prefetch(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<(), Error> {
+    match (platform, plan.config.linux.runtime) {
+        (Platform::Windows, _) => windows::download(plan, ctx).map(|_| ()),
+        (Platform::Linux, crate::config::LinuxRuntime::Standalone) => {
+            linux::download(plan, ctx).map(|_| ())
+        }
+        (Platform::Linux, crate::config::LinuxRuntime::Venv) => linux::host_python(plan, ctx)
+            .map(|_| ())
+            .map_err(Error::from),
+    }
+}
+
 /// `pyship.lock`: the SHA-256 of every runtime URL fetched, next to the manifest.
 ///
 /// Format (TOML, sorted, written atomically):

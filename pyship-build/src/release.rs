@@ -32,6 +32,10 @@ pub struct Released {
     pub stamped: Vec<crate::version::stamp::Stamped>,
     pub bundles: Vec<crate::bundle::Bundled>,
     pub installer: Option<crate::installer::Installer>,
+    /// `None`: `windows.msi` is off (or no Windows target).
+    pub msi: Option<crate::msi::Msi>,
+    /// `None`: `linux.deb` is off (or no Linux target).
+    pub deb: Option<crate::deb::Deb>,
     pub manifest: PathBuf,
     pub published: crate::publish::Published,
     /// `None`: no image configured.
@@ -58,8 +62,12 @@ pub enum Error {
     },
     #[error("release step `installer` failed")]
     Installer(#[source] crate::installer::Error),
-    #[error("release step `manifest` failed")]
-    Manifest(#[source] crate::manifest::Error),
+    #[error("release step `sign` failed (nothing was built or published)")]
+    ManifestKey(#[source] crate::keys::Error),
+    #[error("release step `msi` failed")]
+    Msi(#[source] crate::msi::Error),
+    #[error("release step `deb` failed")]
+    Deb(#[source] crate::deb::Error),
     #[error("release step `publish` failed (a re-run reconciles the release: assets are replaced by name)")]
     Publish(#[source] crate::publish::Error),
     #[error("release step `docker` failed (the release itself is published)")]
@@ -87,7 +95,9 @@ impl Hint for Error {
             },
             Error::Bundle { source, .. } => source.hint(),
             Error::Installer(e) => e.hint(),
-            Error::Manifest(e) => e.hint(),
+            Error::ManifestKey(e) => e.hint(),
+            Error::Msi(e) => e.hint(),
+            Error::Deb(e) => e.hint(),
             Error::Publish(e) => e.hint(),
             Error::Docker(e) => e.hint(),
         }
@@ -117,11 +127,36 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     // The certificate and its password are checked first: a wrong password
     // fails the release before anything is written, built or published.
     let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
+    // So is the key that signs manifest.json (when update.public-keys is set).
+    let manifest_signer = crate::keys::Signer::from_env(&plan.config.update, ctx.env)
+        .map_err(Error::ManifestKey)?
+        .map(std::sync::Arc::new);
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
+    if plan
+        .artifact(ArtifactKind::Msi, Some(Platform::Windows))
+        .is_some()
+    {
+        crate::msi::preflight(plan, ctx).map_err(Error::Msi)?;
+    }
+    if plan
+        .artifact(ArtifactKind::Deb, Some(Platform::Linux))
+        .is_some()
+    {
+        crate::deb::package_name(plan)
+            .and_then(|_| crate::deb::maintainer(plan))
+            .map_err(Error::Deb)?;
+    }
+    // So does a runtime that cannot be had (a download, a pin, a host Python).
+    for &platform in &plan.targets {
+        crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
+            platform,
+            source: e.into(),
+        })?;
+    }
 
     let targets = plan
         .project
@@ -158,12 +193,33 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         None => None,
     };
 
-    let (_, manifest) = crate::manifest::write_for(plan, ctx.env).map_err(Error::Manifest)?;
-    ctx.reporter
-        .status("Wrote", &manifest.display().to_string());
+    let msi = match plan.artifact(ArtifactKind::Msi, Some(Platform::Windows)) {
+        Some(_) => Some(
+            crate::msi::run_with(
+                plan,
+                &plan.bundle_dir(Platform::Windows),
+                signer.as_ref(),
+                ctx,
+            )
+            .map_err(Error::Msi)?,
+        ),
+        None => None,
+    };
+    let deb = match plan.artifact(ArtifactKind::Deb, Some(Platform::Linux)) {
+        Some(_) => Some(
+            crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx).map_err(Error::Deb)?,
+        ),
+        None => None,
+    };
 
+    // publish writes (and signs) manifest.json from what it uploads.
+    let manifest = plan
+        .artifact(ArtifactKind::Manifest, None)
+        .map(|a| a.path.clone())
+        .unwrap_or_else(|| plan.out_dir.join("manifest.json"));
     let mut opts = crate::publish::Options::from_env(ctx.env);
     opts.dry_run = false;
+    opts.signer = manifest_signer;
     let published = crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?;
 
     let docker = if docker_configured(plan) {
@@ -182,6 +238,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         stamped,
         bundles,
         installer,
+        msi,
+        deb,
         manifest,
         published,
         docker,
@@ -339,6 +397,33 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         Err(e) => step("version", false, e.to_string()),
     }];
     steps.extend(build_steps);
+    let package_steps = |steps: &mut Vec<Step>| {
+        let msi = names(ArtifactKind::Msi);
+        if !msi.is_empty() {
+            steps.push(step(
+                "msi",
+                true,
+                format!(
+                    "build {msi} with wixl ({}, UpgradeCode {}){}",
+                    plan.config.windows.msi_scope.key(),
+                    crate::msi::upgrade_code(plan),
+                    if plan.config.windows.sign.is_some() {
+                        ", sign it with osslsigncode and verify"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let deb = names(ArtifactKind::Deb);
+        if !deb.is_empty() {
+            steps.push(step(
+                "deb",
+                true,
+                format!("build {deb} (the Linux bundle under /opt, the systemd unit, Depends from its ELF files)"),
+            ));
+        }
+    };
     steps.extend([
         step(
             "bundle",
@@ -366,11 +451,24 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 format!("build {installer} with makensis")
             },
         ),
+    ]);
+    // The packages' steps appear when they run (each is opt-in).
+    package_steps(&mut steps);
+    steps.extend([
         step(
             "manifest",
             true,
             format!(
-                "write manifest.json and SHA256SUMS (covering {})",
+                "write manifest.json ({}) and SHA256SUMS (covering {})",
+                if plan.config.update.public_keys.is_empty() {
+                    "UNSIGNED: no update.public-keys, installed apps check releases by SHA-256 from the server only".to_owned()
+                } else {
+                    format!(
+                        "signed into {} with the key in ${}",
+                        crate::plan::SIGNATURE_FILE,
+                        plan.config.update.signing_key_env
+                    )
+                },
                 names(ArtifactKind::Sbom)
             ),
         ),

@@ -204,7 +204,7 @@ pub struct Written {
     pub distributions: usize,
     /// Of those, how many carry their wheel's SHA-256.
     pub wheel_hashes: usize,
-    /// Crates listed from Cargo.lock (0 unless a Rust extension ships).
+    /// Crates linked into the project's Rust extension for this target (0 unless one ships).
     pub crates: usize,
 }
 
@@ -262,7 +262,7 @@ impl WheelHashes {
         ctx: &Context<'_>,
     ) -> Self {
         let mut me = Self::default();
-        for w in own_wheels(plan, platform) {
+        for w in crate::crates::own_wheels(plan, platform) {
             me.add_local(w);
         }
         let mut pages = Vec::new();
@@ -417,59 +417,6 @@ fn tags_match(file: &str, tags: &[String]) -> bool {
     wheel_parts(file).is_some_and(|(_, _, t)| t.iter().any(|t| tags.contains(t)))
 }
 
-/// Whether a Rust extension of the project's own ships on `platform`: the
-/// project is built with maturin, or one of its `wheels` is a binary (not
-/// `-any`) wheel.
-pub fn ships_rust_extension(plan: &Plan, platform: Platform) -> bool {
-    crate::wheel::planned(plan, platform).is_ok_and(|b| b.maturin.is_some())
-        || own_wheels(plan, platform)
-            .iter()
-            .filter_map(|w| crate::deps::wheel_platform_tag(w))
-            .any(|t| t != "any")
-}
-
-/// The project's own wheels for `platform`: `wheels = [...]` and those its
-/// prebuild or maturin build left in the target's wheel folder.
-pub fn own_wheels(plan: &Plan, platform: Platform) -> Vec<PathBuf> {
-    let mut v = crate::deps::project_wheels(plan, platform).unwrap_or_default();
-    if let Ok(b) = crate::wheel::planned(plan, platform) {
-        v.extend(crate::wheel::wheels_in(&b.out_dir).unwrap_or_default());
-    }
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// A crate of Cargo.lock.
-#[derive(Debug, Clone, serde::Deserialize)]
-struct LockedCrate {
-    name: String,
-    version: String,
-    source: Option<String>,
-    checksum: Option<String>,
-}
-
-fn cargo_lock_crates(plan: &Plan) -> Result<Vec<LockedCrate>, Error> {
-    #[derive(serde::Deserialize)]
-    struct Lock {
-        #[serde(default)]
-        package: Vec<LockedCrate>,
-    }
-    let path = plan.project.workspace_root.join("Cargo.lock");
-    if !path.is_file() {
-        return Ok(Vec::new());
-    }
-    let text = fs_err::read_to_string(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let lock: Lock = toml::from_str(&text).map_err(|e| Error::Read {
-        path,
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(lock.package)
-}
-
 fn sha256_hash(hex: &str) -> Vec<HashEntry> {
     vec![HashEntry {
         alg: "SHA-256",
@@ -584,6 +531,7 @@ pub fn build(
     platform: Platform,
     runtime: &RuntimeSource,
     dists: &[Distribution],
+    linked: &crate::crates::Linked,
     hashes: &WheelHashes,
     timestamp: u64,
 ) -> Result<(Bom, Written), Error> {
@@ -683,27 +631,36 @@ pub fn build(
         components.push(u);
     }
 
-    // The crates of a Rust extension of the project's own.
+    // The crates linked into a Rust extension of the project's own, for
+    // this target (see `crate::crates`).
     let mut crates = 0;
-    if ships_rust_extension(plan, platform) {
-        for k in cargo_lock_crates(plan)? {
-            let purl = format!(
-                "pkg:cargo/{}@{}",
-                k.name,
-                crate::net::percent_encode(&k.version)
-            );
-            let mut c = Component::new("library", purl.clone(), &k.name, &k.version);
-            c.purl = Some(purl);
-            if let Some(sum) = &k.checksum {
-                c.hashes = sha256_hash(sum);
-            }
-            c.properties.push(property(
-                "pyship:cargo-source",
-                k.source.as_deref().unwrap_or("local (this workspace)"),
-            ));
-            components.push(c);
-            crates += 1;
+    for k in &linked.crates {
+        let purl = format!(
+            "pkg:cargo/{}@{}",
+            k.name,
+            crate::net::percent_encode(&k.version)
+        );
+        let mut c = Component::new("library", purl.clone(), &k.name, &k.version);
+        c.purl = Some(purl);
+        if let Some(sum) = &k.checksum {
+            c.hashes = sha256_hash(sum);
         }
+        if let Some(l) = &k.license {
+            c.licenses = vec![match spdx_id(l) {
+                Some(id) => license_id(id),
+                None => LicenseChoice::Expression {
+                    expression: one_line(l),
+                },
+            }];
+        }
+        c.properties.push(property(
+            "pyship:cargo-source",
+            k.source.as_deref().unwrap_or("local (this workspace)"),
+        ));
+        c.properties
+            .push(property("pyship:cargo-target", &linked.triple));
+        components.push(c);
+        crates += 1;
     }
 
     let mut subject = subject.unwrap_or_else(|| {
@@ -766,6 +723,7 @@ pub fn write(
     platform: Platform,
     runtime: &RuntimeSource,
     dists: &[Distribution],
+    linked: &crate::crates::Linked,
     ctx: &Context<'_>,
 ) -> Result<Written, Error> {
     let hashes = WheelHashes::collect(plan, platform, dists, ctx);
@@ -775,7 +733,7 @@ pub fn write(
             .map(|d| d.as_secs())
             .unwrap_or(0)
     });
-    let (bom, written) = build(plan, platform, runtime, dists, &hashes, timestamp)?;
+    let (bom, written) = build(plan, platform, runtime, dists, linked, &hashes, timestamp)?;
     let mut text = serde_json::to_string_pretty(&bom).expect("the SBOM serializes");
     text.push('\n');
     if let Some(dir) = written.path.parent() {

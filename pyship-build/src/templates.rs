@@ -71,6 +71,18 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/linux/README.txt.j2"),
     ),
     (
+        "linux/deb/postinst.j2",
+        include_str!("../templates/linux/deb/postinst.j2"),
+    ),
+    (
+        "linux/deb/prerm.j2",
+        include_str!("../templates/linux/deb/prerm.j2"),
+    ),
+    (
+        "linux/deb/postrm.j2",
+        include_str!("../templates/linux/deb/postrm.j2"),
+    ),
+    (
         "update/pyship_update/__init__.py",
         include_str!("../templates/update/pyship_update/__init__.py"),
     ),
@@ -81,6 +93,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     (
         "update/pyship_update/_helper.py",
         include_str!("../templates/update/pyship_update/_helper.py"),
+    ),
+    (
+        "update/pyship_update/_minisign.py",
+        include_str!("../templates/update/pyship_update/_minisign.py"),
     ),
     (
         "update/pyship_update/update.sh",

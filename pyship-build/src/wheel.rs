@@ -167,9 +167,9 @@ impl Hint for Error {
             Error::Wheels(e) => return e.hint(),
             Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
             Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
-            Error::NoZig { want, .. } => format!(
-                "install zig for maturin with `pip install ziglang` (PyPI package `ziglang`), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc",
-                want.replace('.', "_")
+            Error::NoZig { host, .. } => format!(
+                "install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc",
+                host.replace('.', "_")
             ),
             Error::LinuxPlatform { .. } => "use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)".into(),
             Error::VersionMismatch { .. } => "run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version".into(),
@@ -769,13 +769,36 @@ fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
     ];
     roots.sort();
     roots.dedup();
+    // `.cargo/` (its config.toml sets flags and linkers) is read by the
+    // build; other dot folders (VCS, CI workflows, caches) are not.
     let skip_dir = |name: &str| {
-        name.starts_with('.')
+        (name.starts_with('.') && name != ".cargo")
             || matches!(
                 name,
                 "target" | "dist" | "__pycache__" | "node_modules" | "venv" | "build"
             )
     };
+    // cargo-pyship's own files and folders are no input of maturin: its
+    // overrides folder, and the pyship tables of Cargo.toml files (below).
+    let templates = canon(&plan.project.config_dir.join("templates"));
+    // The app's own Python sources beside what the wheel packs are copied by
+    // the app stage; maturin never reads them.
+    let app_sources: Vec<PathBuf> = plan
+        .app
+        .dir
+        .as_deref()
+        .map(|d| {
+            crate::layout::app_entries(
+                d,
+                plan.app.flat,
+                crate::layout::top_package(&plan.module),
+                &plan.app.exclude,
+            )
+        })
+        .unwrap_or_default()
+        .iter()
+        .map(|p| canon(p))
+        .collect();
     let mut h = Sha256::new();
     for s in salt {
         h.update(s.as_bytes());
@@ -790,6 +813,8 @@ fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
                 e.depth() == 0
                     || !(e.file_type().is_dir() && skip_dir(&e.file_name().to_string_lossy()))
                         && e.path() != plan.out_dir
+                        && e.path() != templates
+                        && !app_sources.iter().any(|a| a == e.path())
             });
         for e in walk {
             let e = e.map_err(|e| Error::Io {
@@ -797,7 +822,12 @@ fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
                 source: std::io::Error::other(e),
             })?;
             // pyship.lock records downloads; it is written during a bundle.
-            if !e.file_type().is_file() || e.file_name() == "pyship.lock" {
+            // A dot file at the top (.gitignore, which init edits) is no input.
+            let name = e.file_name().to_string_lossy();
+            if !e.file_type().is_file()
+                || name == "pyship.lock"
+                || (e.depth() == 1 && name.starts_with('.'))
+            {
                 continue;
             }
             let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -807,15 +837,63 @@ fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
                 path: e.path().to_owned(),
                 source,
             })?;
+            let bytes = if name == "Cargo.toml" {
+                without_pyship_tables(bytes)
+            } else {
+                bytes
+            };
             h.update(Sha256::digest(&bytes));
         }
     }
     Ok(hex::encode(h.finalize()))
 }
 
+/// A Cargo.toml as maturin and cargo read it: without the pyship tables
+/// (`[package.metadata.pyship]`, `[workspace.metadata.pyship]`), which only
+/// cargo-pyship reads, so editing a pyship key does not rebuild the wheel.
+/// Anything else (comments included) counts; a file that does not parse is
+/// taken as it is.
+fn without_pyship_tables(bytes: Vec<u8>) -> Vec<u8> {
+    let Some(mut doc) = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+    else {
+        return bytes;
+    };
+    for top in ["package", "workspace"] {
+        if let Some(meta) = doc
+            .get_mut(top)
+            .and_then(|t| t.get_mut("metadata"))
+            .and_then(|m| m.as_table_like_mut())
+        {
+            meta.remove("pyship");
+        }
+    }
+    doc.to_string().into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Editing a pyship key leaves the wheel's key as it was; editing
+    /// anything cargo reads changes it.
+    #[test]
+    fn the_wheel_key_ignores_the_pyship_tables() {
+        let a = "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[package.metadata.pyship]\nport = 1\n\n[package.metadata.pyship.windows]\nargs = [\"a\"]\n";
+        let b = a
+            .replace("port = 1", "port = 2")
+            .replace("[\"a\"]", "[\"b\"]");
+        let c = a.replace("1.0.0", "1.0.1");
+        let ws = "[workspace]\nmembers = []\n\n[workspace.metadata.pyship]\nname = \"A\"\n";
+        let key = |t: &str| without_pyship_tables(t.as_bytes().to_vec());
+        assert_eq!(key(a), key(&b));
+        assert_ne!(key(a), key(&c));
+        assert_eq!(key(ws), key(&ws.replace("\"A\"", "\"B\"")));
+        assert!(!String::from_utf8(key(a)).unwrap().contains("pyship"));
+        // Not TOML: taken as it is.
+        assert_eq!(key("[package"), b"[package".to_vec());
+    }
 
     #[test]
     fn manylinux_platforms_parse() {

@@ -455,6 +455,17 @@ impl Wine {
         self.run_raw(&exe.to_string_lossy(), args, timeout)
     }
 
+    /// `wine <program>` in this prefix, with the std handles left to the
+    /// caller: a program a user runs (`cargo pyship run`).
+    pub fn user_command(&self, program: &str) -> Command {
+        let mut c = Command::new(&self.wine);
+        c.arg(program)
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+        c
+    }
+
     fn command(&self, program: &str) -> Command {
         let mut c = Command::new(&self.wine);
         c.arg(program)
@@ -497,6 +508,10 @@ impl Wine {
         let dest = self
             .prefix
             .join("drive_c/windows/system32/bcryptprimitives.dll");
+        // In a copy of the cached prefix this is a hard link to the cache's
+        // file (read-only, which does not stop root): replace the link,
+        // never write through it.
+        let _ = fs_err::remove_file(&dest);
         fs_err::copy(&dll, &dest).map_err(|e| Error::Prefix {
             path: dest.clone(),
             message: e.to_string(),
@@ -652,7 +667,7 @@ pub fn ensure_prepared(
     shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
 ) -> Result<(PathBuf, bool), Error> {
-    let bucket = cache.bucket(PREFIX_BUCKET);
+    let bucket = cache.marked(PREFIX_BUCKET);
     let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
     let (lock, lock_path) = open_lock(&bucket, &key)?;

@@ -3,6 +3,7 @@
 //! and the test data from `../shared/fixtures` (or PyPI when it is absent).
 #![allow(clippy::print_stderr)]
 
+pub mod docker_sim;
 pub mod gitea;
 pub mod hostile;
 pub mod http;

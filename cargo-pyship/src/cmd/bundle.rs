@@ -37,13 +37,12 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
         targets: platforms(&a.target),
     };
     let plan = super::load_plan(g, env, &opts)?;
-    // Every target this host cannot build is refused before the first starts.
-    bundle::check_host(&plan.targets)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
-    // Missing tools and a Cargo version behind the release fail before any work.
-    pyship_build::wheel::preflight(&plan, &ctx)?;
-    pyship_build::wheel::check_version(&plan)?;
+    // A target this host cannot build, missing tools, a Cargo version behind
+    // the release and a runtime that cannot be fetched all fail before the
+    // first target's (Rust) build starts.
+    bundle::prepare(&plan, &plan.targets, &ctx)?;
     // With `sign-binaries`, the certificate and password are checked first.
     let signer = if plan
         .targets

@@ -14,6 +14,38 @@ use crate::cli::{self, Global, InitArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    // A Python-only project (a pyproject.toml, no Cargo.toml): init gives it
+    // the manifest that holds the pyship table, and takes it back if init fails.
+    let cwd = std::env::current_dir()?;
+    let created = if g.manifest_path.is_none() && !a.check && init::needs_manifest(&cwd) {
+        let path = init::create_manifest(&cwd)?;
+        out.status(
+            "Created",
+            &format!(
+                "{}: a virtual Cargo workspace without members (nothing to compile) to hold the [workspace.metadata.pyship] table; cargo-pyship keeps its settings in a Cargo manifest",
+                pyship_build::project::display_path(&path)
+            ),
+        );
+        Some(path)
+    } else {
+        None
+    };
+    let result = run_in(g, a, env, out);
+    if let (Err(_), Some(path)) = (&result, &created) {
+        if init::remove_created_manifest(path) {
+            out.status(
+                "Removed",
+                &format!(
+                    "{} again (init failed)",
+                    pyship_build::project::display_path(path)
+                ),
+            );
+        }
+    }
+    result
+}
+
+fn run_in(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode> {
     let project = super::load_project(g)?;
     let opts = init::Options {
         ci: match a.ci {

@@ -33,16 +33,26 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     // The certificate and password are checked before anything is built.
     let signer = pyship_build::sign::Signer::prepare(&plan, &ctx)?;
     let bundle_dir = plan.bundle_dir(Platform::Windows);
-    if !installer::bundle_is_current(&plan, &bundle_dir) {
+    // The tree must be what a bundle built from the inputs as they are now
+    // (config included), or the installer would ship a stale one.
+    if !bundle::is_current(&plan, Platform::Windows) {
+        let why = if installer::bundle_is_current(&plan, &bundle_dir) {
+            format!(
+                "its inputs changed since the bundle at {} was built",
+                bundle_dir.display()
+            )
+        } else {
+            format!("no current bundle at {}", bundle_dir.display())
+        };
         out.status(
             "Bundling",
             &format!(
-                "{} {} for windows (no current bundle at {})",
+                "{} {} for windows ({why})",
                 plan.name,
                 plan.version.version.tag(),
-                bundle_dir.display()
             ),
         );
+        bundle::prepare(&plan, &[Platform::Windows], &ctx)?;
         let b = bundle::run_with(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
         out.status(
             "Finished",

@@ -44,9 +44,10 @@ pub fn run(g: &Global, a: LicensesArgs, env: &Env, out: &Output) -> Result<ExitC
         }
         .into());
     }
+    let ctx = pyship_build::Context::new(out, env);
     let mut written = Vec::new();
     for p in platforms {
-        let w = licenses::run(&plan, p)?;
+        let w = licenses::run(&plan, p, &ctx)?;
         for m in &w.missing {
             out.warn(&format!(
                 "{m} has no licence information (no License/License-Expression metadata, classifier or licence file)"

@@ -12,13 +12,17 @@ use crate::output::Output;
 
 mod bundle;
 mod cache;
+mod deb;
 mod docker;
 mod init;
 mod installer;
+mod keygen;
 mod licenses;
+mod msi;
 mod plan;
 mod publish;
 mod release;
+mod run;
 mod strip;
 mod version;
 
@@ -30,6 +34,9 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Version(a) => version::run(g, a, &env, out),
         Command::Bundle(a) => bundle::run(g, a, &env, out),
         Command::Installer(a) => installer::run(g, a, &env, out),
+        Command::Msi(a) => msi::run(g, a, &env, out),
+        Command::Deb(a) => deb::run(g, a, &env, out),
+        Command::Run(a) => run::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
         Command::Licenses(a) => licenses::run(g, a, &env, out),
         Command::Docker(a) => docker::run(g, a, &env, out),
@@ -37,6 +44,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
         Command::Cache(a) => cache::run(a, &env, out),
+        Command::Keygen(a) => keygen::run(g, a, &env, out),
     }
 }
 

@@ -148,7 +148,8 @@ pub fn trim_dir(bucket: &Path, max_bytes: u64) -> std::io::Result<Trimmed> {
     }
     for e in walkdir::WalkDir::new(bucket) {
         let e = e.map_err(std::io::Error::other)?;
-        if !e.file_type().is_file() {
+        // The bucket's marker stays: it makes the folder the tool's own.
+        if !e.file_type().is_file() || e.file_name() == crate::cache::MARKER {
             continue;
         }
         let m = e.metadata().map_err(std::io::Error::other)?;

@@ -75,7 +75,7 @@ impl Options {
         Self {
             mtime: ctx.env.source_date_epoch(),
             threads: None,
-            cache: Some(ctx.cache.bucket(entry_cache::BUCKET)),
+            cache: Some(ctx.cache.marked(entry_cache::BUCKET)),
         }
     }
 

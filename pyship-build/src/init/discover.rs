@@ -113,9 +113,9 @@ pub fn target_table(project: &Project) -> ConfigSource {
     if project.config_source.table != ConfigTable::None {
         return project.config_source.clone();
     }
-    if project.workspace_manifest != project.manifest_path
-        && is_virtual(&project.workspace_manifest)
-    {
+    // A package in a virtual workspace, or a workspace without members (a
+    // Python-only project): the root Cargo.toml is the whole project's.
+    if is_virtual(&project.workspace_manifest) {
         return ConfigSource {
             table: ConfigTable::Workspace,
             manifest: project.workspace_manifest.clone(),
@@ -351,17 +351,20 @@ pub fn derived_project(
     let mut p = project.clone();
     p.config_source = target.clone();
     p.config_dir = target.config_dir();
-    p.config.module = None;
-    p.config.app_src = None;
     p.pyproject_written = None;
+    let mut raw = project.raw_config.clone();
+    raw.module = None;
+    raw.app_src = None;
     if let Some(py) = py {
-        p.config.pyproject = PathBuf::from(rel_slash(&p.config_dir, &py.path));
+        raw.pyproject = Some(PathBuf::from(rel_slash(&p.config_dir, &py.path)));
         p.pyproject = Some(py.clone());
     } else {
-        p.config.pyproject = PathBuf::from("pyproject.toml");
+        raw.pyproject = None;
         let default = p.config_dir.join("pyproject.toml");
         p.pyproject = read_project(&default);
     }
+    // The defaults that follow the pyproject (`name`) follow the one found.
+    p.config = raw.resolve(p.default_name());
     p
 }
 

@@ -241,7 +241,7 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
         }
         eff.config.app_src = disc.app_src_key.as_ref().map(|k| PathBuf::from(&k.value));
         eff.pyproject_written = disc.pyproject_key.as_ref().map(|k| PathBuf::from(&k.value));
-        let defaults = RawConfig::default().resolve(&project.package_name);
+        let defaults = RawConfig::default().resolve(eff.default_name());
         let body = table::render(
             target.table.key(),
             &eff.config,
@@ -341,7 +341,8 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 .warn("--pyproject is used only when init writes the table; set `pyproject` in the table instead");
         }
     }
-    for f in &generated.files {
+    let ignore = gitignore(&generated.table.config_dir());
+    for f in generated.files.iter().chain(&ignore) {
         if !f.changed {
             ctx.reporter.status("Unchanged", &display_path(&f.path));
             continue;
@@ -367,12 +368,112 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 display_path(&f.path),
                 format_args!("[{}]", generated.table.table.key())
             )
+        } else if ignore.as_ref().is_some_and(|i| i.path == f.path) {
+            format!(
+                "{} (ignores {GITIGNORE_LINE}, cargo pyship's output)",
+                display_path(&f.path)
+            )
         } else {
             display_path(&f.path)
         };
         ctx.reporter.status(verb, &what);
     }
+    if project.config.update.enabled && project.config.update.public_keys.is_empty() {
+        ctx.reporter.warn(&format!(
+            "releases will be unsigned (no update.public-keys): installed apps trust whatever the release server serves; `cargo pyship keygen` makes a key pair, then add `public-keys = [\"RW…\"]` to [{}.update] and store the secret key as the CI secret {}",
+            generated.table.table.key(),
+            project.config.update.signing_key_env
+        ));
+    }
     Ok(generated)
+}
+
+/// The Cargo.toml `init` writes for a Python-only project: cargo-pyship
+/// reads its settings from a Cargo manifest, and a virtual workspace without
+/// members holds the pyship table with nothing to compile (`cargo build`
+/// has nothing to do; a crate added later becomes a member).
+pub const PYTHON_ONLY_MANIFEST: &str = "\
+# Written by `cargo pyship init` for a Python-only project: cargo-pyship keeps
+# its settings in a Cargo manifest. A virtual workspace without members holds
+# them and compiles nothing; add a Rust crate to `members` when the app gets one.
+[workspace]
+resolver = \"2\"
+members = []
+";
+
+/// Whether `init` run in `dir` (without `--manifest-path`) would find no
+/// Cargo.toml (none in `dir` or above it, as cargo looks) next to a
+/// pyproject.toml with a `[project]` table: a Python-only project, for which
+/// [`create_manifest`] writes one.
+pub fn needs_manifest(dir: &Path) -> bool {
+    let no_cargo = dir.ancestors().all(|d| !d.join("Cargo.toml").is_file());
+    no_cargo && Pyproject::read(&dir.join("pyproject.toml")).is_ok_and(|p| !p.name.is_empty())
+}
+
+/// Write [`PYTHON_ONLY_MANIFEST`] as `dir/Cargo.toml` (atomically; an
+/// existing file is never replaced). Returns its path.
+pub fn create_manifest(dir: &Path) -> Result<PathBuf, Error> {
+    let path = dir.join("Cargo.toml");
+    if path.exists() {
+        return Err(Error::Write {
+            path,
+            source: crate::fs::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a Cargo.toml is already there",
+            )),
+        });
+    }
+    crate::fs::atomic_write(&path, PYTHON_ONLY_MANIFEST.as_bytes()).map_err(|source| {
+        Error::Write {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    Ok(path)
+}
+
+/// Remove a Cargo.toml [`create_manifest`] wrote (init failed after it):
+/// only when it still holds exactly what was written. Returns whether it was removed.
+pub fn remove_created_manifest(path: &Path) -> bool {
+    fs_err::read_to_string(path).is_ok_and(|t| t == PYTHON_ONLY_MANIFEST)
+        && fs_err::remove_file(path).is_ok()
+}
+
+/// The `.gitignore` line for the output folder `dist/` next to the table's
+/// Cargo.toml.
+const GITIGNORE_LINE: &str = "/dist/";
+
+/// The `.gitignore` next to the table's Cargo.toml with the output folder
+/// added, unless git (or, outside a repository, that file) already ignores
+/// it. `None`: nothing to change.
+pub fn gitignore(config_dir: &Path) -> Option<FileChange> {
+    let path = config_dir.join(".gitignore");
+    let old = fs_err::read_to_string(&path).ok();
+    let listed = old.as_deref().is_some_and(|t| {
+        t.lines().map(str::trim).any(|l| {
+            matches!(
+                l,
+                "dist" | "dist/" | "/dist" | "/dist/" | "dist/*" | "/dist/*"
+            )
+        })
+    });
+    let ignored = crate::tools::git(config_dir, &["check-ignore", "-q", "dist/"]).is_some();
+    if listed || ignored {
+        return None;
+    }
+    let mut new = old.clone().unwrap_or_default();
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    new.push_str("# cargo pyship's output (bundles, installer, SBOMs, work files)\n");
+    new.push_str(GITIGNORE_LINE);
+    new.push('\n');
+    Some(FileChange {
+        path,
+        changed: true,
+        old,
+        new,
+    })
 }
 
 /// The files whose content differs from what init would write now, each with
@@ -585,7 +686,14 @@ pub fn workflows(
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
+        // The signing secrets, when releases are signed (update.public-keys).
+        signing_key_env => (!project.config.update.public_keys.is_empty())
+            .then(|| project.config.update.signing_key_env.clone()),
+        signing_password_env => project.config.update.signing_password_env.clone(),
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
+        rust => !project.members.is_empty(),
+        // `windows.msi = true`: the release builds the MSI with msitools.
+        msi => project.config.windows.msi,
         install_command => install.command.clone(),
     };
     let mut out = Vec::new();

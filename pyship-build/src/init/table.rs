@@ -48,12 +48,24 @@ impl Writer {
         }
     }
 
-    /// `key = v` when set, else `# key = example`.
+    /// `key = v` when set, else `# key = example  # an example; not set`:
+    /// the key has no value in use, so the commented line says so.
     fn opt(&mut self, key: &str, doc: &str, cur: Option<String>, example: &str) {
         self.doc(doc);
         match cur {
             Some(v) => self.out.push_str(&format!("{key} = {v}\n")),
-            None => self.out.push_str(&format!("# {key} = {example}\n")),
+            None => self
+                .out
+                .push_str(&format!("# {key} = {example}  # an example; not set\n")),
+        }
+    }
+
+    /// `key = v` when set, else `# key = in_use`: what applies when unset.
+    fn opt_in_use(&mut self, key: &str, doc: &str, cur: Option<String>, in_use: &str) {
+        self.doc(doc);
+        match cur {
+            Some(v) => self.out.push_str(&format!("{key} = {v}\n")),
+            None => self.out.push_str(&format!("# {key} = {in_use}\n")),
         }
     }
 
@@ -103,7 +115,8 @@ pub fn render(
     w.out.push_str(&format!("[{key}]\n"));
     w.doc(
         "Written by `cargo pyship init`. Paths are relative to the folder of this Cargo.toml.\n\
-         A commented key shows the value in use (its default, or what is derived);\n\
+         A commented key shows the value in use (its default, or what is derived), or,\n\
+         marked \"an example; not set\", what a value of a key without one looks like;\n\
          uncomment it to change it. `cargo pyship init --check` tells when the table no longer\n\
          matches the project.",
     );
@@ -117,15 +130,19 @@ pub fn render(
     }
     w.key(
         "name",
-        "Artifact prefix and display name (default: the Cargo package name).",
+        "Artifact prefix and display name (default: the pyproject's [project] name, else the\n\
+         Cargo package name).",
         q(&c.name),
         q(&d.name),
     );
-    w.opt(
+    let file_name = crate::names::file_name(&c.name, "package.metadata.pyship")
+        .map(|f| q(&f))
+        .unwrap_or_else(|_| "\"app-name\"".into());
+    w.opt_in_use(
         "file-name",
         "File name of artifacts, folders and the systemd unit (default: derived from `name`).",
         c.file_name.as_deref().map(q),
-        "\"app-name\"",
+        &file_name,
     );
     w.found(
         "pyproject",
@@ -194,7 +211,7 @@ pub fn render(
         list(&c.wheels),
         list(&d.wheels),
     );
-    w.opt(
+    w.opt_in_use(
         "index-url",
         "Package index for uv (default: uv's default).",
         c.index_url.as_deref().map(q),
@@ -253,7 +270,7 @@ pub fn render(
         q(&cw.python_mirror),
         q(&dw.python_mirror),
     );
-    w.opt(
+    w.opt_in_use(
         "python-sha256",
         "Pin of the embeddable zip's SHA-256 (also recorded in pyship.lock on first fetch).",
         cw.python_sha256.as_deref().map(q),
@@ -289,11 +306,11 @@ pub fn render(
         q(&cw.publisher),
         q(&c.name),
     );
-    w.opt(
+    w.opt_in_use(
         "args",
         "Replaces the top-level `args` for the Windows launchers and shortcuts.",
         cw.args.as_deref().map(list),
-        "[]",
+        &list(&c.args),
     );
     w.key(
         "rust-target",
@@ -326,13 +343,13 @@ pub fn render(
         q(cl.runtime.key()),
         q(dl.runtime.key()),
     );
-    w.opt(
+    w.opt_in_use(
         "runtime-url",
         "The standalone runtime's tarball URL (default: python-build-standalone for `python`).",
         cl.runtime_url.as_deref().map(q),
         "\"\"",
     );
-    w.opt(
+    w.opt_in_use(
         "runtime-sha256",
         "Pin of the runtime tarball's SHA-256.",
         cl.runtime_sha256.as_deref().map(q),
@@ -356,11 +373,11 @@ pub fn render(
         cl.user.as_deref().map(q),
         "\"app\"",
     );
-    w.opt(
+    w.opt_in_use(
         "args",
         "Replaces the top-level `args` for the Linux launcher, unit and Docker.",
         cl.args.as_deref().map(list),
-        "[]",
+        &list(&c.args),
     );
     target_keys(&mut w, &cl.target, "Linux");
 

@@ -219,6 +219,7 @@ fn helper(
         ])
         .env("PYSHIP_TEST_SPAWN", spawn)
         .env("PYSHIP_TEST_THEN", then)
+        .env("PYSHIP_TEST_MARK", mark_of(spawn, then))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -245,17 +246,49 @@ fn helper(
     panic!("the helper printed no secret line");
 }
 
+/// The mark a helper's processes carry: unique to this test run.
+#[cfg(target_os = "linux")]
+fn mark_of(spawn: &str, then: &str) -> String {
+    format!("{}:{spawn}{then}", std::process::id())
+}
+
+/// The processes whose environment has `PYSHIP_TEST_MARK=mark`.
+#[cfg(target_os = "linux")]
+fn marked(mark: &str) -> Vec<u32> {
+    let entry = format!("PYSHIP_TEST_MARK={mark}");
+    fs_err::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| alive(*p))
+        .filter(|p| {
+            fs_err::read(format!("/proc/{p}/environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|v| v == entry.as_bytes())
+        })
+        .collect()
+}
+
 /// A build killed with SIGKILL runs no handler at all: its children still
 /// end, with what they started, because the guardian of their process
-/// group sees the build's pipe close.
+/// group sees the build's pipe close; one that left the group for a
+/// session of its own (as wine's services do) ends too.
 #[cfg(target_os = "linux")]
 #[test]
 fn children_end_when_the_build_is_killed() {
-    let (mut h, pids, _, _) = helper("sleep 300||sh -c 'sleep 302; :'", "wait");
-    assert_eq!(pids.len(), 2);
+    let spawn = "sleep 300||sh -c 'sleep 302; :'||setsid -f sleep 303";
+    let (mut h, pids, _, _) = helper(spawn, "wait");
+    assert_eq!(pids.len(), 3);
+    let mark = mark_of(spawn, "wait");
+    assert!(
+        eventually(Duration::from_secs(5), || marked(&mark).len() >= 4),
+        "{:?}",
+        marked(&mark)
+    );
     let grandchildren: Vec<u32> = pids.iter().flat_map(|p| descendants(*p)).collect();
     assert!(!grandchildren.is_empty(), "the second child started sleep");
-    assert!(pids.iter().all(|p| alive(*p)));
+    assert!(pids[..2].iter().all(|p| alive(*p)));
     h.kill().unwrap();
     h.wait().unwrap();
     for p in pids.iter().chain(&grandchildren) {
@@ -264,6 +297,11 @@ fn children_end_when_the_build_is_killed() {
             "{p} outlived the killed build"
         );
     }
+    assert!(
+        eventually(Duration::from_secs(10), || marked(&mark).is_empty()),
+        "left: {:?}",
+        marked(&mark)
+    );
 }
 
 /// [`interrupt`] kills every running child and runs the registered
@@ -271,7 +309,8 @@ fn children_end_when_the_build_is_killed() {
 #[cfg(target_os = "linux")]
 #[test]
 fn interrupt_kills_children_and_runs_cleanups() {
-    let (mut h, pids, secret, rest) = helper("sleep 300||sleep 301", "interrupt");
+    let spawn = "sleep 300||setsid -f sleep 301";
+    let (mut h, pids, secret, rest) = helper(spawn, "interrupt");
     let status = h.wait().unwrap();
     assert!(status.success(), "{status}");
     let rest: Vec<String> = rest.iter().collect();
@@ -282,5 +321,11 @@ fn interrupt_kills_children_and_runs_cleanups() {
             "{p} outlived the interrupt"
         );
     }
+    let mark = mark_of(spawn, "interrupt");
+    assert!(
+        eventually(Duration::from_secs(5), || marked(&mark).is_empty()),
+        "a detached one outlived the interrupt: {:?}",
+        marked(&mark)
+    );
     assert!(!secret.exists(), "the cleanup ran");
 }

@@ -160,7 +160,12 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, sup
     }
 }
 
-fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+/// Fetch (or reuse) and verify the standalone runtime's tarball into the
+/// cache: its URL, the cached file and whether its hash was just recorded.
+pub fn download(
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<(String, crate::net::Downloaded, bool), super::Error> {
     let linux = &plan.config.linux;
     let mirrored = match (
         &linux.runtime_url,
@@ -174,10 +179,6 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
     let template = linux.runtime_url.as_deref().or(mirrored.as_deref());
     let table = plan.project.config_source.table.key();
     let url = runtime_url(template, &plan.python.full, table)?;
-    ctx.reporter.status(
-        "Fetching",
-        &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
-    );
     // Pinned by `linux.runtime-sha256`, else by pyship.lock (recorded on first fetch).
     let (fetched, recorded) = super::fetch_pinned(
         plan,
@@ -189,6 +190,16 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         linux.runtime_sha256.as_deref(),
         ctx,
     )?;
+    Ok((url, fetched, recorded))
+}
+
+fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+    let table = plan.project.config_source.table.key();
+    ctx.reporter.status(
+        "Fetching",
+        &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
+    );
+    let (url, fetched, recorded) = download(plan, ctx)?;
     ctx.reporter.debug(&format!(
         "runtime {} sha256 {} ({} bytes)",
         fetched.path.display(),
@@ -504,9 +515,9 @@ fn symlink(link: &Path, at: &Path) -> std::io::Result<()> {
     ))
 }
 
-/// The seed's recipe: `python3.X -m venv --copies python/` from the build
-/// host's CPython X.Y (found with `uv python find --system`).
-fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+/// The build host's CPython X.Y a `venv` runtime is made from (found with
+/// `uv python find --system`), and its full version.
+pub fn host_python(plan: &Plan, ctx: &Context<'_>) -> Result<(String, String), Error> {
     let xy = &plan.python.xy;
     let uv = crate::tools::UV.find(ctx.env).map_err(Error::Tool)?;
     let mut find = Command::new(&uv);
@@ -520,14 +531,45 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
     let out = run(find).map_err(|_| Error::NoHostPython { xy: xy.clone() })?;
     let host = out.trim().to_owned();
     if host.is_empty() {
-        return Err(Error::NoHostPython { xy: xy.clone() }.into());
+        return Err(Error::NoHostPython { xy: xy.clone() });
     }
+    let mut ask = Command::new(&host);
+    ask.args([
+        "-I",
+        "-c",
+        "import platform; print(platform.python_version())",
+    ]);
+    let version = run(ask)?.trim().to_owned();
+    Ok((host, version))
+}
+
+/// The warning for a `venv` runtime whose host CPython is not the
+/// configured `python` (the bundle runs the host's): `None` when they agree.
+pub fn venv_mismatch(plan: &Plan, host: &str, version: &str) -> Option<String> {
+    (version != plan.python.full).then(|| {
+        format!(
+            "`linux.runtime = \"venv\"` makes the Linux bundle run the build host's CPython {version} ({host}), not `python = \"{}\"` of [{}]: set `python = \"{version}\"` there, or use `linux.runtime = \"standalone\"` to ship CPython {}",
+            plan.python.full,
+            plan.project.config_source.table.key(),
+            plan.python.full,
+        )
+    })
+}
+
+/// The seed's recipe: `python3.X -m venv --copies python/` from the build
+/// host's CPython X.Y (found with `uv python find --system`).
+fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
+    let xy = &plan.python.xy;
+    let (host, host_version) = host_python(plan, ctx)?;
     ctx.reporter.status(
         "Creating",
         &format!(
-            "venv runtime from {host} (runs only where that Python is installed at the same path)"
+            "venv runtime from {host} (CPython {host_version}; runs only where that Python is installed at the same path)"
         ),
     );
+    if let Some(w) = venv_mismatch(plan, &host, &host_version) {
+        ctx.reporter.warn(&w);
+    }
     crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache)).map_err(|e| {
         Error::Io {
             path: dest.to_owned(),
@@ -571,7 +613,8 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
         dir: dest.to_owned(),
         exe: dest.join("bin").join("python3"),
         site_packages: site_packages(dest, xy),
-        version: plan.python.full.clone(),
+        // What the bundle runs: the host's CPython, whatever `python` says.
+        version: host_version,
         // A venv has no download: its source is the host interpreter, and no hash.
         url: host,
         sha256: String::new(),
@@ -664,6 +707,29 @@ fn run(mut cmd: Command) -> Result<String, Error> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// A venv runtime of another CPython than `python`: a warning naming
+    /// both and the two ways out; none when they agree.
+    #[test]
+    fn a_venv_of_another_cpython_is_named_with_both_versions() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+        let project = crate::project::load(Some(&manifest), None).unwrap();
+        let plan = crate::plan::Plan::build(
+            project,
+            &crate::env::Env::default(),
+            &crate::plan::Options::default(),
+        )
+        .unwrap();
+        assert_eq!(plan.python.full, "3.11.9");
+        let w = venv_mismatch(&plan, "/usr/bin/python3.11", "3.11.7").unwrap();
+        assert!(w.contains("CPython 3.11.7 (/usr/bin/python3.11)"), "{w}");
+        assert!(
+            w.contains("`python = \"3.11.9\"` of [package.metadata.pyship]"),
+            "{w}"
+        );
+        assert!(w.contains("linux.runtime = \"standalone\""), "{w}");
+        assert_eq!(venv_mismatch(&plan, "/usr/bin/python3.11", "3.11.9"), None);
+    }
 
     #[test]
     fn default_url_for_known_version() {

@@ -44,12 +44,14 @@ pub fn mirror(plan: &Plan, ctx: &Context<'_>) -> String {
         .unwrap_or_else(|| plan.config.windows.python_mirror.clone())
 }
 
-/// Fetch (or reuse), verify and extract the embeddable CPython into `dest`.
-pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
+/// Fetch (or reuse) and verify the embeddable CPython into the cache:
+/// its URL, the cached file and whether its hash was just recorded.
+pub fn download(
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<(String, crate::net::Downloaded, bool), Error> {
     let v = &plan.python;
     let url = embed_url(&mirror(plan, ctx), v);
-    ctx.reporter
-        .status("Fetching", &format!("CPython {} (embed-amd64)", v.full));
     let pin = plan.config.windows.python_sha256.as_deref();
     let src = super::Source {
         url: &url,
@@ -67,6 +69,15 @@ pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Err
         },
         other => other,
     })?;
+    Ok((url, got, recorded))
+}
+
+/// Fetch (or reuse), verify and extract the embeddable CPython into `dest`.
+pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
+    let v = &plan.python;
+    ctx.reporter
+        .status("Fetching", &format!("CPython {} (embed-amd64)", v.full));
+    let (url, got, recorded) = download(plan, ctx)?;
     ctx.reporter.debug(&format!(
         "runtime {} sha256 {} ({} bytes)",
         got.path.display(),

@@ -250,9 +250,18 @@ pub fn import_check(
         py.exe.display(),
         py.version
     );
+    let starts_app = app.is_some() && py.exe.starts_with(bundle_root);
     ctx.reporter.status(
         "Checking",
-        &format!("imports of {} packages with {label}", names.len()),
+        &format!(
+            "{}imports of {} packages with {label}",
+            if starts_app {
+                "the app's start and the "
+            } else {
+                ""
+            },
+            names.len()
+        ),
     );
     let wine = if py.wine {
         let w = match wine {
@@ -275,54 +284,81 @@ pub fn import_check(
     let tmp = tempfile::Builder::new().prefix("pyship-check-").tempdir()?;
     let script = tmp.path().join("import_check.py");
     fs_err::write(&script, SCRIPT)?;
-    // -B: importing must not write __pycache__ into the bundle tree: the
-    // archive may be reading it, and a rebuild whose check is cached would pack
-    // different files (found by the Linux bundle e2e test).
-    let mut args: Vec<String> = vec!["-B".to_string()];
     let bundled = py.exe.starts_with(bundle_root);
-    if !py.wine {
-        // Isolated: no PYTHONPATH, no user site. The bundle's own interpreter
-        // keeps `site` (as its launcher does: it reads site-packages' .pth
-        // files); a host interpreter must not see its own site-packages.
-        args.push("-I".to_string());
-        if !bundled {
-            args.push("-S".to_string());
+    let app = app.filter(|_| bundled).unwrap_or("");
+    // One interpreter imports `names` after starting `app` (when not empty).
+    let check = |app: &str, names: &[String]| -> Result<Vec<Outcome>, Error> {
+        // -B: importing must not write __pycache__ into the bundle tree: the
+        // archive may be reading it, and a rebuild whose check is cached would
+        // pack different files (found by the Linux bundle e2e test).
+        let mut args: Vec<String> = vec!["-B".to_string()];
+        if !py.wine {
+            // Isolated: no PYTHONPATH, no user site. The bundle's own
+            // interpreter keeps `site` (as its launcher does: it reads
+            // site-packages' .pth files); a host interpreter must not see its
+            // own site-packages.
+            args.push("-I".to_string());
+            if !bundled {
+                args.push("-S".to_string());
+            }
+        }
+        args.push(py.path_arg(&script));
+        args.push(py.path_arg(site_packages));
+        args.push(app.to_owned());
+        args.extend(names.iter().cloned());
+        let out = py
+            .run(wine.as_ref(), &args, Duration::from_secs(900))
+            .map_err(|source| Error::Run {
+                what: format!("the import check with {label}"),
+                source,
+            })?;
+        let json = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
+            .ok_or_else(|| Error::CheckCrashed {
+                exe: py.exe.clone(),
+                message: format!(
+                    "exit code {:?}, stderr: {}",
+                    out.code(),
+                    out.stderr.trim().chars().take(2000).collect::<String>()
+                ),
+            })?;
+        serde_json::from_str(json).map_err(|e| Error::CheckCrashed {
+            exe: py.exe.clone(),
+            message: format!("unreadable output: {e}"),
+        })
+    };
+    let mut outcomes = check(app, &names)?;
+    // All packages share one interpreter, so one import can break a later
+    // one that the app never imports after it (setuptools fails after pip
+    // has replaced distutils). A failure is judged on its own: the package
+    // is imported again in a fresh interpreter, which is how the app, which
+    // imports what it needs in its own order, would meet it.
+    for o in outcomes.iter_mut() {
+        if o.ok || o.app || runtime.contains(&o.name) {
+            continue;
+        }
+        if let Some(alone) = check("", std::slice::from_ref(&o.name))?.pop() {
+            if alone.ok {
+                ctx.reporter.debug(&format!(
+                    "import {} failed after the other packages ({}) but imports on its own",
+                    o.name, o.error
+                ));
+            }
+            *o = alone;
         }
     }
-    args.push(py.path_arg(&script));
-    args.push(py.path_arg(site_packages));
-    args.push(app.filter(|_| bundled).unwrap_or("").to_owned());
-    args.extend(names.iter().cloned());
-    let out = py
-        .run(wine.as_ref(), &args, Duration::from_secs(900))
-        .map_err(|source| Error::Run {
-            what: format!("the import check with {label}"),
-            source,
-        })?;
-    let json = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
-        .ok_or_else(|| Error::CheckCrashed {
-            exe: py.exe.clone(),
-            message: format!(
-                "exit code {:?}, stderr: {}",
-                out.code(),
-                out.stderr.trim().chars().take(2000).collect::<String>()
-            ),
-        })?;
-    let outcomes: Vec<Outcome> = serde_json::from_str(json).map_err(|e| Error::CheckCrashed {
-        exe: py.exe.clone(),
-        message: format!("unreadable output: {e}"),
-    })?;
     let mut result = ImportCheck {
         interpreter: Some(label),
         ..Default::default()
     };
     let mut failures = Vec::new();
     let mut app_failure = None;
+    let mut app_started = false;
     for o in outcomes {
         if o.ok {
+            app_started |= o.app;
             result.ok.push(o.name);
             continue;
         }
@@ -395,8 +431,19 @@ pub fn import_check(
             failures,
         });
     }
-    ctx.reporter
-        .status("Imported", &format!("{} packages", result.ok.len()));
+    let packages = result.ok.len() - usize::from(app_started);
+    ctx.reporter.status(
+        "Imported",
+        &format!(
+            "{packages} of {} packages{}",
+            names.len(),
+            if app_started {
+                " (and started the app's module)"
+            } else {
+                ""
+            }
+        ),
+    );
     Ok(result)
 }
 

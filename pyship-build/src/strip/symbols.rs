@@ -217,6 +217,7 @@ fn strip_one(
             keep_pe_stamp_file(file, &tmp);
         }
         if let Some(c) = &cached {
+            ctx.cache.marked(BUCKET);
             store(&tmp, c);
         }
     }

@@ -492,3 +492,52 @@ fn tkinter_preset_keeps_what_tk_loads_at_start_up() {
     );
     assert_eq!(r.before, r.after);
 }
+
+/// All packages are imported in one interpreter, where one can break a later
+/// one (setuptools after pip): a failure is judged again on its own, in a
+/// fresh interpreter. One that fails alone too stays a failure.
+#[test]
+fn an_import_broken_by_another_package_is_judged_on_its_own() {
+    let t = tree(&[
+        // Imported first (sorted), it poisons a module `bbb` imports.
+        (
+            "aaa/__init__.py",
+            "import sys\nsys.modules['bbb_helper'] = None\n",
+        ),
+        ("bbb/__init__.py", "import bbb_helper\n"),
+        ("bbb_helper.py", "x = 1\n"),
+        (
+            "ccc/__init__.py",
+            "raise ImportError('broken on its own')\n",
+        ),
+    ]);
+    let report = strip(t.path(), &opts());
+    let env = Env::default();
+    let rep = RecordingReporter::default();
+    let ctx = Context::new(&rep, &env);
+    let root = tempfile::tempdir().unwrap();
+    let r = import_check(
+        root.path(),
+        t.path(),
+        Platform::Linux,
+        &ctx,
+        &report,
+        None,
+        None,
+    )
+    .expect("this test needs python3 on PATH");
+    assert!(r.ok.contains(&"bbb".to_owned()), "{r:?}");
+    let unchecked: Vec<&str> = r.unchecked.iter().map(|u| u.package.as_str()).collect();
+    assert_eq!(unchecked, ["ccc"], "{r:?}");
+    let lines = rep.lines();
+    assert!(
+        lines.iter().any(|l| l == "Imported 3 of 4 packages"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Checking imports of 4 packages")),
+        "{lines:?}"
+    );
+}

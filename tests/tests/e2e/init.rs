@@ -417,9 +417,11 @@ fn a_workspace_of_several_members_ships_the_one_its_table_names() {
     );
     // Then every command finds it, from the root and from another member's folder.
     for cwd in [dir.clone(), dir.join("core"), dir.join("cli")] {
-        plan(&cwd, &[])
-            .success()
-            .stdout(predicate::str::contains("ws-cli v0.4.0"));
+        let out = plan(&cwd, &["--format", "json"]).success();
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v["project"]["package_name"], "ws-cli", "{}", cwd.display());
+        // The name is the Python project's, whichever member ships.
+        assert_eq!(v["name"], "ws-app");
     }
     init(&dir, cache.path(), &["--check", "--ci", "none"]).success();
 
@@ -673,4 +675,40 @@ fn init_install_command_from_the_config_or_a_path_in_the_repository() {
         bare
     );
     assert!(!dir.join(".gitea").exists());
+}
+
+/// `windows.msi = true`: the release workflow installs the msitools that
+/// build the MSI (and only then).
+#[test]
+fn release_workflow_installs_msitools_when_the_msi_is_on() {
+    for msi in [false, true] {
+        let (_t, dir) = copy_fixture("hello");
+        if msi {
+            let manifest = dir.join("Cargo.toml");
+            let text = fs_err::read_to_string(&manifest).unwrap();
+            fs_err::write(
+                &manifest,
+                text.replacen(
+                    "publisher = \"Example Corp\"",
+                    "publisher = \"Example Corp\"\nmsi = true",
+                    1,
+                ),
+            )
+            .unwrap();
+        }
+        let cache = tempfile::tempdir().unwrap();
+        init(
+            &dir,
+            cache.path(),
+            &["--ci", "gitea", "--install-from", GIT_SOURCE],
+        )
+        .success();
+        let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+        assert_eq!(
+            release.contains("--no-install-recommends nsis wixl msitools\n"),
+            msi,
+            "{release}"
+        );
+        yaml(&dir.join(".gitea/workflows/release.yml"));
+    }
 }

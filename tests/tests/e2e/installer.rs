@@ -66,6 +66,20 @@ fn fake_bundle(dir: &Path) {
     }
 }
 
+/// [`fake_bundle`] in the hello copy `project`, recorded as built from the
+/// project's inputs as they are (for `version`), so that `cargo pyship
+/// installer` takes it as current instead of building a real bundle.
+fn fake_current_bundle(project: &Path, version: &str) {
+    let plan = plan_for(project, version);
+    fake_bundle(&plan.bundle_dir(Platform::Windows));
+    fs_err::write(
+        pyship_build::bundle::stamp_path(&plan, Platform::Windows),
+        pyship_build::bundle::inputs_digest(&plan, Platform::Windows),
+    )
+    .unwrap();
+    assert!(pyship_build::bundle::is_current(&plan, Platform::Windows));
+}
+
 #[test]
 fn installer_script_escapes_name_with_quotes_and_dollar() {
     let makensis = require_tool("makensis", NSIS);
@@ -235,8 +249,7 @@ fn installer_compression_rejects_an_unknown_compressor_with_a_hint() {
 fn installer_override_error_names_the_script_line() {
     require_tool("makensis", NSIS);
     let (_tmp, project) = copy_fixture("hello");
-    let bundle = project.join("dist/.pyship/windows/Hello-App");
-    fake_bundle(&bundle);
+    fake_current_bundle(&project, "v0.1.0");
     let templates = project.join("templates/windows");
     fs_err::create_dir_all(&templates).unwrap();
     fs_err::write(
@@ -269,7 +282,7 @@ fn installer_override_error_names_the_script_line() {
 #[test]
 fn installer_without_makensis_names_debian_nsis() {
     let (_tmp, project) = copy_fixture("hello");
-    fake_bundle(&project.join("dist/.pyship/windows/Hello-App"));
+    fake_current_bundle(&project, "v0.1.0");
     let empty = tempfile::tempdir().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let cargo = which_cargo(&cargo);
@@ -560,8 +573,8 @@ fn installer_installs_upgrades_and_uninstalls_under_wine() {
 fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
     require_tool("makensis", NSIS);
     let (_tmp, project) = copy_fixture("hello");
+    fake_current_bundle(&project, "v0.1.0");
     let bundle = project.join("dist/.pyship/windows/Hello-App");
-    fake_bundle(&bundle);
     fs_err::remove_file(bundle.join("scripts/start-hidden.vbs")).unwrap();
     let out = pyship(&project.join(".cache"))
         .args(["installer", "--version", "v0.1.0", "--manifest-path"])
@@ -572,4 +585,84 @@ fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     path_filters(&[(&project, "[root]")])
         .bind(|| insta::assert_snapshot!("installer_incomplete_bundle", error_part(&stderr)));
+}
+
+/// Issue 27: `installer` packs a tree built from the inputs as they are now.
+/// Alternating `bundle --target windows` and `--target all` changes nothing
+/// in the Windows tree, so the installer stays fresh; a config change
+/// (`windows.args`) makes `installer` build the tree again, and the new
+/// installer carries the new arguments.
+#[test]
+fn installer_follows_a_config_change_and_ignores_the_other_targets() {
+    require_tool("makensis", NSIS);
+    require_tool("uv", UV);
+    let (_m, mirror) = pyship_e2e::testdata::python_mirror();
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (_runtime_file, runtime) =
+        pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
+    let (tmp, project) = copy_fixture("hello");
+    set_metadata(
+        &project,
+        "port = 8765\n",
+        &format!(
+            "port = 8765\nno-index = true\nfind-links = [\"{}/\"]\n",
+            wheels.url()
+        ),
+    );
+    set_metadata(
+        &project,
+        "publisher = \"Example Corp\"",
+        &format!(
+            "publisher = \"Example Corp\"\ninstaller-compression = \"zlib\"\nargs = [\"--first\"]\n\n\
+             [package.metadata.pyship.linux]\nruntime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+            runtime.url()
+        ),
+    );
+    let cache = tmp.path().join("cache");
+    let run = |args: &[&str]| -> String {
+        let out = pyship(&cache)
+            .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(args)
+            .args(["--version", "v0.1.0", "--manifest-path"])
+            .arg(project.join("Cargo.toml"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}:\n{err}");
+        err
+    };
+    let setup = project.join("dist/Hello-App-v0.1.0-setup.exe");
+    let launcher = project.join("dist/.pyship/windows/Hello-App/app/src/_pyship_launch.py");
+
+    run(&["bundle", "--target", "windows"]);
+    let err = run(&["installer"]);
+    assert!(!err.contains("Bundling"), "the tree is current:\n{err}");
+    let first = sha256_file(&setup);
+    run(&["bundle", "--target", "all"]);
+    let err = run(&["installer"]);
+    assert!(
+        err.contains("Fresh") && !err.contains("Bundling"),
+        "--target all built the same Windows tree:\n{err}"
+    );
+    run(&["bundle", "--target", "windows"]);
+    let err = run(&["installer"]);
+    assert!(err.contains("Fresh"), "{err}");
+    assert_eq!(sha256_file(&setup), first);
+
+    // Another argument for Windows (`windows.args`): the tree is stale, and
+    // installer builds it again first.
+    set_metadata(&project, "args = [\"--first\"]", "args = [\"--second\"]");
+    let err = run(&["installer"]);
+    assert!(
+        err.contains("Bundling Hello App v0.1.0 for windows (its inputs changed"),
+        "{err}"
+    );
+    assert!(!err.contains("Fresh"), "{err}");
+    assert_ne!(sha256_file(&setup), first);
+    let launch = fs_err::read_to_string(&launcher).unwrap();
+    assert!(
+        launch.contains("--second") && !launch.contains("--first"),
+        "{launch}"
+    );
 }

@@ -384,6 +384,8 @@ fn init_finds_each_layout_as_its_own_config_has_it() {
             "{layout}"
         );
         assert_eq!(got.module, want.module, "{layout}");
+        // Named after the Python project, not the crate.
+        assert_eq!(got.name, got.pyproject().name, "{layout}");
         assert_eq!(
             rel(&dir, got.app.dir.as_deref()),
             rel(&orig, want.app.dir.as_deref()),
@@ -615,7 +617,7 @@ fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
     let bare = strip_pyship(&dir);
     let output = run_init(&dir, &["--ci", "none"]);
     assert!(
-        output.contains("Chose no app-src (none: the module is in the project's maturin wheel)"),
+        output.contains("Chose no app-src (none: the module is in the project's maturin wheel, which packs pyhash from python/pyhash and the extension pyhash._native (`module-name` in [tool.maturin]))"),
         "{output}"
     );
     let after = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
@@ -626,7 +628,7 @@ fn init_on_a_maturin_virtual_workspace_sets_nothing_the_wheel_provides() {
     );
     assert!(
         table
-            .contains("# In use: no app sources (the module is in the project's maturin wheel).\n"),
+            .contains("# In use: no app sources (the module is in the project's maturin wheel, which packs pyhash from python/pyhash"),
         "{table}"
     );
     assert!(

@@ -411,8 +411,10 @@ fn failing_prebuild_stops_the_build_with_its_output() {
         "http://127.0.0.1:9",
         "prebuild = \"echo frontend-build-broke >&2; exit 3\"\n",
     );
+    // The runtime is fetched before any build step (a prebuild too): serve it.
+    let (_m, mirror) = pyship_e2e::testdata::python_mirror();
     let cache = tempfile::tempdir().unwrap();
-    let out = bundle_cmd(&dir, cache.path(), "http://127.0.0.1:9")
+    let out = bundle_cmd(&dir, cache.path(), &mirror.url())
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
