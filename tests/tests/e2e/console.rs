@@ -16,6 +16,29 @@ use pyship_e2e::wine::WinePrefix;
 const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
 const VERSION: &str = "v1.4.0";
 const DATA: &str = "cwdtool's own data";
+/// What `start-hidden.vbs` is given: `%PATH%` stays as written (WScript.Shell.Run
+/// would expand it), `&`, `^` and `)` reach no shell, a trailing backslash
+/// does not escape the closing quote, non-ASCII survives, an empty argument
+/// stays one. Windows' wscript drops every `"` of its command line; wine's
+/// keeps them, which tests the script's quoting of `"` and of backslashes
+/// before one.
+const VBS_ARGS: &[&str] = &[
+    "a",
+    "b c",
+    "%PATH%",
+    r"x\y\",
+    "q & ^ z",
+    "^",
+    "&",
+    "a)",
+    "h\u{e9}llo \u{2603}",
+    "",
+    "a\"b",
+    "\"",
+    r#"x\"y"#,
+    r#"\\" & calc & ""#,
+    "tail",
+];
 
 /// The console fixture, offline: the python.org mirror and the Linux test
 /// runtime from local servers, no index.
@@ -26,7 +49,7 @@ fn console_fixture(runtime_url: &str) -> (tempfile::TempDir, PathBuf) {
     fs_err::write(
         &manifest,
         format!(
-            "{text}no-index = true\n\n[package.metadata.pyship.windows]\ninstaller-compression = \"zlib\"\n\n[package.metadata.pyship.linux]\nruntime-url = \"{runtime_url}\"\n"
+            "{text}no-index = true\n\n[package.metadata.pyship.windows]\ninstaller-compression = \"zlib\"\nmsi = true\n\n[package.metadata.pyship.linux]\nservice = false\nmaintainer = \"Cwd Tool <cwd@example.com>\"\nruntime-url = \"{runtime_url}\"\n"
         ),
     )
     .unwrap();
@@ -144,8 +167,23 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     );
     let caller = tempfile::tempdir().unwrap();
     let caller_dir = fs_err::canonicalize(caller.path()).unwrap();
+    // Arguments a shell would act on reach the app as given.
+    let odd = [
+        "a",
+        "b c",
+        "$HOME",
+        "$(id)",
+        "`id`",
+        "*",
+        "a\"b",
+        "'",
+        "x\ny",
+        "-m",
+        "",
+        "h\u{e9}llo \u{2603}",
+    ];
     let out = Command::new(linux.path().join("Cwd-Tool/run.sh"))
-        .args(["a", "b c"])
+        .args(odd)
         .current_dir(&caller_dir)
         .output()
         .unwrap();
@@ -153,9 +191,31 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     check(
         &report("run.sh", &out),
         caller_dir.to_str().unwrap(),
-        &["a", "b c"],
+        &odd,
         "run.sh",
     );
+    // Through a link elsewhere (as the deb's /usr/bin/cwdtool), too.
+    let link = caller_dir.join("cwdtool");
+    std::os::unix::fs::symlink(linux.path().join("Cwd-Tool/run.sh"), &link).unwrap();
+    let out = Command::new(&link)
+        .args(odd)
+        .current_dir(&caller_dir)
+        .output()
+        .unwrap();
+    check(
+        &report("a link to run.sh", &out),
+        caller_dir.to_str().unwrap(),
+        &odd,
+        "a link to run.sh",
+    );
+    fs_err::remove_file(&link).unwrap();
+    // Its exit code is the app's.
+    let out = Command::new(linux.path().join("Cwd-Tool/run.sh"))
+        .env("CWDTOOL_EXIT", "3")
+        .current_dir(&caller_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "run.sh: {out:?}");
 
     // Windows, under wine: the console launchers from an unrelated folder.
     let win = tempfile::tempdir().unwrap();
@@ -170,23 +230,33 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     );
     let prefix = WinePrefix::new();
     let caller_win = WinePrefix::windows_path(&caller_dir);
+    // Arguments as cmd passes them on: an unquoted `)` (it would end a
+    // parenthesized block in the launcher), quoted `&` and `^`, a trailing
+    // backslash, non-ASCII. (`%` is cmd's own: it expands `%VARIABLE%` in a
+    // batch file's arguments before the launcher runs; wine's cmd even an
+    // unset one.)
+    let odd = ["a", "b c", "a)", "q & ^ z", r"x\y\", "h\u{e9}llo \u{2603}"];
     for launcher in ["scripts/start.bat", "bin/cwdtool.cmd"] {
         let out = prefix
             .command("cmd")
             .arg("/c")
             .arg(WinePrefix::windows_path(&root.join(launcher)))
-            .args(["a", "b c", r"x\y"])
+            .args(odd)
             .current_dir(&caller_dir)
             .output()
             .unwrap();
-        // (`%` is cmd's own: `cmd /c` expands it before the launcher runs.)
-        check(
-            &report(launcher, &out),
-            &caller_win,
-            &["a", "b c", r"x\y"],
-            launcher,
-        );
+        check(&report(launcher, &out), &caller_win, &odd, launcher);
     }
+    // The console launcher returns the app's exit code.
+    let out = prefix
+        .command("cmd")
+        .arg("/c")
+        .arg(WinePrefix::windows_path(&root.join("bin/cwdtool.cmd")))
+        .env("CWDTOOL_EXIT", "3")
+        .current_dir(&caller_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "bin\\cwdtool.cmd: {out:?}");
 
     // The hidden launcher passes its arguments as given (WScript.Shell.Run
     // would expand %PATH%) and keeps the caller's folder.
@@ -195,7 +265,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     vbs.arg(WinePrefix::windows_path(
         &root.join("scripts/start-hidden.vbs"),
     ))
-    .args(["a", "b c", "%PATH%", r"x\y\", "tail"])
+    .args(VBS_ARGS)
     .env("CWDTOOL_OUT", WinePrefix::windows_path(&out_file))
     .current_dir(&caller_dir);
     assert!(run_to_end(vbs).success());
@@ -208,12 +278,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
         &fs_err::read_to_string(&out_file).expect("start-hidden.vbs started the tool"),
     )
     .unwrap();
-    check(
-        &v,
-        &caller_win,
-        &["a", "b c", "%PATH%", r"x\y\", "tail"],
-        "start-hidden.vbs",
-    );
+    check(&v, &caller_win, VBS_ARGS, "start-hidden.vbs");
     prefix.shutdown();
 
     // The installer: a console Start-menu shortcut, no Desktop one; bin\ on
@@ -297,6 +362,100 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     }
     assert_eq!(user_path(&prefix), before, "bin\\ left on PATH");
     assert!(!start_menu.exists(), "Start-menu shortcut left behind");
+
+    // A ";" in the install folder would split into two PATH entries, and
+    // the uninstaller would take out a folder of the user's: PATH stays.
+    let st = prefix
+        .command("reg")
+        .args(["add", r"HKCU\Environment", "/v", "Path", "/t", "REG_EXPAND_SZ"])
+        .args(["/d", r"C:\Apps\Semi", "/f"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut cmd = prefix.command(&setup);
+    cmd.args(["/S", "/ADDTOPATH", r"/D=C:\Apps\Semi;colon"]);
+    assert!(run_to_end(cmd).success());
+    let semi = prefix.drive_c().join("Apps/Semi;colon");
+    assert!(semi.join("bin/cwdtool.cmd").is_file(), "installed");
+    assert_eq!(user_path(&prefix).as_deref(), Some(r"C:\Apps\Semi"));
+    let mut uninstall = prefix.command(semi.join("uninstall.exe"));
+    uninstall.arg("/S");
+    assert!(run_to_end(uninstall).success());
+    let start = Instant::now();
+    while semi.join("uninstall.exe").exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        user_path(&prefix).as_deref(),
+        Some(r"C:\Apps\Semi"),
+        "the uninstaller changed PATH"
+    );
+    prefix.shutdown();
+
+    // The MSI: the same console shortcut (a command prompt running
+    // bin\cwdtool.cmd, started in the user's documents folder).
+    let msiinfo = require_tool("msiinfo", "`apt-get install msitools`");
+    let out = pyship(&cache)
+        .current_dir(&dir)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .args(["pyship", "msi", "--version", VERSION])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "msi: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msi = dist.join(format!("Cwd-Tool-{VERSION}-x64.msi"));
+    let out = Command::new(msiinfo)
+        .arg("export")
+        .arg(&msi)
+        .arg("Shortcut")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("StartMenuShortcut\t"))
+        .unwrap_or_else(|| panic!("no Start-menu shortcut:\n{table}"));
+    let cols: Vec<&str> = row.split('\t').collect();
+    // Shortcut, Directory_, Name, Component_, Target, Arguments, Description,
+    // Hotkey, Icon_, IconIndex, ShowCmd, WkDir.
+    assert_eq!(cols[4], "[System64Folder]cmd.exe", "{row}");
+    assert_eq!(cols[5], r#"/k "[INSTALLDIR]bin\cwdtool.cmd""#, "{row}");
+    assert_eq!(cols[11], "PersonalFolder", "{row}");
+
+    // The deb: the command on PATH, a link to run.sh.
+    let out = pyship(&cache)
+        .current_dir(&dir)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .args(["pyship", "deb", "--version", VERSION])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = fs_err::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("a .deb in dist/");
+    let dpkg = require_tool("dpkg-deb", "`apt-get install dpkg`");
+    let out = Command::new(dpkg).arg("-c").arg(&deb).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.ends_with(" usr/bin/cwdtool -> /opt/Cwd-Tool/run.sh")),
+        "no /usr/bin/cwdtool link in the deb:\n{listing}"
+    );
+    assert!(
+        !listing.contains(".service"),
+        "`service = false`, yet a unit:\n{listing}"
+    );
 }
 
 /// Whether `bytes` hold `text` as ASCII or UTF-16LE (a .lnk holds either).
