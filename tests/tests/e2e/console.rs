@@ -367,7 +367,14 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     // the uninstaller would take out a folder of the user's: PATH stays.
     let st = prefix
         .command("reg")
-        .args(["add", r"HKCU\Environment", "/v", "Path", "/t", "REG_EXPAND_SZ"])
+        .args([
+            "add",
+            r"HKCU\Environment",
+            "/v",
+            "Path",
+            "/t",
+            "REG_EXPAND_SZ",
+        ])
         .args(["/d", r"C:\Apps\Semi", "/f"])
         .status()
         .unwrap();
