@@ -85,6 +85,7 @@ pub struct RawConfig {
     pub allow_outside_project: Option<bool>,
     pub python: Option<String>,
     pub extras: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
     pub wheels: Option<Vec<String>>,
     pub index_url: Option<String>,
     pub find_links: Option<Vec<String>>,
@@ -92,6 +93,9 @@ pub struct RawConfig {
     pub constraints: Option<Vec<PathBuf>>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    /// `"console"` (a command-line tool) or `"gui"` (a window or a server);
+    /// unset: from the project (see [`crate::launch::Kind`]).
+    pub kind: Option<AppKind>,
     pub args: Option<Vec<String>>,
     pub windows: Option<RawWindows>,
     pub linux: Option<RawLinux>,
@@ -256,6 +260,19 @@ impl InstallerCompression {
     }
 }
 
+/// What the app is to its user, which decides its Windows shortcuts.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppKind {
+    /// A command-line tool: a console shortcut (a command prompt that runs
+    /// it), `bin\{command}.cmd`, and an installer option to put `bin\` on
+    /// the user's PATH.
+    Console,
+    /// A window or a server: started hidden (`windows.launcher`), with
+    /// Desktop and Startup shortcuts on offer.
+    Gui,
+}
+
 /// Who the MSI installs for (`windows.msi-scope`).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -371,6 +388,10 @@ pub struct Config {
     pub allow_outside_project: bool,
     pub python: String,
     pub extras: Vec<String>,
+    /// Dependency groups of the pyproject (`[dependency-groups]`, PEP 735)
+    /// the bundles ship; default none, so a `dev` group never ships unless
+    /// named here.
+    pub groups: Vec<String>,
     pub wheels: Vec<String>,
     pub index_url: Option<String>,
     pub find_links: Vec<String>,
@@ -379,6 +400,9 @@ pub struct Config {
     pub constraints: Vec<PathBuf>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    /// What kind of app this is, as configured; `None`: decided from the
+    /// project when the launch is resolved ([`crate::launch::Launch`]).
+    pub kind: Option<AppKind>,
     /// Arguments every launcher passes (per-target overrides in `windows`/`linux`).
     pub args: Vec<String>,
     pub windows: Windows,
@@ -739,6 +763,7 @@ impl RawConfig {
             allow_outside_project: self.allow_outside_project.unwrap_or(false),
             python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
             extras: self.extras.unwrap_or_default(),
+            groups: self.groups.unwrap_or_default(),
             wheels: self.wheels.unwrap_or_default(),
             index_url: non_empty(self.index_url),
             find_links: self.find_links.unwrap_or_default(),
@@ -746,6 +771,7 @@ impl RawConfig {
             constraints: self.constraints.unwrap_or_default(),
             prebuild: non_empty(self.prebuild),
             port: self.port,
+            kind: self.kind,
             args: self.args.unwrap_or_default(),
             windows: Windows {
                 python_mirror: non_empty(w.python_mirror)

@@ -10,6 +10,7 @@
 mod architecture;
 mod bench;
 mod build_script;
+mod console;
 mod docker;
 mod escaping;
 mod first_hour;
@@ -20,6 +21,7 @@ mod installer;
 mod interrupt;
 mod layouts;
 mod linux_bundle;
+mod locked;
 mod packages;
 mod packaging;
 mod plan;
