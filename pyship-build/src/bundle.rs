@@ -414,7 +414,9 @@ pub fn run_with(
     if let Some(h) = wine_prep {
         // Done by now (the check waited for it), unless the check was cached:
         // then the next build finds the prefix ready.
-        h.finish();
+        if let Some(n) = h.finish() {
+            ctx.reporter.warn(&n);
+        }
     }
     stages.push(StageTime {
         stage: "check",
