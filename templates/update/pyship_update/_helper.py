@@ -416,12 +416,14 @@ def launch(root, launcher, module):
     import subprocess
 
     if os.name == "nt":
-        system = os.environ.get("SystemRoot", r"C:\Windows")
         if launcher == "pythonw":
             cmd = [os.path.join(root, "python", "pythonw.exe"), "-m", module]
+            flags = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
         else:
-            cmd = [os.path.join(system, "System32", "wscript.exe"), os.path.join(root, "scripts", "start-hidden.vbs")]
-        flags = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+            # What scripts\start-hidden.vbs does (python.exe, console hidden),
+            # without WScript.Shell.Run, which expands %NAME% in the folder's path.
+            cmd = [os.path.join(root, "python", "python.exe"), "-m", module]
+            flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
         proc = subprocess.Popen(
             cmd,
             cwd=root,

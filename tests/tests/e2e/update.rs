@@ -1546,7 +1546,11 @@ fn rollback_with_a_held_file_of_the_new_version_under_wine() {
         "the file was never held: {held:?}\n{ho}\n{he}\n{log}"
     );
     assert_not_nested(&root);
-    assert_eq!(tree(&root), before, "the old version is not byte-identical\n{log}");
+    assert_eq!(
+        tree(&root),
+        before,
+        "the old version is not byte-identical\n{log}"
+    );
     assert_user_data(&root);
     assert_no_old(&root);
     assert_no_archive(&root);
@@ -1600,7 +1604,11 @@ fn update_with_a_held_file_of_the_old_version_under_wine() {
         &s,
         &prefix,
         &win_path(&prefix, &root, &format!("python\\{dll}")),
-        &win_path(&prefix, &root, r"python\Lib\site-packages\upd_demo-0.2.0.dist-info"),
+        &win_path(
+            &prefix,
+            &root,
+            r"python\Lib\site-packages\upd_demo-0.2.0.dist-info",
+        ),
         40,
         &marker,
     );
