@@ -1479,6 +1479,10 @@ fn win_path(prefix: &WinePrefix, root: &Path, rel: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_windows_from_a_folder_cmd_cannot_quote_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -1532,6 +1536,10 @@ fn update_portable_windows_from_a_folder_cmd_cannot_quote_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_with_a_held_file_of_the_new_version_under_wine() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-win-x64.zip");
@@ -1617,6 +1625,10 @@ fn rollback_with_a_held_file_of_the_new_version_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_with_a_held_file_of_the_old_version_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
