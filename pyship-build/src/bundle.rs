@@ -162,6 +162,11 @@ pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result
     check_host(platforms)?;
     crate::wheel::preflight(plan, ctx)?;
     crate::wheel::check_version(plan)?;
+    // What tkinter needs (msitools, or a tkinter-embed build for this X.Y)
+    // before the runtimes are fetched: a missing tool costs no download.
+    if platforms.contains(&Platform::Windows) && plan.config.windows.tkinter {
+        crate::python::tkinter::prepare(plan, ctx).map_err(crate::python::Error::from)?;
+    }
     for &platform in platforms {
         crate::python::prefetch(plan, platform, ctx)?;
         if pins_early(platform) {
