@@ -15,6 +15,8 @@
 //! so `${{ github.ref_name }}` reaches the file untouched. How the release
 //! workflow installs cargo-pyship is chosen by [`install`].
 
+pub mod actions;
+pub mod checks;
 pub mod discover;
 pub mod install;
 pub mod table;
@@ -666,9 +668,14 @@ pub fn workflows(
         .and_then(|p| p.path.parent())
         .map(|d| crate::fs::rel_slash(&repo_c, &canon(d)))
         .unwrap_or_else(|| project_dir.clone());
+    // Only a parsed version reaches the workflow (its digits are safe in a
+    // shell line); a bad one is the plan's error, shown by every other command.
     let python_xy = crate::plan::PythonVersion::parse(&project.config.python)
+        .or_else(|_| crate::plan::PythonVersion::parse(crate::config::DEFAULT_PYTHON))
         .map(|p| p.xy)
-        .unwrap_or_else(|_| project.config.python.clone());
+        .expect("the default CPython version parses");
+    let python_job = checks::python_job(pyproject, &python_xy, &repo);
+    let rust_job = checks::rust_job(project, &repo);
     let templates = Templates::new(Some(&project.config_dir));
     let ctx = minijinja::context! {
         header => header(),
@@ -684,6 +691,10 @@ pub fn workflows(
         // `windows.msi = true`: the release builds the MSI with msitools.
         msi => project.config.windows.msi,
         install_command => install.command.clone(),
+        actions => minijinja::Value::from(minijinja::value::Serde(actions::Actions::for_ci(ci))),
+        uv_version => checks::UV_VERSION,
+        python => minijinja::Value::from(minijinja::value::Serde(&python_job)),
+        rust_job => minijinja::Value::from(minijinja::value::Serde(&rust_job)),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {

@@ -10,6 +10,7 @@
 mod architecture;
 mod bench;
 mod build_script;
+mod ci;
 mod docker;
 mod escaping;
 mod first_hour;
@@ -33,3 +34,4 @@ mod update;
 mod version_cli;
 mod windows_bundle;
 mod windows_host;
+mod workflow;
