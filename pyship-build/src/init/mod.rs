@@ -313,6 +313,9 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 i.command, i.source
             ),
         );
+        for w in &i.warnings {
+            ctx.reporter.warn(w);
+        }
         if generated.metadata == MetadataAction::Keep
             && project.config.ci.install_command.as_deref() != Some(i.command.as_str())
         {

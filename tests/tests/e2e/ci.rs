@@ -110,10 +110,11 @@ fn the_test_workflows_python_job_passes_on_real_shaped_projects() {
         ran.log
     );
 
-    // The same job without the dependency group: pytest stops on the
-    // plugin's option (what the workflow did before it installed them).
+    // The same job installing the app and a bare pytest, as the workflow did
+    // before it installed the project's groups: pytest stops on the plugin's
+    // option.
     let text = fs_err::read_to_string(&wf_path).unwrap();
-    let without = text.replace(" --group test", "");
+    let without = text.replace(" --group test", " pytest");
     assert_ne!(without, text, "the install line names the group:\n{text}");
     let broken: serde_yaml_ng::Value = serde_yaml_ng::from_str(&without).unwrap();
     fs_err::remove_dir_all(plug.join(".venv")).unwrap();
@@ -140,8 +141,10 @@ fn the_test_workflows_python_job_passes_on_real_shaped_projects() {
         "no ruff config, no ruff step: {ran:?}"
     );
     assert!(ran.log.contains("nothing to test"), "{}", ran.log);
-    // A tests folder without tests is a failure (exit 5 stands).
+    // A tests folder without tests is a failure (exit 5 stands); a fresh
+    // runner has no venv.
     fs_err::create_dir_all(bare.join("tests")).unwrap();
+    fs_err::remove_dir_all(bare.join(".venv")).unwrap();
     let failed = std::panic::catch_unwind(|| {
         workflow::Job::new(&bare, HOST_HAS).run(&wf, "python");
     });
@@ -208,4 +211,63 @@ fn run_ok(cmd: &mut std::process::Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// cargo installed this cargo-pyship from a git repository on this machine
+/// (a clone of a local folder): no runner can clone that, so `init` passes
+/// it over with a warning naming it and writes crates.io; `--install-from`
+/// a `file://` URL is refused with a hint.
+#[test]
+fn init_never_writes_a_local_git_folder_as_the_install_step() {
+    let cache = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let (_t, dir) = copy_fixture("hello");
+    fs_err::write(
+        home.path().join(".crates2.json"),
+        r#"{"installs":{"cargo-pyship 0.1.0 (git+file:///home/dev/src/cargo-pyship#4f2a1c0de5b1a7e6f0c9d8b7a6e5f4c3b2a19081)":{"bins":["cargo-pyship"]}}}"#,
+    )
+    .unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .env("CARGO_HOME", home.path())
+        .args(["pyship", "init", "--ci", "gitea"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning")
+            && stderr.contains("file:///home/dev/src/cargo-pyship")
+            && stderr.contains("no CI runner can reach"),
+        "{stderr}"
+    );
+    let wf = workflow::load(&dir.join(".gitea/workflows/release.yml"));
+    let install = wf["jobs"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .flat_map(|j| j["steps"].as_sequence().cloned().unwrap_or_default())
+        .find(|s| s["name"] == "Install cargo-pyship")
+        .and_then(|s| s["run"].as_str().map(str::to_owned))
+        .expect("an install step");
+    assert!(
+        install.starts_with("cargo install cargo-pyship --locked --version "),
+        "{install}"
+    );
+
+    let (_t2, dir2) = copy_fixture("hello");
+    let out = pyship(cache.path())
+        .current_dir(&dir2)
+        .args(["pyship", "init", "--install-from", "file:///home/dev/src/cargo-pyship"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no CI runner can clone") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(!dir2.join(".gitea").exists() && !dir2.join(".github").exists());
 }
