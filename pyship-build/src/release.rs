@@ -484,7 +484,13 @@ pub fn actions(plan: &Plan, env: &Env) -> Vec<Planned> {
             "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
             names(ArtifactKind::Bundle),
             tkinter_note(plan, env),
-            if plan.config.windows.sign.as_ref().is_some_and(|s| s.sign_binaries) {
+            if plan
+                .config
+                .windows
+                .sign
+                .as_ref()
+                .is_some_and(|s| s.sign_binaries)
+            {
                 "; the project's own Windows binaries signed"
             } else {
                 ""

@@ -101,7 +101,7 @@ pub fn python_job(pyproject: Option<&Pyproject>, python_xy: &str, repo: &Path) -
     let groups: Vec<&str> = GROUPS
         .iter()
         .copied()
-        .filter(|g| groups_table.is_some_and(|t| t.contains_key(*g)))
+        .filter(|g| groups_table.is_some_and(|t| t.contains_key(g)))
         .collect();
     let extras: Vec<&str> = GROUPS
         .iter()
@@ -224,8 +224,9 @@ pub fn rust_job(project: &Project, repo: &Path) -> RustJob {
     let locked = lock.is_file()
         && match crate::tools::git(root, &["rev-parse", "--is-inside-work-tree"]) {
             // In a repository, only a committed (or staged) lock file reaches CI.
-            Some(_) => crate::tools::git(root, &["ls-files", "--error-unmatch", "Cargo.lock"])
-                .is_some(),
+            Some(_) => {
+                crate::tools::git(root, &["ls-files", "--error-unmatch", "Cargo.lock"]).is_some()
+            }
             None => true,
         };
     RustJob {
@@ -250,10 +251,7 @@ fn group_requirements(
     out: &mut Vec<String>,
     depth: usize,
 ) {
-    let Some(items) = groups
-        .and_then(|t| t.get(name))
-        .and_then(|g| g.as_array())
-    else {
+    let Some(items) = groups.and_then(|t| t.get(name)).and_then(|g| g.as_array()) else {
         return;
     };
     for item in items {
@@ -285,9 +283,8 @@ pub fn requirement_name(req: &str) -> String {
 /// a `ruff.toml`/`.ruff.toml`, or a pyproject with `[tool.ruff]` in a folder
 /// above it (within the repository), as ruff itself looks.
 fn ruff_configured(dir: &Path, pyproject: &toml_edit::DocumentMut, repo: &Path) -> bool {
-    let has_tool_ruff = |doc: &toml_edit::DocumentMut| {
-        doc.get("tool").and_then(|t| t.get("ruff")).is_some()
-    };
+    let has_tool_ruff =
+        |doc: &toml_edit::DocumentMut| doc.get("tool").and_then(|t| t.get("ruff")).is_some();
     if has_tool_ruff(pyproject) {
         return true;
     }
@@ -431,7 +428,10 @@ mod tests {
     #[test]
     fn requirement_names_are_normalized() {
         assert_eq!(requirement_name("Ruff>=0.5"), "ruff");
-        assert_eq!(requirement_name(" pytest_timeout ; python_version>'3'"), "pytest-timeout");
+        assert_eq!(
+            requirement_name(" pytest_timeout ; python_version>'3'"),
+            "pytest-timeout"
+        );
         assert_eq!(requirement_name("pytest[extra]==8"), "pytest");
     }
 }

@@ -39,7 +39,9 @@ pub enum Error {
     OutsideRepo { path: PathBuf, repo: PathBuf },
     #[error("`--install-from {0}` has no Cargo.toml of cargo-pyship")]
     NotCargoPyship(PathBuf),
-    #[error("`--install-from {0}` is a git repository on this machine, which no CI runner can clone")]
+    #[error(
+        "`--install-from {0}` is a git repository on this machine, which no CI runner can clone"
+    )]
     LocalGit(String),
 }
 
@@ -99,9 +101,16 @@ pub fn choose(
 /// on this machine (`/srv/git/x`, `../x`, `file:///…`, `C:\x`).
 fn is_remote(url: &str) -> bool {
     let u = url.trim();
-    if ["https://", "http://", "ssh://", "git://", "git+ssh://", "ssh+git://"]
-        .iter()
-        .any(|p| u.len() > p.len() && u[..p.len()].eq_ignore_ascii_case(p))
+    if [
+        "https://",
+        "http://",
+        "ssh://",
+        "git://",
+        "git+ssh://",
+        "ssh+git://",
+    ]
+    .iter()
+    .any(|p| u.len() > p.len() && u[..p.len()].eq_ignore_ascii_case(p))
     {
         return true;
     }
@@ -266,11 +275,7 @@ fn from_install_record(
 
 /// A cargo source id (`git+URL?tag=v1#sha`, `path+file:///…`,
 /// `registry+https://github.com/rust-lang/crates.io-index`, `sparse+…`).
-fn from_source_id(
-    source: &str,
-    repo: &Path,
-    warnings: &mut Vec<String>,
-) -> Option<InstallCommand> {
+fn from_source_id(source: &str, repo: &Path, warnings: &mut Vec<String>) -> Option<InstallCommand> {
     if let Some(rest) = source.strip_prefix("git+") {
         let (url, sha) = rest.split_once('#')?;
         let url = url.split_once('?').map_or(url, |(u, _)| u);

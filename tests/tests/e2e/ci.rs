@@ -190,7 +190,13 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
 
     let mut schema = std::process::Command::new("uv");
     schema
-        .args(["tool", "run", "--from", CHECK_JSONSCHEMA, "check-jsonschema"])
+        .args([
+            "tool",
+            "run",
+            "--from",
+            CHECK_JSONSCHEMA,
+            "check-jsonschema",
+        ])
         .args(["--builtin-schema", "vendor.github-workflows"])
         .args(&files);
     run_ok(&mut schema);
@@ -259,7 +265,12 @@ fn init_never_writes_a_local_git_folder_as_the_install_step() {
     let (_t2, dir2) = copy_fixture("hello");
     let out = pyship(cache.path())
         .current_dir(&dir2)
-        .args(["pyship", "init", "--install-from", "file:///home/dev/src/cargo-pyship"])
+        .args([
+            "pyship",
+            "init",
+            "--install-from",
+            "file:///home/dev/src/cargo-pyship",
+        ])
         .assert()
         .failure()
         .get_output()

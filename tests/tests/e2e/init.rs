@@ -153,7 +153,11 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
     let steps = job["steps"].as_sequence().unwrap();
     assert_eq!(
         steps[0]["uses"],
-        pyship_build::init::actions::CHECKOUT.uses().split("  #").next().unwrap(),
+        pyship_build::init::actions::CHECKOUT
+            .uses()
+            .split("  #")
+            .next()
+            .unwrap(),
         "pinned by commit (the version in a comment)"
     );
     assert_eq!(steps[0]["with"]["fetch-depth"], 0);

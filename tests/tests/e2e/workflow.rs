@@ -89,7 +89,10 @@ impl Job<'_> {
             },
             "github" => match key {
                 "workspace" => Some(self.workspace.display().to_string()),
-                _ => self.env.get(&format!("GITHUB_{}", key.to_uppercase())).cloned(),
+                _ => self
+                    .env
+                    .get(&format!("GITHUB_{}", key.to_uppercase()))
+                    .cloned(),
             },
             _ => None,
         };
@@ -137,7 +140,11 @@ impl Job<'_> {
                         let dest = store.join(&name);
                         for p in with("path").expect("artifact path").lines() {
                             let src = self.workspace.join(p.trim());
-                            assert!(src.exists(), "upload-artifact {name}: {} is missing", src.display());
+                            assert!(
+                                src.exists(),
+                                "upload-artifact {name}: {} is missing",
+                                src.display()
+                            );
                             copy_any(&src, &dest.join(src.file_name().unwrap()));
                         }
                     }
@@ -215,7 +222,11 @@ impl Job<'_> {
             .arg(&self.workspace)
             .output()
             .unwrap();
-        assert!(out.status.success(), "clone: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "clone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
