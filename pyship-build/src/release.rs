@@ -193,7 +193,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
             _ => {}
         }
     }
-    // So does a runtime that cannot be had (a download, a pin, a host Python).
+    // So does a runtime that cannot be had (a download, a pin, a host Python),
+    // and a lock that is stale, broken, or (`--locked`) would change.
     for a in &todo {
         if let Action::Bundles(platforms) = a {
             for &platform in platforms {
@@ -201,6 +202,12 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
                     platform,
                     source: e.into(),
                 })?;
+                if crate::bundle::pins_early(platform) {
+                    crate::pins::for_target(plan, platform, ctx).map_err(|e| Error::Bundle {
+                        platform,
+                        source: crate::deps::Error::from(e).into(),
+                    })?;
+                }
             }
         }
     }
