@@ -149,15 +149,80 @@ pub struct Planned {
     pub steps: Vec<Step>,
 }
 
+/// One CI job's share of the release (`release --only`): the builds of one
+/// target (its bundle, and the installer, MSI or .deb made from it), the
+/// publish (manifest.json, SHA256SUMS and every asset, from the artifacts
+/// already in the output folder), or the Docker image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    Target(Platform),
+    Publish,
+    Docker,
+}
+
+impl std::str::FromStr for Part {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "publish" => Ok(Part::Publish),
+            "docker" => Ok(Part::Docker),
+            other => other.parse().map(Part::Target).map_err(|_| {
+                format!("unknown part `{other}` (expected windows, linux, publish or docker)")
+            }),
+        }
+    }
+}
+
+/// The actions of `parts` (every action when `parts` is empty). A job that
+/// builds anything stamps the version first: every artifact is built from
+/// the stamped sources, in whichever job.
+pub fn select(actions: Vec<Planned>, parts: &[Part]) -> Vec<Planned> {
+    if parts.is_empty() {
+        return actions;
+    }
+    let has = |p: Platform| parts.contains(&Part::Target(p));
+    let builds = parts
+        .iter()
+        .any(|p| matches!(p, Part::Target(_) | Part::Docker));
+    actions
+        .into_iter()
+        .filter_map(|mut p| {
+            let keep = match &mut p.action {
+                Action::Stamp => builds,
+                Action::Bundles(platforms) => {
+                    platforms.retain(|&t| has(t));
+                    !platforms.is_empty()
+                }
+                Action::Installer | Action::Msi => has(Platform::Windows),
+                Action::Deb => has(Platform::Linux),
+                Action::Publish => parts.contains(&Part::Publish),
+                Action::Docker => parts.contains(&Part::Docker),
+            };
+            keep.then_some(p)
+        })
+        .collect()
+}
+
 /// Run the release: check every action, then fetch what they need, then do
 /// them in order. `ctx.dry_run` is not handled here: a dry run is
 /// [`release_plan`], which changes nothing.
 pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
-    let todo: Vec<Action> = actions(plan, ctx.env)
+    run_parts(plan, &[], ctx)
+}
+
+/// [`run`] for some [`Part`]s of the release (all of it when `parts` is
+/// empty): one CI job of a release split across runners.
+pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Released, Error> {
+    let todo: Vec<Action> = select(actions(plan, ctx.env), parts)
         .into_iter()
         .filter(|p| p.runs)
         .map(|p| p.action)
         .collect();
+    let signs_binaries = todo
+        .iter()
+        .any(|a| matches!(a, Action::Bundles(_) | Action::Installer | Action::Msi));
+    let publishes = todo.contains(&Action::Publish);
     let v = &plan.version.version;
     // A target this host cannot build fails before anything is stamped.
     for a in &todo {
@@ -172,11 +237,20 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
     // The certificate and its password are checked first: a wrong password
     // fails the release before anything is written, built or published.
-    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
+    // Each job is given only the secrets of what it does.
+    let signer = if signs_binaries {
+        crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?
+    } else {
+        None
+    };
     // So is the key that signs manifest.json (when update.public-keys is set).
-    let manifest_signer = crate::keys::Signer::from_env(&plan.config.update, ctx.env)
-        .map_err(Error::ManifestKey)?
-        .map(std::sync::Arc::new);
+    let manifest_signer = if publishes {
+        crate::keys::Signer::from_env(&plan.config.update, ctx.env)
+            .map_err(Error::ManifestKey)?
+            .map(std::sync::Arc::new)
+    } else {
+        None
+    };
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 

@@ -39,7 +39,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
     ctx.offline = a.offline;
     // In CI a release builds what was committed: pyship.lock must not change.
     ctx.locked = a.locked || pyship_build::env::is_ci(env);
-    let released = release::run(&plan, &ctx)?;
+    let released = release::run_parts(&plan, &a.only, &ctx)?;
     match a.format {
         Format::Json => {
             #[derive(serde::Serialize)]
