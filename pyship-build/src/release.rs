@@ -708,3 +708,76 @@ pub fn actions(plan: &Plan, env: &Env) -> Vec<Planned> {
     out.push(planned(Action::Docker, configured, vec![docker_step]));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Planned> {
+        [
+            Action::Stamp,
+            Action::Bundles(vec![Platform::Windows, Platform::Linux]),
+            Action::Installer,
+            Action::Msi,
+            Action::Deb,
+            Action::Publish,
+            Action::Docker,
+        ]
+        .into_iter()
+        .map(|action| Planned {
+            action,
+            runs: true,
+            steps: Vec::new(),
+        })
+        .collect()
+    }
+
+    fn only(parts: &[&str]) -> Vec<Action> {
+        let parts: Vec<Part> = parts.iter().map(|p| p.parse().unwrap()).collect();
+        select(all(), &parts)
+            .into_iter()
+            .map(|p| p.action)
+            .collect()
+    }
+
+    #[test]
+    fn each_part_selects_its_share_of_the_one_list() {
+        assert_eq!(
+            only(&[]),
+            all().into_iter().map(|p| p.action).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            only(&["windows"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Windows]),
+                Action::Installer,
+                Action::Msi
+            ]
+        );
+        assert_eq!(
+            only(&["linux"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Linux]),
+                Action::Deb
+            ]
+        );
+        // The publish job builds nothing, so it stamps nothing either.
+        assert_eq!(only(&["publish"]), [Action::Publish]);
+        assert_eq!(only(&["docker"]), [Action::Stamp, Action::Docker]);
+        assert_eq!(
+            only(&["linux", "publish"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Linux]),
+                Action::Deb,
+                Action::Publish
+            ]
+        );
+        assert!("macos"
+            .parse::<Part>()
+            .unwrap_err()
+            .contains("expected windows, linux, publish or docker"));
+    }
+}
