@@ -11,6 +11,7 @@ mod architecture;
 mod bench;
 mod build_script;
 mod ci;
+mod console;
 mod docker;
 mod escaping;
 mod first_hour;
