@@ -694,10 +694,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let file_name = crate::plan::deb_file_name(&plan.file_name, &plan.version.version);
     let path = plan.out_dir.join(&file_name);
-    let mtime = ctx
-        .env
-        .source_date_epoch()
-        .unwrap_or(crate::archive::ZIP_EPOCH);
+    let mtime = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
     let l = layout(plan, bundle_dir, mtime)?;
     ctx.reporter.status(
         "Building",

@@ -641,10 +641,7 @@ pub fn run_with(
     })?;
     crate::fs::atomic_write(&marker, b"msi\n").map_err(write_err(&marker))?;
     // The cabinet stores each file's time: pinned, as for the NSIS installer.
-    let file_time = ctx
-        .env
-        .source_date_epoch()
-        .unwrap_or(crate::archive::ZIP_EPOCH);
+    let file_time = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
     crate::installer::pin_file_times(bundle_dir, file_time)?;
     crate::installer::pin_file_times(marker.parent().unwrap(), file_time)?;
 
