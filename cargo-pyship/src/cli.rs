@@ -78,6 +78,10 @@ pub enum Command {
     Bundle(BundleArgs),
     /// Build the Windows installer (builds the Windows bundle when missing)
     Installer(InstallerArgs),
+    /// Build the Windows Installer package, `.msi` (builds the Windows bundle when missing)
+    Msi(InstallerArgs),
+    /// Build the Debian package, `.deb` (builds the Linux bundle when missing)
+    Deb(InstallerArgs),
     /// Build (or reuse) a bundle and run its app as a user starts it
     /// (Windows: under wine), passing ARGS; exits with the app's exit code
     Run(RunArgs),

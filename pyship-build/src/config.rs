@@ -121,6 +121,15 @@ pub struct RawWindows {
     pub find_links: Option<Vec<String>>,
     pub extras: Option<Vec<String>>,
     pub sign: Option<RawSign>,
+    /// Build `{file-name}-{tag}-x64.msi` (wixl) in `release` too (default false;
+    /// `cargo pyship msi` builds it either way).
+    pub msi: Option<bool>,
+    /// Who the MSI installs for: `per-machine` (default: Program Files, needs
+    /// admin rights) or `per-user` (the user's `AppData\Local\Programs`).
+    pub msi_scope: Option<MsiScope>,
+    /// The MSI's UpgradeCode (a GUID), to keep one an earlier package used;
+    /// default: derived from `publisher` and the Python distribution name.
+    pub msi_upgrade_code: Option<String>,
 }
 
 /// `[…pyship.windows.sign]`: Authenticode signing with osslsigncode.
@@ -146,6 +155,19 @@ pub struct RawLinux {
     /// `install-service.sh --user NAME` overrides it where it is installed.
     pub user: Option<String>,
     pub args: Option<Vec<String>>,
+    /// Build `{file-name}_{version}_amd64.deb` in `release` too (default
+    /// false; `cargo pyship deb` builds it either way).
+    pub deb: Option<bool>,
+    /// The Debian package's `Maintainer` (`Name <email>`); default: the first
+    /// `[project]` maintainer, else author, that has an email.
+    pub maintainer: Option<String>,
+    /// Bundle paths (files or folders, relative to the bundle root) the
+    /// Debian package installs under `/etc/{file-name}/` as conffiles; the
+    /// bundle path becomes a symlink to it.
+    pub conffiles: Option<Vec<String>>,
+    /// Debian packages added to the `Depends` computed from the bundle's
+    /// ELF files (`"libfoo1 (>= 1.2)"`).
+    pub depends: Option<Vec<String>>,
     /// Per-target additions to the global keys of the same name.
     pub wheels: Option<Vec<String>>,
     pub prebuild: Option<String>,
@@ -227,6 +249,27 @@ impl InstallerCompression {
             InstallerCompression::Lzma => "lzma",
             InstallerCompression::Zlib => "zlib",
             InstallerCompression::Bzip2 => "bzip2",
+        }
+    }
+}
+
+/// Who the MSI installs for (`windows.msi-scope`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum MsiScope {
+    /// Every user of the machine, under Program Files (needs admin rights).
+    #[default]
+    PerMachine,
+    /// The installing user only, under `%LOCALAPPDATA%\Programs`, without admin rights.
+    PerUser,
+}
+
+impl MsiScope {
+    /// The value as written in the config.
+    pub fn key(self) -> &'static str {
+        match self {
+            MsiScope::PerMachine => "per-machine",
+            MsiScope::PerUser => "per-user",
         }
     }
 }
@@ -364,6 +407,11 @@ pub struct Windows {
     pub target: TargetSettings,
     /// `None`: nothing is signed.
     pub sign: Option<Sign>,
+    /// `release` builds the MSI too.
+    pub msi: bool,
+    pub msi_scope: MsiScope,
+    /// A pinned UpgradeCode (`{XXXXXXXX-…}`, upper case); `None`: derived.
+    pub msi_upgrade_code: Option<String>,
 }
 
 /// Where the code-signing certificate comes from. Only names are held here
@@ -404,6 +452,14 @@ pub struct Linux {
     pub user: Option<String>,
     /// Replaces the top-level `args` for the Linux launcher, unit and Docker.
     pub args: Option<Vec<String>>,
+    /// `release` builds the Debian package too.
+    pub deb: bool,
+    /// The Debian `Maintainer`; `None`: from the pyproject.
+    pub maintainer: Option<String>,
+    /// Bundle paths installed under `/etc/{file-name}/` as conffiles.
+    pub conffiles: Vec<String>,
+    /// Extra Debian dependencies.
+    pub depends: Vec<String>,
     /// Target-specific settings (`wheels`, `prebuild`, `find-links`, `extras`).
     #[serde(flatten)]
     pub target: TargetSettings,
@@ -564,6 +620,50 @@ impl RawConfig {
                 hint: u.hint,
             }))
         })?;
+        let invalid = |key: &str, message: String| Error::Invalid {
+            key: key.to_owned(),
+            table: table.to_owned(),
+            file: file.to_owned(),
+            message,
+        };
+        if let Some(code) = raw
+            .windows
+            .as_ref()
+            .and_then(|w| w.msi_upgrade_code.as_deref())
+        {
+            if !code.trim().is_empty() && !is_guid(code) {
+                return Err(invalid(
+                    "windows.msi-upgrade-code",
+                    format!("`{code}` is not a GUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX, braces optional)"),
+                ));
+            }
+        }
+        if let Some(l) = &raw.linux {
+            if let Some(m) = l.maintainer.as_deref().filter(|m| !m.trim().is_empty()) {
+                if !is_maintainer(m) {
+                    return Err(invalid(
+                        "linux.maintainer",
+                        format!("`{m}` is not `Name <email>` on one line"),
+                    ));
+                }
+            }
+            for c in l.conffiles.iter().flatten() {
+                if !is_bundle_path(c) {
+                    return Err(invalid(
+                        "linux.conffiles",
+                        format!("`{c}` is not a relative path inside the bundle (no `..`, no leading `/`, no control characters)"),
+                    ));
+                }
+            }
+            for d in l.depends.iter().flatten() {
+                if d.trim().is_empty() || d.chars().any(|c| c.is_control() || c == ',') {
+                    return Err(invalid(
+                        "linux.depends",
+                        format!("`{d}` is not one Debian dependency (`pkg` or `pkg (>= 1.0)`, one per entry, no commas)"),
+                    ));
+                }
+            }
+        }
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
                 key: format!("windows.sign.{key}"),
@@ -613,6 +713,10 @@ impl RawConfig {
                 tkinter_source: w.tkinter_source.unwrap_or_default(),
                 publisher: non_empty(w.publisher).unwrap_or_else(|| name.clone()),
                 sign: w.sign.and_then(resolve_sign),
+                msi: w.msi.unwrap_or(false),
+                msi_scope: w.msi_scope.unwrap_or_default(),
+                msi_upgrade_code: non_empty(w.msi_upgrade_code)
+                    .map(|g| format!("{{{}}}", g.trim_matches(['{', '}']).to_ascii_uppercase())),
                 args: w.args,
                 rust_target: non_empty(w.rust_target)
                     .unwrap_or_else(|| DEFAULT_WINDOWS_RUST_TARGET.into()),
@@ -631,6 +735,10 @@ impl RawConfig {
                 service: l.service.unwrap_or(true),
                 user: non_empty(l.user),
                 args: l.args,
+                deb: l.deb.unwrap_or(false),
+                maintainer: non_empty(l.maintainer),
+                conffiles: l.conffiles.unwrap_or_default(),
+                depends: l.depends.unwrap_or_default(),
                 target: TargetSettings {
                     wheels: l.wheels.unwrap_or_default(),
                     prebuild: non_empty(l.prebuild),
@@ -671,6 +779,44 @@ impl RawConfig {
             file_name: non_empty(self.file_name),
         }
     }
+}
+
+/// A GUID, with or without braces.
+fn is_guid(s: &str) -> bool {
+    let s = s.trim_start_matches('{').trim_end_matches('}');
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `Name <email>` on one line, as Debian's `Maintainer` field wants it.
+fn is_maintainer(s: &str) -> bool {
+    let Some((name, rest)) = s.split_once('<') else {
+        return false;
+    };
+    let Some(email) = rest.strip_suffix('>') else {
+        return false;
+    };
+    !name.trim().is_empty()
+        && email.contains('@')
+        && !s.chars().any(|c| c.is_control() || c == ',')
+        && !email.contains(['<', '>', ' '])
+}
+
+/// A relative path that stays inside the folder it is relative to.
+fn is_bundle_path(s: &str) -> bool {
+    let p = std::path::Path::new(s);
+    !s.trim().is_empty()
+        && !s.chars().any(char::is_control)
+        && !s.contains('\\')
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
 }
 
 /// `[…pyship.windows.sign]` makes sense: exactly one certificate source, a
@@ -1108,5 +1254,70 @@ mod tests {
         assert_eq!(l.prebuild.as_deref(), Some("make all"));
         assert!(l.find_links.is_empty());
         assert_eq!(l.extras, ["web", "systemd"]);
+    }
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<Config, Error> {
+        RawConfig::from_json(
+            &v,
+            "package.metadata.pyship",
+            std::path::Path::new("Cargo.toml"),
+        )
+        .map(|r| r.resolve("app"))
+    }
+
+    #[test]
+    fn msi_and_deb_keys_have_defaults_and_are_validated() {
+        let c = parse(json!({})).unwrap();
+        assert!(!c.windows.msi && !c.linux.deb);
+        assert_eq!(c.windows.msi_scope, MsiScope::PerMachine);
+        assert_eq!(c.windows.msi_upgrade_code, None);
+        let c = parse(json!({
+            "windows": {"msi": true, "msi-scope": "per-user", "msi-upgrade-code": "6f0d1c9a-0000-4000-8000-00000000000a"},
+            "linux": {"deb": true, "maintainer": "Ann Example <ann@example.com>", "conffiles": ["app/config"], "depends": ["libfoo1 (>= 1.2)"]},
+        }))
+        .unwrap();
+        assert_eq!(c.windows.msi_scope, MsiScope::PerUser);
+        assert_eq!(
+            c.windows.msi_upgrade_code.as_deref(),
+            Some("{6F0D1C9A-0000-4000-8000-00000000000A}")
+        );
+        assert_eq!(c.linux.conffiles, ["app/config"]);
+        for (bad, key) in [
+            (
+                json!({"windows": {"msi-upgrade-code": "not-a-guid"}}),
+                "windows.msi-upgrade-code",
+            ),
+            (
+                json!({"windows": {"msi-scope": "everyone"}}),
+                "windows.msi-scope",
+            ),
+            (json!({"linux": {"maintainer": "Ann"}}), "linux.maintainer"),
+            (
+                json!({"linux": {"maintainer": "Ann <ann@x>\nDepends: evil"}}),
+                "linux.maintainer",
+            ),
+            (
+                json!({"linux": {"conffiles": ["../etc/passwd"]}}),
+                "linux.conffiles",
+            ),
+            (
+                json!({"linux": {"conffiles": ["/etc/passwd"]}}),
+                "linux.conffiles",
+            ),
+            (json!({"linux": {"depends": ["a, b"]}}), "linux.depends"),
+            (
+                json!({"linux": {"depends": ["a\nEvil: x"]}}),
+                "linux.depends",
+            ),
+        ] {
+            let e = parse(bad.clone()).unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
     }
 }

@@ -606,7 +606,7 @@ fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
 /// that have it already are left alone). A file with other hard links (the
 /// dependency stage links site-packages from uv's cache) is first replaced by
 /// a copy of its own, so pinning changes nothing outside `dir`.
-fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
+pub fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.map_err(|e| Error::Write {

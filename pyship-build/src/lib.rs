@@ -29,7 +29,7 @@
 //!      |
 //! stages          wheel python deps app strip render archive installer
 //!      |          update manifest docker publish init dist_info licenses sbom sign
-//!      |          crates
+//!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
@@ -60,6 +60,8 @@ pub mod context;
 #[cfg(feature = "net")]
 pub mod crates;
 #[cfg(feature = "net")]
+pub mod deb;
+#[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
 pub mod dist_info;
@@ -82,6 +84,8 @@ pub mod licenses;
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
+#[cfg(feature = "net")]
+pub mod msi;
 #[cfg(feature = "net")]
 pub mod names;
 #[cfg(feature = "net")]

@@ -57,6 +57,9 @@ pub struct Sbom {
     pub size: u64,
     pub sha256: String,
     pub download_url: Option<String>,
+    /// The release's assets of its platform it describes: they all carry
+    /// the same bundle (portable archive, NSIS installer, MSI, Debian package).
+    pub describes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,12 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
                     platform,
                     size,
                     sha256,
+                    describes: plan
+                        .artifacts
+                        .iter()
+                        .filter(|b| b.platform == Some(platform) && install_type(b).is_some())
+                        .map(|b| b.file_name.clone())
+                        .collect(),
                 });
             }
             continue;

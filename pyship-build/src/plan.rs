@@ -97,6 +97,10 @@ pub enum ArtifactKind {
     Manifest,
     /// CycloneDX SBOM of a bundle (`{name}-{tag}-win-x64.cdx.json`).
     Sbom,
+    /// Windows Installer package (`{name}-{tag}-x64.msi`).
+    Msi,
+    /// Debian package (`{name}_{debian version}_amd64.deb`).
+    Deb,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -118,6 +122,10 @@ pub enum InstallType {
     Installer,
     /// Linux tarball (optionally installed as a systemd service).
     PortableLinux,
+    /// Windows Installer package (`msiexec /i … /qn`).
+    Msi,
+    /// Debian package: updated by the package manager, never by the app.
+    Deb,
 }
 
 impl InstallType {
@@ -126,6 +134,8 @@ impl InstallType {
             InstallType::PortableWindows => "portable-windows",
             InstallType::Installer => "installer",
             InstallType::PortableLinux => "portable-linux",
+            InstallType::Msi => "msi",
+            InstallType::Deb => "deb",
         }
     }
 }
@@ -134,6 +144,8 @@ impl InstallType {
 pub fn install_type(a: &Artifact) -> Option<InstallType> {
     match (a.kind, a.platform) {
         (ArtifactKind::Installer, _) => Some(InstallType::Installer),
+        (ArtifactKind::Msi, _) => Some(InstallType::Msi),
+        (ArtifactKind::Deb, _) => Some(InstallType::Deb),
         (ArtifactKind::Bundle, Some(Platform::Windows)) => Some(InstallType::PortableWindows),
         (ArtifactKind::Bundle, Some(Platform::Linux)) => Some(InstallType::PortableLinux),
         _ => None,
@@ -230,7 +242,14 @@ impl Plan {
             t
         };
         let tag = version.version.tag();
-        let artifacts = artifacts_for(&targets, &file_name, &tag, &config, &out_dir);
+        let artifacts = artifacts_for(
+            &targets,
+            &file_name,
+            &tag,
+            &version.version,
+            &config,
+            &out_dir,
+        );
         let commit = git_head(&project.config_dir);
         // The update helper restarts the app as the Windows launchers start
         // it. The updater is told every platform's assets, whichever targets
@@ -241,7 +260,14 @@ impl Plan {
             env,
             &version.version,
             launch.module_for(Platform::Windows),
-            &artifacts_for(&Platform::ALL, &file_name, &tag, &config, &out_dir),
+            &artifacts_for(
+                &Platform::ALL,
+                &file_name,
+                &tag,
+                &version.version,
+                &config,
+                &out_dir,
+            ),
         );
         Ok(Self {
             name: config.name.clone(),
@@ -290,11 +316,22 @@ impl Plan {
     }
 }
 
+/// `{file_name}-{tag}-x64.msi`.
+pub fn msi_file_name(file_name: &str, tag: &str) -> String {
+    format!("{file_name}-{tag}-x64.msi")
+}
+
+/// `{file_name}_{debian version}_amd64.deb`.
+pub fn deb_file_name(file_name: &str, version: &crate::version::Version) -> String {
+    format!("{file_name}_{}_amd64.deb", version.debian())
+}
+
 /// The artifacts of `targets`, then the manifest and the checksums.
 fn artifacts_for(
     targets: &[Platform],
     file_name: &str,
     tag: &str,
+    version: &crate::version::Version,
     config: &Config,
     out_dir: &Path,
 ) -> Vec<Artifact> {
@@ -323,6 +360,16 @@ fn artifacts_for(
                 ArtifactKind::Installer,
                 Some(t),
                 format!("{}-{}-setup.exe", file_name, tag),
+            );
+        }
+        if t == Platform::Windows && config.windows.msi {
+            push(ArtifactKind::Msi, Some(t), msi_file_name(file_name, tag));
+        }
+        if t == Platform::Linux && config.linux.deb {
+            push(
+                ArtifactKind::Deb,
+                Some(t),
+                deb_file_name(file_name, version),
             );
         }
     }

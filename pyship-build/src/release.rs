@@ -32,6 +32,10 @@ pub struct Released {
     pub stamped: Vec<crate::version::stamp::Stamped>,
     pub bundles: Vec<crate::bundle::Bundled>,
     pub installer: Option<crate::installer::Installer>,
+    /// `None`: `windows.msi` is off (or no Windows target).
+    pub msi: Option<crate::msi::Msi>,
+    /// `None`: `linux.deb` is off (or no Linux target).
+    pub deb: Option<crate::deb::Deb>,
     pub manifest: PathBuf,
     pub published: crate::publish::Published,
     /// `None`: no image configured.
@@ -58,6 +62,10 @@ pub enum Error {
     },
     #[error("release step `installer` failed")]
     Installer(#[source] crate::installer::Error),
+    #[error("release step `msi` failed")]
+    Msi(#[source] crate::msi::Error),
+    #[error("release step `deb` failed")]
+    Deb(#[source] crate::deb::Error),
     #[error("release step `manifest` failed")]
     Manifest(#[source] crate::manifest::Error),
     #[error("release step `publish` failed (a re-run reconciles the release: assets are replaced by name)")]
@@ -87,6 +95,8 @@ impl Hint for Error {
             },
             Error::Bundle { source, .. } => source.hint(),
             Error::Installer(e) => e.hint(),
+            Error::Msi(e) => e.hint(),
+            Error::Deb(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
             Error::Publish(e) => e.hint(),
             Error::Docker(e) => e.hint(),
@@ -122,6 +132,20 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
 
     // Missing build tools fail before anything is stamped or built.
     crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
+    if plan
+        .artifact(ArtifactKind::Msi, Some(Platform::Windows))
+        .is_some()
+    {
+        crate::msi::preflight(plan, ctx).map_err(Error::Msi)?;
+    }
+    if plan
+        .artifact(ArtifactKind::Deb, Some(Platform::Linux))
+        .is_some()
+    {
+        crate::deb::package_name(plan)
+            .and_then(|_| crate::deb::maintainer(plan))
+            .map_err(Error::Deb)?;
+    }
     // So does a runtime that cannot be had (a download, a pin, a host Python).
     for &platform in &plan.targets {
         crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
@@ -165,6 +189,25 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         None => None,
     };
 
+    let msi = match plan.artifact(ArtifactKind::Msi, Some(Platform::Windows)) {
+        Some(_) => Some(
+            crate::msi::run_with(
+                plan,
+                &plan.bundle_dir(Platform::Windows),
+                signer.as_ref(),
+                ctx,
+            )
+            .map_err(Error::Msi)?,
+        ),
+        None => None,
+    };
+    let deb = match plan.artifact(ArtifactKind::Deb, Some(Platform::Linux)) {
+        Some(_) => Some(
+            crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx).map_err(Error::Deb)?,
+        ),
+        None => None,
+    };
+
     let (_, manifest) = crate::manifest::write_for(plan, ctx.env).map_err(Error::Manifest)?;
     ctx.reporter
         .status("Wrote", &manifest.display().to_string());
@@ -189,6 +232,8 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         stamped,
         bundles,
         installer,
+        msi,
+        deb,
         manifest,
         published,
         docker,
@@ -346,6 +391,33 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         Err(e) => step("version", false, e.to_string()),
     }];
     steps.extend(build_steps);
+    let package_steps = |steps: &mut Vec<Step>| {
+        let msi = names(ArtifactKind::Msi);
+        if !msi.is_empty() {
+            steps.push(step(
+                "msi",
+                true,
+                format!(
+                    "build {msi} with wixl ({}, UpgradeCode {}){}",
+                    plan.config.windows.msi_scope.key(),
+                    crate::msi::upgrade_code(plan),
+                    if plan.config.windows.sign.is_some() {
+                        ", sign it with osslsigncode and verify"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        let deb = names(ArtifactKind::Deb);
+        if !deb.is_empty() {
+            steps.push(step(
+                "deb",
+                true,
+                format!("build {deb} (the Linux bundle under /opt, the systemd unit, Depends from its ELF files)"),
+            ));
+        }
+    };
     steps.extend([
         step(
             "bundle",
@@ -373,6 +445,10 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                 format!("build {installer} with makensis")
             },
         ),
+    ]);
+    // The packages' steps appear when they run (each is opt-in).
+    package_steps(&mut steps);
+    steps.extend([
         step(
             "manifest",
             true,

@@ -144,6 +144,12 @@ pub fn plan(plan: &Plan) -> Option<SignPlan> {
         signs.push(a.file_name.clone());
         signs.push(format!("{} (inside {})", "uninstall.exe", a.file_name));
     }
+    if let Some(a) = plan.artifact(
+        crate::plan::ArtifactKind::Msi,
+        Some(crate::platform::Platform::Windows),
+    ) {
+        signs.push(a.file_name.clone());
+    }
     if sign.sign_binaries && plan.targets.contains(&crate::platform::Platform::Windows) {
         signs.push(
             "the project's own .exe/.dll/.pyd files in the Windows bundle (app/ and the project's wheels)"

@@ -71,6 +71,18 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/linux/README.txt.j2"),
     ),
     (
+        "linux/deb/postinst.j2",
+        include_str!("../templates/linux/deb/postinst.j2"),
+    ),
+    (
+        "linux/deb/prerm.j2",
+        include_str!("../templates/linux/deb/prerm.j2"),
+    ),
+    (
+        "linux/deb/postrm.j2",
+        include_str!("../templates/linux/deb/postrm.j2"),
+    ),
+    (
         "update/pyship_update/__init__.py",
         include_str!("../templates/update/pyship_update/__init__.py"),
     ),

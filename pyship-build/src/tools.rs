@@ -80,6 +80,24 @@ pub const MSIINFO: Tool = Tool {
     install_windows: "msitools is not needed on Windows: use `tkinter-source = \"pypi\"`, or build the bundle on Linux",
     windows_places: WindowsPlaces::None,
 };
+pub const WIXL: Tool = Tool {
+    exe: "wixl",
+    env_override: None,
+    install: "`apt-get install wixl` (Debian package `wixl`)",
+    purpose: "build the MSI package (`cargo pyship msi`, `windows.msi = true`)",
+    install_windows:
+        "wixl is not available on Windows: build the MSI on Linux (CI, WSL or a container)",
+    windows_places: WindowsPlaces::None,
+};
+pub const MSIBUILD: Tool = Tool {
+    exe: "msibuild",
+    env_override: None,
+    install: "`apt-get install msitools` (Debian package `msitools`)",
+    purpose: "finish the MSI package (`cargo pyship msi`, `windows.msi = true`)",
+    install_windows:
+        "msitools is not available on Windows: build the MSI on Linux (CI, WSL or a container)",
+    windows_places: WindowsPlaces::None,
+};
 pub const MINGW_GCC: Tool = Tool {
     exe: "x86_64-w64-mingw32-gcc",
     env_override: None,

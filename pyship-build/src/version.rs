@@ -217,6 +217,55 @@ impl Version {
         )
     }
 
+    /// The Debian package version, ordered by dpkg as PEP 440 orders the
+    /// release: a pre-release sorts before its release through `~`
+    /// (`1.0.0~rc1 < 1.0.0`), a dev release before its alphas through `~~`
+    /// (`1.0.0~~dev3 < 1.0.0~a1`), a post-release after it through `+`
+    /// (`1.0.0 < 1.0.0+post1 < 1.0.1`).
+    pub fn debian(&self) -> String {
+        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        if let Some(b) = self.build {
+            s.push_str(&format!(".{b}"));
+        }
+        if let Some(p) = self.post {
+            s.push_str(&format!("+post{p}"));
+        }
+        match self.pre {
+            Some((PreKind::Dev, n)) => s.push_str(&format!("~~dev{n}")),
+            Some((PreKind::Alpha, n)) => s.push_str(&format!("~a{n}")),
+            Some((PreKind::Beta, n)) => s.push_str(&format!("~b{n}")),
+            Some((PreKind::Rc, n)) => s.push_str(&format!("~rc{n}")),
+            None => {}
+        }
+        s
+    }
+
+    /// The Windows Installer `ProductVersion`: three numbers, the only ones an
+    /// MSI upgrade compares (`major.minor.build`, at most 255, 255 and 65535).
+    /// `None` when a number is above those limits. Pre-releases of `X.Y.Z`
+    /// share `X.Y.Z` (see [`Version::msi_next`]).
+    pub fn msi(&self) -> Option<String> {
+        (self.major <= 255 && self.minor <= 255 && self.patch <= MAX_WINDOWS_FIELD)
+            .then(|| format!("{}.{}.{}", self.major, self.minor, self.patch))
+    }
+
+    /// The smallest MSI `ProductVersion` above [`Version::msi`]: an MSI
+    /// upgrades what lies below it and refuses to replace what lies at or
+    /// above it. `None` past `255.255.65535`.
+    pub fn msi_next(&self) -> Option<String> {
+        self.msi()?;
+        let (mut major, mut minor, mut patch) = (self.major, self.minor, self.patch + 1);
+        if patch > MAX_WINDOWS_FIELD {
+            patch = 0;
+            minor += 1;
+        }
+        if minor > 255 {
+            minor = 0;
+            major += 1;
+        }
+        (major <= 255).then(|| format!("{major}.{minor}.{patch}"))
+    }
+
     /// A Docker tag (`[A-Za-z0-9_.-]`): semver with `+` made `-`, as docker/metadata-action does.
     pub fn docker(&self) -> String {
         self.semver().replace('+', "-")

@@ -508,6 +508,10 @@ impl Wine {
         let dest = self
             .prefix
             .join("drive_c/windows/system32/bcryptprimitives.dll");
+        // In a copy of the cached prefix this is a hard link to the cache's
+        // file (read-only, which does not stop root): replace the link,
+        // never write through it.
+        let _ = fs_err::remove_file(&dest);
         fs_err::copy(&dll, &dest).map_err(|e| Error::Prefix {
             path: dest.clone(),
             message: e.to_string(),

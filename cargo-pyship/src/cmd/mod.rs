@@ -12,10 +12,12 @@ use crate::output::Output;
 
 mod bundle;
 mod cache;
+mod deb;
 mod docker;
 mod init;
 mod installer;
 mod licenses;
+mod msi;
 mod plan;
 mod publish;
 mod release;
@@ -31,6 +33,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Version(a) => version::run(g, a, &env, out),
         Command::Bundle(a) => bundle::run(g, a, &env, out),
         Command::Installer(a) => installer::run(g, a, &env, out),
+        Command::Msi(a) => msi::run(g, a, &env, out),
+        Command::Deb(a) => deb::run(g, a, &env, out),
         Command::Run(a) => run::run(g, a, &env, out),
         Command::Strip(a) => strip::run(g, a, &env, out),
         Command::Licenses(a) => licenses::run(g, a, &env, out),

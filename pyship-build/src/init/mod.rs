@@ -681,6 +681,8 @@ pub fn workflows(
         token_env => token_env,
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
         rust => !project.members.is_empty(),
+        // `windows.msi = true`: the release builds the MSI with msitools.
+        msi => project.config.windows.msi,
         install_command => install.command.clone(),
     };
     let mut out = Vec::new();

@@ -15,7 +15,7 @@
 
 mod api;
 mod assets;
-mod checksums;
+pub mod checksums;
 mod error;
 mod gitea;
 mod github;

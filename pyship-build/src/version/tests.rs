@@ -465,3 +465,68 @@ version = "keep-me"
         .unwrap();
     }
 }
+
+#[test]
+fn debian_versions_spell_pep440_for_dpkg() {
+    for (input, deb) in [
+        ("1.0.0", "1.0.0"),
+        ("v1.0.0-rc.1", "1.0.0~rc1"),
+        ("1.0.0rc1", "1.0.0~rc1"),
+        ("1.0.0a2", "1.0.0~a2"),
+        ("1.0.0b3", "1.0.0~b3"),
+        ("1.0.0.dev4", "1.0.0~~dev4"),
+        ("1.0.0.post1", "1.0.0+post1"),
+        ("1.2.3.4", "1.2.3.4"),
+        ("2.1", "2.1.0"),
+    ] {
+        assert_eq!(Version::from_str(input).unwrap().debian(), deb, "{input}");
+    }
+}
+
+/// dpkg orders the Debian spellings as PEP 440 orders the versions.
+#[cfg(unix)]
+#[test]
+fn debian_versions_order_as_pep440_under_dpkg() {
+    let dpkg = which::which("dpkg").expect("dpkg (Debian package `dpkg`) is needed for this test");
+    let ordered = [
+        "0.9.9.post2",
+        "1.0.0.dev1",
+        "1.0.0.dev2",
+        "1.0.0a1",
+        "1.0.0a2",
+        "1.0.0b1",
+        "1.0.0rc1",
+        "1.0.0rc2",
+        "1.0.0",
+        "1.0.0.post1",
+        "1.0.0.post2",
+        "1.0.1.dev1",
+        "1.0.1",
+        "1.0.1.1",
+        "1.1.0",
+    ];
+    for pair in ordered.windows(2) {
+        let (a, b) = (
+            Version::from_str(pair[0]).unwrap(),
+            Version::from_str(pair[1]).unwrap(),
+        );
+        let st = Command::new(&dpkg)
+            .args(["--compare-versions", &a.debian(), "lt", &b.debian()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "dpkg: {} !< {}", a.debian(), b.debian());
+    }
+}
+
+#[test]
+fn msi_versions_are_three_numbers_and_the_next_one_up() {
+    let v = |s: &str| Version::from_str(s).unwrap();
+    assert_eq!(v("1.2.3").msi().as_deref(), Some("1.2.3"));
+    assert_eq!(v("1.2.3rc1").msi().as_deref(), Some("1.2.3"));
+    assert_eq!(v("1.2.3").msi_next().as_deref(), Some("1.2.4"));
+    assert_eq!(v("1.2.65535").msi_next().as_deref(), Some("1.3.0"));
+    assert_eq!(v("1.255.65535").msi_next().as_deref(), Some("2.0.0"));
+    assert_eq!(v("255.255.65535").msi_next(), None);
+    assert_eq!(v("256.0.0").msi(), None);
+    assert_eq!(v("1.256.0").msi(), None);
+}

@@ -64,9 +64,14 @@ MANIFEST_SCHEMA = 1
 CONFIG_NAME = "pyship_update.json"
 #: The staging folder, inside the app's folder.
 STAGING = ".pyship-update"
-INSTALL_TYPES = ("installer", "portable-windows", "portable-linux", "docker", "dev")
+INSTALL_TYPES = ("installer", "msi", "deb", "portable-windows", "portable-linux", "docker", "dev")
 #: What the asset of each install type that updates in place must be named like.
-ASSET_SUFFIX = {"portable-linux": ".tar.gz", "portable-windows": ".zip", "installer": ".exe"}
+ASSET_SUFFIX = {
+    "portable-linux": ".tar.gz",
+    "portable-windows": ".zip",
+    "installer": ".exe",
+    "msi": ".msi",
+}
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
 KEEP = ("data", "logs", STAGING)
@@ -488,7 +493,8 @@ class Updater:
         return os.path.join(self.root(), STAGING)
 
     def install_type(self):
-        """`installer`, `portable-windows`, `portable-linux`, `docker` or `dev`."""
+        """`installer`, `msi`, `deb`, `portable-windows`, `portable-linux`,
+        `docker` or `dev`."""
         # A bundle's own layout wins over /.dockerenv: a portable bundle
         # unpacked inside a container updates itself like anywhere else; the
         # app's Docker image (pip-installed, no bundle layout) does not.
@@ -498,6 +504,10 @@ class Updater:
         except UpdateError:
             root = platform = None
         if root and os.path.isdir(os.path.join(root, "app")) and os.path.isdir(os.path.join(root, "python")):
+            # The MSI and the Debian package leave a marker naming themselves.
+            marker = _read_marker(os.path.join(root, ".pyship-install"))
+            if (platform, marker) in (("windows", "msi"), ("linux", "deb")):
+                return marker
             if platform == "windows":
                 if os.path.isfile(os.path.join(root, "uninstall.exe")):
                     return "installer"
@@ -735,7 +745,9 @@ class Updater:
             ewhere = "asset %d of %s" % (i + 1, mwhere)
             if _field(e, "install_type", str, ewhere) == kind:
                 entries.append((e, ewhere))
-        if not entries:
+        if not entries or kind == "deb":
+            # A Debian package is updated by the package manager: the update
+            # is reported, never downloaded (apply() refuses it).
             return Update(**update)
         if len(entries) > 1:
             raise UpdateError(
@@ -872,6 +884,12 @@ class Updater:
                 "this app runs in a Docker container, which does not update itself",
                 hint="pull the new image (%s) and recreate the container" % update.tag,
             )
+        if kind == "deb":
+            raise UpdateError(
+                "this app was installed with its Debian package, which only the package manager updates",
+                hint="install %s's .deb with the package manager (sudo apt install ./%s), from %s"
+                % (update.tag, update.asset or "the new .deb", release_page),
+            )
         if kind == "dev":
             raise UpdateError(
                 "this copy is not an installed bundle (install type dev), so it is not updated in place",
@@ -907,8 +925,8 @@ class Updater:
                 if k == self.config.get("token_env"):
                     del env[k]
             shutil.rmtree(new_dir, ignore_errors=True)
-            if kind == "installer":
-                env.update(PYSHIP_MODE="installer", PYSHIP_SETUP=path)
+            if kind in ("installer", "msi"):
+                env.update(PYSHIP_MODE=kind, PYSHIP_SETUP=path)
             else:
                 top = _extract(path, new_dir, update.asset)
                 entries = sorted(n for n in os.listdir(top) if n.lower() not in KEEP)
@@ -1235,9 +1253,19 @@ def _default():
     return _DEFAULT
 
 
+def _read_marker(path):
+    """The first word of the install marker the MSI and the Debian package
+    write (`msi`, `deb`), or `None`."""
+    try:
+        with open(path, "r", encoding="ascii", errors="replace") as f:
+            return f.read(16).strip() or None
+    except OSError:
+        return None
+
+
 def install_type():
-    """How this copy was installed: `installer`, `portable-windows`,
-    `portable-linux`, `docker` or `dev`."""
+    """How this copy was installed: `installer`, `msi`, `deb`,
+    `portable-windows`, `portable-linux`, `docker` or `dev`."""
     return _default().install_type()
 
 

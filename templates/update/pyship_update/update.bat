@@ -33,6 +33,7 @@ exit /b 0
 :main
 echo [%DATE% %TIME%] update of "%PYSHIP_ROOT%" to %PYSHIP_TAG% (%PYSHIP_MODE%)
 if /i "%PYSHIP_MODE%"=="installer" goto installer
+if /i "%PYSHIP_MODE%"=="msi" goto installer
 
 "%PYSHIP_NEW%\python\python.exe" -I "%PYSHIP_STAGE%\helper.py" wait-exit
 if errorlevel 2 (
@@ -85,8 +86,14 @@ if errorlevel 1 (
     echo the app did not exit; nothing was changed
     exit /b 1
 )
+if /i "%PYSHIP_MODE%"=="msi" goto run_msi
 rem /D= must come last and unquoted.
 start "" /wait "%PYSHIP_SETUP%" /S /D=%PYSHIP_ROOT%
+goto ran_setup
+:run_msi
+rem The package knows its folder (and replaces the installed version).
+start "" /wait "%SystemRoot%\System32\msiexec.exe" /i "%PYSHIP_SETUP%" /qn
+:ran_setup
 if errorlevel 1 (
     call :launch
     call :cleanup

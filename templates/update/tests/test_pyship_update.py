@@ -376,6 +376,17 @@ class UpdaterTests(unittest.TestCase):
         self.assertEqual(Updater(win).install_type(), "portable-windows")
         open(os.path.join(self.tmp.name, "w", "App", "uninstall.exe"), "w").close()
         self.assertEqual(Updater(win).install_type(), "installer")
+        # The MSI and the deb name themselves in a marker, on their platform only.
+        with open(os.path.join(self.tmp.name, "w", "App", ".pyship-install"), "w") as f:
+            f.write("msi\n")
+        self.assertEqual(Updater(win).install_type(), "msi")
+        _, lin = bundle(os.path.join(self.tmp.name, "l"), self.server.url)
+        with open(os.path.join(self.tmp.name, "l", "App", ".pyship-install"), "w") as f:
+            f.write("msi\n")
+        self.assertEqual(Updater(lin).install_type(), "portable-linux")
+        with open(os.path.join(self.tmp.name, "l", "App", ".pyship-install"), "w") as f:
+            f.write("deb\n")
+        self.assertEqual(Updater(lin).install_type(), "deb")
         missing = Updater(os.path.join(self.tmp.name, "missing.json"))
         missing.dockerenv = os.path.join(self.tmp.name, "no-dockerenv")
         self.assertEqual(missing.install_type(), "dev")
@@ -513,6 +524,18 @@ class UpdaterTests(unittest.TestCase):
             dev.apply(u)
         self.assertIn("runs in a Docker container", e.exception.message)
         self.assertIn("pull the new image", e.exception.hint)
+
+    def test_deb_refuses_to_apply_and_names_the_package_manager(self):
+        _, cfg = bundle(os.path.join(self.tmp.name, "p"), self.server.url)
+        with open(os.path.join(self.tmp.name, "p", "App", ".pyship-install"), "w") as f:
+            f.write("deb\n")
+        up = Updater(cfg)
+        u = pyship_update.Update(version="0.2.0", tag="v0.2.0", prerelease=False, install_type="deb")
+        with self.assertRaises(UpdateError) as e:
+            up.apply(u)
+        self.assertIn("Debian package", e.exception.message)
+        self.assertIn("apt install", e.exception.hint)
+        self.assertFalse(os.path.exists(up.staging()), "a refused update changed nothing")
 
     def test_cli_exit_codes_and_messages(self):
         self.server.publish("v0.2.0-rc.1", prerelease=True)

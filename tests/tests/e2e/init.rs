@@ -676,3 +676,39 @@ fn init_install_command_from_the_config_or_a_path_in_the_repository() {
     );
     assert!(!dir.join(".gitea").exists());
 }
+
+/// `windows.msi = true`: the release workflow installs the msitools that
+/// build the MSI (and only then).
+#[test]
+fn release_workflow_installs_msitools_when_the_msi_is_on() {
+    for msi in [false, true] {
+        let (_t, dir) = copy_fixture("hello");
+        if msi {
+            let manifest = dir.join("Cargo.toml");
+            let text = fs_err::read_to_string(&manifest).unwrap();
+            fs_err::write(
+                &manifest,
+                text.replacen(
+                    "publisher = \"Example Corp\"",
+                    "publisher = \"Example Corp\"\nmsi = true",
+                    1,
+                ),
+            )
+            .unwrap();
+        }
+        let cache = tempfile::tempdir().unwrap();
+        init(
+            &dir,
+            cache.path(),
+            &["--ci", "gitea", "--install-from", GIT_SOURCE],
+        )
+        .success();
+        let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+        assert_eq!(
+            release.contains("--no-install-recommends nsis wixl msitools\n"),
+            msi,
+            "{release}"
+        );
+        yaml(&dir.join(".gitea/workflows/release.yml"));
+    }
+}

@@ -1,0 +1,54 @@
+//! `cargo pyship deb`: build `{file-name}_{version}_amd64.deb` from the Linux
+//! bundle tree, building the bundle first when it is missing or was built for
+//! another version.
+
+use std::process::ExitCode;
+
+use pyship_build::env::Env;
+use pyship_build::error::Result;
+use pyship_build::plan::Options;
+use pyship_build::platform::Platform;
+use pyship_build::report::Reporter;
+use pyship_build::{bundle, deb, Context};
+
+use crate::cli::{Global, InstallerArgs};
+use crate::output::Output;
+
+pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<ExitCode> {
+    let plan = super::load_plan(
+        g,
+        env,
+        &Options {
+            version: a.version.as_deref(),
+            out_dir: a.out.as_deref(),
+            targets: vec![Platform::Linux],
+        },
+    )?;
+    bundle::check_host(&[Platform::Linux])?;
+    // What the control file needs is checked before a bundle build that takes minutes.
+    deb::package_name(&plan)?;
+    deb::maintainer(&plan)?;
+    let mut ctx = Context::new(out, env);
+    ctx.offline = a.offline;
+    let bundle_dir = plan.bundle_dir(Platform::Linux);
+    if !deb::bundle_is_current(&plan, &bundle_dir) {
+        out.status(
+            "Bundling",
+            &format!(
+                "{} {} for linux (no current bundle at {})",
+                plan.name,
+                plan.version.version.tag(),
+                bundle_dir.display()
+            ),
+        );
+        let b = bundle::run(&plan, Platform::Linux, &ctx)?;
+        out.status(
+            "Finished",
+            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
+        );
+    }
+    let built = deb::run(&plan, &bundle_dir, &ctx)?;
+    out.info(&format!("{:>12} {}", "sha256", built.sha256));
+    out.info(&format!("{:>12} {:.1}s", "built in", built.seconds));
+    Ok(ExitCode::SUCCESS)
+}

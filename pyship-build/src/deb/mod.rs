@@ -1,0 +1,882 @@
+//! Stage: the Debian package. Why: Linux administrators install services with
+//! their package manager (`apt install ./app.deb`), and expect upgrades and
+//! removal to stop and restart the unit, keep the app's data and their edited
+//! configuration, and `purge` to clean up.
+//!
+//! `{file-name}_{debian version}_amd64.deb` is made from the Linux bundle
+//! tree, written here byte by byte (an `ar` of `debian-binary`,
+//! `control.tar.gz` and `data.tar.gz`, sorted entries, owner root, every
+//! mtime `SOURCE_DATE_EPOCH` or 1980-01-01): the same inputs give the same
+//! bytes, on any host, without `dpkg-deb`. What it holds:
+//!
+//! - the bundle under `/opt/{file-name}/` (`data/` there is a link to
+//!   `/var/lib/{file-name}`, which postinst creates, remove keeps and purge
+//!   deletes; files the bundle ships in `data/` are defaults in
+//!   `/opt/{file-name}/data-defaults/`, copied in where missing);
+//! - `linux.conffiles` entries moved to `/etc/{file-name}/` and listed as
+//!   conffiles (their bundle path becomes a link there);
+//! - the systemd unit at `/lib/systemd/system/{file-name}.service`, enabled
+//!   and started by maintainer scripts written as `dh_installsystemd` writes
+//!   them (`deb-systemd-helper`, `deb-systemd-invoke`, systemctl only where
+//!   systemd runs), and a system user when `linux.user` names one;
+//! - `Depends` from the ELF files' `DT_NEEDED` libraries that the bundle does
+//!   not carry (glibc's with the highest `GLIBC_` symbol version they need),
+//!   plus `linux.depends`;
+//! - `/usr/share/doc/{package}/copyright` and `changelog.gz`, and lintian
+//!   overrides for what a self-contained bundle in `/opt` is by design.
+//!
+//! The Debian version spells the PEP 440 version so dpkg orders upgrades as
+//! pip would ([`crate::version::Version::debian`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::error::Hint;
+use crate::plan::Plan;
+use crate::templates::Templates;
+
+mod archive;
+mod elf;
+use archive::{ar_member, gzip_best, md5sums, write_tar};
+use elf::{depends_of, scan_elf};
+
+/// Templates of the maintainer scripts (overridable in the project's `templates/`).
+pub const POSTINST: &str = "linux/deb/postinst.j2";
+pub const PRERM: &str = "linux/deb/prerm.j2";
+pub const POSTRM: &str = "linux/deb/postrm.j2";
+/// The bundle's data folder (a link to `/var/lib/{file-name}` in the package).
+const DATA_DIR: &str = "data";
+/// Where the defaults the bundle ships in `data/` go, inside the install folder.
+const DEFAULTS_DIR: &str = "data-defaults";
+/// The updater reads this file in the install folder: a package manager's install.
+pub const INSTALL_MARKER: &str = ".pyship-install";
+
+/// What the stage produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deb {
+    /// `{out_dir}/{file-name}_{version}_amd64.deb`.
+    pub path: PathBuf,
+    pub file_name: String,
+    /// The Debian package name (`Package:`).
+    pub package: String,
+    /// The Debian version (`Version:`).
+    pub version: String,
+    pub size: u64,
+    pub sha256: String,
+    /// `Depends:` entries, in order.
+    pub depends: Vec<String>,
+    /// Libraries an ELF file needs that neither the bundle nor a known
+    /// package provides (warned about; add their packages to `linux.depends`).
+    pub unresolved: Vec<String>,
+    /// Seconds spent building the package.
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Lock(#[from] crate::lock::Error),
+    #[error("the Linux bundle at {dir} is incomplete: {missing} is missing")]
+    Bundle { dir: PathBuf, missing: String },
+    #[error("could not read the Linux bundle at {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{file_name}` gives no valid Debian package name (lowercase letters, digits, `+`, `-`, `.`, starting with a letter or digit, at least two characters)")]
+    PackageName {
+        file_name: String,
+        table: &'static str,
+    },
+    #[error("the Debian package needs a maintainer (`Name <email>`): none is configured and no [project] maintainer or author in {pyproject} has an email")]
+    Maintainer {
+        pyproject: PathBuf,
+        table: &'static str,
+    },
+    #[error("`linux.user = \"{user}\"` is not a system user name Debian accepts (lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 32)")]
+    User { user: String, table: &'static str },
+    #[error(
+        "`linux.conffiles` entry `{entry}` is not in the Linux bundle ({path} does not exist)"
+    )]
+    ConffileMissing {
+        entry: String,
+        path: PathBuf,
+        table: &'static str,
+    },
+    #[error("`linux.conffiles` entries `{a}` and `{b}` would both be /etc/{dir}/{name}")]
+    ConffileClash {
+        a: String,
+        b: String,
+        dir: String,
+        name: String,
+    },
+    #[error("{path} is not a valid ELF file: {message}")]
+    Elf { path: PathBuf, message: String },
+    #[error(transparent)]
+    Template(#[from] crate::templates::Error),
+    #[error(transparent)]
+    Unit(#[from] crate::render::linux::Error),
+    #[error("could not write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Fs(#[from] crate::fs::Error),
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Lock(e) => e.hint(),
+            Error::Bundle { .. } => Some(
+                "build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)".into(),
+            ),
+            Error::PackageName { table, .. } => Some(format!(
+                "set `file-name` in [{table}] to a name that starts with a letter or digit"
+            )),
+            Error::Maintainer { table, .. } => Some(format!(
+                "set `maintainer = \"Your Name <you@example.com>\"` in [{table}.linux], or add `maintainers = [{{name = \"…\", email = \"…\"}}]` to [project]"
+            )),
+            Error::User { table, .. } => Some(format!(
+                "set `user` in [{table}.linux] to a name such as \"myapp\" (or drop it to run the service as root)"
+            )),
+            Error::ConffileMissing { table, .. } => Some(format!(
+                "list paths relative to the bundle root as it is built (e.g. \"app/config\" for `include = [\"config\"]`) in `conffiles` of [{table}.linux]"
+            )),
+            Error::ConffileClash { .. } => {
+                Some("give the two entries different last path components".into())
+            }
+            Error::Elf { .. } => Some("rebuild the bundle; a truncated file means a failed copy".into()),
+            Error::Template(e) => e.hint(),
+            Error::Unit(e) => e.hint(),
+            Error::Write { .. } => {
+                Some("check that the output directory is writable and the disk is not full".into())
+            }
+            Error::Fs(e) => e.hint(),
+            Error::Read { .. } => None,
+        }
+    }
+}
+
+/// The Debian package name of a file name: lowercase, `_` as `-`.
+pub fn package_name(plan: &Plan) -> Result<String, Error> {
+    let name: String = plan
+        .file_name
+        .chars()
+        .map(|c| match c {
+            '_' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let ok = name.len() >= 2
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::PackageName {
+            file_name: plan.file_name.clone(),
+            table: plan.project.config_source.table.key(),
+        })
+    }
+}
+
+/// `linux.maintainer`, else the first `[project]` maintainer, then author,
+/// with an email.
+pub fn maintainer(plan: &Plan) -> Result<String, Error> {
+    if let Some(m) = &plan.config.linux.maintainer {
+        return Ok(m.clone());
+    }
+    let path = &plan.pyproject().path;
+    let err = || Error::Maintainer {
+        pyproject: path.clone(),
+        table: plan.project.config_source.table.key(),
+    };
+    let text = fs_err::read_to_string(path).map_err(|_| err())?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|_| err())?;
+    let project = doc.get("project").and_then(|p| p.as_table());
+    for key in ["maintainers", "authors"] {
+        for person in project
+            .and_then(|p| p.get(key))
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let field = |k: &str| {
+                person
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| {
+                        !s.is_empty() && !s.chars().any(|c| c.is_control() || "<>,".contains(c))
+                    })
+            };
+            if let Some(email) = field("email").filter(|e| e.contains('@') && !e.contains(' ')) {
+                let name = field("name").unwrap_or_else(|| plan.config.windows.publisher.clone());
+                return Ok(format!("{name} <{email}>"));
+            }
+        }
+    }
+    Err(err())
+}
+
+/// A system user name adduser accepts by default.
+fn valid_user(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 32
+        && (u.as_bytes()[0].is_ascii_lowercase() || u.starts_with('_'))
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// One member of the data archive, `./`-relative, `/`-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Dir,
+    File { source: PathBuf, mode: u32 },
+    Bytes { data: Vec<u8>, mode: u32 },
+    Link(String),
+}
+
+/// The data archive's members by path (a `BTreeMap`: the order is the
+/// archive's), with every parent folder.
+#[derive(Default)]
+struct Tree {
+    items: BTreeMap<String, Item>,
+}
+
+impl Tree {
+    fn add(&mut self, path: &str, item: Item) {
+        let mut parent = String::new();
+        for part in path.split('/').collect::<Vec<_>>().split_last().unwrap().1 {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            self.items.entry(parent.clone()).or_insert(Item::Dir);
+        }
+        self.items.insert(path.to_owned(), item);
+    }
+
+    /// Add the files of `dir` under `prefix`, skipping the bundle-relative
+    /// paths in `skip` (and what is below them).
+    fn add_tree(&mut self, dir: &Path, prefix: &str, skip: &BTreeSet<String>) -> Result<(), Error> {
+        let walk = walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name();
+        let mut it = walk.into_iter();
+        while let Some(e) = it.next() {
+            let e = e.map_err(|e| Error::Read {
+                path: e
+                    .path()
+                    .map(Path::to_owned)
+                    .unwrap_or_else(|| dir.to_owned()),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let rel = rel_path(dir, e.path());
+            if skip.contains(&rel) {
+                if e.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            }
+            let path = format!("{prefix}/{rel}");
+            let ft = e.file_type();
+            let read = |source| Error::Read {
+                path: e.path().to_owned(),
+                source,
+            };
+            if ft.is_symlink() {
+                let target = fs_err::read_link(e.path()).map_err(read)?;
+                self.add(
+                    &path,
+                    Item::Link(target.to_string_lossy().replace('\\', "/")),
+                );
+            } else if ft.is_dir() {
+                self.add(&path, Item::Dir);
+            } else {
+                let mut head = [0u8; 4];
+                let n = {
+                    use std::io::Read;
+                    let mut f = fs_err::File::open(e.path()).map_err(read)?;
+                    let mut n = 0;
+                    while n < head.len() {
+                        match f.read(&mut head[n..]).map_err(read)? {
+                            0 => break,
+                            k => n += k,
+                        }
+                    }
+                    n
+                };
+                // Shared libraries are not programs: 0644, as Debian ships them.
+                let mode = match crate::archive::file_mode(&rel, &head[..n]) {
+                    0o755 if head.starts_with(b"\x7fELF") && is_shared_library_name(&rel) => 0o644,
+                    m => m,
+                };
+                self.add(
+                    &path,
+                    Item::File {
+                        source: e.path().to_owned(),
+                        mode,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `libfoo.so`, `libfoo.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`.
+fn is_shared_library_name(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
+fn rel_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .expect("below the root")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The control file's long description: each line indented, blank lines as ` .`.
+fn description(summary: &str, long: &str) -> String {
+    let summary: String = summary.chars().filter(|c| !c.is_control()).collect();
+    let mut s = summary.trim().to_owned();
+    for line in long.lines() {
+        let line: String = line.chars().filter(|c| !c.is_control()).collect();
+        s.push('\n');
+        if line.trim().is_empty() {
+            s.push_str(" .");
+        } else {
+            s.push(' ');
+            s.push_str(line.trim_end());
+        }
+    }
+    s
+}
+
+/// RFC 2822 date of `secs` (UTC), as a Debian changelog trailer wants it.
+fn rfc2822(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = crate::archive::civil_from_days(days);
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Everything the package is made of, before it is written.
+struct Layout {
+    package: String,
+    version: String,
+    control: String,
+    conffiles: Vec<String>,
+    scripts: Vec<(&'static str, String)>,
+    tree: Tree,
+    depends: Vec<String>,
+    unresolved: Vec<String>,
+}
+
+/// Lay the package out from the bundle tree at `bundle_dir`.
+fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
+    let table = plan.project.config_source.table.key();
+    let linux = &plan.config.linux;
+    let package = package_name(plan)?;
+    let maintainer = maintainer(plan)?;
+    if let Some(u) = linux.user.as_deref().filter(|u| *u != "root") {
+        if !valid_user(u) {
+            return Err(Error::User {
+                user: u.to_owned(),
+                table,
+            });
+        }
+    }
+    let user = linux.user.as_deref().filter(|u| *u != "root");
+    for rel in ["run.sh", crate::platform::Platform::Linux.python_exe()] {
+        if !bundle_dir.join(rel).exists() {
+            return Err(Error::Bundle {
+                dir: bundle_dir.to_owned(),
+                missing: rel.to_owned(),
+            });
+        }
+    }
+    let name = &plan.file_name;
+    let opt = format!("opt/{name}");
+    let etc = format!("etc/{name}");
+    let data_dir = format!("/var/lib/{name}");
+    let mut tree = Tree::default();
+
+    // Conffiles: moved to /etc, their bundle path a link there.
+    let mut skip = BTreeSet::new();
+    let mut conffiles = Vec::new();
+    let mut etc_names: BTreeMap<String, String> = BTreeMap::new();
+    for entry in &linux.conffiles {
+        let rel = entry.trim_matches('/').trim_start_matches("./").to_owned();
+        let src = bundle_dir.join(&rel);
+        if !src.exists() {
+            return Err(Error::ConffileMissing {
+                entry: entry.clone(),
+                path: src,
+                table,
+            });
+        }
+        let base = rel.rsplit('/').next().unwrap_or(&rel).to_owned();
+        if let Some(a) = etc_names.insert(base.clone(), entry.clone()) {
+            return Err(Error::ConffileClash {
+                a,
+                b: entry.clone(),
+                dir: name.clone(),
+                name: base,
+            });
+        }
+        let target = format!("{etc}/{base}");
+        if src.is_dir() {
+            let before: BTreeSet<String> = tree.items.keys().cloned().collect();
+            tree.add_tree(&src, &target, &BTreeSet::new())?;
+            tree.add(&target, Item::Dir);
+            for (p, item) in &tree.items {
+                if !before.contains(p) && matches!(item, Item::File { .. }) {
+                    conffiles.push(format!("/{p}"));
+                }
+            }
+        } else {
+            tree.add(
+                &target,
+                Item::File {
+                    source: src.clone(),
+                    mode: 0o644,
+                },
+            );
+            conffiles.push(format!("/{target}"));
+        }
+        skip.insert(rel.clone());
+        tree.add(&format!("{opt}/{rel}"), Item::Link(format!("/{target}")));
+    }
+    conffiles.sort();
+
+    // The bundle; data/ becomes the link to /var/lib, its files defaults.
+    // The tarball's service scripts would install a second unit: the
+    // package manages its own.
+    skip.insert(DATA_DIR.to_owned());
+    skip.insert("install-service.sh".to_owned());
+    skip.insert("uninstall-service.sh".to_owned());
+    tree.add_tree(bundle_dir, &opt, &skip)?;
+    tree.add(&opt, Item::Dir);
+    let bundle_data = bundle_dir.join(DATA_DIR);
+    let has_defaults = bundle_data.is_dir()
+        && walkdir::WalkDir::new(&bundle_data)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file());
+    if has_defaults {
+        tree.add_tree(
+            &bundle_data,
+            &format!("{opt}/{DEFAULTS_DIR}"),
+            &BTreeSet::new(),
+        )?;
+    }
+    tree.add(&format!("{opt}/{DATA_DIR}"), Item::Link(data_dir.clone()));
+    tree.add(
+        &format!("{opt}/{INSTALL_MARKER}"),
+        Item::Bytes {
+            data: b"deb\n".to_vec(),
+            mode: 0o644,
+        },
+    );
+
+    // The unit, at its installed path.
+    let templates = Templates::new(Some(&plan.project.config_dir));
+    let unit = if linux.service {
+        let exec_start = format!("/{opt}/run.sh");
+        let working_directory = format!("/{opt}");
+        let text = crate::render::linux::unit(
+            &templates,
+            &crate::render::linux::Unit {
+                name: &plan.name,
+                service: name,
+                exec_start: &exec_start,
+                working_directory: &working_directory,
+                user,
+            },
+        )?;
+        tree.add(
+            &format!("lib/systemd/system/{name}.service"),
+            Item::Bytes {
+                data: text.into_bytes(),
+                mode: 0o644,
+            },
+        );
+        Some(format!("{name}.service"))
+    } else {
+        None
+    };
+
+    // Documentation and lintian's overrides.
+    let doc = format!("usr/share/doc/{package}");
+    let version = plan.version.version.debian();
+    let summary = format!("{} {}", plan.name, plan.version.version.tag());
+    let copyright = format!(
+        "{} {} was packaged by cargo-pyship.\n\nThe app and the software it bundles come with their own licences:\nsee /{opt}/THIRD-PARTY-LICENSES.txt for the bundled third-party\npackages and the Python runtime.\n",
+        plan.name,
+        plan.version.version.tag()
+    );
+    tree.add(
+        &format!("{doc}/copyright"),
+        Item::Bytes {
+            data: copyright.into_bytes(),
+            mode: 0o644,
+        },
+    );
+    let changelog = format!(
+        "{package} ({version}) unstable; urgency=medium\n\n  * {summary}.\n\n -- {maintainer}  {}\n",
+        rfc2822(mtime)
+    );
+    tree.add(
+        &format!("{doc}/changelog.gz"),
+        Item::Bytes {
+            data: gzip_best(changelog.as_bytes()),
+            mode: 0o644,
+        },
+    );
+    // A self-contained app under /opt (the FHS place for add-on software),
+    // with its own Python runtime and wheels: what Debian's own packages must
+    // not be, and what lintian therefore flags.
+    let overrides = [
+        "dir-or-file-in-opt",
+        "embedded-library",
+        "interpreter-in-usr-local",
+        "unusual-interpreter",
+        "repeated-path-segment",
+        "unstripped-binary-or-object",
+        "shared-library-lacks-prerequisites",
+        "library-not-linked-against-libc",
+        "executable-not-elf-or-script",
+        "script-not-executable",
+        "package-contains-documentation-outside-usr-share-doc",
+        "extra-license-file",
+        "hardening-no-fortify-functions",
+        "hardening-no-relro",
+        "hardening-no-bindnow",
+        "statically-linked-binary",
+        "python3-script-but-no-python3-dep",
+        "package-installs-python-pycache-dir",
+        "package-contains-empty-directory",
+        "embedded-javascript-library",
+        "font-in-non-font-package",
+        "privacy-breach-generic",
+    ];
+    let mut lines = String::new();
+    for tag in overrides {
+        lines.push_str(&format!("{package}: {tag} *[opt/{name}/*]\n"));
+    }
+    tree.add(
+        &format!("usr/share/lintian/overrides/{package}"),
+        Item::Bytes {
+            data: lines.into_bytes(),
+            mode: 0o644,
+        },
+    );
+
+    // Depends, from the ELF files.
+    let needs = scan_elf(bundle_dir)?;
+    let (depends, unresolved) = depends_of(&needs, &linux.depends, unit.is_some(), user.is_some());
+
+    // The maintainer scripts.
+    let defaults_dir = format!("/{opt}/{DEFAULTS_DIR}");
+    let ctx = minijinja::context! {
+        package => &package,
+        unit => unit.as_deref(),
+        user => user,
+        data_dir => &data_dir,
+        defaults_dir => &defaults_dir,
+        install_dir => format!("/{opt}"),
+    };
+    let mut scripts = Vec::new();
+    for (file, template) in [("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)] {
+        scripts.push((file, templates.render(template, &ctx)?));
+    }
+
+    let installed_kb: u64 = tree
+        .items
+        .values()
+        .map(|i| match i {
+            Item::File { source, .. } => fs_err::metadata(source)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                .div_ceil(1024),
+            Item::Bytes { data, .. } => (data.len() as u64).div_ceil(1024),
+            _ => 1,
+        })
+        .sum();
+    let pyproject = plan.pyproject();
+    let long = format!(
+        "{} packaged with cargo-pyship: the app with its own Python {}\nruntime in /{opt}.",
+        plan.name, plan.python.full
+    );
+    let short = read_description(&pyproject.path).unwrap_or_else(|| summary.clone());
+    let mut control = format!(
+        "Package: {package}\nVersion: {version}\nArchitecture: amd64\nMaintainer: {maintainer}\nInstalled-Size: {installed_kb}\n"
+    );
+    if !depends.is_empty() {
+        control.push_str(&format!("Depends: {}\n", depends.join(", ")));
+    }
+    control.push_str("Section: misc\nPriority: optional\n");
+    if let Some(home) = homepage(plan) {
+        control.push_str(&format!("Homepage: {home}\n"));
+    }
+    control.push_str(&format!("Description: {}\n", description(&short, &long)));
+    Ok(Layout {
+        package,
+        version,
+        control,
+        conffiles,
+        scripts,
+        tree,
+        depends,
+        unresolved,
+    })
+}
+
+/// `[project].description` of the pyproject, on one line.
+fn read_description(pyproject: &Path) -> Option<String> {
+    let doc: toml::Table = toml::from_str(&fs_err::read_to_string(pyproject).ok()?).ok()?;
+    let d = doc.get("project")?.get("description")?.as_str()?;
+    let d: String = d
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let d = d.trim();
+    (!d.is_empty()).then(|| d.chars().take(80).collect())
+}
+
+/// The repository page, when the server and repository are known at build time.
+fn homepage(plan: &Plan) -> Option<String> {
+    let u = plan.update.as_ref()?;
+    let home = format!("{}/{}", u.server_url.as_deref()?, u.repo.as_deref()?);
+    (home.starts_with("https://") || home.starts_with("http://"))
+        .then_some(home)
+        .filter(|h| !h.chars().any(|c| c.is_control() || c == ' '))
+}
+
+/// Build the Debian package of the Linux bundle tree at `bundle_dir`.
+pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Error> {
+    let start = std::time::Instant::now();
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    let file_name = crate::plan::deb_file_name(&plan.file_name, &plan.version.version);
+    let path = plan.out_dir.join(&file_name);
+    let mtime = ctx
+        .env
+        .source_date_epoch()
+        .unwrap_or(crate::archive::ZIP_EPOCH);
+    let l = layout(plan, bundle_dir, mtime)?;
+    ctx.reporter.status(
+        "Building",
+        &format!("{file_name} ({} {})", l.package, l.version),
+    );
+    for lib in &l.unresolved {
+        ctx.reporter.warn(&format!(
+            "{file_name}: the bundle needs {lib}, which it does not carry and no known Debian package provides; add its package to `depends` in [{}.linux]",
+            plan.project.config_source.table.key()
+        ));
+    }
+    let werr = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+
+    // control.tar.gz
+    let mut control = BTreeMap::new();
+    control.insert(
+        "control".to_owned(),
+        Item::Bytes {
+            data: l.control.clone().into_bytes(),
+            mode: 0o644,
+        },
+    );
+    if !l.conffiles.is_empty() {
+        control.insert(
+            "conffiles".to_owned(),
+            Item::Bytes {
+                data: format!("{}\n", l.conffiles.join("\n")).into_bytes(),
+                mode: 0o644,
+            },
+        );
+    }
+    control.insert(
+        "md5sums".to_owned(),
+        Item::Bytes {
+            data: md5sums(&l.tree.items).map_err(werr)?.into_bytes(),
+            mode: 0o644,
+        },
+    );
+    for (name, text) in &l.scripts {
+        control.insert(
+            (*name).to_owned(),
+            Item::Bytes {
+                data: text.clone().into_bytes(),
+                mode: 0o755,
+            },
+        );
+    }
+    let control_tar = {
+        let gz = flate2::GzBuilder::new()
+            .operating_system(3)
+            .write(Vec::new(), flate2::Compression::best());
+        write_tar(gz, &control, mtime)
+            .and_then(|gz| gz.finish())
+            .map_err(werr)?
+    };
+
+    // The ar, streamed: data.tar.gz is compressed into a temp file first (its
+    // size goes in the member header before its bytes).
+    fs_err::create_dir_all(&plan.out_dir).map_err(werr)?;
+    let data_tmp = tempfile::Builder::new()
+        .prefix(".pyship-deb-data-")
+        .tempfile_in(&plan.out_dir)
+        .map_err(werr)?;
+    {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .build()
+            .map_err(|e| werr(std::io::Error::other(e)))?;
+        let cache = std::sync::Arc::new(crate::archive::gzip::chunk_cache(
+            &ctx.cache.bucket(crate::archive::entry_cache::BUCKET),
+        ));
+        let file = std::io::BufWriter::new(data_tmp.as_file());
+        let gz =
+            crate::archive::gzip::ParGzEncoder::new(file, pool, 6, Some(cache)).map_err(werr)?;
+        let gz = write_tar(gz, &l.tree.items, mtime).map_err(werr)?;
+        gz.finish().map_err(werr)?;
+    }
+    let data_len = fs_err::metadata(data_tmp.path()).map_err(werr)?.len();
+    crate::fs::atomic_write_with(&path, |w| -> Result<(), Error> {
+        w.write_all(b"!<arch>\n").map_err(werr)?;
+        ar_member(w, "debian-binary", b"2.0\n", mtime).map_err(werr)?;
+        ar_member(w, "control.tar.gz", &control_tar, mtime).map_err(werr)?;
+        writeln!(
+            w,
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`",
+            "data.tar.gz", mtime, 0, 0, "100644", data_len
+        )
+        .map_err(werr)?;
+        std::io::copy(&mut fs_err::File::open(data_tmp.path()).map_err(werr)?, w).map_err(werr)?;
+        if data_len % 2 == 1 {
+            w.write_all(b"\n").map_err(werr)?;
+        }
+        Ok(())
+    })?;
+    drop(data_tmp);
+    let read = |source| Error::Read {
+        path: path.clone(),
+        source,
+    };
+    let size = fs_err::metadata(&path).map_err(read)?.len();
+    let sha256 = crate::fs::sha256_file(&path).map_err(read)?;
+    ctx.reporter.status(
+        "Built",
+        &format!("{} ({:.1} MiB)", path.display(), size as f64 / 1048576.0),
+    );
+    Ok(Deb {
+        path,
+        file_name,
+        package: l.package,
+        version: l.version,
+        size,
+        sha256,
+        depends: l.depends,
+        unresolved: l.unresolved,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Whether the Linux bundle tree at `bundle_dir` was built for this plan's version.
+pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
+    let dist_info = format!(
+        "{}/{}-{}.dist-info/METADATA",
+        crate::platform::Platform::Linux.site_packages(&plan.python.xy),
+        plan.dist_name,
+        plan.version.version.pep440()
+    );
+    bundle_dir.join("run.sh").is_file() && bundle_dir.join(dist_info).is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elf::Needs;
+    use super::*;
+
+    #[test]
+    fn rfc2822_dates() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(315_532_800), "Tue, 01 Jan 1980 00:00:00 +0000");
+        assert_eq!(rfc2822(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 +0000");
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_control_format() {
+        assert_eq!(
+            description("App\n", "one\n\ntwo\nEvil: x"),
+            "App\n one\n .\n two\n Evil: x"
+        );
+    }
+
+    #[test]
+    fn depends_map_sonames_and_leave_what_the_bundle_carries() {
+        let needs = Needs {
+            needed: [
+                "libc.so.6",
+                "libm.so.6",
+                "libpython3.11.so.1.0",
+                "libstdc++.so.6",
+                "libweird.so.9",
+            ]
+            .map(String::from)
+            .into(),
+            provided: ["libpython3.11.so.1.0"].map(String::from).into(),
+            glibc: Some((2, 28)),
+        };
+        let (deps, unresolved) = depends_of(&needs, &["libfoo1".into()], true, true);
+        assert_eq!(
+            deps,
+            [
+                "libc6 (>= 2.28)",
+                "libstdc++6",
+                "adduser",
+                "init-system-helpers (>= 1.54~)",
+                "libfoo1"
+            ]
+        );
+        assert_eq!(unresolved, ["libweird.so.9"]);
+        let (none, _) = depends_of(&Needs::default(), &[], false, false);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn user_names_follow_adduser() {
+        for ok in ["app", "_app", "my-app2"] {
+            assert!(valid_user(ok), "{ok}");
+        }
+        for bad in ["", "App", "1app", "a b", "a;rm", &"a".repeat(33)] {
+            assert!(!valid_user(bad), "{bad}");
+        }
+    }
+}
