@@ -99,6 +99,21 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show or empty the pyship cache (downloads, compressed archive entries, wine prefix)
     Cache(CacheArgs),
+    /// Make a minisign key pair that signs releases (update.public-keys)
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The secret key file to write (the public key goes to FILE.pub)
+    /// [default: ~/.minisign/{file name of the app}.key, or pyship.key]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Leave the secret key unencrypted (for a CI secret that has no password)
+    #[arg(long)]
+    pub unencrypted: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,8 @@ fn cache_info_and_clean() {
         let p = root.join(bucket).join(file);
         fs_err::create_dir_all(p.parent().unwrap()).unwrap();
         fs_err::write(&p, vec![0u8; 2048]).unwrap();
+        // Only folders the tool marked as its own are listed or removed.
+        fs_err::write(root.join(bucket).join(".pyship-bucket"), b"").unwrap();
     }
     let run = |args: &[&str]| {
         Command::new(BIN)

@@ -209,6 +209,9 @@ pub struct RawUpdate {
     pub channel: Option<Channel>,
     pub token_env: Option<String>,
     pub start_timeout: Option<u32>,
+    pub public_keys: Option<Vec<String>>,
+    pub signing_key_env: Option<String>,
+    pub signing_password_env: Option<String>,
 }
 
 /// `[…pyship.ci]`: what the workflows `init` writes run.
@@ -570,6 +573,34 @@ pub struct Update {
     pub token_env: Option<String>,
     /// Seconds the update helper waits for the new version to come up.
     pub start_timeout: u32,
+    /// Minisign public keys (the `RW…` line of a `.pub` file; `cargo pyship
+    /// keygen` makes a pair) that sign releases. Set: `publish` signs
+    /// `manifest.json` (`manifest.json.minisig`) and every bundle's updater
+    /// accepts only releases signed by one of them (or by a key a signed
+    /// release rotated to). Empty (the default): releases are unsigned and
+    /// checked by SHA-256 from the release server only.
+    pub public_keys: Vec<String>,
+    /// Variable holding the minisign secret key (the key file's text) that
+    /// `publish` and `release` sign with; never printed or written elsewhere.
+    pub signing_key_env: String,
+    /// Variable holding the secret key's password; unset or empty: the key is
+    /// not encrypted.
+    pub signing_password_env: String,
+}
+
+/// Default of `update.signing-key-env`.
+pub const DEFAULT_SIGNING_KEY_ENV: &str = crate::env::PYSHIP_SIGNING_KEY;
+/// Default of `update.signing-password-env`.
+pub const DEFAULT_SIGNING_PASSWORD_ENV: &str = crate::env::PYSHIP_SIGNING_PASSWORD;
+
+/// Whether `key` looks like a minisign public key line (`RW` + base64 of 42
+/// bytes). The full parse (and the key id) is `keys::parse_public_key`'s.
+pub fn is_public_key_line(key: &str) -> bool {
+    key.len() == 56
+        && key.starts_with("RW")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// `[package.metadata.pyship.ci]`.
@@ -611,6 +642,20 @@ impl RawConfig {
                 message,
             }
         })?;
+        if let Some(update) = &raw.update {
+            for (i, key) in update.public_keys.iter().flatten().enumerate() {
+                if !is_public_key_line(key.trim()) {
+                    return Err(Error::Invalid {
+                        key: format!("update.public-keys[{i}]"),
+                        table: table.to_owned(),
+                        file: file.to_owned(),
+                        message: format!(
+                            "{key:?} is not a minisign public key (the `RW…` line of a .pub file; `cargo pyship keygen` makes one)"
+                        ),
+                    });
+                }
+            }
+        }
         strings::check(value, &raw).map_err(|u| {
             Error::Unsafe(Box::new(UnsafeValue {
                 key: u.key,
@@ -771,6 +816,16 @@ impl RawConfig {
                 channel: u.channel.unwrap_or_default(),
                 token_env: non_empty(u.token_env),
                 start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+                public_keys: u
+                    .public_keys
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|k| k.trim().to_owned())
+                    .collect(),
+                signing_key_env: non_empty(u.signing_key_env)
+                    .unwrap_or_else(|| DEFAULT_SIGNING_KEY_ENV.into()),
+                signing_password_env: non_empty(u.signing_password_env)
+                    .unwrap_or_else(|| DEFAULT_SIGNING_PASSWORD_ENV.into()),
             },
             ci: Ci {
                 install_command: non_empty(self.ci.and_then(|c| c.install_command)),
@@ -996,6 +1051,18 @@ pub mod strings {
                 raw.update.as_ref().and_then(|u| u.token_env.as_deref()),
             ),
             (
+                "update.signing-key-env",
+                raw.update
+                    .as_ref()
+                    .and_then(|u| u.signing_key_env.as_deref()),
+            ),
+            (
+                "update.signing-password-env",
+                raw.update
+                    .as_ref()
+                    .and_then(|u| u.signing_password_env.as_deref()),
+            ),
+            (
                 "windows.sign.pkcs12-env",
                 raw.windows
                     .as_ref()
@@ -1205,6 +1272,41 @@ mod tests {
         assert!(c.update.enabled);
         assert_eq!(c.update.channel, Channel::Stable);
         assert_eq!(c.update.token_env, None);
+    }
+
+    #[test]
+    fn update_signing_keys() {
+        let resolve = |v: &serde_json::Value| {
+            RawConfig::from_json(
+                v,
+                "package.metadata.pyship",
+                std::path::Path::new("Cargo.toml"),
+            )
+            .map(|r| r.resolve("hello"))
+        };
+        let key = "RWQBP5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d";
+        let c = resolve(&json!({"update": {"public-keys": [key]}})).unwrap();
+        assert_eq!(c.update.public_keys, vec![key.to_owned()]);
+        assert_eq!(c.update.signing_key_env, "PYSHIP_SIGNING_KEY");
+        assert_eq!(c.update.signing_password_env, "PYSHIP_SIGNING_PASSWORD");
+        let c = resolve(&json!({})).unwrap();
+        assert!(c.update.public_keys.is_empty());
+        for bad in [
+            "RW",
+            "untrusted comment: minisign public key",
+            "RWQ!P5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d",
+        ] {
+            let err = resolve(&json!({"update": {"public-keys": [bad]}})).unwrap_err();
+            assert!(err.to_string().contains("`update.public-keys[0]`"), "{err}");
+        }
+        let err =
+            resolve(&json!({"update": {"signing-key-env": "untrusted comment: x"}})).unwrap_err();
+        assert!(err.to_string().contains("update.signing-key-env"), "{err}");
+        let err = resolve(&json!({"update": {"signing-password-env": "1PASS"}})).unwrap_err();
+        assert!(
+            err.to_string().contains("update.signing-password-env"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub const GITHUB_SHA: &str = "GITHUB_SHA";
 pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
 /// Default name of the variable holding the publish token (`publish.token-env`).
 pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
+/// Default name of the variable holding the minisign secret key that signs
+/// `manifest.json` (`update.signing-key-env`).
+pub const PYSHIP_SIGNING_KEY: &str = "PYSHIP_SIGNING_KEY";
+/// Default name of the variable holding that key's password
+/// (`update.signing-password-env`).
+pub const PYSHIP_SIGNING_PASSWORD: &str = "PYSHIP_SIGNING_PASSWORD";
 /// Set by CI systems; used only to pick defaults, never to change results.
 pub const CI: &str = "CI";
 /// cargo's home (default `~/.cargo`): `init` reads cargo's install record
@@ -102,6 +108,8 @@ pub const ALL: &[&str] = &[
     GITHUB_SHA,
     GITHUB_ACTOR,
     DEPLOY_TOKEN,
+    PYSHIP_SIGNING_KEY,
+    PYSHIP_SIGNING_PASSWORD,
     CI,
     PROGRAM_FILES_X86,
     PROGRAM_FILES,

@@ -28,7 +28,7 @@
 //! orchestrators   bundle  release (and the release plan)  run  build_script
 //!      |
 //! stages          wheel python deps app strip render archive installer
-//!      |          update manifest docker publish init dist_info licenses sbom sign
+//!      |          update manifest keys docker publish init dist_info licenses sbom sign
 //!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  plan (artifacts, install types, updater settings)
@@ -74,6 +74,8 @@ pub mod fs;
 pub mod init;
 #[cfg(feature = "net")]
 pub mod installer;
+#[cfg(feature = "net")]
+pub mod keys;
 #[cfg(feature = "net")]
 pub mod launch;
 #[cfg(feature = "net")]

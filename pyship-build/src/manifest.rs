@@ -38,7 +38,11 @@ pub struct Asset {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Manifest {
     pub schema: u32,
+    /// The app's display name; with `repo`, the identity a signed manifest
+    /// must match in the installed app.
     pub name: String,
+    /// `owner/name` of the repository the release belongs to, when known.
+    pub repo: Option<String>,
     /// Every spelling of the version (`tag`, `semver`, `pep440`, ...).
     pub version: Spellings,
     pub tag: String,
@@ -47,6 +51,20 @@ pub struct Manifest {
     pub assets: Vec<Asset>,
     /// The CycloneDX SBOM of each bundle (what is inside it).
     pub sboms: Vec<Sbom>,
+    /// The version (PEP 440) of the release before this one among the
+    /// repository's version tags, if any.
+    pub previous: Option<String>,
+    /// When the release's files were made, in seconds since the epoch:
+    /// `SOURCE_DATE_EPOCH` when set, else the newest file's modification
+    /// time, so that publishing the same files again writes the same
+    /// manifest (the signing time is in the signature's trusted comment).
+    pub created: u64,
+    /// The minisign public keys releases are signed with from this one on
+    /// (`update.public-keys`). An app that verified this manifest trusts
+    /// them from this version on, and stops trusting the keys it leaves out:
+    /// how a key is rotated. Absent on an unsigned release.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<String>,
 }
 
 /// One SBOM asset of the release.
@@ -78,6 +96,8 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
+    #[error(transparent)]
+    Sign(crate::keys::Error),
 }
 
 impl Hint for Error {
@@ -88,6 +108,7 @@ impl Hint for Error {
             }
             Error::Read { .. } => "check that the output directory is readable".into(),
             Error::Write { .. } => "check that the output directory is writable".into(),
+            Error::Sign(e) => return e.hint(),
         })
     }
 }
@@ -133,13 +154,38 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
     Ok(Manifest {
         schema: SCHEMA,
         name: plan.name.clone(),
+        repo,
         version: plan.version.version.spellings(),
         prerelease: plan.version.version.is_prerelease(),
+        previous: previous_version(plan),
+        created: env.source_date_epoch().unwrap_or_else(|| {
+            files
+                .iter()
+                .filter_map(|(_, p)| fs_err::metadata(p).ok()?.modified().ok())
+                .max()
+                .unwrap_or_else(std::time::SystemTime::now)
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        }),
         tag,
         commit: plan.commit.clone(),
         assets,
         sboms,
+        public_keys: plan.config.update.public_keys.clone(),
     })
+}
+
+/// The highest version among the repository's `v*` tags below the plan's.
+fn previous_version(plan: &Plan) -> Option<String> {
+    let mine: pep440_rs::Version = plan.version.version.pep440().parse().ok()?;
+    crate::tools::git(&plan.project.config_dir, &["tag", "--list", "v*"])?
+        .lines()
+        .filter_map(|t| t.trim().parse::<crate::version::Version>().ok())
+        .filter_map(|v| Some((v.pep440().parse::<pep440_rs::Version>().ok()?, v.pep440())))
+        .filter(|(v, _)| *v < mine)
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, text)| text)
 }
 
 /// Size and SHA-256 of a built artifact; a missing one is [`Error::Missing`].
@@ -175,13 +221,21 @@ fn download_url(
     }
 }
 
-/// Build the manifest from the plan's artifacts in the output directory and
-/// write it to the plan's `manifest.json` path. Returns it and its path.
-pub fn write_for(plan: &Plan, env: &Env) -> Result<(Manifest, PathBuf), Error> {
+/// Build the manifest from those of the plan's artifacts that are in the
+/// output directory (`required`: all of them must be) and write it, signed
+/// with `signer` when given, to the plan's `manifest.json` path. Returns it,
+/// its path and the signature's.
+pub fn write_for(
+    plan: &Plan,
+    env: &Env,
+    signer: Option<&crate::keys::Signer>,
+    required: bool,
+) -> Result<Written, Error> {
     let files: Vec<(&Artifact, &Path)> = plan
         .artifacts
         .iter()
         .filter(|a| install_type(a).is_some() || a.kind == ArtifactKind::Sbom)
+        .filter(|a| required || a.path.is_file())
         .map(|a| (a, a.path.as_path()))
         .collect();
     let manifest = build(plan, env, &files)?;
@@ -189,20 +243,104 @@ pub fn write_for(plan: &Plan, env: &Env) -> Result<(Manifest, PathBuf), Error> {
         .artifact(ArtifactKind::Manifest, None)
         .map(|a| a.path.clone())
         .unwrap_or_else(|| plan.out_dir.join("manifest.json"));
-    write(&manifest, &path)?;
-    Ok((manifest, path))
+    let signature = write(&manifest, &path, signer)?;
+    Ok(Written {
+        manifest,
+        path,
+        signature,
+    })
 }
 
-/// Write `manifest` as pretty JSON (atomically).
-pub fn write(manifest: &Manifest, path: &Path) -> Result<(), Error> {
+/// What [`write_for`] wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub manifest: Manifest,
+    pub path: PathBuf,
+    /// `manifest.json.minisig`; `None`: unsigned.
+    pub signature: Option<PathBuf>,
+}
+
+impl Written {
+    /// Install types of the plan with no asset in the manifest: apps
+    /// installed that way cannot update from this release.
+    pub fn missing_install_types(&self, plan: &Plan) -> Vec<(InstallType, String)> {
+        plan.artifacts
+            .iter()
+            .filter_map(|a| Some((install_type(a)?, a)))
+            .filter(|(t, _)| !self.manifest.assets.iter().any(|m| m.install_type == *t))
+            .map(|(t, a)| (t, a.file_name.clone()))
+            .collect()
+    }
+}
+
+/// Write `manifest` as pretty JSON (atomically) and, with `signer`, its
+/// minisign signature next to it (`manifest.json.minisig`); without one, a
+/// stale signature there is removed. Returns the signature's path.
+pub fn write(
+    manifest: &Manifest,
+    path: &Path,
+    signer: Option<&crate::keys::Signer>,
+) -> Result<Option<PathBuf>, Error> {
     let mut json = serde_json::to_string_pretty(manifest).expect("the manifest serializes");
     json.push('\n');
-    let err = |source| Error::Write {
+    let err = |path: &Path, source| Error::Write {
         path: path.to_owned(),
         source,
     };
     if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
+        fs_err::create_dir_all(dir).map_err(|e| err(path, crate::fs::Error::Io(e)))?;
     }
-    crate::fs::atomic_write(path, json.as_bytes()).map_err(err)
+    let sig_path = {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".minisig");
+        PathBuf::from(p)
+    };
+    // The signature is made before anything is written: a failure leaves
+    // the old pair as it was.
+    let signature = match signer {
+        Some(s) => Some(
+            s.sign(json.as_bytes(), &trusted_comment(manifest))
+                .map_err(Error::Sign)?,
+        ),
+        None => None,
+    };
+    crate::fs::atomic_write(path, json.as_bytes()).map_err(|e| err(path, e))?;
+    match signature {
+        Some(sig) => {
+            crate::fs::atomic_write(&sig_path, sig.as_bytes()).map_err(|e| err(&sig_path, e))?;
+            Ok(Some(sig_path))
+        }
+        None => {
+            if sig_path.is_file() {
+                fs_err::remove_file(&sig_path)
+                    .map_err(|e| err(&sig_path, crate::fs::Error::Io(e)))?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The signature's trusted comment (`minisign -V` prints it): app, tag and
+/// the time of signing, on one line of printable ASCII.
+fn trusted_comment(m: &Manifest) -> String {
+    let signed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let text = format!(
+        "pyship manifest of {} {} ({}) timestamp:{signed}",
+        m.name,
+        m.tag,
+        m.repo.as_deref().unwrap_or("no repository"),
+    );
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(512)
+        .collect()
 }

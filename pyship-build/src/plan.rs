@@ -95,6 +95,9 @@ pub enum ArtifactKind {
     Checksums,
     /// `manifest.json` (what an in-app updater reads).
     Manifest,
+    /// `manifest.json.minisig`: the manifest's minisign signature, when
+    /// `update.public-keys` is set.
+    Signature,
     /// CycloneDX SBOM of a bundle (`{name}-{tag}-win-x64.cdx.json`).
     Sbom,
     /// Windows Installer package (`{name}-{tag}-x64.msi`).
@@ -374,6 +377,9 @@ fn artifacts_for(
         }
     }
     push(ArtifactKind::Manifest, None, "manifest.json".into());
+    if !config.update.public_keys.is_empty() {
+        push(ArtifactKind::Signature, None, SIGNATURE_FILE.into());
+    }
     push(ArtifactKind::Checksums, None, "SHA256SUMS".into());
     artifacts
 }
@@ -647,6 +653,27 @@ pub struct UpdateSettings {
     pub module: String,
     /// Seconds the helper waits for the new version to come up.
     pub start_timeout: u32,
+    /// `update.public-keys`: the minisign keys whose signature on
+    /// `manifest.json` the updater requires; empty: unsigned releases.
+    pub public_keys: Vec<String>,
+    /// In plain words, what the updater trusts (signed or unsigned).
+    pub signatures: String,
+}
+
+/// The signature of `manifest.json`, uploaded next to it.
+pub const SIGNATURE_FILE: &str = "manifest.json.minisig";
+
+/// What the updater of a bundle with `public_keys` trusts, in plain words
+/// (the bundle's config, `plan` and `publish` say it).
+pub fn signatures_statement(public_keys: &[String]) -> String {
+    if public_keys.is_empty() {
+        "unsigned: releases are checked by SHA-256 against manifest.json and SHA256SUMS from the release server, so whoever can write a release can ship code to installed apps (set update.public-keys to sign them)".into()
+    } else {
+        format!(
+            "signed: manifest.json must carry a minisign signature by one of {} key(s) of update.public-keys (or a key a signed release rotated to)",
+            public_keys.len()
+        )
+    }
 }
 
 /// The REST API root of a provider's server.
@@ -703,5 +730,7 @@ pub fn update_settings(
         port: config.port,
         module: module.to_owned(),
         start_timeout: config.update.start_timeout,
+        public_keys: config.update.public_keys.clone(),
+        signatures: signatures_statement(&config.update.public_keys),
     })
 }

@@ -62,12 +62,12 @@ pub enum Error {
     },
     #[error("release step `installer` failed")]
     Installer(#[source] crate::installer::Error),
+    #[error("release step `sign` failed (nothing was built or published)")]
+    ManifestKey(#[source] crate::keys::Error),
     #[error("release step `msi` failed")]
     Msi(#[source] crate::msi::Error),
     #[error("release step `deb` failed")]
     Deb(#[source] crate::deb::Error),
-    #[error("release step `manifest` failed")]
-    Manifest(#[source] crate::manifest::Error),
     #[error("release step `publish` failed (a re-run reconciles the release: assets are replaced by name)")]
     Publish(#[source] crate::publish::Error),
     #[error("release step `docker` failed (the release itself is published)")]
@@ -95,9 +95,9 @@ impl Hint for Error {
             },
             Error::Bundle { source, .. } => source.hint(),
             Error::Installer(e) => e.hint(),
+            Error::ManifestKey(e) => e.hint(),
             Error::Msi(e) => e.hint(),
             Error::Deb(e) => e.hint(),
-            Error::Manifest(e) => e.hint(),
             Error::Publish(e) => e.hint(),
             Error::Docker(e) => e.hint(),
         }
@@ -127,6 +127,10 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
     // The certificate and its password are checked first: a wrong password
     // fails the release before anything is written, built or published.
     let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
+    // So is the key that signs manifest.json (when update.public-keys is set).
+    let manifest_signer = crate::keys::Signer::from_env(&plan.config.update, ctx.env)
+        .map_err(Error::ManifestKey)?
+        .map(std::sync::Arc::new);
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
@@ -208,12 +212,14 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
         None => None,
     };
 
-    let (_, manifest) = crate::manifest::write_for(plan, ctx.env).map_err(Error::Manifest)?;
-    ctx.reporter
-        .status("Wrote", &manifest.display().to_string());
-
+    // publish writes (and signs) manifest.json from what it uploads.
+    let manifest = plan
+        .artifact(ArtifactKind::Manifest, None)
+        .map(|a| a.path.clone())
+        .unwrap_or_else(|| plan.out_dir.join("manifest.json"));
     let mut opts = crate::publish::Options::from_env(ctx.env);
     opts.dry_run = false;
+    opts.signer = manifest_signer;
     let published = crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?;
 
     let docker = if docker_configured(plan) {
@@ -453,7 +459,16 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
             "manifest",
             true,
             format!(
-                "write manifest.json and SHA256SUMS (covering {})",
+                "write manifest.json ({}) and SHA256SUMS (covering {})",
+                if plan.config.update.public_keys.is_empty() {
+                    "UNSIGNED: no update.public-keys, installed apps check releases by SHA-256 from the server only".to_owned()
+                } else {
+                    format!(
+                        "signed into {} with the key in ${}",
+                        crate::plan::SIGNATURE_FILE,
+                        plan.config.update.signing_key_env
+                    )
+                },
                 names(ArtifactKind::Sbom)
             ),
         ),

@@ -95,6 +95,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         include_str!("../templates/update/pyship_update/_helper.py"),
     ),
     (
+        "update/pyship_update/_minisign.py",
+        include_str!("../templates/update/pyship_update/_minisign.py"),
+    ),
+    (
         "update/pyship_update/update.sh",
         include_str!("../templates/update/pyship_update/update.sh"),
     ),

@@ -32,6 +32,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("update/pyship_update/__init__.py", "__init__.py"),
     ("update/pyship_update/__main__.py", "__main__.py"),
     ("update/pyship_update/_helper.py", "_helper.py"),
+    ("update/pyship_update/_minisign.py", "_minisign.py"),
     ("update/pyship_update/update.sh", "update.sh"),
     ("update/pyship_update/update.bat", "update.bat"),
 ];

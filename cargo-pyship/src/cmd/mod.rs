@@ -16,6 +16,7 @@ mod deb;
 mod docker;
 mod init;
 mod installer;
+mod keygen;
 mod licenses;
 mod msi;
 mod plan;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
         Command::Cache(a) => cache::run(a, &env, out),
+        Command::Keygen(a) => keygen::run(g, a, &env, out),
     }
 }
 

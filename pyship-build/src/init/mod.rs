@@ -378,6 +378,13 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
         };
         ctx.reporter.status(verb, &what);
     }
+    if project.config.update.enabled && project.config.update.public_keys.is_empty() {
+        ctx.reporter.warn(&format!(
+            "releases will be unsigned (no update.public-keys): installed apps trust whatever the release server serves; `cargo pyship keygen` makes a key pair, then add `public-keys = [\"RW…\"]` to [{}.update] and store the secret key as the CI secret {}",
+            generated.table.table.key(),
+            project.config.update.signing_key_env
+        ));
+    }
     Ok(generated)
 }
 
@@ -679,6 +686,10 @@ pub fn workflows(
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
+        // The signing secrets, when releases are signed (update.public-keys).
+        signing_key_env => (!project.config.update.public_keys.is_empty())
+            .then(|| project.config.update.signing_key_env.clone()),
+        signing_password_env => project.config.update.signing_password_env.clone(),
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
         rust => !project.members.is_empty(),
         // `windows.msi = true`: the release builds the MSI with msitools.

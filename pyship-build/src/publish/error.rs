@@ -74,6 +74,10 @@ pub enum Error {
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
     Checksums(#[source] crate::fs::Error),
+    #[error("could not write manifest.json")]
+    Manifest(#[source] crate::manifest::Error),
+    #[error(transparent)]
+    Key(#[from] crate::keys::Error),
     #[error("{url} kept listing assets past page {pages}")]
     TooManyPages { url: String, pages: usize },
     #[error(transparent)]
@@ -141,6 +145,8 @@ impl Hint for Error {
             Error::Notes(e) => return e.hint(),
             Error::Client(e) => return e.hint(),
             Error::Checksums(e) => return e.hint(),
+            Error::Manifest(e) => return e.hint(),
+            Error::Key(e) => return e.hint(),
             Error::Api { .. } | Error::Decode { .. } | Error::Read { .. } => return None,
         })
     }

@@ -59,6 +59,9 @@ pub struct Options {
     pub backoff: Backoff,
     /// Uploads running at once (`SHA256SUMS` always alone, last).
     pub parallel: usize,
+    /// The key that signs `manifest.json`; `None`: opened from
+    /// `update.signing-key-env` when `update.public-keys` is set.
+    pub signer: Option<Arc<crate::keys::Signer>>,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             artifacts: Vec::new(),
             backoff: Backoff::default(),
             parallel: 3,
+            signer: None,
         }
     }
 }
@@ -235,6 +239,9 @@ pub struct Published {
     /// This run's files: after a real run as the server lists them.
     pub assets: Vec<PublishedAsset>,
     pub actions: Vec<Action>,
+    /// What installed apps trust in this release: `signed` (with the key id)
+    /// or `unsigned`, in plain words.
+    pub signatures: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,7 +274,30 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     let dry_run = opts.dry_run || ctx.dry_run;
     let cfg = &plan.config.publish;
     let target = Target::resolve(cfg, ctx.env, &plan.project.config_source)?;
-    let items = collect_items(plan, opts, dry_run)?;
+    let signer = match &opts.signer {
+        Some(s) => Some(s.clone()),
+        None => match crate::keys::Signer::from_env(&plan.config.update, ctx.env) {
+            Ok(s) => s.map(Arc::new),
+            // A dry run says what is missing and goes on.
+            Err(e) if dry_run => {
+                ctx.reporter.warn(&format!("{e}; a real run fails here"));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let signatures = match &signer {
+        Some(s) => format!("signed: manifest.json.minisig by key {}", s.key_id),
+        None if plan.config.update.public_keys.is_empty() => crate::plan::signatures_statement(&[]),
+        None => "signing key missing (dry run)".into(),
+    };
+    if signer.is_none() && plan.config.update.public_keys.is_empty() {
+        ctx.reporter.warn(&format!(
+            "release {} is {signatures}",
+            plan.version.version.tag()
+        ));
+    }
+    let items = collect_items(plan, opts, dry_run, ctx, signer.as_deref())?;
     // Every line this stage reports goes through the token's redaction.
     let redacting = Redacting {
         inner: ctx.reporter,
@@ -383,6 +413,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         }),
         assets,
         actions,
+        signatures: signatures.clone(),
     };
 
     let existing = match &release {
@@ -556,8 +587,15 @@ fn reconcile(
 }
 
 /// The files of this run: given, or the plan's artifacts present in its out
-/// dir plus a fresh `SHA256SUMS` (not written in a dry run).
-fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>, Error> {
+/// dir, with `manifest.json` (and its signature) made from them whatever
+/// built them, plus a fresh `SHA256SUMS` (none written in a dry run).
+fn collect_items(
+    plan: &Plan,
+    opts: &Options,
+    dry_run: bool,
+    ctx: &Context<'_>,
+    signer: Option<&crate::keys::Signer>,
+) -> Result<Vec<Item>, Error> {
     let item = |path: &Path| -> Result<Item, Error> {
         let read_err = |source| Error::Read {
             path: path.to_owned(),
@@ -582,10 +620,16 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
         items.sort_by_key(|i| i.name == CHECKSUMS);
         return Ok(items);
     }
+    // The manifest and its signature are made below, never taken as found.
+    let made_here = [
+        ArtifactKind::Checksums,
+        ArtifactKind::Manifest,
+        ArtifactKind::Signature,
+    ];
     let wanted: Vec<&crate::plan::Artifact> = plan
         .artifacts
         .iter()
-        .filter(|a| a.kind != ArtifactKind::Checksums)
+        .filter(|a| !made_here.contains(&a.kind))
         .collect();
     let present: Vec<PathBuf> = wanted
         .iter()
@@ -602,6 +646,47 @@ fn collect_items(plan: &Plan, opts: &Options, dry_run: bool) -> Result<Vec<Item>
         .iter()
         .map(|p| item(p))
         .collect::<Result<Vec<_>, _>>()?;
+    if dry_run {
+        let files: Vec<(&crate::plan::Artifact, &Path)> = wanted
+            .iter()
+            .filter(|a| {
+                a.path.is_file()
+                    && (crate::manifest::install_type(a).is_some() || a.kind == ArtifactKind::Sbom)
+            })
+            .map(|a| (*a, a.path.as_path()))
+            .collect();
+        let m = crate::manifest::build(plan, ctx.env, &files).map_err(Error::Manifest)?;
+        let json = serde_json::to_string_pretty(&m).expect("the manifest serializes") + "\n";
+        let path = plan.out_dir.join("manifest.json");
+        items.push(Item {
+            name: "manifest.json".into(),
+            size: json.len() as u64,
+            sha256: crate::fs::sha256_hex(json.as_bytes()),
+            path,
+        });
+        if signer.is_some() {
+            items.push(Item {
+                name: crate::plan::SIGNATURE_FILE.into(),
+                path: plan.out_dir.join(crate::plan::SIGNATURE_FILE),
+                size: 0,
+                sha256: String::new(),
+            });
+        }
+    } else {
+        let written =
+            crate::manifest::write_for(plan, ctx.env, signer, false).map_err(Error::Manifest)?;
+        for (kind, file) in written.missing_install_types(plan) {
+            ctx.reporter.warn(&format!(
+                "this release has no asset for install type {} ({file} is not in {}): apps installed that way cannot update from it",
+                kind.as_str(),
+                plan.out_dir.display()
+            ));
+        }
+        items.push(item(&written.path)?);
+        if let Some(sig) = &written.signature {
+            items.push(item(sig)?);
+        }
+    }
     let sums: String = items
         .iter()
         .map(|i| format!("{}  {}\n", i.sha256, i.name))

@@ -47,6 +47,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
+from . import _minisign
+
 __all__ = [
     "Update",
     "UpdateError",
@@ -72,9 +74,14 @@ ASSET_SUFFIX = {
     "installer": ".exe",
     "msi": ".msi",
 }
+#: The keys this copy learned from signed releases (key rotation), next to
+#: the app and never in data/.
+TRUST_FILE = ".pyship-trust.json"
+#: The signature of `manifest.json` on a signed release.
+SIGNATURE_NAME = "manifest.json.minisig"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
-KEEP = ("data", "logs", STAGING)
+KEEP = ("data", "logs", STAGING, TRUST_FILE)
 _TIMEOUT = 30
 _CHUNK = 1 << 16
 # A lock older than this whose owner cannot be seen is left over from a crash.
@@ -647,6 +654,7 @@ class Updater:
         current = Version(cfg["version"])
         self.skipped_prereleases = []
         best = None
+        newer = []
         for i, rel in enumerate(self.releases()):
             where = "release %d of the release list" % (i + 1)
             if _field(rel, "draft", bool, where, optional=True):
@@ -659,6 +667,7 @@ class Updater:
                 continue
             if v <= current:
                 continue
+            newer.append((v, rel))
             if (_field(rel, "prerelease", bool, "release %s" % tag, optional=True) or v.is_prerelease) and not include_prerelease:
                 self.skipped_prereleases.append(tag)
                 continue
@@ -666,44 +675,190 @@ class Updater:
                 best = (v, rel)
         if best is None:
             return None
-        return self._update_for(best[1], best[0])
+        manifest = None
+        if self.public_keys():
+            manifest = self._verify_chain(newer, best)
+        return self._update_for(best[1], best[0], manifest)
 
-    def _update_for(self, rel, version):
-        # The tag parsed as a version, so it is plain ASCII and safe to show.
+    # -------------------------------------------------------------- signatures
+
+    def public_keys(self):
+        """The keys this bundle was built to trust (`update.public-keys`);
+        empty: releases are unsigned and checked by SHA-256 only."""
+        keys = self.config.get("public_keys") or []
+        if not isinstance(keys, list):
+            raise UpdateError("public_keys in %s is not a list" % self.config_path, hint="rebuild the app with `cargo pyship bundle`")
+        out = []
+        for text in keys:
+            try:
+                out.append(_minisign.parse_public_key(text))
+            except _minisign.MinisignError as e:
+                raise UpdateError(
+                    "public key %s in %s cannot be used: %s" % (_show(text), self.config_path, e),
+                    hint="fix update.public-keys and rebuild the app",
+                ) from None
+        return out
+
+    def trust_path(self):
+        return os.path.join(self.root(), TRUST_FILE)
+
+    def _load_trust(self):
+        """Keys learned from signed releases ({text: version trusted from})
+        and keys a signed release stopped trusting ({text: its version})."""
+        try:
+            with open(self.trust_path(), encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}, {}
+        except (OSError, ValueError) as e:
+            raise UpdateError(
+                "cannot read %s: %s" % (self.trust_path(), e),
+                hint="delete it to trust only the keys this app was built with",
+            ) from None
+        where = self.trust_path()
+        keys = {}
+        for i, entry in enumerate(_field(data, "keys", list, where)):
+            ew = "key %d of %s" % (i + 1, where)
+            keys[_field(entry, "key", str, ew)] = _field(entry, "from", str, ew)
+        revoked = {}
+        for i, entry in enumerate(_field(data, "revoked", list, where)):
+            ew = "revoked key %d of %s" % (i + 1, where)
+            revoked[_field(entry, "key", str, ew)] = _field(entry, "at", str, ew)
+        return keys, revoked
+
+    def _save_trust(self, keys, revoked):
+        """Write the trust file atomically (a temp file renamed over it)."""
+        path = self.trust_path()
+        body = {
+            "schema": 1,
+            "keys": [{"key": k, "from": v} for k, v in sorted(keys.items())],
+            "revoked": [{"key": k, "at": v} for k, v in sorted(revoked.items())],
+        }
+        tmp = path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                json.dump(body, f, indent=1)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            _remove(tmp)
+            raise UpdateError(
+                "cannot write %s: %s" % (path, e),
+                hint="check that the app's folder is writable",
+            ) from None
+
+    def _verify_chain(self, newer, target):
+        """Verify the target release's signed manifest, walking the releases
+        between this version and it (oldest first) for key rotations: a
+        manifest verified by a trusted key makes the keys it lists trusted
+        from its version on, and the trusted keys it leaves out untrusted.
+        Returns the target's verified manifest as (bytes, object)."""
+        target_v, target_rel = target
+        learned, revoked = self._load_trust()
+        current = Version(self.config["version"])
+        trusted = {}  # keynum -> (PublicKey, from Version or None)
+        for key in self.public_keys():
+            # A key this bundle was built with stays trusted unless a signed
+            # release newer than this bundle left it out.
+            at = revoked.get(key.text)
+            if at is None or not _newer(at, current):
+                trusted[key.keynum] = (key, None)
+        for text, frm in learned.items():
+            try:
+                key = _minisign.parse_public_key(text)
+                trusted.setdefault(key.keynum, (key, Version(frm)))
+            except (_minisign.MinisignError, ValueError):
+                continue
+        start = (dict(trusted), dict(revoked))
+        result = None
+        for v, rel in sorted(newer, key=lambda c: c[0]._key):
+            if v > target_v:
+                continue
+            is_target = rel is target_rel
+            try:
+                data, manifest = self._signed_manifest(rel, v, trusted)
+                listed = _field(manifest, "public_keys", list, "manifest.json of %s" % rel["tag_name"], optional=True)
+                keys = [_minisign.parse_public_key(_typed(k, str, "a public key")) for k in listed or []]
+                if listed is not None and not keys:
+                    raise UpdateError(
+                        "manifest.json of %s lists no public key" % rel["tag_name"],
+                        hint="publish the release again with update.public-keys set",
+                    )
+            except (UpdateError, _minisign.MinisignError):
+                if is_target:
+                    raise
+                # An intermediate release that does not verify adds no trust.
+                continue
+            if keys:
+                now = set(k.keynum for k in keys)
+                for keynum in list(trusted):
+                    if keynum not in now:
+                        revoked[trusted.pop(keynum)[0].text] = v.text
+                for k in keys:
+                    revoked.pop(k.text, None)
+                    trusted.setdefault(k.keynum, (k, v))
+            if is_target:
+                result = (data, manifest)
+                break
+        if result is None:
+            raise UpdateError("release %s was not found again" % target_rel["tag_name"], hint="try again")
+        if (trusted, revoked) != start:
+            base = set(k.text for k in self.public_keys())
+            self._save_trust(
+                {k.text: (frm.text if frm else "0") for k, frm in trusted.values() if k.text not in base or frm},
+                revoked,
+            )
+        return result
+
+    def _signed_manifest(self, rel, version, trusted):
+        """(bytes, object) of `rel`'s manifest.json when its minisign
+        signature is by a key of `trusted` (usable from `version`) and it
+        names this app, this tag and this version."""
         tag = rel["tag_name"]
         where = "release %s" % tag
-        name = _field(rel, "name", str, where, optional=True)
-        notes = _field(rel, "body", str, where, optional=True)
-        page = _field(rel, "html_url", str, where, optional=True)
-        listed = {}
-        for i, a in enumerate(_field(rel, "assets", list, where, optional=True) or []):
-            aw = "asset %d of %s" % (i + 1, where)
-            listed.setdefault(_field(a, "name", str, aw), []).append(a)
-
-        def one(asset_name, required):
-            found = listed.get(asset_name) or []
-            if len(found) > 1:
-                raise UpdateError(
-                    "%s has %d assets named %s; refusing the update" % (where, len(found), asset_name),
-                    hint="delete the extra assets, or publish the release again with `cargo pyship publish`",
-                )
-            if not found and required:
-                raise UpdateError(
-                    "%s has no %s, so its assets cannot be verified" % (where, asset_name),
-                    hint="publish the release with `cargo pyship publish`, which uploads both",
-                )
-            return found[0] if found else None
-
-        mwhere = "manifest.json of %s" % tag
-        manifest = _parse_json(
-            self._get_small(self._asset_url(one("manifest.json", True), where), mwhere), mwhere
+        listed = self._assets_of(rel, where)
+        unsigned_hint = (
+            "this app accepts only releases signed with one of its keys (%s); publish the release with "
+            "`cargo pyship publish` and the signing key set" % ", ".join(k.key_id for k in self.public_keys())
         )
+        sig_asset = self._one(listed, SIGNATURE_NAME, where, False)
+        if sig_asset is None:
+            raise UpdateError("%s is not signed (it has no %s); refusing it" % (where, SIGNATURE_NAME), hint=unsigned_hint)
+        mwhere = "manifest.json of %s" % tag
+        data = self._get_small(self._asset_url(self._one(listed, "manifest.json", where, True), where), mwhere)
+        swhere = "%s of %s" % (SIGNATURE_NAME, tag)
+        raw = self._get_small(self._asset_url(sig_asset, where), swhere, limit=64 << 10)
+        try:
+            sig = _minisign.parse_signature(raw)
+        except _minisign.MinisignError as e:
+            raise UpdateError("%s cannot be read: %s; refusing the release" % (swhere, e), hint=unsigned_hint) from None
+        entry = trusted.get(sig.keynum)
+        if entry is None or (entry[1] is not None and version < entry[1]):
+            raise UpdateError(
+                "%s is signed by key %s, which this app does not trust; refusing it" % (mwhere, sig.key_id),
+                hint=unsigned_hint + "; a new key is trusted only when a release signed by a trusted key lists it",
+            )
+        try:
+            sig.verify(entry[0], data)
+        except _minisign.MinisignError as e:
+            raise UpdateError(
+                "the signature of %s does not verify (%s); refusing it" % (mwhere, e),
+                hint="the release was changed after it was signed; nothing was changed here",
+            ) from None
+        manifest = _parse_json(data, mwhere)
+        self._check_manifest(manifest, tag, version, mwhere, signed=True)
+        return data, manifest
+
+    def _check_manifest(self, manifest, tag, version, mwhere, signed=False):
+        """The manifest describes release `tag` at `version` of this app."""
         _typed(manifest, dict, mwhere)
         schema = manifest.get("schema")
         if schema != MANIFEST_SCHEMA or isinstance(schema, bool):
             raise UpdateError(
                 "%s has schema %s; this updater reads schema %d" % (mwhere, _show(schema), MANIFEST_SCHEMA),
-                hint="update by hand from the release page: %s" % (page or tag),
+                hint="update by hand from the release page",
             )
         mtag = _field(manifest, "tag", str, mwhere)
         if mtag != tag:
@@ -712,10 +867,8 @@ class Updater:
                 hint="the release was changed after publishing; publish it again",
             )
         spellings = _field(manifest, "version", dict, mwhere, optional=True) or {}
-        pep440 = _field(spellings, "pep440", str, "version of %s" % mwhere, optional=True)
-        if pep440 is None:
-            pep440 = tag[1:] if tag[:1] in "vV" else tag
-        else:
+        pep440 = _field(spellings, "pep440", str, "version of %s" % mwhere, optional=signed is False)
+        if pep440 is not None:
             try:
                 same = Version(pep440) == version
             except ValueError:
@@ -725,6 +878,63 @@ class Updater:
                     "%s says version %s, which is not the tag's version" % (mwhere, _show(pep440)),
                     hint="the release was changed after publishing; publish it again",
                 )
+        cfg = self.config
+        for key, mine in (("name", cfg.get("name")), ("repo", cfg.get("repo"))):
+            theirs = _field(manifest, key, str, mwhere, optional=not signed)
+            if theirs is not None and isinstance(mine, str) and theirs.lower() != mine.lower():
+                raise UpdateError(
+                    "%s is for %s %s, not for this app (%s); refusing it" % (mwhere, key, _show(theirs), _show(mine)),
+                    hint="the release server serves another app's release here; nothing was changed",
+                )
+        return pep440
+
+    def _assets_of(self, rel, where):
+        listed = {}
+        for i, a in enumerate(_field(rel, "assets", list, where, optional=True) or []):
+            aw = "asset %d of %s" % (i + 1, where)
+            listed.setdefault(_field(a, "name", str, aw), []).append(a)
+        return listed
+
+    @staticmethod
+    def _one(listed, asset_name, where, required):
+        found = listed.get(asset_name) or []
+        if len(found) > 1:
+            raise UpdateError(
+                "%s has %d assets named %s; refusing the update" % (where, len(found), asset_name),
+                hint="delete the extra assets, or publish the release again with `cargo pyship publish`",
+            )
+        if not found and required:
+            raise UpdateError(
+                "%s has no %s, so its assets cannot be verified" % (where, asset_name),
+                hint="publish the release with `cargo pyship publish`, which uploads manifest.json and SHA256SUMS",
+            )
+        return found[0] if found else None
+
+    # -------------------------------------------------------------- the update
+
+    def _update_for(self, rel, version, verified=None):
+        # The tag parsed as a version, so it is plain ASCII and safe to show.
+        tag = rel["tag_name"]
+        where = "release %s" % tag
+        name = _field(rel, "name", str, where, optional=True)
+        notes = _field(rel, "body", str, where, optional=True)
+        page = _field(rel, "html_url", str, where, optional=True)
+        listed = self._assets_of(rel, where)
+
+        def one(asset_name, required):
+            return self._one(listed, asset_name, where, required)
+
+        mwhere = "manifest.json of %s" % tag
+        if verified is not None:
+            manifest = verified[1]
+        else:
+            manifest = _parse_json(
+                self._get_small(self._asset_url(one("manifest.json", True), where), mwhere), mwhere
+            )
+        _typed(manifest, dict, mwhere)
+        pep440 = self._check_manifest(manifest, tag, version, mwhere, signed=verified is not None)
+        if pep440 is None:
+            pep440 = tag[1:] if tag[:1] in "vV" else tag
         swhere = "SHA256SUMS of %s" % tag
         sums = _parse_sums(
             self._get_small(self._asset_url(one("SHA256SUMS", True), where), swhere).decode("utf-8", "replace"),
@@ -1043,6 +1253,14 @@ class Updater:
         if not owners and isinstance(started, (int, float)):
             return time.time() - started > _STALE_LOCK_SECONDS
         return True
+
+
+def _newer(text, version):
+    """Whether the version `text` is newer than `version` (not a version: no)."""
+    try:
+        return Version(text) > version
+    except ValueError:
+        return False
 
 
 def _manual_hint(update):

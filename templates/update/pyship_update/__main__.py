@@ -51,6 +51,11 @@ def main(argv=None):
         if include is None:
             include = updater.config.get("channel") == "prerelease"
         print("install type: %s" % updater.install_type())
+        keys = updater.public_keys()
+        if keys:
+            print("signatures: required (key %s)" % ", ".join(k.key_id for k in keys))
+        else:
+            print("signatures: none (unsigned releases, checked by SHA-256 from the server only)")
         update = updater.check(include)
         if update is None:
             print(_nothing(updater, include))

@@ -146,17 +146,19 @@ class Server:
             )
         return out
 
-    def publish(self, tag, prerelease=False, draft=False, asset=None, manifest_edit=None, consistent=False, asset_name=None):
+    def publish(self, tag, prerelease=False, draft=False, asset=None, manifest_edit=None, consistent=False, asset_name=None, sign=None):
         """Add release `tag` with its tarball (or `asset`), manifest.json and
         SHA256SUMS. The manifest describes the good tarball unless
         `consistent`: then it (and SHA256SUMS) describe `asset`, as a server
-        that lies consistently would."""
+        that lies consistently would. `sign(manifest bytes)` makes the
+        release's manifest.json.minisig."""
         asset_name = "App-%s-linux-x64.tar.gz" % tag if asset_name is None else asset_name
         data = tarball(tag) if asset is None else asset
         good = data if consistent else tarball(tag)
         manifest = {
             "schema": 1,
             "name": "App",
+            "repo": "alice/app",
             "tag": tag,
             "version": {"pep440": Version(tag).text.lstrip("v")},
             "prerelease": prerelease,
@@ -174,13 +176,16 @@ class Server:
             manifest_edit(manifest)
         mjson = json.dumps(manifest).encode()
         sums = "%s  %s\n%s  manifest.json\n" % (sha(good), asset_name, sha(mjson))
+        files = {asset_name: data, "manifest.json": mjson, "SHA256SUMS": sums.encode()}
+        if sign is not None:
+            files["manifest.json.minisig"] = sign(mjson)
         self.releases.insert(
             0,
             {
                 "tag": tag,
                 "prerelease": prerelease,
                 "draft": draft,
-                "files": {asset_name: data, "manifest.json": mjson, "SHA256SUMS": sums.encode()},
+                "files": files,
             },
         )
         return asset_name

@@ -753,7 +753,9 @@ fn packages_are_in_the_plan_manifest_and_checksums() {
     for (i, a) in plan.artifacts.iter().enumerate() {
         fs_err::write(&a.path, vec![b'x'; 100 + i]).unwrap();
     }
-    let (m, _) = pyship_build::manifest::write_for(&plan, &env).unwrap();
+    let m = pyship_build::manifest::write_for(&plan, &env, None, true)
+        .unwrap()
+        .manifest;
     let kinds: Vec<(InstallType, &str)> = m
         .assets
         .iter()

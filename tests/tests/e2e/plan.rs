@@ -210,8 +210,14 @@ fn manifest_lists_assets_by_platform_and_install_type() {
     for (i, a) in plan.artifacts.iter().enumerate() {
         fs_err::write(&a.path, vec![b'x'; 100 + i]).unwrap();
     }
-    let (m, path) = manifest::write_for(&plan, &env).unwrap();
+    let written = manifest::write_for(&plan, &env, None, true).unwrap();
+    let (m, path) = (written.manifest, written.path);
     assert_eq!(path, dir.join("dist/manifest.json"));
+    assert!(
+        written.signature.is_none(),
+        "no update.public-keys: unsigned"
+    );
+    assert!(!dir.join("dist/manifest.json.minisig").exists());
     let on_disk: serde_json::Value =
         serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(on_disk, serde_json::to_value(&m).unwrap());
@@ -265,7 +271,7 @@ fn manifest_missing_artifact_is_an_error_naming_the_file() {
     let project = pyship_build::project::load(Some(&dir.join("Cargo.toml")), None).unwrap();
     let env = pyship_build::env::Env::default();
     let plan = pyship_build::Plan::build(project, &env, &Default::default()).unwrap();
-    let err = manifest::write_for(&plan, &env).unwrap_err();
+    let err = manifest::write_for(&plan, &env, None, true).unwrap_err();
     assert!(err.to_string().contains("win-x64.zip"), "{err}");
     assert!(pyship_build::hint_for(&err).is_some());
     assert!(!dir.join("dist/manifest.json").exists());

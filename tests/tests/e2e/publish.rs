@@ -110,8 +110,10 @@ fn names_of(rel: &pyship_e2e::gitea::ReleaseRow) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn all_names() -> [&'static str; 4] {
-    [ZIP, EXE, TGZ, "SHA256SUMS"]
+/// Every asset a publish of the three artifacts makes: they, manifest.json
+/// (written by publish from them) and SHA256SUMS, in upload order.
+fn all_names() -> [&'static str; 5] {
+    [ZIP, EXE, TGZ, "manifest.json", "SHA256SUMS"]
 }
 
 fn git_head(dir: &Path) -> String {
@@ -148,7 +150,7 @@ fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
         .into_iter()
         .filter(|r| r.upload.is_some())
         .collect();
-    assert_eq!(uploads.len(), 4);
+    assert_eq!(uploads.len(), 5);
     assert!(
         uploads.last().unwrap().query.contains("name=SHA256SUMS"),
         "{uploads:?}"
@@ -163,7 +165,7 @@ fn first_publish_creates_release_and_uploads_every_artifact_sums_last() {
         "{v}"
     );
     let assets = v["assets"].as_array().unwrap();
-    assert_eq!(assets.len(), 4, "{v}");
+    assert_eq!(assets.len(), 5, "{v}");
     assert!(
         assets.iter().all(|a| a["url"]
             .as_str()
@@ -186,7 +188,7 @@ fn second_publish_is_a_no_op_in_effect() {
     assert_eq!(first.id, second.id, "same release");
     assert_eq!(first.body, second.body);
     assert_eq!(s.server.releases().len(), 1);
-    assert_eq!(second.assets.len(), 4, "{:?}", names_of(&second));
+    assert_eq!(second.assets.len(), 5, "{:?}", names_of(&second));
     let writes = s.server.writes();
     assert!(
         !writes.iter().any(|w| w.path.ends_with("/releases")),
@@ -237,9 +239,18 @@ fn a_changed_file_of_the_same_size_is_uploaded_again_with_the_sums() {
         .filter(|w| w.method == "POST" && w.path.ends_with("/assets"))
         .map(|w| w.query.clone())
         .collect();
-    assert_eq!(uploaded.len(), 2, "{uploaded:?}");
-    assert!(uploaded[0].contains(EXE), "{uploaded:?}");
-    assert!(uploaded[1].contains("SHA256SUMS"), "{uploaded:?}");
+    // The installer and the manifest that lists its new hash (in parallel),
+    // then the sums.
+    assert_eq!(uploaded.len(), 3, "{uploaded:?}");
+    assert!(
+        uploaded[..2].iter().any(|u| u.contains(EXE)),
+        "{uploaded:?}"
+    );
+    assert!(
+        uploaded[..2].iter().any(|u| u.contains("manifest.json")),
+        "{uploaded:?}"
+    );
+    assert!(uploaded[2].contains("SHA256SUMS"), "{uploaded:?}");
     let kept = v["actions"]
         .as_array()
         .unwrap()
@@ -276,7 +287,7 @@ fn sums_older_than_an_asset_they_name_are_not_trusted() {
         .iter()
         .filter(|w| w.method == "POST" && w.path.ends_with("/assets"))
         .count();
-    assert_eq!(uploads, 4, "{:?}", s.server.writes());
+    assert_eq!(uploads, 5, "{:?}", s.server.writes());
 }
 
 #[test]
@@ -297,7 +308,7 @@ fn publish_cleans_existing_duplicate_assets_to_one() {
         rel.assets.iter().any(|a| a.name == "notes.txt"),
         "other assets are kept"
     );
-    assert_eq!(rel.assets.len(), 5, "{:?}", names_of(&rel));
+    assert_eq!(rel.assets.len(), 6, "{:?}", names_of(&rel));
 }
 
 #[test]
@@ -324,7 +335,7 @@ fn faults_during_upload_still_converge_to_one_asset_per_name() {
     assert_eq!(s.server.pending_faults(), 0, "every fault was hit");
     s.assert_converged("v1.2.3", &all_names());
     let rel = s.server.release(REPO, "v1.2.3").unwrap();
-    assert_eq!(rel.assets.len(), 4, "{:?}", names_of(&rel));
+    assert_eq!(rel.assets.len(), 5, "{:?}", names_of(&rel));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("retrying"), "{stderr}");
     let dropped = s.server.requests().iter().filter(|r| r.status == 0).count();
@@ -469,7 +480,7 @@ fn token_never_appears_in_output_even_with_vv() {
 
 #[test]
 fn dry_run_makes_no_write_request_and_prints_the_plan() {
-    // No release yet: plans a create and four uploads.
+    // No release yet: plans a create and five uploads (manifest.json too).
     let s = setup("v1.2.3");
     let v = s
         .cmd("v1.2.3")
@@ -485,10 +496,14 @@ fn dry_run_makes_no_write_request_and_prints_the_plan() {
     assert_eq!(actions[0]["action"], "create-release", "{v}");
     assert_eq!(
         actions.iter().filter(|a| a["action"] == "upload").count(),
-        4,
+        5,
         "{v}"
     );
     assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
+    assert!(
+        !s.out.join("manifest.json").exists(),
+        "a dry run writes no manifest"
+    );
     assert!(s.server.release(REPO, "v1.2.3").is_none());
     assert!(!s.out.join("SHA256SUMS").exists(), "dry run writes no file");
 
@@ -530,7 +545,7 @@ fn multipart_upload_for_servers_before_1_22() {
         .iter()
         .filter_map(|r| r.upload)
         .collect();
-    assert_eq!(kinds, [pyship_e2e::gitea::UploadKind::Multipart; 4]);
+    assert_eq!(kinds, [pyship_e2e::gitea::UploadKind::Multipart; 5]);
 }
 
 #[test]
@@ -986,7 +1001,7 @@ fn github_provider_publishes_idempotently_through_faults() {
     assert_eq!(s.server.pending_faults(), 0);
     s.assert_converged("v1.2.3", &all_names());
     assert_eq!(s.server.releases().len(), 1);
-    assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 4);
+    assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 5);
     let refused = s
         .server
         .requests()
@@ -1013,6 +1028,7 @@ fn github_lost_create_answer_reads_again_after_422_already_exists() {
             "Hello-App-v1.2.3-rc.1-win-x64.zip",
             "Hello-App-v1.2.3-rc.1-setup.exe",
             "Hello-App-v1.2.3-rc.1-linux-x64.tar.gz",
+            "manifest.json",
             "SHA256SUMS",
         ],
     );
@@ -1037,4 +1053,117 @@ fn github_lost_create_answer_reads_again_after_422_already_exists() {
         err.contains("401") && err.contains("Bad credentials") && err.contains("DEPLOY_TOKEN"),
         "{err}"
     );
+}
+
+/// Issue 25 item 4: `publish` writes manifest.json from the files it uploads
+/// (whatever built them) and says what an installed app could not use: a
+/// release without an installer is a warning naming the missing file, and
+/// an unsigned release says so.
+#[test]
+fn publish_writes_the_manifest_and_warns_about_what_apps_cannot_use() {
+    let s = setup("v1.2.3");
+    fs_err::remove_file(s.out.join(EXE)).unwrap();
+    let out = s.cmd("v1.2.3").assert().success().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "this release has no asset for install type installer ({EXE} is not in"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("release v1.2.3 is unsigned: "), "{err}");
+    let m: Value = serde_json::from_slice(&s.file("manifest.json")).unwrap();
+    let names: Vec<&str> = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [ZIP, TGZ], "{m}");
+    assert_eq!(m["repo"], REPO, "{m}");
+    s.assert_converged("v1.2.3", &[ZIP, TGZ, "manifest.json", "SHA256SUMS"]);
+}
+
+/// With update.public-keys set, publish refuses to upload anything without
+/// the secret key, and with it uploads manifest.json.minisig, which
+/// Debian's `minisign -V` verifies, before SHA256SUMS.
+#[test]
+fn publish_signs_the_manifest_or_uploads_nothing() {
+    let s = setup("v1.2.3");
+    let key = s.cache.path().join("keys/release.key");
+    let out = pyship(s.cache.path())
+        .current_dir(&s.dir)
+        .args([
+            "pyship",
+            "keygen",
+            "--unencrypted",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let public = g["public_key"].as_str().unwrap().to_owned();
+    let manifest = s.dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.update]\npublic-keys = [\"{public}\"]\n"),
+    )
+    .unwrap();
+    let out = s.cmd("v1.2.3").assert().failure().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("$PYSHIP_SIGNING_KEY (update.signing-key-env) is not"),
+        "{err}"
+    );
+    assert!(
+        s.server.writes().is_empty(),
+        "nothing uploaded: {:?}",
+        s.server.writes()
+    );
+    let secret = fs_err::read_to_string(&key).unwrap();
+    let out = s
+        .cmd("v1.2.3")
+        .env("PYSHIP_SIGNING_KEY", &secret)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unsigned"), "{err}");
+    assert!(
+        !err.contains(secret.lines().nth(1).unwrap()),
+        "the secret key leaked"
+    );
+    s.assert_converged(
+        "v1.2.3",
+        &[
+            ZIP,
+            EXE,
+            TGZ,
+            "manifest.json",
+            "manifest.json.minisig",
+            "SHA256SUMS",
+        ],
+    );
+    let minisign = require_tool(
+        "minisign",
+        "`apt-get install minisign` (Debian package `minisign`)",
+    );
+    let v = std::process::Command::new(minisign)
+        .args(["-V", "-P", &public, "-m"])
+        .arg(s.out.join("manifest.json"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let sums = String::from_utf8(s.file("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  manifest.json.minisig\n"), "{sums}");
 }

@@ -36,6 +36,15 @@ struct Shared {
     _servers: Vec<StaticServer>,
     v1: Version,
     v2: Version,
+    /// The project, tagged v0.1.0 and v0.2.0, and how to run cargo pyship on it.
+    dir: PathBuf,
+    cache: PathBuf,
+    mirror: String,
+    /// The release key (`cargo pyship keygen --unencrypted`), its public key
+    /// (`update.public-keys` of both releases) and where keys go.
+    key: PathBuf,
+    public_key: String,
+    keys_dir: PathBuf,
 }
 
 /// The server, and v0.1.0 and v0.2.0 released to it (built once per run).
@@ -80,8 +89,18 @@ fn build() -> Shared {
     )
     .unwrap();
     fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
-    git_init_commit(&dir);
     let cache = tmp.path().join("cache");
+    // Releases are signed: a key made by the tool, trusted by both versions.
+    let keys_dir = tmp.path().join("keys");
+    let key = keys_dir.join("release.key");
+    let (public_key, _) = keygen(&cache, &dir, &key);
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.update]\npublic-keys = [\"{public_key}\"]\n"),
+    )
+    .unwrap();
+    git_init_commit(&dir);
     let release = |tag: &str| -> Version {
         git(&dir, &["tag", tag]);
         let start = Instant::now();
@@ -93,6 +112,7 @@ fn build() -> Shared {
             .env("GITHUB_REF_NAME", tag)
             .env("GITHUB_REF_TYPE", "tag")
             .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env("PYSHIP_SIGNING_KEY", fs_err::read_to_string(&key).unwrap())
             .env("PYSHIP_RETRY_BASE_MS", "5")
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .args(["pyship", "release"])
@@ -122,11 +142,107 @@ fn build() -> Shared {
     let v2 = release("v0.2.0");
     Shared {
         gitea,
+        mirror: mirror.url(),
+        dir,
+        cache,
+        key,
+        public_key,
+        keys_dir,
         _keep: vec![tmp, mirror_dir, runtime_dir],
         _servers: vec![mirror, wheels, runtime],
         v1,
         v2,
     }
+}
+
+/// `cargo pyship keygen --unencrypted --out key` in `dir`: (public key, key id).
+fn keygen(cache: &Path, dir: &Path, key: &Path) -> (String, String) {
+    let out = pyship(cache)
+        .current_dir(dir)
+        .args([
+            "pyship",
+            "keygen",
+            "--unencrypted",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let public = g["public_key"].as_str().unwrap().to_owned();
+    assert!(fs_err::read_to_string(format!("{}.pub", key.display()))
+        .unwrap()
+        .contains(&public));
+    (public, g["key_id"].as_str().unwrap().to_owned())
+}
+
+/// `minisign -S` of `data` with the (unencrypted) secret key file `key`:
+/// the `.minisig` text. Debian's minisign reads the keys the tool makes.
+fn minisign_sign(key: &Path, data: &[u8]) -> Vec<u8> {
+    let minisign = require_tool(
+        "minisign",
+        "`apt-get install minisign` (Debian package `minisign`)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manifest.json");
+    fs_err::write(&file, data).unwrap();
+    let out = Command::new(minisign)
+        .arg("-S")
+        .arg("-s")
+        .arg(key)
+        .arg("-m")
+        .arg(&file)
+        .args(["-t", "re-signed by the e2e test"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "minisign -S: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs_err::read(dir.path().join("manifest.json.minisig")).unwrap()
+}
+
+/// `v` with its manifest changed by `edit`, signed with `key`, and
+/// SHA256SUMS made to match (a release its signer made that way).
+fn resigned(v: &Version, key: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> Version {
+    let mut out = v.clone();
+    let mut m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
+    edit(&mut m);
+    let manifest = serde_json::to_vec_pretty(&m).unwrap();
+    out.assets.insert(
+        "manifest.json.minisig".into(),
+        minisign_sign(key, &manifest),
+    );
+    out.assets.insert("manifest.json".into(), manifest);
+    let sums: String = out
+        .assets
+        .iter()
+        .filter(|(n, _)| *n != "SHA256SUMS")
+        .map(|(n, d)| format!("{}  {n}\n", hex_sha256(d)))
+        .collect();
+    out.assets.insert("SHA256SUMS".into(), sums.into_bytes());
+    out
+}
+
+/// `v` as release `tag` (its manifest says so), signed with `key`, listing `keys`.
+fn relabeled(v: &Version, tag: &str, key: &Path, keys: &[&str]) -> Version {
+    let mut out = resigned(v, key, |m| {
+        m["tag"] = tag.into();
+        m["version"]["tag"] = tag.into();
+        m["version"]["pep440"] = tag.trim_start_matches('v').into();
+        m["public_keys"] = keys.iter().map(|k| serde_json::Value::from(*k)).collect();
+    });
+    out.tag = tag.to_owned();
+    out
 }
 
 impl Shared {
@@ -150,35 +266,30 @@ impl Shared {
     }
 }
 
-/// `v` with the asset ending in `suffix` replaced by `data`, and manifest.json
-/// and SHA256SUMS made to match it (a properly published release).
-fn republished(v: &Version, suffix: &str, data: Vec<u8>) -> Version {
-    let mut out = v.clone();
-    let name = v
-        .assets
-        .keys()
-        .find(|n| n.ends_with(suffix))
-        .unwrap()
-        .clone();
-    let sha = hex_sha256(&data);
-    let mut m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
-    for a in m["assets"].as_array_mut().unwrap() {
-        if a["name"] == name.as_str() {
-            a["sha256"] = sha.clone().into();
-            a["size"] = data.len().into();
-        }
+impl Shared {
+    /// `v` with the asset ending in `suffix` replaced by `data`, manifest.json
+    /// and SHA256SUMS made to match it and the manifest signed again with the
+    /// release key (a properly published, signed release).
+    fn republished(&self, v: &Version, suffix: &str, data: Vec<u8>) -> Version {
+        let name = v
+            .assets
+            .keys()
+            .find(|n| n.ends_with(suffix))
+            .unwrap()
+            .clone();
+        let sha = hex_sha256(&data);
+        let size = data.len();
+        let mut out = v.clone();
+        out.assets.insert(name.clone(), data);
+        resigned(&out, &self.key, |m| {
+            for a in m["assets"].as_array_mut().unwrap() {
+                if a["name"] == name.as_str() {
+                    a["sha256"] = sha.clone().into();
+                    a["size"] = size.into();
+                }
+            }
+        })
     }
-    let manifest = serde_json::to_vec_pretty(&m).unwrap();
-    out.assets.insert(name.clone(), data);
-    out.assets.insert("manifest.json".into(), manifest);
-    let sums: String = out
-        .assets
-        .iter()
-        .filter(|(n, _)| *n != "SHA256SUMS")
-        .map(|(n, d)| format!("{}  {n}\n", hex_sha256(d)))
-        .collect();
-    out.assets.insert("SHA256SUMS".into(), sums.into_bytes());
-    out
 }
 
 fn hex_sha256(data: &[u8]) -> String {
@@ -481,7 +592,7 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
 fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-linux-x64.tar.gz");
-    let broken = republished(&s.v2, "-linux-x64.tar.gz", broken_tarball(&good));
+    let broken = s.republished(&s.v2, "-linux-x64.tar.gz", broken_tarball(&good));
     s.publish(&[(&s.v1, false), (&broken, false)]);
     let tmp = tempfile::tempdir().unwrap();
     let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
@@ -648,7 +759,7 @@ fn refusals_change_nothing_and_say_why() {
 
 /// `v` with the asset ending in `suffix` renamed to `name` (manifest.json
 /// and SHA256SUMS say so too: a server that lies consistently).
-fn renamed(v: &Version, suffix: &str, name: &str) -> Version {
+fn renamed(v: &Version, key: &Path, suffix: &str, name: &str) -> Version {
     let (old, data) = v
         .assets
         .iter()
@@ -668,14 +779,7 @@ fn renamed(v: &Version, suffix: &str, name: &str) -> Version {
         "manifest.json".into(),
         serde_json::to_vec_pretty(&m).unwrap(),
     );
-    let sums: String = out
-        .assets
-        .iter()
-        .filter(|(n, _)| *n != "SHA256SUMS")
-        .map(|(n, d)| format!("{}  {n}\n", hex_sha256(d)))
-        .collect();
-    out.assets.insert("SHA256SUMS".into(), sums.into_bytes());
-    out
+    resigned(&out, key, |_| {})
 }
 
 /// Issue 24, items 1, 2 and 5, with real bundles: a release whose asset name
@@ -734,7 +838,7 @@ fn hostile_releases_are_refused_with_the_tree_unchanged() {
         victim.to_str().unwrap(),
     ] {
         refused(
-            &renamed(&s.v2, "-linux-x64.tar.gz", name),
+            &renamed(&s.v2, &s.key, "-linux-x64.tar.gz", name),
             name,
             "which is not a plain .tar.gz file name",
         );
@@ -760,7 +864,7 @@ fn hostile_releases_are_refused_with_the_tree_unchanged() {
     ] {
         let bad = edited_tarball(&good, |_| None, &[extra]);
         refused(
-            &republished(&s.v2, "-linux-x64.tar.gz", bad),
+            &s.republished(&s.v2, "-linux-x64.tar.gz", bad),
             what,
             "refusing it",
         );
@@ -775,7 +879,7 @@ fn hostile_releases_are_refused_with_the_tree_unchanged() {
         &[],
     );
     refused(
-        &republished(&s.v2, "-linux-x64.tar.gz", bad),
+        &s.republished(&s.v2, "-linux-x64.tar.gz", bad),
         "no interpreter",
         "has no python/bin/python3",
     );
@@ -792,7 +896,7 @@ fn hostile_releases_are_refused_with_the_tree_unchanged() {
     );
     s.publish(&[
         (&s.v1, false),
-        (&republished(&s.v2, "-linux-x64.tar.gz", bad), false),
+        (&s.republished(&s.v2, "-linux-x64.tar.gz", bad), false),
     ]);
     let (code, out, err) = cli_apply(&root, &["--pid", "999999"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -811,6 +915,288 @@ fn hostile_releases_are_refused_with_the_tree_unchanged() {
     );
     assert_no_old(&root);
     assert_no_archive(&root);
+}
+
+/// `python -m pyship_update ARGS` of the unpacked Linux bundle: (code, stdout, stderr, time).
+fn cli(root: &Path, args: &[&str]) -> (i32, String, String, Duration) {
+    let start = Instant::now();
+    let out = Command::new(root.join("python/bin/python3"))
+        .args(["-m", "pyship_update"])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(root)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed(),
+    )
+}
+
+/// `minisign -V` of `manifest` and its `signature` with `public_key`.
+fn minisign_verify(public_key: &str, manifest: &[u8], signature: &[u8]) -> (bool, String) {
+    let minisign = require_tool(
+        "minisign",
+        "`apt-get install minisign` (Debian package `minisign`)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manifest.json");
+    fs_err::write(&file, manifest).unwrap();
+    fs_err::write(dir.path().join("manifest.json.minisig"), signature).unwrap();
+    let out = Command::new(minisign)
+        .args(["-V", "-P", public_key, "-m"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Issue 25 with real bundles: Debian's `minisign -V` accepts what `release`
+/// signed; the installed v0.1.0 (built with the release key in
+/// `update.public-keys`) refuses a v0.3.0 signed with an untrusted key, a
+/// replayed v0.1.0 manifest, another app's manifest, a manifest whose hash
+/// disagrees with the asset and an unsigned manifest, each with `error:` and
+/// `hint:` lines and the tree unchanged; it accepts the signed v0.2.0.
+#[test]
+fn signed_releases_refuse_what_the_key_did_not_sign() {
+    let s = shared();
+    for v in [&s.v1, &s.v2] {
+        let (ok, text) = minisign_verify(
+            &s.public_key,
+            &v.assets["manifest.json"],
+            &v.assets["manifest.json.minisig"],
+        );
+        assert!(ok, "minisign -V refused {}'s signature: {text}", v.tag);
+        assert!(
+            text.contains(&format!("pyship manifest of Upd Demo {}", v.tag)),
+            "{text}"
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let before = tree(&root);
+
+    // The genuine signed v0.2.0 is offered; the check is timed.
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let (code, out, err, took) = cli(&root, &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("signatures: required (key "), "{out}");
+    assert!(out.contains("release v0.2.0"), "{out}");
+    eprintln!("portable Linux: signed `python -m pyship_update check`: {took:.1?}");
+
+    let untrusted = s.keys_dir.join("untrusted.key");
+    let (untrusted_pub, untrusted_id) = keygen(&s.cache, &s.dir, &untrusted);
+    let mut replayed = s.v2.clone();
+    replayed.tag = "v0.3.0".into();
+    for n in ["manifest.json", "manifest.json.minisig"] {
+        replayed.assets.insert(n.into(), s.v1.assets[n].clone());
+    }
+    let mut unsigned = relabeled(&s.v2, "v0.3.0", &s.key, &[&s.public_key]);
+    unsigned.assets.remove("manifest.json.minisig");
+    let cases = [
+        (
+            "an untrusted key",
+            relabeled(&s.v2, "v0.3.0", &untrusted, &[&untrusted_pub]),
+            format!("is signed by key {untrusted_id}, which this app does not trust"),
+        ),
+        (
+            "a replayed v0.1.0 manifest",
+            replayed,
+            "describes 'v0.1.0', not this release".to_owned(),
+        ),
+        (
+            "another app's manifest",
+            resigned(&s.v2, &s.key, |m| m["repo"] = "mallory/other".into()),
+            "is for repo 'mallory/other', not for this app".to_owned(),
+        ),
+        (
+            "a hash list that disagrees with the asset",
+            resigned(&s.v2, &s.key, |m| {
+                for a in m["assets"].as_array_mut().unwrap() {
+                    a["sha256"] = "0".repeat(64).into();
+                }
+            }),
+            "SHA-256".to_owned(),
+        ),
+        (
+            "an unsigned manifest",
+            unsigned,
+            "release v0.3.0 is not signed (it has no manifest.json.minisig)".to_owned(),
+        ),
+    ];
+    for (what, v, says) in cases {
+        s.publish(&[(&s.v1, false), (&v, false)]);
+        let (code, out, err) = cli_apply(&root, &[]);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{what}: {err}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(&says),
+            "{what}: {err}"
+        );
+        assert!(lines[1].starts_with("hint: "), "{what}: {err}");
+        assert_eq!(tree(&root), before, "{what} changed the bundle");
+        assert!(
+            !root.join(".pyship-update").exists(),
+            "{what} left .pyship-update"
+        );
+        assert!(!root.join(".pyship-trust.json").exists(), "{what}");
+    }
+}
+
+/// Key rotation with real bundles: v0.1.5 (signed with the release key)
+/// hands over to a new key, v0.2.0 is signed with the new key only; the
+/// installed v0.1.0, two releases behind, updates to v0.2.0 with data/
+/// kept, and stores the rotation next to the app.
+#[test]
+fn key_rotation_reaches_an_app_two_releases_behind() {
+    let s = shared();
+    let new_key = s.keys_dir.join("rotated.key");
+    let (new_pub, _) = keygen(&s.cache, &s.dir, &new_key);
+    let v15 = relabeled(&s.v2, "v0.1.5", &s.key, &[&new_pub]);
+    let v20 = relabeled(&s.v2, "v0.2.0", &new_key, &[&new_pub]);
+    s.publish(&[(&s.v1, false), (&v15, false), (&v20, false)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let port = free_port();
+    let app = start_linux(&root, port);
+    let first = wait_version(port, "0.1.0", Duration::from_secs(60));
+    let (status, body) = http_post(port, "/update");
+    let took = wait_version(port, "0.2.0", Duration::from_secs(120));
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    let (so, se) = app.stop();
+    stop_linux_helper_app(&root);
+    assert!(first.is_some(), "v0.1.0 never answered\n{so}\n{se}");
+    assert_eq!(status, 200, "{body}\n{se}");
+    assert!(body.contains("\"update\":\"v0.2.0\""), "{body}");
+    assert!(
+        took.is_some(),
+        "v0.2.0 never answered\n{}",
+        helper_log(&root)
+    );
+    assert!(done.is_some(), "{}", helper_log(&root));
+    assert_user_data(&root);
+    let trust: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(root.join(".pyship-trust.json")).unwrap()).unwrap();
+    assert_eq!(trust["keys"][0]["key"], new_pub.as_str(), "{trust}");
+    assert_eq!(trust["keys"][0]["from"], "v0.1.5", "{trust}");
+    assert_eq!(trust["revoked"][0]["key"], s.public_key.as_str(), "{trust}");
+    assert_eq!(trust["revoked"][0]["at"], "v0.1.5", "{trust}");
+    assert!(!root.join("data/.pyship-trust.json").exists());
+}
+
+/// Issue 25 item 4: a release made by `bundle`, `installer` and `publish`
+/// (not `release`) has a signed manifest.json that `minisign -V` accepts, and
+/// the installed v0.1.0 finds and downloads its update.
+#[test]
+fn a_release_made_by_bundle_installer_publish_is_updatable() {
+    let s = shared();
+    s.gitea.clear_releases(REPO);
+    git(&s.dir, &["commit", "-q", "--allow-empty", "-m", "v0.3.0"]);
+    git(&s.dir, &["tag", "v0.3.0"]);
+    let run = |args: &[&str]| {
+        let out = pyship(&s.cache)
+            .current_dir(&s.dir)
+            .env("PYSHIP_PYTHON_MIRROR", &s.mirror)
+            .env("GITHUB_SERVER_URL", s.gitea.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env(
+                "PYSHIP_SIGNING_KEY",
+                fs_err::read_to_string(&s.key).unwrap(),
+            )
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .arg("pyship")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "cargo pyship {args:?} failed:\n{err}");
+        err
+    };
+    run(&["bundle", "--target", "all"]);
+    run(&["installer"]);
+    let published = run(&["publish"]);
+    assert!(!published.contains("unsigned"), "{published}");
+    let rel = s.gitea.release(REPO, "v0.3.0").expect("published");
+    let assets: BTreeMap<String, Vec<u8>> = rel
+        .assets
+        .iter()
+        .map(|a| (a.name.clone(), a.data.clone()))
+        .collect();
+    fs_err::remove_dir_all(s.dir.join("dist")).unwrap();
+    for name in ["manifest.json", "manifest.json.minisig", "SHA256SUMS"] {
+        assert!(
+            assets.contains_key(name),
+            "{name} missing: {:?}",
+            assets.keys()
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(&assets["SHA256SUMS"]).contains("  manifest.json.minisig\n"),
+        "SHA256SUMS covers the signature"
+    );
+    let (ok, text) = minisign_verify(
+        &s.public_key,
+        &assets["manifest.json"],
+        &assets["manifest.json.minisig"],
+    );
+    assert!(ok, "minisign -V: {text}");
+    let m: serde_json::Value = serde_json::from_slice(&assets["manifest.json"]).unwrap();
+    let kinds: Vec<&str> = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["install_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["portable-windows", "installer", "portable-linux"],
+        "{m}"
+    );
+    assert_eq!(m["previous"], "0.2.0", "{m}");
+    assert_eq!(m["repo"], REPO, "{m}");
+    let v3 = Version {
+        tag: "v0.3.0".into(),
+        assets,
+    };
+    s.publish(&[(&s.v1, false), (&s.v2, false), (&v3, false)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    let out = Command::new(root.join("python/bin/python3"))
+        .args([
+            "-c",
+            "import pyship_update as p; u = p.check(); print(u.tag, p.download(u))",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("v0.3.0 "), "{text}");
+    assert!(text.contains("Upd-Demo-v0.3.0-linux-x64.tar.gz"), "{text}");
 }
 
 // ------------------------------------------------------------------ Windows
@@ -843,6 +1229,24 @@ fn windows_portable_update(
         let (so, se) = app.stop();
         panic!("v0.1.0 never answered under wine\n{so}\n{se}");
     }
+    // A signed check under wine, timed (the figure the README quotes).
+    let start = Instant::now();
+    let out = prefix
+        .command(root.join("python/python.exe"))
+        .args(["-m", "pyship_update", "check"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let took_check = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("signatures: required (key "), "{text}");
+    assert!(text.contains(&format!("release v{expect}")), "{text}");
+    eprintln!("portable Windows (wine): signed `python -m pyship_update check`: {took_check:.1?}");
     let (status, body) = http_post(port, "/update");
     assert_eq!(status, 200, "{body}");
     let took = wait_version(port, expect, Duration::from_secs(240));
@@ -872,7 +1276,7 @@ fn update_portable_windows_under_wine() {
 fn rollback_portable_windows_under_wine() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-win-x64.zip");
-    let broken = republished(&s.v2, "-win-x64.zip", broken_zip(&good));
+    let broken = s.republished(&s.v2, "-win-x64.zip", broken_zip(&good));
     s.publish(&[(&s.v1, false), (&broken, false)]);
     let prefix = WinePrefix::new();
     let tmp = prefix.drive_c().join("portable");
