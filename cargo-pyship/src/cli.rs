@@ -99,8 +99,46 @@ pub enum Command {
     Plan(PlanArgs),
     /// Show or empty the pyship cache (downloads, compressed archive entries, wine prefix)
     Cache(CacheArgs),
+    /// Download everything a release needs, so builds can then run with --offline
+    Fetch(FetchArgs),
+    /// Re-resolve the dependencies pinned in pyship.lock and print what changed
+    Update(UpdateArgs),
     /// Make a minisign key pair that signs releases (update.public-keys)
     Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Platforms to fetch for (repeatable) [default: all]
+    #[arg(long, value_enum)]
+    pub target: Vec<Target>,
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Fill DIR instead of the pyship cache: a cache of its own, with uv's
+    /// downloads inside, for `PYSHIP_CACHE_DIR=DIR cargo pyship release --offline`
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Fail when pyship.lock would change (as `cargo fetch --locked`)
+    #[arg(long)]
+    pub locked: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Packages to update (the others keep their versions where they can)
+    /// [default: every package]
+    #[arg(value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+    /// Platforms whose pins to update (repeatable) [default: all]
+    #[arg(long, value_enum)]
+    pub target: Vec<Target>,
+    /// Print what would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +225,9 @@ pub struct BundleArgs {
     /// Make no network requests (uses the caches and local indexes)
     #[arg(long)]
     pub offline: bool,
+    /// Fail when pyship.lock would change (as `cargo build --locked`)
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,8 +236,12 @@ pub struct InstallerArgs {
     pub version: Option<String>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Make no network requests (uses the caches and local indexes)
     #[arg(long)]
     pub offline: bool,
+    /// Fail when pyship.lock would change (as `cargo build --locked`)
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -283,8 +328,12 @@ pub struct ReleaseArgs {
     pub dry_run: bool,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Make no network requests (uses the caches and local indexes)
     #[arg(long)]
     pub offline: bool,
+    /// Fail when pyship.lock would change [default: on when CI is set]
+    #[arg(long)]
+    pub locked: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

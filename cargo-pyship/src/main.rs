@@ -33,7 +33,9 @@ fn main() -> ExitCode {
     };
     let out = output::Output::new(&cli.global);
     signals::install();
-    match cmd::run(cli, &out) {
+    let result = cmd::run(cli, &out);
+    signals::defer_to_handler();
+    match result {
         Ok(code) => code,
         Err(err) => {
             if is_broken_pipe(&err) {

@@ -44,6 +44,18 @@ pub fn install() {
     }
 }
 
+/// When the build was interrupted, wait for the handler to exit the process
+/// (with 128 + the signal's number, after its cleanups): the build's own
+/// thread ends meanwhile with the error of a killed program, which is not
+/// what happened, and must not exit first with its own status.
+pub fn defer_to_handler() {
+    if pyship_build::process::interrupted() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 fn stop(sig: i32) -> ! {
     std::thread::spawn(move || {
         std::thread::sleep(GRACE);

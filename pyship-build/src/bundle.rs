@@ -155,16 +155,28 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
 /// Everything that must hold before a bundle of `platforms` is built, checked
 /// before any long work: each platform can be built on this host, the build
 /// tools are there, the Cargo version maturin builds is the release's, and
-/// each platform's runtime is fetched (or its host Python found), so that a
-/// download failure does not wait for the Rust build.
+/// each platform's runtime is fetched (or its host Python found), and its
+/// dependencies' lock read (a stale or broken lock, a `--locked` change), so
+/// that none of these waits for the Rust build.
 pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<(), Error> {
     check_host(platforms)?;
     crate::wheel::preflight(plan, ctx)?;
     crate::wheel::check_version(plan)?;
     for &platform in platforms {
         crate::python::prefetch(plan, platform, ctx)?;
+        if pins_early(platform) {
+            crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
+        }
     }
     Ok(())
+}
+
+/// Whether `platform`'s pins can be read before its runtime is in the
+/// tree: everywhere but a Windows host building for Windows, where a first
+/// resolution waits for the bundle's own interpreter (uv would download one
+/// to learn an interpreter's facts).
+pub fn pins_early(platform: Platform) -> bool {
+    !(cfg!(windows) && platform == Platform::Windows)
 }
 
 /// Build the bundle of `platform`: the tree, then its archive. Signs the
@@ -233,6 +245,14 @@ pub fn run_with(
         })
         .flatten();
 
+    // The lock first: a stale or tampered one fails before a Rust build.
+    let pins = || crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from);
+    let mut pinned = if pins_early(platform) {
+        Some(pins()?)
+    } else {
+        None
+    };
+
     let t = Instant::now();
     let built = crate::wheel::run(plan, platform, ctx)?;
     timed("wheel", t);
@@ -262,7 +282,18 @@ pub fn run_with(
     }
 
     let t = Instant::now();
-    let installed = crate::deps::run(plan, platform, &runtime.site_packages, &built.wheels, ctx)?;
+    let pinned = match pinned.take() {
+        Some(p) => p,
+        None => pins()?,
+    };
+    let installed = crate::deps::run(
+        plan,
+        platform,
+        &runtime.site_packages,
+        &built.wheels,
+        pinned,
+        ctx,
+    )?;
     if platform == Platform::Linux {
         crate::python::linux::after_deps(plan, &runtime.site_packages, ctx)
             .map_err(crate::python::Error::from)?;
@@ -383,7 +414,9 @@ pub fn run_with(
     if let Some(h) = wine_prep {
         // Done by now (the check waited for it), unless the check was cached:
         // then the next build finds the prefix ready.
-        h.finish();
+        if let Some(n) = h.finish() {
+            ctx.reporter.warn(&n);
+        }
     }
     stages.push(StageTime {
         stage: "check",
@@ -413,7 +446,15 @@ pub fn run_with(
         url: runtime.url.clone(),
         sha256: runtime.sha256.clone(),
     };
-    let sbom = crate::sbom::write(plan, platform, &source, &dists, &linked, ctx)?;
+    let sbom = crate::sbom::write(
+        plan,
+        platform,
+        &source,
+        &dists,
+        &linked,
+        Some(&installed.pinned),
+        ctx,
+    )?;
     ctx.reporter.status(
         "Wrote",
         &format!(

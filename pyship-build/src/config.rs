@@ -85,6 +85,7 @@ pub struct RawConfig {
     pub allow_outside_project: Option<bool>,
     pub python: Option<String>,
     pub extras: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
     pub wheels: Option<Vec<String>>,
     pub index_url: Option<String>,
     pub find_links: Option<Vec<String>>,
@@ -371,6 +372,10 @@ pub struct Config {
     pub allow_outside_project: bool,
     pub python: String,
     pub extras: Vec<String>,
+    /// Dependency groups of the pyproject (`[dependency-groups]`, PEP 735)
+    /// the bundles ship; default none, so a `dev` group never ships unless
+    /// named here.
+    pub groups: Vec<String>,
     pub wheels: Vec<String>,
     pub index_url: Option<String>,
     pub find_links: Vec<String>,
@@ -739,6 +744,7 @@ impl RawConfig {
             allow_outside_project: self.allow_outside_project.unwrap_or(false),
             python: non_empty(self.python).unwrap_or_else(|| DEFAULT_PYTHON.into()),
             extras: self.extras.unwrap_or_default(),
+            groups: self.groups.unwrap_or_default(),
             wheels: self.wheels.unwrap_or_default(),
             index_url: non_empty(self.index_url),
             find_links: self.find_links.unwrap_or_default(),

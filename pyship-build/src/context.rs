@@ -16,6 +16,9 @@ pub struct Context<'a> {
     pub offline: bool,
     /// Describe writes instead of doing them (stages that support it).
     pub dry_run: bool,
+    /// `--locked`: `pyship.lock` must not change (a build that would record a
+    /// hash or re-pin dependencies fails instead), as `cargo build --locked`.
+    pub locked: bool,
     http: OnceLock<reqwest::blocking::Client>,
 }
 
@@ -27,6 +30,7 @@ impl<'a> Context<'a> {
             cache: Cache::from_env(env),
             offline: false,
             dry_run: false,
+            locked: false,
             http: OnceLock::new(),
         }
     }

@@ -8,6 +8,11 @@
 //! `uv pip install --target DIR --python-platform … --python-version …
 //! --only-binary :all:` gets it right. uv leaves a `bin/` of Unix-shebang
 //! scripts and a `.lock` in the target: both are removed.
+//!
+//! What is installed is exactly the target's pins ([`crate::pins`]: from
+//! `uv.lock`, `pylock.toml` or `pyship.lock`) plus the project's own wheels,
+//! with `--no-deps --require-hashes`: uv resolves nothing and checks every
+//! file against its locked SHA-256.
 
 use std::path::{Path, PathBuf};
 
@@ -22,37 +27,25 @@ use crate::platform::Platform;
 #[derive(Debug, Clone, Serialize)]
 pub struct Installed {
     pub site_packages: PathBuf,
-    /// Requirements passed to uv (pyproject dependencies + extras).
+    /// The pins installed (`name==version`; markers decide which apply).
     pub requirements: Vec<String>,
     /// The project's own wheels (`wheels = [...]`), after globbing.
     pub wheels: Vec<PathBuf>,
     /// `*.dist-info` directories in site-packages after the install.
     pub packages: Vec<String>,
+    /// [`crate::pins::Pinned::key`] of what was installed besides `wheels`.
+    pub key: String,
+    /// The pins installed, with each wheel's name, URL and hash (the SBOM's
+    /// provenance).
+    pub pinned: crate::pins::Pinned,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
-    UnknownExtra {
-        extra: String,
-        pyproject: PathBuf,
-        /// The pyship table in use (`package.metadata.pyship`), for the hint.
-        table: &'static str,
-    },
-    #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
-    NoWheel {
-        package: String,
-        platform: String,
-        python: String,
-        reason: String,
-    },
-    #[error("`{package}` {reason}")]
-    NotFound {
-        package: String,
-        reason: String,
-        /// The pyship table in use, for the hint.
-        table: &'static str,
-    },
+    #[error(transparent)]
+    Pins(#[from] crate::pins::Error),
+    #[error("{0}")]
+    LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     Uv { platform: String, stderr: String },
     #[error(transparent)]
@@ -101,15 +94,46 @@ pub enum Error {
     },
 }
 
+/// A locked package without a wheel for the target, with the wheels the lock has.
+#[derive(Debug)]
+pub struct MissingWheel {
+    pub package: String,
+    pub version: String,
+    pub lock: PathBuf,
+    pub platform: String,
+    pub python: String,
+    pub wheels: Vec<String>,
+}
+
+impl std::fmt::Display for MissingWheel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` {}, locked in {}, has no wheel for {} (Python {}); the lock has ",
+            self.package,
+            self.version,
+            self.lock.display(),
+            self.platform,
+            self.python
+        )?;
+        if self.wheels.is_empty() {
+            write!(f, "no wheel of it at all (only an sdist)")
+        } else {
+            write!(f, "these wheels of it:\n  {}", self.wheels.join("\n  "))
+        }
+    }
+}
+
 impl Hint for Error {
     fn hint(&self) -> Option<String> {
         Some(match self {
-            Error::UnknownExtra { table, .. } => format!("fix `extras` in [{table}] or add the extra to pyproject.toml"),
-            Error::NoWheel { package, .. } => format!(
-                "a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"
+            Error::Pins(e) => return e.hint(),
+            Error::LockedNoWheel(m) => format!(
+                "a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock",
+                m.package
             ),
-            Error::NotFound { reason, .. } if reason.contains("cache") => "--offline installs only what uv has cached: run once without --offline, or use a local `find-links` directory".into(),
-            Error::NotFound { table, .. } => format!("check the name, `index-url`, `find-links` and `no-index` in [{table}]"),
+            Error::Uv { stderr, .. } if stderr.contains("Hash mismatch") => "a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index".into(),
+            Error::Uv { stderr, .. } if stderr.contains("network was disabled") || stderr.contains("not found in the cache") => "--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)".into(),
             Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
             Error::Tool(e) => return e.hint(),
             Error::WheelPlatform { platform, .. } => format!(
@@ -132,25 +156,6 @@ impl Hint for Error {
             Error::Clean { .. } => return None,
         })
     }
-}
-
-/// Requirements from the pyproject: dependencies + the extras configured
-/// for `platform` (global and per target).
-pub fn requirements(plan: &Plan, platform: Platform) -> Result<Vec<String>, Error> {
-    let py = plan.pyproject();
-    let mut reqs = py.dependencies.clone();
-    for extra in &plan.config.for_target(platform).extras {
-        let deps = py
-            .optional_dependencies
-            .get(extra)
-            .ok_or_else(|| Error::UnknownExtra {
-                extra: extra.clone(),
-                pyproject: py.path.clone(),
-                table: plan.project.config_source.table.key(),
-            })?;
-        reqs.extend(deps.iter().cloned());
-    }
-    Ok(reqs)
 }
 
 /// The platform tag of a wheel file name (`…-win_amd64.whl` → `win_amd64`).
@@ -298,81 +303,72 @@ fn glob(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
-/// The bundle's own interpreter when it runs on this host: on a Windows host
-/// building for Windows, `python/python.exe` (already extracted by the
-/// `python` stage). A Windows host seldom has a system Python, and without
-/// one uv downloads a managed CPython just to learn an interpreter's facts;
-/// the embedded one is the target interpreter itself.
-pub fn host_interpreter(plan: &Plan, platform: Platform) -> Option<PathBuf> {
-    let exe = plan.bundle_dir(platform).join(platform.python_exe());
-    (cfg!(windows) && platform == Platform::Windows && exe.is_file()).then_some(exe)
-}
-
-/// The uv command line for installing `reqs` and `wheels` into `site_packages`.
-/// `python`: the interpreter uv must use (and never download another).
+/// The uv command line installing the requirements file `reqs` (pins and
+/// the project's own wheels, every line with its hash) into `site_packages`:
+/// no dependency of anything is resolved, every file is checked against its
+/// hash. `python`: the interpreter uv must use (and never download another).
 #[allow(clippy::too_many_arguments)]
 pub fn uv_command(
-    uv: &Path,
+    mut cmd: crate::process::Command,
     plan: &Plan,
     platform: Platform,
     site_packages: &Path,
-    reqs: &[String],
-    wheels: &[PathBuf],
+    reqs: &Path,
+    indexes: &[String],
     offline: bool,
     python: Option<&Path>,
 ) -> crate::process::Command {
-    let c = &plan.config;
-    let mut cmd = crate::process::Command::new(uv);
     cmd.args(["pip", "install", "--target"]).arg(site_packages);
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
     }
-    cmd.args(["--python-platform", &c.uv_platform(platform)])
+    cmd.args(["--python-platform", &plan.config.uv_platform(platform)])
         .args(["--python-version", &plan.python.xy])
         .args(["--only-binary", ":all:"])
+        .args(["--no-deps", "--require-hashes"])
         // Hard links into uv's cache (uv copies when the cache is on another
         // file system): measured 1.2 s instead of 3.5 s warm for the hello
         // fixture. Safe because no later stage writes a file in place: strip
         // removes files and replaces stripped binaries by rename, compile
         // writes new `.pyc` files, the tree is deleted, never edited.
         .args(["--link-mode", "hardlink"])
-        .args(["--color", "never", "--no-progress"]);
-    if let Some(url) = &c.index_url {
-        cmd.args(["--index-url", url]);
-    }
-    for link in &c.for_target(platform).find_links {
-        let local = plan.project.config_dir.join(link);
-        if !link.contains("://") && local.exists() {
-            cmd.arg("--find-links").arg(local);
-        } else {
-            cmd.args(["--find-links", link]);
-        }
-    }
-    if c.no_index {
-        cmd.arg("--no-index");
-    }
+        .args(["--color", "never", "--no-progress"])
+        .args(crate::pins::index_args(plan, platform, indexes));
     if offline {
         cmd.arg("--offline");
     }
-    for constraint in &c.constraints {
-        cmd.arg("--constraint")
-            .arg(plan.project.config_dir.join(constraint));
-    }
-    cmd.args(reqs);
-    cmd.args(wheels);
+    cmd.arg("-r").arg(reqs);
     cmd
 }
 
-/// Install the dependencies for `platform` into `site_packages`, with the
-/// wheels the [`wheel`](crate::wheel) stage built (`built`) and the configured ones.
+/// The requirement line of one of the project's own wheels: by file URL,
+/// with its hash (uv's `--require-hashes` wants one on every line).
+fn own_wheel_line(wheel: &Path) -> Result<String, Error> {
+    let clean = |source| Error::Clean {
+        path: wheel.to_owned(),
+        source,
+    };
+    let (dist, _) = wheel_dist_version(wheel).ok_or_else(|| Error::BadWheelName {
+        file: wheel.to_owned(),
+    })?;
+    let abs = fs_err::canonicalize(wheel).map_err(clean)?;
+    let url = reqwest::Url::from_file_path(&abs)
+        .map_err(|()| clean(std::io::Error::other("not an absolute path")))?;
+    let sha = crate::fs::sha256_file(wheel).map_err(clean)?;
+    Ok(format!("{dist} @ {url} \\\n    --hash=sha256:{sha}\n"))
+}
+
+/// Install the dependencies for `platform` into `site_packages`: exactly the
+/// target's pins (`pinned`, from [`crate::pins::for_target`]), with the wheels the
+/// [`wheel`](crate::wheel) stage built (`built`) and the configured ones.
 pub fn run(
     plan: &Plan,
     platform: Platform,
     site_packages: &Path,
     built: &[PathBuf],
+    pinned: crate::pins::Pinned,
     ctx: &Context<'_>,
 ) -> Result<Installed, Error> {
-    let reqs = requirements(plan, platform)?;
     let mut wheels = built.to_vec();
     for w in &wheels {
         check_wheel_tag(plan, platform, w)?;
@@ -384,42 +380,76 @@ pub fn run(
         path: site_packages.to_owned(),
         source,
     })?;
-    if !reqs.is_empty() || !wheels.is_empty() {
-        let uv = crate::tools::UV.find(ctx.env)?;
+    let mut reqs = pinned.requirements_txt();
+    for w in &wheels {
+        reqs.push_str(&own_wheel_line(w)?);
+    }
+    if !pinned.packages.is_empty() || !wheels.is_empty() {
+        let file = plan
+            .work_dir
+            .join("requirements")
+            .join(format!("{}.txt", platform.key()));
+        if let Some(dir) = file.parent() {
+            fs_err::create_dir_all(dir).map_err(|source| Error::Clean {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        fs_err::write(&file, &reqs).map_err(|source| Error::Clean {
+            path: file.clone(),
+            source,
+        })?;
         ctx.reporter.status(
-            "Resolving",
+            "Installing",
             &format!(
-                "{} requirement(s) for {} (Python {})",
-                reqs.len() + wheels.len(),
+                "{} pinned package(s) and {} own wheel(s) for {} (Python {}, from {})",
+                pinned.packages.len(),
+                wheels.len(),
                 plan.config.uv_platform(platform),
-                plan.python.xy
+                plan.python.xy,
+                pinned.lock.path().display()
             ),
         );
         let cmd = uv_command(
-            &uv,
+            crate::pins::uv(ctx)?,
             plan,
             platform,
             site_packages,
-            &reqs,
-            &wheels,
+            &file,
+            &pinned.indexes(),
             ctx.offline,
-            host_interpreter(plan, platform).as_deref(),
+            crate::pins::host_interpreter(plan, platform).as_deref(),
         );
         ctx.reporter.debug(&format!("running {}", cmd.shown()));
         let out = cmd.output()?;
         if !out.success() {
+            let table = plan.project.config_source.table.key();
+            let uv_platform = plan.config.uv_platform(platform);
             return Err(
-                match explain_failure(
+                match crate::pins::explain_failure(
                     &out.stderr,
-                    &plan.config.uv_platform(platform),
+                    &uv_platform,
                     &plan.python.xy,
-                    plan.project.config_source.table.key(),
+                    table,
                 ) {
-                    Error::Uv { platform, .. } => Error::Uv {
+                    crate::pins::Error::NoWheel { package, .. }
+                        if pinned.get(&package).is_some() =>
+                    {
+                        let pin = pinned.get(&package).expect("checked");
+                        Error::LockedNoWheel(Box::new(MissingWheel {
+                            package: pin.name.clone(),
+                            version: pin.version.clone(),
+                            lock: pinned.lock.path().to_owned(),
+                            platform: uv_platform,
+                            python: plan.python.xy.clone(),
+                            wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
+                        }))
+                    }
+                    crate::pins::Error::Uv { platform, .. } => Error::Uv {
                         platform,
                         stderr: format!("`{}`:\n{}", out.command, out.tail()),
                     },
-                    other => other,
+                    other => other.into(),
                 },
             );
         }
@@ -437,9 +467,15 @@ pub fn run(
     );
     Ok(Installed {
         site_packages: site_packages.to_owned(),
-        requirements: reqs,
+        requirements: pinned
+            .packages
+            .iter()
+            .map(|p| format!("{}=={}", p.name, p.version))
+            .collect(),
         wheels,
         packages,
+        key: pinned.key(plan),
+        pinned,
     })
 }
 
@@ -506,98 +542,9 @@ pub fn dist_infos(site_packages: &Path) -> Vec<String> {
     v
 }
 
-/// Turn uv's resolver message into an error naming the package and why.
-pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'static str) -> Error {
-    for clause in stderr.split("Because ").skip(1) {
-        let clause = clause.split(" we can conclude").next().unwrap_or(clause);
-        let package = clause
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .split(['=', '<', '>', '!', '~', '['])
-            .next()
-            .unwrap_or("")
-            .trim_matches(|c: char| !c.is_alphanumeric() && c != '-' && c != '_' && c != '.')
-            .to_owned();
-        if package.is_empty() {
-            continue;
-        }
-        if let Some(i) = clause.find("has no ") {
-            let reason = clause[i..]
-                .split(" and ")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_end_matches(',')
-                .to_owned();
-            return Error::NoWheel {
-                package,
-                platform: platform.to_owned(),
-                python: python.to_owned(),
-                reason,
-            };
-        }
-        if let Some(i) = clause.find("was not found") {
-            let reason = clause[i..]
-                .split(" and ")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            return Error::NotFound {
-                package,
-                reason,
-                table,
-            };
-        }
-    }
-    Error::Uv {
-        platform: platform.to_owned(),
-        stderr: stderr.trim().to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uv_no_wheel_message_names_the_package() {
-        let stderr = "error: No solution found when resolving dependencies\n  cause: Because uvloop==0.23.0 has no wheels with a matching platform tag (e.g., `win_amd64`) and only uvloop==0.23.0 is available, we can conclude that all versions of uvloop cannot be used.\n         And because you require uvloop, we can conclude that your requirements are unsatisfiable.\n";
-        match explain_failure(
-            stderr,
-            "x86_64-pc-windows-msvc",
-            "3.11",
-            "package.metadata.pyship",
-        ) {
-            Error::NoWheel {
-                package, reason, ..
-            } => {
-                assert_eq!(package, "uvloop");
-                assert!(reason.contains("matching platform tag"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn uv_not_found_message_names_the_package() {
-        let stderr = "  cause: Because nosuchpkg was not found in the provided package locations and you require nosuchpkg, we can conclude that your requirements are unsatisfiable.";
-        let err = explain_failure(stderr, "p", "3.11", "workspace.metadata.pyship");
-        assert!(matches!(&err, Error::NotFound { package, .. } if package == "nosuchpkg"));
-        assert_eq!(
-            err.to_string(),
-            "`nosuchpkg` was not found in the provided package locations"
-        );
-        // The hint names the table in use.
-        assert!(
-            err.hint()
-                .unwrap()
-                .ends_with("`no-index` in [workspace.metadata.pyship]"),
-            "{:?}",
-            err.hint()
-        );
-    }
 
     #[test]
     fn wheel_tags_parse() {

@@ -69,7 +69,8 @@ pub const PYSHIP_SIGNING_KEY: &str = "PYSHIP_SIGNING_KEY";
 /// Default name of the variable holding that key's password
 /// (`update.signing-password-env`).
 pub const PYSHIP_SIGNING_PASSWORD: &str = "PYSHIP_SIGNING_PASSWORD";
-/// Set by CI systems; used only to pick defaults, never to change results.
+/// Set by CI systems; used only to pick defaults, never to change results
+/// (`release` is `--locked` there).
 pub const CI: &str = "CI";
 /// cargo's home (default `~/.cargo`): `init` reads cargo's install record
 /// (`.crates2.json`) there to learn where cargo-pyship was installed from.
@@ -114,6 +115,12 @@ pub const ALL: &[&str] = &[
     PROGRAM_FILES_X86,
     PROGRAM_FILES,
 ];
+
+/// Whether this runs in CI: `CI` set to anything but `false` or `0`.
+pub fn is_ci(env: &Env) -> bool {
+    env.get(CI)
+        .is_some_and(|v| !v.eq_ignore_ascii_case("false") && v != "0")
+}
 
 /// A snapshot of the variables the tool reads.
 ///

@@ -130,6 +130,36 @@ pub fn atomic_copy(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Flush every file and folder under `dir` to disk, so that a tree renamed
+/// into place afterwards is whole after a crash too, not only after a kill.
+/// (On Windows a folder cannot be flushed: its files are.)
+pub fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.map_err(std::io::Error::other)?;
+        if e.file_type().is_file() {
+            // Windows flushes only through a handle that may write.
+            fs_err::OpenOptions::new()
+                .read(true)
+                .write(cfg!(windows))
+                .open(e.path())?
+                .sync_all()?;
+        } else if e.file_type().is_dir() {
+            sync_dir(e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Flush the entries of the folder `dir` (a file renamed into it) to disk,
+/// where the OS lets a folder be flushed (Unix).
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    fs_err::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 /// The file a symlink at `path` finally points to (following chains), or
 /// `path` itself when it is not a link. A dangling link resolves to where it
 /// points, so writing creates the target rather than replacing the link.

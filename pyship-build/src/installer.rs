@@ -13,7 +13,7 @@
 //!
 //! makensis stores each file's modification time and nothing else that varies
 //! between runs, so the tree's file times are first set to the portable
-//! archive's entry time (`SOURCE_DATE_EPOCH`, else 1980-01-01): the same
+//! archive's entry time (the plan's epoch: `SOURCE_DATE_EPOCH`, else the commit time): the same
 //! inputs give a byte-identical `setup.exe`, which a re-run release then
 //! finds unchanged on the server instead of uploading again.
 
@@ -346,10 +346,7 @@ pub fn run_with(
     ctx.reporter
         .debug(&format!("rendered {}", script.display()));
 
-    let file_time = ctx
-        .env
-        .source_date_epoch()
-        .unwrap_or(crate::archive::ZIP_EPOCH);
+    let file_time = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
     pin_file_times(bundle_dir, file_time)?;
 
     let windows_version = plan.version.version.windows();

@@ -25,13 +25,14 @@
 //! any upward import or cycle):
 //!
 //! ```text
-//! orchestrators   bundle  release (and the release plan)  run  build_script
+//! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
 //!      |
-//! stages          wheel python deps app strip render archive installer
+//! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest keys docker publish init dist_info licenses sbom sign
 //!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
-//!      |          layout  launch  version  plan (artifacts, install types, updater settings)
+//!      |          layout  launch  version  local_deps (the app's local packages)
+//!      |          plan (artifacts, install types, updater settings, lock file, epoch)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
@@ -69,6 +70,8 @@ pub mod dist_info;
 pub mod docker;
 pub mod env;
 pub mod error;
+#[cfg(feature = "net")]
+pub mod fetch;
 pub mod fs;
 #[cfg(feature = "net")]
 pub mod init;
@@ -83,6 +86,8 @@ pub mod layout;
 #[cfg(feature = "net")]
 pub mod licenses;
 #[cfg(feature = "net")]
+pub mod local_deps;
+#[cfg(feature = "net")]
 pub mod lock;
 #[cfg(feature = "net")]
 pub mod manifest;
@@ -94,6 +99,8 @@ pub mod names;
 pub mod net;
 #[cfg(feature = "net")]
 pub mod pe;
+#[cfg(feature = "net")]
+pub mod pins;
 #[cfg(feature = "net")]
 pub mod plan;
 pub mod platform;

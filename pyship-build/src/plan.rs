@@ -183,6 +183,14 @@ pub struct Plan {
     pub artifacts: Vec<Artifact>,
     /// HEAD's commit, when the project is in a git repository.
     pub commit: Option<String>,
+    /// The time every file this run builds carries (archive entries, the
+    /// SBOM, maturin wheels and prebuilds through `SOURCE_DATE_EPOCH`).
+    pub epoch: Epoch,
+    /// Where the dependencies' exact versions and hashes come from.
+    pub lock: DependencyLock,
+    /// The app's local Python packages, built from their sources for each
+    /// target like the app's own wheel ([`crate::local_deps`]).
+    pub local_packages: Vec<crate::local_deps::LocalPackage>,
     /// The bundled updater's settings; `None` with `update.enabled = false`.
     pub update: Option<UpdateSettings>,
     pub config: Config,
@@ -256,7 +264,11 @@ impl Plan {
             &config,
             &out_dir,
         );
+        let lock = DependencyLock::detect(&project, pyproject);
+        let local_packages =
+            crate::local_deps::find(&project, pyproject, &all_extras(&config), &config.groups)?;
         let commit = git_head(&project.config_dir);
+        let epoch = Epoch::resolve(env, &project.config_dir);
         // The update helper restarts the app as the Windows launchers start
         // it. The updater is told every platform's assets, whichever targets
         // this run builds: a bundle's files must not depend on the others
@@ -289,6 +301,9 @@ impl Plan {
             out_dir,
             artifacts,
             commit,
+            epoch,
+            lock,
+            local_packages,
             update,
             config,
             project,
@@ -330,6 +345,60 @@ pub fn msi_file_name(file_name: &str, tag: &str) -> String {
 /// `{file_name}_{debian version}_amd64.deb`.
 pub fn deb_file_name(file_name: &str, version: &crate::version::Version) -> String {
     format!("{file_name}_{}_amd64.deb", version.debian())
+}
+
+/// The extras of every target (global and per-target lists).
+fn all_extras(config: &Config) -> Vec<String> {
+    let mut v = Vec::new();
+    for p in Platform::ALL {
+        for e in config.for_target(p).extras {
+            if !v.contains(&e) {
+                v.push(e);
+            }
+        }
+    }
+    v
+}
+
+/// Where the dependencies' exact versions and hashes come from, in this
+/// order: uv's lock, a PEP 751 lock, else `pyship.lock`'s pins of what each
+/// target resolved the first time.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum DependencyLock {
+    /// `uv.lock` of the app's uv project, or of the uv workspace it belongs to.
+    Uv { path: PathBuf },
+    /// `pylock.toml` (PEP 751) beside the app's pyproject.
+    Pylock { path: PathBuf },
+    /// Neither: `pyship.lock` pins what each target resolved.
+    Pyship { path: PathBuf },
+}
+
+impl DependencyLock {
+    /// The lock of the app whose pyproject is `py`.
+    pub fn detect(project: &Project, py: &Pyproject) -> Self {
+        let root = crate::local_deps::uv_workspace_root(py.dir(), &py.name);
+        for dir in root.iter().map(PathBuf::as_path).chain([py.dir()]) {
+            let lock = dir.join("uv.lock");
+            if lock.is_file() {
+                return Self::Uv { path: lock };
+            }
+        }
+        let pylock = py.dir().join("pylock.toml");
+        if pylock.is_file() {
+            return Self::Pylock { path: pylock };
+        }
+        Self::Pyship {
+            path: project.config_dir.join("pyship.lock"),
+        }
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Uv { path } | Self::Pylock { path } | Self::Pyship { path } => path,
+        }
+    }
 }
 
 /// The artifacts of `targets`, then the manifest and the checksums.
@@ -410,6 +479,61 @@ pub fn resolve_version(
     })
 }
 
+/// Where [`Epoch::seconds`] came from.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpochSource {
+    /// `SOURCE_DATE_EPOCH` was set.
+    SourceDateEpoch,
+    /// The commit time of HEAD.
+    Commit,
+    /// Outside git: 1980-01-01, the zip format's first second.
+    Fixed,
+}
+
+/// The build's timestamp. Two builds of one commit agree on it without any
+/// setting, so their artifacts can be byte-identical: `SOURCE_DATE_EPOCH`
+/// when set, else HEAD's commit time (as `git log -1 --format=%ct` prints
+/// it), else a fixed epoch.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Epoch {
+    /// Seconds since 1970-01-01 UTC.
+    pub seconds: u64,
+    pub source: EpochSource,
+}
+
+impl Epoch {
+    /// 1980-01-01T00:00:00Z, the earliest time a zip entry can carry.
+    pub const FIXED: u64 = 315_532_800;
+
+    /// The epoch of a build in `dir`.
+    pub fn resolve(env: &Env, dir: &Path) -> Self {
+        if let Some(seconds) = env.source_date_epoch() {
+            return Self {
+                seconds,
+                source: EpochSource::SourceDateEpoch,
+            };
+        }
+        match crate::tools::git(dir, &["log", "-1", "--format=%ct", "HEAD"])
+            .and_then(|s| s.trim().parse::<u64>().ok())
+        {
+            Some(seconds) => Self {
+                seconds,
+                source: EpochSource::Commit,
+            },
+            None => Self {
+                seconds: Self::FIXED,
+                source: EpochSource::Fixed,
+            },
+        }
+    }
+
+    /// The value children get as `SOURCE_DATE_EPOCH`.
+    pub fn value(&self) -> String {
+        self.seconds.to_string()
+    }
+}
+
 /// HEAD's full sha, or `None` outside a git repository.
 pub fn git_head(dir: &Path) -> Option<String> {
     crate::tools::git(dir, &["rev-parse", "HEAD"])
@@ -431,6 +555,8 @@ pub enum PlanError {
     Launch(#[from] crate::launch::Error),
     #[error(transparent)]
     Name(#[from] crate::names::Error),
+    #[error(transparent)]
+    Local(#[from] crate::local_deps::Error),
     #[error("include `{entry}` ({path}) is outside the project {root}")]
     IncludeOutside {
         entry: String,
@@ -450,10 +576,37 @@ impl crate::error::Hint for PlanError {
             PlanError::Layout(e) => e.hint(),
             PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
+            PlanError::Local(e) => e.hint(),
             PlanError::IncludeOutside { table, .. } => Some(format!(
                 "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
             )),
         }
+    }
+}
+
+/// Plans of the fixtures, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The plan of the hello fixture (version 1.0.0, output in a temp folder
+    /// that lives as long as the test process).
+    pub fn hello_plan() -> Plan {
+        static OUT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+        let out = OUT.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello/Cargo.toml");
+        let project = crate::project::load(Some(&manifest), None).expect("fixture loads");
+        let opts = Options {
+            version: Some("1.0.0"),
+            out_dir: Some(out.path()),
+            targets: vec![],
+        };
+        Plan::build(
+            project,
+            &Env::from_pairs(Vec::<(String, String)>::new()),
+            &opts,
+        )
+        .expect("plan")
     }
 }
 
@@ -542,6 +695,59 @@ mod tests {
         assert_eq!(windows, update(vec![]));
         assert_eq!(windows, update(vec![Platform::Linux]));
         assert!(windows.assets.contains_key("portable-linux"), "{windows:?}");
+    }
+
+    /// The epoch: SOURCE_DATE_EPOCH, else HEAD's commit time, else 1980.
+    #[test]
+    fn the_epoch_comes_from_the_environment_then_git_then_a_fixed_time() {
+        let none = Env::from_pairs(Vec::<(String, String)>::new());
+        let set = Env::from_pairs([("SOURCE_DATE_EPOCH", "1700000000")]);
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(
+            Epoch::resolve(&set, outside.path()),
+            Epoch {
+                seconds: 1_700_000_000,
+                source: EpochSource::SourceDateEpoch
+            }
+        );
+        assert_eq!(
+            Epoch::resolve(&none, outside.path()),
+            Epoch {
+                seconds: Epoch::FIXED,
+                source: EpochSource::Fixed
+            }
+        );
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .env("GIT_COMMITTER_DATE", "2024-05-06T07:08:09Z")
+                .env("GIT_AUTHOR_DATE", "2001-01-01T00:00:00Z")
+                .output()
+                .expect("git");
+            assert!(ok.status.success(), "{ok:?}");
+        };
+        git(&["init", "-q"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ]);
+        // The committer's time, not the author's.
+        assert_eq!(
+            Epoch::resolve(&none, repo.path()),
+            Epoch {
+                seconds: 1_714_979_289,
+                source: EpochSource::Commit
+            }
+        );
     }
 
     use proptest::prelude::*;

@@ -133,7 +133,8 @@ impl Hint for Error {
 }
 
 /// Stops the programs run with it: the running one is killed (its caller
-/// gets [`Error::Cancelled`]), and later ones do not start.
+/// gets [`Error::Cancelled`], also when it happened to exit meanwhile), and
+/// later ones do not start.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
 
@@ -578,6 +579,13 @@ impl Child {
         let mut nap = Duration::from_millis(1);
         loop {
             match self.inner.try_wait() {
+                // A program that ended once the run was cancelled (the build
+                // interrupted: then it was most likely killed) did not finish
+                // its work: its caller must not go on as if it had.
+                Ok(Some(_)) if cancel.is_cancelled() => {
+                    self.done = true;
+                    return Err(Stop::Cancelled);
+                }
                 Ok(Some(st)) => {
                     self.done = true;
                     return Ok(st);
@@ -815,7 +823,9 @@ pub fn on_interrupt(cleanup: impl Fn() + Send + Sync + 'static) -> OnInterrupt {
 
 /// The build was interrupted (a signal): start no program any more, kill
 /// every running one with its descendants, and run the registered cleanups.
-/// The caller exits afterwards.
+/// Every wait for a program ends in [`Error::Cancelled`] from now on, so no
+/// thread of the build takes a killed program's end for its result (a
+/// half-made wine prefix for a prepared one). The caller exits afterwards.
 pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     #[cfg(unix)]

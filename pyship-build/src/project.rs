@@ -520,12 +520,22 @@ pub struct Project {
     /// The package declares a version (its own or the workspace's); Cargo's
     /// 0.0.0 for a manifest without one is no version to check or stamp.
     pub cargo_version_declared: bool,
+    /// The pyproject.toml beside the selected package when it is another
+    /// Python project than the app, built by maturin from this crate: the
+    /// crate is a local package of the app (a virtual workspace whose only
+    /// member is the app's Rust core), and its version is that package's own,
+    /// never stamped or checked against the app's.
+    pub cargo_package_of: Option<PathBuf>,
     /// Workspace members whose version follows `[workspace.package].version`,
     /// and all members: (name, version) for keeping Cargo.lock in step.
     pub inheriting_members: Vec<(String, String)>,
     /// Every workspace member's package name.
     #[serde(skip)]
     pub members: Vec<String>,
+    /// Every workspace member's Cargo.toml (a local Python package of the app
+    /// may be one of them: see [`crate::local_deps`]).
+    #[serde(skip)]
+    pub member_manifests: Vec<PathBuf>,
     pub config: Config,
     /// The table as written, before [`RawConfig::resolve`] applied the
     /// defaults (init derives the defaults of another pyproject from it).
@@ -787,6 +797,8 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         }
     }
 
+    let cargo_package_of = local_package_crate(&manifest_path, pyproject.as_ref());
+
     Ok(Project {
         manifest_path,
         config_dir,
@@ -796,8 +808,13 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
         cargo_version: pkg.map_or_else(|| "0.0.0".to_owned(), |p| p.version.to_string()),
         version_inherited,
         cargo_version_declared: own_key.is_some(),
+        cargo_package_of,
         inheriting_members,
         members: members.iter().map(|p| p.name.to_string()).collect(),
+        member_manifests: members
+            .iter()
+            .map(|p| p.manifest_path.clone().into())
+            .collect(),
         config,
         raw_config: raw,
         config_source,
@@ -806,7 +823,25 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     })
 }
 
+/// The pyproject of another Python project than `app` that maturin builds
+/// from the crate at `manifest` (see [`Project::cargo_package_of`]).
+fn local_package_crate(manifest: &Path, app: Option<&Pyproject>) -> Option<PathBuf> {
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let beside = manifest.parent()?.join("pyproject.toml");
+    if !beside.is_file() || app.is_some_and(|a| canon(&a.path) == canon(&beside)) {
+        return None;
+    }
+    let py = Pyproject::read(&beside).ok()?;
+    (py.maturin_manifest().map(|m| canon(&m)) == Some(canon(manifest))).then_some(beside)
+}
+
 impl Project {
+    /// Whether the selected Cargo package's version is the app's: declared,
+    /// and not the crate of a local package ([`Project::cargo_package_of`]).
+    pub fn cargo_version_is_the_apps(&self) -> bool {
+        self.cargo_version_declared && self.cargo_package_of.is_none()
+    }
+
     /// Where `--stamp` writes: every place `--check` compares, so that a
     /// stamp is followed by a passing check. The Python version first (the
     /// pyproject's `[project].version`, or the file a dynamic one is kept
@@ -841,12 +876,27 @@ impl Project {
             lock: lock.exists().then_some(lock),
             packages: self.inheriting_members.clone(),
         };
-        Ok(match python {
-            Some(p) if self.cargo_version_declared => vec![p, cargo],
+        // uv.lock holds a static project version too: kept in step.
+        let uv_lock = match (&self.pyproject, &python) {
+            (Some(py), Some(Target::Pyproject { .. })) => {
+                crate::version::stamp::uv_lock_of(py.dir(), &pep503_name(&py.name)).map(
+                    |(lock, source)| Target::UvLock {
+                        lock,
+                        name: pep503_name(&py.name),
+                        source,
+                    },
+                )
+            }
+            _ => None,
+        };
+        let mut targets = match python {
+            Some(p) if self.cargo_version_is_the_apps() => vec![p, cargo],
             Some(p) => vec![p],
             // No version key: stamping fails naming the key to add.
             None => vec![cargo],
-        })
+        };
+        targets.extend(uv_lock);
+        Ok(targets)
     }
 
     /// Resolve a path written in the pyship table: relative to

@@ -14,10 +14,9 @@ pub mod linux;
 pub mod tkinter;
 pub mod windows;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::context::Context;
 use crate::error::Hint;
@@ -83,20 +82,8 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("could not read {path}")]
-    LockRead {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("could not parse {path}: {message}")]
-    LockParse { path: PathBuf, message: String },
-    #[error("could not write {path}")]
-    LockWrite {
-        path: PathBuf,
-        #[source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    Lock(#[from] crate::pins::Error),
     #[error(transparent)]
     Linux(#[from] linux::Error),
     #[error(transparent)]
@@ -125,12 +112,10 @@ impl Hint for Error {
             Error::Extract { .. } | Error::NotEmbeddable { .. } => Some(
                 "the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry".into(),
             ),
-            Error::LockParse { .. } => Some(
-                "fix pyship.lock or delete it (it is re-created on the next fetch)".into(),
-            ),
+            Error::Lock(e) => e.hint(),
             Error::Linux(e) => e.hint(),
             Error::Tkinter(e) => e.hint(),
-            Error::Pth { source, .. } | Error::LockWrite { source, .. } => source.hint(),
+            Error::Pth { source, .. } => source.hint(),
             _ => None,
         }
     }
@@ -171,82 +156,8 @@ pub fn prefetch(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<()
     }
 }
 
-/// `pyship.lock`: the SHA-256 of every runtime URL fetched, next to the manifest.
-///
-/// Format (TOML, sorted, written atomically):
-///
-/// ```toml
-/// # pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch.
-/// version = 1
-///
-/// [runtimes]
-/// "https://www.python.org/ftp/python/3.11.9/python-3.11.9-embed-amd64.zip" = "009d6bf…"
-/// ```
-///
-/// Commit it: with it, a fresh checkout verifies the same bytes and a cached
-/// copy is used without a request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Lockfile {
-    pub version: u32,
-    #[serde(default)]
-    pub runtimes: BTreeMap<String, String>,
-}
-
-/// File name of the lock, next to the selected package's Cargo.toml.
-pub const LOCK_FILE: &str = "pyship.lock";
-
-impl Lockfile {
-    pub fn path(plan: &Plan) -> PathBuf {
-        plan.project.config_dir.join(LOCK_FILE)
-    }
-
-    /// Read the lock; a missing file is an empty lock.
-    pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self {
-                    version: 1,
-                    ..Self::default()
-                })
-            }
-            Err(source) => {
-                return Err(Error::LockRead {
-                    path: path.to_owned(),
-                    source,
-                })
-            }
-        };
-        toml::from_str(&text).map_err(|e| Error::LockParse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
-    }
-
-    /// The pinned hash of `url`.
-    pub fn get(&self, url: &str) -> Option<&str> {
-        self.runtimes.get(url).map(String::as_str)
-    }
-
-    /// Record `url` → `sha256` and write the file atomically.
-    pub fn record(path: &Path, url: &str, sha256: &str) -> Result<(), Error> {
-        let mut lock = Self::read(path)?;
-        lock.version = 1;
-        lock.runtimes.insert(url.to_owned(), sha256.to_owned());
-        let body = toml::to_string(&lock).map_err(|e| Error::LockParse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        let text = format!(
-            "# pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch.\n# Commit it; cargo-pyship refuses a download that does not match.\n{body}"
-        );
-        crate::fs::atomic_write(path, text.as_bytes()).map_err(|source| Error::LockWrite {
-            path: path.to_owned(),
-            source,
-        })
-    }
-}
+/// `pyship.lock` (where first fetches record their hashes) lives in [`crate::pins`].
+pub use crate::pins::{Lockfile, LOCK_FILE};
 
 /// Where a runtime download comes from, for errors and hints.
 pub(crate) struct Source<'a> {
@@ -379,31 +290,11 @@ pub(crate) fn fetch_pinned(
         .map_err(fetch_err)?;
     let recorded = expected.is_none();
     if recorded {
-        Lockfile::record(&lock_path, url, &got.sha256)?;
+        Lockfile::record(&lock_path, url, &got.sha256, ctx.locked)?;
         ctx.reporter.status(
             "Locked",
             &format!("{url} sha256 {} in {}", got.sha256, lock_path.display()),
         );
     }
     Ok((got, recorded))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lockfile_round_trips_and_keeps_other_urls() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(LOCK_FILE);
-        assert_eq!(Lockfile::read(&p).unwrap().runtimes.len(), 0);
-        Lockfile::record(&p, "https://a/x.zip", "aa").unwrap();
-        Lockfile::record(&p, "https://b/y.zip", "bb").unwrap();
-        let l = Lockfile::read(&p).unwrap();
-        assert_eq!(l.get("https://a/x.zip"), Some("aa"));
-        assert_eq!(l.get("https://b/y.zip"), Some("bb"));
-        let text = fs_err::read_to_string(&p).unwrap();
-        assert!(text.starts_with("# pyship.lock"), "{text}");
-        assert!(text.contains("version = 1"), "{text}");
-    }
 }

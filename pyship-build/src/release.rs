@@ -150,12 +150,19 @@ pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
             .and_then(|_| crate::deb::maintainer(plan))
             .map_err(Error::Deb)?;
     }
-    // So does a runtime that cannot be had (a download, a pin, a host Python).
+    // So does a runtime that cannot be had (a download, a pin, a host Python),
+    // and a lock that is stale, broken, or (`--locked`) would change.
     for &platform in &plan.targets {
         crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
             platform,
             source: e.into(),
         })?;
+        if crate::bundle::pins_early(platform) {
+            crate::pins::for_target(plan, platform, ctx).map_err(|e| Error::Bundle {
+                platform,
+                source: crate::deps::Error::from(e).into(),
+            })?;
+        }
     }
 
     let targets = plan

@@ -120,6 +120,9 @@ pub fn run(
         }
         Platform::Windows => {
             let wine = crate::wine::Wine::with_cache(ctx.env, &ctx.cache)?;
+            if let Some(n) = wine.notice() {
+                ctx.reporter.warn(n);
+            }
             if let Err(e) = wine.add_process_prng(&ctx.cache, ctx.env) {
                 ctx.reporter.warn(&format!(
                     "the wine prefix lacks ProcessPrng ({e}): Rust-built extensions will not load"

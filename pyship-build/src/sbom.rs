@@ -247,23 +247,51 @@ pub struct RuntimeSource {
 pub struct WheelHashes {
     /// Local wheel files by file name (hashed when matched).
     local: BTreeMap<String, PathBuf>,
-    /// Hashes from `#sha256=` link fragments, by file name.
+    /// Hashes from `#sha256=` link fragments or the lock, by file name.
     known: BTreeMap<String, String>,
+    /// Where the lock says each wheel is downloaded from, by file name.
+    urls: BTreeMap<String, String>,
+    /// Wheels this build made from the project's sources (maturin, a
+    /// prebuild): no download to verify, and their bytes hold build paths
+    /// (unstripped symbol tables), so they are named, not hashed.
+    built: Vec<String>,
 }
 
 impl WheelHashes {
     /// Collect what is known for `dists` of `platform`: the project's wheels,
-    /// local `find-links` folders, and (unless offline) `find-links` pages
-    /// and the index's simple pages.
+    /// and the lock's wheel names, hashes and URLs (`pinned`); without pins,
+    /// local `find-links` folders and (unless offline) `find-links` pages and
+    /// the index's simple pages.
     pub fn collect(
         plan: &Plan,
         platform: Platform,
         dists: &[Distribution],
+        pinned: Option<&crate::pins::Pinned>,
         ctx: &Context<'_>,
     ) -> Self {
         let mut me = Self::default();
-        for w in crate::crates::own_wheels(plan, platform) {
+        for w in crate::deps::project_wheels(plan, platform).unwrap_or_default() {
             me.add_local(w);
+        }
+        if let Ok(b) = crate::wheel::planned(plan, platform) {
+            for w in crate::wheel::wheels_in(&b.out_dir).unwrap_or_default() {
+                if let Some(name) = w.file_name().and_then(|n| n.to_str()) {
+                    me.built.push(name.to_owned());
+                }
+            }
+        }
+        if let Some(pinned) = pinned {
+            // The lock names every installed wheel with its hash: nothing to
+            // ask a server, so an offline build writes the same document.
+            for p in &pinned.packages {
+                for w in &p.wheels {
+                    me.known.insert(w.file.clone(), w.sha256.clone());
+                    if let Some(u) = &w.url {
+                        me.urls.insert(w.file.clone(), u.clone());
+                    }
+                }
+            }
+            return me;
         }
         let mut pages = Vec::new();
         for link in &plan.config.find_links {
@@ -336,6 +364,19 @@ impl WheelHashes {
         }
     }
 
+    /// Where the lock says the wheel `file` comes from.
+    pub fn url(&self, file: &str) -> Option<&str> {
+        self.urls.get(file).map(String::as_str)
+    }
+
+    /// The wheel this build made for `d` from the project's sources, if any.
+    pub fn built(&self, d: &Distribution) -> Option<&str> {
+        self.built
+            .iter()
+            .find(|f| wheel_matches(f, d))
+            .map(String::as_str)
+    }
+
     /// The wheel of `d` and its SHA-256, when known.
     pub fn find(&self, d: &Distribution) -> Option<(String, String)> {
         let pick = |names: Vec<&String>| -> Option<String> {
@@ -380,7 +421,7 @@ pub fn link_hashes(html: &str) -> Vec<(String, String)> {
             continue;
         };
         let file = url.rsplit('/').next().unwrap_or(url);
-        let file = percent_decode(file);
+        let file = crate::net::percent_decode(file);
         if file.ends_with(".whl") {
             out.push((file, sha.to_ascii_lowercase()));
         }
@@ -553,9 +594,18 @@ pub fn build(
         c.licenses = licenses_of(d);
         c.properties
             .push(property("pyship:dist-info", &d.dist_info));
-        if let Some((file, sha)) = hashes.find(d) {
+        if let Some(file) = hashes.built(d) {
+            c.properties.push(property("pyship:built-wheel", file));
+        } else if let Some((file, sha)) = hashes.find(d) {
             c.hashes = sha256_hash(&sha);
             c.properties.push(property("pyship:wheel", &file));
+            if let Some(url) = hashes.url(&file) {
+                c.external_references.push(ExternalReference {
+                    kind: "distribution",
+                    url: url.to_owned(),
+                    hashes: sha256_hash(&sha),
+                });
+            }
             wheel_hashes += 1;
         }
         if let Some(home) = d
@@ -724,15 +774,11 @@ pub fn write(
     runtime: &RuntimeSource,
     dists: &[Distribution],
     linked: &crate::crates::Linked,
+    pinned: Option<&crate::pins::Pinned>,
     ctx: &Context<'_>,
 ) -> Result<Written, Error> {
-    let hashes = WheelHashes::collect(plan, platform, dists, ctx);
-    let timestamp = ctx.env.source_date_epoch().unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
+    let hashes = WheelHashes::collect(plan, platform, dists, pinned, ctx);
+    let timestamp = plan.epoch.seconds;
     let (bom, written) = build(plan, platform, runtime, dists, linked, &hashes, timestamp)?;
     let mut text = serde_json::to_string_pretty(&bom).expect("the SBOM serializes");
     text.push('\n');
@@ -747,28 +793,6 @@ pub fn write(
         source,
     })?;
     Ok(written)
-}
-
-/// Decode `%XX` escapes (invalid ones are kept as written).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

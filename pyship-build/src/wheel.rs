@@ -80,11 +80,33 @@ pub struct TargetBuild {
     pub working_dir: PathBuf,
     /// The maturin build of the project's own wheel, when it is a maturin project.
     pub maturin: Option<MaturinBuild>,
+    /// The app's local packages ([`crate::local_deps`]), each built from
+    /// its sources into `out_dir` too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub local: Vec<LocalBuild>,
+}
+
+/// The build of one local package of the app.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LocalBuild {
+    /// Its `[project].name`.
+    pub name: String,
+    /// Its folder (where the build runs).
+    pub project_dir: PathBuf,
+    /// maturin's build, for a maturin project; `None`: a pure-Python
+    /// project, built with `uv build --wheel` (any PEP 517 backend).
+    pub maturin: Option<MaturinBuild>,
 }
 
 /// `maturin build` for one target.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MaturinBuild {
+    /// The Python project maturin builds (`[project].name`).
+    #[serde(skip)]
+    pub name: String,
+    /// The Cargo.toml maturin builds.
+    #[serde(skip)]
+    pub manifest: PathBuf,
     /// Where maturin runs (the pyproject's folder).
     pub project_dir: PathBuf,
     /// maturin's arguments (after the program).
@@ -246,47 +268,22 @@ pub fn planned(plan: &Plan, platform: Platform) -> Result<TargetBuild, Error> {
     let out_dir = plan.work_dir.join("wheels").join(platform.key());
     let py = plan.pyproject();
     let maturin = if py.is_maturin() {
-        let mut args: Vec<String> = vec![
-            "build".into(),
-            "--release".into(),
-            "--target".into(),
-            triple.clone(),
-        ];
-        let mut compatibility = None;
-        let mut zig = false;
-        match platform {
-            Platform::Windows => {
-                // Cross builds use maturin's bundled sysconfig for this X.Y
-                // (abi3 crates ignore it).
-                args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
-            }
-            Platform::Linux => {
-                let p = &plan.config.linux.platform;
-                let (x, y) = manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
-                    platform: p.clone(),
-                })?;
-                let tag = format!("manylinux_{x}_{y}");
-                args.extend(["--compatibility".into(), tag.clone()]);
-                compatibility = Some(tag);
-                zig = host_glibc().is_none_or(|h| h > (x, y));
-                if zig {
-                    args.push("--zig".into());
-                }
-                if which::which(format!("python{}", plan.python.xy)).is_ok() {
-                    args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
-                }
-            }
-        }
-        args.extend(["--out".into(), out_dir.display().to_string()]);
-        Some(MaturinBuild {
-            project_dir: py.dir().to_owned(),
-            args,
-            compatibility,
-            zig,
-        })
+        Some(maturin_build(plan, platform, py, &triple, &out_dir)?)
     } else {
         None
     };
+    let mut local = Vec::new();
+    for l in &plan.local_packages {
+        local.push(LocalBuild {
+            name: l.name.clone(),
+            project_dir: l.dir().to_owned(),
+            maturin: l
+                .pyproject
+                .is_maturin()
+                .then(|| maturin_build(plan, platform, &l.pyproject, &triple, &out_dir))
+                .transpose()?,
+        });
+    }
     Ok(TargetBuild {
         platform,
         triple,
@@ -294,6 +291,70 @@ pub fn planned(plan: &Plan, platform: Platform) -> Result<TargetBuild, Error> {
         prebuild: settings.prebuild,
         working_dir: plan.project.config_dir.clone(),
         maturin,
+        local,
+    })
+}
+
+/// maturin's build of the project `py` for `platform`, into `out_dir`.
+fn maturin_build(
+    plan: &Plan,
+    platform: Platform,
+    py: &crate::project::Pyproject,
+    triple: &str,
+    out_dir: &Path,
+) -> Result<MaturinBuild, Error> {
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--release".into(),
+        "--target".into(),
+        triple.to_owned(),
+    ];
+    let mut compatibility = None;
+    let mut zig = false;
+    match platform {
+        Platform::Windows => {
+            // Cross builds use maturin's bundled sysconfig for this X.Y
+            // (abi3 crates ignore it).
+            args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
+        }
+        Platform::Linux => {
+            let p = &plan.config.linux.platform;
+            let (x, y) = manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
+                platform: p.clone(),
+            })?;
+            let tag = format!("manylinux_{x}_{y}");
+            args.extend(["--compatibility".into(), tag.clone()]);
+            compatibility = Some(tag);
+            zig = host_glibc().is_none_or(|h| h > (x, y));
+            if zig {
+                args.push("--zig".into());
+            }
+            if which::which(format!("python{}", plan.python.xy)).is_ok() {
+                args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
+            }
+        }
+    }
+    if plan.config.strip.debug_symbols {
+        // Linked without a symbol table: the bundle strips symbols anyway, and
+        // a MinGW extension's table names the Cargo target folder (the import
+        // library's path), which would make its bytes depend on where it was
+        // built (`strip --strip-unneeded` keeps those names).
+        args.push("--strip".into());
+    }
+    args.extend(["--out".into(), out_dir.display().to_string()]);
+    let manifest = if std::ptr::eq(py, plan.pyproject()) {
+        maturin_manifest(plan)
+    } else {
+        py.maturin_manifest()
+            .unwrap_or_else(|| py.dir().join("Cargo.toml"))
+    };
+    Ok(MaturinBuild {
+        name: py.name.clone(),
+        manifest,
+        project_dir: py.dir().to_owned(),
+        args,
+        compatibility,
+        zig,
     })
 }
 
@@ -404,24 +465,32 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
         let provided = crate::deps::project_wheels(plan, platform)?;
         crate::deps::check_own_wheels(plan, &provided)?;
         let b = planned(plan, platform)?;
-        let Some(m) = &b.maturin else { continue };
-        let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
-        CARGO.find(ctx.env)?;
-        rust_target_installed(&b.triple, &m.project_dir)?;
-        if platform == Platform::Windows && b.triple.ends_with("windows-gnu") {
-            MINGW_GCC.find(ctx.env)?;
-            MINGW_DLLTOOL.find(ctx.env)?;
+        let builds = b
+            .maturin
+            .iter()
+            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
+        for m in builds {
+            let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
+            CARGO.find(ctx.env)?;
+            rust_target_installed(&b.triple, &m.project_dir)?;
+            if platform == Platform::Windows && b.triple.ends_with("windows-gnu") {
+                MINGW_GCC.find(ctx.env)?;
+                MINGW_DLLTOOL.find(ctx.env)?;
+            }
+            if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
+                let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
+                let host = host_glibc()
+                    .map(|(a, b)| format!("{a}.{b}"))
+                    .unwrap_or_else(|| "unknown".into());
+                return Err(Error::NoZig {
+                    platform: plan.config.linux.platform.clone(),
+                    want: format!("{x}.{y}"),
+                    host,
+                });
+            }
         }
-        if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
-            let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
-            let host = host_glibc()
-                .map(|(a, b)| format!("{a}.{b}"))
-                .unwrap_or_else(|| "unknown".into());
-            return Err(Error::NoZig {
-                platform: plan.config.linux.platform.clone(),
-                want: format!("{x}.{y}"),
-                host,
-            });
+        if !b.local.iter().all(|l| l.maturin.is_some()) {
+            tools::UV.find(ctx.env)?;
         }
     }
     Ok(())
@@ -533,6 +602,8 @@ pub fn prebuild_env(plan: &Plan, build: &TargetBuild) -> BTreeMap<&'static str, 
         ("PYSHIP_PYTHON_VERSION", plan.python.full.clone()),
         ("PYSHIP_VERSION", plan.version.version.pep440()),
         ("PYSHIP_OUT_DIR", build.out_dir.display().to_string()),
+        // The build's epoch, so what the prebuild makes can be reproduced.
+        (crate::env::SOURCE_DATE_EPOCH, plan.epoch.value()),
     ])
 }
 
@@ -557,9 +628,19 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, 
     if let Some(m) = &b.maturin {
         check_version(plan)?;
         let t = Instant::now();
-        cached = maturin(plan, &b, m, ctx)?;
+        cached = maturin(plan, &b, m, true, ctx)?;
         if !cached {
             build_seconds = t.elapsed().as_secs_f64();
+        }
+    }
+    for l in &b.local {
+        let t = Instant::now();
+        let hit = match &l.maturin {
+            Some(m) => maturin(plan, &b, m, false, ctx)?,
+            None => python_wheel(plan, &b, l, ctx)?,
+        };
+        if !hit {
+            build_seconds += t.elapsed().as_secs_f64();
         }
     }
     let wheels = wheels_in(&b.out_dir)?;
@@ -632,12 +713,24 @@ pub fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(v)
 }
 
-/// Build (or take from the cache) the maturin wheel into `b.out_dir`.
+/// The Cargo workspace root of `manifest` (`cargo metadata`), else its folder.
+fn cargo_workspace_root(manifest: &Path) -> PathBuf {
+    cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .exec()
+        .map(|m| m.workspace_root.into_std_path_buf())
+        .unwrap_or_else(|_| manifest.parent().unwrap_or(Path::new(".")).to_owned())
+}
+
+/// Build (or take from the cache) the maturin wheel of `m` into `b.out_dir`:
+/// the app's own (`own`, at the release version) or a local package's.
 /// Returns whether it came from the cache.
 fn maturin(
     plan: &Plan,
     b: &TargetBuild,
     m: &MaturinBuild,
+    own: bool,
     ctx: &Context<'_>,
 ) -> Result<bool, Error> {
     let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
@@ -660,19 +753,32 @@ fn maturin(
         .iter()
         .take_while(|a| a.as_str() != "--out")
         .collect();
+    let roots = if own {
+        vec![m.project_dir.clone(), plan.project.workspace_root.clone()]
+    } else {
+        vec![m.project_dir.clone(), cargo_workspace_root(&m.manifest)]
+    };
     let key = input_key(
         plan,
+        &roots,
         &[
             format!("{args_key:?}"),
             maturin.version(),
             rustc,
-            plan.version.version.pep440(),
+            // A local package keeps its own version (in its sources).
+            if own {
+                plan.version.version.pep440()
+            } else {
+                String::new()
+            },
             std::env::var("RUSTFLAGS").unwrap_or_default(),
             libs_key,
+            // maturin stamps the wheel's entries and its SBOM with it.
+            plan.epoch.value(),
         ],
     )?;
     let entry = ctx.cache.bucket(BUCKET).join(&key);
-    let what = format!("{} wheel for {}", plan.pyproject().name, b.triple);
+    let what = format!("{} wheel for {}", m.name, b.triple);
     if entry.is_dir() {
         let cached = wheels_in(&entry)?;
         if !cached.is_empty() {
@@ -705,8 +811,15 @@ fn maturin(
         args[i + 1] = staging.path().display().to_string();
     }
     let mut cmd = maturin.command(&args);
-    cmd.current_dir(&m.project_dir).timeout(process::BUILD);
-    if b.platform == Platform::Windows && user_libs.is_none() && abi3(plan, &b.triple) {
+    cmd.current_dir(&m.project_dir)
+        .timeout(process::BUILD)
+        // maturin stamps the wheel's entries and its SBOM with it, and the
+        // linker the PE header of a Windows extension.
+        .env(crate::env::SOURCE_DATE_EPOCH, plan.epoch.value());
+    if ctx.offline {
+        cmd.arg("--offline");
+    }
+    if b.platform == Platform::Windows && user_libs.is_none() && abi3(&m.manifest, &b.triple) {
         if let Some(dir) = import_libs(&b.triple, &plan.python.xy, ctx) {
             cmd.env(PYO3_CROSS_LIB_DIR, dir);
         }
@@ -731,6 +844,14 @@ fn maturin(
         });
     }
     for w in &built {
+        if normalize_wheel(w, &roots)? {
+            ctx.reporter.debug(&format!(
+                "{}: build paths in its SBOM made relative",
+                w.display()
+            ));
+        }
+    }
+    for w in &built {
         let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
         fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
     }
@@ -746,6 +867,268 @@ fn maturin(
     Ok(false)
 }
 
+/// Make a wheel maturin built independent of where the project was checked
+/// out: the Rust SBOM maturin writes into `*.dist-info/sboms/` names each
+/// local crate by its absolute path (`path+file:///home/me/proj/crates/x#0.2.0`).
+/// Each `file://{root}` of `roots` becomes a path relative to that root
+/// (`path+file:crates/x#0.2.0`), and the wheel's `RECORD` gets the file's new
+/// hash and size. Entries keep their order, times and compression; a wheel
+/// without such paths is left untouched. Returns whether it was rewritten.
+pub fn normalize_wheel(wheel: &Path, roots: &[PathBuf]) -> Result<bool, Error> {
+    use std::io::{Read, Write};
+    let io = |source: std::io::Error| Error::Io {
+        path: wheel.to_owned(),
+        source,
+    };
+    let zip_err = |e: zip::result::ZipError| io(std::io::Error::other(e));
+    let mut prefixes: Vec<String> = Vec::new();
+    for r in roots {
+        for p in [
+            r.clone(),
+            fs_err::canonicalize(r).unwrap_or_else(|_| r.clone()),
+        ] {
+            let p = p.to_string_lossy().trim_end_matches('/').to_owned();
+            if !p.is_empty() && !prefixes.contains(&p) {
+                prefixes.push(p);
+            }
+        }
+    }
+    // Shortest first: paths are made relative to the outermost root (the
+    // Cargo workspace, not a pyproject folder inside it).
+    prefixes.sort_by_key(|p| p.len());
+    let relative = |text: &str| -> String {
+        let mut out = text.to_owned();
+        for p in &prefixes {
+            out = out
+                .replace(&format!("file://{p}/"), "file:")
+                .replace(&format!("file://{p}#"), "file:.#")
+                .replace(&format!("file://{p}\""), "file:.\"");
+        }
+        out
+    };
+    let mut archive =
+        zip::ZipArchive::new(fs_err::File::open(wheel).map_err(io)?).map_err(zip_err)?;
+    let mut changed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut record_name = None;
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).map_err(zip_err)?;
+        let name = f.name().map_err(zip_err)?.into_owned();
+        let Some((dist_info, rest)) = name.split_once(".dist-info/") else {
+            continue;
+        };
+        if rest == "RECORD" && !dist_info.contains('/') {
+            record_name = Some(name.clone());
+        }
+        if rest.starts_with("sboms/") && name.ends_with(".json") {
+            let mut text = String::new();
+            if f.read_to_string(&mut text).is_err() {
+                continue;
+            }
+            let new = relative(&text);
+            if new != text {
+                changed.insert(name, new.into_bytes());
+            }
+        }
+    }
+    let Some(record_name) = record_name.filter(|_| !changed.is_empty()) else {
+        return Ok(false);
+    };
+    let mut record = String::new();
+    archive
+        .by_name(&record_name)
+        .map_err(zip_err)?
+        .read_to_string(&mut record)
+        .map_err(io)?;
+    let record: String = record
+        .split_inclusive('\n')
+        .map(|line| {
+            let path = line.split(',').next().unwrap_or("");
+            match changed.get(path) {
+                Some(bytes) => {
+                    use base64::Engine;
+                    use sha2::{Digest, Sha256};
+                    let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .encode(Sha256::digest(bytes));
+                    let end = if line.ends_with("\r\n") {
+                        "\r\n"
+                    } else if line.ends_with('\n') {
+                        "\n"
+                    } else {
+                        ""
+                    };
+                    format!("{path},sha256={hash},{}{end}", bytes.len())
+                }
+                None => line.to_owned(),
+            }
+        })
+        .collect();
+    changed.insert(record_name, record.into_bytes());
+    let tmp =
+        tempfile::NamedTempFile::new_in(wheel.parent().unwrap_or(Path::new("."))).map_err(io)?;
+    let mut out = zip::ZipWriter::new(tmp.reopen().map_err(io)?);
+    for i in 0..archive.len() {
+        let f = archive.by_index_raw(i).map_err(zip_err)?;
+        let name = f.name().map_err(zip_err)?.into_owned();
+        match changed.get(&name) {
+            Some(bytes) => {
+                let mut opts =
+                    zip::write::SimpleFileOptions::default().compression_method(f.compression());
+                if let Some(t) = f.last_modified() {
+                    opts = opts.last_modified_time(t);
+                }
+                if let Some(mode) = f.unix_mode() {
+                    opts = opts.unix_permissions(mode);
+                }
+                drop(f);
+                out.start_file(name, opts).map_err(zip_err)?;
+                out.write_all(bytes).map_err(io)?;
+            }
+            None => out.raw_copy_file(f).map_err(zip_err)?,
+        }
+    }
+    out.finish().map_err(zip_err)?;
+    tmp.persist(wheel).map_err(|e| io(e.error))?;
+    Ok(true)
+}
+
+/// `uv build --wheel` of the pure-Python local package `l` (any PEP 517
+/// backend) into `b.out_dir`, cached by its sources like a maturin wheel.
+/// Returns whether it came from the cache.
+fn python_wheel(
+    plan: &Plan,
+    b: &TargetBuild,
+    l: &LocalBuild,
+    ctx: &Context<'_>,
+) -> Result<bool, Error> {
+    let uv_version = tools::UV
+        .find(ctx.env)
+        .ok()
+        .and_then(|uv| {
+            let mut c = Command::new(uv);
+            c.arg("--version").timeout(process::QUICK);
+            c.run().ok()
+        })
+        .map(|o| o.stdout.trim().to_owned())
+        .unwrap_or_default();
+    let key = input_key(
+        plan,
+        std::slice::from_ref(&l.project_dir),
+        &["uv build --wheel".into(), uv_version, plan.epoch.value()],
+    )?;
+    let entry = ctx.cache.bucket(BUCKET).join(&key);
+    let what = format!("{} wheel (pure Python)", l.name);
+    if let Some(cached) = wheels_in(&entry).ok().filter(|w| !w.is_empty()) {
+        ctx.reporter.status("Fresh", &what);
+        for w in cached {
+            let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+            fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+        }
+        return Ok(true);
+    }
+    ctx.reporter
+        .status("Building", &format!("{what} (uv build)"));
+    let staging = ctx.cache.staging(BUCKET).map_err(|source| Error::Io {
+        path: ctx.cache.incoming(BUCKET),
+        source,
+    })?;
+    let mut cmd = Command::new(tools::UV.find(ctx.env)?);
+    if let Some(dir) = crate::pins::uv_cache_dir(ctx) {
+        cmd.env("UV_CACHE_DIR", dir);
+    }
+    cmd.args(["build", "--wheel", "--color", "never", "--no-progress"])
+        .arg("--out-dir")
+        .arg(staging.path())
+        .arg(&l.project_dir)
+        .env(crate::env::SOURCE_DATE_EPOCH, plan.epoch.value())
+        .timeout(process::BUILD);
+    if ctx.offline {
+        cmd.arg("--offline");
+    }
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    if !out.success() {
+        return Err(Error::Build {
+            triple: format!("{} (uv build)", l.name),
+            status: out.status.to_string(),
+            command: out.command.clone(),
+            output: out.tail(),
+        });
+    }
+    let built = wheels_in(staging.path())?;
+    if built.is_empty() {
+        return Err(Error::NoWheel {
+            dir: staging.path().to_owned(),
+        });
+    }
+    for w in &built {
+        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+    }
+    let staged = staging.keep();
+    if entry.is_dir() {
+        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
+    }
+    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
+        path: entry.clone(),
+        source,
+    })?;
+    Ok(false)
+}
+
+/// What an offline build of the project's own and local wheels needs from
+/// the network, fetched now (`cargo pyship fetch`): every crate of each
+/// Cargo manifest maturin builds (`cargo fetch`, into cargo's own cache), and
+/// maturin itself when it runs through `uv tool run`. Returns the manifests.
+pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>, Error> {
+    let mut manifests: Vec<PathBuf> = Vec::new();
+    let mut zig = false;
+    for &platform in &plan.targets {
+        let b = planned(plan, platform)?;
+        let builds = b
+            .maturin
+            .iter()
+            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
+        for m in builds {
+            zig |= m.zig;
+            if !manifests.contains(&m.manifest) {
+                manifests.push(m.manifest.clone());
+            }
+        }
+    }
+    if manifests.is_empty() {
+        return Ok(manifests);
+    }
+    let cargo = CARGO.find(ctx.env)?;
+    for m in &manifests {
+        ctx.reporter
+            .status("Fetching", &format!("crates of {}", m.display()));
+        let mut cmd = Command::new(&cargo);
+        cmd.arg("fetch")
+            .arg("--manifest-path")
+            .arg(m)
+            .timeout(process::BUILD);
+        if ctx.locked {
+            cmd.arg("--locked");
+        }
+        let out = cmd.output()?;
+        if !out.success() {
+            return Err(Error::Build {
+                triple: format!("every target (cargo fetch of {})", m.display()),
+                status: out.status.to_string(),
+                command: out.command.clone(),
+                output: out.tail(),
+            });
+        }
+    }
+    let maturin = MaturinCommand::find(ctx, zig, plan.pyproject().dir())?;
+    if maturin.through_uv() {
+        ctx.reporter
+            .status("Fetching", &format!("{MATURIN_REQUIREMENT} (uv tool)"));
+    }
+    maturin.version();
+    Ok(manifests)
+}
+
 /// Where PyO3 looks for the target's Python libraries when cross-building.
 const PYO3_CROSS_LIB_DIR: &str = "PYO3_CROSS_LIB_DIR";
 /// Cache bucket of generated Windows import libraries.
@@ -757,10 +1140,10 @@ const IMPLIB_BUCKET: &str = "pyo3-implib-v0";
 /// version-specific build maturin makes `python3XY.dll`'s import library
 /// itself, and with `PYO3_CROSS_LIB_DIR` set it would look there for a Unix
 /// `_sysconfigdata*.py` instead and fail.
-fn abi3(plan: &Plan, triple: &str) -> bool {
+fn abi3(manifest: &Path, triple: &str) -> bool {
     let mut metadata = cargo_metadata::MetadataCommand::new();
     metadata
-        .manifest_path(maturin_manifest(plan))
+        .manifest_path(manifest)
         .other_options(vec!["--filter-platform".to_owned(), triple.to_owned()]);
     let mut cmd = Command::from_std(metadata.cargo_command());
     cmd.timeout(process::STEP);
@@ -820,16 +1203,13 @@ fn import_libs(triple: &str, xy: &str, ctx: &Context<'_>) -> Option<PathBuf> {
     Some(dir)
 }
 
-/// SHA-256 over `salt` and every source file of the project (the pyproject's
-/// folder and the Cargo workspace), by relative path and content. Build
+/// SHA-256 over `salt` and every source file under `roots` (a pyproject's
+/// folder and its Cargo workspace), by relative path and content. Build
 /// outputs, VCS data, virtualenvs and caches are left out.
-fn input_key(plan: &Plan, salt: &[String]) -> Result<String, Error> {
+fn input_key(plan: &Plan, roots: &[PathBuf], salt: &[String]) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let mut roots = vec![
-        canon(plan.pyproject().dir()),
-        canon(&plan.project.workspace_root),
-    ];
+    let mut roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
     roots.sort();
     roots.dedup();
     // `.cargo/` (its config.toml sets flags and linkers) is read by the
@@ -968,5 +1348,71 @@ mod tests {
         assert_eq!(manylinux_glibc("x86_64-unknown-linux-gnu"), Some((2, 17)));
         assert_eq!(manylinux_glibc("x86_64-unknown-linux-musl"), None);
         assert_eq!(manylinux_glibc("linux_x86_64"), None);
+    }
+
+    /// maturin's Rust SBOM names local crates by absolute path: the wheel is
+    /// rewritten with paths relative to the workspace, RECORD in step, every
+    /// other entry byte for byte; the same wheel built elsewhere becomes the
+    /// same bytes.
+    #[test]
+    fn wheel_sboms_lose_the_checkout_path() {
+        use std::io::{Read, Write};
+        let make = |root: &str, dir: &Path| -> PathBuf {
+            let sbom = format!(
+                "{{\"bom-ref\": \"path+file://{root}/crates/core#0.2.0\", \"ref\": \"path+file://{root}#0.2.0\"}}"
+            );
+            let path = dir.join("app-0.2.0-cp39-abi3-win_amd64.whl");
+            let mut w = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
+            let t = zip::DateTime::from_date_and_time(2023, 11, 14, 22, 13, 20).unwrap();
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .last_modified_time(t);
+            let files: Vec<(&str, String)> = vec![
+                ("app/_native.pyd", "MZ binary".into()),
+                ("app-0.2.0.dist-info/sboms/core.cyclonedx.json", sbom),
+                (
+                    "app-0.2.0.dist-info/RECORD",
+                    "app/_native.pyd,sha256=x,9\napp-0.2.0.dist-info/sboms/core.cyclonedx.json,sha256=old,1\napp-0.2.0.dist-info/RECORD,,\n".into(),
+                ),
+            ];
+            for (name, body) in files {
+                w.start_file(name, opts).unwrap();
+                w.write_all(body.as_bytes()).unwrap();
+            }
+            w.finish().unwrap();
+            path
+        };
+        let read = |p: &Path, name: &str| {
+            let mut z = zip::ZipArchive::new(fs_err::File::open(p).unwrap()).unwrap();
+            let mut s = String::new();
+            z.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+            s
+        };
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let wa = make("/tmp/one/proj", a.path());
+        let wb = make("/srv/ci/builds/x/proj", b.path());
+        assert!(normalize_wheel(&wa, &[PathBuf::from("/tmp/one/proj")]).unwrap());
+        assert!(normalize_wheel(&wb, &[PathBuf::from("/srv/ci/builds/x/proj/")]).unwrap());
+        let sbom = read(&wa, "app-0.2.0.dist-info/sboms/core.cyclonedx.json");
+        assert_eq!(
+            sbom,
+            "{\"bom-ref\": \"path+file:crates/core#0.2.0\", \"ref\": \"path+file:.#0.2.0\"}"
+        );
+        let record = read(&wa, "app-0.2.0.dist-info/RECORD");
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(sbom.as_bytes()));
+        assert_eq!(
+            record,
+            format!("app/_native.pyd,sha256=x,9\napp-0.2.0.dist-info/sboms/core.cyclonedx.json,sha256={hash},{}\napp-0.2.0.dist-info/RECORD,,\n", sbom.len())
+        );
+        assert_eq!(read(&wa, "app/_native.pyd"), "MZ binary");
+        assert_eq!(fs_err::read(&wa).unwrap(), fs_err::read(&wb).unwrap());
+        // Nothing left to rewrite: untouched.
+        let before = fs_err::read(&wa).unwrap();
+        assert!(!normalize_wheel(&wa, &[PathBuf::from("/tmp/one/proj")]).unwrap());
+        assert_eq!(fs_err::read(&wa).unwrap(), before);
     }
 }

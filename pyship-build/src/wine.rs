@@ -24,12 +24,20 @@
 //! (`wine-prefix-v0/{key}`), keyed by `wine --version` and the replacement
 //! DLL's source, and gives each build a private copy of it: wine's binaries
 //! are hard links to the cached ones (made read-only, so a write through a
-//! link fails instead of changing the cache), everything else (the registry,
-//! ini files) is copied. A new wine version means a new key: the old prefix
-//! is removed and a new one prepared. Preparing takes an exclusive lock on
-//! `{key}.lock` and renames the finished prefix into place; copying holds the
-//! lock shared, so two builds at once never see half a prefix nor remove one
-//! that is being copied.
+//! link fails instead of changing the cache, except for root), everything
+//! else (the registry, ini files) is copied. A new wine version means a new
+//! key: the old prefix is removed and a new one prepared. Preparing takes an
+//! exclusive lock on `{key}.lock`; copying holds the lock shared, so two
+//! builds at once never see half a prefix nor remove one that is being
+//! copied.
+//!
+//! A prepared prefix is visible only whole: it is made in a staging folder,
+//! kept only once `wineboot` succeeded and a program ran in it, flushed to
+//! disk, given its list of files ([`PREPARED_LIST`], written last) and
+//! renamed into place. A folder without the list is never used (it is
+//! replaced); a prefix is removed by renaming it out of the bucket first; a
+//! copy checks the files it copies against the list, and a prefix changed
+//! since it was made is replaced, not used.
 //!
 //! Wine 8's `bcryptprimitives.dll` lacks `ProcessPrng`, which Rust-built
 //! extension modules (PyO3 crates, pydantic-core, watchfiles) import, so they
@@ -118,6 +126,9 @@ pub struct Wine {
     /// For a private prefix: what an interrupted build does with it (kills
     /// its detached programs, removes an owned prefix).
     _on_interrupt: Option<process::OnInterrupt>,
+    /// Why the cached prefix this one copies was replaced while getting it,
+    /// if it was ([`Wine::notice`]).
+    notice: Option<String>,
 }
 
 /// The programs this process started for a private prefix.
@@ -324,9 +335,18 @@ impl Wine {
         }
         let version = wine_version(&wine)?;
         let shim = process_prng_dll(cache, env).ok();
-        let prepared = prepare_cached(&wine, cache, &version, shim.as_deref())?;
+        let prepared = prepare_cached(&wine, cache, &version, wants_shim(env), shim.as_deref())?;
         let prefix = prepared.copy.path().to_path_buf();
-        Ok(Self::private(wine, prefix, Some(prepared.copy)))
+        let mut me = Self::private(wine, prefix, Some(prepared.copy));
+        me.notice = prepared.notice;
+        Ok(me)
+    }
+
+    /// What the build should tell its user about the cached prefix: that it
+    /// was found unfinished or changed since it was made, and replaced by a
+    /// new one (which is why this build took longer).
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// [`Wine::with_cache`], with its session started: wine's services, which
@@ -387,6 +407,7 @@ impl Wine {
             }),
             cancel: Cancel::default(),
             _on_interrupt: Some(on_interrupt),
+            notice: None,
         }
     }
 
@@ -409,27 +430,59 @@ impl Wine {
             started: std::sync::Mutex::default(),
             cancel: Cancel::default(),
             _on_interrupt: None,
+            notice: None,
         }))
     }
 
-    /// `wineboot -i` in this (empty) prefix.
-    /// The prefix is stopped (its registry written) when wineboot exits: the
-    /// services wineboot starts inherit its output pipes and hold them open
-    /// until they stop, so the pipes are read to their end only after that.
+    /// `wineboot -i` in this (empty) prefix, which is stopped afterwards.
     fn boot(&self) -> Result<(), Error> {
         let mut cmd = self.command("wineboot");
         cmd.arg("-i")
             .timeout(Duration::from_secs(180))
             .cancel(&self.cancel);
+        let out = self.output_then_stop(cmd)?;
+        if !out.success() || !self.prefix.join("drive_c/windows/system32").is_dir() {
+            return Err(Error::Prefix {
+                path: self.prefix.clone(),
+                message: format!(
+                    "`wineboot -i` failed ({}): {}",
+                    out.status,
+                    out.stderr.trim().chars().take(2000).collect::<String>()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Run `cmd` and stop the prefix (its registry is then written) once
+    /// it exited: the services it started inherit its output pipes and hold
+    /// them open until they stop, so the pipes are read to their end only
+    /// after that.
+    fn output_then_stop(&self, cmd: Command) -> Result<Output, Error> {
         let out = cmd.output_then(|| self.stop());
         if out.is_err() {
             self.stop();
         }
-        let out = out?;
-        if !self.prefix.join("drive_c/windows/system32").is_dir() {
+        Ok(out?)
+    }
+
+    /// Run `cmd.exe /c echo` in this prefix and stop it: an error unless the
+    /// program ran and printed.
+    fn check_runs(&self) -> Result<(), Error> {
+        const SAID: &str = "pyship-prefix-runs";
+        let mut cmd = self.command("cmd.exe");
+        cmd.args(["/c", "echo", SAID])
+            .timeout(Duration::from_secs(180))
+            .cancel(&self.cancel);
+        let out = self.output_then_stop(cmd)?;
+        if !out.success() || !out.stdout.contains(SAID) {
             return Err(Error::Prefix {
                 path: self.prefix.clone(),
-                message: out.stderr.trim().chars().take(2000).collect(),
+                message: format!(
+                    "no program runs in the new prefix: `wine cmd.exe` {}: {}",
+                    out.status,
+                    out.combined().trim().chars().take(2000).collect::<String>()
+                ),
             });
         }
         Ok(())
@@ -591,6 +644,15 @@ pub fn prefix_key(wine_version: &str, with_shim: bool) -> String {
     hex::encode(h.finalize())[..32].to_owned()
 }
 
+/// Whether a prepared prefix gets the `ProcessPrng` replacement: when the
+/// compiler is there. Decided the same way wherever a build asks for the
+/// prefix, so that it finds the one it prepared (whether the compiling
+/// itself succeeds does not change the key: a prefix without the DLL is
+/// given it in its copies, see [`Wine::add_process_prng`]).
+fn wants_shim(env: &Env) -> bool {
+    tools::MINGW_GCC.find(env).is_ok()
+}
+
 /// A private copy of the cached prefix, and whether this call prepared it.
 #[derive(Debug)]
 pub struct CachedPrefix {
@@ -600,65 +662,116 @@ pub struct CachedPrefix {
     pub prepared: PathBuf,
     /// Whether the prepared prefix was made by this call (`wineboot` ran).
     pub booted: bool,
+    /// Set when this call found the cached prefix unfinished or changed
+    /// and replaced it: what to tell the user.
+    pub notice: Option<String>,
+}
+
+/// What [`ensure_prepared`] found and did.
+#[derive(Debug)]
+pub struct Ensured {
+    /// The prepared prefix's folder.
+    pub path: PathBuf,
+    /// Whether this call prepared it (`wineboot` ran).
+    pub booted: bool,
+    /// Set when a folder of the key's name that was no prepared prefix was
+    /// replaced: what to tell the user.
+    pub notice: Option<String>,
+}
+
+/// The line telling that the cached prefix at `path` was replaced, and why.
+fn replaced_notice(path: &Path, why: &str) -> String {
+    format!(
+        "the cached wine prefix {} {why}; a new one was prepared in its place",
+        path.display()
+    )
 }
 
 /// The prefix for `wine_version` prepared in `cache` (made when missing, with
-/// `shim` as its `bcryptprimitives.dll` when given), and a private copy of it.
-/// Prepared prefixes of other keys (another wine version) are removed.
+/// `shim` as its `bcryptprimitives.dll` when given; `with_shim` picks the
+/// key, see [`ensure_prepared`]), and a private copy of it. Prepared
+/// prefixes of other keys (another wine version) are removed. A prepared
+/// prefix whose files no longer match its list (changed since it was made)
+/// is replaced by a new one.
 pub fn prepare_cached(
     wine: &Path,
     cache: &Cache,
     wine_version: &str,
+    with_shim: bool,
     shim: Option<&Path>,
 ) -> Result<CachedPrefix, Error> {
     let bucket = cache.bucket(PREFIX_BUCKET);
     let mut booted = false;
+    let mut notice = None;
     // A build for another wine version may remove the prefix between the
-    // two locks: then prepare it again.
+    // two locks, or the copy finds it damaged: then prepare it again.
     for _ in 0..3 {
-        let (prepared, b) = ensure_prepared(
+        let ensured = ensure_prepared(
             wine,
             cache,
             wine_version,
-            shim.is_some(),
+            with_shim,
             || shim.map(Path::to_owned),
             &Cancel::default(),
         )?;
-        booted |= b;
+        let prepared = ensured.path;
+        booted |= ensured.booted;
+        notice = notice.or(ensured.notice);
         let key = prepared
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let (lock, lock_path) = open_lock(&bucket, &key)?;
         lock.file().lock_shared().map_err(cache_err(&lock_path))?;
-        if !prepared.join("drive_c").is_dir() {
+        let Some(listed) = prepared_listing(&prepared) else {
             let _ = lock.file().unlock();
             continue;
-        }
+        };
         let copy = cache
             .staging(PREFIX_BUCKET)
             .map_err(cache_err(&cache.incoming(PREFIX_BUCKET)))?;
-        link_copy(&prepared, copy.path()).map_err(cache_err(copy.path()))?;
+        let found = link_copy(&prepared, copy.path()).map_err(cache_err(copy.path()))?;
+        if found == listed {
+            let _ = lock.file().unlock();
+            return Ok(CachedPrefix {
+                copy,
+                prepared,
+                booted,
+                notice,
+            });
+        }
+        // Changed since it was made (a file truncated, removed, written
+        // to): no longer what wine made, so replaced, unless another build
+        // replaced it meanwhile.
+        drop(copy);
+        lock.file().unlock().map_err(cache_err(&lock_path))?;
+        lock.file().lock().map_err(cache_err(&lock_path))?;
+        if prepared_listing(&prepared).as_deref() == Some(listed.as_str()) {
+            retire(cache, &prepared).map_err(cache_err(&prepared))?;
+            notice = Some(replaced_notice(
+                &prepared,
+                "had changed since it was made (a file of it was written, truncated or removed)",
+            ));
+        }
         let _ = lock.file().unlock();
-        return Ok(CachedPrefix {
-            copy,
-            prepared,
-            booted,
-        });
     }
     Err(Error::Cache {
         path: bucket,
-        source: std::io::Error::other("the prepared prefix kept being removed by another build"),
+        source: std::io::Error::other(
+            "the prepared prefix kept being removed or changed by another build",
+        ),
     })
 }
 
 /// Make sure the prefix for `wine_version` is prepared in `cache`; returns
-/// its folder and whether this call prepared it. Holds `{key}.lock`
+/// its folder and whether this call prepared it (or replaced it). Holds `{key}.lock`
 /// exclusively while preparing, so a second build waits instead of booting
 /// its own. `with_shim` picks the key; `shim` gives the replacement DLL and
 /// is called only after `wineboot`, so the DLL can be compiled meanwhile
 /// (a prefix whose DLL did not come is still usable: a build copies the DLL
 /// into its private copy when missing, see [`Wine::add_process_prng`]).
+/// Only a folder with its [`PREPARED_LIST`] is a prepared prefix; whatever
+/// else has the key's name is replaced.
 pub fn ensure_prepared(
     wine: &Path,
     cache: &Cache,
@@ -666,27 +779,43 @@ pub fn ensure_prepared(
     with_shim: bool,
     shim: impl FnOnce() -> Option<PathBuf>,
     cancel: &Cancel,
-) -> Result<(PathBuf, bool), Error> {
+) -> Result<Ensured, Error> {
     let bucket = cache.marked(PREFIX_BUCKET);
     let key = prefix_key(wine_version, with_shim);
     let prepared = bucket.join(&key);
     let (lock, lock_path) = open_lock(&bucket, &key)?;
     lock.file().lock_shared().map_err(cache_err(&lock_path))?;
-    if prepared.join("drive_c").is_dir() {
+    if prepared_listing(&prepared).is_some() {
         let _ = lock.file().unlock();
-        return Ok((prepared, false));
+        return Ok(Ensured {
+            path: prepared,
+            booted: false,
+            notice: None,
+        });
     }
     // No upgrade of a shared lock in place: release, lock exclusively, look again.
     lock.file().unlock().map_err(cache_err(&lock_path))?;
     lock.file().lock().map_err(cache_err(&lock_path))?;
     let mut booted = false;
-    if !prepared.join("drive_c").is_dir() {
+    let mut notice = None;
+    if prepared_listing(&prepared).is_none() {
+        if fs_err::symlink_metadata(&prepared).is_ok() {
+            notice = Some(replaced_notice(
+                &prepared,
+                "was unfinished (no list of its files: made by an older cargo-pyship, or cut short)",
+            ));
+        }
+        retire(cache, &prepared).map_err(cache_err(&prepared))?;
         boot_into(wine, cache, &prepared, shim, cancel)?;
         booted = true;
     }
-    remove_other_prefixes(&bucket, &key);
+    remove_other_prefixes(cache, &bucket, &key);
     let _ = lock.file().unlock();
-    Ok((prepared, booted))
+    Ok(Ensured {
+        path: prepared,
+        booted,
+        notice,
+    })
 }
 
 /// Prepare the cached prefix on a thread of its own, so that a build's first
@@ -709,24 +838,33 @@ pub fn prepare_in_background(env: &Env, cache: &Cache, session: bool) -> Option<
     let cancel = Cancel::default();
     let stop = cancel.clone();
     let handle = std::thread::spawn(move || {
-        let version = wine_version(&wine).ok()?;
+        let Ok(version) = wine_version(&wine) else {
+            return (None, None);
+        };
         // The DLL compiles (about a second) while wineboot runs.
-        let with_shim = tools::MINGW_GCC.find(&env).is_ok();
-        std::thread::scope(|s| {
+        let with_shim = wants_shim(&env);
+        let notice = std::thread::scope(|s| {
             let gcc = s.spawn(|| compile_shim(&cache, &env, &stop).ok());
             let shim = || gcc.join().ok().flatten();
-            let _ = ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop);
+            ensure_prepared(&wine, &cache, &version, with_shim, shim, &stop)
+                .ok()
+                .and_then(|e| e.notice)
         });
         if !session || stop.is_cancelled() {
-            return None;
+            return (None, notice);
         }
-        Wine::with_session(&env, &cache, &stop).ok()
+        (Wine::with_session(&env, &cache, &stop).ok(), notice)
     });
     Some(Background {
         cancel,
         handle: std::sync::Mutex::new(Some(handle)),
+        notice: std::sync::Mutex::new(None),
     })
 }
+
+/// What the thread of [`prepare_in_background`] ends with: the private
+/// prefix whose session it started, and its notice about the cached prefix.
+type Prepared = (Option<Wine>, Option<String>);
 
 /// The thread of [`prepare_in_background`]. [`Background::take_wine`] and
 /// [`Background::finish`] wait for it; dropped unfinished (the build failed),
@@ -736,11 +874,13 @@ pub fn prepare_in_background(env: &Env, cache: &Cache, session: bool) -> Option<
 #[derive(Debug)]
 pub struct Background {
     cancel: Cancel,
-    handle: std::sync::Mutex<Option<std::thread::JoinHandle<Option<Wine>>>>,
+    handle: std::sync::Mutex<Option<std::thread::JoinHandle<Prepared>>>,
+    /// The thread's notice when it handed over no prefix to carry it.
+    notice: std::sync::Mutex<Option<String>>,
 }
 
 impl Background {
-    fn take_handle(&self) -> Option<std::thread::JoinHandle<Option<Wine>>> {
+    fn take_handle(&self) -> Option<std::thread::JoinHandle<Prepared>> {
         self.handle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -748,15 +888,39 @@ impl Background {
     }
 
     /// Wait for the thread; the private prefix whose session it started, if
-    /// it was asked to and could (only the first call gets it).
+    /// it was asked to and could (only the first call gets it). The
+    /// prefix's [`Wine::notice`] tells when the thread replaced the cached
+    /// prefix.
     pub fn take_wine(&self) -> Option<Wine> {
-        self.take_handle()?.join().ok().flatten()
+        let (wine, notice) = self.take_handle()?.join().ok()?;
+        match wine {
+            Some(mut w) => {
+                if w.notice.is_none() {
+                    w.notice = notice;
+                }
+                Some(w)
+            }
+            None => {
+                *self
+                    .notice
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = notice;
+                None
+            }
+        }
     }
 
     /// Wait for the prefix to be prepared (a private prefix nobody took is
-    /// stopped and removed).
-    pub fn finish(self) {
-        drop(self.take_wine());
+    /// stopped and removed). Returns the notice about the cached prefix
+    /// (see [`Wine::notice`]) that no prefix handed over carried.
+    pub fn finish(self) -> Option<String> {
+        let from_wine = self.take_wine().and_then(|mut w| w.notice.take());
+        from_wine.or_else(|| {
+            self.notice
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        })
     }
 }
 
@@ -787,9 +951,16 @@ fn open_lock(bucket: &Path, key: &str) -> Result<(fs_err::File, PathBuf), Error>
     Ok((lock, lock_path))
 }
 
-/// `wineboot -i` into a staging folder, add `shim`, stop the prefix's
-/// server (so the registry is on disk), make wine's binaries read-only, and
-/// rename the result to `prepared`.
+/// `wineboot -i` into a staging folder, add `shim`, check that a program
+/// runs there, make wine's binaries read-only, write the prefix's
+/// [`PREPARED_LIST`], and rename the result to `prepared` (every file
+/// flushed to disk first, so a crash cannot leave a listed prefix with
+/// missing data either).
+///
+/// Wine records a prefix as up to date (`.update-timestamp`) before its
+/// setup finished, and never repairs one whose setup was cut short: no
+/// program starts there ("could not load kernel32.dll"). So what `wineboot`
+/// left is kept only once `wineboot` succeeded and a program ran in it.
 fn boot_into(
     wine: &Path,
     cache: &Cache,
@@ -801,21 +972,17 @@ fn boot_into(
         .staging(PREFIX_BUCKET)
         .map_err(cache_err(&cache.incoming(PREFIX_BUCKET)))?;
     let prefix = staging.path().join("prefix");
-    fs_err::create_dir_all(&prefix).map_err(|source| Error::Cache {
-        path: prefix.clone(),
-        source,
-    })?;
+    fs_err::create_dir_all(&prefix).map_err(cache_err(&prefix))?;
     let mut booting = Wine::private(wine.to_owned(), prefix.clone(), None);
     booting.cancel = cancel.clone();
     booting.boot()?;
-    let cerr = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Cache { path, source }
-    };
     if let Some(dll) = shim() {
         let dest = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
-        fs_err::copy(dll, &dest).map_err(cerr(&dest))?;
+        fs_err::copy(dll, &dest).map_err(cache_err(&dest))?;
     }
+    booting.check_runs()?;
+    drop(booting);
+    crate::fs::sync_tree(&prefix).map_err(cache_err(&prefix))?;
     for e in walkdir::WalkDir::new(prefix.join("drive_c/windows")) {
         let e = e.map_err(|e| Error::Cache {
             path: prefix.clone(),
@@ -830,11 +997,65 @@ fn boot_into(
                 })?
                 .permissions();
             perm.set_readonly(true);
-            fs_err::set_permissions(e.path(), perm).map_err(cerr(e.path()))?;
+            fs_err::set_permissions(e.path(), perm).map_err(cache_err(e.path()))?;
         }
     }
-    fs_err::rename(&prefix, prepared).map_err(cerr(prepared))?;
+    let listing = listing_of(&prefix).map_err(cache_err(&prefix))?;
+    let list = prefix.join(PREPARED_LIST);
+    crate::fs::atomic_write(&list, listing.as_bytes())
+        .map_err(|e| cache_err(&list)(std::io::Error::other(e)))?;
+    crate::fs::sync_dir(&prefix).map_err(cache_err(&prefix))?;
+    fs_err::rename(&prefix, prepared).map_err(cache_err(prepared))?;
+    if let Some(bucket) = prepared.parent() {
+        crate::fs::sync_dir(bucket).map_err(cache_err(bucket))?;
+    }
     Ok(())
+}
+
+/// The file a prepared prefix gets last, once it is whole: the list of its
+/// files (with size and modification time) and symlinks. A folder in the
+/// bucket without it is not a prepared prefix (what a boot cut short, a
+/// removal killed halfway or an older version of the tool left); a copy
+/// compares what it copies with it, so a prefix changed since it was made
+/// (a write through one of the hard links) is found and replaced.
+pub const PREPARED_LIST: &str = ".pyship-prepared";
+
+/// The [`PREPARED_LIST`] of a prepared prefix; `None` when it has none.
+fn prepared_listing(prepared: &Path) -> Option<String> {
+    fs_err::read_to_string(prepared.join(PREPARED_LIST)).ok()
+}
+
+/// One line of a prefix's listing for the walked entry `e` at `rel`
+/// (nothing for a folder).
+fn list_entry(listing: &mut String, rel: &Path, e: &walkdir::DirEntry) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let rel = rel.to_string_lossy();
+    if e.file_type().is_symlink() {
+        let target = fs_err::read_link(e.path())?;
+        let _ = writeln!(listing, "l {rel} -> {}", target.display());
+    } else if e.file_type().is_file() {
+        let meta = e.metadata().map_err(std::io::Error::other)?;
+        let mtime = meta
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let _ = writeln!(listing, "f {rel} {} {mtime}", meta.len());
+    }
+    Ok(())
+}
+
+/// The listing of the prefix `dir` (see [`PREPARED_LIST`]), in the order
+/// [`link_copy`] walks it.
+fn listing_of(dir: &Path) -> std::io::Result<String> {
+    let mut listing = String::new();
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.map_err(std::io::Error::other)?;
+        let rel = e.path().strip_prefix(dir).expect("below the root");
+        if rel != Path::new(PREPARED_LIST) {
+            list_entry(&mut listing, rel, &e)?;
+        }
+    }
+    Ok(listing)
 }
 
 /// Whether a prefix file is one of wine's binaries (hard-linked into copies).
@@ -849,11 +1070,17 @@ fn is_linked(path: &Path) -> bool {
 
 /// Copy the prefix `from` to `to`: symlinks as symlinks (`dosdevices/c:`),
 /// wine's binaries as hard links (a copy when linking fails, e.g. across
-/// file systems), everything else copied.
-fn link_copy(from: &Path, to: &Path) -> std::io::Result<()> {
-    for e in walkdir::WalkDir::new(from) {
+/// file systems), everything else copied. Returns `from`'s listing as
+/// found while copying (see [`PREPARED_LIST`]).
+fn link_copy(from: &Path, to: &Path) -> std::io::Result<String> {
+    let mut listing = String::new();
+    for e in walkdir::WalkDir::new(from).sort_by_file_name() {
         let e = e.map_err(std::io::Error::other)?;
         let rel = e.path().strip_prefix(from).expect("below the root");
+        if rel == Path::new(PREPARED_LIST) {
+            continue;
+        }
+        list_entry(&mut listing, rel, &e)?;
         let dest = to.join(rel);
         let ft = e.file_type();
         if ft.is_dir() {
@@ -872,12 +1099,14 @@ fn link_copy(from: &Path, to: &Path) -> std::io::Result<()> {
             fs_err::copy(e.path(), &dest)?;
         }
     }
-    Ok(())
+    Ok(listing)
 }
 
 /// Remove the prepared prefixes of other keys that nobody is using (their
-/// lock is free): an upgraded wine leaves no 700 MB behind.
-fn remove_other_prefixes(bucket: &Path, key: &str) {
+/// lock is free): an upgraded wine leaves no 700 MB behind. Their lock
+/// files stay (a few bytes): a build may have opened one to wait on it, and
+/// a new file of the same name would be a second lock.
+fn remove_other_prefixes(cache: &Cache, bucket: &Path, key: &str) {
     let Ok(rd) = fs_err::read_dir(bucket) else {
         return;
     };
@@ -897,10 +1126,27 @@ fn remove_other_prefixes(bucket: &Path, key: &str) {
             continue;
         };
         if lock.file().try_lock().is_ok() {
-            let _ = remove_prefix_dir(&e.path());
-            let _ = fs_err::remove_file(&lock_path);
+            let _ = retire(cache, &e.path());
         }
     }
+}
+
+/// Take `entry` out of the bucket (call with its lock held exclusively):
+/// renamed into a staging folder, which no build ever takes for a prepared
+/// prefix, then removed from there. A kill during the removal leaves a
+/// staging folder whose owner is gone, which the next build removes
+/// ([`crate::lock::clean_leftovers`]). Nothing to do when it is missing.
+fn retire(cache: &Cache, entry: &Path) -> std::io::Result<()> {
+    if fs_err::symlink_metadata(entry).is_err() {
+        return Ok(());
+    }
+    let trash = cache.staging(PREFIX_BUCKET)?;
+    let retired = trash.path().join("retired");
+    fs_err::rename(entry, &retired)?;
+    // Out of the bucket now: what cannot be removed here goes with the
+    // staging folder (dropped next) or with the next build's cleanup.
+    let _ = remove_prefix_dir(&retired);
+    Ok(())
 }
 
 /// Remove a prefix folder, whose binaries are read-only.
@@ -987,8 +1233,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let cache = Cache::at(d.path());
         let (a1, a2) = std::thread::scope(|s| {
-            let t1 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap());
-            let t2 = s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap());
+            let t1 =
+                s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
+            let t2 =
+                s.spawn(|| prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap());
             (t1.join().unwrap(), t2.join().unwrap())
         });
         assert_eq!(
@@ -997,7 +1245,7 @@ mod tests {
             "two builds at once boot one prefix"
         );
         assert_eq!(a1.prepared, a2.prepared);
-        let a3 = prepare_cached(&wine, &cache, "wine-test (A)", None).unwrap();
+        let a3 = prepare_cached(&wine, &cache, "wine-test (A)", false, None).unwrap();
         assert!(!a3.booted, "a prepared prefix is copied, not booted");
         let dll = "drive_c/windows/system32/kernel32.dll";
         let (cached, copied) = (
@@ -1027,11 +1275,110 @@ mod tests {
         assert!(out.stdout.contains("pyship-ok"), "{out:?}");
         let old = a3.prepared.clone();
         drop((a1, a2, a3));
-        let b = prepare_cached(&wine, &cache, "wine-test (B)", None).unwrap();
+        let b = prepare_cached(&wine, &cache, "wine-test (B)", false, None).unwrap();
         assert!(b.booted, "another wine version prepares a new prefix");
         assert_ne!(b.prepared, old);
         assert!(!old.exists(), "the old version's prefix is removed");
         assert!(b.prepared.join("drive_c/windows/system32").is_dir());
+    }
+
+    /// A prepared prefix is used only whole. A folder with the key's name
+    /// that is no prepared prefix (what a removal killed halfway leaves:
+    /// `drive_c/` is there) is replaced; a `wineboot` killed halfway (as a
+    /// build's interrupt kills it) leaves no prepared prefix, and the next
+    /// build prepares one in which programs run; a file of it truncated
+    /// later (a write through a hard link, killed halfway) is found by the
+    /// next copy, and the prefix is prepared anew. A replaced prefix comes
+    /// with a notice for the user naming it and why.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_cached_prefix_is_used_only_whole() {
+        let env = Env::from_process();
+        let wine = wine_here(&env);
+        let d = tempfile::tempdir().unwrap();
+        let cache = Cache::at(d.path());
+        let version = "wine-test (whole)";
+        let entry = cache.bucket(PREFIX_BUCKET).join(prefix_key(version, false));
+        fs_err::create_dir_all(entry.join("drive_c/windows/system32")).unwrap();
+        fs_err::write(entry.join("system.reg"), "WINE REGISTRY Version 2\n").unwrap();
+
+        let incoming = cache.incoming(PREFIX_BUCKET);
+        let cut_short = std::thread::scope(|s| {
+            let boot = s.spawn(|| {
+                ensure_prepared(&wine, &cache, version, false, || None, &Cancel::default())
+            });
+            let t = Instant::now();
+            let staged = loop {
+                let found = fs_err::read_dir(&incoming)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path().join("prefix"))
+                    .find(|p| p.join("drive_c/windows/system32").is_dir());
+                if found.is_some() || boot.is_finished() {
+                    break found;
+                }
+                assert!(
+                    t.elapsed() < Duration::from_secs(300),
+                    "no system32 after 5 min"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if let Some(staged) = staged {
+                std::thread::sleep(Duration::from_secs(1));
+                kill_leftovers(&staged);
+            }
+            boot.join().unwrap()
+        });
+        assert!(
+            cut_short.is_err(),
+            "taken for a prepared prefix: {cut_short:?}"
+        );
+        assert!(!entry.exists(), "what had the key's name is gone");
+
+        let runs = |copy: &Path| {
+            Wine::private(wine.clone(), copy.to_owned(), None)
+                .check_runs()
+                .unwrap();
+        };
+        // Again what a removal cut short leaves: replaced, and the user told.
+        fs_err::create_dir_all(entry.join("drive_c/windows/system32")).unwrap();
+        let a = prepare_cached(&wine, &cache, version, false, None).unwrap();
+        assert!(a.booted, "the next build prepares the prefix");
+        let notice = a.notice.as_deref().unwrap_or_default();
+        assert!(
+            notice.contains(&entry.display().to_string()) && notice.contains("unfinished"),
+            "{notice:?}"
+        );
+        runs(a.copy.path());
+        drop(a);
+
+        let kernel32 = entry.join("drive_c/windows/system32/kernel32.dll");
+        let whole = fs_err::metadata(&kernel32).unwrap().len();
+        #[allow(clippy::permissions_set_readonly_false)]
+        {
+            let mut perm = fs_err::metadata(&kernel32).unwrap().permissions();
+            perm.set_readonly(false);
+            fs_err::set_permissions(&kernel32, perm).unwrap();
+        }
+        fs_err::OpenOptions::new()
+            .write(true)
+            .open(&kernel32)
+            .unwrap()
+            .set_len(4096)
+            .unwrap();
+        let b = prepare_cached(&wine, &cache, version, false, None).unwrap();
+        assert!(
+            b.booted,
+            "a prefix changed since it was made is prepared anew"
+        );
+        let notice = b.notice.as_deref().unwrap_or_default();
+        assert!(
+            notice.contains(&entry.display().to_string()) && notice.contains("changed"),
+            "{notice:?}"
+        );
+        assert_eq!(fs_err::metadata(&kernel32).unwrap().len(), whole);
+        runs(b.copy.path());
     }
 
     /// A private prefix with its session started: a program's output pipes
@@ -1195,6 +1542,7 @@ mod tests {
             }),
             cancel: Cancel::default(),
             _on_interrupt: None,
+            notice: None,
         };
         let t = Instant::now();
         w.stop();

@@ -39,6 +39,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     let plan = super::load_plan(g, env, &opts)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    ctx.locked = a.locked;
     // A target this host cannot build, missing tools, a Cargo version behind
     // the release and a runtime that cannot be fetched all fail before the
     // first target's (Rust) build starts.

@@ -30,6 +30,7 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     tools::MAKENSIS.find(env)?;
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    ctx.locked = a.locked;
     // The certificate and password are checked before anything is built.
     let signer = pyship_build::sign::Signer::prepare(&plan, &ctx)?;
     let bundle_dir = plan.bundle_dir(Platform::Windows);

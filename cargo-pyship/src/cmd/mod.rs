@@ -14,6 +14,7 @@ mod bundle;
 mod cache;
 mod deb;
 mod docker;
+mod fetch;
 mod init;
 mod installer;
 mod keygen;
@@ -24,6 +25,7 @@ mod publish;
 mod release;
 mod run;
 mod strip;
+mod update;
 mod version;
 
 pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
@@ -44,6 +46,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Release(a) => release::run(g, a, &env, out),
         Command::Plan(a) => plan::run(g, a, &env, out),
         Command::Cache(a) => cache::run(a, &env, out),
+        Command::Fetch(a) => fetch::run(g, a, &env, out),
+        Command::Update(a) => update::run(g, a, &env, out),
         Command::Keygen(a) => keygen::run(g, a, &env, out),
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use pyship_build::env::Env;
 use pyship_build::error::Result;
-use pyship_build::plan::Options;
+use pyship_build::plan::{DependencyLock, EpochSource, Options};
 use pyship_build::release;
 
 use crate::cli::{Format, Global, PlanArgs};
@@ -36,6 +36,32 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
                     "stable"
                 },
                 plan.version.source
+            );
+            println!(
+                "dependencies: {} ({})",
+                plan.lock.path().display(),
+                match &plan.lock {
+                    DependencyLock::Uv { .. } => "uv's lock: installed as locked",
+                    DependencyLock::Pylock { .. } => "PEP 751 lock: installed as locked",
+                    DependencyLock::Pyship { .. } =>
+                        "pins of what each target resolved first, reused until the requirements change",
+                }
+            );
+            for l in &plan.local_packages {
+                println!(
+                    "built from source: {} ({})",
+                    l.name,
+                    l.pyproject.path.display()
+                );
+            }
+            println!(
+                "timestamp: {} ({})",
+                plan.epoch.seconds,
+                match plan.epoch.source {
+                    EpochSource::SourceDateEpoch => "SOURCE_DATE_EPOCH",
+                    EpochSource::Commit => "commit time of HEAD",
+                    EpochSource::Fixed => "fixed: not in a git repository",
+                }
             );
             println!("artifacts:");
             for a in &plan.artifacts {

@@ -37,6 +37,8 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
     }
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
+    // In CI a release builds what was committed: pyship.lock must not change.
+    ctx.locked = a.locked || pyship_build::env::is_ci(env);
     let released = release::run(&plan, &ctx)?;
     match a.format {
         Format::Json => {

@@ -57,7 +57,7 @@ pub fn run(g: &Global, a: VersionArgs, env: &Env, out: &Output) -> Result<ExitCo
                 },
             );
         }
-        if project.cargo_version_declared {
+        if project.cargo_version_is_the_apps() {
             declared.push(stamp::Declared {
                 what: project.manifest_path.display().to_string(),
                 version: Version::parse_from(

@@ -2,7 +2,7 @@
 //!
 //! Why deterministic: the same inputs must give byte-identical artifacts, so a
 //! checksum in a release proves what was built. Entries are sorted, every
-//! mtime is `SOURCE_DATE_EPOCH` (else 1980-01-01, the zip epoch), owners are
+//! mtime is the plan's epoch (`SOURCE_DATE_EPOCH`, else the commit time of HEAD, else 1980-01-01, the zip epoch), owners are
 //! 0, and Unix modes come from what an entry is (see [`file_mode`]), never from
 //! the host file system: a Windows host has no exec bit to read, and the same
 //! inputs must give the same bytes on a Linux and a Windows host.
@@ -69,11 +69,11 @@ pub struct Options {
 }
 
 impl Options {
-    /// Options for a run: `SOURCE_DATE_EPOCH` from the environment, the
-    /// compressed-entry cache in the pyship cache.
-    pub fn from_context(ctx: &Context<'_>) -> Self {
+    /// Options for a run: the plan's epoch (`SOURCE_DATE_EPOCH`, else the
+    /// commit time), the compressed-entry cache in the pyship cache.
+    pub fn for_plan(plan: &Plan, ctx: &Context<'_>) -> Self {
         Self {
-            mtime: ctx.env.source_date_epoch(),
+            mtime: Some(plan.epoch.seconds),
             threads: None,
             cache: Some(ctx.cache.marked(entry_cache::BUCKET)),
         }
@@ -639,7 +639,7 @@ pub fn run_to(
     ctx: &Context<'_>,
 ) -> Result<Archived, Error> {
     let artifact = artifact.to_owned();
-    let opts = Options::from_context(ctx);
+    let opts = Options::for_plan(plan, ctx);
     let format = platform.archive_format();
     let entries = match format {
         ArchiveFormat::Zip => write_zip(tree, &plan.file_name, &artifact, &opts)?,

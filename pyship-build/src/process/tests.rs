@@ -24,6 +24,25 @@ fn cancel_stops_the_running_program() {
     assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
 }
 
+/// A program found ended once its run was cancelled is reported
+/// cancelled, not with its exit status: an interrupted build kills its
+/// programs, and a thread waiting for one must not take the end for the
+/// program's result (a half-made wine prefix kept as a prepared one).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_program_that_ended_after_the_cancel_is_cancelled() {
+    let cancel = Cancel::default();
+    let mut child = Command::new("true").spawn(false).unwrap();
+    let pid = child.id();
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(pid)),
+        "true ended"
+    );
+    cancel.cancel();
+    let r = child.wait(Duration::from_secs(10), &cancel);
+    assert!(matches!(r, Err(Error::Cancelled { .. })), "{r:?}");
+}
+
 /// Whether a process runs (a zombie does not count).
 #[cfg(target_os = "linux")]
 fn alive(pid: u32) -> bool {

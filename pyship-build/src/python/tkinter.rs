@@ -582,7 +582,8 @@ struct Candidate {
 /// find-links offer.
 fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
     let xy = &plan.python.xy;
-    let lock = Lockfile::read(&Lockfile::path(plan)).map_err(|e| Error::Fetch(Box::new(e)))?;
+    let lock =
+        Lockfile::read(&Lockfile::path(plan)).map_err(|e| Error::Fetch(Box::new(e.into())))?;
     for (key, sha) in &lock.runtimes {
         let file_name = key.rsplit(['/', '\\']).next().unwrap_or(key);
         if let Some(version) = sdist_version(file_name).filter(|v| xy_of(v) == *xy) {
@@ -813,9 +814,10 @@ fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Result<PathBuf,
         }
     };
     let key = sdist.location.key();
-    let lock = Lockfile::read(&lock_path).map_err(|e| Error::Fetch(Box::new(e)))?;
+    let lock = Lockfile::read(&lock_path).map_err(|e| Error::Fetch(Box::new(e.into())))?;
     if lock.get(key).is_none() {
-        Lockfile::record(&lock_path, key, &sha).map_err(|e| Error::Fetch(Box::new(e)))?;
+        Lockfile::record(&lock_path, key, &sha, ctx.locked)
+            .map_err(|e| Error::Fetch(Box::new(e.into())))?;
         ctx.reporter.status(
             "Locked",
             &format!("{key} sha256 {sha} in {}", lock_path.display()),

@@ -271,6 +271,9 @@ pub fn import_check(
                 source,
             })?,
         };
+        if let Some(n) = w.notice() {
+            ctx.reporter.warn(n);
+        }
         // Rust-built extensions need ProcessPrng, which wine 8 lacks.
         if let Err(e) = w.add_process_prng(&ctx.cache, ctx.env) {
             ctx.reporter.warn(&format!(

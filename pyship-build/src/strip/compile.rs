@@ -74,12 +74,14 @@ pub(crate) fn run(
     ctx.reporter
         .status("Compiling", &format!("sources with {label}"));
     let wine = if py.wine {
-        Some(
-            Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
-                what: "starting wine to byte-compile".into(),
-                source,
-            })?,
-        )
+        let w = Wine::with_cache(ctx.env, &ctx.cache).map_err(|source| Error::Run {
+            what: "starting wine to byte-compile".into(),
+            source,
+        })?;
+        if let Some(n) = w.notice() {
+            ctx.reporter.warn(n);
+        }
+        Some(w)
     } else {
         None
     };

@@ -30,6 +30,83 @@ pub enum Target {
         /// Workspace packages whose version changes with the key: (name, current version).
         packages: Vec<(String, String)>,
     },
+    /// The app's own entry in `uv.lock` (`[[package]]` with a `virtual` or
+    /// `editable` source at the app's folder), kept in step with a static
+    /// `[project].version` as `uv version` does, so a stamp does not make
+    /// the lock stale.
+    UvLock {
+        lock: PathBuf,
+        /// The PEP 503 name (`my-app`), as uv.lock writes it.
+        name: String,
+        /// The app's folder relative to the lock's (`.`), `/`-separated.
+        source: String,
+    },
+}
+
+/// The uv.lock holding the entry of the project `name` (PEP 503) whose
+/// pyproject is in `dir`: the nearest `uv.lock` at or above `dir`, if it has
+/// that entry. Returns the lock and the project's source path in it.
+pub fn uv_lock_of(dir: &Path, name: &str) -> Option<(PathBuf, String)> {
+    let (lock_dir, lock) = dir
+        .ancestors()
+        .map(|d| (d, d.join("uv.lock")))
+        .find(|(_, l)| l.is_file())?;
+    let rel = dir.strip_prefix(lock_dir).ok()?;
+    let source = if rel.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        rel.to_string_lossy().replace('\\', "/")
+    };
+    let text = fs_err::read_to_string(&lock).ok()?;
+    let doc = text.parse::<DocumentMut>().ok()?;
+    uv_lock_entry(&doc, name, &source).map(|_| (lock, source))
+}
+
+/// The index of `name`'s entry with a local source at `source` in uv.lock's
+/// `[[package]]` array.
+fn uv_lock_entry(doc: &DocumentMut, name: &str, source: &str) -> Option<usize> {
+    doc.get("package")?
+        .as_array_of_tables()?
+        .iter()
+        .position(|t| {
+            t.get("name").and_then(|n| n.as_str()) == Some(name)
+                && t.get("source")
+                    .and_then(|s| s.as_inline_table())
+                    .is_some_and(|s| {
+                        ["virtual", "editable"]
+                            .iter()
+                            .any(|k| s.get(k).and_then(|v| v.as_str()) == Some(source))
+                    })
+        })
+}
+
+/// New text of a uv.lock with `name`'s own entry at `pep440`, and its old
+/// version; `None` when the entry has no version (a dynamic one).
+pub fn set_uv_lock_version(
+    path: &Path,
+    text: &str,
+    name: &str,
+    source: &str,
+    pep440: &str,
+) -> Result<Option<(String, String)>, Error> {
+    let mut doc = parse(path, text)?;
+    let Some(i) = uv_lock_entry(&doc, name, source) else {
+        return Ok(None);
+    };
+    let table = doc["package"]
+        .as_array_of_tables_mut()
+        .and_then(|a| a.get_mut(i))
+        .expect("the entry found above");
+    let Some(value) = table.get_mut("version").and_then(|v| v.as_value_mut()) else {
+        return Ok(None);
+    };
+    let Some(old) = value.as_str().map(str::to_owned) else {
+        return Ok(None);
+    };
+    let decor = value.decor().clone();
+    *value = toml_edit::Value::from(pep440);
+    *value.decor_mut() = decor;
+    Ok(Some((doc.to_string(), old)))
 }
 
 /// One file the stamp looked at.
@@ -173,6 +250,11 @@ impl Target {
             Target::VersionFile { file } => {
                 format!("{} into {}", version.pep440(), file.describe())
             }
+            Target::UvLock { lock, name, .. } => format!(
+                "{} into {name}'s entry of {}",
+                version.pep440(),
+                lock.display()
+            ),
             Target::Cargo {
                 manifest,
                 workspace,
@@ -259,6 +341,22 @@ fn contents(
                     new,
                 },
             ));
+        }
+        Target::UvLock { lock, name, source } => {
+            let text = read(lock)?;
+            let new = version.pep440();
+            if let Some((out, old)) = set_uv_lock_version(lock, &text, name, source, &new)? {
+                writes.push((
+                    lock.clone(),
+                    out,
+                    Stamped {
+                        path: lock.clone(),
+                        changed: old != new,
+                        old: Some(old),
+                        new,
+                    },
+                ));
+            }
         }
         Target::Cargo {
             manifest,

@@ -466,6 +466,57 @@ version = "keep-me"
     }
 }
 
+/// A stamp keeps the app's own entry of uv.lock in step (the lock of a uv
+/// workspace at a parent folder too), and only that entry: a dependency of
+/// the same version and a dynamic member keep theirs.
+#[test]
+fn stamp_keeps_the_apps_uv_lock_entry_in_step() {
+    use crate::version::stamp::{stamp, uv_lock_of, Target};
+    let d = tempfile::tempdir().unwrap();
+    let app = d.path().join("apps/my_app");
+    fs_err::create_dir_all(&app).unwrap();
+    let lock = d.path().join("uv.lock");
+    let text = r#"version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "idna"
+version = "1.0.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "my-app"
+version = "1.0.0" # kept comment
+source = { editable = "apps/my_app" }
+
+[[package]]
+name = "core"
+source = { editable = "core" }
+"#;
+    fs_err::write(&lock, text).unwrap();
+    let (found, source) = uv_lock_of(&app, "my-app").expect("the workspace's lock");
+    assert_eq!(
+        (found.as_path(), source.as_str()),
+        (lock.as_path(), "apps/my_app")
+    );
+    assert!(uv_lock_of(&app, "other").is_none());
+    let target = Target::UvLock {
+        lock: lock.clone(),
+        name: "my-app".into(),
+        source,
+    };
+    let done = stamp(&[target], &Version::from_str("v2.0.0-rc.1").unwrap()).unwrap();
+    assert!(done[0].changed);
+    let after = fs_err::read_to_string(&lock).unwrap();
+    assert_eq!(
+        after,
+        text.replace(
+            "version = \"1.0.0\" # kept comment",
+            "version = \"2.0.0rc1\" # kept comment"
+        )
+    );
+}
+
 #[test]
 fn debian_versions_spell_pep440_for_dpkg() {
     for (input, deb) in [

@@ -233,9 +233,6 @@ impl Setup {
 /// program is left, and the next run's zip is the one an uninterrupted first
 /// run makes.
 #[test]
-#[ignore = "open defect it found: after these kills every later run fails the import check with \
-            `wine: could not load kernel32.dll, status c0000135` (exit 53): the cached wine prefix \
-            is left unusable; no process is left (that part passes)"]
 fn a_first_run_killed_leaves_nothing_running_and_the_next_run_matches() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("wine", "`apt-get install wine wine64`");

@@ -20,6 +20,7 @@ mod installer;
 mod interrupt;
 mod layouts;
 mod linux_bundle;
+mod locked;
 mod packages;
 mod packaging;
 mod plan;
