@@ -93,6 +93,9 @@ pub struct RawConfig {
     pub constraints: Option<Vec<PathBuf>>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    /// `"console"` (a command-line tool) or `"gui"` (a window or a server);
+    /// unset: from the project (see [`crate::launch::Kind`]).
+    pub kind: Option<AppKind>,
     pub args: Option<Vec<String>>,
     pub windows: Option<RawWindows>,
     pub linux: Option<RawLinux>,
@@ -257,6 +260,19 @@ impl InstallerCompression {
     }
 }
 
+/// What the app is to its user, which decides its Windows shortcuts.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppKind {
+    /// A command-line tool: a console shortcut (a command prompt that runs
+    /// it), `bin\{command}.cmd`, and an installer option to put `bin\` on
+    /// the user's PATH.
+    Console,
+    /// A window or a server: started hidden (`windows.launcher`), with
+    /// Desktop and Startup shortcuts on offer.
+    Gui,
+}
+
 /// Who the MSI installs for (`windows.msi-scope`).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -384,6 +400,9 @@ pub struct Config {
     pub constraints: Vec<PathBuf>,
     pub prebuild: Option<String>,
     pub port: Option<u16>,
+    /// What kind of app this is, as configured; `None`: decided from the
+    /// project when the launch is resolved ([`crate::launch::Launch`]).
+    pub kind: Option<AppKind>,
     /// Arguments every launcher passes (per-target overrides in `windows`/`linux`).
     pub args: Vec<String>,
     pub windows: Windows,
@@ -752,6 +771,7 @@ impl RawConfig {
             constraints: self.constraints.unwrap_or_default(),
             prebuild: non_empty(self.prebuild),
             port: self.port,
+            kind: self.kind,
             args: self.args.unwrap_or_default(),
             windows: Windows {
                 python_mirror: non_empty(w.python_mirror)

@@ -322,8 +322,10 @@ pub fn uv_command(
     if let Some(py) = python {
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
     }
+    // The full version the bundle ships: with `X.Y` alone, uv evaluates a
+    // lock's `python_full_version` markers for `X.Y.0`.
     cmd.args(["--python-platform", &plan.config.uv_platform(platform)])
-        .args(["--python-version", &plan.python.xy])
+        .args(["--python-version", &plan.python.full])
         .args(["--only-binary", ":all:"])
         .args(["--no-deps", "--require-hashes"])
         // Hard links into uv's cache (uv copies when the cache is on another

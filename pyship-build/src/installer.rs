@@ -175,6 +175,11 @@ struct TemplateContext<'a> {
     uninstfinalize: Option<String>,
     /// `SetCompressor /SOLID {compression}`: `lzma`, `zlib` or `bzip2`.
     compression: &'static str,
+    /// `"console"`: a console shortcut, `bin\` optionally on PATH; `"gui"`:
+    /// the hidden launcher's shortcuts (see [`crate::launch::Kind`]).
+    kind: crate::launch::Kind,
+    /// A console app's command (`bin\{command}.cmd`).
+    command: String,
 }
 
 /// The bundle's top-level folders and files, and its size in bytes.
@@ -210,17 +215,22 @@ fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
 
 /// Check that the bundle has what the script and its shortcuts point at.
 fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
-    let mut needed = vec![Platform::Windows.python_exe()];
-    if plan.config.windows.launcher == Launcher::Vbs {
-        needed.push("scripts/start-hidden.vbs");
-    } else {
-        needed.push("python/pythonw.exe");
+    let mut needed = vec![Platform::Windows.python_exe().to_owned()];
+    match crate::render::windows::command_path(
+        plan.launch.kind,
+        &plan.launch.command(&plan.file_name),
+    ) {
+        Some(command) => needed.push(command),
+        None if plan.config.windows.launcher == Launcher::Vbs => {
+            needed.push("scripts/start-hidden.vbs".into())
+        }
+        None => needed.push("python/pythonw.exe".into()),
     }
     for rel in needed {
-        if !bundle_dir.join(rel).is_file() {
+        if !bundle_dir.join(&rel).is_file() {
             return Err(Error::Bundle {
                 dir: bundle_dir.to_owned(),
-                missing: rel.to_owned(),
+                missing: rel,
             });
         }
     }
@@ -304,6 +314,8 @@ pub fn render_with(
         estimated_size_kb: size.div_ceil(1024),
         uninstfinalize,
         compression: plan.config.windows.installer_compression.nsis(),
+        kind: plan.launch.kind,
+        command: plan.launch.command(&plan.file_name),
     };
     let templates = Templates::new(Some(&plan.project.config_dir));
     let (_, origin) = templates.source(TEMPLATE)?;

@@ -39,6 +39,9 @@ pub enum Target {
     },
 }
 
+/// Console or GUI: what the Windows shortcuts do (see [`crate::config::AppKind`]).
+pub use crate::config::AppKind as Kind;
+
 /// The launch of the app, resolved once for the plan.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Launch {
@@ -47,6 +50,12 @@ pub struct Launch {
     pub origin: String,
     pub windows_args: Vec<String>,
     pub linux_args: Vec<String>,
+    /// `kind` in the table; else a server (`port`) or a `[project.gui-scripts]`
+    /// entry is a GUI app, a `[project.scripts]` entry a console app, and
+    /// anything else a GUI app (started hidden, as before `kind` existed).
+    pub kind: Kind,
+    /// Why [`Self::kind`] is what it is.
+    pub kind_origin: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +161,30 @@ impl Launch {
                 format!("the project name in {}", py.path.display()),
             )
         };
+        let script = match &target {
+            Target::EntryPoint {
+                script: Some(s), ..
+            } => Some(s.as_str()),
+            _ => None,
+        };
+        let (kind, kind_origin) = match (config.kind, config.port, script) {
+            (Some(k), ..) => (k, "`kind` in the pyship table".to_owned()),
+            (None, Some(_), _) => (Kind::Gui, "`port` is set (a server)".to_owned()),
+            (None, None, Some(s)) if py.gui_scripts.iter().any(|g| g == s) => {
+                (Kind::Gui, format!("[project.gui-scripts] {s}"))
+            }
+            (None, None, Some(s)) => (Kind::Console, format!("[project.scripts] {s}")),
+            (None, None, None) => (
+                Kind::Gui,
+                "the default for a module (set `kind = \"console\"` for a command-line tool)"
+                    .to_owned(),
+            ),
+        };
         Ok(Self {
             target,
             origin,
+            kind,
+            kind_origin,
             windows_args: config
                 .windows
                 .args
@@ -166,6 +196,19 @@ impl Launch {
                 .clone()
                 .unwrap_or_else(|| config.args.clone()),
         })
+    }
+
+    /// The name of a console app's command (`bin\\{command}.cmd` in the
+    /// Windows bundle, what the user types once it is on PATH): its
+    /// `[project.scripts]` name when that is a valid file name, else the
+    /// app's file name.
+    pub fn command(&self, file_name: &str) -> String {
+        match &self.target {
+            Target::EntryPoint {
+                script: Some(s), ..
+            } if crate::names::validate(s).is_ok() => s.clone(),
+            _ => file_name.to_owned(),
+        }
     }
 
     /// The app's own module (the entry point's module, or the module run).
@@ -281,6 +324,50 @@ mod tests {
         }
     }
 
+    /// Console or GUI: `kind` wins, then `port`, then where the entry point
+    /// came from; a plain module stays a (hidden) GUI app.
+    #[test]
+    fn kind_follows_the_table_port_and_scripts() {
+        use serde_json::json;
+        let d = tempfile::tempdir().unwrap();
+        let py = |extra: &str| {
+            let p = d.path().join("pyproject.toml");
+            fs_err::write(
+                &p,
+                format!("[project]\nname = \"tool\"\nversion = \"1.0\"\n{extra}"),
+            )
+            .unwrap();
+            Pyproject::read(&p).unwrap()
+        };
+        let config = |v: serde_json::Value| {
+            crate::config::RawConfig::from_json(&v, "t", std::path::Path::new("Cargo.toml"))
+                .unwrap()
+                .resolve("tool")
+        };
+        let kind = |c: serde_json::Value, extra: &str| {
+            let l = Launch::resolve(&config(c), &py(extra)).unwrap();
+            (l.kind, l.command("Tool-App"))
+        };
+        let scripts = "[project.scripts]\ntool = \"tool.cli:main\"\n";
+        let gui = "[project.gui-scripts]\ntool = \"tool.gui:main\"\n";
+        assert_eq!(kind(json!({}), scripts), (Kind::Console, "tool".into()));
+        assert_eq!(kind(json!({}), gui), (Kind::Gui, "tool".into()));
+        assert_eq!(kind(json!({"port": 8000}), scripts).0, Kind::Gui);
+        assert_eq!(kind(json!({"kind": "gui"}), scripts).0, Kind::Gui);
+        assert_eq!(
+            kind(json!({"kind": "console", "port": 1}), "").0,
+            Kind::Console
+        );
+        assert_eq!(kind(json!({}), "").0, Kind::Gui);
+        assert_eq!(
+            kind(json!({"kind": "console", "module": "tool.cli:main"}), ""),
+            (Kind::Console, "Tool-App".into())
+        );
+        // A script name that is no file name: the app's file name.
+        let odd = "[project.scripts]\n\"tool cmd\" = \"tool.cli:main\"\n";
+        assert_eq!(kind(json!({}), odd), (Kind::Console, "Tool-App".into()));
+    }
+
     #[test]
     fn launcher_quotes_args_as_python_literals() {
         let l = Launch {
@@ -290,6 +377,8 @@ mod tests {
                 function: "Main.run".into(),
             },
             origin: String::new(),
+            kind: Kind::Gui,
+            kind_origin: String::new(),
             windows_args: vec![r#"it's "x" 100% %PATH% \ "#.into()],
             linux_args: vec![],
         };
@@ -310,6 +399,8 @@ mod tests {
                 module: "pkg".into(),
             },
             origin: String::new(),
+            kind: Kind::Gui,
+            kind_origin: String::new(),
             windows_args: vec![],
             linux_args: vec!["--db".into(), "a b.db".into()],
         };
@@ -319,6 +410,8 @@ mod tests {
                 module: "café.main".into(),
             },
             origin: String::new(),
+            kind: Kind::Gui,
+            kind_origin: String::new(),
             windows_args: vec![],
             linux_args: vec![],
         };

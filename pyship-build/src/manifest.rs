@@ -54,10 +54,10 @@ pub struct Manifest {
     /// The version (PEP 440) of the release before this one among the
     /// repository's version tags, if any.
     pub previous: Option<String>,
-    /// When the release's files were made, in seconds since the epoch:
-    /// `SOURCE_DATE_EPOCH` when set, else the newest file's modification
-    /// time, so that publishing the same files again writes the same
-    /// manifest (the signing time is in the signature's trusted comment).
+    /// When the release's files were made, in seconds since the epoch: the
+    /// build's epoch (`SOURCE_DATE_EPOCH`, else HEAD's commit time), so that
+    /// every build and every publish of one commit writes the same manifest
+    /// (the signing time is in the signature's trusted comment).
     pub created: u64,
     /// The minisign public keys releases are signed with from this one on
     /// (`update.public-keys`). An app that verified this manifest trusts
@@ -158,16 +158,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         version: plan.version.version.spellings(),
         prerelease: plan.version.version.is_prerelease(),
         previous: previous_version(plan),
-        created: env.source_date_epoch().unwrap_or_else(|| {
-            files
-                .iter()
-                .filter_map(|(_, p)| fs_err::metadata(p).ok()?.modified().ok())
-                .max()
-                .unwrap_or_else(std::time::SystemTime::now)
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        }),
+        created: plan.epoch.seconds,
         tag,
         commit: plan.commit.clone(),
         assets,
@@ -343,4 +334,35 @@ fn trusted_comment(m: &Manifest) -> String {
         })
         .take(512)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `created` is the build's epoch (HEAD's commit time here, with no
+    /// `SOURCE_DATE_EPOCH`), not when the files happen to have been written:
+    /// two builds of one commit write the same manifest.
+    #[test]
+    fn created_is_the_builds_epoch_not_a_file_time() {
+        let plan = crate::plan::tests_support::hello_plan();
+        assert_eq!(plan.epoch.source, crate::plan::EpochSource::Commit);
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let dir = tempfile::tempdir().unwrap();
+        let zip = dir.path().join("just-written.zip");
+        fs_err::write(&zip, b"zip").unwrap();
+        let artifact = plan
+            .artifact(ArtifactKind::Bundle, Some(Platform::Windows))
+            .expect("the plan has the Windows zip");
+        let manifest = build(&plan, &env, &[(artifact, zip.as_path())]).unwrap();
+        assert_eq!(manifest.created, plan.epoch.seconds);
+        let written = fs_err::metadata(&zip)
+            .unwrap()
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_ne!(manifest.created, written);
+    }
 }

@@ -303,7 +303,7 @@ impl Pinned {
                 "{} {} {}\n{}",
                 self.platform.key(),
                 plan.config.uv_platform(self.platform),
-                plan.python.xy,
+                plan.python.full,
                 self.requirements_txt()
             )
             .as_bytes(),
@@ -754,7 +754,7 @@ fn compile(
         cmd.arg("--python").arg(py).arg("--no-python-downloads");
     }
     cmd.args(["--python-platform", &plan.config.uv_platform(platform)])
-        .args(["--python-version", &plan.python.xy])
+        .args(["--python-version", &plan.python.full])
         .args(["--only-binary", ":all:"])
         .args(["--no-header", "--quiet", "--color", "never"])
         .args(index_args(plan, platform, &[]));

@@ -160,6 +160,9 @@ pub struct Pyproject {
     pub optional_dependencies: std::collections::BTreeMap<String, Vec<String>>,
     /// `[project.scripts]` and `[project.gui-scripts]`: name → `module:function`.
     pub scripts: std::collections::BTreeMap<String, String>,
+    /// The names of `scripts` that come from `[project.gui-scripts]` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gui_scripts: Vec<String>,
     /// `[build-system].build-backend`.
     pub build_backend: Option<String>,
     /// `[project].requires-python`, as written.
@@ -325,6 +328,7 @@ impl Pyproject {
             }
         }
         let mut scripts = std::collections::BTreeMap::new();
+        let mut gui_scripts = Vec::new();
         for key in ["scripts", "gui-scripts"] {
             if let Some(t) = project
                 .and_then(|p| p.get(key))
@@ -332,6 +336,9 @@ impl Pyproject {
             {
                 for (k, v) in t.iter() {
                     if let Some(v) = v.as_str() {
+                        if key == "gui-scripts" && !scripts.contains_key(k) {
+                            gui_scripts.push(k.to_owned());
+                        }
                         scripts.entry(k.to_owned()).or_insert_with(|| v.to_owned());
                     }
                 }
@@ -386,6 +393,7 @@ impl Pyproject {
         Ok(Self {
             build_backend,
             scripts,
+            gui_scripts,
             maturin,
             license,
             version_file,

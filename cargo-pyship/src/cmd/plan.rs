@@ -38,6 +38,14 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
                 plan.version.source
             );
             println!(
+                "kind: {} ({})",
+                match plan.launch.kind {
+                    pyship_build::launch::Kind::Console => "console",
+                    pyship_build::launch::Kind::Gui => "gui",
+                },
+                plan.launch.kind_origin
+            );
+            println!(
                 "dependencies: {} ({})",
                 plan.lock.path().display(),
                 match &plan.lock {

@@ -13,6 +13,7 @@
 //!   `/var/lib/{file-name}`, which postinst creates, remove keeps and purge
 //!   deletes; files the bundle ships in `data/` are defaults in
 //!   `/opt/{file-name}/data-defaults/`, copied in where missing);
+//! - a console app's command, `/usr/bin/{command}`, a link to its `run.sh`;
 //! - `linux.conffiles` entries moved to `/etc/{file-name}/` and listed as
 //!   conffiles (their bundle path becomes a link there);
 //! - the systemd unit at `/lib/systemd/system/{file-name}.service`, enabled
@@ -496,6 +497,15 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
         )?;
     }
     tree.add(&format!("{opt}/{DATA_DIR}"), Item::Link(data_dir.clone()));
+    // A console app's command on every user's PATH (run.sh follows the link
+    // to the bundle).
+    if plan.launch.kind == crate::launch::Kind::Console {
+        let command = plan.launch.command(name);
+        tree.add(
+            &format!("usr/bin/{command}"),
+            Item::Link(format!("/{opt}/run.sh")),
+        );
+    }
     tree.add(
         &format!("{opt}/{INSTALL_MARKER}"),
         Item::Bytes {
@@ -684,10 +694,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let file_name = crate::plan::deb_file_name(&plan.file_name, &plan.version.version);
     let path = plan.out_dir.join(&file_name);
-    let mtime = ctx
-        .env
-        .source_date_epoch()
-        .unwrap_or(crate::archive::ZIP_EPOCH);
+    let mtime = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
     let l = layout(plan, bundle_dir, mtime)?;
     ctx.reporter.status(
         "Building",

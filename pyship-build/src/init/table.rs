@@ -6,7 +6,7 @@
 //! showing the value in use (the derived one where there is one), so the
 //! table reads as the whole configuration without pinning any default.
 
-use crate::config::{CertSource, Config, Provider};
+use crate::config::{AppKind, CertSource, Config, Provider};
 
 use super::discover::{Discovery, Found};
 use super::Ci;
@@ -253,6 +253,13 @@ pub fn render(
         "The app's web port: opened after install, EXPOSEd and health-checked in Docker.",
         c.port.map(|p| p.to_string()),
         "8765",
+    );
+    w.opt(
+        "kind",
+        "\"console\" (a command-line tool: console launchers, PATH option) or \"gui\" (started hidden).\n\
+         Unset: a [project.scripts] entry point is a console app; `port` or [project.gui-scripts] a GUI app.",
+        c.kind.map(|k| q(if k == AppKind::Console { "console" } else { "gui" })),
+        "\"console\"",
     );
 
     let (cw, dw) = (&c.windows, &d.windows);

@@ -13,6 +13,13 @@
 //! `logs\app.log`, so such servers start under `pythonw.exe` too.
 //! Files get CRLF line endings: `cmd.exe` misparses labels and blocks in
 //! LF-only batch files.
+//!
+//! Every launcher keeps the caller's working folder and appends the
+//! arguments it was given; the app finds its own files from its install
+//! folder (`__file__`, `sys.executable`), never from the working folder. A
+//! console app ([`crate::launch::Kind::Console`]) also gets
+//! `bin/{command}.cmd` (the console launcher under the command's name): the
+//! folder the installer can put on the user's PATH.
 
 use std::path::Path;
 
@@ -21,6 +28,7 @@ use serde::Serialize;
 use super::{write, Error, Rendered};
 use crate::config::Launcher;
 use crate::context::Context;
+use crate::launch::Kind;
 use crate::plan::Plan;
 use crate::templates::Templates;
 
@@ -32,6 +40,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("windows/sitecustomize.py.j2", "python/sitecustomize.py"),
 ];
 
+/// The console launcher's template, also rendered as `bin/{command}.cmd`.
+pub const CONSOLE_TEMPLATE: &str = "windows/start.bat.j2";
+
 /// What the Windows templates see.
 #[derive(Debug, Clone, Serialize)]
 pub struct TemplateContext<'a> {
@@ -39,6 +50,10 @@ pub struct TemplateContext<'a> {
     pub module: &'a str,
     pub version: String,
     pub launcher: Launcher,
+    /// `"console"` or `"gui"`.
+    pub kind: Kind,
+    /// A console app's command name (`bin/{command}.cmd`).
+    pub command: String,
 }
 
 impl<'a> TemplateContext<'a> {
@@ -48,22 +63,34 @@ impl<'a> TemplateContext<'a> {
             module: plan.launch.module_for(crate::platform::Platform::Windows),
             version: plan.version.version.tag(),
             launcher: plan.config.windows.launcher,
+            kind: plan.launch.kind,
+            command: plan.launch.command(&plan.file_name),
         }
     }
 }
 
-/// Render every Windows template of [`FILES`] to (bundle path, text).
+/// The path of a console app's command in the bundle (`None` for a GUI app).
+pub fn command_path(kind: Kind, command: &str) -> Option<String> {
+    (kind == Kind::Console).then(|| format!("bin/{command}.cmd"))
+}
+
+/// Render every Windows template of [`FILES`] (and a console app's
+/// `bin/{command}.cmd`) to (bundle path, text).
 pub fn render_all(
     templates: &Templates,
     ctx: &TemplateContext<'_>,
-) -> Result<Vec<(&'static str, String)>, Error> {
-    FILES
+) -> Result<Vec<(String, String)>, Error> {
+    let mut out: Vec<(String, String)> = FILES
         .iter()
         .map(|(tmpl, dest)| {
             let text = templates.render(tmpl, ctx)?;
-            Ok((*dest, crlf(&text)))
+            Ok((dest.to_string(), crlf(&text)))
         })
-        .collect()
+        .collect::<Result<_, Error>>()?;
+    if let Some(dest) = command_path(ctx.kind, &ctx.command) {
+        out.push((dest, crlf(&templates.render(CONSOLE_TEMPLATE, ctx)?)));
+    }
+    Ok(out)
 }
 
 /// LF → CRLF (idempotent).
@@ -76,7 +103,7 @@ pub fn render(plan: &Plan, bundle: &Path, ctx: &Context<'_>) -> Result<Rendered,
     let templates = Templates::new(Some(&plan.project.config_dir));
     let mut files = Vec::new();
     for (dest, text) in render_all(&templates, &TemplateContext::new(plan))? {
-        let path = bundle.join(dest);
+        let path = bundle.join(&dest);
         write(&path, &text)?;
         files.push(path);
     }
@@ -97,6 +124,8 @@ mod tests {
             module: "my_app.main",
             version: "v1.2.3".into(),
             launcher: Launcher::Vbs,
+            kind: Kind::Console,
+            command: "my-app".into(),
         };
         let out = render_all(&t, &ctx).unwrap();
         let mut all = String::new();

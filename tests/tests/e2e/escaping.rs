@@ -106,6 +106,8 @@ struct Values {
     args: Vec<String>,
     prebuild: String,
     install_command: String,
+    /// `kind = "console"` (its installer script takes other branches).
+    console: bool,
 }
 
 impl Values {
@@ -116,6 +118,8 @@ impl Values {
             args: vec![s.to_owned(), "--plain".into(), s.to_owned()],
             prebuild: s.to_owned(),
             install_command: s.to_owned(),
+            // Half the cases render a console app's files.
+            console: s.len() % 2 == 1,
         }
     }
 
@@ -129,6 +133,9 @@ impl Values {
         t.insert("pyproject".into(), "python/pyproject.toml".into());
         t.insert("python".into(), "3.11.9".into());
         t.insert("port".into(), 8765.into());
+        if self.console {
+            t.insert("kind".into(), "console".into());
+        }
         t.insert("args".into(), strs(&self.args));
         t.insert("prebuild".into(), self.prebuild.clone().into());
         let mut w = toml::Table::new();
@@ -208,6 +215,7 @@ fn check_value(bench: &Bench, s: &str) {
                 display.insert(0, 'x');
             }
             let mut v = Values::all(&no_nul);
+            v.console = raw.console;
             v.name = display.clone();
             v.publisher = display;
             let plan = bench

@@ -202,7 +202,7 @@ fn a_cut_off_or_html_download_is_neither_cached_nor_locked() {
             !dir.join("pyship.lock").exists(),
             "an unusable download was locked"
         );
-        // Nothing but lock files and the wine shim DLL (complete when it is
+        // Nothing but lock files, bucket markers and the wine shim DLL (complete when it is
         // there: it is compiled while the download runs): not the download,
         // nor half of the wine prefix that was being prepared meanwhile.
         let cached: Vec<_> = walk(cache.path())
@@ -214,7 +214,9 @@ fn a_cut_off_or_html_download_is_neither_cached_nor_locked() {
                         .and_then(|k| k.parent())
                         .unwrap()
                         .ends_with("wine-shim-v0");
-                p.is_file() && !name.ends_with(".lock") && !shim
+                // A bucket's marker says the folder is the tool's own.
+                let marker = name == ".pyship-bucket";
+                p.is_file() && !name.ends_with(".lock") && !shim && !marker
             })
             .collect();
         assert!(

@@ -976,8 +976,9 @@ fn uv_in(dir: &Path, args: &[&str]) -> String {
 /// does not depend on (its `six` must not ship). The app declares extras
 /// (`net`, configured; `unused`, not), a `dev` group (never shipped), a
 /// Windows-only marker, a marker false for the target's Python, and a lock
-/// forked by Python version (two `packaging` pins). Versions pinned older
-/// than PyPI's newest (`uv lock -P`): idna 3.6, certifi 2024.2.2.
+/// forked by Python version (two `packaging` pins), and a marker on the
+/// patch version (true for the bundles' 3.11.9, false for 3.11.0). Versions
+/// pinned older than PyPI's newest (`uv lock -P`): idna 3.6, certifi 2024.2.2.
 fn uv_workspace(m: &Mirrors) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::Builder::new()
         .prefix("pyship-e2e-ws-")
@@ -1005,6 +1006,7 @@ dependencies = [
     "tomli>=2; python_version < '3.11'",
     "packaging==24.0; python_version < '3.10'",
     "packaging==24.2; python_version >= '3.10'",
+    "sniffio==1.3.0; python_full_version >= '3.11.5'",
 ]
 
 [project.optional-dependencies]
@@ -1094,6 +1096,7 @@ fn a_workspace_uv_lock_with_extras_groups_markers_and_forks_ships_the_apps_locke
             "colorama-0.4.6",
             "idna-3.6",
             "packaging-24.2",
+            "sniffio-1.3.0",
             "wsapp-0.1.0"
         ])
     );
@@ -1104,6 +1107,7 @@ fn a_workspace_uv_lock_with_extras_groups_markers_and_forks_ships_the_apps_locke
             "certifi-2024.2.2",
             "idna-3.6",
             "packaging-24.2",
+            "sniffio-1.3.0",
             "wsapp-0.1.0"
         ])
     );

@@ -10,6 +10,7 @@
 mod architecture;
 mod bench;
 mod build_script;
+mod console;
 mod docker;
 mod escaping;
 mod first_hour;
