@@ -102,10 +102,6 @@ pub const DEFAULTS: &[(&str, &str)] = &[
         "update/pyship_update/update.sh",
         include_str!("../templates/update/pyship_update/update.sh"),
     ),
-    (
-        "update/pyship_update/update.bat",
-        include_str!("../templates/update/pyship_update/update.bat"),
-    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

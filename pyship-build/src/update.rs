@@ -34,7 +34,6 @@ pub const FILES: &[(&str, &str)] = &[
     ("update/pyship_update/_helper.py", "_helper.py"),
     ("update/pyship_update/_minisign.py", "_minisign.py"),
     ("update/pyship_update/update.sh", "update.sh"),
-    ("update/pyship_update/update.bat", "update.bat"),
 ];
 
 /// `pyship_update.json` of one bundle: [`Settings`] plus where the bundle is

@@ -11,10 +11,11 @@ or GitHub), skips drafts, compares PEP 440 versions and returns the newest
 newer release with the asset for this install type, its size and SHA-256
 (from the release's `manifest.json`, cross-checked with `SHA256SUMS`).
 `download()` streams it into `.pyship-update/` next to the app and verifies
-it. `apply()` unpacks it there and starts a detached helper (`update.sh`,
-`update.bat`, or the installer) that waits for the app to exit, swaps the
-bundle's folders, starts the new version, checks that it comes up and rolls
-back when it does not. `data/` is never touched.
+it. `apply()` unpacks it there and starts a detached helper (`update.sh` on
+Linux, `_helper.py run` on a copied runtime on Windows) that waits for the
+app to exit, swaps the bundle's folders (or runs the installer), starts the
+new version, checks that it comes up and rolls back when it does not; a
+version rolled back is not offered again. `data/` is never touched.
 
 Everything the server says is hostile until checked: every field read from
 it is type-checked (`_field`), every name used on disk is a plain file name
@@ -41,6 +42,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -82,6 +84,16 @@ SIGNATURE_NAME = "manifest.json.minisig"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
 KEEP = ("data", "logs", STAGING, TRUST_FILE)
+#: Versions the helper rolled back (one tag a line, in the staging folder):
+#: check() does not offer them again; a newer release it does.
+ROLLED_BACK = "rolled-back.txt"
+#: The Windows helper runs from a copy of the runtime's top-level files in
+#: the staging folder (so it holds neither the old runtime nor the new one),
+#: less the libraries it never loads (TLS, SQLite, Tcl/Tk).
+_HELPER_RUNTIME_SKIP = ("libcrypto*", "libssl*", "sqlite3*", "tcl*", "tk*", "_ssl.pyd", "_sqlite3.pyd", "_tkinter.pyd")
+#: Markers of a container (Docker, Podman, Kubernetes, systemd-nspawn).
+CONTAINER_FILES = ("/.dockerenv", "/run/.containerenv")
+CONTAINER_ENV = ("KUBERNETES_SERVICE_HOST", "container")
 _TIMEOUT = 30
 _CHUNK = 1 << 16
 # A lock older than this whose owner cannot be seen is left over from a crash.
@@ -101,6 +113,11 @@ _MALFORMED_HINT = (
     "the server's answer is not what cargo-pyship publishes; nothing was changed. "
     "Check the server URL, or publish the release again with `cargo pyship publish`"
 )
+
+
+# The locks this process holds (apply() in another thread of this process).
+_HELD = set()
+_HELD_GUARD = threading.Lock()
 
 
 class UpdateError(Exception):
@@ -459,8 +476,8 @@ class Updater:
     """The updater of one bundle. The module-level functions use the bundle
     this package is installed in; tests and tools may make their own."""
 
-    #: The file Docker creates in every container.
-    dockerenv = "/.dockerenv"
+    #: The files container engines create in every container.
+    container_files = CONTAINER_FILES
 
     def __init__(self, config_path=None, environ=None):
         here = os.path.dirname(os.path.abspath(__file__))
@@ -468,6 +485,7 @@ class Updater:
         self.environ = os.environ if environ is None else environ
         self._config = None
         self.skipped_prereleases = []
+        self.skipped_rolled_back = []
 
     # -------------------------------------------------------------- config
 
@@ -521,9 +539,16 @@ class Updater:
                 return "portable-windows"
             if platform == "linux":
                 return "portable-linux"
-        if os.path.exists(self.dockerenv):
+        if self.in_container():
             return "docker"
         return "dev"
+
+    def in_container(self):
+        """Whether this process runs in a container: Docker's and Podman's
+        marker files, or the variables Kubernetes and systemd-nspawn/Podman set."""
+        if any(os.path.exists(p) for p in self.container_files):
+            return True
+        return any(self.environ.get(k) for k in CONTAINER_ENV)
 
     # -------------------------------------------------------------- http
 
@@ -653,6 +678,8 @@ class Updater:
             include_prerelease = cfg.get("channel") == "prerelease"
         current = Version(cfg["version"])
         self.skipped_prereleases = []
+        self.skipped_rolled_back = []
+        rolled_back = self.rolled_back()
         best = None
         newer = []
         for i, rel in enumerate(self.releases()):
@@ -671,6 +698,9 @@ class Updater:
             if (_field(rel, "prerelease", bool, "release %s" % tag, optional=True) or v.is_prerelease) and not include_prerelease:
                 self.skipped_prereleases.append(tag)
                 continue
+            if v in rolled_back:
+                self.skipped_rolled_back.append(tag)
+                continue
             if best is None or v > best[0]:
                 best = (v, rel)
         if best is None:
@@ -679,6 +709,22 @@ class Updater:
         if self.public_keys():
             manifest = self._verify_chain(newer, best)
         return self._update_for(best[1], best[0], manifest)
+
+    def rolled_back(self):
+        """The versions an update to which was rolled back here (the helper
+        notes them): check() skips them."""
+        try:
+            with open(os.path.join(self.staging(), ROLLED_BACK), "rb") as f:
+                text = f.read(_MAX_SMALL).decode("utf-8", "replace")
+        except OSError:
+            return set()
+        out = set()
+        for line in text.splitlines():
+            try:
+                out.add(Version(line.strip()))
+            except ValueError:
+                continue
+        return out
 
     # -------------------------------------------------------------- signatures
 
@@ -1028,7 +1074,9 @@ class Updater:
         final = os.path.join(staging, update.asset)
         if os.path.isfile(final) and not os.path.islink(final) and _sha256(final) == update.sha256:
             return final, False
-        part = final + ".part"
+        # Its own partial file: another download of the same asset (another
+        # thread) neither shares nor deletes it.
+        part = "%s.%d-%d.part" % (final, os.getpid(), threading.get_ident())
         deadline = time.monotonic() + _DOWNLOAD_DEADLINE + update.size / _MIN_RATE
         try:
             done = 0
@@ -1070,7 +1118,6 @@ class Updater:
             return final, True
         except BaseException as e:
             _remove(part)
-            _remove(final)
             if created:
                 shutil.rmtree(staging, ignore_errors=True)
             if isinstance(e, UpdateError) or not isinstance(e, Exception):
@@ -1135,6 +1182,7 @@ class Updater:
                 if k == self.config.get("token_env"):
                     del env[k]
             shutil.rmtree(new_dir, ignore_errors=True)
+            runtime = os.path.join(self.root(), "python")
             if kind in ("installer", "msi"):
                 env.update(PYSHIP_MODE=kind, PYSHIP_SETUP=path)
             else:
@@ -1148,20 +1196,25 @@ class Updater:
                 with open(entries_txt, "w", encoding="utf-8", newline="\n") as f:
                     f.write("".join(e + "\n" for e in entries))
                 env.update(PYSHIP_MODE="portable", PYSHIP_NEW=top)
+                runtime = os.path.join(top, "python")
             here = os.path.dirname(os.path.abspath(__file__))
             wrote.append(os.path.join(staging, "helper.py"))
             shutil.copyfile(os.path.join(here, "_helper.py"), wrote[-1])
             log = os.path.join(staging, "update.log")
-            script = os.path.join(staging, "update.bat" if os.name == "nt" else "update.sh")
-            wrote.append(script)
-            shutil.copyfile(os.path.join(here, os.path.basename(script)), script)
-            helper = self._start_helper(script, env, staging, log)
+            if os.name == "nt":
+                helper = self._start_windows_helper(runtime, env, staging)
+            else:
+                script = os.path.join(staging, "update.sh")
+                wrote.append(script)
+                shutil.copyfile(os.path.join(here, "update.sh"), script)
+                helper = self._start_helper(script, env, staging, log)
             self._write_lock(lock, helper=helper)
             handed_over = True
             return log
         finally:
             if not handed_over:
                 shutil.rmtree(new_dir, ignore_errors=True)
+                shutil.rmtree(os.path.join(staging, "runtime"), ignore_errors=True)
                 for p in wrote:
                     _remove(p)
                 if fresh and path:
@@ -1169,6 +1222,7 @@ class Updater:
                 _remove(lock)
                 if created:
                     shutil.rmtree(staging, ignore_errors=True)
+            self._unheld(lock)
 
     def _check_new_bundle(self, top, archive):
         """The unpacked bundle has what the helper runs: its interpreter and launcher."""
@@ -1189,22 +1243,43 @@ class Updater:
                     hint="the new release's bundle is incomplete; nothing was changed. Publish a complete bundle",
                 )
 
-    def _start_helper(self, script, env, staging, log):
-        """Start the helper script detached; returns its process id."""
-        if os.name == "nt":
-            flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
-            cmd = [os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "cmd.exe"), "/d", "/c", script]
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                cwd=staging,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                creationflags=flags,
-                close_fds=True,
+    def _start_windows_helper(self, runtime, env, staging):
+        """Copy what the helper needs of `runtime` (the new one, or the
+        installed one for a setup) into the staging folder and start
+        `helper.py run` with it, detached; returns its process id. The
+        program and its arguments go to CreateProcess as they are (no
+        cmd.exe), so any folder name Windows allows works."""
+        import fnmatch
+
+        dest = os.path.join(staging, "runtime")
+        # Left from the last update (the helper cannot delete the runtime it runs on).
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest, exist_ok=True)
+        for name in os.listdir(runtime):
+            src = os.path.join(runtime, name)
+            if os.path.isfile(src) and not any(fnmatch.fnmatch(name.lower(), p) for p in _HELPER_RUNTIME_SKIP):
+                shutil.copyfile(src, os.path.join(dest, name))
+        python = os.path.join(dest, "python.exe")
+        if not os.path.isfile(python):
+            raise UpdateError(
+                "%s has no python.exe to run the update helper with" % runtime,
+                hint="the bundle is incomplete; nothing was changed. Reinstall the app",
             )
-            return proc.pid
+        flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
+        proc = subprocess.Popen(
+            [python, "-I", "-B", os.path.join(staging, "helper.py"), "run"],
+            env=env,
+            cwd=staging,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            creationflags=flags,
+            close_fds=True,
+        )
+        return proc.pid
+
+    def _start_helper(self, script, env, staging, log):
+        """Start the helper script detached (Linux); returns its process id."""
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 ["/bin/sh", script],
@@ -1219,18 +1294,38 @@ class Updater:
         return proc.pid
 
     def _lock(self, lock):
+        key = os.path.normcase(os.path.abspath(lock))
+        busy = UpdateError(
+            "another update is already running (lock file %s)" % lock,
+            hint="wait for it to finish; delete the lock file only if no update is running",
+        )
+        with _HELD_GUARD:
+            if key in _HELD:
+                # apply() in another thread of this process.
+                raise busy
+            _HELD.add(key)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not self._stale(lock):
-                raise UpdateError(
-                    "another update is already running (lock file %s)" % lock,
-                    hint="wait for it to finish; delete the lock file only if no update is running",
-                ) from None
-            _remove(lock)
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "started": time.time()}, f)
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._stale(lock):
+                    raise busy from None
+                _remove(lock)
+                try:
+                    fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    # Another process took it in between.
+                    raise busy from None
+            with os.fdopen(fd, "w") as f:
+                json.dump({"pid": os.getpid(), "started": time.time()}, f)
+        except BaseException:
+            self._unheld(lock)
+            raise
+
+    @staticmethod
+    def _unheld(lock):
+        with _HELD_GUARD:
+            _HELD.discard(os.path.normcase(os.path.abspath(lock)))
 
     def _write_lock(self, lock, helper):
         with open(lock, "w") as f:

@@ -26,6 +26,10 @@ def _nothing(updater, include_prerelease):
     cfg = updater.config
     channel = "pre-release" if include_prerelease else "stable"
     msg = "no newer %s release than %s" % (channel, cfg.get("tag") or cfg.get("version"))
+    if updater.skipped_rolled_back:
+        msg += "; skipped %s: an update to it was rolled back here (a newer release is offered)" % ", ".join(
+            updater.skipped_rolled_back
+        )
     if updater.skipped_prereleases:
         msg += "; skipped pre-release %s (use --prerelease to include it)" % ", ".join(
             updater.skipped_prereleases

@@ -1,16 +1,29 @@
-"""The update helper's checks, run by update.sh / update.bat (stdlib only).
+"""The update helper (stdlib only).
 
-`apply()` copies this file next to the staged update as `helper.py`; the
-helper scripts run it with an interpreter that is not the app's own (the
-staged new runtime before the swap, the renamed `.old` one after it), so it
-never holds the runtime it checks. Parameters come from the environment that
-`apply()` sets (paths may hold any character; no command-line quoting).
+`apply()` copies this file next to the staged update as `helper.py`. It is
+always run by an interpreter that is not the app's own, so it never holds the
+runtime it replaces: on Linux `update.sh` runs it with the staged new runtime
+before the swap and the renamed `.old` one after it; on Windows `apply()`
+copies the few files of a runtime that the helper needs into
+`.pyship-update/runtime/` and starts `helper.py run` with it directly (no
+`cmd.exe`, whose quoting breaks on folder names with `(`, `&`, `^` or `%`).
+Parameters come from the environment that `apply()` sets (paths may hold
+any character; no command-line quoting).
 
     helper.py wait-exit   wait until the app (PYSHIP_PID, and any process
                           running from {root}/python) has exited
     helper.py wait-up     after the new version was started: wait for it to
                           answer on PYSHIP_PORT (or, without a port, to stay up
                           for a few seconds); stop it when it does not come up
+    helper.py run         the whole update on Windows (portable: swap the
+                          entries, start, check, roll back; installer/msi: run
+                          the setup, start, check), logging to update.log
+
+Every move is a rename checked afterwards (the target must not exist before,
+the source must be gone after): an entry is whole old or whole new, never a
+folder moved into a surviving one. A file held open (a virus scanner, an
+indexer) makes a rename or delete fail on Windows; each step then waits and
+retries for PYSHIP_HELD_SECONDS (default 60 s) before it gives up.
 
 Exit status 0 means yes, 1 means no (the reason goes to stdout, the log);
 2 is a usage error and 3 an unexpected failure of the helper itself, so the
@@ -30,7 +43,7 @@ EXIT_SECONDS = 300.0
 
 
 def _log(message):
-    print("helper: " + message, flush=True)
+    _emit("helper: " + message)
 
 
 def pid_alive(pid):
@@ -256,6 +269,344 @@ def wait_up(root, pid, port, timeout):
     return 1
 
 
+# How long a step waits for a held file before it gives up.
+HELD_SECONDS = 60.0
+# msiexec: success, success that needs a restart, success that started one.
+MSI_OK = {0: None, 3010: "Windows must restart to finish it", 1641: "msiexec restarts Windows to finish it"}
+# The file naming versions that were rolled back (check() skips them).
+ROLLED_BACK = "rolled-back.txt"
+
+
+def _exists(path):
+    return os.path.lexists(path)
+
+
+def _retry(step, seconds, sleep=0.5):
+    """Run `step()` until it returns True, for up to `seconds`; OSError counts
+    as not yet. Returns whether it succeeded and the last error."""
+    deadline = time.monotonic() + seconds
+    last = None
+    while True:
+        try:
+            if step():
+                return True, None
+        except OSError as e:
+            last = e
+        if time.monotonic() >= deadline:
+            return False, last
+        time.sleep(sleep)
+
+
+def remove(path, seconds):
+    """Delete file or folder `path`, retrying while something holds a file in
+    it. True once it is gone."""
+    import shutil
+
+    def step():
+        if not _exists(path):
+            return True
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=_writable_and_retry)
+        else:
+            _unlink(path)
+        return not _exists(path)
+
+    ok, err = _retry(step, seconds)
+    if not ok:
+        _log("could not delete %s%s" % (path, ": %s" % err if err else ""))
+    return ok
+
+
+def _unlink(path):
+    try:
+        os.remove(path)
+    except PermissionError:
+        # A read-only file (Windows refuses to delete it).
+        import stat
+
+        os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+        os.remove(path)
+
+
+def _writable_and_retry(func, path, _exc):
+    import stat
+
+    try:
+        os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+        func(path)
+    except OSError:
+        pass
+
+
+def move(src, dst, seconds):
+    """Rename `src` to `dst` (same folder tree, one rename: the entry moves
+    whole or not at all). Refused when `dst` exists (a folder would end up
+    inside it). True once `dst` exists and `src` is gone."""
+    if _exists(dst):
+        _log("not moving %s: %s is in the way" % (src, dst))
+        return False
+
+    def step():
+        if _exists(dst) and not _exists(src):
+            return True
+        if _exists(dst):
+            return False
+        os.rename(src, dst)
+        return _exists(dst) and not _exists(src)
+
+    ok, err = _retry(step, seconds)
+    if not ok:
+        _log("could not move %s to %s%s" % (src, dst, ": %s" % err if err else ""))
+    return ok
+
+
+def swap(root, new, entries, swapped, seconds):
+    """Move each entry of `root` to `{entry}.old` and `new`'s in. Appends what
+    it touched to `swapped`; returns the entry it could not swap, or None."""
+    for e in entries:
+        cur = os.path.join(root, e)
+        old = cur + ".old"
+        # Left over from an update whose clean-up found a held file.
+        for stale in (old, cur + ".failed"):
+            if _exists(stale) and not remove(stale, seconds):
+                return e
+        had = _exists(cur)
+        if had and not move(cur, old, seconds):
+            return e
+        swapped.append(e)
+        if not move(os.path.join(new, e), cur, seconds):
+            return e
+    return None
+
+
+def restore(root, swapped, seconds):
+    """Put the entries in `swapped` back: the new one is renamed aside whole
+    (never deleted in place, which a held file would stop half-way), then the
+    `.old` one renamed back. True when every entry is the old one again."""
+    ok = True
+    for e in reversed(swapped):
+        cur = os.path.join(root, e)
+        old = cur + ".old"
+        aside = cur + ".failed"
+        if _exists(cur):
+            if _exists(aside) and not remove(aside, seconds):
+                _log("could not restore %s: %s is in the way" % (e, aside))
+                ok = False
+                continue
+            if not move(cur, aside, seconds):
+                _log("could not restore %s: the new one cannot be moved away; the old one stays in %s" % (e, old))
+                ok = False
+                continue
+        if _exists(old) and not move(old, cur, seconds):
+            ok = False
+            continue
+        if _exists(aside) and not remove(aside, seconds):
+            _log("%s is left over (a file in it is held); the next update deletes it" % aside)
+    return ok
+
+
+def remember_rolled_back(stage, tag):
+    """Add `tag` to the versions check() no longer offers (one tag a line)."""
+    with open(os.path.join(stage, ROLLED_BACK), "a", encoding="utf-8") as f:
+        f.write(tag + "\n")
+
+
+def launch(root, launcher, module):
+    """Start the app through its launcher, detached; returns the pid started."""
+    import subprocess
+
+    if os.name == "nt":
+        if launcher == "pythonw":
+            cmd = [os.path.join(root, "python", "pythonw.exe"), "-m", module]
+            flags = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+        else:
+            # What scripts\start-hidden.vbs does (python.exe, console hidden),
+            # without WScript.Shell.Run, which expands %NAME% in the folder's path.
+            cmd = [os.path.join(root, "python", "python.exe"), "-m", module]
+            flags = 0x08000000 | 0x00000200  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
+        proc = subprocess.Popen(
+            cmd,
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            creationflags=flags,
+            close_fds=True,
+        )
+    else:
+        proc = subprocess.Popen(
+            [os.path.join(root, "run.sh")],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def _setup(mode, setup, root):
+    """Run the installer silently; its exit status."""
+    import subprocess
+
+    if mode == "msi":
+        system = os.environ.get("SystemRoot", r"C:\Windows")
+        cmd = [os.path.join(system, "System32", "msiexec.exe"), "/i", setup, "/qn"]
+    else:
+        # NSIS takes /D= last and unquoted, whatever the folder holds: a
+        # command line given as a string reaches the program as it is.
+        cmd = '"%s" /S /D=%s' % (setup, root)
+    return subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cleanup(stage, archive, seconds):
+    """What the update leaves nowhere, however it ended: the unpacked and the
+    downloaded new version (a retry downloads again), then the lock."""
+    remove(os.path.join(stage, "new"), seconds)
+    if archive:
+        remove(archive, seconds)
+    for name in ("swapped.txt", "lock"):
+        try:
+            os.remove(os.path.join(stage, name))
+        except OSError:
+            pass
+
+
+def run(env):
+    """The whole update (Windows); the exit status of the helper."""
+    root = env["PYSHIP_ROOT"]
+    stage = env["PYSHIP_STAGE"]
+    mode = env.get("PYSHIP_MODE") or "portable"
+    tag = env.get("PYSHIP_TAG") or "?"
+    seconds = float(env.get("PYSHIP_HELD_SECONDS") or HELD_SECONDS)
+    _log_to(os.path.join(stage, "update.log"))
+    say("update of %s to %s (%s)" % (root, tag, mode))
+    state = {"swapped": [], "settled": False}
+    try:
+        code, message = _run(env, root, stage, mode, tag, seconds, state)
+    except Exception as e:  # noqa: BLE001 - logged, then the clean-up still runs
+        code, message = 3, "the helper failed: %s: %s" % (type(e).__name__, e)
+        if state["swapped"] and not state["settled"]:
+            say(message + "; restoring the old version")
+            whole = restore(root, state["swapped"], seconds)
+            launch(root, env.get("PYSHIP_LAUNCHER") or "", env.get("PYSHIP_MODULE") or "")
+            message = "restored the old version and started it again" if whole else "could not restore every entry (see above)"
+    cleanup(stage, env.get("PYSHIP_ARCHIVE"), min(seconds, 10.0))
+    say(message)
+    _discard_runtime(root, stage)
+    return code
+
+
+# Deletes the folder in argv[1] once the helper that ran from it has exited.
+_DISCARD = (
+    "import shutil, sys, time\n"
+    "end = time.monotonic() + 60\n"
+    "while time.monotonic() < end:\n"
+    "    shutil.rmtree(sys.argv[1], ignore_errors=True)\n"
+    "    try:\n"
+    "        open(sys.argv[1] + '/python.exe', 'rb').close()\n"
+    "    except OSError:\n"
+    "        break\n"
+    "    time.sleep(0.5)\n"
+)
+
+
+def _discard_runtime(root, stage):
+    """The copied runtime this helper runs on (Windows) cannot delete
+    itself: a short-lived process of the app's runtime deletes it once this
+    one has exited. Best effort; the next update replaces it anyway."""
+    import subprocess
+
+    runtime = os.path.join(stage, "runtime")
+    python = os.path.join(root, "python", "python.exe")
+    here = os.path.normcase(os.path.dirname(os.path.abspath(sys.executable)))
+    if os.name != "nt" or here != os.path.normcase(os.path.abspath(runtime)) or not os.path.isfile(python):
+        return
+    try:
+        subprocess.Popen(
+            [python, "-I", "-B", "-c", _DISCARD, runtime],
+            cwd=stage,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            creationflags=0x08000000 | 0x00000200,  # CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP
+            close_fds=True,
+        )
+    except OSError:
+        pass
+
+
+def _run(env, root, stage, mode, tag, seconds, state):
+    pid = int(env.get("PYSHIP_PID") or 0)
+    port = int(env.get("PYSHIP_PORT") or 0)
+    timeout = float(env.get("PYSHIP_TIMEOUT") or 60)
+    launcher = env.get("PYSHIP_LAUNCHER") or ""
+    module = env.get("PYSHIP_MODULE") or ""
+    if wait_exit(root, pid, max(timeout, EXIT_SECONDS)) != 0:
+        return 1, "the app did not exit; nothing was changed"
+    if mode in ("installer", "msi"):
+        rc = _setup(mode, env["PYSHIP_SETUP"], root)
+        if rc != 0 and not (mode == "msi" and rc in MSI_OK):
+            launch(root, launcher, module)
+            return 1, "setup failed with exit code %d; started the installed version again" % rc
+        say("installed (exit code %d%s); starting the new version" % (rc, "; " + MSI_OK[rc] if MSI_OK.get(rc) else ""))
+        launch(root, launcher, module)
+        if wait_up(root, 0, port, timeout) != 0:
+            return 1, "the new version did not come up"
+        return 0, "updated to %s" % tag
+    with open(os.path.join(stage, "entries.txt"), encoding="utf-8") as f:
+        entries = [line.strip() for line in f if line.strip()]
+    swapped = state["swapped"]
+    failed = swap(root, env["PYSHIP_NEW"], entries, swapped, seconds)
+    if failed:
+        say("could not swap %s; restoring the old version" % failed)
+        whole = restore(root, swapped, seconds)
+        state["settled"] = True
+        launch(root, launcher, module)
+        if not whole:
+            return 1, "could not restore every entry (see above); started what is there"
+        return 1, "restored the old version and started it again"
+    say("swapped; starting the new version")
+    launch(root, launcher, module)
+    up = wait_up(root, 0, port, timeout) == 0
+    if up:
+        state["settled"] = True
+        for e in swapped:
+            if not remove(os.path.join(root, e + ".old"), seconds):
+                say("%s.old is left over (a file in it is held); the next update deletes it" % e)
+        return 0, "updated to %s" % tag
+    say("the new version did not come up; rolling back")
+    whole = restore(root, swapped, seconds)
+    state["settled"] = True
+    remember_rolled_back(stage, tag)
+    launch(root, launcher, module)
+    if not whole:
+        return 1, "could not restore every entry (see above); started what is there"
+    return 1, "rolled back; the old version was started again"
+
+
+_LOG = None
+
+
+def _log_to(path):
+    global _LOG
+    _LOG = open(path, "a", encoding="utf-8", errors="replace")
+
+
+def say(message):
+    """A line of the update log, with the time."""
+    _emit("[%s] %s" % (time.strftime("%Y-%m-%d %H:%M:%S"), message))
+
+
+def _emit(line):
+    if _LOG is not None:
+        _LOG.write(line + "\n")
+        _LOG.flush()
+    else:
+        print(line, flush=True)
+
+
 def main(argv):
     env = os.environ
     root = env["PYSHIP_ROOT"]
@@ -267,7 +618,9 @@ def main(argv):
         return wait_exit(root, pid, max(timeout, EXIT_SECONDS))
     if argv[1:2] == ["wait-up"]:
         return wait_up(root, int(env.get("PYSHIP_NEW_PID") or 0), port, timeout)
-    print("usage: helper.py wait-exit|wait-up", file=sys.stderr)
+    if argv[1:2] == ["run"]:
+        return run(env)
+    print("usage: helper.py wait-exit|wait-up|run", file=sys.stderr)
     return 2
 
 

@@ -392,13 +392,21 @@ class UpdaterTests(unittest.TestCase):
         with open(os.path.join(self.tmp.name, "l", "App", ".pyship-install"), "w") as f:
             f.write("deb\n")
         self.assertEqual(Updater(lin).install_type(), "deb")
-        missing = Updater(os.path.join(self.tmp.name, "missing.json"))
-        missing.dockerenv = os.path.join(self.tmp.name, "no-dockerenv")
+        missing = Updater(os.path.join(self.tmp.name, "missing.json"), environ={})
+        missing.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
         self.assertEqual(missing.install_type(), "dev")
-        missing.dockerenv = self.cfg
+        missing.container_files = (self.cfg,)
         self.assertEqual(missing.install_type(), "docker")
+        # Podman's marker, Kubernetes' and systemd-nspawn's variables.
+        podman = Updater(os.path.join(self.tmp.name, "missing.json"), environ={})
+        podman.container_files = (os.path.join(self.tmp.name, "no-dockerenv"), self.cfg)
+        self.assertEqual(podman.install_type(), "docker")
+        for env in ({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, {"container": "podman"}):
+            u = Updater(os.path.join(self.tmp.name, "missing.json"), environ=env)
+            u.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
+            self.assertEqual(u.install_type(), "docker", env)
         # A bundle unpacked in a container is still that bundle.
-        self.up.dockerenv = self.cfg
+        self.up.container_files = (self.cfg,)
         self.assertEqual(self.up.install_type(), "portable-linux")
 
     def test_newest_newer_stable_release(self):
@@ -519,12 +527,12 @@ class UpdaterTests(unittest.TestCase):
     def test_dev_and_docker_refuse_to_apply(self):
         u = pyship_update.Update(version="0.2.0", tag="v0.2.0", prerelease=False, install_type="dev")
         _, cfg = bundle(os.path.join(self.tmp.name, "d"), self.server.url, root="../nowhere")
-        dev = Updater(cfg)
-        dev.dockerenv = os.path.join(self.tmp.name, "no-dockerenv")
+        dev = Updater(cfg, environ={})
+        dev.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
         with self.assertRaises(UpdateError) as e:
             dev.apply(u)
         self.assertIn("not an installed bundle (install type dev)", e.exception.message)
-        dev.dockerenv = self.cfg
+        dev.container_files = (self.cfg,)
         with self.assertRaises(UpdateError) as e:
             dev.apply(u)
         self.assertIn("runs in a Docker container", e.exception.message)

@@ -336,7 +336,7 @@ fn docker_image_gets_the_updater_which_says_docker() {
     fs_err::write(&dockerenv, "").unwrap();
     let script = format!(
         "import sys; sys.path.insert(0, {sp:?}); import pyship_update as u; \
-         u._default().dockerenv = {de:?}; print(u.install_type())",
+         u._default().container_files = ({de:?},); print(u.install_type())",
         sp = update.display().to_string(),
         de = dockerenv.display().to_string(),
     );
