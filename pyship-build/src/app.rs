@@ -657,6 +657,22 @@ mod tests {
         }
     }
 
+    /// A link loop in the app sources fails the copy naming the link, with
+    /// the hint of what to do.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_in_the_sources_has_a_hint() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("src");
+        fs_err::create_dir_all(from.join("pkg")).unwrap();
+        fs_err::write(from.join("pkg/__init__.py"), "").unwrap();
+        std::os::unix::fs::symlink("../..", from.join("pkg/up")).unwrap();
+        let e = copy_filtered(&from, &d.path().join("out"), &rules(d.path())).unwrap_err();
+        assert!(e.to_string().contains("pkg/up"), "{e}");
+        let hint = e.hint().expect("a hint");
+        assert!(hint.contains("remove the link"), "{hint}");
+    }
+
     #[test]
     fn two_dist_infos_of_one_distribution_fail() {
         let d = tempfile::tempdir().unwrap();

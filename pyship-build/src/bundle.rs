@@ -683,7 +683,7 @@ fn import_check(
             if let Some(dir) = m.parent() {
                 let _ = fs_err::create_dir_all(dir);
             }
-            let _ = fs_err::write(&m, check.ok.join("\n"));
+            let _ = crate::fs::atomic_write(&m, check.ok.join("\n").as_bytes());
         }
     }
     Ok(())

@@ -32,6 +32,22 @@ pub enum Error {
     UnsafePath { entry: String, root: PathBuf },
     #[error("refusing to remove {path}: it is not inside {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(" or "))]
     OutsideRoots { path: PathBuf, roots: Vec<PathBuf> },
+    #[error("the symlink {link} {}", match to {
+        Some(folder) => format!("points to {}, a folder it is in: copying it would never end", folder.display()),
+        None => "leads back to itself: its chain of links never reaches a file".to_owned(),
+    })]
+    LinkLoop {
+        link: PathBuf,
+        /// The folder holding the link that it points to; `None` for a
+        /// chain of links that loops.
+        to: Option<PathBuf>,
+    },
+    #[error("could not replace {path}, and putting back a file already replaced failed too")]
+    RolledBack {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Hint for Error {
@@ -49,6 +65,14 @@ impl Hint for Error {
                  this is a bug, please report it with the command and config that led here"
                     .into(),
             ),
+            Error::LinkLoop { link, .. } => Some(format!(
+                "remove the link {} or point it at a folder that does not hold it",
+                link.display()
+            )),
+            Error::RolledBack { .. } => Some(
+                "the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"
+                    .into(),
+            ),
             Error::Io(_) | Error::Copy { .. } => None,
         }
     }
@@ -56,9 +80,11 @@ impl Hint for Error {
 
 /// Write `contents` to `path` atomically: a temp file in the same directory,
 /// flushed and synced, then renamed over `path`. An existing file's permissions
-/// are kept; a new file is 0644. On any error `path` is untouched. When `path`
-/// is a symlink, the file it points to is replaced (in its own directory) and
-/// the link stays.
+/// are kept; a new file is 0644. On any error `path` is untouched. Nothing is
+/// ever written through a link: a symlink at `path` is replaced by the new
+/// file (a link left in `dist/`, pointing elsewhere, must not make a build
+/// write there). A user's own project files, which may be links on purpose,
+/// go through [`atomic_write_all`].
 pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
     atomic_write_with(path, |w| {
         w.write_all(contents).map_err(|source| Error::Persist {
@@ -75,8 +101,20 @@ pub fn atomic_write_with<E: From<Error>>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
 ) -> Result<(), E> {
-    let resolved = link_target(path);
-    let path = resolved.as_path();
+    let tmp = stage_with(path, write)?;
+    tmp.persist(path).map_err(|e| Error::Persist {
+        path: path.to_owned(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// A temp file beside `path` holding what `write` wrote, flushed, synced and
+/// given the mode `path` should have (an existing regular file's, else 0644).
+fn stage_with<E: From<Error>>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<(), E>,
+) -> Result<tempfile::NamedTempFile, E> {
     let persist = |source| Error::Persist {
         path: path.to_owned(),
         source,
@@ -86,7 +124,7 @@ pub fn atomic_write_with<E: From<Error>>(
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pyship-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(persist)?;
     {
@@ -95,21 +133,80 @@ pub fn atomic_write_with<E: From<Error>>(
         w.flush().map_err(persist)?;
     }
     tmp.as_file().sync_all().map_err(persist)?;
-    if let Ok(meta) = fs_err::metadata(path) {
-        // Keep the mode of the file being replaced (e.g. an executable script).
-        let _ = tmp.as_file().set_permissions(meta.permissions());
-    } else {
-        // A temp file is 0600, which would hide a new project file, workflow,
-        // manifest or artifact from the other users of a shared checkout.
+    // The mode of the file being replaced (e.g. an executable script), never
+    // of what a link there points to. A temp file is 0600, which would hide
+    // a new project file, workflow, manifest or artifact from the other
+    // users of a shared checkout.
+    match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => tmp.as_file().set_permissions(meta.permissions()),
         #[cfg(unix)]
-        {
+        _ => {
             use std::os::unix::fs::PermissionsExt;
-            let _ = tmp
-                .as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644));
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
         }
+        #[cfg(not(unix))]
+        _ => Ok(()),
     }
-    tmp.persist(path).map_err(|e| persist(e.error))?;
+    .map_err(persist)?;
+    Ok(tmp)
+}
+
+/// Prefix of the temp files [`atomic_write`] and [`atomic_copy`] make beside
+/// their destination (a killed run's are removed by the next one in the
+/// output folder).
+pub const TEMP_PREFIX: &str = ".pyship-tmp-";
+
+/// Replace several of the user's files, all or none (`version --stamp`
+/// writes pyproject.toml, Cargo.toml and Cargo.lock together). Every file is
+/// first checked writable and its new contents staged in a temp file beside
+/// it; only then are they renamed into place, and when one rename fails the
+/// files already replaced get their old contents back. These are project
+/// files, which may be symlinks on purpose (a shared pyproject.toml): the
+/// file a link points to is replaced and the link stays.
+pub fn atomic_write_all(files: &[(&Path, &[u8])]) -> Result<(), Error> {
+    let mut staged = Vec::new();
+    for (path, contents) in files {
+        let real = link_target(path);
+        let fail = |source| Error::Persist {
+            path: real.clone(),
+            source,
+        };
+        // Writable by this user (not a read-only file, mount or immutable
+        // file): checked before anything is written.
+        let old = match fs_err::OpenOptions::new().write(true).open(&real) {
+            Ok(_) => Some(fs_err::read(&real).map_err(fail)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(fail(e)),
+        };
+        let tmp = stage_with(&real, |w| {
+            w.write_all(contents).map_err(|source| Error::Persist {
+                path: real.clone(),
+                source,
+            })
+        })?;
+        staged.push((real, tmp, old));
+    }
+    let mut replaced: Vec<(PathBuf, Option<Vec<u8>>)> = Vec::new();
+    for (real, tmp, old) in staged {
+        if let Err(e) = tmp.persist(&real) {
+            for (path, old) in replaced.iter().rev() {
+                let undone = match old {
+                    Some(bytes) => atomic_write(path, bytes),
+                    None => fs_err::remove_file(path).map_err(Error::Io),
+                };
+                undone.map_err(|undo| Error::RolledBack {
+                    path: real.clone(),
+                    source: Box::new(undo),
+                })?;
+            }
+            return Err(Error::Persist {
+                path: real,
+                source: e.error,
+            });
+        }
+        replaced.push((real, old));
+    }
     Ok(())
 }
 
@@ -123,7 +220,7 @@ pub fn atomic_copy(from: &Path, to: &Path) -> std::io::Result<()> {
     };
     fs_err::create_dir_all(dir)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".pyship-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     fs_err::copy(from, tmp.path())?;
     tmp.persist(to).map_err(|e| e.error)?;
@@ -180,6 +277,12 @@ pub fn link_target(path: &Path) -> PathBuf {
     cur
 }
 
+/// Whether `path` is a symlink whose chain of links never ends (a link to
+/// itself, two links to each other).
+fn is_link_chain_loop(path: &Path) -> bool {
+    fs_err::symlink_metadata(link_target(path)).is_ok_and(|m| m.file_type().is_symlink())
+}
+
 /// Join an archive entry name onto `root`, refusing anything that could land
 /// outside it: absolute paths, drive letters, `..` components, NUL bytes.
 /// Backslashes are treated as separators (Windows-made zips use them).
@@ -233,10 +336,23 @@ pub fn copy_tree_with<E: From<Error>>(
         .sort_by_file_name()
         .into_iter();
     while let Some(entry) = walk.next() {
-        let entry = entry.map_err(|e| Error::Copy {
-            from: e.path().unwrap_or(from).to_owned(),
-            to: to.to_owned(),
-            source: std::io::Error::other(e),
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(from).to_owned();
+            match e.loop_ancestor() {
+                Some(ancestor) => Error::LinkLoop {
+                    link: path,
+                    to: Some(ancestor.to_owned()),
+                },
+                None if is_link_chain_loop(&path) => Error::LinkLoop {
+                    link: path,
+                    to: None,
+                },
+                None => Error::Copy {
+                    from: path,
+                    to: to.to_owned(),
+                    source: std::io::Error::other(e),
+                },
+            }
         })?;
         if entry.depth() > 0 && !visit(&entry)? {
             if entry.file_type().is_dir() {
@@ -452,9 +568,11 @@ mod tests {
         assert!(victim.join("sub").is_dir());
     }
 
+    /// A project file that is a link (a shared pyproject.toml) is written
+    /// where the link points, and the link stays.
     #[cfg(unix)]
     #[test]
-    fn atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link() {
+    fn project_files_are_written_through_their_links() {
         let dir = tempfile::tempdir().unwrap();
         let real_dir = dir.path().join("real");
         fs_err::create_dir_all(&real_dir).unwrap();
@@ -465,7 +583,7 @@ mod tests {
         // A relative link, and a link to that link.
         std::os::unix::fs::symlink("../real/pyproject.toml", proj.join("pyproject.toml")).unwrap();
         std::os::unix::fs::symlink("pyproject.toml", proj.join("again.toml")).unwrap();
-        atomic_write(&proj.join("again.toml"), b"new").unwrap();
+        atomic_write_all(&[(&proj.join("again.toml"), b"new")]).unwrap();
         assert_eq!(fs_err::read_to_string(&target).unwrap(), "new");
         for link in ["pyproject.toml", "again.toml"] {
             let m = fs_err::symlink_metadata(proj.join(link)).unwrap();
@@ -474,6 +592,70 @@ mod tests {
         // No temp file left in either directory.
         assert_eq!(fs_err::read_dir(&proj).unwrap().count(), 2);
         assert_eq!(fs_err::read_dir(&real_dir).unwrap().count(), 1);
+    }
+
+    /// Any other write replaces a link at its destination, whether it points
+    /// at a file, a dangling path or a chain of links: the file the link
+    /// pointed to is never written, and the new file gets a new file's mode.
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_replace_a_link_and_never_write_through_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        let dist = dir.path().join("dist");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::create_dir_all(&dist).unwrap();
+        let victim = outside.join("victim.txt");
+        fs_err::write(&victim, "keep me").unwrap();
+        fs_err::set_permissions(&victim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let links = [
+            ("App-v1-win-x64.cdx.json", victim.clone()),
+            ("manifest.json", outside.join("not-yet")),
+            ("SHA256SUMS", dist.join("App-v1-win-x64.cdx.json")),
+        ];
+        for (name, to) in &links {
+            std::os::unix::fs::symlink(to, dist.join(name)).unwrap();
+        }
+        for (name, _) in &links {
+            atomic_write(&dist.join(name), b"{}").unwrap();
+        }
+        atomic_write_with(&dist.join("big.zip"), |w| {
+            w.write_all(b"zip").map_err(Error::Io)
+        })
+        .unwrap();
+        for (name, _) in &links {
+            let p = dist.join(name);
+            let m = fs_err::symlink_metadata(&p).unwrap();
+            assert!(m.is_file(), "{name} is still a link");
+            assert_eq!(m.permissions().mode() & 0o777, 0o644, "{name}");
+            assert_eq!(fs_err::read_to_string(&p).unwrap(), "{}");
+        }
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "keep me");
+        assert!(!outside.join("not-yet").exists());
+        assert_eq!(fs_err::read_dir(&outside).unwrap().count(), 1);
+    }
+
+    /// All or none: a file that cannot be written is found before any is
+    /// replaced.
+    #[cfg(unix)]
+    #[test]
+    fn writing_several_files_checks_them_all_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.toml");
+        let b = dir.path().join("b");
+        fs_err::write(&a, "old a").unwrap();
+        // Not a file that can be opened for writing.
+        fs_err::create_dir_all(&b).unwrap();
+        let e = atomic_write_all(&[(&a, b"new a"), (&b, b"new b")]).unwrap_err();
+        assert!(e.to_string().contains(&b.display().to_string()), "{e}");
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
+        // A new file among them is created.
+        let c = dir.path().join("c.toml");
+        atomic_write_all(&[(&a, b"new a"), (&c, b"c")]).unwrap();
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(fs_err::read_to_string(&c).unwrap(), "c");
     }
 
     #[cfg(unix)]
@@ -496,6 +678,37 @@ mod tests {
         );
         // Nothing left behind.
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// A link to a folder holding it is an error naming the link, with a
+    /// hint, not an endless copy or a bare walkdir message.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_is_named_with_a_hint() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("src");
+        fs_err::create_dir_all(from.join("pkg")).unwrap();
+        fs_err::write(from.join("pkg/a.py"), "").unwrap();
+        // A link to a folder holding it, one to itself, two to each other.
+        for (links, named) in [
+            (&[("pkg/again", "..")][..], "pkg/again"),
+            (&[("pkg/self.py", "self.py")][..], "pkg/self.py"),
+            (
+                &[("pkg/a.pyi", "b.pyi"), ("pkg/b.pyi", "a.pyi")][..],
+                "pkg/a.pyi",
+            ),
+        ] {
+            for (link, to) in links {
+                std::os::unix::fs::symlink(to, from.join(link)).unwrap();
+            }
+            let e = copy_tree(&from, &d.path().join("out")).unwrap_err();
+            assert!(matches!(e, Error::LinkLoop { .. }), "{e}");
+            assert!(e.to_string().contains(named), "{e}");
+            assert!(e.hint().unwrap().contains(named), "{:?}", e.hint());
+            for (link, _) in links {
+                fs_err::remove_file(from.join(link)).unwrap();
+            }
+        }
     }
 
     #[test]

@@ -21,8 +21,8 @@
 //!
 //! Four layers; a module imports its own layer and the ones below, never one
 //! above, and no two modules import each other (`.ci/module-graph` prints the
-//! graph; `--check`, run by CI and by the `architecture` e2e tests, fails on
-//! any upward import or cycle):
+//! graph; `--check`, run by the `architecture` e2e tests, fails on any
+//! upward import or cycle):
 //!
 //! ```text
 //! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
@@ -33,6 +33,7 @@
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
+//!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
@@ -106,6 +107,8 @@ pub mod plan;
 pub mod platform;
 pub mod process;
 pub mod project;
+#[cfg(feature = "net")]
+pub mod project_version;
 #[cfg(feature = "net")]
 pub mod publish;
 #[cfg(feature = "net")]

@@ -13,8 +13,9 @@
 //! `bundle` and `installer`, which take it too).
 //!
 //! Once the lock is held, nothing else builds in the folder, so leftovers of
-//! killed runs can go: `{out}/.pyship-archive-*` (unfinished archives), the
-//! cache's `.incoming` staging folders and the temp folder's signing and
+//! killed runs can go: `{out}/.pyship-archive-*` (unfinished archives),
+//! `{out}/.pyship-tmp-*` (unfinished atomic writes), the cache's `.incoming`
+//! staging folders and the temp folder's signing and
 //! wine folders whose owner is gone.
 //!
 //! Whether the owner of such a folder is gone is never guessed from a pid (a
@@ -36,6 +37,9 @@ use crate::report::Reporter;
 pub const LOCK_FILE: &str = ".pyship.lock";
 /// Prefix of unfinished archives in the output folder.
 pub const PARTIAL_PREFIX: &str = ".pyship-archive-";
+/// How long after its last write a temp file in the output folder may still
+/// be in use by a writer that does not hold the folder's lock.
+const TEMP_FILE_IN_USE: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -84,6 +88,11 @@ impl OutDirLock {
         if let Some((n, _)) = map.get_mut(&path) {
             *n += 1;
             return Ok(Self { path });
+        }
+        // The pid is written into the lock file: never through a link left
+        // in its place, which could point anywhere.
+        if fs_err::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs_err::remove_file(&path).map_err(err)?;
         }
         let file = fs_err::OpenOptions::new()
             .read(true)
@@ -279,14 +288,25 @@ fn remove_tree(dir: &Path, roots: &[&Path]) -> Result<(), crate::fs::Error> {
     crate::fs::remove_dir_if_exists(dir, roots)
 }
 
-/// Remove what killed runs left: unfinished archives in `out_dir` (call with
-/// the folder's lock held), cache staging folders and the temp folder's
-/// signing and wine folders whose owner is gone. Returns what was removed.
+/// Remove what killed runs left: unfinished archives and atomic writes'
+/// temp files in `out_dir` (call with the folder's lock held), cache staging
+/// folders and the temp folder's signing and wine folders whose owner is
+/// gone. Returns what was removed.
 pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     if let Ok(rd) = fs_err::read_dir(out_dir) {
         for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX)
+            let name = e.file_name().to_string_lossy().into_owned();
+            // `publish` writes SHA256SUMS here without the folder's lock: a
+            // temp file written in the last minute may be its, in use.
+            let stale_temp = name.starts_with(crate::fs::TEMP_PREFIX)
+                && e.metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > TEMP_FILE_IN_USE);
+            if (name.starts_with(PARTIAL_PREFIX) || stale_temp)
+                && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
                 && fs_err::remove_file(e.path()).is_ok()
             {
                 removed.push(e.path());
@@ -383,6 +403,18 @@ mod tests {
         fs_err::create_dir_all(&out).unwrap();
         fs_err::write(out.join(".pyship-archive-abc"), "partial").unwrap();
         fs_err::write(out.join("App-v1.0.0-win-x64.zip"), "done").unwrap();
+        // A killed run's atomic write (empty: killed before it wrote), and
+        // one being written now.
+        let killed = out.join(".pyship-tmp-Ab12Cd");
+        let fresh = out.join(".pyship-tmp-Ef34Gh");
+        fs_err::write(&killed, "").unwrap();
+        fs_err::write(&fresh, "").unwrap();
+        fs_err::File::options()
+            .write(true)
+            .open(&killed)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(120))
+            .unwrap();
         let incoming = cache.join("runtimes-v0/.incoming");
         // A dead run's: its lock file is there and free.
         let dead = incoming.join("4194305-xyz");
@@ -396,7 +428,10 @@ mod tests {
         fs_err::create_dir_all(&young).unwrap();
         let removed = clean_leftovers(&out, &cache);
         assert!(removed.contains(&dead), "{removed:?}");
+        assert!(removed.contains(&killed), "{removed:?}");
         assert!(!out.join(".pyship-archive-abc").exists());
+        assert!(!killed.exists());
+        assert!(fresh.exists());
         assert!(out.join("App-v1.0.0-win-x64.zip").exists());
         assert!(!dead.exists() && !incoming.join("4194305-xyz.lock").exists());
         assert!(live.path().join("python.zip").exists());

@@ -183,7 +183,8 @@ impl Lockfile {
         let text = format!(
             "# pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch, and\n# (without uv.lock or pylock.toml) the dependencies each target resolved.\n# Commit it; cargo-pyship installs exactly these and refuses a download that does not match.\n{body}"
         );
-        crate::fs::atomic_write(path, text.as_bytes()).map_err(|source| Error::LockWrite {
+        // A project file: written where a link points, like the others.
+        crate::fs::atomic_write_all(&[(path, text.as_bytes())]).map_err(|source| Error::LockWrite {
             path: path.to_owned(),
             source,
         })

@@ -247,6 +247,7 @@ impl Plan {
                 });
             }
         }
+        check_out_dir_is_not_copied(&out_dir, &app, &config, &project, &module)?;
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
         } else {
@@ -479,6 +480,43 @@ pub fn resolve_version(
     })
 }
 
+/// The output folder must not be a folder the bundle copies (`app-src`, a
+/// package of a flat project, an `include` folder): each bundle would ship
+/// the artifacts of the one before. Inside one it is fine: the copy leaves
+/// it out.
+fn check_out_dir_is_not_copied(
+    out_dir: &Path,
+    app: &crate::layout::AppSrc,
+    config: &Config,
+    project: &Project,
+    module: &str,
+) -> Result<(), PlanError> {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| crate::fs::normalize(p));
+    let out = canon(out_dir);
+    let mut copied: Vec<(String, PathBuf)> = Vec::new();
+    match &app.dir {
+        Some(dir) if app.flat => {
+            let top = crate::layout::top_package(module);
+            for entry in crate::layout::flat_entries(dir, top) {
+                copied.push(("a package the bundle copies".into(), entry));
+            }
+        }
+        Some(dir) => copied.push(("`app-src`".into(), dir.clone())),
+        None => {}
+    }
+    for entry in &config.include {
+        copied.push((format!("`include` entry `{entry}`"), project.path(entry)));
+    }
+    match copied.into_iter().find(|(_, dir)| canon(dir) == out) {
+        Some((what, dir)) => Err(PlanError::OutIsCopied {
+            out: out_dir.to_owned(),
+            what,
+            dir,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Where [`Epoch::seconds`] came from.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -565,6 +603,12 @@ pub enum PlanError {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
+    #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
+    OutIsCopied {
+        out: PathBuf,
+        what: String,
+        dir: PathBuf,
+    },
 }
 
 impl crate::error::Hint for PlanError {
@@ -576,6 +620,9 @@ impl crate::error::Hint for PlanError {
             PlanError::Layout(e) => e.hint(),
             PlanError::Launch(e) => e.hint(),
             PlanError::Name(e) => e.hint(),
+            PlanError::OutIsCopied { .. } => Some(
+                "write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources".into(),
+            ),
             PlanError::Local(e) => e.hint(),
             PlanError::IncludeOutside { table, .. } => Some(format!(
                 "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"

@@ -1407,7 +1407,11 @@ mod tests {
         );
         drop(w);
         assert!(!copy.exists(), "the private copy is removed");
-        std::thread::sleep(Duration::from_millis(200));
+        // Polled to a deadline: the last programs may still be exiting.
+        let t = Instant::now();
+        while services() > 0 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(services(), 0, "no program of the prefix is left running");
     }
 

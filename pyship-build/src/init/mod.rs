@@ -341,22 +341,38 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 .warn("--pyproject is used only when init writes the table; set `pyproject` in the table instead");
         }
     }
+    // The project's files, all or none (written where a link points).
     let ignore = gitignore(&generated.table.config_dir());
-    for f in generated.files.iter().chain(&ignore) {
-        if !f.changed {
-            ctx.reporter.status("Unchanged", &display_path(&f.path));
-            continue;
-        }
+    let changed: Vec<_> = generated
+        .files
+        .iter()
+        .chain(&ignore)
+        .filter(|f| f.changed)
+        .collect();
+    for f in &changed {
         if let Some(dir) = f.path.parent() {
             fs_err::create_dir_all(dir).map_err(|e| Error::Write {
                 path: f.path.clone(),
                 source: crate::fs::Error::Io(e),
             })?;
         }
-        crate::fs::atomic_write(&f.path, f.new.as_bytes()).map_err(|source| Error::Write {
-            path: f.path.clone(),
-            source,
-        })?;
+    }
+    let writes: Vec<(&std::path::Path, &[u8])> = changed
+        .iter()
+        .map(|f| (f.path.as_path(), f.new.as_bytes()))
+        .collect();
+    crate::fs::atomic_write_all(&writes).map_err(|source| Error::Write {
+        path: match &source {
+            crate::fs::Error::Persist { path, .. } => path.clone(),
+            _ => generated.table.manifest.clone(),
+        },
+        source,
+    })?;
+    for f in generated.files.iter().chain(&ignore) {
+        if !f.changed {
+            ctx.reporter.status("Unchanged", &display_path(&f.path));
+            continue;
+        }
         let verb = if f.old.is_some() {
             "Updated"
         } else {

@@ -126,10 +126,17 @@ impl Api<'_> {
         let text = crate::net::Limited::text(resp, url.as_str(), &self.timeouts, len)
             .read_text()
             .map_err(Error::Client)?;
-        serde_json::from_str(&text).map_err(|source| Error::Decode {
-            method: method.to_string(),
-            url: url.to_string(),
-            source,
+        serde_json::from_str(&text).map_err(|source| {
+            let start = text.trim_start();
+            Error::Decode {
+                method: method.to_string(),
+                url: url.to_string(),
+                start: self
+                    .token
+                    .redact_cut(&start.replace(char::is_control, " "), 60),
+                html: start.starts_with('<'),
+                source,
+            }
         })
     }
 
@@ -147,10 +154,16 @@ impl Api<'_> {
             .read_text()
             .unwrap_or_default();
         let v = serde_json::from_str::<serde_json::Value>(&text).ok();
-        let mut message = v
+        // A server may echo the request (and its token) in its answer: the
+        // whole text is redacted before it is cut, and a start of the token
+        // left at the cut is hidden too.
+        let mut message = match v
             .as_ref()
             .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.trim().chars().take(300).collect());
+        {
+            Some(m) => self.token.redact_cut(&m, 2000),
+            None => self.token.redact_cut(text.trim(), 300),
+        };
         // GitHub's validation details: `errors: [{resource, field, code}]`.
         if let Some(errors) = v.as_ref().and_then(|v| v["errors"].as_array()) {
             let details: Vec<String> = errors
@@ -165,18 +178,19 @@ impl Api<'_> {
                 })
                 .collect();
             if !details.is_empty() {
-                message = format!("{message} ({})", details.join(", "));
+                message = self
+                    .token
+                    .redact_cut(&format!("{message} ({})", details.join(", ")), 4000);
             }
         }
         Error::Api {
             method: method.to_string(),
             url: url.to_string(),
             status,
-            // A server may echo the request (and its token) in its answer.
             message: if message.is_empty() {
                 "(no message)".into()
             } else {
-                self.token.redact(&message)
+                message
             },
             retry_after,
             token_env: self.token_env.to_owned(),

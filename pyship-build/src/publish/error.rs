@@ -41,10 +41,14 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
-    #[error("the answer to {method} {url} is not what the API documents")]
+    #[error("the answer to {method} {url} is not what the API documents{}", if start.is_empty() { " (an empty body)".to_owned() } else { format!(" (it starts with `{start}`)") })]
     Decode {
         method: String,
         url: String,
+        /// The answer's first characters, the token redacted.
+        start: String,
+        /// Whether the answer looks like a web page rather than JSON.
+        html: bool,
         #[source]
         source: serde_json::Error,
     },
@@ -147,7 +151,9 @@ impl Hint for Error {
             Error::Checksums(e) => return e.hint(),
             Error::Manifest(e) => return e.hint(),
             Error::Key(e) => return e.hint(),
-            Error::Api { .. } | Error::Decode { .. } | Error::Read { .. } => return None,
+            Error::Decode { html: true, .. } => "the server answered with a web page, not the API: check that `publish.url` is the server's base URL (https://gitea.example.com, not a page of it), and that no proxy or login page stands in front of its API".into(),
+            Error::Decode { .. } => "the server does not speak the API `publish.provider` names (Gitea's or GitHub's): check `publish.url` and `publish.provider`; publishing is idempotent, run it again once that is fixed".into(),
+            Error::Api { .. } | Error::Read { .. } => return None,
         })
     }
 }

@@ -30,13 +30,53 @@ impl Token {
     /// `text` with every occurrence of the token (as is, percent-encoded, or
     /// with `+` for spaces) replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for form in self.forms() {
+            out = out.replace(&form, "***");
+        }
+        out
+    }
+
+    /// `text` redacted, then cut to at most `max` characters (`…` marks a
+    /// cut). Redacting first means a token straddling the cut is still
+    /// recognised whole; and since the end of the text may hold the start of
+    /// a token (cut here, or by the server that echoed it), a trailing prefix
+    /// of the token of [`Token::MIN_PREFIX`] or more characters is redacted too.
+    pub fn redact_cut(&self, text: &str, max: usize) -> String {
+        let redacted = self.redact(text);
+        let mut out: String = redacted.chars().take(max).collect();
+        let cut = out.len() < redacted.len();
+        for form in self.forms() {
+            // The longest proper prefix of the form that ends the text.
+            let ends: Vec<usize> = form.char_indices().map(|(i, _)| i).collect();
+            let prefix = ends
+                .iter()
+                .skip(Self::MIN_PREFIX)
+                .rev()
+                .find(|&&i| out.ends_with(&form[..i]));
+            if let Some(&i) = prefix {
+                out.truncate(out.len() - i);
+                out.push_str("***");
+            }
+        }
+        if cut {
+            out.push('…');
+        }
+        out
+    }
+
+    /// The shortest start of the token that [`Token::redact_cut`] hides at
+    /// the end of a text: shorter ones are too common in ordinary text.
+    pub const MIN_PREFIX: usize = 8;
+
+    /// The spellings of the token a text may hold: as is, percent-encoded,
+    /// and with `+` for spaces. None for a token too short to tell from
+    /// ordinary text (every server refuses such a token anyway).
+    fn forms(&self) -> Vec<String> {
         let raw = self.0.trim();
         if raw.len() < 4 {
-            // Too short to tell from ordinary text; such a token is refused
-            // by every server anyway.
-            return text.to_owned();
+            return Vec::new();
         }
-        let mut out = text.to_owned();
         let encode = |space: &str| -> String {
             raw.bytes()
                 .map(|b| match b {
@@ -48,10 +88,9 @@ impl Token {
                 })
                 .collect()
         };
-        for form in [raw.to_owned(), encode("%20"), encode("+")] {
-            out = out.replace(&form, "***");
-        }
-        out
+        let mut forms = vec![raw.to_owned(), encode("%20"), encode("+")];
+        forms.dedup();
+        forms
     }
 
     /// The `Authorization` header value (`token …`), marked sensitive so that
@@ -312,6 +351,42 @@ mod tests {
         let e = server_url("https://me:s3cr3t-value@gitea.example.com").unwrap_err();
         assert!(!e.to_string().contains("s3cr3t-value"), "{e}");
         assert!(matches!(e, Error::CredentialsInUrl { .. }));
+    }
+
+    /// Whatever the cut, the text keeps no start of the token of eight or
+    /// more characters, in any spelling; shorter starts and other text stay.
+    #[test]
+    fn a_cut_text_keeps_no_start_of_the_token() {
+        let raw = "5ec7e7 5ec7e75ec7e7/5ec7e75ec7e75ec7e7c0de";
+        let t = Token::new(raw);
+        let forms = t.forms();
+        assert_eq!(forms.len(), 3, "{forms:?}");
+        for form in &forms {
+            for filler in 0..60 {
+                let text = format!("{}{form} and more", "x".repeat(filler));
+                for max in 0..text.chars().count() + 2 {
+                    let out = t.redact_cut(&text, max);
+                    let kept = out.trim_end_matches('…');
+                    for f in &forms {
+                        let start: String = f.chars().take(Token::MIN_PREFIX).collect();
+                        assert!(
+                            !kept.contains(&start),
+                            "{out:?} (cut at {max} of {text:?}) keeps {start:?}"
+                        );
+                    }
+                    assert!(
+                        out.chars().count() <= max + 3 + 1,
+                        "{out:?} longer than {max}"
+                    );
+                    assert!(kept.starts_with(&"x".repeat(filler.min(max))), "{out:?}");
+                }
+            }
+        }
+        // A server that echoed only the start of the token, uncut by us.
+        assert_eq!(t.redact_cut("denied: 5ec7e7 5ec7", 300), "denied: ***");
+        // Seven characters are ordinary text.
+        assert_eq!(t.redact_cut("x 5ec7e7 ", 300), "x 5ec7e7 ");
+        assert_eq!(t.redact_cut("abc", 2), "ab…");
     }
 
     #[test]

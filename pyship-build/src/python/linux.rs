@@ -582,6 +582,7 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
     venv.args(["-m", "venv", "--copies", "--without-pip"])
         .arg(dest);
     run(venv)?;
+    without_build_path(&dest.join("pyvenv.cfg"))?;
     // `bin/activate*` and friends hard-code the build path; run.sh is the way in.
     for entry in fs_err::read_dir(dest.join("bin")).map_err(|source| Error::Io {
         path: dest.join("bin"),
@@ -621,6 +622,24 @@ fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::E
         recorded: false,
         files,
     })
+}
+
+/// `pyvenv.cfg` without its `command` line, which records how the venv was
+/// made, with the absolute build path: two checkouts would ship different
+/// bytes, and the path would leak. Python reads only `home`, `executable`,
+/// `include-system-site-packages` and `version` from the file.
+fn without_build_path(cfg: &Path) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: cfg.to_owned(),
+        source,
+    };
+    let text = fs_err::read_to_string(cfg).map_err(io)?;
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split('=').next().map(str::trim) != Some("command"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    crate::fs::atomic_write(cfg, kept.as_bytes()).map_err(|e| io(std::io::Error::other(e)))
 }
 
 /// The seed's last venv step, run by the bundle pipeline after the

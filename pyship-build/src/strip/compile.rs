@@ -167,7 +167,26 @@ pub(crate) fn run(
             None => c.not_compiled.push(rel.clone()),
         }
     }
-    if !c.not_compiled.is_empty() {
+    if let Some(first) = c.not_compiled.first() {
+        // compileall says why a file failed only in words: whether the disk
+        // refused its .pyc is learnt by writing a file of the source's size
+        // beside it. A write error fails the build; a syntax error keeps the
+        // source, as it always did.
+        let py = root.join(first);
+        let probe = || -> std::io::Result<()> {
+            let dir = py.parent().unwrap_or(root);
+            let mut tmp = tempfile::Builder::new()
+                .prefix(crate::fs::TEMP_PREFIX)
+                .tempfile_in(dir)?;
+            std::io::copy(&mut fs_err::File::open(&py)?, tmp.as_file_mut())?;
+            tmp.as_file().sync_all()
+        };
+        if let Err(source) = probe() {
+            return Err(Error::Write {
+                path: py.with_extension("pyc"),
+                source,
+            });
+        }
         ctx.reporter.warn(&format!(
             "{} source file(s) did not compile and were kept as .py (e.g. {})",
             c.not_compiled.len(),

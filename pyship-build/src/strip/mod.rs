@@ -264,6 +264,12 @@ pub enum Error {
     },
     #[error("`import {module}` fails in the bundle: {error}")]
     RuntimeImportFailed { module: String, error: String },
+    #[error("could not write {path} while stripping it")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -292,6 +298,7 @@ impl Hint for Error {
             Error::Walk { .. } | Error::Remove { .. } | Error::Io(_) => {
                 "check the folder's permissions".into()
             }
+            Error::Write { .. } => "free space on the disk of the output folder (or check its permissions and quota), then build again: a bundle is never shipped with files a stage could not write".into(),
             Error::Run { source, .. } => return source.hint(),
             Error::AppImport { .. } => "the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml".into(),
             Error::RuntimeImportFailed { .. } => "the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source".into(),

@@ -110,7 +110,7 @@ pub(crate) fn run(
     let key = cache_name(tool.exe, &version, args);
     ctx.reporter
         .debug(&format!("stripping with {} ({version})", exe.display()));
-    let results: Vec<(String, Outcome)> = files
+    let mut results: Vec<(String, Outcome)> = files
         .par_iter()
         .map(|f| {
             let rel = f
@@ -121,6 +121,16 @@ pub(crate) fn run(
             (rel, strip_one(&exe, args, &key, f, platform, dry_run, ctx))
         })
         .collect::<Vec<_>>();
+    // A file the stage could not write fails the build: shipping it as it
+    // was would give another bundle than the same inputs give elsewhere.
+    if let Some(i) = results
+        .iter()
+        .position(|(_, o)| matches!(o, Outcome::WriteFailed(..)))
+    {
+        if let (_, Outcome::WriteFailed(path, source)) = results.swap_remove(i) {
+            return Err(Error::Write { path, source });
+        }
+    }
     let mut s = Symbols {
         tool: Some(tool.exe.to_owned()),
         examined: files.len() as u64,
@@ -147,6 +157,7 @@ pub(crate) fn run(
                 ctx.reporter
                     .debug(&format!("{} could not strip {rel}: {why}", tool.exe));
             }
+            Outcome::WriteFailed(..) => unreachable!("returned above"),
         }
     }
     s.rejected.sort();
@@ -157,7 +168,10 @@ enum Outcome {
     Smaller(u64),
     Unchanged,
     Invalid(String),
+    /// The tool could not strip the file (a format it does not know).
     Failed(String),
+    /// Writing beside the file failed (a full disk, a quota).
+    WriteFailed(PathBuf, std::io::Error),
 }
 
 fn strip_one(
@@ -205,16 +219,23 @@ fn strip_one(
         match cmd.output() {
             Ok(o) if o.success() => {}
             Ok(o) => {
+                // The tool says why only in words: whether the disk refused
+                // its copy is learnt by writing one of the same file here.
+                if let Err(e) = fs_err::copy(file, &tmp) {
+                    return cleanup(Outcome::WriteFailed(tmp.clone(), e));
+                }
                 return cleanup(Outcome::Failed(format!(
                     "`{}`: {}",
                     o.command,
                     o.stderr.trim()
-                )))
+                )));
             }
             Err(e) => return cleanup(Outcome::Failed(e.to_string())),
         }
         if platform == Platform::Windows {
-            keep_pe_stamp_file(file, &tmp);
+            if let Err(e) = keep_pe_stamp_file(file, &tmp) {
+                return cleanup(Outcome::WriteFailed(tmp.clone(), e));
+            }
         }
         if let Some(c) = &cached {
             ctx.cache.marked(BUCKET);
@@ -238,7 +259,7 @@ fn strip_one(
     if let Err(e) = fs_err::set_permissions(&tmp, before.permissions())
         .and_then(|()| fs_err::rename(&tmp, file))
     {
-        return cleanup(Outcome::Failed(e.to_string()));
+        return cleanup(Outcome::WriteFailed(file.to_owned(), e));
     }
     Outcome::Smaller(before.len() - after)
 }
@@ -249,13 +270,14 @@ fn strip_one(
 /// and a fresh checksum, so two cold builds of the same inputs differed.
 /// Best effort: a file that is not a PE is left alone (the validation after
 /// the strip decides about it).
-fn keep_pe_stamp_file(original: &Path, stripped: &Path) {
+fn keep_pe_stamp_file(original: &Path, stripped: &Path) -> std::io::Result<()> {
     let (Ok(orig), Ok(mut bytes)) = (fs_err::read(original), fs_err::read(stripped)) else {
-        return;
+        return Ok(());
     };
     if keep_pe_stamp(&orig, &mut bytes) {
-        let _ = fs_err::write(stripped, &bytes);
+        fs_err::write(stripped, &bytes)?;
     }
+    Ok(())
 }
 
 /// The offsets of the COFF `TimeDateStamp` and the optional header's

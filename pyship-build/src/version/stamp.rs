@@ -187,6 +187,9 @@ pub fn set_cargo_version(
 }
 
 /// New text of a Cargo.lock with the given path packages moved to `semver`.
+/// The workspace's own entries (no `source`) are found by name, whatever
+/// version the lock holds for them: a Cargo.toml bumped by hand leaves the
+/// lock behind, and stamping brings it in line.
 pub fn set_lock_versions(
     path: &Path,
     text: &str,
@@ -200,23 +203,20 @@ pub fn set_lock_versions(
     else {
         return Ok(text.to_owned());
     };
+    let ours = |t: &toml_edit::Table| {
+        let name = t.get("name").and_then(|v| v.as_str())?;
+        let version = t.get("version").and_then(|v| v.as_str())?;
+        (t.get("source").is_none() && packages.iter().any(|(n, _)| n == name))
+            .then(|| (name.to_owned(), version.to_owned()))
+    };
+    // (name, version) of every entry that moves, as dependency lists name them.
+    let moved: Vec<(String, String)> = array.iter().filter_map(ours).collect();
     for table in array.iter_mut() {
-        let name = table
-            .get("name")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        let version = table
-            .get("version")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        let local = table.get("source").is_none();
-        if let (Some(name), Some(version)) = (name, version) {
-            if local && packages.iter().any(|(n, v)| *n == name && *v == version) {
-                let decor = table["version"].as_value().map(|v| v.decor().clone());
-                table["version"] = toml_edit::value(semver);
-                if let (Some(d), Some(v)) = (decor, table["version"].as_value_mut()) {
-                    *v.decor_mut() = d;
-                }
+        if ours(table).is_some() {
+            let decor = table["version"].as_value().map(|v| v.decor().clone());
+            table["version"] = toml_edit::value(semver);
+            if let (Some(d), Some(v)) = (decor, table["version"].as_value_mut()) {
+                *v.decor_mut() = d;
             }
         }
         // Dependency entries are "name" or, when ambiguous, "name version".
@@ -227,7 +227,7 @@ pub fn set_lock_versions(
                 let (Some(n), Some(v), None) = (parts.next(), parts.next(), parts.next()) else {
                     continue;
                 };
-                if packages.iter().any(|(pn, pv)| pn == n && pv == v) {
+                if moved.iter().any(|(mn, mv)| mn == n && mv == v) {
                     let decor = dep.decor().clone();
                     *dep = toml_edit::Value::from(format!("{n} {semver}"));
                     *dep.decor_mut() = decor;
@@ -236,6 +236,30 @@ pub fn set_lock_versions(
         }
     }
     Ok(doc.to_string())
+}
+
+/// The versions Cargo.lock records for the workspace's own packages among
+/// `names` (entries without a `source`), in the lock's order.
+pub fn lock_versions(
+    path: &Path,
+    text: &str,
+    names: &[&str],
+) -> Result<Vec<(String, String)>, Error> {
+    let doc = parse(path, text)?;
+    let Some(array) = doc.get("package").and_then(|p| p.as_array_of_tables()) else {
+        return Ok(Vec::new());
+    };
+    Ok(array
+        .iter()
+        .filter(|t| t.get("source").is_none())
+        .filter_map(|t| {
+            let name = t.get("name")?.as_str()?;
+            let version = t.get("version")?.as_str()?;
+            names
+                .contains(&name)
+                .then(|| (name.to_owned(), version.to_owned()))
+        })
+        .collect())
 }
 
 impl Target {
@@ -279,22 +303,23 @@ impl Target {
     }
 }
 
-/// Stamp `version` into every target. All new contents are computed before
-/// anything is written (a bad file leaves every file as it was), and each
-/// file is replaced atomically; an unchanged file is not rewritten.
+/// Stamp `version` into every target, all files or none: every new content
+/// is computed (a bad file leaves every file as it was) and every file
+/// checked writable before any is replaced, and a failure while replacing
+/// them puts back those already replaced ([`crate::fs::atomic_write_all`]).
+/// An unchanged file is not rewritten.
 pub fn stamp(targets: &[Target], version: &Version) -> Result<Vec<Stamped>, Error> {
     let mut writes: Vec<(PathBuf, String, Stamped)> = Vec::new();
     for target in targets {
         contents(target, version, &mut writes)?;
     }
-    let mut report = Vec::new();
-    for (path, contents, stamped) in writes {
-        if stamped.changed {
-            crate::fs::atomic_write(&path, contents.as_bytes())?;
-        }
-        report.push(stamped);
-    }
-    Ok(report)
+    let changed: Vec<(&Path, &[u8])> = writes
+        .iter()
+        .filter(|(_, _, s)| s.changed)
+        .map(|(path, contents, _)| (path.as_path(), contents.as_bytes()))
+        .collect();
+    crate::fs::atomic_write_all(&changed)?;
+    Ok(writes.into_iter().map(|(_, _, s)| s).collect())
 }
 
 /// The new contents of the files `target` stamps, pushed onto `writes`.

@@ -54,6 +54,14 @@ pub enum Fault {
     /// Answer with the full `Content-Length` but only `after` bytes of the
     /// body, then close the connection (a download cut off midway).
     Truncate { after: usize },
+    /// Answer `status` with this body and `Content-Type`, without doing
+    /// anything (a proxy's page, a server echoing the request). `{authorization}`
+    /// in the body becomes the request's `Authorization` header value.
+    Raw {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone)]

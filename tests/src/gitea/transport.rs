@@ -172,6 +172,21 @@ pub(super) fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
         log(*status, None);
         return write_response(&mut out, r);
     }
+    if let Some(Fault::Raw {
+        status,
+        content_type,
+        body,
+    }) = &fault
+    {
+        let echoed = body.replace("{authorization}", req.header("authorization").unwrap_or(""));
+        let r = Response {
+            status: *status,
+            headers: vec![("Content-Type".into(), (*content_type).into())],
+            body: Some(echoed.into_bytes()),
+        };
+        log(*status, None);
+        return write_response(&mut out, r);
+    }
     let (mut resp, upload) = {
         let mut st = state.lock().expect("state");
         route(&mut st, &req)

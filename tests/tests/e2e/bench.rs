@@ -10,6 +10,10 @@ use std::process::Command;
 use crate::support::*;
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: runs the benchmark's builds, cold and warm"
+)]
 fn bench_quick_mode_runs_and_prints_the_table() {
     for (exe, package) in [
         ("uv", "`pip install uv` (PyPI package `uv`)"),

@@ -6,6 +6,10 @@
 use super::support::*;
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: compiles pyship-build in a fixture project"
+)]
 fn build_rs_syncs_pyproject_version() {
     let (_t, dir) = copy_fixture("buildrs");
     // The copy lives in a temp dir: point the path dependency at this checkout.

@@ -137,6 +137,10 @@ fn run_to_end(mut cmd: Command) -> std::process::ExitStatus {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles both targets, builds the installer, runs them under wine"
+)]
 fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis`");

@@ -75,6 +75,10 @@ fn flate2_reader(path: &Path) -> impl std::io::Read {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles both targets and runs them"
+)]
 fn a_python_only_project_gets_a_manifest_bundles_runs_and_ships_its_licence() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     let t = tempfile::tempdir().unwrap();

@@ -135,6 +135,10 @@ fn run_windows_app(prefix: &WinePrefix, root: &Path, what: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: maturin builds for both targets, a release under wine"
+)]
 fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
     require_build_tools();
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
@@ -336,6 +340,7 @@ fn broken_shim(bin: &Path, exe: &str) {
 /// maturin is not on PATH, or (as here) only as a shim that does not run in
 /// the project's folder: uv runs it, with ziglang for the Linux build.
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_maturin_runs_through_uv_when_not_on_path() {
     require_build_tools();
     let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
@@ -381,6 +386,10 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
 /// out of range"). The import check starts the app under wine, so a bundle
 /// that passes it loads the extension.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: a maturin build for Windows"
+)]
 fn hybrid_windows_extension_links_without_generate_import_lib() {
     require_build_tools();
     let (_t, dir) = project(None, "");
@@ -415,6 +424,10 @@ fn hybrid_windows_extension_links_without_generate_import_lib() {
 /// then looks there for a Unix `_sysconfigdata*.py` and fails: "failed to
 /// read directory …/python3.def").
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: a maturin build for Windows"
+)]
 fn hybrid_windows_extension_without_abi3_is_left_to_maturin() {
     require_build_tools();
     let t = tempfile::tempdir().unwrap();
@@ -770,6 +783,7 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_docker_image_installs_the_built_linux_wheel() {
     // No engine needed to check what goes into the build: a `docker` that
     // records its arguments and the named wheel context it is given.
@@ -961,6 +975,7 @@ fn listed_crates(licenses: &str) -> std::collections::BTreeSet<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_app_beside_python_source_is_found_shipped_run_and_imaged() {
     require_build_tools();
     let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();

@@ -399,6 +399,10 @@ fn build_installer(project: &Path, cache: &Path, mirror: &str, version: &str) ->
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles, and installs under wine"
+)]
 fn installer_installs_upgrades_and_uninstalls_under_wine() {
     require_tool("makensis", NSIS);
     require_tool("uv", UV);
@@ -593,6 +597,10 @@ fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
 /// (`windows.args`) makes `installer` build the tree again, and the new
 /// installer carries the new arguments.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles for Windows, builds installers"
+)]
 fn installer_follows_a_config_change_and_ignores_the_other_targets() {
     require_tool("makensis", NSIS);
     require_tool("uv", UV);

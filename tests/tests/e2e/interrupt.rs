@@ -233,6 +233,10 @@ impl Setup {
 /// program is left, and the next run's zip is the one an uninterrupted first
 /// run makes.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: first-run bundles under wine, killed at several points"
+)]
 fn a_first_run_killed_leaves_nothing_running_and_the_next_run_matches() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("wine", "`apt-get install wine wine64`");
@@ -270,6 +274,10 @@ fn a_first_run_killed_leaves_nothing_running_and_the_next_run_matches() {
 /// run removed its secrets at once, the SIGKILLed run's are gone once the
 /// next run started, and no file anywhere holds the password.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles, signs and builds installers, killed at several points"
+)]
 fn a_signed_installer_run_killed_leaves_no_process_nor_secret() {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis`");

@@ -936,26 +936,46 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_subfolder() {
         roundtrip("subfolder", "v1.1.1", "1.1.1", &[], &[]);
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_virtual_workspace() {
         roundtrip("virtual-workspace", "v0.4.2", "0.4.2", &[], &[]);
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_root_flat() {
         roundtrip("root-flat", "2.0.2", "2.0.2", &[], &[]);
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_scripts_entry_point() {
         roundtrip("scripts", "v0.9.2", "0.9.2", &[], &[]);
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_src_data() {
         // The data folder and the extra are the user's choices: no layout
         // tells them. Everything else is what init wrote.
@@ -972,11 +992,19 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_cargo_init_flat() {
         roundtrip("cargo-init-flat", "v0.5.1", "0.5.1", &[], &[]);
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: inits, bundles and runs the layout"
+    )]
     fn init_roundtrip_nested_flat_app() {
         // The shape no fixture has (see `nested_flat`): init, bundle, run, check.
         pyship_e2e::pbs::runtime();
@@ -1054,6 +1082,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_subfolder() {
         run(Case {
             layout: "subfolder",
@@ -1067,6 +1099,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_virtual_workspace() {
         run(Case {
             layout: "virtual-workspace",
@@ -1080,6 +1116,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_root_flat() {
         run(Case {
             layout: "root-flat",
@@ -1093,6 +1133,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_scripts_entry_point() {
         run(Case {
             layout: "scripts",
@@ -1106,6 +1150,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_src_data_with_include_and_extra() {
         run(Case {
             layout: "src-data",
@@ -1120,6 +1168,10 @@ mod matrix {
     }
 
     #[test]
+    #[cfg_attr(
+        not(feature = "slow-tests"),
+        ignore = "slow tier: bundles the layout and runs it"
+    )]
     fn layout_cargo_init_flat_with_args() {
         run(Case {
             layout: "cargo-init-flat",

@@ -429,6 +429,10 @@ fn run_and_check_health(root: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds Linux bundles"
+)]
 fn linux_bundle_standalone_runs_from_another_dir() {
     let rt = pyship_e2e::pbs::runtime();
     let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
@@ -450,7 +454,41 @@ fn linux_bundle_standalone_runs_from_another_dir() {
     // the pinned, cached runtime needs no request.
     let first = sha256_file(&tarball);
     let before = runtime_server.requests();
+    // Links left in dist/ under the names the build writes, pointing
+    // outside it, and a killed run's empty temp file: the rebuild replaces
+    // the links, writes nothing through them, and removes the temp file.
+    let dist = dir.join("dist");
+    let outside = tempfile::tempdir().unwrap();
+    let sbom = TARBALL.replace(".tar.gz", ".cdx.json");
+    for name in [TARBALL, sbom.as_str(), ".pyship.lock"] {
+        let victim = outside.path().join(name);
+        fs_err::write(&victim, "not the build's").unwrap();
+        fs_err::remove_file(dist.join(name)).unwrap();
+        std::os::unix::fs::symlink(&victim, dist.join(name)).unwrap();
+    }
+    let killed = dist.join(".pyship-tmp-Xy12Zw");
+    fs_err::write(&killed, "").unwrap();
+    fs_err::File::options()
+        .write(true)
+        .open(&killed)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(600))
+        .unwrap();
     bundle_linux(&dir, cache.path());
+    for name in [TARBALL, sbom.as_str()] {
+        let m = fs_err::symlink_metadata(dist.join(name)).unwrap();
+        assert!(m.is_file(), "{name} is still a link");
+    }
+    for e in fs_err::read_dir(outside.path()).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(
+            fs_err::read_to_string(&p).unwrap(),
+            "not the build's",
+            "written through a link: {}",
+            p.display()
+        );
+    }
+    assert!(!killed.exists(), "a killed run's temp file stayed");
     assert_eq!(
         sha256_file(&tarball),
         first,
@@ -530,6 +568,10 @@ fn linux_bundle_standalone_runs_from_another_dir() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds Linux bundles"
+)]
 fn linux_bundle_venv_runs_on_the_build_machine() {
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello_linux(&wheels.url(), "runtime = \"venv\"");
@@ -559,6 +601,42 @@ fn linux_bundle_venv_runs_on_the_build_machine() {
         "activate scripts hard-code the build path"
     );
     run_and_check_health(&root);
+
+    // Another checkout of the same project at another path, sharing the
+    // cache as a CI machine would: the same bytes, and no build path inside.
+    let (_tmp2, dir2) = hello_linux(&wheels.url(), "runtime = \"venv\"");
+    bundle_linux(&dir2, cache.path());
+    let other = dir2.join("dist").join(TARBALL);
+    for (checkout, tarball) in [(&dir, &tarball), (&dir2, &other)] {
+        let bytes = gunzip(tarball);
+        let build_path = checkout.display().to_string();
+        assert!(
+            !bytes
+                .windows(build_path.len())
+                .any(|w| w == build_path.as_bytes()),
+            "{} holds its build path {build_path}",
+            tarball.display()
+        );
+    }
+    assert!(
+        !cfg.contains(&dir.display().to_string()) && !cfg.contains("command"),
+        "{cfg}"
+    );
+    assert_eq!(
+        sha256_file(&tarball),
+        sha256_file(&other),
+        "two checkouts gave different venv tarballs"
+    );
+}
+
+/// The uncompressed bytes of a `.tar.gz`.
+fn gunzip(tarball: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(fs_err::File::open(tarball).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
 }
 
 /// The commands README.txt shows: its indented command lines (comments
@@ -632,6 +710,10 @@ fn in_private_systemd(script: &str, cwd: &Path) -> std::process::Output {
 /// the installed unit is then started the way systemd starts it (its
 /// ExecStart, from its WorkingDirectory, as its User) and must serve.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds a Linux bundle"
+)]
 fn every_command_of_the_tarball_readme_works() {
     let _ = pyship_e2e::pbs::runtime();
     let (_served, runtime_server) = pyship_e2e::pbs::serve(RUNTIME_FILE);

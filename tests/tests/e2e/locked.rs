@@ -173,6 +173,10 @@ fn run_linux(tarball: &Path, top: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles both targets and runs the Linux one"
+)]
 fn uv_lock_is_what_every_target_ships() {
     require_uv();
     let m = mirrors();
@@ -348,6 +352,10 @@ fn unlocked_project(m: &Mirrors, index: &Path) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles for Linux several times and releases"
+)]
 fn pyship_lock_pins_the_first_resolution_until_updated() {
     require_uv();
     let m = mirrors();
@@ -527,6 +535,10 @@ requires-dist = [{ name = "corelib", directory = "../core" }]
 "#;
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: maturin builds for both targets, runs them under wine"
+)]
 fn a_local_pyo3_package_is_built_from_source_for_both_targets() {
     require_build_tools();
     let m = mirrors();
@@ -671,6 +683,10 @@ fn artifact_hashes(dist: &Path, names: &[&str]) -> Vec<(String, String)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles and installers, online and offline"
+)]
 fn fetch_then_every_build_without_network_gives_the_same_bytes() {
     require_uv();
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
@@ -837,6 +853,10 @@ fn commit_at(dir: &Path, date: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: two cold releases with maturin builds"
+)]
 fn hybrid_artifacts_are_the_same_bytes_from_two_cold_builds_in_two_paths() {
     require_build_tools();
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
@@ -1061,6 +1081,10 @@ runtime-url = "{}"
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles both targets"
+)]
 fn a_workspace_uv_lock_with_extras_groups_markers_and_forks_ships_the_apps_locked_set() {
     require_uv();
     let m = mirrors();
@@ -1156,6 +1180,10 @@ fn a_workspace_uv_lock_with_extras_groups_markers_and_forks_ships_the_apps_locke
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles both targets"
+)]
 fn a_pylock_toml_is_read_like_uv_lock_and_a_wrong_hash_installs_nothing() {
     require_uv();
     let m = mirrors();

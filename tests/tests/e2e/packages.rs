@@ -129,6 +129,10 @@ fn installed_app_answers() -> String {
 /// the app from /opt, an upgrade keeping data and an edited conffile, remove
 /// keeping them, purge deleting them; and two cold builds give the same bytes.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds Linux bundles and debs twice, installs them with dpkg"
+)]
 fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
     require_tool("dpkg", "`apt-get install dpkg`");
     let lintian = require_tool(
@@ -432,6 +436,10 @@ fn files_under(dir: &Path) -> Vec<String> {
 /// place by the next version (one Add/Remove Programs entry, `data\` kept,
 /// Python's caches gone), an older package refused, and `msiexec /x`.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles for Windows, builds MSIs and an installer, installs under wine"
+)]
 fn msi_installs_upgrades_and_uninstalls_under_wine() {
     let msiinfo = require_tool(
         "msiinfo",

@@ -603,6 +603,79 @@ fn missing_repository_is_a_404_with_hint() {
     assert!(s.server.writes().is_empty());
 }
 
+/// A server (or a proxy before it) that echoes the request in a non-JSON
+/// error page: the token is hidden wherever the page is cut, by us or by the
+/// server, and no start of it of eight or more characters shows.
+#[test]
+fn a_token_echoed_across_the_cut_of_an_error_page_is_hidden() {
+    let mut s = setup("v1.2.3");
+    let secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7c0de";
+    s.server.add_token(secret, "alice", &["write:repository"]);
+    s.token = secret.into();
+    let check = |text: &str| {
+        for n in 8..=secret.len() {
+            assert!(
+                !text.contains(&secret[..n]),
+                "{n} characters of the token leaked:\n{text}"
+            );
+        }
+    };
+    // The message is cut at 300 characters: the token (after `token `)
+    // spans characters 280 to 320.
+    let page = format!(
+        "<html><body>{}Authorization: {{authorization}} was refused</body></html>",
+        "x".repeat(300 - 20 - "<html><body>Authorization: token ".len())
+    );
+    // And a server that cut its echo itself, after twelve characters.
+    let cut_by_the_server = format!("bad request; you sent token {}", &secret[..12]);
+    for body in [page, cut_by_the_server] {
+        s.server.inject(
+            1,
+            When::Any,
+            Fault::Raw {
+                status: 400,
+                content_type: "text/html",
+                body,
+            },
+        );
+        let e = s
+            .cmd("v1.2.3")
+            .arg("-vv")
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&e.stderr);
+        assert!(stderr.contains("answered 400"), "{stderr}");
+        check(&stderr);
+        check(&String::from_utf8_lossy(&e.stdout));
+    }
+}
+
+/// A 200 whose body is a web page (a login page of a proxy, a wrong URL)
+/// is an error that says what came back, with a hint, and uploads nothing.
+#[test]
+fn an_html_answer_is_an_error_with_a_hint() {
+    let s = setup("v1.2.3");
+    s.server.inject(
+        1,
+        When::Any,
+        Fault::Raw {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: "<!DOCTYPE html>\n<html><head><title>Sign in</title></head></html>".into(),
+        },
+    );
+    let e = s.cmd("v1.2.3").assert().code(1).get_output().clone();
+    let err = String::from_utf8_lossy(&e.stderr);
+    assert!(err.contains("<!DOCTYPE html>"), "{err}");
+    assert!(
+        err.contains("hint:") && err.contains("publish.url"),
+        "{err}"
+    );
+    assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
+}
+
 // ------------------------------------------------ the test server itself
 
 fn json_of(body: &[u8]) -> Value {

@@ -189,6 +189,10 @@ fn assert_release(s: &Servers, dir: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds every target and the installer"
+)]
 fn release_builds_everything_and_publishes_idempotently() {
     let s = servers();
     let (_t, dir) = project(&s);

@@ -81,6 +81,10 @@ fn windows_bundle(root: &Path) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: an import check under wine"
+)]
 fn strip_windows_wheelhouse_shrinks_and_imports_under_wine() {
     require_tool(
         "x86_64-w64-mingw32-strip",
@@ -280,6 +284,10 @@ fn strip_cli_keep_glob_from_config_protects_a_preset_file_and_dry_run_removes_no
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: an import check under wine"
+)]
 fn strip_import_check_gives_its_wine_prefix_process_prng() {
     // A private prefix of Debian's wine 8 lacks ProcessPrng, so Rust-built
     // extensions (pydantic-core) fail to load there. The check builds the
@@ -334,6 +342,10 @@ fn files_named(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: byte-compiles under wine"
+)]
 fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work() {
     // The target's X.Y from the bundle's python.exe under wine (the path taken
     // when the host Python's X.Y differs from the target's).
@@ -367,4 +379,42 @@ fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work
     for p in ["fastapi", "uvicorn", "numpy"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
     }
+}
+
+/// A write error while stripping fails the run, naming the file and the
+/// system's error, with a hint: the file is never shipped unstripped with
+/// exit 0. The disk is really full: a 48 MiB tmpfs holding numpy's 38 MB
+/// OpenBLAS DLL has no room for its stripped copy.
+#[test]
+fn a_full_disk_while_stripping_fails_the_run() {
+    require_tool(
+        "x86_64-w64-mingw32-strip",
+        "`apt-get install binutils-mingw-w64-x86-64`",
+    );
+    require_tool("unzip", "`apt-get install unzip`");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let sp = tmp.path().join("site-packages");
+    fs_err::create_dir_all(&sp).expect("mkdir");
+    let wheel = testdata::wheelhouse().join("numpy-1.26.4-cp311-cp311-win_amd64.whl");
+    let out = pyship_with_mounts(
+        &tmp.path().join("cache"),
+        r#"mount -t tmpfs -o size=48m pyship-full "$SP"
+unzip -q -j "$WHEEL" 'numpy.libs/*.dll' -d "$SP/numpy.libs""#,
+    )
+    .env("SP", &sp)
+    .env("WHEEL", &wheel)
+    .args(["pyship", "strip", "--dry-run", "--platform", "windows"])
+    .arg(&sp)
+    .timeout(std::time::Duration::from_secs(300))
+    .output()
+    .expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("while stripping it")
+            && stderr.contains("libopenblas64_")
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: free space"), "{stderr}");
 }

@@ -85,7 +85,23 @@ fn build_bin() -> PathBuf {
 /// `cargo-pyship` as a command, with the environment cleared of variables that
 /// would change its behaviour (CI refs, caches, tokens) and a private cache dir.
 pub fn pyship(cache: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(bin());
+    with_clean_env(assert_cmd::Command::new(bin()), cache)
+}
+
+/// [`pyship`] in a mount namespace of its own (`unshare`, as an
+/// unprivileged user too), after `setup` (a shell script) ran there: it
+/// mounts what a test needs, such as a small tmpfs (a full disk) or a
+/// read-only bind mount, visible to this run only and gone after it.
+pub fn pyship_with_mounts(cache: &std::path::Path, setup: &str) -> assert_cmd::Command {
+    let unshare = require_tool("unshare", "the Debian package `util-linux`");
+    let mut cmd = assert_cmd::Command::new(unshare);
+    cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(format!("set -e\n{setup}\nexec \"$0\" \"$@\""))
+        .arg(bin());
+    with_clean_env(cmd, cache)
+}
+
+fn with_clean_env(mut cmd: assert_cmd::Command, cache: &std::path::Path) -> assert_cmd::Command {
     for v in pyship_build::env::ALL {
         // cargo's home stays: maturin runs cargo (tests of `init`'s install
         // record set their own).

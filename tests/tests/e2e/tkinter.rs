@@ -162,6 +162,10 @@ fn mib(bytes: u64) -> f64 {
 /// `tkinter` preset's trims (Tk still starts), and `tkinter = false` ships no
 /// Tcl/Tk. Prints the size tkinter adds to the zip, before and after the preset.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles, and runs Tk under wine"
+)]
 fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let mirror_root = mirror_dir();
     let mirror = StaticServer::start(mirror_root.path());
@@ -329,6 +333,7 @@ fn install_layout(dest: &Path) {
 /// same files as the pypi source, served by the local mirror: the same bundle,
 /// file for file; with the package moved to `lib.msi`, that is fetched too.
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: bundles twice")]
 fn tkinter_from_msi_matches_pypi_file_for_file() {
     let mirror_root = mirror_dir();
     let mirror = StaticServer::start(mirror_root.path());
@@ -407,6 +412,10 @@ fn tkinter_from_msi_matches_pypi_file_for_file() {
 /// A tampered `tcltk.msi` is refused like a tampered embeddable zip; an MSI of
 /// another CPython release is refused by its ProductVersion.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds Tcl/Tk installers with wixl, and bundles"
+)]
 fn tampered_or_mismatched_tcltk_msi_is_refused() {
     let mirror_root = mirror_dir();
     let mirror = StaticServer::start(mirror_root.path());

@@ -116,6 +116,10 @@ fn assert_no_secret(what: &str, text: &str, cert: &TestCert) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles, signs and builds the installer"
+)]
 fn signed_installer_sbom_and_licences_for_hello() {
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");

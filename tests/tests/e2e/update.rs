@@ -545,6 +545,10 @@ fn stop_linux_helper_app(root: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -589,6 +593,10 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_portable_linux_restores_the_old_version_byte_for_byte() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-linux-x64.tar.gz");
@@ -679,6 +687,10 @@ fn cli_apply(root: &Path, extra: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn refusals_change_nothing_and_say_why() {
     let s = shared();
     let tmp = tempfile::tempdir().unwrap();
@@ -790,6 +802,10 @@ fn renamed(v: &Version, key: &Path, suffix: &str, name: &str) -> Version {
 /// run gets as far as the helper, which says so in update.log, changes
 /// nothing and removes the download.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn hostile_releases_are_refused_with_the_tree_unchanged() {
     let s = shared();
     let tmp = tempfile::tempdir().unwrap();
@@ -968,6 +984,10 @@ fn minisign_verify(public_key: &str, manifest: &[u8], signature: &[u8]) -> (bool
 /// disagrees with the asset and an unsigned manifest, each with `error:` and
 /// `hint:` lines and the tree unchanged; it accepts the signed v0.2.0.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates the Linux bundle"
+)]
 fn signed_releases_refuse_what_the_key_did_not_sign() {
     let s = shared();
     for v in [&s.v1, &s.v2] {
@@ -1061,6 +1081,10 @@ fn signed_releases_refuse_what_the_key_did_not_sign() {
 /// installed v0.1.0, two releases behind, updates to v0.2.0 with data/
 /// kept, and stores the rotation next to the app.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates the Linux bundle"
+)]
 fn key_rotation_reaches_an_app_two_releases_behind() {
     let s = shared();
     let new_key = s.keys_dir.join("rotated.key");
@@ -1103,6 +1127,10 @@ fn key_rotation_reaches_an_app_two_releases_behind() {
 /// (not `release`) has a signed manifest.json that `minisign -V` accepts, and
 /// the installed v0.1.0 finds and downloads its update.
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, then bundles both targets and builds the installer"
+)]
 fn a_release_made_by_bundle_installer_publish_is_updatable() {
     let s = shared();
     s.gitea.clear_releases(REPO);
@@ -1254,6 +1282,10 @@ fn windows_portable_update(
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_windows_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -1273,6 +1305,10 @@ fn update_portable_windows_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_portable_windows_under_wine() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-win-x64.zip");
@@ -1312,6 +1348,10 @@ fn rollback_portable_windows_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_installer_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -1439,6 +1479,10 @@ fn win_path(prefix: &WinePrefix, root: &Path, rel: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_portable_windows_from_a_folder_cmd_cannot_quote_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
@@ -1492,6 +1536,10 @@ fn update_portable_windows_from_a_folder_cmd_cannot_quote_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn rollback_with_a_held_file_of_the_new_version_under_wine() {
     let s = shared();
     let (_, good) = s.asset(&s.v2, "-win-x64.zip");
@@ -1577,6 +1625,10 @@ fn rollback_with_a_held_file_of_the_new_version_under_wine() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
 fn update_with_a_held_file_of_the_old_version_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);

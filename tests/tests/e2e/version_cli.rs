@@ -176,6 +176,10 @@ fn a_manifest_without_a_version_is_neither_stamped_nor_checked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: compiles a maturin fixture"
+)]
 fn stamp_maturin_workspace_version_and_lock() {
     let (_t, dir) = copy_fixture("maturin");
     let cache = tempfile::tempdir().unwrap();
@@ -215,6 +219,96 @@ fn stamp_maturin_workspace_version_and_lock() {
         status.success(),
         "cargo build --locked failed after stamping"
     );
+}
+
+/// `--stamp` writes every file or none. A Cargo.lock on a read-only mount
+/// is found before pyproject.toml or Cargo.toml change; one that cannot be
+/// replaced midway (a mount point is never renamed over) gets the files
+/// already replaced put back. Either way: exit 1 naming the lock and the
+/// system's error, with a hint, and every file as it was, no temp file left.
+#[test]
+fn stamp_writes_every_file_or_none() {
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    let files = ["python/pyproject.toml", "Cargo.toml", "Cargo.lock"];
+    let snapshot = || {
+        let mut names: Vec<String> = ["", "python"]
+            .iter()
+            .flat_map(|d| fs_err::read_dir(dir.join(d)).unwrap())
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        names.sort();
+        (names, files.map(|f| fs_err::read(dir.join(f)).unwrap()))
+    };
+    let before = snapshot();
+    for (setup, error) in [
+        (
+            "mount --bind \"$LOCK\" \"$LOCK\"\nmount -o remount,bind,ro \"$LOCK\"",
+            "Read-only file system",
+        ),
+        ("mount --bind \"$LOCK\" \"$LOCK\"", "busy"),
+    ] {
+        let out = pyship_with_mounts(cache.path(), setup)
+            .env("LOCK", dir.join("Cargo.lock"))
+            .current_dir(&dir)
+            .args(["pyship", "version", "v2.0.0", "--stamp"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("Cargo.lock") && stderr.contains(error),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint:") && stderr.contains("no file was changed"),
+            "{stderr}"
+        );
+        assert!(
+            before == snapshot(),
+            "a file changed or a temp file stayed:\n{stderr}"
+        );
+    }
+}
+
+/// `--check` compares Cargo.lock too: a lock behind Cargo.toml fails
+/// `cargo build --locked`, so the files do not agree; `--stamp` brings the
+/// lock in line.
+#[test]
+fn check_compares_the_lock() {
+    let (_t, dir) = copy_fixture("hello");
+    let cache = tempfile::tempdir().unwrap();
+    for (file, from, to) in [
+        ("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\""),
+        (
+            "python/pyproject.toml",
+            "version = \"0.1.0\"",
+            "version = \"0.2.0\"",
+        ),
+    ] {
+        let path = dir.join(file);
+        let text = fs_err::read_to_string(&path).unwrap();
+        fs_err::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "--check"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Cargo.lock (package `hello`) says 0.1.0 but",
+        ));
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "0.2.0", "--stamp"])
+        .assert()
+        .success();
+    pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "version", "--check"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("3 agree on 0.2.0"));
 }
 
 #[test]

@@ -112,6 +112,10 @@ fn serve<T>(
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: a first-run bundle under wine"
+)]
 fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
     let (_mirror_root, mirror) = python_mirror();
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
@@ -475,6 +479,7 @@ fn offline_without_a_cached_runtime_is_an_error() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a Windows bundle")]
 fn configured_extras_are_installed() {
     // The fixture's `dev` extra asks for pytest, which the wheelhouse lacks:
     // uv's failure proves the extra reached it.
@@ -503,6 +508,7 @@ fn configured_extras_are_installed() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: bundles twice")]
 fn offline_rebuild_uses_the_caches_and_is_identical() {
     let (_mirror_root, mirror) = python_mirror();
     // A local find-links directory: uv reads it without the network.

@@ -156,6 +156,10 @@ fn unix_paths_in(s: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_prints_the_same_version_and_plan_as_linux() {
     let prefix = WinePrefix::new();
     let (_t, dir) = copy_fixture("hello");
@@ -211,6 +215,10 @@ fn windows_exe_prints_the_same_version_and_plan_as_linux() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_without_makensis_names_nsis_and_its_download() {
     let prefix = WinePrefix::new();
     let (_t, dir) = copy_fixture("hello");
@@ -275,6 +283,10 @@ fn listing(zip: &Path) -> Vec<(String, Option<u32>, u32)> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_bundles_the_same_zip_as_linux_and_the_app_answers() {
     let mirror_root = tempfile::tempdir().unwrap();
     fs_err::create_dir_all(mirror_root.path().join("3.11.9")).unwrap();
@@ -457,6 +469,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_strips_a_tree_behind_a_long_path_with_spaces_and_non_ascii_names() {
     let prefix = WinePrefix::new();
     let base = tempfile::tempdir().unwrap();
@@ -501,6 +517,10 @@ fn windows_exe_strips_a_tree_behind_a_long_path_with_spaces_and_non_ascii_names(
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_publishes_to_the_test_gitea_and_a_second_run_uploads_nothing() {
     use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
     let prefix = WinePrefix::new();
@@ -578,6 +598,10 @@ fn windows_exe_publishes_to_the_test_gitea_and_a_second_run_uploads_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: cross-builds cargo-pyship for Windows and runs it under wine"
+)]
 fn windows_exe_release_dry_run_prints_the_linux_hosts_plan_and_changes_nothing() {
     let prefix = WinePrefix::new();
     let (_t, dir) = copy_fixture("hello");
