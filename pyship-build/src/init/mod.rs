@@ -635,18 +635,27 @@ fn valid_secret_name(name: &str) -> bool {
 }
 
 /// The CI system whose generated workflows are already in the repository:
-/// GitHub's when only `.github/workflows/release.yml` exists, else Gitea's
-/// (what `init` writes by default). Lets `init --check` work without `--ci`.
+/// Gitea's when one of its workflows exists, else GitHub's when its
+/// release workflow does; with none, Gitea's (what `init` writes by default) until the
+/// project has a pyship table, and no workflows after that (a project set up
+/// with `--ci none`: only its table is checked). Lets `init --check` work
+/// without `--ci`.
 pub fn detect_ci(project: &Project) -> Ci {
     let root = repo_root(project);
-    let has = |ci: Ci| {
+    let has = |ci: Ci, files: &[&str]| {
         ci.workflow_dir()
-            .is_some_and(|d| root.join(d).join("release.yml").is_file())
+            .is_some_and(|d| files.iter().any(|f| root.join(d).join(f).is_file()))
     };
-    if has(Ci::Github) && !has(Ci::Gitea) {
-        Ci::Github
-    } else {
+    // A hand-written `.github/workflows/test.yml` is common; only the
+    // release workflow tells GitHub's generated ones.
+    if has(Ci::Gitea, &["release.yml", "test.yml"]) {
         Ci::Gitea
+    } else if has(Ci::Github, &["release.yml"]) {
+        Ci::Github
+    } else if project.config_source.table == ConfigTable::None {
+        Ci::Gitea
+    } else {
+        Ci::None
     }
 }
 

@@ -267,6 +267,12 @@ fn init_ci_none_writes_only_the_table() {
     assert!(fs_err::read_to_string(dir.join("Cargo.toml"))
         .unwrap()
         .contains("[package.metadata.pyship.docker]"));
+    // Without --ci, --check finds no generated workflow and checks the table
+    // only (it asked for Gitea's workflows the project never had).
+    init(&dir, cache.path(), &["--check"])
+        .success()
+        .stdout(predicate::str::is_empty());
+    assert!(!dir.join(".gitea").exists(), "--check writes nothing");
 }
 
 #[test]
