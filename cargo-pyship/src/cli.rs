@@ -334,6 +334,11 @@ pub struct ReleaseArgs {
     /// Fail when pyship.lock would change [default: on when CI is set]
     #[arg(long)]
     pub locked: bool,
+    /// Do only these parts, one CI job's share: `windows`/`linux` (that
+    /// target's bundle and the installer, MSI or .deb made from it), `publish`
+    /// (from the artifacts already in --out), `docker`
+    #[arg(long, value_name = "PART", value_delimiter = ',')]
+    pub only: Vec<pyship_build::release::Part>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

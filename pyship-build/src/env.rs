@@ -22,6 +22,10 @@ pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
 /// wine's own prefix variable: used (never created or stopped) when
 /// `PYSHIP_WINEPREFIX` is not set.
 pub const WINEPREFIX: &str = "WINEPREFIX";
+/// Python's std stream encoding: when unset, `cargo pyship run` sets it to
+/// `utf-8` for the Windows app under wine (its std handles are pipes to a
+/// Linux terminal); when set, it is passed on as it is.
+pub const PYTHONIOENCODING: &str = "PYTHONIOENCODING";
 /// Base delay of network retries in milliseconds (default 500; tests shrink it).
 pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
 /// Connect timeout of every HTTP request in seconds (default 15).

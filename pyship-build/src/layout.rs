@@ -83,6 +83,14 @@ pub enum Error {
         /// What to write instead.
         parent: String,
     },
+    #[error("`python -m {module}` cannot start the app: {why}")]
+    CannotRun {
+        module: String,
+        why: String,
+        /// Packages with a `__main__.py` found beside it, as `name (folder)`.
+        mains: Vec<String>,
+        table: ConfigSource,
+    },
     #[error("module `{module}` not found under app-src or in the wheels; looked for {looked}")]
     ModuleNotFound {
         module: String,
@@ -101,6 +109,17 @@ impl Hint for Error {
             ),
             Error::IsPackage { parent, .. } => {
                 format!("set `app-src = \"{parent}\"` (or remove app-src: it is found from the layout)")
+            }
+            Error::CannotRun { mains, table, .. } => {
+                let found = match mains.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" ({one}/ has one)"),
+                    many => format!(" (found: {}/)", many.join("/, ")),
+                };
+                format!(
+                    "set `module` in [{}] to the app's package with a __main__.py{found}, or to an entry point `pkg.mod:func`, or declare one in [project.scripts]",
+                    table.table.key()
+                )
             }
             Error::ModuleNotFound { table, .. } => format!(
                 "set `module` (or `app-src`, the folder containing the module's package) in [{}], or add the wheel that provides it to `wheels`",
@@ -217,6 +236,74 @@ pub fn app_entries(dir: &Path, flat: bool, module_top: &str, exclude: &[String])
         .collect()
 }
 
+/// The packages with a `__main__.py` in the folders a layout takes the app
+/// from (maturin's python-source, `src/`, the pyproject's folder), each with
+/// that folder, in that order: what can stand in for a module that cannot be
+/// started.
+pub fn main_packages(py: &Pyproject) -> Vec<(String, PathBuf)> {
+    let mut dirs = Vec::new();
+    if let Some(wheel) = maturin_wheel(py) {
+        dirs.push(wheel.python_root);
+    }
+    dirs.push(py.dir().join("src"));
+    dirs.push(py.dir().to_owned());
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for d in dirs {
+        let mut subs: Vec<PathBuf> = fs_err::read_dir(&d)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        subs.sort();
+        for sub in subs {
+            let name = sub
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.')
+                || excluded_dir(&sub)
+                || FLAT_SKIPPED_PACKAGES.contains(&name.as_str())
+            {
+                continue;
+            }
+            if sub.join("__main__.py").is_file() && !out.iter().any(|(n, _)| n == &name) {
+                out.push((name, d.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Why `python -m {module}` cannot start the app, when the module is in the
+/// project's maturin wheel and its files tell (see
+/// [`MaturinWheel::cannot_run`]). `None` also when the wheel does not carry it.
+pub fn cannot_run_from_wheel(py: &Pyproject, module: &str) -> Option<String> {
+    let wheel = maturin_wheel(py)?;
+    if !wheel.carries(top_package(module)) {
+        return None;
+    }
+    wheel.cannot_run(module)
+}
+
+/// The plan's check, before anything is built (the import check would find it
+/// only after the Rust build): the module the launchers start with
+/// `python -m` can be started from the project's maturin wheel; the error
+/// names the packages with a `__main__.py` that could.
+pub fn check_runnable(project: &Project, py: &Pyproject, module: &str) -> Result<(), Error> {
+    let Some(why) = cannot_run_from_wheel(py, module) else {
+        return Ok(());
+    };
+    let mains = main_packages(py)
+        .into_iter()
+        .filter(|(name, _)| name != top_package(module))
+        .map(|(name, dir)| crate::fs::rel_slash(&project.config_dir, &dir.join(name)))
+        .collect();
+    Err(Error::CannotRun {
+        module: module.to_owned(),
+        why,
+        mains,
+        table: project.config_source.clone(),
+    })
+}
+
 /// What a maturin build of the pyproject packs into its wheel, read from the
 /// files before anything is built, as maturin decides it: the extension's
 /// module name (`[tool.maturin] module-name`, else the crate's `[lib] name`,
@@ -242,6 +329,40 @@ impl MaturinWheel {
     /// Whether the wheel carries the top-level module `top`.
     pub fn carries(&self, top: &str) -> bool {
         self.packages.iter().any(|p| p == top)
+    }
+
+    /// Why `python -m {module}` cannot start from what this wheel packs, when
+    /// the files tell: the extension module itself (there is no Python code
+    /// to run), the package maturin generates around a pure Rust crate's
+    /// extension (an `__init__.py` and the extension, no `__main__.py`), or a
+    /// package of `python-source` without a `__main__.py`. `None`: it can,
+    /// or the module is not one the wheel's folder shows.
+    pub fn cannot_run(&self, module: &str) -> Option<String> {
+        let top = top_package(module);
+        let rel: PathBuf = module.split('.').collect();
+        let at = self.python_root.join(&rel);
+        if top == top_package(&self.module_name)
+            && !self.python_root.join(top).exists()
+            && !self.python_root.join(format!("{top}.py")).is_file()
+        {
+            // A pure Rust crate: maturin writes `{top}/__init__.py` and the
+            // extension, nothing else.
+            return (module == top).then(|| {
+                format!(
+                    "the wheel's package `{top}` is the one maturin generates around the extension {} (a pure Rust crate: no Python package `{top}` in {}), which has no __main__.py",
+                    self.module_name,
+                    self.python_root.display()
+                )
+            });
+        }
+        if module == self.module_name {
+            return Some(format!(
+                "`{module}` is the extension module itself ({}), which holds no Python code to run",
+                self.module_origin
+            ));
+        }
+        (at.is_dir() && !at.join("__main__.py").is_file())
+            .then(|| format!("the package {} has no __main__.py", at.display()))
     }
 
     /// The wheel's contents for messages: `pkg from python/pkg and the
@@ -767,6 +888,88 @@ mod tests {
             e.contains("the project's maturin wheel, which packs rtoml"),
             "{e}"
         );
+    }
+
+    /// `maturin new --bindings pyo3` (pure Rust) with the app's package
+    /// beside it: `python -m greet` would run the package maturin generates
+    /// around the extension, which has no `__main__.py`. The plan says so
+    /// before any build and names the package that can start; a mixed
+    /// package without `__main__.py` and the extension module itself are
+    /// refused too; a package with one, or another module, passes.
+    #[test]
+    fn a_module_the_maturin_wheel_cannot_start_is_refused_before_building() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("greet");
+        touch(&r.join("src/lib.rs"));
+        touch(&r.join("greeter/__init__.py"));
+        touch(&r.join("greeter/__main__.py"));
+        touch(&r.join("tests/__main__.py"));
+        fs_err::write(
+            r.join("Cargo.toml"),
+            "[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\nname = \"greet\"\ncrate-type = [\"cdylib\"]\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &r,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"greet\"\ndynamic = [\"version\"]\n",
+        );
+        let project = crate::project::load(Some(&r.join("Cargo.toml")), None).unwrap();
+        let e = check_runnable(&project, &py, "greet").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("`python -m greet` cannot start the app: the wheel's package `greet` is the one maturin generates around the extension greet (a pure Rust crate"),
+            "{msg}"
+        );
+        let hint = e.hint().unwrap();
+        assert!(
+            hint.contains("package with a __main__.py (greeter/ has one)")
+                && hint.contains("[package.metadata.pyship]"),
+            "{hint}"
+        );
+        assert_eq!(
+            main_packages(&py),
+            [("greeter".to_owned(), r.clone())],
+            "tests/ is never the app"
+        );
+        check_runnable(&project, &py, "greeter").unwrap();
+
+        // A mixed project: the package needs a __main__.py; the extension
+        // module has no Python code.
+        let m = d.path().join("mixed");
+        touch(&m.join("python/pkg/__init__.py"));
+        touch(&m.join("python/pkg/cli/__init__.py"));
+        touch(&m.join("python/pkg/tool/__main__.py"));
+        touch(&m.join("src/lib.rs"));
+        fs_err::write(
+            m.join("Cargo.toml"),
+            "[package]\nname = \"pkgcore\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\nname = \"_core\"\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &m,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"pkgcore\"\ndynamic = [\"version\"]\n[tool.maturin]\npython-source = \"python\"\nmodule-name = \"pkg._core\"\n",
+        );
+        let project = crate::project::load(Some(&m.join("Cargo.toml")), None).unwrap();
+        let e = check_runnable(&project, &py, "pkg")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("pkg has no __main__.py"), "{e}");
+        let e = check_runnable(&project, &py, "pkg.cli")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cli has no __main__.py"), "{e}");
+        let e = check_runnable(&project, &py, "pkg._core")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "`pkg._core` is the extension module itself (`module-name` in [tool.maturin])"
+            ),
+            "{e}"
+        );
+        check_runnable(&project, &py, "pkg.tool").unwrap();
+        // Not the wheel's: the layout's business, not this check's.
+        check_runnable(&project, &py, "other").unwrap();
     }
 
     #[test]

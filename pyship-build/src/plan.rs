@@ -223,6 +223,9 @@ impl Plan {
             python.check_requires(spec, &pyproject.path, project.config_source.table.key())?;
         }
         let app = crate::layout::resolve(&project, pyproject, &module)?;
+        if let crate::launch::Target::Module { module } = &launch.target {
+            crate::layout::check_runnable(&project, pyproject, module)?;
+        }
         let out_dir = opts
             .out_dir
             .map(crate::fs::normalize)

@@ -37,7 +37,8 @@ pub struct Released {
     /// `None`: `linux.deb` is off (or no Linux target).
     pub deb: Option<crate::deb::Deb>,
     pub manifest: PathBuf,
-    pub published: crate::publish::Published,
+    /// `None` only when the actions hold no publish (a whole release always does).
+    pub published: Option<crate::publish::Published>,
     /// `None`: no image configured.
     pub docker: Option<crate::docker::Output>,
 }
@@ -113,132 +114,247 @@ pub fn docker_configured(plan: &Plan) -> bool {
             .is_file()
 }
 
-/// Run the release. `ctx.dry_run` is not handled here: a dry run is
+/// One thing `release` does. [`actions`] lists them in order; `release`
+/// (this module's [`run`]), `release --dry-run` and `cargo pyship plan` all
+/// walk that one list, so what the plan shows is what the run does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Stamp the version into the project's files.
+    Stamp,
+    /// Build each target's wheels and bundle (with its license file and SBOM).
+    Bundles(Vec<Platform>),
+    /// The NSIS installer from the Windows bundle.
+    Installer,
+    /// The MSI from the Windows bundle (`windows.msi`).
+    Msi,
+    /// The .deb from the Linux bundle (`linux.deb`).
+    Deb,
+    /// Write (and sign) manifest.json and SHA256SUMS, upload every asset.
+    Publish,
+    /// Build and push the Docker image.
+    Docker,
+}
+
+/// An [`Action`] with what the plan shows for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    pub action: Action,
+    /// Whether the run does it. A step can show `runs: false` (it cannot be
+    /// planned, e.g. no stamp target) while its action still runs: the run
+    /// then fails with the cause rather than skip it.
+    pub runs: bool,
+    /// What `plan` prints for it, one line each (in the plan's `steps`).
+    #[serde(skip)]
+    pub steps: Vec<Step>,
+}
+
+/// One CI job's share of the release (`release --only`): the builds of one
+/// target (its bundle, and the installer, MSI or .deb made from it), the
+/// publish (manifest.json, SHA256SUMS and every asset, from the artifacts
+/// already in the output folder), or the Docker image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    Target(Platform),
+    Publish,
+    Docker,
+}
+
+impl std::str::FromStr for Part {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "publish" => Ok(Part::Publish),
+            "docker" => Ok(Part::Docker),
+            other => other.parse().map(Part::Target).map_err(|_| {
+                format!("unknown part `{other}` (expected windows, linux, publish or docker)")
+            }),
+        }
+    }
+}
+
+/// The actions of `parts` (every action when `parts` is empty). A job that
+/// builds anything stamps the version first: every artifact is built from
+/// the stamped sources, in whichever job.
+pub fn select(actions: Vec<Planned>, parts: &[Part]) -> Vec<Planned> {
+    if parts.is_empty() {
+        return actions;
+    }
+    let has = |p: Platform| parts.contains(&Part::Target(p));
+    let builds = parts
+        .iter()
+        .any(|p| matches!(p, Part::Target(_) | Part::Docker));
+    actions
+        .into_iter()
+        .filter_map(|mut p| {
+            let keep = match &mut p.action {
+                Action::Stamp => builds,
+                Action::Bundles(platforms) => {
+                    platforms.retain(|&t| has(t));
+                    !platforms.is_empty()
+                }
+                Action::Installer | Action::Msi => has(Platform::Windows),
+                Action::Deb => has(Platform::Linux),
+                Action::Publish => parts.contains(&Part::Publish),
+                Action::Docker => parts.contains(&Part::Docker),
+            };
+            keep.then_some(p)
+        })
+        .collect()
+}
+
+/// Run the release: check every action, then fetch what they need, then do
+/// them in order. `ctx.dry_run` is not handled here: a dry run is
 /// [`release_plan`], which changes nothing.
 pub fn run(plan: &Plan, ctx: &Context<'_>) -> Result<Released, Error> {
+    run_parts(plan, &[], ctx)
+}
+
+/// [`run`] for some [`Part`]s of the release (all of it when `parts` is
+/// empty): one CI job of a release split across runners.
+pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Released, Error> {
+    let todo: Vec<Action> = select(actions(plan, ctx.env), parts)
+        .into_iter()
+        .filter(|p| p.runs)
+        .map(|p| p.action)
+        .collect();
+    let signs_binaries = todo
+        .iter()
+        .any(|a| matches!(a, Action::Bundles(_) | Action::Installer | Action::Msi));
+    let publishes = todo.contains(&Action::Publish);
     let v = &plan.version.version;
     // A target this host cannot build fails before anything is stamped.
-    for &platform in &plan.targets {
-        crate::bundle::check_host(&[platform])
-            .map_err(|source| Error::Bundle { platform, source })?;
+    for a in &todo {
+        if let Action::Bundles(platforms) = a {
+            for &platform in platforms {
+                crate::bundle::check_host(&[platform])
+                    .map_err(|source| Error::Bundle { platform, source })?;
+            }
+        }
     }
     ctx.reporter
         .status("Releasing", &format!("{} {}", plan.name, v.tag()));
     // The certificate and its password are checked first: a wrong password
     // fails the release before anything is written, built or published.
-    let signer = crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?;
+    // Each job is given only the secrets of what it does.
+    let signer = if signs_binaries {
+        crate::sign::Signer::prepare(plan, ctx).map_err(Error::Sign)?
+    } else {
+        None
+    };
     // So is the key that signs manifest.json (when update.public-keys is set).
-    let manifest_signer = crate::keys::Signer::from_env(&plan.config.update, ctx.env)
-        .map_err(Error::ManifestKey)?
-        .map(std::sync::Arc::new);
+    let manifest_signer = if publishes {
+        crate::keys::Signer::from_env(&plan.config.update, ctx.env)
+            .map_err(Error::ManifestKey)?
+            .map(std::sync::Arc::new)
+    } else {
+        None
+    };
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
 
     // Missing build tools fail before anything is stamped or built.
-    crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?;
-    if plan
-        .artifact(ArtifactKind::Msi, Some(Platform::Windows))
-        .is_some()
-    {
-        crate::msi::preflight(plan, ctx).map_err(Error::Msi)?;
-    }
-    if plan
-        .artifact(ArtifactKind::Deb, Some(Platform::Linux))
-        .is_some()
-    {
-        crate::deb::package_name(plan)
-            .and_then(|_| crate::deb::maintainer(plan))
-            .map_err(Error::Deb)?;
+    for a in &todo {
+        match a {
+            Action::Bundles(_) => crate::wheel::preflight(plan, ctx).map_err(Error::Tools)?,
+            Action::Msi => crate::msi::preflight(plan, ctx).map_err(Error::Msi)?,
+            Action::Deb => {
+                crate::deb::package_name(plan)
+                    .and_then(|_| crate::deb::maintainer(plan))
+                    .map_err(Error::Deb)?;
+            }
+            _ => {}
+        }
     }
     // So does a runtime that cannot be had (a download, a pin, a host Python),
     // and a lock that is stale, broken, or (`--locked`) would change.
-    for &platform in &plan.targets {
-        crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
-            platform,
-            source: e.into(),
-        })?;
-        if crate::bundle::pins_early(platform) {
-            crate::pins::for_target(plan, platform, ctx).map_err(|e| Error::Bundle {
-                platform,
-                source: crate::deps::Error::from(e).into(),
-            })?;
+    for a in &todo {
+        if let Action::Bundles(platforms) = a {
+            for &platform in platforms {
+                crate::python::prefetch(plan, platform, ctx).map_err(|e| Error::Bundle {
+                    platform,
+                    source: e.into(),
+                })?;
+                if crate::bundle::pins_early(platform) {
+                    crate::pins::for_target(plan, platform, ctx).map_err(|e| Error::Bundle {
+                        platform,
+                        source: crate::deps::Error::from(e).into(),
+                    })?;
+                }
+            }
         }
     }
 
-    let targets = plan
-        .project
-        .stamp_targets()
-        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
-    let stamped =
-        crate::version::stamp::stamp(&targets, v).map_err(|e| Error::Stamp(Box::new(e.into())))?;
-    for s in stamped.iter().filter(|s| s.changed) {
-        ctx.reporter
-            .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
-    }
-
+    let mut stamped = Vec::new();
     let mut bundles = Vec::new();
-    for &platform in &plan.targets {
-        let b = crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)
-            .map_err(|source| Error::Bundle { platform, source })?;
-        ctx.reporter.status(
-            "Finished",
-            &format!("{} ({:.1}s)", b.artifact.display(), b.total_seconds()),
-        );
-        bundles.push(b);
+    let (mut installer, mut msi, mut deb, mut published, mut docker) =
+        (None, None, None, None, None);
+    let windows = plan.bundle_dir(Platform::Windows);
+    for a in todo {
+        match a {
+            Action::Stamp => {
+                let targets = plan
+                    .project
+                    .stamp_targets()
+                    .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                stamped = crate::version::stamp::stamp(&targets, v)
+                    .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                for s in stamped.iter().filter(|s| s.changed) {
+                    ctx.reporter
+                        .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
+                }
+            }
+            Action::Bundles(platforms) => {
+                for platform in platforms {
+                    let b = crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)
+                        .map_err(|source| Error::Bundle { platform, source })?;
+                    ctx.reporter.status(
+                        "Finished",
+                        &format!("{} ({:.1}s)", b.artifact.display(), b.total_seconds()),
+                    );
+                    bundles.push(b);
+                }
+            }
+            Action::Installer => {
+                installer = Some(
+                    crate::installer::run_with(plan, &windows, signer.as_ref(), ctx)
+                        .map_err(Error::Installer)?,
+                );
+            }
+            Action::Msi => {
+                msi = Some(
+                    crate::msi::run_with(plan, &windows, signer.as_ref(), ctx)
+                        .map_err(Error::Msi)?,
+                );
+            }
+            Action::Deb => {
+                deb = Some(
+                    crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx)
+                        .map_err(Error::Deb)?,
+                );
+            }
+            Action::Publish => {
+                // publish writes (and signs) manifest.json from what it uploads.
+                let mut opts = crate::publish::Options::from_env(ctx.env);
+                opts.dry_run = false;
+                opts.signer = manifest_signer.clone();
+                published = Some(crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?);
+            }
+            Action::Docker => {
+                let opts = crate::docker::Options {
+                    push: true,
+                    repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
+                };
+                docker = Some(crate::docker::run(plan, &opts, ctx).map_err(Error::Docker)?);
+            }
+        }
     }
 
-    let installer = match plan.artifact(ArtifactKind::Installer, Some(Platform::Windows)) {
-        Some(_) => Some(
-            crate::installer::run_with(
-                plan,
-                &plan.bundle_dir(Platform::Windows),
-                signer.as_ref(),
-                ctx,
-            )
-            .map_err(Error::Installer)?,
-        ),
-        None => None,
-    };
-
-    let msi = match plan.artifact(ArtifactKind::Msi, Some(Platform::Windows)) {
-        Some(_) => Some(
-            crate::msi::run_with(
-                plan,
-                &plan.bundle_dir(Platform::Windows),
-                signer.as_ref(),
-                ctx,
-            )
-            .map_err(Error::Msi)?,
-        ),
-        None => None,
-    };
-    let deb = match plan.artifact(ArtifactKind::Deb, Some(Platform::Linux)) {
-        Some(_) => Some(
-            crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx).map_err(Error::Deb)?,
-        ),
-        None => None,
-    };
-
-    // publish writes (and signs) manifest.json from what it uploads.
     let manifest = plan
         .artifact(ArtifactKind::Manifest, None)
         .map(|a| a.path.clone())
         .unwrap_or_else(|| plan.out_dir.join("manifest.json"));
-    let mut opts = crate::publish::Options::from_env(ctx.env);
-    opts.dry_run = false;
-    opts.signer = manifest_signer;
-    let published = crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?;
-
-    let docker = if docker_configured(plan) {
-        let opts = crate::docker::Options {
-            push: true,
-            repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
-        };
-        Some(crate::docker::run(plan, &opts, ctx).map_err(Error::Docker)?)
-    } else {
-        None
-    };
-
     Ok(Released {
         tag: v.tag(),
         prerelease: v.is_prerelease(),
@@ -289,6 +405,8 @@ pub struct ReleasePlan<'a> {
     pub docker_skipped: Option<String>,
     /// Per target: the prebuild and the project's own wheel build.
     pub builds: Vec<crate::wheel::TargetBuild>,
+    /// What the release does, in order ([`actions`]); `steps` is their lines.
+    pub actions: Vec<Planned>,
     pub steps: Vec<Step>,
 }
 
@@ -319,18 +437,6 @@ fn tkinter_note(plan: &Plan, env: &Env) -> String {
 /// `latest` rule; writes nothing, runs no build tool).
 pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
     let (server_url, repo) = plan.config.publish.location(env);
-    let mut assets: Vec<String> = plan
-        .artifacts
-        .iter()
-        .filter(|a| a.kind != ArtifactKind::Checksums)
-        .map(|a| a.file_name.clone())
-        .collect();
-    assets.extend(
-        plan.artifacts
-            .iter()
-            .filter(|a| a.kind == ArtifactKind::Checksums)
-            .map(|a| a.file_name.clone()),
-    );
     let tags = crate::docker::repo_version_tags(&plan.project.config_dir);
     let docker_opts = crate::docker::Options {
         push: true,
@@ -340,6 +446,46 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         Ok(d) => (Some(d), None),
         Err(e) => (None, Some(e.to_string())),
     };
+    let builds = plan
+        .targets
+        .iter()
+        .filter_map(|&t| crate::wheel::planned(plan, t).ok())
+        .collect();
+    let actions = actions(plan, env);
+    let steps = actions.iter().flat_map(|a| a.steps.clone()).collect();
+    ReleasePlan {
+        plan,
+        release: Release {
+            tag: plan.version.version.tag(),
+            prerelease: plan.version.version.is_prerelease(),
+            target_commitish: plan.commit.clone(),
+            server_url,
+            repo,
+            assets: asset_order(plan),
+        },
+        docker,
+        signing: crate::sign::plan(plan),
+        docker_skipped,
+        builds,
+        actions,
+        steps,
+    }
+}
+
+/// Asset names in upload order (`SHA256SUMS` last).
+fn asset_order(plan: &Plan) -> Vec<String> {
+    let (sums, mut assets): (Vec<_>, Vec<_>) = plan
+        .artifacts
+        .iter()
+        .partition(|a| a.kind == ArtifactKind::Checksums);
+    assets.extend(sums);
+    assets.into_iter().map(|a| a.file_name.clone()).collect()
+}
+
+/// The release's actions in order, each with what the plan shows for it
+/// (reads git tags for the Docker `latest` rule; no side effects).
+pub fn actions(plan: &Plan, env: &Env) -> Vec<Planned> {
+    let (server_url, repo) = plan.config.publish.location(env);
     let v = &plan.version.version;
     let names = |kind| {
         plan.artifacts
@@ -354,14 +500,39 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         description,
         runs,
     };
-    let installer = names(ArtifactKind::Installer);
-    let mut builds = Vec::new();
-    let mut build_steps = Vec::new();
+    let planned = |action, runs, steps| Planned {
+        action,
+        runs,
+        steps,
+    };
+    let mut out = Vec::new();
+
+    out.push(planned(
+        Action::Stamp,
+        true,
+        vec![match plan.project.stamp_targets() {
+            Ok(targets) => step(
+                "version",
+                true,
+                format!(
+                    "stamp {}",
+                    targets
+                        .iter()
+                        .map(|t| t.describe(v))
+                        .collect::<Vec<_>>()
+                        .join(", and ")
+                ),
+            ),
+            Err(e) => step("version", false, e.to_string()),
+        }],
+    ));
+
+    let mut bundle_steps = Vec::new();
     for &t in &plan.targets {
         match crate::wheel::planned(plan, t) {
             Ok(b) => {
                 if let Some(cmd) = &b.prebuild {
-                    build_steps.push(step(
+                    bundle_steps.push(step(
                         "prebuild",
                         true,
                         format!(
@@ -373,7 +544,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                     ));
                 }
                 if let Some(m) = &b.maturin {
-                    build_steps.push(step(
+                    bundle_steps.push(step(
                         "wheel",
                         true,
                         format!(
@@ -383,31 +554,61 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                         ),
                     ));
                 }
-                builds.push(b);
             }
-            Err(e) => build_steps.push(step("wheel", false, format!("{t}: {e}"))),
+            Err(e) => bundle_steps.push(step("wheel", false, format!("{t}: {e}"))),
         }
     }
-    let mut steps = vec![match plan.project.stamp_targets() {
-        Ok(targets) => step(
-            "version",
-            true,
-            format!(
-                "stamp {}",
-                targets
-                    .iter()
-                    .map(|t| t.describe(v))
-                    .collect::<Vec<_>>()
-                    .join(", and ")
-            ),
+    bundle_steps.push(step(
+        "bundle",
+        true,
+        format!(
+            "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
+            names(ArtifactKind::Bundle),
+            tkinter_note(plan, env),
+            if plan
+                .config
+                .windows
+                .sign
+                .as_ref()
+                .is_some_and(|s| s.sign_binaries)
+            {
+                "; the project's own Windows binaries signed"
+            } else {
+                ""
+            },
+            names(ArtifactKind::Sbom)
         ),
-        Err(e) => step("version", false, e.to_string()),
-    }];
-    steps.extend(build_steps);
-    let package_steps = |steps: &mut Vec<Step>| {
-        let msi = names(ArtifactKind::Msi);
-        if !msi.is_empty() {
-            steps.push(step(
+    ));
+    out.push(planned(
+        Action::Bundles(plan.targets.clone()),
+        true,
+        bundle_steps,
+    ));
+
+    let installer = names(ArtifactKind::Installer);
+    out.push(planned(
+        Action::Installer,
+        !installer.is_empty(),
+        vec![step(
+            "installer",
+            !installer.is_empty(),
+            if installer.is_empty() {
+                "no Windows target, or windows.installer = false".into()
+            } else if plan.config.windows.sign.is_some() {
+                format!("build {installer} with makensis, sign it and its uninstaller with osslsigncode, verify both")
+            } else {
+                format!("build {installer} with makensis")
+            },
+        )],
+    ));
+
+    // The packages' actions are listed when they run (each is opt-in).
+    let msi = names(ArtifactKind::Msi);
+    if !msi.is_empty() {
+        out.push(planned(
+            Action::Msi,
+            true,
+            vec![step(
                 "msi",
                 true,
                 format!(
@@ -420,115 +621,163 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
                         ""
                     }
                 ),
-            ));
-        }
-        let deb = names(ArtifactKind::Deb);
-        if !deb.is_empty() {
-            steps.push(step(
+            )],
+        ));
+    }
+    let deb = names(ArtifactKind::Deb);
+    if !deb.is_empty() {
+        out.push(planned(
+            Action::Deb,
+            true,
+            vec![step(
                 "deb",
                 true,
                 format!("build {deb} (the Linux bundle under /opt, the systemd unit, Depends from its ELF files)"),
-            ));
-        }
-    };
-    steps.extend([
-        step(
-            "bundle",
-            true,
-            format!(
-                "build {}{} (each with THIRD-PARTY-LICENSES.txt{}), and their SBOMs {}",
-                names(ArtifactKind::Bundle),
-                tkinter_note(plan, env),
-                if plan.config.windows.sign.as_ref().is_some_and(|s| s.sign_binaries) {
-                    "; the project's own Windows binaries signed"
-                } else {
-                    ""
-                },
-                names(ArtifactKind::Sbom)
-            ),
-        ),
-        step(
-            "installer",
-            !installer.is_empty(),
-            if installer.is_empty() {
-                "no Windows target, or windows.installer = false".into()
-            } else if plan.config.windows.sign.is_some() {
-                format!("build {installer} with makensis, sign it and its uninstaller with osslsigncode, verify both")
-            } else {
-                format!("build {installer} with makensis")
-            },
-        ),
-    ]);
-    // The packages' steps appear when they run (each is opt-in).
-    package_steps(&mut steps);
-    steps.extend([
-        step(
-            "manifest",
-            true,
-            format!(
-                "write manifest.json ({}) and SHA256SUMS (covering {})",
-                if plan.config.update.public_keys.is_empty() {
-                    "UNSIGNED: no update.public-keys, installed apps check releases by SHA-256 from the server only".to_owned()
-                } else {
-                    format!(
-                        "signed into {} with the key in ${}",
-                        crate::plan::SIGNATURE_FILE,
-                        plan.config.update.signing_key_env
-                    )
-                },
-                names(ArtifactKind::Sbom)
-            ),
-        ),
-        step(
-            "publish",
-            true,
-            format!(
-                "{} release {} ({}) with {} assets",
-                if v.is_prerelease() {
-                    "pre-release"
-                } else {
-                    "stable"
-                },
-                v.tag(),
-                match (&server_url, &repo) {
-                    (Some(u), Some(r)) => format!("{u}/{r}"),
-                    _ => "server and repository from the CI variables".into(),
-                },
-                assets.len()
-            ),
-        ),
-        match &docker {
-            Some(d) if docker_configured(plan) => step(
-                "docker",
+            )],
+        ));
+    }
+
+    out.push(planned(
+        Action::Publish,
+        true,
+        vec![
+            step(
+                "manifest",
                 true,
-                format!("build and push {}", d.tags.join(", ")),
+                format!(
+                    "write manifest.json ({}) and SHA256SUMS (covering {})",
+                    if plan.config.update.public_keys.is_empty() {
+                        "UNSIGNED: no update.public-keys, installed apps check releases by SHA-256 from the server only".to_owned()
+                    } else {
+                        format!(
+                            "signed into {} with the key in ${}",
+                            crate::plan::SIGNATURE_FILE,
+                            plan.config.update.signing_key_env
+                        )
+                    },
+                    names(ArtifactKind::Sbom)
+                ),
             ),
-            _ => step(
-                "docker",
-                false,
-                docker_skipped.clone().unwrap_or_else(|| {
-                    format!(
-                        "no image configured (`image` in [{}.docker]) and no Dockerfile",
-                        plan.project.config_source.table.key()
-                    )
-                }),
+            step(
+                "publish",
+                true,
+                format!(
+                    "{} release {} ({}) with {} assets",
+                    if v.is_prerelease() {
+                        "pre-release"
+                    } else {
+                        "stable"
+                    },
+                    v.tag(),
+                    match (&server_url, &repo) {
+                        (Some(u), Some(r)) => format!("{u}/{r}"),
+                        _ => "server and repository from the CI variables".into(),
+                    },
+                    asset_order(plan).len()
+                ),
             ),
-        },
-    ]);
-    ReleasePlan {
+        ],
+    ));
+
+    // The run builds the image whenever one is configured (a plan that cannot
+    // name its tags then fails the run with the cause); the plan says why not.
+    let configured = docker_configured(plan);
+    let docker_step = match crate::docker::plan(
         plan,
-        release: Release {
-            tag: v.tag(),
-            prerelease: v.is_prerelease(),
-            target_commitish: plan.commit.clone(),
-            server_url,
-            repo,
-            assets,
+        &crate::docker::Options {
+            push: true,
+            repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
         },
-        docker,
-        signing: crate::sign::plan(plan),
-        docker_skipped,
-        builds,
-        steps,
+        env,
+    ) {
+        Ok(d) if configured => step(
+            "docker",
+            true,
+            format!("build and push {}", d.tags.join(", ")),
+        ),
+        Ok(_) => step(
+            "docker",
+            false,
+            format!(
+                "no image configured (`image` in [{}.docker]) and no Dockerfile",
+                plan.project.config_source.table.key()
+            ),
+        ),
+        Err(e) => step("docker", false, e.to_string()),
+    };
+    out.push(planned(Action::Docker, configured, vec![docker_step]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Planned> {
+        [
+            Action::Stamp,
+            Action::Bundles(vec![Platform::Windows, Platform::Linux]),
+            Action::Installer,
+            Action::Msi,
+            Action::Deb,
+            Action::Publish,
+            Action::Docker,
+        ]
+        .into_iter()
+        .map(|action| Planned {
+            action,
+            runs: true,
+            steps: Vec::new(),
+        })
+        .collect()
+    }
+
+    fn only(parts: &[&str]) -> Vec<Action> {
+        let parts: Vec<Part> = parts.iter().map(|p| p.parse().unwrap()).collect();
+        select(all(), &parts)
+            .into_iter()
+            .map(|p| p.action)
+            .collect()
+    }
+
+    #[test]
+    fn each_part_selects_its_share_of_the_one_list() {
+        assert_eq!(
+            only(&[]),
+            all().into_iter().map(|p| p.action).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            only(&["windows"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Windows]),
+                Action::Installer,
+                Action::Msi
+            ]
+        );
+        assert_eq!(
+            only(&["linux"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Linux]),
+                Action::Deb
+            ]
+        );
+        // The publish job builds nothing, so it stamps nothing either.
+        assert_eq!(only(&["publish"]), [Action::Publish]);
+        assert_eq!(only(&["docker"]), [Action::Stamp, Action::Docker]);
+        assert_eq!(
+            only(&["linux", "publish"]),
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Linux]),
+                Action::Deb,
+                Action::Publish
+            ]
+        );
+        assert!("macos"
+            .parse::<Part>()
+            .unwrap_err()
+            .contains("expected windows, linux, publish or docker"));
     }
 }

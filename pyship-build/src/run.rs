@@ -141,6 +141,12 @@ pub fn run(
             );
             let mut cmd = wine.user_command(&python.to_string_lossy());
             cmd.args(["-m", module]).args(args);
+            // The std handles are pipes to a Linux terminal, which reads
+            // UTF-8; on a pipe Windows' Python writes the ANSI code page
+            // (cp1252), where a console would show the text as it is.
+            if ctx.env.get(crate::env::PYTHONIOENCODING).is_none() {
+                cmd.env(crate::env::PYTHONIOENCODING, "utf-8");
+            }
             let code = exit_code("wine python.exe", cmd.relayed()?)?;
             // Stopped (and its copy removed) before the code is returned.
             drop(wine);

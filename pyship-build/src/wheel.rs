@@ -136,6 +136,12 @@ pub enum Error {
     Tool(#[from] tools::Error),
     #[error(transparent)]
     Wheels(#[from] crate::deps::Error),
+    #[error("{} does not run in {}, where maturin builds the wheel: {output}", program.display(), dir.display())]
+    MaturinDoesNotRun {
+        program: PathBuf,
+        dir: PathBuf,
+        output: String,
+    },
     #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
@@ -187,6 +193,10 @@ impl Hint for Error {
         Some(match self {
             Error::Tool(e) => return e.hint(),
             Error::Wheels(e) => return e.hint(),
+            Error::MaturinDoesNotRun { dir, .. } => format!(
+                "a `.python-version` in {} may select a Python without it (a pyenv shim runs only where the selected version has the program): install maturin there (`pip install maturin ziglang`), or point PYSHIP_MATURIN at a maturin that runs",
+                dir.display()
+            ),
             Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
             Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
             Error::NoZig { host, .. } => format!(
@@ -222,15 +232,33 @@ pub fn host_glibc() -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-/// Whether zig is there for `maturin --zig` (`zig` on PATH, `ZIG_COMMAND`,
-/// or the `ziglang` PyPI package importable by `python3`).
-fn zig_available() -> bool {
+/// Whether zig is there for `maturin --zig` run in `dir` (`zig` on PATH,
+/// `ZIG_COMMAND`, or the `ziglang` PyPI package importable by the `python3`
+/// found there: a `.python-version` may pick another one than elsewhere).
+fn zig_available(dir: &Path) -> bool {
     if std::env::var_os("ZIG_COMMAND").is_some() || which::which("zig").is_ok() {
         return true;
     }
     let mut cmd = Command::new("python3");
-    cmd.args(["-c", "import ziglang"]).timeout(process::QUICK);
+    cmd.args(["-c", "import ziglang"])
+        .current_dir(dir)
+        .timeout(process::QUICK);
     cmd.output().is_ok_and(|o| o.success())
+}
+
+/// Whether `program --version` succeeds in `dir`; `Err`: what it printed
+/// instead. A pyenv shim is on PATH for every installed version but runs
+/// only where the selected version (a `.python-version`) has the program.
+fn runs_in(program: &Path, dir: &Path) -> Result<(), String> {
+    let mut cmd = Command::new(program);
+    cmd.arg("--version")
+        .current_dir(dir)
+        .timeout(process::QUICK);
+    match cmd.output() {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The builds of `platform` (no side effects).
@@ -339,16 +367,51 @@ struct MaturinCommand {
 }
 
 impl MaturinCommand {
-    fn find(ctx: &Context<'_>, zig: bool) -> Result<Self, Error> {
-        match MATURIN.find(ctx.env) {
-            Ok(program) => Ok(Self {
+    /// maturin for a build in `dir`: `PYSHIP_MATURIN` as given; else the
+    /// `maturin` on PATH when it runs there and (for `zig`) zig is there
+    /// too; else `uv tool run` (with `ziglang` for `zig`), so uv is enough
+    /// even where the PATH's maturin cannot run or has no zig beside it.
+    fn find(ctx: &Context<'_>, zig: bool, dir: &Path) -> Result<Self, Error> {
+        let found = MATURIN.find(ctx.env);
+        let uv = tools::UV
+            .find(ctx.env)
+            .ok()
+            .filter(|uv| runs_in(uv, dir).is_ok());
+        let usable = match &found {
+            Ok(program) if ctx.env.get(crate::env::PYSHIP_MATURIN).is_some() => {
+                Some(program.clone())
+            }
+            Ok(program) => match runs_in(program, dir) {
+                Ok(()) if uv.is_some() && zig && !zig_available(dir) => None,
+                Ok(()) => Some(program.clone()),
+                Err(_) if uv.is_some() => None,
+                Err(output) => {
+                    return Err(Error::MaturinDoesNotRun {
+                        program: program.clone(),
+                        dir: dir.to_owned(),
+                        output,
+                    })
+                }
+            },
+            Err(_) => None,
+        };
+        match (usable, found) {
+            (Some(program), _) => Ok(Self {
                 program,
                 prefix: vec![],
             }),
-            Err(e @ tools::Error::BadOverride { .. }) => Err(e.into()),
-            Err(missing) => {
-                let Ok(uv) = tools::UV.find(ctx.env) else {
-                    return Err(missing.into());
+            (None, Err(e @ tools::Error::BadOverride { .. })) => Err(e.into()),
+            (None, found) => {
+                let Some(uv) = uv else {
+                    return Err(match (found, tools::UV.find(ctx.env)) {
+                        (Err(missing), Err(_)) => missing.into(),
+                        (_, Ok(uv)) => Error::MaturinDoesNotRun {
+                            output: runs_in(&uv, dir).err().unwrap_or_default(),
+                            program: uv,
+                            dir: dir.to_owned(),
+                        },
+                        (Ok(_), Err(e)) => e.into(),
+                    });
                 };
                 let mut prefix: Vec<String> = vec![
                     "tool".into(),
@@ -407,14 +470,14 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
             .iter()
             .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
         for m in builds {
-            let maturin = MaturinCommand::find(ctx, m.zig)?;
+            let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
             CARGO.find(ctx.env)?;
             rust_target_installed(&b.triple, &m.project_dir)?;
             if platform == Platform::Windows && b.triple.ends_with("windows-gnu") {
                 MINGW_GCC.find(ctx.env)?;
                 MINGW_DLLTOOL.find(ctx.env)?;
             }
-            if m.zig && !maturin.through_uv() && !zig_available() {
+            if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
                 let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
                 let host = host_glibc()
                     .map(|(a, b)| format!("{a}.{b}"))
@@ -670,7 +733,7 @@ fn maturin(
     own: bool,
     ctx: &Context<'_>,
 ) -> Result<bool, Error> {
-    let maturin = MaturinCommand::find(ctx, m.zig)?;
+    let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
     let mut rustc = Command::new("rustc");
     rustc
         .arg("-V")
@@ -1057,7 +1120,7 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
             });
         }
     }
-    let maturin = MaturinCommand::find(ctx, zig)?;
+    let maturin = MaturinCommand::find(ctx, zig, plan.pyproject().dir())?;
     if maturin.through_uv() {
         ctx.reporter
             .status("Fetching", &format!("{MATURIN_REQUIREMENT} (uv tool)"));

@@ -39,7 +39,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
     ctx.offline = a.offline;
     // In CI a release builds what was committed: pyship.lock must not change.
     ctx.locked = a.locked || pyship_build::env::is_ci(env);
-    let released = release::run(&plan, &ctx)?;
+    let released = release::run_parts(&plan, &a.only, &ctx)?;
     match a.format {
         Format::Json => {
             #[derive(serde::Serialize)]
@@ -62,8 +62,15 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
             crate::print_json(&Summary {
                 tag: &released.tag,
                 prerelease: released.prerelease,
-                url: released.published.release.as_ref().map(|r| r.url.as_str()),
-                assets: &released.published.assets,
+                url: released
+                    .published
+                    .as_ref()
+                    .and_then(|p| p.release.as_ref())
+                    .map(|r| r.url.as_str()),
+                assets: released
+                    .published
+                    .as_ref()
+                    .map_or(&[], |p| p.assets.as_slice()),
                 docker: released.docker.as_ref(),
                 bundles: released
                     .bundles
@@ -78,7 +85,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
             })?;
         }
         Format::Text => {
-            if let Some(r) = &released.published.release {
+            if let Some(r) = released.published.as_ref().and_then(|p| p.release.as_ref()) {
                 out.status("Released", &r.url);
                 println!("{}", r.url);
             }

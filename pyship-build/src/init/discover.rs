@@ -282,32 +282,6 @@ fn search(root: &Path, members: &[PathBuf]) -> (Vec<Pyproject>, Vec<PathBuf>) {
     (found, tool_only)
 }
 
-/// The packages with a `__main__.py` in the folders the layout looks in.
-fn main_packages(py: &Pyproject) -> Vec<(String, PathBuf)> {
-    let mut dirs = Vec::new();
-    if let Some(src) = py.wheel_python_source() {
-        dirs.push(src);
-    }
-    dirs.push(py.dir().join("src"));
-    dirs.push(py.dir().to_owned());
-    let mut out = Vec::new();
-    for d in dirs {
-        for sub in subdirs(&d) {
-            let name = sub
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if ["tests", "test", "docs"].contains(&name.as_str()) {
-                continue;
-            }
-            if sub.join("__main__.py").is_file() && !out.iter().any(|(n, _)| n == &name) {
-                out.push((name, d.clone()));
-            }
-        }
-    }
-    out
-}
-
 /// The folders at most [`SEARCH_DEPTH`] levels below the pyproject's that
 /// contain the package `top` (not being a package themselves).
 fn folders_holding(py: &Pyproject, top: &str) -> Vec<PathBuf> {
@@ -519,20 +493,42 @@ pub fn discover(
                 Ok(l) => {
                     let top = layout::top_package(l.app_module()).to_owned();
                     let found = layout::resolve(&base, py, l.app_module()).is_ok();
-                    let mains = main_packages(py);
-                    if !found && matches!(l.target, Target::Module { .. }) && mains.len() == 1 {
+                    // Found, but `python -m` cannot start it from the maturin
+                    // wheel (a pure Rust crate's generated package).
+                    let cannot_run = match &l.target {
+                        Target::Module { module } if found => {
+                            layout::cannot_run_from_wheel(py, module)
+                        }
+                        _ => None,
+                    };
+                    let mains: Vec<(String, PathBuf)> = layout::main_packages(py)
+                        .into_iter()
+                        .filter(|(n, _)| cannot_run.is_none() || n != &top)
+                        .collect();
+                    let replace = (!found || cannot_run.is_some())
+                        && matches!(l.target, Target::Module { .. });
+                    if replace && mains.len() == 1 {
                         let (name, dir) = &mains[0];
+                        let instead = match &cannot_run {
+                            Some(why) => format!("`python -m {top}` cannot start the app: {why}"),
+                            None => format!("no package `{top}` is named after the project"),
+                        };
                         Some((
                             name.clone(),
                             format!(
-                                "the package with a __main__.py in {}; no package `{top}` is named after the project",
+                                "the package with a __main__.py in {}; {instead}",
                                 rel_slash(&root, dir)
                             ),
                         ))
                     } else {
-                        if !found && matches!(l.target, Target::Module { .. }) && mains.len() > 1 {
+                        if let (Some(why), true) = (&cannot_run, mains.is_empty()) {
                             warnings.push(format!(
-                                "no package `{top}` named after the project, and several with a __main__.py ({}); set `module`",
+                                "`python -m {top}` cannot start the app: {why}; add a package with a __main__.py and set `module`, or declare an entry point in [project.scripts]"
+                            ));
+                        }
+                        if replace && mains.len() > 1 {
+                            warnings.push(format!(
+                                "no package `{top}` that `python -m` can start, and several with a __main__.py ({}); set `module`",
                                 mains.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
                             ));
                         }

@@ -26,6 +26,9 @@ const PACKAGE: &str = "cargo-pyship";
 pub struct InstallCommand {
     pub command: String,
     pub source: String,
+    /// Sources passed over on the way (a folder no runner can reach), and a
+    /// configured command that installs from one: `init` warns with each.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,10 @@ pub enum Error {
     OutsideRepo { path: PathBuf, repo: PathBuf },
     #[error("`--install-from {0}` has no Cargo.toml of cargo-pyship")]
     NotCargoPyship(PathBuf),
+    #[error(
+        "`--install-from {0}` is a git repository on this machine, which no CI runner can clone"
+    )]
+    LocalGit(String),
 }
 
 impl Hint for Error {
@@ -44,6 +51,7 @@ impl Hint for Error {
             Error::Unknown(_) => "give `crates.io`, a git URL (`https://host/owner/cargo-pyship.git`, optionally `#<commit>`, `#tag=<tag>` or `#branch=<branch>`) or a path inside the repository".into(),
             Error::OutsideRepo { .. } => "vendor cargo-pyship inside the repository (e.g. a git submodule), or give its git URL".into(),
             Error::NotCargoPyship(_) => "give the folder of cargo-pyship's workspace (or of its `cargo-pyship` crate)".into(),
+            Error::LocalGit(_) => "push cargo-pyship to a server the runners reach and give that URL (`https://host/owner/cargo-pyship.git#<commit>`), or `crates.io`".into(),
         })
     }
 }
@@ -60,23 +68,78 @@ pub fn choose(
         return given(from, repo);
     }
     if let Some(c) = configured {
+        let warnings = local_git_in(c)
+            .map(|url| {
+                format!(
+                    "`ci.install-command` installs from `{url}`, a folder on this machine that no CI runner can reach: the release workflow will fail there (set a git URL the runners reach, or remove the key and run `init` again)"
+                )
+            })
+            .into_iter()
+            .collect();
         return Ok(InstallCommand {
             command: c.to_owned(),
             source: "`ci.install-command` in the config".into(),
+            warnings,
         });
     }
-    if let Some(c) = from_install_record(env, repo) {
-        return Ok(c);
-    }
-    if let Some(c) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| from_build_checkout(&exe, repo))
+    let mut warnings = Vec::new();
+    let found = from_install_record(env, repo, &mut warnings).or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| from_build_checkout(&exe, repo, &mut warnings))
+    });
+    let mut chosen = found.unwrap_or_else(|| {
+        crates_io(
+            "crates.io (no install record or git checkout of the running cargo-pyship that a runner can reach was found)",
+        )
+    });
+    chosen.warnings = warnings;
+    Ok(chosen)
+}
+
+/// Whether a git URL names a server (what a runner can clone), not a folder
+/// on this machine (`/srv/git/x`, `../x`, `file:///…`, `C:\x`).
+fn is_remote(url: &str) -> bool {
+    let u = url.trim();
+    if [
+        "https://",
+        "http://",
+        "ssh://",
+        "git://",
+        "git+ssh://",
+        "ssh+git://",
+    ]
+    .iter()
+    .any(|p| u.len() > p.len() && u[..p.len()].eq_ignore_ascii_case(p))
     {
-        return Ok(c);
+        return true;
     }
-    Ok(crates_io(
-        "crates.io (no install record or git checkout of the running cargo-pyship was found)",
-    ))
+    // scp-like `user@host:path` (git's own rule: a colon before any slash).
+    match (u.find(':'), u.find('/')) {
+        (Some(colon), slash) => {
+            colon > 1 && slash.is_none_or(|s| colon < s) && u[..colon].contains('@')
+        }
+        _ => false,
+    }
+}
+
+/// The local git source a `cargo install … --git X` command names, if any.
+fn local_git_in(command: &str) -> Option<String> {
+    let mut words = command.split_whitespace();
+    while let Some(w) = words.next() {
+        let url = match w.strip_prefix("--git=") {
+            Some(u) => Some(u),
+            None if w == "--git" => words.next(),
+            None => None,
+        };
+        if let Some(url) = url {
+            let url = url.trim_matches(|c| c == '\'' || c == '"');
+            if !is_remote(url) {
+                return Some(url.to_owned());
+            }
+        }
+    }
+    None
 }
 
 fn crates_io(source: &str) -> InstallCommand {
@@ -86,6 +149,7 @@ fn crates_io(source: &str) -> InstallCommand {
             env!("CARGO_PKG_VERSION")
         ),
         source: source.into(),
+        warnings: Vec::new(),
     }
 }
 
@@ -102,6 +166,7 @@ fn git(url: &str, reference: GitRef<'_>, source: String) -> InstallCommand {
             sh_word(url)
         ),
         source,
+        warnings: Vec::new(),
     }
 }
 
@@ -109,6 +174,7 @@ fn path(rel: &str, source: String) -> InstallCommand {
     InstallCommand {
         command: format!("cargo install --locked --path {}", sh_word(rel)),
         source,
+        warnings: Vec::new(),
     }
 }
 
@@ -126,6 +192,9 @@ fn given(from: &str, repo: &Path) -> Result<InstallCommand, Error> {
     let f = from.trim();
     if f.eq_ignore_ascii_case("crates.io") || f.eq_ignore_ascii_case("crates-io") {
         return Ok(crates_io("crates.io (--install-from)"));
+    }
+    if f.len() > 7 && f[..7].eq_ignore_ascii_case("file://") {
+        return Err(Error::LocalGit(f.to_owned()));
     }
     let is_url = ["https://", "http://", "ssh://", "git://", "git@"]
         .iter()
@@ -185,7 +254,11 @@ fn inside(repo: &Path, p: &Path) -> Option<String> {
 }
 
 /// cargo's install record: `{"installs": {"cargo-pyship 0.1.0 (SOURCE)": …}}`.
-fn from_install_record(env: &Env, repo: &Path) -> Option<InstallCommand> {
+fn from_install_record(
+    env: &Env,
+    repo: &Path,
+    warnings: &mut Vec<String>,
+) -> Option<InstallCommand> {
     let home = env
         .get(crate::env::CARGO_HOME)
         .map(PathBuf::from)
@@ -197,15 +270,21 @@ fn from_install_record(env: &Env, repo: &Path) -> Option<InstallCommand> {
         .keys()
         .find(|k| k.starts_with(&format!("{PACKAGE} ")))?;
     let source = key.split_once(" (")?.1.strip_suffix(')')?;
-    from_source_id(source, repo)
+    from_source_id(source, repo, warnings)
 }
 
 /// A cargo source id (`git+URL?tag=v1#sha`, `path+file:///…`,
 /// `registry+https://github.com/rust-lang/crates.io-index`, `sparse+…`).
-fn from_source_id(source: &str, repo: &Path) -> Option<InstallCommand> {
+fn from_source_id(source: &str, repo: &Path, warnings: &mut Vec<String>) -> Option<InstallCommand> {
     if let Some(rest) = source.strip_prefix("git+") {
         let (url, sha) = rest.split_once('#')?;
         let url = url.split_once('?').map_or(url, |(u, _)| u);
+        if !is_remote(url) {
+            warnings.push(format!(
+                "cargo installed this cargo-pyship from the git repository {url}, a folder on this machine that no CI runner can reach: not used (give `--install-from <git URL>#<commit>`)"
+            ));
+            return None;
+        }
         return Some(git(
             url,
             GitRef::Rev(sha),
@@ -214,7 +293,7 @@ fn from_source_id(source: &str, repo: &Path) -> Option<InstallCommand> {
     }
     if let Some(rest) = source.strip_prefix("path+") {
         let dir = reqwest::Url::parse(rest).ok()?.to_file_path().ok()?;
-        return from_local_dir(&dir, repo, "installed from");
+        return from_local_dir(&dir, repo, "installed from", warnings);
     }
     let crates_io_index = source == "registry+https://github.com/rust-lang/crates.io-index"
         || source == "sparse+https://index.crates.io/";
@@ -222,17 +301,26 @@ fn from_source_id(source: &str, repo: &Path) -> Option<InstallCommand> {
 }
 
 /// The checkout the running binary was built in (`…/target/{profile}/cargo-pyship`).
-fn from_build_checkout(exe: &Path, repo: &Path) -> Option<InstallCommand> {
+fn from_build_checkout(
+    exe: &Path,
+    repo: &Path,
+    warnings: &mut Vec<String>,
+) -> Option<InstallCommand> {
     let dir = exe
         .ancestors()
         .skip(1)
         .find(|d| cargo_pyship_crate(d).is_some())?;
-    from_local_dir(dir, repo, "built in")
+    from_local_dir(dir, repo, "built in", warnings)
 }
 
 /// A local cargo-pyship source: a path when it is in the repository, else
 /// its git `origin` at its HEAD commit.
-fn from_local_dir(dir: &Path, repo: &Path, how: &str) -> Option<InstallCommand> {
+fn from_local_dir(
+    dir: &Path,
+    repo: &Path,
+    how: &str,
+    warnings: &mut Vec<String>,
+) -> Option<InstallCommand> {
     let crate_dir = cargo_pyship_crate(dir)?;
     if let Some(rel) = inside(repo, &crate_dir) {
         return Some(path(
@@ -247,6 +335,13 @@ fn from_local_dir(dir: &Path, repo: &Path, how: &str) -> Option<InstallCommand> 
     };
     let url = git_out(&["remote", "get-url", "origin"])?;
     let sha = git_out(&["rev-parse", "HEAD"])?;
+    if !is_remote(&url) {
+        warnings.push(format!(
+            "this cargo-pyship was {how} {}, whose git origin {url} is a folder on this machine that no CI runner can reach: not used (give `--install-from <git URL>#<commit>`)",
+            dir.display()
+        ));
+        return None;
+    }
     Some(git(
         &url,
         GitRef::Rev(&sha),
@@ -276,9 +371,11 @@ mod tests {
     #[test]
     fn source_ids_from_cargos_record() {
         let repo = Path::new("/nonexistent-repo");
+        let mut w = Vec::new();
         let c = from_source_id(
             "git+https://git.example.com/tools/cargo-pyship.git?tag=v0.1.0#0123abcd",
             repo,
+            &mut w,
         )
         .unwrap();
         assert_eq!(
@@ -288,12 +385,77 @@ mod tests {
         let c = from_source_id(
             "registry+https://github.com/rust-lang/crates.io-index",
             repo,
+            &mut w,
         )
         .unwrap();
         assert!(c
             .command
             .starts_with("cargo install cargo-pyship --locked --version "));
-        assert!(from_source_id("registry+https://my.registry/index", repo).is_none());
+        assert!(from_source_id("registry+https://my.registry/index", repo, &mut w).is_none());
+        assert!(w.is_empty(), "{w:?}");
+        // A git install from a folder: passed over, with a warning naming it.
+        for local in ["file:///srv/git/cargo-pyship", "/srv/git/cargo-pyship"] {
+            let mut w = Vec::new();
+            assert!(from_source_id(&format!("git+{local}#0123abcd"), repo, &mut w).is_none());
+            assert!(w.len() == 1 && w[0].contains(local), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn only_server_urls_are_reachable_from_a_runner() {
+        for url in [
+            "https://h/o/c.git",
+            "HTTP://h/c",
+            "ssh://git@h/c",
+            "git://h/c",
+            "git@h:o/c.git",
+        ] {
+            assert!(is_remote(url), "{url}");
+        }
+        for url in [
+            "/srv/git/c",
+            "../c",
+            "file:///srv/c",
+            "C:\\src\\c",
+            "c",
+            "https://",
+            "./a@b:c",
+        ] {
+            assert!(!is_remote(url), "{url}");
+        }
+        assert_eq!(
+            local_git_in("cargo install --locked --git /srv/c cargo-pyship").as_deref(),
+            Some("/srv/c")
+        );
+        assert_eq!(
+            local_git_in("cargo install --git='file:///srv/c' cargo-pyship").as_deref(),
+            Some("file:///srv/c")
+        );
+        assert_eq!(
+            local_git_in("cargo install --locked --git https://h/c --rev 1 cargo-pyship"),
+            None
+        );
+        assert_eq!(local_git_in("cargo install cargo-pyship"), None);
+    }
+
+    #[test]
+    fn a_configured_local_git_command_is_kept_with_a_warning() {
+        let env = Env::default();
+        let c = choose(
+            None,
+            Some("cargo install --locked --git /home/me/cargo-pyship cargo-pyship"),
+            &env,
+            Path::new("/nonexistent-repo"),
+        )
+        .unwrap();
+        assert!(
+            c.warnings.len() == 1 && c.warnings[0].contains("/home/me/cargo-pyship"),
+            "{c:?}"
+        );
+        assert!(matches!(
+            given("file:///home/me/cargo-pyship", Path::new("/r")),
+            Err(Error::LocalGit(_))
+        ));
     }
 
     #[test]

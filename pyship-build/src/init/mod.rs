@@ -15,6 +15,8 @@
 //! so `${{ github.ref_name }}` reaches the file untouched. How the release
 //! workflow installs cargo-pyship is chosen by [`install`].
 
+pub mod actions;
+pub mod checks;
 pub mod discover;
 pub mod install;
 pub mod table;
@@ -311,6 +313,9 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
                 i.command, i.source
             ),
         );
+        for w in &i.warnings {
+            ctx.reporter.warn(w);
+        }
         if generated.metadata == MetadataAction::Keep
             && project.config.ci.install_command.as_deref() != Some(i.command.as_str())
         {
@@ -630,18 +635,27 @@ fn valid_secret_name(name: &str) -> bool {
 }
 
 /// The CI system whose generated workflows are already in the repository:
-/// GitHub's when only `.github/workflows/release.yml` exists, else Gitea's
-/// (what `init` writes by default). Lets `init --check` work without `--ci`.
+/// Gitea's when one of its workflows exists, else GitHub's when its
+/// release workflow does; with none, Gitea's (what `init` writes by default) until the
+/// project has a pyship table, and no workflows after that (a project set up
+/// with `--ci none`: only its table is checked). Lets `init --check` work
+/// without `--ci`.
 pub fn detect_ci(project: &Project) -> Ci {
     let root = repo_root(project);
-    let has = |ci: Ci| {
+    let has = |ci: Ci, files: &[&str]| {
         ci.workflow_dir()
-            .is_some_and(|d| root.join(d).join("release.yml").is_file())
+            .is_some_and(|d| files.iter().any(|f| root.join(d).join(f).is_file()))
     };
-    if has(Ci::Github) && !has(Ci::Gitea) {
-        Ci::Github
-    } else {
+    // A hand-written `.github/workflows/test.yml` is common; only the
+    // release workflow tells GitHub's generated ones.
+    if has(Ci::Gitea, &["release.yml", "test.yml"]) {
         Ci::Gitea
+    } else if has(Ci::Github, &["release.yml"]) {
+        Ci::Github
+    } else if project.config_source.table == ConfigTable::None {
+        Ci::Gitea
+    } else {
+        Ci::None
     }
 }
 
@@ -689,9 +703,14 @@ pub fn workflows(
         .and_then(|p| p.path.parent())
         .map(|d| crate::fs::rel_slash(&repo_c, &canon(d)))
         .unwrap_or_else(|| project_dir.clone());
+    // Only a parsed version reaches the workflow (its digits are safe in a
+    // shell line); a bad one is the plan's error, shown by every other command.
     let python_xy = crate::plan::PythonVersion::parse(&project.config.python)
+        .or_else(|_| crate::plan::PythonVersion::parse(crate::config::DEFAULT_PYTHON))
         .map(|p| p.xy)
-        .unwrap_or_else(|_| project.config.python.clone());
+        .expect("the default CPython version parses");
+    let python_job = checks::python_job(pyproject, &python_xy, &repo);
+    let rust_job = checks::rust_job(project, &repo);
     let templates = Templates::new(Some(&project.config_dir));
     let ctx = minijinja::context! {
         header => header(),
@@ -711,6 +730,10 @@ pub fn workflows(
         // `windows.msi = true`: the release builds the MSI with msitools.
         msi => project.config.windows.msi,
         install_command => install.command.clone(),
+        actions => minijinja::Value::from(minijinja::value::Serde(actions::Actions::for_ci(ci))),
+        uv_version => checks::UV_VERSION,
+        python => minijinja::Value::from(minijinja::value::Serde(&python_job)),
+        rust_job => minijinja::Value::from(minijinja::value::Serde(&rust_job)),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {

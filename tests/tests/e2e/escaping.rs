@@ -542,6 +542,7 @@ fn check_workflows(plan: &Plan, v: &Values) {
     let install = pyship_build::init::install::InstallCommand {
         command: v.install_command.clone(),
         source: "config".into(),
+        warnings: Vec::new(),
     };
     let files = pyship_build::init::workflows(
         &plan.project,

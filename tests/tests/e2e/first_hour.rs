@@ -256,7 +256,16 @@ fn a_python_only_project_gets_a_manifest_bundles_runs_and_ships_its_licence() {
             "{target}: the bundle is reused:\n{err}"
         );
         let out = cmd()
-            .args(["pyship", "run", "--target", target, "--", "42", "two words"])
+            .args([
+                "pyship",
+                "run",
+                "--target",
+                target,
+                "--",
+                "42",
+                "two words",
+                "zwölf",
+            ])
             .write_stdin("four")
             .output()
             .unwrap();
@@ -264,7 +273,7 @@ fn a_python_only_project_gets_a_manifest_bundles_runs_and_ships_its_licence() {
         assert_eq!(out.status.code(), Some(42), "{target}: {err}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "read 4 args ['42', 'two words']",
+            "read 4 args ['42', 'two words', 'zwölf']",
             "{target}: {err}"
         );
     }

@@ -324,6 +324,21 @@ fn on_path(exe: &str, path: &std::ffi::OsStr) -> bool {
     std::env::split_paths(path).any(|d| d.join(exe).is_file())
 }
 
+/// A program in `bin` that fails as a pyenv shim does where the selected
+/// Python (a `.python-version`) lacks it.
+fn broken_shim(bin: &Path, exe: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = bin.join(exe);
+    fs_err::write(
+        &p,
+        format!("#!/bin/sh\necho \"pyenv: {exe}: command not found\" >&2\nexit 127\n"),
+    )
+    .unwrap();
+    fs_err::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// maturin is not on PATH, or (as here) only as a shim that does not run in
+/// the project's folder: uv runs it, with ziglang for the Linux build.
 #[test]
 #[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_maturin_runs_through_uv_when_not_on_path() {
@@ -340,6 +355,7 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
         !on_path("maturin", &path),
         "maturin is still on the test's PATH"
     );
+    broken_shim(bin.path(), "maturin");
     assert!(on_path("uv", &path), "uv is on the test's PATH");
     let cache = tempfile::tempdir().unwrap();
     let mut cmd = pyship_in(&dir, cache.path());
@@ -499,6 +515,113 @@ fn fails_before_building(args: &[&str], extra: &str, files: &[&str], message: &s
     assert!(!dir.join("dist/.pyship").exists(), "work was done");
 }
 
+/// `maturin new --bindings pyo3` (a pure Rust crate) with the app's package
+/// beside it: the project-named module is the package maturin generates
+/// around the extension, which `python -m` cannot start. `plan` says so
+/// before any build and names the package that can; `init` chooses it.
+#[test]
+fn hybrid_maturin_new_pure_rust_with_an_app_package_beside_it() {
+    require_tool("maturin", "`pip install maturin` (PyPI package `maturin`)");
+    let t = tempfile::tempdir().unwrap();
+    let out = Command::new("maturin")
+        .args(["new", "--bindings", "pyo3", "greet"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let dir = t.path().join("greet");
+    fs_err::create_dir_all(dir.join("greeter")).unwrap();
+    fs_err::write(dir.join("greeter/__init__.py"), "").unwrap();
+    fs_err::write(
+        dir.join("greeter/__main__.py"),
+        "import greet\nprint(greet.sum_as_string(2, 3))\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .args(["pyship", "plan"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: `python -m greet` cannot start the app: the wheel's package `greet` is the one maturin generates around the extension greet (a pure Rust crate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("package with a __main__.py (greeter/ has one)"),
+        "{err}"
+    );
+    let out = pyship_in(&dir, cache.path())
+        .args(["pyship", "init", "--ci", "none"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Chose module greeter (the package with a __main__.py in .; `python -m greet` cannot start the app"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Chose app-src . (flat layout, next to the pyproject; not in the project's maturin wheel, which packs greet and the extension greet"),
+        "{err}"
+    );
+    let manifest = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("\nmodule = \"greeter\"\n"), "{manifest}");
+    let out = pyship_in(&dir, cache.path())
+        .args(["pyship", "plan", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["module"], "greeter", "{plan}");
+}
+
+/// maturin and uv on PATH that do not run in the project's folder (pyenv
+/// shims where its `.python-version` picks a Python without them): said
+/// before anything is built, with what the shim printed and the way out.
+#[test]
+fn hybrid_maturin_that_does_not_run_in_the_project_is_said_before_building() {
+    require_build_tools();
+    let (_t, dir) = project(None, "");
+    let bin = tempfile::tempdir().unwrap();
+    let dirs = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|d| !d.join("maturin").exists() && !d.join("uv").exists())
+        .collect::<Vec<_>>();
+    let path = std::env::join_paths(std::iter::once(bin.path().to_owned()).chain(dirs)).unwrap();
+    broken_shim(bin.path(), "maturin");
+    broken_shim(bin.path(), "uv");
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship_in(&dir, cache.path())
+        .env("PATH", &path)
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            "windows",
+            "--version",
+            "v0.2.0",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{} does not run in {}, where maturin builds the wheel: pyenv: maturin: command not found",
+            bin.path().join("maturin").display(),
+            dir.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: a `.python-version` in") && err.contains("PYSHIP_MATURIN"),
+        "{err}"
+    );
+    assert!(!err.contains("Building"), "something was built:\n{err}");
+    assert!(!dir.join("dist/.pyship").exists(), "work was done");
+}
+
 #[test]
 fn hybrid_runtime_download_failure_comes_before_the_rust_build() {
     // Nothing listens on the port: the Linux runtime cannot be fetched, and
@@ -639,10 +762,12 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
         "rustup target add x86_64-pc-windows-gnu",
         "gcc-mingw-w64-x86-64",
         "wine wine64",
-        "python -m pip install maturin ziglang",
+        "python -m pip install uv==",
     ] {
         assert!(release.contains(want), "`{want}` not in:\n{release}");
     }
+    // maturin and zig come through uv (`uv tool run --with ziglang`).
+    assert!(!release.contains("pip install maturin"), "{release}");
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&release).expect("valid YAML");
     assert!(doc["jobs"]["release"]["steps"].as_sequence().unwrap().len() >= 6);
     let test = fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap();
@@ -654,7 +779,7 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
         .expect("the Python job installs Rust");
     let app = steps
         .iter()
-        .position(|s| s["name"] == "Install the app, ruff and pytest")
+        .position(|s| s["name"] == "Install the app and its test dependencies")
         .unwrap();
     assert!(rust < app, "Rust before building the extension");
 }

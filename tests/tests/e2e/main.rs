@@ -10,6 +10,7 @@
 mod architecture;
 mod bench;
 mod build_script;
+mod ci;
 mod console;
 mod docker;
 mod escaping;
@@ -35,3 +36,4 @@ mod update;
 mod version_cli;
 mod windows_bundle;
 mod windows_host;
+mod workflow;

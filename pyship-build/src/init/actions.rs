@@ -1,0 +1,112 @@
+//! The actions the generated workflows use, each pinned by commit.
+//!
+//! Why pinned by commit: a tag can be moved to other code after a workflow
+//! was reviewed (zizmor's `unpinned-uses`); the version stays in a comment
+//! for the reader and for update tools. Why the artifact actions differ by
+//! CI system: `actions/upload-artifact` and `download-artifact` v4 speak a
+//! protocol that Gitea's and Forgejo's runners do not offer to them (they
+//! stop with `GHESNotSupportedError`, go-gitea/gitea#31256, #36024), while
+//! v3 works there; github.com no longer serves v3, so GitHub gets v4. The
+//! `-node20` builds of v3 are used: runners dropped Node 16.
+
+use serde::Serialize;
+
+use super::Ci;
+
+/// One action at one commit.
+#[derive(Debug, Clone, Copy)]
+pub struct Pinned {
+    pub repo: &'static str,
+    pub sha: &'static str,
+    pub version: &'static str,
+}
+
+impl Pinned {
+    /// `owner/name@sha  # version`, what a `uses:` line holds.
+    pub fn uses(&self) -> String {
+        format!("{}@{}  # {}", self.repo, self.sha, self.version)
+    }
+}
+
+pub const CHECKOUT: Pinned = Pinned {
+    repo: "actions/checkout",
+    sha: "11bd71901bbe5b1630ceea73d27597364c9af683",
+    version: "v4.2.2",
+};
+pub const SETUP_PYTHON: Pinned = Pinned {
+    repo: "actions/setup-python",
+    sha: "a26af69be951a213d495a4c3e4e4022e16d87065",
+    version: "v5.6.0",
+};
+pub const CACHE: Pinned = Pinned {
+    repo: "actions/cache",
+    sha: "5a3ec84eff668545956fd18022155c47e93e2684",
+    version: "v4.2.3",
+};
+pub const UPLOAD_ARTIFACT_V3: Pinned = Pinned {
+    repo: "actions/upload-artifact",
+    sha: "c24449f33cd45d4826c6702db7e49f7cdb9b551d",
+    version: "v3.2.1-node20",
+};
+pub const DOWNLOAD_ARTIFACT_V3: Pinned = Pinned {
+    repo: "actions/download-artifact",
+    sha: "246d7188e736d3686f6d19628d253ede9697bd55",
+    version: "v3-node20",
+};
+pub const UPLOAD_ARTIFACT_V4: Pinned = Pinned {
+    repo: "actions/upload-artifact",
+    sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
+    version: "v4.6.2",
+};
+pub const DOWNLOAD_ARTIFACT_V4: Pinned = Pinned {
+    repo: "actions/download-artifact",
+    sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093",
+    version: "v4.3.0",
+};
+
+/// The `uses:` values for one CI system (the templates' `actions`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Actions {
+    pub checkout: String,
+    pub setup_python: String,
+    pub cache: String,
+    pub upload_artifact: String,
+    pub download_artifact: String,
+}
+
+impl Actions {
+    pub fn for_ci(ci: Ci) -> Self {
+        let (up, down) = match ci {
+            Ci::Github => (UPLOAD_ARTIFACT_V4, DOWNLOAD_ARTIFACT_V4),
+            Ci::Gitea | Ci::None => (UPLOAD_ARTIFACT_V3, DOWNLOAD_ARTIFACT_V3),
+        };
+        Self {
+            checkout: CHECKOUT.uses(),
+            setup_python: SETUP_PYTHON.uses(),
+            cache: CACHE.uses(),
+            upload_artifact: up.uses(),
+            download_artifact: down.uses(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pin_is_a_full_commit() {
+        for p in [
+            CHECKOUT,
+            SETUP_PYTHON,
+            CACHE,
+            UPLOAD_ARTIFACT_V3,
+            DOWNLOAD_ARTIFACT_V3,
+            UPLOAD_ARTIFACT_V4,
+            DOWNLOAD_ARTIFACT_V4,
+        ] {
+            assert_eq!(p.sha.len(), 40, "{}", p.repo);
+            assert!(p.sha.bytes().all(|b| b.is_ascii_hexdigit()), "{}", p.repo);
+        }
+    }
+}

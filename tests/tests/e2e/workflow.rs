@@ -1,0 +1,256 @@
+//! A small runner for the generated workflows, to run their jobs on this
+//! machine as a CI runner would: each `run:` step in `bash -eo pipefail` in
+//! the job's working directory, with `GITHUB_PATH`/`GITHUB_ENV` honoured
+//! between steps, the step's `env:` with its `${{ }}` expressions evaluated,
+//! and the actions a test needs (checkout, artifact upload and download,
+//! cache) done the way the runner does them. Steps that install tools the
+//! host already has are skipped by name.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml_ng::Value;
+
+/// One job's context.
+pub struct Job<'a> {
+    /// The checked-out repository (`GITHUB_WORKSPACE`).
+    pub workspace: PathBuf,
+    /// Steps whose `name` is listed are skipped (the host has those tools).
+    pub skip: &'a [&'a str],
+    /// Environment for every step (`GITHUB_*`, `HOME`, caches).
+    pub env: BTreeMap<String, String>,
+    /// `secrets.NAME`.
+    pub secrets: BTreeMap<String, String>,
+    /// `matrix.KEY`, for one entry of a matrix job.
+    pub matrix: BTreeMap<String, String>,
+    /// Where `actions/upload-artifact` puts, and `download-artifact` gets,
+    /// named artifacts (one folder per name), shared by a workflow's jobs.
+    pub artifacts: Option<PathBuf>,
+    /// Where `checkout` clones from (`None`: the workspace is already there).
+    pub clone_from: Option<PathBuf>,
+}
+
+/// What a job did: each step's name and whether it ran.
+#[derive(Debug, Default)]
+pub struct Ran {
+    pub steps: Vec<(String, bool)>,
+    pub log: String,
+}
+
+impl Job<'_> {
+    /// A job context for `workspace` with nothing else set.
+    pub fn new<'a>(workspace: &Path, skip: &'a [&'a str]) -> Job<'a> {
+        Job {
+            workspace: workspace.to_owned(),
+            skip,
+            env: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            matrix: BTreeMap::new(),
+            artifacts: None,
+            clone_from: None,
+        }
+    }
+
+    /// Evaluate the `${{ }}` expressions of `text` (property lookups only:
+    /// `matrix.*`, `secrets.*`, `github.*`, `runner.*`, `env.*`; `hashFiles`
+    /// gives a fixed value). Panics on anything else: the test must know
+    /// every expression the generated workflow uses.
+    pub fn eval(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find("${{") {
+            out.push_str(&rest[..i]);
+            let end = rest[i..].find("}}").expect("closed expression") + i;
+            let expr = rest[i + 3..end].trim();
+            out.push_str(&self.value(expr));
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn value(&self, expr: &str) -> String {
+        if expr.starts_with("hashFiles(") {
+            return "hash".into();
+        }
+        if let Some(s) = expr.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+            return s.replace("''", "'");
+        }
+        let (scope, key) = expr.split_once('.').unwrap_or((expr, ""));
+        let found = match scope {
+            "matrix" => self.matrix.get(key).cloned(),
+            "secrets" => self.secrets.get(key).cloned(),
+            "env" => self.env.get(key).cloned(),
+            "runner" => match key {
+                "os" => Some("Linux".into()),
+                "temp" => Some(std::env::temp_dir().display().to_string()),
+                _ => None,
+            },
+            "github" => match key {
+                "workspace" => Some(self.workspace.display().to_string()),
+                _ => self
+                    .env
+                    .get(&format!("GITHUB_{}", key.to_uppercase()))
+                    .cloned(),
+            },
+            _ => None,
+        };
+        found.unwrap_or_else(|| panic!("the test runner cannot evaluate `${{{{ {expr} }}}}`"))
+    }
+
+    /// Run job `name` of `workflow`; panics (with the log) when a step fails.
+    pub fn run(&self, workflow: &Value, name: &str) -> Ran {
+        let job = &workflow["jobs"][name];
+        assert!(job.is_mapping(), "no job {name}");
+        let mut ran = Ran::default();
+        let state = tempfile::tempdir().unwrap();
+        let path_file = state.path().join("path");
+        let env_file = state.path().join("env");
+        fs_err::write(&path_file, "").unwrap();
+        fs_err::write(&env_file, "").unwrap();
+        let default_dir = job["defaults"]["run"]["working-directory"]
+            .as_str()
+            .map(|d| self.eval(d))
+            .unwrap_or_else(|| ".".into());
+        let mut job_env = self.env.clone();
+        if let Some(m) = job["env"].as_mapping() {
+            for (k, v) in m {
+                job_env.insert(k.as_str().unwrap().into(), self.eval(&scalar(v)));
+            }
+        }
+        for step in job["steps"].as_sequence().expect("steps") {
+            let label = step["name"]
+                .as_str()
+                .or_else(|| step["uses"].as_str())
+                .unwrap_or("run")
+                .to_owned();
+            if self.skip.contains(&label.as_str()) {
+                ran.steps.push((label, false));
+                continue;
+            }
+            let with = |k: &str| step["with"][k].as_str().map(|v| self.eval(v));
+            if let Some(uses) = step["uses"].as_str() {
+                let action = uses.split('@').next().unwrap();
+                match action {
+                    "actions/checkout" => self.checkout(),
+                    "actions/upload-artifact" => {
+                        let store = self.artifacts.as_ref().expect("an artifact store");
+                        let name = with("name").expect("artifact name");
+                        let dest = store.join(&name);
+                        for p in with("path").expect("artifact path").lines() {
+                            let src = self.workspace.join(p.trim());
+                            assert!(
+                                src.exists(),
+                                "upload-artifact {name}: {} is missing",
+                                src.display()
+                            );
+                            copy_any(&src, &dest.join(src.file_name().unwrap()));
+                        }
+                    }
+                    "actions/download-artifact" => {
+                        let store = self.artifacts.as_ref().expect("an artifact store");
+                        let name = with("name").expect("artifact name");
+                        let dest = self.workspace.join(with("path").unwrap_or_default());
+                        let src = store.join(&name);
+                        assert!(src.is_dir(), "download-artifact: no artifact {name}");
+                        copy_any(&src, &dest);
+                    }
+                    // A fresh runner: every cache misses.
+                    "actions/cache" | "actions/setup-python" => {}
+                    other => panic!("the test runner does not know {other}"),
+                }
+                ran.steps.push((label, true));
+                continue;
+            }
+            let script = step["run"].as_str().expect("a run step");
+            let dir = step["working-directory"]
+                .as_str()
+                .map(|d| self.eval(d))
+                .unwrap_or_else(|| default_dir.clone());
+            let mut env = job_env.clone();
+            if let Some(m) = step["env"].as_mapping() {
+                for (k, v) in m {
+                    env.insert(k.as_str().unwrap().into(), self.eval(&scalar(v)));
+                }
+            }
+            for line in fs_err::read_to_string(&env_file).unwrap().lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    env.insert(k.into(), v.into());
+                }
+            }
+            let mut path: Vec<PathBuf> = fs_err::read_to_string(&path_file)
+                .unwrap()
+                .lines()
+                .rev()
+                .map(PathBuf::from)
+                .collect();
+            path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap()));
+            let out = Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+                .current_dir(self.workspace.join(&dir))
+                .envs(&env)
+                .env("PATH", std::env::join_paths(path).unwrap())
+                .env("GITHUB_PATH", &path_file)
+                .env("GITHUB_ENV", &env_file)
+                .env("GITHUB_WORKSPACE", &self.workspace)
+                .output()
+                .unwrap_or_else(|e| panic!("step {label}: {e}"));
+            ran.log.push_str(&format!(
+                "--- {label}\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            assert!(
+                out.status.success(),
+                "job {name}, step {label:?} failed ({}):\n{}",
+                out.status,
+                ran.log
+            );
+            ran.steps.push((label, true));
+        }
+        ran
+    }
+
+    fn checkout(&self) {
+        let Some(from) = &self.clone_from else {
+            return;
+        };
+        let out = Command::new("git")
+            .args(["clone", "-q", "--no-hardlinks"])
+            .arg(from)
+            .arg(&self.workspace)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "clone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("not a scalar: {other:?}"),
+    }
+}
+
+fn copy_any(src: &Path, dest: &Path) {
+    if src.is_dir() {
+        pyship_build::fs::copy_tree_with(src, dest, |_| Ok::<_, pyship_build::fs::Error>(true))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+    } else {
+        fs_err::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs_err::copy(src, dest).unwrap();
+    }
+}
+
+/// Parse a workflow file.
+pub fn load(path: &Path) -> Value {
+    let text = fs_err::read_to_string(path).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
