@@ -191,6 +191,9 @@ pub struct Signer {
     description: String,
     timestamp_url: Option<String>,
     certificate: String,
+    /// The signing time written into signatures without a time-stamping
+    /// server: the build's epoch, so two builds of one commit sign alike.
+    epoch: u64,
 }
 
 impl std::fmt::Debug for Signer {
@@ -357,6 +360,7 @@ impl Signer {
             description: plan.name.clone(),
             timestamp_url: sign.timestamp_url.clone(),
             certificate,
+            epoch: plan.epoch.seconds,
         }))
     }
 
@@ -396,9 +400,18 @@ impl Signer {
             "-n".into(),
             self.description.clone(),
         ]);
-        if let Some(url) = &self.timestamp_url {
-            a.push("-ts".into());
-            a.push(url.clone());
+        match &self.timestamp_url {
+            // The server's time: a signature that outlives the certificate.
+            Some(url) => {
+                a.push("-ts".into());
+                a.push(url.clone());
+            }
+            // Else the build's own time, not the clock: the same bytes from
+            // every build of the commit (the RSA signature is deterministic).
+            None => {
+                a.push("-time".into());
+                a.push(self.epoch.to_string());
+            }
         }
         a
     }

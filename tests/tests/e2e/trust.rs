@@ -487,6 +487,16 @@ fn pkcs12_file_without_password_signs_in_place_and_cleans_up() {
     assert!(!v.timestamped);
     let (ok, out) = verify(&exe, &cert.cert_pem);
     assert!(ok, "{out}");
+    // Without a time-stamping server the signing time is the build's epoch,
+    // not the clock: the same file signed a second later is the same bytes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = tmp.path().join("again.exe");
+    fs_err::write(&again, &before).unwrap();
+    signer.sign_in_place(&again, &ctx).unwrap();
+    assert!(
+        fs_err::read(&again).unwrap() == fs_err::read(&exe).unwrap(),
+        "two signatures of one file differ"
+    );
     assert_eq!(
         fs_err::read(&linked).unwrap(),
         before,
