@@ -715,12 +715,15 @@ pub fn wheels_in(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// The Cargo workspace root of `manifest` (`cargo metadata`), else its folder.
 fn cargo_workspace_root(manifest: &Path) -> PathBuf {
-    cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
+    let mut metadata = cargo_metadata::MetadataCommand::new();
+    metadata.manifest_path(manifest).no_deps();
+    let mut cmd = Command::from_std(metadata.cargo_command());
+    cmd.timeout(process::STEP);
+    cmd.run()
+        .ok()
+        .and_then(|o| cargo_metadata::MetadataCommand::parse(&o.stdout).ok())
         .map(|m| m.workspace_root.into_std_path_buf())
-        .unwrap_or_else(|_| manifest.parent().unwrap_or(Path::new(".")).to_owned())
+        .unwrap_or_else(|| manifest.parent().unwrap_or(Path::new(".")).to_owned())
 }
 
 /// Build (or take from the cache) the maturin wheel of `m` into `b.out_dir`:

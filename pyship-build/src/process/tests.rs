@@ -348,3 +348,185 @@ fn interrupt_kills_children_and_runs_cleanups() {
     );
     assert!(!secret.exists(), "the cleanup ran");
 }
+
+/// Every program the library starts goes through this module's runner
+/// (bounded, killed with the build, its command line redacted in errors):
+/// no source of the crate outside `process.rs` names std's `Command` or
+/// lets `cargo_metadata` run cargo itself (`MetadataCommand::exec`), test
+/// code excepted. (A dependency that starts a program itself is not seen
+/// here: `python3-dll-a` runs `dlltool` with its own `Command`.)
+#[test]
+fn programs_start_only_through_the_runner() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for e in walkdir::WalkDir::new(&src).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(&src).unwrap();
+        let is_test_file = rel.file_name().is_some_and(|n| n == "tests.rs")
+            || rel.components().any(|c| c.as_os_str() == "tests");
+        if e.file_type().is_file()
+            && rel.extension().is_some_and(|x| x == "rs")
+            && !is_test_file
+            && !rel.starts_with("process.rs")
+            && !rel.starts_with("process")
+        {
+            let text = fs_err::read_to_string(e.path()).unwrap();
+            for what in std_command_uses(&text) {
+                found.push(format!("{}: {what}", rel.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "programs started outside process::Command (use it, or Command::from_std):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The scanner above finds each way of naming std's `Command` outside test
+/// modules and nothing inside them.
+#[test]
+fn the_runner_check_finds_std_commands_outside_tests() {
+    let outside = [
+        "fn f() { std::process::Command::new(\"x\"); }",
+        "use std::process::Command;",
+        "use ::std::process::{Stdio,\n    Command};",
+        "use std::process::{self, Stdio};\nfn f() { process::Command::new(\"x\"); }",
+        "fn f() { cargo_metadata::MetadataCommand::new().exec(); }",
+    ];
+    for text in outside {
+        assert!(!std_command_uses(text).is_empty(), "missed in {text:?}");
+    }
+    let fine = [
+        "use crate::process::Command;\nfn f() { Command::new(\"x\"); }",
+        "use std::process::{ExitStatus, Stdio};\nuse std::os::unix::process::CommandExt;",
+        "fn f() {}\n#[cfg(test)]\nmod tests {\n    use std::process::Command;\n    fn g() { let s = \"}\"; let c = '{'; Command::new(s); }\n}\n",
+        "#[cfg(test)]\n#[allow(dead_code)]\nmod t;\nuse std::process::Stdio;",
+    ];
+    for text in fine {
+        assert!(
+            std_command_uses(text).is_empty(),
+            "wrongly found in {text:?}"
+        );
+    }
+    let after = "#[cfg(test)]\nmod tests {\n    fn g() {}\n}\nfn h() { std::process::Command::new(\"x\"); }";
+    assert_eq!(std_command_uses(after).len(), 1, "code after a test module");
+}
+
+/// What in the Rust source `text`, test modules left out, starts a program
+/// without the runner.
+fn std_command_uses(text: &str) -> Vec<String> {
+    let code = without_test_modules(text);
+    let flat: String = code.split_whitespace().collect();
+    let mut found = Vec::new();
+    if flat.contains("std::process::Command") {
+        found.push("std::process::Command".to_owned());
+    }
+    let mut rest = flat.as_str();
+    while let Some(i) = rest.find("std::process::{") {
+        rest = &rest[i + "std::process::{".len()..];
+        let group = &rest[..rest.find('}').unwrap_or(rest.len())];
+        for name in group.split(',') {
+            if name == "Command" || name.starts_with("Commandas") {
+                found.push(format!("std::process::{{{group}}}"));
+            }
+            if name == "self" && flat.contains("process::Command") {
+                found.push("process::Command through `use std::process::{self}`".to_owned());
+            }
+        }
+    }
+    if (flat.contains("usestd::process;") || flat.contains("use::std::process;"))
+        && flat.contains("process::Command")
+    {
+        found.push("process::Command through `use std::process`".to_owned());
+    }
+    if flat.contains("MetadataCommand") && flat.contains(".exec()") {
+        found.push("cargo_metadata's MetadataCommand::exec".to_owned());
+    }
+    found
+}
+
+/// `text` with every `#[cfg(test)]` module (inline or a `mod x;` line) cut
+/// out. Braces in strings, char literals and comments are skipped.
+fn without_test_modules(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("#[cfg(test)]") {
+        out.push_str(&rest[..i]);
+        let mut after = rest[i + "#[cfg(test)]".len()..].trim_start();
+        // Further attributes of the same item.
+        while after.starts_with("#[") {
+            after = after[after.find(']').map_or(after.len(), |j| j + 1)..].trim_start();
+        }
+        let item = after
+            .strip_prefix("pub ")
+            .or_else(|| after.strip_prefix("pub(crate) "))
+            .unwrap_or(after);
+        if !item.starts_with("mod ") {
+            // A test-only item that is not a module: kept (scanned).
+            out.push_str("#[cfg(test)]");
+            rest = &rest[i + "#[cfg(test)]".len()..];
+            continue;
+        }
+        let open = item.find(['{', ';']).unwrap_or(item.len());
+        if item[open..].starts_with(';') {
+            rest = &item[open + 1..];
+            continue;
+        }
+        rest = match block_end(&item[open..]) {
+            Some(end) => &item[open + end..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The byte offset just past the block that `text` opens with `{`.
+fn block_end(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i += text[i..].find('\n').unwrap_or(text.len() - i);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += text[i..].find("*/").map_or(text.len() - i, |j| j + 1);
+            }
+            b'r' if matches!(b.get(i + 1), Some(b'"' | b'#'))
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) == Some(&b'"') {
+                    let close = format!("\"{}", "#".repeat(hashes));
+                    let body = i + 2 + hashes;
+                    i = text[body..]
+                        .find(&close)
+                        .map_or(b.len(), |j| body + j + close.len() - 1);
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            // A char literal ('{', '\''), not a lifetime ('a).
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => {
+                i += text[i + 3..].find('\'').map_or(b.len(), |j| j + 3);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
