@@ -141,16 +141,19 @@ fn tcl_tk_entries(names: &BTreeMap<String, String>) -> Vec<&String> {
         .collect()
 }
 
-/// The number of packages the import check imported (`Imported N packages`).
+/// The number of packages the import check imported (`Imported N of M
+/// packages …`).
 fn imported(stderr: &str) -> usize {
     stderr
         .lines()
         .find_map(|l| {
             l.trim()
                 .strip_prefix("Imported ")?
-                .strip_suffix(" packages")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
         })
-        .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no import check in:\n{stderr}"))
 }
 
