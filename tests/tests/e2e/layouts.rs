@@ -1045,12 +1045,13 @@ mod matrix {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "bundle failed:\n{stderr}");
+        // Named after the Python project (`web-service`), not the crate.
         let linux = tempfile::tempdir().unwrap();
         untar(
-            &dir.join("dist/monorepo-v0.7.1-linux-x64.tar.gz"),
+            &dir.join("dist/web-service-v0.7.1-linux-x64.tar.gz"),
             linux.path(),
         );
-        let root = linux.path().join("monorepo");
+        let root = linux.path().join("web-service");
         let mut names: Vec<String> = fs_err::read_dir(root.join("app/src"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
