@@ -411,11 +411,13 @@ fn linux_wheel_in_a_windows_bundle_is_named() {
 
 #[test]
 fn failing_prebuild_stops_the_build_with_its_output() {
+    // The dependencies are pinned and the runtime fetched before any build
+    // step (a prebuild too): serve both.
+    let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (_tmp, dir) = hello(
-        "http://127.0.0.1:9",
+        &wheels.url(),
         "prebuild = \"echo frontend-build-broke >&2; exit 3\"\n",
     );
-    // The runtime is fetched before any build step (a prebuild too): serve it.
     let (_m, mirror) = pyship_e2e::testdata::python_mirror();
     let cache = tempfile::tempdir().unwrap();
     let out = bundle_cmd(&dir, cache.path(), &mirror.url())
