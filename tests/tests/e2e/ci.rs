@@ -282,3 +282,121 @@ fn init_never_writes_a_local_git_folder_as_the_install_step() {
     );
     assert!(!dir2.join(".gitea").exists() && !dir2.join(".github").exists());
 }
+/// The release split the way a CI splits it across runners: one job per
+/// target (`release --only windows`, `--only linux`), each in its own clean
+/// clone with its own empty cache, and a publish job that has nothing but
+/// the artifact files those jobs left (`release --only publish`). Every
+/// asset it publishes has the bytes a single-machine `release` of the same
+/// commit publishes, manifest.json and SHA256SUMS included.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: a signed release and three jobs in clean clones"
+)]
+fn a_release_split_across_jobs_publishes_the_single_machines_bytes() {
+    use pyship_e2e::gitea::REPO;
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    let s = super::release::servers();
+    let (_t, repo) = super::release::project(&s);
+    let work = tempfile::tempdir().unwrap();
+    let clone = |name: &str| {
+        let d = work.path().join(name);
+        git(
+            work.path(),
+            &[
+                "clone",
+                "-q",
+                "--no-hardlinks",
+                repo.to_str().unwrap(),
+                name,
+            ],
+        );
+        d
+    };
+    let published = || -> BTreeMap<String, String> {
+        s.gitea
+            .release(REPO, super::release::TAG)
+            .expect("a release")
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), sha256_hex(&a.data)))
+            .collect()
+    };
+    let timed = |what: &str, mut cmd: assert_cmd::Command| {
+        let t = Instant::now();
+        cmd.assert().success();
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("job {what}: {secs:.1}s");
+        secs
+    };
+
+    let single = clone("single");
+    let single_secs = timed(
+        "single-machine release",
+        super::release::release(&s, &single, &work.path().join("cache-single")),
+    );
+    let want = published();
+    assert_eq!(want.len(), 7, "{want:?}");
+    s.gitea.clear_releases(REPO);
+
+    // The build jobs: each leaves its artifact files (the workflow uploads them).
+    let gathered = work.path().join("gathered");
+    fs_err::create_dir_all(&gathered).unwrap();
+    let mut split_secs = Vec::new();
+    for target in ["windows", "linux"] {
+        let dir = clone(target);
+        let mut cmd =
+            super::release::release(&s, &dir, &work.path().join(format!("cache-{target}")));
+        cmd.args(["--only", target]);
+        split_secs.push(timed(&format!("build {target}"), cmd));
+        assert!(
+            s.gitea.release(REPO, super::release::TAG).is_none(),
+            "a build job publishes nothing"
+        );
+        for e in fs_err::read_dir(dir.join("dist")).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                fs_err::copy(e.path(), gathered.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    // The publish job: a fresh clone whose dist/ holds only those files.
+    let publish = clone("publish");
+    pyship_build::fs::copy_tree_with(&gathered, &publish.join("dist"), |_| {
+        Ok::<_, pyship_build::fs::Error>(true)
+    })
+    .unwrap();
+    let mut cmd = super::release::release(&s, &publish, &work.path().join("cache-publish"));
+    cmd.args(["--only", "publish"]);
+    split_secs.push(timed("publish", cmd));
+    let got = published();
+    assert_eq!(
+        got, want,
+        "the split release differs from the single-machine one"
+    );
+    eprintln!(
+        "single-machine release {single_secs:.1}s; split: windows {:.1}s, linux {:.1}s, publish {:.1}s",
+        split_secs[0], split_secs[1], split_secs[2]
+    );
+
+    // A part that does not exist is refused before anything runs.
+    let out = pyship(work.path())
+        .current_dir(&publish)
+        .args(["pyship", "release", "--only", "macos"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected windows, linux, publish or docker"),
+        "{stderr}"
+    );
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}

@@ -14,11 +14,11 @@ use predicates::prelude::*;
 use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
 use pyship_e2e::http::StaticServer;
 
-const TAG: &str = "v0.4.0-rc.1";
+pub(super) const TAG: &str = "v0.4.0-rc.1";
 const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
 
-struct Servers {
-    gitea: GiteaServer,
+pub(super) struct Servers {
+    pub(super) gitea: GiteaServer,
     _mirror_dir: tempfile::TempDir,
     mirror: StaticServer,
     wheels: StaticServer,
@@ -30,7 +30,7 @@ struct Servers {
 
 const SIGN_PASSWORD_ENV: &str = "PYSHIP_TEST_SIGN_PASSWORD";
 
-fn servers() -> Servers {
+pub(super) fn servers() -> Servers {
     let (mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
     let (runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
     let cert_dir = tempfile::tempdir().unwrap();
@@ -48,7 +48,7 @@ fn servers() -> Servers {
 }
 
 /// The hello fixture as a tagged git repository, configured for the local data.
-fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
+pub(super) fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
     let (tmp, dir) = copy_fixture("hello");
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap().replacen(
@@ -78,7 +78,7 @@ fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
+pub(super) fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     let mut c = pyship(cache);
