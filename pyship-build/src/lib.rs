@@ -33,6 +33,7 @@
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
+//!      |          packaging (wheel file names, index pages, RECORD)
 //!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
@@ -100,6 +101,8 @@ pub mod msi;
 pub mod names;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "net")]
+pub mod packaging;
 #[cfg(feature = "net")]
 pub mod pe;
 #[cfg(feature = "net")]
