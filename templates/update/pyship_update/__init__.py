@@ -86,7 +86,7 @@ SIGNATURE_NAME = "manifest.json.minisig"
 INSTALL_ID = ".pyship-install-id"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
-KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID)
+KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID, ".pyship-setup")
 #: Versions the helper rolled back (one tag a line, in the staging folder):
 #: check() does not offer them again; a newer release it does.
 ROLLED_BACK = "rolled-back.txt"
