@@ -421,6 +421,11 @@ def launch(root, launcher, module):
         if launcher == "pythonw":
             cmd = [os.path.join(root, "python", "pythonw.exe"), "-m", module]
             flags = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+        elif launcher == "console":
+            # The user started it in a console (scripts\start.bat, a prompt):
+            # it comes back in a console window of its own.
+            cmd = [os.path.join(root, "python", "python.exe"), "-m", module]
+            flags = 0x00000010 | 0x00000200  # CREATE_NEW_CONSOLE | CREATE_NEW_PROCESS_GROUP
         else:
             # What scripts\start-hidden.vbs does (python.exe, console hidden),
             # without WScript.Shell.Run, which expands %NAME% in the folder's path.

@@ -527,5 +527,27 @@ class ConcurrencyAndSkipTests(unittest.TestCase):
         self.assertEqual(self.up.check().tag, "v0.3.0")
 
 
+
+class LauncherInUseTests(unittest.TestCase):
+    """The helper restarts the app the way the user started it."""
+
+    def test_the_launcher_follows_how_this_process_was_started(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            _, win = bundle(os.path.join(tmp, "w"), "http://127.0.0.1:9", platform="windows", launcher="vbs")
+            up = Updater(win, environ={})
+            cases = [
+                (os.path.join("App", "python", "pythonw.exe"), False, "pythonw"),
+                (os.path.join("App", "python", "python.exe"), True, "console"),
+                (os.path.join("App", "python", "python.exe"), False, "vbs"),
+                (os.path.join("Other", "app.exe"), True, "vbs"),
+            ]
+            for exe, console, want in cases:
+                self.assertEqual(up.launcher_in_use(exe, console), want, exe)
+            _, lin = bundle(os.path.join(tmp, "l"), "http://127.0.0.1:9")
+            self.assertEqual(Updater(lin, environ={}).launcher_in_use("python3", True), "run.sh")
+        finally:
+            shutil.rmtree(tmp)
+
 if __name__ == "__main__":
     unittest.main()
