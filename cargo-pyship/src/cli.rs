@@ -108,6 +108,10 @@ pub enum Command {
     /// Write the wheel of the bundled self-updater, `pyship_update`, for a
     /// development checkout (`uv add --dev` it: there it says install type dev)
     UpdaterWheel(UpdaterWheelArgs),
+    /// Regenerate the book's reference pages and the config's JSON Schema
+    /// from the code (a development command of this repository)
+    #[command(hide = true)]
+    GenerateDocs(GenerateDocsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +119,16 @@ pub struct UpdaterWheelArgs {
     /// Folder to write the wheel to [default: dist/ next to the manifest]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateDocsArgs {
+    /// Write nothing; exit 1 naming each generated file that is out of date
+    #[arg(long)]
+    pub check: bool,
+    /// The book's folder [default: docs/ of the checkout this binary was built from]
+    #[arg(long, value_name = "DIR")]
+    pub docs: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -97,3 +97,65 @@ fn version_flag() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+/// The book's generated pages (config keys, CLI, environment) and the
+/// config's JSON Schema are what the code generates now: the drift check.
+/// Regenerate with `cargo run -p cargo-pyship -- pyship generate-docs`.
+#[test]
+fn generated_docs_are_current() {
+    let out = Command::new(BIN)
+        .args(["pyship", "generate-docs", "--check"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The check fails on a stale page, naming it and the command; the command
+/// writes it back; then the check passes.
+#[test]
+fn generate_docs_check_finds_a_stale_page_and_the_command_fixes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs");
+    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    fs_err::create_dir_all(docs.join("src/reference")).unwrap();
+    fs_err::copy(real.join("book.toml"), docs.join("book.toml")).unwrap();
+    for f in [
+        "config-keys.md",
+        "pyship.schema.json",
+        "environment.md",
+        "cli.md",
+    ] {
+        fs_err::copy(
+            real.join("src/reference").join(f),
+            docs.join("src/reference").join(f),
+        )
+        .unwrap();
+    }
+    let page = docs.join("src/reference/config-keys.md");
+    let good = fs_err::read_to_string(&page).unwrap();
+    fs_err::write(&page, good.replace("| `port` |", "| `prot` |")).unwrap();
+    let check = || {
+        Command::new(BIN)
+            .args(["pyship", "generate-docs", "--check", "--docs"])
+            .arg(&docs)
+            .output()
+            .expect("runs")
+    };
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("config-keys.md"), "{err}");
+    assert!(err.contains("generate-docs"), "{err}");
+    let fix = Command::new(BIN)
+        .args(["pyship", "generate-docs", "--docs"])
+        .arg(&docs)
+        .output()
+        .expect("runs");
+    assert!(fix.status.success(), "{fix:?}");
+    assert_eq!(fs_err::read_to_string(&page).unwrap(), good);
+    assert!(check().status.success());
+}

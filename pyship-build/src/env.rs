@@ -1,120 +1,109 @@
 //! Every environment variable the tool reads, one documented constant each.
 //!
-//! Reading the environment in one place keeps the list honest (the README's table
-//! comes from here) and lets tests pass a fixed [`Env`] instead of mutating the
+//! Reading the environment in one place keeps the list honest (the book's
+//! environment page is generated from [`DOCS`]) and lets tests pass a fixed [`Env`] instead of mutating the
 //! process environment, which is shared between test threads.
 
 use std::collections::BTreeMap;
 
-/// Cache root. Default: the platform cache dir + `/pyship`.
-pub const PYSHIP_CACHE_DIR: &str = "PYSHIP_CACHE_DIR";
-/// Mirror for the embeddable CPython (overrides `windows.python-mirror`).
-pub const PYSHIP_PYTHON_MIRROR: &str = "PYSHIP_PYTHON_MIRROR";
-/// Path of the `uv` binary (default: `uv` on `PATH`).
-pub const PYSHIP_UV: &str = "PYSHIP_UV";
-/// Path of `maturin` (default: `maturin` on `PATH`, else `uv tool run maturin`).
-pub const PYSHIP_MATURIN: &str = "PYSHIP_MATURIN";
-/// Path of `makensis` (default: `makensis` on `PATH`).
-pub const PYSHIP_MAKENSIS: &str = "PYSHIP_MAKENSIS";
-/// A prepared wine prefix for running Windows programs (strip import check and
-/// byte-compiling); default: a fresh private prefix per run.
-pub const PYSHIP_WINEPREFIX: &str = "PYSHIP_WINEPREFIX";
-/// wine's own prefix variable: used (never created or stopped) when
-/// `PYSHIP_WINEPREFIX` is not set.
-pub const WINEPREFIX: &str = "WINEPREFIX";
-/// Python's std stream encoding: when unset, `cargo pyship run` sets it to
-/// `utf-8` for the Windows app under wine (its std handles are pipes to a
-/// Linux terminal); when set, it is passed on as it is.
-pub const PYTHONIOENCODING: &str = "PYTHONIOENCODING";
-/// Base delay of network retries in milliseconds (default 500; tests shrink it).
-pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
-/// Connect timeout of every HTTP request in seconds (default 15).
-pub const PYSHIP_CONNECT_TIMEOUT: &str = "PYSHIP_CONNECT_TIMEOUT";
-/// Read-idle timeout of every HTTP request in seconds (default 60): the
-/// longest wait for an answer or for the next bytes of a download.
-pub const PYSHIP_HTTP_TIMEOUT: &str = "PYSHIP_HTTP_TIMEOUT";
-/// Total time of one download in seconds, its retries included (default
-/// 1800): a server that trickles a body a few bytes at a time fails then.
-pub const PYSHIP_DOWNLOAD_TIMEOUT: &str = "PYSHIP_DOWNLOAD_TIMEOUT";
-/// Mirror for the Linux standalone CPython: replaces the default
-/// python-build-standalone release URL's `https://github.com/astral-sh/python-build-standalone/releases/download` prefix
-/// (overridden itself by `linux.runtime-url`).
-pub const PYSHIP_LINUX_PYTHON_MIRROR: &str = "PYSHIP_LINUX_PYTHON_MIRROR";
-/// Fixed timestamp (seconds since the epoch) for archive entries.
-pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-/// CI ref name and type (GitHub, Gitea and Forgejo runners all set these).
-pub const GITHUB_REF_NAME: &str = "GITHUB_REF_NAME";
-pub const GITHUB_REF_TYPE: &str = "GITHUB_REF_TYPE";
-pub const GITHUB_REF: &str = "GITHUB_REF";
-/// Forgejo runner mirrors of the `GITHUB_*` names (since July 2025).
-pub const FORGEJO_REF_NAME: &str = "FORGEJO_REF_NAME";
-pub const FORGEJO_REF_TYPE: &str = "FORGEJO_REF_TYPE";
-pub const FORGEJO_REF: &str = "FORGEJO_REF";
-/// Not set by Gitea's runner itself; honoured when a workflow sets it.
-pub const GITEA_REF_NAME: &str = "GITEA_REF_NAME";
-pub const GITEA_REF_TYPE: &str = "GITEA_REF_TYPE";
-pub const GITEA_REF: &str = "GITEA_REF";
-/// Server and repository of the CI run (defaults for `publish.url` / `publish.repo`).
-pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
-pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
-/// Commit being built (falls back to `git rev-parse HEAD`).
-pub const GITHUB_SHA: &str = "GITHUB_SHA";
-/// The user who started the CI run (username for `docker login`).
-pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
-/// Default name of the variable holding the publish token (`publish.token-env`).
-pub const DEPLOY_TOKEN: &str = "DEPLOY_TOKEN";
-/// Default name of the variable holding the minisign secret key that signs
-/// `manifest.json` (`update.signing-key-env`).
-pub const PYSHIP_SIGNING_KEY: &str = "PYSHIP_SIGNING_KEY";
-/// Default name of the variable holding that key's password
-/// (`update.signing-password-env`).
-pub const PYSHIP_SIGNING_PASSWORD: &str = "PYSHIP_SIGNING_PASSWORD";
-/// Set by CI systems; used only to pick defaults, never to change results
-/// (`release` is `--locked` there).
-pub const CI: &str = "CI";
-/// cargo's home (default `~/.cargo`): `init` reads cargo's install record
-/// (`.crates2.json`) there to learn where cargo-pyship was installed from.
-pub const CARGO_HOME: &str = "CARGO_HOME";
-/// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
-pub const PROGRAM_FILES_X86: &str = "ProgramFiles(x86)";
-pub const PROGRAM_FILES: &str = "ProgramFiles";
+/// Declares every variable: a documented constant each, [`ALL`] (their names)
+/// and [`DOCS`] (names with their doc comments, the book's environment page).
+macro_rules! vars {
+    ($( $(#[doc = $doc:literal])+ $name:ident = $value:literal; )*) => {
+        $( $(#[doc = $doc])+ pub const $name: &str = $value; )*
+        /// All variables above, in order.
+        pub const ALL: &[&str] = &[$($name),*];
+        /// Each variable with its doc comment (one line per `///` line).
+        pub const DOCS: &[(&str, &str)] = &[$( ($name, concat!($($doc, "\n"),+)) ),*];
+    };
+}
 
-/// All variables above, for documentation and `cargo pyship plan`.
-pub const ALL: &[&str] = &[
-    PYSHIP_CACHE_DIR,
-    PYSHIP_PYTHON_MIRROR,
-    PYSHIP_UV,
-    PYSHIP_MAKENSIS,
-    PYSHIP_MATURIN,
-    PYSHIP_WINEPREFIX,
-    CARGO_HOME,
-    WINEPREFIX,
-    PYSHIP_RETRY_BASE_MS,
-    PYSHIP_CONNECT_TIMEOUT,
-    PYSHIP_HTTP_TIMEOUT,
-    PYSHIP_DOWNLOAD_TIMEOUT,
-    PYSHIP_LINUX_PYTHON_MIRROR,
-    SOURCE_DATE_EPOCH,
-    GITHUB_REF_NAME,
-    GITHUB_REF_TYPE,
-    GITHUB_REF,
-    FORGEJO_REF_NAME,
-    FORGEJO_REF_TYPE,
-    FORGEJO_REF,
-    GITEA_REF_NAME,
-    GITEA_REF_TYPE,
-    GITEA_REF,
-    GITHUB_SERVER_URL,
-    GITHUB_REPOSITORY,
-    GITHUB_SHA,
-    GITHUB_ACTOR,
-    DEPLOY_TOKEN,
-    PYSHIP_SIGNING_KEY,
-    PYSHIP_SIGNING_PASSWORD,
-    CI,
-    PROGRAM_FILES_X86,
-    PROGRAM_FILES,
-];
+vars! {
+    /// Cache root. Default: the platform cache dir + `/pyship`.
+    PYSHIP_CACHE_DIR = "PYSHIP_CACHE_DIR";
+    /// Mirror for the embeddable CPython (overrides `windows.python-mirror`).
+    PYSHIP_PYTHON_MIRROR = "PYSHIP_PYTHON_MIRROR";
+    /// Mirror for the Linux standalone CPython: replaces the default
+    /// python-build-standalone release URL's `https://github.com/astral-sh/python-build-standalone/releases/download` prefix
+    /// (overridden itself by `linux.runtime-url`).
+    PYSHIP_LINUX_PYTHON_MIRROR = "PYSHIP_LINUX_PYTHON_MIRROR";
+    /// Path of the `uv` binary (default: `uv` on `PATH`).
+    PYSHIP_UV = "PYSHIP_UV";
+    /// Path of `makensis` (default: `makensis` on `PATH`).
+    PYSHIP_MAKENSIS = "PYSHIP_MAKENSIS";
+    /// Path of `maturin` (default: `maturin` on `PATH`, else `uv tool run maturin`).
+    PYSHIP_MATURIN = "PYSHIP_MATURIN";
+    /// A prepared wine prefix for running Windows programs (the import check,
+    /// byte-compiling, `cargo pyship run`), used as it is: never created or
+    /// stopped. Default: a private copy of the prefix cargo-pyship prepares in
+    /// its cache.
+    PYSHIP_WINEPREFIX = "PYSHIP_WINEPREFIX";
+    /// wine's own prefix variable: used (never created or stopped) when
+    /// `PYSHIP_WINEPREFIX` is not set.
+    WINEPREFIX = "WINEPREFIX";
+    /// Python's std stream encoding: when unset, `cargo pyship run` sets it to
+    /// `utf-8` for the Windows app under wine (its std handles are pipes to a
+    /// Linux terminal); when set, it is passed on as it is.
+    PYTHONIOENCODING = "PYTHONIOENCODING";
+    /// Base delay of network retries in milliseconds (default 500).
+    PYSHIP_RETRY_BASE_MS = "PYSHIP_RETRY_BASE_MS";
+    /// Connect timeout of every HTTP request in seconds (default 15).
+    PYSHIP_CONNECT_TIMEOUT = "PYSHIP_CONNECT_TIMEOUT";
+    /// Read-idle timeout of every HTTP request in seconds (default 60): the
+    /// longest wait for an answer or for the next bytes of a download.
+    PYSHIP_HTTP_TIMEOUT = "PYSHIP_HTTP_TIMEOUT";
+    /// Total time of one download in seconds, its retries included (default
+    /// 1800): a server that trickles a body a few bytes at a time fails then.
+    PYSHIP_DOWNLOAD_TIMEOUT = "PYSHIP_DOWNLOAD_TIMEOUT";
+    /// The build's time in seconds since the epoch: archive entries, the
+    /// installer, the MSI, the deb, the SBOMs, `manifest.json`, maturin and
+    /// `prebuild`. Default: the commit time of HEAD, else 1980-01-01.
+    SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH";
+    /// The CI tag: its name (GitHub, Gitea and Forgejo runners set it).
+    GITHUB_REF_NAME = "GITHUB_REF_NAME";
+    /// The CI ref's type: `tag` makes `GITHUB_REF_NAME` a version source.
+    GITHUB_REF_TYPE = "GITHUB_REF_TYPE";
+    /// The CI ref (`refs/tags/v1.2.3`).
+    GITHUB_REF = "GITHUB_REF";
+    /// Forgejo runner mirror of `GITHUB_REF_NAME`.
+    FORGEJO_REF_NAME = "FORGEJO_REF_NAME";
+    /// Forgejo runner mirror of `GITHUB_REF_TYPE`.
+    FORGEJO_REF_TYPE = "FORGEJO_REF_TYPE";
+    /// Forgejo runner mirror of `GITHUB_REF`.
+    FORGEJO_REF = "FORGEJO_REF";
+    /// Not set by Gitea's runner itself; honoured when a workflow sets it.
+    GITEA_REF_NAME = "GITEA_REF_NAME";
+    /// Not set by Gitea's runner itself; honoured when a workflow sets it.
+    GITEA_REF_TYPE = "GITEA_REF_TYPE";
+    /// Not set by Gitea's runner itself; honoured when a workflow sets it.
+    GITEA_REF = "GITEA_REF";
+    /// Server of the CI run (default of `publish.url`).
+    GITHUB_SERVER_URL = "GITHUB_SERVER_URL";
+    /// Repository of the CI run, `owner/name` (default of `publish.repo`).
+    GITHUB_REPOSITORY = "GITHUB_REPOSITORY";
+    /// Commit being built (falls back to `git rev-parse HEAD`).
+    GITHUB_SHA = "GITHUB_SHA";
+    /// The user who started the CI run (username for `docker login`).
+    GITHUB_ACTOR = "GITHUB_ACTOR";
+    /// Default name of the variable holding the publish token (`publish.token-env`).
+    DEPLOY_TOKEN = "DEPLOY_TOKEN";
+    /// Default name of the variable holding the minisign secret key that signs
+    /// `manifest.json` (`update.signing-key-env`).
+    PYSHIP_SIGNING_KEY = "PYSHIP_SIGNING_KEY";
+    /// Default name of the variable holding that key's password
+    /// (`update.signing-password-env`); `keygen` reads the password from it too.
+    PYSHIP_SIGNING_PASSWORD = "PYSHIP_SIGNING_PASSWORD";
+    /// Set by CI systems (to anything but `false` or `0`): `release` is
+    /// `--locked` there. Never changes what a build produces.
+    CI = "CI";
+    /// cargo's home (default `~/.cargo`): `init` reads cargo's install record
+    /// (`.crates2.json`) there to learn where cargo-pyship was installed from.
+    CARGO_HOME = "CARGO_HOME";
+    /// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
+    PROGRAM_FILES_X86 = "ProgramFiles(x86)";
+    /// Windows hosts: where installers put tools (`makensis.exe` in `{dir}\NSIS`).
+    PROGRAM_FILES = "ProgramFiles";
+}
 
 /// Whether this runs in CI: `CI` set to anything but `false` or `0`.
 pub fn is_ci(env: &Env) -> bool {

@@ -13,6 +13,7 @@ use crate::output::Output;
 mod bundle;
 mod cache;
 mod deb;
+mod docs;
 mod docker;
 mod fetch;
 mod init;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Update(a) => update::run(g, a, &env, out),
         Command::Keygen(a) => keygen::run(g, a, &env, out),
         Command::UpdaterWheel(a) => updater_wheel::run(g, a),
+        Command::GenerateDocs(a) => docs::run(a, out),
     }
 }
 

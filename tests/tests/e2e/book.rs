@@ -313,3 +313,287 @@ fn the_book_builds() {
         }
     }
 }
+
+/// The JSON Schema validator (pinned as in `ci.rs`).
+const CHECK_JSONSCHEMA: &str = "check-jsonschema==0.39.0";
+
+/// Every pyship table of the fixtures, by the Cargo.toml that holds it.
+fn fixture_tables() -> Vec<(PathBuf, serde_json::Value)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in fs_err::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() && !name.starts_with('.') && name != "target" && name != "dist" {
+                walk(&p, out);
+            } else if name == "Cargo.toml" {
+                out.push(p);
+            }
+        }
+    }
+    let mut manifests = Vec::new();
+    walk(&workspace_root().join("fixtures"), &mut manifests);
+    manifests.sort();
+    manifests
+        .into_iter()
+        .filter_map(|m| {
+            let doc: toml::Value = toml::from_str(&fs_err::read_to_string(&m).unwrap()).unwrap();
+            let table = ["package", "workspace"]
+                .iter()
+                .find_map(|top| doc.get(top)?.get("metadata")?.get("pyship"))?
+                .clone();
+            Some((m, serde_json::to_value(table).unwrap()))
+        })
+        .collect()
+}
+
+/// `check-jsonschema` with the book's schema on these JSON files.
+fn validate(files: &[PathBuf]) -> std::process::Output {
+    Command::new(require_tool("uv", "`pip install uv`"))
+        .args(["tool", "run", "--from", CHECK_JSONSCHEMA, "check-jsonschema"])
+        .arg("--schemafile")
+        .arg(src().join("reference/pyship.schema.json"))
+        .args(files)
+        .output()
+        .unwrap()
+}
+
+/// The schema editors use accepts the config of every fixture (and the
+/// config types accept them too), and a real validator refuses a mistyped
+/// key, a value of the wrong type and a value outside an enum.
+#[test]
+fn the_schema_accepts_every_fixture_and_refuses_mistakes() {
+    let tables = fixture_tables();
+    assert!(tables.len() >= 10, "{tables:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (i, (manifest, table)) in tables.iter().enumerate() {
+        pyship_build::config::RawConfig::from_json(table, "pyship", manifest)
+            .unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+        let f = tmp.path().join(format!("fixture-{i}.json"));
+        fs_err::write(&f, serde_json::to_vec(table).unwrap()).unwrap();
+        files.push(f);
+    }
+    let out = validate(&files);
+    assert!(
+        out.status.success(),
+        "the schema refuses a fixture's config:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hello = &tables
+        .iter()
+        .find(|(m, _)| m.ends_with("fixtures/hello/Cargo.toml"))
+        .unwrap()
+        .1;
+    let bad = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut t = hello.clone();
+        f(&mut t);
+        t
+    };
+    for (what, table, needle) in [
+        (
+            "a mistyped key",
+            bad(&|t| t["windows"]["publsher"] = "Me".into()),
+            "publsher",
+        ),
+        (
+            "a mistyped table",
+            bad(&|t| t["linx"] = serde_json::json!({})),
+            "linx",
+        ),
+        (
+            "a wrong type",
+            bad(&|t| t["windows"]["installer"] = "yes".into()),
+            "yes",
+        ),
+        (
+            "a value outside the enum",
+            bad(&|t| t["windows"]["installer-compression"] = "zstd".into()),
+            "zstd",
+        ),
+    ] {
+        let f = tmp.path().join("bad.json");
+        fs_err::write(&f, serde_json::to_vec(&table).unwrap()).unwrap();
+        let out = validate(std::slice::from_ref(&f));
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{what} passed the schema:\n{log}");
+        assert!(log.contains(needle), "{what}: {log}");
+        // The config types refuse it too, naming the key.
+        assert!(
+            pyship_build::config::RawConfig::from_json(&table, "pyship", Path::new("Cargo.toml"))
+                .is_err(),
+            "{what} passed the config types"
+        );
+    }
+}
+
+/// A command block the book marks as tested: the `sh` block after a line
+/// `<!-- tested: fast -->` (run in the fast tier) or `<!-- tested: slow -->`
+/// (the slow tier: it builds bundles).
+#[derive(Debug)]
+struct Tested {
+    page: PathBuf,
+    slow: bool,
+    script: String,
+}
+
+fn tested_blocks() -> Vec<Tested> {
+    let mut out = Vec::new();
+    for page in book_pages() {
+        let text = fs_err::read_to_string(&page).unwrap();
+        let mut lines = text.lines();
+        while let Some(l) = lines.next() {
+            let Some(tier) = l
+                .trim()
+                .strip_prefix("<!-- tested: ")
+                .and_then(|s| s.strip_suffix(" -->"))
+            else {
+                continue;
+            };
+            assert!(
+                tier == "fast" || tier == "slow",
+                "{}: unknown tier `{tier}`",
+                page.display()
+            );
+            let fence = lines.next().unwrap_or_default();
+            assert_eq!(
+                fence,
+                "```sh",
+                "{}: a tested block must follow its marker",
+                page.display()
+            );
+            let script: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+            out.push(Tested {
+                page: page.clone(),
+                slow: tier == "slow",
+                script: script.join("\n"),
+            });
+        }
+    }
+    out
+}
+
+/// Run the page's tested blocks (the fast ones, or all of them) in order,
+/// as one script, in a fresh folder, with `cargo pyship` being the binary
+/// under test and the CPython runtimes served locally.
+fn run_page(page: &Path, blocks: &[&Tested]) {
+    let work = tempfile::tempdir().unwrap();
+    let bin_dir = work.path().join("bin");
+    fs_err::create_dir_all(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(bin(), bin_dir.join("cargo-pyship")).unwrap();
+    let project = work.path().join("project");
+    fs_err::create_dir_all(&project).unwrap();
+    let cache = work.path().join("cache");
+    let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
+    // python-build-standalone's layout under PYSHIP_LINUX_PYTHON_MIRROR, for
+    // the slow blocks that build the Linux bundle (the test runtime).
+    let linux_mirror = blocks.iter().any(|b| b.slow).then(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join("20240814");
+        fs_err::create_dir_all(&release).unwrap();
+        std::os::unix::fs::symlink(
+            &pyship_e2e::pbs::runtime().tarball,
+            release.join("cpython-3.11.9+20240814-x86_64-unknown-linux-gnu-install_only.tar.gz"),
+        )
+        .unwrap();
+        let server = pyship_e2e::http::StaticServer::start(dir.path());
+        (dir, server)
+    });
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.clone())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let script: Vec<&str> = blocks.iter().map(|b| b.script.as_str()).collect();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-exc").arg(script.join("\n")).current_dir(&project);
+    for v in pyship_build::env::ALL {
+        if *v != pyship_build::env::CARGO_HOME {
+            cmd.env_remove(v);
+        }
+    }
+    cmd.env("PATH", path)
+        .env("PYSHIP_CACHE_DIR", &cache)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env("NO_COLOR", "1")
+        .env("CARGO_TERM_COLOR", "never");
+    if let Some((_, server)) = &linux_mirror {
+        cmd.env("PYSHIP_LINUX_PYTHON_MIRROR", server.url());
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the tested commands of {} failed ({}):\n{}{}",
+        page.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_tested(slow: bool) -> usize {
+    let blocks = tested_blocks();
+    let mut pages: Vec<&PathBuf> = blocks.iter().map(|b| &b.page).collect();
+    pages.dedup();
+    let mut ran = 0;
+    for page in pages {
+        let of_page: Vec<&Tested> = blocks
+            .iter()
+            .filter(|b| &b.page == page && (slow || !b.slow))
+            .collect();
+        if of_page.is_empty() || (slow && !of_page.iter().any(|b| b.slow)) {
+            continue;
+        }
+        run_page(page, &of_page);
+        ran += of_page.len();
+    }
+    ran
+}
+
+/// The fast tier's tested blocks of the book run as written.
+#[test]
+fn the_books_fast_tested_commands_run() {
+    assert!(run_tested(false) >= 1, "no block is marked `<!-- tested: fast -->`");
+}
+
+/// Every tested block of the book runs as written, the slow ones (which
+/// build bundles) after the fast ones of their page.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds the bundles of the book's examples"
+)]
+fn the_books_slow_tested_commands_run() {
+    assert!(run_tested(true) >= 1, "no block is marked `<!-- tested: slow -->`");
+}
+
+/// The commands starting with one of `programs` that the book's pages and
+/// the README show in `sh` blocks, trailing comments removed, each once.
+pub fn shown_commands(programs: &[&str]) -> Vec<String> {
+    let mut pages: Vec<PathBuf> = book_pages().into_iter().collect();
+    pages.push(workspace_root().join("README.md"));
+    let mut out: Vec<String> = Vec::new();
+    for page in pages {
+        let text = expand_includes(&page);
+        let mut in_sh = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_sh = !in_sh && (line == "```sh" || line == "```bash");
+                continue;
+            }
+            if !in_sh {
+                continue;
+            }
+            let cmd = line.split(" #").next().unwrap_or(line).trim();
+            let program = cmd.strip_prefix("sudo ").unwrap_or(cmd);
+            if programs.iter().any(|p| program.starts_with(p)) && !out.iter().any(|c| c == cmd) {
+                out.push(cmd.to_owned());
+            }
+        }
+    }
+    out
+}

@@ -916,3 +916,76 @@ fn install_service_user_is_checked_before_anything_is_written() {
     assert_eq!(unit.matches("\nUser=").count(), 1, "{unit}");
     assert!(unit.contains("[Service]\nUser=svc-app\n"), "{unit}");
 }
+
+/// Every command the book (and the README) shows for the tarball's service
+/// scripts runs as written, on the scripts a bundle gets (`sudo` dropped: the
+/// test runs as root; `NAME` is an existing system user): installs and
+/// uninstalls in a private mount namespace, `--print-unit` directly. A
+/// command the book adds to its pages is run here without a change to this
+/// test, and one that fails (an option the script lacks) fails it.
+#[test]
+fn every_service_script_command_of_the_book_runs() {
+    let commands = super::book::shown_commands(&["./install-service.sh", "./uninstall-service.sh"]);
+    assert!(
+        commands.len() >= 4,
+        "the book shows fewer service commands than expected: {commands:?}"
+    );
+    let (_t, plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
+    let base = tempfile::Builder::new()
+        .prefix("pyship-book-")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = base.path().join("Hello-App");
+    for f in &r.files {
+        pyship_build::render::linux::write(&root, f).unwrap();
+    }
+    fs_err::create_dir_all(root.join("python/bin")).unwrap();
+    executable(&root.join("python/bin/python3"), "#!/bin/sh\n");
+    const USER: &str = "daemon";
+    for cmd in &commands {
+        let as_written = cmd
+            .strip_prefix("sudo ")
+            .unwrap_or(cmd)
+            .replace("NAME", USER);
+        if as_written.contains("--print-unit") {
+            let out = Command::new("sh")
+                .args(["-c", &as_written])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{cmd}: {out:?}");
+            let unit = String::from_utf8(out.stdout).unwrap();
+            assert!(unit.contains("[Service]"), "{cmd}: {unit}");
+            assert_eq!(
+                unit.contains(&format!("\nUser={USER}\n")),
+                cmd.contains("--user"),
+                "{cmd}: {unit}"
+            );
+            continue;
+        }
+        // An install is followed by the uninstall; an uninstall alone runs
+        // after an install, so each leaves nothing behind.
+        let script = if as_written.starts_with("./uninstall-service.sh") {
+            format!("./install-service.sh\n{as_written}\nls /etc/systemd/system\n")
+        } else {
+            format!(
+                "{as_written}\ncat /etc/systemd/system/Hello-App.service\n./uninstall-service.sh\nls /etc/systemd/system\n"
+            )
+        };
+        let out = in_private_systemd(&script, &root);
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{cmd}:\n{log}");
+        assert!(log.contains("Removed Hello-App.service"), "{cmd}:\n{log}");
+        if cmd.contains("--user") {
+            assert!(log.contains(&format!("User={USER}")), "{cmd}:\n{log}");
+        }
+    }
+}
