@@ -112,7 +112,13 @@ fn closest_key(path: &str) -> Option<String> {
         .map(|n| (edit_distance(name, &n), n))
         .filter(|(d, _)| *d <= 2)
         .min()
-        .map(|(_, n)| if table.is_empty() { n } else { format!("{table}.{n}") })
+        .map(|(_, n)| {
+            if table.is_empty() {
+                n
+            } else {
+                format!("{table}.{n}")
+            }
+        })
 }
 
 /// Levenshtein distance of two short strings.
@@ -309,7 +315,7 @@ pub struct RawLinux {
     pub args: Option<Vec<String>>,
     /// `release` also builds `{file-name}_{version}_amd64.deb` (`cargo pyship deb` builds it either way).
     pub deb: Option<bool>,
-    /// The Debian package's Maintainer, "Name <email>".
+    /// The Debian package's Maintainer, `Name <email>`.
     ///
     /// Default: the first `[project]` maintainer, else author, that has an email.
     pub maintainer: Option<String>,
@@ -414,7 +420,9 @@ pub struct RawCi {
 }
 
 /// Which releases the bundled updater offers by default.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Channel {
     /// Stable releases only (`check(include_prerelease=True)` adds pre-releases).
@@ -425,7 +433,9 @@ pub enum Channel {
 }
 
 /// The compressor of the Windows installer (NSIS `SetCompressor /SOLID`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstallerCompression {
     /// Smallest installer, slowest to build (one core).
@@ -462,7 +472,9 @@ pub enum AppKind {
 }
 
 /// Who the MSI installs for (`windows.msi-scope`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum MsiScope {
     /// Every user of the machine, under Program Files (needs admin rights).
@@ -483,7 +495,9 @@ impl MsiScope {
 }
 
 /// How the Windows shortcuts start the app.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Launcher {
     /// `wscript.exe scripts\start-hidden.vbs` (the seed's launcher).
@@ -495,7 +509,9 @@ pub enum Launcher {
 
 /// Where `windows.tkinter = true` takes tkinter (`_tkinter.pyd`, Tcl/Tk, the
 /// `tkinter` package) from.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TkinterSource {
     /// python.org's `tcltk.msi` (and `lib.msi`) of the bundled CPython X.Y.Z,
@@ -537,7 +553,9 @@ impl TkinterSource {
 }
 
 /// Where the Linux bundle's Python comes from.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum LinuxRuntime {
     /// A relocatable CPython (python-build-standalone `install_only` layout).
@@ -547,7 +565,9 @@ pub enum LinuxRuntime {
     Venv,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provider {
     /// Gitea's API v1.

@@ -169,9 +169,10 @@ fn values(s: &Map<String, Value>) -> Vec<(String, String)> {
                 let doc = texts(o).0;
                 let consts: Vec<String> = match (o.get("const"), o.get("enum")) {
                     (Some(Value::String(c)), _) => vec![c.clone()],
-                    (_, Some(Value::Array(e))) => {
-                        e.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
-                    }
+                    (_, Some(Value::Array(e))) => e
+                        .iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
                     _ => Vec::new(),
                 };
                 consts.into_iter().map(move |c| (c, doc.clone()))
@@ -257,7 +258,10 @@ pub fn toml_value(v: &Value) -> Option<String> {
             .to_string(),
         Value::Array(a) => format!(
             "[{}]",
-            a.iter().filter_map(toml_value).collect::<Vec<_>>().join(", ")
+            a.iter()
+                .filter_map(toml_value)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Null | Value::Object(_) => return None,
     })
@@ -278,7 +282,13 @@ pub fn tables_and_keys() -> (Vec<Table>, Vec<Key>) {
     let order = field_order();
     let pos = |p: &str| order.iter().position(|o| o == p).unwrap_or(usize::MAX);
     keys.sort_by_key(|k| pos(&k.path()));
-    tables.sort_by_key(|t| if t.path.is_empty() { 0 } else { pos(&t.path).saturating_add(1) });
+    tables.sort_by_key(|t| {
+        if t.path.is_empty() {
+            0
+        } else {
+            pos(&t.path).saturating_add(1)
+        }
+    });
     (tables, keys)
 }
 
@@ -379,11 +389,7 @@ fn walk(
         };
         let mut t = p.clone();
         // The field's doc describes the table where it is used.
-        if let Some(d) = props
-            .get(name)
-            .and_then(|v| v.get("description"))
-            .cloned()
-        {
+        if let Some(d) = props.get(name).and_then(|v| v.get("description")).cloned() {
             t.insert("description".into(), d);
         }
         walk(&t, &sub, defaults, tables, keys);
@@ -588,7 +594,10 @@ mod tests {
         let d = |p: &str| key(p).unwrap().default;
         assert_eq!(d("python").as_deref(), Some("\"3.11.9\""));
         assert_eq!(d("windows.installer").as_deref(), Some("true"));
-        assert_eq!(d("windows.installer-compression").as_deref(), Some("\"lzma\""));
+        assert_eq!(
+            d("windows.installer-compression").as_deref(),
+            Some("\"lzma\"")
+        );
         assert_eq!(d("update.start-timeout").as_deref(), Some("60"));
         assert_eq!(d("publish.token-env").as_deref(), Some("\"DEPLOY_TOKEN\""));
         // Derived from the project, or none.

@@ -236,12 +236,7 @@ pub fn render(
                             .unwrap_or_else(|| "\"src\"".into()),
                     );
                 }
-                "windows.publisher" => w.key(
-                    "publisher",
-                    doc,
-                    q(&c.windows.publisher),
-                    q(&c.name),
-                ),
+                "windows.publisher" => w.key("publisher", doc, q(&c.windows.publisher), q(&c.name)),
                 "publish.provider" => {
                     // `--ci github` on a table that names no provider publishes to GitHub.
                     let provider = |p: Provider| {

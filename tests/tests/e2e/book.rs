@@ -349,7 +349,13 @@ fn fixture_tables() -> Vec<(PathBuf, serde_json::Value)> {
 /// `check-jsonschema` with the book's schema on these JSON files.
 fn validate(files: &[PathBuf]) -> std::process::Output {
     Command::new(require_tool("uv", "`pip install uv`"))
-        .args(["tool", "run", "--from", CHECK_JSONSCHEMA, "check-jsonschema"])
+        .args([
+            "tool",
+            "run",
+            "--from",
+            CHECK_JSONSCHEMA,
+            "check-jsonschema",
+        ])
         .arg("--schemafile")
         .arg(src().join("reference/pyship.schema.json"))
         .args(files)
@@ -504,8 +510,9 @@ fn run_page(page: &Path, blocks: &[&Tested]) {
         (dir, server)
     });
     let path = std::env::join_paths(
-        std::iter::once(bin_dir.clone())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(bin_dir.clone()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
     )
     .unwrap();
     let script: Vec<&str> = blocks.iter().map(|b| b.script.as_str()).collect();
@@ -557,7 +564,10 @@ fn run_tested(slow: bool) -> usize {
 /// The fast tier's tested blocks of the book run as written.
 #[test]
 fn the_books_fast_tested_commands_run() {
-    assert!(run_tested(false) >= 1, "no block is marked `<!-- tested: fast -->`");
+    assert!(
+        run_tested(false) >= 1,
+        "no block is marked `<!-- tested: fast -->`"
+    );
 }
 
 /// Every tested block of the book runs as written, the slow ones (which
@@ -568,7 +578,10 @@ fn the_books_fast_tested_commands_run() {
     ignore = "slow tier: builds the bundles of the book's examples"
 )]
 fn the_books_slow_tested_commands_run() {
-    assert!(run_tested(true) >= 1, "no block is marked `<!-- tested: slow -->`");
+    assert!(
+        run_tested(true) >= 1,
+        "no block is marked `<!-- tested: slow -->`"
+    );
 }
 
 /// The commands starting with one of `programs` that the book's pages and
