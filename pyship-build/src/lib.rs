@@ -26,9 +26,10 @@
 //!
 //! ```text
 //! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
+//!      |          init (the release workflow runs the release plan's jobs)
 //!      |
 //! stages          wheel python pins deps app strip render archive installer
-//!      |          update manifest keys docker publish init dist_info licenses sbom sign
+//!      |          update manifest keys docker publish dist_info licenses sbom sign
 //!      |          crates deb msi
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)

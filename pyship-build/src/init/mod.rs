@@ -105,6 +105,10 @@ pub enum Error {
     Discover(#[from] discover::Error),
     #[error(transparent)]
     Install(#[from] install::Error),
+    /// The release workflow runs the plan's jobs: a project without a plan
+    /// gets no workflows.
+    #[error("cannot write the release workflow: the release cannot be planned")]
+    Plan(#[source] Box<crate::plan::PlanError>),
 }
 
 impl Hint for Error {
@@ -117,6 +121,7 @@ impl Hint for Error {
             Error::Template(e) => e.hint(),
             Error::Discover(e) => e.hint(),
             Error::Install(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
         }
     }
 }
@@ -290,6 +295,7 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
             effective.pyproject.as_ref(),
             opts.ci,
             install,
+            env,
         )?);
     }
     Ok(Generated {
@@ -680,16 +686,91 @@ fn default_branch(repo: &Path) -> String {
     .unwrap_or_else(|| "main".into())
 }
 
+/// The files a job's pyship and uv caches are keyed on (`hashFiles`): the
+/// locks and the toolchain it builds with.
+const LOCK_FILES: &str = "'**/uv.lock', '**/pyship.lock', '**/pylock*.toml', '**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain', '**/pyproject.toml'";
+/// The files Cargo's `target/` cache is keyed on.
+const RUST_FILES: &str = "'**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain'";
+
+/// One entry of the release workflow's build matrix: a target's job and the
+/// tools its actions need, no more (wine only where the Windows import
+/// check runs, NSIS where the installer is built).
+#[derive(Debug, Clone, Serialize)]
+struct BuildJob {
+    name: String,
+    /// Debian packages, space-separated.
+    apt: String,
+    /// The Rust target maturin builds the extension for (`rustup target add`).
+    rust_target: String,
+}
+
+impl BuildJob {
+    fn of(job: &crate::release::Job, plan: &crate::plan::Plan) -> Self {
+        use crate::platform::Platform;
+        use crate::release::Action;
+        let mut apt: Vec<&str> = Vec::new();
+        let mut rust_target = String::new();
+        for a in &job.actions {
+            match a {
+                Action::Bundles(targets) => {
+                    for &t in targets {
+                        let build = crate::wheel::planned(plan, t).ok();
+                        let maturin = build
+                            .as_ref()
+                            .filter(|b| b.maturin.is_some() || b.local.iter().any(|l| l.maturin.is_some()));
+                        if t == Platform::Windows {
+                            apt.extend(["wine", "wine64"]);
+                            if plan.config.windows.tkinter
+                                && plan.config.windows.tkinter_source
+                                    == crate::config::TkinterSource::Msi
+                            {
+                                apt.push("msitools");
+                            }
+                            if let Some(b) = maturin {
+                                rust_target = b.triple.clone();
+                                if b.triple.ends_with("-gnu") {
+                                    apt.extend(["gcc-mingw-w64-x86-64", "binutils-mingw-w64-x86-64"]);
+                                }
+                            }
+                        }
+                    }
+                }
+                Action::Installer => apt.push("nsis"),
+                Action::Msi => apt.extend(["wixl", "msitools"]),
+                _ => {}
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        apt.retain(|p| seen.insert(*p));
+        Self {
+            name: job.name.clone(),
+            apt: apt.join(" "),
+            rust_target,
+        }
+    }
+}
+
 /// The workflows for `ci` (none for [`Ci::None`]), each with what is on disk.
 pub fn workflows(
     project: &Project,
     pyproject: Option<&Pyproject>,
     ci: Ci,
     install: &install::InstallCommand,
+    env: &Env,
 ) -> Result<Vec<FileChange>, Error> {
     let Some(dir) = ci.workflow_dir() else {
         return Ok(Vec::new());
     };
+    // The release workflow runs the jobs `cargo pyship plan` lists: the
+    // release's one action list, cut by part.
+    let plan = crate::plan::Plan::build(project.clone(), env, &Default::default())
+        .map_err(|e| Error::Plan(Box::new(e)))?;
+    let jobs = crate::release::jobs(&plan, &crate::release::actions(&plan, env));
+    let build_jobs: Vec<BuildJob> = jobs
+        .iter()
+        .filter(|j| j.needs.is_empty())
+        .map(|j| BuildJob::of(j, &plan))
+        .collect();
     let token_env = &project.config.publish.token_env;
     if !valid_secret_name(token_env) {
         return Err(Error::BadSecretName(token_env.clone()));
@@ -710,6 +791,11 @@ pub fn workflows(
         .map(|p| p.xy)
         .expect("the default CPython version parses");
     let python_job = checks::python_job(pyproject, &python_xy, &repo);
+    // Paths in `with:` are the workspace's, not the job's working directory.
+    let under = |dir: &str, name: &str| match dir {
+        "" | "." => name.to_owned(),
+        d => format!("{d}/{name}"),
+    };
     let rust_job = checks::rust_job(project, &repo);
     let templates = Templates::new(Some(&project.config_dir));
     let ctx = minijinja::context! {
@@ -717,7 +803,7 @@ pub fn workflows(
         ci => match ci { Ci::Gitea => "gitea", Ci::Github => "github", Ci::None => "none" },
         name => project.config.name.clone(),
         default_branch => default_branch(&repo),
-        project_dir => project_dir,
+        project_dir => project_dir.clone(),
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
@@ -734,6 +820,20 @@ pub fn workflows(
         uv_version => checks::UV_VERSION,
         python => minijinja::Value::from(minijinja::value::Serde(&python_job)),
         rust_job => minijinja::Value::from(minijinja::value::Serde(&rust_job)),
+        // The release's jobs (`cargo pyship plan`), checked by the plan job.
+        job_names => jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(" "),
+        build_jobs => minijinja::Value::from(minijinja::value::Serde(&build_jobs)),
+        docker => jobs.iter().any(|j| j.name == "docker"),
+        // The code-signing certificate's password (windows.sign), for the build jobs.
+        sign_password_env => project.config.windows.sign.as_ref().and_then(|s| s.password_env.clone()),
+        // The cached cargo-pyship is the one this install command installs.
+        install_key => crate::fs::sha256_hex(install.command.as_bytes())[..16].to_owned(),
+        lock_files => LOCK_FILES,
+        rust_files => RUST_FILES,
+        target_dir => under(&crate::fs::rel_slash(&repo_c, &canon(&project.workspace_root)), "target"),
+        cargo_cache => !project.members.is_empty() || pyproject.is_some_and(|p| p.is_maturin()),
+        dist_dir => under(&project_dir, "dist"),
+        artifacts_dir => under(&project_dir, "pyship-artifacts"),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {
