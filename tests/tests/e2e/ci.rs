@@ -371,12 +371,18 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     let mut cmd = super::release::release(&s, &previous, &work.path().join("cache-single"));
     cmd.env("GITHUB_REF_NAME", "v0.3.0")
         .args(["--only", "linux,publish"]);
-    cmd.assert().success();
+    let out = cmd.assert().success().get_output().clone();
     let installed = tempfile::tempdir().unwrap();
     let tarball = s
         .gitea
         .release(REPO, "v0.3.0")
-        .expect("v0.3.0 published")
+        .unwrap_or_else(|| {
+            panic!(
+                "v0.3.0 is not published; releases: {:?}\n{}",
+                s.gitea.releases().iter().map(|r| &r.tag).collect::<Vec<_>>(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
         .assets
         .into_iter()
         .find(|a| a.name.ends_with("-linux-x64.tar.gz"))
