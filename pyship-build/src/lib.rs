@@ -30,10 +30,11 @@
 //!      |
 //! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest keys docker publish dist_info licenses sbom sign
-//!      |          crates deb msi
+//!      |          crates deb msi delta
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
+//!      |          packaging (wheel file names, index pages, RECORD)
 //!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
@@ -64,6 +65,8 @@ pub mod context;
 pub mod crates;
 #[cfg(feature = "net")]
 pub mod deb;
+#[cfg(feature = "net")]
+pub mod delta;
 #[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
@@ -99,6 +102,8 @@ pub mod msi;
 pub mod names;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "net")]
+pub mod packaging;
 #[cfg(feature = "net")]
 pub mod pe;
 #[cfg(feature = "net")]
