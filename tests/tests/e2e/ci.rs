@@ -366,7 +366,9 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
 
     // The previous release (its Linux bundle is enough), where an installed
     // app comes from.
+    // The commit before the workflows (a tag at HEAD names its version).
     let previous = clone("previous");
+    git(&previous, &["checkout", "-q", "HEAD~1"]);
     git(&previous, &["tag", "v0.3.0"]);
     let mut cmd = super::release::release(&s, &previous, &work.path().join("cache-single"));
     cmd.env("GITHUB_REF_NAME", "v0.3.0")
