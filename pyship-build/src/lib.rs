@@ -29,7 +29,7 @@
 //!      |
 //! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest keys docker publish init dist_info licenses sbom sign
-//!      |          crates deb msi
+//!      |          crates deb msi delta
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
@@ -64,6 +64,8 @@ pub mod context;
 pub mod crates;
 #[cfg(feature = "net")]
 pub mod deb;
+#[cfg(feature = "net")]
+pub mod delta;
 #[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
