@@ -796,6 +796,9 @@ fn refusals_change_nothing_and_say_why() {
     data[mid] ^= 0xff;
     let mut tampered = s.v2.clone();
     tampered.assets.insert(name.clone(), data);
+    // Without its patch (which rebuilds the signed tree whatever the full
+    // archive holds), so that the full archive is what gets downloaded.
+    tampered.assets.retain(|n, _| !n.contains("-delta-from-"));
     s.publish(&[(&s.v1, false), (&tampered, false)]);
     let (code, out, err) = cli_apply(&root, &[]);
     assert_eq!(code, 1, "{out}{err}");
@@ -808,8 +811,11 @@ fn refusals_change_nothing_and_say_why() {
     assert!(err.contains("refusing it\nhint: the asset on the server was changed after publishing; nothing was changed here"), "{err}");
     unchanged("a tampered asset");
 
-    // The connection drops in the middle of the download.
-    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    // The connection drops in the middle of the download (of the full
+    // archive: the release without its patch).
+    let mut whole = s.v2.clone();
+    whole.assets.retain(|n, _| !n.contains("-delta-from-"));
+    s.publish(&[(&s.v1, false), (&whole, false)]);
     let size = s.asset(&s.v2, "-linux-x64.tar.gz").1.len();
     s.gitea.truncate_next_download(&name, size / 3);
     let (code, out, err) = cli_apply(&root, &[]);
