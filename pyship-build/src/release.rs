@@ -892,7 +892,10 @@ mod tests {
         let all = actions(&plan, &env);
         let jobs = jobs(&plan, &all);
         let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        assert!(names.starts_with(&["windows", "linux", "publish"]), "{names:?}");
+        assert!(
+            names.starts_with(&["windows", "linux", "publish"]),
+            "{names:?}"
+        );
         let job = |n: &str| jobs.iter().find(|j| j.name == n).unwrap();
         let windows = job("windows");
         assert_eq!(windows.run, "cargo pyship release --only windows");
@@ -934,5 +937,4 @@ mod tests {
             assert_eq!(d.needs, ["publish"]);
         }
     }
-
 }

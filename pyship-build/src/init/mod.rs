@@ -715,9 +715,9 @@ impl BuildJob {
                 Action::Bundles(targets) => {
                     for &t in targets {
                         let build = crate::wheel::planned(plan, t).ok();
-                        let maturin = build
-                            .as_ref()
-                            .filter(|b| b.maturin.is_some() || b.local.iter().any(|l| l.maturin.is_some()));
+                        let maturin = build.as_ref().filter(|b| {
+                            b.maturin.is_some() || b.local.iter().any(|l| l.maturin.is_some())
+                        });
                         if t == Platform::Windows {
                             apt.extend(["wine", "wine64"]);
                             if plan.config.windows.tkinter
@@ -729,7 +729,10 @@ impl BuildJob {
                             if let Some(b) = maturin {
                                 rust_target = b.triple.clone();
                                 if b.triple.ends_with("-gnu") {
-                                    apt.extend(["gcc-mingw-w64-x86-64", "binutils-mingw-w64-x86-64"]);
+                                    apt.extend([
+                                        "gcc-mingw-w64-x86-64",
+                                        "binutils-mingw-w64-x86-64",
+                                    ]);
                                 }
                             }
                         }

@@ -339,7 +339,13 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         let d = work.path().join(name);
         git(
             work.path(),
-            &["clone", "-q", "--no-hardlinks", repo.to_str().unwrap(), name],
+            &[
+                "clone",
+                "-q",
+                "--no-hardlinks",
+                repo.to_str().unwrap(),
+                name,
+            ],
         );
         d
     };
@@ -381,7 +387,11 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         .unwrap_or_else(|| {
             panic!(
                 "v0.3.0 is not published; releases: {:?}\n{}",
-                s.gitea.releases().iter().map(|r| &r.tag).collect::<Vec<_>>(),
+                s.gitea
+                    .releases()
+                    .iter()
+                    .map(|r| &r.tag)
+                    .collect::<Vec<_>>(),
                 String::from_utf8_lossy(&out.stderr)
             )
         })
@@ -398,7 +408,12 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         .unwrap();
     {
         use std::io::Write;
-        unpack.stdin.as_ref().unwrap().write_all(&tarball.data).unwrap();
+        unpack
+            .stdin
+            .as_ref()
+            .unwrap()
+            .write_all(&tarball.data)
+            .unwrap();
     }
     assert!(unpack.wait_with_output().unwrap().status.success());
     let root = installed.path().join("Hello-App");
@@ -424,7 +439,10 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
             None => job.to_owned(),
         };
         let dir = work.path().join(label.replace([' ', '(', ')'], ""));
-        let cache = work.path().join(format!("cache-{}", dir.file_name().unwrap().to_string_lossy()));
+        let cache = work.path().join(format!(
+            "cache-{}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
         let mut j = workflow::Job::new(&dir, skip);
         j.clone_from = Some(repo.clone());
         j.artifacts = Some(store.clone());
@@ -433,7 +451,10 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         }
         for (k, v) in [
             ("PATH", path.to_string_lossy().into_owned()),
-            ("PYSHIP_CACHE_DIR", cache.join("pyship").display().to_string()),
+            (
+                "PYSHIP_CACHE_DIR",
+                cache.join("pyship").display().to_string(),
+            ),
             ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
             ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
             ("GITHUB_SERVER_URL", s.gitea.url()),
@@ -458,7 +479,9 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         ran
     };
     let planned = run("plan", None);
-    assert!(planned.log.contains("\"jobs\"") || planned.steps.iter().any(|(n, r)| n == "Plan" && *r));
+    assert!(
+        planned.log.contains("\"jobs\"") || planned.steps.iter().any(|(n, r)| n == "Plan" && *r)
+    );
     for m in &matrix {
         run("build", Some(m));
         assert!(
@@ -468,7 +491,10 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     }
     run("publish", None);
     let got = published(super::release::TAG);
-    assert_eq!(got, want, "the workflow's release differs from the single-machine one");
+    assert_eq!(
+        got, want,
+        "the workflow's release differs from the single-machine one"
+    );
     eprintln!(
         "single-machine release: {single_secs:.1}s; workflow jobs: {}",
         times
@@ -496,7 +522,10 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with(&format!("{} ", super::release::TAG)), "{text}");
+    assert!(
+        text.starts_with(&format!("{} ", super::release::TAG)),
+        "{text}"
+    );
     assert!(text.contains("-linux-x64.tar.gz"), "{text}");
 
     // A part that does not exist is refused before anything runs.

@@ -172,7 +172,10 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
             .collect::<Vec<_>>()
             .join("\n");
         for needle in ["sh.rustup.rs", "cargo install cargo-pyship --locked"] {
-            assert!(runs.contains(needle), "every job installs {needle}:\n{runs}");
+            assert!(
+                runs.contains(needle),
+                "every job installs {needle}:\n{runs}"
+            );
         }
     }
     let step = |job: &str, name: &str| -> serde_yaml_ng::Value {
@@ -203,7 +206,10 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
     assert!(matrix[0]["apt"].as_str().unwrap().contains("nsis"));
     assert!(matrix[0]["apt"].as_str().unwrap().contains("wine"));
     assert_eq!(matrix[1]["target"], "linux");
-    assert_eq!(matrix[1]["apt"], "", "the Linux job needs no Debian package");
+    assert_eq!(
+        matrix[1]["apt"], "",
+        "the Linux job needs no Debian package"
+    );
     let build = release["jobs"]["build"]["steps"].as_sequence().unwrap();
     assert!(build.iter().any(|s| s["uses"]
         .as_str()

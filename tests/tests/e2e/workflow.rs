@@ -169,9 +169,7 @@ impl Job<'_> {
                 .unwrap_or("run")
                 .to_owned();
             let skipped = self.skip.contains(&label.as_str())
-                || step["if"]
-                    .as_str()
-                    .is_some_and(|c| !self.condition(&st, c));
+                || step["if"].as_str().is_some_and(|c| !self.condition(&st, c));
             if skipped {
                 ran.steps.push((label, false));
                 continue;
