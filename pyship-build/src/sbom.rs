@@ -208,12 +208,13 @@ pub struct Written {
     pub crates: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not write the SBOM {path}")]
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error("could not read {path}")]
@@ -222,15 +223,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Write { source, .. } => source.hint(),
-            Error::Read { .. } => None,
-        }
-    }
 }
 
 /// The runtime as the SBOM describes it.
@@ -537,7 +529,7 @@ pub fn pypi_purl(name: &str, version: &str) -> String {
 fn rfc3339(secs: u64) -> String {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    let (y, m, d) = crate::archive::civil_from_days(days);
+    let (y, m, d) = crate::dates::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -670,7 +662,7 @@ pub fn build(
         let mut u = Component::new(
             "library",
             "pyship-update".into(),
-            crate::update::PACKAGE,
+            crate::plan::UPDATE_PACKAGE,
             env!("CARGO_PKG_VERSION"),
         );
         u.description =

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::Hint;
 
 /// A cancelled run stops its program at once, and a run after the cancel
 /// does not start one.
