@@ -105,6 +105,16 @@ pub enum Command {
     Update(UpdateArgs),
     /// Make a minisign key pair that signs releases (update.public-keys)
     Keygen(KeygenArgs),
+    /// Write the wheel of the bundled self-updater, `pyship_update`, for a
+    /// development checkout (`uv add --dev` it: there it says install type dev)
+    UpdaterWheel(UpdaterWheelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpdaterWheelArgs {
+    /// Folder to write the wheel to [default: dist/ next to the manifest]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +324,11 @@ pub struct PublishArgs {
     pub version: Option<String>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Staged rollout: offer the release to this fraction of installs
+    /// (0 < F <= 1) [default: update.rollout]; publish again with a higher
+    /// one to widen it
+    #[arg(long, value_name = "F", value_parser = parse_rollout)]
+    pub rollout: Option<f64>,
     /// Make no write request; print the plan
     #[arg(long)]
     pub dry_run: bool,
@@ -326,6 +341,10 @@ pub struct ReleaseArgs {
     /// Make no change anywhere; print what would happen
     #[arg(long)]
     pub dry_run: bool,
+    /// Staged rollout: offer the release to this fraction of installs
+    /// (0 < F <= 1) [default: update.rollout]
+    #[arg(long, value_name = "F", value_parser = parse_rollout)]
+    pub rollout: Option<f64>,
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Make no network requests (uses the caches and local indexes)
@@ -351,4 +370,13 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+/// `--rollout F`: a fraction above 0 and at most 1.
+fn parse_rollout(text: &str) -> Result<f64, String> {
+    let f: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    pyship_build::config::check_rollout(f)
 }

@@ -145,22 +145,56 @@ pub fn check_host(platforms: &[Platform]) -> Result<(), Error> {
 /// each platform's runtime is fetched (or its host Python found), and its
 /// dependencies' lock read (a stale or broken lock, a `--locked` change), so
 /// that none of these waits for the Rust build.
-pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<(), Error> {
+/// Returns what it resolved for [`run_with`], so that nothing is asked twice.
+pub fn prepare(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<Prepared, Error> {
     check_host(platforms)?;
     crate::wheel::preflight(plan, ctx)?;
     crate::wheel::check_version(plan)?;
     // What tkinter needs (msitools, or a tkinter-embed build for this X.Y)
     // before the runtimes are fetched: a missing tool costs no download.
-    if platforms.contains(&Platform::Windows) && plan.config.windows.tkinter {
-        crate::python::tkinter::prepare(plan, ctx).map_err(crate::python::Error::from)?;
-    }
+    let prepared = Prepared::tkinter(plan, platforms, ctx)?;
     for &platform in platforms {
         crate::python::prefetch(plan, platform, ctx)?;
         if pins_early(platform) {
             crate::pins::for_target(plan, platform, ctx).map_err(crate::deps::Error::from)?;
         }
     }
-    Ok(())
+    Ok(prepared)
+}
+
+/// What [`prepare`] resolved that [`run_with`] needs again: the tkinter
+/// source's choice (for the `pypi` source, a look at the package index).
+/// `Prepared::default()` resolves nothing: [`run_with`] then resolves it itself.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    tkinter: Option<crate::python::tkinter::Prepared>,
+}
+
+impl Prepared {
+    /// Resolve only tkinter's source (when a Windows bundle of `platforms` ships it).
+    pub fn tkinter(plan: &Plan, platforms: &[Platform], ctx: &Context<'_>) -> Result<Self, Error> {
+        let tkinter = (platforms.contains(&Platform::Windows) && plan.config.windows.tkinter)
+            .then(|| crate::python::tkinter::prepare(plan, ctx))
+            .transpose()
+            .map_err(crate::python::Error::from)?;
+        Ok(Self { tkinter })
+    }
+
+    /// tkinter's source for `platform`'s bundle: the prepared one, else resolved now.
+    fn tkinter_for(
+        &self,
+        plan: &Plan,
+        platform: Platform,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::python::tkinter::Prepared>, Error> {
+        if !(platform == Platform::Windows && plan.config.windows.tkinter) {
+            return Ok(None);
+        }
+        match &self.tkinter {
+            Some(t) => Ok(Some(t.clone())),
+            None => Ok(Self::tkinter(plan, &[platform], ctx)?.tkinter),
+        }
+    }
 }
 
 /// Whether `platform`'s pins can be read before its runtime is in the
@@ -179,7 +213,7 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     } else {
         None
     };
-    run_with(plan, platform, signer.as_ref(), ctx)
+    run_with(plan, platform, &Prepared::default(), signer.as_ref(), ctx)
 }
 
 /// Whether the bundle of `platform` has binaries to sign (`sign-binaries`).
@@ -193,10 +227,12 @@ pub fn signs_binaries(plan: &Plan, platform: Platform) -> bool {
             .is_some_and(|s| s.sign_binaries)
 }
 
-/// [`run`] with a prepared signer (used only when [`signs_binaries`]).
+/// [`run`] with what [`prepare`] resolved and a prepared signer (used only
+/// when [`signs_binaries`]).
 pub fn run_with(
     plan: &Plan,
     platform: Platform,
+    prepared: &Prepared,
     signer: Option<&crate::sign::Signer>,
     ctx: &Context<'_>,
 ) -> Result<Bundled, Error> {
@@ -210,11 +246,8 @@ pub fn run_with(
     };
 
     // What tkinter needs (msitools, or the tkinter-embed build for this X.Y)
-    // is checked before any work.
-    let tk = (platform == Platform::Windows && plan.config.windows.tkinter)
-        .then(|| crate::python::tkinter::prepare(plan, ctx))
-        .transpose()
-        .map_err(crate::python::Error::from)?;
+    // is checked before any work (by `prepare`, when it ran).
+    let tk = prepared.tkinter_for(plan, platform, ctx)?;
 
     // One build at a time in this output folder; then what killed runs left.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
@@ -740,4 +773,57 @@ fn listing_hash(root: &std::path::Path, salt: &str) -> Option<String> {
         h.update(n.to_le_bytes());
     }
     Some(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `pypi` tkinter source asks the index once per build: what
+    /// `prepare` resolved is what `run_with` uses.
+    #[test]
+    fn tkinter_is_resolved_once_when_prepared() {
+        let mut plan = crate::plan::tests_support::hello_plan();
+        let page = format!(
+            r#"<a href="/f/tkinter_embed-{}.0.tar.gz#sha256={}">s</a>"#,
+            plan.python.xy,
+            "e".repeat(64)
+        );
+        let index = crate::packaging::test_server::serve("text/html", page);
+        plan.config.windows.tkinter = true;
+        plan.config.windows.tkinter_source = crate::config::TkinterSource::Pypi;
+        plan.config.no_index = false;
+        plan.config.find_links.clear();
+        plan.config.index_url = Some(format!("{}/simple", index.url));
+        let env = crate::env::Env::from_pairs(Vec::<(String, String)>::new());
+        let reporter = crate::report::NullReporter;
+        let ctx = Context::new(&reporter, &env);
+
+        let prepared = Prepared::tkinter(&plan, &[Platform::Windows], &ctx).unwrap();
+        assert_eq!(index.requests(), 1);
+        let tk = prepared
+            .tkinter_for(&plan, Platform::Windows, &ctx)
+            .unwrap()
+            .unwrap();
+        let sdist = tk.sdist.unwrap();
+        assert_eq!(
+            sdist.location,
+            crate::python::tkinter::Location::Url(format!(
+                "{}/f/tkinter_embed-{}.0.tar.gz",
+                index.url, plan.python.xy
+            ))
+        );
+        assert_eq!(sdist.sha256, Some("e".repeat(64)));
+        assert_eq!(index.requests(), 1, "run_with asked the index again");
+        // Nothing for Linux; a run without `prepare` resolves it itself.
+        assert!(prepared
+            .tkinter_for(&plan, Platform::Linux, &ctx)
+            .unwrap()
+            .is_none());
+        Prepared::default()
+            .tkinter_for(&plan, Platform::Windows, &ctx)
+            .unwrap()
+            .unwrap();
+        assert_eq!(index.requests(), 2);
+    }
 }

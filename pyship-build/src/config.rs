@@ -215,6 +215,7 @@ pub struct RawUpdate {
     pub channel: Option<Channel>,
     pub token_env: Option<String>,
     pub start_timeout: Option<u32>,
+    pub rollout: Option<f64>,
     pub public_keys: Option<Vec<String>>,
     pub signing_key_env: Option<String>,
     pub signing_password_env: Option<String>,
@@ -599,6 +600,14 @@ pub struct Update {
     pub token_env: Option<String>,
     /// Seconds the update helper waits for the new version to come up.
     pub start_timeout: u32,
+    /// Staged rollout: the fraction (above 0, at most 1) of installs that
+    /// are offered a release when it is published. Written into the signed
+    /// `manifest.json` as `rollout`; each install draws a number from its own
+    /// random id (`.pyship-install-id`, next to the app) and the release's
+    /// tag, and sees the release when the draw is below the fraction.
+    /// `publish --rollout` / `release --rollout` override it for one run;
+    /// publishing the same release again with a higher fraction widens it.
+    pub rollout: f64,
     /// Minisign public keys (the `RW…` line of a `.pub` file; `cargo pyship
     /// keygen` makes a pair) that sign releases. Set: `publish` signs
     /// `manifest.json` (`manifest.json.minisig`) and every bundle's updater
@@ -618,6 +627,18 @@ pub struct Update {
 pub const DEFAULT_SIGNING_KEY_ENV: &str = crate::env::PYSHIP_SIGNING_KEY;
 /// Default of `update.signing-password-env`.
 pub const DEFAULT_SIGNING_PASSWORD_ENV: &str = crate::env::PYSHIP_SIGNING_PASSWORD;
+
+/// `fraction` when it is a usable staged-rollout fraction (above 0, at most
+/// 1); the reason otherwise.
+pub fn check_rollout(fraction: f64) -> Result<f64, String> {
+    if fraction.is_finite() && fraction > 0.0 && fraction <= 1.0 {
+        Ok(fraction)
+    } else {
+        Err(format!(
+            "{fraction} is not a rollout fraction: it must be above 0 and at most 1 (0.25: a quarter of the installs)"
+        ))
+    }
+}
 
 /// Whether `key` looks like a minisign public key line (`RW` + base64 of 42
 /// bytes). The full parse (and the key id) is `keys::parse_public_key`'s.
@@ -680,6 +701,14 @@ impl RawConfig {
             }
         })?;
         if let Some(update) = &raw.update {
+            if let Some(Err(message)) = update.rollout.map(check_rollout) {
+                return Err(Error::Invalid {
+                    key: "update.rollout".into(),
+                    table: table.to_owned(),
+                    file: file.to_owned(),
+                    message,
+                });
+            }
             for (i, key) in update.public_keys.iter().flatten().enumerate() {
                 if !is_public_key_line(key.trim()) {
                     return Err(Error::Invalid {
@@ -855,6 +884,7 @@ impl RawConfig {
                 channel: u.channel.unwrap_or_default(),
                 token_env: non_empty(u.token_env),
                 start_timeout: u.start_timeout.unwrap_or(DEFAULT_START_TIMEOUT),
+                rollout: u.rollout.unwrap_or(1.0),
                 public_keys: u
                     .public_keys
                     .unwrap_or_default()
@@ -1347,6 +1377,34 @@ mod tests {
             err.to_string().contains("update.signing-password-env"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn update_rollout() {
+        let resolve = |v: &serde_json::Value| {
+            RawConfig::from_json(
+                v,
+                "package.metadata.pyship",
+                std::path::Path::new("Cargo.toml"),
+            )
+            .map(|r| r.resolve("hello"))
+        };
+        assert_eq!(resolve(&json!({})).unwrap().update.rollout, 1.0);
+        let c = resolve(&json!({"update": {"rollout": 0.25}})).unwrap();
+        assert_eq!(c.update.rollout, 0.25);
+        assert_eq!(
+            resolve(&json!({"update": {"rollout": 1}}))
+                .unwrap()
+                .update
+                .rollout,
+            1.0
+        );
+        for bad in [json!(0), json!(-0.5), json!(1.5), json!("0.5")] {
+            let err = resolve(&json!({"update": {"rollout": bad}})).unwrap_err();
+            assert!(err.to_string().contains("update.rollout"), "{bad}: {err}");
+        }
+        assert!(check_rollout(f64::NAN).is_err());
+        assert!(check_rollout(f64::INFINITY).is_err());
     }
 
     #[test]

@@ -168,9 +168,7 @@ impl std::fmt::Display for MissingWheel {
 
 /// The platform tag of a wheel file name (`…-win_amd64.whl` → `win_amd64`).
 pub fn wheel_platform_tag(file: &Path) -> Option<String> {
-    let name = file.file_name()?.to_str()?.strip_suffix(".whl")?;
-    let parts: Vec<&str> = name.split('-').collect();
-    (parts.len() == 5 || parts.len() == 6).then(|| parts[parts.len() - 1].to_owned())
+    Some(crate::packaging::WheelFilename::from_path(file)?.platform_tag())
 }
 
 /// Expand `wheels = [...]` of `platform` (globs relative to the manifest dir)
@@ -231,14 +229,8 @@ pub fn check_wheel_tag(plan: &Plan, platform: Platform, file: &Path) -> Result<(
 
 /// A wheel file name's distribution (normalized) and version.
 pub fn wheel_dist_version(file: &Path) -> Option<(String, String)> {
-    let name = file.file_name()?.to_str()?.strip_suffix(".whl")?;
-    let mut parts = name.split('-');
-    let dist = parts.next()?;
-    let version = parts.next()?;
-    Some((
-        crate::project::normalize_dist_name(dist),
-        version.to_owned(),
-    ))
+    let w = crate::packaging::WheelFilename::from_path(file)?;
+    Some((crate::project::normalize_dist_name(&w.name), w.version))
 }
 
 /// Check the wheels a target installs besides its requirements: one wheel per
@@ -519,14 +511,20 @@ pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
         } else if name.ends_with(".dist-info") {
             let record = entry.path().join("RECORD");
             if let Ok(text) = fs_err::read_to_string(&record) {
-                let kept: String = text
-                    .split_inclusive('\n')
+                let lines = crate::packaging::record_lines(&text).map_err(|e| Error::Clean {
+                    path: record.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                let kept: String = lines
+                    .iter()
                     .filter(|line| {
-                        let path = line.trim_start_matches('"');
-                        !SCRIPT_DIRS
-                            .iter()
-                            .any(|d| path.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+                        !SCRIPT_DIRS.iter().any(|d| {
+                            line.path
+                                .strip_prefix(d)
+                                .is_some_and(|r| r.starts_with('/'))
+                        })
                     })
+                    .map(|line| line.raw)
                     .collect();
                 if kept.len() != text.len() {
                     fs_err::write(&record, kept).map_err(err(&record))?;

@@ -302,6 +302,7 @@ mod tests {
             channel: Default::default(),
             token_env: None,
             start_timeout: 60,
+            rollout: 1.0,
             public_keys: keys.iter().map(|k| k.to_string()).collect(),
             signing_key_env: "SK".into(),
             signing_password_env: "SKP".into(),

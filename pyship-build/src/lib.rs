@@ -32,10 +32,11 @@
 //!      |          docker (builds the wheel and the updater into its image)
 //! stages          wheel python pins deps app strip render archive installer
 //!      |          update manifest keys publish init dist_info licenses sbom sign
-//!      |          crates deb msi
+//!      |          crates deb msi delta
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
 //!      |          plan (artifacts, install types, updater settings, lock file, epoch)
+//!      |          packaging (wheel file names, index pages, RECORD)
 //!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
@@ -68,6 +69,8 @@ pub mod crates;
 pub mod dates;
 #[cfg(feature = "net")]
 pub mod deb;
+#[cfg(feature = "net")]
+pub mod delta;
 #[cfg(feature = "net")]
 pub mod deps;
 #[cfg(feature = "net")]
@@ -103,6 +106,8 @@ pub mod msi;
 pub mod names;
 #[cfg(feature = "net")]
 pub mod net;
+#[cfg(feature = "net")]
+pub mod packaging;
 #[cfg(feature = "net")]
 pub mod pe;
 #[cfg(feature = "net")]

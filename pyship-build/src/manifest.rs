@@ -31,10 +31,15 @@ pub struct Asset {
     /// `{server}/{owner}/{repo}/releases/download/{tag}/{name}` when the
     /// server and repository are known (Gitea, Forgejo and GitHub share it).
     pub download_url: Option<String>,
+    /// The patch from the previous release's asset of this install type
+    /// (`publish` makes it): its name, size and SHA-256, the base version it
+    /// applies to and the tree hash of a fresh install of this asset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<crate::delta::Made>,
 }
 
 /// `manifest.json`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Manifest {
     pub schema: u32,
     /// The app's display name; with `repo`, the identity a signed manifest
@@ -64,6 +69,12 @@ pub struct Manifest {
     /// how a key is rotated. Absent on an unsigned release.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub public_keys: Vec<String>,
+    /// Staged rollout (`update.rollout`, `publish --rollout`): the fraction
+    /// of installs offered this release, each deciding from its own random
+    /// id. Absent: every install. Inside the signed manifest, so the server
+    /// cannot widen it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<f64>,
 }
 
 /// One SBOM asset of the release.
@@ -139,6 +150,7 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
             install_type,
             size,
             sha256,
+            delta: None,
         });
     }
     Ok(Manifest {
@@ -154,7 +166,26 @@ pub fn build(plan: &Plan, env: &Env, files: &[(&Artifact, &Path)]) -> Result<Man
         assets,
         sboms,
         public_keys: plan.config.update.public_keys.clone(),
+        rollout: Some(plan.config.update.rollout).filter(|r| *r < 1.0),
     })
+}
+
+/// The tag of the highest version among the repository's `v*` tags below
+/// the plan's (the release a delta is made from).
+pub fn previous_tag(plan: &Plan) -> Option<String> {
+    let mine: pep440_rs::Version = plan.version.version.pep440().parse().ok()?;
+    crate::tools::git(&plan.project.config_dir, &["tag", "--list", "v*"])?
+        .lines()
+        .filter_map(|t| {
+            let v = t.trim().parse::<crate::version::Version>().ok()?;
+            Some((
+                v.pep440().parse::<pep440_rs::Version>().ok()?,
+                t.trim().to_owned(),
+            ))
+        })
+        .filter(|(v, _)| *v < mine)
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag)
 }
 
 /// The highest version among the repository's `v*` tags below the plan's.
@@ -212,6 +243,18 @@ pub fn write_for(
     signer: Option<&crate::keys::Signer>,
     required: bool,
 ) -> Result<Written, Error> {
+    write_with_deltas(plan, env, signer, required, &[])
+}
+
+/// [`write_for`], with the patches `publish` made: each is listed on the
+/// asset it rebuilds (by the asset's name).
+pub fn write_with_deltas(
+    plan: &Plan,
+    env: &Env,
+    signer: Option<&crate::keys::Signer>,
+    required: bool,
+    deltas: &[(String, crate::delta::Made)],
+) -> Result<Written, Error> {
     let files: Vec<(&Artifact, &Path)> = plan
         .artifacts
         .iter()
@@ -219,7 +262,12 @@ pub fn write_for(
         .filter(|a| required || a.path.is_file())
         .map(|a| (a, a.path.as_path()))
         .collect();
-    let manifest = build(plan, env, &files)?;
+    let mut manifest = build(plan, env, &files)?;
+    for (asset, made) in deltas {
+        if let Some(a) = manifest.assets.iter_mut().find(|a| &a.name == asset) {
+            a.delta = Some(made.clone());
+        }
+    }
     let path = plan
         .artifact(ArtifactKind::Manifest, None)
         .map(|a| a.path.clone())
@@ -354,5 +402,17 @@ mod tests {
             .unwrap()
             .as_secs();
         assert_ne!(manifest.created, written);
+    }
+
+    /// `update.rollout` below 1 is the manifest's `rollout`; at 1 (every
+    /// install) the field is left out, so such manifests read as before.
+    #[test]
+    fn rollout_is_written_only_when_staged() {
+        let mut plan = crate::plan::tests_support::hello_plan();
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let json = |plan: &Plan| serde_json::to_value(build(plan, &env, &[]).unwrap()).unwrap();
+        assert!(json(&plan).get("rollout").is_none());
+        plan.config.update.rollout = 0.25;
+        assert_eq!(json(&plan)["rollout"], serde_json::json!(0.25));
     }
 }

@@ -298,8 +298,14 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
             }
             Action::Bundles(platforms) => {
                 for platform in platforms {
-                    let b = crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)
-                        .map_err(|source| Error::Bundle { platform, source })?;
+                    let b = crate::bundle::run_with(
+                        plan,
+                        platform,
+                        &crate::bundle::Prepared::default(),
+                        signer.as_ref(),
+                        ctx,
+                    )
+                    .map_err(|source| Error::Bundle { platform, source })?;
                     ctx.reporter.status(
                         "Finished",
                         &format!("{} ({:.1}s)", b.artifact.display(), b.total_seconds()),

@@ -67,13 +67,13 @@ pub fn run(
                 plan.version.version.tag()
             ),
         );
-        crate::bundle::prepare(plan, &[platform], ctx)?;
+        let prepared = crate::bundle::prepare(plan, &[platform], ctx)?;
         let signer = if crate::bundle::signs_binaries(plan, platform) {
             crate::sign::Signer::prepare(plan, ctx)?
         } else {
             None
         };
-        crate::bundle::run_with(plan, platform, signer.as_ref(), ctx)?;
+        crate::bundle::run_with(plan, platform, &prepared, signer.as_ref(), ctx)?;
     } else {
         ctx.reporter.status(
             "Fresh",

@@ -299,7 +299,9 @@ impl WheelHashes {
                     me.add_local(e.path());
                 }
             } else {
-                pages.push(link.clone());
+                // A find-links page must be there; an index's project page
+                // (below) may be missing (a package from elsewhere).
+                pages.push((link.clone(), false));
             }
         }
         if !plan.config.no_index {
@@ -311,33 +313,52 @@ impl WheelHashes {
             let index = index.trim_end_matches('/').to_owned();
             for d in dists {
                 if normalize(&d.name) != normalize(&plan.dist_name) {
-                    pages.push(format!("{index}/{}/", d.normalized_name()));
+                    pages.push((format!("{index}/{}/", d.normalized_name()), true));
                 }
             }
         }
         if ctx.offline || pages.is_empty() {
             return me;
         }
-        let Ok(http) = ctx.http() else {
-            return me;
-        };
         use rayon::prelude::*;
-        let found: Vec<(String, String)> = pages
+        // Each page with the net layer's timeouts and retries; a page that
+        // cannot be read costs its hashes, not the build, and says so.
+        type Page = (
+            String,
+            Result<Option<Vec<crate::packaging::IndexFile>>, crate::net::Error>,
+        );
+        let found: Vec<Page> = pages
             .par_iter()
-            .flat_map_iter(|url| {
-                let text = http
-                    .get(url)
-                    .header("Accept", "text/html")
-                    .send()
-                    .ok()
-                    .filter(|r| r.status().is_success())
-                    .and_then(|r| r.text().ok())
-                    .unwrap_or_default();
-                link_hashes(&text)
+            .map(|(url, missing_ok)| {
+                (
+                    url.clone(),
+                    crate::packaging::project_page(ctx, url, *missing_ok),
+                )
             })
             .collect();
-        for (file, sha) in found {
-            me.known.entry(file).or_insert(sha);
+        for (url, got) in found {
+            match got {
+                Ok(files) => {
+                    for f in files.into_iter().flatten() {
+                        if let (true, Some(sha)) = (f.file_name.ends_with(".whl"), f.sha256) {
+                            me.known.entry(f.file_name).or_insert(sha);
+                        }
+                    }
+                }
+                Err(e) => {
+                    let causes: Vec<String> =
+                        std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                            .map(ToString::to_string)
+                            .collect();
+                    let hint = crate::error::Hint::hint(&e)
+                        .map(|h| format!(" (hint: {h})"))
+                        .unwrap_or_default();
+                    ctx.reporter.warn(&format!(
+                        "the SBOM lists no wheel hashes from {url}: {}{hint}",
+                        causes.join(": ")
+                    ));
+                }
+            }
         }
         ctx.reporter.debug(&format!(
             "SBOM: {} wheel hashes from {} pages, {} local wheels",
@@ -391,53 +412,10 @@ impl WheelHashes {
     }
 }
 
-/// `(file name, sha256)` of each `<a href="…whl#sha256=…">` of a PEP 503 page.
-pub fn link_hashes(html: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for part in html.split("href=").skip(1) {
-        let Some(q) = part.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-            continue;
-        };
-        let Some(end) = part[1..].find(q) else {
-            continue;
-        };
-        let href = part[1..1 + end].replace("&amp;", "&");
-        let Some((url, frag)) = href.split_once('#') else {
-            continue;
-        };
-        let Some(sha) = frag
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("sha256="))
-            .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        else {
-            continue;
-        };
-        let file = url.rsplit('/').next().unwrap_or(url);
-        let file = crate::net::percent_decode(file);
-        if file.ends_with(".whl") {
-            out.push((file, sha.to_ascii_lowercase()));
-        }
-    }
-    out
-}
-
 /// The (name, version, tags) of a wheel file name.
 fn wheel_parts(file: &str) -> Option<(String, String, Vec<String>)> {
-    let stem = file.strip_suffix(".whl")?;
-    let parts: Vec<&str> = stem.split('-').collect();
-    let (name, version, py, abi, plat) = match parts.as_slice() {
-        [n, v, py, abi, plat] | [n, v, _, py, abi, plat] => (*n, *v, *py, *abi, *plat),
-        _ => return None,
-    };
-    let mut tags = Vec::new();
-    for p in py.split('.') {
-        for a in abi.split('.') {
-            for t in plat.split('.') {
-                tags.push(format!("{p}-{a}-{t}"));
-            }
-        }
-    }
-    Some((normalize(name), version.to_owned(), tags))
+    let w = crate::packaging::WheelFilename::parse(file)?;
+    Some((normalize(&w.name), w.version.clone(), w.tags()))
 }
 
 fn wheel_matches(file: &str, d: &Distribution) -> bool {
@@ -790,18 +768,6 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn link_hashes_reads_pep503_fragments() {
-        let html = r#"<a href="../../packages/ab/numpy-1.26.4-cp311-cp311-win_amd64.whl#sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" data-requires-python="&gt;=3.9">x</a>
-<a href='fastapi-0.110.0-py3-none-any.whl#md5=00'>y</a>
-<a href="https://h/p/My%20Pkg-1.0-py3-none-any.whl#sha256=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb">z</a>"#;
-        let v = link_hashes(html);
-        assert_eq!(v.len(), 2, "{v:?}");
-        assert_eq!(v[0].0, "numpy-1.26.4-cp311-cp311-win_amd64.whl");
-        assert_eq!(v[0].1, "a".repeat(64));
-        assert_eq!(v[1].0, "My Pkg-1.0-py3-none-any.whl");
-    }
 
     #[test]
     fn wheel_names_match_distributions_and_tags() {

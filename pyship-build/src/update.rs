@@ -164,10 +164,152 @@ pub fn run(
     Ok(Some(Installed { package, config }))
 }
 
+/// The wheel of the package alone (no `pyship_update.json`), for a
+/// development checkout: installed as a dev dependency, `import
+/// pyship_update` works there, `install_type()` is `dev`, `check()` finds
+/// nothing to update and `apply()` refuses. Named after cargo-pyship's
+/// version; the same bytes on every run. Returns its path in `out_dir`.
+pub fn dev_wheel(project_dir: &Path, out_dir: &Path) -> Result<PathBuf, Error> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use std::io::Write as _;
+
+    let version = env!("CARGO_PKG_VERSION");
+    let dist_info = format!("{PACKAGE}-{version}.dist-info");
+    let templates = Templates::new(Some(project_dir));
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for (template, file) in FILES {
+        let (text, _) = templates.source(template)?;
+        files.push((format!("{PACKAGE}/{file}"), text.into_bytes()));
+    }
+    files.push((
+        format!("{dist_info}/METADATA"),
+        format!(
+            "Metadata-Version: 2.1\nName: pyship-update\nVersion: {version}\n\
+             Summary: The self-updater cargo-pyship ships in every bundle (here for a development checkout: install type dev)\n\
+             Requires-Python: >=3.8\n"
+        )
+        .into_bytes(),
+    ));
+    files.push((
+        format!("{dist_info}/WHEEL"),
+        b"Wheel-Version: 1.0\nGenerator: cargo-pyship\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            .to_vec(),
+    ));
+    let mut record = String::new();
+    for (name, data) in &files {
+        let digest =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(data));
+        record.push_str(&format!("{name},sha256={digest},{}\n", data.len()));
+    }
+    record.push_str(&format!("{dist_info}/RECORD,,\n"));
+    files.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+    let path = out_dir.join(format!("{PACKAGE}-{version}-py3-none-any.whl"));
+    let write_err = |e: std::io::Error| Error::Write {
+        path: path.clone(),
+        source: e.into(),
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    for (name, data) in &files {
+        zip.start_file(name.as_str(), options)
+            .map_err(|e| write_err(std::io::Error::other(e)))?;
+        zip.write_all(data).map_err(write_err)?;
+    }
+    let bytes = zip
+        .finish()
+        .map_err(|e| write_err(std::io::Error::other(e)))?
+        .into_inner();
+    fs_err::create_dir_all(out_dir).map_err(write_err)?;
+    crate::fs::atomic_write(&path, &bytes).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Provider;
+
+    /// The dev wheel installs with pip into a fresh venv; there the package
+    /// imports, says `dev`, finds nothing to check and refuses to apply.
+    #[test]
+    fn the_dev_wheel_imports_and_says_dev() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dev_wheel(dir.path(), &dir.path().join("out")).unwrap();
+        assert_eq!(
+            fs_err::read(&wheel).unwrap(),
+            fs_err::read(dev_wheel(dir.path(), &dir.path().join("out")).unwrap()).unwrap(),
+            "the same bytes each time"
+        );
+        let venv = dir.path().join("venv");
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let python = venv.join("bin/python");
+        // pip from the host installs into the venv (no network: a local wheel).
+        let out = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--no-deps",
+                "--no-index",
+                "--quiet",
+                "--target",
+            ])
+            .arg(venv.join("site"))
+            .arg(&wheel)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = "import pyship_update as p, sys\n\
+            print(p.install_type(), p.check())\n\
+            try:\n    p.apply(None)\nexcept p.UpdateError as e:\n    print('refused:', e.message)\n";
+        let out = std::process::Command::new(&python)
+            .args(["-c", script])
+            .env("PYTHONPATH", venv.join("site"))
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("container")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.starts_with("dev None\n"), "{text}");
+        assert!(
+            text.contains("refused: this copy is not an installed bundle (install type dev)"),
+            "{text}"
+        );
+        let out = std::process::Command::new(&python)
+            .args(["-m", "pyship_update", "check"])
+            .env("PYTHONPATH", venv.join("site"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("install type: dev"), "{text}");
+        assert!(text.contains("a development checkout"), "{text}");
+    }
 
     #[test]
     fn root_counts_folders() {

@@ -933,27 +933,31 @@ pub fn normalize_wheel(wheel: &Path, roots: &[PathBuf]) -> Result<bool, Error> {
         .map_err(zip_err)?
         .read_to_string(&mut record)
         .map_err(io)?;
-    let record: String = record
-        .split_inclusive('\n')
-        .map(|line| {
-            let path = line.split(',').next().unwrap_or("");
-            match changed.get(path) {
-                Some(bytes) => {
-                    use base64::Engine;
-                    use sha2::{Digest, Sha256};
-                    let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .encode(Sha256::digest(bytes));
-                    let end = if line.ends_with("\r\n") {
-                        "\r\n"
-                    } else if line.ends_with('\n') {
-                        "\n"
-                    } else {
-                        ""
-                    };
-                    format!("{path},sha256={hash},{}{end}", bytes.len())
-                }
-                None => line.to_owned(),
+    let lines =
+        crate::packaging::record_lines(&record).map_err(|e| io(std::io::Error::other(e)))?;
+    let record: String = lines
+        .iter()
+        .map(|line| match changed.get(&line.path) {
+            Some(bytes) => {
+                use base64::Engine;
+                use sha2::{Digest, Sha256};
+                let hash =
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
+                let end = if line.raw.ends_with("\r\n") {
+                    "\r\n"
+                } else if line.raw.ends_with('\n') {
+                    "\n"
+                } else {
+                    ""
+                };
+                crate::packaging::record_line(
+                    &line.path,
+                    &format!("sha256={hash}"),
+                    bytes.len() as u64,
+                    end,
+                )
             }
+            None => line.raw.to_owned(),
         })
         .collect();
     changed.insert(record_name, record.into_bytes());

@@ -43,7 +43,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
     // A target this host cannot build, missing tools, a Cargo version behind
     // the release and a runtime that cannot be fetched all fail before the
     // first target's (Rust) build starts.
-    bundle::prepare(&plan, &plan.targets, &ctx)?;
+    let prepared = bundle::prepare(&plan, &plan.targets, &ctx)?;
     // With `sign-binaries`, the certificate and password are checked first.
     let signer = if plan
         .targets
@@ -63,7 +63,7 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
                 plan.version.version.tag()
             ),
         );
-        let b = bundle::run_with(&plan, platform, signer.as_ref(), &ctx)?;
+        let b = bundle::run_with(&plan, platform, &prepared, signer.as_ref(), &ctx)?;
         let tkinter = b
             .tkinter
             .as_ref()

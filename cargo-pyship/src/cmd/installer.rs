@@ -53,8 +53,8 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
                 plan.version.version.tag(),
             ),
         );
-        bundle::prepare(&plan, &[Platform::Windows], &ctx)?;
-        let b = bundle::run_with(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
+        let prepared = bundle::prepare(&plan, &[Platform::Windows], &ctx)?;
+        let b = bundle::run_with(&plan, Platform::Windows, &prepared, signer.as_ref(), &ctx)?;
         out.status(
             "Finished",
             &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),

@@ -26,6 +26,7 @@ mod release;
 mod run;
 mod strip;
 mod update;
+mod updater_wheel;
 mod version;
 
 pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
@@ -49,6 +50,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Fetch(a) => fetch::run(g, a, &env, out),
         Command::Update(a) => update::run(g, a, &env, out),
         Command::Keygen(a) => keygen::run(g, a, &env, out),
+        Command::UpdaterWheel(a) => updater_wheel::run(g, a),
     }
 }
 

@@ -41,7 +41,13 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
                 bundle_dir.display()
             ),
         );
-        let b = bundle::run_with(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
+        let b = bundle::run_with(
+            &plan,
+            Platform::Windows,
+            &bundle::Prepared::default(),
+            signer.as_ref(),
+            &ctx,
+        )?;
         out.status(
             "Finished",
             &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),

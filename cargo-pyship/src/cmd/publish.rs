@@ -15,7 +15,7 @@ use crate::cli::{Format, Global, PublishArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let plan = super::load_plan(
+    let mut plan = super::load_plan(
         g,
         env,
         &plan::Options {
@@ -24,6 +24,9 @@ pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCo
             targets: Vec::new(),
         },
     )?;
+    if let Some(r) = a.rollout {
+        plan.config.update.rollout = r;
+    }
     let mut ctx = Context::new(out, env);
     ctx.dry_run = a.dry_run;
     let mut opts = publish::Options::from_env(env);

@@ -15,7 +15,7 @@ use crate::cli::{Format, Global, ReleaseArgs};
 use crate::output::Output;
 
 pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCode> {
-    let plan = super::load_plan(
+    let mut plan = super::load_plan(
         g,
         env,
         &Options {
@@ -24,6 +24,9 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
             targets: Vec::new(),
         },
     )?;
+    if let Some(r) = a.rollout {
+        plan.config.update.rollout = r;
+    }
     if a.dry_run {
         let rp = release::release_plan(&plan, env);
         match a.format {

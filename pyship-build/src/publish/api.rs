@@ -245,6 +245,55 @@ impl Api<'_> {
         Ok(body)
     }
 
+    /// GET a release asset of any size into the new file `path` (one
+    /// attempt; a failure removes what was written). Returns its size.
+    pub fn download_to(&self, url: &Url, path: &Path) -> Result<u64, Error> {
+        let method = Method::GET;
+        self.reporter.debug(&format!("{method} {url}"));
+        let mut rb = self
+            .http
+            .get(url.clone())
+            .header(
+                AUTHORIZATION,
+                self.token
+                    .header(self.scheme)
+                    .expect("checked when the target was resolved"),
+            )
+            // An archive of a release: minutes, not the API's seconds.
+            .timeout(Duration::from_secs(1800));
+        for (k, v) in self.headers {
+            if !k.eq_ignore_ascii_case("accept") {
+                rb = rb.header(*k, *v);
+            }
+        }
+        let req_err = |source: reqwest::Error| Error::Request {
+            method: method.to_string(),
+            url: url.to_string(),
+            source: source.without_url(),
+        };
+        let mut resp = rb
+            .header(ACCEPT, "application/octet-stream")
+            .send()
+            .map_err(req_err)?;
+        if !resp.status().is_success() {
+            return Err(self.error(&method, url, resp));
+        }
+        let io_err = |source| Error::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let written = (|| {
+            let mut out = fs_err::File::create(path)?;
+            let n = std::io::copy(&mut resp, &mut out)?;
+            out.sync_all()?;
+            Ok(n)
+        })();
+        if written.is_err() {
+            let _ = fs_err::remove_file(path);
+        }
+        written.map_err(io_err)
+    }
+
     /// One upload attempt, streamed from `path`: the raw body, or multipart
     /// field `attachment`. Non-success answers become errors.
     pub fn upload(

@@ -154,6 +154,23 @@ impl Provider for Gitea<'_> {
         self.api.download(&url)
     }
 
+    fn download_asset_to(
+        &self,
+        release: &Release,
+        asset: &Asset,
+        path: &Path,
+    ) -> Result<u64, Error> {
+        let url = self.target.join(&[
+            &self.target.owner,
+            &self.target.repo,
+            "releases",
+            "download",
+            &release.tag_name,
+            &asset.name,
+        ]);
+        self.api.download_to(&url, path)
+    }
+
     fn upload_asset(
         &self,
         release_id: u64,

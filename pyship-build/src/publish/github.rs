@@ -147,6 +147,16 @@ impl Provider for Github<'_> {
         self.api.download(&url)
     }
 
+    fn download_asset_to(
+        &self,
+        _release: &Release,
+        asset: &Asset,
+        path: &Path,
+    ) -> Result<u64, Error> {
+        let url = self.url(&["releases", "assets", &asset.id.to_string()]);
+        self.api.download_to(&url, path)
+    }
+
     fn upload_asset(
         &self,
         release_id: u64,

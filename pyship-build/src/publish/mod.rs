@@ -16,6 +16,7 @@
 mod api;
 mod assets;
 pub mod checksums;
+mod deltas;
 mod error;
 mod gitea;
 mod github;
@@ -156,6 +157,14 @@ pub trait Provider: Sync {
     fn delete_asset(&self, release_id: u64, asset_id: u64) -> Result<(), Error>;
     /// The bytes of a (small) asset of `release`.
     fn download_asset(&self, release: &Release, asset: &Asset) -> Result<Vec<u8>, Error>;
+    /// An asset of `release` of any size, into the new file `path` (the
+    /// previous release's archive a delta is made from).
+    fn download_asset_to(
+        &self,
+        release: &Release,
+        asset: &Asset,
+        path: &Path,
+    ) -> Result<u64, Error>;
     /// One attempt, streamed from `path`; `progress` counts bytes sent.
     fn upload_asset(
         &self,
@@ -297,7 +306,6 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
             plan.version.version.tag()
         ));
     }
-    let items = collect_items(plan, opts, dry_run, ctx, signer.as_deref())?;
     // Every line this stage reports goes through the token's redaction.
     let redacting = Redacting {
         inner: ctx.reporter,
@@ -321,6 +329,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
             &redacting,
         )),
     };
+    let items = collect_items(plan, opts, dry_run, ctx, signer.as_deref(), &*provider)?;
     let tag = plan.version.version.tag();
     let prerelease = plan.version.version.is_prerelease();
     let commit = plan
@@ -595,6 +604,7 @@ fn collect_items(
     dry_run: bool,
     ctx: &Context<'_>,
     signer: Option<&crate::keys::Signer>,
+    provider: &dyn Provider,
 ) -> Result<Vec<Item>, Error> {
     let item = |path: &Path| -> Result<Item, Error> {
         let read_err = |source| Error::Read {
@@ -673,8 +683,12 @@ fn collect_items(
             });
         }
     } else {
-        let written =
-            crate::manifest::write_for(plan, ctx.env, signer, false).map_err(Error::Manifest)?;
+        let made = deltas::make_all(plan, provider, ctx);
+        for (_, d) in &made {
+            items.push(item(&d.path)?);
+        }
+        let written = crate::manifest::write_with_deltas(plan, ctx.env, signer, false, &made)
+            .map_err(Error::Manifest)?;
         for (kind, file) in written.missing_install_types(plan) {
             ctx.reporter.warn(&format!(
                 "this release has no asset for install type {} ({file} is not in {}): apps installed that way cannot update from it",

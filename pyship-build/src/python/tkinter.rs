@@ -660,85 +660,25 @@ fn resolve_sdist(plan: &Plan, ctx: &Context<'_>) -> Result<Sdist, Error> {
     })
 }
 
-/// The `tkinter-embed` sdists a PEP 503 page (an index's project page, or a
-/// find-links page of file links) points at. A missing project page (404) of
-/// the index is "no files", like uv.
+/// The `tkinter-embed` sdists a project page of the index (`index`: a
+/// missing one, 404, is "no files", like uv) or a find-links page points at.
 fn from_page(url: &str, ctx: &Context<'_>, index: bool) -> Result<Vec<Candidate>, Error> {
-    let fail = |source| Error::Index {
+    let files = crate::packaging::project_page(ctx, url, index).map_err(|source| Error::Index {
         url: url.to_owned(),
         source,
-    };
-    let client = ctx.http().map_err(fail)?;
-    let timeouts = ctx.timeouts().map_err(fail)?;
-    let got = crate::net::Backoff::default().retry(|_| {
-        let resp = client
-            .get(url)
-            .header("Accept", "text/html")
-            .send()
-            .map_err(|source| crate::net::Error::Request {
-                url: url.to_owned(),
-                source,
-            })?;
-        let status = resp.status().as_u16();
-        if status == 404 && index {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(crate::net::Error::Status {
-                url: url.to_owned(),
-                status,
-            });
-        }
-        let final_url = resp.url().clone();
-        let len = resp.content_length();
-        let text = crate::net::Limited::text(resp, url, &timeouts, len).read_text()?;
-        Ok(Some((final_url, text)))
-    });
-    let Some((base, html)) = got.map_err(fail)? else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for href in hrefs(&html) {
-        let Ok(abs) = base.join(&href) else { continue };
-        let sha256 = abs
-            .fragment()
-            .and_then(|f| f.strip_prefix("sha256="))
-            .map(|s| s.to_ascii_lowercase());
-        let mut clean = abs.clone();
-        clean.set_fragment(None);
-        let file_name = clean
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .unwrap_or("")
-            .to_owned();
-        if let Some(version) = sdist_version(&file_name) {
-            out.push(Candidate {
-                file_name,
-                version,
-                location: Location::Url(clean.to_string()),
-                sha256,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// `href` attribute values of an HTML page (entities `&amp;` decoded).
-fn hrefs(html: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(i) = rest.find("href=") {
-        rest = &rest[i + 5..];
-        let (quote, body) = match rest.chars().next() {
-            Some(q @ ('"' | '\'')) => (q, &rest[1..]),
-            _ => continue,
-        };
-        if let Some(end) = body.find(quote) {
-            out.push(body[..end].replace("&amp;", "&"));
-            rest = &body[end..];
-        }
-    }
-    out
+    })?;
+    Ok(files
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some(Candidate {
+                version: sdist_version(&f.file_name)?,
+                file_name: f.file_name,
+                location: Location::Url(f.url),
+                sha256: f.sha256,
+            })
+        })
+        .collect())
 }
 
 /// The `tkinter-embed` sdists in a local find-links folder.
@@ -926,19 +866,6 @@ mod tests {
         );
         assert_eq!(sdist_version("tkinter_embed-3.11.0-py3-none-any.whl"), None);
         assert_eq!(sdist_version("tkinter_embedded-3.11.0.tar.gz"), None);
-    }
-
-    #[test]
-    fn hrefs_of_a_simple_page() {
-        let html = r#"<a href="../../packages/a2/tkinter_embed-3.11.0.tar.gz#sha256=ab" data-requires-python="==3.11.*">x</a>
-<a href='tkinter_embed-3.12.0.tar.gz'>y</a>"#;
-        assert_eq!(
-            hrefs(html),
-            vec![
-                "../../packages/a2/tkinter_embed-3.11.0.tar.gz#sha256=ab",
-                "tkinter_embed-3.12.0.tar.gz"
-            ]
-        );
     }
 
     #[test]

@@ -81,9 +81,12 @@ ASSET_SUFFIX = {
 TRUST_FILE = ".pyship-trust.json"
 #: The signature of `manifest.json` on a signed release.
 SIGNATURE_NAME = "manifest.json.minisig"
+#: This install's random id (staged rollout), next to the app and never in
+#: data/: made on the first check, kept by every update.
+INSTALL_ID = ".pyship-install-id"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
-KEEP = ("data", "logs", STAGING, TRUST_FILE)
+KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID)
 #: Versions the helper rolled back (one tag a line, in the staging folder):
 #: check() does not offer them again; a newer release it does.
 ROLLED_BACK = "rolled-back.txt"
@@ -464,6 +467,10 @@ class Update:
         self.size = kw.get("size")
         self.sha256 = kw.get("sha256")
         self.download_url = kw.get("download_url")
+        #: The patch from the previous release (a portable install at its
+        #: base version downloads only it): a dict with `name`, `size`,
+        #: `sha256`, `base`, `tree_sha256` and `download_url`, or `None`.
+        self.delta = kw.get("delta")
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -486,6 +493,14 @@ class Updater:
         self._config = None
         self.skipped_prereleases = []
         self.skipped_rolled_back = []
+        #: (tag, rollout fraction, this install's draw) of the releases
+        #: check() did not offer because their staged rollout leaves this
+        #: install out for now.
+        self.skipped_rollout = []
+        #: Why the last update checked has no usable delta, or `None`.
+        self.delta_note = None
+        #: What the last apply() downloaded (the delta or the full archive, and why).
+        self.last_download = None
 
     # -------------------------------------------------------------- config
 
@@ -517,12 +532,22 @@ class Updater:
     def staging(self):
         return os.path.join(self.root(), STAGING)
 
+    def is_development(self):
+        """Whether this is the package alone, in a development checkout (no
+        `pyship_update.json`: installed from the wheel `cargo pyship
+        updater-wheel` writes, not by a bundle)."""
+        return not os.path.exists(self.config_path)
+
     def install_type(self):
         """`installer`, `msi`, `deb`, `portable-windows`, `portable-linux`,
         `docker` or `dev`."""
         # A bundle's own layout wins over /.dockerenv: a portable bundle
         # unpacked inside a container updates itself like anywhere else; the
         # app's Docker image (pip-installed, no bundle layout) does not.
+        if not os.path.exists(self.config_path):
+            # No config: the package itself in a development checkout (a
+            # bundle and the app's Docker image always have one).
+            return "dev"
         try:
             root = self.root()
             platform = self.config.get("platform")
@@ -673,14 +698,18 @@ class Updater:
 
         Pre-releases count only with `include_prerelease=True`, or when the
         bundle's channel is `prerelease` and the argument is `None`."""
+        if self.is_development():
+            # Nothing to update: `apply()` refuses anyway.
+            return None
         cfg = self.config
         if include_prerelease is None:
             include_prerelease = cfg.get("channel") == "prerelease"
         current = Version(cfg["version"])
         self.skipped_prereleases = []
         self.skipped_rolled_back = []
+        self.skipped_rollout = []
         rolled_back = self.rolled_back()
-        best = None
+        offered = []
         newer = []
         for i, rel in enumerate(self.releases()):
             where = "release %d of the release list" % (i + 1)
@@ -701,14 +730,59 @@ class Updater:
             if v in rolled_back:
                 self.skipped_rolled_back.append(tag)
                 continue
-            if best is None or v > best[0]:
-                best = (v, rel)
-        if best is None:
-            return None
-        manifest = None
-        if self.public_keys():
-            manifest = self._verify_chain(newer, best)
-        return self._update_for(best[1], best[0], manifest)
+            offered.append((v, rel))
+        # Newest first; a release whose staged rollout leaves this install
+        # out gives way to the next newest (a fully rolled-out one).
+        for v, rel in sorted(offered, key=lambda c: c[0]._key, reverse=True):
+            if self.public_keys():
+                verified = self._verify_chain(newer, (v, rel))
+                manifest = verified[1]
+            else:
+                verified = None
+                manifest = self._fetch_manifest(rel)
+            rollout = _rollout(manifest, "manifest.json of %s" % rel["tag_name"])
+            if rollout < 1:
+                draw = self.rollout_draw(rel["tag_name"])
+                if draw >= rollout:
+                    self.skipped_rollout.append((rel["tag_name"], rollout, draw))
+                    continue
+            return self._update_for(rel, v, verified, manifest)
+        return None
+
+    def install_id(self):
+        """This install's random id (32 hex digits), made on first use and
+        kept in :data:`INSTALL_ID` next to the app; an update never replaces
+        it. A folder that cannot be written gets an id derived from its path
+        (stable, though not random)."""
+        path = os.path.join(self.root(), INSTALL_ID)
+        for attempt in range(2):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read(64).decode("ascii", "replace").strip()
+                if re.match(r"[0-9a-f]{32}\Z", text):
+                    return text
+            except OSError:
+                pass
+            if attempt:
+                break
+            tmp = "%s.%d-%d.tmp" % (path, os.getpid(), threading.get_ident())
+            try:
+                with open(tmp, "w", encoding="ascii", newline="\n") as f:
+                    f.write(os.urandom(16).hex() + "\n")
+                # Two first checks at once: the one renamed last wins, and
+                # both read the winner's id back above.
+                os.replace(tmp, path)
+            except OSError:
+                _remove(tmp)
+        return hashlib.sha256(os.path.normcase(os.path.abspath(path)).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+    def rollout_draw(self, tag):
+        """This install's draw for release `tag`, uniform in [0, 1): the
+        release is offered when it is below the release's rollout fraction.
+        Stable per install and tag, so raising the fraction only adds
+        installs; another release draws anew."""
+        digest = hashlib.sha256(("%s\n%s" % (self.install_id(), tag)).encode("ascii", "replace")).digest()
+        return int.from_bytes(digest[:8], "big") / float(1 << 64)
 
     def rolled_back(self):
         """The versions an update to which was rolled back here (the helper
@@ -958,7 +1032,16 @@ class Updater:
 
     # -------------------------------------------------------------- the update
 
-    def _update_for(self, rel, version, verified=None):
+    def _fetch_manifest(self, rel):
+        """The (unsigned) manifest.json of release `rel`, parsed."""
+        tag = rel["tag_name"]
+        where = "release %s" % tag
+        mwhere = "manifest.json of %s" % tag
+        asset = self._one(self._assets_of(rel, where), "manifest.json", where, True)
+        manifest = _parse_json(self._get_small(self._asset_url(asset, where), mwhere), mwhere)
+        return _typed(manifest, dict, mwhere)
+
+    def _update_for(self, rel, version, verified=None, manifest=None):
         # The tag parsed as a version, so it is plain ASCII and safe to show.
         tag = rel["tag_name"]
         where = "release %s" % tag
@@ -973,10 +1056,8 @@ class Updater:
         mwhere = "manifest.json of %s" % tag
         if verified is not None:
             manifest = verified[1]
-        else:
-            manifest = _parse_json(
-                self._get_small(self._asset_url(one("manifest.json", True), where), mwhere), mwhere
-            )
+        elif manifest is None:
+            manifest = self._fetch_manifest(rel)
         _typed(manifest, dict, mwhere)
         pep440 = self._check_manifest(manifest, tag, version, mwhere, signed=verified is not None)
         if pep440 is None:
@@ -1034,7 +1115,46 @@ class Updater:
                 hint="the release was changed after publishing; publish it again",
             )
         update.update(asset=asset, size=size, sha256=sha, download_url=self._asset_url(on_server, where))
+        self.delta_note = None
+        if entry.get("delta") is not None:
+            try:
+                update["delta"] = self._delta_of(entry["delta"], "delta of %s" % ewhere, tag, sums, one)
+            except UpdateError as e:
+                # The full archive stands on its own; a delta that cannot be
+                # used is only not used.
+                self.delta_note = e.message
         return Update(**update)
+
+    def _delta_of(self, delta, dwhere, tag, sums, one):
+        """The manifest's `delta` of an asset, checked like the asset itself."""
+        _typed(delta, dict, dwhere)
+        name = _field(delta, "name", str, dwhere)
+        if not _plain(name) or not name.lower().endswith(".tar.gz"):
+            raise UpdateError("%s names %s, which is not a plain .tar.gz file name" % (dwhere, _show(name)), hint=_MALFORMED_HINT)
+        size = _size(delta.get("size", _MISSING), "size of %s" % dwhere)
+        sha = _sha256_field(delta.get("sha256", _MISSING), "sha256 of %s" % dwhere)
+        tree = _sha256_field(delta.get("tree_sha256", _MISSING), "tree_sha256 of %s" % dwhere)
+        base = _field(delta, "base", str, dwhere)
+        try:
+            Version(base)
+        except ValueError:
+            raise UpdateError("%s has the base %s, which is not a version" % (dwhere, _show(base)), hint=_MALFORMED_HINT) from None
+        on_server = one(name, False)
+        if on_server is None:
+            raise UpdateError("release %s does not have the delta %s" % (tag, name), hint=_MALFORMED_HINT)
+        if sums.get(name) != sha:
+            raise UpdateError("SHA256SUMS of %s disagrees on the SHA-256 of %s" % (tag, name), hint=_MALFORMED_HINT)
+        server_size = _field(on_server, "size", int, "size of %s" % name, optional=True)
+        if server_size is not None and server_size != size:
+            raise UpdateError("%s is %d bytes on the server but %d in manifest.json" % (name, server_size, size), hint=_MALFORMED_HINT)
+        return dict(
+            name=name,
+            size=size,
+            sha256=sha,
+            base=base,
+            tree_sha256=tree,
+            download_url=self._asset_url(on_server, "release %s" % tag),
+        )
 
     def _asset_url(self, asset, where):
         aw = "asset %s of %s" % (_show(asset.get("name")), where)
@@ -1068,6 +1188,12 @@ class Updater:
     def _download(self, update, progress):
         """(path, whether this call wrote it)."""
         self._check_update(update)
+        return self._download_asset(update.asset, update.size, update.sha256, update.download_url, progress)
+
+    def _download_asset(self, name, size, sha256, url, progress):
+        """Download asset `name` of `size` bytes and SHA-256 `sha256` from
+        `url` into the staging folder: (path, whether this call wrote it)."""
+        update = _Asset(name, size, sha256, url)
         staging = self.staging()
         created = not os.path.isdir(staging)
         os.makedirs(staging, exist_ok=True)
@@ -1135,7 +1261,7 @@ class Updater:
         this one) has exited. Returns the helper's log file. The caller exits
         next. `port` overrides the configured port the helper waits on."""
         kind = self.install_type()
-        release_page = self.config.get("releases_url") or "the releases page"
+        release_page = (None if self.is_development() else self.config.get("releases_url")) or "the releases page"
         if kind == "docker":
             raise UpdateError(
                 "this app runs in a Docker container, which does not update itself",
@@ -1150,7 +1276,8 @@ class Updater:
         if kind == "dev":
             raise UpdateError(
                 "this copy is not an installed bundle (install type dev), so it is not updated in place",
-                hint="update the source checkout, or download %s from %s" % (update.tag, release_page),
+                hint="update the source checkout, or download %s from %s"
+                % (getattr(update, "tag", None) or "the new version", release_page),
             )
         self._check_update(update)
         staging = self.staging()
@@ -1164,7 +1291,30 @@ class Updater:
         fresh = False
         wrote = []
         try:
-            path, fresh = self._download(update, progress)
+            top = None
+            note = None
+            if kind in ("installer", "msi"):
+                path, fresh = self._download(update, progress)
+            else:
+                self._check_update(update)
+                usable, note = self._delta_usable(update, kind)
+                if usable:
+                    try:
+                        path, fresh, top = self._apply_delta(update, progress, new_dir, wrote)
+                        note = "downloaded the delta %s (%d bytes; the full archive is %d)" % (
+                            update.delta["name"],
+                            update.delta["size"],
+                            update.size,
+                        )
+                    except UpdateError as e:
+                        shutil.rmtree(new_dir, ignore_errors=True)
+                        top = None
+                        note = "the delta was not used (%s); downloaded the full archive" % e.message
+                if top is None:
+                    path, fresh = self._download(update, progress)
+                    if note is None:
+                        note = "downloaded the full archive %s (%d bytes)" % (update.asset, update.size)
+            self.last_download = note
             env = dict(self.environ)
             env.update(
                 PYSHIP_ROOT=self.root(),
@@ -1181,12 +1331,14 @@ class Updater:
                 # The helper starts the app; a token has no business there.
                 if k == self.config.get("token_env"):
                     del env[k]
-            shutil.rmtree(new_dir, ignore_errors=True)
             runtime = os.path.join(self.root(), "python")
             if kind in ("installer", "msi"):
+                shutil.rmtree(new_dir, ignore_errors=True)
                 env.update(PYSHIP_MODE=kind, PYSHIP_SETUP=path)
             else:
-                top = _extract(path, new_dir, update.asset)
+                if top is None:
+                    shutil.rmtree(new_dir, ignore_errors=True)
+                    top = _extract(path, new_dir, update.asset)
                 entries = sorted(n for n in os.listdir(top) if n.lower() not in KEEP)
                 for e in entries:
                     _entry_name(e, update.asset)
@@ -1201,6 +1353,9 @@ class Updater:
             wrote.append(os.path.join(staging, "helper.py"))
             shutil.copyfile(os.path.join(here, "_helper.py"), wrote[-1])
             log = os.path.join(staging, "update.log")
+            if note:
+                with open(log, "a", encoding="utf-8") as f:
+                    f.write("[%s] %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), note))
             if os.name == "nt":
                 helper = self._start_windows_helper(runtime, env, staging)
             else:
@@ -1223,6 +1378,50 @@ class Updater:
                 if created:
                     shutil.rmtree(staging, ignore_errors=True)
             self._unheld(lock)
+
+    def _delta_usable(self, update, kind):
+        """(whether `update`'s delta applies to this install, why not)."""
+        d = update.delta
+        if not d:
+            return False, None
+        if kind not in ("portable-windows", "portable-linux"):
+            return False, None
+        try:
+            same = Version(d["base"]) == Version(self.config["version"])
+        except (ValueError, KeyError, TypeError):
+            same = False
+        if not same:
+            return False, "the delta applies to %s, not to this version (%s); downloaded the full archive" % (
+                _show(d.get("base")),
+                _show(self.config.get("version")),
+            )
+        return True, None
+
+    def _apply_delta(self, update, progress, new_dir, wrote):
+        """Download `update`'s delta and rebuild the new bundle from this
+        installed one plus the patch into `new_dir`; returns (patch path,
+        whether this call downloaded it, the new bundle's top folder). Any
+        mismatch is an `UpdateError` (the caller falls back to the full
+        archive). The rebuilt tree must hash to the signed manifest's
+        `tree_sha256`: what a fresh install of the full archive holds."""
+        d = update.delta
+        name = d["name"]
+        path, fresh = self._download_asset(name, d["size"], d["sha256"], d["download_url"], progress)
+        if fresh:
+            wrote.append(path)
+        patch_dir = os.path.join(self.staging(), "delta")
+        shutil.rmtree(patch_dir, ignore_errors=True)
+        try:
+            ptop = _extract(path, patch_dir, name)
+            top = _rebuild(ptop, self.root(), new_dir, d, self.config["version"], name, self.config.get("platform") == "windows")
+        except BaseException:
+            if fresh:
+                _remove(path)
+                wrote.remove(path)
+            raise
+        finally:
+            shutil.rmtree(patch_dir, ignore_errors=True)
+        return path, fresh, top
 
     def _check_new_bundle(self, top, archive):
         """The unpacked bundle has what the helper runs: its interpreter and launcher."""
@@ -1348,6 +1547,20 @@ class Updater:
         if not owners and isinstance(started, (int, float)):
             return time.time() - started > _STALE_LOCK_SECONDS
         return True
+
+
+def _rollout(manifest, where):
+    """The staged-rollout fraction of a release (its manifest's `rollout`,
+    0 < r <= 1; absent: 1, everyone)."""
+    value = manifest.get("rollout", _MISSING)
+    if value is _MISSING or value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise UpdateError(
+            "rollout of %s is %s, expected a fraction above 0 and at most 1" % (where, _show(value)),
+            hint=_MALFORMED_HINT,
+        )
+    return float(value)
 
 
 def _newer(text, version):
@@ -1552,6 +1765,173 @@ def _extract(archive, dest, shown=None):
             hint="the release's archive is not one cargo-pyship builds; nothing was changed",
         )
     return os.path.join(dest, tops[0])
+
+
+# ------------------------------------------------------------------ delta updates
+
+
+class _Asset:
+    """What `_download_asset` fetches (an asset or a delta)."""
+
+    def __init__(self, asset, size, sha256, download_url):
+        self.asset = asset
+        self.size = size
+        self.sha256 = sha256
+        self.download_url = download_url
+
+
+def _tree_sha256(top, windows):
+    """The tree hash of the folder `top`: SHA-256 over one line per entry
+    below it, sorted by path (`D path`, `F path sha256 x|-`, `L path
+    target`); `cargo pyship publish` computes the same from the archive."""
+    lines = []
+    for d, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, top).replace(os.sep, "/")
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                lines.append((rel, "L %s %s\n" % (rel, os.readlink(p))))
+            elif stat.S_ISDIR(st.st_mode):
+                lines.append((rel, "D %s\n" % rel))
+            else:
+                x = "x" if not windows and st.st_mode & 0o111 else "-"
+                lines.append((rel, "F %s %s %s\n" % (rel, _sha256(p), x)))
+    h = hashlib.sha256()
+    for _, line in sorted(lines):
+        h.update(line.encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def _rebuild(ptop, root, new_dir, delta, version, name, windows):
+    """Build the new bundle in `new_dir` from the unpacked patch `ptop`
+    (`delta.json` and `objects/`) and the installed bundle at `root`;
+    returns its top folder. Every name is checked as the extractor checks
+    archive members, every file's content against its SHA-256 and size as
+    it is written, and the whole tree against `delta`'s `tree_sha256`."""
+    if os.path.basename(ptop) != "delta":
+        raise _refuse(name, os.path.basename(ptop), "is not the patch's folder")
+    index_path = os.path.join(ptop, "delta.json")
+    if not os.path.isfile(index_path) or os.path.islink(index_path):
+        raise _refuse(name, "delta/delta.json", "is missing")
+    with open(index_path, "rb") as f:
+        data = f.read(_MAX_JSON + 1)
+    if len(data) > _MAX_JSON:
+        raise _refuse(name, "delta/delta.json", "is too large")
+    where = "delta.json of %s" % name
+    index = _typed(_parse_json(data, where), dict, where)
+    if index.get("schema") != 1 or isinstance(index.get("schema"), bool):
+        raise UpdateError("%s has schema %s; this updater reads 1" % (where, _show(index.get("schema"))), hint=_MALFORMED_HINT)
+    base = _field(_field(index, "base", dict, where), "version", str, "base of " + where)
+    try:
+        same = Version(base) == Version(version)
+    except ValueError:
+        same = False
+    if not same:
+        raise UpdateError("%s applies to version %s, not to %s" % (where, _show(base), _show(version)), hint=_MALFORMED_HINT)
+    if _field(index, "tree_sha256", str, where) != delta["tree_sha256"]:
+        raise UpdateError("%s describes another tree than the signed manifest" % where, hint=_MALFORMED_HINT)
+    top = _field(index, "top", str, where)
+    if len(_member_parts(top, name, windows)) != 1 or not _plain(top):
+        raise _refuse(name, top, "is not a plain top folder name")
+    objects = os.path.join(ptop, "objects")
+    reuse = _field(index, "reuse", dict, where)
+    os.makedirs(new_dir)
+    dest = os.path.join(new_dir, top)
+    os.mkdir(dest, 0o755)
+    made = {(top,): "dir"}
+    for i, p in enumerate(_field(index, "dirs", list, where)):
+        parts = [top] + _member_parts(_typed(p, str, "dir %d of %s" % (i + 1, where)), name, windows)
+        if tuple(parts) in made:
+            raise _refuse(name, p, "appears twice")
+        _make_parents(new_dir, parts + ["x"], made, name, p)
+    budget = _MAX_ASSET
+    for i, entry in enumerate(_field(index, "files", list, where)):
+        ew = "file %d of %s" % (i + 1, where)
+        _typed(entry, list, ew)
+        if len(entry) != 4:
+            raise UpdateError("%s is not [path, sha256, size, executable]" % ew, hint=_MALFORMED_HINT)
+        rel = _typed(entry[0], str, "path of " + ew)
+        sha = _sha256_field(entry[1], "sha256 of " + ew)
+        size = _typed(entry[2], int, "size of " + ew)
+        execute = _typed(entry[3], bool, "executable of " + ew)
+        if size < 0:
+            raise UpdateError("%s has a negative size" % ew, hint=_MALFORMED_HINT)
+        budget -= size
+        if budget < 0:
+            raise _refuse(name, rel, "makes the new version larger than an update may write")
+        parts = [top] + _member_parts(rel, name, windows)
+        if tuple(parts) in made:
+            raise _refuse(name, rel, "appears twice")
+        target = _make_parents(new_dir, parts, made, name, rel)
+        made[tuple(parts)] = "file"
+        src = os.path.join(objects, sha)
+        if not os.path.isfile(src) or os.path.islink(src):
+            from_path = reuse.get(sha)
+            if not isinstance(from_path, str):
+                raise _refuse(name, rel, "has content neither the patch nor the installed version has")
+            src = _installed_file(root, _member_parts(from_path, name, windows), name, from_path)
+        _copy_checked(src, target, sha, size, 0o755 if execute else 0o644, name, rel)
+    for i, entry in enumerate(_field(index, "links", list, where)):
+        lw = "link %d of %s" % (i + 1, where)
+        _typed(entry, list, lw)
+        if len(entry) != 2 or windows:
+            raise UpdateError("%s is not a link this bundle can have" % lw, hint=_MALFORMED_HINT)
+        rel = _typed(entry[0], str, "path of " + lw)
+        link = _typed(entry[1], str, "target of " + lw)
+        parts = [top] + _member_parts(rel, name)
+        if tuple(parts) in made:
+            raise _refuse(name, rel, "appears twice")
+        _link_inside(parts, link, name, rel)
+        os.symlink(link, _make_parents(new_dir, parts, made, name, rel))
+        made[tuple(parts)] = "link"
+    got = _tree_sha256(dest, windows)
+    if got != delta["tree_sha256"]:
+        raise UpdateError(
+            "the version rebuilt from %s does not hash to the release's tree (%s, expected %s)" % (name, got, delta["tree_sha256"]),
+            hint="a file of the installed version differs from the release; the full archive is used",
+        )
+    return dest
+
+
+def _installed_file(root, parts, name, shown):
+    """The installed bundle's file at `parts` (below `root`): a regular file
+    reached through folders only, never in data/, logs/ or the staging folder."""
+    if parts[0].lower() in KEEP:
+        raise _refuse(name, shown, "names a file an update does not read")
+    path = root
+    for p in parts[:-1]:
+        path = os.path.join(path, p)
+        if os.path.islink(path) or not os.path.isdir(path):
+            raise _refuse(name, shown, "is not a file of the installed version")
+    path = os.path.join(path, parts[-1])
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise _refuse(name, shown, "is not a file of the installed version")
+    return path
+
+
+def _copy_checked(src, target, sha, size, mode, name, shown):
+    """Copy `src` to the new file `target`; its content must be `size` bytes
+    with SHA-256 `sha`."""
+    h = hashlib.sha256()
+    done = 0
+    with open(src, "rb") as inp, open(target, "xb") as out:
+        while True:
+            chunk = inp.read(_CHUNK)
+            if not chunk:
+                break
+            done += len(chunk)
+            if done > size:
+                break
+            h.update(chunk)
+            out.write(chunk)
+    if done != size or h.hexdigest() != sha:
+        raise UpdateError(
+            "%s: the content of %s is not the release's (SHA-256 or size differs)" % (name, _show(shown, 120)),
+            hint="a file of the installed version was changed; the full archive is used",
+        )
+    if os.name != "nt":
+        os.chmod(target, mode)
 
 
 # ------------------------------------------------------------------ module API

@@ -7,6 +7,7 @@ one before the folders are swapped.
 """
 
 import argparse
+import os
 import sys
 
 from . import UpdateError, Updater
@@ -17,9 +18,15 @@ def _describe(update):
                           " (%s)" % update.url if update.url else "")]
     if update.asset:
         lines.append("  asset: %s (%d bytes, sha256 %s)" % (update.asset, update.size, update.sha256))
+        if update.delta:
+            lines.append("  delta from %s: %s (%d bytes)" % (update.delta["base"], update.delta["name"], update.delta["size"]))
     else:
         lines.append("  no asset for this install type (%s)" % update.install_type)
     return "\n".join(lines)
+
+
+def _percent(fraction):
+    return ("%.1f" % (fraction * 100)).rstrip("0").rstrip(".") + "%"
 
 
 def _nothing(updater, include_prerelease):
@@ -29,6 +36,12 @@ def _nothing(updater, include_prerelease):
     if updater.skipped_rolled_back:
         msg += "; skipped %s: an update to it was rolled back here (a newer release is offered)" % ", ".join(
             updater.skipped_rolled_back
+        )
+    for tag, rollout, draw in updater.skipped_rollout:
+        msg += "; skipped %s: it is rolled out to %s of installs so far and this one (draw %.3f) is not among them yet" % (
+            tag,
+            _percent(rollout),
+            draw,
         )
     if updater.skipped_prereleases:
         msg += "; skipped pre-release %s (use --prerelease to include it)" % ", ".join(
@@ -51,10 +64,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     updater = Updater()
     try:
+        print("install type: %s" % updater.install_type())
+        if updater.is_development():
+            print(
+                "a development checkout (no %s next to the package): nothing to check or apply; "
+                "the bundles cargo pyship builds update themselves" % os.path.basename(updater.config_path)
+            )
+            return 0
         include = args.prerelease
         if include is None:
             include = updater.config.get("channel") == "prerelease"
-        print("install type: %s" % updater.install_type())
         keys = updater.public_keys()
         if keys:
             print("signatures: required (key %s)" % ", ".join(k.key_id for k in keys))
@@ -65,6 +84,9 @@ def main(argv=None):
             print(_nothing(updater, include))
             return 0
         print(_describe(update))
+        for tag, rollout, draw in updater.skipped_rollout:
+            print("  (newer %s is rolled out to %s of installs so far; this one, draw %.3f, is not among them yet)" % (
+                tag, _percent(rollout), draw))
         if args.command == "check":
             return 0
 
@@ -73,6 +95,8 @@ def main(argv=None):
                 print("  downloaded %d of %d bytes" % (done, total), flush=True)
 
         log = updater.apply(update, progress=progress, port=args.port, pid=args.pid)
+        if updater.last_download:
+            print(updater.last_download)
         print("update to %s started; the helper logs to %s" % (update.tag, log))
         return 0
     except UpdateError as e:

@@ -392,19 +392,28 @@ class UpdaterTests(unittest.TestCase):
         with open(os.path.join(self.tmp.name, "l", "App", ".pyship-install"), "w") as f:
             f.write("deb\n")
         self.assertEqual(Updater(lin).install_type(), "deb")
-        missing = Updater(os.path.join(self.tmp.name, "missing.json"), environ={})
-        missing.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
-        self.assertEqual(missing.install_type(), "dev")
-        missing.container_files = (self.cfg,)
-        self.assertEqual(missing.install_type(), "docker")
+        # The app's Docker image: the package and its config, no bundle layout.
+        image = os.path.join(self.tmp.name, "image.json")
+        with open(image, "w") as f:
+            json.dump({"schema": 1, "root": ".", "platform": "linux"}, f)
+        plain = Updater(image, environ={})
+        plain.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
+        self.assertEqual(plain.install_type(), "dev")
+        plain.container_files = (self.cfg,)
+        self.assertEqual(plain.install_type(), "docker")
         # Podman's marker, Kubernetes' and systemd-nspawn's variables.
-        podman = Updater(os.path.join(self.tmp.name, "missing.json"), environ={})
+        podman = Updater(image, environ={})
         podman.container_files = (os.path.join(self.tmp.name, "no-dockerenv"), self.cfg)
         self.assertEqual(podman.install_type(), "docker")
         for env in ({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, {"container": "podman"}):
-            u = Updater(os.path.join(self.tmp.name, "missing.json"), environ=env)
+            u = Updater(image, environ=env)
             u.container_files = (os.path.join(self.tmp.name, "no-dockerenv"),)
             self.assertEqual(u.install_type(), "docker", env)
+        # The package alone (a development checkout): dev even in a container.
+        missing = Updater(os.path.join(self.tmp.name, "missing.json"), environ={"container": "docker"})
+        missing.container_files = (self.cfg,)
+        self.assertEqual(missing.install_type(), "dev")
+        self.assertIsNone(missing.check())
         # A bundle unpacked in a container is still that bundle.
         self.up.container_files = (self.cfg,)
         self.assertEqual(self.up.install_type(), "portable-linux")

@@ -286,6 +286,9 @@ impl Shared {
                 if a["name"] == name.as_str() {
                     a["sha256"] = sha.clone().into();
                     a["size"] = size.into();
+                    // The patch rebuilds the asset as published: an edited
+                    // asset has none.
+                    a.as_object_mut().unwrap().remove("delta");
                 }
             }
         })
@@ -590,6 +593,61 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
     assert!(!root
         .join("python/lib/python3.11/site-packages/upd_demo-0.1.0.dist-info")
         .exists());
+    // By delta, into the tree a fresh install of v0.2.0 has.
+    assert_delta_used(&s, &root, "-linux-x64.tar.gz");
+}
+
+/// The helper log says the update downloaded v0.2.0's patch, and the
+/// updated folder holds what a fresh install of v0.2.0's `suffix` asset
+/// holds (user data and what the app wrote at run time aside).
+fn assert_delta_used(s: &Shared, root: &Path, suffix: &str) {
+    let log = helper_log(root);
+    let (full_name, full) = s.asset(&s.v2, suffix);
+    let m: serde_json::Value = serde_json::from_slice(&s.v2.assets["manifest.json"]).unwrap();
+    let entry = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == full_name.as_str())
+        .unwrap();
+    let delta = &entry["delta"];
+    let name = delta["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{full_name} has no delta: {entry}"));
+    assert!(
+        log.contains(&format!("downloaded the delta {name}")),
+        "{log}"
+    );
+    assert_eq!(delta["base"], "0.1.0", "{delta}");
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = if suffix.ends_with(".zip") {
+        unzip(&full, fresh_dir.path())
+    } else {
+        untar(&full, fresh_dir.path())
+    };
+    let mine: BTreeMap<String, String> = tree(root)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("data") && !k.starts_with(".pyship"))
+        .collect();
+    let want: BTreeMap<String, String> = tree(&fresh)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("data") && !k.starts_with(".pyship"))
+        .collect();
+    let differ: Vec<&String> = mine
+        .keys()
+        .chain(want.keys())
+        .filter(|k| mine.get(*k) != want.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the updated tree differs from a fresh install: {differ:?}"
+    );
+    let size = delta["size"].as_u64().unwrap();
+    eprintln!(
+        "delta {name}: {size} bytes = {:.3}% of {full_name} ({} bytes)",
+        100.0 * size as f64 / full.len() as f64,
+        full.len()
+    );
 }
 
 #[test]
@@ -1302,6 +1360,7 @@ fn update_portable_windows_under_wine() {
     assert!(root
         .join("python/Lib/site-packages/upd_demo-0.2.0.dist-info")
         .is_dir());
+    assert_delta_used(&s, &root, "-win-x64.zip");
 }
 
 #[test]
@@ -1685,4 +1744,280 @@ fn update_with_a_held_file_of_the_old_version_under_wine() {
     assert_no_old(&root);
     assert_no_archive(&root);
     eprintln!("update with a held old DLL (wine), helper log:\n{log}");
+}
+
+// ------------------------------------------------------------------ staged rollout
+
+/// This install's draw for `tag` as the updater makes it: the first 8 bytes
+/// of SHA-256(`id` LF `tag`) as a fraction of 2^64.
+fn rollout_draw(id: &str, tag: &str) -> f64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{id}\n{tag}").as_bytes());
+    u64::from_be_bytes(d[..8].try_into().unwrap()) as f64 / 2f64.powi(64)
+}
+
+/// An install id whose draw for `tag` is below `fraction` (`inside`) or not.
+fn rollout_id(tag: &str, fraction: f64, inside: bool) -> String {
+    (1u64..)
+        .map(|n| format!("{:032x}", n * 7919))
+        .find(|id| (rollout_draw(id, tag) < fraction) == inside)
+        .unwrap()
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, then publishes one again"
+)]
+fn a_staged_rollout_is_offered_to_its_fraction_of_installs() {
+    let s = shared();
+    s.publish(&[(&s.v1, false)]);
+    // v0.2.0's files as `release` built them, published with `--rollout`.
+    let out_dir = tempfile::tempdir().unwrap();
+    for (name, data) in &s.v2.assets {
+        if !["manifest.json", "manifest.json.minisig", "SHA256SUMS"].contains(&name.as_str()) {
+            fs_err::write(out_dir.path().join(name), data).unwrap();
+        }
+    }
+    let publish = |extra: &[&str]| {
+        pyship(&s.cache)
+            .current_dir(&s.dir)
+            .env("GITHUB_SERVER_URL", s.gitea.url())
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("DEPLOY_TOKEN", WRITE_TOKEN)
+            .env(
+                "PYSHIP_SIGNING_KEY",
+                fs_err::read_to_string(&s.key).unwrap(),
+            )
+            .env("PYSHIP_RETRY_BASE_MS", "5")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["pyship", "publish", "--version", "0.2.0", "--out"])
+            .arg(out_dir.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for bad in ["0", "1.5", "-1", "a quarter"] {
+        let out = publish(&[&format!("--rollout={bad}")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--rollout {bad} was accepted");
+        assert!(err.contains("--rollout"), "{err}");
+    }
+    assert!(
+        s.gitea.release(REPO, "v0.2.0").is_none(),
+        "a refused --rollout published"
+    );
+    let out = publish(&["--rollout", "0.25"]);
+    assert!(
+        out.status.success(),
+        "publish --rollout 0.25: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rel = s.gitea.release(REPO, "v0.2.0").expect("published");
+    let asset = |name: &str| {
+        rel.assets
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .data
+            .clone()
+    };
+    let manifest = asset("manifest.json");
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(m["rollout"], serde_json::json!(0.25), "{m}");
+    let (ok, text) = minisign_verify(&s.public_key, &manifest, &asset("manifest.json.minisig"));
+    assert!(ok, "the staged manifest is signed: {text}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    let id_file = root.join(".pyship-install-id");
+    // A fresh install makes its id on its first check, next to the app.
+    let (code, _, err, _) = cli(&root, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    let id = fs_err::read_to_string(&id_file).unwrap();
+    assert!(
+        id.trim().len() == 32 && id.trim().bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id:?}"
+    );
+    assert!(!root.join("data/.pyship-install-id").exists());
+
+    let outside = rollout_id("v0.2.0", 0.25, false);
+    fs_err::write(&id_file, format!("{outside}\n")).unwrap();
+    let (code, stdout, err, took) = cli(&root, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("no newer stable release than v0.1.0")
+            && stdout.contains(
+                "skipped v0.2.0: it is rolled out to 25% of installs so far and this one (draw "
+            ),
+        "{stdout}"
+    );
+    eprintln!("rollout: check outside the fraction: {took:.1?}\n{stdout}");
+    let before = tree(&root);
+
+    let inside = rollout_id("v0.2.0", 0.25, true);
+    fs_err::write(&id_file, format!("{inside}\n")).unwrap();
+    let (code, stdout, err, _) = cli(&root, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("release v0.2.0"), "{stdout}");
+    assert!(!stdout.contains("skipped"), "{stdout}");
+
+    // Widened to every install by publishing again.
+    let out = publish(&["--rollout", "1"]);
+    assert!(
+        out.status.success(),
+        "publish --rollout 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rel = s.gitea.release(REPO, "v0.2.0").expect("published");
+    let m: serde_json::Value = serde_json::from_slice(
+        &rel.assets
+            .iter()
+            .find(|a| a.name == "manifest.json")
+            .unwrap()
+            .data,
+    )
+    .unwrap();
+    assert!(m.get("rollout").is_none(), "{m}");
+    fs_err::write(&id_file, format!("{outside}\n")).unwrap();
+    let (code, stdout, err, _) = cli(&root, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("release v0.2.0"), "{stdout}");
+    // Checking changed nothing in the bundle but the id this test wrote.
+    fs_err::write(&id_file, format!("{outside}\n")).unwrap();
+    assert_eq!(tree(&root), before);
+}
+
+// ------------------------------------------------------------------ delta fallbacks
+
+/// v0.2.0's Linux patch with `edit` applied to each object it carries,
+/// published as a signed release (manifest and SHA256SUMS made to match the
+/// new patch bytes): a patch its signer made wrong.
+fn with_patch(s: &Shared, v: &Version, edit: impl Fn(&mut Vec<u8>), base: Option<&str>) -> Version {
+    let m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
+    let entry = m["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["install_type"] == "portable-linux")
+        .unwrap()
+        .clone();
+    let name = entry["delta"]["name"].as_str().unwrap().to_owned();
+    let mut t = tar::Archive::new(flate2::read::GzDecoder::new(&v.assets[&name][..]));
+    let mut out = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for e in t.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        if path.starts_with("delta/objects/") && e.header().entry_type().is_file() {
+            edit(&mut data);
+        }
+        let mut h = e.header().clone();
+        h.set_size(data.len() as u64);
+        h.set_cksum();
+        out.append(&h, &data[..]).unwrap();
+    }
+    let patch = out.into_inner().unwrap().finish().unwrap();
+    let sha = hex_sha256(&patch);
+    let size = patch.len();
+    let mut edited = v.clone();
+    edited.assets.insert(name.clone(), patch);
+    resigned(&edited, &s.key, |m| {
+        for a in m["assets"].as_array_mut().unwrap() {
+            if a["install_type"] == "portable-linux" {
+                a["delta"]["sha256"] = sha.clone().into();
+                a["delta"]["size"] = size.into();
+                if let Some(b) = base {
+                    a["delta"]["base"] = b.into();
+                }
+            }
+        }
+    })
+}
+
+/// v0.1.0 (Linux) updated through `/update` to `v`; the helper log.
+fn linux_update_to(s: &Shared, v: &Version) -> (PathBuf, tempfile::TempDir, String) {
+    s.publish(&[(&s.v1, false), (v, false)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, tarball) = s.asset(&s.v1, "-linux-x64.tar.gz");
+    let root = untar(&tarball, tmp.path());
+    user_data(&root);
+    let port = free_port();
+    let app = start_linux(&root, port);
+    let first = wait_version(port, "0.1.0", Duration::from_secs(60));
+    let (status, body) = http_post(port, "/update");
+    let took = wait_version(port, "0.2.0", Duration::from_secs(120));
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    let (so, se) = app.stop();
+    stop_linux_helper_app(&root);
+    let log = helper_log(&root);
+    assert!(first.is_some(), "v0.1.0 never answered\n{so}\n{se}");
+    assert_eq!(status, 200, "{body}\n{se}");
+    assert!(
+        took.is_some() && done.is_some(),
+        "v0.2.0 never answered\n{log}"
+    );
+    assert_user_data(&root);
+    assert_no_old(&root);
+    assert_no_archive(&root);
+    (root, tmp, log)
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates three times"
+)]
+fn a_delta_for_another_base_or_that_does_not_verify_falls_back_to_the_full_archive() {
+    let s = shared();
+    let (_, full) = s.asset(&s.v2, "-linux-x64.tar.gz");
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = untar(&full, fresh_dir.path());
+    let same_as_fresh = |root: &Path| {
+        let strip = |t: BTreeMap<String, String>| -> BTreeMap<String, String> {
+            t.into_iter()
+                .filter(|(k, _)| !k.starts_with("data") && !k.starts_with(".pyship"))
+                .collect()
+        };
+        assert_eq!(strip(tree(root)), strip(tree(&fresh)));
+    };
+    // Another base: not even downloaded.
+    let other = with_patch(&s, &s.v2, |_| {}, Some("0.0.9"));
+    let (root, _keep, log) = linux_update_to(&s, &other);
+    assert!(
+        log.contains("the delta applies to '0.0.9', not to this version ('0.1.0'); downloaded the full archive"),
+        "{log}"
+    );
+    same_as_fresh(&root);
+    // Carried files whose content is not what the index says.
+    let bad = with_patch(&s, &s.v2, |d| d.extend_from_slice(b"\n# changed\n"), None);
+    let (root, _keep, log) = linux_update_to(&s, &bad);
+    assert!(log.contains("the delta was not used ("), "{log}");
+    assert!(
+        log.contains("is not the release's (SHA-256 or size differs)"),
+        "{log}"
+    );
+    same_as_fresh(&root);
+    // A patch cut short on the server: its SHA-256 does not match.
+    let mut cut = s.v2.clone();
+    let name = cut
+        .assets
+        .keys()
+        .find(|n| n.contains("linux-x64-delta-from-"))
+        .unwrap()
+        .clone();
+    let bytes = cut.assets[&name].clone();
+    let mut damaged = bytes.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0xff;
+    cut.assets.insert(name, damaged);
+    let (root, _keep, log) = linux_update_to(&s, &cut);
+    assert!(log.contains("the delta was not used ("), "{log}");
+    assert!(log.contains("does not match its SHA-256"), "{log}");
+    same_as_fresh(&root);
 }
