@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-
 /// Version of `delta.json`'s layout.
 pub const SCHEMA: u32 = 1;
 /// The patch archive's single top folder.
@@ -35,14 +34,18 @@ pub const MAX_SHARE: f64 = 0.9;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read the archive {path}")]
-    #[diagnostic(help("the release is published without a delta; apps download the full archive"))]
+    #[diagnostic(help(
+        "the release is published without a delta; apps download the full archive"
+    ))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("the archive {path} is not a bundle archive: {reason}")]
-    #[diagnostic(help("the release is published without a delta; apps download the full archive"))]
+    #[diagnostic(help(
+        "the release is published without a delta; apps download the full archive"
+    ))]
     Layout { path: PathBuf, reason: String },
     #[error("could not write the patch {path}")]
     #[diagnostic(help("check that the output directory is writable"))]

@@ -777,10 +777,7 @@ fn maturin(
         let cached = wheels_in(&entry)?;
         if !cached.is_empty() {
             ctx.reporter.status("Fresh", &what);
-            for w in cached {
-                let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-                fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-            }
+            copy_wheels(&cached, &b.out_dir)?;
             return Ok(true);
         }
     }
@@ -845,20 +842,39 @@ fn maturin(
             ));
         }
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
+    Ok(false)
+}
+
+/// Copy `wheels` into `out_dir`.
+fn copy_wheels(wheels: &[PathBuf], out_dir: &Path) -> Result<(), Error> {
+    for w in wheels {
+        let dest = out_dir.join(w.file_name().expect("a wheel file"));
         fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
     }
-    // Into the cache by rename: a crash never leaves a half-filled entry.
+    Ok(())
+}
+
+/// Copy the `built` wheels into `out_dir`, then move their `staging` folder
+/// into the cache as `entry`, by rename: a crash never leaves a half-filled
+/// entry.
+fn keep_built(
+    built: &[PathBuf],
+    out_dir: &Path,
+    staging: crate::lock::OwnedDir,
+    entry: &Path,
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    copy_wheels(built, out_dir)?;
     let staged = staging.keep();
     if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
+        let _ = crate::fs::remove_dir_if_exists(entry, &plan.write_roots(&ctx.cache));
     }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
+    fs_err::rename(&staged, entry).map_err(|source| Error::Io {
+        path: entry.to_owned(),
         source,
-    })?;
-    Ok(false)
+    })
 }
 
 /// Make a wheel maturin built independent of where the project was checked
@@ -1017,10 +1033,7 @@ fn python_wheel(
     let what = format!("{} wheel (pure Python)", l.name);
     if let Some(cached) = wheels_in(&entry).ok().filter(|w| !w.is_empty()) {
         ctx.reporter.status("Fresh", &what);
-        for w in cached {
-            let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-            fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-        }
+        copy_wheels(&cached, &b.out_dir)?;
         return Ok(true);
     }
     ctx.reporter
@@ -1058,18 +1071,7 @@ fn python_wheel(
             dir: staging.path().to_owned(),
         });
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-    }
-    let staged = staging.keep();
-    if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
-    }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
-        source,
-    })?;
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
     Ok(false)
 }
 
