@@ -402,10 +402,12 @@ pub fn run_with(
     // The archive gets its final name only after the check passed: an
     // interrupted or failed check leaves no artifact that looks verified.
     let artifact = crate::archive::final_path(plan, platform);
+    // Named by process and platform: the targets of one run build side by side.
     let partial = plan.out_dir.join(format!(
-        "{}{}-{}",
+        "{}{}-{}-{}",
         crate::lock::PARTIAL_PREFIX,
         std::process::id(),
+        platform.key(),
         plan.file_name
     ));
     let t = Instant::now();

@@ -23,6 +23,8 @@ use crate::report::Reporter;
 /// Buckets; bump the suffix when the layout of one changes.
 pub const RUNTIMES: &str = "runtimes-v0";
 pub const DOWNLOADS: &str = "downloads-v0";
+/// SHA-256 of files by path, size and modification time ([`Cache::sha256_file`]).
+pub const HASHES: &str = "hashes-v0";
 /// Markers of site-packages trees that passed the import check.
 pub const CHECKS: &str = "checks-v0";
 /// The file in each bucket that says the tool made it.
@@ -228,6 +230,42 @@ impl Cache {
             &crate::lock::staging_prefix(),
             false,
         )
+    }
+
+    /// SHA-256 of the file at `path`, remembered in the cache ([`HASHES`])
+    /// by its canonical path, size and modification time: a wheel a build
+    /// hashes again (the project's own, one the SBOM names) is read once.
+    pub fn sha256_file(&self, path: &Path) -> std::io::Result<String> {
+        let meta = fs_err::metadata(path)?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        let Some(mtime) = mtime else {
+            return crate::fs::sha256_file(path);
+        };
+        let abs = fs_err::canonicalize(path)?;
+        let key =
+            crate::fs::sha256_hex(format!("{}\n{}\n{mtime}", abs.display(), meta.len()).as_bytes());
+        let memo = self.bucket(HASHES).join(key);
+        if let Ok(sha) = fs_err::read_to_string(&memo) {
+            if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(sha);
+            }
+        }
+        let sha = crate::fs::sha256_file(path)?;
+        // A file changed within its clock's resolution while hashed would be
+        // remembered under its new time: never remember a file that young.
+        let settled = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|now| now.as_nanos().saturating_sub(mtime) > 2_000_000_000)
+            .unwrap_or(false);
+        if settled {
+            self.marked(HASHES);
+            let _ = crate::fs::atomic_write(&memo, sha.as_bytes());
+        }
+        Ok(sha)
     }
 
     /// Where a file with this hash and name lives in `bucket`.

@@ -345,7 +345,7 @@ pub fn uv_command(
 
 /// The requirement line of one of the project's own wheels: by file URL,
 /// with its hash (uv's `--require-hashes` wants one on every line).
-fn own_wheel_line(wheel: &Path) -> Result<String, Error> {
+fn own_wheel_line(wheel: &Path, ctx: &Context<'_>) -> Result<String, Error> {
     let clean = |source| Error::Clean {
         path: wheel.to_owned(),
         source,
@@ -356,7 +356,7 @@ fn own_wheel_line(wheel: &Path) -> Result<String, Error> {
     let abs = fs_err::canonicalize(wheel).map_err(clean)?;
     let url = reqwest::Url::from_file_path(&abs)
         .map_err(|()| clean(std::io::Error::other("not an absolute path")))?;
-    let sha = crate::fs::sha256_file(wheel).map_err(clean)?;
+    let sha = ctx.cache.sha256_file(wheel).map_err(clean)?;
     Ok(format!("{dist} @ {url} \\\n    --hash=sha256:{sha}\n"))
 }
 
@@ -384,7 +384,7 @@ pub fn run(
     })?;
     let mut reqs = pinned.requirements_txt();
     for w in &wheels {
-        reqs.push_str(&own_wheel_line(w)?);
+        reqs.push_str(&own_wheel_line(w, ctx)?);
     }
     if !pinned.packages.is_empty() || !wheels.is_empty() {
         let file = plan
@@ -401,60 +401,38 @@ pub fn run(
             path: file.clone(),
             source,
         })?;
-        ctx.reporter.status(
-            "Installing",
-            &format!(
-                "{} pinned package(s) and {} own wheel(s) for {} (Python {}, from {})",
-                pinned.packages.len(),
-                wheels.len(),
-                plan.config.uv_platform(platform),
-                plan.python.xy,
-                pinned.lock.path().display()
-            ),
-        );
-        let cmd = uv_command(
-            crate::pins::uv(ctx)?,
-            plan,
-            platform,
-            site_packages,
-            &file,
-            &pinned.indexes(),
-            ctx.offline,
-            crate::pins::host_interpreter(plan, platform).as_deref(),
-        );
-        ctx.reporter.debug(&format!("running {}", cmd.shown()));
-        let out = cmd.output()?;
-        if !out.success() {
-            let table = plan.project.config_source.table.key();
-            let uv_platform = plan.config.uv_platform(platform);
-            return Err(
-                match crate::pins::explain_failure(
-                    &out.stderr,
-                    &uv_platform,
-                    &plan.python.xy,
-                    table,
-                ) {
-                    crate::pins::Error::NoWheel { package, .. }
-                        if pinned.get(&package).is_some() =>
-                    {
-                        let pin = pinned.get(&package).expect("checked");
-                        Error::LockedNoWheel(Box::new(MissingWheel {
-                            package: pin.name.clone(),
-                            version: pin.version.clone(),
-                            lock: pinned.lock.path().to_owned(),
-                            platform: uv_platform,
-                            python: plan.python.xy.clone(),
-                            wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
-                        }))
-                    }
-                    crate::pins::Error::Uv { platform, .. } => {
-                        Error::uv(platform, format!("`{}`:\n{}", out.command, out.tail()))
-                    }
-                    other => other.into(),
-                },
+        let uv_exe = crate::tools::UV.find(ctx.env)?;
+        let python = crate::pins::host_interpreter(plan, platform);
+        let index = crate::pins::index_args(plan, platform, &pinned.indexes());
+        let key = install_key(plan, platform, &reqs, &index, &uv_exe, python.as_deref());
+        let entry = ctx.cache.bucket(INSTALLS).join(&key);
+        if entry.is_dir() {
+            ctx.reporter.status(
+                "Reusing",
+                &format!(
+                    "{} pinned package(s) and {} own wheel(s) for {} (Python {}), installed from the same inputs before",
+                    pinned.packages.len(),
+                    wheels.len(),
+                    plan.config.uv_platform(platform),
+                    plan.python.xy,
+                ),
             );
+        } else {
+            install(
+                plan,
+                platform,
+                &pinned,
+                wheels.len(),
+                &file,
+                &entry,
+                python.as_deref(),
+                ctx,
+            )?;
         }
-        ctx.reporter.debug(out.stderr.trim());
+        crate::fs::link_tree(&entry, site_packages).map_err(|e| Error::Clean {
+            path: site_packages.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
     }
     clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);
@@ -477,6 +455,126 @@ pub fn run(
         packages,
         key: pinned.key(plan),
         pinned,
+    })
+}
+
+/// The cache bucket of installed dependency trees, one per [`install_key`].
+pub const INSTALLS: &str = "installs-v0";
+
+/// What an installed tree is made from: the requirements file (every pin
+/// and own wheel with its hash), the target platform and Python, the index
+/// settings, the interpreter uv is pointed at, the uv binary (path, size,
+/// modification time) and this tool's version.
+fn install_key(
+    plan: &Plan,
+    platform: Platform,
+    reqs: &str,
+    index: &[String],
+    uv: &Path,
+    python: Option<&Path>,
+) -> String {
+    let stamp = |p: &Path| {
+        fs_err::metadata(p)
+            .map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                format!("{} {} {mtime}", p.display(), m.len())
+            })
+            .unwrap_or_else(|_| p.display().to_string())
+    };
+    crate::fs::sha256_hex(
+        format!(
+            "{}\n{} {} {}\n{}\nuv {}\npython {}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            platform.key(),
+            plan.config.uv_platform(platform),
+            plan.python.full,
+            index.join(" "),
+            stamp(uv),
+            python.map(stamp).unwrap_or_default(),
+            reqs
+        )
+        .as_bytes(),
+    )
+}
+
+/// Run uv to install the requirements file `reqs` into a staging folder of
+/// the cache, clean it, and rename it to `entry`.
+#[allow(clippy::too_many_arguments)]
+fn install(
+    plan: &Plan,
+    platform: Platform,
+    pinned: &crate::pins::Pinned,
+    own_wheels: usize,
+    reqs: &Path,
+    entry: &Path,
+    python: Option<&Path>,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    let staging = ctx.cache.staging(INSTALLS).map_err(|source| Error::Clean {
+        path: ctx.cache.incoming(INSTALLS),
+        source,
+    })?;
+    let target = staging.path();
+    ctx.reporter.status(
+        "Installing",
+        &format!(
+            "{} pinned package(s) and {own_wheels} own wheel(s) for {} (Python {}, from {})",
+            pinned.packages.len(),
+            plan.config.uv_platform(platform),
+            plan.python.xy,
+            pinned.lock.path().display()
+        ),
+    );
+    let cmd = uv_command(
+        crate::pins::uv(ctx)?,
+        plan,
+        platform,
+        target,
+        reqs,
+        &pinned.indexes(),
+        ctx.offline,
+        python,
+    );
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    if !out.success() {
+        let table = plan.project.config_source.table.key();
+        let uv_platform = plan.config.uv_platform(platform);
+        return Err(
+            match crate::pins::explain_failure(&out.stderr, &uv_platform, &plan.python.xy, table) {
+                crate::pins::Error::NoWheel { package, .. } if pinned.get(&package).is_some() => {
+                    let pin = pinned.get(&package).expect("checked");
+                    Error::LockedNoWheel(Box::new(MissingWheel {
+                        package: pin.name.clone(),
+                        version: pin.version.clone(),
+                        lock: pinned.lock.path().to_owned(),
+                        platform: uv_platform,
+                        python: plan.python.xy.clone(),
+                        wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
+                    }))
+                }
+                crate::pins::Error::Uv { platform, .. } => {
+                    Error::uv(platform, format!("`{}`:\n{}", out.command, out.tail()))
+                }
+                other => other.into(),
+            },
+        );
+    }
+    ctx.reporter.debug(out.stderr.trim());
+    clean(target, &[ctx.cache.root()])?;
+    // Into the cache by rename: a crash never leaves a half-filled entry.
+    let staged = staging.keep();
+    if entry.is_dir() {
+        let _ = crate::fs::remove_dir_if_exists(entry, &[ctx.cache.root()]);
+    }
+    fs_err::rename(&staged, entry).map_err(|source| Error::Clean {
+        path: entry.to_owned(),
+        source,
     })
 }
 
@@ -526,8 +624,14 @@ pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
                     })
                     .map(|line| line.raw)
                     .collect();
+                // By rename: the file may be a hard link into a cache.
                 if kept.len() != text.len() {
-                    fs_err::write(&record, kept).map_err(err(&record))?;
+                    crate::fs::atomic_write(&record, kept.as_bytes()).map_err(|e| {
+                        Error::Clean {
+                            path: record.clone(),
+                            source: std::io::Error::other(e),
+                        }
+                    })?;
                 }
             }
         }

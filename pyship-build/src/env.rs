@@ -26,6 +26,10 @@ pub const WINEPREFIX: &str = "WINEPREFIX";
 /// `utf-8` for the Windows app under wine (its std handles are pipes to a
 /// Linux terminal); when set, it is passed on as it is.
 pub const PYTHONIOENCODING: &str = "PYTHONIOENCODING";
+/// A file to which every child process the tool starts appends one line
+/// (its command line, secrets redacted): what a build ran, for debugging and
+/// the tests that check a warm build runs no uv and no maturin.
+pub const PYSHIP_PROCESS_LOG: &str = "PYSHIP_PROCESS_LOG";
 /// Base delay of network retries in milliseconds (default 500; tests shrink it).
 pub const PYSHIP_RETRY_BASE_MS: &str = "PYSHIP_RETRY_BASE_MS";
 /// Connect timeout of every HTTP request in seconds (default 15).
@@ -90,6 +94,7 @@ pub const ALL: &[&str] = &[
     CARGO_HOME,
     WINEPREFIX,
     PYSHIP_RETRY_BASE_MS,
+    PYSHIP_PROCESS_LOG,
     PYSHIP_CONNECT_TIMEOUT,
     PYSHIP_HTTP_TIMEOUT,
     PYSHIP_DOWNLOAD_TIMEOUT,

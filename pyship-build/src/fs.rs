@@ -357,6 +357,51 @@ pub fn copy_tree_with<E: From<Error>>(
     Ok(n)
 }
 
+/// Fill `to` with the tree `from` (a cache entry) as hard links, a copy
+/// where a link cannot be made (another file system); a file already at a
+/// destination is replaced, symlinks are made anew (Unix; followed
+/// elsewhere). Returns the number of files (symlinks not counted). Safe only for trees that are
+/// never written in place afterwards: a later stage removes or replaces
+/// files (by rename), it does not edit them.
+pub fn link_tree(from: &Path, to: &Path) -> Result<u64, Error> {
+    let fail = |from: &Path, to: &Path| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |source| Error::Copy { from, to, source }
+    };
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Copy {
+            from: e.path().unwrap_or(from).to_owned(),
+            to: to.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walkdir yields paths below its root");
+        let dest = to.join(rel);
+        let ty = entry.file_type();
+        if ty.is_dir() {
+            fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
+            continue;
+        }
+        if fs_err::symlink_metadata(&dest).is_ok() {
+            fs_err::remove_file(&dest).map_err(fail(entry.path(), &dest))?;
+        }
+        #[cfg(unix)]
+        if ty.is_symlink() {
+            let target = fs_err::read_link(entry.path()).map_err(fail(entry.path(), &dest))?;
+            std::os::unix::fs::symlink(&target, &dest).map_err(fail(entry.path(), &dest))?;
+            continue;
+        }
+        if fs_err::hard_link(entry.path(), &dest).is_err() {
+            fs_err::copy(entry.path(), &dest).map_err(fail(entry.path(), &dest))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// `path` relative to `base` with `/` separators (`.` for `base` itself).
 pub fn rel_slash(base: &Path, p: &Path) -> String {
     match p.strip_prefix(base) {

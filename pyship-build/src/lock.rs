@@ -296,7 +296,10 @@ pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age > TEMP_FILE_IN_USE);
-            if (name.starts_with(PARTIAL_PREFIX) || stale_temp)
+            // This process's own (`{PARTIAL_PREFIX}{pid}-…`) may be another
+            // target's archive being written now.
+            let own = format!("{PARTIAL_PREFIX}{}-", std::process::id());
+            if ((name.starts_with(PARTIAL_PREFIX) && !name.starts_with(&own)) || stale_temp)
                 && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
                 && fs_err::remove_file(e.path()).is_ok()
             {

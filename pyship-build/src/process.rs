@@ -641,6 +641,26 @@ impl Drop for Child {
     }
 }
 
+/// Append `command` to the file `PYSHIP_PROCESS_LOG` names, when set (read
+/// once per process). Best effort: the log never fails a build.
+fn log_start(command: &str) {
+    static LOG: OnceLock<Option<Mutex<fs_err::File>>> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let path = std::env::var_os(crate::env::PYSHIP_PROCESS_LOG).filter(|p| !p.is_empty())?;
+        fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(Mutex::new)
+    });
+    if let Some(file) = log {
+        let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
+        let line = format!("{}\n", command.replace('\n', " "));
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 /// Start `cmd` as a child of the build (see the module doc).
 fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Result<Child, Error> {
     if cancel.is_cancelled() {
@@ -653,6 +673,7 @@ fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Res
         source,
     };
     cmd.env(BUILD_ID_VAR, build_id());
+    log_start(command);
     #[cfg(unix)]
     let inner = {
         use std::os::unix::process::CommandExt;

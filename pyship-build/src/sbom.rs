@@ -247,6 +247,8 @@ pub struct WheelHashes {
     /// prebuild): no download to verify, and their bytes hold build paths
     /// (unstripped symbol tables), so they are named, not hashed.
     built: Vec<String>,
+    /// Where local wheels' hashes are remembered between builds.
+    cache: Option<crate::cache::Cache>,
 }
 
 impl WheelHashes {
@@ -261,7 +263,10 @@ impl WheelHashes {
         pinned: Option<&crate::pins::Pinned>,
         ctx: &Context<'_>,
     ) -> Self {
-        let mut me = Self::default();
+        let mut me = Self {
+            cache: Some(ctx.cache.clone()),
+            ..Self::default()
+        };
         for w in crate::deps::project_wheels(plan, platform).unwrap_or_default() {
             me.add_local(w);
         }
@@ -404,7 +409,12 @@ impl WheelHashes {
             }
         };
         if let Some(name) = pick(self.local.keys().collect()) {
-            let sha = crate::fs::sha256_file(&self.local[&name]).ok()?;
+            let path = &self.local[&name];
+            let sha = match &self.cache {
+                Some(c) => c.sha256_file(path),
+                None => crate::fs::sha256_file(path),
+            }
+            .ok()?;
             return Some((name, sha));
         }
         let name = pick(self.known.keys().collect())?;

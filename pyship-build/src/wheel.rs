@@ -243,16 +243,89 @@ fn zig_available(dir: &Path) -> bool {
 /// Whether `program --version` succeeds in `dir`; `Err`: what it printed
 /// instead. A pyenv shim is on PATH for every installed version but runs
 /// only where the selected version (a `.python-version`) has the program.
-fn runs_in(program: &Path, dir: &Path) -> Result<(), String> {
-    let mut cmd = Command::new(program);
-    cmd.arg("--version")
-        .current_dir(dir)
-        .timeout(process::QUICK);
-    match cmd.output() {
-        Ok(o) if o.success() => Ok(()),
-        Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
-        Err(e) => Err(e.to_string()),
+fn runs_in(ctx: &Context<'_>, program: &Path, dir: &Path) -> Result<(), String> {
+    probed(ctx, &[program.display().to_string()], program, dir, || {
+        let mut cmd = Command::new(program);
+        cmd.arg("--version")
+            .current_dir(dir)
+            .timeout(process::QUICK);
+        match cmd.output() {
+            Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
+            Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .map(|_| ())
+}
+
+/// Put the wheel `from` (a cache entry, or a staged one about to become
+/// one) at `dest`: a hard link, so the file keeps the entry's modification
+/// time and its hash is remembered ([`crate::cache::Cache::sha256_file`]);
+/// a copy across file systems. Wheels are never written in place.
+fn place_wheel(from: &Path, dest: &Path) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: dest.to_owned(),
+        source,
+    };
+    if fs_err::symlink_metadata(dest).is_ok() {
+        fs_err::remove_file(dest).map_err(io)?;
     }
+    if fs_err::hard_link(from, dest).is_err() {
+        fs_err::copy(from, dest).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The cache bucket of what a tool's `--version` said.
+const PROBES: &str = "tool-probes-v0";
+
+/// What `probe` (a program's `--version` run in `dir`) printed, remembered in
+/// the cache while the program file (path, size, modification time), the
+/// command `what`, `dir` and the `.python-version` files above it (what a
+/// pyenv shim goes by) are the same: a warm build starts no uv and no
+/// maturin just to ask their versions. A failure is never remembered.
+fn probed(
+    ctx: &Context<'_>,
+    what: &[String],
+    program: &Path,
+    dir: &Path,
+    probe: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
+    let stamp = fs_err::metadata(program).ok().map(|m| {
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{} {mtime}", m.len())
+    });
+    let Some(stamp) = stamp else {
+        return probe();
+    };
+    let pins: Vec<String> = dir
+        .ancestors()
+        .filter_map(|d| fs_err::read_to_string(d.join(".python-version")).ok())
+        .collect();
+    let key = crate::fs::sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{stamp}\n{}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            what.join(" "),
+            program.display(),
+            dir.display(),
+            pins.join("\n")
+        )
+        .as_bytes(),
+    );
+    let file = ctx.cache.bucket(PROBES).join(key);
+    if let Ok(said) = fs_err::read_to_string(&file) {
+        return Ok(said);
+    }
+    let said = probe()?;
+    ctx.cache.marked(PROBES);
+    let _ = crate::fs::atomic_write(&file, said.as_bytes());
+    Ok(said)
 }
 
 /// The builds of `platform` (no side effects).
@@ -367,12 +440,12 @@ impl MaturinCommand {
         let uv = tools::UV
             .find(ctx.env)
             .ok()
-            .filter(|uv| runs_in(uv, dir).is_ok());
+            .filter(|uv| runs_in(ctx, uv, dir).is_ok());
         let usable = match &found {
             Ok(program) if ctx.env.get(crate::env::PYSHIP_MATURIN).is_some() => {
                 Some(program.clone())
             }
-            Ok(program) => match runs_in(program, dir) {
+            Ok(program) => match runs_in(ctx, program, dir) {
                 Ok(()) if uv.is_some() && zig && !zig_available(dir) => None,
                 Ok(()) => Some(program.clone()),
                 Err(_) if uv.is_some() => None,
@@ -397,7 +470,7 @@ impl MaturinCommand {
                     return Err(match (found, tools::UV.find(ctx.env)) {
                         (Err(missing), Err(_)) => missing.into(),
                         (_, Ok(uv)) => Error::MaturinDoesNotRun {
-                            output: runs_in(&uv, dir).err().unwrap_or_default(),
+                            output: runs_in(ctx, &uv, dir).err().unwrap_or_default(),
                             program: uv,
                             dir: dir.to_owned(),
                         },
@@ -437,12 +510,19 @@ impl MaturinCommand {
 
     /// `maturin --version`, for the cache key (through `uv tool run` it may
     /// download maturin first).
-    fn version(&self) -> String {
-        let mut c = self.command(&["--version".into()]);
-        c.timeout(process::STEP);
-        c.output()
-            .map(|o| o.stdout.trim().to_owned())
-            .unwrap_or_default()
+    fn version(&self, ctx: &Context<'_>, dir: &Path) -> String {
+        let mut what = self.prefix.clone();
+        what.push("--version".into());
+        probed(ctx, &what, &self.program, dir, || {
+            let mut c = self.command(&["--version".into()]);
+            c.timeout(process::STEP).current_dir(dir);
+            match c.output() {
+                Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
+                Ok(o) => Err(o.tail()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -757,7 +837,7 @@ fn maturin(
         &roots,
         &[
             format!("{args_key:?}"),
-            maturin.version(),
+            maturin.version(ctx, &m.project_dir),
             rustc,
             // A local package keeps its own version (in its sources).
             if own {
@@ -850,7 +930,7 @@ fn maturin(
 fn copy_wheels(wheels: &[PathBuf], out_dir: &Path) -> Result<(), Error> {
     for w in wheels {
         let dest = out_dir.join(w.file_name().expect("a wheel file"));
-        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+        place_wheel(w, &dest)?;
     }
     Ok(())
 }
@@ -1018,11 +1098,16 @@ fn python_wheel(
         .find(ctx.env)
         .ok()
         .and_then(|uv| {
-            let mut c = Command::new(uv);
-            c.arg("--version").timeout(process::QUICK);
-            c.run().ok()
+            let dir = std::env::temp_dir();
+            probed(ctx, &["uv --version".into()], &uv, &dir, || {
+                let mut c = Command::new(&uv);
+                c.arg("--version").timeout(process::QUICK);
+                c.run()
+                    .map(|o| o.stdout.trim().to_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .ok()
         })
-        .map(|o| o.stdout.trim().to_owned())
         .unwrap_or_default();
     let key = input_key(
         plan,
@@ -1125,7 +1210,11 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
         ctx.reporter
             .status("Fetching", &format!("{MATURIN_REQUIREMENT} (uv tool)"));
     }
-    maturin.version();
+    // Run, not remembered: through `uv tool run`, this is what downloads
+    // maturin into uv's cache for a later offline build.
+    let mut c = maturin.command(&["--version".into()]);
+    c.timeout(process::STEP);
+    let _ = c.output();
     Ok(manifests)
 }
 

@@ -198,8 +198,7 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         fetched.sha256,
         fetched.size
     ));
-    ctx.reporter.status("Extracting", file_name(&url));
-    let files = extract_install_only(&fetched.path, dest, &plan.write_roots(&ctx.cache))?;
+    let files = unpacked(&fetched, &url, dest, plan, ctx)?;
     check_layout(dest, &plan.python.xy, &url, table)?;
     Ok(Runtime {
         dir: dest.to_owned(),
@@ -210,6 +209,60 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         sha256: fetched.sha256,
         recorded,
         files,
+    })
+}
+
+/// The cache bucket of unpacked runtimes: `{sha256 of the tarball}/python`.
+pub const UNPACKED: &str = "runtimes-unpacked-v0";
+
+/// The runtime tarball `fetched` unpacked into `dest`: extracted once into
+/// the cache ([`UNPACKED`], by rename, so an entry is whole), then
+/// hard-linked (copied across file systems) into `dest`. Returns the number
+/// of files, as [`extract_install_only`] counts them.
+fn unpacked(
+    fetched: &crate::net::Downloaded,
+    url: &str,
+    dest: &Path,
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<u64, Error> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let entry = ctx.cache.bucket(UNPACKED).join(&fetched.sha256);
+    let tree = entry.join("python");
+    if !tree.is_dir() {
+        ctx.reporter.status("Extracting", file_name(url));
+        let staging = ctx
+            .cache
+            .staging(UNPACKED)
+            .map_err(io(&ctx.cache.incoming(UNPACKED)))?;
+        extract_install_only(
+            &fetched.path,
+            &staging.path().join("python"),
+            &[ctx.cache.root()],
+        )?;
+        let staged = staging.keep();
+        if let Err(e) = fs_err::rename(&staged, &entry) {
+            // Another build stored the same runtime meanwhile.
+            let _ = crate::fs::remove_dir_if_exists(&staged, &[ctx.cache.root()]);
+            if !tree.is_dir() {
+                return Err(Error::Io {
+                    path: entry.clone(),
+                    source: e,
+                });
+            }
+        }
+    }
+    let roots = plan.write_roots(&ctx.cache);
+    crate::fs::remove_dir_if_exists(dest, &roots).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    crate::fs::link_tree(&tree, dest).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
     })
 }
 

@@ -86,7 +86,7 @@ SIGNATURE_NAME = "manifest.json.minisig"
 INSTALL_ID = ".pyship-install-id"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
-KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID)
+KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID, ".pyship-setup")
 #: Versions the helper rolled back (one tag a line, in the staging folder):
 #: check() does not offer them again; a newer release it does.
 ROLLED_BACK = "rolled-back.txt"
@@ -1324,7 +1324,7 @@ class Updater:
                 PYSHIP_PID=str(pid if pid is not None else os.getpid()),
                 PYSHIP_PORT=str(port if port is not None else (self.config.get("port") or "")),
                 PYSHIP_TIMEOUT=str(self.config.get("start_timeout") or 60),
-                PYSHIP_LAUNCHER=self.config.get("launcher") or "",
+                PYSHIP_LAUNCHER=self.launcher_in_use(),
                 PYSHIP_MODULE=self.config.get("module") or "",
             )
             for k in list(env):
@@ -1414,14 +1414,42 @@ class Updater:
         try:
             ptop = _extract(path, patch_dir, name)
             top = _rebuild(ptop, self.root(), new_dir, d, self.config["version"], name, self.config.get("platform") == "windows")
-        except BaseException:
+        except BaseException as e:
             if fresh:
                 _remove(path)
                 wrote.remove(path)
-            raise
+            if isinstance(e, UpdateError) or not isinstance(e, Exception):
+                raise
+            # Whatever else a hostile index makes the file system refuse
+            # (two names Windows takes for one, a name too long): the full
+            # archive is used.
+            raise UpdateError(
+                "cannot rebuild the new version from %s: %s" % (name, _clean(str(e) or type(e).__name__, 200)),
+                hint="the full archive is used",
+            ) from None
         finally:
             shutil.rmtree(patch_dir, ignore_errors=True)
         return path, fresh, top
+
+    def launcher_in_use(self, executable=None, console=None):
+        """How the helper starts the new version: the way this process was
+        started, so the app comes back as the user started it. On Windows
+        `pythonw` (the app runs from pythonw.exe), `console` (python.exe
+        with a console window: scripts\\start.bat or a prompt) or the
+        configured launcher (python.exe without a console: the hidden
+        start-hidden.vbs launcher); on Linux the configured one (run.sh)."""
+        configured = self.config.get("launcher") or ""
+        if self.config.get("platform") != "windows":
+            return configured
+        exe = os.path.basename(executable or sys.executable or "").lower()
+        if exe == "pythonw.exe":
+            return "pythonw"
+        if exe == "python.exe":
+            if console is None:
+                console = _has_console()
+            if console:
+                return "console"
+        return configured
 
     def _check_new_bundle(self, top, archive):
         """The unpacked bundle has what the helper runs: its interpreter and launcher."""
@@ -1561,6 +1589,20 @@ def _rollout(manifest, where):
             hint=_MALFORMED_HINT,
         )
     return float(value)
+
+
+def _has_console():
+    """Whether this Windows process shows a console window (start-hidden.vbs
+    gives python.exe a hidden one, which does not count)."""
+    if os.name != "nt":
+        return False
+    try:
+        import ctypes
+
+        window = ctypes.windll.kernel32.GetConsoleWindow()
+        return bool(window) and bool(ctypes.windll.user32.IsWindowVisible(window))
+    except (AttributeError, OSError):
+        return False
 
 
 def _newer(text, version):

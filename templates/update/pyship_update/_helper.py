@@ -275,6 +275,8 @@ HELD_SECONDS = 60.0
 MSI_OK = {0: None, 3010: "Windows must restart to finish it", 1641: "msiexec restarts Windows to finish it"}
 # The file naming versions that were rolled back (check() skips them).
 ROLLED_BACK = "rolled-back.txt"
+# Where the NSIS installer keeps its own setup (to reinstall that version).
+KEPT_SETUP = os.path.join(".pyship-setup", "setup.exe")
 
 
 def _exists(path):
@@ -419,6 +421,11 @@ def launch(root, launcher, module):
         if launcher == "pythonw":
             cmd = [os.path.join(root, "python", "pythonw.exe"), "-m", module]
             flags = 0x00000008 | 0x00000200  # DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP
+        elif launcher == "console":
+            # The user started it in a console (scripts\start.bat, a prompt):
+            # it comes back in a console window of its own.
+            cmd = [os.path.join(root, "python", "python.exe"), "-m", module]
+            flags = 0x00000010 | 0x00000200  # CREATE_NEW_CONSOLE | CREATE_NEW_PROCESS_GROUP
         else:
             # What scripts\start-hidden.vbs does (python.exe, console hidden),
             # without WScript.Shell.Run, which expands %NAME% in the folder's path.
@@ -458,6 +465,12 @@ def _setup(mode, setup, root):
         # command line given as a string reaches the program as it is.
         cmd = '"%s" /S /D=%s' % (setup, root)
     return subprocess.call(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _put_back(previous, kept, seconds):
+    """The kept setup back where the installer keeps it (nothing was installed)."""
+    if previous and _exists(previous) and not _exists(kept):
+        move(previous, kept, seconds)
 
 
 def cleanup(stage, archive, seconds):
@@ -546,15 +559,37 @@ def _run(env, root, stage, mode, tag, seconds, state):
     if wait_exit(root, pid, max(timeout, EXIT_SECONDS)) != 0:
         return 1, "the app did not exit; nothing was changed"
     if mode in ("installer", "msi"):
+        # The installed version's own setup (the installer keeps it in
+        # .pyship-setup\), moved aside first: the new setup replaces it.
+        kept = os.path.join(root, KEPT_SETUP)
+        previous = os.path.join(stage, "previous-setup.exe")
+        if mode == "installer" and _exists(previous) and not remove(previous, seconds):
+            previous = None
+        if mode == "installer" and previous and _exists(kept) and not move(kept, previous, seconds):
+            previous = None
         rc = _setup(mode, env["PYSHIP_SETUP"], root)
         if rc != 0 and not (mode == "msi" and rc in MSI_OK):
+            _put_back(previous, kept, seconds)
             launch(root, launcher, module)
             return 1, "setup failed with exit code %d; started the installed version again" % rc
         say("installed (exit code %d%s); starting the new version" % (rc, "; " + MSI_OK[rc] if MSI_OK.get(rc) else ""))
         launch(root, launcher, module)
+        if wait_up(root, 0, port, timeout) == 0:
+            if previous and _exists(previous):
+                remove(previous, seconds)
+            return 0, "updated to %s" % tag
+        if not (previous and _exists(previous)):
+            return 1, "the new version did not come up, and the installed version's setup was not kept to reinstall it"
+        say("the new version did not come up; reinstalling the previous version")
+        rc = _setup("installer", previous, root)
+        remember_rolled_back(stage, tag)
+        if rc != 0:
+            return 1, "the new version did not come up, and reinstalling the previous version failed (exit code %d)" % rc
+        remove(previous, seconds)
+        launch(root, launcher, module)
         if wait_up(root, 0, port, timeout) != 0:
-            return 1, "the new version did not come up"
-        return 0, "updated to %s" % tag
+            return 1, "rolled back by reinstalling the previous version, which did not come up either"
+        return 1, "rolled back; the previous version was reinstalled and started again"
     with open(os.path.join(stage, "entries.txt"), encoding="utf-8") as f:
         entries = [line.strip() for line in f if line.strip()]
     swapped = state["swapped"]

@@ -318,6 +318,51 @@ class RunTests(unittest.TestCase):
                 os.kill(pid, 9)
             os.remove(os.path.join(self.stage, "update.log"))
 
+    def test_an_installed_version_that_does_not_come_up_is_reinstalled_from_its_kept_setup(self):
+        kept = os.path.join(self.root, ".pyship-setup", "setup.exe")
+        write(kept, "setup of v0.1.0")
+        self.run_sh(self.root, 'exec "$(dirname "$0")/python/bin/sleep" 60\n')
+        calls = []
+
+        def fake_setup(mode, setup, root):
+            # What an NSIS setup does here: its app, and itself kept.
+            with open(setup) as f:
+                which = f.read()
+            calls.append(which)
+            broken = which == "archive"
+            self.run_sh(root, "exit 1\n" if broken else 'exec "$(dirname "$0")/python/bin/sleep" 60\n')
+            os.makedirs(os.path.dirname(kept), exist_ok=True)
+            with open(kept, "w") as f:
+                f.write(which)
+            return 0
+
+        with mock.patch.object(_helper, "_setup", side_effect=fake_setup):
+            got = self.run_helper(self.env(PYSHIP_MODE="installer", PYSHIP_SETUP=self.archive, PYSHIP_TIMEOUT="8"))
+        log = self.log()
+        self.assertEqual(got, 1, log)
+        self.assertEqual(calls, ["archive", "setup of v0.1.0"])
+        self.assertIn("the new version did not come up; reinstalling the previous version", log)
+        self.assertIn("rolled back; the previous version was reinstalled and started again", log)
+        with open(kept) as f:
+            self.assertEqual(f.read(), "setup of v0.1.0")
+        self.assertFalse(os.path.exists(os.path.join(self.stage, "previous-setup.exe")))
+        with open(os.path.join(self.stage, "rolled-back.txt")) as f:
+            self.assertEqual(f.read(), "v0.2.0\n")
+        self.assertTrue(_helper.running_from(self.root), "the previous version runs again")
+
+    def test_an_installer_update_without_a_kept_setup_says_it_cannot_roll_back(self):
+        self.run_sh(self.root, 'exec "$(dirname "$0")/python/bin/sleep" 60\n')
+
+        def fake_setup(mode, setup, root):
+            self.run_sh(root, "exit 1\n")
+            return 0
+
+        with mock.patch.object(_helper, "_setup", side_effect=fake_setup):
+            got = self.run_helper(self.env(PYSHIP_MODE="installer", PYSHIP_SETUP=self.archive, PYSHIP_TIMEOUT="8"))
+        log = self.log()
+        self.assertEqual(got, 1, log)
+        self.assertIn("the installed version's setup was not kept to reinstall it", log)
+
 
 @unittest.skipUnless(CHATTR, "needs root and chattr (a file rm -rf cannot delete)")
 class UpdateShTests(unittest.TestCase):
@@ -481,6 +526,28 @@ class ConcurrencyAndSkipTests(unittest.TestCase):
         self.server.publish("v0.3.0")
         self.assertEqual(self.up.check().tag, "v0.3.0")
 
+
+
+class LauncherInUseTests(unittest.TestCase):
+    """The helper restarts the app the way the user started it."""
+
+    def test_the_launcher_follows_how_this_process_was_started(self):
+        tmp = tempfile.mkdtemp()
+        try:
+            _, win = bundle(os.path.join(tmp, "w"), "http://127.0.0.1:9", platform="windows", launcher="vbs")
+            up = Updater(win, environ={})
+            cases = [
+                (os.path.join("App", "python", "pythonw.exe"), False, "pythonw"),
+                (os.path.join("App", "python", "python.exe"), True, "console"),
+                (os.path.join("App", "python", "python.exe"), False, "vbs"),
+                (os.path.join("Other", "app.exe"), True, "vbs"),
+            ]
+            for exe, console, want in cases:
+                self.assertEqual(up.launcher_in_use(exe, console), want, exe)
+            _, lin = bundle(os.path.join(tmp, "l"), "http://127.0.0.1:9")
+            self.assertEqual(Updater(lin, environ={}).launcher_in_use("python3", True), "run.sh")
+        finally:
+            shutil.rmtree(tmp)
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,6 +9,7 @@
 
 mod architecture;
 mod bench;
+mod book;
 mod build_script;
 mod ci;
 mod console;

@@ -796,6 +796,9 @@ fn refusals_change_nothing_and_say_why() {
     data[mid] ^= 0xff;
     let mut tampered = s.v2.clone();
     tampered.assets.insert(name.clone(), data);
+    // Without its patch (which rebuilds the signed tree whatever the full
+    // archive holds), so that the full archive is what gets downloaded.
+    tampered.assets.retain(|n, _| !n.contains("-delta-from-"));
     s.publish(&[(&s.v1, false), (&tampered, false)]);
     let (code, out, err) = cli_apply(&root, &[]);
     assert_eq!(code, 1, "{out}{err}");
@@ -808,8 +811,11 @@ fn refusals_change_nothing_and_say_why() {
     assert!(err.contains("refusing it\nhint: the asset on the server was changed after publishing; nothing was changed here"), "{err}");
     unchanged("a tampered asset");
 
-    // The connection drops in the middle of the download.
-    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    // The connection drops in the middle of the download (of the full
+    // archive: the release without its patch).
+    let mut whole = s.v2.clone();
+    whole.assets.retain(|n, _| !n.contains("-delta-from-"));
+    s.publish(&[(&s.v1, false), (&whole, false)]);
     let size = s.asset(&s.v2, "-linux-x64.tar.gz").1.len();
     s.gitea.truncate_next_download(&name, size / 3);
     let (code, out, err) = cli_apply(&root, &[]);
@@ -2020,4 +2026,144 @@ fn a_delta_for_another_base_or_that_does_not_verify_falls_back_to_the_full_archi
     assert!(log.contains("the delta was not used ("), "{log}");
     assert!(log.contains("does not match its SHA-256"), "{log}");
     same_as_fresh(&root);
+}
+
+// ------------------------------------------------------------------ installer rollback
+
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases three versions, installs and updates under wine"
+)]
+fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_version_under_wine() {
+    let s = shared();
+    // v0.2.5, released by `release` from a commit whose app exits at start-up.
+    let main = s.dir.join("python/src/upd_demo/__main__.py");
+    fs_err::write(&main, BROKEN_MAIN).unwrap();
+    git(&s.dir, &["commit", "-q", "-am", "v0.2.5 exits at start-up"]);
+    git(&s.dir, &["tag", "v0.2.5"]);
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let out = pyship(&s.cache)
+        .current_dir(&s.dir)
+        .env("PYSHIP_PYTHON_MIRROR", &s.mirror)
+        .env("GITHUB_SERVER_URL", s.gitea.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_REF_NAME", "v0.2.5")
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
+        .env(
+            "PYSHIP_SIGNING_KEY",
+            fs_err::read_to_string(&s.key).unwrap(),
+        )
+        .env("PYSHIP_RETRY_BASE_MS", "5")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["pyship", "release", "--only", "windows,publish"])
+        .output()
+        .unwrap();
+    // The project as the other tests know it.
+    git(&s.dir, &["tag", "-d", "v0.2.5"]);
+    git(&s.dir, &["reset", "-q", "--hard", "HEAD~1"]);
+    let _ = fs_err::remove_dir_all(s.dir.join("dist"));
+    assert!(
+        out.status.success(),
+        "release v0.2.5 failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rel = s.gitea.release(REPO, "v0.2.5").expect("released");
+    let broken = Version {
+        tag: "v0.2.5".into(),
+        assets: rel
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), a.data.clone()))
+            .collect(),
+    };
+    s.publish(&[(&s.v1, false), (&broken, false)]);
+
+    let prefix = WinePrefix::new();
+    let dl = tempfile::tempdir().unwrap();
+    let (setup_name, setup) = s.asset(&s.v1, "-setup.exe");
+    let setup_path = dl.path().join(&setup_name);
+    fs_err::write(&setup_path, &setup).unwrap();
+    let mut cmd = prefix.command(&setup_path);
+    cmd.args(["/S", r"/D=C:\Apps\Upd", "Demo"]);
+    assert!(
+        cmd.output().unwrap().status.success(),
+        "setup v0.1.0 failed"
+    );
+    let root = prefix.drive_c().join("Apps/Upd Demo");
+    // The installer keeps its own setup for the updater.
+    assert_eq!(
+        fs_err::read(root.join(".pyship-setup/setup.exe")).unwrap(),
+        setup,
+        "the kept setup is v0.1.0's"
+    );
+    user_data(&root);
+    let port = free_port();
+    let app = start_windows(&prefix, &root, port);
+    if wait_version(port, "0.1.0", Duration::from_secs(180)).is_none() {
+        prefix.kill();
+        let (so, se) = app.stop();
+        panic!("v0.1.0 never answered under wine\n{so}\n{se}");
+    }
+    let start = Instant::now();
+    let (status, body) = http_post(port, "/update");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"update\":\"v0.2.5\""), "{body}");
+    let back = wait_for_log(&root, "rolled back", Duration::from_secs(420))
+        .and_then(|_| wait_version(port, "0.1.0", Duration::from_secs(180)));
+    let took = start.elapsed();
+    let log = helper_log(&root);
+    let check = prefix
+        .command(root.join("python/python.exe"))
+        .args(["-m", "pyship_update", "check"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let uninstall = prefix
+        .command("reg")
+        .args([
+            "query",
+            r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall",
+            "/s",
+        ])
+        .output()
+        .unwrap();
+    prefix.kill();
+    assert!(back.is_some(), "v0.1.0 did not come back\n{log}");
+    eprintln!("installer (wine): update to a broken v0.2.5 → v0.1.0 reinstalled and answering: {took:.1?}");
+    assert!(
+        log.contains("the new version did not come up; reinstalling the previous version"),
+        "{log}"
+    );
+    assert!(
+        log.contains("rolled back; the previous version was reinstalled and started again"),
+        "{log}"
+    );
+    assert_user_data(&root);
+    assert!(root
+        .join("python/Lib/site-packages/upd_demo-0.1.0.dist-info")
+        .is_dir());
+    assert!(!root
+        .join("python/Lib/site-packages/upd_demo-0.2.5.dist-info")
+        .exists());
+    assert_eq!(
+        fs_err::read(root.join(".pyship-setup/setup.exe")).unwrap(),
+        setup,
+        "the kept setup is v0.1.0's again"
+    );
+    // One Add/Remove Programs entry, at the old version.
+    let reg = String::from_utf8_lossy(&uninstall.stdout);
+    let versions: Vec<&str> = reg
+        .lines()
+        .filter(|l| l.trim_start().starts_with("DisplayVersion"))
+        .collect();
+    assert_eq!(versions.len(), 1, "{reg}");
+    assert!(versions[0].trim_end().ends_with("0.1.0"), "{reg}");
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("skipped v0.2.5: an update to it was rolled back here"),
+        "{text}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
