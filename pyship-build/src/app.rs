@@ -541,6 +541,7 @@ pub fn check_one_dist_info_each(site_packages: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use crate::error::Hint;
 
     #[test]

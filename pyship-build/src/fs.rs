@@ -531,6 +531,7 @@ pub fn remove_dir_if_exists(path: &Path, roots: &[&Path]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use crate::error::Hint;
 
     #[test]

@@ -1,8 +1,11 @@
+#[cfg(unix)]
 use super::prepared::*;
+#[cfg(unix)]
 use super::server::*;
 use super::*;
 #[cfg(unix)]
 use std::process::{Command, Stdio};
+#[cfg(unix)]
 use std::time::Instant;
 
 /// The cached prefix: two builds at once prepare it once; a later build
