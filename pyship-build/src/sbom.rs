@@ -10,10 +10,9 @@
 //! extension of its own, the crates of its Cargo.lock. The document is made
 //! of the serde types below, the subset of the CycloneDX 1.5 JSON schema that
 //! cargo-pyship writes; the end-to-end tests validate every SBOM against the
-//! official schema (the CycloneDX project's Python library, pinned). The
-//! `cyclonedx-bom` crate was measured too: it models every spec version in
-//! JSON and XML and took over ten minutes to compile on the CI machine,
-//! for a dozen fields used here.
+//! official schema (the CycloneDX project's Python library, pinned). Not
+//! the `cyclonedx-bom` crate: it models every spec version in JSON and XML,
+//! a heavy build for the dozen fields used here.
 //!
 //! Wheel hashes are "where known": a local wheel file (the project's
 //! `wheels`, a local `find-links` folder) is hashed; a `find-links` page or
