@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::{Env, PYSHIP_CACHE_DIR};
-use crate::error::Hint;
 use crate::net;
 use crate::report::Reporter;
 
@@ -36,9 +35,10 @@ pub struct Cache {
     root: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("the cache {root} has no bucket `{name}`")]
+    #[diagnostic(help("{}", no_bucket_hint(.known)))]
     NoBucket {
         root: PathBuf,
         name: String,
@@ -51,6 +51,9 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("could not remove {path} from the cache")]
+    #[diagnostic(help(
+        "stop builds that use the cache (they hold its files open), then try again"
+    ))]
     Remove {
         path: PathBuf,
         #[source]
@@ -58,21 +61,14 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::NoBucket { known, .. } if known.is_empty() => {
-                Some("the cache is empty: there is nothing to clean".into())
-            }
-            Error::NoBucket { known, .. } => Some(format!(
-                "name one of {} (`cargo pyship cache info` lists them), or none to clean all",
-                known.join(", ")
-            )),
-            Error::Read { .. } => None,
-            Error::Remove { .. } => Some(
-                "stop builds that use the cache (they hold its files open), then try again".into(),
-            ),
-        }
+fn no_bucket_hint(known: &[String]) -> String {
+    if known.is_empty() {
+        "the cache is empty: there is nothing to clean".into()
+    } else {
+        format!(
+            "name one of {} (`cargo pyship cache info` lists them), or none to clean all",
+            known.join(", ")
+        )
     }
 }
 
@@ -342,6 +338,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn clean_removes_the_named_buckets_or_all() {

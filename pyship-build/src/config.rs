@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Hint;
-
 /// Default python.org mirror of the embeddable CPython.
 pub const DEFAULT_PYTHON_MIRROR: &str = "https://www.python.org/ftp/python";
 /// Default CPython version.
@@ -24,10 +22,22 @@ pub const DEFAULT_PRESETS: &[&str] = &["generic", "numpy", "opencv", "pillow", "
 /// Default environment variable holding the publish token.
 pub const DEFAULT_TOKEN_ENV: &str = crate::env::DEPLOY_TOKEN;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[diagnostic(help("{}", invalid_hint(.key)))]
     Invalid {
+        key: String,
+        table: String,
+        file: PathBuf,
+        message: String,
+    },
+    /// A key the table does not have (serde's `unknown field` message).
+    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[diagnostic(help(
+        "remove or rename the key; the accepted keys are listed in the README's Config section"
+    ))]
+    UnknownKey {
         key: String,
         table: String,
         file: PathBuf,
@@ -36,12 +46,14 @@ pub enum Error {
     /// A string the generated files could not carry as plain data (boxed:
     /// the error stays small where a path is larger, on Windows).
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Unsafe(Box<UnsafeValue>),
 }
 
 /// What [`Error::Unsafe`] says.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+#[diagnostic(help("{hint}"))]
 pub struct UnsafeValue {
     pub key: String,
     pub table: String,
@@ -50,22 +62,12 @@ pub struct UnsafeValue {
     pub hint: String,
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Invalid { message, .. } if message.starts_with("unknown field") => Some(
-                "remove or rename the key; the accepted keys are listed in the README's Config section"
-                    .into(),
-            ),
-            Error::Invalid { key, .. } if key.ends_with("installer-compression") => Some(
-                "use \"lzma\" (the default: smallest), \"zlib\" (fastest to build) or \"bzip2\""
-                    .into(),
-            ),
-            Error::Invalid { .. } => {
-                Some("fix the value; the README's Config section lists each key's type".into())
-            }
-            Error::Unsafe(u) => Some(u.hint.clone()),
-        }
+/// The hint of an invalid value: the accepted values where they are few.
+fn invalid_hint(key: &str) -> &'static str {
+    if key.ends_with("installer-compression") {
+        "use \"lzma\" (the default: smallest), \"zlib\" (fastest to build) or \"bzip2\""
+    } else {
+        "fix the value; the README's Config section lists each key's type"
     }
 }
 
@@ -680,11 +682,22 @@ impl RawConfig {
                 Some(i) => inner[..i].to_owned(),
                 None => inner,
             };
-            Error::Invalid {
-                key: if path == "." { "pyship".into() } else { path },
-                table: table.to_owned(),
-                file: file.to_owned(),
-                message,
+            let key = if path == "." { "pyship".into() } else { path };
+            let (table, file) = (table.to_owned(), file.to_owned());
+            if message.starts_with("unknown field") {
+                Error::UnknownKey {
+                    key,
+                    table,
+                    file,
+                    message,
+                }
+            } else {
+                Error::Invalid {
+                    key,
+                    table,
+                    file,
+                    message,
+                }
             }
         })?;
         if let Some(update) = &raw.update {
@@ -1171,6 +1184,7 @@ pub mod strings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
     use serde_json::json;
 
     #[test]

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -40,51 +39,71 @@ pub struct Installed {
     pub pinned: crate::pins::Pinned,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Pins(#[from] crate::pins::Error),
     #[error("{0}")]
+    #[diagnostic(help("a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock", .0.package))]
     LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("read uv's message above; it names the requirement that failed"))]
     Uv { platform: String, stderr: String },
+    /// uv found a file whose hash is not the locked one.
+    #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index"))]
+    UvHash { platform: String, stderr: String },
+    /// `--offline`, and uv's cache lacks a file.
+    #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)"))]
+    UvOffline { platform: String, stderr: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
+    #[diagnostic(help("build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform", wheel_triple(*.platform)))]
     WheelPlatform {
         file: PathBuf,
         tag: String,
         platform: Platform,
     },
     #[error("wheel {file} is built for `{tag}`, which needs a newer glibc than `linux.platform = \"{target}\"`")]
+    #[diagnostic(help("build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`", .target.trim_start_matches("x86_64-")))]
     WheelGlibc {
         file: PathBuf,
         tag: String,
         target: String,
     },
     #[error("two wheels of `{dist}` would be installed: {first} and {second}")]
+    #[diagnostic(help("remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob"))]
     DuplicateWheel {
         dist: String,
         first: PathBuf,
         second: PathBuf,
     },
     #[error("wheel {file} is version {version} of the app, but the release version is {release}")]
+    #[diagnostic(help("run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version"))]
     WheelVersion {
         file: PathBuf,
         version: String,
         release: String,
     },
     #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
+    #[diagnostic(help("wheels must keep their PEP 427 file names"))]
     BadWheelName { file: PathBuf },
     #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
+    #[diagnostic(help("build the wheels first (prebuild can do that) or fix the path"))]
     NoWheelMatch { pattern: String, root: PathBuf },
     #[error("invalid wheels pattern `{pattern}`")]
+    #[diagnostic(help("fix the glob in `wheels`"))]
     BadPattern {
         pattern: String,
         #[source]
         source: globset::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
     #[error("could not clean {path}")]
     Clean {
@@ -92,6 +111,29 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The target triple a wheel for `platform` is built for.
+fn wheel_triple(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Windows => "x86_64-pc-windows-msvc",
+        Platform::Linux => "x86_64-unknown-linux-gnu",
+    }
+}
+
+impl Error {
+    /// uv's install failure, by what its message says went wrong.
+    fn uv(platform: String, stderr: String) -> Self {
+        if stderr.contains("Hash mismatch") {
+            Error::UvHash { platform, stderr }
+        } else if stderr.contains("network was disabled")
+            || stderr.contains("not found in the cache")
+        {
+            Error::UvOffline { platform, stderr }
+        } else {
+            Error::Uv { platform, stderr }
+        }
+    }
 }
 
 /// A locked package without a wheel for the target, with the wheels the lock has.
@@ -121,40 +163,6 @@ impl std::fmt::Display for MissingWheel {
         } else {
             write!(f, "these wheels of it:\n  {}", self.wheels.join("\n  "))
         }
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Pins(e) => return e.hint(),
-            Error::LockedNoWheel(m) => format!(
-                "a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock",
-                m.package
-            ),
-            Error::Uv { stderr, .. } if stderr.contains("Hash mismatch") => "a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index".into(),
-            Error::Uv { stderr, .. } if stderr.contains("network was disabled") || stderr.contains("not found in the cache") => "--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)".into(),
-            Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
-            Error::Tool(e) => return e.hint(),
-            Error::WheelPlatform { platform, .. } => format!(
-                "build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform",
-                match platform {
-                    Platform::Windows => "x86_64-pc-windows-msvc",
-                    Platform::Linux => "x86_64-unknown-linux-gnu",
-                }
-            ),
-            Error::WheelGlibc { target, .. } => format!(
-                "build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`",
-                target.trim_start_matches("x86_64-")
-            ),
-            Error::DuplicateWheel { .. } => "remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob".into(),
-            Error::WheelVersion { .. } => "run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version".into(),
-            Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
-            Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
-            Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
-            Error::Process(e) => return e.hint(),
-            Error::Clean { .. } => return None,
-        })
     }
 }
 
@@ -550,10 +558,9 @@ fn install(
                         wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
                     }))
                 }
-                crate::pins::Error::Uv { platform, .. } => Error::Uv {
-                    platform,
-                    stderr: format!("`{}`:\n{}", out.command, out.tail()),
-                },
+                crate::pins::Error::Uv { platform, .. } => {
+                    Error::uv(platform, format!("`{}`:\n{}", out.command, out.tail()))
+                }
                 other => other.into(),
             },
         );

@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::env::Env;
-use crate::error::Hint;
 use crate::plan::{ArtifactKind, Plan};
 use crate::platform::Platform;
 
@@ -43,66 +42,58 @@ pub struct Released {
     pub docker: Option<crate::docker::Output>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("release step `sign` failed (nothing was built or published)")]
+    #[diagnostic(transparent)]
     Sign(#[source] crate::sign::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("release cannot build the project's wheels")]
+    #[diagnostic(transparent)]
     Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
     /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
     /// `result_large_err` limit.
+    #[diagnostic(transparent)]
     Stamp(#[source] Box<StampError>),
     #[error("release step `bundle` ({platform}) failed")]
     Bundle {
         platform: Platform,
         #[source]
+        #[diagnostic_source]
         source: crate::bundle::Error,
     },
     #[error("release step `installer` failed")]
+    #[diagnostic(transparent)]
     Installer(#[source] crate::installer::Error),
     #[error("release step `sign` failed (nothing was built or published)")]
+    #[diagnostic(transparent)]
     ManifestKey(#[source] crate::keys::Error),
     #[error("release step `msi` failed")]
+    #[diagnostic(transparent)]
     Msi(#[source] crate::msi::Error),
     #[error("release step `deb` failed")]
+    #[diagnostic(transparent)]
     Deb(#[source] crate::deb::Error),
     #[error("release step `publish` failed (a re-run reconciles the release: assets are replaced by name)")]
+    #[diagnostic(transparent)]
     Publish(#[source] crate::publish::Error),
     #[error("release step `docker` failed (the release itself is published)")]
+    #[diagnostic(transparent)]
     Docker(#[source] crate::docker::Error),
 }
 
 /// Either side of stamping can fail: finding where to write, or writing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StampError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Version(#[from] crate::version::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Sign(e) => e.hint(),
-            Error::Lock(e) => e.hint(),
-            Error::Tools(e) => e.hint(),
-            Error::Stamp(e) => match e.as_ref() {
-                StampError::Project(e) => e.hint(),
-                StampError::Version(e) => e.hint(),
-            },
-            Error::Bundle { source, .. } => source.hint(),
-            Error::Installer(e) => e.hint(),
-            Error::ManifestKey(e) => e.hint(),
-            Error::Msi(e) => e.hint(),
-            Error::Deb(e) => e.hint(),
-            Error::Publish(e) => e.hint(),
-            Error::Docker(e) => e.hint(),
-        }
-    }
 }
 
 /// Whether `release` builds the Docker image: an image is configured, or the

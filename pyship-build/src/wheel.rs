@@ -24,7 +24,6 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
@@ -98,6 +97,15 @@ pub struct LocalBuild {
     pub maturin: Option<MaturinBuild>,
 }
 
+/// The glibc (X, Y) of the manylinux platform `linux.platform` names; an
+/// error when it names none.
+fn target_glibc(plan: &Plan) -> Result<(u32, u32), Error> {
+    let p = &plan.config.linux.platform;
+    manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
+        platform: p.clone(),
+    })
+}
+
 /// `maturin build` for one target.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MaturinBuild {
@@ -130,31 +138,39 @@ pub struct Built {
     pub build_seconds: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wheels(#[from] crate::deps::Error),
     #[error("{} does not run in {}, where maturin builds the wheel: {output}", program.display(), dir.display())]
+    #[diagnostic(help("a `.python-version` in {} may select a Python without it (a pyenv shim runs only where the selected version has the program): install maturin there (`pip install maturin ziglang`), or point PYSHIP_MATURIN at a maturin that runs", .dir.display()))]
     MaturinDoesNotRun {
         program: PathBuf,
         dir: PathBuf,
         output: String,
     },
     #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
+    #[diagnostic(help("install it with `rustup target add {triple}`"))]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
+    #[diagnostic(help("check that `rustc --print sysroot` works in the project folder"))]
     Rustc { message: String },
     #[error("the Linux wheel must run on {platform} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`")]
+    #[diagnostic(help("install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc", .host.replace('.', "_")))]
     NoZig {
         platform: String,
         want: String,
         host: String,
     },
     #[error("`linux.platform = \"{platform}\"` is not a manylinux platform maturin can build for")]
+    #[diagnostic(help("use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)"))]
     LinuxPlatform { platform: String },
     #[error("the release version is {release}, but maturin builds {package} at its Cargo version {cargo} ({manifest})")]
+    #[diagnostic(help("run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version"))]
     VersionMismatch {
         release: String,
         cargo: String,
@@ -162,6 +178,7 @@ pub enum Error {
         manifest: PathBuf,
     },
     #[error("prebuild command `{command}` for {platform} failed ({status}):\n{output}")]
+    #[diagnostic(help("fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table"))]
     Prebuild {
         platform: Platform,
         command: String,
@@ -169,6 +186,7 @@ pub enum Error {
         output: String,
     },
     #[error("maturin failed to build the {triple} wheel ({status}): `{command}`\n{output}")]
+    #[diagnostic(help("read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error"))]
     Build {
         triple: String,
         status: String,
@@ -177,8 +195,10 @@ pub enum Error {
         output: String,
     },
     #[error("maturin finished but left no wheel in {dir}")]
+    #[diagnostic(help("check `[tool.maturin]` in pyproject.toml"))]
     NoWheel { dir: PathBuf },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("could not prepare {path}")]
     Io {
@@ -186,32 +206,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Tool(e) => return e.hint(),
-            Error::Wheels(e) => return e.hint(),
-            Error::MaturinDoesNotRun { dir, .. } => format!(
-                "a `.python-version` in {} may select a Python without it (a pyenv shim runs only where the selected version has the program): install maturin there (`pip install maturin ziglang`), or point PYSHIP_MATURIN at a maturin that runs",
-                dir.display()
-            ),
-            Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
-            Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
-            Error::NoZig { host, .. } => format!(
-                "install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc",
-                host.replace('.', "_")
-            ),
-            Error::LinuxPlatform { .. } => "use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)".into(),
-            Error::VersionMismatch { .. } => "run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version".into(),
-            Error::Prebuild { .. } => "fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table".into(),
-            Error::Build { .. } => "read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error".into(),
-            Error::NoWheel { .. } => "check `[tool.maturin]` in pyproject.toml".into(),
-            Error::Process(e) => return e.hint(),
-            Error::Io { .. } => return None,
-        })
-    }
 }
 
 /// The Rust target triple of `platform`'s wheels.
@@ -391,10 +385,7 @@ fn maturin_build(
             args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
         }
         Platform::Linux => {
-            let p = &plan.config.linux.platform;
-            let (x, y) = manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
-                platform: p.clone(),
-            })?;
+            let (x, y) = target_glibc(plan)?;
             let tag = format!("manylinux_{x}_{y}");
             args.extend(["--compatibility".into(), tag.clone()]);
             compatibility = Some(tag);
@@ -558,7 +549,7 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
                 MINGW_DLLTOOL.find(ctx.env)?;
             }
             if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
-                let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
+                let (x, y) = target_glibc(plan)?;
                 let host = host_glibc()
                     .map(|(a, b)| format!("{a}.{b}"))
                     .unwrap_or_else(|| "unknown".into());
@@ -866,10 +857,7 @@ fn maturin(
         let cached = wheels_in(&entry)?;
         if !cached.is_empty() {
             ctx.reporter.status("Fresh", &what);
-            for w in cached {
-                let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-                place_wheel(&w, &dest)?;
-            }
+            copy_wheels(&cached, &b.out_dir)?;
             return Ok(true);
         }
     }
@@ -934,20 +922,39 @@ fn maturin(
             ));
         }
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
+    Ok(false)
+}
+
+/// Copy `wheels` into `out_dir`.
+fn copy_wheels(wheels: &[PathBuf], out_dir: &Path) -> Result<(), Error> {
+    for w in wheels {
+        let dest = out_dir.join(w.file_name().expect("a wheel file"));
         place_wheel(w, &dest)?;
     }
-    // Into the cache by rename: a crash never leaves a half-filled entry.
+    Ok(())
+}
+
+/// Copy the `built` wheels into `out_dir`, then move their `staging` folder
+/// into the cache as `entry`, by rename: a crash never leaves a half-filled
+/// entry.
+fn keep_built(
+    built: &[PathBuf],
+    out_dir: &Path,
+    staging: crate::lock::OwnedDir,
+    entry: &Path,
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    copy_wheels(built, out_dir)?;
     let staged = staging.keep();
     if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
+        let _ = crate::fs::remove_dir_if_exists(entry, &plan.write_roots(&ctx.cache));
     }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
+    fs_err::rename(&staged, entry).map_err(|source| Error::Io {
+        path: entry.to_owned(),
         source,
-    })?;
-    Ok(false)
+    })
 }
 
 /// Make a wheel maturin built independent of where the project was checked
@@ -1111,10 +1118,7 @@ fn python_wheel(
     let what = format!("{} wheel (pure Python)", l.name);
     if let Some(cached) = wheels_in(&entry).ok().filter(|w| !w.is_empty()) {
         ctx.reporter.status("Fresh", &what);
-        for w in cached {
-            let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-            place_wheel(&w, &dest)?;
-        }
+        copy_wheels(&cached, &b.out_dir)?;
         return Ok(true);
     }
     ctx.reporter
@@ -1152,18 +1156,7 @@ fn python_wheel(
             dir: staging.path().to_owned(),
         });
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-        place_wheel(w, &dest)?;
-    }
-    let staged = staging.keep();
-    if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
-    }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
-        source,
-    })?;
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
     Ok(false)
 }
 

@@ -28,7 +28,6 @@ use toml_edit::DocumentMut;
 
 use crate::config::RawConfig;
 use crate::env::Env;
-use crate::error::Hint;
 use crate::launch::Launch;
 use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
 use crate::templates::Templates;
@@ -77,48 +76,41 @@ pub struct Options {
     pub install_from: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read {path}")]
+    #[diagnostic(help("check that the file exists and is readable"))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("could not parse {path}")]
+    #[diagnostic(help("fix the TOML syntax at the line and column shown; nothing was written"))]
     Toml {
         path: PathBuf,
         #[source]
         source: toml_edit::TomlError,
     },
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the directory is writable; the file was not changed"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("`publish.token-env = \"{0}\"` cannot name a CI secret")]
+    #[diagnostic(help("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)"))]
     BadSecretName(String),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Discover(#[from] discover::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Install(#[from] install::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Read { .. } => Some("check that the file exists and is readable".into()),
-            Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown; nothing was written".into()),
-            Error::Write { .. } => Some("check that the directory is writable; the file was not changed".into()),
-            Error::BadSecretName(_) => Some("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)".into()),
-            Error::Template(e) => e.hint(),
-            Error::Discover(e) => e.hint(),
-            Error::Install(e) => e.hint(),
-        }
-    }
 }
 
 /// What happens to the pyship table.
@@ -328,7 +320,7 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
     }
     if let Some(d) = &generated.discovery {
         for c in &d.choices {
-            ctx.reporter.status(&c.verb, &c.message);
+            ctx.reporter.status(c.verb.as_str(), &c.message);
         }
         for w in &d.warnings {
             ctx.reporter.warn(w);

@@ -8,7 +8,7 @@
 //!   when pinned, then extracted entry by entry with every path checked, so a
 //!   tampered tarball cannot write outside `python/` or leave a symlink that
 //!   points out of it.
-//! - `venv`: the seed's recipe, a venv of the build host's CPython X.Y. It only
+//! - `venv`: a venv of the build host's CPython X.Y. It only
 //!   runs where the same Python sits at the same path (the bundle's README says
 //!   so): a venv records its base interpreter by absolute path.
 //!
@@ -24,7 +24,6 @@ use std::path::{Component, Path, PathBuf};
 use super::Runtime;
 use crate::config::LinuxRuntime;
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -45,9 +44,10 @@ pub const PBS_RELEASES: &[(&str, &str)] = &[
     ("3.12.7", "20241016"),
 ];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("no python-build-standalone release is known for CPython {version}")]
+    #[diagnostic(help("set `runtime-url` in [{table}.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}", known_versions()))]
     UnknownVersion {
         version: String,
         /// The pyship table in use, for the hint.
@@ -60,23 +60,29 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("runtime tarball {path}: {reason}")]
+    #[diagnostic(help("the tarball is malformed or was tampered with; nothing from it was kept"))]
     BadEntry {
         path: PathBuf,
         entry: String,
         reason: String,
     },
     #[error("runtime tarball {path}: unsafe entry")]
+    #[diagnostic(help("the tarball is malformed or was tampered with; nothing from it was kept"))]
     Unsafe {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("runtime from {source_desc} has no {missing}; expected python-build-standalone's install_only layout")]
+    #[diagnostic(help(
+        "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)"
+    ))]
     Layout {
         source_desc: String,
         missing: String,
     },
     #[error("runtime from {source_desc} is CPython {found}, but the project is configured for {expected}")]
+    #[diagnostic(help("make `python` in [{table}] and the runtime tarball agree on X.Y"))]
     VersionMismatch {
         source_desc: String,
         found: String,
@@ -91,41 +97,27 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
     #[error("`{command}` failed ({status}): {stderr}")]
+    #[diagnostic(help("see the command's output above"))]
     Command {
         command: String,
         status: String,
         stderr: String,
     },
     #[error("no CPython {xy} found on this machine for the venv runtime")]
+    #[diagnostic(help("install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"))]
     NoHostPython { xy: String },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::UnknownVersion { table, .. } => Some(format!(
-                "set `runtime-url` in [{table}.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
-                PBS_RELEASES.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
-            )),
-            Error::BadEntry { .. } | Error::Unsafe { .. } => Some(
-                "the tarball is malformed or was tampered with; nothing from it was kept".into(),
-            ),
-            Error::Layout { .. } => Some(
-                "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)".into(),
-            ),
-            Error::VersionMismatch { table, .. } => Some(format!(
-                "make `python` in [{table}] and the runtime tarball agree on X.Y"
-            )),
-            Error::NoHostPython { xy } => Some(format!(
-                "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
-            )),
-            Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Tool(e) => e.hint(),
-            Error::Read { .. } | Error::Io { .. } => None,
-        }
-    }
+/// The CPython versions with a known python-build-standalone release.
+fn known_versions() -> String {
+    PBS_RELEASES
+        .iter()
+        .map(|(v, _)| *v)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The runtime URL for `version`: `template` (or the default) with `{version}`
@@ -609,7 +601,7 @@ pub fn venv_mismatch(plan: &Plan, host: &str, version: &str) -> Option<String> {
     })
 }
 
-/// The seed's recipe: `python3.X -m venv --copies python/` from the build
+/// A venv runtime: `python3.X -m venv --copies python/` from the build
 /// host's CPython X.Y (found with `uv python find --system`).
 fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let xy = &plan.python.xy;
@@ -695,7 +687,7 @@ fn without_build_path(cfg: &Path) -> Result<(), Error> {
     crate::fs::atomic_write(cfg, kept.as_bytes()).map_err(|e| io(std::io::Error::other(e)))
 }
 
-/// The seed's last venv step, run by the bundle pipeline after the
+/// The last step of a venv runtime, run by the bundle pipeline after the
 /// dependencies are in: for a `venv` runtime, remove the app's own package if
 /// a dependency pulled it into site-packages, so `app/src` on PYTHONPATH is the
 /// one copy of the app. Skipped when the project ships its own wheels
@@ -778,6 +770,7 @@ fn run(mut cmd: Command) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
     use std::io::Write;
 
     /// A venv runtime of another CPython than `python`: a warning naming

@@ -1,4 +1,4 @@
-//! `bench/run.sh --quick` in CI: one run of each benchmark (the seed recipe,
+//! `bench/run.sh --quick` in CI: one run of each benchmark (`bench/recipe.sh`,
 //! the uv recipe and cargo-pyship, cold and warm; cargo-pyship's first run,
 //! Linux bundle and installer; the archive micro-benchmark), so the benchmark
 //! cannot rot. No timing is asserted: only that every build succeeded, that

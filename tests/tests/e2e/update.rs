@@ -59,7 +59,18 @@ fn build() -> Shared {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     let gitea = GiteaServer::start();
-    let mirror_dir = tempfile::tempdir().unwrap();
+    // The shared build lives as long as the test process (it is never
+    // dropped), so it goes in one folder per target directory that the next
+    // run empties first: a run leaves at most one copy behind, not one per
+    // run. It stays outside this workspace, whose manifest would claim the
+    // fixture.
+    let key = hex_sha256(env!("CARGO_TARGET_TMPDIR").as_bytes());
+    let parent = std::env::temp_dir().join(format!("pyship-e2e-update-{}", &key[..12]));
+    if parent.exists() {
+        fs_err::remove_dir_all(&parent).unwrap();
+    }
+    fs_err::create_dir_all(&parent).unwrap();
+    let mirror_dir = tempfile::tempdir_in(&parent).unwrap();
     fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
     fs_err::copy(
         pyship_e2e::testdata::embed_python_dir().join(EMBED),
@@ -69,7 +80,12 @@ fn build() -> Shared {
     let mirror = StaticServer::start(mirror_dir.path());
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (runtime_dir, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
-    let (tmp, dir) = copy_fixture("updater");
+    let tmp = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&parent)
+        .unwrap();
+    let dir = tmp.path().join("updater");
+    copy_dir(&workspace_root().join("fixtures").join("updater"), &dir);
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap().replacen(
         "port = 8766\n",
