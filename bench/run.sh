@@ -11,9 +11,14 @@
 #                 zip -r (no strip, no import check)
 #   cargo-pyship  `cargo pyship bundle --target windows`
 # then cargo pyship alone: the first run on a machine (no wine prefix cached),
-# the Linux bundle cold and warm, the installer cold (vs makensis alone on the
-# same tree and script) and warm (nothing changed), and an archive
-# micro-benchmark (our zip / tar.gz writer vs `zip -r` / `tar czf`).
+# the Windows bundle with warm caches and a fresh output folder (warm-fresh:
+# what a CI job with a restored cache sees), the Linux bundle cold and warm,
+# the installer cold (vs makensis alone on the same tree and script) and warm
+# (nothing changed), the hybrid fixture (fixtures/pyhash: a PyO3 abi3 crate
+# and a FastAPI app, `bundle --target all`: cold, each target alone cold,
+# nothing changed, one Python file changed, one Rust file changed, against a
+# `cp -r` of its output as the floor), and an archive micro-benchmark (our
+# zip / tar.gz writer vs `zip -r` / `tar czf`).
 # Wheels and the embeddable CPython come from ../shared/fixtures, served by
 # `python3 -m http.server` on 127.0.0.1: no internet.
 #
@@ -34,6 +39,11 @@
 #                   (default: linux.runtime = "venv", a venv of the host Python)
 #      PYSHIP_BIN   the cargo-pyship binary (default target/release/cargo-pyship,
 #                   built with `cargo build --release -p cargo-pyship` if missing)
+#      BENCH_CARGO_TARGET_DIR  the hybrid's Cargo target directory (default:
+#                   one in the work directory; "cold" keeps it: cargo's own
+#                   cache is not cargo-pyship's). The hybrid part needs maturin,
+#                   x86_64-w64-mingw32-gcc and BENCH_LINUX_RUNTIME; without
+#                   them it is skipped (said in the report)
 #      BENCH_KEEP=1 keep the work directory (printed) for inspection
 #
 # "Cold" empties UV_CACHE_DIR, PIP_CACHE_DIR and PYSHIP_CACHE_DIR except its
@@ -178,9 +188,17 @@ pyship() { # KIND NAME COMMAND ARGS...
   local kind=$1 name=$2; shift 2
   timed "$kind" "$name" -- env PYSHIP_PYTHON_MIRROR="$mirror_url" \
     "$bin" pyship -v "$@" --version v0.1.0 --manifest-path "$proj/Cargo.toml"
-  # "      stages wheel 0.0s, python 0.1s, ..." -> one row per stage
-  grep -E '^ *stages ' "$work/last.log" | sed 's/^ *stages //' | tr ',' '\n' \
-    | awk -v k="$kind" -v n="$name" 'NF==2 {sub(/s$/,"",$2); printf "%s\t%s\t%s\t%s\n", k, n, $1, $2}' >>"$stages" || true
+  stage_rows "$kind" "$name"
+}
+# "      stages wheel 0.0s, python 0.1s, ..." -> one row per stage, named
+# `win:deps` / `linux:deps` after the `Finished` line before it.
+stage_rows() {
+  awk -v k="$1" -v n="$2" '
+    /Finished/ { p = /win-x64/ ? "win:" : (/linux-x64/ ? "linux:" : "") }
+    /^ *stages / {
+      sub(/^ *stages /, ""); c = split($0, parts, ", ")
+      for (i = 1; i <= c; i++) { split(parts[i], f, " "); sub(/s$/, "", f[2]); printf "%s\t%s\t%s%s\t%s\n", k, n, p, f[1], f[2] }
+    }' "$work/last.log" >>"$stages" || true
 }
 bundle_win() { pyship "$1" cargo-pyship bundle --target windows; }
 bundle_linux() { pyship "$1" cargo-pyship-linux bundle --target linux; }
@@ -208,6 +226,13 @@ for i in $(seq "$runs"); do
   seed warm; uvr warm; bundle_win warm
 done
 cp "$ours_zip" "$work/warm.zip"
+# Warm caches, a fresh output folder (a CI job with a restored cache).
+for i in $(seq "$runs"); do
+  echo "  run $i/$runs: windows warm, fresh output folder" >&2
+  rm -rf "$dist"
+  bundle_win warm-fresh
+done
+cmp -s "$ours_zip" "$work/cold.zip" || { echo "bench/run.sh: the warm-fresh zip differs from the cold one" >&2; exit 1; }
 
 # Installer: cold (no stamp, so makensis runs) against makensis alone on the
 # same tree and script, then warm (nothing changed: kept).
@@ -240,6 +265,65 @@ done
 cp "$ours_tgz" "$work/warm.tar.gz"
 gzip -t "$work/warm.tar.gz"
 
+# Hybrid: fixtures/pyhash, `bundle --target all` (both targets side by side).
+hybrid=skipped
+hproj="$work/pyhash"
+hdist="$hproj/dist"
+if [ -n "${BENCH_LINUX_RUNTIME:-}" ] && command -v maturin >/dev/null && command -v x86_64-w64-mingw32-gcc >/dev/null; then
+  hybrid=ran
+  mkdir -p "$hproj"
+  cp -r "$root/fixtures/pyhash/." "$hproj/"
+  rm -rf "$hproj/target" "$hproj/dist"
+  printf 'no-index = true\nfind-links = ["%s"]\n\n[workspace.metadata.pyship.linux]\nruntime-url = "%s/runtime/cpython-{version}-install_only.tar.gz"\n' \
+    "$wheels_url" "$base" >>"$hproj/Cargo.toml"
+  htarget=${BENCH_CARGO_TARGET_DIR:-$work/pyhash-target}
+  hy() { # KIND NAME TARGET
+    timed "$1" "$2" -- env PYSHIP_PYTHON_MIRROR="$mirror_url" CARGO_TARGET_DIR="$htarget" \
+      "$bin" pyship -v bundle --target "$3" --version v0.2.0 --manifest-path "$hproj/Cargo.toml"
+    stage_rows "$1" "$2"
+  }
+  hzip="$hdist/PyHash-v0.2.0-win-x64.zip"
+  htgz="$hdist/PyHash-v0.2.0-linux-x64.tar.gz"
+  hsboms="PyHash-v0.2.0-win-x64.cdx.json PyHash-v0.2.0-linux-x64.cdx.json"
+  # Cargo's own build of the extension, once, untimed: "cold" is cargo-pyship's caches.
+  echo "  hybrid: warming cargo's target directory" >&2
+  cold; rm -rf "$hdist"; hy warmup hybrid-all all
+  for i in $(seq "$runs"); do
+    echo "  run $i/$runs: hybrid cold (all, windows, linux)" >&2
+    cold; rm -rf "$hdist"; hy cold hybrid-all all
+    # Each target alone (target 4's yardstick; --quick leaves them out).
+    if [ "$quick" = 0 ]; then
+      cold; rm -rf "$hdist"; hy cold hybrid-windows windows
+      cold; rm -rf "$hdist"; hy cold hybrid-linux linux
+    fi
+  done
+  cold; rm -rf "$hdist"; hy cold hybrid-all all
+  mkdir -p "$work/hcold"; cp "$hzip" "$htgz" "$work/hcold/"
+  for f in $hsboms; do cp "$hdist/$f" "$work/hcold/"; done
+  for i in $(seq "$runs"); do
+    echo "  run $i/$runs: hybrid warm, nothing changed" >&2
+    hy warm hybrid-all all
+    # The floor: a plain copy of the two bundle trees and the two archives.
+    rm -rf "$work/floor"; mkdir -p "$work/floor"
+    timed warm cp-r-floor -- sh -c 'cp -r "$1/.pyship/windows" "$1/.pyship/linux" "$2" "$3" "$4/"' _ "$hdist" "$hzip" "$htgz" "$work/floor"
+  done
+  for f in PyHash-v0.2.0-win-x64.zip PyHash-v0.2.0-linux-x64.tar.gz $hsboms; do
+    cmp -s "$hdist/$f" "$work/hcold/$f" || { echo "bench/run.sh: the hybrid's warm $f differs from the cold one" >&2; exit 1; }
+  done
+  echo "hybrid cold and warm artifacts and SBOMs: byte-identical" >"$work/hybrid-identical"
+  rm -rf "$hdist"; hy warm-fresh hybrid-all all
+  for i in $(seq "$runs"); do
+    echo "  run $i/$runs: hybrid, one Python file changed" >&2
+    printf '# bench edit %s\n' "$i" >>"$hproj/python/pyhash/server.py"
+    hy python-edit hybrid-all all
+  done
+  for i in $(seq "$runs"); do
+    echo "  run $i/$runs: hybrid, one Rust file changed" >&2
+    printf '// bench edit %s\n' "$i" >>"$hproj/crates/fastcore/src/lib.rs"
+    hy rust-edit hybrid-all all
+  done
+fi
+
 # Archive micro-benchmark: the Windows bundle tree, packed four ways
 # (ours without the compressed-entry cache: this times the compressor).
 top=$(basename "$(ls -d "$tree_parent"/*/ | head -n1)")
@@ -254,9 +338,9 @@ done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- Report. ------------------------------------------------------------------
-python3 - "$results" "$stages" "$work" "$load_start" "$load_end" <<'EOF'
+python3 - "$results" "$stages" "$work" "$load_start" "$load_end" "$hybrid" <<'EOF'
 import os, statistics, sys
-results, stages_tsv, work, load_start, load_end = sys.argv[1:6]
+results, stages_tsv, work, load_start, load_end, hybrid = sys.argv[1:7]
 rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
 data = {}
 for kind, name, secs, rss in rows:
@@ -302,7 +386,31 @@ targets = [
     ("cold installer <= 1.1x makensis alone", ratio(med("installer", "cold"), med("makensis-alone", "cold")), "<=", 1.1, "x"),
     ("peak RSS < 300 MB", rss_max, "<", 300, " MB"),
     ("zip <= 1.1x the seed recipe's zip", sizes["cargo-pyship"] / sizes["seed-recipe"], "<=", 1.1, "x"),
+    # Issue 32's targets (5 and 6 on the pure-Python Windows bundle).
+    ("5. warm-fresh windows >= 8x faster than the seed recipe", ratio(med("seed-recipe", "warm"), med("cargo-pyship", "warm-fresh")), ">=", 8, "x"),
+    ("5. warm-fresh windows >= 4x faster than the uv recipe", ratio(med("uv-recipe", "warm"), med("cargo-pyship", "warm-fresh")), ">=", 4, "x"),
+    ("6. cold windows >= 1.5x faster than the uv recipe (with the import check)", ratio(med("uv-recipe", "cold"), med("cargo-pyship", "cold")), ">=", 1.5, "x"),
 ]
+def stage_sum(name, kind, prefix):
+    rows = [l.rstrip("\n").split("\t") for l in open(stages_tsv) if l.strip()]
+    per = {}
+    for k, n, stage, secs in rows:
+        if k == kind and n == name and stage.split(":")[-1].startswith(prefix):
+            per.setdefault(stage, []).append(float(secs))
+    return sum(statistics.median(v) for v in per.values()) if per else float("nan")
+if hybrid == "ran":
+    hrss = max(max(d["rss"]) for (n, k), d in data.items() if n == "hybrid-all") / 1024
+    cold_sum = (med("hybrid-windows", "cold") or 0) + (med("hybrid-linux", "cold") or 0)
+    targets += [
+        ("1. hybrid all, nothing changed <= 1.5 s", med("hybrid-all", "warm"), "<=", 1.5, " s"),
+        ("1. hybrid all, nothing changed <= 1.2x cp -r of its output", ratio(med("hybrid-all", "warm"), med("cp-r-floor", "warm")), "<=", 1.2, "x"),
+        ("2. hybrid all, one Python file changed <= 5 s", med("hybrid-all", "python-edit"), "<=", 5, " s"),
+        ("3. hybrid all, one Rust file changed, less its wheel stages, <= 2 s", (med("hybrid-all", "rust-edit") or float("nan")) - stage_sum("hybrid-all", "rust-edit", "wheel"), "<=", 2, " s"),
+        ("4. hybrid all cold <= 0.7x windows cold + linux cold", ratio(med("hybrid-all", "cold"), cold_sum), "<=", 0.7, "x"),
+        ("7. hybrid all peak RSS < 300 MB", hrss, "<", 300, " MB"),
+    ]
+else:
+    print("hybrid fixture: skipped (needs maturin, x86_64-w64-mingw32-gcc and BENCH_LINUX_RUNTIME)")
 print()
 print("targets (medians):")
 ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
@@ -335,4 +443,5 @@ for pair in "cold.zip warm.zip" "cold.tar.gz warm.tar.gz" "cold.exe warm.exe"; d
     status=1
   fi
 done
+[ -f "$work/hybrid-identical" ] && cat "$work/hybrid-identical"
 exit $status

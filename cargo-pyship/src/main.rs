@@ -50,15 +50,19 @@ fn main() -> ExitCode {
 /// A closed stdout (`cargo pyship plan | head`) is not an error (ripgrep).
 fn is_broken_pipe(err: &pyship_build::error::Report) -> bool {
     err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let io = e
+            .downcast_ref::<pyship_build::error::Io>()
+            .map(|e| &e.0)
+            .or_else(|| e.downcast_ref::<std::io::Error>());
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
 /// Write a JSON document to stdout (the only thing `--format json` prints there).
 pub fn print_json(value: &impl serde::Serialize) -> pyship_build::error::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut stdout, value).map_err(std::io::Error::from)?;
-    writeln!(stdout)?;
+    serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(|e| pyship_build::error::Io(e.into()))?;
+    writeln!(stdout).map_err(pyship_build::error::Io)?;
     Ok(())
 }

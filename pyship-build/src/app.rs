@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,29 +23,34 @@ pub struct AppFiles {
     pub top_level: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("include `{entry}` in {table} resolves to {path}, which does not exist")]
+    #[diagnostic(help("fix `include` in [{}]; paths are relative to {}", .table.table.key(), .table.config_dir().display()))]
     NoInclude {
         entry: String,
         table: crate::project::ConfigSource,
         path: PathBuf,
     },
     #[error("module `{module}` is neither in the app sources{} nor in site-packages {}", .app_src.as_ref().map(|d| format!(" {}", d.display())).unwrap_or_default(), .site_packages.display())]
+    #[diagnostic(help("the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"))]
     ModuleNotInstalled {
         module: String,
         app_src: Option<PathBuf>,
         site_packages: PathBuf,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Copy(#[from] crate::fs::Error),
     #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
+    #[diagnostic(help("a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)"))]
     Twice {
         package: String,
         installed: PathBuf,
         source_path: PathBuf,
     },
     #[error("{count} dist-info folders of `{dist}` in {site_packages}: {names}")]
+    #[diagnostic(help("a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide"))]
     DistInfos {
         dist: String,
         count: usize,
@@ -54,6 +58,7 @@ pub enum Error {
         names: String,
     },
     #[error("`{glob}` (the licence files of {pyproject}): {why}")]
+    #[diagnostic(help("make `license-files` (or `license = {{file = ...}}`) name files inside the pyproject's folder, e.g. license-files = [\"LICENSE*\"]"))]
     LicenseFiles {
         glob: String,
         pyproject: PathBuf,
@@ -63,9 +68,11 @@ pub enum Error {
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error("include `{entry}` ({path}) is outside the project {root}")]
+    #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
     IncludeOutside {
         entry: String,
         path: PathBuf,
@@ -74,6 +81,7 @@ pub enum Error {
         table: &'static str,
     },
     #[error("the symlink {link} points outside the project {root} (to {target})")]
+    #[diagnostic(help("replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose", .link.display()))]
     LinkOutside {
         link: PathBuf,
         target: PathBuf,
@@ -81,40 +89,6 @@ pub enum Error {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::NoInclude { table, .. } => Some(format!(
-                "fix `include` in [{}]; paths are relative to {}",
-                table.table.key(),
-                table.config_dir().display()
-            )),
-            Error::ModuleNotInstalled { .. } => Some(
-                "the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"
-                    .into(),
-            ),
-            Error::Twice { .. } => Some(
-                "a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)".into(),
-            ),
-            Error::DistInfos { .. } => Some(
-                "a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide".into(),
-            ),
-            Error::IncludeOutside { table, .. } => Some(format!(
-                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
-            )),
-            Error::LinkOutside { link, table, .. } => Some(format!(
-                "replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose",
-                link.display()
-            )),
-            Error::LicenseFiles { .. } => Some(
-                "make `license-files` (or `license = {file = ...}`) name files inside the pyproject's folder, e.g. license-files = [\"LICENSE*\"]".into(),
-            ),
-            Error::Write { source, .. } => source.hint(),
-            Error::Copy(e) => e.hint(),
-        }
-    }
 }
 
 /// Whether a path inside the app sources is left out of the bundle.
@@ -567,6 +541,8 @@ pub fn check_one_dist_info_each(site_packages: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use crate::error::Hint;
 
     #[test]
     fn copy_skips_caches() {

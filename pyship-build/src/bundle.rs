@@ -17,7 +17,6 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -60,86 +59,74 @@ impl Bundled {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wheel(#[from] crate::wheel::Error),
     #[error("cannot bundle for {platform} on this host: {why}")]
+    #[diagnostic(help("build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"))]
     Host {
         platform: Platform,
         why: &'static str,
     },
     #[error("could not clear the old bundle tree {path}")]
+    #[diagnostic(help("close programs using files in the output directory"))]
     Clear {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Python(#[from] crate::python::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Deps(#[from] crate::deps::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     App(#[from] crate::app::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Strip(#[from] crate::strip::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Update(#[from] crate::update::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Render(#[from] crate::render::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Archive(#[from] crate::archive::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     DistInfo(#[from] crate::dist_info::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Licenses(#[from] crate::licenses::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sbom(#[from] crate::sbom::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sign(#[from] crate::sign::Error),
     #[error("could not read the project's wheel {path}")]
+    #[diagnostic(help("rebuild the wheel (it is listed in `wheels`)"))]
     OwnWheel {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("could not write {path}")]
     Stamp {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Wheel(e) => e.hint(),
-            Error::Host { .. } => Some(
-                "build it in Linux CI (`cargo pyship release` there), in WSL, or in a Linux container; on this host use `--target windows`"
-                    .into(),
-            ),
-            Error::Clear { .. } => {
-                Some("close programs using files in the output directory".into())
-            }
-            Error::Python(e) => e.hint(),
-            Error::Deps(e) => e.hint(),
-            Error::App(e) => e.hint(),
-            Error::Strip(e) => e.hint(),
-            Error::Update(e) => e.hint(),
-            Error::Render(e) => e.hint(),
-            Error::Archive(e) => e.hint(),
-            Error::DistInfo(e) => e.hint(),
-            Error::Licenses(e) => e.hint(),
-            Error::Sbom(e) => e.hint(),
-            Error::Sign(e) => e.hint(),
-            Error::OwnWheel { .. } => Some("rebuild the wheel (it is listed in `wheels`)".into()),
-            Error::Lock(e) => e.hint(),
-            Error::Stamp { source, .. } => source.hint(),
-        }
-    }
 }
 
 /// Refuse, before any work, a target this host cannot build.
@@ -415,10 +402,12 @@ pub fn run_with(
     // The archive gets its final name only after the check passed: an
     // interrupted or failed check leaves no artifact that looks verified.
     let artifact = crate::archive::final_path(plan, platform);
+    // Named by process and platform: the targets of one run build side by side.
     let partial = plan.out_dir.join(format!(
-        "{}{}-{}",
+        "{}{}-{}-{}",
         crate::lock::PARTIAL_PREFIX,
         std::process::id(),
+        platform.key(),
         plan.file_name
     ));
     let t = Instant::now();

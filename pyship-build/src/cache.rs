@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::{Env, PYSHIP_CACHE_DIR};
-use crate::error::Hint;
 use crate::net;
 use crate::report::Reporter;
 
 /// Buckets; bump the suffix when the layout of one changes.
 pub const RUNTIMES: &str = "runtimes-v0";
 pub const DOWNLOADS: &str = "downloads-v0";
+/// SHA-256 of files by path, size and modification time ([`Cache::sha256_file`]).
+pub const HASHES: &str = "hashes-v0";
 /// Markers of site-packages trees that passed the import check.
 pub const CHECKS: &str = "checks-v0";
 /// The file in each bucket that says the tool made it.
@@ -34,9 +35,10 @@ pub struct Cache {
     root: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("the cache {root} has no bucket `{name}`")]
+    #[diagnostic(help("{}", no_bucket_hint(.known)))]
     NoBucket {
         root: PathBuf,
         name: String,
@@ -49,6 +51,9 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("could not remove {path} from the cache")]
+    #[diagnostic(help(
+        "stop builds that use the cache (they hold its files open), then try again"
+    ))]
     Remove {
         path: PathBuf,
         #[source]
@@ -56,21 +61,14 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::NoBucket { known, .. } if known.is_empty() => {
-                Some("the cache is empty: there is nothing to clean".into())
-            }
-            Error::NoBucket { known, .. } => Some(format!(
-                "name one of {} (`cargo pyship cache info` lists them), or none to clean all",
-                known.join(", ")
-            )),
-            Error::Read { .. } => None,
-            Error::Remove { .. } => Some(
-                "stop builds that use the cache (they hold its files open), then try again".into(),
-            ),
-        }
+fn no_bucket_hint(known: &[String]) -> String {
+    if known.is_empty() {
+        "the cache is empty: there is nothing to clean".into()
+    } else {
+        format!(
+            "name one of {} (`cargo pyship cache info` lists them), or none to clean all",
+            known.join(", ")
+        )
     }
 }
 
@@ -234,6 +232,42 @@ impl Cache {
         )
     }
 
+    /// SHA-256 of the file at `path`, remembered in the cache ([`HASHES`])
+    /// by its canonical path, size and modification time: a wheel a build
+    /// hashes again (the project's own, one the SBOM names) is read once.
+    pub fn sha256_file(&self, path: &Path) -> std::io::Result<String> {
+        let meta = fs_err::metadata(path)?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        let Some(mtime) = mtime else {
+            return crate::fs::sha256_file(path);
+        };
+        let abs = fs_err::canonicalize(path)?;
+        let key =
+            crate::fs::sha256_hex(format!("{}\n{}\n{mtime}", abs.display(), meta.len()).as_bytes());
+        let memo = self.bucket(HASHES).join(key);
+        if let Ok(sha) = fs_err::read_to_string(&memo) {
+            if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(sha);
+            }
+        }
+        let sha = crate::fs::sha256_file(path)?;
+        // A file changed within its clock's resolution while hashed would be
+        // remembered under its new time: never remember a file that young.
+        let settled = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|now| now.as_nanos().saturating_sub(mtime) > 2_000_000_000)
+            .unwrap_or(false);
+        if settled {
+            self.marked(HASHES);
+            let _ = crate::fs::atomic_write(&memo, sha.as_bytes());
+        }
+        Ok(sha)
+    }
+
     /// Where a file with this hash and name lives in `bucket`.
     pub fn entry(&self, bucket: &str, sha256: &str, file_name: &str) -> PathBuf {
         self.bucket(bucket)
@@ -304,6 +338,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn clean_removes_the_named_buckets_or_all() {

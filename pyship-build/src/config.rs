@@ -8,8 +8,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Hint;
-
 pub mod reference;
 
 /// Default python.org mirror of the embeddable CPython.
@@ -26,10 +24,20 @@ pub const DEFAULT_PRESETS: &[&str] = &["generic", "numpy", "opencv", "pillow", "
 /// Default environment variable holding the publish token.
 pub const DEFAULT_TOKEN_ENV: &str = crate::env::DEPLOY_TOKEN;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[diagnostic(help("{}", invalid_hint(.key)))]
     Invalid {
+        key: String,
+        table: String,
+        file: PathBuf,
+        message: String,
+    },
+    /// A key the table does not have (serde's `unknown field` message).
+    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[diagnostic(help("{}", unknown_key_hint(.key)))]
+    UnknownKey {
         key: String,
         table: String,
         file: PathBuf,
@@ -38,12 +46,14 @@ pub enum Error {
     /// A string the generated files could not carry as plain data (boxed:
     /// the error stays small where a path is larger, on Windows).
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Unsafe(Box<UnsafeValue>),
 }
 
 /// What [`Error::Unsafe`] says.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+#[diagnostic(help("{hint}"))]
 pub struct UnsafeValue {
     pub key: String,
     pub table: String,
@@ -52,44 +62,43 @@ pub struct UnsafeValue {
     pub hint: String,
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Invalid { key, message, .. } if message.starts_with("unknown field") => {
-                let near = closest_key(key)
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                Some(format!(
-                    "{near}remove or rename the key; every key, with its type and default, is in the book's config reference ({REFERENCE_PAGE})"
-                ))
-            }
-            Error::Invalid { key, .. } if key.ends_with("installer-compression") => Some(
-                "use \"lzma\" (the default: smallest), \"zlib\" (fastest to build) or \"bzip2\""
-                    .into(),
-            ),
-            Error::Invalid { key, .. } => Some(match reference::key(key) {
-                Some(k) => {
-                    let article = if k.ty.starts_with('"') {
-                        "one of"
-                    } else if k.ty.starts_with('i') {
-                        "an"
-                    } else {
-                        "a"
-                    };
-                    format!(
-                        "fix the value: `{}` takes {article} {} ({}); every key is in the book's config reference ({REFERENCE_PAGE})",
-                        k.path(),
-                        k.ty,
-                        k.summary.trim_end_matches('.')
-                    )
-                }
-                None => format!(
-                    "fix the value; the book's config reference ({REFERENCE_PAGE}) lists each key's type"
-                ),
-            }),
-            Error::Unsafe(u) => Some(u.hint.clone()),
-        }
+/// The hint of an invalid value: the accepted values where they are few,
+/// else the key's type and summary from the config reference.
+fn invalid_hint(key: &str) -> String {
+    if key.ends_with("installer-compression") {
+        return "use \"lzma\" (the default: smallest), \"zlib\" (fastest to build) or \"bzip2\""
+            .into();
     }
+    match reference::key(key) {
+        Some(k) => {
+            let article = if k.ty.starts_with('"') {
+                "one of"
+            } else if k.ty.starts_with('i') {
+                "an"
+            } else {
+                "a"
+            };
+            format!(
+                "fix the value: `{}` takes {article} {} ({}); every key is in the book's config reference ({REFERENCE_PAGE})",
+                k.path(),
+                k.ty,
+                k.summary.trim_end_matches('.')
+            )
+        }
+        None => format!(
+            "fix the value; the book's config reference ({REFERENCE_PAGE}) lists each key's type"
+        ),
+    }
+}
+
+/// The hint of an unknown key: the nearest known key, and where they all are.
+fn unknown_key_hint(key: &str) -> String {
+    let near = closest_key(key)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    format!(
+        "{near}remove or rename the key; every key, with its type and default, is in the book's config reference ({REFERENCE_PAGE})"
+    )
 }
 
 /// Where the book's config reference is, as the hints name it.
@@ -890,11 +899,22 @@ impl RawConfig {
                 Some(i) => inner[..i].to_owned(),
                 None => inner,
             };
-            Error::Invalid {
-                key: if path == "." { "pyship".into() } else { path },
-                table: table.to_owned(),
-                file: file.to_owned(),
-                message,
+            let key = if path == "." { "pyship".into() } else { path };
+            let (table, file) = (table.to_owned(), file.to_owned());
+            if message.starts_with("unknown field") {
+                Error::UnknownKey {
+                    key,
+                    table,
+                    file,
+                    message,
+                }
+            } else {
+                Error::Invalid {
+                    key,
+                    table,
+                    file,
+                    message,
+                }
             }
         })?;
         if let Some(update) = &raw.update {
@@ -1381,6 +1401,7 @@ pub mod strings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
     use serde_json::json;
 
     #[test]

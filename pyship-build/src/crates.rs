@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -51,25 +50,18 @@ pub struct Linked {
     pub crates: Vec<LinkedCrate>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`cargo metadata --filter-platform {triple}` failed for {manifest}:\n{message}")]
+    #[diagnostic(help("run the same `cargo metadata` in the project to see the error; with --offline, build once online so Cargo has every crate"))]
     Metadata {
         triple: String,
         manifest: PathBuf,
         message: String,
     },
     #[error("the package of {manifest} is not in Cargo's resolve")]
+    #[diagnostic(help("check `[tool.maturin] manifest-path` in pyproject.toml"))]
     NoRoot { manifest: PathBuf },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Metadata { .. } => "run the same `cargo metadata` in the project to see the error; with --offline, build once online so Cargo has every crate".into(),
-            Error::NoRoot { .. } => "check `[tool.maturin] manifest-path` in pyproject.toml".into(),
-        })
-    }
 }
 
 /// Whether `name` is a licence file a crate's package ships.

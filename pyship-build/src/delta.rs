@@ -24,8 +24,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::Hint;
-
 /// Version of `delta.json`'s layout.
 pub const SCHEMA: u32 = 1;
 /// The patch archive's single top folder.
@@ -33,33 +31,29 @@ pub const TOP: &str = "delta";
 /// A patch at least this share of the full archive is not worth publishing.
 pub const MAX_SHARE: f64 = 0.9;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read the archive {path}")]
+    #[diagnostic(help(
+        "the release is published without a delta; apps download the full archive"
+    ))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("the archive {path} is not a bundle archive: {reason}")]
+    #[diagnostic(help(
+        "the release is published without a delta; apps download the full archive"
+    ))]
     Layout { path: PathBuf, reason: String },
     #[error("could not write the patch {path}")]
+    #[diagnostic(help("check that the output directory is writable"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Read { .. } | Error::Layout { .. } => {
-                "the release is published without a delta; apps download the full archive".into()
-            }
-            Error::Write { .. } => "check that the output directory is writable".into(),
-        })
-    }
 }
 
 /// One entry of a bundle archive, below its top folder.

@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -40,51 +39,71 @@ pub struct Installed {
     pub pinned: crate::pins::Pinned,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Pins(#[from] crate::pins::Error),
     #[error("{0}")]
+    #[diagnostic(help("a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock", .0.package))]
     LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("read uv's message above; it names the requirement that failed"))]
     Uv { platform: String, stderr: String },
+    /// uv found a file whose hash is not the locked one.
+    #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index"))]
+    UvHash { platform: String, stderr: String },
+    /// `--offline`, and uv's cache lacks a file.
+    #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)"))]
+    UvOffline { platform: String, stderr: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
+    #[diagnostic(help("build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform", wheel_triple(*.platform)))]
     WheelPlatform {
         file: PathBuf,
         tag: String,
         platform: Platform,
     },
     #[error("wheel {file} is built for `{tag}`, which needs a newer glibc than `linux.platform = \"{target}\"`")]
+    #[diagnostic(help("build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`", .target.trim_start_matches("x86_64-")))]
     WheelGlibc {
         file: PathBuf,
         tag: String,
         target: String,
     },
     #[error("two wheels of `{dist}` would be installed: {first} and {second}")]
+    #[diagnostic(help("remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob"))]
     DuplicateWheel {
         dist: String,
         first: PathBuf,
         second: PathBuf,
     },
     #[error("wheel {file} is version {version} of the app, but the release version is {release}")]
+    #[diagnostic(help("run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version"))]
     WheelVersion {
         file: PathBuf,
         version: String,
         release: String,
     },
     #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
+    #[diagnostic(help("wheels must keep their PEP 427 file names"))]
     BadWheelName { file: PathBuf },
     #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
+    #[diagnostic(help("build the wheels first (prebuild can do that) or fix the path"))]
     NoWheelMatch { pattern: String, root: PathBuf },
     #[error("invalid wheels pattern `{pattern}`")]
+    #[diagnostic(help("fix the glob in `wheels`"))]
     BadPattern {
         pattern: String,
         #[source]
         source: globset::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
     #[error("could not clean {path}")]
     Clean {
@@ -92,6 +111,29 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The target triple a wheel for `platform` is built for.
+fn wheel_triple(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Windows => "x86_64-pc-windows-msvc",
+        Platform::Linux => "x86_64-unknown-linux-gnu",
+    }
+}
+
+impl Error {
+    /// uv's install failure, by what its message says went wrong.
+    fn uv(platform: String, stderr: String) -> Self {
+        if stderr.contains("Hash mismatch") {
+            Error::UvHash { platform, stderr }
+        } else if stderr.contains("network was disabled")
+            || stderr.contains("not found in the cache")
+        {
+            Error::UvOffline { platform, stderr }
+        } else {
+            Error::Uv { platform, stderr }
+        }
+    }
 }
 
 /// A locked package without a wheel for the target, with the wheels the lock has.
@@ -121,40 +163,6 @@ impl std::fmt::Display for MissingWheel {
         } else {
             write!(f, "these wheels of it:\n  {}", self.wheels.join("\n  "))
         }
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Pins(e) => return e.hint(),
-            Error::LockedNoWheel(m) => format!(
-                "a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock",
-                m.package
-            ),
-            Error::Uv { stderr, .. } if stderr.contains("Hash mismatch") => "a downloaded file does not have the hash the lock records: the index serves a different file than the one locked, or the lock was edited; check the lock (uv.lock, pylock.toml or pyship.lock) and the index".into(),
-            Error::Uv { stderr, .. } if stderr.contains("network was disabled") || stderr.contains("not found in the cache") => "--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)".into(),
-            Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
-            Error::Tool(e) => return e.hint(),
-            Error::WheelPlatform { platform, .. } => format!(
-                "build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform",
-                match platform {
-                    Platform::Windows => "x86_64-pc-windows-msvc",
-                    Platform::Linux => "x86_64-unknown-linux-gnu",
-                }
-            ),
-            Error::WheelGlibc { target, .. } => format!(
-                "build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`",
-                target.trim_start_matches("x86_64-")
-            ),
-            Error::DuplicateWheel { .. } => "remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob".into(),
-            Error::WheelVersion { .. } => "run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version".into(),
-            Error::BadWheelName { .. } => "wheels must keep their PEP 427 file names".into(),
-            Error::NoWheelMatch { .. } => "build the wheels first (prebuild can do that) or fix the path".into(),
-            Error::BadPattern { .. } => "fix the glob in `wheels`".into(),
-            Error::Process(e) => return e.hint(),
-            Error::Clean { .. } => return None,
-        })
     }
 }
 
@@ -337,7 +345,7 @@ pub fn uv_command(
 
 /// The requirement line of one of the project's own wheels: by file URL,
 /// with its hash (uv's `--require-hashes` wants one on every line).
-fn own_wheel_line(wheel: &Path) -> Result<String, Error> {
+fn own_wheel_line(wheel: &Path, ctx: &Context<'_>) -> Result<String, Error> {
     let clean = |source| Error::Clean {
         path: wheel.to_owned(),
         source,
@@ -348,7 +356,7 @@ fn own_wheel_line(wheel: &Path) -> Result<String, Error> {
     let abs = fs_err::canonicalize(wheel).map_err(clean)?;
     let url = reqwest::Url::from_file_path(&abs)
         .map_err(|()| clean(std::io::Error::other("not an absolute path")))?;
-    let sha = crate::fs::sha256_file(wheel).map_err(clean)?;
+    let sha = ctx.cache.sha256_file(wheel).map_err(clean)?;
     Ok(format!("{dist} @ {url} \\\n    --hash=sha256:{sha}\n"))
 }
 
@@ -376,7 +384,7 @@ pub fn run(
     })?;
     let mut reqs = pinned.requirements_txt();
     for w in &wheels {
-        reqs.push_str(&own_wheel_line(w)?);
+        reqs.push_str(&own_wheel_line(w, ctx)?);
     }
     if !pinned.packages.is_empty() || !wheels.is_empty() {
         let file = plan
@@ -393,61 +401,38 @@ pub fn run(
             path: file.clone(),
             source,
         })?;
-        ctx.reporter.status(
-            "Installing",
-            &format!(
-                "{} pinned package(s) and {} own wheel(s) for {} (Python {}, from {})",
-                pinned.packages.len(),
-                wheels.len(),
-                plan.config.uv_platform(platform),
-                plan.python.xy,
-                pinned.lock.path().display()
-            ),
-        );
-        let cmd = uv_command(
-            crate::pins::uv(ctx)?,
-            plan,
-            platform,
-            site_packages,
-            &file,
-            &pinned.indexes(),
-            ctx.offline,
-            crate::pins::host_interpreter(plan, platform).as_deref(),
-        );
-        ctx.reporter.debug(&format!("running {}", cmd.shown()));
-        let out = cmd.output()?;
-        if !out.success() {
-            let table = plan.project.config_source.table.key();
-            let uv_platform = plan.config.uv_platform(platform);
-            return Err(
-                match crate::pins::explain_failure(
-                    &out.stderr,
-                    &uv_platform,
-                    &plan.python.xy,
-                    table,
-                ) {
-                    crate::pins::Error::NoWheel { package, .. }
-                        if pinned.get(&package).is_some() =>
-                    {
-                        let pin = pinned.get(&package).expect("checked");
-                        Error::LockedNoWheel(Box::new(MissingWheel {
-                            package: pin.name.clone(),
-                            version: pin.version.clone(),
-                            lock: pinned.lock.path().to_owned(),
-                            platform: uv_platform,
-                            python: plan.python.xy.clone(),
-                            wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
-                        }))
-                    }
-                    crate::pins::Error::Uv { platform, .. } => Error::Uv {
-                        platform,
-                        stderr: format!("`{}`:\n{}", out.command, out.tail()),
-                    },
-                    other => other.into(),
-                },
+        let uv_exe = crate::tools::UV.find(ctx.env)?;
+        let python = crate::pins::host_interpreter(plan, platform);
+        let index = crate::pins::index_args(plan, platform, &pinned.indexes());
+        let key = install_key(plan, platform, &reqs, &index, &uv_exe, python.as_deref());
+        let entry = ctx.cache.bucket(INSTALLS).join(&key);
+        if entry.is_dir() {
+            ctx.reporter.status(
+                "Reusing",
+                &format!(
+                    "{} pinned package(s) and {} own wheel(s) for {} (Python {}), installed from the same inputs before",
+                    pinned.packages.len(),
+                    wheels.len(),
+                    plan.config.uv_platform(platform),
+                    plan.python.xy,
+                ),
             );
+        } else {
+            install(
+                plan,
+                platform,
+                &pinned,
+                wheels.len(),
+                &file,
+                &entry,
+                python.as_deref(),
+                ctx,
+            )?;
         }
-        ctx.reporter.debug(out.stderr.trim());
+        crate::fs::link_tree(&entry, site_packages).map_err(|e| Error::Clean {
+            path: site_packages.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
     }
     clean(site_packages, &plan.write_roots(&ctx.cache))?;
     let packages = dist_infos(site_packages);
@@ -470,6 +455,126 @@ pub fn run(
         packages,
         key: pinned.key(plan),
         pinned,
+    })
+}
+
+/// The cache bucket of installed dependency trees, one per [`install_key`].
+pub const INSTALLS: &str = "installs-v0";
+
+/// What an installed tree is made from: the requirements file (every pin
+/// and own wheel with its hash), the target platform and Python, the index
+/// settings, the interpreter uv is pointed at, the uv binary (path, size,
+/// modification time) and this tool's version.
+fn install_key(
+    plan: &Plan,
+    platform: Platform,
+    reqs: &str,
+    index: &[String],
+    uv: &Path,
+    python: Option<&Path>,
+) -> String {
+    let stamp = |p: &Path| {
+        fs_err::metadata(p)
+            .map(|m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                format!("{} {} {mtime}", p.display(), m.len())
+            })
+            .unwrap_or_else(|_| p.display().to_string())
+    };
+    crate::fs::sha256_hex(
+        format!(
+            "{}\n{} {} {}\n{}\nuv {}\npython {}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            platform.key(),
+            plan.config.uv_platform(platform),
+            plan.python.full,
+            index.join(" "),
+            stamp(uv),
+            python.map(stamp).unwrap_or_default(),
+            reqs
+        )
+        .as_bytes(),
+    )
+}
+
+/// Run uv to install the requirements file `reqs` into a staging folder of
+/// the cache, clean it, and rename it to `entry`.
+#[allow(clippy::too_many_arguments)]
+fn install(
+    plan: &Plan,
+    platform: Platform,
+    pinned: &crate::pins::Pinned,
+    own_wheels: usize,
+    reqs: &Path,
+    entry: &Path,
+    python: Option<&Path>,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    let staging = ctx.cache.staging(INSTALLS).map_err(|source| Error::Clean {
+        path: ctx.cache.incoming(INSTALLS),
+        source,
+    })?;
+    let target = staging.path();
+    ctx.reporter.status(
+        "Installing",
+        &format!(
+            "{} pinned package(s) and {own_wheels} own wheel(s) for {} (Python {}, from {})",
+            pinned.packages.len(),
+            plan.config.uv_platform(platform),
+            plan.python.xy,
+            pinned.lock.path().display()
+        ),
+    );
+    let cmd = uv_command(
+        crate::pins::uv(ctx)?,
+        plan,
+        platform,
+        target,
+        reqs,
+        &pinned.indexes(),
+        ctx.offline,
+        python,
+    );
+    ctx.reporter.debug(&format!("running {}", cmd.shown()));
+    let out = cmd.output()?;
+    if !out.success() {
+        let table = plan.project.config_source.table.key();
+        let uv_platform = plan.config.uv_platform(platform);
+        return Err(
+            match crate::pins::explain_failure(&out.stderr, &uv_platform, &plan.python.xy, table) {
+                crate::pins::Error::NoWheel { package, .. } if pinned.get(&package).is_some() => {
+                    let pin = pinned.get(&package).expect("checked");
+                    Error::LockedNoWheel(Box::new(MissingWheel {
+                        package: pin.name.clone(),
+                        version: pin.version.clone(),
+                        lock: pinned.lock.path().to_owned(),
+                        platform: uv_platform,
+                        python: plan.python.xy.clone(),
+                        wheels: pin.wheels.iter().map(|w| w.file.clone()).collect(),
+                    }))
+                }
+                crate::pins::Error::Uv { platform, .. } => {
+                    Error::uv(platform, format!("`{}`:\n{}", out.command, out.tail()))
+                }
+                other => other.into(),
+            },
+        );
+    }
+    ctx.reporter.debug(out.stderr.trim());
+    clean(target, &[ctx.cache.root()])?;
+    // Into the cache by rename: a crash never leaves a half-filled entry.
+    let staged = staging.keep();
+    if entry.is_dir() {
+        let _ = crate::fs::remove_dir_if_exists(entry, &[ctx.cache.root()]);
+    }
+    fs_err::rename(&staged, entry).map_err(|source| Error::Clean {
+        path: entry.to_owned(),
+        source,
     })
 }
 
@@ -519,8 +624,14 @@ pub fn clean(site_packages: &Path, roots: &[&Path]) -> Result<(), Error> {
                     })
                     .map(|line| line.raw)
                     .collect();
+                // By rename: the file may be a hard link into a cache.
                 if kept.len() != text.len() {
-                    fs_err::write(&record, kept).map_err(err(&record))?;
+                    crate::fs::atomic_write(&record, kept.as_bytes()).map_err(|e| {
+                        Error::Clean {
+                            path: record.clone(),
+                            source: std::io::Error::other(e),
+                        }
+                    })?;
                 }
             }
         }

@@ -82,30 +82,22 @@ impl Distribution {
 /// [`crate::project`], under the name this module's callers use).
 pub use crate::project::pep503_name as normalize;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read {path}")]
+    #[diagnostic(help(
+        "check that the bundle tree is complete (rebuild it with `cargo pyship bundle`)"
+    ))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("{path} has no `Name:` or `Version:` header")]
+    #[diagnostic(help(
+        "the distribution's METADATA is damaged: reinstall it (rebuild the bundle)"
+    ))]
     Metadata { path: PathBuf },
-}
-
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Read { .. } => {
-                "check that the bundle tree is complete (rebuild it with `cargo pyship bundle`)"
-                    .into()
-            }
-            Error::Metadata { .. } => {
-                "the distribution's METADATA is damaged: reinstall it (rebuild the bundle)".into()
-            }
-        })
-    }
 }
 
 /// Is `name` (a file name) a licence file by its name?

@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::{self, Env};
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::templates::Templates;
 use crate::tools;
@@ -68,16 +67,21 @@ fn healthcheck_script(port: u16) -> String {
     format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close()")
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("no Docker image is configured")]
+    #[diagnostic(help("set `image = \"registry.example.com/owner/app\"` in [{table}.docker], or publish.url and publish.repo (or run in CI, which sets GITHUB_SERVER_URL and GITHUB_REPOSITORY)"))]
     NoImage {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
     #[error("`docker.image = \"{image}\"` is not a valid image name")]
+    #[diagnostic(help(
+        "use `host/owner/name` in lowercase letters, digits, `.`, `_`, `-` and `/`, without a tag"
+    ))]
     BadImage { image: String },
     #[error("the Docker build context {context} does not contain {what} ({path})")]
+    #[diagnostic(help("set `context` in [{table}.docker] to a directory that contains the pyproject and the app sources"))]
     OutsideContext {
         context: PathBuf,
         what: &'static str,
@@ -86,42 +90,67 @@ pub enum Error {
         table: &'static str,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error("`docker info` failed: no Docker engine is reachable\n{stderr}")]
+    #[diagnostic(help("start the Docker engine (e.g. `systemctl start docker`) or point DOCKER_HOST at one; the docker CLI alone cannot build images"))]
     NoEngine { stderr: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error("could not write the Dockerfile {path}")]
+    #[diagnostic(help("check that the output directory is writable"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
+    /// The docker program could not be started.
     #[error(transparent)]
-    Process(#[from] crate::process::Error),
+    #[diagnostic(help("check that docker is installed and executable"))]
+    NoDocker(crate::process::Error),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Process(crate::process::Error),
     #[error("`{command}` failed ({status})")]
+    #[diagnostic(help(
+        "read docker's output above; run the printed command by hand to reproduce it"
+    ))]
     Failed { command: String, status: String },
     #[error("--push needs the token in ${var}, which is not set")]
+    #[diagnostic(help("export {var} with a token that may push to the registry"))]
     NoToken { var: String },
     #[error("linking the container package failed: POST {url} answered {status}: {message}")]
+    #[diagnostic(help(
+        "check that the token has the write:package scope and belongs to the package owner"
+    ))]
     Link {
         url: String,
         status: u16,
         message: String,
     },
     #[error("the token in the publish token variable is not a valid HTTP header value")]
+    #[diagnostic(help(
+        "check the token variable: it must hold the token only, without line breaks"
+    ))]
     BadToken,
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Target(#[from] crate::publish::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Net(#[from] crate::net::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wheel(#[from] crate::wheel::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Update(#[from] crate::update::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     App(#[from] crate::app::Error),
     #[error("could not clear {path}")]
+    #[diagnostic(help("check that the output directory is writable"))]
     Clean {
         path: PathBuf,
         #[source]
@@ -129,29 +158,12 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NoImage { table } => format!("set `image = \"registry.example.com/owner/app\"` in [{table}.docker], or publish.url and publish.repo (or run in CI, which sets GITHUB_SERVER_URL and GITHUB_REPOSITORY)"),
-            Error::BadImage { .. } => "use `host/owner/name` in lowercase letters, digits, `.`, `_`, `-` and `/`, without a tag".into(),
-            Error::OutsideContext { table, .. } => format!("set `context` in [{table}.docker] to a directory that contains the pyproject and the app sources"),
-            Error::Tool(e) => return e.hint(),
-            Error::NoEngine { .. } => "start the Docker engine (e.g. `systemctl start docker`) or point DOCKER_HOST at one; the docker CLI alone cannot build images".into(),
-            Error::Template(e) => return e.hint(),
-            Error::Write { .. } => "check that the output directory is writable".into(),
-            Error::Process(crate::process::Error::Spawn { .. }) => "check that docker is installed and executable".into(),
-            Error::Process(e) => return e.hint(),
-            Error::Failed { .. } => "read docker's output above; run the printed command by hand to reproduce it".into(),
-            Error::NoToken { var } => format!("export {var} with a token that may push to the registry"),
-            Error::Link { .. } => "check that the token has the write:package scope and belongs to the package owner".into(),
-            Error::BadToken => "check the token variable: it must hold the token only, without line breaks".into(),
-            Error::Target(e) => return crate::error::Hint::hint(e),
-            Error::Net(e) => return e.hint(),
-            Error::Wheel(e) => return e.hint(),
-            Error::Update(e) => return e.hint(),
-            Error::App(e) => return e.hint(),
-            Error::Clean { .. } => "check that the output directory is writable".into(),
-        })
+impl From<crate::process::Error> for Error {
+    fn from(e: crate::process::Error) -> Self {
+        match e {
+            crate::process::Error::Spawn { .. } => Error::NoDocker(e),
+            e => Error::Process(e),
+        }
     }
 }
 
@@ -725,7 +737,7 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
         let result = execute(&docker, cmd, ctx.env);
         match result {
             Err(e) if is_login => {
-                // The seed's graceful degradation: the rest of the release still ships.
+                // A failed login skips the image only: the rest of the release still ships.
                 let why = format!("docker login failed, the image step is skipped: {e}");
                 ctx.reporter.warn(&why);
                 output.skipped = Some(why);

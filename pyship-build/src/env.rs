@@ -45,6 +45,10 @@ vars! {
     /// `utf-8` for the Windows app under wine (its std handles are pipes to a
     /// Linux terminal); when set, it is passed on as it is.
     PYTHONIOENCODING = "PYTHONIOENCODING";
+    /// A file to which every child process the tool starts appends one line
+    /// (its command line, secrets redacted): what a build ran, for debugging and
+    /// the tests that check a warm build runs no uv and no maturin.
+    PYSHIP_PROCESS_LOG = "PYSHIP_PROCESS_LOG";
     /// Base delay of network retries in milliseconds (default 500).
     PYSHIP_RETRY_BASE_MS = "PYSHIP_RETRY_BASE_MS";
     /// Connect timeout of every HTTP request in seconds (default 15).

@@ -1,63 +1,67 @@
 //! Hints for user-facing errors, and the report that carries them to the user.
 //!
-//! A bottom module: it imports nothing from the crate, and every stage imports
-//! [`Hint`] from here. Every stage's error type says how to fix what went
-//! wrong by implementing [`Hint`]; an error that wraps another stage's error
-//! hands that error's hint on (`Error::Python(e) => e.hint()`).
+//! A bottom module: it imports nothing from the crate. Every error type
+//! declares how to fix what went wrong next to its message, with miette's
+//! derive: `#[diagnostic(help("..."))]` on a variant (fields by name as in
+//! `#[error]`), `#[diagnostic(transparent)]` on a variant that only wraps
+//! another error (its help is passed on), and `#[diagnostic_source]` on the
+//! wrapped error of a variant that adds context but no help of its own.
 //!
-//! No registry of hinting types is needed: any `Error + Hint` converts into a
-//! [`Report`] (as any error converts into `anyhow::Error`), which keeps the
-//! error as a `dyn` [`Diagnostic`], so its hint is still callable after the
-//! concrete type is erased. The binary returns [`Report`]s, prints the message,
-//! the cause chain ([`Report::chain`]) and one `hint:` line (uv's STYLE.md).
+//! [`Hint`] reads that help: an error's own, else its diagnostic source's.
+//! Any [`Diagnostic`] converts into a [`Report`] (as any error converts into
+//! `anyhow::Error`), which keeps it as a `dyn` [`Diagnostic`], so its hint is
+//! still there after the concrete type is erased. The binary returns
+//! [`Report`]s, prints the message, the cause chain ([`Report::chain`]) and one
+//! `hint:` line (uv's STYLE.md).
 
 use std::error::Error as StdError;
 use std::fmt;
 
-/// An error that knows how the user can fix it.
+pub use miette::Diagnostic;
+
+/// The hint of an error: how the user can fix it.
 pub trait Hint {
     fn hint(&self) -> Option<String>;
 }
 
-/// An error with a hint: what a [`Report`] holds. Implemented for every
-/// `Error + Hint + Send + Sync`.
-pub trait Diagnostic: StdError + Hint + Send + Sync + 'static {}
-
-impl<T: StdError + Hint + Send + Sync + 'static> Diagnostic for T {}
+/// An error's own help, else the help its diagnostic source gives. An empty
+/// help is none: a variant whose help depends on its fields (an HTTP status)
+/// may have nothing to add.
+impl<T: Diagnostic + ?Sized> Hint for T {
+    fn hint(&self) -> Option<String> {
+        match self.help() {
+            Some(help) => Some(help.to_string()).filter(|h| !h.is_empty()),
+            None => self.diagnostic_source().and_then(|source| source.hint()),
+        }
+    }
+}
 
 /// A plain message with a hint, for the few places that have no error enum.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("{message}")]
+#[diagnostic(help("{hint}"))]
 pub struct Hinted {
     pub message: String,
     pub hint: String,
 }
 
-impl Hint for Hinted {
-    fn hint(&self) -> Option<String> {
-        Some(self.hint.clone())
-    }
-}
-
-/// An I/O error of the binary's own (writing to stdout) has no hint; a
-/// library I/O error is wrapped in a stage error that has one.
-impl Hint for std::io::Error {
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
+/// An I/O error of the binary's own (writing to stdout): no hint. A library
+/// I/O error is wrapped in a stage error that has one.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error(transparent)]
+pub struct Io(#[from] pub std::io::Error);
 
 /// Any library error on its way to the user, type-erased with its hint.
 ///
 /// Like `anyhow::Error` it converts from any error with `?`, and, like it, it
 /// does not implement `std::error::Error` itself (that would make the blanket
 /// `From` overlap with `From<Report> for Report`).
-pub struct Report(Box<dyn Diagnostic>);
+pub struct Report(Box<dyn Diagnostic + Send + Sync>);
 
 /// `Result` with a [`Report`]: what the binary's commands return.
 pub type Result<T, E = Report> = std::result::Result<T, E>;
 
-impl<E: Diagnostic> From<E> for Report {
+impl<E: Diagnostic + Send + Sync + 'static> From<E> for Report {
     fn from(e: E) -> Self {
         Report(Box::new(e))
     }
@@ -66,7 +70,7 @@ impl<E: Diagnostic> From<E> for Report {
 impl Report {
     /// The error's hint: the one the outermost error gives.
     pub fn hint(&self) -> Option<String> {
-        self.0.hint()
+        Hint::hint(&*self.0)
     }
 
     /// The error, then its causes (`source()`), outermost first.
@@ -103,14 +107,28 @@ pub fn hint_for<E: Hint + ?Sized>(err: &E) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[derive(Debug, thiserror::Error)]
+    #[derive(Debug, thiserror::Error, Diagnostic)]
     #[error("outer")]
-    struct Outer(#[source] Hinted);
+    struct Outer(
+        #[source]
+        #[diagnostic_source]
+        Hinted,
+    );
 
-    impl Hint for Outer {
-        fn hint(&self) -> Option<String> {
-            self.0.hint()
-        }
+    #[derive(Debug, thiserror::Error, Diagnostic)]
+    enum Wrapper {
+        #[error(transparent)]
+        #[diagnostic(transparent)]
+        Passed(Outer),
+        #[error("own")]
+        #[diagnostic(help("its own, not {0}'s"))]
+        Own(
+            #[source]
+            #[diagnostic_source]
+            Outer,
+        ),
+        #[error("none")]
+        Silent(#[source] Outer),
     }
 
     #[test]
@@ -127,14 +145,26 @@ mod tests {
     }
 
     #[test]
+    fn help_is_passed_on_through_transparent_and_diagnostic_sources_only() {
+        let outer = || {
+            Outer(Hinted {
+                message: "inner".into(),
+                hint: "do this".into(),
+            })
+        };
+        assert_eq!(Wrapper::Passed(outer()).hint().as_deref(), Some("do this"));
+        assert_eq!(
+            Wrapper::Own(outer()).hint().as_deref(),
+            Some("its own, not outer's")
+        );
+        assert_eq!(Wrapper::Silent(outer()).hint(), None);
+    }
+
+    #[test]
     fn an_io_error_converts_without_a_hint() {
-        let r = Report::from(std::io::Error::other("closed"));
+        let r = Report::from(Io(std::io::Error::other("closed")));
         assert_eq!(r.hint(), None);
-        assert!(r
-            .chain()
-            .next()
-            .unwrap()
-            .downcast_ref::<std::io::Error>()
-            .is_some());
+        assert_eq!(r.to_string(), "closed");
+        assert!(r.chain().next().unwrap().downcast_ref::<Io>().is_some());
     }
 }

@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -51,17 +50,22 @@ pub struct Fetched {
     pub uv_cache: Option<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Python(#[from] crate::python::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Deps(#[from] crate::deps::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wheel(#[from] crate::wheel::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("could not make the cache folder {path}")]
+    #[diagnostic(help("give --into a folder you can write to"))]
     Into {
         path: PathBuf,
         #[source]
@@ -71,21 +75,9 @@ pub enum Error {
     Clear {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Python(e) => e.hint(),
-            Error::Deps(e) => e.hint(),
-            Error::Wheel(e) => e.hint(),
-            Error::Lock(e) => e.hint(),
-            Error::Clear { source, .. } => source.hint(),
-            Error::Into { .. } => Some("give --into a folder you can write to".into()),
-        }
-    }
 }
 
 /// A cache rooted at `dir` for `fetch --into DIR`, with a folder for uv's

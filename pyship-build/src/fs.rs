@@ -9,13 +9,12 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use crate::error::Hint;
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("could not write {path} atomically")]
+    #[diagnostic(help("check that the directory is writable and the disk is not full"))]
     Persist {
         path: PathBuf,
         #[source]
@@ -29,13 +28,16 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("archive entry `{entry}` would be written outside {root}")]
+    #[diagnostic(help("the archive is malformed or was tampered with; nothing was extracted from it past this entry"))]
     UnsafePath { entry: String, root: PathBuf },
     #[error("refusing to remove {path}: it is not inside {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(" or "))]
+    #[diagnostic(help("cargo pyship only deletes inside the output folder (--out, default dist/) and its cache; this is a bug, please report it with the command and config that led here"))]
     OutsideRoots { path: PathBuf, roots: Vec<PathBuf> },
     #[error("the symlink {link} {}", match to {
         Some(folder) => format!("points to {}, a folder it is in: copying it would never end", folder.display()),
         None => "leads back to itself: its chain of links never reaches a file".to_owned(),
     })]
+    #[diagnostic(help("remove the link {} or point it at a folder that does not hold it", .link.display()))]
     LinkLoop {
         link: PathBuf,
         /// The folder holding the link that it points to; `None` for a
@@ -43,39 +45,12 @@ pub enum Error {
         to: Option<PathBuf>,
     },
     #[error("could not replace {path}, and putting back a file already replaced failed too")]
+    #[diagnostic(help("the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"))]
     RolledBack {
         path: PathBuf,
         #[source]
         source: Box<Error>,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::UnsafePath { .. } => Some(
-                "the archive is malformed or was tampered with; nothing was extracted from it past this entry"
-                    .into(),
-            ),
-            Error::Persist { .. } => {
-                Some("check that the directory is writable and the disk is not full".into())
-            }
-            Error::OutsideRoots { .. } => Some(
-                "cargo pyship only deletes inside the output folder (--out, default dist/) and its cache; \
-                 this is a bug, please report it with the command and config that led here"
-                    .into(),
-            ),
-            Error::LinkLoop { link, .. } => Some(format!(
-                "remove the link {} or point it at a folder that does not hold it",
-                link.display()
-            )),
-            Error::RolledBack { .. } => Some(
-                "the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"
-                    .into(),
-            ),
-            Error::Io(_) | Error::Copy { .. } => None,
-        }
-    }
 }
 
 /// Write `contents` to `path` atomically: a temp file in the same directory,
@@ -382,6 +357,51 @@ pub fn copy_tree_with<E: From<Error>>(
     Ok(n)
 }
 
+/// Fill `to` with the tree `from` (a cache entry) as hard links, a copy
+/// where a link cannot be made (another file system); a file already at a
+/// destination is replaced, symlinks are made anew (Unix; followed
+/// elsewhere). Returns the number of files (symlinks not counted). Safe only for trees that are
+/// never written in place afterwards: a later stage removes or replaces
+/// files (by rename), it does not edit them.
+pub fn link_tree(from: &Path, to: &Path) -> Result<u64, Error> {
+    let fail = |from: &Path, to: &Path| {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        move |source| Error::Copy { from, to, source }
+    };
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Copy {
+            from: e.path().unwrap_or(from).to_owned(),
+            to: to.to_owned(),
+            source: std::io::Error::other(e),
+        })?;
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walkdir yields paths below its root");
+        let dest = to.join(rel);
+        let ty = entry.file_type();
+        if ty.is_dir() {
+            fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
+            continue;
+        }
+        if fs_err::symlink_metadata(&dest).is_ok() {
+            fs_err::remove_file(&dest).map_err(fail(entry.path(), &dest))?;
+        }
+        #[cfg(unix)]
+        if ty.is_symlink() {
+            let target = fs_err::read_link(entry.path()).map_err(fail(entry.path(), &dest))?;
+            std::os::unix::fs::symlink(&target, &dest).map_err(fail(entry.path(), &dest))?;
+            continue;
+        }
+        if fs_err::hard_link(entry.path(), &dest).is_err() {
+            fs_err::copy(entry.path(), &dest).map_err(fail(entry.path(), &dest))?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// `path` relative to `base` with `/` separators (`.` for `base` itself).
 pub fn rel_slash(base: &Path, p: &Path) -> String {
     match p.strip_prefix(base) {
@@ -511,6 +531,8 @@ pub fn remove_dir_if_exists(path: &Path, roots: &[&Path]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
+    use crate::error::Hint;
 
     #[test]
     fn safe_join_rejects_escapes() {

@@ -23,7 +23,6 @@ use serde::Serialize;
 
 use crate::config::Launcher;
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::{ArtifactKind, Plan};
 use crate::platform::Platform;
 use crate::process::Command;
@@ -66,16 +65,19 @@ pub struct Installer {
     pub fresh: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("the plan has no installer (`installer = false` in [{}.windows] of {})", .table.table.key(), crate::project::display_path(&.table.manifest))]
+    #[diagnostic(help("set `installer = true` (the default) or drop the key"))]
     Disabled {
         /// The table in use and the Cargo.toml declaring it.
         table: crate::project::ConfigSource,
     },
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
+    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)"))]
     Bundle { dir: PathBuf, missing: String },
     #[error("could not read the Windows bundle at {dir}")]
     Scan {
@@ -84,18 +86,23 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] templates::Error),
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", l.trim())).unwrap_or_default())]
+    #[diagnostic(help("{}", makensis_hint(.template.as_deref())))]
     Makensis {
         script: PathBuf,
         /// The script line makensis named, and its text.
@@ -106,8 +113,10 @@ pub enum Error {
         template: Option<PathBuf>,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sign(#[from] crate::sign::Error),
     #[error("signing is configured but the installer template {template} has no `!uninstfinalize` line: its uninstaller would ship unsigned")]
+    #[diagnostic(help("add `{{% if uninstfinalize %}}!uninstfinalize '{{{{ uninstfinalize | nsis_literal }}}}' = 0{{% endif %}}` after OutFile, as the default template does"))]
     UnsignedUninstaller { template: PathBuf },
     #[error("could not place the installer at {path}")]
     Place {
@@ -117,31 +126,15 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Lock(e) => e.hint(),
-            Error::Disabled { .. } => Some("set `installer = true` (the default) or drop the key".into()),
-            Error::Bundle { .. } => Some(
-                "build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)".into(),
-            ),
-            Error::Makensis { template: Some(t), .. } => Some(format!(
-                "the script comes from the project's override {}; fix it there (the rendered script is kept for reading)",
-                t.display()
-            )),
-            Error::Makensis { template: None, .. } => Some(
-                "the default template failed to build: please report it with the rendered script".into(),
-            ),
-            Error::Tool(e) => e.hint(),
-            Error::Sign(e) => e.hint(),
-            Error::UnsignedUninstaller { .. } => Some(
-                "add `{% if uninstfinalize %}!uninstfinalize '{{ uninstfinalize | nsis_literal }}' = 0{% endif %}` after OutFile, as the default template does".into(),
-            ),
-            Error::Template(e) => e.hint(),
-            Error::Write { source, .. } => source.hint(),
-            Error::Process(e) => e.hint(),
-            Error::Scan { .. } | Error::Place { .. } => None,
-        }
+/// A project's override is the project's to fix; the default template's
+/// failure is a bug to report.
+fn makensis_hint(template: Option<&Path>) -> String {
+    match template {
+        Some(t) => format!(
+            "the script comes from the project's override {}; fix it there (the rendered script is kept for reading)",
+            t.display()
+        ),
+        None => "the default template failed to build: please report it with the rendered script".into(),
     }
 }
 
@@ -358,7 +351,7 @@ pub fn run_with(
     ctx.reporter
         .debug(&format!("rendered {}", script.display()));
 
-    let file_time = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
+    let file_time = plan.epoch.seconds.max(crate::dates::ZIP_EPOCH);
     pin_file_times(bundle_dir, file_time)?;
 
     let windows_version = plan.version.version.windows();

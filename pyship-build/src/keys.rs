@@ -17,7 +17,6 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
-use crate::error::Hint;
 
 /// What `keygen` made: the public key (as `update.public-keys` takes it)
 /// and where the secret key went.
@@ -32,61 +31,46 @@ pub struct Generated {
     pub encrypted: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("{path} already exists; refusing to overwrite a key")]
+    #[diagnostic(help("choose another file with --out, or move the old key away first"))]
     Exists { path: PathBuf },
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the folder is writable"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("could not make a key pair: {0}")]
+    #[diagnostic(help(
+        "this is a bug in cargo-pyship or the system's random source; please report it"
+    ))]
     Generate(String),
     #[error("`update.public-keys` entry {key:?} is not a minisign public key: {reason}")]
+    #[diagnostic(help(
+        "use the `RW…` line of a minisign .pub file (`cargo pyship keygen` prints it)"
+    ))]
     PublicKey { key: String, reason: String },
     #[error("`update.public-keys` is set but ${var} (update.signing-key-env) is not: manifest.json cannot be signed, and apps built with those keys refuse unsigned releases")]
+    #[diagnostic(help("set {var} to the secret key file's text (a CI secret), or run without update.public-keys to publish unsigned releases"))]
     NoSigningKey { var: String },
     #[error("${var} (update.signing-key-env) does not hold a minisign secret key")]
+    #[diagnostic(help("put the whole text of the secret key file (`cargo pyship keygen --out FILE` writes it) in {var}"))]
     BadSecretKey { var: String },
     #[error("the secret key in ${var} is encrypted and ${password_var} (update.signing-password-env) is not set")]
+    #[diagnostic(help("set {password_var} to the key's password"))]
     NeedPassword { var: String, password_var: String },
     #[error("the secret key in ${var} cannot be decrypted with the password in ${password_var}")]
+    #[diagnostic(help("check the password in {password_var}"))]
     WrongPassword { var: String, password_var: String },
     #[error("the secret key in ${var} (key id {key_id}) is not one of `update.public-keys`; apps would refuse what it signs")]
+    #[diagnostic(help("add the key's public key to update.public-keys (`cargo pyship keygen` prints it), or sign with a listed key"))]
     NotTrusted { var: String, key_id: String },
     #[error("could not sign manifest.json: {0}")]
+    #[diagnostic(help("this is a bug in cargo-pyship; please report it"))]
     Sign(String),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Exists { .. } => "choose another file with --out, or move the old key away first".into(),
-            Error::Write { .. } => "check that the folder is writable".into(),
-            Error::Generate(_) => "this is a bug in cargo-pyship or the system's random source; please report it".into(),
-            Error::PublicKey { .. } => {
-                "use the `RW…` line of a minisign .pub file (`cargo pyship keygen` prints it)".into()
-            }
-            Error::NoSigningKey { var } => format!(
-                "set {var} to the secret key file's text (a CI secret), or run without update.public-keys to publish unsigned releases"
-            ),
-            Error::BadSecretKey { var } => format!(
-                "put the whole text of the secret key file (`cargo pyship keygen --out FILE` writes it) in {var}"
-            ),
-            Error::NeedPassword { password_var, .. } => {
-                format!("set {password_var} to the key's password")
-            }
-            Error::WrongPassword { password_var, .. } => {
-                format!("check the password in {password_var}")
-            }
-            Error::NotTrusted { .. } => {
-                "add the key's public key to update.public-keys (`cargo pyship keygen` prints it), or sign with a listed key".into()
-            }
-            Error::Sign(_) => "this is a bug in cargo-pyship; please report it".into(),
-        })
-    }
 }
 
 /// The minisign key id of a public key, as `minisign` prints it.
@@ -310,6 +294,7 @@ impl Signer {
 mod tests {
     use super::*;
     use crate::config::Update;
+    use crate::error::Hint;
 
     fn update(keys: &[&str]) -> Update {
         Update {

@@ -16,7 +16,6 @@
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::Hint;
 use crate::platform::Platform;
 use crate::project::{normalize_dist_name, Pyproject};
 use crate::templates::escape;
@@ -58,27 +57,20 @@ pub struct Launch {
     pub kind_origin: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`{value}` ({origin}) is not a module or an entry point `package.module:function`")]
+    #[diagnostic(help(
+        "use dotted Python identifiers, e.g. module = \"app.main\" or module = \"app.cli:main\""
+    ))]
     BadTarget { value: String, origin: String },
     #[error(
         "{pyproject} has several [project.scripts] ({names}) and none is named after the project"
     )]
+    #[diagnostic(help(
+        "choose one with `module = \"package.module:function\"` in the pyship table"
+    ))]
     SeveralScripts { pyproject: String, names: String },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::BadTarget { .. } => {
-                "use dotted Python identifiers, e.g. module = \"app.main\" or module = \"app.cli:main\"".into()
-            }
-            Error::SeveralScripts { .. } => {
-                "choose one with `module = \"package.module:function\"` in the pyship table".into()
-            }
-        })
-    }
 }
 
 fn is_dotted_identifier(s: &str) -> bool {

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::Hint;
 use crate::project::{normalize_dist_name, ConfigSource, Project, Pyproject};
 
 /// Folder names never copied from the app sources: build output, VCS, caches
@@ -67,15 +66,19 @@ pub struct AppSrc {
     pub exclude: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`app-src = \"{written}\"` in {table} resolves to {resolved}, which is not a folder")]
+    #[diagnostic(help("paths in [{}] are relative to {}; fix `app-src`, or remove it to use the layout's default", .table.table.key(), .table.config_dir().display()))]
     Missing {
         written: String,
         table: ConfigSource,
         resolved: PathBuf,
     },
     #[error("`app-src = \"{written}\"` in {table} is the package folder {resolved} itself (it has an __init__.py); app-src is the folder that contains the package")]
+    #[diagnostic(help(
+        "set `app-src = \"{parent}\"` (or remove app-src: it is found from the layout)"
+    ))]
     IsPackage {
         written: String,
         table: ConfigSource,
@@ -84,6 +87,7 @@ pub enum Error {
         parent: String,
     },
     #[error("`python -m {module}` cannot start the app: {why}")]
+    #[diagnostic(help("set `module` in [{}] to the app's package with a __main__.py{}, or to an entry point `pkg.mod:func`, or declare one in [project.scripts]", .table.table.key(), found_mains(.mains)))]
     CannotRun {
         module: String,
         why: String,
@@ -92,6 +96,7 @@ pub enum Error {
         table: ConfigSource,
     },
     #[error("module `{module}` not found under app-src or in the wheels; looked for {looked}")]
+    #[diagnostic(help("set `module` (or `app-src`, the folder containing the module's package) in [{}], or add the wheel that provides it to `wheels`", .table.table.key()))]
     ModuleNotFound {
         module: String,
         looked: String,
@@ -99,33 +104,12 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Missing { table, .. } => format!(
-                "paths in [{}] are relative to {}; fix `app-src`, or remove it to use the layout's default",
-                table.table.key(),
-                table.config_dir().display()
-            ),
-            Error::IsPackage { parent, .. } => {
-                format!("set `app-src = \"{parent}\"` (or remove app-src: it is found from the layout)")
-            }
-            Error::CannotRun { mains, table, .. } => {
-                let found = match mains.as_slice() {
-                    [] => String::new(),
-                    [one] => format!(" ({one}/ has one)"),
-                    many => format!(" (found: {}/)", many.join("/, ")),
-                };
-                format!(
-                    "set `module` in [{}] to the app's package with a __main__.py{found}, or to an entry point `pkg.mod:func`, or declare one in [project.scripts]",
-                    table.table.key()
-                )
-            }
-            Error::ModuleNotFound { table, .. } => format!(
-                "set `module` (or `app-src`, the folder containing the module's package) in [{}], or add the wheel that provides it to `wheels`",
-                table.table.key()
-            ),
-        })
+/// The `__main__.py` packages found, for the hint.
+fn found_mains(mains: &[String]) -> String {
+    match mains {
+        [] => String::new(),
+        [one] => format!(" ({one}/ has one)"),
+        many => format!(" (found: {}/)", many.join("/, ")),
     }
 }
 
@@ -693,6 +677,7 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     fn touch(p: &Path) {
         fs_err::create_dir_all(p.parent().unwrap()).unwrap();

@@ -20,15 +20,19 @@
 //! # Architecture
 //!
 //! Four layers; a module imports its own layer and the ones below, never one
-//! above, and no two modules import each other (`.ci/module-graph` prints the
-//! graph; `--check`, run by the `architecture` e2e tests, fails on any
-//! upward import or cycle):
+//! above, and no two modules import each other. A stage imports another
+//! stage only to build on its product (the list, with the reasons, is
+//! `STAGE_IMPORTS` in `.ci/module-graph`); a helper two stages share lives a
+//! layer down. `.ci/module-graph` prints the graph; `--check`, run by the
+//! `architecture` e2e tests, fails on any upward import, unlisted
+//! stage-to-stage import or cycle:
 //!
 //! ```text
 //! orchestrators   bundle  release (and the release plan)  run  build_script  fetch
-//!      |
+//!      |          docker (builds the wheel and the updater into its image)
+//!      |          init (the release workflow runs the release plan's jobs)
 //! stages          wheel python pins deps app strip render archive installer
-//!      |          update manifest keys docker publish init dist_info licenses sbom sign
+//!      |          update manifest keys publish dist_info licenses sbom sign
 //!      |          crates deb msi delta
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
@@ -40,7 +44,7 @@
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
 //!                 report (Reporter, human_bytes)  tools (and the git wrapper)
 //!                 cache  net (the HTTP client, the retry loop, percent-encoding)
-//!                 templates  context  wine
+//!                 templates  context  wine  dates (artifact timestamps)
 //! ```
 //!
 //! Each helper has one home: write a file through [`fs::atomic_write`], copy a
@@ -62,6 +66,8 @@ pub mod config;
 pub mod context;
 #[cfg(feature = "net")]
 pub mod crates;
+#[cfg(feature = "net")]
+pub mod dates;
 #[cfg(feature = "net")]
 pub mod deb;
 #[cfg(feature = "net")]

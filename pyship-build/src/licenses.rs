@@ -39,13 +39,16 @@ pub struct Written {
     pub missing: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("there is no {platform} bundle tree at {dir}")]
+    #[diagnostic(help("build it first: `cargo pyship bundle --target {}`", .platform.key()))]
     NoBundle { platform: Platform, dir: PathBuf },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     DistInfo(#[from] crate::dist_info::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Crates(#[from] crate::crates::Error),
     #[error("could not read the licence file {path}")]
     Read {
@@ -57,23 +60,9 @@ pub enum Error {
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
-}
-
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::NoBundle { platform, .. } => Some(format!(
-                "build it first: `cargo pyship bundle --target {}`",
-                platform.key()
-            )),
-            Error::DistInfo(e) => e.hint(),
-            Error::Crates(e) => e.hint(),
-            Error::Read { .. } => None,
-            Error::Write { source, .. } => source.hint(),
-        }
-    }
 }
 
 /// Licence files of the Python runtime, relative to the bundle folder.
@@ -113,7 +102,7 @@ pub fn render(
         s,
         "This bundle ships the Python distributions and the runtime listed below.\nEach section gives a distribution's name, version and licence, then the\nfull text of the licence files it ships. The same list, with versions and\nhashes, is in the release's CycloneDX SBOM ({}-{tag}-{}.cdx.json).\n",
         plan.file_name,
-        crate::sbom::suffix(platform)
+        platform.os_arch()
     );
     let _ = writeln!(s, "Contents:");
     let _ = writeln!(

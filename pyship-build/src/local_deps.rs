@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::DocumentMut;
 
-use crate::error::Hint;
 use crate::project::{normalize_dist_name, Project, Pyproject};
 
 /// How a local package was found.
@@ -61,21 +60,24 @@ impl LocalPackage {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`{name}` in [tool.uv.sources] of {pyproject} points at {path}, which has no pyproject.toml")]
+    #[diagnostic(help("point the source at the folder holding the package's pyproject.toml"))]
     NoProject {
         name: String,
         pyproject: PathBuf,
         path: PathBuf,
     },
     #[error("`{name}` in [tool.uv.sources] of {pyproject} is `workspace = true`, but no member of the uv workspace{} is named so", root.as_ref().map(|r| format!(" at {}", r.display())).unwrap_or_default())]
+    #[diagnostic(help("add the package's folder to `members` of [tool.uv.workspace] in the workspace's root pyproject.toml, or give it a `path` source"))]
     NoMember {
         name: String,
         pyproject: PathBuf,
         root: Option<PathBuf>,
     },
     #[error("{path} is named `{found}`, but {pyproject} depends on it as `{name}`")]
+    #[diagnostic(help("use the package's [project] name in the dependency"))]
     WrongName {
         name: String,
         found: String,
@@ -83,20 +85,8 @@ pub enum Error {
         pyproject: PathBuf,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NoProject { .. } => {
-                "point the source at the folder holding the package's pyproject.toml".into()
-            }
-            Error::NoMember { .. } => "add the package's folder to `members` of [tool.uv.workspace] in the workspace's root pyproject.toml, or give it a `path` source".into(),
-            Error::WrongName { .. } => "use the package's [project] name in the dependency".into(),
-            Error::Project(e) => return e.hint(),
-        })
-    }
 }
 
 /// The name of a PEP 508 requirement (`rtoml[x]>=1; …` → `rtoml`).

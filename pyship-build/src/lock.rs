@@ -30,7 +30,6 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::Hint;
 use crate::report::Reporter;
 
 /// The lock file in the output folder.
@@ -41,23 +40,15 @@ pub const PARTIAL_PREFIX: &str = ".pyship-archive-";
 /// be in use by a writer that does not hold the folder's lock.
 const TEMP_FILE_IN_USE: std::time::Duration = std::time::Duration::from_secs(60);
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not lock the output folder {dir}")]
+    #[diagnostic(help("check that the output folder (--out, default dist/) is writable; its `.pyship.lock` keeps two builds from sharing it"))]
     Lock {
         dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(
-            "check that the output folder (--out, default dist/) is writable; its `.pyship.lock` keeps two builds from sharing it"
-                .into(),
-        )
-    }
 }
 
 /// Locks held by this process: path → (holders, the locked file).
@@ -305,7 +296,10 @@ pub fn clean_leftovers(out_dir: &Path, cache_root: &Path) -> Vec<PathBuf> {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age > TEMP_FILE_IN_USE);
-            if (name.starts_with(PARTIAL_PREFIX) || stale_temp)
+            // This process's own (`{PARTIAL_PREFIX}{pid}-…`) may be another
+            // target's archive being written now.
+            let own = format!("{PARTIAL_PREFIX}{}-", std::process::id());
+            if ((name.starts_with(PARTIAL_PREFIX) && !name.starts_with(&own)) || stale_temp)
                 && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
                 && fs_err::remove_file(e.path()).is_ok()
             {

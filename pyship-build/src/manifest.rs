@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::Env;
-use crate::error::Hint;
 pub use crate::plan::{install_type, InstallType};
 use crate::plan::{Artifact, ArtifactKind, Plan};
 use crate::platform::Platform;
@@ -91,37 +90,28 @@ pub struct Sbom {
     pub describes: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("artifact {path} is missing; the manifest lists only built artifacts")]
+    #[diagnostic(help("build the artifacts first (`cargo pyship bundle --target all` and `cargo pyship installer`)"))]
     Missing { path: PathBuf },
     #[error("could not read {path}")]
+    #[diagnostic(help("check that the output directory is readable"))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the output directory is writable"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sign(crate::keys::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Missing { .. } => {
-                "build the artifacts first (`cargo pyship bundle --target all` and `cargo pyship installer`)".into()
-            }
-            Error::Read { .. } => "check that the output directory is readable".into(),
-            Error::Write { .. } => "check that the output directory is writable".into(),
-            Error::Sign(e) => return e.hint(),
-        })
-    }
 }
 
 /// The manifest for `files`: each artifact with the file holding it (usually

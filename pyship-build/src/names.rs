@@ -21,8 +21,6 @@
 //! on Windows and Linux and a valid systemd unit name prefix, and it can never
 //! be `.`, `..` or contain a path separator.
 
-use crate::error::Hint;
-
 /// Longest file name derived (the install path and `{name}-{tag}-setup.exe`
 /// must stay far below Windows' 260-character path limit).
 pub const MAX_LEN: usize = 64;
@@ -34,9 +32,10 @@ const RESERVED: &[&str] = &[
     "CONIN$", "CONOUT$",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`{key} = {input:?}` cannot be used for file names: {reason}")]
+    #[diagnostic(help("{}", unsafe_hint(.key, .table)))]
     Unsafe {
         /// `name` or `file-name`.
         key: &'static str,
@@ -47,20 +46,17 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        let Error::Unsafe { key, table, .. } = self;
-        Some(if *key == "name" {
-            format!(
-                "keep `name` as the display name and set `file-name = \"...\"` in [{table}] \
-                 (1-{MAX_LEN} ASCII letters, digits, `-`, `_`, `.`), or use only those characters and spaces in `name`"
-            )
-        } else {
-            format!(
-                "use 1-{MAX_LEN} ASCII letters, digits, `-`, `_` and `.`, not starting with `.` or `-`, \
-                 not ending with `.`, not a Windows device name (CON, NUL, COM1, ...)"
-            )
-        })
+fn unsafe_hint(key: &str, table: &str) -> String {
+    if key == "name" {
+        format!(
+            "keep `name` as the display name and set `file-name = \"...\"` in [{table}] \
+             (1-{MAX_LEN} ASCII letters, digits, `-`, `_`, `.`), or use only those characters and spaces in `name`"
+        )
+    } else {
+        format!(
+            "use 1-{MAX_LEN} ASCII letters, digits, `-`, `_` and `.`, not starting with `.` or `-`, \
+             not ending with `.`, not a Windows device name (CON, NUL, COM1, ...)"
+        )
     }
 }
 
@@ -133,6 +129,7 @@ fn describe(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     const T: &str = "package.metadata.pyship";
 

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::Hint;
 use crate::report::Reporter;
 
 /// User agent sent with every request.
@@ -97,58 +96,82 @@ impl Timeouts {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
     #[error("{var} = {value:?} is not a number of seconds")]
+    #[diagnostic(help("give a positive number of seconds, e.g. 120, or unset the variable"))]
     BadTimeout { var: &'static str, value: String },
     #[error("{url} did not answer within {} s (connect) / sent nothing for {} s (read)", .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
+    #[diagnostic(help("the server stalled; try again, use another mirror, or allow longer waits with {} (read, default {DEFAULT_READ_TIMEOUT} s) and {} (connect, default {DEFAULT_CONNECT_TIMEOUT} s)", crate::env::PYSHIP_HTTP_TIMEOUT, crate::env::PYSHIP_CONNECT_TIMEOUT))]
     Timeout {
         url: String,
         timeouts: Box<Timeouts>,
     },
     #[error("request to {url} failed")]
+    #[diagnostic(help("check the network connection, the proxy settings and the URL"))]
     Request {
         url: String,
         #[source]
         source: reqwest::Error,
     },
     #[error("{url} answered {status}")]
+    #[diagnostic(help("{}", status_hint(*.status)))]
     Status { url: String, status: u16 },
     #[error("the download of {url} did not finish within {secs} s ({got} bytes came)")]
+    #[diagnostic(help("the server sends too slowly; try again, use another mirror, or allow a longer download with {} (seconds, default {DEFAULT_DOWNLOAD_TIMEOUT})", crate::env::PYSHIP_DOWNLOAD_TIMEOUT))]
     Deadline { url: String, secs: f64, got: u64 },
     #[error("{url} sent more than {limit} bytes{}", if *.declared { " (the length it declared)" } else { "" })]
+    #[diagnostic(help("the server sent something else than the expected file; nothing was stored: check the URL and the mirror"))]
     TooLarge {
         url: String,
         limit: u64,
         declared: bool,
     },
     #[error("the download of {url} was cut short")]
+    #[diagnostic(help("the connection dropped during the download; run again (a partial download is never cached), or use another mirror"))]
     Body {
         url: String,
         #[source]
         source: std::io::Error,
     },
     #[error("SHA-256 of {url} is {actual}, expected {expected}")]
+    #[diagnostic(help("the download does not match the pinned hash: the mirror serves a different or tampered file; nothing was extracted. If the new file is trusted, update the pin (python-sha256 or pyship.lock)"))]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
     },
     #[error("the download of {url} ({size} bytes) is not usable: {reason}")]
+    #[diagnostic(help("the server sent something else than the expected archive (an error page, or a download cut short); nothing was cached or locked: check the URL and the mirror"))]
     Invalid {
         url: String,
         size: u64,
         reason: String,
     },
     #[error("could not save the download of {url} to {path}")]
+    #[diagnostic(help(
+        "check that the cache directory (PYSHIP_CACHE_DIR) is writable and the disk is not full"
+    ))]
     Save {
         url: String,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What an HTTP error status suggests.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        404 => "check the URL, the version and the mirror setting",
+        401 | 403 => {
+            "the server refused access; check the URL and any credentials the mirror needs"
+        }
+        500.. => "the server failed; try again later or use another mirror",
+        _ => "check the URL",
+    }
 }
 
 impl Error {
@@ -165,59 +188,6 @@ impl Error {
             Error::Status { status, .. } => *status == 429 || *status >= 500,
             Error::Body { .. } => true,
             _ => false,
-        }
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::HashMismatch { .. } => Some(
-                "the download does not match the pinned hash: the mirror serves a different or tampered file; nothing was extracted. If the new file is trusted, update the pin (python-sha256 or pyship.lock)"
-                    .into(),
-            ),
-            Error::Invalid { .. } => Some(
-                "the server sent something else than the expected archive (an error page, or a download cut short); nothing was cached or locked: check the URL and the mirror"
-                    .into(),
-            ),
-            Error::Status { status: 404, .. } => {
-                Some("check the URL, the version and the mirror setting".into())
-            }
-            Error::Request { .. } => {
-                Some("check the network connection, the proxy settings and the URL".into())
-            }
-            Error::Timeout { .. } => Some(format!(
-                "the server stalled; try again, use another mirror, or allow longer waits with {} (read, default {DEFAULT_READ_TIMEOUT} s) and {} (connect, default {DEFAULT_CONNECT_TIMEOUT} s)",
-                crate::env::PYSHIP_HTTP_TIMEOUT,
-                crate::env::PYSHIP_CONNECT_TIMEOUT
-            )),
-            Error::BadTimeout { .. } => {
-                Some("give a positive number of seconds, e.g. 120, or unset the variable".into())
-            }
-            Error::Deadline { .. } => Some(format!(
-                "the server sends too slowly; try again, use another mirror, or allow a longer download with {} (seconds, default {DEFAULT_DOWNLOAD_TIMEOUT})",
-                crate::env::PYSHIP_DOWNLOAD_TIMEOUT
-            )),
-            Error::TooLarge { .. } => Some(
-                "the server sent something else than the expected file; nothing was stored: check the URL and the mirror"
-                    .into(),
-            ),
-            Error::Body { .. } => Some(
-                "the connection dropped during the download; run again (a partial download is never cached), or use another mirror"
-                    .into(),
-            ),
-            Error::Status { status, .. } if *status >= 500 => Some(
-                "the server failed; try again later or use another mirror".into(),
-            ),
-            Error::Status { status: 401 | 403, .. } => Some(
-                "the server refused access; check the URL and any credentials the mirror needs".into(),
-            ),
-            Error::Save { .. } => Some(
-                "check that the cache directory (PYSHIP_CACHE_DIR) is writable and the disk is not full"
-                    .into(),
-            ),
-            Error::Client(_) => None,
-            Error::Status { .. } => Some("check the URL".into()),
         }
     }
 }
@@ -661,6 +631,7 @@ fn save_verified<R: Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn file_urls_are_hashed_and_verified() {

@@ -32,7 +32,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::{DependencyLock, Plan};
 use crate::platform::Platform;
 use crate::project::normalize_dist_name;
@@ -333,7 +332,7 @@ impl Pinned {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read {path}")]
     LockRead {
@@ -342,36 +341,44 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("could not parse {path}: {message}")]
+    #[diagnostic(help("fix pyship.lock or delete it (it is re-created on the next build)"))]
     LockParse { path: PathBuf, message: String },
     #[error("could not write {path}")]
     LockWrite {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error("--locked: {path} would change ({what})")]
+    #[diagnostic(help("build once without --locked (or run `cargo pyship update`) and commit pyship.lock; --locked (implied by `release` in CI) only accepts the file as committed"))]
     Locked { path: PathBuf, what: String },
     #[error("{lock} does not match {pyproject} any more:\n{message}")]
+    #[diagnostic(help("run `uv lock` and commit uv.lock: a bundle installs exactly what the lock says and never re-resolves"))]
     UvLockStale {
         lock: PathBuf,
         pyproject: PathBuf,
         message: String,
     },
     #[error("uv could not export {lock}:\n{message}")]
+    #[diagnostic(help("`uv export --frozen` in the pyproject's folder shows the same error"))]
     UvExport { lock: PathBuf, message: String },
     #[error("{path}: `{package}` {what}")]
+    #[diagnostic(help("export the lock for what the bundle ships (`uv export --format pylock.toml --extra …`): a bundle installs wheels of a lock's packages only"))]
     Unsupported {
         path: PathBuf,
         package: String,
         what: String,
     },
     #[error("{lock} installs `{package}` from the local folder {folder}, which cargo-pyship does not know as a local package of the app")]
+    #[diagnostic(help("make it a local package cargo-pyship builds (a `path` or `workspace = true` source in [tool.uv.sources] of the app's pyproject), or depend on a published version"))]
     NotLocal {
         lock: PathBuf,
         package: String,
         folder: String,
     },
     #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
+    #[diagnostic(help("fix `extras` in [{table}] or add the extra to pyproject.toml"))]
     UnknownExtra {
         extra: String,
         pyproject: PathBuf,
@@ -379,12 +386,16 @@ pub enum Error {
         table: &'static str,
     },
     #[error("dependency group `{group}` is not in [dependency-groups] of {pyproject}")]
+    #[diagnostic(help(
+        "fix `groups` in [{table}] or add the group to [dependency-groups] of pyproject.toml"
+    ))]
     UnknownGroup {
         group: String,
         pyproject: PathBuf,
         table: &'static str,
     },
     #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
+    #[diagnostic(help("a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"))]
     NoWheel {
         package: String,
         platform: String,
@@ -392,45 +403,27 @@ pub enum Error {
         reason: String,
     },
     #[error("`{package}` {reason}")]
+    #[diagnostic(help("check the name, `index-url`, `find-links` and `no-index` in [{table}]"))]
     NotFound {
         package: String,
         reason: String,
-        /// The pyship table in use, for the hint.
         table: &'static str,
     },
+    /// Not found offline: uv's cache does not have it.
+    #[error("`{package}` {reason}")]
+    #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` (or once without --offline) first, or use a local `find-links` directory"))]
+    NotCached { package: String, reason: String },
     #[error("uv could not resolve the dependencies for {platform}:\n{stderr}")]
+    #[diagnostic(help("read uv's message above; it names the requirement that failed"))]
     Uv { platform: String, stderr: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("could not prepare a folder for uv")]
     Scratch(#[source] std::io::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::LockParse { .. } => "fix pyship.lock or delete it (it is re-created on the next build)".into(),
-            Error::LockWrite { source, .. } => return source.hint(),
-            Error::Locked { .. } => "build once without --locked (or run `cargo pyship update`) and commit pyship.lock; --locked (implied by `release` in CI) only accepts the file as committed".into(),
-            Error::UvLockStale { .. } => "run `uv lock` and commit uv.lock: a bundle installs exactly what the lock says and never re-resolves".into(),
-            Error::UvExport { .. } => "`uv export --frozen` in the pyproject's folder shows the same error".into(),
-            Error::Unsupported { .. } => "export the lock for what the bundle ships (`uv export --format pylock.toml --extra …`): a bundle installs wheels of a lock's packages only".into(),
-            Error::NotLocal { .. } => "make it a local package cargo-pyship builds (a `path` or `workspace = true` source in [tool.uv.sources] of the app's pyproject), or depend on a published version".into(),
-            Error::UnknownExtra { table, .. } => format!("fix `extras` in [{table}] or add the extra to pyproject.toml"),
-            Error::UnknownGroup { table, .. } => format!("fix `groups` in [{table}] or add the group to [dependency-groups] of pyproject.toml"),
-            Error::NoWheel { package, .. } => format!(
-                "a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"
-            ),
-            Error::NotFound { reason, .. } if reason.contains("cache") => "--offline installs only what uv has cached: run `cargo pyship fetch` (or once without --offline) first, or use a local `find-links` directory".into(),
-            Error::NotFound { table, .. } => format!("check the name, `index-url`, `find-links` and `no-index` in [{table}]"),
-            Error::Uv { .. } => "read uv's message above; it names the requirement that failed".into(),
-            Error::Tool(e) => return e.hint(),
-            Error::Process(e) => return e.hint(),
-            Error::LockRead { .. } | Error::Scratch(_) => return None,
-        })
-    }
 }
 
 /// The requirements the app asks for on `platform`: the pyproject's
@@ -1094,6 +1087,9 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'stat
                 .unwrap_or("")
                 .trim()
                 .to_owned();
+            if reason.contains("cache") {
+                return Error::NotCached { package, reason };
+            }
             return Error::NotFound {
                 package,
                 reason,
@@ -1110,6 +1106,7 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'stat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn uv_no_wheel_message_names_the_package() {

@@ -195,6 +195,10 @@ pub struct Plan {
     pub update: Option<UpdateSettings>,
     pub config: Config,
     pub project: Project,
+    /// The app's pyproject: a project without one has no plan (see
+    /// [`Plan::pyproject`]).
+    #[serde(skip)]
+    pyproject: Pyproject,
 }
 
 /// What the caller chose.
@@ -307,16 +311,14 @@ impl Plan {
             local_packages,
             update,
             config,
+            pyproject: pyproject.clone(),
             project,
         })
     }
 
-    /// The pyproject (a plan always has one).
+    /// The app's pyproject.
     pub fn pyproject(&self) -> &Pyproject {
-        self.project
-            .pyproject
-            .as_ref()
-            .expect("Plan::build checked the pyproject")
+        &self.pyproject
     }
 
     /// The artifact of `kind` for `platform`, if the plan has one.
@@ -579,23 +581,31 @@ pub fn git_head(dir: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlanError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Version(#[from] version::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Python(#[from] crate::error::Hinted),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Layout(#[from] crate::layout::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Launch(#[from] crate::launch::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Name(#[from] crate::names::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Local(#[from] crate::local_deps::Error),
     #[error("include `{entry}` ({path}) is outside the project {root}")]
+    #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
     IncludeOutside {
         entry: String,
         path: PathBuf,
@@ -604,31 +614,12 @@ pub enum PlanError {
         table: &'static str,
     },
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
+    #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
         out: PathBuf,
         what: String,
         dir: PathBuf,
     },
-}
-
-impl crate::error::Hint for PlanError {
-    fn hint(&self) -> Option<String> {
-        match self {
-            PlanError::Version(e) => e.hint(),
-            PlanError::Python(e) => e.hint(),
-            PlanError::Project(e) => e.hint(),
-            PlanError::Layout(e) => e.hint(),
-            PlanError::Launch(e) => e.hint(),
-            PlanError::Name(e) => e.hint(),
-            PlanError::OutIsCopied { .. } => Some(
-                "write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources".into(),
-            ),
-            PlanError::Local(e) => e.hint(),
-            PlanError::IncludeOutside { table, .. } => Some(format!(
-                "bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"
-            )),
-        }
-    }
 }
 
 /// Plans of the fixtures, for other modules' unit tests.
@@ -879,6 +870,10 @@ mod tests {
         }
     }
 }
+
+/// The self-updater's import name (the package in every bundle's
+/// site-packages, see `update`).
+pub const UPDATE_PACKAGE: &str = "pyship_update";
 
 /// The updater's settings, the same for every platform (`cargo pyship plan`
 /// shows them). `None` in the plan when `update.enabled = false`.

@@ -35,8 +35,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::error::Hint;
-
 /// Set in every child's environment to this build's id (see the module doc).
 pub const BUILD_ID_VAR: &str = "PYSHIP_BUILD_ID";
 
@@ -69,15 +67,19 @@ const KEEP_BYTES: usize = 16 << 20;
 const TAIL_LINES: usize = 40;
 const TAIL_BYTES: usize = 4000;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not run `{command}`")]
+    #[diagnostic(help("{}", spawn_hint(.source)))]
     Spawn {
         command: String,
         #[source]
         source: std::io::Error,
     },
     #[error("`{command}` did not finish within {secs} s and was stopped{}", with_tail(.tail))]
+    #[diagnostic(help(
+        "run the command by hand to see where it stops (a prompt, a lock, a network wait)"
+    ))]
     Timeout {
         command: String,
         secs: u64,
@@ -86,11 +88,20 @@ pub enum Error {
     #[error("`{command}` was stopped because the build it was for ended")]
     Cancelled { command: String },
     #[error("`{command}` failed ({status}){}", with_tail(.tail))]
+    #[diagnostic(help("read the program's output above; the command runs the same by hand"))]
     Failed {
         command: String,
         status: String,
         tail: String,
     },
+}
+
+fn spawn_hint(source: &std::io::Error) -> &'static str {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        "install the program, or put it on PATH"
+    } else {
+        "check that the program exists and is executable"
+    }
 }
 
 fn with_tail(tail: &str) -> String {
@@ -109,25 +120,6 @@ impl Error {
             | Error::Timeout { command, .. }
             | Error::Cancelled { command }
             | Error::Failed { command, .. } => command,
-        }
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Some("install the program, or put it on PATH".into())
-            }
-            Error::Spawn { .. } => Some("check that the program exists and is executable".into()),
-            Error::Timeout { .. } => Some(
-                "run the command by hand to see where it stops (a prompt, a lock, a network wait)"
-                    .into(),
-            ),
-            Error::Cancelled { .. } => None,
-            Error::Failed { .. } => {
-                Some("read the program's output above; the command runs the same by hand".into())
-            }
         }
     }
 }
@@ -649,6 +641,26 @@ impl Drop for Child {
     }
 }
 
+/// Append `command` to the file `PYSHIP_PROCESS_LOG` names, when set (read
+/// once per process). Best effort: the log never fails a build.
+fn log_start(command: &str) {
+    static LOG: OnceLock<Option<Mutex<fs_err::File>>> = OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let path = std::env::var_os(crate::env::PYSHIP_PROCESS_LOG).filter(|p| !p.is_empty())?;
+        fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(Mutex::new)
+    });
+    if let Some(file) = log {
+        let mut f = file.lock().unwrap_or_else(PoisonError::into_inner);
+        let line = format!("{}\n", command.replace('\n', " "));
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 /// Start `cmd` as a child of the build (see the module doc).
 fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Result<Child, Error> {
     if cancel.is_cancelled() {
@@ -661,6 +673,7 @@ fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Res
         source,
     };
     cmd.env(BUILD_ID_VAR, build_id());
+    log_start(command);
     #[cfg(unix)]
     let inner = {
         use std::os::unix::process::CommandExt;

@@ -15,22 +15,28 @@ use serde::Serialize;
 use toml_edit::DocumentMut;
 
 use crate::config::{self, Config, RawConfig};
-use crate::error::Hint;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`cargo metadata` failed for {manifest}:\n{message}")]
+    #[diagnostic(help(
+        "fix the manifest error shown above (cargo names the file, line and column)"
+    ))]
     Metadata { manifest: PathBuf, message: String },
     #[error("no Cargo.toml in {dir} or any folder above it")]
+    #[diagnostic(help("run cargo pyship in the project's folder or pass --manifest-path; a Python-only project gets its Cargo.toml from `cargo pyship init` (run in the folder of its pyproject.toml)"))]
     NoManifest { dir: PathBuf },
     #[error("no package `{name}` in the workspace of {manifest}")]
+    #[diagnostic(help("check the name given to -p/--package"))]
     NoSuchPackage { name: String, manifest: PathBuf },
     #[error("{manifest} is a virtual workspace with several candidate packages: {candidates}")]
+    #[diagnostic(help("choose one with -p/--package, or name it in the workspace's table: `package = \"NAME\"` in [workspace.metadata.pyship]"))]
     Ambiguous {
         manifest: PathBuf,
         candidates: String,
     },
     #[error("`package = \"{name}\"` in [{table}] in {manifest}: no such workspace member (members: {members})")]
+    #[diagnostic(help("set `package` to one of the members listed, or remove it"))]
     NoSuchMember {
         name: String,
         table: &'static str,
@@ -38,6 +44,9 @@ pub enum Error {
         members: String,
     },
     #[error("`package = \"{name}\"` in [{table}] in {manifest}, but the package selected is `{selected}`")]
+    #[diagnostic(help(
+        "drop -p/--package (the table names the member it ships), or change `package`"
+    ))]
     PackageMismatch {
         name: String,
         table: &'static str,
@@ -45,8 +54,10 @@ pub enum Error {
         selected: String,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Config(#[from] config::Error),
     #[error("could not parse {path}")]
+    #[diagnostic(help("fix the TOML syntax at the line and column shown"))]
     Toml {
         path: PathBuf,
         #[source]
@@ -59,14 +70,19 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{pyproject} declares a dynamic version that cannot be read: {message}")]
+    #[diagnostic(help("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`)"))]
     DynamicVersion { pyproject: PathBuf, message: String },
     #[error("{path} has no [project] table with a `name`")]
+    #[diagnostic(help("add a [project] table with `name` and `version` (PEP 621)"))]
     NoProjectName { path: PathBuf },
     #[error("{path} declares its project in [tool.poetry] (Poetry 1 style); cargo-pyship reads the standard [project] table (PEP 621)")]
+    #[diagnostic(help("move `name`, `version`, `description` and the dependencies into a [project] table (PEP 621; Poetry 2 reads them there and keeps [tool.poetry] for its own settings, and `poetry check` validates the result)"))]
     PoetryProject { path: PathBuf },
     #[error("[project] name = {name:?} in {path} is not a valid project name")]
+    #[diagnostic(help("a project name is ASCII letters and digits, with `-`, `_` or `.` inside (PEP 508), e.g. name = \"my-app\""))]
     BadProjectName { path: PathBuf, name: String },
     #[error("{}", no_pyproject_message(.config, .written.as_deref(), .resolved))]
+    #[diagnostic(help("paths in [{}] are relative to {}, the directory of {}; create the file or set `pyproject = \"path/to/pyproject.toml\"` there", .config.table.key(), .config.config_dir().display(), display_path(&.config.manifest)))]
     NoPyproject {
         /// The table in use.
         config: ConfigSource,
@@ -96,52 +112,6 @@ fn no_pyproject_message(source: &ConfigSource, written: Option<&Path>, resolved:
             "no pyproject.toml at {} (the default of `pyproject` in {source})",
             resolved.display()
         ),
-    }
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Metadata { .. } => {
-                Some("fix the manifest error shown above (cargo names the file, line and column)".into())
-            }
-            Error::NoSuchPackage { .. } => Some("check the name given to -p/--package".into()),
-            Error::NoManifest { .. } => Some(
-                "run cargo pyship in the project's folder or pass --manifest-path; a Python-only project gets its Cargo.toml from `cargo pyship init` (run in the folder of its pyproject.toml)"
-                    .into(),
-            ),
-            Error::Ambiguous { .. } => Some(
-                "choose one with -p/--package, or name it in the workspace's table: \
-                 `package = \"NAME\"` in [workspace.metadata.pyship]"
-                    .into(),
-            ),
-            Error::NoSuchMember { .. } => {
-                Some("set `package` to one of the members listed, or remove it".into())
-            }
-            Error::PackageMismatch { .. } => Some(
-                "drop -p/--package (the table names the member it ships), or change `package`".into(),
-            ),
-            Error::Config(e) => e.hint(),
-            Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown".into()),
-            Error::Read { .. } => None,
-            Error::NoPyproject { config, .. } => Some(format!(
-                "paths in [{}] are relative to {}, the directory of {}; create the file or set `pyproject = \"path/to/pyproject.toml\"` there",
-                config.table.key(),
-                config.config_dir().display(),
-                display_path(&config.manifest),
-            )),
-            Error::DynamicVersion { .. } => Some("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`)".into()),
-            Error::NoProjectName { .. } => {
-                Some("add a [project] table with `name` and `version` (PEP 621)".into())
-            }
-            Error::BadProjectName { .. } => Some(
-                "a project name is ASCII letters and digits, with `-`, `_` or `.` inside (PEP 508), e.g. name = \"my-app\"".into(),
-            ),
-            Error::PoetryProject { .. } => Some(
-                "move `name`, `version`, `description` and the dependencies into a [project] table (PEP 621; Poetry 2 reads them there and keeps [tool.poetry] for its own settings, and `poetry check` validates the result)"
-                    .into(),
-            ),
-        }
     }
 }
 

@@ -6,26 +6,18 @@
 //! which writes all of them or none.
 
 use crate::env::Env;
-use crate::error::Hint;
 use crate::project::Project;
 use crate::report::Reporter;
 use crate::version::{self, stamp, Resolved, Source, Version};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Version(#[from] version::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Version(e) => e.hint(),
-            Error::Project(e) => e.hint(),
-        }
-    }
 }
 
 /// The version a run of `project` uses ([`crate::plan::resolve_version`]).

@@ -43,17 +43,19 @@ pub struct Runtime {
     pub files: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(
         "CPython {version} has no embeddable Windows zip at {url} (404): security-only releases publish no binaries"
     )]
+    #[diagnostic(help("{}", no_embeddable_hint(.version, *.last)))]
     NoEmbeddable {
         url: String,
         version: String,
         last: Option<&'static str>,
     },
     #[error("could not fetch the Python runtime {url}")]
+    #[diagnostic(help("{}", fetch_hint(.source, .settings)))]
     Fetch {
         url: String,
         /// The settings that choose where the runtime comes from (for the hint).
@@ -62,8 +64,10 @@ pub enum Error {
         source: crate::net::Error,
     },
     #[error("the Python runtime {url} is not in the cache and --offline forbids downloading it")]
+    #[diagnostic(help("run once without --offline to fill the cache"))]
     Offline { url: String },
     #[error("could not extract {archive} into {dest}")]
+    #[diagnostic(help("the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry"))]
     Extract {
         archive: PathBuf,
         dest: PathBuf,
@@ -71,6 +75,7 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{archive} has no `{file}`: it is not an embeddable CPython {version} zip")]
+    #[diagnostic(help("the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry"))]
     NotEmbeddable {
         archive: PathBuf,
         file: String,
@@ -80,44 +85,38 @@ pub enum Error {
     Pth {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::pins::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Linux(#[from] linux::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tkinter(#[from] tkinter::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::NoEmbeddable { version, last, .. } => Some(match last {
-                Some(l) => format!(
-                    "use the last {} release with an embeddable zip: python = \"{l}\" (or point windows.python-mirror / PYSHIP_PYTHON_MIRROR at a mirror that has {version})",
-                    xy_of(version)
-                ),
-                None => "pick a version whose Windows binaries are on python.org (3.12.x and 3.13.x releases have them), or check windows.python-mirror / PYSHIP_PYTHON_MIRROR".into(),
-            }),
-            Error::Fetch {
-                source, settings, ..
-            } => Some(match source.hint() {
-                Some(h) => format!("{h}; the runtime's URL comes from {settings}"),
-                None => format!("the runtime's URL comes from {settings}"),
-            }),
-            Error::Offline { .. } => Some("run once without --offline to fill the cache".into()),
-            Error::Extract { .. } | Error::NotEmbeddable { .. } => Some(
-                "the download is damaged or not the embeddable zip; check the mirror, then delete the cache entry".into(),
-            ),
-            Error::Lock(e) => e.hint(),
-            Error::Linux(e) => e.hint(),
-            Error::Tkinter(e) => e.hint(),
-            Error::Pth { source, .. } => source.hint(),
-            _ => None,
-        }
+/// The last release of the X.Y with an embeddable zip, if there is one.
+fn no_embeddable_hint(version: &str, last: Option<&str>) -> String {
+    match last {
+        Some(l) => format!(
+            "use the last {} release with an embeddable zip: python = \"{l}\" (or point windows.python-mirror / PYSHIP_PYTHON_MIRROR at a mirror that has {version})",
+            xy_of(version)
+        ),
+        None => "pick a version whose Windows binaries are on python.org (3.12.x and 3.13.x releases have them), or check windows.python-mirror / PYSHIP_PYTHON_MIRROR".into(),
+    }
+}
+
+/// The download's own hint, and where the runtime's URL comes from.
+fn fetch_hint(source: &crate::net::Error, settings: &str) -> String {
+    match source.hint() {
+        Some(h) => format!("{h}; the runtime's URL comes from {settings}"),
+        None => format!("the runtime's URL comes from {settings}"),
     }
 }
 

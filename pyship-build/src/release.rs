@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use crate::context::Context;
 use crate::env::Env;
-use crate::error::Hint;
 use crate::plan::{ArtifactKind, Plan};
 use crate::platform::Platform;
 
@@ -43,66 +42,58 @@ pub struct Released {
     pub docker: Option<crate::docker::Output>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("release step `sign` failed (nothing was built or published)")]
+    #[diagnostic(transparent)]
     Sign(#[source] crate::sign::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("release cannot build the project's wheels")]
+    #[diagnostic(transparent)]
     Tools(#[source] crate::wheel::Error),
     #[error("release step `version --stamp` failed")]
     /// Boxed: on Windows (wider paths) the unboxed error is over clippy's
     /// `result_large_err` limit.
+    #[diagnostic(transparent)]
     Stamp(#[source] Box<StampError>),
     #[error("release step `bundle` ({platform}) failed")]
     Bundle {
         platform: Platform,
         #[source]
+        #[diagnostic_source]
         source: crate::bundle::Error,
     },
     #[error("release step `installer` failed")]
+    #[diagnostic(transparent)]
     Installer(#[source] crate::installer::Error),
     #[error("release step `sign` failed (nothing was built or published)")]
+    #[diagnostic(transparent)]
     ManifestKey(#[source] crate::keys::Error),
     #[error("release step `msi` failed")]
+    #[diagnostic(transparent)]
     Msi(#[source] crate::msi::Error),
     #[error("release step `deb` failed")]
+    #[diagnostic(transparent)]
     Deb(#[source] crate::deb::Error),
     #[error("release step `publish` failed (a re-run reconciles the release: assets are replaced by name)")]
+    #[diagnostic(transparent)]
     Publish(#[source] crate::publish::Error),
     #[error("release step `docker` failed (the release itself is published)")]
+    #[diagnostic(transparent)]
     Docker(#[source] crate::docker::Error),
 }
 
 /// Either side of stamping can fail: finding where to write, or writing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StampError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Version(#[from] crate::version::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Sign(e) => e.hint(),
-            Error::Lock(e) => e.hint(),
-            Error::Tools(e) => e.hint(),
-            Error::Stamp(e) => match e.as_ref() {
-                StampError::Project(e) => e.hint(),
-                StampError::Version(e) => e.hint(),
-            },
-            Error::Bundle { source, .. } => source.hint(),
-            Error::Installer(e) => e.hint(),
-            Error::ManifestKey(e) => e.hint(),
-            Error::Msi(e) => e.hint(),
-            Error::Deb(e) => e.hint(),
-            Error::Publish(e) => e.hint(),
-            Error::Docker(e) => e.hint(),
-        }
-    }
 }
 
 /// Whether `release` builds the Docker image: an image is configured, or the
@@ -170,6 +161,95 @@ impl std::str::FromStr for Part {
             other => other.parse().map(Part::Target).map_err(|_| {
                 format!("unknown part `{other}` (expected windows, linux, publish or docker)")
             }),
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Part::Target(p) => f.write_str(p.key()),
+            Part::Publish => f.write_str("publish"),
+            Part::Docker => f.write_str("docker"),
+        }
+    }
+}
+
+/// One CI job of the release split across runners: `release --only
+/// {name}`, its share of [`actions`] (the list `release` walks, cut by
+/// [`select`]). The installer and the MSI are in the Windows job and the
+/// .deb in the Linux job: each is made from its target's unpacked bundle
+/// folder, which stays on that runner.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// The job's name and its `--only` value: a target, `publish` or `docker`.
+    pub name: String,
+    /// The command the job runs (in the project's folder).
+    pub run: String,
+    /// The jobs that must finish first; the publish job needs their
+    /// artifacts, the Docker job runs after the release is published.
+    pub needs: Vec<String>,
+    /// What it does, in the order `release` does it.
+    pub actions: Vec<Action>,
+    /// The files it leaves in the output folder (`--out`, default `dist/`),
+    /// the job's artifact folder: a build job's are what the publish job
+    /// needs in its own output folder.
+    pub artifacts: Vec<String>,
+}
+
+/// The release's CI jobs over `all` (the plan's [`actions`]): one per
+/// target, publish (which needs every target job's artifacts), then the
+/// Docker image when one is configured.
+pub fn jobs(plan: &Plan, all: &[Planned]) -> Vec<Job> {
+    let mut parts: Vec<Part> = plan.targets.iter().map(|&t| Part::Target(t)).collect();
+    parts.push(Part::Publish);
+    if all.iter().any(|p| p.action == Action::Docker && p.runs) {
+        parts.push(Part::Docker);
+    }
+    let builds: Vec<String> = plan.targets.iter().map(|t| t.key().to_owned()).collect();
+    parts
+        .into_iter()
+        .map(|part| {
+            let actions: Vec<Action> = select(all.to_vec(), &[part])
+                .into_iter()
+                .filter(|p| p.runs)
+                .map(|p| p.action)
+                .collect();
+            let artifacts = plan
+                .artifacts
+                .iter()
+                .filter(|a| actions.iter().any(|act| act.makes(a)))
+                .map(|a| a.file_name.clone())
+                .collect();
+            Job {
+                name: part.to_string(),
+                run: format!("cargo pyship release --only {part}"),
+                needs: match part {
+                    Part::Target(_) => Vec::new(),
+                    Part::Publish => builds.clone(),
+                    Part::Docker => vec![Part::Publish.to_string()],
+                },
+                actions,
+                artifacts,
+            }
+        })
+        .collect()
+}
+
+impl Action {
+    /// Whether this action writes `artifact`.
+    fn makes(&self, artifact: &crate::plan::Artifact) -> bool {
+        use ArtifactKind as K;
+        match self {
+            Action::Bundles(platforms) => {
+                matches!(artifact.kind, K::Bundle | K::Sbom)
+                    && artifact.platform.is_some_and(|p| platforms.contains(&p))
+            }
+            Action::Installer => artifact.kind == K::Installer,
+            Action::Msi => artifact.kind == K::Msi,
+            Action::Deb => artifact.kind == K::Deb,
+            Action::Publish => matches!(artifact.kind, K::Manifest | K::Signature | K::Checksums),
+            Action::Stamp | Action::Docker => false,
         }
     }
 }
@@ -414,6 +494,8 @@ pub struct ReleasePlan<'a> {
     /// What the release does, in order ([`actions`]); `steps` is their lines.
     pub actions: Vec<Planned>,
     pub steps: Vec<Step>,
+    /// The same actions as CI jobs ([`jobs`]).
+    pub jobs: Vec<Job>,
 }
 
 /// ` (Windows with tkinter from …)` when `windows.tkinter = true`.
@@ -459,6 +541,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         .collect();
     let actions = actions(plan, env);
     let steps = actions.iter().flat_map(|a| a.steps.clone()).collect();
+    let jobs = jobs(plan, &actions);
     ReleasePlan {
         plan,
         release: Release {
@@ -475,6 +558,7 @@ pub fn release_plan<'a>(plan: &'a Plan, env: &Env) -> ReleasePlan<'a> {
         builds,
         actions,
         steps,
+        jobs,
     }
 }
 
@@ -785,5 +869,63 @@ mod tests {
             .parse::<Part>()
             .unwrap_err()
             .contains("expected windows, linux, publish or docker"));
+    }
+
+    /// The CI jobs are the one action list cut by part: each target's job
+    /// leaves its bundle and SBOM (and the installer, from the Windows
+    /// bundle), publish needs both and leaves manifest.json and SHA256SUMS;
+    /// every artifact of the plan is left by exactly one job.
+    #[test]
+    fn the_jobs_cut_the_one_action_list_and_leave_every_artifact_once() {
+        let mut plan = crate::plan::tests_support::hello_plan();
+        plan.config.docker.image = None;
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let all = actions(&plan, &env);
+        let jobs = jobs(&plan, &all);
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        assert!(
+            names.starts_with(&["windows", "linux", "publish"]),
+            "{names:?}"
+        );
+        let job = |n: &str| jobs.iter().find(|j| j.name == n).unwrap();
+        let windows = job("windows");
+        assert_eq!(windows.run, "cargo pyship release --only windows");
+        assert!(windows.needs.is_empty());
+        assert_eq!(
+            windows.actions[..3],
+            [
+                Action::Stamp,
+                Action::Bundles(vec![Platform::Windows]),
+                Action::Installer
+            ]
+        );
+        let has = |j: &Job, end: &str| j.artifacts.iter().any(|a| a.ends_with(end));
+        assert!(has(windows, "-win-x64.zip") && has(windows, "-win-x64.cdx.json"));
+        assert!(has(windows, "-setup.exe") && !has(windows, ".tar.gz"));
+        let linux = job("linux");
+        assert!(has(linux, "-linux-x64.tar.gz") && !has(linux, ".zip"));
+        let publish = job("publish");
+        assert_eq!(publish.needs, ["windows", "linux"]);
+        assert_eq!(publish.actions, [Action::Publish]);
+        assert!(has(publish, "manifest.json") && has(publish, "SHA256SUMS"));
+        let mut left: Vec<&String> = jobs.iter().flat_map(|j| &j.artifacts).collect();
+        left.sort();
+        let mut want: Vec<&String> = plan.artifacts.iter().map(|a| &a.file_name).collect();
+        want.sort();
+        assert_eq!(left, want);
+        // Walking the jobs in order does what one release does.
+        let walked: Vec<Action> = jobs.iter().flat_map(|j| j.actions.clone()).collect();
+        for a in all.iter().filter(|p| p.runs).map(|p| &p.action) {
+            if let Action::Bundles(ts) = a {
+                for t in ts {
+                    assert!(walked.contains(&Action::Bundles(vec![*t])));
+                }
+            } else {
+                assert!(walked.contains(a), "{a:?} is in no job");
+            }
+        }
+        if let Some(d) = jobs.iter().find(|j| j.name == "docker") {
+            assert_eq!(d.needs, ["publish"]);
+        }
     }
 }

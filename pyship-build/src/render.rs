@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -22,28 +21,21 @@ pub struct Rendered {
     pub files: Vec<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error("could not write {path}")]
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Linux(#[from] linux::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Template(e) => e.hint(),
-            Error::Write { source, .. } => source.hint(),
-            Error::Linux(e) => e.hint(),
-        }
-    }
 }
 
 /// Render `platform`'s templates into the bundle tree at `bundle`.

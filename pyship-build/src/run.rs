@@ -18,34 +18,25 @@
 use crate::process::Command;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Bundle(#[from] crate::bundle::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sign(#[from] crate::sign::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wine(#[from] crate::wine::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("{program} ended without an exit code ({status})")]
     NoExitCode { program: String, status: String },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Bundle(e) => e.hint(),
-            Error::Sign(e) => e.hint(),
-            Error::Wine(e) => e.hint(),
-            Error::Process(e) => e.hint(),
-            Error::NoExitCode { .. } => None,
-        }
-    }
 }
 
 /// What [`run`] did before the app started, and how it ended.

@@ -10,10 +10,9 @@
 //! extension of its own, the crates of its Cargo.lock. The document is made
 //! of the serde types below, the subset of the CycloneDX 1.5 JSON schema that
 //! cargo-pyship writes; the end-to-end tests validate every SBOM against the
-//! official schema (the CycloneDX project's Python library, pinned). The
-//! `cyclonedx-bom` crate was measured too: it models every spec version in
-//! JSON and XML and took over ten minutes to compile on the CI machine,
-//! for a dozen fields used here.
+//! official schema (the CycloneDX project's Python library, pinned). Not
+//! the `cyclonedx-bom` crate: it models every spec version in JSON and XML,
+//! a heavy build for the dozen fields used here.
 //!
 //! Wheel hashes are "where known": a local wheel file (the project's
 //! `wheels`, a local `find-links` folder) is hashed; a `find-links` page or
@@ -208,12 +207,13 @@ pub struct Written {
     pub crates: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not write the SBOM {path}")]
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error("could not read {path}")]
@@ -222,15 +222,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Write { source, .. } => source.hint(),
-            Error::Read { .. } => None,
-        }
-    }
 }
 
 /// The runtime as the SBOM describes it.
@@ -255,6 +246,8 @@ pub struct WheelHashes {
     /// prebuild): no download to verify, and their bytes hold build paths
     /// (unstripped symbol tables), so they are named, not hashed.
     built: Vec<String>,
+    /// Where local wheels' hashes are remembered between builds.
+    cache: Option<crate::cache::Cache>,
 }
 
 impl WheelHashes {
@@ -269,7 +262,10 @@ impl WheelHashes {
         pinned: Option<&crate::pins::Pinned>,
         ctx: &Context<'_>,
     ) -> Self {
-        let mut me = Self::default();
+        let mut me = Self {
+            cache: Some(ctx.cache.clone()),
+            ..Self::default()
+        };
         for w in crate::deps::project_wheels(plan, platform).unwrap_or_default() {
             me.add_local(w);
         }
@@ -412,7 +408,12 @@ impl WheelHashes {
             }
         };
         if let Some(name) = pick(self.local.keys().collect()) {
-            let sha = crate::fs::sha256_file(&self.local[&name]).ok()?;
+            let path = &self.local[&name];
+            let sha = match &self.cache {
+                Some(c) => c.sha256_file(path),
+                None => crate::fs::sha256_file(path),
+            }
+            .ok()?;
             return Some((name, sha));
         }
         let name = pick(self.known.keys().collect())?;
@@ -515,7 +516,7 @@ pub fn pypi_purl(name: &str, version: &str) -> String {
 fn rfc3339(secs: u64) -> String {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    let (y, m, d) = crate::archive::civil_from_days(days);
+    let (y, m, d) = crate::dates::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
@@ -648,7 +649,7 @@ pub fn build(
         let mut u = Component::new(
             "library",
             "pyship-update".into(),
-            crate::update::PACKAGE,
+            crate::plan::UPDATE_PACKAGE,
             env!("CARGO_PKG_VERSION"),
         );
         u.description =

@@ -29,7 +29,6 @@ use serde::Serialize;
 
 use crate::config::{CertSource, Sign};
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::process::{self, Command};
 use crate::tools;
@@ -42,13 +41,18 @@ const CA_BUNDLES: &[&str] = &[
     "/etc/ssl/ca-bundle.pem",
 ];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("the signing certificate variable `{var}` (pkcs12-env) is not set or empty")]
+    #[diagnostic(help("export {var} with the base64 of the .p12/.pfx file (`base64 -w0 cert.p12`), e.g. from a CI secret"))]
     CertEnvMissing { var: String },
     #[error("the signing certificate variable `{var}` (pkcs12-env) does not hold base64")]
+    #[diagnostic(help("{var} must hold the .p12/.pfx file encoded with `base64 -w0 cert.p12`"))]
     CertEnvBase64 { var: String },
     #[error("could not read the signing certificate {path}")]
+    #[diagnostic(help(
+        "fix `pkcs12` in [{table}.windows.sign] (relative to the Cargo.toml that declares it)"
+    ))]
     CertFile {
         path: PathBuf,
         #[source]
@@ -57,8 +61,10 @@ pub enum Error {
         table: &'static str,
     },
     #[error("the password variable `{var}` (password-env) is not set or empty")]
+    #[diagnostic(help("export {var} with the certificate's password, e.g. from a CI secret"))]
     PasswordEnvMissing { var: String },
     #[error("wrong password for the signing certificate {certificate}{}", password_env.as_ref().map(|v| format!(" (password from `{v}`)")).unwrap_or_else(|| " (no password-env configured: tried an empty password)".into()))]
+    #[diagnostic(help("{}", wrong_password_hint(.password_env.as_deref(), .table)))]
     WrongPassword {
         /// What the certificate is (a path, or `$VAR`), never its content.
         certificate: String,
@@ -67,16 +73,21 @@ pub enum Error {
         table: &'static str,
     },
     #[error("the signing certificate {certificate} is not a usable PKCS#12 file:\n{output}")]
+    #[diagnostic(help("export the certificate with its private key as PKCS#12 (`openssl pkcs12 -export -inkey key.pem -in cert.pem -out cert.p12`)"))]
     BadCertificate { certificate: String, output: String },
     #[error("could not prepare the signing files in a temp folder")]
     Temp(#[source] std::io::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] process::Error),
     #[error("osslsigncode could not sign {path}:\n{output}")]
+    #[diagnostic(help("read osslsigncode's message above; with a timestamp-url, check that the time-stamping server is reachable"))]
     Sign { path: PathBuf, output: String },
     #[error("the signature of {path} did not verify (osslsigncode verify):\n{output}")]
+    #[diagnostic(help("the file was not published; read osslsigncode's message above (an expired certificate, or a chain whose root is neither in the PKCS#12 nor in the host's CA bundle)"))]
     Verify { path: PathBuf, output: String },
     #[error("could not replace {path} with its signed copy")]
     Replace {
@@ -86,38 +97,12 @@ pub enum Error {
     },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::CertEnvMissing { var } => format!(
-                "export {var} with the base64 of the .p12/.pfx file (`base64 -w0 cert.p12`), e.g. from a CI secret"
-            ),
-            Error::CertEnvBase64 { var } => format!(
-                "{var} must hold the .p12/.pfx file encoded with `base64 -w0 cert.p12`"
-            ),
-            Error::CertFile { table, .. } => format!(
-                "fix `pkcs12` in [{table}.windows.sign] (relative to the Cargo.toml that declares it)"
-            ),
-            Error::PasswordEnvMissing { var } => {
-                format!("export {var} with the certificate's password, e.g. from a CI secret")
-            }
-            Error::WrongPassword { password_env, table, .. } => match password_env {
-                Some(v) => format!("set {v} to the password the .p12/.pfx file was exported with"),
-                None => format!("set `password-env` in [{table}.windows.sign] to the variable holding the password"),
-            },
-            Error::BadCertificate { .. } => {
-                "export the certificate with its private key as PKCS#12 (`openssl pkcs12 -export -inkey key.pem -in cert.pem -out cert.p12`)".into()
-            }
-            Error::Tool(e) => return e.hint(),
-            Error::Sign { .. } => {
-                "read osslsigncode's message above; with a timestamp-url, check that the time-stamping server is reachable".into()
-            }
-            Error::Verify { .. } => {
-                "the file was not published; read osslsigncode's message above (an expired certificate, or a chain whose root is neither in the PKCS#12 nor in the host's CA bundle)".into()
-            }
-            Error::Process(e) => return e.hint(),
-            Error::Temp(_) | Error::Replace { .. } => return None,
-        })
+fn wrong_password_hint(password_env: Option<&str>, table: &str) -> String {
+    match password_env {
+        Some(v) => format!("set {v} to the password the .p12/.pfx file was exported with"),
+        None => format!(
+            "set `password-env` in [{table}.windows.sign] to the variable holding the password"
+        ),
     }
 }
 

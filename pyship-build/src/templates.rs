@@ -104,11 +104,12 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ),
 ];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("no template named `{0}`")]
     Missing(String),
     #[error("could not render template `{name}`{}", origin.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    #[diagnostic(help("{}", render_hint(.origin)))]
     Render {
         name: String,
         origin: Option<PathBuf>,
@@ -123,15 +124,12 @@ pub enum Error {
     },
 }
 
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Render { origin: Some(_), .. } => Some(
-                "fix the project's template override; every variable it uses must exist (strict undefined)".into(),
-            ),
-            Error::Render { .. } => Some("this is a bug in cargo-pyship's default template; please report it".into()),
-            Error::Missing(_) | Error::Read { .. } => None,
-        }
+/// A project's override is the project's to fix; a default template's
+/// error is a bug of this crate.
+fn render_hint(origin: &Option<PathBuf>) -> &'static str {
+    match origin {
+        Some(_) => "fix the project's template override; every variable it uses must exist (strict undefined)",
+        None => "this is a bug in cargo-pyship's default template; please report it",
     }
 }
 

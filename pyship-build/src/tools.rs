@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
-use crate::error::Hint;
 
 /// A tool the pipeline runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,9 +166,10 @@ pub const SYSTEMD_ANALYZE: Tool = Tool {
     windows_places: WindowsPlaces::None,
 };
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`{exe}` was not found {looked}; it is needed to {purpose}")]
+    #[diagnostic(help("install it with {install}"))]
     Missing {
         exe: &'static str,
         purpose: &'static str,
@@ -178,16 +178,8 @@ pub enum Error {
         looked: String,
     },
     #[error("{var} points at {path}, which is not an executable file")]
+    #[diagnostic(help("fix or unset {var}"))]
     BadOverride { var: &'static str, path: PathBuf },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Missing { install, .. } => format!("install it with {install}"),
-            Error::BadOverride { var, .. } => format!("fix or unset {var}"),
-        })
-    }
 }
 
 /// `ProgramFiles(x86)` and `ProgramFiles`, as a Windows host sets them.
@@ -307,6 +299,7 @@ impl Tool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     #[test]
     fn makensis_is_found_in_program_files_on_windows() {

@@ -15,13 +15,12 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::templates::Templates;
 
 /// The package's import name.
-pub const PACKAGE: &str = "pyship_update";
+pub const PACKAGE: &str = crate::plan::UPDATE_PACKAGE;
 /// The generated config, next to the package in site-packages.
 pub const CONFIG_FILE: &str = "pyship_update.json";
 /// Version of [`BundleConfig`]'s layout (the updater reads schema 1).
@@ -62,33 +61,24 @@ pub struct Installed {
     pub config: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("site-packages {site_packages} is not inside the bundle {bundle}")]
+    #[diagnostic(help("this is a bug in cargo-pyship; please report it"))]
     Layout {
         site_packages: PathBuf,
         bundle: PathBuf,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Template(e) => e.hint(),
-            Error::Write { .. } => {
-                Some("check that the output directory is writable and the disk is not full".into())
-            }
-            Error::Layout { .. } => Some("this is a bug in cargo-pyship; please report it".into()),
-        }
-    }
 }
 
 /// `../` once per folder between `site_packages` and `bundle`.

@@ -22,55 +22,58 @@ no spaces";
 /// The largest number of a Windows version field (`VIProductVersion` is four 16-bit numbers).
 pub const MAX_WINDOWS_FIELD: u64 = 65535;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`{input}` is not a valid version{}", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    #[diagnostic(help("use one of the accepted forms: {}", ACCEPTED_FORMS))]
     Invalid { input: String, from: Option<String> },
     #[error("`{input}` has a number above 65535{}: Windows version fields are 16-bit", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    #[diagnostic(help("use release numbers up to 65535 (the installer's VIProductVersion and the Windows file version hold 16 bits each)"))]
     TooLarge { input: String, from: Option<String> },
     #[error("no version found: no argument, no version tag at HEAD, no CI tag, no [project].version in {pyproject} and no Cargo package version")]
+    #[diagnostic(help("pass a version (`cargo pyship version 1.2.3`), tag HEAD (`git tag v1.2.3`) or set [project].version"))]
     NotFound { pyproject: String },
     #[error("could not parse {path}")]
+    #[diagnostic(help(
+        "fix the TOML syntax at the line and column shown; the file was not changed"
+    ))]
     Toml {
         path: PathBuf,
         #[source]
         source: toml_edit::TomlError,
     },
     #[error("{path} has no {key} to stamp")]
+    #[diagnostic(help("add `{key}` to the file, or declare `dynamic = [\"version\"]` in pyproject.toml to stamp Cargo.toml instead"))]
     NoVersionKey { path: PathBuf, key: &'static str },
     #[error("could not read {path}")]
+    #[diagnostic(help("check that the file exists and is readable"))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(help("{}", write_hint(.0)))]
     Write(#[from] crate::fs::Error),
     #[error("versions disagree:\n{}", .0.join("\n"))]
+    #[diagnostic(help(
+        "run `cargo pyship version --stamp` (with the tag's version) to bring the files in line"
+    ))]
     Disagree(Vec<String>),
     #[error("{} declares a dynamic version that cannot be read: {message}", .pyproject.display())]
+    #[diagnostic(help("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`), or pass a version"))]
     DynamicUnreadable { pyproject: PathBuf, message: String },
     #[error("{} changed while stamping: {what} is no longer there", .path.display())]
+    #[diagnostic(help("run the command again; nothing was written"))]
     VersionGone { path: PathBuf, what: String },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Invalid { .. } => format!("use one of the accepted forms: {ACCEPTED_FORMS}"),
-            Error::TooLarge { .. } => "use release numbers up to 65535 (the installer's VIProductVersion and the Windows file version hold 16 bits each)".into(),
-            Error::NotFound { .. } => {
-                "pass a version (`cargo pyship version 1.2.3`), tag HEAD (`git tag v1.2.3`) or set [project].version".into()
-            }
-            Error::Toml { .. } => "fix the TOML syntax at the line and column shown; the file was not changed".into(),
-            Error::NoVersionKey { key, .. } => format!("add `{key}` to the file, or declare `dynamic = [\"version\"]` in pyproject.toml to stamp Cargo.toml instead"),
-            Error::Read { .. } => "check that the file exists and is readable".into(),
-            Error::Write(e @ crate::fs::Error::RolledBack { .. }) => return e.hint(),
-            Error::Write(_) => "check that every file named is writable (not read-only, not on a read-only mount) and so is its folder; no file was changed".into(),
-            Error::Disagree(_) => "run `cargo pyship version --stamp` (with the tag's version) to bring the files in line".into(),
-            Error::DynamicUnreadable { .. } => "fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`), or pass a version".into(),
-            Error::VersionGone { .. } => "run the command again; nothing was written".into(),
-        })
+/// A rollback that failed names what to restore; any other write error
+/// changed no file.
+fn write_hint(e: &crate::fs::Error) -> String {
+    match e {
+        crate::fs::Error::RolledBack { .. } => e.hint().unwrap_or_default(),
+        _ => "check that every file named is writable (not read-only, not on a read-only mount) and so is its folder; no file was changed".into(),
     }
 }
 

@@ -24,7 +24,6 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
@@ -98,6 +97,15 @@ pub struct LocalBuild {
     pub maturin: Option<MaturinBuild>,
 }
 
+/// The glibc (X, Y) of the manylinux platform `linux.platform` names; an
+/// error when it names none.
+fn target_glibc(plan: &Plan) -> Result<(u32, u32), Error> {
+    let p = &plan.config.linux.platform;
+    manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
+        platform: p.clone(),
+    })
+}
+
 /// `maturin build` for one target.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MaturinBuild {
@@ -130,31 +138,39 @@ pub struct Built {
     pub build_seconds: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Wheels(#[from] crate::deps::Error),
     #[error("{} does not run in {}, where maturin builds the wheel: {output}", program.display(), dir.display())]
+    #[diagnostic(help("a `.python-version` in {} may select a Python without it (a pyenv shim runs only where the selected version has the program): install maturin there (`pip install maturin ziglang`), or point PYSHIP_MATURIN at a maturin that runs", .dir.display()))]
     MaturinDoesNotRun {
         program: PathBuf,
         dir: PathBuf,
         output: String,
     },
     #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
+    #[diagnostic(help("install it with `rustup target add {triple}`"))]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
+    #[diagnostic(help("check that `rustc --print sysroot` works in the project folder"))]
     Rustc { message: String },
     #[error("the Linux wheel must run on {platform} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`")]
+    #[diagnostic(help("install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc", .host.replace('.', "_")))]
     NoZig {
         platform: String,
         want: String,
         host: String,
     },
     #[error("`linux.platform = \"{platform}\"` is not a manylinux platform maturin can build for")]
+    #[diagnostic(help("use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)"))]
     LinuxPlatform { platform: String },
     #[error("the release version is {release}, but maturin builds {package} at its Cargo version {cargo} ({manifest})")]
+    #[diagnostic(help("run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version"))]
     VersionMismatch {
         release: String,
         cargo: String,
@@ -162,6 +178,7 @@ pub enum Error {
         manifest: PathBuf,
     },
     #[error("prebuild command `{command}` for {platform} failed ({status}):\n{output}")]
+    #[diagnostic(help("fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table"))]
     Prebuild {
         platform: Platform,
         command: String,
@@ -169,6 +186,7 @@ pub enum Error {
         output: String,
     },
     #[error("maturin failed to build the {triple} wheel ({status}): `{command}`\n{output}")]
+    #[diagnostic(help("read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error"))]
     Build {
         triple: String,
         status: String,
@@ -177,8 +195,10 @@ pub enum Error {
         output: String,
     },
     #[error("maturin finished but left no wheel in {dir}")]
+    #[diagnostic(help("check `[tool.maturin]` in pyproject.toml"))]
     NoWheel { dir: PathBuf },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("could not prepare {path}")]
     Io {
@@ -186,32 +206,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Tool(e) => return e.hint(),
-            Error::Wheels(e) => return e.hint(),
-            Error::MaturinDoesNotRun { dir, .. } => format!(
-                "a `.python-version` in {} may select a Python without it (a pyenv shim runs only where the selected version has the program): install maturin there (`pip install maturin ziglang`), or point PYSHIP_MATURIN at a maturin that runs",
-                dir.display()
-            ),
-            Error::RustTarget { triple, .. } => format!("install it with `rustup target add {triple}`"),
-            Error::Rustc { .. } => "check that `rustc --print sysroot` works in the project folder".into(),
-            Error::NoZig { host, .. } => format!(
-                "install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc",
-                host.replace('.', "_")
-            ),
-            Error::LinuxPlatform { .. } => "use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)".into(),
-            Error::VersionMismatch { .. } => "run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version".into(),
-            Error::Prebuild { .. } => "fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table".into(),
-            Error::Build { .. } => "read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error".into(),
-            Error::NoWheel { .. } => "check `[tool.maturin]` in pyproject.toml".into(),
-            Error::Process(e) => return e.hint(),
-            Error::Io { .. } => return None,
-        })
-    }
 }
 
 /// The Rust target triple of `platform`'s wheels.
@@ -249,16 +243,89 @@ fn zig_available(dir: &Path) -> bool {
 /// Whether `program --version` succeeds in `dir`; `Err`: what it printed
 /// instead. A pyenv shim is on PATH for every installed version but runs
 /// only where the selected version (a `.python-version`) has the program.
-fn runs_in(program: &Path, dir: &Path) -> Result<(), String> {
-    let mut cmd = Command::new(program);
-    cmd.arg("--version")
-        .current_dir(dir)
-        .timeout(process::QUICK);
-    match cmd.output() {
-        Ok(o) if o.success() => Ok(()),
-        Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
-        Err(e) => Err(e.to_string()),
+fn runs_in(ctx: &Context<'_>, program: &Path, dir: &Path) -> Result<(), String> {
+    probed(ctx, &[program.display().to_string()], program, dir, || {
+        let mut cmd = Command::new(program);
+        cmd.arg("--version")
+            .current_dir(dir)
+            .timeout(process::QUICK);
+        match cmd.output() {
+            Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
+            Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    })
+    .map(|_| ())
+}
+
+/// Put the wheel `from` (a cache entry, or a staged one about to become
+/// one) at `dest`: a hard link, so the file keeps the entry's modification
+/// time and its hash is remembered ([`crate::cache::Cache::sha256_file`]);
+/// a copy across file systems. Wheels are never written in place.
+fn place_wheel(from: &Path, dest: &Path) -> Result<(), Error> {
+    let io = |source| Error::Io {
+        path: dest.to_owned(),
+        source,
+    };
+    if fs_err::symlink_metadata(dest).is_ok() {
+        fs_err::remove_file(dest).map_err(io)?;
     }
+    if fs_err::hard_link(from, dest).is_err() {
+        fs_err::copy(from, dest).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The cache bucket of what a tool's `--version` said.
+const PROBES: &str = "tool-probes-v0";
+
+/// What `probe` (a program's `--version` run in `dir`) printed, remembered in
+/// the cache while the program file (path, size, modification time), the
+/// command `what`, `dir` and the `.python-version` files above it (what a
+/// pyenv shim goes by) are the same: a warm build starts no uv and no
+/// maturin just to ask their versions. A failure is never remembered.
+fn probed(
+    ctx: &Context<'_>,
+    what: &[String],
+    program: &Path,
+    dir: &Path,
+    probe: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
+    let stamp = fs_err::metadata(program).ok().map(|m| {
+        let mtime = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{} {mtime}", m.len())
+    });
+    let Some(stamp) = stamp else {
+        return probe();
+    };
+    let pins: Vec<String> = dir
+        .ancestors()
+        .filter_map(|d| fs_err::read_to_string(d.join(".python-version")).ok())
+        .collect();
+    let key = crate::fs::sha256_hex(
+        format!(
+            "{}\n{}\n{}\n{stamp}\n{}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            what.join(" "),
+            program.display(),
+            dir.display(),
+            pins.join("\n")
+        )
+        .as_bytes(),
+    );
+    let file = ctx.cache.bucket(PROBES).join(key);
+    if let Ok(said) = fs_err::read_to_string(&file) {
+        return Ok(said);
+    }
+    let said = probe()?;
+    ctx.cache.marked(PROBES);
+    let _ = crate::fs::atomic_write(&file, said.as_bytes());
+    Ok(said)
 }
 
 /// The builds of `platform` (no side effects).
@@ -318,10 +385,7 @@ fn maturin_build(
             args.extend(["--interpreter".into(), format!("python{}", plan.python.xy)]);
         }
         Platform::Linux => {
-            let p = &plan.config.linux.platform;
-            let (x, y) = manylinux_glibc(p).ok_or_else(|| Error::LinuxPlatform {
-                platform: p.clone(),
-            })?;
+            let (x, y) = target_glibc(plan)?;
             let tag = format!("manylinux_{x}_{y}");
             args.extend(["--compatibility".into(), tag.clone()]);
             compatibility = Some(tag);
@@ -376,12 +440,12 @@ impl MaturinCommand {
         let uv = tools::UV
             .find(ctx.env)
             .ok()
-            .filter(|uv| runs_in(uv, dir).is_ok());
+            .filter(|uv| runs_in(ctx, uv, dir).is_ok());
         let usable = match &found {
             Ok(program) if ctx.env.get(crate::env::PYSHIP_MATURIN).is_some() => {
                 Some(program.clone())
             }
-            Ok(program) => match runs_in(program, dir) {
+            Ok(program) => match runs_in(ctx, program, dir) {
                 Ok(()) if uv.is_some() && zig && !zig_available(dir) => None,
                 Ok(()) => Some(program.clone()),
                 Err(_) if uv.is_some() => None,
@@ -406,7 +470,7 @@ impl MaturinCommand {
                     return Err(match (found, tools::UV.find(ctx.env)) {
                         (Err(missing), Err(_)) => missing.into(),
                         (_, Ok(uv)) => Error::MaturinDoesNotRun {
-                            output: runs_in(&uv, dir).err().unwrap_or_default(),
+                            output: runs_in(ctx, &uv, dir).err().unwrap_or_default(),
                             program: uv,
                             dir: dir.to_owned(),
                         },
@@ -446,12 +510,19 @@ impl MaturinCommand {
 
     /// `maturin --version`, for the cache key (through `uv tool run` it may
     /// download maturin first).
-    fn version(&self) -> String {
-        let mut c = self.command(&["--version".into()]);
-        c.timeout(process::STEP);
-        c.output()
-            .map(|o| o.stdout.trim().to_owned())
-            .unwrap_or_default()
+    fn version(&self, ctx: &Context<'_>, dir: &Path) -> String {
+        let mut what = self.prefix.clone();
+        what.push("--version".into());
+        probed(ctx, &what, &self.program, dir, || {
+            let mut c = self.command(&["--version".into()]);
+            c.timeout(process::STEP).current_dir(dir);
+            match c.output() {
+                Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
+                Ok(o) => Err(o.tail()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -478,7 +549,7 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
                 MINGW_DLLTOOL.find(ctx.env)?;
             }
             if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
-                let (x, y) = manylinux_glibc(&plan.config.linux.platform).unwrap_or((2, 17));
+                let (x, y) = target_glibc(plan)?;
                 let host = host_glibc()
                     .map(|(a, b)| format!("{a}.{b}"))
                     .unwrap_or_else(|| "unknown".into());
@@ -766,7 +837,7 @@ fn maturin(
         &roots,
         &[
             format!("{args_key:?}"),
-            maturin.version(),
+            maturin.version(ctx, &m.project_dir),
             rustc,
             // A local package keeps its own version (in its sources).
             if own {
@@ -786,10 +857,7 @@ fn maturin(
         let cached = wheels_in(&entry)?;
         if !cached.is_empty() {
             ctx.reporter.status("Fresh", &what);
-            for w in cached {
-                let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-                fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-            }
+            copy_wheels(&cached, &b.out_dir)?;
             return Ok(true);
         }
     }
@@ -854,20 +922,39 @@ fn maturin(
             ));
         }
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
+    Ok(false)
+}
+
+/// Copy `wheels` into `out_dir`.
+fn copy_wheels(wheels: &[PathBuf], out_dir: &Path) -> Result<(), Error> {
+    for w in wheels {
+        let dest = out_dir.join(w.file_name().expect("a wheel file"));
+        place_wheel(w, &dest)?;
     }
-    // Into the cache by rename: a crash never leaves a half-filled entry.
+    Ok(())
+}
+
+/// Copy the `built` wheels into `out_dir`, then move their `staging` folder
+/// into the cache as `entry`, by rename: a crash never leaves a half-filled
+/// entry.
+fn keep_built(
+    built: &[PathBuf],
+    out_dir: &Path,
+    staging: crate::lock::OwnedDir,
+    entry: &Path,
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<(), Error> {
+    copy_wheels(built, out_dir)?;
     let staged = staging.keep();
     if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
+        let _ = crate::fs::remove_dir_if_exists(entry, &plan.write_roots(&ctx.cache));
     }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
+    fs_err::rename(&staged, entry).map_err(|source| Error::Io {
+        path: entry.to_owned(),
         source,
-    })?;
-    Ok(false)
+    })
 }
 
 /// Make a wheel maturin built independent of where the project was checked
@@ -1011,11 +1098,16 @@ fn python_wheel(
         .find(ctx.env)
         .ok()
         .and_then(|uv| {
-            let mut c = Command::new(uv);
-            c.arg("--version").timeout(process::QUICK);
-            c.run().ok()
+            let dir = std::env::temp_dir();
+            probed(ctx, &["uv --version".into()], &uv, &dir, || {
+                let mut c = Command::new(&uv);
+                c.arg("--version").timeout(process::QUICK);
+                c.run()
+                    .map(|o| o.stdout.trim().to_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .ok()
         })
-        .map(|o| o.stdout.trim().to_owned())
         .unwrap_or_default();
     let key = input_key(
         plan,
@@ -1026,10 +1118,7 @@ fn python_wheel(
     let what = format!("{} wheel (pure Python)", l.name);
     if let Some(cached) = wheels_in(&entry).ok().filter(|w| !w.is_empty()) {
         ctx.reporter.status("Fresh", &what);
-        for w in cached {
-            let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-            fs_err::copy(&w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-        }
+        copy_wheels(&cached, &b.out_dir)?;
         return Ok(true);
     }
     ctx.reporter
@@ -1067,18 +1156,7 @@ fn python_wheel(
             dir: staging.path().to_owned(),
         });
     }
-    for w in &built {
-        let dest = b.out_dir.join(w.file_name().expect("a wheel file"));
-        fs_err::copy(w, &dest).map_err(|source| Error::Io { path: dest, source })?;
-    }
-    let staged = staging.keep();
-    if entry.is_dir() {
-        let _ = crate::fs::remove_dir_if_exists(&entry, &plan.write_roots(&ctx.cache));
-    }
-    fs_err::rename(&staged, &entry).map_err(|source| Error::Io {
-        path: entry.clone(),
-        source,
-    })?;
+    keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
     Ok(false)
 }
 
@@ -1132,7 +1210,11 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
         ctx.reporter
             .status("Fetching", &format!("{MATURIN_REQUIREMENT} (uv tool)"));
     }
-    maturin.version();
+    // Run, not remembered: through `uv tool run`, this is what downloads
+    // maturin into uv's cache for a later offline build.
+    let mut c = maturin.command(&["--version".into()]);
+    c.timeout(process::STEP);
+    let _ = c.output();
     Ok(manifests)
 }
 

@@ -63,39 +63,71 @@ pub fn run(g: &Global, a: BundleArgs, env: &Env, out: &Output) -> Result<ExitCod
                 plan.version.version.tag()
             ),
         );
-        let b = bundle::run_with(&plan, platform, &prepared, signer.as_ref(), &ctx)?;
-        let tkinter = b
-            .tkinter
-            .as_ref()
-            .map(|t| {
-                format!(
-                    " + tkinter ({}, {})",
-                    t.source.key(),
-                    pyship_build::report::human_bytes(t.bytes)
-                )
-            })
-            .unwrap_or_default();
-        out.status(
-            "Finished",
-            &format!(
-                "{} ({}, {} packages{tkinter}) in {:.1}s",
-                b.artifact.display(),
-                pyship_build::report::human_bytes(b.size),
-                b.packages,
-                b.total_seconds()
-            ),
-        );
-        let times: Vec<String> = b
-            .stages
+    }
+    // The targets share nothing but the output folder's lock (taken per
+    // process, so both hold it) and the caches: they build side by side,
+    // each reported as it finishes. The first failure (in target order) is
+    // the run's error, once every target has stopped.
+    let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .targets
             .iter()
-            .map(|s| format!("{} {:.1}s", s.stage, s.seconds))
+            .map(|&platform| {
+                let (plan, prepared, signer, ctx) = (&plan, &prepared, signer.as_ref(), &ctx);
+                s.spawn(move || -> Result<()> {
+                    let b = bundle::run_with(plan, platform, prepared, signer, ctx)?;
+                    report(out, &b);
+                    Ok(())
+                })
+            })
             .collect();
-        if out.verbose() > 0 {
-            out.info(&format!("{:>12} {}", "stages", times.join(", ")));
-            out.info(&format!("{:>12} {}", "sha256", b.sha256));
-        } else {
-            out.info(&format!("{:>12} {}", "", times.join(", ")));
-        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for r in results {
+        r?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `Finished` line of one bundle and its per-stage timings.
+fn report(out: &Output, b: &bundle::Bundled) {
+    let tkinter = b
+        .tkinter
+        .as_ref()
+        .map(|t| {
+            format!(
+                " + tkinter ({}, {})",
+                t.source.key(),
+                pyship_build::report::human_bytes(t.bytes)
+            )
+        })
+        .unwrap_or_default();
+    let times: Vec<String> = b
+        .stages
+        .iter()
+        .map(|s| format!("{} {:.1}s", s.stage, s.seconds))
+        .collect();
+    // One block per bundle: the lines of two targets finishing together
+    // do not interleave.
+    static TOGETHER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _together = TOGETHER.lock().unwrap_or_else(|e| e.into_inner());
+    out.status(
+        "Finished",
+        &format!(
+            "{} ({}, {} packages{tkinter}) in {:.1}s",
+            b.artifact.display(),
+            pyship_build::report::human_bytes(b.size),
+            b.packages,
+            b.total_seconds()
+        ),
+    );
+    if out.verbose() > 0 {
+        out.info(&format!("{:>12} {}", "stages", times.join(", ")));
+        out.info(&format!("{:>12} {}", "sha256", b.sha256));
+    } else {
+        out.info(&format!("{:>12} {}", "", times.join(", ")));
+    }
 }

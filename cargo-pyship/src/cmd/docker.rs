@@ -36,10 +36,11 @@ pub fn run(g: &Global, a: DockerArgs, env: &Env, out: &Output) -> Result<ExitCod
                 "# {} is rendered from the template {} first",
                 dp.dockerfile.display(),
                 docker::TEMPLATE
-            )?;
+            )
+            .map_err(pyship_build::error::Io)?;
         }
         for c in &dp.commands {
-            writeln!(stdout, "{c}")?;
+            writeln!(stdout, "{c}").map_err(pyship_build::error::Io)?;
         }
         if let Some(l) = &dp.link {
             writeln!(
@@ -49,7 +50,8 @@ pub fn run(g: &Global, a: DockerArgs, env: &Env, out: &Output) -> Result<ExitCod
                 l.owner,
                 l.package,
                 l.repo
-            )?;
+            )
+            .map_err(pyship_build::error::Io)?;
         }
         return Ok(ExitCode::SUCCESS);
     }

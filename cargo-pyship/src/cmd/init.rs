@@ -16,7 +16,7 @@ use crate::output::Output;
 pub fn run(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode> {
     // A Python-only project (a pyproject.toml, no Cargo.toml): init gives it
     // the manifest that holds the pyship table, and takes it back if init fails.
-    let cwd = std::env::current_dir()?;
+    let cwd = std::env::current_dir().map_err(pyship_build::error::Io)?;
     let created = if g.manifest_path.is_none() && !a.check && init::needs_manifest(&cwd) {
         let path = init::create_manifest(&cwd)?;
         out.status(
@@ -67,9 +67,9 @@ fn run_in(g: &Global, a: InitArgs, env: &Env, out: &Output) -> Result<ExitCode> 
         }
         let mut stdout = std::io::stdout().lock();
         for d in &drift {
-            write!(stdout, "{}", d.diff)?;
+            write!(stdout, "{}", d.diff).map_err(pyship_build::error::Io)?;
         }
-        stdout.flush()?;
+        stdout.flush().map_err(pyship_build::error::Io)?;
         out.error(&pyship_build::error::Report::from(pyship_build::error::Hinted {
             message: format!(
                 "{} generated file{} from what `cargo pyship init` writes now: {}",

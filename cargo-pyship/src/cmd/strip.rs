@@ -33,7 +33,7 @@ pub fn run(g: &Global, a: StripArgs, env: &Env, out: &Output) -> Result<ExitCode
     let dir = a.dir;
     let root = bundle_root(&dir, platform);
     let ctx = Context::new(out, env);
-    let python = if opts.compile {
+    let python = if opts.rules.compile {
         let xy = strip::check::extension_xy_of(&dir)
             .or_else(|| Interpreter::bundled(&root, platform, env).map(|i| i.version));
         xy.and_then(|xy| Interpreter::for_target(&xy, platform, Some(&root), env))

@@ -27,12 +27,11 @@ use std::sync::Arc;
 pub use entry_cache::EntryCache;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::{ArchiveFormat, Platform};
 
-/// 1980-01-01T00:00:00Z, the earliest time a zip can hold.
-pub const ZIP_EPOCH: u64 = 315_532_800;
+use crate::dates::civil_from_days;
+pub use crate::dates::ZIP_EPOCH;
 
 /// Files larger than 4 GiB or more than 65535 entries would need ZIP64.
 const ZIP_MAX: u64 = u32::MAX as u64;
@@ -100,7 +99,7 @@ pub struct Archived {
     pub format: ArchiveFormat,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read {path} while packing")]
     Read {
@@ -109,12 +108,16 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("{path} is too large for a zip without ZIP64 (over 4 GiB or 65535 entries)")]
+    #[diagnostic(help(
+        "strip the bundle: `presets` and `remove` in the `strip` table of the pyship config"
+    ))]
     TooLarge { path: PathBuf },
     #[error("could not start {threads} compression threads")]
     Pool {
@@ -123,22 +126,8 @@ pub enum Error {
         source: rayon::ThreadPoolBuildError,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Fs(#[from] crate::fs::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::TooLarge { .. } => {
-                Some("strip the bundle: `presets` and `remove` in the `strip` table of the pyship config".into())
-            }
-            Error::Write { .. } => {
-                Some("check that the output directory is writable and the disk is not full".into())
-            }
-            Error::Fs(e) => e.hint(),
-            _ => None,
-        }
-    }
 }
 
 /// One entry of the tree, in archive order.
@@ -359,20 +348,6 @@ fn deflate(raw: &[u8]) -> Vec<u8> {
     );
     enc.write_all(raw).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
-}
-
-/// (year, month, day) of `days` since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, proleptic Gregorian, exact for any `i64` day count in range).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// MS-DOS date and time of `secs` (UTC), clamped to 1980..=2107.

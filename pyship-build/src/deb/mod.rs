@@ -35,7 +35,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::templates::Templates;
 
@@ -76,11 +75,13 @@ pub struct Deb {
     pub seconds: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("the Linux bundle at {dir} is incomplete: {missing} is missing")]
+    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)"))]
     Bundle { dir: PathBuf, missing: String },
     #[error("could not read the Linux bundle at {path}")]
     Read {
@@ -89,26 +90,33 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("`{file_name}` gives no valid Debian package name (lowercase letters, digits, `+`, `-`, `.`, starting with a letter or digit, at least two characters)")]
+    #[diagnostic(help(
+        "set `file-name` in [{table}] to a name that starts with a letter or digit"
+    ))]
     PackageName {
         file_name: String,
         table: &'static str,
     },
     #[error("the Debian package needs a maintainer (`Name <email>`): none is configured and no [project] maintainer or author in {pyproject} has an email")]
+    #[diagnostic(help("set `maintainer = \"Your Name <you@example.com>\"` in [{table}.linux], or add `maintainers = [{{name = \"…\", email = \"…\"}}]` to [project]"))]
     Maintainer {
         pyproject: PathBuf,
         table: &'static str,
     },
     #[error("`linux.user = \"{user}\"` is not a system user name Debian accepts (lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 32)")]
+    #[diagnostic(help("set `user` in [{table}.linux] to a name such as \"myapp\" (or drop it to run the service as root)"))]
     User { user: String, table: &'static str },
     #[error(
         "`linux.conffiles` entry `{entry}` is not in the Linux bundle ({path} does not exist)"
     )]
+    #[diagnostic(help("list paths relative to the bundle root as it is built (e.g. \"app/config\" for `include = [\"config\"]`) in `conffiles` of [{table}.linux]"))]
     ConffileMissing {
         entry: String,
         path: PathBuf,
         table: &'static str,
     },
     #[error("`linux.conffiles` entries `{a}` and `{b}` would both be /etc/{dir}/{name}")]
+    #[diagnostic(help("give the two entries different last path components"))]
     ConffileClash {
         a: String,
         b: String,
@@ -116,53 +124,24 @@ pub enum Error {
         name: String,
     },
     #[error("{path} is not a valid ELF file: {message}")]
+    #[diagnostic(help("rebuild the bundle; a truncated file means a failed copy"))]
     Elf { path: PathBuf, message: String },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Unit(#[from] crate::render::linux::Error),
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Fs(#[from] crate::fs::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Lock(e) => e.hint(),
-            Error::Bundle { .. } => Some(
-                "build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)".into(),
-            ),
-            Error::PackageName { table, .. } => Some(format!(
-                "set `file-name` in [{table}] to a name that starts with a letter or digit"
-            )),
-            Error::Maintainer { table, .. } => Some(format!(
-                "set `maintainer = \"Your Name <you@example.com>\"` in [{table}.linux], or add `maintainers = [{{name = \"…\", email = \"…\"}}]` to [project]"
-            )),
-            Error::User { table, .. } => Some(format!(
-                "set `user` in [{table}.linux] to a name such as \"myapp\" (or drop it to run the service as root)"
-            )),
-            Error::ConffileMissing { table, .. } => Some(format!(
-                "list paths relative to the bundle root as it is built (e.g. \"app/config\" for `include = [\"config\"]`) in `conffiles` of [{table}.linux]"
-            )),
-            Error::ConffileClash { .. } => {
-                Some("give the two entries different last path components".into())
-            }
-            Error::Elf { .. } => Some("rebuild the bundle; a truncated file means a failed copy".into()),
-            Error::Template(e) => e.hint(),
-            Error::Unit(e) => e.hint(),
-            Error::Write { .. } => {
-                Some("check that the output directory is writable and the disk is not full".into())
-            }
-            Error::Fs(e) => e.hint(),
-            Error::Read { .. } => None,
-        }
-    }
 }
 
 /// The Debian package name of a file name: lowercase, `_` as `-`.
@@ -369,7 +348,7 @@ fn description(summary: &str, long: &str) -> String {
 fn rfc2822(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    let (y, m, d) = crate::archive::civil_from_days(days);
+    let (y, m, d) = crate::dates::civil_from_days(days);
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -694,7 +673,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
     let file_name = crate::plan::deb_file_name(&plan.file_name, &plan.version.version);
     let path = plan.out_dir.join(&file_name);
-    let mtime = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
+    let mtime = plan.epoch.seconds.max(crate::dates::ZIP_EPOCH);
     let l = layout(plan, bundle_dir, mtime)?;
     ctx.reporter.status(
         "Building",

@@ -29,9 +29,26 @@ pub const SEARCH_DEPTH: usize = 2;
 /// One thing init chose, and why (shown as a status line).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Choice {
-    /// The status verb (`Found`, `Chose`, `Skipped`).
-    pub verb: String,
+    pub verb: Verb,
     pub message: String,
+}
+
+/// The status verb of a [`Choice`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub enum Verb {
+    Found,
+    Chose,
+    Skipped,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Found => "Found",
+            Verb::Chose => "Chose",
+            Verb::Skipped => "Skipped",
+        }
+    }
 }
 
 /// A key init writes because the plan would not derive its value.
@@ -65,44 +82,30 @@ pub struct Discovery {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("several pyproject.toml files could be the app's: {}", list(.found))]
+    #[diagnostic(help("choose the app's with `cargo pyship init --pyproject {}` (a path from the current directory)", .found.first().map(String::as_str).unwrap_or("path/to/pyproject.toml")))]
     SeveralPyprojects {
         /// The table's folder (the candidates are shown relative to it).
         root: PathBuf,
         found: Vec<String>,
     },
     #[error("--pyproject {given}: {resolved} does not exist")]
+    #[diagnostic(help(
+        "give the path of the app's pyproject.toml, relative to the current directory"
+    ))]
     GivenMissing { given: String, resolved: PathBuf },
     #[error("--pyproject {given}: {resolved} has no [project] table with a `name`")]
+    #[diagnostic(help("add a [project] table with `name` (PEP 621), or point --pyproject at the app's pyproject.toml"))]
     GivenNotAProject { given: String, resolved: PathBuf },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Project(#[from] crate::project::Error),
 }
 
 fn list(items: &[String]) -> String {
     items.join(", ")
-}
-
-impl crate::error::Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::SeveralPyprojects { found, .. } => Some(format!(
-                "choose the app's with `cargo pyship init --pyproject {}` (a path from the current directory)",
-                found.first().map(String::as_str).unwrap_or("path/to/pyproject.toml")
-            )),
-            Error::GivenMissing { .. } => Some(
-                "give the path of the app's pyproject.toml, relative to the current directory"
-                    .into(),
-            ),
-            Error::GivenNotAProject { .. } => Some(
-                "add a [project] table with `name` (PEP 621), or point --pyproject at the app's pyproject.toml"
-                    .into(),
-            ),
-            Error::Project(e) => e.hint(),
-        }
-    }
 }
 
 /// Where init writes a new table: a virtual workspace's root Cargo.toml
@@ -357,7 +360,7 @@ pub fn discover(
     let mut warnings = Vec::new();
     if target.table == ConfigTable::Workspace && project.config_source.table == ConfigTable::None {
         choices.push(Choice {
-            verb: "Chose".into(),
+            verb: Verb::Chose,
             message: format!(
                 "[workspace.metadata.pyship] in {}: a virtual workspace's root Cargo.toml is the whole project's",
                 display_path(&target.manifest)
@@ -374,7 +377,8 @@ pub fn discover(
                 .and(project.pyproject.clone())
         })
         .flatten();
-    let py: Option<Pyproject> = if let Some(g) = given {
+    // The pyproject, its path as shown, and why it is the one.
+    let py: Option<(Pyproject, String, String)> = if let Some(g) = given {
         let resolved = std::path::absolute(g).unwrap_or_else(|_| g.to_owned());
         let resolved = if resolved.is_dir() {
             resolved.join("pyproject.toml")
@@ -391,26 +395,17 @@ pub fn discover(
             given: g.display().to_string(),
             resolved: resolved.clone(),
         })?;
-        choices.push(Choice {
-            verb: "Found".into(),
-            message: format!("{} (given with --pyproject)", rel_slash(&root, &py.path)),
-        });
-        Some(py)
+        let rel = rel_slash(&root, &py.path);
+        Some((py, rel, "given with --pyproject".to_owned()))
     } else if let Some(py) = configured {
-        choices.push(Choice {
-            verb: "Found".into(),
-            message: format!(
-                "{} (`pyproject` in the table replaced)",
-                rel_slash(&root, &py.path)
-            ),
-        });
-        Some(py)
+        let rel = rel_slash(&root, &py.path);
+        Some((py, rel, "`pyproject` in the table replaced".to_owned()))
     } else {
         let members = member_dirs(&project.workspace_manifest);
         let (found, tool_only) = search(&root, &members);
         for t in &tool_only {
             choices.push(Choice {
-                verb: "Skipped".into(),
+                verb: Verb::Skipped,
                 message: format!("{}: {}", rel_slash(&root, t), skip_reason(t)),
             });
         }
@@ -422,13 +417,8 @@ pub fn discover(
         match found.as_slice() {
             [] if above.is_some() => {
                 let (py, rel) = above.expect("checked by the guard");
-                choices.push(Choice {
-                    verb: "Found".into(),
-                    message: format!(
-                        "{rel} (above the Cargo.toml: its [tool.maturin] builds this crate)"
-                    ),
-                });
-                Some(py)
+                let why = "above the Cargo.toml: its [tool.maturin] builds this crate";
+                Some((py, rel, why.to_owned()))
             }
             [] => {
                 warnings.push(format!(
@@ -446,11 +436,7 @@ pub fn discover(
                         "the only Python project within {SEARCH_DEPTH} levels of the Cargo.toml"
                     )
                 };
-                choices.push(Choice {
-                    verb: "Found".into(),
-                    message: format!("{rel} ({why})"),
-                });
-                Some(one.clone())
+                Some((one.clone(), rel, why))
             }
             several => {
                 return Err(Error::SeveralPyprojects {
@@ -461,21 +447,20 @@ pub fn discover(
         }
     };
 
-    let pyproject_key = py.as_ref().and_then(|py| {
+    if let Some((_, shown, why)) = &py {
+        choices.push(Choice {
+            verb: Verb::Found,
+            message: format!("{shown} ({why})"),
+        });
+    }
+    let pyproject_key = py.as_ref().and_then(|(py, _, why)| {
         let rel = rel_up(&root, &py.path);
-        // The reason is the one the Found line gave.
-        let why = choices
-            .iter()
-            .rev()
-            .find(|c| c.verb == "Found")
-            .and_then(|c| {
-                c.message
-                    .split_once(" (")
-                    .map(|(_, w)| w.trim_end_matches(')').to_owned())
-            })
-            .unwrap_or_default();
-        (rel != "pyproject.toml").then_some(Found { why, value: rel })
+        (rel != "pyproject.toml").then(|| Found {
+            why: why.clone(),
+            value: rel,
+        })
     });
+    let py = py.map(|(py, _, _)| py);
 
     let mut module_key = None;
     let mut app_src_key = None;
@@ -533,7 +518,7 @@ pub fn discover(
                             ));
                         }
                         choices.push(Choice {
-                            verb: "Chose".into(),
+                            verb: Verb::Chose,
                             message: format!(
                                 "module {} ({}; derived, not written)",
                                 l.target.spec(),
@@ -568,7 +553,7 @@ pub fn discover(
             let derived_value = derived_module(&base.config, py);
             if derived_value.as_deref() != Some(value.as_str()) {
                 choices.push(Choice {
-                    verb: "Chose".into(),
+                    verb: Verb::Chose,
                     message: format!("module {value} ({why})"),
                 });
                 module_key = Some(Found {
@@ -577,7 +562,7 @@ pub fn discover(
                 });
             } else {
                 choices.push(Choice {
-                    verb: "Chose".into(),
+                    verb: Verb::Chose,
                     message: format!("module {value} (derived, not written)"),
                 });
             }
@@ -603,7 +588,7 @@ pub fn discover(
                 (Some((a, r)), d) if d.as_ref().ok().map(|d| &d.dir) != Some(&r.dir) => {
                     let value = a.to_string_lossy().replace('\\', "/");
                     choices.push(Choice {
-                        verb: "Chose".into(),
+                        verb: Verb::Chose,
                         message: format!("app-src {value} (`app-src` in the table replaced)"),
                     });
                     app_src_key = Some(Found {
@@ -612,7 +597,7 @@ pub fn discover(
                     });
                 }
                 (_, Ok(found)) => choices.push(Choice {
-                    verb: "Chose".into(),
+                    verb: Verb::Chose,
                     message: match &found.dir {
                         Some(d) => format!(
                             "app-src {} ({}; derived, not written)",
@@ -631,7 +616,7 @@ pub fn discover(
                                 "the folder holding the package `{top}` (not a src or flat layout)"
                             );
                             choices.push(Choice {
-                                verb: "Chose".into(),
+                                verb: Verb::Chose,
                                 message: format!("app-src {value} ({why})"),
                             });
                             app_src_key = Some(Found { value, why });

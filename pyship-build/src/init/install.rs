@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::env::Env;
-use crate::error::Hint;
 
 /// This crate's package name, as cargo installs it.
 const PACKAGE: &str = "cargo-pyship";
@@ -31,29 +30,26 @@ pub struct InstallCommand {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("`--install-from {0}` is neither `crates.io`, a git URL nor an existing directory")]
+    #[diagnostic(help("give `crates.io`, a git URL (`https://host/owner/cargo-pyship.git`, optionally `#<commit>`, `#tag=<tag>` or `#branch=<branch>`) or a path inside the repository"))]
     Unknown(String),
     #[error("`--install-from {path}` is outside the repository ({repo}), so a CI checkout does not have it")]
+    #[diagnostic(help(
+        "vendor cargo-pyship inside the repository (e.g. a git submodule), or give its git URL"
+    ))]
     OutsideRepo { path: PathBuf, repo: PathBuf },
     #[error("`--install-from {0}` has no Cargo.toml of cargo-pyship")]
+    #[diagnostic(help(
+        "give the folder of cargo-pyship's workspace (or of its `cargo-pyship` crate)"
+    ))]
     NotCargoPyship(PathBuf),
     #[error(
         "`--install-from {0}` is a git repository on this machine, which no CI runner can clone"
     )]
+    #[diagnostic(help("push cargo-pyship to a server the runners reach and give that URL (`https://host/owner/cargo-pyship.git#<commit>`), or `crates.io`"))]
     LocalGit(String),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::Unknown(_) => "give `crates.io`, a git URL (`https://host/owner/cargo-pyship.git`, optionally `#<commit>`, `#tag=<tag>` or `#branch=<branch>`) or a path inside the repository".into(),
-            Error::OutsideRepo { .. } => "vendor cargo-pyship inside the repository (e.g. a git submodule), or give its git URL".into(),
-            Error::NotCargoPyship(_) => "give the folder of cargo-pyship's workspace (or of its `cargo-pyship` crate)".into(),
-            Error::LocalGit(_) => "push cargo-pyship to a server the runners reach and give that URL (`https://host/owner/cargo-pyship.git#<commit>`), or `crates.io`".into(),
-        })
-    }
 }
 
 /// The command from `from` (an `--install-from` value), the configured one,

@@ -28,7 +28,6 @@ use toml_edit::DocumentMut;
 
 use crate::config::RawConfig;
 use crate::env::Env;
-use crate::error::Hint;
 use crate::launch::Launch;
 use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
 use crate::templates::Templates;
@@ -77,48 +76,46 @@ pub struct Options {
     pub install_from: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not read {path}")]
+    #[diagnostic(help("check that the file exists and is readable"))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("could not parse {path}")]
+    #[diagnostic(help("fix the TOML syntax at the line and column shown; nothing was written"))]
     Toml {
         path: PathBuf,
         #[source]
         source: toml_edit::TomlError,
     },
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the directory is writable; the file was not changed"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("`publish.token-env = \"{0}\"` cannot name a CI secret")]
+    #[diagnostic(help("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)"))]
     BadSecretName(String),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Discover(#[from] discover::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Install(#[from] install::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Read { .. } => Some("check that the file exists and is readable".into()),
-            Error::Toml { .. } => Some("fix the TOML syntax at the line and column shown; nothing was written".into()),
-            Error::Write { .. } => Some("check that the directory is writable; the file was not changed".into()),
-            Error::BadSecretName(_) => Some("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)".into()),
-            Error::Template(e) => e.hint(),
-            Error::Discover(e) => e.hint(),
-            Error::Install(e) => e.hint(),
-        }
-    }
+    /// The release workflow runs the plan's jobs: a project without a plan
+    /// gets no workflows.
+    #[error("cannot write the release workflow: the release cannot be planned")]
+    #[diagnostic(transparent)]
+    Plan(#[source] Box<crate::plan::PlanError>),
 }
 
 /// What happens to the pyship table.
@@ -290,6 +287,7 @@ pub fn generate(project: &Project, opts: &Options, env: &Env) -> Result<Generate
             effective.pyproject.as_ref(),
             opts.ci,
             install,
+            env,
         )?);
     }
     Ok(Generated {
@@ -328,7 +326,7 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
     }
     if let Some(d) = &generated.discovery {
         for c in &d.choices {
-            ctx.reporter.status(&c.verb, &c.message);
+            ctx.reporter.status(c.verb.as_str(), &c.message);
         }
         for w in &d.warnings {
             ctx.reporter.warn(w);
@@ -680,16 +678,94 @@ fn default_branch(repo: &Path) -> String {
     .unwrap_or_else(|| "main".into())
 }
 
+/// The files a job's pyship and uv caches are keyed on (`hashFiles`): the
+/// locks and the toolchain it builds with.
+const LOCK_FILES: &str = "'**/uv.lock', '**/pyship.lock', '**/pylock*.toml', '**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain', '**/pyproject.toml'";
+/// The files Cargo's `target/` cache is keyed on.
+const RUST_FILES: &str = "'**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain'";
+
+/// One entry of the release workflow's build matrix: a target's job and the
+/// tools its actions need, no more (wine only where the Windows import
+/// check runs, NSIS where the installer is built).
+#[derive(Debug, Clone, Serialize)]
+struct BuildJob {
+    name: String,
+    /// Debian packages, space-separated.
+    apt: String,
+    /// The Rust target maturin builds the extension for (`rustup target add`).
+    rust_target: String,
+}
+
+impl BuildJob {
+    fn of(job: &crate::release::Job, plan: &crate::plan::Plan) -> Self {
+        use crate::platform::Platform;
+        use crate::release::Action;
+        let mut apt: Vec<&str> = Vec::new();
+        let mut rust_target = String::new();
+        for a in &job.actions {
+            match a {
+                Action::Bundles(targets) => {
+                    for &t in targets {
+                        let build = crate::wheel::planned(plan, t).ok();
+                        let maturin = build.as_ref().filter(|b| {
+                            b.maturin.is_some() || b.local.iter().any(|l| l.maturin.is_some())
+                        });
+                        if t == Platform::Windows {
+                            apt.extend(["wine", "wine64"]);
+                            if plan.config.windows.tkinter
+                                && plan.config.windows.tkinter_source
+                                    == crate::config::TkinterSource::Msi
+                            {
+                                apt.push("msitools");
+                            }
+                            if let Some(b) = maturin {
+                                rust_target = b.triple.clone();
+                                if b.triple.ends_with("-gnu") {
+                                    apt.extend([
+                                        "gcc-mingw-w64-x86-64",
+                                        "binutils-mingw-w64-x86-64",
+                                    ]);
+                                }
+                            }
+                        }
+                    }
+                }
+                Action::Installer => apt.push("nsis"),
+                Action::Msi => apt.extend(["wixl", "msitools"]),
+                _ => {}
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        apt.retain(|p| seen.insert(*p));
+        Self {
+            name: job.name.clone(),
+            apt: apt.join(" "),
+            rust_target,
+        }
+    }
+}
+
 /// The workflows for `ci` (none for [`Ci::None`]), each with what is on disk.
 pub fn workflows(
     project: &Project,
     pyproject: Option<&Pyproject>,
     ci: Ci,
     install: &install::InstallCommand,
+    env: &Env,
 ) -> Result<Vec<FileChange>, Error> {
     let Some(dir) = ci.workflow_dir() else {
         return Ok(Vec::new());
     };
+    // The release workflow runs the jobs `cargo pyship plan` lists: the
+    // release's one action list, cut by part.
+    let plan = crate::plan::Plan::build(project.clone(), env, &Default::default())
+        .map_err(|e| Error::Plan(Box::new(e)))?;
+    let jobs = crate::release::jobs(&plan, &crate::release::actions(&plan, env));
+    let build_jobs: Vec<BuildJob> = jobs
+        .iter()
+        .filter(|j| j.needs.is_empty())
+        .map(|j| BuildJob::of(j, &plan))
+        .collect();
     let token_env = &project.config.publish.token_env;
     if !valid_secret_name(token_env) {
         return Err(Error::BadSecretName(token_env.clone()));
@@ -710,6 +786,11 @@ pub fn workflows(
         .map(|p| p.xy)
         .expect("the default CPython version parses");
     let python_job = checks::python_job(pyproject, &python_xy, &repo);
+    // Paths in `with:` are the workspace's, not the job's working directory.
+    let under = |dir: &str, name: &str| match dir {
+        "" | "." => name.to_owned(),
+        d => format!("{d}/{name}"),
+    };
     let rust_job = checks::rust_job(project, &repo);
     let templates = Templates::new(Some(&project.config_dir));
     let ctx = minijinja::context! {
@@ -717,7 +798,7 @@ pub fn workflows(
         ci => match ci { Ci::Gitea => "gitea", Ci::Github => "github", Ci::None => "none" },
         name => project.config.name.clone(),
         default_branch => default_branch(&repo),
-        project_dir => project_dir,
+        project_dir => project_dir.clone(),
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
@@ -734,6 +815,20 @@ pub fn workflows(
         uv_version => checks::UV_VERSION,
         python => minijinja::Value::from(minijinja::value::Serde(&python_job)),
         rust_job => minijinja::Value::from(minijinja::value::Serde(&rust_job)),
+        // The release's jobs (`cargo pyship plan`), checked by the plan job.
+        job_names => jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(" "),
+        build_jobs => minijinja::Value::from(minijinja::value::Serde(&build_jobs)),
+        docker => jobs.iter().any(|j| j.name == "docker"),
+        // The code-signing certificate's password (windows.sign), for the build jobs.
+        sign_password_env => project.config.windows.sign.as_ref().and_then(|s| s.password_env.clone()),
+        // The cached cargo-pyship is the one this install command installs.
+        install_key => crate::fs::sha256_hex(install.command.as_bytes())[..16].to_owned(),
+        lock_files => LOCK_FILES,
+        rust_files => RUST_FILES,
+        target_dir => under(&crate::fs::rel_slash(&repo_c, &canon(&project.workspace_root)), "target"),
+        cargo_cache => !project.members.is_empty() || pyproject.is_some_and(|p| p.is_maturin()),
+        dist_dir => under(&project_dir, "dist"),
+        artifacts_dir => under(&project_dir, "pyship-artifacts"),
     };
     let mut out = Vec::new();
     for name in ["test", "release"] {

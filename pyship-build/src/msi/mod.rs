@@ -33,7 +33,6 @@ use serde::Serialize;
 
 use crate::config::{Launcher, MsiScope};
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
@@ -73,11 +72,13 @@ pub struct Msi {
     pub seconds: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
     #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
+    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship msi` does this when the bundle is missing)"))]
     Bundle { dir: PathBuf, missing: String },
     #[error("could not read the Windows bundle at {path}")]
     Scan {
@@ -86,18 +87,27 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("version {version} cannot be an MSI ProductVersion: the first number must be at most 255, the second at most 255, the third at most 65535")]
+    #[diagnostic(help(
+        "release a version whose numbers fit (Windows Installer compares major.minor.build only)"
+    ))]
     Version { version: String },
     #[error("{what} `{value}` cannot go into the MSI: {why}")]
+    #[diagnostic(help("rename it, or set `file-name`/`publisher` without the character; the portable zip and the NSIS installer are not affected"))]
     Value {
         what: String,
         value: String,
         why: &'static str,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
     #[error("{tool} failed on {input}:\n{output}")]
+    #[diagnostic(help(
+        "read the tool's message above; the WiX source is kept next to the bundle tree for reading"
+    ))]
     Failed {
         tool: &'static str,
         input: PathBuf,
@@ -109,9 +119,11 @@ pub enum Error {
     Write {
         path: PathBuf,
         #[source]
+        #[diagnostic_source]
         source: crate::fs::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Sign(#[from] crate::sign::Error),
     #[error("could not place the MSI at {path}")]
     Place {
@@ -120,33 +132,8 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Installer(#[from] crate::installer::Error),
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Lock(e) => e.hint(),
-            Error::Bundle { .. } => Some(
-                "build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship msi` does this when the bundle is missing)".into(),
-            ),
-            Error::Version { .. } => Some(
-                "release a version whose numbers fit (Windows Installer compares major.minor.build only)".into(),
-            ),
-            Error::Value { .. } => Some(
-                "rename it, or set `file-name`/`publisher` without the character; the portable zip and the NSIS installer are not affected".into(),
-            ),
-            Error::Tool(e) => e.hint(),
-            Error::Failed { .. } => Some(
-                "read the tool's message above; the WiX source is kept next to the bundle tree for reading".into(),
-            ),
-            Error::Sign(e) => e.hint(),
-            Error::Installer(e) => e.hint(),
-            Error::Write { source, .. } => source.hint(),
-            Error::Process(e) => e.hint(),
-            Error::Scan { .. } | Error::Summary { .. } | Error::Place { .. } => None,
-        }
-    }
 }
 
 /// A name-based GUID: SHA-256 of the parts, shaped as an RFC 9562 version 8
@@ -641,7 +628,7 @@ pub fn run_with(
     })?;
     crate::fs::atomic_write(&marker, b"msi\n").map_err(write_err(&marker))?;
     // The cabinet stores each file's time: pinned, as for the NSIS installer.
-    let file_time = plan.epoch.seconds.max(crate::archive::ZIP_EPOCH);
+    let file_time = plan.epoch.seconds.max(crate::dates::ZIP_EPOCH);
     crate::installer::pin_file_times(bundle_dir, file_time)?;
     crate::installer::pin_file_times(marker.parent().unwrap(), file_time)?;
 

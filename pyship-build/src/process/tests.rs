@@ -1,4 +1,6 @@
 use super::*;
+#[cfg(target_os = "linux")]
+use crate::error::Hint;
 
 /// A cancelled run stops its program at once, and a run after the cancel
 /// does not start one.

@@ -183,6 +183,13 @@ impl Api<'_> {
                     .redact_cut(&format!("{message} ({})", details.join(", ")), 4000);
             }
         }
+        if status == 404 && message.starts_with("target ") && message.contains("not found") {
+            return Error::UnknownTarget {
+                method: method.to_string(),
+                url: url.to_string(),
+                message,
+            };
+        }
         Error::Api {
             method: method.to_string(),
             url: url.to_string(),

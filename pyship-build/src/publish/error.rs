@@ -5,27 +5,38 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::Hint;
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("no server to publish to: `publish.url` is not set ({config}) and GITHUB_SERVER_URL is not set")]
+    #[diagnostic(help(
+        "set `url` in [{table}.publish], or run in CI where GITHUB_SERVER_URL is set"
+    ))]
     NoServer { config: String, table: &'static str },
     #[error("no repository to publish to: `publish.repo` is not set ({config}) and GITHUB_REPOSITORY is not set")]
+    #[diagnostic(help("set `repo = \"owner/name\"` in [{table}.publish], or run in CI where GITHUB_REPOSITORY is set"))]
     NoRepo { config: String, table: &'static str },
     #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
+    #[diagnostic(help("set `publish.repo = \"owner/name\"` in the pyship table, or run in CI where GITHUB_REPOSITORY is set"))]
     BadRepo { repo: String, reason: String },
     #[error("no publish token: the environment variable {var} is not set")]
+    #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     NoToken { var: String },
     #[error("the publish token in {var} has characters an HTTP header cannot carry")]
+    #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     BadToken { var: String },
     #[error("`{url}` is not a usable server URL")]
+    #[diagnostic(help("use the server's base URL, e.g. https://gitea.example.com"))]
     BadUrl { url: String },
     #[error("the server URL `{url}` has credentials in it")]
+    #[diagnostic(help("remove the user and password from the URL; the token comes from the variable named by `publish.token-env`"))]
     CredentialsInUrl { url: String },
     #[error("refusing to send the token over plain http to {url}")]
+    #[diagnostic(help(
+        "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"
+    ))]
     Insecure { url: String },
     #[error("{method} {url} answered {status}: {message}")]
+    #[diagnostic(help("{}", api_hint(*.status, .token_env)))]
     Api {
         method: String,
         url: String,
@@ -34,7 +45,16 @@ pub enum Error {
         retry_after: Option<Duration>,
         token_env: String,
     },
+    /// 404 to creating a release at a commit the server does not have.
+    #[error("{method} {url} answered 404: {message}")]
+    #[diagnostic(help("the release's tag is created at this commit, which the server does not have: push it first (`git push`, or push the tag), then publish again"))]
+    UnknownTarget {
+        method: String,
+        url: String,
+        message: String,
+    },
     #[error("{method} {url} failed")]
+    #[diagnostic(help("{}", request_hint(.source)))]
     Request {
         method: String,
         url: String,
@@ -42,6 +62,7 @@ pub enum Error {
         source: reqwest::Error,
     },
     #[error("the answer to {method} {url} is not what the API documents{}", if start.is_empty() { " (an empty body)".to_owned() } else { format!(" (it starts with `{start}`)") })]
+    #[diagnostic(help("{}", decode_hint(*.html)))]
     Decode {
         method: String,
         url: String,
@@ -59,14 +80,17 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("no artifacts to publish in {dir}: expected one of {}", expected.join(", "))]
+    #[diagnostic(help("build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version"))]
     NoArtifacts { dir: PathBuf, expected: Vec<String> },
     #[error("after uploading {name} ({size} bytes) the release lists {} asset(s) of that name (sizes: {found:?})", found.len())]
+    #[diagnostic(help("something else changed the release at the same time; run publish again"))]
     Verify {
         name: String,
         size: u64,
         found: Vec<u64>,
     },
     #[error("release {tag} is not published after the run: read back, it has draft = {draft}, prerelease = {prerelease}")]
+    #[diagnostic(help("something changed the release while publishing (or the server ignored `draft: false`); publish it in the web UI, or run publish again"))]
     NotPublished {
         tag: String,
         draft: bool,
@@ -75,19 +99,61 @@ pub enum Error {
     #[error(
         "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
     )]
+    #[diagnostic(help("something else changed the release at the same time; run publish again"))]
     Vanished { tag: String },
     #[error("could not write SHA256SUMS")]
+    #[diagnostic(transparent)]
     Checksums(#[source] crate::fs::Error),
     #[error("could not write manifest.json")]
+    #[diagnostic(transparent)]
     Manifest(#[source] crate::manifest::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Key(#[from] crate::keys::Error),
     #[error("{url} kept listing assets past page {pages}")]
+    #[diagnostic(help("a release holds at most 1000 assets: the server's listing never ends; check `publish.url` and the server"))]
     TooManyPages { url: String, pages: usize },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Notes(#[from] crate::templates::Error),
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Client(#[from] crate::net::Error),
+}
+
+/// What an API error status means for the user; nothing for a status
+/// whose message says it all.
+fn api_hint(status: u16, token_env: &str) -> String {
+    match status {
+        401 => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
+        403 => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
+        404 => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
+        413 => "the file exceeds the server's attachment size limit: raise [repository.release] FILE_MAX_SIZE (Gitea 1.26+) or [attachment] MAX_SIZE (Gitea 1.25) in app.ini".into(),
+        422 => "the server rejected the request's fields; the message above says which".into(),
+        429 | 500.. => "the server kept failing after several retries; publishing is idempotent, run it again".into(),
+        _ => String::new(),
+    }
+}
+
+fn request_hint(source: &reqwest::Error) -> String {
+    if source.is_timeout() {
+        format!(
+            "the server stalled; publishing is idempotent, run it again, or allow longer waits with {} (read, default {} s; an upload also gets its size at 64 KiB/s) and {} (connect)",
+            crate::env::PYSHIP_HTTP_TIMEOUT,
+            crate::net::DEFAULT_READ_TIMEOUT,
+            crate::env::PYSHIP_CONNECT_TIMEOUT
+        )
+    } else {
+        "check the network and the server URL; publishing is idempotent, run it again".into()
+    }
+}
+
+fn decode_hint(html: bool) -> &'static str {
+    if html {
+        "the server answered with a web page, not the API: check that `publish.url` is the server's base URL (https://gitea.example.com, not a page of it), and that no proxy or login page stands in front of its API"
+    } else {
+        "the server does not speak the API `publish.provider` names (Gitea's or GitHub's): check `publish.url` and `publish.provider`; publishing is idempotent, run it again once that is fixed"
+    }
 }
 
 impl Error {
@@ -118,46 +184,6 @@ impl crate::net::Transient for Error {
     }
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NoServer { table, .. } => format!("set `url` in [{table}.publish], or run in CI where GITHUB_SERVER_URL is set"),
-            Error::NoRepo { table, .. } => format!("set `repo = \"owner/name\"` in [{table}.publish], or run in CI where GITHUB_REPOSITORY is set"),
-            Error::BadRepo { .. } => "set `publish.repo = \"owner/name\"` in the pyship table, or run in CI where GITHUB_REPOSITORY is set".into(),
-            Error::NoToken { var } | Error::BadToken { var } => format!("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"),
-            Error::BadUrl { .. } => "use the server's base URL, e.g. https://gitea.example.com".into(),
-            Error::CredentialsInUrl { .. } => "remove the user and password from the URL; the token comes from the variable named by `publish.token-env`".into(),
-            Error::Insecure { .. } => "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)".into(),
-            Error::Api { status: 401, token_env, .. } => format!("the server refused the token in {token_env}: check that it is set to a valid, unexpired access token"),
-            Error::Api { status: 403, .. } => "the token needs the `write:repository` scope, and its user needs write access to the repository's releases".into(),
-            Error::Api { status: 404, message, .. } if message.starts_with("target ") && message.contains("not found") => "the release's tag is created at this commit, which the server does not have: push it first (`git push`, or push the tag), then publish again".into(),
-            Error::Api { status: 404, .. } => "check `publish.url` (the server) and `publish.repo` (owner/name); a private repository also answers 404 to a token that cannot see it".into(),
-            Error::Api { status: 413, .. } => "the file exceeds the server's attachment size limit: raise [repository.release] FILE_MAX_SIZE (Gitea 1.26+) or [attachment] MAX_SIZE (Gitea 1.25) in app.ini".into(),
-            Error::Api { status: 422, .. } => "the server rejected the request's fields; the message above says which".into(),
-            Error::Api { status, .. } if *status == 429 || *status >= 500 => "the server kept failing after several retries; publishing is idempotent, run it again".into(),
-            Error::Request { source, .. } if source.is_timeout() => format!(
-                "the server stalled; publishing is idempotent, run it again, or allow longer waits with {} (read, default {} s; an upload also gets its size at 64 KiB/s) and {} (connect)",
-                crate::env::PYSHIP_HTTP_TIMEOUT,
-                crate::net::DEFAULT_READ_TIMEOUT,
-                crate::env::PYSHIP_CONNECT_TIMEOUT
-            ),
-            Error::Request { .. } => "check the network and the server URL; publishing is idempotent, run it again".into(),
-            Error::NotPublished { .. } => "something changed the release while publishing (or the server ignored `draft: false`); publish it in the web UI, or run publish again".into(),
-            Error::Verify { .. } | Error::Vanished { .. } => "something else changed the release at the same time; run publish again".into(),
-            Error::TooManyPages { .. } => "a release holds at most 1000 assets: the server's listing never ends; check `publish.url` and the server".into(),
-            Error::NoArtifacts { .. } => "build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version".into(),
-            Error::Notes(e) => return e.hint(),
-            Error::Client(e) => return e.hint(),
-            Error::Checksums(e) => return e.hint(),
-            Error::Manifest(e) => return e.hint(),
-            Error::Key(e) => return e.hint(),
-            Error::Decode { html: true, .. } => "the server answered with a web page, not the API: check that `publish.url` is the server's base URL (https://gitea.example.com, not a page of it), and that no proxy or login page stands in front of its API".into(),
-            Error::Decode { .. } => "the server does not speak the API `publish.provider` names (Gitea's or GitHub's): check `publish.url` and `publish.provider`; publishing is idempotent, run it again once that is fixed".into(),
-            Error::Api { .. } | Error::Read { .. } => return None,
-        })
-    }
-}
-
 /// An error and its causes on one line (for retry warnings).
 pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
@@ -173,6 +199,7 @@ pub(crate) fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
 
     fn api(status: u16, retry_after: Option<u64>) -> Error {
         Error::Api {

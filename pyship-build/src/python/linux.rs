@@ -8,7 +8,7 @@
 //!   when pinned, then extracted entry by entry with every path checked, so a
 //!   tampered tarball cannot write outside `python/` or leave a symlink that
 //!   points out of it.
-//! - `venv`: the seed's recipe, a venv of the build host's CPython X.Y. It only
+//! - `venv`: a venv of the build host's CPython X.Y. It only
 //!   runs where the same Python sits at the same path (the bundle's README says
 //!   so): a venv records its base interpreter by absolute path.
 //!
@@ -24,7 +24,6 @@ use std::path::{Component, Path, PathBuf};
 use super::Runtime;
 use crate::config::LinuxRuntime;
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -45,9 +44,10 @@ pub const PBS_RELEASES: &[(&str, &str)] = &[
     ("3.12.7", "20241016"),
 ];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("no python-build-standalone release is known for CPython {version}")]
+    #[diagnostic(help("set `runtime-url` in [{table}.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}", known_versions()))]
     UnknownVersion {
         version: String,
         /// The pyship table in use, for the hint.
@@ -60,23 +60,29 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("runtime tarball {path}: {reason}")]
+    #[diagnostic(help("the tarball is malformed or was tampered with; nothing from it was kept"))]
     BadEntry {
         path: PathBuf,
         entry: String,
         reason: String,
     },
     #[error("runtime tarball {path}: unsafe entry")]
+    #[diagnostic(help("the tarball is malformed or was tampered with; nothing from it was kept"))]
     Unsafe {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("runtime from {source_desc} has no {missing}; expected python-build-standalone's install_only layout")]
+    #[diagnostic(help(
+        "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)"
+    ))]
     Layout {
         source_desc: String,
         missing: String,
     },
     #[error("runtime from {source_desc} is CPython {found}, but the project is configured for {expected}")]
+    #[diagnostic(help("make `python` in [{table}] and the runtime tarball agree on X.Y"))]
     VersionMismatch {
         source_desc: String,
         found: String,
@@ -91,41 +97,27 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
     #[error("`{command}` failed ({status}): {stderr}")]
+    #[diagnostic(help("see the command's output above"))]
     Command {
         command: String,
         status: String,
         stderr: String,
     },
     #[error("no CPython {xy} found on this machine for the venv runtime")]
+    #[diagnostic(help("install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"))]
     NoHostPython { xy: String },
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::UnknownVersion { table, .. } => Some(format!(
-                "set `runtime-url` in [{table}.linux] to a python-build-standalone install_only tarball, e.g. \"{PBS_DOWNLOADS}/<release>/cpython-{{version}}+<release>-x86_64-unknown-linux-gnu-install_only.tar.gz\", or use a version cargo-pyship knows: {}",
-                PBS_RELEASES.iter().map(|(v, _)| *v).collect::<Vec<_>>().join(", ")
-            )),
-            Error::BadEntry { .. } | Error::Unsafe { .. } => Some(
-                "the tarball is malformed or was tampered with; nothing from it was kept".into(),
-            ),
-            Error::Layout { .. } => Some(
-                "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)".into(),
-            ),
-            Error::VersionMismatch { table, .. } => Some(format!(
-                "make `python` in [{table}] and the runtime tarball agree on X.Y"
-            )),
-            Error::NoHostPython { xy } => Some(format!(
-                "install CPython {xy} (e.g. `uv python install {xy}` or the distribution's python{xy}), or use `linux.runtime = \"standalone\"`"
-            )),
-            Error::Command { .. } => Some("see the command's output above".into()),
-            Error::Tool(e) => e.hint(),
-            Error::Read { .. } | Error::Io { .. } => None,
-        }
-    }
+/// The CPython versions with a known python-build-standalone release.
+fn known_versions() -> String {
+    PBS_RELEASES
+        .iter()
+        .map(|(v, _)| *v)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The runtime URL for `version`: `template` (or the default) with `{version}`
@@ -206,8 +198,7 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         fetched.sha256,
         fetched.size
     ));
-    ctx.reporter.status("Extracting", file_name(&url));
-    let files = extract_install_only(&fetched.path, dest, &plan.write_roots(&ctx.cache))?;
+    let files = unpacked(&fetched, &url, dest, plan, ctx)?;
     check_layout(dest, &plan.python.xy, &url, table)?;
     Ok(Runtime {
         dir: dest.to_owned(),
@@ -218,6 +209,60 @@ fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, su
         sha256: fetched.sha256,
         recorded,
         files,
+    })
+}
+
+/// The cache bucket of unpacked runtimes: `{sha256 of the tarball}/python`.
+pub const UNPACKED: &str = "runtimes-unpacked-v0";
+
+/// The runtime tarball `fetched` unpacked into `dest`: extracted once into
+/// the cache ([`UNPACKED`], by rename, so an entry is whole), then
+/// hard-linked (copied across file systems) into `dest`. Returns the number
+/// of files, as [`extract_install_only`] counts them.
+fn unpacked(
+    fetched: &crate::net::Downloaded,
+    url: &str,
+    dest: &Path,
+    plan: &Plan,
+    ctx: &Context<'_>,
+) -> Result<u64, Error> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let entry = ctx.cache.bucket(UNPACKED).join(&fetched.sha256);
+    let tree = entry.join("python");
+    if !tree.is_dir() {
+        ctx.reporter.status("Extracting", file_name(url));
+        let staging = ctx
+            .cache
+            .staging(UNPACKED)
+            .map_err(io(&ctx.cache.incoming(UNPACKED)))?;
+        extract_install_only(
+            &fetched.path,
+            &staging.path().join("python"),
+            &[ctx.cache.root()],
+        )?;
+        let staged = staging.keep();
+        if let Err(e) = fs_err::rename(&staged, &entry) {
+            // Another build stored the same runtime meanwhile.
+            let _ = crate::fs::remove_dir_if_exists(&staged, &[ctx.cache.root()]);
+            if !tree.is_dir() {
+                return Err(Error::Io {
+                    path: entry.clone(),
+                    source: e,
+                });
+            }
+        }
+    }
+    let roots = plan.write_roots(&ctx.cache);
+    crate::fs::remove_dir_if_exists(dest, &roots).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    crate::fs::link_tree(&tree, dest).map_err(|e| Error::Io {
+        path: dest.to_owned(),
+        source: std::io::Error::other(e),
     })
 }
 
@@ -556,7 +601,7 @@ pub fn venv_mismatch(plan: &Plan, host: &str, version: &str) -> Option<String> {
     })
 }
 
-/// The seed's recipe: `python3.X -m venv --copies python/` from the build
+/// A venv runtime: `python3.X -m venv --copies python/` from the build
 /// host's CPython X.Y (found with `uv python find --system`).
 fn venv(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let xy = &plan.python.xy;
@@ -642,7 +687,7 @@ fn without_build_path(cfg: &Path) -> Result<(), Error> {
     crate::fs::atomic_write(cfg, kept.as_bytes()).map_err(|e| io(std::io::Error::other(e)))
 }
 
-/// The seed's last venv step, run by the bundle pipeline after the
+/// The last step of a venv runtime, run by the bundle pipeline after the
 /// dependencies are in: for a `venv` runtime, remove the app's own package if
 /// a dependency pulled it into site-packages, so `app/src` on PYTHONPATH is the
 /// one copy of the app. Skipped when the project ships its own wheels
@@ -725,6 +770,7 @@ fn run(mut cmd: Command) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Hint;
     use std::io::Write;
 
     /// A venv runtime of another CPython than `python`: a warning naming

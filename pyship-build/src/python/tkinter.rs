@@ -44,39 +44,49 @@ pub const DEFAULT_INDEX: &str = "https://pypi.org/simple";
 /// The PyPI project that packages python.org's Tcl/Tk files per CPython X.Y.
 pub const PYPI_PROJECT: &str = "tkinter-embed";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Tool(#[from] tools::Error),
     #[error("could not fetch tkinter's files")]
+    #[diagnostic(transparent)]
     Fetch(#[source] Box<super::Error>),
     #[error("could not read the package index page {url}")]
+    #[diagnostic(help("{}", index_hint(.source)))]
     Index {
         url: String,
         #[source]
         source: crate::net::Error,
     },
     #[error("could not read the find-links folder {path}")]
+    #[diagnostic(help("check the folder's permissions"))]
     FindLinks {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("{PYPI_PROJECT} has no build for CPython {xy} (searched {searched}); it has builds for: {}", if available.is_empty() { "none".to_owned() } else { available.join(", ") })]
+    #[diagnostic(help(
+        "use a CPython X.Y that tkinter-embed has a build for, or windows.tkinter-source = \"msi\""
+    ))]
     NoBuild {
         xy: String,
         available: Vec<String>,
         searched: String,
     },
     #[error("{PYPI_PROJECT} for CPython {xy} is not locked in pyship.lock and --offline forbids asking {searched}")]
+    #[diagnostic(help("run once without --offline (the choice is then locked), or put the sdist in a local find-links folder"))]
     Offline { xy: String, searched: String },
     #[error("`{tool}` failed on {msi}: {message}")]
+    #[diagnostic(help("the download is damaged or not python.org's package; check the mirror, then delete the cache entry and the line in pyship.lock"))]
     Msi {
         tool: &'static str,
         msi: PathBuf,
         message: String,
     },
     #[error("{url} is from CPython {found} (ProductVersion {product_version}), but the bundle has CPython {expected}")]
+    #[diagnostic(help("tkinter's files must come from the same CPython as the bundle: check windows.python-mirror / PYSHIP_PYTHON_MIRROR (msi) or the index (pypi)"))]
     MsiVersion {
         url: String,
         product_version: String,
@@ -84,8 +94,10 @@ pub enum Error {
         expected: String,
     },
     #[error("{origin} has no `{what}`")]
+    #[diagnostic(help("the download is damaged or not python.org's package; check the mirror, then delete the cache entry and the line in pyship.lock"))]
     Missing { origin: String, what: String },
     #[error("{file} from {origin} is built for {found}, but the bundle has CPython {expected} (python{nodot}.dll)")]
+    #[diagnostic(help("tkinter's files must come from the same CPython as the bundle: check windows.python-mirror / PYSHIP_PYTHON_MIRROR (msi) or the index (pypi)"))]
     PythonMismatch {
         file: String,
         origin: String,
@@ -94,55 +106,35 @@ pub enum Error {
         nodot: String,
     },
     #[error("could not read {path}")]
+    #[diagnostic(help("the download is damaged or not python.org's package; check the mirror, then delete the cache entry and the line in pyship.lock"))]
     Archive {
         path: PathBuf,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("could not place tkinter's files in {path}")]
+    #[diagnostic(help("check the folder's permissions"))]
     Place {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
     #[error("{path} (locked as {locked}) is {actual}")]
+    #[diagnostic(help("the file changed since it was locked: restore it, or delete its line in pyship.lock to lock the new one"))]
     LocalHash {
         path: PathBuf,
         locked: String,
         actual: String,
     },
     #[error(transparent)]
+    #[diagnostic(help("check the folder's permissions"))]
     Io(#[from] std::io::Error),
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Tool(e) => e.hint(),
-            Error::Fetch(e) => e.hint(),
-            Error::Index { source, .. } => source.hint().or_else(|| {
-                Some("check `index-url` / `find-links`, or use windows.tkinter-source = \"msi\"".into())
-            }),
-            Error::Offline { .. } => Some(
-                "run once without --offline (the choice is then locked), or put the sdist in a local find-links folder".into(),
-            ),
-            Error::NoBuild { .. } => Some(
-                "use a CPython X.Y that tkinter-embed has a build for, or windows.tkinter-source = \"msi\"".into(),
-            ),
-            Error::Msi { .. } | Error::Missing { .. } | Error::Archive { .. } => Some(
-                "the download is damaged or not python.org's package; check the mirror, then delete the cache entry and the line in pyship.lock".into(),
-            ),
-            Error::MsiVersion { .. } | Error::PythonMismatch { .. } => Some(
-                "tkinter's files must come from the same CPython as the bundle: check windows.python-mirror / PYSHIP_PYTHON_MIRROR (msi) or the index (pypi)".into(),
-            ),
-            Error::LocalHash { .. } => Some(
-                "the file changed since it was locked: restore it, or delete its line in pyship.lock to lock the new one".into(),
-            ),
-            Error::FindLinks { .. } | Error::Place { .. } | Error::Io(_) => {
-                Some("check the folder's permissions".into())
-            }
-        }
-    }
+fn index_hint(source: &crate::net::Error) -> String {
+    source.hint().unwrap_or_else(|| {
+        "check `index-url` / `find-links`, or use windows.tkinter-source = \"msi\"".into()
+    })
 }
 
 /// Where a file of the `pypi` source is.

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
 use crate::plan::Plan;
 use crate::templates::Templates;
 
@@ -33,37 +32,24 @@ pub const INSTALL_SERVICE: &str = "linux/install-service.sh.j2";
 pub const UNINSTALL_SERVICE: &str = "linux/uninstall-service.sh.j2";
 pub const README: &str = "linux/README.txt.j2";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
     #[error("the rendered systemd unit has a line `{UNIT_END}`, which would end install-service.sh's here-document early")]
+    #[diagnostic(help("remove the line `{UNIT_END}` from the project's templates/{UNIT}"))]
     UnitDelimiter,
     #[error("a value of the systemd unit holds `{DIR_MARKER}`, which install-service.sh replaces with the install folder")]
+    #[diagnostic(help("remove `{DIR_MARKER}` from the app's name (and `linux.user`)"))]
     MarkerInValue,
     #[error("could not write {path}")]
+    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
     Write {
         path: PathBuf,
         #[source]
         source: crate::fs::Error,
     },
-}
-
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        match self {
-            Error::Template(e) => e.hint(),
-            Error::UnitDelimiter => Some(format!(
-                "remove the line `{UNIT_END}` from the project's templates/{UNIT}"
-            )),
-            Error::MarkerInValue => Some(format!(
-                "remove `{DIR_MARKER}` from the app's name (and `linux.user`)"
-            )),
-            Error::Write { .. } => {
-                Some("check that the output directory is writable and the disk is not full".into())
-            }
-        }
-    }
 }
 
 /// One generated file, relative to the bundle root.

@@ -1,8 +1,8 @@
-//! Windows launchers: `scripts/start-hidden.vbs` (the seed's launcher: no
+//! Windows launchers: `scripts/start-hidden.vbs` (the default launcher: no
 //! visible window) and `scripts/start.bat` (a console with the app's log).
 //!
-//! The VBS runs `python.exe` with its console hidden, not `pythonw.exe` as the
-//! seed did: under `pythonw.exe` `sys.stdout` is `None`, and uvicorn's log
+//! The VBS runs `python.exe` with its console hidden, not `pythonw.exe`:
+//! under `pythonw.exe` `sys.stdout` is `None`, and uvicorn's log
 //! setup (`sys.stdout.isatty()`) then fails before the server starts
 //! (measured under wine with the hello fixture; the e2e test runs the VBS).
 //!

@@ -31,7 +31,6 @@ use serde::Serialize;
 use crate::config;
 use crate::context::Context;
 use crate::env::Env;
-use crate::error::Hint;
 use crate::platform::Platform;
 use crate::tools;
 use crate::wine::{self, Wine};
@@ -42,19 +41,8 @@ pub use rules::PRESETS;
 /// What to strip; built from `[package.metadata.pyship.strip]`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Options {
-    /// Preset names, applied in order (see [`PRESETS`]).
-    pub presets: Vec<String>,
-    /// Extra globs to remove, relative to site-packages (`*` stays in one folder, `**` crosses).
-    pub remove: Vec<String>,
-    /// Globs no rule may remove; a kept folder keeps everything under it.
-    pub keep: Vec<String>,
-    /// Compile `.py` to legacy `.pyc` and drop the sources that compiled.
-    pub compile: bool,
-    /// Strip debug symbols from `.pyd`/`.dll`/`.so`.
-    pub debug_symbols: bool,
-    /// Remove OpenCV's Haar cascade models (`cv2/data/haarcascade_*.xml`).
-    /// Off by default: `cv2.data.haarcascades` users need them.
-    pub haar_cascades: bool,
+    /// The `strip` table: presets, globs to remove and keep, and switches.
+    pub rules: config::Strip,
     /// Report what would go, remove nothing.
     pub dry_run: bool,
 }
@@ -62,12 +50,7 @@ pub struct Options {
 impl Options {
     pub fn from_config(c: &config::Strip) -> Self {
         Self {
-            presets: c.presets.clone(),
-            remove: c.remove.clone(),
-            keep: c.keep.clone(),
-            compile: c.compile,
-            debug_symbols: c.debug_symbols,
-            haar_cascades: c.haar_cascades,
+            rules: c.clone(),
             dry_run: false,
         }
     }
@@ -90,8 +73,8 @@ impl Options {
                 .collect::<String>();
             let name = crate::project::pep503_name(&name);
             for g in rules::build_only_keep_globs(&name) {
-                if !self.keep.contains(&g) {
-                    self.keep.push(g);
+                if !self.rules.keep.contains(&g) {
+                    self.rules.keep.push(g);
                 }
             }
         }
@@ -216,15 +199,22 @@ impl Interpreter {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("{0} is not a directory (expected a site-packages folder)")]
+    #[diagnostic(help(
+        "pass the site-packages folder of a bundle (e.g. python/Lib/site-packages)"
+    ))]
     NotADir(PathBuf),
     // The strip command also runs on a bare folder, without a project: the
     // keys are named by their place in whichever pyship table is in use.
     #[error("unknown strip preset `{0}` (`strip.presets` in the pyship table)")]
+    #[diagnostic(help("use some of: {}", PRESETS.join(", ")))]
     UnknownPreset(String),
     #[error("invalid glob `{glob}` (`strip.{field}` in the pyship table)")]
+    #[diagnostic(help(
+        "fix the glob: `*` matches within one folder, `**` across folders, `{{a,b}}` alternatives"
+    ))]
     Glob {
         glob: String,
         field: &'static str,
@@ -232,12 +222,14 @@ pub enum Error {
         source: globset::Error,
     },
     #[error("cannot read {path}")]
+    #[diagnostic(help("check the folder's permissions"))]
     Walk {
         path: PathBuf,
         #[source]
         source: walkdir::Error,
     },
     #[error("cannot remove {path}")]
+    #[diagnostic(help("check the folder's permissions"))]
     Remove {
         path: PathBuf,
         #[source]
@@ -247,30 +239,37 @@ pub enum Error {
     Run {
         what: String,
         #[source]
+        #[diagnostic_source]
         source: wine::Error,
     },
     #[error("the import check could not run {exe}: {message}")]
+    #[diagnostic(help("run the interpreter by hand to see why it does not start"))]
     CheckCrashed { exe: PathBuf, message: String },
     #[error("import check failed after stripping {site_packages}: {}", summary(.failures))]
+    #[diagnostic(help("add the package to `keep = [{}]` in the `strip` table of the pyship config, or drop the named rule's preset", keep_globs(.failures)))]
     ImportFailed {
         site_packages: PathBuf,
         failures: Vec<ImportFailure>,
     },
     #[error("the app does not start in the bundle: `{app}` fails with {interpreter}: {error}")]
+    #[diagnostic(help("the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml"))]
     AppImport {
         app: String,
         error: String,
         interpreter: String,
     },
     #[error("`import {module}` fails in the bundle: {error}")]
+    #[diagnostic(help("the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source"))]
     RuntimeImportFailed { module: String, error: String },
     #[error("could not write {path} while stripping it")]
+    #[diagnostic(help("free space on the disk of the output folder (or check its permissions and quota), then build again: a bundle is never shipped with files a stage could not write"))]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error(transparent)]
+    #[diagnostic(help("check the folder's permissions"))]
     Io(#[from] std::io::Error),
 }
 
@@ -289,32 +288,13 @@ fn summary(failures: &[ImportFailure]) -> String {
         .join("; ")
 }
 
-impl Hint for Error {
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Error::NotADir(_) => "pass the site-packages folder of a bundle (e.g. python/Lib/site-packages)".into(),
-            Error::UnknownPreset(_) => format!("use some of: {}", PRESETS.join(", ")),
-            Error::Glob { .. } => "fix the glob: `*` matches within one folder, `**` across folders, `{a,b}` alternatives".into(),
-            Error::Walk { .. } | Error::Remove { .. } | Error::Io(_) => {
-                "check the folder's permissions".into()
-            }
-            Error::Write { .. } => "free space on the disk of the output folder (or check its permissions and quota), then build again: a bundle is never shipped with files a stage could not write".into(),
-            Error::Run { source, .. } => return source.hint(),
-            Error::AppImport { .. } => "the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml".into(),
-            Error::RuntimeImportFailed { .. } => "the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source".into(),
-            Error::CheckCrashed { .. } => "run the interpreter by hand to see why it does not start".into(),
-            Error::ImportFailed { failures, .. } => {
-                let globs: Vec<String> = failures
-                    .iter()
-                    .map(|f| format!("\"{}/**\"", f.package))
-                    .collect();
-                format!(
-                    "add the package to `keep = [{}]` in the `strip` table of the pyship config, or drop the named rule's preset",
-                    globs.join(", ")
-                )
-            }
-        })
-    }
+/// The `keep` globs that would keep the failing packages.
+fn keep_globs(failures: &[ImportFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("\"{}/**\"", f.package))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Files and bytes.
@@ -383,7 +363,7 @@ impl Report {
 }
 
 /// Strip `site_packages` for `platform`. `python` (an interpreter of the
-/// target's X.Y) is needed only with `opts.compile`.
+/// target's X.Y) is needed only with `opts.rules.compile`.
 pub fn run(
     opts: &Options,
     site_packages: &Path,
@@ -415,7 +395,7 @@ pub fn run(
         bytes: before.bytes - decisions.tally.iter().map(|t| t.bytes).sum::<u64>(),
     };
 
-    let compiled = if opts.compile {
+    let compiled = if opts.rules.compile {
         let c = compile::run(
             site_packages,
             &keep,
@@ -432,7 +412,7 @@ pub fn run(
         None
     };
 
-    let syms = if opts.debug_symbols {
+    let syms = if opts.rules.debug_symbols {
         let natives: Vec<PathBuf> = entries
             .iter()
             .filter(|e| {
@@ -476,7 +456,7 @@ pub fn run(
     Ok(report)
 }
 
-/// Apply the runtime presets among `opts.presets` (today `tkinter`) to the
+/// Apply the runtime presets among `opts.rules.presets` (today `tkinter`) to the
 /// runtime folder `python_dir` (`{bundle}/python`). Their globs are relative
 /// to that folder; `keep` and `remove` (relative to site-packages) do not
 /// apply. Returns `None` when no runtime preset is configured.

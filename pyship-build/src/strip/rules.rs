@@ -261,7 +261,7 @@ pub(crate) fn preset(name: &str, opts: &Options) -> Option<Vec<RuleDef>> {
                     "type stubs of cv2",
                 ),
             ];
-            if opts.haar_cascades {
+            if opts.rules.haar_cascades {
                 v.push(rule(
                     "haar-cascades",
                     &["cv2/data/haarcascade_*.xml"],
@@ -327,18 +327,22 @@ pub(crate) fn compile(opts: &Options) -> Result<(Vec<Rule>, GlobSet), Error> {
     compile_with(opts, |p| preset(p, opts))
 }
 
-/// The rules of the runtime presets among `opts.presets` (no `remove`, no `keep`:
+/// The rules of the runtime presets among `opts.rules.presets` (no `remove`, no `keep`:
 /// those are relative to site-packages).
 pub(crate) fn compile_runtime(opts: &Options) -> Result<Vec<Rule>, Error> {
     let runtime = Options {
-        presets: opts
-            .presets
-            .iter()
-            .filter(|p| RUNTIME_PRESETS.contains(&p.as_str()))
-            .cloned()
-            .collect(),
-        remove: Vec::new(),
-        keep: Vec::new(),
+        rules: crate::config::Strip {
+            presets: opts
+                .rules
+                .presets
+                .iter()
+                .filter(|p| RUNTIME_PRESETS.contains(&p.as_str()))
+                .cloned()
+                .collect(),
+            remove: Vec::new(),
+            keep: Vec::new(),
+            ..opts.rules.clone()
+        },
         ..opts.clone()
     };
     Ok(compile_with(&runtime, runtime_preset)?.0)
@@ -349,7 +353,7 @@ fn compile_with(
     preset: impl Fn(&str) -> Option<Vec<RuleDef>>,
 ) -> Result<(Vec<Rule>, GlobSet), Error> {
     let mut rules = Vec::new();
-    for p in &opts.presets {
+    for p in &opts.rules.presets {
         let defs = preset(p).ok_or_else(|| Error::UnknownPreset(p.clone()))?;
         for d in defs {
             rules.push(Rule {
@@ -361,7 +365,7 @@ fn compile_with(
             });
         }
     }
-    for g in &opts.remove {
+    for g in &opts.rules.remove {
         rules.push(Rule {
             name: format!("remove:{g}"),
             reason: "strip.remove in the project's config".into(),
@@ -370,7 +374,7 @@ fn compile_with(
             set: set(&[g.as_str()], "remove")?,
         });
     }
-    let keep: Vec<&str> = opts.keep.iter().map(String::as_str).collect();
+    let keep: Vec<&str> = opts.rules.keep.iter().map(String::as_str).collect();
     Ok((rules, set(&keep, "keep")?))
 }
 

@@ -17,10 +17,9 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn opts() -> Options {
-    Options {
-        debug_symbols: false,
-        ..Options::default()
-    }
+    let mut o = Options::default();
+    o.rules.debug_symbols = false;
+    o
 }
 
 fn strip(root: &Path, opts: &Options) -> Report {
@@ -182,7 +181,7 @@ fn strip_keeps_test_packages_that_modules_import() {
 fn strip_keep_glob_protects_preset_files() {
     let t = tree(NUMPY);
     let mut o = opts();
-    o.keep = vec!["numpy/f2py/**".into(), "numpy/doc".into()];
+    o.rules.keep = vec!["numpy/f2py/**".into(), "numpy/doc".into()];
     let r = strip(t.path(), &o);
     assert!(t.path().join("numpy/f2py/__init__.py").is_file());
     assert!(t.path().join("numpy/doc/ufuncs.py").is_file());
@@ -280,7 +279,7 @@ fn strip_opencv_haar_cascades_only_when_configured() {
         .is_file());
     let t = tree(&files);
     let mut o = opts();
-    o.haar_cascades = true;
+    o.rules.haar_cascades = true;
     strip(t.path(), &o);
     assert!(!t
         .path()
@@ -309,12 +308,12 @@ fn strip_dry_run_removes_nothing_and_reports_the_same() {
 fn strip_user_remove_globs_and_unknown_preset() {
     let t = tree(&[("pkg/__init__.py", ""), ("pkg/data/big.bin", "xxxx")]);
     let mut o = opts();
-    o.remove = vec!["pkg/data".into()];
+    o.rules.remove = vec!["pkg/data".into()];
     let r = strip(t.path(), &o);
     assert!(!t.path().join("pkg/data").exists());
     assert_eq!(rule(&r, "remove:pkg/data").bytes, 4);
 
-    o.presets = vec!["nope".into()];
+    o.rules.presets = vec!["nope".into()];
     let env = Env::default();
     let rep = RecordingReporter::default();
     let ctx = Context::new(&rep, &env);
@@ -330,8 +329,8 @@ fn strip_never_deletes_uncompiled_py() {
         ("kept/__init__.py", "y = 2\n"),
     ]);
     let mut o = opts();
-    o.compile = true;
-    o.keep = vec!["kept/**".into()];
+    o.rules.compile = true;
+    o.rules.keep = vec!["kept/**".into()];
     // No interpreter: every source stays.
     let r = strip(t.path(), &o);
     assert!(t.path().join("good/__init__.py").is_file());
@@ -389,7 +388,7 @@ fn strip_keeps_licence_files_of_distributions_that_stay() {
     ]);
     let mut o = opts();
     // A user glob that would catch every licence file.
-    o.remove = vec!["**/LICENSE".into(), "**/COPYING*".into()];
+    o.rules.remove = vec!["**/LICENSE".into(), "**/COPYING*".into()];
     strip(t.path(), &o);
     let p = t.path();
     assert!(p.join("pkg-1.0.dist-info/licenses/LICENSE").is_file());
@@ -455,10 +454,8 @@ fn tkinter_preset_keeps_what_tk_loads_at_start_up() {
     assert!(run_runtime(&opts(), python.path(), Platform::Windows, &ctx)
         .expect("runs")
         .is_none());
-    let with_tk = Options {
-        presets: vec!["generic".into(), "tkinter".into()],
-        ..opts()
-    };
+    let mut with_tk = opts();
+    with_tk.rules.presets = vec!["generic".into(), "tkinter".into()];
     let report = run_runtime(&with_tk, python.path(), Platform::Windows, &ctx)
         .expect("runs")
         .expect("the tkinter preset applies to the runtime");
@@ -486,7 +483,10 @@ fn tkinter_preset_keeps_what_tk_loads_at_start_up() {
     let r = strip(
         sp.path(),
         &Options {
-            presets: vec!["tkinter".into()],
+            rules: config::Strip {
+                presets: vec!["tkinter".into()],
+                ..opts().rules
+            },
             ..opts()
         },
     );

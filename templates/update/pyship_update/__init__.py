@@ -1414,11 +1414,19 @@ class Updater:
         try:
             ptop = _extract(path, patch_dir, name)
             top = _rebuild(ptop, self.root(), new_dir, d, self.config["version"], name, self.config.get("platform") == "windows")
-        except BaseException:
+        except BaseException as e:
             if fresh:
                 _remove(path)
                 wrote.remove(path)
-            raise
+            if isinstance(e, UpdateError) or not isinstance(e, Exception):
+                raise
+            # Whatever else a hostile index makes the file system refuse
+            # (two names Windows takes for one, a name too long): the full
+            # archive is used.
+            raise UpdateError(
+                "cannot rebuild the new version from %s: %s" % (name, _clean(str(e) or type(e).__name__, 200)),
+                hint="the full archive is used",
+            ) from None
         finally:
             shutil.rmtree(patch_dir, ignore_errors=True)
         return path, fresh, top

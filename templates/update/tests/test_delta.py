@@ -269,6 +269,8 @@ class DeltaTests(unittest.TestCase):
             (lambda i: i["files"].__setitem__(0, [i["files"][0][0], i["files"][0][1], 3, False]), "is not the release's"),
             (lambda i: i.update(files="all"), "expected a list"),
             (lambda i: i["base"].update(version="0.0.9"), "applies to version '0.0.9'"),
+            # What the file system refuses (a name longer than it allows).
+            (lambda i: i["files"].append(["app/" + "n" * 300, sha(b"x"), 1, False]) or i["reuse"].update({sha(b"x"): "app/src/demo/same.py"}), "cannot rebuild the new version from"),
         ]
         for edit, contains in cases:
             with self.subTest(contains=contains):

@@ -592,7 +592,7 @@ pub(super) fn list_releases(st: &State, req: &Request, full: &str, drafts: bool)
 pub(super) fn rfc3339(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = pyship_build::archive::civil_from_days(days);
+    let (y, m, d) = pyship_build::dates::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,

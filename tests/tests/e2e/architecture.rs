@@ -69,6 +69,23 @@ fn module_graph_check_fails_on_an_upward_import_and_on_a_cycle() {
         stderr.contains("a cycle: installer, sign import each other"),
         "{stderr}"
     );
+    // A stage reaching into another stage for a helper, through `super::`
+    // from a file of a folder module: not in the list of stage imports.
+    fs_err::write(&sign, t).unwrap();
+    let deb = src.join("deb/mod.rs");
+    let d = fs_err::read_to_string(&deb).unwrap();
+    fs_err::write(
+        &deb,
+        format!("{d}\nfn helper() {{ super::publish::run; }}\n"),
+    )
+    .unwrap();
+    let out = module_graph(&["--check", "--root", src.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("deb (stages) imports publish (stages): not in STAGE_IMPORTS"),
+        "{stderr}"
+    );
 }
 
 /// Every read of the repository goes through `tools::git` (git missing or

@@ -1,4 +1,4 @@
-//! `bench/run.sh --quick` in CI: one run of each benchmark (the seed recipe,
+//! `bench/run.sh --quick` in CI: one run of each benchmark (`bench/recipe.sh`,
 //! the uv recipe and cargo-pyship, cold and warm; cargo-pyship's first run,
 //! Linux bundle and installer; the archive micro-benchmark), so the benchmark
 //! cannot rot. No timing is asserted: only that every build succeeded, that
@@ -30,6 +30,11 @@ fn bench_quick_mode_runs_and_prints_the_table() {
             "x86_64-w64-mingw32-strip",
             "the Debian package `binutils-mingw-w64-x86-64`",
         ),
+        ("maturin", "`pip install maturin` (PyPI package `maturin`)"),
+        (
+            "x86_64-w64-mingw32-gcc",
+            "`apt-get install gcc-mingw-w64-x86-64` (Debian package `gcc-mingw-w64-x86-64`)",
+        ),
     ] {
         require_tool(exe, package);
     }
@@ -48,7 +53,12 @@ fn bench_quick_mode_runs_and_prints_the_table() {
             pyship_e2e::testdata::embed_python_dir().join("python-3.11.9-embed-amd64.zip"),
         )
         .env("BENCH_WHEELHOUSE", pyship_e2e::testdata::wheelhouse())
-        .env("BENCH_LINUX_RUNTIME", &pyship_e2e::pbs::runtime().tarball);
+        .env("BENCH_LINUX_RUNTIME", &pyship_e2e::pbs::runtime().tarball)
+        // The hybrid tests' Cargo target directory: PyO3 compiles once per test run.
+        .env(
+            "BENCH_CARGO_TARGET_DIR",
+            root.join("target/pyship-e2e/pyhash-target"),
+        );
     for v in pyship_build::env::ALL {
         cmd.env_remove(v);
     }
@@ -68,6 +78,12 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         ("seed-recipe", "warm"),
         ("uv-recipe", "warm"),
         ("cargo-pyship", "warm"),
+        ("cargo-pyship", "warm-fresh"),
+        ("hybrid-all", "cold"),
+        ("hybrid-all", "warm"),
+        ("hybrid-all", "python-edit"),
+        ("hybrid-all", "rust-edit"),
+        ("cp-r-floor", "warm"),
         ("installer", "cold"),
         ("makensis-alone", "cold"),
         ("installer", "warm"),
@@ -98,6 +114,10 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         "cold and warm cold.zip / warm.zip: byte-identical",
         "cold and warm cold.tar.gz / warm.tar.gz: byte-identical",
         "cold and warm cold.exe / warm.exe: byte-identical",
+        "hybrid cold and warm artifacts and SBOMs: byte-identical",
+        "5. warm-fresh windows >= 4x faster than the uv recipe",
+        "1. hybrid all, nothing changed <= 1.5 s",
+        "7. hybrid all peak RSS < 300 MB",
     ] {
         assert!(
             stdout.contains(line),

@@ -187,6 +187,13 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
     fs_err::write(groups.join("uv.lock"), "version = 1\n").unwrap();
     init(&groups, cache.path(), "gitea");
     collect(&groups, "gitea", "groups");
+    // A Python-only project: no Cargo target cache, no Windows cross tools,
+    // but wine for the Windows import check and NSIS for the installer.
+    for name in ["test", "release"] {
+        let text =
+            fs_err::read_to_string(groups.join(format!(".gitea/workflows/{name}.yml"))).unwrap();
+        insta::assert_snapshot!(format!("groups_gitea_{name}"), text);
+    }
 
     let mut schema = std::process::Command::new("uv");
     schema
@@ -282,24 +289,51 @@ fn init_never_writes_a_local_git_folder_as_the_install_step() {
     );
     assert!(!dir2.join(".gitea").exists() && !dir2.join(".github").exists());
 }
-/// The release split the way a CI splits it across runners: one job per
-/// target (`release --only windows`, `--only linux`), each in its own clean
-/// clone with its own empty cache, and a publish job that has nothing but
-/// the artifact files those jobs left (`release --only publish`). Every
-/// asset it publishes has the bytes a single-machine `release` of the same
-/// commit publishes, manifest.json and SHA256SUMS included.
+/// The generated release workflow, run job by job as a CI runs it: `plan`,
+/// the `build` matrix (`release --only windows`, `--only linux`) and
+/// `publish`, each in its own clean clone with its own empty pyship and uv
+/// caches, passing nothing but the artifacts the workflow uploads and
+/// downloads. Every asset it publishes to the in-suite Gitea server has the
+/// bytes a single-machine `release` of the same commit publishes
+/// (manifest.json, the signed setup.exe and SHA256SUMS included), and an
+/// app installed from the previous release finds, downloads and verifies the
+/// split release (its manifest is whole). Each job's time is printed beside
+/// the single-machine release's.
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
-    ignore = "slow tier: a signed release and three jobs in clean clones"
+    ignore = "slow tier: a signed release, then the workflow's jobs in clean clones"
 )]
-fn a_release_split_across_jobs_publishes_the_single_machines_bytes() {
-    use pyship_e2e::gitea::REPO;
+fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
+    use pyship_e2e::gitea::{REPO, WRITE_TOKEN};
     use std::collections::BTreeMap;
     use std::time::Instant;
 
     let s = super::release::servers();
     let (_t, repo) = super::release::project(&s);
+    // The workflows as init writes them, committed with the tag moved onto them.
+    let cache = tempfile::tempdir().unwrap();
+    init(&repo, cache.path(), "gitea");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "workflows"]);
+    git(&repo, &["tag", "-f", super::release::TAG]);
+    let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
+    let matrix: Vec<BTreeMap<String, String>> = wf["jobs"]["build"]["strategy"]["matrix"]
+        ["include"]
+        .as_sequence()
+        .expect("a build matrix")
+        .iter()
+        .map(|e| serde_yaml_ng::from_value(e.clone()).unwrap())
+        .collect();
+    let targets: Vec<&str> = matrix.iter().map(|m| m["target"].as_str()).collect();
+    assert_eq!(targets, ["windows", "linux"]);
+    assert!(matrix[0]["apt"].contains("wine") && matrix[0]["apt"].contains("nsis"));
+    assert!(
+        !matrix[1]["apt"].contains("wine"),
+        "wine only where the Windows import check runs: {matrix:?}"
+    );
+    assert!(wf["jobs"]["docker"].is_null(), "no image configured");
+
     let work = tempfile::tempdir().unwrap();
     let clone = |name: &str| {
         let d = work.path().join(name);
@@ -315,75 +349,188 @@ fn a_release_split_across_jobs_publishes_the_single_machines_bytes() {
         );
         d
     };
-    let published = || -> BTreeMap<String, String> {
+    let published = |tag: &str| -> BTreeMap<String, String> {
         s.gitea
-            .release(REPO, super::release::TAG)
+            .release(REPO, tag)
             .expect("a release")
             .assets
             .iter()
             .map(|a| (a.name.clone(), sha256_hex(&a.data)))
             .collect()
     };
-    let timed = |what: &str, mut cmd: assert_cmd::Command| {
-        let t = Instant::now();
-        cmd.assert().success();
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!("job {what}: {secs:.1}s");
-        secs
-    };
 
+    // The single-machine release of the same commit.
     let single = clone("single");
-    let single_secs = timed(
-        "single-machine release",
-        super::release::release(&s, &single, &work.path().join("cache-single")),
-    );
-    let want = published();
+    let t = Instant::now();
+    super::release::release(&s, &single, &work.path().join("cache-single"))
+        .assert()
+        .success();
+    let single_secs = t.elapsed().as_secs_f64();
+    let want = published(super::release::TAG);
     assert_eq!(want.len(), 7, "{want:?}");
     s.gitea.clear_releases(REPO);
 
-    // The build jobs: each leaves its artifact files (the workflow uploads them).
-    let gathered = work.path().join("gathered");
-    fs_err::create_dir_all(&gathered).unwrap();
-    let mut split_secs = Vec::new();
-    for target in ["windows", "linux"] {
-        let dir = clone(target);
-        let mut cmd =
-            super::release::release(&s, &dir, &work.path().join(format!("cache-{target}")));
-        cmd.args(["--only", target]);
-        split_secs.push(timed(&format!("build {target}"), cmd));
+    // The previous release (its Linux bundle is enough), where an installed
+    // app comes from.
+    // The commit before the workflows (a tag at HEAD names its version).
+    let previous = clone("previous");
+    git(&previous, &["checkout", "-q", "HEAD~1"]);
+    git(&previous, &["tag", "v0.3.0"]);
+    let mut cmd = super::release::release(&s, &previous, &work.path().join("cache-single"));
+    cmd.env("GITHUB_REF_NAME", "v0.3.0")
+        .args(["--only", "linux,publish"]);
+    let out = cmd.assert().success().get_output().clone();
+    let installed = tempfile::tempdir().unwrap();
+    let tarball = s
+        .gitea
+        .release(REPO, "v0.3.0")
+        .unwrap_or_else(|| {
+            panic!(
+                "v0.3.0 is not published; releases: {:?}\n{}",
+                s.gitea
+                    .releases()
+                    .iter()
+                    .map(|r| &r.tag)
+                    .collect::<Vec<_>>(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .assets
+        .into_iter()
+        .find(|a| a.name.ends_with("-linux-x64.tar.gz"))
+        .expect("a Linux bundle");
+    let unpack = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg("-")
+        .current_dir(installed.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        unpack
+            .stdin
+            .as_ref()
+            .unwrap()
+            .write_all(&tarball.data)
+            .unwrap();
+    }
+    assert!(unpack.wait_with_output().unwrap().status.success());
+    let root = installed.path().join("Hello-App");
+
+    // The workflow's jobs, each on a fresh runner.
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let store = work.path().join("artifacts");
+    fs_err::create_dir_all(&store).unwrap();
+    let skip = &[
+        "Install Rust",
+        "Install uv",
+        "Install cargo-pyship",
+        "Install the job's tools",
+    ];
+    let mut times = Vec::new();
+    let mut run = |job: &str, matrix: Option<&BTreeMap<String, String>>| {
+        let label = match matrix {
+            Some(m) => format!("{job} ({})", m["target"]),
+            None => job.to_owned(),
+        };
+        let dir = work.path().join(label.replace([' ', '(', ')'], ""));
+        let cache = work.path().join(format!(
+            "cache-{}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        let mut j = workflow::Job::new(&dir, skip);
+        j.clone_from = Some(repo.clone());
+        j.artifacts = Some(store.clone());
+        if let Some(m) = matrix {
+            j.matrix = m.clone();
+        }
+        for (k, v) in [
+            ("PATH", path.to_string_lossy().into_owned()),
+            (
+                "PYSHIP_CACHE_DIR",
+                cache.join("pyship").display().to_string(),
+            ),
+            ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
+            ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
+            ("GITHUB_SERVER_URL", s.gitea.url()),
+            ("GITHUB_REPOSITORY", REPO.to_owned()),
+            ("GITHUB_REF_NAME", super::release::TAG.to_owned()),
+            ("GITHUB_REF_TYPE", "tag".to_owned()),
+            ("PYSHIP_RETRY_BASE_MS", "5".to_owned()),
+            ("SOURCE_DATE_EPOCH", "1700000000".to_owned()),
+            ("RUNNER_TEMP", work.path().display().to_string()),
+            ("NO_COLOR", "1".to_owned()),
+        ] {
+            j.env.insert(k.into(), v);
+        }
+        j.secrets.insert("DEPLOY_TOKEN".into(), WRITE_TOKEN.into());
+        j.secrets
+            .insert(super::release::SIGN_PASSWORD_ENV.into(), s.sign_password());
+        let t = Instant::now();
+        let ran = j.run(&wf, job);
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!("job {label}: {secs:.1}s");
+        times.push((label, secs));
+        ran
+    };
+    let planned = run("plan", None);
+    assert!(
+        planned.log.contains("\"jobs\"") || planned.steps.iter().any(|(n, r)| n == "Plan" && *r)
+    );
+    for m in &matrix {
+        run("build", Some(m));
         assert!(
             s.gitea.release(REPO, super::release::TAG).is_none(),
             "a build job publishes nothing"
         );
-        for e in fs_err::read_dir(dir.join("dist")).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                fs_err::copy(e.path(), gathered.join(e.file_name())).unwrap();
-            }
-        }
     }
-    // The publish job: a fresh clone whose dist/ holds only those files.
-    let publish = clone("publish");
-    pyship_build::fs::copy_tree_with(&gathered, &publish.join("dist"), |_| {
-        Ok::<_, pyship_build::fs::Error>(true)
-    })
-    .unwrap();
-    let mut cmd = super::release::release(&s, &publish, &work.path().join("cache-publish"));
-    cmd.args(["--only", "publish"]);
-    split_secs.push(timed("publish", cmd));
-    let got = published();
+    run("publish", None);
+    let got = published(super::release::TAG);
     assert_eq!(
         got, want,
-        "the split release differs from the single-machine one"
+        "the workflow's release differs from the single-machine one"
     );
     eprintln!(
-        "single-machine release {single_secs:.1}s; split: windows {:.1}s, linux {:.1}s, publish {:.1}s",
-        split_secs[0], split_secs[1], split_secs[2]
+        "single-machine release: {single_secs:.1}s; workflow jobs: {}",
+        times
+            .iter()
+            .map(|(l, t)| format!("{l} {t:.1}s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
+
+    // The app installed from v0.3.0 finds the split release, downloads its
+    // tarball and checks it against the manifest.
+    let out = std::process::Command::new(root.join("python/bin/python3"))
+        .args([
+            "-c",
+            "import pyship_update as p; u = p.check(include_prerelease=True); print(u.tag, p.download(u))",
+        ])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with(&format!("{} ", super::release::TAG)),
+        "{text}"
+    );
+    assert!(text.contains("-linux-x64.tar.gz"), "{text}");
 
     // A part that does not exist is refused before anything runs.
     let out = pyship(work.path())
-        .current_dir(&publish)
+        .current_dir(&previous)
         .args(["pyship", "release", "--only", "macos"])
         .assert()
         .failure()

@@ -549,27 +549,36 @@ fn check_workflows(plan: &Plan, v: &Values) {
         Some(plan.pyproject()),
         pyship_build::init::Ci::Github,
         &install,
+        &pyship_build::env::Env::from_pairs(Vec::<(String, String)>::new()),
     )
     .unwrap();
     assert_eq!(files.len(), 2);
     for f in &files {
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&f.new)
             .unwrap_or_else(|e| panic!("{}: {e}\n{}", f.path.display(), f.new));
-        let Some(steps) = doc["jobs"]["release"]["steps"].as_sequence() else {
+        // Every job of the release workflow installs cargo-pyship.
+        let runs: Vec<&str> = doc["jobs"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .flat_map(|j| j["steps"].as_sequence().into_iter().flatten())
+            .filter(|s| s["name"].as_str() == Some("Install cargo-pyship"))
+            .filter_map(|s| s["run"].as_str())
+            .collect();
+        if !f.path.ends_with("release.yml") {
+            assert!(runs.is_empty());
             continue;
-        };
-        let run = steps
-            .iter()
-            .find(|s| s["name"].as_str() == Some("Install cargo-pyship"))
-            .and_then(|s| s["run"].as_str())
-            .expect("the install step");
-        const LITERAL: &str = "${{ '${{' }}";
-        assert_eq!(
-            run.matches("${{").count(),
-            run.matches(LITERAL).count() * 2,
-            "an expression other than the literal: {run:?}"
-        );
-        assert_eq!(run.replace(LITERAL, "${{"), v.install_command);
+        }
+        assert!(runs.len() >= 3, "plan, build, publish: {runs:?}");
+        for run in runs {
+            const LITERAL: &str = "${{ '${{' }}";
+            assert_eq!(
+                run.matches("${{").count(),
+                run.matches(LITERAL).count() * 2,
+                "an expression other than the literal: {run:?}"
+            );
+            assert_eq!(run.replace(LITERAL, "${{"), v.install_command);
+        }
     }
 }
 

@@ -379,6 +379,74 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
     );
 }
 
+/// The programs a run started, from its `PYSHIP_PROCESS_LOG`: each line's
+/// program file name (`uv`, `maturin`, `python3`, …).
+fn programs_started(log: &Path) -> Vec<String> {
+    fs_err::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let first = l.split_whitespace().next()?.trim_matches(['"', '\'']);
+            Some(Path::new(first).file_name()?.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+/// A warm build of the hybrid fixture (caches filled, a fresh output
+/// folder, as a CI job with a restored cache sees it, then again with the
+/// output folder kept) starts no uv and no maturin process: the wheel, the
+/// dependencies and the runtime come from the cache. Its tarball and SBOM
+/// are the cold build's bytes.
+#[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
+fn hybrid_warm_rebuild_runs_no_uv_and_no_maturin() {
+    require_build_tools();
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, dir) = project(Some(&runtime_url), "");
+    let cache = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let tarball = dir.join("dist/PyHash-v0.2.0-linux-x64.tar.gz");
+    let sbom = dir.join("dist/PyHash-v0.2.0-linux-x64.cdx.json");
+    let run = |log: &str| {
+        let log = logs.path().join(log);
+        let mut cmd = pyship_in(&dir, cache.path());
+        cmd.env("PYSHIP_PROCESS_LOG", &log);
+        bundle_at_cargo_version(cmd, "linux");
+        (
+            programs_started(&log),
+            pyship_e2e::sha256_file(&tarball),
+            pyship_e2e::sha256_file(&sbom),
+        )
+    };
+    let (cold, cold_tgz, cold_sbom) = run("cold.log");
+    for tool in ["uv", "maturin"] {
+        assert!(
+            cold.iter().any(|p| p == tool),
+            "the log records the cold build's {tool}: {cold:?}"
+        );
+    }
+    fs_err::remove_dir_all(dir.join("dist")).unwrap();
+    for log in ["warm-fresh.log", "warm-kept.log"] {
+        let (warm, tgz, sbom) = run(log);
+        assert!(
+            !warm.iter().any(|p| p == "uv" || p == "maturin"),
+            "{log}: a warm build started {warm:?}"
+        );
+        assert_eq!(
+            tgz, cold_tgz,
+            "{log}: the tarball differs from the cold build's"
+        );
+        assert_eq!(
+            sbom, cold_sbom,
+            "{log}: the SBOM differs from the cold build's"
+        );
+    }
+}
+
 /// An abi3 PyO3 crate without pyo3's `generate-import-lib` (as `uv init
 /// --build-backend maturin` writes it) links its Windows extension against
 /// import libraries cargo-pyship makes (linking against the DLL itself
@@ -759,7 +827,8 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
         fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap()
     );
     for want in [
-        "rustup target add x86_64-pc-windows-gnu",
+        "rust-target: \"x86_64-pc-windows-gnu\"",
+        "rustup target add \"$RUST_TARGET\"",
         "gcc-mingw-w64-x86-64",
         "wine wine64",
         "python -m pip install uv==",
@@ -769,7 +838,16 @@ fn hybrid_init_writes_workflows_that_build_the_extension() {
     // maturin and zig come through uv (`uv tool run --with ziglang`).
     assert!(!release.contains("pip install maturin"), "{release}");
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&release).expect("valid YAML");
-    assert!(doc["jobs"]["release"]["steps"].as_sequence().unwrap().len() >= 6);
+    assert!(doc["jobs"]["build"]["steps"].as_sequence().unwrap().len() >= 6);
+    // The Windows job has the cross tools; the Linux job builds with zig
+    // through uv and needs none of them.
+    let matrix = doc["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(matrix[0]["target"], "windows");
+    assert_eq!(matrix[1]["target"], "linux");
+    assert_eq!(matrix[1]["apt"], "");
+    assert_eq!(matrix[1]["rust-target"], "");
     let test = fs_err::read_to_string(dir.join(".gitea/workflows/test.yml")).unwrap();
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&test).expect("valid YAML");
     let steps = doc["jobs"]["python"]["steps"].as_sequence().unwrap();

@@ -149,41 +149,85 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
 
     let release = yaml(&wf.join("release.yml"));
     assert_eq!(release["on"]["push"]["tags"][0], "v*");
-    let job = &release["jobs"]["release"];
-    let steps = job["steps"].as_sequence().unwrap();
+    let jobs = release["jobs"].as_mapping().unwrap();
+    let names: Vec<&str> = jobs.keys().filter_map(|k| k.as_str()).collect();
+    assert_eq!(names, ["plan", "build", "publish"], "no image configured");
+    assert_eq!(release["jobs"]["build"]["needs"], "plan");
+    assert_eq!(release["jobs"]["publish"]["needs"], "build");
+    for job in jobs.values() {
+        let steps = job["steps"].as_sequence().unwrap();
+        assert_eq!(
+            steps[0]["uses"],
+            pyship_build::init::actions::CHECKOUT
+                .uses()
+                .split("  #")
+                .next()
+                .unwrap(),
+            "pinned by commit (the version in a comment)"
+        );
+        assert_eq!(steps[0]["with"]["fetch-depth"], 0);
+        let runs: String = steps
+            .iter()
+            .filter_map(|s| s["run"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for needle in ["sh.rustup.rs", "cargo install cargo-pyship --locked"] {
+            assert!(
+                runs.contains(needle),
+                "every job installs {needle}:\n{runs}"
+            );
+        }
+    }
+    let step = |job: &str, name: &str| -> serde_yaml_ng::Value {
+        release["jobs"][job]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{job} has no step {name}"))
+            .clone()
+    };
     assert_eq!(
-        steps[0]["uses"],
-        pyship_build::init::actions::CHECKOUT
-            .uses()
-            .split("  #")
-            .next()
-            .unwrap(),
-        "pinned by commit (the version in a comment)"
+        step("build", "Release")["run"],
+        "cargo pyship release --only \"$TARGET\""
     );
-    assert_eq!(steps[0]["with"]["fetch-depth"], 0);
-    let last = steps.last().unwrap();
-    assert_eq!(last["run"], "cargo pyship release");
+    let publish = step("publish", "Publish");
+    assert_eq!(publish["run"], "cargo pyship release --only publish");
     assert_eq!(
-        last["env"]["DEPLOY_TOKEN"], "${{ secrets.DEPLOY_TOKEN }}",
+        publish["env"]["DEPLOY_TOKEN"], "${{ secrets.DEPLOY_TOKEN }}",
         "the template engine must leave GitHub expressions alone"
     );
-    let runs: String = steps
-        .iter()
-        .filter_map(|s| s["run"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
-    for needle in [
-        "sh.rustup.rs",
-        "apt-get install",
-        "nsis",
-        "pip install uv",
-        "cargo install cargo-pyship --locked",
-    ] {
-        assert!(runs.contains(needle), "release installs {needle}:\n{runs}");
-    }
-    assert!(steps.iter().any(|s| s["uses"]
+    // The token reaches the publish job only.
+    assert!(step("build", "Release")["env"]["DEPLOY_TOKEN"].is_null());
+    let matrix = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(matrix[0]["target"], "windows");
+    assert!(matrix[0]["apt"].as_str().unwrap().contains("nsis"));
+    assert!(matrix[0]["apt"].as_str().unwrap().contains("wine"));
+    assert_eq!(matrix[1]["target"], "linux");
+    assert_eq!(
+        matrix[1]["apt"], "",
+        "the Linux job needs no Debian package"
+    );
+    let build = release["jobs"]["build"]["steps"].as_sequence().unwrap();
+    assert!(build.iter().any(|s| s["uses"]
         .as_str()
         .is_some_and(|u| u.starts_with("actions/setup-python@"))));
+    assert!(build.iter().any(|s| s["uses"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("actions/upload-artifact@"))));
+    let downloads = release["jobs"]["publish"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact@"))
+        })
+        .count();
+    assert_eq!(downloads, 2, "the publish job gets both targets' files");
 
     let test = yaml(&wf.join("test.yml"));
     assert_eq!(test["on"]["push"]["branches"][0], "main");
@@ -564,7 +608,7 @@ fn init_finds_the_maturin_project_above_a_crate_in_its_own_folder() {
 /// The `run` of the release workflow's "Install cargo-pyship" step.
 fn install_step(dir: &Path) -> String {
     let v = yaml(&dir.join(".gitea/workflows/release.yml"));
-    v["jobs"]["release"]["steps"]
+    v["jobs"]["publish"]["steps"]
         .as_sequence()
         .unwrap()
         .iter()
@@ -723,8 +767,10 @@ fn release_workflow_installs_msitools_when_the_msi_is_on() {
         )
         .success();
         let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
+        let v = yaml(&dir.join(".gitea/workflows/release.yml"));
+        let apt = &v["jobs"]["build"]["strategy"]["matrix"]["include"][0]["apt"];
         assert_eq!(
-            release.contains("--no-install-recommends nsis wixl msitools\n"),
+            apt.as_str().unwrap().ends_with(" nsis wixl msitools"),
             msi,
             "{release}"
         );

@@ -28,7 +28,19 @@ pub(super) struct Servers {
     cert: pyship_e2e::trust::TestCert,
 }
 
-const SIGN_PASSWORD_ENV: &str = "PYSHIP_TEST_SIGN_PASSWORD";
+pub(super) const SIGN_PASSWORD_ENV: &str = "PYSHIP_TEST_SIGN_PASSWORD";
+
+impl Servers {
+    /// The Python mirror's URL (`PYSHIP_PYTHON_MIRROR`).
+    pub(super) fn python_mirror_url(&self) -> String {
+        self.mirror.url()
+    }
+
+    /// The code-signing certificate's password.
+    pub(super) fn sign_password(&self) -> String {
+        self.cert.password.clone()
+    }
+}
 
 pub(super) fn servers() -> Servers {
     let (mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();

@@ -185,11 +185,9 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
     }
 
     // A user glob that removes what `import numpy` needs: the check names it.
-    let opts = Options {
-        remove: vec!["numpy/linalg".into()],
-        debug_symbols: false,
-        ..Options::default()
-    };
+    let mut opts = Options::default();
+    opts.rules.remove = vec!["numpy/linalg".into()];
+    opts.rules.debug_symbols = false;
     let report = strip::run(&opts, &broken, Platform::Linux, None, &ctx).expect("strip runs");
     let err = strip::import_check(
         tmp.path(),
@@ -306,10 +304,8 @@ fn strip_import_check_gives_its_wine_prefix_process_prng() {
     env.set("PYSHIP_CACHE_DIR", cache.display().to_string());
     let rep = RecordingReporter::default();
     let ctx = Context::new(&rep, &env);
-    let opts = Options {
-        debug_symbols: false,
-        ..Options::default()
-    };
+    let mut opts = Options::default();
+    opts.rules.debug_symbols = false;
     let report = strip::run(&opts, &sp, Platform::Windows, None, &ctx).expect("strip runs");
     let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None, None)
         .expect("the check passes");
@@ -361,11 +357,9 @@ fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work
     let py = strip::Interpreter::bundled(&root, Platform::Windows, &env)
         .expect("the bundle's python.exe under wine");
     assert!(py.wine && py.version == "3.11", "{py:?}");
-    let opts = Options {
-        compile: true,
-        debug_symbols: false,
-        ..Options::default()
-    };
+    let mut opts = Options::default();
+    opts.rules.compile = true;
+    opts.rules.debug_symbols = false;
     let report =
         strip::run(&opts, &sp, Platform::Windows, Some(&py), &ctx).expect("strip compiles");
     let c = report.compile.clone().expect("compile report");

@@ -59,7 +59,18 @@ fn build() -> Shared {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     let gitea = GiteaServer::start();
-    let mirror_dir = tempfile::tempdir().unwrap();
+    // The shared build lives as long as the test process (it is never
+    // dropped), so it goes in one folder per target directory that the next
+    // run empties first: a run leaves at most one copy behind, not one per
+    // run. It stays outside this workspace, whose manifest would claim the
+    // fixture.
+    let key = hex_sha256(env!("CARGO_TARGET_TMPDIR").as_bytes());
+    let parent = std::env::temp_dir().join(format!("pyship-e2e-update-{}", &key[..12]));
+    if parent.exists() {
+        fs_err::remove_dir_all(&parent).unwrap();
+    }
+    fs_err::create_dir_all(&parent).unwrap();
+    let mirror_dir = tempfile::tempdir_in(&parent).unwrap();
     fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
     fs_err::copy(
         pyship_e2e::testdata::embed_python_dir().join(EMBED),
@@ -69,7 +80,12 @@ fn build() -> Shared {
     let mirror = StaticServer::start(mirror_dir.path());
     let wheels = StaticServer::start(pyship_e2e::testdata::wheelhouse());
     let (runtime_dir, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
-    let (tmp, dir) = copy_fixture("updater");
+    let tmp = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&parent)
+        .unwrap();
+    let dir = tmp.path().join("updater");
+    copy_dir(&workspace_root().join("fixtures").join("updater"), &dir);
     let manifest = dir.join("Cargo.toml");
     let text = fs_err::read_to_string(&manifest).unwrap().replacen(
         "port = 8766\n",
@@ -796,6 +812,9 @@ fn refusals_change_nothing_and_say_why() {
     data[mid] ^= 0xff;
     let mut tampered = s.v2.clone();
     tampered.assets.insert(name.clone(), data);
+    // Without its patch (which rebuilds the signed tree whatever the full
+    // archive holds), so that the full archive is what gets downloaded.
+    tampered.assets.retain(|n, _| !n.contains("-delta-from-"));
     s.publish(&[(&s.v1, false), (&tampered, false)]);
     let (code, out, err) = cli_apply(&root, &[]);
     assert_eq!(code, 1, "{out}{err}");
@@ -808,8 +827,11 @@ fn refusals_change_nothing_and_say_why() {
     assert!(err.contains("refusing it\nhint: the asset on the server was changed after publishing; nothing was changed here"), "{err}");
     unchanged("a tampered asset");
 
-    // The connection drops in the middle of the download.
-    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    // The connection drops in the middle of the download (of the full
+    // archive: the release without its patch).
+    let mut whole = s.v2.clone();
+    whole.assets.retain(|n, _| !n.contains("-delta-from-"));
+    s.publish(&[(&s.v1, false), (&whole, false)]);
     let size = s.asset(&s.v2, "-linux-x64.tar.gz").1.len();
     s.gitea.truncate_next_download(&name, size / 3);
     let (code, out, err) = cli_apply(&root, &[]);

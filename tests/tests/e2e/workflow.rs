@@ -3,8 +3,9 @@
 //! the job's working directory, with `GITHUB_PATH`/`GITHUB_ENV` honoured
 //! between steps, the step's `env:` with its `${{ }}` expressions evaluated,
 //! and the actions a test needs (checkout, artifact upload and download,
-//! cache) done the way the runner does them. Steps that install tools the
-//! host already has are skipped by name.
+//! cache) done the way the runner does them, step outputs (`GITHUB_OUTPUT`,
+//! `steps.ID.outputs.KEY`) and the `if:` conditions the generated workflows
+//! use. Steps that install tools the host already has are skipped by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,13 @@ pub struct Ran {
     pub log: String,
 }
 
+/// The job being run: its name and its steps' outputs so far.
+#[derive(Default)]
+struct State {
+    job: String,
+    outputs: BTreeMap<String, BTreeMap<String, String>>,
+}
+
 impl Job<'_> {
     /// A job context for `workspace` with nothing else set.
     pub fn new<'a>(workspace: &Path, skip: &'a [&'a str]) -> Job<'a> {
@@ -56,21 +64,38 @@ impl Job<'_> {
     /// `matrix.*`, `secrets.*`, `github.*`, `runner.*`, `env.*`; `hashFiles`
     /// gives a fixed value). Panics on anything else: the test must know
     /// every expression the generated workflow uses.
-    pub fn eval(&self, text: &str) -> String {
+    fn eval_in(&self, state: &State, text: &str) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(i) = rest.find("${{") {
             out.push_str(&rest[..i]);
             let end = rest[i..].find("}}").expect("closed expression") + i;
             let expr = rest[i + 3..end].trim();
-            out.push_str(&self.value(expr));
+            out.push_str(&self.value(state, expr));
             rest = &rest[end + 2..];
         }
         out.push_str(rest);
         out
     }
 
-    fn value(&self, expr: &str) -> String {
+    /// An `if:` condition: `VALUE == 'text'` or `VALUE != 'text'` (with
+    /// or without `${{ }}`).
+    fn condition(&self, state: &State, cond: &str) -> bool {
+        let cond = cond.trim();
+        let cond = cond
+            .strip_prefix("${{")
+            .and_then(|c| c.strip_suffix("}}"))
+            .unwrap_or(cond)
+            .trim();
+        for (op, equal) in [("!=", false), ("==", true)] {
+            if let Some((l, r)) = cond.split_once(op) {
+                return (self.value(state, l.trim()) == self.value(state, r.trim())) == equal;
+            }
+        }
+        panic!("the test runner cannot evaluate the condition `{cond}`")
+    }
+
+    fn value(&self, state: &State, expr: &str) -> String {
         if expr.starts_with("hashFiles(") {
             return "hash".into();
         }
@@ -87,8 +112,21 @@ impl Job<'_> {
                 "temp" => Some(std::env::temp_dir().display().to_string()),
                 _ => None,
             },
+            // A step that set no such output (a cache that missed) gives ''.
+            "steps" => {
+                let (id, rest) = key.split_once(".outputs.").expect("steps.ID.outputs.KEY");
+                Some(
+                    state
+                        .outputs
+                        .get(id)
+                        .and_then(|o| o.get(rest))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            }
             "github" => match key {
                 "workspace" => Some(self.workspace.display().to_string()),
+                "job" => Some(state.job.clone()),
                 _ => self
                     .env
                     .get(&format!("GITHUB_{}", key.to_uppercase()))
@@ -104,19 +142,24 @@ impl Job<'_> {
         let job = &workflow["jobs"][name];
         assert!(job.is_mapping(), "no job {name}");
         let mut ran = Ran::default();
+        let mut st = State {
+            job: name.to_owned(),
+            ..State::default()
+        };
         let state = tempfile::tempdir().unwrap();
         let path_file = state.path().join("path");
         let env_file = state.path().join("env");
+        let output_file = state.path().join("output");
         fs_err::write(&path_file, "").unwrap();
         fs_err::write(&env_file, "").unwrap();
         let default_dir = job["defaults"]["run"]["working-directory"]
             .as_str()
-            .map(|d| self.eval(d))
+            .map(|d| self.eval_in(&st, d))
             .unwrap_or_else(|| ".".into());
         let mut job_env = self.env.clone();
         if let Some(m) = job["env"].as_mapping() {
             for (k, v) in m {
-                job_env.insert(k.as_str().unwrap().into(), self.eval(&scalar(v)));
+                job_env.insert(k.as_str().unwrap().into(), self.eval_in(&st, &scalar(v)));
             }
         }
         for step in job["steps"].as_sequence().expect("steps") {
@@ -125,11 +168,13 @@ impl Job<'_> {
                 .or_else(|| step["uses"].as_str())
                 .unwrap_or("run")
                 .to_owned();
-            if self.skip.contains(&label.as_str()) {
+            let skipped = self.skip.contains(&label.as_str())
+                || step["if"].as_str().is_some_and(|c| !self.condition(&st, c));
+            if skipped {
                 ran.steps.push((label, false));
                 continue;
             }
-            let with = |k: &str| step["with"][k].as_str().map(|v| self.eval(v));
+            let with = |k: &str| step["with"][k].as_str().map(|v| self.eval_in(&st, v));
             if let Some(uses) = step["uses"].as_str() {
                 let action = uses.split('@').next().unwrap();
                 match action {
@@ -138,14 +183,30 @@ impl Job<'_> {
                         let store = self.artifacts.as_ref().expect("an artifact store");
                         let name = with("name").expect("artifact name");
                         let dest = store.join(&name);
-                        for p in with("path").expect("artifact path").lines() {
-                            let src = self.workspace.join(p.trim());
+                        let paths: Vec<PathBuf> = with("path")
+                            .expect("artifact path")
+                            .lines()
+                            .map(|p| self.workspace.join(p.trim()))
+                            .collect();
+                        for src in &paths {
                             assert!(
                                 src.exists(),
                                 "upload-artifact {name}: {} is missing",
                                 src.display()
                             );
-                            copy_any(&src, &dest.join(src.file_name().unwrap()));
+                            // The actions' rule: the paths' common folder is the
+                            // artifact's root (one folder: its contents).
+                            if paths.len() == 1 && src.is_dir() {
+                                copy_any(src, &dest);
+                            } else {
+                                copy_any(src, &dest.join(src.file_name().unwrap()));
+                            }
+                        }
+                        if with("if-no-files-found").as_deref() == Some("error") {
+                            assert!(
+                                fs_err::read_dir(&dest).is_ok_and(|mut d| d.next().is_some()),
+                                "upload-artifact {name}: no files"
+                            );
                         }
                     }
                     "actions/download-artifact" => {
@@ -166,12 +227,12 @@ impl Job<'_> {
             let script = step["run"].as_str().expect("a run step");
             let dir = step["working-directory"]
                 .as_str()
-                .map(|d| self.eval(d))
+                .map(|d| self.eval_in(&st, d))
                 .unwrap_or_else(|| default_dir.clone());
             let mut env = job_env.clone();
             if let Some(m) = step["env"].as_mapping() {
                 for (k, v) in m {
-                    env.insert(k.as_str().unwrap().into(), self.eval(&scalar(v)));
+                    env.insert(k.as_str().unwrap().into(), self.eval_in(&st, &scalar(v)));
                 }
             }
             for line in fs_err::read_to_string(&env_file).unwrap().lines() {
@@ -185,7 +246,13 @@ impl Job<'_> {
                 .rev()
                 .map(PathBuf::from)
                 .collect();
-            path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap()));
+            let base = env
+                .get("PATH")
+                .map(std::ffi::OsString::from)
+                .or_else(|| std::env::var_os("PATH"))
+                .unwrap();
+            path.extend(std::env::split_paths(&base));
+            fs_err::write(&output_file, "").unwrap();
             let out = Command::new("bash")
                 .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
                 .current_dir(self.workspace.join(&dir))
@@ -193,6 +260,7 @@ impl Job<'_> {
                 .env("PATH", std::env::join_paths(path).unwrap())
                 .env("GITHUB_PATH", &path_file)
                 .env("GITHUB_ENV", &env_file)
+                .env("GITHUB_OUTPUT", &output_file)
                 .env("GITHUB_WORKSPACE", &self.workspace)
                 .output()
                 .unwrap_or_else(|e| panic!("step {label}: {e}"));
@@ -207,6 +275,12 @@ impl Job<'_> {
                 out.status,
                 ran.log
             );
+            if let Some(id) = step["id"].as_str() {
+                st.outputs.insert(
+                    id.to_owned(),
+                    outputs(&fs_err::read_to_string(&output_file).unwrap()),
+                );
+            }
             ran.steps.push((label, true));
         }
         ran
@@ -228,6 +302,21 @@ impl Job<'_> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `KEY=VALUE` lines and `KEY<<DELIMITER` blocks of a `GITHUB_OUTPUT` file.
+fn outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((k, delim)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+            out.insert(k.to_owned(), value.join("\n"));
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    out
 }
 
 fn scalar(v: &Value) -> String {
