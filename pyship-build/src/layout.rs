@@ -436,6 +436,14 @@ pub fn maturin_wheel(py: &Pyproject) -> Option<MaturinWheel> {
             }
         }
     };
+    // A mixed project whose module name has no dot (`maturin new --mixed`):
+    // maturin puts the extension inside the Python package of that name
+    // (`greet/greet.*.so`, imported by `from .greet import *`).
+    let module_name = if !module_name.contains('.') && python_root.join(&module_name).is_dir() {
+        format!("{module_name}.{module_name}")
+    } else {
+        module_name
+    };
     let top = top_package(&module_name).to_owned();
     let mut packages = vec![top];
     // `python-packages`: more packages (or modules) from the python root.
@@ -797,6 +805,27 @@ mod tests {
             "{}",
             w.module_origin
         );
+
+        // maturin new --mixed: the lib name's package in python-source
+        // holds the extension (`mixed/mixed.*.so`), so `python -m mixed`
+        // runs the package's __main__.py.
+        let mx = r.join("mixed");
+        touch(&mx.join("python/mixed/__init__.py"));
+        touch(&mx.join("python/mixed/__main__.py"));
+        fs_err::write(
+            mx.join("Cargo.toml"),
+            "[package]\nname = \"mixed\"\n[lib]\nname = \"mixed\"\n",
+        )
+        .unwrap();
+        let py = pyproject(
+            &mx,
+            "[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"mixed\"\n[tool.maturin]\npython-source = \"python\"\n",
+        );
+        let w = maturin_wheel(&py).unwrap();
+        assert_eq!(w.module_name, "mixed.mixed");
+        assert_eq!(w.packages, ["mixed"]);
+        assert_eq!(w.cannot_run("mixed"), None);
+        assert!(w.cannot_run("mixed.mixed").is_some());
 
         // A src layout, python-packages and include globs add packages.
         let sl = r.join("sl");
