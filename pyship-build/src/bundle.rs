@@ -724,6 +724,7 @@ fn check_marker(
     tree: &std::path::Path,
     ctx: &Context<'_>,
 ) -> Option<std::path::PathBuf> {
+    let hash = |p: &std::path::Path| ctx.cache.sha256_file(p);
     // The runtime's own additions (tkinter) are checked too: they are part of the key.
     let runtime_key = crate::strip::check::runtime_modules(tree, platform)
         .iter()
@@ -732,8 +733,8 @@ fn check_marker(
             let tcl = tree.join("python/tcl");
             format!(
                 "{m}:{}:{}",
-                listing_hash(&lib, "").unwrap_or_default(),
-                listing_hash(&tcl, "").unwrap_or_default()
+                listing_hash(&lib, "", &hash).unwrap_or_default(),
+                listing_hash(&tcl, "", &hash).unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()
@@ -746,12 +747,19 @@ fn check_marker(
             plan.python.full,
             plan.launch.target.spec()
         ),
+        &hash,
     );
     key.map(|k| ctx.cache.marked(crate::cache::CHECKS).join(k))
 }
 
-/// SHA-256 over the sorted (relative path, size) list of a tree, plus `salt`.
-fn listing_hash(root: &std::path::Path, salt: &str) -> Option<String> {
+/// SHA-256 over the sorted (relative path, content hash) list of a tree,
+/// plus `salt`; `hash` gives a file's SHA-256 (the cache's memo in a build).
+/// Contents, not sizes: an edit that keeps a file's size must check again.
+fn listing_hash(
+    root: &std::path::Path,
+    salt: &str,
+    hash: &dyn Fn(&std::path::Path) -> std::io::Result<String>,
+) -> Option<String> {
     use sha2::{Digest, Sha256};
     let mut entries = Vec::new();
     for e in walkdir::WalkDir::new(root) {
@@ -763,16 +771,17 @@ fn listing_hash(root: &std::path::Path, salt: &str) -> Option<String> {
                 .ok()?
                 .to_string_lossy()
                 .into_owned();
-            entries.push((rel, e.metadata().ok()?.len()));
+            entries.push((rel, hash(e.path()).ok()?));
         }
     }
     entries.sort();
     let mut h = Sha256::new();
     h.update(salt.as_bytes());
-    for (p, n) in entries {
+    for (p, sha) in entries {
         h.update(p.as_bytes());
         h.update([0]);
-        h.update(n.to_le_bytes());
+        h.update(sha.as_bytes());
+        h.update([0]);
     }
     Some(hex::encode(h.finalize()))
 }
@@ -780,6 +789,24 @@ fn listing_hash(root: &std::path::Path, salt: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A passed import check is remembered by the tree's contents: an edit
+    /// that keeps every size (one import renamed for another of the same
+    /// length) is a new key, so the check runs again.
+    #[test]
+    fn the_check_key_follows_contents_not_sizes() {
+        let d = tempfile::tempdir().unwrap();
+        let app = d.path().join("app/src/pkg");
+        fs_err::create_dir_all(&app).unwrap();
+        fs_err::write(app.join("__init__.py"), "import abc\n").unwrap();
+        let hash = |p: &std::path::Path| crate::fs::sha256_file(p);
+        let before = listing_hash(d.path(), "s", &hash).unwrap();
+        assert_eq!(listing_hash(d.path(), "s", &hash).unwrap(), before);
+        fs_err::write(app.join("__init__.py"), "import xyz\n").unwrap();
+        let after = listing_hash(d.path(), "s", &hash).unwrap();
+        assert_ne!(after, before, "a same-size edit must change the key");
+        assert_ne!(listing_hash(d.path(), "t", &hash).unwrap(), after);
+    }
 
     /// The `pypi` tkinter source asks the index once per build: what
     /// `prepare` resolved is what `run_with` uses.

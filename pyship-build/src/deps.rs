@@ -410,11 +410,12 @@ pub fn run(
             ctx.reporter.status(
                 "Reusing",
                 &format!(
-                    "{} pinned package(s) and {} own wheel(s) for {} (Python {}), installed from the same inputs before",
+                    "{} pinned package(s) and {} own wheel(s) for {} (Python {}, from {}), installed from the same inputs before",
                     pinned.packages.len(),
                     wheels.len(),
                     plan.config.uv_platform(platform),
                     plan.python.xy,
+                    pinned.lock.path().display()
                 ),
             );
         } else {
