@@ -314,8 +314,17 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     // The workflows as init writes them, committed with the tag moved onto them.
     let cache = tempfile::tempdir().unwrap();
     init(&repo, cache.path(), "gitea");
+    // pyship.lock, written once and committed as a user does: on a runner
+    // (`CI=true`) `release` is `--locked` and adds no pin.
+    pyship(cache.path())
+        .current_dir(&repo)
+        .env("PYSHIP_PYTHON_MIRROR", s.python_mirror_url())
+        .args(["pyship", "fetch"])
+        .assert()
+        .success();
+    assert!(repo.join("pyship.lock").is_file());
     git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "workflows"]);
+    git(&repo, &["commit", "-q", "-m", "workflows and pyship.lock"]);
     git(&repo, &["tag", "-f", super::release::TAG]);
     let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
     let matrix: Vec<BTreeMap<String, String>> = wf["jobs"]["build"]["strategy"]["matrix"]

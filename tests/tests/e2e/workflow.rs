@@ -253,9 +253,19 @@ impl Job<'_> {
                 .unwrap();
             path.extend(std::env::split_paths(&base));
             fs_err::write(&output_file, "").unwrap();
-            let out = Command::new("bash")
+            let mut cmd = Command::new("bash");
+            // A runner's environment: none of this machine's pyship
+            // settings, and `CI` set as every runner sets it (`release`
+            // is then `--locked`).
+            for v in pyship_build::env::ALL {
+                if *v != pyship_build::env::CARGO_HOME {
+                    cmd.env_remove(v);
+                }
+            }
+            let out = cmd
                 .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
                 .current_dir(self.workspace.join(&dir))
+                .env("CI", "true")
                 .envs(&env)
                 .env("PATH", std::env::join_paths(path).unwrap())
                 .env("GITHUB_PATH", &path_file)
