@@ -263,11 +263,7 @@ pub fn write_with_deltas(
         .map(|a| (a, a.path.as_path()))
         .collect();
     let mut manifest = build(plan, env, &files)?;
-    for (asset, made) in deltas {
-        if let Some(a) = manifest.assets.iter_mut().find(|a| &a.name == asset) {
-            a.delta = Some(made.clone());
-        }
-    }
+    attach_deltas(&mut manifest, deltas);
     let path = plan
         .artifact(ArtifactKind::Manifest, None)
         .map(|a| a.path.clone())
@@ -278,6 +274,31 @@ pub fn write_with_deltas(
         path,
         signature,
     })
+}
+
+/// List each patch on the asset it rebuilds (by the asset's name). The NSIS
+/// setup installs the Windows bundle's tree, so an app it installed at the
+/// base version is patched by the zip's delta too.
+fn attach_deltas(manifest: &mut Manifest, deltas: &[(String, crate::delta::Made)]) {
+    for (asset, made) in deltas {
+        if let Some(a) = manifest.assets.iter_mut().find(|a| &a.name == asset) {
+            a.delta = Some(made.clone());
+        }
+    }
+    let windows = manifest
+        .assets
+        .iter()
+        .find(|a| a.install_type == InstallType::PortableWindows)
+        .and_then(|a| a.delta.clone());
+    if let Some(made) = windows {
+        for a in manifest
+            .assets
+            .iter_mut()
+            .filter(|a| a.install_type == InstallType::Installer)
+        {
+            a.delta = Some(made.clone());
+        }
+    }
 }
 
 /// What [`write_for`] wrote.
@@ -414,5 +435,50 @@ mod tests {
         assert!(json(&plan).get("rollout").is_none());
         plan.config.update.rollout = 0.25;
         assert_eq!(json(&plan)["rollout"], serde_json::json!(0.25));
+    }
+
+    /// The zip's patch is listed on the NSIS setup too (it installs the same
+    /// tree); the Linux tarball's stays its own.
+    #[test]
+    fn the_setup_gets_the_zips_delta() {
+        let plan = crate::plan::tests_support::hello_plan();
+        let env = Env::from_pairs(Vec::<(String, String)>::new());
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for a in plan.artifacts.iter().filter(|a| install_type(a).is_some()) {
+            let p = dir.path().join(&a.file_name);
+            fs_err::write(&p, a.file_name.as_bytes()).unwrap();
+            files.push((a, p));
+        }
+        let refs: Vec<(&Artifact, &Path)> = files.iter().map(|(a, p)| (*a, p.as_path())).collect();
+        let mut manifest = build(&plan, &env, &refs).unwrap();
+        let name_of = |t: InstallType| {
+            manifest
+                .assets
+                .iter()
+                .find(|a| a.install_type == t)
+                .map(|a| a.name.clone())
+        };
+        let zip = name_of(InstallType::PortableWindows).expect("a zip");
+        assert!(name_of(InstallType::Installer).is_some(), "a setup");
+        let made = crate::delta::Made {
+            name: "patch.tar.gz".into(),
+            path: PathBuf::new(),
+            size: 10,
+            sha256: "0".repeat(64),
+            base: "0.0.1".into(),
+            tree_sha256: "1".repeat(64),
+            files: 2,
+            carried: 1,
+            full_size: 100,
+        };
+        attach_deltas(&mut manifest, &[(zip, made.clone())]);
+        for a in &manifest.assets {
+            let want = matches!(
+                a.install_type,
+                InstallType::PortableWindows | InstallType::Installer
+            );
+            assert_eq!(a.delta.as_ref(), want.then_some(&made), "{}", a.name);
+        }
     }
 }

@@ -87,6 +87,8 @@ INSTALL_ID = ".pyship-install-id"
 #: Top-level entries of the bundle folder that an update never replaces
 #: (compared without case: Windows file names are case-insensitive).
 KEEP = ("data", "logs", STAGING, TRUST_FILE, INSTALL_ID, ".pyship-setup")
+#: Where the NSIS installer writes its Add/Remove Programs entry (HKCU).
+UNINSTALL_KEY = r"Software\Microsoft\Windows\CurrentVersion\Uninstall"
 #: Versions the helper rolled back (one tag a line, in the staging folder):
 #: check() does not offer them again; a newer release it does.
 ROLLED_BACK = "rolled-back.txt"
@@ -276,6 +278,8 @@ def _size(value, what):
 
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+# A version as the installer writes it to the registry (`1.2.3-rc.1+build`).
+_DISPLAY_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,63}\Z", re.ASCII)
 
 
 def _sha256_field(value, what):
@@ -467,10 +471,13 @@ class Update:
         self.size = kw.get("size")
         self.sha256 = kw.get("sha256")
         self.download_url = kw.get("download_url")
-        #: The patch from the previous release (a portable install at its
-        #: base version downloads only it): a dict with `name`, `size`,
-        #: `sha256`, `base`, `tree_sha256` and `download_url`, or `None`.
+        #: The patch from the previous release (a portable or NSIS-installed
+        #: app at its base version downloads only it): a dict with `name`,
+        #: `size`, `sha256`, `base`, `tree_sha256` and `download_url`, or `None`.
         self.delta = kw.get("delta")
+        #: The version as the installer shows it in Add/Remove Programs (the
+        #: manifest's `semver` spelling).
+        self.semver = kw.get("semver") or self.version
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -1062,6 +1069,10 @@ class Updater:
         pep440 = self._check_manifest(manifest, tag, version, mwhere, signed=verified is not None)
         if pep440 is None:
             pep440 = tag[1:] if tag[:1] in "vV" else tag
+        spellings = _field(manifest, "version", dict, mwhere, optional=True) or {}
+        semver = _field(spellings, "semver", str, "version of %s" % mwhere, optional=True)
+        if semver is not None and not _DISPLAY_VERSION.match(semver):
+            raise UpdateError("%s has the semver version %s" % (mwhere, _show(semver)), hint=_MALFORMED_HINT)
         swhere = "SHA256SUMS of %s" % tag
         sums = _parse_sums(
             self._get_small(self._asset_url(one("SHA256SUMS", True), where), swhere).decode("utf-8", "replace"),
@@ -1076,6 +1087,7 @@ class Updater:
             notes=notes,
             url=page,
             install_type=kind,
+            semver=semver,
         )
         entries = []
         for i, e in enumerate(_field(manifest, "assets", list, mwhere)):
@@ -1293,27 +1305,39 @@ class Updater:
         try:
             top = None
             note = None
-            if kind in ("installer", "msi"):
+            # An NSIS-installed app is patched like a portable one (the setup
+            # installs the Windows bundle's tree), then its Add/Remove
+            # Programs entry is brought to the new version.
+            entry_key = None
+            full = "full setup" if kind in ("installer", "msi") else "full archive"
+            usable, note = self._delta_usable(update, kind)
+            if usable and kind == "installer":
+                entry_key = self.uninstall_entry()
+                if entry_key is None:
+                    usable = False
+                    note = "no single Add/Remove Programs entry names %s, which the delta cannot update; downloaded the full setup" % self.root()
+            if usable:
+                try:
+                    path, fresh, top = self._apply_delta(update, progress, new_dir, wrote)
+                    if kind == "installer":
+                        self._as_installed(top)
+                    note = "downloaded the delta %s (%d bytes; the %s is %d)" % (
+                        update.delta["name"],
+                        update.delta["size"],
+                        full,
+                        update.size,
+                    )
+                except UpdateError as e:
+                    shutil.rmtree(new_dir, ignore_errors=True)
+                    if fresh and path in wrote:
+                        _remove(path)
+                        wrote.remove(path)
+                    path, fresh, top = None, False, None
+                    note = "the delta was not used (%s); downloaded the %s" % (e.message, full)
+            if top is None:
                 path, fresh = self._download(update, progress)
-            else:
-                self._check_update(update)
-                usable, note = self._delta_usable(update, kind)
-                if usable:
-                    try:
-                        path, fresh, top = self._apply_delta(update, progress, new_dir, wrote)
-                        note = "downloaded the delta %s (%d bytes; the full archive is %d)" % (
-                            update.delta["name"],
-                            update.delta["size"],
-                            update.size,
-                        )
-                    except UpdateError as e:
-                        shutil.rmtree(new_dir, ignore_errors=True)
-                        top = None
-                        note = "the delta was not used (%s); downloaded the full archive" % e.message
-                if top is None:
-                    path, fresh = self._download(update, progress)
-                    if note is None:
-                        note = "downloaded the full archive %s (%d bytes)" % (update.asset, update.size)
+                if note is None:
+                    note = "downloaded the %s %s (%d bytes)" % (full, update.asset, update.size)
             self.last_download = note
             env = dict(self.environ)
             env.update(
@@ -1332,7 +1356,7 @@ class Updater:
                 if k == self.config.get("token_env"):
                     del env[k]
             runtime = os.path.join(self.root(), "python")
-            if kind in ("installer", "msi"):
+            if kind in ("installer", "msi") and top is None:
                 shutil.rmtree(new_dir, ignore_errors=True)
                 env.update(PYSHIP_MODE=kind, PYSHIP_SETUP=path)
             else:
@@ -1348,6 +1372,12 @@ class Updater:
                 with open(entries_txt, "w", encoding="utf-8", newline="\n") as f:
                     f.write("".join(e + "\n" for e in entries))
                 env.update(PYSHIP_MODE="portable", PYSHIP_NEW=top)
+                if entry_key is not None:
+                    env.update(
+                        PYSHIP_UNINSTALL_KEY=entry_key,
+                        PYSHIP_DISPLAY_VERSION=update.semver,
+                        PYSHIP_FROM=self.config.get("version") or "",
+                    )
                 runtime = os.path.join(top, "python")
             here = os.path.dirname(os.path.abspath(__file__))
             wrote.append(os.path.join(staging, "helper.py"))
@@ -1384,16 +1414,17 @@ class Updater:
         d = update.delta
         if not d:
             return False, None
-        if kind not in ("portable-windows", "portable-linux"):
+        if kind not in ("portable-windows", "portable-linux", "installer"):
             return False, None
         try:
             same = Version(d["base"]) == Version(self.config["version"])
         except (ValueError, KeyError, TypeError):
             same = False
         if not same:
-            return False, "the delta applies to %s, not to this version (%s); downloaded the full archive" % (
+            return False, "the delta applies to %s, not to this version (%s); downloaded the %s" % (
                 _show(d.get("base")),
                 _show(self.config.get("version")),
+                "full setup" if kind == "installer" else "full archive",
             )
         return True, None
 
@@ -1430,6 +1461,49 @@ class Updater:
         finally:
             shutil.rmtree(patch_dir, ignore_errors=True)
         return path, fresh, top
+
+    def uninstall_entry(self):
+        """The name of the Add/Remove Programs entry (HKCU) whose
+        `InstallLocation` is this app's folder, as the NSIS installer wrote
+        it; `None` when there is none, or more than one (Windows only)."""
+        if os.name != "nt":
+            return None
+        import winreg
+
+        root = os.path.normcase(os.path.abspath(self.root())).rstrip("\\/")
+        found = []
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, UNINSTALL_KEY) as parent:
+                for i in range(winreg.QueryInfoKey(parent)[0]):
+                    name = winreg.EnumKey(parent, i)
+                    try:
+                        with winreg.OpenKey(parent, name) as k:
+                            where = winreg.QueryValueEx(k, "InstallLocation")[0]
+                    except OSError:
+                        continue
+                    if isinstance(where, str) and os.path.normcase(os.path.abspath(where)).rstrip("\\/") == root:
+                        found.append(name)
+        except OSError:
+            return None
+        return found[0] if len(found) == 1 else None
+
+    def _as_installed(self, top):
+        """Make the rebuilt bundle at `top` what the setup installs (it
+        leaves out top-level folders that hold no file) and check that it
+        replaces exactly the installed entries: the installed uninstaller
+        removes those by name, so a new or dropped entry needs the full setup."""
+        for name in os.listdir(top):
+            path = os.path.join(top, name)
+            if os.path.isdir(path) and not os.path.islink(path) and not any(files for _, _, files in os.walk(path)):
+                shutil.rmtree(path)
+        new = set(n.lower() for n in os.listdir(top) if n.lower() not in KEEP)
+        installed = set(n.lower() for n in os.listdir(self.root()) if n.lower() not in KEEP and n.lower() != "uninstall.exe")
+        if new != installed:
+            raise UpdateError(
+                "the new version's top-level entries differ from the installed ones (%s), which its uninstaller removes by name"
+                % ", ".join(sorted(new ^ installed)),
+                hint="the full setup is used",
+            )
 
     def launcher_in_use(self, executable=None, console=None):
         """How the helper starts the new version: the way this process was

@@ -407,6 +407,61 @@ def restore(root, swapped, seconds):
     return ok
 
 
+# The Add/Remove Programs entries of per-user installs (HKCU).
+UNINSTALL_KEY = r"Software\Microsoft\Windows\CurrentVersion\Uninstall"
+# Beside the kept setup: "<its SHA-256> <the version it installs>" once a
+# delta update made the installed version newer than the kept setup.
+KEPT_SETUP_VERSION = os.path.join(".pyship-setup", "setup-version.txt")
+
+
+def installed_by_delta(root, key, version, previous):
+    """An NSIS-installed app patched by a delta is up: its Add/Remove Programs
+    entry gets the new version, and the kept setup (still the previous
+    version's) is labelled with the version it installs."""
+    try:
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, UNINSTALL_KEY + "\\" + key, 0, winreg.KEY_SET_VALUE) as k:
+            winreg.SetValueEx(k, "DisplayVersion", 0, winreg.REG_SZ, version)
+        say("the Add/Remove Programs entry %s now says version %s" % (key, version))
+    except (ImportError, OSError) as e:
+        say("could not set the version of the Add/Remove Programs entry %s to %s: %s" % (key, version, e))
+    setup = os.path.join(root, KEPT_SETUP)
+    if previous and os.path.isfile(setup) and kept_setup_version(root) is None:
+        try:
+            with open(os.path.join(root, KEPT_SETUP_VERSION), "w", encoding="utf-8") as f:
+                f.write("%s %s\n" % (_file_sha256(setup), previous))
+        except OSError as e:
+            say("could not note the version of the kept setup: %s" % e)
+
+
+def kept_setup_version(root):
+    """The version the kept setup installs when a delta update left it older
+    than the installed version; `None` when it is the installed version's
+    (the note is stale once a setup replaced it)."""
+    try:
+        with open(os.path.join(root, KEPT_SETUP_VERSION), encoding="utf-8") as f:
+            sha, _, version = f.read(512).strip().partition(" ")
+    except OSError:
+        return None
+    try:
+        if version and _file_sha256(os.path.join(root, KEPT_SETUP)) == sha:
+            return version
+    except OSError:
+        pass
+    return None
+
+
+def _file_sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def remember_rolled_back(stage, tag):
     """Add `tag` to the versions check() no longer offers (one tag a line)."""
     with open(os.path.join(stage, ROLLED_BACK), "a", encoding="utf-8") as f:
@@ -494,7 +549,7 @@ def run(env):
     tag = env.get("PYSHIP_TAG") or "?"
     seconds = float(env.get("PYSHIP_HELD_SECONDS") or HELD_SECONDS)
     _log_to(os.path.join(stage, "update.log"))
-    say("update of %s to %s (%s)" % (root, tag, mode))
+    say("update of %s to %s (%s)" % (root, tag, "installer, by delta" if env.get("PYSHIP_UNINSTALL_KEY") else mode))
     state = {"swapped": [], "settled": False}
     try:
         code, message = _run(env, root, stage, mode, tag, seconds, state)
@@ -562,6 +617,7 @@ def _run(env, root, stage, mode, tag, seconds, state):
         # The installed version's own setup (the installer keeps it in
         # .pyship-setup\), moved aside first: the new setup replaces it.
         kept = os.path.join(root, KEPT_SETUP)
+        older = kept_setup_version(root)
         previous = os.path.join(stage, "previous-setup.exe")
         if mode == "installer" and _exists(previous) and not remove(previous, seconds):
             previous = None
@@ -580,12 +636,18 @@ def _run(env, root, stage, mode, tag, seconds, state):
             return 0, "updated to %s" % tag
         if not (previous and _exists(previous)):
             return 1, "the new version did not come up, and the installed version's setup was not kept to reinstall it"
-        say("the new version did not come up; reinstalling the previous version")
+        if older:
+            say("the new version did not come up; reinstalling the kept setup, which installs %s (the installed version came by a delta update)" % older)
+        else:
+            say("the new version did not come up; reinstalling the previous version")
         rc = _setup("installer", previous, root)
         remember_rolled_back(stage, tag)
         if rc != 0:
             return 1, "the new version did not come up, and reinstalling the previous version failed (exit code %d)" % rc
         remove(previous, seconds)
+        if older:
+            # The kept setup installs the version that is installed now.
+            remove(os.path.join(root, KEPT_SETUP_VERSION), seconds)
         launch(root, launcher, module)
         if wait_up(root, 0, port, timeout) != 0:
             return 1, "rolled back by reinstalling the previous version, which did not come up either"
@@ -610,6 +672,8 @@ def _run(env, root, stage, mode, tag, seconds, state):
         for e in swapped:
             if not remove(os.path.join(root, e + ".old"), seconds):
                 say("%s.old is left over (a file in it is held); the next update deletes it" % e)
+        if env.get("PYSHIP_UNINSTALL_KEY"):
+            installed_by_delta(root, env["PYSHIP_UNINSTALL_KEY"], env.get("PYSHIP_DISPLAY_VERSION") or tag, env.get("PYSHIP_FROM") or "")
         return 0, "updated to %s" % tag
     say("the new version did not come up; rolling back")
     whole = restore(root, swapped, seconds)

@@ -296,6 +296,201 @@ class DeltaTests(unittest.TestCase):
         self.fell_back("would be written outside")
 
 
+def win_members(version, extra=()):
+    """The Windows bundle a setup installs (what the zip holds)."""
+    return [
+        ("App/app/src/demo/__init__.py", "file", ("VERSION = %r\n" % version).encode()),
+        ("App/app/src/demo/same.py", "file", b"same\n"),
+        ("App/python/python.exe", "file", b"MZ python"),
+        ("App/python/pythonw.exe", "file", b"MZ pythonw"),
+        ("App/python/big.bin", "file", BIG),
+        ("App/scripts/start-hidden.vbs", "file", b"' start\n"),
+        ("App/LICENSE.txt", "file", b"licence\n"),
+    ] + list(extra)
+
+
+class InstallerDeltaTests(unittest.TestCase):
+    """An app the NSIS setup installed, at the patch's base version: the
+    patch rebuilds the new version beside it (verified before the swap) and
+    the helper swaps it in like a portable one, then sets the Add/Remove
+    Programs entry's version; otherwise the full setup is downloaded."""
+
+    SETUP = "App-v0.2.0-setup.exe"
+
+    def setUp(self):
+        self.server = Server()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root, self.cfg = bundle(self.tmp.name, self.server.url, platform="windows")
+        self.v1 = make_tar(win_members("v0.1.0"))
+        self.v2 = make_tar(win_members("v0.2.0"))
+        self.setup_exe = b"MZ setup of v0.2.0" + BIG
+        top = _extract_bytes(self.v1, os.path.join(self.tmp.name, "v1"))
+        # What the setup of v0.1.0 left: the tree, its uninstaller, its kept setup.
+        for d, _, files in os.walk(top):
+            rel = os.path.relpath(d, top)
+            os.makedirs(os.path.join(self.root, rel), exist_ok=True)
+            for n in files:
+                os.replace(os.path.join(d, n), os.path.join(self.root, rel, n))
+        for rel, data in (("uninstall.exe", b"MZ uninstall"), (".pyship-setup/setup.exe", b"MZ setup of v0.1.0")):
+            os.makedirs(os.path.dirname(os.path.join(self.root, rel)), exist_ok=True)
+            with open(os.path.join(self.root, rel), "wb") as f:
+                f.write(data)
+        self.up = Updater(self.cfg, environ={})
+        self.assertEqual(self.up.install_type(), "installer")
+        self.up.uninstall_entry = lambda: "App"
+        self.started = []
+        self.up._start_helper = lambda script, env, staging, log: self.started.append(env) or 0
+        self.victim = os.path.join(self.tmp.name, "victim.txt")
+        with open(self.victim, "w") as f:
+            f.write("keep me")
+
+    def tearDown(self):
+        self.server.close()
+        self.tmp.cleanup()
+
+    def publish(self, patch, tree, base="0.1.0"):
+        name = "App-v0.2.0-win-x64-delta-from-v0.1.0.tar.gz"
+
+        def edit(m):
+            a = m["assets"][0]
+            a.update(platform="windows", install_type="installer")
+            a["delta"] = {"name": name, "size": len(patch), "sha256": sha(patch), "base": base, "tree_sha256": tree}
+            m["version"]["semver"] = "0.2.0"
+
+        self.server.publish("v0.2.0", asset=self.setup_exe, consistent=True, asset_name=self.SETUP, manifest_edit=edit)
+        files = self.server.releases[0]["files"]
+        files[name] = patch
+        files["SHA256SUMS"] += ("%s  %s\n" % (sha(patch), name)).encode()
+        return name
+
+    def downloads(self):
+        return [p.rsplit("/", 1)[1] for p, _ in self.server.log if "/releases/download/" in p and p.endswith((".tar.gz", ".exe"))]
+
+    def log(self):
+        with open(os.path.join(self.root, ".pyship-update", "update.log")) as f:
+            return f.read()
+
+    def fresh_tree(self):
+        return _tree_sha256(_extract_bytes(self.v2, os.path.join(self.tmp.name, "fresh")), True)
+
+    def test_an_installed_app_at_the_base_is_patched_and_its_entry_updated(self):
+        patch, tree = make_patch(self.v1, self.v2)
+        name = self.publish(patch, tree)
+        u = self.up.check()
+        self.assertEqual(u.delta["name"], name)
+        self.assertEqual(u.semver, "0.2.0")
+        self.up.apply(u)
+        self.assertEqual(self.downloads(), [name])
+        env = self.started[0]
+        self.assertEqual(env["PYSHIP_MODE"], "portable")
+        self.assertEqual(env["PYSHIP_UNINSTALL_KEY"], "App")
+        self.assertEqual(env["PYSHIP_DISPLAY_VERSION"], "0.2.0")
+        self.assertEqual(env["PYSHIP_FROM"], "0.1.0")
+        self.assertNotIn("PYSHIP_SETUP", env)
+        self.assertEqual(_tree_sha256(env["PYSHIP_NEW"], True), self.fresh_tree())
+        with open(os.path.join(self.root, ".pyship-update", "entries.txt")) as f:
+            self.assertEqual(f.read().split(), ["LICENSE.txt", "app", "python", "scripts"])
+        self.assertIn("downloaded the delta %s (%d bytes; the full setup is %d)" % (name, len(patch), len(self.setup_exe)), self.log())
+
+    def full_setup(self, contains):
+        self.up.apply(self.up.check())
+        env = self.started[-1]
+        self.assertEqual(env["PYSHIP_MODE"], "installer")
+        self.assertEqual(env["PYSHIP_SETUP"], os.path.join(self.root, ".pyship-update", self.SETUP))
+        self.assertNotIn("PYSHIP_UNINSTALL_KEY", env)
+        self.assertEqual(self.downloads()[-1], self.SETUP)
+        self.assertIn(contains, self.log() + (self.up.delta_note or ""))
+        staged = os.listdir(os.path.join(self.root, ".pyship-update"))
+        self.assertFalse([n for n in staged if "delta" in n or n == "new"], staged)
+        with open(self.victim) as f:
+            self.assertEqual(f.read(), "keep me")
+
+    def test_another_base_downloads_the_full_setup(self):
+        patch, tree = make_patch(self.v1, self.v2, base="0.1.5")
+        self.publish(patch, tree, base="0.1.5")
+        self.full_setup("the delta applies to '0.1.5', not to this version ('0.1.0'); downloaded the full setup")
+        self.assertEqual(self.downloads(), [self.SETUP])
+
+    def test_without_its_add_remove_programs_entry_the_full_setup_is_used(self):
+        patch, tree = make_patch(self.v1, self.v2)
+        self.publish(patch, tree)
+        self.up.uninstall_entry = lambda: None
+        self.full_setup("no single Add/Remove Programs entry names")
+        self.assertEqual(self.downloads(), [self.SETUP])
+
+    def test_a_patch_that_does_not_verify_falls_back_to_the_full_setup(self):
+        patch, tree = make_patch(self.v1, self.v2)
+        name = self.publish(patch, tree)
+        self.server.releases[0]["files"][name] = patch[:-8] + b"\0" * 8
+        self.full_setup("the delta was not used (")
+        self.assertIn("does not match its SHA-256", self.log())
+
+    def test_a_patch_larger_than_declared_is_cut_off_and_the_full_setup_used(self):
+        patch, tree = make_patch(self.v1, self.v2)
+        name = self.publish(patch, tree)
+        # The listing says the signed size; the download goes on past it.
+        self.server.routes["/alice/app/releases/download/v0.2.0/" + name] = (200, {}, patch + b"\0" * 4096)
+        self.full_setup("is larger than the %d bytes manifest.json says" % len(patch))
+
+    def test_a_base_that_lies_falls_back_to_the_full_setup(self):
+        # Made from another v0.1.0 than the installed one, labelled 0.1.0.
+        other = make_tar([m if m[0] != "App/python/big.bin" else (m[0], "file", BIG[:-1] + b"!") for m in win_members("v0.1.0")])
+        v2 = make_tar([m if m[0] != "App/python/big.bin" else (m[0], "file", BIG[:-1] + b"!") for m in win_members("v0.2.0")])
+        patch, tree = make_patch(other, v2)
+        self.publish(patch, tree)
+        self.full_setup("is not the release's (SHA-256 or size differs)")
+
+    def test_an_entry_path_escaping_the_tree_falls_back_to_the_full_setup(self):
+        def edit(i):
+            i["files"].append(["../../victim.txt", sha(b"x"), 1, False])
+            i["reuse"][sha(b"x")] = "app/src/demo/same.py"
+
+        patch, tree = make_patch(self.v1, self.v2, edit=edit)
+        self.publish(patch, tree)
+        self.full_setup("would be written outside")
+
+    def test_a_new_top_level_entry_needs_the_full_setup(self):
+        # The installed uninstaller removes the entries it knows by name.
+        v2 = make_tar(win_members("v0.2.0", [("App/NEWS.txt", "file", b"news\n")]))
+        patch, tree = make_patch(self.v1, v2)
+        self.publish(patch, tree)
+        self.full_setup("top-level entries differ from the installed ones (news.txt)")
+
+    def test_an_empty_top_level_folder_is_left_out_as_the_setup_does(self):
+        v2 = make_tar(win_members("v0.2.0", [("App/empty", "dir", None), ("App/app/keep", "dir", None)]))
+        patch, tree = make_patch(self.v1, v2)
+        self.publish(patch, tree)
+        self.up.apply(self.up.check())
+        new = self.started[0]["PYSHIP_NEW"]
+        self.assertFalse(os.path.exists(os.path.join(new, "empty")))
+        self.assertTrue(os.path.isdir(os.path.join(new, "app", "keep")))
+        self.assertIn("downloaded the delta", self.log())
+
+
+class KeptSetupTests(unittest.TestCase):
+    """After a delta update the kept setup still installs the previous
+    version: the helper notes which, and the note goes stale (ignored) once
+    a setup replaced the kept one."""
+
+    def test_the_note_names_the_version_until_the_setup_changes(self):
+        from pyship_update import _helper
+
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(os.path.join(root, ".pyship-setup"))
+            setup = os.path.join(root, ".pyship-setup", "setup.exe")
+            with open(setup, "wb") as f:
+                f.write(b"MZ v0.1.0")
+            self.assertIsNone(_helper.kept_setup_version(root))
+            _helper.installed_by_delta(root, "App", "0.2.0", "0.1.0")
+            self.assertEqual(_helper.kept_setup_version(root), "0.1.0")
+            # A second delta update keeps what the setup installs.
+            _helper.installed_by_delta(root, "App", "0.3.0", "0.2.0")
+            self.assertEqual(_helper.kept_setup_version(root), "0.1.0")
+            with open(setup, "wb") as f:
+                f.write(b"MZ v0.3.0")
+            self.assertIsNone(_helper.kept_setup_version(root))
+
+
 def _index(patch):
     with tarfile.open(fileobj=io.BytesIO(patch), mode="r:gz") as t:
         return t.extractfile("delta/delta.json").read().decode()

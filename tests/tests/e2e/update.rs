@@ -578,12 +578,19 @@ fn update_portable_linux_keeps_data_and_answers_with_the_new_version() {
     let port = free_port();
     let app = start_linux(&root, port);
     let first = wait_version(port, "0.1.0", Duration::from_secs(60));
+    let (_, checked, _, took_check) = cli(&root, &["check"]);
+    let start = Instant::now();
     let (status, body) = http_post(port, "/update");
+    let took_apply = start.elapsed();
     let start = Instant::now();
     let took = wait_version(port, "0.2.0", Duration::from_secs(120));
     let (so, se) = app.stop();
     stop_linux_helper_app(&root);
     assert!(first.is_some(), "v0.1.0 never answered\n{so}\n{se}");
+    assert!(checked.contains("delta from 0.1.0: "), "{checked}");
+    eprintln!(
+        "portable Linux: signed check {took_check:.1?}; POST /update (download + rebuild + helper started) {took_apply:.1?}"
+    );
     assert_eq!(status, 200, "{body}\n{se}");
     assert!(body.contains("\"update\":\"v0.2.0\""), "{body}");
     let took = took.unwrap_or_else(|| {
@@ -1355,7 +1362,12 @@ fn windows_portable_update(
     assert!(text.contains("signatures: required (key "), "{text}");
     assert!(text.contains(&format!("release v{expect}")), "{text}");
     eprintln!("portable Windows (wine): signed `python -m pyship_update check`: {took_check:.1?}");
+    let start = Instant::now();
     let (status, body) = http_post(port, "/update");
+    eprintln!(
+        "portable Windows (wine): POST /update (download + rebuild + helper started): {:.1?}",
+        start.elapsed()
+    );
     assert_eq!(status, 200, "{body}");
     let took = wait_version(port, expect, Duration::from_secs(240));
     (root, took, body)
@@ -1382,6 +1394,94 @@ fn update_portable_windows_under_wine() {
     assert!(root
         .join("python/Lib/site-packages/upd_demo-0.2.0.dist-info")
         .is_dir());
+    assert_delta_used(&s, &root, "-win-x64.zip");
+}
+
+/// Two threads of the app's own interpreter call `apply()` at once (the
+/// same `Update`, released together by a barrier), then the process exits.
+const RACE: &str = r#"import json, os, threading
+import pyship_update
+
+u = pyship_update.check()
+gate = threading.Barrier(2)
+out = []
+
+
+def go():
+    gate.wait()
+    try:
+        pyship_update.apply(u, port=int(os.environ["UPD_PORT"]))
+        out.append(["updated", ""])
+    except pyship_update.UpdateError as e:
+        out.append(["UpdateError", e.message])
+    except BaseException as e:
+        out.append([type(e).__name__, str(e)])
+
+
+ts = [threading.Thread(target=go) for _ in range(2)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print(json.dumps(sorted(out)))
+"#;
+
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, updates under wine"
+)]
+fn two_concurrent_applies_give_one_update_and_one_update_error_under_wine() {
+    let s = shared();
+    s.publish(&[(&s.v1, false), (&s.v2, false)]);
+    let prefix = WinePrefix::new();
+    let (_, zip) = s.asset(&s.v1, "-win-x64.zip");
+    let root = unzip(&zip, &prefix.drive_c().join("portable"));
+    user_data(&root);
+    let script = prefix.drive_c().join("race.py");
+    fs_err::write(&script, RACE).unwrap();
+    // The helper starts the new version with this process's environment.
+    let port = free_port();
+    let out = prefix
+        .command(root.join("python/python.exe"))
+        .arg(r"C:\race.py")
+        .env("UPD_PORT", port.to_string())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let took = wait_version(port, "0.2.0", Duration::from_secs(240));
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    prefix.kill();
+    let log = helper_log(&root);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<(String, String)> = serde_json::from_str(
+        text.lines()
+            .last()
+            .unwrap_or_else(|| panic!("no output: {}", String::from_utf8_lossy(&out.stderr))),
+    )
+    .unwrap();
+    assert_eq!(got.len(), 2, "{text}");
+    assert_eq!(got[0].0, "UpdateError", "{got:?}");
+    assert!(
+        got[0].1.contains("another update is already running"),
+        "{got:?}"
+    );
+    assert_eq!(got[1].0, "updated", "{got:?}");
+    assert!(
+        took.is_some() && done.is_some(),
+        "v0.2.0 never answered\n{log}"
+    );
+    // One helper ran: one update in the log, whole and by delta.
+    assert_eq!(log.matches("] update of ").count(), 1, "{log}");
+    assert_user_data(&root);
+    assert_no_old(&root);
+    assert_no_archive(&root);
+    assert!(!root.join(".pyship-update/lock").exists(), "{log}");
     assert_delta_used(&s, &root, "-win-x64.zip");
 }
 
@@ -1437,19 +1537,7 @@ fn update_installer_under_wine() {
     let s = shared();
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
     let prefix = WinePrefix::new();
-    let dl = tempfile::tempdir().unwrap();
-    let (setup_name, setup) = s.asset(&s.v1, "-setup.exe");
-    let setup_path = dl.path().join(&setup_name);
-    fs_err::write(&setup_path, setup).unwrap();
-    let mut cmd = prefix.command(&setup_path);
-    cmd.args(["/S", r"/D=C:\Apps\Upd", "Demo"]);
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "setup v0.1.0 failed: {:?}",
-        out.status
-    );
-    let root = prefix.drive_c().join("Apps/Upd Demo");
+    let root = install_setup(&s, &prefix, &s.v1, r"C:\Apps\Upd Demo");
     assert!(root.join("uninstall.exe").is_file(), "not installed");
     user_data(&root);
     let port = free_port();
@@ -1461,22 +1549,168 @@ fn update_installer_under_wine() {
     }
     let (_, body) = http_get(port, "/version").unwrap();
     assert!(body.contains("\"install_type\":\"installer\""), "{body}");
+    let start = Instant::now();
+    let out = prefix
+        .command(root.join("python/python.exe"))
+        .args(["-m", "pyship_update", "check"])
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let took_check = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("delta from 0.1.0: "), "{text}");
+    let start = Instant::now();
     let (status, body) = http_post(port, "/update");
+    let took_apply = start.elapsed();
     assert_eq!(status, 200, "{body}");
     let took = wait_version(port, "0.2.0", Duration::from_secs(300));
     let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
-    prefix.kill();
+    let uninstall = uninstall_entries(&prefix);
     let log = helper_log(&root);
-    let took = took.unwrap_or_else(|| panic!("v0.2.0 never answered\n{log}"));
+    let took = took.unwrap_or_else(|| {
+        prefix.kill();
+        panic!("v0.2.0 never answered\n{log}")
+    });
     assert!(done.is_some(), "{log}");
-    eprintln!("installer (wine): apply to v0.2.0 answering: {took:.1?}");
+    eprintln!(
+        "installer (wine): signed check {took_check:.1?}; POST /update (download + rebuild + helper started) {took_apply:.1?}; then v0.2.0 answering after {took:.1?}"
+    );
     assert_user_data(&root);
+    assert_no_old(&root);
+    assert_no_archive(&root);
     assert!(root
         .join("python/Lib/site-packages/upd_demo-0.2.0.dist-info")
         .is_dir());
     assert!(!root
         .join("python/Lib/site-packages/upd_demo-0.1.0.dist-info")
         .exists());
+    // By the zip's delta: the setup was not downloaded.
+    let (setup_name, _) = s.asset(&s.v2, "-setup.exe");
+    let m: serde_json::Value = serde_json::from_slice(&s.v2.assets["manifest.json"]).unwrap();
+    let entry = |name: &str| {
+        m["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (zip_name, _) = s.asset(&s.v2, "-win-x64.zip");
+    let delta = entry(&setup_name)["delta"].clone();
+    assert_eq!(delta, entry(&zip_name)["delta"], "{m}");
+    let patch = delta["name"].as_str().expect("the setup has a delta");
+    assert!(
+        log.contains(&format!("downloaded the delta {patch}")),
+        "{log}"
+    );
+    assert!(log.contains("(installer, by delta)"), "{log}");
+    // One Add/Remove Programs entry, at the new version, for this folder.
+    let versions: Vec<&str> = uninstall
+        .lines()
+        .filter(|l| l.trim_start().starts_with("DisplayVersion"))
+        .collect();
+    assert_eq!(versions.len(), 1, "{uninstall}");
+    assert!(versions[0].trim_end().ends_with("0.2.0"), "{uninstall}");
+    assert!(log.contains("now says version 0.2.0"), "{log}");
+    // The kept setup is still v0.1.0's, noted as such for a later rollback.
+    let (_, setup_v1) = s.asset(&s.v1, "-setup.exe");
+    assert_eq!(
+        fs_err::read(root.join(".pyship-setup/setup.exe")).unwrap(),
+        setup_v1
+    );
+    let note = fs_err::read_to_string(root.join(".pyship-setup/setup-version.txt")).unwrap();
+    assert_eq!(note.trim(), format!("{} 0.1.0", hex_sha256(&setup_v1)));
+    // The same tree as a fresh install of v0.2.0 by its setup, files and
+    // folders (the uninstaller and the kept setup are the installer's own:
+    // the v0.1.0 ones stay, and remove the same entries by name).
+    let fresh = install_setup(&s, &prefix, &s.v2, r"C:\Apps\Fresh");
+    prefix.kill();
+    let strip = |t: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        t.into_iter()
+            .filter(|(k, _)| {
+                !k.starts_with("data") && !k.starts_with(".pyship") && k != "uninstall.exe"
+            })
+            .collect()
+    };
+    let (mine, want) = (strip(tree(&root)), strip(tree(&fresh)));
+    let differ: Vec<&String> = mine
+        .keys()
+        .chain(want.keys())
+        .filter(|k| mine.get(*k) != want.get(*k))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the updated tree differs from a fresh install: {differ:?}"
+    );
+    assert_eq!(folders(&root), folders(&fresh));
+    let size = delta["size"].as_u64().unwrap();
+    let full = s.v2.assets[&setup_name].len();
+    eprintln!(
+        "installer delta {patch}: {size} bytes = {:.3}% of {setup_name} ({full} bytes)",
+        100.0 * size as f64 / full as f64
+    );
+}
+
+/// Install `v`'s setup silently into `dir` (a Windows path); the folder.
+fn install_setup(s: &Shared, prefix: &WinePrefix, v: &Version, dir: &str) -> PathBuf {
+    let dl = tempfile::tempdir().unwrap();
+    let (setup_name, setup) = s.asset(v, "-setup.exe");
+    let setup_path = dl.path().join(&setup_name);
+    fs_err::write(&setup_path, setup).unwrap();
+    // NSIS reads /D= to the end of its command line, unquoted: a space in
+    // the folder goes as two arguments, which wine joins with one space.
+    let out = prefix
+        .command(&setup_path)
+        .arg("/S")
+        .args(format!("/D={dir}").split(' '))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "setup {} failed: {:?}",
+        v.tag,
+        out.status
+    );
+    let rel = dir.trim_start_matches(r"C:\").replace('\\', "/");
+    prefix.drive_c().join(rel)
+}
+
+/// `reg query` of the per-user Add/Remove Programs entries.
+fn uninstall_entries(prefix: &WinePrefix) -> String {
+    let out = prefix
+        .command("reg")
+        .args([
+            "query",
+            r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall",
+            "/s",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every folder below `root` (relative), what the app writes aside.
+fn folders(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs_err::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let skip = rel.starts_with("data")
+                || rel.starts_with(".pyship")
+                || rel.starts_with("logs")
+                || rel.ends_with("__pycache__");
+            if e.file_type().unwrap().is_dir() && !skip {
+                stack.push(p);
+                out.push(rel);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 // ------------------------------------------------------------------ held files, folder names
@@ -2148,6 +2382,11 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
     prefix.kill();
     assert!(back.is_some(), "v0.1.0 did not come back\n{log}");
     eprintln!("installer (wine): update to a broken v0.2.5 → v0.1.0 reinstalled and answering: {took:.1?}");
+    // v0.2.5's delta is from v0.2.0: the full setup is downloaded.
+    assert!(
+        log.contains("the delta applies to '0.2.0', not to this version ('0.1.0'); downloaded the full setup"),
+        "{log}"
+    );
     assert!(
         log.contains("the new version did not come up; reinstalling the previous version"),
         "{log}"
