@@ -1423,7 +1423,8 @@ for t in ts:
     t.start()
 for t in ts:
     t.join()
-print(json.dumps(sorted(out)))
+with open("C:\\race.json", "w") as f:
+    json.dump(sorted(out), f)
 "#;
 
 #[test]
@@ -1442,29 +1443,22 @@ fn two_concurrent_applies_give_one_update_and_one_update_error_under_wine() {
     fs_err::write(&script, RACE).unwrap();
     // The helper starts the new version with this process's environment.
     let port = free_port();
-    let out = prefix
-        .command(root.join("python/python.exe"))
-        .arg(r"C:\race.py")
+    // The outcome goes to a file: the helper and the app it starts inherit
+    // wine's descriptors, so the pipes stay open as long as they run.
+    let mut cmd = prefix.command(root.join("python/python.exe"));
+    cmd.arg(r"C:\race.py")
         .env("UPD_PORT", port.to_string())
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        .current_dir(&root);
+    let mut race = Running::spawn(cmd);
+    let status = race.child.wait().unwrap();
     let took = wait_version(port, "0.2.0", Duration::from_secs(240));
     let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
     prefix.kill();
+    let (so, se) = race.stop();
     let log = helper_log(&root);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Vec<(String, String)> = serde_json::from_str(
-        text.lines()
-            .last()
-            .unwrap_or_else(|| panic!("no output: {}", String::from_utf8_lossy(&out.stderr))),
-    )
-    .unwrap();
+    assert!(status.success(), "{so}{se}");
+    let text = fs_err::read_to_string(prefix.drive_c().join("race.json")).unwrap();
+    let got: Vec<(String, String)> = serde_json::from_str(&text).unwrap();
     assert_eq!(got.len(), 2, "{text}");
     assert_eq!(got[0].0, "UpdateError", "{got:?}");
     assert!(
@@ -1660,18 +1654,28 @@ fn install_setup(s: &Shared, prefix: &WinePrefix, v: &Version, dir: &str) -> Pat
     fs_err::write(&setup_path, setup).unwrap();
     // NSIS reads /D= to the end of its command line, unquoted: a space in
     // the folder goes as two arguments, which wine joins with one space.
-    let out = prefix
+    // No pipes: a wine process the setup starts (explorer.exe) inherits
+    // them and keeps them open.
+    let status = prefix
         .command(&setup_path)
         .arg("/S")
         .args(format!("/D={dir}").split(' '))
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(
+            fs_err::File::create(dl.path().join("setup.out"))
+                .unwrap()
+                .into_parts()
+                .0,
+        )
+        .stderr(
+            fs_err::File::create(dl.path().join("setup.err"))
+                .unwrap()
+                .into_parts()
+                .0,
+        )
+        .status()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "setup {} failed: {:?}",
-        v.tag,
-        out.status
-    );
+    assert!(status.success(), "setup {} failed: {status:?}", v.tag);
     let rel = dir.trim_start_matches(r"C:\").replace('\\', "/");
     prefix.drive_c().join(rel)
 }
