@@ -226,6 +226,7 @@ impl Plan {
         if let Some(spec) = &pyproject.requires_python {
             python.check_requires(spec, &pyproject.path, project.config_source.table.key())?;
         }
+        crate::layout::check_extension_name(&project, pyproject)?;
         let app = crate::layout::resolve(&project, pyproject, &module)?;
         if let crate::launch::Target::Module { module } = &launch.target {
             crate::layout::check_runnable(&project, pyproject, module)?;
