@@ -719,6 +719,29 @@ pub(crate) mod tests_support {
 mod tests {
     use super::*;
 
+    /// A missing file of a bundle is named with the command that builds it.
+    #[test]
+    fn an_incomplete_bundle_names_the_missing_file_and_the_command() {
+        use crate::error::Hint;
+        let d = tempfile::tempdir().unwrap();
+        fs_err::write(d.path().join("run.sh"), "").unwrap();
+        fs_err::create_dir_all(d.path().join("python/bin/python3")).unwrap();
+        IncompleteBundle::check(Platform::Linux, d.path(), ["run.sh"], "deb").unwrap();
+        let files = ["run.sh", "python/bin/python3"];
+        let e = IncompleteBundle::check(Platform::Linux, d.path(), files, "deb").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the Linux bundle at {} is incomplete: python/bin/python3 is missing",
+                d.path().display()
+            )
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)")
+        );
+    }
+
     /// The bundle's CPython must satisfy `requires-python`; an unparsable
     /// requirement is an error naming it.
     #[test]
