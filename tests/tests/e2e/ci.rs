@@ -215,6 +215,104 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
     run_ok(&mut zizmor);
 }
 
+/// The `secrets.NAME` a workflow job refers to, anywhere in it.
+fn secrets_of(job: &serde_yaml_ng::Value) -> std::collections::BTreeSet<String> {
+    let text = serde_yaml_ng::to_string(job).unwrap();
+    text.split("secrets.")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+/// With every secret configured (a code-signing certificate and its
+/// password from the environment, signed updates, a Docker image), each job
+/// of the release workflow gets only the secrets its share of the release
+/// reads: the certificate only in the Windows build job, the update key in
+/// publish, the deploy token in publish and docker; plan and the Linux job
+/// none. The Windows job installs osslsigncode; the Linux job nothing.
+#[test]
+fn each_release_job_gets_only_the_secrets_it_reads() {
+    let cache = tempfile::tempdir().unwrap();
+    for ci in ["gitea", "github"] {
+        let (_t, dir) = copy_fixture("hello");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            format!(
+                "{text}\n[package.metadata.pyship.windows.sign]\npkcs12-env = \"CODESIGN_P12\"\n\
+                 password-env = \"CODESIGN_PASSWORD\"\n\n\
+                 [package.metadata.pyship.update]\n\
+                 public-keys = [\"RWQBP5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d\"]\n\n\
+                 [package.metadata.pyship.docker]\nimage = \"registry.example.org/team/hello-app\"\n"
+            ),
+        )
+        .unwrap();
+        init(&dir, cache.path(), ci);
+        let wf = workflow::load(&dir.join(format!(".{ci}/workflows/release.yml")));
+        let jobs = wf["jobs"].as_mapping().unwrap();
+        let got: Vec<(String, Vec<String>)> = jobs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().unwrap().to_owned(),
+                    secrets_of(v).into_iter().collect(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Vec<String>)> = [
+            ("plan", &[][..]),
+            ("build-windows", &["CODESIGN_P12", "CODESIGN_PASSWORD"][..]),
+            ("build-linux", &[][..]),
+            (
+                "publish",
+                &["DEPLOY_TOKEN", "PYSHIP_SIGNING_KEY", "PYSHIP_SIGNING_PASSWORD"][..],
+            ),
+            ("docker", &["DEPLOY_TOKEN"][..]),
+        ]
+        .iter()
+        .map(|(j, s)| (j.to_string(), s.iter().map(|s| s.to_string()).collect()))
+        .collect();
+        assert_eq!(got, want, "{ci}");
+        let windows = serde_yaml_ng::to_string(&wf["jobs"]["build-windows"]).unwrap();
+        assert!(windows.contains("osslsigncode"), "{windows}");
+        let linux = serde_yaml_ng::to_string(&wf["jobs"]["build-linux"]).unwrap();
+        assert!(
+            !linux.contains("osslsigncode") && !linux.contains("apt-get"),
+            "{linux}"
+        );
+    }
+
+    // A secret name no CI can hold is refused with the key that names it.
+    let (_t, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!(
+            "{text}\n[package.metadata.pyship.windows.sign]\npkcs12 = \"c.p12\"\npassword-env = \"GITHUB_PW\"\n"
+        ),
+    )
+    .unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "init", "--ci", "github", "--install-from", "crates.io"])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("windows.sign.password-env = \"GITHUB_PW\"") && stderr.contains("cannot name a CI secret"),
+        "{stderr}"
+    );
+    assert!(!dir.join(".github").exists());
+}
+
 fn run_ok(cmd: &mut std::process::Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
@@ -289,15 +387,16 @@ fn init_never_writes_a_local_git_folder_as_the_install_step() {
     );
     assert!(!dir2.join(".gitea").exists() && !dir2.join(".github").exists());
 }
+
 /// The generated release workflow, run job by job as a CI runs it: `plan`,
-/// the `build` matrix (`release --only windows`, `--only linux`) and
+/// `build-windows` and `build-linux` (`release --only TARGET`) and
 /// `publish`, each in its own clean clone with its own empty pyship and uv
-/// caches, passing nothing but the artifacts the workflow uploads and
-/// downloads. Every asset it publishes to the in-suite Gitea server has the
+/// caches and only its own secrets (the Linux job none), passing nothing
+/// but the artifacts the workflow uploads and downloads. Every asset it publishes to the in-suite Gitea server has the
 /// bytes a single-machine `release` of the same commit publishes
 /// (manifest.json, the signed setup.exe and SHA256SUMS included), and an
-/// app installed from the previous release finds, downloads and verifies the
-/// split release (its manifest is whole). Each job's time is printed beside
+/// app installed from the previous release updates itself to the split
+/// release (its manifest is whole) and answers with the new version. Each job's time is printed beside
 /// the single-machine release's.
 #[test]
 #[cfg_attr(
@@ -327,19 +426,19 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     git(&repo, &["commit", "-q", "-m", "workflows and pyship.lock"]);
     git(&repo, &["tag", "-f", super::release::TAG]);
     let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
-    let matrix: Vec<BTreeMap<String, String>> = wf["jobs"]["build"]["strategy"]["matrix"]
-        ["include"]
-        .as_sequence()
-        .expect("a build matrix")
-        .iter()
-        .map(|e| serde_yaml_ng::from_value(e.clone()).unwrap())
+    let builds: Vec<String> = wf["jobs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str().filter(|k| k.starts_with("build-")))
+        .map(str::to_owned)
         .collect();
-    let targets: Vec<&str> = matrix.iter().map(|m| m["target"].as_str()).collect();
-    assert_eq!(targets, ["windows", "linux"]);
-    assert!(matrix[0]["apt"].contains("wine") && matrix[0]["apt"].contains("nsis"));
+    assert_eq!(builds, ["build-windows", "build-linux"]);
+    let job_text = |j: &str| serde_yaml_ng::to_string(&wf["jobs"][j]).unwrap();
+    assert!(job_text("build-windows").contains("wine") && job_text("build-windows").contains("nsis"));
     assert!(
-        !matrix[1]["apt"].contains("wine"),
-        "wine only where the Windows import check runs: {matrix:?}"
+        !job_text("build-linux").contains("wine"),
+        "wine only where the Windows import check runs"
     );
     assert!(wf["jobs"]["docker"].is_null(), "no image configured");
 
@@ -442,12 +541,18 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         "Install the job's tools",
     ];
     let mut times = Vec::new();
-    let mut run = |job: &str, matrix: Option<&BTreeMap<String, String>>| {
-        let label = match matrix {
-            Some(m) => format!("{job} ({})", m["target"]),
-            None => job.to_owned(),
-        };
-        let dir = work.path().join(label.replace([' ', '(', ')'], ""));
+    // Each job is given only the secrets it should read: the runner fails
+    // a job that refers to any other.
+    let secrets = |job: &str| -> Vec<(&str, String)> {
+        match job {
+            "build-windows" => vec![(super::release::SIGN_PASSWORD_ENV, s.sign_password())],
+            "publish" => vec![("DEPLOY_TOKEN", WRITE_TOKEN.to_owned())],
+            _ => Vec::new(),
+        }
+    };
+    let mut run = |job: &str| {
+        let label = job.to_owned();
+        let dir = work.path().join(&label);
         let cache = work.path().join(format!(
             "cache-{}",
             dir.file_name().unwrap().to_string_lossy()
@@ -455,9 +560,6 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         let mut j = workflow::Job::new(&dir, skip);
         j.clone_from = Some(repo.clone());
         j.artifacts = Some(store.clone());
-        if let Some(m) = matrix {
-            j.matrix = m.clone();
-        }
         for (k, v) in [
             ("PATH", path.to_string_lossy().into_owned()),
             (
@@ -477,9 +579,9 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         ] {
             j.env.insert(k.into(), v);
         }
-        j.secrets.insert("DEPLOY_TOKEN".into(), WRITE_TOKEN.into());
-        j.secrets
-            .insert(super::release::SIGN_PASSWORD_ENV.into(), s.sign_password());
+        for (k, v) in secrets(job) {
+            j.secrets.insert(k.into(), v);
+        }
         let t = Instant::now();
         let ran = j.run(&wf, job);
         let secs = t.elapsed().as_secs_f64();
@@ -487,18 +589,18 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         times.push((label, secs));
         ran
     };
-    let planned = run("plan", None);
+    let planned = run("plan");
     assert!(
         planned.log.contains("\"jobs\"") || planned.steps.iter().any(|(n, r)| n == "Plan" && *r)
     );
-    for m in &matrix {
-        run("build", Some(m));
+    for b in &builds {
+        run(b);
         assert!(
             s.gitea.release(REPO, super::release::TAG).is_none(),
             "a build job publishes nothing"
         );
     }
-    run("publish", None);
+    run("publish");
     let got = published(super::release::TAG);
     assert_eq!(
         got, want,
@@ -513,15 +615,36 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
             .join(", ")
     );
 
-    // The app installed from v0.3.0 finds the split release, downloads its
-    // tarball and checks it against the manifest.
+    // The app installed from v0.3.0 updates itself to the split release:
+    // `python -m pyship_update apply` downloads the tarball, checks it
+    // against the split release's manifest, swaps the folders and starts
+    // the new version, which answers with the new version.
+    let installed_dist_info = || -> Vec<String> {
+        fs_err::read_dir(root.join("python/lib/python3.11/site-packages"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("hello_app-") && n.ends_with(".dist-info"))
+            .collect()
+    };
+    assert_eq!(installed_dist_info(), ["hello_app-0.3.0.dist-info"]);
+    let port = pyship_e2e::wine::free_port();
+    /// Stops the app the update helper started (its pid file), however the test ends.
+    struct StopApp(PathBuf);
+    impl Drop for StopApp {
+        fn drop(&mut self) {
+            if let Ok(pid) = fs_err::read_to_string(self.0.join(".pyship-update/app.pid")) {
+                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+    let stop = StopApp(root.clone());
+    let t = Instant::now();
     let out = std::process::Command::new(root.join("python/bin/python3"))
-        .args([
-            "-c",
-            "import pyship_update as p; u = p.check(include_prerelease=True); print(u.tag, p.download(u))",
-        ])
+        .args(["-m", "pyship_update", "apply", "--prerelease", "--port"])
+        .arg(port.to_string())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
+        .env("HELLO_PORT", port.to_string())
         .current_dir(&root)
         .output()
         .unwrap();
@@ -532,10 +655,32 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.starts_with(&format!("{} ", super::release::TAG)),
+        text.contains(&format!("update to {} started", super::release::TAG)),
         "{text}"
     );
-    assert!(text.contains("-linux-x64.tar.gz"), "{text}");
+    let log = root.join(".pyship-update/update.log");
+    let done = format!("updated to {}", super::release::TAG);
+    while !fs_err::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(&done)
+    {
+        assert!(
+            t.elapsed().as_secs() < 180,
+            "no `{done}` after 180 s; helper log:\n{}",
+            fs_err::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    eprintln!(
+        "v0.3.0 updated to the split release, answering: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let (status, body) =
+        pyship_e2e::wine::http_get(port, "/version").expect("the updated app answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"version\":\"0.4.0rc1\""), "{body}");
+    assert_eq!(installed_dist_info(), ["hello_app-0.4.0rc1.dist-info"]);
+    drop(stop);
 
     // A part that does not exist is refused before anything runs.
     let out = pyship(work.path())
