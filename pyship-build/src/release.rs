@@ -232,7 +232,10 @@ fn secrets(plan: &Plan, actions: &[Action]) -> Vec<Secret> {
         }
     }
     if actions.contains(&Action::Publish) && !plan.config.update.public_keys.is_empty() {
-        add(&plan.config.update.signing_key_env, "update.signing-key-env");
+        add(
+            &plan.config.update.signing_key_env,
+            "update.signing-key-env",
+        );
         add(
             &plan.config.update.signing_password_env,
             "update.signing-password-env",

@@ -678,12 +678,6 @@ fn default_branch(repo: &Path) -> String {
     .unwrap_or_else(|| "main".into())
 }
 
-/// The files a job's pyship and uv caches are keyed on (`hashFiles`): the
-/// locks and the toolchain it builds with.
-const LOCK_FILES: &str = "'**/uv.lock', '**/pyship.lock', '**/pylock*.toml', '**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain', '**/pyproject.toml'";
-/// The files Cargo's `target/` cache is keyed on.
-const RUST_FILES: &str = "'**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain'";
-
 /// One build job of the release workflow: a target's job, the tools its
 /// actions need, no more (wine only where the Windows import check runs,
 /// NSIS where the installer is built), and the secrets they read.
@@ -849,12 +843,8 @@ pub fn workflows(
         job_names => jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(" "),
         build_jobs => minijinja::Value::from(minijinja::value::Serde(&build_jobs)),
         docker => jobs.iter().any(|j| j.name == "docker"),
-        // The cached cargo-pyship is the one this install command installs.
-        install_key => crate::fs::sha256_hex(install.command.as_bytes())[..16].to_owned(),
-        lock_files => LOCK_FILES,
-        rust_files => RUST_FILES,
-        target_dir => under(&crate::fs::rel_slash(&repo_c, &canon(&project.workspace_root)), "target"),
-        cargo_cache => !project.members.is_empty() || pyproject.is_some_and(|p| p.is_maturin()),
+        // The release caches only this bucket: its files are checked on use.
+        runtimes_bucket => crate::cache::RUNTIMES,
         dist_dir => under(&project_dir, "dist"),
         artifacts_dir => under(&project_dir, "pyship-artifacts"),
     };

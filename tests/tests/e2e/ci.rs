@@ -195,6 +195,25 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
         insta::assert_snapshot!(format!("groups_gitea_{name}"), text);
     }
 
+    // No finding is silenced: the release workflow only restores (and
+    // saves) pyship's runtimes bucket, whose files are checked against
+    // pyship.lock on use; nothing that runs unchecked is cached there.
+    for f in &files {
+        let text = fs_err::read_to_string(f).unwrap();
+        assert!(!text.contains("zizmor: ignore"), "{}:\n{text}", f.display());
+        if f.to_string_lossy().ends_with("-release.yml") {
+            assert!(!text.contains("actions/cache@"), "{}", f.display());
+            let paths: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("path: ~/"))
+                .collect();
+            assert!(
+                !paths.is_empty() && paths.iter().all(|p| *p == ".cache/pyship/runtimes-v0"),
+                "{}: {paths:?}",
+                f.display()
+            );
+        }
+    }
     let mut schema = std::process::Command::new("uv");
     schema
         .args([
@@ -270,7 +289,11 @@ fn each_release_job_gets_only_the_secrets_it_reads() {
             ("build-linux", &[][..]),
             (
                 "publish",
-                &["DEPLOY_TOKEN", "PYSHIP_SIGNING_KEY", "PYSHIP_SIGNING_PASSWORD"][..],
+                &[
+                    "DEPLOY_TOKEN",
+                    "PYSHIP_SIGNING_KEY",
+                    "PYSHIP_SIGNING_PASSWORD",
+                ][..],
             ),
             ("docker", &["DEPLOY_TOKEN"][..]),
         ]
@@ -300,14 +323,22 @@ fn each_release_job_gets_only_the_secrets_it_reads() {
     .unwrap();
     let out = pyship(cache.path())
         .current_dir(&dir)
-        .args(["pyship", "init", "--ci", "github", "--install-from", "crates.io"])
+        .args([
+            "pyship",
+            "init",
+            "--ci",
+            "github",
+            "--install-from",
+            "crates.io",
+        ])
         .assert()
         .failure()
         .get_output()
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("windows.sign.password-env = \"GITHUB_PW\"") && stderr.contains("cannot name a CI secret"),
+        stderr.contains("windows.sign.password-env = \"GITHUB_PW\"")
+            && stderr.contains("cannot name a CI secret"),
         "{stderr}"
     );
     assert!(!dir.join(".github").exists());
@@ -435,7 +466,9 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         .collect();
     assert_eq!(builds, ["build-windows", "build-linux"]);
     let job_text = |j: &str| serde_yaml_ng::to_string(&wf["jobs"][j]).unwrap();
-    assert!(job_text("build-windows").contains("wine") && job_text("build-windows").contains("nsis"));
+    assert!(
+        job_text("build-windows").contains("wine") && job_text("build-windows").contains("nsis")
+    );
     assert!(
         !job_text("build-linux").contains("wine"),
         "wine only where the Windows import check runs"
@@ -526,67 +559,22 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     assert!(unpack.wait_with_output().unwrap().status.success());
     let root = installed.path().join("Hello-App");
 
-    // The workflow's jobs, each on a fresh runner.
-    let bin_dir = bin().parent().unwrap().to_owned();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
-    let store = work.path().join("artifacts");
-    fs_err::create_dir_all(&store).unwrap();
-    let skip = &[
-        "Install Rust",
-        "Install uv",
-        "Install cargo-pyship",
-        "Install the job's tools",
+    // The workflow's jobs, each on a fresh runner, given only the secrets
+    // it should read: the runner fails a job that refers to any other.
+    let env = [
+        ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
+        ("GITHUB_SERVER_URL", s.gitea.url()),
+        ("GITHUB_REF_NAME", super::release::TAG.to_owned()),
     ];
     let mut times = Vec::new();
-    // Each job is given only the secrets it should read: the runner fails
-    // a job that refers to any other.
-    let secrets = |job: &str| -> Vec<(&str, String)> {
-        match job {
+    let mut run = |job: &str| {
+        let secrets = match job {
             "build-windows" => vec![(super::release::SIGN_PASSWORD_ENV, s.sign_password())],
             "publish" => vec![("DEPLOY_TOKEN", WRITE_TOKEN.to_owned())],
             _ => Vec::new(),
-        }
-    };
-    let mut run = |job: &str| {
-        let label = job.to_owned();
-        let dir = work.path().join(&label);
-        let cache = work.path().join(format!(
-            "cache-{}",
-            dir.file_name().unwrap().to_string_lossy()
-        ));
-        let mut j = workflow::Job::new(&dir, skip);
-        j.clone_from = Some(repo.clone());
-        j.artifacts = Some(store.clone());
-        for (k, v) in [
-            ("PATH", path.to_string_lossy().into_owned()),
-            (
-                "PYSHIP_CACHE_DIR",
-                cache.join("pyship").display().to_string(),
-            ),
-            ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
-            ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
-            ("GITHUB_SERVER_URL", s.gitea.url()),
-            ("GITHUB_REPOSITORY", REPO.to_owned()),
-            ("GITHUB_REF_NAME", super::release::TAG.to_owned()),
-            ("GITHUB_REF_TYPE", "tag".to_owned()),
-            ("PYSHIP_RETRY_BASE_MS", "5".to_owned()),
-            ("SOURCE_DATE_EPOCH", "1700000000".to_owned()),
-            ("RUNNER_TEMP", work.path().display().to_string()),
-            ("NO_COLOR", "1".to_owned()),
-        ] {
-            j.env.insert(k.into(), v);
-        }
-        for (k, v) in secrets(job) {
-            j.secrets.insert(k.into(), v);
-        }
-        let t = Instant::now();
-        let ran = j.run(&wf, job);
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!("job {label}: {secs:.1}s");
-        times.push((label, secs));
+        };
+        let (ran, secs) = run_job(&wf, &repo, work.path(), job, &env, &secrets);
+        times.push((job.to_owned(), secs));
         ran
     };
     let planned = run("plan");
@@ -695,6 +683,172 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         stderr.contains("expected windows, linux, publish or docker"),
         "{stderr}"
     );
+}
+
+/// The hybrid fixture (a PyO3 extension built by maturin for both targets)
+/// through the same simulated pipeline: a single-machine `release` of the
+/// tagged commit, then the workflow's `plan`, `build-windows`,
+/// `build-linux` and `publish`, each in its own clean clone with its own
+/// empty caches and Cargo `target/`; every published asset has the single
+/// run's bytes. Each job's time is printed beside the single run's.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: maturin builds for both targets, once on one machine and once split"
+)]
+fn the_hybrid_release_workflows_jobs_publish_the_single_machines_bytes() {
+    use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+    use std::collections::BTreeMap;
+    const TAG: &str = "v0.3.0";
+
+    super::hybrid::require_build_tools();
+    require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(super::hybrid::RUNTIME_FILE);
+    let gitea = GiteaServer::start();
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, repo) = super::hybrid::project(Some(&runtime_url), "");
+    fs_err::write(repo.join(".gitignore"), "dist/\ntarget/\n").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    init(&repo, cache.path(), "gitea");
+    pyship(cache.path())
+        .current_dir(&repo)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .args(["pyship", "fetch"])
+        .assert()
+        .success();
+    git_init_commit(&repo);
+    git(&repo, &["tag", TAG]);
+    let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
+    let windows = serde_yaml_ng::to_string(&wf["jobs"]["build-windows"]).unwrap();
+    assert!(windows.contains("x86_64-pc-windows-gnu"), "{windows}");
+    assert!(!wf["jobs"]["build-linux"].is_null());
+
+    let work = tempfile::tempdir().unwrap();
+    let published = || -> BTreeMap<String, String> {
+        gitea
+            .release(REPO, TAG)
+            .expect("a release")
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), sha256_hex(&a.data)))
+            .collect()
+    };
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--no-hardlinks",
+            repo.to_str().unwrap(),
+            "single",
+        ],
+    );
+    let t = std::time::Instant::now();
+    pyship(&work.path().join("cache-single"))
+        .current_dir(work.path().join("single"))
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env("GITHUB_SERVER_URL", gitea.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_REF_NAME", TAG)
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
+        .env("PYSHIP_RETRY_BASE_MS", "5")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["pyship", "release"])
+        .assert()
+        .success();
+    let single_secs = t.elapsed().as_secs_f64();
+    let want = published();
+    assert_eq!(want.len(), 7, "{want:?}");
+    gitea.clear_releases(REPO);
+
+    let env = [
+        ("PYSHIP_PYTHON_MIRROR", mirror.url()),
+        ("GITHUB_SERVER_URL", gitea.url()),
+        ("GITHUB_REF_NAME", TAG.to_owned()),
+    ];
+    let mut times = Vec::new();
+    for job in ["plan", "build-windows", "build-linux", "publish"] {
+        let secrets = match job {
+            "publish" => vec![("DEPLOY_TOKEN", WRITE_TOKEN.to_owned())],
+            _ => Vec::new(),
+        };
+        let (_, secs) = run_job(&wf, &repo, work.path(), job, &env, &secrets);
+        times.push(format!("{job} {secs:.1}s"));
+    }
+    assert_eq!(
+        published(),
+        want,
+        "the workflow's release differs from the single-machine one"
+    );
+    eprintln!(
+        "hybrid: single-machine release: {single_secs:.1}s; workflow jobs: {}",
+        times.join(", ")
+    );
+}
+
+/// Run job `job` of the release workflow `wf` as a fresh runner does: in
+/// its own clone of `repo` under `work`, with its own empty pyship and uv
+/// caches, the artifact store shared by the run's jobs (`work/artifacts`),
+/// the runner's variables plus `env`, and `secrets` as its only secrets.
+/// The host already has the tools the install steps would install. Returns
+/// what ran and how long it took.
+fn run_job(
+    wf: &serde_yaml_ng::Value,
+    repo: &Path,
+    work: &Path,
+    job: &str,
+    env: &[(&str, String)],
+    secrets: &[(&str, String)],
+) -> (workflow::Ran, f64) {
+    const SKIP: &[&str] = &[
+        "Install Rust",
+        "Install uv",
+        "Install cargo-pyship",
+        "Install the job's tools",
+    ];
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let store = work.join("artifacts");
+    fs_err::create_dir_all(&store).unwrap();
+    let cache = work.join(format!("cache-{job}"));
+    let mut j = workflow::Job::new(&work.join(job), SKIP);
+    j.clone_from = Some(repo.to_owned());
+    j.artifacts = Some(store);
+    for (k, v) in [
+        ("PATH", path.to_string_lossy().into_owned()),
+        (
+            "PYSHIP_CACHE_DIR",
+            cache.join("pyship").display().to_string(),
+        ),
+        ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
+        ("GITHUB_REPOSITORY", pyship_e2e::gitea::REPO.to_owned()),
+        ("GITHUB_REF_TYPE", "tag".to_owned()),
+        ("PYSHIP_RETRY_BASE_MS", "5".to_owned()),
+        ("SOURCE_DATE_EPOCH", "1700000000".to_owned()),
+        ("RUNNER_TEMP", work.display().to_string()),
+        ("NO_COLOR", "1".to_owned()),
+    ] {
+        j.env.insert(k.into(), v);
+    }
+    for (k, v) in env {
+        j.env.insert((*k).into(), v.clone());
+    }
+    for (k, v) in secrets {
+        j.secrets.insert((*k).into(), v.clone());
+    }
+    let t = std::time::Instant::now();
+    let ran = j.run(wf, job);
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("job {job}: {secs:.1}s");
+    (ran, secs)
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -151,9 +151,13 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
     assert_eq!(release["on"]["push"]["tags"][0], "v*");
     let jobs = release["jobs"].as_mapping().unwrap();
     let names: Vec<&str> = jobs.keys().filter_map(|k| k.as_str()).collect();
-    assert_eq!(names, ["plan", "build", "publish"], "no image configured");
-    assert_eq!(release["jobs"]["build"]["needs"], "plan");
-    assert_eq!(release["jobs"]["publish"]["needs"], "build");
+    assert_eq!(
+        names,
+        ["plan", "build-windows", "build-linux", "publish"],
+        "no image configured"
+    );
+    assert_eq!(release["jobs"]["build-windows"]["needs"], "plan");
+    assert_eq!(release["jobs"]["build-linux"]["needs"], "plan");
     for job in jobs.values() {
         let steps = job["steps"].as_sequence().unwrap();
         assert_eq!(
@@ -220,7 +224,9 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
         release["jobs"]["publish"]["needs"],
         serde_yaml_ng::from_str::<serde_yaml_ng::Value>("[build-windows, build-linux]").unwrap()
     );
-    let build = release["jobs"]["build-linux"]["steps"].as_sequence().unwrap();
+    let build = release["jobs"]["build-linux"]["steps"]
+        .as_sequence()
+        .unwrap();
     assert!(build.iter().any(|s| s["uses"]
         .as_str()
         .is_some_and(|u| u.starts_with("actions/setup-python@"))));
@@ -786,11 +792,7 @@ fn release_workflow_installs_msitools_when_the_msi_is_on() {
             .and_then(|s| s["run"].as_str())
             .unwrap()
             .to_owned();
-        assert_eq!(
-            apt.contains(" nsis wixl msitools\n"),
-            msi,
-            "{release}"
-        );
+        assert_eq!(apt.contains(" nsis wixl msitools\n"), msi, "{release}");
         yaml(&dir.join(".gitea/workflows/release.yml"));
     }
 }
