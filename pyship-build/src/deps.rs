@@ -474,18 +474,9 @@ fn install_key(
     uv: &Path,
     python: Option<&Path>,
 ) -> String {
-    let stamp = |p: &Path| {
-        fs_err::metadata(p)
-            .map(|m| {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or_default();
-                format!("{} {} {mtime}", p.display(), m.len())
-            })
-            .unwrap_or_else(|_| p.display().to_string())
+    let stamp = |p: &Path| match crate::fs::size_and_mtime(p) {
+        Some(s) => format!("{} {s}", p.display()),
+        None => p.display().to_string(),
     };
     crate::fs::sha256_hex(
         format!(

@@ -206,8 +206,10 @@ fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
     Ok((dirs, files, size))
 }
 
-/// Check that the bundle has what the script and its shortcuts point at.
-fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
+/// What the installed app's shortcuts run, relative to the bundle: the
+/// interpreter and the start command's target (else the hidden launcher, or
+/// pythonw.exe).
+pub(crate) fn launch_files(plan: &Plan) -> Vec<String> {
     let mut needed = vec![Platform::Windows.python_exe().to_owned()];
     match crate::render::windows::command_path(
         plan.launch.kind,
@@ -217,17 +219,26 @@ fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
         None if plan.config.windows.launcher == Launcher::Vbs => {
             needed.push("scripts/start-hidden.vbs".into())
         }
-        None => needed.push("python/pythonw.exe".into()),
+        None => needed.push(PYTHONW.into()),
     }
-    for rel in needed {
-        if !bundle_dir.join(&rel).is_file() {
-            return Err(Error::Bundle {
-                dir: bundle_dir.to_owned(),
-                missing: rel,
-            });
-        }
+    needed
+}
+
+/// The bundle's windowless interpreter.
+pub(crate) const PYTHONW: &str = "python/pythonw.exe";
+
+/// Check that the bundle has what the script and its shortcuts point at.
+fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
+    match launch_files(plan)
+        .into_iter()
+        .find(|rel| !bundle_dir.join(rel).is_file())
+    {
+        Some(missing) => Err(Error::Bundle {
+            dir: bundle_dir.to_owned(),
+            missing,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether the Windows bundle tree at `bundle_dir` was built for this plan's
@@ -315,6 +326,16 @@ pub fn render_with(
     Ok((templates.render(TEMPLATE, &ctx)?, origin))
 }
 
+/// The size of the installer placed at `path`.
+fn placed_size(path: &Path) -> Result<u64, Error> {
+    fs_err::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| Error::Place {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`,
 /// signed when `[…pyship.windows.sign]` is configured.
 pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installer, Error> {
@@ -371,12 +392,7 @@ pub fn run_with(
         signer,
     )?;
     if let Some(sha256) = fresh_installer(&stamp_path, &digest, &path) {
-        let size = fs_err::metadata(&path)
-            .map_err(|source| Error::Place {
-                path: path.clone(),
-                source,
-            })?
-            .len();
+        let size = placed_size(&path)?;
         ctx.reporter
             .status("Fresh", &format!("{} (inputs unchanged)", path.display()));
         return Ok(Installer {
@@ -465,12 +481,7 @@ pub fn run_with(
             false
         }
     };
-    let size = fs_err::metadata(&path)
-        .map_err(|source| Error::Place {
-            path: path.clone(),
-            source,
-        })?
-        .len();
+    let size = placed_size(&path)?;
     let sha256 = crate::fs::sha256_file(&path).map_err(|source| Error::Place {
         path: path.clone(),
         source,

@@ -73,7 +73,8 @@ pub enum Error {
     SeveralScripts { pyproject: String, names: String },
 }
 
-fn is_dotted_identifier(s: &str) -> bool {
+/// `s` is a Python module path: identifiers joined by dots (`pkg._native`).
+pub(crate) fn is_dotted_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|part| {
             let mut chars = part.chars();

@@ -102,6 +102,15 @@ pub enum Error {
         looked: String,
         table: ConfigSource,
     },
+    #[error(
+        "the project's maturin extension module `{name}` ({origin}) is not a Python module name"
+    )]
+    #[diagnostic(help("name the extension with identifiers joined by dots (`pkg._native`): set `module-name` in [tool.maturin] of {pyproject}, or fix the crate's `[lib] name`"))]
+    BadExtensionName {
+        name: String,
+        origin: String,
+        pyproject: String,
+    },
 }
 
 /// The `__main__.py` packages found, for the hint.
@@ -288,6 +297,22 @@ pub fn check_runnable(project: &Project, py: &Pyproject, module: &str) -> Result
     })
 }
 
+/// The maturin extension's module name, as read from the project's files,
+/// is a Python module path: anything else (`../../etc`, `a b`) would be
+/// refused by maturin after the plan, and is shown in the plan's messages.
+pub fn check_extension_name(project: &Project, py: &Pyproject) -> Result<(), Error> {
+    match maturin_wheel(py) {
+        Some(w) if !crate::launch::is_dotted_identifier(&w.module_name) => {
+            Err(Error::BadExtensionName {
+                name: w.module_name,
+                origin: w.module_origin,
+                pyproject: crate::fs::rel_slash(&project.config_dir, &py.path),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What a maturin build of the pyproject packs into its wheel, read from the
 /// files before anything is built, as maturin decides it: the extension's
 /// module name (`[tool.maturin] module-name`, else the crate's `[lib] name`,
@@ -439,7 +464,10 @@ pub fn maturin_wheel(py: &Pyproject) -> Option<MaturinWheel> {
     // A mixed project whose module name has no dot (`maturin new --mixed`):
     // maturin puts the extension inside the Python package of that name
     // (`greet/greet.*.so`, imported by `from .greet import *`).
-    let module_name = if !module_name.contains('.') && python_root.join(&module_name).is_dir() {
+    let module_name = if !module_name.contains('.')
+        && crate::launch::is_dotted_identifier(&module_name)
+        && python_root.join(&module_name).is_dir()
+    {
         format!("{module_name}.{module_name}")
     } else {
         module_name
@@ -450,6 +478,9 @@ pub fn maturin_wheel(py: &Pyproject) -> Option<MaturinWheel> {
     if let Some(extra) = table.get("python-packages").and_then(|v| v.as_array()) {
         for p in extra.iter().filter_map(|v| v.as_str()) {
             let name = p.trim_end_matches(".py");
+            if !crate::launch::is_dotted_identifier(name) || name.contains('.') {
+                continue;
+            }
             if python_root.join(name).is_dir() || python_root.join(format!("{name}.py")).is_file() {
                 packages.push(name.to_owned());
             }
@@ -902,6 +933,48 @@ mod tests {
             e.contains("the project's maturin wheel, which packs rtoml"),
             "{e}"
         );
+    }
+
+    /// A crate whose `[lib] name` (or a `module-name`) is no Python module
+    /// path is refused by the plan, naming where the name came from; a
+    /// `python-packages` entry that is a path is never taken as a package.
+    #[test]
+    fn an_extension_name_that_is_no_module_path_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("greet");
+        touch(&r.join("src/lib.rs"));
+        touch(&r.join("etc/__init__.py"));
+        for (lib, maturin, bad) in [
+            ("../../etc", "", "../../etc"),
+            ("greet", "module-name = \"greet.a b\"\n", "greet.a b"),
+            ("greet", "module-name = \"\"\n", ""),
+        ] {
+            fs_err::write(
+                r.join("Cargo.toml"),
+                format!("[package]\nname = \"greet\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\nname = \"{lib}\"\n"),
+            )
+            .unwrap();
+            let py = pyproject(
+                &r,
+                &format!("[build-system]\nbuild-backend = \"maturin\"\n[project]\nname = \"greet\"\ndynamic = [\"version\"]\n[tool.maturin]\npython-packages = [\"../etc\", \"etc\"]\n{maturin}"),
+            );
+            let project = crate::project::load(Some(&r.join("Cargo.toml")), None).unwrap();
+            let e = check_extension_name(&project, &py).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("module `{bad}` ("))
+                    && msg.ends_with("is not a Python module name"),
+                "{msg}"
+            );
+            assert!(e.hint().unwrap().contains("pyproject.toml"), "{e:?}");
+            let w = maturin_wheel(&py).unwrap();
+            assert!(w.packages.contains(&"etc".to_owned()), "{:?}", w.packages);
+            assert!(
+                !w.packages.iter().any(|p| p.contains('/')),
+                "{:?}",
+                w.packages
+            );
+        }
     }
 
     /// `maturin new --bindings pyo3` (pure Rust) with the app's package

@@ -226,6 +226,7 @@ impl Plan {
         if let Some(spec) = &pyproject.requires_python {
             python.check_requires(spec, &pyproject.path, project.config_source.table.key())?;
         }
+        crate::layout::check_extension_name(&project, pyproject)?;
         let app = crate::layout::resolve(&project, pyproject, &module)?;
         if let crate::launch::Target::Module { module } = &launch.target {
             crate::layout::check_runnable(&project, pyproject, module)?;
@@ -241,14 +242,8 @@ impl Plan {
             .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
         for entry in &config.include {
             let path = crate::fs::normalize(&project.path(entry));
-            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-            if !config.allow_outside_project && !real.starts_with(&root) {
-                return Err(PlanError::IncludeOutside {
-                    entry: entry.clone(),
-                    path: real,
-                    root: root.clone(),
-                    table: project.config_source.table.key(),
-                });
+            if !config.allow_outside_project {
+                check_include_inside(entry, &path, &root, project.config_source.table.key())?;
             }
         }
         check_out_dir_is_not_copied(&out_dir, &app, &config, &project, &module)?;
@@ -604,15 +599,9 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Local(#[from] crate::local_deps::Error),
-    #[error("include `{entry}` ({path}) is outside the project {root}")]
-    #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
-    IncludeOutside {
-        entry: String,
-        path: PathBuf,
-        root: PathBuf,
-        /// The pyship table in use, for the hint.
-        table: &'static str,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    IncludeOutside(#[from] IncludeOutside),
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
@@ -620,6 +609,40 @@ pub enum PlanError {
         what: String,
         dir: PathBuf,
     },
+}
+
+/// An `include` entry that resolves outside the project (checked when the
+/// plan is made and again when the bundle copies it).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("include `{entry}` ({path}) is outside the project {root}")]
+#[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
+pub struct IncludeOutside {
+    pub entry: String,
+    /// Where the entry really is (links resolved).
+    pub path: PathBuf,
+    pub root: PathBuf,
+    /// The pyship table in use, for the hint.
+    pub table: &'static str,
+}
+
+/// Refuse the `include` entry `entry` at `path` when, links resolved, it is
+/// not inside `root` (the canonical project root).
+pub fn check_include_inside(
+    entry: &str,
+    path: &Path,
+    root: &Path,
+    table: &'static str,
+) -> Result<(), IncludeOutside> {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    if real.starts_with(root) {
+        return Ok(());
+    }
+    Err(IncludeOutside {
+        entry: entry.to_owned(),
+        path: real,
+        root: root.to_owned(),
+        table,
+    })
 }
 
 /// Plans of the fixtures, for other modules' unit tests.

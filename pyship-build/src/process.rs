@@ -870,12 +870,19 @@ pub fn interrupt() {
 fn tagged_processes() -> Vec<u32> {
     let entry = format!("{BUILD_ID_VAR}={}", build_id());
     let me = std::process::id();
+    let mut found = with_environ_entry(&entry);
+    found.retain(|p| *p != me);
+    found
+}
+
+/// The processes whose environment holds `entry` (`NAME=value`).
+#[cfg(target_os = "linux")]
+fn with_environ_entry(entry: &str) -> Vec<u32> {
     let Ok(rd) = fs_err::read_dir("/proc") else {
         return Vec::new();
     };
     rd.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| *p != me)
         .filter(|p| {
             fs_err::read(format!("/proc/{p}/environ"))
                 .unwrap_or_default()

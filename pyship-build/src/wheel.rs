@@ -85,6 +85,16 @@ pub struct TargetBuild {
     pub local: Vec<LocalBuild>,
 }
 
+impl TargetBuild {
+    /// The maturin builds of this target: the project's own wheel, then the
+    /// local packages maturin builds.
+    pub fn maturin_builds(&self) -> impl Iterator<Item = &MaturinBuild> {
+        self.maturin
+            .iter()
+            .chain(self.local.iter().filter_map(|l| l.maturin.as_ref()))
+    }
+}
+
 /// The build of one local package of the app.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LocalBuild {
@@ -291,15 +301,7 @@ fn probed(
     dir: &Path,
     probe: impl FnOnce() -> Result<String, String>,
 ) -> Result<String, String> {
-    let stamp = fs_err::metadata(program).ok().map(|m| {
-        let mtime = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        format!("{} {mtime}", m.len())
-    });
+    let stamp = crate::fs::size_and_mtime(program);
     let Some(stamp) = stamp else {
         return probe();
     };
@@ -536,11 +538,7 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
         let provided = crate::deps::project_wheels(plan, platform)?;
         crate::deps::check_own_wheels(plan, &provided)?;
         let b = planned(plan, platform)?;
-        let builds = b
-            .maturin
-            .iter()
-            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
-        for m in builds {
+        for m in b.maturin_builds() {
             let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
             CARGO.find(ctx.env)?;
             rust_target_installed(&b.triple, &m.project_dir)?;
@@ -1168,12 +1166,7 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
     let mut manifests: Vec<PathBuf> = Vec::new();
     let mut zig = false;
     for &platform in &plan.targets {
-        let b = planned(plan, platform)?;
-        let builds = b
-            .maturin
-            .iter()
-            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
-        for m in builds {
+        for m in planned(plan, platform)?.maturin_builds() {
             zig |= m.zig;
             if !manifests.contains(&m.manifest) {
                 manifests.push(m.manifest.clone());

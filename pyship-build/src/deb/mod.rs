@@ -252,12 +252,9 @@ impl Tree {
         let walk = walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name();
         let mut it = walk.into_iter();
         while let Some(e) = it.next() {
-            let e = e.map_err(|e| Error::Read {
-                path: e
-                    .path()
-                    .map(Path::to_owned)
-                    .unwrap_or_else(|| dir.to_owned()),
-                source: std::io::Error::other(e.to_string()),
+            let e = e.map_err(|e| {
+                let (path, source) = crate::fs::walk_error(e, dir);
+                Error::Read { path, source }
             })?;
             let rel = rel_path(dir, e.path());
             if skip.contains(&rel) {

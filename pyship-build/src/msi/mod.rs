@@ -530,29 +530,23 @@ pub fn source(plan: &Plan, bundle_dir: &Path) -> Result<Source, Error> {
     })
 }
 
-/// Check that the bundle has what the package and its shortcut point at.
+/// Check that the bundle has what the package and its shortcut point at
+/// (pythonw.exe whatever the start command is).
 fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
-    let mut needed = vec![
-        Platform::Windows.python_exe().to_owned(),
-        "python/pythonw.exe".to_owned(),
-    ];
-    if let Some(command) = crate::render::windows::command_path(
-        plan.launch.kind,
-        &plan.launch.command(&plan.file_name),
-    ) {
-        needed.push(command);
-    } else if plan.config.windows.launcher == Launcher::Vbs {
-        needed.push("scripts/start-hidden.vbs".to_owned());
+    let mut needed = crate::installer::launch_files(plan);
+    if !needed.iter().any(|f| f == crate::installer::PYTHONW) {
+        needed.insert(1, crate::installer::PYTHONW.to_owned());
     }
-    for rel in needed {
-        if !bundle_dir.join(&rel).is_file() {
-            return Err(Error::Bundle {
-                dir: bundle_dir.to_owned(),
-                missing: rel,
-            });
-        }
+    match needed
+        .into_iter()
+        .find(|rel| !bundle_dir.join(rel).is_file())
+    {
+        Some(missing) => Err(Error::Bundle {
+            dir: bundle_dir.to_owned(),
+            missing,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What can be checked before the bundle is built: the version fits an MSI,

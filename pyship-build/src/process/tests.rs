@@ -276,19 +276,9 @@ fn mark_of(spawn: &str, then: &str) -> String {
 /// The processes whose environment has `PYSHIP_TEST_MARK=mark`.
 #[cfg(target_os = "linux")]
 fn marked(mark: &str) -> Vec<u32> {
-    let entry = format!("PYSHIP_TEST_MARK={mark}");
-    fs_err::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| alive(*p))
-        .filter(|p| {
-            fs_err::read(format!("/proc/{p}/environ"))
-                .unwrap_or_default()
-                .split(|b| *b == 0)
-                .any(|v| v == entry.as_bytes())
-        })
-        .collect()
+    let mut found = super::with_environ_entry(&format!("PYSHIP_TEST_MARK={mark}"));
+    found.retain(|p| alive(*p));
+    found
 }
 
 /// A build killed with SIGKILL runs no handler at all: its children still

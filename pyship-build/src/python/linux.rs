@@ -187,17 +187,8 @@ pub fn download(
 
 fn standalone(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, super::Error> {
     let table = plan.project.config_source.table.key();
-    ctx.reporter.status(
-        "Fetching",
-        &format!("CPython {} (linux x86_64, standalone)", plan.python.full),
-    );
-    let (url, fetched, recorded) = download(plan, ctx)?;
-    ctx.reporter.debug(&format!(
-        "runtime {} sha256 {} ({} bytes)",
-        fetched.path.display(),
-        fetched.sha256,
-        fetched.size
-    ));
+    let what = format!("{} (linux x86_64, standalone)", plan.python.full);
+    let (url, fetched, recorded) = super::fetch_archive(&what, ctx, || download(plan, ctx))?;
     let files = unpacked(&fetched, &url, dest, plan, ctx)?;
     check_layout(dest, &plan.python.xy, &url, table)?;
     Ok(Runtime {
