@@ -3,7 +3,7 @@
 //!
 //! Why uv: environment markers (`sys_platform == "win32"`) must be evaluated
 //! for the target, not the build host. `pip download --platform` filters wheel
-//! tags only and evaluates markers for the host (pip #11664): `uvicorn[standard]`
+//! tags only and evaluates markers for the host: `uvicorn[standard]`
 //! for Windows then asks for `uvloop`, which has no Windows wheel.
 //! `uv pip install --target DIR --python-platform … --python-version …
 //! --only-binary :all:` gets it right. uv leaves a `bin/` of Unix-shebang

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::Launcher;
 use crate::context::Context;
-use crate::plan::{ArtifactKind, Plan};
+use crate::plan::{ArtifactKind, IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::process::Command;
 use crate::templates::{self, Templates};
@@ -76,9 +76,9 @@ pub enum Error {
         /// The table in use and the Cargo.toml declaring it.
         table: crate::project::ConfigSource,
     },
-    #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
-    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)"))]
-    Bundle { dir: PathBuf, missing: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::plan::IncompleteBundle),
     #[error("could not read the Windows bundle at {dir}")]
     Scan {
         dir: PathBuf,
@@ -229,16 +229,13 @@ pub(crate) const PYTHONW: &str = "python/pythonw.exe";
 
 /// Check that the bundle has what the script and its shortcuts point at.
 fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
-    match launch_files(plan)
-        .into_iter()
-        .find(|rel| !bundle_dir.join(rel).is_file())
-    {
-        Some(missing) => Err(Error::Bundle {
-            dir: bundle_dir.to_owned(),
-            missing,
-        }),
-        None => Ok(()),
-    }
+    let files = launch_files(plan);
+    Ok(IncompleteBundle::check(
+        Platform::Windows,
+        bundle_dir,
+        files,
+        "installer",
+    )?)
 }
 
 /// Whether the Windows bundle tree at `bundle_dir` was built for this plan's

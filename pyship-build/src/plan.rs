@@ -625,6 +625,50 @@ pub struct IncludeOutside {
     pub table: &'static str,
 }
 
+/// A bundle tree without a file that a package made from it needs.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the {system} bundle at {dir} is incomplete: {missing} is missing")]
+#[diagnostic(help("build the bundle first: `cargo pyship bundle --target {target}` (`cargo pyship {command}` does this when the bundle is missing)"))]
+pub struct IncompleteBundle {
+    /// `Windows` or `Linux`.
+    pub system: &'static str,
+    /// The platform's key (`--target`).
+    pub target: &'static str,
+    pub dir: PathBuf,
+    /// The first missing file, relative to `dir`.
+    pub missing: String,
+    /// The subcommand that packages the bundle (`installer`, `msi`, `deb`).
+    pub command: &'static str,
+}
+
+impl IncompleteBundle {
+    /// Check that each of `files` (relative paths) is a file in the
+    /// `platform` bundle at `dir`, which `cargo pyship {command}` packages.
+    pub fn check<S: AsRef<str>>(
+        platform: Platform,
+        dir: &Path,
+        files: impl IntoIterator<Item = S>,
+        command: &'static str,
+    ) -> Result<(), Self> {
+        let Some(missing) = files
+            .into_iter()
+            .find(|rel| !dir.join(rel.as_ref()).is_file())
+        else {
+            return Ok(());
+        };
+        Err(Self {
+            system: match platform {
+                Platform::Windows => "Windows",
+                Platform::Linux => "Linux",
+            },
+            target: platform.key(),
+            dir: dir.to_owned(),
+            missing: missing.as_ref().to_owned(),
+            command,
+        })
+    }
+}
+
 /// Refuse the `include` entry `entry` at `path` when, links resolved, it is
 /// not inside `root` (the canonical project root).
 pub fn check_include_inside(
@@ -674,6 +718,29 @@ pub(crate) mod tests_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A missing file of a bundle is named with the command that builds it.
+    #[test]
+    fn an_incomplete_bundle_names_the_missing_file_and_the_command() {
+        use crate::error::Hint;
+        let d = tempfile::tempdir().unwrap();
+        fs_err::write(d.path().join("run.sh"), "").unwrap();
+        fs_err::create_dir_all(d.path().join("python/bin/python3")).unwrap();
+        IncompleteBundle::check(Platform::Linux, d.path(), ["run.sh"], "deb").unwrap();
+        let files = ["run.sh", "python/bin/python3"];
+        let e = IncompleteBundle::check(Platform::Linux, d.path(), files, "deb").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the Linux bundle at {} is incomplete: python/bin/python3 is missing",
+                d.path().display()
+            )
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)")
+        );
+    }
 
     /// The bundle's CPython must satisfy `requires-python`; an unparsable
     /// requirement is an error naming it.

@@ -444,23 +444,9 @@ impl Command {
             });
         }
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let mut relays = 0;
-        if let Some(from) = child.inner.stdout.take() {
-            relays += 1;
-            let tx = done_tx.clone();
-            std::thread::spawn(move || {
-                relay(from, std::io::stdout());
-                let _ = tx.send(());
-            });
-        }
-        if let Some(from) = child.inner.stderr.take() {
-            relays += 1;
-            let tx = done_tx.clone();
-            std::thread::spawn(move || {
-                relay(from, std::io::stderr());
-                let _ = tx.send(());
-            });
-        }
+        let out = relay_in_thread(child.inner.stdout.take(), std::io::stdout, &done_tx);
+        let err = relay_in_thread(child.inner.stderr.take(), std::io::stderr, &done_tx);
+        let relays = usize::from(out) + usize::from(err);
         drop(done_tx);
         let status =
             child
@@ -497,6 +483,24 @@ impl Command {
 
 /// Copy `from` to `to` as it comes (each read flushed: what a program a
 /// person uses prints shows at once).
+/// [`relay`] `from` (when there is one) to `to()` on a thread of its own,
+/// which says on `done` when it ends. Returns whether a thread was started.
+fn relay_in_thread<R: Read + Send + 'static, W: Write + 'static>(
+    from: Option<R>,
+    to: fn() -> W,
+    done: &mpsc::Sender<()>,
+) -> bool {
+    let Some(from) = from else {
+        return false;
+    };
+    let done = done.clone();
+    std::thread::spawn(move || {
+        relay(from, to());
+        let _ = done.send(());
+    });
+    true
+}
+
 fn relay(mut from: impl Read, mut to: impl Write) {
     let mut buf = [0u8; 8192];
     while let Ok(n) = from.read(&mut buf) {

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::config::{Launcher, MsiScope};
 use crate::context::Context;
-use crate::plan::Plan;
+use crate::plan::{IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::tools;
 
@@ -77,9 +77,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
-    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship msi` does this when the bundle is missing)"))]
-    Bundle { dir: PathBuf, missing: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::plan::IncompleteBundle),
     #[error("could not read the Windows bundle at {path}")]
     Scan {
         path: PathBuf,
@@ -537,16 +537,12 @@ fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
     if !needed.iter().any(|f| f == crate::installer::PYTHONW) {
         needed.insert(1, crate::installer::PYTHONW.to_owned());
     }
-    match needed
-        .into_iter()
-        .find(|rel| !bundle_dir.join(rel).is_file())
-    {
-        Some(missing) => Err(Error::Bundle {
-            dir: bundle_dir.to_owned(),
-            missing,
-        }),
-        None => Ok(()),
-    }
+    Ok(IncompleteBundle::check(
+        Platform::Windows,
+        bundle_dir,
+        needed,
+        "msi",
+    )?)
 }
 
 /// What can be checked before the bundle is built: the version fits an MSI,

@@ -5,6 +5,17 @@ use crate::error::Hint;
 /// A cancelled run stops its program at once, and a run after the cancel
 /// does not start one.
 #[cfg(unix)]
+/// A relayed program's stdout and stderr both reach the build's, and its
+/// status comes back once they did.
+#[cfg(unix)]
+#[test]
+fn relayed_returns_the_status_after_both_streams_ended() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo relayed-out; echo relayed-err >&2; exit 3"]);
+    let status = cmd.relayed().unwrap();
+    assert_eq!(status.code(), Some(3));
+}
+
 #[test]
 fn cancel_stops_the_running_program() {
     let cancel = Cancel::default();
