@@ -1,3 +1,4 @@
+use super::output::{TAIL_BYTES, TAIL_LINES};
 use super::*;
 #[cfg(target_os = "linux")]
 use crate::error::Hint;
@@ -287,7 +288,7 @@ fn mark_of(spawn: &str, then: &str) -> String {
 /// The processes whose environment has `PYSHIP_TEST_MARK=mark`.
 #[cfg(target_os = "linux")]
 fn marked(mark: &str) -> Vec<u32> {
-    let mut found = super::with_environ_entry(&format!("PYSHIP_TEST_MARK={mark}"));
+    let mut found = super::interrupt::with_environ_entry(&format!("PYSHIP_TEST_MARK={mark}"));
     found.retain(|p| alive(*p));
     found
 }
