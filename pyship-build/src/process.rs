@@ -465,7 +465,7 @@ impl Command {
     }
 
     /// Start a program that runs beside the build (a server, a session
-    /// keeper): stdin null unless [`Command::piped_stdin`], output to
+    /// keeper): stdin null unless `piped_stdin`, output to
     /// nothing. It is killed when the [`Child`] is dropped.
     pub fn spawn(mut self, piped_stdin: bool) -> Result<Child, Error> {
         let command = self.shown();

@@ -282,7 +282,7 @@ pub fn environment() -> Environment<'static> {
 /// spot of a template, reads back as exactly the value and as nothing else
 /// (no variable, specifier, expression or line of its own). Where a language
 /// has no way to carry some character, the function refuses the value
-/// ([`Unrepresentable`]) rather than change it; config validation refuses
+/// ([`escape::Unrepresentable`]) rather than change it; config validation refuses
 /// such values earlier with a hint (see `config`).
 pub mod escape {
     use std::fmt::Write as _;

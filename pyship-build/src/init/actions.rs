@@ -5,9 +5,9 @@
 //! for the reader and for update tools. Why the artifact actions differ by
 //! CI system: `actions/upload-artifact` and `download-artifact` v4 speak a
 //! protocol that Gitea's and Forgejo's runners do not offer to them (they
-//! stop with `GHESNotSupportedError`, go-gitea/gitea#31256, #36024), while
-//! v3 works there; github.com no longer serves v3, so GitHub gets v4. The
-//! `-node20` builds of v3 are used: runners dropped Node 16.
+//! stop with `GHESNotSupportedError`), while v3 works there; github.com no
+//! longer serves v3, so GitHub gets v4. The `-node20` builds of v3 are used:
+//! runners dropped Node 16.
 
 use serde::Serialize;
 
