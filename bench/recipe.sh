@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The plain recipe this project replaces (the seed's "page of bash"), kept
+# The plain "page of bash" recipe that cargo-pyship replaces, kept
 # faithfully as the benchmark baseline: one `pip download` per TOP-LEVEL
-# dependency and nothing more (the seed has no second loop over transitive
+# dependency and nothing more (the recipe has no second loop over transitive
 # packages). Builds a Windows portable zip of the hello fixture:
 #   unzip the embeddable CPython, patch ._pth, a `pip download --platform
-#   win_amd64` loop, unzip every wheel, the seed's find/rm cleanup, `zip -r`.
+#   win_amd64` loop, unzip every wheel, the recipe's find/rm cleanup, `zip -r`.
 # Its zip does NOT run (the cleanup deletes every .py after __pycache__, and
 # removes numpy.linalg/lib and all dist-info); it is the speed and size baseline.
 #
@@ -51,7 +51,7 @@ done
 # 4. App files.
 cp -r "$app_src"/. "$root/app/src/"
 
-# 5. The seed's cleanup.
+# 5. The recipe's cleanup.
 find "$root" -type d -name __pycache__ -prune -exec rm -rf {} +
 find "$site" -type d \( -name tests -o -name test \) -prune -exec rm -rf {} +
 find "$site" -type d -name "*.dist-info" -prune -exec rm -rf {} +

@@ -4,7 +4,7 @@
 # The same Windows portable zip of fixtures/hello (fastapi, uvicorn[standard],
 # numpy<2) is built three ways, cold (empty caches) and warm (caches filled),
 # several runs each:
-#   seed-recipe   bench/recipe.sh: the seed's page of bash, faithfully (one
+#   bash-recipe   bench/recipe.sh: the plain page of bash, faithfully (one
 #                 `pip download` per top-level dependency, unzip, find/rm, zip -r)
 #   uv-recipe     bench/uv-recipe.sh: curl/unzip the embeddable CPython,
 #                 `uv pip install --target … --python-platform x86_64-pc-windows-msvc`,
@@ -167,7 +167,7 @@ timed() {
   printf '%s\t%s\t%.3f\t%s\n' "$kind" "$name" "$(echo "$t1 - $t0" | bc)" "$rss" >>"$results"
 }
 
-seed_zip="$work/seed.zip"
+bash_zip="$work/bash.zip"
 uv_zip="$work/uv.zip"
 dist="$proj/dist"
 ours_zip="$dist/Hello-App-v0.1.0-win-x64.zip"
@@ -182,7 +182,7 @@ cold() {
 }
 first() { rm -rf "$work/cache" && mkdir -p "$PYSHIP_CACHE_DIR" "$work/cache/uv" "$work/cache/pip"; }
 
-seed() { timed "$1" seed-recipe -- bash "$here/recipe.sh" "$embed" "$wheels_url" "$proj/python/src" "$seed_zip"; }
+bashr() { timed "$1" bash-recipe -- bash "$here/recipe.sh" "$embed" "$wheels_url" "$proj/python/src" "$bash_zip"; }
 uvr() { timed "$1" uv-recipe -- bash "$here/uv-recipe.sh" "$mirror_url" "$wheels_url" "$proj/python/src" "$uv_zip"; }
 pyship() { # KIND NAME COMMAND ARGS...
   local kind=$1 name=$2; shift 2
@@ -214,16 +214,16 @@ done
 # Cold: each tool with empty caches (the prefix stays prepared).
 for i in $(seq "$runs"); do
   echo "  run $i/$runs: windows cold" >&2
-  cold; seed cold
+  cold; bashr cold
   cold; uvr cold
   cold; bundle_win cold
 done
 cp "$ours_zip" "$work/cold.zip"
 # Warm: caches filled by one untimed run of each.
-seed warmup; uvr warmup; bundle_win warmup
+bashr warmup; uvr warmup; bundle_win warmup
 for i in $(seq "$runs"); do
   echo "  run $i/$runs: windows warm" >&2
-  seed warm; uvr warm; bundle_win warm
+  bashr warm; uvr warm; bundle_win warm
 done
 cp "$ours_zip" "$work/warm.zip"
 # Warm caches, a fresh output folder (a CI job with a restored cache).
@@ -364,10 +364,10 @@ def ratio(a, b):
     return a / b if a and b else float("nan")
 for kind in ("cold", "warm"):
     o = med("cargo-pyship", kind)
-    for base in ("seed-recipe", "uv-recipe"):
+    for base in ("bash-recipe", "uv-recipe"):
         print(f"ratio {kind} windows: {base}/cargo-pyship = {ratio(med(base, kind), o):.2f}x (median)")
 sizes = {n: os.path.getsize(os.path.join(work, f)) for n, f in
-         (("seed-recipe", "seed.zip"), ("uv-recipe", "uv.zip"), ("cargo-pyship", "warm.zip"),
+         (("bash-recipe", "bash.zip"), ("uv-recipe", "uv.zip"), ("cargo-pyship", "warm.zip"),
           ("installer", "warm.exe"), ("cargo-pyship-linux", "warm.tar.gz"))}
 print("output sizes: " + ", ".join(f"{n} {s/1e6:.1f} MB" for n, s in sizes.items()))
 for n in ("a.zip", "b.zip", "a.tar.gz", "b.tar.gz"):
@@ -377,17 +377,17 @@ for n in ("a.zip", "b.zip", "a.tar.gz", "b.tar.gz"):
 rss_max = max(max(d["rss"]) for (n, k), d in data.items()
               if n in ("cargo-pyship", "cargo-pyship-linux", "installer")) / 1024
 targets = [
-    ("warm windows >= 8x faster than the seed recipe", ratio(med("seed-recipe", "warm"), med("cargo-pyship", "warm")), ">=", 8, "x"),
+    ("warm windows >= 8x faster than the bash recipe", ratio(med("bash-recipe", "warm"), med("cargo-pyship", "warm")), ">=", 8, "x"),
     ("warm windows >= 4x faster than the uv recipe", ratio(med("uv-recipe", "warm"), med("cargo-pyship", "warm")), ">=", 4, "x"),
-    ("cold windows >= 3x faster than the seed recipe", ratio(med("seed-recipe", "cold"), med("cargo-pyship", "cold")), ">=", 3, "x"),
+    ("cold windows >= 3x faster than the bash recipe", ratio(med("bash-recipe", "cold"), med("cargo-pyship", "cold")), ">=", 3, "x"),
     ("first run <= 1.5x a cold run", ratio(med("cargo-pyship", "first"), med("cargo-pyship", "cold")), "<=", 1.5, "x"),
     ("warm linux <= warm windows", ratio(med("cargo-pyship-linux", "warm"), med("cargo-pyship", "warm")), "<=", 1.0, "x"),
     ("warm installer < 0.5 s", med("installer", "warm"), "<", 0.5, " s"),
     ("cold installer <= 1.1x makensis alone", ratio(med("installer", "cold"), med("makensis-alone", "cold")), "<=", 1.1, "x"),
     ("peak RSS < 300 MB", rss_max, "<", 300, " MB"),
-    ("zip <= 1.1x the seed recipe's zip", sizes["cargo-pyship"] / sizes["seed-recipe"], "<=", 1.1, "x"),
+    ("zip <= 1.1x the bash recipe's zip", sizes["cargo-pyship"] / sizes["bash-recipe"], "<=", 1.1, "x"),
     # Issue 32's targets (5 and 6 on the pure-Python Windows bundle).
-    ("5. warm-fresh windows >= 8x faster than the seed recipe", ratio(med("seed-recipe", "warm"), med("cargo-pyship", "warm-fresh")), ">=", 8, "x"),
+    ("5. warm-fresh windows >= 8x faster than the bash recipe", ratio(med("bash-recipe", "warm"), med("cargo-pyship", "warm-fresh")), ">=", 8, "x"),
     ("5. warm-fresh windows >= 4x faster than the uv recipe", ratio(med("uv-recipe", "warm"), med("cargo-pyship", "warm-fresh")), ">=", 4, "x"),
     ("6. cold windows >= 1.5x faster than the uv recipe (with the import check)", ratio(med("uv-recipe", "cold"), med("cargo-pyship", "cold")), ">=", 1.5, "x"),
 ]

@@ -71,15 +71,9 @@ pub enum Error {
         #[diagnostic_source]
         source: crate::fs::Error,
     },
-    #[error("include `{entry}` ({path}) is outside the project {root}")]
-    #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
-    IncludeOutside {
-        entry: String,
-        path: PathBuf,
-        root: PathBuf,
-        /// The pyship table in use, for the hint.
-        table: &'static str,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    IncludeOutside(#[from] crate::plan::IncludeOutside),
     #[error("the symlink {link} points outside the project {root} (to {target})")]
     #[diagnostic(help("replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose", .link.display()))]
     LinkOutside {
@@ -426,14 +420,8 @@ pub fn run(
                 path,
             });
         }
-        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if !rules.allow_outside && !real.starts_with(&rules.root) {
-            return Err(Error::IncludeOutside {
-                entry: entry.clone(),
-                path: real,
-                root: rules.root.clone(),
-                table: rules.table,
-            });
+        if !rules.allow_outside {
+            crate::plan::check_include_inside(entry, &path, &rules.root, rules.table)?;
         }
         let name = path.file_name().map(PathBuf::from).unwrap_or_default();
         files += copy_filtered(&path, &app.join(name), &rules)?;

@@ -172,17 +172,7 @@ impl Cache {
             let dir = self.bucket(&u.name);
             // A prepared wine prefix has read-only files; on Unix the folder's
             // permission is what counts, elsewhere clear the flag first.
-            #[cfg(not(unix))]
-            for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
-                if let Ok(m) = e.metadata() {
-                    let mut p = m.permissions();
-                    if p.readonly() {
-                        #[allow(clippy::permissions_set_readonly_false)]
-                        p.set_readonly(false);
-                        let _ = fs_err::set_permissions(e.path(), p);
-                    }
-                }
-            }
+            crate::fs::clear_readonly(&dir);
             fs_err::remove_dir_all(&dir).map_err(|source| Error::Remove {
                 path: dir.clone(),
                 source,

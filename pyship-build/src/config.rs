@@ -509,7 +509,7 @@ impl MsiScope {
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Launcher {
-    /// `wscript.exe scripts\start-hidden.vbs` (the seed's launcher).
+    /// `wscript.exe scripts\start-hidden.vbs` (the default).
     #[default]
     Vbs,
     /// `python\pythonw.exe -m {module}` (no VBScript; future-proof).

@@ -185,14 +185,7 @@ pub fn linked(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Link
     };
     let mut cmd = cargo_metadata::MetadataCommand::new();
     cmd.manifest_path(&manifest).other_options(options);
-    let mut run = crate::process::Command::from_std(cmd.cargo_command());
-    run.timeout(crate::process::STEP);
-    let out = run.output().map_err(|e| fail(e.to_string()))?;
-    if !out.success() {
-        return Err(fail(out.stderr.trim().to_owned()));
-    }
-    let meta =
-        cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| fail(e.to_string()))?;
+    let meta = crate::project::cargo_metadata(&cmd).map_err(fail)?;
     let mut linked = resolve_linked(&meta, &manifest, &triple)?;
     add_checksums(
         &mut linked,

@@ -3,7 +3,7 @@
 //!
 //! Why uv: environment markers (`sys_platform == "win32"`) must be evaluated
 //! for the target, not the build host. `pip download --platform` filters wheel
-//! tags only and evaluates markers for the host (pip #11664): `uvicorn[standard]`
+//! tags only and evaluates markers for the host: `uvicorn[standard]`
 //! for Windows then asks for `uvloop`, which has no Windows wheel.
 //! `uv pip install --target DIR --python-platform … --python-version …
 //! --only-binary :all:` gets it right. uv leaves a `bin/` of Unix-shebang
@@ -474,18 +474,9 @@ fn install_key(
     uv: &Path,
     python: Option<&Path>,
 ) -> String {
-    let stamp = |p: &Path| {
-        fs_err::metadata(p)
-            .map(|m| {
-                let mtime = m
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map(|d| d.as_nanos())
-                    .unwrap_or_default();
-                format!("{} {} {mtime}", p.display(), m.len())
-            })
-            .unwrap_or_else(|_| p.display().to_string())
+    let stamp = |p: &Path| match crate::fs::size_and_mtime(p) {
+        Some(s) => format!("{} {s}", p.display()),
+        None => p.display().to_string(),
     };
     crate::fs::sha256_hex(
         format!(

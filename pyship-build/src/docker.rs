@@ -25,12 +25,17 @@ use serde::Serialize;
 
 use crate::env::{self, Env};
 use crate::plan::Plan;
-use crate::templates::Templates;
 use crate::tools;
-use crate::version::Version;
 use crate::Context;
 
+mod dockerfile;
+mod image;
 mod link;
+pub use dockerfile::{
+    app_context, context_dir, dockerignore, has_app_wheel, render_dockerfile, write_app_context,
+};
+use image::host_of;
+pub use image::{image_name, is_latest, registry_of, repo_version_tags};
 pub use link::{link_package, manual_link_steps, LinkOutcome, LinkPlan};
 
 /// The named build context holding a maturin project's Linux wheels.
@@ -47,25 +52,6 @@ pub const APP_CONTEXT: &str = "pyship-app";
 
 /// The rendered default's name among the templates.
 pub const TEMPLATE: &str = "docker/Dockerfile.j2";
-
-/// Run by the image's `RUN` to stamp `APP_VERSION` into `[project].version`
-/// (build args are in the environment of `RUN`). Empty `APP_VERSION`: unchanged.
-const STAMP_SCRIPT: &str = r#"import os, pathlib, re, sys
-v = os.environ.get("APP_VERSION", "")
-p = pathlib.Path("pyproject.toml")
-t = p.read_text(encoding="utf-8")
-n = 0
-if v:
-    t, n = re.subn(r'(?ms)(^\[project\][ \t]*$.*?^version[ \t]*=[ \t]*)(["\'])[^"\'\n]*\2', lambda m: m.group(1) + '"' + v + '"', t, count=1)
-    if n != 1:
-        sys.exit("APP_VERSION: no [project].version in pyproject.toml")
-    p.write_text(t, encoding="utf-8")
-"#;
-
-/// The container's health check: the app accepts TCP connections on its port.
-fn healthcheck_script(port: u16) -> String {
-    format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3).close()")
-}
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
@@ -272,203 +258,6 @@ pub struct Output {
     pub link: Option<LinkOutcome>,
 }
 
-/// The repository's version tags (`git tag --list 'v*'`); empty outside git.
-pub fn repo_version_tags(dir: &Path) -> Vec<String> {
-    crate::tools::git(dir, &["tag", "--list", "v*"])
-        .map(|out| {
-            out.lines()
-                .map(|l| l.trim().to_owned())
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `latest` only for a stable version that is at least as high as every stable
-/// version among the repository's tags: a backport (`v1.0.1` after `v1.1.0`)
-/// must not move `latest`. Tags that do not parse as versions are ignored.
-pub fn is_latest(version: &Version, repo_tags: &[String]) -> bool {
-    if version.is_prerelease() {
-        return false;
-    }
-    let key = |v: &Version| (v.major, v.minor, v.patch, v.post.unwrap_or(0));
-    let mine = key(version);
-    repo_tags
-        .iter()
-        .filter_map(|t| t.parse::<Version>().ok())
-        .filter(|v| !v.is_prerelease())
-        .all(|v| key(&v) <= mine)
-}
-
-/// The image name: `docker.image`, else `{host}/{owner}/{name}` of the release
-/// repository (Gitea's registry lives on the same host), lowercased.
-pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
-    let image = match &plan.config.docker.image {
-        Some(i) => i.clone(),
-        None => {
-            let (url, repo) = plan.config.publish.location(env);
-            let (Some(url), Some(repo)) = (url, repo) else {
-                return Err(Error::NoImage {
-                    table: plan.project.config_source.table.key(),
-                });
-            };
-            format!("{}/{repo}", host_of(&url)).to_ascii_lowercase()
-        }
-    };
-    let valid = !image.is_empty()
-        && !image.starts_with('/')
-        && !image.ends_with('/')
-        && !image.contains("//")
-        && image
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| !last.contains(':'))
-        && image.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
-        });
-    if !valid {
-        return Err(Error::BadImage { image });
-    }
-    Ok(image)
-}
-
-/// `host[:port]` of a URL.
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let host = rest.split('/').next().unwrap_or_default();
-    host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host)
-}
-
-/// The registry host of `image`: its first component when it looks like a host
-/// (has a `.` or `:`, or is `localhost`), as docker decides.
-pub fn registry_of(image: &str) -> Option<String> {
-    let (first, rest) = image.split_once('/')?;
-    let _ = rest;
-    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_owned())
-}
-
-fn relative_to(
-    context: &Path,
-    path: &Path,
-    what: &'static str,
-    table: &'static str,
-) -> Result<String, Error> {
-    let rel = path
-        .strip_prefix(context)
-        .map_err(|_| Error::OutsideContext {
-            context: context.to_owned(),
-            what,
-            path: path.to_owned(),
-            table,
-        })?;
-    let s = rel.to_string_lossy().replace('\\', "/");
-    Ok(if s.is_empty() { ".".into() } else { s })
-}
-
-/// The build context (absolute).
-pub fn context_dir(plan: &Plan) -> PathBuf {
-    crate::fs::normalize(&plan.project.path(&plan.config.docker.context))
-}
-
-/// Render the default Dockerfile for `plan` (the project's `templates/` may
-/// override it). Paths in it are relative to the build context.
-pub fn render_dockerfile(plan: &Plan) -> Result<String, Error> {
-    let context = context_dir(plan);
-    let py = plan.pyproject();
-    let py_dir = crate::fs::normalize(py.path.parent().unwrap_or(&plan.project.config_dir));
-    let table = plan.project.config_source.table.key();
-    let python_src = relative_to(&context, &py_dir, "the pyproject's directory", table)?;
-    if let (Some(dir), false) = (&plan.app.dir, py.is_maturin()) {
-        // The app sources must reach the image with the pyproject (pip
-        // installs them from there); a maturin project's come through
-        // [`APP_CONTEXT`].
-        relative_to(
-            &context,
-            &crate::fs::normalize(dir),
-            "the app sources",
-            table,
-        )?;
-    }
-    let app_context = app_context(plan).map(|_| APP_CONTEXT);
-    let mut includes = Vec::new();
-    for inc in &plan.config.include {
-        let abs = crate::fs::normalize(&plan.project.path(inc));
-        let from = relative_to(&context, &abs, "an `include` path", table)?;
-        let name = abs
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| from.clone());
-        includes.push(minijinja::context! { from => from, to => format!("/app/{name}") });
-    }
-    // A maturin project installs its built wheel (at the release version,
-    // with its extras) instead of building the pyproject's folder.
-    let wheel_requirement = py.is_maturin().then(|| {
-        let extras = if plan.config.extras.is_empty() {
-            String::new()
-        } else {
-            format!("[{}]", plan.config.extras.join(","))
-        };
-        format!("{}{extras}=={}", py.name, plan.version.version.pep440())
-    });
-    let templates = Templates::new(Some(&plan.project.config_dir));
-    Ok(templates.render(
-        TEMPLATE,
-        minijinja::context! {
-            header => format!(
-                "Generated by cargo-pyship {} (cargo pyship docker) for {}; a Dockerfile in the build context replaces it.",
-                env!("CARGO_PKG_VERSION"),
-                plan.name.replace(['\n', '\r'], " "),
-            ),
-            python_xy => plan.python.xy.clone(),
-            prebuild => plan.config.prebuild.clone(),
-            python_src => python_src,
-            includes => includes,
-            wheels_context => WHEELS_CONTEXT,
-            update_context => plan.update.is_some().then_some(UPDATE_CONTEXT),
-            app_context => app_context,
-            wheel_requirement => wheel_requirement,
-            stamp => !py.is_maturin() && !py.dynamic_version && py.version.is_some(),
-            stamp_script => STAMP_SCRIPT,
-            dist_name => py.name.clone(),
-            port => plan.config.port,
-            healthcheck_script => plan.config.port.map(healthcheck_script),
-            module => plan.module.clone(),
-            cmd => plan.launch.docker_cmd(),
-        },
-    )?)
-}
-
-/// The generated `.dockerignore`: build output, release artifacts, VCS and
-/// Python caches never go into the image's build context (a Rust `target/`
-/// alone can be gigabytes).
-pub fn dockerignore(plan: &Plan, context: &Path) -> String {
-    let mut lines = vec![
-        format!(
-            "# Generated by cargo-pyship {} (cargo pyship docker); a .dockerignore in the build context replaces it.",
-            env!("CARGO_PKG_VERSION")
-        ),
-        ".git".to_owned(),
-        "**/target".to_owned(),
-        "**/__pycache__".to_owned(),
-        "**/*.pyc".to_owned(),
-        "**/.venv".to_owned(),
-    ];
-    for dir in [
-        crate::fs::normalize(&plan.out_dir),
-        crate::fs::normalize(&plan.project.workspace_root.join("target")),
-    ] {
-        if let Ok(rel) = dir.strip_prefix(context) {
-            let rel = rel.to_string_lossy().replace('\\', "/");
-            if !rel.is_empty() && !lines.contains(&rel) {
-                lines.push(rel);
-            }
-        }
-    }
-    lines.join("\n") + "\n"
-}
-
 /// What the Docker step will do, without doing it.
 pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error> {
     let image = image_name(plan, env)?;
@@ -609,39 +398,6 @@ pub fn plan(plan: &Plan, opts: &Options, env: &Env) -> Result<DockerPlan, Error>
     })
 }
 
-/// The folder of the named context [`APP_CONTEXT`]: for a maturin project
-/// whose app sources are not (all) in its wheel (`app-src`, or a package
-/// beside `python-source`), so that the image holds what the bundles hold.
-/// `None` for other projects: pip installs the pyproject's folder, or the
-/// wheel carries the whole app.
-pub fn app_context(plan: &Plan) -> Option<PathBuf> {
-    (plan.pyproject().is_maturin() && plan.app.dir.is_some())
-        .then(|| plan.work_dir.join("docker").join("app"))
-}
-
-/// Fill the [`APP_CONTEXT`] folder `dir`: the app sources as a bundle copies
-/// them into `app/src/`, and the `.pth` that puts `/app/src` on `sys.path`
-/// after site-packages, as in the bundles.
-pub fn write_app_context(plan: &Plan, dir: &Path, ctx: &Context<'_>) -> Result<(), Error> {
-    let clean = |source| Error::Clean {
-        path: dir.to_owned(),
-        source,
-    };
-    crate::fs::remove_dir_if_exists(dir, &plan.write_roots(&ctx.cache)).map_err(clean)?;
-    let src = dir.join("app").join("src");
-    let io = |e: std::io::Error| clean(crate::fs::Error::Io(e));
-    fs_err::create_dir_all(&src).map_err(io)?;
-    crate::app::copy_app_sources(plan, &src)?;
-    let sp = dir.join("site-packages");
-    fs_err::create_dir_all(&sp).map_err(io)?;
-    let pth = sp.join(crate::app::PATH_FILE);
-    crate::fs::atomic_write(&pth, b"/app/src\n").map_err(|source| Error::Write {
-        path: pth.clone(),
-        source,
-    })?;
-    Ok(())
-}
-
 /// The command lines [`run`] would execute, in order.
 pub fn plan_commands(plan_: &Plan, opts: &Options, env: &Env) -> Result<Vec<CommandLine>, Error> {
     Ok(plan(plan_, opts, env)?.commands)
@@ -774,25 +530,6 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
     Ok(output)
 }
 
-/// Whether `dir` holds the app's wheel at the release version.
-pub fn has_app_wheel(plan: &Plan, dir: &Path) -> bool {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['-', '.'], "_");
-    let prefix = format!(
-        "{}-{}-",
-        norm(&plan.pyproject().name),
-        plan.version.version.pep440()
-    );
-    crate::wheel::wheels_in(dir).is_ok_and(|ws| {
-        ws.iter().any(|w| {
-            w.file_name().is_some_and(|n| {
-                n.to_string_lossy()
-                    .to_ascii_lowercase()
-                    .starts_with(&prefix)
-            })
-        })
-    })
-}
-
 fn execute(docker: &Path, cmd: &CommandLine, env: &Env) -> Result<(), Error> {
     let shown = cmd.to_string();
     let mut c = crate::process::Command::new(docker);
@@ -818,6 +555,7 @@ fn execute(docker: &Path, cmd: &CommandLine, env: &Env) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::version::Version;
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()

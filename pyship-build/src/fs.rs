@@ -508,6 +508,47 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A failed step of a walk below `root`: the path it failed on (`root` when
+/// walkdir names none) and the reason.
+pub fn walk_error(e: walkdir::Error, root: &Path) -> (PathBuf, std::io::Error) {
+    (
+        e.path().unwrap_or(root).to_owned(),
+        std::io::Error::other(e.to_string()),
+    )
+}
+
+/// `"{size} {mtime in ns}"` of the file at `p` (`None`: unreadable): a cheap
+/// stamp that changes when the file is replaced or rewritten.
+pub fn size_and_mtime(p: &Path) -> Option<String> {
+    let m = fs_err::metadata(p).ok()?;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    Some(format!("{} {mtime}", m.len()))
+}
+
+/// Clear the read-only flag of every file under `dir` (a prepared wine
+/// prefix has read-only files), best effort, so that the tree can be
+/// removed. On Unix the folder's permission is what counts: nothing to do.
+pub fn clear_readonly(dir: &Path) {
+    #[cfg(not(unix))]
+    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if let Ok(m) = e.metadata() {
+            let mut p = m.permissions();
+            if p.readonly() {
+                #[allow(clippy::permissions_set_readonly_false)]
+                p.set_readonly(false);
+                let _ = fs_err::set_permissions(e.path(), p);
+            }
+        }
+    }
+    #[cfg(unix)]
+    let _ = dir;
+}
+
 /// Remove a directory tree if it exists. The one place a run removes
 /// directories: `path` must lie strictly inside one of `roots` (the output
 /// folder and the cache, [`crate::plan::Plan::write_roots`]), whatever the

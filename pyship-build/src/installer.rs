@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::Launcher;
 use crate::context::Context;
-use crate::plan::{ArtifactKind, Plan};
+use crate::plan::{ArtifactKind, IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::process::Command;
 use crate::templates::{self, Templates};
@@ -76,9 +76,9 @@ pub enum Error {
         /// The table in use and the Cargo.toml declaring it.
         table: crate::project::ConfigSource,
     },
-    #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
-    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)"))]
-    Bundle { dir: PathBuf, missing: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::plan::IncompleteBundle),
     #[error("could not read the Windows bundle at {dir}")]
     Scan {
         dir: PathBuf,
@@ -206,8 +206,10 @@ fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
     Ok((dirs, files, size))
 }
 
-/// Check that the bundle has what the script and its shortcuts point at.
-fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
+/// What the installed app's shortcuts run, relative to the bundle: the
+/// interpreter and the start command's target (else the hidden launcher, or
+/// pythonw.exe).
+pub(crate) fn launch_files(plan: &Plan) -> Vec<String> {
     let mut needed = vec![Platform::Windows.python_exe().to_owned()];
     match crate::render::windows::command_path(
         plan.launch.kind,
@@ -217,17 +219,23 @@ fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
         None if plan.config.windows.launcher == Launcher::Vbs => {
             needed.push("scripts/start-hidden.vbs".into())
         }
-        None => needed.push("python/pythonw.exe".into()),
+        None => needed.push(PYTHONW.into()),
     }
-    for rel in needed {
-        if !bundle_dir.join(&rel).is_file() {
-            return Err(Error::Bundle {
-                dir: bundle_dir.to_owned(),
-                missing: rel,
-            });
-        }
-    }
-    Ok(())
+    needed
+}
+
+/// The bundle's windowless interpreter.
+pub(crate) const PYTHONW: &str = "python/pythonw.exe";
+
+/// Check that the bundle has what the script and its shortcuts point at.
+fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
+    let files = launch_files(plan);
+    Ok(IncompleteBundle::check(
+        Platform::Windows,
+        bundle_dir,
+        files,
+        "installer",
+    )?)
 }
 
 /// Whether the Windows bundle tree at `bundle_dir` was built for this plan's
@@ -315,6 +323,16 @@ pub fn render_with(
     Ok((templates.render(TEMPLATE, &ctx)?, origin))
 }
 
+/// The size of the installer placed at `path`.
+fn placed_size(path: &Path) -> Result<u64, Error> {
+    fs_err::metadata(path)
+        .map(|m| m.len())
+        .map_err(|source| Error::Place {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Build `{name}-{tag}-setup.exe` from the Windows bundle tree at `bundle_dir`,
 /// signed when `[…pyship.windows.sign]` is configured.
 pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Installer, Error> {
@@ -371,12 +389,7 @@ pub fn run_with(
         signer,
     )?;
     if let Some(sha256) = fresh_installer(&stamp_path, &digest, &path) {
-        let size = fs_err::metadata(&path)
-            .map_err(|source| Error::Place {
-                path: path.clone(),
-                source,
-            })?
-            .len();
+        let size = placed_size(&path)?;
         ctx.reporter
             .status("Fresh", &format!("{} (inputs unchanged)", path.display()));
         return Ok(Installer {
@@ -465,12 +478,7 @@ pub fn run_with(
             false
         }
     };
-    let size = fs_err::metadata(&path)
-        .map_err(|source| Error::Place {
-            path: path.clone(),
-            source,
-        })?
-        .len();
+    let size = placed_size(&path)?;
     let sha256 = crate::fs::sha256_file(&path).map_err(|source| Error::Place {
         path: path.clone(),
         source,

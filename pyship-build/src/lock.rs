@@ -265,17 +265,7 @@ pub fn remove_dead(parent: &Path, prefix: &str, roots: &[&Path]) -> Vec<PathBuf>
 
 /// Remove a folder whose files may be read-only (a wine prefix's binaries).
 fn remove_tree(dir: &Path, roots: &[&Path]) -> Result<(), crate::fs::Error> {
-    #[cfg(not(unix))]
-    for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
-        if let Ok(m) = e.metadata() {
-            let mut p = m.permissions();
-            if p.readonly() {
-                #[allow(clippy::permissions_set_readonly_false)]
-                p.set_readonly(false);
-                let _ = fs_err::set_permissions(e.path(), p);
-            }
-        }
-    }
+    crate::fs::clear_readonly(dir);
     crate::fs::remove_dir_if_exists(dir, roots)
 }
 

@@ -1049,6 +1049,11 @@ fn from_pylock_text(plan: &Plan, path: &Path, text: &str) -> Result<Vec<Pin>, Er
     Ok(pins)
 }
 
+/// The words of a resolver clause from byte `i` to the next " and ".
+fn reason_at(clause: &str, i: usize) -> &str {
+    clause[i..].split(" and ").next().unwrap_or("").trim()
+}
+
 /// Turn uv's resolver message into an error naming the package and why.
 pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'static str) -> Error {
     for clause in stderr.split("Because ").skip(1) {
@@ -1066,13 +1071,7 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'stat
             continue;
         }
         if let Some(i) = clause.find("has no ") {
-            let reason = clause[i..]
-                .split(" and ")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .trim_end_matches(',')
-                .to_owned();
+            let reason = reason_at(clause, i).trim_end_matches(',').to_owned();
             return Error::NoWheel {
                 package,
                 platform: platform.to_owned(),
@@ -1081,12 +1080,7 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'stat
             };
         }
         if let Some(i) = clause.find("was not found") {
-            let reason = clause[i..]
-                .split(" and ")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_owned();
+            let reason = reason_at(clause, i).to_owned();
             if reason.contains("cache") {
                 return Error::NotCached { package, reason };
             }

@@ -242,14 +242,8 @@ impl Plan {
             .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
         for entry in &config.include {
             let path = crate::fs::normalize(&project.path(entry));
-            let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-            if !config.allow_outside_project && !real.starts_with(&root) {
-                return Err(PlanError::IncludeOutside {
-                    entry: entry.clone(),
-                    path: real,
-                    root: root.clone(),
-                    table: project.config_source.table.key(),
-                });
+            if !config.allow_outside_project {
+                check_include_inside(entry, &path, &root, project.config_source.table.key())?;
             }
         }
         check_out_dir_is_not_copied(&out_dir, &app, &config, &project, &module)?;
@@ -605,15 +599,9 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Local(#[from] crate::local_deps::Error),
-    #[error("include `{entry}` ({path}) is outside the project {root}")]
-    #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
-    IncludeOutside {
-        entry: String,
-        path: PathBuf,
-        root: PathBuf,
-        /// The pyship table in use, for the hint.
-        table: &'static str,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    IncludeOutside(#[from] IncludeOutside),
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
@@ -621,6 +609,84 @@ pub enum PlanError {
         what: String,
         dir: PathBuf,
     },
+}
+
+/// An `include` entry that resolves outside the project (checked when the
+/// plan is made and again when the bundle copies it).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("include `{entry}` ({path}) is outside the project {root}")]
+#[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
+pub struct IncludeOutside {
+    pub entry: String,
+    /// Where the entry really is (links resolved).
+    pub path: PathBuf,
+    pub root: PathBuf,
+    /// The pyship table in use, for the hint.
+    pub table: &'static str,
+}
+
+/// A bundle tree without a file that a package made from it needs.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the {system} bundle at {dir} is incomplete: {missing} is missing")]
+#[diagnostic(help("build the bundle first: `cargo pyship bundle --target {target}` (`cargo pyship {command}` does this when the bundle is missing)"))]
+pub struct IncompleteBundle {
+    /// `Windows` or `Linux`.
+    pub system: &'static str,
+    /// The platform's key (`--target`).
+    pub target: &'static str,
+    pub dir: PathBuf,
+    /// The first missing file, relative to `dir`.
+    pub missing: String,
+    /// The subcommand that packages the bundle (`installer`, `msi`, `deb`).
+    pub command: &'static str,
+}
+
+impl IncompleteBundle {
+    /// Check that each of `files` (relative paths) is a file in the
+    /// `platform` bundle at `dir`, which `cargo pyship {command}` packages.
+    pub fn check<S: AsRef<str>>(
+        platform: Platform,
+        dir: &Path,
+        files: impl IntoIterator<Item = S>,
+        command: &'static str,
+    ) -> Result<(), Self> {
+        let Some(missing) = files
+            .into_iter()
+            .find(|rel| !dir.join(rel.as_ref()).is_file())
+        else {
+            return Ok(());
+        };
+        Err(Self {
+            system: match platform {
+                Platform::Windows => "Windows",
+                Platform::Linux => "Linux",
+            },
+            target: platform.key(),
+            dir: dir.to_owned(),
+            missing: missing.as_ref().to_owned(),
+            command,
+        })
+    }
+}
+
+/// Refuse the `include` entry `entry` at `path` when, links resolved, it is
+/// not inside `root` (the canonical project root).
+pub fn check_include_inside(
+    entry: &str,
+    path: &Path,
+    root: &Path,
+    table: &'static str,
+) -> Result<(), IncludeOutside> {
+    let real = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+    if real.starts_with(root) {
+        return Ok(());
+    }
+    Err(IncludeOutside {
+        entry: entry.to_owned(),
+        path: real,
+        root: root.to_owned(),
+        table,
+    })
 }
 
 /// Plans of the fixtures, for other modules' unit tests.
@@ -652,6 +718,29 @@ pub(crate) mod tests_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A missing file of a bundle is named with the command that builds it.
+    #[test]
+    fn an_incomplete_bundle_names_the_missing_file_and_the_command() {
+        use crate::error::Hint;
+        let d = tempfile::tempdir().unwrap();
+        fs_err::write(d.path().join("run.sh"), "").unwrap();
+        fs_err::create_dir_all(d.path().join("python/bin/python3")).unwrap();
+        IncompleteBundle::check(Platform::Linux, d.path(), ["run.sh"], "deb").unwrap();
+        let files = ["run.sh", "python/bin/python3"];
+        let e = IncompleteBundle::check(Platform::Linux, d.path(), files, "deb").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the Linux bundle at {} is incomplete: python/bin/python3 is missing",
+                d.path().display()
+            )
+        );
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)")
+        );
+    }
 
     /// The bundle's CPython must satisfy `requires-python`; an unparsable
     /// requirement is an error naming it.

@@ -26,14 +26,24 @@
 //! holds it. The module that starts such a program still stops it itself on
 //! the normal path ([`crate::wine`] for its prefixes).
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
+
+mod interrupt;
+mod output;
+
+#[cfg(target_os = "linux")]
+pub use interrupt::descendants;
+#[cfg(unix)]
+use interrupt::guardian;
+pub use interrupt::{interrupt, interrupted, on_interrupt, OnInterrupt};
+use output::{quote, read_on_thread};
+pub use output::{redact, tail};
 
 /// Set in every child's environment to this build's id (see the module doc).
 pub const BUILD_ID_VAR: &str = "PYSHIP_BUILD_ID";
@@ -61,12 +71,6 @@ pub const BUILD: Duration = Duration::from_secs(3 * 3600);
 /// descendant that detached with the pipes open would hold them forever.
 /// What the program wrote is read by then; only the end of file is missing.
 const READ_GRACE: Duration = Duration::from_secs(10);
-/// Most bytes of one output stream kept: past it the oldest part is dropped.
-const KEEP_BYTES: usize = 16 << 20;
-/// The end of the output an error shows.
-const TAIL_LINES: usize = 40;
-const TAIL_BYTES: usize = 4000;
-
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("could not run `{command}`")]
@@ -444,23 +448,9 @@ impl Command {
             });
         }
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        let mut relays = 0;
-        if let Some(from) = child.inner.stdout.take() {
-            relays += 1;
-            let tx = done_tx.clone();
-            std::thread::spawn(move || {
-                relay(from, std::io::stdout());
-                let _ = tx.send(());
-            });
-        }
-        if let Some(from) = child.inner.stderr.take() {
-            relays += 1;
-            let tx = done_tx.clone();
-            std::thread::spawn(move || {
-                relay(from, std::io::stderr());
-                let _ = tx.send(());
-            });
-        }
+        let out = relay_in_thread(child.inner.stdout.take(), std::io::stdout, &done_tx);
+        let err = relay_in_thread(child.inner.stderr.take(), std::io::stderr, &done_tx);
+        let relays = usize::from(out) + usize::from(err);
         drop(done_tx);
         let status =
             child
@@ -479,7 +469,7 @@ impl Command {
     }
 
     /// Start a program that runs beside the build (a server, a session
-    /// keeper): stdin null unless [`Command::piped_stdin`], output to
+    /// keeper): stdin null unless `piped_stdin`, output to
     /// nothing. It is killed when the [`Child`] is dropped.
     pub fn spawn(mut self, piped_stdin: bool) -> Result<Child, Error> {
         let command = self.shown();
@@ -497,6 +487,24 @@ impl Command {
 
 /// Copy `from` to `to` as it comes (each read flushed: what a program a
 /// person uses prints shows at once).
+/// [`relay`] `from` (when there is one) to `to()` on a thread of its own,
+/// which says on `done` when it ends. Returns whether a thread was started.
+fn relay_in_thread<R: Read + Send + 'static, W: Write + 'static>(
+    from: Option<R>,
+    to: fn() -> W,
+    done: &mpsc::Sender<()>,
+) -> bool {
+    let Some(from) = from else {
+        return false;
+    };
+    let done = done.clone();
+    std::thread::spawn(move || {
+        relay(from, to());
+        let _ = done.send(());
+    });
+    true
+}
+
 fn relay(mut from: impl Read, mut to: impl Write) {
     let mut buf = [0u8; 8192];
     while let Ok(n) = from.read(&mut buf) {
@@ -717,327 +725,6 @@ fn spawn(cmd: &mut std::process::Command, command: &str, cancel: &Cancel) -> Res
         });
     }
     Ok(child)
-}
-
-/// The guardian of this process's children (Unix): see the module doc.
-#[cfg(unix)]
-mod guardian {
-    use std::sync::{Mutex, PoisonError};
-
-    /// Its script: wait for the end of stdin (the build process ended),
-    /// kill (Linux) every process whose environment holds the build's id
-    /// (`$1`), twice for those started meanwhile, then the process group
-    /// (`0`: its own, which it leads, itself included).
-    const SCRIPT: &str = "trap '' INT HUP TERM; while read -r _; do :; done; \
-        for pass in 1 2; do for f in /proc/[0-9]*/environ; do \
-        if grep -qzxF \"$1\" \"$f\" 2>/dev/null; then p=${f#/proc/}; kill -KILL \"${p%/environ}\" 2>/dev/null; fi; \
-        done; done; kill -KILL 0";
-
-    struct Guardian {
-        pgid: i32,
-        /// The write end of its stdin: closed only when this process ends.
-        _pipe: std::io::PipeWriter,
-        child: std::process::Child,
-    }
-
-    static GUARDIAN: Mutex<Option<Guardian>> = Mutex::new(None);
-
-    /// The process group children join, starting its guardian on first use;
-    /// `None` when no guardian can start (children then stay in the build's
-    /// own group, which a terminal's Ctrl-C still reaches).
-    pub fn group() -> Option<i32> {
-        let mut g = GUARDIAN.lock().unwrap_or_else(PoisonError::into_inner);
-        if g.is_none() {
-            *g = start();
-        }
-        g.as_ref().map(|g| g.pgid)
-    }
-
-    /// Forget a guardian that is gone (the next child starts a new one).
-    pub fn reset() {
-        let mut g = GUARDIAN.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(mut old) = g.take() {
-            let _ = old.child.kill();
-            let _ = old.child.wait();
-        }
-    }
-
-    /// The group's id, if a guardian runs.
-    pub fn current() -> Option<i32> {
-        GUARDIAN
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|g| g.pgid)
-    }
-
-    fn start() -> Option<Guardian> {
-        use std::os::unix::process::CommandExt;
-        let (reader, writer) = std::io::pipe().ok()?;
-        let child = std::process::Command::new("/bin/sh")
-            .args(["-c", SCRIPT, "pyship-guardian"])
-            .arg(format!("{}={}", super::BUILD_ID_VAR, super::build_id()))
-            .stdin(reader)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .process_group(0)
-            .spawn()
-            .ok()?;
-        Some(Guardian {
-            pgid: child.id() as i32,
-            _pipe: writer,
-            child,
-        })
-    }
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Whether [`interrupt`] was called: no program starts any more.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
-type Action = Arc<dyn Fn() + Send + Sync>;
-
-fn actions() -> &'static Mutex<BTreeMap<u64, Action>> {
-    static ACTIONS: OnceLock<Mutex<BTreeMap<u64, Action>>> = OnceLock::new();
-    ACTIONS.get_or_init(|| Mutex::new(BTreeMap::new()))
-}
-
-/// A cleanup [`interrupt`] runs while this guard lives (dropping it, on the
-/// normal path, removes the cleanup).
-#[must_use = "the cleanup is removed when this guard is dropped"]
-#[derive(Debug)]
-pub struct OnInterrupt(u64);
-
-impl Drop for OnInterrupt {
-    fn drop(&mut self) {
-        actions()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.0);
-    }
-}
-
-/// Register `cleanup` for [`interrupt`]: what must not outlive an
-/// interrupted build besides its children (a folder of secrets, a wine
-/// prefix's detached programs). It runs on the signal handler's thread
-/// while the build's threads may still run: it must not take their locks.
-pub fn on_interrupt(cleanup: impl Fn() + Send + Sync + 'static) -> OnInterrupt {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let id = NEXT.fetch_add(1, Ordering::SeqCst);
-    actions()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id, Arc::new(cleanup));
-    OnInterrupt(id)
-}
-
-/// The build was interrupted (a signal): start no program any more, kill
-/// every running one with its descendants, and run the registered cleanups.
-/// Every wait for a program ends in [`Error::Cancelled`] from now on, so no
-/// thread of the build takes a killed program's end for its result (a
-/// half-made wine prefix for a prepared one). The caller exits afterwards.
-pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-    #[cfg(unix)]
-    if let Some(pgid) = guardian::current().and_then(rustix::process::Pid::from_raw) {
-        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-    }
-    #[cfg(target_os = "linux")]
-    for _ in 0..2 {
-        for pid in tagged_processes() {
-            if let Some(p) = rustix::process::Pid::from_raw(pid as i32) {
-                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
-            }
-        }
-    }
-    let cleanups: Vec<Action> = actions()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .values()
-        .cloned()
-        .collect();
-    for c in cleanups {
-        c();
-    }
-}
-
-/// The processes whose environment holds this build's id: the children and
-/// whatever they started, detached or not.
-#[cfg(target_os = "linux")]
-fn tagged_processes() -> Vec<u32> {
-    let entry = format!("{BUILD_ID_VAR}={}", build_id());
-    let me = std::process::id();
-    let Ok(rd) = fs_err::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| *p != me)
-        .filter(|p| {
-            fs_err::read(format!("/proc/{p}/environ"))
-                .unwrap_or_default()
-                .split(|b| *b == 0)
-                .any(|v| v == entry.as_bytes())
-        })
-        .collect()
-}
-
-/// The live descendants of `pid` (Linux: from `/proc/*/stat`).
-#[cfg(target_os = "linux")]
-pub fn descendants(pid: u32) -> Vec<u32> {
-    let Ok(rd) = fs_err::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let parents: Vec<(u32, u32)> = rd
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|p| {
-            let stat = fs_err::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            // `pid (comm) state ppid …`; comm may hold spaces and parens.
-            let rest = &stat[stat.rfind(')')? + 1..];
-            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
-            Some((p, ppid))
-        })
-        .collect();
-    let mut found = vec![pid];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(
-            parents
-                .iter()
-                .filter(|(p, pp)| *pp == parent && !found.contains(p))
-                .map(|(p, _)| *p)
-                .collect::<Vec<_>>(),
-        );
-        i += 1;
-    }
-    found.remove(0);
-    found
-}
-
-/// One output stream, read to its end on a thread.
-struct Reader {
-    buf: Arc<Mutex<Kept>>,
-    done: mpsc::Receiver<()>,
-}
-
-/// The bytes of a stream, at most about [`KEEP_BYTES`] of its end.
-#[derive(Default)]
-struct Kept {
-    bytes: Vec<u8>,
-    dropped: u64,
-}
-
-fn read_on_thread(mut r: impl Read + Send + 'static) -> Reader {
-    let buf = Arc::new(Mutex::new(Kept::default()));
-    let (tx, done) = mpsc::channel();
-    let b = Arc::clone(&buf);
-    std::thread::spawn(move || {
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match r.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let mut k = b.lock().unwrap_or_else(PoisonError::into_inner);
-                    k.bytes.extend_from_slice(&chunk[..n]);
-                    if k.bytes.len() > 2 * KEEP_BYTES {
-                        let cut = k.bytes.len() - KEEP_BYTES;
-                        k.bytes.drain(..cut);
-                        k.dropped += cut as u64;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        let _ = tx.send(());
-    });
-    Reader { buf, done }
-}
-
-impl Reader {
-    /// What was read when the stream ended, or at `deadline`.
-    fn finish(self, deadline: Instant) -> String {
-        let _ = self
-            .done
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        let k = self.buf.lock().unwrap_or_else(PoisonError::into_inner);
-        let text = String::from_utf8_lossy(&k.bytes).into_owned();
-        if k.dropped > 0 {
-            format!("[{} bytes of output left out]\n{text}", k.dropped)
-        } else {
-            text
-        }
-    }
-}
-
-/// The last [`TAIL_LINES`] non-blank lines of `text`, at most about
-/// [`TAIL_BYTES`].
-pub fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut kept = Vec::new();
-    let mut size = 0;
-    for l in lines.iter().rev().take(TAIL_LINES) {
-        size += l.len() + 1;
-        if size > TAIL_BYTES && !kept.is_empty() {
-            break;
-        }
-        kept.push(if l.len() > TAIL_BYTES {
-            let mut cut = l.len() - TAIL_BYTES;
-            while !l.is_char_boundary(cut) {
-                cut += 1;
-            }
-            &l[cut..]
-        } else {
-            l
-        });
-    }
-    kept.reverse();
-    kept.join("\n")
-}
-
-/// `text` with each secret, and the credentials of each URL in it
-/// (`scheme://user:password@host`), replaced by `***`.
-pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        out = out.replace(s.as_str(), "***");
-    }
-    let mut result = String::with_capacity(out.len());
-    let mut rest = out.as_str();
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        result.push_str(head);
-        let end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '\'')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                result.push_str("***");
-                result.push_str(&authority[at..]);
-            }
-            None => result.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    result.push_str(rest);
-    result
-}
-
-/// `arg` as a POSIX shell reads it back: bare when it is made of safe
-/// characters, else single-quoted.
-fn quote(arg: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%^\\".contains(c);
-    if !arg.is_empty() && arg.chars().all(safe) {
-        arg.to_owned()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

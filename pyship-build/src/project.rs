@@ -580,6 +580,21 @@ fn workspace_member<'a>(
     }))
 }
 
+/// Run `cargo metadata` as `cmd` describes (under the step timeout) and
+/// parse its answer; `Err` is the reason in words (cargo's stderr when it
+/// failed).
+pub fn cargo_metadata(
+    cmd: &cargo_metadata::MetadataCommand,
+) -> Result<cargo_metadata::Metadata, String> {
+    let mut run = crate::process::Command::from_std(cmd.cargo_command());
+    run.timeout(crate::process::STEP);
+    let out = run.output().map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(out.stderr.trim().to_owned());
+    }
+    cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| e.to_string())
+}
+
 /// Load the project. `manifest` defaults to `./Cargo.toml` (cargo's lookup).
 pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, Error> {
     let mut cmd = cargo_metadata::MetadataCommand::new();
@@ -602,14 +617,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             }
         }
     };
-    let mut run = crate::process::Command::from_std(cmd.cargo_command());
-    run.timeout(crate::process::STEP);
-    let out = run.output().map_err(|e| fail(e.to_string()))?;
-    if !out.success() {
-        return Err(fail(out.stderr.trim().to_owned()));
-    }
-    let meta =
-        cargo_metadata::MetadataCommand::parse(&out.stdout).map_err(|e| fail(e.to_string()))?;
+    let meta = cargo_metadata(&cmd).map_err(fail)?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
     let pkg = if let Some(name) = package {
         members

@@ -113,6 +113,25 @@ fn no_embeddable_hint(version: &str, last: Option<&str>) -> String {
 }
 
 /// The download's own hint, and where the runtime's URL comes from.
+/// Announce `CPython {what}`, fetch (or reuse) its archive through the
+/// platform's `download` (URL, cached file, hash just recorded) and name the
+/// cached file in a debug line.
+fn fetch_archive<E>(
+    what: &str,
+    ctx: &Context<'_>,
+    download: impl FnOnce() -> Result<(String, crate::net::Downloaded, bool), E>,
+) -> Result<(String, crate::net::Downloaded, bool), E> {
+    ctx.reporter.status("Fetching", &format!("CPython {what}"));
+    let (url, got, recorded) = download()?;
+    ctx.reporter.debug(&format!(
+        "runtime {} sha256 {} ({} bytes)",
+        got.path.display(),
+        got.sha256,
+        got.size
+    ));
+    Ok((url, got, recorded))
+}
+
 fn fetch_hint(source: &crate::net::Error, settings: &str) -> String {
     match source.hint() {
         Some(h) => format!("{h}; the runtime's URL comes from {settings}"),

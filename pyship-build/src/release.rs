@@ -195,6 +195,59 @@ pub struct Job {
     /// the job's artifact folder: a build job's are what the publish job
     /// needs in its own output folder.
     pub artifacts: Vec<String>,
+    /// The secrets its actions read, and no others: the code-signing
+    /// certificate's only where Windows files are signed, the update key
+    /// and the deploy token only where they publish.
+    pub secrets: Vec<Secret>,
+}
+
+/// A secret a job reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Secret {
+    /// The environment variable (and CI secret) holding it.
+    pub env: String,
+    /// The config key that names the variable.
+    pub key: &'static str,
+}
+
+/// The secrets `actions` read (in the order the release reads them).
+fn secrets(plan: &Plan, actions: &[Action]) -> Vec<Secret> {
+    let mut out = Vec::new();
+    let mut add = |env: &str, key: &'static str| {
+        if !out.iter().any(|s: &Secret| s.env == env) {
+            out.push(Secret {
+                env: env.to_owned(),
+                key,
+            });
+        }
+    };
+    if actions.iter().any(|a| a.signs(plan)) {
+        if let Some(sign) = &plan.config.windows.sign {
+            if let crate::config::CertSource::Pkcs12Env(var) = &sign.certificate {
+                add(var, "windows.sign.pkcs12-env");
+            }
+            if let Some(var) = &sign.password_env {
+                add(var, "windows.sign.password-env");
+            }
+        }
+    }
+    if actions.contains(&Action::Publish) && !plan.config.update.public_keys.is_empty() {
+        add(
+            &plan.config.update.signing_key_env,
+            "update.signing-key-env",
+        );
+        add(
+            &plan.config.update.signing_password_env,
+            "update.signing-password-env",
+        );
+    }
+    if actions
+        .iter()
+        .any(|a| matches!(a, Action::Publish | Action::Docker))
+    {
+        add(&plan.config.publish.token_env, "publish.token-env");
+    }
+    out
 }
 
 /// The release's CI jobs over `all` (the plan's [`actions`]): one per
@@ -229,6 +282,7 @@ pub fn jobs(plan: &Plan, all: &[Planned]) -> Vec<Job> {
                     Part::Publish => builds.clone(),
                     Part::Docker => vec![Part::Publish.to_string()],
                 },
+                secrets: secrets(plan, &actions),
                 actions,
                 artifacts,
             }
@@ -237,6 +291,20 @@ pub fn jobs(plan: &Plan, all: &[Planned]) -> Vec<Job> {
 }
 
 impl Action {
+    /// Whether this action signs files with the code-signing certificate
+    /// (`windows.sign`): the installer, the MSI, and the Windows bundle when
+    /// `sign-binaries` is on.
+    pub fn signs(&self, plan: &Plan) -> bool {
+        plan.config.windows.sign.is_some()
+            && match self {
+                Action::Bundles(platforms) => platforms
+                    .iter()
+                    .any(|&p| crate::bundle::signs_binaries(plan, p)),
+                Action::Installer | Action::Msi => true,
+                _ => false,
+            }
+    }
+
     /// Whether this action writes `artifact`.
     fn makes(&self, artifact: &crate::plan::Artifact) -> bool {
         use ArtifactKind as K;
@@ -299,9 +367,7 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
         .filter(|p| p.runs)
         .map(|p| p.action)
         .collect();
-    let signs_binaries = todo
-        .iter()
-        .any(|a| matches!(a, Action::Bundles(_) | Action::Installer | Action::Msi));
+    let signs_binaries = todo.iter().any(|a| a.signs(plan));
     let publishes = todo.contains(&Action::Publish);
     let v = &plan.version.version;
     // A target this host cannot build fails before anything is stamped.

@@ -15,6 +15,8 @@
 //! ends with the build, and wine cannot take a regular file as a std
 //! handle), and the app's exit code is returned.
 
+use std::path::{Path, PathBuf};
+
 use crate::process::Command;
 
 use crate::context::Context;
@@ -95,16 +97,9 @@ pub fn run(
             exit_code(&script.display().to_string(), cmd.relayed()?)?
         }
         Platform::Windows if cfg!(windows) => {
-            let python = tree.join(platform.python_exe());
-            let module = plan.launch.module_for(platform);
-            ctx.reporter.status(
-                "Running",
-                &format!(
-                    "{} -m {module}{} (what scripts\\start.bat runs)",
-                    crate::project::display_path(&python),
-                    shown(args)
-                ),
-            );
+            let (python, module, line) = windows_command(plan, &tree, args);
+            ctx.reporter
+                .status("Running", &format!("{line} (what scripts\\start.bat runs)"));
             let mut cmd = Command::new(&python);
             cmd.args(["-m", module]).args(args);
             exit_code(&python.display().to_string(), cmd.relayed()?)?
@@ -119,14 +114,11 @@ pub fn run(
                     "the wine prefix lacks ProcessPrng ({e}): Rust-built extensions will not load"
                 ));
             }
-            let python = tree.join(platform.python_exe());
-            let module = plan.launch.module_for(platform);
+            let (python, module, line) = windows_command(plan, &tree, args);
             ctx.reporter.status(
                 "Running",
                 &format!(
-                    "{} -m {module}{} under wine (what scripts\\start.bat runs; prefix {})",
-                    crate::project::display_path(&python),
-                    shown(args),
+                    "{line} under wine (what scripts\\start.bat runs; prefix {})",
                     wine.prefix().display()
                 ),
             );
@@ -145,6 +137,19 @@ pub fn run(
         }
     };
     Ok(Ran { built, code })
+}
+
+/// The Windows bundle's Python in `tree`, the module it runs (as
+/// scripts\\start.bat does) and `{python} -m {module} ARGS` for a status line.
+fn windows_command<'p>(plan: &'p Plan, tree: &Path, args: &[String]) -> (PathBuf, &'p str, String) {
+    let python = tree.join(Platform::Windows.python_exe());
+    let module = plan.launch.module_for(Platform::Windows);
+    let line = format!(
+        "{} -m {module}{}",
+        crate::project::display_path(&python),
+        shown(args)
+    );
+    (python, module, line)
 }
 
 /// ` ARGS` for a status line (nothing without arguments), each argument

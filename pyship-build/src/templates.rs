@@ -282,7 +282,7 @@ pub fn environment() -> Environment<'static> {
 /// spot of a template, reads back as exactly the value and as nothing else
 /// (no variable, specifier, expression or line of its own). Where a language
 /// has no way to carry some character, the function refuses the value
-/// ([`Unrepresentable`]) rather than change it; config validation refuses
+/// ([`escape::Unrepresentable`]) rather than change it; config validation refuses
 /// such values earlier with a hint (see `config`).
 pub mod escape {
     use std::fmt::Write as _;
@@ -310,6 +310,19 @@ pub mod escape {
         matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
     }
 
+    /// The C escape of a backslash, a double quote, LF, CR and tab: the same
+    /// in Python, YAML and systemd double-quoted strings.
+    fn c_escape(c: char) -> Option<&'static str> {
+        Some(match c {
+            '\\' => "\\\\",
+            '"' => "\\\"",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            _ => return None,
+        })
+    }
+
     /// A Python string literal (double-quoted), as `repr` would write it:
     /// backslash, quote, every control, line-like and format character
     /// escaped, so the literal is one token on one line whatever the value.
@@ -317,12 +330,11 @@ pub mod escape {
         let mut o = String::with_capacity(s.len() + 2);
         o.push('"');
         for c in s.chars() {
+            if let Some(e) = c_escape(c) {
+                o.push_str(e);
+                continue;
+            }
             match c {
-                '\\' => o.push_str("\\\\"),
-                '"' => o.push_str("\\\""),
-                '\n' => o.push_str("\\n"),
-                '\r' => o.push_str("\\r"),
-                '\t' => o.push_str("\\t"),
                 c if (c as u32) < 0x100 && (c.is_control()) => {
                     let _ = write!(o, "\\x{:02x}", c as u32);
                 }
@@ -363,20 +375,40 @@ pub mod escape {
     /// makensis expands a define's text again where it is used.
     fn nsis_with(s: &str, dollar: &str) -> Result<String, Unrepresentable> {
         let mut o = String::with_capacity(s.len());
+        let own = |c| match c {
+            '$' => Some(dollar),
+            '"' => Some("$\\\""),
+            '\'' => Some("$\\'"),
+            '`' => Some("$\\`"),
+            _ => None,
+        };
+        escape_chars(s, "NSIS", own, |o, c| write!(o, "${{U+{c:X}}}"), &mut o)?;
+        Ok(o)
+    }
+
+    /// Write `s` escaped one character at a time into `o`: NUL is refused
+    /// (`lang` names the target), `own` gives a character's escape of its
+    /// own, `code` writes any other control or line-like character by its
+    /// code point, and the rest stays as it is.
+    fn escape_chars<'e>(
+        s: &str,
+        lang: &'static str,
+        own: impl Fn(char) -> Option<&'e str>,
+        code: fn(&mut String, u32) -> std::fmt::Result,
+        o: &mut String,
+    ) -> Result<(), Unrepresentable> {
         for c in s.chars() {
-            match c {
-                '\0' => return Err(refuse("NSIS", "a NUL character", s)),
-                '$' => o.push_str(dollar),
-                '"' => o.push_str("$\\\""),
-                '\'' => o.push_str("$\\'"),
-                '`' => o.push_str("$\\`"),
-                c if c.is_control() || is_line_like(c) => {
-                    let _ = write!(o, "${{U+{:X}}}", c as u32);
-                }
-                c => o.push(c),
+            if c == '\0' {
+                return Err(refuse(lang, "a NUL character", s));
+            } else if let Some(e) = own(c) {
+                o.push_str(e);
+            } else if c.is_control() || is_line_like(c) {
+                let _ = code(o, c as u32);
+            } else {
+                o.push(c);
             }
         }
-        Ok(o)
+        Ok(())
     }
 
     /// Inside an NSIS double-quoted string used when the installer runs
@@ -470,22 +502,13 @@ pub mod escape {
     /// C escapes, `%` as `%%`, `$` as `$$`. NUL cannot be carried.
     pub fn systemd_quote(s: &str) -> Result<String, Unrepresentable> {
         let mut o = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '\0' => return Err(refuse("a systemd command line", "a NUL character", s)),
-                '\\' => o.push_str("\\\\"),
-                '"' => o.push_str("\\\""),
-                '\n' => o.push_str("\\n"),
-                '\r' => o.push_str("\\r"),
-                '\t' => o.push_str("\\t"),
-                '%' => o.push_str("%%"),
-                '$' => o.push_str("$$"),
-                c if c.is_control() || is_line_like(c) => {
-                    let _ = write!(o, "\\u{:04x}", c as u32);
-                }
-                c => o.push(c),
-            }
-        }
+        let own = |c| match c {
+            '%' => Some("%%"),
+            '$' => Some("$$"),
+            c => c_escape(c),
+        };
+        let code = |o: &mut String, c| write!(o, "\\u{c:04x}");
+        escape_chars(s, "a systemd command line", own, code, &mut o)?;
         o.push('"');
         Ok(o)
     }
@@ -515,12 +538,11 @@ pub mod escape {
                 continue;
             }
             rest = &rest[c.len_utf8()..];
+            if let Some(e) = c_escape(c) {
+                o.push_str(e);
+                continue;
+            }
             match c {
-                '\\' => o.push_str("\\\\"),
-                '"' => o.push_str("\\\""),
-                '\n' => o.push_str("\\n"),
-                '\r' => o.push_str("\\r"),
-                '\t' => o.push_str("\\t"),
                 // YAML's printable set: tab, LF, CR, 0x20-0x7E, 0x85, 0xA0-0xD7FF,
                 // 0xE000-0xFFFD, 0x10000 and up; 0x85, 0x2028, 0x2029 break lines.
                 c if (c as u32) < 0x20

@@ -28,9 +28,19 @@ use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
 
+mod key;
+mod normalize;
+mod toolchain;
+
+use key::input_key;
+pub use normalize::normalize_wheel;
+use toolchain::{abi3, import_libs, probed, MaturinCommand, PYO3_CROSS_LIB_DIR};
+pub use toolchain::{host_glibc, preflight};
+
 pub use crate::config::DEFAULT_WINDOWS_RUST_TARGET;
 pub use crate::platform::manylinux_glibc;
 pub use crate::tools::MINGW_GCC;
+
 /// The Rust target of Linux wheels.
 pub const LINUX_RUST_TARGET: &str = "x86_64-unknown-linux-gnu";
 /// maturin versions used through `uv tool run` when no `maturin` is installed.
@@ -83,6 +93,16 @@ pub struct TargetBuild {
     /// its sources into `out_dir` too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub local: Vec<LocalBuild>,
+}
+
+impl TargetBuild {
+    /// The maturin builds of this target: the project's own wheel, then the
+    /// local packages maturin builds.
+    pub fn maturin_builds(&self) -> impl Iterator<Item = &MaturinBuild> {
+        self.maturin
+            .iter()
+            .chain(self.local.iter().filter_map(|l| l.maturin.as_ref()))
+    }
 }
 
 /// The build of one local package of the app.
@@ -216,48 +236,6 @@ pub fn triple(plan: &Plan, platform: Platform) -> String {
     }
 }
 
-/// The build host's glibc (`getconf GNU_LIBC_VERSION` → `glibc 2.36`).
-pub fn host_glibc() -> Option<(u32, u32)> {
-    let mut cmd = Command::new("getconf");
-    cmd.arg("GNU_LIBC_VERSION").timeout(process::QUICK);
-    let out = cmd.output().ok()?;
-    let v = out.stdout.split_whitespace().nth(1)?;
-    let mut it = v.split('.');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
-/// Whether zig is there for `maturin --zig` run in `dir` (`zig` on PATH,
-/// `ZIG_COMMAND`, or the `ziglang` PyPI package importable by the `python3`
-/// found there: a `.python-version` may pick another one than elsewhere).
-fn zig_available(dir: &Path) -> bool {
-    if std::env::var_os("ZIG_COMMAND").is_some() || which::which("zig").is_ok() {
-        return true;
-    }
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", "import ziglang"])
-        .current_dir(dir)
-        .timeout(process::QUICK);
-    cmd.output().is_ok_and(|o| o.success())
-}
-
-/// Whether `program --version` succeeds in `dir`; `Err`: what it printed
-/// instead. A pyenv shim is on PATH for every installed version but runs
-/// only where the selected version (a `.python-version`) has the program.
-fn runs_in(ctx: &Context<'_>, program: &Path, dir: &Path) -> Result<(), String> {
-    probed(ctx, &[program.display().to_string()], program, dir, || {
-        let mut cmd = Command::new(program);
-        cmd.arg("--version")
-            .current_dir(dir)
-            .timeout(process::QUICK);
-        match cmd.output() {
-            Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
-            Ok(o) => Err(format!("{}{}", o.stdout, o.stderr).trim().to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .map(|_| ())
-}
-
 /// Put the wheel `from` (a cache entry, or a staged one about to become
 /// one) at `dest`: a hard link, so the file keeps the entry's modification
 /// time and its hash is remembered ([`crate::cache::Cache::sha256_file`]);
@@ -274,58 +252,6 @@ fn place_wheel(from: &Path, dest: &Path) -> Result<(), Error> {
         fs_err::copy(from, dest).map_err(io)?;
     }
     Ok(())
-}
-
-/// The cache bucket of what a tool's `--version` said.
-const PROBES: &str = "tool-probes-v0";
-
-/// What `probe` (a program's `--version` run in `dir`) printed, remembered in
-/// the cache while the program file (path, size, modification time), the
-/// command `what`, `dir` and the `.python-version` files above it (what a
-/// pyenv shim goes by) are the same: a warm build starts no uv and no
-/// maturin just to ask their versions. A failure is never remembered.
-fn probed(
-    ctx: &Context<'_>,
-    what: &[String],
-    program: &Path,
-    dir: &Path,
-    probe: impl FnOnce() -> Result<String, String>,
-) -> Result<String, String> {
-    let stamp = fs_err::metadata(program).ok().map(|m| {
-        let mtime = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        format!("{} {mtime}", m.len())
-    });
-    let Some(stamp) = stamp else {
-        return probe();
-    };
-    let pins: Vec<String> = dir
-        .ancestors()
-        .filter_map(|d| fs_err::read_to_string(d.join(".python-version")).ok())
-        .collect();
-    let key = crate::fs::sha256_hex(
-        format!(
-            "{}\n{}\n{}\n{stamp}\n{}\n{}",
-            env!("CARGO_PKG_VERSION"),
-            what.join(" "),
-            program.display(),
-            dir.display(),
-            pins.join("\n")
-        )
-        .as_bytes(),
-    );
-    let file = ctx.cache.bucket(PROBES).join(key);
-    if let Ok(said) = fs_err::read_to_string(&file) {
-        return Ok(said);
-    }
-    let said = probe()?;
-    ctx.cache.marked(PROBES);
-    let _ = crate::fs::atomic_write(&file, said.as_bytes());
-    Ok(said)
 }
 
 /// The builds of `platform` (no side effects).
@@ -420,187 +346,6 @@ fn maturin_build(
         compatibility,
         zig,
     })
-}
-
-/// How maturin is started: the installed program, or through uv.
-#[derive(Debug, Clone)]
-struct MaturinCommand {
-    program: PathBuf,
-    /// Arguments before maturin's own (`tool run --from … maturin`).
-    prefix: Vec<String>,
-}
-
-impl MaturinCommand {
-    /// maturin for a build in `dir`: `PYSHIP_MATURIN` as given; else the
-    /// `maturin` on PATH when it runs there and (for `zig`) zig is there
-    /// too; else `uv tool run` (with `ziglang` for `zig`), so uv is enough
-    /// even where the PATH's maturin cannot run or has no zig beside it.
-    fn find(ctx: &Context<'_>, zig: bool, dir: &Path) -> Result<Self, Error> {
-        let found = MATURIN.find(ctx.env);
-        let uv = tools::UV
-            .find(ctx.env)
-            .ok()
-            .filter(|uv| runs_in(ctx, uv, dir).is_ok());
-        let usable = match &found {
-            Ok(program) if ctx.env.get(crate::env::PYSHIP_MATURIN).is_some() => {
-                Some(program.clone())
-            }
-            Ok(program) => match runs_in(ctx, program, dir) {
-                Ok(()) if uv.is_some() && zig && !zig_available(dir) => None,
-                Ok(()) => Some(program.clone()),
-                Err(_) if uv.is_some() => None,
-                Err(output) => {
-                    return Err(Error::MaturinDoesNotRun {
-                        program: program.clone(),
-                        dir: dir.to_owned(),
-                        output,
-                    })
-                }
-            },
-            Err(_) => None,
-        };
-        match (usable, found) {
-            (Some(program), _) => Ok(Self {
-                program,
-                prefix: vec![],
-            }),
-            (None, Err(e @ tools::Error::BadOverride { .. })) => Err(e.into()),
-            (None, found) => {
-                let Some(uv) = uv else {
-                    return Err(match (found, tools::UV.find(ctx.env)) {
-                        (Err(missing), Err(_)) => missing.into(),
-                        (_, Ok(uv)) => Error::MaturinDoesNotRun {
-                            output: runs_in(ctx, &uv, dir).err().unwrap_or_default(),
-                            program: uv,
-                            dir: dir.to_owned(),
-                        },
-                        (Ok(_), Err(e)) => e.into(),
-                    });
-                };
-                let mut prefix: Vec<String> = vec![
-                    "tool".into(),
-                    "run".into(),
-                    "--from".into(),
-                    MATURIN_REQUIREMENT.into(),
-                ];
-                if zig {
-                    prefix.extend(["--with".into(), "ziglang".into()]);
-                }
-                if ctx.offline {
-                    prefix.push("--offline".into());
-                }
-                prefix.push("maturin".into());
-                Ok(Self {
-                    program: uv,
-                    prefix,
-                })
-            }
-        }
-    }
-
-    fn through_uv(&self) -> bool {
-        !self.prefix.is_empty()
-    }
-
-    fn command(&self, args: &[String]) -> Command {
-        let mut c = Command::new(&self.program);
-        c.args(&self.prefix).args(args);
-        c
-    }
-
-    /// `maturin --version`, for the cache key (through `uv tool run` it may
-    /// download maturin first).
-    fn version(&self, ctx: &Context<'_>, dir: &Path) -> String {
-        let mut what = self.prefix.clone();
-        what.push("--version".into());
-        probed(ctx, &what, &self.program, dir, || {
-            let mut c = self.command(&["--version".into()]);
-            c.timeout(process::STEP).current_dir(dir);
-            match c.output() {
-                Ok(o) if o.success() => Ok(o.stdout.trim().to_owned()),
-                Ok(o) => Err(o.tail()),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .unwrap_or_default()
-    }
-}
-
-/// Check, before any target is built, that every tool the builds need is
-/// there: maturin (or uv to run it), cargo, the Rust target, the Windows
-/// linker, zig for an older glibc.
-pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
-    for &platform in &plan.targets {
-        // The configured wheels are checked too: a wrong-platform, stale or
-        // mis-versioned wheel fails before anything is compiled.
-        let provided = crate::deps::project_wheels(plan, platform)?;
-        crate::deps::check_own_wheels(plan, &provided)?;
-        let b = planned(plan, platform)?;
-        let builds = b
-            .maturin
-            .iter()
-            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
-        for m in builds {
-            let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
-            CARGO.find(ctx.env)?;
-            rust_target_installed(&b.triple, &m.project_dir)?;
-            if platform == Platform::Windows && b.triple.ends_with("windows-gnu") {
-                MINGW_GCC.find(ctx.env)?;
-                MINGW_DLLTOOL.find(ctx.env)?;
-            }
-            if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
-                let (x, y) = target_glibc(plan)?;
-                let host = host_glibc()
-                    .map(|(a, b)| format!("{a}.{b}"))
-                    .unwrap_or_else(|| "unknown".into());
-                return Err(Error::NoZig {
-                    platform: plan.config.linux.platform.clone(),
-                    want: format!("{x}.{y}"),
-                    host,
-                });
-            }
-        }
-        if !b.local.iter().all(|l| l.maturin.is_some()) {
-            tools::UV.find(ctx.env)?;
-        }
-    }
-    Ok(())
-}
-
-/// The toolchain's sysroot as seen from `dir` (where a `rust-toolchain.toml`
-/// may pick the toolchain).
-fn sysroot(dir: &Path) -> Result<PathBuf, Error> {
-    let mut cmd = Command::new("rustc");
-    cmd.args(["--print", "sysroot"])
-        .current_dir(dir)
-        // rustup may install the toolchain a rust-toolchain.toml names.
-        .timeout(process::STEP);
-    let out = cmd.output().map_err(|e| Error::Rustc {
-        message: e.to_string(),
-    })?;
-    if !out.success() {
-        return Err(Error::Rustc {
-            message: out.stderr.trim().to_owned(),
-        });
-    }
-    Ok(PathBuf::from(out.stdout.trim()))
-}
-
-fn rust_target_installed(triple: &str, dir: &Path) -> Result<(), Error> {
-    let sysroot = sysroot(dir)?;
-    if sysroot
-        .join("lib/rustlib")
-        .join(triple)
-        .join("lib")
-        .is_dir()
-    {
-        Ok(())
-    } else {
-        Err(Error::RustTarget {
-            triple: triple.to_owned(),
-            sysroot,
-        })
-    }
 }
 
 /// The Cargo.toml maturin builds: `[tool.maturin] manifest-path`, else the
@@ -957,134 +702,6 @@ fn keep_built(
     })
 }
 
-/// Make a wheel maturin built independent of where the project was checked
-/// out: the Rust SBOM maturin writes into `*.dist-info/sboms/` names each
-/// local crate by its absolute path (`path+file:///home/me/proj/crates/x#0.2.0`).
-/// Each `file://{root}` of `roots` becomes a path relative to that root
-/// (`path+file:crates/x#0.2.0`), and the wheel's `RECORD` gets the file's new
-/// hash and size. Entries keep their order, times and compression; a wheel
-/// without such paths is left untouched. Returns whether it was rewritten.
-pub fn normalize_wheel(wheel: &Path, roots: &[PathBuf]) -> Result<bool, Error> {
-    use std::io::{Read, Write};
-    let io = |source: std::io::Error| Error::Io {
-        path: wheel.to_owned(),
-        source,
-    };
-    let zip_err = |e: zip::result::ZipError| io(std::io::Error::other(e));
-    let mut prefixes: Vec<String> = Vec::new();
-    for r in roots {
-        for p in [
-            r.clone(),
-            fs_err::canonicalize(r).unwrap_or_else(|_| r.clone()),
-        ] {
-            let p = p.to_string_lossy().trim_end_matches('/').to_owned();
-            if !p.is_empty() && !prefixes.contains(&p) {
-                prefixes.push(p);
-            }
-        }
-    }
-    // Shortest first: paths are made relative to the outermost root (the
-    // Cargo workspace, not a pyproject folder inside it).
-    prefixes.sort_by_key(|p| p.len());
-    let relative = |text: &str| -> String {
-        let mut out = text.to_owned();
-        for p in &prefixes {
-            out = out
-                .replace(&format!("file://{p}/"), "file:")
-                .replace(&format!("file://{p}#"), "file:.#")
-                .replace(&format!("file://{p}\""), "file:.\"");
-        }
-        out
-    };
-    let mut archive =
-        zip::ZipArchive::new(fs_err::File::open(wheel).map_err(io)?).map_err(zip_err)?;
-    let mut changed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut record_name = None;
-    for i in 0..archive.len() {
-        let mut f = archive.by_index(i).map_err(zip_err)?;
-        let name = f.name().map_err(zip_err)?.into_owned();
-        let Some((dist_info, rest)) = name.split_once(".dist-info/") else {
-            continue;
-        };
-        if rest == "RECORD" && !dist_info.contains('/') {
-            record_name = Some(name.clone());
-        }
-        if rest.starts_with("sboms/") && name.ends_with(".json") {
-            let mut text = String::new();
-            if f.read_to_string(&mut text).is_err() {
-                continue;
-            }
-            let new = relative(&text);
-            if new != text {
-                changed.insert(name, new.into_bytes());
-            }
-        }
-    }
-    let Some(record_name) = record_name.filter(|_| !changed.is_empty()) else {
-        return Ok(false);
-    };
-    let mut record = String::new();
-    archive
-        .by_name(&record_name)
-        .map_err(zip_err)?
-        .read_to_string(&mut record)
-        .map_err(io)?;
-    let lines =
-        crate::packaging::record_lines(&record).map_err(|e| io(std::io::Error::other(e)))?;
-    let record: String = lines
-        .iter()
-        .map(|line| match changed.get(&line.path) {
-            Some(bytes) => {
-                use base64::Engine;
-                use sha2::{Digest, Sha256};
-                let hash =
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
-                let end = if line.raw.ends_with("\r\n") {
-                    "\r\n"
-                } else if line.raw.ends_with('\n') {
-                    "\n"
-                } else {
-                    ""
-                };
-                crate::packaging::record_line(
-                    &line.path,
-                    &format!("sha256={hash}"),
-                    bytes.len() as u64,
-                    end,
-                )
-            }
-            None => line.raw.to_owned(),
-        })
-        .collect();
-    changed.insert(record_name, record.into_bytes());
-    let tmp =
-        tempfile::NamedTempFile::new_in(wheel.parent().unwrap_or(Path::new("."))).map_err(io)?;
-    let mut out = zip::ZipWriter::new(tmp.reopen().map_err(io)?);
-    for i in 0..archive.len() {
-        let f = archive.by_index_raw(i).map_err(zip_err)?;
-        let name = f.name().map_err(zip_err)?.into_owned();
-        match changed.get(&name) {
-            Some(bytes) => {
-                let mut opts =
-                    zip::write::SimpleFileOptions::default().compression_method(f.compression());
-                if let Some(t) = f.last_modified() {
-                    opts = opts.last_modified_time(t);
-                }
-                if let Some(mode) = f.unix_mode() {
-                    opts = opts.unix_permissions(mode);
-                }
-                drop(f);
-                out.start_file(name, opts).map_err(zip_err)?;
-                out.write_all(bytes).map_err(io)?;
-            }
-            None => out.raw_copy_file(f).map_err(zip_err)?,
-        }
-    }
-    out.finish().map_err(zip_err)?;
-    tmp.persist(wheel).map_err(|e| io(e.error))?;
-    Ok(true)
-}
-
 /// `uv build --wheel` of the pure-Python local package `l` (any PEP 517
 /// backend) into `b.out_dir`, cached by its sources like a maturin wheel.
 /// Returns whether it came from the cache.
@@ -1168,12 +785,7 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
     let mut manifests: Vec<PathBuf> = Vec::new();
     let mut zig = false;
     for &platform in &plan.targets {
-        let b = planned(plan, platform)?;
-        let builds = b
-            .maturin
-            .iter()
-            .chain(b.local.iter().filter_map(|l| l.maturin.as_ref()));
-        for m in builds {
+        for m in planned(plan, platform)?.maturin_builds() {
             zig |= m.zig;
             if !manifests.contains(&m.manifest) {
                 manifests.push(m.manifest.clone());
@@ -1218,290 +830,5 @@ pub fn fetch_build_inputs(plan: &Plan, ctx: &Context<'_>) -> Result<Vec<PathBuf>
     Ok(manifests)
 }
 
-/// Where PyO3 looks for the target's Python libraries when cross-building.
-const PYO3_CROSS_LIB_DIR: &str = "PYO3_CROSS_LIB_DIR";
-/// Cache bucket of generated Windows import libraries.
-const IMPLIB_BUCKET: &str = "pyo3-implib-v0";
-
-/// Whether the crate maturin builds uses PyO3's stable ABI for `triple`
-/// (pyo3 or pyo3-ffi with an `abi3*` feature in Cargo's resolve, as maturin
-/// itself decides). Only such a build needs [`import_libs`]: for a
-/// version-specific build maturin makes `python3XY.dll`'s import library
-/// itself, and with `PYO3_CROSS_LIB_DIR` set it would look there for a Unix
-/// `_sysconfigdata*.py` instead and fail.
-fn abi3(manifest: &Path, triple: &str) -> bool {
-    let mut metadata = cargo_metadata::MetadataCommand::new();
-    metadata
-        .manifest_path(manifest)
-        .other_options(vec!["--filter-platform".to_owned(), triple.to_owned()]);
-    let mut cmd = Command::from_std(metadata.cargo_command());
-    cmd.timeout(process::STEP);
-    let Some(meta) = cmd
-        .run()
-        .ok()
-        .and_then(|o| cargo_metadata::MetadataCommand::parse(&o.stdout).ok())
-    else {
-        return false;
-    };
-    let Some(resolve) = meta.resolve else {
-        return false;
-    };
-    resolve.nodes.iter().any(|n| {
-        meta.packages
-            .iter()
-            .any(|p| p.id == n.id && matches!(p.name.as_str(), "pyo3" | "pyo3-ffi"))
-            && n.features.iter().any(|f| f.starts_with("abi3"))
-    })
-}
-
-/// A folder with the import libraries of `python3.dll` (the stable ABI) and
-/// `python3XY.dll` for `triple`, made once into the cache, for
-/// `PYO3_CROSS_LIB_DIR`. Without them an abi3 PyO3 crate that lacks pyo3's
-/// `generate-import-lib` feature (as `uv init --build-backend maturin` makes
-/// it) cannot link its Windows extension on a Linux host. `None` when they
-/// cannot be made (no `dlltool` for the target): maturin then runs as it
-/// would without cargo-pyship.
-fn import_libs(triple: &str, xy: &str, ctx: &Context<'_>) -> Option<PathBuf> {
-    let arch = triple.split('-').next()?;
-    let env = triple.rsplit('-').next()?;
-    let (major, minor) = xy.split_once('.')?;
-    let version = (major.parse::<u8>().ok()?, minor.parse::<u8>().ok()?);
-    let dir = ctx
-        .cache
-        .bucket(IMPLIB_BUCKET)
-        .join(format!("{arch}-{env}-{xy}"));
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let staging = ctx.cache.staging(IMPLIB_BUCKET).ok()?;
-    for v in [None, Some(version)] {
-        if let Err(e) = python3_dll_a::ImportLibraryGenerator::new(arch, env)
-            .version(v)
-            .generate(staging.path())
-        {
-            ctx.reporter.debug(&format!(
-                "no Python import libraries for {triple} ({e}); maturin looks for them itself"
-            ));
-            return None;
-        }
-    }
-    // Another build may have made them meanwhile: theirs is as good.
-    if fs_err::rename(staging.path(), &dir).is_err() && !dir.is_dir() {
-        return None;
-    }
-    Some(dir)
-}
-
-/// SHA-256 over `salt` and every source file under `roots` (a pyproject's
-/// folder and its Cargo workspace), by relative path and content. Build
-/// outputs, VCS data, virtualenvs and caches are left out.
-fn input_key(plan: &Plan, roots: &[PathBuf], salt: &[String]) -> Result<String, Error> {
-    use sha2::{Digest, Sha256};
-    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let mut roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
-    roots.sort();
-    roots.dedup();
-    // `.cargo/` (its config.toml sets flags and linkers) is read by the
-    // build; other dot folders (VCS, CI workflows, caches) are not.
-    let skip_dir = |name: &str| {
-        (name.starts_with('.') && name != ".cargo")
-            || matches!(
-                name,
-                "target" | "dist" | "__pycache__" | "node_modules" | "venv" | "build"
-            )
-    };
-    // cargo-pyship's own files and folders are no input of maturin: its
-    // overrides folder, and the pyship tables of Cargo.toml files (below).
-    let templates = canon(&plan.project.config_dir.join("templates"));
-    // The app's own Python sources beside what the wheel packs are copied by
-    // the app stage; maturin never reads them.
-    let app_sources: Vec<PathBuf> = plan
-        .app
-        .dir
-        .as_deref()
-        .map(|d| {
-            crate::layout::app_entries(
-                d,
-                plan.app.flat,
-                crate::layout::top_package(&plan.module),
-                &plan.app.exclude,
-            )
-        })
-        .unwrap_or_default()
-        .iter()
-        .map(|p| canon(p))
-        .collect();
-    let mut h = Sha256::new();
-    for s in salt {
-        h.update(s.as_bytes());
-        h.update([0]);
-    }
-    for root in &roots {
-        h.update(root.display().to_string().as_bytes());
-        let walk = walkdir::WalkDir::new(root)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                e.depth() == 0
-                    || !(e.file_type().is_dir() && skip_dir(&e.file_name().to_string_lossy()))
-                        && e.path() != plan.out_dir
-                        && e.path() != templates
-                        && !app_sources.iter().any(|a| a == e.path())
-            });
-        for e in walk {
-            let e = e.map_err(|e| Error::Io {
-                path: root.clone(),
-                source: std::io::Error::other(e),
-            })?;
-            // pyship.lock records downloads; it is written during a bundle.
-            // A dot file at the top (.gitignore, which init edits) is no input.
-            let name = e.file_name().to_string_lossy();
-            if !e.file_type().is_file()
-                || name == "pyship.lock"
-                || (e.depth() == 1 && name.starts_with('.'))
-            {
-                continue;
-            }
-            let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-            h.update(rel.to_string_lossy().as_bytes());
-            h.update([0]);
-            let bytes = fs_err::read(e.path()).map_err(|source| Error::Io {
-                path: e.path().to_owned(),
-                source,
-            })?;
-            let bytes = if name == "Cargo.toml" {
-                without_pyship_tables(bytes)
-            } else {
-                bytes
-            };
-            h.update(Sha256::digest(&bytes));
-        }
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// A Cargo.toml as maturin and cargo read it: without the pyship tables
-/// (`[package.metadata.pyship]`, `[workspace.metadata.pyship]`), which only
-/// cargo-pyship reads, so editing a pyship key does not rebuild the wheel.
-/// Anything else (comments included) counts; a file that does not parse is
-/// taken as it is.
-fn without_pyship_tables(bytes: Vec<u8>) -> Vec<u8> {
-    let Some(mut doc) = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
-    else {
-        return bytes;
-    };
-    for top in ["package", "workspace"] {
-        if let Some(meta) = doc
-            .get_mut(top)
-            .and_then(|t| t.get_mut("metadata"))
-            .and_then(|m| m.as_table_like_mut())
-        {
-            meta.remove("pyship");
-        }
-    }
-    doc.to_string().into_bytes()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Editing a pyship key leaves the wheel's key as it was; editing
-    /// anything cargo reads changes it.
-    #[test]
-    fn the_wheel_key_ignores_the_pyship_tables() {
-        let a = "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[package.metadata.pyship]\nport = 1\n\n[package.metadata.pyship.windows]\nargs = [\"a\"]\n";
-        let b = a
-            .replace("port = 1", "port = 2")
-            .replace("[\"a\"]", "[\"b\"]");
-        let c = a.replace("1.0.0", "1.0.1");
-        let ws = "[workspace]\nmembers = []\n\n[workspace.metadata.pyship]\nname = \"A\"\n";
-        let key = |t: &str| without_pyship_tables(t.as_bytes().to_vec());
-        assert_eq!(key(a), key(&b));
-        assert_ne!(key(a), key(&c));
-        assert_eq!(key(ws), key(&ws.replace("\"A\"", "\"B\"")));
-        assert!(!String::from_utf8(key(a)).unwrap().contains("pyship"));
-        // Not TOML: taken as it is.
-        assert_eq!(key("[package"), b"[package".to_vec());
-    }
-
-    #[test]
-    fn manylinux_platforms_parse() {
-        assert_eq!(manylinux_glibc("x86_64-manylinux_2_28"), Some((2, 28)));
-        assert_eq!(manylinux_glibc("manylinux_2_34_x86_64"), Some((2, 34)));
-        assert_eq!(manylinux_glibc("x86_64-manylinux2014"), Some((2, 17)));
-        assert_eq!(manylinux_glibc("manylinux2014_x86_64"), Some((2, 17)));
-        assert_eq!(manylinux_glibc("manylinux1_x86_64"), Some((2, 5)));
-        assert_eq!(manylinux_glibc("x86_64-unknown-linux-gnu"), Some((2, 17)));
-        assert_eq!(manylinux_glibc("x86_64-unknown-linux-musl"), None);
-        assert_eq!(manylinux_glibc("linux_x86_64"), None);
-    }
-
-    /// maturin's Rust SBOM names local crates by absolute path: the wheel is
-    /// rewritten with paths relative to the workspace, RECORD in step, every
-    /// other entry byte for byte; the same wheel built elsewhere becomes the
-    /// same bytes.
-    #[test]
-    fn wheel_sboms_lose_the_checkout_path() {
-        use std::io::{Read, Write};
-        let make = |root: &str, dir: &Path| -> PathBuf {
-            let sbom = format!(
-                "{{\"bom-ref\": \"path+file://{root}/crates/core#0.2.0\", \"ref\": \"path+file://{root}#0.2.0\"}}"
-            );
-            let path = dir.join("app-0.2.0-cp39-abi3-win_amd64.whl");
-            let mut w = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
-            let t = zip::DateTime::from_date_and_time(2023, 11, 14, 22, 13, 20).unwrap();
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated)
-                .last_modified_time(t);
-            let files: Vec<(&str, String)> = vec![
-                ("app/_native.pyd", "MZ binary".into()),
-                ("app-0.2.0.dist-info/sboms/core.cyclonedx.json", sbom),
-                (
-                    "app-0.2.0.dist-info/RECORD",
-                    "app/_native.pyd,sha256=x,9\napp-0.2.0.dist-info/sboms/core.cyclonedx.json,sha256=old,1\napp-0.2.0.dist-info/RECORD,,\n".into(),
-                ),
-            ];
-            for (name, body) in files {
-                w.start_file(name, opts).unwrap();
-                w.write_all(body.as_bytes()).unwrap();
-            }
-            w.finish().unwrap();
-            path
-        };
-        let read = |p: &Path, name: &str| {
-            let mut z = zip::ZipArchive::new(fs_err::File::open(p).unwrap()).unwrap();
-            let mut s = String::new();
-            z.by_name(name).unwrap().read_to_string(&mut s).unwrap();
-            s
-        };
-        let a = tempfile::tempdir().unwrap();
-        let b = tempfile::tempdir().unwrap();
-        let wa = make("/tmp/one/proj", a.path());
-        let wb = make("/srv/ci/builds/x/proj", b.path());
-        assert!(normalize_wheel(&wa, &[PathBuf::from("/tmp/one/proj")]).unwrap());
-        assert!(normalize_wheel(&wb, &[PathBuf::from("/srv/ci/builds/x/proj/")]).unwrap());
-        let sbom = read(&wa, "app-0.2.0.dist-info/sboms/core.cyclonedx.json");
-        assert_eq!(
-            sbom,
-            "{\"bom-ref\": \"path+file:crates/core#0.2.0\", \"ref\": \"path+file:.#0.2.0\"}"
-        );
-        let record = read(&wa, "app-0.2.0.dist-info/RECORD");
-        use base64::Engine;
-        use sha2::Digest;
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(sbom.as_bytes()));
-        assert_eq!(
-            record,
-            format!("app/_native.pyd,sha256=x,9\napp-0.2.0.dist-info/sboms/core.cyclonedx.json,sha256={hash},{}\napp-0.2.0.dist-info/RECORD,,\n", sbom.len())
-        );
-        assert_eq!(read(&wa, "app/_native.pyd"), "MZ binary");
-        assert_eq!(fs_err::read(&wa).unwrap(), fs_err::read(&wb).unwrap());
-        // Nothing left to rewrite: untouched.
-        let before = fs_err::read(&wa).unwrap();
-        assert!(!normalize_wheel(&wa, &[PathBuf::from("/tmp/one/proj")]).unwrap());
-        assert_eq!(fs_err::read(&wa).unwrap(), before);
-    }
-}
+mod tests;

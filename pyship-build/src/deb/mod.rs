@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::plan::Plan;
+use crate::plan::{IncompleteBundle, Plan};
 use crate::templates::Templates;
 
 mod archive;
@@ -80,9 +80,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("the Linux bundle at {dir} is incomplete: {missing} is missing")]
-    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target linux` (`cargo pyship deb` does this when the bundle is missing)"))]
-    Bundle { dir: PathBuf, missing: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::plan::IncompleteBundle),
     #[error("could not read the Linux bundle at {path}")]
     Read {
         path: PathBuf,
@@ -252,12 +252,9 @@ impl Tree {
         let walk = walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name();
         let mut it = walk.into_iter();
         while let Some(e) = it.next() {
-            let e = e.map_err(|e| Error::Read {
-                path: e
-                    .path()
-                    .map(Path::to_owned)
-                    .unwrap_or_else(|| dir.to_owned()),
-                source: std::io::Error::other(e.to_string()),
+            let e = e.map_err(|e| {
+                let (path, source) = crate::fs::walk_error(e, dir);
+                Error::Read { path, source }
             })?;
             let rel = rel_path(dir, e.path());
             if skip.contains(&rel) {
@@ -392,14 +389,8 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
         }
     }
     let user = linux.user.as_deref().filter(|u| *u != "root");
-    for rel in ["run.sh", crate::platform::Platform::Linux.python_exe()] {
-        if !bundle_dir.join(rel).exists() {
-            return Err(Error::Bundle {
-                dir: bundle_dir.to_owned(),
-                missing: rel.to_owned(),
-            });
-        }
-    }
+    let files = ["run.sh", crate::platform::Platform::Linux.python_exe()];
+    IncompleteBundle::check(crate::platform::Platform::Linux, bundle_dir, files, "deb")?;
     let name = &plan.file_name;
     let opt = format!("opt/{name}");
     let etc = format!("etc/{name}");

@@ -5,9 +5,9 @@
 //! for the reader and for update tools. Why the artifact actions differ by
 //! CI system: `actions/upload-artifact` and `download-artifact` v4 speak a
 //! protocol that Gitea's and Forgejo's runners do not offer to them (they
-//! stop with `GHESNotSupportedError`, go-gitea/gitea#31256, #36024), while
-//! v3 works there; github.com no longer serves v3, so GitHub gets v4. The
-//! `-node20` builds of v3 are used: runners dropped Node 16.
+//! stop with `GHESNotSupportedError`), while v3 works there; github.com no
+//! longer serves v3, so GitHub gets v4. The `-node20` builds of v3 are used:
+//! runners dropped Node 16.
 
 use serde::Serialize;
 
@@ -38,8 +38,16 @@ pub const SETUP_PYTHON: Pinned = Pinned {
     sha: "a26af69be951a213d495a4c3e4e4022e16d87065",
     version: "v5.6.0",
 };
-pub const CACHE: Pinned = Pinned {
-    repo: "actions/cache",
+/// The cache's read half: the release workflow restores with it and saves
+/// with [`CACHE_SAVE`] only what is checked on use (zizmor's
+/// `cache-poisoning` flags `actions/cache` in a tag-triggered workflow).
+pub const CACHE_RESTORE: Pinned = Pinned {
+    repo: "actions/cache/restore",
+    sha: "5a3ec84eff668545956fd18022155c47e93e2684",
+    version: "v4.2.3",
+};
+pub const CACHE_SAVE: Pinned = Pinned {
+    repo: "actions/cache/save",
     sha: "5a3ec84eff668545956fd18022155c47e93e2684",
     version: "v4.2.3",
 };
@@ -69,7 +77,8 @@ pub const DOWNLOAD_ARTIFACT_V4: Pinned = Pinned {
 pub struct Actions {
     pub checkout: String,
     pub setup_python: String,
-    pub cache: String,
+    pub cache_restore: String,
+    pub cache_save: String,
     pub upload_artifact: String,
     pub download_artifact: String,
 }
@@ -83,7 +92,8 @@ impl Actions {
         Self {
             checkout: CHECKOUT.uses(),
             setup_python: SETUP_PYTHON.uses(),
-            cache: CACHE.uses(),
+            cache_restore: CACHE_RESTORE.uses(),
+            cache_save: CACHE_SAVE.uses(),
             upload_artifact: up.uses(),
             download_artifact: down.uses(),
         }
@@ -99,7 +109,8 @@ mod tests {
         for p in [
             CHECKOUT,
             SETUP_PYTHON,
-            CACHE,
+            CACHE_RESTORE,
+            CACHE_SAVE,
             UPLOAD_ARTIFACT_V3,
             DOWNLOAD_ARTIFACT_V3,
             UPLOAD_ARTIFACT_V4,

@@ -99,9 +99,9 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("`publish.token-env = \"{0}\"` cannot name a CI secret")]
+    #[error("`{key} = \"{name}\"` cannot name a CI secret")]
     #[diagnostic(help("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)"))]
-    BadSecretName(String),
+    BadSecretName { key: &'static str, name: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
@@ -678,15 +678,9 @@ fn default_branch(repo: &Path) -> String {
     .unwrap_or_else(|| "main".into())
 }
 
-/// The files a job's pyship and uv caches are keyed on (`hashFiles`): the
-/// locks and the toolchain it builds with.
-const LOCK_FILES: &str = "'**/uv.lock', '**/pyship.lock', '**/pylock*.toml', '**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain', '**/pyproject.toml'";
-/// The files Cargo's `target/` cache is keyed on.
-const RUST_FILES: &str = "'**/Cargo.lock', '**/rust-toolchain.toml', '**/rust-toolchain'";
-
-/// One entry of the release workflow's build matrix: a target's job and the
-/// tools its actions need, no more (wine only where the Windows import
-/// check runs, NSIS where the installer is built).
+/// One build job of the release workflow: a target's job, the tools its
+/// actions need, no more (wine only where the Windows import check runs,
+/// NSIS where the installer is built), and the secrets they read.
 #[derive(Debug, Clone, Serialize)]
 struct BuildJob {
     name: String,
@@ -694,6 +688,8 @@ struct BuildJob {
     apt: String,
     /// The Rust target maturin builds the extension for (`rustup target add`).
     rust_target: String,
+    /// The environment variables the job's secrets go in (and their secrets' names).
+    secrets: Vec<String>,
 }
 
 impl BuildJob {
@@ -734,6 +730,9 @@ impl BuildJob {
                 Action::Msi => apt.extend(["wixl", "msitools"]),
                 _ => {}
             }
+            if a.signs(plan) {
+                apt.extend(["osslsigncode", "openssl"]);
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         apt.retain(|p| seen.insert(*p));
@@ -741,8 +740,14 @@ impl BuildJob {
             name: job.name.clone(),
             apt: apt.join(" "),
             rust_target,
+            secrets: secret_names(job),
         }
     }
+}
+
+/// The environment variables of `job`'s secrets.
+fn secret_names(job: &crate::release::Job) -> Vec<String> {
+    job.secrets.iter().map(|s| s.env.clone()).collect()
 }
 
 /// The workflows for `ci` (none for [`Ci::None`]), each with what is on disk.
@@ -768,8 +773,28 @@ pub fn workflows(
         .collect();
     let token_env = &project.config.publish.token_env;
     if !valid_secret_name(token_env) {
-        return Err(Error::BadSecretName(token_env.clone()));
+        return Err(Error::BadSecretName {
+            key: "publish.token-env",
+            name: token_env.clone(),
+        });
     }
+    // Each job's secrets become `NAME: ${{ secrets.NAME }}` lines.
+    if let Some(bad) = jobs
+        .iter()
+        .flat_map(|j| &j.secrets)
+        .find(|s| !valid_secret_name(&s.env))
+    {
+        return Err(Error::BadSecretName {
+            key: bad.key,
+            name: bad.env.clone(),
+        });
+    }
+    let job_secrets = |name: &str| {
+        jobs.iter()
+            .find(|j| j.name == name)
+            .map(secret_names)
+            .unwrap_or_default()
+    };
     let repo = repo_root(project);
     // Canonical forms so a symlinked temp dir still strips to a relative path.
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
@@ -802,10 +827,9 @@ pub fn workflows(
         python_dir => python_dir,
         python_xy => python_xy,
         token_env => token_env,
-        // The signing secrets, when releases are signed (update.public-keys).
-        signing_key_env => (!project.config.update.public_keys.is_empty())
-            .then(|| project.config.update.signing_key_env.clone()),
-        signing_password_env => project.config.update.signing_password_env.clone(),
+        // The secrets each job reads, no others (release::Job::secrets).
+        publish_secrets => job_secrets("publish"),
+        docker_secrets => job_secrets("docker"),
         hybrid => pyproject.is_some_and(|p| p.is_maturin()),
         rust => !project.members.is_empty(),
         // `windows.msi = true`: the release builds the MSI with msitools.
@@ -819,14 +843,8 @@ pub fn workflows(
         job_names => jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(" "),
         build_jobs => minijinja::Value::from(minijinja::value::Serde(&build_jobs)),
         docker => jobs.iter().any(|j| j.name == "docker"),
-        // The code-signing certificate's password (windows.sign), for the build jobs.
-        sign_password_env => project.config.windows.sign.as_ref().and_then(|s| s.password_env.clone()),
-        // The cached cargo-pyship is the one this install command installs.
-        install_key => crate::fs::sha256_hex(install.command.as_bytes())[..16].to_owned(),
-        lock_files => LOCK_FILES,
-        rust_files => RUST_FILES,
-        target_dir => under(&crate::fs::rel_slash(&repo_c, &canon(&project.workspace_root)), "target"),
-        cargo_cache => !project.members.is_empty() || pyproject.is_some_and(|p| p.is_maturin()),
+        // The release caches only this bucket: its files are checked on use.
+        runtimes_bucket => crate::cache::RUNTIMES,
         dist_dir => under(&project_dir, "dist"),
         artifacts_dir => under(&project_dir, "pyship-artifacts"),
     };

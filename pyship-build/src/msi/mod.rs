@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::config::{Launcher, MsiScope};
 use crate::context::Context;
-use crate::plan::Plan;
+use crate::plan::{IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::tools;
 
@@ -77,9 +77,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("the Windows bundle at {dir} is incomplete: {missing} is missing")]
-    #[diagnostic(help("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship msi` does this when the bundle is missing)"))]
-    Bundle { dir: PathBuf, missing: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::plan::IncompleteBundle),
     #[error("could not read the Windows bundle at {path}")]
     Scan {
         path: PathBuf,
@@ -530,29 +530,19 @@ pub fn source(plan: &Plan, bundle_dir: &Path) -> Result<Source, Error> {
     })
 }
 
-/// Check that the bundle has what the package and its shortcut point at.
+/// Check that the bundle has what the package and its shortcut point at
+/// (pythonw.exe whatever the start command is).
 fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
-    let mut needed = vec![
-        Platform::Windows.python_exe().to_owned(),
-        "python/pythonw.exe".to_owned(),
-    ];
-    if let Some(command) = crate::render::windows::command_path(
-        plan.launch.kind,
-        &plan.launch.command(&plan.file_name),
-    ) {
-        needed.push(command);
-    } else if plan.config.windows.launcher == Launcher::Vbs {
-        needed.push("scripts/start-hidden.vbs".to_owned());
+    let mut needed = crate::installer::launch_files(plan);
+    if !needed.iter().any(|f| f == crate::installer::PYTHONW) {
+        needed.insert(1, crate::installer::PYTHONW.to_owned());
     }
-    for rel in needed {
-        if !bundle_dir.join(&rel).is_file() {
-            return Err(Error::Bundle {
-                dir: bundle_dir.to_owned(),
-                missing: rel,
-            });
-        }
-    }
-    Ok(())
+    Ok(IncompleteBundle::check(
+        Platform::Windows,
+        bundle_dir,
+        needed,
+        "msi",
+    )?)
 }
 
 /// What can be checked before the bundle is built: the version fits an MSI,

@@ -1,3 +1,4 @@
+use super::output::{TAIL_BYTES, TAIL_LINES};
 use super::*;
 #[cfg(target_os = "linux")]
 use crate::error::Hint;
@@ -5,6 +6,17 @@ use crate::error::Hint;
 /// A cancelled run stops its program at once, and a run after the cancel
 /// does not start one.
 #[cfg(unix)]
+/// A relayed program's stdout and stderr both reach the build's, and its
+/// status comes back once they did.
+#[cfg(unix)]
+#[test]
+fn relayed_returns_the_status_after_both_streams_ended() {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo relayed-out; echo relayed-err >&2; exit 3"]);
+    let status = cmd.relayed().unwrap();
+    assert_eq!(status.code(), Some(3));
+}
+
 #[test]
 fn cancel_stops_the_running_program() {
     let cancel = Cancel::default();
@@ -276,19 +288,9 @@ fn mark_of(spawn: &str, then: &str) -> String {
 /// The processes whose environment has `PYSHIP_TEST_MARK=mark`.
 #[cfg(target_os = "linux")]
 fn marked(mark: &str) -> Vec<u32> {
-    let entry = format!("PYSHIP_TEST_MARK={mark}");
-    fs_err::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| alive(*p))
-        .filter(|p| {
-            fs_err::read(format!("/proc/{p}/environ"))
-                .unwrap_or_default()
-                .split(|b| *b == 0)
-                .any(|v| v == entry.as_bytes())
-        })
-        .collect()
+    let mut found = super::interrupt::with_environ_entry(&format!("PYSHIP_TEST_MARK={mark}"));
+    found.retain(|p| alive(*p));
+    found
 }
 
 /// A build killed with SIGKILL runs no handler at all: its children still

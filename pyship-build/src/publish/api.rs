@@ -78,12 +78,7 @@ impl Api<'_> {
                         Ok(resp)
                     }
                     Ok(resp) => Err(self.error(&method, url, resp)),
-                    Err(source) => Err(Error::Request {
-                        method: method.to_string(),
-                        url: url.to_string(),
-                        // The failing URL may be a redirect's, which can hold anything.
-                        source: source.without_url(),
-                    }),
+                    Err(source) => Err(request_error(&method, url, source)),
                 }
             },
             |err, wait| {
@@ -96,7 +91,6 @@ impl Api<'_> {
         )
     }
 
-    /// Read a JSON answer.
     /// PATCH the name, notes and prerelease flag of the release at `url`, and
     /// `draft: false` (publishes a draft; Gitea and GitHub take the same body).
     pub fn update_release(
@@ -114,6 +108,7 @@ impl Api<'_> {
         self.json(&Method::PATCH, url, resp)
     }
 
+    /// Read a JSON answer.
     pub fn json<T: DeserializeOwned>(
         &self,
         method: &Method,
@@ -204,12 +199,11 @@ impl Api<'_> {
         }
     }
 
-    /// GET a small file's bytes (`Accept: application/octet-stream`, which
-    /// GitHub's asset endpoint needs to answer with the file rather than its
-    /// JSON description). One attempt: callers treat a failure as "unknown".
-    pub fn download(&self, url: &Url) -> Result<Vec<u8>, Error> {
-        /// Larger answers are not a checksum file.
-        const LIMIT: u64 = 1 << 20;
+    /// One GET of a file (`Accept: application/octet-stream`, which GitHub's
+    /// asset endpoint needs to answer with the file rather than its JSON
+    /// description), with the client's timeout or `timeout`. A non-success
+    /// answer is an error.
+    fn get_file(&self, url: &Url, timeout: Option<Duration>) -> Result<Response, Error> {
         let method = Method::GET;
         self.reporter.debug(&format!("{method} {url}"));
         let mut rb = self.http.get(url.clone()).header(
@@ -218,23 +212,35 @@ impl Api<'_> {
                 .header(self.scheme)
                 .expect("checked when the target was resolved"),
         );
+        if let Some(t) = timeout {
+            rb = rb.timeout(t);
+        }
         for (k, v) in self.headers {
             if !k.eq_ignore_ascii_case("accept") {
                 rb = rb.header(*k, *v);
             }
         }
-        let req_err = |source: reqwest::Error| Error::Request {
-            method: method.to_string(),
-            url: url.to_string(),
-            source: source.without_url(),
-        };
+        self.send_once(&method, url, rb.header(ACCEPT, "application/octet-stream"))
+    }
+
+    /// Send `rb`, a `method` request to `url`, once; a non-success answer is
+    /// an error.
+    fn send_once(&self, method: &Method, url: &Url, rb: RequestBuilder) -> Result<Response, Error> {
         let resp = rb
-            .header(ACCEPT, "application/octet-stream")
             .send()
-            .map_err(req_err)?;
+            .map_err(|source| request_error(method, url, source))?;
         if !resp.status().is_success() {
-            return Err(self.error(&method, url, resp));
+            return Err(self.error(method, url, resp));
         }
+        Ok(resp)
+    }
+
+    /// GET a small file's bytes ([`Api::get_file`]). One attempt: callers
+    /// treat a failure as "unknown".
+    pub fn download(&self, url: &Url) -> Result<Vec<u8>, Error> {
+        /// Larger answers are not a checksum file.
+        const LIMIT: u64 = 1 << 20;
+        let resp = self.get_file(url, None)?;
         let mut body = Vec::new();
         resp.take(LIMIT + 1)
             .read_to_end(&mut body)
@@ -248,36 +254,8 @@ impl Api<'_> {
     /// GET a release asset of any size into the new file `path` (one
     /// attempt; a failure removes what was written). Returns its size.
     pub fn download_to(&self, url: &Url, path: &Path) -> Result<u64, Error> {
-        let method = Method::GET;
-        self.reporter.debug(&format!("{method} {url}"));
-        let mut rb = self
-            .http
-            .get(url.clone())
-            .header(
-                AUTHORIZATION,
-                self.token
-                    .header(self.scheme)
-                    .expect("checked when the target was resolved"),
-            )
-            // An archive of a release: minutes, not the API's seconds.
-            .timeout(Duration::from_secs(1800));
-        for (k, v) in self.headers {
-            if !k.eq_ignore_ascii_case("accept") {
-                rb = rb.header(*k, *v);
-            }
-        }
-        let req_err = |source: reqwest::Error| Error::Request {
-            method: method.to_string(),
-            url: url.to_string(),
-            source: source.without_url(),
-        };
-        let mut resp = rb
-            .header(ACCEPT, "application/octet-stream")
-            .send()
-            .map_err(req_err)?;
-        if !resp.status().is_success() {
-            return Err(self.error(&method, url, resp));
-        }
+        // An archive of a release: minutes, not the API's seconds.
+        let mut resp = self.get_file(url, Some(Duration::from_secs(1800)))?;
         let io_err = |source| Error::Read {
             path: path.to_owned(),
             source,
@@ -329,17 +307,20 @@ impl Api<'_> {
             rb.header(CONTENT_TYPE, "application/octet-stream")
                 .body(Body::sized(reader, size))
         };
-        let resp = rb.send().map_err(|source| Error::Request {
-            method: method.to_string(),
-            url: url.to_string(),
-            source: source.without_url(),
-        })?;
-        if !resp.status().is_success() {
-            return Err(self.error(&method, url, resp));
-        }
+        let resp = self.send_once(&method, url, rb)?;
         self.reporter
             .debug(&format!("POST {url} -> {}", resp.status().as_u16()));
         Ok(resp)
+    }
+}
+
+/// A request that got no answer.
+fn request_error(method: &Method, url: &Url, source: reqwest::Error) -> Error {
+    Error::Request {
+        method: method.to_string(),
+        url: url.to_string(),
+        // The failing URL may be a redirect's, which can hold anything.
+        source: source.without_url(),
     }
 }
 

@@ -54,6 +54,19 @@ impl<'a> Gitea<'a> {
         self.target.join(&segs)
     }
 
+    /// The web download route of this server for `asset` (never the URL the
+    /// answer names, which could point elsewhere and would get the token).
+    fn download_url(&self, release: &Release, asset: &Asset) -> Url {
+        self.target.join(&[
+            &self.target.owner,
+            &self.target.repo,
+            "releases",
+            "download",
+            &release.tag_name,
+            &asset.name,
+        ])
+    }
+
     /// Whether the server takes raw uploads (Gitea ≥ 1.22, Forgejo ≥ 7), from
     /// `GET /api/v1/version`; when that fails, assume a current server.
     fn raw_upload(&self) -> bool {
@@ -141,17 +154,7 @@ impl Provider for Gitea<'_> {
     }
 
     fn download_asset(&self, release: &Release, asset: &Asset) -> Result<Vec<u8>, Error> {
-        // The web download route of this server (never the URL the answer
-        // names, which could point elsewhere and would get the token).
-        let url = self.target.join(&[
-            &self.target.owner,
-            &self.target.repo,
-            "releases",
-            "download",
-            &release.tag_name,
-            &asset.name,
-        ]);
-        self.api.download(&url)
+        self.api.download(&self.download_url(release, asset))
     }
 
     fn download_asset_to(
@@ -160,15 +163,8 @@ impl Provider for Gitea<'_> {
         asset: &Asset,
         path: &Path,
     ) -> Result<u64, Error> {
-        let url = self.target.join(&[
-            &self.target.owner,
-            &self.target.repo,
-            "releases",
-            "download",
-            &release.tag_name,
-            &asset.name,
-        ]);
-        self.api.download_to(&url, path)
+        self.api
+            .download_to(&self.download_url(release, asset), path)
     }
 
     fn upload_asset(

@@ -75,15 +75,8 @@ pub fn download(
 /// Fetch (or reuse), verify and extract the embeddable CPython into `dest`.
 pub fn fetch(plan: &Plan, dest: &Path, ctx: &Context<'_>) -> Result<Runtime, Error> {
     let v = &plan.python;
-    ctx.reporter
-        .status("Fetching", &format!("CPython {} (embed-amd64)", v.full));
-    let (url, got, recorded) = download(plan, ctx)?;
-    ctx.reporter.debug(&format!(
-        "runtime {} sha256 {} ({} bytes)",
-        got.path.display(),
-        got.sha256,
-        got.size
-    ));
+    let what = format!("{} (embed-amd64)", v.full);
+    let (url, got, recorded) = super::fetch_archive(&what, ctx, || download(plan, ctx))?;
     crate::fs::remove_dir_if_exists(dest, &plan.write_roots(&ctx.cache))
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     let files = extract_zip(&got.path, dest)?;

@@ -4,8 +4,8 @@
 //! files carry no symbols and come out the same; MinGW-built ones such as
 //! numpy's OpenBLAS shrink). ELF (`.so`): `strip --strip-debug`. Each file is
 //! stripped into a copy; the copy replaces the original only when it parses as
-//! a valid PE/ELF and is smaller (old binutils can corrupt manylinux `.so`
-//! files: auditwheel #716, manylinux #119). Replacing is a rename, so files
+//! a valid PE/ELF and is smaller (an old binutils `strip` can leave a
+//! manylinux `.so` that no longer loads). Replacing is a rename, so files
 //! hard-linked from uv's cache are never modified in place.
 //!
 //! The tool's output is cached by the SHA-256 of its input and by which tool

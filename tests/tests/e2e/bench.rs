@@ -71,11 +71,11 @@ fn bench_quick_mode_runs_and_prints_the_table() {
         out.status
     );
     for (name, kind) in [
-        ("seed-recipe", "cold"),
+        ("bash-recipe", "cold"),
         ("uv-recipe", "cold"),
         ("cargo-pyship", "cold"),
         ("cargo-pyship", "first"),
-        ("seed-recipe", "warm"),
+        ("bash-recipe", "warm"),
         ("uv-recipe", "warm"),
         ("cargo-pyship", "warm"),
         ("cargo-pyship", "warm-fresh"),
@@ -103,10 +103,10 @@ fn bench_quick_mode_runs_and_prints_the_table() {
     }
     for line in [
         "load average",
-        "ratio warm windows: seed-recipe/cargo-pyship",
+        "ratio warm windows: bash-recipe/cargo-pyship",
         "ratio warm windows: uv-recipe/cargo-pyship",
-        "ratio cold windows: seed-recipe/cargo-pyship",
-        "output sizes: seed-recipe",
+        "ratio cold windows: bash-recipe/cargo-pyship",
+        "output sizes: bash-recipe",
         "targets (medians):",
         "first run <= 1.5x a cold run",
         "warm installer < 0.5 s",

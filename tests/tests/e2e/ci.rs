@@ -195,6 +195,25 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
         insta::assert_snapshot!(format!("groups_gitea_{name}"), text);
     }
 
+    // No finding is silenced: the release workflow only restores (and
+    // saves) pyship's runtimes bucket, whose files are checked against
+    // pyship.lock on use; nothing that runs unchecked is cached there.
+    for f in &files {
+        let text = fs_err::read_to_string(f).unwrap();
+        assert!(!text.contains("zizmor: ignore"), "{}:\n{text}", f.display());
+        if f.to_string_lossy().ends_with("-release.yml") {
+            assert!(!text.contains("actions/cache@"), "{}", f.display());
+            let paths: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("path: ~/"))
+                .collect();
+            assert!(
+                !paths.is_empty() && paths.iter().all(|p| *p == ".cache/pyship/runtimes-v0"),
+                "{}: {paths:?}",
+                f.display()
+            );
+        }
+    }
     let mut schema = std::process::Command::new("uv");
     schema
         .args([
@@ -213,6 +232,116 @@ fn generated_workflows_pass_the_schema_and_zizmor() {
         .args(["--offline", "--no-progress", "--min-severity", "medium"])
         .args(&files);
     run_ok(&mut zizmor);
+}
+
+/// The `secrets.NAME` a workflow job refers to, anywhere in it.
+fn secrets_of(job: &serde_yaml_ng::Value) -> std::collections::BTreeSet<String> {
+    let text = serde_yaml_ng::to_string(job).unwrap();
+    text.split("secrets.")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+/// With every secret configured (a code-signing certificate and its
+/// password from the environment, signed updates, a Docker image), each job
+/// of the release workflow gets only the secrets its share of the release
+/// reads: the certificate only in the Windows build job, the update key in
+/// publish, the deploy token in publish and docker; plan and the Linux job
+/// none. The Windows job installs osslsigncode; the Linux job nothing.
+#[test]
+fn each_release_job_gets_only_the_secrets_it_reads() {
+    let cache = tempfile::tempdir().unwrap();
+    for ci in ["gitea", "github"] {
+        let (_t, dir) = copy_fixture("hello");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            format!(
+                "{text}\n[package.metadata.pyship.windows.sign]\npkcs12-env = \"CODESIGN_P12\"\n\
+                 password-env = \"CODESIGN_PASSWORD\"\n\n\
+                 [package.metadata.pyship.update]\n\
+                 public-keys = [\"RWQBP5ju3DTGVwfv5i4WokQZG3HAzbdvcw5yzVDKu4u5ErP7YcnP7j5d\"]\n\n\
+                 [package.metadata.pyship.docker]\nimage = \"registry.example.org/team/hello-app\"\n"
+            ),
+        )
+        .unwrap();
+        init(&dir, cache.path(), ci);
+        let wf = workflow::load(&dir.join(format!(".{ci}/workflows/release.yml")));
+        let jobs = wf["jobs"].as_mapping().unwrap();
+        let got: Vec<(String, Vec<String>)> = jobs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().unwrap().to_owned(),
+                    secrets_of(v).into_iter().collect(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Vec<String>)> = [
+            ("plan", &[][..]),
+            ("build-windows", &["CODESIGN_P12", "CODESIGN_PASSWORD"][..]),
+            ("build-linux", &[][..]),
+            (
+                "publish",
+                &[
+                    "DEPLOY_TOKEN",
+                    "PYSHIP_SIGNING_KEY",
+                    "PYSHIP_SIGNING_PASSWORD",
+                ][..],
+            ),
+            ("docker", &["DEPLOY_TOKEN"][..]),
+        ]
+        .iter()
+        .map(|(j, s)| (j.to_string(), s.iter().map(|s| s.to_string()).collect()))
+        .collect();
+        assert_eq!(got, want, "{ci}");
+        let windows = serde_yaml_ng::to_string(&wf["jobs"]["build-windows"]).unwrap();
+        assert!(windows.contains("osslsigncode"), "{windows}");
+        let linux = serde_yaml_ng::to_string(&wf["jobs"]["build-linux"]).unwrap();
+        assert!(
+            !linux.contains("osslsigncode") && !linux.contains("apt-get"),
+            "{linux}"
+        );
+    }
+
+    // A secret name no CI can hold is refused with the key that names it.
+    let (_t, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!(
+            "{text}\n[package.metadata.pyship.windows.sign]\npkcs12 = \"c.p12\"\npassword-env = \"GITHUB_PW\"\n"
+        ),
+    )
+    .unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args([
+            "pyship",
+            "init",
+            "--ci",
+            "github",
+            "--install-from",
+            "crates.io",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("windows.sign.password-env = \"GITHUB_PW\"")
+            && stderr.contains("cannot name a CI secret"),
+        "{stderr}"
+    );
+    assert!(!dir.join(".github").exists());
 }
 
 fn run_ok(cmd: &mut std::process::Command) {
@@ -289,15 +418,16 @@ fn init_never_writes_a_local_git_folder_as_the_install_step() {
     );
     assert!(!dir2.join(".gitea").exists() && !dir2.join(".github").exists());
 }
+
 /// The generated release workflow, run job by job as a CI runs it: `plan`,
-/// the `build` matrix (`release --only windows`, `--only linux`) and
+/// `build-windows` and `build-linux` (`release --only TARGET`) and
 /// `publish`, each in its own clean clone with its own empty pyship and uv
-/// caches, passing nothing but the artifacts the workflow uploads and
-/// downloads. Every asset it publishes to the in-suite Gitea server has the
+/// caches and only its own secrets (the Linux job none), passing nothing
+/// but the artifacts the workflow uploads and downloads. Every asset it publishes to the in-suite Gitea server has the
 /// bytes a single-machine `release` of the same commit publishes
 /// (manifest.json, the signed setup.exe and SHA256SUMS included), and an
-/// app installed from the previous release finds, downloads and verifies the
-/// split release (its manifest is whole). Each job's time is printed beside
+/// app installed from the previous release updates itself to the split
+/// release (its manifest is whole) and answers with the new version. Each job's time is printed beside
 /// the single-machine release's.
 #[test]
 #[cfg_attr(
@@ -327,19 +457,21 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     git(&repo, &["commit", "-q", "-m", "workflows and pyship.lock"]);
     git(&repo, &["tag", "-f", super::release::TAG]);
     let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
-    let matrix: Vec<BTreeMap<String, String>> = wf["jobs"]["build"]["strategy"]["matrix"]
-        ["include"]
-        .as_sequence()
-        .expect("a build matrix")
-        .iter()
-        .map(|e| serde_yaml_ng::from_value(e.clone()).unwrap())
+    let builds: Vec<String> = wf["jobs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str().filter(|k| k.starts_with("build-")))
+        .map(str::to_owned)
         .collect();
-    let targets: Vec<&str> = matrix.iter().map(|m| m["target"].as_str()).collect();
-    assert_eq!(targets, ["windows", "linux"]);
-    assert!(matrix[0]["apt"].contains("wine") && matrix[0]["apt"].contains("nsis"));
+    assert_eq!(builds, ["build-windows", "build-linux"]);
+    let job_text = |j: &str| serde_yaml_ng::to_string(&wf["jobs"][j]).unwrap();
     assert!(
-        !matrix[1]["apt"].contains("wine"),
-        "wine only where the Windows import check runs: {matrix:?}"
+        job_text("build-windows").contains("wine") && job_text("build-windows").contains("nsis")
+    );
+    assert!(
+        !job_text("build-linux").contains("wine"),
+        "wine only where the Windows import check runs"
     );
     assert!(wf["jobs"]["docker"].is_null(), "no image configured");
 
@@ -427,78 +559,36 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     assert!(unpack.wait_with_output().unwrap().status.success());
     let root = installed.path().join("Hello-App");
 
-    // The workflow's jobs, each on a fresh runner.
-    let bin_dir = bin().parent().unwrap().to_owned();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
-    let store = work.path().join("artifacts");
-    fs_err::create_dir_all(&store).unwrap();
-    let skip = &[
-        "Install Rust",
-        "Install uv",
-        "Install cargo-pyship",
-        "Install the job's tools",
+    // The workflow's jobs, each on a fresh runner, given only the secrets
+    // it should read: the runner fails a job that refers to any other.
+    let env = [
+        ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
+        ("GITHUB_SERVER_URL", s.gitea.url()),
+        ("GITHUB_REF_NAME", super::release::TAG.to_owned()),
     ];
     let mut times = Vec::new();
-    let mut run = |job: &str, matrix: Option<&BTreeMap<String, String>>| {
-        let label = match matrix {
-            Some(m) => format!("{job} ({})", m["target"]),
-            None => job.to_owned(),
+    let mut run = |job: &str| {
+        let secrets = match job {
+            "build-windows" => vec![(super::release::SIGN_PASSWORD_ENV, s.sign_password())],
+            "publish" => vec![("DEPLOY_TOKEN", WRITE_TOKEN.to_owned())],
+            _ => Vec::new(),
         };
-        let dir = work.path().join(label.replace([' ', '(', ')'], ""));
-        let cache = work.path().join(format!(
-            "cache-{}",
-            dir.file_name().unwrap().to_string_lossy()
-        ));
-        let mut j = workflow::Job::new(&dir, skip);
-        j.clone_from = Some(repo.clone());
-        j.artifacts = Some(store.clone());
-        if let Some(m) = matrix {
-            j.matrix = m.clone();
-        }
-        for (k, v) in [
-            ("PATH", path.to_string_lossy().into_owned()),
-            (
-                "PYSHIP_CACHE_DIR",
-                cache.join("pyship").display().to_string(),
-            ),
-            ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
-            ("PYSHIP_PYTHON_MIRROR", s.python_mirror_url()),
-            ("GITHUB_SERVER_URL", s.gitea.url()),
-            ("GITHUB_REPOSITORY", REPO.to_owned()),
-            ("GITHUB_REF_NAME", super::release::TAG.to_owned()),
-            ("GITHUB_REF_TYPE", "tag".to_owned()),
-            ("PYSHIP_RETRY_BASE_MS", "5".to_owned()),
-            ("SOURCE_DATE_EPOCH", "1700000000".to_owned()),
-            ("RUNNER_TEMP", work.path().display().to_string()),
-            ("NO_COLOR", "1".to_owned()),
-        ] {
-            j.env.insert(k.into(), v);
-        }
-        j.secrets.insert("DEPLOY_TOKEN".into(), WRITE_TOKEN.into());
-        j.secrets
-            .insert(super::release::SIGN_PASSWORD_ENV.into(), s.sign_password());
-        let t = Instant::now();
-        let ran = j.run(&wf, job);
-        let secs = t.elapsed().as_secs_f64();
-        eprintln!("job {label}: {secs:.1}s");
-        times.push((label, secs));
+        let (ran, secs) = run_job(&wf, &repo, work.path(), job, &env, &secrets);
+        times.push((job.to_owned(), secs));
         ran
     };
-    let planned = run("plan", None);
+    let planned = run("plan");
     assert!(
         planned.log.contains("\"jobs\"") || planned.steps.iter().any(|(n, r)| n == "Plan" && *r)
     );
-    for m in &matrix {
-        run("build", Some(m));
+    for b in &builds {
+        run(b);
         assert!(
             s.gitea.release(REPO, super::release::TAG).is_none(),
             "a build job publishes nothing"
         );
     }
-    run("publish", None);
+    run("publish");
     let got = published(super::release::TAG);
     assert_eq!(
         got, want,
@@ -513,15 +603,36 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
             .join(", ")
     );
 
-    // The app installed from v0.3.0 finds the split release, downloads its
-    // tarball and checks it against the manifest.
+    // The app installed from v0.3.0 updates itself to the split release:
+    // `python -m pyship_update apply` downloads the tarball, checks it
+    // against the split release's manifest, swaps the folders and starts
+    // the new version, which answers with the new version.
+    let installed_dist_info = || -> Vec<String> {
+        fs_err::read_dir(root.join("python/lib/python3.11/site-packages"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("hello_app-") && n.ends_with(".dist-info"))
+            .collect()
+    };
+    assert_eq!(installed_dist_info(), ["hello_app-0.3.0.dist-info"]);
+    let port = pyship_e2e::wine::free_port();
+    /// Stops the app the update helper started (its pid file), however the test ends.
+    struct StopApp(PathBuf);
+    impl Drop for StopApp {
+        fn drop(&mut self) {
+            if let Ok(pid) = fs_err::read_to_string(self.0.join(".pyship-update/app.pid")) {
+                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+    }
+    let stop = StopApp(root.clone());
+    let t = Instant::now();
     let out = std::process::Command::new(root.join("python/bin/python3"))
-        .args([
-            "-c",
-            "import pyship_update as p; u = p.check(include_prerelease=True); print(u.tag, p.download(u))",
-        ])
+        .args(["-m", "pyship_update", "apply", "--prerelease", "--port"])
+        .arg(port.to_string())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
+        .env("HELLO_PORT", port.to_string())
         .current_dir(&root)
         .output()
         .unwrap();
@@ -532,10 +643,32 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.starts_with(&format!("{} ", super::release::TAG)),
+        text.contains(&format!("update to {} started", super::release::TAG)),
         "{text}"
     );
-    assert!(text.contains("-linux-x64.tar.gz"), "{text}");
+    let log = root.join(".pyship-update/update.log");
+    let done = format!("updated to {}", super::release::TAG);
+    while !fs_err::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(&done)
+    {
+        assert!(
+            t.elapsed().as_secs() < 180,
+            "no `{done}` after 180 s; helper log:\n{}",
+            fs_err::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    eprintln!(
+        "v0.3.0 updated to the split release, answering: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let (status, body) =
+        pyship_e2e::wine::http_get(port, "/version").expect("the updated app answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"version\":\"0.4.0rc1\""), "{body}");
+    assert_eq!(installed_dist_info(), ["hello_app-0.4.0rc1.dist-info"]);
+    drop(stop);
 
     // A part that does not exist is refused before anything runs.
     let out = pyship(work.path())
@@ -550,6 +683,172 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
         stderr.contains("expected windows, linux, publish or docker"),
         "{stderr}"
     );
+}
+
+/// The hybrid fixture (a PyO3 extension built by maturin for both targets)
+/// through the same simulated pipeline: a single-machine `release` of the
+/// tagged commit, then the workflow's `plan`, `build-windows`,
+/// `build-linux` and `publish`, each in its own clean clone with its own
+/// empty caches and Cargo `target/`; every published asset has the single
+/// run's bytes. Each job's time is printed beside the single run's.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: maturin builds for both targets, once on one machine and once split"
+)]
+fn the_hybrid_release_workflows_jobs_publish_the_single_machines_bytes() {
+    use pyship_e2e::gitea::{GiteaServer, REPO, WRITE_TOKEN};
+    use std::collections::BTreeMap;
+    const TAG: &str = "v0.3.0";
+
+    super::hybrid::require_build_tools();
+    require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
+    let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(super::hybrid::RUNTIME_FILE);
+    let gitea = GiteaServer::start();
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, repo) = super::hybrid::project(Some(&runtime_url), "");
+    fs_err::write(repo.join(".gitignore"), "dist/\ntarget/\n").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    init(&repo, cache.path(), "gitea");
+    pyship(cache.path())
+        .current_dir(&repo)
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .args(["pyship", "fetch"])
+        .assert()
+        .success();
+    git_init_commit(&repo);
+    git(&repo, &["tag", TAG]);
+    let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));
+    let windows = serde_yaml_ng::to_string(&wf["jobs"]["build-windows"]).unwrap();
+    assert!(windows.contains("x86_64-pc-windows-gnu"), "{windows}");
+    assert!(!wf["jobs"]["build-linux"].is_null());
+
+    let work = tempfile::tempdir().unwrap();
+    let published = || -> BTreeMap<String, String> {
+        gitea
+            .release(REPO, TAG)
+            .expect("a release")
+            .assets
+            .iter()
+            .map(|a| (a.name.clone(), sha256_hex(&a.data)))
+            .collect()
+    };
+    git(
+        work.path(),
+        &[
+            "clone",
+            "-q",
+            "--no-hardlinks",
+            repo.to_str().unwrap(),
+            "single",
+        ],
+    );
+    let t = std::time::Instant::now();
+    pyship(&work.path().join("cache-single"))
+        .current_dir(work.path().join("single"))
+        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
+        .env("GITHUB_SERVER_URL", gitea.url())
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_REF_NAME", TAG)
+        .env("GITHUB_REF_TYPE", "tag")
+        .env("DEPLOY_TOKEN", WRITE_TOKEN)
+        .env("PYSHIP_RETRY_BASE_MS", "5")
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["pyship", "release"])
+        .assert()
+        .success();
+    let single_secs = t.elapsed().as_secs_f64();
+    let want = published();
+    assert_eq!(want.len(), 7, "{want:?}");
+    gitea.clear_releases(REPO);
+
+    let env = [
+        ("PYSHIP_PYTHON_MIRROR", mirror.url()),
+        ("GITHUB_SERVER_URL", gitea.url()),
+        ("GITHUB_REF_NAME", TAG.to_owned()),
+    ];
+    let mut times = Vec::new();
+    for job in ["plan", "build-windows", "build-linux", "publish"] {
+        let secrets = match job {
+            "publish" => vec![("DEPLOY_TOKEN", WRITE_TOKEN.to_owned())],
+            _ => Vec::new(),
+        };
+        let (_, secs) = run_job(&wf, &repo, work.path(), job, &env, &secrets);
+        times.push(format!("{job} {secs:.1}s"));
+    }
+    assert_eq!(
+        published(),
+        want,
+        "the workflow's release differs from the single-machine one"
+    );
+    eprintln!(
+        "hybrid: single-machine release: {single_secs:.1}s; workflow jobs: {}",
+        times.join(", ")
+    );
+}
+
+/// Run job `job` of the release workflow `wf` as a fresh runner does: in
+/// its own clone of `repo` under `work`, with its own empty pyship and uv
+/// caches, the artifact store shared by the run's jobs (`work/artifacts`),
+/// the runner's variables plus `env`, and `secrets` as its only secrets.
+/// The host already has the tools the install steps would install. Returns
+/// what ran and how long it took.
+fn run_job(
+    wf: &serde_yaml_ng::Value,
+    repo: &Path,
+    work: &Path,
+    job: &str,
+    env: &[(&str, String)],
+    secrets: &[(&str, String)],
+) -> (workflow::Ran, f64) {
+    const SKIP: &[&str] = &[
+        "Install Rust",
+        "Install uv",
+        "Install cargo-pyship",
+        "Install the job's tools",
+    ];
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let store = work.join("artifacts");
+    fs_err::create_dir_all(&store).unwrap();
+    let cache = work.join(format!("cache-{job}"));
+    let mut j = workflow::Job::new(&work.join(job), SKIP);
+    j.clone_from = Some(repo.to_owned());
+    j.artifacts = Some(store);
+    for (k, v) in [
+        ("PATH", path.to_string_lossy().into_owned()),
+        (
+            "PYSHIP_CACHE_DIR",
+            cache.join("pyship").display().to_string(),
+        ),
+        ("UV_CACHE_DIR", cache.join("uv").display().to_string()),
+        ("GITHUB_REPOSITORY", pyship_e2e::gitea::REPO.to_owned()),
+        ("GITHUB_REF_TYPE", "tag".to_owned()),
+        ("PYSHIP_RETRY_BASE_MS", "5".to_owned()),
+        ("SOURCE_DATE_EPOCH", "1700000000".to_owned()),
+        ("RUNNER_TEMP", work.display().to_string()),
+        ("NO_COLOR", "1".to_owned()),
+    ] {
+        j.env.insert(k.into(), v);
+    }
+    for (k, v) in env {
+        j.env.insert((*k).into(), v.clone());
+    }
+    for (k, v) in secrets {
+        j.secrets.insert((*k).into(), v.clone());
+    }
+    let t = std::time::Instant::now();
+    let ran = j.run(wf, job);
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("job {job}: {secs:.1}s");
+    (ran, secs)
 }
 
 fn sha256_hex(data: &[u8]) -> String {

@@ -151,9 +151,13 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
     assert_eq!(release["on"]["push"]["tags"][0], "v*");
     let jobs = release["jobs"].as_mapping().unwrap();
     let names: Vec<&str> = jobs.keys().filter_map(|k| k.as_str()).collect();
-    assert_eq!(names, ["plan", "build", "publish"], "no image configured");
-    assert_eq!(release["jobs"]["build"]["needs"], "plan");
-    assert_eq!(release["jobs"]["publish"]["needs"], "build");
+    assert_eq!(
+        names,
+        ["plan", "build-windows", "build-linux", "publish"],
+        "no image configured"
+    );
+    assert_eq!(release["jobs"]["build-windows"]["needs"], "plan");
+    assert_eq!(release["jobs"]["build-linux"]["needs"], "plan");
     for job in jobs.values() {
         let steps = job["steps"].as_sequence().unwrap();
         assert_eq!(
@@ -187,30 +191,42 @@ fn generated_workflows_are_valid_yaml_with_expressions_intact() {
             .unwrap_or_else(|| panic!("{job} has no step {name}"))
             .clone()
     };
-    assert_eq!(
-        step("build", "Release")["run"],
-        "cargo pyship release --only \"$TARGET\""
-    );
+    for target in ["windows", "linux"] {
+        assert_eq!(
+            step(&format!("build-{target}"), "Release")["run"],
+            format!("cargo pyship release --only {target}")
+        );
+    }
     let publish = step("publish", "Publish");
     assert_eq!(publish["run"], "cargo pyship release --only publish");
     assert_eq!(
         publish["env"]["DEPLOY_TOKEN"], "${{ secrets.DEPLOY_TOKEN }}",
         "the template engine must leave GitHub expressions alone"
     );
-    // The token reaches the publish job only.
-    assert!(step("build", "Release")["env"]["DEPLOY_TOKEN"].is_null());
-    let matrix = release["jobs"]["build"]["strategy"]["matrix"]["include"]
-        .as_sequence()
-        .unwrap();
-    assert_eq!(matrix[0]["target"], "windows");
-    assert!(matrix[0]["apt"].as_str().unwrap().contains("nsis"));
-    assert!(matrix[0]["apt"].as_str().unwrap().contains("wine"));
-    assert_eq!(matrix[1]["target"], "linux");
-    assert_eq!(
-        matrix[1]["apt"], "",
+    // No signing configured: the build jobs get no secret at all.
+    for target in ["windows", "linux"] {
+        assert!(step(&format!("build-{target}"), "Release")["env"].is_null());
+    }
+    let tools = step("build-windows", "Install the job's tools")["run"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(tools.contains("nsis") && tools.contains("wine"), "{tools}");
+    assert!(
+        release["jobs"]["build-linux"]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .all(|s| s["name"] != "Install the job's tools"),
         "the Linux job needs no Debian package"
     );
-    let build = release["jobs"]["build"]["steps"].as_sequence().unwrap();
+    assert_eq!(
+        release["jobs"]["publish"]["needs"],
+        serde_yaml_ng::from_str::<serde_yaml_ng::Value>("[build-windows, build-linux]").unwrap()
+    );
+    let build = release["jobs"]["build-linux"]["steps"]
+        .as_sequence()
+        .unwrap();
     assert!(build.iter().any(|s| s["uses"]
         .as_str()
         .is_some_and(|u| u.starts_with("actions/setup-python@"))));
@@ -768,12 +784,15 @@ fn release_workflow_installs_msitools_when_the_msi_is_on() {
         .success();
         let release = fs_err::read_to_string(dir.join(".gitea/workflows/release.yml")).unwrap();
         let v = yaml(&dir.join(".gitea/workflows/release.yml"));
-        let apt = &v["jobs"]["build"]["strategy"]["matrix"]["include"][0]["apt"];
-        assert_eq!(
-            apt.as_str().unwrap().ends_with(" nsis wixl msitools"),
-            msi,
-            "{release}"
-        );
+        let apt = v["jobs"]["build-windows"]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "Install the job's tools")
+            .and_then(|s| s["run"].as_str())
+            .unwrap()
+            .to_owned();
+        assert_eq!(apt.contains(" nsis wixl msitools\n"), msi, "{release}");
         yaml(&dir.join(".gitea/workflows/release.yml"));
     }
 }

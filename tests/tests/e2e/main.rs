@@ -16,6 +16,7 @@ mod console;
 mod docker;
 mod escaping;
 mod first_hour;
+mod gitea_server;
 mod hostile;
 mod hybrid;
 mod init;

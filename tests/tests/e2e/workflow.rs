@@ -217,8 +217,11 @@ impl Job<'_> {
                         assert!(src.is_dir(), "download-artifact: no artifact {name}");
                         copy_any(&src, &dest);
                     }
-                    // A fresh runner: every cache misses.
-                    "actions/cache" | "actions/setup-python" => {}
+                    // A fresh runner: every cache misses, nothing is kept.
+                    "actions/cache"
+                    | "actions/cache/restore"
+                    | "actions/cache/save"
+                    | "actions/setup-python" => {}
                     other => panic!("the test runner does not know {other}"),
                 }
                 ran.steps.push((label, true));
