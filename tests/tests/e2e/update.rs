@@ -2155,12 +2155,24 @@ fn a_staged_rollout_is_offered_to_its_fraction_of_installs() {
 /// published as a signed release (manifest and SHA256SUMS made to match the
 /// new patch bytes): a patch its signer made wrong.
 fn with_patch(s: &Shared, v: &Version, edit: impl Fn(&mut Vec<u8>), base: Option<&str>) -> Version {
+    with_patch_of(s, v, "portable-linux", edit, base)
+}
+
+/// [`with_patch`] for the patch of install type `kind` (the Windows zip's
+/// patch is the setup's too: both entries are edited).
+fn with_patch_of(
+    s: &Shared,
+    v: &Version,
+    kind: &str,
+    edit: impl Fn(&mut Vec<u8>),
+    base: Option<&str>,
+) -> Version {
     let m: serde_json::Value = serde_json::from_slice(&v.assets["manifest.json"]).unwrap();
     let entry = m["assets"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["install_type"] == "portable-linux")
+        .find(|a| a["install_type"] == kind)
         .unwrap()
         .clone();
     let name = entry["delta"]["name"].as_str().unwrap().to_owned();
@@ -2189,7 +2201,7 @@ fn with_patch(s: &Shared, v: &Version, edit: impl Fn(&mut Vec<u8>), base: Option
     edited.assets.insert(name.clone(), patch);
     resigned(&edited, &s.key, |m| {
         for a in m["assets"].as_array_mut().unwrap() {
-            if a["install_type"] == "portable-linux" {
+            if a["delta"]["name"] == name.as_str() {
                 a["delta"]["sha256"] = sha.clone().into();
                 a["delta"]["size"] = size.into();
                 if let Some(b) = base {
@@ -2424,5 +2436,62 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
         text.contains("skipped v0.2.5: an update to it was rolled back here"),
         "{text}{}",
         String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: releases two versions, installs and updates under wine"
+)]
+fn an_installed_app_whose_delta_does_not_verify_runs_the_full_setup_under_wine() {
+    let s = shared();
+    let bad = with_patch_of(
+        &s,
+        &s.v2,
+        "portable-windows",
+        |d| d.extend_from_slice(b"\n# changed\n"),
+        None,
+    );
+    s.publish(&[(&s.v1, false), (&bad, false)]);
+    let prefix = WinePrefix::new();
+    let root = install_setup(&s, &prefix, &s.v1, r"C:\Apps\Upd Demo");
+    user_data(&root);
+    let port = free_port();
+    let app = start_windows(&prefix, &root, port);
+    if wait_version(port, "0.1.0", Duration::from_secs(180)).is_none() {
+        prefix.kill();
+        let (so, se) = app.stop();
+        panic!("v0.1.0 never answered under wine\n{so}\n{se}");
+    }
+    let (status, body) = http_post(port, "/update");
+    assert_eq!(status, 200, "{body}");
+    let took = wait_version(port, "0.2.0", Duration::from_secs(300));
+    let done = wait_for_log(&root, "updated to v0.2.0", Duration::from_secs(60));
+    let uninstall = uninstall_entries(&prefix);
+    prefix.kill();
+    let log = helper_log(&root);
+    assert!(
+        took.is_some() && done.is_some(),
+        "v0.2.0 never answered\n{log}"
+    );
+    assert!(log.contains("the delta was not used ("), "{log}");
+    assert!(
+        log.contains("is not the release's (SHA-256 or size differs)); downloaded the full setup"),
+        "{log}"
+    );
+    assert!(log.contains("(installer)"), "{log}");
+    assert_user_data(&root);
+    let versions: Vec<&str> = uninstall
+        .lines()
+        .filter(|l| l.trim_start().starts_with("DisplayVersion"))
+        .collect();
+    assert_eq!(versions.len(), 1, "{uninstall}");
+    assert!(versions[0].trim_end().ends_with("0.2.0"), "{uninstall}");
+    // The full setup replaced the kept one: it installs v0.2.0.
+    let (_, setup_v2) = s.asset(&s.v2, "-setup.exe");
+    assert_eq!(
+        fs_err::read(root.join(".pyship-setup/setup.exe")).unwrap(),
+        setup_v2
     );
 }
