@@ -1656,26 +1656,35 @@ fn install_setup(s: &Shared, prefix: &WinePrefix, v: &Version, dir: &str) -> Pat
     // the folder goes as two arguments, which wine joins with one space.
     // No pipes: a wine process the setup starts (explorer.exe) inherits
     // them and keeps them open.
-    let status = prefix
-        .command(&setup_path)
-        .arg("/S")
-        .args(format!("/D={dir}").split(' '))
-        .stdin(std::process::Stdio::null())
-        .stdout(
-            fs_err::File::create(dl.path().join("setup.out"))
-                .unwrap()
-                .into_parts()
-                .0,
-        )
-        .stderr(
-            fs_err::File::create(dl.path().join("setup.err"))
-                .unwrap()
-                .into_parts()
-                .0,
-        )
-        .status()
-        .unwrap();
-    assert!(status.success(), "setup {} failed: {status:?}", v.tag);
+    let run = |attempt: u32| {
+        let out = dl.path().join(format!("setup{attempt}.out"));
+        let err = dl.path().join(format!("setup{attempt}.err"));
+        let status = prefix
+            .command(&setup_path)
+            .arg("/S")
+            .args(format!("/D={dir}").split(' '))
+            .stdin(std::process::Stdio::null())
+            .stdout(fs_err::File::create(&out).unwrap().into_parts().0)
+            .stderr(fs_err::File::create(&err).unwrap().into_parts().0)
+            .status()
+            .unwrap();
+        let text = format!(
+            "{status:?}\n{}{}",
+            fs_err::read_to_string(&out).unwrap_or_default(),
+            fs_err::read_to_string(&err).unwrap_or_default()
+        );
+        (status.success(), text)
+    };
+    // A silent NSIS setup under wine can exit 1 with no output on a loaded
+    // machine: it runs again once in a stopped prefix, and a second failure
+    // fails the test with both runs' output.
+    let (ok, first) = run(1);
+    if !ok {
+        eprintln!("setup {} failed once, run again: {first}", v.tag);
+        prefix.shutdown();
+        let (ok, second) = run(2);
+        assert!(ok, "setup {} failed twice:\n{first}\n{second}", v.tag);
+    }
     let rel = dir.trim_start_matches(r"C:\").replace('\\', "/");
     prefix.drive_c().join(rel)
 }
