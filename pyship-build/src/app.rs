@@ -64,13 +64,9 @@ pub enum Error {
         pyproject: PathBuf,
         why: String,
     },
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::WriteError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] crate::plan::IncludeOutside),
@@ -375,9 +371,11 @@ pub fn run(
     let app = bundle.join("app");
     let src = app.join("src");
     let own_wheel = !dist_infos_of(site_packages, &plan.dist_name).is_empty();
-    fs_err::create_dir_all(&src).map_err(|source| Error::Write {
-        path: src.clone(),
-        source: crate::fs::Error::Io(source),
+    fs_err::create_dir_all(&src).map_err(|source| {
+        Error::Write(crate::fs::WriteError {
+            path: src.clone(),
+            source: crate::fs::Error::Io(source),
+        })
     })?;
     let mut files = 0;
     let mut top = Vec::new();
@@ -435,20 +433,24 @@ pub fn run(
         let write = |name: &str, text: String| {
             let path = dist_info.join(name);
             crate::fs::atomic_write(&path, text.as_bytes())
-                .map_err(|source| Error::Write { path, source })
+                .map_err(|source| Error::Write(crate::fs::WriteError { path, source }))
         };
-        fs_err::create_dir_all(&dist_info).map_err(|source| Error::Write {
-            path: dist_info.clone(),
-            source: crate::fs::Error::Io(source),
+        fs_err::create_dir_all(&dist_info).map_err(|source| {
+            Error::Write(crate::fs::WriteError {
+                path: dist_info.clone(),
+                source: crate::fs::Error::Io(source),
+            })
         })?;
         let py = plan.pyproject();
         let licenses = license_files(py)?;
         for (rel, from) in &licenses {
             let to = dist_info.join("licenses").join(rel);
             if let Some(parent) = to.parent() {
-                fs_err::create_dir_all(parent).map_err(|source| Error::Write {
-                    path: parent.to_owned(),
-                    source: crate::fs::Error::Io(source),
+                fs_err::create_dir_all(parent).map_err(|source| {
+                    Error::Write(crate::fs::WriteError {
+                        path: parent.to_owned(),
+                        source: crate::fs::Error::Io(source),
+                    })
                 })?;
             }
             files += copy_filtered(from, &to, &rules)?;
@@ -498,7 +500,7 @@ pub fn write_path_file(bundle: &Path, site_packages: &Path, src: &Path) -> Resul
     line.push_str(&rel_src.to_string_lossy());
     let path = site_packages.join(PATH_FILE);
     crate::fs::atomic_write(&path, format!("{line}\n").as_bytes())
-        .map_err(|source| Error::Write { path, source })
+        .map_err(|source| Error::Write(crate::fs::WriteError { path, source }))
 }
 
 /// Exactly one dist-info per distribution in `site_packages`.

@@ -120,13 +120,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] crate::lock::Error),
-    #[error("could not write {path}")]
-    Stamp {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stamp(#[from] crate::fs::WriteError),
 }
 
 /// Refuse, before any work, a target this host cannot build.
@@ -460,10 +456,10 @@ pub fn run_with(
     }
     let mut archived = archived?;
     fs_err::rename(&partial, &artifact).map_err(|source| {
-        Error::Archive(crate::archive::Error::Write {
+        Error::Archive(crate::archive::Error::Write(crate::fs::OutputWriteError {
             path: artifact.clone(),
-            source,
-        })
+            source: source.into(),
+        }))
     })?;
     archived.path = artifact;
 
@@ -502,10 +498,10 @@ pub fn run_with(
     // The digest of the inputs as they were when the build started: a file
     // edited during the build leaves the tree stale, and the stamp says so.
     crate::fs::atomic_write(&stamp, format!("{digest}\n").as_bytes()).map_err(|source| {
-        Error::Stamp {
+        Error::Stamp(crate::fs::WriteError {
             path: stamp.clone(),
             source,
-        }
+        })
     })?;
 
     Ok(Bundled {

@@ -53,6 +53,38 @@ pub enum Error {
     },
 }
 
+/// A stage could not write `path`; the hint is its cause's. The stages'
+/// error enums wrap it (`transparent`) rather than each declaring the variant.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("could not write {path}")]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    #[diagnostic_source]
+    pub source: Error,
+}
+
+/// A stage could not write `path` in the output directory: the hint is to
+/// check that directory, whatever the cause.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("could not write {path}")]
+#[diagnostic(help("check that the output directory is writable and the disk is not full"))]
+pub struct OutputWriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: Error,
+}
+
+/// A user's file at `path` could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("could not read {path}")]
+#[diagnostic(help("check that the file exists and is readable"))]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Write `contents` to `path` atomically: a temp file in the same directory,
 /// flushed and synced, then renamed over `path`. An existing file's permissions
 /// are kept; a new file is 0644. On any error `path` is untouched. Nothing is

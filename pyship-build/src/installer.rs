@@ -91,13 +91,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Template(#[from] templates::Error),
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::WriteError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
@@ -362,9 +358,11 @@ pub fn run_with(
     let script = script_dir.join(SCRIPT);
     let partial = script_dir.join(PARTIAL);
     let _ = fs_err::remove_file(&partial);
-    crate::fs::atomic_write(&script, script_text.as_bytes()).map_err(|source| Error::Write {
-        path: script.clone(),
-        source,
+    crate::fs::atomic_write(&script, script_text.as_bytes()).map_err(|source| {
+        Error::Write(crate::fs::WriteError {
+            path: script.clone(),
+            source,
+        })
     })?;
     ctx.reporter
         .debug(&format!("rendered {}", script.display()));
@@ -484,9 +482,11 @@ pub fn run_with(
         source,
     })?;
     crate::fs::atomic_write(&stamp_path, format!("{digest}\n{sha256}\n").as_bytes()).map_err(
-        |source| Error::Write {
-            path: stamp_path.clone(),
-            source,
+        |source| {
+            Error::Write(crate::fs::WriteError {
+                path: stamp_path.clone(),
+                source,
+            })
         },
     )?;
     ctx.reporter.status(
@@ -619,17 +619,21 @@ fn place(partial: &Path, dest: &Path) -> Result<(), Error> {
 pub fn pin_file_times(dir: &Path, secs: u64) -> Result<(), Error> {
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     for entry in walkdir::WalkDir::new(dir) {
-        let entry = entry.map_err(|e| Error::Write {
-            path: dir.to_owned(),
-            source: crate::fs::Error::Io(e.into()),
+        let entry = entry.map_err(|e| {
+            Error::Write(crate::fs::WriteError {
+                path: dir.to_owned(),
+                source: crate::fs::Error::Io(e.into()),
+            })
         })?;
         if !entry.file_type().is_file() {
             continue;
         }
         let path = entry.path();
-        let io = |source: std::io::Error| Error::Write {
-            path: path.to_owned(),
-            source: crate::fs::Error::Io(source),
+        let io = |source: std::io::Error| {
+            Error::Write(crate::fs::WriteError {
+                path: path.to_owned(),
+                source: crate::fs::Error::Io(source),
+            })
         };
         let meta = entry.metadata().map_err(|e| io(e.into()))?;
         if meta.modified().ok() == Some(when) {

@@ -56,13 +56,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::WriteError),
 }
 
 /// Licence files of the Python runtime, relative to the bundle folder.
@@ -232,9 +228,11 @@ pub fn write(
     };
     let (text, license_files) = render(plan, platform, tree, site_packages, dists, linked)?;
     let path = tree.join(FILE_NAME);
-    crate::fs::atomic_write(&path, text.as_bytes()).map_err(|source| Error::Write {
-        path: path.clone(),
-        source,
+    crate::fs::atomic_write(&path, text.as_bytes()).map_err(|source| {
+        Error::Write(crate::fs::WriteError {
+            path: path.clone(),
+            source,
+        })
     })?;
     Ok(Written {
         platform,

@@ -384,6 +384,13 @@ pub fn download_with(
     validate: Option<&Validate<'_>>,
     reporter: &dyn Reporter,
 ) -> Result<Downloaded, Error> {
+    let save = Save {
+        url,
+        dest,
+        expected,
+        validate,
+        reporter,
+    };
     let dir = dest.parent().unwrap_or(Path::new("."));
     fs_err::create_dir_all(dir).map_err(|source| Error::Save {
         url: url.to_owned(),
@@ -405,7 +412,7 @@ pub fn download_with(
         })?;
         let len = file.metadata().ok().map(|m| m.len());
         let body = Limited::new(file, url, timeouts, Instant::now(), len);
-        return save_verified(body, len, url, dest, expected, validate, reporter);
+        return save_verified(body, len, save);
     }
     let timed_out = |e: Error| match e {
         Error::Request { ref source, .. } if source.is_timeout() => Error::Timeout {
@@ -449,7 +456,7 @@ pub fn download_with(
             });
         }
         let body = Limited::new(resp, url, timeouts, start, len);
-        save_verified(body, len, url, dest, expected, validate, reporter).map_err(timed_out)
+        save_verified(body, len, save).map_err(timed_out)
     })
 }
 
@@ -549,17 +556,30 @@ impl<R: Read> Read for Limited<R> {
 /// A check of a finished download (e.g. "is a readable zip"); `Err` says why not.
 pub type Validate<'a> = dyn Fn(&Path) -> Result<(), String> + 'a;
 
+/// Where [`download_with`] stores `url` and what the file must pass there.
+#[derive(Clone, Copy)]
+struct Save<'a> {
+    url: &'a str,
+    dest: &'a Path,
+    expected: Option<&'a str>,
+    validate: Option<&'a Validate<'a>>,
+    reporter: &'a dyn Reporter,
+}
+
 /// Stream `body` to a temp file beside `dest` while hashing it; rename it to
 /// `dest` only when the hash matches `expected` (if given).
 fn save_verified<R: Read>(
     mut body: Limited<R>,
     len: Option<u64>,
-    url: &str,
-    dest: &Path,
-    expected: Option<&str>,
-    validate: Option<&Validate<'_>>,
-    reporter: &dyn Reporter,
+    save: Save<'_>,
 ) -> Result<Downloaded, Error> {
+    let Save {
+        url,
+        dest,
+        expected,
+        validate,
+        reporter,
+    } = save;
     let save_err = |source| Error::Save {
         url: url.to_owned(),
         path: dest.to_owned(),

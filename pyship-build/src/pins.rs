@@ -183,9 +183,11 @@ impl Lockfile {
             "# pyship.lock: SHA-256 of downloaded runtimes, recorded on first fetch, and\n# (without uv.lock or pylock.toml) the dependencies each target resolved.\n# Commit it; cargo-pyship installs exactly these and refuses a download that does not match.\n{body}"
         );
         // A project file: written where a link points, like the others.
-        crate::fs::atomic_write_all(&[(path, text.as_bytes())]).map_err(|source| Error::LockWrite {
-            path: path.to_owned(),
-            source,
+        crate::fs::atomic_write_all(&[(path, text.as_bytes())]).map_err(|source| {
+            Error::LockWrite(crate::fs::WriteError {
+                path: path.to_owned(),
+                source,
+            })
         })
     }
 }
@@ -343,13 +345,9 @@ pub enum Error {
     #[error("could not parse {path}: {message}")]
     #[diagnostic(help("fix pyship.lock or delete it (it is re-created on the next build)"))]
     LockParse { path: PathBuf, message: String },
-    #[error("could not write {path}")]
-    LockWrite {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    LockWrite(#[from] crate::fs::WriteError),
     #[error("--locked: {path} would change ({what})")]
     #[diagnostic(help("build once without --locked (or run `cargo pyship update`) and commit pyship.lock; --locked (implied by `release` in CI) only accepts the file as committed"))]
     Locked { path: PathBuf, what: String },

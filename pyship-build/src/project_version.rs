@@ -101,9 +101,11 @@ pub fn declared(
         )?;
         let lock = project.workspace_root.join("Cargo.lock");
         if lock.is_file() {
-            let text = fs_err::read_to_string(&lock).map_err(|source| version::Error::Read {
-                path: lock.clone(),
-                source,
+            let text = fs_err::read_to_string(&lock).map_err(|source| {
+                version::Error::Read(crate::fs::ReadError {
+                    path: lock.clone(),
+                    source,
+                })
             })?;
             let names: Vec<&str> = project
                 .inheriting_members

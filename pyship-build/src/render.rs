@@ -26,13 +26,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::WriteError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Linux(#[from] linux::Error),
@@ -56,9 +52,11 @@ pub fn run(
             .join("app")
             .join("src")
             .join(format!("{}.py", crate::launch::LAUNCHER_MODULE));
-        crate::fs::atomic_write(&path, source.as_bytes()).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
+        crate::fs::atomic_write(&path, source.as_bytes()).map_err(|source| {
+            Error::Write(crate::fs::WriteError {
+                path: path.clone(),
+                source,
+            })
         })?;
         rendered.files.push(path);
     }
@@ -67,9 +65,11 @@ pub fn run(
 
 /// Write a rendered file, creating its directory.
 pub(crate) fn write(path: &Path, text: &str) -> Result<(), Error> {
-    let fail = |source| Error::Write {
-        path: path.to_owned(),
-        source,
+    let fail = |source| {
+        Error::Write(crate::fs::WriteError {
+            path: path.to_owned(),
+            source,
+        })
     };
     if let Some(p) = path.parent() {
         fs_err::create_dir_all(p).map_err(|e| fail(crate::fs::Error::Io(e)))?;

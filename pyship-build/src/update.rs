@@ -66,13 +66,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Template(#[from] crate::templates::Error),
-    #[error("could not write {path}")]
-    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::OutputWriteError),
     #[error("site-packages {site_packages} is not inside the bundle {bundle}")]
     #[diagnostic(help("this is a bug in cargo-pyship; please report it"))]
     Layout {
@@ -132,13 +128,15 @@ pub fn run(
     let package = site_packages.join(PACKAGE);
     let write = |path: PathBuf, text: &str| {
         if let Some(dir) = path.parent() {
-            fs_err::create_dir_all(dir).map_err(|e| Error::Write {
-                path: path.clone(),
-                source: e.into(),
+            fs_err::create_dir_all(dir).map_err(|e| {
+                Error::Write(crate::fs::OutputWriteError {
+                    path: path.clone(),
+                    source: e.into(),
+                })
             })?;
         }
         crate::fs::atomic_write(&path, text.as_bytes())
-            .map_err(|source| Error::Write { path, source })
+            .map_err(|source| Error::Write(crate::fs::OutputWriteError { path, source }))
     };
     for (template, file) in FILES {
         let (text, _) = templates.source(template)?;
@@ -205,9 +203,11 @@ pub fn dev_wheel(project_dir: &Path, out_dir: &Path) -> Result<PathBuf, Error> {
     record.push_str(&format!("{dist_info}/RECORD,,\n"));
     files.push((format!("{dist_info}/RECORD"), record.into_bytes()));
     let path = out_dir.join(format!("{PACKAGE}-{version}-py3-none-any.whl"));
-    let write_err = |e: std::io::Error| Error::Write {
-        path: path.clone(),
-        source: e.into(),
+    let write_err = |e: std::io::Error| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: path.clone(),
+            source: e.into(),
+        })
     };
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
@@ -224,9 +224,11 @@ pub fn dev_wheel(project_dir: &Path, out_dir: &Path) -> Result<PathBuf, Error> {
         .map_err(|e| write_err(std::io::Error::other(e)))?
         .into_inner();
     fs_err::create_dir_all(out_dir).map_err(write_err)?;
-    crate::fs::atomic_write(&path, &bytes).map_err(|source| Error::Write {
-        path: path.clone(),
-        source,
+    crate::fs::atomic_write(&path, &bytes).map_err(|source| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: path.clone(),
+            source,
+        })
     })?;
     Ok(path)
 }

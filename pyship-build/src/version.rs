@@ -45,13 +45,9 @@ pub enum Error {
     #[error("{path} has no {key} to stamp")]
     #[diagnostic(help("add `{key}` to the file, or declare `dynamic = [\"version\"]` in pyproject.toml to stamp Cargo.toml instead"))]
     NoVersionKey { path: PathBuf, key: &'static str },
-    #[error("could not read {path}")]
-    #[diagnostic(help("check that the file exists and is readable"))]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Read(#[from] crate::fs::ReadError),
     #[error(transparent)]
     #[diagnostic(help("{}", write_hint(.0)))]
     Write(#[from] crate::fs::Error),

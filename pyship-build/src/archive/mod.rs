@@ -87,13 +87,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("could not write {path}")]
-    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::OutputWriteError),
     #[error("{path} is too large for a zip without ZIP64 (over 4 GiB or 65535 entries)")]
     #[diagnostic(help(
         "strip the bundle: `presets` and `remove` in the `strip` table of the pyship config"
@@ -224,9 +220,11 @@ fn write_atomically(
     f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs_err::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dest.to_owned(),
-            source,
+        fs_err::create_dir_all(dir).map_err(|source| {
+            Error::Write(crate::fs::OutputWriteError {
+                path: dest.to_owned(),
+                source: source.into(),
+            })
         })?;
     }
     crate::fs::atomic_write_with(dest, f)

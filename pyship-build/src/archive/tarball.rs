@@ -44,9 +44,11 @@ pub fn write_tar_gz_reporting(
         .cache
         .as_ref()
         .map(|dir| Arc::new(gzip::chunk_cache(dir)));
-    let werr = |source| Error::Write {
-        path: dest.to_owned(),
-        source,
+    let werr = |source: std::io::Error| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: dest.to_owned(),
+            source: source.into(),
+        })
     };
     write_atomically(dest, |w| {
         let gz = gzip::ParGzEncoder::new(w, pool, GZIP_LEVEL, cache.clone()).map_err(werr)?;

@@ -151,9 +151,11 @@ pub fn write_zip(tree: &Path, top: &str, dest: &Path, opts: &Options) -> Result<
     let pool = pool(opts)?;
     let (date, time) = dos_datetime(opts.mtime.unwrap_or(ZIP_EPOCH));
     let cache = opts.entry_cache(ZIP_SETTING);
-    let werr = |source| Error::Write {
-        path: dest.to_owned(),
-        source,
+    let werr = |source: std::io::Error| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: dest.to_owned(),
+            source: source.into(),
+        })
     };
     let too_large = || Error::TooLarge {
         path: dest.to_owned(),

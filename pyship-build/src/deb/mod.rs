@@ -132,13 +132,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Unit(#[from] crate::render::linux::Error),
-    #[error("could not write {path}")]
-    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::OutputWriteError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Fs(#[from] crate::fs::Error),
@@ -676,9 +672,11 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
             plan.project.config_source.table.key()
         ));
     }
-    let werr = |source| Error::Write {
-        path: path.clone(),
-        source,
+    let werr = |source: std::io::Error| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: path.clone(),
+            source: source.into(),
+        })
     };
 
     // control.tar.gz

@@ -28,49 +28,29 @@ impl Pinned {
     }
 }
 
-pub const CHECKOUT: Pinned = Pinned {
-    repo: "actions/checkout",
-    sha: "11bd71901bbe5b1630ceea73d27597364c9af683",
-    version: "v4.2.2",
-};
-pub const SETUP_PYTHON: Pinned = Pinned {
-    repo: "actions/setup-python",
-    sha: "a26af69be951a213d495a4c3e4e4022e16d87065",
-    version: "v5.6.0",
-};
-/// The cache's read half: the release workflow restores with it and saves
-/// with [`CACHE_SAVE`] only what is checked on use (zizmor's
-/// `cache-poisoning` flags `actions/cache` in a tag-triggered workflow).
-pub const CACHE_RESTORE: Pinned = Pinned {
-    repo: "actions/cache/restore",
-    sha: "5a3ec84eff668545956fd18022155c47e93e2684",
-    version: "v4.2.3",
-};
-pub const CACHE_SAVE: Pinned = Pinned {
-    repo: "actions/cache/save",
-    sha: "5a3ec84eff668545956fd18022155c47e93e2684",
-    version: "v4.2.3",
-};
-pub const UPLOAD_ARTIFACT_V3: Pinned = Pinned {
-    repo: "actions/upload-artifact",
-    sha: "c24449f33cd45d4826c6702db7e49f7cdb9b551d",
-    version: "v3.2.1-node20",
-};
-pub const DOWNLOAD_ARTIFACT_V3: Pinned = Pinned {
-    repo: "actions/download-artifact",
-    sha: "246d7188e736d3686f6d19628d253ede9697bd55",
-    version: "v3-node20",
-};
-pub const UPLOAD_ARTIFACT_V4: Pinned = Pinned {
-    repo: "actions/upload-artifact",
-    sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
-    version: "v4.6.2",
-};
-pub const DOWNLOAD_ARTIFACT_V4: Pinned = Pinned {
-    repo: "actions/download-artifact",
-    sha: "d3f86a106a0bac45b974a628896c90dbdf5c8093",
-    version: "v4.3.0",
-};
+/// Declares each pin as a constant, one line each: `NAME = "repo" @ "sha" # "version";`.
+macro_rules! pinned {
+    ($($(#[$doc:meta])* $name:ident = $repo:literal @ $sha:literal # $version:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub const $name: Pinned = Pinned { repo: $repo, sha: $sha, version: $version };
+        )*
+    };
+}
+
+pinned! {
+    CHECKOUT = "actions/checkout" @ "11bd71901bbe5b1630ceea73d27597364c9af683" # "v4.2.2";
+    SETUP_PYTHON = "actions/setup-python" @ "a26af69be951a213d495a4c3e4e4022e16d87065" # "v5.6.0";
+    /// The cache's read half: the release workflow restores with it and saves
+    /// with [`CACHE_SAVE`] only what is checked on use (zizmor's
+    /// `cache-poisoning` flags `actions/cache` in a tag-triggered workflow).
+    CACHE_RESTORE = "actions/cache/restore" @ "5a3ec84eff668545956fd18022155c47e93e2684" # "v4.2.3";
+    CACHE_SAVE = "actions/cache/save" @ "5a3ec84eff668545956fd18022155c47e93e2684" # "v4.2.3";
+    UPLOAD_ARTIFACT_V3 = "actions/upload-artifact" @ "c24449f33cd45d4826c6702db7e49f7cdb9b551d" # "v3.2.1-node20";
+    DOWNLOAD_ARTIFACT_V3 = "actions/download-artifact" @ "246d7188e736d3686f6d19628d253ede9697bd55" # "v3-node20";
+    UPLOAD_ARTIFACT_V4 = "actions/upload-artifact" @ "ea165f8d65b6e75b540449e92b4886f43607fa02" # "v4.6.2";
+    DOWNLOAD_ARTIFACT_V4 = "actions/download-artifact" @ "d3f86a106a0bac45b974a628896c90dbdf5c8093" # "v4.3.0";
+}
 
 /// The `uses:` values for one CI system (the templates' `actions`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -78,13 +78,9 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("could not read {path}")]
-    #[diagnostic(help("check that the file exists and is readable"))]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Read(#[from] crate::fs::ReadError),
     #[error("could not parse {path}")]
     #[diagnostic(help("fix the TOML syntax at the line and column shown; nothing was written"))]
     Toml {
@@ -599,9 +595,11 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
+    fs_err::read_to_string(path).map_err(|source| {
+        Error::Read(crate::fs::ReadError {
+            path: path.to_owned(),
+            source,
+        })
     })
 }
 

@@ -115,13 +115,9 @@ pub enum Error {
     },
     #[error("the MSI {path} has no readable summary information: {message}")]
     Summary { path: PathBuf, message: String },
-    #[error("could not write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        #[diagnostic_source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::WriteError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sign(#[from] crate::sign::Error),
@@ -581,13 +577,8 @@ fn run_tool(
 }
 
 /// Build `{file-name}-{tag}-x64.msi` from the Windows bundle tree at
-/// `bundle_dir`, signed when `[…pyship.windows.sign]` is configured.
-pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Msi, Error> {
-    let signer = crate::sign::Signer::prepare(plan, ctx)?;
-    run_with(plan, bundle_dir, signer.as_ref(), ctx)
-}
-
-/// [`run`] with a prepared signer (`None`: unsigned).
+/// `bundle_dir`, signed by `signer` (`None`: unsigned; the callers prepare it
+/// with [`crate::sign::Signer::prepare`] from `[…pyship.windows.sign]`).
 pub fn run_with(
     plan: &Plan,
     bundle_dir: &Path,
@@ -605,16 +596,18 @@ pub fn run_with(
     let dir = bundle_dir.parent().unwrap_or(Path::new(".")).to_owned();
     let write_err = |path: &Path| {
         let path = path.to_owned();
-        move |source| Error::Write { path, source }
+        move |source| Error::Write(crate::fs::WriteError { path, source })
     };
 
     let src = source(plan, bundle_dir)?;
     let wxs = dir.join(SOURCE);
     crate::fs::atomic_write(&wxs, src.wxs.as_bytes()).map_err(write_err(&wxs))?;
     let marker = dir.join("msi-extra").join(INSTALL_MARKER);
-    fs_err::create_dir_all(marker.parent().unwrap()).map_err(|e| Error::Write {
-        path: marker.clone(),
-        source: e.into(),
+    fs_err::create_dir_all(marker.parent().unwrap()).map_err(|e| {
+        Error::Write(crate::fs::WriteError {
+            path: marker.clone(),
+            source: e.into(),
+        })
     })?;
     crate::fs::atomic_write(&marker, b"msi\n").map_err(write_err(&marker))?;
     // The cabinet stores each file's time: pinned, as for the NSIS installer.
@@ -650,9 +643,11 @@ pub fn run_with(
         let idt_dir = tempfile::Builder::new()
             .prefix(".pyship-msi-")
             .tempdir_in(&dir)
-            .map_err(|e| Error::Write {
-                path: dir.clone(),
-                source: e.into(),
+            .map_err(|e| {
+                Error::Write(crate::fs::WriteError {
+                    path: dir.clone(),
+                    source: e.into(),
+                })
             })?;
         let idt = idt_dir.path().join("RemoveFile.idt");
         crate::fs::atomic_write(&idt, src.remove_file_idt.as_bytes()).map_err(write_err(&idt))?;

@@ -21,7 +21,7 @@ use super::Error;
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
-pub(crate) struct Api<'a> {
+pub struct Api<'a> {
     pub http: &'a Client,
     pub token: &'a Token,
     /// `token` (Gitea) or `Bearer` (GitHub).
@@ -272,17 +272,16 @@ impl Api<'_> {
         written.map_err(io_err)
     }
 
-    /// One upload attempt, streamed from `path`: the raw body, or multipart
-    /// field `attachment`. Non-success answers become errors.
+    /// One upload attempt, streamed from the item's file: the raw body, or
+    /// multipart field `attachment`. Non-success answers become errors.
     pub fn upload(
         &self,
         url: &Url,
-        name: &str,
-        path: &Path,
-        size: u64,
+        item: &super::Item,
         progress: Arc<dyn Progress>,
         multipart: bool,
     ) -> Result<Response, Error> {
+        let (name, path, size) = (&item.name, &item.path, item.size);
         let file = fs_err::File::open(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,

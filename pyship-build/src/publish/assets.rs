@@ -50,8 +50,7 @@ pub(super) fn publish_asset(
                 reporter.status("Uploading", &format!("{} ({} bytes)", item.name, item.size));
                 let bar: Arc<dyn Progress> =
                     Arc::from(reporter.progress(&item.name, Some(item.size), true));
-                let res =
-                    p.upload_asset(release.id, &item.name, &item.path, item.size, bar.clone());
+                let res = p.upload_asset(release.id, item, bar.clone());
                 bar.finish();
                 res.map(drop).map_err(Step::Upload)
             },

@@ -14,7 +14,7 @@ use reqwest::{Method, Url};
 
 use super::api::Api;
 use super::target::Target;
-use super::{Asset, Created, Error, Provider, Release, ReleaseFields};
+use super::{Asset, Created, Error, Item, Provider, Release, ReleaseFields};
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
@@ -46,12 +46,6 @@ impl<'a> Gitea<'a> {
             },
             raw_upload: OnceLock::new(),
         }
-    }
-
-    fn url(&self, tail: &[&str]) -> Url {
-        let mut segs = vec!["api", "v1", "repos", &self.target.owner, &self.target.repo];
-        segs.extend_from_slice(tail);
-        self.target.join(&segs)
     }
 
     /// The web download route of this server for `asset` (never the URL the
@@ -100,6 +94,16 @@ pub fn supports_raw_upload(version: &str) -> bool {
 }
 
 impl Provider for Gitea<'_> {
+    fn api(&self) -> &Api<'_> {
+        &self.api
+    }
+
+    fn url(&self, tail: &[&str]) -> Url {
+        let mut segs = vec!["api", "v1", "repos", &self.target.owner, &self.target.repo];
+        segs.extend_from_slice(tail);
+        self.target.join(&segs)
+    }
+
     fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, Error> {
         let url = self.url(&["releases", "tags", tag]);
         let resp = self.api.send(Method::GET, &url, None, &[404])?;
@@ -128,11 +132,6 @@ impl Provider for Gitea<'_> {
             return Ok(Created::Conflict);
         }
         self.api.json(&Method::POST, &url, resp).map(Created::New)
-    }
-
-    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error> {
-        self.api
-            .update_release(&self.url(&["releases", &id.to_string()]), fields)
     }
 
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
@@ -167,20 +166,11 @@ impl Provider for Gitea<'_> {
             .download_to(&self.download_url(release, asset), path)
     }
 
-    fn upload_asset(
-        &self,
-        release_id: u64,
-        name: &str,
-        path: &Path,
-        size: u64,
-        progress: Arc<dyn Progress>,
-    ) -> Result<Asset, Error> {
-        let mut url = self.url(&["releases", &release_id.to_string(), "assets"]);
-        url.query_pairs_mut().append_pair("name", name);
+    fn upload_asset(&self, id: u64, item: &Item, bar: Arc<dyn Progress>) -> Result<Asset, Error> {
+        let mut url = self.url(&["releases", &id.to_string(), "assets"]);
+        url.query_pairs_mut().append_pair("name", &item.name);
         let multipart = !self.raw_upload();
-        let resp = self
-            .api
-            .upload(&url, name, path, size, progress, multipart)?;
+        let resp = self.api.upload(&url, item, bar, multipart)?;
         self.api.json(&Method::POST, &url, resp)
     }
 }

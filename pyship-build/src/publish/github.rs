@@ -16,7 +16,7 @@ use reqwest::{Method, Url};
 
 use super::api::Api;
 use super::target::{join_url, Target};
-use super::{Asset, Created, Error, Provider, Release, ReleaseFields};
+use super::{Asset, Created, Error, Item, Provider, Release, ReleaseFields};
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
@@ -57,12 +57,6 @@ impl<'a> Github<'a> {
             uploads_base,
         }
     }
-
-    fn url(&self, tail: &[&str]) -> Url {
-        let mut segs = vec!["repos", &self.target.owner, &self.target.repo];
-        segs.extend_from_slice(tail);
-        join_url(&self.api_base, &segs)
-    }
 }
 
 /// API and upload bases: github.com's own hosts, or GitHub Enterprise paths.
@@ -81,6 +75,16 @@ pub fn bases(server: &Url) -> (Url, Url) {
 }
 
 impl Provider for Github<'_> {
+    fn api(&self) -> &Api<'_> {
+        &self.api
+    }
+
+    fn url(&self, tail: &[&str]) -> Url {
+        let mut segs = vec!["repos", &self.target.owner, &self.target.repo];
+        segs.extend_from_slice(tail);
+        join_url(&self.api_base, &segs)
+    }
+
     fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, Error> {
         let url = self.url(&["releases", "tags", tag]);
         let resp = self.api.send(Method::GET, &url, None, &[404])?;
@@ -118,11 +122,6 @@ impl Provider for Github<'_> {
         self.api.json(&Method::POST, &url, resp).map(Created::New)
     }
 
-    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error> {
-        self.api
-            .update_release(&self.url(&["releases", &id.to_string()]), fields)
-    }
-
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error> {
         let base = self.url(&["releases", &release_id.to_string(), "assets"]);
         all_pages(base.as_str(), |page| {
@@ -157,14 +156,7 @@ impl Provider for Github<'_> {
         self.api.download_to(&url, path)
     }
 
-    fn upload_asset(
-        &self,
-        release_id: u64,
-        name: &str,
-        path: &Path,
-        size: u64,
-        progress: Arc<dyn Progress>,
-    ) -> Result<Asset, Error> {
+    fn upload_asset(&self, id: u64, item: &Item, bar: Arc<dyn Progress>) -> Result<Asset, Error> {
         let mut url = join_url(
             &self.uploads_base,
             &[
@@ -172,12 +164,12 @@ impl Provider for Github<'_> {
                 &self.target.owner,
                 &self.target.repo,
                 "releases",
-                &release_id.to_string(),
+                &id.to_string(),
                 "assets",
             ],
         );
-        url.query_pairs_mut().append_pair("name", name);
-        let resp = self.api.upload(&url, name, path, size, progress, false)?;
+        url.query_pairs_mut().append_pair("name", &item.name);
+        let resp = self.api.upload(&url, item, bar, false)?;
         self.api.json(&Method::POST, &url, resp)
     }
 }

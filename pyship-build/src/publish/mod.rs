@@ -149,10 +149,18 @@ pub enum Created {
 /// A release host. Gitea and Forgejo share [`Gitea`]. Implementations retry
 /// their own requests except uploads (see the module doc).
 pub trait Provider: Sync {
+    /// The host's API client, with its token and retries.
+    fn api(&self) -> &api::Api<'_>;
+    /// The API URL of `tail` inside the repository (`releases`, …).
+    fn url(&self, tail: &[&str]) -> reqwest::Url;
     /// `Ok(None)` when the repository has no release of this tag.
     fn release_by_tag(&self, tag: &str) -> Result<Option<Release>, Error>;
     fn create_release(&self, fields: &ReleaseFields) -> Result<Created, Error>;
-    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error>;
+    /// Both hosts take the same PATCH (see [`api::Api::update_release`]).
+    fn update_release(&self, id: u64, fields: &ReleaseFields) -> Result<Release, Error> {
+        self.api()
+            .update_release(&self.url(&["releases", &id.to_string()]), fields)
+    }
     fn list_assets(&self, release_id: u64) -> Result<Vec<Asset>, Error>;
     fn delete_asset(&self, release_id: u64, asset_id: u64) -> Result<(), Error>;
     /// The bytes of a (small) asset of `release`.
@@ -165,15 +173,9 @@ pub trait Provider: Sync {
         asset: &Asset,
         path: &Path,
     ) -> Result<u64, Error>;
-    /// One attempt, streamed from `path`; `progress` counts bytes sent.
-    fn upload_asset(
-        &self,
-        release_id: u64,
-        name: &str,
-        path: &Path,
-        size: u64,
-        progress: Arc<dyn Progress>,
-    ) -> Result<Asset, Error>;
+    /// One attempt to add `item` to the release `id`, streamed from its
+    /// file; `bar` counts bytes sent.
+    fn upload_asset(&self, id: u64, item: &Item, bar: Arc<dyn Progress>) -> Result<Asset, Error>;
 }
 
 /// One step, done or (with `dry_run`) planned.
@@ -271,7 +273,7 @@ pub struct PublishedAsset {
 
 /// One file to publish.
 #[derive(Debug, Clone)]
-struct Item {
+pub struct Item {
     name: String,
     path: PathBuf,
     size: u64,

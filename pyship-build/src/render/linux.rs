@@ -11,7 +11,7 @@
 //! installing; `--user NAME` makes the service run as NAME (checked like
 //! `linux.user`, and that it exists and can run `run.sh`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -43,13 +43,9 @@ pub enum Error {
     #[error("a value of the systemd unit holds `{DIR_MARKER}`, which install-service.sh replaces with the install folder")]
     #[diagnostic(help("remove `{DIR_MARKER}` from the app's name (and `linux.user`)"))]
     MarkerInValue,
-    #[error("could not write {path}")]
-    #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: crate::fs::Error,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Write(#[from] crate::fs::OutputWriteError),
 }
 
 /// One generated file, relative to the bundle root.
@@ -225,9 +221,11 @@ pub fn venv_base(python_dir: &Path) -> Option<String> {
 /// Write one file atomically with its mode.
 pub fn write(bundle_dir: &Path, f: &File) -> Result<(), Error> {
     let path = bundle_dir.join(&f.path);
-    let err = |source| Error::Write {
-        path: path.clone(),
-        source,
+    let err = |source| {
+        Error::Write(crate::fs::OutputWriteError {
+            path: path.clone(),
+            source,
+        })
     };
     fs_err::create_dir_all(bundle_dir).map_err(|e| err(e.into()))?;
     crate::fs::atomic_write(&path, f.contents.as_bytes()).map_err(err)?;

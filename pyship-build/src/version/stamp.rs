@@ -119,9 +119,11 @@ pub struct Stamped {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
+    fs_err::read_to_string(path).map_err(|source| {
+        Error::Read(crate::fs::ReadError {
+            path: path.to_owned(),
+            source,
+        })
     })
 }
 
