@@ -382,7 +382,7 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
 
 /// The programs a run started, from its `PYSHIP_PROCESS_LOG`: each line's
 /// program file name (`uv`, `maturin`, `python3`, …).
-fn programs_started(log: &Path) -> Vec<String> {
+pub(super) fn programs_started(log: &Path) -> Vec<String> {
     fs_err::read_to_string(log)
         .unwrap_or_default()
         .lines()
