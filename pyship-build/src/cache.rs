@@ -23,7 +23,7 @@ use crate::report::Reporter;
 /// Buckets; bump the suffix when the layout of one changes.
 pub const RUNTIMES: &str = "runtimes-v0";
 pub const DOWNLOADS: &str = "downloads-v0";
-/// SHA-256 of files by path, size and modification time ([`Cache::sha256_file`]).
+/// SHA-256 of files by path, size, modification time and inode ([`Cache::sha256_file`]).
 pub const HASHES: &str = "hashes-v0";
 /// Markers of site-packages trees that passed the import check.
 pub const CHECKS: &str = "checks-v0";
@@ -223,7 +223,8 @@ impl Cache {
     }
 
     /// SHA-256 of the file at `path`, remembered in the cache ([`HASHES`])
-    /// by its canonical path, size and modification time: a wheel a build
+    /// by its canonical path, size, modification time and (on Unix) device
+    /// and inode: a wheel a build
     /// hashes again (the project's own, one the SBOM names) is read once.
     pub fn sha256_file(&self, path: &Path) -> std::io::Result<String> {
         let meta = fs_err::metadata(path)?;
@@ -236,8 +237,19 @@ impl Cache {
             return crate::fs::sha256_file(path);
         };
         let abs = fs_err::canonicalize(path)?;
-        let key =
-            crate::fs::sha256_hex(format!("{}\n{}\n{mtime}", abs.display(), meta.len()).as_bytes());
+        // On Unix the file's identity too: a file replaced by another of the
+        // same size and time (an unpacker that keeps an archive's times) is a
+        // new inode, while the hard links a build makes keep theirs.
+        #[cfg(unix)]
+        let id = {
+            use std::os::unix::fs::MetadataExt;
+            format!("{}:{}", meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let id = "";
+        let key = crate::fs::sha256_hex(
+            format!("{}\n{}\n{mtime}\n{id}", abs.display(), meta.len()).as_bytes(),
+        );
         let memo = self.bucket(HASHES).join(key);
         if let Ok(sha) = fs_err::read_to_string(&memo) {
             if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -356,6 +368,35 @@ mod tests {
         assert!(c.bucket("runtimes-v0").exists());
         assert_eq!(c.clean(&[]).unwrap().len(), 2);
         assert!(c.usage().unwrap().is_empty());
+    }
+
+    /// A file replaced by another of the same size and modification time
+    /// (an unpacker that keeps the archive's times, `cp -p`, `rsync -t`) is
+    /// hashed again: on Unix the memo's key has the file's identity too.
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_of_the_same_size_and_time_is_hashed_again() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Cache::at(d.path().join("cache"));
+        let f = d.path().join("m.py");
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let write = |path: &Path, text: &str| {
+            fs_err::write(path, text).unwrap();
+            let file = fs_err::File::options().write(true).open(path).unwrap();
+            file.file().set_modified(then).unwrap();
+        };
+        write(&f, "import abc\n");
+        let before = c.sha256_file(&f).unwrap();
+        assert_eq!(before, crate::fs::sha256_hex(b"import abc\n"));
+        assert!(c.bucket(HASHES).is_dir(), "a settled file is remembered");
+        let next = d.path().join("m.py.new");
+        write(&next, "import xyz\n");
+        fs_err::rename(&next, &f).unwrap();
+        assert_eq!(
+            c.sha256_file(&f).unwrap(),
+            crate::fs::sha256_hex(b"import xyz\n"),
+            "same path, size and time, other content: the memo must not answer"
+        );
     }
 
     /// `PYSHIP_CACHE_DIR` pointing at a folder other programs use (`~/.cache`,

@@ -156,6 +156,16 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every variable whose name starts with `prefix`, by name (uv's own
+    /// `UV_*`: they change what uv answers, so they are part of the keys of
+    /// the uv answers the cache keeps).
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.vars
+            .iter()
+            .filter(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Set (or replace) one variable; used by tests and by `--version`-like overrides.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.vars.insert(name.into(), value.into());

@@ -837,21 +837,59 @@ fn from_uv_lock(
     let py = plan.pyproject();
     // Extras and groups the pyproject lacks are named here, not by uv.
     requirements(plan, platform)?;
-    let export = |check: &str| -> Result<crate::process::Output, Error> {
-        let mut cmd = uv(ctx)?;
-        cmd.current_dir(py.dir())
-            .args(["export", "--format", "pylock.toml", check, "--offline"])
-            .args(["--no-header", "--no-emit-project", "--no-default-groups"])
-            .args(["--quiet", "--color", "never"]);
+    let args = |check: &str| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "export",
+            "--format",
+            "pylock.toml",
+            check,
+            "--offline",
+            "--no-header",
+            "--no-emit-project",
+            "--no-default-groups",
+            "--quiet",
+            "--color",
+            "never",
+        ]
+        .map(String::from)
+        .into();
         for g in &plan.config.groups {
-            cmd.args(["--group", g]);
+            args.extend(["--group".to_owned(), g.clone()]);
         }
         for e in &plan.config.for_target(platform).extras {
-            cmd.args(["--extra", e]);
+            args.extend(["--extra".to_owned(), e.clone()]);
         }
+        args
+    };
+    let export = |check: &str| -> Result<crate::process::Output, Error> {
+        let mut cmd = uv(ctx)?;
+        cmd.current_dir(py.dir()).args(args(check));
         ctx.reporter.debug(&format!("running {}", cmd.shown()));
         Ok(cmd.output()?)
     };
+    let pinned = |packages: Vec<Pin>| {
+        ctx.reporter.debug(&format!(
+            "{} pins {} packages for {platform}",
+            lock.display(),
+            packages.len()
+        ));
+        Pinned {
+            platform,
+            lock: plan.lock.clone(),
+            packages,
+            changes: Vec::new(),
+        }
+    };
+    let uv_exe = crate::tools::UV.find(ctx.env)?;
+    let memo = export_key(lock, py.dir(), &args("--locked"), &uv_exe, ctx)
+        .map(|k| ctx.cache.bucket(EXPORTS).join(k));
+    if let Some(text) = memo.as_ref().and_then(|m| fs_err::read_to_string(m).ok()) {
+        ctx.reporter.debug(&format!(
+            "uv export: {} exported from the same inputs before (cached)",
+            lock.display()
+        ));
+        return Ok(pinned(from_pylock_text(plan, lock, &text)?));
+    }
     let out = export("--locked")?;
     if !out.success() {
         // uv's own `error:`/`hint:` decoration goes; the hint is ours.
@@ -877,17 +915,91 @@ fn from_uv_lock(
         });
     }
     let packages = from_pylock_text(plan, lock, &out.stdout)?;
-    ctx.reporter.debug(&format!(
-        "{} pins {} packages for {platform}",
-        lock.display(),
-        packages.len()
-    ));
-    Ok(Pinned {
-        platform,
-        lock: plan.lock.clone(),
-        packages,
-        changes: Vec::new(),
-    })
+    // Kept once it was read: an export the pins cannot be made of is not.
+    if let Some(m) = &memo {
+        ctx.cache.marked(EXPORTS);
+        let _ = crate::fs::atomic_write(m, out.stdout.as_bytes());
+    }
+    Ok(pinned(packages))
+}
+
+/// The cache bucket of `uv export`s of a `uv.lock` ([`export_key`]).
+pub const EXPORTS: &str = "uv-exports-v0";
+
+/// What `uv export` (with `args`, run in `dir`) of `lock` answers from: the
+/// lock's contents; the contents of every `pyproject.toml` and `uv.toml` in
+/// `dir`, the folders above it (uv finds its project, workspace and
+/// settings there) and each local source the lock names (workspace members,
+/// directory sources), since `--locked` checks the lock against them; the
+/// SHA-256 of the lock's path sources; uv's user and system settings files;
+/// uv's own variables (`UV_*`, `XDG_CONFIG_*`); the uv binary (its
+/// canonical path, size and modification time); this tool's version.
+/// `None` when the lock cannot be read or parsed: nothing is kept then.
+fn export_key(
+    lock: &Path,
+    dir: &Path,
+    args: &[String],
+    uv: &Path,
+    ctx: &Context<'_>,
+) -> Option<String> {
+    let bytes = fs_err::read(lock).ok()?;
+    let parsed: toml::Value = toml::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
+    let root = lock.parent()?;
+    let uv = fs_err::canonicalize(uv).unwrap_or_else(|_| uv.to_owned());
+    let mut parts = vec![
+        env!("CARGO_PKG_VERSION").to_owned(),
+        format!("uv {} {}", uv.display(), crate::fs::size_and_mtime(&uv)?),
+        format!("in {}", dir.display()),
+        args.join("\0"),
+        format!("lock {} {}", lock.display(), crate::fs::sha256_hex(&bytes)),
+    ];
+    let content = |p: &Path| match fs_err::read(p) {
+        Ok(b) => format!("{} {}", p.display(), crate::fs::sha256_hex(&b)),
+        Err(_) => format!("{} -", p.display()),
+    };
+    let mut dirs: std::collections::BTreeSet<PathBuf> = dir
+        .ancestors()
+        .chain(root.ancestors())
+        .map(Path::to_path_buf)
+        .collect();
+    let packages = parsed.get("package").and_then(toml::Value::as_array);
+    for source in packages
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("source")?.as_table())
+    {
+        for kind in ["editable", "virtual", "directory"] {
+            if let Some(rel) = source.get(kind).and_then(toml::Value::as_str) {
+                dirs.insert(root.join(rel));
+            }
+        }
+        if let Some(rel) = source.get("path").and_then(toml::Value::as_str) {
+            let path = root.join(rel);
+            let sha = if path.is_file() {
+                ctx.cache.sha256_file(&path).ok()?
+            } else {
+                "-".to_owned()
+            };
+            parts.push(format!("path {} {sha}", path.display()));
+        }
+    }
+    for d in &dirs {
+        parts.push(content(&d.join("pyproject.toml")));
+        parts.push(content(&d.join("uv.toml")));
+    }
+    let settings = dirs::config_dir()
+        .map(|c| c.join("uv").join("uv.toml"))
+        .into_iter()
+        .chain(["/etc/uv/uv.toml", "/etc/xdg/uv/uv.toml"].map(PathBuf::from));
+    for f in settings {
+        parts.push(content(&f));
+    }
+    for prefix in ["UV_", "XDG_CONFIG_"] {
+        for (k, v) in ctx.env.with_prefix(prefix) {
+            parts.push(format!("{k}={v}"));
+        }
+    }
+    Some(crate::fs::sha256_hex(parts.join("\n").as_bytes()))
 }
 
 /// PEP 751 `pylock.toml`, the fields cargo-pyship reads.
@@ -1099,6 +1211,65 @@ pub fn explain_failure(stderr: &str, platform: &str, python: &str, table: &'stat
 mod tests {
     use super::*;
     use crate::error::Hint;
+
+    /// A `uv export` is kept by what uv reads for it: the lock, the
+    /// pyprojects of the project and its workspace members (same-size edits
+    /// too), the arguments, uv's variables and the uv binary.
+    #[test]
+    fn the_export_key_follows_what_uv_reads() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let member = root.join("packages/a");
+        fs_err::create_dir_all(&member).unwrap();
+        let write = |p: &Path, text: &str| fs_err::write(p, text).unwrap();
+        write(&root.join("pyproject.toml"), "[project]\nname = \"app\"\n");
+        write(
+            &member.join("pyproject.toml"),
+            "[project]\nname = \"aaa\"\n",
+        );
+        let lock = root.join("uv.lock");
+        write(
+            &lock,
+            "version = 1\n[[package]]\nname = \"aaa\"\nsource = { editable = \"packages/a\" }\n",
+        );
+        let uv = root.join("uv-bin");
+        write(&uv, "#!/bin/sh\n");
+        let reporter = crate::report::NullReporter;
+        let key = |env: &crate::env::Env, args: &[&str]| {
+            let ctx = Context::new(&reporter, env);
+            let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            export_key(&lock, root, &args, &uv, &ctx).unwrap()
+        };
+        let cache = root.join("cache").display().to_string();
+        let env = crate::env::Env::from_pairs([("PYSHIP_CACHE_DIR", cache.as_str())]);
+        let first = key(&env, &["export", "--locked"]);
+        assert_eq!(key(&env, &["export", "--locked"]), first, "stable");
+        assert_ne!(key(&env, &["export", "--locked", "--extra", "x"]), first);
+        let mut uv_env = env.clone();
+        uv_env.set("UV_INDEX_URL", "http://elsewhere/simple");
+        assert_ne!(key(&uv_env, &["export", "--locked"]), first);
+        let mut seen = vec![first];
+        for (file, text) in [
+            (member.join("pyproject.toml"), "[project]\nname = \"aab\"\n"),
+            (root.join("pyproject.toml"), "[project]\nname = \"apq\"\n"),
+            (root.join("uv.toml"), "offline = true\n"),
+            (member.join("uv.toml"), "offline = true\n"),
+            (
+                lock.clone(),
+                "version = 1\n[[package]]\nname = \"aaa\"\nsource = { editable = \"packages/a\" }\n#\n",
+            ),
+            (uv.clone(), "#!/bin/sh\n# another uv\n"),
+        ] {
+            write(&file, text);
+            let k = key(&env, &["export", "--locked"]);
+            assert!(!seen.contains(&k), "{} changed, the key did not", file.display());
+            seen.push(k);
+        }
+        // A lock that is not TOML keeps nothing.
+        write(&lock, "not [ toml");
+        let ctx = Context::new(&reporter, &env);
+        assert!(export_key(&lock, root, &[], &uv, &ctx).is_none());
+    }
 
     #[test]
     fn uv_no_wheel_message_names_the_package() {

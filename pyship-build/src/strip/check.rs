@@ -233,6 +233,33 @@ pub fn import_check(
     app: Option<&str>,
     wine: Option<Wine>,
 ) -> Result<ImportCheck, Error> {
+    import_check_of(
+        bundle_root,
+        site_packages,
+        platform,
+        ctx,
+        report,
+        app,
+        wine,
+        None,
+    )
+}
+
+/// [`import_check`] of the top-level packages in `only` (those that are in
+/// site-packages) and the app's start, when given: what changed since a
+/// check of the same tree passed. The runtime's own modules are left out
+/// then (the runtime did not change).
+#[allow(clippy::too_many_arguments)]
+pub fn import_check_of(
+    bundle_root: &Path,
+    site_packages: &Path,
+    platform: Platform,
+    ctx: &Context<'_>,
+    report: &Report,
+    app: Option<&str>,
+    wine: Option<Wine>,
+    only: Option<&BTreeSet<String>>,
+) -> Result<ImportCheck, Error> {
     let py = match interpreter(bundle_root, site_packages, platform, ctx) {
         Ok(p) => p,
         Err(why) => {
@@ -242,7 +269,12 @@ pub fn import_check(
         }
     };
     let mut names = top_level_names(site_packages)?;
-    let runtime = runtime_modules(bundle_root, platform);
+    let runtime = if let Some(only) = only {
+        names.retain(|n| only.contains(n));
+        Vec::new()
+    } else {
+        runtime_modules(bundle_root, platform)
+    };
     names.extend(runtime.iter().cloned());
     let label = format!(
         "{}{} (Python {})",
@@ -254,13 +286,14 @@ pub fn import_check(
     ctx.reporter.status(
         "Checking",
         &format!(
-            "{}imports of {} packages with {label}",
+            "{}imports of {} {}packages with {label}",
             if starts_app {
                 "the app's start and the "
             } else {
                 ""
             },
-            names.len()
+            names.len(),
+            if only.is_some() { "changed " } else { "" }
         ),
     );
     let wine = if py.wine {

@@ -382,7 +382,7 @@ fn hybrid_maturin_runs_through_uv_when_not_on_path() {
 
 /// The programs a run started, from its `PYSHIP_PROCESS_LOG`: each line's
 /// program file name (`uv`, `maturin`, `python3`, …).
-fn programs_started(log: &Path) -> Vec<String> {
+pub(super) fn programs_started(log: &Path) -> Vec<String> {
     fs_err::read_to_string(log)
         .unwrap_or_default()
         .lines()
@@ -446,6 +446,88 @@ fn hybrid_warm_rebuild_runs_no_uv_and_no_maturin() {
             "{log}: the SBOM differs from the cold build's"
         );
     }
+}
+
+/// The packages each import check of a run imported, from its
+/// `PYSHIP_PROCESS_LOG`: the names after the script, site-packages and the
+/// app's start on the check's command line.
+fn packages_checked(log: &Path) -> Vec<Vec<String>> {
+    fs_err::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().map(|w| w.trim_matches('\'')).collect();
+            let script = words.iter().position(|w| w.ends_with("import_check.py"))?;
+            Some(words[script + 3..].iter().map(|w| w.to_string()).collect())
+        })
+        .collect()
+}
+
+/// After one Python file of the app's package changed, a rebuild imports
+/// only that package (and starts the app): the check's command line names
+/// no other package. An import error put into that file still fails the
+/// build, naming the missing module, and leaves no artifact of that build.
+#[test]
+#[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
+fn hybrid_python_edit_checks_only_the_changed_package_and_catches_a_broken_one() {
+    require_build_tools();
+    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let runtime_url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        runtime.url()
+    );
+    let (_t, dir) = project(Some(&runtime_url), "");
+    let cache = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let server = dir.join("python/pyhash/server.py");
+    let tarball = dir.join("dist/PyHash-v0.2.0-linux-x64.tar.gz");
+    let cmd = |log: &str| {
+        let mut cmd = pyship_in(&dir, cache.path());
+        cmd.env("PYSHIP_PROCESS_LOG", logs.path().join(log));
+        cmd
+    };
+    bundle_at_cargo_version(cmd("cold.log"), "linux");
+    let cold = packages_checked(&logs.path().join("cold.log"));
+    assert!(
+        cold.iter()
+            .any(|n| n.contains(&"fastapi".to_owned()) && n.contains(&"pyhash".to_owned())),
+        "the cold build checks every package: {cold:?}"
+    );
+
+    let mut text = fs_err::read_to_string(&server).unwrap();
+    text.push_str("\n# an edit\n");
+    fs_err::write(&server, &text).unwrap();
+    bundle_at_cargo_version(cmd("edit.log"), "linux");
+    let edit = packages_checked(&logs.path().join("edit.log"));
+    assert_eq!(edit, [["pyhash"]], "after one edit of pyhash/server.py");
+
+    text.push_str("import pyship_no_such_module\n");
+    fs_err::write(&server, &text).unwrap();
+    fs_err::remove_file(&tarball).unwrap();
+    let out = cmd("broken.log")
+        .args([
+            "pyship",
+            "bundle",
+            "--target",
+            "linux",
+            "--version",
+            "v0.2.0",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(!out.status.success(), "a broken import passed: {err}");
+    assert!(err.contains("pyship_no_such_module"), "{err}");
+    assert_eq!(
+        packages_checked(&logs.path().join("broken.log")),
+        [["pyhash"]],
+        "the broken edit is found by the narrowed check"
+    );
+    assert!(
+        !tarball.exists(),
+        "a build that failed its check left {}",
+        tarball.display()
+    );
 }
 
 /// An abi3 PyO3 crate without pyo3's `generate-import-lib` (as `uv init

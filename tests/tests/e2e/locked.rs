@@ -285,6 +285,67 @@ fn a_changed_or_tampered_lock_fails_before_anything_ships() {
     assert!(!dir.join("dist").join(TARBALL).exists());
 }
 
+/// A warm build of a uv.lock project (caches filled, with a fresh output
+/// folder, then with it kept) starts no uv process at all, not even `uv
+/// export`, and ships the cold build's bytes. The export is kept by what it
+/// reads: the pyproject edited after locking (same lock) runs uv again,
+/// which says the lock is stale.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: bundles for Linux four times"
+)]
+fn a_warm_uv_lock_build_runs_no_uv_and_a_stale_lock_is_still_refused() {
+    require_uv();
+    let m = mirrors();
+    let (_t, dir) = locked_project(&m);
+    let cache = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let tarball = dir.join("dist").join(TARBALL);
+    let build = |log: &str| {
+        let log = logs.path().join(log);
+        let out = cmd(&m, &dir, cache.path())
+            .env("PYSHIP_PROCESS_LOG", &log)
+            .args(["bundle", "--target", "linux"])
+            .output()
+            .unwrap();
+        (out, super::hybrid::programs_started(&log))
+    };
+    let (out, cold) = build("cold.log");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        cold.iter().filter(|p| *p == "uv").count() >= 2,
+        "the cold build runs uv export and uv pip install: {cold:?}"
+    );
+    let cold_tgz = pyship_e2e::sha256_file(&tarball);
+    fs_err::remove_dir_all(dir.join("dist")).unwrap();
+    for log in ["warm-fresh.log", "warm-kept.log"] {
+        let (out, warm) = build(log);
+        assert!(out.status.success(), "{log}: {}", stderr(&out));
+        assert!(
+            !warm.iter().any(|p| p == "uv"),
+            "{log}: a warm build started {warm:?}"
+        );
+        assert_eq!(
+            pyship_e2e::sha256_file(&tarball),
+            cold_tgz,
+            "{log}: the tarball differs from the cold build's"
+        );
+    }
+
+    let py = dir.join("pyproject.toml");
+    let text = fs_err::read_to_string(&py).unwrap();
+    fs_err::write(&py, text.replace("\"idna>=3.5\"", "\"idna>=3.5\", \"six\"")).unwrap();
+    let (out, stale) = build("stale.log");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("uv.lock does not match") && err.contains("hint: run `uv lock`"),
+        "{err}"
+    );
+    assert!(stale.iter().any(|p| p == "uv"), "uv ran again: {stale:?}");
+}
+
 #[test]
 fn a_locked_package_without_a_wheel_for_the_target_is_named_with_the_wheels_it_has() {
     require_uv();
