@@ -16,23 +16,53 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
-use super::target::Token;
+use super::target::{Target, Token};
 use super::Error;
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
-pub struct Api<'a> {
-    pub http: &'a Client,
-    pub token: &'a Token,
+/// How a host takes the token, and what else every request must carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth {
     /// `token` (Gitea) or `Bearer` (GitHub).
     pub scheme: &'static str,
     /// Extra headers of every request (`Accept`, API version).
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+pub struct Api<'a> {
+    pub http: &'a Client,
+    pub token: &'a Token,
+    pub scheme: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
     pub token_env: &'a str,
     pub backoff: Backoff,
     /// The client's timeouts; uploads get a longer one for their size.
     pub timeouts: crate::net::Timeouts,
     pub reporter: &'a dyn Reporter,
+}
+
+impl<'a> Api<'a> {
+    /// The client of `target`'s release API, sending its token as `auth` says.
+    pub fn new(
+        target: &'a Target,
+        http: &'a Client,
+        backoff: Backoff,
+        timeouts: crate::net::Timeouts,
+        reporter: &'a dyn Reporter,
+        auth: Auth,
+    ) -> Self {
+        Self {
+            http,
+            token: &target.token,
+            scheme: auth.scheme,
+            headers: auth.headers,
+            token_env: &target.token_env,
+            backoff,
+            timeouts,
+            reporter,
+        }
+    }
 }
 
 impl Api<'_> {

@@ -9,14 +9,18 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use reqwest::blocking::Client;
 use reqwest::{Method, Url};
 
-use super::api::Api;
+use super::api::{Api, Auth};
 use super::target::Target;
 use super::{Asset, Created, Error, Item, Provider, Release, ReleaseFields};
-use crate::net::Backoff;
-use crate::report::{Progress, Reporter};
+use crate::report::Progress;
+
+/// How Gitea and Forgejo take the token.
+pub const AUTH: Auth = Auth {
+    scheme: "token",
+    headers: &[],
+};
 
 pub struct Gitea<'a> {
     target: &'a Target,
@@ -25,25 +29,10 @@ pub struct Gitea<'a> {
 }
 
 impl<'a> Gitea<'a> {
-    pub fn new(
-        target: &'a Target,
-        http: &'a Client,
-        backoff: Backoff,
-        timeouts: crate::net::Timeouts,
-        reporter: &'a dyn Reporter,
-    ) -> Self {
+    pub fn new(target: &'a Target, api: Api<'a>) -> Self {
         Self {
             target,
-            api: Api {
-                http,
-                token: &target.token,
-                scheme: "token",
-                headers: &[],
-                token_env: &target.token_env,
-                backoff,
-                timeouts,
-                reporter,
-            },
+            api,
             raw_upload: OnceLock::new(),
         }
     }

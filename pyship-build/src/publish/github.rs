@@ -11,19 +11,23 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use reqwest::blocking::Client;
 use reqwest::{Method, Url};
 
-use super::api::Api;
+use super::api::{Api, Auth};
 use super::target::{join_url, Target};
 use super::{Asset, Created, Error, Item, Provider, Release, ReleaseFields};
-use crate::net::Backoff;
-use crate::report::{Progress, Reporter};
+use crate::report::Progress;
 
 /// Assets per page when listing (GitHub's maximum).
 const PER_PAGE: usize = 100;
 /// Pages listed at most: GitHub allows 1000 assets per release (10 pages).
 const MAX_PAGES: usize = 20;
+
+/// How GitHub takes the token, and the API version every request names.
+pub const AUTH: Auth = Auth {
+    scheme: "Bearer",
+    headers: &[("X-GitHub-Api-Version", "2022-11-28")],
+};
 
 pub struct Github<'a> {
     target: &'a Target,
@@ -33,26 +37,11 @@ pub struct Github<'a> {
 }
 
 impl<'a> Github<'a> {
-    pub fn new(
-        target: &'a Target,
-        http: &'a Client,
-        backoff: Backoff,
-        timeouts: crate::net::Timeouts,
-        reporter: &'a dyn Reporter,
-    ) -> Self {
+    pub fn new(target: &'a Target, api: Api<'a>) -> Self {
         let (api_base, uploads_base) = bases(&target.server);
         Self {
             target,
-            api: Api {
-                http,
-                token: &target.token,
-                scheme: "Bearer",
-                headers: &[("X-GitHub-Api-Version", "2022-11-28")],
-                token_env: &target.token_env,
-                backoff,
-                timeouts,
-                reporter,
-            },
+            api,
             api_base,
             uploads_base,
         }

@@ -315,21 +315,12 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     };
     let http = ctx.http()?;
     let timeouts = ctx.timeouts()?;
+    let api = |auth| api::Api::new(&target, http, opts.backoff, timeouts, &redacting, auth);
     let provider: Box<dyn Provider> = match cfg.provider {
-        ProviderKind::Gitea | ProviderKind::Forgejo => Box::new(Gitea::new(
-            &target,
-            http,
-            opts.backoff,
-            timeouts,
-            &redacting,
-        )),
-        ProviderKind::Github => Box::new(Github::new(
-            &target,
-            http,
-            opts.backoff,
-            timeouts,
-            &redacting,
-        )),
+        ProviderKind::Gitea | ProviderKind::Forgejo => {
+            Box::new(Gitea::new(&target, api(gitea::AUTH)))
+        }
+        ProviderKind::Github => Box::new(Github::new(&target, api(github::AUTH))),
     };
     let items = collect_items(plan, opts, dry_run, ctx, signer.as_deref(), &*provider)?;
     let tag = plan.version.version.tag();
