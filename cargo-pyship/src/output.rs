@@ -3,7 +3,13 @@
 //! Status goes to stderr (stdout is kept for `--format json`). Colours follow
 //! `--color`, then `CARGO_TERM_COLOR`, then `NO_COLOR`, then whether stderr is
 //! a terminal.
+//!
+//! Every text printed here passes [`terminal_safe`] before it is styled: a
+//! message can carry what a config key, a server's answer or an archive's
+//! member name said, and none of that may drive the terminal.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use console::Style;
@@ -62,15 +68,24 @@ impl Output {
     pub fn error(&self, err: &pyship_build::error::Report) {
         let red = Style::new().red().bold();
         let cyan = Style::new().cyan().bold();
-        let mut msg = format!("{} {err}", red.apply_to("error:"));
+        let mut msg = format!(
+            "{} {}",
+            red.apply_to("error:"),
+            terminal_safe(&err.to_string())
+        );
         for cause in err.chain().skip(1) {
             msg.push_str(&format!(
-                "\n  {} {cause}",
-                Style::new().bold().apply_to("caused by:")
+                "\n  {} {}",
+                Style::new().bold().apply_to("caused by:"),
+                terminal_safe(&cause.to_string())
             ));
         }
         if let Some(h) = err.hint() {
-            msg.push_str(&format!("\n{} {h}", cyan.apply_to("hint:")));
+            msg.push_str(&format!(
+                "\n{} {}",
+                cyan.apply_to("hint:"),
+                terminal_safe(&h)
+            ));
         }
         self.line(msg);
     }
@@ -78,7 +93,7 @@ impl Output {
     /// A plain line on stderr (summaries), shown unless `-q`.
     pub fn info(&self, s: &str) {
         if !self.quiet {
-            self.line(s.to_owned());
+            self.line(terminal_safe(s).into_owned());
         }
     }
 }
@@ -88,15 +103,20 @@ impl Reporter for Output {
         if !self.quiet {
             let green = Style::new().green().bold();
             self.line(format!(
-                "{} {message}",
-                green.apply_to(format!("{verb:>12}"))
+                "{} {}",
+                green.apply_to(format!("{verb:>12}")),
+                terminal_safe(message)
             ));
         }
     }
 
     fn warn(&self, message: &str) {
         let yellow = Style::new().yellow().bold();
-        self.line(format!("{} {message}", yellow.apply_to("warning:")));
+        self.line(format!(
+            "{} {}",
+            yellow.apply_to("warning:"),
+            terminal_safe(message)
+        ));
     }
 
     fn debug(&self, message: &str) {
@@ -104,7 +124,7 @@ impl Reporter for Output {
             let dim = Style::new().dim();
             self.line(format!(
                 "{}",
-                dim.apply_to(format!("{:>12} {message}", "debug"))
+                dim.apply_to(format!("{:>12} {}", "debug", terminal_safe(message)))
             ));
         }
     }
@@ -132,6 +152,29 @@ impl Reporter for Output {
     }
 }
 
+/// `s` with every character that could drive a terminal written as its
+/// escape (`\u{1b}`): C0 and C1 controls other than line feed and tab, and
+/// the invisible format characters that reorder or hide text (bidi overrides,
+/// zero-width ones). Text without any is returned as it is.
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 struct Bar(ProgressBar);
 
 impl Progress for Bar {
@@ -143,5 +186,25 @@ impl Progress for Bar {
     }
     fn finish(&self) {
         self.0.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn text_that_could_drive_a_terminal_is_escaped() {
+        assert_eq!(
+            terminal_safe("key `\u{1b}]0;pwned\u{7}\u{1b}[31mx\r`"),
+            "key `\\u{1b}]0;pwned\\u{7}\\u{1b}[31mx\\u{d}`"
+        );
+        assert_eq!(terminal_safe("a\u{202e}b\u{9b}c"), "a\\u{202e}b\\u{9b}c");
+        // Lines, tabs and non-ASCII letters stay as they are.
+        let plain = "error: naïve\n\tcaused by: ünïcode ✓";
+        assert!(matches!(
+            terminal_safe(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

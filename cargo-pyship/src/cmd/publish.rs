@@ -37,12 +37,12 @@ pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCo
         Format::Text if published.dry_run => {
             out.status("Dry run", "no write request was made; the plan:");
             for action in &published.actions {
-                println!("{action}");
+                println!("{}", crate::output::terminal_safe(&action.to_string()));
             }
         }
         Format::Text => {
             if let Some(r) = &published.release {
-                println!("{}", r.url);
+                println!("{}", crate::output::terminal_safe(&r.url));
             }
         }
     }

@@ -90,7 +90,7 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
         Format::Text => {
             if let Some(r) = released.published.as_ref().and_then(|p| p.release.as_ref()) {
                 out.status("Released", &r.url);
-                println!("{}", r.url);
+                println!("{}", crate::output::terminal_safe(&r.url));
             }
         }
     }

@@ -120,6 +120,34 @@ fn an_explicit_file_name_keeps_a_display_name_with_any_characters() {
     assert!(text.contains("Café \\\"Ü\\\" $HOME"), "{text}");
 }
 
+/// Rule: nothing read from a project, a server or an archive drives the
+/// terminal: a config key made of escape sequences (a window title, colours,
+/// a bidi override) is printed as escapes, and the rest of the message stays.
+#[test]
+fn a_config_key_made_of_escape_sequences_is_printed_as_text() {
+    let (_tmp, dir) = hello_named(
+        "name = \"Hello App\"\n\"\\u001b]0;pwned\\u0007\\u001b[31mok\\u202e\\r\" = 1",
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "plan"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown field"), "{err}");
+    assert!(
+        !err.contains(['\u{1b}', '\u{7}', '\u{202e}', '\r']),
+        "a control character reached the terminal: {err:?}"
+    );
+    assert!(
+        err.contains("`\\u{1b}]0;pwned\\u{7}\\u{1b}[31mok\\u{202e}\\u{d}`"),
+        "{err}"
+    );
+    assert!(err.contains("hint: "), "{err}");
+}
+
 /// `bundle --target windows` of hello against `mirror`, with short timeouts.
 fn bundle_from(mirror: &str, cache: &Path, dir: &Path) -> (std::process::Output, Duration) {
     let t = Instant::now();
