@@ -125,9 +125,8 @@ fn an_explicit_file_name_keeps_a_display_name_with_any_characters() {
 /// a bidi override) is printed as escapes, and the rest of the message stays.
 #[test]
 fn a_config_key_made_of_escape_sequences_is_printed_as_text() {
-    let (_tmp, dir) = hello_named(
-        "name = \"Hello App\"\n\"\\u001b]0;pwned\\u0007\\u001b[31mok\\u202e\\r\" = 1",
-    );
+    let (_tmp, dir) =
+        hello_named("name = \"Hello App\"\n\"\\u001b]0;pwned\\u0007\\u001b[31mok\\u202e\\r\" = 1");
     let cache = tempfile::tempdir().unwrap();
     let out = pyship(cache.path())
         .current_dir(&dir)
