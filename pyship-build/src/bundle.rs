@@ -335,8 +335,12 @@ pub fn run_with(
     let mut opts = crate::strip::Options::from_config(&plan.config.strip);
     // The app's own requirements (e.g. setuptools) are never "build-only".
     opts.keep_app_dependencies(&plan.pyproject().dependencies);
-    let python =
-        crate::strip::Interpreter::for_target(&plan.python.xy, platform, Some(&tree), ctx.env);
+    // An interpreter only to byte-compile: finding one starts a Python
+    // (through a pyenv shim, a fraction of a second per target).
+    let python = opts.rules.compile.then(|| {
+        crate::strip::Interpreter::for_target(&plan.python.xy, platform, Some(&tree), ctx.env)
+    });
+    let python = python.flatten();
     let stripped = crate::strip::run(
         &opts,
         &runtime.site_packages,

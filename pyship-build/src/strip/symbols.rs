@@ -193,7 +193,11 @@ fn strip_one(
         let _ = fs_err::remove_file(&tmp);
         o
     };
-    let cached = crate::fs::sha256_file(file)
+    // The cache's memo: site-packages is hard-linked from the installed
+    // tree, so a rebuild finds each input's hash without reading it.
+    let cached = ctx
+        .cache
+        .sha256_file(file)
         .ok()
         .map(|sha| ctx.cache.entry(BUCKET, &sha, key));
     // A damaged cache entry counts as a miss (and is replaced).

@@ -396,7 +396,8 @@ pub(super) fn programs_started(log: &Path) -> Vec<String> {
 /// A warm build of the hybrid fixture (caches filled, a fresh output
 /// folder, as a CI job with a restored cache sees it, then again with the
 /// output folder kept) starts no uv and no maturin process: the wheel, the
-/// dependencies and the runtime come from the cache. Its tarball and SBOM
+/// dependencies and the runtime come from the cache; nor a Python asked its
+/// version for a byte-compile that is off. Its tarball and SBOM
 /// are the cold build's bytes.
 #[test]
 #[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
@@ -436,6 +437,13 @@ fn hybrid_warm_rebuild_runs_no_uv_and_no_maturin() {
         assert!(
             !warm.iter().any(|p| p == "uv" || p == "maturin"),
             "{log}: a warm build started {warm:?}"
+        );
+        // Strip needs an interpreter only to byte-compile (`strip.compile`,
+        // off here): no Python is started to ask its version.
+        let lines = fs_err::read_to_string(logs.path().join(log)).unwrap();
+        assert!(
+            !lines.contains("sys.version_info"),
+            "{log}: a warm build asked a Python its version:\n{lines}"
         );
         assert_eq!(
             tgz, cold_tgz,

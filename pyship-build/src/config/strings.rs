@@ -1,0 +1,189 @@
+//! Rules for the strings of a pyship table that end up in generated files
+//! (launchers, unit, installer script, workflows): what no target language
+//! can carry is refused here, with the key and a hint, before anything is
+//! built. Everything else is escaped by the template filters.
+
+use super::RawConfig;
+
+/// A refused value: the key (dotted path), why, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub key: String,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Whether `s` has a character that starts a new line or is a control
+/// character (C0, DEL, C1, U+2028, U+2029).
+pub fn has_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+}
+
+/// A user name systemd accepts in `User=` without warning (and every
+/// shell, unquoted): `[A-Za-z_][A-Za-z0-9_-]*`, at most 31 characters,
+/// or a numeric UID below 4294967295.
+pub fn valid_user(s: &str) -> bool {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.len() <= 10 && s.parse::<u64>().is_ok_and(|n| n < u64::from(u32::MAX));
+    }
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 31
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+}
+
+/// An environment variable name as shells and CI systems accept it:
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn valid_env_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// A PEP 508 project or extra name: ASCII letters and digits, with `-`,
+/// `_`, `.` inside.
+pub fn valid_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn refused(key: &str, message: impl Into<String>, hint: impl Into<String>) -> Refused {
+    Refused {
+        key: key.to_owned(),
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+/// The first string of `value` (the table as cargo gave it) holding a
+/// NUL, by its dotted key.
+fn find_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_nul(v, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(o) => o.iter().find_map(|(k, v)| find_nul(v, &join(k))),
+        _ => None,
+    }
+}
+
+/// Check every rule; the first refused value wins.
+pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> {
+    if let Some(key) = find_nul(value, "") {
+        return Err(refused(
+            &key,
+            "holds a NUL character, which no generated file (script, unit, installer) can carry",
+            "remove the \\u0000 from the value",
+        ));
+    }
+    let display = [
+        ("name", raw.name.as_deref()),
+        (
+            "windows.publisher",
+            raw.windows.as_ref().and_then(|w| w.publisher.as_deref()),
+        ),
+    ];
+    for (key, v) in display {
+        if v.is_some_and(has_control) {
+            return Err(refused(
+                key,
+                "holds a line break or another control character; it is shown on one line (installer title, Add/Remove Programs, the systemd unit's Description=)",
+                "write the value on one line, without control characters",
+            ));
+        }
+    }
+    if let Some(user) = raw.linux.as_ref().and_then(|l| l.user.as_deref()) {
+        if !user.trim().is_empty() && !valid_user(user) {
+            return Err(refused(
+                "linux.user",
+                format!("{user:?} is not a user name systemd's User= accepts"),
+                "use a user name of ASCII letters, digits, `_` and `-` (not starting with a digit or `-`, at most 31 characters), or a numeric UID",
+            ));
+        }
+    }
+    let envs = [
+        (
+            "publish.token-env",
+            raw.publish.as_ref().and_then(|p| p.token_env.as_deref()),
+        ),
+        (
+            "update.token-env",
+            raw.update.as_ref().and_then(|u| u.token_env.as_deref()),
+        ),
+        (
+            "update.signing-key-env",
+            raw.update
+                .as_ref()
+                .and_then(|u| u.signing_key_env.as_deref()),
+        ),
+        (
+            "update.signing-password-env",
+            raw.update
+                .as_ref()
+                .and_then(|u| u.signing_password_env.as_deref()),
+        ),
+        (
+            "windows.sign.pkcs12-env",
+            raw.windows
+                .as_ref()
+                .and_then(|w| w.sign.as_ref())
+                .and_then(|s| s.pkcs12_env.as_deref()),
+        ),
+        (
+            "windows.sign.password-env",
+            raw.windows
+                .as_ref()
+                .and_then(|w| w.sign.as_ref())
+                .and_then(|s| s.password_env.as_deref()),
+        ),
+    ];
+    for (key, v) in envs {
+        if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+            if !valid_env_name(v) {
+                return Err(refused(
+                    key,
+                    format!("{v:?} is not an environment variable name"),
+                    "name the variable with ASCII letters, digits and `_`, not starting with a digit (e.g. DEPLOY_TOKEN)",
+                ));
+            }
+        }
+    }
+    let extras = [
+        ("extras", raw.extras.as_ref()),
+        (
+            "windows.extras",
+            raw.windows.as_ref().and_then(|w| w.extras.as_ref()),
+        ),
+        (
+            "linux.extras",
+            raw.linux.as_ref().and_then(|l| l.extras.as_ref()),
+        ),
+    ];
+    for (key, list) in extras {
+        if let Some(bad) = list.into_iter().flatten().find(|e| !valid_name(e)) {
+            return Err(refused(
+                key,
+                format!("{bad:?} is not an extra name"),
+                "use the extra's name as [project.optional-dependencies] spells it: ASCII letters, digits, and `-`, `_`, `.` inside",
+            ));
+        }
+    }
+    Ok(())
+}
