@@ -626,6 +626,54 @@ mod tests {
     #[cfg(unix)]
     use crate::error::Hint;
 
+    /// The shared context errors read as the variants they replace did:
+    /// message, cause, and a hint of the cause's (write) or their own.
+    #[test]
+    fn write_and_read_errors_keep_message_cause_and_hint() {
+        use crate::error::Hint as _;
+        let persist = || Error::Persist {
+            path: PathBuf::from("/o/a.tmp"),
+            source: std::io::Error::other("disk full"),
+        };
+        let w = WriteError {
+            path: PathBuf::from("/o/a"),
+            source: persist(),
+        };
+        assert_eq!(w.to_string(), "could not write /o/a");
+        assert_eq!(
+            std::error::Error::source(&w).unwrap().to_string(),
+            "could not write /o/a.tmp atomically"
+        );
+        assert_eq!(
+            w.hint().as_deref(),
+            Some("check that the directory is writable and the disk is not full")
+        );
+        let io = WriteError {
+            path: PathBuf::from("/o/a"),
+            source: std::io::Error::other("gone").into(),
+        };
+        assert_eq!(io.hint(), None);
+        let out = OutputWriteError {
+            path: PathBuf::from("/o/a"),
+            source: std::io::Error::other("gone").into(),
+        };
+        assert_eq!(out.to_string(), "could not write /o/a");
+        assert_eq!(std::error::Error::source(&out).unwrap().to_string(), "gone");
+        assert_eq!(
+            out.hint().as_deref(),
+            Some("check that the output directory is writable and the disk is not full")
+        );
+        let r = ReadError {
+            path: PathBuf::from("/p/x.toml"),
+            source: std::io::Error::other("denied"),
+        };
+        assert_eq!(r.to_string(), "could not read /p/x.toml");
+        assert_eq!(
+            r.hint().as_deref(),
+            Some("check that the file exists and is readable")
+        );
+    }
+
     #[test]
     fn a_hash_uuid_carries_its_version_and_the_rfc_4122_variant() {
         assert_eq!(
