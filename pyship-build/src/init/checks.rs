@@ -114,10 +114,8 @@ pub fn python_job(pyproject: Option<&Pyproject>, python_xy: &str, repo: &Path) -
         .filter(|r| dir.join(r).is_file())
         .collect();
     // Every requirement the job installs besides the app's own.
-    let mut declared: Vec<String> = Vec::new();
-    for g in &groups {
-        group_requirements(groups_table, g, &mut declared, 0);
-    }
+    let named: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+    let mut declared = crate::local_deps::dependency_group_requirements(py, &named);
     for e in &extras {
         declared.extend(py.optional_dependencies[*e].iter().cloned());
     }
@@ -240,33 +238,6 @@ fn read_toml(path: &Path) -> toml_edit::DocumentMut {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or_default()
-}
-
-/// The requirements of dependency group `name`, following PEP 735's
-/// `{include-group = "..."}` (to a bounded depth: a cycle is the project's
-/// error, which uv reports).
-fn group_requirements(
-    groups: Option<&toml_edit::Table>,
-    name: &str,
-    out: &mut Vec<String>,
-    depth: usize,
-) {
-    let Some(items) = groups.and_then(|t| t.get(name)).and_then(|g| g.as_array()) else {
-        return;
-    };
-    for item in items {
-        if let Some(s) = item.as_str() {
-            out.push(s.to_owned());
-        } else if let Some(include) = item
-            .as_inline_table()
-            .and_then(|t| t.get("include-group"))
-            .and_then(|v| v.as_str())
-        {
-            if depth < 8 {
-                group_requirements(groups, include, out, depth + 1);
-            }
-        }
-    }
 }
 
 /// The normalized (PEP 503) name a PEP 508 requirement starts with.
