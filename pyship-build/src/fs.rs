@@ -540,6 +540,25 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The first 16 bytes of `hash` as a UUID of `version` (RFC 4122 layout:
+/// version nibble, variant bits), lowercase `8-4-4-4-12`: a name-based id
+/// that is the same for the same inputs.
+pub fn hash_uuid(hash: &[u8], version: u8) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&hash[..16]);
+    b[6] = (b[6] & 0x0f) | (version << 4);
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
 /// A failed step of a walk below `root`: the path it failed on (`root` when
 /// walkdir names none) and the reason.
 pub fn walk_error(e: walkdir::Error, root: &Path) -> (PathBuf, std::io::Error) {
@@ -606,6 +625,66 @@ mod tests {
     use super::*;
     #[cfg(unix)]
     use crate::error::Hint;
+
+    /// The shared context errors read as the variants they replace did:
+    /// message, cause, and a hint of the cause's (write) or their own.
+    #[test]
+    fn write_and_read_errors_keep_message_cause_and_hint() {
+        use crate::error::Hint as _;
+        let persist = || Error::Persist {
+            path: PathBuf::from("/o/a.tmp"),
+            source: std::io::Error::other("disk full"),
+        };
+        let w = WriteError {
+            path: PathBuf::from("/o/a"),
+            source: persist(),
+        };
+        assert_eq!(w.to_string(), "could not write /o/a");
+        assert_eq!(
+            std::error::Error::source(&w).unwrap().to_string(),
+            "could not write /o/a.tmp atomically"
+        );
+        assert_eq!(
+            w.hint().as_deref(),
+            Some("check that the directory is writable and the disk is not full")
+        );
+        let io = WriteError {
+            path: PathBuf::from("/o/a"),
+            source: std::io::Error::other("gone").into(),
+        };
+        assert_eq!(io.hint(), None);
+        let out = OutputWriteError {
+            path: PathBuf::from("/o/a"),
+            source: std::io::Error::other("gone").into(),
+        };
+        assert_eq!(out.to_string(), "could not write /o/a");
+        assert_eq!(std::error::Error::source(&out).unwrap().to_string(), "gone");
+        assert_eq!(
+            out.hint().as_deref(),
+            Some("check that the output directory is writable and the disk is not full")
+        );
+        let r = ReadError {
+            path: PathBuf::from("/p/x.toml"),
+            source: std::io::Error::other("denied"),
+        };
+        assert_eq!(r.to_string(), "could not read /p/x.toml");
+        assert_eq!(
+            r.hint().as_deref(),
+            Some("check that the file exists and is readable")
+        );
+    }
+
+    #[test]
+    fn a_hash_uuid_carries_its_version_and_the_rfc_4122_variant() {
+        assert_eq!(
+            hash_uuid(&[0xff; 32], 8),
+            "ffffffff-ffff-8fff-bfff-ffffffffffff"
+        );
+        assert_eq!(
+            hash_uuid(&[0; 32], 5),
+            "00000000-0000-5000-8000-000000000000"
+        );
+    }
 
     #[test]
     fn safe_join_rejects_escapes() {

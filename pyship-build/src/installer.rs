@@ -558,13 +558,7 @@ pub fn tree_digest(dir: &Path) -> Result<String, Error> {
     {
         let e = e.map_err(|e| err(std::io::Error::other(e)))?;
         if e.file_type().is_file() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .expect("below the root")
-                .to_string_lossy()
-                .replace('\\', "/");
-            files.push((rel, e.into_path()));
+            files.push((crate::fs::rel_slash(dir, e.path()), e.into_path()));
         }
     }
     let hashes: Vec<String> = files

@@ -459,14 +459,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     // `[package].version` of a manifest: Some(true) inherited, Some(false)
     // its own, None absent.
     let version_key = |m: &Path| -> Result<Option<bool>, Error> {
-        let text = fs_err::read_to_string(m).map_err(|source| Error::Read {
-            path: m.to_owned(),
-            source,
-        })?;
-        let doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
-            path: m.to_owned(),
-            source,
-        })?;
+        let doc = read_toml(m)?;
         Ok(doc.get("package").and_then(|p| p.get("version")).map(|v| {
             v.get("workspace")
                 .and_then(|w| w.as_bool())
@@ -622,6 +615,18 @@ impl Project {
             .parent()
             .expect("a manifest has a directory")
     }
+}
+
+/// Read and parse the TOML file at `path` (a manifest or a pyproject.toml).
+fn read_toml(path: &Path) -> Result<DocumentMut, Error> {
+    let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<DocumentMut>().map_err(|source| Error::Toml {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -530,19 +530,7 @@ fn rfc3339(secs: u64) -> String {
 fn serial(seed: &str) -> String {
     use sha2::Digest;
     let h = sha2::Sha256::digest(seed.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode(b);
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
+    format!("urn:uuid:{}", crate::fs::hash_uuid(&h, 5))
 }
 
 /// Build the SBOM of `platform`'s bundle.

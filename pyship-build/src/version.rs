@@ -184,25 +184,12 @@ impl Version {
     /// PEP 440: `0.3.0a1`, `0.3.0b2`, `0.3.0rc1`, `0.3.0.dev3`, `1.2.3.post1`,
     /// `1.0a41` (two numbers when written so), `1.2.3.4`.
     pub fn pep440(&self) -> String {
-        let mut s = if self.written.segments == 2 && self.patch == 0 && self.build.is_none() {
+        let release = if self.written.segments == 2 && self.patch == 0 && self.build.is_none() {
             format!("{}.{}", self.major, self.minor)
         } else {
             format!("{}.{}.{}", self.major, self.minor, self.patch)
         };
-        if let Some(b) = self.build {
-            s.push_str(&format!(".{b}"));
-        }
-        if let Some(p) = self.post {
-            s.push_str(&format!(".post{p}"));
-        }
-        match self.pre {
-            Some((PreKind::Alpha, n)) => s.push_str(&format!("a{n}")),
-            Some((PreKind::Beta, n)) => s.push_str(&format!("b{n}")),
-            Some((PreKind::Rc, n)) => s.push_str(&format!("rc{n}")),
-            Some((PreKind::Dev, n)) => s.push_str(&format!(".dev{n}")),
-            None => {}
-        }
-        s
+        self.with_suffixes(release, ".post", [".dev", "a", "b", "rc"])
     }
 
     /// Four numbers for NSIS `VIProductVersion`: `0.3.0.0` (the fourth is
@@ -223,21 +210,30 @@ impl Version {
     /// (`1.0.0~~dev3 < 1.0.0~a1`), a post-release after it through `+`
     /// (`1.0.0 < 1.0.0+post1 < 1.0.1`).
     pub fn debian(&self) -> String {
-        let mut s = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        let release = format!("{}.{}.{}", self.major, self.minor, self.patch);
+        self.with_suffixes(release, "+post", ["~~dev", "~a", "~b", "~rc"])
+    }
+
+    /// `release`, then the fourth number (`.N`), the post-release number after
+    /// `post` and the pre-release number after its kind's spelling in `pre`
+    /// (dev, alpha, beta, rc): what PEP 440 and Debian versions share.
+    fn with_suffixes(&self, mut release: String, post: &str, pre: [&str; 4]) -> String {
         if let Some(b) = self.build {
-            s.push_str(&format!(".{b}"));
+            release.push_str(&format!(".{b}"));
         }
         if let Some(p) = self.post {
-            s.push_str(&format!("+post{p}"));
+            release.push_str(&format!("{post}{p}"));
         }
-        match self.pre {
-            Some((PreKind::Dev, n)) => s.push_str(&format!("~~dev{n}")),
-            Some((PreKind::Alpha, n)) => s.push_str(&format!("~a{n}")),
-            Some((PreKind::Beta, n)) => s.push_str(&format!("~b{n}")),
-            Some((PreKind::Rc, n)) => s.push_str(&format!("~rc{n}")),
-            None => {}
+        if let Some((kind, n)) = self.pre {
+            let spelled = match kind {
+                PreKind::Dev => pre[0],
+                PreKind::Alpha => pre[1],
+                PreKind::Beta => pre[2],
+                PreKind::Rc => pre[3],
+            };
+            release.push_str(&format!("{spelled}{n}"));
         }
-        s
+        release
     }
 
     /// The Windows Installer `ProductVersion`: three numbers, the only ones an

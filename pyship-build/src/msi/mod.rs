@@ -142,20 +142,8 @@ pub fn derived_guid(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode_upper(b);
-    format!(
-        "{{{}-{}-{}-{}-{}}}",
-        &x[0..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..32]
-    )
+    let uuid = crate::fs::hash_uuid(&h.finalize(), 8);
+    format!("{{{}}}", uuid.to_ascii_uppercase())
 }
 
 /// The UpgradeCode: pinned, or derived from the app's identity (publisher

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use toml_edit::DocumentMut;
 
 use super::Error;
 
@@ -138,14 +137,7 @@ impl Pyproject {
 
     /// Read and parse a pyproject.toml.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let doc = text.parse::<DocumentMut>().map_err(|source| Error::Toml {
-            path: path.to_owned(),
-            source,
-        })?;
+        let doc = super::read_toml(path)?;
         let project = doc.get("project");
         let name = project
             .and_then(|p| p.get("name"))
