@@ -553,15 +553,7 @@ fn maturin(
     ctx: &Context<'_>,
 ) -> Result<bool, Error> {
     let maturin = MaturinCommand::find(ctx, m.zig, &m.project_dir)?;
-    let mut rustc = Command::new("rustc");
-    rustc
-        .arg("-V")
-        .current_dir(&m.project_dir)
-        .timeout(process::STEP);
-    let rustc = rustc
-        .output()
-        .map(|o| o.stdout.trim().to_owned())
-        .unwrap_or_default();
+    let rustc = toolchain::rustc_version(&m.project_dir);
     // The user's Windows import libraries are an input; the ones made here
     // (below) follow from the sources, which the key covers.
     let user_libs = ctx.env.get(PYO3_CROSS_LIB_DIR);

@@ -3,7 +3,10 @@
 //! Windows linker and import libraries, zig for an older glibc. Version
 //! probes of these programs are remembered per program file.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use super::{
     planned, target_glibc, Error, CARGO, MATURIN, MATURIN_REQUIREMENT, MINGW_DLLTOOL, MINGW_GCC,
@@ -14,8 +17,31 @@ use crate::platform::Platform;
 use crate::process::{self, Command};
 use crate::tools;
 
+/// Answers by (folder, PATH), for [`asked_once`].
+type Memo<T> = Mutex<BTreeMap<(PathBuf, Option<OsString>), T>>;
+
+/// What `ask` answered earlier in this process for `dir` and the same PATH,
+/// else its answer now (remembered unless `None`). The host, the toolchain
+/// and the Python a folder selects do not change while a build runs, and
+/// the builds of both targets ask the same questions: each is asked once.
+fn asked_once<T: Clone>(memo: &Memo<T>, dir: &Path, ask: impl FnOnce() -> Option<T>) -> Option<T> {
+    let key = (dir.to_owned(), std::env::var_os("PATH"));
+    let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(v) = memo.get(&key) {
+        return Some(v.clone());
+    }
+    let v = ask()?;
+    memo.insert(key, v.clone());
+    Some(v)
+}
+
 /// The build host's glibc (`getconf GNU_LIBC_VERSION` → `glibc 2.36`).
 pub fn host_glibc() -> Option<(u32, u32)> {
+    static MEMO: Memo<Option<(u32, u32)>> = Mutex::new(BTreeMap::new());
+    asked_once(&MEMO, Path::new(""), || Some(ask_host_glibc())).flatten()
+}
+
+fn ask_host_glibc() -> Option<(u32, u32)> {
     let mut cmd = Command::new("getconf");
     cmd.arg("GNU_LIBC_VERSION").timeout(process::QUICK);
     let out = cmd.output().ok()?;
@@ -31,11 +57,27 @@ pub(super) fn zig_available(dir: &Path) -> bool {
     if std::env::var_os("ZIG_COMMAND").is_some() || which::which("zig").is_ok() {
         return true;
     }
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", "import ziglang"])
-        .current_dir(dir)
-        .timeout(process::QUICK);
-    cmd.output().is_ok_and(|o| o.success())
+    static MEMO: Memo<bool> = Mutex::new(BTreeMap::new());
+    asked_once(&MEMO, dir, || {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", "import ziglang"])
+            .current_dir(dir)
+            .timeout(process::QUICK);
+        Some(cmd.output().is_ok_and(|o| o.success()))
+    })
+    .unwrap_or(false)
+}
+
+/// What `rustc -V` says in `dir` (where a `rust-toolchain.toml` may pick
+/// the toolchain); empty when it cannot run.
+pub(super) fn rustc_version(dir: &Path) -> String {
+    static MEMO: Memo<String> = Mutex::new(BTreeMap::new());
+    asked_once(&MEMO, dir, || {
+        let mut rustc = Command::new("rustc");
+        rustc.arg("-V").current_dir(dir).timeout(process::STEP);
+        rustc.output().ok().map(|o| o.stdout.trim().to_owned())
+    })
+    .unwrap_or_default()
 }
 
 /// Whether `program --version` succeeds in `dir`; `Err`: what it printed
@@ -244,6 +286,19 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
 /// The toolchain's sysroot as seen from `dir` (where a `rust-toolchain.toml`
 /// may pick the toolchain).
 pub(super) fn sysroot(dir: &Path) -> Result<PathBuf, Error> {
+    static MEMO: Memo<PathBuf> = Mutex::new(BTreeMap::new());
+    let mut failed = None;
+    asked_once(&MEMO, dir, || {
+        ask_sysroot(dir).map_err(|e| failed = Some(e)).ok()
+    })
+    .ok_or_else(|| {
+        failed.unwrap_or_else(|| Error::Rustc {
+            message: "rustc gave no sysroot".into(),
+        })
+    })
+}
+
+fn ask_sysroot(dir: &Path) -> Result<PathBuf, Error> {
     let mut cmd = Command::new("rustc");
     cmd.args(["--print", "sysroot"])
         .current_dir(dir)

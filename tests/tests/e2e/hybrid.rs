@@ -445,6 +445,16 @@ fn hybrid_warm_rebuild_runs_no_uv_and_no_maturin() {
             !lines.contains("sys.version_info"),
             "{log}: a warm build asked a Python its version:\n{lines}"
         );
+        // The host, the toolchain and the Python a folder selects are asked
+        // once per build (zig's Python package, glibc, rustc's sysroot and
+        // version), not once per step that needs the answer.
+        let mut seen = std::collections::BTreeSet::new();
+        for line in lines.lines() {
+            assert!(
+                seen.insert(line),
+                "{log}: a warm build ran `{line}` twice:\n{lines}"
+            );
+        }
         assert_eq!(
             tgz, cold_tgz,
             "{log}: the tarball differs from the cold build's"
