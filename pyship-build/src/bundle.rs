@@ -720,7 +720,7 @@ fn import_check(
     }
     ctx.reporter
         .status("Checking", &format!("imports ({platform})"));
-    let check = crate::strip::import_check_of(
+    let check = crate::strip::import_check(
         tree,
         site_packages,
         platform,

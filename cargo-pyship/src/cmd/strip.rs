@@ -45,7 +45,7 @@ pub fn run(g: &Global, a: StripArgs, env: &Env, out: &Output) -> Result<ExitCode
         None
     } else {
         Some(strip::import_check(
-            &root, &dir, platform, &ctx, &report, None, None,
+            &root, &dir, platform, &ctx, &report, None, None, None,
         )?)
     };
     match a.format {

@@ -224,33 +224,13 @@ fn interpreter(
 /// there is always an error. Under wine the check runs in `wine` when given
 /// (a private prefix whose session may already be started), else in a fresh
 /// copy of the cached prefix.
-pub fn import_check(
-    bundle_root: &Path,
-    site_packages: &Path,
-    platform: Platform,
-    ctx: &Context<'_>,
-    report: &Report,
-    app: Option<&str>,
-    wine: Option<Wine>,
-) -> Result<ImportCheck, Error> {
-    import_check_of(
-        bundle_root,
-        site_packages,
-        platform,
-        ctx,
-        report,
-        app,
-        wine,
-        None,
-    )
-}
-
-/// [`import_check`] of the top-level packages in `only` (those that are in
-/// site-packages) and the app's start, when given: what changed since a
-/// check of the same tree passed. The runtime's own modules are left out
-/// then (the runtime did not change).
+///
+/// With `only`, just the top-level packages in it (those that are in
+/// site-packages) and the app's start: what changed since a check of the
+/// same tree passed. The runtime's own modules are left out then (the
+/// runtime did not change).
 #[allow(clippy::too_many_arguments)]
-pub fn import_check_of(
+pub fn import_check(
     bundle_root: &Path,
     site_packages: &Path,
     platform: Platform,

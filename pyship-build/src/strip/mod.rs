@@ -35,7 +35,7 @@ use crate::platform::Platform;
 use crate::tools;
 use crate::wine::{self, Wine};
 
-pub use check::{import_check, import_check_of, ImportCheck, ImportFailure};
+pub use check::{import_check, ImportCheck, ImportFailure};
 pub use rules::PRESETS;
 
 /// What to strip; built from `[package.metadata.pyship.strip]`.

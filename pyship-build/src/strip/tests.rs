@@ -524,6 +524,7 @@ fn an_import_broken_by_another_package_is_judged_on_its_own() {
         &report,
         None,
         None,
+        None,
     )
     .expect("this test needs python3 on PATH");
     assert!(r.ok.contains(&"bbb".to_owned()), "{r:?}");

@@ -178,8 +178,17 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
     let after = tree_bytes(&sp);
     assert_eq!(report.after.bytes, after);
     assert!(after * 100 <= before * 85, "{before} -> {after}");
-    let check = strip::import_check(tmp.path(), &sp, Platform::Linux, &ctx, &report, None, None)
-        .expect("imports work after stripping");
+    let check = strip::import_check(
+        tmp.path(),
+        &sp,
+        Platform::Linux,
+        &ctx,
+        &report,
+        None,
+        None,
+        None,
+    )
+    .expect("imports work after stripping");
     for p in ["fastapi", "uvicorn", "numpy", "uvloop"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
     }
@@ -195,6 +204,7 @@ fn strip_linux_wheelhouse_imports_with_host_python_and_names_the_breaking_rule()
         Platform::Linux,
         &ctx,
         &report,
+        None,
         None,
         None,
     )
@@ -307,8 +317,17 @@ fn strip_import_check_gives_its_wine_prefix_process_prng() {
     let mut opts = Options::default();
     opts.rules.debug_symbols = false;
     let report = strip::run(&opts, &sp, Platform::Windows, None, &ctx).expect("strip runs");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None, None)
-        .expect("the check passes");
+    let check = strip::import_check(
+        &root,
+        &sp,
+        Platform::Windows,
+        &ctx,
+        &report,
+        None,
+        None,
+        None,
+    )
+    .expect("the check passes");
     for p in ["numpy", "pydantic_core", "pydantic", "fastapi"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
     }
@@ -368,8 +387,17 @@ fn strip_compile_under_wine_removes_only_compiled_sources_and_imports_still_work
     assert!(sp.join("fastapi/__init__.pyc").is_file());
     assert!(sp.join("py2only.py").is_file(), "uncompiled source deleted");
     assert!(c.not_compiled.contains(&"py2only.py".to_string()), "{c:?}");
-    let check = strip::import_check(&root, &sp, Platform::Windows, &ctx, &report, None, None)
-        .expect("imports work from .pyc");
+    let check = strip::import_check(
+        &root,
+        &sp,
+        Platform::Windows,
+        &ctx,
+        &report,
+        None,
+        None,
+        None,
+    )
+    .expect("imports work from .pyc");
     for p in ["fastapi", "uvicorn", "numpy"] {
         assert!(check.ok.iter().any(|x| x == p), "{p}: {check:?}");
     }
