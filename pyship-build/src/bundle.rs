@@ -255,15 +255,17 @@ pub fn run_with(
     // The import check runs Windows programs under wine: on a machine whose
     // cache has no prepared prefix yet, boot one while the stages below work.
     // Unless the inputs did not change since the last build, whose tree
-    // passed a check that is still cached (a rebuild, which most likely
-    // finds its check cached too), also start the check's private prefix
-    // there, so the check (of what changed, after an edit) does not wait for
-    // wine's session to start.
+    // passed a check that is still cached, or a tree built from these same
+    // inputs passed it before (in another output folder: the build is
+    // deterministic, so it will find its check cached too), also start the
+    // check's private prefix there, so the check (of what changed, after an
+    // edit) does not wait for wine's session to start.
     let tree = plan.bundle_dir(platform);
     let wine_prep = (platform == Platform::Windows)
         .then(|| {
-            let rebuild = is_current(plan, platform)
-                && check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file());
+            let rebuild = (is_current(plan, platform)
+                && check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file()))
+                || inputs_passed_marker(plan, platform, ctx).is_file();
             crate::wine::prepare_in_background(ctx.env, &ctx.cache, !rebuild)
         })
         .flatten();
@@ -692,9 +694,17 @@ fn import_check(
     wine_prep: Option<&crate::wine::Background>,
 ) -> Result<(), Error> {
     let key = check_key(plan, platform, tree, ctx);
+    let inputs_passed = || {
+        let marker = inputs_passed_marker(plan, platform, ctx);
+        if let Some(dir) = marker.parent() {
+            let _ = fs_err::create_dir_all(dir);
+        }
+        let _ = crate::fs::atomic_write(&marker, b"");
+    };
     if key.as_ref().is_some_and(|k| k.marker.is_file()) {
         ctx.reporter
             .debug("import check: this site-packages already passed (cached)");
+        inputs_passed();
         return Ok(());
     }
     let last = last_passed_path(platform, tree, ctx);
@@ -738,6 +748,7 @@ fn import_check(
                 let _ = fs_err::create_dir_all(dir);
             }
             let _ = crate::fs::atomic_write(&k.marker, check.ok.join("\n").as_bytes());
+            inputs_passed();
             if let Some(last) = last {
                 let passed = PassedTree {
                     salt: k.salt,
@@ -751,6 +762,18 @@ fn import_check(
         }
     }
     Ok(())
+}
+
+/// Where the cache says that a tree built from the inputs the plan has now
+/// ([`inputs_digest`], which leaves the output folder out) passed its import
+/// check: a build into a fresh output folder then expects its check cached
+/// and starts no wine session ahead of it. Only a hint for that choice: the
+/// check itself goes by the tree's contents.
+fn inputs_passed_marker(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> PathBuf {
+    ctx.cache
+        .marked(crate::cache::CHECKS)
+        .join("inputs")
+        .join(inputs_digest(plan, platform))
 }
 
 /// A tree's files (relative path → SHA-256).

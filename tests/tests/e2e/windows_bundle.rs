@@ -535,4 +535,20 @@ fn offline_rebuild_uses_the_caches_and_is_identical() {
         .success();
     assert_eq!(mirror.requests(), before, "--offline made a request");
     assert_eq!(sha256_file(&zip), first);
+    // A fresh output folder (a CI job with its cache restored): the same
+    // inputs passed the check before, so no wine session is started for a
+    // check that is found cached, and the zip is the same bytes.
+    fs_err::remove_dir_all(dir.join("dist")).unwrap();
+    let log = cache.path().join("processes.log");
+    bundle_cmd(&dir, cache.path(), &mirror.url())
+        .arg("--offline")
+        .env("PYSHIP_PROCESS_LOG", &log)
+        .assert()
+        .success();
+    let started = fs_err::read_to_string(&log).unwrap();
+    assert!(
+        !started.contains("wineserver") && !started.contains("cmd.exe"),
+        "a warm build into a fresh output folder started wine:\n{started}"
+    );
+    assert_eq!(sha256_file(&zip), first);
 }
