@@ -263,9 +263,10 @@ pub fn run_with(
     let tree = plan.bundle_dir(platform);
     let wine_prep = (platform == Platform::Windows)
         .then(|| {
-            let rebuild = (is_current(plan, platform)
-                && check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file()))
-                || inputs_passed_marker(plan, platform, ctx).is_file();
+            let digest = inputs_digest(plan, platform);
+            let rebuild = inputs_passed_marker(&digest, ctx).is_file()
+                || (current_for(plan, platform, &digest)
+                    && check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file()));
             crate::wine::prepare_in_background(ctx.env, &ctx.cache, !rebuild)
         })
         .flatten();
@@ -426,6 +427,7 @@ pub fn run_with(
                 &stripped,
                 ctx,
                 wine_prep.as_ref(),
+                &digest,
             );
             (r, t.elapsed().as_secs_f64())
         });
@@ -631,10 +633,14 @@ pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
 /// the plan has now (see [`inputs_digest`]): what `installer` packs without
 /// building it again.
 pub fn is_current(plan: &Plan, platform: Platform) -> bool {
+    current_for(plan, platform, &inputs_digest(plan, platform))
+}
+
+/// [`is_current`] against an inputs digest already computed.
+fn current_for(plan: &Plan, platform: Platform, digest: &str) -> bool {
     let tree = plan.bundle_dir(platform);
     tree.join(platform.python_exe()).is_file()
-        && fs_err::read_to_string(stamp_path(plan, platform))
-            .is_ok_and(|s| s.trim() == inputs_digest(plan, platform))
+        && fs_err::read_to_string(stamp_path(plan, platform)).is_ok_and(|s| s.trim() == digest)
 }
 
 fn timed_push(stages: &mut Vec<StageTime>, stage: &'static str, start: Instant) {
@@ -683,7 +689,8 @@ pub fn own_binaries(
 /// one differs from it only in Python sources of the app and of packages
 /// (see [`changed_packages`]), only those packages and the app's start are
 /// imported. `wine_prep` may hold a private prefix whose session is already
-/// started.
+/// started. `digest` is the tree's inputs digest, marked when it passes.
+#[allow(clippy::too_many_arguments)]
 fn import_check(
     plan: &Plan,
     platform: Platform,
@@ -692,14 +699,17 @@ fn import_check(
     stripped: &crate::strip::Report,
     ctx: &Context<'_>,
     wine_prep: Option<&crate::wine::Background>,
+    digest: &str,
 ) -> Result<(), Error> {
     let key = check_key(plan, platform, tree, ctx);
     let inputs_passed = || {
-        let marker = inputs_passed_marker(plan, platform, ctx);
-        if let Some(dir) = marker.parent() {
-            let _ = fs_err::create_dir_all(dir);
+        let marker = inputs_passed_marker(digest, ctx);
+        if !marker.is_file() {
+            if let Some(dir) = marker.parent() {
+                let _ = fs_err::create_dir_all(dir);
+            }
+            let _ = crate::fs::atomic_write(&marker, b"");
         }
-        let _ = crate::fs::atomic_write(&marker, b"");
     };
     if key.as_ref().is_some_and(|k| k.marker.is_file()) {
         ctx.reporter
@@ -765,15 +775,15 @@ fn import_check(
 }
 
 /// Where the cache says that a tree built from the inputs the plan has now
-/// ([`inputs_digest`], which leaves the output folder out) passed its import
+/// (`digest`, from [`inputs_digest`], which leaves the output folder out) passed its import
 /// check: a build into a fresh output folder then expects its check cached
 /// and starts no wine session ahead of it. Only a hint for that choice: the
 /// check itself goes by the tree's contents.
-fn inputs_passed_marker(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> PathBuf {
+fn inputs_passed_marker(digest: &str, ctx: &Context<'_>) -> PathBuf {
     ctx.cache
         .marked(crate::cache::CHECKS)
         .join("inputs")
-        .join(inputs_digest(plan, platform))
+        .join(digest)
 }
 
 /// A tree's files (relative path → SHA-256).
