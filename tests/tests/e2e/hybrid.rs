@@ -135,6 +135,17 @@ fn run_windows_app(prefix: &WinePrefix, root: &Path, what: &str) {
     }
 }
 
+/// The test runtime served locally, and its URL as `linux.runtime-url` takes
+/// it (the guard keeps the server and its folder alive).
+fn served_runtime() -> ((tempfile::TempDir, pyship_e2e::http::StaticServer), String) {
+    let (file, server) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let url = format!(
+        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
+        server.url()
+    );
+    ((file, server), url)
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
@@ -145,12 +156,8 @@ fn hybrid_release_builds_both_targets_and_the_installer_in_one_run() {
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     require_tool("unzip", "`apt-get install unzip` (Debian package `unzip`)");
     let (_mirror_dir, mirror) = pyship_e2e::testdata::python_mirror();
-    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
+    let (_runtime, runtime_url) = served_runtime();
     let gitea = GiteaServer::start();
-    let runtime_url = format!(
-        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
-        runtime.url()
-    );
     let (_t, dir) = project(Some(&runtime_url), "");
     fs_err::write(dir.join(".gitignore"), "dist/\ntarget/\n").unwrap();
     git_init_commit(&dir);
@@ -344,11 +351,7 @@ fn broken_shim(bin: &Path, exe: &str) {
 #[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_maturin_runs_through_uv_when_not_on_path() {
     require_build_tools();
-    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
-    let runtime_url = format!(
-        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
-        runtime.url()
-    );
+    let (_runtime, runtime_url) = served_runtime();
     let (_t, dir) = project(Some(&runtime_url), "");
     let bin = tempfile::tempdir().unwrap();
     let path = path_without_maturin(bin.path());
@@ -403,11 +406,7 @@ pub(super) fn programs_started(log: &Path) -> Vec<String> {
 #[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_warm_rebuild_runs_no_uv_and_no_maturin() {
     require_build_tools();
-    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
-    let runtime_url = format!(
-        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
-        runtime.url()
-    );
+    let (_runtime, runtime_url) = served_runtime();
     let (_t, dir) = project(Some(&runtime_url), "");
     let cache = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
@@ -489,11 +488,7 @@ fn packages_checked(log: &Path) -> Vec<Vec<String>> {
 #[cfg_attr(not(feature = "slow-tests"), ignore = "slow tier: a maturin build")]
 fn hybrid_python_edit_checks_only_the_changed_package_and_catches_a_broken_one() {
     require_build_tools();
-    let (_runtime_file, runtime) = pyship_e2e::pbs::serve(RUNTIME_FILE);
-    let runtime_url = format!(
-        "{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz",
-        runtime.url()
-    );
+    let (_runtime, runtime_url) = served_runtime();
     let (_t, dir) = project(Some(&runtime_url), "");
     let cache = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
