@@ -21,6 +21,7 @@ mod error;
 mod gitea;
 mod github;
 pub mod notes;
+mod steps;
 mod target;
 mod unchanged;
 
@@ -285,29 +286,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     let dry_run = opts.dry_run || ctx.dry_run;
     let cfg = &plan.config.publish;
     let target = Target::resolve(cfg, ctx.env, &plan.project.config_source)?;
-    let signer = match &opts.signer {
-        Some(s) => Some(s.clone()),
-        None => match crate::keys::Signer::from_env(&plan.config.update, ctx.env) {
-            Ok(s) => s.map(Arc::new),
-            // A dry run says what is missing and goes on.
-            Err(e) if dry_run => {
-                ctx.reporter.warn(&format!("{e}; a real run fails here"));
-                None
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
-    let signatures = match &signer {
-        Some(s) => format!("signed: manifest.json.minisig by key {}", s.key_id),
-        None if plan.config.update.public_keys.is_empty() => crate::plan::signatures_statement(&[]),
-        None => "signing key missing (dry run)".into(),
-    };
-    if signer.is_none() && plan.config.update.public_keys.is_empty() {
-        ctx.reporter.warn(&format!(
-            "release {} is {signatures}",
-            plan.version.version.tag()
-        ));
-    }
+    let (signer, signatures) = signer(plan, opts, dry_run, ctx)?;
     // Every line this stage reports goes through the token's redaction.
     let redacting = Redacting {
         inner: ctx.reporter,
@@ -364,42 +343,9 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
             target.join(&[&target.owner, &target.repo])
         ),
     );
-    let mut actions = Vec::new();
-    let release = match provider.release_by_tag(&tag)? {
-        Some(r) => Some(reconcile(
-            &*provider,
-            r,
-            &fields,
-            dry_run,
-            reporter,
-            &mut actions,
-        )?),
-        None => {
-            actions.push(Action::CreateRelease {
-                tag: tag.clone(),
-                name: fields.name.clone(),
-                prerelease,
-                target_commitish: commit.clone(),
-            });
-            if dry_run {
-                reporter.status("Would create", &format!("release {tag}"));
-                None
-            } else {
-                reporter.status("Creating", &format!("release {tag}"));
-                Some(match provider.create_release(&fields)? {
-                    Created::New(r) => r,
-                    Created::Conflict => {
-                        reporter.debug("409: the release exists now; reading it again");
-                        actions.pop();
-                        let r = provider
-                            .release_by_tag(&tag)?
-                            .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
-                        reconcile(&*provider, r, &fields, dry_run, reporter, &mut actions)?
-                    }
-                })
-            }
-        }
-    };
+    // Decide with reads only, then report (dry run) or do the same steps.
+    let found = provider.release_by_tag(&tag)?;
+    let mut steps = steps::decide(&*provider, found, &fields, &items, reporter)?;
 
     let published = |release: Option<&Release>, assets: Vec<PublishedAsset>, actions| Published {
         dry_run,
@@ -418,60 +364,9 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         signatures: signatures.clone(),
     };
 
-    let existing = match &release {
-        Some(r) => provider.list_assets(r.id)?,
-        None => Vec::new(),
-    };
-    let known = match &release {
-        Some(r) => unchanged::known_hashes(&*provider, r, &existing, reporter),
-        None => Default::default(),
-    };
-    let (mut kept, mut items_to_send): (Vec<&Item>, Vec<&Item>) = items
-        .iter()
-        .partition(|i| unchanged::is_unchanged(i, &existing, &known));
-    // When anything is uploaded, SHA256SUMS goes again too, so that it stays
-    // the newest upload (which is what makes its hashes trusted next time).
-    if !items_to_send.is_empty() {
-        if let Some(pos) = kept.iter().position(|i| i.name == CHECKSUMS) {
-            items_to_send.push(kept.remove(pos));
-        }
-    }
-    for item in &kept {
-        reporter.status(
-            "Unchanged",
-            &format!(
-                "{} ({} bytes, the same SHA-256 as on the release)",
-                item.name, item.size
-            ),
-        );
-        actions.push(Action::KeepAsset {
-            name: item.name.clone(),
-            size: item.size,
-        });
-    }
-
     if dry_run {
-        for item in &items_to_send {
-            for a in existing.iter().filter(|a| a.name == item.name) {
-                reporter.status(
-                    "Would delete",
-                    &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
-                );
-                actions.push(Action::DeleteAsset {
-                    name: a.name.clone(),
-                    id: a.id,
-                    size: a.size,
-                });
-            }
-            reporter.status(
-                "Would upload",
-                &format!("{} ({} bytes)", item.name, item.size),
-            );
-            actions.push(Action::Upload {
-                name: item.name.clone(),
-                size: item.size,
-            });
-        }
+        let actions = steps.planned(&fields);
+        steps::report_planned(&actions, &tag, reporter);
         let assets = items
             .iter()
             .map(|i| PublishedAsset {
@@ -480,13 +375,29 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
                 url: None,
             })
             .collect();
-        return Ok(published(release.as_ref(), assets, actions));
+        return Ok(published(steps.release.existing(), assets, actions));
     }
 
-    let release = release.expect("a real run has a release");
-    let (last, first): (Vec<&Item>, Vec<&Item>) =
-        items_to_send.into_iter().partition(|i| i.name == CHECKSUMS);
+    let mut actions = Vec::new();
     let p = &*provider;
+    let release = match steps::apply_release(p, &steps.release, &fields, reporter, &mut actions)? {
+        Some(r) => r,
+        None => {
+            reporter.debug("409: the release exists now; reading it again");
+            let found = provider
+                .release_by_tag(&tag)?
+                .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
+            steps = steps::decide(p, Some(found), &fields, &items, reporter)?;
+            steps::apply_release(p, &steps.release, &fields, reporter, &mut actions)?
+                .ok_or_else(|| Error::Vanished { tag: tag.clone() })?
+        }
+    };
+    for item in &steps.keep {
+        steps::report_kept(&item.name, item.size, reporter);
+        actions.push(steps::keep_asset(item));
+    }
+    let (last, first): (Vec<&Item>, Vec<&Item>) =
+        steps.send.into_iter().partition(|i| i.name == CHECKSUMS);
     let backoff = opts.backoff;
     for group in [first, last] {
         let done = parallel(&group, opts.parallel.max(1), |item| {
@@ -527,6 +438,40 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     Ok(published(Some(&release), assets, actions))
 }
 
+/// The key that signs this release's manifest (`None`: unsigned, or in a dry
+/// run a key that cannot be opened), and the release's words on signatures.
+fn signer(
+    plan: &Plan,
+    opts: &Options,
+    dry_run: bool,
+    ctx: &Context<'_>,
+) -> Result<(Option<Arc<crate::keys::Signer>>, String), Error> {
+    let signer = match &opts.signer {
+        Some(s) => Some(s.clone()),
+        None => match crate::keys::Signer::from_env(&plan.config.update, ctx.env) {
+            Ok(s) => s.map(Arc::new),
+            // A dry run says what is missing and goes on.
+            Err(e) if dry_run => {
+                ctx.reporter.warn(&format!("{e}; a real run fails here"));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let signatures = match &signer {
+        Some(s) => format!("signed: manifest.json.minisig by key {}", s.key_id),
+        None if plan.config.update.public_keys.is_empty() => crate::plan::signatures_statement(&[]),
+        None => "signing key missing (dry run)".into(),
+    };
+    if signer.is_none() && plan.config.update.public_keys.is_empty() {
+        ctx.reporter.warn(&format!(
+            "release {} is {signatures}",
+            plan.version.version.tag()
+        ));
+    }
+    Ok((signer, signatures))
+}
+
 /// A reporter that replaces the token in every line before passing it on.
 struct Redacting<'a> {
     inner: &'a dyn Reporter,
@@ -546,46 +491,6 @@ impl Reporter for Redacting<'_> {
     fn progress(&self, label: &str, total: Option<u64>, bytes: bool) -> Box<dyn Progress> {
         self.inner.progress(&self.token.redact(label), total, bytes)
     }
-}
-
-/// Bring an existing release's name, notes and prerelease flag in line, and
-/// publish it when it is a draft.
-fn reconcile(
-    provider: &dyn Provider,
-    r: Release,
-    fields: &ReleaseFields,
-    dry_run: bool,
-    reporter: &dyn Reporter,
-    actions: &mut Vec<Action>,
-) -> Result<Release, Error> {
-    let mut changed = Vec::new();
-    if r.name != fields.name {
-        changed.push("name".to_owned());
-    }
-    if r.body.trim_end() != fields.body.trim_end() {
-        changed.push("body".to_owned());
-    }
-    if r.prerelease != fields.prerelease {
-        changed.push("prerelease".to_owned());
-    }
-    // A draft (made by hand, or left by a tool that stopped halfway) is
-    // published: the run is a release, and a draft is invisible to users.
-    if r.draft {
-        changed.push("draft".to_owned());
-    }
-    if changed.is_empty() {
-        reporter.debug(&format!("release {} is up to date", r.id));
-        actions.push(Action::KeepRelease { id: r.id });
-        return Ok(r);
-    }
-    let what = format!("release {} ({})", r.tag_name, changed.join(", "));
-    actions.push(Action::UpdateRelease { id: r.id, changed });
-    if dry_run {
-        reporter.status("Would update", &what);
-        return Ok(r);
-    }
-    reporter.status("Updating", &what);
-    provider.update_release(r.id, fields)
 }
 
 /// The files of this run: given, or the plan's artifacts present in its out

@@ -532,6 +532,28 @@ fn dry_run_makes_no_write_request_and_prints_the_plan() {
     assert!(text.contains(&format!("upload {TGZ}")), "{text}");
     assert!(s.server.writes().is_empty(), "{:?}", s.server.writes());
     assert_eq!(s.server.release(REPO, "v1.2.3").unwrap().assets.len(), 2);
+
+    // The real run then takes the steps the dry run planned, in its order.
+    let steps = |v: &Value| -> Vec<String> {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| format!("{} {} {}", a["action"], a["name"], a["id"]))
+            .collect()
+    };
+    let planned = s
+        .cmd("v1.2.3")
+        .args(["--dry-run", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let planned = steps(&serde_json::from_slice(&planned).unwrap());
+    assert_eq!(planned.len(), 8, "{planned:?}");
+    assert_eq!(steps(&s.publish_json("v1.2.3")), planned);
+    s.assert_converged("v1.2.3", &all_names());
 }
 
 #[test]
