@@ -58,9 +58,6 @@ pub enum Error {
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)"))]
     UvOffline { platform: String, stderr: String },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Process(#[from] crate::process::Error),
     #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
     #[diagnostic(help("build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform", wheel_triple(*.platform)))]
     WheelPlatform {
@@ -104,7 +101,7 @@ pub enum Error {
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Tool(#[from] crate::tools::Error),
+    Tool(#[from] crate::tools::RunError),
     #[error("could not clean {path}")]
     Clean {
         path: PathBuf,
@@ -401,7 +398,9 @@ pub fn run(
             path: file.clone(),
             source,
         })?;
-        let uv_exe = crate::tools::UV.find(ctx.env)?;
+        let uv_exe = crate::tools::UV
+            .find(ctx.env)
+            .map_err(crate::tools::RunError::from)?;
         let python = crate::pins::host_interpreter(plan, platform);
         let index = crate::pins::index_args(plan, platform, &pinned.indexes());
         let key = install_key(plan, platform, &reqs, &index, &uv_exe, python.as_deref());
@@ -533,7 +532,7 @@ fn install(
         python,
     );
     ctx.reporter.debug(&format!("running {}", cmd.shown()));
-    let out = cmd.output()?;
+    let out = cmd.output().map_err(crate::tools::RunError::from)?;
     if !out.success() {
         let table = plan.project.config_source.table.key();
         let uv_platform = plan.config.uv_platform(platform);

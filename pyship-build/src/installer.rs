@@ -78,16 +78,13 @@ pub enum Error {
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Tool(#[from] tools::Error),
+    Tool(#[from] tools::RunError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Template(#[from] templates::Error),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Write(#[from] crate::fs::WriteError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Process(#[from] crate::process::Error),
     #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", l.trim())).unwrap_or_default())]
     #[diagnostic(help("{}", makensis_hint(.template.as_deref())))]
     Makensis {
@@ -331,7 +328,9 @@ pub fn run_with(
         .map_err(BundleInputError::from)?;
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
-    let makensis = tools::MAKENSIS.find(ctx.env)?;
+    let makensis = tools::MAKENSIS
+        .find(ctx.env)
+        .map_err(tools::RunError::from)?;
     let uninstfinalize = signer.map(|s| s.uninstaller_command()).transpose()?;
     let (script_text, template) = render_with(plan, bundle_dir, uninstfinalize)?;
     if signer.is_some() && !script_text.contains("!uninstfinalize") {
@@ -404,7 +403,7 @@ pub fn run_with(
         .arg(&script)
         .current_dir(bundle_dir)
         .timeout(crate::process::STEP);
-    let out = cmd.output()?;
+    let out = cmd.output().map_err(tools::RunError::from)?;
     let makensis_seconds = makensis_start.elapsed().as_secs_f64();
     let output = out.combined();
     if !out.success() || !partial.is_file() {
@@ -511,7 +510,7 @@ fn inputs_digest(
     use sha2::{Digest, Sha256};
     let mut cmd = Command::new(makensis);
     cmd.arg("-VERSION").timeout(crate::process::QUICK);
-    let out = cmd.output()?;
+    let out = cmd.output().map_err(tools::RunError::from)?;
     let mut h = Sha256::new();
     for part in [
         "installer-v1",

@@ -182,6 +182,18 @@ pub enum Error {
     BadOverride { var: &'static str, path: PathBuf },
 }
 
+/// A stage's external program was not found, or it ran and failed: what a
+/// stage that runs a tool wraps, once, for both.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Find(#[from] Error),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Run(#[from] crate::process::Error),
+}
+
 /// `ProgramFiles(x86)` and `ProgramFiles`, as a Windows host sets them.
 pub const PROGRAM_FILES_VARS: &[&str] = &[crate::env::PROGRAM_FILES_X86, crate::env::PROGRAM_FILES];
 
@@ -300,6 +312,37 @@ impl Tool {
 mod tests {
     use super::*;
     use crate::error::Hint;
+
+    /// A stage error that wraps a [`RunError`] reads as the tool's or the
+    /// process's own error: the message, the causes and the hint.
+    #[test]
+    fn a_run_error_reads_as_what_it_wraps() {
+        let lines = |r: crate::error::Report| {
+            let chain: Vec<String> = r.chain().map(|e| e.to_string()).collect();
+            (chain, r.hint())
+        };
+        let missing = || Error::Missing {
+            exe: "makensis",
+            purpose: "build the installer",
+            install: "`apt-get install nsis`",
+            looked: "on PATH".into(),
+        };
+        assert_eq!(
+            lines(RunError::from(missing()).into()),
+            lines(missing().into())
+        );
+        let failed = || crate::process::Error::Spawn {
+            command: "wixl app.wxs".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        };
+        let (chain, hint) = lines(RunError::from(failed()).into());
+        assert_eq!((chain.clone(), hint.clone()), lines(failed().into()));
+        assert_eq!(chain, ["could not run `wixl app.wxs`", "gone"]);
+        assert_eq!(
+            hint.as_deref(),
+            Some("install the program, or put it on PATH")
+        );
+    }
 
     #[test]
     fn makensis_is_found_in_program_files_on_windows() {

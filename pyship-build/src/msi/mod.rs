@@ -91,10 +91,7 @@ pub enum Error {
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Tool(#[from] tools::Error),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Process(#[from] crate::process::Error),
+    Tool(#[from] tools::RunError),
     #[error("{tool} failed on {input}:\n{output}")]
     #[diagnostic(help(
         "read the tool's message above; the WiX source is kept next to the bundle tree for reading"
@@ -519,8 +516,10 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
         .ok_or_else(|| Error::Version { version: v.tag() })?;
     attr("the name", &plan.name)?;
     attr("the publisher", &plan.config.windows.publisher)?;
-    tools::WIXL.find(ctx.env)?;
-    tools::MSIBUILD.find(ctx.env)?;
+    tools::WIXL.find(ctx.env).map_err(tools::RunError::from)?;
+    tools::MSIBUILD
+        .find(ctx.env)
+        .map_err(tools::RunError::from)?;
     Ok(())
 }
 
@@ -535,7 +534,7 @@ fn run_tool(
     cmd.args(args)
         .current_dir(cwd)
         .timeout(crate::process::STEP);
-    let out = cmd.output()?;
+    let out = cmd.output().map_err(tools::RunError::from)?;
     if !out.success() {
         return Err(Error::Failed {
             tool,
@@ -560,8 +559,10 @@ pub fn run_with(
         .map_err(BundleInputError::from)?;
     preflight(plan, ctx)?;
     check_bundle(plan, bundle_dir)?;
-    let wixl = tools::WIXL.find(ctx.env)?;
-    let msibuild = tools::MSIBUILD.find(ctx.env)?;
+    let wixl = tools::WIXL.find(ctx.env).map_err(tools::RunError::from)?;
+    let msibuild = tools::MSIBUILD
+        .find(ctx.env)
+        .map_err(tools::RunError::from)?;
     let file_name = crate::plan::msi_file_name(&plan.file_name, &plan.version.version.tag());
     let path = plan.out_dir.join(&file_name);
     let dir = bundle_dir.parent().unwrap_or(Path::new(".")).to_owned();
@@ -574,13 +575,7 @@ pub fn run_with(
     let wxs = dir.join(SOURCE);
     crate::fs::atomic_write(&wxs, src.wxs.as_bytes()).map_err(write_err(&wxs))?;
     let marker = dir.join("msi-extra").join(INSTALL_MARKER);
-    fs_err::create_dir_all(marker.parent().unwrap()).map_err(|e| {
-        Error::Write(crate::fs::WriteError {
-            path: marker.clone(),
-            source: e.into(),
-        })
-    })?;
-    crate::fs::atomic_write(&marker, b"msi\n").map_err(write_err(&marker))?;
+    crate::fs::atomic_write_creating_dir(&marker, b"msi\n").map_err(write_err(&marker))?;
     // The cabinet stores each file's time: pinned, as for the NSIS installer.
     let file_time = plan.epoch.seconds.max(crate::dates::ZIP_EPOCH);
     crate::installer::pin_file_times(bundle_dir, file_time)?;

@@ -226,14 +226,11 @@ pub enum Error {
     #[error("uv could not resolve the dependencies for {platform}:\n{stderr}")]
     #[diagnostic(help("read uv's message above; it names the requirement that failed"))]
     Uv { platform: String, stderr: String },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Process(#[from] crate::process::Error),
     #[error("could not prepare a folder for uv")]
     Scratch(#[source] std::io::Error),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Tool(#[from] crate::tools::Error),
+    Tool(#[from] crate::tools::RunError),
 }
 
 /// The requirements the app asks for on `platform`: the pyproject's
@@ -321,7 +318,9 @@ pub const UV_CACHE: &str = "uv";
 
 /// A uv command with the run's uv cache.
 pub fn uv(ctx: &Context<'_>) -> Result<crate::process::Command, Error> {
-    let exe = crate::tools::UV.find(ctx.env)?;
+    let exe = crate::tools::UV
+        .find(ctx.env)
+        .map_err(crate::tools::RunError::from)?;
     let mut cmd = crate::process::Command::new(exe);
     if let Some(dir) = uv_cache_dir(ctx) {
         cmd.env("UV_CACHE_DIR", dir);
@@ -590,7 +589,7 @@ fn compile(
         ),
     );
     ctx.reporter.debug(&format!("running {}", cmd.shown()));
-    let out = cmd.output()?;
+    let out = cmd.output().map_err(crate::tools::RunError::from)?;
     if !out.success() {
         return Err(explain_failure(
             &out.stderr,

@@ -52,7 +52,7 @@ pub(super) fn from_uv_lock(
         let mut cmd = uv(ctx)?;
         cmd.current_dir(py.dir()).args(args(check));
         ctx.reporter.debug(&format!("running {}", cmd.shown()));
-        Ok(cmd.output()?)
+        Ok(cmd.output().map_err(crate::tools::RunError::from)?)
     };
     let pinned = |packages: Vec<Pin>| {
         ctx.reporter.debug(&format!(
@@ -67,7 +67,9 @@ pub(super) fn from_uv_lock(
             changes: Vec::new(),
         }
     };
-    let uv_exe = crate::tools::UV.find(ctx.env)?;
+    let uv_exe = crate::tools::UV
+        .find(ctx.env)
+        .map_err(crate::tools::RunError::from)?;
     let memo = export_key(lock, py.dir(), &args("--locked"), &uv_exe, ctx)
         .map(|k| ctx.cache.bucket(EXPORTS).join(k));
     if let Some(text) = memo.as_ref().and_then(|m| fs_err::read_to_string(m).ok()) {
