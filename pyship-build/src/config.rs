@@ -312,11 +312,16 @@ impl Publish {
     /// Server URL (without a trailing `/`) and `owner/name` of the release:
     /// the config first, then the CI variables.
     pub fn location(&self, env: &crate::env::Env) -> (Option<String>, Option<String>) {
+        let (url, repo) = self.given_location(env);
+        (url.map(|u| u.trim_end_matches('/').to_owned()), repo)
+    }
+
+    /// [`Publish::location`] as written, the URL not yet normalized.
+    pub fn given_location(&self, env: &crate::env::Env) -> (Option<String>, Option<String>) {
         let url = self
             .url
             .clone()
-            .or_else(|| env.get(crate::env::GITHUB_SERVER_URL).map(str::to_owned))
-            .map(|u| u.trim_end_matches('/').to_owned());
+            .or_else(|| env.get(crate::env::GITHUB_SERVER_URL).map(str::to_owned));
         let repo = self
             .repo
             .clone()

@@ -454,14 +454,12 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
     }
     if dp.dockerfile_generated {
         let text = render_dockerfile(plan_)?;
-        let err = |source| Error::Write {
-            path: dp.dockerfile.clone(),
-            source,
-        };
-        if let Some(dir) = dp.dockerfile.parent() {
-            fs_err::create_dir_all(dir).map_err(|e| err(crate::fs::Error::Io(e)))?;
-        }
-        crate::fs::atomic_write(&dp.dockerfile, text.as_bytes()).map_err(err)?;
+        crate::fs::atomic_write_creating_dir(&dp.dockerfile, text.as_bytes()).map_err(
+            |source| Error::Write {
+                path: dp.dockerfile.clone(),
+                source,
+            },
+        )?;
         ctx.reporter
             .status("Rendered", &dp.dockerfile.display().to_string());
     }

@@ -101,6 +101,15 @@ pub fn atomic_write(path: &Path, contents: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// [`atomic_write`], creating `path`'s folder first where it is missing (a
+/// generated file in a folder of its own).
+pub fn atomic_write_creating_dir(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    atomic_write(path, contents)
+}
+
 /// [`atomic_write`] for contents too large to hold in memory (an archive):
 /// `write` streams them into a buffered writer over the temp file. Its error
 /// is returned as it is and leaves `path` untouched; the temp file is removed.
@@ -830,6 +839,19 @@ mod tests {
         atomic_write_all(&[(&a, b"new a"), (&c, b"c")]).unwrap();
         assert_eq!(fs_err::read_to_string(&a).unwrap(), "new a");
         assert_eq!(fs_err::read_to_string(&c).unwrap(), "c");
+    }
+
+    /// The folder is made when missing; a file in its place is the same
+    /// I/O error the callers wrapped before they shared this.
+    #[test]
+    fn atomic_write_creating_dir_makes_the_folder_or_says_why_not() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("a/b/c.txt");
+        atomic_write_creating_dir(&path, b"x").unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), b"x");
+        fs_err::write(d.path().join("f"), b"").unwrap();
+        let e = atomic_write_creating_dir(&d.path().join("f/c.txt"), b"x").unwrap_err();
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
     }
 
     #[cfg(unix)]

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::Launcher;
 use crate::context::Context;
-use crate::plan::{ArtifactKind, IncompleteBundle, Plan};
+use crate::plan::{ArtifactKind, BundleInputError, IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::process::Command;
 use crate::templates::{self, Templates};
@@ -69,21 +69,12 @@ pub struct Installer {
 pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Lock(#[from] crate::lock::Error),
+    Bundle(#[from] BundleInputError),
     #[error("the plan has no installer (`installer = false` in [{}.windows] of {})", .table.table.key(), crate::project::display_path(&.table.manifest))]
     #[diagnostic(help("set `installer = true` (the default) or drop the key"))]
     Disabled {
         /// The table in use and the Cargo.toml declaring it.
         table: crate::project::ConfigSource,
-    },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Bundle(#[from] crate::plan::IncompleteBundle),
-    #[error("could not read the Windows bundle at {dir}")]
-    Scan {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -173,10 +164,7 @@ struct TemplateContext<'a> {
 
 /// The bundle's top-level folders and files, and its size in bytes.
 fn scan(bundle_dir: &Path) -> Result<(Vec<String>, Vec<String>, u64), Error> {
-    let err = |source| Error::Scan {
-        dir: bundle_dir.to_owned(),
-        source,
-    };
+    let err = |source| BundleInputError::unreadable(Platform::Windows, bundle_dir, source);
     let (mut dirs, mut files) = (Vec::new(), Vec::new());
     for entry in fs_err::read_dir(bundle_dir).map_err(err)? {
         let entry = entry.map_err(err)?;
@@ -226,12 +214,8 @@ pub(crate) const PYTHONW: &str = "python/pythonw.exe";
 /// Check that the bundle has what the script and its shortcuts point at.
 fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
     let files = launch_files(plan);
-    Ok(IncompleteBundle::check(
-        Platform::Windows,
-        bundle_dir,
-        files,
-        "installer",
-    )?)
+    IncompleteBundle::check(Platform::Windows, bundle_dir, files, "installer")
+        .map_err(|e| BundleInputError::from(e).into())
 }
 
 /// Whether the Windows bundle tree at `bundle_dir` was built for this plan's
@@ -343,7 +327,8 @@ pub fn run_with(
     signer: Option<&crate::sign::Signer>,
     ctx: &Context<'_>,
 ) -> Result<Installer, Error> {
-    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)
+        .map_err(BundleInputError::from)?;
     let (file_name, path) = artifact(plan)?;
     check_bundle(plan, bundle_dir)?;
     let makensis = tools::MAKENSIS.find(ctx.env)?;
@@ -547,10 +532,7 @@ fn inputs_digest(
 pub fn tree_digest(dir: &Path) -> Result<String, Error> {
     use rayon::prelude::*;
     use sha2::{Digest, Sha256};
-    let err = |source| Error::Scan {
-        dir: dir.to_owned(),
-        source,
-    };
+    let err = |source| BundleInputError::unreadable(Platform::Windows, dir, source);
     let mut files = Vec::new();
     for e in walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -693,6 +675,42 @@ fn tail(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bundle errors shared with the other packaging stages read as the
+    /// installer's own did: the message, the cause under it and the hint.
+    #[test]
+    fn bundle_errors_read_the_same() {
+        let lines = |e: Error| {
+            let r = crate::error::Report::from(e);
+            let chain: Vec<String> = r.chain().map(|e| e.to_string()).collect();
+            (chain, r.hint())
+        };
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = BundleInputError::unreadable(Platform::Windows, Path::new("/w"), denied);
+        assert_eq!(
+            lines(e.into()),
+            (
+                vec![
+                    "could not read the Windows bundle at /w".to_owned(),
+                    "denied".to_owned()
+                ],
+                None
+            )
+        );
+        let d = tempfile::tempdir().unwrap();
+        let incomplete =
+            IncompleteBundle::check(Platform::Windows, d.path(), ["a.exe"], "installer")
+                .unwrap_err();
+        let (chain, hint) = lines(BundleInputError::from(incomplete).into());
+        assert_eq!(
+            chain,
+            [format!(
+                "the Windows bundle at {} is incomplete: a.exe is missing",
+                d.path().display()
+            )]
+        );
+        assert_eq!(hint.as_deref(), Some("build the bundle first: `cargo pyship bundle --target windows` (`cargo pyship installer` does this when the bundle is missing)"));
+    }
 
     /// Pinning the times of a tree whose file is a hard link elsewhere (as
     /// site-packages is to uv's cache) leaves the other link as it was.

@@ -625,6 +625,46 @@ pub struct IncludeOutside {
     pub table: &'static str,
 }
 
+/// `Windows` or `Linux`, as a bundle's system is named in messages.
+fn system(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Windows => "Windows",
+        Platform::Linux => "Linux",
+    }
+}
+
+/// What stops a stage that packages a bundle tree (installer, msi, deb) on
+/// its way in: another build holds the output directory, the tree lacks a
+/// file the package needs, or a file in it cannot be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BundleInputError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lock(#[from] crate::lock::Error),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Incomplete(#[from] IncompleteBundle),
+    #[error("could not read the {system} bundle at {path}")]
+    Unreadable {
+        /// `Windows` or `Linux`.
+        system: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BundleInputError {
+    /// `path`, in or of the `platform` bundle, could not be read.
+    pub fn unreadable(platform: Platform, path: &Path, source: std::io::Error) -> Self {
+        Self::Unreadable {
+            system: system(platform),
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
 /// A bundle tree without a file that a package made from it needs.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("the {system} bundle at {dir} is incomplete: {missing} is missing")]
@@ -657,10 +697,7 @@ impl IncompleteBundle {
             return Ok(());
         };
         Err(Self {
-            system: match platform {
-                Platform::Windows => "Windows",
-                Platform::Linux => "Linux",
-            },
+            system: system(platform),
             target: platform.key(),
             dir: dir.to_owned(),
             missing: missing.as_ref().to_owned(),

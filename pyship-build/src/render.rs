@@ -65,14 +65,10 @@ pub fn run(
 
 /// Write a rendered file, creating its directory.
 pub(crate) fn write(path: &Path, text: &str) -> Result<(), Error> {
-    let fail = |source| {
+    crate::fs::atomic_write_creating_dir(path, text.as_bytes()).map_err(|source| {
         Error::Write(crate::fs::WriteError {
             path: path.to_owned(),
             source,
         })
-    };
-    if let Some(p) = path.parent() {
-        fs_err::create_dir_all(p).map_err(|e| fail(crate::fs::Error::Io(e)))?;
-    }
-    crate::fs::atomic_write(path, text.as_bytes()).map_err(fail)
+    })
 }

@@ -749,15 +749,11 @@ pub fn write(
     let (bom, written) = build(plan, platform, runtime, dists, linked, &hashes, timestamp)?;
     let mut text = serde_json::to_string_pretty(&bom).expect("the SBOM serializes");
     text.push('\n');
-    if let Some(dir) = written.path.parent() {
-        fs_err::create_dir_all(dir).map_err(|e| Error::Write {
+    crate::fs::atomic_write_creating_dir(&written.path, text.as_bytes()).map_err(|source| {
+        Error::Write {
             path: written.path.clone(),
-            source: crate::fs::Error::Io(e),
-        })?;
-    }
-    crate::fs::atomic_write(&written.path, text.as_bytes()).map_err(|source| Error::Write {
-        path: written.path.clone(),
-        source,
+            source,
+        }
     })?;
     Ok(written)
 }

@@ -127,15 +127,7 @@ pub fn run(
     let templates = Templates::new(Some(&plan.project.config_dir));
     let package = site_packages.join(PACKAGE);
     let write = |path: PathBuf, text: &str| {
-        if let Some(dir) = path.parent() {
-            fs_err::create_dir_all(dir).map_err(|e| {
-                Error::Write(crate::fs::OutputWriteError {
-                    path: path.clone(),
-                    source: e.into(),
-                })
-            })?;
-        }
-        crate::fs::atomic_write(&path, text.as_bytes())
+        crate::fs::atomic_write_creating_dir(&path, text.as_bytes())
             .map_err(|source| Error::Write(crate::fs::OutputWriteError { path, source }))
     };
     for (template, file) in FILES {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::Error;
+use super::{unreadable, Error};
 
 /// Libraries every glibc system has, by soname, and the Debian package of each.
 const KNOWN_LIBS: &[(&str, &str)] = &[
@@ -56,10 +56,7 @@ pub(super) fn scan_elf(dir: &Path) -> Result<Needs, Error> {
     use object::Endianness;
     let mut needs = Needs::default();
     for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let e = e.map_err(|e| Error::Read {
-            path: dir.to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let e = e.map_err(|e| unreadable(dir, std::io::Error::other(e.to_string())))?;
         if !e.file_type().is_file() && !e.file_type().is_symlink() {
             continue;
         }
@@ -73,18 +70,13 @@ pub(super) fn scan_elf(dir: &Path) -> Result<Needs, Error> {
         let mut head = [0u8; 4];
         {
             use std::io::Read;
-            let mut f = fs_err::File::open(e.path()).map_err(|source| Error::Read {
-                path: e.path().to_owned(),
-                source,
-            })?;
+            let mut f =
+                fs_err::File::open(e.path()).map_err(|source| unreadable(e.path(), source))?;
             if f.read(&mut head).unwrap_or(0) < 4 || &head != b"\x7fELF" {
                 continue;
             }
         }
-        let data = fs_err::read(e.path()).map_err(|source| Error::Read {
-            path: e.path().to_owned(),
-            source,
-        })?;
+        let data = fs_err::read(e.path()).map_err(|source| unreadable(e.path(), source))?;
         let elf_err = |message: String| Error::Elf {
             path: e.path().to_owned(),
             message,

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::plan::{IncompleteBundle, Plan};
+use crate::plan::{BundleInputError, IncompleteBundle, Plan};
 use crate::templates::Templates;
 
 mod archive;
@@ -79,16 +79,7 @@ pub struct Deb {
 pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Lock(#[from] crate::lock::Error),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Bundle(#[from] crate::plan::IncompleteBundle),
-    #[error("could not read the Linux bundle at {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Bundle(#[from] BundleInputError),
     #[error("`{file_name}` gives no valid Debian package name (lowercase letters, digits, `+`, `-`, `.`, starting with a letter or digit, at least two characters)")]
     #[diagnostic(help(
         "set `file-name` in [{table}] to a name that starts with a letter or digit"
@@ -250,7 +241,7 @@ impl Tree {
         while let Some(e) = it.next() {
             let e = e.map_err(|e| {
                 let (path, source) = crate::fs::walk_error(e, dir);
-                Error::Read { path, source }
+                unreadable(&path, source)
             })?;
             let rel = rel_path(dir, e.path());
             if skip.contains(&rel) {
@@ -261,10 +252,7 @@ impl Tree {
             }
             let path = format!("{prefix}/{rel}");
             let ft = e.file_type();
-            let read = |source| Error::Read {
-                path: e.path().to_owned(),
-                source,
-            };
+            let read = |source| unreadable(e.path(), source);
             if ft.is_symlink() {
                 let target = fs_err::read_link(e.path()).map_err(read)?;
                 self.add(
@@ -303,6 +291,11 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// A file of the Linux bundle (or of the package made from it) that could not be read.
+fn unreadable(path: &Path, source: std::io::Error) -> Error {
+    BundleInputError::unreadable(crate::platform::Platform::Linux, path, source).into()
 }
 
 /// `libfoo.so`, `libfoo.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`.
@@ -386,7 +379,8 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
     }
     let user = linux.user.as_deref().filter(|u| *u != "root");
     let files = ["run.sh", crate::platform::Platform::Linux.python_exe()];
-    IncompleteBundle::check(crate::platform::Platform::Linux, bundle_dir, files, "deb")?;
+    IncompleteBundle::check(crate::platform::Platform::Linux, bundle_dir, files, "deb")
+        .map_err(BundleInputError::from)?;
     let name = &plan.file_name;
     let opt = format!("opt/{name}");
     let etc = format!("etc/{name}");
@@ -657,7 +651,8 @@ fn homepage(plan: &Plan) -> Option<String> {
 /// Build the Debian package of the Linux bundle tree at `bundle_dir`.
 pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Error> {
     let start = std::time::Instant::now();
-    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)
+        .map_err(BundleInputError::from)?;
     let file_name = crate::plan::deb_file_name(&plan.file_name, &plan.version.version);
     let path = plan.out_dir.join(&file_name);
     let mtime = plan.epoch.seconds.max(crate::dates::ZIP_EPOCH);
@@ -760,10 +755,7 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
         Ok(())
     })?;
     drop(data_tmp);
-    let read = |source| Error::Read {
-        path: path.clone(),
-        source,
-    };
+    let read = |source| unreadable(&path, source);
     let size = fs_err::metadata(&path).map_err(read)?.len();
     let sha256 = crate::fs::sha256_file(&path).map_err(read)?;
     ctx.reporter.status(
@@ -798,6 +790,20 @@ pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
 mod tests {
     use super::elf::Needs;
     use super::*;
+
+    /// A file of the bundle that cannot be read reads as it did when the
+    /// stage had its own variant: the message, the cause under it, no hint.
+    #[test]
+    fn an_unreadable_bundle_file_reads_the_same() {
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let r = crate::error::Report::from(unreadable(Path::new("/b/lib/x.so"), denied));
+        let chain: Vec<String> = r.chain().map(|e| e.to_string()).collect();
+        assert_eq!(
+            chain,
+            ["could not read the Linux bundle at /b/lib/x.so", "denied"]
+        );
+        assert_eq!(r.hint(), None);
+    }
 
     #[test]
     fn rfc2822_dates() {

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use crate::config::{Launcher, MsiScope};
 use crate::context::Context;
-use crate::plan::{IncompleteBundle, Plan};
+use crate::plan::{BundleInputError, IncompleteBundle, Plan};
 use crate::platform::Platform;
 use crate::tools;
 
@@ -76,16 +76,7 @@ pub struct Msi {
 pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Lock(#[from] crate::lock::Error),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Bundle(#[from] crate::plan::IncompleteBundle),
-    #[error("could not read the Windows bundle at {path}")]
-    Scan {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Bundle(#[from] BundleInputError),
     #[error("version {version} cannot be an MSI ProductVersion: the first number must be at most 255, the second at most 255, the third at most 65535")]
     #[diagnostic(help(
         "release a version whose numbers fit (Windows Installer compares major.minor.build only)"
@@ -261,14 +252,9 @@ impl Gen<'_> {
     fn dir(&mut self, out: &mut String, dir: &Path, rel: &str, depth: usize) -> Result<(), Error> {
         let indent = "  ".repeat(depth);
         let mut entries: Vec<(String, PathBuf, bool)> = Vec::new();
-        for e in fs_err::read_dir(dir).map_err(|source| Error::Scan {
-            path: dir.to_owned(),
-            source,
-        })? {
-            let e = e.map_err(|source| Error::Scan {
-                path: dir.to_owned(),
-                source,
-            })?;
+        let unreadable = |source| BundleInputError::unreadable(Platform::Windows, dir, source);
+        for e in fs_err::read_dir(dir).map_err(unreadable)? {
+            let e = e.map_err(unreadable)?;
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             entries.push((name, path.clone(), path.is_dir()));
@@ -521,12 +507,8 @@ fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
     if !needed.iter().any(|f| f == crate::installer::PYTHONW) {
         needed.insert(1, crate::installer::PYTHONW.to_owned());
     }
-    Ok(IncompleteBundle::check(
-        Platform::Windows,
-        bundle_dir,
-        needed,
-        "msi",
-    )?)
+    IncompleteBundle::check(Platform::Windows, bundle_dir, needed, "msi")
+        .map_err(|e| BundleInputError::from(e).into())
 }
 
 /// What can be checked before the bundle is built: the version fits an MSI,
@@ -574,7 +556,8 @@ pub fn run_with(
     ctx: &Context<'_>,
 ) -> Result<Msi, Error> {
     let start = std::time::Instant::now();
-    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)
+        .map_err(BundleInputError::from)?;
     preflight(plan, ctx)?;
     check_bundle(plan, bundle_dir)?;
     let wixl = tools::WIXL.find(ctx.env)?;

@@ -15,7 +15,7 @@ use reqwest::Url;
 
 use super::Error;
 use crate::config::Publish;
-use crate::env::{self, Env};
+use crate::env::Env;
 use crate::project::ConfigSource;
 
 /// The access token. Prints as `***`.
@@ -130,23 +130,16 @@ impl Target {
     /// Resolve from config and environment. `source` (the table in use) is
     /// named in errors.
     pub fn resolve(cfg: &Publish, env: &Env, source: &ConfigSource) -> Result<Self, Error> {
-        let url = cfg
-            .url
-            .clone()
-            .or_else(|| env.get(env::GITHUB_SERVER_URL).map(str::to_owned))
-            .ok_or_else(|| Error::NoServer {
-                config: source.to_string(),
-                table: source.table.key(),
-            })?;
+        let (url, repo) = cfg.given_location(env);
+        let url = url.ok_or_else(|| Error::NoServer {
+            config: source.to_string(),
+            table: source.table.key(),
+        })?;
         let server = server_url(&url)?;
-        let repo = cfg
-            .repo
-            .clone()
-            .or_else(|| env.get(env::GITHUB_REPOSITORY).map(str::to_owned))
-            .ok_or_else(|| Error::NoRepo {
-                config: source.to_string(),
-                table: source.table.key(),
-            })?;
+        let repo = repo.ok_or_else(|| Error::NoRepo {
+            config: source.to_string(),
+            table: source.table.key(),
+        })?;
         let (owner, name) = split_repo(repo.trim())?;
         let token = env
             .get(&cfg.token_env)
