@@ -364,7 +364,7 @@ pub mod escape {
         matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
     }
 
-    /// NSIS, measured with makensis 3.08: its preprocessor replaces `$%VAR%`
+    /// NSIS (as makensis 3.08 behaves): its preprocessor replaces `$%VAR%`
     /// (the build's environment) and `${define}` in every line before
     /// anything else, and `$$` does not stop it (`$$%X%` expands too). Its
     /// built-in `${U+XXXX}` gives one character and is not expanded again,
@@ -516,8 +516,8 @@ pub mod escape {
     /// The executable (first word) of a systemd command line: like
     /// [`systemd_quote`] but `$` stays single, because systemd expands no
     /// variables in the executable path and would look for a literal `$$`
-    /// (measured with systemd 252: `systemd-analyze verify` reports the file
-    /// as missing).
+    /// (systemd 252's `systemd-analyze verify` reports such a file as
+    /// missing).
     pub fn systemd_exec(s: &str) -> Result<String, Unrepresentable> {
         Ok(systemd_quote(s)?.replace("$$", "$"))
     }

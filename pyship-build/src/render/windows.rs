@@ -3,8 +3,8 @@
 //!
 //! The VBS runs `python.exe` with its console hidden, not `pythonw.exe`:
 //! under `pythonw.exe` `sys.stdout` is `None`, and uvicorn's log
-//! setup (`sys.stdout.isatty()`) then fails before the server starts
-//! (measured under wine with the hello fixture; the e2e test runs the VBS).
+//! setup (`sys.stdout.isatty()`) then fails before the server starts (the
+//! e2e test runs the VBS under wine with the hello fixture).
 //!
 //! Both are always in the bundle; `windows.launcher = "pythonw"` only changes
 //! what the installer's shortcuts run (`python\pythonw.exe -m {module}`), since
