@@ -77,8 +77,14 @@ impl Setup {
     }
 
     fn publish_json(&self, version: &str) -> Value {
+        self.publish_json_with(version, &[])
+    }
+
+    /// `publish … --format json` with `args` before it (`--dry-run`).
+    fn publish_json_with(&self, version: &str, args: &[&str]) -> Value {
         let out = self
             .cmd(version)
+            .args(args)
             .args(["--format", "json"])
             .assert()
             .success()
@@ -483,15 +489,7 @@ fn token_never_appears_in_output_even_with_vv() {
 fn dry_run_makes_no_write_request_and_prints_the_plan() {
     // No release yet: plans a create and five uploads (manifest.json too).
     let s = setup("v1.2.3");
-    let v = s
-        .cmd("v1.2.3")
-        .args(["--dry-run", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: Value = serde_json::from_slice(&v).unwrap();
+    let v = s.publish_json_with("v1.2.3", &["--dry-run"]);
     assert_eq!(v["dry_run"], true);
     let actions = v["actions"].as_array().unwrap();
     assert_eq!(actions[0]["action"], "create-release", "{v}");
@@ -542,15 +540,7 @@ fn dry_run_makes_no_write_request_and_prints_the_plan() {
             .map(|a| format!("{} {} {}", a["action"], a["name"], a["id"]))
             .collect()
     };
-    let planned = s
-        .cmd("v1.2.3")
-        .args(["--dry-run", "--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let planned = steps(&serde_json::from_slice(&planned).unwrap());
+    let planned = steps(&s.publish_json_with("v1.2.3", &["--dry-run"]));
     assert_eq!(planned.len(), 8, "{planned:?}");
     assert_eq!(steps(&s.publish_json("v1.2.3")), planned);
     s.assert_converged("v1.2.3", &all_names());
