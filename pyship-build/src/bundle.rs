@@ -23,7 +23,7 @@ use crate::platform::Platform;
 mod import_check;
 mod inputs;
 
-use import_check::{check_marker, import_check, inputs_passed_marker};
+use import_check::{check_key, import_check, inputs_passed_marker};
 use inputs::current_for;
 pub use inputs::{inputs_digest, is_current, stamp_path};
 
@@ -273,7 +273,7 @@ pub fn run_with(
             let digest = inputs_digest(plan, platform);
             let rebuild = inputs_passed_marker(&digest, ctx).is_file()
                 || (current_for(plan, platform, &digest)
-                    && check_marker(plan, platform, &tree, ctx).is_some_and(|m| m.is_file()));
+                    && check_key(plan, platform, &tree, ctx).is_some_and(|k| k.marker.is_file()));
             crate::wine::prepare_in_background(ctx.env, &ctx.cache, !rebuild)
         })
         .flatten();

@@ -35,10 +35,7 @@ pub(super) fn import_check(
     let inputs_passed = || {
         let marker = inputs_passed_marker(digest, ctx);
         if !marker.is_file() {
-            if let Some(dir) = marker.parent() {
-                let _ = fs_err::create_dir_all(dir);
-            }
-            let _ = crate::fs::atomic_write(&marker, b"");
+            let _ = crate::fs::atomic_write_creating_dir(&marker, b"");
         }
     };
     if key.as_ref().is_some_and(|k| k.marker.is_file()) {
@@ -84,19 +81,15 @@ pub(super) fn import_check(
     // same way again); a check skipped for want of an interpreter is not.
     if check.interpreter.is_some() {
         if let Some(k) = key {
-            if let Some(dir) = k.marker.parent() {
-                let _ = fs_err::create_dir_all(dir);
-            }
-            let _ = crate::fs::atomic_write(&k.marker, check.ok.join("\n").as_bytes());
+            let _ = crate::fs::atomic_write_creating_dir(&k.marker, check.ok.join("\n").as_bytes());
             inputs_passed();
             if let Some(last) = last {
                 let passed = PassedTree {
                     salt: k.salt,
                     files: k.files,
                 };
-                if let (Some(dir), Ok(json)) = (last.parent(), serde_json::to_vec(&passed)) {
-                    let _ = fs_err::create_dir_all(dir);
-                    let _ = crate::fs::atomic_write(&last, &json);
+                if let Ok(json) = serde_json::to_vec(&passed) {
+                    let _ = crate::fs::atomic_write_creating_dir(&last, &json);
                 }
             }
         }
@@ -129,10 +122,10 @@ struct PassedTree {
 
 /// The key of a tree's import check: what else it depends on (`salt`), its
 /// files, and the marker that says it passed.
-struct CheckKey {
+pub(super) struct CheckKey {
     salt: String,
     files: Listing,
-    marker: PathBuf,
+    pub(super) marker: PathBuf,
 }
 
 /// Where the last passed check of the tree at `tree` is remembered.
@@ -213,19 +206,10 @@ fn changed_packages(
     Some(names)
 }
 
-/// Where a passed import check of `tree` (as it is now) is remembered in the
-/// cache; `None` when the tree cannot be listed (e.g. it does not exist).
-pub(super) fn check_marker(
-    plan: &Plan,
-    platform: Platform,
-    tree: &std::path::Path,
-    ctx: &Context<'_>,
-) -> Option<PathBuf> {
-    check_key(plan, platform, tree, ctx).map(|k| k.marker)
-}
-
-/// [`check_marker`], with the listing and salt it is made of.
-fn check_key(
+/// The key of `tree`'s import check as the tree is now, with the marker in
+/// the cache that says it passed; `None` when the tree cannot be listed
+/// (e.g. it does not exist).
+pub(super) fn check_key(
     plan: &Plan,
     platform: Platform,
     tree: &std::path::Path,
