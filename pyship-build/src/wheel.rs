@@ -163,7 +163,7 @@ pub struct Built {
 pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Tool(#[from] tools::Error),
+    Tool(#[from] tools::RunError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Wheels(#[from] crate::deps::Error),
@@ -218,15 +218,26 @@ pub enum Error {
     #[error("maturin finished but left no wheel in {dir}")]
     #[diagnostic(help("check `[tool.maturin]` in pyproject.toml"))]
     NoWheel { dir: PathBuf },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Process(#[from] crate::process::Error),
     #[error("could not prepare {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+}
+
+// maturin, cargo, uv and the prebuild command are found and run at many
+// places here: each `?` wraps what it got in the one `Tool` variant.
+impl From<tools::Error> for Error {
+    fn from(e: tools::Error) -> Self {
+        Self::Tool(e.into())
+    }
+}
+
+impl From<crate::process::Error> for Error {
+    fn from(e: crate::process::Error) -> Self {
+        Self::Tool(e.into())
+    }
 }
 
 /// The Rust target triple of `platform`'s wheels.
