@@ -59,16 +59,14 @@ fn build() -> Shared {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
     let gitea = GiteaServer::start();
-    // The shared build lives as long as the test process (it is never
-    // dropped), so it goes in one folder per target directory that the next
-    // run empties first: a run leaves at most one copy behind, not one per
-    // run. It stays outside this workspace, whose manifest would claim the
-    // fixture.
-    let key = hex_sha256(env!("CARGO_TARGET_TMPDIR").as_bytes());
-    let parent = std::env::temp_dir().join(format!("pyship-e2e-update-{}", &key[..12]));
-    if parent.exists() {
-        fs_err::remove_dir_all(&parent).unwrap();
-    }
+    // The shared build (about 900 MB) lives as long as the test process: it
+    // is never dropped. So it goes in a folder named after the process, and
+    // each run first removes the folders of processes that have ended: runs
+    // from every checkout (CI clones one per run) leave at most one behind
+    // between them. It stays outside this workspace, whose manifest would
+    // claim the fixture.
+    let parent = std::env::temp_dir().join(format!("{SHARED_PREFIX}{}", std::process::id()));
+    remove_ended_runs_builds();
     fs_err::create_dir_all(&parent).unwrap();
     let mirror_dir = tempfile::tempdir_in(&parent).unwrap();
     fs_err::create_dir_all(mirror_dir.path().join("3.11.9")).unwrap();
@@ -308,6 +306,28 @@ impl Shared {
                 }
             }
         })
+    }
+}
+
+/// The name of a test process's shared-build folder, before its process ID.
+const SHARED_PREFIX: &str = "pyship-e2e-update-";
+
+/// Removes the shared-build folders of test processes that are no longer
+/// running (and those named the earlier way, after a target folder).
+fn remove_ended_runs_builds() {
+    for entry in fs_err::read_dir(std::env::temp_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(owner) = name.strip_prefix(SHARED_PREFIX) else {
+            continue;
+        };
+        let running = owner
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+        if !running {
+            // Another run may be removing it at the same time.
+            let _ = fs_err::remove_dir_all(&path);
+        }
     }
 }
 
