@@ -63,7 +63,11 @@ impl WinePrefix {
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=;winemenubuilder.exe=d")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // A Linux folder for uv's cache (`.ci/run` sets one): a Windows
+            // uv.exe cannot rename its files into place on wine's `Z:` drive
+            // ("Access denied"); under wine, uv keeps its cache in the prefix.
+            .env_remove("UV_CACHE_DIR");
         c
     }
 
