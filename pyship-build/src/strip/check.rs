@@ -64,7 +64,9 @@ app = sys.argv[2]
 def start_app(spec):
     # As the launcher starts it: `python -m pkg` runs pkg/__main__.py, whose
     # top level imports the app; `mod:func` imports mod and looks up func.
-    # A __main__ without a `__name__` guard would start the app: only found.
+    # A __main__ without a `__name__` guard would start the app: only its
+    # top-level import statements run (every start runs them; an import
+    # inside `try`, `if` or a function may be optional and is left alone).
     mod, _, attr = spec.partition(":")
     if attr:
         obj = importlib.import_module(mod)
@@ -80,10 +82,16 @@ def start_app(spec):
     elif importlib.util.find_spec(mod) is None:
         raise ImportError("No module named " + mod, name=mod)
     if main is not None and main.origin and os.path.isfile(main.origin):
-        with open(main.origin, encoding="utf-8", errors="replace") as f:
-            guarded = "__name__" in f.read()
-        if guarded:
+        with open(main.origin, "rb") as f:
+            source = f.read()
+        if b"__name__" in source:
             runpy.run_module(mod + ".__main__", run_name="__pyship_check__", alter_sys=False)
+        else:
+            import ast
+            tree = ast.parse(source, main.origin)
+            tree.body = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+            exec(compile(tree, main.origin, "exec"), {"__name__": "__pyship_check__",
+                 "__package__": mod, "__file__": main.origin, "__builtins__": __builtins__})
 
 out = []
 jobs = ([(app, True)] if app else []) + [(n, False) for n in sys.argv[3:]]
@@ -526,6 +534,28 @@ pub fn extension_xy_of(site_packages: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// [`SCRIPT`] run by the host's python3 on `sp` as site-packages,
+    /// starting `app` and importing nothing else: its one outcome.
+    fn run_script(sp: &Path, app: &str) -> Outcome {
+        let script = sp.join("import_check.py");
+        fs_err::write(&script, SCRIPT).unwrap();
+        let out = std::process::Command::new("python3")
+            .args(["-I", "-S", "-B"])
+            .arg(&script)
+            .arg(sp)
+            .arg(app)
+            .output()
+            .expect("this test needs python3 on PATH");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
+            .unwrap_or_else(|| panic!("no result: {out:?}"));
+        let mut v: Vec<Outcome> = serde_json::from_str(json).unwrap();
+        assert_eq!(v.len(), 1);
+        v.remove(0)
+    }
+
     /// The app is started as its launcher starts it: an entry point in a
     /// package without `__main__.py` (what `uv init --package` writes,
     /// `app = "app:main"`) starts; `python -m` of that package does not.
@@ -535,25 +565,7 @@ mod tests {
         let pkg = sp.path().join("tally");
         fs_err::create_dir(&pkg).unwrap();
         fs_err::write(pkg.join("__init__.py"), "def main():\n    return 0\n").unwrap();
-        let script = sp.path().join("import_check.py");
-        fs_err::write(&script, SCRIPT).unwrap();
-        let check = |app: &str| -> Outcome {
-            let out = std::process::Command::new("python3")
-                .args(["-I", "-S", "-B"])
-                .arg(&script)
-                .arg(sp.path())
-                .arg(app)
-                .output()
-                .expect("this test needs python3 on PATH");
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            let json = stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("PYSHIP-IMPORT-CHECK "))
-                .unwrap_or_else(|| panic!("no result: {out:?}"));
-            let mut v: Vec<Outcome> = serde_json::from_str(json).unwrap();
-            assert_eq!(v.len(), 1);
-            v.remove(0)
-        };
+        let check = |app: &str| run_script(sp.path(), app);
         let entry = check("tally:main");
         assert!(entry.ok && entry.app, "{}", entry.error);
         let missing = check("tally:nope");
@@ -564,5 +576,41 @@ mod tests {
             "{}",
             module.error
         );
+    }
+
+    /// A `__main__.py` without a `__name__` guard (`from .cli import main`
+    /// then `main()`) is not run, or the check would start the app: its
+    /// top-level imports are, so a module the app imports on every start
+    /// and the bundle lacks fails the check; an optional import (in `try`)
+    /// does not.
+    #[test]
+    fn an_unguarded_main_module_has_its_imports_checked_without_starting() {
+        let sp = tempfile::tempdir().unwrap();
+        let started = sp.path().join("started");
+        let check = |app: &str| run_script(sp.path(), app);
+        let package = |name: &str, cli: &str| {
+            let pkg = sp.path().join(name);
+            fs_err::create_dir(&pkg).unwrap();
+            fs_err::write(pkg.join("__init__.py"), "").unwrap();
+            fs_err::write(pkg.join("cli.py"), cli).unwrap();
+            fs_err::write(
+                pkg.join("__main__.py"),
+                format!(
+                    "# -*- coding: utf-8 -*-\nfrom __future__ import annotations\nimport os\ntry:\n    import uvloop_not_here\nexcept ImportError:\n    pass\nfrom .cli import main\nopen({:?}, 'w').close()\nmain()\n",
+                    started.display().to_string()
+                ),
+            )
+            .unwrap();
+        };
+        package("good", "def main():\n    raise SystemExit(3)\n");
+        package("broken", "import gone_by_strip\ndef main():\n    pass\n");
+        let good = check("good");
+        assert!(good.ok && good.app, "{}", good.error);
+        let broken = check("broken");
+        assert!(
+            !broken.ok && broken.missing.contains(&"gone_by_strip".to_owned()),
+            "{broken:?}"
+        );
+        assert!(!started.exists(), "the check ran the app's __main__");
     }
 }
