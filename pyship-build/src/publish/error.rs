@@ -101,6 +101,13 @@ pub enum Error {
     )]
     #[diagnostic(help("something else changed the release at the same time; run publish again"))]
     Vanished { tag: String },
+    #[error(
+        "release {tag} is gone from the server: it was not there when read back after the upload"
+    )]
+    #[diagnostic(help(
+        "something else deleted the release while this publish ran; run publish again"
+    ))]
+    Gone { tag: String },
     #[error("could not write SHA256SUMS")]
     #[diagnostic(transparent)]
     Checksums(#[source] crate::fs::Error),

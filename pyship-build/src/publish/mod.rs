@@ -409,7 +409,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
     // flag, was not published whatever the answers said.
     let check = provider
         .release_by_tag(&tag)?
-        .ok_or_else(|| Error::Vanished { tag: tag.clone() })?;
+        .ok_or_else(|| Error::Gone { tag: tag.clone() })?;
     if check.draft || check.prerelease != prerelease || check.id != release.id {
         return Err(Error::NotPublished {
             tag: tag.clone(),
