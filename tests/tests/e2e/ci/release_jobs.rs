@@ -4,6 +4,21 @@
 
 use super::*;
 
+/// `init --ci gitea` in `repo`, then `fetch` with the runtime from `mirror`:
+/// pyship.lock written once, to be committed as a user does (on a runner,
+/// `CI=true`, `release` is `--locked` and adds no pin). The cache it used.
+fn init_and_fetch(repo: &Path, mirror: &str) -> tempfile::TempDir {
+    let cache = tempfile::tempdir().unwrap();
+    init(repo, cache.path(), "gitea");
+    pyship(cache.path())
+        .current_dir(repo)
+        .env("PYSHIP_PYTHON_MIRROR", mirror)
+        .args(["pyship", "fetch"])
+        .assert()
+        .success();
+    cache
+}
+
 /// The generated release workflow, run job by job as a CI runs it: `plan`,
 /// `build-windows` and `build-linux` (`release --only TARGET`) and
 /// `publish`, each in its own clean clone with its own empty pyship and uv
@@ -27,16 +42,7 @@ fn the_release_workflows_jobs_publish_the_single_machines_bytes() {
     let s = super::super::release::servers();
     let (_t, repo) = super::super::release::project(&s);
     // The workflows as init writes them, committed with the tag moved onto them.
-    let cache = tempfile::tempdir().unwrap();
-    init(&repo, cache.path(), "gitea");
-    // pyship.lock, written once and committed as a user does: on a runner
-    // (`CI=true`) `release` is `--locked` and adds no pin.
-    pyship(cache.path())
-        .current_dir(&repo)
-        .env("PYSHIP_PYTHON_MIRROR", s.python_mirror_url())
-        .args(["pyship", "fetch"])
-        .assert()
-        .success();
+    let _cache = init_and_fetch(&repo, &s.python_mirror_url());
     assert!(repo.join("pyship.lock").is_file());
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "workflows and pyship.lock"]);
@@ -297,14 +303,7 @@ fn the_hybrid_release_workflows_jobs_publish_the_single_machines_bytes() {
     );
     let (_t, repo) = super::super::hybrid::project(Some(&runtime_url), "");
     fs_err::write(repo.join(".gitignore"), "dist/\ntarget/\n").unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    init(&repo, cache.path(), "gitea");
-    pyship(cache.path())
-        .current_dir(&repo)
-        .env("PYSHIP_PYTHON_MIRROR", mirror.url())
-        .args(["pyship", "fetch"])
-        .assert()
-        .success();
+    let _cache = init_and_fetch(&repo, &mirror.url());
     git_init_commit(&repo);
     git(&repo, &["tag", TAG]);
     let wf = workflow::load(&repo.join(".gitea/workflows/release.yml"));

@@ -165,20 +165,30 @@ fn run_unprivileged(script: &Path) -> std::process::Output {
     cmd.arg(script).current_dir("/").output().unwrap()
 }
 
-#[test]
-fn service_scripts_refuse_to_run_without_root() {
+/// The hello fixture's rendered Linux files (launcher, service scripts,
+/// unit) written into `dir`.
+fn write_hello_files(dir: &Path) {
     let (_t, plan) = hello_plan(|t| t.to_owned());
     let templates = pyship_build::templates::Templates::new(None);
     let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
-    let tmp = tempfile::Builder::new()
-        .prefix("pyship-svc-")
-        .tempdir()
-        .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     for f in &r.files {
-        pyship_build::render::linux::write(tmp.path(), f).unwrap();
+        pyship_build::render::linux::write(dir, f).unwrap();
     }
+}
+
+/// A temporary folder named `prefix…` that another user may enter (0755):
+/// the scripts run there as an unprivileged user.
+fn enterable_tempdir(prefix: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    fs_err::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn service_scripts_refuse_to_run_without_root() {
+    let tmp = enterable_tempdir("pyship-svc-");
+    write_hello_files(tmp.path());
     for script in ["install-service.sh", "uninstall-service.sh"] {
         let out = run_unprivileged(&tmp.path().join(script));
         let err = String::from_utf8_lossy(&out.stderr);
@@ -548,19 +558,9 @@ fn every_service_script_command_of_the_book_runs() {
         commands.len() >= 4,
         "the book shows fewer service commands than expected: {commands:?}"
     );
-    let (_t, plan) = hello_plan(|t| t.to_owned());
-    let templates = pyship_build::templates::Templates::new(None);
-    let r = pyship_build::render::linux::files(&plan, &templates, None).unwrap();
-    let base = tempfile::Builder::new()
-        .prefix("pyship-book-")
-        .tempdir()
-        .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    fs_err::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let base = enterable_tempdir("pyship-book-");
     let root = base.path().join("Hello-App");
-    for f in &r.files {
-        pyship_build::render::linux::write(&root, f).unwrap();
-    }
+    write_hello_files(&root);
     fs_err::create_dir_all(root.join("python/bin")).unwrap();
     executable(&root.join("python/bin/python3"), "#!/bin/sh\n");
     const USER: &str = "daemon";
