@@ -105,6 +105,9 @@ pub enum Command {
     Update(UpdateArgs),
     /// Make a minisign key pair that signs releases (update.public-keys)
     Keygen(KeygenArgs),
+    /// Show the config reference: each key of the pyship table with its type,
+    /// default and meaning
+    Config(ConfigArgs),
     /// Write the wheel of the bundled self-updater, `pyship_update`, for a
     /// development checkout (`uv add --dev` it: there it says install type dev)
     UpdaterWheel(UpdaterWheelArgs),
@@ -161,6 +164,16 @@ pub struct UpdateArgs {
     /// Print what would change; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// A table (`windows`) or a key (`windows.publisher`), dotted below the
+    /// pyship table [default: every table and key]
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

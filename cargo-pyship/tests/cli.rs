@@ -30,6 +30,69 @@ fn help_as_cargo_subcommand_and_directly() {
     }
 }
 
+/// `config` describes the keys outside any project: one key in full, a
+/// table's keys, all of them as JSON; an unknown path is a user error
+/// naming the nearest key.
+#[test]
+fn config_describes_keys_without_a_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("pyship")
+            .arg("config")
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .expect("runs")
+    };
+    let one = run(&["windows.installer-compression"]);
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(one.status.success(), "{one:?}");
+    assert!(
+        text.starts_with("[package.metadata.pyship.windows] (applies to: Windows)")
+            && text.contains("\n  installer-compression: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("default \"lzma\"") && text.contains("Values:"),
+        "{text}"
+    );
+
+    let table = run(&["[workspace.metadata.pyship.linux]"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{table:?}");
+    assert!(text.contains("  service: boolean, default true"), "{text}");
+    assert!(
+        !text.contains("[package.metadata.pyship.windows]"),
+        "{text}"
+    );
+
+    let all = run(&["--format", "json"]);
+    assert!(all.status.success(), "{all:?}");
+    let v: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let paths: Vec<String> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| match k["table"].as_str().unwrap() {
+            "" => k["name"].as_str().unwrap().to_owned(),
+            t => format!("{t}.{}", k["name"].as_str().unwrap()),
+        })
+        .collect();
+    for key in ["name", "python", "windows.publisher", "update.public-keys"] {
+        assert!(paths.iter().any(|p| p == key), "{key} missing: {paths:?}");
+    }
+
+    let bad = run(&["linux.servise"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: `linux.servise` is not a table or key of the pyship table")
+            && err.contains("hint: did you mean `linux.service`?"),
+        "{err}"
+    );
+}
+
 /// `cache info` lists the buckets; `cache clean BUCKET` removes one,
 /// `cache clean` the rest; an unknown bucket is a user error with a hint.
 #[test]

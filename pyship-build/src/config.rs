@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub mod describe;
 mod raw;
 pub mod reference;
 pub mod strings;
@@ -83,30 +84,34 @@ fn invalid_hint(key: &str) -> String {
                 "a"
             };
             format!(
-                "fix the value: `{}` takes {article} {} ({}); every key is in the book's config reference ({REFERENCE_PAGE})",
+                "fix the value: `{}` takes {article} {} ({}); `cargo pyship config {}` describes the key",
                 k.path(),
                 k.ty,
-                k.summary.trim_end_matches('.')
+                k.summary.trim_end_matches('.'),
+                k.path()
             )
         }
-        None => format!(
-            "fix the value; the book's config reference ({REFERENCE_PAGE}) lists each key's type"
-        ),
+        None => "fix the value; `cargo pyship config` lists each key's type".into(),
     }
 }
 
-/// The hint of an unknown key: the nearest known key, and where they all are.
+/// The hint of an unknown key: the nearest known key, and the command that
+/// lists the keys of its table (of the whole pyship table when the table is
+/// unknown too).
 fn unknown_key_hint(key: &str) -> String {
     let near = closest_key(key)
         .map(|k| format!("did you mean `{k}`? "))
         .unwrap_or_default();
-    format!(
-        "{near}remove or rename the key; every key, with its type and default, is in the book's config reference ({REFERENCE_PAGE})"
-    )
+    let table = key
+        .rsplit_once('.')
+        .map(|(t, _)| t)
+        .filter(|t| reference::tables_and_keys().0.iter().any(|x| x.path == *t));
+    let list = match table {
+        Some(t) => format!("`cargo pyship config {t}` lists the keys of [{t}]"),
+        None => "`cargo pyship config` lists every key".into(),
+    };
+    format!("{near}remove or rename the key; {list}, with their types and defaults")
 }
-
-/// Where the book's config reference is, as the hints name it.
-pub const REFERENCE_PAGE: &str = "docs/src/reference/config-keys.md";
 
 /// The key of the same table closest to a mistyped one (`windows.publsher`
 /// → `windows.publisher`), when one is within two edits.

@@ -12,6 +12,7 @@ use crate::output::Output;
 
 mod bundle;
 mod cache;
+mod config;
 mod deb;
 mod docker;
 mod docs;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<ExitCode> {
         Command::Fetch(a) => fetch::run(g, a, &env, out),
         Command::Update(a) => update::run(g, a, &env, out),
         Command::Keygen(a) => keygen::run(g, a, &env, out),
+        Command::Config(a) => config::run(a),
         Command::UpdaterWheel(a) => updater_wheel::run(g, a),
         Command::GenerateDocs(a) => docs::run(a, out),
     }

@@ -17,13 +17,14 @@ use super::RawConfig;
 const PACKAGE: &str = "@pyship-package-name@";
 
 /// One key of the pyship table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Key {
     /// The sub-table, dotted (`""` for the top level, `windows.sign`).
     pub table: String,
     /// The key as written (`installer-compression`).
     pub name: String,
     /// What the value is, for people (`boolean`, `list of strings`, `"lzma" | "zlib"`).
+    #[serde(rename = "type")]
     pub ty: String,
     /// The accepted values of a key with a fixed set, with what each means.
     pub values: Vec<(String, String)>,
@@ -57,7 +58,7 @@ impl Key {
 }
 
 /// A sub-table of the pyship table with its description.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Table {
     /// Dotted, `""` for the top level.
     pub path: String,

@@ -161,7 +161,7 @@ pub fn render(
          A commented key shows the value in use (its default, or what is derived), or,\n\
          marked \"an example; not set\", what a value of a key without one looks like;\n\
          uncomment it to change it. `cargo pyship init --check` tells when the table no longer\n\
-         matches the project. Every key: the book's config reference, docs/src/reference/config-keys.md.",
+         matches the project. Every key, with its type and default: `cargo pyship config`.",
     );
     let cur = serde_json::to_value(c).unwrap_or_default();
     let def = serde_json::to_value(d).unwrap_or_default();

@@ -343,6 +343,24 @@ fn unknown_config_key_is_rejected() {
         .code(1);
     path_filters(&[(&dir, "[root]")])
         .bind(|| insta::assert_snapshot!("unknown_config_key", stderr_text(&a)));
+    // The hint's command runs as written and lists the key meant.
+    let err = stderr_text(&a);
+    let hinted = err
+        .split('`')
+        .find(|s| s.starts_with("cargo pyship config"))
+        .unwrap_or_else(|| panic!("no command in the hint: {err}"));
+    let args: Vec<&str> = hinted.split_whitespace().skip(1).collect();
+    let listed = pyship(cache.path())
+        .current_dir(&dir)
+        .args(args)
+        .assert()
+        .success();
+    let listed = String::from_utf8_lossy(&listed.get_output().stdout).into_owned();
+    assert!(
+        listed.starts_with("[package.metadata.pyship.windows]")
+            && listed.contains("\n  publisher: "),
+        "{listed}"
+    );
 }
 
 #[test]
