@@ -172,7 +172,10 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("Values:"), "a table shows summaries only");
-        assert!(text.starts_with("[package.metadata.pyship.windows] "), "{text}");
+        assert!(
+            text.starts_with("[package.metadata.pyship.windows] "),
+            "{text}"
+        );
 
         let all = select(None).unwrap();
         assert_eq!(all.keys.len(), reference::keys().len());
