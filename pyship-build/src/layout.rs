@@ -159,6 +159,14 @@ pub fn excluded_dir(path: &Path) -> bool {
     EXCLUDED_DIRS.contains(&name.as_str())
         || name.ends_with(".egg-info")
         || path.join("pyvenv.cfg").is_file()
+        || is_output_dir(path)
+}
+
+/// Whether `path` is an output folder of cargo-pyship (it holds the work
+/// folder `.pyship`), whatever its name: one an earlier run wrote with
+/// another `--out` is neither an app source nor a build input.
+pub fn is_output_dir(path: &Path) -> bool {
+    path.join(".pyship").is_dir()
 }
 
 /// The entries of a flat project root that are copied: Python packages (a
@@ -763,6 +771,8 @@ mod tests {
         assert!(contains_module(r, "datasette"));
         assert!(!contains_module(&r.join("src"), "datasette"));
         assert!(excluded_dir(&r.join("env2")));
+        fs_err::create_dir_all(r.join("out-2024/.pyship")).unwrap();
+        assert!(excluded_dir(&r.join("out-2024")));
         assert!(is_project_root(r));
     }
 

@@ -22,9 +22,11 @@ pub fn stamp_path(plan: &Plan, platform: Platform) -> PathBuf {
 /// modification time of every file of the project (the pyproject's folder
 /// and the Cargo workspace: sources, Cargo.toml with its pyship table,
 /// pyproject, locks, template overrides) and of the `include` entries and
-/// project wheels outside it. Left out: the output folder, `target/`, dot
-/// folders, `pyship.lock` (a bundle writes it) and what a package index
-/// serves (a new dependency release needs `bundle`).
+/// project wheels outside it. Left out: the output folder and any other
+/// output folder of cargo-pyship (one with a `.pyship` work folder: an
+/// earlier run's `--out`), `target/`, dot folders, `pyship.lock` (a bundle
+/// writes it) and what a package index serves (a new dependency release
+/// needs `bundle`).
 pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
@@ -86,6 +88,7 @@ pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
                         && (name.starts_with('.')
                             || matches!(name.as_ref(), "target" | "__pycache__" | "node_modules"))
                         || e.path() == out_dir
+                        || e.file_type().is_dir() && crate::layout::is_output_dir(e.path())
                         || not_tree_inputs.iter().any(|n| n == e.path()))
             });
         for e in walk.filter_map(Result::ok) {
@@ -119,4 +122,39 @@ pub(super) fn current_for(plan: &Plan, platform: Platform, digest: &str) -> bool
     let tree = plan.bundle_dir(platform);
     tree.join(platform.python_exe()).is_file()
         && fs_err::read_to_string(stamp_path(plan, platform)).is_ok_and(|s| s.trim() == digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An output folder of an earlier run with another `--out` is not an
+    /// input: what is in it does not change the digest; a source file does.
+    #[test]
+    fn an_earlier_output_folder_is_not_an_input() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("hello");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/hello");
+        crate::fs::copy_tree(&fixture, &root).unwrap();
+        let digest = || {
+            let project = crate::project::load(Some(&root.join("Cargo.toml")), None).unwrap();
+            let plan = Plan::build(
+                project,
+                &crate::env::Env::default(),
+                &crate::plan::Options::default(),
+            )
+            .unwrap();
+            inputs_digest(&plan, Platform::Windows)
+        };
+        let before = digest();
+        let old = root.join("out-2024");
+        fs_err::create_dir_all(old.join(".pyship/windows")).unwrap();
+        fs_err::write(old.join("Hello-App-v0.1.0-win-x64.zip"), b"an old bundle").unwrap();
+        assert_eq!(digest(), before, "an earlier output folder counted");
+        fs_err::write(old.join("Hello-App-v0.1.0-win-x64.zip"), b"another one").unwrap();
+        assert_eq!(digest(), before);
+        // Without its work folder it is a folder of the project like any other.
+        fs_err::remove_dir_all(old.join(".pyship")).unwrap();
+        assert_ne!(digest(), before, "a project folder did not count");
+    }
 }
