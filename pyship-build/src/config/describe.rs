@@ -69,20 +69,25 @@ pub fn select(path: Option<&str>) -> Result<Selection, UnknownPath> {
     })
 }
 
-/// `[package.metadata.pyship.windows]` → `windows`; `pyship` alone → `""`.
+/// `[package.metadata.pyship.windows]` → `windows`;
+/// `workspace.metadata.pyship` → `""` (everything).
 fn normalize(path: &str) -> String {
     let p = path.trim().trim_start_matches('[').trim_end_matches(']');
     let p = ["package.metadata.pyship", "workspace.metadata.pyship"]
         .iter()
-        .find_map(|t| p.strip_prefix(t))
+        .find_map(|t| {
+            p.strip_prefix(t)
+                .filter(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
         .unwrap_or(p);
     p.trim_matches('.').to_owned()
 }
 
 impl Selection {
     /// The selection as text for a terminal: a header per table, then a
-    /// line per key (`name: type, default X`) with its summary below; one
-    /// key also with its details and accepted values.
+    /// line per key (`name: type, default X`, or `name: type` for a key
+    /// without a fixed default) with its summary below; one key also with
+    /// its details and accepted values.
     pub fn text(&self) -> String {
         let mut out = String::new();
         if self.tables.iter().any(|t| t.path.is_empty()) && !self.one_key {
@@ -204,6 +209,8 @@ mod tests {
             "{}",
             e.hint
         );
+        let e = select(Some("package.metadata.pyshipwindows")).unwrap_err();
+        assert_eq!(e.path, "package.metadata.pyshipwindows");
         let e = select(Some("nothing.like.it")).unwrap_err();
         assert!(
             e.hint.starts_with("`cargo pyship config` lists"),
