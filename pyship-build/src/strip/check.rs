@@ -406,7 +406,8 @@ pub fn import_check(
             }
         }
         if o.app {
-            app_failure = Some((o.name, o.error));
+            let hint = app_hint(platform, &o.missing);
+            app_failure = Some((o.name, o.error, hint));
             continue;
         }
         let mut tops: BTreeSet<String> = BTreeSet::new();
@@ -442,11 +443,12 @@ pub fn import_check(
             });
         }
     }
-    if let Some((app, error)) = app_failure {
+    if let Some((app, error, hint)) = app_failure {
         return Err(Error::AppImport {
             app,
             error,
             interpreter: result.interpreter.clone().unwrap_or_default(),
+            hint,
         });
     }
     if !failures.is_empty() {
@@ -504,6 +506,21 @@ fn top_under(site_packages: &Path, reported: &str, wine: bool) -> Option<String>
     };
     let rel = unix.strip_prefix(site_packages).ok()?;
     Some(super::rules::top_name(&rel.to_string_lossy()))
+}
+
+/// The hint of an app that does not start: on Windows, a missing tkinter
+/// is the embeddable CPython's (it has none); else where the app and its
+/// imports must be.
+fn app_hint(platform: Platform, missing: &[String]) -> String {
+    let tk = missing.iter().any(|m| {
+        let top = m.split('.').next().unwrap_or(m);
+        top == "tkinter" || top == "_tkinter"
+    });
+    if tk && platform == Platform::Windows {
+        "the app imports tkinter, which the embeddable CPython of the Windows bundle lacks: set `tkinter = true` in the `windows` table of the pyship config (it adds tkinter and Tcl/Tk)".into()
+    } else {
+        "the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml".into()
+    }
 }
 
 /// The extension behind a "DLL load failed", when it needs `ProcessPrng` and
@@ -576,6 +593,17 @@ mod tests {
             "{}",
             module.error
         );
+    }
+
+    /// A missing tkinter has its own hint on Windows only (the Linux
+    /// runtimes carry tkinter: there it is a missing dependency).
+    #[test]
+    fn a_missing_tkinter_names_the_setting_on_windows() {
+        let missing = ["tkinter".to_owned()];
+        assert!(app_hint(Platform::Windows, &missing).contains("set `tkinter = true`"));
+        assert!(!app_hint(Platform::Linux, &missing).contains("tkinter"));
+        let other = ["numpy".to_owned()];
+        assert!(!app_hint(Platform::Windows, &other).contains("tkinter"));
     }
 
     /// A `__main__.py` without a `__name__` guard (`from .cli import main`

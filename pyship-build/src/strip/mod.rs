@@ -252,11 +252,12 @@ pub enum Error {
         failures: Vec<ImportFailure>,
     },
     #[error("the app does not start in the bundle: `{app}` fails with {interpreter}: {error}")]
-    #[diagnostic(help("the bundle starts the app with site-packages before app/src on every target: check that the module is in `app-src` or in the project's wheel, and that what it imports is a dependency in pyproject.toml"))]
+    #[diagnostic(help("{hint}"))]
     AppImport {
         app: String,
         error: String,
         interpreter: String,
+        hint: String,
     },
     #[error("`import {module}` fails in the bundle: {error}")]
     #[diagnostic(help("the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source"))]

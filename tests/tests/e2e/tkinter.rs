@@ -282,8 +282,26 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     assert!(ok && so.trim() == patchlevel, "{so}\n{se}");
     let preset = fs_err::metadata(&zip).unwrap().len();
 
-    // tkinter = false ships no Tcl/Tk at all.
+    // tkinter = false: this app imports tkinter on every start (its
+    // `__main__.py` has no `__name__` guard), so the bundle is refused,
+    // naming the setting.
     set_in_manifest(&dir, "tkinter = true\n", "tkinter = false\n");
+    let refused = bundle(&dir, cache.path(), &mirror.url(), &prefix)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(
+        err.contains("the app does not start in the bundle")
+            && err.contains("No module named 'tkinter'")
+            && err.contains("hint: the app imports tkinter, which the embeddable CPython of the Windows bundle lacks: set `tkinter = true`"),
+        "{err}"
+    );
+    // An app that does not use tkinter: its bundle ships no Tcl/Tk at all.
+    fs_err::write(
+        dir.join("python/src/tkapp/__main__.py"),
+        "print('no Tk here')\n",
+    )
+    .unwrap();
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
