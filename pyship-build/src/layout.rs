@@ -162,11 +162,15 @@ pub fn excluded_dir(path: &Path) -> bool {
         || is_output_dir(path)
 }
 
-/// Whether `path` is an output folder of cargo-pyship (it holds the work
-/// folder `.pyship`), whatever its name: one an earlier run wrote with
-/// another `--out` is neither an app source nor a build input.
+/// Whether `path` is an output folder of cargo-pyship, whatever its name:
+/// it holds the work folder `.pyship` and the lock file every run takes
+/// there, and is no Python package. One an earlier run wrote with another
+/// `--out` is neither an app source nor a build input; a package folder in
+/// which someone made a `.pyship` folder stays a package.
 pub fn is_output_dir(path: &Path) -> bool {
     path.join(".pyship").is_dir()
+        && path.join(crate::lock::LOCK_FILE).is_file()
+        && !path.join("__init__.py").exists()
 }
 
 /// The entries of a flat project root that are copied: Python packages (a
@@ -772,7 +776,17 @@ mod tests {
         assert!(!contains_module(&r.join("src"), "datasette"));
         assert!(excluded_dir(&r.join("env2")));
         fs_err::create_dir_all(r.join("out-2024/.pyship")).unwrap();
+        assert!(
+            !excluded_dir(&r.join("out-2024")),
+            "no lock file: not an output folder"
+        );
+        fs_err::write(r.join("out-2024").join(crate::lock::LOCK_FILE), "1\n").unwrap();
         assert!(excluded_dir(&r.join("out-2024")));
+        fs_err::write(r.join("out-2024/__init__.py"), "").unwrap();
+        assert!(
+            !excluded_dir(&r.join("out-2024")),
+            "a package is never an output folder"
+        );
         assert!(is_project_root(r));
     }
 

@@ -23,8 +23,8 @@ pub fn stamp_path(plan: &Plan, platform: Platform) -> PathBuf {
 /// and the Cargo workspace: sources, Cargo.toml with its pyship table,
 /// pyproject, locks, template overrides) and of the `include` entries and
 /// project wheels outside it. Left out: the output folder and any other
-/// output folder of cargo-pyship (one with a `.pyship` work folder: an
-/// earlier run's `--out`), `target/`, dot folders, `pyship.lock` (a bundle
+/// output folder of cargo-pyship (an earlier run's `--out`, see
+/// [`crate::layout::is_output_dir`]), `target/`, dot folders, `pyship.lock` (a bundle
 /// writes it) and what a package index serves (a new dependency release
 /// needs `bundle`).
 pub fn inputs_digest(plan: &Plan, platform: Platform) -> String {
@@ -149,6 +149,7 @@ mod tests {
         let before = digest();
         let old = root.join("out-2024");
         fs_err::create_dir_all(old.join(".pyship/windows")).unwrap();
+        fs_err::write(old.join(crate::lock::LOCK_FILE), "1\n").unwrap();
         fs_err::write(old.join("Hello-App-v0.1.0-win-x64.zip"), b"an old bundle").unwrap();
         assert_eq!(digest(), before, "an earlier output folder counted");
         fs_err::write(old.join("Hello-App-v0.1.0-win-x64.zip"), b"another one").unwrap();
