@@ -179,7 +179,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     // The summary line counts tkinter; the import check included it.
     assert!(stderr.contains("+ tkinter (pypi, "), "{stderr}");
     let checked_with_tk = imported(&stderr);
@@ -240,7 +240,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(stderr.contains("(runtime presets)"), "{stderr}");
     let trimmed = zip_files(&zip);
     for gone in [
@@ -289,7 +289,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let refused = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .code(1);
-    let err = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    let err = stderr_text(&refused);
     assert!(
         err.contains("the app does not start in the bundle")
             && err.contains("No module named 'tkinter'")
@@ -305,7 +305,7 @@ fn tkinter_from_pypi_runs_tcl_and_a_tk_window_under_wine() {
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(!stderr.contains("+ tkinter"), "{stderr}");
     assert_eq!(
         checked_with_tk,
@@ -382,7 +382,7 @@ fn tkinter_from_msi_matches_pypi_file_for_file() {
     let out = bundle(&msi_dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .success();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(stderr.contains("+ tkinter (msi, "), "{stderr}");
     let from_msi = zip_files(&msi_dir.join("dist").join(ZIP));
     assert!(!tcl_tk_entries(&from_msi).is_empty());
@@ -467,7 +467,7 @@ fn tampered_or_mismatched_tcltk_msi_is_refused() {
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(stderr.contains(&url), "{stderr}");
     assert!(stderr.contains(&good) && stderr.contains(&bad), "{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
@@ -489,7 +489,7 @@ fn tampered_or_mismatched_tcltk_msi_is_refused() {
     let out = bundle(&dir, cache.path(), &mirror.url(), &prefix)
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(
         stderr.contains("CPython 3.11.8 (ProductVersion 3.11.8150.0)")
             && stderr.contains("the bundle has CPython 3.11.9"),
@@ -525,7 +525,7 @@ fn missing_msiextract_fails_before_any_work() {
         .args(["bundle", "--target", "windows"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(
         stderr.contains("`msiextract` was not found") && stderr.contains("msitools"),
         "{stderr}"
@@ -572,7 +572,7 @@ fn pypi_source_without_a_build_for_the_python_lists_what_exists() {
         .args(["bundle", "--target", "windows"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let stderr = stderr_text(&out);
     assert!(
         stderr.contains("tkinter-embed has no build for CPython 3.12")
             && stderr.contains("it has builds for: 3.11"),
