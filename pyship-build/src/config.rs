@@ -99,13 +99,14 @@ fn invalid_hint(key: &str) -> String {
 /// lists the keys of its table (of the whole pyship table when the table is
 /// unknown too).
 fn unknown_key_hint(key: &str) -> String {
-    let near = closest_key(key)
+    let (tables, keys) = reference::tables_and_keys();
+    let near = closest_key(key, &tables, &keys)
         .map(|k| format!("did you mean `{k}`? "))
         .unwrap_or_default();
     let table = key
         .rsplit_once('.')
         .map(|(t, _)| t)
-        .filter(|t| reference::tables_and_keys().0.iter().any(|x| x.path == *t));
+        .filter(|t| tables.iter().any(|x| x.path == *t));
     let list = match table {
         Some(t) => format!("`cargo pyship config {t}` lists the keys of [{t}]"),
         None => "`cargo pyship config` lists every key".into(),
@@ -114,10 +115,10 @@ fn unknown_key_hint(key: &str) -> String {
 }
 
 /// The key of the same table closest to a mistyped one (`windows.publsher`
-/// → `windows.publisher`), when one is within two edits.
-fn closest_key(path: &str) -> Option<String> {
+/// → `windows.publisher`), when one is within two edits, among the
+/// reference's `tables` and `keys`.
+fn closest_key(path: &str, tables: &[reference::Table], keys: &[reference::Key]) -> Option<String> {
     let (table, name) = path.rsplit_once('.').unwrap_or(("", path));
-    let (tables, keys) = reference::tables_and_keys();
     let names = keys
         .iter()
         .filter(|k| k.table == table)

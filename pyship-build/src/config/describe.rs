@@ -34,7 +34,7 @@ pub struct UnknownPath {
 /// Cargo.toml's header (`[package.metadata.pyship.windows]`,
 /// `workspace.metadata.pyship.linux`).
 pub fn select(path: Option<&str>) -> Result<Selection, UnknownPath> {
-    let (tables, keys) = reference::tables_and_keys();
+    let (tables, mut keys) = reference::tables_and_keys();
     let asked = path.map(normalize).unwrap_or_default();
     if asked.is_empty() {
         return Ok(Selection {
@@ -51,14 +51,15 @@ pub fn select(path: Option<&str>) -> Result<Selection, UnknownPath> {
             one_key: false,
         });
     }
-    if let Some(key) = keys.into_iter().find(|k| k.path() == asked) {
+    if let Some(i) = keys.iter().position(|k| k.path() == asked) {
+        let key = keys.swap_remove(i);
         return Ok(Selection {
             tables: tables.into_iter().filter(|t| t.path == key.table).collect(),
             keys: vec![key],
             one_key: true,
         });
     }
-    let near = super::closest_key(&asked)
+    let near = super::closest_key(&asked, &tables, &keys)
         .map(|k| format!("did you mean `{k}`? "))
         .unwrap_or_default();
     Err(UnknownPath {
