@@ -49,6 +49,9 @@ pub const MATURIN_REQUIREMENT: &str = "maturin>=1.5,<2";
 
 /// Cache bucket of built wheels.
 pub const BUCKET: &str = "rust-wheels-v0";
+/// Cache bucket of the Cargo target folders of local packages whose Cargo
+/// workspace is outside the project (one folder each, by its path).
+pub const CARGO_TARGETS: &str = "cargo-targets-v0";
 
 pub const MATURIN: tools::Tool = tools::Tool {
     exe: "maturin",
@@ -214,6 +217,30 @@ pub enum Error {
         /// The maturin command line.
         command: String,
         output: String,
+    },
+    #[error("`uv build` failed on the local package {name}: `{command}`\n{output}")]
+    #[diagnostic(help("read the build backend's output above; `uv build --wheel {}` shows the same error", dir.display()))]
+    UvBuild {
+        name: String,
+        dir: PathBuf,
+        command: String,
+        output: String,
+    },
+    #[error("the local package {name} is built by cargo in {}, outside the project {}, and that Cargo workspace has no Cargo.lock", workspace.display(), project.display())]
+    #[diagnostic(help("cargo-pyship writes nothing outside the project and its output: make the lock there once yourself (`cargo generate-lockfile --manifest-path {}`), or move the package into the project", workspace.join("Cargo.toml").display()))]
+    OutsideLock {
+        name: String,
+        workspace: PathBuf,
+        project: PathBuf,
+    },
+    #[error(
+        "could not remove {path}, which the build backend of a local package left in its sources"
+    )]
+    #[diagnostic(help("remove it by hand; it is not part of the package's sources"))]
+    Leftover {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("maturin finished but left no wheel in {dir}")]
     #[diagnostic(help("check `[tool.maturin]` in pyproject.toml"))]

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use super::key::input_key;
 use super::toolchain::{self, abi3, import_libs, probed, MaturinCommand, PYO3_CROSS_LIB_DIR};
-use super::{normalize_wheel, wheels_in, Error, LocalBuild, MaturinBuild, TargetBuild, BUCKET};
+use super::{
+    normalize_wheel, wheels_in, Error, LocalBuild, MaturinBuild, TargetBuild, BUCKET, CARGO_TARGETS,
+};
 use crate::context::Context;
 use crate::plan::Plan;
 use crate::platform::Platform;
@@ -73,6 +75,10 @@ pub(super) fn maturin(
     } else {
         vec![m.project_dir.clone(), cargo_workspace_root(&m.manifest)]
     };
+    let outside = (!own)
+        .then(|| outside_target_dir(plan, m, &roots[1], ctx))
+        .transpose()?
+        .flatten();
     let key = input_key(
         plan,
         &roots,
@@ -131,6 +137,11 @@ pub(super) fn maturin(
     if ctx.offline {
         cmd.arg("--offline");
     }
+    if let Some(target_dir) = &outside {
+        // Cargo keeps the lock as it is (an outdated one is an error) and
+        // builds into the cache, not into the package's folder.
+        cmd.arg("--locked").env("CARGO_TARGET_DIR", target_dir);
+    }
     if b.platform == Platform::Windows && user_libs.is_none() && abi3(&m.manifest, &b.triple) {
         if let Some(dir) = import_libs(&b.triple, &plan.python.xy, ctx) {
             cmd.env(PYO3_CROSS_LIB_DIR, dir);
@@ -165,6 +176,77 @@ pub(super) fn maturin(
     }
     keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
     Ok(false)
+}
+
+/// For a local package whose Cargo workspace `workspace` is outside the
+/// project: the Cargo target folder to build it in, in the cache (`None`
+/// inside the project, or when `CARGO_TARGET_DIR` already names one). Cargo
+/// would write its target folder, and a missing Cargo.lock, into that
+/// workspace: a missing lock is refused instead.
+fn outside_target_dir(
+    plan: &Plan,
+    m: &MaturinBuild,
+    workspace: &Path,
+    ctx: &Context<'_>,
+) -> Result<Option<PathBuf>, Error> {
+    let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let (workspace, project) = (canon(workspace), canon(&plan.project.workspace_root));
+    if workspace.starts_with(&project) {
+        return Ok(None);
+    }
+    if !workspace.join("Cargo.lock").is_file() {
+        return Err(Error::OutsideLock {
+            name: m.name.clone(),
+            workspace,
+            project,
+        });
+    }
+    if ctx.env.get("CARGO_TARGET_DIR").is_some() {
+        return Ok(None);
+    }
+    use sha2::{Digest, Sha256};
+    let id = hex::encode(Sha256::digest(workspace.as_os_str().as_encoded_bytes()));
+    Ok(Some(ctx.cache.marked(CARGO_TARGETS).join(&id[..16])))
+}
+
+/// Every path under `dir` (files, folders and links; links not followed):
+/// what a build that runs in the folder must leave as it found.
+fn paths_under(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut found = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in fs_err::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(e.path());
+            }
+            found.insert(e.path());
+        }
+    }
+    found
+}
+
+/// Remove what a PEP 517 backend wrote into the package's folder (`before`:
+/// [`paths_under`] it before the build): setuptools' `build/` and
+/// `*.egg-info`, a `_version.py` written by setuptools-scm, anything new.
+/// A folder that was there keeps what it had.
+fn remove_leftovers(dir: &Path, before: &std::collections::BTreeSet<PathBuf>) -> Result<(), Error> {
+    let after = paths_under(dir);
+    let new: Vec<&PathBuf> = after.difference(before).collect();
+    for path in new.iter().filter(|p| {
+        p.parent()
+            .is_none_or(|up| !after.contains(up) || before.contains(up))
+    }) {
+        let removed = if fs_err::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            fs_err::remove_dir_all(path)
+        } else {
+            fs_err::remove_file(path)
+        };
+        removed.map_err(|source| Error::Leftover {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Copy `wheels` into `out_dir`.
@@ -254,11 +336,16 @@ pub(super) fn python_wheel(
         cmd.arg("--offline");
     }
     ctx.reporter.debug(&format!("running {}", cmd.shown()));
-    let out = cmd.output()?;
+    // The backend builds in the package's folder: what it leaves there is
+    // removed, whether the build passed or not.
+    let before = paths_under(&l.project_dir);
+    let out = cmd.output();
+    remove_leftovers(&l.project_dir, &before)?;
+    let out = out?;
     if !out.success() {
-        return Err(Error::Build {
-            triple: format!("{} (uv build)", l.name),
-            status: out.status.to_string(),
+        return Err(Error::UvBuild {
+            name: l.name.clone(),
+            dir: l.project_dir.clone(),
             command: out.command.clone(),
             output: out.tail(),
         });

@@ -158,3 +158,122 @@ fn a_local_pyo3_package_is_built_from_source_for_both_targets() {
         "svc 2.0.0\ncorelib 0.7.0\nbyte_sum 669 linux\n"
     );
 }
+
+/// Local packages are built without writing into their folders: a PyO3
+/// package whose Cargo workspace is outside the project is refused while it
+/// has no Cargo.lock (cargo would write one there), then built with its
+/// target folder in the cache; a setuptools package's `build/` and
+/// `*.egg-info` are removed after its build, a `build/` it already had is
+/// kept.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: a cold maturin build and a setuptools build"
+)]
+fn local_packages_are_built_without_writing_into_their_folders() {
+    require_build_tools();
+    let m = mirrors();
+    let (tmp, dir) = localpkg_project(&m);
+    // The PyO3 package moves out of the project, beside it.
+    let outside = tmp.path().join("outside-core");
+    fs_err::rename(dir.join("core"), &outside).unwrap();
+    let manifest = fs_err::read_to_string(dir.join("Cargo.toml")).unwrap();
+    fs_err::write(
+        dir.join("Cargo.toml"),
+        manifest.replace("members = [\"core\"]", "members = []"),
+    )
+    .unwrap();
+    fs_err::remove_file(dir.join("Cargo.lock")).unwrap();
+    let py = fs_err::read_to_string(dir.join("app/pyproject.toml")).unwrap();
+    fs_err::write(
+        dir.join("app/pyproject.toml"),
+        py.replace("path = \"../core\"", "path = \"../../outside-core\""),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = || {
+        cmd(&m, &dir, cache.path())
+            .env_remove("CARGO_TARGET_DIR")
+            .args(["bundle", "--target", "linux"])
+            .output()
+            .unwrap()
+    };
+    let before = pyship_e2e::docker_sim::files_under(&outside);
+    let out = bundle();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("outside the project") && err.contains("has no Cargo.lock"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:") && err.contains("cargo generate-lockfile"),
+        "{err}"
+    );
+    assert_eq!(pyship_e2e::docker_sim::files_under(&outside), before);
+
+    // With a lock, the build leaves the folder as it was.
+    let lock = Command::new("cargo")
+        .args(["generate-lockfile", "--offline", "--manifest-path"])
+        .arg(outside.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    let before = pyship_e2e::docker_sim::files_under(&outside);
+    let lock_bytes = fs_err::read(outside.join("Cargo.lock")).unwrap();
+    let out = bundle();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(pyship_e2e::docker_sim::files_under(&outside), before);
+    assert_eq!(
+        fs_err::read(outside.join("Cargo.lock")).unwrap(),
+        lock_bytes
+    );
+    let tarball = dir.join("dist/Local-Core-v1.0.0-linux-x64.tar.gz");
+    assert_eq!(
+        run_linux(&tarball, "Local-Core"),
+        "svc 1.0.0\ncorelib 0.7.0\nbyte_sum 669 linux\n"
+    );
+
+    // A pure-Python local package with setuptools (from PyPI), src layout,
+    // with a `build/` folder of its own.
+    let helper = dir.join("libs/helper");
+    for (path, text) in [
+        (
+            "pyproject.toml",
+            "[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+             [project]\nname = \"helper\"\nversion = \"0.3.0\"\n",
+        ),
+        ("src/helper/__init__.py", "X = 42\n"),
+        ("build/notes.txt", "the project's own\n"),
+    ] {
+        let p = helper.join(path);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    }
+    let py = fs_err::read_to_string(dir.join("app/pyproject.toml")).unwrap();
+    fs_err::write(
+        dir.join("app/pyproject.toml"),
+        py.replace("\"corelib==0.7.0\"", "\"corelib==0.7.0\", \"helper\"")
+            .replace(
+                "[tool.uv.sources]\n",
+                "[tool.uv.sources]\nhelper = { path = \"../libs/helper\" }\n",
+            ),
+    )
+    .unwrap();
+    let before = pyship_e2e::docker_sim::files_under(&helper);
+    let out = cmd(&m, &dir, cache.path())
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("UV_NO_INDEX")
+        .args(["bundle", "--target", "linux"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("helper wheel (pure Python)"), "{err}");
+    assert_eq!(pyship_e2e::docker_sim::files_under(&helper), before);
+    assert_eq!(
+        shipped(&tarball),
+        set(&["corelib-0.7.0", "helper-0.3.0", "svc-1.0.0"])
+    );
+}
