@@ -84,8 +84,59 @@ fn layout(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
+/// How many times its own size an archive may unpack to (the updater's
+/// limit for the archives it unpacks), with [`MIN_UNPACKED`] as the least:
+/// a release's base archive comes from the server, and a small archive that
+/// unpacks to gigabytes would fill the memory of the machine that publishes.
+const MAX_RATIO: u64 = 32;
+const MIN_UNPACKED: u64 = 64 << 20;
+
+/// The bytes an archive's files may still unpack to.
+struct Budget<'a> {
+    path: &'a Path,
+    total: u64,
+    left: u64,
+}
+
+impl<'a> Budget<'a> {
+    fn of(path: &'a Path) -> Result<Self, Error> {
+        let size = fs_err::metadata(path).map_err(read_err(path))?.len();
+        let total = size.saturating_mul(MAX_RATIO).max(MIN_UNPACKED);
+        Ok(Budget {
+            path,
+            total,
+            left: total,
+        })
+    }
+
+    /// Charge `n` bytes.
+    fn take(&mut self, n: u64) -> Result<(), Error> {
+        self.left = self.left.checked_sub(n).ok_or_else(|| {
+            layout(
+                self.path,
+                format!(
+                    "it unpacks to more than {} bytes, {MAX_RATIO} times its size",
+                    self.total
+                ),
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Read one file (`declared`: the size its header gives, not trusted).
+    fn read(&mut self, r: &mut dyn Read, declared: u64) -> Result<Vec<u8>, Error> {
+        let mut data = Vec::with_capacity(declared.min(self.left) as usize);
+        r.take(self.left.saturating_add(1))
+            .read_to_end(&mut data)
+            .map_err(read_err(self.path))?;
+        self.take(data.len() as u64)?;
+        Ok(data)
+    }
+}
+
 /// Read a `.zip` or `.tar.gz` bundle archive.
 fn read_tree(path: &Path) -> Result<Tree, Error> {
+    let mut budget = Budget::of(path)?;
     let mut raw: Vec<(String, Entry)> = Vec::new();
     let name = path.to_string_lossy().to_ascii_lowercase();
     if name.ends_with(".zip") {
@@ -100,8 +151,8 @@ fn read_tree(path: &Path) -> Result<Tree, Error> {
             if f.is_dir() {
                 raw.push((n, Entry::Dir));
             } else {
-                let mut data = Vec::with_capacity(f.size() as usize);
-                f.read_to_end(&mut data).map_err(read_err(path))?;
+                let declared = f.size();
+                let data = budget.read(&mut f, declared)?;
                 // A Windows bundle has no executable bit.
                 raw.push((n, Entry::File { data, exec: false }));
             }
@@ -109,7 +160,8 @@ fn read_tree(path: &Path) -> Result<Tree, Error> {
     } else {
         let file = fs_err::File::open(path).map_err(read_err(path))?;
         let mut t = tar::Archive::new(flate2::read::GzDecoder::new(file));
-        let mut by_path: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        // A file's place in `raw`, for the hard links to it.
+        let mut by_path: BTreeMap<String, usize> = BTreeMap::new();
         for e in t.entries().map_err(read_err(path))? {
             let mut e = e.map_err(read_err(path))?;
             let n = e
@@ -133,18 +185,26 @@ fn read_tree(path: &Path) -> Result<Tree, Error> {
                     .ok_or_else(|| layout(path, format!("{n} is a link to nothing")))?
                     .to_string_lossy()
                     .into_owned();
-                let data = by_path
+                let data = match by_path
                     .get(target.trim_end_matches('/'))
-                    .cloned()
-                    .ok_or_else(|| {
-                        layout(path, format!("{n} links to {target}, not a file before it"))
-                    })?;
+                    .map(|&i| &raw[i].1)
+                {
+                    Some(Entry::File { data, .. }) => data.clone(),
+                    _ => {
+                        return Err(layout(
+                            path,
+                            format!("{n} links to {target}, not a file before it"),
+                        ))
+                    }
+                };
+                // Each link is a copy in memory.
+                budget.take(data.len() as u64)?;
                 let exec = e.header().mode().map_err(read_err(path))? & 0o111 != 0;
                 Entry::File { data, exec }
             } else if kind.is_file() {
-                let mut data = Vec::new();
-                e.read_to_end(&mut data).map_err(read_err(path))?;
-                by_path.insert(n.trim_end_matches('/').to_owned(), data.clone());
+                let declared = e.header().size().map_err(read_err(path))?;
+                let data = budget.read(&mut e, declared)?;
+                by_path.insert(n.trim_end_matches('/').to_owned(), raw.len());
                 let exec = e.header().mode().map_err(read_err(path))? & 0o111 != 0;
                 Entry::File { data, exec }
             } else {
@@ -524,5 +584,83 @@ mod tests {
             err.to_string().contains("more than one top folder"),
             "{err}"
         );
+    }
+
+    /// A base archive (from the server) that unpacks past its budget is
+    /// refused before it fills the memory: zeros compressed 1000 to one, a
+    /// zip whose header claims 2^62 bytes, and a tarball whose hard links
+    /// each copy one file.
+    #[test]
+    fn an_archive_that_unpacks_past_its_budget_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = |e: Error| {
+            let text = e.to_string();
+            assert!(
+                text.contains("unpacks to more than"),
+                "{text}: {:?}",
+                std::error::Error::source(&e)
+            );
+        };
+
+        let zeros = dir.path().join("zeros.zip");
+        {
+            let mut z = zip::ZipWriter::new(fs_err::File::create(&zeros).unwrap());
+            z.start_file("A/zeros", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(&vec![0u8; (MIN_UNPACKED + 1) as usize])
+                .unwrap();
+            z.finish().unwrap();
+        }
+        bomb(tree_sha256(&zeros).unwrap_err());
+
+        // The header's size is a claim: it sizes no allocation.
+        let liar = dir.path().join("liar.zip");
+        let made = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+                 z = zipfile.ZipFile(sys.argv[1], 'w')\n\
+                 z.writestr('A/big', b'x' * 10)\n\
+                 z.filelist[0].file_size = 1 << 62\n\
+                 z.close()\n",
+            )
+            .arg(&liar)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Before, reading it aborted the process (an allocation of 2^62
+        // bytes); now it is read as what it holds, or refused.
+        let read = tree_sha256(&liar);
+        assert!(
+            matches!(read, Ok(_) | Err(Error::Layout { .. } | Error::Read { .. })),
+            "{read:?}"
+        );
+
+        let links = dir.path().join("links.tar.gz");
+        {
+            let f = fs_err::File::create(&links).unwrap();
+            let gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            let mut t = tar::Builder::new(gz);
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(1 << 20);
+            t.append_data(&mut h, "A/one", &vec![7u8; 1 << 20][..])
+                .unwrap();
+            for i in 0..64 {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_mode(0o644);
+                h.set_size(0);
+                t.append_link(&mut h, format!("A/link{i}"), "A/one")
+                    .unwrap();
+            }
+            t.into_inner().unwrap().finish().unwrap();
+        }
+        bomb(tree_sha256(&links).unwrap_err());
+
+        // A real bundle's ratio is far below the budget.
+        let fine = dir.path().join("fine.tar.gz");
+        tarball(&fine, &[("A/x", &vec![1u8; 1 << 20], 0o644)], &[]);
+        tree_sha256(&fine).unwrap();
     }
 }
