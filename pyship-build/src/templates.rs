@@ -373,7 +373,13 @@ pub mod escape {
     /// `` $\` `` (a `${U+22}` would end the string); control characters are
     /// `${U+XX}`. NUL cannot be carried. Not for the body of a `!define`:
     /// makensis expands a define's text again where it is used.
+    /// A value ending in `$\` is refused: its closing quote would read as the
+    /// tokenizer's `$\"` (which makensis finds before it turns `$$` into one
+    /// `$`), and no escape of `\` keeps it from that.
     fn nsis_with(s: &str, dollar: &str) -> Result<String, Unrepresentable> {
+        if s.ends_with("$\\") {
+            return Err(refuse("NSIS", "`$\\` at its end", s));
+        }
         let mut o = String::with_capacity(s.len());
         let own = |c| match c {
             '$' => Some(dollar),
@@ -634,6 +640,9 @@ pub mod escape {
             assert_eq!(nsis_literal("$%X% ${D}").unwrap(), "${U+24}%X% ${U+24}{D}");
             assert_eq!(nsis("a\nb").unwrap(), "a${U+A}b");
             assert!(nsis("a\0").is_err());
+            assert!(nsis("Evil $\\").is_err());
+            assert!(nsis_literal("Pub $\\").is_err());
+            assert_eq!(nsis("a$\\b\\").unwrap(), "a${U+24}${U+24}\\b\\");
             assert_eq!(vbs(r#"say "hi""#), r#"say ""hi"""#);
             assert_eq!(vbs("é\n"), "\" & ChrW(233) & \"\" & ChrW(10) & \"");
             assert_eq!(bat("100% done").unwrap(), "100%% done");

@@ -108,6 +108,13 @@ pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> 
                 "write the value on one line, without control characters",
             ));
         }
+        if v.is_some_and(|s| s.ends_with("$\\")) {
+            return Err(refused(
+                key,
+                "ends in `$\\`, which the Windows installer's script (NSIS) reads as an escaped quote",
+                "end the value with another character",
+            ));
+        }
     }
     if let Some(user) = raw.linux.as_ref().and_then(|l| l.user.as_deref()) {
         if !user.trim().is_empty() && !valid_user(user) {

@@ -176,7 +176,8 @@ fn check_value(bench: &Bench, s: &str) {
         s.to_owned()
     };
     let raw = Values::all(s);
-    let display_ok = !s.chars().any(is_control);
+    // A display name may not end in `$\` either (NSIS reads `$\"`).
+    let display_ok = !s.chars().any(is_control) && !s.ends_with("$\\");
     match bench.plan(raw.table()) {
         Ok(plan) => {
             assert!(
@@ -213,6 +214,9 @@ fn check_value(bench: &Bench, s: &str) {
             let mut display: String = s.chars().filter(|c| !is_control(*c)).collect();
             if display.trim().is_empty() {
                 display.insert(0, 'x');
+            }
+            if display.ends_with("$\\") {
+                display.push('x');
             }
             let mut v = Values::all(&no_nul);
             v.console = raw.console;
@@ -736,6 +740,9 @@ const HAND_PICKED: &[&str] = &[
     "Hello App\\",
     "Hello App\\\\",
     "Hello App\\\\\\",
+    // makensis reads a closing quote after `$\` as an escaped quote.
+    "Evil $\\",
+    "Evil $\\\\",
     "it's \"q\" \\ %n %% %PATH% $HOME ${{ secrets.DEPLOY_TOKEN }} `id` $(id)",
     "'''\"\"\"{{ name }}{% raw %}{#",
     "Café 😀 \u{202e}evil \u{feff}",
