@@ -246,6 +246,22 @@ impl Plan {
                 check_include_inside(entry, &path, &root, project.config_source.table.key())?;
             }
         }
+        // So must the app's sources: in the project or beside its pyproject.
+        if let Some(dir) = app.dir.as_deref().filter(|_| !config.allow_outside_project) {
+            let real = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+            let py_dir = pyproject
+                .dir()
+                .canonicalize()
+                .unwrap_or_else(|_| pyproject.dir().to_owned());
+            if !real.starts_with(&root) && !real.starts_with(&py_dir) {
+                return Err(PlanError::AppSrcOutside {
+                    dir: real,
+                    origin: app.origin.clone(),
+                    root,
+                    table: project.config_source.table.key(),
+                });
+            }
+        }
         check_out_dir_is_not_copied(&out_dir, &app, &config, &project, &module)?;
         let targets = if opts.targets.is_empty() {
             Platform::ALL.to_vec()
@@ -602,6 +618,15 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] IncludeOutside),
+    #[error("the app's sources {} ({origin}) are outside the project {}", .dir.display(), .root.display())]
+    #[diagnostic(help("keep the app's Python sources in the project, beside its pyproject.toml (`app-src` in [{table}]), or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
+    AppSrcOutside {
+        dir: PathBuf,
+        /// How the folder was chosen (`app-src`, a layout).
+        origin: String,
+        root: PathBuf,
+        table: &'static str,
+    },
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {

@@ -436,3 +436,47 @@ fn include_entries_outside_the_project_are_refused_unless_allowed() {
         );
     }
 }
+
+/// `app-src` is held to the rule of `include`: sources outside the project
+/// (and not beside its pyproject.toml) are refused unless allowed.
+#[test]
+fn app_sources_outside_the_project_are_refused_unless_allowed() {
+    let (tmp, dir) = hello_named("name = \"Hello App\"\napp-src = \"../outside\"");
+    let outside = tmp.path().join("outside/hello_app");
+    fs_err::create_dir_all(&outside).unwrap();
+    fs_err::write(outside.join("__init__.py"), "").unwrap();
+    fs_err::write(outside.join("__main__.py"), "print('outside')\n").unwrap();
+    fs_err::write(outside.join("secret.txt"), "s3cret").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let plan = |dir: &Path| {
+        pyship(cache.path())
+            .current_dir(dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap()
+    };
+    let out = plan(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the app's sources") && stderr.contains("are outside the project"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("allow-outside-project"),
+        "{stderr}"
+    );
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replacen("app-src = ", "allow-outside-project = true\napp-src = ", 1),
+    )
+    .unwrap();
+    let ok = plan(&dir);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
