@@ -35,7 +35,7 @@ pub use dockerfile::{
     app_context, context_dir, dockerignore, has_app_wheel, render_dockerfile, write_app_context,
 };
 use image::host_of;
-pub use image::{image_name, is_latest, registry_of, repo_version_tags};
+pub use image::{image_name, is_image_name, is_latest, registry_of, repo_version_tags};
 pub use link::{link_package, manual_link_steps, LinkOutcome, LinkPlan};
 
 /// The named build context holding a maturin project's Linux wheels.
@@ -63,7 +63,7 @@ pub enum Error {
     },
     #[error("`docker.image = \"{image}\"` is not a valid image name")]
     #[diagnostic(help(
-        "use `host/owner/name` in lowercase letters, digits, `.`, `_`, `-` and `/`, without a tag"
+        "use `host/owner/name` in lowercase letters and digits, each part starting and ending with one, joined by `.`, `_` or `-`, without a tag"
     ))]
     BadImage { image: String },
     #[error("the Docker build context {context} does not contain {what} ({path})")]
@@ -573,6 +573,57 @@ mod tests {
             "backport must not move latest"
         );
         assert!(is_latest(&v("0.1.0"), &[]), "first release");
+    }
+
+    /// `docker.image` follows Docker's reference grammar: a name that
+    /// `docker push` would read as an option (`-x`, `--help`) or that no
+    /// registry holds (`.`, `a/../b`) is refused.
+    #[test]
+    fn image_names_follow_the_docker_reference_grammar() {
+        for ok in [
+            "ghcr.io/o/app",
+            "localhost:5000/a-b/c_d",
+            "registry.example.com/x",
+            "app",
+            "o/app",
+            "a__b/c.d/e---f",
+            "127.0.0.1:5000/x",
+            "my-registry.example:443/team/app2",
+        ] {
+            assert!(is_image_name(ok), "{ok} refused");
+        }
+        for bad in [
+            "-x",
+            "--help",
+            ".",
+            "-",
+            "..",
+            "a/../b",
+            "a/./b",
+            "o/-app",
+            "o/.app",
+            "o/app-",
+            "o/app.",
+            "a._b",
+            "a___b",
+            "UPPER/x",
+            "Ghcr.IO/o/app",
+            "a//b",
+            "/a",
+            "a/",
+            "",
+            ":tag",
+            "o/app:tag",
+            "o/app@sha256:00",
+            "localhost:/x",
+            "localhost:50a0/x",
+            "-host.example/x",
+            "host-.example/x",
+            "host..example/x",
+            "localhost:5000",
+        ] {
+            assert!(!is_image_name(bad), "{bad} accepted");
+        }
     }
 
     #[test]
