@@ -53,6 +53,17 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Unsafe(Box<UnsafeValue>),
+    /// `update.token-env` names a variable of a build secret: every bundle
+    /// would tell the installed app to read (and send) that secret.
+    #[error("invalid `update.token-env` in [{table}] of {file}: `{var}` is also `{other}`, a build secret that the installed app must never read or send to the server")]
+    #[diagnostic(help("name a variable of its own for the installed app's read-only token (e.g. `update.token-env = \"APP_UPDATE_TOKEN\"`), or remove `update.token-env` for a public repository; the variable named in `{other}` stays a CI secret"))]
+    SecretTokenEnv {
+        var: String,
+        /// The key whose variable it is (`publish.token-env`, …).
+        other: &'static str,
+        table: String,
+        file: PathBuf,
+    },
 }
 
 /// What [`Error::Unsafe`] says.
@@ -453,6 +464,46 @@ pub struct Ci {
 /// Default of `update.start-timeout`.
 pub const DEFAULT_START_TIMEOUT: u32 = 60;
 
+/// `update.token-env` (shipped in every bundle) and the first key naming
+/// the same variable of a build secret: the publish token or the keys that
+/// sign releases and binaries, defaults included. Compared without case, as
+/// Windows reads variables.
+fn update_token_env_clash(raw: &RawConfig) -> Option<(String, &'static str)> {
+    let var = non_empty(raw.update.as_ref()?.token_env.clone())?;
+    let given = |v: Option<&String>| non_empty(v.cloned());
+    let update = raw.update.as_ref();
+    let sign = raw.windows.as_ref().and_then(|w| w.sign.as_ref());
+    let secrets = [
+        (
+            "publish.token-env",
+            given(raw.publish.as_ref().and_then(|p| p.token_env.as_ref()))
+                .unwrap_or_else(|| DEFAULT_TOKEN_ENV.into()),
+        ),
+        (
+            "update.signing-key-env",
+            given(update.and_then(|u| u.signing_key_env.as_ref()))
+                .unwrap_or_else(|| DEFAULT_SIGNING_KEY_ENV.into()),
+        ),
+        (
+            "update.signing-password-env",
+            given(update.and_then(|u| u.signing_password_env.as_ref()))
+                .unwrap_or_else(|| DEFAULT_SIGNING_PASSWORD_ENV.into()),
+        ),
+        (
+            "windows.sign.pkcs12-env",
+            given(sign.and_then(|s| s.pkcs12_env.as_ref())).unwrap_or_default(),
+        ),
+        (
+            "windows.sign.password-env",
+            given(sign.and_then(|s| s.password_env.as_ref())).unwrap_or_default(),
+        ),
+    ];
+    secrets
+        .into_iter()
+        .find(|(_, secret)| secret.trim().eq_ignore_ascii_case(var.trim()))
+        .map(|(key, _)| (var, key))
+}
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.trim().is_empty())
 }
@@ -512,6 +563,14 @@ impl RawConfig {
                     });
                 }
             }
+        }
+        if let Some((var, other)) = update_token_env_clash(&raw) {
+            return Err(Error::SecretTokenEnv {
+                var,
+                other,
+                table: table.to_owned(),
+                file: file.to_owned(),
+            });
         }
         strings::check(value, &raw).map_err(|u| {
             Error::Unsafe(Box::new(UnsafeValue {
@@ -1005,6 +1064,73 @@ mod tests {
         }
         assert!(check_rollout(f64::NAN).is_err());
         assert!(check_rollout(f64::INFINITY).is_err());
+    }
+
+    /// `update.token-env` is shipped in every bundle: it must never name the
+    /// variable of the publish token or of a signing key, as given or by
+    /// default, in any case (Windows reads variables without case).
+    #[test]
+    fn update_token_env_is_never_a_build_secret() {
+        let parse = |v: serde_json::Value| {
+            RawConfig::from_json(
+                &v,
+                "package.metadata.pyship",
+                std::path::Path::new("Cargo.toml"),
+            )
+        };
+        for (config, other) in [
+            (
+                json!({"update": {"token-env": "DEPLOY_TOKEN"}}),
+                "publish.token-env",
+            ),
+            (
+                json!({"update": {"token-env": "deploy_token"}}),
+                "publish.token-env",
+            ),
+            (
+                json!({"publish": {"token-env": "GITEA_WRITE"}, "update": {"token-env": "GITEA_WRITE"}}),
+                "publish.token-env",
+            ),
+            (
+                json!({"update": {"token-env": "PYSHIP_SIGNING_KEY"}}),
+                "update.signing-key-env",
+            ),
+            (
+                json!({"update": {"token-env": "SK", "signing-key-env": "SK"}}),
+                "update.signing-key-env",
+            ),
+            (
+                json!({"update": {"token-env": "PYSHIP_SIGNING_PASSWORD"}}),
+                "update.signing-password-env",
+            ),
+            (
+                json!({"update": {"token-env": "P12"}, "windows": {"sign": {"pkcs12-env": "P12"}}}),
+                "windows.sign.pkcs12-env",
+            ),
+        ] {
+            let e = parse(config.clone()).unwrap_err();
+            assert!(
+                matches!(&e, Error::SecretTokenEnv { other: o, .. } if *o == other),
+                "{config}: {e}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("`update.token-env`") && text.contains(other),
+                "{text}"
+            );
+            assert!(
+                e.hint().is_some_and(|h| h.contains("APP_UPDATE_TOKEN")),
+                "{config}"
+            );
+        }
+        // The default publish variable is free once the publish token is elsewhere.
+        for ok in [
+            json!({"update": {"token-env": "APP_UPDATE_TOKEN"}}),
+            json!({"publish": {"token-env": "GITEA_WRITE"}, "update": {"token-env": "DEPLOY_TOKEN"}}),
+            json!({"update": {"token-env": ""}}),
+        ] {
+            parse(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
     }
 
     #[test]
