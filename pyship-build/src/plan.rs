@@ -302,7 +302,8 @@ impl Plan {
                 &config,
                 &out_dir,
             ),
-        );
+        )
+        .map_err(|e| PlanError::UpdateLocation(Box::new(e)))?;
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -627,6 +628,11 @@ pub enum PlanError {
         root: PathBuf,
         table: &'static str,
     },
+    /// `publish.url` or `publish.repo` that the bundled updater's config
+    /// cannot carry (boxed: the publish errors are large).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    UpdateLocation(Box<crate::publish::Error>),
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
@@ -887,6 +893,75 @@ mod tests {
         assert!(windows.assets.contains_key("portable-linux"), "{windows:?}");
     }
 
+    /// `publish.url` and `publish.repo` go into every bundle's
+    /// `pyship_update.json`: the plan (which `bundle` builds first) refuses
+    /// with publishing's messages what publishing would refuse, before
+    /// credentials or a bad path are shipped. Off with the updater.
+    #[test]
+    fn the_updater_location_gets_the_publish_checks() {
+        let plan = |url: Option<&str>, repo: Option<&str>, env: &[(&str, &str)], enabled: bool| {
+            let mut project = hello();
+            project.config.publish.url = url.map(str::to_owned);
+            project.config.publish.repo = repo.map(str::to_owned);
+            project.config.update.enabled = enabled;
+            let base = tempfile::tempdir().unwrap();
+            let out_dir = base.path().join("dist");
+            let opts = Options {
+                version: Some("1.0.0"),
+                out_dir: Some(&out_dir),
+                targets: vec![],
+            };
+            Plan::build(project, &Env::from_pairs(env.iter().copied()), &opts)
+        };
+        let refused = |url, repo, env: &[(&str, &str)], says: &str| {
+            let e = plan(url, repo, env, true).unwrap_err();
+            assert!(
+                matches!(e, PlanError::UpdateLocation(_)),
+                "{url:?} {repo:?}: {e}"
+            );
+            assert!(e.to_string().contains(says), "{e}");
+        };
+        let evil = "http://user:pass@evil.example/a/../b?x=1#frag";
+        refused(Some(evil), Some("o/r"), &[], "has credentials in it");
+        refused(
+            Some("https://gitea.example.com/#frag"),
+            Some("o/r"),
+            &[],
+            "query or fragment",
+        );
+        refused(
+            Some("https://gitea.example.com?x=1"),
+            None,
+            &[],
+            "query or fragment",
+        );
+        refused(
+            Some("https://gitea.example.com"),
+            Some("../../r"),
+            &[],
+            "is not a valid Gitea repository",
+        );
+        refused(
+            None,
+            None,
+            &[("GITHUB_SERVER_URL", "https://t:x@git.example.com")],
+            "has credentials in it",
+        );
+        let ok = plan(
+            Some("https://gitea.example.com/sub/"),
+            Some("acme/hello"),
+            &[],
+            true,
+        )
+        .expect("a valid location");
+        let update = ok.update.expect("update is on");
+        assert_eq!(
+            update.api_url.as_deref(),
+            Some("https://gitea.example.com/sub/api/v1")
+        );
+        plan(Some(evil), Some("../../r"), &[], false).expect("no updater, nothing shipped");
+    }
+
     /// The epoch: SOURCE_DATE_EPOCH, else HEAD's commit time, else 1980.
     #[test]
     fn the_epoch_comes_from_the_environment_then_git_then_a_fixed_time() {
@@ -1092,17 +1167,27 @@ pub fn update_api_url(provider: Provider, server: &str) -> String {
 }
 
 /// The updater settings of a plan being built, or `None` when it is off.
+/// The server URL and repository go into every bundle, so they get
+/// publishing's checks here, before a bundle is built: no credentials, no
+/// query or fragment, a valid `owner/name` (plain http is left to
+/// publishing, which sends the token).
 pub fn update_settings(
     config: &Config,
     env: &Env,
     version: &crate::version::Version,
     module: &str,
     artifacts: &[Artifact],
-) -> Option<UpdateSettings> {
+) -> Result<Option<UpdateSettings>, crate::publish::Error> {
     if !config.update.enabled {
-        return None;
+        return Ok(None);
     }
     let (server_url, repo) = config.publish.location(env);
+    if let Some(url) = &server_url {
+        crate::publish::check_server_url(url)?;
+    }
+    if let Some(repo) = &repo {
+        crate::publish::split_repo(repo.trim())?;
+    }
     let tag = version.tag();
     let assets = artifacts
         .iter()
@@ -1114,7 +1199,7 @@ pub fn update_settings(
             ))
         })
         .collect();
-    Some(UpdateSettings {
+    Ok(Some(UpdateSettings {
         provider: config.publish.provider,
         api_url: server_url
             .as_deref()
@@ -1135,5 +1220,5 @@ pub fn update_settings(
         start_timeout: config.update.start_timeout,
         public_keys: config.update.public_keys.clone(),
         signatures: signatures_statement(&config.update.public_keys),
-    })
+    }))
 }

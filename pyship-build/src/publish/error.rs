@@ -25,11 +25,14 @@ pub enum Error {
     #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     BadToken { var: String },
     #[error("`{url}` is not a usable server URL")]
-    #[diagnostic(help("use the server's base URL, e.g. https://gitea.example.com"))]
+    #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL, e.g. https://gitea.example.com"))]
     BadUrl { url: String },
     #[error("the server URL `{url}` has credentials in it")]
-    #[diagnostic(help("remove the user and password from the URL; the token comes from the variable named by `publish.token-env`"))]
+    #[diagnostic(help("remove the user and password from `publish.url` (or GITHUB_SERVER_URL); the token comes from the variable named by `publish.token-env`"))]
     CredentialsInUrl { url: String },
+    #[error("the server URL `{url}` has a query or fragment (`?…` or `#…`) in it")]
+    #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL alone, e.g. https://gitea.example.com or https://example.com/gitea"))]
+    QueryInUrl { url: String },
     #[error("refusing to send the token over plain http to {url}")]
     #[diagnostic(help(
         "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"

@@ -38,7 +38,7 @@ pub(crate) use error::with_causes;
 pub use error::Error;
 pub use gitea::{supports_raw_upload, Gitea};
 pub use github::Github;
-pub use target::{is_loopback, server_url, Target, Token};
+pub use target::{check_server_url, is_loopback, server_url, split_repo, Target, Token};
 
 use crate::config::Provider as ProviderKind;
 use crate::context::Context;

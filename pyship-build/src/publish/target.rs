@@ -238,9 +238,21 @@ pub fn join_url(base: &Url, segments: &[&str]) -> Url {
     u
 }
 
-/// Parse and check a server URL: http(s) only, no credentials in it, plain
-/// http only to loopback.
+/// Parse and check a server URL: [`check_server_url`], and plain http only
+/// to loopback.
 pub fn server_url(s: &str) -> Result<Url, Error> {
+    let u = check_server_url(s)?;
+    if u.scheme() == "http" && !is_loopback(&u) {
+        return Err(Error::Insecure { url: u.to_string() });
+    }
+    Ok(u)
+}
+
+/// Parse and check what a server URL is made of, wherever it is used (the
+/// bundled updater's config as well as publishing): http(s) with a host, no
+/// credentials (they would be shipped in every bundle), no query or fragment
+/// (the API paths are appended to the URL: `…#frag/api/v1` is no API).
+pub fn check_server_url(s: &str) -> Result<Url, Error> {
     let u = Url::parse(s.trim()).map_err(|_| Error::BadUrl {
         url: redact(s.trim()),
     })?;
@@ -249,14 +261,11 @@ pub fn server_url(s: &str) -> Result<Url, Error> {
             url: redact(s.trim()),
         });
     }
-    match u.scheme() {
-        "https" => {}
-        "http" if is_loopback(&u) => {}
-        "http" => return Err(Error::Insecure { url: u.to_string() }),
-        _ => return Err(Error::BadUrl { url: u.to_string() }),
-    }
-    if u.host().is_none() || u.query().is_some() || u.fragment().is_some() {
+    if !matches!(u.scheme(), "https" | "http") || u.host().is_none() {
         return Err(Error::BadUrl { url: u.to_string() });
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(Error::QueryInUrl { url: u.to_string() });
     }
     Ok(u)
 }
@@ -323,6 +332,37 @@ mod tests {
         }
         assert!(split_repo(&format!("{}/r", "a".repeat(41))).is_err());
         assert!(split_repo(&format!("o/{}", "r".repeat(101))).is_err());
+    }
+
+    /// What a server URL is made of is checked before it goes into a
+    /// bundle's updater config: credentials, a query or a fragment are
+    /// refused, each with its own message; plain http is left to publishing.
+    #[test]
+    fn server_urls_have_no_credentials_query_or_fragment() {
+        for ok in [
+            "https://gitea.example.com",
+            "https://gitea.example.com/sub/",
+            "http://gitea.internal:3000",
+            "http://127.0.0.1:3000/a/../b",
+        ] {
+            check_server_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let e = check_server_url("http://user:pass@evil.example/a/../b?x=1#frag").unwrap_err();
+        assert!(matches!(e, Error::CredentialsInUrl { .. }), "{e}");
+        assert!(!e.to_string().contains("pass"), "{e}");
+        for bad in [
+            "https://gitea.example.com/?x=1",
+            "https://gitea.example.com#frag",
+            "https://gitea.example.com/sub?",
+        ] {
+            let e = check_server_url(bad).unwrap_err();
+            assert!(matches!(e, Error::QueryInUrl { .. }), "{bad}: {e}");
+            assert!(e.to_string().contains("query or fragment"), "{e}");
+        }
+        for bad in ["ftp://x.example", "gitea.example.com", "file:///tmp/x", ""] {
+            let e = check_server_url(bad).unwrap_err();
+            assert!(matches!(e, Error::BadUrl { .. }), "{bad}: {e}");
+        }
     }
 
     #[test]
