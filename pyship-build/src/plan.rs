@@ -16,6 +16,9 @@ use crate::platform::Platform;
 use crate::project::{Project, Pyproject};
 use crate::version::{self, Resolved};
 
+pub mod location;
+pub use location::LocationError;
+
 /// CPython version in the forms the stages need.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PythonVersion {
@@ -302,8 +305,7 @@ impl Plan {
                 &config,
                 &out_dir,
             ),
-        )
-        .map_err(|e| PlanError::UpdateLocation(Box::new(e)))?;
+        )?;
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -629,10 +631,10 @@ pub enum PlanError {
         table: &'static str,
     },
     /// `publish.url` or `publish.repo` that the bundled updater's config
-    /// cannot carry (boxed: the publish errors are large).
+    /// cannot carry.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    UpdateLocation(Box<crate::publish::Error>),
+    UpdateLocation(#[from] LocationError),
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
@@ -1177,16 +1179,16 @@ pub fn update_settings(
     version: &crate::version::Version,
     module: &str,
     artifacts: &[Artifact],
-) -> Result<Option<UpdateSettings>, crate::publish::Error> {
+) -> Result<Option<UpdateSettings>, LocationError> {
     if !config.update.enabled {
         return Ok(None);
     }
     let (server_url, repo) = config.publish.location(env);
     if let Some(url) = &server_url {
-        crate::publish::check_server_url(url)?;
+        location::check_server_url(url)?;
     }
     if let Some(repo) = &repo {
-        crate::publish::split_repo(repo.trim())?;
+        location::split_repo(repo.trim())?;
     }
     let tag = version.tag();
     let assets = artifacts

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Location(#[from] crate::plan::LocationError),
     #[error("no server to publish to: `publish.url` is not set ({config}) and GITHUB_SERVER_URL is not set")]
     #[diagnostic(help(
         "set `url` in [{table}.publish], or run in CI where GITHUB_SERVER_URL is set"
@@ -15,24 +18,12 @@ pub enum Error {
     #[error("no repository to publish to: `publish.repo` is not set ({config}) and GITHUB_REPOSITORY is not set")]
     #[diagnostic(help("set `repo = \"owner/name\"` in [{table}.publish], or run in CI where GITHUB_REPOSITORY is set"))]
     NoRepo { config: String, table: &'static str },
-    #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
-    #[diagnostic(help("set `publish.repo = \"owner/name\"` in the pyship table, or run in CI where GITHUB_REPOSITORY is set"))]
-    BadRepo { repo: String, reason: String },
     #[error("no publish token: the environment variable {var} is not set")]
     #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     NoToken { var: String },
     #[error("the publish token in {var} has characters an HTTP header cannot carry")]
     #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     BadToken { var: String },
-    #[error("`{url}` is not a usable server URL")]
-    #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL, e.g. https://gitea.example.com"))]
-    BadUrl { url: String },
-    #[error("the server URL `{url}` has credentials in it")]
-    #[diagnostic(help("remove the user and password from `publish.url` (or GITHUB_SERVER_URL); the token comes from the variable named by `publish.token-env`"))]
-    CredentialsInUrl { url: String },
-    #[error("the server URL `{url}` has a query or fragment (`?…` or `#…`) in it")]
-    #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL alone, e.g. https://gitea.example.com or https://example.com/gitea"))]
-    QueryInUrl { url: String },
     #[error("refusing to send the token over plain http to {url}")]
     #[diagnostic(help(
         "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"
