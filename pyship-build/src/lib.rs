@@ -36,7 +36,8 @@
 //!      |          crates deb msi delta
 //! resolve         config (and the release location)  project (PEP 503 names)
 //!      |          layout  launch  version  local_deps (the app's local packages)
-//!      |          plan (artifacts, install types, updater settings, lock file, epoch)
+//!      |          plan (artifacts, install types, updater settings and where the
+//!      |          release lives, lock file, epoch)
 //!      |          packaging (wheel file names, index pages, RECORD)
 //!                 project_version (a project's version across its files)
 //! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
