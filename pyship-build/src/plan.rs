@@ -243,11 +243,34 @@ impl Plan {
             .workspace_root
             .canonicalize()
             .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
+        // Each entry lands at `app/{its name}`: beside the app's sources in
+        // `app/src`, never on them, and never on another entry.
+        let mut names: BTreeMap<String, &String> = BTreeMap::new();
         for entry in &config.include {
             let path = crate::fs::normalize(&project.path(entry));
             if !config.allow_outside_project {
                 check_include_inside(entry, &path, &root, project.config_source.table.key())?;
             }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let clash = if name == "src" {
+                Some("the app's sources, `app/src`".to_owned())
+            } else {
+                names
+                    .get(&name)
+                    .map(|other| format!("include `{other}`, which lands there too"))
+            };
+            if let Some(with) = clash {
+                return Err(PlanError::IncludeClash {
+                    entry: entry.clone(),
+                    name,
+                    with,
+                    table: project.config_source.table.key(),
+                });
+            }
+            names.insert(name, entry);
         }
         // So must the app's sources: in the project or beside its pyproject.
         if let Some(dir) = app.dir.as_deref().filter(|_| !config.allow_outside_project) {
@@ -621,6 +644,14 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] IncludeOutside),
+    #[error("include `{entry}` would be copied to `app/{name}` in the bundle, onto {with}")]
+    #[diagnostic(help("an include entry lands at `app/` plus its last name: include the folder above it, or rename one of them, in `include` of [{table}]"))]
+    IncludeClash {
+        entry: String,
+        name: String,
+        with: String,
+        table: &'static str,
+    },
     #[error("the app's sources {} ({origin}) are outside the project {}", .dir.display(), .root.display())]
     #[diagnostic(help("keep the app's Python sources in the project, beside its pyproject.toml (`app-src` in [{table}]), or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
     AppSrcOutside {

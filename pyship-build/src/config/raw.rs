@@ -41,8 +41,12 @@ pub struct RawConfig {
     ///
     /// Default: from the layout: maturin's `python-source`, a src layout's
     /// `src/`, else next to the pyproject. Never the package folder itself.
+    /// Inside the project or beside the pyproject (else
+    /// `allow-outside-project`).
     pub app_src: Option<PathBuf>,
-    /// Extra files or directories copied under app/.
+    /// Extra files or directories copied under app/, each at `app/` plus its
+    /// last name: none may be named `src` (the app's sources) or share its
+    /// name with another.
     pub include: Option<Vec<String>>,
     /// Let `include` and symlinks in the app sources lead outside the project.
     pub allow_outside_project: Option<bool>,

@@ -480,3 +480,37 @@ fn app_sources_outside_the_project_are_refused_unless_allowed() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// An `include` entry lands at `app/{its last name}`: one named `src` would
+/// merge into the app's sources and overwrite them, two of one name into
+/// each other. Both are refused when the plan is made, naming the entry.
+#[test]
+fn include_entries_that_land_on_the_app_or_each_other_are_refused() {
+    for (include, says) in [
+        ("[\"extra/src\"]", "onto the app's sources, `app/src`"),
+        (
+            "[\"a/config\", \"b/config\"]",
+            "onto include `a/config`, which lands there too",
+        ),
+    ] {
+        let (_tmp, dir) = hello_named(&format!("name = \"Hello App\"\ninclude = {include}"));
+        for d in ["extra/src/hello_app", "a/config", "b/config"] {
+            fs_err::create_dir_all(dir.join(d)).unwrap();
+        }
+        fs_err::write(
+            dir.join("extra/src/hello_app/main.py"),
+            "print('OVERWRITTEN')\n",
+        )
+        .unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{include}: {stderr}");
+        assert!(stderr.contains(says), "{include}: {stderr}");
+        assert!(stderr.contains("hint:"), "{stderr}");
+    }
+}
