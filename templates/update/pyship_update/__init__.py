@@ -31,8 +31,10 @@ environment variable that file names; it is never stored, and it is sent only
 to the API's own origin (scheme, host and port).
 """
 
+import functools
 import hashlib
 import http.client
+import io
 import ipaddress
 import json
 import os
@@ -108,8 +110,9 @@ _MAX_JSON = 8 << 20
 _MAX_SMALL = 1 << 20
 _MAX_ASSET = 1 << 36
 _MAX_MEMBERS = 500000
-# Seconds a listing or a small file may take in total (the socket timeout
-# bounds each read; this bounds a server that trickles).
+# Seconds a listing or a small file may take in total, from the request to
+# its last byte (the socket timeout bounds each read; this bounds a server
+# that trickles: see _DeadlineIO).
 _SMALL_DEADLINE = 120
 # A download may take this long plus one second per _MIN_RATE bytes.
 _DOWNLOAD_DEADLINE = 300
@@ -426,10 +429,105 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         check_url(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        # The deadline is the first request's: a redirect does not renew it.
+        new.deadline = req.deadline
+        return new
 
 
-_OPENER = urllib.request.build_opener(_Redirects())
+class _Overdue(UpdateError):
+    """A read past its request's deadline. Not an OSError, so http.client
+    and urllib pass it on as it is; callers say what took too long."""
+
+    def __init__(self):
+        super().__init__("the server took too long to answer", hint="try again later; nothing was changed")
+
+
+class _DeadlineIO(io.RawIOBase):
+    """A response's socket file, read against its request's deadline: the
+    socket timeout is cut to the time left before each read, and a read
+    past the deadline is `_Overdue`. http.client waits in one read for a
+    whole status line, header line or buffer, and the socket timeout
+    restarts with every byte: without this, a server that sends one byte
+    every few seconds holds a check for hours. (A timeout per read, no
+    watchdog thread: nothing closes a socket under another thread's read,
+    which Linux and Windows handle differently.)"""
+
+    def __init__(self, raw, sock, deadline):
+        self._raw = raw
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _Overdue()
+        timeout = min(_TIMEOUT, left)
+        self._sock.settimeout(timeout)
+        try:
+            return self._raw.readinto(b)
+        except TimeoutError:
+            if timeout < _TIMEOUT:
+                raise _Overdue() from None
+            raise
+
+    def close(self):
+        self._raw.close()
+        super().close()
+
+
+class _Response(http.client.HTTPResponse):
+    """A response read through :class:`_DeadlineIO`, its status line and
+    headers included."""
+
+    def __init__(self, sock, *args, deadline, **kw):
+        super().__init__(sock, *args, **kw)
+        self.fp = io.BufferedReader(_DeadlineIO(self.fp.detach(), sock, deadline))
+
+
+class _Deadlines:
+    """Gives each connection of a request (`req.deadline`, monotonic) that
+    deadline: its connect and TLS handshake time out at it at the latest,
+    and its responses are :class:`_Response`."""
+
+    def do_open(self, http_class, req, **kw):
+        def connection(host, timeout, **args):
+            left = req.deadline - time.monotonic()
+            if left <= 0:
+                raise _Overdue()
+            h = http_class(host, timeout=min(timeout, left), **args)
+            h.response_class = functools.partial(_Response, deadline=req.deadline)
+            return h
+
+        return super().do_open(connection, req, **kw)
+
+
+class _HTTPHandler(_Deadlines, urllib.request.HTTPHandler):
+    pass
+
+
+_HANDLERS = [_Redirects(), _HTTPHandler()]
+if hasattr(urllib.request, "HTTPSHandler"):  # none in a Python built without ssl
+
+    class _HTTPSHandler(_Deadlines, urllib.request.HTTPSHandler):
+        pass
+
+    _HANDLERS.append(_HTTPSHandler())
+_OPENER = urllib.request.build_opener(*_HANDLERS)
+
+
+def _read1(resp, n, deadline):
+    """What has arrived of `resp` (at most `n` bytes; `b""` at its end), or
+    `None` past `deadline`. `read(n)` would wait for all `n` bytes."""
+    if time.monotonic() > deadline:
+        return None
+    try:
+        return resp.read1(n)
+    except _Overdue:
+        return None
 
 
 def _read_capped(resp, limit, deadline, what):
@@ -437,9 +535,9 @@ def _read_capped(resp, limit, deadline, what):
     chunks = []
     got = 0
     while True:
-        if time.monotonic() > deadline:
+        chunk = _read1(resp, min(_CHUNK, limit + 1 - got), deadline)
+        if chunk is None:
             raise UpdateError("%s took too long to arrive" % what, hint="try again later; nothing was changed")
-        chunk = resp.read(min(_CHUNK, limit + 1 - got))
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
@@ -592,9 +690,13 @@ class Updater:
         api = self.config.get("api_url")
         return _origin(api) if isinstance(api, str) and api else None
 
-    def _request(self, url, accept=None):
+    def _request(self, url, accept=None, deadline=None):
+        """The response of `url`, its status line and headers read before
+        `deadline` (monotonic; default: _SMALL_DEADLINE from now), and its
+        body read against it too (see _DeadlineIO)."""
         check_url(url)
         req = urllib.request.Request(url)
+        req.deadline = time.monotonic() + _SMALL_DEADLINE if deadline is None else deadline
         req.add_header("User-Agent", "pyship_update/%s" % self.config.get("version", "0"))
         if accept:
             req.add_header("Accept", accept)
@@ -613,7 +715,7 @@ class Updater:
                 raw = e.read(2000).decode("utf-8", "replace")
                 message = json.loads(raw).get("message") if raw.startswith("{") else None
                 body = message if isinstance(message, str) else raw
-            except (ValueError, AttributeError, OSError, RecursionError):
+            except (ValueError, AttributeError, OSError, RecursionError, _Overdue):
                 pass
             hint = "check the server URL and try again later; nothing was changed"
             if e.code in (401, 403, 404) and self.config.get("token_env") and not token:
@@ -630,6 +732,8 @@ class Updater:
                 "cannot reach %s: %s" % (shown, _clean(e.reason, 200)),
                 hint="check the network connection and the server",
             ) from None
+        except _Overdue as e:
+            raise UpdateError("%s took too long to answer" % shown, hint=e.hint) from None
         except (OSError, ValueError, http.client.HTTPException) as e:
             raise UpdateError(
                 "cannot reach %s: %s" % (shown, _clean(e, 200)),
@@ -638,9 +742,10 @@ class Updater:
 
     def _get_json(self, url, limit=_MAX_JSON):
         what = _clean(_redact(url), 200)
+        deadline = time.monotonic() + _SMALL_DEADLINE
         try:
-            with self._request(url, accept="application/json") as resp:
-                data = _read_capped(resp, limit, time.monotonic() + _SMALL_DEADLINE, what)
+            with self._request(url, accept="application/json", deadline=deadline) as resp:
+                data = _read_capped(resp, limit, deadline, what)
                 total = resp.headers.get("X-Total-Count")
         except (OSError, ValueError, http.client.HTTPException) as e:
             raise UpdateError(
@@ -654,9 +759,10 @@ class Updater:
         return _parse_json(data, "the answer of %s" % what), total
 
     def _get_small(self, url, what, limit=_MAX_SMALL):
+        deadline = time.monotonic() + _SMALL_DEADLINE
         try:
-            with self._request(url, accept="application/octet-stream") as resp:
-                return _read_capped(resp, limit, time.monotonic() + _SMALL_DEADLINE, what)
+            with self._request(url, accept="application/octet-stream", deadline=deadline) as resp:
+                return _read_capped(resp, limit, deadline, what)
         except (OSError, ValueError, http.client.HTTPException) as e:
             raise UpdateError(
                 "the download of %s was cut off: %s" % (what, _clean(e, 200)),
@@ -1220,9 +1326,14 @@ class Updater:
             done = 0
             digest = hashlib.sha256()
             _remove(part)
-            with self._request(update.download_url, accept="application/octet-stream") as resp, open(part, "xb") as out:
+            with self._request(update.download_url, "application/octet-stream", deadline) as resp, open(part, "xb") as out:
                 while True:
-                    chunk = resp.read(_CHUNK)
+                    chunk = _read1(resp, _CHUNK, deadline)
+                    if chunk is None:
+                        raise UpdateError(
+                            "the download of %s is too slow (%d of %d bytes)" % (update.asset, done, update.size),
+                            hint="try again later; nothing was changed",
+                        )
                     if not chunk:
                         break
                     done += len(chunk)
@@ -1230,11 +1341,6 @@ class Updater:
                         raise UpdateError(
                             "%s is larger than the %d bytes manifest.json says; refusing it" % (update.asset, update.size),
                             hint="the asset on the server was changed after publishing; nothing was changed here",
-                        )
-                    if time.monotonic() > deadline:
-                        raise UpdateError(
-                            "the download of %s is too slow (%d of %d bytes)" % (update.asset, done, update.size),
-                            hint="try again later; nothing was changed",
                         )
                     digest.update(chunk)
                     out.write(chunk)
