@@ -283,6 +283,9 @@ def _size(value, what):
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 # A version as the installer writes it to the registry (`1.2.3-rc.1+build`).
 _DISPLAY_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+-]{0,63}\Z", re.ASCII)
+# A release's web page as Update.url gives it: http(s), printable ASCII
+# without spaces (what a server percent-encodes), so an app may show or open it.
+_PAGE_URL = re.compile(r"https?://[!-~]+\Z", re.ASCII | re.IGNORECASE)
 
 
 def _sha256_field(value, what):
@@ -560,7 +563,7 @@ class Update:
         #: Release title and notes (the release body, markdown).
         self.name = kw.get("name") or kw["tag"]
         self.notes = kw.get("notes") or ""
-        #: The release's web page.
+        #: The release's web page: an http(s) URL, or `None`.
         self.url = kw.get("url")
         #: This install type's asset: its name, size in bytes, SHA-256 and
         #: download URL; all `None` for `docker` and `dev`.
@@ -1161,6 +1164,10 @@ class Updater:
         name = _field(rel, "name", str, where, optional=True)
         notes = _field(rel, "body", str, where, optional=True)
         page = _field(rel, "html_url", str, where, optional=True)
+        if page is not None and not _PAGE_URL.match(page):
+            # Shown only, and not signed: a page that is no web URL (a
+            # `file:` or `javascript:` one, control characters) is left out.
+            page = None
         listed = self._assets_of(rel, where)
 
         def one(asset_name, required):

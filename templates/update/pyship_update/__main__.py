@@ -10,16 +10,19 @@ import argparse
 import os
 import sys
 
-from . import UpdateError, Updater
+from . import UpdateError, Updater, _clean
 
 
 def _describe(update):
-    lines = ["%s %s%s" % ("pre-release" if update.prerelease else "release", update.tag,
-                          " (%s)" % update.url if update.url else "")]
+    # Every string here is the server's: check() lets through only versions,
+    # plain names and a web URL, and the terminal sees them escaped all the same.
+    lines = ["%s %s%s" % ("pre-release" if update.prerelease else "release", _clean(update.tag),
+                          " (%s)" % _clean(update.url, 400) if update.url else "")]
     if update.asset:
-        lines.append("  asset: %s (%d bytes, sha256 %s)" % (update.asset, update.size, update.sha256))
+        lines.append("  asset: %s (%d bytes, sha256 %s)" % (_clean(update.asset), update.size, _clean(update.sha256)))
         if update.delta:
-            lines.append("  delta from %s: %s (%d bytes)" % (update.delta["base"], update.delta["name"], update.delta["size"]))
+            lines.append("  delta from %s: %s (%d bytes)" % (
+                _clean(update.delta["base"]), _clean(update.delta["name"]), update.delta["size"]))
     else:
         lines.append("  no asset for this install type (%s)" % update.install_type)
     return "\n".join(lines)

@@ -592,6 +592,34 @@ class UpdaterTests(unittest.TestCase):
         finally:
             pyship_update.Updater.__init__.__defaults__ = old
 
+    def test_the_release_page_is_a_web_url_and_printed_escaped(self):
+        self.server.publish("v0.2.0")
+        good = self.server.api()
+        self.assertEqual(self.up.check().url, good[0]["html_url"])
+        hostile = "http://127.0.0.1:8820/x\x1b]0;PWNED\x07\x1b[2J"
+        for page in [hostile, "javascript:alert(1)", "file:///etc/passwd", "ftp://127.0.0.1/x", "https://a/b c", "https://a/\u00e9", ""]:
+            with self.subTest(page=page):
+                self.server.api_body = json.dumps([dict(good[0], html_url=page)]).encode()
+                self.assertIsNone(self.up.check().url)
+        self.server.api_body = json.dumps([dict(good[0], html_url=hostile)]).encode()
+        old = pyship_update.Updater.__init__.__defaults__
+        pyship_update.Updater.__init__.__defaults__ = (self.cfg, None)
+        out = io.StringIO()
+        sys_out, sys.stdout = sys.stdout, out
+        try:
+            self.assertEqual(cli.main(["check"]), 0)
+        finally:
+            sys.stdout = sys_out
+            pyship_update.Updater.__init__.__defaults__ = old
+        self.assertIn("release v0.2.0\n", out.getvalue())
+        self.assertNotRegex(out.getvalue(), "[\x00-\x09\x0b-\x1f\x7f]")
+        # An Update made by hand is printed escaped too.
+        made = pyship_update.Update(version="0.2.0", tag="v0.2.0", prerelease=False, install_type="dev", url=hostile)
+        self.assertEqual(
+            cli._describe(made).splitlines()[0],
+            "release v0.2.0 (http://127.0.0.1:8820/x\\x1b]0;PWNED\\x07\\x1b[2J)",
+        )
+
 
 class Contained(unittest.TestCase):
     """A bundle in {tmp}/App, a victim file beside it, and an updater that

@@ -257,6 +257,15 @@ class SignedUpdateTests(unittest.TestCase):
         self.publish("v0.2.0", self.k1, edit=lambda m: m["version"].update(pep440="0.9.0"))
         self.refused("says version '0.9.0', which is not the tag's version")
 
+    def test_the_unsigned_release_page_of_a_signed_release_is_a_web_url(self):
+        self.publish("v0.2.0", self.k1)
+        api = self.server.api()
+        api[0]["html_url"] = "http://127.0.0.1:8820/x\x1b]0;PWNED\x07\x1b[2J"
+        self.server.api_body = json.dumps(api).encode()
+        u = self.up.check()
+        self.assertEqual(u.tag, "v0.2.0")
+        self.assertIsNone(u.url)
+
     def test_anti_rollback_offers_nothing_older(self):
         self.publish("v0.0.9", self.k1)
         self.publish("v0.1.0", self.k1)
