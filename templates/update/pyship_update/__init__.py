@@ -542,6 +542,14 @@ def _read_capped(resp, limit, deadline, what):
         if chunk is None:
             raise UpdateError("%s took too long to arrive" % what, hint="try again later; nothing was changed")
         if not chunk:
+            # http.client ends a body the server cut short as if it were
+            # whole: what its Content-Length promised and did not come.
+            left = getattr(resp, "length", None)
+            if left:
+                raise UpdateError(
+                    "%s was cut off after %d of %d bytes" % (what, got, got + left),
+                    hint="try again later; nothing was changed",
+                )
             return b"".join(chunks)
         chunks.append(chunk)
         got += len(chunk)

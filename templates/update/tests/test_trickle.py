@@ -150,6 +150,11 @@ class TrickleTests(unittest.TestCase):
                 self.late(lambda: up.download(update), asset, "too")
                 self.assertFalse(os.path.exists(up.staging()), "a refused download leaves nothing")
 
+    def test_a_listing_cut_short_is_refused_not_read_as_whole(self):
+        # `[]` is valid JSON: only the Content-Length tells it was cut.
+        t = self.trickler((b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b"[]"))
+        self.late(self.updater(t.url).check, "was cut off after 2 of 100 bytes")
+
 
 if __name__ == "__main__":
     unittest.main()
