@@ -617,10 +617,10 @@ impl RawConfig {
                 }
             }
             for d in l.depends.iter().flatten() {
-                if d.trim().is_empty() || d.chars().any(|c| c.is_control() || c == ',') {
+                if !strings::valid_debian_relation(d) {
                     return Err(invalid(
                         "linux.depends",
-                        format!("`{d}` is not one Debian dependency (`pkg` or `pkg (>= 1.0)`, one per entry, no commas)"),
+                        format!("`{d}` is not one Debian dependency of a binary package (`pkg`, `pkg (>= 1.0)` or alternatives `a | b`, one per entry; no commas, `[arch]` or `<profile>` restrictions)"),
                     ));
                 }
             }
@@ -1237,6 +1237,18 @@ mod package_tests {
                 "linux.conffiles",
             ),
             (json!({"linux": {"depends": ["a, b"]}}), "linux.depends"),
+            (
+                json!({"linux": {"depends": ["x (>= 1) [amd64]"]}}),
+                "linux.depends",
+            ),
+            (
+                json!({"linux": {"depends": ["y <!nocheck>"]}}),
+                "linux.depends",
+            ),
+            (
+                json!({"linux": {"depends": ["${shlibs:Depends}"]}}),
+                "linux.depends",
+            ),
             (
                 json!({"linux": {"depends": ["a\nEvil: x"]}}),
                 "linux.depends",

@@ -55,6 +55,54 @@ pub fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
+/// One relation of a binary package's `Depends:` as dpkg parses it:
+/// alternatives `a | b`, each a package name (`[a-z0-9][a-z0-9+.-]+`), an
+/// optional `:arch` qualifier and an optional `(op version)`. Source-only
+/// syntax (`[arch]`, `<profile>`), substitutions (`${…}`), commas and
+/// control characters are refused: dpkg cannot read the package they make.
+pub fn valid_debian_relation(s: &str) -> bool {
+    let name = |n: &str| {
+        let b = n.as_bytes();
+        b.len() >= 2
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(c))
+    };
+    let arch = |a: &str| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+    };
+    let version = |v: &str| {
+        !v.is_empty()
+            && v.as_bytes()[0].is_ascii_digit()
+            && v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b".+~:-".contains(&c))
+    };
+    let one = |alt: &str| {
+        let alt = alt.trim();
+        let (head, constraint) = match alt.split_once('(') {
+            Some((h, rest)) => match rest.trim_end().strip_suffix(')') {
+                Some(c) => (h.trim_end(), Some(c.trim())),
+                None => return false,
+            },
+            None => (alt, None),
+        };
+        let (pkg, qualifier) = match head.split_once(':') {
+            Some((p, a)) => (p, Some(a)),
+            None => (head, None),
+        };
+        let constraint_ok = constraint.is_none_or(|c| {
+            ["<<", "<=", ">=", ">>", "="]
+                .iter()
+                .find_map(|op| c.strip_prefix(op))
+                .is_some_and(|v| version(v.trim()))
+        });
+        name(pkg) && qualifier.is_none_or(arch) && constraint_ok
+    };
+    !s.chars().any(|c| c.is_control() || c == ',') && s.split('|').all(one)
+}
+
 fn refused(key: &str, message: impl Into<String>, hint: impl Into<String>) -> Refused {
     Refused {
         key: key.to_owned(),
@@ -193,4 +241,42 @@ pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What dpkg reads in a binary package's `Depends:` is accepted; what
+    /// only a source package may carry, or dpkg refuses, is not.
+    #[test]
+    fn debian_relations_are_what_dpkg_reads() {
+        for ok in [
+            "adduser",
+            "libfoo1 (>= 1.2)",
+            "libssl3 | libssl1.1",
+            "python3:any",
+            "libc6 (>= 2.31-0ubuntu1)",
+            "a1 (= 1:2.0~rc1+dfsg-3)",
+            " libx11-6 (<< 2) | libx11-dev ",
+        ] {
+            assert!(valid_debian_relation(ok), "{ok:?} refused");
+        }
+        for bad in [
+            "x (>= 1) [amd64]",
+            "y <!nocheck>",
+            "${shlibs:Depends}",
+            "Foo",
+            "a",
+            "a (>= )",
+            "a (~ 1)",
+            "a (>= 1",
+            "a, b",
+            "",
+            "a |",
+            "ab\nEvil: x",
+        ] {
+            assert!(!valid_debian_relation(bad), "{bad:?} accepted");
+        }
+    }
 }
