@@ -95,7 +95,7 @@ pub fn validate(s: &str) -> Result<(), String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(format!(
-            "{} is not allowed (only ASCII letters, digits, spaces, `-`, `_` and `.`)",
+            "{} is not allowed (only ASCII letters, digits, `-`, `_` and `.`)",
             describe(c)
         ));
     }

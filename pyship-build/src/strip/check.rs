@@ -343,8 +343,11 @@ pub fn import_check(
             .ok_or_else(|| Error::CheckCrashed {
                 exe: py.exe.clone(),
                 message: format!(
-                    "exit code {:?}, stderr: {}",
-                    out.code(),
+                    "{}, stderr: {}",
+                    out.code()
+                        .map_or("killed by a signal".to_owned(), |c| format!(
+                            "exit code {c}"
+                        )),
                     out.stderr.trim().chars().take(2000).collect::<String>()
                 ),
             })?;
