@@ -625,6 +625,19 @@ impl RawConfig {
                 }
             }
         }
+        if let Some(sha) = raw
+            .windows
+            .as_ref()
+            .and_then(|w| w.python_sha256.as_deref())
+            .filter(|s| !s.trim().is_empty())
+        {
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    "windows.python-sha256",
+                    format!("`{sha}` is not a SHA-256 (64 hexadecimal digits)"),
+                ));
+            }
+        }
         if let Some(sign) = raw.windows.as_ref().and_then(|w| w.sign.as_ref()) {
             check_sign(sign).map_err(|(key, message)| Error::Invalid {
                 key: format!("windows.sign.{key}"),
@@ -1237,6 +1250,10 @@ mod package_tests {
                 "linux.conffiles",
             ),
             (json!({"linux": {"depends": ["a, b"]}}), "linux.depends"),
+            (
+                json!({"windows": {"python-sha256": "zz; rm"}}),
+                "windows.python-sha256",
+            ),
             (
                 json!({"linux": {"depends": ["x (>= 1) [amd64]"]}}),
                 "linux.depends",
