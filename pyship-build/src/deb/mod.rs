@@ -220,6 +220,27 @@ struct Tree {
     items: BTreeMap<String, Item>,
 }
 
+/// The mode a bundle file `path` (`rel` in the bundle) gets in the package:
+/// a program (ELF, a script or a launcher) 0755, anything else, shared
+/// libraries included, 0644 as Debian ships them.
+fn packaged_mode(path: &Path, rel: &str) -> Result<u32, Error> {
+    use std::io::Read;
+    let read = |source| unreadable(path, source);
+    let mut head = [0u8; 4];
+    let mut f = fs_err::File::open(path).map_err(read)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]).map_err(read)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(match crate::archive::file_mode(rel, &head[..n]) {
+        0o755 if head.starts_with(b"\x7fELF") && is_shared_library_name(rel) => 0o644,
+        m => m,
+    })
+}
+
 impl Tree {
     fn add(&mut self, path: &str, item: Item) {
         let mut parent = String::new();
@@ -262,24 +283,7 @@ impl Tree {
             } else if ft.is_dir() {
                 self.add(&path, Item::Dir);
             } else {
-                let mut head = [0u8; 4];
-                let n = {
-                    use std::io::Read;
-                    let mut f = fs_err::File::open(e.path()).map_err(read)?;
-                    let mut n = 0;
-                    while n < head.len() {
-                        match f.read(&mut head[n..]).map_err(read)? {
-                            0 => break,
-                            k => n += k,
-                        }
-                    }
-                    n
-                };
-                // Shared libraries are not programs: 0644, as Debian ships them.
-                let mode = match crate::archive::file_mode(&rel, &head[..n]) {
-                    0o755 if head.starts_with(b"\x7fELF") && is_shared_library_name(&rel) => 0o644,
-                    m => m,
-                };
+                let mode = packaged_mode(e.path(), &rel)?;
                 self.add(
                     &path,
                     Item::File {
@@ -421,11 +425,12 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
                 }
             }
         } else {
+            // A program kept in /etc (a launcher, a script) stays one.
             tree.add(
                 &target,
                 Item::File {
                     source: src.clone(),
-                    mode: 0o644,
+                    mode: packaged_mode(&src, &rel)?,
                 },
             );
             conffiles.push(format!("/{target}"));
@@ -790,6 +795,25 @@ pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
 mod tests {
     use super::elf::Needs;
     use super::*;
+
+    /// A file gets its mode from what it is, wherever it lands (a conffile
+    /// in /etc too): a script or launcher 0755, a shared library 0644.
+    #[test]
+    fn packaged_modes_follow_what_a_file_is() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, data, mode) in [
+            ("run.sh", &b"#!/bin/sh\n"[..], 0o755),
+            ("tool", &b"#!/usr/bin/env python3\n"[..], 0o755),
+            ("python3.11", &b"\x7fELF...."[..], 0o755),
+            ("libpython3.11.so.1.0", &b"\x7fELF...."[..], 0o644),
+            ("settings.json", &b"{}"[..], 0o644),
+            ("empty", &b""[..], 0o644),
+        ] {
+            let p = d.path().join(name);
+            fs_err::write(&p, data).unwrap();
+            assert_eq!(packaged_mode(&p, name).unwrap(), mode, "{name}");
+        }
+    }
 
     /// A file of the bundle that cannot be read reads as it did when the
     /// stage had its own variant: the message, the cause under it, no hint.
