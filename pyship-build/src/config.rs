@@ -616,6 +616,19 @@ impl RawConfig {
                     ));
                 }
             }
+            if let Some(url) = l.runtime_url.as_deref() {
+                let unknown = url
+                    .split('{')
+                    .skip(1)
+                    .map(|rest| rest.split_once('}').map_or(rest, |(name, _)| name))
+                    .find(|name| !matches!(*name, "version" | "release"));
+                if let Some(name) = unknown {
+                    return Err(invalid(
+                        "linux.runtime-url",
+                        format!("`{{{name}}}` in `{url}` is no placeholder (only `{{version}}` and `{{release}}` are filled in)"),
+                    ));
+                }
+            }
             for d in l.depends.iter().flatten() {
                 if !strings::valid_debian_relation(d) {
                     return Err(invalid(
@@ -1250,6 +1263,14 @@ mod package_tests {
                 "linux.conffiles",
             ),
             (json!({"linux": {"depends": ["a, b"]}}), "linux.depends"),
+            (
+                json!({"linux": {"runtime-url": "https://x.example/{evil}/py-{version}.tar.gz"}}),
+                "linux.runtime-url",
+            ),
+            (
+                json!({"linux": {"runtime-url": "https://x.example/py-{version.tar.gz"}}),
+                "linux.runtime-url",
+            ),
             (
                 json!({"windows": {"python-sha256": "zz; rm"}}),
                 "windows.python-sha256",
