@@ -820,6 +820,23 @@ pub(crate) mod tests_support {
 mod tests {
     use super::*;
 
+    /// The plan of `project` at version 1.0.0 for `targets` (all when
+    /// empty), with only `env` set, written to a temporary folder.
+    fn plan_of(
+        project: Project,
+        targets: Vec<Platform>,
+        env: &[(&str, &str)],
+    ) -> Result<Plan, PlanError> {
+        let base = tempfile::tempdir().unwrap();
+        let out_dir = base.path().join("dist");
+        let opts = Options {
+            version: Some("1.0.0"),
+            out_dir: Some(&out_dir),
+            targets,
+        };
+        Plan::build(project, &Env::from_pairs(env.iter().copied()), &opts)
+    }
+
     /// A missing file of a bundle is named with the command that builds it.
     #[test]
     fn an_incomplete_bundle_names_the_missing_file_and_the_command() {
@@ -876,19 +893,7 @@ mod tests {
         let update_module = |f: &dyn Fn(&mut Project)| {
             let mut project = hello();
             f(&mut project);
-            let base = tempfile::tempdir().unwrap();
-            let out_dir = base.path().join("dist");
-            let opts = Options {
-                version: Some("1.0.0"),
-                out_dir: Some(&out_dir),
-                targets: vec![],
-            };
-            let plan = Plan::build(
-                project,
-                &Env::from_pairs(Vec::<(String, String)>::new()),
-                &opts,
-            )
-            .expect("plan");
+            let plan = plan_of(project, vec![], &[]).expect("plan");
             (
                 plan.module.clone(),
                 plan.update.expect("update is on").module,
@@ -909,15 +914,7 @@ mod tests {
     #[test]
     fn the_updater_settings_do_not_depend_on_the_targets_built() {
         let update = |targets: Vec<Platform>| {
-            let base = tempfile::tempdir().unwrap();
-            let out_dir = base.path().join("dist");
-            let opts = Options {
-                version: Some("1.0.0"),
-                out_dir: Some(&out_dir),
-                targets,
-            };
-            let env = Env::from_pairs(Vec::<(String, String)>::new());
-            let plan = Plan::build(hello(), &env, &opts).expect("plan");
+            let plan = plan_of(hello(), targets, &[]).expect("plan");
             plan.update.expect("update is on")
         };
         let windows = update(vec![Platform::Windows]);
@@ -937,14 +934,7 @@ mod tests {
             project.config.publish.url = url.map(str::to_owned);
             project.config.publish.repo = repo.map(str::to_owned);
             project.config.update.enabled = enabled;
-            let base = tempfile::tempdir().unwrap();
-            let out_dir = base.path().join("dist");
-            let opts = Options {
-                version: Some("1.0.0"),
-                out_dir: Some(&out_dir),
-                targets: vec![],
-            };
-            Plan::build(project, &Env::from_pairs(env.iter().copied()), &opts)
+            plan_of(project, vec![], env)
         };
         let refused = |url, repo, env: &[(&str, &str)], says: &str| {
             let e = plan(url, repo, env, true).unwrap_err();

@@ -399,41 +399,53 @@ fn stamping_a_symlinked_pyproject_writes_the_target_and_keeps_the_link() {
     assert!(text.contains("version = \"4.5.6\""), "{text}");
 }
 
+/// `pyship plan` in `dir` is refused naming each of `says` and pointing at
+/// `allow-outside-project`, then passes once the key `before` is preceded by
+/// `allow-outside-project = true`.
+fn refused_until_allowed(dir: &Path, before: &str, says: &[&str]) {
+    let cache = tempfile::tempdir().unwrap();
+    let plan = || {
+        pyship(cache.path())
+            .current_dir(dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap()
+    };
+    let out = plan();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for s in says {
+        assert!(stderr.contains(s), "{s:?} not in:\n{stderr}");
+    }
+    assert!(
+        stderr.contains("hint:") && stderr.contains("allow-outside-project"),
+        "{stderr}"
+    );
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replacen(
+            before,
+            &format!("allow-outside-project = true\n{before}"),
+            1,
+        ),
+    )
+    .unwrap();
+    let ok = plan();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
 #[test]
 fn include_entries_outside_the_project_are_refused_unless_allowed() {
     for entry in ["../secret.txt", "/etc/hostname"] {
         let (tmp, dir) = hello_named(&format!("name = \"Hello App\"\ninclude = [\"{entry}\"]"));
         fs_err::write(tmp.path().join("secret.txt"), "s3cret").unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let out = pyship(cache.path())
-            .current_dir(&dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{entry}: {stderr}");
-        assert!(
-            stderr.contains("is outside the project") && stderr.contains(entry),
-            "{stderr}"
-        );
-        assert!(stderr.contains("allow-outside-project"), "{stderr}");
-        let manifest = dir.join("Cargo.toml");
-        let text = fs_err::read_to_string(&manifest).unwrap();
-        fs_err::write(
-            &manifest,
-            text.replacen("include = ", "allow-outside-project = true\ninclude = ", 1),
-        )
-        .unwrap();
-        let ok = pyship(cache.path())
-            .current_dir(&dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap();
-        assert!(
-            ok.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
+        refused_until_allowed(&dir, "include = ", &["is outside the project", entry]);
     }
 }
 
@@ -447,37 +459,10 @@ fn app_sources_outside_the_project_are_refused_unless_allowed() {
     fs_err::write(outside.join("__init__.py"), "").unwrap();
     fs_err::write(outside.join("__main__.py"), "print('outside')\n").unwrap();
     fs_err::write(outside.join("secret.txt"), "s3cret").unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let plan = |dir: &Path| {
-        pyship(cache.path())
-            .current_dir(dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap()
-    };
-    let out = plan(&dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("the app's sources") && stderr.contains("are outside the project"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("hint:") && stderr.contains("allow-outside-project"),
-        "{stderr}"
-    );
-    let manifest = dir.join("Cargo.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(
-        &manifest,
-        text.replacen("app-src = ", "allow-outside-project = true\napp-src = ", 1),
-    )
-    .unwrap();
-    let ok = plan(&dir);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
+    refused_until_allowed(
+        &dir,
+        "app-src = ",
+        &["the app's sources", "are outside the project"],
     );
 }
 
