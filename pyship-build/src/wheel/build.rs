@@ -225,16 +225,26 @@ fn paths_under(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
     found
 }
 
-/// Remove what a PEP 517 backend wrote into the package's folder (`before`:
-/// [`paths_under`] it before the build): setuptools' `build/` and
-/// `*.egg-info`, a `_version.py` written by setuptools-scm, anything new.
-/// A folder that was there keeps what it had.
+/// The build folders PEP 517 backends keep in a project's folder:
+/// setuptools' `build/`, pdm-backend's `.pdm-build/`.
+const BACKEND_DIRS: &[&str] = &["build", ".pdm-build"];
+
+/// Remove what a PEP 517 backend wrote into the package's folder `dir`
+/// during its build (`before`: [`paths_under`] it before): what is new in
+/// its build folders ([`BACKEND_DIRS`]) and new `*.egg-info` folders. Only
+/// those: a file someone saves in the folder meanwhile is theirs, and a
+/// folder that was there keeps what it had.
 fn remove_leftovers(dir: &Path, before: &std::collections::BTreeSet<PathBuf>) -> Result<(), Error> {
     let after = paths_under(dir);
+    let backend = |p: &Path| {
+        BACKEND_DIRS.iter().any(|b| p.starts_with(dir.join(b)))
+            || p.extension().is_some_and(|x| x == "egg-info")
+    };
     let new: Vec<&PathBuf> = after.difference(before).collect();
     for path in new.iter().filter(|p| {
-        p.parent()
-            .is_none_or(|up| !after.contains(up) || before.contains(up))
+        backend(p)
+            && p.parent()
+                .is_none_or(|up| !after.contains(up) || before.contains(up))
     }) {
         let removed = if fs_err::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
             fs_err::remove_dir_all(path)
@@ -358,4 +368,57 @@ pub(super) fn python_wheel(
     }
     keep_built(&built, &b.out_dir, staging, &entry, plan, ctx)?;
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a build in place, what the backend left in its build folders
+    /// and new `*.egg-info` folders go; what was there, and a file saved
+    /// in the folder meanwhile, stay.
+    #[test]
+    fn only_the_backends_leftovers_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let write = |rel: &str| {
+            let p = dir.join(rel);
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, rel).unwrap();
+        };
+        write("pyproject.toml");
+        write("src/helper/__init__.py");
+        write("build/notes.txt");
+        let before = paths_under(dir);
+        write("build/lib/helper/__init__.py");
+        write("build/bdist.linux-x86_64/x");
+        write("src/helper.egg-info/PKG-INFO");
+        write(".pdm-build/helper.pth");
+        write("NOTES.md");
+        write("src/helper/new_module.py");
+        remove_leftovers(dir, &before).unwrap();
+        let mut left: Vec<String> = paths_under(dir)
+            .iter()
+            .map(|p| {
+                p.strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "NOTES.md",
+                "build",
+                "build/notes.txt",
+                "pyproject.toml",
+                "src",
+                "src/helper",
+                "src/helper/__init__.py",
+                "src/helper/new_module.py",
+            ]
+        );
+    }
 }
