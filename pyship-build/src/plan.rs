@@ -272,19 +272,28 @@ impl Plan {
             }
             names.insert(name, entry);
         }
-        // So must the app's sources: in the project or beside its pyproject.
-        if let Some(dir) = app.dir.as_deref().filter(|_| !config.allow_outside_project) {
-            let real = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
-            let py_dir = pyproject
-                .dir()
-                .canonicalize()
-                .unwrap_or_else(|_| pyproject.dir().to_owned());
-            if !real.starts_with(&root) && !real.starts_with(&py_dir) {
+        // So must the app's sources and the Docker build context (all of it
+        // is sent to the Docker engine): in the project or in the
+        // pyproject's folder.
+        if !config.allow_outside_project {
+            let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+            let py_dir = real(pyproject.dir());
+            let outside = |p: &Path| !p.starts_with(&root) && !p.starts_with(&py_dir);
+            let table = project.config_source.table.key();
+            if let Some(dir) = app.dir.as_deref().map(real).filter(|d| outside(d)) {
                 return Err(PlanError::AppSrcOutside {
-                    dir: real,
+                    dir,
                     origin: app.origin.clone(),
                     root,
-                    table: project.config_source.table.key(),
+                    table,
+                });
+            }
+            let context = real(&crate::fs::normalize(&project.path(&config.docker.context)));
+            if outside(&context) {
+                return Err(PlanError::DockerContextOutside {
+                    context,
+                    root,
+                    table,
                 });
             }
         }
@@ -644,6 +653,13 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] IncludeOutside),
+    #[error("the Docker build context {} is outside the project {}: all of it would be sent to the Docker engine", .context.display(), .root.display())]
+    #[diagnostic(help("set `context` in [{table}.docker] to a folder of the project that holds the pyproject and the app sources (default: the folder of the Cargo.toml), or set `allow-outside-project = true` in [{table}] to send another on purpose"))]
+    DockerContextOutside {
+        context: PathBuf,
+        root: PathBuf,
+        table: &'static str,
+    },
     #[error("include `{entry}` would be copied to `app/{name}` in the bundle, onto {with}")]
     #[diagnostic(help("an include entry lands at `app/` plus its last name: include the folder above it, or rename one of them, in `include` of [{table}]"))]
     IncludeClash {

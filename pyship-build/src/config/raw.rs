@@ -244,7 +244,9 @@ pub struct RawPublish {
 pub struct RawDocker {
     /// The image, without a tag (default: {server host}/{owner}/{name} of the release repository).
     pub image: Option<String>,
-    /// The Docker build context.
+    /// The Docker build context: a folder of the project (or the
+    /// pyproject's) holding the pyproject and the app sources (else
+    /// `allow-outside-project`).
     pub context: Option<PathBuf>,
 }
 

@@ -499,3 +499,24 @@ fn include_entries_that_land_on_the_app_or_each_other_are_refused() {
         assert!(stderr.contains("hint:"), "{stderr}");
     }
 }
+
+/// The Docker build context is sent whole to the Docker engine: one outside
+/// the project (`/`, the parent folder) is refused unless allowed.
+#[test]
+fn a_docker_context_outside_the_project_is_refused_unless_allowed() {
+    for context in ["/", ".."] {
+        let (_tmp, dir) = hello_named("name = \"Hello App\"\n# the main table's keys");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            format!("{text}\n[package.metadata.pyship.docker]\ncontext = \"{context}\"\n"),
+        )
+        .unwrap();
+        refused_until_allowed(
+            &dir,
+            "# the main table's keys",
+            &["the Docker build context", "is outside the project"],
+        );
+    }
+}
