@@ -244,7 +244,8 @@ impl Plan {
             .canonicalize()
             .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
         // Each entry lands at `app/{its name}`: beside the app's sources in
-        // `app/src`, never on them, and never on another entry.
+        // `app/src`, never on them, and never on another entry (names
+        // compared without case, as Windows extracts them).
         let mut names: BTreeMap<String, &String> = BTreeMap::new();
         for entry in &config.include {
             let path = crate::fs::normalize(&project.path(entry));
@@ -255,11 +256,11 @@ impl Plan {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let clash = if name == "src" {
+            let clash = if name.eq_ignore_ascii_case("src") {
                 Some("the app's sources, `app/src`".to_owned())
             } else {
                 names
-                    .get(&name)
+                    .get(&name.to_lowercase())
                     .map(|other| format!("include `{other}`, which lands there too"))
             };
             if let Some(with) = clash {
@@ -270,7 +271,7 @@ impl Plan {
                     table: project.config_source.table.key(),
                 });
             }
-            names.insert(name, entry);
+            names.insert(name.to_lowercase(), entry);
         }
         // So must the app's sources and the Docker build context (all of it
         // is sent to the Docker engine): in the project or in the

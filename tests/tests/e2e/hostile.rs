@@ -477,9 +477,13 @@ fn include_entries_that_land_on_the_app_or_each_other_are_refused() {
             "[\"a/config\", \"b/config\"]",
             "onto include `a/config`, which lands there too",
         ),
+        (
+            "[\"a/config\", \"b/Config\"]",
+            "onto include `a/config`, which lands there too",
+        ),
     ] {
         let (_tmp, dir) = hello_named(&format!("name = \"Hello App\"\ninclude = {include}"));
-        for d in ["extra/src/hello_app", "a/config", "b/config"] {
+        for d in ["extra/src/hello_app", "a/config", "b/config", "b/Config"] {
             fs_err::create_dir_all(dir.join(d)).unwrap();
         }
         fs_err::write(
