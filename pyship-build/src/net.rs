@@ -123,7 +123,7 @@ pub enum Error {
     #[diagnostic(help("the server sends too slowly; try again, use another mirror, or allow a longer download with {} (seconds, default {DEFAULT_DOWNLOAD_TIMEOUT})", crate::env::PYSHIP_DOWNLOAD_TIMEOUT))]
     Deadline { url: String, secs: f64, got: u64 },
     #[error("{url} sent more than {limit} bytes{}", if *.declared { " (the length it declared)" } else { "" })]
-    #[diagnostic(help("the server sent something else than the expected file; nothing was stored: check the URL and the mirror"))]
+    #[diagnostic(help("the server sent something else than what was asked for; nothing was stored: check the URL (and the mirror, for a download)"))]
     TooLarge {
         url: String,
         limit: u64,
@@ -498,7 +498,7 @@ impl<R: Read> Limited<R> {
             timeouts: *timeouts,
             start,
             limit: declared.unwrap_or(MAX_DOWNLOAD).min(MAX_DOWNLOAD),
-            declared: declared.is_some(),
+            declared: declared.is_some_and(|d| d <= MAX_DOWNLOAD),
             got: 0,
         }
     }
@@ -507,6 +507,8 @@ impl<R: Read> Limited<R> {
     pub fn text(inner: R, url: &str, timeouts: &Timeouts, declared: Option<u64>) -> Self {
         let mut me = Self::new(inner, url, timeouts, Instant::now(), declared);
         me.limit = me.limit.min(MAX_TEXT);
+        // The limit is the declared length only when that is below the cap.
+        me.declared &= declared.is_some_and(|d| d <= MAX_TEXT);
         me
     }
 
@@ -762,6 +764,23 @@ mod tests {
             ),
             "{e}"
         );
+        // A declared length past the cap is not what the cap is called.
+        let big = MAX_TEXT * 3;
+        let e = Limited::text(std::io::repeat(b'x'), "http://h/api", &t, Some(big))
+            .read_text()
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    limit: MAX_TEXT,
+                    declared: false,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("declared"), "{e}");
     }
 
     #[test]
