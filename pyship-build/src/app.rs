@@ -112,7 +112,7 @@ impl Rules {
     fn for_plan(plan: &Plan) -> Self {
         let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| crate::fs::normalize(p));
         Self {
-            root: canon(&plan.project.workspace_root),
+            root: crate::layout::project_root(&plan.project),
             allow_outside: plan.config.allow_outside_project,
             table: plan.project.config_source.table.key(),
             exclude: vec![canon(&plan.out_dir)],

@@ -150,6 +150,23 @@ pub fn is_project_root(dir: &Path) -> bool {
     dir.join("pyproject.toml").is_file() || dir.join("Cargo.toml").is_file()
 }
 
+/// The project's root (its Cargo workspace's folder) as the path rule reads
+/// it: links resolved.
+pub fn project_root(project: &Project) -> PathBuf {
+    project
+        .workspace_root
+        .canonicalize()
+        .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root))
+}
+
+/// Whether `real` (links resolved) is in the project or in the folder of
+/// its pyproject, `py_dir`: where app sources, maturin's `python-source` and
+/// the Docker build context may be without `allow-outside-project`.
+pub fn in_project(project: &Project, py_dir: &Path, real: &Path) -> bool {
+    let py_dir = py_dir.canonicalize().unwrap_or_else(|_| py_dir.to_owned());
+    real.starts_with(project_root(project)) || real.starts_with(py_dir)
+}
+
 /// Whether the walk below app-src skips this folder.
 pub fn excluded_dir(path: &Path) -> bool {
     let name = path
@@ -669,13 +686,10 @@ pub fn resolve(project: &Project, py: &Pyproject, module: &str) -> Result<AppSrc
         exclude = wheel.packages.clone();
         // `python-source` may point anywhere; the app is looked for there only
         // inside the project (unless that is allowed on purpose).
-        let root = project
-            .workspace_root
+        let inside = wheel
+            .python_root
             .canonicalize()
-            .unwrap_or_else(|_| project.workspace_root.clone());
-        let inside = wheel.python_root.canonicalize().is_ok_and(|p| {
-            p.starts_with(&root) || p.starts_with(py_dir.canonicalize().unwrap_or_default())
-        });
+            .is_ok_and(|p| in_project(project, &py_dir, &p));
         if (inside || project.config.allow_outside_project)
             && wheel.python_root != py_dir
             && wheel.python_root != py_dir.join("src")

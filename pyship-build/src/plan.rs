@@ -239,10 +239,7 @@ impl Plan {
             .map(crate::fs::normalize)
             .unwrap_or_else(|| project.config_dir.join("dist"));
         // `include` entries must stay in the project unless allowed on purpose.
-        let root = project
-            .workspace_root
-            .canonicalize()
-            .unwrap_or_else(|_| crate::fs::normalize(&project.workspace_root));
+        let root = crate::layout::project_root(&project);
         // Each entry lands at `app/{its name}`: beside the app's sources in
         // `app/src`, never on them, and never on another entry (names
         // compared without case, as Windows extracts them).
@@ -278,8 +275,7 @@ impl Plan {
         // pyproject's folder.
         if !config.allow_outside_project {
             let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
-            let py_dir = real(pyproject.dir());
-            let outside = |p: &Path| !p.starts_with(&root) && !p.starts_with(&py_dir);
+            let outside = |p: &Path| !crate::layout::in_project(&project, pyproject.dir(), p);
             let table = project.config_source.table.key();
             if let Some(dir) = app.dir.as_deref().map(real).filter(|d| outside(d)) {
                 return Err(PlanError::AppSrcOutside {
