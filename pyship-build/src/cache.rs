@@ -252,7 +252,7 @@ impl Cache {
         );
         let memo = self.bucket(HASHES).join(key);
         if let Ok(sha) = fs_err::read_to_string(&memo) {
-            if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if crate::fs::is_sha256_hex(&sha) {
                 return Ok(sha);
             }
         }

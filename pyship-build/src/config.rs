@@ -644,7 +644,7 @@ impl RawConfig {
             .and_then(|w| w.python_sha256.as_deref())
             .filter(|s| !s.trim().is_empty())
         {
-            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !crate::fs::is_sha256_hex(sha) {
                 return Err(invalid(
                     "windows.python-sha256",
                     format!("`{sha}` is not a SHA-256 (64 hexadecimal digits)"),

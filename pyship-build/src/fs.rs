@@ -549,6 +549,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Whether `s` is a SHA-256 written as 64 hexadecimal digits (either case).
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The first 16 bytes of `hash` as a UUID of `version` (RFC 4122 layout:
 /// version nibble, variant bits), lowercase `8-4-4-4-12`: a name-based id
 /// that is the same for the same inputs.

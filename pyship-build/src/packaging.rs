@@ -221,7 +221,7 @@ pub fn files_of_html(base: &reqwest::Url, html: &str) -> Vec<IndexFile> {
 
 /// A 64-digit hex SHA-256, lower-cased; `None` for anything else.
 fn sha256_hex(s: &str) -> Option<String> {
-    (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then(|| s.to_ascii_lowercase())
+    crate::fs::is_sha256_hex(s).then(|| s.to_ascii_lowercase())
 }
 
 /// The `href` of a `<base>` element, if the page has one.

@@ -312,7 +312,7 @@ pub(super) fn from_pylock_text(plan: &Plan, path: &Path, text: &str) -> Result<V
             let Some(sha256) = w.hashes.get("sha256") else {
                 return Err(unsupported(&p.name, "has a wheel without a SHA-256 hash"));
             };
-            if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if !crate::fs::is_sha256_hex(sha256) {
                 return Err(unsupported(
                     &p.name,
                     &format!("has an invalid SHA-256 `{sha256}`"),

@@ -85,7 +85,7 @@ fn parse(text: &str) -> BTreeMap<String, String> {
         .filter_map(|l| {
             let (hex, name) = l.split_once(' ')?;
             let name = name.strip_prefix(' ').or_else(|| name.strip_prefix('*'))?;
-            (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !name.is_empty())
+            (crate::fs::is_sha256_hex(hex) && !name.is_empty())
                 .then(|| (name.to_owned(), hex.to_ascii_lowercase()))
         })
         .collect()

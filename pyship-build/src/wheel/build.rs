@@ -190,7 +190,7 @@ fn outside_target_dir(
     ctx: &Context<'_>,
 ) -> Result<Option<PathBuf>, Error> {
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
-    let (workspace, project) = (canon(workspace), canon(&plan.project.workspace_root));
+    let (workspace, project) = (canon(workspace), crate::layout::project_root(&plan.project));
     if workspace.starts_with(&project) {
         return Ok(None);
     }
@@ -204,8 +204,7 @@ fn outside_target_dir(
     if ctx.env.get("CARGO_TARGET_DIR").is_some() {
         return Ok(None);
     }
-    use sha2::{Digest, Sha256};
-    let id = hex::encode(Sha256::digest(workspace.as_os_str().as_encoded_bytes()));
+    let id = crate::fs::sha256_hex(workspace.as_os_str().as_encoded_bytes());
     Ok(Some(ctx.cache.marked(CARGO_TARGETS).join(&id[..16])))
 }
 
