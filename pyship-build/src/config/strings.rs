@@ -55,19 +55,22 @@ pub fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
+/// A Debian package name (Debian Policy 5.6.1): at least two of lowercase
+/// letters, digits, `+`, `-` and `.`, starting with a letter or digit.
+pub fn valid_debian_package(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 2
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(c))
+}
+
 /// One relation of a binary package's `Depends:` as dpkg parses it:
 /// alternatives `a | b`, each a package name (`[a-z0-9][a-z0-9+.-]+`), an
 /// optional `:arch` qualifier and an optional `(op version)`. Source-only
 /// syntax (`[arch]`, `<profile>`), substitutions (`${…}`), commas and
 /// control characters are refused: dpkg cannot read the package they make.
 pub fn valid_debian_relation(s: &str) -> bool {
-    let name = |n: &str| {
-        let b = n.as_bytes();
-        b.len() >= 2
-            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+.-".contains(c))
-    };
     let arch = |a: &str| {
         !a.is_empty()
             && a.bytes()
@@ -98,7 +101,7 @@ pub fn valid_debian_relation(s: &str) -> bool {
                 .find_map(|op| c.strip_prefix(op))
                 .is_some_and(|v| version(v.trim()))
         });
-        name(pkg) && qualifier.is_none_or(arch) && constraint_ok
+        valid_debian_package(pkg) && qualifier.is_none_or(arch) && constraint_ok
     };
     !s.chars().any(|c| c.is_control() || c == ',') && s.split('|').all(one)
 }

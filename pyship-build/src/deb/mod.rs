@@ -141,12 +141,7 @@ pub fn package_name(plan: &Plan) -> Result<String, Error> {
             c => c.to_ascii_lowercase(),
         })
         .collect();
-    let ok = name.len() >= 2
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
-    if ok {
+    if crate::config::strings::valid_debian_package(&name) {
         Ok(name)
     } else {
         Err(Error::PackageName {
