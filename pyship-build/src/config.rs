@@ -48,8 +48,9 @@ pub enum Error {
         file: PathBuf,
         message: String,
     },
-    /// A string the generated files could not carry as plain data (boxed:
-    /// the error stays small where a path is larger, on Windows).
+    /// A string the generated files could not carry as plain data, or a
+    /// tool would refuse ([`strings::check`]; boxed: the error stays small
+    /// where a path is larger, on Windows).
     #[error(transparent)]
     #[diagnostic(transparent)]
     Unsafe(Box<UnsafeValue>),
@@ -1009,6 +1010,43 @@ mod tests {
         .resolve("x");
         assert_eq!(c.name, ok);
         assert_eq!(c.args[1], "a\nb");
+    }
+
+    /// `docker.image` is held to Docker's grammar when the config is
+    /// loaded, by the function the docker stage uses: a name docker would
+    /// refuse or read as an option fails before anything is built.
+    #[test]
+    fn a_docker_image_docker_would_refuse_is_refused_at_load() {
+        let f = std::path::Path::new("/p/Cargo.toml");
+        let t = "workspace.metadata.pyship";
+        for bad in [
+            "-x",
+            "--help",
+            "UPPER/case",
+            "a b",
+            "o/app:tag",
+            "a/../b",
+            "a\nb",
+        ] {
+            let err = RawConfig::from_json(&json!({"docker": {"image": bad}}), t, f).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(
+                    "invalid `docker.image` in [workspace.metadata.pyship] of /p/Cargo.toml"
+                ) && msg.contains("is not a Docker image name"),
+                "{bad:?}: {msg}"
+            );
+            assert!(err.hint().is_some_and(|h| h.contains("lowercase")), "{msg}");
+        }
+        for ok in ["ghcr.io/acme/app", "localhost:5000/app", "acme/app", ""] {
+            let c = RawConfig::from_json(&json!({"docker": {"image": ok}}), t, f)
+                .unwrap_or_else(|e| panic!("{ok:?}: {e}"))
+                .resolve("x");
+            assert_eq!(
+                c.docker.image.as_deref(),
+                Some(ok).filter(|s| !s.is_empty())
+            );
+        }
     }
 
     #[test]

@@ -243,6 +243,9 @@ pub struct RawPublish {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawDocker {
     /// The image, without a tag (default: {server host}/{owner}/{name} of the release repository).
+    ///
+    /// A name by Docker's grammar: `[registry/]owner/name` in lowercase
+    /// letters and digits, each part joined by `.`, `_` or `-`.
     pub image: Option<String>,
     /// The Docker build context: a folder of the project (or the
     /// pyproject's) holding the pyproject and the app sources (else

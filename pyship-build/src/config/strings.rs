@@ -1,7 +1,9 @@
 //! Rules for the strings of a pyship table that end up in generated files
-//! (launchers, unit, installer script, workflows): what no target language
-//! can carry is refused here, with the key and a hint, before anything is
-//! built. Everything else is escaped by the template filters.
+//! (launchers, unit, installer script, workflows) or in the arguments of the
+//! tools pyship runs: what no target language can carry, and what a tool
+//! would refuse or read as something else, is refused here, with the key and
+//! a hint, before anything is built. Everything else is escaped by the
+//! template filters.
 
 use super::RawConfig;
 
@@ -106,6 +108,79 @@ pub fn valid_debian_relation(s: &str) -> bool {
     !s.chars().any(|c| c.is_control() || c == ',') && s.split('|').all(one)
 }
 
+/// Whether `image` is a repository name by Docker's reference grammar,
+/// without a tag or digest: an optional registry `host[:port]` (told apart
+/// as [`image_registry`] does), then `/`-separated path components of
+/// lowercase letters and digits joined by `.`, `_`, `__` or runs of `-`.
+/// Why so strict: the name is an argument of `docker push`, so `-x` or
+/// `--help` would be read as an option, and `.` or `a/../b` are names no
+/// registry holds.
+pub fn valid_image_name(image: &str) -> bool {
+    let path = match image.split_once('/') {
+        Some((host, path)) if image_registry(image).is_some() => {
+            if !is_registry(host) {
+                return false;
+            }
+            path
+        }
+        _ => image,
+    };
+    path.split('/').all(is_path_component)
+}
+
+/// The registry host of `image`: its first component when it looks like a
+/// host (has a `.` or `:`, or is `localhost`), as docker decides.
+pub fn image_registry(image: &str) -> Option<String> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_owned())
+}
+
+/// `host[:port]`: dot-separated labels of letters, digits and inner `-`,
+/// then an optional port of digits.
+fn is_registry(s: &str) -> bool {
+    let (host, port) = match s.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    let label = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    // Lowercase only: docker refuses an upper-case repository name, and
+    // a host is matched without case anyway.
+    !host.bytes().any(|b| b.is_ascii_uppercase())
+        && host.split('.').all(label)
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `[a-z0-9]+ (sep [a-z0-9]+)*` with `sep` one of `.`, `_`, `__`, `-+`.
+fn is_path_component(s: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let b = s.as_bytes();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &s[start..i];
+        if !(matches!(sep, "." | "_" | "__") || sep.bytes().all(|c| c == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
 fn refused(key: &str, message: impl Into<String>, hint: impl Into<String>) -> Refused {
     Refused {
         key: key.to_owned(),
@@ -173,6 +248,15 @@ pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> 
                 "linux.user",
                 format!("{user:?} is not a user name systemd's User= accepts"),
                 "use a user name of ASCII letters, digits, `_` and `-` (not starting with a digit or `-`, at most 31 characters), or a numeric UID",
+            ));
+        }
+    }
+    if let Some(image) = raw.docker.as_ref().and_then(|d| d.image.as_deref()) {
+        if !image.trim().is_empty() && !valid_image_name(image) {
+            return Err(refused(
+                "docker.image",
+                format!("{image:?} is not a Docker image name (docker would refuse it, or read it as an option)"),
+                "use `[registry/]owner/name` in lowercase letters and digits, each part starting and ending with one and joined by `.`, `_` or `-`, without a tag or digest (e.g. \"ghcr.io/acme/app\")",
             ));
         }
     }
@@ -281,5 +365,70 @@ mod tests {
         ] {
             assert!(!valid_debian_relation(bad), "{bad:?} accepted");
         }
+    }
+
+    /// `docker.image` follows Docker's reference grammar: a name that
+    /// `docker push` would read as an option (`-x`, `--help`) or that no
+    /// registry holds (`.`, `a/../b`) is refused.
+    #[test]
+    fn image_names_follow_the_docker_reference_grammar() {
+        for ok in [
+            "ghcr.io/o/app",
+            "localhost:5000/a-b/c_d",
+            "registry.example.com/x",
+            "app",
+            "o/app",
+            "a__b/c.d/e---f",
+            "127.0.0.1:5000/x",
+            "my-registry.example:443/team/app2",
+        ] {
+            assert!(valid_image_name(ok), "{ok} refused");
+        }
+        for bad in [
+            "-x",
+            "--help",
+            ".",
+            "-",
+            "..",
+            "a/../b",
+            "a/./b",
+            "o/-app",
+            "o/.app",
+            "o/app-",
+            "o/app.",
+            "a._b",
+            "a___b",
+            "UPPER/x",
+            "Ghcr.IO/o/app",
+            "a//b",
+            "/a",
+            "a/",
+            "",
+            ":tag",
+            "o/app:tag",
+            "o/app@sha256:00",
+            "localhost:/x",
+            "localhost:50a0/x",
+            "-host.example/x",
+            "host-.example/x",
+            "host..example/x",
+            "localhost:5000",
+        ] {
+            assert!(!valid_image_name(bad), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn an_image_registry_is_its_first_component_when_host_like() {
+        assert_eq!(
+            image_registry("gitea.example.com/o/app").as_deref(),
+            Some("gitea.example.com")
+        );
+        assert_eq!(
+            image_registry("localhost:5000/app").as_deref(),
+            Some("localhost:5000")
+        );
+        assert_eq!(image_registry("owner/app"), None);
+        assert_eq!(image_registry("app"), None);
     }
 }

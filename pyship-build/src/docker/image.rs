@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::Error;
+use crate::config::strings::valid_image_name;
 use crate::env::Env;
 use crate::plan::Plan;
 use crate::version::Version;
@@ -37,91 +38,32 @@ pub fn is_latest(version: &Version, repo_tags: &[String]) -> bool {
 }
 
 /// The image name: `docker.image`, else `{host}/{owner}/{name}` of the release
-/// repository (Gitea's registry lives on the same host), lowercased.
+/// repository (Gitea's registry lives on the same host), lowercased. Either
+/// is held to Docker's grammar ([`valid_image_name`], which the config's
+/// `docker.image` already passed when it was loaded).
 pub fn image_name(plan: &Plan, env: &Env) -> Result<String, Error> {
-    let image = match &plan.config.docker.image {
-        Some(i) => i.clone(),
+    let table = plan.project.config_source.table.key();
+    let (image, origin) = match &plan.config.docker.image {
+        Some(i) => (i.clone(), "`docker.image`"),
         None => {
             let (url, repo) = plan.config.publish.location(env);
             let (Some(url), Some(repo)) = (url, repo) else {
-                return Err(Error::NoImage {
-                    table: plan.project.config_source.table.key(),
-                });
+                return Err(Error::NoImage { table });
             };
-            format!("{}/{repo}", host_of(&url)).to_ascii_lowercase()
+            (
+                format!("{}/{repo}", host_of(&url)).to_ascii_lowercase(),
+                "made from the release's server and repository, as `docker.image` is not set",
+            )
         }
     };
-    let valid = is_image_name(&image);
-    if !valid {
-        return Err(Error::BadImage { image });
+    if !valid_image_name(&image) {
+        return Err(Error::BadImage {
+            image,
+            origin,
+            table,
+        });
     }
     Ok(image)
-}
-
-/// Whether `image` is a repository name by Docker's reference grammar
-/// (distribution `reference/regexp.go`), without a tag or digest: an optional
-/// registry `host[:port]` (told apart as docker does: it has a `.` or `:`, or
-/// is `localhost`), then `/`-separated path components of lowercase letters
-/// and digits joined by `.`, `_`, `__` or runs of `-`. Why so strict: the name
-/// is an argument of `docker push`, so `-x` or `--help` would be read as an
-/// option, and `.` or `a/../b` are names no registry holds.
-pub fn is_image_name(image: &str) -> bool {
-    let path = match image.split_once('/') {
-        Some((host, path)) if registry_of(image).is_some() => {
-            if !is_registry(host) {
-                return false;
-            }
-            path
-        }
-        _ => image,
-    };
-    path.split('/').all(is_path_component)
-}
-
-/// `host[:port]`: dot-separated labels of letters, digits and inner `-`,
-/// then an optional port of digits.
-fn is_registry(s: &str) -> bool {
-    let (host, port) = match s.split_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (s, None),
-    };
-    let label = |l: &str| {
-        let b = l.as_bytes();
-        !b.is_empty()
-            && b[0].is_ascii_alphanumeric()
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-    };
-    // Lowercase only: docker refuses an upper-case repository name, and
-    // a host is matched without case anyway.
-    !host.bytes().any(|b| b.is_ascii_uppercase())
-        && host.split('.').all(label)
-        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// `[a-z0-9]+ (sep [a-z0-9]+)*` with `sep` one of `.`, `_`, `__`, `-+`.
-fn is_path_component(s: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let b = s.as_bytes();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &s[start..i];
-        if !(matches!(sep, "." | "_" | "__") || sep.bytes().all(|c| c == b'-')) {
-            return false;
-        }
-    }
-    true
 }
 
 /// `host[:port]` of a URL.
@@ -129,12 +71,4 @@ pub(super) fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let host = rest.split('/').next().unwrap_or_default();
     host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host)
-}
-
-/// The registry host of `image`: its first component when it looks like a host
-/// (has a `.` or `:`, or is `localhost`), as docker decides.
-pub fn registry_of(image: &str) -> Option<String> {
-    let (first, rest) = image.split_once('/')?;
-    let _ = rest;
-    (first.contains('.') || first.contains(':') || first == "localhost").then(|| first.to_owned())
 }

@@ -524,3 +524,53 @@ fn a_docker_context_outside_the_project_is_refused_unless_allowed() {
         );
     }
 }
+
+/// Rule: a config value a tool pyship runs would refuse, or read as
+/// something else (an option), fails `plan` before anything is built,
+/// naming the key and its table, with a hint; a valid one plans.
+#[test]
+fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
+    for (table, value, says) in [
+        (
+            "docker",
+            "image = \"-x\"",
+            "invalid `docker.image` in [package.metadata.pyship]",
+        ),
+        (
+            "docker",
+            "image = \"UPPER/case\"",
+            "invalid `docker.image` in [package.metadata.pyship]",
+        ),
+        (
+            "docker",
+            "image = \"a b\"",
+            "invalid `docker.image` in [package.metadata.pyship]",
+        ),
+        ("docker", "image = \"ghcr.io/acme/hello\"", ""),
+    ] {
+        let (_tmp, dir) = copy_fixture("hello");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            format!("{text}\n[package.metadata.pyship.{table}]\n{value}\n"),
+        )
+        .unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "plan"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if says.is_empty() {
+            assert!(out.status.success(), "{value}: {stderr}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{value}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("hint:"),
+            "{value}: {stderr}"
+        );
+    }
+}
