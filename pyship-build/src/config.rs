@@ -1049,6 +1049,55 @@ mod tests {
         }
     }
 
+    /// `linux.platform` goes to uv's `--python-platform` and maturin's
+    /// `--compatibility`: a value either would refuse, or that names no
+    /// x86_64 glibc target, fails when the config is loaded, naming the key;
+    /// every value that builds today still loads.
+    #[test]
+    fn a_linux_platform_uv_or_maturin_would_refuse_is_refused_at_load() {
+        let f = std::path::Path::new("/p/Cargo.toml");
+        let t = "package.metadata.pyship";
+        for bad in [
+            "manylinux_2_28_x86_64",
+            "x86_64-manylinux_2_24",
+            "aarch64-manylinux_2_28",
+            "x86_64-unknown-linux-musl",
+            "linux_x86_64",
+            "--help",
+        ] {
+            let err = RawConfig::from_json(&json!({"linux": {"platform": bad}}), t, f).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.contains(
+                    "invalid `linux.platform` in [package.metadata.pyship] of /p/Cargo.toml"
+                ) && msg.contains(&format!("{bad:?}")),
+                "{bad:?}: {msg}"
+            );
+            assert!(
+                err.hint()
+                    .is_some_and(|h| h.contains("x86_64-manylinux_2_Y") && h.contains("31, 32")),
+                "{msg}"
+            );
+        }
+        for ok in [
+            "x86_64-manylinux_2_28",
+            "x86_64-manylinux_2_17",
+            "x86_64-manylinux_2_35",
+            "x86_64-manylinux2014",
+            "x86_64-unknown-linux-gnu",
+            "linux",
+        ] {
+            let c = RawConfig::from_json(&json!({"linux": {"platform": ok}}), t, f)
+                .unwrap_or_else(|e| panic!("{ok:?}: {e}"))
+                .resolve("x");
+            assert_eq!(c.linux.platform, ok);
+        }
+        let c = RawConfig::from_json(&json!({"linux": {"platform": " "}}), t, f)
+            .unwrap()
+            .resolve("x");
+        assert_eq!(c.linux.platform, DEFAULT_LINUX_PLATFORM);
+    }
+
     #[test]
     fn defaults_apply() {
         let c = RawConfig::default().resolve("hello");

@@ -106,6 +106,29 @@ impl Platform {
     }
 }
 
+/// The Y of the `x86_64-manylinux_2_Y` platforms uv's `--python-platform`
+/// knows; it refuses the others.
+pub const UV_MANYLINUX_2_MINORS: &[u32] = &[17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
+
+/// Whether `platform` (`linux.platform`) names a target a Linux bundle can
+/// be built for: x86_64 with glibc, as the bundled CPython is, in a name
+/// uv's `--python-platform` reads (`x86_64-manylinux_2_Y` for a Y of
+/// [`UV_MANYLINUX_2_MINORS`], `x86_64-manylinux2014`,
+/// `x86_64-unknown-linux-gnu`, `linux`), each with the glibc
+/// [`manylinux_glibc`] gives maturin's `--compatibility`.
+pub fn is_linux_target(platform: &str) -> bool {
+    matches!(
+        platform,
+        "linux" | "x86_64-unknown-linux-gnu" | "x86_64-manylinux2014"
+    ) || platform
+        .strip_prefix("x86_64-manylinux_2_")
+        .is_some_and(|y| {
+            UV_MANYLINUX_2_MINORS
+                .iter()
+                .any(|known| y == known.to_string())
+        })
+}
+
 /// `(X, Y)` of a manylinux platform or tag (`x86_64-manylinux_2_28`,
 /// `manylinux_2_17_x86_64`, `manylinux2014`), or of `x86_64-unknown-linux-gnu`
 /// (uv reads it as manylinux_2_17).
@@ -151,6 +174,45 @@ impl std::str::FromStr for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What uv and maturin both read is a target; a tag spelling
+    /// (`manylinux_2_28_x86_64`), a glibc uv has no name for, another
+    /// architecture or musl is not.
+    #[test]
+    fn linux_targets_are_the_x86_64_glibc_names_uv_reads() {
+        for ok in [
+            "x86_64-manylinux_2_28",
+            "x86_64-manylinux_2_17",
+            "x86_64-manylinux_2_31",
+            "x86_64-manylinux_2_40",
+            "x86_64-manylinux2014",
+            "x86_64-unknown-linux-gnu",
+            "linux",
+        ] {
+            assert!(is_linux_target(ok), "{ok} refused");
+            assert!(manylinux_glibc(ok).is_some(), "{ok}: no glibc for maturin");
+        }
+        for bad in [
+            "",
+            "manylinux_2_28_x86_64",
+            "manylinux2014_x86_64",
+            "manylinux_2_28",
+            "x86_64-manylinux_2_24",
+            "x86_64-manylinux_2_41",
+            "x86_64-manylinux_2_028",
+            "x86_64-manylinux_2_+28",
+            "x86_64-manylinux_2_28 ",
+            "x86_64-manylinux1",
+            "aarch64-manylinux_2_28",
+            "x86_64-unknown-linux-musl",
+            "linux_x86_64",
+            "x86_64-pc-windows-msvc",
+            "Linux",
+            "--help",
+        ] {
+            assert!(!is_linux_target(bad), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn wheel_tags() {

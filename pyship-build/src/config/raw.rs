@@ -176,6 +176,10 @@ pub struct RawLinux {
     /// Pin of the runtime tarball's SHA-256.
     pub runtime_sha256: Option<String>,
     /// Wheel platform for the Linux bundle.
+    ///
+    /// An x86_64 glibc platform as uv's `--python-platform` names it:
+    /// `x86_64-manylinux_2_Y` (a Y uv knows: the oldest glibc of the target
+    /// machines), `x86_64-manylinux2014` or `x86_64-unknown-linux-gnu`.
     pub platform: Option<String>,
     /// Ship install-service.sh / uninstall-service.sh (systemd).
     pub service: Option<bool>,

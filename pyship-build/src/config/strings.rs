@@ -260,6 +260,23 @@ pub fn check(value: &serde_json::Value, raw: &RawConfig) -> Result<(), Refused> 
             ));
         }
     }
+    if let Some(platform) = raw.linux.as_ref().and_then(|l| l.platform.as_deref()) {
+        if !platform.trim().is_empty() && !crate::platform::is_linux_target(platform) {
+            let minors: Vec<String> = crate::platform::UV_MANYLINUX_2_MINORS
+                .iter()
+                .map(u32::to_string)
+                .collect();
+            return Err(refused(
+                "linux.platform",
+                format!("{platform:?} is not an x86_64 glibc platform by a name uv's --python-platform reads (the Linux bundle's CPython is x86_64 with glibc; its wheels are resolved by uv and built by maturin for that platform)"),
+                format!(
+                    "use \"x86_64-manylinux_2_Y\", Y the oldest glibc minor version of the target machines ({}: uv knows no other), \"x86_64-manylinux2014\" or \"x86_64-unknown-linux-gnu\"; remove the key for the default, \"{}\"",
+                    minors.join(", "),
+                    super::DEFAULT_LINUX_PLATFORM
+                ),
+            ));
+        }
+    }
     let envs = [
         (
             "publish.token-env",

@@ -547,6 +547,17 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
             "invalid `docker.image` in [package.metadata.pyship]",
         ),
         ("docker", "image = \"ghcr.io/acme/hello\"", ""),
+        (
+            "linux",
+            "platform = \"manylinux_2_28_x86_64\"",
+            "invalid `linux.platform` in [package.metadata.pyship]",
+        ),
+        (
+            "linux",
+            "platform = \"x86_64-manylinux_2_24\"",
+            "invalid `linux.platform` in [package.metadata.pyship]",
+        ),
+        ("linux", "platform = \"x86_64-manylinux2014\"", ""),
     ] {
         let (_tmp, dir) = copy_fixture("hello");
         let manifest = dir.join("Cargo.toml");
