@@ -17,7 +17,7 @@ use crate::project::{Project, Pyproject};
 use crate::version::{self, Resolved};
 
 pub mod location;
-pub use location::LocationError;
+pub use location::{LocationError, RefusedLocation};
 
 /// CPython version in the forms the stages need.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -317,13 +317,16 @@ impl Plan {
             crate::local_deps::find(&project, pyproject, &all_extras(&config), &config.groups)?;
         let commit = git_head(&project.config_dir);
         let epoch = Epoch::resolve(env, &project.config_dir);
+        // Checked with the updater on or off: the MSI, the .deb, the
+        // manifest and the release workflow carry the location too.
+        let location = location::checked(&config.publish, env, &project.config_source)?;
         // The update helper restarts the app as the Windows launchers start
         // it. The updater is told every platform's assets, whichever targets
         // this run builds: a bundle's files must not depend on the others
         // built beside it (its installer would be rebuilt for nothing).
         let update = update_settings(
             &config,
-            env,
+            location,
             &version.version,
             launch.module_for(Platform::Windows),
             &artifacts_for(
@@ -334,7 +337,7 @@ impl Plan {
                 &config,
                 &out_dir,
             ),
-        )?;
+        );
         Ok(Self {
             name: config.name.clone(),
             file_name,
@@ -674,11 +677,11 @@ pub enum PlanError {
         root: PathBuf,
         table: &'static str,
     },
-    /// `publish.url` or `publish.repo` that the bundled updater's config
-    /// cannot carry.
+    /// `publish.url` or `publish.repo` (or the CI variables standing for
+    /// them) that no bundle or release can carry.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    UpdateLocation(#[from] LocationError),
+    PublishLocation(#[from] RefusedLocation),
     #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
@@ -937,11 +940,12 @@ mod tests {
     }
 
     /// `publish.url` and `publish.repo` go into every bundle's
-    /// `pyship_update.json`: the plan (which `bundle` builds first) refuses
+    /// `pyship_update.json`, the MSI, the .deb's Homepage, manifest.json and
+    /// the release workflow: the plan (which `bundle` builds first) refuses
     /// with publishing's messages what publishing would refuse, before
-    /// credentials or a bad path are shipped. Off with the updater.
+    /// credentials or a bad path are shipped, with the updater on or off.
     #[test]
-    fn the_updater_location_gets_the_publish_checks() {
+    fn the_release_location_gets_the_publish_checks_with_the_updater_on_or_off() {
         let plan = |url: Option<&str>, repo: Option<&str>, env: &[(&str, &str)], enabled: bool| {
             let mut project = hello();
             project.config.publish.url = url.map(str::to_owned);
@@ -949,39 +953,79 @@ mod tests {
             project.config.update.enabled = enabled;
             plan_of(project, vec![], env)
         };
-        let refused = |url, repo, env: &[(&str, &str)], says: &str| {
-            let e = plan(url, repo, env, true).unwrap_err();
-            assert!(
-                matches!(e, PlanError::UpdateLocation(_)),
-                "{url:?} {repo:?}: {e}"
-            );
-            assert!(e.to_string().contains(says), "{e}");
+        use crate::error::Hint;
+        let refused = |url, repo, env: &[(&str, &str)], origin: &str, says: &str| {
+            for enabled in [true, false] {
+                let e = plan(url, repo, env, enabled).unwrap_err();
+                let PlanError::PublishLocation(r) = &e else {
+                    panic!("{url:?} {repo:?} (update.enabled = {enabled}): {e}");
+                };
+                assert!(
+                    e.to_string().starts_with(&format!("invalid {origin}")),
+                    "{e}"
+                );
+                assert!(r.source.to_string().contains(says), "{}", r.source);
+                assert!(e.hint().is_some_and(|h| !h.is_empty()), "{e}");
+            }
         };
+        let url_key = "`publish.url` in [package.metadata.pyship] of";
+        let repo_key = "`publish.repo` in [package.metadata.pyship] of";
         let evil = "http://user:pass@evil.example/a/../b?x=1#frag";
-        refused(Some(evil), Some("o/r"), &[], "has credentials in it");
+        refused(
+            Some(evil),
+            Some("o/r"),
+            &[],
+            url_key,
+            "has credentials in it",
+        );
+        refused(
+            Some(evil),
+            Some("../../r"),
+            &[],
+            url_key,
+            "has credentials in it",
+        );
         refused(
             Some("https://gitea.example.com/#frag"),
             Some("o/r"),
             &[],
+            url_key,
             "query or fragment",
         );
         refused(
             Some("https://gitea.example.com?x=1"),
             None,
             &[],
+            url_key,
             "query or fragment",
         );
         refused(
             Some("https://gitea.example.com"),
             Some("../../r"),
             &[],
+            repo_key,
+            "is not a valid Gitea repository",
+        );
+        refused(
+            None,
+            Some("../../r"),
+            &[],
+            repo_key,
             "is not a valid Gitea repository",
         );
         refused(
             None,
             None,
             &[("GITHUB_SERVER_URL", "https://t:x@git.example.com")],
+            "GITHUB_SERVER_URL (`publish.url` is not set)",
             "has credentials in it",
+        );
+        refused(
+            Some("https://gitea.example.com"),
+            None,
+            &[("GITHUB_REPOSITORY", "acme/..")],
+            "GITHUB_REPOSITORY (`publish.repo` is not set)",
+            "is not a valid Gitea repository",
         );
         let ok = plan(
             Some("https://gitea.example.com/sub/"),
@@ -995,7 +1039,15 @@ mod tests {
             update.api_url.as_deref(),
             Some("https://gitea.example.com/sub/api/v1")
         );
-        plan(Some(evil), Some("../../r"), &[], false).expect("no updater, nothing shipped");
+        let off = plan(
+            Some("https://gitea.example.com/sub/"),
+            Some("acme/hello"),
+            &[],
+            false,
+        )
+        .expect("a valid location, updater off");
+        assert!(off.update.is_none());
+        plan(None, None, &[], false).expect("no location, nothing to check");
     }
 
     /// The epoch: SOURCE_DATE_EPOCH, else HEAD's commit time, else 1980.
@@ -1203,27 +1255,19 @@ pub fn update_api_url(provider: Provider, server: &str) -> String {
 }
 
 /// The updater settings of a plan being built, or `None` when it is off.
-/// The server URL and repository go into every bundle, so they get
-/// publishing's checks here, before a bundle is built: no credentials, no
-/// query or fragment, a valid `owner/name` (plain http is left to
-/// publishing, which sends the token).
+/// `location` is the release's server URL and `owner/name`, already
+/// [`location::checked`] (they go into every bundle).
 pub fn update_settings(
     config: &Config,
-    env: &Env,
+    location: (Option<String>, Option<String>),
     version: &crate::version::Version,
     module: &str,
     artifacts: &[Artifact],
-) -> Result<Option<UpdateSettings>, LocationError> {
+) -> Option<UpdateSettings> {
     if !config.update.enabled {
-        return Ok(None);
+        return None;
     }
-    let (server_url, repo) = config.publish.location(env);
-    if let Some(url) = &server_url {
-        location::check_server_url(url)?;
-    }
-    if let Some(repo) = &repo {
-        location::split_repo(repo.trim())?;
-    }
+    let (server_url, repo) = location;
     let tag = version.tag();
     let assets = artifacts
         .iter()
@@ -1235,7 +1279,7 @@ pub fn update_settings(
             ))
         })
         .collect();
-    Ok(Some(UpdateSettings {
+    Some(UpdateSettings {
         provider: config.publish.provider,
         api_url: server_url
             .as_deref()
@@ -1256,5 +1300,5 @@ pub fn update_settings(
         start_timeout: config.update.start_timeout,
         public_keys: config.update.public_keys.clone(),
         signatures: signatures_statement(&config.update.public_keys),
-    }))
+    })
 }

@@ -1,12 +1,18 @@
-//! Where a release lives, as the bundled updater and publishing both need
-//! it checked: the server's URL and the repository's `owner/name`. Both go
-//! into every bundle's updater config, so they are checked when the plan is
-//! made, before anything is built; publishing adds its own rule (plain http
-//! only to loopback, as it sends the token).
+//! Where a release lives, as the bundles and publishing both need it
+//! checked: the server's URL and the repository's `owner/name`. Both go into
+//! every bundle's updater config, the MSI, the .deb's `Homepage`,
+//! `manifest.json` and the release workflow, so they are checked when the
+//! plan is made ([`checked`]), before anything is built, whether or not the
+//! updater is on; publishing adds its own rule (plain http only to loopback,
+//! as it sends the token).
 
 use std::net::IpAddr;
 
 use reqwest::Url;
+
+use crate::config::Publish;
+use crate::env::Env;
+use crate::project::{display_path, ConfigSource};
 
 /// A server URL or repository that can be neither shipped nor published to.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -23,6 +29,62 @@ pub enum LocationError {
     #[error("the server URL `{url}` has a query or fragment (`?…` or `#…`) in it")]
     #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL alone, e.g. https://gitea.example.com or https://example.com/gitea"))]
     QueryInUrl { url: String },
+}
+
+/// A release location the plan refuses: the setting that gave it, and why.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("invalid {origin}")]
+pub struct RefusedLocation {
+    /// `` `publish.url` in [package.metadata.pyship] of ./Cargo.toml ``, or
+    /// the CI variable that stood in for the key.
+    pub origin: String,
+    #[source]
+    #[diagnostic_source]
+    pub source: LocationError,
+}
+
+/// The release's server URL (without a trailing `/`) and `owner/name`, as
+/// [`Publish::location`] gives them (the config, then the CI variables),
+/// each checked when it is set: [`check_server_url`] and [`split_repo`]. A
+/// refusal names the key and `config`'s table, or the CI variable.
+pub fn checked(
+    publish: &Publish,
+    env: &Env,
+    config: &ConfigSource,
+) -> Result<(Option<String>, Option<String>), RefusedLocation> {
+    let origin = |key: &str, given: bool, variable: &str| {
+        if given {
+            format!(
+                "`{key}` in [{}] of {}",
+                config.table.key(),
+                display_path(&config.manifest)
+            )
+        } else {
+            format!("{variable} (`{key}` is not set)")
+        }
+    };
+    let (url, repo) = publish.location(env);
+    if let Some(url) = &url {
+        check_server_url(url).map_err(|source| RefusedLocation {
+            origin: origin(
+                "publish.url",
+                publish.url.is_some(),
+                crate::env::GITHUB_SERVER_URL,
+            ),
+            source,
+        })?;
+    }
+    if let Some(repo) = &repo {
+        split_repo(repo.trim()).map_err(|source| RefusedLocation {
+            origin: origin(
+                "publish.repo",
+                publish.repo.is_some(),
+                crate::env::GITHUB_REPOSITORY,
+            ),
+            source,
+        })?;
+    }
+    Ok((url, repo))
 }
 
 /// Split `owner/name` and check both parts the way Gitea validates them

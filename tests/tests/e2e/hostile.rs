@@ -526,38 +526,52 @@ fn a_docker_context_outside_the_project_is_refused_unless_allowed() {
 }
 
 /// Rule: a config value a tool pyship runs would refuse, or read as
-/// something else (an option), fails `plan` before anything is built,
-/// naming the key and its table, with a hint; a valid one plans.
+/// something else (an option), or that would ship credentials or another
+/// repository's path in every bundle, fails `plan` before anything is
+/// built, naming the key and its table, with a hint; a valid one plans.
 #[test]
 fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
+    let update_off = "\n[package.metadata.pyship.update]\nenabled = false";
+    let image = "invalid `docker.image` in [package.metadata.pyship]";
+    let platform = "invalid `linux.platform` in [package.metadata.pyship]";
+    let url = "invalid `publish.url` in [package.metadata.pyship]";
+    let repo = "invalid `publish.repo` in [package.metadata.pyship]";
     for (table, value, says) in [
-        (
-            "docker",
-            "image = \"-x\"",
-            "invalid `docker.image` in [package.metadata.pyship]",
-        ),
-        (
-            "docker",
-            "image = \"UPPER/case\"",
-            "invalid `docker.image` in [package.metadata.pyship]",
-        ),
-        (
-            "docker",
-            "image = \"a b\"",
-            "invalid `docker.image` in [package.metadata.pyship]",
-        ),
-        ("docker", "image = \"ghcr.io/acme/hello\"", ""),
+        ("docker", "image = \"-x\"".to_owned(), &[image][..]),
+        ("docker", "image = \"UPPER/case\"".into(), &[image]),
+        ("docker", "image = \"a b\"".into(), &[image]),
+        ("docker", "image = \"ghcr.io/acme/hello\"".into(), &[]),
         (
             "linux",
-            "platform = \"manylinux_2_28_x86_64\"",
-            "invalid `linux.platform` in [package.metadata.pyship]",
+            "platform = \"manylinux_2_28_x86_64\"".into(),
+            &[platform],
         ),
         (
             "linux",
-            "platform = \"x86_64-manylinux_2_24\"",
-            "invalid `linux.platform` in [package.metadata.pyship]",
+            "platform = \"x86_64-manylinux_2_24\"".into(),
+            &[platform],
         ),
-        ("linux", "platform = \"x86_64-manylinux2014\"", ""),
+        ("linux", "platform = \"x86_64-manylinux2014\"".into(), &[]),
+        (
+            "publish",
+            format!("url = \"http://user:pass@git.example.com\"\nrepo = \"o/r\"{update_off}"),
+            &[url, "has credentials in it"],
+        ),
+        (
+            "publish",
+            format!("url = \"https://git.example.com/?x=1#top\"{update_off}"),
+            &[url, "query or fragment"],
+        ),
+        (
+            "publish",
+            format!("repo = \"../../r\"{update_off}"),
+            &[repo, "is not a valid Gitea repository"],
+        ),
+        (
+            "publish",
+            format!("url = \"https://git.example.com\"\nrepo = \"o/r\"{update_off}"),
+            &[],
+        ),
     ] {
         let (_tmp, dir) = copy_fixture("hello");
         let manifest = dir.join("Cargo.toml");
@@ -579,9 +593,10 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
             continue;
         }
         assert_eq!(out.status.code(), Some(1), "{value}: {stderr}");
-        assert!(
-            stderr.contains(says) && stderr.contains("hint:"),
-            "{value}: {stderr}"
-        );
+        for s in says {
+            assert!(stderr.contains(s), "{value}: {s:?} not in\n{stderr}");
+        }
+        assert!(stderr.contains("hint:"), "{value}: {stderr}");
+        assert!(!stderr.contains("user:pass"), "{stderr}");
     }
 }
