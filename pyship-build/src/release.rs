@@ -197,71 +197,96 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
     let (mut installer, mut msi, mut deb, mut published, mut docker) =
         (None, None, None, None, None);
     let windows = plan.bundle_dir(Platform::Windows);
+    // The files stamped, put back when a later step fails before the
+    // release is published (and when the build is interrupted): a failed
+    // release leaves the project as it was. Once published, the stamped
+    // version is the one released, and stays.
+    let mut undo: Option<Stamping> = None;
     for a in todo {
-        match a {
-            Action::Stamp => {
-                let targets = plan
-                    .project
-                    .stamp_targets()
-                    .map_err(|e| Error::Stamp(Box::new(e.into())))?;
-                stamped = crate::version::stamp::stamp(&targets, v)
-                    .map_err(|e| Error::Stamp(Box::new(e.into())))?;
-                for s in stamped.iter().filter(|s| s.changed) {
-                    ctx.reporter
-                        .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
+        let publishes = a == Action::Publish;
+        let done = (|| -> Result<(), Error> {
+            match a {
+                Action::Stamp => {
+                    let targets = plan
+                        .project
+                        .stamp_targets()
+                        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                    let (files, back) = crate::version::stamp::stamp_undoable(&targets, v)
+                        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                    stamped = files;
+                    for s in stamped.iter().filter(|s| s.changed) {
+                        ctx.reporter
+                            .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
+                    }
+                    undo = Some(Stamping::new(back));
                 }
-            }
-            Action::Bundles(platforms) => {
-                for platform in platforms {
-                    let b = crate::bundle::run_with(
-                        plan,
-                        platform,
-                        &crate::bundle::Prepared::default(),
-                        signer.as_ref(),
-                        ctx,
-                    )
-                    .map_err(|source| Error::Bundle { platform, source })?;
-                    ctx.reporter.status(
-                        "Finished",
-                        &format!("{} ({:.1}s)", b.artifact.display(), b.total_seconds()),
+                Action::Bundles(platforms) => {
+                    for platform in platforms {
+                        let b = crate::bundle::run_with(
+                            plan,
+                            platform,
+                            &crate::bundle::Prepared::default(),
+                            signer.as_ref(),
+                            ctx,
+                        )
+                        .map_err(|source| Error::Bundle { platform, source })?;
+                        ctx.reporter.status(
+                            "Finished",
+                            &format!("{} ({:.1}s)", b.artifact.display(), b.total_seconds()),
+                        );
+                        bundles.push(b);
+                    }
+                }
+                Action::Installer => {
+                    installer = Some(
+                        crate::installer::run_with(plan, &windows, signer.as_ref(), ctx)
+                            .map_err(Error::Installer)?,
                     );
-                    bundles.push(b);
+                }
+                Action::Msi => {
+                    msi = Some(
+                        crate::msi::run_with(plan, &windows, signer.as_ref(), ctx)
+                            .map_err(Error::Msi)?,
+                    );
+                }
+                Action::Deb => {
+                    deb = Some(
+                        crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx)
+                            .map_err(Error::Deb)?,
+                    );
+                }
+                Action::Publish => {
+                    // publish writes (and signs) manifest.json from what it uploads.
+                    let mut opts = crate::publish::Options::from_env(ctx.env);
+                    opts.dry_run = false;
+                    opts.signer = manifest_signer.clone();
+                    published =
+                        Some(crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?);
+                }
+                Action::Docker => {
+                    let opts = crate::docker::Options {
+                        push: true,
+                        repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
+                    };
+                    docker = Some(crate::docker::run(plan, &opts, ctx).map_err(Error::Docker)?);
                 }
             }
-            Action::Installer => {
-                installer = Some(
-                    crate::installer::run_with(plan, &windows, signer.as_ref(), ctx)
-                        .map_err(Error::Installer)?,
-                );
+            Ok(())
+        })();
+        match done {
+            Err(e) => {
+                if let Some(undo) = undo.take() {
+                    undo.restore(ctx);
+                }
+                return Err(e);
             }
-            Action::Msi => {
-                msi = Some(
-                    crate::msi::run_with(plan, &windows, signer.as_ref(), ctx)
-                        .map_err(Error::Msi)?,
-                );
-            }
-            Action::Deb => {
-                deb = Some(
-                    crate::deb::run(plan, &plan.bundle_dir(Platform::Linux), ctx)
-                        .map_err(Error::Deb)?,
-                );
-            }
-            Action::Publish => {
-                // publish writes (and signs) manifest.json from what it uploads.
-                let mut opts = crate::publish::Options::from_env(ctx.env);
-                opts.dry_run = false;
-                opts.signer = manifest_signer.clone();
-                published = Some(crate::publish::run(plan, &opts, ctx).map_err(Error::Publish)?);
-            }
-            Action::Docker => {
-                let opts = crate::docker::Options {
-                    push: true,
-                    repo_tags: crate::docker::repo_version_tags(&plan.project.config_dir),
-                };
-                docker = Some(crate::docker::run(plan, &opts, ctx).map_err(Error::Docker)?);
-            }
+            // Published: the stamped version is the released one.
+            Ok(()) if publishes => undo = None,
+            Ok(()) => {}
         }
     }
+    // Every step passed: the stamp stays.
+    drop(undo);
 
     let manifest = plan
         .artifact(ArtifactKind::Manifest, None)
@@ -279,6 +304,49 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
         published,
         docker,
     })
+}
+
+/// The files a release stamped, while a later step may still fail: put back
+/// by [`Stamping::restore`], or by the interrupt handler if the build is
+/// stopped; dropping it keeps the stamp.
+struct Stamping {
+    undo: std::sync::Arc<crate::version::stamp::Undo>,
+    _on_interrupt: crate::process::OnInterrupt,
+}
+
+impl Stamping {
+    fn new(undo: crate::version::stamp::Undo) -> Self {
+        let undo = std::sync::Arc::new(undo);
+        let back = std::sync::Arc::clone(&undo);
+        Stamping {
+            undo,
+            _on_interrupt: crate::process::on_interrupt(move || {
+                let _ = back.restore();
+            }),
+        }
+    }
+
+    fn restore(self, ctx: &Context<'_>) {
+        match self.undo.restore() {
+            Ok(done) => {
+                for path in &done.restored {
+                    ctx.reporter.status(
+                        "Restored",
+                        &format!("{} (the release failed)", path.display()),
+                    );
+                }
+                for path in &done.left {
+                    ctx.reporter.warn(&format!(
+                        "{} changed during the release: left as it is, with or without the stamped version",
+                        path.display()
+                    ));
+                }
+            }
+            Err(e) => ctx.reporter.warn(&format!(
+                "the stamped files could not be put back: {e}; `git diff` shows them"
+            )),
+        }
+    }
 }
 
 /// The release as `publish` will create it.

@@ -311,6 +311,15 @@ impl Target {
 /// them puts back those already replaced ([`crate::fs::atomic_write_all`]).
 /// An unchanged file is not rewritten.
 pub fn stamp(targets: &[Target], version: &Version) -> Result<Vec<Stamped>, Error> {
+    stamp_undoable(targets, version).map(|(stamped, _)| stamped)
+}
+
+/// [`stamp`], and what it replaced, for a caller that puts the files back
+/// when what the stamp was for fails ([`Undo::restore`]).
+pub fn stamp_undoable(
+    targets: &[Target],
+    version: &Version,
+) -> Result<(Vec<Stamped>, Undo), Error> {
     let mut writes: Vec<(PathBuf, String, Stamped)> = Vec::new();
     for target in targets {
         contents(target, version, &mut writes)?;
@@ -320,8 +329,63 @@ pub fn stamp(targets: &[Target], version: &Version) -> Result<Vec<Stamped>, Erro
         .filter(|(_, _, s)| s.changed)
         .map(|(path, contents, _)| (path.as_path(), contents.as_bytes()))
         .collect();
+    let mut undo = Undo::default();
+    for (path, contents) in &changed {
+        let before = fs_err::read(path).map_err(|source| {
+            Error::Read(crate::fs::ReadError {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
+        undo.files.push(Replaced {
+            path: path.to_path_buf(),
+            before,
+            after: contents.to_vec(),
+        });
+    }
     crate::fs::atomic_write_all(&changed)?;
-    Ok(writes.into_iter().map(|(_, _, s)| s).collect())
+    Ok((writes.into_iter().map(|(_, _, s)| s).collect(), undo))
+}
+
+/// The files a [`stamp_undoable`] replaced, as they were before and after.
+#[derive(Debug, Default, Clone)]
+pub struct Undo {
+    files: Vec<Replaced>,
+}
+
+#[derive(Debug, Clone)]
+struct Replaced {
+    path: PathBuf,
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+/// What [`Undo::restore`] did with each stamped file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Put back as they were before the stamp.
+    pub restored: Vec<PathBuf>,
+    /// Changed (or removed) since the stamp, by someone else: left as they are.
+    pub left: Vec<PathBuf>,
+}
+
+impl Undo {
+    /// Put every stamped file back as it was, all or none, unless it changed
+    /// since the stamp: an edit made meanwhile is not overwritten.
+    pub fn restore(&self) -> Result<Restored, Error> {
+        let mut done = Restored::default();
+        let mut writes: Vec<(&Path, &[u8])> = Vec::new();
+        for f in &self.files {
+            if fs_err::read(&f.path).is_ok_and(|now| now == f.after) {
+                writes.push((&f.path, &f.before));
+                done.restored.push(f.path.clone());
+            } else {
+                done.left.push(f.path.clone());
+            }
+        }
+        crate::fs::atomic_write_all(&writes)?;
+        Ok(done)
+    }
 }
 
 /// The new contents of the files `target` stamps, pushed onto `writes`.

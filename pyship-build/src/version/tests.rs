@@ -431,6 +431,47 @@ version = "keep-me"
     }
 
     #[test]
+    fn an_undone_stamp_puts_back_only_files_nobody_changed_since() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.toml"), d.path().join("b.toml"));
+        let other = PYPROJECT.replace("0.1.0", "0.2.0");
+        fs_err::write(&a, PYPROJECT).unwrap();
+        fs_err::write(&b, &other).unwrap();
+        let targets = [
+            Target::Pyproject { path: a.clone() },
+            Target::Pyproject { path: b.clone() },
+        ];
+        let v = Version::from_str("1.0.0").unwrap();
+        let (done, undo) = stamp_undoable(&targets, &v).unwrap();
+        assert!(done.iter().all(|s| s.changed));
+        assert!(fs_err::read_to_string(&a).unwrap().contains("\"1.0.0\""));
+        let back = undo.restore().unwrap();
+        assert_eq!(
+            (back.restored, back.left),
+            (vec![a.clone(), b.clone()], vec![])
+        );
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), PYPROJECT);
+        assert_eq!(fs_err::read_to_string(&b).unwrap(), other);
+
+        // A file edited after the stamp keeps the edit.
+        let (_, undo) = stamp_undoable(&targets, &v).unwrap();
+        fs_err::write(&b, "edited meanwhile\n").unwrap();
+        let back = undo.restore().unwrap();
+        assert_eq!(
+            (back.restored, back.left),
+            (vec![a.clone()], vec![b.clone()])
+        );
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), PYPROJECT);
+        assert_eq!(fs_err::read_to_string(&b).unwrap(), "edited meanwhile\n");
+
+        // An unchanged file is neither rewritten nor put back.
+        let (done, undo) =
+            stamp_undoable(&targets[..1], &Version::from_str("0.1.0").unwrap()).unwrap();
+        assert!(!done[0].changed);
+        assert_eq!(undo.restore().unwrap(), Restored::default());
+    }
+
+    #[test]
     fn check_names_disagreeing_files() {
         let v = |s| Version::from_str(s).unwrap();
         let err = check(&[

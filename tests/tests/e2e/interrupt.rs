@@ -102,15 +102,8 @@ fn setup(signed: bool) -> Setup {
 
 impl Setup {
     fn command(&self, cache: &Path, tag: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        for v in pyship_build::env::ALL {
-            if *v != pyship_build::env::CARGO_HOME {
-                c.env_remove(v);
-            }
-        }
-        c.env("PYSHIP_CACHE_DIR", cache)
-            .env("NO_COLOR", "1")
-            .env(TAG, tag)
+        let mut c = pyship_command(cache);
+        c.env(TAG, tag)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(args)
             .arg("--manifest-path")

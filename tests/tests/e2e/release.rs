@@ -91,9 +91,14 @@ pub(super) fn project(s: &Servers) -> (tempfile::TempDir, PathBuf) {
 }
 
 pub(super) fn release(s: &Servers, dir: &Path, cache: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(release_command(s, dir, cache))
+}
+
+/// [`release`] as a [`std::process::Command`].
+fn release_command(s: &Servers, dir: &Path, cache: &Path) -> std::process::Command {
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("makensis", "`apt-get install nsis` (Debian package `nsis`)");
-    let mut c = pyship(cache);
+    let mut c = pyship_command(cache);
     c.current_dir(dir)
         .env("PYSHIP_PYTHON_MIRROR", s.mirror.url())
         .env("GITHUB_SERVER_URL", s.gitea.url())
@@ -256,4 +261,93 @@ fn release_builds_everything_and_publishes_idempotently() {
     release(&s, &dir, cache.path()).assert().success();
     assert_eq!(s.gitea.release(REPO, TAG).unwrap().id, id);
     assert_release(&s, &dir);
+}
+
+/// A release that fails before it publishes puts back the files it stamped:
+/// here the app cannot be imported, so the Linux bundle's import check fails
+/// after the stamp. The project is left as it was, and so it is when the
+/// release is stopped by a signal after the stamp; the release is not made.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds the Linux bundle"
+)]
+fn a_release_that_fails_before_publishing_puts_the_stamped_files_back() {
+    let s = servers();
+    let (_t, dir) = project(&s);
+    let init = dir.join("python/src/hello_app/__init__.py");
+    let mut code = fs_err::read_to_string(&init).unwrap();
+    code.push_str("import hello_app_has_no_such_module\n");
+    fs_err::write(&init, code).unwrap();
+    git(&dir, &["commit", "-qam", "an app that cannot be imported"]);
+    git(&dir, &["tag", "-f", TAG]);
+    let files = ["python/pyproject.toml", "Cargo.toml", "Cargo.lock"];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| fs_err::read(dir.join(f)).unwrap())
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let unchanged = |when: &str| {
+        for (f, was) in files.iter().zip(&before) {
+            assert_eq!(
+                &fs_err::read(dir.join(f)).unwrap(),
+                was,
+                "{f} was not put back {when}"
+            );
+        }
+    };
+
+    // Stopped by a signal once stamped: the handler puts the files back.
+    let mut child = release_command(&s, &dir, cache.path())
+        .args(["--only", "linux"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Stamped") {
+            break;
+        }
+    }
+    assert!(seen.contains("Stamped"), "{seen}");
+    assert_ne!(
+        fs_err::read(dir.join(files[0])).unwrap(),
+        before[0],
+        "stamped"
+    );
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{seen}");
+    unchanged("after SIGTERM");
+
+    let out = release(&s, &dir, cache.path())
+        .args(["--only", "linux"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("Stamped"), "{stderr}");
+    assert!(stderr.contains("hello_app_has_no_such_module"), "{stderr}");
+    assert!(
+        stderr.contains("Restored") && stderr.contains("pyproject.toml (the release failed)"),
+        "{stderr}"
+    );
+    unchanged("after the failure");
+    // Only the lock of what was resolved is new, as cargo keeps a Cargo.lock
+    // written by a build that failed.
+    assert_eq!(
+        git(&dir, &["status", "--porcelain"]).trim(),
+        "?? pyship.lock",
+        "the checkout is otherwise clean"
+    );
+    assert!(s.gitea.release(pyship_e2e::gitea::REPO, TAG).is_none());
 }

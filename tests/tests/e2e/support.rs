@@ -85,7 +85,13 @@ fn build_bin() -> PathBuf {
 /// `cargo-pyship` as a command, with the environment cleared of variables that
 /// would change its behaviour (CI refs, caches, tokens) and a private cache dir.
 pub fn pyship(cache: &std::path::Path) -> assert_cmd::Command {
-    with_clean_env(assert_cmd::Command::new(bin()), cache)
+    assert_cmd::Command::from_std(pyship_command(cache))
+}
+
+/// [`pyship`] as a [`std::process::Command`], for a test that starts it and
+/// acts while it runs.
+pub fn pyship_command(cache: &std::path::Path) -> std::process::Command {
+    with_clean_env(std::process::Command::new(bin()), cache)
 }
 
 /// [`pyship`] in a mount namespace of its own (`unshare`, as an
@@ -94,14 +100,17 @@ pub fn pyship(cache: &std::path::Path) -> assert_cmd::Command {
 /// read-only bind mount, visible to this run only and gone after it.
 pub fn pyship_with_mounts(cache: &std::path::Path, setup: &str) -> assert_cmd::Command {
     let unshare = require_tool("unshare", "the Debian package `util-linux`");
-    let mut cmd = assert_cmd::Command::new(unshare);
+    let mut cmd = std::process::Command::new(unshare);
     cmd.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
         .arg(format!("set -e\n{setup}\nexec \"$0\" \"$@\""))
         .arg(bin());
-    with_clean_env(cmd, cache)
+    assert_cmd::Command::from_std(with_clean_env(cmd, cache))
 }
 
-fn with_clean_env(mut cmd: assert_cmd::Command, cache: &std::path::Path) -> assert_cmd::Command {
+fn with_clean_env(
+    mut cmd: std::process::Command,
+    cache: &std::path::Path,
+) -> std::process::Command {
     for v in pyship_build::env::ALL {
         // cargo's home stays: maturin runs cargo (tests of `init`'s install
         // record set their own).
