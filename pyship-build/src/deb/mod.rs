@@ -106,6 +106,20 @@ pub enum Error {
         path: PathBuf,
         table: &'static str,
     },
+    #[error(
+        "`linux.conffiles` entry `{entry}` {} the symbolic link {link} (to {target}) in the Linux bundle",
+        if link == path { "is" } else { "passes through" }
+    )]
+    #[diagnostic(help("in `conffiles` of [{table}.linux], name the file or folder where it is in the bundle, not through {}, or make the bundle ship a copy instead of the link: a conffile is packaged from the bundle itself, never through a link", .link.display()))]
+    ConffileLink {
+        entry: String,
+        /// The link met on the way to `path`.
+        link: PathBuf,
+        target: PathBuf,
+        /// Where the entry is in the bundle.
+        path: PathBuf,
+        table: &'static str,
+    },
     #[error("`linux.conffiles` entries `{a}` and `{b}` would both be /etc/{dir}/{name}")]
     #[diagnostic(help("give the two entries different last path components"))]
     ConffileClash {
@@ -250,7 +264,9 @@ impl Tree {
     }
 
     /// Add the files of `dir` under `prefix`, skipping the bundle-relative
-    /// paths in `skip` (and what is below them).
+    /// paths in `skip` (and what is below them). A symbolic link below `dir`
+    /// is packaged as the same link, never followed: nothing it points to is
+    /// read. (`dir` itself is followed: callers check it.)
     fn add_tree(&mut self, dir: &Path, prefix: &str, skip: &BTreeSet<String>) -> Result<(), Error> {
         let walk = walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name();
         let mut it = walk.into_iter();
@@ -290,6 +306,57 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Where the `linux.conffiles` entry `entry` is in the bundle at
+/// `bundle_dir`: its `/`-separated path, the file or folder, and whether it
+/// is a folder. An entry that is, or passes through, a symbolic link is
+/// refused: the link would be followed, and what it points to (anywhere on
+/// the building machine) packaged as the entry.
+fn conffile_source(
+    bundle_dir: &Path,
+    entry: &str,
+    table: &'static str,
+) -> Result<(String, PathBuf, bool), Error> {
+    let parts: Vec<&str> = entry
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let rel = parts.join("/");
+    let path = bundle_dir.join(&rel);
+    let mut at = bundle_dir.to_owned();
+    let mut is_dir = true;
+    for part in parts {
+        at.push(part);
+        let meta = match fs_err::symlink_metadata(&at) {
+            Ok(meta) => meta,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Err(Error::ConffileMissing {
+                    entry: entry.to_owned(),
+                    path,
+                    table,
+                })
+            }
+            Err(e) => return Err(unreadable(&at, e)),
+        };
+        if meta.file_type().is_symlink() {
+            let target = fs_err::read_link(&at).map_err(|e| unreadable(&at, e))?;
+            return Err(Error::ConffileLink {
+                entry: entry.to_owned(),
+                link: at,
+                target,
+                path,
+                table,
+            });
+        }
+        is_dir = meta.is_dir();
+    }
+    Ok((rel, path, is_dir))
 }
 
 /// A file of the Linux bundle (or of the package made from it) that could not be read.
@@ -391,15 +458,7 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
     let mut conffiles = Vec::new();
     let mut etc_names: BTreeMap<String, String> = BTreeMap::new();
     for entry in &linux.conffiles {
-        let rel = entry.trim_matches('/').trim_start_matches("./").to_owned();
-        let src = bundle_dir.join(&rel);
-        if !src.exists() {
-            return Err(Error::ConffileMissing {
-                entry: entry.clone(),
-                path: src,
-                table,
-            });
-        }
+        let (rel, src, is_dir) = conffile_source(bundle_dir, entry, table)?;
         let base = rel.rsplit('/').next().unwrap_or(&rel).to_owned();
         if let Some(a) = etc_names.insert(base.clone(), entry.clone()) {
             return Err(Error::ConffileClash {
@@ -410,7 +469,7 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
             });
         }
         let target = format!("{etc}/{base}");
-        if src.is_dir() {
+        if is_dir {
             let before: BTreeSet<String> = tree.items.keys().cloned().collect();
             tree.add_tree(&src, &target, &BTreeSet::new())?;
             tree.add(&target, Item::Dir);
@@ -822,6 +881,112 @@ mod tests {
             ["could not read the Linux bundle at /b/lib/x.so", "denied"]
         );
         assert_eq!(r.hint(), None);
+    }
+
+    /// A conffile entry that is a link, or whose path goes through a linked
+    /// folder, is refused, naming the entry and the link: following it would
+    /// package whatever it points to, outside the bundle too.
+    #[test]
+    fn conffiles_through_a_symlink_are_refused() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::write(outside.join("secret"), "not the bundle's\n").unwrap();
+        let b = d.path().join("bundle");
+        fs_err::create_dir_all(b.join("app/config")).unwrap();
+        fs_err::write(b.join("app/config/settings.toml"), "a = 1\n").unwrap();
+        symlink(outside.join("secret"), b.join("app/secret.toml")).unwrap();
+        symlink("../../outside", b.join("app/linked")).unwrap();
+        symlink("config", b.join("app/alias")).unwrap();
+        symlink("app", b.join("shortcut")).unwrap();
+
+        let (rel, path, is_dir) = conffile_source(&b, "./app/config/", "T").unwrap();
+        assert_eq!((rel.as_str(), is_dir), ("app/config", true));
+        assert_eq!(path, b.join("app/config"));
+        let (rel, _, is_dir) = conffile_source(&b, "app/config/settings.toml", "T").unwrap();
+        assert_eq!((rel.as_str(), is_dir), ("app/config/settings.toml", false));
+
+        for (entry, link, is) in [
+            ("app/secret.toml", "app/secret.toml", true),
+            ("app/linked", "app/linked", true),
+            ("app/linked/secret", "app/linked", false),
+            ("app/alias", "app/alias", true),
+            ("shortcut/config/settings.toml", "shortcut", false),
+        ] {
+            let err = conffile_source(&b, entry, "T").unwrap_err();
+            let Error::ConffileLink { link: l, .. } = &err else {
+                panic!("{entry}: {err:?}");
+            };
+            assert_eq!(*l, b.join(link), "{entry}");
+            let r = crate::error::Report::from(err);
+            let msg = r.to_string();
+            let verb = if is {
+                "is the symbolic link"
+            } else {
+                "passes through the symbolic link"
+            };
+            assert!(
+                msg.starts_with(&format!(
+                    "`linux.conffiles` entry `{entry}` {verb} {}",
+                    b.join(link).display()
+                )),
+                "{msg}"
+            );
+            let hint = r.hint().unwrap();
+            assert!(hint.contains("`conffiles` of [T.linux]"), "{hint}");
+        }
+
+        for entry in ["app/nothing", "app/config/settings.toml/x"] {
+            let err = conffile_source(&b, entry, "T").unwrap_err();
+            assert!(
+                matches!(err, Error::ConffileMissing { .. }),
+                "{entry}: {err:?}"
+            );
+        }
+    }
+
+    /// Inside a conffile folder (as anywhere in the bundle) a link is
+    /// packaged as the link: what it points to is never read into the
+    /// package.
+    #[test]
+    fn links_in_a_conffile_folder_stay_links() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::write(outside.join("secret"), "not the bundle's\n").unwrap();
+        let config = d.path().join("bundle/app/config");
+        fs_err::create_dir_all(&config).unwrap();
+        fs_err::write(config.join("settings.toml"), "a = 1\n").unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), config.join("secret")).unwrap();
+        std::os::unix::fs::symlink(&outside, config.join("dir")).unwrap();
+        let mut tree = Tree::default();
+        tree.add_tree(&config, "etc/app/config", &BTreeSet::new())
+            .unwrap();
+        let items: Vec<(&str, &Item)> = tree.items.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(
+            items,
+            [
+                ("etc", &Item::Dir),
+                ("etc/app", &Item::Dir),
+                ("etc/app/config", &Item::Dir),
+                (
+                    "etc/app/config/dir",
+                    &Item::Link(outside.display().to_string())
+                ),
+                (
+                    "etc/app/config/secret",
+                    &Item::Link(outside.join("secret").display().to_string())
+                ),
+                (
+                    "etc/app/config/settings.toml",
+                    &Item::File {
+                        source: config.join("settings.toml"),
+                        mode: 0o644
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]
