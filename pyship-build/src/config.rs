@@ -613,7 +613,7 @@ impl RawConfig {
                 if !is_bundle_path(c) {
                     return Err(invalid(
                         "linux.conffiles",
-                        format!("`{c}` is not a relative path inside the bundle (no `..`, no leading `/`, no control characters)"),
+                        format!("`{c}` is not a relative path of a file or folder inside the bundle (not the bundle itself, no `..`, no leading `/`, no control characters)"),
                     ));
                 }
             }
@@ -806,7 +806,8 @@ fn is_maintainer(s: &str) -> bool {
         && !email.contains(['<', '>', ' '])
 }
 
-/// A relative path that stays inside the folder it is relative to.
+/// A relative path that stays inside the folder it is relative to and names
+/// something in it (not the folder itself, as `.` does).
 fn is_bundle_path(s: &str) -> bool {
     let p = std::path::Path::new(s);
     !s.trim().is_empty()
@@ -818,6 +819,8 @@ fn is_bundle_path(s: &str) -> bool {
                 std::path::Component::Normal(_) | std::path::Component::CurDir
             )
         })
+        && p.components()
+            .any(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// `[…pyship.windows.sign]` makes sense: exactly one certificate source, a
@@ -1349,6 +1352,7 @@ mod package_tests {
                 json!({"linux": {"conffiles": ["/etc/passwd"]}}),
                 "linux.conffiles",
             ),
+            (json!({"linux": {"conffiles": ["./"]}}), "linux.conffiles"),
             (json!({"linux": {"depends": ["a, b"]}}), "linux.depends"),
             (
                 json!({"linux": {"runtime-url": "https://x.example/{evil}/py-{version}.tar.gz"}}),
