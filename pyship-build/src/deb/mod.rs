@@ -359,6 +359,21 @@ fn conffile_source(
     Ok((rel, path, is_dir))
 }
 
+/// The bundle's `data/` when it holds files, the defaults of the installed
+/// data folder. Only a folder of the bundle's own: a `data/` that is a link
+/// has nothing to ship (following it would read whatever it points to).
+fn bundle_defaults(bundle_dir: &Path) -> Option<PathBuf> {
+    let data = bundle_dir.join(DATA_DIR);
+    let is_folder = fs_err::symlink_metadata(&data).is_ok_and(|m| m.is_dir());
+    let has_files = || {
+        walkdir::WalkDir::new(&data)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file())
+    };
+    (is_folder && has_files()).then_some(data)
+}
+
 /// A file of the Linux bundle (or of the package made from it) that could not be read.
 fn unreadable(path: &Path, source: std::io::Error) -> Error {
     BundleInputError::unreadable(crate::platform::Platform::Linux, path, source).into()
@@ -502,13 +517,7 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
     skip.insert("uninstall-service.sh".to_owned());
     tree.add_tree(bundle_dir, &opt, &skip)?;
     tree.add(&opt, Item::Dir);
-    let bundle_data = bundle_dir.join(DATA_DIR);
-    let has_defaults = bundle_data.is_dir()
-        && walkdir::WalkDir::new(&bundle_data)
-            .into_iter()
-            .filter_map(Result::ok)
-            .any(|e| e.file_type().is_file());
-    if has_defaults {
+    if let Some(bundle_data) = bundle_defaults(bundle_dir) {
         tree.add_tree(
             &bundle_data,
             &format!("{opt}/{DEFAULTS_DIR}"),
@@ -987,6 +996,27 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    /// Defaults come from the bundle's own `data/` folder: never from
+    /// where a `data/` link points.
+    #[test]
+    fn data_defaults_are_read_from_the_bundle_only() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside");
+        fs_err::create_dir_all(&outside).unwrap();
+        fs_err::write(outside.join("secret"), "not the bundle's\n").unwrap();
+        let linked = d.path().join("linked");
+        fs_err::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(&outside, linked.join(DATA_DIR)).unwrap();
+        assert_eq!(bundle_defaults(&linked), None);
+        let empty = d.path().join("empty");
+        fs_err::create_dir_all(empty.join("data/sub")).unwrap();
+        assert_eq!(bundle_defaults(&empty), None);
+        let real = d.path().join("real");
+        fs_err::create_dir_all(real.join(DATA_DIR)).unwrap();
+        fs_err::write(real.join("data/seed.json"), "{}").unwrap();
+        assert_eq!(bundle_defaults(&real), Some(real.join(DATA_DIR)));
     }
 
     #[test]
