@@ -10,8 +10,9 @@
 //! bytes, on any host, without `dpkg-deb`. What it holds:
 //!
 //! - the bundle under `/opt/{file-name}/` (`data/` there is a link to
-//!   `/var/lib/{file-name}`, which postinst creates, remove keeps and purge
-//!   deletes; files the bundle ships in `data/` are defaults in
+//!   `/var/lib/{file-name}`, which postinst creates when it is missing,
+//!   remove keeps and purge deletes only when postinst created it; files the
+//!   bundle ships in `data/` are defaults in
 //!   `/opt/{file-name}/data-defaults/`, copied in where missing);
 //! - a console app's command, `/usr/bin/{command}`, a link to its `run.sh`;
 //! - `linux.conffiles` entries moved to `/etc/{file-name}/` and listed as
@@ -53,6 +54,10 @@ const DATA_DIR: &str = "data";
 const DEFAULTS_DIR: &str = "data-defaults";
 /// The updater reads this file in the install folder: a package manager's install.
 pub const INSTALL_MARKER: &str = ".pyship-install";
+/// postinst writes this file into `/var/lib/{file-name}` when it creates the
+/// folder; purge deletes the folder only when it is there, so a folder that
+/// was there before the package (another program's) is never deleted.
+pub const CREATED_RECORD: &str = ".pyship-created";
 
 /// What the stage produced.
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +124,15 @@ pub enum Error {
         /// Where the entry is in the bundle.
         path: PathBuf,
         table: &'static str,
+    },
+    #[error("the Linux bundle's data/ holds {path}: the package's postinst writes a file of that name into /var/lib/{file_name} to record that it created the folder")]
+    #[diagnostic(help(
+        "rename or leave out data/{name} in the app's data: the name is the package's own"
+    ))]
+    DataRecord {
+        path: PathBuf,
+        file_name: String,
+        name: &'static str,
     },
     #[error("`linux.conffiles` entries `{a}` and `{b}` would both be /etc/{dir}/{name}")]
     #[diagnostic(help("give the two entries different last path components"))]
@@ -361,8 +375,10 @@ fn conffile_source(
 
 /// The bundle's `data/` when it holds files, the defaults of the installed
 /// data folder. Only a folder of the bundle's own: a `data/` that is a link
-/// has nothing to ship (following it would read whatever it points to).
-fn bundle_defaults(bundle_dir: &Path) -> Option<PathBuf> {
+/// has nothing to ship (following it would read whatever it points to). The
+/// defaults may not hold [`CREATED_RECORD`], which would make purge take a
+/// folder that was there before the package for the package's own.
+fn bundle_defaults(bundle_dir: &Path, file_name: &str) -> Result<Option<PathBuf>, Error> {
     let data = bundle_dir.join(DATA_DIR);
     let is_folder = fs_err::symlink_metadata(&data).is_ok_and(|m| m.is_dir());
     let has_files = || {
@@ -371,7 +387,43 @@ fn bundle_defaults(bundle_dir: &Path) -> Option<PathBuf> {
             .filter_map(Result::ok)
             .any(|e| e.file_type().is_file())
     };
-    (is_folder && has_files()).then_some(data)
+    if !(is_folder && has_files()) {
+        return Ok(None);
+    }
+    let record = data.join(CREATED_RECORD);
+    if fs_err::symlink_metadata(&record).is_ok() {
+        return Err(Error::DataRecord {
+            path: record,
+            file_name: file_name.to_owned(),
+            name: CREATED_RECORD,
+        });
+    }
+    Ok(Some(data))
+}
+
+/// The maintainer scripts (`postinst`, `prerm`, `postrm`) of a package
+/// installed in `install_dir` with its data in `data_dir`.
+fn maintainer_scripts(
+    templates: &Templates,
+    package: &str,
+    unit: Option<&str>,
+    user: Option<&str>,
+    install_dir: &str,
+    data_dir: &str,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    let ctx = minijinja::context! {
+        package => package,
+        unit => unit,
+        user => user,
+        data_dir => data_dir,
+        created_record => format!("{data_dir}/{CREATED_RECORD}"),
+        defaults_dir => format!("{install_dir}/{DEFAULTS_DIR}"),
+        install_dir => install_dir,
+    };
+    [("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)]
+        .into_iter()
+        .map(|(file, template)| Ok((file, templates.render(template, &ctx)?)))
+        .collect()
 }
 
 /// A file of the Linux bundle (or of the package made from it) that could not be read.
@@ -517,7 +569,7 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
     skip.insert("uninstall-service.sh".to_owned());
     tree.add_tree(bundle_dir, &opt, &skip)?;
     tree.add(&opt, Item::Dir);
-    if let Some(bundle_data) = bundle_defaults(bundle_dir) {
+    if let Some(bundle_data) = bundle_defaults(bundle_dir, name)? {
         tree.add_tree(
             &bundle_data,
             &format!("{opt}/{DEFAULTS_DIR}"),
@@ -639,20 +691,14 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
     let needs = scan_elf(bundle_dir)?;
     let (depends, unresolved) = depends_of(&needs, &linux.depends, unit.is_some(), user.is_some());
 
-    // The maintainer scripts.
-    let defaults_dir = format!("/{opt}/{DEFAULTS_DIR}");
-    let ctx = minijinja::context! {
-        package => &package,
-        unit => unit.as_deref(),
-        user => user,
-        data_dir => &data_dir,
-        defaults_dir => &defaults_dir,
-        install_dir => format!("/{opt}"),
-    };
-    let mut scripts = Vec::new();
-    for (file, template) in [("postinst", POSTINST), ("prerm", PRERM), ("postrm", POSTRM)] {
-        scripts.push((file, templates.render(template, &ctx)?));
-    }
+    let scripts = maintainer_scripts(
+        &templates,
+        &package,
+        unit.as_deref(),
+        user,
+        &format!("/{opt}"),
+        &data_dir,
+    )?;
 
     let installed_kb: u64 = tree
         .items
@@ -1009,14 +1055,126 @@ mod tests {
         let linked = d.path().join("linked");
         fs_err::create_dir_all(&linked).unwrap();
         std::os::unix::fs::symlink(&outside, linked.join(DATA_DIR)).unwrap();
-        assert_eq!(bundle_defaults(&linked), None);
+        assert_eq!(bundle_defaults(&linked, "App").unwrap(), None);
         let empty = d.path().join("empty");
         fs_err::create_dir_all(empty.join("data/sub")).unwrap();
-        assert_eq!(bundle_defaults(&empty), None);
+        assert_eq!(bundle_defaults(&empty, "App").unwrap(), None);
         let real = d.path().join("real");
         fs_err::create_dir_all(real.join(DATA_DIR)).unwrap();
         fs_err::write(real.join("data/seed.json"), "{}").unwrap();
-        assert_eq!(bundle_defaults(&real), Some(real.join(DATA_DIR)));
+        assert_eq!(
+            bundle_defaults(&real, "App").unwrap(),
+            Some(real.join(DATA_DIR))
+        );
+        // The defaults may not carry the record of a folder postinst made.
+        fs_err::write(real.join(DATA_DIR).join(CREATED_RECORD), "").unwrap();
+        let r = crate::error::Report::from(bundle_defaults(&real, "App").unwrap_err());
+        assert_eq!(
+            r.to_string(),
+            format!(
+                "the Linux bundle's data/ holds {}: the package's postinst writes a file of that name into /var/lib/App to record that it created the folder",
+                real.join("data/.pyship-created").display()
+            )
+        );
+        assert!(r.hint().unwrap().contains("data/.pyship-created"));
+    }
+
+    /// The maintainer scripts, run by `sh` on a folder standing for `/`:
+    /// purge deletes the data folder postinst created, through an upgrade,
+    /// a remove and a reinstall, and keeps one that was there before the
+    /// install (saying so), or one reached through a link.
+    #[test]
+    fn purge_deletes_only_a_data_folder_the_package_created() {
+        let d = tempfile::tempdir().unwrap();
+        let install = d.path().join("opt/app");
+        let data = d.path().join("var/lib/app");
+        fs_err::create_dir_all(install.join(DEFAULTS_DIR)).unwrap();
+        fs_err::create_dir_all(data.parent().unwrap()).unwrap();
+        fs_err::write(install.join(DEFAULTS_DIR).join("seed.json"), "{}").unwrap();
+        let scripts = maintainer_scripts(
+            &Templates::new(None),
+            "app",
+            None,
+            None,
+            install.to_str().unwrap(),
+            data.to_str().unwrap(),
+        )
+        .unwrap();
+        for (name, text) in &scripts {
+            fs_err::write(d.path().join(name), text).unwrap();
+        }
+        let run = |script: &str, args: &[&str]| {
+            let out = std::process::Command::new("sh")
+                .arg("-e")
+                .arg(d.path().join(script))
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{script} {args:?}: {stderr}");
+            stderr
+        };
+        let record = data.join(CREATED_RECORD);
+        // As root, as dpkg runs them: only a record of root's counts.
+        let root = nix_uid() == 0;
+
+        // Installed, upgraded, removed, installed again, purged.
+        run("postinst", &["configure", ""]);
+        assert!(record.is_file() && data.join("seed.json").is_file());
+        fs_err::write(data.join("user.json"), "{}").unwrap();
+        run("postinst", &["configure", "1.0"]);
+        run("prerm", &["remove"]);
+        run("postrm", &["remove"]);
+        run("postinst", &["configure", "1.0"]);
+        assert!(record.is_file() && data.join("user.json").is_file());
+        run("prerm", &["remove"]);
+        run("postrm", &["remove"]);
+        let said = run("postrm", &["purge"]);
+        assert_eq!(data.exists(), !root, "{said}");
+
+        // There before the install: kept, and purge says why.
+        fs_err::remove_dir_all(&data).ok();
+        fs_err::create_dir(&data).unwrap();
+        fs_err::write(data.join("theirs.db"), "x").unwrap();
+        run("postinst", &["configure", ""]);
+        assert!(
+            !record.exists(),
+            "a record in a folder postinst did not make"
+        );
+        assert!(data.join("seed.json").is_file(), "defaults not copied in");
+        let said = run("postrm", &["purge"]);
+        assert!(data.join("theirs.db").is_file());
+        assert!(
+            said.starts_with(&format!("app: {} stays: no record shows", data.display())),
+            "{said}"
+        );
+
+        // A record that is not root's (the service's user could write one):
+        // kept.
+        if root {
+            fs_err::write(&record, "").unwrap();
+            std::os::unix::fs::chown(&record, Some(65534), None).unwrap();
+            run("postrm", &["purge"]);
+            assert!(record.is_file(), "purge took a record not of root's");
+            fs_err::remove_file(&record).unwrap();
+        }
+
+        // A link to a folder holding a record: neither deleted.
+        let elsewhere = d.path().join("elsewhere");
+        fs_err::create_dir(&elsewhere).unwrap();
+        fs_err::write(elsewhere.join(CREATED_RECORD), "").unwrap();
+        fs_err::remove_dir_all(&data).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &data).unwrap();
+        run("postrm", &["purge"]);
+        assert!(elsewhere.join(CREATED_RECORD).is_file());
+        assert!(fs_err::symlink_metadata(&data).is_ok());
+    }
+
+    /// The user id the tests run as.
+    fn nix_uid() -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        fs_err::metadata(d.path()).unwrap().uid()
     }
 
     #[test]

@@ -16,6 +16,10 @@ use pyship_e2e::wine::{free_port, http_get, wait_http, Running};
 const RUNTIME_FILE: &str = "cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz";
 const PACKAGE: &str = "hello-app";
 const SERVICE_USER: &str = "pyship-hello";
+/// The package's data folder.
+const DATA: &str = "/var/lib/Hello-App";
+/// What postinst writes into the data folder it creates.
+const CREATED: &str = "/var/lib/Hello-App/.pyship-created";
 
 /// The hello fixture, wheels only from `wheels_url`, a `config/` folder
 /// shipped in `app/config` and listed as conffiles, and `linux` settings.
@@ -89,12 +93,20 @@ fn dpkg(args: &[&str]) -> String {
     text
 }
 
-/// Purges the package and removes its system user, however the test ends.
+/// Purges the package, removes the data folder (the test makes one the
+/// package must not delete) and its system user, however the test ends.
 struct Installed;
+
+impl Installed {
+    fn clean() {
+        let _ = Command::new("dpkg").args(["-P", PACKAGE]).output();
+        let _ = fs_err::remove_dir_all(DATA);
+    }
+}
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        let _ = Command::new("dpkg").args(["-P", PACKAGE]).output();
+        Self::clean();
         let _ = Command::new("deluser")
             .arg("--system")
             .arg(SERVICE_USER)
@@ -128,7 +140,9 @@ fn installed_app_answers() -> String {
 /// The whole life of the Debian package on this machine: lintian, install
 /// (systemd is not PID 1 here: the maintainer scripts must cope), the unit,
 /// the app from /opt, an upgrade keeping data and an edited conffile, remove
-/// keeping them, purge deleting them; and two cold builds give the same bytes.
+/// keeping them, a reinstall, purge deleting them; a data folder that was
+/// there before the install kept by purge; and two cold builds give the
+/// same bytes.
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
@@ -233,7 +247,7 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
 
     // Install.
     let _installed = Installed;
-    let _ = Command::new("dpkg").args(["-P", PACKAGE]).output();
+    Installed::clean();
     dpkg(&["-i", rc.to_str().unwrap()]);
     let unit = Path::new("/lib/systemd/system/Hello-App.service");
     let unit_text = fs_err::read_to_string(unit).unwrap();
@@ -251,8 +265,17 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
     let (ok, passwd) = run(Command::new("getent").args(["passwd", SERVICE_USER]));
     assert!(ok, "no system user {SERVICE_USER}");
     assert!(passwd.contains("/var/lib/Hello-App"), "{passwd}");
-    let data = Path::new("/var/lib/Hello-App");
+    let data = Path::new(DATA);
     assert!(data.is_dir());
+    // postinst made the folder, and recorded that it did.
+    let created = Path::new(CREATED);
+    let meta = fs_err::symlink_metadata(created).unwrap();
+    assert!(meta.is_file(), "{CREATED} is no file");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        0,
+        "{CREATED} is not root's"
+    );
     assert_eq!(
         fs_err::canonicalize("/opt/Hello-App/data").unwrap(),
         data,
@@ -306,6 +329,12 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
         status.contains("Status: deinstall ok config-files"),
         "{status}"
     );
+    // Installed again over the kept data: still the package's own folder.
+    dpkg(&["-i", final_deb.to_str().unwrap()]);
+    assert!(data.join("user.json").is_file(), "reinstall lost the data");
+    assert!(created.is_file(), "reinstall lost {CREATED}");
+    dpkg(&["-r", PACKAGE]);
+    assert!(created.is_file(), "remove deleted {CREATED}");
 
     // Purge: everything goes.
     dpkg(&["-P", PACKAGE]);
@@ -315,6 +344,42 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
         "purge left /etc/Hello-App"
     );
     assert!(!Path::new("/etc/systemd/system/multi-user.target.wants/Hello-App.service").exists());
+    let (known, _) = run(Command::new("dpkg").args(["-s", PACKAGE]));
+    assert!(!known, "dpkg still knows {PACKAGE}");
+
+    // A data folder that was there before the package (another program's
+    // with the same name): the app uses it, remove and purge keep it and
+    // what it holds, and purge says so.
+    fs_err::create_dir(data).unwrap();
+    fs_err::write(data.join("theirs.db"), "not the package's\n").unwrap();
+    dpkg(&["-i", final_deb.to_str().unwrap()]);
+    assert!(
+        !created.exists(),
+        "postinst recorded a folder it did not create"
+    );
+    assert_eq!(
+        fs_err::read_to_string("/opt/Hello-App/data/theirs.db").unwrap(),
+        "not the package's\n"
+    );
+    let version = installed_app_answers();
+    assert!(version.contains("\"version\":\"0.3.0\""), "{version}");
+    dpkg(&["-r", PACKAGE]);
+    assert!(
+        data.join("theirs.db").is_file(),
+        "remove deleted their data"
+    );
+    let purged = dpkg(&["-P", PACKAGE]);
+    eprintln!("dpkg -P over a folder that was there before:\n{purged}");
+    assert_eq!(
+        fs_err::read_to_string(data.join("theirs.db")).unwrap(),
+        "not the package's\n",
+        "purge deleted a folder the package did not create"
+    );
+    assert!(!created.exists());
+    assert!(
+        purged.contains(&format!("{PACKAGE}: {DATA} stays")),
+        "purge did not say why it kept {DATA}:\n{purged}"
+    );
     let (known, _) = run(Command::new("dpkg").args(["-s", PACKAGE]));
     assert!(!known, "dpkg still knows {PACKAGE}");
 }
