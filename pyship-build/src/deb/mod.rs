@@ -1145,7 +1145,10 @@ mod tests {
         let said = run("postrm", &["purge"]);
         assert!(data.join("theirs.db").is_file());
         assert!(
-            said.starts_with(&format!("app: {} stays: no record shows", data.display())),
+            said.starts_with(&format!(
+                "app: purge leaves {} and what it holds: nothing in it records",
+                data.display()
+            )),
             "{said}"
         );
 

@@ -377,7 +377,7 @@ fn deb_installs_upgrades_removes_and_purges_with_dpkg() {
     );
     assert!(!created.exists());
     assert!(
-        purged.contains(&format!("{PACKAGE}: {DATA} stays")),
+        purged.contains(&format!("{PACKAGE}: purge leaves {DATA} and what it holds")),
         "purge did not say why it kept {DATA}:\n{purged}"
     );
     let (known, _) = run(Command::new("dpkg").args(["-s", PACKAGE]));
