@@ -219,6 +219,46 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Bundled
     run_with(plan, platform, &Prepared::default(), signer.as_ref(), ctx)
 }
 
+/// `platform`'s bundle tree as a package (`installer`, `msi`, `deb`) takes
+/// it: built again first unless it was built from the inputs the plan has
+/// now ([`is_current`]: another version, a changed config key such as
+/// `windows.kind`, or a changed source each count), so a package never
+/// ships a stale tree. `None`: the tree was current.
+pub fn ensure_current(
+    plan: &Plan,
+    platform: Platform,
+    signer: Option<&crate::sign::Signer>,
+    ctx: &Context<'_>,
+) -> Result<Option<Bundled>, Error> {
+    if is_current(plan, platform) {
+        return Ok(None);
+    }
+    let tree = plan.bundle_dir(platform);
+    let why = if tree.join(platform.python_exe()).is_file() {
+        format!(
+            "its inputs changed since the bundle at {} was built",
+            tree.display()
+        )
+    } else {
+        format!("no current bundle at {}", tree.display())
+    };
+    ctx.reporter.status(
+        "Bundling",
+        &format!(
+            "{} {} for {platform} ({why})",
+            plan.name,
+            plan.version.version.tag()
+        ),
+    );
+    let prepared = prepare(plan, &[platform], ctx)?;
+    let b = run_with(plan, platform, &prepared, signer, ctx)?;
+    ctx.reporter.status(
+        "Finished",
+        &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
+    );
+    Ok(Some(b))
+}
+
 /// Whether the bundle of `platform` has binaries to sign (`sign-binaries`).
 pub fn signs_binaries(plan: &Plan, platform: Platform) -> bool {
     platform == Platform::Windows

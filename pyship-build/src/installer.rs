@@ -215,21 +215,6 @@ fn check_bundle(plan: &Plan, bundle_dir: &Path) -> Result<(), Error> {
         .map_err(|e| BundleInputError::from(e).into())
 }
 
-/// Whether the Windows bundle tree at `bundle_dir` was built for this plan's
-/// version: its interpreter is there and the app's dist-info carries the
-/// version (a tree left by another version must be rebuilt, not shipped under
-/// a new number).
-pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
-    let dist_info = format!(
-        "{}/{}-{}.dist-info/METADATA",
-        Platform::Windows.site_packages(&plan.python.xy),
-        plan.dist_name,
-        plan.version.version.pep440()
-    );
-    bundle_dir.join(Platform::Windows.python_exe()).is_file()
-        && bundle_dir.join(dist_info).is_file()
-}
-
 /// `Err(Disabled)` when the plan builds no installer (`windows.installer =
 /// false`): checked before a bundle is built for it.
 pub fn check_enabled(plan: &Plan) -> Result<(), Error> {

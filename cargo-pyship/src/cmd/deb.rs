@@ -1,6 +1,6 @@
 //! `cargo pyship deb`: build `{file-name}_{version}_amd64.deb` from the Linux
-//! bundle tree, building the bundle first when it is missing or was built for
-//! another version.
+//! bundle tree, building the bundle first unless it was built from the inputs
+//! as they are now (version, config and sources).
 
 use std::process::ExitCode;
 
@@ -8,7 +8,6 @@ use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::plan::Options;
 use pyship_build::platform::Platform;
-use pyship_build::report::Reporter;
 use pyship_build::{bundle, deb, Context};
 
 use crate::cli::{Global, InstallerArgs};
@@ -31,22 +30,7 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     let mut ctx = Context::new(out, env);
     ctx.offline = a.offline;
     let bundle_dir = plan.bundle_dir(Platform::Linux);
-    if !deb::bundle_is_current(&plan, &bundle_dir) {
-        out.status(
-            "Bundling",
-            &format!(
-                "{} {} for linux (no current bundle at {})",
-                plan.name,
-                plan.version.version.tag(),
-                bundle_dir.display()
-            ),
-        );
-        let b = bundle::run(&plan, Platform::Linux, &ctx)?;
-        out.status(
-            "Finished",
-            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
-        );
-    }
+    bundle::ensure_current(&plan, Platform::Linux, None, &ctx)?;
     let built = deb::run(&plan, &bundle_dir, &ctx)?;
     out.info(&format!("{:>12} {}", "sha256", built.sha256));
     out.info(&format!("{:>12} {:.1}s", "built in", built.seconds));

@@ -1,6 +1,6 @@
 //! `cargo pyship installer`: build `{name}-{tag}-setup.exe` from the Windows
-//! bundle tree, building the bundle first when it is missing or was built for
-//! another version.
+//! bundle tree, building the bundle first unless it was built from the inputs
+//! as they are now (version, config and sources).
 
 use std::process::ExitCode;
 
@@ -8,7 +8,6 @@ use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::plan::Options;
 use pyship_build::platform::Platform;
-use pyship_build::report::Reporter;
 use pyship_build::{bundle, installer, tools, Context};
 
 use crate::cli::{Global, InstallerArgs};
@@ -36,30 +35,7 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     let bundle_dir = plan.bundle_dir(Platform::Windows);
     // The tree must be what a bundle built from the inputs as they are now
     // (config included), or the installer would ship a stale one.
-    if !bundle::is_current(&plan, Platform::Windows) {
-        let why = if installer::bundle_is_current(&plan, &bundle_dir) {
-            format!(
-                "its inputs changed since the bundle at {} was built",
-                bundle_dir.display()
-            )
-        } else {
-            format!("no current bundle at {}", bundle_dir.display())
-        };
-        out.status(
-            "Bundling",
-            &format!(
-                "{} {} for windows ({why})",
-                plan.name,
-                plan.version.version.tag(),
-            ),
-        );
-        let prepared = bundle::prepare(&plan, &[Platform::Windows], &ctx)?;
-        let b = bundle::run_with(&plan, Platform::Windows, &prepared, signer.as_ref(), &ctx)?;
-        out.status(
-            "Finished",
-            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
-        );
-    }
+    bundle::ensure_current(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
     let built = installer::run_with(&plan, &bundle_dir, signer.as_ref(), &ctx)?;
     out.info(&format!("{:>12} {}", "sha256", built.sha256));
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,6 @@
 //! `cargo pyship msi`: build `{file-name}-{tag}-x64.msi` from the Windows
-//! bundle tree, building the bundle first when it is missing or was built for
-//! another version.
+//! bundle tree, building the bundle first unless it was built from the inputs
+//! as they are now (version, config and sources).
 
 use std::process::ExitCode;
 
@@ -8,8 +8,7 @@ use pyship_build::env::Env;
 use pyship_build::error::Result;
 use pyship_build::plan::Options;
 use pyship_build::platform::Platform;
-use pyship_build::report::Reporter;
-use pyship_build::{bundle, installer, msi, Context};
+use pyship_build::{bundle, msi, Context};
 
 use crate::cli::{Global, InstallerArgs};
 use crate::output::Output;
@@ -31,28 +30,7 @@ pub fn run(g: &Global, a: InstallerArgs, env: &Env, out: &Output) -> Result<Exit
     msi::preflight(&plan, &ctx)?;
     let signer = pyship_build::sign::Signer::prepare(&plan, &ctx)?;
     let bundle_dir = plan.bundle_dir(Platform::Windows);
-    if !installer::bundle_is_current(&plan, &bundle_dir) {
-        out.status(
-            "Bundling",
-            &format!(
-                "{} {} for windows (no current bundle at {})",
-                plan.name,
-                plan.version.version.tag(),
-                bundle_dir.display()
-            ),
-        );
-        let b = bundle::run_with(
-            &plan,
-            Platform::Windows,
-            &bundle::Prepared::default(),
-            signer.as_ref(),
-            &ctx,
-        )?;
-        out.status(
-            "Finished",
-            &format!("{} in {:.1}s", b.artifact.display(), b.total_seconds()),
-        );
-    }
+    bundle::ensure_current(&plan, Platform::Windows, signer.as_ref(), &ctx)?;
     let built = msi::run_with(&plan, &bundle_dir, signer.as_ref(), &ctx)?;
     out.info(&format!("{:>12} {}", "sha256", built.sha256));
     out.info(&format!("{:>12} {}", "UpgradeCode", built.upgrade_code));

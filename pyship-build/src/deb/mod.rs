@@ -889,17 +889,6 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
     })
 }
 
-/// Whether the Linux bundle tree at `bundle_dir` was built for this plan's version.
-pub fn bundle_is_current(plan: &Plan, bundle_dir: &Path) -> bool {
-    let dist_info = format!(
-        "{}/{}-{}.dist-info/METADATA",
-        crate::platform::Platform::Linux.site_packages(&plan.python.xy),
-        plan.dist_name,
-        plan.version.version.pep440()
-    );
-    bundle_dir.join("run.sh").is_file() && bundle_dir.join(dist_info).is_file()
-}
-
 #[cfg(test)]
 mod tests {
     use super::elf::Needs;

@@ -595,13 +595,14 @@ fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
 /// Alternating `bundle --target windows` and `--target all` changes nothing
 /// in the Windows tree, so the installer stays fresh; a config change
 /// (`windows.args`) makes `installer` build the tree again, and the new
-/// installer carries the new arguments.
+/// installer carries the new arguments. `msi` (after a `kind` change) and
+/// `deb` (after a source changed) build their trees again the same way.
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
     ignore = "slow tier: bundles for Windows, builds installers"
 )]
-fn installer_follows_a_config_change_and_ignores_the_other_targets() {
+fn packages_follow_a_config_or_source_change_and_ignore_the_other_targets() {
     require_tool("makensis", NSIS);
     require_tool("uv", UV);
     let (_m, mirror) = pyship_e2e::testdata::python_mirror();
@@ -622,7 +623,8 @@ fn installer_follows_a_config_change_and_ignores_the_other_targets() {
         "publisher = \"Example Corp\"",
         &format!(
             "publisher = \"Example Corp\"\ninstaller-compression = \"zlib\"\nargs = [\"--first\"]\n\n\
-             [package.metadata.pyship.linux]\nruntime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
+             [package.metadata.pyship.linux]\nmaintainer = \"Ann Example <ann@example.com>\"\n\
+             runtime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"",
             runtime.url()
         ),
     );
@@ -673,4 +675,37 @@ fn installer_follows_a_config_change_and_ignores_the_other_targets() {
         launch.contains("--second") && !launch.contains("--first"),
         "{launch}"
     );
+
+    // msi and deb take the trees the same way. A console app has other
+    // launchers: msi builds the tree again rather than find it incomplete.
+    require_tool("wixl", "`apt-get install wixl` (Debian package `wixl`)");
+    set_metadata(
+        &project,
+        "port = 8765\n",
+        "port = 8765\nkind = \"console\"\n",
+    );
+    let err = run(&["msi"]);
+    assert!(
+        err.contains("Bundling Hello App v0.1.0 for windows (its inputs changed"),
+        "{err}"
+    );
+    assert!(project.join("dist/Hello-App-v0.1.0-x64.msi").is_file());
+    // A changed source: deb builds the Linux tree again, with it.
+    let err = run(&["deb"]);
+    assert!(err.contains("Bundling Hello App v0.1.0 for linux"), "{err}");
+    let err = run(&["deb"]);
+    assert!(!err.contains("Bundling"), "the tree is current:\n{err}");
+    let main = project.join("python/src/hello_app/main.py");
+    let mut code = fs_err::read_to_string(&main).unwrap();
+    code.push_str("\nEDITED = True\n");
+    fs_err::write(&main, code).unwrap();
+    let err = run(&["deb"]);
+    assert!(
+        err.contains("Bundling Hello App v0.1.0 for linux (its inputs changed"),
+        "{err}"
+    );
+    let shipped = project.join("dist/.pyship/linux/Hello-App/app/src/hello_app/main.py");
+    assert!(fs_err::read_to_string(shipped)
+        .unwrap()
+        .contains("EDITED = True"));
 }
