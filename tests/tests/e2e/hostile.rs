@@ -127,14 +127,8 @@ fn an_explicit_file_name_keeps_a_display_name_with_any_characters() {
 fn a_config_key_made_of_escape_sequences_is_printed_as_text() {
     let (_tmp, dir) =
         hello_named("name = \"Hello App\"\n\"\\u001b]0;pwned\\u0007\\u001b[31mok\\u202e\\r\" = 1");
-    let cache = tempfile::tempdir().unwrap();
-    let out = pyship(cache.path())
-        .current_dir(&dir)
-        .args(["pyship", "plan"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let (code, err) = plan_in(&dir);
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("unknown field"), "{err}");
     assert!(
         !err.contains(['\u{1b}', '\u{7}', '\u{202e}', '\r']),
@@ -399,21 +393,27 @@ fn stamping_a_symlinked_pyproject_writes_the_target_and_keeps_the_link() {
     assert!(text.contains("version = \"4.5.6\""), "{text}");
 }
 
+/// `cargo pyship plan` in `dir` with a cache of its own: its exit code and
+/// what it printed on stderr.
+fn plan_in(dir: &Path) -> (Option<i32>, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(dir)
+        .args(["pyship", "plan"])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `pyship plan` in `dir` is refused naming each of `says` and pointing at
 /// `allow-outside-project`, then passes once the key `before` is preceded by
 /// `allow-outside-project = true`.
 fn refused_until_allowed(dir: &Path, before: &str, says: &[&str]) {
-    let cache = tempfile::tempdir().unwrap();
-    let plan = || {
-        pyship(cache.path())
-            .current_dir(dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap()
-    };
-    let out = plan();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = plan_in(dir);
+    assert_eq!(code, Some(1), "{stderr}");
     for s in says {
         assert!(stderr.contains(s), "{s:?} not in:\n{stderr}");
     }
@@ -432,12 +432,8 @@ fn refused_until_allowed(dir: &Path, before: &str, says: &[&str]) {
         ),
     )
     .unwrap();
-    let ok = plan();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let (code, stderr) = plan_in(dir);
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[test]
@@ -491,14 +487,8 @@ fn include_entries_that_land_on_the_app_or_each_other_are_refused() {
             "print('OVERWRITTEN')\n",
         )
         .unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let out = pyship(cache.path())
-            .current_dir(&dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{include}: {stderr}");
+        let (code, stderr) = plan_in(&dir);
+        assert_eq!(code, Some(1), "{include}: {stderr}");
         assert!(stderr.contains(says), "{include}: {stderr}");
         assert!(stderr.contains("hint:"), "{stderr}");
     }
@@ -581,18 +571,12 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
             format!("{text}\n[package.metadata.pyship.{table}]\n{value}\n"),
         )
         .unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        let out = pyship(cache.path())
-            .current_dir(&dir)
-            .args(["pyship", "plan"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (code, stderr) = plan_in(&dir);
         if says.is_empty() {
-            assert!(out.status.success(), "{value}: {stderr}");
+            assert_eq!(code, Some(0), "{value}: {stderr}");
             continue;
         }
-        assert_eq!(out.status.code(), Some(1), "{value}: {stderr}");
+        assert_eq!(code, Some(1), "{value}: {stderr}");
         for s in says {
             assert!(stderr.contains(s), "{value}: {s:?} not in\n{stderr}");
         }
