@@ -129,6 +129,15 @@ pub fn is_linux_target(platform: &str) -> bool {
         })
 }
 
+/// The newest `linux.platform` ([`is_linux_target`]) whose glibc is at most
+/// `major.minor`: what a host with that glibc builds for without zig.
+pub fn linux_target_for_glibc(major: u32, minor: u32) -> Option<String> {
+    (major == 2)
+        .then(|| UV_MANYLINUX_2_MINORS.iter().rev().find(|&&y| y <= minor))
+        .flatten()
+        .map(|y| format!("x86_64-manylinux_2_{y}"))
+}
+
 /// `(X, Y)` of a manylinux platform or tag (`x86_64-manylinux_2_28`,
 /// `manylinux_2_17_x86_64`, `manylinux2014`), or of `x86_64-unknown-linux-gnu`
 /// (uv reads it as manylinux_2_17).
@@ -211,6 +220,22 @@ mod tests {
             "--help",
         ] {
             assert!(!is_linux_target(bad), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_hosts_glibc_names_a_target_uv_reads() {
+        for (glibc, want) in [
+            ((2, 36), Some("x86_64-manylinux_2_36")),
+            ((2, 28), Some("x86_64-manylinux_2_28")),
+            ((2, 30), Some("x86_64-manylinux_2_28")),
+            ((2, 45), Some("x86_64-manylinux_2_40")),
+            ((2, 12), None),
+            ((3, 1), None),
+        ] {
+            let got = linux_target_for_glibc(glibc.0, glibc.1);
+            assert_eq!(got.as_deref(), want, "{glibc:?}");
+            assert!(got.as_deref().is_none_or(is_linux_target));
         }
     }
 

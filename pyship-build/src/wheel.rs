@@ -184,11 +184,14 @@ pub enum Error {
     #[diagnostic(help("check that `rustc --print sysroot` works in the project folder"))]
     Rustc { message: String },
     #[error("the Linux wheel must run on {platform} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`")]
-    #[diagnostic(help("install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there), or set `linux.platform = \"x86_64-manylinux_{}\"` if the target machines have this host's glibc", .host.replace('.', "_")))]
+    #[diagnostic(help("install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there){}", .host_platform.as_ref().map(|p| format!(", or set `linux.platform = \"{p}\"` if the target machines have this host's glibc")).unwrap_or_default()))]
     NoZig {
         platform: String,
         want: String,
         host: String,
+        /// The newest `linux.platform` this host's glibc can build for
+        /// without zig, when there is one.
+        host_platform: Option<String>,
     },
     #[error("`linux.platform = \"{platform}\"` is not a manylinux platform maturin can build for")]
     #[diagnostic(help("use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)"))]

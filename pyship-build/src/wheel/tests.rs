@@ -99,3 +99,26 @@ fn wheel_sboms_lose_the_checkout_path() {
     assert!(!normalize_wheel(&wa, &[PathBuf::from("/tmp/one/proj")]).unwrap());
     assert_eq!(fs_err::read(&wa).unwrap(), before);
 }
+
+/// Without zig, the hint names a `linux.platform` this host builds for, one
+/// the config accepts, and none when there is no such name.
+#[test]
+fn the_no_zig_hint_names_a_platform_the_config_accepts() {
+    use crate::error::Hint;
+    let err = |host_platform: Option<&str>| Error::NoZig {
+        platform: "x86_64-manylinux_2_28".into(),
+        want: "2.28".into(),
+        host: "2.36".into(),
+        host_platform: host_platform.map(str::to_owned),
+    };
+    let with = err(Some("x86_64-manylinux_2_36")).hint().unwrap();
+    assert!(
+        with.ends_with(", or set `linux.platform = \"x86_64-manylinux_2_36\"` if the target machines have this host's glibc"),
+        "{with}"
+    );
+    let without = err(None).hint().unwrap();
+    assert!(
+        without.starts_with("install zig") && !without.contains("linux.platform"),
+        "{without}"
+    );
+}

@@ -266,13 +266,15 @@ pub fn preflight(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
             }
             if m.zig && !maturin.through_uv() && !zig_available(&m.project_dir) {
                 let (x, y) = target_glibc(plan)?;
-                let host = host_glibc()
-                    .map(|(a, b)| format!("{a}.{b}"))
-                    .unwrap_or_else(|| "unknown".into());
+                let glibc = host_glibc();
                 return Err(Error::NoZig {
                     platform: plan.config.linux.platform.clone(),
                     want: format!("{x}.{y}"),
-                    host,
+                    host: glibc
+                        .map(|(a, b)| format!("{a}.{b}"))
+                        .unwrap_or_else(|| "unknown".into()),
+                    host_platform: glibc
+                        .and_then(|(a, b)| crate::platform::linux_target_for_glibc(a, b)),
                 });
             }
         }
