@@ -1151,6 +1151,33 @@ mod tests {
             fs_err::remove_file(&record).unwrap();
         }
 
+        // A folder there before, which the service's user cannot write in:
+        // the install goes on without the defaults, and says what to do.
+        if root {
+            fs_err::remove_dir_all(&data).unwrap();
+            fs_err::create_dir(&data).unwrap();
+            let with_user = maintainer_scripts(
+                &Templates::new(None),
+                "app",
+                None,
+                Some("nobody"),
+                install.to_str().unwrap(),
+                data.to_str().unwrap(),
+            )
+            .unwrap();
+            let postinst = &with_user.iter().find(|(n, _)| *n == "postinst").unwrap().1;
+            fs_err::write(d.path().join("postinst"), postinst).unwrap();
+            let said = run("postinst", &["configure", ""]);
+            assert!(
+                said.contains(&format!(
+                    "app: the app's default data files were not all copied into {}, which nobody cannot write in",
+                    data.display()
+                )) && said.contains("dpkg-reconfigure app"),
+                "{said}"
+            );
+            assert!(!data.join("seed.json").exists() && !record.exists());
+        }
+
         // A link to a folder holding a record: neither deleted.
         let elsewhere = d.path().join("elsewhere");
         fs_err::create_dir(&elsewhere).unwrap();
