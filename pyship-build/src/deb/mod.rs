@@ -113,7 +113,7 @@ pub enum Error {
     },
     #[error(
         "`linux.conffiles` entry `{entry}` {} the symbolic link {link} (to {target}) in the Linux bundle",
-        if link == path { "is" } else { "passes through" }
+        if *.through { "passes through" } else { "is" }
     )]
     #[diagnostic(help("in `conffiles` of [{table}.linux], name the file or folder where it is in the bundle, not through {}, or make the bundle ship a copy instead of the link: a conffile is packaged from the bundle itself, never through a link", .link.display()))]
     ConffileLink {
@@ -121,8 +121,8 @@ pub enum Error {
         /// The link met on the way to `path`.
         link: PathBuf,
         target: PathBuf,
-        /// Where the entry is in the bundle.
-        path: PathBuf,
+        /// The link is a folder on the way to the entry, not the entry.
+        through: bool,
         table: &'static str,
     },
     #[error("the Linux bundle's data/ holds {path}: the package's postinst writes a file of that name into /var/lib/{file_name} to record that it created the folder")]
@@ -362,9 +362,9 @@ fn conffile_source(
             let target = fs_err::read_link(&at).map_err(|e| unreadable(&at, e))?;
             return Err(Error::ConffileLink {
                 entry: entry.to_owned(),
+                through: at != path,
                 link: at,
                 target,
-                path,
                 table,
             });
         }
@@ -927,6 +927,7 @@ mod tests {
         assert_eq!(r.hint(), None);
     }
 
+    #[cfg(unix)]
     /// A conffile entry that is a link, or whose path goes through a linked
     /// folder, is refused, naming the entry and the link: following it would
     /// package whatever it points to, outside the bundle too.
@@ -990,6 +991,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     /// Inside a conffile folder (as anywhere in the bundle) a link is
     /// packaged as the link: what it points to is never read into the
     /// package.
@@ -1033,6 +1035,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     /// Defaults come from the bundle's own `data/` folder: never from
     /// where a `data/` link points.
     #[test]
@@ -1068,6 +1071,7 @@ mod tests {
         assert!(r.hint().unwrap().contains("data/.pyship-created"));
     }
 
+    #[cfg(unix)]
     /// The maintainer scripts, run by `sh` on a folder standing for `/`:
     /// purge deletes the data folder postinst created, through an upgrade,
     /// a remove and a reinstall, and keeps one that was there before the
@@ -1189,6 +1193,7 @@ mod tests {
         assert!(fs_err::symlink_metadata(&data).is_ok());
     }
 
+    #[cfg(unix)]
     /// The user id the tests run as.
     fn nix_uid() -> u32 {
         use std::os::unix::fs::MetadataExt;
