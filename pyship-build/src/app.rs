@@ -70,6 +70,17 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] crate::plan::IncludeOutside),
+    #[error(
+        "{path} is {kind}, not a regular file: `{key}` in [{table}] would copy it into the bundle"
+    )]
+    #[diagnostic(help("remove {} or replace it by a regular file, or leave it out of `{key}`: a named pipe, socket or device cannot be shipped, and reading one could block forever", .path.display()))]
+    Special {
+        path: PathBuf,
+        kind: &'static str,
+        /// The config key whose entry brought the file in.
+        key: &'static str,
+        table: &'static str,
+    },
     #[error("the symlink {link} points outside the project {root} (to {target})")]
     #[diagnostic(help("replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose", .link.display()))]
     LinkOutside {
@@ -146,8 +157,10 @@ impl Rules {
 }
 
 /// Copy `from` (file or tree) to `to`, skipping caches, build output, VCS
-/// folders, virtualenvs and the output folder. Returns the file count.
-fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
+/// folders, virtualenvs and the output folder. Returns the file count. `key`
+/// is the config key that named `from`: a special file (named pipe, socket,
+/// device) is refused naming it.
+fn copy_filtered(from: &Path, to: &Path, rules: &Rules, key: &'static str) -> Result<u64, Error> {
     if fs_err::symlink_metadata(from).is_ok_and(|m| m.file_type().is_symlink()) {
         rules.check_link(from)?;
     }
@@ -160,6 +173,15 @@ fn copy_filtered(from: &Path, to: &Path, rules: &Rules) -> Result<u64, Error> {
             rules.check_link(e.path())?;
         }
         Ok(true)
+    })
+    .map_err(|e| match e {
+        Error::Copy(crate::fs::Error::Special { path, kind }) => Error::Special {
+            path,
+            kind,
+            key,
+            table: rules.table,
+        },
+        e => e,
     })
 }
 
@@ -350,10 +372,10 @@ pub fn copy_app_sources(plan: &Plan, src: &Path) -> Result<u64, Error> {
     if plan.app.flat || !plan.app.exclude.is_empty() {
         for entry in crate::layout::app_entries(dir, plan.app.flat, module_top, &plan.app.exclude) {
             let name = entry.file_name().map(PathBuf::from).unwrap_or_default();
-            files += copy_filtered(&entry, &src.join(name), &rules)?;
+            files += copy_filtered(&entry, &src.join(name), &rules, "app-src")?;
         }
     } else {
-        files += copy_filtered(dir, src, &rules)?;
+        files += copy_filtered(dir, src, &rules, "app-src")?;
     }
     Ok(files)
 }
@@ -422,7 +444,7 @@ pub fn run(
             crate::plan::check_include_inside(entry, &path, &rules.root, rules.table)?;
         }
         let name = path.file_name().map(PathBuf::from).unwrap_or_default();
-        files += copy_filtered(&path, &app.join(name), &rules)?;
+        files += copy_filtered(&path, &app.join(name), &rules, "include")?;
     }
     let version = plan.version.version.pep440();
     let dist_info = if own_wheel {
@@ -453,7 +475,7 @@ pub fn run(
                     })
                 })?;
             }
-            files += copy_filtered(from, &to, &rules)?;
+            files += copy_filtered(from, &to, &rules, "license-files")?;
         }
         let names: Vec<String> = licenses.into_iter().map(|(r, _)| r).collect();
         write(
@@ -553,7 +575,7 @@ mod tests {
         let mut r = rules(d.path());
         r.exclude
             .push(from.join("out-here").canonicalize().unwrap());
-        assert_eq!(copy_filtered(&from, &to, &r).unwrap(), 2);
+        assert_eq!(copy_filtered(&from, &to, &r, "include").unwrap(), 2);
         assert!(!to.join("dist").exists() && !to.join(".git").exists());
         assert!(to.join("pkg/__init__.py").is_file());
         assert!(!to.join("pkg/__pycache__").exists());
@@ -583,7 +605,7 @@ mod tests {
         r.exclude.push(out.canonicalize().unwrap());
         // The copy goes into the output folder itself, as a bundle does.
         let to = out.join(".pyship/windows/x/app/src");
-        assert_eq!(copy_filtered(&from, &to, &r).unwrap(), 1);
+        assert_eq!(copy_filtered(&from, &to, &r, "include").unwrap(), 1);
         assert!(to.join("pkg/a.py").is_file());
         assert!(!to.join("pkg/dist").exists());
     }
@@ -600,7 +622,10 @@ mod tests {
         // Inside the project: followed.
         std::os::unix::fs::symlink("../../shared.py", from.join("pkg/shared.py")).unwrap();
         let to = d.path().join("out1");
-        assert_eq!(copy_filtered(&from, &to, &rules(&project)).unwrap(), 1);
+        assert_eq!(
+            copy_filtered(&from, &to, &rules(&project), "include").unwrap(),
+            1
+        );
         assert!(to.join("pkg/shared.py").is_file());
         // A file link and a directory link out of the project: refused.
         for (name, target) in [
@@ -609,17 +634,44 @@ mod tests {
         ] {
             let link = from.join("pkg").join(name);
             std::os::unix::fs::symlink(&target, &link).unwrap();
-            let e = copy_filtered(&from, &d.path().join("out2"), &rules(&project)).unwrap_err();
+            let e = copy_filtered(&from, &d.path().join("out2"), &rules(&project), "include")
+                .unwrap_err();
             assert!(matches!(e, Error::LinkOutside { .. }), "{e}");
             assert!(e.to_string().contains(&link.display().to_string()), "{e}");
             assert!(e.hint().unwrap().contains("allow-outside-project"));
             let mut allowed = rules(&project);
             allowed.allow_outside = true;
             if name == "leak.txt" {
-                copy_filtered(&from, &d.path().join("out3"), &allowed).unwrap();
+                copy_filtered(&from, &d.path().join("out3"), &allowed, "include").unwrap();
                 assert!(d.path().join("out3/pkg/leak.txt").is_file());
             }
             fs_err::remove_file(&link).unwrap();
+        }
+    }
+
+    /// A named pipe among the files a config key copies fails the copy
+    /// naming the pipe and the key, instead of blocking on it.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_refused_naming_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("assets");
+        fs_err::create_dir_all(&from).unwrap();
+        fs_err::write(from.join("a.txt"), "").unwrap();
+        crate::fs::make_fifo(&from.join("pipe"));
+        for key in ["include", "app-src"] {
+            let e = copy_filtered(&from, &d.path().join("out"), &rules(d.path()), key).unwrap_err();
+            assert!(matches!(e, Error::Special { .. }), "{e:?}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains("assets/pipe") && msg.contains("named pipe"),
+                "{msg}"
+            );
+            assert!(msg.contains(&format!("`{key}`")), "{msg}");
+            assert!(e
+                .hint()
+                .unwrap()
+                .contains(&format!("leave it out of `{key}`")));
         }
     }
 
@@ -633,7 +685,8 @@ mod tests {
         fs_err::create_dir_all(from.join("pkg")).unwrap();
         fs_err::write(from.join("pkg/__init__.py"), "").unwrap();
         std::os::unix::fs::symlink("../..", from.join("pkg/up")).unwrap();
-        let e = copy_filtered(&from, &d.path().join("out"), &rules(d.path())).unwrap_err();
+        let e =
+            copy_filtered(&from, &d.path().join("out"), &rules(d.path()), "include").unwrap_err();
         assert!(e.to_string().contains("pkg/up"), "{e}");
         let hint = e.hint().expect("a hint");
         assert!(hint.contains("remove the link"), "{hint}");

@@ -44,6 +44,13 @@ pub enum Error {
         /// chain of links that loops.
         to: Option<PathBuf>,
     },
+    #[error("{path} is {kind}, not a regular file: it cannot be copied into a bundle")]
+    #[diagnostic(help("remove {} or replace it by a regular file; reading it could block forever or never end", .path.display()))]
+    Special {
+        path: PathBuf,
+        /// What the file is ("a named pipe (FIFO)", ...), from [`special_kind`].
+        kind: &'static str,
+    },
     #[error("could not replace {path}, and putting back a file already replaced failed too")]
     #[diagnostic(help("the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"))]
     RolledBack {
@@ -327,8 +334,52 @@ pub fn safe_join(root: &Path, entry: &str) -> Result<PathBuf, Error> {
     Ok(out)
 }
 
+/// What `ty` is when it is neither a regular file, a folder nor a symlink:
+/// a named pipe, a socket or a device, which a copy must never open (opening
+/// a FIFO blocks until a writer comes, a device can be read forever).
+/// `None` for the kinds a tree may hold.
+pub fn special_kind(ty: std::fs::FileType) -> Option<&'static str> {
+    if ty.is_file() || ty.is_dir() || ty.is_symlink() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ty.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if ty.is_socket() {
+            return Some("a socket");
+        }
+        if ty.is_char_device() {
+            return Some("a character device");
+        }
+        if ty.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Refuse `path` unless it is (or a chain of symlinks leads to) a regular
+/// file or a folder; nothing is opened, so a named pipe cannot block here.
+/// A path that does not exist passes: the read that follows reports it.
+pub fn check_not_special(path: &Path) -> Result<(), Error> {
+    match fs_err::metadata(path)
+        .ok()
+        .and_then(|m| special_kind(m.file_type()))
+    {
+        Some(kind) => Err(Error::Special {
+            path: path.to_owned(),
+            kind,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Copy a file, or a directory tree (symlinks are followed). Returns the
-/// number of files copied.
+/// number of files copied. A named pipe, socket or device in the tree (or a
+/// symlink to one) is refused with [`Error::Special`] before anything opens it.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<u64, Error> {
     copy_tree_with(from, to, |_| Ok::<_, Error>(true))
 }
@@ -385,6 +436,13 @@ pub fn copy_tree_with<E: From<Error>>(
         } else {
             to.join(rel)
         };
+        if let Some(kind) = special_kind(entry.file_type()) {
+            return Err(Error::Special {
+                path: entry.path().to_owned(),
+                kind,
+            }
+            .into());
+        }
         if entry.file_type().is_dir() {
             fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
         } else {
@@ -634,6 +692,16 @@ pub fn remove_dir_if_exists(path: &Path, roots: &[&Path]) -> Result<(), Error> {
     }
 }
 
+/// Make a named pipe at `path` (tests of the refusal of special files).
+#[cfg(all(test, unix))]
+pub(crate) fn make_fifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mkfifo {} failed", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -879,6 +947,48 @@ mod tests {
         );
         // Nothing left behind.
         assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// A named pipe, a socket or a link to a device in a copied tree (or as
+    /// the single file copied) is refused naming it, before anything opens
+    /// it: opening the pipe would wait for a writer forever.
+    #[cfg(unix)]
+    #[test]
+    fn copy_tree_refuses_pipes_sockets_and_devices_without_opening_them() {
+        let d = tempfile::tempdir().unwrap();
+        let from = d.path().join("src");
+        fs_err::create_dir_all(from.join("pkg")).unwrap();
+        fs_err::write(from.join("pkg/a.py"), "").unwrap();
+        let sock = from.join("pkg/s.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        for (special, kind) in [
+            (from.join("pkg/pipe"), "named pipe"),
+            (sock.clone(), "socket"),
+            (from.join("pkg/zero"), "character device"),
+        ] {
+            if kind == "named pipe" {
+                make_fifo(&special);
+            } else if kind == "character device" {
+                std::os::unix::fs::symlink("/dev/zero", &special).unwrap();
+            }
+            for root in [&from, &special] {
+                let e = copy_tree(root, &d.path().join("out")).unwrap_err();
+                assert!(matches!(e, Error::Special { .. }), "{e:?}");
+                assert!(
+                    e.to_string().contains(&special.display().to_string()),
+                    "{e}"
+                );
+                assert!(e.to_string().contains(kind), "{e}");
+                assert!(e.hint().unwrap().contains("regular file"), "{:?}", e.hint());
+            }
+            let e = check_not_special(&special).unwrap_err();
+            assert!(e.to_string().contains(kind), "{e}");
+            fs_err::remove_file(&special).unwrap();
+        }
+        check_not_special(&from).unwrap();
+        check_not_special(&from.join("pkg/a.py")).unwrap();
+        check_not_special(&from.join("missing")).unwrap();
+        assert_eq!(copy_tree(&from, &d.path().join("out")).unwrap(), 1);
     }
 
     /// A link to a folder holding it is an error naming the link, with a
