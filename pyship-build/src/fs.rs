@@ -44,7 +44,7 @@ pub enum Error {
         /// chain of links that loops.
         to: Option<PathBuf>,
     },
-    #[error("{path} is {kind}, not a regular file: it cannot be copied into a bundle")]
+    #[error("{path} is {kind}, not a regular file: it cannot be copied or packed")]
     #[diagnostic(help("remove {} or replace it by a regular file; reading it could block forever or never end", .path.display()))]
     Special {
         path: PathBuf,
@@ -361,19 +361,26 @@ pub fn special_kind(ty: std::fs::FileType) -> Option<&'static str> {
     Some("not a regular file")
 }
 
-/// Refuse `path` unless it is (or a chain of symlinks leads to) a regular
-/// file or a folder; nothing is opened, so a named pipe cannot block here.
-/// A path that does not exist passes: the read that follows reports it.
-pub fn check_not_special(path: &Path) -> Result<(), Error> {
-    match fs_err::metadata(path)
-        .ok()
-        .and_then(|m| special_kind(m.file_type()))
-    {
+/// Refuse `path`, of type `ty` (as a walk saw it), when it is a named pipe,
+/// socket or device: the check every walk that opens what it finds makes
+/// first. Nothing is opened, so a named pipe cannot block here.
+pub fn refuse_special(path: &Path, ty: std::fs::FileType) -> Result<(), Error> {
+    match special_kind(ty) {
         Some(kind) => Err(Error::Special {
             path: path.to_owned(),
             kind,
         }),
         None => Ok(()),
+    }
+}
+
+/// [`refuse_special`] for a path not met in a walk: it is (or a chain of
+/// symlinks leads to) a regular file or a folder. A path that does not
+/// exist passes: the read that follows reports it.
+pub fn check_not_special(path: &Path) -> Result<(), Error> {
+    match fs_err::metadata(path) {
+        Ok(m) => refuse_special(path, m.file_type()),
+        Err(_) => Ok(()),
     }
 }
 
@@ -436,13 +443,7 @@ pub fn copy_tree_with<E: From<Error>>(
         } else {
             to.join(rel)
         };
-        if let Some(kind) = special_kind(entry.file_type()) {
-            return Err(Error::Special {
-                path: entry.path().to_owned(),
-                kind,
-            }
-            .into());
-        }
+        refuse_special(entry.path(), entry.file_type())?;
         if entry.file_type().is_dir() {
             fs_err::create_dir_all(&dest).map_err(fail(entry.path(), &dest))?;
         } else {

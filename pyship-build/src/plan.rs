@@ -724,6 +724,11 @@ pub enum BundleInputError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Incomplete(#[from] IncompleteBundle),
+    /// A named pipe, socket or device in a bundle tree (put there after the
+    /// bundle was built: its copies refuse them).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Special(#[from] crate::fs::Error),
     #[error("could not read the {system} bundle at {path}")]
     Unreadable {
         /// `Windows` or `Linux`.

@@ -160,6 +160,7 @@ fn entries(tree: &Path, top: &str, keep_links: bool) -> Result<Vec<Entry>, Error
         } else if ft.is_dir() {
             (Kind::Dir, 0o755)
         } else {
+            crate::fs::refuse_special(e.path(), ft)?;
             let mut head = [0u8; 4];
             let n = fs_err::File::open(e.path())
                 .and_then(|mut f| read_head(&mut f, &mut head))

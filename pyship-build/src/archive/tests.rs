@@ -320,3 +320,20 @@ fn dos_datetime_known_values() {
     assert_eq!(d & 0x1F, 14);
     assert_eq!((t >> 11, (t >> 5) & 0x3F, (t & 0x1F) * 2), (22, 13, 20));
 }
+
+/// A named pipe in a tree to pack fails naming it, in both archive kinds,
+/// instead of blocking on the read of its header.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_in_the_tree_is_refused_not_read() {
+    let tree = sample_tree();
+    let pipe = tree.path().join("pipe");
+    crate::fs::make_fifo(&pipe);
+    for keep_links in [true, false] {
+        let e = entries(tree.path(), "App", keep_links).unwrap_err();
+        assert!(
+            matches!(e, Error::Fs(crate::fs::Error::Special { ref path, .. }) if *path == pipe),
+            "{e:?}"
+        );
+    }
+}

@@ -308,6 +308,7 @@ impl Tree {
             } else if ft.is_dir() {
                 self.add(&path, Item::Dir);
             } else {
+                crate::fs::refuse_special(e.path(), ft).map_err(BundleInputError::from)?;
                 let mode = packaged_mode(e.path(), &rel)?;
                 self.add(
                     &path,
@@ -1032,6 +1033,26 @@ mod tests {
                     }
                 ),
             ]
+        );
+    }
+
+    /// A named pipe in a bundle tree (the `data/` defaults, a conffile
+    /// folder) is refused naming it: reading its header to choose its mode
+    /// would wait for a writer forever.
+    #[test]
+    fn a_named_pipe_in_the_bundle_is_refused_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let data = d.path().join("bundle/data");
+        fs_err::create_dir_all(&data).unwrap();
+        fs_err::write(data.join("a.conf"), "a = 1\n").unwrap();
+        crate::fs::make_fifo(&data.join("pipe"));
+        let e = Tree::default()
+            .add_tree(&data, "opt/app/data-defaults", &BTreeSet::new())
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("data/pipe") && msg.contains("named pipe"),
+            "{msg}"
         );
     }
 
