@@ -44,8 +44,8 @@ pub enum Error {
         /// chain of links that loops.
         to: Option<PathBuf>,
     },
-    #[error("{path} is {kind}, not a regular file: it cannot be copied or packed")]
-    #[diagnostic(help("remove {} or replace it by a regular file; reading it could block forever or never end", .path.display()))]
+    #[error("refusing to read {path}: it is {kind}, not a regular file")]
+    #[diagnostic(help("remove {} or replace it by a regular file: reading a named pipe, socket or device could block forever or never end", .path.display()))]
     Special {
         path: PathBuf,
         /// What the file is ("a named pipe (FIFO)", ...), from [`special_kind`].

@@ -122,6 +122,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An override that is a named pipe, socket or device: refused, not
+    /// passed over for the default (the project meant to override it).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Special(#[from] crate::fs::Error),
 }
 
 /// A project's override is the project's to fix; a default template's
@@ -157,6 +162,7 @@ impl Templates {
     pub fn source(&self, name: &str) -> Result<(String, Option<PathBuf>), Error> {
         if let Some(dir) = &self.overrides {
             let p = dir.join(name);
+            crate::fs::check_not_special(&p)?;
             if p.is_file() {
                 let text = fs_err::read_to_string(&p).map_err(|source| Error::Read {
                     path: p.clone(),
@@ -700,6 +706,23 @@ mod tests {
             .render("linux/run.sh.j2", minijinja::context! { name => "x" })
             .unwrap();
         assert_eq!(out, "#!/bin/sh\necho x\n");
+    }
+
+    /// An override that is a named pipe is refused naming it: neither read
+    /// (which would wait for a writer forever) nor passed over for the
+    /// default the project meant to replace.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_override_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(d.path().join("templates/linux")).unwrap();
+        let pipe = d.path().join("templates/linux/run.sh.j2");
+        crate::fs::make_fifo(&pipe);
+        let e = Templates::new(Some(d.path()))
+            .source("linux/run.sh.j2")
+            .unwrap_err();
+        assert!(e.to_string().contains(&pipe.display().to_string()), "{e}");
+        assert!(e.to_string().contains("named pipe"), "{e}");
     }
 
     #[test]
