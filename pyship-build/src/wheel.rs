@@ -245,6 +245,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("refusing to build the {what} wheel: {path} is {kind}, not a regular file, in a folder its build backend reads")]
+    #[diagnostic(help("remove {} or replace it by a regular file (or move it out of {}): reading a named pipe, socket or device could block the build forever", .path.display(), .root.display()))]
+    SpecialSource {
+        /// The package whose build reads it.
+        what: String,
+        path: PathBuf,
+        kind: &'static str,
+        /// The source folder walked (a local package's, the project's).
+        root: PathBuf,
+    },
     #[error("maturin finished but left no wheel in {dir}")]
     #[diagnostic(help("check `[tool.maturin]` in pyproject.toml"))]
     NoWheel { dir: PathBuf },

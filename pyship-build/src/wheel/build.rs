@@ -81,6 +81,7 @@ pub(super) fn maturin(
         .flatten();
     let key = input_key(
         plan,
+        &m.name,
         &roots,
         &[
             format!("{args_key:?}"),
@@ -315,6 +316,7 @@ pub(super) fn python_wheel(
         .unwrap_or_default();
     let key = input_key(
         plan,
+        &l.name,
         std::slice::from_ref(&l.project_dir),
         &["uv build --wheel".into(), uv_version, plan.epoch.value()],
     )?;

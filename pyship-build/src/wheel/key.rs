@@ -7,8 +7,16 @@ use crate::plan::Plan;
 
 /// SHA-256 over `salt` and every source file under `roots` (a pyproject's
 /// folder and its Cargo workspace), by relative path and content. Build
-/// outputs, VCS data, virtualenvs and caches are left out.
-pub(super) fn input_key(plan: &Plan, roots: &[PathBuf], salt: &[String]) -> Result<String, Error> {
+/// outputs, VCS data, virtualenvs and caches are left out. A named pipe,
+/// socket or device among the sources (or a symlink to one) is refused
+/// naming `what`, the package: a build backend reading its folder would
+/// block on it or read it forever.
+pub(super) fn input_key(
+    plan: &Plan,
+    what: &str,
+    roots: &[PathBuf],
+    salt: &[String],
+) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let mut roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
@@ -68,6 +76,20 @@ pub(super) fn input_key(plan: &Plan, roots: &[PathBuf], salt: &[String]) -> Resu
             })?;
             // pyship.lock records downloads; it is written during a bundle.
             // A dot file at the top (.gitignore, which init edits) is no input.
+            let ty = e.file_type();
+            let special = if ty.is_symlink() {
+                crate::fs::check_not_special(e.path())
+            } else {
+                crate::fs::refuse_special(e.path(), ty)
+            };
+            if let Err(crate::fs::Error::Special { path, kind }) = special {
+                return Err(Error::SpecialSource {
+                    what: what.to_owned(),
+                    path,
+                    kind,
+                    root: root.clone(),
+                });
+            }
             let name = e.file_name().to_string_lossy();
             if !e.file_type().is_file()
                 || name == "pyship.lock"
