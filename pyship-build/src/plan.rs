@@ -728,7 +728,7 @@ pub enum BundleInputError {
     /// bundle was built: its copies refuse them).
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Special(#[from] crate::fs::Error),
+    Special(Box<crate::fs::Error>),
     #[error("could not read the {system} bundle at {path}")]
     Unreadable {
         /// `Windows` or `Linux`.

@@ -308,7 +308,8 @@ impl Tree {
             } else if ft.is_dir() {
                 self.add(&path, Item::Dir);
             } else {
-                crate::fs::refuse_special(e.path(), ft).map_err(BundleInputError::from)?;
+                crate::fs::refuse_special(e.path(), ft)
+                    .map_err(|e| BundleInputError::Special(Box::new(e)))?;
                 let mode = packaged_mode(e.path(), &rel)?;
                 self.add(
                     &path,
@@ -1039,6 +1040,7 @@ mod tests {
     /// A named pipe in a bundle tree (the `data/` defaults, a conffile
     /// folder) is refused naming it: reading its header to choose its mode
     /// would wait for a writer forever.
+    #[cfg(unix)]
     #[test]
     fn a_named_pipe_in_the_bundle_is_refused_not_read() {
         let d = tempfile::tempdir().unwrap();
