@@ -584,3 +584,58 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
         assert!(!stderr.contains("user:pass"), "{stderr}");
     }
 }
+
+/// A named pipe in an `include` folder fails the Linux bundle promptly,
+/// naming the pipe and `include`, rather than waiting forever for a writer.
+#[cfg(unix)]
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds a Linux bundle"
+)]
+fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("mkfifo", "coreutils");
+    let wheels = pyship_e2e::http::StaticServer::start(pyship_e2e::testdata::wheelhouse());
+    let (_served, runtime) =
+        pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
+    let (_tmp, dir) = hello_named(&format!(
+        "name = \"Hello App\"\ninclude = [\"assets\"]\nno-index = true\nfind-links = [\"{}/\"]",
+        wheels.url()
+    ));
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!(
+            "{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"\n",
+            runtime.url()
+        ),
+    )
+    .unwrap();
+    fs_err::create_dir_all(dir.join("assets")).unwrap();
+    fs_err::write(dir.join("assets/readme.txt"), "hi").unwrap();
+    let pipe = dir.join("assets/pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let cache = tempfile::tempdir().unwrap();
+    let start = Instant::now();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "bundle", "--target", "linux"])
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(300), "{stderr}");
+    assert!(stderr.contains("assets/pipe"), "{stderr}");
+    assert!(
+        stderr.contains("named pipe") && stderr.contains("`include`"),
+        "{stderr}"
+    );
+    assert!(!dir.join("dist/Hello-App-v0.1.0-linux-x64.tar.gz").exists());
+}
