@@ -658,7 +658,7 @@ mod tests {
         let from = d.path().join("assets");
         fs_err::create_dir_all(&from).unwrap();
         fs_err::write(from.join("a.txt"), "").unwrap();
-        crate::fs::make_fifo(&from.join("pipe"));
+        crate::fs::test_support::make_fifo(&from.join("pipe"));
         for key in ["include", "app-src"] {
             let e = copy_filtered(&from, &d.path().join("out"), &rules(d.path()), key).unwrap_err();
             assert!(matches!(e, Error::Special { .. }), "{e:?}");

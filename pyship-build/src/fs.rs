@@ -693,14 +693,18 @@ pub fn remove_dir_if_exists(path: &Path, roots: &[&Path]) -> Result<(), Error> {
     }
 }
 
-/// Make a named pipe at `path` (tests of the refusal of special files).
-#[cfg(all(test, unix))]
-pub(crate) fn make_fifo(path: &Path) {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "mkfifo {} failed", path.display());
+/// Helpers for other modules' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Make a named pipe at `path` (tests of the refusal of special files).
+    #[cfg(unix)]
+    pub(crate) fn make_fifo(path: &std::path::Path) {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {} failed", path.display());
+    }
 }
 
 #[cfg(test)]
@@ -968,7 +972,7 @@ mod tests {
             (from.join("pkg/zero"), "character device"),
         ] {
             if kind == "named pipe" {
-                make_fifo(&special);
+                test_support::make_fifo(&special);
             } else if kind == "character device" {
                 std::os::unix::fs::symlink("/dev/zero", &special).unwrap();
             }

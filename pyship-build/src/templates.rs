@@ -717,7 +717,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs_err::create_dir_all(d.path().join("templates/linux")).unwrap();
         let pipe = d.path().join("templates/linux/run.sh.j2");
-        crate::fs::make_fifo(&pipe);
+        crate::fs::test_support::make_fifo(&pipe);
         let e = Templates::new(Some(d.path()))
             .source("linux/run.sh.j2")
             .unwrap_err();

@@ -328,7 +328,7 @@ fn dos_datetime_known_values() {
 fn a_named_pipe_in_the_tree_is_refused_not_read() {
     let tree = sample_tree();
     let pipe = tree.path().join("pipe");
-    crate::fs::make_fifo(&pipe);
+    crate::fs::test_support::make_fifo(&pipe);
     for keep_links in [true, false] {
         let e = entries(tree.path(), "App", keep_links).unwrap_err();
         assert!(

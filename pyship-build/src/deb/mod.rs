@@ -1047,7 +1047,7 @@ mod tests {
         let data = d.path().join("bundle/data");
         fs_err::create_dir_all(&data).unwrap();
         fs_err::write(data.join("a.conf"), "a = 1\n").unwrap();
-        crate::fs::make_fifo(&data.join("pipe"));
+        crate::fs::test_support::make_fifo(&data.join("pipe"));
         let e = Tree::default()
             .add_tree(&data, "opt/app/data-defaults", &BTreeSet::new())
             .unwrap_err();
