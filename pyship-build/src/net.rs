@@ -200,8 +200,43 @@ pub fn client(timeouts: &Timeouts) -> Result<reqwest::blocking::Client, Error> {
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.read)
+        .redirect(reqwest::redirect::Policy::custom(
+            |attempt| match redirect_refusal(attempt.url(), attempt.previous()) {
+                Some(refusal) => attempt.error(refusal),
+                None => attempt.follow(),
+            },
+        ))
         .build()
         .map_err(Error::Client)
+}
+
+/// The most redirects one request follows.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Why a redirect to `next` is not followed, after the `previous` URLs of the
+/// request (the first one it was sent to, then each redirect's): past
+/// [`MAX_REDIRECTS`], or to plain http once the request went over https
+/// (reqwest itself follows no redirect to another scheme than http(s)). A redirect is the server's word; followed from
+/// https to plain http, the request (an upload, an Authorization header kept
+/// because the host stays the same) would cross the network readable and
+/// changeable by anyone on the way.
+fn redirect_refusal(next: &reqwest::Url, previous: &[reqwest::Url]) -> Option<RedirectRefused> {
+    if previous.len() > MAX_REDIRECTS {
+        return Some(RedirectRefused::TooMany);
+    }
+    let from_https = previous.iter().any(|u| u.scheme() == "https");
+    (next.scheme() == "http" && from_https).then(|| RedirectRefused::Downgrade {
+        host: next.host_str().unwrap_or_default().to_owned(),
+    })
+}
+
+/// A redirect [`client`] does not follow (the source of reqwest's error).
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
+    #[error("a redirect from https to plain http (host {host}) is not followed")]
+    Downgrade { host: String },
 }
 
 /// Whether an error (or an I/O error wrapping one) is reqwest's timeout.
@@ -769,6 +804,81 @@ mod tests {
             );
             assert!(!e.to_string().contains("declared"), "{e}");
         }
+    }
+
+    /// Redirects are followed to https, and to plain http only while the
+    /// request never went over https; never more than [`MAX_REDIRECTS`]
+    /// times.
+    #[test]
+    fn redirects_never_go_from_https_to_plain_http() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        let https = u("https://git.example.com/api/v1/repos/o/r/releases");
+        let http = u("http://127.0.0.1:3000/api/v1/repos/o/r/releases");
+        assert!(redirect_refusal(&u("https://cdn.example.com/x"), &[https.clone()]).is_none());
+        assert!(redirect_refusal(&u("https://git.example.com/y"), &[http.clone()]).is_none());
+        assert!(redirect_refusal(&u("http://127.0.0.1:3000/y"), &[http.clone()]).is_none());
+        for next in [
+            "http://git.example.com:443/api/v1/repos/o/r/releases",
+            "http://git.example.com/x",
+            "http://127.0.0.1/x",
+        ] {
+            let r = redirect_refusal(&u(next), &[https.clone()]).unwrap();
+            assert!(
+                matches!(r, RedirectRefused::Downgrade { .. }),
+                "{next}: {r}"
+            );
+        }
+        // Once over https, a later hop back to plain http is refused too.
+        let chain = [http.clone(), u("https://git.example.com/a")];
+        assert!(redirect_refusal(&u("http://git.example.com/b"), &chain).is_some());
+        let long = vec![http; MAX_REDIRECTS + 1];
+        let r = redirect_refusal(&u("https://git.example.com/z"), &long).unwrap();
+        assert!(matches!(r, RedirectRefused::TooMany));
+    }
+
+    /// The client the tool builds applies that policy: a server redirecting
+    /// to itself forever ends the request with an error that says why; a
+    /// redirect to a `file:` URL is not followed (its answer is the 302).
+    #[test]
+    fn the_client_stops_at_a_refused_redirect() {
+        use std::io::{BufRead as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(2 * MAX_REDIRECTS + 4) {
+                let Ok(mut c) = conn else { continue };
+                let mut first = String::new();
+                let _ = std::io::BufReader::new(&c).read_line(&mut first);
+                let to = if first.contains("/file") {
+                    "file:///etc/passwd".to_owned()
+                } else {
+                    format!("http://127.0.0.1:{port}/loop")
+                };
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        let c = client(&Timeouts::default()).unwrap();
+        let e = c
+            .get(format!("http://127.0.0.1:{port}/loop"))
+            .send()
+            .unwrap_err();
+        assert!(e.is_redirect(), "{e:?}");
+        let mut chain = e.to_string();
+        let mut cur = std::error::Error::source(&e);
+        while let Some(c) = cur {
+            chain.push_str(&format!(": {c}"));
+            cur = c.source();
+        }
+        assert!(chain.contains("more than 10 redirects"), "{chain}");
+        let r = c
+            .get(format!("http://127.0.0.1:{port}/file"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 302);
+        assert_eq!(r.url().path(), "/file");
     }
 
     #[test]
