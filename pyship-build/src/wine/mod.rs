@@ -74,7 +74,7 @@ pub use prepared::{
     ensure_prepared, prefix_key, prepare_cached, CachedPrefix, Ensured, PREFIX_BUCKET,
     PREPARED_LIST,
 };
-use server::{kill_leftovers, wineserver_exe, Server, Started};
+use server::{kill_leftovers, remove_server_dirs, wineserver_exe, Server, Started};
 pub use shim::{process_prng_dll, PROCESS_PRNG_SOURCE, SHIM_BUCKET};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -237,6 +237,7 @@ impl Wine {
             process::on_interrupt(move || {
                 kill_leftovers(&prefix);
                 if remove {
+                    remove_server_dirs(&prefix);
                     let _ = remove_prefix_dir(&prefix);
                 }
             })
@@ -453,6 +454,7 @@ impl Drop for Wine {
         // A prepared prefix belongs to the user: never stop its server.
         if self.owned.is_some() {
             self.stop();
+            remove_server_dirs(&self.prefix);
         }
     }
 }

@@ -110,6 +110,20 @@ pub(super) fn server_sockets(prefix: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// Remove the folders the server of the private prefix `prefix` kept its
+/// socket and lock in (see [`server_sockets`]), once it stopped: wine leaves
+/// them behind, one in the temp folder for every prefix that ever ran.
+/// Their parent (the temp folder Debian's wine recorded in the prefix's
+/// `wineserver` file, which the prepared prefix it was copied from shares)
+/// stays: a prefix whose recorded folder is gone fails its next start.
+pub(super) fn remove_server_dirs(prefix: &Path) {
+    for socket in server_sockets(prefix) {
+        if let Some(dir) = socket.parent() {
+            let _ = fs_err::remove_dir_all(dir);
+        }
+    }
+}
+
 /// Kill what is left of a private prefix once its server is gone. A program
 /// that was starting when the server stopped (a `winedevice.exe` that
 /// `services.exe` launched as `wineboot` exited)

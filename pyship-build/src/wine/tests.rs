@@ -176,6 +176,12 @@ fn a_started_session_serves_the_next_program_and_stops_on_drop() {
     let copy = w.prefix().to_owned();
     let services = || processes_of(&copy);
     assert!(services() > 0, "the session's services run");
+    let server_dirs: Vec<_> = server_sockets(&copy)
+        .into_iter()
+        .filter(|s| s.exists())
+        .map(|s| s.parent().unwrap().to_owned())
+        .collect();
+    assert!(!server_dirs.is_empty(), "the server listens");
     let t = Instant::now();
     let out = w
         .run_raw(
@@ -192,6 +198,13 @@ fn a_started_session_serves_the_next_program_and_stops_on_drop() {
     );
     drop(w);
     assert!(!copy.exists(), "the private copy is removed");
+    for dir in &server_dirs {
+        assert!(
+            !dir.exists(),
+            "the server's folder {} is left",
+            dir.display()
+        );
+    }
     // Polled to a deadline: the last programs may still be exiting.
     let t = Instant::now();
     while services() > 0 && t.elapsed() < Duration::from_secs(10) {
