@@ -223,6 +223,27 @@ mod tests {
         }
     }
 
+    /// Every `x86_64-manylinux_2_Y` the config accepts is one the uv on
+    /// this machine lists for `--python-platform`: a uv that drops one
+    /// fails here, not in a user's build.
+    #[test]
+    fn the_manylinux_platforms_accepted_are_ones_uv_lists() {
+        let out = std::process::Command::new("uv")
+            .args(["pip", "compile", "--help"])
+            .output()
+            .expect("uv is needed by this test (run .ci/install-tools)");
+        assert!(out.status.success(), "{out:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for y in UV_MANYLINUX_2_MINORS {
+            let name = format!("x86_64-manylinux_2_{y}");
+            assert!(
+                help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    .any(|w| w == name),
+                "uv does not list {name}"
+            );
+        }
+    }
+
     #[test]
     fn a_hosts_glibc_names_a_target_uv_reads() {
         for (glibc, want) in [
