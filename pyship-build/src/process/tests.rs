@@ -192,8 +192,10 @@ fn child_process_helper() {
     let Ok(spawn) = std::env::var("PYSHIP_TEST_SPAWN") else {
         return;
     };
-    let d = tempfile::tempdir().unwrap();
-    let secret = d.path().join("secret");
+    // In the folder of the test that runs this one: this process ends
+    // killed or interrupted, so nothing it made itself would be removed.
+    let d = std::path::PathBuf::from(std::env::var("PYSHIP_TEST_DIR").unwrap());
+    let secret = d.join("secret");
     fs_err::write(&secret, "x").unwrap();
     let s = secret.clone();
     let _cleanup = on_interrupt(move || {
@@ -229,7 +231,7 @@ fn child_process_helper() {
 
 /// Runs [`child_process_helper`] in a process of its own; returns it (the
 /// caller waits for it), the pids it printed once it printed them all, its
-/// secret file, and its later lines.
+/// secret file, its later lines, and the folder of the secret file.
 #[cfg(target_os = "linux")]
 #[allow(clippy::zombie_processes)]
 fn helper(
@@ -240,8 +242,10 @@ fn helper(
     Vec<u32>,
     std::path::PathBuf,
     mpsc::Receiver<String>,
+    tempfile::TempDir,
 ) {
     use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -252,6 +256,7 @@ fn helper(
         ])
         .env("PYSHIP_TEST_SPAWN", spawn)
         .env("PYSHIP_TEST_THEN", then)
+        .env("PYSHIP_TEST_DIR", dir.path())
         .env("PYSHIP_TEST_MARK", mark_of(spawn, then))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -273,7 +278,7 @@ fn helper(
                     let _ = tx.send(l);
                 }
             });
-            return (child, pids, secret, rx);
+            return (child, pids, secret, rx, dir);
         }
     }
     panic!("the helper printed no secret line");
@@ -301,7 +306,7 @@ fn marked(mark: &str) -> Vec<u32> {
 #[test]
 fn children_end_when_the_build_is_killed() {
     let spawn = "sleep 300||sh -c 'sleep 302; :'||setsid -f sleep 303";
-    let (mut h, pids, _, _) = helper(spawn, "wait");
+    let (mut h, pids, _, _, _dir) = helper(spawn, "wait");
     assert_eq!(pids.len(), 3);
     let mark = mark_of(spawn, "wait");
     assert!(
@@ -333,7 +338,7 @@ fn children_end_when_the_build_is_killed() {
 #[test]
 fn interrupt_kills_children_and_runs_cleanups() {
     let spawn = "sleep 300||setsid -f sleep 301";
-    let (mut h, pids, secret, rest) = helper(spawn, "interrupt");
+    let (mut h, pids, secret, rest, _dir) = helper(spawn, "interrupt");
     let status = h.wait().unwrap();
     assert!(status.success(), "{status}");
     let rest: Vec<String> = rest.iter().collect();
