@@ -812,26 +812,26 @@ mod tests {
     #[test]
     fn redirects_never_go_from_https_to_plain_http() {
         let u = |s: &str| reqwest::Url::parse(s).unwrap();
-        let https = u("https://git.example.com/api/v1/repos/o/r/releases");
-        let http = u("http://127.0.0.1:3000/api/v1/repos/o/r/releases");
-        assert!(redirect_refusal(&u("https://cdn.example.com/x"), &[https.clone()]).is_none());
-        assert!(redirect_refusal(&u("https://git.example.com/y"), &[http.clone()]).is_none());
-        assert!(redirect_refusal(&u("http://127.0.0.1:3000/y"), &[http.clone()]).is_none());
+        let https = [u("https://git.example.com/api/v1/repos/o/r/releases")];
+        let http = [u("http://127.0.0.1:3000/api/v1/repos/o/r/releases")];
+        assert!(redirect_refusal(&u("https://cdn.example.com/x"), &https).is_none());
+        assert!(redirect_refusal(&u("https://git.example.com/y"), &http).is_none());
+        assert!(redirect_refusal(&u("http://127.0.0.1:3000/y"), &http).is_none());
         for next in [
             "http://git.example.com:443/api/v1/repos/o/r/releases",
             "http://git.example.com/x",
             "http://127.0.0.1/x",
         ] {
-            let r = redirect_refusal(&u(next), &[https.clone()]).unwrap();
+            let r = redirect_refusal(&u(next), &https).unwrap();
             assert!(
                 matches!(r, RedirectRefused::Downgrade { .. }),
                 "{next}: {r}"
             );
         }
         // Once over https, a later hop back to plain http is refused too.
-        let chain = [http.clone(), u("https://git.example.com/a")];
+        let chain = [http[0].clone(), u("https://git.example.com/a")];
         assert!(redirect_refusal(&u("http://git.example.com/b"), &chain).is_some());
-        let long = vec![http; MAX_REDIRECTS + 1];
+        let long = vec![http[0].clone(); MAX_REDIRECTS + 1];
         let r = redirect_refusal(&u("https://git.example.com/z"), &long).unwrap();
         assert!(matches!(r, RedirectRefused::TooMany));
     }
