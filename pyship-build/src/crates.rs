@@ -80,20 +80,26 @@ fn is_license_file(name: &str) -> bool {
 }
 
 /// The licence files of the package in `dir`: its `license-file` and the
-/// files at its top whose names say so.
-fn license_files(dir: &Path, license_file: Option<&Path>) -> Vec<PathBuf> {
+/// files at its top whose names say so. The `license-file` of a package
+/// from a registry or git (`confined`) counts only inside `dir`: it is that
+/// package's word, and the licence texts ship in the bundle. The project's
+/// own packages and path dependencies may name one anywhere (a workspace's
+/// `license-file = "../LICENSE"`).
+fn license_files(dir: &Path, license_file: Option<&Path>, confined: bool) -> Vec<PathBuf> {
     let mut out: BTreeSet<PathBuf> = BTreeSet::new();
-    if let Some(f) = license_file {
-        let p = dir.join(f);
-        if p.is_file() {
-            out.insert(p);
+    let file = |rel: &Path| {
+        if confined {
+            crate::fs::regular_file_within(dir, &rel.to_string_lossy())
+        } else {
+            Some(dir.join(rel)).filter(|p| p.is_file())
         }
-    }
+    };
+    out.extend(license_file.and_then(file));
     if let Ok(rd) = fs_err::read_dir(dir) {
         for e in rd.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
-            if is_license_file(&name) && e.path().is_file() {
-                out.insert(e.path());
+            if is_license_file(&name) {
+                out.extend(file(Path::new(&name)));
             }
         }
     }
@@ -258,6 +264,7 @@ pub fn resolve_linked(
                 license_files: license_files(
                     &dir,
                     p.license_file.as_ref().map(|f| f.as_std_path()),
+                    p.source.is_some(),
                 ),
                 own: members.contains(&p.id),
             }
@@ -380,6 +387,34 @@ mod tests {
         }
     }
 
+    /// A registry or git package's `license-file` counts only inside the
+    /// package (not `../../credentials.toml`, an absolute path, or a link
+    /// out of it); the project's own packages may name one outside.
+    #[test]
+    fn a_dependencys_licence_file_outside_its_package_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let pkg = d.path().join("src/index/evil-1.0");
+        fs_err::create_dir_all(&pkg).unwrap();
+        let token = d.path().join("credentials.toml");
+        fs_err::write(&token, "token = \"SECRET\"").unwrap();
+        fs_err::write(pkg.join("LICENSE"), "mit").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&token, pkg.join("COPYING")).unwrap();
+        for named in [
+            "../../../credentials.toml",
+            &token.display().to_string(),
+            "COPYING",
+        ] {
+            let got = license_files(&pkg, Some(Path::new(named)), true);
+            assert_eq!(got, [pkg.join("LICENSE")], "{named}");
+        }
+        let own = license_files(&pkg, Some(Path::new("../../../credentials.toml")), false);
+        assert!(
+            own.contains(&pkg.join("../../../credentials.toml")),
+            "{own:?}"
+        );
+    }
+
     #[test]
     fn licence_files_are_found_by_name() {
         let d = tempfile::tempdir().unwrap();
@@ -394,7 +429,7 @@ mod tests {
         }
         fs_err::create_dir(d.path().join("legal")).unwrap();
         fs_err::write(d.path().join("legal/terms.txt"), "t").unwrap();
-        let names: Vec<String> = license_files(d.path(), Some(Path::new("legal/terms.txt")))
+        let names: Vec<String> = license_files(d.path(), Some(Path::new("legal/terms.txt")), true)
             .iter()
             .map(|p| {
                 p.strip_prefix(d.path())

@@ -182,12 +182,14 @@ pub fn read(site_packages: &Path, dist_info: &str) -> Result<Distribution, Error
     };
 
     let mut files = BTreeSet::new();
+    // Only files inside the dist-info: a `License-File` is the package's
+    // word, and its licence texts ship in the bundle.
     for declared in all("License-File") {
-        for candidate in [dir.join("licenses").join(&declared), dir.join(&declared)] {
-            if candidate.is_file() {
-                files.insert(candidate);
-                break;
-            }
+        if let Some(found) = ["licenses/", ""]
+            .iter()
+            .find_map(|sub| crate::fs::regular_file_within(&dir, &format!("{sub}{declared}")))
+        {
+            files.insert(found);
         }
     }
     for e in walkdir::WalkDir::new(&dir).sort_by_file_name() {
@@ -327,6 +329,33 @@ mod tests {
             Some("Copyright (c) 2005-2023\n NumPy Developers.")
         );
         assert!(!all[0].has_license_info());
+    }
+
+    /// A `License-File` that names a file outside the dist-info (absolute,
+    /// through `..`, or through a link) is not a licence file: a hostile
+    /// package must not get a file of the build machine's into the notices.
+    #[test]
+    fn licence_files_outside_the_dist_info_are_not_read() {
+        let t = tempfile::tempdir().unwrap();
+        let sp = t.path().join("site-packages");
+        let secret = t.path().join("token.txt");
+        fs_err::write(&secret, "SECRET").unwrap();
+        let meta = format!(
+            "Name: evil\nVersion: 1.0\nLicense-File: ../../token.txt\nLicense-File: {}\nLicense-File: linked\nLicense-File: licenses/../../../token.txt\nLicense-File: COPYING\n",
+            secret.display()
+        );
+        dist(
+            &sp,
+            "evil-1.0.dist-info",
+            &[("METADATA", meta.as_str()), ("licenses/COPYING", "ok")],
+        );
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&secret, sp.join("evil-1.0.dist-info/licenses/linked")).unwrap();
+        let all = read_all(&sp).unwrap();
+        assert_eq!(
+            all[0].license_files,
+            [PathBuf::from("evil-1.0.dist-info/licenses/COPYING")]
+        );
     }
 
     #[test]

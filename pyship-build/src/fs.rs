@@ -334,6 +334,19 @@ pub fn safe_join(root: &Path, entry: &str) -> Result<PathBuf, Error> {
     Ok(out)
 }
 
+/// The regular file `rel` names inside `root`, or `None` when `rel` could
+/// reach outside it ([`safe_join`]: absolute, `..`, a drive), is no regular
+/// file, or resolves outside `root` through a symlink. For paths a
+/// package's own metadata names (a wheel's `License-File`, a crate's
+/// `license-file`): a hostile one must not get a file of the build
+/// machine's, such as a token, copied into what ships.
+pub fn regular_file_within(root: &Path, rel: &str) -> Option<PathBuf> {
+    let path = safe_join(root, rel).ok()?;
+    let real = path.canonicalize().ok()?;
+    let root = root.canonicalize().ok()?;
+    (real.starts_with(&root) && fs_err::metadata(&real).is_ok_and(|m| m.is_file())).then_some(path)
+}
+
 /// What `ty` is when it is neither a regular file, a folder nor a symlink:
 /// a named pipe, a socket or a device, which a copy must never open (opening
 /// a FIFO blocks until a writer comes, a device can be read forever).
