@@ -639,3 +639,104 @@ fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
     );
     assert!(!dir.join("dist/Hello-App-v0.1.0-linux-x64.tar.gz").exists());
 }
+
+/// A dependency's metadata names its licence files; one that names a file
+/// outside its dist-info (an absolute path, or up through `..`) gets
+/// nothing of the build machine's into the bundle's licence notices, which
+/// ship to every user.
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds a Linux bundle"
+)]
+fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
+    use std::io::Write as _;
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("tar", "tar");
+    let house = tempfile::tempdir().unwrap();
+    for e in fs_err::read_dir(pyship_e2e::testdata::wheelhouse()).unwrap() {
+        let e = e.unwrap();
+        fs_err::copy(e.path(), house.path().join(e.file_name())).unwrap();
+    }
+    let secret = house.path().join("token.txt");
+    fs_err::write(&secret, "gitea_token=SECRET-7f3a\n").unwrap();
+    let up = "../".repeat(20);
+    let up_secret = format!(
+        "{up}{}",
+        secret.display().to_string().trim_start_matches('/')
+    );
+    let mut w = zip::ZipWriter::new(
+        fs_err::File::create(house.path().join("evilpkg-1.0-py3-none-any.whl")).unwrap(),
+    );
+    let opts = zip::write::SimpleFileOptions::default();
+    let files = [
+        ("evilpkg/__init__.py".to_owned(), String::new()),
+        (
+            "evilpkg-1.0.dist-info/METADATA".to_owned(),
+            format!(
+                "Metadata-Version: 2.4\nName: evilpkg\nVersion: 1.0\nLicense-File: {}\nLicense-File: {up_secret}\n",
+                secret.display()
+            ),
+        ),
+        (
+            "evilpkg-1.0.dist-info/WHEEL".to_owned(),
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .to_owned(),
+        ),
+    ];
+    let mut record = String::new();
+    for (n, body) in &files {
+        w.start_file(n.as_str(), opts).unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+        record.push_str(&format!("{n},,\n"));
+    }
+    record.push_str("evilpkg-1.0.dist-info/RECORD,,\n");
+    w.start_file("evilpkg-1.0.dist-info/RECORD", opts).unwrap();
+    w.write_all(record.as_bytes()).unwrap();
+    w.finish().unwrap();
+
+    let wheels = pyship_e2e::http::StaticServer::start(house.path().to_owned());
+    let (_served, runtime) =
+        pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
+    let (_tmp, dir) = hello_named(&format!(
+        "name = \"Hello App\"\nno-index = true\nfind-links = [\"{}/\"]",
+        wheels.url()
+    ));
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!(
+            "{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"\n",
+            runtime.url()
+        ),
+    )
+    .unwrap();
+    let pyproject = dir.join("python/pyproject.toml");
+    let text = fs_err::read_to_string(&pyproject).unwrap();
+    fs_err::write(
+        &pyproject,
+        text.replacen("\"numpy<2\",", "\"numpy<2\",\n    \"evilpkg==1.0\",", 1),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(&dir)
+        .args(["pyship", "bundle", "--target", "linux"])
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let listed = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(dir.join("dist/Hello-App-v0.1.0-linux-x64.tar.gz"))
+        .args(["-O", "Hello-App/THIRD-PARTY-LICENSES.txt"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let notices = String::from_utf8_lossy(&listed.stdout);
+    assert!(notices.contains("evilpkg 1.0"), "{notices}");
+    assert!(!notices.contains("SECRET-7f3a"), "{notices}");
+    assert!(!notices.contains("token.txt"), "{notices}");
+}
