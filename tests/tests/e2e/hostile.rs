@@ -585,22 +585,28 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
     }
 }
 
-/// A named pipe in an `include` folder fails the Linux bundle promptly,
-/// naming the pipe and `include`, rather than waiting forever for a writer.
+/// The hello fixture with `table` (its name line and any extra keys) in
+/// its pyship table, building its Linux bundle without the network: wheels
+/// from `wheels` and the test runtime, each from a local server (returned:
+/// they serve until dropped).
 #[cfg(unix)]
-#[test]
-#[cfg_attr(
-    not(feature = "slow-tests"),
-    ignore = "slow tier: builds a Linux bundle"
-)]
-fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
-    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
-    require_tool("mkfifo", "coreutils");
-    let wheels = pyship_e2e::http::StaticServer::start(pyship_e2e::testdata::wheelhouse());
-    let (_served, runtime) =
+fn offline_linux_hello(
+    wheels: &Path,
+    table: &str,
+) -> (
+    (
+        pyship_e2e::http::StaticServer,
+        pyship_e2e::http::StaticServer,
+        tempfile::TempDir,
+    ),
+    tempfile::TempDir,
+    PathBuf,
+) {
+    let wheels = pyship_e2e::http::StaticServer::start(wheels.to_owned());
+    let (runtime_dir, runtime) =
         pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
-    let (_tmp, dir) = hello_named(&format!(
-        "name = \"Hello App\"\ninclude = [\"assets\"]\nno-index = true\nfind-links = [\"{}/\"]",
+    let (tmp, dir) = hello_named(&format!(
+        "{table}\nno-index = true\nfind-links = [\"{}/\"]",
         wheels.url()
     ));
     let manifest = dir.join("Cargo.toml");
@@ -613,6 +619,24 @@ fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
         ),
     )
     .unwrap();
+    ((wheels, runtime, runtime_dir), tmp, dir)
+}
+
+/// A named pipe in an `include` folder fails the Linux bundle promptly,
+/// naming the pipe and `include`, rather than waiting forever for a writer.
+#[cfg(unix)]
+#[test]
+#[cfg_attr(
+    not(feature = "slow-tests"),
+    ignore = "slow tier: builds a Linux bundle"
+)]
+fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
+    require_tool("mkfifo", "coreutils");
+    let (_servers, _tmp, dir) = offline_linux_hello(
+        &pyship_e2e::testdata::wheelhouse(),
+        "name = \"Hello App\"\ninclude = [\"assets\"]",
+    );
     fs_err::create_dir_all(dir.join("assets")).unwrap();
     fs_err::write(dir.join("assets/readme.txt"), "hi").unwrap();
     let pipe = dir.join("assets/pipe");
@@ -644,13 +668,13 @@ fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
 /// outside its dist-info (an absolute path, or up through `..`) gets
 /// nothing of the build machine's into the bundle's licence notices, which
 /// ship to every user.
+#[cfg(unix)]
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
     ignore = "slow tier: builds a Linux bundle"
 )]
 fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
-    use std::io::Write as _;
     require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("tar", "tar");
     let house = tempfile::tempdir().unwrap();
@@ -661,57 +685,17 @@ fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
     let secret = house.path().join("token.txt");
     fs_err::write(&secret, "gitea_token=SECRET-7f3a\n").unwrap();
     let up = "../".repeat(20);
-    let up_secret = format!(
-        "{up}{}",
-        secret.display().to_string().trim_start_matches('/')
+    let rel = secret.display().to_string();
+    make_wheel(
+        house.path(),
+        "evilpkg",
+        "1.0",
+        &format!(
+            "License-File: {rel}\nLicense-File: {up}{}\n",
+            rel.trim_start_matches('/')
+        ),
     );
-    let mut w = zip::ZipWriter::new(
-        fs_err::File::create(house.path().join("evilpkg-1.0-py3-none-any.whl")).unwrap(),
-    );
-    let opts = zip::write::SimpleFileOptions::default();
-    let files = [
-        ("evilpkg/__init__.py".to_owned(), String::new()),
-        (
-            "evilpkg-1.0.dist-info/METADATA".to_owned(),
-            format!(
-                "Metadata-Version: 2.4\nName: evilpkg\nVersion: 1.0\nLicense-File: {}\nLicense-File: {up_secret}\n",
-                secret.display()
-            ),
-        ),
-        (
-            "evilpkg-1.0.dist-info/WHEEL".to_owned(),
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-                .to_owned(),
-        ),
-    ];
-    let mut record = String::new();
-    for (n, body) in &files {
-        w.start_file(n.as_str(), opts).unwrap();
-        w.write_all(body.as_bytes()).unwrap();
-        record.push_str(&format!("{n},,\n"));
-    }
-    record.push_str("evilpkg-1.0.dist-info/RECORD,,\n");
-    w.start_file("evilpkg-1.0.dist-info/RECORD", opts).unwrap();
-    w.write_all(record.as_bytes()).unwrap();
-    w.finish().unwrap();
-
-    let wheels = pyship_e2e::http::StaticServer::start(house.path().to_owned());
-    let (_served, runtime) =
-        pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
-    let (_tmp, dir) = hello_named(&format!(
-        "name = \"Hello App\"\nno-index = true\nfind-links = [\"{}/\"]",
-        wheels.url()
-    ));
-    let manifest = dir.join("Cargo.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(
-        &manifest,
-        format!(
-            "{text}\n[package.metadata.pyship.linux]\nruntime-url = \"{}/cpython-{{version}}-test-x86_64-unknown-linux-gnu-install_only.tar.gz\"\n",
-            runtime.url()
-        ),
-    )
-    .unwrap();
+    let (_servers, _tmp, dir) = offline_linux_hello(house.path(), "name = \"Hello App\"");
     let pyproject = dir.join("python/pyproject.toml");
     let text = fs_err::read_to_string(&pyproject).unwrap();
     fs_err::write(

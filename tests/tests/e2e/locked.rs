@@ -15,7 +15,6 @@
 //! `version --stamp`, also when a `uv.lock` names it as a path source.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -156,3 +156,39 @@ pub fn error_part(stderr: &str) -> String {
         None => stderr.to_owned(),
     }
 }
+
+/// A pure-Python wheel `name-version` (module `name` with `VERSION`), for a
+/// local test index; `metadata` (whole header lines) is added to its METADATA.
+pub fn make_wheel(dir: &std::path::Path, name: &str, version: &str, metadata: &str) -> PathBuf {
+    use std::io::Write as _;
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let mut w = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let info = format!("{name}-{version}.dist-info");
+    let files = [
+        (
+            format!("{name}/__init__.py"),
+            format!("VERSION = {version:?}\n"),
+        ),
+        (
+            format!("{info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{metadata}"),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .into(),
+        ),
+    ];
+    let mut record = String::new();
+    for (n, body) in &files {
+        w.start_file(n, opts).unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+        record.push_str(&format!("{n},,\n"));
+    }
+    record.push_str(&format!("{info}/RECORD,,\n"));
+    w.start_file(format!("{info}/RECORD"), opts).unwrap();
+    w.write_all(record.as_bytes()).unwrap();
+    w.finish().unwrap();
+    path
+}

@@ -5,41 +5,6 @@
 
 use super::*;
 
-/// A pure-Python wheel `name-version` (module `name` with `VERSION`), for a
-/// local test index.
-fn make_wheel(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
-    let mut w = zip::ZipWriter::new(fs_err::File::create(&path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default();
-    let info = format!("{name}-{version}.dist-info");
-    let files = [
-        (
-            format!("{name}/__init__.py"),
-            format!("VERSION = {version:?}\n"),
-        ),
-        (
-            format!("{info}/METADATA"),
-            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"),
-        ),
-        (
-            format!("{info}/WHEEL"),
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-                .into(),
-        ),
-    ];
-    let mut record = String::new();
-    for (n, body) in &files {
-        w.start_file(n, opts).unwrap();
-        w.write_all(body.as_bytes()).unwrap();
-        record.push_str(&format!("{n},,\n"));
-    }
-    record.push_str(&format!("{info}/RECORD,,\n"));
-    w.start_file(format!("{info}/RECORD"), opts).unwrap();
-    w.write_all(record.as_bytes()).unwrap();
-    w.finish().unwrap();
-    path
-}
-
 /// The `locked` fixture without its uv.lock, depending on `tinydep` from a
 /// local index (no PyPI), Linux only.
 fn unlocked_project(m: &Mirrors, index: &Path) -> (tempfile::TempDir, PathBuf) {
@@ -74,7 +39,7 @@ fn pyship_lock_pins_the_first_resolution_until_updated() {
     require_uv();
     let m = mirrors();
     let index = tempfile::tempdir().unwrap();
-    make_wheel(index.path(), "tinydep", "1.0");
+    make_wheel(index.path(), "tinydep", "1.0", "");
     let (_t, dir) = unlocked_project(&m, index.path());
     let cache = tempfile::tempdir().unwrap();
     let bundle = |extra: &[&str]| {
@@ -107,7 +72,7 @@ fn pyship_lock_pins_the_first_resolution_until_updated() {
 
     // A newer version on the index changes nothing: the pins ship, and
     // the file is as it was (`--locked` passes).
-    make_wheel(index.path(), "tinydep", "1.1");
+    make_wheel(index.path(), "tinydep", "1.1", "");
     let out = bundle(&["--locked"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("Resolving"), "{}", stderr(&out));
@@ -128,7 +93,7 @@ fn pyship_lock_pins_the_first_resolution_until_updated() {
     assert_eq!(fs_err::read_to_string(&pyship_lock).unwrap(), pinned);
 
     // The pyproject changes: --locked refuses, and so does `release` in CI.
-    make_wheel(index.path(), "otherdep", "2.0");
+    make_wheel(index.path(), "otherdep", "2.0", "");
     let py = dir.join("pyproject.toml");
     let text = fs_err::read_to_string(&py).unwrap();
     fs_err::write(
