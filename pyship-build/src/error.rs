@@ -13,6 +13,9 @@
 //! still there after the concrete type is erased. The binary returns
 //! [`Report`]s, prints the message, the cause chain ([`Report::chain`]) and one
 //! `hint:` line (uv's STYLE.md).
+//!
+//! [`escaped`] shows a value from outside in a message without letting its
+//! control characters add lines or drive the terminal.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -103,6 +106,63 @@ pub fn hint_for<E: Hint + ?Sized>(err: &E) -> Option<String> {
     err.hint()
 }
 
+/// Whether `c` is shown as an escape rather than as itself: a control
+/// character (C0, DEL, C1), a line or paragraph separator, or an invisible
+/// character that reorders or hides text (bidi controls, zero-width ones).
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+        )
+}
+
+/// A value from outside (an argument, a config string, a git tag, a file
+/// name, a server's answer) as a message shows it: each character
+/// [`needs_escape`] says is written as [`char::escape_debug`] writes it
+/// (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`), everything else as it is
+/// (`é`, `日本`, a backslash). Why: a message is laid out in lines and read
+/// on a terminal, so a line break in a value would add a line that reads as
+/// the tool's own (`error: …`), and an escape sequence would drive the
+/// terminal. Use it for every such value a message, a warning or a status
+/// line interpolates with `{}`; one shown with `{:?}` is escaped already.
+/// Escaping again changes nothing (the escapes are printable), so a one-line
+/// message made of escaped values may be escaped whole.
+pub fn escaped<T: fmt::Display>(value: T) -> Escaped<T> {
+    Escaped(value)
+}
+
+/// See [`escaped`].
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        write!(EscapeWriter(f), "{}", self.0)
+    }
+}
+
+/// Writes through to `W`, escaping what [`needs_escape`] says.
+struct EscapeWriter<W>(W);
+
+impl<W: fmt::Write> fmt::Write for EscapeWriter<W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some((at, c)) = rest.char_indices().find(|&(_, c)| needs_escape(c)) {
+            self.0.write_str(&rest[..at])?;
+            for e in c.escape_debug() {
+                self.0.write_char(e)?;
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +218,38 @@ mod tests {
             Some("its own, not outer's")
         );
         assert_eq!(Wrapper::Silent(outer()).hint(), None);
+    }
+
+    #[test]
+    fn escaped_writes_control_characters_as_rust_escapes_them() {
+        assert_eq!(escaped("v1\nerror: fake").to_string(), "v1\\nerror: fake");
+        assert_eq!(
+            escaped("\u{1b}[31mred\r\t\0\u{7f}\u{9b}").to_string(),
+            "\\u{1b}[31mred\\r\\t\\0\\u{7f}\\u{9b}"
+        );
+        assert_eq!(
+            escaped("a\u{202e}b\u{200b}c\u{2028}d\u{feff}").to_string(),
+            "a\\u{202e}b\\u{200b}c\\u{2028}d\\u{feff}"
+        );
+    }
+
+    #[test]
+    fn escaped_keeps_printable_text_as_it_is() {
+        for plain in ["Café 日本 ✓", "C:\\Users\\me", "`quoted` \"and\" 'not'", ""] {
+            assert_eq!(escaped(plain).to_string(), plain);
+        }
+        // Any Display value: a path, a number.
+        let path = std::path::Path::new("dir/a\nb");
+        assert_eq!(escaped(path.display()).to_string(), "dir/a\\nb");
+        assert_eq!(escaped(42).to_string(), "42");
+        // Escaping twice is escaping once.
+        let once = escaped("a\nb\u{1b}c\\n").to_string();
+        assert_eq!(escaped(&once).to_string(), once);
+        // In a larger message, only the value is escaped.
+        assert_eq!(
+            format!("line one\n`{}` here", escaped("x\ny")),
+            "line one\n`x\\ny` here"
+        );
     }
 
     #[test]

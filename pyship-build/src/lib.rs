@@ -40,7 +40,7 @@
 //!      |          release lives, lock file, epoch)
 //!      |          packaging (wheel file names, index pages, RECORD)
 //!                 project_version (a project's version across its files)
-//! primitives      error (Hint, Hinted, Report)  env  platform  names  pe  lock
+//! primitives      error (Hint, Hinted, Report, escaped)  env  platform  names  pe  lock
 //!                 process (every child process: timeout, kill, output)
 //!                 fs (atomic writes and copies, the tree copy, SHA-256)
 //!                 report (Reporter, human_bytes)  tools (and the git wrapper)
