@@ -9,11 +9,11 @@
 //! member name said, and none of that may drive the terminal.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use console::Style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pyship_build::error::needs_escape;
 use pyship_build::report::{Progress, Reporter};
 
 use crate::cli::{ColorChoice, Global};
@@ -152,14 +152,15 @@ impl Reporter for Output {
     }
 }
 
-/// `s` with every character that could drive a terminal written as its
-/// escape (`\u{1b}`): C0 and C1 controls other than line feed and tab, and
-/// the invisible format characters that reorder or hide text (bidi overrides,
-/// zero-width ones). Text without any is returned as it is.
+/// `s` with every character that could drive the terminal written as its
+/// escape, as [`pyship_build::error::escaped`] writes it (`\r`, `\u{1b}`,
+/// `\u{202e}`): what [`needs_escape`] says, but the line feeds and tabs a
+/// message is laid out with. A value inside a message was escaped where the
+/// message was made, so a line feed here is the message's own. Text without
+/// any such character is returned as it is.
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {
     fn unsafe_char(c: char) -> bool {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+        c != '\n' && c != '\t' && needs_escape(c)
     }
     if !s.chars().any(unsafe_char) {
         return Cow::Borrowed(s);
@@ -167,7 +168,7 @@ pub fn terminal_safe(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         if unsafe_char(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            out.extend(c.escape_debug());
         } else {
             out.push(c);
         }
@@ -197,14 +198,27 @@ mod tests {
     fn text_that_could_drive_a_terminal_is_escaped() {
         assert_eq!(
             terminal_safe("key `\u{1b}]0;pwned\u{7}\u{1b}[31mx\r`"),
-            "key `\\u{1b}]0;pwned\\u{7}\\u{1b}[31mx\\u{d}`"
+            "key `\\u{1b}]0;pwned\\u{7}\\u{1b}[31mx\\r`"
         );
-        assert_eq!(terminal_safe("a\u{202e}b\u{9b}c"), "a\\u{202e}b\\u{9b}c");
+        assert_eq!(
+            terminal_safe("a\u{202e}b\u{9b}c\u{0}d\u{2028}"),
+            "a\\u{202e}b\\u{9b}c\\0d\\u{2028}"
+        );
         // Lines, tabs and non-ASCII letters stay as they are.
         let plain = "error: naïve\n\tcaused by: ünïcode ✓";
         assert!(matches!(
             terminal_safe(plain),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_value_escaped_in_the_message_is_not_escaped_again() {
+        let msg = format!(
+            "`{}` is not a valid version",
+            pyship_build::error::escaped("v1\nerror: fake\u{1b}[31m")
+        );
+        assert_eq!(msg, "`v1\\nerror: fake\\u{1b}[31m` is not a valid version");
+        assert_eq!(terminal_safe(&msg), msg);
     }
 }

@@ -135,7 +135,7 @@ fn a_config_key_made_of_escape_sequences_is_printed_as_text() {
         "a control character reached the terminal: {err:?}"
     );
     assert!(
-        err.contains("`\\u{1b}]0;pwned\\u{7}\\u{1b}[31mok\\u{202e}\\u{d}`"),
+        err.contains("`\\u{1b}]0;pwned\\u{7}\\u{1b}[31mok\\u{202e}\\r`"),
         "{err}"
     );
     assert!(err.contains("hint: "), "{err}");
