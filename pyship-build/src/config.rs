@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::escaped;
+
 pub mod describe;
 mod raw;
 pub mod reference;
@@ -31,7 +33,7 @@ pub const DEFAULT_TOKEN_ENV: &str = crate::env::DEPLOY_TOKEN;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[error("invalid `{}` in [{table}] of {file}: {}", escaped(.key), escaped(.message))]
     #[diagnostic(help("{}", invalid_hint(.key)))]
     Invalid {
         key: String,
@@ -40,7 +42,7 @@ pub enum Error {
         message: String,
     },
     /// A key the table does not have (serde's `unknown field` message).
-    #[error("invalid `{key}` in [{table}] of {file}: {message}")]
+    #[error("invalid `{}` in [{table}] of {file}: {}", escaped(.key), escaped(.message))]
     #[diagnostic(help("{}", unknown_key_hint(.key)))]
     UnknownKey {
         key: String,
@@ -69,7 +71,7 @@ pub enum Error {
 
 /// What [`Error::Unsafe`] says.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("invalid `{key}` in [{table}] of {file}: {message}")]
+#[error("invalid `{}` in [{table}] of {file}: {}", escaped(.key), escaped(.message))]
 #[diagnostic(help("{hint}"))]
 pub struct UnsafeValue {
     pub key: String,

@@ -9,49 +9,51 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
+use crate::error::escaped;
+
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("could not write {path} atomically")]
+    #[error("could not write {} atomically", escaped(.path.display()))]
     #[diagnostic(help("check that the directory is writable and the disk is not full"))]
     Persist {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("could not copy {from} to {to}")]
+    #[error("could not copy {} to {}", escaped(.from.display()), escaped(.to.display()))]
     Copy {
         from: PathBuf,
         to: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("archive entry `{entry}` would be written outside {root}")]
+    #[error("archive entry `{}` would be written outside {root}", escaped(.entry))]
     #[diagnostic(help("the archive is malformed or was tampered with; nothing was extracted from it past this entry"))]
     UnsafePath { entry: String, root: PathBuf },
-    #[error("refusing to remove {path}: it is not inside {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(" or "))]
+    #[error("refusing to remove {}: it is not inside {}", escaped(.path.display()), roots.iter().map(|r| escaped(r.display()).to_string()).collect::<Vec<_>>().join(" or "))]
     #[diagnostic(help("cargo pyship only deletes inside the output folder (--out, default dist/) and its cache; this is a bug, please report it with the command and config that led here"))]
     OutsideRoots { path: PathBuf, roots: Vec<PathBuf> },
-    #[error("the symlink {link} {}", match to {
-        Some(folder) => format!("points to {}, a folder it is in: copying it would never end", folder.display()),
+    #[error("the symlink {} {}", escaped(.link.display()), match to {
+        Some(folder) => format!("points to {}, a folder it is in: copying it would never end", escaped(folder.display())),
         None => "leads back to itself: its chain of links never reaches a file".to_owned(),
     })]
-    #[diagnostic(help("remove the link {} or point it at a folder that does not hold it", .link.display()))]
+    #[diagnostic(help("remove the link {} or point it at a folder that does not hold it", escaped(.link.display())))]
     LinkLoop {
         link: PathBuf,
         /// The folder holding the link that it points to; `None` for a
         /// chain of links that loops.
         to: Option<PathBuf>,
     },
-    #[error("refusing to read {path}: it is {kind}, not a regular file")]
-    #[diagnostic(help("remove {} or replace it by a regular file: reading a named pipe, socket or device could block forever or never end", .path.display()))]
+    #[error("refusing to read {}: it is {kind}, not a regular file", escaped(.path.display()))]
+    #[diagnostic(help("remove {} or replace it by a regular file: reading a named pipe, socket or device could block forever or never end", escaped(.path.display())))]
     Special {
         path: PathBuf,
         /// What the file is ("a named pipe (FIFO)", ...), from [`special_kind`].
         kind: &'static str,
     },
-    #[error("could not replace {path}, and putting back a file already replaced failed too")]
+    #[error("could not replace {}, and putting back a file already replaced failed too", escaped(.path.display()))]
     #[diagnostic(help("the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"))]
     RolledBack {
         path: PathBuf,
@@ -63,7 +65,7 @@ pub enum Error {
 /// A stage could not write `path`; the hint is its cause's. The stages'
 /// error enums wrap it (`transparent`) rather than each declaring the variant.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("could not write {path}")]
+#[error("could not write {}", escaped(.path.display()))]
 pub struct WriteError {
     pub path: PathBuf,
     #[source]
@@ -74,7 +76,7 @@ pub struct WriteError {
 /// A stage could not write `path` in the output directory: the hint is to
 /// check that directory, whatever the cause.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("could not write {path}")]
+#[error("could not write {}", escaped(.path.display()))]
 #[diagnostic(help("check that the output directory is writable and the disk is not full"))]
 pub struct OutputWriteError {
     pub path: PathBuf,
@@ -84,7 +86,7 @@ pub struct OutputWriteError {
 
 /// A user's file at `path` could not be read.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("could not read {path}")]
+#[error("could not read {}", escaped(.path.display()))]
 #[diagnostic(help("check that the file exists and is readable"))]
 pub struct ReadError {
     pub path: PathBuf,

@@ -16,6 +16,7 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::project::{normalize_dist_name, Pyproject};
 use crate::templates::escape;
@@ -59,13 +60,14 @@ pub struct Launch {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`{value}` ({origin}) is not a module or an entry point `package.module:function`")]
+    #[error("`{}` ({}) is not a module or an entry point `package.module:function`", escaped(.value), escaped(.origin))]
     #[diagnostic(help(
         "use dotted Python identifiers, e.g. module = \"app.main\" or module = \"app.cli:main\""
     ))]
     BadTarget { value: String, origin: String },
     #[error(
-        "{pyproject} has several [project.scripts] ({names}) and none is named after the project"
+        "{pyproject} has several [project.scripts] ({}) and none is named after the project",
+        escaped(.names)
     )]
     #[diagnostic(help(
         "choose one with `module = \"package.module:function\"` in the pyship table"

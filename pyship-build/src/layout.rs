@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::error::escaped;
 use crate::project::{normalize_dist_name, ConfigSource, Project, Pyproject};
 
 /// Folder names never copied from the app sources: build output, VCS, caches
@@ -68,16 +69,17 @@ pub struct AppSrc {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`app-src = \"{written}\"` in {table} resolves to {resolved}, which is not a folder")]
+    #[error("`app-src = \"{}\"` in {table} resolves to {}, which is not a folder", escaped(.written), escaped(.resolved.display()))]
     #[diagnostic(help("paths in [{}] are relative to {}; fix `app-src`, or remove it to use the layout's default", .table.table.key(), .table.config_dir().display()))]
     Missing {
         written: String,
         table: ConfigSource,
         resolved: PathBuf,
     },
-    #[error("`app-src = \"{written}\"` in {table} is the package folder {resolved} itself (it has an __init__.py); app-src is the folder that contains the package")]
+    #[error("`app-src = \"{}\"` in {table} is the package folder {} itself (it has an __init__.py); app-src is the folder that contains the package", escaped(.written), escaped(.resolved.display()))]
     #[diagnostic(help(
-        "set `app-src = \"{parent}\"` (or remove app-src: it is found from the layout)"
+        "set `app-src = \"{}\"` (or remove app-src: it is found from the layout)",
+        escaped(.parent)
     ))]
     IsPackage {
         written: String,
@@ -86,7 +88,7 @@ pub enum Error {
         /// What to write instead.
         parent: String,
     },
-    #[error("`python -m {module}` cannot start the app: {why}")]
+    #[error("`python -m {}` cannot start the app: {}", escaped(.module), escaped(.why))]
     #[diagnostic(help("set `module` in [{}] to the app's package with a __main__.py{}, or to an entry point `pkg.mod:func`, or declare one in [project.scripts]", .table.table.key(), found_mains(.mains)))]
     CannotRun {
         module: String,
@@ -95,7 +97,7 @@ pub enum Error {
         mains: Vec<String>,
         table: ConfigSource,
     },
-    #[error("module `{module}` not found under app-src or in the wheels; looked for {looked}")]
+    #[error("module `{}` not found under app-src or in the wheels; looked for {}", escaped(.module), escaped(.looked))]
     #[diagnostic(help("set `module` (or `app-src`, the folder containing the module's package) in [{}], or add the wheel that provides it to `wheels`", .table.table.key()))]
     ModuleNotFound {
         module: String,
@@ -103,7 +105,9 @@ pub enum Error {
         table: ConfigSource,
     },
     #[error(
-        "the project's maturin extension module `{name}` ({origin}) is not a Python module name"
+        "the project's maturin extension module `{}` ({}) is not a Python module name",
+        escaped(.name),
+        escaped(.origin)
     )]
     #[diagnostic(help("name the extension with identifiers joined by dots (`pkg._native`): set `module-name` in [tool.maturin] of {pyproject}, or fix the crate's `[lib] name`"))]
     BadExtensionName {
@@ -117,8 +121,8 @@ pub enum Error {
 fn found_mains(mains: &[String]) -> String {
     match mains {
         [] => String::new(),
-        [one] => format!(" ({one}/ has one)"),
-        many => format!(" (found: {}/)", many.join("/, ")),
+        [one] => format!(" ({}/ has one)", escaped(one)),
+        many => format!(" (found: {}/)", escaped(many.join("/, "))),
     }
 }
 

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::DocumentMut;
 
+use crate::error::escaped;
 use crate::project::{normalize_dist_name, Project, Pyproject};
 
 /// How a local package was found.
@@ -62,21 +63,21 @@ impl LocalPackage {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`{name}` in [tool.uv.sources] of {pyproject} points at {path}, which has no pyproject.toml")]
+    #[error("`{}` in [tool.uv.sources] of {pyproject} points at {}, which has no pyproject.toml", escaped(.name), escaped(.path.display()))]
     #[diagnostic(help("point the source at the folder holding the package's pyproject.toml"))]
     NoProject {
         name: String,
         pyproject: PathBuf,
         path: PathBuf,
     },
-    #[error("`{name}` in [tool.uv.sources] of {pyproject} is `workspace = true`, but no member of the uv workspace{} is named so", root.as_ref().map(|r| format!(" at {}", r.display())).unwrap_or_default())]
+    #[error("`{}` in [tool.uv.sources] of {pyproject} is `workspace = true`, but no member of the uv workspace{} is named so", escaped(.name), root.as_ref().map(|r| format!(" at {}", r.display())).unwrap_or_default())]
     #[diagnostic(help("add the package's folder to `members` of [tool.uv.workspace] in the workspace's root pyproject.toml, or give it a `path` source"))]
     NoMember {
         name: String,
         pyproject: PathBuf,
         root: Option<PathBuf>,
     },
-    #[error("{path} is named `{found}`, but {pyproject} depends on it as `{name}`")]
+    #[error("{path} is named `{}`, but {pyproject} depends on it as `{}`", escaped(.found), escaped(.name))]
     #[diagnostic(help("use the package's [project] name in the dependency"))]
     WrongName {
         name: String,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{Channel, Config, Provider};
 use crate::env::Env;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::project::{Project, Pyproject};
 use crate::version::{self, Resolved};
@@ -39,7 +40,10 @@ impl PythonVersion {
                 .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if !ok {
             return Err(crate::error::Hinted {
-                message: format!("`python = \"{s}\"` is not a full CPython version"),
+                message: format!(
+                    "`python = \"{}\"` is not a full CPython version",
+                    escaped(s)
+                ),
                 hint: "use three numbers, e.g. python = \"3.11.9\"".into(),
             });
         }
@@ -62,7 +66,8 @@ impl PythonVersion {
         let specifiers =
             pep440_rs::VersionSpecifiers::from_str(spec).map_err(|e| crate::error::Hinted {
                 message: format!(
-                    "`requires-python = \"{spec}\"` in {} is not a valid version specifier: {e}",
+                    "`requires-python = \"{}\"` in {} is not a valid version specifier: {e}",
+                    escaped(spec),
                     pyproject.display()
                 ),
                 hint: "write it as PEP 440 specifiers, e.g. requires-python = \">=3.11\"".into(),
@@ -74,8 +79,9 @@ impl PythonVersion {
         }
         Err(crate::error::Hinted {
             message: format!(
-                "the bundle's CPython {} does not satisfy `requires-python = \"{spec}\"` of {}",
+                "the bundle's CPython {} does not satisfy `requires-python = \"{}\"` of {}",
                 self.full,
+                escaped(spec),
                 pyproject.display()
             ),
             hint: format!(
@@ -653,14 +659,14 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     IncludeOutside(#[from] IncludeOutside),
-    #[error("the Docker build context {} is outside the project {}: all of it would be sent to the Docker engine", .context.display(), .root.display())]
+    #[error("the Docker build context {} is outside the project {}: all of it would be sent to the Docker engine", escaped(.context.display()), .root.display())]
     #[diagnostic(help("set `context` in [{table}.docker] to a folder of the project that holds the pyproject and the app sources (default: the folder of the Cargo.toml), or set `allow-outside-project = true` in [{table}] to send another on purpose"))]
     DockerContextOutside {
         context: PathBuf,
         root: PathBuf,
         table: &'static str,
     },
-    #[error("include `{entry}` would be copied to `app/{name}` in the bundle, onto {with}")]
+    #[error("include `{}` would be copied to `app/{}` in the bundle, onto {}", escaped(.entry), escaped(.name), escaped(.with))]
     #[diagnostic(help("an include entry lands at `app/` plus its last name: include the folder above it, or rename one of them, in `include` of [{table}]"))]
     IncludeClash {
         entry: String,
@@ -668,7 +674,7 @@ pub enum PlanError {
         with: String,
         table: &'static str,
     },
-    #[error("the app's sources {} ({origin}) are outside the project {}", .dir.display(), .root.display())]
+    #[error("the app's sources {} ({}) are outside the project {}", escaped(.dir.display()), escaped(.origin), .root.display())]
     #[diagnostic(help("keep the app's Python sources in the project, beside its pyproject.toml (`app-src` in [{table}]), or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
     AppSrcOutside {
         dir: PathBuf,
@@ -682,7 +688,7 @@ pub enum PlanError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     PublishLocation(#[from] RefusedLocation),
-    #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", .out.display(), .dir.display())]
+    #[error("the output folder {} is {what} ({}): every bundle would ship the artifacts of the one before", escaped(.out.display()), escaped(.dir.display()))]
     #[diagnostic(help("write the artifacts outside the folders the bundle copies: pass another --out (the default is dist/ beside the Cargo.toml holding the pyship table), or move the app's sources"))]
     OutIsCopied {
         out: PathBuf,
@@ -694,7 +700,7 @@ pub enum PlanError {
 /// An `include` entry that resolves outside the project (checked when the
 /// plan is made and again when the bundle copies it).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("include `{entry}` ({path}) is outside the project {root}")]
+#[error("include `{}` ({}) is outside the project {root}", escaped(.entry), escaped(.path.display()))]
 #[diagnostic(help("bundle only files of the project, or set `allow-outside-project = true` in [{table}] to ship files from elsewhere on purpose"))]
 pub struct IncludeOutside {
     pub entry: String,

@@ -45,6 +45,8 @@ pub use interrupt::{interrupt, interrupted, on_interrupt, OnInterrupt};
 use output::{quote, read_on_thread};
 pub use output::{redact, tail};
 
+use crate::error::escaped;
+
 /// Set in every child's environment to this build's id (see the module doc).
 pub const BUILD_ID_VAR: &str = "PYSHIP_BUILD_ID";
 
@@ -73,14 +75,14 @@ pub const BUILD: Duration = Duration::from_secs(3 * 3600);
 const READ_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("could not run `{command}`")]
+    #[error("could not run `{}`", escaped(.command))]
     #[diagnostic(help("{}", spawn_hint(.source)))]
     Spawn {
         command: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("`{command}` did not finish within {secs} s and was stopped{}", with_tail(.tail))]
+    #[error("`{}` did not finish within {secs} s and was stopped{}", escaped(.command), with_tail(.tail))]
     #[diagnostic(help(
         "run the command by hand to see where it stops (a prompt, a lock, a network wait)"
     ))]
@@ -89,9 +91,9 @@ pub enum Error {
         secs: u64,
         tail: String,
     },
-    #[error("`{command}` was stopped because the build it was for ended")]
+    #[error("`{}` was stopped because the build it was for ended", escaped(.command))]
     Cancelled { command: String },
-    #[error("`{command}` failed ({status}){}", with_tail(.tail))]
+    #[error("`{}` failed ({status}){}", escaped(.command), with_tail(.tail))]
     #[diagnostic(help("read the program's output above; the command runs the same by hand"))]
     Failed {
         command: String,

@@ -15,6 +15,7 @@ use serde::Serialize;
 use toml_edit::DocumentMut;
 
 use crate::config::{self, Config, RawConfig};
+use crate::error::escaped;
 
 mod pyproject;
 
@@ -30,7 +31,7 @@ pub enum Error {
     #[error("no Cargo.toml in {dir} or any folder above it")]
     #[diagnostic(help("run cargo pyship in the project's folder or pass --manifest-path; a Python-only project gets its Cargo.toml from `cargo pyship init` (run in the folder of its pyproject.toml)"))]
     NoManifest { dir: PathBuf },
-    #[error("no package `{name}` in the workspace of {manifest}")]
+    #[error("no package `{}` in the workspace of {manifest}", escaped(.name))]
     #[diagnostic(help("check the name given to -p/--package"))]
     NoSuchPackage { name: String, manifest: PathBuf },
     #[error("{manifest} is a virtual workspace with several candidate packages: {candidates}")]
@@ -39,7 +40,7 @@ pub enum Error {
         manifest: PathBuf,
         candidates: String,
     },
-    #[error("`package = \"{name}\"` in [{table}] in {manifest}: no such workspace member (members: {members})")]
+    #[error("`package = \"{}\"` in [{table}] in {manifest}: no such workspace member (members: {members})", escaped(.name))]
     #[diagnostic(help("set `package` to one of the members listed, or remove it"))]
     NoSuchMember {
         name: String,
@@ -47,7 +48,7 @@ pub enum Error {
         manifest: PathBuf,
         members: String,
     },
-    #[error("`package = \"{name}\"` in [{table}] in {manifest}, but the package selected is `{selected}`")]
+    #[error("`package = \"{}\"` in [{table}] in {manifest}, but the package selected is `{selected}`", escaped(.name))]
     #[diagnostic(help(
         "drop -p/--package (the table names the member it ships), or change `package`"
     ))]
@@ -73,7 +74,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{pyproject} declares a dynamic version that cannot be read: {message}")]
+    #[error("{pyproject} declares a dynamic version that cannot be read: {}", escaped(.message))]
     #[diagnostic(help("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`)"))]
     DynamicVersion { pyproject: PathBuf, message: String },
     #[error("{path} has no [project] table with a `name`")]
@@ -100,8 +101,8 @@ fn no_pyproject_message(source: &ConfigSource, written: Option<&Path>, resolved:
     match (written, source.table) {
         (Some(w), _) => format!(
             "`pyproject = \"{}\"` in {source} resolves to {}, which does not exist",
-            w.display(),
-            resolved.display()
+            escaped(w.display()),
+            escaped(resolved.display())
         ),
         (None, _) if resolved.is_file() => format!(
             "{} has no [project] table with a `name` (tool settings only): it is not the app's pyproject",

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::env::{self, Env};
-use crate::error::Hint;
+use crate::error::{escaped, Hint};
 
 /// The accepted spellings, for error messages.
 pub const ACCEPTED_FORMS: &str =
@@ -24,10 +24,10 @@ pub const MAX_WINDOWS_FIELD: u64 = 65535;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`{input}` is not a valid version{}", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    #[error("`{}` is not a valid version{}", escaped(.input), from.as_ref().map(|f| format!(" (from {})", escaped(f))).unwrap_or_default())]
     #[diagnostic(help("use one of the accepted forms: {}", ACCEPTED_FORMS))]
     Invalid { input: String, from: Option<String> },
-    #[error("`{input}` has a number above 65535{}: Windows version fields are 16-bit", from.as_ref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    #[error("`{}` has a number above 65535{}: Windows version fields are 16-bit", escaped(.input), from.as_ref().map(|f| format!(" (from {})", escaped(f))).unwrap_or_default())]
     #[diagnostic(help("use release numbers up to 65535 (the installer's VIProductVersion and the Windows file version hold 16 bits each)"))]
     TooLarge { input: String, from: Option<String> },
     #[error("no version found: no argument, no version tag at HEAD, no CI tag, no [project].version in {pyproject} and no Cargo package version")]
@@ -56,10 +56,10 @@ pub enum Error {
         "run `cargo pyship version --stamp` (with the tag's version) to bring the files in line"
     ))]
     Disagree(Vec<String>),
-    #[error("{} declares a dynamic version that cannot be read: {message}", .pyproject.display())]
+    #[error("{} declares a dynamic version that cannot be read: {}", .pyproject.display(), escaped(.message))]
     #[diagnostic(help("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`), or pass a version"))]
     DynamicUnreadable { pyproject: PathBuf, message: String },
-    #[error("{} changed while stamping: {what} is no longer there", .path.display())]
+    #[error("{} changed while stamping: {} is no longer there", .path.display(), escaped(.what))]
     #[diagnostic(help("run the command again; nothing was written"))]
     VersionGone { path: PathBuf, what: String },
 }

@@ -21,7 +21,7 @@ pub struct Selection {
 
 /// A path that names neither a table nor a key of the pyship table.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("`{path}` is not a table or key of the pyship table")]
+#[error("`{}` is not a table or key of the pyship table", crate::error::escaped(.path))]
 #[diagnostic(help("{hint}"))]
 pub struct UnknownPath {
     pub path: String,

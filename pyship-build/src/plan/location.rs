@@ -12,21 +12,22 @@ use reqwest::Url;
 
 use crate::config::Publish;
 use crate::env::Env;
+use crate::error::escaped;
 use crate::project::{display_path, ConfigSource};
 
 /// A server URL or repository that can be neither shipped nor published to.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LocationError {
-    #[error("`{repo}` is not a valid Gitea repository `owner/name`: {reason}")]
+    #[error("`{}` is not a valid Gitea repository `owner/name`: {reason}", escaped(.repo))]
     #[diagnostic(help("set `publish.repo = \"owner/name\"` in the pyship table, or run in CI where GITHUB_REPOSITORY is set"))]
     BadRepo { repo: String, reason: String },
-    #[error("`{url}` is not a usable server URL")]
+    #[error("`{}` is not a usable server URL", escaped(.url))]
     #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL, e.g. https://gitea.example.com"))]
     BadUrl { url: String },
-    #[error("the server URL `{url}` has credentials in it")]
+    #[error("the server URL `{}` has credentials in it", escaped(.url))]
     #[diagnostic(help("remove the user and password from `publish.url` (or GITHUB_SERVER_URL); the token comes from the variable named by `publish.token-env`"))]
     CredentialsInUrl { url: String },
-    #[error("the server URL `{url}` has a query or fragment (`?…` or `#…`) in it")]
+    #[error("the server URL `{}` has a query or fragment (`?…` or `#…`) in it", escaped(.url))]
     #[diagnostic(help("set `publish.url` (or GITHUB_SERVER_URL) to the server's base URL alone, e.g. https://gitea.example.com or https://example.com/gitea"))]
     QueryInUrl { url: String },
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use toml_edit::DocumentMut;
 
 use super::{Error, Version};
+use crate::error::escaped;
 
 /// Where the version is stamped.
 #[derive(Debug, Clone)]
@@ -507,7 +508,10 @@ pub fn check(declared: &[Declared]) -> Result<(), Error> {
         .map(|d| {
             format!(
                 "  {} says {} but {} says {}",
-                d.what, d.version, first.what, first.version
+                escaped(&d.what),
+                d.version,
+                escaped(&first.what),
+                first.version
             )
         })
         .collect();

@@ -141,6 +141,68 @@ fn a_config_key_made_of_escape_sequences_is_printed_as_text() {
     assert!(err.contains("hint: "), "{err}");
 }
 
+/// `stderr` shows `shown` (a value, escaped) and nothing the value could
+/// forge: no line of its own that reads as the tool's `error:`, no escape
+/// sequence.
+fn assert_shown_escaped(stderr: &str, shown: &str) {
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("error: fake")),
+        "a value added a line of its own:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "an escape sequence reached the terminal: {stderr:?}"
+    );
+    assert!(stderr.contains(shown), "{shown} not in:\n{stderr}");
+}
+
+/// Rule: a value from outside (an argument, a config string) that a message
+/// shows cannot add a line of its own or drive the terminal: its line breaks
+/// and escape sequences are printed as escapes, inside the one message.
+#[test]
+fn a_value_with_a_line_break_or_an_escape_cannot_forge_output() {
+    let cases = [
+        ("v1\nerror: fake", "`v1\\nerror: fake`"),
+        ("v1\u{1b}[31mred", "`v1\\u{1b}[31mred`"),
+    ];
+    let (_tmp, dir) = copy_fixture("hello");
+    for (value, shown) in cases {
+        let cache = tempfile::tempdir().unwrap();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "version", value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("is not a valid version"), "{stderr}");
+        assert_shown_escaped(&stderr, shown);
+    }
+    // A config string, refused when the plan is made (TOML escapes).
+    for (toml, shown) in [
+        ("acme/x\\nerror: fake", "`acme/x\\nerror: fake`"),
+        ("acme/x\\u001b[31mred", "`acme/x\\u{1b}[31mred`"),
+    ] {
+        let (_tmp, dir) = copy_fixture("hello");
+        let manifest = dir.join("Cargo.toml");
+        let text = fs_err::read_to_string(&manifest).unwrap();
+        fs_err::write(
+            &manifest,
+            format!("{text}\n[package.metadata.pyship.publish]\nrepo = \"{toml}\"\n"),
+        )
+        .unwrap();
+        let (code, stderr) = plan_in(&dir);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains("invalid `publish.repo`")
+                && stderr.contains("is not a valid Gitea repository"),
+            "{stderr}"
+        );
+        assert_shown_escaped(&stderr, shown);
+        assert!(stderr.contains("hint: "), "{stderr}");
+    }
+}
+
 /// `bundle --target windows` of hello against `mirror`, with short timeouts.
 fn bundle_from(mirror: &str, cache: &Path, dir: &Path) -> (std::process::Output, Duration) {
     let t = Instant::now();
