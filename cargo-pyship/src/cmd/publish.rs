@@ -42,7 +42,8 @@ pub fn run(g: &Global, a: PublishArgs, env: &Env, out: &Output) -> Result<ExitCo
         }
         Format::Text => {
             if let Some(r) = &published.release {
-                println!("{}", crate::output::terminal_safe(&r.url));
+                // The server's answer: one line, whatever it holds.
+                println!("{}", pyship_build::error::escaped(&r.url));
             }
         }
     }

@@ -89,8 +89,10 @@ pub fn run(g: &Global, a: ReleaseArgs, env: &Env, out: &Output) -> Result<ExitCo
         }
         Format::Text => {
             if let Some(r) = released.published.as_ref().and_then(|p| p.release.as_ref()) {
-                out.status("Released", &r.url);
-                println!("{}", crate::output::terminal_safe(&r.url));
+                // The server's answer: one line, whatever it holds.
+                let url = pyship_build::error::escaped(&r.url).to_string();
+                out.status("Released", &url);
+                println!("{url}");
             }
         }
     }

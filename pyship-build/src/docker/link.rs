@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::Error;
+use crate::error::escaped;
 use crate::publish::{server_url, Token};
 use crate::Context;
 
@@ -101,7 +102,7 @@ pub fn link_package(
         200..=299 => Ok(LinkOutcome::Linked),
         400 => {
             ctx.reporter
-                .debug(&format!("package already linked ({message})"));
+                .debug(&format!("package already linked ({})", escaped(&message)));
             Ok(LinkOutcome::AlreadyLinked)
         }
         // Gitea ≥ 1.24 answers 404 with a reason when the package or the

@@ -156,9 +156,8 @@ impl Api<'_> {
             Error::Decode {
                 method: method.to_string(),
                 url: url.to_string(),
-                start: self
-                    .token
-                    .redact_cut(&start.replace(char::is_control, " "), 60),
+                // Escaped where it is shown, as the server's message is.
+                start: self.token.redact_cut(start, 60),
                 html: start.starts_with('<'),
                 source,
             }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{with_causes, Action, Asset, Error, Item, Provider, Release};
+use crate::error::escaped;
 use crate::net::Backoff;
 use crate::report::{Progress, Reporter};
 
@@ -42,7 +43,7 @@ pub(super) fn publish_asset(
                 for a in &same {
                     reporter.status(
                         "Deleting",
-                        &format!("{} (asset {}, {} bytes)", a.name, a.id, a.size),
+                        &format!("{} (asset {}, {} bytes)", escaped(&a.name), a.id, a.size),
                     );
                     p.delete_asset(release.id, a.id).map_err(Step::Other)?;
                     actions.push(delete_action(a));

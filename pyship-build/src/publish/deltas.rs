@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::Provider;
 use crate::context::Context;
 use crate::delta::{self, Base, Made};
+use crate::error::escaped;
 use crate::plan::{InstallType, Plan};
 
 /// Where the previous release's archives are put while patches are made.
@@ -46,7 +47,8 @@ pub fn make_all(plan: &Plan, provider: &dyn Provider, ctx: &Context<'_>) -> Vec<
         Ok(made) => made,
         Err(why) => {
             ctx.reporter.warn(&format!(
-                "no delta patches from {prev_tag}: {why}; apps download the full archive"
+                "no delta patches from {}: {why}; apps download the full archive",
+                escaped(&prev_tag)
             ));
             Vec::new()
         }
@@ -63,11 +65,13 @@ fn make_from(
     portable: &[&crate::plan::Artifact],
     dir: &Path,
 ) -> Result<Vec<(String, Made)>, String> {
+    // The tag as messages show it.
+    let prev_tag_shown = escaped(prev_tag);
     let Some(release) = provider
         .release_by_tag(prev_tag)
         .map_err(|e| e.to_string())?
     else {
-        return Err(format!("the server has no release {prev_tag}"));
+        return Err(format!("the server has no release {prev_tag_shown}"));
     };
     let assets = provider
         .list_assets(release.id)
@@ -75,12 +79,12 @@ fn make_from(
     let manifest_asset = assets
         .iter()
         .find(|a| a.name == "manifest.json")
-        .ok_or_else(|| format!("release {prev_tag} has no manifest.json"))?;
+        .ok_or_else(|| format!("release {prev_tag_shown} has no manifest.json"))?;
     let bytes = provider
         .download_asset(&release, manifest_asset)
         .map_err(|e| e.to_string())?;
     let manifest: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("manifest.json of {prev_tag} is not JSON: {e}"))?;
+        .map_err(|e| format!("manifest.json of {prev_tag_shown} is not JSON: {e}"))?;
     let version = manifest["version"]["pep440"]
         .as_str()
         .map(str::to_owned)
@@ -98,14 +102,14 @@ fn make_from(
             .find(|e| e["install_type"] == kind)
         else {
             ctx.reporter.warn(&format!(
-                "no delta for {}: release {prev_tag} has no {kind} asset",
+                "no delta for {}: release {prev_tag_shown} has no {kind} asset",
                 artifact.file_name
             ));
             continue;
         };
         let (Some(name), Some(sha)) = (entry["name"].as_str(), entry["sha256"].as_str()) else {
             ctx.reporter.warn(&format!(
-                "no delta for {}: manifest.json of {prev_tag} lists its {kind} asset without a name or SHA-256",
+                "no delta for {}: manifest.json of {prev_tag_shown} lists its {kind} asset without a name or SHA-256",
                 artifact.file_name
             ));
             continue;
@@ -117,7 +121,7 @@ fn make_from(
             && !name.starts_with('.');
         let Some(asset) = assets.iter().find(|a| a.name == name).filter(|_| plain) else {
             ctx.reporter.warn(&format!(
-                "no delta for {}: release {prev_tag} has no asset {name:?}",
+                "no delta for {}: release {prev_tag_shown} has no asset {name:?}",
                 artifact.file_name
             ));
             continue;
@@ -126,13 +130,13 @@ fn make_from(
         ctx.reporter.status(
             "Downloading",
             &format!(
-                "{name} of {prev_tag} ({} bytes) to make the delta",
+                "{name} of {prev_tag_shown} ({} bytes) to make the delta",
                 asset.size
             ),
         );
         if let Err(e) = provider.download_asset_to(&release, asset, &base_path) {
             ctx.reporter.warn(&format!(
-                "no delta for {}: downloading {name} of {prev_tag} failed: {e}",
+                "no delta for {}: downloading {name} of {prev_tag_shown} failed: {e}",
                 artifact.file_name
             ));
             continue;
@@ -141,7 +145,7 @@ fn make_from(
             Ok(got) if got.eq_ignore_ascii_case(sha) => {}
             _ => {
                 ctx.reporter.warn(&format!(
-                    "no delta for {}: {name} of {prev_tag} does not match the SHA-256 its manifest.json lists",
+                    "no delta for {}: {name} of {prev_tag_shown} does not match the SHA-256 its manifest.json lists",
                     artifact.file_name
                 ));
                 continue;

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::error::escaped;
+
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(transparent)]
@@ -24,12 +26,12 @@ pub enum Error {
     #[error("the publish token in {var} has characters an HTTP header cannot carry")]
     #[diagnostic(help("create an access token with the `write:repository` scope and put it in {var} (or name another variable with `publish.token-env`)"))]
     BadToken { var: String },
-    #[error("refusing to send the token over plain http to {url}")]
+    #[error("refusing to send the token over plain http to {}", escaped(.url))]
     #[diagnostic(help(
         "use https:// (plain http is accepted only for 127.0.0.1, ::1 and localhost)"
     ))]
     Insecure { url: String },
-    #[error("{method} {url} answered {status}: {message}")]
+    #[error("{method} {} answered {status}: {}", escaped(.url), escaped(.message))]
     #[diagnostic(help("{}", api_hint(*.status, .token_env)))]
     Api {
         method: String,
@@ -40,14 +42,14 @@ pub enum Error {
         token_env: String,
     },
     /// 404 to creating a release at a commit the server does not have.
-    #[error("{method} {url} answered 404: {message}")]
+    #[error("{method} {} answered 404: {}", escaped(.url), escaped(.message))]
     #[diagnostic(help("the release's tag is created at this commit, which the server does not have: push it first (`git push`, or push the tag), then publish again"))]
     UnknownTarget {
         method: String,
         url: String,
         message: String,
     },
-    #[error("{method} {url} failed")]
+    #[error("{method} {} failed", escaped(.url))]
     #[diagnostic(help("{}", request_hint(.source)))]
     Request {
         method: String,
@@ -55,7 +57,7 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
-    #[error("the answer to {method} {url} is not what the API documents{}", if start.is_empty() { " (an empty body)".to_owned() } else { format!(" (it starts with `{start}`)") })]
+    #[error("the answer to {method} {} is not what the API documents{}", escaped(.url), if start.is_empty() { " (an empty body)".to_owned() } else { format!(" (it starts with `{}`)", escaped(start)) })]
     #[diagnostic(help("{}", decode_hint(*.html)))]
     Decode {
         method: String,
@@ -76,14 +78,14 @@ pub enum Error {
     #[error("no artifacts to publish in {dir}: expected one of {}", expected.join(", "))]
     #[diagnostic(help("build them first (`cargo pyship bundle`, `cargo pyship installer`) with the same --out and version"))]
     NoArtifacts { dir: PathBuf, expected: Vec<String> },
-    #[error("after uploading {name} ({size} bytes) the release lists {} asset(s) of that name (sizes: {found:?})", found.len())]
+    #[error("after uploading {} ({size} bytes) the release lists {} asset(s) of that name (sizes: {found:?})", escaped(.name), found.len())]
     #[diagnostic(help("something else changed the release at the same time; run publish again"))]
     Verify {
         name: String,
         size: u64,
         found: Vec<u64>,
     },
-    #[error("release {tag} is not published after the run: read back, it has draft = {draft}, prerelease = {prerelease}")]
+    #[error("release {} is not published after the run: read back, it has draft = {draft}, prerelease = {prerelease}", escaped(.tag))]
     #[diagnostic(help("something changed the release while publishing (or the server ignored `draft: false`); publish it in the web UI, or run publish again"))]
     NotPublished {
         tag: String,
@@ -91,12 +93,14 @@ pub enum Error {
         prerelease: bool,
     },
     #[error(
-        "the server answered 409 (release exists) for tag {tag} but has no release of that tag"
+        "the server answered 409 (release exists) for tag {} but has no release of that tag",
+        escaped(.tag)
     )]
     #[diagnostic(help("something else changed the release at the same time; run publish again"))]
     Vanished { tag: String },
     #[error(
-        "release {tag} is gone from the server: it was not there when read back after the upload"
+        "release {} is gone from the server: it was not there when read back after the upload",
+        escaped(.tag)
     )]
     #[diagnostic(help(
         "something else deleted the release while this publish ran; run publish again"
@@ -111,7 +115,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Key(#[from] crate::keys::Error),
-    #[error("{url} kept listing assets past page {pages}")]
+    #[error("{} kept listing assets past page {pages}", escaped(.url))]
     #[diagnostic(help("a release holds at most 1000 assets: the server's listing never ends; check `publish.url` and the server"))]
     TooManyPages { url: String, pages: usize },
     #[error(transparent)]

@@ -42,6 +42,7 @@ pub use target::{check_server_url, is_loopback, server_url, split_repo, Target, 
 
 use crate::config::Provider as ProviderKind;
 use crate::context::Context;
+use crate::error::escaped;
 use crate::net::Backoff;
 use crate::plan::{ArtifactKind, Plan};
 use crate::report::{Progress, Reporter};
@@ -227,7 +228,7 @@ impl fmt::Display for Action {
             }
             Action::KeepRelease { id } => write!(f, "keep release {id} as it is"),
             Action::DeleteAsset { name, id, size } => {
-                write!(f, "delete asset {name} (id {id}, {size} bytes)")
+                write!(f, "delete asset {} (id {id}, {size} bytes)", escaped(name))
             }
             Action::Upload { name, size } => write!(f, "upload {name} ({size} bytes)"),
             Action::KeepAsset { name, size } => {
@@ -431,7 +432,7 @@ pub fn run(plan: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Published, 
         "Published",
         &format!(
             "{} ({} assets)",
-            target.token.redact(&release.html_url),
+            escaped(target.token.redact(&release.html_url)),
             items.len()
         ),
     );

@@ -7,6 +7,7 @@
 //! cannot disagree about what is done.
 
 use super::{unchanged, Action, Asset, Error, Item, Provider, Release, ReleaseFields, CHECKSUMS};
+use crate::error::escaped;
 use crate::report::Reporter;
 
 /// What this run does to the release itself.
@@ -168,7 +169,7 @@ pub(super) fn report_planned(actions: &[Action], tag: &str, reporter: &dyn Repor
             Action::KeepAsset { name, size } => report_kept(name, *size, reporter),
             Action::DeleteAsset { name, id, size } => reporter.status(
                 "Would delete",
-                &format!("{name} (asset {id}, {size} bytes)"),
+                &format!("{} (asset {id}, {size} bytes)", escaped(name)),
             ),
             Action::Upload { name, size } => {
                 reporter.status("Would upload", &format!("{name} ({size} bytes)"));
