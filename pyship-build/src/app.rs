@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,14 +26,14 @@ pub struct AppFiles {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("include `{entry}` in {table} resolves to {path}, which does not exist")]
+    #[error("include `{}` in {table} resolves to {}, which does not exist", escaped(.entry), escaped(.path.display()))]
     #[diagnostic(help("fix `include` in [{}]; paths are relative to {}", .table.table.key(), .table.config_dir().display()))]
     NoInclude {
         entry: String,
         table: crate::project::ConfigSource,
         path: PathBuf,
     },
-    #[error("module `{module}` is neither in the app sources{} nor in site-packages {}", .app_src.as_ref().map(|d| format!(" {}", d.display())).unwrap_or_default(), .site_packages.display())]
+    #[error("module `{}` is neither in the app sources{} nor in site-packages {}", escaped(.module), .app_src.as_ref().map(|d| format!(" {}", escaped(d.display()))).unwrap_or_default(), .site_packages.display())]
     #[diagnostic(help("the wheel expected to provide the module does not: check `module`, `wheels` and the dependencies"))]
     ModuleNotInstalled {
         module: String,
@@ -42,14 +43,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Copy(#[from] crate::fs::Error),
-    #[error("`{package}` would ship twice: installed as a wheel ({installed}) and copied from the app sources ({source_path})")]
+    #[error("`{}` would ship twice: installed as a wheel ({}) and copied from the app sources ({})", escaped(.package), escaped(.installed.display()), escaped(.source_path.display()))]
     #[diagnostic(help("a package comes from one place: point `app-src` at a folder without it (for a maturin project, leave `app-src` unset: the wheel carries the package)"))]
     Twice {
         package: String,
         installed: PathBuf,
         source_path: PathBuf,
     },
-    #[error("{count} dist-info folders of `{dist}` in {site_packages}: {names}")]
+    #[error("{count} dist-info folders of `{}` in {site_packages}: {}", escaped(.dist), escaped(.names))]
     #[diagnostic(help("a distribution is installed once: remove the extra wheel from `wheels`, or the copy the app sources provide"))]
     DistInfos {
         dist: String,
@@ -57,7 +58,7 @@ pub enum Error {
         site_packages: PathBuf,
         names: String,
     },
-    #[error("`{glob}` (the licence files of {pyproject}): {why}")]
+    #[error("`{}` (the licence files of {pyproject}): {}", escaped(.glob), escaped(.why))]
     #[diagnostic(help("make `license-files` (or `license = {{file = ...}}`) name files inside the pyproject's folder, e.g. license-files = [\"LICENSE*\"]"))]
     LicenseFiles {
         glob: String,
@@ -71,9 +72,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     IncludeOutside(#[from] crate::plan::IncludeOutside),
     #[error(
-        "{path} is {kind}, not a regular file: `{key}` in [{table}] would copy it into the bundle"
+        "{} is {kind}, not a regular file: `{key}` in [{table}] would copy it into the bundle",
+        escaped(.path.display())
     )]
-    #[diagnostic(help("remove {} or replace it by a regular file, or leave it out of `{key}`: a named pipe, socket or device cannot be shipped, and reading one could block forever", .path.display()))]
+    #[diagnostic(help("remove {} or replace it by a regular file, or leave it out of `{key}`: a named pipe, socket or device cannot be shipped, and reading one could block forever", escaped(.path.display())))]
     Special {
         path: PathBuf,
         kind: &'static str,
@@ -81,8 +83,8 @@ pub enum Error {
         key: &'static str,
         table: &'static str,
     },
-    #[error("the symlink {link} points outside the project {root} (to {target})")]
-    #[diagnostic(help("replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose", .link.display()))]
+    #[error("the symlink {} points outside the project {root} (to {})", escaped(.link.display()), escaped(.target.display()))]
+    #[diagnostic(help("replace {} by a copy of what it should ship, or set `allow-outside-project = true` in [{table}] to follow it on purpose", escaped(.link.display())))]
     LinkOutside {
         link: PathBuf,
         target: PathBuf,
@@ -406,7 +408,11 @@ pub fn run(
     if let Some(dir) = &plan.app.dir {
         ctx.reporter.status(
             "Copying",
-            &format!("app sources from {} ({})", dir.display(), plan.app.origin),
+            &format!(
+                "app sources from {} ({})",
+                escaped(dir.display()),
+                plan.app.origin
+            ),
         );
         files += copy_app_sources(plan, &src)?;
         top = top_level(&src);

@@ -17,6 +17,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -408,11 +409,7 @@ pub fn run_with(
         for file in own_binaries(plan, platform, &tree, &runtime.site_packages)? {
             ctx.reporter.status(
                 "Signing",
-                &file
-                    .strip_prefix(&tree)
-                    .unwrap_or(&file)
-                    .display()
-                    .to_string(),
+                &escaped(file.strip_prefix(&tree).unwrap_or(&file).display()).to_string(),
             );
             signer.sign_in_place(&file, ctx)?;
             signed.push(file);
@@ -434,7 +431,8 @@ pub fn run_with(
     )?;
     for m in &licenses.missing {
         ctx.reporter.warn(&format!(
-            "{m} has no licence information (no License/License-Expression metadata, classifier or licence file); {} says so",
+            "{} has no licence information (no License/License-Expression metadata, classifier or licence file); {} says so",
+            escaped(m),
             crate::licenses::FILE_NAME
         ));
     }

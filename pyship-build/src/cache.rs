@@ -37,7 +37,7 @@ pub struct Cache {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("the cache {root} has no bucket `{name}`")]
+    #[error("the cache {root} has no bucket `{}`", crate::error::escaped(.name))]
     #[diagnostic(help("{}", no_bucket_hint(.known)))]
     NoBucket {
         root: PathBuf,

@@ -52,7 +52,7 @@ pub struct Linked {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`cargo metadata --filter-platform {triple}` failed for {manifest}:\n{message}")]
+    #[error("`cargo metadata --filter-platform {}` failed for {manifest}:\n{message}", crate::error::escaped(.triple))]
     #[diagnostic(help("run the same `cargo metadata` in the project to see the error; with --offline, build once online so Cargo has every crate"))]
     Metadata {
         triple: String,

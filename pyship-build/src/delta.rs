@@ -42,7 +42,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("the archive {path} is not a bundle archive: {reason}")]
+    #[error("the archive {path} is not a bundle archive: {}", crate::error::escaped(.reason))]
     #[diagnostic(help(
         "the release is published without a delta; apps download the full archive"
     ))]

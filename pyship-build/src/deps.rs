@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -45,7 +46,7 @@ pub enum Error {
     #[diagnostic(transparent)]
     Pins(#[from] crate::pins::Error),
     #[error("{0}")]
-    #[diagnostic(help("a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock", .0.package))]
+    #[diagnostic(help("a bundle installs binary wheels only: lock a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker in the pyproject, or drop it; then update the lock", escaped(&.0.package)))]
     LockedNoWheel(Box<MissingWheel>),
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     #[diagnostic(help("read uv's message above; it names the requirement that failed"))]
@@ -58,41 +59,41 @@ pub enum Error {
     #[error("uv could not install the dependencies for {platform}:\n{stderr}")]
     #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` first (or build once without --offline)"))]
     UvOffline { platform: String, stderr: String },
-    #[error("wheel {file} is built for `{tag}`, which cannot run on {platform}")]
+    #[error("wheel {} is built for `{}`, which cannot run on {platform}", escaped(.file.display()), escaped(.tag))]
     #[diagnostic(help("build the wheel for {platform} (e.g. `maturin build --target {}`), or list it only for the matching platform", wheel_triple(*.platform)))]
     WheelPlatform {
         file: PathBuf,
         tag: String,
         platform: Platform,
     },
-    #[error("wheel {file} is built for `{tag}`, which needs a newer glibc than `linux.platform = \"{target}\"`")]
+    #[error("wheel {} is built for `{}`, which needs a newer glibc than `linux.platform = \"{target}\"`", escaped(.file.display()), escaped(.tag))]
     #[diagnostic(help("build it for {target} (maturin: `--compatibility {}` with `--zig`; a maturin project gets this from `cargo pyship bundle` itself), or raise `linux.platform`", .target.trim_start_matches("x86_64-")))]
     WheelGlibc {
         file: PathBuf,
         tag: String,
         target: String,
     },
-    #[error("two wheels of `{dist}` would be installed: {first} and {second}")]
+    #[error("two wheels of `{}` would be installed: {} and {}", escaped(.dist), escaped(.first.display()), escaped(.second.display()))]
     #[diagnostic(help("remove the stale wheel (a clean build folder per target avoids this: wheels written to $PYSHIP_OUT_DIR by `prebuild` are picked up automatically), or narrow the `wheels` glob"))]
     DuplicateWheel {
         dist: String,
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("wheel {file} is version {version} of the app, but the release version is {release}")]
+    #[error("wheel {} is version {} of the app, but the release version is {release}", escaped(.file.display()), escaped(.version))]
     #[diagnostic(help("run `cargo pyship version --stamp` and rebuild the wheel, so that it carries the release version"))]
     WheelVersion {
         file: PathBuf,
         version: String,
         release: String,
     },
-    #[error("`{file}` is not a wheel file name (name-version-python-abi-platform.whl)")]
+    #[error("`{}` is not a wheel file name (name-version-python-abi-platform.whl)", escaped(.file.display()))]
     #[diagnostic(help("wheels must keep their PEP 427 file names"))]
     BadWheelName { file: PathBuf },
-    #[error("wheels = [\"{pattern}\"] matched no file (relative to {root})")]
+    #[error("wheels = [\"{}\"] matched no file (relative to {root})", escaped(.pattern))]
     #[diagnostic(help("build the wheels first (prebuild can do that) or fix the path"))]
     NoWheelMatch { pattern: String, root: PathBuf },
-    #[error("invalid wheels pattern `{pattern}`")]
+    #[error("invalid wheels pattern `{}`", escaped(.pattern))]
     #[diagnostic(help("fix the glob in `wheels`"))]
     BadPattern {
         pattern: String,
@@ -149,8 +150,8 @@ impl std::fmt::Display for MissingWheel {
         write!(
             f,
             "`{}` {}, locked in {}, has no wheel for {} (Python {}); the lock has ",
-            self.package,
-            self.version,
+            escaped(&self.package),
+            escaped(&self.version),
             self.lock.display(),
             self.platform,
             self.python
@@ -158,7 +159,12 @@ impl std::fmt::Display for MissingWheel {
         if self.wheels.is_empty() {
             write!(f, "no wheel of it at all (only an sdist)")
         } else {
-            write!(f, "these wheels of it:\n  {}", self.wheels.join("\n  "))
+            // One wheel a line: each escaped, so that the lines are these.
+            write!(f, "these wheels of it:")?;
+            for w in &self.wheels {
+                write!(f, "\n  {}", escaped(w))?;
+            }
+            Ok(())
         }
     }
 }

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use crate::config::strings::image_registry;
 use crate::env::{self, Env};
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::tools;
 use crate::Context;
@@ -62,7 +63,7 @@ pub enum Error {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
-    #[error("the image name `{image}` ({origin}) is not a Docker image name")]
+    #[error("the image name `{}` ({origin}) is not a Docker image name", escaped(.image))]
     #[diagnostic(help(
         "set `image` in [{table}.docker] to `[registry/]owner/name` in lowercase letters and digits, each part starting and ending with one and joined by `.`, `_` or `-`, without a tag or digest"
     ))]
@@ -73,7 +74,7 @@ pub enum Error {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
-    #[error("the Docker build context {context} does not contain {what} ({path})")]
+    #[error("the Docker build context {} does not contain {what} ({})", escaped(.context.display()), escaped(.path.display()))]
     #[diagnostic(help("set `context` in [{table}.docker] to a directory that contains the pyproject and the app sources"))]
     OutsideContext {
         context: PathBuf,
@@ -105,7 +106,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Process(crate::process::Error),
-    #[error("`{command}` failed ({status})")]
+    #[error("`{}` failed ({status})", escaped(.command))]
     #[diagnostic(help(
         "read docker's output above; run the printed command by hand to reproduce it"
     ))]
@@ -113,7 +114,7 @@ pub enum Error {
     #[error("--push needs the token in ${var}, which is not set")]
     #[diagnostic(help("export {var} with a token that may push to the registry"))]
     NoToken { var: String },
-    #[error("linking the container package failed: POST {url} answered {status}: {message}")]
+    #[error("linking the container package failed: POST {} answered {status}: {}", escaped(.url), escaped(.message))]
     #[diagnostic(help(
         "check that the token has the write:package scope and belongs to the package owner"
     ))]
@@ -494,7 +495,7 @@ pub fn run(plan_: &Plan, opts: &Options, ctx: &Context<'_>) -> Result<Output, Er
                 _ => cmd.args.last().cloned().unwrap_or_default(),
             },
         );
-        ctx.reporter.debug(&cmd.to_string());
+        ctx.reporter.debug(&escaped(cmd).to_string());
         let result = execute(&docker, cmd, ctx.env);
         match result {
             Err(e) if is_login => {

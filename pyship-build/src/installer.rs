@@ -85,7 +85,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Write(#[from] crate::fs::WriteError),
-    #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", l.trim())).unwrap_or_default())]
+    #[error("makensis failed on {script}{}\n{output}", at.as_ref().map(|(n, l)| format!(" line {n}: {}", crate::error::escaped(l.trim()))).unwrap_or_default())]
     #[diagnostic(help("{}", makensis_hint(.template.as_deref())))]
     Makensis {
         script: PathBuf,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::error::escaped;
 use crate::report::Reporter;
 
 /// User agent sent with every request.
@@ -103,54 +104,54 @@ pub enum Error {
     #[error("{var} = {value:?} is not a number of seconds")]
     #[diagnostic(help("give a positive number of seconds, e.g. 120, or unset the variable"))]
     BadTimeout { var: &'static str, value: String },
-    #[error("{url} did not answer within {} s (connect) / sent nothing for {} s (read)", .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
+    #[error("{} did not answer within {} s (connect) / sent nothing for {} s (read)", escaped(.url), .timeouts.connect.as_secs_f64(), .timeouts.read.as_secs_f64())]
     #[diagnostic(help("the server stalled; try again, use another mirror, or allow longer waits with {} (read, default {DEFAULT_READ_TIMEOUT} s) and {} (connect, default {DEFAULT_CONNECT_TIMEOUT} s)", crate::env::PYSHIP_HTTP_TIMEOUT, crate::env::PYSHIP_CONNECT_TIMEOUT))]
     Timeout {
         url: String,
         timeouts: Box<Timeouts>,
     },
-    #[error("request to {url} failed")]
+    #[error("request to {} failed", escaped(.url))]
     #[diagnostic(help("check the network connection, the proxy settings and the URL"))]
     Request {
         url: String,
         #[source]
         source: reqwest::Error,
     },
-    #[error("{url} answered {status}")]
+    #[error("{} answered {status}", escaped(.url))]
     #[diagnostic(help("{}", status_hint(*.status)))]
     Status { url: String, status: u16 },
-    #[error("the download of {url} did not finish within {secs} s ({got} bytes came)")]
+    #[error("the download of {} did not finish within {secs} s ({got} bytes came)", escaped(.url))]
     #[diagnostic(help("the server sends too slowly; try again, use another mirror, or allow a longer download with {} (seconds, default {DEFAULT_DOWNLOAD_TIMEOUT})", crate::env::PYSHIP_DOWNLOAD_TIMEOUT))]
     Deadline { url: String, secs: f64, got: u64 },
-    #[error("{url} sent more than {limit} bytes{}", if *.declared { " (the length it declared)" } else { "" })]
+    #[error("{} sent more than {limit} bytes{}", escaped(.url), if *.declared { " (the length it declared)" } else { "" })]
     #[diagnostic(help("the server sent something else than what was asked for; nothing was stored: check the URL (and the mirror, for a download)"))]
     TooLarge {
         url: String,
         limit: u64,
         declared: bool,
     },
-    #[error("the download of {url} was cut short")]
+    #[error("the download of {} was cut short", escaped(.url))]
     #[diagnostic(help("the connection dropped during the download; run again (a partial download is never cached), or use another mirror"))]
     Body {
         url: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("SHA-256 of {url} is {actual}, expected {expected}")]
+    #[error("SHA-256 of {} is {actual}, expected {}", escaped(.url), escaped(.expected))]
     #[diagnostic(help("the download does not match the pinned hash: the mirror serves a different or tampered file; nothing was extracted. If the new file is trusted, update the pin (python-sha256 or pyship.lock)"))]
     HashMismatch {
         url: String,
         expected: String,
         actual: String,
     },
-    #[error("the download of {url} ({size} bytes) is not usable: {reason}")]
+    #[error("the download of {} ({size} bytes) is not usable: {reason}", escaped(.url))]
     #[diagnostic(help("the server sent something else than the expected archive (an error page, or a download cut short); nothing was cached or locked: check the URL and the mirror"))]
     Invalid {
         url: String,
         size: u64,
         reason: String,
     },
-    #[error("could not save the download of {url} to {path}")]
+    #[error("could not save the download of {} to {path}", escaped(.url))]
     #[diagnostic(help(
         "check that the cache directory (PYSHIP_CACHE_DIR) is writable and the disk is not full"
     ))]

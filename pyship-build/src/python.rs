@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
-use crate::error::Hint;
+use crate::error::{escaped, Hint};
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -46,7 +46,8 @@ pub struct Runtime {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error(
-        "CPython {version} has no embeddable Windows zip at {url} (404): security-only releases publish no binaries"
+        "CPython {version} has no embeddable Windows zip at {} (404): security-only releases publish no binaries",
+        escaped(.url)
     )]
     #[diagnostic(help("{}", no_embeddable_hint(.version, *.last)))]
     NoEmbeddable {
@@ -54,7 +55,7 @@ pub enum Error {
         version: String,
         last: Option<&'static str>,
     },
-    #[error("could not fetch the Python runtime {url}")]
+    #[error("could not fetch the Python runtime {}", escaped(.url))]
     #[diagnostic(help("{}", fetch_hint(.source, .settings)))]
     Fetch {
         url: String,
@@ -63,7 +64,7 @@ pub enum Error {
         #[source]
         source: crate::net::Error,
     },
-    #[error("the Python runtime {url} is not in the cache and --offline forbids downloading it")]
+    #[error("the Python runtime {} is not in the cache and --offline forbids downloading it", escaped(.url))]
     #[diagnostic(help("run once without --offline to fill the cache"))]
     Offline { url: String },
     #[error("could not extract {archive} into {dest}")]
@@ -311,7 +312,12 @@ pub(crate) fn fetch_pinned(
         Lockfile::record(&lock_path, url, &got.sha256, ctx.locked)?;
         ctx.reporter.status(
             "Locked",
-            &format!("{url} sha256 {} in {}", got.sha256, lock_path.display()),
+            &format!(
+                "{} sha256 {} in {}",
+                escaped(&url),
+                got.sha256,
+                lock_path.display()
+            ),
         );
     }
     Ok((got, recorded))

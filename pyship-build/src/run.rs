@@ -37,7 +37,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Process(#[from] crate::process::Error),
-    #[error("{program} ended without an exit code ({status})")]
+    #[error("{} ended without an exit code ({status})", crate::error::escaped(.program))]
     NoExitCode { program: String, status: String },
 }
 

@@ -358,7 +358,8 @@ impl WheelHashes {
                         .map(|h| format!(" (hint: {h})"))
                         .unwrap_or_default();
                     ctx.reporter.warn(&format!(
-                        "the SBOM lists no wheel hashes from {url}: {}{hint}",
+                        "the SBOM lists no wheel hashes from {}: {}{hint}",
+                        crate::error::escaped(url),
                         causes.join(": ")
                     ));
                 }

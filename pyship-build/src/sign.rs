@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::config::{CertSource, Sign};
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::process::{self, Command};
 use crate::tools;
@@ -49,7 +50,7 @@ pub enum Error {
     #[error("the signing certificate variable `{var}` (pkcs12-env) does not hold base64")]
     #[diagnostic(help("{var} must hold the .p12/.pfx file encoded with `base64 -w0 cert.p12`"))]
     CertEnvBase64 { var: String },
-    #[error("could not read the signing certificate {path}")]
+    #[error("could not read the signing certificate {}", escaped(.path.display()))]
     #[diagnostic(help(
         "fix `pkcs12` in [{table}.windows.sign] (relative to the Cargo.toml that declares it)"
     ))]
@@ -63,7 +64,7 @@ pub enum Error {
     #[error("the password variable `{var}` (password-env) is not set or empty")]
     #[diagnostic(help("export {var} with the certificate's password, e.g. from a CI secret"))]
     PasswordEnvMissing { var: String },
-    #[error("wrong password for the signing certificate {certificate}{}", password_env.as_ref().map(|v| format!(" (password from `{v}`)")).unwrap_or_else(|| " (no password-env configured: tried an empty password)".into()))]
+    #[error("wrong password for the signing certificate {}{}", escaped(.certificate), password_env.as_ref().map(|v| format!(" (password from `{v}`)")).unwrap_or_else(|| " (no password-env configured: tried an empty password)".into()))]
     #[diagnostic(help("{}", wrong_password_hint(.password_env.as_deref(), .table)))]
     WrongPassword {
         /// What the certificate is (a path, or `$VAR`), never its content.
@@ -72,7 +73,7 @@ pub enum Error {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
-    #[error("the signing certificate {certificate} is not a usable PKCS#12 file:\n{output}")]
+    #[error("the signing certificate {} is not a usable PKCS#12 file:\n{output}", escaped(.certificate))]
     #[diagnostic(help("export the certificate with its private key as PKCS#12 (`openssl pkcs12 -export -inkey key.pem -in cert.pem -out cert.p12`)"))]
     BadCertificate { certificate: String, output: String },
     #[error("could not prepare the signing files in a temp folder")]

@@ -24,6 +24,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::tools;
@@ -177,13 +178,13 @@ pub enum Error {
         dir: PathBuf,
         output: String,
     },
-    #[error("the Rust target `{triple}` is not installed for the toolchain at {sysroot}")]
-    #[diagnostic(help("install it with `rustup target add {triple}`"))]
+    #[error("the Rust target `{}` is not installed for the toolchain at {sysroot}", escaped(.triple))]
+    #[diagnostic(help("install it with `rustup target add {}`", escaped(.triple)))]
     RustTarget { triple: String, sysroot: PathBuf },
     #[error("could not ask rustc for its sysroot: {message}")]
     #[diagnostic(help("check that `rustc --print sysroot` works in the project folder"))]
     Rustc { message: String },
-    #[error("the Linux wheel must run on {platform} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`")]
+    #[error("the Linux wheel must run on {} (glibc {want}), but this host has glibc {host} and zig was not found for `maturin --zig`", escaped(.platform))]
     #[diagnostic(help("install zig for maturin with `pip install ziglang` (PyPI package `ziglang`) into the `python3` found on PATH in the project's folder (a `.python-version` may pick another one there){}", .host_platform.as_ref().map(|p| format!(", or set `linux.platform = \"{p}\"` if the target machines have this host's glibc")).unwrap_or_default()))]
     NoZig {
         platform: String,
@@ -193,10 +194,10 @@ pub enum Error {
         /// without zig, when there is one.
         host_platform: Option<String>,
     },
-    #[error("`linux.platform = \"{platform}\"` is not a manylinux platform maturin can build for")]
+    #[error("`linux.platform = \"{}\"` is not a manylinux platform maturin can build for", escaped(.platform))]
     #[diagnostic(help("use a platform such as \"x86_64-manylinux_2_28\" (manylinux_X_Y, manylinux2014 or x86_64-unknown-linux-gnu)"))]
     LinuxPlatform { platform: String },
-    #[error("the release version is {release}, but maturin builds {package} at its Cargo version {cargo} ({manifest})")]
+    #[error("the release version is {release}, but maturin builds {} at its Cargo version {} ({manifest})", escaped(.package), escaped(.cargo))]
     #[diagnostic(help("run `cargo pyship version --stamp` first (`release` does it), so that Cargo.toml carries the release version"))]
     VersionMismatch {
         release: String,
@@ -204,7 +205,7 @@ pub enum Error {
         package: String,
         manifest: PathBuf,
     },
-    #[error("prebuild command `{command}` for {platform} failed ({status}):\n{output}")]
+    #[error("prebuild command `{}` for {platform} failed ({status}):\n{output}", escaped(.command))]
     #[diagnostic(help("fix the command (its output is above) or `prebuild` in the pyship table; it runs in the folder of the Cargo.toml that has the table"))]
     Prebuild {
         platform: Platform,
@@ -212,7 +213,7 @@ pub enum Error {
         status: String,
         output: String,
     },
-    #[error("maturin failed to build the {triple} wheel ({status}): `{command}`\n{output}")]
+    #[error("maturin failed to build the {} wheel ({status}): `{}`\n{output}", escaped(.triple), escaped(.command))]
     #[diagnostic(help("read maturin's output above; `maturin build` with the same arguments in the pyproject's folder shows the same error"))]
     Build {
         triple: String,
@@ -221,7 +222,7 @@ pub enum Error {
         command: String,
         output: String,
     },
-    #[error("`uv build` failed on the local package {name}: `{command}`\n{output}")]
+    #[error("`uv build` failed on the local package {}: `{}`\n{output}", escaped(.name), escaped(.command))]
     #[diagnostic(help("read the build backend's output above; `uv build --wheel {}` shows the same error", dir.display()))]
     UvBuild {
         name: String,
@@ -229,7 +230,7 @@ pub enum Error {
         command: String,
         output: String,
     },
-    #[error("the local package {name} is built by cargo in {}, outside the project {}, and that Cargo workspace has no Cargo.lock", workspace.display(), project.display())]
+    #[error("the local package {} is built by cargo in {}, outside the project {}, and that Cargo workspace has no Cargo.lock", escaped(.name), workspace.display(), project.display())]
     #[diagnostic(help("cargo-pyship writes nothing outside the project and its output: make the lock there once yourself (`cargo generate-lockfile --manifest-path {}`), or move the package into the project", workspace.join("Cargo.toml").display()))]
     OutsideLock {
         name: String,
@@ -245,8 +246,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("refusing to build the {what} wheel: {path} is {kind}, not a regular file, in a folder its build backend reads")]
-    #[diagnostic(help("remove {} or replace it by a regular file (or move it out of {}): reading a named pipe, socket or device could block the build forever", .path.display(), .root.display()))]
+    #[error("refusing to build the {} wheel: {} is {kind}, not a regular file, in a folder its build backend reads", escaped(.what), escaped(.path.display()))]
+    #[diagnostic(help("remove {} or replace it by a regular file (or move it out of {}): reading a named pipe, socket or device could block the build forever", escaped(.path.display()), .root.display()))]
     SpecialSource {
         /// The package whose build reads it.
         what: String,
@@ -504,8 +505,10 @@ pub fn run(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<Built, 
 }
 
 fn prebuild(plan: &Plan, b: &TargetBuild, command: &str, ctx: &Context<'_>) -> Result<(), Error> {
-    ctx.reporter
-        .status("Running", &format!("prebuild `{command}` ({})", b.platform));
+    ctx.reporter.status(
+        "Running",
+        &format!("prebuild `{}` ({})", escaped(command), b.platform),
+    );
     let mut cmd = shell(command);
     cmd.current_dir(&b.working_dir)
         .envs(prebuild_env(plan, b))

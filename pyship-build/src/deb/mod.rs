@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::{BundleInputError, IncompleteBundle, Plan};
 use crate::templates::Templates;
 
@@ -99,7 +100,7 @@ pub enum Error {
         pyproject: PathBuf,
         table: &'static str,
     },
-    #[error("`linux.user = \"{user}\"` is not a system user name Debian accepts (lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 32)")]
+    #[error("`linux.user = \"{}\"` is not a system user name Debian accepts (lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 32)", escaped(.user))]
     #[diagnostic(help("set `user` in [{table}.linux] to a name such as \"myapp\" (or drop it to run the service as root)"))]
     User { user: String, table: &'static str },
     #[error(
@@ -112,10 +113,12 @@ pub enum Error {
         table: &'static str,
     },
     #[error(
-        "`linux.conffiles` entry `{entry}` {} the symbolic link {link} (to {target}) in the Linux bundle",
-        if *.through { "passes through" } else { "is" }
+        "`linux.conffiles` entry `{entry}` {} the symbolic link {} (to {}) in the Linux bundle",
+        if *.through { "passes through" } else { "is" },
+        escaped(.link.display()),
+        escaped(.target.display())
     )]
-    #[diagnostic(help("in `conffiles` of [{table}.linux], name the file or folder where it is in the bundle, not through {}, or make the bundle ship a copy instead of the link: a conffile is packaged from the bundle itself, never through a link", .link.display()))]
+    #[diagnostic(help("in `conffiles` of [{table}.linux], name the file or folder where it is in the bundle, not through {}, or make the bundle ship a copy instead of the link: a conffile is packaged from the bundle itself, never through a link", escaped(.link.display())))]
     ConffileLink {
         entry: String,
         /// The link met on the way to `path`.
@@ -779,7 +782,8 @@ pub fn run(plan: &Plan, bundle_dir: &Path, ctx: &Context<'_>) -> Result<Deb, Err
     );
     for lib in &l.unresolved {
         ctx.reporter.warn(&format!(
-            "{file_name}: the bundle needs {lib}, which it does not carry and no known Debian package provides; add its package to `depends` in [{}.linux]",
+            "{file_name}: the bundle needs {}, which it does not carry and no known Debian package provides; add its package to `depends` in [{}.linux]",
+            escaped(lib),
             plan.project.config_source.table.key()
         ));
     }

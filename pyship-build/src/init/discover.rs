@@ -85,18 +85,18 @@ pub struct Discovery {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     #[error("several pyproject.toml files could be the app's: {}", list(.found))]
-    #[diagnostic(help("choose the app's with `cargo pyship init --pyproject {}` (a path from the current directory)", .found.first().map(String::as_str).unwrap_or("path/to/pyproject.toml")))]
+    #[diagnostic(help("choose the app's with `cargo pyship init --pyproject {}` (a path from the current directory)", crate::error::escaped(.found.first().map(String::as_str).unwrap_or("path/to/pyproject.toml"))))]
     SeveralPyprojects {
         /// The table's folder (the candidates are shown relative to it).
         root: PathBuf,
         found: Vec<String>,
     },
-    #[error("--pyproject {given}: {resolved} does not exist")]
+    #[error("--pyproject {}: {} does not exist", crate::error::escaped(.given), crate::error::escaped(.resolved.display()))]
     #[diagnostic(help(
         "give the path of the app's pyproject.toml, relative to the current directory"
     ))]
     GivenMissing { given: String, resolved: PathBuf },
-    #[error("--pyproject {given}: {resolved} has no [project] table with a `name`")]
+    #[error("--pyproject {}: {} has no [project] table with a `name`", crate::error::escaped(.given), crate::error::escaped(.resolved.display()))]
     #[diagnostic(help("add a [project] table with `name` (PEP 621), or point --pyproject at the app's pyproject.toml"))]
     GivenNotAProject { given: String, resolved: PathBuf },
     #[error(transparent)]
@@ -105,7 +105,7 @@ pub enum Error {
 }
 
 fn list(items: &[String]) -> String {
-    items.join(", ")
+    crate::error::escaped(items.join(", ")).to_string()
 }
 
 /// Where init writes a new table: a virtual workspace's root Cargo.toml

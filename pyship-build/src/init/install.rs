@@ -32,21 +32,22 @@ pub struct InstallCommand {
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
-    #[error("`--install-from {0}` is neither `crates.io`, a git URL nor an existing directory")]
+    #[error("`--install-from {}` is neither `crates.io`, a git URL nor an existing directory", crate::error::escaped(.0))]
     #[diagnostic(help("give `crates.io`, a git URL (`https://host/owner/cargo-pyship.git`, optionally `#<commit>`, `#tag=<tag>` or `#branch=<branch>`) or a path inside the repository"))]
     Unknown(String),
-    #[error("`--install-from {path}` is outside the repository ({repo}), so a CI checkout does not have it")]
+    #[error("`--install-from {}` is outside the repository ({repo}), so a CI checkout does not have it", crate::error::escaped(.path.display()))]
     #[diagnostic(help(
         "vendor cargo-pyship inside the repository (e.g. a git submodule), or give its git URL"
     ))]
     OutsideRepo { path: PathBuf, repo: PathBuf },
-    #[error("`--install-from {0}` has no Cargo.toml of cargo-pyship")]
+    #[error("`--install-from {}` has no Cargo.toml of cargo-pyship", crate::error::escaped(.0.display()))]
     #[diagnostic(help(
         "give the folder of cargo-pyship's workspace (or of its `cargo-pyship` crate)"
     ))]
     NotCargoPyship(PathBuf),
     #[error(
-        "`--install-from {0}` is a git repository on this machine, which no CI runner can clone"
+        "`--install-from {}` is a git repository on this machine, which no CI runner can clone",
+        crate::error::escaped(.0)
     )]
     #[diagnostic(help("push cargo-pyship to a server the runners reach and give that URL (`https://host/owner/cargo-pyship.git#<commit>`), or `crates.io`"))]
     LocalGit(String),

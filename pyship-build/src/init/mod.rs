@@ -30,6 +30,7 @@ use toml_edit::DocumentMut;
 
 use crate::config::RawConfig;
 use crate::env::Env;
+use crate::error::escaped;
 use crate::launch::Launch;
 use crate::project::{display_path, ConfigSource, ConfigTable, Project, Pyproject};
 use crate::Context;
@@ -71,7 +72,7 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("`{key} = \"{name}\"` cannot name a CI secret")]
+    #[error("`{key} = \"{}\"` cannot name a CI secret", crate::error::escaped(.name))]
     #[diagnostic(help("use letters, digits and `_`, not starting with a digit, GITHUB_ or GITEA_ (e.g. DEPLOY_TOKEN)"))]
     BadSecretName { key: &'static str, name: String },
     #[error(transparent)]
@@ -273,11 +274,12 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
             "Chose",
             &format!(
                 "`{}` to install cargo-pyship in the release workflow (from {})",
-                i.command, i.source
+                escaped(&i.command),
+                escaped(&i.source)
             ),
         );
         for w in &i.warnings {
-            ctx.reporter.warn(w);
+            ctx.reporter.warn(&escaped(w).to_string());
         }
         if generated.metadata == MetadataAction::Keep
             && project.config.ci.install_command.as_deref() != Some(i.command.as_str())
@@ -290,11 +292,14 @@ pub fn run(project: &Project, opts: &Options, ctx: &Context<'_>) -> Result<Gener
         }
     }
     if let Some(d) = &generated.discovery {
+        // One line each, escaped whole: they name the project's paths,
+        // package names and URLs.
         for c in &d.choices {
-            ctx.reporter.status(c.verb.as_str(), &c.message);
+            ctx.reporter
+                .status(c.verb.as_str(), &escaped(&c.message).to_string());
         }
         for w in &d.warnings {
-            ctx.reporter.warn(w);
+            ctx.reporter.warn(&escaped(w).to_string());
         }
     }
     if generated.metadata == MetadataAction::Keep {

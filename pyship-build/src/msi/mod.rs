@@ -82,7 +82,7 @@ pub enum Error {
         "release a version whose numbers fit (Windows Installer compares major.minor.build only)"
     ))]
     Version { version: String },
-    #[error("{what} `{value}` cannot go into the MSI: {why}")]
+    #[error("{what} `{}` cannot go into the MSI: {why}", crate::error::escaped(.value))]
     #[diagnostic(help("rename it, or set `file-name`/`publisher` without the character; the portable zip and the NSIS installer are not affected"))]
     Value {
         what: String,

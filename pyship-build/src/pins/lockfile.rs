@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Pin, LOCK_FILE};
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::project::normalize_dist_name;
 
@@ -196,9 +197,19 @@ pub enum Change {
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Change::Added { name, version } => write!(f, "Adding {name} v{version}"),
-            Change::Removed { name, version } => write!(f, "Removing {name} v{version}"),
-            Change::Updated { name, from, to } => write!(f, "Updating {name} v{from} -> v{to}"),
+            Change::Added { name, version } => {
+                write!(f, "Adding {} v{}", escaped(name), escaped(version))
+            }
+            Change::Removed { name, version } => {
+                write!(f, "Removing {} v{}", escaped(name), escaped(version))
+            }
+            Change::Updated { name, from, to } => write!(
+                f,
+                "Updating {} v{} -> v{}",
+                escaped(name),
+                escaped(from),
+                escaped(to)
+            ),
         }
     }
 }

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::{DependencyLock, Plan};
 use crate::platform::Platform;
 use crate::project::normalize_dist_name;
@@ -160,7 +161,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     LockWrite(#[from] crate::fs::WriteError),
-    #[error("--locked: {path} would change ({what})")]
+    #[error("--locked: {path} would change ({})", escaped(.what))]
     #[diagnostic(help("build once without --locked (or run `cargo pyship update`) and commit pyship.lock; --locked (implied by `release` in CI) only accepts the file as committed"))]
     Locked { path: PathBuf, what: String },
     #[error("{lock} does not match {pyproject} any more:\n{message}")]
@@ -173,21 +174,21 @@ pub enum Error {
     #[error("uv could not export {lock}:\n{message}")]
     #[diagnostic(help("`uv export --frozen` in the pyproject's folder shows the same error"))]
     UvExport { lock: PathBuf, message: String },
-    #[error("{path}: `{package}` {what}")]
+    #[error("{path}: `{}` {}", escaped(.package), escaped(.what))]
     #[diagnostic(help("export the lock for what the bundle ships (`uv export --format pylock.toml --extra …`): a bundle installs wheels of a lock's packages only"))]
     Unsupported {
         path: PathBuf,
         package: String,
         what: String,
     },
-    #[error("{lock} installs `{package}` from the local folder {folder}, which cargo-pyship does not know as a local package of the app")]
+    #[error("{lock} installs `{}` from the local folder {}, which cargo-pyship does not know as a local package of the app", escaped(.package), escaped(.folder))]
     #[diagnostic(help("make it a local package cargo-pyship builds (a `path` or `workspace = true` source in [tool.uv.sources] of the app's pyproject), or depend on a published version"))]
     NotLocal {
         lock: PathBuf,
         package: String,
         folder: String,
     },
-    #[error("extra `{extra}` is not in [project.optional-dependencies] of {pyproject}")]
+    #[error("extra `{}` is not in [project.optional-dependencies] of {pyproject}", escaped(.extra))]
     #[diagnostic(help("fix `extras` in [{table}] or add the extra to pyproject.toml"))]
     UnknownExtra {
         extra: String,
@@ -195,7 +196,7 @@ pub enum Error {
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
-    #[error("dependency group `{group}` is not in [dependency-groups] of {pyproject}")]
+    #[error("dependency group `{}` is not in [dependency-groups] of {pyproject}", escaped(.group))]
     #[diagnostic(help(
         "fix `groups` in [{table}] or add the group to [dependency-groups] of pyproject.toml"
     ))]
@@ -204,15 +205,15 @@ pub enum Error {
         pyproject: PathBuf,
         table: &'static str,
     },
-    #[error("`{package}` has no wheel for {platform} (Python {python}): {reason}")]
-    #[diagnostic(help("a bundle installs binary wheels only: pin a version of `{package}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it"))]
+    #[error("`{}` has no wheel for {platform} (Python {python}): {}", escaped(.package), escaped(.reason))]
+    #[diagnostic(help("a bundle installs binary wheels only: pin a version of `{}` that publishes a wheel for this platform, make it conditional with an environment marker, or drop it", escaped(.package)))]
     NoWheel {
         package: String,
         platform: String,
         python: String,
         reason: String,
     },
-    #[error("`{package}` {reason}")]
+    #[error("`{}` {}", escaped(.package), escaped(.reason))]
     #[diagnostic(help("check the name, `index-url`, `find-links` and `no-index` in [{table}]"))]
     NotFound {
         package: String,
@@ -220,7 +221,7 @@ pub enum Error {
         table: &'static str,
     },
     /// Not found offline: uv's cache does not have it.
-    #[error("`{package}` {reason}")]
+    #[error("`{}` {}", escaped(.package), escaped(.reason))]
     #[diagnostic(help("--offline installs only what uv has cached: run `cargo pyship fetch` (or once without --offline) first, or use a local `find-links` directory"))]
     NotCached { package: String, reason: String },
     #[error("uv could not resolve the dependencies for {platform}:\n{stderr}")]

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use super::Runtime;
 use crate::config::LinuxRuntime;
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::platform::Platform;
 
@@ -63,7 +64,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("runtime tarball {path}: {reason}")]
+    #[error("runtime tarball {path}: {}", escaped(.reason))]
     #[diagnostic(help("the tarball is malformed or was tampered with; nothing from it was kept"))]
     BadEntry {
         path: PathBuf,
@@ -77,7 +78,7 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("runtime from {source_desc} has no {missing}; expected python-build-standalone's install_only layout")]
+    #[error("runtime from {} has no {missing}; expected python-build-standalone's install_only layout", escaped(.source_desc))]
     #[diagnostic(help(
         "point `linux.runtime-url` at an `install_only` tarball (one top-level `python/` folder)"
     ))]
@@ -85,7 +86,7 @@ pub enum Error {
         source_desc: String,
         missing: String,
     },
-    #[error("runtime from {source_desc} is CPython {found}, but the project is configured for {expected}")]
+    #[error("runtime from {} is CPython {}, but the project is configured for {expected}", escaped(.source_desc), escaped(.found))]
     #[diagnostic(help("make `python` in [{table}] and the runtime tarball agree on X.Y"))]
     VersionMismatch {
         source_desc: String,
@@ -103,7 +104,7 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Tool(#[from] crate::tools::Error),
-    #[error("`{command}` failed ({status}): {stderr}")]
+    #[error("`{}` failed ({status}): {stderr}", escaped(.command))]
     #[diagnostic(help("see the command's output above"))]
     Command {
         command: String,
@@ -228,7 +229,8 @@ fn unpacked(
     let entry = ctx.cache.bucket(UNPACKED).join(&fetched.sha256);
     let tree = entry.join("python");
     if !tree.is_dir() {
-        ctx.reporter.status("Extracting", file_name(url));
+        ctx.reporter
+            .status("Extracting", &escaped(file_name(url)).to_string());
         let staging = ctx
             .cache
             .staging(UNPACKED)

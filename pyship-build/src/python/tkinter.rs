@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::config::TkinterSource;
 use crate::context::Context;
-use crate::error::Hint;
+use crate::error::{escaped, Hint};
 use crate::plan::Plan;
 use crate::tools;
 
@@ -59,7 +59,7 @@ pub enum Error {
     #[error("could not fetch tkinter's files")]
     #[diagnostic(transparent)]
     Fetch(#[source] Box<super::Error>),
-    #[error("could not read the package index page {url}")]
+    #[error("could not read the package index page {}", escaped(.url))]
     #[diagnostic(help("{}", index_hint(.source)))]
     Index {
         url: String,
@@ -73,7 +73,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{PYPI_PROJECT} has no build for CPython {xy} (searched {searched}); it has builds for: {}", if available.is_empty() { "none".to_owned() } else { available.join(", ") })]
+    #[error("{PYPI_PROJECT} has no build for CPython {xy} (searched {}); it has builds for: {}", escaped(.searched), if available.is_empty() { "none".to_owned() } else { escaped(available.join(", ")).to_string() })]
     #[diagnostic(help(
         "use a CPython X.Y that tkinter-embed has a build for, or windows.tkinter-source = \"msi\""
     ))]
@@ -82,7 +82,7 @@ pub enum Error {
         available: Vec<String>,
         searched: String,
     },
-    #[error("{PYPI_PROJECT} for CPython {xy} is not locked in pyship.lock and --offline forbids asking {searched}")]
+    #[error("{PYPI_PROJECT} for CPython {xy} is not locked in pyship.lock and --offline forbids asking {}", escaped(.searched))]
     #[diagnostic(help("run once without --offline (the choice is then locked), or put the sdist in a local find-links folder"))]
     Offline { xy: String, searched: String },
     #[error("`{tool}` failed on {msi}: {message}")]
@@ -92,7 +92,7 @@ pub enum Error {
         msi: PathBuf,
         message: String,
     },
-    #[error("{url} is from CPython {found} (ProductVersion {product_version}), but the bundle has CPython {expected}")]
+    #[error("{} is from CPython {} (ProductVersion {}), but the bundle has CPython {expected}", escaped(.url), escaped(.found), escaped(.product_version))]
     #[diagnostic(help("tkinter's files must come from the same CPython as the bundle: check windows.python-mirror / PYSHIP_PYTHON_MIRROR (msi) or the index (pypi)"))]
     MsiVersion {
         url: String,
@@ -100,10 +100,10 @@ pub enum Error {
         found: String,
         expected: String,
     },
-    #[error("{origin} has no `{what}`")]
+    #[error("{} has no `{}`", escaped(.origin), escaped(.what))]
     #[diagnostic(help("the download is damaged or not python.org's package; check the mirror, then delete the cache entry and the line in pyship.lock"))]
     Missing { origin: String, what: String },
-    #[error("{file} from {origin} is built for {found}, but the bundle has CPython {expected} (python{nodot}.dll)")]
+    #[error("{} from {} is built for {}, but the bundle has CPython {expected} (python{nodot}.dll)", escaped(.file), escaped(.origin), escaped(.found))]
     #[diagnostic(help("tkinter's files must come from the same CPython as the bundle: check windows.python-mirror / PYSHIP_PYTHON_MIRROR (msi) or the index (pypi)"))]
     PythonMismatch {
         file: String,
@@ -126,7 +126,7 @@ pub enum Error {
         #[source]
         source: crate::fs::Error,
     },
-    #[error("{path} (locked as {locked}) is {actual}")]
+    #[error("{path} (locked as {}) is {actual}", escaped(.locked))]
     #[diagnostic(help("the file changed since it was locked: restore it, or delete its line in pyship.lock to lock the new one"))]
     LocalHash {
         path: PathBuf,
@@ -227,7 +227,11 @@ pub fn install(
         (TkinterSource::Pypi, Some(sdist)) => {
             ctx.reporter.status(
                 "Fetching",
-                &format!("tkinter for CPython {} ({})", v.xy, sdist.file_name),
+                &format!(
+                    "tkinter for CPython {} ({})",
+                    v.xy,
+                    escaped(&sdist.file_name)
+                ),
             );
             let archive = fetch_sdist(plan, sdist, ctx)?;
             origins.push(sdist.location.key().to_owned());

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Error, Interpreter, Report};
 use crate::context::Context;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::wine::Wine;
 
@@ -400,7 +401,11 @@ pub fn import_check(
                 let reason = format!(
                     "not checkable under this wine: {dll} needs ProcessPrng, which this prefix's bcryptprimitives.dll lacks (wine 8); install x86_64-w64-mingw32-gcc (Debian package `gcc-mingw-w64-x86-64`) so the check can build its replacement, or set PYSHIP_WINEPREFIX to a prefix that provides it"
                 );
-                ctx.reporter.warn(&format!("import {}: {reason}", o.name));
+                ctx.reporter.warn(&format!(
+                    "import {}: {}",
+                    escaped(&o.name),
+                    escaped(&reason)
+                ));
                 result.unchecked.push(Unchecked {
                     package: o.name,
                     reason,
@@ -433,7 +438,11 @@ pub fn import_check(
                 "fails to import, but stripping removed nothing from it or from what it imports: {}",
                 o.error
             );
-            ctx.reporter.warn(&format!("import {}: {reason}", o.name));
+            ctx.reporter.warn(&format!(
+                "import {}: {}",
+                escaped(&o.name),
+                escaped(&reason)
+            ));
             result.unchecked.push(Unchecked {
                 package: o.name,
                 reason,

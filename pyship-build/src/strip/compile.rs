@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::{Error, Interpreter};
 use crate::context::Context;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::wine::Wine;
 
@@ -190,7 +191,7 @@ pub(crate) fn run(
         ctx.reporter.warn(&format!(
             "{} source file(s) did not compile and were kept as .py (e.g. {})",
             c.not_compiled.len(),
-            c.not_compiled[0]
+            escaped(&c.not_compiled[0])
         ));
     }
     Ok(c)

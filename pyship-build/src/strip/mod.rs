@@ -31,6 +31,7 @@ use serde::Serialize;
 use crate::config;
 use crate::context::Context;
 use crate::env::Env;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::tools;
 use crate::wine::{self, Wine};
@@ -208,10 +209,10 @@ pub enum Error {
     NotADir(PathBuf),
     // The strip command also runs on a bare folder, without a project: the
     // keys are named by their place in whichever pyship table is in use.
-    #[error("unknown strip preset `{0}` (`strip.presets` in the pyship table)")]
+    #[error("unknown strip preset `{}` (`strip.presets` in the pyship table)", escaped(.0))]
     #[diagnostic(help("use some of: {}", PRESETS.join(", ")))]
     UnknownPreset(String),
-    #[error("invalid glob `{glob}` (`strip.{field}` in the pyship table)")]
+    #[error("invalid glob `{}` (`strip.{field}` in the pyship table)", escaped(.glob))]
     #[diagnostic(help(
         "fix the glob: `*` matches within one folder, `**` across folders, `{{a,b}}` alternatives"
     ))]
@@ -251,7 +252,7 @@ pub enum Error {
         site_packages: PathBuf,
         failures: Vec<ImportFailure>,
     },
-    #[error("the app does not start in the bundle: `{app}` fails with {interpreter}: {error}")]
+    #[error("the app does not start in the bundle: `{}` fails with {}: {}", escaped(.app), escaped(.interpreter), escaped(.error))]
     #[diagnostic(help("{hint}"))]
     AppImport {
         app: String,
@@ -259,7 +260,7 @@ pub enum Error {
         interpreter: String,
         hint: String,
     },
-    #[error("`import {module}` fails in the bundle: {error}")]
+    #[error("`import {}` fails in the bundle: {}", escaped(.module), escaped(.error))]
     #[diagnostic(help("the Tcl/Tk files added by windows.tkinter are incomplete: drop the `tkinter` strip preset, or try the other windows.tkinter-source"))]
     RuntimeImportFailed { module: String, error: String },
     #[error("could not write {path} while stripping it")]
@@ -280,9 +281,9 @@ fn summary(failures: &[ImportFailure]) -> String {
         .map(|f| {
             format!(
                 "`import {}` fails ({}); stripped by {}",
-                f.package,
-                f.error,
-                f.rules.join(", ")
+                escaped(&f.package),
+                escaped(&f.error),
+                escaped(f.rules.join(", "))
             )
         })
         .collect::<Vec<_>>()
@@ -293,7 +294,7 @@ fn summary(failures: &[ImportFailure]) -> String {
 fn keep_globs(failures: &[ImportFailure]) -> String {
     failures
         .iter()
-        .map(|f| format!("\"{}/**\"", f.package))
+        .map(|f| format!("\"{}/**\"", escaped(&f.package)))
         .collect::<Vec<_>>()
         .join(", ")
 }

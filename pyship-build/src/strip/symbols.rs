@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::Error;
 use crate::context::Context;
+use crate::error::escaped;
 use crate::platform::Platform;
 use crate::tools::{self, Tool};
 
@@ -145,7 +146,8 @@ pub(crate) fn run(
             Outcome::Unchanged => {}
             Outcome::Invalid(why) => {
                 ctx.reporter.warn(&format!(
-                    "kept {rel} unstripped: the stripped copy is not a valid {} file ({why})",
+                    "kept {} unstripped: the stripped copy is not a valid {} file ({why})",
+                    escaped(&rel),
                     match platform {
                         Platform::Windows => "PE",
                         Platform::Linux => "ELF",
@@ -154,8 +156,11 @@ pub(crate) fn run(
                 s.rejected.push(rel);
             }
             Outcome::Failed(why) => {
-                ctx.reporter
-                    .debug(&format!("{} could not strip {rel}: {why}", tool.exe));
+                ctx.reporter.debug(&format!(
+                    "{} could not strip {}: {why}",
+                    tool.exe,
+                    escaped(&rel)
+                ));
             }
             Outcome::WriteFailed(..) => unreachable!("returned above"),
         }

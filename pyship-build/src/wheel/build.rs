@@ -12,6 +12,7 @@ use super::{
     normalize_wheel, wheels_in, Error, LocalBuild, MaturinBuild, TargetBuild, BUCKET, CARGO_TARGETS,
 };
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::Plan;
 use crate::platform::Platform;
 use crate::process::{self, Command};
@@ -321,7 +322,7 @@ pub(super) fn python_wheel(
         &["uv build --wheel".into(), uv_version, plan.epoch.value()],
     )?;
     let entry = ctx.cache.bucket(BUCKET).join(&key);
-    let what = format!("{} wheel (pure Python)", l.name);
+    let what = format!("{} wheel (pure Python)", escaped(&l.name));
     if let Some(cached) = wheels_in(&entry).ok().filter(|w| !w.is_empty()) {
         ctx.reporter.status("Fresh", &what);
         copy_wheels(&cached, &b.out_dir)?;

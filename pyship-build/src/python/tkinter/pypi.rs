@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Error, Location, Sdist, DEFAULT_INDEX, PYPI_PROJECT};
 use crate::context::Context;
+use crate::error::escaped;
 use crate::plan::{Plan, PythonVersion};
 use crate::python::{fetch_pinned, Lockfile};
 
@@ -220,7 +221,7 @@ pub(super) fn fetch_sdist(plan: &Plan, sdist: &Sdist, ctx: &Context<'_>) -> Resu
             .map_err(|e| Error::Fetch(Box::new(e.into())))?;
         ctx.reporter.status(
             "Locked",
-            &format!("{key} sha256 {sha} in {}", lock_path.display()),
+            &format!("{} sha256 {sha} in {}", escaped(key), lock_path.display()),
         );
     }
     Ok(path)
