@@ -34,7 +34,10 @@ pub fn run(a: GenerateDocsArgs, out: &Output) -> Result<ExitCode> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs"));
     if !docs.join("book.toml").is_file() {
         return Err(Hinted {
-            message: format!("{} is not the book's folder (no book.toml)", docs.display()),
+            message: format!(
+                "{} is not the book's folder (no book.toml)",
+                pyship_build::error::escaped(docs.display())
+            ),
             hint: "pass --docs DIR, the folder of the book's book.toml".into(),
         }
         .into());

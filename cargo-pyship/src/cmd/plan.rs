@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use pyship_build::env::Env;
-use pyship_build::error::Result;
+use pyship_build::error::{escaped, Result};
 use pyship_build::plan::{DependencyLock, EpochSource, Options};
 use pyship_build::release;
 
@@ -43,11 +43,11 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
                     pyship_build::launch::Kind::Console => "console",
                     pyship_build::launch::Kind::Gui => "gui",
                 },
-                plan.launch.kind_origin
+                escaped(&plan.launch.kind_origin)
             );
             println!(
                 "dependencies: {} ({})",
-                plan.lock.path().display(),
+                escaped(plan.lock.path().display()),
                 match &plan.lock {
                     DependencyLock::Uv { .. } => "uv's lock: installed as locked",
                     DependencyLock::Pylock { .. } => "PEP 751 lock: installed as locked",
@@ -58,8 +58,8 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
             for l in &plan.local_packages {
                 println!(
                     "built from source: {} ({})",
-                    l.name,
-                    l.pyproject.path.display()
+                    escaped(&l.name),
+                    escaped(l.pyproject.path.display())
                 );
             }
             println!(
@@ -73,31 +73,31 @@ pub fn run(g: &Global, a: PlanArgs, env: &Env, _out: &Output) -> Result<ExitCode
             );
             println!("artifacts:");
             for a in &plan.artifacts {
-                println!("  {}", a.path.display());
+                println!("  {}", escaped(a.path.display()));
             }
             println!("steps:");
             print_steps(&rp.steps);
             if let Some(sg) = &rp.signing {
                 println!(
                     "signing (osslsigncode, certificate {}{}{}):",
-                    sg.certificate,
+                    escaped(&sg.certificate),
                     sg.password_env
                         .as_deref()
                         .map(|v| format!(", password from ${v}"))
                         .unwrap_or_default(),
                     sg.timestamp_url
                         .as_deref()
-                        .map(|u| format!(", timestamp {u}"))
+                        .map(|u| format!(", timestamp {}", escaped(u)))
                         .unwrap_or_else(|| ", no timestamp".into())
                 );
                 for f in &sg.signs {
-                    println!("  {f}");
+                    println!("  {}", escaped(f));
                 }
             }
             if let Some(d) = &rp.docker {
                 println!("docker tags:");
                 for t in &d.tags {
-                    println!("  {t}");
+                    println!("  {}", escaped(t));
                 }
             }
         }
@@ -112,7 +112,7 @@ pub fn print_steps(steps: &[release::Step]) {
             "  {:<10} {}{}",
             s.name,
             if s.runs { "" } else { "(skipped) " },
-            s.description
+            escaped(&s.description)
         );
     }
 }

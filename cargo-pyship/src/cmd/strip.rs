@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use pyship_build::context::Context;
 use pyship_build::env::Env;
-use pyship_build::error::Result;
+use pyship_build::error::{escaped, Result};
 use pyship_build::platform::Platform;
 use pyship_build::report::human_bytes;
 use pyship_build::strip::{self, ImportCheck, Interpreter, Options, Report};
@@ -81,21 +81,21 @@ fn bundle_root(dir: &Path, platform: Platform) -> PathBuf {
 }
 
 fn print_table(r: &Report) {
-    let width = r
+    // A rule's name holds a `remove`/`keep` glob from the config.
+    let names: Vec<String> = r
         .rules
         .iter()
-        .map(|x| x.rule.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+        .map(|x| escaped(&x.rule).to_string())
+        .collect();
+    let width = names.iter().map(String::len).max().unwrap_or(4).max(4);
     println!(
         "{:<width$}  {:>6}  {:>10}  {:>5}",
         "rule", "files", "bytes", "kept"
     );
-    for x in &r.rules {
+    for (x, name) in r.rules.iter().zip(&names) {
         println!(
             "{:<width$}  {:>6}  {:>10}  {:>5}",
-            x.rule,
+            name,
             x.files,
             human_bytes(x.bytes),
             x.kept

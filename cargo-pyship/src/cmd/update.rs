@@ -64,7 +64,8 @@ pub fn run(g: &Global, a: UpdateArgs, env: &Env, out: &Output) -> Result<ExitCod
             if !known {
                 return Err(Hinted {
                     message: format!(
-                        "package `{name}` is not pinned in {}",
+                        "package `{}` is not pinned in {}",
+                        pyship_build::error::escaped(name),
                         plan.lock.path().display()
                     ),
                     hint: "name a package the lock pins (`cargo pyship update` without names updates every package)".into(),
