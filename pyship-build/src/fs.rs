@@ -53,6 +53,14 @@ pub enum Error {
         /// What the file is ("a named pipe (FIFO)", ...), from [`special_kind`].
         kind: &'static str,
     },
+    #[error("refusing to read {}: it is {} ({size} bytes), over the limit of {} for such a file", escaped(.path.display()), crate::report::human_bytes(*.size), crate::report::human_bytes(*.limit))]
+    #[diagnostic(help("check that {} is the file meant: no manifest, lock file, template, licence or certificate is that large; point the setting at the real file or replace it", escaped(.path.display())))]
+    TooLarge {
+        path: PathBuf,
+        /// Its size in bytes (at least this much, when it grew while read).
+        size: u64,
+        limit: u64,
+    },
     #[error("could not replace {}, and putting back a file already replaced failed too", escaped(.path.display()))]
     #[diagnostic(help("the files are not all at the same version now: see the file named in the cause, restore it from version control, and run the command again"))]
     RolledBack {
@@ -84,14 +92,29 @@ pub struct OutputWriteError {
     pub source: Error,
 }
 
-/// A user's file at `path` could not be read.
+/// A user's file at `path` could not be read: [`read_small`] refused it
+/// (the hint says why), or the read failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("could not read {}", escaped(.path.display()))]
-#[diagnostic(help("check that the file exists and is readable"))]
+#[diagnostic(help("{}", read_hint(.source, "check that the file exists and is readable")))]
 pub struct ReadError {
     pub path: PathBuf,
     #[source]
-    pub source: std::io::Error,
+    pub source: Error,
+}
+
+/// The hint for a file that could not be read: the refusal's own when
+/// [`read_small`] refused it (a named pipe, a file too large), else
+/// `otherwise`, what the caller says about its file. For the errors that have
+/// a hint of their own; the others pass the source's on
+/// (`#[diagnostic_source]`).
+pub fn read_hint(e: &Error, otherwise: &str) -> String {
+    use crate::error::Hint;
+    match e {
+        Error::Special { .. } | Error::TooLarge { .. } => e.hint(),
+        _ => None,
+    }
+    .unwrap_or_else(|| otherwise.to_owned())
 }
 
 /// Write `contents` to `path` atomically: a temp file in the same directory,
@@ -397,6 +420,69 @@ pub fn check_not_special(path: &Path) -> Result<(), Error> {
         Ok(m) => refuse_special(path, m.file_type()),
         Err(_) => Ok(()),
     }
+}
+
+/// What [`read_small`] reads of a file at most: far more than any manifest,
+/// lock file, template, licence or certificate of a project holds (a large
+/// uv.lock is a few MiB), far less than would strain the memory of a build.
+pub const SMALL_FILE_LIMIT: u64 = 64 << 20;
+
+/// Read a small file of the user's whole (a manifest, a lock file, a
+/// template override, a certificate), by a fixed or configured path. A named
+/// pipe, socket or device there (or a symlink to one) is refused with
+/// [`Error::Special`] without being opened, and a file over
+/// [`SMALL_FILE_LIMIT`] with [`Error::TooLarge`]: a pipe would block the
+/// run forever, `/dev/zero` or a huge file would fill the memory. Any other
+/// failure is [`Error::Io`] with the error a plain read gives (`NotFound`
+/// for a missing file).
+pub fn read_small(path: &Path) -> Result<Vec<u8>, Error> {
+    read_at_most(path, SMALL_FILE_LIMIT)
+}
+
+/// [`read_small`] of a text file: invalid UTF-8 is the
+/// [`std::io::ErrorKind::InvalidData`] error `fs_err::read_to_string` gives.
+pub fn read_small_to_string(path: &Path) -> Result<String, Error> {
+    String::from_utf8(read_small(path)?).map_err(|_| {
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "failed to read from file `{}`: stream did not contain valid UTF-8",
+                path.display()
+            ),
+        ))
+    })
+}
+
+/// [`read_small`] with the limit `limit`.
+fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let too_large = |size: u64| Error::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
+    // A path that cannot be looked at (missing, not allowed) is opened all
+    // the same, so that its error is the one a plain read gives.
+    let len = match fs_err::metadata(path) {
+        Ok(meta) => {
+            refuse_special(path, meta.file_type())?;
+            meta.len()
+        }
+        Err(_) => 0,
+    };
+    if len > limit {
+        return Err(too_large(len));
+    }
+    let mut file = fs_err::File::open(path)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // One byte past the limit tells a file that grew (or whose size the
+    // file system does not report) from one at the limit.
+    (&mut file).take(limit + 1).read_to_end(&mut bytes)?;
+    let read = bytes.len() as u64;
+    if read > limit {
+        return Err(too_large(read.max(len)));
+    }
+    Ok(bytes)
 }
 
 /// Copy a file, or a directory tree (symlinks are followed). Returns the
@@ -767,13 +853,23 @@ mod tests {
         );
         let r = ReadError {
             path: PathBuf::from("/p/x.toml"),
-            source: std::io::Error::other("denied"),
+            source: std::io::Error::other("denied").into(),
         };
         assert_eq!(r.to_string(), "could not read /p/x.toml");
         assert_eq!(
             r.hint().as_deref(),
             Some("check that the file exists and is readable")
         );
+        // A refused file: the refusal's hint, not the generic one.
+        let r = ReadError {
+            path: PathBuf::from("/p/x.toml"),
+            source: Error::TooLarge {
+                path: PathBuf::from("/p/x.toml"),
+                size: 1 << 30,
+                limit: SMALL_FILE_LIMIT,
+            },
+        };
+        assert!(r.hint().unwrap().contains("is the file meant"), "{r:?}");
     }
 
     #[test]
@@ -1009,6 +1105,157 @@ mod tests {
         check_not_special(&from.join("pkg/a.py")).unwrap();
         check_not_special(&from.join("missing")).unwrap();
         assert_eq!(copy_tree(&from, &d.path().join("out")).unwrap(), 1);
+    }
+
+    /// `read_small(path)` in a thread of its own: its result, or a failure
+    /// of the test after 20 s (a read that opened a named pipe would wait
+    /// for a writer forever).
+    #[cfg(unix)]
+    fn read_small_promptly(path: &Path) -> Result<Vec<u8>, Error> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_small(&p));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("reading {} did not return", path.display()))
+    }
+
+    /// A named pipe, a socket or a link to a device where a small file is
+    /// read is refused naming the file and what it is, without opening it:
+    /// the read returns at once, where opening the pipe would wait for a
+    /// writer forever and reading /dev/zero would never end.
+    #[cfg(unix)]
+    #[test]
+    fn read_small_refuses_pipes_sockets_and_devices_without_opening_them() {
+        let d = tempfile::tempdir().unwrap();
+        let pipe = d.path().join("pyproject.toml");
+        test_support::make_fifo(&pipe);
+        let sock = d.path().join("uv.lock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let zero = d.path().join("Cargo.lock");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        // A chain of links to the pipe.
+        let link = d.path().join("link.toml");
+        std::os::unix::fs::symlink(&pipe, d.path().join("first.toml")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("first.toml"), &link).unwrap();
+        for (path, kind) in [
+            (&pipe, "a named pipe (FIFO)"),
+            (&sock, "a socket"),
+            (&zero, "a character device"),
+            (&link, "a named pipe (FIFO)"),
+        ] {
+            let e = read_small_promptly(path).unwrap_err();
+            assert!(matches!(e, Error::Special { .. }), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "refusing to read {}: it is {kind}, not a regular file",
+                    path.display()
+                )
+            );
+            assert!(e.hint().unwrap().contains("regular file"), "{:?}", e.hint());
+            let e = read_small_to_string(path).unwrap_err();
+            assert!(matches!(e, Error::Special { .. }), "{e:?}");
+        }
+    }
+
+    /// A file over the limit is refused naming it, its size and the limit,
+    /// with a hint, before it is read (a sparse file of 100 GiB takes no
+    /// disk and would take all the memory); one at the limit is read.
+    #[cfg(unix)]
+    #[test]
+    fn read_small_refuses_a_file_over_the_limit_naming_its_size() {
+        let d = tempfile::tempdir().unwrap();
+        let big = d.path().join("pyproject.toml");
+        fs_err::File::create(&big)
+            .unwrap()
+            .set_len(100 << 30)
+            .unwrap();
+        let e = read_small(&big).unwrap_err();
+        assert!(
+            matches!(e, Error::TooLarge { size, limit, .. } if size == 100 << 30 && limit == SMALL_FILE_LIMIT),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "refusing to read {}: it is 100.0 GiB (107374182400 bytes), over the limit of 64.0 MiB for such a file",
+                big.display()
+            )
+        );
+        assert!(
+            e.hint().unwrap().contains(&big.display().to_string()),
+            "{:?}",
+            e.hint()
+        );
+        assert!(read_small_to_string(&big).is_err());
+        let five = d.path().join("five");
+        fs_err::write(&five, "12345").unwrap();
+        assert_eq!(read_at_most(&five, 5).unwrap(), b"12345");
+        let e = read_at_most(&five, 4).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    size: 5,
+                    limit: 4,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    /// A file whose size the file system does not tell (procfs says 0) is
+    /// still read no further than one byte past the limit.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn read_small_stops_past_the_limit_when_the_size_is_not_known() {
+        let status = Path::new("/proc/self/status");
+        assert_eq!(fs_err::metadata(status).unwrap().len(), 0);
+        let e = read_at_most(status, 16).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    size: 17,
+                    limit: 16,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(read_small(status).unwrap().starts_with(b"Name:"));
+    }
+
+    /// Anything else fails as a plain read does: a missing file is
+    /// `NotFound` with fs_err's message, invalid UTF-8 is `InvalidData`
+    /// naming the file, a folder is the read's own error.
+    #[test]
+    fn read_small_fails_as_a_plain_read_otherwise() {
+        let d = tempfile::tempdir().unwrap();
+        let missing = d.path().join("missing.toml");
+        let plain = fs_err::read(&missing).unwrap_err();
+        match read_small_to_string(&missing).unwrap_err() {
+            Error::Io(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+                assert_eq!(e.to_string(), plain.to_string());
+            }
+            e => panic!("{e:?}"),
+        }
+        let latin1 = d.path().join("latin1.txt");
+        fs_err::write(&latin1, b"caf\xe9").unwrap();
+        let plain = fs_err::read_to_string(&latin1).unwrap_err();
+        match read_small_to_string(&latin1).unwrap_err() {
+            Error::Io(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+                assert_eq!(e.to_string(), plain.to_string());
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(read_small(&latin1).unwrap(), b"caf\xe9");
+        assert!(matches!(read_small(d.path()), Err(Error::Io(_))));
     }
 
     /// A link to a folder holding it is an error naming the link, with a

@@ -14,7 +14,7 @@
 //! or links (reqwest and the archive, template and PE crates come with it).
 //! With `default-features = false` only [`config`], [`project`], [`version`]
 //! and [`build_script`] (with the [`error`], [`env`](mod@env), [`platform`], [`fs`],
-//! [`process`] and [`tools`] primitives they use) are compiled: what a `build.rs` calling
+//! [`report`], [`process`] and [`tools`] primitives they use) are compiled: what a `build.rs` calling
 //! [`build_script::sync_version`] needs, without an HTTP stack.
 //!
 //! # Architecture
@@ -129,7 +129,6 @@ pub mod python;
 pub mod release;
 #[cfg(feature = "net")]
 pub mod render;
-#[cfg(feature = "net")]
 pub mod report;
 #[cfg(feature = "net")]
 pub mod run;

@@ -101,7 +101,7 @@ pub fn declared(
         )?;
         let lock = project.workspace_root.join("Cargo.lock");
         if lock.is_file() {
-            let text = fs_err::read_to_string(&lock).map_err(|source| {
+            let text = crate::fs::read_small_to_string(&lock).map_err(|source| {
                 version::Error::Read(crate::fs::ReadError {
                     path: lock.clone(),
                     source,

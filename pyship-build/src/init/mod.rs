@@ -466,7 +466,7 @@ pub fn gitignore(config_dir: &Path) -> Option<FileChange> {
 }
 
 pub(super) fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|source| {
+    crate::fs::read_small_to_string(path).map_err(|source| {
         Error::Read(crate::fs::ReadError {
             path: path.to_owned(),
             source,

@@ -58,7 +58,7 @@ pub fn uv_lock_of(dir: &Path, name: &str) -> Option<(PathBuf, String)> {
     } else {
         rel.to_string_lossy().replace('\\', "/")
     };
-    let text = fs_err::read_to_string(&lock).ok()?;
+    let text = crate::fs::read_small_to_string(&lock).ok()?;
     let doc = text.parse::<DocumentMut>().ok()?;
     uv_lock_entry(&doc, name, &source).map(|_| (lock, source))
 }
@@ -120,7 +120,7 @@ pub struct Stamped {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|source| {
+    crate::fs::read_small_to_string(path).map_err(|source| {
         Error::Read(crate::fs::ReadError {
             path: path.to_owned(),
             source,
@@ -332,7 +332,7 @@ pub fn stamp_undoable(
         .collect();
     let mut undo = Undo::default();
     for (path, contents) in &changed {
-        let before = fs_err::read(path).map_err(|source| {
+        let before = crate::fs::read_small(path).map_err(|source| {
             Error::Read(crate::fs::ReadError {
                 path: path.to_path_buf(),
                 source,
@@ -377,7 +377,7 @@ impl Undo {
         let mut done = Restored::default();
         let mut writes: Vec<(&Path, &[u8])> = Vec::new();
         for f in &self.files {
-            if fs_err::read(&f.path).is_ok_and(|now| now == f.after) {
+            if crate::fs::read_small(&f.path).is_ok_and(|now| now == f.after) {
                 writes.push((&f.path, &f.before));
                 done.restored.push(f.path.clone());
             } else {
