@@ -108,7 +108,7 @@ fn license_files(dir: &Path, license_file: Option<&Path>, confined: bool) -> Vec
 
 /// `[tool.maturin]` feature arguments of the pyproject, as cargo takes them.
 fn feature_args(plan: &Plan) -> Vec<String> {
-    let Some(table) = fs_err::read_to_string(&plan.pyproject().path)
+    let Some(table) = crate::fs::read_small_to_string(&plan.pyproject().path)
         .ok()
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
         .and_then(|d| d.get("tool")?.get("maturin").cloned())
@@ -291,7 +291,7 @@ pub fn add_checksums(linked: &mut Linked, lock: &Path) {
         version: String,
         checksum: Option<String>,
     }
-    let Some(lock) = fs_err::read_to_string(lock)
+    let Some(lock) = crate::fs::read_small_to_string(lock)
         .ok()
         .and_then(|t| toml::from_str::<Lock>(&t).ok())
     else {

@@ -435,13 +435,14 @@ pub const SMALL_FILE_LIMIT: u64 = 64 << 20;
 /// run forever, `/dev/zero` or a huge file would fill the memory. Any other
 /// failure is [`Error::Io`] with the error a plain read gives (`NotFound`
 /// for a missing file).
-pub fn read_small(path: &Path) -> Result<Vec<u8>, Error> {
-    read_at_most(path, SMALL_FILE_LIMIT)
+pub fn read_small(path: impl AsRef<Path>) -> Result<Vec<u8>, Error> {
+    read_at_most(path.as_ref(), SMALL_FILE_LIMIT)
 }
 
 /// [`read_small`] of a text file: invalid UTF-8 is the
 /// [`std::io::ErrorKind::InvalidData`] error `fs_err::read_to_string` gives.
-pub fn read_small_to_string(path: &Path) -> Result<String, Error> {
+pub fn read_small_to_string(path: impl AsRef<Path>) -> Result<String, Error> {
+    let path = path.as_ref();
     String::from_utf8(read_small(path)?).map_err(|_| {
         Error::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

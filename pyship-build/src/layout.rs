@@ -433,7 +433,7 @@ impl MaturinWheel {
 
 /// The `[tool.maturin]` table of `py` and its parsed document.
 fn maturin_table(py: &Pyproject) -> Option<toml_edit::Table> {
-    let text = fs_err::read_to_string(&py.path).ok()?;
+    let text = crate::fs::read_small_to_string(&py.path).ok()?;
     let doc = text.parse::<toml_edit::DocumentMut>().ok()?;
     let t = doc.get("tool")?.get("maturin")?;
     match t {
@@ -445,7 +445,7 @@ fn maturin_table(py: &Pyproject) -> Option<toml_edit::Table> {
 
 /// `[lib] name` and `[package] name` of a Cargo.toml.
 fn crate_names(manifest: &Path) -> (Option<String>, Option<String>) {
-    let Some(doc) = fs_err::read_to_string(manifest)
+    let Some(doc) = crate::fs::read_small_to_string(manifest)
         .ok()
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
     else {

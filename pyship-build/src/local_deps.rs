@@ -142,10 +142,11 @@ fn uv_sources(doc: &DocumentMut) -> BTreeMap<String, Vec<toml_edit::Item>> {
 }
 
 fn read_doc(path: &Path) -> Result<DocumentMut, crate::project::Error> {
-    let text = fs_err::read_to_string(path).map_err(|source| crate::project::Error::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        crate::fs::read_small_to_string(path).map_err(|source| crate::project::Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     text.parse::<DocumentMut>()
         .map_err(|source| crate::project::Error::Toml {
             path: path.to_owned(),

@@ -72,7 +72,8 @@ pub enum Error {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        #[diagnostic_source]
+        source: crate::fs::Error,
     },
     #[error("{pyproject} declares a dynamic version that cannot be read: {}", escaped(.message))]
     #[diagnostic(help("fix the pointer in pyproject.toml, or keep the version as a string literal where it points (`__version__ = \"1.2.3\"`)"))]
@@ -620,7 +621,7 @@ impl Project {
 
 /// Read and parse the TOML file at `path` (a manifest or a pyproject.toml).
 fn read_toml(path: &Path) -> Result<DocumentMut, Error> {
-    let text = fs_err::read_to_string(path).map_err(|source| Error::Read {
+    let text = crate::fs::read_small_to_string(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,
     })?;

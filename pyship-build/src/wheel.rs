@@ -401,7 +401,7 @@ pub fn maturin_manifest(plan: &Plan) -> PathBuf {
 /// `version.workspace = true` to the workspace's `[workspace.package]`.
 fn cargo_version_on_disk(plan: &Plan, manifest: &Path) -> Option<String> {
     let read = |p: &Path| -> Option<toml_edit::DocumentMut> {
-        fs_err::read_to_string(p).ok()?.parse().ok()
+        crate::fs::read_small_to_string(p).ok()?.parse().ok()
     };
     let doc = read(manifest)?;
     let v = doc.get("package")?.get("version")?;

@@ -193,7 +193,7 @@ pub fn maintainer(plan: &Plan) -> Result<String, Error> {
         pyproject: path.clone(),
         table: plan.project.config_source.table.key(),
     };
-    let text = fs_err::read_to_string(path).map_err(|_| err())?;
+    let text = crate::fs::read_small_to_string(path).map_err(|_| err())?;
     let doc: toml::Table = toml::from_str(&text).map_err(|_| err())?;
     let project = doc.get("project").and_then(|p| p.as_table());
     for key in ["maintainers", "authors"] {
@@ -748,7 +748,8 @@ fn layout(plan: &Plan, bundle_dir: &Path, mtime: u64) -> Result<Layout, Error> {
 
 /// `[project].description` of the pyproject, on one line.
 fn read_description(pyproject: &Path) -> Option<String> {
-    let doc: toml::Table = toml::from_str(&fs_err::read_to_string(pyproject).ok()?).ok()?;
+    let doc: toml::Table =
+        toml::from_str(&crate::fs::read_small_to_string(pyproject).ok()?).ok()?;
     let d = doc.get("project")?.get("description")?.as_str()?;
     let d: String = d
         .chars()

@@ -120,7 +120,7 @@ pub fn python_job(pyproject: Option<&Pyproject>, python_xy: &str, repo: &Path) -
         declared.extend(py.optional_dependencies[*e].iter().cloned());
     }
     for r in &requirements {
-        if let Ok(text) = fs_err::read_to_string(dir.join(r)) {
+        if let Ok(text) = crate::fs::read_small_to_string(dir.join(r)) {
             declared.extend(
                 text.lines()
                     .map(|l| l.split('#').next().unwrap_or("").trim().to_owned())
@@ -234,7 +234,7 @@ pub fn rust_job(project: &Project, repo: &Path) -> RustJob {
 }
 
 fn read_toml(path: &Path) -> toml_edit::DocumentMut {
-    fs_err::read_to_string(path)
+    crate::fs::read_small_to_string(path)
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or_default()

@@ -132,7 +132,7 @@ pub fn target_table(project: &Project) -> ConfigSource {
 
 /// A Cargo.toml with `[workspace]` and no `[package]`.
 pub fn is_virtual(manifest: &Path) -> bool {
-    fs_err::read_to_string(manifest)
+    crate::fs::read_small_to_string(manifest)
         .ok()
         .and_then(|t| t.parse::<DocumentMut>().ok())
         .is_some_and(|d| d.get("workspace").is_some() && d.get("package").is_none())
@@ -209,7 +209,7 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 /// Cargo.toml (literal paths and `dir/*` globs), as folders.
 fn member_dirs(workspace_manifest: &Path) -> Vec<PathBuf> {
     let root = workspace_manifest.parent().unwrap_or(Path::new("."));
-    let Some(doc) = fs_err::read_to_string(workspace_manifest)
+    let Some(doc) = crate::fs::read_small_to_string(workspace_manifest)
         .ok()
         .and_then(|t| t.parse::<DocumentMut>().ok())
     else {

@@ -230,7 +230,7 @@ fn given(from: &str, repo: &Path) -> Result<InstallCommand, Error> {
 /// The cargo-pyship crate at `dir` or in its `cargo-pyship/` folder.
 fn cargo_pyship_crate(dir: &Path) -> Option<PathBuf> {
     [dir.to_owned(), dir.join(PACKAGE)].into_iter().find(|d| {
-        fs_err::read_to_string(d.join("Cargo.toml"))
+        crate::fs::read_small_to_string(d.join("Cargo.toml"))
             .ok()
             .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
             .is_some_and(|doc| {
@@ -260,7 +260,7 @@ fn from_install_record(
         .get(crate::env::CARGO_HOME)
         .map(PathBuf::from)
         .or_else(|| dirs::home_dir().map(|h| h.join(".cargo")))?;
-    let text = fs_err::read_to_string(home.join(".crates2.json")).ok()?;
+    let text = crate::fs::read_small_to_string(home.join(".crates2.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let key = v["installs"]
         .as_object()?

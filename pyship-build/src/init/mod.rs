@@ -424,7 +424,7 @@ pub fn create_manifest(dir: &Path) -> Result<PathBuf, Error> {
 /// Remove a Cargo.toml [`create_manifest`] wrote (init failed after it):
 /// only when it still holds exactly what was written. Returns whether it was removed.
 pub fn remove_created_manifest(path: &Path) -> bool {
-    fs_err::read_to_string(path).is_ok_and(|t| t == PYTHON_ONLY_MANIFEST)
+    crate::fs::read_small_to_string(path).is_ok_and(|t| t == PYTHON_ONLY_MANIFEST)
         && fs_err::remove_file(path).is_ok()
 }
 
@@ -437,7 +437,7 @@ const GITIGNORE_LINE: &str = "/dist/";
 /// it. `None`: nothing to change.
 pub fn gitignore(config_dir: &Path) -> Option<FileChange> {
     let path = config_dir.join(".gitignore");
-    let old = fs_err::read_to_string(&path).ok();
+    let old = crate::fs::read_small_to_string(&path).ok();
     let listed = old.as_deref().is_some_and(|t| {
         t.lines().map(str::trim).any(|l| {
             matches!(

@@ -143,7 +143,7 @@ fn attr_in(
     variable: &str,
     declared_by: String,
 ) -> Result<VersionFile, String> {
-    let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
+    let text = crate::fs::read_small_to_string(&path).map_err(|e| e.to_string())?;
     if let Some((var, range)) = find_assignment(&text, &[variable], false) {
         return Ok(VersionFile {
             value: text[range].to_owned(),
@@ -171,7 +171,7 @@ fn attr_in(
             from.clone()
         };
         if let Some(file) = module_file(roots, &target) {
-            let text2 = fs_err::read_to_string(&file).map_err(|e| e.to_string())?;
+            let text2 = crate::fs::read_small_to_string(&file).map_err(|e| e.to_string())?;
             if let Some((var, range)) = find_assignment(&text2, &[variable], false) {
                 return Ok(VersionFile {
                     value: text2[range].to_owned(),
@@ -232,7 +232,8 @@ pub fn find(path: &Path, doc: &DocumentMut, dist: &str) -> Result<Option<Version
                 ));
             };
             let p = dir.join(one);
-            let text = fs_err::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let text =
+                crate::fs::read_small_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             return Ok(Some(VersionFile {
                 value: text.trim().to_owned(),
                 variable: None,
@@ -252,7 +253,8 @@ pub fn find(path: &Path, doc: &DocumentMut, dist: &str) -> Result<Option<Version
         if let Some(rel) = h.get("path").and_then(|p| p.as_str()) {
             let declared_by = format!("[tool.hatch.version] path = \"{rel}\"");
             let p = dir.join(rel);
-            let text = fs_err::read_to_string(&p).map_err(|e| format!("{declared_by}: {e}"))?;
+            let text =
+                crate::fs::read_small_to_string(&p).map_err(|e| format!("{declared_by}: {e}"))?;
             let (var, range) = find_assignment(&text, &["__version__", "VERSION"], true)
                 .ok_or_else(|| {
                     format!(
@@ -273,7 +275,7 @@ pub fn find(path: &Path, doc: &DocumentMut, dist: &str) -> Result<Option<Version
     // No backend setting: the package's own `__version__`.
     if let Some(file) = module_file(&roots, dist) {
         if file.file_name().is_some_and(|n| n == "__init__.py") {
-            let text = fs_err::read_to_string(&file).map_err(|e| e.to_string())?;
+            let text = crate::fs::read_small_to_string(&file).map_err(|e| e.to_string())?;
             if let Some((var, range)) = find_assignment(&text, &["__version__"], false) {
                 return Ok(Some(VersionFile {
                     value: text[range].to_owned(),

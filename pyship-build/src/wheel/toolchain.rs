@@ -119,7 +119,7 @@ pub(super) fn probed(
     };
     let pins: Vec<String> = dir
         .ancestors()
-        .filter_map(|d| fs_err::read_to_string(d.join(".python-version")).ok())
+        .filter_map(|d| crate::fs::read_small_to_string(d.join(".python-version")).ok())
         .collect();
     let key = crate::fs::sha256_hex(
         format!(
