@@ -318,7 +318,8 @@ impl Plan {
             &config,
             &out_dir,
         );
-        let lock = DependencyLock::detect(&project, pyproject);
+        let lock = DependencyLock::detect(&project, pyproject)
+            .map_err(|e| PlanError::SpecialLock(Box::new(e)))?;
         let local_packages =
             crate::local_deps::find(&project, pyproject, &all_extras(&config), &config.groups)?;
         let commit = git_head(&project.config_dir);
@@ -430,22 +431,26 @@ pub enum DependencyLock {
 }
 
 impl DependencyLock {
-    /// The lock of the app whose pyproject is `py`.
-    pub fn detect(project: &Project, py: &Pyproject) -> Self {
+    /// The lock of the app whose pyproject is `py`. A lock that is a named
+    /// pipe, socket or device is refused naming it, not passed over for the
+    /// next kind (the project meant to pin its dependencies with it).
+    pub fn detect(project: &Project, py: &Pyproject) -> Result<Self, crate::fs::Error> {
         let root = crate::local_deps::uv_workspace_root(py.dir(), &py.name);
         for dir in root.iter().map(PathBuf::as_path).chain([py.dir()]) {
             let lock = dir.join("uv.lock");
+            crate::fs::check_not_special(&lock)?;
             if lock.is_file() {
-                return Self::Uv { path: lock };
+                return Ok(Self::Uv { path: lock });
             }
         }
         let pylock = py.dir().join("pylock.toml");
+        crate::fs::check_not_special(&pylock)?;
         if pylock.is_file() {
-            return Self::Pylock { path: pylock };
+            return Ok(Self::Pylock { path: pylock });
         }
-        Self::Pyship {
-            path: project.config_dir.join("pyship.lock"),
-        }
+        let path = project.config_dir.join("pyship.lock");
+        crate::fs::check_not_special(&path)?;
+        Ok(Self::Pyship { path })
     }
 
     /// The lock file.
@@ -683,6 +688,11 @@ pub enum PlanError {
         root: PathBuf,
         table: &'static str,
     },
+    /// A dependency lock (uv.lock, pylock.toml, pyship.lock) that is a
+    /// named pipe, socket or device.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    SpecialLock(Box<crate::fs::Error>),
     /// `publish.url` or `publish.repo` (or the CI variables standing for
     /// them) that no bundle or release can carry.
     #[error(transparent)]

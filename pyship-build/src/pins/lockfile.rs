@@ -69,9 +69,9 @@ impl Lockfile {
 
     /// Read the lock; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = match fs_err::read_to_string(path) {
+        let text = match crate::fs::read_small_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(crate::fs::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Self {
                     version: 1,
                     ..Self::default()

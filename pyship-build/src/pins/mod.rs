@@ -153,7 +153,8 @@ pub enum Error {
     LockRead {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        #[diagnostic_source]
+        source: crate::fs::Error,
     },
     #[error("could not parse {path}: {message}")]
     #[diagnostic(help("fix pyship.lock or delete it (it is re-created on the next build)"))]
@@ -367,7 +368,7 @@ pub fn for_target(plan: &Plan, platform: Platform, ctx: &Context<'_>) -> Result<
     match &plan.lock {
         DependencyLock::Uv { path } => from_uv_lock(plan, platform, path, ctx),
         DependencyLock::Pylock { path } => {
-            let text = fs_err::read_to_string(path).map_err(|source| Error::LockRead {
+            let text = crate::fs::read_small_to_string(path).map_err(|source| Error::LockRead {
                 path: path.clone(),
                 source,
             })?;

@@ -131,7 +131,7 @@ pub(super) fn export_key(
     uv: &Path,
     ctx: &Context<'_>,
 ) -> Option<String> {
-    let bytes = fs_err::read(lock).ok()?;
+    let bytes = crate::fs::read_small(lock).ok()?;
     let parsed: toml::Value = toml::from_str(std::str::from_utf8(&bytes).ok()?).ok()?;
     let root = lock.parent()?;
     let uv = fs_err::canonicalize(uv).unwrap_or_else(|_| uv.to_owned());
@@ -142,7 +142,7 @@ pub(super) fn export_key(
         args.join("\0"),
         format!("lock {} {}", lock.display(), crate::fs::sha256_hex(&bytes)),
     ];
-    let content = |p: &Path| match fs_err::read(p) {
+    let content = |p: &Path| match crate::fs::read_small(p) {
         Ok(b) => format!("{} {}", p.display(), crate::fs::sha256_hex(&b)),
         Err(_) => format!("{} -", p.display()),
     };
