@@ -54,7 +54,8 @@ pub enum Error {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        #[diagnostic_source]
+        source: crate::fs::Error,
     },
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -147,7 +148,7 @@ pub fn render(
                 let _ = writeln!(s, "(no licence file shipped)");
             }
             for (shown, full) in paths {
-                let text = fs_err::read(&full).map_err(|source| Error::Read {
+                let text = crate::fs::read_small(&full).map_err(|source| Error::Read {
                     path: full.clone(),
                     source,
                 })?;

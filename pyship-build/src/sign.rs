@@ -51,13 +51,11 @@ pub enum Error {
     #[diagnostic(help("{var} must hold the .p12/.pfx file encoded with `base64 -w0 cert.p12`"))]
     CertEnvBase64 { var: String },
     #[error("could not read the signing certificate {}", escaped(.path.display()))]
-    #[diagnostic(help(
-        "fix `pkcs12` in [{table}.windows.sign] (relative to the Cargo.toml that declares it)"
-    ))]
+    #[diagnostic(help("{}", crate::fs::read_hint(.source, &format!("fix `pkcs12` in [{}.windows.sign] (relative to the Cargo.toml that declares it)", .table))))]
     CertFile {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Box<crate::fs::Error>,
         /// The pyship table in use, for the hint.
         table: &'static str,
     },
@@ -213,9 +211,9 @@ impl Signer {
         let der = match &sign.certificate {
             CertSource::Pkcs12(p) => {
                 let path = plan.project.path(p);
-                fs_err::read(&path).map_err(|source| Error::CertFile {
+                crate::fs::read_small(&path).map_err(|source| Error::CertFile {
                     path,
-                    source,
+                    source: Box::new(source),
                     table: plan.project.config_source.table.key(),
                 })?
             }
@@ -597,6 +595,32 @@ pub fn signable(paths: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A certificate file that cannot be read points at the setting; one
+    /// refused (a named pipe, a file too large) says why instead.
+    #[test]
+    fn an_unreadable_certificate_file_hints_at_the_setting_or_the_refusal() {
+        use crate::error::Hint;
+        let path = PathBuf::from("/p/cert.p12");
+        let e = Error::CertFile {
+            path: path.clone(),
+            source: Box::new(std::io::Error::other("denied").into()),
+            table: "package.metadata.pyship",
+        };
+        assert_eq!(
+            e.hint().as_deref(),
+            Some("fix `pkcs12` in [package.metadata.pyship.windows.sign] (relative to the Cargo.toml that declares it)")
+        );
+        let e = Error::CertFile {
+            path: path.clone(),
+            source: Box::new(crate::fs::Error::Special {
+                path,
+                kind: "a named pipe (FIFO)",
+            }),
+            table: "package.metadata.pyship",
+        };
+        assert!(e.hint().unwrap().contains("regular file"), "{:?}", e.hint());
+    }
 
     #[test]
     fn pem_blocks_decode_each_certificate() {

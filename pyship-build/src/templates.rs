@@ -120,7 +120,8 @@ pub enum Error {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        #[diagnostic_source]
+        source: crate::fs::Error,
     },
     /// An override that is a named pipe, socket or device: refused, not
     /// passed over for the default (the project meant to override it).
@@ -164,7 +165,7 @@ impl Templates {
             let p = dir.join(name);
             crate::fs::check_not_special(&p)?;
             if p.is_file() {
-                let text = fs_err::read_to_string(&p).map_err(|source| Error::Read {
+                let text = crate::fs::read_small_to_string(&p).map_err(|source| Error::Read {
                     path: p.clone(),
                     source,
                 })?;
