@@ -101,6 +101,11 @@ impl Timeouts {
 pub enum Error {
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// A `file://` mirror's file that is a named pipe, socket or device:
+    /// opening a pipe would wait for a writer, with no deadline yet.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Special(Box<crate::fs::Error>),
     #[error("{var} = {value:?} is not a number of seconds")]
     #[diagnostic(help("give a positive number of seconds, e.g. 120, or unset the variable"))]
     BadTimeout { var: &'static str, value: String },
@@ -435,6 +440,7 @@ pub fn download_with(
     })?;
     // A local mirror (`file:///srv/python`): same hashing, same verification.
     if let Some(path) = url.strip_prefix("file://") {
+        crate::fs::check_not_special(Path::new(path)).map_err(|e| Error::Special(Box::new(e)))?;
         let file = fs_err::File::open(path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => Error::Status {
                 url: url.to_owned(),
@@ -707,6 +713,24 @@ mod tests {
         let missing = format!("file://{}/nope.zip", d.path().display());
         let e = download(&c, &missing, &d.path().join("out/c.zip"), None, &r).unwrap_err();
         assert!(matches!(e, Error::Status { status: 404, .. }));
+    }
+
+    /// A `file://` mirror whose file is a named pipe is refused naming it,
+    /// without opening it (the open would wait for a writer forever).
+    #[cfg(unix)]
+    #[test]
+    fn a_file_url_naming_a_named_pipe_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let pipe = d.path().join("cpython.tar.gz");
+        crate::fs::test_support::make_fifo(&pipe);
+        let url = format!("file://{}", pipe.display());
+        let c = client(&Timeouts::default()).unwrap();
+        let r = crate::report::NullReporter;
+        let e = download(&c, &url, &d.path().join("out/a.tar.gz"), None, &r).unwrap_err();
+        assert!(matches!(e, Error::Special(_)), "{e:?}");
+        assert!(e.to_string().contains("named pipe"), "{e}");
+        assert!(e.hint().unwrap().contains("regular file"), "{:?}", e.hint());
+        assert!(!d.path().join("out/a.tar.gz").exists());
     }
 
     /// A server that sends one byte at a time, never idle long enough for
