@@ -325,6 +325,7 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
             }
         }
     };
+    refuse_special_manifests(manifest)?;
     let meta = cargo_metadata(&cmd).map_err(fail)?;
     let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
     let pkg = if let Some(name) = package {
@@ -510,6 +511,80 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     })
 }
 
+/// Refuse the Cargo.toml files `cargo metadata` opens, before it runs,
+/// when one is a named pipe, socket or device (or too large to be a
+/// manifest): cargo would wait on a pipe for the step's whole timeout.
+/// They are looked for as cargo finds them: the manifest given, else the
+/// first at or above the current folder; the ones above it up to the first
+/// that declares `[workspace]`; that one's `members` (literal paths and
+/// `dir/*` globs). Anything else wrong with them is cargo's to report.
+fn refuse_special_manifests(manifest: Option<&Path>) -> Result<(), Error> {
+    use crate::fs::Error as FsError;
+    let refused = |path: &Path, source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let start = match manifest {
+        Some(m) => m.to_owned(),
+        None => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let found = cwd
+                .ancestors()
+                .map(|d| d.join("Cargo.toml"))
+                .find(|m| m.exists());
+            match found {
+                Some(m) => m,
+                None => return Ok(()),
+            }
+        }
+    };
+    let Some(first) = start.parent() else {
+        return Ok(());
+    };
+    for (i, dir) in first.ancestors().enumerate() {
+        let m = if i == 0 {
+            start.clone()
+        } else {
+            dir.join("Cargo.toml")
+        };
+        if i > 0 && !m.exists() {
+            continue;
+        }
+        let doc = match crate::fs::read_small_to_string(&m) {
+            Ok(text) => text.parse::<DocumentMut>(),
+            Err(e @ (FsError::Special { .. } | FsError::TooLarge { .. })) => {
+                return Err(refused(&m, e))
+            }
+            Err(_) => return Ok(()),
+        };
+        let Ok(doc) = doc else {
+            return Ok(());
+        };
+        let Some(workspace) = doc.get("workspace") else {
+            continue;
+        };
+        let members = workspace.get("members").and_then(|m| m.as_array());
+        for member in members.into_iter().flatten().filter_map(|v| v.as_str()) {
+            let dirs: Vec<PathBuf> = match member.strip_suffix("/*") {
+                Some(parent) => fs_err::read_dir(dir.join(parent))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .collect(),
+                None if !member.contains(['*', '?', '[']) => vec![dir.join(member)],
+                None => Vec::new(),
+            };
+            for d in dirs {
+                let m = d.join("Cargo.toml");
+                crate::fs::check_not_special(&m).map_err(|e| refused(&m, e))?;
+            }
+        }
+        return Ok(());
+    }
+    Ok(())
+}
+
 /// The pyproject of another Python project than `app` that maturin builds
 /// from the crate at `manifest` (see [`Project::cargo_package_of`]).
 fn local_package_crate(manifest: &Path, app: Option<&Pyproject>) -> Option<PathBuf> {
@@ -655,6 +730,50 @@ mod tests {
         fs_err::write(&p, "[tool.ruff]\nline-length = 100\n").unwrap();
         let e = Pyproject::read(&p).unwrap_err();
         assert!(matches!(e, Error::NoProjectName { .. }), "{e}");
+    }
+
+    /// A named pipe among the manifests cargo opens (the one given, the
+    /// workspace root above it, a member by path or by `dir/*`) is refused
+    /// before cargo runs; one that cargo does not open (above the workspace
+    /// root, in a folder no member pattern names) is not looked at.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_among_the_manifests_cargo_opens_is_refused_before_it_runs() {
+        use crate::fs::test_support::make_fifo;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("ws");
+        for dir in ["crates/core", "app", "docs/example"] {
+            fs_err::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs_err::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/*\", \"app\"]\n",
+        )
+        .unwrap();
+        let package = "[package]\nname = \"x\"\nversion = \"0.1.0\"\n";
+        fs_err::write(root.join("crates/core/Cargo.toml"), package).unwrap();
+        fs_err::write(root.join("app/Cargo.toml"), package).unwrap();
+        // Not opened by cargo: above the workspace root, and outside the members.
+        make_fifo(&d.path().join("Cargo.toml"));
+        make_fifo(&root.join("docs/example/Cargo.toml"));
+        let app = root.join("app/Cargo.toml");
+        refuse_special_manifests(Some(&app)).unwrap();
+        refuse_special_manifests(Some(&root.join("Cargo.toml"))).unwrap();
+        for pipe in ["crates/core/Cargo.toml", "app/Cargo.toml", "Cargo.toml"] {
+            let pipe = root.join(pipe);
+            let kept = fs_err::read(&pipe).unwrap();
+            fs_err::remove_file(&pipe).unwrap();
+            make_fifo(&pipe);
+            for start in [&app, &root.join("crates/core/Cargo.toml")] {
+                let e = refuse_special_manifests(Some(start)).unwrap_err();
+                assert!(
+                    matches!(&e, Error::Read { path, source: crate::fs::Error::Special { .. } } if *path == pipe),
+                    "{e:?}"
+                );
+            }
+            fs_err::remove_file(&pipe).unwrap();
+            fs_err::write(&pipe, kept).unwrap();
+        }
     }
 
     #[test]
