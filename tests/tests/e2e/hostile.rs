@@ -786,3 +786,45 @@ fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
     assert!(!notices.contains("SECRET-7f3a"), "{notices}");
     assert!(!notices.contains("token.txt"), "{notices}");
 }
+
+/// A project file `plan` reads whole (the pyproject, a Cargo.toml of the
+/// workspace, the dependency lock it picks) that is a named pipe fails the
+/// plan at once, naming the file and what it is, rather than waiting
+/// forever for a writer.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_where_plan_reads_a_project_file_is_refused_naming_it() {
+    require_tool("mkfifo", "coreutils");
+    for rel in [
+        "python/pyproject.toml",
+        "Cargo.toml",
+        "crates/hello-core/Cargo.toml",
+        "python/uv.lock",
+        "pyship.lock",
+    ] {
+        let (_tmp, dir) = copy_fixture("hello");
+        let pipe = dir.join(rel);
+        let _ = fs_err::remove_file(&pipe);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let cache = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let out = pyship(cache.path())
+            .current_dir(&dir)
+            .args(["pyship", "plan"])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{rel}: {stderr}");
+        assert!(start.elapsed() < Duration::from_secs(30), "{rel}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: it is a named pipe (FIFO)", pipe.display())),
+            "{rel}: {stderr}"
+        );
+        assert!(stderr.contains("hint:"), "{rel}: {stderr}");
+    }
+}
