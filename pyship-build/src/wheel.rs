@@ -142,6 +142,10 @@ pub struct MaturinBuild {
     pub manifest: PathBuf,
     /// Where maturin runs (the pyproject's folder).
     pub project_dir: PathBuf,
+    /// The Python packages and modules maturin packs into the wheel (a
+    /// folder or a `.py` file each, which may not exist).
+    #[serde(skip)]
+    pub packs: Vec<PathBuf>,
     /// maturin's arguments (after the program).
     pub args: Vec<String>,
     /// `--compatibility` (Linux: the manylinux tag of `linux.platform`).
@@ -373,10 +377,19 @@ fn maturin_build(
         py.maturin_manifest()
             .unwrap_or_else(|| py.dir().join("Cargo.toml"))
     };
+    let packs = match crate::layout::maturin_wheel(py) {
+        Some(w) => w
+            .packages
+            .iter()
+            .flat_map(|p| [w.python_root.join(p), w.python_root.join(format!("{p}.py"))])
+            .collect(),
+        None => vec![py.dir().to_owned()],
+    };
     Ok(MaturinBuild {
         name: py.name.clone(),
         manifest,
         project_dir: py.dir().to_owned(),
+        packs,
         args,
         compatibility,
         zig,

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::key::input_key;
+use super::key::{input_key, Opens};
 use super::toolchain::{self, abi3, import_libs, probed, MaturinCommand, PYO3_CROSS_LIB_DIR};
 use super::{
     normalize_wheel, wheels_in, Error, LocalBuild, MaturinBuild, TargetBuild, BUCKET, CARGO_TARGETS,
@@ -84,6 +84,9 @@ pub(super) fn maturin(
         plan,
         &m.name,
         &roots,
+        &Opens::Maturin {
+            packs: m.packs.clone(),
+        },
         &[
             format!("{args_key:?}"),
             maturin.version(ctx, &m.project_dir),
@@ -319,6 +322,7 @@ pub(super) fn python_wheel(
         plan,
         &l.name,
         std::slice::from_ref(&l.project_dir),
+        &Opens::Any,
         &["uv build --wheel".into(), uv_version, plan.epoch.value()],
     )?;
     let entry = ctx.cache.bucket(BUCKET).join(&key);

@@ -5,20 +5,71 @@ use std::path::{Path, PathBuf};
 use super::Error;
 use crate::plan::Plan;
 
+/// Which files among a build's sources it opens: a named pipe, socket or
+/// device (or a symlink to one) there is refused, as the build would block
+/// on the pipe or read the device forever. One elsewhere is left out of the
+/// key like any entry that is not a regular file: the build never reads it.
+pub(super) enum Opens {
+    /// Any file of the roots: a PEP 517 backend (`uv build`) may open
+    /// whatever its folder holds.
+    Any,
+    /// What a maturin build opens: the Python packages and modules it packs
+    /// (`packs`), what is in a `src/` or `.cargo/` folder (the sources rustc
+    /// follows `mod` into, cargo's settings), and the files read by name:
+    /// `Cargo.toml`, `Cargo.lock`, `pyproject.toml`, `build.rs`. Not a
+    /// crate's tests, benches or examples, nor the rest of the Cargo
+    /// workspace (docs, assets, scripts): neither cargo nor maturin opens
+    /// them to build a wheel.
+    Maturin { packs: Vec<PathBuf> },
+}
+
+impl Opens {
+    /// Whether the build opens `path`, an entry below `root`.
+    fn opens(&self, root: &Path, path: &Path) -> bool {
+        let Self::Maturin { packs } = self else {
+            return true;
+        };
+        let by_name = ["Cargo.toml", "Cargo.lock", "pyproject.toml", "build.rs"];
+        packs.iter().any(|p| path.starts_with(p))
+            || path
+                .file_name()
+                .is_some_and(|n| by_name.iter().any(|b| n == *b))
+            || path.strip_prefix(root).is_ok_and(|rel| {
+                rel.parent()
+                    .into_iter()
+                    .flat_map(Path::components)
+                    .any(|c| c.as_os_str() == "src" || c.as_os_str() == ".cargo")
+            })
+    }
+}
+
 /// SHA-256 over `salt` and every source file under `roots` (a pyproject's
 /// folder and its Cargo workspace), by relative path and content. Build
 /// outputs, VCS data, virtualenvs and caches are left out. A named pipe,
-/// socket or device among the sources (or a symlink to one) is refused
-/// naming `what`, the package: a build backend reading its folder would
-/// block on it or read it forever.
+/// socket or device among the sources (or a symlink to one) that the build
+/// `opens` is refused naming `what`, the package.
 pub(super) fn input_key(
     plan: &Plan,
     what: &str,
     roots: &[PathBuf],
+    opens: &Opens,
     salt: &[String],
 ) -> Result<String, Error> {
     use sha2::{Digest, Sha256};
     let canon = |p: &Path| fs_err::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    // The packed packages as the walk sees them, below canonical roots.
+    let opens = match opens {
+        Opens::Any => Opens::Any,
+        Opens::Maturin { packs } => Opens::Maturin {
+            packs: packs
+                .iter()
+                .map(|p| match (p.parent(), p.file_name()) {
+                    (Some(dir), Some(name)) => canon(dir).join(name),
+                    _ => p.clone(),
+                })
+                .collect(),
+        },
+    };
     let mut roots: Vec<PathBuf> = roots.iter().map(|r| canon(r)).collect();
     roots.sort();
     roots.dedup();
@@ -83,6 +134,9 @@ pub(super) fn input_key(
                 crate::fs::refuse_special(e.path(), ty)
             };
             if let Err(crate::fs::Error::Special { path, kind }) = special {
+                if !opens.opens(root, &path) {
+                    continue;
+                }
                 return Err(Error::SpecialSource {
                     what: what.to_owned(),
                     path,

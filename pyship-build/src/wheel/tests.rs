@@ -22,6 +22,74 @@ fn the_wheel_key_ignores_the_pyship_tables() {
     assert_eq!(key("[package"), b"[package".to_vec());
 }
 
+/// A named pipe in a maturin workspace fails the wheel's key only where
+/// the build opens it: in a package maturin packs, in a `src/` or `.cargo/`
+/// folder, or as a file read by name. One in a crate's tests or benches, or
+/// elsewhere in the workspace, is left out of the key: cargo and maturin
+/// build the wheel without opening it. For `uv build`, whose backend may
+/// open any file of its folder, every one counts.
+#[cfg(unix)]
+#[test]
+fn the_wheel_key_refuses_only_the_named_pipes_the_build_opens() {
+    use super::key::{input_key, Opens};
+    let plan = crate::plan::tests_support::hello_plan();
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("ws");
+    for (rel, text) in [
+        ("Cargo.toml", "[workspace]\nmembers = [\"crates/core\"]\n"),
+        ("pyproject.toml", "[project]\nname = \"pkg\"\n"),
+        ("crates/core/Cargo.toml", "[package]\nname = \"core\"\n"),
+        ("crates/core/src/lib.rs", ""),
+        ("python/pkg/__init__.py", ""),
+    ] {
+        let p = root.join(rel);
+        fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+        fs_err::write(p, text).unwrap();
+    }
+    let maturin = Opens::Maturin {
+        packs: vec![root.join("python/pkg"), root.join("python/pkg.py")],
+    };
+    let key = |opens: &Opens| input_key(&plan, "pkg", std::slice::from_ref(&root), opens, &[]);
+    let clean = key(&maturin).unwrap();
+    let with_pipe = |rel: &str, check: &dyn Fn(&Path)| {
+        let pipe = root.join(rel);
+        fs_err::create_dir_all(pipe.parent().unwrap()).unwrap();
+        crate::fs::test_support::make_fifo(&pipe);
+        check(&pipe);
+        fs_err::remove_file(&pipe).unwrap();
+    };
+    for rel in [
+        "crates/core/tests/pipe",
+        "crates/core/benches/pipe.rs",
+        "docs/pipe",
+    ] {
+        with_pipe(rel, &|pipe| {
+            assert_eq!(key(&maturin).unwrap(), clean, "{rel}");
+            let e = key(&Opens::Any).unwrap_err();
+            assert!(
+                matches!(&e, Error::SpecialSource { path, .. } if path == pipe),
+                "{rel}: {e:?}"
+            );
+        });
+    }
+    for rel in [
+        "python/pkg/pipe",
+        "python/pkg.py",
+        "crates/core/src/pipe.rs",
+        "crates/core/Cargo.lock",
+        ".cargo/config.toml",
+    ] {
+        with_pipe(rel, &|pipe| {
+            let e = key(&maturin).unwrap_err();
+            assert!(
+                matches!(&e, Error::SpecialSource { path, .. } if path == pipe),
+                "{rel}: {e:?}"
+            );
+        });
+    }
+    assert_eq!(key(&maturin).unwrap(), clean);
+}
+
 #[test]
 fn manylinux_platforms_parse() {
     assert_eq!(manylinux_glibc("x86_64-manylinux_2_28"), Some((2, 28)));
