@@ -23,6 +23,20 @@ fn hello_named(name_toml: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// The hello fixture with `[package.metadata.pyship.{table}]` holding
+/// `keys` appended to its Cargo.toml.
+fn hello_with_table(table: &str, keys: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = copy_fixture("hello");
+    let manifest = dir.join("Cargo.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        format!("{text}\n[package.metadata.pyship.{table}]\n{keys}\n"),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
 /// Every path below `root`, sorted.
 fn listing(root: &Path) -> Vec<String> {
     let mut v: Vec<String> = walk(root)
@@ -183,14 +197,7 @@ fn a_value_with_a_line_break_or_an_escape_cannot_forge_output() {
         ("acme/x\\nerror: fake", "`acme/x\\nerror: fake`"),
         ("acme/x\\u001b[31mred", "`acme/x\\u{1b}[31mred`"),
     ] {
-        let (_tmp, dir) = copy_fixture("hello");
-        let manifest = dir.join("Cargo.toml");
-        let text = fs_err::read_to_string(&manifest).unwrap();
-        fs_err::write(
-            &manifest,
-            format!("{text}\n[package.metadata.pyship.publish]\nrepo = \"{toml}\"\n"),
-        )
-        .unwrap();
+        let (_tmp, dir) = hello_with_table("publish", &format!("repo = \"{toml}\""));
         let (code, stderr) = plan_in(&dir);
         assert_eq!(code, Some(1), "{stderr}");
         assert!(
@@ -625,14 +632,7 @@ fn values_a_tool_would_refuse_fail_the_plan_naming_the_key() {
             &[],
         ),
     ] {
-        let (_tmp, dir) = copy_fixture("hello");
-        let manifest = dir.join("Cargo.toml");
-        let text = fs_err::read_to_string(&manifest).unwrap();
-        fs_err::write(
-            &manifest,
-            format!("{text}\n[package.metadata.pyship.{table}]\n{value}\n"),
-        )
-        .unwrap();
+        let (_tmp, dir) = hello_with_table(table, &value);
         let (code, stderr) = plan_in(&dir);
         if says.is_empty() {
             assert_eq!(code, Some(0), "{value}: {stderr}");
