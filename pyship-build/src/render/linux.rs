@@ -166,6 +166,7 @@ pub fn files(
                 runtime => runtime,
                 python => &plan.python.full,
                 host_python => host_python.unwrap_or(""),
+                app_sources => plan.app.dir.is_some(),
             },
         )?,
     });

@@ -607,3 +607,33 @@ fn every_service_script_command_of_the_book_runs() {
         }
     }
 }
+
+/// The README's contents list says what `app/src/` holds: the app's
+/// sources, or only the launcher's start-up module when the app comes in a
+/// wheel (a maturin project that packs its Python package).
+#[test]
+fn the_readme_says_what_app_src_holds() {
+    let (_t, mut plan) = hello_plan(|t| t.to_owned());
+    let templates = pyship_build::templates::Templates::new(None);
+    let readme = |plan: &pyship_build::plan::Plan| {
+        let r = pyship_build::render::linux::files(plan, &templates, None).unwrap();
+        r.files
+            .into_iter()
+            .find(|f| f.path == "README.txt")
+            .unwrap()
+            .contents
+    };
+    let with_sources = readme(&plan);
+    assert!(
+        with_sources.contains("app/src/        the app's Python sources\n"),
+        "{with_sources}"
+    );
+    plan.app.dir = None;
+    let from_wheel = readme(&plan);
+    assert!(
+        from_wheel.contains(
+            "app/src/        the launcher's start-up module (the app is installed in python/)\n"
+        ),
+        "{from_wheel}"
+    );
+}
