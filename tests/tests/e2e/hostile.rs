@@ -664,6 +664,7 @@ fn offline_linux_hello(
     tempfile::TempDir,
     PathBuf,
 ) {
+    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     let wheels = pyship_e2e::http::StaticServer::start(wheels.to_owned());
     let (runtime_dir, runtime) =
         pyship_e2e::pbs::serve("cpython-3.11.9-test-x86_64-unknown-linux-gnu-install_only.tar.gz");
@@ -684,6 +685,23 @@ fn offline_linux_hello(
     ((wheels, runtime, runtime_dir), tmp, dir)
 }
 
+/// `pyship bundle --target linux` in `dir` with a fresh cache: its exit
+/// code and stderr.
+#[cfg(unix)]
+fn bundle_linux_in(dir: &Path) -> (Option<i32>, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let out = pyship(cache.path())
+        .current_dir(dir)
+        .args(["pyship", "bundle", "--target", "linux"])
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A named pipe in an `include` folder fails the Linux bundle promptly,
 /// naming the pipe and `include`, rather than waiting forever for a writer.
 #[cfg(unix)]
@@ -693,7 +711,6 @@ fn offline_linux_hello(
     ignore = "slow tier: builds a Linux bundle"
 )]
 fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
-    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("mkfifo", "coreutils");
     let (_servers, _tmp, dir) = offline_linux_hello(
         &pyship_e2e::testdata::wheelhouse(),
@@ -707,16 +724,9 @@ fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
         .status()
         .unwrap();
     assert!(made.success());
-    let cache = tempfile::tempdir().unwrap();
     let start = Instant::now();
-    let out = pyship(cache.path())
-        .current_dir(&dir)
-        .args(["pyship", "bundle", "--target", "linux"])
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = bundle_linux_in(&dir);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(300), "{stderr}");
     assert!(stderr.contains("assets/pipe"), "{stderr}");
     assert!(
@@ -737,7 +747,6 @@ fn a_named_pipe_in_an_include_folder_is_refused_naming_it() {
     ignore = "slow tier: builds a Linux bundle"
 )]
 fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
-    require_tool("uv", "`pip install uv` (PyPI package `uv`)");
     require_tool("tar", "tar");
     let house = tempfile::tempdir().unwrap();
     for e in fs_err::read_dir(pyship_e2e::testdata::wheelhouse()).unwrap() {
@@ -765,15 +774,8 @@ fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
         text.replacen("\"numpy<2\",", "\"numpy<2\",\n    \"evilpkg==1.0\",", 1),
     )
     .unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let out = pyship(cache.path())
-        .current_dir(&dir)
-        .args(["pyship", "bundle", "--target", "linux"])
-        .timeout(Duration::from_secs(600))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (code, stderr) = bundle_linux_in(&dir);
+    assert_eq!(code, Some(0), "{stderr}");
     let listed = std::process::Command::new("tar")
         .arg("xzf")
         .arg(dir.join("dist/Hello-App-v0.1.0-linux-x64.tar.gz"))
