@@ -511,6 +511,29 @@ pub fn load(manifest: Option<&Path>, package: Option<&str>) -> Result<Project, E
     })
 }
 
+/// The folders `[workspace] members` of `doc` names, the Cargo.toml of a
+/// workspace in `root`: each literal path, and for `dir/*` what `subfolders`
+/// lists of `dir`. Other glob patterns (`*`, `?`, `[` elsewhere) are left out.
+pub fn workspace_member_dirs(
+    root: &Path,
+    doc: &DocumentMut,
+    subfolders: impl Fn(&Path) -> Vec<PathBuf>,
+) -> Vec<PathBuf> {
+    let members = doc
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array());
+    let mut out = Vec::new();
+    for member in members.into_iter().flatten().filter_map(|v| v.as_str()) {
+        match member.strip_suffix("/*") {
+            Some(parent) => out.extend(subfolders(&root.join(parent))),
+            None if !member.contains(['*', '?', '[']) => out.push(root.join(member)),
+            None => {}
+        }
+    }
+    out
+}
+
 /// Refuse the Cargo.toml files `cargo metadata` opens, before it runs,
 /// when one is a named pipe, socket or device (or too large to be a
 /// manifest): cargo would wait on a pipe for the step's whole timeout.
@@ -560,25 +583,20 @@ fn refuse_special_manifests(manifest: Option<&Path>) -> Result<(), Error> {
         let Ok(doc) = doc else {
             return Ok(());
         };
-        let Some(workspace) = doc.get("workspace") else {
+        if doc.get("workspace").is_none() {
             continue;
+        }
+        let all = |d: &Path| -> Vec<PathBuf> {
+            fs_err::read_dir(d)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect()
         };
-        let members = workspace.get("members").and_then(|m| m.as_array());
-        for member in members.into_iter().flatten().filter_map(|v| v.as_str()) {
-            let dirs: Vec<PathBuf> = match member.strip_suffix("/*") {
-                Some(parent) => fs_err::read_dir(dir.join(parent))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-                    .collect(),
-                None if !member.contains(['*', '?', '[']) => vec![dir.join(member)],
-                None => Vec::new(),
-            };
-            for d in dirs {
-                let m = d.join("Cargo.toml");
-                crate::fs::check_not_special(&m).map_err(|e| refused(&m, e))?;
-            }
+        for d in workspace_member_dirs(dir, &doc, all) {
+            let m = d.join("Cargo.toml");
+            crate::fs::check_not_special(&m).map_err(|e| refused(&m, e))?;
         }
         return Ok(());
     }

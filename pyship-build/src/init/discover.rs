@@ -209,25 +209,11 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 /// Cargo.toml (literal paths and `dir/*` globs), as folders.
 fn member_dirs(workspace_manifest: &Path) -> Vec<PathBuf> {
     let root = workspace_manifest.parent().unwrap_or(Path::new("."));
-    let Some(doc) = crate::fs::read_small_to_string(workspace_manifest)
+    crate::fs::read_small_to_string(workspace_manifest)
         .ok()
         .and_then(|t| t.parse::<DocumentMut>().ok())
-    else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let members = doc
-        .get("workspace")
-        .and_then(|w| w.get("members"))
-        .and_then(|m| m.as_array());
-    for m in members.into_iter().flatten().filter_map(|v| v.as_str()) {
-        if let Some(parent) = m.strip_suffix("/*") {
-            out.extend(subdirs(&root.join(parent)));
-        } else if !m.contains('*') {
-            out.push(root.join(m));
-        }
-    }
-    out
+        .map(|doc| crate::project::workspace_member_dirs(root, &doc, subdirs))
+        .unwrap_or_default()
 }
 
 /// The candidate pyprojects below `root`: `root`'s own when it is a
