@@ -55,6 +55,18 @@ pub struct ImportCheck {
     pub unchecked: Vec<Unchecked>,
 }
 
+impl ImportCheck {
+    /// Record `package` as not judged, and warn saying why.
+    fn unchecked(&mut self, ctx: &Context<'_>, package: String, reason: String) {
+        ctx.reporter.warn(&format!(
+            "import {}: {}",
+            escaped(&package),
+            escaped(&reason)
+        ));
+        self.unchecked.push(Unchecked { package, reason });
+    }
+}
+
 const SCRIPT: &str = r#"
 import importlib, importlib.util, json, os, runpy, site, sys, traceback
 sp = sys.argv[1]
@@ -401,15 +413,7 @@ pub fn import_check(
                 let reason = format!(
                     "not checkable under this wine: {dll} needs ProcessPrng, which this prefix's bcryptprimitives.dll lacks (wine 8); install x86_64-w64-mingw32-gcc (Debian package `gcc-mingw-w64-x86-64`) so the check can build its replacement, or set PYSHIP_WINEPREFIX to a prefix that provides it"
                 );
-                ctx.reporter.warn(&format!(
-                    "import {}: {}",
-                    escaped(&o.name),
-                    escaped(&reason)
-                ));
-                result.unchecked.push(Unchecked {
-                    package: o.name,
-                    reason,
-                });
+                result.unchecked(ctx, o.name, reason);
                 continue;
             }
         }
@@ -438,15 +442,7 @@ pub fn import_check(
                 "fails to import, but stripping removed nothing from it or from what it imports: {}",
                 o.error
             );
-            ctx.reporter.warn(&format!(
-                "import {}: {}",
-                escaped(&o.name),
-                escaped(&reason)
-            ));
-            result.unchecked.push(Unchecked {
-                package: o.name,
-                reason,
-            });
+            result.unchecked(ctx, o.name, reason);
         } else {
             failures.push(ImportFailure {
                 package: o.name,
