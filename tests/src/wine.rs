@@ -7,8 +7,21 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The most a program a test waits for may take (a release build, a program
+/// under wine) before it, its descendants and every process of its wine
+/// prefix are killed and the test fails naming it: the slowest take a few
+/// minutes on a busy machine. A program that hangs (under wine, one that was
+/// starting as its server stopped waits forever) fails its test instead of
+/// holding the whole run.
+pub const RUN_LIMIT: Duration = Duration::from_secs(900);
+
+/// How long the output of a program that ended is read for: what it left
+/// running (wine's services inherit its pipes) may hold them open.
+const READ_GRACE: Duration = Duration::from_secs(20);
 
 /// A private wine prefix; its wineserver is stopped when dropped.
 pub struct WinePrefix {
@@ -27,11 +40,7 @@ impl WinePrefix {
             .tempdir()
             .expect("temp dir");
         let p = Self { dir };
-        let out = p
-            .command("wineboot")
-            .arg("-i")
-            .output()
-            .expect("wineboot runs");
+        let out = p.command("wineboot").arg("-i").output_within(RUN_LIMIT);
         assert!(
             p.path().join("drive_c/windows/system32").is_dir(),
             "wineboot did not create the prefix: {}",
@@ -108,25 +117,34 @@ impl WinePrefix {
         self.path().join("drive_c")
     }
 
-    /// Stop every process of this prefix.
+    /// Stop every process of this prefix: `wineserver -k`, then whatever
+    /// outlived its server (see [`pyship_build::wine::kill_leftovers`]).
     pub fn kill(&self) {
-        let _ = Command::new("wineserver")
-            .arg("-k")
-            .env("WINEPREFIX", self.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.wineserver("-k");
+        pyship_build::wine::kill_leftovers(self.path());
     }
 
     /// Stop the prefix's processes and wait for the wineserver to exit.
     pub fn shutdown(&self) {
         self.kill();
-        let _ = Command::new("wineserver")
-            .arg("-w")
+        self.wineserver("-w");
+        pyship_build::wine::kill_leftovers(self.path());
+    }
+
+    /// `wineserver ARG` for this prefix, within a minute.
+    fn wineserver(&self, arg: &str) {
+        let mut c = Command::new("wineserver");
+        c.arg(arg)
             .env("WINEPREFIX", self.path())
             .stdin(Stdio::null())
-            .status();
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Ok(child) = c.spawn() {
+            let mut run = Running::from_child(child);
+            if run.wait_within(Duration::from_secs(60)).is_none() {
+                run.stop();
+            }
+        }
     }
 }
 
@@ -177,43 +195,165 @@ pub fn shim_dll() -> PathBuf {
 /// chatty server never blocks on a full pipe.
 pub struct Running {
     pub child: Child,
-    stdout: std::thread::JoinHandle<Vec<u8>>,
-    stderr: std::thread::JoinHandle<Vec<u8>>,
+    stdout: Buffer,
+    stderr: Buffer,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
     pub fn spawn(mut cmd: Command) -> Self {
-        let mut child = cmd
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let mut so = child.stdout.take().expect("stdout piped");
-        let mut se = child.stderr.take().expect("stderr piped");
+        Self::from_child(child)
+    }
+
+    fn from_child(mut child: Child) -> Self {
+        let (stdout, stderr) = (Buffer::default(), Buffer::default());
+        let mut readers = Vec::new();
+        if let Some(pipe) = child.stdout.take() {
+            readers.push(read_into(pipe, &stdout));
+        }
+        if let Some(pipe) = child.stderr.take() {
+            readers.push(read_into(pipe, &stderr));
+        }
         Self {
             child,
-            stdout: std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = so.read_to_end(&mut b);
-                b
-            }),
-            stderr: std::thread::spawn(move || {
-                let mut b = Vec::new();
-                let _ = se.read_to_end(&mut b);
-                b
-            }),
+            stdout,
+            stderr,
+            readers,
         }
     }
 
-    /// Kill the process and return (stdout, stderr).
+    /// Wait for the process to exit, at most `limit`: `None` if it did not.
+    pub fn wait_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for a child") {
+                return Some(status);
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kill the process and return (stdout, stderr): what it printed and
+    /// what anything it left running printed within a grace period.
     pub fn stop(mut self) -> (String, String) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let (stdout, stderr) = self.collect();
         (
-            String::from_utf8_lossy(&self.stdout.join().unwrap_or_default()).into_owned(),
-            String::from_utf8_lossy(&self.stderr.join().unwrap_or_default()).into_owned(),
+            String::from_utf8_lossy(&stdout).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
         )
+    }
+
+    /// The output read by the time the pipes closed, or [`READ_GRACE`] ended.
+    fn collect(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let deadline = Instant::now() + READ_GRACE;
+        while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let take = |b: &Buffer| std::mem::take(&mut *b.lock().unwrap());
+        (take(&self.stdout), take(&self.stderr))
+    }
+}
+
+/// What a pipe gave so far.
+type Buffer = Arc<Mutex<Vec<u8>>>;
+
+/// Read `pipe` to its end into `buf` on a thread.
+fn read_into(mut pipe: impl Read + Send + 'static, buf: &Buffer) -> std::thread::JoinHandle<()> {
+    let buf = Arc::clone(buf);
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+            buf.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    })
+}
+
+/// [`Command::output`] with a limit, for programs run under wine and
+/// other programs a test waits for.
+pub trait OutputWithin {
+    /// Run to the end, at most `limit`; then the program, its descendants
+    /// and (when the command sets `WINEPREFIX`) every process of that prefix
+    /// are killed and the test fails, naming the command, with what it
+    /// printed. Output is read until the pipes close or a grace period ends.
+    fn output_within(&mut self, limit: Duration) -> Output;
+
+    /// Run to the end with the standard streams as set, at most `limit`
+    /// (then killed as by [`OutputWithin::output_within`]).
+    fn status_within(&mut self, limit: Duration) -> ExitStatus;
+}
+
+impl OutputWithin for Command {
+    fn output_within(&mut self, limit: Duration) -> Output {
+        let child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {self:?}: {e}"));
+        let mut run = Running::from_child(child);
+        let ended = run.wait_within(limit);
+        if ended.is_none() {
+            kill_tree(self, run.child.id());
+        }
+        let _ = run.child.kill();
+        let status = run.child.wait().expect("wait for a child");
+        let (stdout, stderr) = run.collect();
+        assert!(
+            ended.is_some(),
+            "{self:?} did not end within {limit:?}: it was killed\n--- its stdout\n{}\n--- its stderr\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn status_within(&mut self, limit: Duration) -> ExitStatus {
+        let mut child = self
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {self:?}: {e}"));
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = child.try_wait().expect("wait for a child") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        kill_tree(self, child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{self:?} did not end within {limit:?}: it was killed");
+    }
+}
+
+/// Kill the descendants of `pid`, started by `cmd`, and every process of
+/// the wine prefix `cmd` sets, if any (they may not descend from it).
+fn kill_tree(cmd: &Command, pid: u32) {
+    #[cfg(target_os = "linux")]
+    for pid in pyship_build::process::descendants(pid) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pid;
+    let prefix = cmd.get_envs().find(|(k, _)| *k == "WINEPREFIX");
+    if let Some((_, Some(prefix))) = prefix {
+        pyship_build::wine::kill_leftovers(Path::new(prefix));
     }
 }
 
@@ -254,4 +394,46 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_over_its_limit_is_killed_with_its_descendants_and_named() {
+        let start = Instant::now();
+        let got = std::panic::catch_unwind(|| {
+            Command::new("sh")
+                .args(["-c", "echo started; sleep 300 & sleep 300"])
+                .output_within(Duration::from_secs(1))
+        });
+        let message = *got.unwrap_err().downcast::<String>().unwrap();
+        assert!(
+            message.contains("\"echo started; sleep 300 & sleep 300\" did not end within 1s"),
+            "{message}"
+        );
+        assert!(message.contains("--- its stdout\nstarted\n"), "{message}");
+        // The sleeper in the background held the pipes: it was killed too.
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_program_that_leaves_a_process_holding_its_pipes_is_not_waited_for() {
+        let start = Instant::now();
+        let out = Command::new("sh")
+            .args(["-c", "echo hi; sleep 60 &"])
+            .output_within(Duration::from_secs(60));
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"hi\n");
+        let took = start.elapsed();
+        assert!(
+            took >= READ_GRACE && took < READ_GRACE + Duration::from_secs(10),
+            "{took:?}"
+        );
+    }
 }

@@ -74,7 +74,8 @@ pub use prepared::{
     ensure_prepared, prefix_key, prepare_cached, CachedPrefix, Ensured, PREFIX_BUCKET,
     PREPARED_LIST,
 };
-use server::{kill_leftovers, remove_server_dirs, wineserver_exe, Server, Started};
+pub use server::kill_leftovers;
+use server::{remove_server_dirs, wineserver_exe, Server, Started};
 pub use shim::{process_prng_dll, PROCESS_PRNG_SOURCE, SHIM_BUCKET};
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -131,7 +131,7 @@ pub(super) fn remove_server_dirs(prefix: &Path) {
 /// and keeps every pipe it inherited open: a build reading its output would
 /// wait forever too. Only processes whose `WINEPREFIX` is exactly this
 /// private prefix are killed.
-pub(super) fn kill_leftovers(prefix: &Path) {
+pub fn kill_leftovers(prefix: &Path) {
     #[cfg(unix)]
     for _ in 0..3 {
         let left = prefix_processes(prefix);

@@ -113,8 +113,7 @@ fn user_path(prefix: &WinePrefix) -> Option<String> {
     let out = prefix
         .command("reg")
         .args(["query", r"HKCU\Environment", "/v", "Path"])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
         .find_map(|l| l.trim().strip_prefix("Path"))
@@ -153,12 +152,11 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     );
     let (tmp, dir) = console_fixture(&runtime_url);
     let cache = tmp.path().join("cache");
-    let out = pyship(&cache)
+    let out = pyship_command(&cache)
         .current_dir(&dir)
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .args(["pyship", "bundle", "--target", "all", "--version", VERSION])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bundle failed:\n{stderr}");
     let dist = dir.join("dist");
@@ -189,8 +187,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     let out = Command::new(linux.path().join("Cwd-Tool/run.sh"))
         .args(odd)
         .current_dir(&caller_dir)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(out.status.success(), "run.sh: {out:?}");
     check(
         &report("run.sh", &out),
@@ -204,8 +201,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     let out = Command::new(&link)
         .args(odd)
         .current_dir(&caller_dir)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     check(
         &report("a link to run.sh", &out),
         caller_dir.to_str().unwrap(),
@@ -217,8 +213,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     let out = Command::new(linux.path().join("Cwd-Tool/run.sh"))
         .env("CWDTOOL_EXIT", "3")
         .current_dir(&caller_dir)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert_eq!(out.status.code(), Some(3), "run.sh: {out:?}");
 
     // Windows, under wine: the console launchers from an unrelated folder.
@@ -247,8 +242,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
             .arg(WinePrefix::windows_path(&root.join(launcher)))
             .args(odd)
             .current_dir(&caller_dir)
-            .output()
-            .unwrap();
+            .output_within(RUN_LIMIT);
         check(&report(launcher, &out), &caller_win, &odd, launcher);
     }
     // The console launcher returns the app's exit code.
@@ -258,8 +252,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
         .arg(WinePrefix::windows_path(&root.join("bin/cwdtool.cmd")))
         .env("CWDTOOL_EXIT", "3")
         .current_dir(&caller_dir)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert_eq!(out.status.code(), Some(3), "bin\\cwdtool.cmd: {out:?}");
 
     // The hidden launcher passes its arguments as given (WScript.Shell.Run
@@ -287,12 +280,11 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
 
     // The installer: a console Start-menu shortcut, no Desktop one; bin\ on
     // the user's PATH only when asked for (`/ADDTOPATH`), taken out again.
-    let out = pyship(&cache)
+    let out = pyship_command(&cache)
         .current_dir(&dir)
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .args(["pyship", "installer", "--version", VERSION])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "installer: {}",
@@ -343,8 +335,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
         .command("cmd")
         .args(["/c", "cwdtool", "from-path"])
         .current_dir(&caller_dir)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     check(
         &report("cwdtool on PATH", &out),
         &caller_win,
@@ -407,12 +398,11 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     // The MSI: the same console shortcut (a command prompt running
     // bin\cwdtool.cmd, started in the user's documents folder).
     let msiinfo = require_tool("msiinfo", "`apt-get install msitools`");
-    let out = pyship(&cache)
+    let out = pyship_command(&cache)
         .current_dir(&dir)
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .args(["pyship", "msi", "--version", VERSION])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "msi: {}",
@@ -423,8 +413,7 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
         .arg("export")
         .arg(&msi)
         .arg("Shortcut")
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let table = String::from_utf8_lossy(&out.stdout);
     let row = table
         .lines()
@@ -438,12 +427,11 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
     assert_eq!(cols[11], "PersonalFolder", "{row}");
 
     // The deb: the command on PATH, a link to run.sh.
-    let out = pyship(&cache)
+    let out = pyship_command(&cache)
         .current_dir(&dir)
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .args(["pyship", "deb", "--version", VERSION])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "deb: {}",
@@ -455,7 +443,10 @@ fn console_app_launchers_keep_the_callers_folder_and_the_installer_offers_path()
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .expect("a .deb in dist/");
     let dpkg = require_tool("dpkg-deb", "`apt-get install dpkg`");
-    let out = Command::new(dpkg).arg("-c").arg(&deb).output().unwrap();
+    let out = Command::new(dpkg)
+        .arg("-c")
+        .arg(&deb)
+        .output_within(RUN_LIMIT);
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(
         listing

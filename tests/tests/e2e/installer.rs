@@ -236,8 +236,7 @@ fn installer_compression_rejects_an_unknown_compressor_with_a_hint() {
     let out = std::process::Command::new(bin())
         .args(["pyship", "plan", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("windows.installer-compression"), "{err}");
@@ -257,11 +256,10 @@ fn installer_override_error_names_the_script_line() {
         "Unicode true\nOutFile \"{{ out_file | nsis }}\"\nSection\n  BogusInstruction \"{{ name | nsis }}\"\nSectionEnd\n",
     )
     .unwrap();
-    let out = pyship(&project.join(".cache"))
+    let out = pyship_command(&project.join(".cache"))
         .args(["installer", "--version", "v0.1.0", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -286,13 +284,12 @@ fn installer_without_makensis_names_debian_nsis() {
     let empty = tempfile::tempdir().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let cargo = which_cargo(&cargo);
-    let out = pyship(&project.join(".cache"))
+    let out = pyship_command(&project.join(".cache"))
         .args(["installer", "--version", "v0.1.0", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
         .env("PATH", empty.path())
         .env("CARGO", cargo)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`makensis` was not found"), "{stderr}");
@@ -315,8 +312,7 @@ fn reg_query(prefix: &WinePrefix, key: &str) -> (bool, String) {
     let out = prefix
         .command("reg")
         .args(["query", key])
-        .output()
-        .expect("wine reg runs");
+        .output_within(RUN_LIMIT);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -580,11 +576,10 @@ fn installer_refuses_a_bundle_without_the_launcher_its_shortcuts_use() {
     fake_current_bundle(&project, "v0.1.0");
     let bundle = project.join("dist/.pyship/windows/Hello-App");
     fs_err::remove_file(bundle.join("scripts/start-hidden.vbs")).unwrap();
-    let out = pyship(&project.join(".cache"))
+    let out = pyship_command(&project.join(".cache"))
         .args(["installer", "--version", "v0.1.0", "--manifest-path"])
         .arg(project.join("Cargo.toml"))
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     path_filters(&[(&project, "[root]")])
@@ -630,14 +625,13 @@ fn packages_follow_a_config_or_source_change_and_ignore_the_other_targets() {
     );
     let cache = tmp.path().join("cache");
     let run = |args: &[&str]| -> String {
-        let out = pyship(&cache)
+        let out = pyship_command(&cache)
             .env("PYSHIP_PYTHON_MIRROR", mirror.url())
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .args(args)
             .args(["--version", "v0.1.0", "--manifest-path"])
             .arg(project.join("Cargo.toml"))
-            .output()
-            .unwrap();
+            .output_within(RUN_LIMIT);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{args:?}:\n{err}");
         err

@@ -1,5 +1,6 @@
 //! Shared helpers of the e2e tests (the crate's lib has the heavier ones).
 
+pub use pyship_e2e::wine::{OutputWithin, RUN_LIMIT};
 pub use pyship_e2e::*;
 
 use std::path::PathBuf;

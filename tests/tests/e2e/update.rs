@@ -118,7 +118,7 @@ fn build() -> Shared {
     let release = |tag: &str| -> Version {
         git(&dir, &["tag", tag]);
         let start = Instant::now();
-        let out = pyship(&cache)
+        let out = pyship_command(&cache)
             .current_dir(&dir)
             .env("PYSHIP_PYTHON_MIRROR", mirror.url())
             .env("GITHUB_SERVER_URL", gitea.url())
@@ -130,8 +130,7 @@ fn build() -> Shared {
             .env("PYSHIP_RETRY_BASE_MS", "5")
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .args(["pyship", "release"])
-            .output()
-            .unwrap();
+            .output_within(RUN_LIMIT);
         assert!(
             out.status.success(),
             "release {tag} failed:\n{}",
@@ -171,7 +170,7 @@ fn build() -> Shared {
 
 /// `cargo pyship keygen --unencrypted --out key` in `dir`: (public key, key id).
 fn keygen(cache: &Path, dir: &Path, key: &Path) -> (String, String) {
-    let out = pyship(cache)
+    let out = pyship_command(cache)
         .current_dir(dir)
         .args([
             "pyship",
@@ -182,8 +181,7 @@ fn keygen(cache: &Path, dir: &Path, key: &Path) -> (String, String) {
             "--out",
         ])
         .arg(key)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "keygen failed:\n{}",
@@ -215,8 +213,7 @@ fn minisign_sign(key: &Path, data: &[u8]) -> Vec<u8> {
         .arg(&file)
         .args(["-t", "re-signed by the e2e test"])
         .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "minisign -S: {}",
@@ -676,8 +673,7 @@ fn cli_apply(root: &Path, extra: &[&str]) -> (i32, String, String) {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .current_dir(root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -694,8 +690,7 @@ fn cli(root: &Path, args: &[&str]) -> (i32, String, String, Duration) {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .current_dir(root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -717,8 +712,7 @@ fn minisign_verify(public_key: &str, manifest: &[u8], signature: &[u8]) -> (bool
     let out = Command::new(minisign)
         .args(["-V", "-P", public_key, "-m"])
         .arg(&file)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     (
         out.status.success(),
         format!(

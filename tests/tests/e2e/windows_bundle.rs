@@ -268,7 +268,7 @@ fn windows_bundle_runs_under_wine_and_reports_stamped_version() {
          print('no console, still logged', flush=True)",
     ])
     .current_dir(&root);
-    let out = cmd.output().unwrap();
+    let out = cmd.output_within(RUN_LIMIT);
     assert!(
         out.status.success(),
         "{}",

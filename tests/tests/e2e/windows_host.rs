@@ -33,8 +33,7 @@ fn windows_exe() -> &'static Path {
         let out = Command::new(cargo)
             .args(["build", "--locked", "-p", "cargo-pyship", "--target", TARGET])
             .current_dir(&root)
-            .output()
-            .expect("cargo runs");
+            .output_within(RUN_LIMIT);
         assert!(
             out.status.success(),
             "cross-building cargo-pyship.exe failed (needs `rustup target add {TARGET}` and gcc-mingw-w64-x86-64):\n{}",
@@ -104,7 +103,7 @@ fn wine_pyship(prefix: &WinePrefix, dir: &Path, cache: &Path) -> Command {
 }
 
 fn run(mut cmd: Command, what: &str) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = cmd.output_within(RUN_LIMIT);
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("panicked"),
         "{what} panicked:\n{}",

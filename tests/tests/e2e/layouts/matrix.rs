@@ -127,7 +127,7 @@ fn run(case: Case) {
         .map(|m| dir.join(m))
         .find(|p| p.is_dir())
         .unwrap_or_else(|| dir.clone());
-    let out = pyship(cache.path())
+    let out = pyship_command(cache.path())
         .current_dir(&cwd)
         .env("PYSHIP_PYTHON_MIRROR", mirror.url())
         .args([
@@ -138,8 +138,7 @@ fn run(case: Case) {
             "--version",
             case.version,
         ])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -239,7 +238,7 @@ fn roundtrip(layout: &str, version: &str, pep440: &str, extra: &[(&str, &str)], 
         .map(|m| dir.join(m))
         .find(|p| p.is_dir())
         .unwrap_or_else(|| dir.clone());
-    let out = pyship(cache.path())
+    let out = pyship_command(cache.path())
         .current_dir(&cwd)
         .args([
             "pyship",
@@ -249,8 +248,7 @@ fn roundtrip(layout: &str, version: &str, pep440: &str, extra: &[(&str, &str)], 
             "--version",
             version,
         ])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{layout}: bundle failed:\n{stderr}");
     let tarball = fs_err::read_dir(dir.join("dist"))
@@ -274,11 +272,10 @@ fn roundtrip(layout: &str, version: &str, pep440: &str, extra: &[(&str, &str)], 
     assert_eq!(v["version"], pep440, "{layout}: {v}");
     assert_eq!(v["args"], serde_json::json!(args), "{layout}: {v}");
 
-    let check = pyship(cache.path())
+    let check = pyship_command(cache.path())
         .current_dir(&dir)
         .args(["pyship", "init", "--check"])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         check.status.success() && check.stdout.is_empty(),
         "{layout}: init --check after the bundle:\n{}{}",
@@ -383,7 +380,7 @@ fn init_roundtrip_nested_flat_app() {
             ),
         ],
     );
-    let out = pyship(cache.path())
+    let out = pyship_command(cache.path())
         .current_dir(&dir)
         .args([
             "pyship",
@@ -393,8 +390,7 @@ fn init_roundtrip_nested_flat_app() {
             "--version",
             "0.7.1",
         ])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bundle failed:\n{stderr}");
     // Named after the Python project (`web-service`), not the crate.
@@ -416,8 +412,7 @@ fn init_roundtrip_nested_flat_app() {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .current_dir(t.path())
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     assert!(
         run.status.success(),
         "{}",

@@ -270,8 +270,7 @@ fn msi_installs_upgrades_and_uninstalls_under_wine() {
         let out = prefix
             .command("reg")
             .args(["query", &format!(r"{UNINSTALL_KEY}\{code}")])
-            .output()
-            .unwrap();
+            .output_within(RUN_LIMIT);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

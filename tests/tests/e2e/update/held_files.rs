@@ -213,8 +213,7 @@ fn rollback_with_a_held_file_of_the_new_version_under_wine() {
         .command(root.join("python/python.exe"))
         .args(["-m", "pyship_update", "check"])
         .current_dir(&root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout);
     prefix.kill();
     assert!(

@@ -33,8 +33,7 @@ fn update_installer_under_wine() {
         .command(root.join("python/python.exe"))
         .args(["-m", "pyship_update", "check"])
         .current_dir(&root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let took_check = start.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("delta from 0.1.0: "), "{text}");
@@ -151,8 +150,7 @@ fn install_setup(s: &Shared, prefix: &WinePrefix, v: &Version, dir: &str) -> Pat
             .stdin(std::process::Stdio::null())
             .stdout(fs_err::File::create(&out).unwrap().into_parts().0)
             .stderr(fs_err::File::create(&err).unwrap().into_parts().0)
-            .status()
-            .unwrap();
+            .status_within(RUN_LIMIT);
         let text = format!(
             "{status:?}\n{}{}",
             fs_err::read_to_string(&out).unwrap_or_default(),
@@ -183,8 +181,7 @@ fn uninstall_entries(prefix: &WinePrefix) -> String {
             r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall",
             "/s",
         ])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -201,7 +198,7 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
     git(&s.dir, &["commit", "-q", "-am", "v0.2.5 exits at start-up"]);
     git(&s.dir, &["tag", "v0.2.5"]);
     s.publish(&[(&s.v1, false), (&s.v2, false)]);
-    let out = pyship(&s.cache)
+    let out = pyship_command(&s.cache)
         .current_dir(&s.dir)
         .env("PYSHIP_PYTHON_MIRROR", &s.mirror)
         .env("GITHUB_SERVER_URL", s.gitea.url())
@@ -216,8 +213,7 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
         .env("PYSHIP_RETRY_BASE_MS", "5")
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .args(["pyship", "release", "--only", "windows,publish"])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     // The project as the other tests know it.
     git(&s.dir, &["tag", "-d", "v0.2.5"]);
     git(&s.dir, &["reset", "-q", "--hard", "HEAD~1"]);
@@ -246,7 +242,7 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
     let mut cmd = prefix.command(&setup_path);
     cmd.args(["/S", r"/D=C:\Apps\Upd", "Demo"]);
     assert!(
-        cmd.output().unwrap().status.success(),
+        cmd.output_within(RUN_LIMIT).status.success(),
         "setup v0.1.0 failed"
     );
     let root = prefix.drive_c().join("Apps/Upd Demo");
@@ -276,8 +272,7 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
         .command(root.join("python/python.exe"))
         .args(["-m", "pyship_update", "check"])
         .current_dir(&root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let uninstall = prefix
         .command("reg")
         .args([
@@ -285,8 +280,7 @@ fn an_installed_app_updated_to_a_broken_release_is_reinstalled_at_the_old_versio
             r"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall",
             "/s",
         ])
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     prefix.kill();
     assert!(back.is_some(), "v0.1.0 did not come back\n{log}");
     eprintln!("installer (wine): update to a broken v0.2.5 → v0.1.0 reinstalled and answering: {took:.1?}");

@@ -36,7 +36,7 @@ fn a_staged_rollout_is_offered_to_its_fraction_of_installs() {
         }
     }
     let publish = |extra: &[&str]| {
-        pyship(&s.cache)
+        pyship_command(&s.cache)
             .current_dir(&s.dir)
             .env("GITHUB_SERVER_URL", s.gitea.url())
             .env("GITHUB_REPOSITORY", REPO)
@@ -50,8 +50,7 @@ fn a_staged_rollout_is_offered_to_its_fraction_of_installs() {
             .args(["pyship", "publish", "--version", "0.2.0", "--out"])
             .arg(out_dir.path())
             .args(extra)
-            .output()
-            .unwrap()
+            .output_within(RUN_LIMIT)
     };
     for bad in ["0", "1.5", "-1", "a quarter"] {
         let out = publish(&[&format!("--rollout={bad}")]);

@@ -165,7 +165,7 @@ fn a_release_made_by_bundle_installer_publish_is_updatable() {
     git(&s.dir, &["commit", "-q", "--allow-empty", "-m", "v0.3.0"]);
     git(&s.dir, &["tag", "v0.3.0"]);
     let run = |args: &[&str]| {
-        let out = pyship(&s.cache)
+        let out = pyship_command(&s.cache)
             .current_dir(&s.dir)
             .env("PYSHIP_PYTHON_MIRROR", &s.mirror)
             .env("GITHUB_SERVER_URL", s.gitea.url())
@@ -179,8 +179,7 @@ fn a_release_made_by_bundle_installer_publish_is_updatable() {
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .arg("pyship")
             .args(args)
-            .output()
-            .unwrap();
+            .output_within(RUN_LIMIT);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "cargo pyship {args:?} failed:\n{err}");
         err
@@ -243,8 +242,7 @@ fn a_release_made_by_bundle_installer_publish_is_updatable() {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .current_dir(&root)
-        .output()
-        .unwrap();
+        .output_within(RUN_LIMIT);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
