@@ -159,6 +159,7 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
     };
     // Held for the whole release; bundle and installer re-enter it.
     let _lock = crate::lock::OutDirLock::acquire(&plan.out_dir, ctx.reporter)?;
+    recover_stamp(plan, ctx)?;
 
     // Missing build tools fail before anything is stamped or built.
     for a in &todo {
@@ -211,14 +212,15 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
                         .project
                         .stamp_targets()
                         .map_err(|e| Error::Stamp(Box::new(e.into())))?;
-                    let (files, back) = crate::version::stamp::stamp_undoable(&targets, v)
-                        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                    let (files, stamping) =
+                        Stamping::stamp(targets, v, plan.out_dir.join(STAMP_JOURNAL))
+                            .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+                    undo = Some(stamping);
                     stamped = files;
                     for s in stamped.iter().filter(|s| s.changed) {
                         ctx.reporter
                             .status("Stamped", &format!("{} ({})", s.path.display(), s.new));
                     }
-                    undo = Some(Stamping::new(back));
                 }
                 Action::Bundles(platforms) => {
                     for platform in platforms {
@@ -281,12 +283,12 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
                 return Err(e);
             }
             // Published: the stamped version is the released one.
-            Ok(()) if publishes => undo = None,
+            Ok(()) if publishes => undo.take().into_iter().for_each(Stamping::keep),
             Ok(()) => {}
         }
     }
     // Every step passed: the stamp stays.
-    drop(undo);
+    undo.into_iter().for_each(Stamping::keep);
 
     let manifest = plan
         .artifact(ArtifactKind::Manifest, None)
@@ -306,24 +308,82 @@ pub fn run_parts(plan: &Plan, parts: &[Part], ctx: &Context<'_>) -> Result<Relea
     })
 }
 
+/// Where a release records what it stamped until the stamp is kept or put
+/// back: in the output folder, which the release holds locked.
+const STAMP_JOURNAL: &str = ".pyship-stamped.json";
+
+/// Put back what a release that was killed before it could (no interrupt
+/// handler runs on SIGKILL or a power cut) left stamped, as its journal
+/// records it: a release starts from the project as it was.
+fn recover_stamp(plan: &Plan, ctx: &Context<'_>) -> Result<(), Error> {
+    let journal = plan.out_dir.join(STAMP_JOURNAL);
+    if fs_err::symlink_metadata(&journal).is_err() {
+        return Ok(());
+    }
+    let targets = plan
+        .project
+        .stamp_targets()
+        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+    let recovered = crate::version::stamp::recover(&journal, &targets)
+        .map_err(|e| Error::Stamp(Box::new(e.into())))?;
+    let Some(done) = recovered else {
+        return Ok(());
+    };
+    for path in &done.restored {
+        ctx.reporter.status(
+            "Restored",
+            &format!(
+                "{} (an earlier release was stopped before it could put it back)",
+                path.display()
+            ),
+        );
+    }
+    for path in &done.left {
+        ctx.reporter.warn(&format!(
+            "{} was stamped by an earlier release that was stopped, and changed since (or is not a file this project stamps): left as it is",
+            crate::error::escaped(path.display())
+        ));
+    }
+    Ok(())
+}
+
 /// The files a release stamped, while a later step may still fail: put back
 /// by [`Stamping::restore`], or by the interrupt handler if the build is
-/// stopped; dropping it keeps the stamp.
+/// stopped; [`Stamping::keep`] keeps the stamp.
 struct Stamping {
-    undo: std::sync::Arc<crate::version::stamp::Undo>,
+    undo: crate::version::stamp::Undo,
     _on_interrupt: crate::process::OnInterrupt,
 }
 
 impl Stamping {
-    fn new(undo: crate::version::stamp::Undo) -> Self {
-        let undo = std::sync::Arc::new(undo);
-        let back = std::sync::Arc::clone(&undo);
-        Stamping {
-            undo,
-            _on_interrupt: crate::process::on_interrupt(move || {
-                let _ = back.restore();
-            }),
-        }
+    /// Stamp `version` into `targets`, recording what is replaced in
+    /// `journal` first; from before the first file is replaced, an interrupt
+    /// puts back what the journal records.
+    fn stamp(
+        targets: Vec<crate::version::stamp::Target>,
+        version: &crate::version::Version,
+        journal: PathBuf,
+    ) -> Result<(Vec<crate::version::stamp::Stamped>, Self), crate::version::Error> {
+        let on_interrupt = {
+            let (journal, targets) = (journal.clone(), targets.clone());
+            crate::process::on_interrupt(move || {
+                let _ = crate::version::stamp::recover(&journal, &targets);
+            })
+        };
+        let (files, undo) =
+            crate::version::stamp::stamp_undoable(&targets, version, Some(&journal))?;
+        Ok((
+            files,
+            Stamping {
+                undo,
+                _on_interrupt: on_interrupt,
+            },
+        ))
+    }
+
+    /// The stamp stays: its journal goes.
+    fn keep(self) {
+        self.undo.keep();
     }
 
     fn restore(self, ctx: &Context<'_>) {

@@ -62,6 +62,9 @@ pub enum Error {
     #[error("{} changed while stamping: {} is no longer there", .path.display(), escaped(.what))]
     #[diagnostic(help("run the command again; nothing was written"))]
     VersionGone { path: PathBuf, what: String },
+    #[error("could not read {}, the record of a stamp a stopped release left: {}", .path.display(), escaped(.message))]
+    #[diagnostic(help("check the stamped files with `git diff` (put back the version they had before the release if it is still there), then remove {}", .path.display()))]
+    Journal { path: PathBuf, message: String },
 }
 
 /// A rollback that failed names what to restore; any other write error

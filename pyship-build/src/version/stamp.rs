@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toml_edit::DocumentMut;
 
 use super::{Error, Version};
@@ -266,6 +266,18 @@ pub fn lock_versions(
 }
 
 impl Target {
+    /// The files stamping here writes.
+    pub fn files(&self) -> Vec<&Path> {
+        match self {
+            Target::Pyproject { path } => vec![path],
+            Target::VersionFile { file } => vec![&file.path],
+            Target::UvLock { lock, .. } => vec![lock],
+            Target::Cargo { manifest, lock, .. } => std::iter::once(manifest.as_path())
+                .chain(lock.as_deref())
+                .collect(),
+        }
+    }
+
     /// What stamping `version` here writes, for `release --dry-run`.
     pub fn describe(&self, version: &Version) -> String {
         match self {
@@ -312,14 +324,18 @@ impl Target {
 /// them puts back those already replaced ([`crate::fs::atomic_write_all`]).
 /// An unchanged file is not rewritten.
 pub fn stamp(targets: &[Target], version: &Version) -> Result<Vec<Stamped>, Error> {
-    stamp_undoable(targets, version).map(|(stamped, _)| stamped)
+    stamp_undoable(targets, version, None).map(|(stamped, _)| stamped)
 }
 
 /// [`stamp`], and what it replaced, for a caller that puts the files back
-/// when what the stamp was for fails ([`Undo::restore`]).
+/// when what the stamp was for fails ([`Undo::restore`]). With a `journal`,
+/// the undo is written there before any file is replaced, so a run killed
+/// before it could restore them is undone by the next ([`recover`]);
+/// [`Undo::restore`] and [`Undo::keep`] remove it.
 pub fn stamp_undoable(
     targets: &[Target],
     version: &Version,
+    journal: Option<&Path>,
 ) -> Result<(Vec<Stamped>, Undo), Error> {
     let mut writes: Vec<(PathBuf, String, Stamped)> = Vec::new();
     for target in targets {
@@ -330,7 +346,10 @@ pub fn stamp_undoable(
         .filter(|(_, _, s)| s.changed)
         .map(|(path, contents, _)| (path.as_path(), contents.as_bytes()))
         .collect();
-    let mut undo = Undo::default();
+    let mut undo = Undo {
+        journal: journal.map(Path::to_path_buf),
+        files: Vec::new(),
+    };
     for (path, contents) in &changed {
         let before = crate::fs::read_small(path).map_err(|source| {
             Error::Read(crate::fs::ReadError {
@@ -344,17 +363,26 @@ pub fn stamp_undoable(
             after: contents.to_vec(),
         });
     }
-    crate::fs::atomic_write_all(&changed)?;
+    if let (Some(journal), false) = (journal, changed.is_empty()) {
+        let text = serde_json::to_vec(&undo.files).expect("paths and bytes serialize");
+        crate::fs::atomic_write(journal, &text)?;
+    }
+    if let Err(e) = crate::fs::atomic_write_all(&changed) {
+        undo.forget_journal();
+        return Err(e.into());
+    }
     Ok((writes.into_iter().map(|(_, _, s)| s).collect(), undo))
 }
 
-/// The files a [`stamp_undoable`] replaced, as they were before and after.
+/// The files a [`stamp_undoable`] replaced, as they were before and after,
+/// and the journal that records them.
 #[derive(Debug, Default, Clone)]
 pub struct Undo {
+    journal: Option<PathBuf>,
     files: Vec<Replaced>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Replaced {
     path: PathBuf,
     before: Vec<u8>,
@@ -377,16 +405,67 @@ impl Undo {
         let mut done = Restored::default();
         let mut writes: Vec<(&Path, &[u8])> = Vec::new();
         for f in &self.files {
-            if crate::fs::read_small(&f.path).is_ok_and(|now| now == f.after) {
-                writes.push((&f.path, &f.before));
-                done.restored.push(f.path.clone());
-            } else {
-                done.left.push(f.path.clone());
+            match crate::fs::read_small(&f.path) {
+                Ok(now) if now == f.after => {
+                    writes.push((&f.path, &f.before));
+                    done.restored.push(f.path.clone());
+                }
+                // Not replaced yet (the run stopped while stamping), or put
+                // back already.
+                Ok(now) if now == f.before => {}
+                _ => done.left.push(f.path.clone()),
             }
         }
         crate::fs::atomic_write_all(&writes)?;
+        self.forget_journal();
         Ok(done)
     }
+
+    /// The stamp stays (what it was for succeeded): the journal goes.
+    pub fn keep(&self) {
+        self.forget_journal();
+    }
+
+    fn forget_journal(&self) {
+        if let Some(journal) = &self.journal {
+            let _ = fs_err::remove_file(journal);
+        }
+    }
+}
+
+/// Undo the stamp recorded in `journal` by a run that ended before it could
+/// restore or keep it (killed): the files among `targets` (the ones this
+/// project stamps; the journal names no others that count) are put back
+/// unless they changed since, as by [`Undo::restore`], and the journal is
+/// removed. `None` when there is no journal.
+pub fn recover(journal: &Path, targets: &[Target]) -> Result<Option<Restored>, Error> {
+    let text = match crate::fs::read_small(journal) {
+        Ok(text) => text,
+        Err(crate::fs::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
+        Err(source) => {
+            return Err(Error::Read(crate::fs::ReadError {
+                path: journal.to_owned(),
+                source,
+            }))
+        }
+    };
+    let files: Vec<Replaced> = serde_json::from_slice(&text).map_err(|e| Error::Journal {
+        path: journal.to_owned(),
+        message: e.to_string(),
+    })?;
+    let stamped: Vec<&Path> = targets.iter().flat_map(Target::files).collect();
+    let (files, foreign): (Vec<Replaced>, Vec<Replaced>) = files
+        .into_iter()
+        .partition(|f| stamped.contains(&f.path.as_path()));
+    let undo = Undo {
+        journal: Some(journal.to_owned()),
+        files,
+    };
+    let mut done = undo.restore()?;
+    done.left.extend(foreign.into_iter().map(|f| f.path));
+    Ok(Some(done))
 }
 
 /// The new contents of the files `target` stamps, pushed onto `writes`.

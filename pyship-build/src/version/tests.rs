@@ -442,7 +442,7 @@ version = "keep-me"
             Target::Pyproject { path: b.clone() },
         ];
         let v = Version::from_str("1.0.0").unwrap();
-        let (done, undo) = stamp_undoable(&targets, &v).unwrap();
+        let (done, undo) = stamp_undoable(&targets, &v, None).unwrap();
         assert!(done.iter().all(|s| s.changed));
         assert!(fs_err::read_to_string(&a).unwrap().contains("\"1.0.0\""));
         let back = undo.restore().unwrap();
@@ -454,7 +454,7 @@ version = "keep-me"
         assert_eq!(fs_err::read_to_string(&b).unwrap(), other);
 
         // A file edited after the stamp keeps the edit.
-        let (_, undo) = stamp_undoable(&targets, &v).unwrap();
+        let (_, undo) = stamp_undoable(&targets, &v, None).unwrap();
         fs_err::write(&b, "edited meanwhile\n").unwrap();
         let back = undo.restore().unwrap();
         assert_eq!(
@@ -466,9 +466,73 @@ version = "keep-me"
 
         // An unchanged file is neither rewritten nor put back.
         let (done, undo) =
-            stamp_undoable(&targets[..1], &Version::from_str("0.1.0").unwrap()).unwrap();
+            stamp_undoable(&targets[..1], &Version::from_str("0.1.0").unwrap(), None).unwrap();
         assert!(!done[0].changed);
         assert_eq!(undo.restore().unwrap(), Restored::default());
+    }
+
+    #[test]
+    fn a_stamp_whose_run_was_killed_is_undone_from_its_journal() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("pyproject.toml");
+        let journal = d.path().join("journal.json");
+        fs_err::write(&a, PYPROJECT).unwrap();
+        let targets = [Target::Pyproject { path: a.clone() }];
+        let v = Version::from_str("1.0.0").unwrap();
+
+        // Killed once stamped: neither restore nor keep ran.
+        let (_, undo) = stamp_undoable(&targets, &v, Some(&journal)).unwrap();
+        drop(undo);
+        assert!(journal.is_file());
+        assert!(fs_err::read_to_string(&a).unwrap().contains("\"1.0.0\""));
+        let back = recover(&journal, &targets).unwrap().unwrap();
+        assert_eq!((back.restored, back.left), (vec![a.clone()], vec![]));
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), PYPROJECT);
+        assert!(!journal.exists());
+        assert_eq!(recover(&journal, &targets).unwrap(), None);
+
+        // Restored or kept, the journal goes.
+        let (_, undo) = stamp_undoable(&targets, &v, Some(&journal)).unwrap();
+        undo.restore().unwrap();
+        assert!(!journal.exists());
+        let (_, undo) = stamp_undoable(&targets, &v, Some(&journal)).unwrap();
+        undo.keep();
+        assert!(!journal.exists());
+        assert!(fs_err::read_to_string(&a).unwrap().contains("\"1.0.0\""));
+        // Nothing to change: no journal.
+        let (_, undo) = stamp_undoable(&targets, &v, Some(&journal)).unwrap();
+        assert!(!journal.exists());
+        undo.keep();
+    }
+
+    #[test]
+    fn a_journal_writes_only_the_files_the_project_stamps() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("pyproject.toml");
+        let victim = d.path().join("victim.txt");
+        let journal = d.path().join("journal.json");
+        fs_err::write(&a, PYPROJECT).unwrap();
+        fs_err::write(&victim, "mine\n").unwrap();
+        let targets = [Target::Pyproject { path: a.clone() }];
+        // A journal made to write another file whose content it knows.
+        let forged = serde_json::json!([{
+            "path": victim,
+            "before": b"planted\n".to_vec(),
+            "after": b"mine\n".to_vec(),
+        }]);
+        fs_err::write(&journal, forged.to_string()).unwrap();
+        let back = recover(&journal, &targets).unwrap().unwrap();
+        assert_eq!((back.restored, back.left), (vec![], vec![victim.clone()]));
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "mine\n");
+        assert_eq!(fs_err::read_to_string(&a).unwrap(), PYPROJECT);
+        assert!(!journal.exists());
+
+        // One that cannot be read fails, naming it, and stays.
+        fs_err::write(&journal, "not a journal").unwrap();
+        let err = recover(&journal, &targets).unwrap_err();
+        assert!(matches!(err, Error::Journal { .. }), "{err:?}");
+        assert!(err.to_string().contains("journal.json"), "{err}");
+        assert!(journal.exists());
     }
 
     #[test]

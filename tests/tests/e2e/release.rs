@@ -267,6 +267,41 @@ fn release_builds_everything_and_publishes_idempotently() {
 /// here the app cannot be imported, so the Linux bundle's import check fails
 /// after the stamp. The project is left as it was, and so it is when the
 /// release is stopped by a signal after the stamp; the release is not made.
+/// Start `release --only linux` and read its stderr until it stamped:
+/// (the process, what it wrote so far, what it writes after).
+fn stamped(
+    mut cmd: std::process::Command,
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let mut child = cmd
+        .args(["--only", "linux"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Stamped") {
+            break;
+        }
+    }
+    assert!(seen.contains("Stamped"), "{seen}");
+    let rest =
+        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    (child, seen, rest)
+}
+
+/// `kill -NAME` the child.
+fn signal(child: &std::process::Child, name: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "slow-tests"),
@@ -298,36 +333,29 @@ fn a_release_that_fails_before_publishing_puts_the_stamped_files_back() {
     };
 
     // Stopped by a signal once stamped: the handler puts the files back.
-    let mut child = release_command(&s, &dir, cache.path())
-        .args(["--only", "linux"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("Stamped") {
-            break;
-        }
-    }
-    assert!(seen.contains("Stamped"), "{seen}");
+    let (mut child, seen, rest) = stamped(release_command(&s, &dir, cache.path()));
     assert_ne!(
         fs_err::read(dir.join(files[0])).unwrap(),
         before[0],
         "stamped"
     );
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    signal(&child, "TERM");
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "{seen}");
+    assert_eq!(status.code(), Some(143), "{seen}{}", rest.join().unwrap());
     unchanged("after SIGTERM");
+
+    // Killed once stamped, when no handler runs: the files stay stamped, and
+    // the journal in the output folder says what they were.
+    let journal = dir.join("dist/.pyship-stamped.json");
+    let (mut child, seen, _) = stamped(release_command(&s, &dir, cache.path()));
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    assert_ne!(
+        fs_err::read(dir.join(files[0])).unwrap(),
+        before[0],
+        "{seen}"
+    );
+    assert!(journal.is_file(), "{seen}");
 
     let out = release(&s, &dir, cache.path())
         .args(["--only", "linux"])
@@ -335,6 +363,13 @@ fn a_release_that_fails_before_publishing_puts_the_stamped_files_back() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
+    // The next release puts them back before it stamps again.
+    assert!(
+        stderr.contains(
+            "pyproject.toml (an earlier release was stopped before it could put it back)"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("Stamped"), "{stderr}");
     assert!(stderr.contains("hello_app_has_no_such_module"), "{stderr}");
     assert!(
@@ -342,6 +377,7 @@ fn a_release_that_fails_before_publishing_puts_the_stamped_files_back() {
         "{stderr}"
     );
     unchanged("after the failure");
+    assert!(!journal.exists());
     // Only the lock of what was resolved is new, as cargo keeps a Cargo.lock
     // written by a build that failed.
     assert_eq!(
