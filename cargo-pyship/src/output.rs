@@ -56,9 +56,12 @@ impl Output {
     }
 
     fn line(&self, s: String) {
-        // Through MultiProgress so lines do not tear running bars.
+        // Through MultiProgress so lines do not tear running bars. A closed
+        // stderr (`… 2>&1 | head`) loses the line but stops nothing: the
+        // build goes on, as cargo's does (eprintln! would panic mid-build).
         if self.bars.is_hidden() {
-            eprintln!("{s}");
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "{s}");
         } else {
             let _ = self.bars.println(s);
         }

@@ -95,6 +95,28 @@ fn config_describes_keys_without_a_project() {
 
 /// `cache info` lists the buckets; `cache clean BUCKET` removes one,
 /// `cache clean` the rest; an unknown bucket is a user error with a hint.
+/// A reader of stderr that went away (`cargo pyship … 2>&1 | head`) does not
+/// stop the command halfway: it goes on and exits as it would.
+#[test]
+fn a_closed_stderr_stops_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("cache");
+    for bucket in ["compressed-v0", "runtimes-v0"] {
+        fs_err::create_dir_all(root.join(bucket)).unwrap();
+        fs_err::write(root.join(bucket).join(".pyship-bucket"), b"").unwrap();
+    }
+    let mut child = Command::new(BIN)
+        .args(["pyship", "cache", "clean"])
+        .env("PYSHIP_CACHE_DIR", &root)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!root.join("compressed-v0").exists() && !root.join("runtimes-v0").exists());
+}
+
 #[test]
 fn cache_info_and_clean() {
     let tmp = tempfile::tempdir().unwrap();
