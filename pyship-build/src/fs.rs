@@ -474,7 +474,7 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
     if len > limit {
         return Err(too_large(len));
     }
-    let mut file = fs_err::File::open(path)?;
+    let mut file = open_checked(path)?;
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     // One byte past the limit tells a file that grew (or whose size the
     // file system does not report) from one at the limit.
@@ -484,6 +484,23 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, Error> {
         return Err(too_large(read.max(len)));
     }
     Ok(bytes)
+}
+
+/// Open `path` for reading and refuse it if what was opened is not a
+/// regular file or a folder: a named pipe put in place after the check
+/// before it (a race) is opened without waiting for a writer (Unix:
+/// `O_NONBLOCK`, which changes nothing for a regular file) and refused.
+fn open_checked(path: &Path) -> Result<fs_err::File, Error> {
+    let mut options = fs_err::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use fs_err::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path)?;
+    refuse_special(path, file.metadata()?.file_type())?;
+    Ok(file)
 }
 
 /// Copy a file, or a directory tree (symlinks are followed). Returns the
@@ -1159,6 +1176,26 @@ mod tests {
             let e = read_small_to_string(path).unwrap_err();
             assert!(matches!(e, Error::Special { .. }), "{e:?}");
         }
+    }
+
+    /// A named pipe that takes a regular file's place between the check and
+    /// the open (a race) is refused at once, not waited on.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_swapped_in_after_the_check_is_refused_not_waited_on() {
+        let d = tempfile::tempdir().unwrap();
+        let pipe = d.path().join("pyproject.toml");
+        test_support::make_fifo(&pipe);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = pipe.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(open_checked(&p).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("opening the pipe did not return")
+            .unwrap_err();
+        assert!(matches!(e, Error::Special { .. }), "{e:?}");
     }
 
     /// A file over the limit is refused naming it, its size and the limit,
