@@ -659,13 +659,16 @@ impl Project {
         // uv.lock holds a static project version too: kept in step.
         let uv_lock = match (&self.pyproject, &python) {
             (Some(py), Some(Target::Pyproject { .. })) => {
-                crate::version::stamp::uv_lock_of(py.dir(), &pep503_name(&py.name)).map(
-                    |(lock, source)| Target::UvLock {
+                crate::version::stamp::uv_lock_of(py.dir(), &pep503_name(&py.name))
+                    .map_err(|e| Error::Read {
+                        path: e.path,
+                        source: e.source,
+                    })?
+                    .map(|(lock, source)| Target::UvLock {
                         lock,
                         name: pep503_name(&py.name),
                         source,
-                    },
-                )
+                    })
             }
             _ => None,
         };

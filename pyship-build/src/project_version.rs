@@ -100,7 +100,8 @@ pub fn declared(
             &project.cargo_version,
         )?;
         let lock = project.workspace_root.join("Cargo.lock");
-        if lock.is_file() {
+        // Anything there is read: a named pipe is refused, not passed over.
+        if fs_err::metadata(&lock).is_ok_and(|m| !m.is_dir()) {
             let text = crate::fs::read_small_to_string(&lock).map_err(|source| {
                 version::Error::Read(crate::fs::ReadError {
                     path: lock.clone(),

@@ -46,21 +46,39 @@ pub enum Target {
 
 /// The uv.lock holding the entry of the project `name` (PEP 503) whose
 /// pyproject is in `dir`: the nearest `uv.lock` at or above `dir`, if it has
-/// that entry. Returns the lock and the project's source path in it.
-pub fn uv_lock_of(dir: &Path, name: &str) -> Option<(PathBuf, String)> {
-    let (lock_dir, lock) = dir
+/// that entry. Returns the lock and the project's source path in it; a
+/// uv.lock there that cannot be read (a named pipe, a device) is an error
+/// naming it.
+pub fn uv_lock_of(
+    dir: &Path,
+    name: &str,
+) -> Result<Option<(PathBuf, String)>, crate::fs::ReadError> {
+    // Whatever stands there counts (a named pipe too): reading it refuses
+    // what is not a regular file, rather than stamping around it.
+    let Some((lock_dir, lock)) = dir
         .ancestors()
         .map(|d| (d, d.join("uv.lock")))
-        .find(|(_, l)| l.is_file())?;
-    let rel = dir.strip_prefix(lock_dir).ok()?;
+        .find(|(_, l)| fs_err::metadata(l).is_ok_and(|m| !m.is_dir()))
+    else {
+        return Ok(None);
+    };
+    let Ok(rel) = dir.strip_prefix(lock_dir) else {
+        return Ok(None);
+    };
     let source = if rel.as_os_str().is_empty() {
         ".".to_owned()
     } else {
         rel.to_string_lossy().replace('\\', "/")
     };
-    let text = crate::fs::read_small_to_string(&lock).ok()?;
-    let doc = text.parse::<DocumentMut>().ok()?;
-    uv_lock_entry(&doc, name, &source).map(|_| (lock, source))
+    let text = crate::fs::read_small_to_string(&lock).map_err(|source| crate::fs::ReadError {
+        path: lock.clone(),
+        source,
+    })?;
+    // A lock that does not parse is not stamped: uv reports it.
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return Ok(None);
+    };
+    Ok(uv_lock_entry(&doc, name, &source).map(|_| (lock, source)))
 }
 
 /// The index of `name`'s entry with a local source at `source` in uv.lock's

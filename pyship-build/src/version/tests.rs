@@ -599,12 +599,28 @@ name = "core"
 source = { editable = "core" }
 "#;
     fs_err::write(&lock, text).unwrap();
-    let (found, source) = uv_lock_of(&app, "my-app").expect("the workspace's lock");
+    let (found, source) = uv_lock_of(&app, "my-app")
+        .unwrap()
+        .expect("the workspace's lock");
     assert_eq!(
         (found.as_path(), source.as_str()),
         (lock.as_path(), "apps/my_app")
     );
-    assert!(uv_lock_of(&app, "other").is_none());
+    assert!(uv_lock_of(&app, "other").unwrap().is_none());
+    #[cfg(unix)]
+    {
+        // One that is not a regular file is an error naming it.
+        fs_err::remove_file(&lock).unwrap();
+        crate::fs::test_support::make_fifo(&lock);
+        let e = uv_lock_of(&app, "my-app").unwrap_err();
+        assert_eq!(e.path, lock);
+        assert!(
+            matches!(e.source, crate::fs::Error::Special { .. }),
+            "{e:?}"
+        );
+        fs_err::remove_file(&lock).unwrap();
+        fs_err::write(&lock, text).unwrap();
+    }
     let target = Target::UvLock {
         lock: lock.clone(),
         name: "my-app".into(),

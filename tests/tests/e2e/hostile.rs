@@ -797,12 +797,16 @@ fn a_dependencys_licence_file_outside_its_dist_info_does_not_ship() {
 #[test]
 fn a_named_pipe_where_plan_reads_a_project_file_is_refused_naming_it() {
     require_tool("mkfifo", "coreutils");
-    for rel in [
-        "python/pyproject.toml",
-        "Cargo.toml",
-        "crates/hello-core/Cargo.toml",
-        "python/uv.lock",
-        "pyship.lock",
+    let plan = ["pyship", "plan"].as_slice();
+    // The stamp keeps a uv.lock in step: one it cannot read is not passed over.
+    let stamp = ["pyship", "version", "--stamp", "0.2.0"].as_slice();
+    for (rel, args) in [
+        ("python/pyproject.toml", plan),
+        ("Cargo.toml", plan),
+        ("crates/hello-core/Cargo.toml", plan),
+        ("python/uv.lock", plan),
+        ("pyship.lock", plan),
+        ("python/uv.lock", stamp),
     ] {
         let (_tmp, dir) = copy_fixture("hello");
         let pipe = dir.join(rel);
@@ -813,10 +817,12 @@ fn a_named_pipe_where_plan_reads_a_project_file_is_refused_naming_it() {
             .unwrap();
         assert!(made.success());
         let cache = tempfile::tempdir().unwrap();
+        // Made before the clock starts: the first one may build the binary.
+        let mut cmd = pyship(cache.path());
         let start = Instant::now();
-        let out = pyship(cache.path())
+        let out = cmd
             .current_dir(&dir)
-            .args(["pyship", "plan"])
+            .args(args)
             .timeout(Duration::from_secs(60))
             .output()
             .unwrap();
