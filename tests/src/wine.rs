@@ -41,6 +41,10 @@ impl WinePrefix {
             .expect("temp dir");
         let p = Self { dir };
         let out = p.command("wineboot").arg("-i").output_within(RUN_LIMIT);
+        // wineboot returns while what it started still sets the prefix up
+        // (a program started now can fail with `could not load
+        // kernel32.dll`): wait for all of it to end.
+        p.wineserver("-w", RUN_LIMIT);
         assert!(
             p.path().join("drive_c/windows/system32").is_dir(),
             "wineboot did not create the prefix: {}",
@@ -120,19 +124,19 @@ impl WinePrefix {
     /// Stop every process of this prefix: `wineserver -k`, then whatever
     /// outlived its server (see [`pyship_build::wine::kill_leftovers`]).
     pub fn kill(&self) {
-        self.wineserver("-k");
+        self.wineserver("-k", Duration::from_secs(60));
         pyship_build::wine::kill_leftovers(self.path());
     }
 
     /// Stop the prefix's processes and wait for the wineserver to exit.
     pub fn shutdown(&self) {
         self.kill();
-        self.wineserver("-w");
+        self.wineserver("-w", Duration::from_secs(60));
         pyship_build::wine::kill_leftovers(self.path());
     }
 
-    /// `wineserver ARG` for this prefix, within a minute.
-    fn wineserver(&self, arg: &str) {
+    /// `wineserver ARG` for this prefix, within `limit`.
+    fn wineserver(&self, arg: &str, limit: Duration) {
         let mut c = Command::new("wineserver");
         c.arg(arg)
             .env("WINEPREFIX", self.path())
@@ -141,7 +145,7 @@ impl WinePrefix {
             .stderr(Stdio::null());
         if let Ok(child) = c.spawn() {
             let mut run = Running::from_child(child);
-            if run.wait_within(Duration::from_secs(60)).is_none() {
+            if run.wait_within(limit).is_none() {
                 run.stop();
             }
         }
