@@ -327,19 +327,16 @@ impl OutputWithin for Command {
     }
 
     fn status_within(&mut self, limit: Duration) -> ExitStatus {
-        let mut child = self
+        let child = self
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {self:?}: {e}"));
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = child.try_wait().expect("wait for a child") {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let mut run = Running::from_child(child);
+        if let Some(status) = run.wait_within(limit) {
+            return status;
         }
-        kill_tree(self, child.id());
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_tree(self, run.child.id());
+        let _ = run.child.kill();
+        let _ = run.child.wait();
         panic!("{self:?} did not end within {limit:?}: it was killed");
     }
 }
