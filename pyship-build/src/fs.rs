@@ -1125,15 +1125,18 @@ mod tests {
         assert_eq!(copy_tree(&from, &d.path().join("out")).unwrap(), 1);
     }
 
-    /// `read_small(path)` in a thread of its own: its result, or a failure
-    /// of the test after 20 s (a read that opened a named pipe would wait
-    /// for a writer forever).
+    /// `f(path)` (a read or an open) in a thread of its own: its result, or a
+    /// failure of the test after 20 s (opening a named pipe without care
+    /// waits for a writer forever).
     #[cfg(unix)]
-    fn read_small_promptly(path: &Path) -> Result<Vec<u8>, Error> {
+    fn promptly<T: Send + 'static>(
+        path: &Path,
+        f: fn(&Path) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.to_owned();
         std::thread::spawn(move || {
-            let _ = tx.send(read_small(&p));
+            let _ = tx.send(f(&p));
         });
         rx.recv_timeout(std::time::Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("reading {} did not return", path.display()))
@@ -1163,7 +1166,7 @@ mod tests {
             (&zero, "a character device"),
             (&link, "a named pipe (FIFO)"),
         ] {
-            let e = read_small_promptly(path).unwrap_err();
+            let e = promptly(path, |p| read_small(p)).unwrap_err();
             assert!(matches!(e, Error::Special { .. }), "{e:?}");
             assert_eq!(
                 e.to_string(),
@@ -1186,15 +1189,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let pipe = d.path().join("pyproject.toml");
         test_support::make_fifo(&pipe);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let p = pipe.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(open_checked(&p).map(|_| ()));
-        });
-        let e = rx
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("opening the pipe did not return")
-            .unwrap_err();
+        let e = promptly(&pipe, |p| open_checked(p).map(|_| ())).unwrap_err();
         assert!(matches!(e, Error::Special { .. }), "{e:?}");
     }
 
